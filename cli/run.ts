@@ -1,0 +1,52 @@
+import { Kernel } from '../index.js';
+import type { RunResult } from '../runtime/agent.js';
+import type { Limits } from '../runtime/limits.js';
+import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, type Io } from './io.js';
+
+export interface RunOptions {
+  input?: string;
+  cpuMs?: number;
+  wallMs?: number;
+  memoryMb?: number;
+}
+
+/**
+ * `isokernel run <file>`: runs one agent, prints its result as JSON on stdout and a one-line summary on
+ * stderr. Exit 0 when the agent succeeded, 1 when it failed, 2 on a usage error.
+ */
+export async function runCommand(file: string, options: RunOptions, io: Io): Promise<number> {
+  let input: unknown = null;
+  if (options.input !== undefined) {
+    try {
+      input = JSON.parse(options.input);
+    } catch {
+      io.err('isokernel run: --input must be JSON');
+      return EXIT_USAGE;
+    }
+  }
+  const limits: Partial<Record<keyof Limits, number>> = {};
+  if (options.cpuMs !== undefined) limits.cpu_ms = options.cpuMs;
+  if (options.wallMs !== undefined) limits.wall_ms = options.wallMs;
+  if (options.memoryMb !== undefined) limits.memory_mb = options.memoryMb;
+
+  const kernel = Kernel.create();
+  kernel.on('log', (event) => io.err(`[agent] ${event.text}`));
+  let result: RunResult;
+  try {
+    result = await kernel.run({ file, input, limits });
+  } catch (error) {
+    io.err(`isokernel run: ${error instanceof Error ? error.message : String(error)}`);
+    await kernel.close();
+    return EXIT_USAGE;
+  }
+  await kernel.close();
+  io.out(JSON.stringify(result.ok ? result.value : { error: result.error }, null, 2) ?? 'null');
+  io.err(summary(result));
+  return result.ok ? EXIT_OK : EXIT_FAILED;
+}
+
+function summary(result: RunResult): string {
+  const { cpu_ms, wall_ms, heap_peak_mb, syscalls } = result.usage;
+  const status = result.ok ? 'ok' : `${result.error.code} (${result.error.message})`;
+  return `isokernel: ${status} cpu=${cpu_ms}ms wall=${wall_ms}ms heap_peak=${heap_peak_mb}MB syscalls=${syscalls}`;
+}

@@ -1,0 +1,19 @@
+/**
+ * The package entry. It is the one place that joins the layers: the runtime kernel knows nothing of
+ * isolated-vm, and this module hands it the isolate launcher.
+ */
+import { IsolateLauncher } from './isolates/launcher.js';
+import { type KernelOptions, Kernel as RuntimeKernel } from './runtime/kernel.js';
+
+export type { AgentSession, KernelEvent, RunResult, Usage } from './runtime/agent.js';
+export { ERROR_CODES, type ErrorCode, KernelError } from './runtime/errors.js';
+export type { AgentHandle, KernelOptions, SpawnRequest } from './runtime/kernel.js';
+export { DEFAULT_LIMITS, type Limits } from './runtime/limits.js';
+export { defineTool, type Tool, type ToolContext, ToolRegistry } from './tools/registry.js';
+
+export class Kernel extends RuntimeKernel {
+  /** Creates a kernel that runs agents in isolated-vm isolates. Throws TypeError/RangeError on bad options. */
+  static create(options: KernelOptions = {}): Kernel {
+    return new Kernel(options, new IsolateLauncher());
+  }
+}

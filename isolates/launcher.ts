@@ -1,0 +1,46 @@
+import type { RunResult } from '../runtime/agent.js';
+import type { AgentLauncher, AgentProcess, LaunchRequest } from '../runtime/launcher.js';
+import { dispatch } from '../syscalls/dispatch.js';
+import { Sandbox } from './sandbox.js';
+import { Watchdog } from './watchdog.js';
+
+/** Runs each agent in its own isolated-vm isolate, with one watchdog timer shared by all of them. */
+export class IsolateLauncher implements AgentLauncher {
+  readonly #watchdog: Watchdog;
+
+  constructor(options: { tickMs?: number } = {}) {
+    this.#watchdog = new Watchdog(options.tickMs);
+  }
+
+  launch({ session, code, filename, inputJson }: LaunchRequest): AgentProcess {
+    const services = session.services;
+    const sandbox = new Sandbox({
+      code,
+      filename,
+      inputJson,
+      limits: session.limits,
+      maxPayloadBytes: services.maxPayloadBytes,
+      watchdog: this.#watchdog,
+      hooks: {
+        enter: (syscall, payload) => dispatch(session, syscall, payload),
+        catastrophe: () => services.emit({ type: 'catastrophe', agent: session.id }),
+        ended: () => session.end(),
+      },
+    });
+    session.state = 'running';
+    const result: Promise<RunResult> = sandbox.outcome.then(({ outcome, usage }) => {
+      const fullUsage = { ...usage, syscalls: session.syscalls };
+      return outcome.ok
+        ? { ok: true, value: outcome.value, usage: fullUsage }
+        : { ok: false, error: outcome.error, usage: fullUsage };
+    });
+    return {
+      result,
+      kill: (reason) => sandbox.kill('E_KILLED', `killed: ${reason}`.slice(0, 200)),
+    };
+  }
+
+  close(): void {
+    this.#watchdog.close();
+  }
+}

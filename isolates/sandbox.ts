@@ -1,0 +1,228 @@
+import ivm from 'isolated-vm';
+import type { Usage } from '../runtime/agent.js';
+import type { ErrorCode, KernelErrorInfo } from '../runtime/errors.js';
+import type { Limits } from '../runtime/limits.js';
+import { decodeOutcome, encodeError, type GuestOutcome, PENDING } from './boundary.js';
+import { checkModuleSource } from './code-check.js';
+import { PRELUDE_FILENAME, PRELUDE_SOURCE } from './prelude.js';
+import { isolateHeapLimitMb, type LimitName, type Watchdog, type Watched } from './watchdog.js';
+
+/** How the host side of a sandbox reaches the kernel. Both functions must never throw. */
+export interface SandboxHooks {
+  /** One syscall from the guest: returns the reply, or a promise of it. */
+  enter(syscall: unknown, payload: unknown): string | Promise<string>;
+  /** isolated-vm reported a catastrophic error for this isolate (see README, "Memory"). */
+  catastrophe(): void;
+  /** Called synchronously the moment the agent ends, before disposal, so later syscalls are refused. */
+  ended(): void;
+}
+
+export interface SandboxSpec {
+  readonly code: string;
+  readonly filename: string;
+  readonly inputJson: string;
+  readonly limits: Limits;
+  readonly maxPayloadBytes: number;
+  readonly hooks: SandboxHooks;
+  readonly watchdog: Watchdog;
+}
+
+export type SandboxOutcome = { ok: true; value: unknown } | { ok: false; error: KernelErrorInfo };
+
+const LIMIT_MESSAGES: Record<LimitName, string> = {
+  cpu: 'cpu limit exceeded',
+  wall: 'wall-clock limit exceeded',
+  memory: 'memory limit exceeded',
+};
+
+/**
+ * One agent in one isolate, from source check to disposal. The outcome promise resolves exactly once and
+ * never rejects; when it does, the isolate has been disposed, so no agent code runs after it.
+ *
+ * Agent code only ever runs on isolated-vm's worker threads (module evaluation and `main` are entered
+ * asynchronously); synchronous isolated-vm calls are used only during setup, before agent code exists.
+ */
+export class Sandbox implements Watched {
+  readonly outcome: Promise<{ outcome: SandboxOutcome; usage: Omit<Usage, 'syscalls'> }>;
+  readonly cpuLimitMs: number;
+  readonly wallDeadline: number;
+  readonly memoryLimitBytes: number;
+  readonly #spec: SandboxSpec;
+  readonly #startedAt = performance.now();
+  #isolate: ivm.Isolate | undefined;
+  #deliver: ivm.Reference<(id: number, reply: string) => void> | undefined;
+  #ended = false;
+  #resolve!: (value: { outcome: SandboxOutcome; usage: Omit<Usage, 'syscalls'> }) => void;
+
+  constructor(spec: SandboxSpec) {
+    this.#spec = spec;
+    this.cpuLimitMs = spec.limits.cpu_ms;
+    this.wallDeadline = this.#startedAt + spec.limits.wall_ms;
+    this.memoryLimitBytes = spec.limits.memory_mb * 1024 * 1024;
+    this.outcome = new Promise((resolve) => {
+      this.#resolve = resolve;
+    });
+    this.#run().catch(() => this.#fail('E_INTERNAL', 'internal kernel error'));
+  }
+
+  get isolate(): ivm.Isolate {
+    if (this.#isolate === undefined) throw new Error('sandbox has no isolate');
+    return this.#isolate;
+  }
+
+  /** Ends the agent with `code` (E_KILLED by default). A no-op once it has ended. */
+  kill(code: ErrorCode, message: string): void {
+    this.#fail(code, message);
+  }
+
+  exceeded(limit: LimitName): void {
+    this.#fail('E_QUOTA', LIMIT_MESSAGES[limit]);
+  }
+
+  lost(): void {
+    this.#fail('E_QUOTA', LIMIT_MESSAGES.memory);
+  }
+
+  async #run(): Promise<void> {
+    const { code, filename, inputJson, limits, hooks } = this.#spec;
+    const check = checkModuleSource(code);
+    if (!check.ok) return this.#fail('E_BAD_CODE', check.message);
+
+    const isolate = new ivm.Isolate({
+      memoryLimit: isolateHeapLimitMb(limits.memory_mb),
+      onCatastrophicError: () => {
+        // The isolate is beyond recovery and its thread may spin; settle the agent now and let the host
+        // decide about the process (the CLI exits; embedders get the 'catastrophe' event).
+        hooks.catastrophe();
+        this.#fail('E_QUOTA', LIMIT_MESSAGES.memory);
+      },
+    });
+    this.#isolate = isolate;
+    this.#spec.watchdog.add(this);
+
+    let namespace: ivm.Reference<unknown>;
+    let start: ivm.Reference<(ns: unknown, input: string) => void>;
+    try {
+      const context = isolate.createContextSync();
+      const global = context.global;
+      global.setSync('__isokernel_enter', new ivm.Callback(this.#enter, { sync: true }));
+      global.setSync('__isokernel_done', new ivm.Callback(this.#done, { ignored: true }));
+      const prelude = isolate.compileScriptSync(PRELUDE_SOURCE, { filename: PRELUDE_FILENAME });
+      const exported = prelude.runSync(context, { reference: true }) as ivm.Reference<unknown[]>;
+      this.#deliver = exported.getSync(0, { reference: true }) as ivm.Reference<(id: number, reply: string) => void>;
+      start = exported.getSync(1, { reference: true }) as ivm.Reference<(ns: unknown, input: string) => void>;
+      let module: ivm.Module;
+      try {
+        module = isolate.compileModuleSync(code, { filename });
+      } catch {
+        return this.#fail('E_BAD_CODE', 'the module does not compile');
+      }
+      if (module.dependencySpecifiers.length > 0)
+        return this.#fail('E_BAD_CODE', 'import declarations are not allowed');
+      module.instantiateSync(context, () => {
+        throw new Error('imports are not allowed');
+      });
+      if (this.#ended) return;
+      // Top-level agent code runs here, on a worker thread, under the watchdog.
+      await module.evaluate();
+      namespace = module.namespace;
+    } catch (error) {
+      return this.#failFromIsolate(error, true);
+    }
+    if (this.#ended) return;
+    try {
+      await start.apply(undefined, [namespace.derefInto(), inputJson]);
+    } catch (error) {
+      this.#failFromIsolate(error, false);
+    }
+  }
+
+  // Errors out of isolated-vm: agent exceptions during module evaluation carry the agent's own message;
+  // anything after a kill or a disposal is reported by the reason we already recorded.
+  #failFromIsolate(error: unknown, evaluating: boolean): void {
+    if (this.#ended) return;
+    if (this.#isolate?.isDisposed) {
+      this.#fail('E_QUOTA', LIMIT_MESSAGES.memory);
+    } else if (evaluating && error instanceof Error) {
+      this.#fail('E_AGENT_FAILED', String(error.message).slice(0, 1000));
+    } else {
+      this.#fail('E_INTERNAL', 'internal kernel error');
+    }
+  }
+
+  readonly #enter = (id: unknown, syscall: unknown, payload: unknown): string => {
+    try {
+      if (typeof id !== 'number') return encodeError('E_BAD_ARG', 'malformed syscall');
+      const reply = this.#spec.hooks.enter(syscall, payload);
+      if (typeof reply === 'string') return reply;
+      reply.then(
+        (late) => this.#deliverReply(id, late),
+        () => this.#deliverReply(id, encodeError('E_INTERNAL', 'internal kernel error')),
+      );
+      return PENDING;
+    } catch {
+      return encodeError('E_INTERNAL', 'internal kernel error');
+    }
+  };
+
+  #deliverReply(id: number, reply: string): void {
+    if (this.#ended || this.#deliver === undefined) return;
+    try {
+      this.#deliver.applyIgnored(undefined, [id, reply]);
+    } catch {
+      // The isolate went away between the check and the call; the agent has ended either way.
+    }
+  }
+
+  readonly #done = (reply: unknown): void => {
+    if (!this.#ended) this.#finish(toSandboxOutcome(decodeOutcome(reply, this.#spec.maxPayloadBytes)));
+  };
+
+  #fail(code: ErrorCode, message: string): void {
+    this.#finish({ ok: false, error: { code, message } });
+  }
+
+  #finish(outcome: SandboxOutcome): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#spec.hooks.ended();
+    let cpuMs = 0;
+    let heapPeak = 0;
+    const isolate = this.#isolate;
+    if (isolate !== undefined) {
+      heapPeak = this.#spec.watchdog.remove(this);
+      try {
+        cpuMs = Number(isolate.cpuTime) / 1e6;
+      } catch {}
+      try {
+        isolate.dispose();
+      } catch {}
+    }
+    this.#resolve({
+      outcome,
+      usage: {
+        cpu_ms: round(cpuMs),
+        wall_ms: round(performance.now() - this.#startedAt),
+        heap_peak_mb: round(heapPeak / (1024 * 1024)),
+      },
+    });
+  }
+}
+
+function toSandboxOutcome(reported: GuestOutcome | KernelErrorInfo): SandboxOutcome {
+  if ('code' in reported) return { ok: false, error: reported };
+  switch (reported.kind) {
+    case 'value':
+      return { ok: true, value: reported.value };
+    case 'thrown':
+      return { ok: false, error: { code: 'E_AGENT_FAILED', message: reported.message } };
+    case 'no-main':
+      return { ok: false, error: { code: 'E_BAD_CODE', message: 'the module has no default export function' } };
+    default:
+      return { ok: false, error: { code: 'E_INTERNAL', message: 'internal kernel error' } };
+  }
+}
+
+function round(value: number): number {
+  return Math.round(value * 100) / 100;
+}

@@ -1,0 +1,135 @@
+import type ivm from 'isolated-vm';
+
+/** How often the watchdog samples every live isolate. */
+export const DEFAULT_TICK_MS = 10;
+
+export type LimitName = 'cpu' | 'wall' | 'memory';
+
+/** What the watchdog needs from a running sandbox. */
+export interface Watched {
+  readonly isolate: ivm.Isolate;
+  readonly cpuLimitMs: number;
+  readonly wallDeadline: number;
+  readonly memoryLimitBytes: number;
+  /** Called at most once per crossing; the sandbox ends itself. */
+  exceeded(limit: LimitName): void;
+  /** The isolate was disposed by isolated-vm itself (its own memory limit). */
+  lost(): void;
+}
+
+interface HeapState {
+  /** Last exact heap reading (used + external), from a moment the isolate was idle. */
+  exact: number;
+  /** Process memory outside the host's own heap when `exact` was read. */
+  anchor: number;
+  pendingSince: number | undefined;
+  peak: number;
+}
+
+/**
+ * Samples CPU time, wall time and heap of every live isolate on one host timer.
+ *
+ * Heap is the hard part on isolated-vm 5: heap statistics are only answered while the isolate is idle,
+ * and growing a Map or a dictionary object to the isolate's limit raises a catastrophic OOM that wedges
+ * it (and keeps the host alive forever). So while an isolate is busy, its heap is estimated as its last
+ * exact reading plus the growth of process memory outside the host heap since that reading. The estimate
+ * only over-counts (it charges every busy isolate with all unexplained growth), and the isolate's V8
+ * limit is set well above the agent's limit, so a growing agent is ended long before V8 gives up.
+ */
+export class Watchdog {
+  readonly #watched = new Map<Watched, HeapState>();
+  readonly #tickMs: number;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(tickMs = DEFAULT_TICK_MS) {
+    this.#tickMs = tickMs;
+  }
+
+  add(target: Watched): void {
+    this.#watched.set(target, { exact: 0, anchor: offHostMemory(), pendingSince: undefined, peak: 0 });
+    this.#timer ??= setInterval(() => this.#tick(), this.#tickMs);
+  }
+
+  /** Stops watching `target`; returns its peak heap estimate in bytes. */
+  remove(target: Watched): number {
+    const state = this.#watched.get(target);
+    this.#watched.delete(target);
+    if (this.#watched.size === 0 && this.#timer !== undefined) {
+      clearInterval(this.#timer);
+      this.#timer = undefined;
+    }
+    return state?.peak ?? 0;
+  }
+
+  close(): void {
+    this.#watched.clear();
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #tick(): void {
+    const now = performance.now();
+    let offHeap: number | undefined;
+    for (const [target, heap] of this.#watched) {
+      const { isolate } = target;
+      if (isolate.isDisposed) {
+        target.lost();
+        continue;
+      }
+      let cpuMs: number;
+      try {
+        cpuMs = Number(isolate.cpuTime) / 1e6;
+      } catch {
+        target.lost();
+        continue;
+      }
+      if (cpuMs > target.cpuLimitMs) {
+        target.exceeded('cpu');
+        continue;
+      }
+      if (now > target.wallDeadline) {
+        target.exceeded('wall');
+        continue;
+      }
+      if (heap.pendingSince === undefined) {
+        this.#requestHeap(target, heap, now);
+      } else if (now - heap.pendingSince > this.#tickMs) {
+        offHeap ??= offHostMemory();
+        const estimate = heap.exact + Math.max(0, offHeap - heap.anchor);
+        if (estimate > heap.peak) heap.peak = estimate;
+        if (estimate > target.memoryLimitBytes) target.exceeded('memory');
+      }
+    }
+  }
+
+  #requestHeap(target: Watched, heap: HeapState, now: number): void {
+    heap.pendingSince = now;
+    target.isolate.getHeapStatistics().then(
+      (stats) => {
+        if (!this.#watched.has(target)) return;
+        heap.pendingSince = undefined;
+        heap.exact = stats.used_heap_size + stats.externally_allocated_size;
+        heap.anchor = offHostMemory();
+        if (heap.exact > heap.peak) heap.peak = heap.exact;
+        if (heap.exact > target.memoryLimitBytes) target.exceeded('memory');
+      },
+      () => {
+        heap.pendingSince = undefined;
+      },
+    );
+  }
+}
+
+// Resident memory not explained by the host isolate's own heap: where other isolates' heaps show up.
+function offHostMemory(): number {
+  const usage = process.memoryUsage();
+  return usage.rss - usage.heapTotal - usage.external;
+}
+
+/**
+ * The V8 heap limit given to an isolate whose agent may use `memoryMb`. The headroom (3x + 64 MB) keeps
+ * V8's own limit, and the catastrophic OOM near it, far above the point where the watchdog ends the agent.
+ */
+export function isolateHeapLimitMb(memoryMb: number): number {
+  return Math.ceil(memoryMb * 3 + 64);
+}

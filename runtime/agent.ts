@@ -1,0 +1,63 @@
+import type { ToolRegistry } from '../tools/registry.js';
+import type { ErrorCode, KernelErrorInfo } from './errors.js';
+import type { Limits } from './limits.js';
+
+/** What an agent used; reported with every run result. */
+export interface Usage {
+  cpu_ms: number;
+  wall_ms: number;
+  heap_peak_mb: number;
+  syscalls: number;
+}
+
+export type RunResult =
+  | { readonly ok: true; readonly value: unknown; readonly usage: Usage }
+  | { readonly ok: false; readonly error: KernelErrorInfo; readonly usage: Usage };
+
+/** Events the kernel emits for observers; the audit log (a later layer) records the same facts. */
+export type KernelEvent =
+  | { type: 'syscall'; agent: string; syscall: string; code: ErrorCode | null; refused: boolean }
+  | { type: 'exit'; agent: string; result: RunResult }
+  | { type: 'log'; agent: string; text: string }
+  | { type: 'catastrophe'; agent: string };
+
+/** The kernel services a syscall handler may use on behalf of an agent. */
+export interface KernelServices {
+  readonly tools: ToolRegistry;
+  readonly maxPayloadBytes: number;
+  emit(event: KernelEvent): void;
+}
+
+export type AgentState = 'starting' | 'running' | 'ended';
+
+/**
+ * The kernel's record of one agent. Syscalls find their caller through the session bound to the isolate
+ * the call arrived on, never through anything in the call's arguments.
+ */
+export class AgentSession {
+  readonly id: string;
+  readonly limits: Limits;
+  readonly services: KernelServices;
+  state: AgentState = 'starting';
+  /** Every syscall attempt, including refused and malformed ones. */
+  syscalls = 0;
+  readonly #abort = new AbortController();
+
+  constructor(id: string, limits: Limits, services: KernelServices) {
+    this.id = id;
+    this.limits = limits;
+    this.services = services;
+  }
+
+  /** Aborted when the agent ends, so long-running tools can stop work nobody will read. */
+  get signal(): AbortSignal {
+    return this.#abort.signal;
+  }
+
+  /** Marks the agent ended: every later syscall is refused with E_KILLED. Idempotent. */
+  end(): void {
+    if (this.state === 'ended') return;
+    this.state = 'ended';
+    this.#abort.abort();
+  }
+}

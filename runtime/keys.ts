@@ -1,0 +1,80 @@
+import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject, sign, verify } from 'node:crypto';
+
+/** Raw Ed25519 public keys are 32 bytes; signatures are 64 bytes. */
+export const PUBLIC_KEY_BYTES = 32;
+export const SIGNATURE_BYTES = 64;
+
+// DER prefixes of SPKI / PKCS#8 for Ed25519 (RFC 8410): the raw key follows the prefix.
+const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
+const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
+
+/**
+ * An Ed25519 signing identity held by the host. The private key never leaves this object except through
+ * `exportSeed` (used to persist the kernel root key with 0600 permissions); it is never given to an isolate.
+ */
+export class SigningKey {
+  readonly publicKey: Uint8Array;
+  readonly #private: KeyObject;
+
+  private constructor(privateKey: KeyObject) {
+    this.#private = privateKey;
+    const der = createPublicKey(privateKey).export({ format: 'der', type: 'spki' });
+    this.publicKey = new Uint8Array(der.subarray(SPKI_PREFIX.length));
+  }
+
+  /** A fresh random identity. */
+  static generate(): SigningKey {
+    return new SigningKey(generateKeyPairSync('ed25519').privateKey);
+  }
+
+  /** Rebuilds an identity from its 32-byte seed. Throws TypeError/RangeError on a malformed seed. */
+  static fromSeed(seed: Uint8Array): SigningKey {
+    if (!(seed instanceof Uint8Array)) throw new TypeError('seed must be a Uint8Array');
+    if (seed.length !== 32) throw new RangeError('seed must be 32 bytes');
+    const key = createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, seed]), format: 'der', type: 'pkcs8' });
+    return new SigningKey(key);
+  }
+
+  /** The 32-byte seed, for persisting the identity. Handle as a secret. */
+  exportSeed(): Uint8Array {
+    const der = this.#private.export({ format: 'der', type: 'pkcs8' });
+    return new Uint8Array(der.subarray(PKCS8_PREFIX.length));
+  }
+
+  /** Signs `message`; returns a 64-byte signature. */
+  sign(message: Uint8Array): Uint8Array {
+    return new Uint8Array(sign(null, message, this.#private));
+  }
+}
+
+const publicKeyCache = new Map<string, KeyObject>();
+
+function publicKeyObject(raw: Uint8Array): KeyObject | undefined {
+  if (raw.length !== PUBLIC_KEY_BYTES) return undefined;
+  const cacheKey = Buffer.from(raw).toString('hex');
+  let key = publicKeyCache.get(cacheKey);
+  if (key === undefined) {
+    try {
+      key = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, raw]), format: 'der', type: 'spki' });
+    } catch {
+      return undefined;
+    }
+    if (publicKeyCache.size > 4096) publicKeyCache.clear();
+    publicKeyCache.set(cacheKey, key);
+  }
+  return key;
+}
+
+/**
+ * Verifies an Ed25519 signature with node:crypto. Never throws: malformed keys or signatures are `false`.
+ */
+export function verifySignature(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+  if (signature.length !== SIGNATURE_BYTES) return false;
+  const key = publicKeyObject(publicKey);
+  if (key === undefined) return false;
+  try {
+    return verify(null, message, key, signature);
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,8 @@
+import { logSyscall } from './log.js';
+import type { Syscall } from './syscall.js';
+import { toolSyscall } from './tool.js';
+
+/** Every syscall the guest can issue, by name. A Map, so agent-chosen names cannot reach prototypes. */
+export const SYSCALLS: ReadonlyMap<string, Syscall> = new Map<string, Syscall>(
+  [toolSyscall, logSyscall].map((syscall) => [syscall.name, syscall as Syscall]),
+);

@@ -1,0 +1,12 @@
+import type { z } from 'zod';
+
+/**
+ * One line describing the first schema violation: the path into the agent's own arguments and zod's
+ * message. zod messages describe types and bounds, never host state, so this is safe to show the agent.
+ */
+export function describeIssue(error: z.ZodError): string {
+  const issue = error.issues[0];
+  if (issue === undefined) return 'invalid value';
+  const path = issue.path.map((part) => (typeof part === 'number' ? `[${part}]` : `.${String(part)}`)).join('');
+  return `${path === '' ? 'value' : path.slice(path.startsWith('.') ? 1 : 0)}: ${issue.message}`.slice(0, 200);
+}

@@ -1,0 +1,62 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const BIN = join(ROOT, 'bin/isokernel.js');
+
+// The real bin in a real process, started WITHOUT --no-node-snapshot: it must add the flag itself.
+function isokernel(...args: string[]) {
+  const started = performance.now();
+  const child = spawnSync(process.execPath, [BIN, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
+  return { status: child.status, stdout: child.stdout, stderr: child.stderr, ms: performance.now() - started };
+}
+
+function agentFile(code: string): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'isokernel-cli-')), 'agent.js');
+  writeFileSync(file, code);
+  return file;
+}
+
+describe('isokernel run', () => {
+  it('runs the hello example: result JSON on stdout, summary on stderr, exit 0', () => {
+    const run = isokernel('run', 'examples/hello/agent.js', '--input', '{"name":"Ada"}');
+    expect(run.status).toBe(0);
+    expect(JSON.parse(run.stdout)).toEqual({ greeting: 'hello, Ada', globals: true });
+    expect(run.stderr).toContain('[agent] greeting Ada');
+    expect(run.stderr).toMatch(/isokernel: ok cpu=[\d.]+ms wall=[\d.]+ms heap_peak=[\d.]+MB syscalls=1/);
+  });
+
+  it('ends for(;;){} with --cpu-ms 200 as E_QUOTA (cpu) within a second of agent time', () => {
+    const run = isokernel('run', agentFile('export default function main() { for (;;) {} }'), '--cpu-ms', '200');
+    expect(run.status).toBe(1);
+    expect(JSON.parse(run.stdout)).toEqual({ error: { code: 'E_QUOTA', message: 'cpu limit exceeded' } });
+    const wall = Number(/wall=([\d.]+)ms/.exec(run.stderr)?.[1]);
+    expect(wall).toBeLessThan(1000);
+  });
+
+  it('exits 1 with the code when the agent fails, and 2 on usage errors', () => {
+    expect(isokernel('run', agentFile('export default () => { throw new Error("no") }')).status).toBe(1);
+    expect(isokernel('run').status).toBe(2);
+    expect(isokernel('run', 'examples/hello/agent.js', '--input', '{bad').status).toBe(2);
+    expect(isokernel('run', 'examples/hello/agent.js', '--cpu-ms', '-5').status).toBe(2);
+    const missing = isokernel('run', join(tmpdir(), 'does-not-exist.js'));
+    expect(missing.status).toBe(2);
+    expect(isokernel('bogus').status).toBe(2);
+  });
+
+  it('applies --wall-ms and --memory-mb', () => {
+    const wall = isokernel('run', agentFile('export default () => new Promise(() => {})'), '--wall-ms', '100');
+    expect(JSON.parse(wall.stdout)).toMatchObject({ error: { code: 'E_QUOTA', message: 'wall-clock limit exceeded' } });
+    const memory = isokernel(
+      'run',
+      agentFile('export default () => { const a = []; for (;;) a.push({ x: [1, 2] }); }'),
+      '--memory-mb',
+      '16',
+    );
+    expect(JSON.parse(memory.stdout)).toMatchObject({ error: { code: 'E_QUOTA', message: 'memory limit exceeded' } });
+  });
+});

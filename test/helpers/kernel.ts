@@ -1,0 +1,58 @@
+import { z } from 'zod';
+import { defineTool, Kernel, type KernelOptions, type RunResult, type Tool } from '../../index.js';
+
+/** Tools most suites need: an echo that returns its arguments, a failing one, an async one. */
+export const testTools: Tool[] = [
+  defineTool({ name: 'echo', description: 'returns its arguments', input: z.unknown(), run: (args) => args }),
+  defineTool({ name: 'noop', description: 'returns nothing', input: z.unknown(), run: () => undefined }),
+  defineTool({
+    name: 'fail',
+    description: 'throws an error carrying host detail',
+    input: z.unknown(),
+    run: () => {
+      throw new Error(`failure at ${process.cwd()} SECRET-TOKEN-123`);
+    },
+  }),
+  defineTool({
+    name: 'reject',
+    description: 'rejects with host detail',
+    input: z.unknown(),
+    run: async () => {
+      throw new Error(`rejected at ${process.cwd()} SECRET-TOKEN-123`);
+    },
+  }),
+  defineTool({
+    name: 'sleep',
+    description: 'resolves after ms',
+    input: z.strictObject({ ms: z.number().int().min(0).max(10_000) }),
+    run: async ({ ms }, ctx) => {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, ms);
+        ctx.signal.addEventListener('abort', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+      return { slept: ms };
+    },
+  }),
+];
+
+/** A kernel with the test tools; close it in afterEach/afterAll. */
+export function testKernel(options: KernelOptions = {}): Kernel {
+  return Kernel.create({ ...options, tools: [...testTools, ...(options.tools ?? [])] });
+}
+
+/** Runs `code` in a fresh kernel and closes it. */
+export async function runAgent(code: string, options: KernelOptions & { input?: unknown } = {}): Promise<RunResult> {
+  const { input, ...kernelOptions } = options;
+  const kernel = testKernel(kernelOptions);
+  try {
+    return await kernel.run({ code, input });
+  } finally {
+    await kernel.close();
+  }
+}
+
+/** Strings that must never reach an agent: host paths and the planted secret. */
+export const HOST_SECRETS = [process.cwd(), 'SECRET-TOKEN-123', 'node_modules', '/work/', 'isolated-vm'];

@@ -1,0 +1,29 @@
+import { describe, expect, it } from 'vitest';
+import { checkModuleSource } from '../../isolates/code-check.js';
+
+describe('checkModuleSource', () => {
+  it('accepts a plain module, top-level await and import.meta', () => {
+    expect(checkModuleSource('export default async function main(input) { return input; }')).toEqual({ ok: true });
+    expect(checkModuleSource('await 1; export default () => import.meta')).toEqual({ ok: true });
+    // A string or comment that mentions import( is not an import.
+    expect(checkModuleSource('// import("x")\nexport default () => "import(\'fs\')"')).toEqual({ ok: true });
+  });
+
+  it.each([
+    ['static import', 'import fs from "fs"; export default () => 1'],
+    ['side-effect import', 'import "fs"; export default () => 1'],
+    ['re-export', 'export * from "fs"'],
+    ['named re-export', 'export { readFile } from "fs"'],
+    ['dynamic import', 'export default async () => import("fs")'],
+    ['dynamic import with a comment', 'export default async () => import /* x */ ("fs")'],
+    ['nested dynamic import', 'export default () => [1].map(async () => { if (0) await import(`x`) })'],
+  ])('refuses %s', (_name, code) => {
+    const check = checkModuleSource(code);
+    expect(check.ok).toBe(false);
+  });
+
+  it('reports syntax errors with a position in the agent source only', () => {
+    const check = checkModuleSource('export default () => {');
+    expect(check).toEqual({ ok: false, message: expect.stringMatching(/^syntax error: .*\(1:\d+\)$/) });
+  });
+});

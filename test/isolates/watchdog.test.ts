@@ -1,0 +1,65 @@
+import ivm from 'isolated-vm';
+import { describe, expect, it } from 'vitest';
+import { isolateHeapLimitMb, type LimitName, Watchdog } from '../../isolates/watchdog.js';
+
+function watch(
+  watchdog: Watchdog,
+  isolate: ivm.Isolate,
+  limits: { cpuMs?: number; wallMs?: number; memoryMb?: number },
+) {
+  let hit: LimitName | 'lost' | undefined;
+  const target = {
+    isolate,
+    cpuLimitMs: limits.cpuMs ?? 60_000,
+    wallDeadline: performance.now() + (limits.wallMs ?? 60_000),
+    memoryLimitBytes: (limits.memoryMb ?? 1024) * 1024 * 1024,
+    exceeded(limit: LimitName) {
+      hit ??= limit;
+      watchdog.remove(target);
+      isolate.dispose();
+    },
+    lost() {
+      hit ??= 'lost';
+      watchdog.remove(target);
+    },
+  };
+  watchdog.add(target);
+  return { hit: () => hit };
+}
+
+describe('Watchdog', () => {
+  it('gives V8 headroom well above the agent limit', () => {
+    expect(isolateHeapLimitMb(8)).toBeGreaterThanOrEqual(8 * 3);
+    expect(isolateHeapLimitMb(128)).toBeGreaterThan(128 * 3);
+  });
+
+  it('reads CPU time while the isolate is busy and ends it on crossing', async () => {
+    const watchdog = new Watchdog(5);
+    const isolate = new ivm.Isolate({ memoryLimit: 64 });
+    const context = await isolate.createContext();
+    const w = watch(watchdog, isolate, { cpuMs: 100 });
+    await expect(context.eval('for (;;) {}')).rejects.toThrow();
+    expect(w.hit()).toBe('cpu');
+    watchdog.close();
+  });
+
+  it('estimates the heap of a busy isolate from process memory and ends Map growth before V8 does', async () => {
+    const watchdog = new Watchdog(5);
+    const isolate = new ivm.Isolate({ memoryLimit: isolateHeapLimitMb(32) });
+    const context = await isolate.createContext();
+    const w = watch(watchdog, isolate, { memoryMb: 32 });
+    await expect(context.eval('const m = new Map(); for (let i = 0; ; i++) m.set(i, i);')).rejects.toThrow();
+    expect(w.hit()).toBe('memory');
+    watchdog.close();
+  });
+
+  it('reports an isolate that isolated-vm disposed on its own as lost', async () => {
+    const watchdog = new Watchdog(5);
+    const isolate = new ivm.Isolate({ memoryLimit: 64 });
+    const w = watch(watchdog, isolate, {});
+    isolate.dispose();
+    await new Promise((r) => setTimeout(r, 30));
+    expect(w.hit()).toBe('lost');
+    watchdog.close();
+  });
+});

@@ -1,0 +1,99 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { encodeValue } from '../../isolates/boundary.js';
+import { AgentSession, type KernelEvent } from '../../runtime/agent.js';
+import { DEFAULT_LIMITS } from '../../runtime/limits.js';
+import { dispatch } from '../../syscalls/dispatch.js';
+import { ToolRegistry } from '../../tools/registry.js';
+import { testKernel, testTools } from '../helpers/kernel.js';
+
+function session(events: KernelEvent[] = []): AgentSession {
+  const tools = new ToolRegistry().add(...testTools);
+  const s = new AgentSession('agent-1', DEFAULT_LIMITS, { tools, maxPayloadBytes: 4096, emit: (e) => events.push(e) });
+  s.state = 'running';
+  return s;
+}
+
+const call = (name: string, args: unknown[]) => JSON.stringify([name, ...args]);
+
+describe('dispatch', () => {
+  it('answers synchronously when the tool is synchronous', () => {
+    expect(dispatch(session(), 'tool', call('echo', [{ a: 1 }, null]))).toBe(encodeValue({ a: 1 }));
+  });
+
+  it('answers with a promise when the tool is asynchronous', async () => {
+    const reply = dispatch(session(), 'tool', call('sleep', [{ ms: 1 }, null]));
+    expect(reply).toBeInstanceOf(Promise);
+    expect(await reply).toBe(encodeValue({ slept: 1 }));
+  });
+
+  it.each([
+    ['unknown syscall', 'nope', '[]', 'E_BAD_ARG'],
+    ['non-string syscall name', 42, '[]', 'E_BAD_ARG'],
+    ['non-string payload', 'tool', 42, 'E_BAD_ARG'],
+    ['oversize payload', 'tool', call('echo', ['x'.repeat(5000), null]), 'E_BAD_ARG'],
+    ['invalid JSON', 'tool', '[', 'E_BAD_ARG'],
+    ['wrong arity', 'tool', '["echo"]', 'E_BAD_ARG'],
+    ['unknown option', 'tool', call('echo', [1, { sneaky: true }]), 'E_BAD_ARG'],
+    ['unknown tool', 'tool', call('rm', [1, null]), 'E_NO_TOOL'],
+    ['tool schema violation', 'tool', call('sleep', [{ ms: 'x' }, null]), 'E_BAD_ARG'],
+    ['throwing tool', 'tool', call('fail', [null, null]), 'E_TOOL_FAILED'],
+  ])('%s → %s', (_name, syscall, payload, code) => {
+    const reply = dispatch(session(), syscall, payload);
+    expect(typeof reply).toBe('string');
+    expect(JSON.parse((reply as string).slice(1))[0]).toBe(code);
+  });
+
+  it('a rejecting tool resolves to E_TOOL_FAILED without host detail', async () => {
+    const reply = await dispatch(session(), 'tool', call('reject', [null, null]));
+    expect(reply).toBe('e["E_TOOL_FAILED","sys.tool: tool \\"reject\\" failed"]');
+  });
+
+  it('refuses and records every syscall once the agent has ended', () => {
+    const events: KernelEvent[] = [];
+    const s = session(events);
+    s.end();
+    expect(dispatch(s, 'tool', call('echo', [1, null]))).toBe('e["E_KILLED","sys.tool: the agent has ended"]');
+    expect(s.syscalls).toBe(1);
+    expect(events).toEqual([{ type: 'syscall', agent: 'agent-1', syscall: 'tool', code: 'E_KILLED', refused: true }]);
+  });
+
+  it('counts malformed attempts too', () => {
+    const s = session();
+    dispatch(s, 'nope', 'garbage');
+    dispatch(s, 'tool', '[');
+    expect(s.syscalls).toBe(2);
+  });
+});
+
+describe('guest errors', () => {
+  let kernel: ReturnType<typeof testKernel>;
+  afterEach(async () => kernel?.close());
+
+  it('arrive as guest-realm Errors with a code and a fixed message', async () => {
+    kernel = testKernel();
+    const result = await kernel.run({
+      code: `export default async () => {
+        try { await sys.tool('fail', {}) } catch (e) {
+          return { guestError: e instanceof Error, code: e.code, message: e.message, keys: Object.keys(e) };
+        }
+      }`,
+    });
+    expect(result).toMatchObject({
+      ok: true,
+      value: { guestError: true, code: 'E_TOOL_FAILED', message: 'sys.tool: tool "fail" failed', keys: ['code'] },
+    });
+  });
+
+  it('non-JSON arguments are refused in the guest before crossing', async () => {
+    kernel = testKernel();
+    const result = await kernel.run({
+      code: `export default async () => {
+        const a = {}; a.self = a;
+        const out = [];
+        for (const v of [10n, a]) { try { await sys.tool('echo', v) } catch (e) { out.push(e.code) } }
+        return out;
+      }`,
+    });
+    expect(result).toMatchObject({ ok: true, value: ['E_BAD_ARG', 'E_BAD_ARG'] });
+  });
+});

@@ -1,0 +1,67 @@
+import type { z } from 'zod';
+
+/** What a tool sees of the call it is serving. */
+export interface ToolContext {
+  /** The id of the calling agent. */
+  readonly agent: string;
+  /** Aborted when the calling agent ends (killed, quota, or finished). */
+  readonly signal: AbortSignal;
+}
+
+/**
+ * A tool the kernel runs on behalf of agents. Tools are trusted host code: they receive arguments that
+ * the kernel has already parsed and validated against `input`, and their result is copied back to the
+ * agent as JSON. A tool that throws reports E_TOOL_FAILED to the agent with no detail, unless it throws a
+ * KernelError, whose code and message it chose to be safe.
+ */
+export interface Tool<Schema extends z.ZodType = z.ZodType> {
+  readonly name: string;
+  readonly description: string;
+  readonly input: Schema;
+  run(args: z.output<Schema>, ctx: ToolContext): unknown;
+}
+
+const TOOL_NAME = /^[a-z][a-z0-9_]*(?:[.:-][a-z0-9_]+)*$/;
+
+/**
+ * Declares a tool. Throws TypeError if the name is not a lowercase dotted identifier (for example
+ * `fs.read`), if the description is empty, or if `input` is not a zod schema.
+ */
+export function defineTool<Schema extends z.ZodType>(spec: Tool<Schema>): Tool<Schema> {
+  if (typeof spec !== 'object' || spec === null) throw new TypeError('defineTool: spec must be an object');
+  if (typeof spec.name !== 'string' || !TOOL_NAME.test(spec.name) || spec.name.length > 64) {
+    throw new TypeError('defineTool: name must be a lowercase identifier such as "fs.read"');
+  }
+  if (typeof spec.description !== 'string' || spec.description.trim() === '') {
+    throw new TypeError('defineTool: description must be a non-empty string');
+  }
+  if (typeof spec.input?.safeParse !== 'function') throw new TypeError('defineTool: input must be a zod schema');
+  if (typeof spec.run !== 'function') throw new TypeError('defineTool: run must be a function');
+  return Object.freeze({ ...spec });
+}
+
+/** The tools a kernel can run. Names are unique; registering a second tool under a name throws. */
+export class ToolRegistry {
+  readonly #tools = new Map<string, Tool>();
+
+  /** Registers tools. Throws TypeError on a duplicate name or a value not made by defineTool. */
+  add(...tools: Tool[]): this {
+    for (const tool of tools) {
+      if (typeof tool?.name !== 'string' || typeof tool.run !== 'function') {
+        throw new TypeError('tools.add: expected a tool made by defineTool');
+      }
+      if (this.#tools.has(tool.name)) throw new TypeError(`tools.add: a tool named "${tool.name}" is registered`);
+      this.#tools.set(tool.name, tool);
+    }
+    return this;
+  }
+
+  /** The tool with this name, or undefined. Safe for agent-supplied names (a Map, not an object). */
+  get(name: string): Tool | undefined {
+    return this.#tools.get(name);
+  }
+
+  list(): Tool[] {
+    return [...this.#tools.values()];
+  }
+}
