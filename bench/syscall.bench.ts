@@ -7,6 +7,8 @@ import { z } from 'zod';
 import { defineTool, Kernel, ToolRegistry } from '../index.js';
 import { PRELUDE_FILENAME, PRELUDE_SOURCE } from '../isolates/prelude.js';
 import { AgentSession } from '../runtime/agent.js';
+import { CapabilityAuthority } from '../runtime/capability-authority.js';
+import { SigningKey } from '../runtime/keys.js';
 import { DEFAULT_LIMITS } from '../runtime/limits.js';
 import { dispatch } from '../syscalls/dispatch.js';
 import { report } from './report.js';
@@ -16,11 +18,15 @@ const ARGS = { path: '/workspace/notes/today.md', mode: 'utf8', limit: 4096 };
 const PAYLOAD = JSON.stringify(['noop', ARGS, null]);
 
 const noop = defineTool({ name: 'noop', description: 'does nothing', input: z.unknown(), run: () => null });
-const session = new AgentSession('bench', DEFAULT_LIMITS, {
+// The kernel path includes the capability check: the agent holds a root grant for the noop tool.
+const authority = new CapabilityAuthority({ rootKey: SigningKey.generate() });
+const session = new AgentSession('bench', SigningKey.generate(), DEFAULT_LIMITS, {
   tools: new ToolRegistry().add(noop),
+  authority,
   maxPayloadBytes: 1024 * 1024,
   emit: () => {},
 });
+authority.grant({ audience: session.publicKey, action: 'noop', resource: 'noop' });
 session.state = 'running';
 
 // One isolate carrying both paths: the kernel's prelude bound to the real dispatcher, and bare callbacks.

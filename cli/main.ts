@@ -1,6 +1,7 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { EXIT_USAGE, type Io, processIo } from './io.js';
-import { runCommand } from './run.js';
+import { policyCheck } from './policy-check.js';
+import { type RunOptions, runCommand } from './run.js';
 
 function positiveNumber(value: string): number {
   const n = Number(value);
@@ -23,8 +24,20 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--cpu-ms <n>', 'CPU time limit in ms', positiveNumber)
     .option('--wall-ms <n>', 'wall-clock limit in ms', positiveNumber)
     .option('--memory-mb <n>', 'heap limit in MB', positiveNumber)
-    .action(async (file: string, options: { input?: string; cpuMs?: number; wallMs?: number; memoryMb?: number }) => {
+    .option('--policy <file>', "policy YAML: its capabilities become the agent's root capabilities (default: none)")
+    .option('--store <dir>', 'state that outlives the run: root key, revocations, counters', '.isokernel')
+    .action(async (file: string, options: RunOptions) => {
       setExit(await runCommand(file, options, io));
+    });
+
+  program
+    .command('policy')
+    .description('work with policy files')
+    .command('check')
+    .description('validate a policy file and print its rules, or its errors with file:line:col')
+    .argument('<file>', 'policy YAML')
+    .action((file: string) => {
+      setExit(policyCheck(file, io));
     });
 
   return program;

@@ -3,8 +3,13 @@ import type { RunResult } from '../runtime/agent.js';
 import type { Limits } from '../runtime/limits.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, type Io } from './io.js';
 
+/** Where state that outlives a run lives unless --store says otherwise: under the current directory. */
+export const DEFAULT_STORE = '.isokernel';
+
 export interface RunOptions {
   input?: string;
+  policy?: string;
+  store?: string;
   cpuMs?: number;
   wallMs?: number;
   memoryMb?: number;
@@ -29,7 +34,16 @@ export async function runCommand(file: string, options: RunOptions, io: Io): Pro
   if (options.wallMs !== undefined) limits.wall_ms = options.wallMs;
   if (options.memoryMb !== undefined) limits.memory_mb = options.memoryMb;
 
-  const kernel = Kernel.create();
+  let kernel: Kernel;
+  try {
+    kernel = Kernel.create({
+      store: options.store ?? DEFAULT_STORE,
+      ...(options.policy === undefined ? {} : { policy: options.policy }),
+    });
+  } catch (error) {
+    io.err(`isokernel run: ${error instanceof Error ? error.message : String(error)}`);
+    return EXIT_USAGE;
+  }
   kernel.on('log', (event) => io.err(`[agent] ${event.text}`));
   let result: RunResult;
   try {

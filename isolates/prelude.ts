@@ -25,7 +25,7 @@ export const PRELUDE_FILENAME = 'isokernel:prelude';
 export const REMOVED_GLOBALS = ['WebAssembly', 'SharedArrayBuffer', 'Atomics', 'console'] as const;
 
 /** Names of the syscalls the guest can issue, in the order the prelude exposes them. */
-export const GUEST_SYSCALLS = ['tool', 'log'] as const;
+export const GUEST_SYSCALLS = ['tool', 'log', 'caps'] as const;
 
 export const PRELUDE_SOURCE = `'use strict';
 (() => {
@@ -124,8 +124,13 @@ export const PRELUDE_SOURCE = `'use strict';
     value: (...values) => call('log', values),
     enumerable: true,
   });
+  ReflectDefineProperty(sys, 'caps', {
+    value: () => call('caps', []),
+    enumerable: true,
+  });
   ObjectFreeze(sys.tool);
   ObjectFreeze(sys.log);
+  ObjectFreeze(sys.caps);
   ObjectFreeze(sys);
   ReflectDefineProperty(g, 'sys', { value: sys, writable: false, enumerable: false, configurable: false });
 

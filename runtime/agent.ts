@@ -1,6 +1,9 @@
 import type { ToolRegistry } from '../tools/registry.js';
+import type { CapabilityAuthority } from './capability-authority.js';
 import type { ErrorCode, KernelErrorInfo } from './errors.js';
+import type { SigningKey } from './keys.js';
 import type { Limits } from './limits.js';
+import { encodePublicKey } from './public-key.js';
 
 /** What an agent used; reported with every run result. */
 export interface Usage {
@@ -24,6 +27,7 @@ export type KernelEvent =
 /** The kernel services a syscall handler may use on behalf of an agent. */
 export interface KernelServices {
   readonly tools: ToolRegistry;
+  readonly authority: CapabilityAuthority;
   readonly maxPayloadBytes: number;
   emit(event: KernelEvent): void;
 }
@@ -36,6 +40,10 @@ export type AgentState = 'starting' | 'running' | 'ended';
  */
 export class AgentSession {
   readonly id: string;
+  /** The agent's Ed25519 identity; the private half never leaves the host. */
+  readonly key: SigningKey;
+  /** `key`'s public half, base64url: the holder of the agent's capabilities. */
+  readonly publicKey: string;
   readonly limits: Limits;
   readonly services: KernelServices;
   state: AgentState = 'starting';
@@ -43,8 +51,10 @@ export class AgentSession {
   syscalls = 0;
   readonly #abort = new AbortController();
 
-  constructor(id: string, limits: Limits, services: KernelServices) {
+  constructor(id: string, key: SigningKey, limits: Limits, services: KernelServices) {
     this.id = id;
+    this.key = key;
+    this.publicKey = encodePublicKey(key.publicKey);
     this.limits = limits;
     this.services = services;
   }

@@ -4,8 +4,20 @@ import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { type Tool, ToolRegistry } from '../tools/registry.js';
 import { AgentSession, type KernelEvent, type KernelServices, type RunResult } from './agent.js';
+import { KernelError } from './errors.js';
+import {
+  type CapabilityAuthority,
+  type CapabilitySummary,
+  createAuthority,
+  type GrantRule,
+} from './kernel-capabilities.js';
+import { SigningKey } from './keys.js';
 import type { AgentLauncher, AgentProcess } from './launcher.js';
 import { DEFAULT_LIMITS, type Limits, resolveLimits } from './limits.js';
+import { loadPolicy, type Policy } from './policy.js';
+import { grantPolicy } from './policy-grants.js';
+import { encodePublicKey } from './public-key.js';
+import { authorizeToolUse, prepareToolUse, runToolUse } from './tool-gate.js';
 
 export const DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024;
 /** Agent source larger than this is refused before it reaches V8. */
@@ -17,6 +29,12 @@ export interface KernelOptions {
   /** Cap on one payload crossing the boundary, either direction (default 1 MiB). */
   readonly maxPayloadBytes?: number;
   readonly tools?: readonly Tool[];
+  /** The policy (a YAML file path or an object): its rules become root capabilities of every top agent. */
+  readonly policy?: string | object;
+  /** Directory for state that outlives the process (root key, revocations, counters); in memory if absent. */
+  readonly store?: string;
+  /** Clock for capability validity, ms since the epoch (default Date.now). */
+  readonly now?: () => number;
 }
 
 export interface SpawnRequest {
@@ -27,6 +45,22 @@ export interface SpawnRequest {
   /** Passed to `main`; must be JSON-serializable. */
   readonly input?: unknown;
   readonly limits?: Partial<Limits>;
+  /** Root capabilities for this agent in addition to the policy's. */
+  readonly caps?: readonly GrantRule[];
+}
+
+/** `kernel.submit`: the host runs a tool for itself under the policy (the agent_os_kernel workflow). */
+export interface SubmitRequest {
+  readonly action: string;
+  /** The resource, placed in the argument the tool names as its `target`. */
+  readonly target?: string;
+  readonly params?: Readonly<Record<string, unknown>>;
+}
+
+export interface SubmitResult {
+  readonly status: 'OK' | 'DENIED' | 'ERROR';
+  readonly data: unknown;
+  readonly error: { readonly code: string; readonly message: string } | null;
 }
 
 export interface AgentHandle {
@@ -45,10 +79,16 @@ type EventType = KernelEvent['type'];
  */
 export class Kernel {
   readonly tools = new ToolRegistry();
+  /** Verifies, debits and revokes every capability; `authority.rootPublicKey` is the kernel's trust anchor. */
+  readonly authority: CapabilityAuthority;
+  readonly policy: Policy;
   readonly #launcher: AgentLauncher;
   readonly #limits: Limits;
   readonly #services: KernelServices;
-  readonly #live = new Map<string, AgentProcess>();
+  /** The host's own identity: holder of the policy's rules for `submit`, and delegator for `delegate`. */
+  readonly #hostKey = SigningKey.generate();
+  readonly #hostAbort = new AbortController();
+  readonly #live = new Map<string, { process: AgentProcess; session: AgentSession }>();
   readonly #events = new EventEmitter();
   #closed = false;
 
@@ -61,8 +101,26 @@ export class Kernel {
       throw new RangeError('options.maxPayloadBytes must be an integer between 1024 and 268435456');
     }
     if (options.tools !== undefined) this.tools.add(...options.tools);
+    if (options.store !== undefined && (typeof options.store !== 'string' || options.store === '')) {
+      throw new TypeError('options.store must be a directory path');
+    }
+    if (options.now !== undefined && typeof options.now !== 'function')
+      throw new TypeError('options.now must be a function');
+    this.policy = options.policy === undefined ? { capabilities: [] } : loadPolicy(options.policy);
+    this.authority = createAuthority(options.store, options.now);
+    grantPolicy(this.authority, this.policy, this.#hostKey.publicKey);
     this.#launcher = launcher;
-    this.#services = { tools: this.tools, maxPayloadBytes, emit: (event) => this.#emit(event) };
+    this.#services = {
+      tools: this.tools,
+      authority: this.authority,
+      maxPayloadBytes,
+      emit: (event) => this.#emit(event),
+    };
+  }
+
+  /** The host identity's public key (base64url): the holder of the policy's rules for `submit`. */
+  get hostPublicKey(): string {
+    return encodePublicKey(this.#hostKey.publicKey);
   }
 
   /** Subscribes to kernel events ('syscall', 'log', 'exit', 'catastrophe'). */
@@ -95,10 +153,15 @@ export class Kernel {
     if (inputJson.length > this.#services.maxPayloadBytes)
       throw new RangeError('request.input exceeds maxPayloadBytes');
 
+    const caps = request.caps ?? [];
+    if (!Array.isArray(caps)) throw new TypeError('request.caps must be an array');
+
     const id = randomUUID();
-    const session = new AgentSession(id, limits, this.#services);
+    const session = new AgentSession(id, SigningKey.generate(), limits, this.#services);
+    grantPolicy(this.authority, this.policy, session.publicKey);
+    for (const rule of caps) this.authority.grant({ ...rule, audience: session.publicKey });
     const process = this.#launcher.launch({ session, code, filename, inputJson });
-    this.#live.set(id, process);
+    this.#live.set(id, { process, session });
     const result = process.result.then((outcome) => {
       this.#live.delete(id);
       this.#emit({ type: 'exit', agent: id, result: outcome });
@@ -117,15 +180,82 @@ export class Kernel {
     return [...this.#live.keys()];
   }
 
+  /**
+   * Grants a root capability (signed by the kernel's root key) to a live agent (by id) or to any public key.
+   * Throws TypeError/RangeError naming the field for a malformed rule or holder.
+   */
+  grant(to: string, rule: GrantRule): { id: string; token: string } {
+    const capability = this.authority.grant({ ...rule, audience: this.#holderKey(to) });
+    return { id: capability.id, token: capability.token };
+  }
+
+  /**
+   * Delegates a capability the host holds (one of the policy's rules, or one granted to `hostPublicKey`) to
+   * an agent or key, narrowed by `rule`; every use debits the parent's chain. Throws KernelError
+   * (E_ESCALATION when the host does not hold `from`, E_BAD_ARG for malformed fields).
+   */
+  delegate(from: string, to: string, rule: Partial<GrantRule> = {}): { id: string; token: string } {
+    const result = this.authority.delegate({
+      ...rule,
+      parentId: from,
+      delegator: this.#hostKey,
+      audience: this.#holderKey(to),
+    });
+    if (!result.ok) throw new KernelError(result.code, result.message);
+    return { id: result.value.id, token: result.value.token };
+  }
+
+  /** Revokes a capability and, at once, everything delegated from it. */
+  revoke(id: string): void {
+    this.authority.revoke(id);
+  }
+
+  /** The live capabilities of an agent (by id) or key. */
+  capabilities(holder: string): CapabilitySummary[] {
+    return this.authority.list(this.#holderKey(holder));
+  }
+
+  /**
+   * Runs the tool that performs `action` for the host itself, under the policy: the same validation,
+   * authorization and debit as an agent's call. Never rejects; a refusal is DENIED, anything else ERROR.
+   */
+  async submit(request: SubmitRequest): Promise<SubmitResult> {
+    if (request === null || typeof request !== 'object' || typeof request.action !== 'string') {
+      throw new TypeError('request.action must be a string');
+    }
+    const tool = this.tools.forAction(request.action);
+    if (tool === undefined) return submitError('E_NO_TOOL', `no tool performs "${request.action}"`);
+    const params = request.params ?? {};
+    const args =
+      request.target !== undefined && tool.target !== undefined ? { ...params, [tool.target]: request.target } : params;
+    try {
+      const use = prepareToolUse(tool, args);
+      const decision = authorizeToolUse(this.authority, this.hostPublicKey, use);
+      if (!decision.ok)
+        return { status: 'DENIED', data: null, error: { code: decision.code, message: decision.message } };
+      const data = await runToolUse(use, { agent: 'host', signal: this.#hostAbort.signal });
+      return { status: 'OK', data, error: null };
+    } catch (error) {
+      const info = error instanceof KernelError ? error : new KernelError('E_INTERNAL', 'internal kernel error');
+      return submitError(info.code, info.message);
+    }
+  }
+
   /** Kills every live agent, waits for them to end and stops the watchdog. Idempotent. */
   async close(): Promise<void> {
     this.#closed = true;
-    const ending = [...this.#live.values()].map((process) => {
+    this.#hostAbort.abort();
+    const ending = [...this.#live.values()].map(({ process }) => {
       process.kill('kernel closed');
       return process.result;
     });
     await Promise.all(ending);
     this.#launcher.close();
+  }
+
+  #holderKey(to: string): string {
+    if (typeof to !== 'string') throw new TypeError('holder must be an agent id or a public key');
+    return this.#live.get(to)?.session.publicKey ?? to;
   }
 
   // Listener bugs are the host's; they must not break a syscall that is being answered.
@@ -136,6 +266,10 @@ export class Kernel {
       process.emitWarning(`isokernel: a '${event.type}' listener threw: ${String(error)}`);
     }
   }
+}
+
+function submitError(code: string, message: string): SubmitResult {
+  return { status: 'ERROR', data: null, error: { code, message } };
 }
 
 function loadSource(request: SpawnRequest): { code: string; filename: string } {

@@ -1,9 +1,9 @@
 import { decodePayload, encodeError, encodeValue } from '../isolates/boundary.js';
 import type { AgentSession } from '../runtime/agent.js';
+import { describeIssue } from '../runtime/describe-issue.js';
 import { type ErrorCode, toErrorInfo } from '../runtime/errors.js';
 import type { Syscall } from './syscall.js';
 import { SYSCALLS } from './table.js';
-import { describeIssue } from './validation.js';
 
 /**
  * The single entry from the boundary into the kernel: decodes, validates and runs one syscall for

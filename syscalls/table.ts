@@ -1,8 +1,9 @@
+import { capsSyscall } from './caps.js';
 import { logSyscall } from './log.js';
 import type { Syscall } from './syscall.js';
 import { toolSyscall } from './tool.js';
 
 /** Every syscall the guest can issue, by name. A Map, so agent-chosen names cannot reach prototypes. */
 export const SYSCALLS: ReadonlyMap<string, Syscall> = new Map<string, Syscall>(
-  [toolSyscall, logSyscall].map((syscall) => [syscall.name, syscall as Syscall]),
+  [toolSyscall, logSyscall, capsSyscall].map((syscall) => [syscall.name, syscall as Syscall]),
 );

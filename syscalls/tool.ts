@@ -1,10 +1,10 @@
 import { z } from 'zod';
 import type { AgentSession } from '../runtime/agent.js';
 import { KernelError } from '../runtime/errors.js';
-import { defineSyscall, whenSettled } from './syscall.js';
-import { describeIssue } from './validation.js';
+import { authorizeToolUse, prepareToolUse, runToolUse } from '../runtime/tool-gate.js';
+import { defineSyscall } from './syscall.js';
 
-/** `sys.tool(name, args, options)`: runs a registered tool for the calling agent. */
+/** `sys.tool(name, args, options)`: runs a registered tool for the calling agent, if its capabilities allow. */
 export const toolSyscall = defineSyscall({
   name: 'tool',
   args: z.tuple([
@@ -18,28 +18,9 @@ export const toolSyscall = defineSyscall({
     if (options?.handle === true) {
       throw new KernelError('E_BAD_ARG', 'sys.tool: handle results are not supported by this kernel');
     }
-    const parsed = tool.input.safeParse(args ?? undefined);
-    if (!parsed.success) {
-      throw new KernelError('E_BAD_ARG', `sys.tool: invalid arguments for "${name}": ${describeIssue(parsed.error)}`);
-    }
-    let running: unknown;
-    try {
-      running = tool.run(parsed.data, { agent: session.id, signal: session.signal });
-    } catch (error) {
-      throw toolFailure(name, error);
-    }
-    return whenSettled(
-      running,
-      (value) => value,
-      (error) => {
-        throw toolFailure(name, error);
-      },
-    );
+    const use = prepareToolUse(tool, args ?? undefined);
+    const decision = authorizeToolUse(session.services.authority, session.publicKey, use);
+    if (!decision.ok) throw new KernelError(decision.code, decision.message);
+    return runToolUse(use, { agent: session.id, signal: session.signal });
   },
 });
-
-// A tool's own KernelError is deliberate and safe to pass on; anything else may carry host detail.
-function toolFailure(name: string, error: unknown): KernelError {
-  if (error instanceof KernelError) return error;
-  return new KernelError('E_TOOL_FAILED', `sys.tool: tool "${name}" failed`);
-}

@@ -18,6 +18,17 @@ export interface Tool<Schema extends z.ZodType = z.ZodType> {
   readonly name: string;
   readonly description: string;
   readonly input: Schema;
+  /** The capability action every call needs (default: the tool's name), e.g. `fs.read`. */
+  readonly action?: string;
+  /**
+   * The resource a call acts on, derived from its validated arguments and already in normal form (an
+   * absolute normalized path, a URL, or a name); undefined refuses the call. Default: the tool's name.
+   */
+  resource?(args: z.output<Schema>): string | undefined;
+  /** The argument that carries the resource, so `kernel.submit({ action, target })` can build the call. */
+  readonly target?: string;
+  /** Values the tool uses for arguments a call leaves out, so a `{ method: GET }` grant allows a bare call. */
+  readonly defaults?: Readonly<Record<string, string | number | boolean>>;
   run(args: z.output<Schema>, ctx: ToolContext): unknown;
 }
 
@@ -37,12 +48,26 @@ export function defineTool<Schema extends z.ZodType>(spec: Tool<Schema>): Tool<S
   }
   if (typeof spec.input?.safeParse !== 'function') throw new TypeError('defineTool: input must be a zod schema');
   if (typeof spec.run !== 'function') throw new TypeError('defineTool: run must be a function');
-  return Object.freeze({ ...spec });
+  if (spec.action !== undefined && (typeof spec.action !== 'string' || !TOOL_NAME.test(spec.action))) {
+    throw new TypeError('defineTool: action must be a lowercase identifier such as "fs.read"');
+  }
+  if (spec.resource !== undefined && typeof spec.resource !== 'function') {
+    throw new TypeError('defineTool: resource must be a function of the arguments');
+  }
+  if (spec.target !== undefined && typeof spec.target !== 'string')
+    throw new TypeError('defineTool: target must be a string');
+  return Object.freeze({ ...spec, defaults: Object.freeze({ ...spec.defaults }) });
 }
 
-/** The tools a kernel can run. Names are unique; registering a second tool under a name throws. */
+/** The action a tool's calls are authorized as. */
+export function toolAction(tool: Tool): string {
+  return tool.action ?? tool.name;
+}
+
+/** The tools a kernel can run. Names and actions are unique; registering a duplicate throws. */
 export class ToolRegistry {
   readonly #tools = new Map<string, Tool>();
+  readonly #byAction = new Map<string, Tool>();
 
   /** Registers tools. Throws TypeError on a duplicate name or a value not made by defineTool. */
   add(...tools: Tool[]): this {
@@ -51,7 +76,10 @@ export class ToolRegistry {
         throw new TypeError('tools.add: expected a tool made by defineTool');
       }
       if (this.#tools.has(tool.name)) throw new TypeError(`tools.add: a tool named "${tool.name}" is registered`);
+      const action = toolAction(tool);
+      if (this.#byAction.has(action)) throw new TypeError(`tools.add: a tool for action "${action}" is registered`);
       this.#tools.set(tool.name, tool);
+      this.#byAction.set(action, tool);
     }
     return this;
   }
@@ -59,6 +87,11 @@ export class ToolRegistry {
   /** The tool with this name, or undefined. Safe for agent-supplied names (a Map, not an object). */
   get(name: string): Tool | undefined {
     return this.#tools.get(name);
+  }
+
+  /** The tool that performs `action`, or undefined. */
+  forAction(action: string): Tool | undefined {
+    return this.#byAction.get(action);
   }
 
   list(): Tool[] {

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -58,5 +58,41 @@ describe('isokernel run', () => {
       '16',
     );
     expect(JSON.parse(memory.stdout)).toMatchObject({ error: { code: 'E_QUOTA', message: 'memory limit exceeded' } });
+  });
+});
+
+describe('isokernel run --policy / --store, and policy check', () => {
+  it('creates the store (0700) under the current directory by default and under --store when given', () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'isokernel-cwd-'));
+    const file = agentFile('export default () => sys.caps()');
+    const child = spawnSync(process.execPath, [BIN, 'run', file], { cwd, encoding: 'utf8', timeout: 30_000 });
+    expect(child.status).toBe(0);
+    expect(JSON.parse(child.stdout)).toEqual([]);
+    expect(statSync(join(cwd, '.isokernel')).mode & 0o777).toBe(0o700);
+
+    const store = join(cwd, 'elsewhere');
+    const withPolicy = isokernel('run', file, '--store', store, '--policy', 'examples/policy.yaml');
+    expect(withPolicy.status).toBe(0);
+    const caps = JSON.parse(withPolicy.stdout) as { action: string; resource: string }[];
+    expect(caps.map((c) => `${c.action} ${c.resource}`)).toContain('fs.read /workspace/**');
+    expect(statSync(store).isDirectory()).toBe(true);
+  });
+
+  it('refuses an invalid policy with file:line:col and exit 2', () => {
+    const bad = join(mkdtempSync(join(tmpdir(), 'isokernel-policy-')), 'bad.yaml');
+    writeFileSync(bad, 'capabilities:\n  - action: fs.read\n    resource: 42\n');
+    const run = isokernel('run', 'examples/hello/agent.js', '--policy', bad, '--store', join(tmpdir(), 'isokernel-x'));
+    expect(run.status).toBe(2);
+    expect(run.stderr).toMatch(/bad\.yaml:3:15/);
+    const check = isokernel('policy', 'check', bad);
+    expect(check.status).toBe(1);
+    expect(check.stderr + check.stdout).toMatch(/bad\.yaml:3:15/);
+  });
+
+  it('policy check prints the rules of a valid file as a table', () => {
+    const check = isokernel('policy', 'check', 'examples/policy.yaml');
+    expect(check.status).toBe(0);
+    expect(check.stdout).toMatch(/fs\.write\s+\/workspace\/output\/\*\*/);
+    expect(check.stdout).toMatch(/net\.http\s+https:\/\/api\.example\.com\/\*\*\s+method=GET/);
   });
 });

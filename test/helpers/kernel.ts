@@ -38,9 +38,14 @@ export const testTools: Tool[] = [
   }),
 ];
 
-/** A kernel with the test tools; close it in afterEach/afterAll. */
+/** A policy that lets agents call every test tool. */
+export const testToolsPolicy = {
+  capabilities: testTools.map((tool) => ({ action: tool.name, resource: tool.name })),
+};
+
+/** A kernel with the test tools and, unless `options.policy` says otherwise, a policy allowing them. */
 export function testKernel(options: KernelOptions = {}): Kernel {
-  return Kernel.create({ ...options, tools: [...testTools, ...(options.tools ?? [])] });
+  return Kernel.create({ policy: testToolsPolicy, ...options, tools: [...testTools, ...(options.tools ?? [])] });
 }
 
 /** Runs `code` in a fresh kernel and closes it. */

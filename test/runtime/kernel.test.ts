@@ -124,6 +124,7 @@ describe('events', () => {
   it('host tools see the calling agent and an abort signal', async () => {
     const calls: string[] = [];
     kernel = testKernel({
+      policy: { capabilities: [{ action: 'whoami', resource: 'whoami' }] },
       tools: [
         defineTool({
           name: 'whoami',

@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeValue } from '../../isolates/boundary.js';
 import { AgentSession, type KernelEvent } from '../../runtime/agent.js';
+import { CapabilityAuthority } from '../../runtime/capability-authority.js';
+import { SigningKey } from '../../runtime/keys.js';
 import { DEFAULT_LIMITS } from '../../runtime/limits.js';
 import { dispatch } from '../../syscalls/dispatch.js';
 import { ToolRegistry } from '../../tools/registry.js';
@@ -8,7 +10,14 @@ import { testKernel, testTools } from '../helpers/kernel.js';
 
 function session(events: KernelEvent[] = []): AgentSession {
   const tools = new ToolRegistry().add(...testTools);
-  const s = new AgentSession('agent-1', DEFAULT_LIMITS, { tools, maxPayloadBytes: 4096, emit: (e) => events.push(e) });
+  const authority = new CapabilityAuthority({ rootKey: SigningKey.generate() });
+  const s = new AgentSession('agent-1', SigningKey.generate(), DEFAULT_LIMITS, {
+    tools,
+    authority,
+    maxPayloadBytes: 4096,
+    emit: (e: KernelEvent) => events.push(e),
+  });
+  for (const tool of testTools) authority.grant({ audience: s.publicKey, action: tool.name, resource: tool.name });
   s.state = 'running';
   return s;
 }
@@ -45,7 +54,7 @@ describe('dispatch', () => {
 
   it('a rejecting tool resolves to E_TOOL_FAILED without host detail', async () => {
     const reply = await dispatch(session(), 'tool', call('reject', [null, null]));
-    expect(reply).toBe('e["E_TOOL_FAILED","sys.tool: tool \\"reject\\" failed"]');
+    expect(reply).toBe('e["E_TOOL_FAILED","tool \\"reject\\" failed"]');
   });
 
   it('refuses and records every syscall once the agent has ended', () => {
@@ -80,7 +89,7 @@ describe('guest errors', () => {
     });
     expect(result).toMatchObject({
       ok: true,
-      value: { guestError: true, code: 'E_TOOL_FAILED', message: 'sys.tool: tool "fail" failed', keys: ['code'] },
+      value: { guestError: true, code: 'E_TOOL_FAILED', message: 'tool "fail" failed', keys: ['code'] },
     });
   });
 

@@ -1,0 +1,24 @@
+import { CapabilityAuthority, type CapabilitySummary } from './capability-authority.js';
+import { DirectoryCapabilityState, MemoryCapabilityState } from './capability-state.js';
+import type { Constraints } from './constraint-match.js';
+
+export type { CapabilityAuthority, CapabilitySummary };
+
+/** A capability to grant or narrow, as the host writes it. */
+export interface GrantRule {
+  readonly action: string;
+  readonly resource: string;
+  readonly constraints?: Constraints;
+  readonly maxUses?: number;
+  readonly expiresAt?: number;
+  readonly notBefore?: number;
+}
+
+/**
+ * The kernel's authority: with a store directory, the root key, revocations and invocation counters live
+ * there (0700 directory, 0600 files) and survive restarts; without one, an ephemeral root key in memory.
+ */
+export function createAuthority(store: string | undefined, now: (() => number) | undefined): CapabilityAuthority {
+  const state = store === undefined ? new MemoryCapabilityState() : DirectoryCapabilityState.open(store);
+  return new CapabilityAuthority({ rootKey: state.rootKey(), state, ...(now === undefined ? {} : { now }) });
+}

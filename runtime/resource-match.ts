@@ -1,0 +1,410 @@
+/**
+ * Action and resource patterns of capabilities, and how requests are matched against them.
+ *
+ * Actions: a name is dot/colon-separated words (`fs.read`, `tool:search`); a pattern is a name, `*` (every
+ * action), or a name followed by `.*` / `:*` (every action with that prefix and separator).
+ *
+ * Resources come in three kinds, told apart by their syntax:
+ * - path: absolute posix path (`/workspace/a.txt`); pattern `/workspace/**`.
+ * - url: `http(s)://` or `ws(s)://` URL; pattern `https://api.example.com/v1/**`. Scheme and host (with port)
+ *   must be equal; the glob applies to the pathname only, so the query can never influence a match.
+ * - name: anything else, slash-separated (`git`, `my_server/tool`); pattern `git`, `my_server/**`. A name may
+ *   not start with `http:`, `https:`, `ws:` or `wss:` (a lenient URL parser would read `https:evil.com` as a
+ *   URL).
+ * A pattern only matches resources of its own kind. In globs `*` and `?` stay within one segment, `**` (a
+ * whole segment) spans segments and matches at least one at the end (`/a/**` does not match `/a`); matching
+ * is minimatch's, with braces, extglobs, negation and comments off. A pattern without glob characters
+ * matches only that exact string (minimatch would also let a URL's trailing slash through).
+ *
+ * Requests are never repaired here: a resource that is not already in normal form (`..` or `.` segments,
+ * empty segments, trailing slash, backslash, NUL or other control characters, a non-canonical URL, a URL
+ * with credentials, or an encoded slash, backslash, percent or dot segment in its path) matches nothing.
+ * Tools normalize and real-path with `normalizePath` / `normalizeUrl` first and then authorize exactly the
+ * string they will use. Symlinks are the tools' business.
+ *
+ * Pure (no node:crypto): shared with the standalone token verifier.
+ */
+import { Minimatch, type MinimatchOptions } from 'minimatch';
+
+export const MAX_ACTION_LENGTH = 128;
+export const MAX_RESOURCE_LENGTH = 4096;
+export const MAX_PATTERN_LENGTH = 1024;
+export const MAX_PATTERN_SEGMENTS = 64;
+/** More globstars buy no expressiveness, only matching work. */
+export const MAX_GLOBSTARS = 8;
+
+const MATCH_OPTIONS: MinimatchOptions = Object.freeze({
+  // Requests never contain `.`/`..` segments, so dot only decides whether dotfiles under a granted tree are
+  // included; a grant of `/workspace/**` that silently excluded `/workspace/.env` would surprise its author.
+  dot: true,
+  // Braces multiply one pattern into many (work, and grants that are hard to read); extglobs compile to
+  // backtracking regexes; a leading `!` would turn a grant into "everything except"; a leading `#` would make
+  // a grant silently match nothing.
+  nobrace: true,
+  noext: true,
+  nonegate: true,
+  nocomment: true,
+  nocase: false,
+  matchBase: false,
+  // Never treat `\` as a separator, whatever the host OS (backslashes are refused anyway).
+  platform: 'linux',
+});
+
+const ACTION_NAME = /^[A-Za-z0-9_-]+(?:[.:][A-Za-z0-9_-]+)*$/;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point.
+const FORBIDDEN_CHAR = /[\u0000-\u001f\u007f\\]/;
+const URL_LIKE = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//;
+// `https:host/x` is a name by syntax but a URL to a lenient parser; such names are refused, not guessed at.
+const SCHEME_PREFIX = /^(?:https?|wss?):/i;
+const URL_SCHEMES: ReadonlySet<string> = new Set(['http:', 'https:', 'ws:', 'wss:']);
+const GLOB_MAGIC = /[*?[]/;
+// Segments all non-empty, not `.`/`..`, free of backslash and control characters. Linear: segments cannot
+// overlap, so there is nothing to backtrack into.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point.
+const NORMAL_PATH = /^(?:\/(?!\.\.?(?:\/|$))[^/\u0000-\u001f\u007f\\]+)+$/;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point.
+const NORMAL_NAME = /^(?!\.\.?(?:\/|$))[^/\u0000-\u001f\u007f\\]+(?:\/(?!\.\.?(?:\/|$))[^/\u0000-\u001f\u007f\\]+)*$/;
+
+// ---------------------------------------------------------------------------------------------- actions
+
+/** True when `action` is a concrete action name such as `fs.read` or `tool:search`. Never throws. */
+export function isActionName(action: unknown): action is string {
+  return typeof action === 'string' && action.length <= MAX_ACTION_LENGTH && ACTION_NAME.test(action);
+}
+
+/** True when `pattern` is `*`, an action name, or an action name followed by `.*` or `:*`. Never throws. */
+export function isActionPattern(pattern: unknown): pattern is string {
+  if (typeof pattern !== 'string' || pattern.length > MAX_ACTION_LENGTH) return false;
+  if (pattern === '*') return true;
+  if (pattern.endsWith('.*') || pattern.endsWith(':*')) return ACTION_NAME.test(pattern.slice(0, -2));
+  return ACTION_NAME.test(pattern);
+}
+
+/**
+ * True when the action pattern allows the action. False (never throws) when either is malformed. A prefix
+ * pattern needs its separator: `fs.*` allows `fs.read`, not `fsx` or `fs:read`.
+ */
+export function matchAction(pattern: string, action: string): boolean {
+  return isActionPattern(pattern) && isActionName(action) && actionAllows(pattern, action);
+}
+
+/** `matchAction` for a pattern and name already known to be well formed (the hot path). Never throws for strings. */
+export function actionAllows(pattern: string, action: string): boolean {
+  if (pattern === '*') return true;
+  if (pattern.endsWith('*')) return action.startsWith(pattern.slice(0, -1));
+  return pattern === action;
+}
+
+/**
+ * True when every action the child pattern allows is allowed by the parent pattern. Exact, not heuristic.
+ * False for malformed patterns. Never throws.
+ */
+export function actionPatternCovers(parent: string, child: string): boolean {
+  if (!isActionPattern(parent) || !isActionPattern(child)) return false;
+  if (parent === '*' || parent === child) return true;
+  if (child === '*' || !parent.endsWith('*')) return false;
+  return child.startsWith(parent.slice(0, -1));
+}
+
+// -------------------------------------------------------------------------------------------- resources
+
+export type ResourceKind = 'path' | 'url' | 'name';
+
+/** A request's resource after validation: what patterns are tested against. */
+export interface ResourceTarget {
+  readonly kind: ResourceKind;
+  /** `scheme://host[:port]` for URLs, '' otherwise. */
+  readonly origin: string;
+  /** The path, the name, or the URL's pathname. */
+  readonly text: string;
+}
+
+/** A validated, compiled resource pattern. */
+export interface ResourcePattern {
+  readonly source: string;
+  readonly kind: ResourceKind;
+  readonly origin: string;
+  /** Glob segments after the leading `/` (path, url) or of the whole name. */
+  readonly segments: readonly string[];
+  /** True when the pattern contains no glob characters. */
+  readonly literal: boolean;
+  readonly test: (target: ResourceTarget) => boolean;
+}
+
+/** Which kind of resource a string is, by syntax alone. Never throws for a string. */
+export function resourceKind(resource: string): ResourceKind {
+  if (resource.startsWith('/')) return 'path';
+  return URL_LIKE.test(resource) ? 'url' : 'name';
+}
+
+/**
+ * Validates a request's resource. Returns undefined (never throws) unless it is a string already in normal
+ * form for its kind (see the module comment): nothing is resolved, decoded or guessed.
+ */
+export function parseResource(resource: unknown): ResourceTarget | undefined {
+  if (typeof resource !== 'string' || resource.length === 0 || resource.length > MAX_RESOURCE_LENGTH) {
+    return undefined;
+  }
+  const kind = resourceKind(resource);
+  if (kind === 'path') {
+    return resource === '/' || NORMAL_PATH.test(resource) ? { kind, origin: '', text: resource } : undefined;
+  }
+  if (kind === 'name') {
+    return NORMAL_NAME.test(resource) && !SCHEME_PREFIX.test(resource)
+      ? { kind, origin: '', text: resource }
+      : undefined;
+  }
+  if (resource.includes('#') || FORBIDDEN_CHAR.test(resource)) return undefined;
+  const url = acceptableUrl(resource);
+  if (url === undefined || url.href !== resource) return undefined;
+  return { kind, origin: `${url.protocol}//${url.host}`, text: url.pathname };
+}
+
+/**
+ * Posix-normalizes an absolute path for a tool: resolves `.` and `..` lexically (`..` at the root stays at
+ * the root), drops empty segments and a trailing slash. Returns undefined for relative paths, NUL, other
+ * control characters or backslashes, or an over-long result. Never throws. Does not resolve symlinks.
+ */
+export function normalizePath(path: unknown): string | undefined {
+  if (typeof path !== 'string' || !path.startsWith('/') || path.length > MAX_RESOURCE_LENGTH) return undefined;
+  if (FORBIDDEN_CHAR.test(path)) return undefined;
+  const out: string[] = [];
+  for (const segment of path.split('/')) {
+    if (segment === '' || segment === '.') continue;
+    if (segment === '..') out.pop();
+    else out.push(segment);
+  }
+  return `/${out.join('/')}`;
+}
+
+/**
+ * Canonicalizes a URL for a tool with the WHATWG parser (lower-case host, punycode, default port dropped,
+ * dot segments resolved) and drops the fragment. Returns undefined (never throws) for unparseable URLs,
+ * schemes other than http, https, ws, wss, credentials in the URL, or a path `parseResource` would refuse.
+ */
+export function normalizeUrl(input: unknown): string | undefined {
+  if (typeof input !== 'string' || input.length > MAX_RESOURCE_LENGTH || FORBIDDEN_CHAR.test(input)) return undefined;
+  const url = acceptableUrl(input);
+  if (url === undefined) return undefined;
+  url.hash = '';
+  return url.href.length <= MAX_RESOURCE_LENGTH ? url.href : undefined;
+}
+
+function acceptableUrl(text: string): URL | undefined {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return undefined;
+  }
+  if (!URL_SCHEMES.has(url.protocol) || url.hostname === '') return undefined;
+  // Credentials are never needed to name a resource, and `user@host` is how allow-lists get fooled.
+  if (url.username !== '' || url.password !== '') return undefined;
+  return urlPathIsSafe(url.pathname) ? url : undefined;
+}
+
+// Servers disagree about decoding, so anything that could decode to a separator or a dot segment is refused:
+// `..%2f`, `%5c`, double encoding (`%252f`), and Tomcat-style `..;` segments.
+function urlPathIsSafe(pathname: string): boolean {
+  const segments = pathname.split('/');
+  for (let i = 1; i < segments.length; i++) {
+    const segment = segments[i]!;
+    if (segment === '') {
+      if (i === segments.length - 1) continue;
+      return false;
+    }
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(segment);
+    } catch {
+      return false;
+    }
+    if (FORBIDDEN_CHAR.test(decoded) || decoded.includes('/') || decoded.includes('%')) return false;
+    const bare = decoded.split(';')[0];
+    if (bare === '.' || bare === '..') return false;
+  }
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------- patterns
+
+const patternCache = new Map<string, ResourcePattern | string>();
+const PATTERN_CACHE_LIMIT = 4096;
+
+/**
+ * Validates and compiles a resource pattern (cached). Returns undefined (never throws) when the pattern is
+ * invalid; `resourcePatternError` says why.
+ */
+export function compileResourcePattern(pattern: unknown): ResourcePattern | undefined {
+  const result = analyzePattern(pattern);
+  return typeof result === 'string' ? undefined : result;
+}
+
+/** Why a resource pattern is invalid, or undefined when it is valid. Never throws. */
+export function resourcePatternError(pattern: unknown): string | undefined {
+  const result = analyzePattern(pattern);
+  return typeof result === 'string' ? result : undefined;
+}
+
+/** True when `pattern` is a valid resource pattern. Never throws. */
+export function isResourcePattern(pattern: unknown): pattern is string {
+  return compileResourcePattern(pattern) !== undefined;
+}
+
+/**
+ * True when the resource pattern matches the request's resource. False (never throws) for an invalid
+ * pattern or a resource `parseResource` refuses.
+ */
+export function matchResource(pattern: string, resource: string): boolean {
+  const compiled = compileResourcePattern(pattern);
+  const target = parseResource(resource);
+  return compiled !== undefined && target !== undefined && compiled.test(target);
+}
+
+function analyzePattern(pattern: unknown): ResourcePattern | string {
+  if (typeof pattern !== 'string') return 'pattern must be a string';
+  const cached = patternCache.get(pattern);
+  if (cached !== undefined) return cached;
+  const result = buildPattern(pattern);
+  if (patternCache.size >= PATTERN_CACHE_LIMIT) patternCache.clear();
+  patternCache.set(pattern, result);
+  return result;
+}
+
+function buildPattern(pattern: string): ResourcePattern | string {
+  if (pattern.length === 0) return 'pattern is empty';
+  if (pattern.length > MAX_PATTERN_LENGTH) return `pattern is longer than ${MAX_PATTERN_LENGTH} characters`;
+  if (FORBIDDEN_CHAR.test(pattern)) return 'pattern contains a backslash or a control character';
+  const kind = resourceKind(pattern);
+  if (kind === 'path') {
+    if (pattern === '/') return makePattern(pattern, kind, '', []);
+    const segments = pattern.slice(1).split('/');
+    const error = segmentsError(segments, false);
+    return error ?? makePattern(pattern, kind, '', segments);
+  }
+  if (kind === 'name') {
+    if (SCHEME_PREFIX.test(pattern)) return 'a name pattern must not start with a URL scheme (write scheme://host/...)';
+    const segments = pattern.split('/');
+    const error = segmentsError(segments, false);
+    return error ?? makePattern(pattern, kind, '', segments);
+  }
+  return buildUrlPattern(pattern);
+}
+
+function buildUrlPattern(pattern: string): ResourcePattern | string {
+  if (pattern.includes('?') || pattern.includes('#')) return 'URL pattern must not have a query or fragment';
+  let url: URL;
+  try {
+    url = new URL(pattern);
+  } catch {
+    return 'URL pattern does not parse';
+  }
+  if (!URL_SCHEMES.has(url.protocol)) return 'URL pattern scheme must be http, https, ws or wss';
+  if (url.username !== '' || url.password !== '') return 'URL pattern must not contain credentials';
+  if (url.hostname === '' || GLOB_MAGIC.test(url.host)) return 'URL pattern host must be a literal host';
+  if (url.href !== pattern) return `URL pattern is not in canonical form (expected ${url.href})`;
+  if (url.pathname === '/') return makePattern(pattern, 'url', `${url.protocol}//${url.host}`, ['']);
+  const segments = url.pathname.slice(1).split('/');
+  const error = segmentsError(segments, true);
+  if (error !== undefined) return error;
+  if (!urlPathIsSafe(url.pathname)) return 'URL pattern path contains an encoded separator or dot segment';
+  return makePattern(pattern, 'url', `${url.protocol}//${url.host}`, segments);
+}
+
+function segmentsError(segments: readonly string[], trailingSlashAllowed: boolean): string | undefined {
+  if (segments.length > MAX_PATTERN_SEGMENTS) return `pattern has more than ${MAX_PATTERN_SEGMENTS} segments`;
+  let globstars = 0;
+  for (let i = 0; i < segments.length; i++) {
+    const segment = segments[i]!;
+    if (segment === '') {
+      if (trailingSlashAllowed && i === segments.length - 1) continue;
+      return 'pattern has an empty segment (`//` or a trailing `/`)';
+    }
+    if (segment === '.' || segment === '..') return 'pattern has a `.` or `..` segment';
+    if (segment.includes('**') && segment !== '**') return '`**` must be a whole segment';
+    if (segment === '**') globstars++;
+  }
+  if (globstars > MAX_GLOBSTARS) return `pattern has more than ${MAX_GLOBSTARS} \`**\` segments`;
+  return undefined;
+}
+
+function makePattern(source: string, kind: ResourceKind, origin: string, segments: string[]): ResourcePattern {
+  const glob = kind === 'name' ? segments.join('/') : `/${segments.join('/')}`;
+  const literal = !segments.some((segment) => GLOB_MAGIC.test(segment));
+  const last = segments.length - 1;
+  let matchText: (text: string) => boolean;
+  if (literal) {
+    matchText = (text) => text === glob;
+  } else if (last >= 1 && segments[last] === '**' && !segments.slice(0, last).some((s) => GLOB_MAGIC.test(s))) {
+    // `<literal>/**`, the common grant: for normal-form input this is exactly minimatch's answer (the
+    // differential property test checks it) at a fraction of the cost.
+    const prefix = glob.slice(0, -2);
+    matchText = (text) => text.startsWith(prefix);
+  } else {
+    const matcher = new Minimatch(glob, MATCH_OPTIONS);
+    matchText = (text) => matcher.match(text);
+  }
+  return Object.freeze({
+    source,
+    kind,
+    origin,
+    segments: Object.freeze(segments),
+    literal,
+    test: (target: ResourceTarget) => target.kind === kind && target.origin === origin && matchText(target.text),
+  });
+}
+
+/** Minimatch's answer for a single glob segment against a single literal segment (for pattern cover). */
+function segmentMatches(glob: string, segment: string): boolean {
+  return new Minimatch(glob, MATCH_OPTIONS).match(segment);
+}
+
+/**
+ * True only when every resource the child pattern matches is also matched by the parent pattern. Sound but
+ * conservative: it may answer false for some pairs where the child really is narrower (for instance
+ * `/a/x*` under `/a/*x*`), never true for a wider child. False for invalid patterns. Never throws.
+ */
+export function resourcePatternCovers(parent: string, child: string): boolean {
+  const p = compileResourcePattern(parent);
+  const c = compileResourcePattern(child);
+  if (p === undefined || c === undefined || p.kind !== c.kind || p.origin !== c.origin) return false;
+  if (p.source === c.source) return true;
+  if (c.literal) {
+    const text = c.kind === 'name' ? c.segments.join('/') : `/${c.segments.join('/')}`;
+    return p.test({ kind: c.kind, origin: c.origin, text });
+  }
+  return segmentsCover(p.segments, c.segments);
+}
+
+// Segment-wise inclusion: a parent `**` may absorb any run of child segments (including child globs and
+// `**`), except that a trailing `**` must absorb at least one (minimatch: `/a/**` does not match `/a`).
+// Other parent segments must cover the child segment one to one. Memoized, so O(parent x child).
+function segmentsCover(parent: readonly string[], child: readonly string[]): boolean {
+  const memo = new Map<number, boolean>();
+  const cover = (ci: number, pi: number): boolean => {
+    const key = ci * (parent.length + 1) + pi;
+    const known = memo.get(key);
+    if (known !== undefined) return known;
+    let result: boolean;
+    if (pi === parent.length) {
+      result = ci === child.length;
+    } else if (parent[pi] === '**') {
+      result =
+        pi === parent.length - 1 ? ci < child.length : cover(ci, pi + 1) || (ci < child.length && cover(ci + 1, pi));
+    } else if (ci === child.length || child[ci] === '**') {
+      result = false;
+    } else {
+      result = segmentCovers(parent[pi]!, child[ci]!) && cover(ci + 1, pi + 1);
+    }
+    memo.set(key, result);
+    return result;
+  };
+  return cover(0, 0);
+}
+
+function segmentCovers(parent: string, child: string): boolean {
+  if (parent === child) return true;
+  // `*` matches any single non-empty segment (dot files included); child segments are never empty here.
+  if (parent === '*') return child !== '';
+  return !GLOB_MAGIC.test(child) && segmentMatches(parent, child);
+}
