@@ -4,7 +4,7 @@
  *
  *   new CapabilityAuthority({ rootKey, now?, state? })
  *   .rootPublicKey                      the root key, base64url (a trust anchor)
- *   .now()                              the authority's clock (ms)
+ *   .now()                              the authority's clock (ms; never goes back)
  *   .addTrustAnchor(publicKey)          another key whose root capabilities are accepted by import
  *   .grant(spec)                        -> Capability signed by the root key (host API: throws on bad spec)
  *   .delegate(spec)                     -> result: a child signed by the parent's holder
@@ -19,7 +19,8 @@
  * intersection, whatever a child claims. A use debits every link's counter, all or nothing, so a holder of
  * 10 uses that delegates 3 to each of five children still gets 10 uses in total. Revoking a link revokes
  * its descendants at once (descendants index) and is also checked link by link on every use, including
- * for chains imported after the revocation. Delegating is not a use.
+ * for chains imported after the revocation; revocations and counters are read through the state, so another
+ * authority sharing the store is seen at once. Delegating is not a use.
  *
  * Verification is cached by capability id (and by exact token string): a chain's signatures are checked
  * once, when it enters the authority. The hot path, `authorize` with a known id, is a map lookup plus, per
@@ -149,7 +150,10 @@ export class CapabilityAuthority {
   readonly #byToken = new Map<string, Link>();
   readonly #held = new Map<string, Set<Link>>();
   readonly #revoked: Set<string>;
+  /** The state's live view of revocations: those made by another authority sharing the store. */
+  readonly #storedRevocations: ReadonlySet<string>;
   readonly #actionNames = new Set<string>();
+  #latest = Number.NEGATIVE_INFINITY;
 
   /** Throws TypeError when rootKey is not a SigningKey-like signer, now is not a function or state is missing methods. */
   constructor(options: CapabilityAuthorityOptions) {
@@ -167,12 +171,20 @@ export class CapabilityAuthority {
     this.#state = state;
     this.rootPublicKey = publicKeyText(rootKey.publicKey, 'options.rootKey.publicKey');
     this.#anchors.add(this.rootPublicKey);
-    this.#revoked = new Set(state.revokedIds());
+    this.#storedRevocations = state.revokedIds();
+    this.#revoked = new Set(this.#storedRevocations);
   }
 
-  /** The authority's clock. */
+  /**
+   * The authority's clock: the injected clock, but never earlier than the latest time it has reported, so a
+   * wall clock stepping back (NTP, a VM restore, a host bug) cannot revive a capability already seen expired.
+   * A non-finite reading is returned as is (every window then fails closed).
+   */
   now(): number {
-    return this.#now();
+    const now = this.#now();
+    if (!Number.isFinite(now)) return now;
+    if (now > this.#latest) this.#latest = now;
+    return this.#latest;
   }
 
   /** Trusts root capabilities issued by `publicKey` (for `import`). Throws TypeError for a malformed key. */
@@ -226,7 +238,7 @@ export class CapabilityAuthority {
     if (parent.links.length >= MAX_CHAIN_LENGTH) {
       return failure('E_CAP_DENIED', `delegation of ${what} denied: chain would exceed ${MAX_CHAIN_LENGTH} links`);
     }
-    const status = this.#judge(parent, this.#now(), undefined, undefined);
+    const status = this.#judge(parent, this.now(), undefined, undefined);
     if (status !== 'allowed') return verdictFailure(status, `delegation of ${what}`);
     const base = parent.capability;
     let capability: Capability;
@@ -377,7 +389,7 @@ export class CapabilityAuthority {
         `capability for ${describeRequest(request)} denied: resource is not in normal form`,
       );
     }
-    const now = this.#now();
+    const now = this.now();
 
     if (capabilityId !== undefined) {
       // A plain lookup: a malformed id is simply not found, no need to validate it first.
@@ -417,19 +429,31 @@ export class CapabilityAuthority {
       ) {
         return 'denied';
       }
-      if (each.revoked) revoked = true;
+      if (this.#isRevoked(each)) revoked = true;
       if (window === 'valid') window = validityWindow(capability, now);
-      if (capability.maxUses !== undefined && each.used >= capability.maxUses) exhausted = true;
+      if (capability.maxUses !== undefined && this.#used(each) >= capability.maxUses) exhausted = true;
     }
     if (revoked) return 'revoked';
     if (window !== 'valid') return window;
     return exhausted ? 'exhausted' : 'allowed';
   }
 
+  // Another authority sharing the store may have revoked or used a link: the state is checked on every use.
+  #isRevoked(link: Link): boolean {
+    if (!link.revoked && this.#storedRevocations.has(link.capability.id)) link.revoked = true;
+    return link.revoked;
+  }
+
+  #used(link: Link): number {
+    const stored = this.#state.usedCount(link.capability.id);
+    if (stored > link.used) link.used = stored;
+    return link.used;
+  }
+
   #debit(link: Link, request: CapabilityRequest): AuthorizeResult {
     const counts: [string, number][] = [];
     for (const each of link.links) {
-      if (each.capability.maxUses !== undefined) counts.push([each.capability.id, each.used + 1]);
+      if (each.capability.maxUses !== undefined) counts.push([each.capability.id, this.#used(each) + 1]);
     }
     if (counts.length > 0) {
       try {
@@ -456,15 +480,18 @@ export class CapabilityAuthority {
    */
   list(holder: string | Uint8Array): CapabilitySummary[] {
     const key = publicKeyText(holder, 'holder');
-    const now = this.#now();
+    const now = this.now();
     const out: CapabilitySummary[] = [];
     for (const link of this.#held.get(key) ?? NO_LINKS) {
-      if (link.links.some((each) => each.revoked || validityWindow(each.capability, now) === 'expired')) continue;
+      if (link.links.some((each) => this.#isRevoked(each) || validityWindow(each.capability, now) === 'expired')) {
+        continue;
+      }
       let remainingUses: number | null = null;
       let expiresAt: number | null = null;
-      for (const { capability, used } of link.links) {
+      for (const each of link.links) {
+        const { capability } = each;
         if (capability.maxUses !== undefined) {
-          const left = Math.max(0, capability.maxUses - used);
+          const left = Math.max(0, capability.maxUses - this.#used(each));
           remainingUses = remainingUses === null ? left : Math.min(remainingUses, left);
         }
         if (capability.expiresAt !== undefined) {

@@ -15,8 +15,11 @@
  *   root.key      base64url of the 32-byte Ed25519 seed
  *   revoked/<id>  one empty-ish marker file per revoked capability id
  *   uses/<id>     decimal use count of one capability
- * A store has a single writer: two processes sharing one directory would each count in memory and could
- * together exceed `max_uses`. Per-id files keep every write O(1) in the number of capabilities.
+ * Within one process, every store opened on the same directory shares one set of revocations and counters
+ * (reloaded from disk at each open), so two kernels over one store see each other's debits and revocations at
+ * once and together never exceed `max_uses`. Across processes a store has a single writer: two processes
+ * sharing one directory would each count in memory and could together exceed `max_uses`. Per-id files keep
+ * every write O(1) in the number of capabilities.
  */
 import { randomBytes } from 'node:crypto';
 import {
@@ -28,6 +31,7 @@ import {
   openSync,
   readdirSync,
   readFileSync,
+  realpathSync,
   renameSync,
   unlinkSync,
   writeSync,
@@ -41,11 +45,11 @@ import { SigningKey } from './keys.js';
 export interface CapabilityState {
   /** The kernel root key: loaded, or created and stored on first call. Throws if the store is unusable. */
   rootKey(): SigningKey;
-  /** Every capability id revoked so far. */
+  /** Every capability id revoked so far; a live view, so revocations by others sharing the store show up. */
   revokedIds(): ReadonlySet<string>;
   /** Stores a revocation durably before returning. Idempotent. Throws on I/O failure. */
   addRevocation(id: string): void;
-  /** Uses recorded for a capability; 0 when none. */
+  /** Uses recorded for a capability (by anyone sharing the store); 0 when none. Cheap: called on every use. */
   usedCount(id: string): number;
   /** Stores new use counts durably before returning. Throws on I/O failure (the caller refuses the use). */
   recordUses(counts: readonly (readonly [id: string, used: number])[]): void;
@@ -104,6 +108,9 @@ const REVOKED_DIR = 'revoked';
 const USES_DIR = 'uses';
 const TEMP_PREFIX = '.tmp-';
 
+/** Revocations and counters of every directory opened in this process, by real path (see the module comment). */
+const openDirectories = new Map<string, { readonly revoked: Set<string>; readonly uses: Map<string, number> }>();
+
 /** State in a directory on disk (see the module comment for layout and durability). */
 export class DirectoryCapabilityState implements CapabilityState {
   readonly directory: string;
@@ -142,7 +149,18 @@ export class DirectoryCapabilityState implements CapabilityState {
       }
       uses.set(name, Number(text.trim()));
     }
-    return new DirectoryCapabilityState(directory, revoked, uses);
+    // Disk is authoritative (every write reaches it before memory), so the shared sets become what was read.
+    const key = realpathSync(directory);
+    let shared = openDirectories.get(key);
+    if (shared === undefined) {
+      shared = { revoked: new Set(), uses: new Map() };
+      openDirectories.set(key, shared);
+    }
+    shared.revoked.clear();
+    for (const id of revoked) shared.revoked.add(id);
+    shared.uses.clear();
+    for (const [id, used] of uses) shared.uses.set(id, used);
+    return new DirectoryCapabilityState(directory, shared.revoked, shared.uses);
   }
 
   /**

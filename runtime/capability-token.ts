@@ -186,7 +186,9 @@ export function signCapability(claims: CapabilityClaims, signer: Signer): Capabi
     aud: publicKeyText(claims.audience, 'claims.audience'),
     act: claims.action,
     res: claims.resource,
-    con: Object.keys(constraints).length > 0 ? constraints : undefined,
+    // Only a plain empty object means "no constraints"; anything else goes to the schema, which refuses
+    // objects whose constraints would be inherited (and so silently dropped).
+    con: isPlainRecord(constraints) && Object.keys(constraints).length === 0 ? undefined : constraints,
     exp: claims.expiresAt,
     nbf: claims.notBefore,
     max: claims.maxUses,

@@ -23,11 +23,15 @@ const CONSTRAINT_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
 const scalarSchema = z.union([z.string().max(MAX_CONSTRAINT_STRING), z.number().finite(), z.boolean()]);
 
 /**
- * Zod schema of a constraints object. Refuses own `__proto__` keys explicitly because zod's record drops
- * them silently, and a dropped constraint would widen what was signed.
+ * Zod schema of a constraints object. Refuses own `__proto__` keys and objects with a prototype of their own
+ * explicitly because zod's record drops such keys and inherited ones silently, and a dropped constraint would
+ * widen what was signed.
  */
 export const constraintsSchema = z
   .custom<unknown>((value) => !hasProtoKey(value), { message: 'constraint name __proto__ is reserved' })
+  .refine((value) => typeof value !== 'object' || value === null || hasPlainPrototype(value), {
+    message: 'constraints must be a plain object (inherited keys would be dropped)',
+  })
   .pipe(
     z.record(
       z.string().regex(CONSTRAINT_NAME, 'constraint name must be a letter followed by letters, digits, _ or -'),
@@ -37,6 +41,11 @@ export const constraintsSchema = z
   .refine((value) => Object.keys(value).length <= MAX_CONSTRAINTS, {
     message: `at most ${MAX_CONSTRAINTS} constraints`,
   });
+
+function hasPlainPrototype(value: object): boolean {
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
 
 function hasProtoKey(value: unknown): boolean {
   return typeof value === 'object' && value !== null && Object.hasOwn(value, '__proto__');

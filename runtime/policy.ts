@@ -11,7 +11,8 @@
  * Extensions: per rule `max_uses` (positive integer) and `expires_in` ("500ms", "30s", "10m", "1h", "2d", or
  * a number of seconds), counted from when the rule is granted; a top-level `budget` (DESIGN §6) and
  * `labels` (DESIGN §5; validated, reserved, not enforced yet). Unknown keys anywhere are errors, as are
- * duplicate keys, several documents, and invalid action or resource patterns (see resource-match.ts).
+ * duplicate keys, several documents, a `%YAML` version other than 1.2, and invalid action or resource
+ * patterns (see resource-match.ts).
  * Every error names the file, line and column of the offending node.
  */
 import { readFileSync } from 'node:fs';
@@ -213,6 +214,10 @@ export function loadPolicyText(text: string, filename: string): Policy {
     return { file: filename, line, col, path, message };
   };
   const yamlProblems = [...doc.errors, ...doc.warnings];
+  if (yamlProblems.length === 0 && doc.directives?.yaml.version !== '1.2') {
+    // A `%YAML 1.1` directive would switch to 1.1 rules (`010` is 8, `1:30` is 90, `yes` is true, `<<` merges).
+    throw new PolicyError([at(0, '', 'policy must be YAML 1.2 (remove the %YAML directive)')]);
+  }
   if (yamlProblems.length > 0) {
     throw new PolicyError(yamlProblems.map((problem) => at(problem.pos[0], '', firstLine(problem.message))));
   }
