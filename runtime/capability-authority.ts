@@ -10,6 +10,7 @@
  *   .delegate(spec)                     -> result: a child signed by the parent's holder
  *   .import(token | tokens)             -> result: an externally signed token or chain (root first)
  *   .revoke(id)                         revokes a capability and, at once, everything delegated from it
+ *   .forget(holder)                     drops an ended holder's capabilities (and their descendants) from memory
  *   .authorize(request)                 -> { ok, capabilityId, chain } | { ok: false, code, message }
  *   .list(holder)                       -> the holder's live capabilities with remaining uses and expiry
  *   .get(id) / .exportChain(id)         a known capability / its portable chain, root first
@@ -359,6 +360,27 @@ export class CapabilityAuthority {
       }
     }
     this.#state.addRevocation(id);
+  }
+
+  /**
+   * Drops from memory every capability `holder` holds, and everything delegated from those, once the holder
+   * has ended (an agent that exited): nothing can present them any more, and a long-running host would
+   * otherwise keep every agent's grants forever. Stored counters and revocations are untouched. Capabilities
+   * the holder received by delegation stay attached to their parents until the parent's holder is forgotten.
+   */
+  forget(holder: string | Uint8Array): void {
+    const key = publicKeyText(holder, 'holder');
+    const pending = [...(this.#held.get(key) ?? NO_LINKS)];
+    for (let link = pending.pop(); link !== undefined; link = pending.pop()) {
+      for (const child of link.children) pending.push(child);
+      const { id, token, audience } = link.capability;
+      this.#links.delete(id);
+      this.#byToken.delete(token);
+      link.parent?.children.delete(link);
+      const held = this.#held.get(audience);
+      held?.delete(link);
+      if (held?.size === 0) this.#held.delete(audience);
+    }
   }
 
   /**

@@ -164,6 +164,7 @@ export class Kernel {
     this.#live.set(id, { process, session });
     const result = process.result.then((outcome) => {
       this.#live.delete(id);
+      this.authority.forget(session.publicKey);
       this.#emit({ type: 'exit', agent: id, result: outcome });
       return outcome;
     });

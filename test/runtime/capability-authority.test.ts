@@ -582,3 +582,26 @@ describe('laws (property tests)', () => {
     );
   });
 });
+
+describe('forget', () => {
+  it('drops an ended holder’s capabilities and their descendants, leaving others intact', async () => {
+    const { CapabilityAuthority } = await import('../../runtime/capability-authority.js');
+    const { SigningKey } = await import('../../runtime/keys.js');
+    const { encodePublicKey } = await import('../../runtime/public-key.js');
+    const authority = new CapabilityAuthority({ rootKey: SigningKey.generate() });
+    const agent = SigningKey.generate();
+    const child = SigningKey.generate();
+    const other = SigningKey.generate();
+    const mine = authority.grant({ audience: agent.publicKey, action: 'echo', resource: 'echo' });
+    const delegated = authority.delegate({ parentId: mine.id, delegator: agent, audience: child.publicKey });
+    authority.grant({ audience: other.publicKey, action: 'echo', resource: 'echo' });
+    expect(delegated.ok).toBe(true);
+    authority.forget(agent.publicKey);
+    expect(authority.list(agent.publicKey)).toEqual([]);
+    expect(authority.list(child.publicKey)).toEqual([]);
+    expect(authority.get(mine.id)).toBeUndefined();
+    expect(authority.list(other.publicKey)).toHaveLength(1);
+    const use = authority.authorize({ holder: encodePublicKey(child.publicKey), action: 'echo', resource: 'echo' });
+    expect(use).toMatchObject({ ok: false, code: 'E_CAP_DENIED' });
+  });
+});

@@ -229,3 +229,15 @@ describe('store directory', () => {
     expect(decision).toMatchObject({ ok: false, code: 'E_CAP_REVOKED' });
   });
 });
+
+describe('lifetime', () => {
+  it('an ended agent’s grants leave the authority, so a long-running host does not accumulate them', async () => {
+    kernel = testKernel();
+    const handle = kernel.spawn({ code: 'export default () => 1' });
+    const ids = kernel.capabilities(handle.id).map((cap) => cap.id);
+    expect(ids).toHaveLength(5);
+    await handle.result;
+    for (const id of ids) expect(kernel.authority.get(id)).toBeUndefined();
+    expect(kernel.capabilities(kernel.hostPublicKey)).toHaveLength(5);
+  });
+});
