@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { defineTool, Kernel, ToolRegistry } from '../index.js';
 import { PRELUDE_FILENAME, PRELUDE_SOURCE } from '../isolates/prelude.js';
 import { AgentSession } from '../runtime/agent.js';
+import { AuditLog } from '../runtime/audit-log.js';
 import { CapabilityAuthority } from '../runtime/capability-authority.js';
 import { SigningKey } from '../runtime/keys.js';
 import { DEFAULT_LIMITS } from '../runtime/limits.js';
@@ -23,6 +24,7 @@ const authority = new CapabilityAuthority({ rootKey: SigningKey.generate() });
 const session = new AgentSession('bench', SigningKey.generate(), DEFAULT_LIMITS, {
   tools: new ToolRegistry().add(noop),
   authority,
+  audit: new AuditLog({ key: SigningKey.generate() }),
   maxPayloadBytes: 1024 * 1024,
   emit: () => {},
 });

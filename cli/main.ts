@@ -1,4 +1,9 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { decodeBase64Url } from '../runtime/base64url.js';
+import { SigningKey } from '../runtime/keys.js';
+import { type AuditShowStatus, auditExport, auditShow, auditVerify } from './audit.js';
 import { EXIT_USAGE, type Io, processIo } from './io.js';
 import { policyCheck } from './policy-check.js';
 import { type RunOptions, runCommand } from './run.js';
@@ -26,6 +31,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--memory-mb <n>', 'heap limit in MB', positiveNumber)
     .option('--policy <file>', "policy YAML: its capabilities become the agent's root capabilities (default: none)")
     .option('--store <dir>', 'state that outlives the run: root key, revocations, counters', '.isokernel')
+    .option('--audit <file>', 'audit log (JSONL); default <store>/audit.jsonl')
     .action(async (file: string, options: RunOptions) => {
       setExit(await runCommand(file, options, io));
     });
@@ -40,7 +46,94 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
       setExit(policyCheck(file, io));
     });
 
+  const audit = program.command('audit').description('verify, read and export audit logs');
+  audit
+    .command('verify')
+    .description('check every hash, chain link and signed checkpoint; report the seq where it breaks')
+    .argument('<file>', 'audit log (JSONL)')
+    .option('--key <key>', 'trusted checkpoint key (hex or base64url); repeatable', collect, [])
+    .option('--store <dir>', "trust the root key of this store (isokernel run's --store)")
+    .option('--require-anchored', 'fail when records follow the last signed checkpoint')
+    .action((file: string, options: { key: string[]; store?: string; requireAnchored?: boolean }) => {
+      const keys = trustedKeys(options.key, options.store, io);
+      if (keys === undefined) return setExit(EXIT_USAGE);
+      setExit(
+        auditVerify(file, io, {
+          ...(keys.length === 0 ? {} : { trustedKeys: keys }),
+          ...(options.requireAnchored === true ? { requireAnchored: true } : {}),
+        }),
+      );
+    });
+  audit
+    .command('show')
+    .description('print audit records as a table')
+    .argument('<file>', 'audit log (JSONL)')
+    .option('--agent <id>', 'only records of this agent')
+    .option('--status <status>', 'intent | ok | denied | error | killed')
+    .option('--tail <n>', 'only the last n matching records', positiveNumber)
+    .action((file: string, options: { agent?: string; status?: string; tail?: number }) => {
+      setExit(
+        auditShow(
+          file,
+          {
+            ...(options.agent === undefined ? {} : { agent: options.agent }),
+            ...(options.status === undefined ? {} : { status: options.status as AuditShowStatus }),
+            ...(options.tail === undefined ? {} : { tail: options.tail }),
+          },
+          io,
+        ),
+      );
+    });
+  audit
+    .command('export')
+    .description("write the log in another tool's line format")
+    .argument('<file>', 'audit log (JSONL)')
+    .requiredOption('--format <format>', 'agent-kernel (timestamp, action, target, status, error, duration_ms)')
+    .action((file: string, options: { format: string }) => {
+      if (options.format !== 'agent-kernel') {
+        io.err('isokernel audit export: --format must be agent-kernel');
+        return setExit(EXIT_USAGE);
+      }
+      setExit(auditExport(file, { format: 'agent-kernel' }, io));
+    });
+
   return program;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+// Keys as hex, whichever form they were given in; the store's root key when --store names one.
+function trustedKeys(given: readonly string[], store: string | undefined, io: Io): string[] | undefined {
+  const keys: string[] = [];
+  for (const key of given) {
+    const hex = /^[0-9a-fA-F]{64}$/.test(key) ? key.toLowerCase() : hexOfBase64Url(key);
+    if (hex === undefined) {
+      io.err(`isokernel audit verify: --key ${key.slice(0, 20)} is not a 32-byte key in hex or base64url`);
+      return undefined;
+    }
+    keys.push(hex);
+  }
+  if (store !== undefined) {
+    const seedFile = join(store, 'root.key');
+    if (!existsSync(seedFile)) {
+      io.err(`isokernel audit verify: no root key in ${store}`);
+      return undefined;
+    }
+    const seed = decodeBase64Url(readFileSync(seedFile, 'utf8').trim());
+    if (seed === undefined || seed.length !== 32) {
+      io.err(`isokernel audit verify: the root key in ${store} is malformed`);
+      return undefined;
+    }
+    keys.push(Buffer.from(SigningKey.fromSeed(seed).publicKey).toString('hex'));
+  }
+  return keys;
+}
+
+function hexOfBase64Url(text: string): string | undefined {
+  const bytes = decodeBase64Url(text);
+  return bytes?.length === 32 ? Buffer.from(bytes).toString('hex') : undefined;
 }
 
 /** Runs the CLI with `argv` (without node and script); resolves to the exit code. */

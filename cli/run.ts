@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { Kernel } from '../index.js';
 import type { RunResult } from '../runtime/agent.js';
 import type { Limits } from '../runtime/limits.js';
@@ -10,6 +11,7 @@ export interface RunOptions {
   input?: string;
   policy?: string;
   store?: string;
+  audit?: string;
   cpuMs?: number;
   wallMs?: number;
   memoryMb?: number;
@@ -34,10 +36,13 @@ export async function runCommand(file: string, options: RunOptions, io: Io): Pro
   if (options.wallMs !== undefined) limits.wall_ms = options.wallMs;
   if (options.memoryMb !== undefined) limits.memory_mb = options.memoryMb;
 
+  const store = options.store ?? DEFAULT_STORE;
+  const auditFile = options.audit ?? join(store, 'audit.jsonl');
   let kernel: Kernel;
   try {
     kernel = Kernel.create({
-      store: options.store ?? DEFAULT_STORE,
+      store,
+      audit: { file: auditFile, fsync: 'interval' },
       ...(options.policy === undefined ? {} : { policy: options.policy }),
     });
   } catch (error) {
@@ -45,6 +50,7 @@ export async function runCommand(file: string, options: RunOptions, io: Io): Pro
     return EXIT_USAGE;
   }
   kernel.on('log', (event) => io.err(`[agent] ${event.text}`));
+  const firstSeq = kernel.audit.size;
   let result: RunResult;
   try {
     result = await kernel.run({ file, input, limits });
@@ -53,9 +59,11 @@ export async function runCommand(file: string, options: RunOptions, io: Io): Pro
     await kernel.close();
     return EXIT_USAGE;
   }
+  const lastSeq = kernel.audit.size - 1;
   await kernel.close();
   io.out(JSON.stringify(result.ok ? result.value : { error: result.error }, null, 2) ?? 'null');
-  io.err(summary(result));
+  const records = lastSeq >= firstSeq ? `seq=${firstSeq}..${lastSeq}` : 'seq=none';
+  io.err(`${summary(result)} audit=${auditFile} ${records}`);
   return result.ok ? EXIT_OK : EXIT_FAILED;
 }
 

@@ -1,4 +1,5 @@
 import type { ToolRegistry } from '../tools/registry.js';
+import type { AuditLog } from './audit-log.js';
 import type { CapabilityAuthority } from './capability-authority.js';
 import type { ErrorCode, KernelErrorInfo } from './errors.js';
 import type { SigningKey } from './keys.js';
@@ -28,6 +29,7 @@ export type KernelEvent =
 export interface KernelServices {
   readonly tools: ToolRegistry;
   readonly authority: CapabilityAuthority;
+  readonly audit: AuditLog;
   readonly maxPayloadBytes: number;
   emit(event: KernelEvent): void;
 }
@@ -46,13 +48,25 @@ export class AgentSession {
   readonly publicKey: string;
   readonly limits: Limits;
   readonly services: KernelServices;
+  /** The namespace the agent's records and memory live under. */
+  readonly namespace: string;
+  /** The spawning agent's id; null for an agent the host started. */
+  readonly parent: string | null;
   state: AgentState = 'starting';
   /** Every syscall attempt, including refused and malformed ones. */
   syscalls = 0;
   readonly #abort = new AbortController();
 
-  constructor(id: string, key: SigningKey, limits: Limits, services: KernelServices) {
+  constructor(
+    id: string,
+    key: SigningKey,
+    limits: Limits,
+    services: KernelServices,
+    placement: { namespace: string; parent: string | null } = { namespace: 'default', parent: null },
+  ) {
     this.id = id;
+    this.namespace = placement.namespace;
+    this.parent = placement.parent;
     this.key = key;
     this.publicKey = encodePublicKey(key.publicKey);
     this.limits = limits;

@@ -1,6 +1,7 @@
 import { CapabilityAuthority, type CapabilitySummary } from './capability-authority.js';
 import { DirectoryCapabilityState, MemoryCapabilityState } from './capability-state.js';
 import type { Constraints } from './constraint-match.js';
+import type { SigningKey } from './keys.js';
 
 export type { CapabilityAuthority, CapabilitySummary };
 
@@ -18,7 +19,11 @@ export interface GrantRule {
  * The kernel's authority: with a store directory, the root key, revocations and invocation counters live
  * there (0700 directory, 0600 files) and survive restarts; without one, an ephemeral root key in memory.
  */
-export function createAuthority(store: string | undefined, now: (() => number) | undefined): CapabilityAuthority {
+export function createAuthority(
+  store: string | undefined,
+  now: (() => number) | undefined,
+): { authority: CapabilityAuthority; rootKey: SigningKey } {
   const state = store === undefined ? new MemoryCapabilityState() : DirectoryCapabilityState.open(store);
-  return new CapabilityAuthority({ rootKey: state.rootKey(), state, ...(now === undefined ? {} : { now }) });
+  const rootKey = state.rootKey();
+  return { authority: new CapabilityAuthority({ rootKey, state, ...(now === undefined ? {} : { now }) }), rootKey };
 }

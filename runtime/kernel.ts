@@ -4,6 +4,9 @@ import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { type Tool, ToolRegistry } from '../tools/registry.js';
 import { AgentSession, type KernelEvent, type KernelServices, type RunResult } from './agent.js';
+import { AuditLog, type AuditSink } from './audit-log.js';
+import { AuditFileStore, type FsyncPolicy } from './audit-store.js';
+import { Attempt } from './audit-trail.js';
 import { KernelError } from './errors.js';
 import {
   type CapabilityAuthority,
@@ -35,6 +38,8 @@ export interface KernelOptions {
   readonly store?: string;
   /** Clock for capability validity, ms since the epoch (default Date.now). */
   readonly now?: () => number;
+  /** Where the audit log goes: a JSONL file (one writer at a time), or memory when absent. */
+  readonly audit?: { readonly file: string; readonly fsync?: FsyncPolicy; readonly checkpointEvery?: number };
 }
 
 export interface SpawnRequest {
@@ -61,7 +66,12 @@ export interface SubmitResult {
   readonly status: 'OK' | 'DENIED' | 'ERROR';
   readonly data: unknown;
   readonly error: { readonly code: string; readonly message: string } | null;
+  /** The seq of the submission's outcome record in the audit log (null if the log failed). */
+  readonly recordId: number | null;
 }
+
+/** The host's identity in the audit log. */
+const HOST_SUBJECT = { id: 'host', namespace: 'host', parent: null } as const;
 
 export interface AgentHandle {
   readonly id: string;
@@ -81,6 +91,8 @@ export class Kernel {
   readonly tools = new ToolRegistry();
   /** Verifies, debits and revokes every capability; `authority.rootPublicKey` is the kernel's trust anchor. */
   readonly authority: CapabilityAuthority;
+  /** Every attempted syscall, hash-chained and in a Merkle tree with checkpoints signed by the root key. */
+  readonly audit: AuditLog;
   readonly policy: Policy;
   readonly #launcher: AgentLauncher;
   readonly #limits: Limits;
@@ -91,6 +103,7 @@ export class Kernel {
   readonly #live = new Map<string, { process: AgentProcess; session: AgentSession }>();
   readonly #events = new EventEmitter();
   #closed = false;
+  #auditClosed = false;
 
   /** Throws TypeError/RangeError naming the option when `options` is malformed. */
   constructor(options: KernelOptions, launcher: AgentLauncher) {
@@ -107,12 +120,15 @@ export class Kernel {
     if (options.now !== undefined && typeof options.now !== 'function')
       throw new TypeError('options.now must be a function');
     this.policy = options.policy === undefined ? { capabilities: [] } : loadPolicy(options.policy);
-    this.authority = createAuthority(options.store, options.now);
+    const { authority, rootKey } = createAuthority(options.store, options.now);
+    this.authority = authority;
+    this.audit = openAudit(options.audit, rootKey);
     grantPolicy(this.authority, this.policy, this.#hostKey.publicKey);
     this.#launcher = launcher;
     this.#services = {
       tools: this.tools,
       authority: this.authority,
+      audit: this.audit,
       maxPayloadBytes,
       emit: (event) => this.#emit(event),
     };
@@ -224,21 +240,29 @@ export class Kernel {
     if (request === null || typeof request !== 'object' || typeof request.action !== 'string') {
       throw new TypeError('request.action must be a string');
     }
-    const tool = this.tools.forAction(request.action);
-    if (tool === undefined) return submitError('E_NO_TOOL', `no tool performs "${request.action}"`);
     const params = request.params ?? {};
+    const attempt = new Attempt(this.audit, HOST_SUBJECT, 'submit', request);
+    attempt.describe(request.action, request.target ?? null, params);
+    const tool = this.tools.forAction(request.action);
+    if (tool === undefined) {
+      return submitError(attempt, new KernelError('E_NO_TOOL', `no tool performs "${request.action}"`));
+    }
     const args =
       request.target !== undefined && tool.target !== undefined ? { ...params, [tool.target]: request.target } : params;
     try {
       const use = prepareToolUse(tool, args);
+      attempt.describe(use.action, use.resource, use.args);
+      attempt.begin();
       const decision = authorizeToolUse(this.authority, this.hostPublicKey, use);
-      if (!decision.ok)
-        return { status: 'DENIED', data: null, error: { code: decision.code, message: decision.message } };
+      if (!decision.ok) {
+        const recordId = attempt.end(decision.code);
+        return { status: 'DENIED', data: null, error: { code: decision.code, message: decision.message }, recordId };
+      }
       const data = await runToolUse(use, { agent: 'host', signal: this.#hostAbort.signal });
-      return { status: 'OK', data, error: null };
+      return { status: 'OK', data, error: null, recordId: attempt.end(null, { tool_calls: 1 }) };
     } catch (error) {
       const info = error instanceof KernelError ? error : new KernelError('E_INTERNAL', 'internal kernel error');
-      return submitError(info.code, info.message);
+      return submitError(attempt, info);
     }
   }
 
@@ -252,6 +276,10 @@ export class Kernel {
     });
     await Promise.all(ending);
     this.#launcher.close();
+    if (!this.#auditClosed) {
+      this.#auditClosed = true;
+      this.audit.close();
+    }
   }
 
   #holderKey(to: string): string {
@@ -269,8 +297,30 @@ export class Kernel {
   }
 }
 
-function submitError(code: string, message: string): SubmitResult {
-  return { status: 'ERROR', data: null, error: { code, message } };
+function submitError(attempt: Attempt, error: KernelError): SubmitResult {
+  const recordId = attempt.end(error.code);
+  return { status: 'ERROR', data: null, error: { code: error.code, message: error.message }, recordId };
+}
+
+function openAudit(options: KernelOptions['audit'], key: SigningKey): AuditLog {
+  if (options === undefined) return new AuditLog({ key });
+  if (options === null || typeof options !== 'object' || typeof options.file !== 'string' || options.file === '') {
+    throw new TypeError('options.audit.file must be a file path');
+  }
+  const sink: AuditSink = AuditFileStore.open(options.file, {
+    ...(options.fsync === undefined ? {} : { fsync: options.fsync }),
+    trustedKeys: [key.publicKey],
+  });
+  try {
+    return new AuditLog({
+      key,
+      sink,
+      ...(options.checkpointEvery === undefined ? {} : { checkpointEvery: options.checkpointEvery }),
+    });
+  } catch (error) {
+    sink.close();
+    throw error;
+  }
 }
 
 function loadSource(request: SpawnRequest): { code: string; filename: string } {

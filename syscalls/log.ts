@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { AgentSession } from '../runtime/agent.js';
+import type { Attempt } from '../runtime/audit-trail.js';
 import { defineSyscall } from './syscall.js';
 
 /** Longest log line kept; the rest is cut so an agent cannot flood the host's logs. */
@@ -9,7 +10,8 @@ export const MAX_LOG_CHARS = 4096;
 export const logSyscall = defineSyscall({
   name: 'log',
   args: z.array(z.unknown()).max(64),
-  run(session: AgentSession, values) {
+  run(session: AgentSession, values, attempt: Attempt) {
+    attempt.begin();
     const text = values
       .map((value) => (typeof value === 'string' ? value : JSON.stringify(value)))
       .join(' ')

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -94,5 +94,32 @@ describe('isokernel run --policy / --store, and policy check', () => {
     expect(check.status).toBe(0);
     expect(check.stdout).toMatch(/fs\.write\s+\/workspace\/output\/\*\*/);
     expect(check.stdout).toMatch(/net\.http\s+https:\/\/api\.example\.com\/\*\*\s+method=GET/);
+  });
+});
+
+describe('isokernel run writes the audit log; isokernel audit verifies it', () => {
+  it('prints the audit file and seq range, verifies under the store key, and fails closed on an edit', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'isokernel-audit-cli-'));
+    const store = join(dir, 'store');
+    const run = isokernel('run', 'examples/hello/agent.js', '--store', store);
+    expect(run.status).toBe(0);
+    const file = join(store, 'audit.jsonl');
+    expect(run.stderr).toContain(`audit=${file} seq=0..1`);
+    const again = isokernel('run', 'examples/hello/agent.js', '--store', store);
+    expect(again.stderr).toContain('seq=2..3');
+
+    const verify = isokernel('audit', 'verify', file, '--store', store);
+    expect(verify.status).toBe(0);
+    expect(verify.stdout).toMatch(/^OK 4 records/);
+    expect(isokernel('audit', 'show', file, '--status', 'ok').stdout).toMatch(/log\s+log\s+-\s+ok/);
+    const exported = isokernel('audit', 'export', file, '--format', 'agent-kernel').stdout.trim().split('\n');
+    expect(exported.map((line) => JSON.parse(line).status)).toEqual(['OK', 'OK']);
+
+    const text = readFileSync(file, 'utf8').replace('"syscall":"log"', '"syscall":"tool"');
+    writeFileSync(file, text);
+    const broken = isokernel('audit', 'verify', file, '--store', store);
+    expect(broken.status).toBe(1);
+    expect(broken.stdout + broken.stderr).toMatch(/seq 0/);
+    expect(isokernel('audit', 'verify', join(dir, 'missing.jsonl')).status).toBe(1);
   });
 });

@@ -193,6 +193,7 @@ describe('sys.caps and the host API', () => {
       status: 'OK',
       data: 'alpha',
       error: null,
+      recordId: expect.any(Number),
     });
     expect(await kernel.submit({ action: 'fs.read', target: '/etc/passwd' })).toMatchObject({
       status: 'DENIED',

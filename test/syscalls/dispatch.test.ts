@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeValue } from '../../isolates/boundary.js';
 import { AgentSession, type KernelEvent } from '../../runtime/agent.js';
+import { AuditLog } from '../../runtime/audit-log.js';
 import { CapabilityAuthority } from '../../runtime/capability-authority.js';
 import { SigningKey } from '../../runtime/keys.js';
 import { DEFAULT_LIMITS } from '../../runtime/limits.js';
@@ -14,6 +15,7 @@ function session(events: KernelEvent[] = []): AgentSession {
   const s = new AgentSession('agent-1', SigningKey.generate(), DEFAULT_LIMITS, {
     tools,
     authority,
+    audit: new AuditLog({ key: SigningKey.generate() }),
     maxPayloadBytes: 4096,
     emit: (e: KernelEvent) => events.push(e),
   });

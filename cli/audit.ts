@@ -1,0 +1,243 @@
+import { scanLines } from '../runtime/audit-lines.js';
+import { type AuditRecord, MAX_RECORD_LINE_LENGTH, parseRecordLine } from '../runtime/audit-record.js';
+import { verifyAuditFile } from '../runtime/audit-verify.js';
+
+/**
+ * `isokernel audit verify | show | export`, as functions of (file, options, io) returning an exit code, so the
+ * commander wiring stays trivial and the commands are testable without a process.
+ *
+ * Exit codes: 0 success, 1 the log is missing, unreadable or fails verification, 2 bad options.
+ * Output: every `io.out` / `io.err` call is one complete line without its trailing newline (console.log-style).
+ * Anything taken from the log file is printed with control and bidi characters escaped, because agent-chosen
+ * strings (resource paths, ids) must not be able to drive the operator's terminal.
+ */
+
+export interface AuditIo {
+  readonly out: (line: string) => void;
+  readonly err: (line: string) => void;
+}
+
+export interface AuditVerifyCliOptions {
+  /** Hex public keys whose checkpoints are trusted; without them the signer is reported but not pinned. */
+  readonly trustedKeys?: readonly string[];
+  /** Fail when records follow the last checkpoint. */
+  readonly requireAnchored?: boolean;
+}
+
+export type AuditShowStatus = 'intent' | 'ok' | 'denied' | 'error' | 'killed';
+
+export interface AuditShowOptions {
+  /** Only records of this agent. */
+  readonly agent?: string;
+  /** Only intents ('intent') or outcomes with this status. */
+  readonly status?: AuditShowStatus;
+  /** Only the last n matching records. */
+  readonly tail?: number;
+}
+
+export interface AuditExportOptions {
+  readonly format: 'agent-kernel';
+  /** Hex public keys the log's checkpoints must be signed by. */
+  readonly trustedKeys?: readonly string[];
+}
+
+const SHOW_STATUSES: ReadonlySet<string> = new Set(['intent', 'ok', 'denied', 'error', 'killed']);
+
+// C0, DEL, C1, line/paragraph separators and bidi controls: anything that moves the cursor or reorders text.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is this regex's purpose.
+const UNSAFE_CHARS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+/** `text` with every terminal-unsafe character written as \u{hex}. */
+export function sanitizeForTerminal(text: string): string {
+  return text.replace(UNSAFE_CHARS, (char) => `\\u{${char.charCodeAt(0).toString(16)}}`);
+}
+
+function checkIo(io: AuditIo): void {
+  if (typeof io !== 'object' || io === null || typeof io.out !== 'function' || typeof io.err !== 'function') {
+    throw new TypeError('io must have out and err functions');
+  }
+}
+
+function checkFile(file: string): void {
+  if (typeof file !== 'string' || file === '') throw new TypeError('file must be a non-empty string');
+}
+
+/**
+ * Verifies `file` and its checkpoints (runtime/audit-verify.ts). Prints `OK` with counts and returns 0, plus a
+ * warning on stderr for each weaker-than-full result (unpinned signer, unanchored records, torn tail, open
+ * intents); or prints `FAIL at seq N: reason` on stderr and returns 1. Returns 2 on malformed trusted keys.
+ * Throws TypeError when `file` or `io` is malformed.
+ */
+export function auditVerify(file: string, io: AuditIo, options: AuditVerifyCliOptions = {}): number {
+  checkFile(file);
+  checkIo(io);
+  let report: ReturnType<typeof verifyAuditFile>;
+  try {
+    report = verifyAuditFile(file, {
+      ...(options.trustedKeys !== undefined ? { trustedKeys: options.trustedKeys } : {}),
+      ...(options.requireAnchored !== undefined ? { requireAnchored: options.requireAnchored } : {}),
+    });
+  } catch (error) {
+    io.err(`audit verify: ${error instanceof Error ? error.message : 'bad options'}`);
+    return 2;
+  }
+  if (!report.ok) {
+    const where = report.seq === null ? '' : ` at seq ${report.seq}`;
+    io.err(`FAIL${where}: ${sanitizeForTerminal(report.reason)}`);
+    return 1;
+  }
+  io.out(
+    `OK ${report.records} records, ${report.namespaces} namespaces, ${report.checkpoints} checkpoints ` +
+      `(${report.anchored} anchored, ${report.unanchored} unanchored), root ${report.root}`,
+  );
+  if (!report.pinned) {
+    io.err(
+      `warning: checkpoint signer ${report.keys.join(', ')} is not pinned; pass the kernel public key to trust it`,
+    );
+  }
+  if (report.unanchored > 0) {
+    io.err(`warning: ${report.unanchored} records after the last checkpoint are not covered by a signature`);
+  }
+  if (report.tornBytes > 0) io.err(`warning: ignored a torn last line of ${report.tornBytes} bytes`);
+  if (report.openIntents > 0) io.err(`note: ${report.openIntents} intents have no outcome`);
+  return 0;
+}
+
+/** Reads every record of `file` strictly; reports the first bad line on io.err and returns false. */
+function readRecords(file: string, io: AuditIo, onRecord: (record: AuditRecord) => void): boolean {
+  let badLine: { index: number; reason: string } | undefined;
+  let scan: ReturnType<typeof scanLines>;
+  try {
+    scan = scanLines(file, MAX_RECORD_LINE_LENGTH * 4, (line, index) => {
+      const parsed = parseRecordLine(line);
+      if (!parsed.ok) {
+        badLine = { index, reason: parsed.reason };
+        return false;
+      }
+      onRecord(parsed.record);
+      return true;
+    });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException | undefined)?.code;
+    io.err(code === 'ENOENT' ? 'audit log file is missing' : `audit log file cannot be read (${code ?? 'error'})`);
+    return false;
+  }
+  const problem = badLine ?? scan.error;
+  if (problem !== undefined) {
+    io.err(`line ${problem.index + 1}: ${sanitizeForTerminal(problem.reason)}`);
+    return false;
+  }
+  return true;
+}
+
+const COLUMNS = ['SEQ', 'TIME', 'AGENT', 'SYSCALL', 'ACTION', 'RESOURCE', 'STATUS', 'CODE', 'DURATION'] as const;
+const MAX_CELL = 48;
+
+function cell(text: string): string {
+  const safe = sanitizeForTerminal(text);
+  return safe.length > MAX_CELL ? `${safe.slice(0, MAX_CELL - 1)}…` : safe;
+}
+
+function row(record: AuditRecord): string[] {
+  return [
+    String(record.seq),
+    new Date(record.time).toISOString(),
+    cell(record.agent),
+    cell(record.syscall),
+    cell(record.action),
+    record.resource === null ? '-' : cell(record.resource),
+    record.status ?? 'intent',
+    record.code ?? '-',
+    record.duration_ms === null ? '-' : `${record.duration_ms}ms`,
+  ];
+}
+
+/**
+ * Prints the records of `file` as an aligned table (seq, ISO time, agent, syscall, action, resource, status,
+ * code, duration), filtered by agent and status and limited to the last `tail`. Each line is parsed strictly
+ * (hash included) but the chain and signatures are not checked: use `auditVerify` for integrity. Returns 0, 1
+ * when the file is missing or a line is malformed (nothing is printed then), 2 on bad options. Throws TypeError
+ * when `file` or `io` is malformed.
+ */
+export function auditShow(file: string, options: AuditShowOptions, io: AuditIo): number {
+  checkFile(file);
+  checkIo(io);
+  const { agent, status, tail } = options ?? {};
+  if (agent !== undefined && typeof agent !== 'string') {
+    io.err('audit show: --agent must be a string');
+    return 2;
+  }
+  if (status !== undefined && !SHOW_STATUSES.has(status)) {
+    io.err('audit show: --status must be one of intent, ok, denied, error, killed');
+    return 2;
+  }
+  if (tail !== undefined && (!Number.isSafeInteger(tail) || tail < 1)) {
+    io.err('audit show: --tail must be a positive integer');
+    return 2;
+  }
+  const rows: string[][] = [];
+  const ok = readRecords(file, io, (record) => {
+    if (agent !== undefined && record.agent !== agent) return;
+    if (status !== undefined && (record.status ?? 'intent') !== status) return;
+    rows.push(row(record));
+    // Keep memory bounded by the tail, not by the log.
+    if (tail !== undefined && rows.length > tail * 2) rows.splice(0, rows.length - tail);
+  });
+  if (!ok) return 1;
+  const shown = tail === undefined ? rows : rows.slice(-tail);
+  const widths = COLUMNS.map((name, i) => Math.max(name.length, ...shown.map((cells) => cells[i]!.length)));
+  const format = (cells: readonly string[]): string =>
+    cells
+      .map((text, i) => (i === 0 ? text.padStart(widths[i]!) : text.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
+  io.out(format(COLUMNS));
+  for (const cells of shown) io.out(format(cells));
+  return 0;
+}
+
+const AGENT_KERNEL_STATUS = { ok: 'OK', denied: 'DENIED', error: 'ERROR', killed: 'ERROR' } as const;
+
+/**
+ * Exports `file` for agent_os_kernel: one JSON line per outcome record,
+ * `{ timestamp (ISO), action, target, status: 'OK' | 'DENIED' | 'ERROR', error, duration_ms }`, where target
+ * is the resource ('' when none), error the error code (null when ok), and a 'killed' outcome maps to 'ERROR'.
+ * Verifies the log first (against `trustedKeys` when given) and exports nothing if it fails (exit 1); lines are
+ * then streamed, and if the file changes under the export so that a line no longer parses, the export stops
+ * there with exit 1. Returns 2 on an unknown format or malformed keys. Throws TypeError when `file` or `io` is
+ * malformed.
+ */
+export function auditExport(file: string, options: AuditExportOptions, io: AuditIo): number {
+  checkFile(file);
+  checkIo(io);
+  if (options?.format !== 'agent-kernel') {
+    io.err("audit export: --format must be 'agent-kernel'");
+    return 2;
+  }
+  let report: ReturnType<typeof verifyAuditFile>;
+  try {
+    report = verifyAuditFile(file, options.trustedKeys !== undefined ? { trustedKeys: options.trustedKeys } : {});
+  } catch (error) {
+    io.err(`audit export: ${error instanceof Error ? error.message : 'bad options'}`);
+    return 2;
+  }
+  if (!report.ok) {
+    const where = report.seq === null ? '' : ` at seq ${report.seq}`;
+    io.err(`audit export: the log does not verify${where}: ${sanitizeForTerminal(report.reason)}`);
+    return 1;
+  }
+  const ok = readRecords(file, io, (record) => {
+    if (record.phase !== 'outcome' || record.status === null) return;
+    io.out(
+      JSON.stringify({
+        timestamp: new Date(record.time).toISOString(),
+        action: record.action,
+        target: record.resource ?? '',
+        status: AGENT_KERNEL_STATUS[record.status],
+        error: record.code,
+        duration_ms: record.duration_ms,
+      }),
+    );
+  });
+  return ok ? 0 : 1;
+}

@@ -1,0 +1,112 @@
+import type { AgentSession } from './agent.js';
+import type { AuditLog } from './audit-log.js';
+import type { AuditRecord, AuditStatus } from './audit-record.js';
+import { type ErrorCode, KernelError } from './errors.js';
+import type { Label } from './labels.js';
+
+/** Who made an attempt, as the audit log names it. */
+export interface AuditSubject {
+  readonly id: string;
+  readonly namespace: string;
+  readonly parent: string | null;
+}
+
+/**
+ * One syscall attempt in the audit log: an intent record before the effect and an outcome record after it.
+ * Handlers describe what the call acts on as soon as they know (`describe`), then call `begin` right before
+ * the effect; a call refused earlier gets both records at `end`. If the log cannot take the intent, `begin`
+ * throws E_INTERNAL and the effect does not run: the kernel never acts without a record. `end` never throws.
+ */
+export class Attempt {
+  readonly #log: AuditLog;
+  readonly #subject: AuditSubject;
+  readonly #syscall: string;
+  readonly #started = performance.now();
+  #action: string;
+  #resource: string | null = null;
+  #args: unknown;
+  #label: Label | undefined;
+  #intent: AuditRecord | undefined;
+  #outcome: AuditRecord | undefined;
+
+  constructor(log: AuditLog, subject: AuditSubject, syscall: string, args: unknown) {
+    this.#log = log;
+    this.#subject = subject;
+    this.#syscall = syscall;
+    this.#action = syscall;
+    this.#args = args;
+  }
+
+  /** Names the action, resource and (validated) arguments; only their digest is stored. */
+  describe(action: string, resource: string | null, args: unknown, label?: Label): void {
+    this.#action = action;
+    this.#resource = resource;
+    this.#args = args;
+    if (label !== undefined) this.#label = label;
+  }
+
+  /** Records the intent. Throws KernelError E_INTERNAL when the log cannot take it. Idempotent. */
+  begin(): void {
+    if (this.#intent !== undefined) return;
+    try {
+      this.#intent = this.#log.intent({
+        namespace: this.#subject.namespace,
+        agent: this.#subject.id,
+        parent: this.#subject.parent,
+        syscall: this.#syscall,
+        action: this.#action,
+        resource: this.#resource,
+        args: this.#args,
+        ...(this.#label === undefined ? {} : { label: this.#label }),
+      });
+    } catch {
+      throw new KernelError('E_INTERNAL', 'the audit log is unavailable');
+    }
+  }
+
+  /**
+   * Records the outcome (and the intent, if the call never reached `begin`). Returns the outcome's seq, or
+   * null if the log failed. Never throws: the reply to the caller must not depend on the log's health.
+   */
+  end(code: ErrorCode | null, usage?: Readonly<Record<string, number>>, refused = false): number | null {
+    if (this.#outcome !== undefined) return this.#outcome.seq;
+    try {
+      this.begin();
+      if (this.#intent === undefined) return null;
+      this.#outcome = this.#log.outcome(this.#intent, {
+        status: statusFor(code, refused),
+        code,
+        durationMs: Math.round((performance.now() - this.#started) * 1000) / 1000,
+        ...(usage === undefined ? {} : { usage }),
+      });
+      return this.#outcome.seq;
+    } catch {
+      return null;
+    }
+  }
+}
+
+/** An agent's identity in the audit log. */
+export function subjectOf(session: AgentSession): AuditSubject {
+  return { id: session.id, namespace: session.namespace, parent: session.parent };
+}
+
+const DENIALS: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'E_CAP_DENIED',
+  'E_CAP_EXPIRED',
+  'E_CAP_EXHAUSTED',
+  'E_CAP_REVOKED',
+  'E_ESCALATION',
+  'E_TAINT',
+  'E_QUOTA',
+  'E_BAD_ARG',
+  'E_NO_TOOL',
+  'E_NOT_FOUND',
+]);
+
+/** ok; denied when the kernel refused the call; killed when the caller had already ended; error otherwise. */
+function statusFor(code: ErrorCode | null, refused: boolean): AuditStatus {
+  if (code === null) return 'ok';
+  if (refused || code === 'E_KILLED') return 'killed';
+  return DENIALS.has(code) ? 'denied' : 'error';
+}

@@ -1,0 +1,410 @@
+import { hash } from 'node:crypto';
+
+/**
+ * An RFC 6962 / RFC 9162 Merkle tree over SHA-256 (leaf hash H(0x00 ‖ d), node hash H(0x01 ‖ l ‖ r), split
+ * at the largest power of two smaller than the size), plus the RFC 9162 §2.1.3.2 and §2.1.4.2 verification
+ * algorithms.
+ *
+ * Hashes cross this module's API as 64-character lowercase hex strings: node:crypto returns hex an order of
+ * magnitude faster than it allocates a Buffer for a small digest, and hex is what proofs and checkpoints are
+ * stored as.
+ */
+
+/** Bytes in one SHA-256 digest. */
+export const HASH_BYTES = 32;
+
+/** MTH({}) = SHA-256 of the empty string (RFC 6962 §2.1). */
+export const EMPTY_ROOT: string = hash('sha256', '');
+
+const HEX_HASH = /^[0-9a-f]{64}$/;
+
+/** True when `value` is a 64-character lowercase hex string (the only hash spelling this module accepts). */
+export function isHashHex(value: unknown): value is string {
+  return typeof value === 'string' && value.length === 64 && HEX_HASH.test(value);
+}
+
+// Scratch buffers for the fixed-size hash inputs. Safe to share: every use fills and hashes one synchronously.
+const leafScratch = Buffer.alloc(1 + HASH_BYTES);
+const nodeScratch = Buffer.alloc(1 + 2 * HASH_BYTES);
+nodeScratch[0] = 0x01;
+
+/**
+ * The RFC 6962 leaf hash H(0x00 ‖ data). Throws TypeError when `data` is not a Uint8Array.
+ */
+export function hashLeaf(data: Uint8Array): string {
+  if (!(data instanceof Uint8Array)) throw new TypeError('hashLeaf: data must be a Uint8Array');
+  const input = Buffer.allocUnsafe(1 + data.length);
+  input[0] = 0x00;
+  input.set(data, 1);
+  return hash('sha256', input);
+}
+
+/**
+ * The RFC 6962 leaf hash of the 32 bytes a digest spells in hex: H(0x00 ‖ bytes(digestHex)). Audit records use
+ * their own SHA-256 as leaf data, and this avoids a Buffer allocation on the append path.
+ * Throws TypeError when `digestHex` is not 64 hex characters.
+ */
+export function hashLeafOfDigest(digestHex: string): string {
+  // Buffer's hex decoder stops at the first invalid pair, so a short write count is the validation: cheaper
+  // than a regex on the append path. (Upper-case hex decodes to the same bytes, so it is harmless here.)
+  if (typeof digestHex !== 'string' || digestHex.length !== 2 * HASH_BYTES) {
+    throw new TypeError('hashLeafOfDigest: digestHex must be 64 hex characters');
+  }
+  leafScratch[0] = 0x00;
+  if (leafScratch.write(digestHex, 1, HASH_BYTES, 'hex') !== HASH_BYTES) {
+    throw new TypeError('hashLeafOfDigest: digestHex must be 64 hex characters');
+  }
+  return hash('sha256', leafScratch);
+}
+
+/**
+ * The RFC 6962 interior node hash H(0x01 ‖ left ‖ right). Throws TypeError when either side is not a
+ * 64-character lowercase hex string.
+ */
+export function hashChildren(left: string, right: string): string {
+  if (!isHashHex(left)) throw new TypeError('hashChildren: left must be 64 lowercase hex characters');
+  if (!isHashHex(right)) throw new TypeError('hashChildren: right must be 64 lowercase hex characters');
+  return nodeHashUnchecked(left, right);
+}
+
+function nodeHashUnchecked(left: string, right: string): string {
+  nodeScratch.write(left, 1, HASH_BYTES, 'hex');
+  nodeScratch.write(right, 1 + HASH_BYTES, HASH_BYTES, 'hex');
+  return hash('sha256', nodeScratch);
+}
+
+/** The largest power of two strictly smaller than `n` (n ≥ 2). Arithmetic, not bit shifts: sizes may pass 2^31. */
+function splitPoint(n: number): number {
+  let k = 1;
+  while (k * 2 < n) k *= 2;
+  return k;
+}
+
+function isPowerOfTwo(n: number): boolean {
+  return n >= 1 && splitPoint(n + 1) === n;
+}
+
+/** An append-only array of 32-byte hashes packed into one growing Buffer (no per-hash object on the heap). */
+class HashArray {
+  #buffer: Buffer = Buffer.allocUnsafe(HASH_BYTES * 256);
+  #count = 0;
+
+  get count(): number {
+    return this.#count;
+  }
+
+  #reserve(): number {
+    const offset = this.#count * HASH_BYTES;
+    if (offset + HASH_BYTES > this.#buffer.length) {
+      const grown = Buffer.allocUnsafe(this.#buffer.length * 2);
+      this.#buffer.copy(grown, 0, 0, offset);
+      this.#buffer = grown;
+    }
+    return offset;
+  }
+
+  /** Stores the hash `hex` spells; false (nothing stored) when it is not 64 hex characters. */
+  push(hex: string): boolean {
+    if (hex.length !== 2 * HASH_BYTES) return false;
+    const offset = this.#reserve();
+    // The hex decoder stops at the first invalid pair: a short write means `hex` was not a hash.
+    if (this.#buffer.write(hex, offset, HASH_BYTES, 'hex') !== HASH_BYTES) return false;
+    this.#count += 1;
+    return true;
+  }
+
+  /** Stores a digest given as a 32-character latin1 string (node:crypto's cheapest binary output). */
+  pushBinary(digest: string): void {
+    const offset = this.#reserve();
+    this.#buffer.write(digest, offset, HASH_BYTES, 'latin1');
+    this.#count += 1;
+  }
+
+  hex(index: number): string {
+    const offset = index * HASH_BYTES;
+    return this.#buffer.toString('hex', offset, offset + HASH_BYTES);
+  }
+
+  /** The interior node over the adjacent pair (index, index + 1), as a latin1 digest: it never leaves binary. */
+  hashPair(index: number): string {
+    const offset = index * HASH_BYTES;
+    this.#buffer.copy(nodeScratch, 1, offset, offset + 2 * HASH_BYTES);
+    return hash('sha256', nodeScratch, 'binary');
+  }
+}
+
+function checkSize(value: unknown, name: string, max: number): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value)) {
+    throw new TypeError(`${name} must be a safe integer`);
+  }
+  if (value < 0 || value > max) throw new RangeError(`${name} must be between 0 and ${max}`);
+  return value;
+}
+
+/**
+ * An append-only RFC 6962 Merkle tree that keeps every leaf hash and every complete perfect subtree root.
+ * Append costs amortized one interior hash (O(log n) worst case); the root of any past size and every proof
+ * take O(log n) stored lookups plus O(log² n) hashes at most. Memory is 64 bytes per leaf.
+ */
+export class MerkleTree {
+  // levels[k][i] is the root of the perfect subtree over leaves [i·2^k, (i+1)·2^k).
+  readonly #levels: HashArray[] = [new HashArray()];
+  #rootSize = 0;
+  #root = EMPTY_ROOT;
+
+  /** Number of leaves. */
+  get size(): number {
+    return this.#levels[0]!.count;
+  }
+
+  /**
+   * Appends a leaf by its leaf hash (already H(0x00 ‖ d)). Throws TypeError when `leafHash` is not 64 hex
+   * characters (nothing is appended then).
+   */
+  append(leafHash: string): void {
+    if (typeof leafHash !== 'string' || !this.#levels[0]!.push(leafHash)) {
+      throw new TypeError('MerkleTree.append: leafHash must be 64 hex characters');
+    }
+    this.#completeSubtrees();
+  }
+
+  /**
+   * Appends the leaf whose data is the 32 bytes `digestHex` spells, i.e. leaf hash H(0x00 ‖ bytes(digestHex)),
+   * without a round trip through hex. The audit log appends each record this way (its data is the record's
+   * SHA-256). Throws TypeError when `digestHex` is not 64 hex characters (nothing is appended then).
+   */
+  appendDigest(digestHex: string): void {
+    if (typeof digestHex !== 'string' || digestHex.length !== 2 * HASH_BYTES) {
+      throw new TypeError('MerkleTree.appendDigest: digestHex must be 64 hex characters');
+    }
+    leafScratch[0] = 0x00;
+    if (leafScratch.write(digestHex, 1, HASH_BYTES, 'hex') !== HASH_BYTES) {
+      throw new TypeError('MerkleTree.appendDigest: digestHex must be 64 hex characters');
+    }
+    this.#levels[0]!.pushBinary(hash('sha256', leafScratch, 'binary'));
+    this.#completeSubtrees();
+  }
+
+  // Each time a level gains an even count, its last two entries complete a perfect subtree one level up.
+  #completeSubtrees(): void {
+    const levels = this.#levels;
+    let level = levels[0]!;
+    for (let k = 0; level.count % 2 === 0; k += 1) {
+      let parent = levels[k + 1];
+      if (parent === undefined) {
+        parent = new HashArray();
+        levels.push(parent);
+      }
+      parent.pushBinary(level.hashPair(level.count - 2));
+      level = parent;
+    }
+  }
+
+  /** Appends a leaf by its data (hashes it as H(0x00 ‖ data)); returns the leaf hash. Throws like `hashLeaf`. */
+  appendData(data: Uint8Array): string {
+    const leafHash = hashLeaf(data);
+    this.append(leafHash);
+    return leafHash;
+  }
+
+  /** The leaf hash at `index`. Throws TypeError/RangeError when `index` is not a stored leaf index. */
+  leaf(index: number): string {
+    checkSize(index, 'index', this.size - 1);
+    return this.#levels[0]!.hex(index);
+  }
+
+  /**
+   * MTH of the first `size` leaves (default: all), EMPTY_ROOT for size 0. Throws TypeError/RangeError when
+   * `size` is not an integer in [0, this.size].
+   */
+  root(size: number = this.size): string {
+    checkSize(size, 'size', this.size);
+    if (size === this.#rootSize) return this.#root;
+    const root = size === 0 ? EMPTY_ROOT : this.#subtreeRoot(0, size);
+    if (size === this.size) {
+      this.#rootSize = size;
+      this.#root = root;
+    }
+    return root;
+  }
+
+  /**
+   * The RFC 6962 §2.1.1 audit path for leaf `index` in the tree of the first `size` leaves (default: all).
+   * Throws TypeError/RangeError unless 0 ≤ index < size ≤ this.size.
+   */
+  inclusionProof(index: number, size: number = this.size): string[] {
+    checkSize(size, 'size', this.size);
+    if (size === 0) throw new RangeError('size must be at least 1 for an inclusion proof');
+    checkSize(index, 'index', size - 1);
+    const path: string[] = [];
+    this.#path(index, 0, size, path);
+    return path;
+  }
+
+  /**
+   * The RFC 6962 §2.1.2 consistency proof between the trees of the first `oldSize` and `newSize` leaves
+   * (default newSize: all). Empty when oldSize is 0 or equals newSize. Throws TypeError/RangeError unless
+   * 0 ≤ oldSize ≤ newSize ≤ this.size.
+   */
+  consistencyProof(oldSize: number, newSize: number = this.size): string[] {
+    checkSize(newSize, 'newSize', this.size);
+    checkSize(oldSize, 'oldSize', newSize);
+    const proof: string[] = [];
+    if (oldSize === 0 || oldSize === newSize) return proof;
+    this.#subproof(oldSize, 0, newSize, true, proof);
+    return proof;
+  }
+
+  /** MTH(D[start:end]) for 0 ≤ start < end ≤ size. */
+  #subtreeRoot(start: number, end: number): string {
+    const n = end - start;
+    if (n === 1) return this.#levels[0]!.hex(start);
+    if (start % n === 0 && isPowerOfTwo(n)) {
+      const level = this.#levels[Math.round(Math.log2(n))];
+      if (level !== undefined && level.count > start / n) return level.hex(start / n);
+    }
+    const k = splitPoint(n);
+    return nodeHashUnchecked(this.#subtreeRoot(start, start + k), this.#subtreeRoot(start + k, end));
+  }
+
+  /** PATH(m, D[start:end]) (RFC 6962 §2.1.1), appended to `out` leaf-side first. */
+  #path(m: number, start: number, end: number, out: string[]): void {
+    const n = end - start;
+    if (n === 1) return;
+    const k = splitPoint(n);
+    if (m < k) {
+      this.#path(m, start, start + k, out);
+      out.push(this.#subtreeRoot(start + k, end));
+    } else {
+      this.#path(m - k, start + k, end, out);
+      out.push(this.#subtreeRoot(start, start + k));
+    }
+  }
+
+  /** SUBPROOF(m, D[start:end], b) (RFC 6962 §2.1.2), appended to `out`. */
+  #subproof(m: number, start: number, end: number, complete: boolean, out: string[]): void {
+    const n = end - start;
+    if (m === n) {
+      if (!complete) out.push(this.#subtreeRoot(start, end));
+      return;
+    }
+    const k = splitPoint(n);
+    if (m <= k) {
+      this.#subproof(m, start, start + k, complete, out);
+      out.push(this.#subtreeRoot(start + k, end));
+    } else {
+      this.#subproof(m - k, start + k, end, false, out);
+      out.push(this.#subtreeRoot(start, start + k));
+    }
+  }
+}
+
+function isTreeSize(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
+
+function isHashList(value: unknown): value is readonly string[] {
+  return Array.isArray(value) && value.every(isHashHex);
+}
+
+const isOdd = (x: number): boolean => x % 2 === 1;
+const half = (x: number): number => Math.floor(x / 2);
+
+/**
+ * Verifies an inclusion proof with the RFC 9162 §2.1.3.2 algorithm: true only when `proof` is the audit path
+ * that leads from `leafHash` at `index` to `root` in a tree of `size` leaves. Never throws: proofs come from
+ * untrusted storage, so any malformed argument (non-hex hash, negative or fractional number, non-array proof)
+ * is simply `false`.
+ */
+export function verifyInclusion(
+  leafHash: string,
+  index: number,
+  size: number,
+  proof: readonly string[],
+  root: string,
+): boolean {
+  if (!isHashHex(leafHash) || !isHashHex(root) || !isTreeSize(index) || !isTreeSize(size)) return false;
+  if (!isHashList(proof)) return false;
+  // 1. leaf_index must be inside the tree.
+  if (index >= size) return false;
+  // 2–3.
+  let fn = index;
+  let sn = size - 1;
+  let r = leafHash;
+  // 4.
+  for (const p of proof) {
+    if (sn === 0) return false;
+    if (isOdd(fn) || fn === sn) {
+      r = nodeHashUnchecked(p, r);
+      if (!isOdd(fn)) {
+        while (!isOdd(fn) && fn !== 0) {
+          fn = half(fn);
+          sn = half(sn);
+        }
+      }
+    } else {
+      r = nodeHashUnchecked(r, p);
+    }
+    fn = half(fn);
+    sn = half(sn);
+  }
+  // 5.
+  return sn === 0 && r === root;
+}
+
+/**
+ * Verifies a consistency proof with the RFC 9162 §2.1.4.2 algorithm: true only when the tree of `newSize`
+ * leaves with root `newRoot` extends the tree of `oldSize` leaves with root `oldRoot`. The RFC algorithm covers
+ * 0 < oldSize < newSize; the edge cases follow the RFC's definitions: oldSize === newSize needs an empty proof
+ * and equal roots, and oldSize === 0 needs an empty proof and `oldRoot` equal to EMPTY_ROOT (MTH({})).
+ * Never throws: any malformed argument is `false`.
+ */
+export function verifyConsistency(
+  oldSize: number,
+  newSize: number,
+  oldRoot: string,
+  newRoot: string,
+  proof: readonly string[],
+): boolean {
+  if (!isTreeSize(oldSize) || !isTreeSize(newSize) || !isHashHex(oldRoot) || !isHashHex(newRoot)) return false;
+  if (!isHashList(proof)) return false;
+  if (oldSize > newSize) return false;
+  if (oldSize === newSize) return proof.length === 0 && oldRoot === newRoot;
+  if (oldSize === 0) return proof.length === 0 && oldRoot === EMPTY_ROOT;
+  // 1. An empty path cannot prove 0 < oldSize < newSize.
+  if (proof.length === 0) return false;
+  // 2. When oldSize is a power of two the old root is the first node of the path and is not sent.
+  const path = isPowerOfTwo(oldSize) ? [oldRoot, ...proof] : proof;
+  // 3.
+  let fn = oldSize - 1;
+  let sn = newSize - 1;
+  // 4.
+  while (isOdd(fn)) {
+    fn = half(fn);
+    sn = half(sn);
+  }
+  // 5.
+  let fr = path[0]!;
+  let sr = path[0]!;
+  // 6.
+  for (let i = 1; i < path.length; i += 1) {
+    const c = path[i]!;
+    if (sn === 0) return false;
+    if (isOdd(fn) || fn === sn) {
+      fr = nodeHashUnchecked(c, fr);
+      sr = nodeHashUnchecked(c, sr);
+      if (!isOdd(fn)) {
+        while (!isOdd(fn) && fn !== 0) {
+          fn = half(fn);
+          sn = half(sn);
+        }
+      }
+    } else {
+      sr = nodeHashUnchecked(sr, c);
+    }
+    fn = half(fn);
+    sn = half(sn);
+  }
+  // 7.
+  return fr === oldRoot && sr === newRoot && sn === 0;
+}

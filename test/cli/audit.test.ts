@@ -1,0 +1,146 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { auditExport, auditShow, auditVerify, sanitizeForTerminal } from '../../cli/audit.js';
+import { AuditLog } from '../../runtime/audit-log.js';
+import { AuditFileStore } from '../../runtime/audit-store.js';
+import { cleanup, fakeClock, KERNEL_KEY, KERNEL_KEY_HEX, tempDir, writeLog } from '../runtime/audit-helpers.js';
+
+function capture() {
+  const out: string[] = [];
+  const err: string[] = [];
+  return { io: { out: (line: string) => out.push(line), err: (line: string) => err.push(line) }, out, err };
+}
+
+describe('cli/audit', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = tempDir();
+  });
+  afterEach(() => cleanup(dir));
+
+  it('verify prints OK with counts and warns when the signer is not pinned', () => {
+    const { path, records } = writeLog(dir, 10, { checkpointEvery: 4 });
+    const plain = capture();
+    expect(auditVerify(path, plain.io)).toBe(0);
+    expect(plain.out).toHaveLength(1);
+    expect(plain.out[0]).toMatch(
+      new RegExp(
+        `^OK ${records.length} records, 3 namespaces, \\d+ checkpoints \\(${records.length} anchored, 0 unanchored\\)`,
+      ),
+    );
+    expect(plain.err.join('\n')).toMatch(/not pinned/);
+    const pinned = capture();
+    expect(auditVerify(path, pinned.io, { trustedKeys: [KERNEL_KEY_HEX], requireAnchored: true })).toBe(0);
+    expect(pinned.err.join('\n')).not.toMatch(/not pinned/);
+  });
+
+  it('verify prints the seq where the log breaks and exits non-zero', () => {
+    const { path } = writeLog(dir, 10, { checkpointEvery: 4 });
+    const text = readFileSync(path, 'utf8').split('\n');
+    text[6] = text[6]!.replace('"time":', '"time":1');
+    writeFileSync(path, text.join('\n'));
+    const broken = capture();
+    expect(auditVerify(path, broken.io)).toBe(1);
+    expect(broken.err[0]).toMatch(/^FAIL at seq 6: record 6: /);
+    const missing = capture();
+    expect(auditVerify(join(dir, 'none.jsonl'), missing.io)).toBe(1);
+    expect(missing.err[0]).toBe('FAIL: audit log file is missing');
+    expect(auditVerify(path, capture().io, { trustedKeys: ['nope'] })).toBe(2);
+  });
+
+  it('show prints an aligned table, filters, and escapes terminal control characters', () => {
+    const path = join(dir, 'audit.jsonl');
+    const log = new AuditLog({ key: KERNEL_KEY, sink: AuditFileStore.open(path), clock: fakeClock() });
+    const a = log.intent({ namespace: 'n', agent: 'alice', syscall: 'tool', action: 'fs.read', resource: '/a' });
+    log.outcome(a, { status: 'ok', durationMs: 1.5 });
+    const b = log.intent({
+      namespace: 'n',
+      agent: 'mallory',
+      syscall: 'tool',
+      action: 'fs.write',
+      resource: '\u001b[2J\u202eevil\n',
+    });
+    log.outcome(b, { status: 'denied', code: 'E_CAP_DENIED', durationMs: 0 });
+    log.close();
+    const all = capture();
+    expect(auditShow(path, {}, all.io)).toBe(0);
+    expect(all.out).toHaveLength(5);
+    expect(all.out[0]).toMatch(/^SEQ\s+TIME\s+AGENT\s+SYSCALL\s+ACTION\s+RESOURCE\s+STATUS\s+CODE\s+DURATION$/);
+    expect(all.out[2]).toMatch(
+      /^\s*1\s+2025-01-01T00:00:00\.\d{3}Z\s+alice\s+tool\s+fs\.read\s+\/a\s+ok\s+-\s+1\.5ms$/,
+    );
+    const statusColumn = all.out[0]!.indexOf('STATUS');
+    expect(all.out.slice(1).every((line) => /^(intent|ok|denied)/.test(line.slice(statusColumn)))).toBe(true);
+    for (const line of all.out) expect(sanitizeForTerminal(line)).toBe(line);
+    expect(all.out.join('\n')).toContain('\\u{1b}[2J\\u{202e}evil\\u{a}');
+    const denied = capture();
+    expect(auditShow(path, { agent: 'mallory', status: 'denied' }, denied.io)).toBe(0);
+    expect(denied.out).toHaveLength(2);
+    expect(denied.out[1]).toMatch(/E_CAP_DENIED/);
+    const tail = capture();
+    expect(auditShow(path, { tail: 1 }, tail.io)).toBe(0);
+    expect(tail.out).toHaveLength(2);
+    expect(tail.out[1]).toMatch(/^\s*3\s/);
+    expect(auditShow(path, { status: 'maybe' as never }, capture().io)).toBe(2);
+    expect(auditShow(path, { tail: 0 }, capture().io)).toBe(2);
+    writeFileSync(path, `${readFileSync(path, 'utf8')}{"bad":true}\n`);
+    const bad = capture();
+    expect(auditShow(path, {}, bad.io)).toBe(1);
+    expect(bad.err[0]).toMatch(/^line 5: /);
+    expect(bad.out).toHaveLength(0);
+  });
+
+  it('export writes one agent_os_kernel line per outcome', () => {
+    const path = join(dir, 'audit.jsonl');
+    const log = new AuditLog({ key: KERNEL_KEY, sink: AuditFileStore.open(path), clock: fakeClock() });
+    const cases = [
+      ['ok', null],
+      ['denied', 'E_TAINT'],
+      ['error', 'E_TOOL_FAILED'],
+      ['killed', 'E_QUOTA'],
+    ] as const;
+    for (const [status, code] of cases) {
+      const intent = log.intent({
+        namespace: 'n',
+        agent: 'a',
+        syscall: 'tool',
+        action: 'net.http',
+        resource: status === 'ok' ? null : 'https://x',
+      });
+      log.outcome(intent, { status, code, durationMs: 2 });
+    }
+    log.intent({ namespace: 'n', agent: 'a', syscall: 'tool', action: 'net.http' });
+    log.close();
+    const result = capture();
+    expect(auditExport(path, { format: 'agent-kernel' }, result.io)).toBe(0);
+    const rows = result.out.map((line) => JSON.parse(line));
+    expect(rows).toHaveLength(4);
+    expect(rows[0]).toEqual({
+      timestamp: expect.stringMatching(/^2025-01-01T00:00:00\.\d{3}Z$/),
+      action: 'net.http',
+      target: '',
+      status: 'OK',
+      error: null,
+      duration_ms: 2,
+    });
+    expect(rows.map((row) => [row.status, row.error, row.target])).toEqual([
+      ['OK', null, ''],
+      ['DENIED', 'E_TAINT', 'https://x'],
+      ['ERROR', 'E_TOOL_FAILED', 'https://x'],
+      ['ERROR', 'E_QUOTA', 'https://x'],
+    ]);
+    expect(Object.keys(rows[0])).toEqual(['timestamp', 'action', 'target', 'status', 'error', 'duration_ms']);
+    expect(auditExport(path, { format: 'csv' as never }, capture().io)).toBe(2);
+    writeFileSync(path, readFileSync(path, 'utf8').replace('"E_TAINT"', '"E_QUOTA"'));
+    const tampered = capture();
+    expect(auditExport(path, { format: 'agent-kernel' }, tampered.io)).toBe(1);
+    expect(tampered.out).toHaveLength(0);
+    expect(tampered.err[0]).toMatch(/does not verify at seq 3/);
+  });
+
+  it('escapes what a terminal would interpret', () => {
+    expect(sanitizeForTerminal('ok')).toBe('ok');
+    expect(sanitizeForTerminal('a\u0007b\u009bc\u2066')).toBe('a\\u{7}b\\u{9b}c\\u{2066}');
+  });
+});

@@ -1,0 +1,163 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { defineTool, type Kernel } from '../../index.js';
+import { verifyRecordInclusion } from '../../runtime/audit-proof.js';
+import { type AuditRecord, parseRecordLine } from '../../runtime/audit-record.js';
+import { verifyAuditFile } from '../../runtime/audit-verify.js';
+import { testKernel } from '../helpers/kernel.js';
+
+let kernel: Kernel | undefined;
+afterEach(async () => {
+  await kernel?.close();
+  kernel = undefined;
+});
+
+function auditFile(): string {
+  return join(mkdtempSync(join(tmpdir(), 'isokernel-audit-')), 'audit.jsonl');
+}
+
+function readRecords(file: string): AuditRecord[] {
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => {
+      const parsed = parseRecordLine(line);
+      if (!parsed.ok) throw new Error(parsed.reason);
+      return parsed.record;
+    });
+}
+
+describe('every attempt is audited', () => {
+  it('allowed, denied, malformed, unknown and after-the-end calls each get an intent and an outcome', async () => {
+    const file = auditFile();
+    const seenDuringRun: number[] = [];
+    const k = testKernel({
+      audit: { file },
+      policy: {
+        capabilities: [
+          { action: 'probe', resource: 'probe' },
+          { action: 'echo', resource: 'echo' },
+        ],
+      },
+      tools: [
+        defineTool({
+          name: 'probe',
+          description: 'records how many audit records exist while it runs',
+          input: z.unknown(),
+          run: () => {
+            seenDuringRun.push(k.audit.size);
+            return 'probed';
+          },
+        }),
+      ],
+    });
+    kernel = k;
+    const result = await k.run({
+      code: `export default async () => {
+        const codes = [];
+        for (const [name, args] of [['probe', null], ['noop', null], ['sleep', { ms: 'x' }], ['nope', null]]) {
+          try { await sys.tool(name, args); codes.push('ok') } catch (e) { codes.push(e.code) }
+        }
+        await sys.log('hello');
+        // Runs well after main's promise has settled and the kernel has been told.
+        let later = Promise.resolve();
+        for (let i = 0; i < 50; i++) later = later.then(() => {});
+        later.then(() => sys.tool('echo', 1).catch(() => {}));
+        return codes;
+      }`,
+    });
+    expect(result).toMatchObject({ ok: true, value: ['ok', 'E_CAP_DENIED', 'E_BAD_ARG', 'E_NO_TOOL'] });
+    await k.close();
+    kernel = undefined;
+
+    const records = readRecords(file);
+    const intents = records.filter((r) => r.phase === 'intent');
+    const outcomes = records.filter((r) => r.phase === 'outcome');
+    expect(intents.length).toBe(outcomes.length);
+    expect(outcomes.map((r) => [r.action, r.status, r.code])).toEqual([
+      ['probe', 'ok', null],
+      ['noop', 'denied', 'E_CAP_DENIED'],
+      ['tool', 'denied', 'E_BAD_ARG'],
+      ['tool', 'denied', 'E_NO_TOOL'],
+      ['log', 'ok', null],
+      // The isolate is disposed as soon as main settles; a call that still slips through is refused.
+      ...(outcomes.length === 6 ? [['tool', 'killed', 'E_KILLED']] : []),
+    ]);
+    // The probe's intent was already in the log when the tool ran, its outcome was not.
+    const probeIntent = intents.find((r) => r.action === 'probe');
+    const probeOutcome = outcomes.find((r) => r.action === 'probe');
+    expect(probeIntent!.seq).toBeLessThan(seenDuringRun[0]!);
+    expect(probeOutcome!.seq).toBeGreaterThanOrEqual(seenDuringRun[0]!);
+    expect(probeOutcome!.ref).toBe(probeIntent!.seq);
+    expect(probeOutcome!.usage).toEqual({ tool_calls: 1 });
+    for (const record of records.filter((r) => r.agent !== 'host')) {
+      expect(record.namespace).toBe('default');
+      expect(record.parent).toBeNull();
+    }
+    expect(verifyAuditFile(file).ok).toBe(true);
+  });
+
+  it('records a digest of the canonical arguments, never the arguments', async () => {
+    const file = auditFile();
+    kernel = testKernel({ audit: { file } });
+    await kernel.run({ code: 'export default () => sys.tool("echo", { password: "hunter2-SECRET", b: 1 })' });
+    await kernel.run({ code: 'export default () => sys.tool("echo", { b: 1, password: "hunter2-SECRET" })' });
+    await kernel.close();
+    kernel = undefined;
+    const text = readFileSync(file, 'utf8');
+    expect(text).not.toContain('hunter2');
+    const digests = readRecords(file)
+      .filter((r) => r.phase === 'outcome' && r.action === 'echo')
+      .map((r) => r.args_sha256);
+    expect(digests).toHaveLength(2);
+    expect(digests[0]).toBe(digests[1]);
+  });
+});
+
+describe('the audit file', () => {
+  it('verifies under the pinned root key, and an edit is found at its seq', async () => {
+    const file = auditFile();
+    const store = join(mkdtempSync(join(tmpdir(), 'isokernel-store-')), 's');
+    kernel = testKernel({ audit: { file }, store });
+    const root = Buffer.from(kernel.authority.rootPublicKey, 'base64url').toString('hex');
+    await kernel.run({ code: 'export default async () => { await sys.tool("echo", 1); await sys.tool("echo", 2); }' });
+    await kernel.close();
+    kernel = undefined;
+    expect(verifyAuditFile(file, { trustedKeys: [root] })).toMatchObject({ ok: true, records: 4 });
+    expect(verifyAuditFile(file, { trustedKeys: ['ab'.repeat(32)] }).ok).toBe(false);
+
+    const lines = readFileSync(file, 'utf8').split('\n');
+    expect(lines[1]).toContain('"status":"ok"');
+    lines[1] = lines[1]!.replace('"status":"ok"', '"status":"denied"');
+    writeFileSync(file, lines.join('\n'));
+    expect(verifyAuditFile(file, { trustedKeys: [root] })).toMatchObject({ ok: false, seq: 1 });
+  });
+
+  it('refuses a second kernel writing the same log while the first is open', () => {
+    const file = auditFile();
+    kernel = testKernel({ audit: { file } });
+    expect(() => testKernel({ audit: { file } })).toThrow();
+  });
+});
+
+describe('host submissions and proofs', () => {
+  it('submit returns the seq of its outcome record, provable against a signed checkpoint', async () => {
+    const file = auditFile();
+    kernel = testKernel({ audit: { file }, policy: { capabilities: [{ action: 'echo', resource: 'echo' }] } });
+    const done = await kernel.submit({ action: 'echo', params: { x: 1 } });
+    const denied = await kernel.submit({ action: 'noop' });
+    expect(done).toMatchObject({ status: 'OK', recordId: expect.any(Number) });
+    expect(denied).toMatchObject({ status: 'DENIED', recordId: (done.recordId ?? 0) + 2 });
+    kernel.audit.checkpoint();
+    const proof = kernel.audit.prove(done.recordId ?? -1);
+    await kernel.close();
+    kernel = undefined;
+    const record = readRecords(file).find((r) => r.seq === done.recordId);
+    expect(record).toMatchObject({ agent: 'host', action: 'echo', status: 'ok', phase: 'outcome' });
+    expect(verifyRecordInclusion(record!, proof)).toBe(true);
+    expect(verifyRecordInclusion({ ...record!, resource: 'other' } as AuditRecord, proof)).toBe(false);
+  });
+});
