@@ -142,10 +142,24 @@ function intentIdentity(intent: AuditRecord, label: readonly string[]): AuditInt
   };
 }
 
-/** Records stored in memory; the default sink, and the one tests and embedders read back from. */
+/**
+ * Records stored in memory; the default sink, and the one tests and embedders read back from. With `retain`,
+ * only the most recent `retain` records are kept (a long-running host must not grow without bound; the log's
+ * hash chains and Merkle tree still cover every record); without it, all of them.
+ */
 export class MemoryAuditSink implements AuditSink {
   readonly #records: AuditRecord[] = [];
   readonly #checkpoints: AuditCheckpoint[] = [];
+  readonly #retain: number;
+
+  /** Throws RangeError when `retain` is not a positive integer. */
+  constructor(options: { retain?: number } = {}) {
+    const retain = options.retain ?? Number.POSITIVE_INFINITY;
+    if (retain !== Number.POSITIVE_INFINITY && (!Number.isInteger(retain) || retain < 1)) {
+      throw new RangeError('retain must be a positive integer');
+    }
+    this.#retain = retain;
+  }
 
   /** The stored records in seq order (frozen objects; the array is live). */
   get records(): readonly AuditRecord[] {
@@ -157,9 +171,12 @@ export class MemoryAuditSink implements AuditSink {
     return this.#checkpoints;
   }
 
-  /** Stores the record. Never throws. */
+  /** Stores the record, dropping the oldest beyond `retain` (in batches, so appends stay O(1)). Never throws. */
   appendRecord(record: AuditRecord): void {
     this.#records.push(record);
+    if (this.#records.length >= 2 * this.#retain) this.#records.splice(0, this.#records.length - this.#retain);
+    if (this.#checkpoints.length >= 2 * this.#retain)
+      this.#checkpoints.splice(0, this.#checkpoints.length - this.#retain);
   }
 
   /** Stores the checkpoint. Never throws. */

@@ -265,3 +265,20 @@ describe('audit-log', () => {
     expect(() => log.proveConsistency(1, 0)).toThrow(RangeError);
   });
 });
+
+describe('MemoryAuditSink retention', () => {
+  it('keeps only the most recent records when asked, while the log keeps counting', async () => {
+    const { AuditLog, MemoryAuditSink } = await import('../../runtime/audit-log.js');
+    const { SigningKey } = await import('../../runtime/keys.js');
+    const sink = new MemoryAuditSink({ retain: 10 });
+    const log = new AuditLog({ key: SigningKey.generate(), sink });
+    for (let i = 0; i < 100; i++) {
+      log.intent({ namespace: 'n', agent: 'a', syscall: 'tool', action: 'echo', args: i });
+    }
+    expect(log.size).toBe(100);
+    expect(sink.records.length).toBeGreaterThanOrEqual(10);
+    expect(sink.records.length).toBeLessThan(20);
+    expect(sink.records.at(-1)?.seq).toBe(99);
+    expect(() => new MemoryAuditSink({ retain: 0 })).toThrow(RangeError);
+  });
+});
