@@ -7,9 +7,10 @@ import { z } from 'zod';
 import { defineTool, Kernel, ToolRegistry } from '../index.js';
 import { PRELUDE_FILENAME, PRELUDE_SOURCE } from '../isolates/prelude.js';
 import { AgentSession } from '../runtime/agent.js';
-import { AuditLog } from '../runtime/audit-log.js';
+import { AuditLog, MemoryAuditSink } from '../runtime/audit-log.js';
 import { CapabilityAuthority } from '../runtime/capability-authority.js';
 import { SigningKey } from '../runtime/keys.js';
+import { LabelRules } from '../runtime/label-rules.js';
 import { DEFAULT_LIMITS } from '../runtime/limits.js';
 import { dispatch } from '../syscalls/dispatch.js';
 import { report } from './report.js';
@@ -24,7 +25,8 @@ const authority = new CapabilityAuthority({ rootKey: SigningKey.generate() });
 const session = new AgentSession('bench', SigningKey.generate(), DEFAULT_LIMITS, {
   tools: new ToolRegistry().add(noop),
   authority,
-  audit: new AuditLog({ key: SigningKey.generate() }),
+  audit: new AuditLog({ key: SigningKey.generate(), sink: new MemoryAuditSink({ retain: 10_000 }) }),
+  labels: new LabelRules(undefined),
   maxPayloadBytes: 1024 * 1024,
   emit: () => {},
 });

@@ -25,7 +25,7 @@ export const PRELUDE_FILENAME = 'isokernel:prelude';
 export const REMOVED_GLOBALS = ['WebAssembly', 'SharedArrayBuffer', 'Atomics', 'console'] as const;
 
 /** Names of the syscalls the guest can issue, in the order the prelude exposes them. */
-export const GUEST_SYSCALLS = ['tool', 'log', 'caps'] as const;
+export const GUEST_SYSCALLS = ['tool', 'log', 'caps', 'read', 'label', 'declassify'] as const;
 
 export const PRELUDE_SOURCE = `'use strict';
 (() => {
@@ -52,10 +52,30 @@ export const PRELUDE_SOURCE = `'use strict';
 
   const slice = (s, from, to) => ReflectApply(StringSlice, s, [from, to]);
 
+  // The descriptor has a null prototype: a 'get' or 'set' planted on Object.prototype must not turn it
+  // into an accessor (or make defining it throw, which would leave a pending call unsettled).
   const kernelError = (code, message) => {
     const error = new ErrorCtor(message);
-    ReflectDefineProperty(error, 'code', { value: code, enumerable: true, writable: false, configurable: false });
+    ReflectDefineProperty(error, 'code', { __proto__: null, value: code, enumerable: true, writable: false, configurable: false });
     return error;
+  };
+
+  // JSON has no form for functions and symbols and would drop them silently; refuse them instead.
+  const strictReplacer = (key, value) => {
+    const type = typeof value;
+    if (type === 'function' || type === 'symbol') throw strictReplacer;
+    return value;
+  };
+  // JSON text of the argument list, serialized one argument at a time so that a toJSON planted on
+  // Array.prototype cannot replace the envelope (the syscall's own argument positions). Each argument
+  // is serialized exactly once; its getters and toJSON run here, in the agent's realm.
+  const encodeArgs = (list) => {
+    let text = '[';
+    for (let i = 0; i < list.length; i++) {
+      const part = JSONStringify(list[i], strictReplacer);
+      text += (i === 0 ? '' : ',') + (part === undefined ? 'null' : part);
+    }
+    return text + ']';
   };
 
   // Turns a host reply into the value or a guest-realm Error; a malformed reply is an internal error.
@@ -85,7 +105,7 @@ export const PRELUDE_SOURCE = `'use strict';
     new PromiseCtor((resolve, reject) => {
       let payload;
       try {
-        payload = JSONStringify(args);
+        payload = encodeArgs(args);
       } catch {
         payload = undefined;
       }
@@ -128,9 +148,24 @@ export const PRELUDE_SOURCE = `'use strict';
     value: () => call('caps', []),
     enumerable: true,
   });
+  ReflectDefineProperty(sys, 'read', {
+    value: (handle) => call('read', [handle === undefined ? null : handle]),
+    enumerable: true,
+  });
+  ReflectDefineProperty(sys, 'label', {
+    value: () => call('label', []),
+    enumerable: true,
+  });
+  ReflectDefineProperty(sys, 'declassify', {
+    value: (handle, tags) => call('declassify', [handle === undefined ? null : handle, tags === undefined ? null : tags]),
+    enumerable: true,
+  });
   ObjectFreeze(sys.tool);
   ObjectFreeze(sys.log);
   ObjectFreeze(sys.caps);
+  ObjectFreeze(sys.read);
+  ObjectFreeze(sys.label);
+  ObjectFreeze(sys.declassify);
   ObjectFreeze(sys);
   ReflectDefineProperty(g, 'sys', { value: sys, writable: false, enumerable: false, configurable: false });
 

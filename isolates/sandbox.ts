@@ -130,21 +130,24 @@ export class Sandbox implements Watched {
       return this.#failFromIsolate(error, true);
     }
     if (this.#ended) return;
+    // Ignored, not awaited: start never throws (main's outcome arrives through `done`), and an awaited
+    // apply would fail with the first promise rejection main's synchronous part left unhandled when the
+    // task ended (isolated-vm's task epilogue), ending a valid agent with E_INTERNAL.
     try {
-      await start.apply(undefined, [namespace.derefInto(), inputJson]);
+      start.applyIgnored(undefined, [namespace.derefInto(), inputJson]);
     } catch (error) {
       this.#failFromIsolate(error, false);
     }
   }
 
-  // Errors out of isolated-vm: agent exceptions during module evaluation carry the agent's own message;
-  // anything after a kill or a disposal is reported by the reason we already recorded.
+  // Errors out of isolated-vm: agent exceptions during module evaluation carry the agent's own message
+  // (see thrownMessage); anything after a kill or a disposal is reported by the reason we already recorded.
   #failFromIsolate(error: unknown, evaluating: boolean): void {
     if (this.#ended) return;
     if (this.#isolate?.isDisposed) {
       this.#fail('E_QUOTA', LIMIT_MESSAGES.memory);
-    } else if (evaluating && error instanceof Error) {
-      this.#fail('E_AGENT_FAILED', String(error.message).slice(0, 1000));
+    } else if (evaluating) {
+      this.#fail('E_AGENT_FAILED', thrownMessage(error));
     } else {
       this.#fail('E_INTERNAL', 'internal kernel error');
     }
@@ -221,6 +224,21 @@ function toSandboxOutcome(reported: GuestOutcome | KernelErrorInfo): SandboxOutc
     default:
       return { ok: false, error: { code: 'E_INTERNAL', message: 'internal kernel error' } };
   }
+}
+
+/** isolated-vm's fixed sentence for a thrown object that is not an Error (it names the host library). */
+const NON_ERROR_THROWN = 'An object was thrown from supplied code within isolated-vm';
+
+/**
+ * The text of a value the agent's top-level code threw, as isolated-vm copied it out, by the prelude's
+ * rules for main: the agent's own message (a thrown primitive is its own text), cut to 1000 characters.
+ */
+function thrownMessage(error: unknown): string {
+  if (error instanceof Error) {
+    const message = String(error.message);
+    return message.startsWith(NON_ERROR_THROWN) ? 'agent threw a non-error value' : message.slice(0, 1000);
+  }
+  return error === undefined ? 'agent threw a non-error value' : String(error).slice(0, 1000);
 }
 
 function round(value: number): number {

@@ -95,6 +95,8 @@ export class Watchdog {
         this.#requestHeap(target, heap, now);
       } else if (now - heap.pendingSince > this.#tickMs) {
         offHeap ??= offHostMemory();
+        // Memory another isolate gives back (one being torn down, a GC) must not hide this one's growth.
+        if (offHeap < heap.anchor) heap.anchor = offHeap;
         const estimate = heap.exact + Math.max(0, offHeap - heap.anchor);
         if (estimate > heap.peak) heap.peak = estimate;
         if (estimate > target.memoryLimitBytes) target.exceeded('memory');

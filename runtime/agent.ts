@@ -2,7 +2,10 @@ import type { ToolRegistry } from '../tools/registry.js';
 import type { AuditLog } from './audit-log.js';
 import type { CapabilityAuthority } from './capability-authority.js';
 import type { ErrorCode, KernelErrorInfo } from './errors.js';
+import { HandleTable } from './handles.js';
 import type { SigningKey } from './keys.js';
+import type { LabelRules } from './label-rules.js';
+import { EMPTY_LABEL, type Label } from './labels.js';
 import type { Limits } from './limits.js';
 import { encodePublicKey } from './public-key.js';
 
@@ -30,6 +33,7 @@ export interface KernelServices {
   readonly tools: ToolRegistry;
   readonly authority: CapabilityAuthority;
   readonly audit: AuditLog;
+  readonly labels: LabelRules;
   readonly maxPayloadBytes: number;
   emit(event: KernelEvent): void;
 }
@@ -53,6 +57,10 @@ export class AgentSession {
   /** The spawning agent's id; null for an agent the host started. */
   readonly parent: string | null;
   state: AgentState = 'starting';
+  /** The floating context label: the join of everything the agent has read. Only ever rises. */
+  label: Label = EMPTY_LABEL;
+  /** Values kept in the kernel for this agent, each with its own label. */
+  readonly handles = new HandleTable();
   /** Every syscall attempt, including refused and malformed ones. */
   syscalls = 0;
   readonly #abort = new AbortController();

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { AgentSession } from './agent.js';
 import type { AuditLog } from './audit-log.js';
 import type { AuditRecord, AuditStatus } from './audit-record.js';
@@ -37,10 +38,16 @@ export class Attempt {
     this.#args = args;
   }
 
-  /** Names the action, resource and (validated) arguments; only their digest is stored. */
-  describe(action: string, resource: string | null, args: unknown, label?: Label): void {
+  /**
+   * Names the action, resource and (validated) arguments; only the arguments' digest is stored. The resource
+   * of a call labelled `secret` is stored as a digest too: a refused exfiltration attempt often carries the
+   * secret in its URL or path, and the log must not become the place it leaks to. `resourceIsData: false`
+   * says the resource is kernel vocabulary (a tag name), not data, and is kept.
+   */
+  describe(action: string, resource: string | null, args: unknown, label?: Label, resourceIsData = true): void {
     this.#action = action;
-    this.#resource = resource;
+    const secret = resourceIsData && resource !== null && label?.includes('secret') === true;
+    this.#resource = secret ? redact(resource) : resource;
     this.#args = args;
     if (label !== undefined) this.#label = label;
   }
@@ -84,6 +91,10 @@ export class Attempt {
       return null;
     }
   }
+}
+
+function redact(resource: string): string {
+  return `redacted:sha256:${createHash('sha256').update(resource).digest('hex')}`;
 }
 
 /** An agent's identity in the audit log. */

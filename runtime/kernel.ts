@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { type Tool, ToolRegistry } from '../tools/registry.js';
 import { AgentSession, type KernelEvent, type KernelServices, type RunResult } from './agent.js';
-import { AuditLog, type AuditSink } from './audit-log.js';
+import { AuditLog, type AuditSink, MemoryAuditSink } from './audit-log.js';
 import { AuditFileStore, type FsyncPolicy } from './audit-store.js';
 import { Attempt } from './audit-trail.js';
 import { KernelError } from './errors.js';
@@ -15,12 +15,14 @@ import {
   type GrantRule,
 } from './kernel-capabilities.js';
 import { SigningKey } from './keys.js';
+import { LabelRules } from './label-rules.js';
+import { EMPTY_LABEL, joinLabels, makeLabel } from './labels.js';
 import type { AgentLauncher, AgentProcess } from './launcher.js';
 import { DEFAULT_LIMITS, type Limits, resolveLimits } from './limits.js';
 import { loadPolicy, type Policy } from './policy.js';
 import { grantPolicy } from './policy-grants.js';
 import { encodePublicKey } from './public-key.js';
-import { authorizeToolUse, prepareToolUse, runToolUse } from './tool-gate.js';
+import { authorizeToolUse, checkSinks, prepareToolUse, runToolUse } from './tool-gate.js';
 
 export const DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024;
 /** Agent source larger than this is refused before it reaches V8. */
@@ -60,6 +62,8 @@ export interface SubmitRequest {
   /** The resource, placed in the argument the tool names as its `target`. */
   readonly target?: string;
   readonly params?: Readonly<Record<string, unknown>>;
+  /** Tags of the host-supplied data in this call (for example ['email'] for text from an inbox). */
+  readonly label?: readonly string[];
 }
 
 export interface SubmitResult {
@@ -68,7 +72,12 @@ export interface SubmitResult {
   readonly error: { readonly code: string; readonly message: string } | null;
   /** The seq of the submission's outcome record in the audit log (null if the log failed). */
   readonly recordId: number | null;
+  /** The label of `data`: the call's label joined with the tool's source tags. */
+  readonly label: readonly string[];
 }
+
+/** Records the in-memory audit log keeps when no file is configured (the Merkle tree still covers all). */
+export const MEMORY_AUDIT_RETAIN = 10_000;
 
 /** The host's identity in the audit log. */
 const HOST_SUBJECT = { id: 'host', namespace: 'host', parent: null } as const;
@@ -129,6 +138,7 @@ export class Kernel {
       tools: this.tools,
       authority: this.authority,
       audit: this.audit,
+      labels: new LabelRules(this.policy.labels),
       maxPayloadBytes,
       emit: (event) => this.#emit(event),
     };
@@ -241,8 +251,9 @@ export class Kernel {
       throw new TypeError('request.action must be a string');
     }
     const params = request.params ?? {};
+    const callLabel = request.label === undefined ? EMPTY_LABEL : makeLabel(request.label, 'request.label');
     const attempt = new Attempt(this.audit, HOST_SUBJECT, 'submit', request);
-    attempt.describe(request.action, request.target ?? null, params);
+    attempt.describe(request.action, request.target ?? null, params, callLabel);
     const tool = this.tools.forAction(request.action);
     if (tool === undefined) {
       return submitError(attempt, new KernelError('E_NO_TOOL', `no tool performs "${request.action}"`));
@@ -251,15 +262,18 @@ export class Kernel {
       request.target !== undefined && tool.target !== undefined ? { ...params, [tool.target]: request.target } : params;
     try {
       const use = prepareToolUse(tool, args);
-      attempt.describe(use.action, use.resource, use.args);
+      attempt.describe(use.action, use.resource, use.args, callLabel);
       attempt.begin();
+      checkSinks(this.#services.labels, use, callLabel);
       const decision = authorizeToolUse(this.authority, this.hostPublicKey, use);
       if (!decision.ok) {
         const recordId = attempt.end(decision.code);
-        return { status: 'DENIED', data: null, error: { code: decision.code, message: decision.message }, recordId };
+        const error = { code: decision.code, message: decision.message };
+        return { status: 'DENIED', data: null, error, recordId, label: callLabel };
       }
-      const data = await runToolUse(use, { agent: 'host', signal: this.#hostAbort.signal });
-      return { status: 'OK', data, error: null, recordId: attempt.end(null, { tool_calls: 1 }) };
+      const data = await runToolUse(use, { agent: 'host', signal: this.#hostAbort.signal, label: callLabel });
+      const label = joinLabels(callLabel, this.#services.labels.sourceTags(tool, use.resource));
+      return { status: 'OK', data, error: null, recordId: attempt.end(null, { tool_calls: 1 }), label };
     } catch (error) {
       const info = error instanceof KernelError ? error : new KernelError('E_INTERNAL', 'internal kernel error');
       return submitError(attempt, info);
@@ -297,13 +311,15 @@ export class Kernel {
   }
 }
 
+// A taint refusal is a denial like a capability refusal; anything else that stops a submission is an error.
 function submitError(attempt: Attempt, error: KernelError): SubmitResult {
   const recordId = attempt.end(error.code);
-  return { status: 'ERROR', data: null, error: { code: error.code, message: error.message }, recordId };
+  const status = error.code === 'E_TAINT' ? 'DENIED' : 'ERROR';
+  return { status, data: null, error: { code: error.code, message: error.message }, recordId, label: EMPTY_LABEL };
 }
 
 function openAudit(options: KernelOptions['audit'], key: SigningKey): AuditLog {
-  if (options === undefined) return new AuditLog({ key });
+  if (options === undefined) return new AuditLog({ key, sink: new MemoryAuditSink({ retain: MEMORY_AUDIT_RETAIN }) });
   if (options === null || typeof options !== 'object' || typeof options.file !== 'string' || options.file === '') {
     throw new TypeError('options.audit.file must be a file path');
   }

@@ -3,6 +3,8 @@ import { toolAction } from '../tools/registry.js';
 import type { AuthorizeResult, CapabilityAuthority } from './capability-authority.js';
 import { describeIssue } from './describe-issue.js';
 import { KernelError } from './errors.js';
+import type { LabelRules } from './label-rules.js';
+import type { Label } from './labels.js';
 import { parseResource } from './resource-match.js';
 
 /**
@@ -38,6 +40,18 @@ export function prepareToolUse(tool: Tool, rawArgs: unknown): ToolUse {
     throw new KernelError('E_BAD_ARG', `"${tool.name}": the arguments do not name a valid resource`);
   }
   return { tool, args: parsed.data, action: toolAction(tool), resource };
+}
+
+/**
+ * Refuses the call with E_TAINT when `callLabel` carries a tag one of the tool's sinks denies. The message
+ * names the tool, the argument and the tags, never the data.
+ */
+export function checkSinks(rules: LabelRules, use: ToolUse, callLabel: Label): void {
+  const finding = rules.check(use.tool, use.args, callLabel);
+  if (finding !== undefined) {
+    const where = finding.arg === '*' ? 'its arguments' : `argument "${finding.arg}"`;
+    throw new KernelError('E_TAINT', `"${use.tool.name}" refuses data labelled ${finding.tags.join(', ')} in ${where}`);
+  }
 }
 
 /** Authorizes `use` for `holder`; a refusal carries the authority's code and a message naming action and resource. */

@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import type { AgentSession } from '../runtime/agent.js';
 import type { Attempt } from '../runtime/audit-trail.js';
-import { KernelError } from '../runtime/errors.js';
-import { authorizeToolUse, prepareToolUse, runToolUse } from '../runtime/tool-gate.js';
+import { KernelError, toErrorInfo } from '../runtime/errors.js';
+import { joinLabels, labelLeq } from '../runtime/labels.js';
+import { authorizeToolUse, checkSinks, prepareToolUse, runToolUse } from '../runtime/tool-gate.js';
 import { defineSyscall } from './syscall.js';
 
 /** `sys.tool(name, args, options)`: runs a registered tool for the calling agent, if its capabilities allow. */
@@ -17,14 +18,42 @@ export const toolSyscall = defineSyscall({
   run(session: AgentSession, [name, args, options], attempt: Attempt) {
     const tool = session.services.tools.get(name);
     if (tool === undefined) throw new KernelError('E_NO_TOOL', `sys.tool: no tool named "${name}"`);
-    if (options?.handle === true) {
-      throw new KernelError('E_BAD_ARG', 'sys.tool: handle results are not supported by this kernel');
-    }
-    const use = prepareToolUse(tool, args ?? undefined);
-    attempt.describe(use.action, use.resource, use.args);
+    const substituted = session.handles.substitute(args ?? undefined);
+    const callLabel = joinLabels(session.label, substituted.label);
+    // A failure past this point (a schema error, a refusal naming the resource, the tool's own error, or
+    // just its code) depends on the values of the handles passed, which the agent has not read: it raises
+    // the context by the call's label as a result would, and a message that could quote handle data is
+    // withheld. Only the sink check is decided by labels alone, so its refusal does neither.
+    const unread = !labelLeq(substituted.label, session.label);
+    const failed = (error: unknown): never => {
+      session.label = joinLabels(session.label, callLabel);
+      if (!unread) throw error;
+      const { code } = toErrorInfo(error);
+      throw new KernelError(
+        code,
+        `sys.tool: "${name}" failed with ${code} (detail withheld: its arguments carry unread handle data labelled ${substituted.label.join(', ')})`,
+      );
+    };
+    const guarded = <T>(step: () => T): T => {
+      try {
+        return step();
+      } catch (error) {
+        return failed(error);
+      }
+    };
+    const use = guarded(() => prepareToolUse(tool, substituted.value));
+    attempt.describe(use.action, use.resource, use.args, callLabel);
     attempt.begin();
+    checkSinks(session.services.labels, use, callLabel);
     const decision = authorizeToolUse(session.services.authority, session.publicKey, use);
-    if (!decision.ok) throw new KernelError(decision.code, decision.message);
-    return runToolUse(use, { agent: session.id, signal: session.signal });
+    if (!decision.ok) failed(new KernelError(decision.code, decision.message));
+    const resultLabel = joinLabels(callLabel, session.services.labels.sourceTags(tool, use.resource));
+    const keep = (value: unknown): unknown => {
+      if (options?.handle === true) return session.handles.create(value, resultLabel);
+      session.label = joinLabels(session.label, resultLabel);
+      return value;
+    };
+    const running = guarded(() => runToolUse(use, { agent: session.id, signal: session.signal, label: callLabel }));
+    return running instanceof Promise ? running.then(keep, failed) : keep(running);
   },
 });

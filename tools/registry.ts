@@ -6,6 +6,8 @@ export interface ToolContext {
   readonly agent: string;
   /** Aborted when the calling agent ends (killed, quota, or finished). */
   readonly signal: AbortSignal;
+  /** The label of this call: the caller's context joined with every handle it passed. */
+  readonly label: readonly string[];
 }
 
 /**
@@ -29,6 +31,14 @@ export interface Tool<Schema extends z.ZodType = z.ZodType> {
   readonly target?: string;
   /** Values the tool uses for arguments a call leaves out, so a `{ method: GET }` grant allows a bare call. */
   readonly defaults?: Readonly<Record<string, string | number | boolean>>;
+  /**
+   * Information flow: `source` tags every result carries (net.http → ['web']); `sinks` maps an argument name
+   * (or '*' for every argument) to the tags that may not reach it (email.send → { '*': ['web', 'email'] }).
+   */
+  readonly labels?: {
+    readonly source?: readonly string[];
+    readonly sinks?: Readonly<Record<string, readonly string[]>>;
+  };
   run(args: z.output<Schema>, ctx: ToolContext): unknown;
 }
 

@@ -194,6 +194,7 @@ describe('sys.caps and the host API', () => {
       data: 'alpha',
       error: null,
       recordId: expect.any(Number),
+      label: [],
     });
     expect(await kernel.submit({ action: 'fs.read', target: '/etc/passwd' })).toMatchObject({
       status: 'DENIED',

@@ -4,6 +4,7 @@ import { AgentSession, type KernelEvent } from '../../runtime/agent.js';
 import { AuditLog } from '../../runtime/audit-log.js';
 import { CapabilityAuthority } from '../../runtime/capability-authority.js';
 import { SigningKey } from '../../runtime/keys.js';
+import { LabelRules } from '../../runtime/label-rules.js';
 import { DEFAULT_LIMITS } from '../../runtime/limits.js';
 import { dispatch } from '../../syscalls/dispatch.js';
 import { ToolRegistry } from '../../tools/registry.js';
@@ -16,6 +17,7 @@ function session(events: KernelEvent[] = []): AgentSession {
     tools,
     authority,
     audit: new AuditLog({ key: SigningKey.generate() }),
+    labels: new LabelRules(undefined),
     maxPayloadBytes: 4096,
     emit: (e: KernelEvent) => events.push(e),
   });
