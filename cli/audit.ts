@@ -1,6 +1,7 @@
 import { scanLines } from '../runtime/audit-lines.js';
 import { type AuditRecord, MAX_RECORD_LINE_LENGTH, parseRecordLine } from '../runtime/audit-record.js';
 import { verifyAuditFile } from '../runtime/audit-verify.js';
+import { sanitizeForTerminal } from './io.js';
 
 /**
  * `isokernel audit verify | show | export`, as functions of (file, options, io) returning an exit code, so the
@@ -42,15 +43,6 @@ export interface AuditExportOptions {
 }
 
 const SHOW_STATUSES: ReadonlySet<string> = new Set(['intent', 'ok', 'denied', 'error', 'killed']);
-
-// C0, DEL, C1, line/paragraph separators and bidi controls: anything that moves the cursor or reorders text.
-// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is this regex's purpose.
-const UNSAFE_CHARS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
-
-/** `text` with every terminal-unsafe character written as \u{hex}. */
-export function sanitizeForTerminal(text: string): string {
-  return text.replace(UNSAFE_CHARS, (char) => `\\u{${char.charCodeAt(0).toString(16)}}`);
-}
 
 function checkIo(io: AuditIo): void {
   if (typeof io !== 'object' || io === null || typeof io.out !== 'function' || typeof io.err !== 'function') {

@@ -9,6 +9,23 @@ export const processIo: Io = {
   err: (text) => process.stderr.write(text.endsWith('\n') ? text : `${text}\n`),
 };
 
+// C0, DEL, C1, line/paragraph separators and bidi controls: anything that moves the cursor or reorders text.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is this regex's purpose.
+const UNSAFE_CHARS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+/** `text` with every terminal-unsafe character written as \u{hex}: agent-chosen text must not drive the terminal. */
+export function sanitizeForTerminal(text: string): string {
+  return text.replace(UNSAFE_CHARS, (char) => `\\u{${char.charCodeAt(0).toString(16)}}`);
+}
+
+/** Pretty JSON with terminal-unsafe characters as \uXXXX escapes: still valid JSON, with the same value. */
+export function terminalSafeJson(value: unknown): string {
+  const text = JSON.stringify(value, null, 2) ?? 'null';
+  return text.replace(UNSAFE_CHARS, (char) =>
+    char === '\n' ? char : `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
+
 /** Exit codes of every isokernel command. */
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { Kernel } from '../index.js';
 import type { RunResult } from '../runtime/agent.js';
 import type { Limits } from '../runtime/limits.js';
-import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, type Io } from './io.js';
+import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, type Io, sanitizeForTerminal, terminalSafeJson } from './io.js';
 
 /** Where state that outlives a run lives unless --store says otherwise: under the current directory. */
 export const DEFAULT_STORE = '.isokernel';
@@ -49,7 +49,7 @@ export async function runCommand(file: string, options: RunOptions, io: Io): Pro
     io.err(`isokernel run: ${error instanceof Error ? error.message : String(error)}`);
     return EXIT_USAGE;
   }
-  kernel.on('log', (event) => io.err(`[agent] ${event.text}`));
+  kernel.on('log', (event) => io.err(`[agent] ${sanitizeForTerminal(event.text)}`));
   const firstSeq = kernel.audit.size;
   let result: RunResult;
   try {
@@ -61,7 +61,7 @@ export async function runCommand(file: string, options: RunOptions, io: Io): Pro
   }
   const lastSeq = kernel.audit.size - 1;
   await kernel.close();
-  io.out(JSON.stringify(result.ok ? result.value : { error: result.error }, null, 2) ?? 'null');
+  io.out(terminalSafeJson(result.ok ? result.value : { error: result.error }));
   const records = lastSeq >= firstSeq ? `seq=${firstSeq}..${lastSeq}` : 'seq=none';
   io.err(`${summary(result)} audit=${auditFile} ${records}`);
   return result.ok ? EXIT_OK : EXIT_FAILED;

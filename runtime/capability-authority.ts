@@ -34,6 +34,8 @@
  * fields or params), E_INTERNAL (a counter could not be stored: the use is refused). Messages name the
  * action and resource, never token bytes.
  */
+
+import type { CapabilityScope } from './capability-attenuation.js';
 import {
   type CapabilityRequest,
   describeRequest,
@@ -75,15 +77,9 @@ export interface CapabilityAuthorityOptions {
   readonly state?: CapabilityState;
 }
 
-/** A root capability to grant (from the policy). */
-export interface GrantSpec {
+/** A root capability to grant (from the policy): a scope and who holds it. */
+export interface GrantSpec extends CapabilityScope {
   readonly audience: string | Uint8Array;
-  readonly action: string;
-  readonly resource: string;
-  readonly constraints?: Constraints;
-  readonly maxUses?: number;
-  readonly expiresAt?: number;
-  readonly notBefore?: number;
 }
 
 /** A child capability to create; omitted fields copy the parent's (max uses: unbounded on its own). */

@@ -1,19 +1,12 @@
+import type { CapabilityScope } from './capability-attenuation.js';
 import { CapabilityAuthority, type CapabilitySummary } from './capability-authority.js';
 import { DirectoryCapabilityState, MemoryCapabilityState } from './capability-state.js';
-import type { Constraints } from './constraint-match.js';
 import type { SigningKey } from './keys.js';
 
 export type { CapabilityAuthority, CapabilitySummary };
 
 /** A capability to grant or narrow, as the host writes it. */
-export interface GrantRule {
-  readonly action: string;
-  readonly resource: string;
-  readonly constraints?: Constraints;
-  readonly maxUses?: number;
-  readonly expiresAt?: number;
-  readonly notBefore?: number;
-}
+export type GrantRule = CapabilityScope;
 
 /**
  * The kernel's authority: with a store directory, the root key, revocations and invocation counters live

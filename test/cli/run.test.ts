@@ -123,3 +123,17 @@ describe('isokernel run writes the audit log; isokernel audit verifies it', () =
     expect(isokernel('audit', 'verify', join(dir, 'missing.jsonl')).status).toBe(1);
   });
 });
+
+describe('agent text reaches the terminal only escaped', () => {
+  it('escapes control and bidi characters in log lines and in the result, which stays the same JSON value', () => {
+    const evil = '\u001b]0;pwned\u0007\u001b[2J\u009b31m\u202eabc';
+    const file = agentFile(
+      `export default async () => { await sys.log(${JSON.stringify(evil)}); return { text: ${JSON.stringify(evil)} }; }`,
+    );
+    const run = isokernel('run', file, '--store', join(mkdtempSync(join(tmpdir(), 'isokernel-tty-')), 's'));
+    expect(run.status).toBe(0);
+    expect(run.stdout + run.stderr).not.toMatch(/[\u001b\u0007\u009b\u202e]/);
+    expect(run.stderr).toContain('[agent] \\u{1b}]0;pwned');
+    expect(JSON.parse(run.stdout)).toEqual({ text: evil });
+  });
+});
