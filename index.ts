@@ -6,9 +6,19 @@ import { IsolateLauncher } from './isolates/launcher.js';
 import { type KernelOptions, Kernel as RuntimeKernel } from './runtime/kernel.js';
 
 export type { AgentSession, KernelEvent, RunResult, Usage } from './runtime/agent.js';
+export { AuditLog, MemoryAuditSink } from './runtime/audit-log.js';
+export { verifyAuditConsistency, verifyRecordInclusion } from './runtime/audit-proof.js';
+export type { AuditRecord } from './runtime/audit-record.js';
+export { verifyAuditFile } from './runtime/audit-verify.js';
+export type { CapabilitySummary } from './runtime/capability-authority.js';
 export { ERROR_CODES, type ErrorCode, KernelError } from './runtime/errors.js';
 export type { AgentHandle, KernelOptions, SpawnRequest } from './runtime/kernel.js';
+export type { GrantRule } from './runtime/kernel-capabilities.js';
+export { EMPTY_LABEL, joinLabels, type Label, makeLabel } from './runtime/labels.js';
 export { DEFAULT_LIMITS, type Limits } from './runtime/limits.js';
+export { verifyConsistency, verifyInclusion } from './runtime/merkle.js';
+export { loadPolicy, loadPolicyText, type Policy, PolicyError } from './runtime/policy.js';
+export { normalizePath, normalizeUrl } from './runtime/resource-match.js';
 export { defineTool, type Tool, type ToolContext, ToolRegistry } from './tools/registry.js';
 
 export class Kernel extends RuntimeKernel {
