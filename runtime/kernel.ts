@@ -212,8 +212,10 @@ export class Kernel {
    * Throws TypeError/RangeError naming the field for a malformed rule or holder.
    */
   grant(to: string, rule: GrantRule): { id: string; token: string } {
-    const capability = this.authority.grant({ ...rule, audience: this.#holderKey(to) });
-    return { id: capability.id, token: capability.token };
+    return this.#hostAction('grant', rule?.action, rule?.resource, { to, rule }, () => {
+      const capability = this.authority.grant({ ...rule, audience: this.#holderKey(to) });
+      return { id: capability.id, token: capability.token };
+    });
   }
 
   /**
@@ -222,19 +224,40 @@ export class Kernel {
    * (E_ESCALATION when the host does not hold `from`, E_BAD_ARG for malformed fields).
    */
   delegate(from: string, to: string, rule: Partial<GrantRule> = {}): { id: string; token: string } {
-    const result = this.authority.delegate({
-      ...rule,
-      parentId: from,
-      delegator: this.#hostKey,
-      audience: this.#holderKey(to),
+    return this.#hostAction('delegate', rule?.action ?? 'delegate', from, { from, to, rule }, () => {
+      const result = this.authority.delegate({
+        ...rule,
+        parentId: from,
+        delegator: this.#hostKey,
+        audience: this.#holderKey(to),
+      });
+      if (!result.ok) throw new KernelError(result.code, result.message);
+      return { id: result.value.id, token: result.value.token };
     });
-    if (!result.ok) throw new KernelError(result.code, result.message);
-    return { id: result.value.id, token: result.value.token };
   }
 
   /** Revokes a capability and, at once, everything delegated from it. */
   revoke(id: string): void {
-    this.authority.revoke(id);
+    this.#hostAction('revoke', 'revoke', id, { id }, () => this.authority.revoke(id));
+  }
+
+  // Host actions that change what agents may do are audited like syscalls: intent, then outcome.
+  #hostAction<T>(syscall: string, action: unknown, resource: unknown, args: unknown, run: () => T): T {
+    const attempt = new Attempt(this.audit, HOST_SUBJECT, syscall, args);
+    attempt.describe(
+      typeof action === 'string' ? action.slice(0, 128) : syscall,
+      typeof resource === 'string' ? resource.slice(0, 4096) : null,
+      args,
+    );
+    attempt.begin();
+    try {
+      const value = run();
+      attempt.end(null);
+      return value;
+    } catch (error) {
+      attempt.end(error instanceof KernelError ? error.code : 'E_BAD_ARG');
+      throw error;
+    }
   }
 
   /** The live capabilities of an agent (by id) or key. */

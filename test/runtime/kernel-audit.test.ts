@@ -208,3 +208,28 @@ describe('secrets stay out of the log', () => {
     );
   });
 });
+
+describe('host actions', () => {
+  it('grant, delegate and revoke are audited, refused ones too', async () => {
+    const file = auditFile();
+    kernel = testKernel({ audit: { file }, policy: { capabilities: [] } });
+    const granted = kernel.grant(kernel.hostPublicKey, { action: 'echo', resource: 'echo' });
+    const handle = kernel.spawn({ code: 'export default () => 1' });
+    kernel.delegate(granted.id, handle.id);
+    kernel.revoke(granted.id);
+    expect(() => kernel!.delegate('f'.repeat(64), handle.id)).toThrow();
+    expect(() => kernel!.grant(kernel!.hostPublicKey, { action: 'echo', resource: 'not normal/../x' })).toThrow();
+    await handle.result;
+    await kernel.close();
+    kernel = undefined;
+    const outcomes = readRecords(file).filter((r) => r.agent === 'host' && r.phase === 'outcome');
+    expect(outcomes.map((r) => [r.syscall, r.status])).toEqual([
+      ['grant', 'ok'],
+      ['delegate', 'ok'],
+      ['revoke', 'ok'],
+      ['delegate', 'denied'],
+      ['grant', 'denied'],
+    ]);
+    expect(outcomes[2]?.resource).toBe(granted.id);
+  });
+});
