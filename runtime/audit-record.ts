@@ -117,11 +117,61 @@ export const NON_CANONICAL_ARGS_DIGEST: string = hash('sha256', '\u0000isokernel
 export function digestArgs(args: unknown): string {
   let encoded: string;
   try {
-    encoded = canonicalJson(args);
+    encoded = canonicalArgsJson(args);
   } catch {
     return NON_CANONICAL_ARGS_DIGEST;
   }
   return hash('sha256', encoded);
+}
+
+/**
+ * `canonicalJson(args)`, with a fast path for the common shape: a plain object whose values are primitives.
+ * It performs the same steps in the same order as canonicalJson (Object.keys, one read per key to drop
+ * undefined, sort, one read per kept key to encode), so it returns the same string and throws whenever
+ * canonicalJson would; nested objects and arrays are encoded by canonicalJson itself. (A nested value can
+ * only reach the top object through a cycle, which canonicalJson then rejects as well.)
+ */
+function canonicalArgsJson(args: unknown): string {
+  if (typeof args !== 'object' || args === null || Array.isArray(args)) return canonicalJson(args);
+  const proto = Object.getPrototypeOf(args);
+  if (proto !== Object.prototype && proto !== null) throw new TypeError('canonicalJson: not a plain object');
+  const record = args as Record<string, unknown>;
+  const all = Object.keys(record);
+  let keys = all;
+  for (let i = 0; i < all.length; i += 1) {
+    if (record[all[i]!] === undefined) {
+      keys = all.slice(0, i);
+      for (let j = i + 1; j < all.length; j += 1) if (record[all[j]!] !== undefined) keys.push(all[j]!);
+      break;
+    }
+  }
+  if (keys.length > 1) keys.sort();
+  let out = '{';
+  for (let i = 0; i < keys.length; i += 1) {
+    const key = keys[i]!;
+    const value = record[key];
+    let encoded: string;
+    switch (typeof value) {
+      case 'string':
+        encoded = quote(value);
+        break;
+      case 'number':
+        if (!Number.isFinite(value)) throw new TypeError('canonicalJson: non-finite number');
+        // For a finite number, its string form is its JSON form (-0 included: both give "0").
+        encoded = `${value}`;
+        break;
+      case 'boolean':
+        encoded = value ? 'true' : 'false';
+        break;
+      case 'object':
+        encoded = value === null ? 'null' : canonicalJson(value);
+        break;
+      default:
+        throw new TypeError(`canonicalJson: cannot encode ${typeof value}`);
+    }
+    out += `${i === 0 ? '' : ','}${jsonString(key)}:${encoded}`;
+  }
+  return `${out}}`;
 }
 
 function fail(field: string, problem: string, range = false): never {
@@ -241,10 +291,20 @@ const JSON_CACHE_LIMIT = 4096;
 const JSON_CACHE_MAX_LENGTH = 256;
 const jsonCache = new Map<string, string>();
 
+// Strings JSON.stringify leaves as they are between quotes: no quote, backslash, control character or
+// surrogate (a lone surrogate is escaped; pairs are rare enough to take the slow path).
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what must be excluded.
+const NO_ESCAPES = /^[^"\\\u0000-\u001f\ud800-\udfff]*$/;
+
+/** JSON.stringify(value) for a string, without its slower general path when nothing needs escaping. */
+function quote(value: string): string {
+  return NO_ESCAPES.test(value) ? `"${value}"` : JSON.stringify(value);
+}
+
 function jsonString(value: string): string {
   let encoded = jsonCache.get(value);
   if (encoded === undefined) {
-    encoded = JSON.stringify(value);
+    encoded = quote(value);
     if (value.length <= JSON_CACHE_MAX_LENGTH) {
       if (jsonCache.size >= JSON_CACHE_LIMIT) jsonCache.clear();
       jsonCache.set(value, encoded);
