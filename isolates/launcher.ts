@@ -1,15 +1,18 @@
 import type { RunResult } from '../runtime/agent.js';
 import type { AgentLauncher, AgentProcess, LaunchRequest } from '../runtime/launcher.js';
 import { dispatch } from '../syscalls/dispatch.js';
+import { RealmPool } from './realm-pool.js';
 import { Sandbox } from './sandbox.js';
 import { Watchdog } from './watchdog.js';
 
 /** Runs each agent in its own isolated-vm isolate, with one watchdog timer shared by all of them. */
 export class IsolateLauncher implements AgentLauncher {
   readonly #watchdog: Watchdog;
+  readonly #realms: RealmPool;
 
-  constructor(options: { tickMs?: number } = {}) {
+  constructor(options: { tickMs?: number; poolSize?: number } = {}) {
     this.#watchdog = new Watchdog(options.tickMs);
+    this.#realms = new RealmPool(options.poolSize);
   }
 
   launch({ session, code, filename, inputJson }: LaunchRequest): AgentProcess {
@@ -21,6 +24,7 @@ export class IsolateLauncher implements AgentLauncher {
       limits: session.limits,
       maxPayloadBytes: services.maxPayloadBytes,
       watchdog: this.#watchdog,
+      realms: this.#realms,
       hooks: {
         enter: (syscall, payload) => dispatch(session, syscall, payload),
         catastrophe: () => services.emit({ type: 'catastrophe', agent: session.id }),
@@ -42,5 +46,6 @@ export class IsolateLauncher implements AgentLauncher {
 
   close(): void {
     this.#watchdog.close();
+    this.#realms.close();
   }
 }

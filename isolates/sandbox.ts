@@ -1,11 +1,12 @@
-import ivm from 'isolated-vm';
+import type ivm from 'isolated-vm';
 import type { Usage } from '../runtime/agent.js';
 import type { ErrorCode, KernelErrorInfo } from '../runtime/errors.js';
 import type { Limits } from '../runtime/limits.js';
 import { decodeOutcome, encodeError, type GuestOutcome, PENDING } from './boundary.js';
 import { checkModuleSource } from './code-check.js';
-import { PRELUDE_FILENAME, PRELUDE_SOURCE } from './prelude.js';
-import { isolateHeapLimitMb, type LimitName, type Watchdog, type Watched } from './watchdog.js';
+import type { GuestRealm } from './guest-realm.js';
+import type { RealmPool } from './realm-pool.js';
+import type { LimitName, Watchdog, Watched } from './watchdog.js';
 
 /** How the host side of a sandbox reaches the kernel. Both functions must never throw. */
 export interface SandboxHooks {
@@ -25,6 +26,8 @@ export interface SandboxSpec {
   readonly maxPayloadBytes: number;
   readonly hooks: SandboxHooks;
   readonly watchdog: Watchdog;
+  /** Where the isolate comes from: a ready realm (isolate, context, prelude) claimed by this sandbox alone. */
+  readonly realms: RealmPool;
 }
 
 export type SandboxOutcome = { ok: true; value: unknown } | { ok: false; error: KernelErrorInfo };
@@ -88,29 +91,29 @@ export class Sandbox implements Watched {
     const check = checkModuleSource(code);
     if (!check.ok) return this.#fail('E_BAD_CODE', check.message);
 
-    const isolate = new ivm.Isolate({
-      memoryLimit: isolateHeapLimitMb(limits.memory_mb),
-      onCatastrophicError: () => {
+    let realm: GuestRealm;
+    try {
+      realm = this.#spec.realms.take(limits.memory_mb);
+    } catch {
+      return this.#fail('E_INTERNAL', 'internal kernel error');
+    }
+    realm.claim({
+      enter: this.#enter,
+      done: this.#done,
+      catastrophe: () => {
         // The isolate is beyond recovery and its thread may spin; settle the agent now and let the host
         // decide about the process (the CLI exits; embedders get the 'catastrophe' event).
         hooks.catastrophe();
         this.#fail('E_QUOTA', LIMIT_MESSAGES.memory);
       },
     });
+    const { isolate, context, start } = realm;
     this.#isolate = isolate;
+    this.#deliver = realm.deliver;
     this.#spec.watchdog.add(this);
 
     let namespace: ivm.Reference<unknown>;
-    let start: ivm.Reference<(ns: unknown, input: string) => void>;
     try {
-      const context = isolate.createContextSync();
-      const global = context.global;
-      global.setSync('__isokernel_enter', new ivm.Callback(this.#enter, { sync: true }));
-      global.setSync('__isokernel_done', new ivm.Callback(this.#done, { ignored: true }));
-      const prelude = compilePrelude(isolate);
-      const exported = prelude.runSync(context, { reference: true }) as ivm.Reference<unknown[]>;
-      this.#deliver = exported.getSync(0, { reference: true }) as ivm.Reference<(id: number, reply: string) => void>;
-      start = exported.getSync(1, { reference: true }) as ivm.Reference<(ns: unknown, input: string) => void>;
       let module: ivm.Module;
       try {
         module = isolate.compileModuleSync(code, { filename });
@@ -210,21 +213,6 @@ export class Sandbox implements Watched {
       },
     });
   }
-}
-
-// V8's code cache for the prelude, produced by the first sandbox in this process: later isolates skip parsing
-// and compiling it (≈ 0.7 ms of each spawn). V8 checks the data and compiles normally if it rejects it.
-let preludeCache: ivm.ExternalCopy<ArrayBuffer> | undefined;
-
-function compilePrelude(isolate: ivm.Isolate): ivm.Script {
-  if (preludeCache !== undefined) {
-    const script = isolate.compileScriptSync(PRELUDE_SOURCE, { filename: PRELUDE_FILENAME, cachedData: preludeCache });
-    if ((script as { cachedDataRejected?: boolean }).cachedDataRejected === true) preludeCache = undefined;
-    return script;
-  }
-  const script = isolate.compileScriptSync(PRELUDE_SOURCE, { filename: PRELUDE_FILENAME, produceCachedData: true });
-  preludeCache = (script as ivm.CachedDataResult).cachedData;
-  return script;
 }
 
 function toSandboxOutcome(reported: GuestOutcome | KernelErrorInfo): SandboxOutcome {

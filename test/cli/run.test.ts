@@ -132,6 +132,7 @@ describe('agent text reaches the terminal only escaped', () => {
     );
     const run = isokernel('run', file, '--store', join(mkdtempSync(join(tmpdir(), 'isokernel-tty-')), 's'));
     expect(run.status).toBe(0);
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: asserting these control characters are absent.
     expect(run.stdout + run.stderr).not.toMatch(/[\u001b\u0007\u009b\u202e]/);
     expect(run.stderr).toContain('[agent] \\u{1b}]0;pwned');
     expect(JSON.parse(run.stdout)).toEqual({ text: evil });

@@ -1,0 +1,95 @@
+import ivm from 'isolated-vm';
+import { encodeError } from './boundary.js';
+import { PRELUDE_FILENAME, PRELUDE_SOURCE } from './prelude.js';
+import { isolateHeapLimitMb } from './watchdog.js';
+
+/** What a realm forwards to the sandbox that claimed it. */
+export interface RealmBinding {
+  enter(id: unknown, syscall: unknown, payload: unknown): string;
+  done(reply: unknown): void;
+  catastrophe(): void;
+}
+
+/**
+ * An isolate and context in which the prelude has run: everything an agent needs before its own code.
+ * Building one costs about 2 ms of isolated-vm setup, so the launcher keeps a few ready (see realm-pool.ts).
+ * The host callbacks are installed before the prelude runs and forward to the sandbox that claims the realm;
+ * a realm is claimed at most once and disposed with its agent, so nothing can pass from one agent to another.
+ */
+export class GuestRealm {
+  readonly isolate: ivm.Isolate;
+  readonly context: ivm.Context;
+  readonly memoryMb: number;
+  /** The prelude's resolver for late replies. */
+  readonly deliver: ivm.Reference<(id: number, reply: string) => void>;
+  /** The prelude's runner for `main`. */
+  readonly start: ivm.Reference<(ns: unknown, input: string) => void>;
+  #binding: RealmBinding | undefined;
+  #claimed = false;
+
+  /** Builds a realm synchronously; no agent code exists yet. Throws what isolated-vm throws. */
+  constructor(memoryMb: number) {
+    this.memoryMb = memoryMb;
+    this.isolate = new ivm.Isolate({
+      memoryLimit: isolateHeapLimitMb(memoryMb),
+      onCatastrophicError: () => {
+        if (this.#binding !== undefined) this.#binding.catastrophe();
+        else this.dispose();
+      },
+    });
+    try {
+      this.context = this.isolate.createContextSync();
+      const global = this.context.global;
+      global.setSync(
+        '__isokernel_enter',
+        new ivm.Callback(
+          (id: unknown, syscall: unknown, payload: unknown) =>
+            this.#binding?.enter(id, syscall, payload) ?? encodeError('E_KILLED', 'no agent'),
+          { sync: true },
+        ),
+      );
+      global.setSync(
+        '__isokernel_done',
+        new ivm.Callback((reply: unknown) => this.#binding?.done(reply), { ignored: true }),
+      );
+      const exported = compilePrelude(this.isolate).runSync(this.context, { reference: true }) as ivm.Reference<
+        unknown[]
+      >;
+      this.deliver = exported.getSync(0, { reference: true }) as ivm.Reference<(id: number, reply: string) => void>;
+      this.start = exported.getSync(1, { reference: true }) as ivm.Reference<(ns: unknown, input: string) => void>;
+    } catch (error) {
+      this.dispose();
+      throw error;
+    }
+  }
+
+  /** Hands the realm to one sandbox. Throws Error if it was claimed before. */
+  claim(binding: RealmBinding): void {
+    if (this.#claimed) throw new Error('realm already claimed');
+    this.#claimed = true;
+    this.#binding = binding;
+  }
+
+  dispose(): void {
+    try {
+      this.isolate.dispose();
+    } catch {
+      // Already disposed.
+    }
+  }
+}
+
+// V8's code cache for the prelude, produced by the first realm in this process: later isolates skip parsing
+// and compiling it (≈ 0.7 ms each). V8 checks the data and compiles normally if it rejects it.
+let preludeCache: ivm.ExternalCopy<ArrayBuffer> | undefined;
+
+function compilePrelude(isolate: ivm.Isolate): ivm.Script {
+  if (preludeCache !== undefined) {
+    const script = isolate.compileScriptSync(PRELUDE_SOURCE, { filename: PRELUDE_FILENAME, cachedData: preludeCache });
+    if ((script as { cachedDataRejected?: boolean }).cachedDataRejected === true) preludeCache = undefined;
+    return script;
+  }
+  const script = isolate.compileScriptSync(PRELUDE_SOURCE, { filename: PRELUDE_FILENAME, produceCachedData: true });
+  preludeCache = (script as ivm.CachedDataResult).cachedData;
+  return script;
+}

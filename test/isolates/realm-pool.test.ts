@@ -1,0 +1,66 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Kernel } from '../../index.js';
+import { RealmPool } from '../../isolates/realm-pool.js';
+import { testKernel } from '../helpers/kernel.js';
+
+const tick = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('RealmPool', () => {
+  it('refills after a take, never hands out a realm twice, and disposes idle realms on close', async () => {
+    const pool = new RealmPool(2);
+    const first = pool.take(32);
+    for (let i = 0; i < 5; i++) await tick();
+    expect(pool.idle(32)).toBe(2);
+    const second = pool.take(32);
+    const third = pool.take(32);
+    expect(new Set([first, second, third]).size).toBe(3);
+    expect(second.isolate.isDisposed).toBe(false);
+    for (let i = 0; i < 5; i++) await tick();
+    const idle = pool.idle(32);
+    expect(idle).toBe(2);
+    pool.close();
+    expect(pool.idle(32)).toBe(0);
+    for (const realm of [first, second, third]) realm.dispose();
+  });
+
+  it('keeps separate realms per memory size, with that size’s V8 limit', async () => {
+    const pool = new RealmPool(1);
+    const small = pool.take(16);
+    const large = pool.take(64);
+    for (let i = 0; i < 5; i++) await tick();
+    expect(pool.idle(16)).toBe(1);
+    expect(pool.idle(64)).toBe(1);
+    expect(small.memoryMb).toBe(16);
+    expect(large.memoryMb).toBe(64);
+    pool.close();
+    small.dispose();
+    large.dispose();
+  });
+
+  it('a realm is claimed once; before that, the guest cannot reach any kernel', () => {
+    const pool = new RealmPool(0);
+    const realm = pool.take(16);
+    const binding = { enter: () => 'v1', done: () => {}, catastrophe: () => {} };
+    realm.claim(binding);
+    expect(() => realm.claim(binding)).toThrow(/claimed/);
+    realm.dispose();
+    pool.close();
+  });
+});
+
+describe('agents on pooled realms', () => {
+  let kernel: Kernel | undefined;
+  afterEach(async () => kernel?.close());
+
+  it('share nothing: globals, prototypes and handles of one agent are absent for the next', async () => {
+    kernel = testKernel();
+    const first = await kernel.run({
+      code: 'export default () => { globalThis.left = 1; Object.prototype.polluted = 1; Array.prototype.push = null; return 1; }',
+    });
+    expect(first.ok).toBe(true);
+    const second = await kernel.run({
+      code: 'export default () => [typeof globalThis.left, typeof ({}).polluted, typeof [].push]',
+    });
+    expect(second).toMatchObject({ ok: true, value: ['undefined', 'undefined', 'function'] });
+  });
+});
