@@ -6,8 +6,7 @@
 // own RangeError (E_AGENT_FAILED).
 import { describe, expect, it } from 'vitest';
 import type { RunResult } from '../../index.js';
-import { runInChild } from '../helpers/fork.js';
-import { type BatchOutcome, runBatchInChild } from './batch.js';
+import { type BatchOutcome, runBatchInChild, runInChild } from '../helpers/fork.js';
 
 const TIMEOUT_MS = 30_000;
 

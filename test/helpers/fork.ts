@@ -2,30 +2,36 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { RunResult } from '../../index.js';
 
-const CHILD = fileURLToPath(new URL('./child-agent.ts', import.meta.url));
+const CHILD = fileURLToPath(new URL('./child-agents.ts', import.meta.url));
 
-export interface ChildOutcome {
+export interface BatchOutcome {
   /** The child's exit code, or null if it was killed by a signal (for example, after a timeout). */
   exitCode: number | null;
   signal: NodeJS.Signals | null;
-  /** The agent's result, when the child got far enough to report it. */
-  result: RunResult | undefined;
+  /** One entry per agent that finished, in order; a crash or hang leaves the rest missing. */
+  results: RunResult[];
   stderr: string;
   timedOut: boolean;
 }
 
+export interface ChildOutcome extends Omit<BatchOutcome, 'results'> {
+  /** The agent's result, when the child got far enough to report it. */
+  result: RunResult | undefined;
+}
+
 /**
- * Runs agent `code` in a separate Node process (with --no-node-snapshot) and waits up to `timeoutMs`.
- * Crash-class attacks use this so that an abort or a hang of the host is observed, not suffered.
+ * Runs each of `codes` in turn in one separate Node process (one kernel, `limits` for every agent, with
+ * --no-node-snapshot) and waits up to `timeoutMs` for the process to exit. Crash-class attacks use this so
+ * that an abort or a hang of the host is observed, not suffered.
  */
-export function runInChild(
-  code: string,
+export function runBatchInChild(
+  codes: readonly string[],
   limits: Record<string, number> = {},
-  timeoutMs = 20_000,
-): Promise<ChildOutcome> {
+  timeoutMs = 30_000,
+): Promise<BatchOutcome> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['--no-node-snapshot', '--import', 'tsx', CHILD], {
-      env: { ...process.env, ISOKERNEL_AGENT_CODE: code, ISOKERNEL_LIMITS: JSON.stringify(limits) },
+      env: { ...process.env, ISOKERNEL_AGENT_CODES: JSON.stringify(codes), ISOKERNEL_LIMITS: JSON.stringify(limits) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -43,16 +49,26 @@ export function runInChild(
     }, timeoutMs);
     child.on('close', (exitCode, signal) => {
       clearTimeout(timer);
-      let result: RunResult | undefined;
-      const line = stdout.trim().split('\n').pop();
-      if (line) {
+      const results: RunResult[] = [];
+      for (const line of stdout.split('\n')) {
+        if (line.trim() === '') continue;
         try {
-          result = (JSON.parse(line) as { result: RunResult }).result;
+          results.push((JSON.parse(line) as { result: RunResult }).result);
         } catch {
-          result = undefined;
+          break;
         }
       }
-      resolve({ exitCode, signal, result, stderr, timedOut });
+      resolve({ exitCode, signal, results, stderr, timedOut });
     });
   });
+}
+
+/** One agent in a separate Node process; see runBatchInChild. */
+export async function runInChild(
+  code: string,
+  limits: Record<string, number> = {},
+  timeoutMs = 20_000,
+): Promise<ChildOutcome> {
+  const { results, ...rest } = await runBatchInChild([code], limits, timeoutMs);
+  return { ...rest, result: results[0] };
 }
