@@ -9,9 +9,17 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = join(ROOT, 'bin/isokernel.js');
 
 // The real bin in a real process, started WITHOUT --no-node-snapshot: it must add the flag itself.
+// Runs keep their state in a temp store unless the test names one: nothing is written into the repository.
+const STORE = join(mkdtempSync(join(tmpdir(), 'isokernel-cli-store-')), 's');
+
 function isokernel(...args: string[]) {
   const started = performance.now();
-  const child = spawnSync(process.execPath, [BIN, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
+  const storeArgs = args[0] === 'run' && !args.includes('--store') ? ['--store', STORE] : [];
+  const child = spawnSync(process.execPath, [BIN, ...args, ...storeArgs], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
   return { status: child.status, stdout: child.stdout, stderr: child.stderr, ms: performance.now() - started };
 }
 
