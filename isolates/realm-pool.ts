@@ -23,7 +23,10 @@ export class RealmPool {
   /** A realm for an agent allowed `memoryMb`: an idle one, or a new one. Throws what building one throws. */
   take(memoryMb: number): GuestRealm {
     const idle = this.#idle.get(memoryMb);
-    const realm = idle?.pop() ?? new GuestRealm(memoryMb);
+    let realm = idle?.pop();
+    // An idle realm runs no agent code, but if isolated-vm ever disposed one, do not hand it out.
+    while (realm?.isolate.isDisposed === true) realm = idle?.pop();
+    realm ??= new GuestRealm(memoryMb);
     if (!this.#closed && this.#size > 0 && (idle !== undefined || this.#idle.size < MAX_POOLED_SIZES)) {
       if (idle === undefined) this.#idle.set(memoryMb, []);
       this.#scheduleRefill();

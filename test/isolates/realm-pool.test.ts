@@ -1,9 +1,23 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Kernel } from '../../index.js';
+import type { GuestRealm } from '../../isolates/guest-realm.js';
 import { RealmPool } from '../../isolates/realm-pool.js';
 import { testKernel } from '../helpers/kernel.js';
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
+
+// Every realm the pool builds, in order, so a test can reach the idle ones (behaviour is unchanged).
+const built: GuestRealm[] = vi.hoisted(() => []);
+vi.mock('../../isolates/guest-realm.js', async (importOriginal) => {
+  const original = await importOriginal<typeof import('../../isolates/guest-realm.js')>();
+  class RecordedRealm extends original.GuestRealm {
+    constructor(memoryMb: number) {
+      super(memoryMb);
+      built.push(this);
+    }
+  }
+  return { ...original, GuestRealm: RecordedRealm };
+});
 
 describe('RealmPool', () => {
   it('refills after a take, never hands out a realm twice, and disposes idle realms on close', async () => {
@@ -62,5 +76,21 @@ describe('agents on pooled realms', () => {
       code: 'export default () => [typeof globalThis.left, typeof ({}).polluted, typeof [].push]',
     });
     expect(second).toMatchObject({ ok: true, value: ['undefined', 'undefined', 'function'] });
+  });
+});
+
+describe('RealmPool robustness', () => {
+  it('never hands out a realm whose isolate is already disposed', async () => {
+    const pool = new RealmPool(2);
+    pool.take(16).dispose();
+    for (let i = 0; i < 5; i++) await tick();
+    expect(pool.idle(16)).toBe(2);
+    // Dispose both idle realms behind the pool's back, as a catastrophic error would.
+    for (const realm of built.slice(-2)) realm.dispose();
+    const taken = pool.take(16);
+    expect(taken.isolate.isDisposed).toBe(false);
+    expect(built.slice(-3, -1)).not.toContain(taken);
+    taken.dispose();
+    pool.close();
   });
 });
