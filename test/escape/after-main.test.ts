@@ -4,32 +4,22 @@
 // as 'syscall' events with refused: true), disposes the isolate, and reports the value main returned.
 
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { z } from 'zod';
-import { defineTool, type Kernel, type KernelEvent, type RunResult } from '../../index.js';
-import { testKernel, testToolsPolicy } from '../helpers/kernel.js';
+import type { Kernel, KernelEvent, RunResult } from '../../index.js';
+import { recordingTool, testKernel, testToolsPolicy } from '../helpers/kernel.js';
 
 const LIMITS = { cpu_ms: 500, wall_ms: 2000, memory_mb: 64 };
 
 type SyscallEvent = Extract<KernelEvent, { type: 'syscall' }>;
 
-const recorded: unknown[] = [];
 const events: Array<SyscallEvent | { type: 'exit'; agent: string }> = [];
-const record = defineTool({
-  name: 'record',
-  description: 'records the arguments it receives',
-  input: z.unknown(),
-  run: (args) => {
-    recorded.push(args);
-    return null;
-  },
-});
+const { tool: record, calls: recorded, capability: recordCapability } = recordingTool(null);
 
 let kernel: Kernel;
 beforeAll(() => {
   kernel = testKernel({
     limits: LIMITS,
     tools: [record],
-    policy: { capabilities: [...testToolsPolicy.capabilities, { action: 'record', resource: 'record' }] },
+    policy: { capabilities: [...testToolsPolicy.capabilities, recordCapability] },
   });
   kernel.on('syscall', (event) => events.push(event));
   kernel.on('exit', (event) => events.push({ type: 'exit', agent: event.agent }));

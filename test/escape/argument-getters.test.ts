@@ -7,20 +7,11 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineTool, type Kernel } from '../../index.js';
-import { testKernel, testToolsPolicy } from '../helpers/kernel.js';
+import { recordingTool, testKernel, testToolsPolicy } from '../helpers/kernel.js';
 
 const LIMITS = { cpu_ms: 1000, wall_ms: 3000, memory_mb: 64 };
 
-const received: unknown[] = [];
-const record = defineTool({
-  name: 'record',
-  description: 'records the arguments it receives',
-  input: z.unknown(),
-  run: (args) => {
-    received.push(args);
-    return 'recorded';
-  },
-});
+const { tool: record, calls: received, capability: recordCapability } = recordingTool('recorded');
 // A tool whose schema is checked by the kernel before use: a time-of-check/time-of-use target.
 const bounded = defineTool({
   name: 'bounded',
@@ -38,11 +29,7 @@ beforeAll(() => {
     limits: LIMITS,
     tools: [record, bounded],
     policy: {
-      capabilities: [
-        ...testToolsPolicy.capabilities,
-        { action: 'record', resource: 'record' },
-        { action: 'bounded', resource: 'bounded' },
-      ],
+      capabilities: [...testToolsPolicy.capabilities, recordCapability, { action: 'bounded', resource: 'bounded' }],
     },
   });
 });

@@ -5,33 +5,23 @@
 // records in null-prototype objects and defines properties with null-prototype descriptors.
 
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { z } from 'zod';
-import { defineTool, type Kernel } from '../../index.js';
-import { testKernel, testToolsPolicy } from '../helpers/kernel.js';
+import type { Kernel } from '../../index.js';
+import { recordingTool, testKernel, testToolsPolicy } from '../helpers/kernel.js';
 import { PRELUDE_MARKERS } from './probes.js';
 
 const LIMITS = { cpu_ms: 1000, wall_ms: 3000, memory_mb: 64 };
 const PAYLOAD = { a: [1, 'two', { three: 3 }], b: null, c: 'text', d: { e: [true, false] } };
 const PAYLOAD_SOURCE = JSON.stringify(PAYLOAD);
 
-const received: unknown[] = [];
 const logs: string[] = [];
-const record = defineTool({
-  name: 'record',
-  description: 'records the arguments it receives',
-  input: z.unknown(),
-  run: (args) => {
-    received.push(args);
-    return { got: 'it' };
-  },
-});
+const { tool: record, calls: received, capability: recordCapability } = recordingTool({ got: 'it' });
 
 let kernel: Kernel;
 beforeAll(() => {
   kernel = testKernel({
     limits: LIMITS,
     tools: [record],
-    policy: { capabilities: [...testToolsPolicy.capabilities, { action: 'record', resource: 'record' }] },
+    policy: { capabilities: [...testToolsPolicy.capabilities, recordCapability] },
   });
   kernel.on('log', (event) => logs.push(event.text));
 });

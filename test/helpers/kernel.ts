@@ -61,3 +61,25 @@ export async function runAgent(code: string, options: KernelOptions & { input?: 
 
 /** Strings that must never reach an agent: host paths and the planted secret. */
 export const HOST_SECRETS = [process.cwd(), 'SECRET-TOKEN-123', 'node_modules', '/work/', 'isolated-vm'];
+
+/**
+ * A tool named `record` that keeps every argument it receives in `calls` and answers `reply`, with the
+ * capability that lets agents call it: attack tests compare what the host got with what the agent sent.
+ */
+export function recordingTool(reply: unknown = null): {
+  tool: Tool;
+  calls: unknown[];
+  capability: { action: string; resource: string };
+} {
+  const calls: unknown[] = [];
+  const tool = defineTool({
+    name: 'record',
+    description: 'records the arguments it receives',
+    input: z.unknown(),
+    run: (args) => {
+      calls.push(args);
+      return reply;
+    },
+  });
+  return { tool, calls, capability: { action: 'record', resource: 'record' } };
+}
