@@ -182,9 +182,21 @@ describe('sys.caps and the host API', () => {
     expect(result).toMatchObject({ ok: true, value: { code: 'E_CAP_DENIED' } });
   });
 
-  it('a host cannot delegate what it does not hold, nor widen it', () => {
-    kernel = testKernel({ policy: { capabilities: [{ action: 'fs.read', resource: '/workspace/**' }] }, tools });
+  it('a host cannot delegate what it does not hold, and a widened delegation allows only the parent’s scope', async () => {
+    kernel = testKernel({ policy: { capabilities: [] }, tools });
     expect(() => kernel.delegate('0'.repeat(64), kernel.hostPublicKey)).toThrow();
+    const parent = kernel.grant(kernel.hostPublicKey, { action: 'fs.read', resource: '/workspace/**' });
+    const agent = kernel.spawn({
+      code: `export default async () => {
+        const out = [];
+        for (const path of ['/workspace/a.txt', '/etc/passwd']) {
+          try { out.push(await sys.tool('files.read', { path })) } catch (e) { out.push(e.code) }
+        }
+        return out;
+      }`,
+    });
+    kernel.delegate(parent.id, agent.id, { resource: '/**' });
+    expect(await agent.result).toMatchObject({ ok: true, value: ['alpha', 'E_CAP_DENIED'] });
   });
 
   it('submit runs a tool for the host under the policy with OK / DENIED / ERROR', async () => {

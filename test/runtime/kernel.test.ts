@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { defineTool, Kernel, type KernelEvent } from '../../index.js';
+import { defineTool, Kernel } from '../../index.js';
 import { testKernel } from '../helpers/kernel.js';
 
 let kernel: Kernel;
@@ -73,14 +73,31 @@ describe('kernel.spawn and kill', () => {
     expect(kernel.live()).toEqual([]);
   });
 
-  it('kills an agent in the middle of a tool call and refuses its later syscalls', async () => {
-    kernel = testKernel();
-    const events: KernelEvent[] = [];
-    kernel.on('syscall', (e) => events.push(e));
-    const handle = kernel.spawn({ code: 'export default async () => { await sys.tool("sleep", { ms: 5000 }); }' });
-    await new Promise((r) => setTimeout(r, 50));
+  it('kills an agent in the middle of a tool call and aborts the call the tool is serving', async () => {
+    const seen: string[] = [];
+    kernel = testKernel({
+      policy: { capabilities: [{ action: 'wait', resource: 'wait' }] },
+      tools: [
+        defineTool({
+          name: 'wait',
+          description: 'resolves when the calling agent ends',
+          input: z.undefined(),
+          run: (_args, ctx) =>
+            new Promise<string>((resolve) => {
+              seen.push('started');
+              ctx.signal.addEventListener('abort', () => {
+                seen.push('aborted');
+                resolve('late');
+              });
+            }),
+        }),
+      ],
+    });
+    const handle = kernel.spawn({ code: 'export default async () => { await sys.tool("wait"); return "finished"; }' });
+    while (!seen.includes('started')) await new Promise((r) => setTimeout(r, 5));
     handle.kill('stop');
     expect(await handle.result).toMatchObject({ ok: false, error: { code: 'E_KILLED' } });
+    expect(seen).toEqual(['started', 'aborted']);
   });
 
   it('close() kills every live agent and refuses new spawns', async () => {
