@@ -10,9 +10,9 @@ import { AgentSession } from '../runtime/agent.js';
 import { AuditLog, MemoryAuditSink } from '../runtime/audit-log.js';
 import { CapabilityAuthority } from '../runtime/capability-authority.js';
 import { SigningKey } from '../runtime/keys.js';
-import { LabelRules } from '../runtime/label-rules.js';
 import { DEFAULT_LIMITS } from '../runtime/limits.js';
 import { dispatch } from '../syscalls/dispatch.js';
+import { standaloneServices } from '../test/helpers/services.js';
 import { report } from './report.js';
 
 const BATCH = 200;
@@ -22,14 +22,18 @@ const PAYLOAD = JSON.stringify(['noop', ARGS, null]);
 const noop = defineTool({ name: 'noop', description: 'does nothing', input: z.unknown(), run: () => null });
 // The kernel path includes the capability check: the agent holds a root grant for the noop tool.
 const authority = new CapabilityAuthority({ rootKey: SigningKey.generate() });
-const session = new AgentSession('bench', SigningKey.generate(), DEFAULT_LIMITS, {
-  tools: new ToolRegistry().add(noop),
-  authority,
-  audit: new AuditLog({ key: SigningKey.generate(), sink: new MemoryAuditSink({ retain: 10_000 }) }),
-  labels: new LabelRules(undefined),
-  maxPayloadBytes: 1024 * 1024,
-  emit: () => {},
-});
+const session = new AgentSession(
+  'bench',
+  SigningKey.generate(),
+  DEFAULT_LIMITS,
+  standaloneServices({
+    tools: new ToolRegistry().add(noop),
+    authority,
+    audit: new AuditLog({ key: SigningKey.generate(), sink: new MemoryAuditSink({ retain: 10_000 }) }),
+    maxPayloadBytes: 1024 * 1024,
+    emit: () => {},
+  }),
+);
 authority.grant({ audience: session.publicKey, action: 'noop', resource: 'noop' });
 session.state = 'running';
 

@@ -9,6 +9,7 @@ import { Watchdog } from './watchdog.js';
 export class IsolateLauncher implements AgentLauncher {
   readonly #watchdog: Watchdog;
   readonly #realms: RealmPool;
+  #live = 0;
 
   constructor(options: { tickMs?: number; poolSize?: number } = {}) {
     this.#watchdog = new Watchdog(options.tickMs);
@@ -29,11 +30,24 @@ export class IsolateLauncher implements AgentLauncher {
         enter: (syscall, payload) => dispatch(session, syscall, payload),
         catastrophe: () => services.emit({ type: 'catastrophe', agent: session.id }),
         ended: () => session.end(),
+        cpu: (totalMs) => session.reportCpu(totalMs),
       },
     });
     session.state = 'running';
+    this.#live++;
     const result: Promise<RunResult> = sandbox.outcome.then(({ outcome, usage }) => {
-      const fullUsage = { ...usage, syscalls: session.syscalls };
+      // The outcome settles only after the isolate is disposed.
+      this.#live--;
+      // Counted quotas are filled in by the kernel's process table from the agent's quota.
+      const fullUsage = {
+        ...usage,
+        syscalls: session.syscalls,
+        tokens_in: 0,
+        tokens_out: 0,
+        cost_usd: 0,
+        tool_calls: 0,
+        children: 0,
+      };
       return outcome.ok
         ? { ok: true, value: outcome.value, usage: fullUsage }
         : { ok: false, error: outcome.error, usage: fullUsage };
@@ -41,7 +55,12 @@ export class IsolateLauncher implements AgentLauncher {
     return {
       result,
       kill: (reason) => sandbox.kill('E_KILLED', `killed: ${reason}`.slice(0, 200)),
+      terminate: (code, message) => sandbox.kill(code, message.slice(0, 200)),
     };
+  }
+
+  liveIsolates(): number {
+    return this.#live;
   }
 
   close(): void {

@@ -25,7 +25,25 @@ export const PRELUDE_FILENAME = 'isokernel:prelude';
 export const REMOVED_GLOBALS = ['WebAssembly', 'SharedArrayBuffer', 'Atomics', 'console'] as const;
 
 /** Names of the syscalls the guest can issue, in the order the prelude exposes them. */
-export const GUEST_SYSCALLS = ['tool', 'log', 'caps', 'read', 'label', 'declassify'] as const;
+export const GUEST_SYSCALLS = [
+  'tool',
+  'log',
+  'caps',
+  'read',
+  'label',
+  'declassify',
+  'spawn',
+  'join',
+  'kill',
+  'handoff',
+  'snapshot',
+  'restored',
+  'mem.get',
+  'mem.put',
+  'mem.list',
+  'mem.delete',
+  'audit',
+] as const;
 
 export const PRELUDE_SOURCE = `'use strict';
 (() => {
@@ -135,37 +153,33 @@ export const PRELUDE_SOURCE = `'use strict';
     settle(reply, waiter.resolve, waiter.reject);
   };
 
+  // An absent optional argument crosses as null, so every syscall's argument list has a fixed length.
+  const opt = (value) => (value === undefined ? null : value);
+  const define = (target, name, fn) => {
+    ObjectFreeze(fn);
+    ReflectDefineProperty(target, name, { __proto__: null, value: fn, enumerable: true });
+  };
   const sys = ObjectCreate(null);
-  ReflectDefineProperty(sys, 'tool', {
-    value: (name, args, options) => call('tool', [name, args === undefined ? null : args, options === undefined ? null : options]),
-    enumerable: true,
-  });
-  ReflectDefineProperty(sys, 'log', {
-    value: (...values) => call('log', values),
-    enumerable: true,
-  });
-  ReflectDefineProperty(sys, 'caps', {
-    value: () => call('caps', []),
-    enumerable: true,
-  });
-  ReflectDefineProperty(sys, 'read', {
-    value: (handle) => call('read', [handle === undefined ? null : handle]),
-    enumerable: true,
-  });
-  ReflectDefineProperty(sys, 'label', {
-    value: () => call('label', []),
-    enumerable: true,
-  });
-  ReflectDefineProperty(sys, 'declassify', {
-    value: (handle, tags) => call('declassify', [handle === undefined ? null : handle, tags === undefined ? null : tags]),
-    enumerable: true,
-  });
-  ObjectFreeze(sys.tool);
-  ObjectFreeze(sys.log);
-  ObjectFreeze(sys.caps);
-  ObjectFreeze(sys.read);
-  ObjectFreeze(sys.label);
-  ObjectFreeze(sys.declassify);
+  define(sys, 'tool', (name, args, options) => call('tool', [name, opt(args), opt(options)]));
+  define(sys, 'log', (...values) => call('log', values));
+  define(sys, 'caps', () => call('caps', []));
+  define(sys, 'read', (handle) => call('read', [opt(handle)]));
+  define(sys, 'label', () => call('label', []));
+  define(sys, 'declassify', (handle, tags) => call('declassify', [opt(handle), opt(tags)]));
+  define(sys, 'spawn', (request) => call('spawn', [opt(request)]));
+  define(sys, 'join', (id, options) => call('join', [opt(id), opt(options)]));
+  define(sys, 'kill', (id) => call('kill', [opt(id)]));
+  define(sys, 'handoff', (request) => call('handoff', [opt(request)]));
+  define(sys, 'snapshot', (state) => call('snapshot', [opt(state)]));
+  define(sys, 'restored', () => call('restored', []));
+  define(sys, 'audit', (options) => call('audit', [opt(options)]));
+  const mem = ObjectCreate(null);
+  define(mem, 'get', (key, options) => call('mem.get', [opt(key), opt(options)]));
+  define(mem, 'put', (key, value, options) => call('mem.put', [opt(key), opt(value), opt(options)]));
+  define(mem, 'list', (prefix, options) => call('mem.list', [opt(prefix), opt(options)]));
+  define(mem, 'delete', (key, options) => call('mem.delete', [opt(key), opt(options)]));
+  ObjectFreeze(mem);
+  ReflectDefineProperty(sys, 'mem', { __proto__: null, value: mem, enumerable: true });
   ObjectFreeze(sys);
   ReflectDefineProperty(g, 'sys', { value: sys, writable: false, enumerable: false, configurable: false });
 

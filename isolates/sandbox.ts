@@ -16,6 +16,8 @@ export interface SandboxHooks {
   catastrophe(): void;
   /** Called synchronously the moment the agent ends, before disposal, so later syscalls are refused. */
   ended(): void;
+  /** The isolate's CPU time so far, in ms: every watchdog tick and once at the end. Must not throw. */
+  cpu(totalMs: number): void;
 }
 
 export interface SandboxSpec {
@@ -30,12 +32,15 @@ export interface SandboxSpec {
   readonly realms: RealmPool;
 }
 
+/** What the sandbox measures; the kernel adds syscalls and counted quotas. */
+export type SandboxUsage = Pick<Usage, 'cpu_ms' | 'wall_ms' | 'heap_peak_mb'>;
+
 export type SandboxOutcome = { ok: true; value: unknown } | { ok: false; error: KernelErrorInfo };
 
 const LIMIT_MESSAGES: Record<LimitName, string> = {
-  cpu: 'cpu limit exceeded',
-  wall: 'wall-clock limit exceeded',
-  memory: 'memory limit exceeded',
+  cpu: 'quota exceeded: cpu_ms',
+  wall: 'quota exceeded: wall_ms',
+  memory: 'quota exceeded: memory_mb',
 };
 
 /**
@@ -46,7 +51,7 @@ const LIMIT_MESSAGES: Record<LimitName, string> = {
  * asynchronously); synchronous isolated-vm calls are used only during setup, before agent code exists.
  */
 export class Sandbox implements Watched {
-  readonly outcome: Promise<{ outcome: SandboxOutcome; usage: Omit<Usage, 'syscalls'> }>;
+  readonly outcome: Promise<{ outcome: SandboxOutcome; usage: SandboxUsage }>;
   readonly cpuLimitMs: number;
   readonly wallDeadline: number;
   readonly memoryLimitBytes: number;
@@ -55,7 +60,7 @@ export class Sandbox implements Watched {
   #isolate: ivm.Isolate | undefined;
   #deliver: ivm.Reference<(id: number, reply: string) => void> | undefined;
   #ended = false;
-  #resolve!: (value: { outcome: SandboxOutcome; usage: Omit<Usage, 'syscalls'> }) => void;
+  #resolve!: (value: { outcome: SandboxOutcome; usage: SandboxUsage }) => void;
 
   constructor(spec: SandboxSpec) {
     this.#spec = spec;
@@ -84,6 +89,10 @@ export class Sandbox implements Watched {
 
   lost(): void {
     this.#fail('E_QUOTA', LIMIT_MESSAGES.memory);
+  }
+
+  sampled(cpuMs: number): void {
+    if (!this.#ended) this.#spec.hooks.cpu(cpuMs);
   }
 
   async #run(): Promise<void> {
@@ -203,6 +212,7 @@ export class Sandbox implements Watched {
       try {
         isolate.dispose();
       } catch {}
+      this.#spec.hooks.cpu(cpuMs);
     }
     this.#resolve({
       outcome,

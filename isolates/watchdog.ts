@@ -15,6 +15,8 @@ export interface Watched {
   exceeded(limit: LimitName): void;
   /** The isolate was disposed by isolated-vm itself (its own memory limit). */
   lost(): void;
+  /** The isolate's CPU time so far, reported every tick (the kernel charges it to every ancestor). */
+  sampled(cpuMs: number): void;
 }
 
 interface HeapState {
@@ -83,6 +85,7 @@ export class Watchdog {
         target.lost();
         continue;
       }
+      target.sampled(cpuMs);
       if (cpuMs > target.cpuLimitMs) {
         target.exceeded('cpu');
         continue;

@@ -29,6 +29,7 @@ export class Attempt {
   #label: Label | undefined;
   #intent: AuditRecord | undefined;
   #outcome: AuditRecord | undefined;
+  #usage: Record<string, number> | undefined;
 
   constructor(log: AuditLog, subject: AuditSubject, syscall: string, args: unknown) {
     this.#log = log;
@@ -50,6 +51,12 @@ export class Attempt {
     this.#resource = secret ? redact(resource) : resource;
     this.#args = args;
     if (label !== undefined) this.#label = label;
+  }
+
+  /** Adds quota charged by the call (a tool's reported tokens) to what its outcome records. */
+  addUsage(field: string, amount: number): void {
+    this.#usage ??= {};
+    this.#usage[field] = (this.#usage[field] ?? 0) + amount;
   }
 
   /** Records the intent. Throws KernelError E_INTERNAL when the log cannot take it. Idempotent. */
@@ -80,6 +87,7 @@ export class Attempt {
     try {
       this.begin();
       if (this.#intent === undefined) return null;
+      if (this.#usage !== undefined) usage = { ...usage, ...this.#usage };
       this.#outcome = this.#log.outcome(this.#intent, {
         status: statusFor(code, refused),
         code,

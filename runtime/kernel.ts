@@ -1,12 +1,13 @@
-import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { basename } from 'node:path';
+import { basename, join } from 'node:path';
 import { type Tool, ToolRegistry } from '../tools/registry.js';
-import { AgentSession, type KernelEvent, type KernelServices, type RunResult } from './agent.js';
+import type { KernelEvent, KernelServices, RunResult } from './agent.js';
 import { AuditLog, type AuditSink, MemoryAuditSink } from './audit-log.js';
 import { AuditFileStore, type FsyncPolicy } from './audit-store.js';
 import { Attempt } from './audit-trail.js';
+import { AuditView } from './audit-view.js';
+import { type BlobStore, DirectoryBlobStore, MemoryBlobStore } from './blob-store.js';
 import { KernelError } from './errors.js';
 import {
   type CapabilityAuthority,
@@ -15,18 +16,26 @@ import {
   type GrantRule,
 } from './kernel-capabilities.js';
 import { SigningKey } from './keys.js';
+import { type KvStore, LevelKvStore, MemoryKvStore } from './kv-store.js';
 import { LabelRules } from './label-rules.js';
-import { EMPTY_LABEL, joinLabels, makeLabel } from './labels.js';
-import type { AgentLauncher, AgentProcess } from './launcher.js';
+import { EMPTY_LABEL, joinLabels, type Label, makeLabel } from './labels.js';
+import type { AgentLauncher } from './launcher.js';
 import { DEFAULT_LIMITS, type Limits, resolveLimits } from './limits.js';
+import { NamespaceMemory } from './namespace-memory.js';
 import { loadPolicy, type Policy } from './policy.js';
 import { grantPolicy } from './policy-grants.js';
+import { type AgentInfo, ProcessTable } from './process-table.js';
+import { MAX_CODE_BYTES, ProgramRegistry } from './programs.js';
 import { encodePublicKey } from './public-key.js';
+import { KvLabelStore } from './resource-labels.js';
+import { SnapshotStore } from './snapshot-store.js';
+import { createToolContext, type ToolCaller, type ToolEnvironment } from './tool-context.js';
 import { authorizeToolUse, checkSinks, prepareToolUse, runToolUse } from './tool-gate.js';
+import { UndoJournal } from './undo-journal.js';
+import { Vault } from './vault.js';
 
 export const DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024;
-/** Agent source larger than this is refused before it reaches V8. */
-export const MAX_CODE_BYTES = 4 * 1024 * 1024;
+export { MAX_CODE_BYTES };
 
 export interface KernelOptions {
   /** Defaults for every agent; each run may override them. */
@@ -36,7 +45,10 @@ export interface KernelOptions {
   readonly tools?: readonly Tool[];
   /** The policy (a YAML file path or an object): its rules become root capabilities of every top agent. */
   readonly policy?: string | object;
-  /** Directory for state that outlives the process (root key, revocations, counters); in memory if absent. */
+  /**
+   * Directory for state that outlives the process (root key, revocations, counters, namespace memory,
+   * snapshots, undo records and file labels); in memory if absent.
+   */
   readonly store?: string;
   /** Clock for capability validity, ms since the epoch (default Date.now). */
   readonly now?: () => number;
@@ -45,10 +57,16 @@ export interface KernelOptions {
 }
 
 export interface SpawnRequest {
-  /** The agent module's source; exactly one of `code` and `file`. */
+  /** The agent module's source; exactly one of `code`, `file` and `program`. */
   readonly code?: string;
-  /** Path of the agent module on the host; exactly one of `code` and `file`. */
+  /** Path of the agent module on the host. */
   readonly file?: string;
+  /** A program registered with `kernel.programs.add`. */
+  readonly program?: string;
+  /** The agent's namespace (default `default`): its memory and its audit records. */
+  readonly namespace?: string;
+  /** Tags of the input (for example ['email'] for text from an inbox): the agent's label starts there. */
+  readonly label?: readonly string[];
   /** Passed to `main`; must be JSON-serializable. */
   readonly input?: unknown;
   readonly limits?: Partial<Limits>;
@@ -82,6 +100,16 @@ export const MEMORY_AUDIT_RETAIN = 10_000;
 /** The host's identity in the audit log. */
 const HOST_SUBJECT = { id: 'host', namespace: 'host', parent: null } as const;
 
+/** `kernel.rollback`: how an undo ended. */
+export interface RollbackResult {
+  readonly status: 'OK' | 'DENIED' | 'ERROR';
+  readonly error: { readonly code: string; readonly message: string } | null;
+  /** The seq of the rollback's outcome record in the audit log (null if the log failed). */
+  readonly auditSeq: number | null;
+}
+
+const NAMESPACE = /^[a-z0-9][a-z0-9_-]{0,31}(?:\/[a-z0-9][a-z0-9_-]{0,31}){0,15}$/;
+
 export interface AgentHandle {
   readonly id: string;
   /** Resolves once with the agent's outcome; never rejects. */
@@ -93,23 +121,32 @@ export interface AgentHandle {
 type EventType = KernelEvent['type'];
 
 /**
- * The host kernel: owns the tool registry and the table of live agents, and starts each agent through a
- * launcher (the package entry supplies the isolated-vm one). Use `Kernel.create` from the package entry.
+ * The host kernel: owns the tool registry, the programs, the tree of live agents and the stores, and starts
+ * each agent through a launcher (the package entry supplies the isolated-vm one). Use `Kernel.create` from
+ * the package entry.
  */
 export class Kernel {
   readonly tools = new ToolRegistry();
+  /** Programs agents may start by name (`sys.spawn({ program })`, `sys.handoff({ to })`). */
+  readonly programs = new ProgramRegistry();
+  /** Credentials injected host-side into matching, authorized tool calls; agents never see them. */
+  readonly vault = new Vault();
   /** Verifies, debits and revokes every capability; `authority.rootPublicKey` is the kernel's trust anchor. */
   readonly authority: CapabilityAuthority;
   /** Every attempted syscall, hash-chained and in a Merkle tree with checkpoints signed by the root key. */
   readonly audit: AuditLog;
   readonly policy: Policy;
+  /** Signed, content-addressed snapshots of agents' state. */
+  readonly snapshots: SnapshotStore;
   readonly #launcher: AgentLauncher;
   readonly #limits: Limits;
   readonly #services: KernelServices;
+  readonly #table: ProcessTable;
+  readonly #kv: KvStore;
+  readonly #toolEnv: ToolEnvironment;
   /** The host's own identity: holder of the policy's rules for `submit`, and delegator for `delegate`. */
   readonly #hostKey = SigningKey.generate();
   readonly #hostAbort = new AbortController();
-  readonly #live = new Map<string, { process: AgentProcess; session: AgentSession }>();
   readonly #events = new EventEmitter();
   #closed = false;
   #auditClosed = false;
@@ -117,7 +154,6 @@ export class Kernel {
   /** Throws TypeError/RangeError naming the option when `options` is malformed. */
   constructor(options: KernelOptions, launcher: AgentLauncher) {
     if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
-    this.#limits = resolveLimits(options.limits, DEFAULT_LIMITS, 'options.limits');
     const maxPayloadBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
     if (!Number.isInteger(maxPayloadBytes) || maxPayloadBytes < 1024 || maxPayloadBytes > 256 * 1024 * 1024) {
       throw new RangeError('options.maxPayloadBytes must be an integer between 1024 and 268435456');
@@ -129,17 +165,47 @@ export class Kernel {
     if (options.now !== undefined && typeof options.now !== 'function')
       throw new TypeError('options.now must be a function');
     this.policy = options.policy === undefined ? { capabilities: [] } : loadPolicy(options.policy);
+    // The policy's budget sets every top agent's; explicit kernel options and each run may narrow or widen it.
+    const base = resolveLimits(this.policy.budget, DEFAULT_LIMITS, 'policy.budget');
+    this.#limits = resolveLimits(options.limits, base, 'options.limits');
     const { authority, rootKey } = createAuthority(options.store, options.now);
     this.authority = authority;
-    this.audit = openAudit(options.audit, rootKey);
+    const auditView = new AuditView(openAuditSink(options.audit, rootKey));
+    this.audit = openAudit(options.audit, rootKey, auditView);
     grantPolicy(this.authority, this.policy, this.#hostKey.publicKey);
     this.#launcher = launcher;
+    const store = options.store;
+    this.#kv = store === undefined ? new MemoryKvStore() : new LevelKvStore(join(store, 'kv'));
+    const blobs: BlobStore = store === undefined ? new MemoryBlobStore() : new DirectoryBlobStore(join(store, 'blobs'));
+    this.snapshots = new SnapshotStore(store === undefined ? undefined : join(store, 'snapshots'), rootKey);
+    const memory = new NamespaceMemory(this.#kv);
+    this.#toolEnv = {
+      authority: this.authority,
+      audit: this.audit,
+      vault: this.vault,
+      blobs,
+      labels: new KvLabelStore(this.#kv),
+      undo: new UndoJournal(this.#kv),
+    };
+    this.#table = new ProcessTable({
+      launcher,
+      services: () => this.#services,
+      programs: this.programs,
+      memory,
+      blobs,
+      snapshots: this.snapshots,
+      auditView,
+      audit: this.audit,
+    });
     this.#services = {
       tools: this.tools,
       authority: this.authority,
       audit: this.audit,
       labels: new LabelRules(this.policy.labels),
       maxPayloadBytes,
+      toolEnv: this.#toolEnv,
+      processes: this.#table,
+      memory,
       emit: (event) => this.#emit(event),
     };
   }
@@ -149,7 +215,7 @@ export class Kernel {
     return encodePublicKey(this.#hostKey.publicKey);
   }
 
-  /** Subscribes to kernel events ('syscall', 'log', 'exit', 'catastrophe'). */
+  /** Subscribes to kernel events ('syscall', 'log', 'exit', 'spawn', 'warn', 'catastrophe'). */
   on<T extends EventType>(type: T, listener: (event: Extract<KernelEvent, { type: T }>) => void): this {
     this.#events.on(type, listener);
     return this;
@@ -161,40 +227,55 @@ export class Kernel {
   }
 
   /**
-   * Starts an agent and returns at once. Throws TypeError/RangeError on a malformed request (naming the
-   * field), the file system's error if `file` cannot be read, and Error once the kernel is closed.
+   * Starts a top agent and returns at once. Its capabilities are the policy's rules plus `caps`; its budget
+   * the kernel's limits (from the policy's `budget:`) with `limits` over them. Throws TypeError/RangeError on a
+   * malformed request (naming the field), KernelError E_NOT_FOUND for an unknown program, the file system's
+   * error if `file` cannot be read, and Error once the kernel is closed.
    */
   spawn(request: SpawnRequest): AgentHandle {
     if (this.#closed) throw new Error('kernel is closed');
     if (request === null || typeof request !== 'object') throw new TypeError('request must be an object');
-    const { code, filename } = loadSource(request);
+    const { code, filename } = this.#loadSource(request);
     const limits = resolveLimits(request.limits, this.#limits, 'request.limits');
-    let inputJson: string | undefined;
-    try {
-      inputJson = JSON.stringify(request.input ?? null);
-    } catch {
-      inputJson = undefined;
-    }
-    if (inputJson === undefined) throw new TypeError('request.input must be JSON-serializable');
-    if (inputJson.length > this.#services.maxPayloadBytes)
-      throw new RangeError('request.input exceeds maxPayloadBytes');
-
+    const inputJson = this.#inputJson(request.input);
     const caps = request.caps ?? [];
     if (!Array.isArray(caps)) throw new TypeError('request.caps must be an array');
+    const namespace = request.namespace ?? 'default';
+    if (typeof namespace !== 'string' || !NAMESPACE.test(namespace)) {
+      throw new TypeError('request.namespace must be lowercase names separated by "/"');
+    }
+    const label = request.label === undefined ? EMPTY_LABEL : makeLabel(request.label, 'request.label');
+    return this.#startTop({ code, program: filename, inputJson, limits, namespace, label, caps });
+  }
 
-    const id = randomUUID();
-    const session = new AgentSession(id, SigningKey.generate(), limits, this.#services);
-    grantPolicy(this.authority, this.policy, session.publicKey);
-    for (const rule of caps) this.authority.grant({ ...rule, audience: session.publicKey });
-    const process = this.#launcher.launch({ session, code, filename, inputJson });
-    this.#live.set(id, { process, session });
-    const result = process.result.then((outcome) => {
-      this.#live.delete(id);
-      this.authority.forget(session.publicKey);
-      this.#emit({ type: 'exit', agent: id, result: outcome });
-      return outcome;
+  #startTop(spec: {
+    code: string;
+    program: string;
+    inputJson: string;
+    limits: Limits;
+    namespace: string;
+    label: Label;
+    caps: readonly GrantRule[];
+    restored?: unknown;
+    usage?: Partial<Record<string, number>>;
+  }): AgentHandle {
+    const { id, result } = this.#table.start({
+      code: spec.code,
+      program: spec.program,
+      inputJson: spec.inputJson,
+      limits: spec.limits,
+      parent: undefined,
+      namespace: spec.namespace,
+      mounts: new Map(),
+      label: spec.label,
+      ...(spec.restored === undefined ? {} : { restored: spec.restored }),
+      ...(spec.usage === undefined ? {} : { usage: spec.usage }),
+      grant: (session) => {
+        grantPolicy(this.authority, this.policy, session.publicKey);
+        for (const rule of spec.caps) this.authority.grant({ ...rule, audience: session.publicKey });
+      },
     });
-    return { id, result, kill: (reason = 'killed by host') => process.kill(String(reason)) };
+    return { id, result, kill: (reason = 'killed by host') => this.#table.killById(id, String(reason)) };
   }
 
   /** Runs an agent to completion. Same errors as `spawn`; the promise itself never rejects. */
@@ -202,11 +283,76 @@ export class Kernel {
     return this.spawn(request).result;
   }
 
-  /** Ids of agents that have not ended. */
-  live(): string[] {
-    return [...this.#live.keys()];
+  /**
+   * Starts a new top agent from a snapshot: the snapshot's program, label, counted quota use and namespace
+   * memory (copied into `options.namespace`, default a fresh one), with the policy's capabilities (a
+   * snapshot never mints authority). The agent reads the frozen state with `sys.restored()`. Forking is
+   * restoring twice. Rejects with KernelError E_BAD_SNAPSHOT for an unknown, tampered, truncated or unsigned
+   * snapshot; throws TypeError/RangeError for malformed options.
+   */
+  async restore(
+    id: string,
+    options: { input?: unknown; limits?: Partial<Limits>; namespace?: string; caps?: readonly GrantRule[] } = {},
+  ): Promise<AgentHandle> {
+    if (this.#closed) throw new Error('kernel is closed');
+    if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
+    const limits = resolveLimits(options.limits, this.#limits, 'options.limits');
+    const inputJson = this.#inputJson(options.input);
+    const namespace = options.namespace ?? `restored/${randomSegment()}`;
+    if (typeof namespace !== 'string' || !NAMESPACE.test(namespace)) {
+      throw new TypeError('options.namespace must be lowercase names separated by "/"');
+    }
+    const body = await this.snapshots.load(id);
+    const codeBytes = await this.#toolEnv.blobs.get(body.program.id);
+    if (codeBytes === undefined) throw new KernelError('E_BAD_SNAPSHOT', `snapshot ${id}: its program is missing`);
+    let label: Label;
+    try {
+      label = body.label.length === 0 ? EMPTY_LABEL : makeLabel(body.label, 'label');
+    } catch {
+      throw new KernelError('E_BAD_SNAPSHOT', `snapshot ${id} has a malformed label`);
+    }
+    const memory = this.#services.memory;
+    for (const [key, value, tags] of body.memory) {
+      await memory.put(namespace, key, { value, label: tags.length === 0 ? EMPTY_LABEL : makeLabel(tags, 'label') });
+    }
+    return this.#startTop({
+      code: new TextDecoder().decode(codeBytes),
+      program: body.program.name,
+      inputJson,
+      limits,
+      namespace,
+      label,
+      caps: options.caps ?? [],
+      restored: body.state ?? null,
+      usage: body.usage,
+    });
   }
 
+  /** A snapshot's content, decoded (rich types restored by superjson). Rejects like `restore`. */
+  async inspectSnapshot(id: string): Promise<Awaited<ReturnType<SnapshotStore['load']>>> {
+    return await this.snapshots.load(id);
+  }
+
+  /** Ids of live agents. */
+  live(): string[] {
+    return this.#table.list().map((agent) => agent.id);
+  }
+
+  /** The live tree: id, parent, program, namespace, state, label and usage of every live agent. */
+  agents(): AgentInfo[] {
+    return this.#table.list();
+  }
+
+  /** Live agents and isolates not yet disposed (equal unless an isolate is being torn down). */
+  stats(): { agents: number; isolates: number } {
+    return { agents: this.#table.size, isolates: this.#launcher.liveIsolates() };
+  }
+
+  /** Ends a live agent and its descendants with E_KILLED. False when no live agent has that id. */
+  kill(id: string, reason = 'killed by host'): boolean {
+    if (typeof id !== 'string') throw new TypeError('id must be an agent id');
+    return this.#table.killById(id, String(reason));
+  }
   /**
    * Grants a root capability (signed by the kernel's root key) to a live agent (by id) or to any public key.
    * Throws TypeError/RangeError naming the field for a malformed rule or holder.
@@ -294,34 +440,117 @@ export class Kernel {
         const error = { code: decision.code, message: decision.message };
         return { status: 'DENIED', data: null, error, recordId, label: callLabel };
       }
-      const data = await runToolUse(use, { agent: 'host', signal: this.#hostAbort.signal, label: callLabel });
-      const label = joinLabels(callLabel, this.#services.labels.sourceTags(tool, use.resource));
-      return { status: 'OK', data, error: null, recordId: attempt.end(null, { tool_calls: 1 }), label };
+      attempt.addUsage('tool_calls', 1);
+      const prepared = createToolContext(this.#toolEnv, this.#hostCaller(), use, callLabel, attempt);
+      const data = this.vault.redact(await runToolUse(use, prepared.ctx));
+      const source = this.#services.labels.sourceTags(tool, use.resource);
+      const label = joinLabels(joinLabels(callLabel, source), prepared.taints());
+      return { status: 'OK', data, error: null, recordId: attempt.end(null), label };
     } catch (error) {
       const info = error instanceof KernelError ? error : new KernelError('E_INTERNAL', 'internal kernel error');
-      return submitError(attempt, info);
+      return submitError(attempt, new KernelError(info.code, this.vault.redact(info.message)));
     }
   }
 
-  /** Kills every live agent, waits for them to end and stops the watchdog. Idempotent. */
+  /**
+   * Undoes a tool call that saved an undo record (its result carried `recordId`): re-authorizes the undo
+   * (the record's action and resource) under the policy for the host, audits it, and asks the tool to
+   * reverse its effect, which it refuses when the resource changed since (unless `force`). A record is
+   * rolled back at most once. Never rejects: a refusal is DENIED, anything else ERROR (an unknown or
+   * malformed id is ERROR with E_NOT_FOUND / E_BAD_ARG; the id never reaches the file system).
+   */
+  async rollback(recordId: string, options: { force?: boolean } = {}): Promise<RollbackResult> {
+    const force = options?.force === true;
+    const attempt = new Attempt(this.audit, HOST_SUBJECT, 'rollback', { recordId, force });
+    attempt.describe('rollback', null, { recordId, force });
+    const fail = (error: unknown): RollbackResult => {
+      const info = error instanceof KernelError ? error : new KernelError('E_TOOL_FAILED', 'rollback failed');
+      const status = info.code.startsWith('E_CAP') || info.code === 'E_ESCALATION' ? 'DENIED' : 'ERROR';
+      return { status, error: { code: info.code, message: info.message }, auditSeq: attempt.end(info.code) };
+    };
+    try {
+      const record = await this.#toolEnv.undo.get(recordId);
+      attempt.describe(record.action, record.resource, { recordId, force });
+      attempt.begin();
+      if (record.rolledBackAt !== undefined)
+        throw new KernelError('E_NOT_FOUND', `rollback: ${recordId} was already rolled back`);
+      const tool = this.tools.get(record.tool);
+      if (tool?.undo === undefined) throw new KernelError('E_NO_TOOL', `rollback: no tool "${record.tool}" can undo`);
+      const decision = this.authority.authorize({
+        holder: this.hostPublicKey,
+        action: record.action,
+        resource: record.resource,
+      });
+      if (!decision.ok) throw new KernelError(decision.code, decision.message);
+      await tool.undo(record.data, {
+        signal: this.#hostAbort.signal,
+        blobs: this.#toolEnv.blobs,
+        labels: this.#toolEnv.labels,
+        force,
+      });
+      await this.#toolEnv.undo.markRolledBack(record);
+      return { status: 'OK', error: null, auditSeq: attempt.end(null) };
+    } catch (error) {
+      return fail(error);
+    }
+  }
+
+  /** Undo records saved by tool calls, newest first. */
+  async undoRecords(limit = 100): Promise<Awaited<ReturnType<UndoJournal['list']>>> {
+    return await this.#toolEnv.undo.list(limit);
+  }
+
+  #hostCaller(): ToolCaller {
+    return {
+      id: 'host',
+      holder: this.hostPublicKey,
+      subject: HOST_SUBJECT,
+      signal: this.#hostAbort.signal,
+      quota: undefined,
+    };
+  }
+
+  /** Kills every live agent, waits for them to end, stops the watchdog and closes the stores. Idempotent. */
   async close(): Promise<void> {
     this.#closed = true;
     this.#hostAbort.abort();
-    const ending = [...this.#live.values()].map(({ process }) => {
-      process.kill('kernel closed');
-      return process.result;
-    });
-    await Promise.all(ending);
+    await this.#table.killAll('kernel closed');
     this.#launcher.close();
     if (!this.#auditClosed) {
       this.#auditClosed = true;
       this.audit.close();
+      await this.#kv.close();
     }
   }
 
   #holderKey(to: string): string {
     if (typeof to !== 'string') throw new TypeError('holder must be an agent id or a public key');
-    return this.#live.get(to)?.session.publicKey ?? to;
+    return this.#table.session(to)?.publicKey ?? to;
+  }
+
+  #inputJson(input: unknown): string {
+    let inputJson: string | undefined;
+    try {
+      inputJson = JSON.stringify(input ?? null);
+    } catch {
+      inputJson = undefined;
+    }
+    if (inputJson === undefined) throw new TypeError('request.input must be JSON-serializable');
+    if (inputJson.length > this.#services.maxPayloadBytes)
+      throw new RangeError('request.input exceeds maxPayloadBytes');
+    return inputJson;
+  }
+
+  #loadSource(request: SpawnRequest): { code: string; filename: string } {
+    const given = [request.code, request.file, request.program].filter((value) => value !== undefined).length;
+    if (given !== 1) throw new TypeError('request must have exactly one of code, file and program');
+    if (request.program !== undefined) {
+      if (typeof request.program !== 'string') throw new TypeError('request.program must be a program name');
+      const program = this.programs.get(request.program);
+      if (program === undefined) throw new KernelError('E_NOT_FOUND', `no program named "${request.program}"`);
+      return { code: program.code, filename: program.name };
+    }
+    return loadSource(request);
   }
 
   // Listener bugs are the host's; they must not break a syscall that is being answered.
@@ -341,20 +570,23 @@ function submitError(attempt: Attempt, error: KernelError): SubmitResult {
   return { status, data: null, error: { code: error.code, message: error.message }, recordId, label: EMPTY_LABEL };
 }
 
-function openAudit(options: KernelOptions['audit'], key: SigningKey): AuditLog {
-  if (options === undefined) return new AuditLog({ key, sink: new MemoryAuditSink({ retain: MEMORY_AUDIT_RETAIN }) });
+function openAuditSink(options: KernelOptions['audit'], key: SigningKey): AuditSink {
+  if (options === undefined) return new MemoryAuditSink({ retain: MEMORY_AUDIT_RETAIN });
   if (options === null || typeof options !== 'object' || typeof options.file !== 'string' || options.file === '') {
     throw new TypeError('options.audit.file must be a file path');
   }
-  const sink: AuditSink = AuditFileStore.open(options.file, {
+  return AuditFileStore.open(options.file, {
     ...(options.fsync === undefined ? {} : { fsync: options.fsync }),
     trustedKeys: [key.publicKey],
   });
+}
+
+function openAudit(options: KernelOptions['audit'], key: SigningKey, sink: AuditSink): AuditLog {
   try {
     return new AuditLog({
       key,
       sink,
-      ...(options.checkpointEvery === undefined ? {} : { checkpointEvery: options.checkpointEvery }),
+      ...(options?.checkpointEvery === undefined ? {} : { checkpointEvery: options.checkpointEvery }),
     });
   } catch (error) {
     sink.close();
@@ -362,10 +594,12 @@ function openAudit(options: KernelOptions['audit'], key: SigningKey): AuditLog {
   }
 }
 
+function randomSegment(): string {
+  return Math.random().toString(36).slice(2, 10).padEnd(8, '0');
+}
+
 function loadSource(request: SpawnRequest): { code: string; filename: string } {
-  const hasCode = request.code !== undefined;
   const hasFile = request.file !== undefined;
-  if (hasCode === hasFile) throw new TypeError('request must have exactly one of code and file');
   let code: string;
   let filename = 'agent.js';
   if (hasFile) {

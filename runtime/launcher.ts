@@ -1,4 +1,5 @@
 import type { AgentSession, RunResult } from './agent.js';
+import type { ErrorCode } from './errors.js';
 
 /**
  * The contract between the kernel and whatever runs agent code. The kernel (runtime/) never imports
@@ -18,10 +19,14 @@ export interface AgentProcess {
   readonly result: Promise<RunResult>;
   /** Ends the agent with E_KILLED; a no-op once it has ended. */
   kill(reason: string): void;
+  /** Ends the agent with `code` (E_QUOTA when a budget is crossed); a no-op once it has ended. */
+  terminate(code: ErrorCode, message: string): void;
 }
 
 export interface AgentLauncher {
   launch(request: LaunchRequest): AgentProcess;
+  /** Isolates started and not yet disposed (a leak check for the process tree). */
+  liveIsolates(): number;
   /** Stops background work (the watchdog); running agents must be killed first. */
   close(): void;
 }

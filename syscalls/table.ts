@@ -1,15 +1,37 @@
+import { auditSyscall } from './audit.js';
 import { capsSyscall } from './caps.js';
 import { declassifySyscall } from './declassify.js';
+import { handoffSyscall } from './handoff.js';
+import { joinSyscall } from './join.js';
+import { killSyscall } from './kill.js';
 import { labelSyscall } from './label.js';
 import { logSyscall } from './log.js';
+import { memDeleteSyscall, memGetSyscall, memListSyscall, memPutSyscall } from './mem.js';
 import { readSyscall } from './read.js';
+import { restoredSyscall, snapshotSyscall } from './snapshot.js';
+import { spawnSyscall } from './spawn.js';
 import type { Syscall } from './syscall.js';
 import { toolSyscall } from './tool.js';
 
 /** Every syscall the guest can issue, by name. A Map, so agent-chosen names cannot reach prototypes. */
 export const SYSCALLS: ReadonlyMap<string, Syscall> = new Map<string, Syscall>(
-  [toolSyscall, logSyscall, capsSyscall, readSyscall, labelSyscall, declassifySyscall].map((syscall) => [
-    syscall.name,
-    syscall as Syscall,
-  ]),
+  [
+    toolSyscall,
+    logSyscall,
+    capsSyscall,
+    readSyscall,
+    labelSyscall,
+    declassifySyscall,
+    spawnSyscall,
+    joinSyscall,
+    killSyscall,
+    handoffSyscall,
+    snapshotSyscall,
+    restoredSyscall,
+    memGetSyscall,
+    memPutSyscall,
+    memListSyscall,
+    memDeleteSyscall,
+    auditSyscall,
+  ].map((syscall) => [syscall.name, syscall as Syscall]),
 );

@@ -1,15 +1,15 @@
 import { z } from 'zod';
 import type { AgentSession } from '../runtime/agent.js';
-import type { Attempt } from '../runtime/audit-trail.js';
+import { type Attempt, subjectOf } from '../runtime/audit-trail.js';
 import { KernelError, toErrorInfo } from '../runtime/errors.js';
 import { joinLabels, labelLeq } from '../runtime/labels.js';
+import { createToolContext } from '../runtime/tool-context.js';
 import { authorizeToolUse, checkSinks, prepareToolUse, runToolUse } from '../runtime/tool-gate.js';
 import { defineSyscall } from './syscall.js';
 
 /** `sys.tool(name, args, options)`: runs a registered tool for the calling agent, if its capabilities allow. */
 export const toolSyscall = defineSyscall({
   name: 'tool',
-  charge: { tool_calls: 1 },
   args: z.tuple([
     z.string().min(1).max(64),
     z.unknown(),
@@ -18,17 +18,19 @@ export const toolSyscall = defineSyscall({
   run(session: AgentSession, [name, args, options], attempt: Attempt) {
     const tool = session.services.tools.get(name);
     if (tool === undefined) throw new KernelError('E_NO_TOOL', `sys.tool: no tool named "${name}"`);
+    const { vault } = session.services.toolEnv;
     const substituted = session.handles.substitute(args ?? undefined);
     const callLabel = joinLabels(session.label, substituted.label);
     // A failure past this point (a schema error, a refusal naming the resource, the tool's own error, or
     // just its code) depends on the values of the handles passed, which the agent has not read: it raises
     // the context by the call's label as a result would, and a message that could quote handle data is
-    // withheld. Only the sink check is decided by labels alone, so its refusal does neither.
+    // withheld. Only the sink check is decided by labels alone, so its refusal does neither. Vault secrets
+    // are scrubbed from every message and result.
     const unread = !labelLeq(substituted.label, session.label);
     const failed = (error: unknown): never => {
       session.label = joinLabels(session.label, callLabel);
-      if (!unread) throw error;
-      const { code } = toErrorInfo(error);
+      const { code, message } = toErrorInfo(error);
+      if (!unread) throw new KernelError(code, vault.redact(message));
       throw new KernelError(
         code,
         `sys.tool: "${name}" failed with ${code} (detail withheld: its arguments carry unread handle data labelled ${substituted.label.join(', ')})`,
@@ -47,13 +49,28 @@ export const toolSyscall = defineSyscall({
     checkSinks(session.services.labels, use, callLabel);
     const decision = authorizeToolUse(session.services.authority, session.publicKey, use);
     if (!decision.ok) failed(new KernelError(decision.code, decision.message));
-    const resultLabel = joinLabels(callLabel, session.services.labels.sourceTags(tool, use.resource));
-    const keep = (value: unknown): unknown => {
-      if (options?.handle === true) return session.handles.create(value, resultLabel);
-      session.label = joinLabels(session.label, resultLabel);
-      return value;
+    // Counted once authorized, so a refused call costs no quota; crossing the limit kills the agent.
+    attempt.addUsage('tool_calls', 1);
+    session.quota?.charge('tool_calls', 1);
+    const caller = {
+      id: session.id,
+      holder: session.publicKey,
+      subject: subjectOf(session),
+      signal: session.signal,
+      quota: session.quota,
     };
-    const running = guarded(() => runToolUse(use, { agent: session.id, signal: session.signal, label: callLabel }));
+    const prepared = createToolContext(session.services.toolEnv, caller, use, callLabel, attempt);
+    const keep = (value: unknown): unknown => {
+      // A charge may have ended the agent while the tool ran: nothing reaches a dead agent.
+      if (session.state === 'ended') throw new KernelError('E_KILLED', 'sys.tool: the agent has ended');
+      const source = session.services.labels.sourceTags(tool, use.resource);
+      const resultLabel = joinLabels(joinLabels(callLabel, source), prepared.taints());
+      const clean = vault.redact(value);
+      if (options?.handle === true) return session.handles.create(clean, resultLabel);
+      session.label = joinLabels(session.label, resultLabel);
+      return clean;
+    };
+    const running = guarded(() => runToolUse(use, prepared.ctx));
     return running instanceof Promise ? running.then(keep, failed) : keep(running);
   },
 });

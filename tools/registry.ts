@@ -1,13 +1,81 @@
 import type { z } from 'zod';
 
+/** Secrets the kernel's vault injects into a request, host-side. Tools must never return or log them. */
+export interface Injection {
+  /** Header name → value (a bearer binding arrives as `authorization: Bearer …`). */
+  readonly headers: Readonly<Record<string, string>>;
+  /** Query parameter name → value. */
+  readonly query: Readonly<Record<string, string>>;
+}
+
+/** Usage a tool reports for its call (a model call's tokens and price). */
+export interface ToolCharge {
+  readonly tokens_in?: number;
+  readonly tokens_out?: number;
+  readonly cost_usd?: number;
+}
+
+/** What a reversible tool saves before its effect, so `kernel.rollback(recordId)` can undo it. */
+export interface UndoCapture {
+  /** The action the undo is authorized as when rolled back (restoring a file is `fs.write`). */
+  readonly action: string;
+  /** The resource the undo acts on, in normal form. */
+  readonly resource: string;
+  /** Tool-defined JSON the tool's `undo` receives (blob ids, modes, the digest of what it wrote). */
+  readonly data: unknown;
+}
+
+/** Content-addressed bytes: the id is the SHA-256 of the content, checked again on every read. */
+export interface BlobAccess {
+  put(bytes: Uint8Array): Promise<string>;
+  /** The bytes, or undefined when unknown or corrupt. */
+  get(id: string): Promise<Uint8Array | undefined>;
+}
+
+/** Labels the kernel keeps for things outside it (a file keeps the label of what was written to it). */
+export interface LabelStore {
+  get(key: string): Promise<readonly string[]>;
+  /** Replaces the tags kept for `key`; an empty list forgets it. */
+  set(key: string, tags: readonly string[]): Promise<void>;
+}
+
 /** What a tool sees of the call it is serving. */
 export interface ToolContext {
-  /** The id of the calling agent. */
+  /** The id of the calling agent ('host' for `kernel.submit` and `kernel.rollback`). */
   readonly agent: string;
   /** Aborted when the calling agent ends (killed, quota, or finished). */
   readonly signal: AbortSignal;
   /** The label of this call: the caller's context joined with every handle it passed. */
   readonly label: readonly string[];
+  /** Vault secrets bound to this call's action and resource. */
+  readonly inject: Injection;
+  /**
+   * Authorizes this call's action again for another resource (an HTTP redirect hop), debiting and auditing
+   * like a fresh call, and returns the vault secrets bound to that resource. Throws KernelError when refused.
+   */
+  reauthorize(resource: string): Injection;
+  /** Adds tags to the result's label (a read of a file that was written with labelled data). */
+  taint(tags: readonly string[]): void;
+  /**
+   * Charges usage to the calling agent and every ancestor before the result is returned. Throws KernelError
+   * E_BAD_ARG for a non-finite or negative amount, E_QUOTA when a limit is crossed (the agent is killed).
+   */
+  charge(usage: ToolCharge): void;
+  /** Saves how to undo the effect this call is about to make; resolves to the record id for rollback. */
+  saveUndo(capture: UndoCapture): Promise<string>;
+  /** The kernel's content-addressed store (previous file contents for undo). */
+  readonly blobs: BlobAccess;
+  /** Labels the kernel keeps for resources (file paths), persisted with the store. */
+  readonly labels: LabelStore;
+}
+
+/** What a tool's `undo` sees when the host rolls a call back. */
+export interface UndoContext {
+  readonly signal: AbortSignal;
+  readonly blobs: BlobAccess;
+  readonly labels: LabelStore;
+  /** Undo even if the resource changed since the recorded call. */
+  readonly force: boolean;
 }
 
 /**
@@ -40,6 +108,11 @@ export interface Tool<Schema extends z.ZodType = z.ZodType> {
     readonly sinks?: Readonly<Record<string, readonly string[]>>;
   };
   run(args: z.output<Schema>, ctx: ToolContext): unknown;
+  /**
+   * Reverses a call that saved an undo record (`ctx.saveUndo`). `data` is what the call saved. Throws
+   * KernelError (E_TOOL_FAILED when the resource changed since, unless `ctx.force`).
+   */
+  undo?(data: unknown, ctx: UndoContext): Promise<void>;
 }
 
 const TOOL_NAME = /^[a-z][a-z0-9_]*(?:[.:-][a-z0-9_]+)*$/;
@@ -64,6 +137,8 @@ export function defineTool<Schema extends z.ZodType>(spec: Tool<Schema>): Tool<S
   if (spec.resource !== undefined && typeof spec.resource !== 'function') {
     throw new TypeError('defineTool: resource must be a function of the arguments');
   }
+  if (spec.undo !== undefined && typeof spec.undo !== 'function')
+    throw new TypeError('defineTool: undo must be a function');
   if (spec.target !== undefined && typeof spec.target !== 'string')
     throw new TypeError('defineTool: target must be a string');
   return Object.freeze({ ...spec, defaults: Object.freeze({ ...spec.defaults }) });

@@ -41,7 +41,7 @@ describe('isokernel run', () => {
   it('ends for(;;){} with --cpu-ms 200 as E_QUOTA (cpu) within a second of agent time', () => {
     const run = isokernel('run', agentFile('export default function main() { for (;;) {} }'), '--cpu-ms', '200');
     expect(run.status).toBe(1);
-    expect(JSON.parse(run.stdout)).toEqual({ error: { code: 'E_QUOTA', message: 'cpu limit exceeded' } });
+    expect(JSON.parse(run.stdout)).toEqual({ error: { code: 'E_QUOTA', message: 'quota exceeded: cpu_ms' } });
     const wall = Number(/wall=([\d.]+)ms/.exec(run.stderr)?.[1]);
     expect(wall).toBeLessThan(1000);
   });
@@ -58,14 +58,16 @@ describe('isokernel run', () => {
 
   it('applies --wall-ms and --memory-mb', () => {
     const wall = isokernel('run', agentFile('export default () => new Promise(() => {})'), '--wall-ms', '100');
-    expect(JSON.parse(wall.stdout)).toMatchObject({ error: { code: 'E_QUOTA', message: 'wall-clock limit exceeded' } });
+    expect(JSON.parse(wall.stdout)).toMatchObject({ error: { code: 'E_QUOTA', message: 'quota exceeded: wall_ms' } });
     const memory = isokernel(
       'run',
       agentFile('export default () => { const a = []; for (;;) a.push({ x: [1, 2] }); }'),
       '--memory-mb',
       '16',
     );
-    expect(JSON.parse(memory.stdout)).toMatchObject({ error: { code: 'E_QUOTA', message: 'memory limit exceeded' } });
+    expect(JSON.parse(memory.stdout)).toMatchObject({
+      error: { code: 'E_QUOTA', message: 'quota exceeded: memory_mb' },
+    });
   });
 });
 

@@ -11,7 +11,7 @@ describe('sandbox limits', () => {
   it('ends a synchronous loop with E_QUOTA cpu and disposes the isolate', async () => {
     kernel = testKernel({ limits });
     const result = await kernel.run({ code: 'export default () => { for (;;) {} }' });
-    expect(result).toMatchObject({ ok: false, error: { code: 'E_QUOTA', message: 'cpu limit exceeded' } });
+    expect(result).toMatchObject({ ok: false, error: { code: 'E_QUOTA', message: 'quota exceeded: cpu_ms' } });
     expect(result.usage.cpu_ms).toBeGreaterThanOrEqual(300);
     expect(kernel.live()).toEqual([]);
   });
@@ -22,13 +22,13 @@ describe('sandbox limits', () => {
     const result = await kernel.run({
       code: 'export default () => { Promise.resolve().then(() => { for (;;) {} }); return new Promise(() => {}); }',
     });
-    expect(result).toMatchObject({ ok: false, error: { code: 'E_QUOTA', message: 'cpu limit exceeded' } });
+    expect(result).toMatchObject({ ok: false, error: { code: 'E_QUOTA', message: 'quota exceeded: cpu_ms' } });
   });
 
   it('ends an agent that waits forever with E_QUOTA wall, using the kernel timer', async () => {
     kernel = testKernel({ limits: { ...limits, wall_ms: 200 } });
     const result = await kernel.run({ code: 'export default () => new Promise(() => {})' });
-    expect(result).toMatchObject({ ok: false, error: { code: 'E_QUOTA', message: 'wall-clock limit exceeded' } });
+    expect(result).toMatchObject({ ok: false, error: { code: 'E_QUOTA', message: 'quota exceeded: wall_ms' } });
     expect(result.usage.cpu_ms).toBeLessThan(200);
   });
 
@@ -43,7 +43,7 @@ describe('sandbox limits', () => {
     const result = await kernel.run({
       code: 'export default () => { const a = []; for (;;) a.push({ a: [1, 2, 3] }); }',
     });
-    expect(result).toMatchObject({ ok: false, error: { code: 'E_QUOTA', message: 'memory limit exceeded' } });
+    expect(result).toMatchObject({ ok: false, error: { code: 'E_QUOTA', message: 'quota exceeded: memory_mb' } });
     expect(result.usage.heap_peak_mb).toBeGreaterThan(16);
   });
 

@@ -22,6 +22,7 @@ function watch(
       hit ??= 'lost';
       watchdog.remove(target);
     },
+    sampled() {},
   };
   watchdog.add(target);
   return { hit: () => hit };

@@ -4,23 +4,27 @@ import { AgentSession, type KernelEvent } from '../../runtime/agent.js';
 import { AuditLog } from '../../runtime/audit-log.js';
 import { CapabilityAuthority } from '../../runtime/capability-authority.js';
 import { SigningKey } from '../../runtime/keys.js';
-import { LabelRules } from '../../runtime/label-rules.js';
 import { DEFAULT_LIMITS } from '../../runtime/limits.js';
 import { dispatch } from '../../syscalls/dispatch.js';
 import { ToolRegistry } from '../../tools/registry.js';
 import { testKernel, testTools } from '../helpers/kernel.js';
+import { standaloneServices } from '../helpers/services.js';
 
 function session(events: KernelEvent[] = []): AgentSession {
   const tools = new ToolRegistry().add(...testTools);
   const authority = new CapabilityAuthority({ rootKey: SigningKey.generate() });
-  const s = new AgentSession('agent-1', SigningKey.generate(), DEFAULT_LIMITS, {
-    tools,
-    authority,
-    audit: new AuditLog({ key: SigningKey.generate() }),
-    labels: new LabelRules(undefined),
-    maxPayloadBytes: 4096,
-    emit: (e: KernelEvent) => events.push(e),
-  });
+  const s = new AgentSession(
+    'agent-1',
+    SigningKey.generate(),
+    DEFAULT_LIMITS,
+    standaloneServices({
+      tools,
+      authority,
+      audit: new AuditLog({ key: SigningKey.generate() }),
+      maxPayloadBytes: 4096,
+      emit: (e: KernelEvent) => events.push(e),
+    }),
+  );
   for (const tool of testTools) authority.grant({ audience: s.publicKey, action: tool.name, resource: tool.name });
   s.state = 'running';
   return s;

@@ -1,0 +1,104 @@
+import { ClassicLevel } from 'classic-level';
+
+/**
+ * The kernel's embedded key-value store: namespace memory, labels kept for files, and undo records. With a
+ * store directory it is LevelDB (classic-level) under `<store>/kv`, so it survives the process; without one
+ * it is a sorted map in memory. Values are JSON.
+ */
+export interface KvStore {
+  /** The value, or undefined when absent. */
+  get(key: string): Promise<unknown>;
+  put(key: string, value: unknown): Promise<void>;
+  delete(key: string): Promise<void>;
+  /** Entries whose key starts with `prefix`, in key order, at most `limit` of them. */
+  list(prefix: string, limit: number): Promise<[string, unknown][]>;
+  close(): Promise<void>;
+}
+
+/** The in-memory store: the same contract, gone with the process. */
+export class MemoryKvStore implements KvStore {
+  readonly #entries = new Map<string, string>();
+
+  async get(key: string): Promise<unknown> {
+    const json = this.#entries.get(key);
+    return json === undefined ? undefined : JSON.parse(json);
+  }
+
+  async put(key: string, value: unknown): Promise<void> {
+    // Stored as JSON text so a caller can never keep a live reference into the store.
+    this.#entries.set(key, JSON.stringify(value));
+  }
+
+  async delete(key: string): Promise<void> {
+    this.#entries.delete(key);
+  }
+
+  async list(prefix: string, limit: number): Promise<[string, unknown][]> {
+    const keys = [...this.#entries.keys()].filter((key) => key.startsWith(prefix)).sort(compareUtf8);
+    return keys.slice(0, limit).map((key) => [key, JSON.parse(this.#entries.get(key) as string)]);
+  }
+
+  async close(): Promise<void> {}
+}
+
+// LevelDB orders keys by their UTF-8 bytes; the memory store must list in the same order.
+function compareUtf8(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
+// LevelDB allows one open handle per directory (it takes a lock file), so kernels in one process that
+// name the same store share a handle, closed when the last of them closes.
+const openStores = new Map<string, { db: ClassicLevel<string, unknown>; refs: number }>();
+
+/** LevelDB under `dir`. Another process holding the directory makes every operation reject. */
+export class LevelKvStore implements KvStore {
+  readonly #dir: string;
+  readonly #db: ClassicLevel<string, unknown>;
+  #closed = false;
+
+  /** Throws TypeError when `dir` is not a non-empty path. */
+  constructor(dir: string) {
+    if (typeof dir !== 'string' || dir === '') throw new TypeError('dir must be a directory path');
+    this.#dir = dir;
+    let shared = openStores.get(dir);
+    if (shared === undefined) {
+      shared = { db: new ClassicLevel<string, unknown>(dir, { valueEncoding: 'json' }), refs: 0 };
+      openStores.set(dir, shared);
+    }
+    shared.refs++;
+    this.#db = shared.db;
+  }
+
+  async get(key: string): Promise<unknown> {
+    return await this.#db.get(key);
+  }
+
+  async put(key: string, value: unknown): Promise<void> {
+    await this.#db.put(key, value);
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.#db.del(key);
+  }
+
+  async list(prefix: string, limit: number): Promise<[string, unknown][]> {
+    const out: [string, unknown][] = [];
+    if (limit <= 0) return out;
+    // Keys sharing a prefix are contiguous in byte order, so the scan stops at the first key past them.
+    for await (const [key, value] of this.#db.iterator({ gte: prefix })) {
+      if (!key.startsWith(prefix)) break;
+      out.push([key, value]);
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const shared = openStores.get(this.#dir);
+    if (shared === undefined || --shared.refs > 0) return;
+    openStores.delete(this.#dir);
+    await shared.db.close();
+  }
+}

@@ -1,0 +1,54 @@
+import type { AgentSession, RunResult } from './agent.js';
+import type { Constraints } from './constraint-match.js';
+import type { MountRequest } from './namespace-memory.js';
+import type { BudgetRequest } from './quota.js';
+
+/**
+ * A capability a parent hands a child (spawn) or a receiver (handoff): an attenuation of one the parent
+ * holds, delegated so every use debits the parent's chain. `from` names the parent's capability; without it
+ * the kernel picks the first held capability the request fits in.
+ */
+export interface CapRequest {
+  readonly from?: string | undefined;
+  readonly action?: string | undefined;
+  readonly resource?: string | undefined;
+  readonly constraint?: Constraints | undefined;
+  readonly max_uses?: number | undefined;
+  /** Lifetime from now, in ms; never later than the parent's expiry. */
+  readonly expires_in_ms?: number | undefined;
+}
+
+/** `sys.spawn(...)` after schema validation. Exactly one of `program` and `code`. */
+export interface ChildRequest {
+  readonly program?: string | undefined;
+  readonly code?: string | undefined;
+  readonly input?: unknown | undefined;
+  readonly caps?: readonly CapRequest[] | undefined;
+  readonly budget?: BudgetRequest | undefined;
+  /** A name under the parent's namespace; default a fresh one per child. */
+  readonly namespace?: string | undefined;
+  readonly mounts?: readonly MountRequest[] | undefined;
+}
+
+/** What a child's result looks like to its parent: the result and the label it carries. */
+export interface ChildOutcome {
+  readonly result: RunResult;
+  readonly label: readonly string[];
+}
+
+/**
+ * The process-model operations syscalls reach the kernel through (DESIGN §3). Each throws KernelError with a
+ * code from DESIGN §9 for anything the calling agent got wrong or may not do.
+ */
+export interface ProcessControl {
+  /** Starts a child of `parent`; returns its id. */
+  spawn(parent: AgentSession, request: ChildRequest): string;
+  /** Resolves with a descendant's outcome once it ends; E_NOT_FOUND for anything else. */
+  join(parent: AgentSession, id: string): Promise<ChildOutcome>;
+  /** Ends a descendant and its own descendants; E_NOT_FOUND for anything else. */
+  kill(parent: AgentSession, id: string): void;
+  /** Freezes the agent's state into the snapshot store; resolves to the content id. */
+  snapshot(session: AgentSession, state: unknown): Promise<string>;
+  /** The audit records of the namespaces the agent may see (its own and its mounts'), newest last. */
+  auditRecords(session: AgentSession, options: { after?: number; limit: number }): unknown[];
+}

@@ -1,0 +1,22 @@
+import { z } from 'zod';
+import type { AgentSession } from '../runtime/agent.js';
+import type { Attempt } from '../runtime/audit-trail.js';
+import { defineSyscall } from './syscall.js';
+
+/** `sys.audit({ after, limit })` → audit records of the caller's namespace and its mounts', oldest first. */
+export const auditSyscall = defineSyscall({
+  name: 'audit',
+  args: z.tuple([
+    z.union([
+      z.null(),
+      z.strictObject({ after: z.int().min(-1).optional(), limit: z.int().min(1).max(1000).optional() }),
+    ]),
+  ]),
+  run(session: AgentSession, [options], attempt: Attempt) {
+    attempt.begin();
+    return session.services.processes.auditRecords(session, {
+      ...(options?.after === undefined ? {} : { after: options.after }),
+      limit: options?.limit ?? 100,
+    });
+  },
+});

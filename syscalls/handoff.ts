@@ -1,0 +1,33 @@
+import { z } from 'zod';
+import type { AgentSession } from '../runtime/agent.js';
+import type { Attempt } from '../runtime/audit-trail.js';
+import { KernelError } from '../runtime/errors.js';
+import { joinLabels } from '../runtime/labels.js';
+import { capRequestsSchema } from './process-schemas.js';
+import { defineSyscall } from './syscall.js';
+
+/**
+ * `sys.handoff({ to, task, caps })` → the receiver's result. The receiver is a registered program started
+ * as the caller's child with a downscoped subset of the caller's capabilities: asking for more than the
+ * caller holds fails with E_ESCALATION before anything runs.
+ */
+export const handoffSyscall = defineSyscall({
+  name: 'handoff',
+  args: z.tuple([
+    z.strictObject({ to: z.string().min(1).max(64), task: z.unknown().optional(), caps: capRequestsSchema.optional() }),
+  ]),
+  async run(session: AgentSession, [request], attempt: Attempt) {
+    attempt.describe('agent.handoff', request.to, request, session.label, false);
+    attempt.begin();
+    const processes = session.services.processes;
+    const id = processes.spawn(session, {
+      program: request.to,
+      input: request.task ?? null,
+      ...(request.caps === undefined ? {} : { caps: request.caps }),
+    });
+    const { result, label } = await processes.join(session, id);
+    session.label = joinLabels(session.label, label);
+    if (result.ok) return result.value;
+    throw new KernelError(result.error.code, `handoff to "${request.to}": ${result.error.message}`);
+  },
+});

@@ -1,0 +1,25 @@
+import { z } from 'zod';
+import type { AgentSession } from '../runtime/agent.js';
+import type { Attempt } from '../runtime/audit-trail.js';
+import { KernelError } from '../runtime/errors.js';
+import { joinLabels } from '../runtime/labels.js';
+import { defineSyscall } from './syscall.js';
+
+/**
+ * `sys.join(id, { handle })` → a child's result once it ends. The result carries the child's label: it
+ * joins the caller's context, or stays in a handle when asked. A child that failed rejects the join with
+ * its code, and its message (which may quote what the child read) raises the context the same way.
+ */
+export const joinSyscall = defineSyscall({
+  name: 'join',
+  args: z.tuple([z.string().min(1).max(64), z.union([z.null(), z.strictObject({ handle: z.boolean().optional() })])]),
+  async run(session: AgentSession, [id, options], attempt: Attempt) {
+    attempt.describe('agent.join', id, null, session.label, false);
+    attempt.begin();
+    const { result, label } = await session.services.processes.join(session, id);
+    if (result.ok && options?.handle === true) return session.handles.create(result.value, label);
+    session.label = joinLabels(session.label, label);
+    if (result.ok) return result.value;
+    throw new KernelError(result.error.code, `child ${id}: ${result.error.message}`);
+  },
+});

@@ -1,0 +1,16 @@
+import { z } from 'zod';
+import type { AgentSession } from '../runtime/agent.js';
+import type { Attempt } from '../runtime/audit-trail.js';
+import { defineSyscall } from './syscall.js';
+
+/** `sys.kill(id)`: ends a descendant of the caller and everything below it. */
+export const killSyscall = defineSyscall({
+  name: 'kill',
+  args: z.tuple([z.string().min(1).max(64)]),
+  run(session: AgentSession, [id], attempt: Attempt) {
+    attempt.describe('agent.kill', id, null, session.label, false);
+    attempt.begin();
+    session.services.processes.kill(session, id);
+    return undefined;
+  },
+});

@@ -1,0 +1,101 @@
+import { z } from 'zod';
+import type { AgentSession } from '../runtime/agent.js';
+import type { Attempt } from '../runtime/audit-trail.js';
+import { KernelError } from '../runtime/errors.js';
+import { joinLabels } from '../runtime/labels.js';
+import { checkKey, MAX_LIST, type Mount } from '../runtime/namespace-memory.js';
+import { defineSyscall } from './syscall.js';
+
+/**
+ * `sys.mem.get/put/list/delete`: the caller's namespace memory, or a mount its parent gave it. Values keep
+ * the label they were written with (the writer's context joined with any handles in the value), and reading
+ * raises the reader's context by it, so memory cannot launder data between agents or across runs.
+ */
+const options = z.union([
+  z.null(),
+  z.strictObject({ mount: z.string().min(1).max(64).optional(), handle: z.boolean().optional() }),
+]);
+
+interface Target {
+  readonly namespace: string;
+  readonly key: string;
+  readonly mode: 'ro' | 'rw';
+}
+
+// The mount (or the agent's own namespace) a call addresses, and the stored key it means.
+function resolve(session: AgentSession, mountName: string | undefined, key: string): Target {
+  checkKey(key);
+  if (mountName === undefined) return { namespace: session.namespace, key, mode: 'rw' };
+  const mount: Mount | undefined = session.placement.mounts.get(mountName);
+  if (mount === undefined) throw new KernelError('E_NOT_FOUND', `sys.mem: no mount named "${mountName}"`);
+  return { namespace: mount.namespace, key: mount.prefix + key, mode: mount.mode };
+}
+
+function describe(attempt: Attempt, session: AgentSession, action: string, target: Target): void {
+  attempt.describe(action, `mem:${target.namespace}/${target.key}`, null, session.label);
+}
+
+export const memGetSyscall = defineSyscall({
+  name: 'mem.get',
+  args: z.tuple([z.string(), options]),
+  async run(session: AgentSession, [key, opts], attempt: Attempt) {
+    const target = resolve(session, opts?.mount, key);
+    describe(attempt, session, 'mem.get', target);
+    attempt.begin();
+    const entry = await session.services.memory.get(target.namespace, target.key);
+    if (entry === undefined) return undefined;
+    if (opts?.handle === true) return session.handles.create(entry.value, entry.label);
+    session.label = joinLabels(session.label, entry.label);
+    return entry.value;
+  },
+});
+
+export const memPutSyscall = defineSyscall({
+  name: 'mem.put',
+  args: z.tuple([z.string(), z.unknown(), options]),
+  async run(session: AgentSession, [key, value, opts], attempt: Attempt) {
+    const target = resolve(session, opts?.mount, key);
+    const substituted = session.handles.substitute(value);
+    const label = joinLabels(session.label, substituted.label);
+    attempt.describe('mem.put', `mem:${target.namespace}/${target.key}`, null, label);
+    attempt.begin();
+    if (target.mode !== 'rw') throw new KernelError('E_CAP_DENIED', `sys.mem.put: mount "${opts?.mount}" is read-only`);
+    await session.services.memory.put(target.namespace, target.key, { value: substituted.value ?? null, label });
+    return undefined;
+  },
+});
+
+export const memDeleteSyscall = defineSyscall({
+  name: 'mem.delete',
+  args: z.tuple([z.string(), options]),
+  async run(session: AgentSession, [key, opts], attempt: Attempt) {
+    const target = resolve(session, opts?.mount, key);
+    describe(attempt, session, 'mem.delete', target);
+    attempt.begin();
+    if (target.mode !== 'rw') {
+      throw new KernelError('E_CAP_DENIED', `sys.mem.delete: mount "${opts?.mount}" is read-only`);
+    }
+    return await session.services.memory.delete(target.namespace, target.key);
+  },
+});
+
+/** Keys are data too (a key can spell a secret): listing raises the context by every listed entry's label. */
+export const memListSyscall = defineSyscall({
+  name: 'mem.list',
+  args: z.tuple([z.union([z.null(), z.string()]), options]),
+  async run(session: AgentSession, [prefix, opts], attempt: Attempt) {
+    const target = resolve(session, opts?.mount, prefix ?? '');
+    describe(attempt, session, 'mem.list', target);
+    attempt.begin();
+    const mountPrefix = target.key.slice(0, target.key.length - (prefix ?? '').length);
+    const entries = await session.services.memory.list(target.namespace, target.key, MAX_LIST);
+    let label = session.label;
+    const keys: string[] = [];
+    for (const [key, entry] of entries) {
+      label = joinLabels(label, entry.label);
+      keys.push(key.slice(mountPrefix.length));
+    }
+    session.label = label;
+    return keys;
+  },
+});

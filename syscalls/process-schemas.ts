@@ -1,0 +1,44 @@
+import { z } from 'zod';
+import { constraintsSchema } from '../runtime/constraint-match.js';
+import { LIMIT_FIELDS } from '../runtime/limits.js';
+
+/** Schemas shared by `sys.spawn` and `sys.handoff`. */
+export const capRequestSchema = z.strictObject({
+  from: z.string().min(1).max(128).optional(),
+  action: z.string().min(1).max(128).optional(),
+  resource: z.string().min(1).max(4096).optional(),
+  constraint: constraintsSchema.optional(),
+  max_uses: z.int().min(1).max(1_000_000_000).optional(),
+  expires_in_ms: z
+    .int()
+    .min(1)
+    .max(10 * 365 * 24 * 3600 * 1000)
+    .optional(),
+});
+
+export const capRequestsSchema = z.array(capRequestSchema).max(64);
+
+export const budgetSchema = z.partialRecord(z.enum(LIMIT_FIELDS as [string, ...string[]]), z.number());
+
+const SEGMENT = /^[a-z0-9][a-z0-9_-]{0,31}$/;
+
+export const mountSchema = z.strictObject({
+  name: z.string().regex(SEGMENT, 'mount name must be a lowercase name of at most 32 characters'),
+  prefix: z.string().max(256).optional(),
+  mode: z.enum(['ro', 'rw']),
+  from: z.string().regex(SEGMENT).optional(),
+});
+
+export const childRequestSchema = z
+  .strictObject({
+    program: z.string().min(1).max(64).optional(),
+    code: z.string().min(1).optional(),
+    input: z.unknown().optional(),
+    caps: capRequestsSchema.optional(),
+    budget: budgetSchema.optional(),
+    namespace: z.string().regex(SEGMENT, 'namespace must be a lowercase name of at most 32 characters').optional(),
+    mounts: z.array(mountSchema).max(16).optional(),
+  })
+  .refine((request) => (request.program === undefined) !== (request.code === undefined), {
+    message: 'exactly one of program and code',
+  });

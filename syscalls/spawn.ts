@@ -1,0 +1,23 @@
+import { z } from 'zod';
+import type { AgentSession } from '../runtime/agent.js';
+import type { Attempt } from '../runtime/audit-trail.js';
+import type { ChildRequest } from '../runtime/process-control.js';
+import { childRequestSchema } from './process-schemas.js';
+import { defineSyscall } from './syscall.js';
+
+/**
+ * `sys.spawn({ program | code, input, caps, budget, namespace, mounts })` → the child's id. The child gets
+ * no capability implicitly: only delegated attenuations of the caller's, and a budget carved out of the
+ * caller's remainder. Inline `code` needs a capability for `agent.spawn`.
+ */
+export const spawnSyscall = defineSyscall({
+  name: 'spawn',
+  charge: { children: 1 },
+  args: z.tuple([childRequestSchema]),
+  run(session: AgentSession, [request], attempt: Attempt) {
+    const what = request.program ?? 'inline code';
+    attempt.describe('agent.spawn', what, request, session.label, false);
+    attempt.begin();
+    return session.services.processes.spawn(session, request as ChildRequest);
+  },
+});

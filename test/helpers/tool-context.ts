@@ -1,0 +1,83 @@
+import { MemoryBlobStore } from '../../runtime/blob-store.js';
+import { KernelError } from '../../runtime/errors.js';
+import type { Injection, LabelStore, ToolCharge, ToolContext, UndoCapture, UndoContext } from '../../tools/registry.js';
+
+const NO_INJECTION: Injection = Object.freeze({ headers: Object.freeze({}), query: Object.freeze({}) });
+
+/** A label store in memory, for tool tests without a kernel. */
+export function memoryLabelStore(): LabelStore {
+  const tags = new Map<string, readonly string[]>();
+  return {
+    get: async (key) => tags.get(key) ?? [],
+    set: async (key, value) => {
+      if (value.length === 0) tags.delete(key);
+      else tags.set(key, [...value].sort());
+    },
+  };
+}
+
+/** A ToolContext plus what the tool did with it, for unit tests of a tool outside the kernel. */
+export interface TestToolContext extends ToolContext {
+  readonly taints: string[];
+  readonly charges: ToolCharge[];
+  readonly undos: UndoCapture[];
+  /** Resources passed to `reauthorize`, in order. */
+  readonly reauthorized: string[];
+  readonly abort: AbortController;
+}
+
+/**
+ * Builds a context for calling `tool.run` directly. `allow(resource)` decides `reauthorize` (default: allow
+ * all); `inject(resource)` supplies vault secrets. The kernel suites test the real context end to end.
+ */
+export function testToolContext(
+  options: {
+    label?: readonly string[];
+    allow?: (resource: string) => boolean;
+    inject?: (resource: string) => Injection;
+    labels?: LabelStore;
+    blobs?: MemoryBlobStore;
+  } = {},
+): TestToolContext {
+  const abort = new AbortController();
+  const taints: string[] = [];
+  const charges: ToolCharge[] = [];
+  const undos: UndoCapture[] = [];
+  const reauthorized: string[] = [];
+  const injectFor = options.inject ?? (() => NO_INJECTION);
+  return {
+    agent: 'test-agent',
+    signal: abort.signal,
+    label: options.label ?? [],
+    inject: NO_INJECTION,
+    reauthorize(resource) {
+      reauthorized.push(resource);
+      if (options.allow !== undefined && !options.allow(resource)) {
+        throw new KernelError('E_CAP_DENIED', `no capability for ${resource}`);
+      }
+      return injectFor(resource);
+    },
+    taint: (tags) => {
+      taints.push(...tags);
+    },
+    charge: (usage) => {
+      charges.push(usage);
+    },
+    saveUndo: async (capture) => {
+      undos.push(capture);
+      return `u${String(undos.length).padStart(32, '0')}`;
+    },
+    blobs: options.blobs ?? new MemoryBlobStore(),
+    labels: options.labels ?? memoryLabelStore(),
+    taints,
+    charges,
+    undos,
+    reauthorized,
+    abort,
+  };
+}
+
+/** The context a tool's `undo` gets in a unit test. */
+export function testUndoContext(ctx: TestToolContext, force = false): UndoContext {
+  return { signal: ctx.signal, blobs: ctx.blobs, labels: ctx.labels, force };
+}

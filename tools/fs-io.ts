@@ -1,0 +1,164 @@
+/**
+ * The fs tools' confined file operations: every one works inside a directory already opened and verified
+ * by ./fs-path.ts, names entries through that directory's fd, never follows a link and never opens anything
+ * but a regular file for its bytes.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import type { Stats } from 'node:fs';
+import { type FileHandle, open, opendir, rename, unlink } from 'node:fs/promises';
+import { KernelError } from '../runtime/errors.js';
+import {
+  CREATE_FLAGS,
+  childPath,
+  entryPath,
+  type FsTarget,
+  lstatEntry,
+  notFound,
+  type OpenDir,
+  openDir,
+  openRegular,
+  quote,
+  requireRegular,
+  verifyOpened,
+} from './fs-path.js';
+
+const READ_CHUNK = 64 * 1024;
+
+/** A regular file read whole: its bytes, permission bits, and SHA-256. */
+export interface ReadResult {
+  readonly bytes: Buffer;
+  readonly mode: number;
+  readonly digest: string;
+}
+
+/**
+ * Reads the regular file `name` in `dir` that `seen` describes, through a verified no-follow handle.
+ * Undefined when it holds more than `max` bytes. Throws KernelError for anything but a regular file.
+ */
+export async function readRegular(
+  tool: string,
+  given: string,
+  dir: OpenDir,
+  name: string,
+  seen: Stats,
+  max: number,
+  signal: AbortSignal,
+): Promise<ReadResult | undefined> {
+  requireRegular(tool, given, seen);
+  if (seen.size > max) return undefined;
+  const handle = await openRegular(tool, given, dir, name, seen);
+  try {
+    const stats = await handle.stat();
+    const bytes = await readCapped(handle, max, signal);
+    return bytes === undefined ? undefined : { bytes, mode: stats.mode & 0o777, digest: sha256(bytes) };
+  } finally {
+    await handle.close();
+  }
+}
+
+// The file may grow after fstat, so the cap is enforced on what is actually read.
+async function readCapped(handle: FileHandle, max: number, signal: AbortSignal): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for (;;) {
+    signal.throwIfAborted();
+    const chunk = Buffer.alloc(Math.min(READ_CHUNK, max + 1 - total));
+    const { bytesRead } = await handle.read(chunk, 0, chunk.length, null);
+    if (bytesRead === 0) return Buffer.concat(chunks, total);
+    chunks.push(chunk.subarray(0, bytesRead));
+    total += bytesRead;
+    if (total > max) return undefined;
+  }
+}
+
+/**
+ * Replaces `name` in `dir` with `bytes`: a fresh temporary file in the same directory (O_EXCL, no-follow,
+ * verified), mode set before any byte is written, fsync, rename over the target, fsync of the directory. A
+ * reader sees the old file or the new one, never a part. `mode` undefined leaves the process umask's default.
+ */
+export async function writeAtomic(
+  tool: string,
+  given: string,
+  dir: OpenDir,
+  name: string,
+  bytes: Uint8Array,
+  mode: number | undefined,
+): Promise<void> {
+  const temp = `.isokernel-${randomBytes(8).toString('hex')}.tmp`;
+  const handle = await open(entryPath(dir, temp), CREATE_FLAGS, mode === undefined ? 0o666 : 0o600);
+  let isOpen = true;
+  let placed = false;
+  try {
+    await verifyOpened(tool, handle, childPath(dir.path, temp), given);
+    // setuid/setgid/sticky are dropped: agent-written bytes must never inherit privileges.
+    if (mode !== undefined) await handle.chmod(mode & 0o777);
+    await handle.writeFile(bytes);
+    await handle.sync();
+    isOpen = false;
+    await handle.close();
+    await rename(entryPath(dir, temp), entryPath(dir, name));
+    placed = true;
+  } finally {
+    if (isOpen) await handle.close();
+    if (!placed) await unlink(entryPath(dir, temp)).catch(() => undefined);
+  }
+  await dir.handle.sync();
+}
+
+/**
+ * Unlinks `name` in `dir` only if it is still the object `seen` described (this narrows the window for a
+ * swap; unlink never follows a link, so a link swapped in would only lose the link). Throws KernelError
+ * E_NOT_FOUND when it is gone, E_CAP_DENIED when it is another object.
+ */
+export async function unlinkSame(tool: string, given: string, dir: OpenDir, name: string, seen: Stats): Promise<void> {
+  const now = await lstatEntry(dir, name);
+  if (now === undefined) throw notFound(tool, given);
+  if (now.ino !== seen.ino || now.dev !== seen.dev) {
+    throw new KernelError('E_CAP_DENIED', `${tool}: ${quote(given)} changed while it was being deleted`);
+  }
+  await unlink(entryPath(dir, name));
+}
+
+/** Throws KernelError E_BAD_ARG unless the directory `target` names is empty (walked and verified like any path). */
+export async function requireEmptyDir(tool: string, target: FsTarget): Promise<void> {
+  const self = await openDir(tool, target, target.parts.length);
+  try {
+    const handle = await opendir(`/proc/self/fd/${self.handle.fd}`);
+    let first: unknown;
+    try {
+      first = await handle.read();
+    } finally {
+      await handle.close();
+    }
+    if (first !== null) throw notEmpty(tool, target.given);
+  } finally {
+    await self.handle.close();
+  }
+}
+
+/** Opens the parent of `target` (verified), runs `fn` with it and the last component, then closes it. */
+export async function withParent<T>(
+  tool: string,
+  target: FsTarget,
+  create: boolean,
+  fn: (dir: OpenDir, name: string) => Promise<T>,
+): Promise<T> {
+  const name = target.parts[target.parts.length - 1];
+  if (name === undefined) throw new RangeError('withParent: the target has no last component');
+  const dir = await openDir(tool, target, target.parts.length - 1, create);
+  try {
+    return await fn(dir, name);
+  } finally {
+    await dir.handle.close();
+  }
+}
+
+/** Hex SHA-256 of `bytes` (the digest undo records compare). */
+export function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** The KernelError for deleting a directory that still has entries. */
+export function notEmpty(tool: string, given: string): KernelError {
+  return new KernelError('E_BAD_ARG', `${tool}: ${quote(given)} is a directory that is not empty`);
+}

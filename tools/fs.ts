@@ -1,0 +1,527 @@
+/**
+ * The built-in file-system tools: fs.read, fs.write, fs.delete, fs.list, fs.stat.
+ *
+ * Safe by construction (confinement lives in ./fs-path.ts): every call acts on exactly the absolute
+ * normalized path its capability was checked against, inside one of the configured roots, reached without
+ * following any symlink, and only on regular files (directories for list/stat/delete). Writes are atomic
+ * (temporary file in the same directory, fsync, rename, fsync of the directory). Writes and deletes save
+ * the previous content first so the host can roll them back, and files keep the label of what was written
+ * to them so that writing and reading back cannot launder data.
+ *
+ * Error codes an agent can see (messages name only the path the agent gave):
+ * - E_BAD_ARG: unusable path; write input over `maxWriteBytes`; a file over `maxReadBytes` to read (or to
+ *   save for undo before it is overwritten or deleted); a directory where a file is needed or the reverse;
+ *   a non-empty directory to delete; `encoding: 'utf8'` for bytes that are not UTF-8.
+ * - E_CAP_DENIED: outside every root (`..` included); a symlink anywhere below the root; a device, FIFO or
+ *   socket; an object that changed or moved while it was opened; deleting a root; the host's own permission
+ *   refusal (EACCES/EPERM).
+ * - E_NOT_FOUND: the path, or a parent of it, does not exist (or a parent is not a directory).
+ * - E_TOOL_FAILED: anything unexpected (thrown as a plain Error; the gate hides the detail); in `undo`, a
+ *   malformed record, missing saved content, or a file that changed since the recorded call.
+ */
+import type { Stats } from 'node:fs';
+import { opendir, rmdir } from 'node:fs/promises';
+import { z } from 'zod';
+import { KernelError } from '../runtime/errors.js';
+import { normalizePath } from '../runtime/resource-match.js';
+import {
+  notEmpty,
+  type ReadResult,
+  readRegular,
+  requireEmptyDir,
+  sha256,
+  unlinkSame,
+  withParent,
+  writeAtomic,
+} from './fs-io.js';
+import {
+  childPath,
+  entryPath,
+  errnoCode,
+  type FsTarget,
+  isRoot,
+  kindOf,
+  locate,
+  lstatEntry,
+  notFound,
+  type OpenDir,
+  openDir,
+  quote,
+  realRoots,
+  requireRegular,
+  resolvePath,
+} from './fs-path.js';
+import { defineTool, type Tool, type ToolContext, type UndoContext } from './registry.js';
+
+/** Options for `createFsTools`. */
+export interface FsToolsOptions {
+  /** Absolute paths of existing directories the tools may act in; real-pathed once. Relative paths resolve against the first. */
+  readonly roots: readonly string[];
+  /** Largest file fs.read returns, and largest previous content saved for undo. Default 10 MiB. */
+  readonly maxReadBytes?: number;
+  /** Largest content fs.write accepts (decoded bytes). Default 10 MiB. */
+  readonly maxWriteBytes?: number;
+  /** Most entries fs.list returns. Default 1000. */
+  readonly maxListEntries?: number;
+}
+
+/** Default for `FsToolsOptions.maxReadBytes` (10 MiB). */
+export const DEFAULT_MAX_READ_BYTES = 10 * 1024 * 1024;
+/** Default for `FsToolsOptions.maxWriteBytes` (10 MiB). */
+export const DEFAULT_MAX_WRITE_BYTES = 10 * 1024 * 1024;
+/** Default for `FsToolsOptions.maxListEntries`. */
+export const DEFAULT_MAX_LIST_ENTRIES = 1000;
+// V8 strings top out below 1 GiB, so a larger cap could never be reached and only hides a typo.
+const MAX_BYTES_CAP = 1024 * 1024 * 1024;
+
+interface FsConfig {
+  readonly roots: readonly string[];
+  readonly maxReadBytes: number;
+  readonly maxWriteBytes: number;
+  readonly maxListEntries: number;
+}
+
+const SHA256 = z.string().regex(/^[0-9a-f]{64}$/);
+const TAGS = z.array(z.string().min(1).max(256)).max(1024);
+const MODE = z.number().int().min(0).max(0o777);
+const UNDO_PATH = z
+  .string()
+  .max(4096)
+  .refine((path) => normalizePath(path) === path);
+
+/**
+ * What fs.write and fs.delete save for undo. It comes back from the kernel's store, so `undo` parses it
+ * again and confines its path like an agent's. `written` is the SHA-256 of the bytes the call wrote, so a
+ * later change is detected; `label` is the label the path had before the call.
+ */
+export const fsUndoDataSchema = z.discriminatedUnion('op', [
+  z.strictObject({
+    v: z.literal(1),
+    op: z.literal('overwrote'),
+    path: UNDO_PATH,
+    blob: SHA256,
+    mode: MODE,
+    label: TAGS,
+    written: SHA256,
+  }),
+  z.strictObject({ v: z.literal(1), op: z.literal('created'), path: UNDO_PATH, label: TAGS, written: SHA256 }),
+  z.strictObject({
+    v: z.literal(1),
+    op: z.literal('deleted-file'),
+    path: UNDO_PATH,
+    blob: SHA256,
+    mode: MODE,
+    label: TAGS,
+  }),
+  z.strictObject({ v: z.literal(1), op: z.literal('deleted-dir'), path: UNDO_PATH, mode: MODE, label: TAGS }),
+]);
+/** The parsed form of `fsUndoDataSchema`. */
+export type FsUndoData = z.infer<typeof fsUndoDataSchema>;
+
+const PATH = z.string().min(1).max(4096);
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/**
+ * Builds the five fs tools over `options.roots`. Throws TypeError when a root is not an absolute path of an
+ * existing directory or when `/proc/self/fd` is missing (the tools verify every opened object through it,
+ * so they run on Linux only), and RangeError when a limit is not a positive integer up to 1 GiB (entries:
+ * up to 100000). Each tool declares `target: 'path'` and derives its resource as the absolute normalized
+ * path (undefined for an unusable one, which the kernel answers with E_BAD_ARG).
+ */
+export function createFsTools(options: FsToolsOptions): Tool[] {
+  if (options === null || typeof options !== 'object') throw new TypeError('createFsTools: options must be an object');
+  const config: FsConfig = {
+    roots: Object.freeze(realRoots(options.roots)),
+    maxReadBytes: limit('maxReadBytes', options.maxReadBytes, DEFAULT_MAX_READ_BYTES, MAX_BYTES_CAP),
+    maxWriteBytes: limit('maxWriteBytes', options.maxWriteBytes, DEFAULT_MAX_WRITE_BYTES, MAX_BYTES_CAP),
+    maxListEntries: limit('maxListEntries', options.maxListEntries, DEFAULT_MAX_LIST_ENTRIES, 100_000),
+  };
+  const resource = (args: { path: string }) => resolvePath(config.roots, args.path);
+  const undo = (tool: string) => (data: unknown, uctx: UndoContext) => undoCall(config, tool, data, uctx);
+
+  return [
+    defineTool({
+      name: 'fs.read',
+      description: 'Reads a file: { content } for UTF-8 text, otherwise { content_base64 }.',
+      input: z.strictObject({ path: PATH, encoding: z.enum(['auto', 'utf8', 'base64']).optional() }),
+      target: 'path',
+      resource,
+      run: (args, ctx) => readTool(config, args, ctx),
+    }),
+    defineTool({
+      name: 'fs.write',
+      description: 'Writes a file atomically from content (UTF-8) or content_base64; mkdirs creates parents.',
+      input: z
+        .strictObject({
+          path: PATH,
+          // Characters never outnumber UTF-8 bytes, so this bound only refuses what the byte cap would.
+          content: z.string().max(config.maxWriteBytes).optional(),
+          content_base64: z
+            .string()
+            .max(Math.ceil(config.maxWriteBytes / 3) * 4)
+            .optional(),
+          mkdirs: z.boolean().optional(),
+        })
+        .refine((args) => (args.content === undefined) !== (args.content_base64 === undefined), {
+          message: 'give exactly one of content and content_base64',
+        }),
+      target: 'path',
+      resource,
+      run: (args, ctx) => writeTool(config, args, ctx),
+      undo: undo('fs.write'),
+    }),
+    defineTool({
+      name: 'fs.delete',
+      description: 'Deletes a file or an empty directory.',
+      input: z.strictObject({ path: PATH }),
+      target: 'path',
+      resource,
+      run: (args, ctx) => deleteTool(config, args, ctx),
+      undo: undo('fs.delete'),
+    }),
+    defineTool({
+      name: 'fs.list',
+      description: 'Lists a directory: entries with name, type (file, dir, symlink, other) and size.',
+      input: z.strictObject({ path: PATH }),
+      target: 'path',
+      resource,
+      run: (args, ctx) => listTool(config, args, ctx),
+    }),
+    defineTool({
+      name: 'fs.stat',
+      description: 'Describes a path without following it: type, size, mode and mtimeMs.',
+      input: z.strictObject({ path: PATH }),
+      target: 'path',
+      resource,
+      run: (args, ctx) => statTool(config, args, ctx),
+    }),
+  ];
+}
+
+// ------------------------------------------------------------------------------------------------ tools
+
+async function readTool(
+  config: FsConfig,
+  args: { path: string; encoding?: 'auto' | 'utf8' | 'base64' | undefined },
+  ctx: ToolContext,
+): Promise<{ content: string } | { content_base64: string }> {
+  const tool = 'fs.read';
+  const target = fileTarget(tool, config, args.path);
+  const bytes = await withParent(tool, target, false, async (dir, name) => {
+    const seen = await lstatEntry(dir, name);
+    if (seen === undefined) throw notFound(tool, target.given);
+    const read = await readRegular(tool, target.given, dir, name, seen, config.maxReadBytes, ctx.signal);
+    if (read === undefined) throw tooLarge(tool, target.given, 'the read limit', config.maxReadBytes);
+    return read.bytes;
+  });
+  // Whatever was written here carried its writer's label; the reader inherits it.
+  ctx.taint(await ctx.labels.get(target.path));
+  if (args.encoding === 'base64') return { content_base64: bytes.toString('base64') };
+  const text = utf8(bytes);
+  if (text !== undefined) return { content: text };
+  if (args.encoding === 'utf8') {
+    throw new KernelError('E_BAD_ARG', `${tool}: ${quote(target.given)} is not UTF-8 text; use encoding "base64"`);
+  }
+  return { content_base64: bytes.toString('base64') };
+}
+
+async function writeTool(
+  config: FsConfig,
+  args: {
+    path: string;
+    content?: string | undefined;
+    content_base64?: string | undefined;
+    mkdirs?: boolean | undefined;
+  },
+  ctx: ToolContext,
+): Promise<{ path: string; bytes: number; recordId: string }> {
+  const tool = 'fs.write';
+  const target = fileTarget(tool, config, args.path);
+  const bytes = decodeContent(tool, config.maxWriteBytes, args);
+  return withParent(tool, target, args.mkdirs === true, async (dir, name) => {
+    const seen = await lstatEntry(dir, name);
+    let previous: ReadResult | undefined;
+    if (seen !== undefined) {
+      previous = await readRegular(tool, target.given, dir, name, seen, config.maxReadBytes, ctx.signal);
+      if (previous === undefined) throw tooLarge(tool, target.given, 'the size saved for undo', config.maxReadBytes);
+    }
+    const label = [...(await ctx.labels.get(target.path))];
+    const written = sha256(bytes);
+    const data: FsUndoData =
+      previous === undefined
+        ? { v: 1, op: 'created', path: target.path, label, written }
+        : {
+            v: 1,
+            op: 'overwrote',
+            path: target.path,
+            blob: await ctx.blobs.put(previous.bytes),
+            mode: previous.mode,
+            label,
+            written,
+          };
+    // Undoing a write that created the file deletes it, so the rollback is authorized as a delete.
+    const action = previous === undefined ? 'fs.delete' : 'fs.write';
+    const recordId = await ctx.saveUndo({ action, resource: target.path, data });
+    ctx.signal.throwIfAborted();
+    await writeAtomic(tool, target.given, dir, name, bytes, previous?.mode);
+    await ctx.labels.set(target.path, ctx.label);
+    return { path: target.path, bytes: bytes.length, recordId };
+  });
+}
+
+async function deleteTool(
+  config: FsConfig,
+  args: { path: string },
+  ctx: ToolContext,
+): Promise<{ path: string; recordId: string }> {
+  const tool = 'fs.delete';
+  const target = locate(tool, config.roots, args.path);
+  if (target.parts.length === 0 || isRoot(config.roots, target.path)) {
+    throw new KernelError('E_CAP_DENIED', `${tool}: ${quote(target.given)} is a root directory`);
+  }
+  return withParent(tool, target, false, async (dir, name) => {
+    const seen = await lstatEntry(dir, name);
+    if (seen === undefined) throw notFound(tool, target.given);
+    const label = [...(await ctx.labels.get(target.path))];
+    let recordId: string;
+    if (seen.isDirectory()) {
+      await requireEmptyDir(tool, target);
+      const data: FsUndoData = { v: 1, op: 'deleted-dir', path: target.path, mode: seen.mode & 0o777, label };
+      recordId = await ctx.saveUndo({ action: 'fs.write', resource: target.path, data });
+      ctx.signal.throwIfAborted();
+      try {
+        await rmdir(entryPath(dir, name));
+      } catch (error) {
+        if (errnoCode(error) === 'ENOTEMPTY') throw notEmpty(tool, target.given);
+        throw error;
+      }
+    } else {
+      const previous = await readRegular(tool, target.given, dir, name, seen, config.maxReadBytes, ctx.signal);
+      if (previous === undefined) throw tooLarge(tool, target.given, 'the size saved for undo', config.maxReadBytes);
+      const blob = await ctx.blobs.put(previous.bytes);
+      const data: FsUndoData = { v: 1, op: 'deleted-file', path: target.path, blob, mode: previous.mode, label };
+      recordId = await ctx.saveUndo({ action: 'fs.write', resource: target.path, data });
+      ctx.signal.throwIfAborted();
+      await unlinkSame(tool, target.given, dir, name, seen);
+    }
+    await ctx.labels.set(target.path, []);
+    return { path: target.path, recordId };
+  });
+}
+
+interface ListEntry {
+  name: string;
+  type: 'file' | 'dir' | 'symlink' | 'other';
+  size: number;
+}
+
+async function listTool(
+  config: FsConfig,
+  args: { path: string },
+  ctx: ToolContext,
+): Promise<{ path: string; entries: ListEntry[]; truncated: boolean }> {
+  const tool = 'fs.list';
+  const target = locate(tool, config.roots, args.path);
+  const self = await openDir(tool, target, target.parts.length);
+  const entries: ListEntry[] = [];
+  const tags = new Set<string>();
+  let truncated = false;
+  try {
+    for await (const dirent of await opendir(`/proc/self/fd/${self.handle.fd}`)) {
+      ctx.signal.throwIfAborted();
+      if (entries.length === config.maxListEntries) {
+        truncated = true;
+        break;
+      }
+      const stats = await lstatEntry(self, dirent.name);
+      if (stats === undefined) continue;
+      entries.push({ name: dirent.name, type: kindOf(stats), size: stats.size });
+      // Names are chosen by writers, so a listing carries the labels of what it lists.
+      for (const tag of await ctx.labels.get(childPath(self.path, dirent.name))) tags.add(tag);
+    }
+  } finally {
+    await self.handle.close();
+  }
+  ctx.taint([...tags]);
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return { path: target.path, entries, truncated };
+}
+
+async function statTool(
+  config: FsConfig,
+  args: { path: string },
+  ctx: ToolContext,
+): Promise<{ path: string; type: ListEntry['type']; size: number; mode: number; mtimeMs: number }> {
+  const tool = 'fs.stat';
+  const target = locate(tool, config.roots, args.path);
+  let stats: Stats;
+  if (target.parts.length === 0) {
+    const self = await openDir(tool, target, 0);
+    try {
+      stats = await self.handle.stat();
+    } finally {
+      await self.handle.close();
+    }
+  } else {
+    stats = await withParent(tool, target, false, async (dir, name) => {
+      const found = await lstatEntry(dir, name);
+      if (found === undefined) throw notFound(tool, target.given);
+      return found;
+    });
+  }
+  // Size and times reveal something of the content, so they carry its label.
+  ctx.taint(await ctx.labels.get(target.path));
+  return {
+    path: target.path,
+    type: kindOf(stats),
+    size: stats.size,
+    mode: stats.mode & 0o7777,
+    mtimeMs: stats.mtimeMs,
+  };
+}
+
+// ------------------------------------------------------------------------------------------------- undo
+
+/**
+ * Reverses a recorded fs.write or fs.delete (either tool's undo accepts either record, so the kernel may
+ * dispatch by tool or by action). The record is parsed and its path confined again: a record that is
+ * malformed fails with E_TOOL_FAILED, one whose path is outside the roots with E_CAP_DENIED. Unless
+ * `uctx.force`, refuses with E_TOOL_FAILED when the file is not what the call left (digest differs, or
+ * something exists where a delete removed it). Content and mode are restored atomically; a file the write
+ * created is deleted; the path's previous label is restored.
+ */
+async function undoCall(config: FsConfig, tool: string, raw: unknown, uctx: UndoContext): Promise<void> {
+  const parsed = fsUndoDataSchema.safeParse(raw);
+  if (!parsed.success) throw new KernelError('E_TOOL_FAILED', `${tool} undo: the saved record is malformed`);
+  const data = parsed.data;
+  const target = locate(`${tool} undo`, config.roots, data.path);
+  if (target.path !== data.path || target.parts.length === 0 || isRoot(config.roots, target.path)) {
+    throw new KernelError('E_CAP_DENIED', `${tool} undo: the saved path is not a file inside the roots`);
+  }
+  const changed = () => new KernelError('E_TOOL_FAILED', `${tool} undo: ${quote(data.path)} changed since the call`);
+  const name = `${tool} undo`;
+  const digestLimit = Math.max(config.maxReadBytes, config.maxWriteBytes);
+  if (data.op === 'created' && !(await parentExists(name, target))) {
+    // The created file went with its directory: nothing to delete, but that is a change all the same.
+    if (!uctx.force) throw changed();
+    await uctx.labels.set(data.path, data.label);
+    return;
+  }
+  // A rollback may come after the parent was removed; recreating it (confined) is part of restoring.
+  await withParent(name, target, data.op !== 'created', async (dir, entry) => {
+    const current = await lstatEntry(dir, entry);
+    if (data.op === 'deleted-dir') {
+      if (current !== undefined && !uctx.force) throw changed();
+      if (current !== undefined && !current.isDirectory()) throw changed();
+      uctx.signal.throwIfAborted();
+      if (current === undefined) await makeDir(name, target, data.mode);
+    } else if (data.op === 'deleted-file') {
+      if (current !== undefined && !uctx.force) throw changed();
+      await restoreFile(name, target, dir, entry, current, data.blob, data.mode, uctx);
+    } else {
+      const same =
+        current?.isFile() === true &&
+        (await readRegular(name, target.given, dir, entry, current, digestLimit, uctx.signal))?.digest === data.written;
+      if (!same && !uctx.force) throw changed();
+      if (data.op === 'overwrote') {
+        await restoreFile(name, target, dir, entry, current, data.blob, data.mode, uctx);
+      } else if (current !== undefined) {
+        uctx.signal.throwIfAborted();
+        await unlinkSame(name, target.given, dir, entry, current);
+      }
+    }
+  });
+  await uctx.labels.set(data.path, data.label);
+}
+
+async function parentExists(tool: string, target: FsTarget): Promise<boolean> {
+  try {
+    const dir = await openDir(tool, target, target.parts.length - 1);
+    await dir.handle.close();
+    return true;
+  } catch (error) {
+    if (error instanceof KernelError && error.code === 'E_NOT_FOUND') return false;
+    throw error;
+  }
+}
+
+async function restoreFile(
+  tool: string,
+  target: FsTarget,
+  dir: OpenDir,
+  name: string,
+  current: Stats | undefined,
+  blob: string,
+  mode: number,
+  uctx: UndoContext,
+): Promise<void> {
+  // Even a forced undo only ever replaces a regular file: never a directory, a link or a device.
+  if (current !== undefined) requireRegular(tool, target.given, current);
+  const bytes = await uctx.blobs.get(blob);
+  if (bytes === undefined || sha256(bytes) !== blob) {
+    throw new KernelError('E_TOOL_FAILED', `${tool}: the saved content of ${quote(target.given)} is missing`);
+  }
+  uctx.signal.throwIfAborted();
+  await writeAtomic(tool, target.given, dir, name, bytes, mode);
+}
+
+async function makeDir(tool: string, target: FsTarget, mode: number): Promise<void> {
+  const made = await openDir(tool, target, target.parts.length, true);
+  try {
+    await made.handle.chmod(mode);
+  } finally {
+    await made.handle.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------- helpers
+
+/** Locates a path that must name a file (not a root), for read and write. */
+function fileTarget(tool: string, config: FsConfig, raw: string): FsTarget {
+  const target = locate(tool, config.roots, raw);
+  if (target.parts.length === 0 || isRoot(config.roots, target.path)) {
+    throw new KernelError('E_BAD_ARG', `${tool}: ${quote(target.given)} is a directory`);
+  }
+  return target;
+}
+
+function decodeContent(
+  tool: string,
+  max: number,
+  args: { content?: string | undefined; content_base64?: string | undefined },
+): Buffer {
+  if (args.content !== undefined) {
+    if (Buffer.byteLength(args.content, 'utf8') > max) throw tooLarge(tool, 'content', 'the write limit', max);
+    return Buffer.from(args.content, 'utf8');
+  }
+  const text = args.content_base64 ?? '';
+  // Node's decoder skips characters it does not know; strict checking keeps garbage from becoming bytes.
+  if (text.length % 4 !== 0 || !BASE64.test(text)) {
+    throw new KernelError('E_BAD_ARG', `${tool}: content_base64 is not valid base64`);
+  }
+  const padding = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0;
+  if ((text.length / 4) * 3 - padding > max) throw tooLarge(tool, 'content_base64', 'the write limit', max);
+  return Buffer.from(text, 'base64');
+}
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+function utf8(bytes: Uint8Array): string | undefined {
+  try {
+    return UTF8.decode(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
+function tooLarge(tool: string, what: string, limitName: string, max: number): KernelError {
+  return new KernelError('E_BAD_ARG', `${tool}: ${quote(what)} is larger than ${limitName} (${max} bytes)`);
+}
+
+function limit(name: string, value: unknown, fallback: number, max: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1 || value > max) {
+    throw new RangeError(`createFsTools: options.${name} must be an integer from 1 to ${max}`);
+  }
+  return value;
+}

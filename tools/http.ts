@@ -1,0 +1,473 @@
+/**
+ * The built-in HTTP tool (`net.http`): one request on an agent's behalf, following redirects itself.
+ *
+ * Why it is built the way it is:
+ * - The resource is the WHATWG-normalized URL (`normalizeUrl`), so capability patterns see the same string
+ *   the request is sent to; only http and https are accepted and URLs with credentials are refused.
+ * - Redirects are followed here, one hop at a time, never by undici: every hop is re-authorized
+ *   (`ctx.reauthorize`) and audited like a fresh call, gets its own vault injection and no other, and loses
+ *   the agent's Authorization and Cookie headers once it leaves the original origin.
+ * - Connections go through `guardedConnector` (address-guard.ts): no private or local address is reached
+ *   unless the host allowed it, whatever the URL says or DNS answers.
+ * - A response over `maxResponseBytes` fails the call (E_TOOL_FAILED) instead of being truncated, so an
+ *   agent never mistakes a partial document for a whole one.
+ * - Vault secrets never appear in errors or in the reported URL: the `url` of a result is the authorized
+ *   URL, without the injected query.
+ */
+import { Buffer } from 'node:buffer';
+import { Agent, request } from 'undici';
+import { z } from 'zod';
+import { KernelError } from '../runtime/errors.js';
+import { MAX_RESOURCE_LENGTH, normalizeUrl } from '../runtime/resource-match.js';
+import {
+  AddressBlockedError,
+  AddressGuard,
+  AddressLookupError,
+  guardedConnector,
+  parseCidr,
+  type Resolver,
+} from './address-guard.js';
+import { defineTool, type Injection, type Tool, type ToolContext } from './registry.js';
+
+export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
+export type HttpMethod = (typeof HTTP_METHODS)[number];
+
+const MAX_HEADERS = 64;
+const MAX_HEADER_NAME = 256;
+const MAX_HEADER_VALUE = 8192;
+/** Bounds the response headers the result can carry (undici refuses a larger header block). */
+const MAX_RESPONSE_HEADER_BYTES = 16 * 1024;
+const MAX_TIMEOUT_MS = 600_000;
+const MAX_BODY_LIMIT = 1024 * 1024 * 1024;
+const MAX_REDIRECT_LIMIT = 20;
+
+const DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024;
+const DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024;
+const DEFAULT_TIMEOUT_MS = 30_000;
+const DEFAULT_MAX_REDIRECTS = 5;
+
+// RFC 9110 token; this also keeps CR, LF, NUL, spaces and colons out of names.
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+// Visible ASCII, space and tab only: no CR/LF (header injection), no NUL, nothing undici would re-encode.
+const HEADER_VALUE = /^[\t\x20-\x7e]*$/;
+// Framing and routing headers belong to the kernel's HTTP client, not to the agent: letting the agent set them
+// enables request smuggling, virtual-host confusion, or using a proxy's credentials.
+const FORBIDDEN_HEADERS: ReadonlySet<string> = new Set([
+  'host',
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+  'content-length',
+  'expect',
+  'http2-settings',
+]);
+/** Credentials the agent sent for the origin it named; never carried to another origin. */
+const ORIGIN_CREDENTIALS = ['authorization', 'cookie'] as const;
+/** Headers that describe a request body; dropped with the body when a redirect turns the request into GET. */
+const BODY_HEADERS = ['content-type', 'content-encoding', 'content-language', 'content-location'] as const;
+const REDIRECT_STATUSES: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
+
+/** Options of `createHttpTool`. */
+export interface HttpOptions {
+  /** CIDR blocks reachable although private or local, e.g. `['127.0.0.1/32']`. Default: none. */
+  readonly allowPrivate?: readonly string[];
+  /** Largest response body in bytes; a larger one fails the call. Default 10 MiB. */
+  readonly maxResponseBytes?: number;
+  /** Largest request body in bytes (after base64 decoding). Default 1 MiB. */
+  readonly maxRequestBytes?: number;
+  /** Whole-call deadline in milliseconds, covering every hop and the body. Default 30 000. */
+  readonly timeoutMs?: number;
+  /** Redirect hops followed; a redirect past the last one is returned as the result. Default 5; 0 follows none. */
+  readonly maxRedirects?: number;
+  /** Host-name resolver (tests, custom DNS). Default: the OS resolver. Every address it returns is checked. */
+  readonly resolve?: Resolver;
+}
+
+/** The result of a `net.http` call, as the agent receives it. */
+export interface HttpResult {
+  readonly status: number;
+  /** The final URL (after redirects), in normal form and without vault-injected query parameters. */
+  readonly url: string;
+  /** Response headers, lowercased; repeated headers joined with `, `. */
+  readonly headers: Readonly<Record<string, string>>;
+  /** The body as text when it is valid UTF-8 (absent for a binary body). */
+  readonly body?: string;
+  /** The body in base64 when it is not valid UTF-8. */
+  readonly body_base64?: string;
+  /** How many redirect hops were followed. */
+  readonly redirects: number;
+}
+
+/**
+ * The policy-file form of the HTTP tool's options (snake_case). Strict: unknown keys are refused.
+ * Convert with `httpOptionsFromConfig`.
+ */
+export const httpConfigSchema = z.strictObject({
+  allow_private: z
+    .array(z.string().refine((cidr) => parseCidr(cidr) !== undefined, 'expected a CIDR block such as 127.0.0.1/32'))
+    .max(256)
+    .optional(),
+  max_response_bytes: z.number().int().min(1).max(MAX_BODY_LIMIT).optional(),
+  max_request_bytes: z.number().int().min(1).max(MAX_BODY_LIMIT).optional(),
+  timeout_ms: z.number().int().min(1).max(MAX_TIMEOUT_MS).optional(),
+  max_redirects: z.number().int().min(0).max(MAX_REDIRECT_LIMIT).optional(),
+});
+
+export type HttpConfig = z.output<typeof httpConfigSchema>;
+
+/** Maps a validated policy-file config to `HttpOptions`. Never throws for a value `httpConfigSchema` accepted. */
+export function httpOptionsFromConfig(config: HttpConfig): HttpOptions {
+  return {
+    ...(config.allow_private === undefined ? {} : { allowPrivate: config.allow_private }),
+    ...(config.max_response_bytes === undefined ? {} : { maxResponseBytes: config.max_response_bytes }),
+    ...(config.max_request_bytes === undefined ? {} : { maxRequestBytes: config.max_request_bytes }),
+    ...(config.timeout_ms === undefined ? {} : { timeoutMs: config.timeout_ms }),
+    ...(config.max_redirects === undefined ? {} : { maxRedirects: config.max_redirects }),
+  };
+}
+
+/**
+ * The resource a `net.http` call acts on: the normalized http(s) URL, or undefined for anything else
+ * (other schemes, credentials in the URL, unparseable or unsafe paths). Never throws.
+ */
+export function httpResource(url: unknown): string | undefined {
+  const normal = normalizeUrl(url);
+  if (normal === undefined) return undefined;
+  return normal.startsWith('http://') || normal.startsWith('https://') ? normal : undefined;
+}
+
+function inputSchema(maxRequestBytes: number) {
+  return z
+    .strictObject({
+      url: z.string().min(1).max(MAX_RESOURCE_LENGTH),
+      method: z.enum(HTTP_METHODS).optional(),
+      headers: z.record(z.string(), z.string()).optional(),
+      // A UTF-16 code unit is at least one UTF-8 byte, so this bound never refuses a body that fits.
+      body: z.string().max(maxRequestBytes).optional(),
+      body_base64: z
+        .base64()
+        .max(Math.ceil(maxRequestBytes / 3) * 4)
+        .optional(),
+    })
+    .superRefine((args, ctx) => {
+      if (args.body !== undefined && args.body_base64 !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['body_base64'], message: 'give body or body_base64, not both' });
+      }
+      const method = args.method ?? 'GET';
+      if ((method === 'GET' || method === 'HEAD') && (args.body !== undefined || args.body_base64 !== undefined)) {
+        ctx.addIssue({ code: 'custom', path: ['body'], message: `a ${method} request cannot have a body` });
+      }
+      const problem = args.headers === undefined ? undefined : headersProblem(args.headers);
+      if (problem !== undefined) ctx.addIssue({ code: 'custom', path: ['headers'], message: problem });
+    });
+}
+
+/** Why the agent's headers are refused, or undefined. Messages name the header, never its value. */
+function headersProblem(headers: Readonly<Record<string, string>>): string | undefined {
+  const names = Object.keys(headers);
+  if (names.length > MAX_HEADERS) return `at most ${MAX_HEADERS} headers`;
+  const seen = new Set<string>();
+  for (const name of names) {
+    if (name.length > MAX_HEADER_NAME || !HEADER_NAME.test(name)) return 'a header name is not a valid token';
+    const lower = name.toLowerCase();
+    if (FORBIDDEN_HEADERS.has(lower) || lower.startsWith('proxy-')) return `header "${lower}" is set by the kernel`;
+    if (seen.has(lower)) return `header "${lower}" is given twice`;
+    seen.add(lower);
+    const value = headers[name] ?? '';
+    if (value.length > MAX_HEADER_VALUE || !HEADER_VALUE.test(value)) {
+      return `header "${lower}" has a value with control characters or non-ASCII text, or is too long`;
+    }
+  }
+  return undefined;
+}
+
+interface Limits {
+  readonly maxResponseBytes: number;
+  readonly maxRequestBytes: number;
+  readonly timeoutMs: number;
+  readonly maxRedirects: number;
+}
+
+function integerOption(name: string, value: unknown, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value)) throw new TypeError(`${name} must be an integer`);
+  if (value < min || value > max) throw new RangeError(`${name} must be between ${min} and ${max}`);
+  return value;
+}
+
+function limitsFrom(options: HttpOptions): Limits {
+  return {
+    maxResponseBytes: integerOption(
+      'maxResponseBytes',
+      options.maxResponseBytes,
+      DEFAULT_MAX_RESPONSE_BYTES,
+      1,
+      MAX_BODY_LIMIT,
+    ),
+    maxRequestBytes: integerOption(
+      'maxRequestBytes',
+      options.maxRequestBytes,
+      DEFAULT_MAX_REQUEST_BYTES,
+      1,
+      MAX_BODY_LIMIT,
+    ),
+    timeoutMs: integerOption('timeoutMs', options.timeoutMs, DEFAULT_TIMEOUT_MS, 1, MAX_TIMEOUT_MS),
+    maxRedirects: integerOption('maxRedirects', options.maxRedirects, DEFAULT_MAX_REDIRECTS, 0, MAX_REDIRECT_LIMIT),
+  };
+}
+
+/**
+ * Creates the `net.http` tool. Results carry the `web` label. Throws TypeError (wrong type) or RangeError
+ * (out of bounds) naming the option when `options` is invalid, including a bad `allowPrivate` CIDR.
+ *
+ * A call throws KernelError:
+ * - E_BAD_ARG: request body over `maxRequestBytes` (schema and URL refusals are E_BAD_ARG from the kernel);
+ * - E_CAP_DENIED: the host (or a redirect hop's host) is or resolves to a private or local address, or
+ *   `ctx.reauthorize` refused a hop (its own code passes through);
+ * - E_TOOL_FAILED: DNS failure, connection failure, timeout, abort, response over `maxResponseBytes`, or a
+ *   redirect to an unusable URL or one carrying this hop's injected secrets. Messages are fixed strings.
+ */
+export function createHttpTool(options: HttpOptions = {}): Tool {
+  if (typeof options !== 'object' || options === null) throw new TypeError('createHttpTool: options must be an object');
+  const limits = limitsFrom(options);
+  const guard = new AddressGuard({
+    ...(options.allowPrivate === undefined ? {} : { allowPrivate: options.allowPrivate }),
+    ...(options.resolve === undefined ? {} : { resolve: options.resolve }),
+  });
+  return defineTool({
+    name: 'net.http',
+    description: 'Make an HTTP(S) request. Redirects are followed and each hop is authorized.',
+    input: inputSchema(limits.maxRequestBytes),
+    target: 'url',
+    defaults: { method: 'GET' },
+    labels: { source: ['web'] },
+    resource: (args) => httpResource(args.url),
+    run: (args, ctx) => performRequest(args, ctx, guard, limits),
+  });
+}
+
+type HttpArgs = z.output<ReturnType<typeof inputSchema>>;
+
+async function performRequest(
+  args: HttpArgs,
+  ctx: ToolContext,
+  guard: AddressGuard,
+  limits: Limits,
+): Promise<HttpResult> {
+  const first = httpResource(args.url);
+  if (first === undefined) throw new KernelError('E_BAD_ARG', 'net.http: the URL must be an http or https URL');
+  let body = requestBody(args);
+  if (body !== undefined && body.length > limits.maxRequestBytes) {
+    throw new KernelError('E_BAD_ARG', `net.http: request body exceeds ${limits.maxRequestBytes} bytes`);
+  }
+  const timer = AbortSignal.timeout(limits.timeoutMs);
+  const signal = AbortSignal.any([ctx.signal, timer]);
+  // One agent (connection pool) per call: no connection, and no DNS answer, outlives the call or is shared
+  // with another agent's calls.
+  const dispatcher = new Agent({
+    connect: guardedConnector(guard, { timeoutMs: limits.timeoutMs }),
+    maxHeaderSize: MAX_RESPONSE_HEADER_BYTES,
+    headersTimeout: limits.timeoutMs,
+    bodyTimeout: limits.timeoutMs,
+  });
+  let url = first;
+  let method: HttpMethod = args.method ?? 'GET';
+  const headers = new Map(Object.entries(args.headers ?? {}).map(([name, value]) => [name.toLowerCase(), value]));
+  let injection: Injection = ctx.inject;
+  try {
+    for (let redirects = 0; ; redirects++) {
+      const response = await request(withQuery(url, injection.query), {
+        method,
+        headers: mergeHeaders(headers, injection.headers),
+        ...(body === undefined ? {} : { body }),
+        signal,
+        dispatcher,
+      });
+      const location = REDIRECT_STATUSES.has(response.statusCode) ? response.headers['location'] : undefined;
+      if (location === undefined || redirects >= limits.maxRedirects) {
+        const bytes = method === 'HEAD' ? discard(response.body) : await readBody(response, limits.maxResponseBytes);
+        return result(response.statusCode, url, response.headers, bytes, redirects);
+      }
+      discard(response.body);
+      const next = redirectTarget(url, location, injection);
+      // Throws KernelError when the hop is not allowed; that refusal is the agent's answer.
+      injection = ctx.reauthorize(next);
+      if (
+        response.statusCode === 303 ||
+        ((response.statusCode === 301 || response.statusCode === 302) && method === 'POST')
+      ) {
+        if (method !== 'HEAD') method = 'GET';
+        body = undefined;
+        for (const name of BODY_HEADERS) headers.delete(name);
+      }
+      if (new URL(next).origin !== new URL(url).origin) {
+        for (const name of ORIGIN_CREDENTIALS) headers.delete(name);
+      }
+      url = next;
+    }
+  } catch (error) {
+    throw failure(error, url, timer, ctx.signal);
+  } finally {
+    await dispatcher.destroy().catch(() => undefined);
+  }
+}
+
+function requestBody(args: HttpArgs): Buffer | undefined {
+  if (args.body !== undefined) return Buffer.from(args.body, 'utf8');
+  if (args.body_base64 !== undefined) return Buffer.from(args.body_base64, 'base64');
+  return undefined;
+}
+
+/** The URL actually sent: the authorized URL plus this hop's injected query parameters. */
+function withQuery(url: string, query: Injection['query']): string {
+  const entries = Object.entries(query);
+  if (entries.length === 0) return url;
+  const target = new URL(url);
+  for (const [name, value] of entries) target.searchParams.set(name, value);
+  return target.href;
+}
+
+/** The agent's headers with this hop's injected headers overriding same-named ones (case-insensitively). */
+function mergeHeaders(agent: ReadonlyMap<string, string>, injected: Injection['headers']): Record<string, string> {
+  const merged = new Map(agent);
+  for (const [name, value] of Object.entries(injected)) merged.set(name.toLowerCase(), value);
+  return Object.fromEntries(merged);
+}
+
+/**
+ * The next hop's URL in normal form. The injected query parameters of this hop are removed (servers echo the
+ * query into Location, and the next hop gets its own injection); a Location that still carries one of this
+ * hop's injected values is refused, so a secret never reaches another hop or the audit log.
+ */
+function redirectTarget(current: string, location: string | string[], injection: Injection): string {
+  if (typeof location !== 'string') throw new KernelError('E_TOOL_FAILED', 'net.http: redirect has several locations');
+  let next: URL;
+  try {
+    next = new URL(location, current);
+  } catch {
+    throw new KernelError('E_TOOL_FAILED', 'net.http: redirect to an invalid URL');
+  }
+  for (const [name, value] of Object.entries(injection.query)) {
+    if (next.searchParams.getAll(name).includes(value)) next.searchParams.delete(name, value);
+  }
+  const normal = httpResource(next.href);
+  if (normal === undefined)
+    throw new KernelError('E_TOOL_FAILED', 'net.http: redirect to a URL that is not a valid http(s) URL');
+  if (carriesSecret(normal, injection)) {
+    throw new KernelError('E_TOOL_FAILED', 'net.http: redirect location carries an injected secret');
+  }
+  return normal;
+}
+
+function carriesSecret(url: string, injection: Injection): boolean {
+  // A header value is often a scheme and a token (`Bearer abc…`); a server may echo only the token.
+  const tokens = Object.values(injection.headers).flatMap((value) => value.split(/\s+/).filter((t) => t.length >= 8));
+  const values = [...Object.values(injection.query), ...Object.values(injection.headers), ...tokens].filter(
+    (v) => v !== '',
+  );
+  return values.some((value) => {
+    const forms = [value, encodeURIComponent(value), new URLSearchParams({ v: value }).toString().slice(2)];
+    return forms.some((form) => url.includes(form));
+  });
+}
+
+interface UndiciResponse {
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  readonly body: UndiciBody;
+}
+
+interface UndiciBody extends AsyncIterable<Buffer> {
+  on(event: 'error', listener: () => void): unknown;
+  destroy(): unknown;
+}
+
+/**
+ * Drops a body nobody will read. undici's body stream emits an abort error when destroyed before its end;
+ * without a listener that error is uncaught and would take the whole kernel down.
+ */
+function discard(body: UndiciBody): Buffer {
+  body.on('error', () => undefined);
+  body.destroy();
+  return Buffer.alloc(0);
+}
+
+async function readBody(response: UndiciResponse, limit: number): Promise<Buffer> {
+  const tooLarge = () => new KernelError('E_TOOL_FAILED', `net.http: response exceeds ${limit} bytes`);
+  const declared = Number(response.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) {
+    discard(response.body);
+    throw tooLarge();
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of response.body) {
+    size += chunk.length;
+    if (size > limit) {
+      discard(response.body);
+      throw tooLarge();
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, size);
+}
+
+function result(
+  status: number,
+  url: string,
+  raw: Readonly<Record<string, string | string[] | undefined>>,
+  bytes: Buffer,
+  redirects: number,
+): HttpResult {
+  const headers = new Map<string, string>();
+  for (const [name, value] of Object.entries(raw)) {
+    if (value === undefined) continue;
+    const key = name.toLowerCase();
+    const text = Array.isArray(value) ? value.join(', ') : value;
+    const previous = headers.get(key);
+    headers.set(key, previous === undefined ? text : `${previous}, ${text}`);
+  }
+  const text = utf8(bytes);
+  return {
+    status,
+    url,
+    headers: Object.fromEntries(headers),
+    ...(text === undefined ? { body_base64: bytes.toString('base64') } : { body: text }),
+    redirects,
+  };
+}
+
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+function utf8(bytes: Buffer): string | undefined {
+  try {
+    return STRICT_UTF8.decode(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Maps whatever a request threw to a KernelError with a fixed message (never undici's or the resolver's). */
+function failure(error: unknown, url: string, timer: AbortSignal, agentSignal: AbortSignal): KernelError {
+  if (error instanceof KernelError) return error;
+  if (hasCause(error, AddressBlockedError)) {
+    return new KernelError('E_CAP_DENIED', `net.http: ${new URL(url).hostname} resolves to a private or local address`);
+  }
+  if (timer.aborted) return new KernelError('E_TOOL_FAILED', 'net.http: request timed out');
+  if (agentSignal.aborted) return new KernelError('E_TOOL_FAILED', 'net.http: request aborted');
+  if (hasCause(error, AddressLookupError))
+    return new KernelError('E_TOOL_FAILED', 'net.http: the host could not be resolved');
+  return new KernelError('E_TOOL_FAILED', 'net.http: connection failed');
+}
+
+function hasCause(error: unknown, type: new () => Error): boolean {
+  let current: unknown = error;
+  for (let depth = 0; depth < 8; depth++) {
+    if (current instanceof type) return true;
+    if (!(current instanceof Error)) return false;
+    current = current.cause;
+  }
+  return false;
+}
