@@ -6,7 +6,9 @@ import { SigningKey } from '../runtime/keys.js';
 import { type AuditShowStatus, auditExport, auditShow, auditVerify } from './audit.js';
 import { EXIT_USAGE, type Io, processIo } from './io.js';
 import { policyCheck } from './policy-check.js';
-import { type RunOptions, runCommand } from './run.js';
+import { type RollbackOptions, rollbackCommand } from './rollback.js';
+import { DEFAULT_STORE, type RunOptions, runCommand } from './run.js';
+import { snapshotList, snapshotShow } from './snapshot.js';
 
 function positiveNumber(value: string): number {
   const n = Number(value);
@@ -24,16 +26,54 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
   program
     .command('run')
     .description('run an agent module and print its result as JSON')
-    .argument('<file>', 'agent module (export default async function main(input) { ... })')
+    .argument('[file]', 'agent module (export default async function main(input) { ... })')
+    .option('--restore <id>', 'start the agent from a snapshot instead of a file')
     .option('--input <json>', 'input passed to main, as JSON')
     .option('--cpu-ms <n>', 'CPU time limit in ms', positiveNumber)
     .option('--wall-ms <n>', 'wall-clock limit in ms', positiveNumber)
     .option('--memory-mb <n>', 'heap limit in MB', positiveNumber)
     .option('--policy <file>', "policy YAML: its capabilities become the agent's root capabilities (default: none)")
-    .option('--store <dir>', 'state that outlives the run: root key, revocations, counters', '.isokernel')
+    .option('--store <dir>', 'state that outlives the run: root key, counters, memory, snapshots', DEFAULT_STORE)
     .option('--audit <file>', 'audit log (JSONL); default <store>/audit.jsonl')
-    .action(async (file: string, options: RunOptions) => {
+    .option(
+      '--root <dir>',
+      'directory the fs tools may act in; repeatable (default: the current directory)',
+      collect,
+      [],
+    )
+    .option('--program <name=file>', 'register a program agents may spawn by name; repeatable', collect, [])
+    .action(async (file: string | undefined, options: RunOptions) => {
       setExit(await runCommand(file, options, io));
+    });
+
+  const snapshot = program.command('snapshot').description('list and inspect signed snapshots');
+  snapshot
+    .command('ls')
+    .description('list the snapshots in the store with their program and label')
+    .option('--store <dir>', 'the store the snapshots were taken in', DEFAULT_STORE)
+    .action(async (options: { store: string }) => {
+      setExit(await snapshotList(options.store, io));
+    });
+  snapshot
+    .command('show')
+    .description('verify a snapshot and print its content as JSON')
+    .argument('<id>', 'snapshot id (64 hex digits)')
+    .option('--store <dir>', 'the store the snapshot was taken in', DEFAULT_STORE)
+    .action(async (id: string, options: { store: string }) => {
+      setExit(await snapshotShow(options.store, id, io));
+    });
+
+  program
+    .command('rollback')
+    .description("undo a recorded fs.write or fs.delete (its result's recordId), authorized by the policy")
+    .argument('<recordId>', 'undo record id (u_ and 32 hex digits)')
+    .option('--policy <file>', 'policy YAML: the host needs the capability the undo acts under')
+    .option('--store <dir>', 'the store the record was made in', DEFAULT_STORE)
+    .option('--audit <file>', 'audit log (JSONL); default <store>/audit.jsonl')
+    .option('--root <dir>', 'fs roots, as for run; repeatable', collect, [])
+    .option('--force', 'undo even if the file changed since the recorded call')
+    .action(async (recordId: string, options: RollbackOptions) => {
+      setExit(await rollbackCommand(recordId, options, io));
     });
 
   program

@@ -1,7 +1,9 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Kernel } from '../index.js';
 import type { RunResult } from '../runtime/agent.js';
 import type { Limits } from '../runtime/limits.js';
+import { builtinTools } from './builtin-tools.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, type Io, sanitizeForTerminal, terminalSafeJson } from './io.js';
 
 /** Where state that outlives a run lives unless --store says otherwise: under the current directory. */
@@ -15,13 +17,23 @@ export interface RunOptions {
   cpuMs?: number;
   wallMs?: number;
   memoryMb?: number;
+  /** fs roots (default: the current directory). */
+  root?: string[];
+  /** Programs agents may spawn by name: `name=file`. */
+  program?: string[];
+  /** Start from this snapshot instead of a file. */
+  restore?: string;
 }
 
 /**
  * `isokernel run <file>`: runs one agent, prints its result as JSON on stdout and a one-line summary on
  * stderr. Exit 0 when the agent succeeded, 1 when it failed, 2 on a usage error.
  */
-export async function runCommand(file: string, options: RunOptions, io: Io): Promise<number> {
+export async function runCommand(file: string | undefined, options: RunOptions, io: Io): Promise<number> {
+  if ((file === undefined) === (options.restore === undefined)) {
+    io.err('isokernel run: give an agent file or --restore <snapshot id>, not both');
+    return EXIT_USAGE;
+  }
   let input: unknown = null;
   if (options.input !== undefined) {
     try {
@@ -49,11 +61,26 @@ export async function runCommand(file: string, options: RunOptions, io: Io): Pro
     io.err(`isokernel run: ${error instanceof Error ? error.message : String(error)}`);
     return EXIT_USAGE;
   }
+  try {
+    kernel.tools.add(...builtinTools(kernel.policy, options.root ?? []));
+    for (const entry of options.program ?? []) {
+      const at = entry.indexOf('=');
+      if (at < 1) throw new TypeError(`--program ${entry}: expected name=file`);
+      kernel.programs.add(entry.slice(0, at), readFileSync(entry.slice(at + 1), 'utf8'));
+    }
+  } catch (error) {
+    io.err(`isokernel run: ${error instanceof Error ? error.message : String(error)}`);
+    await kernel.close();
+    return EXIT_USAGE;
+  }
   kernel.on('log', (event) => io.err(`[agent] ${sanitizeForTerminal(event.text)}`));
   const firstSeq = kernel.audit.size;
   let result: RunResult;
   try {
-    result = await kernel.run({ file, input, limits });
+    result =
+      options.restore === undefined
+        ? await kernel.run({ file: file ?? '', input, limits })
+        : await (await kernel.restore(options.restore, { input, limits })).result;
   } catch (error) {
     io.err(`isokernel run: ${error instanceof Error ? error.message : String(error)}`);
     await kernel.close();

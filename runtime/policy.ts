@@ -9,8 +9,9 @@
  *       constraint: { method: GET }
  *
  * Extensions: per rule `max_uses` (positive integer) and `expires_in` ("500ms", "30s", "10m", "1h", "2d", or
- * a number of seconds), counted from when the rule is granted; a top-level `budget` (DESIGN §6) and
- * `labels` (DESIGN §5; validated, reserved, not enforced yet). Unknown keys anywhere are errors, as are
+ * a number of seconds), counted from when the rule is granted; a top-level `budget` (DESIGN §6, the top
+ * agent's), `labels` (DESIGN §5: extra sources and sinks) and `tools` (configuration of the built-in proc
+ * and http tools: allowed programs and their argument rules, private address ranges, caps). Unknown keys anywhere are errors, as are
  * duplicate keys, several documents, a `%YAML` version other than 1.2, and invalid action or resource
  * patterns (see resource-match.ts).
  * Every error names the file, line and column of the offending node.
@@ -18,8 +19,11 @@
 import { readFileSync } from 'node:fs';
 import { isMap, isPair, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
 import { z } from 'zod';
+import { type HttpConfig, httpConfigSchema } from '../tools/http.js';
+import { type ProcConfig, procConfigSchema } from '../tools/proc.js';
 import { MAX_USES } from './capability-token.js';
 import { type Constraints, constraintsSchema } from './constraint-match.js';
+import { type LimitField, limitBounds } from './limits.js';
 import { isActionPattern, resourcePatternError } from './resource-match.js';
 
 /** Largest policy file read, in bytes. */
@@ -68,10 +72,17 @@ export interface Labels {
   readonly sinks: readonly LabelSink[];
 }
 
+/** Configuration of the built-in tools the CLI registers (the fs roots come from `--root`). */
+export interface ToolsConfig {
+  readonly proc?: ProcConfig;
+  readonly http?: HttpConfig;
+}
+
 export interface Policy {
   readonly capabilities: readonly PolicyRule[];
   readonly budget?: Budget;
   readonly labels?: Labels;
+  readonly tools?: ToolsConfig;
 }
 
 /** One problem in a policy, located in its source when it came from text. */
@@ -132,18 +143,23 @@ const ruleSchema = z.strictObject({
   expires_in: durationSchema.optional(),
 });
 
-const count = z.int().min(0);
+// Each budget field within the bounds the kernel enforces (see limits.ts), so a policy that loads is one
+// the kernel accepts.
+const bounded = (field: LimitField, integer = true) => {
+  const [min, max] = limitBounds(field);
+  return (integer ? z.int() : z.number()).min(min).max(max).optional();
+};
 const budgetSchema = z.strictObject({
-  cpu_ms: count.optional(),
-  wall_ms: count.optional(),
-  memory_mb: count.optional(),
-  tokens_in: count.optional(),
-  tokens_out: count.optional(),
-  cost_usd: z.number().finite().min(0).optional(),
-  tool_calls: count.optional(),
-  children: count.optional(),
-  depth: count.optional(),
-  warn_at: z.number().gt(0).max(1).optional(),
+  cpu_ms: bounded('cpu_ms'),
+  wall_ms: bounded('wall_ms'),
+  memory_mb: bounded('memory_mb'),
+  tokens_in: bounded('tokens_in'),
+  tokens_out: bounded('tokens_out'),
+  cost_usd: bounded('cost_usd', false),
+  tool_calls: bounded('tool_calls'),
+  children: bounded('children'),
+  depth: bounded('depth'),
+  warn_at: bounded('warn_at', false),
 });
 
 const tagsSchema = z.array(z.string().regex(TAG, 'not a valid label tag')).min(1);
@@ -162,6 +178,7 @@ const policySchema = z.strictObject({
   capabilities: z.array(ruleSchema),
   budget: budgetSchema.optional(),
   labels: labelsSchema.optional(),
+  tools: z.strictObject({ proc: procConfigSchema.optional(), http: httpConfigSchema.optional() }).optional(),
 });
 
 /**
@@ -265,6 +282,14 @@ function toPolicy(data: z.infer<typeof policySchema>): Policy {
     capabilities: Object.freeze(capabilities),
     ...(data.budget === undefined ? {} : { budget: Object.freeze(stripUndefined(data.budget)) }),
     ...(labels === undefined ? {} : { labels }),
+    ...(data.tools === undefined ? {} : { tools: toolsConfig(data.tools) }),
+  });
+}
+
+function toolsConfig(data: NonNullable<z.infer<typeof policySchema>['tools']>): ToolsConfig {
+  return Object.freeze({
+    ...(data.proc === undefined ? {} : { proc: data.proc as ProcConfig }),
+    ...(data.http === undefined ? {} : { http: data.http }),
   });
 }
 

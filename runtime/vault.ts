@@ -111,7 +111,9 @@ export class Vault {
    */
   redact<T>(value: T): T {
     if (this.#entries.size === 0) return value;
-    return redactValue(value, [...this.#entries.values()]) as T;
+    // Longest first: a secret that contains another must not be left half-replaced around the shorter one.
+    const entries = [...this.#entries.values()].sort((a, b) => b.secret.length - a.secret.length);
+    return redactValue(value, entries.flatMap(secretForms)) as T;
   }
 }
 
@@ -138,24 +140,35 @@ function checkInject(inject: unknown, secret: string): VaultInject {
   throw new TypeError('options.inject must be { header }, { query } or { bearer: true }');
 }
 
-function redactString(text: string, entries: readonly Entry[]): string {
+/** A form a secret may be reflected in, and what replaces it. */
+type SecretForm = readonly [form: string, replacement: string];
+
+function secretForms(entry: Entry): SecretForm[] {
+  const replacement = `[vault:${entry.ref}]`;
+  // A secret reflected URL-encoded (as encodeURIComponent, or form-encoded as the query was sent),
+  // JSON-escaped (a header dump) or base64-encoded is still the secret.
+  const b64 = Buffer.from(entry.secret).toString('base64');
+  const forms = [
+    entry.secret,
+    encodeURIComponent(entry.secret),
+    new URLSearchParams({ v: entry.secret }).toString().slice(2),
+    JSON.stringify(entry.secret).slice(1, -1),
+    ...(b64.length >= 8 ? [b64] : []),
+  ];
+  return [...new Set(forms)].map((form) => [form, replacement] as const);
+}
+
+function redactString(text: string, forms: readonly SecretForm[]): string {
   let out = text;
-  for (const entry of entries) {
-    if (out.includes(entry.secret)) out = out.split(entry.secret).join(`[vault:${entry.ref}]`);
-    // A secret reflected URL-encoded or base64-encoded (a query echo, a header dump) is still the secret.
-    const encoded = encodeURIComponent(entry.secret);
-    if (encoded !== entry.secret && out.includes(encoded)) out = out.split(encoded).join(`[vault:${entry.ref}]`);
-    const b64 = Buffer.from(entry.secret).toString('base64');
-    if (b64.length >= 8 && out.includes(b64)) out = out.split(b64).join(`[vault:${entry.ref}]`);
-  }
+  for (const [form, replacement] of forms) if (out.includes(form)) out = out.split(form).join(replacement);
   return out;
 }
 
-function redactValue(value: unknown, entries: readonly Entry[]): unknown {
-  if (typeof value === 'string') return redactString(value, entries);
+function redactValue(value: unknown, forms: readonly SecretForm[]): unknown {
+  if (typeof value === 'string') return redactString(value, forms);
   if (value === null || typeof value !== 'object') return value;
-  if (Array.isArray(value)) return value.map((item) => redactValue(item, entries));
+  if (Array.isArray(value)) return value.map((item) => redactValue(item, forms));
   const out: Record<string, unknown> = {};
-  for (const [key, item] of Object.entries(value)) out[redactString(key, entries)] = redactValue(item, entries);
+  for (const [key, item] of Object.entries(value)) out[redactString(key, forms)] = redactValue(item, forms);
   return out;
 }

@@ -1,0 +1,22 @@
+import { resolve } from 'node:path';
+import type { Policy } from '../runtime/policy.js';
+import { createFsTools } from '../tools/fs.js';
+import { createHttpTool, httpOptionsFromConfig } from '../tools/http.js';
+import { createProcTool } from '../tools/proc.js';
+import type { Tool } from '../tools/registry.js';
+
+/**
+ * The tools `isokernel run` and `isokernel rollback` register: fs confined to `roots` (default the current
+ * directory), proc with the programs the policy's `tools.proc` allows (none by default), and http with the
+ * policy's `tools.http` settings. Registration grants nothing: the policy's capabilities still decide what
+ * each agent may touch. Throws TypeError naming the problem (a root that is not a directory, a program
+ * path that is not an executable).
+ */
+export function builtinTools(policy: Policy, roots: readonly string[]): Tool[] {
+  const absolute = (roots.length === 0 ? [process.cwd()] : roots).map((root) => resolve(root));
+  return [
+    ...createFsTools({ roots: absolute }),
+    createProcTool({ ...(policy.tools?.proc ?? { programs: {} }), roots: absolute }),
+    createHttpTool(httpOptionsFromConfig(policy.tools?.http ?? {})),
+  ];
+}

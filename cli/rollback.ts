@@ -1,0 +1,41 @@
+import { join } from 'node:path';
+import { Kernel } from '../index.js';
+import { builtinTools } from './builtin-tools.js';
+import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, type Io, terminalSafeJson } from './io.js';
+
+export interface RollbackOptions {
+  store: string;
+  policy?: string;
+  root: string[];
+  force?: boolean;
+  audit?: string;
+}
+
+/**
+ * `isokernel rollback <recordId>`: undoes a recorded fs.write or fs.delete, authorized by the policy for the
+ * host and audited. Exit 0 when undone, 1 when refused or failed, 2 on a usage error.
+ */
+export async function rollbackCommand(recordId: string, options: RollbackOptions, io: Io): Promise<number> {
+  let kernel: Kernel;
+  try {
+    kernel = Kernel.create({
+      store: options.store,
+      audit: { file: options.audit ?? join(options.store, 'audit.jsonl') },
+      ...(options.policy === undefined ? {} : { policy: options.policy }),
+    });
+  } catch (error) {
+    io.err(`isokernel rollback: ${error instanceof Error ? error.message : String(error)}`);
+    return EXIT_USAGE;
+  }
+  try {
+    kernel.tools.add(...builtinTools(kernel.policy, options.root));
+    const result = await kernel.rollback(recordId, { force: options.force === true });
+    io.out(terminalSafeJson(result));
+    return result.status === 'OK' ? EXIT_OK : EXIT_FAILED;
+  } catch (error) {
+    io.err(`isokernel rollback: ${error instanceof Error ? error.message : String(error)}`);
+    return EXIT_USAGE;
+  } finally {
+    await kernel.close();
+  }
+}

@@ -1,0 +1,48 @@
+import { Kernel } from '../index.js';
+import { KernelError } from '../runtime/errors.js';
+import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, type Io, sanitizeForTerminal, terminalSafeJson } from './io.js';
+
+/** `isokernel snapshot ls`: the ids of the snapshots in the store, one per line with program and label. */
+export async function snapshotList(store: string, io: Io): Promise<number> {
+  const kernel = openKernel(store, io);
+  if (kernel === undefined) return EXIT_USAGE;
+  try {
+    for (const id of await kernel.snapshots.list()) {
+      try {
+        const body = await kernel.snapshots.load(id);
+        io.out(`${id}  program=${sanitizeForTerminal(body.program.name)} label=[${body.label.join(',')}]`);
+      } catch (error) {
+        io.out(`${id}  INVALID (${error instanceof KernelError ? error.message : 'unreadable'})`);
+      }
+    }
+    return EXIT_OK;
+  } finally {
+    await kernel.close();
+  }
+}
+
+/** `isokernel snapshot show <id>`: the verified snapshot as JSON (rich types as superjson decodes them). */
+export async function snapshotShow(store: string, id: string, io: Io): Promise<number> {
+  const kernel = openKernel(store, io);
+  if (kernel === undefined) return EXIT_USAGE;
+  try {
+    const body = await kernel.inspectSnapshot(id);
+    io.out(terminalSafeJson({ id, ...body }));
+    return EXIT_OK;
+  } catch (error) {
+    const info = error instanceof KernelError ? `${error.code}: ${error.message}` : 'cannot read the snapshot';
+    io.err(`isokernel snapshot show: ${info}`);
+    return EXIT_FAILED;
+  } finally {
+    await kernel.close();
+  }
+}
+
+function openKernel(store: string, io: Io): Kernel | undefined {
+  try {
+    return Kernel.create({ store });
+  } catch (error) {
+    io.err(`isokernel snapshot: ${error instanceof Error ? error.message : String(error)}`);
+    return undefined;
+  }
+}
