@@ -468,7 +468,10 @@ export class Kernel {
       const status = info.code.startsWith('E_CAP') || info.code === 'E_ESCALATION' ? 'DENIED' : 'ERROR';
       return { status, error: { code: info.code, message: info.message }, auditSeq: attempt.end(info.code) };
     };
+    let release: (() => void) | undefined;
     try {
+      // Claimed before the record is read, so two concurrent rollbacks cannot both undo it.
+      release = this.#toolEnv.undo.claim(recordId);
       const record = await this.#toolEnv.undo.get(recordId);
       attempt.describe(record.action, record.resource, { recordId, force });
       attempt.begin();
@@ -492,6 +495,8 @@ export class Kernel {
       return { status: 'OK', error: null, auditSeq: attempt.end(null) };
     } catch (error) {
       return fail(error);
+    } finally {
+      release?.();
     }
   }
 

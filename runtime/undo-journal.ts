@@ -42,9 +42,23 @@ export function isUndoRecordId(id: unknown): id is string {
 /** Undo records in the kernel's embedded store, keyed by a random id the tool's result carries. */
 export class UndoJournal {
   readonly #kv: KvStore;
+  /** Ids with a rollback under way in this process. */
+  readonly #claimed = new Set<string>();
 
   constructor(kv: KvStore) {
     this.#kv = kv;
+  }
+
+  /**
+   * Claims `id` for one rollback at a time; call the returned function when done (after `markRolledBack`),
+   * and read the record only after claiming it. Throws KernelError E_BAD_ARG for a malformed id and
+   * E_TOOL_FAILED while another rollback of the same record is under way.
+   */
+  claim(id: unknown): () => void {
+    if (!isUndoRecordId(id)) throw new KernelError('E_BAD_ARG', 'rollback: not an undo record id');
+    if (this.#claimed.has(id)) throw new KernelError('E_TOOL_FAILED', `rollback: ${id} is already being rolled back`);
+    this.#claimed.add(id);
+    return () => this.#claimed.delete(id);
   }
 
   /** Saves an undo for `tool`'s call by `agent`; returns its id. Throws KernelError E_BAD_ARG for a bad capture. */

@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import { z } from 'zod';
 
 /** Secrets the kernel's vault injects into a request, host-side. Tools must never return or log them. */
 export interface Injection {
@@ -149,6 +149,25 @@ export function toolAction(tool: Tool): string {
   return tool.action ?? tool.name;
 }
 
+/** A tool as an LLM function-calling API describes it (OpenAI `tools[].function`, MCP `tools/list`). */
+export interface ToolDefinition {
+  readonly name: string;
+  readonly description: string;
+  /** JSON Schema (draft 2020-12) of the arguments, generated from the tool's zod input schema. */
+  readonly parameters: Record<string, unknown>;
+}
+
+/**
+ * The tool's definition for a model: its name, description and the JSON Schema of its input, derived from
+ * the same zod schema the kernel validates every call against, so what the model is told and what the
+ * kernel accepts cannot drift apart. Input types JSON Schema cannot express (transforms, custom checks)
+ * are described as loosely as zod can; the kernel still validates the real schema.
+ */
+export function toolDefinition(tool: Tool): ToolDefinition {
+  const { $schema: _ignored, ...parameters } = z.toJSONSchema(tool.input, { unrepresentable: 'any', io: 'input' });
+  return { name: tool.name, description: tool.description, parameters };
+}
+
 /** The tools a kernel can run. Names and actions are unique; registering a duplicate throws. */
 export class ToolRegistry {
   readonly #tools = new Map<string, Tool>();
@@ -181,5 +200,10 @@ export class ToolRegistry {
 
   list(): Tool[] {
     return [...this.#tools.values()];
+  }
+
+  /** Every tool's definition for a model (see `toolDefinition`), in registration order. */
+  definitions(): ToolDefinition[] {
+    return this.list().map(toolDefinition);
   }
 }

@@ -321,14 +321,14 @@ describe('record ids are validated before anything is looked up', () => {
     writeFileSync(file('x'), 'x');
     const kernel = kernelWith({ store, audit: { file: audit } });
     await agentCall(kernel, 'fs.write', { path: 'x', content: 'y' });
-    const before = [...tree(root), ...tree(store)];
+    const before = [...tree(base)].filter((line) => !line.startsWith(audit));
 
     const result = await kernel.rollback(id as string);
     expect(result).toMatchObject({ status: 'ERROR', error: { code: 'E_BAD_ARG' } });
     expect(result.error?.message).toBe('rollback: not an undo record id');
-    expect([...tree(root), ...tree(store)]).toEqual(before);
-    expect(readdirSync(base).sort()).toEqual(['audit.jsonl', 'root', 'store']);
+    expect([...tree(base)].filter((line) => !line.startsWith(audit))).toEqual(before);
     expect(undoCalls).toBe(0);
+    await kernel.close();
     // Refused before it was understood, but still recorded: an intent and an outcome.
     const records = auditRecords(audit).filter((record) => record.syscall === 'rollback');
     expect(records.map((record) => [record.phase, record.agent, record.status, record.code])).toEqual([
@@ -348,10 +348,10 @@ describe('record ids are validated before anything is looked up', () => {
 describe('rollback is audited', () => {
   it('records the intent before the undo and the outcome after, as the host, for OK, DENIED and ERROR', async () => {
     const audit = join(base, 'audit.jsonl');
-    writeFileSync(file('a.txt'), 'a1');
+    writeFileSync(file('a.txt'), 'CONTENT-BEFORE');
     const kernel = kernelWith({ audit: { file: audit }, policy: { capabilities: [rule('fs.read')] } });
     const caps = [rule('fs.write'), rule('fs.delete')];
-    const { recordId } = await agentCall(kernel, 'fs.write', { path: 'a.txt', content: 'a2' }, { caps });
+    const { recordId } = await agentCall(kernel, 'fs.write', { path: 'a.txt', content: 'CONTENT-AFTER' }, { caps });
 
     const denied = await kernel.rollback(recordId);
     kernel.grant(kernel.hostPublicKey, rule('fs.write'));
@@ -377,8 +377,7 @@ describe('rollback is audited', () => {
     expect([denied.auditSeq, ok.auditSeq, again.auditSeq]).toEqual(outcomes.map((record) => record.seq));
     // The record id is in the audited arguments' digest, never the file's content.
     const text = readFileSync(audit, 'utf8');
-    expect(text).not.toContain('a1');
-    expect(text).not.toContain('a2');
+    expect(text).not.toContain('CONTENT-');
   });
 });
 

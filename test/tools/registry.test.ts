@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { defineTool, ToolRegistry } from '../../tools/registry.js';
+import { defineTool, ToolRegistry, toolDefinition } from '../../tools/registry.js';
 
 const tool = (name: string) => defineTool({ name, description: 'd', input: z.unknown(), run: () => 1 });
 
@@ -29,5 +29,41 @@ describe('ToolRegistry', () => {
     expect(registry.get('__proto__')).toBeUndefined();
     expect(() => registry.add(tool('a'))).toThrow(/registered/);
     expect(registry.list().map((t) => t.name)).toEqual(['a', 'b']);
+  });
+});
+
+describe('tool definitions for models', () => {
+  it('derive the JSON Schema of the arguments from the zod input schema', () => {
+    const search = defineTool({
+      name: 'search',
+      description: 'searches the web',
+      input: z.strictObject({ query: z.string().max(200).describe('what to look for'), limit: z.int().min(1).optional() }),
+      run: () => [],
+    });
+    expect(toolDefinition(search)).toEqual({
+      name: 'search',
+      description: 'searches the web',
+      parameters: {
+        type: 'object',
+        properties: {
+          query: { type: 'string', maxLength: 200, description: 'what to look for' },
+          limit: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER },
+        },
+        required: ['query'],
+        additionalProperties: false,
+      },
+    });
+  });
+
+  it('the schema given to the model accepts exactly the calls the kernel accepts (built-in tools)', async () => {
+    const { createFsTools } = await import('../../tools/fs.js');
+    const { tmpdir } = await import('node:os');
+    const registry = new ToolRegistry().add(...createFsTools({ roots: [tmpdir()] }));
+    const definitions = registry.definitions();
+    expect(definitions.map((d) => d.name)).toEqual(['fs.read', 'fs.write', 'fs.delete', 'fs.list', 'fs.stat']);
+    for (const definition of definitions) {
+      expect(definition.parameters).toMatchObject({ type: 'object', additionalProperties: false });
+      expect(definition.parameters).toHaveProperty('properties.path');
+    }
   });
 });

@@ -1,0 +1,80 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { defineTool, type Kernel } from '../../index.js';
+import { testKernel } from '../helpers/kernel.js';
+
+/**
+ * Attack: reach memory or audit records outside the agent's namespace, or learn labelled data from them
+ * without the label (key names, existence, audit records), or fill the host with memory entries.
+ */
+let kernel: Kernel | undefined;
+afterEach(async () => {
+  await kernel?.close();
+  kernel = undefined;
+});
+
+function setup() {
+  const sent: unknown[] = [];
+  const fetchTool = defineTool({
+    name: 'fetch',
+    description: 'returns web content',
+    input: z.unknown(),
+    labels: { source: ['web'] },
+    run: () => 'attacker-controlled-page',
+  });
+  const mail = defineTool({
+    name: 'mail',
+    description: 'sends mail',
+    input: z.strictObject({ body: z.unknown() }),
+    labels: { sinks: { '*': ['web'] } },
+    run: (args) => {
+      sent.push(args);
+      return 'sent';
+    },
+  });
+  kernel = testKernel({
+    tools: [fetchTool, mail],
+    policy: {
+      capabilities: [
+        { action: 'fetch', resource: 'fetch' },
+        { action: 'mail', resource: 'mail' },
+        { action: 'agent.spawn', resource: 'inline' },
+      ],
+    },
+  });
+  return { kernel, sent };
+}
+
+describe('namespace escape', () => {
+  it('sys.audit: key names a web-tainted agent wrote reach a clean agent only with the label', async () => {
+    const { kernel, sent } = setup();
+    const writer = await kernel.run({
+      code: `export default async () => { const page = await sys.tool('fetch', {}); await sys.mem.put('k-' + page, 1); await sys.mem.delete('k-' + page); return 'ok'; }`,
+    });
+    expect(writer.ok).toBe(true);
+    const reader = await kernel.run({
+      code: `export default async () => {
+        const records = await sys.audit({ limit: 1000 });
+        const leaked = records.map((r) => r.resource).find((r) => typeof r === 'string' && r.includes('attacker'));
+        try { await sys.tool('mail', { body: leaked }); return 'sent'; } catch (e) { return [e.code, await sys.label()]; }
+      }`,
+    });
+    expect(reader).toMatchObject({ ok: true, value: ['E_TAINT', ['web']] });
+    expect(sent).toEqual([]);
+  });
+
+  it('mem.delete: the existence of a key a tainted agent wrote raises the deleter', async () => {
+    const { kernel, sent } = setup();
+    await kernel.run({
+      code: `export default async () => { const page = await sys.tool('fetch', {}); if (page.length > 3) await sys.mem.put('bit', 1); return 'ok'; }`,
+    });
+    const reader = await kernel.run({
+      code: `export default async () => {
+        const bit = await sys.mem.delete('bit');
+        try { await sys.tool('mail', { body: String(bit) }); return 'sent'; } catch (e) { return [e.code, bit]; }
+      }`,
+    });
+    expect(reader).toMatchObject({ ok: true, value: ['E_TAINT', true] });
+    expect(sent).toEqual([]);
+  });
+});
