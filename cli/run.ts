@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Kernel } from '../index.js';
 import type { RunResult } from '../runtime/agent.js';
+import { KernelError } from '../runtime/errors.js';
 import type { Limits } from '../runtime/limits.js';
 import { builtinTools } from './builtin-tools.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, type Io, sanitizeForTerminal, terminalSafeJson } from './io.js';
@@ -82,8 +83,13 @@ export async function runCommand(file: string | undefined, options: RunOptions, 
         ? await kernel.run({ file: file ?? '', input, limits })
         : await (await kernel.restore(options.restore, { input, limits })).result;
   } catch (error) {
-    io.err(`isokernel run: ${error instanceof Error ? error.message : String(error)}`);
     await kernel.close();
+    // A kernel refusal (a tampered or unknown snapshot: E_BAD_SNAPSHOT) is a failure, not a usage error.
+    if (error instanceof KernelError) {
+      io.err(`isokernel run: ${error.code}: ${error.message}`);
+      return EXIT_FAILED;
+    }
+    io.err(`isokernel run: ${error instanceof Error ? error.message : String(error)}`);
     return EXIT_USAGE;
   }
   const lastSeq = kernel.audit.size - 1;

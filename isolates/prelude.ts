@@ -19,10 +19,15 @@
  * The script's completion value is `[deliver, start]`; the host keeps References to both. Nothing in the
  * agent's reach points at them.
  */
+import { SUPERJSON_GLOBAL } from './guest-superjson.js';
+
 export const PRELUDE_FILENAME = 'isokernel:prelude';
 
 /** Globals that exist in a bare V8 context but are not part of what agents may use. */
 export const REMOVED_GLOBALS = ['WebAssembly', 'SharedArrayBuffer', 'Atomics', 'console'] as const;
+
+/** The prelude's request for superjson (not a syscall: the sandbox answers it, see guest-superjson.ts). */
+export const LOAD_SUPERJSON = 'isokernel.superjson';
 
 /** Names of the syscalls the guest can issue, in the order the prelude exposes them. */
 export const GUEST_SYSCALLS = [
@@ -170,8 +175,29 @@ export const PRELUDE_SOURCE = `'use strict';
   define(sys, 'join', (id, options) => call('join', [opt(id), opt(options)]));
   define(sys, 'kill', (id) => call('kill', [opt(id)]));
   define(sys, 'handoff', (request) => call('handoff', [opt(request)]));
-  define(sys, 'snapshot', (state) => call('snapshot', [opt(state)]));
-  define(sys, 'restored', () => call('restored', []));
+  // Snapshot state crosses in superjson's form (JSON plus type annotations), loaded into the realm on first use.
+  let superjson;
+  const withSuperjson = (use) => {
+    const ready =
+      superjson !== undefined
+        ? ReflectApply(PromiseResolve, PromiseCtor, [undefined])
+        : ReflectApply(PromiseThen, call(${JSON.stringify(LOAD_SUPERJSON)}, []), [
+            () => {
+              if (superjson === undefined) {
+                const lib = g[${JSON.stringify(SUPERJSON_GLOBAL)}];
+                delete g[${JSON.stringify(SUPERJSON_GLOBAL)}];
+                superjson = { serialize: lib.serialize, deserialize: lib.deserialize };
+              }
+            },
+          ]);
+    return ReflectApply(PromiseThen, ready, [() => use(superjson)]);
+  };
+  define(sys, 'snapshot', (state) => withSuperjson((lib) => call('snapshot', [lib.serialize(state)])));
+  define(sys, 'restored', () =>
+    withSuperjson((lib) =>
+      ReflectApply(PromiseThen, call('restored', []), [(wire) => (wire === null ? undefined : lib.deserialize(wire))]),
+    ),
+  );
   define(sys, 'audit', (options) => call('audit', [opt(options)]));
   const mem = ObjectCreate(null);
   define(mem, 'get', (key, options) => call('mem.get', [opt(key), opt(options)]));

@@ -5,6 +5,8 @@ import type { Limits } from '../runtime/limits.js';
 import { decodeOutcome, encodeError, type GuestOutcome, PENDING } from './boundary.js';
 import { checkModuleSource } from './code-check.js';
 import type { GuestRealm } from './guest-realm.js';
+import { loadSuperjson } from './guest-superjson.js';
+import { LOAD_SUPERJSON } from './prelude.js';
 import type { RealmPool } from './realm-pool.js';
 import type { LimitName, Watchdog, Watched } from './watchdog.js';
 
@@ -58,7 +60,9 @@ export class Sandbox implements Watched {
   readonly #spec: SandboxSpec;
   readonly #startedAt = performance.now();
   #isolate: ivm.Isolate | undefined;
+  #context: ivm.Context | undefined;
   #deliver: ivm.Reference<(id: number, reply: string) => void> | undefined;
+  #superjson: Promise<void> | undefined;
   #ended = false;
   #resolve!: (value: { outcome: SandboxOutcome; usage: SandboxUsage }) => void;
 
@@ -118,6 +122,7 @@ export class Sandbox implements Watched {
     });
     const { isolate, context, start } = realm;
     this.#isolate = isolate;
+    this.#context = context;
     this.#deliver = realm.deliver;
     this.#spec.watchdog.add(this);
 
@@ -168,7 +173,8 @@ export class Sandbox implements Watched {
   readonly #enter = (id: unknown, syscall: unknown, payload: unknown): string => {
     try {
       if (typeof id !== 'number') return encodeError('E_BAD_ARG', 'malformed syscall');
-      const reply = this.#spec.hooks.enter(syscall, payload);
+      // Not a syscall: the prelude asking for its serializer, which decides nothing and touches nothing.
+      const reply = syscall === LOAD_SUPERJSON ? this.#loadSuperjson() : this.#spec.hooks.enter(syscall, payload);
       if (typeof reply === 'string') return reply;
       reply.then(
         (late) => this.#deliverReply(id, late),
@@ -179,6 +185,17 @@ export class Sandbox implements Watched {
       return encodeError('E_INTERNAL', 'internal kernel error');
     }
   };
+
+  #loadSuperjson(): Promise<string> {
+    const { isolate } = this;
+    const context = this.#context;
+    if (context === undefined) return Promise.resolve(encodeError('E_INTERNAL', 'internal kernel error'));
+    this.#superjson ??= loadSuperjson(isolate, context);
+    return this.#superjson.then(
+      () => 'v',
+      () => encodeError('E_INTERNAL', 'internal kernel error'),
+    );
+  }
 
   #deliverReply(id: number, reply: string): void {
     if (this.#ended || this.#deliver === undefined) return;

@@ -139,11 +139,11 @@ export class AgentSession {
    */
   reportCpu(totalMs: number): void {
     const delta = totalMs - this.#cpuReported;
-    if (!(delta > 0)) return;
-    this.#cpuReported = totalMs;
     try {
-      this.quota?.charge('cpu_ms', delta);
       this.quota?.checkWall();
+      if (!(delta > 0)) return;
+      this.#cpuReported = totalMs;
+      this.quota?.charge('cpu_ms', delta);
     } catch {
       // E_QUOTA: the quota's hook has already ended the agent whose limit was crossed.
     }

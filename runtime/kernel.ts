@@ -313,8 +313,11 @@ export class Kernel {
     }
     const memory = this.#services.memory;
     for (const [key, value, tags] of body.memory) {
+      // close() may have run during any await: nothing is written or started after it.
+      if (this.#closed) throw new Error('kernel is closed');
       await memory.put(namespace, key, { value, label: tags.length === 0 ? EMPTY_LABEL : makeLabel(tags, 'label') });
     }
+    if (this.#closed) throw new Error('kernel is closed');
     return this.#startTop({
       code: new TextDecoder().decode(codeBytes),
       program: body.program.name,

@@ -44,26 +44,103 @@ export function checkKey(key: string, what = 'key'): void {
   }
 }
 
-/** Memory for every namespace, over one KvStore. */
+/** Entries one namespace may hold, and their total size (keys and JSON text, in characters). */
+export const MAX_NAMESPACE_ENTRIES = 10_000;
+export const MAX_NAMESPACE_BYTES = 16 * 1024 * 1024;
+
+interface NamespaceUse {
+  entries: number;
+  bytes: number;
+}
+
+/**
+ * Memory for every namespace, over one KvStore. Writes and deletes of one namespace run one at a time so
+ * that its entry count and size stay exact; a write past MAX_NAMESPACE_ENTRIES or MAX_NAMESPACE_BYTES is
+ * refused with E_QUOTA (an agent cannot fill the host's disk or heap through memory).
+ */
 export class NamespaceMemory {
   readonly #kv: KvStore;
+  /** Use per namespace, counted from the store the first time a namespace is written in this process. */
+  readonly #use = new Map<string, NamespaceUse>();
+  readonly #queues = new Map<string, Promise<unknown>>();
 
   constructor(kv: KvStore) {
     this.#kv = kv;
+  }
+
+  // Runs `task` after every earlier write or delete of `namespace` has settled.
+  #serialized<T>(namespace: string, task: () => Promise<T>): Promise<T> {
+    const previous = this.#queues.get(namespace) ?? Promise.resolve();
+    const run = previous.then(task, task);
+    const tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#queues.set(namespace, tail);
+    void tail.then(() => {
+      if (this.#queues.get(namespace) === tail) this.#queues.delete(namespace);
+    });
+    return run;
+  }
+
+  async #usage(namespace: string): Promise<NamespaceUse> {
+    let use = this.#use.get(namespace);
+    if (use === undefined) {
+      const base = storeKey(namespace, '');
+      use = { entries: 0, bytes: 0 };
+      for (const [key, stored] of await this.#kv.list(base, MAX_NAMESPACE_ENTRIES + 1)) {
+        use.entries += 1;
+        use.bytes += sizeOf(key, stored);
+      }
+      this.#use.set(namespace, use);
+    }
+    return use;
   }
 
   async get(namespace: string, key: string): Promise<MemoryEntry | undefined> {
     return toEntry(await this.#kv.get(storeKey(namespace, key)));
   }
 
-  async put(namespace: string, key: string, entry: MemoryEntry): Promise<void> {
-    await this.#kv.put(storeKey(namespace, key), { v: entry.value ?? null, l: [...entry.label] });
+  /** Stores an entry. Rejects with KernelError E_QUOTA when the namespace would exceed its caps. */
+  put(namespace: string, key: string, entry: MemoryEntry): Promise<void> {
+    const stored = { v: entry.value ?? null, l: [...entry.label] };
+    const id = storeKey(namespace, key);
+    return this.#serialized(namespace, async () => {
+      const use = await this.#usage(namespace);
+      const previous = await this.#kv.get(id);
+      const entries = use.entries + (previous === undefined ? 1 : 0);
+      const bytes = use.bytes - (previous === undefined ? 0 : sizeOf(id, previous)) + sizeOf(id, stored);
+      if (entries > MAX_NAMESPACE_ENTRIES) {
+        throw new KernelError('E_QUOTA', `sys.mem: a namespace holds at most ${MAX_NAMESPACE_ENTRIES} entries`);
+      }
+      if (bytes > MAX_NAMESPACE_BYTES && bytes > use.bytes) {
+        throw new KernelError('E_QUOTA', `sys.mem: a namespace holds at most ${MAX_NAMESPACE_BYTES} bytes`);
+      }
+      await this.#kv.put(id, stored);
+      use.entries = entries;
+      use.bytes = bytes;
+    });
   }
 
   async delete(namespace: string, key: string): Promise<boolean> {
-    const existed = (await this.#kv.get(storeKey(namespace, key))) !== undefined;
-    if (existed) await this.#kv.delete(storeKey(namespace, key));
-    return existed;
+    return (await this.remove(namespace, key)) !== undefined;
+  }
+
+  /**
+   * Deletes a key and resolves to the entry it held (undefined when absent). Whether a key existed is data
+   * of its writer: `sys.mem.delete` raises the caller's label by the entry's label.
+   */
+  remove(namespace: string, key: string): Promise<MemoryEntry | undefined> {
+    const id = storeKey(namespace, key);
+    return this.#serialized(namespace, async () => {
+      const use = await this.#usage(namespace);
+      const stored = await this.#kv.get(id);
+      if (stored === undefined) return undefined;
+      await this.#kv.delete(id);
+      use.entries = Math.max(0, use.entries - 1);
+      use.bytes = Math.max(0, use.bytes - sizeOf(id, stored));
+      return toEntry(stored) ?? { value: null, label: EMPTY_LABEL };
+    });
   }
 
   /** Entries whose key starts with `prefix`, in key order, keys relative to the namespace. */
@@ -76,6 +153,11 @@ export class NamespaceMemory {
     }
     return out;
   }
+}
+
+// What an entry costs its namespace: its store key and its JSON text.
+function sizeOf(storeKey: string, stored: unknown): number {
+  return storeKey.length + (JSON.stringify(stored) ?? '').length;
 }
 
 function storeKey(namespace: string, key: string): string {

@@ -215,6 +215,10 @@ export class ProcessTable implements ProcessControl {
       inputJson = undefined;
     }
     if (inputJson === undefined) throw new KernelError('E_BAD_ARG', 'sys.spawn: input must be JSON-serializable');
+    // Handles substitute to their values: one repeated handle must not build an input past the payload cap.
+    if (inputJson.length > services.maxPayloadBytes) {
+      throw new KernelError('E_BAD_ARG', 'sys.spawn: input exceeds the payload cap once handles are substituted');
+    }
     quota.chargeSpawn();
     const { id } = this.start({
       code,
@@ -304,7 +308,11 @@ export class ProcessTable implements ProcessControl {
 
   auditRecords(session: AgentSession, options: { after?: number; limit: number }): unknown[] {
     const namespaces = new Set([session.namespace, ...[...session.placement.mounts.values()].map((m) => m.namespace)]);
-    return this.#deps.auditView.query(namespaces, options.after ?? -1, options.limit);
+    const records = this.#deps.auditView.query(namespaces, options.after ?? -1, options.limit);
+    // Records are data of the agents that made them (a resource can spell what they read): reading them
+    // raises the reader's context by each record's label, as reading memory does.
+    for (const record of records) session.label = joinLabels(session.label, record.label);
+    return records;
   }
 
   #warn(session: AgentSession, field: CountedField | 'wall_ms', used: number, max: number): void {

@@ -61,6 +61,11 @@ export function createToolContext(
       if (parseResource(resource) === undefined) {
         throw new KernelError('E_BAD_ARG', `"${use.tool.name}": not a valid resource`);
       }
+      // A server that reflects an injected secret into a redirect would otherwise send it to the next hop
+      // (possibly another origin) and write it into the audit log as that hop's resource.
+      if (env.vault.carries(resource)) {
+        throw new KernelError('E_TOOL_FAILED', `"${use.tool.name}": the new target carries a vault secret`);
+      }
       const hop: ToolUse = { ...use, resource };
       const hopAttempt = new Attempt(env.audit, caller.subject, 'tool', null);
       hopAttempt.describe(use.action, resource, use.args, callLabel);

@@ -106,6 +106,17 @@ export class Vault {
   }
 
   /**
+   * True when `text` (a URL a tool is about to use) carries a stored secret: in a form `redact` replaces, or
+   * percent-encoded in any way (a URL parser re-encodes what a server reflected into a Location).
+   */
+  carries(text: string): boolean {
+    if (this.#entries.size === 0) return false;
+    if (this.redact(text) !== text) return true;
+    const decoded = [percentDecode(text), percentDecode(text.replaceAll('+', ' '))];
+    return [...this.#entries.values()].some((entry) => decoded.some((form) => form.includes(entry.secret)));
+  }
+
+  /**
    * Replaces every stored secret inside `value` (strings, object keys and values, at any depth) by
    * `[vault:<ref>]`. Used on tool results and error messages before an agent or the log sees them.
    */
@@ -145,17 +156,33 @@ type SecretForm = readonly [form: string, replacement: string];
 
 function secretForms(entry: Entry): SecretForm[] {
   const replacement = `[vault:${entry.ref}]`;
-  // A secret reflected URL-encoded (as encodeURIComponent, or form-encoded as the query was sent),
-  // JSON-escaped (a header dump) or base64-encoded is still the secret.
-  const b64 = Buffer.from(entry.secret).toString('base64');
-  const forms = [
-    entry.secret,
-    encodeURIComponent(entry.secret),
-    new URLSearchParams({ v: entry.secret }).toString().slice(2),
-    JSON.stringify(entry.secret).slice(1, -1),
-    ...(b64.length >= 8 ? [b64] : []),
+  // A secret reflected URL-encoded (as encodeURIComponent, or form-encoded as the query was sent) or
+  // JSON-escaped (a header dump) is still the secret; so is any of those in base64 (a binary body reaches
+  // the agent as base64), at any of the three byte alignments it can have inside a longer text.
+  const texts = [
+    ...new Set([
+      entry.secret,
+      encodeURIComponent(entry.secret),
+      new URLSearchParams({ v: entry.secret }).toString().slice(2),
+      JSON.stringify(entry.secret).slice(1, -1),
+    ]),
   ];
-  return [...new Set(forms)].map((form) => [form, replacement] as const);
+  const base64 = texts.flatMap((text) => {
+    const bytes = Buffer.from(text);
+    const forms = [bytes.toString('base64')];
+    for (let skip = 0; skip < 3; skip++) {
+      // The whole 3-byte groups after `skip` bytes encode to the same characters wherever the text sits.
+      const whole = Math.floor((bytes.length - skip) / 3) * 3;
+      if (whole >= 6) forms.push(bytes.subarray(skip, skip + whole).toString('base64'));
+    }
+    return forms.filter((form) => form.length >= 8);
+  });
+  return [...new Set([...texts, ...base64])].map((form) => [form, replacement] as const);
+}
+
+/** Decodes every run of %XX escapes as UTF-8 and leaves anything else as it is. Never throws. */
+function percentDecode(text: string): string {
+  return text.replace(/(?:%[0-9A-Fa-f]{2})+/g, (run) => Buffer.from(run.replaceAll('%', ''), 'hex').toString('utf8'));
 }
 
 function redactString(text: string, forms: readonly SecretForm[]): string {

@@ -3,7 +3,10 @@ import type { AgentSession } from '../runtime/agent.js';
 import type { Attempt } from '../runtime/audit-trail.js';
 import { defineSyscall } from './syscall.js';
 
-/** `sys.audit({ after, limit })` → audit records of the caller's namespace and its mounts', oldest first. */
+/**
+ * `sys.audit({ after, limit })` → audit records of the caller's namespace and its mounts', oldest first. The
+ * caller's context rises by the label of every record returned (records are data of the agents that made them).
+ */
 export const auditSyscall = defineSyscall({
   name: 'audit',
   args: z.tuple([

@@ -31,6 +31,15 @@ function resolve(session: AgentSession, mountName: string | undefined, key: stri
   return { namespace: mount.namespace, key: mount.prefix + key, mode: mount.mode };
 }
 
+/** True when `value`'s JSON text is at most `max` characters (one handle repeated can stand for much more). */
+export function fitsPayload(value: unknown, max: number): boolean {
+  try {
+    return (JSON.stringify(value ?? null) ?? '').length <= max;
+  } catch {
+    return false;
+  }
+}
+
 function describe(attempt: Attempt, session: AgentSession, action: string, target: Target): void {
   attempt.describe(action, `mem:${target.namespace}/${target.key}`, null, session.label);
 }
@@ -56,6 +65,9 @@ export const memPutSyscall = defineSyscall({
   async run(session: AgentSession, [key, value, opts], attempt: Attempt) {
     const target = resolve(session, opts?.mount, key);
     const substituted = session.handles.substitute(value);
+    if (!fitsPayload(substituted.value, session.services.maxPayloadBytes)) {
+      throw new KernelError('E_BAD_ARG', 'sys.mem.put: value exceeds the payload cap once handles are substituted');
+    }
     const label = joinLabels(session.label, substituted.label);
     attempt.describe('mem.put', `mem:${target.namespace}/${target.key}`, null, label);
     attempt.begin();
@@ -75,7 +87,11 @@ export const memDeleteSyscall = defineSyscall({
     if (target.mode !== 'rw') {
       throw new KernelError('E_CAP_DENIED', `sys.mem.delete: mount "${opts?.mount}" is read-only`);
     }
-    return await session.services.memory.delete(target.namespace, target.key);
+    // The answer (did the key exist?) is data of whoever wrote it: it raises the context like a read.
+    const removed = await session.services.memory.remove(target.namespace, target.key);
+    if (removed === undefined) return false;
+    session.label = joinLabels(session.label, removed.label);
+    return true;
   },
 });
 

@@ -1,29 +1,71 @@
+import superjson from 'superjson';
 import { z } from 'zod';
 import type { AgentSession } from '../runtime/agent.js';
 import type { Attempt } from '../runtime/audit-trail.js';
+import { KernelError } from '../runtime/errors.js';
 import { joinLabels } from '../runtime/labels.js';
 import { defineSyscall } from './syscall.js';
 
-/** `sys.snapshot(state)` → the content id of the caller's frozen state (see runtime/snapshot-store.ts). */
+/** superjson's wire form, as the guest's copy of superjson produces it: JSON plus type annotations. */
+const wireSchema = z.strictObject({ json: z.unknown(), meta: z.record(z.string(), z.unknown()).optional() });
+
+/**
+ * `sys.snapshot(state)` → the content id of the caller's frozen state (see runtime/snapshot-store.ts). The
+ * state arrives in superjson's form and is rebuilt here with the host's own superjson, so Dates, Maps, Sets
+ * and BigInts survive; a malformed encoding is E_BAD_ARG.
+ */
 export const snapshotSyscall = defineSyscall({
   name: 'snapshot',
-  args: z.tuple([z.unknown()]),
-  async run(session: AgentSession, [state], attempt: Attempt) {
-    const substituted = session.handles.substitute(state);
+  args: z.tuple([wireSchema]),
+  async run(session: AgentSession, [wire], attempt: Attempt) {
+    const substituted = session.handles.substitute(wire);
     // The state may hold handle data the agent never read: the snapshot's label covers it.
     session.label = joinLabels(session.label, substituted.label);
+    let state: unknown;
+    try {
+      state = superjson.deserialize(substituted.value as Parameters<typeof superjson.deserialize>[0]);
+    } catch {
+      throw new KernelError('E_BAD_ARG', 'sys.snapshot: the state is not a valid superjson encoding');
+    }
+    // Handles and superjson's referential equalities both let a small payload stand for a huge state (one
+    // repeated reference per level doubles it): the state as it will be encoded must fit the payload cap.
+    if (exceedsSize(state, session.services.maxPayloadBytes)) {
+      throw new KernelError('E_BAD_ARG', 'sys.snapshot: the state exceeds the payload cap once expanded');
+    }
     attempt.describe('agent.snapshot', null, null, session.label);
     attempt.begin();
-    return await session.services.processes.snapshot(session, substituted.value ?? null);
+    return await session.services.processes.snapshot(session, state);
   },
 });
 
-/** `sys.restored()` → the state a restored agent was frozen with; undefined for an agent never snapshotted. */
+/** `sys.restored()` → the state a restored agent was frozen with (superjson's form); null when not restored. */
 export const restoredSyscall = defineSyscall({
   name: 'restored',
   args: z.tuple([]),
   run(session: AgentSession, _args, attempt: Attempt) {
     attempt.begin();
-    return session.placement.restored;
+    const { restored } = session.placement;
+    return restored === undefined ? null : superjson.serialize(restored);
   },
 });
+
+// True when `value`, walked as a tree (every shared reference counted each time it is reached), is larger
+// than `max` (strings by length, everything else a few characters). Stops as soon as it knows: O(max).
+function exceedsSize(value: unknown, max: number): boolean {
+  let size = 0;
+  const pending: unknown[] = [value];
+  while (pending.length > 0) {
+    const item = pending.pop();
+    size += typeof item === 'string' ? item.length + 2 : 8;
+    if (size > max) return true;
+    if (item === null || typeof item !== 'object') continue;
+    if (item instanceof Map) {
+      for (const [key, entry] of item) pending.push(key, entry);
+    } else if (item instanceof Set || Array.isArray(item)) {
+      for (const entry of item) pending.push(entry);
+    } else {
+      for (const key of Object.keys(item)) pending.push(key, (item as Record<string, unknown>)[key]);
+    }
+  }
+  return false;
+}

@@ -63,6 +63,9 @@ const FORBIDDEN_HEADERS: ReadonlySet<string> = new Set([
   'content-length',
   'expect',
   'http2-settings',
+  // The kernel asks for identity encoding: a compressed body would hide a reflected vault secret from the
+  // scrub that runs on every result.
+  'accept-encoding',
 ]);
 /** Credentials the agent sent for the origin it named; never carried to another origin. */
 const ORIGIN_CREDENTIALS = ['authorization', 'cookie'] as const;
@@ -288,6 +291,10 @@ async function performRequest(
       });
       const location = REDIRECT_STATUSES.has(response.statusCode) ? response.headers['location'] : undefined;
       if (location === undefined || redirects >= limits.maxRedirects) {
+        if (hasSecrets(injection) && !identityEncoded(response.headers['content-encoding'])) {
+          discard(response.body);
+          throw new KernelError('E_TOOL_FAILED', 'net.http: an encoded response to a request carrying vault secrets');
+        }
         const bytes = method === 'HEAD' ? discard(response.body) : await readBody(response, limits.maxResponseBytes);
         return result(response.statusCode, url, response.headers, bytes, redirects);
       }
@@ -330,10 +337,22 @@ function withQuery(url: string, query: Injection['query']): string {
   return target.href;
 }
 
+function hasSecrets(injection: Injection): boolean {
+  return Object.keys(injection.headers).length > 0 || Object.keys(injection.query).length > 0;
+}
+
+// A body the scrub can read: no content-encoding, or `identity`.
+function identityEncoded(encoding: string | string[] | undefined): boolean {
+  if (encoding === undefined) return true;
+  const values = (Array.isArray(encoding) ? encoding : [encoding]).flatMap((value) => value.split(','));
+  return values.every((value) => value.trim().toLowerCase() === 'identity' || value.trim() === '');
+}
+
 /** The agent's headers with this hop's injected headers overriding same-named ones (case-insensitively). */
 function mergeHeaders(agent: ReadonlyMap<string, string>, injected: Injection['headers']): Record<string, string> {
   const merged = new Map(agent);
   for (const [name, value] of Object.entries(injected)) merged.set(name.toLowerCase(), value);
+  merged.set('accept-encoding', 'identity');
   return Object.fromEntries(merged);
 }
 

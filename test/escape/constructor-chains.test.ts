@@ -229,9 +229,11 @@ export default async function main() {
     const value = result.value as { out: string[][][]; errorKeys: string[][]; globals: string[] };
     for (const keys of value.errorKeys) expect(keys).toEqual(['code', 'message', 'stack']);
     for (const global of value.globals) expect(STANDARD_GLOBALS.has(global), global).toBe(true);
-    // sys itself: only its syscall functions, as plain values.
+    // sys itself: only its syscall functions (and the frozen sys.mem namespace of them), as plain values.
     const sysDescs = value.out[0] ?? [];
-    for (const [, type, get, set] of sysDescs) expect([type, get, set]).toEqual(['function', 'undefined', 'undefined']);
+    for (const [name, type, get, set] of sysDescs) {
+      expect([type, get, set]).toEqual([name === 'mem' ? 'object' : 'function', 'undefined', 'undefined']);
+    }
   });
 
   it('a sloppy getter called from inside the stub cannot read its caller', async () => {

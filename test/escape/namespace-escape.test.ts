@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineTool, type Kernel } from '../../index.js';
+import { MAX_NAMESPACE_BYTES, MAX_NAMESPACE_ENTRIES } from '../../runtime/namespace-memory.js';
 import { testKernel } from '../helpers/kernel.js';
 
 /**
@@ -76,5 +77,39 @@ describe('namespace escape', () => {
     });
     expect(reader).toMatchObject({ ok: true, value: ['E_TAINT', true] });
     expect(sent).toEqual([]);
+  });
+
+  it('filling memory: a namespace refuses entries past its count cap with E_QUOTA, and deleting frees room', async () => {
+    const { kernel } = setup();
+    const result = await kernel.run({
+      code: `export default async (max) => {
+        for (let i = 0; i < max; i++) await sys.mem.put('k' + i, i);
+        let refused;
+        try { await sys.mem.put('one-more', 1); } catch (e) { refused = e.code; }
+        await sys.mem.put('k0', 'overwrite is fine');
+        await sys.mem.delete('k1');
+        await sys.mem.put('one-more', 1);
+        return refused;
+      }`,
+      input: MAX_NAMESPACE_ENTRIES,
+      limits: { cpu_ms: 60_000 },
+    });
+    expect(result).toMatchObject({ ok: true, value: 'E_QUOTA' });
+  }, 60_000);
+
+  it('filling memory: a namespace refuses bytes past its size cap, even through concurrent puts', async () => {
+    const { kernel } = setup();
+    const result = await kernel.run({
+      code: `export default async (count) => {
+        const big = 'x'.repeat(900 * 1024);
+        const settled = await Promise.allSettled(Array.from({ length: count }, (_, i) => sys.mem.put('b' + i, big)));
+        return settled.map((s) => s.status === 'fulfilled' ? 'ok' : s.reason.code);
+      }`,
+      input: Math.ceil(MAX_NAMESPACE_BYTES / (900 * 1024)) + 4,
+    });
+    expect(result.ok).toBe(true);
+    const outcomes = (result.ok ? result.value : []) as string[];
+    expect(outcomes.filter((o) => o === 'ok').length).toBe(Math.floor(MAX_NAMESPACE_BYTES / (900 * 1024 + 40)));
+    expect(new Set(outcomes.filter((o) => o !== 'ok'))).toEqual(new Set(['E_QUOTA']));
   });
 });

@@ -43,7 +43,7 @@ describe('kernel.run', () => {
 
   it('refuses malformed requests with TypeError/RangeError', () => {
     kernel = testKernel();
-    expect(() => kernel.run({})).toThrow(/exactly one of code and file/);
+    expect(() => kernel.run({})).toThrow(/exactly one of code, file and program/);
     expect(() => kernel.run({ code: 'x', file: 'y' })).toThrow(TypeError);
     expect(() => kernel.run({ code: 1 as never })).toThrow(/request\.code/);
     expect(() => kernel.run({ code: '', input: 10n })).toThrow(/JSON-serializable/);

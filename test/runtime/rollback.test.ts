@@ -290,6 +290,10 @@ describe('a record is rolled back at most once', () => {
       kernel.rollback(recordId, { force: true }),
     ]);
     expect(results.map((result) => result.status).sort()).toEqual(['ERROR', 'OK']);
+    expect(results.find((result) => result.status === 'ERROR')?.error).toMatchObject({
+      code: 'E_TOOL_FAILED',
+      message: expect.stringMatching(/already being rolled back/),
+    });
     expect(undoCalls).toBe(1);
     expect(read('race.txt')).toBe('first');
   });

@@ -137,3 +137,52 @@ describe('snapshots in the kernel', () => {
     expect(result).toMatchObject({ ok: false, error: { code: 'E_QUOTA', message: 'quota exceeded: tool_calls' } });
   });
 });
+
+describe('rich state through the guest', () => {
+  const RICH = `export default async () => {
+    const prev = await sys.restored();
+    if (prev === undefined) {
+      return await sys.snapshot({ d: new Date(0), m: new Map([['a', new Set([1, 2])]]), b: 2n ** 70n, u: undefined, n: NaN, r: /x/g });
+    }
+    return {
+      date: prev.d instanceof Date && prev.d.getTime() === 0,
+      map: prev.m instanceof Map && prev.m.get('a') instanceof Set && prev.m.get('a').has(2),
+      big: typeof prev.b === 'bigint' && prev.b === 2n ** 70n,
+      undef: 'u' in prev && prev.u === undefined,
+      nan: Number.isNaN(prev.n),
+      regexp: prev.r instanceof RegExp && prev.r.flags === 'g',
+    };
+  }`;
+
+  it('Dates, Maps, Sets, BigInts, undefined, NaN and RegExps survive a snapshot and restore', async () => {
+    kernel = testKernel();
+    const snap = await kernel.run({ code: RICH });
+    expect(snap.ok).toBe(true);
+    const id = String(snap.ok ? snap.value : '');
+    const decoded = await kernel.inspectSnapshot(id);
+    expect((decoded.state as { d: unknown }).d).toBeInstanceOf(Date);
+    const restored = await (await kernel.restore(id)).result;
+    expect(restored).toMatchObject({
+      ok: true,
+      value: { date: true, map: true, big: true, undef: true, nan: true, regexp: true },
+    });
+  });
+
+  it('a garbled encoding from a poisoned guest is E_BAD_ARG, and functions cannot be snapshotted', async () => {
+    kernel = testKernel();
+    const result = await kernel.run({
+      code: `export default async () => {
+        const codes = [];
+        try { await sys.snapshot({ f() {} }); } catch (e) { codes.push(e.code ?? 'guest-error'); }
+        Object.defineProperty(Object.prototype, 'meta', { get() { return { values: { json: ['nonsense'] } }; }, configurable: true });
+        try { await sys.snapshot({ a: 1 }); codes.push('ok'); } catch (e) { codes.push(e.code ?? 'guest-error'); }
+        return codes;
+      }`,
+    });
+    expect(result.ok).toBe(true);
+    const codes = result.ok ? (result.value as string[]) : [];
+    expect(codes[0]).toMatch(/E_BAD_ARG|guest-error/);
+    expect(codes[1]).toMatch(/E_BAD_ARG|ok|guest-error/);
+    expect(kernel.live()).toEqual([]);
+  });
+});

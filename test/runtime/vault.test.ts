@@ -338,6 +338,20 @@ describe('Vault.redact', () => {
     }
   });
 
+  it('replaces base64 of the secret (and of its escaped forms) at every byte alignment inside a longer blob', () => {
+    const secret = 'sk-"Align\\Me~Core-42';
+    const vault = vaultWith('gh', secret, HEADER);
+    for (const form of [secret, JSON.stringify(secret).slice(1, -1), encodeURIComponent(secret)]) {
+      for (const pad of ['', 'x', 'xy', 'xyz']) {
+        const blob = Buffer.from(`${pad}{"key":"${form}","n":1}`).toString('base64');
+        const redacted = vault.redact({ body_base64: blob }).body_base64;
+        expect(redacted, `${form} after ${pad.length}`).toContain('[vault:gh]');
+        // Whatever is left decodes to at most a few bytes at either edge of the secret.
+        expect(Buffer.from(redacted.replace(/\[vault:gh\]/g, ''), 'base64').toString('latin1')).not.toContain('Core');
+      }
+    }
+  });
+
   it('redacts a longer secret before a shorter one it contains, so no part of it survives', () => {
     const vault = new Vault();
     vault.set('short', 'hunter2-pass', HEADER);
@@ -352,5 +366,28 @@ describe('Vault.redact', () => {
       inject: { bearer: true },
     });
     expect(vault.redact([SECRET, 'OTHER-SECRET-5555'])).toEqual(['[vault:gh]', '[vault:other]']);
+  });
+});
+
+describe('Vault.carries', () => {
+  const secret = `tok "en'~é`;
+  const vault = vaultWith('q', secret, { bind: HEADER.bind, inject: { query: 'key' } });
+
+  it.each([
+    ['raw', `https://x.example/a?k=${secret}`],
+    ['as encodeURIComponent writes it', `https://x.example/a?k=${encodeURIComponent(secret)}`],
+    ['as a URL parser re-encodes it', new URL(`https://x.example/a?k=${encodeURIComponent(secret)}`).href],
+    ['as a URL parser encodes it raw', new URL(`https://x.example/a?k=${secret}`).href],
+    ['in a path', new URL(`https://x.example/${encodeURIComponent(secret)}`).href],
+    ['form-encoded', `https://x.example/a?${new URLSearchParams({ k: secret })}`],
+    ['with lower-case escapes', `https://x.example/a?k=${encodeURIComponent(secret).toLowerCase()}`],
+  ])('finds a secret %s', (_what, url) => {
+    expect(vault.carries(url)).toBe(true);
+  });
+
+  it('finds nothing in a clean URL, with malformed escapes, or in an empty vault', () => {
+    expect(vault.carries('https://x.example/a?k=tok%20en')).toBe(false);
+    expect(vault.carries('https://x.example/%zz%4?%E9')).toBe(false);
+    expect(new Vault().carries(`https://x.example/a?k=${secret}`)).toBe(false);
   });
 });
