@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createFsTools, createHttpTool, createProcTool, type Kernel } from '../../index.js';
-import { testKernel } from '../helpers/kernel.js';
 import { startTestServer, type TestServer } from '../helpers/http-server.js';
+import { testKernel } from '../helpers/kernel.js';
 
 /**
  * The built-in tools behind the real kernel gate: capabilities decide, labels flow through files, proc
@@ -140,7 +140,13 @@ describe('http behind the kernel', () => {
     });
     expect(result).toMatchObject({
       ok: true,
-      value: { status: 200, body: 'you asked for /public/a', label: ['web'], hop: 'E_CAP_DENIED', post: 'E_CAP_DENIED' },
+      value: {
+        status: 200,
+        body: 'you asked for /public/a',
+        label: ['web'],
+        hop: 'E_CAP_DENIED',
+        post: 'E_CAP_DENIED',
+      },
     });
     expect(server.requests.map((r) => r.url)).toEqual(['/public/a', '/hop']);
   });
