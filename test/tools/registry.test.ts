@@ -37,7 +37,10 @@ describe('tool definitions for models', () => {
     const search = defineTool({
       name: 'search',
       description: 'searches the web',
-      input: z.strictObject({ query: z.string().max(200).describe('what to look for'), limit: z.int().min(1).optional() }),
+      input: z.strictObject({
+        query: z.string().max(200).describe('what to look for'),
+        limit: z.int().min(1).optional(),
+      }),
       run: () => [],
     });
     expect(toolDefinition(search)).toEqual({
