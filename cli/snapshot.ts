@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { Kernel } from '../index.js';
 import { KernelError } from '../runtime/errors.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, type Io, sanitizeForTerminal, terminalSafeJson } from './io.js';
@@ -39,6 +41,11 @@ export async function snapshotShow(store: string, id: string, io: Io): Promise<n
 }
 
 function openKernel(store: string, io: Io): Kernel | undefined {
+  // Reading must not create a store (and a root key) as a side effect.
+  if (!existsSync(join(store, 'root.key'))) {
+    io.err(`isokernel snapshot: no store at ${sanitizeForTerminal(store)}`);
+    return undefined;
+  }
   try {
     return Kernel.create({ store });
   } catch (error) {

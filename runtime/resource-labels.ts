@@ -1,6 +1,9 @@
 import type { LabelStore } from '../tools/registry.js';
 import type { KvStore } from './kv-store.js';
-import { EMPTY_LABEL, makeLabel } from './labels.js';
+import { EMPTY_LABEL, joinLabels, makeLabel } from './labels.js';
+
+// Outside the `label:` key space, so no resource key can collide with it.
+const UNION_KEY = 'labels-union';
 
 /**
  * Labels the kernel keeps for resources outside it (a file keeps the label of the data written to it), in
@@ -25,7 +28,24 @@ export class KvLabelStore implements LabelStore {
   }
 
   async set(key: string, tags: readonly string[]): Promise<void> {
-    if (tags.length === 0) await this.#kv.delete(`label:${key}`);
-    else await this.#kv.put(`label:${key}`, makeLabel(tags, 'tags'));
+    if (tags.length === 0) {
+      await this.#kv.delete(`label:${key}`);
+      return;
+    }
+    const label = makeLabel(tags, 'tags');
+    // The union is written first: a crash between the two writes over-taints, never under-taints.
+    const union = joinLabels(await this.all(), label);
+    await this.#kv.put(UNION_KEY, union);
+    await this.#kv.put(`label:${key}`, label);
+  }
+
+  async all(): Promise<readonly string[]> {
+    const stored = await this.#kv.get(UNION_KEY);
+    if (!Array.isArray(stored) || stored.length === 0) return EMPTY_LABEL;
+    try {
+      return makeLabel(stored, 'stored label');
+    } catch {
+      return makeLabel(['secret'], 'label');
+    }
   }
 }

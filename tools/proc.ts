@@ -211,6 +211,9 @@ export function createProcTool(options: ProcOptions): Tool {
       const argv = args.args ?? [];
       checkArguments(program.name, program.rules, argv);
       const cwd = await openCwd(args.cwd, roots);
+      // The program can read any file under the roots, including ones written with labelled data: its output
+      // carries every tag the kernel keeps for files, so running `cat` cannot launder what fs.read would not.
+      ctx.taint(await ctx.labels.all());
       try {
         return await execute(program, argv, `/proc/self/fd/${cwd.fd}`, {
           env: childEnv(limits.env),

@@ -37,6 +37,8 @@ export interface LabelStore {
   get(key: string): Promise<readonly string[]>;
   /** Replaces the tags kept for `key`; an empty list forgets it. */
   set(key: string, tags: readonly string[]): Promise<void>;
+  /** Every tag ever kept for any key (it only grows): what a tool that can read anything may return. */
+  all(): Promise<readonly string[]>;
 }
 
 /** What a tool sees of the call it is serving. */

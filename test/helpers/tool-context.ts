@@ -7,12 +7,15 @@ const NO_INJECTION: Injection = Object.freeze({ headers: Object.freeze({}), quer
 /** A label store in memory, for tool tests without a kernel. */
 export function memoryLabelStore(): LabelStore {
   const tags = new Map<string, readonly string[]>();
+  const union = new Set<string>();
   return {
     get: async (key) => tags.get(key) ?? [],
     set: async (key, value) => {
       if (value.length === 0) tags.delete(key);
       else tags.set(key, [...value].sort());
+      for (const tag of value) union.add(tag);
     },
+    all: async () => [...union].sort(),
   };
 }
 

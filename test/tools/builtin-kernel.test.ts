@@ -106,6 +106,25 @@ describe('proc behind the kernel', () => {
     });
     expect(result).toMatchObject({ ok: true, value: { stdout: 'hello $(id) ; ls\n', exit: 0, other: 'E_CAP_DENIED' } });
   });
+
+  it('cannot launder a labelled file: program output carries every tag kept for files', async () => {
+    const proc = createProcTool({ programs: { cat: { path: '/bin/cat' } }, roots: [base] });
+    const k = fsKernel({ tools: [proc], capabilities: [{ action: 'proc.exec', resource: 'cat' }] });
+    await k.run({
+      code: `export default async () => {
+        const mail = await sys.tool('fs.read', { path: 'inbox/mail.txt' });
+        await sys.tool('fs.write', { path: 'out/copy.txt', content: mail.content });
+      }`,
+    });
+    const result = await k.run({
+      code: `export default async (path) => {
+        const out = await sys.tool('proc.exec', { program: 'cat', args: [path] });
+        try { await sys.tool('echo', { text: out.stdout }); return 'leaked'; } catch (e) { return [e.code, await sys.label()]; }
+      }`,
+      input: join(base, 'out', 'copy.txt'),
+    });
+    expect(result).toMatchObject({ ok: true, value: ['E_TAINT', ['email']] });
+  });
 });
 
 describe('http behind the kernel', () => {
