@@ -12,6 +12,7 @@ import { KernelError } from './errors.js';
 import {
   type CapabilityAuthority,
   type CapabilitySummary,
+  checkGrantRule,
   createAuthority,
   type GrantRule,
 } from './kernel-capabilities.js';
@@ -240,6 +241,7 @@ export class Kernel {
     const inputJson = this.#inputJson(request.input);
     const caps = request.caps ?? [];
     if (!Array.isArray(caps)) throw new TypeError('request.caps must be an array');
+    caps.forEach((rule, index) => checkGrantRule(rule, `request.caps[${index}]`));
     const namespace = request.namespace ?? 'default';
     if (typeof namespace !== 'string' || !NAMESPACE.test(namespace)) {
       throw new TypeError('request.namespace must be lowercase names separated by "/"');
@@ -296,6 +298,9 @@ export class Kernel {
   ): Promise<AgentHandle> {
     if (this.#closed) throw new Error('kernel is closed');
     if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
+    if (options.caps !== undefined && !Array.isArray(options.caps))
+      throw new TypeError('options.caps must be an array');
+    (options.caps ?? []).forEach((rule, index) => checkGrantRule(rule, `options.caps[${index}]`));
     const limits = resolveLimits(options.limits, this.#limits, 'options.limits');
     const inputJson = this.#inputJson(options.input);
     const namespace = options.namespace ?? `restored/${randomSegment()}`;
@@ -362,6 +367,7 @@ export class Kernel {
    */
   grant(to: string, rule: GrantRule): { id: string; token: string } {
     return this.#hostAction('grant', rule?.action, rule?.resource, { to, rule }, () => {
+      checkGrantRule(rule, 'rule');
       const capability = this.authority.grant({ ...rule, audience: this.#holderKey(to) });
       return { id: capability.id, token: capability.token };
     });
@@ -374,6 +380,7 @@ export class Kernel {
    */
   delegate(from: string, to: string, rule: Partial<GrantRule> = {}): { id: string; token: string } {
     return this.#hostAction('delegate', rule?.action ?? 'delegate', from, { from, to, rule }, () => {
+      checkGrantRule(rule, 'rule', true);
       const result = this.authority.delegate({
         ...rule,
         parentId: from,

@@ -307,7 +307,9 @@ export class ProcessTable implements ProcessControl {
   }
 
   auditRecords(session: AgentSession, options: { after?: number; limit: number }): unknown[] {
-    const namespaces = new Set([session.namespace, ...[...session.placement.mounts.values()].map((m) => m.namespace)]);
+    // A mount of a whole namespace shows its records; a prefix mount does not (records name keys outside it).
+    const mounted = [...session.placement.mounts.values()].filter((mount) => mount.prefix === '');
+    const namespaces = new Set([session.namespace, ...mounted.map((mount) => mount.namespace)]);
     const records = this.#deps.auditView.query(namespaces, options.after ?? -1, options.limit);
     // Records are data of the agents that made them (a resource can spell what they read): reading them
     // raises the reader's context by each record's label, as reading memory does.

@@ -255,3 +255,20 @@ describe('lifetime', () => {
     expect(kernel.capabilities(kernel.hostPublicKey)).toHaveLength(5);
   });
 });
+
+describe('host-written rules are checked strictly', () => {
+  it('a misspelt caveat is a TypeError, never an unbounded capability', async () => {
+    const kernel = testKernel();
+    try {
+      const bad = { action: 'echo', resource: 'echo', max_uses: 1 } as never;
+      expect(() => kernel.grant(kernel.hostPublicKey, bad)).toThrow(/max_uses.*did you mean maxUses/);
+      expect(() => kernel.spawn({ code: 'export default () => 1', caps: [bad] })).toThrow(
+        /request\.caps\[0\]\.max_uses/,
+      );
+      await expect(kernel.restore('0'.repeat(64), { caps: [bad] })).rejects.toThrow(TypeError);
+      expect(kernel.capabilities(kernel.hostPublicKey).filter((c) => c.action === 'echo')).toHaveLength(1);
+    } finally {
+      await kernel.close();
+    }
+  });
+});

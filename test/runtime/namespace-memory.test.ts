@@ -144,3 +144,22 @@ describe('sys.mem', () => {
     expect(value?.childSaw[0]).toMatch(/^default\/[0-9a-f]{8}$/);
   });
 });
+
+describe('sys.audit through mounts', () => {
+  it('a whole-namespace mount shows its records; a prefix mount does not', async () => {
+    kernel = testKernel();
+    kernel.programs.add(
+      'auditor',
+      `export default async () => [...new Set((await sys.audit({ limit: 1000 })).map((r) => r.namespace))].length`,
+    );
+    const result = await kernel.run({
+      code: `export default async () => {
+        await sys.mem.put('private/key', 1);
+        const whole = await sys.join(await sys.spawn({ program: 'auditor', mounts: [{ name: 'p', mode: 'ro' }] }));
+        const prefix = await sys.join(await sys.spawn({ program: 'auditor', mounts: [{ name: 'p', prefix: 'shared/', mode: 'ro' }] }));
+        return { whole, prefix };
+      }`,
+    });
+    expect(result).toMatchObject({ ok: true, value: { whole: 2, prefix: 1 } });
+  });
+});
