@@ -10,6 +10,15 @@ import { AuditView } from './audit-view.js';
 import { type BlobStore, DirectoryBlobStore, MemoryBlobStore } from './blob-store.js';
 import { KernelError } from './errors.js';
 import {
+  HOST_SUBJECT,
+  type HostTools,
+  type RollbackResult,
+  rollbackForHost,
+  type SubmitRequest,
+  type SubmitResult,
+  submitForHost,
+} from './host-tools.js';
+import {
   type CapabilityAuthority,
   type CapabilitySummary,
   checkGrantRule,
@@ -19,7 +28,7 @@ import {
 import { SigningKey } from './keys.js';
 import { type KvStore, LevelKvStore, MemoryKvStore } from './kv-store.js';
 import { LabelRules } from './label-rules.js';
-import { EMPTY_LABEL, joinLabels, type Label, makeLabel } from './labels.js';
+import { EMPTY_LABEL, type Label, makeLabel } from './labels.js';
 import type { AgentLauncher } from './launcher.js';
 import { DEFAULT_LIMITS, type Limits, resolveLimits } from './limits.js';
 import { NamespaceMemory } from './namespace-memory.js';
@@ -30,8 +39,7 @@ import { MAX_CODE_BYTES, ProgramRegistry } from './programs.js';
 import { encodePublicKey } from './public-key.js';
 import { KvLabelStore } from './resource-labels.js';
 import { SnapshotStore } from './snapshot-store.js';
-import { createToolContext, type ToolCaller, type ToolEnvironment } from './tool-context.js';
-import { authorizeToolUse, checkSinks, prepareToolUse, runToolUse } from './tool-gate.js';
+import type { ToolEnvironment } from './tool-context.js';
 import { UndoJournal } from './undo-journal.js';
 import { Vault } from './vault.js';
 
@@ -75,39 +83,10 @@ export interface SpawnRequest {
   readonly caps?: readonly GrantRule[];
 }
 
-/** `kernel.submit`: the host runs a tool for itself under the policy (the agent_os_kernel workflow). */
-export interface SubmitRequest {
-  readonly action: string;
-  /** The resource, placed in the argument the tool names as its `target`. */
-  readonly target?: string;
-  readonly params?: Readonly<Record<string, unknown>>;
-  /** Tags of the host-supplied data in this call (for example ['email'] for text from an inbox). */
-  readonly label?: readonly string[];
-}
-
-export interface SubmitResult {
-  readonly status: 'OK' | 'DENIED' | 'ERROR';
-  readonly data: unknown;
-  readonly error: { readonly code: string; readonly message: string } | null;
-  /** The seq of the submission's outcome record in the audit log (null if the log failed). */
-  readonly recordId: number | null;
-  /** The label of `data`: the call's label joined with the tool's source tags. */
-  readonly label: readonly string[];
-}
-
 /** Records the in-memory audit log keeps when no file is configured (the Merkle tree still covers all). */
 export const MEMORY_AUDIT_RETAIN = 10_000;
 
-/** The host's identity in the audit log. */
-const HOST_SUBJECT = { id: 'host', namespace: 'host', parent: null } as const;
-
-/** `kernel.rollback`: how an undo ended. */
-export interface RollbackResult {
-  readonly status: 'OK' | 'DENIED' | 'ERROR';
-  readonly error: { readonly code: string; readonly message: string } | null;
-  /** The seq of the rollback's outcome record in the audit log (null if the log failed). */
-  readonly auditSeq: number | null;
-}
+export type { RollbackResult, SubmitRequest, SubmitResult };
 
 const NAMESPACE = /^[a-z0-9][a-z0-9_-]{0,31}(?:\/[a-z0-9][a-z0-9_-]{0,31}){0,15}$/;
 
@@ -241,7 +220,7 @@ export class Kernel {
     const inputJson = this.#inputJson(request.input);
     const caps = request.caps ?? [];
     if (!Array.isArray(caps)) throw new TypeError('request.caps must be an array');
-    caps.forEach((rule, index) => checkGrantRule(rule, `request.caps[${index}]`));
+    for (const [index, rule] of caps.entries()) checkGrantRule(rule, `request.caps[${index}]`);
     const namespace = request.namespace ?? 'default';
     if (typeof namespace !== 'string' || !NAMESPACE.test(namespace)) {
       throw new TypeError('request.namespace must be lowercase names separated by "/"');
@@ -300,7 +279,7 @@ export class Kernel {
     if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
     if (options.caps !== undefined && !Array.isArray(options.caps))
       throw new TypeError('options.caps must be an array');
-    (options.caps ?? []).forEach((rule, index) => checkGrantRule(rule, `options.caps[${index}]`));
+    for (const [index, rule] of (options.caps ?? []).entries()) checkGrantRule(rule, `options.caps[${index}]`);
     const limits = resolveLimits(options.limits, this.#limits, 'options.limits');
     const inputJson = this.#inputJson(options.input);
     const namespace = options.namespace ?? `restored/${randomSegment()}`;
@@ -424,90 +403,18 @@ export class Kernel {
   /**
    * Runs the tool that performs `action` for the host itself, under the policy: the same validation,
    * authorization and debit as an agent's call. Never rejects; a refusal is DENIED, anything else ERROR.
+   * Throws TypeError when `request.action` is not a string.
    */
-  async submit(request: SubmitRequest): Promise<SubmitResult> {
-    if (request === null || typeof request !== 'object' || typeof request.action !== 'string') {
-      throw new TypeError('request.action must be a string');
-    }
-    const params = request.params ?? {};
-    const callLabel = request.label === undefined ? EMPTY_LABEL : makeLabel(request.label, 'request.label');
-    const attempt = new Attempt(this.audit, HOST_SUBJECT, 'submit', request);
-    attempt.describe(request.action, request.target ?? null, params, callLabel);
-    const tool = this.tools.forAction(request.action);
-    if (tool === undefined) {
-      return submitError(attempt, new KernelError('E_NO_TOOL', `no tool performs "${request.action}"`));
-    }
-    const args =
-      request.target !== undefined && tool.target !== undefined ? { ...params, [tool.target]: request.target } : params;
-    try {
-      const use = prepareToolUse(tool, args);
-      attempt.describe(use.action, use.resource, use.args, callLabel);
-      attempt.begin();
-      checkSinks(this.#services.labels, use, callLabel);
-      const decision = authorizeToolUse(this.authority, this.hostPublicKey, use);
-      if (!decision.ok) {
-        const recordId = attempt.end(decision.code);
-        const error = { code: decision.code, message: decision.message };
-        return { status: 'DENIED', data: null, error, recordId, label: callLabel };
-      }
-      attempt.addUsage('tool_calls', 1);
-      const prepared = createToolContext(this.#toolEnv, this.#hostCaller(), use, callLabel, attempt);
-      const data = this.vault.redact(await runToolUse(use, prepared.ctx));
-      const source = this.#services.labels.sourceTags(tool, use.resource);
-      const label = joinLabels(joinLabels(callLabel, source), prepared.taints());
-      return { status: 'OK', data, error: null, recordId: attempt.end(null), label };
-    } catch (error) {
-      const info = error instanceof KernelError ? error : new KernelError('E_INTERNAL', 'internal kernel error');
-      return submitError(attempt, new KernelError(info.code, this.vault.redact(info.message)));
-    }
+  submit(request: SubmitRequest): Promise<SubmitResult> {
+    return submitForHost(this.#hostTools(), request);
   }
 
   /**
-   * Undoes a tool call that saved an undo record (its result carried `recordId`): re-authorizes the undo
-   * (the record's action and resource) under the policy for the host, audits it, and asks the tool to
-   * reverse its effect, which it refuses when the resource changed since (unless `force`). A record is
-   * rolled back at most once. Never rejects: a refusal is DENIED, anything else ERROR (an unknown or
-   * malformed id is ERROR with E_NOT_FOUND / E_BAD_ARG; the id never reaches the file system).
+   * Undoes a tool call that saved an undo record (its result carried `recordId`), re-authorized under the
+   * policy for the host and audited; see host-tools.ts. Never rejects.
    */
-  async rollback(recordId: string, options: { force?: boolean } = {}): Promise<RollbackResult> {
-    const force = options?.force === true;
-    const attempt = new Attempt(this.audit, HOST_SUBJECT, 'rollback', { recordId, force });
-    attempt.describe('rollback', null, { recordId, force });
-    const fail = (error: unknown): RollbackResult => {
-      const info = error instanceof KernelError ? error : new KernelError('E_TOOL_FAILED', 'rollback failed');
-      const status = info.code.startsWith('E_CAP') || info.code === 'E_ESCALATION' ? 'DENIED' : 'ERROR';
-      return { status, error: { code: info.code, message: info.message }, auditSeq: attempt.end(info.code) };
-    };
-    let release: (() => void) | undefined;
-    try {
-      // Claimed before the record is read, so two concurrent rollbacks cannot both undo it.
-      release = this.#toolEnv.undo.claim(recordId);
-      const record = await this.#toolEnv.undo.get(recordId);
-      attempt.describe(record.action, record.resource, { recordId, force });
-      attempt.begin();
-      if (record.rolledBackAt !== undefined)
-        throw new KernelError('E_NOT_FOUND', `rollback: ${recordId} was already rolled back`);
-      const tool = this.tools.get(record.tool);
-      if (tool?.undo === undefined) throw new KernelError('E_NO_TOOL', `rollback: no tool "${record.tool}" can undo`);
-      const decision = this.authority.authorize({
-        holder: this.hostPublicKey,
-        action: record.action,
-        resource: record.resource,
-      });
-      if (!decision.ok) throw new KernelError(decision.code, decision.message);
-      await tool.undo(record.data, {
-        signal: this.#hostAbort.signal,
-        blobs: this.#toolEnv.blobs,
-        labels: this.#toolEnv.labels,
-        force,
-      });
-      await this.#toolEnv.undo.markRolledBack(record);
-      return { status: 'OK', error: null, auditSeq: attempt.end(null) };
-    } catch (error) {
-      return fail(error);
-    } finally {
-      release?.();
-    }
+  rollback(recordId: string, options: { force?: boolean } = {}): Promise<RollbackResult> {
+    return rollbackForHost(this.#hostTools(), recordId, options);
   }
 
   /** Undo records saved by tool calls, newest first. */
@@ -515,13 +422,18 @@ export class Kernel {
     return await this.#toolEnv.undo.list(limit);
   }
 
-  #hostCaller(): ToolCaller {
+  #hostTools(): HostTools {
     return {
-      id: 'host',
-      holder: this.hostPublicKey,
-      subject: HOST_SUBJECT,
-      signal: this.#hostAbort.signal,
-      quota: undefined,
+      tools: this.tools,
+      labels: this.#services.labels,
+      env: this.#toolEnv,
+      caller: {
+        id: 'host',
+        holder: this.hostPublicKey,
+        subject: HOST_SUBJECT,
+        signal: this.#hostAbort.signal,
+        quota: undefined,
+      },
     };
   }
 
@@ -576,13 +488,6 @@ export class Kernel {
       process.emitWarning(`isokernel: a '${event.type}' listener threw: ${String(error)}`);
     }
   }
-}
-
-// A taint refusal is a denial like a capability refusal; anything else that stops a submission is an error.
-function submitError(attempt: Attempt, error: KernelError): SubmitResult {
-  const recordId = attempt.end(error.code);
-  const status = error.code === 'E_TAINT' ? 'DENIED' : 'ERROR';
-  return { status, data: null, error: { code: error.code, message: error.message }, recordId, label: EMPTY_LABEL };
 }
 
 function openAuditSink(options: KernelOptions['audit'], key: SigningKey): AuditSink {
