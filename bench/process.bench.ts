@@ -1,5 +1,5 @@
-// The process model's costs, each against a floor measured in the same run: a child spawned and joined from
-// inside an agent against a top-level kernel.run of the same program; a memory round trip and a snapshot
+// The process model's costs, each against a floor measured in the same run: children spawned and joined one
+// at a time from inside an agent against the same number of top-level kernel.runs of the program, back to back; a memory round trip and a snapshot
 // against a noop tool call (the cheapest async syscall).
 import { Bench } from 'tinybench';
 import { z } from 'zod';
@@ -24,8 +24,10 @@ const pause = { afterEach: () => new Promise<void>((resolve) => setTimeout(resol
 const bench = new Bench({ time: 2000, warmupTime: 300 });
 bench
   .add(
-    'top-level kernel.run of the leaf program',
-    async () => void (await kernel.run({ program: 'leaf', input: 1 })),
+    `${N} top-level kernel.run of the leaf program`,
+    async () => {
+      for (let i = 0; i < N; i++) await kernel.run({ program: 'leaf', input: i });
+    },
     pause,
   )
   .add(
@@ -46,7 +48,7 @@ report('process model, per operation', bench, [
   {
     name: 'child spawn + join (inside an agent)',
     task: `${N} children spawned and joined one at a time`,
-    floor: 'top-level kernel.run of the leaf program',
+    floor: `${N} top-level kernel.run of the leaf program`,
     per: N,
   },
   {
