@@ -28,7 +28,7 @@ import {
 import { SigningKey } from './keys.js';
 import { type KvStore, LevelKvStore, MemoryKvStore } from './kv-store.js';
 import { LabelRules } from './label-rules.js';
-import { EMPTY_LABEL, type Label, makeLabel } from './labels.js';
+import { EMPTY_LABEL, joinLabels, type Label, makeLabel } from './labels.js';
 import type { AgentLauncher } from './launcher.js';
 import { DEFAULT_LIMITS, type Limits, resolveLimits } from './limits.js';
 import { NamespaceMemory } from './namespace-memory.js';
@@ -76,6 +76,13 @@ export interface SpawnRequest {
   readonly namespace?: string;
   /** Tags of the input (for example ['email'] for text from an inbox): the agent's label starts there. */
   readonly label?: readonly string[];
+  /**
+   * Start the agent as a child of this live agent: its budget is carved from the parent's remainder
+   * (`limits` asks for part of it), it holds only `caps` (not the policy's rules), its label starts at the
+   * parent's, and its namespace is under the parent's (`namespace` then names one level). An unknown or
+   * ended parent is KernelError E_NOT_FOUND.
+   */
+  readonly parent?: string;
   /** Passed to `main`; must be JSON-serializable. */
   readonly input?: unknown;
   readonly limits?: Partial<Limits>;
@@ -226,7 +233,47 @@ export class Kernel {
       throw new TypeError('request.namespace must be lowercase names separated by "/"');
     }
     const label = request.label === undefined ? EMPTY_LABEL : makeLabel(request.label, 'request.label');
+    if (request.parent !== undefined) {
+      return this.#startUnder(request.parent, { code, program: filename, inputJson, request, label, caps });
+    }
     return this.#startTop({ code, program: filename, inputJson, limits, namespace, label, caps });
+  }
+
+  // A host-started child of a live agent: the same rules as sys.spawn (budget carved from the parent's
+  // remainder, no capability but the ones given, the parent's label and more), so the host can attach work
+  // to a subtree without widening it.
+  #startUnder(
+    parentId: unknown,
+    spec: {
+      code: string;
+      program: string;
+      inputJson: string;
+      request: SpawnRequest;
+      label: Label;
+      caps: readonly GrantRule[];
+    },
+  ): AgentHandle {
+    if (typeof parentId !== 'string') throw new TypeError('request.parent must be an agent id');
+    const parent = this.#table.session(parentId);
+    if (parent === undefined || parent.state === 'ended' || parent.quota === undefined) {
+      throw new KernelError('E_NOT_FOUND', `no live agent ${parentId.slice(0, 64)}`);
+    }
+    const limits = parent.quota.carve(spec.request.limits);
+    parent.quota.chargeSpawn();
+    const { id, result } = this.#table.start({
+      code: spec.code,
+      program: spec.program,
+      inputJson: spec.inputJson,
+      limits,
+      parent,
+      namespace: `${parent.namespace}/${spec.request.namespace ?? randomSegment()}`,
+      mounts: new Map(),
+      label: joinLabels(parent.label, spec.label),
+      grant: (session) => {
+        for (const rule of spec.caps) this.authority.grant({ ...rule, audience: session.publicKey });
+      },
+    });
+    return { id, result, kill: (reason = 'killed by host') => this.#table.killById(id, String(reason)) };
   }
 
   #startTop(spec: {

@@ -115,3 +115,46 @@ async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }
+
+describe('host-started children (kernel.spawn({ parent }))', () => {
+  it('an unknown or ended parent is E_NOT_FOUND', async () => {
+    const k = kernelWith({ leaf: 'export default async () => 1' });
+    expect(() => k.spawn({ program: 'leaf', parent: 'no-such-agent' })).toThrow(
+      expect.objectContaining({ code: 'E_NOT_FOUND' }),
+    );
+    const done = k.spawn({ program: 'leaf' });
+    await done.result;
+    expect(() => k.spawn({ program: 'leaf', parent: done.id })).toThrow(
+      expect.objectContaining({ code: 'E_NOT_FOUND' }),
+    );
+  });
+
+  it("a child attached by the host lives in the parent's subtree: its budget, its label, its end", async () => {
+    const k = kernelWith({
+      sleeper: 'export default async () => { await new Promise(() => {}); }',
+      label: 'export default async () => sys.label()',
+    });
+    const parent = k.spawn({ program: 'sleeper', label: ['email'], limits: { children: 1, tool_calls: 5 } });
+    await waitFor(() => k.agents().length === 1);
+    const child = k.spawn({ program: 'label', parent: parent.id, label: ['web'] });
+    expect(await child.result).toMatchObject({ ok: true, value: ['email', 'web'] });
+    expect(() => k.spawn({ program: 'label', parent: parent.id })).toThrow(
+      expect.objectContaining({ code: 'E_QUOTA' }),
+    );
+    expect(() => k.spawn({ program: 'label', parent: parent.id, limits: { tool_calls: 6 } })).toThrow(
+      expect.objectContaining({ code: 'E_QUOTA' }),
+    );
+    parent.kill();
+    await parent.result;
+  });
+
+  it('a host-attached child is killed with its parent', async () => {
+    const k = kernelWith({ sleeper: 'export default async () => { await new Promise(() => {}); }' });
+    const parent = k.spawn({ program: 'sleeper' });
+    await waitFor(() => k.agents().length === 1);
+    const child = k.spawn({ program: 'sleeper', parent: parent.id });
+    expect(k.agents().find((a) => a.id === child.id)?.parent).toBe(parent.id);
+    parent.kill();
+    expect(await child.result).toMatchObject({ ok: false, error: { code: 'E_KILLED' } });
+  });
+});
