@@ -1,8 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { z } from 'zod';
-import { defineTool, type Kernel } from '../../index.js';
+import type { Kernel } from '../../index.js';
 import { MAX_NAMESPACE_BYTES, MAX_NAMESPACE_ENTRIES } from '../../runtime/namespace-memory.js';
-import { testKernel } from '../helpers/kernel.js';
+import { webAndMailKernel } from '../helpers/web-and-mail.js';
 
 /**
  * Attack: reach memory or audit records outside the agent's namespace, or learn labelled data from them
@@ -15,35 +14,9 @@ afterEach(async () => {
 });
 
 function setup() {
-  const sent: unknown[] = [];
-  const fetchTool = defineTool({
-    name: 'fetch',
-    description: 'returns web content',
-    input: z.unknown(),
-    labels: { source: ['web'] },
-    run: () => 'attacker-controlled-page',
-  });
-  const mail = defineTool({
-    name: 'mail',
-    description: 'sends mail',
-    input: z.strictObject({ body: z.unknown() }),
-    labels: { sinks: { '*': ['web'] } },
-    run: (args) => {
-      sent.push(args);
-      return 'sent';
-    },
-  });
-  kernel = testKernel({
-    tools: [fetchTool, mail],
-    policy: {
-      capabilities: [
-        { action: 'fetch', resource: 'fetch' },
-        { action: 'mail', resource: 'mail' },
-        { action: 'agent.spawn', resource: 'inline' },
-      ],
-    },
-  });
-  return { kernel, sent };
+  const made = webAndMailKernel('attacker-controlled-page');
+  kernel = made.kernel;
+  return made;
 }
 
 describe('namespace escape', () => {
