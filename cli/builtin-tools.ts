@@ -9,13 +9,14 @@ import type { Tool } from '../tools/registry.js';
  * The tools `isokernel run` and `isokernel rollback` register: fs confined to `roots` (default the current
  * directory), proc with the programs the policy's `tools.proc` allows (none by default), and http with the
  * policy's `tools.http` settings. Registration grants nothing: the policy's capabilities still decide what
- * each agent may touch. Throws TypeError naming the problem (a root that is not a directory, a program
- * path that is not an executable).
+ * each agent may touch. `state` names the kernel's own files (store directory, audit log): the fs tools
+ * never touch them, since the default root (the current directory) holds the default store. Throws
+ * TypeError naming the problem (a root that is not a directory, a program path that is not an executable).
  */
-export function builtinTools(policy: Policy, roots: readonly string[]): Tool[] {
+export function builtinTools(policy: Policy, roots: readonly string[], state: readonly string[] = []): Tool[] {
   const absolute = (roots.length === 0 ? [process.cwd()] : roots).map((root) => resolve(root));
   return [
-    ...createFsTools({ roots: absolute }),
+    ...createFsTools({ roots: absolute, exclude: state.map((path) => resolve(path)) }),
     createProcTool({ ...(policy.tools?.proc ?? { programs: {} }), roots: absolute }),
     createHttpTool(httpOptionsFromConfig(policy.tools?.http ?? {})),
   ];

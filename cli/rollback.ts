@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { Kernel } from '../index.js';
 import { builtinTools } from './builtin-tools.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, type Io, terminalSafeJson } from './io.js';
+import { kernelState } from './run.js';
 
 export interface RollbackOptions {
   store: string;
@@ -16,11 +17,12 @@ export interface RollbackOptions {
  * host and audited. Exit 0 when undone, 1 when refused or failed, 2 on a usage error.
  */
 export async function rollbackCommand(recordId: string, options: RollbackOptions, io: Io): Promise<number> {
+  const auditFile = options.audit ?? join(options.store, 'audit.jsonl');
   let kernel: Kernel;
   try {
     kernel = Kernel.create({
       store: options.store,
-      audit: { file: options.audit ?? join(options.store, 'audit.jsonl') },
+      audit: { file: auditFile },
       ...(options.policy === undefined ? {} : { policy: options.policy }),
     });
   } catch (error) {
@@ -28,7 +30,7 @@ export async function rollbackCommand(recordId: string, options: RollbackOptions
     return EXIT_USAGE;
   }
   try {
-    kernel.tools.add(...builtinTools(kernel.policy, options.root));
+    kernel.tools.add(...builtinTools(kernel.policy, options.root, kernelState(options.store, auditFile)));
     const result = await kernel.rollback(recordId, { force: options.force === true });
     io.out(terminalSafeJson(result));
     return result.status === 'OK' ? EXIT_OK : EXIT_FAILED;

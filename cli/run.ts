@@ -63,7 +63,7 @@ export async function runCommand(file: string | undefined, options: RunOptions, 
     return EXIT_USAGE;
   }
   try {
-    kernel.tools.add(...builtinTools(kernel.policy, options.root ?? []));
+    kernel.tools.add(...builtinTools(kernel.policy, options.root ?? [], kernelState(store, auditFile)));
     for (const entry of options.program ?? []) {
       const at = entry.indexOf('=');
       if (at < 1) throw new TypeError(`--program ${entry}: expected name=file`);
@@ -98,6 +98,15 @@ export async function runCommand(file: string | undefined, options: RunOptions, 
   const records = lastSeq >= firstSeq ? `seq=${firstSeq}..${lastSeq}` : 'seq=none';
   io.err(`${summary(result)} audit=${auditFile} ${records}`);
   return result.ok ? EXIT_OK : EXIT_FAILED;
+}
+
+/**
+ * The files the kernel keeps for itself: the store, the audit log and what sits beside it (checkpoints,
+ * lock). The built-in fs tools refuse them, or an agent could read the root key or rewrite labels,
+ * counters, revocations, undo records and the log.
+ */
+export function kernelState(store: string, auditFile: string): string[] {
+  return [store, auditFile, `${auditFile}.checkpoints`, `${auditFile}.lock`];
 }
 
 function summary(result: RunResult): string {

@@ -6,6 +6,8 @@ import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, type Io, sanitizeForTerminal, termina
 
 /** `isokernel snapshot ls`: the ids of the snapshots in the store, one per line with program and label. */
 export async function snapshotList(store: string, io: Io): Promise<number> {
+  // A store that does not exist holds no snapshots; listing it must not create it.
+  if (!existsSync(join(store, 'root.key'))) return EXIT_OK;
   const kernel = openKernel(store, io);
   if (kernel === undefined) return EXIT_USAGE;
   try {

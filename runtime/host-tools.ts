@@ -134,6 +134,8 @@ export async function rollbackForHost(
       blobs: host.env.blobs,
       labels: host.env.labels,
       force,
+      action: record.action,
+      resource: record.resource,
     });
     await host.env.undo.markRolledBack(record);
     return { status: 'OK', error: null, auditSeq: attempt.end(null) };

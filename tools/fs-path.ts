@@ -77,6 +77,38 @@ export function realRoots(roots: unknown): string[] {
 }
 
 /**
+ * Real-paths the directories and files the tools must never touch (the kernel's own store and audit log when
+ * they lie inside a root): an existing path is real-pathed, a missing one through its nearest existing
+ * ancestor. Throws TypeError when `exclude` is not an array of absolute paths.
+ */
+export function realExcluded(exclude: unknown): string[] {
+  if (exclude === undefined) return [];
+  if (!Array.isArray(exclude)) throw new TypeError('createFsTools: options.exclude must be an array of absolute paths');
+  const out: string[] = [];
+  for (const entry of exclude) {
+    const normal = typeof entry === 'string' ? normalizePath(entry) : undefined;
+    if (normal === undefined) {
+      throw new TypeError(`createFsTools: options.exclude entry ${JSON.stringify(entry)} is not an absolute path`);
+    }
+    let rest = '';
+    let head = normal;
+    for (;;) {
+      try {
+        const real = normalizePath(`${realpathSync(head)}${rest}`);
+        if (real !== undefined && !out.includes(real)) out.push(real);
+        break;
+      } catch {
+        if (head === '/') break;
+        const cut = head.lastIndexOf('/');
+        rest = `${head.slice(cut)}${rest}`;
+        head = cut === 0 ? '/' : head.slice(0, cut);
+      }
+    }
+  }
+  return out;
+}
+
+/**
  * The absolute normalized path `raw` names: relative paths resolve against the first root, absolute ones
  * stay as they are. Undefined (never throws) for a non-string, an empty string, or anything `normalizePath`
  * refuses. The result may lie outside every root; `locate` refuses that.
@@ -95,10 +127,16 @@ export function isWithin(root: string, path: string): boolean {
 
 /**
  * Resolves an agent's path and finds its root. Throws KernelError E_BAD_ARG for an unusable path and
- * E_CAP_DENIED for a path outside every root (`..` included); messages name the agent's own path only.
- * When roots nest, the innermost root wins (it only shortens the walk).
+ * E_CAP_DENIED for a path outside every root (`..` included) or at or below an `excluded` real path;
+ * messages name the agent's own path only. When roots nest, the innermost root wins (it only shortens the
+ * walk). The walk from the real root follows no symlink, so a lexical check against real paths suffices.
  */
-export function locate(tool: string, roots: readonly string[], raw: unknown): FsTarget {
+export function locate(
+  tool: string,
+  roots: readonly string[],
+  raw: unknown,
+  excluded: readonly string[] = [],
+): FsTarget {
   const given = typeof raw === 'string' ? shorten(raw) : '';
   const path = resolvePath(roots, raw);
   if (path === undefined) throw new KernelError('E_BAD_ARG', `${tool}: ${quote(given)} is not a usable path`);
@@ -108,6 +146,9 @@ export function locate(tool: string, roots: readonly string[], raw: unknown): Fs
   }
   if (root === undefined) {
     throw new KernelError('E_CAP_DENIED', `${tool}: ${quote(given)} is outside the directories this kernel serves`);
+  }
+  if (excluded.some((place) => isWithin(place, path))) {
+    throw new KernelError('E_CAP_DENIED', `${tool}: ${quote(given)} is the kernel's own state`);
   }
   const parts = path
     .slice(root.length)
@@ -155,11 +196,18 @@ export async function verifyOpened(tool: string, handle: FileHandle, expected: s
 /**
  * Opens the directory `target.parts[0..depth)` names below its root, one component at a time, never
  * following a symlink, creating missing components when `create` is set (still confined: each is made
- * inside the directory already held). The caller closes the result. Throws KernelError E_NOT_FOUND for a
+ * inside the directory already held; the paths of those it made are pushed to `made`). The caller closes
+ * the result. Throws KernelError E_NOT_FOUND for a
  * missing component or one that is not a directory, E_CAP_DENIED for a symlink, a special file, a host
  * permission refusal or a failed verification.
  */
-export async function openDir(tool: string, target: FsTarget, depth: number, create = false): Promise<OpenDir> {
+export async function openDir(
+  tool: string,
+  target: FsTarget,
+  depth: number,
+  create = false,
+  made?: string[],
+): Promise<OpenDir> {
   let current: OpenDir;
   try {
     current = { handle: await open(target.root, DIR_FLAGS), path: target.root };
@@ -168,7 +216,7 @@ export async function openDir(tool: string, target: FsTarget, depth: number, cre
   }
   try {
     for (let i = 0; i < depth; i++) {
-      const next = await openChildDir(tool, target, current, i, create);
+      const next = await openChildDir(tool, target, current, i, create, made);
       await current.handle.close();
       current = next;
     }
@@ -186,6 +234,7 @@ async function openChildDir(
   dir: OpenDir,
   index: number,
   create: boolean,
+  made: string[] | undefined,
 ): Promise<OpenDir> {
   const part = target.parts[index];
   if (part === undefined) throw new RangeError('openDir: depth exceeds the path');
@@ -198,6 +247,7 @@ async function openChildDir(
   }
   try {
     await mkdir(entryPath(dir, part), 0o777);
+    made?.push(path);
   } catch (error) {
     if (errnoCode(error) !== 'EEXIST') throw await walkError(tool, target, error, dir, part, last);
   }

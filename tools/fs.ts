@@ -12,9 +12,9 @@
  * - E_BAD_ARG: unusable path; write input over `maxWriteBytes`; a file over `maxReadBytes` to read (or to
  *   save for undo before it is overwritten or deleted); a directory where a file is needed or the reverse;
  *   a non-empty directory to delete; `encoding: 'utf8'` for bytes that are not UTF-8.
- * - E_CAP_DENIED: outside every root (`..` included); a symlink anywhere below the root; a device, FIFO or
- *   socket; an object that changed or moved while it was opened; deleting a root; the host's own permission
- *   refusal (EACCES/EPERM).
+ * - E_CAP_DENIED: outside every root (`..` included); inside an excluded path (the kernel's store); a
+ *   symlink anywhere below the root; a device, FIFO or socket; an object that changed or moved while it was
+ *   opened; deleting a root; the host's own permission refusal (EACCES/EPERM).
  * - E_NOT_FOUND: the path, or a parent of it, does not exist (or a parent is not a directory).
  * - E_TOOL_FAILED: anything unexpected (thrown as a plain Error; the gate hides the detail); in `undo`, a
  *   malformed record, missing saved content, or a file that changed since the recorded call.
@@ -47,11 +47,12 @@ import {
   type OpenDir,
   openDir,
   quote,
+  realExcluded,
   realRoots,
   requireRegular,
   resolvePath,
 } from './fs-path.js';
-import { defineTool, type Tool, type ToolContext, type UndoContext } from './registry.js';
+import { defineTool, type Tool, type ToolContext, UNTRACKED_WRITES_KEY, type UndoContext } from './registry.js';
 
 /** Options for `createFsTools`. */
 export interface FsToolsOptions {
@@ -63,6 +64,11 @@ export interface FsToolsOptions {
   readonly maxWriteBytes?: number;
   /** Most entries fs.list returns. Default 1000. */
   readonly maxListEntries?: number;
+  /**
+   * Absolute paths inside the roots the tools never touch, nor anything below them: the kernel's store
+   * (root key, counters, labels, undo records, blobs) and audit log when they lie inside a root.
+   */
+  readonly exclude?: readonly string[];
 }
 
 /** Default for `FsToolsOptions.maxReadBytes` (10 MiB). */
@@ -76,6 +82,7 @@ const MAX_BYTES_CAP = 1024 * 1024 * 1024;
 
 interface FsConfig {
   readonly roots: readonly string[];
+  readonly excluded: readonly string[];
   readonly maxReadBytes: number;
   readonly maxWriteBytes: number;
   readonly maxListEntries: number;
@@ -123,8 +130,8 @@ const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 /**
  * Builds the five fs tools over `options.roots`. Throws TypeError when a root is not an absolute path of an
- * existing directory or when `/proc/self/fd` is missing (the tools verify every opened object through it,
- * so they run on Linux only), and RangeError when a limit is not a positive integer up to 1 GiB (entries:
+ * existing directory, an `exclude` entry is not an absolute path, or when `/proc/self/fd` is missing (the
+ * tools verify every opened object through it, so they run on Linux only), and RangeError when a limit is not a positive integer up to 1 GiB (entries:
  * up to 100000). Each tool declares `target: 'path'` and derives its resource as the absolute normalized
  * path (undefined for an unusable one, which the kernel answers with E_BAD_ARG).
  */
@@ -132,6 +139,7 @@ export function createFsTools(options: FsToolsOptions): Tool[] {
   if (options === null || typeof options !== 'object') throw new TypeError('createFsTools: options must be an object');
   const config: FsConfig = {
     roots: Object.freeze(realRoots(options.roots)),
+    excluded: Object.freeze(realExcluded(options.exclude)),
     maxReadBytes: limit('maxReadBytes', options.maxReadBytes, DEFAULT_MAX_READ_BYTES, MAX_BYTES_CAP),
     maxWriteBytes: limit('maxWriteBytes', options.maxWriteBytes, DEFAULT_MAX_WRITE_BYTES, MAX_BYTES_CAP),
     maxListEntries: limit('maxListEntries', options.maxListEntries, DEFAULT_MAX_LIST_ENTRIES, 100_000),
@@ -215,7 +223,7 @@ async function readTool(
     return read.bytes;
   });
   // Whatever was written here carried its writer's label; the reader inherits it.
-  ctx.taint(await ctx.labels.get(target.path));
+  await taintWithFile(ctx, target.path);
   if (args.encoding === 'base64') return { content_base64: bytes.toString('base64') };
   const text = utf8(bytes);
   if (text !== undefined) return { content: text };
@@ -238,7 +246,15 @@ async function writeTool(
   const tool = 'fs.write';
   const target = fileTarget(tool, config, args.path);
   const bytes = decodeContent(tool, config.maxWriteBytes, args);
-  return withParent(tool, target, args.mkdirs === true, async (dir, name) => {
+  const made: string[] = [];
+  try {
+    return await withParent(tool, target, args.mkdirs === true, (dir, name) => writeIn(dir, name), made);
+  } finally {
+    // A directory made here has a name the writer chose: listing its parent carries the writer's label.
+    for (const path of made) await raiseLabel(ctx, path, ctx.label);
+  }
+
+  async function writeIn(dir: OpenDir, name: string): Promise<{ path: string; bytes: number; recordId: string }> {
     const seen = await lstatEntry(dir, name);
     let previous: ReadResult | undefined;
     if (seen !== undefined) {
@@ -266,7 +282,7 @@ async function writeTool(
     await writeAtomic(tool, target.given, dir, name, bytes, previous?.mode);
     await ctx.labels.set(target.path, ctx.label);
     return { path: target.path, bytes: bytes.length, recordId };
-  });
+  }
 }
 
 async function deleteTool(
@@ -275,7 +291,7 @@ async function deleteTool(
   ctx: ToolContext,
 ): Promise<{ path: string; recordId: string }> {
   const tool = 'fs.delete';
-  const target = locate(tool, config.roots, args.path);
+  const target = locate(tool, config.roots, args.path, config.excluded);
   if (target.parts.length === 0 || isRoot(config.roots, target.path)) {
     throw new KernelError('E_CAP_DENIED', `${tool}: ${quote(target.given)} is a root directory`);
   }
@@ -321,7 +337,7 @@ async function listTool(
   ctx: ToolContext,
 ): Promise<{ path: string; entries: ListEntry[]; truncated: boolean }> {
   const tool = 'fs.list';
-  const target = locate(tool, config.roots, args.path);
+  const target = locate(tool, config.roots, args.path, config.excluded);
   const self = await openDir(tool, target, target.parts.length);
   const entries: ListEntry[] = [];
   const tags = new Set<string>();
@@ -343,6 +359,7 @@ async function listTool(
     await self.handle.close();
   }
   ctx.taint([...tags]);
+  await taintWithFile(ctx, undefined);
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return { path: target.path, entries, truncated };
 }
@@ -353,7 +370,7 @@ async function statTool(
   ctx: ToolContext,
 ): Promise<{ path: string; type: ListEntry['type']; size: number; mode: number; mtimeMs: number }> {
   const tool = 'fs.stat';
-  const target = locate(tool, config.roots, args.path);
+  const target = locate(tool, config.roots, args.path, config.excluded);
   let stats: Stats;
   if (target.parts.length === 0) {
     const self = await openDir(tool, target, 0);
@@ -370,7 +387,7 @@ async function statTool(
     });
   }
   // Size and times reveal something of the content, so they carry its label.
-  ctx.taint(await ctx.labels.get(target.path));
+  await taintWithFile(ctx, target.path);
   return {
     path: target.path,
     type: kindOf(stats),
@@ -385,7 +402,8 @@ async function statTool(
 /**
  * Reverses a recorded fs.write or fs.delete (either tool's undo accepts either record, so the kernel may
  * dispatch by tool or by action). The record is parsed and its path confined again: a record that is
- * malformed fails with E_TOOL_FAILED, one whose path is outside the roots with E_CAP_DENIED. Unless
+ * malformed fails with E_TOOL_FAILED, one whose path is outside the roots, or is not the resource (or whose
+ * effect is not the action) the rollback was authorized for, with E_CAP_DENIED. Unless
  * `uctx.force`, refuses with E_TOOL_FAILED when the file is not what the call left (digest differs, or
  * something exists where a delete removed it). Content and mode are restored atomically; a file the write
  * created is deleted; the path's previous label is restored.
@@ -394,9 +412,18 @@ async function undoCall(config: FsConfig, tool: string, raw: unknown, uctx: Undo
   const parsed = fsUndoDataSchema.safeParse(raw);
   if (!parsed.success) throw new KernelError('E_TOOL_FAILED', `${tool} undo: the saved record is malformed`);
   const data = parsed.data;
-  const target = locate(`${tool} undo`, config.roots, data.path);
+  const target = locate(`${tool} undo`, config.roots, data.path, config.excluded);
   if (target.path !== data.path || target.parts.length === 0 || isRoot(config.roots, target.path)) {
     throw new KernelError('E_CAP_DENIED', `${tool} undo: the saved path is not a file inside the roots`);
+  }
+  // The rollback was authorized for the record's action and resource, not for what its data names: a record
+  // rewritten in the store must not turn a grant on one file into an effect on another (or a delete).
+  const needed = data.op === 'created' ? 'fs.delete' : 'fs.write';
+  if (
+    (uctx.resource !== undefined && uctx.resource !== data.path) ||
+    (uctx.action !== undefined && uctx.action !== needed)
+  ) {
+    throw new KernelError('E_CAP_DENIED', `${tool} undo: the saved record does not match what was authorized`);
   }
   const changed = () => new KernelError('E_TOOL_FAILED', `${tool} undo: ${quote(data.path)} changed since the call`);
   const name = `${tool} undo`;
@@ -476,9 +503,25 @@ async function makeDir(tool: string, target: FsTarget, mode: number): Promise<vo
 
 // ---------------------------------------------------------------------------------------------- helpers
 
+/**
+ * Taints the result with the label kept for `path` (when given) and with what programs run by other tools
+ * may have written to any file unseen (UNTRACKED_WRITES_KEY).
+ */
+async function taintWithFile(ctx: ToolContext, path: string | undefined): Promise<void> {
+  if (path !== undefined) ctx.taint(await ctx.labels.get(path));
+  ctx.taint(await ctx.labels.get(UNTRACKED_WRITES_KEY));
+}
+
+/** Joins `tags` into the label kept for `key` (labels kept for resources only grow here). */
+async function raiseLabel(ctx: ToolContext, key: string, tags: readonly string[]): Promise<void> {
+  if (tags.length === 0) return;
+  const current = await ctx.labels.get(key);
+  await ctx.labels.set(key, [...new Set([...current, ...tags])]);
+}
+
 /** Locates a path that must name a file (not a root), for read and write. */
 function fileTarget(tool: string, config: FsConfig, raw: string): FsTarget {
-  const target = locate(tool, config.roots, raw);
+  const target = locate(tool, config.roots, raw, config.excluded);
   if (target.parts.length === 0 || isRoot(config.roots, target.path)) {
     throw new KernelError('E_BAD_ARG', `${tool}: ${quote(target.given)} is a directory`);
   }

@@ -17,6 +17,8 @@
  *   (`setsid`) escapes this; only an OS sandbox (cgroups, namespaces) could follow it.
  * - stdout and stderr keep their first `max_output_bytes` each; the rest is read and discarded, so a chatty
  *   child never blocks on a full pipe and memory stays bounded; the timeout bounds how long it may talk.
+ * - Its output carries every tag the kernel keeps for files, and since it may write any file unseen, every
+ *   later fs read, listing and stat carries this call's label and those tags too (UNTRACKED_WRITES_KEY).
  *
  * What it does not do: confine what the program touches. A program reads and writes whatever its arguments
  * and the host user allow; registering `sh`, `env`, `xargs`, `find` or an interpreter hands the agent a
@@ -39,7 +41,7 @@ import {
   MAX_ARG_LENGTH,
   MAX_ARGS,
 } from './proc-args.js';
-import { defineTool, type Tool } from './registry.js';
+import { defineTool, type LabelStore, type Tool, UNTRACKED_WRITES_KEY } from './registry.js';
 
 export { GIT_FORBIDDEN_FLAGS } from './proc-args.js';
 
@@ -214,6 +216,9 @@ export function createProcTool(options: ProcOptions): Tool {
       // The program can read any file under the roots, including ones written with labelled data: its output
       // carries every tag the kernel keeps for files, so running `cat` cannot launder what fs.read would not.
       ctx.taint(await ctx.labels.all());
+      // It can also write any file (`cp`, `tee`) where the kernel cannot see: whatever the fs tools read from
+      // now on may hold what it read or was given, so they carry this call's label and every kept tag.
+      await markUntracked(ctx.labels, ctx.label);
       try {
         return await execute(program, argv, `/proc/self/fd/${cwd.fd}`, {
           env: childEnv(limits.env),
@@ -225,9 +230,20 @@ export function createProcTool(options: ProcOptions): Tool {
         });
       } finally {
         await cwd.close();
+        // Again after it ran: another call may have labelled a file the program then copied.
+        await markUntracked(ctx.labels, ctx.label);
       }
     },
   });
+}
+
+/** Joins `label` and every tag kept for any file into the label of untracked writes. */
+async function markUntracked(labels: LabelStore, label: readonly string[]): Promise<void> {
+  const tags = new Set([...(await labels.all()), ...label]);
+  if (tags.size === 0) return;
+  const current = await labels.get(UNTRACKED_WRITES_KEY);
+  if ([...tags].every((tag) => current.includes(tag))) return;
+  await labels.set(UNTRACKED_WRITES_KEY, [...new Set([...current, ...tags])]);
 }
 
 // ------------------------------------------------------------------------------------------ configuration

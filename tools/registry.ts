@@ -41,6 +41,13 @@ export interface LabelStore {
   all(): Promise<readonly string[]>;
 }
 
+/**
+ * The LabelStore key where a tool that changes files without the kernel seeing which (proc.exec runs
+ * programs that may copy or write any file) keeps every tag those files may now hold. It is not a resource,
+ * so no path or URL key collides with it; the fs tools join it into every read, listing and stat.
+ */
+export const UNTRACKED_WRITES_KEY = '(untracked writes)';
+
 /** What a tool sees of the call it is serving. */
 export interface ToolContext {
   /** The id of the calling agent ('host' for `kernel.submit` and `kernel.rollback`). */
@@ -78,6 +85,12 @@ export interface UndoContext {
   readonly labels: LabelStore;
   /** Undo even if the resource changed since the recorded call. */
   readonly force: boolean;
+  /**
+   * The action and resource the rollback was authorized as (the kernel always sets them): the undo must
+   * act on exactly that resource, in a way that action covers, whatever its `data` says.
+   */
+  readonly action?: string;
+  readonly resource?: string;
 }
 
 /**
