@@ -29,6 +29,33 @@ function agentFile(code: string): string {
   return file;
 }
 
+describe('examples/team', () => {
+  it('the lead hands each note to a summarizer holding only that file, and snapshots its progress', () => {
+    const run = isokernel(
+      'run',
+      'examples/team/lead.js',
+      '--policy',
+      'examples/team/policy.yaml',
+      '--root',
+      'examples/team/workspace',
+      '--program',
+      'summarizer=examples/team/summarizer.js',
+      '--store',
+      join(mkdtempSync(join(tmpdir(), 'isokernel-team-')), 's'),
+    );
+    expect(run.status, run.stderr).toBe(0);
+    const out = JSON.parse(run.stdout) as {
+      summaries: Record<string, { first: string }>;
+      snapshot: string;
+      label: string[];
+    };
+    expect(out.summaries['monday.md']?.first).toBe('Standup: ship the process tree');
+    expect(Object.keys(out.summaries).sort()).toEqual(['friday.md', 'monday.md']);
+    expect(out.snapshot).toMatch(/^[0-9a-f]{64}$/);
+    expect(out.label).toEqual(['notes']);
+  });
+});
+
 describe('isokernel run', () => {
   it('runs the hello example: result JSON on stdout, summary on stderr, exit 0', () => {
     const run = isokernel('run', 'examples/hello/agent.js', '--input', '{"name":"Ada"}');
