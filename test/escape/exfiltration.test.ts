@@ -11,9 +11,9 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineTool, type Kernel } from '../../index.js';
-import { parseRecordLine } from '../../runtime/audit-record.js';
 import { normalizeUrl } from '../../runtime/resource-match.js';
 import { testKernel } from '../helpers/kernel.js';
+import { readAuditRecords } from '../runtime/audit-helpers.js';
 
 const SECRET = 'sk-live-Zq7Wm4Xr9Tb2';
 const MEMO = 'PRIVATE-MEMO-7731';
@@ -723,15 +723,7 @@ describe('declassification', () => {
     // The one intended flow: the key as a header to the API.
     expect(sent('http.fetch')).toEqual([{ url: 'https://api.example/v1/me', headers: { authorization: SECRET } }]);
     received['http.fetch'] = [];
-    const records = readFileSync(auditFile, 'utf8')
-      .split('\n')
-      .filter(Boolean)
-      .slice(auditBefore)
-      .map((line) => {
-        const parsed = parseRecordLine(line);
-        if (!parsed.ok) throw new Error(parsed.reason);
-        return parsed.record;
-      });
+    const records = readAuditRecords(auditFile).slice(auditBefore);
     const declassify = records.filter((r) => r.syscall === 'declassify');
     expect(declassify.map((r) => [r.phase, r.action, r.resource, r.label, r.status])).toEqual([
       ['intent', 'label.declassify', 'secret', ['secret'], null],

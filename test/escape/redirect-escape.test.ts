@@ -4,12 +4,11 @@
 // be re-authorized, get only its own injected secrets, and never carry the previous origin's credentials.
 import type { ServerResponse } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KernelError } from '../../runtime/errors.js';
 import { prepareToolUse, runToolUse } from '../../runtime/tool-gate.js';
 import { createHttpTool, type HttpResult } from '../../tools/http.js';
 import type { Injection, Tool, ToolContext } from '../../tools/registry.js';
 import { type ReceivedRequest, startTestServer, type TestServer } from '../helpers/http-server.js';
-import { type TestToolContext, testToolContext } from '../helpers/tool-context.js';
+import { refusal, type TestToolContext, testToolContext } from '../helpers/tool-context.js';
 
 const HOP1_TOKEN = 'Bearer HOP1-VAULT-TOKEN-7Qx';
 const HOP1_KEY = 'HOP1-VAULT-KEY-3Zp';
@@ -53,16 +52,6 @@ const tool = createHttpTool({ allowPrivate: ['127.0.0.1/32'] });
 
 async function call(t: Tool, args: unknown, ctx: ToolContext): Promise<HttpResult> {
   return (await runToolUse(prepareToolUse(t, args), ctx)) as HttpResult;
-}
-
-async function refusal(promise: Promise<unknown>): Promise<KernelError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(KernelError);
-    return error as KernelError;
-  }
-  throw new Error('expected a refusal');
 }
 
 /** A context with hop-1 secrets bound to A and hop-2 secrets bound to B. */

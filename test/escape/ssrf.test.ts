@@ -7,7 +7,6 @@
 // tested on the guard itself, and the tool is only pointed at hosts that are loopback whatever the outcome.
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KernelError } from '../../runtime/errors.js';
 import { prepareToolUse, runToolUse } from '../../runtime/tool-gate.js';
 import {
   AddressBlockedError,
@@ -20,7 +19,7 @@ import {
 import { createHttpTool, type HttpResult } from '../../tools/http.js';
 import type { Tool } from '../../tools/registry.js';
 import { startTestServer, type TestServer } from '../helpers/http-server.js';
-import { testToolContext } from '../helpers/tool-context.js';
+import { refusal, testToolContext } from '../helpers/tool-context.js';
 
 let server: TestServer;
 
@@ -36,16 +35,6 @@ afterAll(async () => {
 
 async function call(tool: Tool, args: unknown): Promise<HttpResult> {
   return (await runToolUse(prepareToolUse(tool, args), testToolContext())) as HttpResult;
-}
-
-async function refusal(promise: Promise<unknown>): Promise<KernelError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(KernelError);
-    return error as KernelError;
-  }
-  throw new Error('expected a refusal');
 }
 
 describe('SSRF: schemes and URL forms', () => {

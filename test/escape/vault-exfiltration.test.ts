@@ -18,10 +18,10 @@ import { gzipSync } from 'node:zlib';
 import { ClassicLevel } from 'classic-level';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Kernel, type KernelEvent, type KernelOptions } from '../../index.js';
-import { type AuditRecord, parseRecordLine } from '../../runtime/audit-record.js';
 import { createFsTools } from '../../tools/fs.js';
 import { createHttpTool } from '../../tools/http.js';
 import { type ReceivedRequest, startTestServer, type TestServer } from '../helpers/http-server.js';
+import { readAuditRecords } from '../runtime/audit-helpers.js';
 
 // Each secret has a long alphanumeric core (found whatever encoding keeps letters and digits) and characters
 // that every encoding a server may echo it in (URL, form, JSON, base64) writes differently.
@@ -227,17 +227,6 @@ async function kvDump(): Promise<string> {
   }
 }
 
-function auditRecords(): AuditRecord[] {
-  return readFileSync(auditFile, 'utf8')
-    .split('\n')
-    .filter((line) => line !== '')
-    .map((line) => {
-      const parsed = parseRecordLine(line);
-      if (!parsed.ok) throw new Error(parsed.reason);
-      return parsed.record;
-    });
-}
-
 /** A request as one string, with the positions the vault injects into taken out. */
 function outsideInjection(req: ReceivedRequest): string {
   const url = new URL(req.url, 'http://x.invalid');
@@ -395,7 +384,9 @@ describe('an agent cannot read a vault secret, whatever it does with the reflect
     for (const [where, text] of sources) expectNoSecret(text, where);
 
     // The audit log names the refs it injected, for the agent and the resource.
-    const injections = auditRecords().filter((record) => record.syscall === 'vault' && record.phase === 'outcome');
+    const injections = readAuditRecords(auditFile).filter(
+      (record) => record.syscall === 'vault' && record.phase === 'outcome',
+    );
     expect(new Set(injections.map((record) => record.resource))).toEqual(
       new Set(['vault:hdr', 'vault:bear', 'vault:qry']),
     );
@@ -469,7 +460,7 @@ describe('only calls that match the binding get a secret', () => {
       expectNoSecret(JSON.stringify({ ...req, body: req.body.toString('latin1') }), req.url);
     }
     await kernel.close();
-    expect(auditRecords().filter((record) => record.syscall === 'vault')).toEqual([]);
+    expect(readAuditRecords(auditFile).filter((record) => record.syscall === 'vault')).toEqual([]);
   });
 
   it('a redirect out of the binding drops the secrets; one back into it gets fresh ones', async () => {
@@ -511,7 +502,7 @@ describe('a caller without a capability for the bound resource', () => {
     expect(api.requests).toEqual([]);
     expect(api.connections()).toBe(connections);
     await kernel.close();
-    expect(auditRecords().filter((record) => record.syscall === 'vault')).toEqual([]);
+    expect(readAuditRecords(auditFile).filter((record) => record.syscall === 'vault')).toEqual([]);
     for (const [where, text] of [
       ['result', JSON.stringify(result)],
       ['events', events.join('\n')],

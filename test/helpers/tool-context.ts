@@ -84,3 +84,14 @@ export function testToolContext(
 export function testUndoContext(ctx: TestToolContext, force = false): UndoContext {
   return { signal: ctx.signal, blobs: ctx.blobs, labels: ctx.labels, force };
 }
+
+/** The KernelError a tool call was refused with; fails the test when the call succeeds or throws anything else. */
+export async function refusal(promise: Promise<unknown>): Promise<KernelError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (!(error instanceof KernelError)) throw new Error(`expected a KernelError, got ${String(error)}`);
+    return error;
+  }
+  throw new Error('expected a refusal');
+}

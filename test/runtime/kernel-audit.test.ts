@@ -5,9 +5,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineTool, type Kernel } from '../../index.js';
 import { verifyRecordInclusion } from '../../runtime/audit-proof.js';
-import { type AuditRecord, parseRecordLine } from '../../runtime/audit-record.js';
+import type { AuditRecord } from '../../runtime/audit-record.js';
 import { verifyAuditFile } from '../../runtime/audit-verify.js';
 import { testKernel } from '../helpers/kernel.js';
+import { readAuditRecords } from './audit-helpers.js';
 
 let kernel: Kernel | undefined;
 afterEach(async () => {
@@ -17,17 +18,6 @@ afterEach(async () => {
 
 function auditFile(): string {
   return join(mkdtempSync(join(tmpdir(), 'isokernel-audit-')), 'audit.jsonl');
-}
-
-function readRecords(file: string): AuditRecord[] {
-  return readFileSync(file, 'utf8')
-    .split('\n')
-    .filter((line) => line !== '')
-    .map((line) => {
-      const parsed = parseRecordLine(line);
-      if (!parsed.ok) throw new Error(parsed.reason);
-      return parsed.record;
-    });
 }
 
 describe('every attempt is audited', () => {
@@ -73,7 +63,7 @@ describe('every attempt is audited', () => {
     await k.close();
     kernel = undefined;
 
-    const records = readRecords(file);
+    const records = readAuditRecords(file);
     const intents = records.filter((r) => r.phase === 'intent');
     const outcomes = records.filter((r) => r.phase === 'outcome');
     expect(intents.length).toBe(outcomes.length);
@@ -109,7 +99,7 @@ describe('every attempt is audited', () => {
     kernel = undefined;
     const text = readFileSync(file, 'utf8');
     expect(text).not.toContain('hunter2');
-    const digests = readRecords(file)
+    const digests = readAuditRecords(file)
       .filter((r) => r.phase === 'outcome' && r.action === 'echo')
       .map((r) => r.args_sha256);
     expect(digests).toHaveLength(2);
@@ -155,7 +145,7 @@ describe('host submissions and proofs', () => {
     const proof = kernel.audit.prove(done.recordId ?? -1);
     await kernel.close();
     kernel = undefined;
-    const record = readRecords(file).find((r) => r.seq === done.recordId);
+    const record = readAuditRecords(file).find((r) => r.seq === done.recordId);
     expect(record).toMatchObject({ agent: 'host', action: 'echo', status: 'ok', phase: 'outcome' });
     expect(verifyRecordInclusion(record!, proof)).toBe(true);
     expect(verifyRecordInclusion({ ...record!, resource: 'other' } as AuditRecord, proof)).toBe(false);
@@ -203,7 +193,7 @@ describe('secrets stay out of the log', () => {
     kernel = undefined;
     const text = readFileSync(file, 'utf8');
     expect(text).not.toContain('TOPSECRET');
-    expect(readRecords(file).some((r) => r.resource?.startsWith('redacted:sha256:') && r.code === 'E_TAINT')).toBe(
+    expect(readAuditRecords(file).some((r) => r.resource?.startsWith('redacted:sha256:') && r.code === 'E_TAINT')).toBe(
       true,
     );
   });
@@ -222,7 +212,7 @@ describe('host actions', () => {
     await handle.result;
     await kernel.close();
     kernel = undefined;
-    const outcomes = readRecords(file).filter((r) => r.agent === 'host' && r.phase === 'outcome');
+    const outcomes = readAuditRecords(file).filter((r) => r.agent === 'host' && r.phase === 'outcome');
     expect(outcomes.map((r) => [r.syscall, r.status])).toEqual([
       ['grant', 'ok'],
       ['delegate', 'ok'],

@@ -17,8 +17,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type GrantRule, Kernel, type KernelOptions, type Tool } from '../../index.js';
-import { type AuditRecord, parseRecordLine } from '../../runtime/audit-record.js';
 import { createFsTools } from '../../tools/fs.js';
+import { readAuditRecords } from './audit-helpers.js';
 
 let base = '';
 let root = '';
@@ -95,17 +95,6 @@ function tree(dir: string): string[] {
       return `${path} ${stats.size} ${stats.mtimeMs} ${stats.mode}`;
     })
     .sort();
-}
-
-function auditRecords(path: string): AuditRecord[] {
-  return readFileSync(path, 'utf8')
-    .split('\n')
-    .filter((line) => line !== '')
-    .map((line) => {
-      const parsed = parseRecordLine(line);
-      if (!parsed.ok) throw new Error(parsed.reason);
-      return parsed.record;
-    });
 }
 
 describe('rollback undoes an agent’s fs.write and fs.delete', () => {
@@ -334,7 +323,7 @@ describe('record ids are validated before anything is looked up', () => {
     expect(undoCalls).toBe(0);
     await kernel.close();
     // Refused before it was understood, but still recorded: an intent and an outcome.
-    const records = auditRecords(audit).filter((record) => record.syscall === 'rollback');
+    const records = readAuditRecords(audit).filter((record) => record.syscall === 'rollback');
     expect(records.map((record) => [record.phase, record.agent, record.status, record.code])).toEqual([
       ['intent', 'host', null, null],
       ['outcome', 'host', 'denied', 'E_BAD_ARG'],
@@ -363,7 +352,7 @@ describe('rollback is audited', () => {
     const again = await kernel.rollback(recordId);
     await kernel.close();
 
-    const records = auditRecords(audit);
+    const records = readAuditRecords(audit);
     const rollbacks = records.filter((record) => record.syscall === 'rollback');
     expect(rollbacks.map((r) => [r.phase, r.agent, r.namespace, r.action, r.resource, r.status, r.code])).toEqual([
       ['intent', 'host', 'host', 'fs.write', file('a.txt'), null, null],

@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KernelError } from '../../runtime/errors.js';
 import { prepareToolUse, runToolUse } from '../../runtime/tool-gate.js';
 import {
   createHttpTool,
@@ -11,7 +10,7 @@ import {
 } from '../../tools/http.js';
 import type { Tool, ToolContext } from '../../tools/registry.js';
 import { startTestServer, type TestServer } from '../helpers/http-server.js';
-import { testToolContext } from '../helpers/tool-context.js';
+import { refusal, testToolContext } from '../helpers/tool-context.js';
 
 const LOOPBACK: HttpOptions = { allowPrivate: ['127.0.0.1/32'] };
 const BINARY = Buffer.from([0xff, 0x00, 0xfe, 0x80, 0x01]);
@@ -63,18 +62,6 @@ afterAll(async () => {
 async function call(tool: Tool, args: unknown, ctx: ToolContext = testToolContext()): Promise<HttpResult> {
   const use = prepareToolUse(tool, args);
   return (await runToolUse(use, ctx)) as HttpResult;
-}
-
-function refusal(promise: Promise<unknown>): Promise<KernelError> {
-  return promise.then(
-    () => {
-      throw new Error('expected a refusal');
-    },
-    (error: unknown) => {
-      expect(error).toBeInstanceOf(KernelError);
-      return error as KernelError;
-    },
-  );
 }
 
 function echoOf(result: HttpResult): { method: string; url: string; body: string; headers: Record<string, string> } {
