@@ -31,7 +31,7 @@ import { LabelRules } from './label-rules.js';
 import { EMPTY_LABEL, joinLabels, type Label, makeLabel } from './labels.js';
 import type { AgentLauncher } from './launcher.js';
 import { DEFAULT_LIMITS, type Limits, resolveLimits } from './limits.js';
-import { NamespaceMemory } from './namespace-memory.js';
+import { freshNamespaceSegment, NAMESPACE_PATH, NamespaceMemory } from './namespace-memory.js';
 import { loadPolicy, type Policy } from './policy.js';
 import { grantPolicy } from './policy-grants.js';
 import { type AgentInfo, ProcessTable } from './process-table.js';
@@ -94,8 +94,6 @@ export interface SpawnRequest {
 export const MEMORY_AUDIT_RETAIN = 10_000;
 
 export type { RollbackResult, SubmitRequest, SubmitResult };
-
-const NAMESPACE = /^[a-z0-9][a-z0-9_-]{0,31}(?:\/[a-z0-9][a-z0-9_-]{0,31}){0,15}$/;
 
 export interface AgentHandle {
   readonly id: string;
@@ -229,7 +227,7 @@ export class Kernel {
     if (!Array.isArray(caps)) throw new TypeError('request.caps must be an array');
     for (const [index, rule] of caps.entries()) checkGrantRule(rule, `request.caps[${index}]`);
     const namespace = request.namespace ?? 'default';
-    if (typeof namespace !== 'string' || !NAMESPACE.test(namespace)) {
+    if (typeof namespace !== 'string' || !NAMESPACE_PATH.test(namespace)) {
       throw new TypeError('request.namespace must be lowercase names separated by "/"');
     }
     const label = request.label === undefined ? EMPTY_LABEL : makeLabel(request.label, 'request.label');
@@ -266,7 +264,7 @@ export class Kernel {
       inputJson: spec.inputJson,
       limits,
       parent,
-      namespace: `${parent.namespace}/${spec.request.namespace ?? randomSegment()}`,
+      namespace: `${parent.namespace}/${spec.request.namespace ?? freshNamespaceSegment()}`,
       mounts: new Map(),
       label: joinLabels(parent.label, spec.label),
       grant: (session) => {
@@ -329,8 +327,8 @@ export class Kernel {
     for (const [index, rule] of (options.caps ?? []).entries()) checkGrantRule(rule, `options.caps[${index}]`);
     const limits = resolveLimits(options.limits, this.#limits, 'options.limits');
     const inputJson = this.#inputJson(options.input);
-    const namespace = options.namespace ?? `restored/${randomSegment()}`;
-    if (typeof namespace !== 'string' || !NAMESPACE.test(namespace)) {
+    const namespace = options.namespace ?? `restored/${freshNamespaceSegment()}`;
+    if (typeof namespace !== 'string' || !NAMESPACE_PATH.test(namespace)) {
       throw new TypeError('options.namespace must be lowercase names separated by "/"');
     }
     const body = await this.snapshots.load(id);
@@ -559,10 +557,6 @@ function openAudit(options: KernelOptions['audit'], key: SigningKey, sink: Audit
     sink.close();
     throw error;
   }
-}
-
-function randomSegment(): string {
-  return Math.random().toString(36).slice(2, 10).padEnd(8, '0');
 }
 
 function loadSource(request: SpawnRequest): { code: string; filename: string } {

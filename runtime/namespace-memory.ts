@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { KernelError } from './errors.js';
 import type { KvStore } from './kv-store.js';
 import { EMPTY_LABEL, type Label, makeLabel } from './labels.js';
@@ -36,6 +37,17 @@ export const MAX_LIST = 1000;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters would corrupt store keys.
 const BAD_KEY_CHAR = /[\u0000-\u001f\u007f]/;
 const SEPARATOR = '\u0000';
+
+const SEGMENT = '[a-z0-9][a-z0-9_-]{0,31}';
+/** One level of a namespace (and a mount name): a lowercase name of at most 32 characters. */
+export const NAMESPACE_SEGMENT = new RegExp(`^${SEGMENT}$`);
+/** A namespace the host names: up to 16 segments separated by "/". */
+export const NAMESPACE_PATH = new RegExp(`^${SEGMENT}(?:/${SEGMENT}){0,15}$`);
+
+/** A fresh namespace segment (8 hex digits) for an agent that did not name one. */
+export function freshNamespaceSegment(): string {
+  return randomBytes(4).toString('hex');
+}
 
 /** Checks an agent-supplied key. Throws KernelError E_BAD_ARG. */
 export function checkKey(key: string, what = 'key'): void {

@@ -10,7 +10,13 @@ import { SigningKey } from './keys.js';
 import { joinLabels, type Label } from './labels.js';
 import type { AgentLauncher, AgentProcess } from './launcher.js';
 import type { Limits } from './limits.js';
-import { checkKey, type Mount, type MountRequest, type NamespaceMemory } from './namespace-memory.js';
+import {
+  checkKey,
+  freshNamespaceSegment,
+  type Mount,
+  type MountRequest,
+  type NamespaceMemory,
+} from './namespace-memory.js';
 import type { ChildOutcome, ChildRequest, ProcessControl } from './process-control.js';
 import { MAX_CODE_BYTES, type ProgramRegistry, programId } from './programs.js';
 import { COUNTED_FIELDS, type CountedField, Quota, type QuotaUse } from './quota.js';
@@ -226,7 +232,7 @@ export class ProcessTable implements ProcessControl {
       inputJson,
       limits,
       parent,
-      namespace: `${parent.namespace}/${request.namespace ?? randomUUID().slice(0, 8)}`,
+      namespace: `${parent.namespace}/${request.namespace ?? freshNamespaceSegment()}`,
       mounts,
       // Everything the parent passes carries at least its context label.
       label: joinLabels(parent.label, input.label),

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { constraintsSchema } from '../runtime/constraint-match.js';
 import { LIMIT_FIELDS } from '../runtime/limits.js';
+import { NAMESPACE_SEGMENT } from '../runtime/namespace-memory.js';
 
 /** Schemas shared by `sys.spawn` and `sys.handoff`. */
 export const capRequestSchema = z.strictObject({
@@ -20,7 +21,7 @@ export const capRequestsSchema = z.array(capRequestSchema).max(64);
 
 export const budgetSchema = z.partialRecord(z.enum(LIMIT_FIELDS as [string, ...string[]]), z.number());
 
-const SEGMENT = /^[a-z0-9][a-z0-9_-]{0,31}$/;
+const SEGMENT = NAMESPACE_SEGMENT;
 
 export const mountSchema = z.strictObject({
   name: z.string().regex(SEGMENT, 'mount name must be a lowercase name of at most 32 characters'),

@@ -168,21 +168,23 @@ describe('rich state through the guest', () => {
     });
   });
 
-  it('a garbled encoding from a poisoned guest is E_BAD_ARG, and functions cannot be snapshotted', async () => {
+  it('a function cannot be snapshotted, and a garbled encoding from a poisoned guest is E_BAD_ARG', async () => {
     kernel = testKernel();
     const result = await kernel.run({
       code: `export default async () => {
         const codes = [];
-        try { await sys.snapshot({ f() {} }); } catch (e) { codes.push(e.code ?? 'guest-error'); }
-        Object.defineProperty(Object.prototype, 'meta', { get() { return { values: { json: ['nonsense'] } }; }, configurable: true });
-        try { await sys.snapshot({ a: 1 }); codes.push('ok'); } catch (e) { codes.push(e.code ?? 'guest-error'); }
+        try { await sys.snapshot({ f() {} }); } catch (e) { codes.push(e.code); }
+        // The agent rewrites what crosses: a toJSON planted on Object.prototype swaps the superjson wire for one
+        // whose annotation names a type superjson does not know.
+        const garbled = { json: { a: 1 }, meta: { values: { a: ['no-such-type'] } } };
+        Object.defineProperty(Object.prototype, 'toJSON', {
+          configurable: true,
+          value() { return this !== null && typeof this === 'object' && 'json' in this && this !== garbled ? garbled : this; },
+        });
+        try { await sys.snapshot({ a: 1 }); codes.push('saved'); } catch (e) { codes.push(e.code); }
         return codes;
       }`,
     });
-    expect(result.ok).toBe(true);
-    const codes = result.ok ? (result.value as string[]) : [];
-    expect(codes[0]).toMatch(/E_BAD_ARG|guest-error/);
-    expect(codes[1]).toMatch(/E_BAD_ARG|ok|guest-error/);
-    expect(kernel.live()).toEqual([]);
+    expect(result).toMatchObject({ ok: true, value: ['E_BAD_ARG', 'E_BAD_ARG'] });
   });
 });
