@@ -2,30 +2,39 @@
  * The package entry. It is the one place that joins the layers: the runtime kernel knows nothing of
  * isolated-vm, and this module hands it the isolate launcher.
  */
-import { IsolateLauncher } from './isolates/launcher.js';
+import { IsolateLauncher } from './isolates/isolate-launcher.js';
 import { type KernelOptions, Kernel as RuntimeKernel } from './runtime/kernel.js';
+import {
+  loadPolicyText as loadPolicyTextWith,
+  loadPolicy as loadPolicyWith,
+  type Policy,
+  type PolicySection,
+} from './runtime/policy/policy.js';
+import { BUILTIN_POLICY_SECTIONS } from './tools/policy-sections.js';
 
-export type { AgentSession, KernelEvent, RunResult, Usage } from './runtime/agent.js';
-export { AuditLog, MemoryAuditSink } from './runtime/audit-log.js';
-export { verifyAuditConsistency, verifyRecordInclusion } from './runtime/audit-proof.js';
-export type { AuditRecord } from './runtime/audit-record.js';
-export { verifyAuditFile } from './runtime/audit-verify.js';
-export type { CapabilitySummary } from './runtime/capability-authority.js';
-export { ERROR_CODES, type ErrorCode, KernelError } from './runtime/errors.js';
+export { AuditLog, MemoryAuditSink } from './runtime/audit/audit-log.js';
+export { verifyConsistency, verifyInclusion } from './runtime/audit/merkle.js';
+export { verifyAuditConsistency, verifyRecordInclusion } from './runtime/audit/proof.js';
+export type { AuditRecord } from './runtime/audit/record.js';
+export { verifyAuditFile } from './runtime/audit/verify-file.js';
+export type { CapabilitySummary } from './runtime/capability/authority.js';
+export type { GrantRule } from './runtime/capability/grant-rule.js';
+export { ERROR_CODES, type ErrorCode, KernelError } from './runtime/core/errors.js';
+export { normalizePath, normalizeUrl } from './runtime/core/resource-match.js';
 export type { AgentHandle, KernelOptions, RollbackResult, SpawnRequest, SubmitResult } from './runtime/kernel.js';
-export type { GrantRule } from './runtime/kernel-capabilities.js';
-export { EMPTY_LABEL, joinLabels, type Label, makeLabel } from './runtime/labels.js';
-export { DEFAULT_LIMITS, type Limits } from './runtime/limits.js';
-export { verifyConsistency, verifyInclusion } from './runtime/merkle.js';
-export { loadPolicy, loadPolicyText, type Policy, PolicyError } from './runtime/policy.js';
-export type { CapRequest, ChildRequest } from './runtime/process-control.js';
-export type { AgentInfo } from './runtime/process-table.js';
-export { normalizePath, normalizeUrl } from './runtime/resource-match.js';
-export { type SnapshotBody, SnapshotStore } from './runtime/snapshot-store.js';
-export { Vault, type VaultEntryOptions } from './runtime/vault.js';
-export { createFsTools, type FsToolsOptions } from './tools/fs.js';
-export { createHttpTool, type HttpOptions, httpConfigSchema } from './tools/http.js';
-export { createProcTool, GIT_FORBIDDEN_FLAGS, type ProcOptions, procConfigSchema } from './tools/proc.js';
+export { EMPTY_LABEL, joinLabels, type Label, makeLabel } from './runtime/labels/label.js';
+export {
+  definePolicySection,
+  type Policy,
+  PolicyError,
+  type PolicySection,
+} from './runtime/policy/policy.js';
+export { DEFAULT_LIMITS, type Limits } from './runtime/process/limits.js';
+export type { CapRequest, ChildRequest } from './runtime/process/process-control.js';
+export type { AgentInfo } from './runtime/process/process-table.js';
+export type { KernelEvent, RunResult, Usage } from './runtime/process/run-result.js';
+export type { AgentSession } from './runtime/process/session.js';
+export { type SnapshotBody, SnapshotStore } from './runtime/store/snapshot-store.js';
 export {
   defineTool,
   type Tool,
@@ -34,11 +43,28 @@ export {
   ToolRegistry,
   toolDefinition,
   type UndoContext,
-} from './tools/registry.js';
+} from './runtime/tool-use/tool-contract.js';
+export { Vault, type VaultEntryOptions } from './runtime/tool-use/vault.js';
+export { createFsTools, type FsToolsOptions } from './tools/fs.js';
+export { createHttpTool, type HttpOptions, httpConfigSchema } from './tools/http.js';
+export { createProcTool, GIT_FORBIDDEN_FLAGS, type ProcOptions, procConfigSchema } from './tools/proc.js';
 
 export class Kernel extends RuntimeKernel {
   /** Creates a kernel that runs agents in isolated-vm isolates. Throws TypeError/RangeError on bad options. */
   static create(options: KernelOptions = {}): Kernel {
-    return new Kernel(options, new IsolateLauncher());
+    return new Kernel(options, { launcher: new IsolateLauncher(), policySections: BUILTIN_POLICY_SECTIONS });
   }
+}
+
+/**
+ * Loads a policy file (or validates a policy object) accepting the built-in tools' `tools:` sections plus
+ * `sections`. Throws PolicyError with file:line:col for every problem, TypeError for a bad argument.
+ */
+export function loadPolicy(pathOrObject: string | object, sections: readonly PolicySection[] = []): Policy {
+  return loadPolicyWith(pathOrObject, [...BUILTIN_POLICY_SECTIONS, ...sections]);
+}
+
+/** `loadPolicy` for YAML text; `filename` is used in messages only. */
+export function loadPolicyText(text: string, filename: string, sections: readonly PolicySection[] = []): Policy {
+  return loadPolicyTextWith(text, filename, [...BUILTIN_POLICY_SECTIONS, ...sections]);
 }

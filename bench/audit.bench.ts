@@ -20,10 +20,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { Bench } from 'tinybench';
-import { type AuditIntentEntry, AuditLog, type AuditSink, MemoryAuditSink } from '../runtime/audit-log.js';
-import { type AuditRecord, digestArgs, encodeRecordLine } from '../runtime/audit-record.js';
-import { AuditFileStore } from '../runtime/audit-store.js';
-import { SigningKey } from '../runtime/keys.js';
+import { type AuditIntentEntry, AuditLog, type AuditSink, MemoryAuditSink } from '../runtime/audit/audit-log.js';
+import { AuditFileStore } from '../runtime/audit/file-store.js';
+import { type AuditRecord, digestArgs, encodeRecordLine } from '../runtime/audit/record.js';
+import { SigningKey } from '../runtime/capability/signing-key.js';
 import { report } from './report.js';
 
 const BATCH = 512;

@@ -7,10 +7,10 @@
 //   windows), vs one node:crypto Ed25519 verify.
 // Run: node --no-node-snapshot --import tsx bench/capability.bench.ts
 import { Bench } from 'tinybench';
-import { CapabilityAuthority } from '../runtime/capability-authority.js';
-import { verifyChain } from '../runtime/capability-verify.js';
-import { SigningKey, verifySignature } from '../runtime/keys.js';
-import { encodePublicKey } from '../runtime/public-key.js';
+import { CapabilityAuthority } from '../runtime/capability/authority.js';
+import { verifyChain } from '../runtime/capability/node-verifier.js';
+import { SigningKey, verifySignature } from '../runtime/capability/signing-key.js';
+import { encodePublicKey } from '../runtime/core/public-key.js';
 import { report } from './report.js';
 
 const BATCH = 200;

@@ -2,9 +2,9 @@
 // Run: npm run bench -- label (or: node --import tsx bench/label.bench.ts)
 import { Bench } from 'tinybench';
 import { z } from 'zod';
-import { LabelRules } from '../runtime/label-rules.js';
-import { joinLabels, makeLabel } from '../runtime/labels.js';
-import { defineTool } from '../tools/registry.js';
+import { joinLabels, makeLabel } from '../runtime/labels/label.js';
+import { LabelRules } from '../runtime/labels/label-rules.js';
+import { defineTool } from '../runtime/tool-use/tool-contract.js';
 import { report } from './report.js';
 
 const tool = defineTool({

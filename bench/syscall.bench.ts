@@ -5,12 +5,12 @@ import ivm from 'isolated-vm';
 import { Bench } from 'tinybench';
 import { z } from 'zod';
 import { defineTool, Kernel, ToolRegistry } from '../index.js';
-import { PRELUDE_FILENAME, PRELUDE_SOURCE } from '../isolates/prelude.js';
-import { AgentSession } from '../runtime/agent.js';
-import { AuditLog, MemoryAuditSink } from '../runtime/audit-log.js';
-import { CapabilityAuthority } from '../runtime/capability-authority.js';
-import { SigningKey } from '../runtime/keys.js';
-import { DEFAULT_LIMITS } from '../runtime/limits.js';
+import { PRELUDE_CONFIG, PRELUDE_FILENAME, PRELUDE_SOURCE } from '../isolates/prelude.js';
+import { AuditLog, MemoryAuditSink } from '../runtime/audit/audit-log.js';
+import { CapabilityAuthority } from '../runtime/capability/authority.js';
+import { SigningKey } from '../runtime/capability/signing-key.js';
+import { DEFAULT_LIMITS } from '../runtime/process/limits.js';
+import { AgentSession } from '../runtime/process/session.js';
 import { dispatch } from '../syscalls/dispatch.js';
 import { standaloneServices } from '../test/helpers/services.js';
 import { report } from './report.js';
@@ -40,14 +40,16 @@ session.state = 'running';
 // One isolate carrying both paths: the kernel's prelude bound to the real dispatcher, and bare callbacks.
 const isolate = new ivm.Isolate({ memoryLimit: 128 });
 const context = isolate.createContextSync();
-context.global.setSync(
-  '__isokernel_enter',
+const prelude = isolate.compileScriptSync(PRELUDE_SOURCE, { filename: PRELUDE_FILENAME }).runSync(context, {
+  reference: true,
+}) as ivm.Reference<(...args: unknown[]) => unknown>;
+prelude.applySync(undefined, [
   new ivm.Callback((_id: number, name: string, payload: string) => dispatch(session, name, payload) as string, {
     sync: true,
   }),
-);
-context.global.setSync('__isokernel_done', new ivm.Callback(() => {}, { ignored: true }));
-isolate.compileScriptSync(PRELUDE_SOURCE, { filename: PRELUDE_FILENAME }).runSync(context);
+  new ivm.Callback(() => {}, { ignored: true }),
+  PRELUDE_CONFIG,
+]);
 context.global.setSync(
   '$bareSync',
   new ivm.Callback((_name: string, payload: string) => `v${payload}`, { sync: true }),

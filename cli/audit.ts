@@ -1,6 +1,6 @@
-import { scanLines } from '../runtime/audit-lines.js';
-import { type AuditRecord, MAX_RECORD_LINE_LENGTH, parseRecordLine } from '../runtime/audit-record.js';
-import { verifyAuditFile } from '../runtime/audit-verify.js';
+import { scanLines } from '../runtime/audit/lines.js';
+import { type AuditRecord, MAX_RECORD_LINE_LENGTH, parseRecordLine } from '../runtime/audit/record.js';
+import { verifyAuditFile } from '../runtime/audit/verify-file.js';
 import { sanitizeForTerminal } from './io.js';
 
 /**

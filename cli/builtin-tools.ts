@@ -1,9 +1,9 @@
 import { resolve } from 'node:path';
-import type { Policy } from '../runtime/policy.js';
+import type { Policy } from '../runtime/policy/policy.js';
+import type { Tool } from '../runtime/tool-use/tool-contract.js';
 import { createFsTools } from '../tools/fs.js';
-import { createHttpTool, httpOptionsFromConfig } from '../tools/http.js';
-import { createProcTool } from '../tools/proc.js';
-import type { Tool } from '../tools/registry.js';
+import { createHttpTool, httpOptionsFromConfig, httpPolicySection } from '../tools/http.js';
+import { createProcTool, procPolicySection } from '../tools/proc.js';
 
 /**
  * The tools `isokernel run` and `isokernel rollback` register: fs confined to `roots` (default the current
@@ -17,7 +17,7 @@ export function builtinTools(policy: Policy, roots: readonly string[], state: re
   const absolute = (roots.length === 0 ? [process.cwd()] : roots).map((root) => resolve(root));
   return [
     ...createFsTools({ roots: absolute, exclude: state.map((path) => resolve(path)) }),
-    createProcTool({ ...(policy.tools?.proc ?? { programs: {} }), roots: absolute }),
-    createHttpTool(httpOptionsFromConfig(policy.tools?.http ?? {})),
+    createProcTool({ ...(procPolicySection.read(policy) ?? { programs: {} }), roots: absolute }),
+    createHttpTool(httpOptionsFromConfig(httpPolicySection.read(policy) ?? {})),
   ];
 }

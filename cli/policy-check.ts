@@ -2,7 +2,8 @@
  * `isokernel policy check <file>`: validates a policy file and prints its capability rules as a table, or
  * its errors as file:line:col lines.
  */
-import { formatDuration, formatIssue, loadPolicy, PolicyError, type PolicyRule } from '../runtime/policy.js';
+import { formatDuration, formatIssue, loadPolicy, PolicyError, type PolicyRule } from '../runtime/policy/policy.js';
+import { BUILTIN_POLICY_SECTIONS } from '../tools/policy-sections.js';
 
 export interface PolicyCheckIo {
   readonly out: (line: string) => void;
@@ -19,7 +20,7 @@ export function policyCheck(file: string, io: PolicyCheckIo): number {
   if (typeof file !== 'string') throw new TypeError('file must be a string');
   let rules: readonly PolicyRule[];
   try {
-    rules = loadPolicy(file).capabilities;
+    rules = loadPolicy(file, BUILTIN_POLICY_SECTIONS).capabilities;
   } catch (error) {
     if (!(error instanceof PolicyError)) throw error;
     for (const issue of error.issues) io.err(formatIssue(issue));

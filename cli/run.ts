@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Kernel } from '../index.js';
-import type { RunResult } from '../runtime/agent.js';
-import { KernelError } from '../runtime/errors.js';
-import type { Limits } from '../runtime/limits.js';
+import { KernelError } from '../runtime/core/errors.js';
+import type { Limits } from '../runtime/process/limits.js';
+import type { RunResult } from '../runtime/process/run-result.js';
 import { builtinTools } from './builtin-tools.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, type Io, sanitizeForTerminal, terminalSafeJson } from './io.js';
 

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Kernel } from '../index.js';
-import { KernelError } from '../runtime/errors.js';
+import { KernelError } from '../runtime/core/errors.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, type Io, sanitizeForTerminal, terminalSafeJson } from './io.js';
 
 /** `isokernel snapshot ls`: the ids of the snapshots in the store, one per line with program and label. */

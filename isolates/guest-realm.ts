@@ -1,6 +1,6 @@
 import ivm from 'isolated-vm';
-import { encodeError } from './boundary.js';
-import { PRELUDE_FILENAME, PRELUDE_SOURCE } from './prelude.js';
+import { encodeError } from '../syscalls/wire.js';
+import { PRELUDE_CONFIG, PRELUDE_FILENAME, PRELUDE_SOURCE } from './prelude.js';
 import { isolateHeapLimitMb } from './watchdog.js';
 
 /** What a realm forwards to the sandbox that claimed it. */
@@ -39,22 +39,21 @@ export class GuestRealm {
     });
     try {
       this.context = this.isolate.createContextSync();
-      const global = this.context.global;
-      global.setSync(
-        '__isokernel_enter',
-        new ivm.Callback(
-          (id: unknown, syscall: unknown, payload: unknown) =>
-            this.#binding?.enter(id, syscall, payload) ?? encodeError('E_KILLED', 'no agent'),
-          { sync: true },
-        ),
-      );
-      global.setSync(
-        '__isokernel_done',
-        new ivm.Callback((reply: unknown) => this.#binding?.done(reply), { ignored: true }),
-      );
-      const exported = compilePrelude(this.isolate).runSync(this.context, { reference: true }) as ivm.Reference<
-        unknown[]
+      // The prelude's completion value is a function of the two host callbacks and its configuration: the
+      // callbacks reach it as arguments and are never on the global object.
+      const prelude = compilePrelude(this.isolate).runSync(this.context, { reference: true }) as ivm.Reference<
+        (...args: unknown[]) => unknown[]
       >;
+      const enter = new ivm.Callback(
+        (id: unknown, syscall: unknown, payload: unknown) =>
+          this.#binding?.enter(id, syscall, payload) ?? encodeError('E_KILLED', 'no agent'),
+        { sync: true },
+      );
+      const done = new ivm.Callback((reply: unknown) => this.#binding?.done(reply), { ignored: true });
+      const exported = prelude.applySync(undefined, [enter, done, PRELUDE_CONFIG], {
+        result: { reference: true },
+      }) as unknown as ivm.Reference<unknown[]>;
+      prelude.release();
       this.deliver = exported.getSync(0, { reference: true }) as ivm.Reference<(id: number, reply: string) => void>;
       this.start = exported.getSync(1, { reference: true }) as ivm.Reference<(ns: unknown, input: string) => void>;
     } catch (error) {

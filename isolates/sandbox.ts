@@ -1,11 +1,12 @@
 import type ivm from 'isolated-vm';
-import type { Usage } from '../runtime/agent.js';
-import type { ErrorCode, KernelErrorInfo } from '../runtime/errors.js';
-import type { Limits } from '../runtime/limits.js';
-import { decodeOutcome, encodeError, type GuestOutcome, PENDING } from './boundary.js';
+import type { ErrorCode, KernelErrorInfo } from '../runtime/core/errors.js';
+import type { Limits } from '../runtime/process/limits.js';
+import type { Usage } from '../runtime/process/run-result.js';
+import { encodeError, PENDING } from '../syscalls/wire.js';
 import { checkModuleSource } from './code-check.js';
 import type { GuestRealm } from './guest-realm.js';
 import { loadSuperjson } from './guest-superjson.js';
+import { decodeOutcome, type GuestOutcome } from './main-outcome.js';
 import { LOAD_SUPERJSON } from './prelude.js';
 import type { RealmPool } from './realm-pool.js';
 import type { LimitName, Watchdog, Watched } from './watchdog.js';

@@ -1,14 +1,35 @@
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { type Tool, ToolRegistry } from '../tools/registry.js';
-import type { KernelEvent, KernelServices, RunResult } from './agent.js';
-import { AuditLog, type AuditSink, MemoryAuditSink } from './audit-log.js';
-import { AuditFileStore, type FsyncPolicy } from './audit-store.js';
-import { Attempt } from './audit-trail.js';
-import { AuditView } from './audit-view.js';
-import { type BlobStore, DirectoryBlobStore, MemoryBlobStore } from './blob-store.js';
-import { KernelError } from './errors.js';
+import { Attempt } from './audit/attempt.js';
+import { AuditLog, type AuditSink, MemoryAuditSink } from './audit/audit-log.js';
+import { AuditView } from './audit/audit-view.js';
+import { AuditFileStore, type FsyncPolicy } from './audit/file-store.js';
+import {
+  type CapabilityAuthority,
+  type CapabilitySummary,
+  checkGrantRule,
+  createAuthority,
+  type GrantRule,
+} from './capability/grant-rule.js';
+import { SigningKey } from './capability/signing-key.js';
+import { KernelError } from './core/errors.js';
+import { encodePublicKey } from './core/public-key.js';
+import { KvLabelStore } from './labels/kv-label-store.js';
+import { EMPTY_LABEL, joinLabels, type Label, makeLabel } from './labels/label.js';
+import { LabelRules } from './labels/label-rules.js';
+import { grantPolicy } from './policy/grant-policy.js';
+import { loadPolicy, type Policy, type PolicySection } from './policy/policy.js';
+import type { AgentLauncher } from './process/agent-launcher.js';
+import { DEFAULT_LIMITS, type Limits, resolveLimits } from './process/limits.js';
+import { type AgentInfo, ProcessTable } from './process/process-table.js';
+import { MAX_CODE_BYTES, ProgramRegistry } from './process/programs.js';
+import type { KernelEvent, RunResult } from './process/run-result.js';
+import type { KernelServices } from './process/session.js';
+import { type BlobStore, DirectoryBlobStore, MemoryBlobStore } from './store/blob-store.js';
+import { type KvStore, LevelKvStore, MemoryKvStore } from './store/kv-store.js';
+import { freshNamespaceSegment, NAMESPACE_PATH, NamespaceMemory } from './store/namespace-memory.js';
+import { SnapshotStore } from './store/snapshot-store.js';
 import {
   HOST_SUBJECT,
   type HostTools,
@@ -17,31 +38,11 @@ import {
   type SubmitRequest,
   type SubmitResult,
   submitForHost,
-} from './host-tools.js';
-import {
-  type CapabilityAuthority,
-  type CapabilitySummary,
-  checkGrantRule,
-  createAuthority,
-  type GrantRule,
-} from './kernel-capabilities.js';
-import { SigningKey } from './keys.js';
-import { type KvStore, LevelKvStore, MemoryKvStore } from './kv-store.js';
-import { LabelRules } from './label-rules.js';
-import { EMPTY_LABEL, joinLabels, type Label, makeLabel } from './labels.js';
-import type { AgentLauncher } from './launcher.js';
-import { DEFAULT_LIMITS, type Limits, resolveLimits } from './limits.js';
-import { freshNamespaceSegment, NAMESPACE_PATH, NamespaceMemory } from './namespace-memory.js';
-import { loadPolicy, type Policy } from './policy.js';
-import { grantPolicy } from './policy-grants.js';
-import { type AgentInfo, ProcessTable } from './process-table.js';
-import { MAX_CODE_BYTES, ProgramRegistry } from './programs.js';
-import { encodePublicKey } from './public-key.js';
-import { KvLabelStore } from './resource-labels.js';
-import { SnapshotStore } from './snapshot-store.js';
-import type { ToolEnvironment } from './tool-context.js';
-import { UndoJournal } from './undo-journal.js';
-import { Vault } from './vault.js';
+} from './tool-use/host-actions.js';
+import type { ToolEnvironment } from './tool-use/tool-context.js';
+import { type Tool, ToolRegistry } from './tool-use/tool-contract.js';
+import { UndoJournal } from './tool-use/undo-journal.js';
+import { Vault } from './tool-use/vault.js';
 
 export const DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024;
 export { MAX_CODE_BYTES };
@@ -105,6 +106,13 @@ export interface AgentHandle {
 
 type EventType = KernelEvent['type'];
 
+/** What the layers above the runtime supply to a kernel (see the package entry). */
+export interface KernelParts {
+  readonly launcher: AgentLauncher;
+  /** The policy's `tools:` sections the kernel accepts. */
+  readonly policySections: readonly PolicySection[];
+}
+
 /**
  * The host kernel: owns the tool registry, the programs, the tree of live agents and the stores, and starts
  * each agent through a launcher (the package entry supplies the isolated-vm one). Use `Kernel.create` from
@@ -136,8 +144,12 @@ export class Kernel {
   #closed = false;
   #auditClosed = false;
 
-  /** Throws TypeError/RangeError naming the option when `options` is malformed. */
-  constructor(options: KernelOptions, launcher: AgentLauncher) {
+  /**
+   * `parts` are what the package entry joins in: the launcher that runs agent code, and the `tools:` policy
+   * sections the tools it ships own. Throws TypeError/RangeError naming the option when `options` is malformed.
+   */
+  constructor(options: KernelOptions, parts: KernelParts) {
+    const { launcher, policySections } = parts;
     if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
     const maxPayloadBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
     if (!Number.isInteger(maxPayloadBytes) || maxPayloadBytes < 1024 || maxPayloadBytes > 256 * 1024 * 1024) {
@@ -149,7 +161,7 @@ export class Kernel {
     }
     if (options.now !== undefined && typeof options.now !== 'function')
       throw new TypeError('options.now must be a function');
-    this.policy = options.policy === undefined ? { capabilities: [] } : loadPolicy(options.policy);
+    this.policy = options.policy === undefined ? { capabilities: [] } : loadPolicy(options.policy, policySections);
     // The policy's budget sets every top agent's; explicit kernel options and each run may narrow or widen it.
     const base = resolveLimits(this.policy.budget, DEFAULT_LIMITS, 'policy.budget');
     this.#limits = resolveLimits(options.limits, base, 'options.limits');

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import type { AgentSession } from '../runtime/agent.js';
-import type { Attempt } from '../runtime/audit-trail.js';
+import type { Attempt } from '../runtime/audit/attempt.js';
+import type { AgentSession } from '../runtime/process/session.js';
 import { defineSyscall } from './syscall.js';
 
 /**
@@ -9,6 +9,11 @@ import { defineSyscall } from './syscall.js';
  */
 export const auditSyscall = defineSyscall({
   name: 'audit',
+  guest: {
+    params: ['options'],
+    type: '(options?: { after?: number; limit?: number }): Promise<AuditRecord[]>',
+    doc: "Audit records of the agent's own namespace and its whole-namespace mounts.",
+  },
   args: z.tuple([
     z.union([
       z.null(),

@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import type { AgentSession } from '../runtime/agent.js';
-import type { Attempt } from '../runtime/audit-trail.js';
-import { KernelError } from '../runtime/errors.js';
-import { isTag, labelLeq, makeLabel, removeTags } from '../runtime/labels.js';
+import type { Attempt } from '../runtime/audit/attempt.js';
+import { KernelError } from '../runtime/core/errors.js';
+import { isTag, labelLeq, makeLabel, removeTags } from '../runtime/labels/label.js';
+import type { AgentSession } from '../runtime/process/session.js';
 import { defineSyscall } from './syscall.js';
 
 /** The capability action that lowers a label; its resource is the tag removed. */
@@ -15,6 +15,11 @@ export const DECLASSIFY_ACTION = 'label.declassify';
  */
 export const declassifySyscall = defineSyscall({
   name: 'declassify',
+  guest: {
+    params: ['handle', 'tags'],
+    type: '(handle: Handle, tags: string[]): Promise<Handle>',
+    doc: 'A new handle without `tags`; needs a `label.declassify` capability for each tag.',
+  },
   args: z.tuple([z.unknown(), z.array(z.string().refine(isTag, 'not a tag')).min(1).max(64)]),
   run(session: AgentSession, [handle, tags], attempt: Attempt) {
     const entry = session.handles.resolve(handle);

@@ -1,14 +1,14 @@
-import { decodePayload, encodeError, encodeValue } from '../isolates/boundary.js';
-import type { AgentSession } from '../runtime/agent.js';
-import { Attempt, subjectOf } from '../runtime/audit-trail.js';
-import { describeIssue } from '../runtime/describe-issue.js';
-import { type ErrorCode, toErrorInfo } from '../runtime/errors.js';
+import { Attempt } from '../runtime/audit/attempt.js';
+import { describeIssue } from '../runtime/core/describe-issue.js';
+import { type ErrorCode, toErrorInfo } from '../runtime/core/errors.js';
+import type { AgentSession } from '../runtime/process/session.js';
 import type { Syscall } from './syscall.js';
 import { SYSCALLS } from './table.js';
+import { decodePayload, encodeError, encodeValue } from './wire.js';
 
 /**
  * The single entry from the boundary into the kernel: decodes, validates and runs one syscall for
- * `session` and returns the reply string (see isolates/boundary.ts), or a promise of it. Never throws
+ * `session` and returns the reply string (see wire.ts), or a promise of it. Never throws
  * and never rejects. Every attempt, refused, malformed or after the agent ended, is counted, audited
  * (intent before the effect, outcome after) and reported as an event.
  */
@@ -16,7 +16,7 @@ export function dispatch(session: AgentSession, name: unknown, payload: unknown)
   session.syscalls++;
   const syscall = typeof name === 'string' ? SYSCALLS.get(name) : undefined;
   const label = syscall?.name ?? 'unknown';
-  const attempt = new Attempt(session.services.audit, subjectOf(session), label, payload);
+  const attempt = new Attempt(session.services.audit, session.subject, label, payload);
   if (session.state === 'ended') {
     return refuse(session, attempt, label, 'E_KILLED', `sys.${label}: the agent has ended`, true);
   }

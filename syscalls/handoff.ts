@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import type { AgentSession } from '../runtime/agent.js';
-import type { Attempt } from '../runtime/audit-trail.js';
-import { KernelError } from '../runtime/errors.js';
-import { joinLabels } from '../runtime/labels.js';
+import type { Attempt } from '../runtime/audit/attempt.js';
+import { KernelError } from '../runtime/core/errors.js';
+import { joinLabels } from '../runtime/labels/label.js';
+import type { AgentSession } from '../runtime/process/session.js';
 import { capRequestsSchema } from './process-schemas.js';
 import { defineSyscall } from './syscall.js';
 
@@ -13,6 +13,11 @@ import { defineSyscall } from './syscall.js';
  */
 export const handoffSyscall = defineSyscall({
   name: 'handoff',
+  guest: {
+    params: ['request'],
+    type: '(request: { to: string; task?: unknown; caps?: CapRequest[] }): Promise<any>',
+    doc: 'Runs a registered program as a child holding only the listed attenuations; resolves to its result.',
+  },
   args: z.tuple([
     z.strictObject({ to: z.string().min(1).max(64), task: z.unknown().optional(), caps: capRequestsSchema.optional() }),
   ]),

@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import type { AgentSession } from '../runtime/agent.js';
-import type { Attempt } from '../runtime/audit-trail.js';
-import { KernelError } from '../runtime/errors.js';
-import { joinLabels } from '../runtime/labels.js';
+import type { Attempt } from '../runtime/audit/attempt.js';
+import { KernelError } from '../runtime/core/errors.js';
+import { joinLabels } from '../runtime/labels/label.js';
+import type { AgentSession } from '../runtime/process/session.js';
 import { defineSyscall } from './syscall.js';
 
 /**
@@ -12,6 +12,11 @@ import { defineSyscall } from './syscall.js';
  */
 export const joinSyscall = defineSyscall({
   name: 'join',
+  guest: {
+    params: ['id', 'options'],
+    type: '(id: string, options?: { handle?: boolean }): Promise<any>',
+    doc: "A child's result once it ends; a failed child rejects with its code.",
+  },
   args: z.tuple([z.string().min(1).max(64), z.union([z.null(), z.strictObject({ handle: z.boolean().optional() })])]),
   async run(session: AgentSession, [id, options], attempt: Attempt) {
     attempt.describe('agent.join', id, null, session.label, false);

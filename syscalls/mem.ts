@@ -1,9 +1,9 @@
 import { z } from 'zod';
-import type { AgentSession } from '../runtime/agent.js';
-import type { Attempt } from '../runtime/audit-trail.js';
-import { KernelError } from '../runtime/errors.js';
-import { joinLabels } from '../runtime/labels.js';
-import { checkKey, MAX_LIST, type Mount } from '../runtime/namespace-memory.js';
+import type { Attempt } from '../runtime/audit/attempt.js';
+import { KernelError } from '../runtime/core/errors.js';
+import { joinLabels } from '../runtime/labels/label.js';
+import type { AgentSession } from '../runtime/process/session.js';
+import { checkKey, MAX_LIST, type Mount } from '../runtime/store/namespace-memory.js';
 import { defineSyscall } from './syscall.js';
 
 /**
@@ -46,6 +46,11 @@ function describe(attempt: Attempt, session: AgentSession, action: string, targe
 
 export const memGetSyscall = defineSyscall({
   name: 'mem.get',
+  guest: {
+    params: ['key', 'options'],
+    type: '(key: string, options?: { mount?: string; handle?: boolean }): Promise<any>',
+    doc: "A value of the agent's namespace memory (or a mount's); its label joins the agent's.",
+  },
   args: z.tuple([z.string(), options]),
   async run(session: AgentSession, [key, opts], attempt: Attempt) {
     const target = resolve(session, opts?.mount, key);
@@ -61,6 +66,11 @@ export const memGetSyscall = defineSyscall({
 
 export const memPutSyscall = defineSyscall({
   name: 'mem.put',
+  guest: {
+    params: ['key', 'value', 'options'],
+    type: '(key: string, value: unknown, options?: { mount?: string }): Promise<void>',
+    doc: "Stores a value with the agent's current label.",
+  },
   args: z.tuple([z.string(), z.unknown(), options]),
   async run(session: AgentSession, [key, value, opts], attempt: Attempt) {
     const target = resolve(session, opts?.mount, key);
@@ -79,6 +89,11 @@ export const memPutSyscall = defineSyscall({
 
 export const memDeleteSyscall = defineSyscall({
   name: 'mem.delete',
+  guest: {
+    params: ['key', 'options'],
+    type: '(key: string, options?: { mount?: string }): Promise<boolean>',
+    doc: 'Deletes a key.',
+  },
   args: z.tuple([z.string(), options]),
   async run(session: AgentSession, [key, opts], attempt: Attempt) {
     const target = resolve(session, opts?.mount, key);
@@ -98,6 +113,11 @@ export const memDeleteSyscall = defineSyscall({
 /** Keys are data too (a key can spell a secret): listing raises the context by every listed entry's label. */
 export const memListSyscall = defineSyscall({
   name: 'mem.list',
+  guest: {
+    params: ['prefix', 'options'],
+    type: '(prefix: string, options?: { mount?: string }): Promise<string[]>',
+    doc: 'Keys under a prefix.',
+  },
   args: z.tuple([z.union([z.null(), z.string()]), options]),
   async run(session: AgentSession, [prefix, opts], attempt: Attempt) {
     const target = resolve(session, opts?.mount, prefix ?? '');

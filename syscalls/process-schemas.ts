@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { constraintsSchema } from '../runtime/constraint-match.js';
-import { LIMIT_FIELDS } from '../runtime/limits.js';
-import { NAMESPACE_SEGMENT } from '../runtime/namespace-memory.js';
+import { constraintsSchema } from '../runtime/core/constraint-match.js';
+import { LIMIT_FIELDS } from '../runtime/process/limits.js';
+import { NAMESPACE_SEGMENT } from '../runtime/store/namespace-memory.js';
 
 /** Schemas shared by `sys.spawn` and `sys.handoff`. */
 export const capRequestSchema = z.strictObject({

@@ -1,9 +1,9 @@
 import superjson from 'superjson';
 import { z } from 'zod';
-import type { AgentSession } from '../runtime/agent.js';
-import type { Attempt } from '../runtime/audit-trail.js';
-import { KernelError } from '../runtime/errors.js';
-import { joinLabels } from '../runtime/labels.js';
+import type { Attempt } from '../runtime/audit/attempt.js';
+import { KernelError } from '../runtime/core/errors.js';
+import { joinLabels } from '../runtime/labels/label.js';
+import type { AgentSession } from '../runtime/process/session.js';
 import { defineSyscall } from './syscall.js';
 
 /** superjson's wire form, as the guest's copy of superjson produces it: JSON plus type annotations. */
@@ -16,6 +16,12 @@ const wireSchema = z.strictObject({ json: z.unknown(), meta: z.record(z.string()
  */
 export const snapshotSyscall = defineSyscall({
   name: 'snapshot',
+  guest: {
+    params: ['state'],
+    type: '(state: unknown): Promise<string>',
+    doc: "Freezes the agent's state; resolves to its content id (SHA-256).",
+    encoding: 'superjson-argument',
+  },
   args: z.tuple([wireSchema]),
   async run(session: AgentSession, [wire], attempt: Attempt) {
     const substituted = session.handles.substitute(wire);
@@ -41,6 +47,12 @@ export const snapshotSyscall = defineSyscall({
 /** `sys.restored()` → the state a restored agent was frozen with (superjson's form); null when not restored. */
 export const restoredSyscall = defineSyscall({
   name: 'restored',
+  guest: {
+    params: [],
+    type: '(): Promise<unknown>',
+    doc: 'The state a restored agent was frozen with; undefined when not restored.',
+    encoding: 'superjson-result',
+  },
   args: z.tuple([]),
   run(session: AgentSession, _args, attempt: Attempt) {
     attempt.begin();

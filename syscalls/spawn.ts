@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import type { AgentSession } from '../runtime/agent.js';
-import type { Attempt } from '../runtime/audit-trail.js';
-import type { ChildRequest } from '../runtime/process-control.js';
+import type { Attempt } from '../runtime/audit/attempt.js';
+import type { ChildRequest } from '../runtime/process/process-control.js';
+import type { AgentSession } from '../runtime/process/session.js';
 import { childRequestSchema } from './process-schemas.js';
 import { defineSyscall } from './syscall.js';
 
@@ -12,6 +12,11 @@ import { defineSyscall } from './syscall.js';
  */
 export const spawnSyscall = defineSyscall({
   name: 'spawn',
+  guest: {
+    params: ['request'],
+    type: '(request: SpawnRequest): Promise<string>',
+    doc: 'Starts a child agent; resolves to its id.',
+  },
   charge: { children: 1 },
   args: z.tuple([childRequestSchema]),
   run(session: AgentSession, [request], attempt: Attempt) {

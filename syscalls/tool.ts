@@ -1,15 +1,20 @@
 import { z } from 'zod';
-import type { AgentSession } from '../runtime/agent.js';
-import { type Attempt, subjectOf } from '../runtime/audit-trail.js';
-import { KernelError, toErrorInfo } from '../runtime/errors.js';
-import { joinLabels, labelLeq } from '../runtime/labels.js';
-import { createToolContext } from '../runtime/tool-context.js';
-import { authorizeToolUse, checkSinks, prepareToolUse, runToolUse } from '../runtime/tool-gate.js';
+import type { Attempt } from '../runtime/audit/attempt.js';
+import { KernelError, toErrorInfo } from '../runtime/core/errors.js';
+import { joinLabels, labelLeq } from '../runtime/labels/label.js';
+import type { AgentSession } from '../runtime/process/session.js';
+import { createToolContext } from '../runtime/tool-use/tool-context.js';
+import { authorizeToolUse, checkSinks, prepareToolUse, runToolUse } from '../runtime/tool-use/tool-gate.js';
 import { defineSyscall } from './syscall.js';
 
 /** `sys.tool(name, args, options)`: runs a registered tool for the calling agent, if its capabilities allow. */
 export const toolSyscall = defineSyscall({
   name: 'tool',
+  guest: {
+    params: ['name', 'args', 'options'],
+    type: '(name: string, args?: unknown, options?: { handle?: boolean }): Promise<any>',
+    doc: 'Calls a registered tool; with `{ handle: true }` the result stays in the kernel as an opaque handle.',
+  },
   args: z.tuple([
     z.string().min(1).max(64),
     z.unknown(),
@@ -55,7 +60,7 @@ export const toolSyscall = defineSyscall({
     const caller = {
       id: session.id,
       holder: session.publicKey,
-      subject: subjectOf(session),
+      subject: session.subject,
       signal: session.signal,
       quota: session.quota,
     };

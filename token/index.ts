@@ -17,14 +17,14 @@ import {
   type ValidityWindow,
   validityWindow,
   verifyChainWith,
-} from '../runtime/capability-chain.js';
+} from '../runtime/capability/chain.js';
 import {
   type Capability,
   type CapabilityFailure,
   type CapabilityResult,
   openCapability,
   type SignatureVerifier,
-} from '../runtime/capability-token.js';
+} from '../runtime/capability/token.js';
 
 export type { Capability, CapabilityFailure, CapabilityRequest, CapabilityResult, ChainVerifyOptions, ValidityWindow };
 export { MAX_CHAIN_LENGTH, validityWindow };

@@ -6,7 +6,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Stats } from 'node:fs';
 import { type FileHandle, open, opendir, rename, unlink } from 'node:fs/promises';
-import { KernelError } from '../runtime/errors.js';
+import { KernelError } from '../runtime/core/errors.js';
 import {
   CREATE_FLAGS,
   childPath,

@@ -12,8 +12,8 @@
  */
 import { existsSync, constants as FS, realpathSync, type Stats, statSync } from 'node:fs';
 import { type FileHandle, lstat, mkdir, open, readlink } from 'node:fs/promises';
-import { KernelError } from '../runtime/errors.js';
-import { normalizePath } from '../runtime/resource-match.js';
+import { KernelError } from '../runtime/core/errors.js';
+import { normalizePath } from '../runtime/core/resource-match.js';
 
 const DIR_FLAGS = FS.O_RDONLY | FS.O_DIRECTORY | FS.O_NOFOLLOW | FS.O_NONBLOCK;
 // O_NONBLOCK so that a FIFO swapped in after our lstat cannot make the open wait for a writer; O_NOCTTY so

@@ -22,8 +22,15 @@
 import type { Stats } from 'node:fs';
 import { opendir, rmdir } from 'node:fs/promises';
 import { z } from 'zod';
-import { KernelError } from '../runtime/errors.js';
-import { normalizePath } from '../runtime/resource-match.js';
+import { KernelError } from '../runtime/core/errors.js';
+import { normalizePath } from '../runtime/core/resource-match.js';
+import {
+  defineTool,
+  type Tool,
+  type ToolContext,
+  UNTRACKED_WRITES_KEY,
+  type UndoContext,
+} from '../runtime/tool-use/tool-contract.js';
 import {
   notEmpty,
   type ReadResult,
@@ -52,7 +59,6 @@ import {
   requireRegular,
   resolvePath,
 } from './fs-path.js';
-import { defineTool, type Tool, type ToolContext, UNTRACKED_WRITES_KEY, type UndoContext } from './registry.js';
 
 /** Options for `createFsTools`. */
 export interface FsToolsOptions {

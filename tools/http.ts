@@ -17,8 +17,10 @@
 import { Buffer } from 'node:buffer';
 import { Agent, request } from 'undici';
 import { z } from 'zod';
-import { KernelError } from '../runtime/errors.js';
-import { MAX_RESOURCE_LENGTH, normalizeUrl } from '../runtime/resource-match.js';
+import { KernelError } from '../runtime/core/errors.js';
+import { MAX_RESOURCE_LENGTH, normalizeUrl } from '../runtime/core/resource-match.js';
+import { definePolicySection, type PolicySection } from '../runtime/policy/policy.js';
+import { defineTool, type Injection, type Tool, type ToolContext } from '../runtime/tool-use/tool-contract.js';
 import {
   AddressBlockedError,
   AddressGuard,
@@ -27,7 +29,6 @@ import {
   parseCidr,
   type Resolver,
 } from './address-guard.js';
-import { defineTool, type Injection, type Tool, type ToolContext } from './registry.js';
 
 export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 export type HttpMethod = (typeof HTTP_METHODS)[number];
@@ -120,6 +121,9 @@ export const httpConfigSchema = z.strictObject({
 });
 
 export type HttpConfig = z.output<typeof httpConfigSchema>;
+
+/** The policy's `tools.http` section, validated by `httpConfigSchema`. */
+export const httpPolicySection: PolicySection<HttpConfig> = definePolicySection('http', httpConfigSchema);
 
 /** Maps a validated policy-file config to `HttpOptions`. Never throws for a value `httpConfigSchema` accepted. */
 export function httpOptionsFromConfig(config: HttpConfig): HttpOptions {

@@ -20,7 +20,7 @@
  * text (it may carry data the audit log must not keep).
  */
 import { z } from 'zod';
-import { KernelError } from '../runtime/errors.js';
+import { KernelError } from '../runtime/core/errors.js';
 
 /** Most arguments one call may pass (a program's `max_args` can only lower it). */
 export const MAX_ARGS = 128;

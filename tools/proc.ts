@@ -30,8 +30,10 @@ import { type FileHandle, lstat, open, readlink } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { z } from 'zod';
-import { KernelError } from '../runtime/errors.js';
-import { normalizePath } from '../runtime/resource-match.js';
+import { KernelError } from '../runtime/core/errors.js';
+import { normalizePath } from '../runtime/core/resource-match.js';
+import { definePolicySection, type PolicySection } from '../runtime/policy/policy.js';
+import { defineTool, type LabelStore, type Tool, UNTRACKED_WRITES_KEY } from '../runtime/tool-use/tool-contract.js';
 import {
   type ArgRules,
   argPatternSchema,
@@ -41,7 +43,6 @@ import {
   MAX_ARG_LENGTH,
   MAX_ARGS,
 } from './proc-args.js';
-import { defineTool, type LabelStore, type Tool, UNTRACKED_WRITES_KEY } from './registry.js';
 
 export { GIT_FORBIDDEN_FLAGS } from './proc-args.js';
 
@@ -107,6 +108,9 @@ export const procConfigSchema = z.strictObject({
 
 /** The policy-file form of the proc configuration. */
 export type ProcConfig = z.input<typeof procConfigSchema>;
+
+/** The policy's `tools.proc` section, validated by `procConfigSchema`. */
+export const procPolicySection: PolicySection<ProcConfig> = definePolicySection<ProcConfig>('proc', procConfigSchema);
 
 /** What `createProcTool` takes: the policy's proc configuration plus the host's fs roots (CLI `--root`). */
 export interface ProcOptions extends ProcConfig {

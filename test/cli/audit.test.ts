@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { auditExport, auditShow, auditVerify } from '../../cli/audit.js';
 import { sanitizeForTerminal } from '../../cli/io.js';
-import { AuditLog } from '../../runtime/audit-log.js';
-import { AuditFileStore } from '../../runtime/audit-store.js';
+import { AuditLog } from '../../runtime/audit/audit-log.js';
+import { AuditFileStore } from '../../runtime/audit/file-store.js';
 import { cleanup, fakeClock, KERNEL_KEY, KERNEL_KEY_HEX, tempDir, writeLog } from '../runtime/audit-helpers.js';
 
 function capture() {

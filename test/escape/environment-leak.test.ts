@@ -9,9 +9,9 @@ import { mkdir, mkdtemp, realpath, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { prepareToolUse, runToolUse } from '../../runtime/tool-gate.js';
+import type { Tool } from '../../runtime/tool-use/tool-contract.js';
+import { prepareToolUse, runToolUse } from '../../runtime/tool-use/tool-gate.js';
 import { createProcTool, type ProcResult } from '../../tools/proc.js';
-import type { Tool } from '../../tools/registry.js';
 import { testToolContext } from '../helpers/tool-context.js';
 
 async function call(tool: Tool, args: unknown): Promise<ProcResult> {

@@ -1,4 +1,4 @@
-// Attack: exfiltrate labelled data (DESIGN §5). The agent is hostile (or prompt-injected): it reads a secret,
+// Attack: exfiltrate labelled data (docs/architecture.md §5). The agent is hostile (or prompt-injected): it reads a secret,
 // an inbox and a web page through realistic tools and tries every way we know to get that data into a sink
 // that refuses it: directly, transformed (concatenation, templates, JSON, map/join, btoa, URL encoding: the
 // EchoLeak pattern), one bit at a time through the choice of URL, through handles, secondary fields, the
@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineTool, type Kernel } from '../../index.js';
-import { normalizeUrl } from '../../runtime/resource-match.js';
+import { normalizeUrl } from '../../runtime/core/resource-match.js';
 import { testKernel } from '../helpers/kernel.js';
 import { readAuditRecords } from '../runtime/audit-helpers.js';
 

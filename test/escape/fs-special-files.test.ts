@@ -3,9 +3,9 @@ import { rename, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Tool } from '../../runtime/tool-use/tool-contract.js';
 import { createFsTools } from '../../tools/fs.js';
 import { locate, lstatEntry, openDir, openRegular } from '../../tools/fs-path.js';
-import type { Tool } from '../../tools/registry.js';
 import { codeOf, type FsSandbox, fsSandbox } from '../helpers/fs-sandbox.js';
 import { testToolContext } from '../helpers/tool-context.js';
 

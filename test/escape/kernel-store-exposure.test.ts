@@ -11,7 +11,7 @@ import { mkdtemp, realpath, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { prepareToolUse, runToolUse } from '../../runtime/tool-gate.js';
+import { prepareToolUse, runToolUse } from '../../runtime/tool-use/tool-gate.js';
 import { createFsTools } from '../../tools/fs.js';
 import { json, type Workspace, workspace } from '../cli/cli-process.js';
 import { codeOf } from '../helpers/fs-sandbox.js';

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Kernel } from '../../index.js';
-import { MAX_NAMESPACE_BYTES, MAX_NAMESPACE_ENTRIES } from '../../runtime/namespace-memory.js';
+import { MAX_NAMESPACE_BYTES, MAX_NAMESPACE_ENTRIES } from '../../runtime/store/namespace-memory.js';
 import { webAndMailKernel } from '../helpers/web-and-mail.js';
 
 /**

@@ -4,9 +4,9 @@
 // be re-authorized, get only its own injected secrets, and never carry the previous origin's credentials.
 import type { ServerResponse } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { prepareToolUse, runToolUse } from '../../runtime/tool-gate.js';
+import type { Injection, Tool, ToolContext } from '../../runtime/tool-use/tool-contract.js';
+import { prepareToolUse, runToolUse } from '../../runtime/tool-use/tool-gate.js';
 import { createHttpTool, type HttpResult } from '../../tools/http.js';
-import type { Injection, Tool, ToolContext } from '../../tools/registry.js';
 import { type ReceivedRequest, startTestServer, type TestServer } from '../helpers/http-server.js';
 import { refusal, type TestToolContext, testToolContext } from '../helpers/tool-context.js';
 

@@ -7,7 +7,8 @@
 // tested on the guard itself, and the tool is only pointed at hosts that are loopback whatever the outcome.
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { prepareToolUse, runToolUse } from '../../runtime/tool-gate.js';
+import type { Tool } from '../../runtime/tool-use/tool-contract.js';
+import { prepareToolUse, runToolUse } from '../../runtime/tool-use/tool-gate.js';
 import {
   AddressBlockedError,
   AddressGuard,
@@ -17,7 +18,6 @@ import {
   parseCidr,
 } from '../../tools/address-guard.js';
 import { createHttpTool, type HttpResult } from '../../tools/http.js';
-import type { Tool } from '../../tools/registry.js';
 import { startTestServer, type TestServer } from '../helpers/http-server.js';
 import { refusal, testToolContext } from '../helpers/tool-context.js';
 

@@ -1,9 +1,10 @@
 // Hand-made capability tokens for tests: bodies the kernel would never sign, signed anyway.
-import { encodeBase64Url } from '../../runtime/base64url.js';
-import { canonicalJson } from '../../runtime/canonical-json.js';
-import { SIGNATURE_DOMAIN } from '../../runtime/capability-token.js';
-import type { SigningKey } from '../../runtime/keys.js';
-import { encodePublicKey } from '../../runtime/public-key.js';
+
+import type { SigningKey } from '../../runtime/capability/signing-key.js';
+import { SIGNATURE_DOMAIN } from '../../runtime/capability/token.js';
+import { encodeBase64Url } from '../../runtime/core/base64url.js';
+import { canonicalJson } from '../../runtime/core/canonical-json.js';
+import { encodePublicKey } from '../../runtime/core/public-key.js';
 
 const encoder = new TextEncoder();
 

@@ -1,10 +1,10 @@
 import { mkdir, mkdtemp, realpath, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KernelError } from '../../runtime/errors.js';
-import { prepareToolUse, runToolUse } from '../../runtime/tool-gate.js';
+import { KernelError } from '../../runtime/core/errors.js';
+import type { Tool } from '../../runtime/tool-use/tool-contract.js';
+import { prepareToolUse, runToolUse } from '../../runtime/tool-use/tool-gate.js';
 import { createFsTools, type FsToolsOptions } from '../../tools/fs.js';
-import type { Tool } from '../../tools/registry.js';
 import { type TestToolContext, testToolContext } from './tool-context.js';
 
 /** A temp dir holding `root` (the fs tools' only root) and `outside` (a sibling the tools must never reach). */

@@ -1,16 +1,16 @@
-import type { KernelEvent, KernelServices } from '../../runtime/agent.js';
-import type { AuditLog } from '../../runtime/audit-log.js';
-import { MemoryBlobStore } from '../../runtime/blob-store.js';
-import type { CapabilityAuthority } from '../../runtime/capability-authority.js';
-import { KernelError } from '../../runtime/errors.js';
-import { MemoryKvStore } from '../../runtime/kv-store.js';
-import { LabelRules } from '../../runtime/label-rules.js';
-import { NamespaceMemory } from '../../runtime/namespace-memory.js';
-import type { ProcessControl } from '../../runtime/process-control.js';
-import { KvLabelStore } from '../../runtime/resource-labels.js';
-import { UndoJournal } from '../../runtime/undo-journal.js';
-import { Vault } from '../../runtime/vault.js';
-import type { ToolRegistry } from '../../tools/registry.js';
+import type { AuditLog } from '../../runtime/audit/audit-log.js';
+import type { CapabilityAuthority } from '../../runtime/capability/authority.js';
+import { KernelError } from '../../runtime/core/errors.js';
+import { KvLabelStore } from '../../runtime/labels/kv-label-store.js';
+import { LabelRules } from '../../runtime/labels/label-rules.js';
+import type { KernelEvent } from '../../runtime/process/run-result.js';
+import type { KernelServices, ProcessControl } from '../../runtime/process/session.js';
+import { MemoryBlobStore } from '../../runtime/store/blob-store.js';
+import { MemoryKvStore } from '../../runtime/store/kv-store.js';
+import { NamespaceMemory } from '../../runtime/store/namespace-memory.js';
+import type { ToolRegistry } from '../../runtime/tool-use/tool-contract.js';
+import { UndoJournal } from '../../runtime/tool-use/undo-journal.js';
+import { Vault } from '../../runtime/tool-use/vault.js';
 
 const noProcesses: ProcessControl = {
   spawn: () => {

@@ -1,6 +1,13 @@
-import { MemoryBlobStore } from '../../runtime/blob-store.js';
-import { KernelError } from '../../runtime/errors.js';
-import type { Injection, LabelStore, ToolCharge, ToolContext, UndoCapture, UndoContext } from '../../tools/registry.js';
+import { KernelError } from '../../runtime/core/errors.js';
+import { MemoryBlobStore } from '../../runtime/store/blob-store.js';
+import type {
+  Injection,
+  LabelStore,
+  ToolCharge,
+  ToolContext,
+  UndoCapture,
+  UndoContext,
+} from '../../runtime/tool-use/tool-contract.js';
 
 const NO_INJECTION: Injection = Object.freeze({ headers: Object.freeze({}), query: Object.freeze({}) });
 

@@ -1,11 +1,11 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AuditLog, type AuditSink } from '../../runtime/audit-log.js';
-import { type AuditRecord, type AuditStatus, parseRecordLine } from '../../runtime/audit-record.js';
-import { AuditFileStore, type AuditFileStoreOptions } from '../../runtime/audit-store.js';
-import type { ErrorCode } from '../../runtime/errors.js';
-import { SigningKey } from '../../runtime/keys.js';
+import { AuditLog, type AuditSink } from '../../runtime/audit/audit-log.js';
+import { AuditFileStore, type AuditFileStoreOptions } from '../../runtime/audit/file-store.js';
+import { type AuditRecord, type AuditStatus, parseRecordLine } from '../../runtime/audit/record.js';
+import { SigningKey } from '../../runtime/capability/signing-key.js';
+import type { ErrorCode } from '../../runtime/core/errors.js';
 
 /** A fixed kernel key, so failures reproduce. */
 export const KERNEL_KEY = SigningKey.fromSeed(new Uint8Array(32).fill(7));

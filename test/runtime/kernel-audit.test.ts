@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineTool, type Kernel } from '../../index.js';
-import { verifyRecordInclusion } from '../../runtime/audit-proof.js';
-import type { AuditRecord } from '../../runtime/audit-record.js';
-import { verifyAuditFile } from '../../runtime/audit-verify.js';
+import { verifyRecordInclusion } from '../../runtime/audit/proof.js';
+import type { AuditRecord } from '../../runtime/audit/record.js';
+import { verifyAuditFile } from '../../runtime/audit/verify-file.js';
 import { testKernel } from '../helpers/kernel.js';
 import { readAuditRecords } from './audit-helpers.js';
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineTool, Kernel } from '../../index.js';
-import { normalizePath, normalizeUrl } from '../../runtime/resource-match.js';
+import { normalizePath, normalizeUrl } from '../../runtime/core/resource-match.js';
 import { testKernel } from '../helpers/kernel.js';
 
 // Realistic tools with declared actions, resources and defaults (the built-in fs/http tools follow this shape).

@@ -1,4 +1,4 @@
-// Reversible actions end to end (DESIGN §8): an agent writes and deletes real files through sys.tool, the
+// Reversible actions end to end (docs/architecture.md §8): an agent writes and deletes real files through sys.tool, the
 // fs tools save the previous content and mode before the effect, and the host undoes the call with
 // kernel.rollback(recordId), which re-authorizes the undo under the policy, audits it, refuses a file that
 // changed since (unless forced), refuses a second rollback, and never lets a record id near the file system.

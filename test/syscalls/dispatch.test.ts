@@ -1,12 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { encodeValue } from '../../isolates/boundary.js';
-import { AgentSession, type KernelEvent } from '../../runtime/agent.js';
-import { AuditLog } from '../../runtime/audit-log.js';
-import { CapabilityAuthority } from '../../runtime/capability-authority.js';
-import { SigningKey } from '../../runtime/keys.js';
-import { DEFAULT_LIMITS } from '../../runtime/limits.js';
+import { AuditLog } from '../../runtime/audit/audit-log.js';
+import { CapabilityAuthority } from '../../runtime/capability/authority.js';
+import { SigningKey } from '../../runtime/capability/signing-key.js';
+import { DEFAULT_LIMITS } from '../../runtime/process/limits.js';
+import type { KernelEvent } from '../../runtime/process/run-result.js';
+import { AgentSession } from '../../runtime/process/session.js';
+import { ToolRegistry } from '../../runtime/tool-use/tool-contract.js';
 import { dispatch } from '../../syscalls/dispatch.js';
-import { ToolRegistry } from '../../tools/registry.js';
+import { encodeValue } from '../../syscalls/wire.js';
 import { testKernel, testTools } from '../helpers/kernel.js';
 import { standaloneServices } from '../helpers/services.js';
 

@@ -1,10 +1,10 @@
 import { chmod, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { MemoryBlobStore } from '../../runtime/blob-store.js';
-import { prepareToolUse } from '../../runtime/tool-gate.js';
+import { MemoryBlobStore } from '../../runtime/store/blob-store.js';
+import type { Tool } from '../../runtime/tool-use/tool-contract.js';
+import { prepareToolUse } from '../../runtime/tool-use/tool-gate.js';
 import { createFsTools, type FsUndoData } from '../../tools/fs.js';
-import type { Tool } from '../../tools/registry.js';
 import { codeOf, type FsSandbox, fsSandbox, outcome } from '../helpers/fs-sandbox.js';
 import { testToolContext, testUndoContext } from '../helpers/tool-context.js';
 

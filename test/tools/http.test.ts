@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { prepareToolUse, runToolUse } from '../../runtime/tool-gate.js';
+import type { Tool, ToolContext } from '../../runtime/tool-use/tool-contract.js';
+import { prepareToolUse, runToolUse } from '../../runtime/tool-use/tool-gate.js';
 import {
   createHttpTool,
   type HttpOptions,
@@ -8,7 +9,6 @@ import {
   httpOptionsFromConfig,
   httpResource,
 } from '../../tools/http.js';
-import type { Tool, ToolContext } from '../../tools/registry.js';
 import { startTestServer, type TestServer } from '../helpers/http-server.js';
 import { refusal, testToolContext } from '../helpers/tool-context.js';
 

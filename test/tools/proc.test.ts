@@ -3,7 +3,8 @@ import { chmod, copyFile, mkdir, mkdtemp, readFile, realpath, rm, symlink, unlin
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { prepareToolUse, runToolUse } from '../../runtime/tool-gate.js';
+import type { Tool } from '../../runtime/tool-use/tool-contract.js';
+import { prepareToolUse, runToolUse } from '../../runtime/tool-use/tool-gate.js';
 import { createProcTool, type ProcOptions, type ProcResult, procConfigSchema } from '../../tools/proc.js';
 import {
   checkArguments,
@@ -12,7 +13,6 @@ import {
   GIT_FORBIDDEN_FLAGS,
   matchArgPattern,
 } from '../../tools/proc-args.js';
-import type { Tool } from '../../tools/registry.js';
 import { type TestToolContext, testToolContext } from '../helpers/tool-context.js';
 
 /** Calls the tool the way the kernel does: schema, resource, then run. */

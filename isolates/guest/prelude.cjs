@@ -1,0 +1,295 @@
+// @ts-check
+/**
+ * The guest prelude: the only kernel code that runs inside an agent's isolate. It runs before any agent
+ * code, captures every intrinsic it needs, removes the globals agents must not have, and installs the
+ * frozen `sys` object whose stubs it builds from the kernel's syscall table.
+ *
+ * This file is a script, not a module (hence .cjs): its completion value is the function below, which the host calls
+ * once per realm with the two host callbacks and the configuration. The callbacks are arguments, so they
+ * never appear on the global object; the function returns `[deliver, start]`, which the host keeps
+ * References to. Nothing in the agent's reach points at them.
+ *
+ * Wire format (strings only, both directions):
+ * - guest -> host: `enter(id, syscall, payload)` where payload is JSON text of the argument array. It
+ *   returns a reply at once, or "" when the reply will come later through `deliver(id, reply)`.
+ * - host -> guest reply: "v" + JSON text of the value ("v" alone for undefined), or
+ *   "e" + JSON text of [code, message].
+ * - guest -> host result of main: `done(reply)` with the same reply encoding ("b" when there is no default
+ *   export function); a failure carries only the agent's own message text.
+ *
+ * Why this shape: only strings cross, so no isolated-vm object or agent object ever reaches the host, and
+ * the host never awaits a guest promise. Agent code can poison prototypes, but the prelude only calls
+ * functions it captured up front through a captured Reflect.apply, and keeps its state in null-prototype
+ * objects, so poisoning can only change what the agent itself observes.
+ *
+ * The file is a .cjs so that tools treat it as the script it is (its 'use strict' directive matters).
+ */
+'use strict';
+
+/**
+ * @typedef {{ name: string, params: string[], encoding?: 'superjson-argument' | 'superjson-result' }} Stub
+ * @typedef {{ removed: string[], stubs: Stub[], superjson: { request: string, global: string } }} PreludeConfig
+ * @typedef {(id: number, syscall: string, payload: string) => string} Enter
+ * @typedef {{ serialize(value: unknown): unknown, deserialize(wire: unknown): unknown }} Superjson
+ */
+
+(function prelude(
+  /** @type {Enter} */ enter,
+  /** @type {(reply: string) => void} */ done,
+  /** @type {string} */ configJson,
+) {
+  /** @type {any} */
+  const g = globalThis;
+  /** @type {PreludeConfig} */
+  const config = JSON.parse(configJson);
+  for (const name of config.removed) delete g[name];
+
+  const ReflectApply = Reflect.apply;
+  const ReflectDefineProperty = Reflect.defineProperty;
+  const ObjectCreate = Object.create;
+  const ObjectFreeze = Object.freeze;
+  const JSONParse = JSON.parse;
+  const JSONStringify = JSON.stringify;
+  const StringSlice = String.prototype.slice;
+  const StringCtor = String;
+  const PromiseCtor = Promise;
+  const PromiseResolve = Promise.resolve;
+  const PromiseThen = Promise.prototype.then;
+  const ErrorCtor = Error;
+  const MAX_MESSAGE = 1000;
+
+  // Property descriptors with a null prototype: a 'get' or 'set' planted on Object.prototype must not turn
+  // them into accessors.
+  /** @type {(fields: { value: unknown, enumerable?: boolean, writable?: boolean, configurable?: boolean }) => PropertyDescriptor} */
+  const descriptor = (fields) => /** @type {any} */ ({ __proto__: null, ...fields });
+
+  /** @type {(s: string, from: number, to?: number) => string} */
+  const slice = (s, from, to) => ReflectApply(StringSlice, s, [from, to]);
+
+  // A planted accessor must not make defining `code` throw, which would leave a pending call unsettled.
+  /** @type {(code: string, message: string) => Error} */
+  const kernelError = (code, message) => {
+    const error = new ErrorCtor(message);
+    ReflectDefineProperty(error, 'code', descriptor({ value: code, enumerable: true, writable: false }));
+    return error;
+  };
+
+  // JSON has no form for functions and symbols and would drop them silently; refuse them instead.
+  /** @type {(key: string, value: unknown) => unknown} */
+  const strictReplacer = (_key, value) => {
+    const type = typeof value;
+    if (type === 'function' || type === 'symbol') throw strictReplacer;
+    return value;
+  };
+  // JSON text of the argument list, serialized one argument at a time so that a toJSON planted on
+  // Array.prototype cannot replace the envelope (the syscall's own argument positions). Each argument
+  // is serialized exactly once; its getters and toJSON run here, in the agent's realm.
+  /** @type {(list: unknown[]) => string} */
+  const encodeArgs = (list) => {
+    let text = '[';
+    for (let i = 0; i < list.length; i++) {
+      const part = JSONStringify(list[i], strictReplacer);
+      text += (i === 0 ? '' : ',') + (part === undefined ? 'null' : part);
+    }
+    return `${text}]`;
+  };
+
+  // Turns a host reply into the value or a guest-realm Error; a malformed reply is an internal error.
+  /** @type {(reply: unknown, resolve: (value: unknown) => void, reject: (error: Error) => void) => void} */
+  const settle = (reply, resolve, reject) => {
+    if (typeof reply !== 'string' || reply.length === 0) {
+      reject(kernelError('E_INTERNAL', 'malformed kernel reply'));
+      return;
+    }
+    try {
+      if (reply[0] === 'v') {
+        resolve(reply.length === 1 ? undefined : JSONParse(slice(reply, 1)));
+        return;
+      }
+      if (reply[0] === 'e') {
+        const info = JSONParse(slice(reply, 1));
+        reject(kernelError(StringCtor(info[0]), StringCtor(info[1])));
+        return;
+      }
+    } catch {}
+    reject(kernelError('E_INTERNAL', 'malformed kernel reply'));
+  };
+
+  /** @type {Record<number, { resolve: (value: unknown) => void, reject: (error: Error) => void }>} */
+  const pending = ObjectCreate(null);
+  let nextId = 1;
+
+  /** @type {(syscall: string, args: unknown[]) => Promise<any>} */
+  const call = (syscall, args) =>
+    new PromiseCtor((resolve, reject) => {
+      let payload;
+      try {
+        payload = encodeArgs(args);
+      } catch {
+        payload = undefined;
+      }
+      if (typeof payload !== 'string') {
+        reject(kernelError('E_BAD_ARG', `sys.${syscall}: arguments must be JSON-serializable`));
+        return;
+      }
+      const id = nextId++;
+      let reply;
+      try {
+        reply = enter(id, syscall, payload);
+      } catch {
+        reject(kernelError('E_KILLED', `sys.${syscall}: the agent has ended`));
+        return;
+      }
+      if (reply === '') {
+        pending[id] = { resolve, reject };
+        return;
+      }
+      settle(reply, resolve, reject);
+    });
+
+  /** @type {(id: number, reply: string) => void} */
+  const deliver = (id, reply) => {
+    const waiter = pending[id];
+    if (waiter === undefined) return;
+    delete pending[id];
+    settle(reply, waiter.resolve, waiter.reject);
+  };
+
+  // Snapshot state crosses in superjson's form (JSON plus type annotations), loaded into the realm on first use.
+  /** @type {Superjson | undefined} */
+  let superjson;
+  /** @type {<T>(use: (lib: Superjson) => T) => Promise<T>} */
+  const withSuperjson = (use) => {
+    const ready =
+      superjson !== undefined
+        ? ReflectApply(PromiseResolve, PromiseCtor, [undefined])
+        : ReflectApply(PromiseThen, call(config.superjson.request, []), [
+            () => {
+              if (superjson === undefined) {
+                const lib = g[config.superjson.global];
+                delete g[config.superjson.global];
+                superjson = { serialize: lib.serialize, deserialize: lib.deserialize };
+              }
+            },
+          ]);
+    return ReflectApply(PromiseThen, ready, [() => use(/** @type {Superjson} */ (superjson))]);
+  };
+
+  // A stub sends exactly params.length arguments (an absent one as null, never read from Array.prototype),
+  // or all of them for a `...rest` parameter list.
+  /** @type {(stub: Stub) => (...args: unknown[]) => Promise<unknown>} */
+  const makeStub = (stub) => {
+    const { name, params, encoding } = stub;
+    const variadic = params.length === 1 && slice(/** @type {string} */ (params[0]), 0, 3) === '...';
+    const arity = params.length;
+    /** @type {(args: unknown[]) => unknown[]} */
+    const fixed = (args) => {
+      if (variadic) return args;
+      /** @type {unknown[]} */
+      const out = [];
+      for (let i = 0; i < arity; i++) {
+        const value = i < args.length ? args[i] : undefined;
+        const item = value === undefined ? null : value;
+        ReflectDefineProperty(
+          out,
+          i,
+          descriptor({ value: item, writable: true, enumerable: true, configurable: true }),
+        );
+      }
+      return out;
+    };
+    if (encoding === 'superjson-argument') {
+      // Only the first argument (the state) crosses, in superjson's form.
+      return (...args) => withSuperjson((lib) => call(name, [lib.serialize(args.length > 0 ? args[0] : undefined)]));
+    }
+    if (encoding === 'superjson-result') {
+      return (...args) =>
+        withSuperjson((lib) =>
+          ReflectApply(PromiseThen, call(name, fixed(args)), [
+            (/** @type {unknown} */ wire) => (wire === null ? undefined : lib.deserialize(wire)),
+          ]),
+        );
+    }
+    return (...args) => call(name, fixed(args));
+  };
+
+  /** @type {(target: object, name: string, value: unknown) => void} */
+  const define = (target, name, value) => {
+    ObjectFreeze(value);
+    ReflectDefineProperty(target, name, descriptor({ value, enumerable: true }));
+  };
+  const sys = ObjectCreate(null);
+  /** @type {Record<string, object>} */
+  const namespaces = ObjectCreate(null);
+  for (const stub of config.stubs) {
+    const dot = stub.name.indexOf('.');
+    if (dot < 0) {
+      define(sys, stub.name, makeStub(stub));
+      continue;
+    }
+    const space = slice(stub.name, 0, dot);
+    /** @type {object} */
+    const target = namespaces[space] ?? ObjectCreate(null);
+    namespaces[space] = target;
+    define(target, slice(stub.name, dot + 1), makeStub(stub));
+  }
+  for (const space in namespaces) define(sys, space, /** @type {object} */ (namespaces[space]));
+  ObjectFreeze(sys);
+  ReflectDefineProperty(g, 'sys', { value: sys, writable: false, enumerable: false, configurable: false });
+
+  // Reports the outcome of main exactly once.
+  let finished = false;
+  /** @type {(reply: string) => void} */
+  const finish = (reply) => {
+    if (finished) return;
+    finished = true;
+    done(reply);
+  };
+  /** @type {(value: unknown) => void} */
+  const succeed = (value) => {
+    let text;
+    try {
+      text = JSONStringify(value);
+    } catch {
+      finish(`e${JSONStringify('main returned a value that is not JSON-serializable')}`);
+      return;
+    }
+    finish(text === undefined ? 'v' : `v${text}`);
+  };
+  // The agent's own message, as plain text: any getter or toString it planted runs here, in its realm.
+  /** @type {(thrown: any) => void} */
+  const fail = (thrown) => {
+    let message = 'agent threw a non-error value';
+    try {
+      const raw = thrown !== null && typeof thrown === 'object' ? thrown.message : thrown;
+      if (raw !== undefined) message = slice(StringCtor(raw), 0, MAX_MESSAGE);
+    } catch {}
+    finish(`e${JSONStringify(typeof message === 'string' ? message : 'agent failed')}`);
+  };
+
+  let started = false;
+  /** @type {(namespace: any, inputJson: string) => void} */
+  const start = (namespace, inputJson) => {
+    if (started) return;
+    started = true;
+    let outcome;
+    try {
+      const main = namespace.default;
+      if (typeof main !== 'function') {
+        finish('b');
+        return;
+      }
+      outcome = main(JSONParse(inputJson));
+    } catch (thrown) {
+      fail(thrown);
+      return;
+    }
+    try {
+      ReflectApply(PromiseThen, ReflectApply(PromiseResolve, PromiseCtor, [outcome]), [succeed, fail]);
+    } catch (thrown) {
+      fail(thrown);
+    }
+  };
+
+  return [deliver, start];
+});

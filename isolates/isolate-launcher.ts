@@ -1,0 +1,70 @@
+import type { AgentLauncher, AgentProcess, LaunchRequest } from '../runtime/process/agent-launcher.js';
+import type { RunResult } from '../runtime/process/run-result.js';
+import { dispatch } from '../syscalls/dispatch.js';
+import { RealmPool } from './realm-pool.js';
+import { Sandbox } from './sandbox.js';
+import { Watchdog } from './watchdog.js';
+
+/** Runs each agent in its own isolated-vm isolate, with one watchdog timer shared by all of them. */
+export class IsolateLauncher implements AgentLauncher {
+  readonly #watchdog: Watchdog;
+  readonly #realms: RealmPool;
+  #live = 0;
+
+  constructor(options: { tickMs?: number; poolSize?: number } = {}) {
+    this.#watchdog = new Watchdog(options.tickMs);
+    this.#realms = new RealmPool(options.poolSize);
+  }
+
+  launch({ session, code, filename, inputJson }: LaunchRequest): AgentProcess {
+    const services = session.services;
+    const sandbox = new Sandbox({
+      code,
+      filename,
+      inputJson,
+      limits: session.limits,
+      maxPayloadBytes: services.maxPayloadBytes,
+      watchdog: this.#watchdog,
+      realms: this.#realms,
+      hooks: {
+        enter: (syscall, payload) => dispatch(session, syscall, payload),
+        catastrophe: () => services.emit({ type: 'catastrophe', agent: session.id }),
+        ended: () => session.end(),
+        cpu: (totalMs) => session.reportCpu(totalMs),
+      },
+    });
+    session.state = 'running';
+    this.#live++;
+    const result: Promise<RunResult> = sandbox.outcome.then(({ outcome, usage }) => {
+      // The outcome settles only after the isolate is disposed.
+      this.#live--;
+      // Counted quotas are filled in by the kernel's process table from the agent's quota.
+      const fullUsage = {
+        ...usage,
+        syscalls: session.syscalls,
+        tokens_in: 0,
+        tokens_out: 0,
+        cost_usd: 0,
+        tool_calls: 0,
+        children: 0,
+      };
+      return outcome.ok
+        ? { ok: true, value: outcome.value, usage: fullUsage }
+        : { ok: false, error: outcome.error, usage: fullUsage };
+    });
+    return {
+      result,
+      kill: (reason) => sandbox.kill('E_KILLED', `killed: ${reason}`.slice(0, 200)),
+      terminate: (code, message) => sandbox.kill(code, message.slice(0, 200)),
+    };
+  }
+
+  liveIsolates(): number {
+    return this.#live;
+  }
+
+  close(): void {
+    this.#watchdog.close();
+    this.#realms.close();
+  }
+}

@@ -1,0 +1,125 @@
+import { createHash } from 'node:crypto';
+import { type ErrorCode, KernelError } from '../core/errors.js';
+import type { Label } from '../labels/label.js';
+import type { AuditLog } from './audit-log.js';
+import type { AuditRecord, AuditStatus } from './record.js';
+
+/** Who made an attempt, as the audit log names it. */
+export interface AuditSubject {
+  readonly id: string;
+  readonly namespace: string;
+  readonly parent: string | null;
+}
+
+/**
+ * One syscall attempt in the audit log: an intent record before the effect and an outcome record after it.
+ * Handlers describe what the call acts on as soon as they know (`describe`), then call `begin` right before
+ * the effect; a call refused earlier gets both records at `end`. If the log cannot take the intent, `begin`
+ * throws E_INTERNAL and the effect does not run: the kernel never acts without a record. `end` never throws.
+ */
+export class Attempt {
+  readonly #log: AuditLog;
+  readonly #subject: AuditSubject;
+  readonly #syscall: string;
+  readonly #started = performance.now();
+  #action: string;
+  #resource: string | null = null;
+  #args: unknown;
+  #label: Label | undefined;
+  #intent: AuditRecord | undefined;
+  #outcome: AuditRecord | undefined;
+  #usage: Record<string, number> | undefined;
+
+  constructor(log: AuditLog, subject: AuditSubject, syscall: string, args: unknown) {
+    this.#log = log;
+    this.#subject = subject;
+    this.#syscall = syscall;
+    this.#action = syscall;
+    this.#args = args;
+  }
+
+  /**
+   * Names the action, resource and (validated) arguments; only the arguments' digest is stored. The resource
+   * of a call labelled `secret` is stored as a digest too: a refused exfiltration attempt often carries the
+   * secret in its URL or path, and the log must not become the place it leaks to. `resourceIsData: false`
+   * says the resource is kernel vocabulary (a tag name), not data, and is kept.
+   */
+  describe(action: string, resource: string | null, args: unknown, label?: Label, resourceIsData = true): void {
+    this.#action = action;
+    const secret = resourceIsData && resource !== null && label?.includes('secret') === true;
+    this.#resource = secret ? redact(resource) : resource;
+    this.#args = args;
+    if (label !== undefined) this.#label = label;
+  }
+
+  /** Adds quota charged by the call (a tool's reported tokens) to what its outcome records. */
+  addUsage(field: string, amount: number): void {
+    this.#usage ??= {};
+    this.#usage[field] = (this.#usage[field] ?? 0) + amount;
+  }
+
+  /** Records the intent. Throws KernelError E_INTERNAL when the log cannot take it. Idempotent. */
+  begin(): void {
+    if (this.#intent !== undefined) return;
+    try {
+      this.#intent = this.#log.intent({
+        namespace: this.#subject.namespace,
+        agent: this.#subject.id,
+        parent: this.#subject.parent,
+        syscall: this.#syscall,
+        action: this.#action,
+        resource: this.#resource,
+        args: this.#args,
+        ...(this.#label === undefined ? {} : { label: this.#label }),
+      });
+    } catch {
+      throw new KernelError('E_INTERNAL', 'the audit log is unavailable');
+    }
+  }
+
+  /**
+   * Records the outcome (and the intent, if the call never reached `begin`). Returns the outcome's seq, or
+   * null if the log failed. Never throws: the reply to the caller must not depend on the log's health.
+   */
+  end(code: ErrorCode | null, usage?: Readonly<Record<string, number>>, refused = false): number | null {
+    if (this.#outcome !== undefined) return this.#outcome.seq;
+    try {
+      this.begin();
+      if (this.#intent === undefined) return null;
+      if (this.#usage !== undefined) usage = { ...usage, ...this.#usage };
+      this.#outcome = this.#log.outcome(this.#intent, {
+        status: statusFor(code, refused),
+        code,
+        durationMs: Math.round((performance.now() - this.#started) * 1000) / 1000,
+        ...(usage === undefined ? {} : { usage }),
+      });
+      return this.#outcome.seq;
+    } catch {
+      return null;
+    }
+  }
+}
+
+function redact(resource: string): string {
+  return `redacted:sha256:${createHash('sha256').update(resource).digest('hex')}`;
+}
+
+const DENIALS: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'E_CAP_DENIED',
+  'E_CAP_EXPIRED',
+  'E_CAP_EXHAUSTED',
+  'E_CAP_REVOKED',
+  'E_ESCALATION',
+  'E_TAINT',
+  'E_QUOTA',
+  'E_BAD_ARG',
+  'E_NO_TOOL',
+  'E_NOT_FOUND',
+]);
+
+/** ok; denied when the kernel refused the call; killed when the caller had already ended; error otherwise. */
+function statusFor(code: ErrorCode | null, refused: boolean): AuditStatus {
+  if (code === null) return 'ok';
+  if (refused || code === 'E_KILLED') return 'killed';
+  return DENIALS.has(code) ? 'denied' : 'error';
+}

@@ -1,0 +1,491 @@
+import { randomBytes } from 'node:crypto';
+import {
+  closeSync,
+  existsSync,
+  fdatasyncSync,
+  fsyncSync,
+  ftruncateSync,
+  linkSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
+import { dirname } from 'node:path';
+import type { AuditRecovered, AuditSink } from './audit-log.js';
+import type { AuditCheckpoint } from './checkpoint.js';
+import { scanLines } from './lines.js';
+import type { AuditRecord } from './record.js';
+import { MAX_RECORD_LINE_LENGTH } from './record.js';
+import { type AuditKeyPolicy, AuditReplay, checkCheckpointLines, keyPolicy } from './verify-file.js';
+
+/**
+ * The default audit sink: an append-only JSONL file of records (one canonical record per line) and, beside it,
+ * an append-only JSONL file of signed checkpoints (`<path>.checkpoints`).
+ *
+ * One writer at a time: `<path>.lock` is created with O_EXCL and holds the writer's pid. A lock whose pid is no
+ * longer running (process.kill(pid, 0) fails with ESRCH) is stale and is taken over; a lock held by a running
+ * process, including this one, refuses the open.
+ *
+ * Recovery on open: a torn last line (bytes after the last newline: a write the previous writer did not finish)
+ * is truncated from either file and reported in `recovery`; everything before it is kept. The remaining log is
+ * replayed with the verifier's rules (strict parsing, hashes, chains, signed checkpoint roots) to rebuild the
+ * seq, the namespace heads and the Merkle tree. A log that does not replay cleanly is not resumed: open throws
+ * AuditStoreError('corrupt') rather than append to a history that no longer verifies.
+ *
+ * Durability (`fsync`):
+ * - 'always': each record is written and fdatasync'ed before `appendRecord` returns (each checkpoint too).
+ * - 'interval' (default): records are buffered in memory and written when the buffer passes `bufferBytes`, when
+ *   a checkpoint is stored, and every `intervalMs`; the files are fdatasync'ed at most once every `intervalMs`
+ *   (only if something was written) and on close. A crash loses at most the last `intervalMs` of records.
+ * - 'never': buffered and written as for 'interval', never fsync'ed (not even on close); the OS decides.
+ * Records are always written before a checkpoint that covers them, so a process crash never leaves a checkpoint
+ * ahead of its records. (An OS crash under 'interval' or 'never' can; the next open then reports the log corrupt.)
+ *
+ * A failed write or sync (disk full, I/O error) makes the store failed: the error is rethrown by the append that
+ * hit it, or, when the timer hit it, by the next append, so the kernel stops running effects it cannot record.
+ */
+
+export type FsyncPolicy = 'always' | 'interval' | 'never';
+
+export interface AuditFileStoreOptions {
+  /** Default 'interval'. */
+  readonly fsync?: FsyncPolicy;
+  /** Flush and fsync period for 'interval' (flush only for 'never'), in ms. Default 100. */
+  readonly intervalMs?: number;
+  /** Write buffered records once about this many bytes are pending. Default 256 KiB. */
+  readonly bufferBytes?: number;
+  /** Path of the checkpoints file; default `${path}.checkpoints`. */
+  readonly checkpointPath?: string;
+  /** When given, recovery refuses checkpoints not signed by one of these keys (raw 32 bytes or hex). */
+  readonly trustedKeys?: readonly (Uint8Array | string)[];
+}
+
+/** What `open` found and repaired. */
+export interface AuditRecoveryReport {
+  /** True when the log did not exist (or was empty) and was created. */
+  readonly created: boolean;
+  readonly records: number;
+  readonly checkpoints: number;
+  /** Bytes of a torn last record line that were truncated. */
+  readonly tornRecordBytes: number;
+  /** Bytes of a torn last checkpoint line that were truncated. */
+  readonly tornCheckpointBytes: number;
+  /** Pid of a dead writer whose stale lock was taken over, or null. */
+  readonly staleLockPid: number | null;
+}
+
+/** Why a store could not be opened. `reason` says which; `seq` locates corruption when known. */
+export class AuditStoreError extends Error {
+  readonly reason: 'locked' | 'corrupt';
+  readonly seq: number | null;
+
+  constructor(reason: 'locked' | 'corrupt', message: string, seq: number | null = null) {
+    super(message);
+    this.name = 'AuditStoreError';
+    this.reason = reason;
+    this.seq = seq;
+  }
+}
+
+const FILE_MODE = 0o600;
+const PID_LINE = /^([1-9][0-9]{0,9})\n?$/;
+
+type LockHolder = number | 'gone' | 'unreadable';
+
+function readLockHolder(lockPath: string): LockHolder {
+  let text: string;
+  try {
+    text = readFileSync(lockPath, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 'gone';
+    throw error;
+  }
+  const match = PID_LINE.exec(text);
+  if (match === null) return 'unreadable';
+  const pid = Number(match[1]);
+  return pid <= 0x7fffffff ? pid : 'unreadable';
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: the process exists but belongs to someone else — still a live writer.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Creates the lock file with O_EXCL holding our pid; takes over a lock whose pid is not running. Returns the
+ * stale pid taken over, or null. Throws AuditStoreError('locked') when a running process holds the lock.
+ */
+function acquireLock(lockPath: string): number | null {
+  let stalePid: number | null = null;
+  for (let attempt = 0; attempt < 4; attempt += 1) {
+    try {
+      const fd = openSync(lockPath, 'wx', FILE_MODE);
+      try {
+        writeSync(fd, `${process.pid}\n`);
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      return stalePid;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    const holder = readLockHolder(lockPath);
+    if (holder === 'gone') continue;
+    if (holder === 'unreadable') {
+      throw new AuditStoreError('locked', `${lockPath} does not hold a pid; remove it if no writer is running`);
+    }
+    if (isRunning(holder)) throw new AuditStoreError('locked', `audit log is locked by running process ${holder}`);
+    // Stale. Move it aside under a unique name — rename is atomic, so of two contenders only one moves a given
+    // file — then check that what we moved is the stale lock and not one a faster contender just created.
+    const aside = `${lockPath}.stale-${process.pid}-${randomBytes(6).toString('hex')}`;
+    try {
+      renameSync(lockPath, aside);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw error;
+    }
+    const moved = readLockHolder(aside);
+    if (moved !== holder) {
+      try {
+        linkSync(aside, lockPath);
+      } catch {
+        // Someone holds the path again; either way the live lock is not ours.
+      }
+      unlinkSync(aside);
+      throw new AuditStoreError('locked', 'audit log lock changed hands during a stale-lock takeover');
+    }
+    unlinkSync(aside);
+    stalePid = holder;
+  }
+  throw new AuditStoreError('locked', 'could not acquire the audit log lock');
+}
+
+function releaseLock(lockPath: string): void {
+  try {
+    if (readLockHolder(lockPath) === process.pid) unlinkSync(lockPath);
+  } catch {
+    // Releasing is best effort: a lock left behind names a dead pid and is taken over by the next writer.
+  }
+}
+
+function syncDirectory(path: string): void {
+  try {
+    const fd = openSync(dirname(path), 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    // Not every platform can fsync a directory; the files themselves are still synced.
+  }
+}
+
+function truncateTo(path: string, bytes: number): void {
+  const fd = openSync(path, 'r+');
+  try {
+    ftruncateSync(fd, bytes);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Writes the first `length` bytes of `bytes` (default: all), looping over short writes. */
+function writeAll(fd: number, bytes: Buffer, length = bytes.length): void {
+  let offset = 0;
+  while (offset < length) offset += writeSync(fd, bytes, offset, length - offset);
+}
+
+function checkOptions(path: unknown, options: AuditFileStoreOptions): void {
+  if (typeof path !== 'string' || path === '') throw new TypeError('path must be a non-empty string');
+  if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
+  const { fsync, intervalMs, bufferBytes, checkpointPath } = options;
+  if (fsync !== undefined && fsync !== 'always' && fsync !== 'interval' && fsync !== 'never') {
+    throw new TypeError("options.fsync must be 'always', 'interval' or 'never'");
+  }
+  if (intervalMs !== undefined) {
+    if (!Number.isSafeInteger(intervalMs)) throw new TypeError('options.intervalMs must be an integer');
+    if (intervalMs < 1 || intervalMs > 60_000) throw new RangeError('options.intervalMs must be 1 to 60000');
+  }
+  if (bufferBytes !== undefined) {
+    if (!Number.isSafeInteger(bufferBytes)) throw new TypeError('options.bufferBytes must be an integer');
+    if (bufferBytes < 1 || bufferBytes > 64 * 1024 * 1024)
+      throw new RangeError('options.bufferBytes must be 1 to 64 MiB');
+  }
+  if (checkpointPath !== undefined && (typeof checkpointPath !== 'string' || checkpointPath === '')) {
+    throw new TypeError('options.checkpointPath must be a non-empty string');
+  }
+  if (checkpointPath === path) throw new RangeError('options.checkpointPath must differ from path');
+}
+
+interface Recovered {
+  readonly recovered: AuditRecovered | undefined;
+  readonly report: Omit<AuditRecoveryReport, 'staleLockPid'>;
+}
+
+const corrupt = (message: string, seq: number | null = null): AuditStoreError =>
+  new AuditStoreError('corrupt', message, seq);
+
+function readCheckpoints(checkpointPath: string, policy: AuditKeyPolicy): { list: AuditCheckpoint[]; torn: number } {
+  if (!existsSync(checkpointPath)) return { list: [], torn: 0 };
+  const lines: string[] = [];
+  const scan = scanLines(checkpointPath, 4096, (line) => {
+    lines.push(line);
+    return true;
+  });
+  if (scan.error !== undefined) throw corrupt(`checkpoint ${scan.error.index + 1}: ${scan.error.reason}`);
+  const checked = checkCheckpointLines(lines, policy);
+  if (!checked.ok) throw corrupt(checked.reason, checked.seq);
+  if (scan.tornBytes > 0) truncateTo(checkpointPath, scan.validBytes);
+  return { list: checked.checkpoints, torn: scan.tornBytes };
+}
+
+function recover(path: string, checkpointPath: string, policy: AuditKeyPolicy): Recovered {
+  const checkpoints = readCheckpoints(checkpointPath, policy);
+  const recordsExist = existsSync(path);
+  if (checkpoints.list.length === 0) {
+    // Only a log that never got its first (empty-tree) checkpoint may lack one; it must then hold no record.
+    let records = 0;
+    let torn = 0;
+    if (recordsExist) {
+      const scan = scanLines(path, MAX_RECORD_LINE_LENGTH * 4, () => false);
+      records = scan.lines + (scan.stopped ? 1 : 0);
+      torn = scan.tornBytes;
+      if (scan.error !== undefined || records > 0) throw corrupt('audit log has records but no signed checkpoint', 0);
+      if (torn > 0) truncateTo(path, 0);
+    }
+    const report = {
+      created: true,
+      records: 0,
+      checkpoints: 0,
+      tornRecordBytes: torn,
+      tornCheckpointBytes: checkpoints.torn,
+    };
+    return { recovered: undefined, report };
+  }
+  if (!recordsExist) throw corrupt('audit log file is missing but its checkpoints exist', 0);
+  const replay = new AuditReplay(checkpoints.list, { requireAnchored: false, pinned: policy.kind === 'pinned' });
+  const scan = scanLines(path, MAX_RECORD_LINE_LENGTH * 4, (line) => replay.feed(line));
+  if (scan.error !== undefined) replay.reject(scan.error.index, `record ${scan.error.index}: ${scan.error.reason}`);
+  const result = replay.finish(scan.tornBytes);
+  if (!result.ok) throw corrupt(`audit log does not verify at seq ${result.seq ?? '?'}: ${result.reason}`, result.seq);
+  if (scan.tornBytes > 0) truncateTo(path, scan.validBytes);
+  return {
+    recovered: { chain: replay.chain, checkpoints: checkpoints.list },
+    report: {
+      created: false,
+      records: result.records,
+      checkpoints: result.checkpoints,
+      tornRecordBytes: scan.tornBytes,
+      tornCheckpointBytes: checkpoints.torn,
+    },
+  };
+}
+
+/** The file-backed AuditSink. See the file comment for its guarantees. */
+export class AuditFileStore implements AuditSink {
+  readonly path: string;
+  readonly checkpointPath: string;
+  readonly lockPath: string;
+  readonly fsync: FsyncPolicy;
+  /** The recovered state the AuditLog resumes from; undefined for a new log. */
+  readonly recovered: AuditRecovered | undefined;
+  /** What open found and repaired. */
+  readonly recovery: AuditRecoveryReport;
+  readonly #recordFd: number;
+  readonly #checkpointFd: number;
+  readonly #bufferBytes: number;
+  readonly #timer: NodeJS.Timeout | undefined;
+  // Records encoded as UTF-8 lines, not yet written. Encoding each line straight into one reused buffer avoids
+  // building a joined string and a fresh Buffer per write.
+  readonly #buffer: Buffer;
+  #pendingBytes = 0;
+  #dirty = false;
+  #closed = false;
+  #failure: unknown;
+  #failed = false;
+
+  private constructor(
+    paths: { path: string; checkpointPath: string; lockPath: string },
+    options: AuditFileStoreOptions,
+    recovered: Recovered,
+    staleLockPid: number | null,
+  ) {
+    this.path = paths.path;
+    this.checkpointPath = paths.checkpointPath;
+    this.lockPath = paths.lockPath;
+    this.fsync = options.fsync ?? 'interval';
+    this.#bufferBytes = options.bufferBytes ?? 256 * 1024;
+    this.#buffer = Buffer.allocUnsafe(this.#bufferBytes + 4 * MAX_RECORD_LINE_LENGTH);
+    this.recovered = recovered.recovered;
+    this.recovery = Object.freeze({ ...recovered.report, staleLockPid });
+    const createdFiles = !existsSync(this.path) || !existsSync(this.checkpointPath);
+    this.#recordFd = openSync(this.path, 'a', FILE_MODE);
+    try {
+      this.#checkpointFd = openSync(this.checkpointPath, 'a', FILE_MODE);
+    } catch (error) {
+      closeSync(this.#recordFd);
+      throw error;
+    }
+    if (createdFiles) syncDirectory(this.path);
+    if (this.fsync !== 'always') {
+      this.#timer = setInterval(() => this.#tick(), options.intervalMs ?? 100);
+      this.#timer.unref();
+    }
+  }
+
+  /**
+   * Opens (or creates) the log at `path`: takes the lock, truncates torn last lines, replays the existing log
+   * and returns a store whose `recovered` state an AuditLog resumes from. Throws TypeError/RangeError on bad
+   * arguments, AuditStoreError('locked') when another running process (or this one) holds the log,
+   * AuditStoreError('corrupt') when the existing log does not verify, and fs errors as they come.
+   */
+  static open(path: string, options: AuditFileStoreOptions = {}): AuditFileStore {
+    checkOptions(path, options);
+    const paths = { path, checkpointPath: options.checkpointPath ?? `${path}.checkpoints`, lockPath: `${path}.lock` };
+    const policy: AuditKeyPolicy = options.trustedKeys === undefined ? { kind: 'any' } : keyPolicy(options.trustedKeys);
+    const staleLockPid = acquireLock(paths.lockPath);
+    try {
+      const recovered = recover(paths.path, paths.checkpointPath, policy);
+      return new AuditFileStore(paths, options, recovered, staleLockPid);
+    } catch (error) {
+      releaseLock(paths.lockPath);
+      throw error;
+    }
+  }
+
+  /** The error that failed the store, if any. */
+  get failure(): unknown {
+    return this.#failure;
+  }
+
+  /** Bytes of records buffered and not yet written. */
+  get pendingBytes(): number {
+    return this.#pendingBytes;
+  }
+
+  #usable(): void {
+    if (this.#failed) throw new Error('audit store failed earlier', { cause: this.#failure });
+    if (this.#closed) throw new Error('audit store is closed');
+  }
+
+  #guard<T>(action: () => T): T {
+    try {
+      return action();
+    } catch (error) {
+      this.#failed = true;
+      this.#failure = error;
+      throw error;
+    }
+  }
+
+  #writePending(): void {
+    if (this.#pendingBytes === 0) return;
+    const bytes = this.#pendingBytes;
+    // Cleared first: if the write fails the store is failed anyway, and the bytes must not be written twice.
+    this.#pendingBytes = 0;
+    writeAll(this.#recordFd, this.#buffer, bytes);
+    this.#dirty = true;
+  }
+
+  #tick(): void {
+    if (this.#closed || this.#failed) return;
+    try {
+      this.#guard(() => {
+        this.#writePending();
+        if (this.fsync === 'interval' && this.#dirty) {
+          fdatasyncSync(this.#recordFd);
+          fdatasyncSync(this.#checkpointFd);
+          this.#dirty = false;
+        }
+      });
+    } catch {
+      // Kept in #failure; the next append rethrows it.
+    }
+  }
+
+  /**
+   * Stores one record line per the fsync policy (see the file comment). Throws Error when the store is closed
+   * or failed, and the fs error (failing the store) when a write or sync fails.
+   */
+  appendRecord(_record: AuditRecord, line: string): void {
+    this.#usable();
+    if (this.fsync === 'always') {
+      this.#guard(() => {
+        writeAll(this.#recordFd, Buffer.from(`${line}\n`, 'utf8'));
+        fdatasyncSync(this.#recordFd);
+      });
+      return;
+    }
+    // A UTF-8 line takes at most 3 bytes per UTF-16 unit; the buffer always has room for one maximal line past
+    // bufferBytes, and it is written out as soon as bufferBytes is reached.
+    if (line.length > MAX_RECORD_LINE_LENGTH) throw new RangeError('line is longer than any valid record line');
+    this.#pendingBytes += this.#buffer.write(line, this.#pendingBytes, 'utf8');
+    this.#buffer[this.#pendingBytes] = 0x0a;
+    this.#pendingBytes += 1;
+    if (this.#pendingBytes >= this.#bufferBytes) this.#guard(() => this.#writePending());
+  }
+
+  /**
+   * Writes buffered records, then the checkpoint line (fdatasync'ed under 'always'; under 'interval' synced by
+   * the next tick). Throws like `appendRecord`.
+   */
+  appendCheckpoint(_checkpoint: AuditCheckpoint, line: string): void {
+    this.#usable();
+    this.#guard(() => {
+      this.#writePending();
+      writeAll(this.#checkpointFd, Buffer.from(`${line}\n`, 'utf8'));
+      if (this.fsync === 'always') fdatasyncSync(this.#checkpointFd);
+      else this.#dirty = true;
+    });
+  }
+
+  /** Writes buffered records now (no fsync). Throws like `appendRecord`. */
+  flush(): void {
+    this.#usable();
+    this.#guard(() => this.#writePending());
+  }
+
+  /** Writes buffered records and fdatasyncs both files, whatever the policy. Throws like `appendRecord`. */
+  sync(): void {
+    this.#usable();
+    this.#guard(() => {
+      this.#writePending();
+      fdatasyncSync(this.#recordFd);
+      fdatasyncSync(this.#checkpointFd);
+      this.#dirty = false;
+    });
+  }
+
+  /**
+   * Writes buffered records, fsyncs unless the policy is 'never', closes the files and releases the lock.
+   * Idempotent. After a failure it only closes and releases. Rethrows a final write or sync error.
+   */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    try {
+      if (!this.#failed) {
+        this.#writePending();
+        if (this.fsync !== 'never') {
+          fdatasyncSync(this.#recordFd);
+          fdatasyncSync(this.#checkpointFd);
+        }
+      }
+    } finally {
+      closeSync(this.#recordFd);
+      closeSync(this.#checkpointFd);
+      releaseLock(this.lockPath);
+    }
+  }
+}

@@ -1,0 +1,515 @@
+import { hash } from 'node:crypto';
+import { canonicalJson } from '../core/canonical-json.js';
+import { ERROR_CODES, type ErrorCode, isErrorCode } from '../core/errors.js';
+import { hashLeafOfDigest, isHashHex } from './merkle.js';
+
+/**
+ * One audit record (docs/architecture.md §7): the kernel writes an `intent` record before a syscall's effect and an `outcome`
+ * record after it. This file owns the record's shape, its validation and its one encoding; the writer
+ * (AuditLog), the file store's recovery and the verifier all go through the functions below, so what is
+ * written is byte-for-byte what is checked.
+ *
+ * Encoding: canonical JSON (runtime/canonical-json.ts) of the record, produced by a fixed-field-order writer
+ * that is faster than the generic encoder and equal to it by construction (the fields are emitted in sorted key
+ * order; a test holds the two equal). `hash` is SHA-256 over the UTF-8 of the canonical JSON of the record
+ * without `hash`; a stored line is the canonical JSON of the record with `hash`.
+ *
+ * Numbering: `seq` is global across namespaces and starts at 0, so a record's seq is also its leaf index in the
+ * log's Merkle tree. `prev` is the `hash` of the previous record in the same namespace, or GENESIS_PREV for a
+ * namespace's first record.
+ */
+
+/** Version of the record format; stored in every record as `v`. */
+export const AUDIT_RECORD_VERSION = 1;
+
+/** `prev` of the first record of every namespace. */
+export const GENESIS_PREV = '0'.repeat(64);
+
+/** Outcome statuses. An intent record has status null. */
+export const AUDIT_STATUSES = ['ok', 'denied', 'error', 'killed'] as const;
+export type AuditStatus = (typeof AUDIT_STATUSES)[number];
+export type AuditPhase = 'intent' | 'outcome';
+
+// Bounds keep one record (and so one line the verifier must hold in memory) small whatever an agent asks for.
+export const MAX_ID_LENGTH = 256;
+export const MAX_RESOURCE_LENGTH = 4096;
+export const MAX_LABEL_TAGS = 64;
+export const MAX_TAG_LENGTH = 256;
+export const MAX_USAGE_KEYS = 32;
+/** No valid record line is longer than this (all fields at their bounds fit well within it). */
+export const MAX_RECORD_LINE_LENGTH = 256 * 1024;
+
+// Quota names (cpu_ms, tokens_in, cost_usd…). The pattern also rules out "__proto__" and other keys that a
+// plain object would treat specially.
+const USAGE_KEY = /^[a-z][a-z0-9_]{0,63}$/;
+
+/** A record before it is sealed: every field except `hash`. */
+export interface AuditRecordBody {
+  readonly v: typeof AUDIT_RECORD_VERSION;
+  readonly seq: number;
+  /** Milliseconds since the Unix epoch, integer. */
+  readonly time: number;
+  readonly namespace: string;
+  readonly agent: string;
+  /** The agent's parent, or null for a root agent. */
+  readonly parent: string | null;
+  readonly syscall: string;
+  /** The tool or action the syscall names (`fs.read`, `spawn`…). */
+  readonly action: string;
+  readonly resource: string | null;
+  /** SHA-256 hex of the canonical JSON of the syscall's arguments (see `digestArgs`); never the arguments. */
+  readonly args_sha256: string;
+  /** Label tags, sorted by UTF-16 code unit and unique. */
+  readonly label: readonly string[];
+  readonly phase: AuditPhase;
+  /** For an outcome, the seq of its intent record; null for an intent. */
+  readonly ref: number | null;
+  readonly status: AuditStatus | null;
+  readonly code: ErrorCode | null;
+  readonly duration_ms: number | null;
+  /** Quota charged by the syscall (outcome only; `{}` for an intent). */
+  readonly usage: Readonly<Record<string, number>>;
+  readonly prev: string;
+}
+
+/** A sealed record: its body plus the SHA-256 of the body's canonical encoding. */
+export interface AuditRecord extends AuditRecordBody {
+  readonly hash: string;
+}
+
+/** Every key of a stored record, in canonical (sorted) order. A stored line has exactly these. */
+export const RECORD_KEYS = [
+  'action',
+  'agent',
+  'args_sha256',
+  'code',
+  'duration_ms',
+  'hash',
+  'label',
+  'namespace',
+  'parent',
+  'phase',
+  'prev',
+  'ref',
+  'resource',
+  'seq',
+  'status',
+  'syscall',
+  'time',
+  'usage',
+  'v',
+] as const;
+
+const STATUS_SET: ReadonlySet<string> = new Set(AUDIT_STATUSES);
+
+/**
+ * SHA-256 of a value no canonical encoding can produce (canonical JSON never starts with NUL). Used as the args
+ * digest when the arguments have no canonical form, so the record still says "arguments were unencodable"
+ * without carrying anything about them.
+ */
+export const NON_CANONICAL_ARGS_DIGEST: string = hash('sha256', '\u0000isokernel.audit.non-canonical-args');
+
+/**
+ * The digest stored for a syscall's arguments: SHA-256 hex of their canonical JSON, or NON_CANONICAL_ARGS_DIGEST
+ * when they have none (cycles, bigints, functions, non-plain objects, or a getter that throws). Never throws and
+ * never returns anything derived from the arguments other than the digest.
+ */
+export function digestArgs(args: unknown): string {
+  let encoded: string;
+  try {
+    encoded = canonicalArgsJson(args);
+  } catch {
+    return NON_CANONICAL_ARGS_DIGEST;
+  }
+  return hash('sha256', encoded);
+}
+
+/**
+ * `canonicalJson(args)`, with a fast path for the common shape: a plain object whose values are primitives.
+ * It performs the same steps in the same order as canonicalJson (Object.keys, one read per key to drop
+ * undefined, sort, one read per kept key to encode), so it returns the same string and throws whenever
+ * canonicalJson would; nested objects and arrays are encoded by canonicalJson itself. (A nested value can
+ * only reach the top object through a cycle, which canonicalJson then rejects as well.)
+ */
+function canonicalArgsJson(args: unknown): string {
+  if (typeof args !== 'object' || args === null || Array.isArray(args)) return canonicalJson(args);
+  const proto = Object.getPrototypeOf(args);
+  if (proto !== Object.prototype && proto !== null) throw new TypeError('canonicalJson: not a plain object');
+  const record = args as Record<string, unknown>;
+  const all = Object.keys(record);
+  let keys = all;
+  for (let i = 0; i < all.length; i += 1) {
+    if (record[all[i]!] === undefined) {
+      keys = all.slice(0, i);
+      for (let j = i + 1; j < all.length; j += 1) if (record[all[j]!] !== undefined) keys.push(all[j]!);
+      break;
+    }
+  }
+  if (keys.length > 1) keys.sort();
+  let out = '{';
+  for (let i = 0; i < keys.length; i += 1) {
+    const key = keys[i]!;
+    const value = record[key];
+    let encoded: string;
+    switch (typeof value) {
+      case 'string':
+        encoded = quote(value);
+        break;
+      case 'number':
+        if (!Number.isFinite(value)) throw new TypeError('canonicalJson: non-finite number');
+        // For a finite number, its string form is its JSON form (-0 included: both give "0").
+        encoded = `${value}`;
+        break;
+      case 'boolean':
+        encoded = value ? 'true' : 'false';
+        break;
+      case 'object':
+        encoded = value === null ? 'null' : canonicalJson(value);
+        break;
+      default:
+        throw new TypeError(`canonicalJson: cannot encode ${typeof value}`);
+    }
+    out += `${i === 0 ? '' : ','}${jsonString(key)}:${encoded}`;
+  }
+  return `${out}}`;
+}
+
+function fail(field: string, problem: string, range = false): never {
+  const message = `audit record field ${field} ${problem}`;
+  throw range ? new RangeError(message) : new TypeError(message);
+}
+
+function checkId(value: unknown, field: string): void {
+  if (typeof value !== 'string') fail(field, 'must be a string');
+  if (value.length === 0 || value.length > MAX_ID_LENGTH) fail(field, `must be 1 to ${MAX_ID_LENGTH} characters`, true);
+}
+
+function checkCount(value: unknown, field: string): void {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value)) fail(field, 'must be a safe integer');
+  if (value < 0) fail(field, 'must not be negative', true);
+}
+
+function checkAmount(value: unknown, field: string): void {
+  if (typeof value !== 'number') fail(field, 'must be a number');
+  if (!Number.isFinite(value) || value < 0) fail(field, 'must be finite and not negative', true);
+}
+
+function checkDigest(value: unknown, field: string): void {
+  if (!isHashHex(value)) fail(field, 'must be 64 lowercase hex characters');
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/**
+ * Checks every field of a record body against the record format, including the phase rules: an intent has
+ * ref, status, code and duration_ms null and empty usage; an outcome has a ref below its own seq, a status,
+ * a code exactly when the status is not 'ok', and a duration. Guarantees that a body that passes encodes to a
+ * record the parser accepts. Throws TypeError (wrong type) or RangeError (out of range) naming the field; the
+ * messages never contain field values.
+ */
+export function checkRecordBody(body: AuditRecordBody): void {
+  checkScalars(body, true);
+  encodeHalves(body);
+}
+
+// Every field except label and usage, which are checked as they are encoded (one pass over each).
+function checkScalars(body: AuditRecordBody, checkDigests: boolean): void {
+  if (!isPlainObject(body)) throw new TypeError('audit record body must be a plain object');
+  if (body.v !== AUDIT_RECORD_VERSION) fail('v', `must be ${AUDIT_RECORD_VERSION}`, true);
+  checkCount(body.seq, 'seq');
+  checkCount(body.time, 'time');
+  checkId(body.namespace, 'namespace');
+  checkId(body.agent, 'agent');
+  if (body.parent !== null) checkId(body.parent, 'parent');
+  checkId(body.syscall, 'syscall');
+  checkId(body.action, 'action');
+  if (body.resource !== null) {
+    if (typeof body.resource !== 'string') fail('resource', 'must be a string or null');
+    if (body.resource.length > MAX_RESOURCE_LENGTH) {
+      fail('resource', `must be at most ${MAX_RESOURCE_LENGTH} characters`, true);
+    }
+  }
+  if (checkDigests) {
+    checkDigest(body.args_sha256, 'args_sha256');
+    checkDigest(body.prev, 'prev');
+  }
+  if (body.phase === 'intent') {
+    if (body.ref !== null) fail('ref', 'must be null for an intent', true);
+    if (body.status !== null) fail('status', 'must be null for an intent', true);
+    if (body.code !== null) fail('code', 'must be null for an intent', true);
+    if (body.duration_ms !== null) fail('duration_ms', 'must be null for an intent', true);
+  } else if (body.phase === 'outcome') {
+    checkCount(body.ref, 'ref');
+    if ((body.ref as number) >= body.seq) fail('ref', 'must be the seq of an earlier record', true);
+    if (typeof body.status !== 'string' || !STATUS_SET.has(body.status)) {
+      fail('status', `must be one of ${AUDIT_STATUSES.join(', ')}`);
+    }
+    if (body.status === 'ok') {
+      if (body.code !== null) fail('code', "must be null when status is 'ok'", true);
+    } else if (!isErrorCode(body.code)) {
+      fail('code', `must be one of ${ERROR_CODES.join(', ')} when status is not 'ok'`);
+    }
+    checkAmount(body.duration_ms, 'duration_ms');
+  } else {
+    fail('phase', "must be 'intent' or 'outcome'");
+  }
+}
+
+// Usage keys already matched against USAGE_KEY; quota names are few, so this saves a regex per key per record.
+const knownUsageKeys = new Set<string>();
+
+/** Checks and encodes usage in one pass. An intent's usage must be empty. */
+function encodeUsage(usage: unknown, mustBeEmpty: boolean): string {
+  if (!isPlainObject(usage)) fail('usage', 'must be a plain object of numbers');
+  const keys = Object.keys(usage);
+  if (keys.length === 0) return '{}';
+  if (mustBeEmpty) fail('usage', 'must be empty for an intent', true);
+  if (keys.length > MAX_USAGE_KEYS) fail('usage', `must have at most ${MAX_USAGE_KEYS} entries`, true);
+  keys.sort();
+  let out = '{';
+  for (let i = 0; i < keys.length; i += 1) {
+    const key = keys[i]!;
+    if (!knownUsageKeys.has(key)) {
+      if (!USAGE_KEY.test(key)) fail('usage', 'keys must match /^[a-z][a-z0-9_]{0,63}$/', true);
+      if (knownUsageKeys.size < 1024) knownUsageKeys.add(key);
+    }
+    const value = usage[key];
+    checkAmount(value, 'usage');
+    // Keys match USAGE_KEY, so they need no escaping; the value is finite, so String() is its JSON form.
+    out += `${i === 0 ? '' : ','}"${key}":${value}`;
+  }
+  return `${out}}`;
+}
+
+// JSON spellings of recently seen short strings. Namespaces, agent ids, syscall and action names repeat on
+// almost every record, and a Map hit is cheaper than JSON.stringify; bounded so it cannot grow with input.
+const JSON_CACHE_LIMIT = 4096;
+const JSON_CACHE_MAX_LENGTH = 256;
+const jsonCache = new Map<string, string>();
+
+// Strings JSON.stringify leaves as they are between quotes: no quote, backslash, control character or
+// surrogate (a lone surrogate is escaped; pairs are rare enough to take the slow path).
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what must be excluded.
+const NO_ESCAPES = /^[^"\\\u0000-\u001f\ud800-\udfff]*$/;
+
+/** JSON.stringify(value) for a string, without its slower general path when nothing needs escaping. */
+function quote(value: string): string {
+  return NO_ESCAPES.test(value) ? `"${value}"` : JSON.stringify(value);
+}
+
+function jsonString(value: string): string {
+  let encoded = jsonCache.get(value);
+  if (encoded === undefined) {
+    encoded = quote(value);
+    if (value.length <= JSON_CACHE_MAX_LENGTH) {
+      if (jsonCache.size >= JSON_CACHE_LIMIT) jsonCache.clear();
+      jsonCache.set(value, encoded);
+    }
+  }
+  return encoded;
+}
+
+/** Checks and encodes a label in one pass: at most MAX_LABEL_TAGS tags, each 1..MAX_TAG_LENGTH, sorted, unique. */
+function encodeLabel(label: unknown): string {
+  if (!Array.isArray(label)) fail('label', 'must be an array of strings');
+  if (label.length === 0) return '[]';
+  if (label.length > MAX_LABEL_TAGS) fail('label', `must have at most ${MAX_LABEL_TAGS} tags`, true);
+  let out = '[';
+  let previous: string | undefined;
+  for (let i = 0; i < label.length; i += 1) {
+    const tag: unknown = label[i];
+    if (typeof tag !== 'string') fail('label', 'must be an array of strings');
+    if (tag.length === 0 || tag.length > MAX_TAG_LENGTH) {
+      fail('label', `tags must be 1 to ${MAX_TAG_LENGTH} characters`, true);
+    }
+    if (previous !== undefined && !(previous < tag)) fail('label', 'must be sorted and without duplicates', true);
+    previous = tag;
+    out += `${i === 0 ? '' : ','}${jsonString(tag)}`;
+  }
+  return `${out}]`;
+}
+
+const nullable = (value: string | null): string => (value === null ? 'null' : jsonString(value));
+
+/**
+ * The two halves of a record's canonical encoding around where `hash` sorts (between duration_ms and label),
+ * so the body and the stored line are built from one encoding without re-encoding. Assumes `checkScalars`
+ * passed; checks label and usage itself. This is the single record encoder: the writer, the store's recovery
+ * and the verifier all reach it.
+ */
+function encodeHalves(body: AuditRecordBody): [string, string] {
+  const head =
+    `{"action":${jsonString(body.action)},"agent":${jsonString(body.agent)}` +
+    `,"args_sha256":"${body.args_sha256}","code":${body.code === null ? 'null' : `"${body.code}"`}` +
+    `,"duration_ms":${body.duration_ms === null ? 'null' : `${body.duration_ms}`}`;
+  const tail =
+    `"label":${encodeLabel(body.label)},"namespace":${jsonString(body.namespace)}` +
+    `,"parent":${nullable(body.parent)},"phase":"${body.phase}","prev":"${body.prev}"` +
+    `,"ref":${body.ref === null ? 'null' : `${body.ref}`},"resource":${nullable(body.resource)}` +
+    `,"seq":${body.seq},"status":${body.status === null ? 'null' : `"${body.status}"`}` +
+    `,"syscall":${jsonString(body.syscall)},"time":${body.time}` +
+    `,"usage":${encodeUsage(body.usage, body.phase === 'intent')}` +
+    `,"v":${body.v}}`;
+  return [head, tail];
+}
+
+/**
+ * The canonical JSON of a record without its `hash`: the bytes (as UTF-8) its hash is taken over. Equal to
+ * `canonicalJson(body)` for every checked body. Throws like `checkRecordBody` when the body is invalid.
+ */
+export function encodeRecordBody(body: AuditRecordBody): string {
+  checkScalars(body, true);
+  const [head, tail] = encodeHalves(body);
+  return `${head},${tail}`;
+}
+
+/**
+ * The stored line of a sealed record (canonical JSON, no trailing newline). Re-derives the hash from the body,
+ * so it never emits a line whose hash disagrees with its fields. Throws TypeError/RangeError when the record is
+ * invalid, and RangeError when its `hash` is not the hash of its body.
+ */
+export function encodeRecordLine(record: AuditRecord): string {
+  const { hash: stored, ...body } = record;
+  const sealed = sealRecord(body);
+  if (sealed.record.hash !== stored) throw new RangeError('audit record hash does not match its fields');
+  return sealed.line;
+}
+
+/** The result of sealing a body: the frozen record and its stored line. */
+export interface SealedRecord {
+  readonly record: AuditRecord;
+  readonly line: string;
+}
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+/**
+ * A record under construction by its owner: every field, `hash` still unset (''). `label` and `usage` must be
+ * frozen and not shared with anyone who could change them.
+ */
+export type AuditRecordDraft = Mutable<AuditRecord>;
+
+/**
+ * Seals a draft in place: checks it, computes its hash into `draft.hash`, freezes it (it is an AuditRecord
+ * from then on) and returns its stored line. This, via `sealRecord`, is the only place a record hash is made.
+ * Throws TypeError/RangeError like `checkRecordBody`, and TypeError when label or usage is not frozen; the draft
+ * is left unsealed then.
+ *
+ * `digestsChecked` is for the log's append path only: the caller vouches that `prev` and `args_sha256` are
+ * lowercase SHA-256 hex because it produced or already checked them, which saves two regex tests per append.
+ */
+export function sealDraft(draft: AuditRecordDraft, digestsChecked = false): string {
+  checkScalars(draft, !digestsChecked);
+  const [head, tail] = encodeHalves(draft);
+  if (!Object.isFrozen(draft.label) || !Object.isFrozen(draft.usage)) {
+    throw new TypeError('audit record draft label and usage must be frozen');
+  }
+  const body = `${head},${tail}`;
+  const digest = hash('sha256', body);
+  draft.hash = digest;
+  Object.freeze(draft);
+  // Hashing flattened `body`; slicing it (rather than reusing the head and tail pieces) lets the line be copied
+  // from one flat string when a sink writes it.
+  return `${body.slice(0, head.length)},"hash":"${digest}"${body.slice(head.length)}`;
+}
+
+/**
+ * Checks `body`, computes its hash and returns a new frozen record (with frozen copies of its label and usage
+ * unless they are frozen already) and its stored line. Throws TypeError/RangeError like `checkRecordBody`.
+ */
+export function sealRecord(body: AuditRecordBody): SealedRecord {
+  if (!isPlainObject(body)) throw new TypeError('audit record body must be a plain object');
+  const draft: AuditRecordDraft = {
+    v: body.v,
+    seq: body.seq,
+    time: body.time,
+    namespace: body.namespace,
+    agent: body.agent,
+    parent: body.parent,
+    syscall: body.syscall,
+    action: body.action,
+    resource: body.resource,
+    args_sha256: body.args_sha256,
+    label: Array.isArray(body.label) && !Object.isFrozen(body.label) ? Object.freeze([...body.label]) : body.label,
+    phase: body.phase,
+    ref: body.ref,
+    status: body.status,
+    code: body.code,
+    duration_ms: body.duration_ms,
+    usage: isPlainObject(body.usage) && !Object.isFrozen(body.usage) ? Object.freeze({ ...body.usage }) : body.usage,
+    prev: body.prev,
+    hash: '',
+  };
+  const line = sealDraft(draft);
+  return { record: draft, line };
+}
+
+/**
+ * The record's Merkle leaf hash, H(0x00 ‖ SHA-256(body)), recomputed from its fields: a record whose fields were
+ * altered gets a different leaf even if its `hash` field was left alone. Throws TypeError/RangeError when the
+ * record is invalid.
+ */
+export function recordLeafHash(record: AuditRecord): string {
+  const { hash: _stored, ...body } = record;
+  return hashLeafOfDigest(sealRecord(body).record.hash);
+}
+
+/** Result of parsing one stored line. `reason` is fixed kernel text: it never quotes the line. */
+export type ParsedRecordLine =
+  | { readonly ok: true; readonly record: AuditRecord }
+  | { readonly ok: false; readonly reason: string };
+
+const bad = (reason: string): ParsedRecordLine => ({ ok: false, reason });
+
+/**
+ * Parses one stored line (without its newline) strictly: it must be a JSON object with exactly the record
+ * keys (RECORD_KEYS), valid field values, a `hash` equal to the SHA-256 of the body, and it must be exactly the
+ * canonical encoding of that record (so no whitespace, key order, escape or duplicate-key variation passes).
+ * Never throws on bad input; throws TypeError only when `line` is not a string.
+ */
+export function parseRecordLine(line: string): ParsedRecordLine {
+  if (typeof line !== 'string') throw new TypeError('parseRecordLine: line must be a string');
+  if (line.length > MAX_RECORD_LINE_LENGTH) return bad('line is too long');
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    return bad('line is not valid JSON');
+  }
+  if (!isPlainObject(value)) return bad('line is not a JSON object');
+  if (Object.keys(value).length !== RECORD_KEYS.length) return bad('record has missing or extra fields');
+  for (const key of RECORD_KEYS) if (!Object.hasOwn(value, key)) return bad('record has missing or extra fields');
+  const body = {
+    v: value['v'],
+    seq: value['seq'],
+    time: value['time'],
+    namespace: value['namespace'],
+    agent: value['agent'],
+    parent: value['parent'],
+    syscall: value['syscall'],
+    action: value['action'],
+    resource: value['resource'],
+    args_sha256: value['args_sha256'],
+    label: value['label'],
+    phase: value['phase'],
+    ref: value['ref'],
+    status: value['status'],
+    code: value['code'],
+    duration_ms: value['duration_ms'],
+    usage: value['usage'],
+    prev: value['prev'],
+  } as AuditRecordBody;
+  let sealed: SealedRecord;
+  try {
+    sealed = sealRecord(body);
+  } catch (error) {
+    return bad(error instanceof Error ? error.message : 'record is invalid');
+  }
+  if (sealed.record.hash !== value['hash']) return bad('hash does not match the record contents');
+  if (sealed.line !== line) return bad('line is not the canonical encoding of its record');
+  return { ok: true, record: sealed.record };
+}

@@ -1,0 +1,52 @@
+/**
+ * Whether a requested child capability stays within its parent (for spawn / handoff, which refuse a wider
+ * child with E_ESCALATION). Use-time checks intersect every link anyway, so this is about telling the
+ * agent early and precisely, not about safety; it is still sound: it never calls a wider child narrower.
+ */
+import { type Constraints, constraintsNarrow } from '../core/constraint-match.js';
+import { actionPatternCovers, resourcePatternCovers } from '../core/resource-match.js';
+
+/** The parts of a capability that attenuation compares. */
+export interface CapabilityScope {
+  readonly action: string;
+  readonly resource: string;
+  readonly constraints?: Constraints;
+  readonly maxUses?: number;
+  readonly expiresAt?: number;
+  readonly notBefore?: number;
+}
+
+/** Which part of a child is wider than its parent. */
+export type AttenuationViolation = 'action' | 'resource' | 'constraints' | 'maxUses' | 'expiresAt' | 'notBefore';
+
+/**
+ * The first part of `child` that is not within `parent`, or undefined when the child is an attenuation:
+ * an action and resource pattern covered by the parent's (resource cover is conservative, see
+ * `resourcePatternCovers`), every parent constraint kept with no new allowed values, no more uses (a
+ * bounded parent needs a bounded child), no later expiry (an expiring parent needs an expiring child) and
+ * no earlier not-before. `maxUses` is compared with the parent's `maxUses` as given: pass the parent's
+ * remaining uses to compare against those instead. Never throws; malformed patterns count as violations.
+ */
+export function attenuationViolation(
+  parent: CapabilityScope,
+  child: CapabilityScope,
+): AttenuationViolation | undefined {
+  if (!actionPatternCovers(parent.action, child.action)) return 'action';
+  if (!resourcePatternCovers(parent.resource, child.resource)) return 'resource';
+  if (!constraintsNarrow(parent.constraints ?? {}, child.constraints ?? {})) return 'constraints';
+  if (parent.maxUses !== undefined && !(child.maxUses !== undefined && child.maxUses <= parent.maxUses)) {
+    return 'maxUses';
+  }
+  if (parent.expiresAt !== undefined && !(child.expiresAt !== undefined && child.expiresAt <= parent.expiresAt)) {
+    return 'expiresAt';
+  }
+  if (parent.notBefore !== undefined && !(child.notBefore !== undefined && child.notBefore >= parent.notBefore)) {
+    return 'notBefore';
+  }
+  return undefined;
+}
+
+/** True when `child` is within `parent` (see `attenuationViolation`). Never throws. */
+export function isAttenuation(parent: CapabilityScope, child: CapabilityScope): boolean {
+  return attenuationViolation(parent, child) === undefined;
+}

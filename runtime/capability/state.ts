@@ -1,0 +1,276 @@
+/**
+ * Capability state that must outlive a process: the kernel root key, revocations and use counters.
+ *
+ * `CapabilityAuthority` keeps everything in memory and writes through to a `CapabilityState` before it
+ * reports an effect, so the store is never behind what was granted:
+ * - a revocation is on disk before `revoke` returns (it takes effect in memory first, so a failing disk
+ *   cannot delay it);
+ * - a debit is on disk before `authorize` reports success; if the write fails the use is refused. A crash
+ *   can at worst keep a debit for a use that was never reported, so counts never go down and a restarted
+ *   kernel never grants more than `max_uses`.
+ * Only links with `max_uses` are counted.
+ *
+ * `DirectoryCapabilityState` layout (directory 0700, files 0600, every write temp file + fsync + rename +
+ * directory fsync):
+ *   root.key      base64url of the 32-byte Ed25519 seed
+ *   revoked/<id>  one empty-ish marker file per revoked capability id
+ *   uses/<id>     decimal use count of one capability
+ * Within one process, every store opened on the same directory shares one set of revocations and counters
+ * (reloaded from disk at each open), so two kernels over one store see each other's debits and revocations at
+ * once and together never exceed `max_uses`. Across processes a store has a single writer: two processes
+ * sharing one directory would each count in memory and could together exceed `max_uses`. Per-id files keep
+ * every write O(1) in the number of capabilities.
+ */
+import { randomBytes } from 'node:crypto';
+import {
+  closeSync,
+  fsyncSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { decodeBase64Url, encodeBase64Url } from '../core/base64url.js';
+import { SigningKey } from './signing-key.js';
+import { isCapabilityId } from './token.js';
+
+/** Durable capability state; see the module comment for the write-through contract. */
+export interface CapabilityState {
+  /** The kernel root key: loaded, or created and stored on first call. Throws if the store is unusable. */
+  rootKey(): SigningKey;
+  /** Every capability id revoked so far; a live view, so revocations by others sharing the store show up. */
+  revokedIds(): ReadonlySet<string>;
+  /** Stores a revocation durably before returning. Idempotent. Throws on I/O failure. */
+  addRevocation(id: string): void;
+  /** Uses recorded for a capability (by anyone sharing the store); 0 when none. Cheap: called on every use. */
+  usedCount(id: string): number;
+  /** Stores new use counts durably before returning. Throws on I/O failure (the caller refuses the use). */
+  recordUses(counts: readonly (readonly [id: string, used: number])[]): void;
+}
+
+function checkId(id: unknown): asserts id is string {
+  if (!isCapabilityId(id)) throw new TypeError('id must be a capability id (64 lower-case hex digits)');
+}
+
+function checkCount(used: unknown): asserts used is number {
+  if (typeof used !== 'number' || !Number.isSafeInteger(used) || used < 0) {
+    throw new RangeError('used must be a non-negative safe integer');
+  }
+}
+
+/** State that lives as long as the process (tests, embedders that need no persistence). */
+export class MemoryCapabilityState implements CapabilityState {
+  #rootKey: SigningKey | undefined;
+  readonly #revoked = new Set<string>();
+  readonly #uses = new Map<string, number>();
+
+  /** A fresh random root key on first call, the same key afterwards. */
+  rootKey(): SigningKey {
+    this.#rootKey ??= SigningKey.generate();
+    return this.#rootKey;
+  }
+
+  /** The live set of revoked ids. Never throws. */
+  revokedIds(): ReadonlySet<string> {
+    return this.#revoked;
+  }
+
+  /** Throws TypeError for a malformed id. */
+  addRevocation(id: string): void {
+    checkId(id);
+    this.#revoked.add(id);
+  }
+
+  /** Recorded uses of `id`, 0 when none. Never throws. */
+  usedCount(id: string): number {
+    return this.#uses.get(id) ?? 0;
+  }
+
+  /** Throws TypeError/RangeError for a malformed id or count. */
+  recordUses(counts: readonly (readonly [id: string, used: number])[]): void {
+    for (const [id, used] of counts) {
+      checkId(id);
+      checkCount(used);
+    }
+    for (const [id, used] of counts) this.#uses.set(id, used);
+  }
+}
+
+const ROOT_KEY_FILE = 'root.key';
+const REVOKED_DIR = 'revoked';
+const USES_DIR = 'uses';
+const TEMP_PREFIX = '.tmp-';
+
+/** Revocations and counters of every directory opened in this process, by real path (see the module comment). */
+const openDirectories = new Map<string, { readonly revoked: Set<string>; readonly uses: Map<string, number> }>();
+
+/** State in a directory on disk (see the module comment for layout and durability). */
+export class DirectoryCapabilityState implements CapabilityState {
+  readonly directory: string;
+  #rootKey: SigningKey | undefined;
+  readonly #revoked: Set<string>;
+  readonly #uses: Map<string, number>;
+
+  private constructor(directory: string, revoked: Set<string>, uses: Map<string, number>) {
+    this.directory = directory;
+    this.#revoked = revoked;
+    this.#uses = uses;
+  }
+
+  /**
+   * Opens (creating with mode 0700 if missing) a store directory and loads its revocations and counters.
+   * Throws TypeError for a non-string path, and Error when the directory is a symlink, not a directory,
+   * not owned by this user or accessible to others, or holds a corrupt counter file: a store that cannot
+   * be trusted is not used.
+   */
+  static open(directory: string): DirectoryCapabilityState {
+    if (typeof directory !== 'string' || directory === '') throw new TypeError('directory must be a non-empty path');
+    ensurePrivateDirectory(directory);
+    ensurePrivateDirectory(join(directory, REVOKED_DIR));
+    ensurePrivateDirectory(join(directory, USES_DIR));
+    for (const sub of [directory, join(directory, REVOKED_DIR), join(directory, USES_DIR)]) removeTempFiles(sub);
+
+    const revoked = new Set<string>();
+    for (const name of readdirSync(join(directory, REVOKED_DIR))) if (isCapabilityId(name)) revoked.add(name);
+    const uses = new Map<string, number>();
+    for (const name of readdirSync(join(directory, USES_DIR))) {
+      if (!isCapabilityId(name)) continue;
+      const file = join(directory, USES_DIR, name);
+      const text = readFileSync(file, 'utf8');
+      if (!/^\d{1,16}\n$/.test(text) || !Number.isSafeInteger(Number(text.trim()))) {
+        throw new Error(`capability store: corrupt counter file ${file}`);
+      }
+      uses.set(name, Number(text.trim()));
+    }
+    // Disk is authoritative (every write reaches it before memory), so the shared sets become what was read.
+    const key = realpathSync(directory);
+    let shared = openDirectories.get(key);
+    if (shared === undefined) {
+      shared = { revoked: new Set(), uses: new Map() };
+      openDirectories.set(key, shared);
+    }
+    shared.revoked.clear();
+    for (const id of revoked) shared.revoked.add(id);
+    shared.uses.clear();
+    for (const [id, used] of uses) shared.uses.set(id, used);
+    return new DirectoryCapabilityState(directory, shared.revoked, shared.uses);
+  }
+
+  /**
+   * Loads `root.key`, or creates it (0600) if missing. Creation is atomic and first-writer-wins (hard link
+   * of a fully written temp file), so two processes racing get the same key. Throws Error when the file is
+   * not a regular file, is readable by others, or does not hold a 32-byte seed.
+   */
+  rootKey(): SigningKey {
+    if (this.#rootKey !== undefined) return this.#rootKey;
+    const file = join(this.directory, ROOT_KEY_FILE);
+    if (!exists(file)) {
+      const temp = writeTemp(this.directory, `${encodeBase64Url(SigningKey.generate().exportSeed())}\n`);
+      try {
+        linkSync(temp, file);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      } finally {
+        unlinkSync(temp);
+      }
+      fsyncDirectory(this.directory);
+    }
+    const stat = lstatSync(file);
+    if (!stat.isFile()) throw new Error(`capability store: ${file} is not a regular file`);
+    if ((stat.mode & 0o077) !== 0) throw new Error(`capability store: ${file} must not be accessible to others (0600)`);
+    const seed = decodeBase64Url(readFileSync(file, 'utf8').trim());
+    if (seed === undefined || seed.length !== 32) throw new Error(`capability store: ${file} is not a root key`);
+    this.#rootKey = SigningKey.fromSeed(seed);
+    return this.#rootKey;
+  }
+
+  /** The live set of revoked ids. Never throws. */
+  revokedIds(): ReadonlySet<string> {
+    return this.#revoked;
+  }
+
+  /** Throws TypeError for a malformed id, Error on I/O failure. */
+  addRevocation(id: string): void {
+    checkId(id);
+    if (this.#revoked.has(id)) return;
+    const dir = join(this.directory, REVOKED_DIR);
+    renameSync(writeTemp(dir, `${id}\n`), join(dir, id));
+    fsyncDirectory(dir);
+    this.#revoked.add(id);
+  }
+
+  /** Recorded uses of `id`, 0 when none. Never throws. */
+  usedCount(id: string): number {
+    return this.#uses.get(id) ?? 0;
+  }
+
+  /** Throws TypeError/RangeError for a malformed id or count, Error on I/O failure. */
+  recordUses(counts: readonly (readonly [id: string, used: number])[]): void {
+    for (const [id, used] of counts) {
+      checkId(id);
+      checkCount(used);
+    }
+    const dir = join(this.directory, USES_DIR);
+    for (const [id, used] of counts) renameSync(writeTemp(dir, `${used}\n`), join(dir, id));
+    fsyncDirectory(dir);
+    for (const [id, used] of counts) this.#uses.set(id, used);
+  }
+}
+
+function ensurePrivateDirectory(directory: string): void {
+  mkdirSync(directory, { recursive: true, mode: 0o700 });
+  const stat = lstatSync(directory);
+  if (!stat.isDirectory()) throw new Error(`capability store: ${directory} is not a directory`);
+  if ((stat.mode & 0o077) !== 0)
+    throw new Error(`capability store: ${directory} must not be accessible to others (0700)`);
+  if (typeof process.getuid === 'function' && stat.uid !== process.getuid()) {
+    throw new Error(`capability store: ${directory} is not owned by this user`);
+  }
+}
+
+function removeTempFiles(directory: string): void {
+  for (const name of readdirSync(directory)) if (name.startsWith(TEMP_PREFIX)) unlinkSync(join(directory, name));
+}
+
+/** Writes `content` to a new 0600 temp file in `directory` and fsyncs it; returns its path. */
+function writeTemp(directory: string, content: string): string {
+  const temp = join(directory, `${TEMP_PREFIX}${process.pid}-${randomBytes(8).toString('hex')}`);
+  const fd = openSync(temp, 'wx', 0o600);
+  try {
+    writeSync(fd, content);
+    fsyncSync(fd);
+  } catch (error) {
+    closeSync(fd);
+    unlinkSync(temp);
+    throw error;
+  }
+  closeSync(fd);
+  return temp;
+}
+
+// A rename is durable only once the directory entry is; without this a power loss can undo it.
+function fsyncDirectory(directory: string): void {
+  const fd = openSync(directory, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function exists(file: string): boolean {
+  try {
+    lstatSync(file);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw error;
+  }
+}

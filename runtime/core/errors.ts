@@ -1,0 +1,59 @@
+/**
+ * The kernel's error codes (docs/architecture.md §9). The same codes appear in the host API, in guest errors and in
+ * the audit log. Messages are fixed strings chosen by the kernel: they may name a syscall, tool, limit or
+ * rule, but never carry host paths, stacks, token bytes or secret values.
+ */
+export const ERROR_CODES = [
+  'E_CAP_DENIED',
+  'E_CAP_EXPIRED',
+  'E_CAP_EXHAUSTED',
+  'E_CAP_REVOKED',
+  'E_ESCALATION',
+  'E_TAINT',
+  'E_QUOTA',
+  'E_BAD_ARG',
+  'E_NO_TOOL',
+  'E_TOOL_FAILED',
+  'E_KILLED',
+  'E_BAD_CODE',
+  'E_NOT_FOUND',
+  'E_BAD_SNAPSHOT',
+  'E_AGENT_FAILED',
+  'E_INTERNAL',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+const CODE_SET: ReadonlySet<string> = new Set(ERROR_CODES);
+
+/** True when `value` is one of the kernel's error codes. */
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && CODE_SET.has(value);
+}
+
+/** The error shape every agent-triggerable failure is reported as. */
+export interface KernelErrorInfo {
+  readonly code: ErrorCode;
+  readonly message: string;
+}
+
+/**
+ * An error the kernel raises on purpose. Its message is safe to show to an agent by construction: code
+ * that creates one must pass only kernel-chosen text. Anything else that escapes a handler is reported
+ * as E_INTERNAL with a fixed message (see `toErrorInfo`).
+ */
+export class KernelError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string) {
+    super(message);
+    this.name = 'KernelError';
+    this.code = code;
+  }
+}
+
+/** Maps any thrown value to a safe error record: KernelErrors keep their text, anything else is hidden. */
+export function toErrorInfo(thrown: unknown, fallback: ErrorCode = 'E_INTERNAL'): KernelErrorInfo {
+  if (thrown instanceof KernelError) return { code: thrown.code, message: thrown.message };
+  return { code: fallback, message: fallback === 'E_INTERNAL' ? 'internal kernel error' : 'operation failed' };
+}

@@ -1,0 +1,81 @@
+import { randomBytes } from 'node:crypto';
+import { KernelError } from '../core/errors.js';
+import { EMPTY_LABEL, joinLabels, type Label } from './label.js';
+
+/**
+ * Values an agent asked to keep in the kernel (`sys.tool(..., { handle: true })`). The agent holds only an
+ * opaque `{ "$handle": id }`; the value keeps its own label, which joins the context only on `sys.read` and
+ * joins a call's label only when the handle is passed to that call. Ids are 128 random bits and belong to one
+ * agent's table, so a guessed or another agent's handle is unknown here.
+ */
+export const HANDLE_KEY = '$handle';
+export const MAX_HANDLES = 4096;
+
+export interface HandleEntry {
+  readonly value: unknown;
+  readonly label: Label;
+}
+
+/** What the guest receives for a kept value. */
+export interface HandleRef {
+  readonly [HANDLE_KEY]: string;
+}
+
+export class HandleTable {
+  readonly #entries = new Map<string, HandleEntry>();
+
+  /** Keeps `value` with `label`. Throws KernelError E_QUOTA past MAX_HANDLES. */
+  create(value: unknown, label: Label): HandleRef {
+    if (this.#entries.size >= MAX_HANDLES) throw new KernelError('E_QUOTA', `more than ${MAX_HANDLES} handles`);
+    const id = `h_${randomBytes(16).toString('base64url')}`;
+    this.#entries.set(id, { value, label });
+    return { [HANDLE_KEY]: id };
+  }
+
+  /** The entry a handle reference names. Throws KernelError E_BAD_ARG for anything else. */
+  resolve(ref: unknown): HandleEntry {
+    const id = handleId(ref);
+    const entry = id === undefined ? undefined : this.#entries.get(id);
+    if (entry === undefined) throw new KernelError('E_BAD_ARG', 'not a handle of this agent');
+    return entry;
+  }
+
+  /**
+   * Replaces every handle reference inside `args` by its value and returns the join of their labels. A
+   * reference is an object whose only own key is `$handle`. Throws KernelError E_BAD_ARG for an unknown one.
+   */
+  substitute(args: unknown): { value: unknown; label: Label } {
+    if (this.#entries.size === 0 && !mentionsHandle(args)) return { value: args, label: EMPTY_LABEL };
+    let label = EMPTY_LABEL;
+    const walk = (value: unknown): unknown => {
+      if (value === null || typeof value !== 'object') return value;
+      if (Array.isArray(value)) return value.map(walk);
+      if (handleId(value) !== undefined) {
+        const entry = this.resolve(value);
+        label = joinLabels(label, entry.label);
+        return entry.value;
+      }
+      const out: Record<string, unknown> = {};
+      for (const [key, item] of Object.entries(value)) out[key] = walk(item);
+      return out;
+    };
+    const value = walk(args);
+    return { value, label };
+  }
+}
+
+function handleId(ref: unknown): string | undefined {
+  if (ref === null || typeof ref !== 'object' || Array.isArray(ref)) return undefined;
+  const keys = Object.keys(ref);
+  if (keys.length !== 1 || keys[0] !== HANDLE_KEY) return undefined;
+  const id = (ref as Record<string, unknown>)[HANDLE_KEY];
+  return typeof id === 'string' ? id : undefined;
+}
+
+// A cheap pre-check so calls without handles (the common case) skip the rebuild.
+function mentionsHandle(value: unknown): boolean {
+  if (value === null || typeof value !== 'object') return false;
+  if (Array.isArray(value)) return value.some(mentionsHandle);
+  if (Object.hasOwn(value, HANDLE_KEY)) return true;
+  return Object.values(value).some(mentionsHandle);
+}

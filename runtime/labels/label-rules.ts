@@ -1,0 +1,100 @@
+import { matchAction, matchResource } from '../core/resource-match.js';
+import type { Labels as PolicyLabels } from '../policy/policy.js';
+import type { Tool } from '../tool-use/tool-contract.js';
+import { toolAction } from '../tool-use/tool-contract.js';
+import { EMPTY_LABEL, forbiddenTags, joinLabels, type Label, makeLabel } from './label.js';
+
+/**
+ * Which tags a tool's results carry (sources) and which tags may not reach which of its arguments (sinks),
+ * from the tool's own declaration and the policy's `labels:` section. The kernel, not the caller, decides:
+ * agents cannot name or lower the label of anything they pass or receive.
+ *
+ * Sources: a result carries the tool's declared source tags plus the tags of every policy source that names
+ * the tool (by name, action or action pattern such as `email.*`) and, if it gives one, a resource pattern
+ * matching the call's resource.
+ * Sinks: the tool declares denied tags per argument name (`*` for every argument); a policy sink for the same
+ * tool and argument adds to the tool's list. A policy can only tighten: removing a tag from data takes a
+ * `label.declassify` capability, never a policy line. A rule applies when
+ * its argument is present in the call, always for `*`, and always when the arguments are not an object.
+ */
+export interface TaintFinding {
+  readonly arg: string;
+  readonly tags: Label;
+}
+
+interface CompiledTool {
+  readonly source: Label;
+  readonly sinks: readonly (readonly [arg: string, deny: Label])[];
+}
+
+export class LabelRules {
+  readonly #sources: readonly { tool: string; resource: string | undefined; tags: Label }[];
+  readonly #sinks: readonly { tool: string; arg: string; deny: Label }[];
+  // Tools are frozen at definition, so their compiled rules can be cached for the kernel's lifetime.
+  readonly #compiled = new WeakMap<Tool, CompiledTool>();
+
+  /** Throws TypeError for malformed tags (a policy from loadPolicy is already valid). */
+  constructor(policy: PolicyLabels | undefined) {
+    this.#sources = (policy?.sources ?? []).map((source) => ({
+      tool: source.tool,
+      resource: source.resource,
+      tags: makeLabel(source.tags, 'policy.labels.sources.tags'),
+    }));
+    this.#sinks = (policy?.sinks ?? []).map((sink) => ({
+      tool: sink.tool,
+      arg: sink.arg,
+      deny: makeLabel(sink.deny, 'policy.labels.sinks.deny'),
+    }));
+  }
+
+  /** The tags a result of `tool` acting on `resource` carries beyond its inputs' label. */
+  sourceTags(tool: Tool, resource: string): Label {
+    let label = this.#compile(tool).source;
+    for (const source of this.#sources) {
+      if (!namesTool(source.tool, tool)) continue;
+      if (source.resource !== undefined && !matchResource(source.resource, resource)) continue;
+      label = joinLabels(label, source.tags);
+    }
+    return label;
+  }
+
+  /**
+   * The first sink rule `callLabel` breaks for a call of `tool` with `args`, or undefined when the call may
+   * proceed. Arguments are the top-level keys of `args`; a non-object (a bare string a tool also accepts, an
+   * array) has no keys to tell its arguments apart, so every rule covers it.
+   */
+  check(tool: Tool, args: unknown, callLabel: Label): TaintFinding | undefined {
+    if (callLabel.length === 0) return undefined;
+    const present = args !== null && typeof args === 'object' && !Array.isArray(args) ? args : undefined;
+    for (const [arg, deny] of this.#compile(tool).sinks) {
+      if (arg !== '*' && present !== undefined && !Object.hasOwn(present, arg)) continue;
+      const tags = forbiddenTags(callLabel, deny);
+      if (tags.length > 0) return { arg, tags };
+    }
+    return undefined;
+  }
+
+  #compile(tool: Tool): CompiledTool {
+    let compiled = this.#compiled.get(tool);
+    if (compiled === undefined) {
+      const sinks = new Map<string, Label>();
+      for (const [arg, deny] of Object.entries(tool.labels?.sinks ?? {})) {
+        sinks.set(arg, makeLabel(deny, 'tool.labels.sinks'));
+      }
+      for (const sink of this.#sinks) {
+        if (namesTool(sink.tool, tool)) sinks.set(sink.arg, joinLabels(sinks.get(sink.arg) ?? EMPTY_LABEL, sink.deny));
+      }
+      const source =
+        tool.labels?.source === undefined ? EMPTY_LABEL : makeLabel(tool.labels.source, 'tool.labels.source');
+      compiled = { source, sinks: [...sinks] };
+      this.#compiled.set(tool, compiled);
+    }
+    return compiled;
+  }
+}
+
+// A policy rule names a tool by its name or its action, or by an action pattern (`email.*`, `*`) as the
+// policy schema allows: a pattern that matched nothing would leave data unlabelled and sinks open.
+function namesTool(name: string, tool: Tool): boolean {
+  return name === tool.name || matchAction(name, tool.name) || matchAction(name, toolAction(tool));
+}

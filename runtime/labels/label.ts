@@ -1,0 +1,102 @@
+/**
+ * Information-flow labels (docs/architecture.md §5). A label is a set of tags (`web`, `email`, `secret`, `agent:<id>`, …);
+ * join is set union, so labels form a join-semilattice with the empty label at the bottom. Labels are kept as
+ * frozen, sorted, duplicate-free arrays: equal sets are equal arrays, which makes them cheap to compare, to
+ * store with values and to write into audit records.
+ */
+
+export type Label = readonly string[];
+
+export const EMPTY_LABEL: Label = Object.freeze([]);
+
+/** Tags are short, printable identifiers; `agent:<id>` names data that came from another agent. */
+const TAG = /^[a-z][a-z0-9_.-]*(?::[A-Za-z0-9_.-]+)?$/;
+export const MAX_TAG_LENGTH = 128;
+/** A label with more tags than this is refused: no legitimate flow needs it and joins must stay cheap. */
+export const MAX_LABEL_TAGS = 64;
+
+/** True when `tag` is a well-formed tag. */
+export function isTag(tag: unknown): tag is string {
+  return typeof tag === 'string' && tag.length <= MAX_TAG_LENGTH && TAG.test(tag);
+}
+
+/**
+ * Builds a label from host-supplied tags. Throws TypeError naming `argName` for a non-array or a malformed
+ * tag, RangeError for too many tags.
+ */
+export function makeLabel(tags: unknown, argName = 'label'): Label {
+  if (!Array.isArray(tags)) throw new TypeError(`${argName} must be an array of tags`);
+  for (const tag of tags) {
+    if (!isTag(tag)) throw new TypeError(`${argName}: "${String(tag).slice(0, 40)}" is not a tag`);
+  }
+  const out = normalize(tags as string[]);
+  if (out.length > MAX_LABEL_TAGS) throw new RangeError(`${argName} has more than ${MAX_LABEL_TAGS} tags`);
+  return out;
+}
+
+/**
+ * The least upper bound of two labels: a merge of two sorted arrays. Returns one of its inputs when the other
+ * adds nothing, so a context that does not rise keeps its identity.
+ */
+export function joinLabels(a: Label, b: Label): Label {
+  if (b.length === 0 || a === b) return a;
+  if (a.length === 0) return b;
+  const out: string[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) {
+    const x = a[i] as string;
+    const y = b[j] as string;
+    if (x === y) {
+      out.push(x);
+      i++;
+      j++;
+    } else if (x < y) {
+      out.push(x);
+      i++;
+    } else {
+      out.push(y);
+      j++;
+    }
+  }
+  while (i < a.length) out.push(a[i++] as string);
+  while (j < b.length) out.push(b[j++] as string);
+  if (out.length === a.length) return a;
+  if (out.length === b.length) return b;
+  return Object.freeze(out);
+}
+
+/** `label` without `tags`. Only declassification may call this. */
+export function removeTags(label: Label, tags: Label): Label {
+  if (tags.length === 0) return label;
+  return Object.freeze(label.filter((tag) => !includesTag(tags, tag)));
+}
+
+/** The tags of `label` that are also in `denied`, in sorted order. */
+export function forbiddenTags(label: Label, denied: Label): Label {
+  if (label.length === 0 || denied.length === 0) return EMPTY_LABEL;
+  // The hot path is "nothing forbidden": answer it without allocating.
+  let any = false;
+  for (const tag of label) {
+    if (includesTag(denied, tag)) {
+      any = true;
+      break;
+    }
+  }
+  return any ? Object.freeze(label.filter((tag) => includesTag(denied, tag))) : EMPTY_LABEL;
+}
+
+/** True when every tag of `a` is in `b` (a ⊑ b). */
+export function labelLeq(a: Label, b: Label): boolean {
+  return a.every((tag) => includesTag(b, tag));
+}
+
+function includesTag(label: Label, tag: string): boolean {
+  // Labels are small (a handful of tags); a linear scan beats building a Set on every check.
+  for (const t of label) if (t === tag) return true;
+  return false;
+}
+
+function normalize(tags: readonly string[]): Label {
+  return Object.freeze([...new Set(tags)].sort());
+}

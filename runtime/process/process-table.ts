@@ -1,0 +1,367 @@
+import { randomUUID } from 'node:crypto';
+import { Attempt } from '../audit/attempt.js';
+import type { AuditLog } from '../audit/audit-log.js';
+import type { AuditView } from '../audit/audit-view.js';
+import { applyDelegations, planDelegations } from '../capability/delegation.js';
+import { SigningKey } from '../capability/signing-key.js';
+import { type ErrorCode, KernelError } from '../core/errors.js';
+import { joinLabels, type Label } from '../labels/label.js';
+import type { BlobStore } from '../store/blob-store.js';
+import {
+  checkKey,
+  freshNamespaceSegment,
+  type Mount,
+  type MountRequest,
+  type NamespaceMemory,
+} from '../store/namespace-memory.js';
+import type { SnapshotBody, SnapshotStore } from '../store/snapshot-store.js';
+import type { AgentLauncher, AgentProcess } from './agent-launcher.js';
+import type { Limits } from './limits.js';
+import type { ChildOutcome, ChildRequest } from './process-control.js';
+import { MAX_CODE_BYTES, type ProgramRegistry, programId } from './programs.js';
+import { COUNTED_FIELDS, type CountedField, Quota, type QuotaUse } from './quota.js';
+import type { RunResult, Usage } from './run-result.js';
+import { AgentSession, type KernelServices, type ProcessControl } from './session.js';
+
+/** Everything needed to start one agent, top-level or child. */
+export interface StartSpec {
+  readonly code: string;
+  /** Display name: a registered program's name or a file's base name. */
+  readonly program: string;
+  readonly inputJson: string;
+  readonly limits: Limits;
+  readonly parent: AgentSession | undefined;
+  readonly namespace: string;
+  readonly mounts: ReadonlyMap<string, Mount>;
+  readonly label: Label;
+  readonly restored?: unknown;
+  /** Counted use carried over from a snapshot. */
+  readonly usage?: Partial<QuotaUse>;
+  /** Gives the new agent its capabilities; throwing aborts the start (nothing runs). */
+  grant(session: AgentSession): void;
+}
+
+/** A live agent as `kernel.agents()` lists it. */
+export interface AgentInfo {
+  readonly id: string;
+  readonly parent: string | null;
+  readonly program: string;
+  readonly namespace: string;
+  readonly state: string;
+  readonly label: readonly string[];
+  readonly usage: QuotaUse & { wall_ms: number; syscalls: number };
+}
+
+interface Live {
+  readonly session: AgentSession;
+  readonly process: AgentProcess;
+  readonly code: string;
+}
+
+/** The dependencies of a process table; `services` is read when an agent starts. */
+export interface ProcessTableDeps {
+  readonly launcher: AgentLauncher;
+  readonly services: () => KernelServices;
+  readonly programs: ProgramRegistry;
+  readonly memory: NamespaceMemory;
+  readonly blobs: BlobStore;
+  readonly snapshots: SnapshotStore;
+  readonly auditView: AuditView;
+  readonly audit: AuditLog;
+}
+
+/**
+ * The tree of agents (docs/architecture.md §3): starts agents, keeps parent/child links, ends subtrees, and answers the
+ * process syscalls. Invariants: a live agent's parent is live (a parent's end kills its children at once);
+ * every agent's quota is a child of its parent's; children get only delegated attenuations of their
+ * parent's capabilities.
+ */
+export class ProcessTable implements ProcessControl {
+  readonly #deps: ProcessTableDeps;
+  readonly #live = new Map<string, Live>();
+  /** Outcomes of agents whose parent is still live, for `join`. */
+  readonly #outcomes = new Map<string, Promise<ChildOutcome>>();
+
+  constructor(deps: ProcessTableDeps) {
+    this.#deps = deps;
+  }
+
+  /** Starts an agent. Throws KernelError (or the grant's error) before anything runs when it cannot start. */
+  start(spec: StartSpec): { id: string; session: AgentSession; result: Promise<RunResult> } {
+    const id = randomUUID();
+    const services = this.#deps.services();
+    const parent = spec.parent;
+    const session = new AgentSession(id, SigningKey.generate(), spec.limits, services, {
+      namespace: spec.namespace,
+      parent: parent?.id ?? null,
+      program: spec.program,
+      programId: programId(spec.code),
+      mounts: spec.mounts,
+      depth: parent === undefined ? 0 : parent.placement.depth + 1,
+      ...(spec.restored === undefined ? {} : { restored: spec.restored }),
+    });
+    session.label = spec.label;
+    const quota = new Quota(spec.limits, parent?.quota, {
+      warn: (field, used, max) => this.#warn(session, field, used, max),
+      exceeded: (field) => this.#terminate(id, 'E_QUOTA', `quota exceeded: ${field}`),
+    });
+    for (const field of COUNTED_FIELDS) {
+      const carried = spec.usage?.[field];
+      if (carried !== undefined && carried > 0) quota.used[field] = carried;
+    }
+    session.quota = quota;
+    try {
+      spec.grant(session);
+    } catch (error) {
+      services.authority.forget(session.publicKey);
+      throw error;
+    }
+    const process = this.#deps.launcher.launch({
+      session,
+      code: spec.code,
+      filename: spec.program,
+      inputJson: spec.inputJson,
+    });
+    this.#live.set(id, { session, process, code: spec.code });
+    parent?.children.add(id);
+    services.emit({ type: 'spawn', agent: id, parent: parent?.id ?? null, program: spec.program });
+    const result = process.result.then((outcome) => this.#ended(session, outcome));
+    if (parent !== undefined)
+      this.#outcomes.set(
+        id,
+        result.then((settled) => ({ result: settled, label: session.label })),
+      );
+    return { id, session, result };
+  }
+
+  #ended(session: AgentSession, outcome: RunResult): RunResult {
+    this.#live.delete(session.id);
+    // A parent's end ends its subtree, and its children's results are no longer joinable.
+    for (const child of session.children) {
+      this.#terminate(child, 'E_KILLED', 'killed: its parent ended');
+      this.#outcomes.delete(child);
+    }
+    session.services.authority.forget(session.publicKey);
+    const quota = session.quota;
+    const counted: Partial<Usage> = {};
+    if (quota !== undefined) {
+      for (const field of COUNTED_FIELDS) if (field !== 'cpu_ms') counted[field] = round(quota.used[field]);
+    }
+    const usage = { ...outcome.usage, ...counted } as Usage;
+    const full: RunResult = { ...outcome, usage, label: session.label };
+    session.services.emit({ type: 'exit', agent: session.id, result: full });
+    return full;
+  }
+
+  /** Ends `id` and its live descendants (deepest first) with `code`. A no-op for an agent not live. */
+  #terminate(id: string, code: ErrorCode, message: string): void {
+    const live = this.#live.get(id);
+    if (live === undefined) return;
+    for (const child of live.session.children) this.#terminate(child, 'E_KILLED', 'killed: its parent ended');
+    live.process.terminate(code, message);
+  }
+
+  /** Kills a live agent (host API). False when no live agent has that id. */
+  killById(id: string, reason: string): boolean {
+    if (!this.#live.has(id)) return false;
+    this.#terminate(id, 'E_KILLED', `killed: ${reason}`.slice(0, 200));
+    return true;
+  }
+
+  /** The live session with this id. */
+  session(id: string): AgentSession | undefined {
+    return this.#live.get(id)?.session;
+  }
+
+  /** Live agents (not yet ended), parents before children. */
+  list(): AgentInfo[] {
+    const running = [...this.#live.values()].filter(({ session }) => session.state !== 'ended');
+    return running.map(({ session }) => ({
+      id: session.id,
+      parent: session.parent,
+      program: session.placement.program,
+      namespace: session.namespace,
+      state: session.state,
+      label: session.label,
+      usage: {
+        ...(session.quota?.usage() ?? { ...emptyUse(), wall_ms: 0 }),
+        syscalls: session.syscalls,
+      },
+    }));
+  }
+
+  get size(): number {
+    return this.list().length;
+  }
+
+  /** Ends every live agent (kernel close). */
+  killAll(reason: string): Promise<unknown> {
+    const ending = [...this.#live.values()].map(({ process }) => process.result);
+    for (const { session } of [...this.#live.values()]) {
+      if (session.parent === null) this.#terminate(session.id, 'E_KILLED', `killed: ${reason}`);
+    }
+    for (const { process } of [...this.#live.values()]) process.terminate('E_KILLED', `killed: ${reason}`);
+    return Promise.all(ending);
+  }
+
+  // ------------------------------------------------------------------------------------- syscalls
+
+  spawn(parent: AgentSession, request: ChildRequest): string {
+    const services = parent.services;
+    const { code, name } = this.#childSource(parent, request);
+    const quota = parent.quota;
+    if (quota === undefined) throw new KernelError('E_INTERNAL', 'internal kernel error');
+    const limits = quota.carve(request.budget);
+    const plans = planDelegations(services.authority, parent.publicKey, request.caps ?? []);
+    const mounts = childMounts(parent, request.mounts ?? []);
+    let inputJson: string | undefined;
+    const input = parent.handles.substitute(request.input ?? null);
+    try {
+      inputJson = JSON.stringify(input.value ?? null);
+    } catch {
+      inputJson = undefined;
+    }
+    if (inputJson === undefined) throw new KernelError('E_BAD_ARG', 'sys.spawn: input must be JSON-serializable');
+    // Handles substitute to their values: one repeated handle must not build an input past the payload cap.
+    if (inputJson.length > services.maxPayloadBytes) {
+      throw new KernelError('E_BAD_ARG', 'sys.spawn: input exceeds the payload cap once handles are substituted');
+    }
+    quota.chargeSpawn();
+    const { id } = this.start({
+      code,
+      program: name,
+      inputJson,
+      limits,
+      parent,
+      namespace: `${parent.namespace}/${request.namespace ?? freshNamespaceSegment()}`,
+      mounts,
+      // Everything the parent passes carries at least its context label.
+      label: joinLabels(parent.label, input.label),
+      grant: (child) => applyDelegations(services.authority, parent.key, child.publicKey, plans),
+    });
+    return id;
+  }
+
+  #childSource(parent: AgentSession, request: ChildRequest): { code: string; name: string } {
+    if (request.program !== undefined) {
+      const program = this.#deps.programs.get(request.program);
+      if (program === undefined)
+        throw new KernelError('E_NOT_FOUND', `sys.spawn: no program named "${request.program}"`);
+      return { code: program.code, name: program.name };
+    }
+    const code = request.code ?? '';
+    if (code.length > MAX_CODE_BYTES) throw new KernelError('E_BAD_ARG', 'sys.spawn: code is too large');
+    const decision = parent.services.authority.authorize({
+      holder: parent.publicKey,
+      action: 'agent.spawn',
+      resource: 'inline',
+    });
+    if (!decision.ok)
+      throw new KernelError(decision.code, `sys.spawn: inline code needs agent.spawn (${decision.message})`);
+    return { code, name: 'inline' };
+  }
+
+  join(parent: AgentSession, id: string): Promise<ChildOutcome> {
+    const outcome = parent.children.has(id) ? this.#outcomes.get(id) : undefined;
+    if (outcome === undefined) return Promise.reject(new KernelError('E_NOT_FOUND', `sys.join: no child ${id}`));
+    return outcome;
+  }
+
+  kill(parent: AgentSession, id: string): void {
+    const target = this.#live.get(id)?.session;
+    if (target === undefined) {
+      if (parent.children.has(id)) return;
+      throw new KernelError('E_NOT_FOUND', `sys.kill: no descendant ${id}`);
+    }
+    // Every ancestor of a live agent is live, so the walk up finds the caller if it is one.
+    for (let up = target.parent; up !== null; up = this.#live.get(up)?.session.parent ?? null) {
+      if (up === parent.id) {
+        this.#terminate(id, 'E_KILLED', `killed by its ancestor ${parent.id}`);
+        return;
+      }
+    }
+    throw new KernelError('E_NOT_FOUND', `sys.kill: no descendant ${id}`);
+  }
+
+  async snapshot(session: AgentSession, state: unknown): Promise<string> {
+    const live = this.#live.get(session.id);
+    if (live === undefined) throw new KernelError('E_KILLED', 'sys.snapshot: the agent has ended');
+    const { authority } = session.services;
+    const codeId = await this.#deps.blobs.put(new TextEncoder().encode(live.code));
+    const capabilities = authority
+      .list(session.publicKey)
+      .map(({ action, resource, remainingUses, expiresAt }) => ({ action, resource, remainingUses, expiresAt }))
+      .sort((a, b) => compareText(JSON.stringify(a), JSON.stringify(b)));
+    const memory = (await this.#deps.memory.list(session.namespace, '', 100_000)).map(
+      ([key, entry]) => [key, entry.value, [...entry.label]] as const,
+    );
+    const used = session.quota?.used ?? emptyUse();
+    const body: SnapshotBody = {
+      program: { name: session.placement.program, id: codeId },
+      capabilities,
+      label: [...session.label],
+      usage: {
+        tokens_in: used.tokens_in,
+        tokens_out: used.tokens_out,
+        cost_usd: used.cost_usd,
+        tool_calls: used.tool_calls,
+        children: used.children,
+      },
+      memory,
+      state,
+    };
+    return await this.#deps.snapshots.save(body);
+  }
+
+  auditRecords(session: AgentSession, options: { after?: number; limit: number }): unknown[] {
+    // A mount of a whole namespace shows its records; a prefix mount does not (records name keys outside it).
+    const mounted = [...session.placement.mounts.values()].filter((mount) => mount.prefix === '');
+    const namespaces = new Set([session.namespace, ...mounted.map((mount) => mount.namespace)]);
+    const records = this.#deps.auditView.query(namespaces, options.after ?? -1, options.limit);
+    // Records are data of the agents that made them (a resource can spell what they read): reading them
+    // raises the reader's context by each record's label, as reading memory does.
+    for (const record of records) session.label = joinLabels(session.label, record.label);
+    return records;
+  }
+
+  #warn(session: AgentSession, field: CountedField | 'wall_ms', used: number, max: number): void {
+    const attempt = new Attempt(this.#deps.audit, session.subject, 'quota', null);
+    attempt.describe('quota.warn', field, { used, max }, session.label, false);
+    attempt.end(null);
+    session.services.emit({ type: 'warn', agent: session.id, limit: field, used: round(used), max });
+  }
+}
+
+function childMounts(parent: AgentSession, requests: readonly MountRequest[]): Map<string, Mount> {
+  const mounts = new Map<string, Mount>();
+  for (const request of requests) {
+    if (mounts.has(request.name)) throw new KernelError('E_BAD_ARG', `sys.spawn: mount "${request.name}" is repeated`);
+    const source: Mount | undefined =
+      request.from === undefined
+        ? { namespace: parent.namespace, prefix: '', mode: 'rw' }
+        : parent.placement.mounts.get(request.from);
+    if (source === undefined) throw new KernelError('E_NOT_FOUND', `sys.spawn: no mount named "${request.from}"`);
+    if (source.mode === 'ro' && request.mode === 'rw') {
+      throw new KernelError(
+        'E_ESCALATION',
+        `sys.spawn: mount "${request.name}" cannot be writable: its source is read-only`,
+      );
+    }
+    const prefix = source.prefix + (request.prefix ?? '');
+    checkKey(prefix, 'mount prefix');
+    mounts.set(request.name, { namespace: source.namespace, prefix, mode: request.mode });
+  }
+  return mounts;
+}
+
+function emptyUse(): QuotaUse {
+  return { cpu_ms: 0, tokens_in: 0, tokens_out: 0, cost_usd: 0, tool_calls: 0, children: 0 };
+}
+
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function round(value: number): number {
+  return Math.round(value * 1e6) / 1e6;
+}

@@ -1,0 +1,134 @@
+import { KernelError } from '../core/errors.js';
+import { type LimitField, type Limits, limitBounds } from './limits.js';
+
+/** The quotas that accumulate: every use is charged to the agent and to each of its ancestors. */
+export const COUNTED_FIELDS = ['cpu_ms', 'tokens_in', 'tokens_out', 'cost_usd', 'tool_calls', 'children'] as const;
+export type CountedField = (typeof COUNTED_FIELDS)[number];
+
+export type QuotaUse = Record<CountedField, number>;
+
+/** What the kernel does when an agent's quota warns or is crossed. Both must not throw. */
+export interface QuotaHooks {
+  warn(field: CountedField | 'wall_ms', used: number, limit: number): void;
+  /** The limit was crossed: the kernel kills the owning agent with E_QUOTA. */
+  exceeded(field: CountedField | 'wall_ms'): void;
+}
+
+/** A budget request an agent makes for a child: any subset of the limits. */
+export type BudgetRequest = Partial<Record<LimitField, number>>;
+
+/**
+ * One agent's budget and use (docs/architecture.md §6). A child's quota is carved out of its parent's remainder and every
+ * charge is added to the agent and all its ancestors, so a subtree can never spend more than its root was
+ * given. Crossing `warn_at` of a limit warns once per field; crossing a limit calls `exceeded` on the quota
+ * whose limit it is (an ancestor's crossing ends the ancestor, and with it the subtree).
+ */
+export class Quota {
+  readonly limits: Limits;
+  readonly parent: Quota | undefined;
+  readonly used: QuotaUse = { cpu_ms: 0, tokens_in: 0, tokens_out: 0, cost_usd: 0, tool_calls: 0, children: 0 };
+  /** performance.now() when the agent started; wall time is measured from here. */
+  readonly startedAt = performance.now();
+  readonly #hooks: QuotaHooks;
+  readonly #warned = new Set<string>();
+
+  constructor(limits: Limits, parent: Quota | undefined, hooks: QuotaHooks) {
+    this.limits = limits;
+    this.parent = parent;
+    this.#hooks = hooks;
+  }
+
+  /**
+   * Adds `amount` of `field` to this quota and every ancestor. Throws KernelError E_BAD_ARG for an amount
+   * that is not a finite non-negative number (before anything is added, so NaN cannot poison a counter),
+   * and E_QUOTA when this agent's own limit or an ancestor's is crossed (after `exceeded` has been called).
+   */
+  charge(field: CountedField, amount: unknown): void {
+    if (typeof amount !== 'number' || !Number.isFinite(amount) || amount < 0) {
+      throw new KernelError('E_BAD_ARG', `charge of ${field} must be a finite non-negative number`);
+    }
+    if (amount === 0) return;
+    let crossed = false;
+    for (let quota: Quota | undefined = this; quota !== undefined; quota = quota.parent) {
+      quota.used[field] += amount;
+      if (quota.#check(field, quota.used[field])) crossed = true;
+    }
+    if (crossed) throw new KernelError('E_QUOTA', `quota exceeded: ${field}`);
+  }
+
+  /**
+   * Charges one spawn to this quota and its ancestors, refusing it (E_QUOTA, nothing charged) when any of
+   * them would exceed its `children` limit or this agent has no `depth` left.
+   */
+  chargeSpawn(): void {
+    if (this.limits.depth < 1) throw new KernelError('E_QUOTA', 'quota exceeded: depth');
+    for (let quota: Quota | undefined = this; quota !== undefined; quota = quota.parent) {
+      if (quota.used.children + 1 > quota.limits.children) throw new KernelError('E_QUOTA', 'quota exceeded: children');
+    }
+    for (let quota: Quota | undefined = this; quota !== undefined; quota = quota.parent) {
+      quota.used.children += 1;
+      quota.#check('children', quota.used.children);
+    }
+  }
+
+  /** What is left of a limit: counted fields net of use (own and descendants'), wall time net of elapsed. */
+  remaining(field: LimitField): number {
+    if (field === 'wall_ms') return Math.max(0, this.limits.wall_ms - (performance.now() - this.startedAt));
+    if (field === 'depth') return Math.max(0, this.limits.depth - 1);
+    if ((COUNTED_FIELDS as readonly string[]).includes(field)) {
+      return Math.max(0, this.limits[field] - this.used[field as CountedField]);
+    }
+    return this.limits[field];
+  }
+
+  /**
+   * The limits of a child: each requested field must fit in this agent's remainder (E_QUOTA naming the
+   * field otherwise); an absent field gets the whole remainder. Memory is a per-isolate cap, so a child
+   * gets at most its parent's. Throws KernelError E_BAD_ARG for a malformed request.
+   */
+  carve(request: BudgetRequest | undefined): Limits {
+    const out: Record<string, number> = {};
+    for (const field of Object.keys(this.limits) as LimitField[]) {
+      const available = field === 'children' ? Math.max(0, this.remaining('children') - 1) : this.remaining(field);
+      const asked = request?.[field];
+      if (asked === undefined) {
+        out[field] = field === 'wall_ms' ? Math.max(1, Math.floor(available)) : available;
+        continue;
+      }
+      const [min, max] = limitBounds(field);
+      if (typeof asked !== 'number' || !Number.isFinite(asked) || asked < min || asked > max) {
+        throw new KernelError('E_BAD_ARG', `budget.${field} must be a number between ${min} and ${max}`);
+      }
+      if (field !== 'warn_at' && asked > available) {
+        throw new KernelError('E_QUOTA', `budget.${field} exceeds what remains of the parent's (${available})`);
+      }
+      out[field] = asked;
+    }
+    return Object.freeze(out as unknown as Limits);
+  }
+
+  /** Checks the wall clock of this agent against its warn threshold (the watchdog enforces the limit). */
+  checkWall(): void {
+    const elapsed = performance.now() - this.startedAt;
+    this.#check('wall_ms', elapsed, this.limits.wall_ms);
+  }
+
+  /** Use so far, own and descendants', with the wall time elapsed. */
+  usage(): QuotaUse & { wall_ms: number } {
+    return { ...this.used, wall_ms: Math.round(performance.now() - this.startedAt) };
+  }
+
+  // True when the limit is crossed. Hooks run at most once per field for warnings.
+  #check(field: CountedField | 'wall_ms', used: number, limit: number = this.limits[field]): boolean {
+    if (!Number.isFinite(limit)) return false;
+    if (used > limit) {
+      this.#hooks.exceeded(field);
+      return true;
+    }
+    if (used >= limit * this.limits.warn_at && !this.#warned.has(field)) {
+      this.#warned.add(field);
+      this.#hooks.warn(field, used, limit);
+    }
+    return false;
+  }
+}

@@ -1,0 +1,28 @@
+import type { ErrorCode, KernelErrorInfo } from '../core/errors.js';
+
+/** What an agent used; reported with every run result. */
+export interface Usage {
+  cpu_ms: number;
+  wall_ms: number;
+  heap_peak_mb: number;
+  syscalls: number;
+  /** Counted quotas of the agent and its descendants (tokens, dollars, tool calls, children spawned). */
+  tokens_in: number;
+  tokens_out: number;
+  cost_usd: number;
+  tool_calls: number;
+  children: number;
+}
+
+export type RunResult =
+  | { readonly ok: true; readonly value: unknown; readonly usage: Usage; readonly label?: readonly string[] }
+  | { readonly ok: false; readonly error: KernelErrorInfo; readonly usage: Usage; readonly label?: readonly string[] };
+
+/** Events the kernel emits for observers; the audit log (a later layer) records the same facts. */
+export type KernelEvent =
+  | { type: 'syscall'; agent: string; syscall: string; code: ErrorCode | null; refused: boolean }
+  | { type: 'exit'; agent: string; result: RunResult }
+  | { type: 'log'; agent: string; text: string }
+  | { type: 'catastrophe'; agent: string }
+  | { type: 'spawn'; agent: string; parent: string | null; program: string }
+  | { type: 'warn'; agent: string; limit: string; used: number; max: number };

@@ -1,0 +1,152 @@
+import type { AuditSubject } from '../audit/attempt.js';
+import type { AuditLog } from '../audit/audit-log.js';
+import type { CapabilityAuthority } from '../capability/authority.js';
+import type { SigningKey } from '../capability/signing-key.js';
+import { encodePublicKey } from '../core/public-key.js';
+import { HandleTable } from '../labels/handles.js';
+import { EMPTY_LABEL, type Label } from '../labels/label.js';
+import type { LabelRules } from '../labels/label-rules.js';
+import type { Mount, NamespaceMemory } from '../store/namespace-memory.js';
+import type { ToolEnvironment } from '../tool-use/tool-context.js';
+import type { ToolRegistry } from '../tool-use/tool-contract.js';
+import type { Limits } from './limits.js';
+import type { ChildOutcome, ChildRequest } from './process-control.js';
+import type { Quota } from './quota.js';
+import type { KernelEvent } from './run-result.js';
+
+/** The kernel services a syscall handler may use on behalf of an agent. */
+export interface KernelServices {
+  readonly tools: ToolRegistry;
+  readonly authority: CapabilityAuthority;
+  readonly audit: AuditLog;
+  readonly labels: LabelRules;
+  readonly maxPayloadBytes: number;
+  /** What tool calls draw on: vault, blobs, labels kept for files, undo records. */
+  readonly toolEnv: ToolEnvironment;
+  /** Spawn, join, kill, handoff and snapshots for agents. */
+  readonly processes: ProcessControl;
+  readonly memory: NamespaceMemory;
+  emit(event: KernelEvent): void;
+}
+
+/**
+ * The process-model operations syscalls reach the kernel through . Each throws KernelError with a
+ * code from docs/architecture.md §9 for anything the calling agent got wrong or may not do.
+ */
+export interface ProcessControl {
+  /** Starts a child of `parent`; returns its id. */
+  spawn(parent: AgentSession, request: ChildRequest): string;
+  /** Resolves with a descendant's outcome once it ends; E_NOT_FOUND for anything else. */
+  join(parent: AgentSession, id: string): Promise<ChildOutcome>;
+  /** Ends a descendant and its own descendants; E_NOT_FOUND for anything else. */
+  kill(parent: AgentSession, id: string): void;
+  /** Freezes the agent's state into the snapshot store; resolves to the content id. */
+  snapshot(session: AgentSession, state: unknown): Promise<string>;
+  /** The audit records of the namespaces the agent may see (its own and its mounts'), newest last. */
+  auditRecords(session: AgentSession, options: { after?: number; limit: number }): unknown[];
+}
+
+/** Where an agent sits in the tree and what it starts with. */
+export interface Placement {
+  readonly namespace: string;
+  readonly parent: string | null;
+  /** The program's display name (a registered name, or the file's base name). */
+  readonly program: string;
+  /** The SHA-256 of the program's source: what snapshots name. */
+  readonly programId: string;
+  readonly mounts: ReadonlyMap<string, Mount>;
+  /** The state a restored agent reads with `sys.restored()`; undefined when not restored. */
+  readonly restored?: unknown;
+  readonly depth: number;
+}
+
+const ROOT_PLACEMENT: Placement = {
+  namespace: 'default',
+  parent: null,
+  program: 'agent.js',
+  programId: '',
+  mounts: new Map(),
+  depth: 0,
+};
+
+export type AgentState = 'starting' | 'running' | 'ended';
+
+/**
+ * The kernel's record of one agent. Syscalls find their caller through the session bound to the isolate
+ * the call arrived on, never through anything in the call's arguments.
+ */
+export class AgentSession {
+  readonly id: string;
+  /** The agent's Ed25519 identity; the private half never leaves the host. */
+  readonly key: SigningKey;
+  /** `key`'s public half, base64url: the holder of the agent's capabilities. */
+  readonly publicKey: string;
+  readonly limits: Limits;
+  readonly services: KernelServices;
+  /** The namespace the agent's records and memory live under. */
+  readonly namespace: string;
+  /** The spawning agent's id; null for an agent the host started. */
+  readonly parent: string | null;
+  /** Who the agent is in the audit log. */
+  readonly subject: AuditSubject;
+  readonly placement: Placement;
+  /** The agent's budget and use; charges reach every ancestor. Set by the kernel before launch. */
+  quota: Quota | undefined;
+  /** Ids of the children this agent spawned (live or ended), for join and kill. */
+  readonly children = new Set<string>();
+  state: AgentState = 'starting';
+  /** The floating context label: the join of everything the agent has read. Only ever rises. */
+  label: Label = EMPTY_LABEL;
+  /** Values kept in the kernel for this agent, each with its own label. */
+  readonly handles = new HandleTable();
+  /** Every syscall attempt, including refused and malformed ones. */
+  syscalls = 0;
+  readonly #abort = new AbortController();
+  #cpuReported = 0;
+
+  constructor(
+    id: string,
+    key: SigningKey,
+    limits: Limits,
+    services: KernelServices,
+    placement: Placement = ROOT_PLACEMENT,
+  ) {
+    this.id = id;
+    this.placement = placement;
+    this.namespace = placement.namespace;
+    this.parent = placement.parent;
+    this.subject = Object.freeze({ id, namespace: placement.namespace, parent: placement.parent });
+    this.key = key;
+    this.publicKey = encodePublicKey(key.publicKey);
+    this.limits = limits;
+    this.services = services;
+  }
+
+  /** Aborted when the agent ends, so long-running tools can stop work nobody will read. */
+  get signal(): AbortSignal {
+    return this.#abort.signal;
+  }
+
+  /**
+   * Charges CPU time the isolate used since the last report to the agent's quota and every ancestor's (a
+   * crossing ends whichever agent's limit it is). Never throws: it runs on the watchdog's timer.
+   */
+  reportCpu(totalMs: number): void {
+    const delta = totalMs - this.#cpuReported;
+    try {
+      this.quota?.checkWall();
+      if (!(delta > 0)) return;
+      this.#cpuReported = totalMs;
+      this.quota?.charge('cpu_ms', delta);
+    } catch {
+      // E_QUOTA: the quota's hook has already ended the agent whose limit was crossed.
+    }
+  }
+
+  /** Marks the agent ended: every later syscall is refused with E_KILLED. Idempotent. */
+  end(): void {
+    if (this.state === 'ended') return;
+    this.state = 'ended';
+    this.#abort.abort();
+  }
+}

@@ -1,0 +1,189 @@
+import { randomBytes } from 'node:crypto';
+import { KernelError } from '../core/errors.js';
+import { EMPTY_LABEL, type Label, makeLabel } from '../labels/label.js';
+import type { KvStore } from './kv-store.js';
+
+/**
+ * Namespace memory (`sys.mem`): a key-value store per namespace in the kernel's embedded store, every value
+ * kept with its label so that reading it back, from any agent and in any later run, raises the reader's
+ * label as the writer's data did. An agent reaches its own namespace and the mounts its parent gave it.
+ */
+export type MountMode = 'ro' | 'rw';
+
+/** A part of another namespace visible to an agent under a mount name. */
+export interface Mount {
+  readonly namespace: string;
+  /** Only keys under this prefix are visible; the agent's keys are relative to it. */
+  readonly prefix: string;
+  readonly mode: MountMode;
+}
+
+/** What a parent asks for when it spawns: a prefix of its namespace (or of one of its mounts). */
+export interface MountRequest {
+  readonly name: string;
+  readonly prefix?: string | undefined;
+  readonly mode: MountMode;
+  /** Re-mount one of the parent's own mounts (never wider than it); default the parent's namespace. */
+  readonly from?: string | undefined;
+}
+
+export interface MemoryEntry {
+  readonly value: unknown;
+  readonly label: Label;
+}
+
+export const MAX_KEY_LENGTH = 256;
+export const MAX_LIST = 1000;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters would corrupt store keys.
+const BAD_KEY_CHAR = /[\u0000-\u001f\u007f]/;
+const SEPARATOR = '\u0000';
+
+const SEGMENT = '[a-z0-9][a-z0-9_-]{0,31}';
+/** One level of a namespace (and a mount name): a lowercase name of at most 32 characters. */
+export const NAMESPACE_SEGMENT = new RegExp(`^${SEGMENT}$`);
+/** A namespace the host names: up to 16 segments separated by "/". */
+export const NAMESPACE_PATH = new RegExp(`^${SEGMENT}(?:/${SEGMENT}){0,15}$`);
+
+/** A fresh namespace segment (8 hex digits) for an agent that did not name one. */
+export function freshNamespaceSegment(): string {
+  return randomBytes(4).toString('hex');
+}
+
+/** Checks an agent-supplied key. Throws KernelError E_BAD_ARG. */
+export function checkKey(key: string, what = 'key'): void {
+  if (key.length > MAX_KEY_LENGTH || BAD_KEY_CHAR.test(key)) {
+    throw new KernelError('E_BAD_ARG', `sys.mem: ${what} must be at most ${MAX_KEY_LENGTH} printable characters`);
+  }
+}
+
+/** Entries one namespace may hold, and their total size (keys and JSON text, in characters). */
+export const MAX_NAMESPACE_ENTRIES = 10_000;
+export const MAX_NAMESPACE_BYTES = 16 * 1024 * 1024;
+
+interface NamespaceUse {
+  entries: number;
+  bytes: number;
+}
+
+/**
+ * Memory for every namespace, over one KvStore. Writes and deletes of one namespace run one at a time so
+ * that its entry count and size stay exact; a write past MAX_NAMESPACE_ENTRIES or MAX_NAMESPACE_BYTES is
+ * refused with E_QUOTA (an agent cannot fill the host's disk or heap through memory).
+ */
+export class NamespaceMemory {
+  readonly #kv: KvStore;
+  /** Use per namespace, counted from the store the first time a namespace is written in this process. */
+  readonly #use = new Map<string, NamespaceUse>();
+  readonly #queues = new Map<string, Promise<unknown>>();
+
+  constructor(kv: KvStore) {
+    this.#kv = kv;
+  }
+
+  // Runs `task` after every earlier write or delete of `namespace` has settled.
+  #serialized<T>(namespace: string, task: () => Promise<T>): Promise<T> {
+    const previous = this.#queues.get(namespace) ?? Promise.resolve();
+    const run = previous.then(task, task);
+    const tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#queues.set(namespace, tail);
+    void tail.then(() => {
+      if (this.#queues.get(namespace) === tail) this.#queues.delete(namespace);
+    });
+    return run;
+  }
+
+  async #usage(namespace: string): Promise<NamespaceUse> {
+    let use = this.#use.get(namespace);
+    if (use === undefined) {
+      const base = storeKey(namespace, '');
+      use = { entries: 0, bytes: 0 };
+      for (const [key, stored] of await this.#kv.list(base, MAX_NAMESPACE_ENTRIES + 1)) {
+        use.entries += 1;
+        use.bytes += sizeOf(key, stored);
+      }
+      this.#use.set(namespace, use);
+    }
+    return use;
+  }
+
+  async get(namespace: string, key: string): Promise<MemoryEntry | undefined> {
+    return toEntry(await this.#kv.get(storeKey(namespace, key)));
+  }
+
+  /** Stores an entry. Rejects with KernelError E_QUOTA when the namespace would exceed its caps. */
+  put(namespace: string, key: string, entry: MemoryEntry): Promise<void> {
+    const stored = { v: entry.value ?? null, l: [...entry.label] };
+    const id = storeKey(namespace, key);
+    return this.#serialized(namespace, async () => {
+      const use = await this.#usage(namespace);
+      const previous = await this.#kv.get(id);
+      const entries = use.entries + (previous === undefined ? 1 : 0);
+      const bytes = use.bytes - (previous === undefined ? 0 : sizeOf(id, previous)) + sizeOf(id, stored);
+      if (entries > MAX_NAMESPACE_ENTRIES) {
+        throw new KernelError('E_QUOTA', `sys.mem: a namespace holds at most ${MAX_NAMESPACE_ENTRIES} entries`);
+      }
+      if (bytes > MAX_NAMESPACE_BYTES && bytes > use.bytes) {
+        throw new KernelError('E_QUOTA', `sys.mem: a namespace holds at most ${MAX_NAMESPACE_BYTES} bytes`);
+      }
+      await this.#kv.put(id, stored);
+      use.entries = entries;
+      use.bytes = bytes;
+    });
+  }
+
+  async delete(namespace: string, key: string): Promise<boolean> {
+    return (await this.remove(namespace, key)) !== undefined;
+  }
+
+  /**
+   * Deletes a key and resolves to the entry it held (undefined when absent). Whether a key existed is data
+   * of its writer: `sys.mem.delete` raises the caller's label by the entry's label.
+   */
+  remove(namespace: string, key: string): Promise<MemoryEntry | undefined> {
+    const id = storeKey(namespace, key);
+    return this.#serialized(namespace, async () => {
+      const use = await this.#usage(namespace);
+      const stored = await this.#kv.get(id);
+      if (stored === undefined) return undefined;
+      await this.#kv.delete(id);
+      use.entries = Math.max(0, use.entries - 1);
+      use.bytes = Math.max(0, use.bytes - sizeOf(id, stored));
+      return toEntry(stored) ?? { value: null, label: EMPTY_LABEL };
+    });
+  }
+
+  /** Entries whose key starts with `prefix`, in key order, keys relative to the namespace. */
+  async list(namespace: string, prefix: string, limit = MAX_LIST): Promise<[string, MemoryEntry][]> {
+    const base = storeKey(namespace, '');
+    const out: [string, MemoryEntry][] = [];
+    for (const [key, stored] of await this.#kv.list(base + prefix, limit)) {
+      const entry = toEntry(stored);
+      if (entry !== undefined) out.push([key.slice(base.length), entry]);
+    }
+    return out;
+  }
+}
+
+// What an entry costs its namespace: its store key and its JSON text.
+function sizeOf(storeKey: string, stored: unknown): number {
+  return storeKey.length + (JSON.stringify(stored) ?? '').length;
+}
+
+function storeKey(namespace: string, key: string): string {
+  return `mem:${namespace}${SEPARATOR}${key}`;
+}
+
+// Stored entries come back from disk: anything malformed reads as absent rather than as an unlabelled value.
+function toEntry(stored: unknown): MemoryEntry | undefined {
+  if (stored === null || typeof stored !== 'object') return undefined;
+  const record = stored as { v?: unknown; l?: unknown };
+  if (!Array.isArray(record.l)) return undefined;
+  try {
+    return { value: record.v, label: record.l.length === 0 ? EMPTY_LABEL : makeLabel(record.l, 'label') };
+  } catch {
+    return undefined;
+  }
+}

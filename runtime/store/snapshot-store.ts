@@ -1,0 +1,176 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import superjson from 'superjson';
+import { z } from 'zod';
+import { type SigningKey, verifySignature } from '../capability/signing-key.js';
+import { decodeBase64Url, encodeBase64Url } from '../core/base64url.js';
+import { canonicalJson } from '../core/canonical-json.js';
+import { KernelError } from '../core/errors.js';
+
+/**
+ * Snapshots (docs/architecture.md §8): an agent's frozen state in a canonical encoding, addressed by the SHA-256 of that
+ * encoding, so the same state gives the same id run after run. The body is superjson (rich types such as
+ * Date, Map, Set and BigInt survive) in canonical JSON; the kernel's root key signs the id. A snapshot
+ * that is unknown, truncated, tampered with or not signed by this kernel's key is refused with
+ * E_BAD_SNAPSHOT before anything in it is used.
+ */
+export interface SnapshotBody {
+  readonly program: { readonly name: string; readonly id: string };
+  /** Scopes of the capabilities the agent held (informational: restoring never mints authority). */
+  readonly capabilities: readonly {
+    readonly action: string;
+    readonly resource: string;
+    readonly remainingUses: number | null;
+    readonly expiresAt: number | null;
+  }[];
+  readonly label: readonly string[];
+  /** Counted quota use (CPU and wall time vary run to run, so they are not part of the state). */
+  readonly usage: {
+    readonly tokens_in: number;
+    readonly tokens_out: number;
+    readonly cost_usd: number;
+    readonly tool_calls: number;
+    readonly children: number;
+  };
+  /** The namespace's memory, in key order: key, value, label. */
+  readonly memory: readonly (readonly [string, unknown, readonly string[]])[];
+  readonly state: unknown;
+}
+
+const SNAPSHOT_ID = /^[0-9a-f]{64}$/;
+const SIGNED_PREFIX = 'isokernel-snapshot:v1:';
+const MAX_SNAPSHOT_BYTES = 64 * 1024 * 1024;
+
+const bodySchema = z.strictObject({
+  program: z.strictObject({ name: z.string(), id: z.string().regex(SNAPSHOT_ID) }),
+  capabilities: z.array(
+    z.strictObject({
+      action: z.string(),
+      resource: z.string(),
+      remainingUses: z.number().nullable(),
+      expiresAt: z.number().nullable(),
+    }),
+  ),
+  label: z.array(z.string()),
+  usage: z.strictObject({
+    tokens_in: z.number().min(0),
+    tokens_out: z.number().min(0),
+    cost_usd: z.number().min(0),
+    tool_calls: z.number().min(0),
+    children: z.number().min(0),
+  }),
+  memory: z.array(z.tuple([z.string(), z.unknown(), z.array(z.string())])),
+  state: z.unknown(),
+});
+
+const envelopeSchema = z.strictObject({ id: z.string().regex(SNAPSHOT_ID), body: z.string(), signature: z.string() });
+
+/** True for a well-formed snapshot id (64 lowercase hex digits). */
+export function isSnapshotId(id: unknown): id is string {
+  return typeof id === 'string' && SNAPSHOT_ID.test(id);
+}
+
+/** The canonical text of a body and its id. Throws KernelError E_BAD_ARG when the state has no canonical form. */
+export function encodeSnapshot(body: SnapshotBody): { id: string; text: string } {
+  let text: string;
+  try {
+    // superjson turns rich values into JSON plus type annotations; canonical JSON fixes key order.
+    text = canonicalJson(superjson.serialize(body));
+  } catch {
+    throw new KernelError('E_BAD_ARG', 'sys.snapshot: the state cannot be encoded');
+  }
+  return { id: createHash('sha256').update(text).digest('hex'), text };
+}
+
+/** Where signed snapshots are kept: files under `<store>/snapshots`, or memory. */
+export class SnapshotStore {
+  readonly #dir: string | undefined;
+  readonly #key: SigningKey;
+  readonly #memory = new Map<string, string>();
+
+  constructor(dir: string | undefined, key: SigningKey) {
+    this.#dir = dir;
+    this.#key = key;
+  }
+
+  /** Encodes, signs and stores `body`; resolves to its id. Saving the same state twice is one snapshot. */
+  async save(body: SnapshotBody): Promise<string> {
+    const { id, text } = encodeSnapshot(body);
+    const signature = encodeBase64Url(this.#key.sign(new TextEncoder().encode(SIGNED_PREFIX + id)));
+    const envelope = JSON.stringify({ id, body: text, signature });
+    if (this.#dir === undefined) {
+      this.#memory.set(id, envelope);
+      return id;
+    }
+    await mkdir(this.#dir, { recursive: true, mode: 0o700 });
+    const temp = join(this.#dir, `.${id}.${randomBytes(6).toString('hex')}.tmp`);
+    try {
+      await writeFile(temp, envelope, { mode: 0o600, flag: 'wx' });
+      await rename(temp, join(this.#dir, `${id}.json`));
+    } catch (error) {
+      await rm(temp, { force: true });
+      throw error;
+    }
+    return id;
+  }
+
+  /**
+   * Loads and checks a snapshot: the id must be well formed and known, the body must hash to it, the
+   * signature must be this kernel's, and the body must have the snapshot shape. Throws KernelError
+   * E_BAD_SNAPSHOT (naming which check failed, never the content) otherwise.
+   */
+  async load(id: unknown): Promise<SnapshotBody> {
+    if (!isSnapshotId(id)) throw bad('not a snapshot id');
+    let raw: string | undefined;
+    if (this.#dir === undefined) raw = this.#memory.get(id);
+    else {
+      try {
+        const bytes = await readFile(join(this.#dir, `${id}.json`));
+        raw = bytes.length > MAX_SNAPSHOT_BYTES ? undefined : bytes.toString('utf8');
+      } catch {
+        raw = undefined;
+      }
+    }
+    if (raw === undefined) throw bad(`unknown snapshot ${id}`);
+    let envelope: z.infer<typeof envelopeSchema>;
+    try {
+      envelope = envelopeSchema.parse(JSON.parse(raw));
+    } catch {
+      throw bad(`snapshot ${id} is truncated or malformed`);
+    }
+    if (envelope.id !== id || createHash('sha256').update(envelope.body).digest('hex') !== id) {
+      throw bad(`snapshot ${id} does not match its content id`);
+    }
+    const signature = decodeBase64Url(envelope.signature);
+    const message = new TextEncoder().encode(SIGNED_PREFIX + id);
+    if (signature === undefined || !verifySignature(this.#key.publicKey, message, signature)) {
+      throw bad(`snapshot ${id} is not signed by this kernel`);
+    }
+    try {
+      const parsed = JSON.parse(envelope.body) as Parameters<typeof superjson.deserialize>[0];
+      return bodySchema.parse(superjson.deserialize(parsed)) as SnapshotBody;
+    } catch {
+      throw bad(`snapshot ${id} has a malformed body`);
+    }
+  }
+
+  /** Ids of the stored snapshots, sorted. */
+  async list(): Promise<string[]> {
+    if (this.#dir === undefined) return [...this.#memory.keys()].sort();
+    let names: string[];
+    try {
+      names = await readdir(this.#dir);
+    } catch {
+      return [];
+    }
+    return names
+      .filter((name) => name.endsWith('.json') && isSnapshotId(name.slice(0, -5)))
+      .map((name) => name.slice(0, -5))
+      .sort();
+  }
+}
+
+function bad(message: string): KernelError {
+  return new KernelError('E_BAD_SNAPSHOT', message);
+}

@@ -1,0 +1,154 @@
+import { Attempt } from '../audit/attempt.js';
+import { KernelError } from '../core/errors.js';
+import { EMPTY_LABEL, joinLabels, makeLabel } from '../labels/label.js';
+import type { LabelRules } from '../labels/label-rules.js';
+import { createToolContext, type ToolCaller, type ToolEnvironment } from './tool-context.js';
+import type { ToolRegistry } from './tool-contract.js';
+import { authorizeToolUse, checkSinks, prepareToolUse, runToolUse } from './tool-gate.js';
+
+/**
+ * What the host itself does with tools (`kernel.submit`, `kernel.rollback`): the same gate as an agent's call,
+ * with the host's identity holding the policy's rules, and every attempt audited as agent `host`.
+ */
+
+/** The host's identity in the audit log. */
+export const HOST_SUBJECT = { id: 'host', namespace: 'host', parent: null } as const;
+
+/** The kernel parts host tool use needs. */
+export interface HostTools {
+  readonly tools: ToolRegistry;
+  readonly labels: LabelRules;
+  readonly env: ToolEnvironment;
+  /** The host as a caller: its public key, audit subject and the kernel's abort signal; no quota. */
+  readonly caller: ToolCaller;
+}
+
+/** `kernel.submit`: the host runs a tool for itself under the policy (the agent_os_kernel workflow). */
+export interface SubmitRequest {
+  readonly action: string;
+  /** The resource, placed in the argument the tool names as its `target`. */
+  readonly target?: string;
+  readonly params?: Readonly<Record<string, unknown>>;
+  /** Tags of the host-supplied data in this call (for example ['email'] for text from an inbox). */
+  readonly label?: readonly string[];
+}
+
+export interface SubmitResult {
+  readonly status: 'OK' | 'DENIED' | 'ERROR';
+  readonly data: unknown;
+  readonly error: { readonly code: string; readonly message: string } | null;
+  /** The seq of the submission's outcome record in the audit log (null if the log failed). */
+  readonly recordId: number | null;
+  /** The label of `data`: the call's label joined with the tool's source tags. */
+  readonly label: readonly string[];
+}
+
+/** `kernel.rollback`: how an undo ended. */
+export interface RollbackResult {
+  readonly status: 'OK' | 'DENIED' | 'ERROR';
+  readonly error: { readonly code: string; readonly message: string } | null;
+  /** The seq of the rollback's outcome record in the audit log (null if the log failed). */
+  readonly auditSeq: number | null;
+}
+
+/**
+ * Runs the tool that performs `request.action` for the host, under the policy. Never rejects: a refusal is
+ * DENIED, anything else ERROR. Throws TypeError when `request.action` is not a string.
+ */
+export async function submitForHost(host: HostTools, request: SubmitRequest): Promise<SubmitResult> {
+  if (request === null || typeof request !== 'object' || typeof request.action !== 'string') {
+    throw new TypeError('request.action must be a string');
+  }
+  const params = request.params ?? {};
+  const callLabel = request.label === undefined ? EMPTY_LABEL : makeLabel(request.label, 'request.label');
+  const attempt = new Attempt(host.env.audit, HOST_SUBJECT, 'submit', request);
+  attempt.describe(request.action, request.target ?? null, params, callLabel);
+  const tool = host.tools.forAction(request.action);
+  if (tool === undefined) {
+    return submitError(attempt, new KernelError('E_NO_TOOL', `no tool performs "${request.action}"`));
+  }
+  const args =
+    request.target !== undefined && tool.target !== undefined ? { ...params, [tool.target]: request.target } : params;
+  try {
+    const use = prepareToolUse(tool, args);
+    attempt.describe(use.action, use.resource, use.args, callLabel);
+    attempt.begin();
+    checkSinks(host.labels, use, callLabel);
+    const decision = authorizeToolUse(host.env.authority, host.caller.holder, use);
+    if (!decision.ok) {
+      const recordId = attempt.end(decision.code);
+      const error = { code: decision.code, message: decision.message };
+      return { status: 'DENIED', data: null, error, recordId, label: callLabel };
+    }
+    attempt.addUsage('tool_calls', 1);
+    const prepared = createToolContext(host.env, host.caller, use, callLabel, attempt);
+    const data = host.env.vault.redact(await runToolUse(use, prepared.ctx));
+    const source = host.labels.sourceTags(tool, use.resource);
+    const label = joinLabels(joinLabels(callLabel, source), prepared.taints());
+    return { status: 'OK', data, error: null, recordId: attempt.end(null), label };
+  } catch (error) {
+    const info = error instanceof KernelError ? error : new KernelError('E_INTERNAL', 'internal kernel error');
+    return submitError(attempt, new KernelError(info.code, host.env.vault.redact(info.message)));
+  }
+}
+
+/**
+ * Undoes a tool call that saved an undo record (its result carried `recordId`): re-authorizes the undo (the
+ * record's action and resource) for the host, audits it, and asks the tool to reverse its effect, which it
+ * refuses when the resource changed since (unless `force`). A record is rolled back at most once. Never
+ * rejects: a refusal is DENIED, anything else ERROR (an unknown or malformed id is ERROR with E_NOT_FOUND /
+ * E_BAD_ARG; the id never reaches the file system).
+ */
+export async function rollbackForHost(
+  host: HostTools,
+  recordId: string,
+  options: { force?: boolean } = {},
+): Promise<RollbackResult> {
+  const force = options?.force === true;
+  const attempt = new Attempt(host.env.audit, HOST_SUBJECT, 'rollback', { recordId, force });
+  attempt.describe('rollback', null, { recordId, force });
+  const fail = (error: unknown): RollbackResult => {
+    const info = error instanceof KernelError ? error : new KernelError('E_TOOL_FAILED', 'rollback failed');
+    const status = info.code.startsWith('E_CAP') || info.code === 'E_ESCALATION' ? 'DENIED' : 'ERROR';
+    return { status, error: { code: info.code, message: info.message }, auditSeq: attempt.end(info.code) };
+  };
+  let release: (() => void) | undefined;
+  try {
+    // Claimed before the record is read, so two concurrent rollbacks cannot both undo it.
+    release = host.env.undo.claim(recordId);
+    const record = await host.env.undo.get(recordId);
+    attempt.describe(record.action, record.resource, { recordId, force });
+    attempt.begin();
+    if (record.rolledBackAt !== undefined)
+      throw new KernelError('E_NOT_FOUND', `rollback: ${recordId} was already rolled back`);
+    const tool = host.tools.get(record.tool);
+    if (tool?.undo === undefined) throw new KernelError('E_NO_TOOL', `rollback: no tool "${record.tool}" can undo`);
+    const decision = host.env.authority.authorize({
+      holder: host.caller.holder,
+      action: record.action,
+      resource: record.resource,
+    });
+    if (!decision.ok) throw new KernelError(decision.code, decision.message);
+    await tool.undo(record.data, {
+      signal: host.caller.signal,
+      blobs: host.env.blobs,
+      labels: host.env.labels,
+      force,
+      action: record.action,
+      resource: record.resource,
+    });
+    await host.env.undo.markRolledBack(record);
+    return { status: 'OK', error: null, auditSeq: attempt.end(null) };
+  } catch (error) {
+    return fail(error);
+  } finally {
+    release?.();
+  }
+}
+
+// A taint refusal is a denial like a capability refusal; anything else that stops a submission is an error.
+function submitError(attempt: Attempt, error: KernelError): SubmitResult {
+  const recordId = attempt.end(error.code);
+  const status = error.code === 'E_TAINT' ? 'DENIED' : 'ERROR';
+  return { status, data: null, error: { code: error.code, message: error.message }, recordId, label: EMPTY_LABEL };
+}

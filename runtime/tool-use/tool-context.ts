@@ -1,0 +1,133 @@
+import { Attempt, type AuditSubject } from '../audit/attempt.js';
+import type { AuditLog } from '../audit/audit-log.js';
+import type { CapabilityAuthority } from '../capability/authority.js';
+import { KernelError } from '../core/errors.js';
+import { parseResource } from '../core/resource-match.js';
+import { joinLabels, type Label, makeLabel } from '../labels/label.js';
+import type { Quota } from '../process/quota.js';
+import type { BlobAccess, Injection, LabelStore, ToolCharge, ToolContext } from './tool-contract.js';
+import { authorizeToolUse, type ToolUse } from './tool-gate.js';
+import type { UndoJournal } from './undo-journal.js';
+import type { Vault } from './vault.js';
+
+/** The kernel services a tool call's context draws on. */
+export interface ToolEnvironment {
+  readonly authority: CapabilityAuthority;
+  readonly audit: AuditLog;
+  readonly vault: Vault;
+  readonly blobs: BlobAccess;
+  readonly labels: LabelStore;
+  readonly undo: UndoJournal;
+}
+
+/** Who a tool call runs for: an agent, or the host itself (no quota). */
+export interface ToolCaller {
+  readonly id: string;
+  /** The public key capabilities are checked against. */
+  readonly holder: string;
+  readonly subject: AuditSubject;
+  readonly signal: AbortSignal;
+  readonly quota: Quota | undefined;
+}
+
+const CHARGE_FIELDS = ['tokens_in', 'tokens_out', 'cost_usd'] as const;
+
+/** A tool call's context and what the tool added to its result's label. */
+export interface PreparedContext {
+  readonly ctx: ToolContext;
+  /** Tags the tool added with `ctx.taint`. */
+  taints(): Label;
+}
+
+/**
+ * Builds the context of one authorized tool call. Vault secrets bound to the call are looked up here (the
+ * call is already authorized) and the refs recorded in the audit log; redirect hops are authorized and
+ * audited as calls of their own; charges go to the caller's quota and every ancestor's.
+ */
+export function createToolContext(
+  env: ToolEnvironment,
+  caller: ToolCaller,
+  use: ToolUse,
+  callLabel: Label,
+  attempt: Attempt,
+): PreparedContext {
+  let extra: Label = [];
+  const ctx: ToolContext = {
+    agent: caller.id,
+    signal: caller.signal,
+    label: callLabel,
+    inject: injectionFor(env, caller, use.action, use.resource, callLabel),
+    reauthorize(resource: string): Injection {
+      if (parseResource(resource) === undefined) {
+        throw new KernelError('E_BAD_ARG', `"${use.tool.name}": not a valid resource`);
+      }
+      // A server that reflects an injected secret into a redirect would otherwise send it to the next hop
+      // (possibly another origin) and write it into the audit log as that hop's resource.
+      if (env.vault.carries(resource)) {
+        throw new KernelError('E_TOOL_FAILED', `"${use.tool.name}": the new target carries a vault secret`);
+      }
+      const hop: ToolUse = { ...use, resource };
+      const hopAttempt = new Attempt(env.audit, caller.subject, 'tool', null);
+      hopAttempt.describe(use.action, resource, use.args, callLabel);
+      hopAttempt.begin();
+      const decision = authorizeToolUse(env.authority, caller.holder, hop);
+      hopAttempt.end(decision.ok ? null : decision.code);
+      if (!decision.ok) throw new KernelError(decision.code, decision.message);
+      return injectionFor(env, caller, use.action, resource, callLabel);
+    },
+    taint(tags: readonly string[]): void {
+      let label: Label;
+      try {
+        label = makeLabel(tags, 'tags');
+      } catch {
+        throw new KernelError('E_INTERNAL', `"${use.tool.name}" reported malformed label tags`);
+      }
+      extra = joinLabels(extra, label);
+    },
+    charge(usage: ToolCharge): void {
+      const amounts = checkCharge(usage);
+      for (const [field, amount] of amounts) {
+        attempt.addUsage(field, amount);
+        caller.quota?.charge(field, amount);
+      }
+    },
+    saveUndo: (capture) => env.undo.save(use.tool.name, caller.id, capture),
+    blobs: env.blobs,
+    labels: env.labels,
+  };
+  return { ctx, taints: () => extra };
+}
+
+// All fields are checked before any is charged: a NaN beside a valid amount must charge nothing.
+function checkCharge(usage: unknown): [(typeof CHARGE_FIELDS)[number], number][] {
+  if (usage === null || typeof usage !== 'object' || Array.isArray(usage)) {
+    throw new KernelError('E_BAD_ARG', 'charge must be an object of tokens_in, tokens_out, cost_usd');
+  }
+  const out: [(typeof CHARGE_FIELDS)[number], number][] = [];
+  for (const [key, amount] of Object.entries(usage)) {
+    const field = CHARGE_FIELDS.find((name) => name === key);
+    if (field === undefined) throw new KernelError('E_BAD_ARG', `charge: unknown field "${key.slice(0, 32)}"`);
+    if (typeof amount !== 'number' || !Number.isFinite(amount) || amount < 0) {
+      throw new KernelError('E_BAD_ARG', `charge of ${field} must be a finite non-negative number`);
+    }
+    out.push([field, amount]);
+  }
+  return out;
+}
+
+function injectionFor(
+  env: ToolEnvironment,
+  caller: ToolCaller,
+  action: string,
+  resource: string,
+  label: Label,
+): Injection {
+  const { injection, refs } = env.vault.match(action, resource);
+  for (const ref of refs) {
+    // The log names the ref, never the secret.
+    const record = new Attempt(env.audit, caller.subject, 'vault', null);
+    record.describe('vault.inject', `vault:${ref}`, { ref, action, resource }, label, false);
+    record.end(null);
+  }
+  return injection;
+}

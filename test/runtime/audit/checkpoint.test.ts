@@ -1,0 +1,88 @@
+import { describe, expect, it } from 'vitest';
+import {
+  CHECKPOINT_DOMAIN,
+  checkpointMessage,
+  encodeCheckpointLine,
+  parseCheckpointLine,
+  signCheckpoint,
+  trustedKeySet,
+  verifyCheckpointSignature,
+} from '../../../runtime/audit/checkpoint.js';
+import { EMPTY_ROOT } from '../../../runtime/audit/merkle.js';
+import { verifySignature } from '../../../runtime/capability/signing-key.js';
+import { canonicalJson } from '../../../runtime/core/canonical-json.js';
+import { KERNEL_KEY, KERNEL_KEY_HEX, OTHER_KEY } from '../audit-helpers.js';
+
+const ROOT = 'ab'.repeat(32);
+const statement = { size: 10, root: ROOT, time: 1_735_689_600_000, every: 4 };
+
+describe('audit-checkpoint', () => {
+  it('signs a domain-separated message over size, root, time and interval', () => {
+    const checkpoint = signCheckpoint(KERNEL_KEY, statement);
+    expect(checkpoint).toMatchObject({ ...statement, key: KERNEL_KEY_HEX });
+    const message = Buffer.from(checkpointMessage(statement)).toString('utf8');
+    expect(message).toBe(`${CHECKPOINT_DOMAIN}\n10\n${ROOT}\n1735689600000\n4\n`);
+    expect(
+      verifySignature(KERNEL_KEY.publicKey, checkpointMessage(statement), Buffer.from(checkpoint.signature, 'hex')),
+    ).toBe(true);
+    expect(verifyCheckpointSignature(checkpoint)).toBe(true);
+    expect(Object.isFrozen(checkpoint)).toBe(true);
+  });
+
+  it('fails the signature when any signed field or the key changes', () => {
+    const checkpoint = signCheckpoint(KERNEL_KEY, statement);
+    for (const change of [
+      { size: 11 },
+      { root: 'cd'.repeat(32) },
+      { time: statement.time + 1 },
+      { every: 5 },
+      { key: Buffer.from(OTHER_KEY.publicKey).toString('hex') },
+      { signature: '00'.repeat(64) },
+      { signature: 'zz' },
+      { key: 'ab' },
+    ]) {
+      expect(verifyCheckpointSignature({ ...checkpoint, ...change })).toBe(false);
+    }
+    expect(verifyCheckpointSignature(null as never)).toBe(false);
+  });
+
+  it('stores checkpoints as strict canonical lines', () => {
+    const checkpoint = signCheckpoint(KERNEL_KEY, statement);
+    const line = encodeCheckpointLine(checkpoint);
+    expect(line).toBe(canonicalJson({ ...checkpoint }));
+    expect(parseCheckpointLine(line)).toEqual({ ok: true, checkpoint });
+    const bad = [
+      line.replace('{', '{"x":1,'),
+      line.replace('{', '{"__proto__":{},'),
+      line.replace('"every":4,', ''),
+      line.replace('"size":10', '"size":10.0'),
+      line.replace('"size":10', '"size":"10"'),
+      line.replace(',"key"', ', "key"'),
+      line.replace('"size":10', '"size":11'),
+      line.replace(checkpoint.signature, checkpoint.signature.toUpperCase()),
+      '[]',
+      '{',
+      'x'.repeat(5000),
+    ];
+    for (const candidate of bad) expect(parseCheckpointLine(candidate).ok).toBe(false);
+    expect(() => parseCheckpointLine(1 as never)).toThrow(TypeError);
+  });
+
+  it('rejects malformed statements naming the field', () => {
+    expect(() => signCheckpoint(KERNEL_KEY, { ...statement, size: -1 })).toThrow(RangeError);
+    expect(() => signCheckpoint(KERNEL_KEY, { ...statement, size: 0 })).toThrow(/empty root/);
+    expect(signCheckpoint(KERNEL_KEY, { ...statement, size: 0, root: EMPTY_ROOT }).size).toBe(0);
+    expect(() => signCheckpoint(KERNEL_KEY, { ...statement, root: 'AB'.repeat(32) })).toThrow(/root/);
+    expect(() => signCheckpoint(KERNEL_KEY, { ...statement, every: 0 })).toThrow(/every/);
+    expect(() => signCheckpoint(KERNEL_KEY, { ...statement, time: 1.5 })).toThrow(/time/);
+    expect(() => signCheckpoint({} as never, statement)).toThrow(/key/);
+  });
+
+  it('normalizes trusted keys from bytes or hex', () => {
+    expect([...trustedKeySet([KERNEL_KEY.publicKey, KERNEL_KEY_HEX.toUpperCase()])]).toEqual([KERNEL_KEY_HEX]);
+    expect(() => trustedKeySet([new Uint8Array(31)])).toThrow(RangeError);
+    expect(() => trustedKeySet(['abc'])).toThrow(RangeError);
+    expect(() => trustedKeySet([5 as never])).toThrow(TypeError);
+    expect(() => trustedKeySet('abc' as never)).toThrow(/trustedKeys/);
+  });
+});

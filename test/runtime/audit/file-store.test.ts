@@ -1,0 +1,228 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { appendFileSync, existsSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { AuditLog } from '../../../runtime/audit/audit-log.js';
+import { AuditFileStore, AuditStoreError, type FsyncPolicy } from '../../../runtime/audit/file-store.js';
+import { verifyAuditFile } from '../../../runtime/audit/verify-file.js';
+import {
+  cleanup,
+  fakeClock,
+  fillLog,
+  KERNEL_KEY,
+  KERNEL_KEY_HEX,
+  OTHER_KEY,
+  tempDir,
+  writeLog,
+} from '../audit-helpers.js';
+
+const entry = { namespace: 'alpha', agent: 'agent-1', syscall: 'tool', action: 'fs.read', args: { n: 1 } } as const;
+
+function deadPid(): number {
+  const child = spawnSync(process.execPath, ['-e', '0']);
+  return child.pid!;
+}
+
+function lines(path: string): string[] {
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((line) => line !== '');
+}
+
+describe('audit-store', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = tempDir();
+  });
+  afterEach(() => cleanup(dir));
+
+  it('creates a log, writes one canonical line per record, and the verifier accepts it', () => {
+    const { path, records, log } = writeLog(dir, 30, { checkpointEvery: 10 });
+    const stored = lines(path);
+    expect(stored).toHaveLength(records.length);
+    expect(stored.map((line) => JSON.parse(line).seq)).toEqual(records.map((r) => r.seq));
+    expect(lines(`${path}.checkpoints`).map((line) => JSON.parse(line).size)).toEqual(
+      log.checkpoints.map((c) => c.size),
+    );
+    expect(existsSync(`${path}.lock`)).toBe(false);
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    const report = verifyAuditFile(path, { trustedKeys: [KERNEL_KEY_HEX], requireAnchored: true });
+    expect(report).toMatchObject({ ok: true, records: records.length, unanchored: 0, root: log.root() });
+  });
+
+  it('resumes seq, namespace chains and the Merkle tree from an existing file', () => {
+    const first = writeLog(dir, 20, { checkpointEvery: 8 });
+    const store = AuditFileStore.open(first.path, { fsync: 'never' });
+    expect(store.recovery).toMatchObject({ created: false, records: first.records.length, tornRecordBytes: 0 });
+    const log = new AuditLog({ key: KERNEL_KEY, sink: store, checkpointEvery: 8, clock: fakeClock(2e12) });
+    expect(log.size).toBe(first.records.length);
+    expect(log.root()).toBe(first.log.root());
+    expect(log.checkpoints).toEqual(first.log.checkpoints);
+    const more = fillLog(log, 15);
+    expect(more[0]!.seq).toBe(first.records.length);
+    const lastAlpha = first.records.filter((r) => r.namespace === 'alpha').at(-1)!;
+    expect(more.find((r) => r.namespace === 'alpha')!.prev).toBe(lastAlpha.hash);
+    const proof = log.prove(3);
+    log.close();
+    expect(proof.root).toBe(log.root(proof.size));
+    const report = verifyAuditFile(first.path, { trustedKeys: [KERNEL_KEY_HEX], requireAnchored: true });
+    expect(report).toMatchObject({ ok: true, records: first.records.length + more.length });
+  });
+
+  it('signs a fresh checkpoint when reopened with a different interval', () => {
+    const first = writeLog(dir, 10, { checkpointEvery: 50 });
+    const log = new AuditLog({ key: KERNEL_KEY, sink: AuditFileStore.open(first.path), checkpointEvery: 5 });
+    expect(log.latestCheckpoint).toMatchObject({ size: first.records.length, every: 5 });
+    fillLog(log, 3);
+    log.close();
+    expect(verifyAuditFile(first.path, { trustedKeys: [KERNEL_KEY_HEX] }).ok).toBe(true);
+  });
+
+  it('recovers from a torn last line: truncates it, keeps everything before, and reports it', () => {
+    // A crashed writer: records written one by one, no final checkpoint, lock left behind by a dead pid.
+    const { path, records, log } = writeLog(dir, 12, {
+      checkpointEvery: 100,
+      store: { fsync: 'always' },
+      close: false,
+    });
+    expect(log.latestCheckpoint.size).toBe(0);
+    writeFileSync(`${path}.lock`, `${deadPid()}\n`);
+    const intact = readFileSync(path);
+    appendFileSync(path, '{"action":"fs.wri');
+    const store = AuditFileStore.open(path);
+    expect(store.recovery).toMatchObject({ tornRecordBytes: 17, records: records.length, created: false });
+    expect(readFileSync(path)).toEqual(intact);
+    const resumed = new AuditLog({ key: KERNEL_KEY, sink: store, checkpointEvery: 100 });
+    expect(resumed.size).toBe(records.length);
+    fillLog(resumed, 2);
+    resumed.close();
+    expect(verifyAuditFile(path, { trustedKeys: [KERNEL_KEY_HEX], requireAnchored: true }).ok).toBe(true);
+  });
+
+  it('recovers a torn checkpoint line too', () => {
+    const { path } = writeLog(dir, 5, { checkpointEvery: 4 });
+    appendFileSync(`${path}.checkpoints`, '{"every":4,"key":"ab');
+    const store = AuditFileStore.open(path);
+    expect(store.recovery.tornCheckpointBytes).toBe(20);
+    store.close();
+    expect(verifyAuditFile(path).ok).toBe(true);
+  });
+
+  it('refuses a second writer while the lock is held, in this process or another', async () => {
+    const path = join(dir, 'audit.jsonl');
+    const store = AuditFileStore.open(path);
+    expect(readFileSync(`${path}.lock`, 'utf8')).toBe(`${process.pid}\n`);
+    expect(() => AuditFileStore.open(path)).toThrow(AuditStoreError);
+    try {
+      AuditFileStore.open(path);
+    } catch (error) {
+      expect(error).toMatchObject({ reason: 'locked' });
+    }
+    store.close();
+    const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
+    try {
+      await new Promise((resolve) => child.once('spawn', resolve));
+      writeFileSync(`${path}.lock`, `${child.pid}\n`);
+      expect(() => AuditFileStore.open(path)).toThrow(/locked by running process/);
+    } finally {
+      child.kill();
+    }
+    writeFileSync(`${path}.lock`, 'garbage');
+    expect(() => AuditFileStore.open(path)).toThrow(/does not hold a pid/);
+    unlinkSync(`${path}.lock`);
+    AuditFileStore.open(path).close();
+  });
+
+  it('takes over a stale lock left by a dead process', () => {
+    const { path } = writeLog(dir, 3);
+    const pid = deadPid();
+    writeFileSync(`${path}.lock`, `${pid}\n`);
+    const store = AuditFileStore.open(path);
+    expect(store.recovery.staleLockPid).toBe(pid);
+    expect(readFileSync(`${path}.lock`, 'utf8')).toBe(`${process.pid}\n`);
+    store.close();
+    expect(existsSync(`${path}.lock`)).toBe(false);
+  });
+
+  it('refuses to resume a log that does not verify, and releases the lock', () => {
+    const { path } = writeLog(dir, 10, { checkpointEvery: 4 });
+    const original = readFileSync(path, 'utf8');
+    writeFileSync(path, original.replace('"agent":"agent-1"', '"agent":"agent-9"'));
+    expect(() => AuditFileStore.open(path)).toThrow(expect.objectContaining({ reason: 'corrupt', seq: 1 }));
+    expect(existsSync(`${path}.lock`)).toBe(false);
+    writeFileSync(path, original.split('\n').slice(0, 5).join('\n') + '\n');
+    expect(() => AuditFileStore.open(path)).toThrow(/truncated/);
+    writeFileSync(path, original);
+    unlinkSync(`${path}.checkpoints`);
+    expect(() => AuditFileStore.open(path)).toThrow(/no signed checkpoint/);
+  });
+
+  it('refuses checkpoints without a records file, and checkpoints from an untrusted key when pinned', () => {
+    const { path } = writeLog(dir, 4);
+    const records = readFileSync(path);
+    unlinkSync(path);
+    expect(() => AuditFileStore.open(path)).toThrow(/missing/);
+    writeFileSync(path, records);
+    expect(() => AuditFileStore.open(path, { trustedKeys: [OTHER_KEY.publicKey] })).toThrow(/untrusted key/);
+    AuditFileStore.open(path, { trustedKeys: [KERNEL_KEY.publicKey] }).close();
+  });
+
+  it.each<FsyncPolicy>(['always', 'interval', 'never'])(
+    'fsync policy %s writes every record and verifies',
+    async (fsync) => {
+      const path = join(dir, 'audit.jsonl');
+      const store = AuditFileStore.open(path, { fsync, intervalMs: 20 });
+      const log = new AuditLog({ key: KERNEL_KEY, sink: store, checkpointEvery: 16 });
+      log.intent(entry);
+      if (fsync === 'always') {
+        expect(lines(path)).toHaveLength(1);
+      } else {
+        expect(existsSync(path) ? lines(path) : []).toHaveLength(0);
+        expect(store.pendingBytes).toBeGreaterThan(0);
+        // The store's own timer writes the buffer (and, for 'interval', syncs); poll so a loaded machine cannot flake.
+        for (let waited = 0; store.pendingBytes > 0 && waited < 5000; waited += 20) await sleep(20);
+        expect(lines(path)).toHaveLength(1);
+        expect(store.pendingBytes).toBe(0);
+      }
+      fillLog(log, 20);
+      log.close();
+      expect(store.failure).toBeUndefined();
+      expect(lines(path)).toHaveLength(log.size);
+      expect(verifyAuditFile(path, { trustedKeys: [KERNEL_KEY_HEX], requireAnchored: true }).ok).toBe(true);
+    },
+  );
+
+  it('writes buffered records once bufferBytes are pending, and before any checkpoint', () => {
+    const path = join(dir, 'audit.jsonl');
+    const store = AuditFileStore.open(path, { fsync: 'interval', intervalMs: 60_000, bufferBytes: 2000 });
+    const log = new AuditLog({ key: KERNEL_KEY, sink: store, checkpointEvery: 1000 });
+    for (let i = 0; i < 3; i += 1) log.intent(entry);
+    expect(lines(path)).toHaveLength(0);
+    for (let i = 0; i < 5; i += 1) log.intent(entry);
+    expect(lines(path).length).toBeGreaterThan(0);
+    log.checkpoint();
+    expect(lines(path)).toHaveLength(log.size);
+    store.sync();
+    log.close();
+  });
+
+  it('validates its arguments', () => {
+    const path = join(dir, 'audit.jsonl');
+    expect(() => AuditFileStore.open('')).toThrow(TypeError);
+    expect(() => AuditFileStore.open(path, { fsync: 'sometimes' as never })).toThrow(/fsync/);
+    expect(() => AuditFileStore.open(path, { intervalMs: 0 })).toThrow(RangeError);
+    expect(() => AuditFileStore.open(path, { bufferBytes: 1.5 })).toThrow(/bufferBytes/);
+    expect(() => AuditFileStore.open(path, { checkpointPath: path })).toThrow(/checkpointPath/);
+    expect(existsSync(`${path}.lock`)).toBe(false);
+  });
+
+  it('rejects use after close', () => {
+    const path = join(dir, 'audit.jsonl');
+    const store = AuditFileStore.open(path);
+    store.close();
+    store.close();
+    expect(() => store.flush()).toThrow(/closed/);
+    expect(() => store.appendRecord({} as never, '{}')).toThrow(/closed/);
+  });
+});

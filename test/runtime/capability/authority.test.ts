@@ -1,0 +1,607 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { isAttenuation } from '../../../runtime/capability/attenuation.js';
+import { type AuthorizeRequest, CapabilityAuthority } from '../../../runtime/capability/authority.js';
+import { SigningKey } from '../../../runtime/capability/signing-key.js';
+import { DirectoryCapabilityState, MemoryCapabilityState } from '../../../runtime/capability/state.js';
+import type { Capability } from '../../../runtime/capability/token.js';
+import { signCapability } from '../../../runtime/capability/token.js';
+import { encodePublicKey } from '../../../runtime/core/public-key.js';
+import { craftToken, rootBody } from '../../helpers/capability-tokens.js';
+
+const T0 = 1_700_000_000_000;
+const [alice, bob, carol, mallory] = [0, 1, 2, 3].map(() => SigningKey.generate()) as [
+  SigningKey,
+  SigningKey,
+  SigningKey,
+  SigningKey,
+];
+const key = (k: SigningKey) => encodePublicKey(k.publicKey);
+
+function setup(options: { state?: MemoryCapabilityState | DirectoryCapabilityState; rootKey?: SigningKey } = {}) {
+  const clock = { now: T0 };
+  const authority = new CapabilityAuthority({
+    rootKey: options.rootKey ?? SigningKey.generate(),
+    now: () => clock.now,
+    ...(options.state === undefined ? {} : { state: options.state }),
+  });
+  return { authority, clock };
+}
+
+function use(authority: CapabilityAuthority, holder: SigningKey, request: Partial<AuthorizeRequest> = {}) {
+  return authority.authorize({ holder: key(holder), action: 'fs.read', resource: '/workspace/a.txt', ...request });
+}
+
+function delegated(
+  authority: CapabilityAuthority,
+  parent: Capability,
+  delegator: SigningKey,
+  audience: SigningKey,
+  extra = {},
+) {
+  const result = authority.delegate({ parentId: parent.id, delegator, audience: audience.publicKey, ...extra });
+  if (!result.ok) throw new Error(result.message);
+  return result.value;
+}
+
+let dirs: string[] = [];
+beforeEach(() => {
+  dirs = [];
+});
+afterEach(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+function tempStore(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'isokernel-authority-'));
+  dirs.push(dir);
+  return join(dir, 'store');
+}
+
+describe('grant and authorize', () => {
+  it('allows what a root capability allows, for its holder only', () => {
+    const { authority } = setup();
+    const cap = authority.grant({ audience: alice.publicKey, action: 'fs.read', resource: '/workspace/**' });
+    const ok = use(authority, alice);
+    expect(ok).toEqual({ ok: true, capabilityId: cap.id, chain: [cap.id] });
+    expect(use(authority, alice, { capabilityId: cap.id }).ok).toBe(true);
+    expect(use(authority, alice, { action: 'fs.write' })).toMatchObject({ ok: false, code: 'E_CAP_DENIED' });
+    expect(use(authority, alice, { resource: '/etc/passwd' })).toMatchObject({ ok: false, code: 'E_CAP_DENIED' });
+  });
+
+  it('regression: a token presented by a non-holder is denied, even with its id and its token', () => {
+    const { authority } = setup();
+    const cap = authority.grant({ audience: alice.publicKey, action: 'fs.read', resource: '/workspace/**' });
+    expect(use(authority, mallory)).toMatchObject({ code: 'E_CAP_DENIED' });
+    expect(use(authority, mallory, { capabilityId: cap.id })).toMatchObject({ code: 'E_CAP_DENIED' });
+    expect(authority.import(cap.token).ok).toBe(true);
+    expect(use(authority, mallory, { capabilityId: cap.id })).toMatchObject({ code: 'E_CAP_DENIED' });
+    expect(use(authority, alice, { capabilityId: 'not an id' })).toMatchObject({ code: 'E_CAP_DENIED' });
+  });
+
+  it('regression: path tricks never climb out of /workspace/**, and * does not cross /', () => {
+    const { authority } = setup();
+    authority.grant({ audience: alice.publicKey, action: 'fs.read', resource: '/workspace/**' });
+    authority.grant({ audience: alice.publicKey, action: 'fs.list', resource: '/workspace/*' });
+    for (const resource of [
+      '/workspace/../secret',
+      '/workspace/out/../../x',
+      '/workspace//../x',
+      '/workspace/a\u0000',
+    ]) {
+      expect(use(authority, alice, { resource })).toMatchObject({ code: 'E_CAP_DENIED' });
+    }
+    expect(use(authority, alice, { action: 'fs.list', resource: '/workspace/a' }).ok).toBe(true);
+    expect(use(authority, alice, { action: 'fs.list', resource: '/workspace/a/b' })).toMatchObject({
+      code: 'E_CAP_DENIED',
+    });
+  });
+
+  it('constraints: a request that omits a constrained param is judged by the tool default', () => {
+    const { authority } = setup();
+    authority.grant({
+      audience: alice.publicKey,
+      action: 'net.http',
+      resource: 'https://api.example.com/**',
+      constraints: { method: 'GET' },
+    });
+    const request = { action: 'net.http', resource: 'https://api.example.com/v1/x' };
+    expect(use(authority, alice, { ...request, params: {}, defaults: { method: 'GET' } }).ok).toBe(true);
+    expect(
+      use(authority, alice, { ...request, params: { method: 'POST' }, defaults: { method: 'GET' } }),
+    ).toMatchObject({
+      code: 'E_CAP_DENIED',
+    });
+    expect(use(authority, alice, { ...request, params: {} })).toMatchObject({ code: 'E_CAP_DENIED' });
+    expect(use(authority, alice, { ...request, params: 'x' as unknown as Record<string, unknown> })).toMatchObject({
+      code: 'E_BAD_ARG',
+    });
+  });
+
+  it('regression: expiry is enforced as time passes (injectable clock), not only at verification', () => {
+    const { authority, clock } = setup();
+    authority.grant({ audience: alice.publicKey, action: 'fs.read', resource: '/workspace/**', expiresAt: T0 + 1000 });
+    authority.grant({ audience: bob.publicKey, action: 'fs.read', resource: '/workspace/**', notBefore: T0 + 500 });
+    expect(use(authority, alice).ok).toBe(true);
+    expect(use(authority, bob)).toMatchObject({ code: 'E_CAP_EXPIRED', message: expect.stringContaining('not yet') });
+    clock.now = T0 + 999;
+    expect(use(authority, alice).ok).toBe(true);
+    clock.now = T0 + 1000;
+    expect(use(authority, alice)).toMatchObject({ code: 'E_CAP_EXPIRED' });
+    expect(use(authority, bob).ok).toBe(true);
+    clock.now = Number.NaN;
+    expect(use(authority, bob)).toMatchObject({ code: 'E_CAP_EXPIRED' });
+  });
+
+  it('reports the failure of a capability that matched, else denied; messages name action and resource only', () => {
+    const { authority } = setup();
+    const spent = authority.grant({
+      audience: alice.publicKey,
+      action: 'fs.read',
+      resource: '/workspace/**',
+      maxUses: 1,
+    });
+    authority.grant({ audience: alice.publicKey, action: 'fs.write', resource: '/workspace/**' });
+    expect(use(authority, alice).ok).toBe(true);
+    const exhausted = use(authority, alice);
+    expect(exhausted).toMatchObject({ code: 'E_CAP_EXHAUSTED' });
+    expect(use(authority, alice, { resource: '/elsewhere' })).toMatchObject({ code: 'E_CAP_DENIED' });
+    authority.revoke(spent.id);
+    const revoked = use(authority, alice);
+    expect(revoked).toMatchObject({ code: 'E_CAP_REVOKED' });
+    for (const result of [exhausted, revoked]) {
+      if (result.ok) throw new Error('unreachable');
+      expect(result.message).toContain('fs.read');
+      expect(result.message).toContain('/workspace/a.txt');
+      expect(result.message).not.toContain(spent.token.slice(0, 20));
+    }
+  });
+
+  it('host misuse throws; agent-triggerable problems return codes', () => {
+    const { authority } = setup();
+    expect(() => authority.grant({ audience: alice.publicKey, action: 'fs read', resource: '/w' })).toThrow(TypeError);
+    expect(() => authority.grant({ audience: 'nope', action: 'fs.read', resource: '/w' })).toThrow(TypeError);
+    expect(() => authority.grant({ audience: alice.publicKey, action: 'fs.read', resource: '/w', maxUses: 0 })).toThrow(
+      RangeError,
+    );
+    expect(() => use(authority, alice, { action: 'not an action' })).toThrow(TypeError);
+    expect(() => use(authority, alice, { holder: 42 as unknown as string })).toThrow(TypeError);
+    expect(() => authority.revoke('x')).toThrow(TypeError);
+    expect(() => authority.addTrustAnchor(new Uint8Array(3))).toThrow(TypeError);
+    expect(() => new CapabilityAuthority({ rootKey: {} as SigningKey })).toThrow(TypeError);
+    expect(use(authority, alice, { resource: 42 as unknown as string })).toMatchObject({ code: 'E_CAP_DENIED' });
+  });
+});
+
+describe('delegation', () => {
+  it('a child is signed by its delegator, and every link must allow a use', () => {
+    const { authority } = setup();
+    const root = authority.grant({ audience: alice.publicKey, action: 'fs.*', resource: '/workspace/**' });
+    const child = delegated(authority, root, alice, bob, { action: 'fs.read', resource: '/workspace/out/**' });
+    expect(child.issuer).toBe(key(alice));
+    expect(child.parentId).toBe(root.id);
+    expect(use(authority, bob, { resource: '/workspace/out/r.md' })).toEqual({
+      ok: true,
+      capabilityId: child.id,
+      chain: [root.id, child.id],
+    });
+    expect(use(authority, bob, { resource: '/workspace/a.txt' })).toMatchObject({ code: 'E_CAP_DENIED' });
+    expect(use(authority, bob, { action: 'fs.write', resource: '/workspace/out/r.md' })).toMatchObject({
+      code: 'E_CAP_DENIED',
+    });
+  });
+
+  it('a child claiming more than its parent gets only the intersection', () => {
+    const { authority } = setup();
+    const root = authority.grant({
+      audience: alice.publicKey,
+      action: 'fs.read',
+      resource: '/workspace/out/**',
+      maxUses: 2,
+      expiresAt: T0 + 100,
+    });
+    const wide = delegated(authority, root, alice, bob, {
+      action: '*',
+      resource: '/**',
+      maxUses: 100,
+      expiresAt: T0 + 1_000_000,
+    });
+    expect(isAttenuation(root, wide)).toBe(false);
+    expect(use(authority, bob, { resource: '/etc/passwd' })).toMatchObject({ code: 'E_CAP_DENIED' });
+    expect(use(authority, bob, { action: 'proc.exec', resource: '/workspace/out/x' })).toMatchObject({
+      code: 'E_CAP_DENIED',
+    });
+    expect(use(authority, bob, { resource: '/workspace/out/x' }).ok).toBe(true);
+    expect(use(authority, bob, { resource: '/workspace/out/x' }).ok).toBe(true);
+    expect(use(authority, bob, { resource: '/workspace/out/x' })).toMatchObject({ code: 'E_CAP_EXHAUSTED' });
+  });
+
+  it('regression: a delegation that morphs the subject (http_get -> shell_exec) is denied at use', () => {
+    const { authority } = setup();
+    const root = authority.grant({
+      audience: alice.publicKey,
+      action: 'http_get',
+      resource: 'https://api.example.com/**',
+    });
+    const morphed = delegated(authority, root, alice, bob, { action: 'shell_exec', resource: 'bash' });
+    expect(isAttenuation(root, morphed)).toBe(false);
+    expect(use(authority, bob, { action: 'shell_exec', resource: 'bash' })).toMatchObject({ code: 'E_CAP_DENIED' });
+    expect(use(authority, bob, { action: 'http_get', resource: 'https://api.example.com/x' })).toMatchObject({
+      code: 'E_CAP_DENIED',
+    });
+    // The same morph signed offline and imported fares no better.
+    const offline = signCapability(
+      { audience: carol.publicKey, action: 'shell_exec', resource: 'bash', parentId: root.id },
+      alice,
+    );
+    expect(authority.import(offline.token).ok).toBe(true);
+    expect(use(authority, carol, { action: 'shell_exec', resource: 'bash' })).toMatchObject({ code: 'E_CAP_DENIED' });
+  });
+
+  it('refuses a delegator that does not hold the parent with E_ESCALATION, and dead parents with their code', () => {
+    const { authority, clock } = setup();
+    const root = authority.grant({
+      audience: alice.publicKey,
+      action: 'fs.read',
+      resource: '/w/**',
+      expiresAt: T0 + 10,
+    });
+    expect(authority.delegate({ parentId: root.id, delegator: mallory, audience: mallory.publicKey })).toMatchObject({
+      code: 'E_ESCALATION',
+    });
+    expect(authority.delegate({ parentId: 'f'.repeat(64), delegator: alice, audience: bob.publicKey })).toMatchObject({
+      code: 'E_CAP_DENIED',
+    });
+    expect(
+      authority.delegate({ parentId: root.id, delegator: alice, audience: bob.publicKey, resource: '../x' }),
+    ).toMatchObject({ code: 'E_BAD_ARG', message: expect.stringContaining('resource') });
+    const spent = authority.grant({ audience: alice.publicKey, action: 'fs.read', resource: '/w/**', maxUses: 1 });
+    expect(use(authority, alice, { resource: '/w/x', capabilityId: spent.id }).ok).toBe(true);
+    expect(authority.delegate({ parentId: spent.id, delegator: alice, audience: bob.publicKey })).toMatchObject({
+      code: 'E_CAP_EXHAUSTED',
+    });
+    clock.now = T0 + 10;
+    expect(authority.delegate({ parentId: root.id, delegator: alice, audience: bob.publicKey })).toMatchObject({
+      code: 'E_CAP_EXPIRED',
+    });
+    const other = authority.grant({ audience: alice.publicKey, action: 'fs.read', resource: '/w/**' });
+    authority.revoke(other.id);
+    expect(authority.delegate({ parentId: other.id, delegator: alice, audience: bob.publicKey })).toMatchObject({
+      code: 'E_CAP_REVOKED',
+    });
+  });
+
+  it('regression: delegation without debit — delegating is free, but every use through a child debits the parent', () => {
+    const { authority } = setup();
+    const root = authority.grant({
+      audience: alice.publicKey,
+      action: 'fs.read',
+      resource: '/workspace/**',
+      maxUses: 3,
+    });
+    const children = [bob, carol, mallory].map((k) => delegated(authority, root, alice, k));
+    expect(authority.list(alice.publicKey)[0]?.remainingUses).toBe(3);
+    for (const holder of [bob, carol, mallory]) expect(use(authority, holder).ok).toBe(true);
+    expect(authority.list(alice.publicKey)[0]?.remainingUses).toBe(0);
+    expect(use(authority, alice)).toMatchObject({ code: 'E_CAP_EXHAUSTED' });
+    expect(use(authority, bob, { capabilityId: children[0]!.id })).toMatchObject({ code: 'E_CAP_EXHAUSTED' });
+  });
+
+  it('a holder of 10 uses that delegates 3 to each of five children still gets 10 in total', () => {
+    const { authority } = setup();
+    const root = authority.grant({
+      audience: alice.publicKey,
+      action: 'fs.read',
+      resource: '/workspace/**',
+      maxUses: 10,
+    });
+    const holders = Array.from({ length: 5 }, () => SigningKey.generate());
+    for (const holder of holders) delegated(authority, root, alice, holder, { maxUses: 3 });
+    let allowed = 0;
+    for (let round = 0; round < 4; round++) {
+      for (const holder of holders) if (use(authority, holder).ok) allowed++;
+      if (use(authority, alice).ok) allowed++;
+    }
+    expect(allowed).toBe(10);
+    expect(authority.list(alice.publicKey)).toMatchObject([{ id: root.id, remainingUses: 0 }]);
+    for (const holder of holders) expect(authority.list(holder.publicKey)[0]?.remainingUses).toBe(0);
+  });
+
+  it('debits the whole chain atomically: a spent ancestor leaves the leaf counter untouched', () => {
+    const { authority } = setup();
+    const root = authority.grant({
+      audience: alice.publicKey,
+      action: 'fs.read',
+      resource: '/workspace/**',
+      maxUses: 1,
+    });
+    const child = delegated(authority, root, alice, bob, { maxUses: 5 });
+    expect(use(authority, alice).ok).toBe(true);
+    expect(use(authority, bob)).toMatchObject({ code: 'E_CAP_EXHAUSTED' });
+    expect(authority.list(bob.publicKey)).toMatchObject([{ id: child.id, remainingUses: 0 }]);
+    const fresh = setup();
+    const r2 = fresh.authority.grant({
+      audience: alice.publicKey,
+      action: 'fs.read',
+      resource: '/workspace/**',
+      maxUses: 5,
+    });
+    const c2 = delegated(fresh.authority, r2, alice, bob, { maxUses: 1 });
+    expect(use(fresh.authority, bob).ok).toBe(true);
+    expect(use(fresh.authority, bob)).toMatchObject({ code: 'E_CAP_EXHAUSTED' });
+    expect(fresh.authority.list(alice.publicKey)[0]?.remainingUses).toBe(4);
+    expect(fresh.authority.get(c2.id)).toEqual(c2);
+  });
+
+  it('refuses a use whose debit cannot be stored, and debits nothing', () => {
+    const state = new MemoryCapabilityState();
+    const { authority } = setup({ state });
+    authority.grant({ audience: alice.publicKey, action: 'fs.read', resource: '/workspace/**', maxUses: 2 });
+    const original = state.recordUses.bind(state);
+    state.recordUses = () => {
+      throw new Error('disk full');
+    };
+    expect(use(authority, alice)).toMatchObject({ code: 'E_INTERNAL' });
+    state.recordUses = original;
+    expect(authority.list(alice.publicKey)[0]?.remainingUses).toBe(2);
+  });
+});
+
+describe('revocation', () => {
+  it('revoking a link revokes everything under it at once, and nothing beside it', () => {
+    const { authority } = setup();
+    const root = authority.grant({ audience: alice.publicKey, action: 'fs.read', resource: '/workspace/**' });
+    const b = delegated(authority, root, alice, bob);
+    const c = delegated(authority, b, bob, carol);
+    const sibling = delegated(authority, root, alice, mallory);
+    expect(use(authority, carol, { capabilityId: c.id }).ok).toBe(true);
+    authority.revoke(b.id);
+    expect(use(authority, carol, { capabilityId: c.id })).toMatchObject({ code: 'E_CAP_REVOKED' });
+    expect(use(authority, bob)).toMatchObject({ code: 'E_CAP_REVOKED' });
+    expect(use(authority, mallory, { capabilityId: sibling.id }).ok).toBe(true);
+    expect(use(authority, alice).ok).toBe(true);
+    expect(authority.list(carol.publicKey)).toEqual([]);
+    // A child created offline from a revoked parent is revoked on arrival.
+    const late = signCapability(
+      { audience: mallory.publicKey, action: 'fs.read', resource: '/workspace/**', parentId: c.id },
+      carol,
+    );
+    expect(authority.import(late.token).ok).toBe(true);
+    expect(use(authority, mallory, { capabilityId: late.id })).toMatchObject({ code: 'E_CAP_REVOKED' });
+  });
+
+  it('a revocation recorded before the token is known still applies when it arrives', () => {
+    const rootKey = SigningKey.generate();
+    const issuer = setup({ rootKey });
+    const cap = issuer.authority.grant({ audience: alice.publicKey, action: 'fs.read', resource: '/workspace/**' });
+    const other = setup();
+    other.authority.addTrustAnchor(rootKey.publicKey);
+    other.authority.revoke(cap.id);
+    expect(other.authority.import(cap.token).ok).toBe(true);
+    expect(use(other.authority, alice)).toMatchObject({ code: 'E_CAP_REVOKED' });
+  });
+
+  it('property: revoking any link of a random tree denies it and all its descendants, and only them', () => {
+    fc.assert(
+      fc.property(fc.array(fc.nat(), { minLength: 1, maxLength: 8 }), fc.nat(), (parents, pick) => {
+        const { authority } = setup();
+        const holders = [alice, ...parents.map(() => SigningKey.generate())];
+        const caps = [authority.grant({ audience: alice.publicKey, action: 'fs.read', resource: '/workspace/**' })];
+        const parentOf = [-1];
+        parents.forEach((p, i) => {
+          const parent = p % (i + 1);
+          parentOf.push(parent);
+          caps.push(delegated(authority, caps[parent]!, holders[parent]!, holders[i + 1]!));
+        });
+        const revoked = pick % caps.length;
+        authority.revoke(caps[revoked]!.id);
+        caps.forEach((cap, i) => {
+          let under = false;
+          for (let at = i; at !== -1; at = parentOf[at]!) if (at === revoked) under = true;
+          const result = use(authority, holders[i]!, { capabilityId: cap.id });
+          expect(result.ok ? 'ok' : result.code).toBe(under ? 'E_CAP_REVOKED' : 'ok');
+        });
+      }),
+      { numRuns: 40 },
+    );
+  });
+});
+
+describe('import and persistence', () => {
+  it('imports chains signed elsewhere only from trust anchors, signatures first', () => {
+    const issuerKey = SigningKey.generate();
+    const issuer = setup({ rootKey: issuerKey });
+    const root = issuer.authority.grant({ audience: alice.publicKey, action: 'fs.read', resource: '/workspace/**' });
+    const child = delegated(issuer.authority, root, alice, bob, { resource: '/workspace/out/**' });
+    const chain = issuer.authority.exportChain(child.id)!;
+
+    const { authority } = setup();
+    expect(authority.import(chain)).toMatchObject({ code: 'E_CAP_DENIED' });
+    expect(authority.import(chain[1]!)).toMatchObject({ code: 'E_CAP_DENIED' });
+    authority.addTrustAnchor(issuerKey.publicKey);
+    expect(authority.import(chain)).toEqual({ ok: true, value: child });
+    expect(use(authority, bob, { resource: '/workspace/out/x' }).ok).toBe(true);
+
+    const forged = craftToken(rootBody(issuerKey, mallory, { act: '*', res: '/**', exp: T0 - 1 }), mallory);
+    expect(authority.import(forged)).toMatchObject({ code: 'E_CAP_DENIED' });
+    expect(authority.import(['x'])).toMatchObject({ code: 'E_CAP_DENIED' });
+    expect(authority.import([])).toMatchObject({ code: 'E_CAP_DENIED' });
+  });
+
+  it('regression: an unparseable expiry is refused, not read as "never expires"', () => {
+    const rootKey = SigningKey.generate();
+    const { authority } = setup({ rootKey });
+    for (const exp of ['2099-01-01', 'never', null, Number.MAX_VALUE]) {
+      const token = craftToken(rootBody(rootKey, alice, { exp }), rootKey);
+      expect(authority.import(token)).toMatchObject({ ok: false, code: 'E_CAP_DENIED' });
+    }
+    expect(use(authority, alice)).toMatchObject({ code: 'E_CAP_DENIED' });
+  });
+
+  it('regression: a forged signature only ever gets E_CAP_DENIED', () => {
+    const rootKey = SigningKey.generate();
+    const { authority } = setup({ rootKey });
+    const cap = authority.grant({ audience: alice.publicKey, action: 'fs.read', resource: '/workspace/**' });
+    const flipped = `${cap.token.slice(0, -3)}${cap.token.endsWith('A') ? 'B' : 'A'}${cap.token.slice(-2)}`;
+    const forgedExpired = craftToken(rootBody(rootKey, mallory, { exp: T0 - 1 }), mallory);
+    const forgedExhaust = craftToken(rootBody(rootKey, mallory, { max: 1 }), mallory);
+    for (const token of [flipped, forgedExpired, forgedExhaust]) {
+      expect(authority.import(token)).toMatchObject({ ok: false, code: 'E_CAP_DENIED' });
+    }
+    expect(use(authority, mallory)).toMatchObject({ code: 'E_CAP_DENIED' });
+  });
+
+  it('regression: re-importing a token, or a fresh authority over the same store, keeps the count', () => {
+    const store = tempStore();
+    const state = DirectoryCapabilityState.open(store);
+    const rootKey = state.rootKey();
+    const first = setup({ state, rootKey });
+    const cap = first.authority.grant({
+      audience: alice.publicKey,
+      action: 'fs.read',
+      resource: '/workspace/**',
+      maxUses: 3,
+    });
+    const child = delegated(first.authority, cap, alice, bob, { maxUses: 3 });
+    expect(use(first.authority, alice).ok).toBe(true);
+    expect(first.authority.import(cap.token)).toEqual({ ok: true, value: cap });
+    expect(first.authority.list(alice.publicKey)[0]?.remainingUses).toBe(2);
+
+    const reopened = DirectoryCapabilityState.open(store);
+    expect(reopened.rootKey().publicKey).toEqual(rootKey.publicKey);
+    const second = setup({ state: reopened, rootKey: reopened.rootKey() });
+    expect(second.authority.import([cap.token, child.token]).ok).toBe(true);
+    expect(second.authority.list(alice.publicKey)[0]?.remainingUses).toBe(2);
+    expect(use(second.authority, bob).ok).toBe(true);
+    expect(use(second.authority, alice).ok).toBe(true);
+    expect(use(second.authority, alice)).toMatchObject({ code: 'E_CAP_EXHAUSTED' });
+    expect(use(second.authority, bob)).toMatchObject({ code: 'E_CAP_EXHAUSTED' });
+
+    second.authority.revoke(child.id);
+    const third = setup({ state: DirectoryCapabilityState.open(store), rootKey });
+    expect(third.authority.import([cap.token, child.token]).ok).toBe(true);
+    expect(third.authority.list(bob.publicKey)).toEqual([]);
+    expect(use(third.authority, bob)).toMatchObject({ code: 'E_CAP_REVOKED' });
+  });
+});
+
+describe('laws (property tests)', () => {
+  const actions = ['fs.read', 'fs.write', 'fs.*', '*'];
+  const resources = ['/w/**', '/w/a/**', '/w/*', '/w/a/b', '/**', '/w/a*', '/x/**'];
+  const constraintSets = [{}, { mode: 'r' }, { mode: ['r', 'w'] }];
+  const step = fc.record({
+    parent: fc.nat(),
+    action: fc.option(fc.constantFrom(...actions), { nil: undefined }),
+    resource: fc.option(fc.constantFrom(...resources), { nil: undefined }),
+    constraints: fc.option(fc.constantFrom(...constraintSets), { nil: undefined }),
+  });
+  const request = fc.record({
+    action: fc.constantFrom('fs.read', 'fs.write'),
+    resource: fc.constantFrom('/w/a', '/w/a/b', '/w/ab', '/w/c', '/x/y', '/w/a/b/c'),
+    params: fc.constantFrom({}, { mode: 'r' }, { mode: 'w' }),
+  });
+
+  it('allowed(child) implies allowed(parent), for random chains and requests', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...actions),
+        fc.constantFrom(...resources),
+        fc.array(step, { minLength: 1, maxLength: 5 }),
+        fc.array(request, { minLength: 1, maxLength: 6 }),
+        (rootAction, rootResource, steps, requests) => {
+          const { authority } = setup();
+          const holders = [alice, ...steps.map(() => SigningKey.generate())];
+          const caps = [authority.grant({ audience: alice.publicKey, action: rootAction, resource: rootResource })];
+          const parentOf = [-1];
+          steps.forEach((s, i) => {
+            const parent = s.parent % (i + 1);
+            parentOf.push(parent);
+            const extra = {
+              ...(s.action === undefined ? {} : { action: s.action }),
+              ...(s.resource === undefined ? {} : { resource: s.resource }),
+              ...(s.constraints === undefined ? {} : { constraints: s.constraints }),
+            };
+            caps.push(delegated(authority, caps[parent]!, holders[parent]!, holders[i + 1]!, extra));
+          });
+          for (const req of requests) {
+            caps.forEach((cap, i) => {
+              if (i === 0 || !use(authority, holders[i]!, { ...req, capabilityId: cap.id }).ok) return;
+              const parent = parentOf[i]!;
+              expect(use(authority, holders[parent]!, { ...req, capabilityId: caps[parent]!.id }).ok).toBe(true);
+            });
+          }
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+
+  it('debits never exceed the smallest max_uses along any chain', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 6 }),
+        fc.array(fc.record({ parent: fc.nat(), max: fc.option(fc.integer({ min: 1, max: 6 }), { nil: undefined }) }), {
+          minLength: 1,
+          maxLength: 6,
+        }),
+        fc.array(fc.nat(), { minLength: 1, maxLength: 40 }),
+        (rootMax, steps, uses) => {
+          const { authority } = setup();
+          const holders = [alice, ...steps.map(() => SigningKey.generate())];
+          const caps = [
+            authority.grant({
+              audience: alice.publicKey,
+              action: 'fs.read',
+              resource: '/workspace/**',
+              maxUses: rootMax,
+            }),
+          ];
+          steps.forEach((s, i) => {
+            const parent = s.parent % (i + 1);
+            caps.push(
+              delegated(authority, caps[parent]!, holders[parent]!, holders[i + 1]!, {
+                ...(s.max === undefined ? {} : { maxUses: s.max }),
+              }),
+            );
+          });
+          const through = new Map<string, number>();
+          for (const u of uses) {
+            const i = u % caps.length;
+            const result = use(authority, holders[i]!, { capabilityId: caps[i]!.id });
+            if (result.ok) for (const id of result.chain) through.set(id, (through.get(id) ?? 0) + 1);
+          }
+          for (const cap of caps) {
+            if (cap.maxUses !== undefined) expect(through.get(cap.id) ?? 0).toBeLessThanOrEqual(cap.maxUses);
+          }
+          expect(through.get(caps[0]!.id) ?? 0).toBeLessThanOrEqual(rootMax);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+});
+
+describe('forget', () => {
+  it('drops an ended holder’s capabilities and their descendants, leaving others intact', async () => {
+    const { CapabilityAuthority } = await import('../../../runtime/capability/authority.js');
+    const { SigningKey } = await import('../../../runtime/capability/signing-key.js');
+    const { encodePublicKey } = await import('../../../runtime/core/public-key.js');
+    const authority = new CapabilityAuthority({ rootKey: SigningKey.generate() });
+    const agent = SigningKey.generate();
+    const child = SigningKey.generate();
+    const other = SigningKey.generate();
+    const mine = authority.grant({ audience: agent.publicKey, action: 'echo', resource: 'echo' });
+    const delegated = authority.delegate({ parentId: mine.id, delegator: agent, audience: child.publicKey });
+    authority.grant({ audience: other.publicKey, action: 'echo', resource: 'echo' });
+    expect(delegated.ok).toBe(true);
+    authority.forget(agent.publicKey);
+    expect(authority.list(agent.publicKey)).toEqual([]);
+    expect(authority.list(child.publicKey)).toEqual([]);
+    expect(authority.get(mine.id)).toBeUndefined();
+    expect(authority.list(other.publicKey)).toHaveLength(1);
+    const use = authority.authorize({ holder: encodePublicKey(child.publicKey), action: 'echo', resource: 'echo' });
+    expect(use).toMatchObject({ ok: false, code: 'E_CAP_DENIED' });
+  });
+});

@@ -1,0 +1,394 @@
+import fc from 'fast-check';
+import { Minimatch } from 'minimatch';
+import { describe, expect, it } from 'vitest';
+import {
+  actionPatternCovers,
+  compileResourcePattern,
+  isActionName,
+  isActionPattern,
+  MAX_GLOBSTARS,
+  MAX_RESOURCE_LENGTH,
+  matchAction,
+  matchResource,
+  normalizePath,
+  normalizeUrl,
+  parseResource,
+  resourceKind,
+  resourcePatternCovers,
+  resourcePatternError,
+} from '../../../runtime/core/resource-match.js';
+
+// The options resource-match.ts documents; the differential property below checks its fast paths against them.
+const MINIMATCH = {
+  dot: true,
+  nobrace: true,
+  noext: true,
+  nonegate: true,
+  nocomment: true,
+  platform: 'linux',
+} as const;
+
+describe('actions', () => {
+  it('matches exact names, prefixes with their separator, and *', () => {
+    expect(matchAction('fs.read', 'fs.read')).toBe(true);
+    expect(matchAction('fs.read', 'fs.write')).toBe(false);
+    expect(matchAction('fs.*', 'fs.read')).toBe(true);
+    expect(matchAction('fs.*', 'fs.read.deep')).toBe(true);
+    expect(matchAction('fs.*', 'fsx')).toBe(false);
+    expect(matchAction('fs.*', 'fs:read')).toBe(false);
+    expect(matchAction('tool:*', 'tool:search')).toBe(true);
+    expect(matchAction('tool:*', 'tools:search')).toBe(false);
+    expect(matchAction('*', 'proc.exec')).toBe(true);
+  });
+
+  it('refuses malformed names and patterns', () => {
+    for (const bad of ['', 'fs.', '.fs', 'fs..read', 'fs read', 'fs.read*', 'f*s', '**', 'fs/read', 'a'.repeat(129)]) {
+      expect(isActionName(bad)).toBe(false);
+    }
+    for (const bad of ['', 'fs*', 'fs.**', '*.read', 'fs.*.x', ' *', '*:*']) expect(isActionPattern(bad)).toBe(false);
+    expect(matchAction('fs.*', 'fs.read*')).toBe(false);
+    expect(matchAction('fs.read', 'fs.read\n')).toBe(false);
+  });
+
+  it('action cover is exact: http_get does not cover shell_exec', () => {
+    expect(actionPatternCovers('*', 'shell_exec')).toBe(true);
+    expect(actionPatternCovers('http_get', 'shell_exec')).toBe(false);
+    expect(actionPatternCovers('tool:*', 'tool:search')).toBe(true);
+    expect(actionPatternCovers('tool:*', '*')).toBe(false);
+    expect(actionPatternCovers('fs.*', 'fs.read.*')).toBe(true);
+    expect(actionPatternCovers('fs.read', 'fs.*')).toBe(false);
+  });
+
+  it('property: if the parent covers the child, every action the child allows the parent allows', () => {
+    const word = fc.constantFrom('fs', 'read', 'net', 'http', 'tool', 'x');
+    const name = fc
+      .tuple(word, fc.array(fc.tuple(fc.constantFrom('.', ':'), word), { maxLength: 2 }))
+      .map(([first, rest]) => first + rest.map(([sep, w]) => sep + w).join(''));
+    const pattern = fc.oneof(
+      name,
+      fc.constant('*'),
+      fc.tuple(name, fc.constantFrom('.*', ':*')).map(([n, s]) => n + s),
+    );
+    fc.assert(
+      fc.property(pattern, pattern, name, (parent, child, action) => {
+        if (actionPatternCovers(parent, child) && matchAction(child, action)) {
+          expect(matchAction(parent, action)).toBe(true);
+        }
+      }),
+    );
+  });
+});
+
+describe('path resources', () => {
+  it('** spans segments below its base, * and ? stay within one segment', () => {
+    expect(matchResource('/workspace/**', '/workspace/a.txt')).toBe(true);
+    expect(matchResource('/workspace/**', '/workspace/a/b/c.txt')).toBe(true);
+    expect(matchResource('/workspace/**', '/workspace/.env')).toBe(true);
+    expect(matchResource('/workspace/**', '/workspace')).toBe(false);
+    expect(matchResource('/workspace/**', '/workspacex/a')).toBe(false);
+    expect(matchResource('/workspace/*', '/workspace/a')).toBe(true);
+    expect(matchResource('/workspace/*', '/workspace/a/b')).toBe(false);
+    expect(matchResource('/workspace/*.txt', '/workspace/a/b.txt')).toBe(false);
+    expect(matchResource('/workspace/a?b', '/workspace/a/b')).toBe(false);
+    expect(matchResource('/workspace/a?b', '/workspace/axb')).toBe(true);
+    expect(matchResource('/workspace/**/b', '/workspace/b')).toBe(true);
+    expect(matchResource('/workspace/out/report.md', '/workspace/out/report.md')).toBe(true);
+    expect(matchResource('/workspace/out/report.md', '/workspace/out/report.mdx')).toBe(false);
+    expect(matchResource('/', '/')).toBe(true);
+    expect(matchResource('/**', '/etc/passwd')).toBe(true);
+  });
+
+  it('attack: .. can never climb out of the base, whatever the spelling', () => {
+    for (const path of [
+      '/workspace/../secret',
+      '/workspace/out/../../x',
+      '/workspace/./../secret',
+      '/workspace/..',
+      '/workspace/.',
+      '/workspace//secret',
+      '/workspace/a/',
+      '/workspace\\..\\secret',
+      '/workspace/a\\..\\..\\secret',
+      '/workspace/a\u0000/../../secret',
+      '/workspace/a\n',
+    ]) {
+      expect(parseResource(path), path).toBeUndefined();
+      expect(matchResource('/workspace/**', path), path).toBe(false);
+      expect(matchResource('/**', path), path).toBe(false);
+    }
+  });
+
+  it('attack: percent-encoding means nothing in a file path (a literal name inside the base)', () => {
+    expect(matchResource('/workspace/*', '/workspace/..%2fsecret')).toBe(true);
+    expect(matchResource('/secret', '/workspace/..%2fsecret')).toBe(false);
+  });
+
+  it('normalizePath resolves lexically for tools and refuses what it cannot represent', () => {
+    expect(normalizePath('/workspace/../secret')).toBe('/secret');
+    expect(normalizePath('/workspace/out/../../x')).toBe('/x');
+    expect(normalizePath('/../../x')).toBe('/x');
+    expect(normalizePath('/a/./b//c/')).toBe('/a/b/c');
+    expect(normalizePath('/')).toBe('/');
+    expect(normalizePath('relative/x')).toBeUndefined();
+    expect(normalizePath('/a\u0000b')).toBeUndefined();
+    expect(normalizePath('/a\\b')).toBeUndefined();
+    expect(normalizePath(42)).toBeUndefined();
+  });
+
+  it('property: normalizePath output is accepted as is, and never contains a dot segment', () => {
+    const segment = fc.constantFrom('a', 'b', '.', '..', '', '.a', '...', 'x y');
+    fc.assert(
+      fc.property(fc.array(segment, { maxLength: 12 }), (segments) => {
+        const normal = normalizePath(`/${segments.join('/')}`)!;
+        expect(parseResource(normal)?.text).toBe(normal);
+        expect(normalizePath(normal)).toBe(normal);
+        expect(normal.split('/').slice(1)).not.toContain('..');
+      }),
+    );
+  });
+
+  it('refuses invalid patterns with a reason', () => {
+    for (const bad of [
+      '',
+      '/workspace/../**',
+      '/workspace/./x',
+      '/workspace//x',
+      '/workspace/',
+      '/a/b**',
+      '/a/**x/c',
+      '/a\\b',
+      '/a\u0007',
+      `/${Array(MAX_GLOBSTARS + 1)
+        .fill('**')
+        .join('/')}`,
+      `/${'a'.repeat(1025)}`,
+      'https://*.example.com/**',
+      'https://api.example.com/**?x=1',
+      'https://api.example.com/#x',
+      'https://user@api.example.com/**',
+      'HTTPS://api.example.com/**',
+      'https://API.example.com/**',
+      'https://api.example.com:443/**',
+      'https://api.example.com/a/../b',
+      'https://api.example.com/a%2fb/**',
+      'ftp://api.example.com/**',
+      'name//x',
+      '../x',
+    ]) {
+      expect(resourcePatternError(bad), bad).toBeTypeOf('string');
+      expect(compileResourcePattern(bad), bad).toBeUndefined();
+    }
+    expect(resourcePatternError('HTTPS://API.example.com/**')).toContain('https://api.example.com/**');
+  });
+});
+
+describe('URL resources', () => {
+  const api = 'https://api.example.com/**';
+
+  it('matches scheme and host exactly and globs the pathname only', () => {
+    expect(matchResource(api, 'https://api.example.com/v1/users')).toBe(true);
+    expect(matchResource(api, 'https://api.example.com/')).toBe(true);
+    expect(matchResource(api, 'https://api.example.com/v1/users?id=1&next=/admin')).toBe(true);
+    expect(matchResource('https://api.example.com/v1/*', 'https://api.example.com/v1/users')).toBe(true);
+    expect(matchResource('https://api.example.com/v1/*', 'https://api.example.com/v1/users/1')).toBe(false);
+    expect(matchResource('https://api.example.com:8443/**', 'https://api.example.com:8443/x')).toBe(true);
+    expect(resourceKind('https://api.example.com/x')).toBe('url');
+  });
+
+  it('attack: userinfo, lookalike hosts, other schemes and ports are refused', () => {
+    for (const url of [
+      'https://api.example.com@evil.com/',
+      'https://api.example.com:443@evil.com/',
+      'https://api.example.com.evil.com/',
+      'https://evil.com/?https://api.example.com/',
+      'https://evil.com/https://api.example.com/',
+      'https://evil.com/#https://api.example.com/',
+      'http://api.example.com/x',
+      'wss://api.example.com/x',
+      'https://api.example.com:8443/x',
+      'https://api.example.com./x',
+      'https://user:pass@api.example.com/x',
+      'https://api.example.com/x#fragment',
+    ]) {
+      expect(matchResource(api, url), url).toBe(false);
+    }
+  });
+
+  it('attack: non-canonical spellings are refused; normalizeUrl makes the canonical form, which then matches', () => {
+    for (const [url, canonical] of [
+      ['https://API.EXAMPLE.COM/x', 'https://api.example.com/x'],
+      ['https://api.example.com:443/x', 'https://api.example.com/x'],
+      ['HTTPS://api.example.com/x', 'https://api.example.com/x'],
+      ['https://api.example.com', 'https://api.example.com/'],
+      ['https://api%2eexample.com/x', 'https://api.example.com/x'],
+      ['https://api.example.com/x#frag', 'https://api.example.com/x'],
+    ] as const) {
+      expect(matchResource(api, url), url).toBe(false);
+      expect(normalizeUrl(url)).toBe(canonical);
+      expect(matchResource(api, canonical)).toBe(true);
+    }
+    expect(normalizeUrl('https://bücher.example/x')).toBe('https://xn--bcher-kva.example/x');
+    expect(normalizeUrl('http://0x7f.1/')).toBe('http://127.0.0.1/');
+  });
+
+  it('attack: dot segments and encoded separators cannot escape a path prefix', () => {
+    const v1 = 'https://api.example.com/v1/**';
+    for (const url of [
+      'https://api.example.com/v1/../admin',
+      'https://api.example.com/v1/%2e%2e/admin',
+      'https://api.example.com/v1/.%2E/admin',
+      'https://api.example.com/v1/..%2fadmin',
+      'https://api.example.com/v1/..%2Fadmin',
+      'https://api.example.com/v1/..%5cadmin',
+      'https://api.example.com/v1/%252e%252e%252fadmin',
+      'https://api.example.com/v1/..;/admin',
+      'https://api.example.com/v1/.;/x',
+      'https://api.example.com/v1//x',
+      'https://api.example.com/v1\\..\\admin',
+      'https://api.example.com/v1/%00',
+      'https://api.example.com/admin?/v1/x',
+      'https://api.example.com/admin#/v1/x',
+      'https://api.exa\tmple.com/v1/x',
+    ]) {
+      expect(matchResource(v1, url), url).toBe(false);
+      const normal = normalizeUrl(url);
+      if (normal !== undefined) expect(matchResource(v1, normal), `${url} -> ${normal}`).toBe(false);
+    }
+  });
+
+  it('normalizeUrl refuses what cannot be a safe request target', () => {
+    for (const url of [
+      'ftp://x.example/',
+      'file:///etc/passwd',
+      'javascript:alert(1)',
+      'https://user@x.example/',
+      'https://x.example/a%2fb',
+      'not a url',
+      'https://x.example/\u0000',
+    ]) {
+      expect(normalizeUrl(url), url).toBeUndefined();
+    }
+  });
+});
+
+describe('name resources', () => {
+  it('matches exactly or by glob, segment-wise', () => {
+    expect(matchResource('git', 'git')).toBe(true);
+    expect(matchResource('git', 'gitx')).toBe(false);
+    expect(matchResource('git', '/usr/bin/git')).toBe(false);
+    expect(matchResource('scholar/search', 'scholar/search')).toBe(true);
+    expect(matchResource('my_server/**', 'my_server/some_tool')).toBe(true);
+    expect(matchResource('my_server/**', 'my_server')).toBe(false);
+    expect(matchResource('my_server/**', 'other/some_tool')).toBe(false);
+    expect(matchResource('gpt-*', 'gpt-4o')).toBe(true);
+    expect(matchResource('gpt-*', 'gpt-4o/x')).toBe(false);
+  });
+
+  it('attack: dot segments, kinds and separators', () => {
+    expect(matchResource('my_server/**', 'my_server/../other/tool')).toBe(false);
+    expect(matchResource('*', '/etc/passwd')).toBe(false);
+    expect(matchResource('*', 'https://evil.com/')).toBe(false);
+    expect(matchResource('**', 'a/b')).toBe(true);
+    expect(matchResource('git', 'git\u0000')).toBe(false);
+    expect(matchResource('git', 'git/')).toBe(false);
+    for (const sneaky of ['https:evil.com', 'HTTP:evil.com/x', 'https:/evil.com', 'wss:x']) {
+      expect(matchResource('**', sneaky), sneaky).toBe(false);
+      expect(resourcePatternError(sneaky), sneaky).toBeTypeOf('string');
+    }
+    expect(matchResource('**', 'mailto:x')).toBe(true);
+  });
+});
+
+describe('limits and pathological input', () => {
+  it('refuses over-long resources', () => {
+    expect(parseResource(`/${'a'.repeat(MAX_RESOURCE_LENGTH)}`)).toBeUndefined();
+    expect(parseResource('')).toBeUndefined();
+    expect(parseResource(undefined)).toBeUndefined();
+  });
+
+  it('many globstars against long paths finish (minimatch memoizes; more than 8 are refused)', () => {
+    const longPath = `/${Array(2000).fill('b').join('/')}`;
+    const alternating = `/${Array(MAX_GLOBSTARS).fill('**/x*').join('/')}/a`;
+    const allGlobstars = `/${Array(MAX_GLOBSTARS).fill('**').join('/')}/a`;
+    const starry = `/${Array(20).fill('*a*a*a*a*a*a').join('/')}`;
+    expect(matchResource(alternating, longPath)).toBe(false);
+    expect(matchResource(alternating, `/${Array(1000).fill('xb').join('/')}/a`)).toBe(true);
+    expect(matchResource(allGlobstars, longPath)).toBe(false);
+    expect(matchResource(allGlobstars, `${longPath}/a`)).toBe(true);
+    expect(
+      matchResource(
+        starry,
+        `/${Array(20)
+          .fill(`${'a'.repeat(150)}b`)
+          .join('/')}`,
+      ),
+    ).toBe(false);
+    expect(matchResource(`/${Array(40).fill('**').join('/')}/a`, longPath)).toBe(false);
+    expect(resourcePatternCovers(allGlobstars, alternating)).toBe(true);
+  });
+
+  it('the literal and `<literal>/**` fast paths agree with minimatch (differential)', () => {
+    const segment = fc.constantFrom('a', 'b', 'ab', '.a', '.', 'x.y', '**');
+    const pathSegment = fc.constantFrom('a', 'b', 'ab', '.a', 'x.y', 'c');
+    fc.assert(
+      fc.property(
+        fc.array(segment, { minLength: 1, maxLength: 4 }),
+        fc.array(pathSegment, { minLength: 1, maxLength: 6 }),
+        (patternSegments, pathSegments) => {
+          const pattern = `/${patternSegments.join('/')}`;
+          const compiled = compileResourcePattern(pattern);
+          if (compiled === undefined) return;
+          const path = `/${pathSegments.join('/')}`;
+          const expected = new Minimatch(pattern, MINIMATCH).match(path);
+          expect(matchResource(pattern, path)).toBe(expected);
+          const url = `https://h.example${path}`;
+          expect(matchResource(`https://h.example${pattern}`, url)).toBe(expected);
+          // A URL may end in `/`: minimatch lets `/a` match `/a/`; a literal pattern deliberately does not.
+          expect(matchResource(`https://h.example${pattern}`, `${url}/`)).toBe(
+            !compiled.literal && new Minimatch(pattern, MINIMATCH).match(`${path}/`),
+          );
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+});
+
+describe('resource pattern cover', () => {
+  it('examples', () => {
+    expect(resourcePatternCovers('/workspace/**', '/workspace/out/**')).toBe(true);
+    expect(resourcePatternCovers('/workspace/**', '/workspace/out/a.txt')).toBe(true);
+    expect(resourcePatternCovers('/workspace/**', '/workspace/*/x')).toBe(true);
+    expect(resourcePatternCovers('/workspace/out/**', '/workspace/**')).toBe(false);
+    expect(resourcePatternCovers('/workspace/**', '/workspace')).toBe(false);
+    expect(resourcePatternCovers('/workspace/**', '/**')).toBe(false);
+    expect(resourcePatternCovers('/workspace/*', '/workspace/**')).toBe(false);
+    expect(resourcePatternCovers('/workspace/*', '/workspace/a*')).toBe(true);
+    expect(resourcePatternCovers('/a/**/b', '/a/b')).toBe(true);
+    expect(resourcePatternCovers('https://api.example.com/**', 'https://api.example.com/v1/**')).toBe(true);
+    expect(resourcePatternCovers('https://api.example.com/**', 'https://evil.com/v1/**')).toBe(false);
+    expect(resourcePatternCovers('https://api.example.com/**', 'http://api.example.com/v1')).toBe(false);
+    expect(resourcePatternCovers('git', 'git')).toBe(true);
+    expect(resourcePatternCovers('git', '*')).toBe(false);
+    expect(resourcePatternCovers('*', 'git')).toBe(true);
+    expect(resourcePatternCovers('/**', 'git')).toBe(false);
+  });
+
+  it('property: cover is sound (a covered child never matches what the parent does not)', () => {
+    const segment = fc.constantFrom('a', 'b', '*', '**', 'a*', '?', '[ab]', '.a');
+    const pattern = fc.array(segment, { minLength: 1, maxLength: 4 }).map((s) => `/${s.join('/')}`);
+    const path = fc.array(fc.constantFrom('a', 'b', 'ab', 'c', '.a'), { minLength: 1, maxLength: 6 });
+    fc.assert(
+      fc.property(pattern, pattern, fc.array(path, { minLength: 1, maxLength: 8 }), (parent, child, paths) => {
+        fc.pre(compileResourcePattern(parent) !== undefined && compileResourcePattern(child) !== undefined);
+        if (!resourcePatternCovers(parent, child)) return;
+        for (const segments of paths) {
+          const resource = `/${segments.join('/')}`;
+          if (matchResource(child, resource))
+            expect(matchResource(parent, resource), `${parent} ⊇ ${child}`).toBe(true);
+        }
+      }),
+      { numRuns: 3000 },
+    );
+  });
+});

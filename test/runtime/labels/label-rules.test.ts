@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { makeLabel } from '../../../runtime/labels/label.js';
+import { LabelRules } from '../../../runtime/labels/label-rules.js';
+import { defineTool } from '../../../runtime/tool-use/tool-contract.js';
+
+const fetchTool = defineTool({
+  name: 'web.fetch',
+  description: 'fetch',
+  action: 'net.http',
+  input: z.unknown(),
+  labels: { source: ['web'], sinks: { url: ['secret'], body: ['secret'] } },
+  run: () => null,
+});
+const sendTool = defineTool({
+  name: 'email.send',
+  description: 'send',
+  input: z.unknown(),
+  labels: { sinks: { '*': ['web', 'email'] } },
+  run: () => null,
+});
+
+describe('LabelRules.sourceTags', () => {
+  it('uses the tool declaration and adds policy sources matched by name or action and resource', () => {
+    const rules = new LabelRules({
+      sources: [
+        { tool: 'net.http', resource: 'https://mail.example.com/**', tags: ['email'] },
+        { tool: 'web.fetch', tags: ['untrusted'] },
+      ],
+      sinks: [],
+    });
+    expect(rules.sourceTags(fetchTool, 'https://mail.example.com/inbox')).toEqual(['email', 'untrusted', 'web']);
+    expect(rules.sourceTags(fetchTool, 'https://news.example.com/')).toEqual(['untrusted', 'web']);
+    expect(rules.sourceTags(sendTool, 'email.send')).toEqual([]);
+  });
+});
+
+describe('LabelRules.check', () => {
+  const rules = new LabelRules(undefined);
+
+  it('lets a clean call through and finds the first broken sink', () => {
+    expect(rules.check(fetchTool, { url: 'x', body: 'y' }, makeLabel([]))).toBeUndefined();
+    expect(rules.check(fetchTool, { url: 'x' }, makeLabel(['web']))).toBeUndefined();
+    expect(rules.check(fetchTool, { url: 'x' }, makeLabel(['secret', 'web']))).toEqual({
+      arg: 'url',
+      tags: ['secret'],
+    });
+  });
+
+  it('applies a rule only when its argument is present, and * always', () => {
+    expect(rules.check(fetchTool, { headers: {} }, makeLabel(['secret']))).toBeUndefined();
+    expect(rules.check(sendTool, { bcc: 'x' }, makeLabel(['email']))).toEqual({ arg: '*', tags: ['email'] });
+    expect(rules.check(sendTool, 'not an object', makeLabel(['web']))).toEqual({ arg: '*', tags: ['web'] });
+  });
+
+  it('policy sinks only add: the tool’s own tags stay denied, new arguments add rules', () => {
+    const policy = new LabelRules({
+      sources: [],
+      sinks: [
+        { tool: 'net.http', arg: 'url', deny: ['email'] },
+        { tool: 'web.fetch', arg: 'headers', deny: ['secret'] },
+      ],
+    });
+    expect(policy.check(fetchTool, { url: 'x' }, makeLabel(['email']))).toEqual({ arg: 'url', tags: ['email'] });
+    expect(policy.check(fetchTool, { url: 'x' }, makeLabel(['secret']))).toEqual({ arg: 'url', tags: ['secret'] });
+    expect(policy.check(fetchTool, { headers: {} }, makeLabel(['secret']))).toEqual({
+      arg: 'headers',
+      tags: ['secret'],
+    });
+  });
+});

@@ -1,0 +1,141 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  EMPTY_LABEL,
+  forbiddenTags,
+  isTag,
+  joinLabels,
+  type Label,
+  labelLeq,
+  MAX_LABEL_TAGS,
+  makeLabel,
+  removeTags,
+} from '../../../runtime/labels/label.js';
+
+// A small alphabet so that generated labels overlap often, plus arbitrary well-formed tags.
+const tag = fc.oneof(
+  fc.constantFrom('web', 'email', 'secret', 'pii', 'agent:a1', 'agent:B2', 'x.y', 'z_9'),
+  fc.stringMatching(/^[a-z][a-z0-9_.-]{0,8}(?::[A-Za-z0-9_.-]{1,6})?$/),
+);
+const label = fc.uniqueArray(tag, { maxLength: 12 }).map((tags) => makeLabel(tags));
+const RUNS = { numRuns: 300 };
+
+/** Sorted, unique, frozen: the only shape a Label may have. */
+function expectCanonical(l: Label): void {
+  expect(Object.isFrozen(l)).toBe(true);
+  for (let i = 1; i < l.length; i++) expect(l[i - 1]! < l[i]!).toBe(true);
+  for (const t of l) expect(isTag(t)).toBe(true);
+}
+
+describe('joinLabels is a join-semilattice with EMPTY_LABEL as bottom', () => {
+  it('is associative, commutative and idempotent, and returns canonical labels', () => {
+    fc.assert(
+      fc.property(label, label, label, (a, b, c) => {
+        expect(joinLabels(joinLabels(a, b), c)).toEqual(joinLabels(a, joinLabels(b, c)));
+        expect(joinLabels(a, b)).toEqual(joinLabels(b, a));
+        expect(joinLabels(a, a)).toEqual(a);
+        expectCanonical(joinLabels(a, b));
+      }),
+      RUNS,
+    );
+  });
+
+  it('has EMPTY_LABEL as identity and is exactly set union', () => {
+    fc.assert(
+      fc.property(label, label, (a, b) => {
+        expect(joinLabels(EMPTY_LABEL, a)).toEqual(a);
+        expect(joinLabels(a, EMPTY_LABEL)).toEqual(a);
+        expect(new Set(joinLabels(a, b))).toEqual(new Set([...a, ...b]));
+      }),
+      RUNS,
+    );
+  });
+});
+
+describe('labelLeq is the partial order of the lattice', () => {
+  it('is reflexive, antisymmetric and transitive', () => {
+    fc.assert(
+      fc.property(label, label, label, (a, b, c) => {
+        expect(labelLeq(a, a)).toBe(true);
+        if (labelLeq(a, b) && labelLeq(b, a)) expect(a).toEqual(b);
+        if (labelLeq(a, b) && labelLeq(b, c)) expect(labelLeq(a, c)).toBe(true);
+        expect(labelLeq(EMPTY_LABEL, a)).toBe(true);
+      }),
+      RUNS,
+    );
+  });
+
+  it('agrees with join: a ⊑ b iff a ⊔ b = b, and a join is the least upper bound', () => {
+    fc.assert(
+      fc.property(label, label, label, (a, b, c) => {
+        expect(labelLeq(a, b)).toBe(JSON.stringify(joinLabels(a, b)) === JSON.stringify(b));
+        const j = joinLabels(a, b);
+        expect(labelLeq(a, j) && labelLeq(b, j)).toBe(true);
+        if (labelLeq(a, c) && labelLeq(b, c)) expect(labelLeq(j, c)).toBe(true);
+      }),
+      RUNS,
+    );
+  });
+});
+
+describe('removeTags and forbiddenTags', () => {
+  it('removeTags never adds a tag, removes exactly the named ones and is canonical', () => {
+    fc.assert(
+      fc.property(label, label, (l, tags) => {
+        const out = removeTags(l, tags);
+        expect(labelLeq(out, l)).toBe(true);
+        for (const t of tags) expect(out).not.toContain(t);
+        expect(joinLabels(out, forbiddenTags(l, tags))).toEqual(l);
+        expectCanonical(out);
+      }),
+      RUNS,
+    );
+  });
+
+  it('forbiddenTags is the intersection, a subset of both inputs', () => {
+    fc.assert(
+      fc.property(label, label, (l, denied) => {
+        const out = forbiddenTags(l, denied);
+        expect(labelLeq(out, l)).toBe(true);
+        expect(labelLeq(out, denied)).toBe(true);
+        expect(out).toEqual(l.filter((t) => denied.includes(t)));
+        expect(forbiddenTags(l, denied)).toEqual(forbiddenTags(denied, l));
+        expectCanonical(out);
+      }),
+      RUNS,
+    );
+  });
+
+  it('a check on a higher label finds at least the tags a lower one does (monotone)', () => {
+    fc.assert(
+      fc.property(label, label, label, (a, extra, denied) => {
+        expect(labelLeq(forbiddenTags(a, denied), forbiddenTags(joinLabels(a, extra), denied))).toBe(true);
+      }),
+      RUNS,
+    );
+  });
+});
+
+describe('makeLabel', () => {
+  it('is insensitive to order and duplicates and idempotent', () => {
+    fc.assert(
+      fc.property(fc.array(tag, { maxLength: 20 }), (tags) => {
+        fc.pre(new Set(tags).size <= MAX_LABEL_TAGS);
+        const l = makeLabel(tags);
+        expectCanonical(l);
+        expect(makeLabel([...tags].reverse().concat(tags))).toEqual(l);
+        expect(makeLabel(l)).toEqual(l);
+      }),
+      RUNS,
+    );
+  });
+
+  it('refuses malformed tags and too many of them', () => {
+    for (const bad of ['', 'Web', '1x', 'a b', 'a:', 'a:b:c', 'x'.repeat(200), 7, null, {}]) {
+      expect(() => makeLabel([bad])).toThrow(TypeError);
+    }
+    expect(() => makeLabel('web')).toThrow(TypeError);
+    const many = Array.from({ length: MAX_LABEL_TAGS + 1 }, (_, i) => `t${i}`);
+    expect(() => makeLabel(many)).toThrow(RangeError);
+  });
+});

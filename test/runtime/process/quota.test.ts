@@ -1,0 +1,208 @@
+import fc from 'fast-check';
+import { afterEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { defineTool, type Kernel, type KernelEvent } from '../../../index.js';
+import { KernelError } from '../../../runtime/core/errors.js';
+import { DEFAULT_LIMITS, type Limits, resolveLimits } from '../../../runtime/process/limits.js';
+import { Quota } from '../../../runtime/process/quota.js';
+import { testKernel, testToolsPolicy } from '../../helpers/kernel.js';
+
+function hooks(log: string[]) {
+  return {
+    warn: (field: string) => log.push(`warn:${field}`),
+    exceeded: (field: string) => log.push(`exceeded:${field}`),
+  };
+}
+
+function quota(limits: Partial<Limits>, log: string[] = []): Quota {
+  return new Quota(resolveLimits(limits, DEFAULT_LIMITS, 'limits'), undefined, hooks(log));
+}
+
+function child(parent: Quota, request: Partial<Limits>, log: string[] = []): Quota {
+  return new Quota(parent.carve(request), parent, hooks(log));
+}
+
+describe('Quota', () => {
+  it('charges the agent and every ancestor, and the crossing belongs to the quota whose limit it is', () => {
+    const log: string[] = [];
+    const top = quota({ tokens_out: 100 }, log);
+    const kid = child(top, { tokens_out: 80 }, log);
+    kid.charge('tokens_out', 50);
+    expect(top.used.tokens_out).toBe(50);
+    expect(() => kid.charge('tokens_out', 40)).toThrow(/quota exceeded: tokens_out/);
+    // The child crosses its own 80; the parent, at 90 of 100, only passes its warning threshold.
+    expect(log).toEqual(['exceeded:tokens_out', 'warn:tokens_out']);
+  });
+
+  it('refuses non-finite, negative and non-numeric charges before changing any counter', () => {
+    const q = quota({ tokens_in: 10 });
+    for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, -1, '5', null, undefined, {}]) {
+      expect(() => q.charge('tokens_in', bad)).toThrow(KernelError);
+    }
+    expect(q.used.tokens_in).toBe(0);
+    // NaN must not disable later checks.
+    expect(() => q.charge('tokens_in', 11)).toThrow(/quota exceeded/);
+  });
+
+  it('carves a child budget only out of the remainder', () => {
+    const top = quota({ tool_calls: 10, cpu_ms: 1000 });
+    top.charge('tool_calls', 4);
+    expect(() => top.carve({ tool_calls: 7 })).toThrow(/budget.tool_calls exceeds/);
+    expect(top.carve({ tool_calls: 6 }).tool_calls).toBe(6);
+    expect(top.carve(undefined).tool_calls).toBe(6);
+    expect(() => top.carve({ cpu_ms: 2000 })).toThrow(/E_QUOTA|exceeds/);
+    expect(() => top.carve({ cpu_ms: Number.NaN })).toThrow(/between/);
+    expect(() => top.carve({ memory_mb: DEFAULT_LIMITS.memory_mb + 1 })).toThrow(/memory_mb exceeds/);
+  });
+
+  it('law: a subtree never spends more than its root was given', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.nat(3), fc.integer({ min: 0, max: 30 })), { maxLength: 40 }), (charges) => {
+        const top = quota({ tokens_in: 100 });
+        const kid = child(top, { tokens_in: 60 });
+        const grandchild = child(kid, { tokens_in: 50 });
+        const nodes = [top, kid, grandchild, grandchild];
+        let spent = 0;
+        for (const [node, amount] of charges) {
+          try {
+            nodes[node]?.charge('tokens_in', amount);
+            spent += amount;
+          } catch {
+            break; // the crossing ends the agent whose limit it is: no further charges from this tree
+          }
+        }
+        return spent <= 100 + 30 && kid.used.tokens_in <= 60 + 30 && top.used.tokens_in >= kid.used.tokens_in;
+      }),
+    );
+  });
+
+  it('refuses a spawn past the children or depth limit without charging it', () => {
+    const top = quota({ children: 1, depth: 1 });
+    top.chargeSpawn();
+    expect(() => top.chargeSpawn()).toThrow(/children/);
+    expect(top.used.children).toBe(1);
+    const leaf = child(top, { children: 0 });
+    expect(leaf.limits.depth).toBe(0);
+    expect(() => leaf.chargeSpawn()).toThrow(/depth/);
+  });
+});
+
+const model = defineTool({
+  name: 'model',
+  description: 'reports token use like a model call',
+  input: z.strictObject({ tokens: z.unknown() }),
+  run: ({ tokens }, ctx) => {
+    ctx.charge({ tokens_out: tokens as number });
+    return 'ok';
+  },
+});
+
+let kernel: Kernel | undefined;
+afterEach(async () => {
+  await kernel?.close();
+  kernel = undefined;
+});
+
+function quotaKernel(budget: Record<string, number>): { kernel: Kernel; events: KernelEvent[] } {
+  const events: KernelEvent[] = [];
+  kernel = testKernel({
+    tools: [model],
+    policy: { capabilities: [...testToolsPolicy.capabilities, { action: 'model', resource: 'model' }], budget },
+  });
+  kernel.on('warn', (event) => events.push(event));
+  return { kernel, events };
+}
+
+describe('quotas in the kernel', () => {
+  it('tokens charged by a tool warn at the threshold and kill the agent at the limit', async () => {
+    const { kernel, events } = quotaKernel({ tokens_out: 100, warn_at: 0.5 });
+    const logs: string[] = [];
+    kernel.on('log', (event) => logs.push(event.text));
+    const result = await kernel.run({
+      code: `export default async () => {
+        for (let i = 0; i < 5; i++) await sys.tool('model', { tokens: 10 });
+        const records = await sys.audit({ limit: 1000 });
+        await sys.log(records.filter((r) => r.action === 'quota.warn').map((r) => r.resource).join(','));
+        for (let i = 0; i < 20; i++) await sys.tool('model', { tokens: 10 });
+        return 'never';
+      }`,
+    });
+    expect(result).toMatchObject({ ok: false, error: { code: 'E_QUOTA', message: 'quota exceeded: tokens_out' } });
+    expect(result.usage.tokens_out).toBe(110);
+    expect(events).toMatchObject([{ type: 'warn', limit: 'tokens_out', used: 50, max: 100 }]);
+    expect(logs.some((text) => text.includes('tokens_out'))).toBe(true);
+  });
+
+  it('refuses NaN and negative charges with E_BAD_ARG, and NaN does not disable the limit', async () => {
+    const { kernel } = quotaKernel({ tokens_out: 25 });
+    const result = await kernel.run({
+      code: `export default async () => {
+        const codes = [];
+        for (const tokens of [NaN, -5, 'x', 1e400]) {
+          try { await sys.tool('model', { tokens }); } catch (e) { codes.push(e.code); }
+        }
+        await sys.tool('model', { tokens: 20 });
+        await sys.tool('model', { tokens: 20 });
+        return codes;
+      }`,
+    });
+    expect(result).toMatchObject({ ok: false, error: { code: 'E_QUOTA' } });
+    expect(result.usage.tokens_out).toBe(40);
+  });
+
+  it('counts tool calls and kills past the limit', async () => {
+    const { kernel } = quotaKernel({ tool_calls: 3 });
+    const result = await kernel.run({
+      code: `export default async () => { for (let i = 0; i < 5; i++) await sys.tool('echo', i); }`,
+    });
+    expect(result).toMatchObject({ ok: false, error: { code: 'E_QUOTA', message: 'quota exceeded: tool_calls' } });
+  });
+
+  it("a child's use counts against its parent, and a child cannot ask for more than remains", async () => {
+    const { kernel } = quotaKernel({ tokens_out: 100 });
+    kernel.programs.add(
+      'spender',
+      `export default async (n) => { for (let i = 0; i < n; i++) await sys.tool('model', { tokens: 10 }); return n; }`,
+    );
+    const result = await kernel.run({
+      code: `export default async () => {
+        const out = {};
+        try { await sys.spawn({ program: 'spender', budget: { tokens_out: 101 } }); } catch (e) { out.tooMuch = e.code; }
+        const child = await sys.spawn({ program: 'spender', input: 3, budget: { tokens_out: 50 }, caps: [{ action: 'model' }] });
+        out.joined = await sys.join(child);
+        const greedy = await sys.spawn({ program: 'spender', input: 9, budget: { tokens_out: 50 }, caps: [{ action: 'model' }] });
+        try { await sys.join(greedy); } catch (e) { out.greedy = e.code; }
+        return out;
+      }`,
+    });
+    expect(result).toMatchObject({ ok: true, value: { tooMuch: 'E_QUOTA', joined: 3, greedy: 'E_QUOTA' } });
+    expect(result.usage.tokens_out).toBe(30 + 60);
+  });
+
+  it("a child's CPU counts against its parent's cpu_ms", async () => {
+    const { kernel } = quotaKernel({ cpu_ms: 300 });
+    kernel.programs.add('spin', 'export default async () => { for (;;) {} }');
+    const result = await kernel.run({
+      code: `export default async () => { const id = await sys.spawn({ program: 'spin' }); await sys.join(id); }`,
+    });
+    expect(result).toMatchObject({ ok: false, error: { code: 'E_QUOTA', message: 'quota exceeded: cpu_ms' } });
+  });
+
+  it('refuses spawns past the fan-out and depth limits', async () => {
+    const { kernel } = quotaKernel({ children: 2, depth: 1 });
+    kernel.programs.add(
+      'nested',
+      `export default async () => { try { await sys.spawn({ program: 'nested' }); } catch (e) { return e.code; } }`,
+    );
+    const result = await kernel.run({
+      code: `export default async () => {
+        const a = await sys.spawn({ program: 'nested' });
+        const b = await sys.spawn({ program: 'nested' });
+        let third;
+        try { await sys.spawn({ program: 'nested' }); } catch (e) { third = e.code; }
+        return [await sys.join(a), await sys.join(b), third];
+      }`,
+    });
+    expect(result).toMatchObject({ ok: true, value: ['E_QUOTA', 'E_QUOTA', 'E_QUOTA'] });
+  });
+});

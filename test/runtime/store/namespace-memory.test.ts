@@ -1,0 +1,165 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Kernel } from '../../../index.js';
+import { makeLabel } from '../../../runtime/labels/label.js';
+import { MemoryKvStore } from '../../../runtime/store/kv-store.js';
+import { NamespaceMemory } from '../../../runtime/store/namespace-memory.js';
+import { testKernel } from '../../helpers/kernel.js';
+
+let kernel: Kernel | undefined;
+const dirs: string[] = [];
+afterEach(async () => {
+  await kernel?.close();
+  kernel = undefined;
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('NamespaceMemory', () => {
+  it('keeps namespaces apart and lists keys by prefix in order', async () => {
+    const memory = new NamespaceMemory(new MemoryKvStore());
+    await memory.put('a', 'x/1', { value: 1, label: makeLabel(['web']) });
+    await memory.put('a', 'x/2', { value: 2, label: makeLabel([]) });
+    await memory.put('a/b', 'x/3', { value: 3, label: makeLabel([]) });
+    expect((await memory.list('a', 'x/')).map(([key]) => key)).toEqual(['x/1', 'x/2']);
+    expect(await memory.get('a', 'x/1')).toEqual({ value: 1, label: ['web'] });
+    expect(await memory.get('a/b', 'x/1')).toBeUndefined();
+    expect(await memory.delete('a', 'x/1')).toBe(true);
+    expect(await memory.delete('a', 'x/1')).toBe(false);
+  });
+});
+
+describe('sys.mem', () => {
+  it('get/put/list/delete round-trip in the agent namespace', async () => {
+    kernel = testKernel();
+    const result = await kernel.run({
+      code: `export default async () => {
+        await sys.mem.put('notes/a', { n: 1 });
+        await sys.mem.put('notes/b', [2]);
+        const listed = await sys.mem.list('notes/');
+        const a = await sys.mem.get('notes/a');
+        const deleted = await sys.mem.delete('notes/a');
+        return { listed, a, deleted, gone: await sys.mem.get('notes/a') };
+      }`,
+    });
+    expect(result).toMatchObject({
+      ok: true,
+      value: { listed: ['notes/a', 'notes/b'], a: { n: 1 }, deleted: true },
+    });
+  });
+
+  it('persists across kernels with a store directory, labels included', async () => {
+    const store = mkdtempSync(join(tmpdir(), 'isokernel-mem-'));
+    dirs.push(store);
+    kernel = testKernel({ store });
+    await kernel.run({ code: `export default async () => { await sys.mem.put('k', 'v'); }`, label: ['email'] });
+    await kernel.close();
+    kernel = testKernel({ store });
+    const result = await kernel.run({
+      code: `export default async () => { const v = await sys.mem.get('k'); return [v, await sys.label()]; }`,
+    });
+    expect(result).toMatchObject({ ok: true, value: ['v', ['email']] });
+  });
+
+  it('a child sees its parent namespace only through mounts, and a read-only mount refuses writes', async () => {
+    kernel = testKernel();
+    kernel.programs.add(
+      'reader',
+      `export default async () => {
+        const out = { own: await sys.mem.get('shared/x') };
+        out.mounted = await sys.mem.get('x', { mount: 'parent' });
+        out.keys = await sys.mem.list(null, { mount: 'parent' });
+        try { await sys.mem.put('x', 'overwritten', { mount: 'parent' }); } catch (e) { out.write = e.code; }
+        try { await sys.mem.get('secret', { mount: 'parent' }); } catch (e) { out.outside = e.code; }
+        try { await sys.mem.get('x', { mount: 'nope' }); } catch (e) { out.unknown = e.code; }
+        return out;
+      }`,
+    );
+    kernel.programs.add(
+      'writer',
+      `export default async () => { await sys.mem.put('y', 'from child', { mount: 'parent' }); return 'ok'; }`,
+    );
+    const result = await kernel.run({
+      code: `export default async () => {
+        await sys.mem.put('shared/x', 'hello');
+        await sys.mem.put('secret', 'keep out');
+        const r = await sys.spawn({ program: 'reader', mounts: [{ name: 'parent', prefix: 'shared/', mode: 'ro' }] });
+        const reader = await sys.join(r);
+        const w = await sys.spawn({ program: 'writer', mounts: [{ name: 'parent', prefix: 'shared/', mode: 'rw' }] });
+        return { reader, writer: await sys.join(w), y: await sys.mem.get('shared/y'), x: await sys.mem.get('shared/x') };
+      }`,
+    });
+    expect(result).toMatchObject({
+      ok: true,
+      value: {
+        reader: { mounted: 'hello', keys: ['x'], write: 'E_CAP_DENIED', unknown: 'E_NOT_FOUND' },
+        writer: 'ok',
+        y: 'from child',
+        x: 'hello',
+      },
+    });
+    const reader = result.ok ? (result.value as { reader: Record<string, unknown> }).reader : {};
+    expect(reader.own).toBeUndefined();
+    // 'secret' is outside the mounted prefix: the child addresses 'shared/secret', which does not exist.
+    expect(reader.outside).toBeUndefined();
+  });
+
+  it('a read-only mount cannot be re-mounted writable to a grandchild', async () => {
+    kernel = testKernel();
+    kernel.programs.add(
+      'middle',
+      `export default async () => {
+        try { await sys.spawn({ program: 'middle', mounts: [{ name: 'p', from: 'parent', mode: 'rw' }] }); } catch (e) { return e.code; }
+      }`,
+    );
+    const result = await kernel.run({
+      code: `export default async () => {
+        const id = await sys.spawn({ program: 'middle', mounts: [{ name: 'parent', mode: 'ro' }] });
+        return await sys.join(id);
+      }`,
+    });
+    expect(result).toMatchObject({ ok: true, value: 'E_ESCALATION' });
+  });
+
+  it('sys.audit shows only the namespaces the agent may see', async () => {
+    kernel = testKernel();
+    kernel.programs.add(
+      'child',
+      `export default async () => { await sys.tool('echo', 'child'); return (await sys.audit()).map((r) => r.namespace); }`,
+    );
+    const result = await kernel.run({
+      code: `export default async () => {
+        await sys.tool('echo', 'parent');
+        const id = await sys.spawn({ program: 'child', caps: [{ action: 'echo' }] });
+        const childSaw = await sys.join(id);
+        const parentSaw = (await sys.audit({ limit: 1000 })).map((r) => r.namespace);
+        return { childSaw: [...new Set(childSaw)], parentSaw: [...new Set(parentSaw)] };
+      }`,
+    });
+    expect(result.ok).toBe(true);
+    const value = result.ok ? (result.value as { childSaw: string[]; parentSaw: string[] }) : undefined;
+    expect(value?.parentSaw).toEqual(['default']);
+    expect(value?.childSaw).toHaveLength(1);
+    expect(value?.childSaw[0]).toMatch(/^default\/[0-9a-f]{8}$/);
+  });
+});
+
+describe('sys.audit through mounts', () => {
+  it('a whole-namespace mount shows its records; a prefix mount does not', async () => {
+    kernel = testKernel();
+    kernel.programs.add(
+      'auditor',
+      `export default async () => [...new Set((await sys.audit({ limit: 1000 })).map((r) => r.namespace))].length`,
+    );
+    const result = await kernel.run({
+      code: `export default async () => {
+        await sys.mem.put('private/key', 1);
+        const whole = await sys.join(await sys.spawn({ program: 'auditor', mounts: [{ name: 'p', mode: 'ro' }] }));
+        const prefix = await sys.join(await sys.spawn({ program: 'auditor', mounts: [{ name: 'p', prefix: 'shared/', mode: 'ro' }] }));
+        return { whole, prefix };
+      }`,
+    });
+    expect(result).toMatchObject({ ok: true, value: { whole: 2, prefix: 1 } });
+  });
+});

@@ -1,0 +1,190 @@
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Kernel } from '../../../index.js';
+import { SigningKey } from '../../../runtime/capability/signing-key.js';
+import { KernelError } from '../../../runtime/core/errors.js';
+import { encodeSnapshot, type SnapshotBody, SnapshotStore } from '../../../runtime/store/snapshot-store.js';
+import { testKernel } from '../../helpers/kernel.js';
+
+let kernel: Kernel | undefined;
+const dirs: string[] = [];
+afterEach(async () => {
+  await kernel?.close();
+  kernel = undefined;
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'isokernel-snap-'));
+  dirs.push(dir);
+  return dir;
+}
+
+const body = (state: unknown): SnapshotBody => ({
+  program: { name: 'p', id: 'a'.repeat(64) },
+  capabilities: [],
+  label: [],
+  usage: { tokens_in: 0, tokens_out: 0, cost_usd: 0, tool_calls: 0, children: 0 },
+  memory: [],
+  state,
+});
+
+describe('SnapshotStore', () => {
+  it('encodes rich types with superjson and decodes them back', async () => {
+    const store = new SnapshotStore(tempDir(), SigningKey.generate());
+    const state = {
+      when: new Date(0),
+      seen: new Map([['a', 1]]),
+      tags: new Set(['x']),
+      big: 2n ** 70n,
+      nothing: undefined,
+    };
+    const id = await store.save(body(state));
+    const loaded = await store.load(id);
+    expect(loaded.state).toEqual(state);
+    expect((loaded.state as { when: Date }).when).toBeInstanceOf(Date);
+  });
+
+  it('the same state gives the same id, whatever the key order or the signing key', () => {
+    const a = encodeSnapshot(body({ x: 1, y: [1, 2], z: { b: 1, a: 2 } }));
+    const b = encodeSnapshot(body({ z: { a: 2, b: 1 }, y: [1, 2], x: 1 }));
+    expect(a.id).toBe(b.id);
+    expect(encodeSnapshot(body({ x: 2 })).id).not.toBe(a.id);
+  });
+
+  it('refuses unknown, malformed and foreign-signed snapshots with E_BAD_SNAPSHOT', async () => {
+    const dir = tempDir();
+    const mine = new SnapshotStore(dir, SigningKey.generate());
+    const id = await mine.save(body({ x: 1 }));
+    const foreign = new SnapshotStore(dir, SigningKey.generate());
+    for (const attempt of [
+      () => foreign.load(id),
+      () => mine.load('0'.repeat(64)),
+      () => mine.load('../etc/passwd'),
+      () => mine.load(42),
+    ]) {
+      await expect(attempt()).rejects.toMatchObject({ code: 'E_BAD_SNAPSHOT' });
+      await expect(attempt()).rejects.toBeInstanceOf(KernelError);
+    }
+    expect(await mine.list()).toEqual([id]);
+    expect(readdirSync(dir)).toEqual([`${id}.json`]);
+  });
+});
+
+const PROGRAM = `export default async (input) => {
+  const prev = await sys.restored();
+  if (prev === undefined) {
+    await sys.mem.put('notes/a', { n: 1 });
+    await sys.mem.put('notes/b', 'two');
+    await sys.tool('echo', input);
+    return await sys.snapshot({ step: 1, input });
+  }
+  return await sys.snapshot(prev);
+}`;
+
+describe('snapshots in the kernel', () => {
+  it('snapshot ids are identical across two runs and across a restore-then-snapshot with no change', async () => {
+    const store = tempDir();
+    kernel = testKernel({ store });
+    const first = await kernel.run({ code: PROGRAM, input: 'hello' });
+    const second = await kernel.run({ code: PROGRAM, input: 'hello', namespace: 'other' });
+    expect(first.ok && second.ok).toBe(true);
+    expect(first.ok && first.value).toMatch(/^[0-9a-f]{64}$/);
+    expect(second.ok && second.value).toBe(first.ok && first.value);
+    await kernel.close();
+
+    // A new process (same store, same root key) restores it; the restored agent snapshots again unchanged.
+    kernel = testKernel({ store });
+    const id = String(first.ok ? first.value : '');
+    const restored = await kernel.restore(id);
+    const again = await restored.result;
+    expect(again).toMatchObject({ ok: true, value: id });
+    expect(again.usage.tool_calls).toBe(1);
+
+    // Forking is restoring twice: two independent agents, two namespaces, same state.
+    const forks = await Promise.all([kernel.restore(id), kernel.restore(id)]);
+    const results = await Promise.all(forks.map((fork) => fork.result));
+    expect(results.map((r) => r.ok && r.value)).toEqual([id, id]);
+    const decoded = await kernel.inspectSnapshot(id);
+    expect(decoded.state).toEqual({ step: 1, input: 'hello' });
+    expect(decoded.memory.map(([key]) => key)).toEqual(['notes/a', 'notes/b']);
+  });
+
+  it('a different state gives a different id', async () => {
+    kernel = testKernel();
+    const a = await kernel.run({ code: PROGRAM, input: 'a' });
+    const b = await kernel.run({ code: PROGRAM, input: 'b', namespace: 'b' });
+    expect(a.ok && b.ok && a.value !== b.value).toBe(true);
+  });
+
+  it('restore of an unknown or malformed id rejects with E_BAD_SNAPSHOT and runs nothing', async () => {
+    kernel = testKernel();
+    await expect(kernel.restore('f'.repeat(64))).rejects.toMatchObject({ code: 'E_BAD_SNAPSHOT' });
+    await expect(kernel.restore('../../x')).rejects.toMatchObject({ code: 'E_BAD_SNAPSHOT' });
+    expect(kernel.live()).toEqual([]);
+  });
+
+  it('restoring carries the quota use: a restored agent cannot reset its tool_calls', async () => {
+    kernel = testKernel({ limits: { tool_calls: 2 } });
+    const snap = await kernel.run({
+      code: `export default async () => { await sys.tool('echo', 1); await sys.tool('echo', 2); return sys.snapshot(null); }`,
+    });
+    const restored = await kernel.restore(String(snap.ok ? snap.value : ''));
+    // The restored program is the same code: its first tool call is the third of the budget.
+    const result = await restored.result;
+    expect(result).toMatchObject({ ok: false, error: { code: 'E_QUOTA', message: 'quota exceeded: tool_calls' } });
+  });
+});
+
+describe('rich state through the guest', () => {
+  const RICH = `export default async () => {
+    const prev = await sys.restored();
+    if (prev === undefined) {
+      return await sys.snapshot({ d: new Date(0), m: new Map([['a', new Set([1, 2])]]), b: 2n ** 70n, u: undefined, n: NaN, r: /x/g });
+    }
+    return {
+      date: prev.d instanceof Date && prev.d.getTime() === 0,
+      map: prev.m instanceof Map && prev.m.get('a') instanceof Set && prev.m.get('a').has(2),
+      big: typeof prev.b === 'bigint' && prev.b === 2n ** 70n,
+      undef: 'u' in prev && prev.u === undefined,
+      nan: Number.isNaN(prev.n),
+      regexp: prev.r instanceof RegExp && prev.r.flags === 'g',
+    };
+  }`;
+
+  it('Dates, Maps, Sets, BigInts, undefined, NaN and RegExps survive a snapshot and restore', async () => {
+    kernel = testKernel();
+    const snap = await kernel.run({ code: RICH });
+    expect(snap.ok).toBe(true);
+    const id = String(snap.ok ? snap.value : '');
+    const decoded = await kernel.inspectSnapshot(id);
+    expect((decoded.state as { d: unknown }).d).toBeInstanceOf(Date);
+    const restored = await (await kernel.restore(id)).result;
+    expect(restored).toMatchObject({
+      ok: true,
+      value: { date: true, map: true, big: true, undef: true, nan: true, regexp: true },
+    });
+  });
+
+  it('a function cannot be snapshotted, and a garbled encoding from a poisoned guest is E_BAD_ARG', async () => {
+    kernel = testKernel();
+    const result = await kernel.run({
+      code: `export default async () => {
+        const codes = [];
+        try { await sys.snapshot({ f() {} }); } catch (e) { codes.push(e.code); }
+        // The agent rewrites what crosses: a toJSON planted on Object.prototype swaps the superjson wire for one
+        // whose annotation names a type superjson does not know.
+        const garbled = { json: { a: 1 }, meta: { values: { a: ['no-such-type'] } } };
+        Object.defineProperty(Object.prototype, 'toJSON', {
+          configurable: true,
+          value() { return this !== null && typeof this === 'object' && 'json' in this && this !== garbled ? garbled : this; },
+        });
+        try { await sys.snapshot({ a: 1 }); codes.push('saved'); } catch (e) { codes.push(e.code); }
+        return codes;
+      }`,
+    });
+    expect(result).toMatchObject({ ok: true, value: ['E_BAD_ARG', 'E_BAD_ARG'] });
+  });
+});
