@@ -14,6 +14,7 @@ import {
 } from './capability/grant-rule.js';
 import { SigningKey } from './capability/signing-key.js';
 import { KernelError } from './core/errors.js';
+import { fitsBytes, jsonWithin } from './core/payload-size.js';
 import { encodePublicKey } from './core/public-key.js';
 import { KvLabelStore } from './labels/kv-label-store.js';
 import { EMPTY_LABEL, joinLabels, type Label, makeLabel } from './labels/label.js';
@@ -513,16 +514,10 @@ export class Kernel {
   }
 
   #inputJson(input: unknown): string {
-    let inputJson: string | undefined;
-    try {
-      inputJson = JSON.stringify(input ?? null);
-    } catch {
-      inputJson = undefined;
-    }
-    if (inputJson === undefined) throw new TypeError('request.input must be JSON-serializable');
-    if (inputJson.length > this.#services.maxPayloadBytes)
-      throw new RangeError('request.input exceeds maxPayloadBytes');
-    return inputJson;
+    const encoded = jsonWithin(input, this.#services.maxPayloadBytes);
+    if (encoded.ok) return encoded.json;
+    if (encoded.reason === 'too-large') throw new RangeError('request.input exceeds maxPayloadBytes');
+    throw new TypeError('request.input must be JSON-serializable');
   }
 
   #loadSource(request: SpawnRequest): { code: string; filename: string } {
@@ -584,6 +579,6 @@ function loadSource(request: SpawnRequest): { code: string; filename: string } {
     if (typeof request.code !== 'string') throw new TypeError('request.code must be a string');
     code = request.code;
   }
-  if (code.length > MAX_CODE_BYTES) throw new RangeError(`agent source exceeds ${MAX_CODE_BYTES} bytes`);
+  if (!fitsBytes(code, MAX_CODE_BYTES)) throw new RangeError(`agent source exceeds ${MAX_CODE_BYTES} bytes`);
   return { code, filename };
 }

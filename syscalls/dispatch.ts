@@ -1,6 +1,7 @@
 import { Attempt } from '../runtime/audit/attempt.js';
 import { describeIssue } from '../runtime/core/describe-issue.js';
 import { type ErrorCode, toErrorInfo } from '../runtime/core/errors.js';
+import { fitsBytes } from '../runtime/core/payload-size.js';
 import type { AgentSession } from '../runtime/process/session.js';
 import type { Syscall } from './syscall.js';
 import { SYSCALLS } from './table.js';
@@ -60,7 +61,7 @@ function succeeded(session: AgentSession, attempt: Attempt, syscall: Syscall, va
       `sys.${syscall.name}: result is not JSON-serializable`,
     );
   }
-  if (reply.length > session.services.maxPayloadBytes) {
+  if (!fitsBytes(reply, session.services.maxPayloadBytes)) {
     return refuse(session, attempt, syscall.name, 'E_TOOL_FAILED', `sys.${syscall.name}: result exceeds the size cap`);
   }
   attempt.end(null, syscall.charge);

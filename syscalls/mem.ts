@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Attempt } from '../runtime/audit/attempt.js';
 import { KernelError } from '../runtime/core/errors.js';
+import { jsonWithin } from '../runtime/core/payload-size.js';
 import { joinLabels } from '../runtime/labels/label.js';
 import type { AgentSession } from '../runtime/process/session.js';
 import { checkKey, MAX_LIST, type Mount } from '../runtime/store/namespace-memory.js';
@@ -29,15 +30,6 @@ function resolve(session: AgentSession, mountName: string | undefined, key: stri
   const mount: Mount | undefined = session.placement.mounts.get(mountName);
   if (mount === undefined) throw new KernelError('E_NOT_FOUND', `sys.mem: no mount named "${mountName}"`);
   return { namespace: mount.namespace, key: mount.prefix + key, mode: mount.mode };
-}
-
-/** True when `value`'s JSON text is at most `max` characters (one handle repeated can stand for much more). */
-export function fitsPayload(value: unknown, max: number): boolean {
-  try {
-    return (JSON.stringify(value ?? null) ?? '').length <= max;
-  } catch {
-    return false;
-  }
 }
 
 function describe(attempt: Attempt, session: AgentSession, action: string, target: Target): void {
@@ -75,7 +67,8 @@ export const memPutSyscall = defineSyscall({
   async run(session: AgentSession, [key, value, opts], attempt: Attempt) {
     const target = resolve(session, opts?.mount, key);
     const substituted = session.handles.substitute(value);
-    if (!fitsPayload(substituted.value, session.services.maxPayloadBytes)) {
+    // One handle repeated can stand for much more than the payload that named it.
+    if (!jsonWithin(substituted.value, session.services.maxPayloadBytes).ok) {
       throw new KernelError('E_BAD_ARG', 'sys.mem.put: value exceeds the payload cap once handles are substituted');
     }
     const label = joinLabels(session.label, substituted.label);

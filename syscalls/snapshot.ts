@@ -2,6 +2,7 @@ import superjson from 'superjson';
 import { z } from 'zod';
 import type { Attempt } from '../runtime/audit/attempt.js';
 import { KernelError } from '../runtime/core/errors.js';
+import { expandedSizeExceeds } from '../runtime/core/payload-size.js';
 import { joinLabels } from '../runtime/labels/label.js';
 import type { AgentSession } from '../runtime/process/session.js';
 import { defineSyscall } from './syscall.js';
@@ -35,7 +36,7 @@ export const snapshotSyscall = defineSyscall({
     }
     // Handles and superjson's referential equalities both let a small payload stand for a huge state (one
     // repeated reference per level doubles it): the state as it will be encoded must fit the payload cap.
-    if (exceedsSize(state, session.services.maxPayloadBytes)) {
+    if (expandedSizeExceeds(state, session.services.maxPayloadBytes)) {
       throw new KernelError('E_BAD_ARG', 'sys.snapshot: the state exceeds the payload cap once expanded');
     }
     attempt.describe('agent.snapshot', null, null, session.label);
@@ -60,24 +61,3 @@ export const restoredSyscall = defineSyscall({
     return restored === undefined ? null : superjson.serialize(restored);
   },
 });
-
-// True when `value`, walked as a tree (every shared reference counted each time it is reached), is larger
-// than `max` (strings by length, everything else a few characters). Stops as soon as it knows: O(max).
-function exceedsSize(value: unknown, max: number): boolean {
-  let size = 0;
-  const pending: unknown[] = [value];
-  while (pending.length > 0) {
-    const item = pending.pop();
-    size += typeof item === 'string' ? item.length + 2 : 8;
-    if (size > max) return true;
-    if (item === null || typeof item !== 'object') continue;
-    if (item instanceof Map) {
-      for (const [key, entry] of item) pending.push(key, entry);
-    } else if (item instanceof Set || Array.isArray(item)) {
-      for (const entry of item) pending.push(entry);
-    } else {
-      for (const key of Object.keys(item)) pending.push(key, (item as Record<string, unknown>)[key]);
-    }
-  }
-  return false;
-}

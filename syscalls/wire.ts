@@ -1,4 +1,5 @@
 import type { ErrorCode } from '../runtime/core/errors.js';
+import { fitsBytes } from '../runtime/core/payload-size.js';
 
 /**
  * The syscall wire codec: the host half of the string boundary (the guest half is the prelude in isolates/).
@@ -20,8 +21,7 @@ export type DecodeResult = { ok: true; value: unknown } | { ok: false; message: 
  */
 export function decodePayload(payload: unknown, maxBytes: number): DecodeResult {
   if (typeof payload !== 'string') return { ok: false, message: 'payload is not a string' };
-  // A UTF-16 unit is at most 3 UTF-8 bytes, so short payloads skip the exact count.
-  if (payload.length > maxBytes || (payload.length * 3 > maxBytes && Buffer.byteLength(payload, 'utf8') > maxBytes)) {
+  if (!fitsBytes(payload, maxBytes)) {
     return { ok: false, message: `payload exceeds ${maxBytes} bytes` };
   }
   let parsed: unknown;

@@ -5,6 +5,7 @@ import type { AuditView } from '../audit/audit-view.js';
 import { applyDelegations, planDelegations } from '../capability/delegation.js';
 import { SigningKey } from '../capability/signing-key.js';
 import { type ErrorCode, KernelError } from '../core/errors.js';
+import { fitsBytes, jsonWithin } from '../core/payload-size.js';
 import { joinLabels, type Label } from '../labels/label.js';
 import type { BlobStore } from '../store/blob-store.js';
 import {
@@ -214,18 +215,18 @@ export class ProcessTable implements ProcessControl {
     const limits = quota.carve(request.budget);
     const plans = planDelegations(services.authority, parent.publicKey, request.caps ?? []);
     const mounts = childMounts(parent, request.mounts ?? []);
-    let inputJson: string | undefined;
     const input = parent.handles.substitute(request.input ?? null);
-    try {
-      inputJson = JSON.stringify(input.value ?? null);
-    } catch {
-      inputJson = undefined;
-    }
-    if (inputJson === undefined) throw new KernelError('E_BAD_ARG', 'sys.spawn: input must be JSON-serializable');
     // Handles substitute to their values: one repeated handle must not build an input past the payload cap.
-    if (inputJson.length > services.maxPayloadBytes) {
-      throw new KernelError('E_BAD_ARG', 'sys.spawn: input exceeds the payload cap once handles are substituted');
+    const encoded = jsonWithin(input.value, services.maxPayloadBytes);
+    if (!encoded.ok) {
+      throw new KernelError(
+        'E_BAD_ARG',
+        encoded.reason === 'too-large'
+          ? 'sys.spawn: input exceeds the payload cap once handles are substituted'
+          : 'sys.spawn: input must be JSON-serializable',
+      );
     }
+    const inputJson = encoded.json;
     quota.chargeSpawn();
     const { id } = this.start({
       code,
@@ -250,7 +251,7 @@ export class ProcessTable implements ProcessControl {
       return { code: program.code, name: program.name };
     }
     const code = request.code ?? '';
-    if (code.length > MAX_CODE_BYTES) throw new KernelError('E_BAD_ARG', 'sys.spawn: code is too large');
+    if (!fitsBytes(code, MAX_CODE_BYTES)) throw new KernelError('E_BAD_ARG', 'sys.spawn: code is too large');
     const decision = parent.services.authority.authorize({
       holder: parent.publicKey,
       action: 'agent.spawn',

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { fitsBytes } from '../core/payload-size.js';
 
 /** A registered program: agent source the host vouches for, startable by name. */
 export interface Program {
@@ -30,7 +31,7 @@ export class ProgramRegistry {
       throw new TypeError('programs.add: name must be a lowercase identifier such as "summarizer"');
     }
     if (typeof code !== 'string' || code.trim() === '') throw new TypeError('programs.add: code must be agent source');
-    if (code.length > MAX_CODE_BYTES) throw new RangeError(`programs.add: code exceeds ${MAX_CODE_BYTES} bytes`);
+    if (!fitsBytes(code, MAX_CODE_BYTES)) throw new RangeError(`programs.add: code exceeds ${MAX_CODE_BYTES} bytes`);
     this.#programs.set(name, Object.freeze({ name, code, id: programId(code) }));
     return this;
   }
