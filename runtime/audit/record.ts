@@ -1,5 +1,5 @@
 import { hash } from 'node:crypto';
-import { canonicalJson } from '../core/canonical-json.js';
+import { canonicalJson, jsonQuote } from '../core/canonical-json.js';
 import { ERROR_CODES, type ErrorCode, isErrorCode } from '../core/errors.js';
 import { hashLeafOfDigest, isHashHex } from './merkle.js';
 
@@ -9,7 +9,7 @@ import { hashLeafOfDigest, isHashHex } from './merkle.js';
  * (AuditLog), the file store's recovery and the verifier all go through the functions below, so what is
  * written is byte-for-byte what is checked.
  *
- * Encoding: canonical JSON (runtime/canonical-json.ts) of the record, produced by a fixed-field-order writer
+ * Encoding: canonical JSON (runtime/core/canonical-json.ts) of the record, produced by a fixed-field-order writer
  * that is faster than the generic encoder and equal to it by construction (the fields are emitted in sorted key
  * order; a test holds the two equal). `hash` is SHA-256 over the UTF-8 of the canonical JSON of the record
  * without `hash`; a stored line is the canonical JSON of the record with `hash`.
@@ -117,61 +117,11 @@ export const NON_CANONICAL_ARGS_DIGEST: string = hash('sha256', '\u0000isokernel
 export function digestArgs(args: unknown): string {
   let encoded: string;
   try {
-    encoded = canonicalArgsJson(args);
+    encoded = canonicalJson(args);
   } catch {
     return NON_CANONICAL_ARGS_DIGEST;
   }
   return hash('sha256', encoded);
-}
-
-/**
- * `canonicalJson(args)`, with a fast path for the common shape: a plain object whose values are primitives.
- * It performs the same steps in the same order as canonicalJson (Object.keys, one read per key to drop
- * undefined, sort, one read per kept key to encode), so it returns the same string and throws whenever
- * canonicalJson would; nested objects and arrays are encoded by canonicalJson itself. (A nested value can
- * only reach the top object through a cycle, which canonicalJson then rejects as well.)
- */
-function canonicalArgsJson(args: unknown): string {
-  if (typeof args !== 'object' || args === null || Array.isArray(args)) return canonicalJson(args);
-  const proto = Object.getPrototypeOf(args);
-  if (proto !== Object.prototype && proto !== null) throw new TypeError('canonicalJson: not a plain object');
-  const record = args as Record<string, unknown>;
-  const all = Object.keys(record);
-  let keys = all;
-  for (let i = 0; i < all.length; i += 1) {
-    if (record[all[i]!] === undefined) {
-      keys = all.slice(0, i);
-      for (let j = i + 1; j < all.length; j += 1) if (record[all[j]!] !== undefined) keys.push(all[j]!);
-      break;
-    }
-  }
-  if (keys.length > 1) keys.sort();
-  let out = '{';
-  for (let i = 0; i < keys.length; i += 1) {
-    const key = keys[i]!;
-    const value = record[key];
-    let encoded: string;
-    switch (typeof value) {
-      case 'string':
-        encoded = quote(value);
-        break;
-      case 'number':
-        if (!Number.isFinite(value)) throw new TypeError('canonicalJson: non-finite number');
-        // For a finite number, its string form is its JSON form (-0 included: both give "0").
-        encoded = `${value}`;
-        break;
-      case 'boolean':
-        encoded = value ? 'true' : 'false';
-        break;
-      case 'object':
-        encoded = value === null ? 'null' : canonicalJson(value);
-        break;
-      default:
-        throw new TypeError(`canonicalJson: cannot encode ${typeof value}`);
-    }
-    out += `${i === 0 ? '' : ','}${jsonString(key)}:${encoded}`;
-  }
-  return `${out}}`;
 }
 
 function fail(field: string, problem: string, range = false): never {
@@ -291,20 +241,10 @@ const JSON_CACHE_LIMIT = 4096;
 const JSON_CACHE_MAX_LENGTH = 256;
 const jsonCache = new Map<string, string>();
 
-// Strings JSON.stringify leaves as they are between quotes: no quote, backslash, control character or
-// surrogate (a lone surrogate is escaped; pairs are rare enough to take the slow path).
-// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what must be excluded.
-const NO_ESCAPES = /^[^"\\\u0000-\u001f\ud800-\udfff]*$/;
-
-/** JSON.stringify(value) for a string, without its slower general path when nothing needs escaping. */
-function quote(value: string): string {
-  return NO_ESCAPES.test(value) ? `"${value}"` : JSON.stringify(value);
-}
-
 function jsonString(value: string): string {
   let encoded = jsonCache.get(value);
   if (encoded === undefined) {
-    encoded = quote(value);
+    encoded = jsonQuote(value);
     if (value.length <= JSON_CACHE_MAX_LENGTH) {
       if (jsonCache.size >= JSON_CACHE_LIMIT) jsonCache.clear();
       jsonCache.set(value, encoded);
