@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { SigningKey } from '../runtime/capability/signing-key.js';
-import { decodeBase64Url } from '../runtime/core/base64url.js';
+import { decodeBase64Url } from '../runtime/core/base64.js';
 import { type AuditShowStatus, auditExport, auditShow, auditVerify } from './audit.js';
 import { EXIT_USAGE, type Io, processIo } from './io.js';
 import { policyCheck } from './policy-check.js';

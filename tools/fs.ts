@@ -22,6 +22,7 @@
 import type { Stats } from 'node:fs';
 import { opendir, rmdir } from 'node:fs/promises';
 import { z } from 'zod';
+import { base64DecodedLength, decodeBase64 } from '../runtime/core/base64.js';
 import { KernelError } from '../runtime/core/errors.js';
 import { normalizePath } from '../runtime/core/resource-match.js';
 import {
@@ -132,7 +133,6 @@ export const fsUndoDataSchema = z.discriminatedUnion('op', [
 export type FsUndoData = z.infer<typeof fsUndoDataSchema>;
 
 const PATH = z.string().min(1).max(4096);
-const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 /**
  * Builds the five fs tools over `options.roots`. Throws TypeError when a root is not an absolute path of an
@@ -544,13 +544,11 @@ function decodeContent(
     return Buffer.from(args.content, 'utf8');
   }
   const text = args.content_base64 ?? '';
-  // Node's decoder skips characters it does not know; strict checking keeps garbage from becoming bytes.
-  if (text.length % 4 !== 0 || !BASE64.test(text)) {
-    throw new KernelError('E_BAD_ARG', `${tool}: content_base64 is not valid base64`);
-  }
-  const padding = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0;
-  if ((text.length / 4) * 3 - padding > max) throw tooLarge(tool, 'content_base64', 'the write limit', max);
-  return Buffer.from(text, 'base64');
+  if (base64DecodedLength(text) > max) throw tooLarge(tool, 'content_base64', 'the write limit', max);
+  // Node's decoder skips characters it does not know; the strict one keeps garbage from becoming bytes.
+  const bytes = decodeBase64(text);
+  if (bytes === undefined) throw new KernelError('E_BAD_ARG', `${tool}: content_base64 is not valid base64`);
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });

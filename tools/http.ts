@@ -17,6 +17,7 @@
 import { Buffer } from 'node:buffer';
 import { Agent, request } from 'undici';
 import { z } from 'zod';
+import { decodeBase64 } from '../runtime/core/base64.js';
 import { KernelError } from '../runtime/core/errors.js';
 import { MAX_RESOURCE_LENGTH, normalizeUrl } from '../runtime/core/resource-match.js';
 import { definePolicySection, type PolicySection } from '../runtime/policy/policy.js';
@@ -155,8 +156,9 @@ function inputSchema(maxRequestBytes: number) {
       // A UTF-16 code unit is at least one UTF-8 byte, so this bound never refuses a body that fits.
       body: z.string().max(maxRequestBytes).optional(),
       body_base64: z
-        .base64()
+        .string()
         .max(Math.ceil(maxRequestBytes / 3) * 4)
+        .refine((text) => decodeBase64(text) !== undefined, 'must be canonical padded base64')
         .optional(),
     })
     .superRefine((args, ctx) => {
@@ -328,7 +330,11 @@ async function performRequest(
 
 function requestBody(args: HttpArgs): Buffer | undefined {
   if (args.body !== undefined) return Buffer.from(args.body, 'utf8');
-  if (args.body_base64 !== undefined) return Buffer.from(args.body_base64, 'base64');
+  if (args.body_base64 !== undefined) {
+    // The input schema accepted only canonical base64, so this decodes.
+    const bytes = decodeBase64(args.body_base64) ?? new Uint8Array();
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
   return undefined;
 }
 

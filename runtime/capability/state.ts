@@ -37,7 +37,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { decodeBase64Url, encodeBase64Url } from '../core/base64url.js';
+import { decodeBase64Url, encodeBase64Url } from '../core/base64.js';
 import { SigningKey } from './signing-key.js';
 import { isCapabilityId } from './token.js';
 

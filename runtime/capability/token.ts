@@ -20,7 +20,7 @@
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
 import { z } from 'zod';
-import { decodeBase64Url, encodeBase64Url } from '../core/base64url.js';
+import { decodeBase64Url, encodeBase64Url } from '../core/base64.js';
 import { canonicalJson } from '../core/canonical-json.js';
 import { type Constraints, constraintsSchema } from '../core/constraint-match.js';
 import type { ErrorCode } from '../core/errors.js';

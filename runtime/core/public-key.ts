@@ -9,7 +9,7 @@
  *
  * Pure and dependency-free (no node:crypto): shared by both verifiers.
  */
-import { decodeBase64Url, encodeBase64Url } from './base64url.js';
+import { decodeBase64Url, encodeBase64Url } from './base64.js';
 
 export const PUBLIC_KEY_LENGTH = 32;
 

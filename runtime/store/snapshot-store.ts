@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import superjson from 'superjson';
 import { z } from 'zod';
 import { type SigningKey, verifySignature } from '../capability/signing-key.js';
-import { decodeBase64Url, encodeBase64Url } from '../core/base64url.js';
+import { decodeBase64Url, encodeBase64Url } from '../core/base64.js';
 import { canonicalJson } from '../core/canonical-json.js';
 import { KernelError } from '../core/errors.js';
 

@@ -2,7 +2,7 @@
 
 import type { SigningKey } from '../../runtime/capability/signing-key.js';
 import { SIGNATURE_DOMAIN } from '../../runtime/capability/token.js';
-import { encodeBase64Url } from '../../runtime/core/base64url.js';
+import { encodeBase64Url } from '../../runtime/core/base64.js';
 import { canonicalJson } from '../../runtime/core/canonical-json.js';
 import { encodePublicKey } from '../../runtime/core/public-key.js';
 

@@ -276,6 +276,8 @@ describe('net.http argument validation', () => {
     { url, method: 'HEAD', body_base64: 'eA==' },
     { url, method: 'POST', body: 'x', body_base64: 'eA==' },
     { url, method: 'POST', body_base64: 'not base64!' },
+    { url, method: 'POST', body_base64: 'eB==' },
+    { url, method: 'POST', body_base64: 'eA' },
     { url, extra: 1 },
     { url, headers: Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`x-${i}`, 'v'])) },
     {},

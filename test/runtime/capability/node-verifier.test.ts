@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import * as kernel from '../../../runtime/capability/node-verifier.js';
 import { SigningKey, verifySignature } from '../../../runtime/capability/signing-key.js';
 import { signCapability } from '../../../runtime/capability/token.js';
-import { decodeBase64Url, encodeBase64Url } from '../../../runtime/core/base64url.js';
+import { decodeBase64Url, encodeBase64Url } from '../../../runtime/core/base64.js';
 import { encodePublicKey } from '../../../runtime/core/public-key.js';
 import * as standalone from '../../../token/index.js';
 import { envelopeText } from '../../helpers/capability-tokens.js';

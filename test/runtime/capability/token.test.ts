@@ -9,7 +9,7 @@ import {
   MAX_TOKEN_LENGTH,
   signCapability,
 } from '../../../runtime/capability/token.js';
-import { encodeBase64Url } from '../../../runtime/core/base64url.js';
+import { encodeBase64Url } from '../../../runtime/core/base64.js';
 import { canonicalJson } from '../../../runtime/core/canonical-json.js';
 import { encodePublicKey } from '../../../runtime/core/public-key.js';
 import { craftToken, envelopeText, rootBody } from '../../helpers/capability-tokens.js';

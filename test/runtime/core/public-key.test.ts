@@ -3,7 +3,7 @@ import { sha512 } from '@noble/hashes/sha2.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { SigningKey } from '../../../runtime/capability/signing-key.js';
-import { encodeBase64Url } from '../../../runtime/core/base64url.js';
+import { encodeBase64Url } from '../../../runtime/core/base64.js';
 import { decodePublicKey, encodePublicKey, isSafePublicKey, publicKeyText } from '../../../runtime/core/public-key.js';
 
 ed.hashes.sha512 = sha512;
