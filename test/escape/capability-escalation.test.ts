@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineTool, Kernel, type Tool } from '../../index.js';
-import { decodeBase64Url } from '../../runtime/core/base64url.js';
+import { decodeBase64Url } from '../../runtime/core/base64.js';
 import { normalizePath, normalizeUrl } from '../../runtime/core/resource-match.js';
 import { loadPolicy, loadPolicyText, PolicyError } from '../../runtime/policy/policy.js';
 import { testKernel } from '../helpers/kernel.js';
