@@ -1,6 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { readFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import { Attempt } from './audit/attempt.js';
 import { AuditLog, type AuditSink, MemoryAuditSink } from './audit/audit-log.js';
 import { AuditView } from './audit/audit-view.js';
@@ -14,17 +13,17 @@ import {
 } from './capability/grant-rule.js';
 import { SigningKey } from './capability/signing-key.js';
 import { KernelError } from './core/errors.js';
-import { fitsBytes, jsonWithin } from './core/payload-size.js';
+import { jsonWithin } from './core/payload-size.js';
 import { encodePublicKey } from './core/public-key.js';
 import { KvLabelStore } from './labels/kv-label-store.js';
-import { EMPTY_LABEL, joinLabels, type Label, makeLabel } from './labels/label.js';
+import { EMPTY_LABEL, type Label, makeLabel } from './labels/label.js';
 import { LabelRules } from './labels/label-rules.js';
 import { grantPolicy } from './policy/grant-policy.js';
 import { loadPolicy, type Policy, type PolicySection } from './policy/policy.js';
 import type { AgentLauncher } from './process/agent-launcher.js';
 import { DEFAULT_LIMITS, type Limits, resolveLimits } from './process/limits.js';
 import { type AgentInfo, ProcessTable } from './process/process-table.js';
-import { MAX_CODE_BYTES, ProgramRegistry } from './process/programs.js';
+import { loadAgentSource, MAX_CODE_BYTES, ProgramRegistry } from './process/programs.js';
 import type { KernelEvent, RunResult } from './process/run-result.js';
 import type { KernelServices } from './process/session.js';
 import { type BlobStore, DirectoryBlobStore, MemoryBlobStore } from './store/blob-store.js';
@@ -269,17 +268,14 @@ export class Kernel {
     if (parent === undefined || parent.state === 'ended' || parent.quota === undefined) {
       throw new KernelError('E_NOT_FOUND', `no live agent ${parentId.slice(0, 64)}`);
     }
-    const limits = parent.quota.carve(spec.request.limits);
-    parent.quota.chargeSpawn();
-    const { id, result } = this.#table.start({
+    const { id, result } = this.#table.startChild(parent, {
       code: spec.code,
       program: spec.program,
       inputJson: spec.inputJson,
-      limits,
-      parent,
-      namespace: `${parent.namespace}/${spec.request.namespace ?? freshNamespaceSegment()}`,
+      limits: parent.quota.carve(spec.request.limits),
+      namespace: spec.request.namespace,
       mounts: new Map(),
-      label: joinLabels(parent.label, spec.label),
+      label: spec.label,
       grant: (session) => {
         for (const rule of spec.caps) this.authority.grant({ ...rule, audience: session.publicKey });
       },
@@ -523,13 +519,14 @@ export class Kernel {
   #loadSource(request: SpawnRequest): { code: string; filename: string } {
     const given = [request.code, request.file, request.program].filter((value) => value !== undefined).length;
     if (given !== 1) throw new TypeError('request must have exactly one of code, file and program');
-    if (request.program !== undefined) {
-      if (typeof request.program !== 'string') throw new TypeError('request.program must be a program name');
-      const program = this.programs.get(request.program);
-      if (program === undefined) throw new KernelError('E_NOT_FOUND', `no program named "${request.program}"`);
-      return { code: program.code, filename: program.name };
-    }
-    return loadSource(request);
+    if (request.program !== undefined && typeof request.program !== 'string')
+      throw new TypeError('request.program must be a program name');
+    if (request.file !== undefined && (typeof request.file !== 'string' || request.file === ''))
+      throw new TypeError('request.file must be a path');
+    if (request.code !== undefined && typeof request.code !== 'string')
+      throw new TypeError('request.code must be a string');
+    const { code, name } = loadAgentSource(this.programs, request, 'host');
+    return { code, filename: name };
   }
 
   // Listener bugs are the host's; they must not break a syscall that is being answered.
@@ -564,21 +561,4 @@ function openAudit(options: KernelOptions['audit'], key: SigningKey, sink: Audit
     sink.close();
     throw error;
   }
-}
-
-function loadSource(request: SpawnRequest): { code: string; filename: string } {
-  const hasFile = request.file !== undefined;
-  let code: string;
-  let filename = 'agent.js';
-  if (hasFile) {
-    if (typeof request.file !== 'string' || request.file === '') throw new TypeError('request.file must be a path');
-    code = readFileSync(request.file, 'utf8');
-    // Only the base name reaches the guest (in its own stack traces), never the host directory.
-    filename = basename(request.file);
-  } else {
-    if (typeof request.code !== 'string') throw new TypeError('request.code must be a string');
-    code = request.code;
-  }
-  if (!fitsBytes(code, MAX_CODE_BYTES)) throw new RangeError(`agent source exceeds ${MAX_CODE_BYTES} bytes`);
-  return { code, filename };
 }

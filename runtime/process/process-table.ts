@@ -5,7 +5,7 @@ import type { AuditView } from '../audit/audit-view.js';
 import { applyDelegations, planDelegations } from '../capability/delegation.js';
 import { SigningKey } from '../capability/signing-key.js';
 import { type ErrorCode, KernelError } from '../core/errors.js';
-import { fitsBytes, jsonWithin } from '../core/payload-size.js';
+import { jsonWithin } from '../core/payload-size.js';
 import { joinLabels, type Label } from '../labels/label.js';
 import type { BlobStore } from '../store/blob-store.js';
 import {
@@ -19,7 +19,7 @@ import type { SnapshotBody, SnapshotStore } from '../store/snapshot-store.js';
 import type { AgentLauncher, AgentProcess } from './agent-launcher.js';
 import type { Limits } from './limits.js';
 import type { ChildOutcome, ChildRequest } from './process-control.js';
-import { MAX_CODE_BYTES, type ProgramRegistry, programId } from './programs.js';
+import { type AgentSource, loadAgentSource, type ProgramRegistry, programId } from './programs.js';
 import { COUNTED_FIELDS, type CountedField, Quota, type QuotaUse } from './quota.js';
 import type { RunResult, Usage } from './run-result.js';
 import { AgentSession, type KernelServices, type ProcessControl } from './session.js';
@@ -210,9 +210,7 @@ export class ProcessTable implements ProcessControl {
   spawn(parent: AgentSession, request: ChildRequest): string {
     const services = parent.services;
     const { code, name } = this.#childSource(parent, request);
-    const quota = parent.quota;
-    if (quota === undefined) throw new KernelError('E_INTERNAL', 'internal kernel error');
-    const limits = quota.carve(request.budget);
+    const limits = this.#quotaOf(parent).carve(request.budget);
     const plans = planDelegations(services.authority, parent.publicKey, request.caps ?? []);
     const mounts = childMounts(parent, request.mounts ?? []);
     const input = parent.handles.substitute(request.input ?? null);
@@ -226,32 +224,47 @@ export class ProcessTable implements ProcessControl {
           : 'sys.spawn: input must be JSON-serializable',
       );
     }
-    const inputJson = encoded.json;
-    quota.chargeSpawn();
-    const { id } = this.start({
+    return this.startChild(parent, {
       code,
       program: name,
-      inputJson,
+      inputJson: encoded.json,
       limits,
-      parent,
-      namespace: `${parent.namespace}/${request.namespace ?? freshNamespaceSegment()}`,
+      namespace: request.namespace,
       mounts,
-      // Everything the parent passes carries at least its context label.
-      label: joinLabels(parent.label, input.label),
+      label: input.label,
       grant: (child) => applyDelegations(services.authority, parent.key, child.publicKey, plans),
-    });
-    return id;
+    }).id;
   }
 
-  #childSource(parent: AgentSession, request: ChildRequest): { code: string; name: string } {
-    if (request.program !== undefined) {
-      const program = this.#deps.programs.get(request.program);
-      if (program === undefined)
-        throw new KernelError('E_NOT_FOUND', `sys.spawn: no program named "${request.program}"`);
-      return { code: program.code, name: program.name };
-    }
-    const code = request.code ?? '';
-    if (!fitsBytes(code, MAX_CODE_BYTES)) throw new KernelError('E_BAD_ARG', 'sys.spawn: code is too large');
+  /**
+   * Starts a child of a live agent, for `sys.spawn` and for the host's `kernel.spawn({ parent })` alike:
+   * charges the parent's `children` quota, places the child under the parent's namespace (a fresh segment
+   * unless `namespace` names one), and starts its label at the parent's joined with `label`. `limits` must
+   * already be carved from the parent's quota (`quotaOf(parent).carve`).
+   */
+  startChild(
+    parent: AgentSession,
+    spec: Omit<StartSpec, 'parent' | 'namespace'> & { readonly namespace: string | undefined },
+  ): { id: string; result: Promise<RunResult> } {
+    this.#quotaOf(parent).chargeSpawn();
+    return this.start({
+      ...spec,
+      parent,
+      namespace: `${parent.namespace}/${spec.namespace ?? freshNamespaceSegment()}`,
+      // Everything the parent passes carries at least its context label.
+      label: joinLabels(parent.label, spec.label),
+    });
+  }
+
+  /** The quota of a live agent (every started agent has one). */
+  #quotaOf(session: AgentSession): Quota {
+    if (session.quota === undefined) throw new KernelError('E_INTERNAL', 'internal kernel error');
+    return session.quota;
+  }
+
+  #childSource(parent: AgentSession, request: ChildRequest): AgentSource {
+    const source = loadAgentSource(this.#deps.programs, request, 'agent');
+    if (request.program !== undefined) return source;
     const decision = parent.services.authority.authorize({
       holder: parent.publicKey,
       action: 'agent.spawn',
@@ -259,7 +272,7 @@ export class ProcessTable implements ProcessControl {
     });
     if (!decision.ok)
       throw new KernelError(decision.code, `sys.spawn: inline code needs agent.spawn (${decision.message})`);
-    return { code, name: 'inline' };
+    return source;
   }
 
   join(parent: AgentSession, id: string): Promise<ChildOutcome> {
