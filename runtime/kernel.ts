@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Attempt } from './audit/attempt.js';
 import { AuditLog, type AuditSink, MemoryAuditSink } from './audit/audit-log.js';
 import { AuditView } from './audit/audit-view.js';
-import { AuditFileStore, type FsyncPolicy } from './audit/file-store.js';
+import { AuditFileStore } from './audit/file-store.js';
 import {
   type CapabilityAuthority,
   type CapabilitySummary,
@@ -15,20 +15,31 @@ import { SigningKey } from './capability/signing-key.js';
 import { KernelError } from './core/errors.js';
 import { jsonWithin } from './core/payload-size.js';
 import { encodePublicKey } from './core/public-key.js';
+import {
+  type CheckedKernelOptions,
+  type CheckedSpawnRequest,
+  DEFAULT_MAX_PAYLOAD_BYTES,
+  type KernelOptions,
+  parseKernelOptions,
+  parseRestoreOptions,
+  parseSpawnRequest,
+  type RestoreOptions,
+  type SpawnRequest,
+} from './kernel-options.js';
 import { KvLabelStore } from './labels/kv-label-store.js';
 import { EMPTY_LABEL, type Label, makeLabel } from './labels/label.js';
 import { LabelRules } from './labels/label-rules.js';
 import { grantPolicy } from './policy/grant-policy.js';
 import { loadPolicy, type Policy, type PolicySection } from './policy/policy.js';
 import type { AgentLauncher } from './process/agent-launcher.js';
-import { DEFAULT_LIMITS, type Limits, resolveLimits } from './process/limits.js';
+import { DEFAULT_LIMITS, type Limits, mergeLimits, resolveLimits } from './process/limits.js';
 import { type AgentInfo, ProcessTable } from './process/process-table.js';
 import { loadAgentSource, MAX_CODE_BYTES, ProgramRegistry } from './process/programs.js';
 import type { KernelEvent, RunResult } from './process/run-result.js';
 import type { KernelServices } from './process/session.js';
 import { type BlobStore, DirectoryBlobStore, MemoryBlobStore } from './store/blob-store.js';
 import { type KvStore, LevelKvStore, MemoryKvStore } from './store/kv-store.js';
-import { freshNamespaceSegment, NAMESPACE_PATH, NamespaceMemory } from './store/namespace-memory.js';
+import { freshNamespaceSegment, NamespaceMemory } from './store/namespace-memory.js';
 import { SnapshotStore } from './store/snapshot-store.js';
 import {
   HOST_SUBJECT,
@@ -44,52 +55,8 @@ import { type Tool, ToolRegistry } from './tool-use/tool-contract.js';
 import { UndoJournal } from './tool-use/undo-journal.js';
 import { Vault } from './tool-use/vault.js';
 
-export const DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024;
-export { MAX_CODE_BYTES };
-
-export interface KernelOptions {
-  /** Defaults for every agent; each run may override them. */
-  readonly limits?: Partial<Limits>;
-  /** Cap on one payload crossing the boundary, either direction (default 1 MiB). */
-  readonly maxPayloadBytes?: number;
-  readonly tools?: readonly Tool[];
-  /** The policy (a YAML file path or an object): its rules become root capabilities of every top agent. */
-  readonly policy?: string | object;
-  /**
-   * Directory for state that outlives the process (root key, revocations, counters, namespace memory,
-   * snapshots, undo records and file labels); in memory if absent.
-   */
-  readonly store?: string;
-  /** Clock for capability validity, ms since the epoch (default Date.now). */
-  readonly now?: () => number;
-  /** Where the audit log goes: a JSONL file (one writer at a time), or memory when absent. */
-  readonly audit?: { readonly file: string; readonly fsync?: FsyncPolicy; readonly checkpointEvery?: number };
-}
-
-export interface SpawnRequest {
-  /** The agent module's source; exactly one of `code`, `file` and `program`. */
-  readonly code?: string;
-  /** Path of the agent module on the host. */
-  readonly file?: string;
-  /** A program registered with `kernel.programs.add`. */
-  readonly program?: string;
-  /** The agent's namespace (default `default`): its memory and its audit records. */
-  readonly namespace?: string;
-  /** Tags of the input (for example ['email'] for text from an inbox): the agent's label starts there. */
-  readonly label?: readonly string[];
-  /**
-   * Start the agent as a child of this live agent: its budget is carved from the parent's remainder
-   * (`limits` asks for part of it), it holds only `caps` (not the policy's rules), its label starts at the
-   * parent's, and its namespace is under the parent's (`namespace` then names one level). An unknown or
-   * ended parent is KernelError E_NOT_FOUND.
-   */
-  readonly parent?: string;
-  /** Passed to `main`; must be JSON-serializable. */
-  readonly input?: unknown;
-  readonly limits?: Partial<Limits>;
-  /** Root capabilities for this agent in addition to the policy's. */
-  readonly caps?: readonly GrantRule[];
-}
+export type { KernelOptions, RestoreOptions, SpawnRequest };
+export { DEFAULT_MAX_PAYLOAD_BYTES, MAX_CODE_BYTES };
 
 /** Records the in-memory audit log keeps when no file is configured (the Merkle tree still covers all). */
 export const MEMORY_AUDIT_RETAIN = 10_000;
@@ -148,23 +115,15 @@ export class Kernel {
    * `parts` are what the package entry joins in: the launcher that runs agent code, and the `tools:` policy
    * sections the tools it ships own. Throws TypeError/RangeError naming the option when `options` is malformed.
    */
-  constructor(options: KernelOptions, parts: KernelParts) {
+  constructor(given: KernelOptions, parts: KernelParts) {
     const { launcher, policySections } = parts;
-    if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
+    const options = parseKernelOptions(given);
     const maxPayloadBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
-    if (!Number.isInteger(maxPayloadBytes) || maxPayloadBytes < 1024 || maxPayloadBytes > 256 * 1024 * 1024) {
-      throw new RangeError('options.maxPayloadBytes must be an integer between 1024 and 268435456');
-    }
-    if (options.tools !== undefined) this.tools.add(...options.tools);
-    if (options.store !== undefined && (typeof options.store !== 'string' || options.store === '')) {
-      throw new TypeError('options.store must be a directory path');
-    }
-    if (options.now !== undefined && typeof options.now !== 'function')
-      throw new TypeError('options.now must be a function');
+    if (options.tools !== undefined) this.tools.add(...(options.tools as Tool[]));
     this.policy = options.policy === undefined ? { capabilities: [] } : loadPolicy(options.policy, policySections);
     // The policy's budget sets every top agent's; explicit kernel options and each run may narrow or widen it.
     const base = resolveLimits(this.policy.budget, DEFAULT_LIMITS, 'policy.budget');
-    this.#limits = resolveLimits(options.limits, base, 'options.limits');
+    this.#limits = mergeLimits(base, options.limits);
     const { authority, rootKey } = createAuthority(options.store, options.now);
     this.authority = authority;
     const auditView = new AuditView(openAuditSink(options.audit, rootKey));
@@ -231,39 +190,32 @@ export class Kernel {
    */
   spawn(request: SpawnRequest): AgentHandle {
     if (this.#closed) throw new Error('kernel is closed');
-    if (request === null || typeof request !== 'object') throw new TypeError('request must be an object');
-    const { code, filename } = this.#loadSource(request);
-    const limits = resolveLimits(request.limits, this.#limits, 'request.limits');
-    const inputJson = this.#inputJson(request.input);
-    const caps = request.caps ?? [];
-    if (!Array.isArray(caps)) throw new TypeError('request.caps must be an array');
-    for (const [index, rule] of caps.entries()) checkGrantRule(rule, `request.caps[${index}]`);
-    const namespace = request.namespace ?? 'default';
-    if (typeof namespace !== 'string' || !NAMESPACE_PATH.test(namespace)) {
-      throw new TypeError('request.namespace must be lowercase names separated by "/"');
+    const checked = parseSpawnRequest(request);
+    const inputJson = this.#inputJson(checked.input);
+    const { code, name } = loadAgentSource(this.programs, checked, 'host');
+    const { label, caps } = checked;
+    if (checked.parent !== undefined) {
+      return this.#startUnder(checked.parent, { code, program: name, inputJson, request: checked, label, caps });
     }
-    const label = request.label === undefined ? EMPTY_LABEL : makeLabel(request.label, 'request.label');
-    if (request.parent !== undefined) {
-      return this.#startUnder(request.parent, { code, program: filename, inputJson, request, label, caps });
-    }
-    return this.#startTop({ code, program: filename, inputJson, limits, namespace, label, caps });
+    const limits = mergeLimits(this.#limits, checked.limits);
+    const namespace = checked.namespace ?? 'default';
+    return this.#startTop({ code, program: name, inputJson, limits, namespace, label, caps });
   }
 
   // A host-started child of a live agent: the same rules as sys.spawn (budget carved from the parent's
   // remainder, no capability but the ones given, the parent's label and more), so the host can attach work
   // to a subtree without widening it.
   #startUnder(
-    parentId: unknown,
+    parentId: string,
     spec: {
       code: string;
       program: string;
       inputJson: string;
-      request: SpawnRequest;
+      request: CheckedSpawnRequest;
       label: Label;
       caps: readonly GrantRule[];
     },
   ): AgentHandle {
-    if (typeof parentId !== 'string') throw new TypeError('request.parent must be an agent id');
     const parent = this.#table.session(parentId);
     if (parent === undefined || parent.state === 'ended' || parent.quota === undefined) {
       throw new KernelError('E_NOT_FOUND', `no live agent ${parentId.slice(0, 64)}`);
@@ -313,9 +265,17 @@ export class Kernel {
     return { id, result, kill: (reason = 'killed by host') => this.#table.killById(id, String(reason)) };
   }
 
-  /** Runs an agent to completion. Same errors as `spawn`; the promise itself never rejects. */
+  /**
+   * Runs an agent to completion and resolves to its result, whatever the agent does. Never throws
+   * synchronously: a request `spawn` would refuse (malformed, unknown program, unreadable file, kernel
+   * closed) rejects with the same error.
+   */
   run(request: SpawnRequest): Promise<RunResult> {
-    return this.spawn(request).result;
+    try {
+      return this.spawn(request).result;
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   /**
@@ -325,21 +285,12 @@ export class Kernel {
    * restoring twice. Rejects with KernelError E_BAD_SNAPSHOT for an unknown, tampered, truncated or unsigned
    * snapshot; throws TypeError/RangeError for malformed options.
    */
-  async restore(
-    id: string,
-    options: { input?: unknown; limits?: Partial<Limits>; namespace?: string; caps?: readonly GrantRule[] } = {},
-  ): Promise<AgentHandle> {
+  async restore(id: string, given: RestoreOptions = {}): Promise<AgentHandle> {
     if (this.#closed) throw new Error('kernel is closed');
-    if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
-    if (options.caps !== undefined && !Array.isArray(options.caps))
-      throw new TypeError('options.caps must be an array');
-    for (const [index, rule] of (options.caps ?? []).entries()) checkGrantRule(rule, `options.caps[${index}]`);
-    const limits = resolveLimits(options.limits, this.#limits, 'options.limits');
+    const options = parseRestoreOptions(given);
+    const limits = mergeLimits(this.#limits, options.limits);
     const inputJson = this.#inputJson(options.input);
     const namespace = options.namespace ?? `restored/${freshNamespaceSegment()}`;
-    if (typeof namespace !== 'string' || !NAMESPACE_PATH.test(namespace)) {
-      throw new TypeError('options.namespace must be lowercase names separated by "/"');
-    }
     const body = await this.snapshots.load(id);
     const codeBytes = await this.#toolEnv.blobs.get(body.program.id);
     if (codeBytes === undefined) throw new KernelError('E_BAD_SNAPSHOT', `snapshot ${id}: its program is missing`);
@@ -363,7 +314,7 @@ export class Kernel {
       limits,
       namespace,
       label,
-      caps: options.caps ?? [],
+      caps: options.caps,
       restored: body.state ?? null,
       usage: body.usage,
     });
@@ -516,19 +467,6 @@ export class Kernel {
     throw new TypeError('request.input must be JSON-serializable');
   }
 
-  #loadSource(request: SpawnRequest): { code: string; filename: string } {
-    const given = [request.code, request.file, request.program].filter((value) => value !== undefined).length;
-    if (given !== 1) throw new TypeError('request must have exactly one of code, file and program');
-    if (request.program !== undefined && typeof request.program !== 'string')
-      throw new TypeError('request.program must be a program name');
-    if (request.file !== undefined && (typeof request.file !== 'string' || request.file === ''))
-      throw new TypeError('request.file must be a path');
-    if (request.code !== undefined && typeof request.code !== 'string')
-      throw new TypeError('request.code must be a string');
-    const { code, name } = loadAgentSource(this.programs, request, 'host');
-    return { code, filename: name };
-  }
-
   // Listener bugs are the host's; they must not break a syscall that is being answered.
   #emit(event: KernelEvent): void {
     try {
@@ -539,18 +477,15 @@ export class Kernel {
   }
 }
 
-function openAuditSink(options: KernelOptions['audit'], key: SigningKey): AuditSink {
+function openAuditSink(options: CheckedKernelOptions['audit'], key: SigningKey): AuditSink {
   if (options === undefined) return new MemoryAuditSink({ retain: MEMORY_AUDIT_RETAIN });
-  if (options === null || typeof options !== 'object' || typeof options.file !== 'string' || options.file === '') {
-    throw new TypeError('options.audit.file must be a file path');
-  }
   return AuditFileStore.open(options.file, {
     ...(options.fsync === undefined ? {} : { fsync: options.fsync }),
     trustedKeys: [key.publicKey],
   });
 }
 
-function openAudit(options: KernelOptions['audit'], key: SigningKey, sink: AuditSink): AuditLog {
+function openAudit(options: CheckedKernelOptions['audit'], key: SigningKey, sink: AuditSink): AuditLog {
   try {
     return new AuditLog({
       key,

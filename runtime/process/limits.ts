@@ -1,3 +1,6 @@
+import { z } from 'zod';
+import { parseOptions } from '../core/options.js';
+
 /**
  * An agent's budget (docs/architecture.md §6). CPU, wall clock and memory are enforced by the sandbox watchdog; the
  * counted quotas by the kernel as syscalls and tools charge them (see quota.ts). An absent counted limit is
@@ -55,29 +58,36 @@ const BOUNDS: Record<LimitField, readonly [number, number]> = {
 /** The fields `resolveLimits` accepts, in a stable order. */
 export const LIMIT_FIELDS = Object.freeze(Object.keys(BOUNDS) as LimitField[]);
 
+const boundMessage = (field: LimitField) => `must be between ${BOUNDS[field][0]} and ${BOUNDS[field][1]}`;
+
+/** Host-written limits: any subset of the fields, each a finite number within its bounds. */
+export const limitsSchema = z.strictObject(
+  Object.fromEntries(
+    LIMIT_FIELDS.map((field) => [
+      field,
+      z.number().min(BOUNDS[field][0], boundMessage(field)).max(BOUNDS[field][1], boundMessage(field)).optional(),
+    ]),
+  ) as Record<LimitField, z.ZodOptional<z.ZodNumber>>,
+);
+
+/** `partial`'s defined fields over `base`, frozen. `partial` must have passed `limitsSchema`. */
+export function mergeLimits(
+  base: Limits,
+  partial: Partial<Record<LimitField, number | undefined>> | undefined,
+): Limits {
+  if (partial === undefined) return base;
+  const out: Record<string, number> = { ...base };
+  for (const [key, value] of Object.entries(partial)) if (value !== undefined) out[key] = value;
+  return Object.freeze(out as unknown as Limits);
+}
+
 /**
- * Merges host-supplied limits over `base`. Throws TypeError for unknown keys or non-numbers and
- * RangeError for values outside their bounds, naming `argName` and the key.
+ * Merges host-supplied limits over `base`. Throws TypeError for unknown keys or non-numbers (NaN and
+ * infinities included) and RangeError for values outside their bounds, naming `argName` and the key.
  */
 export function resolveLimits(partial: unknown, base: Limits, argName: string): Limits {
   if (partial === undefined) return base;
-  if (partial === null || typeof partial !== 'object' || Array.isArray(partial)) {
-    throw new TypeError(`${argName} must be an object`);
-  }
-  const out: Record<string, number> = { ...base };
-  for (const [key, value] of Object.entries(partial)) {
-    const bounds = (BOUNDS as Record<string, readonly [number, number] | undefined>)[key];
-    if (bounds === undefined) throw new TypeError(`${argName}.${key} is not a known limit`);
-    if (value === undefined) continue;
-    if (typeof value !== 'number' || !Number.isFinite(value)) {
-      throw new TypeError(`${argName}.${key} must be a finite number`);
-    }
-    if (value < bounds[0] || value > bounds[1]) {
-      throw new RangeError(`${argName}.${key} must be between ${bounds[0]} and ${bounds[1]}`);
-    }
-    out[key] = value;
-  }
-  return Object.freeze(out as unknown as Limits);
+  return mergeLimits(base, parseOptions(limitsSchema, partial, argName));
 }
 
 /** The bounds of one field, for validating budgets an agent asks for. */

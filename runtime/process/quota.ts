@@ -15,7 +15,7 @@ export interface QuotaHooks {
 }
 
 /** A budget request an agent makes for a child: any subset of the limits. */
-export type BudgetRequest = Partial<Record<LimitField, number>>;
+export type BudgetRequest = { readonly [K in LimitField]?: number | undefined };
 
 /**
  * One agent's budget and use (docs/architecture.md §6). A child's quota is carved out of its parent's remainder and every

@@ -8,11 +8,46 @@ afterEach(async () => {
   await kernel?.close();
 });
 
-describe('Kernel.create', () => {
-  it('validates options with errors that name them', () => {
-    expect(() => Kernel.create({ limits: { cpu_ms: -1 } })).toThrow(/options\.limits\.cpu_ms/);
-    expect(() => Kernel.create({ maxPayloadBytes: 10 })).toThrow(RangeError);
+describe('Kernel.create options', () => {
+  it('a limit out of bounds is a RangeError naming options.limits.<field>', () => {
+    expect(() => Kernel.create({ limits: { cpu_ms: -1 } })).toThrow(
+      new RangeError('options.limits.cpu_ms: must be between 1 and 86400000'),
+    );
+  });
+
+  it('maxPayloadBytes under 1 KiB is a RangeError naming it', () => {
+    expect(() => Kernel.create({ maxPayloadBytes: 10 })).toThrow(
+      new RangeError('options.maxPayloadBytes: must be an integer between 1024 and 268435456'),
+    );
+  });
+
+  it('a non-integer maxPayloadBytes is a TypeError naming it', () => {
+    expect(() => Kernel.create({ maxPayloadBytes: 2048.5 })).toThrow(TypeError);
+    expect(() => Kernel.create({ maxPayloadBytes: 2048.5 })).toThrow(/^options\.maxPayloadBytes: /);
+  });
+
+  it('options that are not an object are a TypeError', () => {
     expect(() => Kernel.create(null as never)).toThrow(TypeError);
+  });
+
+  it('a misspelt option is a TypeError naming it, not silently ignored', () => {
+    expect(() => Kernel.create({ maxPayloadByte: 4096 } as never)).toThrow(
+      new TypeError('options.maxPayloadByte: not a known option (check the spelling)'),
+    );
+  });
+
+  it('an empty store path is a TypeError naming options.store', () => {
+    expect(() => Kernel.create({ store: '' })).toThrow(new TypeError('options.store: must be a directory path'));
+  });
+
+  it('a clock that is not a function is a TypeError naming options.now', () => {
+    expect(() => Kernel.create({ now: 5 as never })).toThrow(/^options\.now: must be a function/);
+  });
+
+  it('an audit file that is not a path is a TypeError naming options.audit.file', () => {
+    expect(() => Kernel.create({ audit: { file: '' } })).toThrow(
+      new TypeError('options.audit.file: must be a file path'),
+    );
   });
 });
 
@@ -41,13 +76,70 @@ describe('kernel.run', () => {
     expect(stack.ok && String(stack.value)).toContain('agent.js');
   });
 
-  it('refuses malformed requests with TypeError/RangeError', () => {
+  it('never throws synchronously: a malformed request rejects', async () => {
     kernel = testKernel();
-    expect(() => kernel.run({})).toThrow(/exactly one of code, file and program/);
-    expect(() => kernel.run({ code: 'x', file: 'y' })).toThrow(TypeError);
-    expect(() => kernel.run({ code: 1 as never })).toThrow(/request\.code/);
-    expect(() => kernel.run({ code: '', input: 10n })).toThrow(/JSON-serializable/);
-    expect(() => kernel.run({ code: '', limits: { memory_mb: 1 } })).toThrow(RangeError);
+    let promise: Promise<unknown> | undefined;
+    expect(() => {
+      promise = kernel.run({});
+    }).not.toThrow();
+    await expect(promise).rejects.toThrow(new TypeError('request: must have exactly one of code, file and program'));
+  });
+
+  it('rejects two sources with a TypeError', async () => {
+    kernel = testKernel();
+    await expect(kernel.run({ code: 'x', file: 'y' })).rejects.toThrow(TypeError);
+  });
+
+  it('rejects code that is not a string with a TypeError naming request.code', async () => {
+    kernel = testKernel();
+    await expect(kernel.run({ code: 1 as never })).rejects.toThrow(/^request\.code: /);
+  });
+
+  it('rejects input with no JSON form with a TypeError', async () => {
+    kernel = testKernel();
+    await expect(kernel.run({ code: '', input: 10n })).rejects.toThrow(
+      new TypeError('request.input must be JSON-serializable'),
+    );
+  });
+
+  it('rejects input over maxPayloadBytes in UTF-8 bytes (not UTF-16 units) with a RangeError', async () => {
+    kernel = testKernel({ maxPayloadBytes: 4096 });
+    // 2000 three-byte characters: 2002 UTF-16 units as JSON, 6002 bytes.
+    await expect(kernel.run({ code: '', input: '€'.repeat(2000) })).rejects.toThrow(
+      new RangeError('request.input exceeds maxPayloadBytes'),
+    );
+  });
+
+  it('rejects a limit out of bounds with a RangeError naming request.limits.<field>', async () => {
+    kernel = testKernel();
+    await expect(kernel.run({ code: '', limits: { memory_mb: 1 } })).rejects.toThrow(
+      new RangeError('request.limits.memory_mb: must be between 8 and 16384'),
+    );
+  });
+
+  it('rejects a misspelt request field with a TypeError naming it', async () => {
+    kernel = testKernel();
+    await expect(kernel.run({ code: '', limit: { cpu_ms: 5 } } as never)).rejects.toThrow(
+      new TypeError('request.limit: not a known option (check the spelling)'),
+    );
+  });
+
+  it('rejects a malformed namespace with a TypeError naming request.namespace', async () => {
+    kernel = testKernel();
+    await expect(kernel.run({ code: '', namespace: 'Not/Valid' })).rejects.toThrow(
+      new TypeError('request.namespace: must be lowercase names separated by "/"'),
+    );
+  });
+
+  it('rejects an unknown program with KernelError E_NOT_FOUND', async () => {
+    kernel = testKernel();
+    await expect(kernel.run({ program: 'nope' })).rejects.toMatchObject({ name: 'KernelError', code: 'E_NOT_FOUND' });
+  });
+
+  it('rejects once the kernel is closed', async () => {
+    kernel = testKernel();
+    await kernel.close();
+    await expect(kernel.run({ code: 'export default () => 1' })).rejects.toThrow(/closed/);
   });
 
   it('a value main returns that is not JSON fails the agent, not the host', async () => {
@@ -100,13 +192,18 @@ describe('kernel.spawn and kill', () => {
     expect(seen).toEqual(['started', 'aborted']);
   });
 
-  it('close() kills every live agent and refuses new spawns', async () => {
+  it('close() kills every live agent', async () => {
     kernel = testKernel();
     const handles = [1, 2, 3].map(() => kernel.spawn({ code: 'export default () => { for (;;) {} }' }));
     await kernel.close();
     for (const handle of handles) {
       expect(await handle.result).toMatchObject({ ok: false, error: { code: 'E_KILLED' } });
     }
+  });
+
+  it('spawn after close() throws', async () => {
+    kernel = testKernel();
+    await kernel.close();
     expect(() => kernel.spawn({ code: '' })).toThrow(/closed/);
   });
 
