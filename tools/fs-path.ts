@@ -42,20 +42,17 @@ export interface OpenDir {
 }
 
 /**
- * Validates and real-paths the roots. Throws TypeError when `roots` is not a non-empty array of absolute
- * paths naming existing directories, or when `/proc/self/fd` (Linux) is missing, since without it an opened
+ * Validates and real-paths the roots (their shape is checked by createFsTools' schema). Throws TypeError when a
+ * root is not an absolute path naming an existing directory, or when `/proc/self/fd` (Linux) is missing, since without it an opened
  * file cannot be verified and the tools would not be safe.
  */
-export function realRoots(roots: unknown): string[] {
-  if (!Array.isArray(roots) || roots.length === 0) {
-    throw new TypeError('createFsTools: options.roots must be a non-empty array of absolute directory paths');
-  }
+export function realRoots(roots: readonly string[]): string[] {
   if (!existsSync('/proc/self/fd')) {
     throw new TypeError('createFsTools: the fs tools need /proc/self/fd (Linux) to verify what they open');
   }
   const out: string[] = [];
   for (const root of roots) {
-    if (typeof root !== 'string' || !root.startsWith('/') || normalizePath(root) === undefined) {
+    if (!root.startsWith('/') || normalizePath(root) === undefined) {
       throw new TypeError(`createFsTools: options.roots entry ${JSON.stringify(root)} is not an absolute path`);
     }
     let real: string;
@@ -79,14 +76,12 @@ export function realRoots(roots: unknown): string[] {
 /**
  * Real-paths the directories and files the tools must never touch (the kernel's own store and audit log when
  * they lie inside a root): an existing path is real-pathed, a missing one through its nearest existing
- * ancestor. Throws TypeError when `exclude` is not an array of absolute paths.
+ * ancestor. Throws TypeError when an entry is not an absolute path.
  */
-export function realExcluded(exclude: unknown): string[] {
-  if (exclude === undefined) return [];
-  if (!Array.isArray(exclude)) throw new TypeError('createFsTools: options.exclude must be an array of absolute paths');
+export function realExcluded(exclude: readonly string[]): string[] {
   const out: string[] = [];
   for (const entry of exclude) {
-    const normal = typeof entry === 'string' ? normalizePath(entry) : undefined;
+    const normal = normalizePath(entry);
     if (normal === undefined) {
       throw new TypeError(`createFsTools: options.exclude entry ${JSON.stringify(entry)} is not an absolute path`);
     }

@@ -24,6 +24,7 @@ import { opendir, rmdir } from 'node:fs/promises';
 import { z } from 'zod';
 import { base64DecodedLength, decodeBase64 } from '../runtime/core/base64.js';
 import { KernelError } from '../runtime/core/errors.js';
+import { parseOptions } from '../runtime/core/options.js';
 import { normalizePath } from '../runtime/core/resource-match.js';
 import {
   defineTool,
@@ -134,6 +135,17 @@ export type FsUndoData = z.infer<typeof fsUndoDataSchema>;
 
 const PATH = z.string().min(1).max(4096);
 
+const byteCap = (max: number) => z.int().min(1).max(max, `must be an integer from 1 to ${max}`);
+const fsOptionsSchema = z.strictObject({
+  roots: z
+    .array(z.string('must be absolute directory paths'), 'must be a non-empty array of absolute directory paths')
+    .min(1, 'must be a non-empty array of absolute directory paths'),
+  exclude: z.array(z.string('must be absolute paths'), 'must be an array of absolute paths').optional(),
+  maxReadBytes: byteCap(MAX_BYTES_CAP).optional(),
+  maxWriteBytes: byteCap(MAX_BYTES_CAP).optional(),
+  maxListEntries: byteCap(100_000).optional(),
+});
+
 /**
  * Builds the five fs tools over `options.roots`. Throws TypeError when a root is not an absolute path of an
  * existing directory, an `exclude` entry is not an absolute path, or when `/proc/self/fd` is missing (the
@@ -141,14 +153,14 @@ const PATH = z.string().min(1).max(4096);
  * up to 100000). Each tool declares `target: 'path'` and derives its resource as the absolute normalized
  * path (undefined for an unusable one, which the kernel answers with E_BAD_ARG).
  */
-export function createFsTools(options: FsToolsOptions): Tool[] {
-  if (options === null || typeof options !== 'object') throw new TypeError('createFsTools: options must be an object');
+export function createFsTools(given: FsToolsOptions): Tool[] {
+  const options = parseOptions(fsOptionsSchema, given, 'createFsTools: options');
   const config: FsConfig = {
     roots: Object.freeze(realRoots(options.roots)),
-    excluded: Object.freeze(realExcluded(options.exclude)),
-    maxReadBytes: limit('maxReadBytes', options.maxReadBytes, DEFAULT_MAX_READ_BYTES, MAX_BYTES_CAP),
-    maxWriteBytes: limit('maxWriteBytes', options.maxWriteBytes, DEFAULT_MAX_WRITE_BYTES, MAX_BYTES_CAP),
-    maxListEntries: limit('maxListEntries', options.maxListEntries, DEFAULT_MAX_LIST_ENTRIES, 100_000),
+    excluded: Object.freeze(realExcluded(options.exclude ?? [])),
+    maxReadBytes: options.maxReadBytes ?? DEFAULT_MAX_READ_BYTES,
+    maxWriteBytes: options.maxWriteBytes ?? DEFAULT_MAX_WRITE_BYTES,
+    maxListEntries: options.maxListEntries ?? DEFAULT_MAX_LIST_ENTRIES,
   };
   const resource = (args: { path: string }) => resolvePath(config.roots, args.path);
   const undo = (tool: string) => (data: unknown, uctx: UndoContext) => undoCall(config, tool, data, uctx);
@@ -563,12 +575,4 @@ function utf8(bytes: Uint8Array): string | undefined {
 
 function tooLarge(tool: string, what: string, limitName: string, max: number): KernelError {
   return new KernelError('E_BAD_ARG', `${tool}: ${quote(what)} is larger than ${limitName} (${max} bytes)`);
-}
-
-function limit(name: string, value: unknown, fallback: number, max: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1 || value > max) {
-    throw new RangeError(`createFsTools: options.${name} must be an integer from 1 to ${max}`);
-  }
-  return value;
 }

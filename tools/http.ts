@@ -19,6 +19,7 @@ import { Agent, request } from 'undici';
 import { z } from 'zod';
 import { decodeBase64 } from '../runtime/core/base64.js';
 import { KernelError } from '../runtime/core/errors.js';
+import { parseOptions } from '../runtime/core/options.js';
 import { MAX_RESOURCE_LENGTH, normalizeUrl } from '../runtime/core/resource-match.js';
 import { definePolicySection, type PolicySection } from '../runtime/policy/policy.js';
 import { defineTool, type Injection, type Tool, type ToolContext } from '../runtime/tool-use/tool-contract.js';
@@ -200,33 +201,17 @@ interface Limits {
   readonly maxRedirects: number;
 }
 
-function integerOption(name: string, value: unknown, fallback: number, min: number, max: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value)) throw new TypeError(`${name} must be an integer`);
-  if (value < min || value > max) throw new RangeError(`${name} must be between ${min} and ${max}`);
-  return value;
-}
-
-function limitsFrom(options: HttpOptions): Limits {
-  return {
-    maxResponseBytes: integerOption(
-      'maxResponseBytes',
-      options.maxResponseBytes,
-      DEFAULT_MAX_RESPONSE_BYTES,
-      1,
-      MAX_BODY_LIMIT,
-    ),
-    maxRequestBytes: integerOption(
-      'maxRequestBytes',
-      options.maxRequestBytes,
-      DEFAULT_MAX_REQUEST_BYTES,
-      1,
-      MAX_BODY_LIMIT,
-    ),
-    timeoutMs: integerOption('timeoutMs', options.timeoutMs, DEFAULT_TIMEOUT_MS, 1, MAX_TIMEOUT_MS),
-    maxRedirects: integerOption('maxRedirects', options.maxRedirects, DEFAULT_MAX_REDIRECTS, 0, MAX_REDIRECT_LIMIT),
-  };
-}
+const limitOption = (min: number, max: number) =>
+  z.int().min(min, `must be between ${min} and ${max}`).max(max, `must be between ${min} and ${max}`);
+const httpOptionsSchema = z.strictObject({
+  // The address guard checks each block and names the bad entry.
+  allowPrivate: z.array(z.unknown(), 'must be an array of CIDR strings').optional(),
+  maxResponseBytes: limitOption(1, MAX_BODY_LIMIT).optional(),
+  maxRequestBytes: limitOption(1, MAX_BODY_LIMIT).optional(),
+  timeoutMs: limitOption(1, MAX_TIMEOUT_MS).optional(),
+  maxRedirects: limitOption(0, MAX_REDIRECT_LIMIT).optional(),
+  resolve: z.custom<Resolver>((value) => typeof value === 'function', 'must be a function').optional(),
+});
 
 /**
  * Creates the `net.http` tool. Results carry the `web` label. Throws TypeError (wrong type) or RangeError
@@ -239,11 +224,16 @@ function limitsFrom(options: HttpOptions): Limits {
  * - E_TOOL_FAILED: DNS failure, connection failure, timeout, abort, response over `maxResponseBytes`, or a
  *   redirect to an unusable URL or one carrying this hop's injected secrets. Messages are fixed strings.
  */
-export function createHttpTool(options: HttpOptions = {}): Tool {
-  if (typeof options !== 'object' || options === null) throw new TypeError('createHttpTool: options must be an object');
-  const limits = limitsFrom(options);
+export function createHttpTool(given: HttpOptions = {}): Tool {
+  const options = parseOptions(httpOptionsSchema, given, 'createHttpTool: options');
+  const limits: Limits = {
+    maxResponseBytes: options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
+    maxRequestBytes: options.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES,
+    timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    maxRedirects: options.maxRedirects ?? DEFAULT_MAX_REDIRECTS,
+  };
   const guard = new AddressGuard({
-    ...(options.allowPrivate === undefined ? {} : { allowPrivate: options.allowPrivate }),
+    ...(options.allowPrivate === undefined ? {} : { allowPrivate: options.allowPrivate as readonly string[] }),
     ...(options.resolve === undefined ? {} : { resolve: options.resolve }),
   });
   return defineTool({

@@ -31,6 +31,7 @@ import { basename } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { z } from 'zod';
 import { KernelError } from '../runtime/core/errors.js';
+import { parseOptions } from '../runtime/core/options.js';
 import { normalizePath } from '../runtime/core/resource-match.js';
 import { definePolicySection, type PolicySection } from '../runtime/policy/policy.js';
 import { defineTool, type LabelStore, type Tool, UNTRACKED_WRITES_KEY } from '../runtime/tool-use/tool-contract.js';
@@ -167,24 +168,21 @@ interface ExecLimits {
  * signal or a timeout is a normal ProcResult.
  */
 export function createProcTool(options: ProcOptions): Tool {
-  if (typeof options !== 'object' || options === null) throw new TypeError('createProcTool: options must be an object');
-  const { roots: rawRoots, ...config } = options;
-  const parsed = procConfigSchema.safeParse(config);
-  if (!parsed.success) throw optionError(parsed.error);
+  const { roots: rawRoots, ...config } = parseOptions(procOptionsSchema, options, 'createProcTool: options');
   if (!existsSync('/proc/self/fd')) {
     throw new TypeError('createProcTool: the proc tool needs /proc/self/fd (Linux) to pin the working directory');
   }
   const roots = resolveRoots(rawRoots);
   const programs = new Map<string, Program>();
-  for (const [name, entry] of Object.entries(parsed.data.programs)) {
+  for (const [name, entry] of Object.entries(config.programs)) {
     programs.set(name, resolveProgram(name, entry, roots));
   }
-  const timeoutMs = parsed.data.timeout_ms ?? DEFAULT_TIMEOUT_MS;
-  const maxStdin = parsed.data.max_stdin_bytes ?? DEFAULT_MAX_STDIN_BYTES;
+  const timeoutMs = config.timeout_ms ?? DEFAULT_TIMEOUT_MS;
+  const maxStdin = config.max_stdin_bytes ?? DEFAULT_MAX_STDIN_BYTES;
   const limits: ExecLimits = Object.freeze({
-    env: Object.freeze([...(parsed.data.env ?? [])]),
+    env: Object.freeze([...(config.env ?? [])]),
     timeoutMs,
-    maxOutput: parsed.data.max_output_bytes ?? DEFAULT_MAX_OUTPUT_BYTES,
+    maxOutput: config.max_output_bytes ?? DEFAULT_MAX_OUTPUT_BYTES,
   });
 
   const input = z.strictObject({
@@ -252,18 +250,14 @@ async function markUntracked(labels: LabelStore, label: readonly string[]): Prom
 
 // ------------------------------------------------------------------------------------------ configuration
 
-function optionError(error: z.ZodError): Error {
-  const issue = error.issues[0];
-  const path = issue === undefined ? '' : issue.path.map(String).join('.');
-  const message = `createProcTool: options${path === '' ? '' : `.${path}`}: ${issue?.message ?? 'invalid'}`;
-  const numeric = (issue?.code === 'too_big' || issue?.code === 'too_small') && issue.origin === 'number';
-  return numeric ? new RangeError(message) : new TypeError(message);
-}
+// The policy's section plus the host's roots (checked against the file system by resolveRoots).
+const procOptionsSchema = procConfigSchema.extend({
+  roots: z
+    .array(z.unknown(), 'must be a non-empty array of absolute directory paths')
+    .min(1, 'must be a non-empty array of absolute directory paths'),
+});
 
-function resolveRoots(roots: unknown): readonly Root[] {
-  if (!Array.isArray(roots) || roots.length === 0) {
-    throw new TypeError('createProcTool: options.roots must be a non-empty array of absolute directory paths');
-  }
+function resolveRoots(roots: readonly unknown[]): readonly Root[] {
   return Object.freeze(
     roots.map((root: unknown, i): Root => {
       const given = normalizePath(root);

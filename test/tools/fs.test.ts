@@ -35,15 +35,34 @@ describe('createFsTools', () => {
     expect(typeof tool('fs.delete').undo).toBe('function');
   });
 
-  it('refuses bad options, naming the option', () => {
-    expect(() => createFsTools({ roots: [] })).toThrow(/options\.roots/);
-    expect(() => createFsTools({ roots: ['relative'] })).toThrow(TypeError);
-    expect(() => createFsTools({ roots: [join(box.base, 'missing')] })).toThrow(/does not exist/);
-    expect(() => createFsTools({ roots: [join(box.base, 'missing')] })).toThrow(TypeError);
-    expect(() => createFsTools({ roots: [box.root], maxReadBytes: 0 })).toThrow(RangeError);
-    expect(() => createFsTools({ roots: [box.root], maxWriteBytes: 1.5 })).toThrow(/maxWriteBytes/);
-    expect(() => createFsTools({ roots: [box.root], maxListEntries: -1 })).toThrow(/maxListEntries/);
-    expect(() => createFsTools(null as never)).toThrow(TypeError);
+  it.each([
+    ['an empty roots list', () => ({ roots: [] }), TypeError, /^createFsTools: options\.roots: /],
+    ['a relative root', () => ({ roots: ['relative'] }), TypeError, /not an absolute path/],
+    ['a missing root', () => ({ roots: [join(box.base, 'missing')] }), TypeError, /does not exist/],
+    ['maxReadBytes 0', () => ({ roots: [box.root], maxReadBytes: 0 }), RangeError, /options\.maxReadBytes/],
+    [
+      'a fractional maxWriteBytes',
+      () => ({ roots: [box.root], maxWriteBytes: 1.5 }),
+      TypeError,
+      /options\.maxWriteBytes/,
+    ],
+    [
+      'a negative maxListEntries',
+      () => ({ roots: [box.root], maxListEntries: -1 }),
+      RangeError,
+      /options\.maxListEntries/,
+    ],
+    [
+      'a misspelt option',
+      () => ({ roots: [box.root], maxReadByte: 5 }),
+      TypeError,
+      /options\.maxReadByte: not a known/,
+    ],
+    ['exclude that is not an array', () => ({ roots: [box.root], exclude: '/x' }), TypeError, /options\.exclude/],
+    ['options that are not an object', () => null, TypeError, /^createFsTools: options: /],
+  ])('refuses %s, naming the option', (_name, options, type, message) => {
+    expect(() => createFsTools(options() as never)).toThrow(type);
+    expect(() => createFsTools(options() as never)).toThrow(message);
   });
 
   it('refuses a root that is a file', async () => {

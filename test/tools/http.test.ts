@@ -296,6 +296,8 @@ describe('createHttpTool options and config', () => {
     [{ allowPrivate: ['127.0.0.1/33'] }, TypeError, /allowPrivate\[0\]/],
     [{ allowPrivate: ['localhost'] }, TypeError, /allowPrivate\[0\]/],
     [{ allowPrivate: '127.0.0.1/32' }, TypeError, /allowPrivate/],
+    [{ maxResponseByte: 5 }, TypeError, /options\.maxResponseByte: not a known option/],
+    [{ resolve: 'dns' }, TypeError, /options\.resolve: must be a function/],
   ])('refuses %j', (options, type, message) => {
     expect(() => createHttpTool(options as HttpOptions)).toThrow(type);
     expect(() => createHttpTool(options as HttpOptions)).toThrow(message);
