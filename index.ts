@@ -12,42 +12,70 @@ import {
 } from './runtime/policy/policy.js';
 import { BUILTIN_POLICY_SECTIONS } from './tools/policy-sections.js';
 
-export { AuditLog, MemoryAuditSink } from './runtime/audit/audit-log.js';
+// The public API: every export is deliberate and listed in api/isokernel.api.md, which a test holds equal to
+// the built package. Classes a host only receives from the kernel (the registries, the vault, the snapshot
+// store) are exported as types; the kernel hands out instances. Every error the kernel throws on purpose
+// extends IsokernelError.
+
+export type { AuditCheckpoint } from './runtime/audit/checkpoint.js';
+export { AuditStoreError } from './runtime/audit/file-store.js';
 export { verifyConsistency, verifyInclusion } from './runtime/audit/merkle.js';
-export { verifyAuditConsistency, verifyRecordInclusion } from './runtime/audit/proof.js';
-export type { AuditRecord } from './runtime/audit/record.js';
-export { verifyAuditFile } from './runtime/audit/verify-file.js';
+export {
+  type AuditConsistencyProof,
+  type AuditInclusionProof,
+  verifyAuditConsistency,
+  verifyCheckpointConsistency,
+  verifyRecordInclusion,
+} from './runtime/audit/proof.js';
+export type { AuditRecord, AuditStatus } from './runtime/audit/record.js';
+export { type AuditVerifyOptions, type AuditVerifyReport, verifyAuditFile } from './runtime/audit/verify-file.js';
 export type { CapabilitySummary } from './runtime/capability/authority.js';
 export type { GrantRule } from './runtime/capability/grant-rule.js';
-export { ERROR_CODES, type ErrorCode, KernelError } from './runtime/core/errors.js';
+export type { Capability, CapabilityFailure, CapabilityResult } from './runtime/capability/token.js';
+export {
+  ERROR_CODES,
+  type ErrorCode,
+  IsokernelError,
+  KernelError,
+  type KernelErrorInfo,
+} from './runtime/core/errors.js';
 export { normalizePath, normalizeUrl } from './runtime/core/resource-match.js';
-export type { AgentHandle, KernelOptions, RollbackResult, SpawnRequest, SubmitResult } from './runtime/kernel.js';
+export type { AgentHandle, RollbackResult, SubmitRequest, SubmitResult } from './runtime/kernel.js';
+export type { KernelOptions, RestoreOptions, SpawnRequest } from './runtime/kernel-options.js';
+export type { AuditReader, AuthorityView } from './runtime/kernel-views.js';
 export { EMPTY_LABEL, joinLabels, type Label, makeLabel } from './runtime/labels/label.js';
 export {
   definePolicySection,
   type Policy,
   PolicyError,
+  type PolicyIssue,
   type PolicySection,
 } from './runtime/policy/policy.js';
 export { DEFAULT_LIMITS, type Limits } from './runtime/process/limits.js';
-export type { CapRequest, ChildRequest } from './runtime/process/process-control.js';
 export type { AgentInfo } from './runtime/process/process-table.js';
+export type { Program, ProgramRegistry } from './runtime/process/programs.js';
 export type { KernelEvent, RunResult, Usage } from './runtime/process/run-result.js';
-export type { AgentSession } from './runtime/process/session.js';
-export { type SnapshotBody, SnapshotStore } from './runtime/store/snapshot-store.js';
+export type { SnapshotBody, SnapshotStore } from './runtime/store/snapshot-store.js';
 export {
   defineTool,
   type Tool,
   type ToolContext,
   type ToolDefinition,
-  ToolRegistry,
+  type ToolRegistry,
   toolDefinition,
   type UndoContext,
 } from './runtime/tool-use/tool-contract.js';
-export { Vault, type VaultEntryOptions } from './runtime/tool-use/vault.js';
+export type { UndoRecord } from './runtime/tool-use/undo-journal.js';
+export type { Vault, VaultEntryOptions } from './runtime/tool-use/vault.js';
 export { createFsTools, type FsToolsOptions } from './tools/fs.js';
-export { createHttpTool, type HttpOptions, httpConfigSchema } from './tools/http.js';
-export { createProcTool, GIT_FORBIDDEN_FLAGS, type ProcOptions, procConfigSchema } from './tools/proc.js';
+export { createHttpTool, type HttpOptions, type HttpResult, httpConfigSchema } from './tools/http.js';
+export {
+  createProcTool,
+  GIT_FORBIDDEN_FLAGS,
+  type ProcOptions,
+  type ProcResult,
+  procConfigSchema,
+} from './tools/proc.js';
 
 export class Kernel extends RuntimeKernel {
   /** Creates a kernel that runs agents in isolated-vm isolates. Throws TypeError/RangeError on bad options. */

@@ -4,13 +4,14 @@
 import ivm from 'isolated-vm';
 import { Bench } from 'tinybench';
 import { z } from 'zod';
-import { defineTool, Kernel, ToolRegistry } from '../index.js';
+import { defineTool, Kernel } from '../index.js';
 import { PRELUDE_CONFIG, PRELUDE_FILENAME, PRELUDE_SOURCE } from '../isolates/prelude.js';
 import { AuditLog, MemoryAuditSink } from '../runtime/audit/audit-log.js';
 import { CapabilityAuthority } from '../runtime/capability/authority.js';
 import { SigningKey } from '../runtime/capability/signing-key.js';
 import { DEFAULT_LIMITS } from '../runtime/process/limits.js';
 import { AgentSession } from '../runtime/process/session.js';
+import { ToolRegistry } from '../runtime/tool-use/tool-contract.js';
 import { dispatch } from '../syscalls/dispatch.js';
 import { standaloneServices } from '../test/helpers/services.js';
 import { report } from './report.js';

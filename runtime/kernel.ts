@@ -26,6 +26,7 @@ import {
   type RestoreOptions,
   type SpawnRequest,
 } from './kernel-options.js';
+import { type AuditReader, type AuthorityView, auditReader, authorityView } from './kernel-views.js';
 import { KvLabelStore } from './labels/kv-label-store.js';
 import { EMPTY_LABEL, type Label, makeLabel } from './labels/label.js';
 import { LabelRules } from './labels/label-rules.js';
@@ -91,10 +92,15 @@ export class Kernel {
   readonly programs = new ProgramRegistry();
   /** Credentials injected host-side into matching, authorized tool calls; agents never see them. */
   readonly vault = new Vault();
-  /** Verifies, debits and revokes every capability; `authority.rootPublicKey` is the kernel's trust anchor. */
-  readonly authority: CapabilityAuthority;
-  /** Every attempted syscall, hash-chained and in a Merkle tree with checkpoints signed by the root key. */
-  readonly audit: AuditLog;
+  /**
+   * The capability authority, read-only (`rootPublicKey`, `verify`, `list`, `get`, `exportChain`) plus the
+   * audited `addTrustAnchor`: grants, delegations and revocations go through the kernel's audited methods.
+   */
+  readonly authority: AuthorityView;
+  /** Every attempted syscall, hash-chained and in a Merkle tree with checkpoints signed by the root key: read, prove, verify. */
+  readonly audit: AuditReader;
+  readonly #authority: CapabilityAuthority;
+  readonly #audit: AuditLog;
   readonly policy: Policy;
   /** Signed, content-addressed snapshots of agents' state. */
   readonly snapshots: SnapshotStore;
@@ -125,10 +131,16 @@ export class Kernel {
     const base = resolveLimits(this.policy.budget, DEFAULT_LIMITS, 'policy.budget');
     this.#limits = mergeLimits(base, options.limits);
     const { authority, rootKey } = createAuthority(options.store, options.now);
-    this.authority = authority;
+    this.#authority = authority;
     const auditView = new AuditView(openAuditSink(options.audit, rootKey));
-    this.audit = openAudit(options.audit, rootKey, auditView);
-    grantPolicy(this.authority, this.policy, this.#hostKey.publicKey);
+    this.#audit = openAudit(options.audit, rootKey, auditView);
+    this.authority = authorityView(authority, {
+      trust: (key) => this.#trust(key),
+      holderKey: (holder) => this.#holderKey(holder),
+    });
+    this.audit = auditReader(this.#audit, auditView, rootKey.publicKey);
+    INTERNALS.set(this, { authority, audit: this.#audit });
+    grantPolicy(this.#authority, this.policy, this.#hostKey.publicKey);
     this.#launcher = launcher;
     const store = options.store;
     this.#kv = store === undefined ? new MemoryKvStore() : new LevelKvStore(join(store, 'kv'));
@@ -136,8 +148,8 @@ export class Kernel {
     this.snapshots = new SnapshotStore(store === undefined ? undefined : join(store, 'snapshots'), rootKey);
     const memory = new NamespaceMemory(this.#kv);
     this.#toolEnv = {
-      authority: this.authority,
-      audit: this.audit,
+      authority: this.#authority,
+      audit: this.#audit,
       vault: this.vault,
       blobs,
       labels: new KvLabelStore(this.#kv),
@@ -151,12 +163,12 @@ export class Kernel {
       blobs,
       snapshots: this.snapshots,
       auditView,
-      audit: this.audit,
+      audit: this.#audit,
     });
     this.#services = {
       tools: this.tools,
-      authority: this.authority,
-      audit: this.audit,
+      authority: this.#authority,
+      audit: this.#audit,
       labels: new LabelRules(this.policy.labels),
       maxPayloadBytes,
       toolEnv: this.#toolEnv,
@@ -229,7 +241,7 @@ export class Kernel {
       mounts: new Map(),
       label: spec.label,
       grant: (session) => {
-        for (const rule of spec.caps) this.authority.grant({ ...rule, audience: session.publicKey });
+        for (const rule of spec.caps) this.#authority.grant({ ...rule, audience: session.publicKey });
       },
     });
     return { id, result, kill: (reason = 'killed by host') => this.#table.killById(id, String(reason)) };
@@ -258,8 +270,8 @@ export class Kernel {
       ...(spec.restored === undefined ? {} : { restored: spec.restored }),
       ...(spec.usage === undefined ? {} : { usage: spec.usage }),
       grant: (session) => {
-        grantPolicy(this.authority, this.policy, session.publicKey);
-        for (const rule of spec.caps) this.authority.grant({ ...rule, audience: session.publicKey });
+        grantPolicy(this.#authority, this.policy, session.publicKey);
+        for (const rule of spec.caps) this.#authority.grant({ ...rule, audience: session.publicKey });
       },
     });
     return { id, result, kill: (reason = 'killed by host') => this.#table.killById(id, String(reason)) };
@@ -352,7 +364,7 @@ export class Kernel {
   grant(to: string, rule: GrantRule): { id: string; token: string } {
     return this.#hostAction('grant', rule?.action, rule?.resource, { to, rule }, () => {
       checkGrantRule(rule, 'rule');
-      const capability = this.authority.grant({ ...rule, audience: this.#holderKey(to) });
+      const capability = this.#authority.grant({ ...rule, audience: this.#holderKey(to) });
       return { id: capability.id, token: capability.token };
     });
   }
@@ -365,7 +377,7 @@ export class Kernel {
   delegate(from: string, to: string, rule: Partial<GrantRule> = {}): { id: string; token: string } {
     return this.#hostAction('delegate', rule?.action ?? 'delegate', from, { from, to, rule }, () => {
       checkGrantRule(rule, 'rule', true);
-      const result = this.authority.delegate({
+      const result = this.#authority.delegate({
         ...rule,
         parentId: from,
         delegator: this.#hostKey,
@@ -376,14 +388,20 @@ export class Kernel {
     });
   }
 
+  // addTrustAnchor widens what verifies, so it is audited like grant.
+  #trust(publicKey: string | Uint8Array): void {
+    const shown = typeof publicKey === 'string' ? publicKey : 'bytes';
+    this.#hostAction('trust', 'trust', shown, { publicKey: shown }, () => this.#authority.addTrustAnchor(publicKey));
+  }
+
   /** Revokes a capability and, at once, everything delegated from it. */
   revoke(id: string): void {
-    this.#hostAction('revoke', 'revoke', id, { id }, () => this.authority.revoke(id));
+    this.#hostAction('revoke', 'revoke', id, { id }, () => this.#authority.revoke(id));
   }
 
   // Host actions that change what agents may do are audited like syscalls: intent, then outcome.
   #hostAction<T>(syscall: string, action: unknown, resource: unknown, args: unknown, run: () => T): T {
-    const attempt = new Attempt(this.audit, HOST_SUBJECT, syscall, args);
+    const attempt = new Attempt(this.#audit, HOST_SUBJECT, syscall, args);
     attempt.describe(
       typeof action === 'string' ? action.slice(0, 128) : syscall,
       typeof resource === 'string' ? resource.slice(0, 4096) : null,
@@ -402,7 +420,7 @@ export class Kernel {
 
   /** The live capabilities of an agent (by id) or key. */
   capabilities(holder: string): CapabilitySummary[] {
-    return this.authority.list(this.#holderKey(holder));
+    return this.#authority.list(this.#holderKey(holder));
   }
 
   /**
@@ -450,7 +468,7 @@ export class Kernel {
     this.#launcher.close();
     if (!this.#auditClosed) {
       this.#auditClosed = true;
-      this.audit.close();
+      this.#audit.close();
       await this.#kv.close();
     }
   }
@@ -475,6 +493,24 @@ export class Kernel {
       process.emitWarning(`isokernel: a '${event.type}' listener threw: ${String(error)}`);
     }
   }
+}
+
+/** The full authority and log behind a kernel's views, for the kernel's own tests; not exported by the package. */
+export interface KernelInternals {
+  readonly authority: CapabilityAuthority;
+  readonly audit: AuditLog;
+}
+
+const INTERNALS = new WeakMap<Kernel, KernelInternals>();
+
+/**
+ * The unrestricted authority and audit log of `kernel`. Only the repository's tests import this (the package
+ * entry does not export it): host code gets the read-only views.
+ */
+export function kernelInternals(kernel: Kernel): KernelInternals {
+  const internals = INTERNALS.get(kernel);
+  if (internals === undefined) throw new TypeError('kernel must be a Kernel');
+  return internals;
 }
 
 function openAuditSink(options: CheckedKernelOptions['audit'], key: SigningKey): AuditSink {

@@ -37,11 +37,14 @@ export class AuditView implements AuditSink {
     this.#inner.close();
   }
 
-  /** Recent records of the given namespaces with seq > `after`, oldest first, at most `limit`. */
-  query(namespaces: ReadonlySet<string>, after: number, limit: number): AuditRecord[] {
+  /**
+   * Recent records with seq > `after`, oldest first, at most `limit`: of the given namespaces, or of all
+   * when `namespaces` is undefined (the host's read).
+   */
+  query(namespaces: ReadonlySet<string> | undefined, after: number, limit: number): AuditRecord[] {
     const out: AuditRecord[] = [];
     for (const record of this.#recent) {
-      if (record.seq <= after || !namespaces.has(record.namespace)) continue;
+      if (record.seq <= after || (namespaces !== undefined && !namespaces.has(record.namespace))) continue;
       out.push(record);
       if (out.length >= limit) break;
     }

@@ -13,6 +13,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { dirname } from 'node:path';
+import { IsokernelError } from '../core/errors.js';
 import type { AuditRecovered, AuditSink } from './audit-log.js';
 import type { AuditCheckpoint } from './checkpoint.js';
 import { scanLines } from './lines.js';
@@ -77,7 +78,7 @@ export interface AuditRecoveryReport {
 }
 
 /** Why a store could not be opened. `reason` says which; `seq` locates corruption when known. */
-export class AuditStoreError extends Error {
+export class AuditStoreError extends IsokernelError {
   readonly reason: 'locked' | 'corrupt';
   readonly seq: number | null;
 

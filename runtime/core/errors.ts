@@ -38,11 +38,24 @@ export interface KernelErrorInfo {
 }
 
 /**
- * An error the kernel raises on purpose. Its message is safe to show to an agent by construction: code
- * that creates one must pass only kernel-chosen text. Anything else that escapes a handler is reported
- * as E_INTERNAL with a fixed message (see `toErrorInfo`).
+ * The base class of every error isokernel throws on purpose (KernelError, PolicyError, AuditStoreError),
+ * so a host can tell the kernel's refusals from its own bugs with one `instanceof`. Host misuse (a wrong
+ * argument type, a value out of range) is a plain TypeError or RangeError instead, as in the platform.
+ * Subclasses set `name` to their own class name.
  */
-export class KernelError extends Error {
+export class IsokernelError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'IsokernelError';
+  }
+}
+
+/**
+ * An error the kernel raises on purpose with one of the error codes. Its message is safe to show to an
+ * agent by construction: code that creates one must pass only kernel-chosen text. Anything else that
+ * escapes a handler is reported as E_INTERNAL with a fixed message (see `toErrorInfo`).
+ */
+export class KernelError extends IsokernelError {
   readonly code: ErrorCode;
 
   constructor(code: ErrorCode, message: string) {

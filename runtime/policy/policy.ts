@@ -21,6 +21,7 @@ import { isMap, isPair, isScalar, isSeq, LineCounter, type Node, parseDocument }
 import { z } from 'zod';
 import { MAX_USES } from '../capability/token.js';
 import { type Constraints, constraintsSchema } from '../core/constraint-match.js';
+import { IsokernelError } from '../core/errors.js';
 import { isActionPattern, resourcePatternError } from '../core/resource-match.js';
 import { type LimitField, limitBounds } from '../process/limits.js';
 
@@ -110,7 +111,7 @@ export interface PolicyIssue {
 }
 
 /** Thrown for an invalid policy; `issues` has every problem found, `message` lists them as file:line:col. */
-export class PolicyError extends Error {
+export class PolicyError extends IsokernelError {
   readonly issues: readonly PolicyIssue[];
 
   constructor(issues: readonly PolicyIssue[]) {
