@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { defineTool, Kernel, type Tool } from '../../index.js';
 import { decodeBase64Url } from '../../runtime/core/base64.js';
 import { normalizePath, normalizeUrl } from '../../runtime/core/resource-match.js';
+import { kernelInternals } from '../../runtime/kernel.js';
 import { loadPolicy, loadPolicyText, PolicyError } from '../../runtime/policy/policy.js';
 import { testKernel } from '../helpers/kernel.js';
 
@@ -273,11 +274,11 @@ describe('agent: using a capability it does not hold', () => {
     kernels.push(verifier);
     verifier.authority.addTrustAnchor(kernel.authority.rootPublicKey);
     for (const token of forged) {
-      const result = verifier.authority.import(token);
+      const result = verifier.authority.verify(token);
       expect(result).toMatchObject({ ok: false, code: 'E_CAP_DENIED' });
       if (!result.ok) expectNoSecrets([result.message], [...secretsOf(kernel, [granted.id]), token.slice(0, 40)]);
     }
-    expect(verifier.authority.import(granted.token).ok).toBe(true);
+    expect(verifier.authority.verify(granted.token).ok).toBe(true);
   });
 });
 
@@ -904,14 +905,14 @@ describe('host: a second Kernel over the same store directory', () => {
     const cap = first.grant(principal.hostPublicKey, { action: 'count', resource: 'count', maxUses: 3 });
     const other = first.grant(principal.hostPublicKey, { action: 'slow', resource: 'slow' });
     const use = (k: Kernel, action = 'count') =>
-      k.authority.authorize({ holder: principal.hostPublicKey, action, resource: action }).ok;
+      kernelInternals(k).authority.authorize({ holder: principal.hostPublicKey, action, resource: action }).ok;
     expect([use(first), use(first)]).toEqual([true, true]);
     first.revoke(other.id);
     await first.close();
     const second = Kernel.create({ store });
     kernels.push(second);
-    expect(second.authority.import(cap.token).ok).toBe(true);
-    expect(second.authority.import(other.token).ok).toBe(true);
+    expect(second.authority.verify(cap.token).ok).toBe(true);
+    expect(second.authority.verify(other.token).ok).toBe(true);
     expect([use(second), use(second), use(second, 'slow')]).toEqual([true, false, false]);
   });
 
@@ -923,10 +924,10 @@ describe('host: a second Kernel over the same store directory', () => {
     kernels.push(principal, first, second);
     const cap = first.grant(principal.hostPublicKey, { action: 'count', resource: 'count', maxUses: 3 });
     const other = first.grant(principal.hostPublicKey, { action: 'slow', resource: 'slow' });
-    expect(second.authority.import(cap.token).ok).toBe(true);
-    expect(second.authority.import(other.token).ok).toBe(true);
+    expect(second.authority.verify(cap.token).ok).toBe(true);
+    expect(second.authority.verify(other.token).ok).toBe(true);
     const use = (k: Kernel, action = 'count') =>
-      k.authority.authorize({ holder: principal.hostPublicKey, action, resource: action }).ok;
+      kernelInternals(k).authority.authorize({ holder: principal.hostPublicKey, action, resource: action }).ok;
     const outcomes = [use(first), use(second), use(first), use(second), use(first), use(second)];
     expect(outcomes.filter(Boolean)).toHaveLength(3);
     expect(second.capabilities(principal.hostPublicKey)).toContainEqual(
@@ -938,7 +939,7 @@ describe('host: a second Kernel over the same store directory', () => {
     // A third kernel opened later starts from the stored count, not from zero.
     const third = Kernel.create({ store });
     kernels.push(third);
-    expect(third.authority.import(cap.token).ok).toBe(true);
+    expect(third.authority.verify(cap.token).ok).toBe(true);
     expect(use(third)).toBe(false);
   });
 });
