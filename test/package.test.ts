@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import { API_ENTRIES, apiExports, apiReport } from '../scripts/api-report.js';
+import { runNode } from './helpers/node-process.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
@@ -17,15 +18,11 @@ const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
   exports: Record<string, Record<string, string>>;
 };
 
-// Runs `expression` over the module imported by `specifier` in a real Node process; returns stdout, or the error.
-function inNode(specifier: string, expression: string): { stdout: string; stderr: string } {
+// Runs `expression` over the module imported by `specifier` in a real Node process: its stdout, or the error code.
+async function inNode(specifier: string, expression: string): Promise<{ stdout: string; stderr: string }> {
   const code = `import(${JSON.stringify(specifier)}).then((m) => console.log(JSON.stringify(${expression})), (e) => { console.error(e.code ?? e.message); process.exitCode = 1; })`;
-  const child = spawnSync(process.execPath, ['--no-node-snapshot', '--input-type=module', '-e', code], {
-    cwd: ROOT,
-    encoding: 'utf8',
-    timeout: 30_000,
-  });
-  return { stdout: child.stdout.trim(), stderr: child.stderr.trim() };
+  const run = await runNode(['--no-node-snapshot', '--input-type=module', '-e', code], { cwd: ROOT });
+  return { stdout: run.stdout.trim(), stderr: run.stderr.trim() };
 }
 
 const exportsOf = apiExports(ROOT);
@@ -63,15 +60,18 @@ describe('the API report', () => {
 });
 
 describe('the built package', () => {
-  it.each(['isokernel', 'isokernel/token'])('%s: its run-time exports are exactly the report’s values', (entry) => {
-    const { stdout, stderr } = inNode(entry, 'Object.keys(m).sort()');
-    expect(stderr).toBe('');
-    const values = (exportsOf.get(entry) ?? []).filter((item) => item.value).map((item) => item.name);
-    expect(JSON.parse(stdout)).toEqual([...values].sort());
-  });
+  it.each(['isokernel', 'isokernel/token'])(
+    '%s: its run-time exports are exactly the report’s values',
+    async (entry) => {
+      const { stdout, stderr } = await inNode(entry, 'Object.keys(m).sort()');
+      expect(stderr).toBe('');
+      const values = (exportsOf.get(entry) ?? []).filter((item) => item.value).map((item) => item.name);
+      expect(JSON.parse(stdout)).toEqual([...values].sort());
+    },
+  );
 
-  it('isokernel/guest is types only: importing it at run time fails', () => {
-    expect(inNode('isokernel/guest', 'Object.keys(m)').stderr).toBe('ERR_PACKAGE_PATH_NOT_EXPORTED');
+  it('isokernel/guest is types only: importing it at run time fails', async () => {
+    expect((await inNode('isokernel/guest', 'Object.keys(m)')).stderr).toBe('ERR_PACKAGE_PATH_NOT_EXPORTED');
   });
 
   it('every file the exports map, types and bin name exists', () => {
@@ -108,12 +108,8 @@ describe('the built package', () => {
     expect(stray).toEqual([]);
   });
 
-  it('the bin starts the CLI (re-executing Node with --no-node-snapshot)', () => {
-    const child = spawnSync(process.execPath, [join(ROOT, pkg.bin['isokernel'] ?? ''), '--help'], {
-      cwd: ROOT,
-      encoding: 'utf8',
-      timeout: 30_000,
-    });
+  it('the bin starts the CLI (re-executing Node with --no-node-snapshot)', async () => {
+    const child = await runNode([join(ROOT, pkg.bin['isokernel'] ?? ''), '--help'], { cwd: ROOT });
     expect(child.status).toBe(0);
     expect(child.stdout).toMatch(/^Usage: isokernel /);
   });

@@ -5,7 +5,7 @@ import { auditExport, auditShow, auditVerify } from '../../cli/audit.js';
 import { sanitizeForTerminal } from '../../cli/io.js';
 import { AuditLog } from '../../runtime/audit/audit-log.js';
 import { AuditFileStore } from '../../runtime/audit/file-store.js';
-import { cleanup, fakeClock, KERNEL_KEY, KERNEL_KEY_HEX, tempDir, writeLog } from '../runtime/audit-helpers.js';
+import { cleanup, fakeClock, KERNEL_KEY, KERNEL_KEY_HEX, tempDir, writeLog } from '../helpers/audit-log.js';
 
 function capture() {
   const out: string[] = [];

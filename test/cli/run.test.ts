@@ -1,26 +1,16 @@
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
-
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const BIN = join(ROOT, 'bin/isokernel.js');
+import { beforeAll, describe, expect, it } from 'vitest';
+import { type CliRun, isokernel as cli, REPO } from '../helpers/cli-process.js';
 
 // The real bin in a real process, started WITHOUT --no-node-snapshot: it must add the flag itself.
 // Runs keep their state in a temp store unless the test names one: nothing is written into the repository.
 const STORE = join(mkdtempSync(join(tmpdir(), 'isokernel-cli-store-')), 's');
 
-function isokernel(...args: string[]) {
-  const started = performance.now();
+function isokernel(...args: string[]): Promise<CliRun> {
   const storeArgs = args[0] === 'run' && !args.includes('--store') ? ['--store', STORE] : [];
-  const child = spawnSync(process.execPath, [BIN, ...args, ...storeArgs], {
-    cwd: ROOT,
-    encoding: 'utf8',
-    timeout: 30_000,
-  });
-  return { status: child.status, stdout: child.stdout, stderr: child.stderr, ms: performance.now() - started };
+  return cli([...args, ...storeArgs], { cwd: REPO });
 }
 
 function agentFile(code: string): string {
@@ -30,8 +20,8 @@ function agentFile(code: string): string {
 }
 
 describe('examples/team', () => {
-  it('the lead hands each note to a summarizer holding only that file, and snapshots its progress', () => {
-    const run = isokernel(
+  it('the lead hands each note to a summarizer holding only that file, and snapshots its progress', async () => {
+    const run = await isokernel(
       'run',
       'examples/team/lead.js',
       '--policy',
@@ -57,36 +47,43 @@ describe('examples/team', () => {
 });
 
 describe('isokernel run', () => {
-  it('runs the hello example: result JSON on stdout, summary on stderr, exit 0', () => {
-    const run = isokernel('run', 'examples/hello/agent.js', '--input', '{"name":"Ada"}');
+  it('runs the hello example: result JSON on stdout, summary on stderr, exit 0', async () => {
+    const run = await isokernel('run', 'examples/hello/agent.js', '--input', '{"name":"Ada"}');
     expect(run.status).toBe(0);
     expect(JSON.parse(run.stdout)).toEqual({ greeting: 'hello, Ada', globals: true });
     expect(run.stderr).toContain('[agent] greeting Ada');
     expect(run.stderr).toMatch(/isokernel: ok cpu=[\d.]+ms wall=[\d.]+ms heap_peak=[\d.]+MB syscalls=1/);
   });
 
-  it('ends for(;;){} with --cpu-ms 200 as E_QUOTA (cpu) within a second of agent time', () => {
-    const run = isokernel('run', agentFile('export default function main() { for (;;) {} }'), '--cpu-ms', '200');
+  it('ends for(;;){} with --cpu-ms 200 as E_QUOTA (cpu) within a second of agent time', async () => {
+    const run = await isokernel('run', agentFile('export default function main() { for (;;) {} }'), '--cpu-ms', '200');
     expect(run.status).toBe(1);
     expect(JSON.parse(run.stdout)).toEqual({ error: { code: 'E_QUOTA', message: 'quota exceeded: cpu_ms' } });
     const wall = Number(/wall=([\d.]+)ms/.exec(run.stderr)?.[1]);
     expect(wall).toBeLessThan(1000);
   });
 
-  it('exits 1 with the code when the agent fails, and 2 on usage errors', () => {
-    expect(isokernel('run', agentFile('export default () => { throw new Error("no") }')).status).toBe(1);
-    expect(isokernel('run').status).toBe(2);
-    expect(isokernel('run', 'examples/hello/agent.js', '--input', '{bad').status).toBe(2);
-    expect(isokernel('run', 'examples/hello/agent.js', '--cpu-ms', '-5').status).toBe(2);
-    const missing = isokernel('run', join(tmpdir(), 'does-not-exist.js'));
-    expect(missing.status).toBe(2);
-    expect(isokernel('bogus').status).toBe(2);
+  it('exits 1 when the agent fails', async () => {
+    expect((await isokernel('run', agentFile('export default () => { throw new Error("no") }'))).status).toBe(1);
   });
 
-  it('applies --wall-ms and --memory-mb', () => {
-    const wall = isokernel('run', agentFile('export default () => new Promise(() => {})'), '--wall-ms', '100');
+  it.each([
+    ['no file', ['run']],
+    ['input that is not JSON', ['run', 'examples/hello/agent.js', '--input', '{bad']],
+    ['a negative --cpu-ms', ['run', 'examples/hello/agent.js', '--cpu-ms', '-5']],
+    ['a missing agent file', ['run', join(tmpdir(), 'does-not-exist.js')]],
+    ['an unknown command', ['bogus']],
+  ])('exits 2 on a usage error: %s', async (_name, args) => {
+    expect((await isokernel(...args)).status).toBe(2);
+  });
+
+  it('applies --wall-ms', async () => {
+    const wall = await isokernel('run', agentFile('export default () => new Promise(() => {})'), '--wall-ms', '100');
     expect(JSON.parse(wall.stdout)).toMatchObject({ error: { code: 'E_QUOTA', message: 'quota exceeded: wall_ms' } });
-    const memory = isokernel(
+  });
+
+  it('applies --memory-mb', async () => {
+    const memory = await isokernel(
       'run',
       agentFile('export default () => { const a = []; for (;;) a.push({ x: [1, 2] }); }'),
       '--memory-mb',
@@ -99,79 +96,116 @@ describe('isokernel run', () => {
 });
 
 describe('isokernel run --policy / --store, and policy check', () => {
-  it('creates the store (0700) under the current directory by default and under --store when given', () => {
+  it('creates the store (0700) under the current directory by default', async () => {
     const cwd = mkdtempSync(join(tmpdir(), 'isokernel-cwd-'));
-    const file = agentFile('export default () => sys.caps()');
-    const child = spawnSync(process.execPath, [BIN, 'run', file], { cwd, encoding: 'utf8', timeout: 30_000 });
-    expect(child.status).toBe(0);
-    expect(JSON.parse(child.stdout)).toEqual([]);
+    const run = await cli(['run', agentFile('export default () => sys.caps()')], { cwd });
+    expect(run.status).toBe(0);
+    expect(JSON.parse(run.stdout)).toEqual([]);
     expect(statSync(join(cwd, '.isokernel')).mode & 0o777).toBe(0o700);
+  });
 
-    const store = join(cwd, 'elsewhere');
-    const withPolicy = isokernel('run', file, '--store', store, '--policy', 'examples/policy.yaml');
+  it('creates the store under --store and grants the --policy rules', async () => {
+    const store = join(mkdtempSync(join(tmpdir(), 'isokernel-cwd-')), 'elsewhere');
+    const file = agentFile('export default () => sys.caps()');
+    const withPolicy = await isokernel('run', file, '--store', store, '--policy', 'examples/policy.yaml');
     expect(withPolicy.status).toBe(0);
     const caps = JSON.parse(withPolicy.stdout) as { action: string; resource: string }[];
     expect(caps.map((c) => `${c.action} ${c.resource}`)).toContain('fs.read /workspace/**');
     expect(statSync(store).isDirectory()).toBe(true);
   });
 
-  it('refuses an invalid policy with file:line:col and exit 2', () => {
+  describe('an invalid policy', () => {
     const bad = join(mkdtempSync(join(tmpdir(), 'isokernel-policy-')), 'bad.yaml');
     writeFileSync(bad, 'capabilities:\n  - action: fs.read\n    resource: 42\n');
-    const run = isokernel('run', 'examples/hello/agent.js', '--policy', bad, '--store', join(tmpdir(), 'isokernel-x'));
-    expect(run.status).toBe(2);
-    expect(run.stderr).toMatch(/bad\.yaml:3:15/);
-    const check = isokernel('policy', 'check', bad);
-    expect(check.status).toBe(1);
-    expect(check.stderr + check.stdout).toMatch(/bad\.yaml:3:15/);
+
+    it('run refuses it with file:line:col and exit 2', async () => {
+      const store = join(mkdtempSync(join(tmpdir(), 'isokernel-x-')), 's');
+      const run = await isokernel('run', 'examples/hello/agent.js', '--policy', bad, '--store', store);
+      expect(run.status).toBe(2);
+      expect(run.stderr).toMatch(/bad\.yaml:3:15/);
+    });
+
+    it('policy check reports it with file:line:col and exit 1', async () => {
+      const check = await isokernel('policy', 'check', bad);
+      expect(check.status).toBe(1);
+      expect(check.stderr + check.stdout).toMatch(/bad\.yaml:3:15/);
+    });
   });
 
-  it('policy check prints the rules of a valid file as a table', () => {
-    const check = isokernel('policy', 'check', 'examples/policy.yaml');
+  it('policy check prints the rules of a valid file as a table', async () => {
+    const check = await isokernel('policy', 'check', 'examples/policy.yaml');
     expect(check.status).toBe(0);
     expect(check.stdout).toMatch(/fs\.write\s+\/workspace\/output\/\*\*/);
     expect(check.stdout).toMatch(/net\.http\s+https:\/\/api\.example\.com\/\*\*\s+method=GET/);
   });
 });
 
-describe('isokernel run writes the audit log; isokernel audit verifies it', () => {
-  it('prints the audit file and seq range, verifies under the store key, and fails closed on an edit', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'isokernel-audit-cli-'));
-    const store = join(dir, 'store');
-    const run = isokernel('run', 'examples/hello/agent.js', '--store', store);
-    expect(run.status).toBe(0);
-    const file = join(store, 'audit.jsonl');
-    expect(run.stderr).toContain(`audit=${file} seq=0..1`);
-    const again = isokernel('run', 'examples/hello/agent.js', '--store', store);
-    expect(again.stderr).toContain('seq=2..3');
+describe('isokernel run writes the audit log; isokernel audit reads and verifies it', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'isokernel-audit-cli-'));
+  const store = join(dir, 'store');
+  const file = join(store, 'audit.jsonl');
+  let first: CliRun;
+  let second: CliRun;
+  beforeAll(async () => {
+    first = await isokernel('run', 'examples/hello/agent.js', '--store', store);
+    second = await isokernel('run', 'examples/hello/agent.js', '--store', store);
+  }, 60_000);
 
-    const verify = isokernel('audit', 'verify', file, '--store', store);
+  it('run prints the audit file and the seq range of each run', () => {
+    expect(first.status).toBe(0);
+    expect(first.stderr).toContain(`audit=${file} seq=0..1`);
+    expect(second.stderr).toContain('seq=2..3');
+  });
+
+  it('audit verify passes under the store key', async () => {
+    const verify = await isokernel('audit', 'verify', file, '--store', store);
     expect(verify.status).toBe(0);
     expect(verify.stdout).toMatch(/^OK 4 records/);
-    expect(isokernel('audit', 'show', file, '--status', 'ok').stdout).toMatch(/log\s+log\s+-\s+ok/);
-    const exported = isokernel('audit', 'export', file, '--format', 'agent-kernel').stdout.trim().split('\n');
-    expect(exported.map((line) => JSON.parse(line).status)).toEqual(['OK', 'OK']);
+  });
 
-    const text = readFileSync(file, 'utf8').replace('"syscall":"log"', '"syscall":"tool"');
-    writeFileSync(file, text);
-    const broken = isokernel('audit', 'verify', file, '--store', store);
+  it('audit show filters by status', async () => {
+    expect((await isokernel('audit', 'show', file, '--status', 'ok')).stdout).toMatch(/log\s+log\s+-\s+ok/);
+  });
+
+  it('audit export writes one agent-kernel line per outcome', async () => {
+    const exported = (await isokernel('audit', 'export', file, '--format', 'agent-kernel')).stdout.trim().split('\n');
+    expect(exported.map((line) => JSON.parse(line).status)).toEqual(['OK', 'OK']);
+  });
+
+  it('audit verify of a missing file fails closed (exit 1)', async () => {
+    expect((await isokernel('audit', 'verify', join(dir, 'missing.jsonl'))).status).toBe(1);
+  });
+
+  // Last: it edits the log the tests above read.
+  it('audit verify finds an edit and names its seq (exit 1)', async () => {
+    writeFileSync(file, readFileSync(file, 'utf8').replace('"syscall":"log"', '"syscall":"tool"'));
+    const broken = await isokernel('audit', 'verify', file, '--store', store);
     expect(broken.status).toBe(1);
     expect(broken.stdout + broken.stderr).toMatch(/seq 0/);
-    expect(isokernel('audit', 'verify', join(dir, 'missing.jsonl')).status).toBe(1);
   });
 });
 
 describe('agent text reaches the terminal only escaped', () => {
-  it('escapes control and bidi characters in log lines and in the result, which stays the same JSON value', () => {
-    const evil = '\u001b]0;pwned\u0007\u001b[2J\u009b31m\u202eabc';
+  const evil = '\u001b]0;pwned\u0007\u001b[2J\u009b31m\u202eabc';
+  let run: CliRun;
+  beforeAll(async () => {
     const file = agentFile(
       `export default async () => { await sys.log(${JSON.stringify(evil)}); return { text: ${JSON.stringify(evil)} }; }`,
     );
-    const run = isokernel('run', file, '--store', join(mkdtempSync(join(tmpdir(), 'isokernel-tty-')), 's'));
+    run = await isokernel('run', file, '--store', join(mkdtempSync(join(tmpdir(), 'isokernel-tty-')), 's'));
+  }, 30_000);
+
+  it('no control or bidi character reaches stdout or stderr', () => {
     expect(run.status).toBe(0);
     // biome-ignore lint/suspicious/noControlCharactersInRegex: asserting these control characters are absent.
     expect(run.stdout + run.stderr).not.toMatch(/[\u001b\u0007\u009b\u202e]/);
+  });
+
+  it('log lines show escapes of them', () => {
     expect(run.stderr).toContain('[agent] \\u{1b}]0;pwned');
+  });
+
+  it('the result stays the same JSON value', () => {
     expect(JSON.parse(run.stdout)).toEqual({ text: evil });
   });
 });

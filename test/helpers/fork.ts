@@ -1,6 +1,6 @@
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { RunResult } from '../../index.js';
+import { runNode } from './node-process.js';
 
 const CHILD = fileURLToPath(new URL('./child-agents.ts', import.meta.url));
 
@@ -24,43 +24,25 @@ export interface ChildOutcome extends Omit<BatchOutcome, 'results'> {
  * --no-node-snapshot) and waits up to `timeoutMs` for the process to exit. Crash-class attacks use this so
  * that an abort or a hang of the host is observed, not suffered.
  */
-export function runBatchInChild(
+export async function runBatchInChild(
   codes: readonly string[],
   limits: Record<string, number> = {},
   timeoutMs = 30_000,
 ): Promise<BatchOutcome> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--no-node-snapshot', '--import', 'tsx', CHILD], {
-      env: { ...process.env, ISOKERNEL_AGENT_CODES: JSON.stringify(codes), ISOKERNEL_LIMITS: JSON.stringify(limits) },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, timeoutMs);
-    child.on('close', (exitCode, signal) => {
-      clearTimeout(timer);
-      const results: RunResult[] = [];
-      for (const line of stdout.split('\n')) {
-        if (line.trim() === '') continue;
-        try {
-          results.push((JSON.parse(line) as { result: RunResult }).result);
-        } catch {
-          break;
-        }
-      }
-      resolve({ exitCode, signal, results, stderr, timedOut });
-    });
+  const run = await runNode(['--no-node-snapshot', '--import', 'tsx', CHILD], {
+    env: { ...process.env, ISOKERNEL_AGENT_CODES: JSON.stringify(codes), ISOKERNEL_LIMITS: JSON.stringify(limits) },
+    timeoutMs,
   });
+  const results: RunResult[] = [];
+  for (const line of run.stdout.split('\n')) {
+    if (line.trim() === '') continue;
+    try {
+      results.push((JSON.parse(line) as { result: RunResult }).result);
+    } catch {
+      break;
+    }
+  }
+  return { exitCode: run.status, signal: run.signal, results, stderr: run.stderr, timedOut: run.timedOut };
 }
 
 /** One agent in a separate Node process; see runBatchInChild. */

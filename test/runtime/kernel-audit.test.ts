@@ -7,8 +7,8 @@ import { defineTool, type Kernel } from '../../index.js';
 import { verifyRecordInclusion } from '../../runtime/audit/proof.js';
 import type { AuditRecord } from '../../runtime/audit/record.js';
 import { verifyAuditFile } from '../../runtime/audit/verify-file.js';
+import { readAuditRecords } from '../helpers/audit-log.js';
 import { testKernel } from '../helpers/kernel.js';
-import { readAuditRecords } from './audit-helpers.js';
 
 let kernel: Kernel | undefined;
 afterEach(async () => {

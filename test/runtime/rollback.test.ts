@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type GrantRule, Kernel, type KernelOptions, type Tool } from '../../index.js';
 import { createFsTools } from '../../tools/fs.js';
-import { readAuditRecords } from './audit-helpers.js';
+import { readAuditRecords } from '../helpers/audit-log.js';
 
 let base = '';
 let root = '';

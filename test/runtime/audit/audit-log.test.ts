@@ -11,7 +11,7 @@ import {
 import { digestArgs, GENESIS_PREV, recordLeafHash } from '../../../runtime/audit/record.js';
 import { verifyAuditLines } from '../../../runtime/audit/verify-file.js';
 import { canonicalJson } from '../../../runtime/core/canonical-json.js';
-import { fakeClock, fillLog, KERNEL_KEY, KERNEL_KEY_HEX, OTHER_KEY } from '../audit-helpers.js';
+import { fakeClock, fillLog, KERNEL_KEY, KERNEL_KEY_HEX, OTHER_KEY } from '../../helpers/audit-log.js';
 
 const sha = (text: string): string => createHash('sha256').update(text, 'utf8').digest('hex');
 

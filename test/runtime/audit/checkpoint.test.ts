@@ -11,7 +11,7 @@ import {
 import { EMPTY_ROOT } from '../../../runtime/audit/merkle.js';
 import { verifySignature } from '../../../runtime/capability/signing-key.js';
 import { canonicalJson } from '../../../runtime/core/canonical-json.js';
-import { KERNEL_KEY, KERNEL_KEY_HEX, OTHER_KEY } from '../audit-helpers.js';
+import { KERNEL_KEY, KERNEL_KEY_HEX, OTHER_KEY } from '../../helpers/audit-log.js';
 
 const ROOT = 'ab'.repeat(32);
 const statement = { size: 10, root: ROOT, time: 1_735_689_600_000, every: 4 };

@@ -15,7 +15,7 @@ import {
   OTHER_KEY,
   tempDir,
   writeLog,
-} from '../audit-helpers.js';
+} from '../../helpers/audit-log.js';
 
 const entry = { namespace: 'alpha', agent: 'agent-1', syscall: 'tool', action: 'fs.read', args: { n: 1 } } as const;
 

@@ -3,7 +3,7 @@ import { AuditLog, MemoryAuditSink } from '../../../runtime/audit/audit-log.js';
 import { AuditChain } from '../../../runtime/audit/hash-chain.js';
 import { EMPTY_ROOT, verifyInclusion } from '../../../runtime/audit/merkle.js';
 import { type AuditRecord, type AuditRecordBody, GENESIS_PREV, sealRecord } from '../../../runtime/audit/record.js';
-import { fillLog, KERNEL_KEY } from '../audit-helpers.js';
+import { fillLog, KERNEL_KEY } from '../../helpers/audit-log.js';
 
 function reseal(record: AuditRecord, changes: Partial<AuditRecordBody>): AuditRecord {
   const { hash: _hash, ...body } = record;

@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { scanLines } from '../../../runtime/audit/lines.js';
-import { cleanup, tempDir } from '../audit-helpers.js';
+import { cleanup, tempDir } from '../../helpers/audit-log.js';
 
 function collect(path: string, max = 1 << 20): { lines: string[]; scan: ReturnType<typeof scanLines> } {
   const lines: string[] = [];

@@ -6,7 +6,7 @@ import {
   verifyCheckpointConsistency,
   verifyRecordInclusion,
 } from '../../../runtime/audit/proof.js';
-import { fakeClock, fillLog, KERNEL_KEY, KERNEL_KEY_HEX, OTHER_KEY } from '../audit-helpers.js';
+import { fakeClock, fillLog, KERNEL_KEY, KERNEL_KEY_HEX, OTHER_KEY } from '../../helpers/audit-log.js';
 
 function closedLog(): { log: AuditLog; sink: MemoryAuditSink } {
   const sink = new MemoryAuditSink();

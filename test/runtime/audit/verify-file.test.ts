@@ -22,7 +22,7 @@ import {
   OTHER_KEY,
   tempDir,
   writeLog,
-} from '../audit-helpers.js';
+} from '../../helpers/audit-log.js';
 
 const TRUSTED = { trustedKeys: [KERNEL_KEY_HEX] };
 const EVERY = 16;

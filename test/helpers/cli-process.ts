@@ -1,9 +1,9 @@
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
+import { runNode } from './node-process.js';
 
 /** The repository root and the real bin (which runs dist/: build before these tests). */
 export const REPO = fileURLToPath(new URL('../..', import.meta.url));
@@ -19,24 +19,9 @@ export interface CliRun {
  * Runs the real CLI in a child process. Asynchronous on purpose: a test's own HTTP server must keep
  * answering while the CLI runs. `cwd` defaults to a directory the test owns, never the repository.
  */
-export function isokernel(args: readonly string[], options: { cwd: string }): Promise<CliRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      cwd: options.cwd,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      timeout: 30_000,
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      stdout += chunk;
-    });
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-      stderr += chunk;
-    });
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
+export async function isokernel(args: readonly string[], options: { cwd: string }): Promise<CliRun> {
+  const { status, stdout, stderr } = await runNode([BIN, ...args], { cwd: options.cwd, timeoutMs: 30_000 });
+  return { status, stdout, stderr };
 }
 
 /** Parses the JSON a command printed on stdout, with the output in the error when it is not JSON. */
