@@ -1,3 +1,4 @@
+import { expect } from 'vitest';
 import { z } from 'zod';
 import { defineTool, Kernel, type KernelOptions, type RunResult, type Tool } from '../../index.js';
 
@@ -82,4 +83,34 @@ export function recordingTool(reply: unknown = null): {
     },
   });
   return { tool, calls, capability: { action: 'record', resource: 'record' } };
+}
+
+/** A test kernel (see `testKernel`) with `programs` registered by name. */
+export function kernelWith(programs: Record<string, string>, options: KernelOptions = {}): Kernel {
+  const kernel = testKernel(options);
+  for (const [name, code] of Object.entries(programs)) kernel.programs.add(name, code);
+  return kernel;
+}
+
+/**
+ * Resolves once `condition()` holds, polling every 5 ms; rejects naming `what` after `timeoutMs`. For states
+ * the kernel reaches asynchronously (isolates disposed after a kill), never for timing assertions.
+ */
+export async function waitFor(condition: () => boolean, what = 'condition', timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`${what}: not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+/**
+ * After an attack or a kill: every agent ended and its isolate disposed (waited for), and the kernel still
+ * runs a fresh agent to the right answer.
+ */
+export async function expectKernelHealthy(kernel: Kernel): Promise<void> {
+  await waitFor(() => kernel.stats().agents === 0 && kernel.stats().isolates === 0, 'every agent ended and disposed');
+  expect(kernel.agents()).toEqual([]);
+  const fresh = await kernel.run({ code: 'export default async (n) => n * 2', input: 21 });
+  expect(fresh).toMatchObject({ ok: true, value: 42 });
 }

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Kernel } from '../../index.js';
-import { testKernel } from '../helpers/kernel.js';
+import type { Kernel, KernelOptions } from '../../index.js';
+import { expectKernelHealthy, kernelWith, waitFor } from '../helpers/kernel.js';
 
 let kernel: Kernel | undefined;
 afterEach(async () => {
@@ -8,15 +8,15 @@ afterEach(async () => {
   kernel = undefined;
 });
 
-function kernelWith(programs: Record<string, string>, options: Parameters<typeof testKernel>[0] = {}): Kernel {
-  kernel = testKernel(options);
-  for (const [name, code] of Object.entries(programs)) kernel.programs.add(name, code);
+// Each test's kernel, closed after it.
+function openKernel(programs: Record<string, string>, options: KernelOptions = {}): Kernel {
+  kernel = kernelWith(programs, options);
   return kernel;
 }
 
 describe('spawn and join', () => {
   it('runs a registered program as a child and joins its result', async () => {
-    const k = kernelWith({ double: 'export default async (n) => n * 2' });
+    const k = openKernel({ double: 'export default async (n) => n * 2' });
     const result = await k.run({
       code: `export default async () => {
         const id = await sys.spawn({ program: 'double', input: 21 });
@@ -27,7 +27,7 @@ describe('spawn and join', () => {
   });
 
   it('refuses an unknown program with E_NOT_FOUND', async () => {
-    const k = kernelWith({});
+    const k = openKernel({});
     const result = await k.run({
       code: `export default async () => {
         try { await sys.spawn({ program: 'nope' }); } catch (e) { return e.code; }
@@ -39,7 +39,7 @@ describe('spawn and join', () => {
 
 describe('the tree', () => {
   it('lists the live tree with parents and programs, and kill ends a child with its descendants', async () => {
-    const k = kernelWith({
+    const k = openKernel({
       sleeper: 'export default async () => { await new Promise(() => {}); }',
       middle: `export default async () => {
         await sys.spawn({ program: 'sleeper' });
@@ -68,7 +68,7 @@ describe('the tree', () => {
   });
 
   it('kills the children when their parent ends', async () => {
-    const k = kernelWith({ sleeper: 'export default async () => { await new Promise(() => {}); }' });
+    const k = openKernel({ sleeper: 'export default async () => { await new Promise(() => {}); }' });
     const result = await k.run({
       code: `export default async () => { await sys.spawn({ program: 'sleeper' }); return 'done'; }`,
     });
@@ -78,7 +78,7 @@ describe('the tree', () => {
 
   it('a tree of 50 agents with a killed middle node leaves no live descendants and no live isolates', async () => {
     // Each node spawns `fan` children down to depth 3: 1 + 3 + 3*3 + 3*3*4 = 49, plus the top = 50.
-    const k = kernelWith({
+    const k = openKernel({
       node: `export default async ({ level }) => {
         const fan = level === 2 ? 4 : 3;
         if (level < 3) for (let i = 0; i < fan; i++) await sys.spawn({ program: 'node', input: { level: level + 1 } });
@@ -88,7 +88,7 @@ describe('the tree', () => {
     const top = k.spawn({
       code: `export default async () => { await sys.spawn({ program: 'node', input: { level: 0 } }); await new Promise(() => {}); }`,
     });
-    await waitFor(() => k.agents().length === 50, 20_000);
+    await waitFor(() => k.agents().length === 50, '50 agents live', 20_000);
     const agents = k.agents();
     const byParent = (id: string) => agents.filter((a) => a.parent === id);
     const first = byParent(top.id)[0];
@@ -103,22 +103,13 @@ describe('the tree', () => {
     expect(k.agents().length).toBe(50 - doomed.length);
     top.kill();
     await top.result;
-    await waitFor(() => k.stats().isolates === 0);
-    expect(k.agents()).toEqual([]);
+    await expectKernelHealthy(k);
   }, 30_000);
 });
 
-async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
 describe('host-started children (kernel.spawn({ parent }))', () => {
   it('an unknown or ended parent is E_NOT_FOUND', async () => {
-    const k = kernelWith({ leaf: 'export default async () => 1' });
+    const k = openKernel({ leaf: 'export default async () => 1' });
     expect(() => k.spawn({ program: 'leaf', parent: 'no-such-agent' })).toThrow(
       expect.objectContaining({ code: 'E_NOT_FOUND' }),
     );
@@ -130,7 +121,7 @@ describe('host-started children (kernel.spawn({ parent }))', () => {
   });
 
   it("a child attached by the host lives in the parent's subtree: its budget, its label, its end", async () => {
-    const k = kernelWith({
+    const k = openKernel({
       sleeper: 'export default async () => { await new Promise(() => {}); }',
       label: 'export default async () => sys.label()',
     });
@@ -149,7 +140,7 @@ describe('host-started children (kernel.spawn({ parent }))', () => {
   });
 
   it('a host-attached child is killed with its parent', async () => {
-    const k = kernelWith({ sleeper: 'export default async () => { await new Promise(() => {}); }' });
+    const k = openKernel({ sleeper: 'export default async () => { await new Promise(() => {}); }' });
     const parent = k.spawn({ program: 'sleeper' });
     await waitFor(() => k.agents().length === 1);
     const child = k.spawn({ program: 'sleeper', parent: parent.id });

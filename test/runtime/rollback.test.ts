@@ -57,7 +57,8 @@ const rule = (action: string): { action: string; resource: string } => ({ action
 /** A policy for the host and every agent: all of fs on the root. */
 const fullPolicy = () => ({ capabilities: ['fs.read', 'fs.write', 'fs.delete', 'fs.list'].map(rule) });
 
-function kernelWith(options: Omit<KernelOptions, 'tools'> = {}): Kernel {
+/** A kernel with the fs tools on the test's root and a policy allowing all of fs there. */
+function fsKernel(options: Omit<KernelOptions, 'tools'> = {}): Kernel {
   const kernel = Kernel.create({ policy: fullPolicy(), ...options, tools: fsTools() });
   kernels.push(kernel);
   return kernel;
@@ -101,7 +102,7 @@ describe('rollback undoes an agent’s fs.write and fs.delete', () => {
   it('restores the previous content and mode of an overwritten file', async () => {
     writeFileSync(file('notes.txt'), 'original');
     chmodSync(file('notes.txt'), 0o640);
-    const kernel = kernelWith();
+    const kernel = fsKernel();
     const { recordId, path } = await agentCall(kernel, 'fs.write', { path: 'notes.txt', content: 'clobbered' });
     expect(path).toBe(file('notes.txt'));
     expect(read('notes.txt')).toBe('clobbered');
@@ -113,7 +114,7 @@ describe('rollback undoes an agent’s fs.write and fs.delete', () => {
   });
 
   it('deletes a file the write created', async () => {
-    const kernel = kernelWith();
+    const kernel = fsKernel();
     const { recordId } = await agentCall(kernel, 'fs.write', { path: 'new.txt', content: 'fresh' });
     expect(read('new.txt')).toBe('fresh');
     expect(await kernel.rollback(recordId)).toMatchObject({ status: 'OK' });
@@ -125,7 +126,7 @@ describe('rollback undoes an agent’s fs.write and fs.delete', () => {
     chmodSync(file('keep.bin'), 0o600);
     mkdirSync(file('empty'), { mode: 0o750 });
     chmodSync(file('empty'), 0o750);
-    const kernel = kernelWith();
+    const kernel = fsKernel();
     const deletedFile = await agentCall(kernel, 'fs.delete', { path: 'keep.bin' });
     const deletedDir = await agentCall(kernel, 'fs.delete', { path: 'empty' });
     expect(readdirSync(root)).toEqual([]);
@@ -140,7 +141,7 @@ describe('rollback undoes an agent’s fs.write and fs.delete', () => {
 
   it('restores the label the file had, so a rollback cannot launder or strand a taint', async () => {
     writeFileSync(file('page.txt'), 'public');
-    const kernel = kernelWith();
+    const kernel = fsKernel();
     const { recordId } = await agentCall(
       kernel,
       'fs.write',
@@ -159,7 +160,7 @@ describe('rollback undoes an agent’s fs.write and fs.delete', () => {
   });
 
   it('lists the records and marks a rolled-back one', async () => {
-    const kernel = kernelWith();
+    const kernel = fsKernel();
     const { recordId } = await agentCall(kernel, 'fs.write', { path: 'a.txt', content: 'a' });
     const [record] = await kernel.undoRecords();
     expect(record).toMatchObject({ id: recordId, tool: 'fs.write', action: 'fs.delete', resource: file('a.txt') });
@@ -175,7 +176,7 @@ describe('rollback is re-authorized under the policy', () => {
 
   it('is DENIED when the host holds no fs.write, changes nothing, and works once granted', async () => {
     writeFileSync(file('doc.txt'), 'v1');
-    const kernel = kernelWith({ policy: { capabilities: [rule('fs.read')] } });
+    const kernel = fsKernel({ policy: { capabilities: [rule('fs.read')] } });
     const { recordId } = await agentCall(kernel, 'fs.write', { path: 'doc.txt', content: 'v2' }, { caps: agentCaps() });
 
     const denied = await kernel.rollback(recordId);
@@ -190,7 +191,7 @@ describe('rollback is re-authorized under the policy', () => {
   });
 
   it('authorizes undoing a creation as fs.delete: fs.write alone is not enough', async () => {
-    const kernel = kernelWith({ policy: { capabilities: [rule('fs.write')] } });
+    const kernel = fsKernel({ policy: { capabilities: [rule('fs.write')] } });
     const { recordId } = await agentCall(kernel, 'fs.write', { path: 'made.txt', content: 'x' }, { caps: agentCaps() });
     expect(await kernel.rollback(recordId)).toMatchObject({ status: 'DENIED', error: { code: 'E_CAP_DENIED' } });
     expect(read('made.txt')).toBe('x');
@@ -200,7 +201,7 @@ describe('rollback is re-authorized under the policy', () => {
     mkdirSync(file('public'));
     mkdirSync(file('private'));
     writeFileSync(file('private/key'), 'k1');
-    const kernel = kernelWith({ policy: { capabilities: [{ action: 'fs.write', resource: `${root}/public/**` }] } });
+    const kernel = fsKernel({ policy: { capabilities: [{ action: 'fs.write', resource: `${root}/public/**` }] } });
     const { recordId } = await agentCall(kernel, 'fs.delete', { path: 'private/key' }, { caps: agentCaps() });
     expect(await kernel.rollback(recordId)).toMatchObject({ status: 'DENIED', error: { code: 'E_CAP_DENIED' } });
     expect(readdirSync(file('private'))).toEqual([]);
@@ -210,7 +211,7 @@ describe('rollback is re-authorized under the policy', () => {
 describe('rollback refuses a file that changed since, unless forced', () => {
   it('refuses an overwrite that was changed again, then force restores it', async () => {
     writeFileSync(file('cfg.json'), '{"v":1}');
-    const kernel = kernelWith();
+    const kernel = fsKernel();
     const { recordId } = await agentCall(kernel, 'fs.write', { path: 'cfg.json', content: '{"v":2}' });
     writeFileSync(file('cfg.json'), '{"v":3}');
 
@@ -225,7 +226,7 @@ describe('rollback refuses a file that changed since, unless forced', () => {
 
   it('refuses to delete a created file that was changed, and to restore a deleted one over a new one', async () => {
     writeFileSync(file('gone.txt'), 'old');
-    const kernel = kernelWith();
+    const kernel = fsKernel();
     const created = await agentCall(kernel, 'fs.write', { path: 'made.txt', content: 'mine' });
     const deleted = await agentCall(kernel, 'fs.delete', { path: 'gone.txt' });
     writeFileSync(file('made.txt'), 'someone else');
@@ -245,7 +246,7 @@ describe('rollback refuses a file that changed since, unless forced', () => {
 
   it('only `force: true` forces', async () => {
     writeFileSync(file('f.txt'), 'a');
-    const kernel = kernelWith();
+    const kernel = fsKernel();
     const { recordId } = await agentCall(kernel, 'fs.write', { path: 'f.txt', content: 'b' });
     writeFileSync(file('f.txt'), 'c');
     const loose = { force: 'yes' } as unknown as { force: boolean };
@@ -257,7 +258,7 @@ describe('rollback refuses a file that changed since, unless forced', () => {
 describe('a record is rolled back at most once', () => {
   it('refuses a second rollback, forced or not, and leaves the file alone', async () => {
     writeFileSync(file('once.txt'), 'first');
-    const kernel = kernelWith();
+    const kernel = fsKernel();
     const { recordId } = await agentCall(kernel, 'fs.write', { path: 'once.txt', content: 'second' });
     expect(await kernel.rollback(recordId)).toMatchObject({ status: 'OK' });
     writeFileSync(file('once.txt'), 'third');
@@ -272,7 +273,7 @@ describe('a record is rolled back at most once', () => {
 
   it('lets exactly one of two concurrent forced rollbacks through', async () => {
     writeFileSync(file('race.txt'), 'first');
-    const kernel = kernelWith();
+    const kernel = fsKernel();
     const { recordId } = await agentCall(kernel, 'fs.write', { path: 'race.txt', content: 'second' });
     const results = await Promise.all([
       kernel.rollback(recordId, { force: true }),
@@ -312,7 +313,7 @@ describe('record ids are validated before anything is looked up', () => {
     const store = join(base, 'store');
     const audit = join(base, 'audit.jsonl');
     writeFileSync(file('x'), 'x');
-    const kernel = kernelWith({ store, audit: { file: audit } });
+    const kernel = fsKernel({ store, audit: { file: audit } });
     await agentCall(kernel, 'fs.write', { path: 'x', content: 'y' });
     const before = [...tree(base)].filter((line) => !line.startsWith(audit));
 
@@ -331,7 +332,7 @@ describe('record ids are validated before anything is looked up', () => {
   });
 
   it('answers an unknown well-formed id with E_NOT_FOUND', async () => {
-    const kernel = kernelWith();
+    const kernel = fsKernel();
     const result = await kernel.rollback(`u_${hex}`);
     expect(result).toMatchObject({ status: 'ERROR', error: { code: 'E_NOT_FOUND' } });
     expect(undoCalls).toBe(0);
@@ -342,7 +343,7 @@ describe('rollback is audited', () => {
   it('records the intent before the undo and the outcome after, as the host, for OK, DENIED and ERROR', async () => {
     const audit = join(base, 'audit.jsonl');
     writeFileSync(file('a.txt'), 'CONTENT-BEFORE');
-    const kernel = kernelWith({ audit: { file: audit }, policy: { capabilities: [rule('fs.read')] } });
+    const kernel = fsKernel({ audit: { file: audit }, policy: { capabilities: [rule('fs.read')] } });
     const caps = [rule('fs.write'), rule('fs.delete')];
     const { recordId } = await agentCall(kernel, 'fs.write', { path: 'a.txt', content: 'CONTENT-AFTER' }, { caps });
 
@@ -379,13 +380,13 @@ describe('undo records persist with the store', () => {
     const store = join(base, 'store');
     writeFileSync(file('persist.txt'), 'before');
     chmodSync(file('persist.txt'), 0o604);
-    const first = kernelWith({ store });
+    const first = fsKernel({ store });
     const { recordId } = await agentCall(first, 'fs.write', { path: 'persist.txt', content: 'after' });
     const deleted = await agentCall(first, 'fs.delete', { path: 'persist.txt' });
     await first.close();
     expect(readdirSync(root)).toEqual([]);
 
-    const second = kernelWith({ store });
+    const second = fsKernel({ store });
     expect((await second.undoRecords()).map((record) => record.id).sort()).toEqual([recordId, deleted.recordId].sort());
     expect(await second.rollback(deleted.recordId)).toMatchObject({ status: 'OK' });
     expect(read('persist.txt')).toBe('after');
@@ -395,7 +396,7 @@ describe('undo records persist with the store', () => {
     await second.close();
 
     // The rolled-back mark persists too.
-    const third = kernelWith({ store });
+    const third = fsKernel({ store });
     expect(await third.rollback(recordId, { force: true })).toMatchObject({ error: { code: 'E_NOT_FOUND' } });
     expect(read('persist.txt')).toBe('before');
   });
