@@ -76,13 +76,14 @@ export class DirectoryBlobStore implements BlobStore {
 
   async get(id: string): Promise<Uint8Array | undefined> {
     if (!isBlobId(id)) return undefined;
-    let bytes: Uint8Array;
+    let bytes: Buffer;
     try {
       bytes = await readFile(join(this.#dir, id.slice(0, 2), id));
     } catch {
       return undefined;
     }
-    return blobId(bytes) === id ? bytes : undefined;
+    // A plain Uint8Array, as the memory store returns: callers see one type whatever the store.
+    return blobId(bytes) === id ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) : undefined;
   }
 
   async list(): Promise<string[]> {

@@ -8,6 +8,7 @@ import { ClassicLevel } from 'classic-level';
 export interface KvStore {
   /** The value, or undefined when absent. */
   get(key: string): Promise<unknown>;
+  /** Stores a JSON value other than null (LevelDB cannot hold null); rejects with TypeError for null/undefined. */
   put(key: string, value: unknown): Promise<void>;
   delete(key: string): Promise<void>;
   /** Entries whose key starts with `prefix`, in key order, at most `limit` of them. */
@@ -25,6 +26,7 @@ export class MemoryKvStore implements KvStore {
   }
 
   async put(key: string, value: unknown): Promise<void> {
+    checkValue(value);
     // Stored as JSON text so a caller can never keep a live reference into the store.
     this.#entries.set(key, JSON.stringify(value));
   }
@@ -39,6 +41,11 @@ export class MemoryKvStore implements KvStore {
   }
 
   async close(): Promise<void> {}
+}
+
+// Both stores refuse the same values, with the same error.
+function checkValue(value: unknown): void {
+  if (value === null || value === undefined) throw new TypeError('value must be a JSON value other than null');
 }
 
 // LevelDB orders keys by their UTF-8 bytes; the memory store must list in the same order.
@@ -74,6 +81,7 @@ export class LevelKvStore implements KvStore {
   }
 
   async put(key: string, value: unknown): Promise<void> {
+    checkValue(value);
     await this.#db.put(key, value);
   }
 

@@ -1,0 +1,165 @@
+// One contract, run against every KvStore implementation: what namespace memory, file labels and undo
+// records rely on must hold in memory and on disk alike (LevelDB in a real temp directory).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type KvStore, LevelKvStore, MemoryKvStore } from '../../../runtime/store/kv-store.js';
+
+const base = mkdtempSync(join(tmpdir(), 'isokernel-kv-'));
+afterAll(() => rmSync(base, { recursive: true, force: true }));
+let dirs = 0;
+
+interface Implementation {
+  readonly name: string;
+  open(): { store: KvStore; reopen?: () => KvStore };
+}
+
+const IMPLEMENTATIONS: Implementation[] = [
+  { name: 'MemoryKvStore', open: () => ({ store: new MemoryKvStore() }) },
+  {
+    name: 'LevelKvStore',
+    open: () => {
+      const dir = join(base, `db-${dirs++}`);
+      return { store: new LevelKvStore(dir), reopen: () => new LevelKvStore(dir) };
+    },
+  },
+];
+
+const utf8Order = (a: string, b: string) => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+
+describe.each(IMPLEMENTATIONS)('KvStore contract: $name', (implementation) => {
+  let store: KvStore;
+  let reopen: (() => KvStore) | undefined;
+  beforeEach(() => {
+    ({ store, reopen } = implementation.open());
+  });
+  afterEach(async () => {
+    await store.close();
+  });
+
+  it('get of a key never written is undefined', async () => {
+    expect(await store.get('absent')).toBeUndefined();
+  });
+
+  it('get returns what put stored, for every JSON value', async () => {
+    const values = [true, 0, -1.5, 'text', 'é€😀', [], [1, [2, { a: 'b' }]], { nested: { deep: [null] } }];
+    for (const [i, value] of values.entries()) await store.put(`k${i}`, value);
+    for (const [i, value] of values.entries()) expect(await store.get(`k${i}`)).toEqual(value);
+  });
+
+  it.each([null, undefined])('put refuses %s with a TypeError', async (value) => {
+    await expect(store.put('k', value)).rejects.toThrow(new TypeError('value must be a JSON value other than null'));
+    expect(await store.get('k')).toBeUndefined();
+  });
+
+  it('put replaces the value of an existing key', async () => {
+    await store.put('k', 1);
+    await store.put('k', { two: 2 });
+    expect(await store.get('k')).toEqual({ two: 2 });
+  });
+
+  it('a value read back is a copy: mutating it does not change the store', async () => {
+    await store.put('k', { list: [1] });
+    const read = (await store.get('k')) as { list: number[] };
+    read.list.push(2);
+    expect(await store.get('k')).toEqual({ list: [1] });
+  });
+
+  it('a value written is copied: mutating it after put does not change the store', async () => {
+    const value = { list: [1] };
+    await store.put('k', value);
+    value.list.push(2);
+    expect(await store.get('k')).toEqual({ list: [1] });
+  });
+
+  it('delete removes a key; deleting an absent key is not an error', async () => {
+    await store.put('k', 1);
+    await store.delete('k');
+    expect(await store.get('k')).toBeUndefined();
+    await expect(store.delete('never-written')).resolves.toBeUndefined();
+  });
+
+  it('list returns only keys with the prefix', async () => {
+    for (const key of ['a/1', 'a/2', 'ab', 'b/1']) await store.put(key, key);
+    expect((await store.list('a/', 100)).map(([key]) => key)).toEqual(['a/1', 'a/2']);
+  });
+
+  it('list returns entries with their values, at most limit of them', async () => {
+    for (const key of ['p/1', 'p/2', 'p/3']) await store.put(key, { key });
+    expect(await store.list('p/', 2)).toEqual([
+      ['p/1', { key: 'p/1' }],
+      ['p/2', { key: 'p/2' }],
+    ]);
+  });
+
+  it('list with limit 0 is empty', async () => {
+    await store.put('k', 1);
+    expect(await store.list('', 0)).toEqual([]);
+  });
+
+  it('list orders keys by their UTF-8 bytes (not UTF-16 units)', async () => {
+    // UTF-16 puts the surrogate pair of 😀 (0xD83D) before U+FFFF; UTF-8 puts it after (F0 > EF).
+    const keys = ['😀', '\uffff', 'é', 'z', 'A'];
+    for (const key of keys) await store.put(key, 1);
+    expect((await store.list('', 100)).map(([key]) => key)).toEqual([...keys].sort(utf8Order));
+    expect([...keys].sort(utf8Order)).not.toEqual([...keys].sort());
+  });
+
+  it('property: after any sequence of puts and deletes, list equals a sorted map of the same operations', async () => {
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.tuple(fc.boolean(), fc.string({ unit: 'binary-ascii', maxLength: 3 }), fc.integer()), {
+          maxLength: 20,
+        }),
+        async (operations) => {
+          const prefix = `run${run++}/`;
+          const model = new Map<string, number>();
+          for (const [isPut, key, value] of operations) {
+            if (isPut) {
+              await store.put(prefix + key, value);
+              model.set(prefix + key, value);
+            } else {
+              await store.delete(prefix + key);
+              model.delete(prefix + key);
+            }
+          }
+          const expected = [...model.entries()].sort(([a], [b]) => utf8Order(a, b));
+          expect(await store.list(prefix, 1000)).toEqual(expected);
+        },
+      ),
+      { numRuns: 30 },
+    );
+  });
+
+  it('close can be called twice', async () => {
+    await store.close();
+    await expect(store.close()).resolves.toBeUndefined();
+  });
+
+  it.runIf(implementation.name === 'LevelKvStore')('what was written survives close and reopen', async () => {
+    await store.put('kept', { v: 1 });
+    await store.close();
+    store = reopen!();
+    expect(await store.get('kept')).toEqual({ v: 1 });
+  });
+});
+
+describe('LevelKvStore', () => {
+  it('two stores opened on one directory in one process share it', async () => {
+    const dir = join(base, 'shared');
+    const first = new LevelKvStore(dir);
+    const second = new LevelKvStore(dir);
+    await first.put('k', 'from first');
+    expect(await second.get('k')).toBe('from first');
+    await first.close();
+    expect(await second.get('k')).toBe('from first');
+    await second.close();
+  });
+
+  it('throws TypeError for an empty directory path', () => {
+    expect(() => new LevelKvStore('')).toThrow(TypeError);
+  });
+});
