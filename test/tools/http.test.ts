@@ -140,7 +140,7 @@ describe('net.http requests (parity with an HTTP provider)', () => {
     const result = await call(tool, { url: `${server.origin}/headers` });
     expect(result.headers['x-custom-header']).toBe('Value');
     expect(result.headers['set-cookie']).toBe('a=1, b=2');
-    expect(Object.keys(result.headers).every((name) => name === name.toLowerCase())).toBe(true);
+    expect(Object.keys(result.headers).filter((name) => name !== name.toLowerCase())).toEqual([]);
   });
 
   it('HEAD and OPTIONS work; HEAD has an empty body', async () => {

@@ -218,7 +218,7 @@ describe('audit-verify', () => {
   it('catches a rewritten-and-rehashed log through the signed checkpoint roots', () => {
     const k = deniedOutcome(20);
     const forged = rehash(records, k, allow);
-    expect(forged.lines.every((line) => parseRecordLine(line).ok)).toBe(true);
+    expect(forged.lines.filter((line) => !parseRecordLine(line).ok)).toEqual([]);
     const genuineSizeBefore = Math.max(...checkpoints.filter((c) => c.size <= k).map((c) => c.size));
     expectFailure(verifyVariant(join_(forged.lines)), genuineSizeBefore, /does not match the records/);
     expect(verifyVariant(join_(forged.lines))).toMatchObject({ seq: genuineSizeBefore });

@@ -130,7 +130,7 @@ describe('quotas in the kernel', () => {
     expect(result).toMatchObject({ ok: false, error: { code: 'E_QUOTA', message: 'quota exceeded: tokens_out' } });
     expect(result.usage.tokens_out).toBe(110);
     expect(events).toMatchObject([{ type: 'warn', limit: 'tokens_out', used: 50, max: 100 }]);
-    expect(logs.some((text) => text.includes('tokens_out'))).toBe(true);
+    expect(logs).toContainEqual(expect.stringContaining('tokens_out'));
   });
 
   it('refuses NaN and negative charges with E_BAD_ARG, and NaN does not disable the limit', async () => {

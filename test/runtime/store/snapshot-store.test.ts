@@ -90,9 +90,8 @@ describe('snapshots in the kernel', () => {
     kernel = testKernel({ store });
     const first = await kernel.run({ code: PROGRAM, input: 'hello' });
     const second = await kernel.run({ code: PROGRAM, input: 'hello', namespace: 'other' });
-    expect(first.ok && second.ok).toBe(true);
-    expect(first.ok && first.value).toMatch(/^[0-9a-f]{64}$/);
-    expect(second.ok && second.value).toBe(first.ok && first.value);
+    expect(first).toMatchObject({ ok: true, value: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect(second).toMatchObject({ ok: true, value: first.ok ? first.value : 'first run failed' });
     await kernel.close();
 
     // A new process (same store, same root key) restores it; the restored agent snapshots again unchanged.
@@ -106,7 +105,10 @@ describe('snapshots in the kernel', () => {
     // Forking is restoring twice: two independent agents, two namespaces, same state.
     const forks = await Promise.all([kernel.restore(id), kernel.restore(id)]);
     const results = await Promise.all(forks.map((fork) => fork.result));
-    expect(results.map((r) => r.ok && r.value)).toEqual([id, id]);
+    expect(results).toMatchObject([
+      { ok: true, value: id },
+      { ok: true, value: id },
+    ]);
     const decoded = await kernel.inspectSnapshot(id);
     expect(decoded.state).toEqual({ step: 1, input: 'hello' });
     expect(decoded.memory.map(([key]) => key)).toEqual(['notes/a', 'notes/b']);
@@ -116,7 +118,9 @@ describe('snapshots in the kernel', () => {
     kernel = testKernel();
     const a = await kernel.run({ code: PROGRAM, input: 'a' });
     const b = await kernel.run({ code: PROGRAM, input: 'b', namespace: 'b' });
-    expect(a.ok && b.ok && a.value !== b.value).toBe(true);
+    expect(a).toMatchObject({ ok: true, value: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect(b).toMatchObject({ ok: true, value: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect(b.ok && b.value).not.toBe(a.ok && a.value);
   });
 
   it('restore of an unknown or malformed id rejects with E_BAD_SNAPSHOT and runs nothing', async () => {
