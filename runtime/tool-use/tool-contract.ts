@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseOptions } from '../core/options.js';
 
 /** Secrets the kernel's vault injects into a request, host-side. Tools must never return or log them. */
 export interface Injection {
@@ -132,30 +133,40 @@ export interface Tool<Schema extends z.ZodType = z.ZodType> {
 
 const TOOL_NAME = /^[a-z][a-z0-9_]*(?:[.:-][a-z0-9_]+)*$/;
 
+const IDENTIFIER = 'must be a lowercase identifier such as "fs.read"';
+const callback = (what: string) => z.custom<(...args: never[]) => unknown>((v) => typeof v === 'function', what);
+
+// Strict: a misspelt `resource` would otherwise be ignored and every call would act on the tool's name.
+const toolSpecSchema = z.strictObject({
+  name: z.string(IDENTIFIER).max(64, IDENTIFIER).regex(TOOL_NAME, IDENTIFIER),
+  description: z
+    .string('must be a non-empty string')
+    .refine((text) => text.trim() !== '', 'must be a non-empty string'),
+  input: z.custom<z.ZodType>(
+    (value) => typeof (value as { safeParse?: unknown } | null)?.safeParse === 'function',
+    'must be a zod schema',
+  ),
+  run: callback('must be a function'),
+  action: z.string(IDENTIFIER).regex(TOOL_NAME, IDENTIFIER).optional(),
+  resource: callback('must be a function of the arguments').optional(),
+  target: z.string().optional(),
+  defaults: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
+  labels: z
+    .strictObject({
+      source: z.array(z.string()).optional(),
+      sinks: z.record(z.string(), z.array(z.string())).optional(),
+    })
+    .optional(),
+  undo: callback('must be a function').optional(),
+});
+
 /**
- * Declares a tool. Throws TypeError if the name is not a lowercase dotted identifier (for example
- * `fs.read`), if the description is empty, or if `input` is not a zod schema.
+ * Declares a tool. Throws TypeError naming the field (`defineTool: spec.name: …`) if the name or action is
+ * not a lowercase dotted identifier (for example `fs.read`), the description is empty, `input` is not a zod
+ * schema, a callback is not a function, or the spec has a key a tool does not have.
  */
 export function defineTool<Schema extends z.ZodType>(spec: Tool<Schema>): Tool<Schema> {
-  if (typeof spec !== 'object' || spec === null) throw new TypeError('defineTool: spec must be an object');
-  if (typeof spec.name !== 'string' || !TOOL_NAME.test(spec.name) || spec.name.length > 64) {
-    throw new TypeError('defineTool: name must be a lowercase identifier such as "fs.read"');
-  }
-  if (typeof spec.description !== 'string' || spec.description.trim() === '') {
-    throw new TypeError('defineTool: description must be a non-empty string');
-  }
-  if (typeof spec.input?.safeParse !== 'function') throw new TypeError('defineTool: input must be a zod schema');
-  if (typeof spec.run !== 'function') throw new TypeError('defineTool: run must be a function');
-  if (spec.action !== undefined && (typeof spec.action !== 'string' || !TOOL_NAME.test(spec.action))) {
-    throw new TypeError('defineTool: action must be a lowercase identifier such as "fs.read"');
-  }
-  if (spec.resource !== undefined && typeof spec.resource !== 'function') {
-    throw new TypeError('defineTool: resource must be a function of the arguments');
-  }
-  if (spec.undo !== undefined && typeof spec.undo !== 'function')
-    throw new TypeError('defineTool: undo must be a function');
-  if (spec.target !== undefined && typeof spec.target !== 'string')
-    throw new TypeError('defineTool: target must be a string');
+  parseOptions(toolSpecSchema, spec, 'defineTool: spec');
   return Object.freeze({ ...spec, defaults: Object.freeze({ ...spec.defaults }) });
 }
 

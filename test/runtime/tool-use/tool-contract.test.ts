@@ -15,9 +15,29 @@ describe('defineTool', () => {
     expect(() => tool(name)).toThrow(TypeError);
   });
 
-  it('refuses a missing description, schema or run', () => {
-    expect(() => defineTool({ name: 'a', description: ' ', input: z.unknown(), run: () => 1 })).toThrow(/description/);
-    expect(() => defineTool({ name: 'a', description: 'd', input: {} as z.ZodType, run: () => 1 })).toThrow(/input/);
+  it('refuses a blank description, naming it', () => {
+    expect(() => defineTool({ name: 'a', description: ' ', input: z.unknown(), run: () => 1 })).toThrow(
+      new TypeError('defineTool: spec.description: must be a non-empty string'),
+    );
+  });
+
+  it('refuses an input that is not a zod schema, naming it', () => {
+    expect(() => defineTool({ name: 'a', description: 'd', input: {} as z.ZodType, run: () => 1 })).toThrow(
+      new TypeError('defineTool: spec.input: must be a zod schema'),
+    );
+  });
+
+  it('refuses a missing run, naming it', () => {
+    expect(() => defineTool({ name: 'a', description: 'd', input: z.unknown() } as never)).toThrow(
+      /^defineTool: spec\.run: /,
+    );
+  });
+
+  it('refuses a misspelt field instead of ignoring it (a lost resource() would widen every call)', () => {
+    const spec = { name: 'a', description: 'd', input: z.unknown(), run: () => 1, resouce: () => '/x' };
+    expect(() => defineTool(spec as never)).toThrow(
+      new TypeError('defineTool: spec.resouce: not a known option (check the spelling)'),
+    );
   });
 });
 
