@@ -14,6 +14,17 @@ export const API_ENTRIES = [
   { name: 'isokernel/guest', source: 'guest/sys.d.ts' },
 ] as const;
 
+/** How a TypeScript user of the package compiles: Node's ESM resolution, strict. */
+export const CONSUMER_OPTIONS: ts.CompilerOptions = {
+  module: ts.ModuleKind.NodeNext,
+  moduleResolution: ts.ModuleResolutionKind.NodeNext,
+  target: ts.ScriptTarget.ES2022,
+  strict: true,
+  noEmit: true,
+  skipLibCheck: true,
+  types: ['node'],
+};
+
 export interface ApiExport {
   readonly name: string;
   /** class, function, const, interface, type, enum, namespace, or `global const` for a declared global. */
@@ -62,15 +73,7 @@ function declaredGlobals(source: ts.SourceFile): ApiExport[] {
 /** Every export of every entry, sorted by name. Throws when an entry cannot be read. */
 export function apiExports(root: string): Map<string, ApiExport[]> {
   const files = API_ENTRIES.map((entry) => join(root, entry.source));
-  const program = ts.createProgram(files, {
-    module: ts.ModuleKind.NodeNext,
-    moduleResolution: ts.ModuleResolutionKind.NodeNext,
-    target: ts.ScriptTarget.ES2022,
-    strict: true,
-    noEmit: true,
-    skipLibCheck: true,
-    types: ['node'],
-  });
+  const program = ts.createProgram(files, CONSUMER_OPTIONS);
   const checker = program.getTypeChecker();
   const out = new Map<string, ApiExport[]>();
   for (const [index, entry] of API_ENTRIES.entries()) {

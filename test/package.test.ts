@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
-import { API_ENTRIES, apiExports, apiReport } from '../scripts/api-report.js';
+import { API_ENTRIES, apiExports, apiReport, CONSUMER_OPTIONS } from '../scripts/api-report.js';
 import { runNode } from './helpers/node-process.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -130,15 +130,7 @@ describe('the built package', () => {
       "const guest: Promise<unknown> = sys.tool('echo', {});",
       'export { base, guest, result };',
     ].join('\n');
-    const options: ts.CompilerOptions = {
-      module: ts.ModuleKind.NodeNext,
-      moduleResolution: ts.ModuleResolutionKind.NodeNext,
-      target: ts.ScriptTarget.ES2022,
-      strict: true,
-      noEmit: true,
-      skipLibCheck: true,
-      types: ['node'],
-    };
+    const options = CONSUMER_OPTIONS;
     const host = ts.createCompilerHost(options);
     const read = host.readFile.bind(host);
     const exists = host.fileExists.bind(host);
