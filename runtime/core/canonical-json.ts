@@ -48,7 +48,9 @@ function encode(value: unknown, seen: Set<object> | undefined): string {
   }
 }
 
+// Strings, the common leaf, are quoted here without a second dispatch.
 function encodeChild(child: unknown, parent: object, seen: Set<object> | undefined): string {
+  if (typeof child === 'string') return jsonQuote(child);
   return typeof child === 'object' && child !== null ? encode(child, seen ?? new Set([parent])) : encode(child, seen);
 }
 
