@@ -24,33 +24,20 @@
  * and the host user allow; registering `sh`, `env`, `xargs`, `find` or an interpreter hands the agent a
  * shell. Constrain arguments with positional patterns, and never configure a program inside an fs root.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { accessSync, constants, existsSync, realpathSync, statSync } from 'node:fs';
+import { constants, existsSync, realpathSync, statSync } from 'node:fs';
 import { type FileHandle, lstat, open, readlink } from 'node:fs/promises';
-import { basename } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { z } from 'zod';
 import { KernelError } from '../runtime/core/errors.js';
 import { normalizePath } from '../runtime/core/resource-match.js';
 import { definePolicySection, type PolicySection } from '../runtime/policy/policy.js';
 import { defineTool, type LabelStore, type Tool, UNTRACKED_WRITES_KEY } from '../runtime/tool-use/tool-contract.js';
-import {
-  type ArgRules,
-  argPatternSchema,
-  checkArguments,
-  compileArgRules,
-  forbidListSchema,
-  MAX_ARG_LENGTH,
-  MAX_ARGS,
-} from './proc-args.js';
+import { argPatternSchema, checkArguments, forbidListSchema, MAX_ARG_LENGTH, MAX_ARGS } from './proc-args.js';
+import { childEnv, execute, type ProcResult } from './proc-exec.js';
+import { isWithin, type Program, type Root, resolveProgram } from './proc-programs.js';
 
 export { GIT_FORBIDDEN_FLAGS } from './proc-args.js';
+export { DEFAULT_CHILD_ENV, type ProcResult } from './proc-exec.js';
 
-/** The variables every child gets, whatever the host's environment holds. */
-export const DEFAULT_CHILD_ENV: Readonly<Record<string, string>> = Object.freeze({
-  PATH: '/usr/bin:/bin',
-  LANG: 'C.UTF-8',
-});
 /** A call's timeout when the config sets none (it is also the most a call may ask for). */
 export const DEFAULT_TIMEOUT_MS = 30_000;
 /** The largest `timeout_ms` a config may set. */
@@ -63,8 +50,6 @@ export const MAX_OUTPUT_BYTES = 64 << 20;
 export const DEFAULT_MAX_STDIN_BYTES = 1 << 20;
 /** The largest `max_stdin_bytes` a config may set. */
 export const MAX_STDIN_BYTES = 64 << 20;
-/** How long to keep reading after the program exits and its group is killed, in case a process left the group. */
-const EXIT_GRACE_MS = 1000;
 const MAX_PATH_LENGTH = 4096;
 
 // Lowercase and never containing `/`, so a name can never be read as a path or a URL.
@@ -116,36 +101,6 @@ export const procPolicySection: PolicySection<ProcConfig> = definePolicySection<
 export interface ProcOptions extends ProcConfig {
   /** Absolute directories a call's cwd must be inside; the first is the default cwd. */
   readonly roots: readonly string[];
-}
-
-/** What a call returns. A non-zero exit or a timeout is a result, not an error. */
-export interface ProcResult {
-  /** The exit status, or null when a signal ended the program. */
-  readonly exit_code: number | null;
-  readonly signal: string | null;
-  /** The first `max_output_bytes` of stdout, as UTF-8 text (or base64 with `encoding: 'base64'`). */
-  readonly stdout: string;
-  readonly stderr: string;
-  readonly duration_ms: number;
-  /** True when the program was killed because it ran past its timeout. */
-  readonly timed_out: boolean;
-  /** True when stdout or stderr was longer than `max_output_bytes` and was cut. */
-  readonly truncated: boolean;
-}
-
-interface Root {
-  /** As the host wrote it (normalized), so agents can name paths the way the host showed them. */
-  readonly given: string;
-  readonly real: string;
-}
-
-interface Program {
-  readonly name: string;
-  /** The configured path, passed as argv[0] (multi-call binaries dispatch on it). */
-  readonly path: string;
-  /** What is executed: the real path checked at startup, so a later symlink swap cannot redirect it. */
-  readonly real: string;
-  readonly rules: ArgRules;
 }
 
 interface ExecLimits {
@@ -280,34 +235,6 @@ function resolveRoots(roots: unknown): readonly Root[] {
   );
 }
 
-function resolveProgram(name: string, entry: z.output<typeof programSchema>, roots: readonly Root[]): Program {
-  const where = `createProcTool: options.programs.${name}.path`;
-  let real: string;
-  try {
-    real = realpathSync(entry.path);
-    if (!statSync(real).isFile()) throw new Error('not a file');
-    accessSync(real, constants.X_OK);
-  } catch {
-    throw new TypeError(`${where} must be an existing executable file`);
-  }
-  if (roots.some((root) => isWithin(root.real, real))) {
-    throw new TypeError(`${where} must not be inside an fs root (an agent could replace the program)`);
-  }
-  const isGit = name === 'git' || basename(entry.path) === 'git' || basename(real) === 'git';
-  const rules = compileArgRules({
-    args: entry.args ?? (entry.rest === undefined ? undefined : []),
-    rest: entry.rest,
-    forbid: entry.forbid,
-    maxArgs: entry.max_args,
-    isGit,
-  });
-  return Object.freeze({ name, path: entry.path, real, rules });
-}
-
-function isWithin(base: string, path: string): boolean {
-  return base === '/' || path === base || path.startsWith(`${base}/`);
-}
-
 // --------------------------------------------------------------------------------------------------- cwd
 
 const DIR_FLAGS = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
@@ -364,155 +291,4 @@ async function openCwd(cwd: string | undefined, roots: readonly Root[]): Promise
 
 function symlinkDenied(): KernelError {
   return new KernelError('E_CAP_DENIED', 'proc.exec: cwd must not go through a symbolic link');
-}
-
-// ----------------------------------------------------------------------------------------------- process
-
-/**
- * A fresh environment: a null prototype so that host prototype pollution cannot add variables (Node's spawn
- * copies inherited enumerable keys), NODE_V8_COVERAGE pinned to undefined because Node otherwise copies the
- * host's value into every child's environment, and host values only for the configured names.
- */
-function childEnv(names: readonly string[]): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = Object.create(null);
-  env['NODE_V8_COVERAGE'] = undefined;
-  for (const [key, value] of Object.entries(DEFAULT_CHILD_ENV)) env[key] = value;
-  for (const name of names) {
-    // process.env falls back to Object.prototype for unset names, so an own-property check is needed.
-    const value = Object.hasOwn(process.env, name) ? process.env[name] : undefined;
-    if (typeof value === 'string') env[name] = value;
-  }
-  return env;
-}
-
-interface ExecOptions {
-  readonly env: NodeJS.ProcessEnv;
-  readonly stdin: string | undefined;
-  readonly timeoutMs: number;
-  readonly maxOutput: number;
-  readonly encoding: 'utf8' | 'base64';
-  readonly signal: AbortSignal;
-}
-
-/** Keeps the first `cap` bytes of a stream and remembers whether more arrived. */
-class Capture {
-  readonly #cap: number;
-  readonly #chunks: Buffer[] = [];
-  #size = 0;
-  truncated = false;
-
-  constructor(cap: number) {
-    this.#cap = cap;
-  }
-
-  push(chunk: Buffer): void {
-    const room = this.#cap - this.#size;
-    if (chunk.length > room) this.truncated = true;
-    if (room <= 0) return;
-    // Copy rather than slice so a kept prefix does not pin the whole (possibly large) chunk.
-    const kept = chunk.length > room ? Buffer.from(chunk.subarray(0, room)) : chunk;
-    this.#chunks.push(kept);
-    this.#size += kept.length;
-  }
-
-  text(encoding: 'utf8' | 'base64'): string {
-    return Buffer.concat(this.#chunks).toString(encoding);
-  }
-}
-
-function execute(program: Program, args: readonly string[], cwd: string, options: ExecOptions): Promise<ProcResult> {
-  const startFailed = () => new KernelError('E_TOOL_FAILED', `proc.exec: could not start "${program.name}"`);
-  if (options.signal.aborted) return Promise.reject(cancelled());
-  return new Promise<ProcResult>((resolve, reject) => {
-    const started = performance.now();
-    let child: ChildProcess;
-    try {
-      child = spawn(program.real, args, {
-        argv0: program.path,
-        cwd,
-        env: options.env,
-        // Its own process group, so one kill reaches every descendant that stays in it.
-        detached: true,
-        shell: false,
-        stdio: [options.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-        windowsHide: true,
-      });
-    } catch {
-      reject(startFailed());
-      return;
-    }
-    const stdout = new Capture(options.maxOutput);
-    const stderr = new Capture(options.maxOutput);
-    let timedOut = false;
-    let aborted = false;
-    let settled = false;
-    let grace: NodeJS.Timeout | undefined;
-
-    const killGroup = (): void => {
-      if (child.pid === undefined) return;
-      try {
-        process.kill(-child.pid, 'SIGKILL');
-      } catch {
-        // ESRCH: the group is already gone.
-      }
-    };
-    const onAbort = (): void => {
-      aborted = true;
-      killGroup();
-    };
-    const timer = setTimeout(() => {
-      timedOut = true;
-      killGroup();
-    }, options.timeoutMs);
-    options.signal.addEventListener('abort', onAbort, { once: true });
-    const settle = (): void => {
-      settled = true;
-      clearTimeout(timer);
-      if (grace !== undefined) clearTimeout(grace);
-      options.signal.removeEventListener('abort', onAbort);
-    };
-
-    child.stdout?.on('data', (chunk: Buffer) => stdout.push(chunk));
-    child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk));
-    if (child.stdin !== null) {
-      // The program may exit without reading; EPIPE is its business, not a failure of the call.
-      child.stdin.on('error', () => {});
-      child.stdin.end(Buffer.from(options.stdin ?? '', 'utf8'));
-    }
-    child.on('error', () => {
-      if (settled) return;
-      settle();
-      killGroup();
-      reject(startFailed());
-    });
-    child.on('exit', () => {
-      // Background children would otherwise outlive the call and keep the pipes (and this promise) open.
-      killGroup();
-      grace = setTimeout(() => {
-        child.stdout?.destroy();
-        child.stderr?.destroy();
-      }, EXIT_GRACE_MS);
-    });
-    child.on('close', (code: number | null, signal: NodeJS.Signals | null) => {
-      if (settled) return;
-      settle();
-      if (aborted) {
-        reject(cancelled());
-        return;
-      }
-      resolve({
-        exit_code: code,
-        signal,
-        stdout: stdout.text(options.encoding),
-        stderr: stderr.text(options.encoding),
-        duration_ms: Math.round(performance.now() - started),
-        timed_out: timedOut,
-        truncated: stdout.truncated || stderr.truncated,
-      });
-    });
-  });
-}
-
-function cancelled(): KernelError {
-  return new KernelError('E_KILLED', 'proc.exec: the call was cancelled');
 }
