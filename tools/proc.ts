@@ -3,9 +3,13 @@
  *
  * What it guarantees:
  * - No shell, ever: the configured absolute path is executed directly and arguments reach it verbatim.
- * - Only configured programs run. The capability resource is the program's name (`git`); a name the config
- *   does not list is refused in `run` with E_CAP_DENIED, after the capability check, so an agent without
- *   a grant cannot probe which programs exist. Paths (`/bin/sh`, `../x`) are refused by the input schema.
+ * - Only configured programs run. The capability resource is the program's name (`git`). Names come from
+ *   `tools.proc.programs`, and, when the tool is built with the policy, from its `proc.exec` rules: a name
+ *   the policy grants literally and the config lacks is looked up on the host's PATH once, at creation
+ *   (tools/proc-programs.ts); one found nowhere is `E_NO_TOOL` naming it. Any other unlisted name is refused
+ *   in `run` with E_CAP_DENIED, after the capability check, so an agent without a grant cannot probe which
+ *   programs exist. Paths (`/bin/sh`, `../x`) are refused by the input schema. Every call notes the real
+ *   path it runs in the audit log (`proc.program`).
  * - Arguments pass the program's rules (tools/proc-args.ts) or the call is refused with E_CAP_DENIED.
  * - The child's environment is built from nothing: PATH and LANG with fixed values, plus the host variables
  *   the config names. Nothing else of the host's `process.env` reaches it.
@@ -29,11 +33,19 @@ import { type FileHandle, lstat, open, readlink } from 'node:fs/promises';
 import { z } from 'zod';
 import { KernelError } from '../runtime/core/errors.js';
 import { normalizePath } from '../runtime/core/resource-match.js';
-import { definePolicySection, type PolicySection } from '../runtime/policy/policy.js';
+import { definePolicySection, type Policy, type PolicySection } from '../runtime/policy/policy.js';
 import { defineTool, type LabelStore, type Tool, UNTRACKED_WRITES_KEY } from '../runtime/tool-use/tool-contract.js';
 import { argPatternSchema, checkArguments, forbidListSchema, MAX_ARG_LENGTH, MAX_ARGS } from './proc-args.js';
 import { childEnv, execute, type ProcResult } from './proc-exec.js';
-import { isWithin, type Program, type Root, resolveProgram } from './proc-programs.js';
+import {
+  isWithin,
+  PROGRAM_NAME,
+  type Program,
+  programWarning,
+  type Root,
+  resolveProgram,
+  resolvePrograms,
+} from './proc-programs.js';
 
 export { GIT_FORBIDDEN_FLAGS } from './proc-args.js';
 export { DEFAULT_CHILD_ENV, type ProcResult } from './proc-exec.js';
@@ -52,8 +64,6 @@ export const DEFAULT_MAX_STDIN_BYTES = 1 << 20;
 export const MAX_STDIN_BYTES = 64 << 20;
 const MAX_PATH_LENGTH = 4096;
 
-// Lowercase and never containing `/`, so a name can never be read as a path or a URL.
-const PROGRAM_NAME = /^[a-z][a-z0-9_+.-]{0,63}$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 const noNul = (s: string): boolean => !s.includes('\0');
 
@@ -101,6 +111,15 @@ export const procPolicySection: PolicySection<ProcConfig> = definePolicySection<
 export interface ProcOptions extends ProcConfig {
   /** Absolute directories a call's cwd must be inside; the first is the default cwd. */
   readonly roots: readonly string[];
+  /**
+   * The loaded policy, when its `proc.exec` rules should name programs too (agent_os_kernel's `resource:
+   * git`): each name it grants literally that `programs` lacks is looked up on `searchPath` now.
+   */
+  readonly policy?: Pick<Policy, 'capabilities'>;
+  /** Where those names are looked up: colon-separated absolute directories. Default: the host's PATH now. */
+  readonly searchPath?: string;
+  /** Receives one message per granted name that resolves nowhere (it is E_NO_TOOL at call time). */
+  readonly onWarning?: (message: string) => void;
 }
 
 interface ExecLimits {
@@ -116,16 +135,20 @@ interface ExecLimits {
  * fs.write could replace it), or `/proc/self/fd` is missing (Linux only); RangeError when a number is out
  * of bounds. The input schema refuses (kernel: E_BAD_ARG) program names that are not lowercase names, NUL,
  * more than 128 arguments or longer than 4096 characters, stdin over the cap and timeouts over the config.
- * The tool's `run` throws KernelError: E_CAP_DENIED (program not configured, argument refused, cwd outside
+ * With `policy`, programs its `proc.exec` rules name are resolved on `searchPath` (see ProcOptions); a name
+ * that resolves nowhere goes to `onWarning`, never throws. TypeError for a `policy`, `searchPath` or
+ * `onWarning` of the wrong type. The tool's `run` throws KernelError: E_NO_TOOL (a program the policy
+ * grants that was not found), E_CAP_DENIED (program not configured, argument refused, cwd outside
  * the roots or through a symlink), E_BAD_ARG (cwd unusable or not a directory), E_NOT_FOUND (cwd missing),
  * E_KILLED (`ctx.signal` aborted), E_TOOL_FAILED (the program could not be started). A non-zero exit, a
  * signal or a timeout is a normal ProcResult.
  */
 export function createProcTool(options: ProcOptions): Tool {
   if (typeof options !== 'object' || options === null) throw new TypeError('createProcTool: options must be an object');
-  const { roots: rawRoots, ...config } = options;
+  const { roots: rawRoots, policy, searchPath, onWarning, ...config } = options;
   const parsed = procConfigSchema.safeParse(config);
   if (!parsed.success) throw optionError(parsed.error);
+  checkPolicyOptions(policy, searchPath, onWarning);
   if (!existsSync('/proc/self/fd')) {
     throw new TypeError('createProcTool: the proc tool needs /proc/self/fd (Linux) to pin the working directory');
   }
@@ -133,6 +156,18 @@ export function createProcTool(options: ProcOptions): Tool {
   const programs = new Map<string, Program>();
   for (const [name, entry] of Object.entries(parsed.data.programs)) {
     programs.set(name, resolveProgram(name, entry, roots));
+  }
+  // Names the policy grants but nothing provides: refused with E_NO_TOOL naming them, not a bare denial.
+  const missing = new Set<string>();
+  if (policy !== undefined) {
+    for (const found of resolvePrograms(policy, parsed.data.programs, searchPath ?? process.env.PATH ?? '', roots)) {
+      if (found.origin === 'path' && found.path !== undefined) {
+        programs.set(found.name, resolveProgram(found.name, { path: found.path }, roots));
+      } else if (found.origin === 'missing') {
+        missing.add(found.name);
+        onWarning?.(programWarning(found));
+      }
+    }
   }
   const timeoutMs = parsed.data.timeout_ms ?? DEFAULT_TIMEOUT_MS;
   const maxStdin = parsed.data.max_stdin_bytes ?? DEFAULT_MAX_STDIN_BYTES;
@@ -166,12 +201,19 @@ export function createProcTool(options: ProcOptions): Tool {
     run: async (args, ctx): Promise<ProcResult> => {
       const program = programs.get(args.program);
       if (program === undefined) {
+        if (missing.has(args.program)) {
+          throw new KernelError(
+            'E_NO_TOOL',
+            `proc.exec: "${args.program}" was not found on the host when the policy was loaded`,
+          );
+        }
         const shown = PROGRAM_NAME.test(args.program) ? `"${args.program}"` : 'the program';
         throw new KernelError('E_CAP_DENIED', `proc.exec: ${shown} is not a configured program`);
       }
       const argv = args.args ?? [];
       checkArguments(program.name, program.rules, argv);
       const cwd = await openCwd(args.cwd, roots);
+      ctx.note('proc.program', program.real);
       // The program can read any file under the roots, including ones written with labelled data: its output
       // carries every tag the kernel keeps for files, so running `cat` cannot launder what fs.read would not.
       ctx.taint(await ctx.labels.all());
@@ -213,6 +255,21 @@ function optionError(error: z.ZodError): Error {
   const message = `createProcTool: options${path === '' ? '' : `.${path}`}: ${issue?.message ?? 'invalid'}`;
   const numeric = (issue?.code === 'too_big' || issue?.code === 'too_small') && issue.origin === 'number';
   return numeric ? new RangeError(message) : new TypeError(message);
+}
+
+function checkPolicyOptions(policy: unknown, searchPath: unknown, onWarning: unknown): void {
+  if (policy !== undefined) {
+    const capabilities = (policy as { capabilities?: unknown } | null)?.capabilities;
+    if (typeof policy !== 'object' || policy === null || !Array.isArray(capabilities)) {
+      throw new TypeError('createProcTool: options.policy must be a loaded policy');
+    }
+  }
+  if (searchPath !== undefined && typeof searchPath !== 'string') {
+    throw new TypeError('createProcTool: options.searchPath must be a string of colon-separated directories');
+  }
+  if (onWarning !== undefined && typeof onWarning !== 'function') {
+    throw new TypeError('createProcTool: options.onWarning must be a function');
+  }
 }
 
 function resolveRoots(roots: unknown): readonly Root[] {

@@ -3,6 +3,7 @@ import { chmod, copyFile, mkdir, mkdtemp, readFile, realpath, rm, symlink, unlin
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadPolicy } from '../../index.js';
 import type { Tool } from '../../runtime/tool-use/tool-contract.js';
 import { prepareToolUse, runToolUse } from '../../runtime/tool-use/tool-gate.js';
 import { createProcTool, type ProcOptions, type ProcResult, procConfigSchema } from '../../tools/proc.js';
@@ -315,6 +316,107 @@ describe('proc.exec with git', () => {
     await writeFile(join(repo, 'a.txt'), 'hello\n');
     const status = await call(tool, { program: 'git', args: ['status', '--porcelain'], cwd: repo });
     expect(status).toMatchObject({ exit_code: 0, stdout: '?? a.txt\n' });
+  });
+});
+
+describe('programs the policy names (agent_os_kernel: proc.exec on a bare name)', () => {
+  let bin: string;
+  beforeAll(async () => {
+    bin = await mkdtemp(join(base, 'path-'));
+    for (const name of ['tool', 'git']) {
+      await writeFile(join(bin, name), `#!/bin/sh\necho "${name} $*"\n`);
+      await chmod(join(bin, name), 0o755);
+    }
+  });
+  const policy = (...names: string[]) =>
+    loadPolicy({ capabilities: names.map((resource) => ({ action: 'proc.exec', resource })) });
+
+  it('runs a granted name found on the PATH at creation, and notes the real path it runs in the audit', async () => {
+    const warnings: string[] = [];
+    const seeded = createProcTool({
+      programs: {},
+      roots: [root],
+      policy: policy('tool'),
+      searchPath: bin,
+      onWarning: (m) => warnings.push(m),
+    });
+    const ctx = testToolContext();
+    expect(await call(seeded, { program: 'tool', args: ['x'] }, ctx)).toMatchObject({
+      exit_code: 0,
+      stdout: 'tool x\n',
+    });
+    expect(ctx.notes).toEqual([{ action: 'proc.program', resource: join(bin, 'tool') }]);
+    expect(warnings).toEqual([]);
+  });
+
+  it('tools.proc.programs overrides the PATH', async () => {
+    const overridden = createProcTool({
+      programs: { tool: { path: '/usr/bin/printf', args: ['*'] } },
+      roots: [root],
+      policy: policy('tool'),
+      searchPath: bin,
+    });
+    const ctx = testToolContext();
+    expect((await call(overridden, { program: 'tool', args: ['from-config'] }, ctx)).stdout).toBe('from-config');
+    expect(ctx.notes).toEqual([{ action: 'proc.program', resource: '/usr/bin/printf' }]);
+  });
+
+  it('a granted name found nowhere is a load-time warning and E_NO_TOOL naming it, even if it appears later', async () => {
+    const warnings: string[] = [];
+    const seeded = createProcTool({
+      programs: {},
+      roots: [root],
+      policy: policy('uv', 'tool'),
+      searchPath: bin,
+      onWarning: (m) => warnings.push(m),
+    });
+    expect(warnings).toEqual([expect.stringMatching(/^proc\.exec "uv" is granted by the policy .* E_NO_TOOL/)]);
+    await expect(call(seeded, { program: 'uv' })).rejects.toMatchObject({
+      code: 'E_NO_TOOL',
+      message: 'proc.exec: "uv" was not found on the host when the policy was loaded',
+    });
+    // Resolved once: a program planted on the PATH afterwards is never picked up.
+    await writeFile(join(bin, 'uv'), '#!/bin/sh\necho planted\n');
+    await chmod(join(bin, 'uv'), 0o755);
+    await expect(call(seeded, { program: 'uv' })).rejects.toMatchObject({ code: 'E_NO_TOOL' });
+    await unlink(join(bin, 'uv'));
+    // A name neither configured nor granted stays a bare refusal.
+    await expect(call(seeded, { program: 'pip' })).rejects.toMatchObject({ code: 'E_CAP_DENIED' });
+  });
+
+  it('a program found on the PATH keeps the git floor when it is git', async () => {
+    const seeded = createProcTool({ programs: {}, roots: [root], policy: policy('git'), searchPath: bin });
+    expect((await call(seeded, { program: 'git', args: ['status'] })).stdout).toBe('git status\n');
+    await expect(call(seeded, { program: 'git', args: ['-c', 'core.pager=id', 'log'] })).rejects.toMatchObject({
+      code: 'E_CAP_DENIED',
+    });
+  });
+
+  it('a program found on the PATH inside an fs root is refused (an agent could replace it)', async () => {
+    const inRoot = join(root, 'bin');
+    await mkdir(inRoot, { recursive: true });
+    await writeFile(join(inRoot, 'tool'), '#!/bin/sh\necho planted\n');
+    await chmod(join(inRoot, 'tool'), 0o755);
+    const warnings: string[] = [];
+    const seeded = createProcTool({
+      programs: {},
+      roots: [root],
+      policy: policy('tool'),
+      searchPath: `${inRoot}:${bin}`,
+      onWarning: (m) => warnings.push(m),
+    });
+    expect(warnings).toEqual([expect.stringMatching(/inside an fs root/)]);
+    await expect(call(seeded, { program: 'tool' })).rejects.toMatchObject({ code: 'E_NO_TOOL' });
+    await rm(inRoot, { recursive: true });
+  });
+
+  it('throws TypeError for a policy, searchPath or onWarning of the wrong type', () => {
+    const bad = [{ policy: 'p.yaml' }, { policy: {} }, { searchPath: 42 }, { onWarning: 'log' }];
+    for (const extra of bad) {
+      expect(() => createProcTool({ programs: {}, roots: [root], ...extra } as unknown as ProcOptions)).toThrow(
+        TypeError,
+      );
+    }
   });
 });
 
