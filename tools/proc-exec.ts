@@ -26,7 +26,7 @@ export interface ProcResult {
   readonly duration_ms: number;
   /** True when the program was killed because it ran past its timeout. */
   readonly timed_out: boolean;
-  /** True when stdout or stderr was longer than `max_output_bytes` and was cut. */
+  /** True when stdout or stderr reached `max_output_bytes`: the rest was cut and the program killed then. */
   readonly truncated: boolean;
 }
 
@@ -56,20 +56,25 @@ export interface ExecOptions {
   readonly signal: AbortSignal;
 }
 
-/** Keeps the first `cap` bytes of a stream and remembers whether more arrived. */
+/** Keeps the first `cap` bytes of a stream; the first byte past them calls `onOverflow` once. */
 class Capture {
   readonly #cap: number;
+  readonly #onOverflow: () => void;
   readonly #chunks: Buffer[] = [];
   #size = 0;
   truncated = false;
 
-  constructor(cap: number) {
+  constructor(cap: number, onOverflow: () => void) {
     this.#cap = cap;
+    this.#onOverflow = onOverflow;
   }
 
   push(chunk: Buffer): void {
     const room = this.#cap - this.#size;
-    if (chunk.length > room) this.truncated = true;
+    if (chunk.length > room && !this.truncated) {
+      this.truncated = true;
+      this.#onOverflow();
+    }
     if (room <= 0) return;
     // Copy rather than slice so a kept prefix does not pin the whole (possibly large) chunk.
     const kept = chunk.length > room ? Buffer.from(chunk.subarray(0, room)) : chunk;
@@ -108,8 +113,6 @@ export function execute(
       reject(startFailed());
       return;
     }
-    const stdout = new Capture(options.maxOutput);
-    const stderr = new Capture(options.maxOutput);
     let timedOut = false;
     let aborted = false;
     let settled = false;
@@ -127,6 +130,9 @@ export function execute(
       aborted = true;
       killGroup();
     };
+    // The cap stops the program, not just what is kept: `yes` would otherwise spin a core until the timeout.
+    const stdout = new Capture(options.maxOutput, killGroup);
+    const stderr = new Capture(options.maxOutput, killGroup);
     const timer = setTimeout(() => {
       timedOut = true;
       killGroup();
@@ -139,6 +145,7 @@ export function execute(
       options.signal.removeEventListener('abort', onAbort);
     };
 
+    // Whatever still arrives after the kill (already in the pipe) is read and discarded.
     child.stdout?.on('data', (chunk: Buffer) => stdout.push(chunk));
     child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk));
     if (child.stdin !== null) {

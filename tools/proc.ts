@@ -19,8 +19,10 @@
  * - Every process of the call's process group is SIGKILLed on timeout, on `ctx.signal` abort, and when the
  *   program exits (so background children do not outlive the call). A process that leaves the group
  *   (`setsid`) escapes this; only an OS sandbox (cgroups, namespaces) could follow it.
- * - stdout and stderr keep their first `max_output_bytes` each; the rest is read and discarded, so a chatty
- *   child never blocks on a full pipe and memory stays bounded; the timeout bounds how long it may talk.
+ * - stdout and stderr keep their first `max_output_bytes` each (default 64 KiB, so that a result fits the
+ *   default payload cap whatever the bytes are). The first byte past the cap kills the process group, so an
+ *   endless writer (`yes`) stops at once with `truncated: true` and what was kept; what is still in the pipe
+ *   is read and discarded, so memory stays bounded.
  * - Its output carries every tag the kernel keeps for files, and since it may write any file unseen, every
  *   later fs read, listing and stat carries this call's label and those tags too (UNTRACKED_WRITES_KEY).
  *
@@ -54,8 +56,13 @@ export { DEFAULT_CHILD_ENV, type ProcResult } from './proc-exec.js';
 export const DEFAULT_TIMEOUT_MS = 30_000;
 /** The largest `timeout_ms` a config may set. */
 export const MAX_TIMEOUT_MS = 3_600_000;
-/** Bytes kept per output stream when the config sets no `max_output_bytes`. */
-export const DEFAULT_MAX_OUTPUT_BYTES = 1 << 20;
+/**
+ * Bytes kept per output stream when the config sets no `max_output_bytes`. Chosen so that a result always fits
+ * the kernel's default 1 MiB syscall payload cap: JSON spells a control byte in six characters (`\u0000`), so two
+ * full streams of them take 2 x 6 x 64 KiB = 768 KiB, base64 takes 2 x 4/3 x 64 KiB. A host raising
+ * `max_output_bytes` should raise `maxPayloadBytes` to 12 times it, or large outputs end as E_TOOL_FAILED.
+ */
+export const DEFAULT_MAX_OUTPUT_BYTES = 64 << 10;
 /** The largest `max_output_bytes` a config may set (two streams of it are held in memory per call). */
 export const MAX_OUTPUT_BYTES = 64 << 20;
 /** Largest stdin, in UTF-8 bytes, when the config sets no `max_stdin_bytes`. */
@@ -88,7 +95,8 @@ const programSchema = z.strictObject({
  *   refused anywhere (GIT_FORBIDDEN_FLAGS are always added for git); `max_args` at most 128.
  * - `env`: names of host variables copied into the child when set (PATH and LANG have fixed defaults).
  * - `timeout_ms`: the default and the maximum a call may ask for (default 30 s).
- * - `max_output_bytes` (per stream, default 1 MiB), `max_stdin_bytes` (default 1 MiB).
+ * - `max_output_bytes` (per stream, default 64 KiB; reaching it kills the program), `max_stdin_bytes` (default
+ *   1 MiB).
  */
 export const procConfigSchema = z.strictObject({
   programs: z.record(

@@ -228,7 +228,7 @@ describe('proc.exec timeouts and cancellation', () => {
 describe('proc.exec output caps', () => {
   it('keeps the first max_output_bytes of stdout and stderr and reports truncated', async () => {
     const out = await call(tool, { program: 'head', args: ['-c', '100000', '/dev/zero'] });
-    expect(out).toMatchObject({ exit_code: 0, truncated: true });
+    expect(out).toMatchObject({ exit_code: null, signal: 'SIGKILL', truncated: true });
     expect(out.stdout.length).toBe(1000);
     const err = await call(tool, { program: 'sh', args: ['-c', 'printf abc; head -c 5000 /dev/zero >&2'] });
     expect(err).toMatchObject({ stdout: 'abc', truncated: true });
@@ -236,16 +236,29 @@ describe('proc.exec output caps', () => {
     expect((await call(tool, { program: 'printf', args: ['x'.repeat(1000)] })).truncated).toBe(false);
   });
 
-  it('keeps draining so a chatty child finishes instead of blocking on a full pipe', async () => {
+  it('kills the process group as soon as a stream passes the cap, and returns what was kept', async () => {
     const result = await call(tool, { program: 'head', args: ['-c', String(20 << 20), '/dev/zero'] });
-    expect(result).toMatchObject({ exit_code: 0, timed_out: false, truncated: true });
+    expect(result).toMatchObject({ exit_code: null, signal: 'SIGKILL', timed_out: false, truncated: true });
     expect(result.stdout.length).toBe(1000);
   });
 
-  it('bounds an endless writer by the timeout with bounded output', async () => {
-    const result = await call(tool, { program: 'yes', timeout_ms: 300 });
-    expect(result).toMatchObject({ timed_out: true, truncated: true, signal: 'SIGKILL' });
+  it('stops an endless writer at the cap, long before its timeout', async () => {
+    const result = await call(tool, { program: 'yes', timeout_ms: 10_000 });
+    expect(result).toMatchObject({ timed_out: false, truncated: true, signal: 'SIGKILL' });
     expect(result.stdout).toBe('y\n'.repeat(500));
+  });
+
+  it('reaching the cap kills grandchildren that stayed in the group too', async () => {
+    const result = await call(tool, { program: 'sh', args: ['-c', 'sleep 30 & echo $!; exec yes'] });
+    expect(result).toMatchObject({ truncated: true, timed_out: false });
+    const pid = Number(result.stdout.split('\n')[0]);
+    expect(await waitDead(pid)).toBe(true);
+  });
+
+  it('output exactly at the cap is whole, not truncated, and the program is not killed', async () => {
+    const result = await call(tool, { program: 'head', args: ['-c', '1000', '/dev/zero'] });
+    expect(result).toMatchObject({ exit_code: 0, signal: null, truncated: false });
+    expect(result.stdout.length).toBe(1000);
   });
 });
 
