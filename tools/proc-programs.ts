@@ -35,6 +35,8 @@ export interface Program {
   /** What is executed: the real path checked at startup, so a later symlink swap cannot redirect it. */
   readonly real: string;
   readonly rules: ArgRules;
+  /** True for git (by name or binary): its command line, environment and configuration are pinned (proc-git.ts). */
+  readonly git: boolean;
 }
 
 /** A root directory of the tools, as the host wrote it and as it really is. */
@@ -69,7 +71,7 @@ export function resolveProgram(name: string, entry: ProgramEntry, roots: readonl
     maxArgs: entry.max_args,
     isGit,
   });
-  return Object.freeze({ name, path: entry.path, real, rules });
+  return Object.freeze({ name, path: entry.path, real, rules, git: isGit });
 }
 
 /** True when `path` is `base` or below it. */

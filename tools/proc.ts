@@ -11,6 +11,9 @@
  *   programs exist. Paths (`/bin/sh`, `../x`) are refused by the input schema. Every call notes the real
  *   path it runs in the audit log (`proc.program`).
  * - Arguments pass the program's rules (tools/proc-args.ts) or the call is refused with E_CAP_DENIED.
+ * - git (by name or binary) runs with its dangerous configuration pinned, no system or global configuration,
+ *   no bare repository it was not pointed at, no local or `ext::` transport, and no subcommand that writes
+ *   configuration or runs commands (tools/proc-git.ts); the fs tools never write `.git` paths.
  * - The child's environment is built from nothing: PATH and LANG with fixed values, plus the host variables
  *   the config names. Nothing else of the host's `process.env` reaches it.
  * - cwd is a directory inside one of the host's fs roots, reached without any symbolic link (relative
@@ -39,6 +42,7 @@ import { definePolicySection, type Policy, type PolicySection } from '../runtime
 import { defineTool, type LabelStore, type Tool, UNTRACKED_WRITES_KEY } from '../runtime/tool-use/tool-contract.js';
 import { argPatternSchema, checkArguments, forbidListSchema, MAX_ARG_LENGTH, MAX_ARGS } from './proc-args.js';
 import { childEnv, execute, type ProcResult } from './proc-exec.js';
+import { checkGitCommand, gitEnvironment } from './proc-git.js';
 import {
   isWithin,
   PROGRAM_NAME,
@@ -220,6 +224,7 @@ export function createProcTool(options: ProcOptions): Tool {
       }
       const argv = args.args ?? [];
       checkArguments(program.name, program.rules, argv);
+      if (program.git) checkGitCommand(program.name, argv);
       const cwd = await openCwd(args.cwd, roots);
       ctx.note('proc.program', program.real);
       // The program can read any file under the roots, including ones written with labelled data: its output
@@ -230,7 +235,7 @@ export function createProcTool(options: ProcOptions): Tool {
       await markUntracked(ctx.labels, ctx.label);
       try {
         return await execute(program, argv, `/proc/self/fd/${cwd.fd}`, {
-          env: childEnv(limits.env),
+          env: program.git ? gitEnvironment(childEnv(limits.env)) : childEnv(limits.env),
           stdin: args.stdin,
           timeoutMs: args.timeout_ms ?? limits.timeoutMs,
           maxOutput: limits.maxOutput,
