@@ -114,7 +114,7 @@ describe('the reference tree (testonly/constants.go)', () => {
       tree.appendData(bytes(leaf));
       expect(tree.root(), `size ${i + 1}`).toBe(reference.roots[i + 1]);
     });
-    reference.roots.forEach((root, size) => expect(tree.root(size), `root(${size})`).toBe(root));
+    for (const [size, root] of reference.roots.entries()) expect(tree.root(size), `root(${size})`).toBe(root);
   });
 });
 
