@@ -13,9 +13,33 @@ import {
 import { BUILTIN_POLICY_SECTIONS } from './tools/policy-sections.js';
 
 export { AuditLog, MemoryAuditSink } from './runtime/audit/audit-log.js';
-export { verifyConsistency, verifyInclusion } from './runtime/audit/merkle.js';
-export { verifyAuditConsistency, verifyRecordInclusion } from './runtime/audit/proof.js';
-export type { AuditRecord } from './runtime/audit/record.js';
+// What an independent monitor needs to check a log without a kernel: parse the stored lines strictly, hash
+// each record into its Merkle leaf, rebuild the tree, and check signed checkpoints and consistency between them.
+export {
+  type AuditCheckpoint,
+  CHECKPOINT_DOMAIN,
+  type CheckpointStatement,
+  checkpointMessage,
+  parseCheckpointLine,
+  verifyCheckpointSignature,
+} from './runtime/audit/checkpoint.js';
+export {
+  EMPTY_ROOT,
+  hashChildren,
+  hashLeaf,
+  MerkleTree,
+  verifyConsistency,
+  verifyInclusion,
+} from './runtime/audit/merkle.js';
+export {
+  type AuditConsistencyProof,
+  type AuditInclusionProof,
+  type AuditTrustOptions,
+  verifyAuditConsistency,
+  verifyCheckpointConsistency,
+  verifyRecordInclusion,
+} from './runtime/audit/proof.js';
+export { type AuditRecord, parseRecordLine, recordLeafHash } from './runtime/audit/record.js';
 export { verifyAuditFile } from './runtime/audit/verify-file.js';
 export type { CapabilitySummary } from './runtime/capability/authority.js';
 export type { GrantRule } from './runtime/capability/grant-rule.js';

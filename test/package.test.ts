@@ -27,6 +27,15 @@ describe('package exports', () => {
       'makeLabel',
       'verifyAuditFile',
       'verifyInclusion',
+      // What an independent monitor needs (test/runtime/audit/independent-monitor.test.ts).
+      'parseRecordLine',
+      'recordLeafHash',
+      'hashLeaf',
+      'MerkleTree',
+      'parseCheckpointLine',
+      'verifyCheckpointSignature',
+      'verifyCheckpointConsistency',
+      'verifyConsistency',
     ]) {
       expect(names).toContain(name);
     }
