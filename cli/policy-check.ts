@@ -65,7 +65,14 @@ export function policyCheck(file: string, io: PolicyCheckIo, searchPath: string 
         found.origin === 'config' ? 'tools.proc.programs' : found.origin === 'path' ? 'PATH' : 'not found (E_NO_TOOL)',
       ]),
     );
-    for (const found of programs) if (found.origin === 'missing') io.err(`warning: ${programWarning(found)}`);
+    for (const found of programs) {
+      if (found.origin === 'missing') io.err(`warning: ${programWarning(found)}`);
+      if (found.origin === 'config' && found.real === undefined) {
+        io.err(
+          `warning: tools.proc.programs.${found.name}.path is not an executable file: isokernel run will refuse to start`,
+        );
+      }
+    }
   }
   return 0;
 }

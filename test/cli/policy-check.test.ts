@@ -55,6 +55,21 @@ describe('isokernel policy check', () => {
     expect(err).toEqual([expect.stringMatching(/^warning: proc\.exec "uv" is granted by the policy .*E_NO_TOOL/)]);
   });
 
+  it('names a configured program by its source, and warns when its path is not an executable', () => {
+    const file = join(dir, 'configured.yaml');
+    writeFileSync(
+      file,
+      'capabilities:\n  - action: proc.exec\n    resource: git\ntools:\n  proc:\n    programs:\n' +
+        '      git: { path: /usr/bin/git }\n      gone: { path: /nonexistent/gone }\n',
+    );
+    const { code, out, err } = run(file, '');
+    expect(code).toBe(0);
+    expect(out.find((line) => line.startsWith('git '))).toMatch(/^git\s+\/usr\/bin\/git\s+tools\.proc\.programs$/);
+    expect(err).toEqual([
+      'warning: tools.proc.programs.gone.path is not an executable file: isokernel run will refuse to start',
+    ]);
+  });
+
   it('prints file:line:col errors and exits 1', () => {
     const file = join(dir, 'bad.yaml');
     writeFileSync(file, 'capabilities:\n  - action: fs.read\n    resource: /w/../x\n    colour: red\n');
