@@ -12,22 +12,39 @@ import {
 } from './runtime/policy/policy.js';
 import { BUILTIN_POLICY_SECTIONS } from './tools/policy-sections.js';
 
-// The public API: every export is deliberate and listed in api/isokernel.api.md, which a test holds equal to
+// The public API: every export is deliberate and listed in docs/api-report.md, which a test holds equal to
 // the built package. Classes a host only receives from the kernel (the registries, the vault, the snapshot
 // store) are exported as types; the kernel hands out instances. Every error the kernel throws on purpose
 // extends IsokernelError.
 
-export type { AuditCheckpoint } from './runtime/audit/checkpoint.js';
+// What an independent monitor needs to check a log without a kernel: parse the stored lines strictly, hash
+// each record into its Merkle leaf, rebuild the tree, and check signed checkpoints and consistency between them.
+export {
+  type AuditCheckpoint,
+  CHECKPOINT_DOMAIN,
+  type CheckpointStatement,
+  checkpointMessage,
+  parseCheckpointLine,
+  verifyCheckpointSignature,
+} from './runtime/audit/checkpoint.js';
 export { AuditStoreError } from './runtime/audit/file-store.js';
-export { verifyConsistency, verifyInclusion } from './runtime/audit/merkle.js';
+export {
+  EMPTY_ROOT,
+  hashChildren,
+  hashLeaf,
+  MerkleTree,
+  verifyConsistency,
+  verifyInclusion,
+} from './runtime/audit/merkle.js';
 export {
   type AuditConsistencyProof,
   type AuditInclusionProof,
+  type AuditTrustOptions,
   verifyAuditConsistency,
   verifyCheckpointConsistency,
   verifyRecordInclusion,
 } from './runtime/audit/proof.js';
-export type { AuditRecord, AuditStatus } from './runtime/audit/record.js';
+export { type AuditRecord, type AuditStatus, parseRecordLine, recordLeafHash } from './runtime/audit/record.js';
 export { type AuditVerifyOptions, type AuditVerifyReport, verifyAuditFile } from './runtime/audit/verify-file.js';
 export type { CapabilitySummary } from './runtime/capability/authority.js';
 export type { GrantRule } from './runtime/capability/grant-rule.js';

@@ -30,7 +30,11 @@ export async function rollbackCommand(recordId: string, options: RollbackOptions
     return EXIT_USAGE;
   }
   try {
-    kernel.tools.add(...builtinTools(kernel.policy, options.root, kernelState(options.store, auditFile)));
+    kernel.tools.add(
+      ...builtinTools(kernel.policy, options.root, kernelState(options.store, auditFile), (message) =>
+        io.err(`isokernel rollback: warning: ${message}`),
+      ),
+    );
     const result = await kernel.rollback(recordId, { force: options.force === true });
     io.out(terminalSafeJson(result));
     return result.status === 'OK' ? EXIT_OK : EXIT_FAILED;

@@ -63,7 +63,11 @@ export async function runCommand(file: string | undefined, options: RunOptions, 
     return EXIT_USAGE;
   }
   try {
-    kernel.tools.add(...builtinTools(kernel.policy, options.root ?? [], kernelState(store, auditFile)));
+    kernel.tools.add(
+      ...builtinTools(kernel.policy, options.root ?? [], kernelState(store, auditFile), (message) =>
+        io.err(`isokernel run: warning: ${message}`),
+      ),
+    );
     for (const entry of options.program ?? []) {
       const at = entry.indexOf('=');
       if (at < 1) throw new TypeError(`--program ${entry}: expected name=file`);

@@ -1,9 +1,10 @@
 /**
  * `isokernel/token`: verify isokernel capability tokens and chains anywhere, with public keys only.
  *
- * No node:crypto and no kernel: signatures are checked with @noble/ed25519 (strict RFC 8032 mode, which
- * also refuses small-order keys) and ids hashed with @noble/hashes. Parsing and chain rules are the kernel's
- * own (runtime/capability-token.ts, runtime/capability-chain.ts), so both sides accept the same tokens.
+ * No node:crypto and no kernel: signatures are checked with @noble/ed25519 (strict RFC 8032 mode) under the
+ * kernel's Ed25519 rule (runtime/core/ed25519-rule.ts: S < L, A and R canonical points of prime order), and
+ * ids hashed with @noble/hashes. Parsing and chain rules are the kernel's own (runtime/capability/token.ts,
+ * runtime/capability/chain.ts), so both sides accept the same tokens and the same signatures.
  * What this cannot know: use counters and revocations live in the issuing kernel.
  *
  * Importing this module sets noble's synchronous SHA-512 hook (`ed.hashes.sha512`), as noble v3 requires.
@@ -25,6 +26,7 @@ import {
   openCapability,
   type SignatureVerifier,
 } from '../runtime/capability/token.js';
+import { passesPointRule } from '../runtime/core/ed25519-rule.js';
 
 export type { Capability, CapabilityFailure, CapabilityRequest, CapabilityResult, ChainVerifyOptions, ValidityWindow };
 export { MAX_CHAIN_LENGTH, validityWindow };
@@ -32,12 +34,13 @@ export { MAX_CHAIN_LENGTH, validityWindow };
 ed.hashes.sha512 = sha512;
 
 /**
- * Ed25519 verification with @noble/ed25519 in strict mode (zip215: false: canonical encodings only,
- * small-order keys refused). Never throws.
+ * Ed25519 verification under the kernel's rule (runtime/core/ed25519-rule.ts): S < L, A and R canonical
+ * points of prime order, then noble's strict (zip215: false) cofactored equation, which on such points is
+ * the same as the kernel's cofactorless one. Never throws.
  */
 export const nobleSignatureVerifier: SignatureVerifier = (publicKey, message, signature) => {
   try {
-    return ed.verify(signature, message, publicKey, { zip215: false });
+    return passesPointRule(publicKey, signature) && ed.verify(signature, message, publicKey, { zip215: false });
   } catch {
     return false;
   }

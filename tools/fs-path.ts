@@ -156,6 +156,20 @@ export function locate(
   return { given, path, root, parts };
 }
 
+/**
+ * Refuses a path with a `.git` component below its root, in any case (a root may sit on a case-insensitive
+ * file system): git reads configuration, hooks and gitdir pointers from there and runs what they name, so
+ * agents never write or delete git metadata through fs (tools/proc-git.ts). Throws KernelError E_CAP_DENIED.
+ */
+export function refuseGitMetadata(tool: string, target: FsTarget): void {
+  if (target.parts.some((part) => part.toLowerCase() === '.git')) {
+    throw new KernelError(
+      'E_CAP_DENIED',
+      `${tool}: ${quote(target.given)} is git metadata (.git), which agents may not change`,
+    );
+  }
+}
+
 /** True when `path` is one of the roots (roots are never written, deleted or replaced). */
 export function isRoot(roots: readonly string[], path: string): boolean {
   return roots.includes(path);

@@ -58,6 +58,7 @@ import {
   quote,
   realExcluded,
   realRoots,
+  refuseGitMetadata,
   requireRegular,
   resolvePath,
 } from './fs-path.js';
@@ -263,6 +264,7 @@ async function writeTool(
 ): Promise<{ path: string; bytes: number; recordId: string }> {
   const tool = 'fs.write';
   const target = fileTarget(tool, config, args.path);
+  refuseGitMetadata(tool, target);
   const bytes = decodeContent(tool, config.maxWriteBytes, args);
   const made: string[] = [];
   try {
@@ -310,6 +312,7 @@ async function deleteTool(
 ): Promise<{ path: string; recordId: string }> {
   const tool = 'fs.delete';
   const target = locate(tool, config.roots, args.path, config.excluded);
+  refuseGitMetadata(tool, target);
   if (target.parts.length === 0 || isRoot(config.roots, target.path)) {
     throw new KernelError('E_CAP_DENIED', `${tool}: ${quote(target.given)} is a root directory`);
   }

@@ -35,7 +35,8 @@ const MAX_FORBIDDEN = 256;
  * Git options that run commands, read or write configuration, or leave the working directory: `-c`,
  * `--config-env`, `--exec-path`, `--upload-pack`/`-u`, `--receive-pack`, `--exec`, `--extcmd`/`-x` (difftool,
  * rebase), `--template` (hooks), `-C`, `--git-dir`, `--work-tree`, `--output` (writes any file), `-O` /
- * `--open-files-in-pager` (grep runs a pager command). Always added to the forbidden flags of a program named
+ * `--open-files-in-pager` (grep runs a pager command), `--separate-git-dir` (init and clone adopt any directory,
+ * an agent-written one included, as the repository). Always added to the forbidden flags of a program named
  * `git` or whose path is a `git` binary. It is a floor, not a policy: git subcommands such as `config`,
  * `submodule foreach`, `bisect run` or `difftool` need a positional allowlist (`args: [[status, log, diff]]`).
  * Over-refuses some harmless uses (`git add -u`, `git clean -x`).
@@ -58,6 +59,7 @@ export const GIT_FORBIDDEN_FLAGS: readonly string[] = Object.freeze([
   '--output',
   '-O',
   '--open-files-in-pager',
+  '--separate-git-dir',
 ]);
 
 // A flag is `-` plus one character, or one or two dashes plus a word; `=` would make the spelling ambiguous.

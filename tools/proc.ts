@@ -3,10 +3,17 @@
  *
  * What it guarantees:
  * - No shell, ever: the configured absolute path is executed directly and arguments reach it verbatim.
- * - Only configured programs run. The capability resource is the program's name (`git`); a name the config
- *   does not list is refused in `run` with E_CAP_DENIED, after the capability check, so an agent without
- *   a grant cannot probe which programs exist. Paths (`/bin/sh`, `../x`) are refused by the input schema.
+ * - Only configured programs run. The capability resource is the program's name (`git`). Names come from
+ *   `tools.proc.programs`, and, when the tool is built with the policy, from its `proc.exec` rules: a name
+ *   the policy grants literally and the config lacks is looked up on the host's PATH once, at creation
+ *   (tools/proc-programs.ts); one found nowhere is `E_NO_TOOL` naming it. Any other unlisted name is refused
+ *   in `run` with E_CAP_DENIED, after the capability check, so an agent without a grant cannot probe which
+ *   programs exist. Paths (`/bin/sh`, `../x`) are refused by the input schema. Every call notes the real
+ *   path it runs in the audit log (`proc.program`).
  * - Arguments pass the program's rules (tools/proc-args.ts) or the call is refused with E_CAP_DENIED.
+ * - git (by name or binary) runs with its dangerous configuration pinned, no system or global configuration,
+ *   no bare repository it was not pointed at, no local or `ext::` transport, and no subcommand that writes
+ *   configuration or runs commands (tools/proc-git.ts); the fs tools never write `.git` paths.
  * - The child's environment is built from nothing: PATH and LANG with fixed values, plus the host variables
  *   the config names. Nothing else of the host's `process.env` reaches it.
  * - cwd is a directory inside one of the host's fs roots, reached without any symbolic link (relative
@@ -15,8 +22,10 @@
  * - Every process of the call's process group is SIGKILLed on timeout, on `ctx.signal` abort, and when the
  *   program exits (so background children do not outlive the call). A process that leaves the group
  *   (`setsid`) escapes this; only an OS sandbox (cgroups, namespaces) could follow it.
- * - stdout and stderr keep their first `max_output_bytes` each; the rest is read and discarded, so a chatty
- *   child never blocks on a full pipe and memory stays bounded; the timeout bounds how long it may talk.
+ * - stdout and stderr keep their first `max_output_bytes` each (default 64 KiB, so that a result fits the
+ *   default payload cap whatever the bytes are). The first byte past the cap kills the process group, so an
+ *   endless writer (`yes`) stops at once with `truncated: true` and what was kept; what is still in the pipe
+ *   is read and discarded, so memory stays bounded.
  * - Its output carries every tag the kernel keeps for files, and since it may write any file unseen, every
  *   later fs read, listing and stat carries this call's label and those tags too (UNTRACKED_WRITES_KEY).
  *
@@ -24,52 +33,49 @@
  * and the host user allow; registering `sh`, `env`, `xargs`, `find` or an interpreter hands the agent a
  * shell. Constrain arguments with positional patterns, and never configure a program inside an fs root.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { accessSync, constants, existsSync, realpathSync, statSync } from 'node:fs';
+import { constants, existsSync, realpathSync, statSync } from 'node:fs';
 import { type FileHandle, lstat, open, readlink } from 'node:fs/promises';
-import { basename } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { z } from 'zod';
 import { KernelError } from '../runtime/core/errors.js';
 import { parseOptions } from '../runtime/core/options.js';
 import { normalizePath } from '../runtime/core/resource-match.js';
-import { definePolicySection, type PolicySection } from '../runtime/policy/policy.js';
+import { definePolicySection, type Policy, type PolicySection } from '../runtime/policy/policy.js';
 import { defineTool, type LabelStore, type Tool, UNTRACKED_WRITES_KEY } from '../runtime/tool-use/tool-contract.js';
+import { argPatternSchema, checkArguments, forbidListSchema, MAX_ARG_LENGTH, MAX_ARGS } from './proc-args.js';
+import { childEnv, execute, type ProcResult } from './proc-exec.js';
+import { checkGitCommand, gitEnvironment } from './proc-git.js';
 import {
-  type ArgRules,
-  argPatternSchema,
-  checkArguments,
-  compileArgRules,
-  forbidListSchema,
-  MAX_ARG_LENGTH,
-  MAX_ARGS,
-} from './proc-args.js';
+  isWithin,
+  PROGRAM_NAME,
+  type Program,
+  programWarning,
+  type Root,
+  resolveProgram,
+  resolvePrograms,
+} from './proc-programs.js';
 
 export { GIT_FORBIDDEN_FLAGS } from './proc-args.js';
+export { DEFAULT_CHILD_ENV, type ProcResult } from './proc-exec.js';
 
-/** The variables every child gets, whatever the host's environment holds. */
-export const DEFAULT_CHILD_ENV: Readonly<Record<string, string>> = Object.freeze({
-  PATH: '/usr/bin:/bin',
-  LANG: 'C.UTF-8',
-});
 /** A call's timeout when the config sets none (it is also the most a call may ask for). */
 export const DEFAULT_TIMEOUT_MS = 30_000;
 /** The largest `timeout_ms` a config may set. */
 export const MAX_TIMEOUT_MS = 3_600_000;
-/** Bytes kept per output stream when the config sets no `max_output_bytes`. */
-export const DEFAULT_MAX_OUTPUT_BYTES = 1 << 20;
+/**
+ * Bytes kept per output stream when the config sets no `max_output_bytes`. Chosen so that a result always fits
+ * the kernel's default 1 MiB syscall payload cap: JSON spells a control byte in six characters (`\u0000`), so two
+ * full streams of them take 2 x 6 x 64 KiB = 768 KiB, base64 takes 2 x 4/3 x 64 KiB. A host raising
+ * `max_output_bytes` should raise `maxPayloadBytes` to 12 times it, or large outputs end as E_TOOL_FAILED.
+ */
+export const DEFAULT_MAX_OUTPUT_BYTES = 64 << 10;
 /** The largest `max_output_bytes` a config may set (two streams of it are held in memory per call). */
 export const MAX_OUTPUT_BYTES = 64 << 20;
 /** Largest stdin, in UTF-8 bytes, when the config sets no `max_stdin_bytes`. */
 export const DEFAULT_MAX_STDIN_BYTES = 1 << 20;
 /** The largest `max_stdin_bytes` a config may set. */
 export const MAX_STDIN_BYTES = 64 << 20;
-/** How long to keep reading after the program exits and its group is killed, in case a process left the group. */
-const EXIT_GRACE_MS = 1000;
 const MAX_PATH_LENGTH = 4096;
 
-// Lowercase and never containing `/`, so a name can never be read as a path or a URL.
-const PROGRAM_NAME = /^[a-z][a-z0-9_+.-]{0,63}$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 const noNul = (s: string): boolean => !s.includes('\0');
 
@@ -94,7 +100,8 @@ const programSchema = z.strictObject({
  *   refused anywhere (GIT_FORBIDDEN_FLAGS are always added for git); `max_args` at most 128.
  * - `env`: names of host variables copied into the child when set (PATH and LANG have fixed defaults).
  * - `timeout_ms`: the default and the maximum a call may ask for (default 30 s).
- * - `max_output_bytes` (per stream, default 1 MiB), `max_stdin_bytes` (default 1 MiB).
+ * - `max_output_bytes` (per stream, default 64 KiB; reaching it kills the program), `max_stdin_bytes` (default
+ *   1 MiB).
  */
 export const procConfigSchema = z.strictObject({
   programs: z.record(
@@ -117,36 +124,15 @@ export const procPolicySection: PolicySection<ProcConfig> = definePolicySection<
 export interface ProcOptions extends ProcConfig {
   /** Absolute directories a call's cwd must be inside; the first is the default cwd. */
   readonly roots: readonly string[];
-}
-
-/** What a call returns. A non-zero exit or a timeout is a result, not an error. */
-export interface ProcResult {
-  /** The exit status, or null when a signal ended the program. */
-  readonly exit_code: number | null;
-  readonly signal: string | null;
-  /** The first `max_output_bytes` of stdout, as UTF-8 text (or base64 with `encoding: 'base64'`). */
-  readonly stdout: string;
-  readonly stderr: string;
-  readonly duration_ms: number;
-  /** True when the program was killed because it ran past its timeout. */
-  readonly timed_out: boolean;
-  /** True when stdout or stderr was longer than `max_output_bytes` and was cut. */
-  readonly truncated: boolean;
-}
-
-interface Root {
-  /** As the host wrote it (normalized), so agents can name paths the way the host showed them. */
-  readonly given: string;
-  readonly real: string;
-}
-
-interface Program {
-  readonly name: string;
-  /** The configured path, passed as argv[0] (multi-call binaries dispatch on it). */
-  readonly path: string;
-  /** What is executed: the real path checked at startup, so a later symlink swap cannot redirect it. */
-  readonly real: string;
-  readonly rules: ArgRules;
+  /**
+   * The loaded policy, when its `proc.exec` rules should name programs too (agent_os_kernel's `resource:
+   * git`): each name it grants literally that `programs` lacks is looked up on `searchPath` now.
+   */
+  readonly policy?: Pick<Policy, 'capabilities'>;
+  /** Where those names are looked up: colon-separated absolute directories. Default: the host's PATH now. */
+  readonly searchPath?: string;
+  /** Receives one message per granted name that resolves nowhere (it is E_NO_TOOL at call time). */
+  readonly onWarning?: (message: string) => void;
 }
 
 interface ExecLimits {
@@ -162,13 +148,22 @@ interface ExecLimits {
  * fs.write could replace it), or `/proc/self/fd` is missing (Linux only); RangeError when a number is out
  * of bounds. The input schema refuses (kernel: E_BAD_ARG) program names that are not lowercase names, NUL,
  * more than 128 arguments or longer than 4096 characters, stdin over the cap and timeouts over the config.
- * The tool's `run` throws KernelError: E_CAP_DENIED (program not configured, argument refused, cwd outside
+ * With `policy`, programs its `proc.exec` rules name are resolved on `searchPath` (see ProcOptions); a name
+ * that resolves nowhere goes to `onWarning`, never throws. TypeError for a `policy`, `searchPath` or
+ * `onWarning` of the wrong type. The tool's `run` throws KernelError: E_NO_TOOL (a program the policy
+ * grants that was not found), E_CAP_DENIED (program not configured, argument refused, cwd outside
  * the roots or through a symlink), E_BAD_ARG (cwd unusable or not a directory), E_NOT_FOUND (cwd missing),
  * E_KILLED (`ctx.signal` aborted), E_TOOL_FAILED (the program could not be started). A non-zero exit, a
  * signal or a timeout is a normal ProcResult.
  */
 export function createProcTool(options: ProcOptions): Tool {
-  const { roots: rawRoots, ...config } = parseOptions(procOptionsSchema, options, 'createProcTool: options');
+  const {
+    roots: rawRoots,
+    policy,
+    searchPath,
+    onWarning,
+    ...config
+  } = parseOptions(procOptionsSchema, options, 'createProcTool: options');
   if (!existsSync('/proc/self/fd')) {
     throw new TypeError('createProcTool: the proc tool needs /proc/self/fd (Linux) to pin the working directory');
   }
@@ -176,6 +171,18 @@ export function createProcTool(options: ProcOptions): Tool {
   const programs = new Map<string, Program>();
   for (const [name, entry] of Object.entries(config.programs)) {
     programs.set(name, resolveProgram(name, entry, roots));
+  }
+  // Names the policy grants but nothing provides: refused with E_NO_TOOL naming them, not a bare denial.
+  const missing = new Set<string>();
+  if (policy !== undefined) {
+    for (const found of resolvePrograms(policy, config.programs, searchPath ?? process.env.PATH ?? '', roots)) {
+      if (found.origin === 'path' && found.path !== undefined) {
+        programs.set(found.name, resolveProgram(found.name, { path: found.path }, roots));
+      } else if (found.origin === 'missing') {
+        missing.add(found.name);
+        onWarning?.(programWarning(found));
+      }
+    }
   }
   const timeoutMs = config.timeout_ms ?? DEFAULT_TIMEOUT_MS;
   const maxStdin = config.max_stdin_bytes ?? DEFAULT_MAX_STDIN_BYTES;
@@ -209,12 +216,20 @@ export function createProcTool(options: ProcOptions): Tool {
     run: async (args, ctx): Promise<ProcResult> => {
       const program = programs.get(args.program);
       if (program === undefined) {
+        if (missing.has(args.program)) {
+          throw new KernelError(
+            'E_NO_TOOL',
+            `proc.exec: "${args.program}" was not found on the host when the policy was loaded`,
+          );
+        }
         const shown = PROGRAM_NAME.test(args.program) ? `"${args.program}"` : 'the program';
         throw new KernelError('E_CAP_DENIED', `proc.exec: ${shown} is not a configured program`);
       }
       const argv = args.args ?? [];
       checkArguments(program.name, program.rules, argv);
+      if (program.git) checkGitCommand(program.name, argv);
       const cwd = await openCwd(args.cwd, roots);
+      ctx.note('proc.program', program.real);
       // The program can read any file under the roots, including ones written with labelled data: its output
       // carries every tag the kernel keeps for files, so running `cat` cannot launder what fs.read would not.
       ctx.taint(await ctx.labels.all());
@@ -223,7 +238,7 @@ export function createProcTool(options: ProcOptions): Tool {
       await markUntracked(ctx.labels, ctx.label);
       try {
         return await execute(program, argv, `/proc/self/fd/${cwd.fd}`, {
-          env: childEnv(limits.env),
+          env: program.git ? gitEnvironment(childEnv(limits.env)) : childEnv(limits.env),
           stdin: args.stdin,
           timeoutMs: args.timeout_ms ?? limits.timeoutMs,
           maxOutput: limits.maxOutput,
@@ -255,6 +270,19 @@ const procOptionsSchema = procConfigSchema.extend({
   roots: z
     .array(z.unknown(), 'must be a non-empty array of absolute directory paths')
     .min(1, 'must be a non-empty array of absolute directory paths'),
+  policy: z
+    .custom<Pick<Policy, 'capabilities'>>(
+      (value) =>
+        typeof value === 'object' &&
+        value !== null &&
+        Array.isArray((value as { capabilities?: unknown }).capabilities),
+      'must be a loaded policy',
+    )
+    .optional(),
+  searchPath: z.string('must be a string of colon-separated directories').optional(),
+  onWarning: z
+    .custom<(message: string) => void>((value) => typeof value === 'function', 'must be a function')
+    .optional(),
 });
 
 function resolveRoots(roots: readonly unknown[]): readonly Root[] {
@@ -272,34 +300,6 @@ function resolveRoots(roots: readonly unknown[]): readonly Root[] {
       }
     }),
   );
-}
-
-function resolveProgram(name: string, entry: z.output<typeof programSchema>, roots: readonly Root[]): Program {
-  const where = `createProcTool: options.programs.${name}.path`;
-  let real: string;
-  try {
-    real = realpathSync(entry.path);
-    if (!statSync(real).isFile()) throw new Error('not a file');
-    accessSync(real, constants.X_OK);
-  } catch {
-    throw new TypeError(`${where} must be an existing executable file`);
-  }
-  if (roots.some((root) => isWithin(root.real, real))) {
-    throw new TypeError(`${where} must not be inside an fs root (an agent could replace the program)`);
-  }
-  const isGit = name === 'git' || basename(entry.path) === 'git' || basename(real) === 'git';
-  const rules = compileArgRules({
-    args: entry.args ?? (entry.rest === undefined ? undefined : []),
-    rest: entry.rest,
-    forbid: entry.forbid,
-    maxArgs: entry.max_args,
-    isGit,
-  });
-  return Object.freeze({ name, path: entry.path, real, rules });
-}
-
-function isWithin(base: string, path: string): boolean {
-  return base === '/' || path === base || path.startsWith(`${base}/`);
 }
 
 // --------------------------------------------------------------------------------------------------- cwd
@@ -358,155 +358,4 @@ async function openCwd(cwd: string | undefined, roots: readonly Root[]): Promise
 
 function symlinkDenied(): KernelError {
   return new KernelError('E_CAP_DENIED', 'proc.exec: cwd must not go through a symbolic link');
-}
-
-// ----------------------------------------------------------------------------------------------- process
-
-/**
- * A fresh environment: a null prototype so that host prototype pollution cannot add variables (Node's spawn
- * copies inherited enumerable keys), NODE_V8_COVERAGE pinned to undefined because Node otherwise copies the
- * host's value into every child's environment, and host values only for the configured names.
- */
-function childEnv(names: readonly string[]): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = Object.create(null);
-  env['NODE_V8_COVERAGE'] = undefined;
-  for (const [key, value] of Object.entries(DEFAULT_CHILD_ENV)) env[key] = value;
-  for (const name of names) {
-    // process.env falls back to Object.prototype for unset names, so an own-property check is needed.
-    const value = Object.hasOwn(process.env, name) ? process.env[name] : undefined;
-    if (typeof value === 'string') env[name] = value;
-  }
-  return env;
-}
-
-interface ExecOptions {
-  readonly env: NodeJS.ProcessEnv;
-  readonly stdin: string | undefined;
-  readonly timeoutMs: number;
-  readonly maxOutput: number;
-  readonly encoding: 'utf8' | 'base64';
-  readonly signal: AbortSignal;
-}
-
-/** Keeps the first `cap` bytes of a stream and remembers whether more arrived. */
-class Capture {
-  readonly #cap: number;
-  readonly #chunks: Buffer[] = [];
-  #size = 0;
-  truncated = false;
-
-  constructor(cap: number) {
-    this.#cap = cap;
-  }
-
-  push(chunk: Buffer): void {
-    const room = this.#cap - this.#size;
-    if (chunk.length > room) this.truncated = true;
-    if (room <= 0) return;
-    // Copy rather than slice so a kept prefix does not pin the whole (possibly large) chunk.
-    const kept = chunk.length > room ? Buffer.from(chunk.subarray(0, room)) : chunk;
-    this.#chunks.push(kept);
-    this.#size += kept.length;
-  }
-
-  text(encoding: 'utf8' | 'base64'): string {
-    return Buffer.concat(this.#chunks).toString(encoding);
-  }
-}
-
-function execute(program: Program, args: readonly string[], cwd: string, options: ExecOptions): Promise<ProcResult> {
-  const startFailed = () => new KernelError('E_TOOL_FAILED', `proc.exec: could not start "${program.name}"`);
-  if (options.signal.aborted) return Promise.reject(cancelled());
-  return new Promise<ProcResult>((resolve, reject) => {
-    const started = performance.now();
-    let child: ChildProcess;
-    try {
-      child = spawn(program.real, args, {
-        argv0: program.path,
-        cwd,
-        env: options.env,
-        // Its own process group, so one kill reaches every descendant that stays in it.
-        detached: true,
-        shell: false,
-        stdio: [options.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-        windowsHide: true,
-      });
-    } catch {
-      reject(startFailed());
-      return;
-    }
-    const stdout = new Capture(options.maxOutput);
-    const stderr = new Capture(options.maxOutput);
-    let timedOut = false;
-    let aborted = false;
-    let settled = false;
-    let grace: NodeJS.Timeout | undefined;
-
-    const killGroup = (): void => {
-      if (child.pid === undefined) return;
-      try {
-        process.kill(-child.pid, 'SIGKILL');
-      } catch {
-        // ESRCH: the group is already gone.
-      }
-    };
-    const onAbort = (): void => {
-      aborted = true;
-      killGroup();
-    };
-    const timer = setTimeout(() => {
-      timedOut = true;
-      killGroup();
-    }, options.timeoutMs);
-    options.signal.addEventListener('abort', onAbort, { once: true });
-    const settle = (): void => {
-      settled = true;
-      clearTimeout(timer);
-      if (grace !== undefined) clearTimeout(grace);
-      options.signal.removeEventListener('abort', onAbort);
-    };
-
-    child.stdout?.on('data', (chunk: Buffer) => stdout.push(chunk));
-    child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk));
-    if (child.stdin !== null) {
-      // The program may exit without reading; EPIPE is its business, not a failure of the call.
-      child.stdin.on('error', () => {});
-      child.stdin.end(Buffer.from(options.stdin ?? '', 'utf8'));
-    }
-    child.on('error', () => {
-      if (settled) return;
-      settle();
-      killGroup();
-      reject(startFailed());
-    });
-    child.on('exit', () => {
-      // Background children would otherwise outlive the call and keep the pipes (and this promise) open.
-      killGroup();
-      grace = setTimeout(() => {
-        child.stdout?.destroy();
-        child.stderr?.destroy();
-      }, EXIT_GRACE_MS);
-    });
-    child.on('close', (code: number | null, signal: NodeJS.Signals | null) => {
-      if (settled) return;
-      settle();
-      if (aborted) {
-        reject(cancelled());
-        return;
-      }
-      resolve({
-        exit_code: code,
-        signal,
-        stdout: stdout.text(options.encoding),
-        stderr: stderr.text(options.encoding),
-        duration_ms: Math.round(performance.now() - started),
-        timed_out: timedOut,
-        truncated: stdout.truncated || stderr.truncated,
-      });
-    });
-  });
-}
-
-function cancelled(): KernelError {
-  return new KernelError('E_KILLED', 'proc.exec: the call was cancelled');
 }

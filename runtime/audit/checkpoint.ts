@@ -1,4 +1,5 @@
-import { PUBLIC_KEY_BYTES, type SigningKey, verifySignature } from '../capability/signing-key.js';
+import { nodeSignatureVerifier } from '../capability/node-verifier.js';
+import { PUBLIC_KEY_BYTES, type SigningKey } from '../capability/signing-key.js';
 import { canonicalJson } from '../core/canonical-json.js';
 import { EMPTY_ROOT, isHashHex } from './merkle.js';
 
@@ -83,8 +84,11 @@ export function signCheckpoint(key: SigningKey, statement: CheckpointStatement):
 }
 
 /**
- * True when the checkpoint is well-formed and its signature verifies under its own `key`. Says nothing about
- * whether that key is trusted: compare `checkpoint.key` against pinned keys (see `isTrustedKey`). Never throws.
+ * True when the checkpoint is well-formed and its signature verifies under its own `key`, with the same key
+ * and signature checks as capability tokens (runtime/core/ed25519-rule.ts: a small-order or non-canonical
+ * key, or a signature with a small-order R or S ≥ L, never verifies, so nobody can sign "for" such a key
+ * without its private key). Says nothing about whether that key is trusted: compare `checkpoint.key` against
+ * pinned keys (see `trustedKeySet`). Never throws.
  */
 export function verifyCheckpointSignature(checkpoint: AuditCheckpoint): boolean {
   if (typeof checkpoint !== 'object' || checkpoint === null) return false;
@@ -97,7 +101,11 @@ export function verifyCheckpointSignature(checkpoint: AuditCheckpoint): boolean 
   } catch {
     return false;
   }
-  return verifySignature(Buffer.from(key, 'hex'), message, Buffer.from(signature, 'hex'));
+  return nodeSignatureVerifier(
+    new Uint8Array(Buffer.from(key, 'hex')),
+    message,
+    new Uint8Array(Buffer.from(signature, 'hex')),
+  );
 }
 
 /**

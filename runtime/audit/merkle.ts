@@ -355,9 +355,16 @@ export function verifyInclusion(
 /**
  * Verifies a consistency proof with the RFC 9162 §2.1.4.2 algorithm: true only when the tree of `newSize`
  * leaves with root `newRoot` extends the tree of `oldSize` leaves with root `oldRoot`. The RFC algorithm covers
- * 0 < oldSize < newSize; the edge cases follow the RFC's definitions: oldSize === newSize needs an empty proof
- * and equal roots, and oldSize === 0 needs an empty proof and `oldRoot` equal to EMPTY_ROOT (MTH({})).
+ * 0 < oldSize < newSize; the edge cases follow the RFC's definitions: both roots are always 32-byte hashes;
+ * oldSize === 0 needs an empty proof and `oldRoot` equal to EMPTY_ROOT (MTH({})), and then any tree extends it
+ * (so 0 → 0 needs EMPTY_ROOT on both sides); oldSize === newSize needs an empty proof and equal roots.
  * Never throws: any malformed argument is `false`.
+ *
+ * Checked against transparency-dev/merkle's corpus (test/runtime/audit/merkle-vectors.test.ts). Two decided
+ * differences from its Go verifier: Go accepts equal sizes with equal roots of any length (one corpus probe
+ * uses 12-byte roots), where a root here is a SHA-256 hash or nothing; and Go refuses every proof from size 0
+ * as meaningless, where here the empty tree's root is accepted as the prefix of every tree, since a monitor may
+ * hold the checkpoint of an empty log.
  */
 export function verifyConsistency(
   oldSize: number,
@@ -369,8 +376,9 @@ export function verifyConsistency(
   if (!isTreeSize(oldSize) || !isTreeSize(newSize) || !isHashHex(oldRoot) || !isHashHex(newRoot)) return false;
   if (!isHashList(proof)) return false;
   if (oldSize > newSize) return false;
+  // Size 0 first: its root is MTH({}) whatever the other size is (0 → 0 included).
+  if (oldSize === 0) return proof.length === 0 && oldRoot === EMPTY_ROOT && (newSize > 0 || newRoot === EMPTY_ROOT);
   if (oldSize === newSize) return proof.length === 0 && oldRoot === newRoot;
-  if (oldSize === 0) return proof.length === 0 && oldRoot === EMPTY_ROOT;
   // 1. An empty path cannot prove 0 < oldSize < newSize.
   if (proof.length === 0) return false;
   // 2. When oldSize is a power of two the old root is the first node of the path and is not sent.

@@ -1,10 +1,12 @@
 /**
  * The kernel's capability verifier: capability-token / capability-chain with node:crypto Ed25519.
- * `isokernel/token` is the same logic with @noble/ed25519 for processes without node:crypto; the two accept
- * exactly the same honest tokens (differential tests in test/runtime/capability-verify.test.ts).
+ * `isokernel/token` is the same logic with @noble/ed25519 for processes without node:crypto; both apply the
+ * rule of runtime/core/ed25519-rule.ts, so they accept exactly the same signatures, edge cases included
+ * (differential tests in test/runtime/capability/node-verifier.test.ts, published vectors in
+ * test/runtime/capability/ed25519-vectors.test.ts).
  */
 
-import { isSafePublicKey } from '../core/public-key.js';
+import { passesKeyAndScalarRule } from '../core/ed25519-rule.js';
 import { type CapabilityRequest, type ChainVerifyOptions, MAX_CHAIN_LENGTH, verifyChainWith } from './chain.js';
 import { verifySignature } from './signing-key.js';
 import { type Capability, type CapabilityResult, openCapability, type SignatureVerifier } from './token.js';
@@ -13,11 +15,12 @@ export type { Capability, CapabilityRequest, CapabilityResult, ChainVerifyOption
 export { MAX_CHAIN_LENGTH };
 
 /**
- * Ed25519 verification with node:crypto (OpenSSL: strict RFC 8032, cofactorless). Refuses small-order and
- * non-canonical keys first, as the noble verifier does. Never throws.
+ * Ed25519 verification under the kernel's rule (runtime/core/ed25519-rule.ts): S < L, A and R canonical
+ * points of prime order, then OpenSSL's cofactorless equation. OpenSSL's acceptance with a prime-order A
+ * already puts R in the prime-order subgroup, so only the identity R is refused before it. Never throws.
  */
 export const nodeSignatureVerifier: SignatureVerifier = (publicKey, message, signature) =>
-  isSafePublicKey(publicKey) && verifySignature(publicKey, message, signature);
+  passesKeyAndScalarRule(publicKey, signature) && verifySignature(publicKey, message, signature);
 
 /**
  * Decodes one token and checks its signature with node:crypto. Never throws; E_CAP_DENIED for anything

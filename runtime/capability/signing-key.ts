@@ -1,4 +1,5 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject, sign, verify } from 'node:crypto';
+import { notePrimeOrderKey } from '../core/ed25519-rule.js';
 
 /** Raw Ed25519 public keys are 32 bytes; signatures are 64 bytes. */
 export const PUBLIC_KEY_BYTES = 32;
@@ -20,6 +21,8 @@ export class SigningKey {
     this.#private = privateKey;
     const der = createPublicKey(privateKey).export({ format: 'der', type: 'spki' });
     this.publicKey = new Uint8Array(der.subarray(SPKI_PREFIX.length));
+    // Derived from a secret scalar, so of prime order: verifying this key's signatures needs no curve arithmetic.
+    notePrimeOrderKey(this.publicKey);
   }
 
   /** A fresh random identity. */
@@ -66,7 +69,9 @@ function publicKeyObject(raw: Uint8Array): KeyObject | undefined {
 }
 
 /**
- * Verifies an Ed25519 signature with node:crypto. Never throws: malformed keys or signatures are `false`.
+ * Verifies an Ed25519 signature with node:crypto alone (OpenSSL's cofactorless check, which accepts small-order
+ * keys). For signatures from outside use `nodeSignatureVerifier` (node-verifier.ts), which applies the kernel's
+ * Ed25519 rule first. Never throws: malformed keys or signatures are `false`.
  */
 export function verifySignature(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
   if (signature.length !== SIGNATURE_BYTES) return false;

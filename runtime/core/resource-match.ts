@@ -6,8 +6,15 @@
  *
  * Resources come in three kinds, told apart by their syntax:
  * - path: absolute posix path (`/workspace/a.txt`); pattern `/workspace/**`.
- * - url: `http(s)://` or `ws(s)://` URL; pattern `https://api.example.com/v1/**`. Scheme and host (with port)
- *   must be equal; the glob applies to the pathname only, so the query can never influence a match.
+ * - url: `http(s)://` or `ws(s)://` URL; pattern `https://api.example.com/v1/**`. The scheme and the port must be
+ *   equal (a pattern that names no port matches only the scheme's default port); the host is a literal
+ *   (matched exactly) or a host glob over its dot-separated labels, where `*` stays within one label and a
+ *   whole-label `**` spans labels: `https://*.example.com/**` matches `https://api.example.com/x`, not
+ *   `https://a.b.example.com/x` nor `https://example.com/x`; `https://**` (agent_os_kernel's "any HTTPS
+ *   endpoint") matches every host on port 443, any path. A host glob with no path means any path. The path
+ *   glob applies to the pathname only, so the query can never influence a match. Matching is on the
+ *   normalized URL's parts (scheme, host name, port, pathname), never on its text, so userinfo, a lookalike
+ *   host in the path or query, or another port cannot satisfy a host glob.
  * - name: anything else, slash-separated (`git`, `my_server/tool`); pattern `git`, `my_server/**`. A name may
  *   not start with `http:`, `https:`, `ws:` or `wss:` (a lenient URL parser would read `https:evil.com` as a
  *   URL).
@@ -115,6 +122,12 @@ export interface ResourceTarget {
   readonly kind: ResourceKind;
   /** `scheme://host[:port]` for URLs, '' otherwise. */
   readonly origin: string;
+  /** URLs: the scheme with its colon (`https:`); '' otherwise. */
+  readonly scheme: string;
+  /** URLs: the canonical host name (lower case, punycode, IPv6 in brackets); '' otherwise. */
+  readonly hostname: string;
+  /** URLs: the port, '' for the scheme's default; '' otherwise. */
+  readonly port: string;
   /** The path, the name, or the URL's pathname. */
   readonly text: string;
 }
@@ -123,7 +136,14 @@ export interface ResourceTarget {
 export interface ResourcePattern {
   readonly source: string;
   readonly kind: ResourceKind;
+  /** `scheme://host[:port]` as written for URL patterns (the host may be a glob), '' otherwise. */
   readonly origin: string;
+  /** URL patterns: the scheme with its colon, the host (literal or glob) and the port ('' for the default). */
+  readonly scheme: string;
+  readonly hostname: string;
+  readonly port: string;
+  /** URL patterns whose host is a glob: its labels (`['*', 'example', 'com']`); undefined otherwise. */
+  readonly hostGlob: readonly string[] | undefined;
   /** Glob segments after the leading `/` (path, url) or of the whole name. */
   readonly segments: readonly string[];
   /** True when the pattern contains no glob characters. */
@@ -147,17 +167,26 @@ export function parseResource(resource: unknown): ResourceTarget | undefined {
   }
   const kind = resourceKind(resource);
   if (kind === 'path') {
-    return resource === '/' || NORMAL_PATH.test(resource) ? { kind, origin: '', text: resource } : undefined;
+    return resource === '/' || NORMAL_PATH.test(resource) ? plainTarget(kind, resource) : undefined;
   }
   if (kind === 'name') {
-    return NORMAL_NAME.test(resource) && !SCHEME_PREFIX.test(resource)
-      ? { kind, origin: '', text: resource }
-      : undefined;
+    return NORMAL_NAME.test(resource) && !SCHEME_PREFIX.test(resource) ? plainTarget(kind, resource) : undefined;
   }
   if (resource.includes('#') || FORBIDDEN_CHAR.test(resource)) return undefined;
   const url = acceptableUrl(resource);
   if (url === undefined || url.href !== resource) return undefined;
-  return { kind, origin: `${url.protocol}//${url.host}`, text: url.pathname };
+  return {
+    kind,
+    origin: `${url.protocol}//${url.host}`,
+    scheme: url.protocol,
+    hostname: url.hostname,
+    port: url.port,
+    text: url.pathname,
+  };
+}
+
+function plainTarget(kind: ResourceKind, text: string): ResourceTarget {
+  return { kind, origin: '', scheme: '', hostname: '', port: '', text };
 }
 
 /**
@@ -277,18 +306,44 @@ function buildPattern(pattern: string): ResourcePattern | string {
   if (FORBIDDEN_CHAR.test(pattern)) return 'pattern contains a backslash or a control character';
   const kind = resourceKind(pattern);
   if (kind === 'path') {
-    if (pattern === '/') return makePattern(pattern, kind, '', []);
+    if (pattern === '/') return makePattern(pattern, kind, NO_ORIGIN, []);
     const segments = pattern.slice(1).split('/');
     const error = segmentsError(segments, false);
-    return error ?? makePattern(pattern, kind, '', segments);
+    return error ?? makePattern(pattern, kind, NO_ORIGIN, segments);
   }
   if (kind === 'name') {
     if (SCHEME_PREFIX.test(pattern)) return 'a name pattern must not start with a URL scheme (write scheme://host/...)';
     const segments = pattern.split('/');
     const error = segmentsError(segments, false);
-    return error ?? makePattern(pattern, kind, '', segments);
+    return error ?? makePattern(pattern, kind, NO_ORIGIN, segments);
   }
   return buildUrlPattern(pattern);
+}
+
+/** Where a URL pattern points: scheme, host (literal or glob labels) and port. */
+interface PatternOrigin {
+  readonly origin: string;
+  readonly scheme: string;
+  readonly hostname: string;
+  readonly port: string;
+  readonly hostGlob: readonly string[] | undefined;
+}
+
+const NO_ORIGIN: PatternOrigin = Object.freeze({ origin: '', scheme: '', hostname: '', port: '', hostGlob: undefined });
+
+// A host glob label: `**` alone, or letters, digits, `-`, `_` and `*` (within the label). The URL parser has
+// already lower-cased and punycoded the host, so a literal part here is what a normalized URL would carry.
+const HOST_GLOB_LABEL = /^(?:\*\*|[a-z0-9_*-]+)$/;
+
+function hostGlobError(labels: readonly string[]): string | undefined {
+  let globstars = 0;
+  for (const label of labels) {
+    if (label === '') return 'URL pattern host has an empty label';
+    if (!HOST_GLOB_LABEL.test(label)) return 'URL pattern host glob labels may hold only a-z, 0-9, -, _ and *';
+    if (label.includes('**') && label !== '**') return '`**` must be a whole label of a URL pattern host';
+    if (label === '**') globstars++;
+  }
+  return globstars > MAX_GLOBSTARS ? `URL pattern host has more than ${MAX_GLOBSTARS} \`**\` labels` : undefined;
 }
 
 function buildUrlPattern(pattern: string): ResourcePattern | string {
@@ -301,14 +356,31 @@ function buildUrlPattern(pattern: string): ResourcePattern | string {
   }
   if (!URL_SCHEMES.has(url.protocol)) return 'URL pattern scheme must be http, https, ws or wss';
   if (url.username !== '' || url.password !== '') return 'URL pattern must not contain credentials';
-  if (url.hostname === '' || GLOB_MAGIC.test(url.host)) return 'URL pattern host must be a literal host';
+  if (url.hostname === '') return 'URL pattern must name a host';
+  const glob = GLOB_MAGIC.test(url.hostname);
+  if (glob) {
+    const labels = url.hostname.split('.');
+    const error = hostGlobError(labels);
+    if (error !== undefined) return error;
+  }
+  const where: PatternOrigin = {
+    origin: `${url.protocol}//${url.host}`,
+    scheme: url.protocol,
+    hostname: url.hostname,
+    port: url.port,
+    hostGlob: glob ? Object.freeze(url.hostname.split('.')) : undefined,
+  };
+  // `https://**` and `https://*.example.com` (no path, as agent_os_kernel writes them) mean any path: the same
+  // pattern as `/**`. A literal host keeps the canonical form (`https://api.example.com/`), so that a pattern
+  // never reads as broader than it is.
+  if (glob && url.pathname === '/' && `${pattern}/` === url.href) return makePattern(pattern, 'url', where, ['**']);
   if (url.href !== pattern) return `URL pattern is not in canonical form (expected ${url.href})`;
-  if (url.pathname === '/') return makePattern(pattern, 'url', `${url.protocol}//${url.host}`, ['']);
+  if (url.pathname === '/') return makePattern(pattern, 'url', where, ['']);
   const segments = url.pathname.slice(1).split('/');
   const error = segmentsError(segments, true);
   if (error !== undefined) return error;
   if (!urlPathIsSafe(url.pathname)) return 'URL pattern path contains an encoded separator or dot segment';
-  return makePattern(pattern, 'url', `${url.protocol}//${url.host}`, segments);
+  return makePattern(pattern, 'url', where, segments);
 }
 
 function segmentsError(segments: readonly string[], trailingSlashAllowed: boolean): string | undefined {
@@ -328,7 +400,7 @@ function segmentsError(segments: readonly string[], trailingSlashAllowed: boolea
   return undefined;
 }
 
-function makePattern(source: string, kind: ResourceKind, origin: string, segments: string[]): ResourcePattern {
+function makePattern(source: string, kind: ResourceKind, where: PatternOrigin, segments: string[]): ResourcePattern {
   const glob = kind === 'name' ? segments.join('/') : `/${segments.join('/')}`;
   const literal = !segments.some((segment) => GLOB_MAGIC.test(segment));
   const last = segments.length - 1;
@@ -344,14 +416,38 @@ function makePattern(source: string, kind: ResourceKind, origin: string, segment
     const matcher = new Minimatch(glob, MATCH_OPTIONS);
     matchText = (text) => matcher.match(text);
   }
+  const { origin, scheme, hostname, port, hostGlob } = where;
+  const matchOrigin: (target: ResourceTarget) => boolean =
+    hostGlob === undefined ? (target) => target.origin === origin : hostMatcher(scheme, port, hostGlob);
   return Object.freeze({
     source,
     kind,
     origin,
+    scheme,
+    hostname,
+    port,
+    hostGlob,
     segments: Object.freeze(segments),
-    literal,
-    test: (target: ResourceTarget) => target.kind === kind && target.origin === origin && matchText(target.text),
+    // A host glob is a glob: such a pattern is never literal, whatever its path.
+    literal: literal && hostGlob === undefined,
+    test: (target: ResourceTarget) => target.kind === kind && matchOrigin(target) && matchText(target.text),
   });
+}
+
+// Scheme and port compared exactly (the target's '' is the default port, and so is a pattern's ''); the host
+// name label by label, as path segments. Labels are joined with `/` for minimatch, which no host name holds.
+function hostMatcher(scheme: string, port: string, labels: readonly string[]): (target: ResourceTarget) => boolean {
+  const glob = `/${labels.join('/')}`;
+  const matchAll = labels.length === 1 && labels[0] === '**';
+  const matcher = matchAll ? undefined : new Minimatch(glob, MATCH_OPTIONS);
+  return (target) => {
+    if (target.scheme !== scheme || target.port !== port || target.hostname === '') return false;
+    if (matchAll) return true;
+    const host = target.hostname;
+    // An empty label (`a..b`, a trailing dot) or a `/` would make the label path mean something else.
+    if (host.startsWith('.') || host.endsWith('.') || host.includes('..') || host.includes('/')) return false;
+    return matcher!.match(`/${host.replaceAll('.', '/')}`);
+  };
 }
 
 /** Minimatch's answer for a single glob segment against a single literal segment (for pattern cover). */
@@ -367,13 +463,25 @@ function segmentMatches(glob: string, segment: string): boolean {
 export function resourcePatternCovers(parent: string, child: string): boolean {
   const p = compileResourcePattern(parent);
   const c = compileResourcePattern(child);
-  if (p === undefined || c === undefined || p.kind !== c.kind || p.origin !== c.origin) return false;
+  if (p === undefined || c === undefined || p.kind !== c.kind || !originCovers(p, c)) return false;
   if (p.source === c.source) return true;
   if (c.literal) {
     const text = c.kind === 'name' ? c.segments.join('/') : `/${c.segments.join('/')}`;
-    return p.test({ kind: c.kind, origin: c.origin, text });
+    return p.test({ kind: c.kind, origin: c.origin, scheme: c.scheme, hostname: c.hostname, port: c.port, text });
   }
   return segmentsCover(p.segments, c.segments);
+}
+
+// Every origin the child can match is one the parent matches: equal literal origins, or the same scheme and
+// port with the parent's host glob covering the child's host (a literal host, or a narrower glob).
+function originCovers(p: ResourcePattern, c: ResourcePattern): boolean {
+  if (p.hostGlob === undefined) return c.hostGlob === undefined && p.origin === c.origin;
+  if (p.scheme !== c.scheme || p.port !== c.port) return false;
+  if (c.hostGlob === undefined) {
+    const probe: ResourceTarget = { ...plainTarget('url', '/'), scheme: c.scheme, hostname: c.hostname, port: c.port };
+    return hostMatcher(p.scheme, p.port, p.hostGlob)(probe);
+  }
+  return segmentsCover(p.hostGlob, c.hostGlob);
 }
 
 // Segment-wise inclusion: a parent `**` may absorb any run of child segments (including child globs and

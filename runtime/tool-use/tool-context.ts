@@ -2,7 +2,7 @@ import { Attempt, type AuditSubject } from '../audit/attempt.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { CapabilityAuthority } from '../capability/authority.js';
 import { KernelError } from '../core/errors.js';
-import { parseResource } from '../core/resource-match.js';
+import { isActionName, parseResource } from '../core/resource-match.js';
 import { joinLabels, type Label, makeLabel } from '../labels/label.js';
 import type { Quota } from '../process/quota.js';
 import type { BlobAccess, Injection, LabelStore, ToolCharge, ToolContext } from './tool-contract.js';
@@ -92,6 +92,15 @@ export function createToolContext(
       }
     },
     saveUndo: (capture) => env.undo.save(use.tool.name, caller.id, capture),
+    note(action: string, resource: string): void {
+      if (!isActionName(action) || parseResource(resource) === undefined) {
+        throw new KernelError('E_INTERNAL', `"${use.tool.name}" noted a malformed action or resource`);
+      }
+      // Its own pair of records, tied to the call by the arguments' digest (the call's action and resource).
+      const record = new Attempt(env.audit, caller.subject, 'tool', null);
+      record.describe(action, resource, { of: use.action, resource: use.resource }, callLabel);
+      record.end(null);
+    },
     blobs: env.blobs,
     labels: env.labels,
   };

@@ -73,6 +73,12 @@ export interface ToolContext {
   charge(usage: ToolCharge): void;
   /** Saves how to undo the effect this call is about to make; resolves to the record id for rollback. */
   saveUndo(capture: UndoCapture): Promise<string>;
+  /**
+   * Adds an audit record (status ok, the call's label) naming something this call resolved on the caller's
+   * behalf, such as the executable a program name runs as (`proc.program`, `/usr/bin/git`). `action` is an
+   * action name and `resource` a resource in normal form; anything else throws KernelError E_INTERNAL.
+   */
+  note(action: string, resource: string): void;
   /** The kernel's content-addressed store (previous file contents for undo). */
   readonly blobs: BlobAccess;
   /** Labels the kernel keeps for resources (file paths), persisted with the store. */

@@ -180,7 +180,7 @@ describe('isokernel run with tools.proc', { timeout: 90_000 }, () => {
   const EXEC = `
 export default async function main() {
   const out = {};
-  for (const program of ['echo', 'git']) {
+  for (const program of ['echo', 'git', 'no-such-program']) {
     try {
       out[program] = await sys.tool('proc.exec', { program, args: ['hello', 'world'] });
     } catch (error) {
@@ -191,11 +191,12 @@ export default async function main() {
 }
 `;
 
-  it('runs a configured program the policy grants, and refuses one the config does not list', async () => {
+  it('runs a configured program the policy grants, one it grants by name only (found on the PATH), and warns of one found nowhere', async () => {
     const policy = ws.policy({
       capabilities: [
         { action: 'proc.exec', resource: 'echo' },
         { action: 'proc.exec', resource: 'git' },
+        { action: 'proc.exec', resource: 'no-such-program' },
       ],
       tools: { proc: { programs: { echo: { path: '/bin/echo' } } } },
     });
@@ -204,7 +205,14 @@ export default async function main() {
     expect(run.status, run.stderr).toBe(0);
     const out = json<Record<string, Record<string, unknown>>>(run);
     expect(out['echo']).toMatchObject({ exit_code: 0, signal: null, stdout: 'hello world\n', timed_out: false });
-    expect(out['git']).toEqual({ code: 'E_CAP_DENIED', message: 'proc.exec: "git" is not a configured program' });
+    // `git hello world` ran (git says it knows no `hello` command): granted by name, resolved on the PATH.
+    expect(out['git']).toMatchObject({ exit_code: 1, signal: null, timed_out: false });
+    expect(out['git']!['stderr']).toMatch(/'hello' is not a git command/);
+    expect(out['no-such-program']).toEqual({
+      code: 'E_NO_TOOL',
+      message: 'proc.exec: "no-such-program" was not found on the host when the policy was loaded',
+    });
+    expect(run.stderr).toMatch(/isokernel run: warning: proc\.exec "no-such-program" is granted by the policy/);
   });
 
   it('refuses a configured program without a proc.exec capability for it', async () => {

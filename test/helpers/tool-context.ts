@@ -33,6 +33,8 @@ export interface TestToolContext extends ToolContext {
   readonly undos: UndoCapture[];
   /** Resources passed to `reauthorize`, in order. */
   readonly reauthorized: string[];
+  /** What the tool recorded with `note`, in order. */
+  readonly notes: { action: string; resource: string }[];
   readonly abort: AbortController;
 }
 
@@ -54,6 +56,7 @@ export function testToolContext(
   const charges: ToolCharge[] = [];
   const undos: UndoCapture[] = [];
   const reauthorized: string[] = [];
+  const notes: { action: string; resource: string }[] = [];
   const injectFor = options.inject ?? (() => NO_INJECTION);
   return {
     agent: 'test-agent',
@@ -77,8 +80,12 @@ export function testToolContext(
       undos.push(capture);
       return `u${String(undos.length).padStart(32, '0')}`;
     },
+    note: (action, resource) => {
+      notes.push({ action, resource });
+    },
     blobs: options.blobs ?? new MemoryBlobStore(),
     labels: options.labels ?? memoryLabelStore(),
+    notes,
     taints,
     charges,
     undos,

@@ -1,8 +1,11 @@
+import { realpathSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, realpath, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createFsTools, createHttpTool, createProcTool, type Kernel } from '../../index.js';
+import { createFsTools, createHttpTool, createProcTool, type Kernel, loadPolicy } from '../../index.js';
+import { procPolicySection } from '../../tools/proc.js';
 import { startTestServer, type TestServer } from '../helpers/http-server.js';
 import { testKernel } from '../helpers/kernel.js';
 
@@ -124,6 +127,58 @@ describe('proc behind the kernel', () => {
       input: join(base, 'out', 'copy.txt'),
     });
     expect(result).toMatchObject({ ok: true, value: ['E_TAINT', ['email']] });
+  });
+});
+
+describe("proc behind the kernel with agent_os_kernel's example policy (proc.exec git, no tools section)", () => {
+  it('git resolves on the PATH at load, runs for the agent, and the audit log names what ran', async () => {
+    const policy = loadPolicy(
+      fileURLToPath(new URL('../fixtures/agent_os_kernel/example_policy.yaml', import.meta.url)),
+    );
+    const warnings: string[] = [];
+    const proc = createProcTool({
+      ...(procPolicySection.read(policy) ?? { programs: {} }),
+      roots: [base],
+      policy,
+      searchPath: '/usr/bin:/bin',
+      onWarning: (m) => warnings.push(m),
+    });
+    kernel = testKernel({ tools: [proc], policy });
+    const result = await kernel.run({
+      code: `export default async () => {
+        const out = await sys.tool('proc.exec', { program: 'git', args: ['--version'] });
+        const ran = (await sys.audit({ limit: 100 })).filter((r) => r.action === 'proc.program' && r.phase === 'outcome');
+        return { stdout: out.stdout, ran: ran.map((r) => [r.resource, r.status]) };
+      }`,
+    });
+    expect(warnings).toEqual([]);
+    expect(result).toMatchObject({
+      ok: true,
+      value: { stdout: expect.stringMatching(/^git version /), ran: [[realpathSync('/usr/bin/git'), 'ok']] },
+    });
+  });
+
+  it('a granted program found nowhere reaches the agent as E_NO_TOOL naming it', async () => {
+    const policy = loadPolicy({ capabilities: [{ action: 'proc.exec', resource: 'uv' }] });
+    const warnings: string[] = [];
+    const proc = createProcTool({
+      programs: {},
+      roots: [base],
+      policy,
+      searchPath: base,
+      onWarning: (m) => warnings.push(m),
+    });
+    kernel = testKernel({ tools: [proc], policy });
+    const result = await kernel.run({
+      code: `export default async () => {
+        try { await sys.tool('proc.exec', { program: 'uv', args: ['pip', 'list'] }); } catch (e) { return [e.code, e.message]; }
+      }`,
+    });
+    expect(warnings).toHaveLength(1);
+    expect(result).toMatchObject({
+      ok: true,
+      value: ['E_NO_TOOL', 'proc.exec: "uv" was not found on the host when the policy was loaded'],
+    });
   });
 });
 

@@ -3,6 +3,7 @@ import { chmod, copyFile, mkdir, mkdtemp, readFile, realpath, rm, symlink, unlin
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadPolicy } from '../../index.js';
 import type { Tool } from '../../runtime/tool-use/tool-contract.js';
 import { prepareToolUse, runToolUse } from '../../runtime/tool-use/tool-gate.js';
 import { createProcTool, type ProcOptions, type ProcResult, procConfigSchema } from '../../tools/proc.js';
@@ -226,8 +227,9 @@ describe('proc.exec timeouts and cancellation', () => {
 
 describe('proc.exec output caps', () => {
   it('keeps the first max_output_bytes of stdout and stderr and reports truncated', async () => {
+    // 100 kB may all reach the pipe before the kill lands: the exit is a race, the cut is not.
     const out = await call(tool, { program: 'head', args: ['-c', '100000', '/dev/zero'] });
-    expect(out).toMatchObject({ exit_code: 0, truncated: true });
+    expect(out).toMatchObject({ timed_out: false, truncated: true });
     expect(out.stdout.length).toBe(1000);
     const err = await call(tool, { program: 'sh', args: ['-c', 'printf abc; head -c 5000 /dev/zero >&2'] });
     expect(err).toMatchObject({ stdout: 'abc', truncated: true });
@@ -235,16 +237,29 @@ describe('proc.exec output caps', () => {
     expect((await call(tool, { program: 'printf', args: ['x'.repeat(1000)] })).truncated).toBe(false);
   });
 
-  it('keeps draining so a chatty child finishes instead of blocking on a full pipe', async () => {
+  it('kills the process group as soon as a stream passes the cap, and returns what was kept', async () => {
     const result = await call(tool, { program: 'head', args: ['-c', String(20 << 20), '/dev/zero'] });
-    expect(result).toMatchObject({ exit_code: 0, timed_out: false, truncated: true });
+    expect(result).toMatchObject({ exit_code: null, signal: 'SIGKILL', timed_out: false, truncated: true });
     expect(result.stdout.length).toBe(1000);
   });
 
-  it('bounds an endless writer by the timeout with bounded output', async () => {
-    const result = await call(tool, { program: 'yes', timeout_ms: 300 });
-    expect(result).toMatchObject({ timed_out: true, truncated: true, signal: 'SIGKILL' });
+  it('stops an endless writer at the cap, long before its timeout', async () => {
+    const result = await call(tool, { program: 'yes', timeout_ms: 10_000 });
+    expect(result).toMatchObject({ timed_out: false, truncated: true, signal: 'SIGKILL' });
     expect(result.stdout).toBe('y\n'.repeat(500));
+  });
+
+  it('reaching the cap kills grandchildren that stayed in the group too', async () => {
+    const result = await call(tool, { program: 'sh', args: ['-c', 'sleep 30 & echo $!; exec yes'] });
+    expect(result).toMatchObject({ truncated: true, timed_out: false });
+    const pid = Number(result.stdout.split('\n')[0]);
+    expect(await waitDead(pid)).toBe(true);
+  });
+
+  it('output exactly at the cap is whole, not truncated, and the program is not killed', async () => {
+    const result = await call(tool, { program: 'head', args: ['-c', '1000', '/dev/zero'] });
+    expect(result).toMatchObject({ exit_code: 0, signal: null, truncated: false });
+    expect(result.stdout.length).toBe(1000);
   });
 });
 
@@ -315,6 +330,146 @@ describe('proc.exec with git', () => {
     await writeFile(join(repo, 'a.txt'), 'hello\n');
     const status = await call(tool, { program: 'git', args: ['status', '--porcelain'], cwd: repo });
     expect(status).toMatchObject({ exit_code: 0, stdout: '?? a.txt\n' });
+  });
+
+  it('an ordinary workflow works under the pinned configuration, and git sees the pins', async () => {
+    const identity = {
+      GIT_AUTHOR_NAME: 'Ada',
+      GIT_AUTHOR_EMAIL: 'ada@example.com',
+      GIT_COMMITTER_NAME: 'Ada',
+      GIT_COMMITTER_EMAIL: 'ada@example.com',
+    };
+    const saved = Object.fromEntries(Object.keys(identity).map((name) => [name, process.env[name]]));
+    Object.assign(process.env, identity);
+    try {
+      const git = createProcTool({
+        programs: { git: { path: '/usr/bin/git' } },
+        roots: [root],
+        env: Object.keys(identity),
+      });
+      const repo = join(root, 'workflow');
+      await mkdir(repo);
+      const run = (args: string[]) => call(git, { program: 'git', args, cwd: repo });
+      expect((await run(['init', '-q'])).exit_code).toBe(0);
+      await writeFile(join(repo, 'a.txt'), 'one\n');
+      expect((await run(['add', 'a.txt'])).exit_code).toBe(0);
+      expect(await run(['commit', '-q', '-m', 'first'])).toMatchObject({ exit_code: 0, stderr: '' });
+      await writeFile(join(repo, 'a.txt'), 'two\n');
+      expect((await run(['diff'])).stdout).toContain('-one\n+two\n');
+      expect((await run(['log', '--format=%an %s'])).stdout).toBe('Ada first\n');
+      // A commit without -m gets the pinned editor (`true`): an empty message, refused by git, nothing run.
+      expect((await run(['commit', '-a'])).exit_code).toBe(1);
+      const config = (await run(['var', '-l'])).stdout;
+      expect(config).toContain('safe.barerepository=explicit');
+      expect(config).toContain('core.hookspath=/dev/null');
+      expect(config).toContain('protocol.file.allow=never');
+    } finally {
+      for (const [name, value] of Object.entries(saved)) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+    }
+  });
+});
+
+describe('programs the policy names (agent_os_kernel: proc.exec on a bare name)', () => {
+  let bin: string;
+  beforeAll(async () => {
+    bin = await mkdtemp(join(base, 'path-'));
+    for (const name of ['tool', 'git']) {
+      await writeFile(join(bin, name), `#!/bin/sh\necho "${name} $*"\n`);
+      await chmod(join(bin, name), 0o755);
+    }
+  });
+  const policy = (...names: string[]) =>
+    loadPolicy({ capabilities: names.map((resource) => ({ action: 'proc.exec', resource })) });
+
+  it('runs a granted name found on the PATH at creation, and notes the real path it runs in the audit', async () => {
+    const warnings: string[] = [];
+    const seeded = createProcTool({
+      programs: {},
+      roots: [root],
+      policy: policy('tool'),
+      searchPath: bin,
+      onWarning: (m) => warnings.push(m),
+    });
+    const ctx = testToolContext();
+    expect(await call(seeded, { program: 'tool', args: ['x'] }, ctx)).toMatchObject({
+      exit_code: 0,
+      stdout: 'tool x\n',
+    });
+    expect(ctx.notes).toEqual([{ action: 'proc.program', resource: join(bin, 'tool') }]);
+    expect(warnings).toEqual([]);
+  });
+
+  it('tools.proc.programs overrides the PATH', async () => {
+    const overridden = createProcTool({
+      programs: { tool: { path: '/usr/bin/printf', args: ['*'] } },
+      roots: [root],
+      policy: policy('tool'),
+      searchPath: bin,
+    });
+    const ctx = testToolContext();
+    expect((await call(overridden, { program: 'tool', args: ['from-config'] }, ctx)).stdout).toBe('from-config');
+    expect(ctx.notes).toEqual([{ action: 'proc.program', resource: '/usr/bin/printf' }]);
+  });
+
+  it('a granted name found nowhere is a load-time warning and E_NO_TOOL naming it, even if it appears later', async () => {
+    const warnings: string[] = [];
+    const seeded = createProcTool({
+      programs: {},
+      roots: [root],
+      policy: policy('uv', 'tool'),
+      searchPath: bin,
+      onWarning: (m) => warnings.push(m),
+    });
+    expect(warnings).toEqual([expect.stringMatching(/^proc\.exec "uv" is granted by the policy .* E_NO_TOOL/)]);
+    await expect(call(seeded, { program: 'uv' })).rejects.toMatchObject({
+      code: 'E_NO_TOOL',
+      message: 'proc.exec: "uv" was not found on the host when the policy was loaded',
+    });
+    // Resolved once: a program planted on the PATH afterwards is never picked up.
+    await writeFile(join(bin, 'uv'), '#!/bin/sh\necho planted\n');
+    await chmod(join(bin, 'uv'), 0o755);
+    await expect(call(seeded, { program: 'uv' })).rejects.toMatchObject({ code: 'E_NO_TOOL' });
+    await unlink(join(bin, 'uv'));
+    // A name neither configured nor granted stays a bare refusal.
+    await expect(call(seeded, { program: 'pip' })).rejects.toMatchObject({ code: 'E_CAP_DENIED' });
+  });
+
+  it('a program found on the PATH keeps the git floor when it is git', async () => {
+    const seeded = createProcTool({ programs: {}, roots: [root], policy: policy('git'), searchPath: bin });
+    expect((await call(seeded, { program: 'git', args: ['status'] })).stdout).toBe('git status\n');
+    await expect(call(seeded, { program: 'git', args: ['-c', 'core.pager=id', 'log'] })).rejects.toMatchObject({
+      code: 'E_CAP_DENIED',
+    });
+  });
+
+  it('a program found on the PATH inside an fs root is refused (an agent could replace it)', async () => {
+    const inRoot = join(root, 'bin');
+    await mkdir(inRoot, { recursive: true });
+    await writeFile(join(inRoot, 'tool'), '#!/bin/sh\necho planted\n');
+    await chmod(join(inRoot, 'tool'), 0o755);
+    const warnings: string[] = [];
+    const seeded = createProcTool({
+      programs: {},
+      roots: [root],
+      policy: policy('tool'),
+      searchPath: `${inRoot}:${bin}`,
+      onWarning: (m) => warnings.push(m),
+    });
+    expect(warnings).toEqual([expect.stringMatching(/inside an fs root/)]);
+    await expect(call(seeded, { program: 'tool' })).rejects.toMatchObject({ code: 'E_NO_TOOL' });
+    await rm(inRoot, { recursive: true });
+  });
+
+  it('throws TypeError for a policy, searchPath or onWarning of the wrong type', () => {
+    const bad = [{ policy: 'p.yaml' }, { policy: {} }, { searchPath: 42 }, { onWarning: 'log' }];
+    for (const extra of bad) {
+      expect(() => createProcTool({ programs: {}, roots: [root], ...extra } as unknown as ProcOptions)).toThrow(
+        TypeError,
+      );
+    }
   });
 });
 

@@ -46,6 +46,22 @@ describe('audit-checkpoint', () => {
     expect(verifyCheckpointSignature(null as never)).toBe(false);
   });
 
+  it('checks key and signature like capability tokens: S + L and a small-order key never verify', () => {
+    const checkpoint = signCheckpoint(KERNEL_KEY, statement);
+    expect(verifyCheckpointSignature(checkpoint)).toBe(true);
+    // S + L: the same scalar mod L, so OpenSSL's equation still holds; the rule refuses S >= L.
+    const signature = Buffer.from(checkpoint.signature, 'hex');
+    let s = 0n;
+    for (let i = 31; i >= 0; i--) s = (s << 8n) | BigInt(signature[32 + i]!);
+    s += 2n ** 252n + 27742317777372353535851937790883648493n;
+    for (let i = 0; i < 32; i++) signature[32 + i] = Number((s >> BigInt(8 * i)) & 255n);
+    expect(verifyCheckpointSignature({ ...checkpoint, signature: signature.toString('hex') })).toBe(false);
+    const identity = `01${'00'.repeat(31)}`;
+    expect(
+      verifyCheckpointSignature({ ...checkpoint, key: identity, signature: `${identity}${'00'.repeat(32)}` }),
+    ).toBe(false);
+  });
+
   it('stores checkpoints as strict canonical lines', () => {
     const checkpoint = signCheckpoint(KERNEL_KEY, statement);
     const line = encodeCheckpointLine(checkpoint);

@@ -162,7 +162,6 @@ describe('path resources', () => {
         .fill('**')
         .join('/')}`,
       `/${'a'.repeat(1025)}`,
-      'https://*.example.com/**',
       'https://api.example.com/**?x=1',
       'https://api.example.com/#x',
       'https://user@api.example.com/**',
@@ -268,6 +267,208 @@ describe('URL resources', () => {
     ]) {
       expect(normalizeUrl(url), url).toBeUndefined();
     }
+  });
+});
+
+describe('URL host globs (agent_os_kernel: `https://**`, `https://*.example.com/**`)', () => {
+  it('`https://**` is every host on the default HTTPS port, any path; nothing else', () => {
+    expect(resourcePatternError('https://**')).toBeUndefined();
+    for (const url of [
+      'https://api.example.com/',
+      'https://api.example.com/v1/x?q=1',
+      'https://127.0.0.1/',
+      'https://[::1]/a',
+      'https://xn--bcher-kva.example/',
+    ]) {
+      expect(matchResource('https://**', url), url).toBe(true);
+    }
+    for (const url of [
+      'http://api.example.com/',
+      'wss://api.example.com/',
+      'https://api.example.com:8443/',
+      'https://api.example.com:444/',
+      'https://user@api.example.com/',
+      'https://API.example.com/',
+      '/https://api.example.com/',
+      'https:api.example.com',
+    ]) {
+      expect(matchResource('https://**', url), url).toBe(false);
+    }
+    // Written without a path it means any path, exactly like `https://**/**`.
+    expect(resourcePatternCovers('https://**', 'https://**/**')).toBe(true);
+    expect(resourcePatternCovers('https://**/**', 'https://**')).toBe(true);
+  });
+
+  it('`*` is one whole host label, `**` any number of labels; the port is the one the pattern names', () => {
+    const sub = 'https://*.example.com/**';
+    expect(matchResource(sub, 'https://api.example.com/v1')).toBe(true);
+    expect(matchResource(sub, 'https://api.example.com/')).toBe(true);
+    expect(matchResource(sub, 'https://a.b.example.com/v1')).toBe(false);
+    expect(matchResource(sub, 'https://example.com/v1')).toBe(false);
+    expect(matchResource(sub, 'https://api.example.com:8443/v1')).toBe(false);
+    expect(matchResource('https://*.example.com:8443/**', 'https://api.example.com:8443/v1')).toBe(true);
+    expect(matchResource('https://*.example.com:8443/**', 'https://api.example.com/v1')).toBe(false);
+    expect(matchResource('https://**.example.com/**', 'https://a.b.example.com/')).toBe(true);
+    expect(matchResource('https://**.example.com/**', 'https://example.com/')).toBe(true);
+    expect(matchResource('https://api-*.example.com/v1/*', 'https://api-eu.example.com/v1/x')).toBe(true);
+    expect(matchResource('https://api-*.example.com/v1/*', 'https://api-eu.example.com/v2/x')).toBe(false);
+    expect(matchResource('https://*.example.com', 'https://api.example.com/any/path')).toBe(true);
+  });
+
+  it('attack: userinfo, lookalike hosts and hosts hidden in the path, query or fragment never satisfy a host glob', () => {
+    const sub = 'https://*.example.com/**';
+    for (const url of [
+      'https://api.example.com@evil.com/',
+      'https://api.example.com:443@evil.com/',
+      'https://evil.com#@api.example.com/',
+      'https://evil.com\\@api.example.com/',
+      'https://evil.com?@api.example.com/',
+      'https://evil.com/api.example.com',
+      'https://evil.com/?h=api.example.com',
+      'https://api.example.com.evil.com/',
+      'https://api.example.com%40evil.com/',
+      'https://evil.com%2f.api.example.com/',
+      'https://apiexample.com/',
+      'https://api.example.com./',
+      'https://api..example.com/',
+    ]) {
+      expect(matchResource(sub, url), url).toBe(false);
+      const normal = normalizeUrl(url);
+      if (normal !== undefined) expect(matchResource(sub, normal), `${url} -> ${normal}`).toBe(false);
+    }
+  });
+
+  it('refuses malformed host globs with a reason', () => {
+    for (const bad of [
+      'https://a**b.example.com/**',
+      'https://*..example.com/**',
+      'https://*.EXAMPLE.com/**',
+      'https://*.example.com:443/**',
+      'https://*@example.com/**',
+      'https://[*]/**',
+      'https://*.example.com/**?q',
+      'ftp://**',
+      `https://${Array(MAX_GLOBSTARS + 1)
+        .fill('**')
+        .join('.')}/`,
+    ]) {
+      expect(resourcePatternError(bad), bad).toBeTypeOf('string');
+    }
+  });
+
+  it('cover: a host glob covers narrower globs and literal hosts of the same scheme and port only', () => {
+    expect(resourcePatternCovers('https://**', 'https://*.example.com/**')).toBe(true);
+    expect(resourcePatternCovers('https://**', 'https://api.example.com/v1/**')).toBe(true);
+    expect(resourcePatternCovers('https://*.example.com/**', 'https://api.example.com/v1/**')).toBe(true);
+    expect(resourcePatternCovers('https://**.example.com/**', 'https://*.example.com/**')).toBe(true);
+    expect(resourcePatternCovers('https://*.example.com/**', 'https://**.example.com/**')).toBe(false);
+    expect(resourcePatternCovers('https://*.example.com/**', 'https://**')).toBe(false);
+    expect(resourcePatternCovers('https://*.example.com/**', 'https://example.com/**')).toBe(false);
+    expect(resourcePatternCovers('https://**', 'http://api.example.com/')).toBe(false);
+    expect(resourcePatternCovers('https://**', 'https://api.example.com:8443/')).toBe(false);
+    expect(resourcePatternCovers('https://api.example.com/**', 'https://*.example.com/**')).toBe(false);
+  });
+
+  const scheme = fc.constantFrom('http', 'https', 'ws', 'wss');
+  const port = fc.constantFrom('', '80', '443', '8443');
+  const label = fc.constantFrom('a', 'b', 'api', 'example', 'com', 'x-y', 'xn--bcher-kva', '1');
+  const host = fc
+    .array(label, { minLength: 1, maxLength: 4 })
+    .map((labels) => labels.join('.'))
+    .filter((name) => normalizeUrl(`https://${name}/`) !== undefined);
+  const globLabel = fc.constantFrom('*', '**', 'a', 'api', 'example', 'com', 'a*', '*i');
+  const hostGlob = fc
+    .array(globLabel, { minLength: 1, maxLength: 4 })
+    .filter((labels) => labels.some((l) => l.includes('*')))
+    .map((labels) => labels.join('.'));
+  const path = fc.constantFrom('', '/', '/**', '/v1/*', '/a/b');
+  const globPattern = fc
+    .tuple(scheme, hostGlob, port, path)
+    .map(([s, h, p, rest]) => ({ source: `${s}://${h}${p === '' ? '' : `:${p}`}${rest}`, scheme: s, port: p }))
+    .filter((p) => compileResourcePattern(p.source) !== undefined);
+  const userinfo = fc.constantFrom('', 'u@', 'u:p@', 'api.example.com@', 'a.example.com:443@', ':@');
+  const target = fc
+    .tuple(
+      scheme,
+      userinfo,
+      host,
+      port,
+      fc.constantFrom('/', '/v1/x', '/a/b', '/a.example.com'),
+      fc.constantFrom('', '?x=https://a.example.com/'),
+    )
+    .map(([s, u, h, p, rest, q]) => `${s}://${u}${h}${p === '' ? '' : `:${p}`}${rest}${q}`);
+  const defaultPort: Readonly<Record<string, string>> = { http: '80', https: '443', ws: '80', wss: '443' };
+
+  it('property: a host glob never matches another scheme, a URL with userinfo, or another port than it names', () => {
+    fc.assert(
+      fc.property(globPattern, target, (pattern, raw) => {
+        const normal = normalizeUrl(raw);
+        for (const candidate of normal === undefined ? [raw] : [raw, normal]) {
+          if (!matchResource(pattern.source, candidate)) continue;
+          const url = new URL(candidate);
+          expect(url.protocol).toBe(`${pattern.scheme}:`);
+          expect(url.username).toBe('');
+          expect(url.password).toBe('');
+          // The pattern's port as the canonical URL spells it ('' for the scheme's default).
+          const named = pattern.port === defaultPort[pattern.scheme] ? '' : pattern.port;
+          expect(url.port).toBe(named);
+        }
+        const parsed = new URL(raw);
+        if (parsed.username !== '' || parsed.password !== '') {
+          expect(normal).toBeUndefined();
+          expect(matchResource(pattern.source, raw)).toBe(false);
+        }
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('property: host globs match label by label (differential with a recursive reference matcher)', () => {
+    // `*` inside a label matches any run of characters of that label; `**` any number of whole labels, at least
+    // one when it is the last label (minimatch's globstar, as for paths).
+    const reference = (glob: readonly string[], labels: readonly string[]): boolean => {
+      const [first, ...rest] = glob;
+      if (first === undefined) return labels.length === 0;
+      if (first === '**') {
+        if (rest.length === 0) return labels.length >= 1;
+        return labels.some((_, i) => reference(rest, labels.slice(i))) || reference(rest, []);
+      }
+      const label = labels[0];
+      if (label === undefined) return false;
+      return new RegExp(`^${first.replaceAll('*', '.*')}$`).test(label) && reference(rest, labels.slice(1));
+    };
+    fc.assert(
+      fc.property(hostGlob, host, (glob, name) => {
+        const pattern = `https://${glob}/**`;
+        fc.pre(compileResourcePattern(pattern) !== undefined);
+        // Matching is on the canonical host (`1` is the IPv4 address 0.0.0.1 to the URL parser).
+        const url = normalizeUrl(`https://${name}/x`)!;
+        expect(matchResource(pattern, url)).toBe(reference(glob.split('.'), new URL(url).hostname.split('.')));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('property: cover stays sound with host globs', () => {
+    const anyPattern = fc.oneof(
+      globPattern.map((p) => p.source),
+      fc
+        .tuple(scheme, host, port, path)
+        .map(([s, h, p, rest]) => `${s}://${h}${p === '' ? '' : `:${p}`}${rest === '' ? '/' : rest}`),
+    );
+    fc.assert(
+      fc.property(anyPattern, anyPattern, fc.array(target, { maxLength: 6 }), (parent, child, urls) => {
+        fc.pre(compileResourcePattern(parent) !== undefined && compileResourcePattern(child) !== undefined);
+        if (!resourcePatternCovers(parent, child)) return;
+        for (const raw of urls) {
+          const url = normalizeUrl(raw);
+          if (url !== undefined && matchResource(child, url)) {
+            expect(matchResource(parent, url), `${parent} ⊇ ${child} at ${url}`).toBe(true);
+          }
+        }
+      }),
+      { numRuns: 3000 },
+    );
   });
 });
 
