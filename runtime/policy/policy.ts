@@ -182,7 +182,12 @@ const labelsSchema = z.strictObject({
     .optional(),
   sinks: z
     .array(
-      z.strictObject({ tool: actionSchema, arg: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/), deny: tagsSchema }),
+      // `*` names every argument, as in a tool's own sinks: a rule per argument name misses the ones not named.
+      z.strictObject({
+        tool: actionSchema,
+        arg: z.string().regex(/^(?:\*|[A-Za-z_][A-Za-z0-9_]{0,63})$/),
+        deny: tagsSchema,
+      }),
     )
     .optional(),
 });
