@@ -75,7 +75,18 @@ export const toolSyscall = defineSyscall({
       session.label = joinLabels(session.label, resultLabel);
       return clean;
     };
-    const running = guarded(() => runToolUse(use, prepared.ctx));
-    return running instanceof Promise ? running.then(keep, failed) : keep(running);
+    // A failure of the tool itself (not found, not empty, too large) is an observation of its resource, as a
+    // result would be: it carries the same source tags.
+    const runFailed = (error: unknown): never => {
+      session.label = joinLabels(session.label, session.services.labels.sourceTags(tool, use.resource));
+      return failed(error);
+    };
+    let running: unknown;
+    try {
+      running = runToolUse(use, prepared.ctx);
+    } catch (error) {
+      return runFailed(error);
+    }
+    return running instanceof Promise ? running.then(keep, runFailed) : keep(running);
   },
 });

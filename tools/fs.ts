@@ -132,6 +132,15 @@ export const fsUndoDataSchema = z.discriminatedUnion('op', [
 export type FsUndoData = z.infer<typeof fsUndoDataSchema>;
 
 const PATH = z.string().min(1).max(4096);
+
+/**
+ * The fs tools observe the same files, so a policy source on any of these actions labels them all: a listing,
+ * a stat, a write's or a delete's outcome (E_NOT_FOUND, "is a directory", "not empty") reveals what a read
+ * of the path would. Listing, stat and delete also observe a directory's subtree (names, sizes, emptiness).
+ */
+const OBSERVED_ACTIONS = ['fs.read', 'fs.list', 'fs.stat'];
+const OBSERVES_PATH = { labels: { observes: { actions: OBSERVED_ACTIONS } } };
+const OBSERVES_SUBTREE = { labels: { observes: { actions: OBSERVED_ACTIONS, subtree: true } } };
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 /**
@@ -156,6 +165,7 @@ export function createFsTools(options: FsToolsOptions): Tool[] {
   return [
     defineTool({
       name: 'fs.read',
+      ...OBSERVES_PATH,
       description: 'Reads a file: { content } for UTF-8 text, otherwise { content_base64 }.',
       input: z.strictObject({ path: PATH, encoding: z.enum(['auto', 'utf8', 'base64']).optional() }),
       target: 'path',
@@ -164,6 +174,7 @@ export function createFsTools(options: FsToolsOptions): Tool[] {
     }),
     defineTool({
       name: 'fs.write',
+      ...OBSERVES_PATH,
       description: 'Writes a file atomically from content (UTF-8) or content_base64; mkdirs creates parents.',
       input: z
         .strictObject({
@@ -186,6 +197,7 @@ export function createFsTools(options: FsToolsOptions): Tool[] {
     }),
     defineTool({
       name: 'fs.delete',
+      ...OBSERVES_SUBTREE,
       description: 'Deletes a file or an empty directory.',
       input: z.strictObject({ path: PATH }),
       target: 'path',
@@ -195,6 +207,7 @@ export function createFsTools(options: FsToolsOptions): Tool[] {
     }),
     defineTool({
       name: 'fs.list',
+      ...OBSERVES_SUBTREE,
       description: 'Lists a directory: entries with name, type (file, dir, symlink, other) and size.',
       input: z.strictObject({ path: PATH }),
       target: 'path',
@@ -203,6 +216,7 @@ export function createFsTools(options: FsToolsOptions): Tool[] {
     }),
     defineTool({
       name: 'fs.stat',
+      ...OBSERVES_SUBTREE,
       description: 'Describes a path without following it: type, size, mode and mtimeMs.',
       input: z.strictObject({ path: PATH }),
       target: 'path',

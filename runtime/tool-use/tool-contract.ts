@@ -121,6 +121,13 @@ export interface Tool<Schema extends z.ZodType = z.ZodType> {
   readonly labels?: {
     readonly source?: readonly string[];
     readonly sinks?: Readonly<Record<string, readonly string[]>>;
+    /**
+     * Other actions whose policy `labels.sources` also tag this tool's results and failures, because the tool
+     * observes the same resources (fs.list and fs.stat reveal what fs.read would). With `subtree`, a source
+     * applies when its resource pattern matches the call's resource or any resource below it: a directory's
+     * listing, size or emptiness reveals the paths it holds.
+     */
+    readonly observes?: { readonly actions: readonly string[]; readonly subtree?: boolean };
   };
   run(args: z.output<Schema>, ctx: ToolContext): unknown;
   /**
@@ -156,6 +163,15 @@ export function defineTool<Schema extends z.ZodType>(spec: Tool<Schema>): Tool<S
     throw new TypeError('defineTool: undo must be a function');
   if (spec.target !== undefined && typeof spec.target !== 'string')
     throw new TypeError('defineTool: target must be a string');
+  const observes = spec.labels?.observes;
+  if (
+    observes !== undefined &&
+    (!Array.isArray(observes.actions) ||
+      !observes.actions.every((action) => typeof action === 'string' && TOOL_NAME.test(action)) ||
+      (observes.subtree !== undefined && typeof observes.subtree !== 'boolean'))
+  ) {
+    throw new TypeError('defineTool: labels.observes must be { actions: action names, subtree?: boolean }');
+  }
   return Object.freeze({ ...spec, defaults: Object.freeze({ ...spec.defaults }) });
 }
 

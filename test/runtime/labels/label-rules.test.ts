@@ -35,6 +35,38 @@ describe('LabelRules.sourceTags', () => {
   });
 });
 
+describe('LabelRules.sourceTags for tools that observe other actions', () => {
+  const observer = (name: string, subtree: boolean) =>
+    defineTool({
+      name,
+      description: name,
+      input: z.unknown(),
+      labels: { observes: { actions: ['files.read'], subtree } },
+      run: () => null,
+    });
+  const rules = new LabelRules({
+    sources: [{ tool: 'files.read', resource: '/w/inbox/**', tags: ['email'] }],
+    sinks: [],
+  });
+
+  it('a source on an observed action tags the observer at the resource, and below it for a subtree observer', () => {
+    const stat = observer('files.stat', false);
+    const list = observer('files.list', true);
+    expect(rules.sourceTags(stat, '/w/inbox/a.eml')).toEqual(['email']);
+    expect(rules.sourceTags(stat, '/w/inbox')).toEqual([]);
+    expect(rules.sourceTags(list, '/w/inbox')).toEqual(['email']);
+    expect(rules.sourceTags(list, '/w')).toEqual(['email']);
+    expect(rules.sourceTags(list, '/w/out')).toEqual([]);
+  });
+
+  it('defineTool refuses a malformed observes declaration', () => {
+    const bad = { actions: ['Not An Action'] };
+    expect(() =>
+      defineTool({ name: 'x.y', description: 'x', input: z.unknown(), labels: { observes: bad }, run: () => null }),
+    ).toThrow(TypeError);
+  });
+});
+
 describe('LabelRules.check', () => {
   const rules = new LabelRules(undefined);
 
