@@ -64,11 +64,11 @@ export const toolSyscall = defineSyscall({
       signal: session.signal,
       quota: session.quota,
     };
-    const prepared = createToolContext(session.services.toolEnv, caller, use, callLabel, attempt);
+    const source = session.services.labels.sourceTags(tool, use.resource);
+    const prepared = createToolContext(session.services.toolEnv, caller, use, callLabel, source, attempt);
     const keep = (value: unknown): unknown => {
       // A charge may have ended the agent while the tool ran: nothing reaches a dead agent.
       if (session.state === 'ended') throw new KernelError('E_KILLED', 'sys.tool: the agent has ended');
-      const source = session.services.labels.sourceTags(tool, use.resource);
       const resultLabel = joinLabels(joinLabels(callLabel, source), prepared.taints());
       const clean = vault.redact(value);
       if (options?.handle === true) return session.handles.create(clean, resultLabel);
@@ -78,7 +78,7 @@ export const toolSyscall = defineSyscall({
     // A failure of the tool itself (not found, not empty, too large) is an observation of its resource, as a
     // result would be: it carries the same source tags.
     const runFailed = (error: unknown): never => {
-      session.label = joinLabels(session.label, session.services.labels.sourceTags(tool, use.resource));
+      session.label = joinLabels(session.label, source);
       return failed(error);
     };
     let running: unknown;

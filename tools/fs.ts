@@ -140,7 +140,7 @@ const PATH = z.string().min(1).max(4096);
  */
 const OBSERVED_ACTIONS = ['fs.read', 'fs.list', 'fs.stat'];
 const OBSERVES_PATH = { labels: { observes: { actions: OBSERVED_ACTIONS } } };
-const OBSERVES_SUBTREE = { labels: { observes: { actions: OBSERVED_ACTIONS, subtree: true } } };
+const OBSERVES_SUBTREE = { labels: { observes: { actions: OBSERVED_ACTIONS, scope: 'subtree' as const } } };
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 /**

@@ -1,6 +1,6 @@
 import { matchAction, matchResource, matchResourceAtOrBelow } from '../core/resource-match.js';
 import type { Labels as PolicyLabels } from '../policy/policy.js';
-import type { Tool } from '../tool-use/tool-contract.js';
+import type { ObservedScope, Tool } from '../tool-use/tool-contract.js';
 import { toolAction } from '../tool-use/tool-contract.js';
 import { EMPTY_LABEL, forbiddenTags, joinLabels, type Label, makeLabel } from './label.js';
 
@@ -23,12 +23,20 @@ export interface TaintFinding {
   readonly tags: Label;
 }
 
+type Scope = ObservedScope;
+
 interface CompiledTool {
   /** The tool's own source tags. */
   readonly source: Label;
-  /** The policy sources that can tag this tool's results, and whether they apply at or below the resource. */
-  readonly policySources: readonly { readonly resource: string | undefined; readonly tags: Label }[];
-  readonly subtree: boolean;
+  /**
+   * The policy sources that can tag this tool's results: their resource pattern (undefined: any resource),
+   * how it is matched, and their tags.
+   */
+  readonly policySources: readonly {
+    readonly resource: string | undefined;
+    readonly scope: Scope;
+    readonly tags: Label;
+  }[];
   readonly sinks: readonly (readonly [arg: string, deny: Label])[];
 }
 
@@ -61,10 +69,11 @@ export class LabelRules {
     const compiled = this.#compile(tool);
     let label = compiled.source;
     for (const source of compiled.policySources) {
-      if (source.resource !== undefined) {
-        const matches = compiled.subtree
-          ? matchResourceAtOrBelow(source.resource, resource)
-          : matchResource(source.resource, resource);
+      if (source.resource !== undefined && source.scope !== 'anywhere') {
+        const matches =
+          source.scope === 'subtree'
+            ? matchResourceAtOrBelow(source.resource, resource)
+            : matchResource(source.resource, resource);
         if (!matches) continue;
       }
       label = joinLabels(label, source.tags);
@@ -101,10 +110,22 @@ export class LabelRules {
       const source =
         tool.labels?.source === undefined ? EMPTY_LABEL : makeLabel(tool.labels.source, 'tool.labels.source');
       const observed = tool.labels?.observes?.actions ?? [];
-      const policySources = this.#sources.filter(
-        (rule) => namesTool(rule.tool, tool) || observed.some((action) => matchAction(rule.tool, action)),
-      );
-      compiled = { source, policySources, subtree: tool.labels?.observes?.subtree === true, sinks: [...sinks] };
+      const scope = tool.labels?.observes?.scope ?? 'resource';
+      const policySources: CompiledTool['policySources'][number][] = [];
+      for (const rule of this.#sources) {
+        // Sources naming the tool itself match its resource (or, for a subtree observer, what lies below);
+        // sources naming an action it observes apply in the declared scope.
+        if (namesTool(rule.tool, tool)) {
+          policySources.push({
+            resource: rule.resource,
+            scope: scope === 'subtree' ? 'subtree' : 'resource',
+            tags: rule.tags,
+          });
+        } else if (observed.some((action) => matchAction(rule.tool, action))) {
+          policySources.push({ resource: rule.resource, scope, tags: rule.tags });
+        }
+      }
+      compiled = { source, policySources, sinks: [...sinks] };
       this.#compiled.set(tool, compiled);
     }
     return compiled;

@@ -81,9 +81,9 @@ export async function submitForHost(host: HostTools, request: SubmitRequest): Pr
       return { status: 'DENIED', data: null, error, recordId, label: callLabel };
     }
     attempt.addUsage('tool_calls', 1);
-    const prepared = createToolContext(host.env, host.caller, use, callLabel, attempt);
-    const data = host.env.vault.redact(await runToolUse(use, prepared.ctx));
     const source = host.labels.sourceTags(tool, use.resource);
+    const prepared = createToolContext(host.env, host.caller, use, callLabel, source, attempt);
+    const data = host.env.vault.redact(await runToolUse(use, prepared.ctx));
     const label = joinLabels(joinLabels(callLabel, source), prepared.taints());
     return { status: 'OK', data, error: null, recordId: attempt.end(null), label };
   } catch (error) {

@@ -49,6 +49,7 @@ export function createToolContext(
   caller: ToolCaller,
   use: ToolUse,
   callLabel: Label,
+  sources: Label,
   attempt: Attempt,
 ): PreparedContext {
   let extra: Label = [];
@@ -56,6 +57,7 @@ export function createToolContext(
     agent: caller.id,
     signal: caller.signal,
     label: callLabel,
+    sources,
     inject: injectionFor(env, caller, use.action, use.resource, callLabel),
     reauthorize(resource: string): Injection {
       if (parseResource(resource) === undefined) {

@@ -56,6 +56,11 @@ export interface ToolContext {
   readonly signal: AbortSignal;
   /** The label of this call: the caller's context joined with every handle it passed. */
   readonly label: readonly string[];
+  /**
+   * The source tags the result will carry (the tool's own and the policy's for this resource): a tool that
+   * stores what it observed somewhere the kernel reads back (a label for an untracked write) keeps them.
+   */
+  readonly sources: readonly string[];
   /** Vault secrets bound to this call's action and resource. */
   readonly inject: Injection;
   /**
@@ -123,11 +128,12 @@ export interface Tool<Schema extends z.ZodType = z.ZodType> {
     readonly sinks?: Readonly<Record<string, readonly string[]>>;
     /**
      * Other actions whose policy `labels.sources` also tag this tool's results and failures, because the tool
-     * observes the same resources (fs.list and fs.stat reveal what fs.read would). With `subtree`, a source
-     * applies when its resource pattern matches the call's resource or any resource below it: a directory's
-     * listing, size or emptiness reveals the paths it holds.
+     * observes the same resources (fs.list and fs.stat reveal what fs.read would). `scope` says which of those
+     * sources apply: `resource` (default) those matching the call's resource; `subtree` also those matching a
+     * resource below it (a directory's listing, size or emptiness reveals the paths it holds); `anywhere`
+     * all of them, whatever their resource (a program run by proc.exec can read any path).
      */
-    readonly observes?: { readonly actions: readonly string[]; readonly subtree?: boolean };
+    readonly observes?: { readonly actions: readonly string[]; readonly scope?: ObservedScope };
   };
   run(args: z.output<Schema>, ctx: ToolContext): unknown;
   /**
@@ -138,6 +144,10 @@ export interface Tool<Schema extends z.ZodType = z.ZodType> {
 }
 
 const TOOL_NAME = /^[a-z][a-z0-9_]*(?:[.:-][a-z0-9_]+)*$/;
+
+/** Which policy sources of an observed action tag a tool's results (see `Tool.labels.observes`). */
+export type ObservedScope = 'resource' | 'subtree' | 'anywhere';
+const OBSERVED_SCOPES: readonly string[] = ['resource', 'subtree', 'anywhere'];
 
 /**
  * Declares a tool. Throws TypeError if the name is not a lowercase dotted identifier (for example
@@ -168,9 +178,11 @@ export function defineTool<Schema extends z.ZodType>(spec: Tool<Schema>): Tool<S
     observes !== undefined &&
     (!Array.isArray(observes.actions) ||
       !observes.actions.every((action) => typeof action === 'string' && TOOL_NAME.test(action)) ||
-      (observes.subtree !== undefined && typeof observes.subtree !== 'boolean'))
+      (observes.scope !== undefined && !OBSERVED_SCOPES.includes(observes.scope)))
   ) {
-    throw new TypeError('defineTool: labels.observes must be { actions: action names, subtree?: boolean }');
+    throw new TypeError(
+      "defineTool: labels.observes must be { actions: action names, scope?: 'resource' | 'subtree' | 'anywhere' }",
+    );
   }
   return Object.freeze({ ...spec, defaults: Object.freeze({ ...spec.defaults }) });
 }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { createFsTools, defineTool, type Kernel } from '../../index.js';
+import { createFsTools, createProcTool, defineTool, type Kernel } from '../../index.js';
 import { testKernel } from '../helpers/kernel.js';
 
 /**
@@ -11,8 +11,9 @@ import { testKernel } from '../helpers/kernel.js';
  * `inbox` or stat-ing a file in it returned names, sizes and times unlabelled (also with a `tool: 'fs.*'`
  * source, since the directory itself does not match `inbox/**`), and a mail tool refusing `email` sent them.
  * A policy source on a path must label every fs observation of that path and of the directories that list it:
- * the sends are refused with E_TAINT and the agent's label carries `email`. Sibling: a failed call (E_NOT_FOUND
- * for a guessed file name) is an observation of the path too.
+ * the sends are refused with E_TAINT and the agent's label carries `email`. Siblings: a failed call (E_NOT_FOUND
+ * for a guessed file name) is an observation of the path too; a program run by proc.exec (`cat`, `cp`) reads
+ * tagged paths the policy never named for proc, and a file it copies them to must not read back clean.
  */
 let base: string;
 let root: string;
@@ -109,5 +110,60 @@ describe.each(['fs.read', 'fs.*'])('fs metadata under a policy source on %s of i
     expect(await observe(k, 'fs.list', 'out')).toEqual([[], 'sent']);
     expect(await observe(k, 'fs.stat', 'out/report.txt')).toEqual([[], 'sent']);
     expect(sent).toHaveLength(2);
+  });
+});
+
+describe('tagged paths observed through proc.exec', () => {
+  function procKernel(): Kernel {
+    kernel = testKernel({
+      tools: [
+        ...createFsTools({ roots: [root] }),
+        createProcTool({ roots: [root], programs: { cat: { path: '/bin/cat' }, cp: { path: '/bin/cp' } } }),
+        mail,
+      ],
+      policy: {
+        capabilities: [
+          { action: 'fs.read', resource: `${root}/**` },
+          { action: 'proc.exec', resource: '*' },
+          { action: 'mail', resource: 'mail' },
+        ],
+        labels: { sources: [{ tool: 'fs.read', resource: `${root}/inbox/**`, tags: ['email'] }] },
+      },
+    });
+    return kernel;
+  }
+
+  it('cat of an inbox file is labelled email and its output cannot be mailed', async () => {
+    const k = procKernel();
+    const result = await k.run({
+      code: `export default async () => {
+        const out = await sys.tool('proc.exec', { program: 'cat', args: ['inbox/from-ceo-merger-with-acme.eml'] });
+        try { await sys.tool('mail', { body: out.stdout }); return [await sys.label(), 'sent']; }
+        catch (e) { return [await sys.label(), e.code]; }
+      }`,
+    });
+    expect(result).toMatchObject({ ok: true, value: [['email'], 'E_TAINT'] });
+    expect(sent).toEqual([]);
+  });
+
+  it('a copy made by cp reads back labelled in a later run: the copy does not launder the source tag', async () => {
+    const k = procKernel();
+    const copy = await k.run({
+      code: `export default async () => {
+        await sys.tool('proc.exec', { program: 'cp', args: ['inbox/from-ceo-merger-with-acme.eml', 'out/copy.txt'] });
+        return 'copied';
+      }`,
+    });
+    expect(copy).toMatchObject({ ok: true, value: 'copied' });
+    const read = await k.run({
+      code: `export default async () => {
+        const { content } = await sys.tool('fs.read', { path: 'out/copy.txt' });
+        try { await sys.tool('mail', { body: content }); return [await sys.label(), 'sent']; }
+        catch (e) { return [await sys.label(), e.code]; }
+      }`,
+    });
+    expect(read).toMatchObject({ ok: true, value: [['email'], 'E_TAINT'] });
+    expect(sent).toEqual([]);
+    await rm(join(root, 'out', 'copy.txt'), { force: true });
   });
 });
