@@ -292,9 +292,13 @@ export class ProcessTable implements ProcessControl {
       .list(session.publicKey)
       .map(({ action, resource, remainingUses, expiresAt }) => ({ action, resource, remainingUses, expiresAt }))
       .sort((a, b) => compareText(JSON.stringify(a), JSON.stringify(b)));
-    const memory = (await this.#deps.memory.list(session.namespace, '', 100_000)).map(
-      ([key, entry]) => [key, entry.value, [...entry.label]] as const,
-    );
+    const entries = await this.#deps.memory.list(session.namespace, '', 100_000);
+    const memory = entries.map(([key, entry]) => [key, entry.value, [...entry.label]] as const);
+    // The id is a function of everything the snapshot covers, so it carries all their labels (an id over a
+    // labelled PIN is an oracle for the PIN). The body keeps the caller's own label: the restored agent gets
+    // the memory entries with their labels, and reads them as any agent does.
+    let covered = session.label;
+    for (const [, entry] of entries) covered = joinLabels(covered, entry.label);
     const used = session.quota?.used ?? emptyUse();
     const body: SnapshotBody = {
       program: { name: session.placement.program, id: codeId },
@@ -310,7 +314,9 @@ export class ProcessTable implements ProcessControl {
       memory,
       state,
     };
-    return await this.#deps.snapshots.save(body);
+    const id = await this.#deps.snapshots.save(body);
+    session.label = joinLabels(session.label, covered);
+    return id;
   }
 
   auditRecords(session: AgentSession, options: { after?: number; limit: number }): unknown[] {
