@@ -278,7 +278,8 @@ export class Kernel {
       parent,
       namespace: `${parent.namespace}/${spec.request.namespace ?? freshNamespaceSegment()}`,
       mounts: new Map(),
-      label: joinLabels(parent.label, spec.label),
+      // The child's limits are the parent's remainder, moved by the parent's other descendants.
+      label: joinLabels(joinLabels(parent.label, spec.label), parent.quota.observed()),
       grant: (session) => {
         for (const rule of spec.caps) this.authority.grant({ ...rule, audience: session.publicKey });
       },

@@ -52,7 +52,10 @@ export const toolSyscall = defineSyscall({
     attempt.describe(use.action, use.resource, use.args, callLabel);
     attempt.begin();
     checkSinks(session.services.labels, use, callLabel);
-    const decision = authorizeToolUse(session.services.authority, session.publicKey, use);
+    const decision = authorizeToolUse(session.services.authority, session.publicKey, use, callLabel);
+    // The decision read use counters that other agents may have moved (a labelled child spending a delegated
+    // capability): allowed or refused, the caller learns something of them.
+    if (decision.observed !== undefined) session.label = joinLabels(session.label, decision.observed);
     if (!decision.ok) failed(new KernelError(decision.code, decision.message));
     // Counted once authorized, so a refused call costs no quota; crossing the limit kills the agent.
     attempt.addUsage('tool_calls', 1);
@@ -78,7 +81,7 @@ export const toolSyscall = defineSyscall({
     // A failure of the tool itself (not found, not empty, too large) is an observation of its resource, as a
     // result would be: it carries the same source tags.
     const runFailed = (error: unknown): never => {
-      session.label = joinLabels(session.label, source);
+      session.label = joinLabels(session.label, joinLabels(source, prepared.taints()));
       return failed(error);
     };
     let running: unknown;

@@ -101,10 +101,15 @@ export class ProcessTable implements ProcessControl {
       ...(spec.restored === undefined ? {} : { restored: spec.restored }),
     });
     session.label = spec.label;
-    const quota = new Quota(spec.limits, parent?.quota, {
-      warn: (field, used, max) => this.#warn(session, field, used, max),
-      exceeded: (field) => this.#terminate(id, 'E_QUOTA', `quota exceeded: ${field}`),
-    });
+    const quota = new Quota(
+      spec.limits,
+      parent?.quota,
+      {
+        warn: (field, used, max) => this.#warn(session, field, used, max),
+        exceeded: (field) => this.#terminate(id, 'E_QUOTA', `quota exceeded: ${field}`),
+      },
+      () => session.label,
+    );
     for (const field of COUNTED_FIELDS) {
       const carried = spec.usage?.[field];
       if (carried !== undefined && carried > 0) quota.used[field] = carried;
@@ -211,6 +216,14 @@ export class ProcessTable implements ProcessControl {
     const { code, name } = this.#childSource(parent, request);
     const quota = parent.quota;
     if (quota === undefined) throw new KernelError('E_INTERNAL', 'internal kernel error');
+    // Carving a budget reads what remains of the parent's (moved by its descendants), and planning the
+    // delegations reads the remaining uses of what it holds: success or refusal, the parent learns something
+    // of the agents that moved those counters, and so does the child, whose limits are that remainder.
+    parent.label = joinLabels(parent.label, quota.observed());
+    if ((request.caps ?? []).length > 0) {
+      const held = services.authority.list(parent.publicKey).map((summary) => summary.id);
+      parent.label = joinLabels(parent.label, services.authority.observedLabel(held));
+    }
     const limits = quota.carve(request.budget);
     const plans = planDelegations(services.authority, parent.publicKey, request.caps ?? []);
     const mounts = childMounts(parent, request.mounts ?? []);
@@ -253,9 +266,11 @@ export class ProcessTable implements ProcessControl {
     if (code.length > MAX_CODE_BYTES) throw new KernelError('E_BAD_ARG', 'sys.spawn: code is too large');
     const decision = parent.services.authority.authorize({
       holder: parent.publicKey,
+      label: parent.label,
       action: 'agent.spawn',
       resource: 'inline',
     });
+    if (decision.observed !== undefined) parent.label = joinLabels(parent.label, decision.observed);
     if (!decision.ok)
       throw new KernelError(decision.code, `sys.spawn: inline code needs agent.spawn (${decision.message})`);
     return { code, name: 'inline' };
@@ -288,8 +303,8 @@ export class ProcessTable implements ProcessControl {
     if (live === undefined) throw new KernelError('E_KILLED', 'sys.snapshot: the agent has ended');
     const { authority } = session.services;
     const codeId = await this.#deps.blobs.put(new TextEncoder().encode(live.code));
-    const capabilities = authority
-      .list(session.publicKey)
+    const held = authority.list(session.publicKey);
+    const capabilities = held
       .map(({ action, resource, remainingUses, expiresAt }) => ({ action, resource, remainingUses, expiresAt }))
       .sort((a, b) => compareText(JSON.stringify(a), JSON.stringify(b)));
     const entries = await this.#deps.memory.list(session.namespace, '', 100_000);
@@ -299,6 +314,9 @@ export class ProcessTable implements ProcessControl {
     // the memory entries with their labels, and reads them as any agent does.
     let covered = session.label;
     for (const [, entry] of entries) covered = joinLabels(covered, entry.label);
+    // So do the remaining uses and the counted quota use it records (both moved by descendants).
+    covered = joinLabels(covered, authority.observedLabel(held.map((summary) => summary.id)));
+    if (session.quota !== undefined) covered = joinLabels(covered, session.quota.observed());
     const used = session.quota?.used ?? emptyUse();
     const body: SnapshotBody = {
       program: { name: session.placement.program, id: codeId },

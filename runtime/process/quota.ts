@@ -1,4 +1,5 @@
 import { KernelError } from '../core/errors.js';
+import { EMPTY_LABEL, joinLabels, type Label } from '../labels/label.js';
 import { type LimitField, type Limits, limitBounds } from './limits.js';
 
 /** The quotas that accumulate: every use is charged to the agent and to each of its ancestors. */
@@ -22,6 +23,11 @@ export type BudgetRequest = Partial<Record<LimitField, number>>;
  * charge is added to the agent and all its ancestors, so a subtree can never spend more than its root was
  * given. Crossing `warn_at` of a limit warns once per field; crossing a limit calls `exceeded` on the quota
  * whose limit it is (an ancestor's crossing ends the ancestor, and with it the subtree).
+ *
+ * An ancestor's counters are data of the descendants that moved them: what remains of a budget reveals how
+ * much a child spent, and a child may be labelled where its parent is not. Each quota keeps the join of the
+ * labels of the descendants that charged it (`label()` of the charging agent, at the time of the charge);
+ * `observed()` is what reading this quota's counters reveals, for the kernel to join into the reader's label.
  */
 export class Quota {
   readonly limits: Limits;
@@ -31,11 +37,37 @@ export class Quota {
   readonly startedAt = performance.now();
   readonly #hooks: QuotaHooks;
   readonly #warned = new Set<string>();
+  readonly #label: () => Label;
+  /** The join of the labels of the descendants whose use was charged here. */
+  #movedBy: Label = EMPTY_LABEL;
 
-  constructor(limits: Limits, parent: Quota | undefined, hooks: QuotaHooks) {
+  /** `label` gives the owning agent's current label (what its charges carry to its ancestors). */
+  constructor(limits: Limits, parent: Quota | undefined, hooks: QuotaHooks, label: () => Label = () => EMPTY_LABEL) {
     this.limits = limits;
     this.parent = parent;
     this.#hooks = hooks;
+    this.#label = label;
+  }
+
+  /**
+   * The labels of the descendants whose use moved this quota's counters or an ancestor's (reading what
+   * remains of a budget, or being refused a child budget or a spawn, reveals them). Never throws.
+   */
+  observed(): Label {
+    let label = EMPTY_LABEL;
+    for (let quota: Quota | undefined = this; quota !== undefined; quota = quota.parent) {
+      label = joinLabels(label, quota.#movedBy);
+    }
+    return label;
+  }
+
+  // An ancestor's counters now depend on this agent: they carry its label.
+  #marking(): void {
+    const label = this.#label();
+    if (label.length === 0) return;
+    for (let quota = this.parent; quota !== undefined; quota = quota.parent) {
+      quota.#movedBy = joinLabels(quota.#movedBy, label);
+    }
   }
 
   /**
@@ -48,6 +80,7 @@ export class Quota {
       throw new KernelError('E_BAD_ARG', `charge of ${field} must be a finite non-negative number`);
     }
     if (amount === 0) return;
+    this.#marking();
     let crossed = false;
     for (let quota: Quota | undefined = this; quota !== undefined; quota = quota.parent) {
       quota.used[field] += amount;
@@ -65,6 +98,7 @@ export class Quota {
     for (let quota: Quota | undefined = this; quota !== undefined; quota = quota.parent) {
       if (quota.used.children + 1 > quota.limits.children) throw new KernelError('E_QUOTA', 'quota exceeded: children');
     }
+    this.#marking();
     for (let quota: Quota | undefined = this; quota !== undefined; quota = quota.parent) {
       quota.used.children += 1;
       quota.#check('children', quota.used.children);

@@ -74,7 +74,7 @@ export async function submitForHost(host: HostTools, request: SubmitRequest): Pr
     attempt.describe(use.action, use.resource, use.args, callLabel);
     attempt.begin();
     checkSinks(host.labels, use, callLabel);
-    const decision = authorizeToolUse(host.env.authority, host.caller.holder, use);
+    const decision = authorizeToolUse(host.env.authority, host.caller.holder, use, callLabel);
     if (!decision.ok) {
       const recordId = attempt.end(decision.code);
       const error = { code: decision.code, message: decision.message };

@@ -72,7 +72,10 @@ export function createToolContext(
       const hopAttempt = new Attempt(env.audit, caller.subject, 'tool', null);
       hopAttempt.describe(use.action, resource, use.args, callLabel);
       hopAttempt.begin();
-      const decision = authorizeToolUse(env.authority, caller.holder, hop);
+      const decision = authorizeToolUse(env.authority, caller.holder, hop, callLabel);
+      // Whether the hop is allowed depends on counters others may have moved: the result (or the failure the
+      // refusal causes) carries their label.
+      if (decision.observed !== undefined) extra = joinLabels(extra, decision.observed);
       hopAttempt.end(decision.ok ? null : decision.code);
       if (!decision.ok) throw new KernelError(decision.code, decision.message);
       return injectionFor(env, caller, use.action, resource, callLabel);
