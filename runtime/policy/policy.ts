@@ -47,6 +47,7 @@ export interface Budget {
   readonly tokens_out?: number;
   readonly cost_usd?: number;
   readonly tool_calls?: number;
+  readonly syscalls?: number;
   readonly children?: number;
   readonly depth?: number;
   /** Fraction of a limit at which a warning is emitted, in (0, 1]. */
@@ -170,6 +171,7 @@ const budgetSchema = z.strictObject({
   tokens_out: bounded('tokens_out'),
   cost_usd: bounded('cost_usd', false),
   tool_calls: bounded('tool_calls'),
+  syscalls: bounded('syscalls'),
   children: bounded('children'),
   depth: bounded('depth'),
   warn_at: bounded('warn_at', false),

@@ -150,9 +150,19 @@ export class ProcessTable implements ProcessControl {
     const quota = session.quota;
     const counted: Partial<Usage> = {};
     if (quota !== undefined) {
-      for (const field of COUNTED_FIELDS) if (field !== 'cpu_ms') counted[field] = round(quota.used[field]);
+      // CPU and syscalls are reported as the agent's own (the launcher's figures); the budget counts the subtree.
+      for (const field of COUNTED_FIELDS) {
+        if (field !== 'cpu_ms' && field !== 'syscalls') counted[field] = round(quota.used[field]);
+      }
     }
-    const usage = { ...outcome.usage, ...counted } as Usage;
+    // The kernel's time on the agent's syscalls was charged to cpu_ms with the isolate's own.
+    const kernelMs = round(session.kernelMs);
+    const usage = {
+      ...outcome.usage,
+      ...counted,
+      cpu_ms: round(outcome.usage.cpu_ms + kernelMs),
+      kernel_ms: kernelMs,
+    } as Usage;
     const full: RunResult = { ...outcome, usage, label: session.label };
     session.services.emit({ type: 'exit', agent: session.id, result: full });
     return full;
@@ -379,7 +389,7 @@ function childMounts(parent: AgentSession, requests: readonly MountRequest[]): M
 }
 
 function emptyUse(): QuotaUse {
-  return { cpu_ms: 0, tokens_in: 0, tokens_out: 0, cost_usd: 0, tool_calls: 0, children: 0 };
+  return { cpu_ms: 0, tokens_in: 0, tokens_out: 0, cost_usd: 0, tool_calls: 0, syscalls: 0, children: 0 };
 }
 
 function compareText(a: string, b: string): number {

@@ -3,7 +3,15 @@ import { EMPTY_LABEL, joinLabels, type Label } from '../labels/label.js';
 import { type LimitField, type Limits, limitBounds } from './limits.js';
 
 /** The quotas that accumulate: every use is charged to the agent and to each of its ancestors. */
-export const COUNTED_FIELDS = ['cpu_ms', 'tokens_in', 'tokens_out', 'cost_usd', 'tool_calls', 'children'] as const;
+export const COUNTED_FIELDS = [
+  'cpu_ms',
+  'tokens_in',
+  'tokens_out',
+  'cost_usd',
+  'tool_calls',
+  'syscalls',
+  'children',
+] as const;
 export type CountedField = (typeof COUNTED_FIELDS)[number];
 
 export type QuotaUse = Record<CountedField, number>;
@@ -32,7 +40,15 @@ export type BudgetRequest = Partial<Record<LimitField, number>>;
 export class Quota {
   readonly limits: Limits;
   readonly parent: Quota | undefined;
-  readonly used: QuotaUse = { cpu_ms: 0, tokens_in: 0, tokens_out: 0, cost_usd: 0, tool_calls: 0, children: 0 };
+  readonly used: QuotaUse = {
+    cpu_ms: 0,
+    tokens_in: 0,
+    tokens_out: 0,
+    cost_usd: 0,
+    tool_calls: 0,
+    syscalls: 0,
+    children: 0,
+  };
   /** performance.now() when the agent started; wall time is measured from here. */
   readonly startedAt = performance.now();
   readonly #hooks: QuotaHooks;

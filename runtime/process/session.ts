@@ -101,6 +101,8 @@ export class AgentSession {
   readonly handles = new HandleTable();
   /** Every syscall attempt, including refused and malformed ones. */
   syscalls = 0;
+  /** The kernel's own time on this agent's syscalls so far, in ms (charged to cpu_ms). */
+  kernelMs = 0;
   readonly #abort = new AbortController();
   #cpuReported = 0;
 
@@ -138,6 +140,34 @@ export class AgentSession {
       if (!(delta > 0)) return;
       this.#cpuReported = totalMs;
       this.quota?.charge('cpu_ms', delta);
+    } catch {
+      // E_QUOTA: the quota's hook has already ended the agent whose limit was crossed.
+    }
+  }
+
+  /**
+   * Counts one syscall attempt against the `syscalls` budget of the agent and its ancestors. False when the
+   * budget is crossed (the quota's hook has then ended the agent whose budget it was). Never throws.
+   */
+  countSyscall(): boolean {
+    try {
+      this.quota?.charge('syscalls', 1);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Charges `ms` of the kernel's own time on one of this agent's syscalls to its cpu_ms (and every
+   * ancestor's); crossing the limit ends the agent whose limit it is. Never throws: it runs on the syscall
+   * path after the reply is decided.
+   */
+  chargeKernelTime(ms: number): void {
+    if (!(ms > 0)) return;
+    this.kernelMs += ms;
+    try {
+      this.quota?.charge('cpu_ms', ms);
     } catch {
       // E_QUOTA: the quota's hook has already ended the agent whose limit was crossed.
     }
