@@ -2,9 +2,8 @@ import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { Attempt } from './audit/attempt.js';
-import { AuditLog, type AuditSink, MemoryAuditSink } from './audit/audit-log.js';
+import type { AuditLog } from './audit/audit-log.js';
 import { AuditView } from './audit/audit-view.js';
-import { AuditFileStore, type FsyncPolicy } from './audit/file-store.js';
 import {
   type CapabilityAuthority,
   type CapabilitySummary,
@@ -15,12 +14,14 @@ import {
 import { SigningKey } from './capability/signing-key.js';
 import { KernelError } from './core/errors.js';
 import { encodePublicKey } from './core/public-key.js';
+import { type AuditOptions, heldBytesOption, MEMORY_AUDIT_RETAIN, openAudit, openAuditSink } from './kernel-options.js';
 import { KvLabelStore } from './labels/kv-label-store.js';
 import { EMPTY_LABEL, joinLabels, type Label, makeLabel } from './labels/label.js';
 import { LabelRules } from './labels/label-rules.js';
 import { grantPolicy } from './policy/grant-policy.js';
 import { loadPolicy, type Policy, type PolicySection } from './policy/policy.js';
 import type { AgentLauncher } from './process/agent-launcher.js';
+import { HeldMemoryPool } from './process/held-memory.js';
 import { DEFAULT_LIMITS, type Limits, resolveLimits } from './process/limits.js';
 import { type AgentInfo, ProcessTable } from './process/process-table.js';
 import { MAX_CODE_BYTES, ProgramRegistry } from './process/programs.js';
@@ -52,6 +53,12 @@ export interface KernelOptions {
   readonly limits?: Partial<Limits>;
   /** Cap on one payload crossing the boundary, either direction (default 1 MiB). */
   readonly maxPayloadBytes?: number;
+  /**
+   * Bytes the kernel may keep in its own heap for all agents together: handles, child results waiting for
+   * `join`, and (without `store`) namespace memory, blobs and snapshots. Default: a quarter of the heap
+   * limit, at most 1 GiB.
+   */
+  readonly maxHeldBytes?: number;
   readonly tools?: readonly Tool[];
   /** The policy (a YAML file path or an object): its rules become root capabilities of every top agent. */
   readonly policy?: string | object;
@@ -63,7 +70,7 @@ export interface KernelOptions {
   /** Clock for capability validity, ms since the epoch (default Date.now). */
   readonly now?: () => number;
   /** Where the audit log goes: a JSONL file (one writer at a time), or memory when absent. */
-  readonly audit?: { readonly file: string; readonly fsync?: FsyncPolicy; readonly checkpointEvery?: number };
+  readonly audit?: AuditOptions;
 }
 
 export interface SpawnRequest {
@@ -91,10 +98,8 @@ export interface SpawnRequest {
   readonly caps?: readonly GrantRule[];
 }
 
-/** Records the in-memory audit log keeps when no file is configured (the Merkle tree still covers all). */
-export const MEMORY_AUDIT_RETAIN = 10_000;
-
 export type { RollbackResult, SubmitRequest, SubmitResult };
+export { MEMORY_AUDIT_RETAIN };
 
 export interface AgentHandle {
   readonly id: string;
@@ -155,6 +160,7 @@ export class Kernel {
     if (!Number.isInteger(maxPayloadBytes) || maxPayloadBytes < 1024 || maxPayloadBytes > 256 * 1024 * 1024) {
       throw new RangeError('options.maxPayloadBytes must be an integer between 1024 and 268435456');
     }
+    const held = new HeldMemoryPool(heldBytesOption(options.maxHeldBytes));
     if (options.tools !== undefined) this.tools.add(...options.tools);
     if (options.store !== undefined && (typeof options.store !== 'string' || options.store === '')) {
       throw new TypeError('options.store must be a directory path');
@@ -172,9 +178,11 @@ export class Kernel {
     grantPolicy(this.authority, this.policy, this.#hostKey.publicKey);
     this.#launcher = launcher;
     const store = options.store;
-    this.#kv = store === undefined ? new MemoryKvStore() : new LevelKvStore(join(store, 'kv'));
-    const blobs: BlobStore = store === undefined ? new MemoryBlobStore() : new DirectoryBlobStore(join(store, 'blobs'));
-    this.snapshots = new SnapshotStore(store === undefined ? undefined : join(store, 'snapshots'), rootKey);
+    // Without a store directory, memory, blobs and snapshots live in the kernel's heap: they draw on `held`.
+    this.#kv = store === undefined ? new MemoryKvStore(held) : new LevelKvStore(join(store, 'kv'));
+    const blobs: BlobStore =
+      store === undefined ? new MemoryBlobStore(held) : new DirectoryBlobStore(join(store, 'blobs'));
+    this.snapshots = new SnapshotStore(store === undefined ? undefined : join(store, 'snapshots'), rootKey, held);
     const memory = new NamespaceMemory(this.#kv);
     this.#toolEnv = {
       authority: this.authority,
@@ -193,6 +201,7 @@ export class Kernel {
       snapshots: this.snapshots,
       auditView,
       audit: this.audit,
+      held,
     });
     this.#services = {
       tools: this.tools,
@@ -545,30 +554,6 @@ export class Kernel {
     } catch (error) {
       process.emitWarning(`isokernel: a '${event.type}' listener threw: ${String(error)}`);
     }
-  }
-}
-
-function openAuditSink(options: KernelOptions['audit'], key: SigningKey): AuditSink {
-  if (options === undefined) return new MemoryAuditSink({ retain: MEMORY_AUDIT_RETAIN });
-  if (options === null || typeof options !== 'object' || typeof options.file !== 'string' || options.file === '') {
-    throw new TypeError('options.audit.file must be a file path');
-  }
-  return AuditFileStore.open(options.file, {
-    ...(options.fsync === undefined ? {} : { fsync: options.fsync }),
-    trustedKeys: [key.publicKey],
-  });
-}
-
-function openAudit(options: KernelOptions['audit'], key: SigningKey, sink: AuditSink): AuditLog {
-  try {
-    return new AuditLog({
-      key,
-      sink,
-      ...(options?.checkpointEvery === undefined ? {} : { checkpointEvery: options.checkpointEvery }),
-    });
-  } catch (error) {
-    sink.close();
-    throw error;
   }
 }
 

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Attempt } from '../runtime/audit/attempt.js';
 import { KernelError } from '../runtime/core/errors.js';
+import { fitsJson } from '../runtime/core/json-size.js';
 import { joinLabels } from '../runtime/labels/label.js';
 import type { AgentSession } from '../runtime/process/session.js';
 import { checkKey, MAX_LIST, type Mount } from '../runtime/store/namespace-memory.js';
@@ -31,13 +32,12 @@ function resolve(session: AgentSession, mountName: string | undefined, key: stri
   return { namespace: mount.namespace, key: mount.prefix + key, mode: mount.mode };
 }
 
-/** True when `value`'s JSON text is at most `max` characters (one handle repeated can stand for much more). */
+/**
+ * True when `value`'s JSON text is at most `max` characters. One handle repeated can stand for much more, so
+ * the size is bounded before anything is serialized (see runtime/core/json-size.ts).
+ */
 export function fitsPayload(value: unknown, max: number): boolean {
-  try {
-    return (JSON.stringify(value ?? null) ?? '').length <= max;
-  } catch {
-    return false;
-  }
+  return fitsJson(value, max);
 }
 
 function describe(attempt: Attempt, session: AgentSession, action: string, target: Target): void {

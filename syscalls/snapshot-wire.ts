@@ -299,8 +299,10 @@ function errorFrom(json: unknown): Error {
 // `{ representative: [identical...] }`, or `[rootPaths, that map?]` for the root itself (a cycle).
 function checkEqualities(json: unknown, equalities: unknown, budget: Budget): void {
   if (Array.isArray(equalities)) refuse('the state refers to itself (a cycle)');
-  if (equalities === null || typeof equalities !== 'object')
-    return refuse('referential equalities have the wrong shape');
+  if (equalities === null || typeof equalities !== 'object') {
+    refuse('referential equalities have the wrong shape');
+    return;
+  }
   for (const [representative, identical] of Object.entries(equalities as Record<string, unknown>)) {
     if (!Array.isArray(identical)) refuse('referential equalities have the wrong shape');
     const expected = valueAt(json, parsePath(representative, 0, budget));

@@ -5,6 +5,7 @@ import type { AuditView } from '../audit/audit-view.js';
 import { applyDelegations, planDelegations } from '../capability/delegation.js';
 import { SigningKey } from '../capability/signing-key.js';
 import { type ErrorCode, KernelError } from '../core/errors.js';
+import { jsonLengthAtLeast } from '../core/json-size.js';
 import { joinLabels, type Label } from '../labels/label.js';
 import type { BlobStore } from '../store/blob-store.js';
 import {
@@ -16,12 +17,15 @@ import {
 } from '../store/namespace-memory.js';
 import type { SnapshotBody, SnapshotStore } from '../store/snapshot-store.js';
 import type { AgentLauncher, AgentProcess } from './agent-launcher.js';
+import { HeldMemory, type HeldMemoryPool } from './held-memory.js';
 import type { Limits } from './limits.js';
 import type { ChildOutcome, ChildRequest } from './process-control.js';
 import { MAX_CODE_BYTES, type ProgramRegistry, programId } from './programs.js';
 import { COUNTED_FIELDS, type CountedField, Quota, type QuotaUse } from './quota.js';
 import type { RunResult, Usage } from './run-result.js';
 import { AgentSession, type KernelServices, type ProcessControl } from './session.js';
+
+const MiB = 1024 * 1024;
 
 /** Everything needed to start one agent, top-level or child. */
 export interface StartSpec {
@@ -68,6 +72,8 @@ export interface ProcessTableDeps {
   readonly snapshots: SnapshotStore;
   readonly auditView: AuditView;
   readonly audit: AuditLog;
+  /** What the kernel may hold in its heap for all agents together (handles, buffered results, stores). */
+  readonly held: HeldMemoryPool;
 }
 
 /**
@@ -115,6 +121,9 @@ export class ProcessTable implements ProcessControl {
       if (carried !== undefined && carried > 0) quota.used[field] = carried;
     }
     session.quota = quota;
+    session.held = new HeldMemory(this.#deps.held, spec.limits.memory_mb * MiB, () =>
+      this.#terminate(id, 'E_QUOTA', 'quota exceeded: memory_mb'),
+    );
     try {
       spec.grant(session);
     } catch (error) {
@@ -131,16 +140,32 @@ export class ProcessTable implements ProcessControl {
     parent?.children.add(id);
     services.emit({ type: 'spawn', agent: id, parent: parent?.id ?? null, program: spec.program });
     const result = process.result.then((outcome) => this.#ended(session, outcome));
-    if (parent !== undefined)
+    if (parent !== undefined) {
       this.#outcomes.set(
         id,
-        result.then((settled) => ({ result: settled, label: session.label })),
+        result.then((settled) => ({ result: this.#buffered(parent, settled), label: session.label })),
       );
+    }
     return { id, session, result };
+  }
+
+  // A child's result waits in the kernel until its parent joins it or ends: the parent holds its bytes. A
+  // result that does not fit ends the parent (its memory_mb) or, when the kernel's bound is full, is replaced
+  // by that refusal.
+  #buffered(parent: AgentSession, result: RunResult): RunResult {
+    if (!result.ok || parent.held === undefined) return result;
+    try {
+      parent.held.holdValue(result.value);
+      return result;
+    } catch (error) {
+      const code = error instanceof KernelError ? error.code : 'E_INTERNAL';
+      return { ok: false, error: { code, message: "the child's result could not be kept" }, usage: result.usage };
+    }
   }
 
   #ended(session: AgentSession, outcome: RunResult): RunResult {
     this.#live.delete(session.id);
+    session.held?.releaseAll();
     // A parent's end ends its subtree, and its children's results are no longer joinable.
     for (const child of session.children) {
       this.#terminate(child, 'E_KILLED', 'killed: its parent ended');
@@ -239,13 +264,17 @@ export class ProcessTable implements ProcessControl {
     const mounts = childMounts(parent, request.mounts ?? []);
     let inputJson: string | undefined;
     const input = parent.handles.substitute(request.input ?? null);
+    // Handles substitute to their values: one repeated handle must not build an input past the payload cap,
+    // nor make the kernel serialize one (the size is bounded before any text is built).
+    if (jsonLengthAtLeast(input.value, services.maxPayloadBytes) > services.maxPayloadBytes) {
+      throw new KernelError('E_BAD_ARG', 'sys.spawn: input exceeds the payload cap once handles are substituted');
+    }
     try {
       inputJson = JSON.stringify(input.value ?? null);
     } catch {
       inputJson = undefined;
     }
     if (inputJson === undefined) throw new KernelError('E_BAD_ARG', 'sys.spawn: input must be JSON-serializable');
-    // Handles substitute to their values: one repeated handle must not build an input past the payload cap.
     if (inputJson.length > services.maxPayloadBytes) {
       throw new KernelError('E_BAD_ARG', 'sys.spawn: input exceeds the payload cap once handles are substituted');
     }

@@ -9,6 +9,7 @@ import type { LabelRules } from '../labels/label-rules.js';
 import type { Mount, NamespaceMemory } from '../store/namespace-memory.js';
 import type { ToolEnvironment } from '../tool-use/tool-context.js';
 import type { ToolRegistry } from '../tool-use/tool-contract.js';
+import type { HeldMemory } from './held-memory.js';
 import type { Limits } from './limits.js';
 import type { ChildOutcome, ChildRequest } from './process-control.js';
 import type { Quota } from './quota.js';
@@ -97,8 +98,13 @@ export class AgentSession {
   state: AgentState = 'starting';
   /** The floating context label: the join of everything the agent has read. Only ever rises. */
   label: Label = EMPTY_LABEL;
-  /** Values kept in the kernel for this agent, each with its own label. */
-  readonly handles = new HandleTable();
+  /**
+   * Bytes the kernel holds for this agent (handles, buffered child results), against its memory_mb and the
+   * kernel's bound. Set by the kernel before launch; undefined for a session the kernel does not meter.
+   */
+  held: HeldMemory | undefined;
+  /** Values kept in the kernel for this agent, each with its own label; each one's size is held. */
+  readonly handles = new HandleTable((value) => this.held?.holdValue(value));
   /** Every syscall attempt, including refused and malformed ones. */
   syscalls = 0;
   /** The kernel's own time on this agent's syscalls so far, in ms (charged to cpu_ms). */

@@ -41,14 +41,14 @@ const rich = fc.letrec<{ value: unknown }>((tie) => ({
 })).value;
 
 describe('decodeSnapshotWire', () => {
-  it('property: decodes what the honest serializer writes to what superjson itself would', () => {
+  // The oracle is the value itself, not superjson.deserialize: superjson misplaces values when a shared one is
+  // a Map key (it put a Date where a RegExp key was), and the decoder does not apply equalities at all.
+  it('property: decodes what the honest serializer writes back to the value it was given', () => {
     fc.assert(
       fc.property(rich, (value) => {
-        const wire = wireOf(value);
-        const decoded = decode(wire);
+        const decoded = decode(wireOf(value));
         expect(decoded.ok).toBe(true);
-        if (decoded.ok)
-          expect(decoded.value).toEqual(superjson.deserialize(wire as Parameters<typeof superjson.deserialize>[0]));
+        if (decoded.ok) expect(decoded.value).toEqual(value);
       }),
       { numRuns: 300 },
     );
