@@ -56,6 +56,8 @@ export class Quota {
   readonly #label: () => Label;
   /** The join of the labels of the descendants whose use was charged here. */
   #movedBy: Label = EMPTY_LABEL;
+  /** The last label of this agent's joined into its ancestors'. */
+  #marked: Label | undefined;
 
   /** `label` gives the owning agent's current label (what its charges carry to its ancestors). */
   constructor(limits: Limits, parent: Quota | undefined, hooks: QuotaHooks, label: () => Label = () => EMPTY_LABEL) {
@@ -77,10 +79,12 @@ export class Quota {
     return label;
   }
 
-  // An ancestor's counters now depend on this agent: they carry its label.
+  // An ancestor's counters now depend on this agent: they carry its label. Labels are frozen and keep their
+  // identity until they rise, so the hot path (the same label as last time) is one comparison.
   #marking(): void {
     const label = this.#label();
-    if (label.length === 0) return;
+    if (label.length === 0 || label === this.#marked) return;
+    this.#marked = label;
     for (let quota = this.parent; quota !== undefined; quota = quota.parent) {
       quota.#movedBy = joinLabels(quota.#movedBy, label);
     }
