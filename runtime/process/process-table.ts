@@ -341,12 +341,15 @@ export class ProcessTable implements ProcessControl {
     const live = this.#live.get(session.id);
     if (live === undefined) throw new KernelError('E_KILLED', 'sys.snapshot: the agent has ended');
     const { authority } = session.services;
+    // Up to the first await this runs inside the dispatcher's clock pair; after it, out of its sight, so the
+    // heavy synchronous parts (listing and copying the memory, encoding and signing) are metered to the caller.
+    const metered = session.metered;
     const codeId = await this.#deps.blobs.put(new TextEncoder().encode(live.code));
     const held = authority.list(session.publicKey);
     const capabilities = held
       .map(({ action, resource, remainingUses, expiresAt }) => ({ action, resource, remainingUses, expiresAt }))
       .sort((a, b) => compareText(JSON.stringify(a), JSON.stringify(b)));
-    const entries = await this.#deps.memory.list(session.namespace, '', 100_000);
+    const entries = await metered(() => this.#deps.memory.list(session.namespace, '', 100_000));
     const memory = entries.map(([key, entry]) => [key, entry.value, [...entry.label]] as const);
     // The id is a function of everything the snapshot covers, so it carries all their labels (an id over a
     // labelled PIN is an oracle for the PIN). The body keeps the caller's own label: the restored agent gets
@@ -371,7 +374,7 @@ export class ProcessTable implements ProcessControl {
       memory,
       state,
     };
-    const id = await this.#deps.snapshots.save(body);
+    const id = await metered(() => this.#deps.snapshots.save(body));
     session.label = joinLabels(session.label, covered);
     return id;
   }

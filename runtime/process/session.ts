@@ -6,7 +6,7 @@ import { encodePublicKey } from '../core/public-key.js';
 import { HandleTable } from '../labels/handles.js';
 import { EMPTY_LABEL, type Label } from '../labels/label.js';
 import type { LabelRules } from '../labels/label-rules.js';
-import type { Mount, NamespaceMemory } from '../store/namespace-memory.js';
+import type { Meter, Mount, NamespaceMemory } from '../store/namespace-memory.js';
 import type { ToolEnvironment } from '../tool-use/tool-context.js';
 import type { ToolRegistry } from '../tool-use/tool-contract.js';
 import type { HeldMemory } from './held-memory.js';
@@ -178,6 +178,21 @@ export class AgentSession {
       // E_QUOTA: the quota's hook has already ended the agent whose limit was crossed.
     }
   }
+
+  /**
+   * Runs `call` and charges the kernel time of its synchronous part (until it returns, or until its promise
+   * first awaits) like `chargeKernelTime`: for the kernel's work that runs after an await inside a syscall
+   * (a write queue, a snapshot's encoding), which the dispatcher's clock pair does not see. Returns what
+   * `call` returns and rethrows what it throws.
+   */
+  readonly metered: Meter = (call) => {
+    const started = performance.now();
+    try {
+      return call();
+    } finally {
+      this.chargeKernelTime(performance.now() - started);
+    }
+  };
 
   /** Marks the agent ended: every later syscall is refused with E_KILLED. Idempotent. */
   end(): void {

@@ -45,6 +45,18 @@ describe('syscall floods', () => {
       'awaited sys.mem.get calls',
       `export default async () => { await sys.mem.put('k', 1); for (;;) await sys.mem.get('k'); }`,
     ],
+    // The kernel's work for these runs after an await inside the call (a write queue, the snapshot's encoding).
+    [
+      'awaited sys.mem.put calls of 200 KB values',
+      `export default async () => { const v = 'v'.repeat(200 * 1000); for (let i = 0; ; i++) await sys.mem.put('k' + (i % 8), v); }`,
+    ],
+    [
+      'awaited sys.snapshot calls over a 2 MB namespace',
+      `export default async () => {
+        for (let i = 0; i < 8; i++) await sys.mem.put('k' + i, String(i).repeat(250 * 1000));
+        for (let i = 0; ; i++) await sys.snapshot({ i });
+      }`,
+    ],
   ])(
     '%s are charged to cpu_ms: the flood ends at its CPU limit, not its wall limit',
     async (_name, code) => {
