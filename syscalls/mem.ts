@@ -58,7 +58,7 @@ export const memGetSyscall = defineSyscall({
     attempt.begin();
     const entry = await session.services.memory.get(target.namespace, target.key);
     if (entry === undefined) return undefined;
-    if (opts?.handle === true) return session.handles.create(entry.value, entry.label);
+    if (opts?.handle === true) return session.metered(() => session.handles.create(entry.value, entry.label));
     session.label = joinLabels(session.label, entry.label);
     return entry.value;
   },

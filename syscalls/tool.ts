@@ -90,6 +90,10 @@ export const toolSyscall = defineSyscall({
     } catch (error) {
       return runFailed(error);
     }
-    return running instanceof Promise ? running.then(keep, runFailed) : keep(running);
+    // A result that arrives later is labelled, scrubbed and perhaps measured for a handle out of the
+    // dispatcher's sight: that work is metered to the caller.
+    return running instanceof Promise
+      ? running.then((value) => session.metered(() => keep(value)), runFailed)
+      : keep(running);
   },
 });
