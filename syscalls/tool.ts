@@ -67,8 +67,9 @@ export const toolSyscall = defineSyscall({
       signal: session.signal,
       quota: session.quota,
     };
-    const source = session.services.labels.sourceTags(tool, use.resource);
-    const prepared = createToolContext(session.services.toolEnv, caller, use, callLabel, source, attempt);
+    const sourcesFor = (resource: string) => session.services.labels.sourceTags(tool, resource);
+    const prepared = createToolContext(session.services.toolEnv, caller, use, callLabel, sourcesFor, attempt);
+    const source = prepared.ctx.sources;
     const keep = (value: unknown): unknown => {
       // A charge may have ended the agent while the tool ran: nothing reaches a dead agent.
       if (session.state === 'ended') throw new KernelError('E_KILLED', 'sys.tool: the agent has ended');

@@ -81,10 +81,16 @@ export async function submitForHost(host: HostTools, request: SubmitRequest): Pr
       return { status: 'DENIED', data: null, error, recordId, label: callLabel };
     }
     attempt.addUsage('tool_calls', 1);
-    const source = host.labels.sourceTags(tool, use.resource);
-    const prepared = createToolContext(host.env, host.caller, use, callLabel, source, attempt);
+    const prepared = createToolContext(
+      host.env,
+      host.caller,
+      use,
+      callLabel,
+      (to) => host.labels.sourceTags(tool, to),
+      attempt,
+    );
     const data = host.env.vault.redact(await runToolUse(use, prepared.ctx));
-    const label = joinLabels(joinLabels(callLabel, source), prepared.taints());
+    const label = joinLabels(joinLabels(callLabel, prepared.ctx.sources), prepared.taints());
     return { status: 'OK', data, error: null, recordId: attempt.end(null), label };
   } catch (error) {
     const info = error instanceof KernelError ? error : new KernelError('E_INTERNAL', 'internal kernel error');

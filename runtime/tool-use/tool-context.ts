@@ -49,7 +49,7 @@ export function createToolContext(
   caller: ToolCaller,
   use: ToolUse,
   callLabel: Label,
-  sources: Label,
+  sourcesFor: (resource: string) => Label,
   attempt: Attempt,
 ): PreparedContext {
   let extra: Label = [];
@@ -57,7 +57,7 @@ export function createToolContext(
     agent: caller.id,
     signal: caller.signal,
     label: callLabel,
-    sources,
+    sources: sourcesFor(use.resource),
     inject: injectionFor(env, caller, use.action, use.resource, callLabel),
     reauthorize(resource: string): Injection {
       if (parseResource(resource) === undefined) {
@@ -78,6 +78,9 @@ export function createToolContext(
       if (decision.observed !== undefined) extra = joinLabels(extra, decision.observed);
       hopAttempt.end(decision.ok ? null : decision.code);
       if (!decision.ok) throw new KernelError(decision.code, decision.message);
+      // What the hop answers comes from its resource: the result carries that resource's source tags too (a
+      // redirect to a tagged server must not launder its answer through an untagged first URL).
+      extra = joinLabels(extra, sourcesFor(resource));
       return injectionFor(env, caller, use.action, resource, callLabel);
     },
     taint(tags: readonly string[]): void {
