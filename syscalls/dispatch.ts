@@ -51,19 +51,23 @@ function decide(
     return failed(session, attempt, syscall, error);
   }
   if (isThenable(value)) {
+    // Until it settles, the call (and then its reply) lives in the kernel: held against the agent's memory.
+    const release = session.holdPending();
     return Promise.resolve(value).then(
-      (settled) => charged(session, () => succeeded(session, attempt, syscall, settled)),
-      (error) => charged(session, () => failed(session, attempt, syscall, error)),
+      (settled) => charged(session, release, () => succeeded(session, attempt, syscall, settled)),
+      (error) => charged(session, release, () => failed(session, attempt, syscall, error)),
     );
   }
   return succeeded(session, attempt, syscall, value);
 }
 
-// The work done when a late reply settles (encoding it, the outcome record) is the kernel's time too.
-function charged(session: AgentSession, finish: () => string): string {
+// The work done when a late reply settles (encoding it, the outcome record) is the kernel's time too; once
+// the reply is built, it is the sandbox's to deliver and the pending call's memory is given back.
+function charged(session: AgentSession, release: () => void, finish: () => string): string {
   const resumed = performance.now();
   const reply = finish();
   session.chargeKernelTime(performance.now() - resumed);
+  release();
   return reply;
 }
 

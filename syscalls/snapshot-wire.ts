@@ -232,7 +232,9 @@ function untransform(json: unknown, type: unknown): unknown {
     }
     const Ctor = Object.hasOwn(TYPED_ARRAYS, type[1]) ? TYPED_ARRAYS[type[1]] : undefined;
     if (Ctor === undefined) return refuse('an annotation names an unknown typed array');
-    if (!Array.isArray(json) || !json.every((item) => typeof item === 'number')) {
+    // JSON has no NaN or Infinity: the guest's superjson writes them as null, which reads back as 0, as
+    // superjson's own decoder has it.
+    if (!Array.isArray(json) || !json.every((item) => typeof item === 'number' || item === null)) {
       return refuse('a typed array is not an array of numbers');
     }
     return new Ctor(json);

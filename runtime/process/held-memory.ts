@@ -83,6 +83,14 @@ export class HeldMemory {
     this.hold(estimateBytes(value, this.limit - this.#held + 1));
   }
 
+  /** Gives back `bytes` held earlier (a pending call settled). Never throws. */
+  release(bytes: number): void {
+    if (this.#released || !(bytes > 0)) return;
+    const given = Math.min(bytes, this.#held);
+    this.#held -= given;
+    this.#pool.give(given);
+  }
+
   /** Gives back everything the agent held (it ended). Idempotent; later holds are refused. */
   releaseAll(): void {
     if (this.#released) return;

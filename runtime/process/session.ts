@@ -72,6 +72,11 @@ const ROOT_PLACEMENT: Placement = {
 
 export type AgentState = 'starting' | 'running' | 'ended';
 
+/** What one pending syscall is held as (see `AgentSession.holdPending`). */
+export const PENDING_SYSCALL_BYTES = 8 * 1024;
+
+const noop = (): void => {};
+
 /**
  * The kernel's record of one agent. Syscalls find their caller through the session bound to the isolate
  * the call arrived on, never through anything in the call's arguments.
@@ -193,6 +198,23 @@ export class AgentSession {
       this.chargeKernelTime(performance.now() - started);
     }
   };
+
+  /**
+   * Holds what a syscall whose reply comes later keeps in the kernel meanwhile (its audit attempt, tool
+   * context, closures, then its reply: about 6.5 KB measured for a tool call, held as PENDING_SYSCALL_BYTES).
+   * Returns a function that gives it back when the call settles. Crossing memory_mb ends the agent (the call
+   * goes on, unheld, and its reply reaches nobody); a full kernel pool leaves it unheld. Never throws.
+   */
+  holdPending(): () => void {
+    const held = this.held;
+    if (held === undefined) return noop;
+    try {
+      held.hold(PENDING_SYSCALL_BYTES);
+    } catch {
+      return noop;
+    }
+    return () => held.release(PENDING_SYSCALL_BYTES);
+  }
 
   /** Marks the agent ended: every later syscall is refused with E_KILLED. Idempotent. */
   end(): void {

@@ -118,6 +118,20 @@ describe('handles hoarded on the host heap', () => {
     expect(result).toMatchObject({ ok: false, error: { code: 'E_QUOTA', message: 'quota exceeded: memory_mb' } });
   }, 60_000);
 
+  it('pending syscalls (each keeps its attempt, context and reply in the kernel) count against memory_mb', async () => {
+    kernel = testKernel({ limits: { syscalls: 100_000 } });
+    const result = await kernel.run({
+      code: `export default async () => {
+        const all = [];
+        for (let i = 0; i < 20000; i++) all.push(sys.tool('sleep', { ms: 3000 }).catch((e) => e.code));
+        return (await Promise.all(all)).filter((x) => typeof x === 'string').length;
+      }`,
+      limits: { memory_mb: 64 },
+    });
+    // Measured: about 6.5 KB of host heap per pending tool call; 20000 of them are ~130 MB for a 64 MB agent.
+    expect(result).toMatchObject({ ok: false, error: { code: 'E_QUOTA', message: 'quota exceeded: memory_mb' } });
+  }, 60_000);
+
   it('benign twin: a few handles within memory_mb are kept and read back', async () => {
     kernel = testKernel();
     const result = await kernel.run({ code: HOARD(5), limits: { memory_mb: 32 } });
