@@ -54,9 +54,9 @@ export interface KernelOptions {
   /** Cap on one payload crossing the boundary, either direction (default 1 MiB). */
   readonly maxPayloadBytes?: number;
   /**
-   * Bytes the kernel may keep in its own heap for all agents together: handles, child results waiting for
-   * `join`, and (without `store`) namespace memory, blobs and snapshots. Default: a quarter of the heap
-   * limit, at most 1 GiB.
+   * Bytes the kernel may keep in its own heap for all agents together, half for what they hold while they live
+   * (handles, child results waiting for `join`, pending syscalls) and half for what the in-memory stores keep
+   * (without `store`: namespace memory, blobs, snapshots). Default: a quarter of the heap limit, at most 1 GiB.
    */
   readonly maxHeldBytes?: number;
   readonly tools?: readonly Tool[];
@@ -160,7 +160,11 @@ export class Kernel {
     if (!Number.isInteger(maxPayloadBytes) || maxPayloadBytes < 1024 || maxPayloadBytes > 256 * 1024 * 1024) {
       throw new RangeError('options.maxPayloadBytes must be an integer between 1024 and 268435456');
     }
-    const held = new HeldMemoryPool(heldBytesOption(options.maxHeldBytes));
+    // Half the bound for what agents hold while they live (handles, results, pending calls), half for what the
+    // in-memory stores keep: a full store must not leave agents unable to join a child or hold a reply.
+    const maxHeld = heldBytesOption(options.maxHeldBytes);
+    const held = new HeldMemoryPool(Math.ceil(maxHeld / 2));
+    const stored = new HeldMemoryPool(Math.ceil(maxHeld / 2));
     if (options.tools !== undefined) this.tools.add(...options.tools);
     if (options.store !== undefined && (typeof options.store !== 'string' || options.store === '')) {
       throw new TypeError('options.store must be a directory path');
@@ -178,11 +182,11 @@ export class Kernel {
     grantPolicy(this.authority, this.policy, this.#hostKey.publicKey);
     this.#launcher = launcher;
     const store = options.store;
-    // Without a store directory, memory, blobs and snapshots live in the kernel's heap: they draw on `held`.
-    this.#kv = store === undefined ? new MemoryKvStore(held) : new LevelKvStore(join(store, 'kv'));
+    // Without a store directory, memory, blobs and snapshots live in the kernel's heap: they draw on `stored`.
+    this.#kv = store === undefined ? new MemoryKvStore(stored) : new LevelKvStore(join(store, 'kv'));
     const blobs: BlobStore =
-      store === undefined ? new MemoryBlobStore(held) : new DirectoryBlobStore(join(store, 'blobs'));
-    this.snapshots = new SnapshotStore(store === undefined ? undefined : join(store, 'snapshots'), rootKey, held);
+      store === undefined ? new MemoryBlobStore(stored) : new DirectoryBlobStore(join(store, 'blobs'));
+    this.snapshots = new SnapshotStore(store === undefined ? undefined : join(store, 'snapshots'), rootKey, stored);
     const memory = new NamespaceMemory(this.#kv);
     this.#toolEnv = {
       authority: this.authority,

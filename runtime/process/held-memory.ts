@@ -8,8 +8,9 @@ import { KernelError } from '../core/errors.js';
  *
  * - per agent (`HeldMemory`), against its `memory_mb`, for what it holds while it lives (handles, buffered
  *   child results); crossing it ends the agent with E_QUOTA, as the watchdog does for its heap;
- * - per kernel (`HeldMemoryPool`), in total, for every agent's holdings and the in-memory stores' contents;
- *   past it, holding more is refused with E_QUOTA (no agent is ended: the host's bound is full).
+ * - per kernel (`HeldMemoryPool`), in total: one pool for every agent's holdings and one for the in-memory
+ *   stores' contents (the kernel splits `maxHeldBytes` between them); past it, holding more is refused with
+ *   E_QUOTA (no agent is ended: the host's bound is full).
  *
  * Sizes are estimates of V8's heap use that never fall below it for JSON data (see `estimateBytes`).
  */
