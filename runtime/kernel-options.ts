@@ -4,6 +4,7 @@
  * accepted; `parseOptions` turns its first issue into the TypeError/RangeError host misuse throws, naming
  * the argument and the key. Unknown keys are errors: a misspelt option would otherwise be ignored.
  */
+import { getHeapStatistics } from 'node:v8';
 import { z } from 'zod';
 import type { FsyncPolicy } from './audit/file-store.js';
 import { checkGrantRule, type GrantRule } from './capability/grant-rule.js';
@@ -17,12 +18,27 @@ import type { Tool } from './tool-use/tool-contract.js';
 export const DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024;
 const MIN_PAYLOAD_BYTES = 1024;
 const MAX_PAYLOAD_BYTES = 256 * 1024 * 1024;
+const MIN_HELD_BYTES = 1024 * 1024;
+
+/**
+ * `maxHeldBytes` when the host sets none. A quarter of V8's heap limit keeps what agents make the kernel hold
+ * well clear of a heap-limit abort.
+ */
+export function defaultMaxHeldBytes(): number {
+  return Math.min(1024 ** 3, Math.floor(getHeapStatistics().heap_size_limit / 4));
+}
 
 export interface KernelOptions {
   /** Defaults for every agent; each run may override them. */
   readonly limits?: Partial<Limits>;
   /** Cap on one payload crossing the boundary, either direction, in UTF-8 bytes (default 1 MiB). */
   readonly maxPayloadBytes?: number;
+  /**
+   * Bytes the kernel may keep in its own heap for all agents together, half for what they hold while they live
+   * (handles, child results waiting for `join`, pending syscalls) and half for what the in-memory stores keep
+   * (without `store`: namespace memory, blobs, snapshots). Default: a quarter of the heap limit, at most 1 GiB.
+   */
+  readonly maxHeldBytes?: number;
   readonly tools?: readonly Tool[];
   /** The policy (a YAML file path or an object): its rules become root capabilities of every top agent. */
   readonly policy?: string | object;
@@ -83,6 +99,10 @@ const kernelOptionsSchema = z.strictObject({
     .int(`must be an integer between ${MIN_PAYLOAD_BYTES} and ${MAX_PAYLOAD_BYTES}`)
     .min(MIN_PAYLOAD_BYTES, `must be an integer between ${MIN_PAYLOAD_BYTES} and ${MAX_PAYLOAD_BYTES}`)
     .max(MAX_PAYLOAD_BYTES, `must be an integer between ${MIN_PAYLOAD_BYTES} and ${MAX_PAYLOAD_BYTES}`)
+    .optional(),
+  maxHeldBytes: z
+    .int(`must be an integer of at least ${MIN_HELD_BYTES}`)
+    .min(MIN_HELD_BYTES, `must be an integer of at least ${MIN_HELD_BYTES}`)
     .optional(),
   // Each tool is checked by the registry, which names the tool.
   tools: z.array(z.unknown()).optional(),

@@ -19,6 +19,7 @@ import {
   type CheckedKernelOptions,
   type CheckedSpawnRequest,
   DEFAULT_MAX_PAYLOAD_BYTES,
+  defaultMaxHeldBytes,
   type KernelOptions,
   parseKernelOptions,
   parseRestoreOptions,
@@ -28,11 +29,12 @@ import {
 } from './kernel-options.js';
 import { type AuditReader, type AuthorityView, auditReader, authorityView } from './kernel-views.js';
 import { KvLabelStore } from './labels/kv-label-store.js';
-import { EMPTY_LABEL, type Label, makeLabel } from './labels/label.js';
+import { EMPTY_LABEL, joinLabels, type Label, makeLabel } from './labels/label.js';
 import { LabelRules } from './labels/label-rules.js';
 import { grantPolicy } from './policy/grant-policy.js';
 import { loadPolicy, type Policy, type PolicySection } from './policy/policy.js';
 import type { AgentLauncher } from './process/agent-launcher.js';
+import { HeldMemoryPool } from './process/held-memory.js';
 import { DEFAULT_LIMITS, type Limits, mergeLimits, resolveLimits } from './process/limits.js';
 import { type AgentInfo, ProcessTable } from './process/process-table.js';
 import { loadAgentSource, MAX_CODE_BYTES, ProgramRegistry } from './process/programs.js';
@@ -125,6 +127,11 @@ export class Kernel {
     const { launcher, policySections } = parts;
     const options = parseKernelOptions(given);
     const maxPayloadBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
+    // Half the bound for what agents hold while they live (handles, results, pending calls), half for what the
+    // in-memory stores keep: a full store must not leave agents unable to join a child or hold a reply.
+    const maxHeld = options.maxHeldBytes ?? defaultMaxHeldBytes();
+    const held = new HeldMemoryPool(Math.ceil(maxHeld / 2));
+    const stored = new HeldMemoryPool(Math.ceil(maxHeld / 2));
     if (options.tools !== undefined) this.tools.add(...(options.tools as Tool[]));
     this.policy = options.policy === undefined ? { capabilities: [] } : loadPolicy(options.policy, policySections);
     // The policy's budget sets every top agent's; explicit kernel options and each run may narrow or widen it.
@@ -143,9 +150,11 @@ export class Kernel {
     grantPolicy(this.#authority, this.policy, this.#hostKey.publicKey);
     this.#launcher = launcher;
     const store = options.store;
-    this.#kv = store === undefined ? new MemoryKvStore() : new LevelKvStore(join(store, 'kv'));
-    const blobs: BlobStore = store === undefined ? new MemoryBlobStore() : new DirectoryBlobStore(join(store, 'blobs'));
-    this.snapshots = new SnapshotStore(store === undefined ? undefined : join(store, 'snapshots'), rootKey);
+    // Without a store directory, memory, blobs and snapshots live in the kernel's heap: they draw on `stored`.
+    this.#kv = store === undefined ? new MemoryKvStore(stored) : new LevelKvStore(join(store, 'kv'));
+    const blobs: BlobStore =
+      store === undefined ? new MemoryBlobStore(stored) : new DirectoryBlobStore(join(store, 'blobs'));
+    this.snapshots = new SnapshotStore(store === undefined ? undefined : join(store, 'snapshots'), rootKey, stored);
     const memory = new NamespaceMemory(this.#kv);
     this.#toolEnv = {
       authority: this.#authority,
@@ -164,6 +173,7 @@ export class Kernel {
       snapshots: this.snapshots,
       auditView,
       audit: this.#audit,
+      held,
     });
     this.#services = {
       tools: this.tools,
@@ -239,7 +249,8 @@ export class Kernel {
       limits: parent.quota.carve(spec.request.limits),
       namespace: spec.request.namespace,
       mounts: new Map(),
-      label: spec.label,
+      // The child's limits are the parent's remainder, moved by the parent's other descendants.
+      label: joinLabels(spec.label, parent.quota.observed()),
       grant: (session) => {
         for (const rule of spec.caps) this.#authority.grant({ ...rule, audience: session.publicKey });
       },

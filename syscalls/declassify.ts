@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Attempt } from '../runtime/audit/attempt.js';
 import { KernelError } from '../runtime/core/errors.js';
-import { isTag, labelLeq, makeLabel, removeTags } from '../runtime/labels/label.js';
+import { isTag, joinLabels, labelLeq, makeLabel, removeTags } from '../runtime/labels/label.js';
 import type { AgentSession } from '../runtime/process/session.js';
 import { defineSyscall } from './syscall.js';
 
@@ -29,9 +29,11 @@ export const declassifySyscall = defineSyscall({
     for (const tag of removed) {
       const decision = session.services.authority.authorize({
         holder: session.publicKey,
+        label: session.label,
         action: DECLASSIFY_ACTION,
         resource: tag,
       });
+      if (decision.observed !== undefined) session.label = joinLabels(session.label, decision.observed);
       if (!decision.ok) throw new KernelError(decision.code, decision.message);
     }
     const label = removeTags(entry.label, removed);

@@ -11,7 +11,10 @@ import { decodePayload, encodeError, encodeValue } from './wire.js';
  * The single entry from the boundary into the kernel: decodes, validates and runs one syscall for
  * `session` and returns the reply string (see wire.ts), or a promise of it. Never throws
  * and never rejects. Every attempt, refused, malformed or after the agent ended, is counted, audited
- * (intent before the effect, outcome after) and reported as an event.
+ * (intent before the effect, outcome after) and reported as an event. Every attempt of a live agent
+ * counts against its `syscalls` budget, and the kernel's own time on it is charged to its `cpu_ms`: one
+ * clock read at the end, against the one the audit attempt took at the start (and, for a reply that comes
+ * later, one pair around the work done when it settles).
  */
 export function dispatch(session: AgentSession, name: unknown, payload: unknown): string | Promise<string> {
   session.syscalls++;
@@ -21,6 +24,19 @@ export function dispatch(session: AgentSession, name: unknown, payload: unknown)
   if (session.state === 'ended') {
     return refuse(session, attempt, label, 'E_KILLED', `sys.${label}: the agent has ended`, true);
   }
+  const reply = decide(session, syscall, label, attempt, payload);
+  session.chargeKernelTime(performance.now() - attempt.startedAt);
+  return reply;
+}
+
+function decide(
+  session: AgentSession,
+  syscall: Syscall | undefined,
+  label: string,
+  attempt: Attempt,
+  payload: unknown,
+): string | Promise<string> {
+  if (!session.countSyscall()) return refuse(session, attempt, label, 'E_QUOTA', 'quota exceeded: syscalls');
   if (syscall === undefined) return refuse(session, attempt, label, 'E_BAD_ARG', 'unknown syscall');
   const decoded = decodePayload(payload, session.services.maxPayloadBytes);
   if (!decoded.ok) return refuse(session, attempt, label, 'E_BAD_ARG', `sys.${label}: ${decoded.message}`);
@@ -36,12 +52,24 @@ export function dispatch(session: AgentSession, name: unknown, payload: unknown)
     return failed(session, attempt, syscall, error);
   }
   if (isThenable(value)) {
+    // Until it settles, the call (and then its reply) lives in the kernel: held against the agent's memory.
+    const release = session.holdPending();
     return Promise.resolve(value).then(
-      (settled) => succeeded(session, attempt, syscall, settled),
-      (error) => failed(session, attempt, syscall, error),
+      (settled) => charged(session, release, () => succeeded(session, attempt, syscall, settled)),
+      (error) => charged(session, release, () => failed(session, attempt, syscall, error)),
     );
   }
   return succeeded(session, attempt, syscall, value);
+}
+
+// The work done when a late reply settles (encoding it, the outcome record) is the kernel's time too; once
+// the reply is built, it is the sandbox's to deliver and the pending call's memory is given back.
+function charged(session: AgentSession, release: () => void, finish: () => string): string {
+  const resumed = performance.now();
+  const reply = finish();
+  session.chargeKernelTime(performance.now() - resumed);
+  release();
+  return reply;
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {

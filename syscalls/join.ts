@@ -22,7 +22,8 @@ export const joinSyscall = defineSyscall({
     attempt.describe('agent.join', id, null, session.label, false);
     attempt.begin();
     const { result, label } = await session.services.processes.join(session, id);
-    if (result.ok && options?.handle === true) return session.handles.create(result.value, label);
+    if (result.ok && options?.handle === true)
+      return session.metered(() => session.handles.create(result.value, label));
     session.label = joinLabels(session.label, label);
     if (result.ok) return result.value;
     throw new KernelError(result.error.code, `child ${id}: ${result.error.message}`);

@@ -50,7 +50,7 @@ export const memGetSyscall = defineSyscall({
     attempt.begin();
     const entry = await session.services.memory.get(target.namespace, target.key);
     if (entry === undefined) return undefined;
-    if (opts?.handle === true) return session.handles.create(entry.value, entry.label);
+    if (opts?.handle === true) return session.metered(() => session.handles.create(entry.value, entry.label));
     session.label = joinLabels(session.label, entry.label);
     return entry.value;
   },
@@ -75,7 +75,12 @@ export const memPutSyscall = defineSyscall({
     attempt.describe('mem.put', `mem:${target.namespace}/${target.key}`, null, label);
     attempt.begin();
     if (target.mode !== 'rw') throw new KernelError('E_CAP_DENIED', `sys.mem.put: mount "${opts?.mount}" is read-only`);
-    await session.services.memory.put(target.namespace, target.key, { value: substituted.value ?? null, label });
+    await session.services.memory.put(
+      target.namespace,
+      target.key,
+      { value: substituted.value ?? null, label },
+      session.metered,
+    );
     return undefined;
   },
 });
@@ -96,7 +101,7 @@ export const memDeleteSyscall = defineSyscall({
       throw new KernelError('E_CAP_DENIED', `sys.mem.delete: mount "${opts?.mount}" is read-only`);
     }
     // The answer (did the key exist?) is data of whoever wrote it: it raises the context like a read.
-    const removed = await session.services.memory.remove(target.namespace, target.key);
+    const removed = await session.services.memory.remove(target.namespace, target.key, session.metered);
     if (removed === undefined) return false;
     session.label = joinLabels(session.label, removed.label);
     return true;

@@ -2,18 +2,28 @@ import superjson from 'superjson';
 import { z } from 'zod';
 import type { Attempt } from '../runtime/audit/attempt.js';
 import { KernelError } from '../runtime/core/errors.js';
-import { expandedSizeExceeds } from '../runtime/core/payload-size.js';
 import { joinLabels } from '../runtime/labels/label.js';
 import type { AgentSession } from '../runtime/process/session.js';
+import { decodeSnapshotWire } from './snapshot-wire.js';
 import { defineSyscall } from './syscall.js';
 
 /** superjson's wire form, as the guest's copy of superjson produces it: JSON plus type annotations. */
-const wireSchema = z.strictObject({ json: z.unknown(), meta: z.record(z.string(), z.unknown()).optional() });
+const wireSchema = z.strictObject({
+  json: z.unknown(),
+  meta: z
+    .strictObject({
+      values: z.unknown().optional(),
+      referentialEqualities: z.unknown().optional(),
+      v: z.unknown().optional(),
+    })
+    .optional(),
+});
 
 /**
  * `sys.snapshot(state)` → the content id of the caller's frozen state (see runtime/snapshot-store.ts). The
- * state arrives in superjson's form and is rebuilt here with the host's own superjson, so Dates, Maps, Sets
- * and BigInts survive; a malformed encoding is E_BAD_ARG.
+ * state arrives in superjson's form, which the agent controls, and is rebuilt by the kernel's own checked
+ * decoder (snapshot-wire.ts), never by superjson: Dates, Maps, Sets, BigInts and typed arrays survive, and a
+ * malformed or oversized encoding is E_BAD_ARG after work bounded by the payload cap.
  */
 export const snapshotSyscall = defineSyscall({
   name: 'snapshot',
@@ -25,20 +35,18 @@ export const snapshotSyscall = defineSyscall({
   },
   args: z.tuple([wireSchema]),
   async run(session: AgentSession, [wire], attempt: Attempt) {
-    const substituted = session.handles.substitute(wire);
+    // Handles stand for values in the JSON only (the annotations are the agent's own text).
+    const substituted = session.handles.substitute(wire.json);
     // The state may hold handle data the agent never read: the snapshot's label covers it.
     session.label = joinLabels(session.label, substituted.label);
-    let state: unknown;
-    try {
-      state = superjson.deserialize(substituted.value as Parameters<typeof superjson.deserialize>[0]);
-    } catch {
-      throw new KernelError('E_BAD_ARG', 'sys.snapshot: the state is not a valid superjson encoding');
-    }
-    // Handles and superjson's referential equalities both let a small payload stand for a huge state (one
-    // repeated reference per level doubles it): the state as it will be encoded must fit the payload cap.
-    if (expandedSizeExceeds(state, session.services.maxPayloadBytes)) {
-      throw new KernelError('E_BAD_ARG', 'sys.snapshot: the state exceeds the payload cap once expanded');
-    }
+    // One repeated handle, or one shared subtree, lets a small payload stand for a huge state: the decoder
+    // refuses a state larger than the payload cap as it copies it, before building any rich value.
+    const decoded = decodeSnapshotWire(
+      { json: substituted.value, ...(wire.meta === undefined ? {} : { meta: wire.meta }) },
+      session.services.maxPayloadBytes,
+    );
+    if (!decoded.ok) throw new KernelError('E_BAD_ARG', `sys.snapshot: ${decoded.message}`);
+    const state = decoded.value;
     attempt.describe('agent.snapshot', null, null, session.label);
     attempt.begin();
     return await session.services.processes.snapshot(session, state);

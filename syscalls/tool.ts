@@ -52,7 +52,10 @@ export const toolSyscall = defineSyscall({
     attempt.describe(use.action, use.resource, use.args, callLabel);
     attempt.begin();
     checkSinks(session.services.labels, use, callLabel);
-    const decision = authorizeToolUse(session.services.authority, session.publicKey, use);
+    const decision = authorizeToolUse(session.services.authority, session.publicKey, use, callLabel);
+    // The decision read use counters that other agents may have moved (a labelled child spending a delegated
+    // capability): allowed or refused, the caller learns something of them.
+    if (decision.observed !== undefined) session.label = joinLabels(session.label, decision.observed);
     if (!decision.ok) failed(new KernelError(decision.code, decision.message));
     // Counted once authorized, so a refused call costs no quota; crossing the limit kills the agent.
     attempt.addUsage('tool_calls', 1);
@@ -64,18 +67,34 @@ export const toolSyscall = defineSyscall({
       signal: session.signal,
       quota: session.quota,
     };
-    const prepared = createToolContext(session.services.toolEnv, caller, use, callLabel, attempt);
+    const sourcesFor = (resource: string) => session.services.labels.sourceTags(tool, resource);
+    const prepared = createToolContext(session.services.toolEnv, caller, use, callLabel, sourcesFor, attempt);
+    const source = prepared.ctx.sources;
     const keep = (value: unknown): unknown => {
       // A charge may have ended the agent while the tool ran: nothing reaches a dead agent.
       if (session.state === 'ended') throw new KernelError('E_KILLED', 'sys.tool: the agent has ended');
-      const source = session.services.labels.sourceTags(tool, use.resource);
       const resultLabel = joinLabels(joinLabels(callLabel, source), prepared.taints());
       const clean = vault.redact(value);
       if (options?.handle === true) return session.handles.create(clean, resultLabel);
       session.label = joinLabels(session.label, resultLabel);
       return clean;
     };
-    const running = guarded(() => runToolUse(use, prepared.ctx));
-    return running instanceof Promise ? running.then(keep, failed) : keep(running);
+    // A failure of the tool itself (not found, not empty, too large) is an observation of its resource, as a
+    // result would be: it carries the same source tags.
+    const runFailed = (error: unknown): never => {
+      session.label = joinLabels(session.label, joinLabels(source, prepared.taints()));
+      return failed(error);
+    };
+    let running: unknown;
+    try {
+      running = runToolUse(use, prepared.ctx);
+    } catch (error) {
+      return runFailed(error);
+    }
+    // A result that arrives later is labelled, scrubbed and perhaps measured for a handle out of the
+    // dispatcher's sight: that work is metered to the caller.
+    return running instanceof Promise
+      ? running.then((value) => session.metered(() => keep(value)), runFailed)
+      : keep(running);
   },
 });

@@ -148,6 +148,15 @@ const fsOptionsSchema = z.strictObject({
 });
 
 /**
+ * The fs tools observe the same files, so a policy source on any of these actions labels them all: a listing,
+ * a stat, a write's or a delete's outcome (E_NOT_FOUND, "is a directory", "not empty") reveals what a read
+ * of the path would. Listing, stat and delete also observe a directory's subtree (names, sizes, emptiness).
+ */
+const OBSERVED_ACTIONS = ['fs.read', 'fs.list', 'fs.stat'];
+const OBSERVES_PATH = { labels: { observes: { actions: OBSERVED_ACTIONS } } };
+const OBSERVES_SUBTREE = { labels: { observes: { actions: OBSERVED_ACTIONS, scope: 'subtree' as const } } };
+
+/**
  * Builds the five fs tools over `options.roots`. Throws TypeError when a root is not an absolute path of an
  * existing directory, an `exclude` entry is not an absolute path, or when `/proc/self/fd` is missing (the
  * tools verify every opened object through it, so they run on Linux only), and RangeError when a limit is not a positive integer up to 1 GiB (entries:
@@ -169,6 +178,7 @@ export function createFsTools(given: FsToolsOptions): Tool[] {
   return [
     defineTool({
       name: 'fs.read',
+      ...OBSERVES_PATH,
       description: 'Reads a file: { content } for UTF-8 text, otherwise { content_base64 }.',
       input: z.strictObject({ path: PATH, encoding: z.enum(['auto', 'utf8', 'base64']).optional() }),
       target: 'path',
@@ -177,6 +187,7 @@ export function createFsTools(given: FsToolsOptions): Tool[] {
     }),
     defineTool({
       name: 'fs.write',
+      ...OBSERVES_PATH,
       description: 'Writes a file atomically from content (UTF-8) or content_base64; mkdirs creates parents.',
       input: z
         .strictObject({
@@ -199,6 +210,7 @@ export function createFsTools(given: FsToolsOptions): Tool[] {
     }),
     defineTool({
       name: 'fs.delete',
+      ...OBSERVES_SUBTREE,
       description: 'Deletes a file or an empty directory.',
       input: z.strictObject({ path: PATH }),
       target: 'path',
@@ -208,6 +220,7 @@ export function createFsTools(given: FsToolsOptions): Tool[] {
     }),
     defineTool({
       name: 'fs.list',
+      ...OBSERVES_SUBTREE,
       description: 'Lists a directory: entries with name, type (file, dir, symlink, other) and size.',
       input: z.strictObject({ path: PATH }),
       target: 'path',
@@ -216,6 +229,7 @@ export function createFsTools(given: FsToolsOptions): Tool[] {
     }),
     defineTool({
       name: 'fs.stat',
+      ...OBSERVES_SUBTREE,
       description: 'Describes a path without following it: type, size, mode and mtimeMs.',
       input: z.strictObject({ path: PATH }),
       target: 'path',

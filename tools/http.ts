@@ -242,7 +242,9 @@ export function createHttpTool(given: HttpOptions = {}): Tool {
     input: inputSchema(limits.maxRequestBytes),
     target: 'url',
     defaults: { method: 'GET' },
-    labels: { source: ['web'] },
+    // Every argument can carry data off the machine (the URL's path and query, a header, body or body_base64),
+    // so `secret` may reach none of them; a policy adds tags of its own with `labels.sinks`.
+    labels: { source: ['web'], sinks: { '*': ['secret'] } },
     resource: (args) => httpResource(args.url),
     run: (args, ctx) => performRequest(args, ctx, guard, limits),
   });

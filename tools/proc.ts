@@ -213,6 +213,9 @@ export function createProcTool(options: ProcOptions): Tool {
     input,
     target: 'program',
     resource: (args) => args.program,
+    // The program can read any path under the roots (`cat inbox/*`), so a policy source on any path, for any
+    // fs observation, tags its output, and what it may copy elsewhere (see markUntracked).
+    labels: { observes: { actions: ['fs.read', 'fs.list', 'fs.stat'], scope: 'anywhere' } },
     run: async (args, ctx): Promise<ProcResult> => {
       const program = programs.get(args.program);
       if (program === undefined) {
@@ -235,7 +238,8 @@ export function createProcTool(options: ProcOptions): Tool {
       ctx.taint(await ctx.labels.all());
       // It can also write any file (`cp`, `tee`) where the kernel cannot see: whatever the fs tools read from
       // now on may hold what it read or was given, so they carry this call's label and every kept tag.
-      await markUntracked(ctx.labels, ctx.label);
+      const copied = [...new Set([...ctx.label, ...ctx.sources])];
+      await markUntracked(ctx.labels, copied);
       try {
         return await execute(program, argv, `/proc/self/fd/${cwd.fd}`, {
           env: program.git ? gitEnvironment(childEnv(limits.env)) : childEnv(limits.env),
@@ -248,7 +252,7 @@ export function createProcTool(options: ProcOptions): Tool {
       } finally {
         await cwd.close();
         // Again after it ran: another call may have labelled a file the program then copied.
-        await markUntracked(ctx.labels, ctx.label);
+        await markUntracked(ctx.labels, copied);
       }
     },
   });

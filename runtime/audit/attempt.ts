@@ -38,6 +38,11 @@ export class Attempt {
     this.#args = args;
   }
 
+  /** performance.now() when the attempt began: the kernel's first look at the call. */
+  get startedAt(): number {
+    return this.#started;
+  }
+
   /**
    * Names the action, resource and (validated) arguments; only the arguments' digest is stored. The resource
    * of a call labelled `secret` is stored as a digest too: a refused exfiltration attempt often carries the

@@ -13,6 +13,7 @@
  *   .forget(holder)                     drops an ended holder's capabilities (and their descendants) from memory
  *   .authorize(request)                 -> { ok, capabilityId, chain } | { ok: false, code, message }
  *   .list(holder)                       -> the holder's live capabilities with remaining uses and expiry
+ *   .observedLabel(ids)                 -> the labels of the uses that moved those capabilities' counters
  *   .get(id) / .exportChain(id)         a known capability / its portable chain, root first
  *
  * Semantics. A use is allowed only if every link of the chain allows it on its own (action, resource,
@@ -26,6 +27,12 @@
  * Verification is cached by capability id (and by exact token string): a chain's signatures are checked
  * once, when it enters the authority. The hot path, `authorize` with a known id, is a map lookup plus, per
  * link, a pattern test, the window, the revocation flag and the counter.
+ *
+ * Counters are data. A use carries the label of the agent that made it (`request.label`), joined into every
+ * counted link it debits; whoever later reads such a counter (remaining uses, a use refused as exhausted, a
+ * delegation refused for asking more than remains) learns something of those agents' decisions, so
+ * `authorize` reports the labels of the counters it consulted (`observed`) and `observedLabel` those of any
+ * capabilities, for the caller to join into the reader's label. The labels live in memory only.
  *
  * Errors. Host misuse (wrong types, malformed keys, a bad grant spec) throws TypeError/RangeError. Anything
  * an agent can cause is a result: E_CAP_DENIED (no capability allows it, forged or untrusted tokens, a
@@ -45,6 +52,7 @@ import {
   type ResourcePattern,
   type ResourceTarget,
 } from '../core/resource-match.js';
+import { EMPTY_LABEL, joinLabels, type Label } from '../labels/label.js';
 import type { CapabilityScope } from './attenuation.js';
 import {
   type CapabilityRequest,
@@ -101,11 +109,22 @@ export interface AuthorizeRequest extends CapabilityRequest {
   readonly holder: string | Uint8Array;
   /** Use only this capability (an id the agent supplied); otherwise any capability the holder has. */
   readonly capabilityId?: string;
+  /** The label of whoever makes the use: joined into the label of every counter it debits. */
+  readonly label?: Label;
 }
 
+/**
+ * A decision. `observed` is the join of the labels of the uses that moved the counters the decision read (the
+ * chain used, and every matching capability judged before it): the caller joins it into the presenter's label.
+ */
 export type AuthorizeResult =
-  | { readonly ok: true; readonly capabilityId: string; readonly chain: readonly string[] }
-  | CapabilityFailure;
+  | {
+      readonly ok: true;
+      readonly capabilityId: string;
+      readonly chain: readonly string[];
+      readonly observed: Label;
+    }
+  | (CapabilityFailure & { readonly observed?: Label });
 
 /** One entry of `list`. */
 export interface CapabilitySummary {
@@ -131,6 +150,8 @@ interface Link {
   readonly constrained: boolean;
   revoked: boolean;
   used: number;
+  /** The join of the labels of the uses that debited this link's counter (counted links only). */
+  movedBy: Label;
 }
 
 type Verdict = 'allowed' | 'denied' | 'revoked' | 'expired' | 'not-yet-valid' | 'exhausted';
@@ -323,6 +344,7 @@ export class CapabilityAuthority {
       constrained: Object.keys(capability.constraints).length > 0,
       revoked: (parent?.revoked ?? false) || this.#revoked.has(capability.id),
       used: this.#state.usedCount(capability.id),
+      movedBy: EMPTY_LABEL,
     };
     links.push(link);
     Object.freeze(links);
@@ -416,16 +438,23 @@ export class CapabilityAuthority {
         return failure('E_CAP_DENIED', `capability for ${describeRequest(request)} denied: not held by the presenter`);
       }
       const verdict = this.#judge(link, now, request, target);
-      return verdict === 'allowed' ? this.#debit(link, request) : verdictFailure(verdict, describeFor(request));
+      const observed = verdict === 'denied' ? EMPTY_LABEL : observedOf(link);
+      return verdict === 'allowed'
+        ? this.#debit(link, request, observed)
+        : { ...verdictFailure(verdict, describeFor(request)), observed };
     }
 
+    // Every capability that matched the request was judged on its counters too (spent ones are skipped),
+    // so the outcome depends on all of those counters.
     let first: Verdict = 'denied';
+    let observed = EMPTY_LABEL;
     for (const link of this.#held.get(holder) ?? NO_LINKS) {
       const verdict = this.#judge(link, now, request, target);
-      if (verdict === 'allowed') return this.#debit(link, request);
+      if (verdict !== 'denied') observed = joinLabels(observed, observedOf(link));
+      if (verdict === 'allowed') return this.#debit(link, request, observed);
       if (first === 'denied') first = verdict;
     }
-    return verdictFailure(first, describeFor(request));
+    return { ...verdictFailure(first, describeFor(request)), observed };
   }
 
   // One pass over the chain. A link that does not match the request makes the verdict "denied" whatever
@@ -468,7 +497,7 @@ export class CapabilityAuthority {
     return link.used;
   }
 
-  #debit(link: Link, request: CapabilityRequest): AuthorizeResult {
+  #debit(link: Link, request: AuthorizeRequest, observed: Label): AuthorizeResult {
     const counts: [string, number][] = [];
     for (const each of link.links) {
       if (each.capability.maxUses !== undefined) counts.push([each.capability.id, this.#used(each) + 1]);
@@ -479,9 +508,14 @@ export class CapabilityAuthority {
       } catch {
         return failure('E_INTERNAL', `capability for ${describeRequest(request)} denied: use could not be recorded`);
       }
-      for (const each of link.links) if (each.capability.maxUses !== undefined) each.used++;
+      const label = request.label;
+      for (const each of link.links) {
+        if (each.capability.maxUses === undefined) continue;
+        each.used++;
+        if (label !== undefined && label.length > 0) each.movedBy = joinLabels(each.movedBy, label);
+      }
     }
-    return { ok: true, capabilityId: link.capability.id, chain: link.chainIds };
+    return { ok: true, capabilityId: link.capability.id, chain: link.chainIds, observed };
   }
 
   // The kernel uses a handful of action names; remembering the valid ones keeps a regex off the hot path.
@@ -522,6 +556,19 @@ export class CapabilityAuthority {
     return out;
   }
 
+  /**
+   * The join of the labels of the uses that moved the counters of these capabilities' chains (what reading
+   * their remaining uses reveals). Unknown ids add nothing. Never throws.
+   */
+  observedLabel(ids: Iterable<string>): Label {
+    let label = EMPTY_LABEL;
+    for (const id of ids) {
+      const link = this.#links.get(id);
+      if (link !== undefined) label = joinLabels(label, observedOf(link));
+    }
+    return label;
+  }
+
   /** A capability this authority holds, or undefined. Never throws. */
   get(id: string): Capability | undefined {
     return this.#links.get(id)?.capability;
@@ -531,6 +578,13 @@ export class CapabilityAuthority {
   exportChain(id: string): readonly string[] | undefined {
     return this.#links.get(id)?.links.map((link) => link.capability.token);
   }
+}
+
+// The labels of the uses that moved the counted links of `link`'s chain.
+function observedOf(link: Link): Label {
+  let label = EMPTY_LABEL;
+  for (const each of link.links) if (each.movedBy.length > 0) label = joinLabels(label, each.movedBy);
+  return label;
 }
 
 function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {

@@ -23,14 +23,18 @@ export function fitsBytes(text: string, maxBytes: number): boolean {
 
 /**
  * The JSON text of `value` (`null` for undefined) when it has one and it fits in `maxBytes`; otherwise
- * why not. Never throws: a getter that throws or a cycle is `'unserializable'`.
+ * why not. Never throws: a getter that throws is `'unserializable'`, a cycle `'too-large'`.
  */
 export function jsonWithin(
   value: unknown,
   maxBytes: number,
 ): { ok: true; json: string } | { ok: false; reason: 'unserializable' | 'too-large' } {
+  // A value the kernel assembled (handles substituted into arguments) can repeat one large value thousands
+  // of times: a bounded walk refuses it before the host builds gigabytes of text only to measure them.
+  // A cycle expands without end, so it is too large too.
   let json: string | undefined;
   try {
+    if (jsonLengthAtLeast(value, maxBytes) > maxBytes) return { ok: false, reason: 'too-large' };
     json = JSON.stringify(value ?? null);
   } catch {
     json = undefined;
@@ -40,27 +44,34 @@ export function jsonWithin(
 }
 
 /**
- * True when `value`, walked as a tree (a shared reference counted each time it is reached, as an
- * encoder would write it out), is larger than `maxBytes`: strings by their UTF-8 length plus quotes,
- * every other node a flat 8. Maps, Sets and arrays are walked like objects. Stops as soon as it knows,
- * so it costs O(maxBytes) however large the value expands; used where handles or shared references
- * let a small payload stand for a huge value.
+ * A lower bound on the length of `value`'s JSON text (strings and keys by their length plus quotes, numbers
+ * and literals one character or more, separators), walked as a tree and returned as soon as it exceeds
+ * `stopAbove`. A getter that throws throws here too.
  */
-export function expandedSizeExceeds(value: unknown, maxBytes: number): boolean {
-  let size = 0;
+export function jsonLengthAtLeast(value: unknown, stopAbove: number): number {
+  let total = 0;
   const pending: unknown[] = [value];
   while (pending.length > 0) {
     const item = pending.pop();
-    size += typeof item === 'string' ? utf8Length(item) + 2 : 8;
-    if (size > maxBytes) return true;
-    if (item === null || typeof item !== 'object') continue;
-    if (item instanceof Map) {
-      for (const [key, entry] of item) pending.push(key, entry);
-    } else if (item instanceof Set || Array.isArray(item)) {
-      for (const entry of item) pending.push(entry);
+    if (typeof item === 'string') {
+      total += item.length + 2;
+    } else if (Array.isArray(item)) {
+      total += 1 + item.length;
+      if (total > stopAbove) return total;
+      for (const each of item) pending.push(each);
+    } else if (item !== null && typeof item === 'object') {
+      total += 2;
+      for (const key of Object.keys(item)) {
+        const entry = (item as Record<string, unknown>)[key];
+        // JSON leaves these properties out: counting them would refuse values that fit.
+        if (entry === undefined || typeof entry === 'function' || typeof entry === 'symbol') continue;
+        total += key.length + 3;
+        pending.push(entry);
+      }
     } else {
-      for (const key of Object.keys(item)) pending.push(key, (item as Record<string, unknown>)[key]);
+      total += 1;
     }
+    if (total > stopAbove) return total;
   }
-  return false;
+  return total;
 }

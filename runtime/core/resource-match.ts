@@ -290,6 +290,58 @@ export function matchResource(pattern: string, resource: string): boolean {
   return compiled !== undefined && target !== undefined && compiled.test(target);
 }
 
+/**
+ * True when the resource pattern matches `resource` or some resource below it (the same with one or more
+ * further segments): what a directory's listing, size or emptiness reveals of the paths it holds. A pattern
+ * and a resource of different kinds or origins never match. False (never throws) for an invalid pattern or a
+ * resource `parseResource` refuses. Memoized, so O(pattern segments x resource segments).
+ */
+export function matchResourceAtOrBelow(pattern: string, resource: string): boolean {
+  const compiled = compileResourcePattern(pattern);
+  const target = parseResource(resource);
+  if (compiled === undefined || target === undefined) return false;
+  if (compiled.kind !== target.kind || compiled.origin !== target.origin) return false;
+  if (compiled.test(target)) return true;
+  const text = target.kind === 'name' ? target.text : target.text.slice(1);
+  return segmentsReach(compiled.segments, text === '' ? [] : text.split('/'));
+}
+
+// Whether some continuation of `resource` (zero or more segments) matches `pattern`: the pattern consumes
+// the resource's segments (a `**` any run of them) and whatever pattern is left can always be satisfied by
+// segments still to come (every glob segment matches some name; a trailing `**` at least one).
+function segmentsReach(pattern: readonly string[], resource: readonly string[]): boolean {
+  const memo = new Map<number, boolean>();
+  const reach = (ri: number, pi: number): boolean => {
+    if (ri === resource.length) return true;
+    if (pi === pattern.length) return false;
+    const key = ri * (pattern.length + 1) + pi;
+    const known = memo.get(key);
+    if (known !== undefined) return known;
+    const glob = pattern[pi]!;
+    const result =
+      glob === '**'
+        ? pi === pattern.length - 1 || reach(ri, pi + 1) || reach(ri + 1, pi)
+        : segmentGlobMatches(glob, resource[ri]!) && reach(ri + 1, pi + 1);
+    memo.set(key, result);
+    return result;
+  };
+  return reach(0, 0);
+}
+
+const segmentMatchers = new Map<string, Minimatch>();
+
+// One glob segment against one literal segment, with compiled segments kept (patterns come from the policy).
+function segmentGlobMatches(glob: string, segment: string): boolean {
+  if (!GLOB_MAGIC.test(glob)) return glob === segment;
+  let matcher = segmentMatchers.get(glob);
+  if (matcher === undefined) {
+    if (segmentMatchers.size >= PATTERN_CACHE_LIMIT) segmentMatchers.clear();
+    matcher = new Minimatch(glob, MATCH_OPTIONS);
+    segmentMatchers.set(glob, matcher);
+  }
+  return matcher.match(segment);
+}
+
 function analyzePattern(pattern: unknown): ResourcePattern | string {
   if (typeof pattern !== 'string') return 'pattern must be a string';
   const cached = patternCache.get(pattern);

@@ -23,10 +23,23 @@ export interface HandleRef {
 
 export class HandleTable {
   readonly #entries = new Map<string, HandleEntry>();
+  readonly #hold: ((value: unknown) => void) | undefined;
 
-  /** Keeps `value` with `label`. Throws KernelError E_QUOTA past MAX_HANDLES. */
+  /**
+   * `hold` charges a value the table is about to keep to its owner's memory (the value lives in the kernel's
+   * heap); it throws to refuse it.
+   */
+  constructor(hold?: (value: unknown) => void) {
+    this.#hold = hold;
+  }
+
+  /**
+   * Keeps `value` with `label`. Throws KernelError E_QUOTA past MAX_HANDLES, and whatever `hold` throws
+   * (E_QUOTA when the owner's memory or the kernel's is full), keeping nothing.
+   */
   create(value: unknown, label: Label): HandleRef {
     if (this.#entries.size >= MAX_HANDLES) throw new KernelError('E_QUOTA', `more than ${MAX_HANDLES} handles`);
+    this.#hold?.(value);
     const id = `h_${randomBytes(16).toString('base64url')}`;
     this.#entries.set(id, { value, label });
     return { [HANDLE_KEY]: id };

@@ -1,6 +1,6 @@
-import { matchAction, matchResource } from '../core/resource-match.js';
+import { matchAction, matchResource, matchResourceAtOrBelow } from '../core/resource-match.js';
 import type { Labels as PolicyLabels } from '../policy/policy.js';
-import type { Tool } from '../tool-use/tool-contract.js';
+import type { ObservedScope, Tool } from '../tool-use/tool-contract.js';
 import { toolAction } from '../tool-use/tool-contract.js';
 import { EMPTY_LABEL, forbiddenTags, joinLabels, type Label, makeLabel } from './label.js';
 
@@ -10,8 +10,9 @@ import { EMPTY_LABEL, forbiddenTags, joinLabels, type Label, makeLabel } from '.
  * agents cannot name or lower the label of anything they pass or receive.
  *
  * Sources: a result carries the tool's declared source tags plus the tags of every policy source that names
- * the tool (by name, action or action pattern such as `email.*`) and, if it gives one, a resource pattern
- * matching the call's resource.
+ * the tool (by name, action or action pattern such as `email.*`), or an action the tool observes (fs.list
+ * observes what fs.read reads), and, if it gives one, a resource pattern matching the call's resource (or,
+ * for a tool that observes a subtree, a resource below it).
  * Sinks: the tool declares denied tags per argument name (`*` for every argument); a policy sink for the same
  * tool and argument adds to the tool's list. A policy can only tighten: removing a tag from data takes a
  * `label.declassify` capability, never a policy line. A rule applies when
@@ -22,8 +23,20 @@ export interface TaintFinding {
   readonly tags: Label;
 }
 
+type Scope = ObservedScope;
+
 interface CompiledTool {
+  /** The tool's own source tags. */
   readonly source: Label;
+  /**
+   * The policy sources that can tag this tool's results: their resource pattern (undefined: any resource),
+   * how it is matched, and their tags.
+   */
+  readonly policySources: readonly {
+    readonly resource: string | undefined;
+    readonly scope: Scope;
+    readonly tags: Label;
+  }[];
   readonly sinks: readonly (readonly [arg: string, deny: Label])[];
 }
 
@@ -47,12 +60,22 @@ export class LabelRules {
     }));
   }
 
-  /** The tags a result of `tool` acting on `resource` carries beyond its inputs' label. */
+  /**
+   * The tags a result (or a failure) of `tool` acting on `resource` carries beyond its inputs' label: the
+   * tool's own source tags, and those of every policy source that names the tool or an action it observes
+   * (`labels.observes`) and matches the resource (or, for a `subtree` observer, a resource below it).
+   */
   sourceTags(tool: Tool, resource: string): Label {
-    let label = this.#compile(tool).source;
-    for (const source of this.#sources) {
-      if (!namesTool(source.tool, tool)) continue;
-      if (source.resource !== undefined && !matchResource(source.resource, resource)) continue;
+    const compiled = this.#compile(tool);
+    let label = compiled.source;
+    for (const source of compiled.policySources) {
+      if (source.resource !== undefined && source.scope !== 'anywhere') {
+        const matches =
+          source.scope === 'subtree'
+            ? matchResourceAtOrBelow(source.resource, resource)
+            : matchResource(source.resource, resource);
+        if (!matches) continue;
+      }
       label = joinLabels(label, source.tags);
     }
     return label;
@@ -86,7 +109,23 @@ export class LabelRules {
       }
       const source =
         tool.labels?.source === undefined ? EMPTY_LABEL : makeLabel(tool.labels.source, 'tool.labels.source');
-      compiled = { source, sinks: [...sinks] };
+      const observed = tool.labels?.observes?.actions ?? [];
+      const scope = tool.labels?.observes?.scope ?? 'resource';
+      const policySources: CompiledTool['policySources'][number][] = [];
+      for (const rule of this.#sources) {
+        // Sources naming the tool itself match its resource (or, for a subtree observer, what lies below);
+        // sources naming an action it observes apply in the declared scope.
+        if (namesTool(rule.tool, tool)) {
+          policySources.push({
+            resource: rule.resource,
+            scope: scope === 'subtree' ? 'subtree' : 'resource',
+            tags: rule.tags,
+          });
+        } else if (observed.some((action) => matchAction(rule.tool, action))) {
+          policySources.push({ resource: rule.resource, scope, tags: rule.tags });
+        }
+      }
+      compiled = { source, policySources, sinks: [...sinks] };
       this.#compiled.set(tool, compiled);
     }
     return compiled;

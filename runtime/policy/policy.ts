@@ -48,6 +48,7 @@ export interface Budget {
   readonly tokens_out?: number;
   readonly cost_usd?: number;
   readonly tool_calls?: number;
+  readonly syscalls?: number;
   readonly children?: number;
   readonly depth?: number;
   /** Fraction of a limit at which a warning is emitted, in (0, 1]. */
@@ -171,6 +172,7 @@ const budgetSchema = z.strictObject({
   tokens_out: bounded('tokens_out'),
   cost_usd: bounded('cost_usd', false),
   tool_calls: bounded('tool_calls'),
+  syscalls: bounded('syscalls'),
   children: bounded('children'),
   depth: bounded('depth'),
   warn_at: bounded('warn_at', false),
@@ -183,7 +185,12 @@ const labelsSchema = z.strictObject({
     .optional(),
   sinks: z
     .array(
-      z.strictObject({ tool: actionSchema, arg: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/), deny: tagsSchema }),
+      // `*` names every argument, as in a tool's own sinks: a rule per argument name misses the ones not named.
+      z.strictObject({
+        tool: actionSchema,
+        arg: z.string().regex(/^(?:\*|[A-Za-z_][A-Za-z0-9_]{0,63})$/),
+        deny: tagsSchema,
+      }),
     )
     .optional(),
 });

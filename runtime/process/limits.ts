@@ -19,6 +19,11 @@ export interface Limits {
   readonly cost_usd: number;
   /** Tool calls (`sys.tool`), the agent's own and its descendants'. */
   readonly tool_calls: number;
+  /**
+   * Syscall attempts of any kind (refused and malformed ones too, `sys.log` included), the agent's own and
+   * its descendants': each costs the kernel work and two audit records.
+   */
+  readonly syscalls: number;
   /** Agents spawned in the whole subtree below this one. */
   readonly children: number;
   /** Levels of descendants below this agent (0: it may not spawn). */
@@ -37,6 +42,9 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   tokens_out: Number.POSITIVE_INFINITY,
   cost_usd: Number.POSITIVE_INFINITY,
   tool_calls: Number.POSITIVE_INFINITY,
+  // About 1 KB of audit log per attempt: a runaway loop stops at ~20 MB. Agents that work through more
+  // calls than this get a larger budget from their policy or host.
+  syscalls: 20_000,
   children: 100,
   depth: 8,
   warn_at: 0.8,
@@ -50,6 +58,7 @@ const BOUNDS: Record<LimitField, readonly [number, number]> = {
   tokens_out: [0, 1e12],
   cost_usd: [0, 1e9],
   tool_calls: [0, 1e9],
+  syscalls: [0, 1e9],
   children: [0, 100_000],
   depth: [0, 64],
   warn_at: [0.01, 1],

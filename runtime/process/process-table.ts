@@ -17,12 +17,15 @@ import {
 } from '../store/namespace-memory.js';
 import type { SnapshotBody, SnapshotStore } from '../store/snapshot-store.js';
 import type { AgentLauncher, AgentProcess } from './agent-launcher.js';
+import { HeldMemory, type HeldMemoryPool } from './held-memory.js';
 import type { Limits } from './limits.js';
 import type { ChildOutcome, ChildRequest } from './process-control.js';
 import { type AgentSource, loadAgentSource, type ProgramRegistry, programId } from './programs.js';
 import { COUNTED_FIELDS, type CountedField, Quota, type QuotaUse } from './quota.js';
 import type { RunResult, Usage } from './run-result.js';
 import { AgentSession, type KernelServices, type ProcessControl } from './session.js';
+
+const MiB = 1024 * 1024;
 
 /** Everything needed to start one agent, top-level or child. */
 export interface StartSpec {
@@ -69,6 +72,8 @@ export interface ProcessTableDeps {
   readonly snapshots: SnapshotStore;
   readonly auditView: AuditView;
   readonly audit: AuditLog;
+  /** What the kernel may hold in its heap for all agents together (handles, buffered results, stores). */
+  readonly held: HeldMemoryPool;
 }
 
 /**
@@ -102,15 +107,23 @@ export class ProcessTable implements ProcessControl {
       ...(spec.restored === undefined ? {} : { restored: spec.restored }),
     });
     session.label = spec.label;
-    const quota = new Quota(spec.limits, parent?.quota, {
-      warn: (field, used, max) => this.#warn(session, field, used, max),
-      exceeded: (field) => this.#terminate(id, 'E_QUOTA', `quota exceeded: ${field}`),
-    });
+    const quota = new Quota(
+      spec.limits,
+      parent?.quota,
+      {
+        warn: (field, used, max) => this.#warn(session, field, used, max),
+        exceeded: (field) => this.#terminate(id, 'E_QUOTA', `quota exceeded: ${field}`),
+      },
+      () => session.label,
+    );
     for (const field of COUNTED_FIELDS) {
       const carried = spec.usage?.[field];
       if (carried !== undefined && carried > 0) quota.used[field] = carried;
     }
     session.quota = quota;
+    session.held = new HeldMemory(this.#deps.held, spec.limits.memory_mb * MiB, () =>
+      this.#terminate(id, 'E_QUOTA', 'quota exceeded: memory_mb'),
+    );
     try {
       spec.grant(session);
     } catch (error) {
@@ -127,16 +140,32 @@ export class ProcessTable implements ProcessControl {
     parent?.children.add(id);
     services.emit({ type: 'spawn', agent: id, parent: parent?.id ?? null, program: spec.program });
     const result = process.result.then((outcome) => this.#ended(session, outcome));
-    if (parent !== undefined)
+    if (parent !== undefined) {
       this.#outcomes.set(
         id,
-        result.then((settled) => ({ result: settled, label: session.label })),
+        result.then((settled) => ({ result: this.#buffered(parent, settled), label: session.label })),
       );
+    }
     return { id, session, result };
+  }
+
+  // A child's result waits in the kernel until its parent joins it or ends: the parent holds its bytes. A
+  // result that does not fit ends the parent (its memory_mb) or, when the kernel's bound is full, is replaced
+  // by that refusal.
+  #buffered(parent: AgentSession, result: RunResult): RunResult {
+    if (!result.ok || parent.held === undefined) return result;
+    try {
+      parent.held.holdValue(result.value);
+      return result;
+    } catch (error) {
+      const code = error instanceof KernelError ? error.code : 'E_INTERNAL';
+      return { ok: false, error: { code, message: "the child's result could not be kept" }, usage: result.usage };
+    }
   }
 
   #ended(session: AgentSession, outcome: RunResult): RunResult {
     this.#live.delete(session.id);
+    session.held?.releaseAll();
     // A parent's end ends its subtree, and its children's results are no longer joinable.
     for (const child of session.children) {
       this.#terminate(child, 'E_KILLED', 'killed: its parent ended');
@@ -146,9 +175,19 @@ export class ProcessTable implements ProcessControl {
     const quota = session.quota;
     const counted: Partial<Usage> = {};
     if (quota !== undefined) {
-      for (const field of COUNTED_FIELDS) if (field !== 'cpu_ms') counted[field] = round(quota.used[field]);
+      // CPU and syscalls are reported as the agent's own (the launcher's figures); the budget counts the subtree.
+      for (const field of COUNTED_FIELDS) {
+        if (field !== 'cpu_ms' && field !== 'syscalls') counted[field] = round(quota.used[field]);
+      }
     }
-    const usage = { ...outcome.usage, ...counted } as Usage;
+    // The kernel's time on the agent's syscalls was charged to cpu_ms with the isolate's own.
+    const kernelMs = round(session.kernelMs);
+    const usage = {
+      ...outcome.usage,
+      ...counted,
+      cpu_ms: round(outcome.usage.cpu_ms + kernelMs),
+      kernel_ms: kernelMs,
+    } as Usage;
     const full: RunResult = { ...outcome, usage, label: session.label };
     session.services.emit({ type: 'exit', agent: session.id, result: full });
     return full;
@@ -210,7 +249,17 @@ export class ProcessTable implements ProcessControl {
   spawn(parent: AgentSession, request: ChildRequest): string {
     const services = parent.services;
     const { code, name } = this.#childSource(parent, request);
-    const limits = this.#quotaOf(parent).carve(request.budget);
+    const quota = parent.quota;
+    if (quota === undefined) throw new KernelError('E_INTERNAL', 'internal kernel error');
+    // Carving a budget reads what remains of the parent's (moved by its descendants), and planning the
+    // delegations reads the remaining uses of what it holds: success or refusal, the parent learns something
+    // of the agents that moved those counters, and so does the child, whose limits are that remainder.
+    parent.label = joinLabels(parent.label, quota.observed());
+    if ((request.caps ?? []).length > 0) {
+      const held = services.authority.list(parent.publicKey).map((summary) => summary.id);
+      parent.label = joinLabels(parent.label, services.authority.observedLabel(held));
+    }
+    const limits = quota.carve(request.budget);
     const plans = planDelegations(services.authority, parent.publicKey, request.caps ?? []);
     const mounts = childMounts(parent, request.mounts ?? []);
     const input = parent.handles.substitute(request.input ?? null);
@@ -267,9 +316,11 @@ export class ProcessTable implements ProcessControl {
     if (request.program !== undefined) return source;
     const decision = parent.services.authority.authorize({
       holder: parent.publicKey,
+      label: parent.label,
       action: 'agent.spawn',
       resource: 'inline',
     });
+    if (decision.observed !== undefined) parent.label = joinLabels(parent.label, decision.observed);
     if (!decision.ok)
       throw new KernelError(decision.code, `sys.spawn: inline code needs agent.spawn (${decision.message})`);
     return source;
@@ -301,14 +352,24 @@ export class ProcessTable implements ProcessControl {
     const live = this.#live.get(session.id);
     if (live === undefined) throw new KernelError('E_KILLED', 'sys.snapshot: the agent has ended');
     const { authority } = session.services;
+    // Up to the first await this runs inside the dispatcher's clock pair; after it, out of its sight, so the
+    // heavy synchronous parts (listing and copying the memory, encoding and signing) are metered to the caller.
+    const metered = session.metered;
     const codeId = await this.#deps.blobs.put(new TextEncoder().encode(live.code));
-    const capabilities = authority
-      .list(session.publicKey)
+    const held = authority.list(session.publicKey);
+    const capabilities = held
       .map(({ action, resource, remainingUses, expiresAt }) => ({ action, resource, remainingUses, expiresAt }))
       .sort((a, b) => compareText(JSON.stringify(a), JSON.stringify(b)));
-    const memory = (await this.#deps.memory.list(session.namespace, '', 100_000)).map(
-      ([key, entry]) => [key, entry.value, [...entry.label]] as const,
-    );
+    const entries = await metered(() => this.#deps.memory.list(session.namespace, '', 100_000));
+    const memory = entries.map(([key, entry]) => [key, entry.value, [...entry.label]] as const);
+    // The id is a function of everything the snapshot covers, so it carries all their labels (an id over a
+    // labelled PIN is an oracle for the PIN). The body keeps the caller's own label: the restored agent gets
+    // the memory entries with their labels, and reads them as any agent does.
+    let covered = session.label;
+    for (const [, entry] of entries) covered = joinLabels(covered, entry.label);
+    // So do the remaining uses and the counted quota use it records (both moved by descendants).
+    covered = joinLabels(covered, authority.observedLabel(held.map((summary) => summary.id)));
+    if (session.quota !== undefined) covered = joinLabels(covered, session.quota.observed());
     const used = session.quota?.used ?? emptyUse();
     const body: SnapshotBody = {
       program: { name: session.placement.program, id: codeId },
@@ -324,7 +385,9 @@ export class ProcessTable implements ProcessControl {
       memory,
       state,
     };
-    return await this.#deps.snapshots.save(body);
+    const id = await metered(() => this.#deps.snapshots.save(body));
+    session.label = joinLabels(session.label, covered);
+    return id;
   }
 
   auditRecords(session: AgentSession, options: { after?: number; limit: number }): unknown[] {
@@ -369,7 +432,7 @@ function childMounts(parent: AgentSession, requests: readonly MountRequest[]): M
 }
 
 function emptyUse(): QuotaUse {
-  return { cpu_ms: 0, tokens_in: 0, tokens_out: 0, cost_usd: 0, tool_calls: 0, children: 0 };
+  return { cpu_ms: 0, tokens_in: 0, tokens_out: 0, cost_usd: 0, tool_calls: 0, syscalls: 0, children: 0 };
 }
 
 function compareText(a: string, b: string): number {

@@ -1,8 +1,17 @@
 import { KernelError } from '../core/errors.js';
+import { EMPTY_LABEL, joinLabels, type Label } from '../labels/label.js';
 import { type LimitField, type Limits, limitBounds } from './limits.js';
 
 /** The quotas that accumulate: every use is charged to the agent and to each of its ancestors. */
-export const COUNTED_FIELDS = ['cpu_ms', 'tokens_in', 'tokens_out', 'cost_usd', 'tool_calls', 'children'] as const;
+export const COUNTED_FIELDS = [
+  'cpu_ms',
+  'tokens_in',
+  'tokens_out',
+  'cost_usd',
+  'tool_calls',
+  'syscalls',
+  'children',
+] as const;
 export type CountedField = (typeof COUNTED_FIELDS)[number];
 
 export type QuotaUse = Record<CountedField, number>;
@@ -22,20 +31,63 @@ export type BudgetRequest = { readonly [K in LimitField]?: number | undefined };
  * charge is added to the agent and all its ancestors, so a subtree can never spend more than its root was
  * given. Crossing `warn_at` of a limit warns once per field; crossing a limit calls `exceeded` on the quota
  * whose limit it is (an ancestor's crossing ends the ancestor, and with it the subtree).
+ *
+ * An ancestor's counters are data of the descendants that moved them: what remains of a budget reveals how
+ * much a child spent, and a child may be labelled where its parent is not. Each quota keeps the join of the
+ * labels of the descendants that charged it (`label()` of the charging agent, at the time of the charge);
+ * `observed()` is what reading this quota's counters reveals, for the kernel to join into the reader's label.
  */
 export class Quota {
   readonly limits: Limits;
   readonly parent: Quota | undefined;
-  readonly used: QuotaUse = { cpu_ms: 0, tokens_in: 0, tokens_out: 0, cost_usd: 0, tool_calls: 0, children: 0 };
+  readonly used: QuotaUse = {
+    cpu_ms: 0,
+    tokens_in: 0,
+    tokens_out: 0,
+    cost_usd: 0,
+    tool_calls: 0,
+    syscalls: 0,
+    children: 0,
+  };
   /** performance.now() when the agent started; wall time is measured from here. */
   readonly startedAt = performance.now();
   readonly #hooks: QuotaHooks;
   readonly #warned = new Set<string>();
+  readonly #label: () => Label;
+  /** The join of the labels of the descendants whose use was charged here. */
+  #movedBy: Label = EMPTY_LABEL;
+  /** The last label of this agent's joined into its ancestors'. */
+  #marked: Label | undefined;
 
-  constructor(limits: Limits, parent: Quota | undefined, hooks: QuotaHooks) {
+  /** `label` gives the owning agent's current label (what its charges carry to its ancestors). */
+  constructor(limits: Limits, parent: Quota | undefined, hooks: QuotaHooks, label: () => Label = () => EMPTY_LABEL) {
     this.limits = limits;
     this.parent = parent;
     this.#hooks = hooks;
+    this.#label = label;
+  }
+
+  /**
+   * The labels of the descendants whose use moved this quota's counters or an ancestor's (reading what
+   * remains of a budget, or being refused a child budget or a spawn, reveals them). Never throws.
+   */
+  observed(): Label {
+    let label = EMPTY_LABEL;
+    for (let quota: Quota | undefined = this; quota !== undefined; quota = quota.parent) {
+      label = joinLabels(label, quota.#movedBy);
+    }
+    return label;
+  }
+
+  // An ancestor's counters now depend on this agent: they carry its label. Labels are frozen and keep their
+  // identity until they rise, so the hot path (the same label as last time) is one comparison.
+  #marking(): void {
+    const label = this.#label();
+    if (label.length === 0 || label === this.#marked) return;
+    this.#marked = label;
+    for (let quota = this.parent; quota !== undefined; quota = quota.parent) {
+      quota.#movedBy = joinLabels(quota.#movedBy, label);
+    }
   }
 
   /**
@@ -48,6 +100,7 @@ export class Quota {
       throw new KernelError('E_BAD_ARG', `charge of ${field} must be a finite non-negative number`);
     }
     if (amount === 0) return;
+    this.#marking();
     let crossed = false;
     for (let quota: Quota | undefined = this; quota !== undefined; quota = quota.parent) {
       quota.used[field] += amount;
@@ -65,6 +118,7 @@ export class Quota {
     for (let quota: Quota | undefined = this; quota !== undefined; quota = quota.parent) {
       if (quota.used.children + 1 > quota.limits.children) throw new KernelError('E_QUOTA', 'quota exceeded: children');
     }
+    this.#marking();
     for (let quota: Quota | undefined = this; quota !== undefined; quota = quota.parent) {
       quota.used.children += 1;
       quota.#check('children', quota.used.children);

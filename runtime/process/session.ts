@@ -6,9 +6,10 @@ import { encodePublicKey } from '../core/public-key.js';
 import { HandleTable } from '../labels/handles.js';
 import { EMPTY_LABEL, type Label } from '../labels/label.js';
 import type { LabelRules } from '../labels/label-rules.js';
-import type { Mount, NamespaceMemory } from '../store/namespace-memory.js';
+import type { Meter, Mount, NamespaceMemory } from '../store/namespace-memory.js';
 import type { ToolEnvironment } from '../tool-use/tool-context.js';
 import type { ToolRegistry } from '../tool-use/tool-contract.js';
+import type { HeldMemory } from './held-memory.js';
 import type { Limits } from './limits.js';
 import type { ChildOutcome, ChildRequest } from './process-control.js';
 import type { Quota } from './quota.js';
@@ -71,6 +72,11 @@ const ROOT_PLACEMENT: Placement = {
 
 export type AgentState = 'starting' | 'running' | 'ended';
 
+/** What one pending syscall is held as (see `AgentSession.holdPending`). */
+export const PENDING_SYSCALL_BYTES = 8 * 1024;
+
+const noop = (): void => {};
+
 /**
  * The kernel's record of one agent. Syscalls find their caller through the session bound to the isolate
  * the call arrived on, never through anything in the call's arguments.
@@ -97,10 +103,17 @@ export class AgentSession {
   state: AgentState = 'starting';
   /** The floating context label: the join of everything the agent has read. Only ever rises. */
   label: Label = EMPTY_LABEL;
-  /** Values kept in the kernel for this agent, each with its own label. */
-  readonly handles = new HandleTable();
+  /**
+   * Bytes the kernel holds for this agent (handles, buffered child results), against its memory_mb and the
+   * kernel's bound. Set by the kernel before launch; undefined for a session the kernel does not meter.
+   */
+  held: HeldMemory | undefined;
+  /** Values kept in the kernel for this agent, each with its own label; each one's size is held. */
+  readonly handles = new HandleTable((value) => this.held?.holdValue(value));
   /** Every syscall attempt, including refused and malformed ones. */
   syscalls = 0;
+  /** The kernel's own time on this agent's syscalls so far, in ms (charged to cpu_ms). */
+  kernelMs = 0;
   readonly #abort = new AbortController();
   #cpuReported = 0;
 
@@ -141,6 +154,66 @@ export class AgentSession {
     } catch {
       // E_QUOTA: the quota's hook has already ended the agent whose limit was crossed.
     }
+  }
+
+  /**
+   * Counts one syscall attempt against the `syscalls` budget of the agent and its ancestors. False when the
+   * budget is crossed (the quota's hook has then ended the agent whose budget it was). Never throws.
+   */
+  countSyscall(): boolean {
+    try {
+      this.quota?.charge('syscalls', 1);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Charges `ms` of the kernel's own time on one of this agent's syscalls to its cpu_ms (and every
+   * ancestor's); crossing the limit ends the agent whose limit it is. Never throws: it runs on the syscall
+   * path after the reply is decided.
+   */
+  chargeKernelTime(ms: number): void {
+    if (!(ms > 0)) return;
+    this.kernelMs += ms;
+    try {
+      this.quota?.charge('cpu_ms', ms);
+    } catch {
+      // E_QUOTA: the quota's hook has already ended the agent whose limit was crossed.
+    }
+  }
+
+  /**
+   * Runs `call` and charges the kernel time of its synchronous part (until it returns, or until its promise
+   * first awaits) like `chargeKernelTime`: for the kernel's work that runs after an await inside a syscall
+   * (a write queue, a snapshot's encoding), which the dispatcher's clock pair does not see. Returns what
+   * `call` returns and rethrows what it throws.
+   */
+  readonly metered: Meter = (call) => {
+    const started = performance.now();
+    try {
+      return call();
+    } finally {
+      this.chargeKernelTime(performance.now() - started);
+    }
+  };
+
+  /**
+   * Holds what a syscall whose reply comes later keeps in the kernel meanwhile (its audit attempt, tool
+   * context, closures, then its reply: about 6.5 KB measured for a tool call, held as PENDING_SYSCALL_BYTES).
+   * Returns a function that gives it back when the call settles. Crossing memory_mb ends the agent (the call
+   * goes on, unheld, and its reply reaches nobody); a full kernel pool leaves it unheld. Never throws.
+   */
+  holdPending(): () => void {
+    const held = this.held;
+    if (held === undefined) return noop;
+    try {
+      held.hold(PENDING_SYSCALL_BYTES);
+    } catch {
+      return noop;
+    }
+    return () => held.release(PENDING_SYSCALL_BYTES);
   }
 
   /** Marks the agent ended: every later syscall is refused with E_KILLED. Idempotent. */

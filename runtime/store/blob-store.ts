@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { HeldMemoryPool } from '../process/held-memory.js';
 import type { BlobAccess } from '../tool-use/tool-contract.js';
 
 /**
@@ -25,13 +26,24 @@ export function blobId(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
-/** Blobs in memory, for a kernel without a store directory. */
+/**
+ * Blobs in memory, for a kernel without a store directory. With a `pool`, every stored byte draws on it and a
+ * new blob past it is refused with KernelError E_QUOTA.
+ */
 export class MemoryBlobStore implements BlobStore {
   readonly #blobs = new Map<string, Uint8Array>();
+  readonly #pool: HeldMemoryPool | undefined;
+
+  constructor(pool?: HeldMemoryPool) {
+    this.#pool = pool;
+  }
 
   async put(bytes: Uint8Array): Promise<string> {
     const id = blobId(bytes);
-    if (!this.#blobs.has(id)) this.#blobs.set(id, Uint8Array.from(bytes));
+    if (!this.#blobs.has(id)) {
+      this.#pool?.take(bytes.length + 64);
+      this.#blobs.set(id, Uint8Array.from(bytes));
+    }
     return id;
   }
 

@@ -1,4 +1,5 @@
 import { ClassicLevel } from 'classic-level';
+import type { HeldMemoryPool } from '../process/held-memory.js';
 
 /**
  * The kernel's embedded key-value store: namespace memory, labels kept for files, and undo records. With a
@@ -16,9 +17,18 @@ export interface KvStore {
   close(): Promise<void>;
 }
 
-/** The in-memory store: the same contract, gone with the process. */
+/**
+ * The in-memory store: the same contract, gone with the process. Its contents live in the kernel's heap, so
+ * with a `pool` every entry draws on it (two bytes per character of key and JSON text) and a write past it is
+ * refused with KernelError E_QUOTA.
+ */
 export class MemoryKvStore implements KvStore {
   readonly #entries = new Map<string, string>();
+  readonly #pool: HeldMemoryPool | undefined;
+
+  constructor(pool?: HeldMemoryPool) {
+    this.#pool = pool;
+  }
 
   async get(key: string): Promise<unknown> {
     const json = this.#entries.get(key);
@@ -28,10 +38,16 @@ export class MemoryKvStore implements KvStore {
   async put(key: string, value: unknown): Promise<void> {
     checkValue(value);
     // Stored as JSON text so a caller can never keep a live reference into the store.
-    this.#entries.set(key, JSON.stringify(value));
+    const json = JSON.stringify(value);
+    const previous = this.#entries.get(key);
+    this.#pool?.take(entryBytes(key, json));
+    if (previous !== undefined) this.#pool?.give(entryBytes(key, previous));
+    this.#entries.set(key, json);
   }
 
   async delete(key: string): Promise<void> {
+    const previous = this.#entries.get(key);
+    if (previous !== undefined) this.#pool?.give(entryBytes(key, previous));
     this.#entries.delete(key);
   }
 
@@ -46,6 +62,10 @@ export class MemoryKvStore implements KvStore {
 // Both stores refuse the same values, with the same error.
 function checkValue(value: unknown): void {
   if (value === null || value === undefined) throw new TypeError('value must be a JSON value other than null');
+}
+
+function entryBytes(key: string, json: string): number {
+  return 2 * (key.length + json.length) + 64;
 }
 
 // LevelDB orders keys by their UTF-8 bytes; the memory store must list in the same order.

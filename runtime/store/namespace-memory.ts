@@ -4,6 +4,12 @@ import { EMPTY_LABEL, type Label, makeLabel } from '../labels/label.js';
 import type { KvStore } from './kv-store.js';
 
 /**
+ * Runs a call and charges the kernel time of its synchronous part to the agent the work is for (see
+ * AgentSession.metered): work a write queue runs later is the writer's all the same.
+ */
+export type Meter = <T>(call: () => T) => T;
+
+/**
  * Namespace memory (`sys.mem`): a key-value store per namespace in the kernel's embedded store, every value
  * kept with its label so that reading it back, from any agent and in any later run, raises the reader's
  * label as the writer's data did. An agent reaches its own namespace and the mounts its parent gave it.
@@ -95,15 +101,19 @@ export class NamespaceMemory {
     return run;
   }
 
-  async #usage(namespace: string): Promise<NamespaceUse> {
+  async #usage(namespace: string, meter: Meter): Promise<NamespaceUse> {
     let use = this.#use.get(namespace);
     if (use === undefined) {
       const base = storeKey(namespace, '');
-      use = { entries: 0, bytes: 0 };
-      for (const [key, stored] of await this.#kv.list(base, MAX_NAMESPACE_ENTRIES + 1)) {
-        use.entries += 1;
-        use.bytes += sizeOf(key, stored);
-      }
+      const counted: NamespaceUse = { entries: 0, bytes: 0 };
+      const listed = await meter(() => this.#kv.list(base, MAX_NAMESPACE_ENTRIES + 1));
+      meter(() => {
+        for (const [key, stored] of listed) {
+          counted.entries += 1;
+          counted.bytes += sizeOf(key, stored);
+        }
+      });
+      use = counted;
       this.#use.set(namespace, use);
     }
     return use;
@@ -113,22 +123,25 @@ export class NamespaceMemory {
     return toEntry(await this.#kv.get(storeKey(namespace, key)));
   }
 
-  /** Stores an entry. Rejects with KernelError E_QUOTA when the namespace would exceed its caps. */
-  put(namespace: string, key: string, entry: MemoryEntry): Promise<void> {
+  /**
+   * Stores an entry. Rejects with KernelError E_QUOTA when the namespace would exceed its caps. `meter` is
+   * charged the kernel time of the work done for the write once it is its turn (see AgentSession.metered).
+   */
+  put(namespace: string, key: string, entry: MemoryEntry, meter: Meter = unmetered): Promise<void> {
     const stored = { v: entry.value ?? null, l: [...entry.label] };
     const id = storeKey(namespace, key);
     return this.#serialized(namespace, async () => {
-      const use = await this.#usage(namespace);
-      const previous = await this.#kv.get(id);
+      const use = await this.#usage(namespace, meter);
+      const previous = await meter(() => this.#kv.get(id));
       const entries = use.entries + (previous === undefined ? 1 : 0);
-      const bytes = use.bytes - (previous === undefined ? 0 : sizeOf(id, previous)) + sizeOf(id, stored);
+      const bytes = meter(() => use.bytes - (previous === undefined ? 0 : sizeOf(id, previous)) + sizeOf(id, stored));
       if (entries > MAX_NAMESPACE_ENTRIES) {
         throw new KernelError('E_QUOTA', `sys.mem: a namespace holds at most ${MAX_NAMESPACE_ENTRIES} entries`);
       }
       if (bytes > MAX_NAMESPACE_BYTES && bytes > use.bytes) {
         throw new KernelError('E_QUOTA', `sys.mem: a namespace holds at most ${MAX_NAMESPACE_BYTES} bytes`);
       }
-      await this.#kv.put(id, stored);
+      await meter(() => this.#kv.put(id, stored));
       use.entries = entries;
       use.bytes = bytes;
     });
@@ -142,15 +155,15 @@ export class NamespaceMemory {
    * Deletes a key and resolves to the entry it held (undefined when absent). Whether a key existed is data
    * of its writer: `sys.mem.delete` raises the caller's label by the entry's label.
    */
-  remove(namespace: string, key: string): Promise<MemoryEntry | undefined> {
+  remove(namespace: string, key: string, meter: Meter = unmetered): Promise<MemoryEntry | undefined> {
     const id = storeKey(namespace, key);
     return this.#serialized(namespace, async () => {
-      const use = await this.#usage(namespace);
-      const stored = await this.#kv.get(id);
+      const use = await this.#usage(namespace, meter);
+      const stored = await meter(() => this.#kv.get(id));
       if (stored === undefined) return undefined;
-      await this.#kv.delete(id);
+      await meter(() => this.#kv.delete(id));
       use.entries = Math.max(0, use.entries - 1);
-      use.bytes = Math.max(0, use.bytes - sizeOf(id, stored));
+      use.bytes = Math.max(0, use.bytes - meter(() => sizeOf(id, stored)));
       return toEntry(stored) ?? { value: null, label: EMPTY_LABEL };
     });
   }
@@ -166,6 +179,8 @@ export class NamespaceMemory {
     return out;
   }
 }
+
+const unmetered: Meter = (call) => call();
 
 // What an entry costs its namespace: its store key and its JSON text.
 function sizeOf(storeKey: string, stored: unknown): number {

@@ -7,6 +7,7 @@ import { type SigningKey, verifySignature } from '../capability/signing-key.js';
 import { decodeBase64Url, encodeBase64Url } from '../core/base64.js';
 import { canonicalJson } from '../core/canonical-json.js';
 import { KernelError } from '../core/errors.js';
+import type { HeldMemoryPool } from '../process/held-memory.js';
 
 /**
  * Snapshots (docs/architecture.md §8): an agent's frozen state in a canonical encoding, addressed by the SHA-256 of that
@@ -83,15 +84,20 @@ export function encodeSnapshot(body: SnapshotBody): { id: string; text: string }
   return { id: createHash('sha256').update(text).digest('hex'), text };
 }
 
-/** Where signed snapshots are kept: files under `<store>/snapshots`, or memory. */
+/**
+ * Where signed snapshots are kept: files under `<store>/snapshots`, or memory. In memory, with a `pool`, every
+ * snapshot draws on it (two bytes per character) and a new one past it is refused with KernelError E_QUOTA.
+ */
 export class SnapshotStore {
   readonly #dir: string | undefined;
   readonly #key: SigningKey;
   readonly #memory = new Map<string, string>();
+  readonly #pool: HeldMemoryPool | undefined;
 
-  constructor(dir: string | undefined, key: SigningKey) {
+  constructor(dir: string | undefined, key: SigningKey, pool?: HeldMemoryPool) {
     this.#dir = dir;
     this.#key = key;
+    this.#pool = pool;
   }
 
   /** Encodes, signs and stores `body`; resolves to its id. Saving the same state twice is one snapshot. */
@@ -100,7 +106,10 @@ export class SnapshotStore {
     const signature = encodeBase64Url(this.#key.sign(new TextEncoder().encode(SIGNED_PREFIX + id)));
     const envelope = JSON.stringify({ id, body: text, signature });
     if (this.#dir === undefined) {
-      this.#memory.set(id, envelope);
+      if (!this.#memory.has(id)) {
+        this.#pool?.take(2 * envelope.length + 64);
+        this.#memory.set(id, envelope);
+      }
       return id;
     }
     await mkdir(this.#dir, { recursive: true, mode: 0o700 });

@@ -74,17 +74,23 @@ export async function submitForHost(host: HostTools, request: SubmitRequest): Pr
     attempt.describe(use.action, use.resource, use.args, callLabel);
     attempt.begin();
     checkSinks(host.labels, use, callLabel);
-    const decision = authorizeToolUse(host.env.authority, host.caller.holder, use);
+    const decision = authorizeToolUse(host.env.authority, host.caller.holder, use, callLabel);
     if (!decision.ok) {
       const recordId = attempt.end(decision.code);
       const error = { code: decision.code, message: decision.message };
       return { status: 'DENIED', data: null, error, recordId, label: callLabel };
     }
     attempt.addUsage('tool_calls', 1);
-    const prepared = createToolContext(host.env, host.caller, use, callLabel, attempt);
+    const prepared = createToolContext(
+      host.env,
+      host.caller,
+      use,
+      callLabel,
+      (to) => host.labels.sourceTags(tool, to),
+      attempt,
+    );
     const data = host.env.vault.redact(await runToolUse(use, prepared.ctx));
-    const source = host.labels.sourceTags(tool, use.resource);
-    const label = joinLabels(joinLabels(callLabel, source), prepared.taints());
+    const label = joinLabels(joinLabels(callLabel, prepared.ctx.sources), prepared.taints());
     return { status: 'OK', data, error: null, recordId: attempt.end(null), label };
   } catch (error) {
     const info = error instanceof KernelError ? error : new KernelError('E_INTERNAL', 'internal kernel error');

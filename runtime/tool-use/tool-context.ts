@@ -49,6 +49,7 @@ export function createToolContext(
   caller: ToolCaller,
   use: ToolUse,
   callLabel: Label,
+  sourcesFor: (resource: string) => Label,
   attempt: Attempt,
 ): PreparedContext {
   let extra: Label = [];
@@ -56,6 +57,7 @@ export function createToolContext(
     agent: caller.id,
     signal: caller.signal,
     label: callLabel,
+    sources: sourcesFor(use.resource),
     inject: injectionFor(env, caller, use.action, use.resource, callLabel),
     reauthorize(resource: string): Injection {
       if (parseResource(resource) === undefined) {
@@ -70,9 +72,15 @@ export function createToolContext(
       const hopAttempt = new Attempt(env.audit, caller.subject, 'tool', null);
       hopAttempt.describe(use.action, resource, use.args, callLabel);
       hopAttempt.begin();
-      const decision = authorizeToolUse(env.authority, caller.holder, hop);
+      const decision = authorizeToolUse(env.authority, caller.holder, hop, callLabel);
+      // Whether the hop is allowed depends on counters others may have moved: the result (or the failure the
+      // refusal causes) carries their label.
+      if (decision.observed !== undefined) extra = joinLabels(extra, decision.observed);
       hopAttempt.end(decision.ok ? null : decision.code);
       if (!decision.ok) throw new KernelError(decision.code, decision.message);
+      // What the hop answers comes from its resource: the result carries that resource's source tags too (a
+      // redirect to a tagged server must not launder its answer through an untagged first URL).
+      extra = joinLabels(extra, sourcesFor(resource));
       return injectionFor(env, caller, use.action, resource, callLabel);
     },
     taint(tags: readonly string[]): void {

@@ -57,6 +57,11 @@ export interface ToolContext {
   readonly signal: AbortSignal;
   /** The label of this call: the caller's context joined with every handle it passed. */
   readonly label: readonly string[];
+  /**
+   * The source tags the result will carry (the tool's own and the policy's for this resource): a tool that
+   * stores what it observed somewhere the kernel reads back (a label for an untracked write) keeps them.
+   */
+  readonly sources: readonly string[];
   /** Vault secrets bound to this call's action and resource. */
   readonly inject: Injection;
   /**
@@ -128,6 +133,14 @@ export interface Tool<Schema extends z.ZodType = z.ZodType> {
   readonly labels?: {
     readonly source?: readonly string[];
     readonly sinks?: Readonly<Record<string, readonly string[]>>;
+    /**
+     * Other actions whose policy `labels.sources` also tag this tool's results and failures, because the tool
+     * observes the same resources (fs.list and fs.stat reveal what fs.read would). `scope` says which of those
+     * sources apply: `resource` (default) those matching the call's resource; `subtree` also those matching a
+     * resource below it (a directory's listing, size or emptiness reveals the paths it holds); `anywhere`
+     * all of them, whatever their resource (a program run by proc.exec can read any path).
+     */
+    readonly observes?: { readonly actions: readonly string[]; readonly scope?: ObservedScope };
   };
   run(args: z.output<Schema>, ctx: ToolContext): unknown;
   /**
@@ -138,6 +151,9 @@ export interface Tool<Schema extends z.ZodType = z.ZodType> {
 }
 
 const TOOL_NAME = /^[a-z][a-z0-9_]*(?:[.:-][a-z0-9_]+)*$/;
+
+/** Which policy sources of an observed action tag a tool's results (see `Tool.labels.observes`). */
+export type ObservedScope = 'resource' | 'subtree' | 'anywhere';
 
 const IDENTIFIER = 'must be a lowercase identifier such as "fs.read"';
 const callback = (what: string) => z.custom<(...args: never[]) => unknown>((v) => typeof v === 'function', what);
@@ -161,6 +177,15 @@ const toolSpecSchema = z.strictObject({
     .strictObject({
       source: z.array(z.string()).optional(),
       sinks: z.record(z.string(), z.array(z.string())).optional(),
+      observes: z
+        .strictObject(
+          {
+            actions: z.array(z.string().regex(TOOL_NAME)),
+            scope: z.enum(['resource', 'subtree', 'anywhere']).optional(),
+          },
+          "must be { actions: action names, scope?: 'resource' | 'subtree' | 'anywhere' }",
+        )
+        .optional(),
     })
     .optional(),
   undo: callback('must be a function').optional(),

@@ -54,11 +54,21 @@ export function checkSinks(rules: LabelRules, use: ToolUse, callLabel: Label): v
   }
 }
 
-/** Authorizes `use` for `holder`; a refusal carries the authority's code and a message naming action and resource. */
-export function authorizeToolUse(authority: CapabilityAuthority, holder: string, use: ToolUse): AuthorizeResult {
+/**
+ * Authorizes `use` for `holder`, whose use carries `label` (joined into the counters it debits); a refusal
+ * carries the authority's code and a message naming action and resource. Either way `observed` is the label
+ * of the counters the decision read, for the caller to join into the holder's label.
+ */
+export function authorizeToolUse(
+  authority: CapabilityAuthority,
+  holder: string,
+  use: ToolUse,
+  label: Label,
+): AuthorizeResult {
   const params = isRecord(use.args) ? use.args : undefined;
   return authority.authorize({
     holder,
+    label,
     action: use.action,
     resource: use.resource,
     ...(params === undefined ? {} : { params }),

@@ -45,6 +45,7 @@ export interface TestToolContext extends ToolContext {
 export function testToolContext(
   options: {
     label?: readonly string[];
+    sources?: readonly string[];
     allow?: (resource: string) => boolean;
     inject?: (resource: string) => Injection;
     labels?: LabelStore;
@@ -62,6 +63,7 @@ export function testToolContext(
     agent: 'test-agent',
     signal: abort.signal,
     label: options.label ?? [],
+    sources: options.sources ?? [],
     inject: NO_INJECTION,
     reauthorize(resource) {
       reauthorized.push(resource);

@@ -65,7 +65,7 @@ describe('grant and authorize', () => {
     const { authority } = setup();
     const cap = authority.grant({ audience: alice.publicKey, action: 'fs.read', resource: '/workspace/**' });
     const ok = use(authority, alice);
-    expect(ok).toEqual({ ok: true, capabilityId: cap.id, chain: [cap.id] });
+    expect(ok).toEqual({ ok: true, capabilityId: cap.id, chain: [cap.id], observed: [] });
     expect(use(authority, alice, { capabilityId: cap.id }).ok).toBe(true);
     expect(use(authority, alice, { action: 'fs.write' })).toMatchObject({ ok: false, code: 'E_CAP_DENIED' });
     expect(use(authority, alice, { resource: '/etc/passwd' })).toMatchObject({ ok: false, code: 'E_CAP_DENIED' });
@@ -186,6 +186,7 @@ describe('delegation', () => {
       ok: true,
       capabilityId: child.id,
       chain: [root.id, child.id],
+      observed: [],
     });
     expect(use(authority, bob, { resource: '/workspace/a.txt' })).toMatchObject({ code: 'E_CAP_DENIED' });
     expect(use(authority, bob, { action: 'fs.write', resource: '/workspace/out/r.md' })).toMatchObject({
@@ -346,6 +347,33 @@ describe('delegation', () => {
     expect(use(authority, alice)).toMatchObject({ code: 'E_INTERNAL' });
     state.recordUses = original;
     expect(authority.list(alice.publicKey)[0]?.remainingUses).toBe(2);
+  });
+});
+
+describe('labels of use counters', () => {
+  it('a use labels the counters it debits; reading them (use, refusal, observedLabel) reports that label', () => {
+    const { authority } = setup();
+    const root = authority.grant({
+      audience: alice.publicKey,
+      action: 'fs.read',
+      resource: '/workspace/**',
+      maxUses: 3,
+    });
+    const child = delegated(authority, root, alice, bob, { maxUses: 3 });
+    const free = authority.grant({ audience: carol.publicKey, action: 'fs.read', resource: '/workspace/**' });
+    expect(use(authority, bob, { label: ['email'] })).toMatchObject({ ok: true, observed: [] });
+    expect(authority.observedLabel([root.id])).toEqual(['email']);
+    expect(authority.observedLabel([child.id])).toEqual(['email']);
+    // Uncounted links keep no label: nothing can read a counter they do not have.
+    use(authority, carol, { label: ['secret'] });
+    expect(authority.observedLabel([free.id])).toEqual([]);
+    // Alice's own use reads the counter Bob moved, whether it is allowed or refused as exhausted.
+    expect(use(authority, alice, { label: ['web'] })).toMatchObject({ ok: true, observed: ['email'] });
+    expect(use(authority, alice)).toMatchObject({ ok: true, observed: ['email', 'web'] });
+    expect(use(authority, alice)).toMatchObject({ ok: false, code: 'E_CAP_EXHAUSTED', observed: ['email', 'web'] });
+    // A request that no capability matches read no counter.
+    expect(use(authority, alice, { resource: '/etc/passwd' })).toMatchObject({ ok: false, observed: [] });
+    expect(authority.observedLabel(['0'.repeat(64)])).toEqual([]);
   });
 });
 

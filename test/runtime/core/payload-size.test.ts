@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Kernel } from '../../../index.js';
-import { expandedSizeExceeds, fitsBytes, jsonWithin, utf8Length } from '../../../runtime/core/payload-size.js';
+import { fitsBytes, jsonLengthAtLeast, jsonWithin, utf8Length } from '../../../runtime/core/payload-size.js';
 import { testKernel } from '../../helpers/kernel.js';
 
 // 3 UTF-8 bytes, 1 UTF-16 unit: a text of these is three times longer on the wire than its .length.
@@ -36,7 +36,8 @@ describe('jsonWithin', () => {
   it('reports a value with no JSON form as unserializable, without throwing', () => {
     const cyclic: Record<string, unknown> = {};
     cyclic['self'] = cyclic;
-    expect(jsonWithin(cyclic, 1000)).toEqual({ ok: false, reason: 'unserializable' });
+    // A cycle is endless once expanded: refused by its size before anything is serialized.
+    expect(jsonWithin(cyclic, 1000)).toEqual({ ok: false, reason: 'too-large' });
     expect(jsonWithin(10n, 1000)).toEqual({ ok: false, reason: 'unserializable' });
     const throwing = {
       get x() {
@@ -47,28 +48,6 @@ describe('jsonWithin', () => {
   });
 });
 
-describe('expandedSizeExceeds', () => {
-  it('counts strings in UTF-8 bytes plus their quotes', () => {
-    // 100 three-byte characters: 302 bytes as a JSON string, 102 UTF-16 units.
-    expect(expandedSizeExceeds(EURO.repeat(100), 301)).toBe(true);
-    expect(expandedSizeExceeds(EURO.repeat(100), 302)).toBe(false);
-  });
-
-  it('counts a shared reference every time it is reached', () => {
-    const shared = 'x'.repeat(100);
-    const value = Array.from({ length: 20 }, () => shared);
-    expect(expandedSizeExceeds(value, 2000)).toBe(true);
-    expect(expandedSizeExceeds(value, 2100)).toBe(false);
-  });
-
-  it('walks Maps and Sets', () => {
-    expect(expandedSizeExceeds(new Map([['k', 'x'.repeat(500)]]), 400)).toBe(true);
-    expect(expandedSizeExceeds(new Set(['x'.repeat(500)]), 400)).toBe(true);
-  });
-});
-
-// Every cap named in bytes, on every path an agent can reach, counts UTF-8 bytes: a handle of 3-byte text
-// repeated in a value is small as a payload, within the cap in UTF-16 units and over it in bytes.
 describe('agent-facing caps count bytes', () => {
   const MAX = 4096;
   let kernel: Kernel;
@@ -106,5 +85,32 @@ describe('agent-facing caps count bytes', () => {
 
   it('the same values within the cap are accepted (the measure, not the path, refuses them)', async () => {
     expect(await codeOf(`await sys.mem.put('k', [h]); await sys.snapshot({ a: h })`)).toBe('accepted');
+  });
+});
+
+describe('jsonLengthAtLeast', () => {
+  it('property: the bound never exceeds the JSON text, so jsonWithin agrees with serializing', () => {
+    fc.assert(
+      fc.property(fc.anything({ withObjectString: true, withNullPrototype: true }), fc.nat(400), (value, max) => {
+        let text: string | undefined;
+        try {
+          text = JSON.stringify(value ?? null);
+        } catch {
+          text = undefined;
+        }
+        if (text === undefined) return;
+        expect(jsonLengthAtLeast(value, Number.POSITIVE_INFINITY)).toBeLessThanOrEqual(text.length);
+        expect(jsonWithin(value, max).ok).toBe(utf8Length(text) <= max);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('stops as soon as the bound passes the limit: a value repeated 10 000 times is refused without its text', () => {
+    const big = Array.from({ length: 100_000 }, () => 'x'.repeat(10));
+    const repeated = Array.from({ length: 10_000 }, () => big);
+    // Serialized, this is 13 GB: V8 would throw (or the host run out of memory) long before a length compare.
+    expect(jsonWithin(repeated, 1024 * 1024)).toEqual({ ok: false, reason: 'too-large' });
+    expect(jsonLengthAtLeast(repeated, 1000)).toBeGreaterThan(1000);
   });
 });

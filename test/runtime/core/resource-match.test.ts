@@ -10,6 +10,7 @@ import {
   MAX_RESOURCE_LENGTH,
   matchAction,
   matchResource,
+  matchResourceAtOrBelow,
   normalizePath,
   normalizeUrl,
   parseResource,
@@ -590,6 +591,46 @@ describe('resource pattern cover', () => {
         }
       }),
       { numRuns: 3000 },
+    );
+  });
+});
+
+describe('matching at or below a resource', () => {
+  it('matches the resource itself or any resource a continuation of it can reach', () => {
+    expect(matchResourceAtOrBelow('/w/inbox/**', '/w/inbox')).toBe(true);
+    expect(matchResourceAtOrBelow('/w/inbox/**', '/w')).toBe(true);
+    expect(matchResourceAtOrBelow('/w/inbox/**', '/w/inbox/a.eml')).toBe(true);
+    expect(matchResourceAtOrBelow('/w/inbox/**', '/w/out')).toBe(false);
+    expect(matchResourceAtOrBelow('/w/*/secret.txt', '/w/x')).toBe(true);
+    expect(matchResourceAtOrBelow('/w/*/secret.txt', '/w/x/y')).toBe(false);
+    expect(matchResourceAtOrBelow('/w/**/k', '/w/a/b/c')).toBe(true);
+    expect(matchResourceAtOrBelow('/w/a.txt', '/w')).toBe(true);
+    expect(matchResourceAtOrBelow('/w/a.txt', '/v')).toBe(false);
+    expect(matchResourceAtOrBelow('https://h.example/a/**', 'https://h.example/a')).toBe(true);
+    expect(matchResourceAtOrBelow('https://h.example/a/**', 'https://other.example/a')).toBe(false);
+    expect(matchResourceAtOrBelow('/w/**', 'git')).toBe(false);
+    expect(matchResourceAtOrBelow('not a [pattern', '/w')).toBe(false);
+  });
+
+  it('property: exact against matching every continuation of up to four segments', () => {
+    const segment = fc.constantFrom('a', 'b', '*', '**', 'a*', '?', '[ab]');
+    const pattern = fc.array(segment, { minLength: 1, maxLength: 4 }).map((s) => `/${s.join('/')}`);
+    const letters = ['a', 'b', 'ab', 'c'];
+    const path = fc.array(fc.constantFrom(...letters), { minLength: 1, maxLength: 5 });
+    // Every glob above matches one of the letters, and a pattern of n segments needs at most n more.
+    const continuations: string[] = [''];
+    for (let length = 1, layer = ['']; length <= 4; length++) {
+      layer = layer.flatMap((prefix) => letters.map((letter) => `${prefix}/${letter}`));
+      continuations.push(...layer);
+    }
+    fc.assert(
+      fc.property(pattern, path, (glob, segments) => {
+        fc.pre(compileResourcePattern(glob) !== undefined);
+        const resource = `/${segments.join('/')}`;
+        const expected = continuations.some((rest) => matchResource(glob, resource + rest));
+        expect(matchResourceAtOrBelow(glob, resource), `${glob} at or below ${resource}`).toBe(expected);
+      }),
+      { numRuns: 500 },
     );
   });
 });

@@ -35,6 +35,56 @@ describe('LabelRules.sourceTags', () => {
   });
 });
 
+describe('LabelRules.sourceTags for tools that observe other actions', () => {
+  const observer = (name: string, scope: 'resource' | 'subtree' | 'anywhere') =>
+    defineTool({
+      name,
+      description: name,
+      input: z.unknown(),
+      labels: { observes: { actions: ['files.read'], scope } },
+      run: () => null,
+    });
+  const rules = new LabelRules({
+    sources: [{ tool: 'files.read', resource: '/w/inbox/**', tags: ['email'] }],
+    sinks: [],
+  });
+
+  it('a source on an observed action tags the observer at the resource, and below it for a subtree observer', () => {
+    const stat = observer('files.stat', 'resource');
+    const list = observer('files.list', 'subtree');
+    const exec = observer('exec', 'anywhere');
+    expect(rules.sourceTags(stat, '/w/inbox/a.eml')).toEqual(['email']);
+    expect(rules.sourceTags(stat, '/w/inbox')).toEqual([]);
+    expect(rules.sourceTags(list, '/w/inbox')).toEqual(['email']);
+    expect(rules.sourceTags(list, '/w')).toEqual(['email']);
+    expect(rules.sourceTags(list, '/w/out')).toEqual([]);
+    expect(rules.sourceTags(exec, 'git')).toEqual(['email']);
+  });
+
+  it('a source naming the observer itself matches by resource, below it for a subtree observer', () => {
+    const own = new LabelRules({ sources: [{ tool: 'files.*', resource: '/w/inbox/**', tags: ['email'] }], sinks: [] });
+    expect(own.sourceTags(observer('files.stat', 'resource'), '/w/inbox')).toEqual([]);
+    expect(own.sourceTags(observer('files.list', 'subtree'), '/w/inbox')).toEqual(['email']);
+  });
+
+  it('defineTool refuses a malformed observes declaration', () => {
+    const bad = { actions: ['Not An Action'] };
+    const badScope = { actions: ['files.read'], scope: 'everything' } as unknown as { actions: string[] };
+    expect(() =>
+      defineTool({
+        name: 'x.y',
+        description: 'x',
+        input: z.unknown(),
+        labels: { observes: badScope },
+        run: () => null,
+      }),
+    ).toThrow(TypeError);
+    expect(() =>
+      defineTool({ name: 'x.y', description: 'x', input: z.unknown(), labels: { observes: bad }, run: () => null }),
+    ).toThrow(TypeError);
+  });
+});
+
 describe('LabelRules.check', () => {
   const rules = new LabelRules(undefined);
 

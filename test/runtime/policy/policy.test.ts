@@ -35,7 +35,7 @@ describe('policy files', () => {
     expect(policy.capabilities[1]?.maxUses).toBe(100);
     expect(policy.capabilities[3]).toMatchObject({ constraint: { method: 'GET' }, expiresInMs: 600_000 });
     expect(policy.budget).toMatchObject({ cpu_ms: 5000, cost_usd: 0.5, warn_at: 0.8 });
-    expect(policy.labels?.sinks[0]).toEqual({ tool: 'net.http', arg: 'body', deny: ['secret'] });
+    expect(policy.labels?.sinks[0]).toEqual({ tool: 'net.http', arg: '*', deny: ['secret'] });
   });
 
   it('loads the agent_os_kernel format unchanged', () => {

@@ -22,6 +22,26 @@ function child(parent: Quota, request: Partial<Limits>, log: string[] = []): Quo
   return new Quota(parent.carve(request), parent, hooks(log));
 }
 
+describe('Quota labels', () => {
+  it("an ancestor's counters carry the labels of the descendants that charged them", () => {
+    let childLabel: readonly string[] = [];
+    const top = quota({ tool_calls: 10 });
+    const mid = new Quota(top.carve({}), top, hooks([]), () => ['web']);
+    const kid = new Quota(mid.carve({}), mid, hooks([]), () => childLabel);
+    kid.charge('tool_calls', 1);
+    expect(top.observed()).toEqual([]);
+    childLabel = ['email'];
+    kid.charge('tool_calls', 1);
+    expect(top.observed()).toEqual(['email']);
+    expect(mid.observed()).toEqual(['email']);
+    // Its own charges do not label a quota for itself; spawns label the ancestors as charges do.
+    expect(kid.observed()).toEqual(['email']);
+    mid.chargeSpawn();
+    expect(top.observed()).toEqual(['email', 'web']);
+    expect(mid.observed()).toEqual(['email', 'web']);
+  });
+});
+
 describe('Quota', () => {
   it('charges the agent and every ancestor, and the crossing belongs to the quota whose limit it is', () => {
     const log: string[] = [];

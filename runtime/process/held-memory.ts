@@ -1,0 +1,135 @@
+import { KernelError } from '../core/errors.js';
+
+/**
+ * Bytes the kernel keeps in its own heap on agents' behalf (docs/architecture.md §6). The watchdog measures
+ * each isolate's heap, but a handle's value, a child's result buffered for `join`, or an in-memory store's
+ * entries live in the kernel's heap, where no isolate limit sees them: an agent fetching one 1 MB value as a
+ * handle thousands of times took the host to 4.3 GB. Every such byte is charged here:
+ *
+ * - per agent (`HeldMemory`), against its `memory_mb`, for what it holds while it lives (handles, buffered
+ *   child results); crossing it ends the agent with E_QUOTA, as the watchdog does for its heap;
+ * - per kernel (`HeldMemoryPool`), in total: one pool for every agent's holdings and one for the in-memory
+ *   stores' contents (the kernel splits `maxHeldBytes` between them); past it, holding more is refused with
+ *   E_QUOTA (no agent is ended: the host's bound is full).
+ *
+ * Sizes are estimates of V8's heap use that never fall below it for JSON data (see `estimateBytes`).
+ */
+
+/** What the whole kernel may hold for agents. */
+export class HeldMemoryPool {
+  readonly limit: number;
+  #used = 0;
+
+  /** Throws RangeError when `limit` is not a positive safe integer. */
+  constructor(limit: number) {
+    if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError('limit must be a positive integer of bytes');
+    this.limit = limit;
+  }
+
+  get used(): number {
+    return this.#used;
+  }
+
+  /** Takes `bytes` from the pool. Throws KernelError E_QUOTA, taking nothing, when the pool would overflow. */
+  take(bytes: number): void {
+    if (!(bytes >= 0)) throw new RangeError('bytes must be a non-negative number');
+    if (this.#used + bytes > this.limit) {
+      throw new KernelError('E_QUOTA', 'the kernel memory held for agents is exhausted');
+    }
+    this.#used += bytes;
+  }
+
+  /** Gives `bytes` back. Never throws. */
+  give(bytes: number): void {
+    if (bytes > 0) this.#used = Math.max(0, this.#used - bytes);
+  }
+}
+
+/** One agent's kernel-held bytes, against its memory_mb and the kernel's pool. */
+export class HeldMemory {
+  readonly limit: number;
+  readonly #pool: HeldMemoryPool;
+  readonly #exceeded: () => void;
+  #held = 0;
+  #released = false;
+
+  /** `exceeded` ends the agent (E_QUOTA memory_mb); it must not throw. */
+  constructor(pool: HeldMemoryPool, limit: number, exceeded: () => void) {
+    this.#pool = pool;
+    this.limit = limit;
+    this.#exceeded = exceeded;
+  }
+
+  get held(): number {
+    return this.#held;
+  }
+
+  /**
+   * Charges `bytes` the kernel now holds for the agent. Throws KernelError E_QUOTA, holding nothing: with
+   * 'quota exceeded: memory_mb' after ending the agent when its own limit would be crossed, or when the
+   * kernel's pool is full, or when the agent has already ended.
+   */
+  hold(bytes: number): void {
+    if (this.#released) throw new KernelError('E_KILLED', 'the agent has ended');
+    if (this.#held + bytes > this.limit) {
+      this.#exceeded();
+      throw new KernelError('E_QUOTA', 'quota exceeded: memory_mb');
+    }
+    this.#pool.take(bytes);
+    this.#held += bytes;
+  }
+
+  /** `hold` of a value's estimated size (see estimateBytes); stops measuring once it is over the limit. */
+  holdValue(value: unknown): void {
+    this.hold(estimateBytes(value, this.limit - this.#held + 1));
+  }
+
+  /** Gives back `bytes` held earlier (a pending call settled). Never throws. */
+  release(bytes: number): void {
+    if (this.#released || !(bytes > 0)) return;
+    const given = Math.min(bytes, this.#held);
+    this.#held -= given;
+    this.#pool.give(given);
+  }
+
+  /** Gives back everything the agent held (it ended). Idempotent; later holds are refused. */
+  releaseAll(): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.#pool.give(this.#held);
+    this.#held = 0;
+  }
+}
+
+/**
+ * An upper estimate of the V8 heap a value of JSON data occupies: 16 bytes per value plus 2 per string
+ * character (V8's two-byte strings; one-byte ones use half), 8 per array slot, 16 per object property. A value
+ * reached twice counts twice (over-counting is safe). Returns as soon as the total exceeds `stopAbove`, so
+ * measuring an agent-sized value costs at most O(stopAbove). Never throws.
+ */
+export function estimateBytes(value: unknown, stopAbove = Number.POSITIVE_INFINITY): number {
+  let total = 0;
+  const pending: unknown[] = [value];
+  while (pending.length > 0) {
+    const item = pending.pop();
+    total += 16;
+    if (typeof item === 'string') {
+      total += 2 * item.length;
+    } else if (Array.isArray(item)) {
+      total += 8 * item.length;
+      // Checked before the children are queued: one huge array reached many times costs one look.
+      if (total > stopAbove) return total;
+      for (const each of item) pending.push(each);
+    } else if (item !== null && typeof item === 'object') {
+      const keys = Object.keys(item);
+      total += 16 * keys.length;
+      if (total > stopAbove) return total;
+      for (const key of keys) {
+        total += 2 * key.length;
+        pending.push((item as Record<string, unknown>)[key]);
+      }
+    }
+    if (total > stopAbove) return total;
+  }
+  return total;
+}
