@@ -2,8 +2,8 @@
  * The package entry. It is the one place that joins the layers: the runtime kernel knows nothing of
  * isolated-vm, and this module hands it the isolate launcher.
  */
-import { IsolateLauncher } from './isolates/isolate-launcher.js';
-import { type KernelOptions, Kernel as RuntimeKernel } from './runtime/kernel.js';
+import { createLauncher } from './isolates/isolation.js';
+import { DEFAULT_MAX_PAYLOAD_BYTES, type KernelOptions, Kernel as RuntimeKernel } from './runtime/kernel.js';
 import {
   loadPolicyText as loadPolicyTextWith,
   loadPolicy as loadPolicyWith,
@@ -21,7 +21,14 @@ export type { CapabilitySummary } from './runtime/capability/authority.js';
 export type { GrantRule } from './runtime/capability/grant-rule.js';
 export { ERROR_CODES, type ErrorCode, KernelError } from './runtime/core/errors.js';
 export { normalizePath, normalizeUrl } from './runtime/core/resource-match.js';
-export type { AgentHandle, KernelOptions, RollbackResult, SpawnRequest, SubmitResult } from './runtime/kernel.js';
+export type {
+  AgentHandle,
+  KernelOptions,
+  RollbackResult,
+  SandboxHostOptions,
+  SpawnRequest,
+  SubmitResult,
+} from './runtime/kernel.js';
 export { EMPTY_LABEL, joinLabels, type Label, makeLabel } from './runtime/labels/label.js';
 export {
   definePolicySection,
@@ -50,9 +57,19 @@ export { createHttpTool, type HttpOptions, httpConfigSchema } from './tools/http
 export { createProcTool, GIT_FORBIDDEN_FLAGS, type ProcOptions, procConfigSchema } from './tools/proc.js';
 
 export class Kernel extends RuntimeKernel {
-  /** Creates a kernel that runs agents in isolated-vm isolates. Throws TypeError/RangeError on bad options. */
+  /**
+   * Creates a kernel that runs agents in isolated-vm isolates: in supervised sandbox-host processes unless
+   * `options.isolation` is `'inline'`. Throws TypeError/RangeError on bad options.
+   */
   static create(options: KernelOptions = {}): Kernel {
-    return new Kernel(options, { launcher: new IsolateLauncher(), policySections: BUILTIN_POLICY_SECTIONS });
+    if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
+    const launcher = createLauncher(options, DEFAULT_MAX_PAYLOAD_BYTES);
+    try {
+      return new Kernel(options, { launcher, policySections: BUILTIN_POLICY_SECTIONS });
+    } catch (error) {
+      launcher.close();
+      throw error;
+    }
   }
 }
 

@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Kernel } from '../../index.js';
 import { GuestRealm } from '../../isolates/guest-realm.js';
+import { PRELUDE_CONFIG } from '../../isolates/prelude-config.js';
 import { RealmPool } from '../../isolates/realm-pool.js';
 import { isolateHeapLimitMb } from '../../isolates/watchdog.js';
 import { testKernel } from '../helpers/kernel.js';
@@ -200,7 +201,7 @@ describe('limits', () => {
       expect(realm?.memoryMb).toBe(memory_mb);
       expect(realm?.isolate.isDisposed).toBe(true);
     }
-    const pool = new RealmPool(2);
+    const pool = new RealmPool(PRELUDE_CONFIG, 2);
     const warm = pool.take(64);
     for (let i = 0; i < 5; i++) await tick();
     const small = pool.take(16);
@@ -234,7 +235,7 @@ describe('limits', () => {
 
 describe('the pool itself', () => {
   it('an unclaimed realm reaches no kernel: its callbacks are gone from the global and enter refuses', async () => {
-    const realm = new GuestRealm(16);
+    const realm = new GuestRealm(16, PRELUDE_CONFIG);
     try {
       const globals = realm.context.evalSync(
         'JSON.stringify([typeof __isokernel_enter, typeof __isokernel_done, typeof sys.tool])',
@@ -250,7 +251,7 @@ describe('the pool itself', () => {
   });
 
   it('close stops refills: no realm is built after close, not even by a take already scheduled', async () => {
-    const pool = new RealmPool(2);
+    const pool = new RealmPool(PRELUDE_CONFIG, 2);
     const taken = pool.take(16);
     pool.close();
     for (let i = 0; i < 5; i++) await tick();

@@ -43,10 +43,23 @@ export const testToolsPolicy = {
   capabilities: testTools.map((tool) => ({ action: tool.name, resource: tool.name })),
 };
 
-/** A kernel with the test tools and, unless `options.policy` says otherwise, a policy allowing them. */
+/**
+ * A kernel with the test tools and, unless `options.policy` says otherwise, a policy allowing them. Suites of
+ * kernel logic run agents inline (fast); pass `isolation: 'process'` for the sandbox-host tier (the escape
+ * suites run in both, see ISOLATION_MODES).
+ */
 export function testKernel(options: KernelOptions = {}): Kernel {
-  return Kernel.create({ policy: testToolsPolicy, ...options, tools: [...testTools, ...(options.tools ?? [])] });
+  return Kernel.create({
+    policy: testToolsPolicy,
+    isolation: 'inline',
+    ...options,
+    tools: [...testTools, ...(options.tools ?? [])],
+  });
 }
+
+/** Both isolation tiers, for suites that must hold in each (`describe.each(ISOLATION_MODES)`). */
+export const ISOLATION_MODES = ['inline', 'process'] as const;
+export type IsolationMode = (typeof ISOLATION_MODES)[number];
 
 /** Runs `code` in a fresh kernel and closes it. */
 export async function runAgent(code: string, options: KernelOptions & { input?: unknown } = {}): Promise<RunResult> {
