@@ -52,16 +52,11 @@ export class ProcessLauncher implements AgentLauncher {
     const result = new Promise<RunResult>((resolve) => {
       resolveResult = resolve;
     });
-    // The kernel's own deadline: the host's watchdog ends the agent at wall_ms; if the host cannot (a wedged
-    // host), this asks again and the grace turns into SIGKILL.
-    const deadline = setTimeout(
-      () => this.#pool.hostOf(session.id)?.terminate(session.id, 'E_QUOTA', 'quota exceeded: wall_ms'),
-      session.limits.wall_ms + this.#killGraceMs,
-    );
+    let deadline: NodeJS.Timeout | undefined;
     const settle = ({ outcome, usage }: HostedOutcome): void => {
       if (settled) return;
       settled = true;
-      clearTimeout(deadline);
+      if (deadline !== undefined) clearTimeout(deadline);
       this.#live--;
       const fullUsage = {
         ...usage,
@@ -78,7 +73,17 @@ export class ProcessLauncher implements AgentLauncher {
           : { ok: false, error: outcome.error, usage: fullUsage },
       );
     };
-    this.#pool.start({ session, code, filename, inputJson }, settle);
+    const host = this.#pool.start({ session, code, filename, inputJson }, settle);
+    // The kernel's own deadline, from the moment the host can run the agent (waiting for a host to start is
+    // the kernel's time, not the agent's): the host's watchdog ends the agent at wall_ms; if it cannot (a
+    // wedged host), this asks again and the grace turns into SIGKILL.
+    host?.ready.then((up) => {
+      if (!up || settled) return;
+      deadline = setTimeout(
+        () => this.#pool.hostOf(session.id)?.terminate(session.id, 'E_QUOTA', 'quota exceeded: wall_ms'),
+        session.limits.wall_ms + this.#killGraceMs,
+      );
+    });
     const terminate = (code: Parameters<AgentProcess['terminate']>[0], message: string): void => {
       if (settled) return;
       const host = this.#pool.hostOf(session.id);

@@ -31,8 +31,7 @@ describe('snapshot abuse', () => {
         probe(50_000, 'await sys.snapshot({ s: "x".repeat(2 ** 20) });'),
         'export default async () => "alive"',
       ],
-      {},
-      60_000,
+      { timeoutMs: 60_000 },
     );
     expect(outcome.timedOut).toBe(false);
     expect(outcome.exitCode).toBe(0);
@@ -97,8 +96,7 @@ describe('snapshot abuse', () => {
         });
         try { await sys.snapshot({ any: 1 }); return 'saved'; } catch (e) { return e.code; }
       }`,
-      {},
-      60_000,
+      { timeoutMs: 60_000 },
     );
     expect(outcome.timedOut).toBe(false);
     expect(outcome.exitCode).toBe(0);

@@ -6,10 +6,15 @@
 // behalf; that path has a known hole (see the last test).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Kernel, RunResult } from '../../index.js';
-import { runInChild } from '../helpers/fork.js';
+import { expectContained, HEALTHY_AGENT, pinHole } from '../helpers/containment.js';
+import { runBatchInChild, runInChild } from '../helpers/fork.js';
 import { HOST_SECRETS, testKernel } from '../helpers/kernel.js';
 
 const LIMITS = { cpu_ms: 300, wall_ms: 2000, memory_mb: 64 };
+
+// H1: a top-level throw of an error whose message getter never returns.
+const H1_AGENT = `const e = new Error('x'); Object.defineProperty(e, 'message', { get() { for (;;); } }); throw e;
+export default async function main() {}`;
 
 let kernel: Kernel;
 beforeAll(() => {
@@ -142,23 +147,23 @@ describe('top-level module code throws hostile values (isolated-vm copies them)'
     await expectKernelHealthy();
   });
 
-  // KNOWN HOLE (isolated-vm 5.0.4): when top-level code throws an Error whose `message` getter (or its
-  // toString, or a proxy trap on it) never returns, isolated-vm runs that getter while copying the error
-  // out of the isolate, outside the code path its termination covers. The watchdog reports E_QUOTA, but
-  // the disposed isolate's thread keeps spinning forever: one core is lost and the host process can never
-  // exit (even process.exit() blocks joining the thread). The same getter thrown from main is harmless
-  // (the stub reads it inside the guest). Fixing it means keeping agent values away from isolated-vm's
-  // error copy, e.g. by wrapping the module body so the stub catches top-level throws itself.
-  // `it.fails`: this test passes while the hole exists; when it is fixed, flip it to `it`.
-  it.fails('HOLE: a top-level throw whose message getter never returns wedges the host process', async () => {
-    const child = await runInChild(
-      `const e = new Error('x'); Object.defineProperty(e, 'message', { get() { for (;;); } }); throw e;
-export default async function main() {}`,
-      LIMITS,
-      3000,
-    );
-    expect(child.result?.ok).toBe(false);
-    expect(child.timedOut).toBe(false);
-    expect(child.exitCode).toBe(0);
+  // KNOWN HOLE H1 (isolated-vm 5.0.4, inline only): when top-level code throws an Error whose `message`
+  // getter (or its toString, or a proxy trap on it) never returns, isolated-vm runs that getter while copying
+  // the error out of the isolate, outside the code path its termination covers. The watchdog reports E_QUOTA,
+  // but the disposed isolate's thread keeps spinning forever: one core is lost and the process can never exit
+  // (even process.exit() blocks joining the thread). The same getter thrown from main is harmless (the stub
+  // reads it inside the guest). The process tier contains it (below): the host process is SIGKILLed.
+  it.fails('HOLE H1 (inline): the agent is reported E_QUOTA and the kernel process never exits', async () => {
+    const child = await runInChild(H1_AGENT, { limits: LIMITS, timeoutMs: 8000 });
+    pinHole('H1', {
+      'the agent was reported E_QUOTA': child.result?.ok === false && child.result.error.code === 'E_QUOTA',
+      'the kernel closed': child.left !== undefined,
+      'the kernel process had still not exited 8 s after its start': child.timedOut,
+    });
+  });
+
+  it('H1 (process tier): E_QUOTA in bounded time, the host is killed, the kernel serves on and exits', async () => {
+    const batch = await runBatchInChild([H1_AGENT, HEALTHY_AGENT], LIMITS, 30_000, 'process');
+    expectContained(batch, { code: 'E_QUOTA', message: /cpu_ms|wall_ms/, boundMs: 10_000 });
   });
 });
