@@ -30,6 +30,8 @@ const POLL_MS = 20;
 const COOL_MS = 30;
 /** CPU (ms) a quiet host may use while cooling; more means an isolate thread kept running after its agent. */
 const COOL_CPU_MS = 15;
+/** How long after a placement the supervisor tops the warm hosts up again. */
+const REFILL_DELAY_MS = 50;
 /** Idle hosts are also checked over this window for runaway threads a cooling check missed. */
 const IDLE_CHECK_MS = 200;
 
@@ -73,6 +75,7 @@ export class HostPool {
   readonly #tickMs: number;
   #warmMemoryMb: number;
   #poll: NodeJS.Timeout | undefined;
+  #refillTimer: NodeJS.Timeout | undefined;
   #closed = false;
 
   constructor(options: HostPoolOptions, settings: Omit<HostSettings, 'warmMemoryMb'>, warmMemoryMb: number) {
@@ -80,7 +83,7 @@ export class HostPool {
     this.#settings = settings;
     this.#tickMs = POLL_MS;
     this.#warmMemoryMb = warmMemoryMb;
-    this.#refill();
+    this.#fill();
   }
 
   /** Live hosts' pids (for diagnostics and the tests that check nothing is left behind). */
@@ -115,6 +118,7 @@ export class HostPool {
   /** SIGKILLs every host. Agents still placed end with E_CRASHED (the kernel kills them first on close). */
   close(): void {
     this.#closed = true;
+    if (this.#refillTimer !== undefined) clearTimeout(this.#refillTimer);
     if (this.#poll !== undefined) clearInterval(this.#poll);
     this.#poll = undefined;
     for (const host of [...this.#hosts.keys()]) host.kill('the kernel closed');
@@ -177,8 +181,18 @@ export class HostPool {
     return host;
   }
 
-  // Keeps `warm` hosts idle (or about to be) with room for a new run.
+  // Keeps `warm` hosts idle (or about to be) with room for a new run. Checked a little after a placement, so
+  // that a host coming back from a short run counts and back-to-back runs do not start a process each.
   #refill(): void {
+    if (this.#closed || this.#refillTimer !== undefined) return;
+    this.#refillTimer = setTimeout(() => {
+      this.#refillTimer = undefined;
+      this.#fill();
+    }, REFILL_DELAY_MS);
+    this.#refillTimer.unref();
+  }
+
+  #fill(): void {
     if (this.#closed) return;
     let spare = 0;
     for (const [host, state] of this.#hosts) {

@@ -76,6 +76,8 @@ const CLEAN_CODES: ReadonlySet<string> = new Set<ErrorCode>(['E_AGENT_FAILED', '
 const DECIMAL = /^(?:0|[1-9][0-9]{0,15})(?:\.[0-9]{1,6})?$/;
 const CALL_ID = /^[1-9][0-9]{0,15}$/;
 const PAGE_BYTES = 4096;
+/** How long a closed channel waits for the process's exit report before the host is declared dead. */
+const EXIT_WAIT_MS = 200;
 
 /**
  * The kernel's side of one sandbox host process (docs/architecture.md §11). The host is as hostile as the
@@ -134,8 +136,11 @@ export class SandboxHost {
       (problem) => this.#violation(`${problem} frame`),
     );
     this.#channel.on('data', (chunk: Buffer) => reader.push(chunk));
-    this.#channel.on('error', () => this.#died('the channel to the sandbox host failed'));
-    this.#channel.on('close', () => this.#died('the channel to the sandbox host closed'));
+    // The channel closes when the process dies; its exit (with the signal) normally follows at once and
+    // names the cause better, so a closed channel alone ends the host only if no exit is reported soon.
+    const lost = (reason: string) => setTimeout(() => this.#died(reason), EXIT_WAIT_MS).unref();
+    this.#channel.on('error', () => lost('the channel to the sandbox host failed'));
+    this.#channel.on('close', () => lost('the channel to the sandbox host closed'));
     this.#child.on('error', () => this.#died('the sandbox host could not be started'));
     this.#child.on('exit', (code, signal) =>
       this.#died(signal === null ? `the sandbox host exited (${code})` : `the sandbox host was ended by ${signal}`),
@@ -359,6 +364,12 @@ export class SandboxHost {
     session.reportCpu(cpuMs);
     const outcome: HostedOutcome['outcome'] =
       placed.terminating !== undefined ? { ok: false, error: placed.terminating } : reported;
+    if (!outcome.ok && outcome.error.code === 'E_CRASHED') {
+      // An end the agent did not cause and no syscall records: the audit log says why it ended.
+      const attempt = new Attempt(session.services.audit, session.subject, 'exit', { host: this.pid });
+      attempt.describe('agent.crashed', outcome.error.message, { host: this.pid }, session.label, false);
+      attempt.end('E_CRASHED');
+    }
     placed.settle({
       outcome,
       usage: {

@@ -101,6 +101,11 @@ export class ProcessLauncher implements AgentLauncher {
     return this.#live;
   }
 
+  /** The pid of the sandbox host an agent runs on (diagnostics and tests); undefined once it ended. */
+  hostPid(agent: string): number | undefined {
+    return this.#pool.hostOf(agent)?.pid;
+  }
+
   /** Pids of the live sandbox hosts. */
   hostPids(): number[] {
     return this.#pool.pids();

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type CliRun, json, type Workspace, workspace } from './cli-process.js';
+import { type CliRun, json, type Workspace, workspace } from '../helpers/cli-process.js';
 
 // `isokernel rollback <recordId>` in real processes: an agent run overwrites a file through fs.write (its
 // result carries the undo record id), then the host undoes it under its policy, audited in the same log.

@@ -1,8 +1,8 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { json, type Workspace, workspace } from '../helpers/cli-process.js';
 import { startTestServer, type TestServer } from '../helpers/http-server.js';
-import { json, type Workspace, workspace } from './cli-process.js';
 
 // Each CLI call is a real process (about a second under load), so tests get a longer timeout.
 // Real `isokernel run` processes with the built-in tools: fs confined to --root, proc from the policy's

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { json, type Workspace, workspace } from './cli-process.js';
+import { json, type Workspace, workspace } from '../helpers/cli-process.js';
 
 // `isokernel snapshot ls / show` and `isokernel run --restore` in real processes, over a store of the
 // test's own. The agent branches on sys.restored(): a first run freezes its state, a restored run reads it

@@ -12,8 +12,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineTool, type Kernel } from '../../index.js';
 import { normalizeUrl } from '../../runtime/core/resource-match.js';
+import { readAuditRecords } from '../helpers/audit-file.js';
 import { testKernel } from '../helpers/kernel.js';
-import { readAuditRecords } from '../runtime/audit-helpers.js';
 
 const SECRET = 'sk-live-Zq7Wm4Xr9Tb2';
 const MEMO = 'PRIVATE-MEMO-7731';

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { prepareToolUse, runToolUse } from '../../runtime/tool-use/tool-gate.js';
 import { createFsTools } from '../../tools/fs.js';
-import { json, type Workspace, workspace } from '../cli/cli-process.js';
+import { json, type Workspace, workspace } from '../helpers/cli-process.js';
 import { codeOf } from '../helpers/fs-sandbox.js';
 import { testToolContext } from '../helpers/tool-context.js';
 

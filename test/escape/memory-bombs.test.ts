@@ -10,7 +10,10 @@ import { expectContained, HEALTHY_AGENT, pinHole } from '../helpers/containment.
 import { type BatchOutcome, runBatchInChild, runInChild } from '../helpers/fork.js';
 import { ISOLATION_MODES } from '../helpers/kernel.js';
 
-const TIMEOUT_MS = 30_000;
+const TIMEOUT_MS = 45_000;
+// In the process tier every bomb leaves its host to be killed and the next runs on a fresh one.
+const timeoutFor = (isolation: string, bombs: number) =>
+  isolation === 'process' ? TIMEOUT_MS + bombs * 6000 : TIMEOUT_MS;
 
 // H4: an allocation in a built-in that ignores termination.
 const H4_AGENT = 'export default async function main() { return new Array(1e9).fill(0).length; }';
@@ -68,14 +71,19 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
   describe('memory bombs at memory_mb 32, one host process', () => {
     it('every bomb ends with a memory E_QUOTA (or its own RangeError), and the host exits cleanly', async () => {
       const names = Object.keys(BOMBS);
-      const child = await runBatchInChild(names.map(agent), LIMITS_FOR(32), TIMEOUT_MS, isolation);
+      const child = await runBatchInChild(
+        names.map(agent),
+        LIMITS_FOR(32),
+        timeoutFor(isolation, names.length),
+        isolation,
+      );
       for (const [i, name] of names.entries()) expectMemoryOutcome(child.results[i], name);
       for (const result of child.results) {
         // Ended near the limit, not near V8's (3x + 64 MB) limit.
         if (!result.ok && result.error.code === 'E_QUOTA') expect(result.usage.heap_peak_mb).toBeLessThan(32 * 3);
       }
       expectEndedCleanly(child, names.length);
-    });
+    }, 120_000);
   });
 
   describe('the catastrophic-OOM shapes at the smallest and a larger limit', () => {
@@ -85,12 +93,17 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
         // agent's isolate was torn down, process memory fell, the watchdog's estimate for the next agents
         // lagged, and the Map agent reached V8's own limit (catastrophic OOM, process hung).
         const names = ['Set growth', 'dictionary-mode object', 'Map growth'];
-        const child = await runBatchInChild(names.map(agent), LIMITS_FOR(memoryMb), TIMEOUT_MS, isolation);
+        const child = await runBatchInChild(
+          names.map(agent),
+          LIMITS_FOR(memoryMb),
+          timeoutFor(isolation, names.length),
+          isolation,
+        );
         names.forEach((name, i) => {
           expect(child.results[i], name).toMatchObject({ ok: false, error: { code: 'E_QUOTA' } });
         });
         expectEndedCleanly(child, names.length);
-      });
+      }, 60_000);
     }
   });
 });
@@ -104,10 +117,10 @@ describe('allocations that escape the heap limit', () => {
   // shape, smaller: JSON.parse of a huge text, Array.prototype.join, String.prototype.replace with a large
   // result. The process tier contains it (below): the host is SIGKILLed once its agent is ended.
   it.fails('HOLE H4 (inline): the agent is reported E_QUOTA and the kernel process keeps running', async () => {
-    const child = await runInChild(H4_AGENT, { limits: H4_LIMITS, timeoutMs: 8000 });
+    const child = await runInChild(H4_AGENT, { limits: H4_LIMITS, timeoutMs: 25_000, exitGraceMs: 3000 });
     pinHole('H4', {
       'the agent was reported E_QUOTA': child.result?.ok === false && child.result.error.code === 'E_QUOTA',
-      'the kernel process had still not exited 8 s after its start': child.timedOut,
+      'the kernel closed but its process had not exited 3 s later': child.hungAfterClose,
     });
   });
 

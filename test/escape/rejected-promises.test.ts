@@ -152,11 +152,10 @@ export default async function main() {}`,
   // process.exit() blocks). No guest-side change can prevent it (the stub cannot see other promises); the
   // process tier contains it (below) by SIGKILLing the host.
   it.fails('HOLE H1b (inline): the agent is reported E_QUOTA and the kernel process never exits', async () => {
-    const child = await runInChild(H1B_AGENT, { limits: H1B_LIMITS, timeoutMs: 8000 });
+    const child = await runInChild(H1B_AGENT, { limits: H1B_LIMITS, timeoutMs: 25_000, exitGraceMs: 3000 });
     pinHole('H1b', {
       'the agent was reported E_QUOTA': child.result?.ok === false && child.result.error.code === 'E_QUOTA',
-      'the kernel closed': child.left !== undefined,
-      'the kernel process had still not exited 8 s after its start': child.timedOut,
+      'the kernel closed but its process had not exited 3 s later': child.hungAfterClose,
     });
   });
 

@@ -154,11 +154,10 @@ describe('top-level module code throws hostile values (isolated-vm copies them)'
   // (even process.exit() blocks joining the thread). The same getter thrown from main is harmless (the stub
   // reads it inside the guest). The process tier contains it (below): the host process is SIGKILLed.
   it.fails('HOLE H1 (inline): the agent is reported E_QUOTA and the kernel process never exits', async () => {
-    const child = await runInChild(H1_AGENT, { limits: LIMITS, timeoutMs: 8000 });
+    const child = await runInChild(H1_AGENT, { limits: LIMITS, timeoutMs: 25_000, exitGraceMs: 3000 });
     pinHole('H1', {
       'the agent was reported E_QUOTA': child.result?.ok === false && child.result.error.code === 'E_QUOTA',
-      'the kernel closed': child.left !== undefined,
-      'the kernel process had still not exited 8 s after its start': child.timedOut,
+      'the kernel closed but its process had not exited 3 s later': child.hungAfterClose,
     });
   });
 

@@ -20,8 +20,8 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { Kernel, type KernelEvent, type KernelOptions } from '../../index.js';
 import { createFsTools } from '../../tools/fs.js';
 import { createHttpTool } from '../../tools/http.js';
+import { readAuditRecords } from '../helpers/audit-file.js';
 import { type ReceivedRequest, startTestServer, type TestServer } from '../helpers/http-server.js';
-import { readAuditRecords } from '../runtime/audit-helpers.js';
 
 // Each secret has a long alphanumeric core (found whatever encoding keeps letters and digits) and characters
 // that every encoding a server may echo it in (URL, form, JSON, base64) writes differently.

@@ -25,6 +25,8 @@ export interface BatchOutcome {
   left: number[] | undefined;
   stderr: string;
   timedOut: boolean;
+  /** The kernel closed (its last line arrived) but the process had not exited `exitGraceMs` later. */
+  hungAfterClose: boolean;
 }
 
 export interface ChildOutcome extends Omit<BatchOutcome, 'results' | 'reports'> {
@@ -37,6 +39,8 @@ export interface ChildOptions {
   readonly limits?: Record<string, number>;
   readonly timeoutMs?: number;
   readonly isolation?: IsolationMode;
+  /** Once the kernel reports it closed, the process must exit within this long or it is killed as hung. */
+  readonly exitGraceMs?: number;
 }
 
 /**
@@ -49,6 +53,7 @@ export function runBatchInChild(
   limits: Record<string, number> = {},
   timeoutMs = 30_000,
   isolation: IsolationMode = 'inline',
+  exitGraceMs?: number,
 ): Promise<BatchOutcome> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['--no-node-snapshot', '--import', 'tsx', CHILD], {
@@ -62,8 +67,16 @@ export function runBatchInChild(
     });
     let stdout = '';
     let stderr = '';
+    let hungAfterClose = false;
+    let graceTimer: NodeJS.Timeout | undefined;
     child.stdout.on('data', (chunk: Buffer) => {
       stdout += chunk.toString();
+      if (exitGraceMs !== undefined && graceTimer === undefined && stdout.includes('{"left":')) {
+        graceTimer = setTimeout(() => {
+          hungAfterClose = true;
+          child.kill('SIGKILL');
+        }, exitGraceMs);
+      }
     });
     child.stderr.on('data', (chunk: Buffer) => {
       stderr += chunk.toString();
@@ -75,6 +88,7 @@ export function runBatchInChild(
     }, timeoutMs);
     child.on('close', (exitCode, signal) => {
       clearTimeout(timer);
+      if (graceTimer !== undefined) clearTimeout(graceTimer);
       const reports: AgentReport[] = [];
       let left: number[] | undefined;
       for (const line of stdout.split('\n')) {
@@ -87,7 +101,16 @@ export function runBatchInChild(
           break;
         }
       }
-      resolve({ exitCode, signal, results: reports.map((r) => r.result), reports, left, stderr, timedOut });
+      resolve({
+        exitCode,
+        signal,
+        results: reports.map((r) => r.result),
+        reports,
+        left,
+        stderr,
+        timedOut: timedOut && !hungAfterClose,
+        hungAfterClose,
+      });
     });
   });
 }
@@ -99,6 +122,7 @@ export async function runInChild(code: string, options: ChildOptions = {}): Prom
     options.limits,
     options.timeoutMs ?? 20_000,
     options.isolation,
+    options.exitGraceMs,
   );
   return { ...rest, result: results[0], report: reports[0] };
 }

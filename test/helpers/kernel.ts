@@ -1,5 +1,8 @@
 import { z } from 'zod';
 import { defineTool, Kernel, type KernelOptions, type RunResult, type Tool } from '../../index.js';
+import { ProcessLauncher, type ProcessLauncherOptions } from '../../isolates/process-launcher.js';
+import { DEFAULT_MAX_PAYLOAD_BYTES } from '../../runtime/kernel.js';
+import { BUILTIN_POLICY_SECTIONS } from '../../tools/policy-sections.js';
 
 /** Tools most suites need: an echo that returns its arguments, a failing one, an async one. */
 export const testTools: Tool[] = [
@@ -55,6 +58,22 @@ export function testKernel(options: KernelOptions = {}): Kernel {
     ...options,
     tools: [...testTools, ...(options.tools ?? [])],
   });
+}
+
+/**
+ * A process-tier kernel like `testKernel`, with its launcher in reach: tests read which host runs an agent
+ * (`launcher.hostPid(id)`) or substitute the sandbox host program (`entry`).
+ */
+export function processTestKernel(
+  options: KernelOptions = {},
+  launcherOptions: Partial<ProcessLauncherOptions> = {},
+): { kernel: Kernel; launcher: ProcessLauncher } {
+  const launcher = new ProcessLauncher({ maxPayloadBytes: DEFAULT_MAX_PAYLOAD_BYTES, ...launcherOptions });
+  const kernel = new Kernel(
+    { policy: testToolsPolicy, ...options, isolation: 'process', tools: [...testTools, ...(options.tools ?? [])] },
+    { launcher, policySections: BUILTIN_POLICY_SECTIONS },
+  );
+  return { kernel, launcher };
 }
 
 /** Both isolation tiers, for suites that must hold in each (`describe.each(ISOLATION_MODES)`). */
