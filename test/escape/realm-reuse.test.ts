@@ -17,7 +17,7 @@ import { GuestRealm } from '../../isolates/guest-realm.js';
 import { PRELUDE_CONFIG } from '../../isolates/prelude-config.js';
 import { RealmPool } from '../../isolates/realm-pool.js';
 import { isolateHeapLimitMb } from '../../isolates/watchdog.js';
-import { testKernel } from '../helpers/kernel.js';
+import { ISOLATION_MODES, testKernel } from '../helpers/kernel.js';
 
 const LIMITS = { cpu_ms: 1000, wall_ms: 3000, memory_mb: 32 };
 const tick = () => new Promise((resolve) => setImmediate(resolve));
@@ -40,6 +40,8 @@ function expectNoReuse(): void {
   expect(new Set(claimed.map((realm) => realm.isolate)).size).toBe(claimed.length);
 }
 
+// The realm mechanics below are inline ones (this process's realm pool); what agents can observe of a
+// previous agent is checked in both tiers (a sandbox host also runs one agent after another).
 let kernel: Kernel;
 beforeAll(() => {
   kernel = testKernel({ limits: LIMITS });
@@ -48,7 +50,15 @@ afterAll(async () => {
   await kernel.close();
 });
 
-describe('state left by one agent is absent for the next', () => {
+describe.each(ISOLATION_MODES)('%s tier: state left by one agent is absent for the next', (isolation) => {
+  let kernel: Kernel;
+  beforeAll(() => {
+    kernel = testKernel({ isolation, limits: LIMITS });
+  });
+  afterAll(async () => {
+    await kernel.close();
+  });
+
   it('globals, intrinsics, prototypes, the Symbol registry and sys are fresh for every agent', async () => {
     const dirty = await kernel.run({
       code: `export default () => {

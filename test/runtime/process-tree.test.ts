@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Kernel } from '../../index.js';
 import { testKernel } from '../helpers/kernel.js';
+import { waitFor } from '../helpers/wait.js';
 
 let kernel: Kernel | undefined;
 afterEach(async () => {
@@ -107,14 +108,6 @@ describe('the tree', () => {
     expect(k.agents()).toEqual([]);
   }, 30_000);
 });
-
-async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 describe('host-started children (kernel.spawn({ parent }))', () => {
   it('an unknown or ended parent is E_NOT_FOUND', async () => {
