@@ -182,7 +182,7 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
         createHttpTool({ allowPrivate: ['127.0.0.1/32'], maxResponseBytes: MAX_RESPONSE }),
       ],
     };
-    const kernel = Kernel.create(options);
+    const kernel = Kernel.create({ ...options, isolation });
     kernels.push(kernel);
     const bind = { action: 'net.http', resource: `${api.origin}/api/**` };
     kernel.vault.set('hdr', HEADER_SECRET, { bind, inject: { header: 'X-Api-Key' } });
