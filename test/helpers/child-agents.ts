@@ -3,7 +3,8 @@
 // sees it (and which agent had no line) instead of the test runner dying.
 //
 // Each line also says how long the run took and which child processes (sandbox hosts, in the process tier)
-// this process had before the run and 100 ms after it, as the OS reports them; after close, a last line
+// this process had before the run and 100 ms after it, as the OS reports them, and the peak resident memory
+// of this (the kernel's) process so far; after close, a last line
 // lists the children left.
 //
 // The process ends by draining its event loop, not with process.exit(): on isolated-vm 5.0.4, exiting
@@ -23,7 +24,8 @@ for (const code of codes) {
   const result = await kernel.run({ code });
   const ms = Math.round(performance.now() - started);
   await new Promise((resolve) => setTimeout(resolve, 100));
-  process.stdout.write(`${JSON.stringify({ result, ms, before, after: childPids() })}\n`);
+  const maxRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
+  process.stdout.write(`${JSON.stringify({ result, ms, before, after: childPids(), maxRssMb })}\n`);
 }
 await kernel.close();
 await new Promise((resolve) => setTimeout(resolve, 100));

@@ -12,6 +12,8 @@ export interface AgentReport {
   /** Pids of the kernel process's children (sandbox hosts) before the run and 100 ms after it. */
   readonly before: number[];
   readonly after: number[];
+  /** Peak resident memory of the kernel's process so far, in MB. */
+  readonly maxRssMb: number;
 }
 
 export interface BatchOutcome {
