@@ -102,7 +102,7 @@ report(`sys.tool('noop') round trip, per call (batches of ${BATCH})`, crossing, 
   },
 ]);
 
-const kernel = Kernel.create();
+const kernel = Kernel.create({ isolation: 'inline' });
 const spawnBench = new Bench({ time: 2000, warmupTime: 300 });
 const bareIsolate = async () => {
   const iso = new ivm.Isolate({ memoryLimit: 128 });

@@ -21,14 +21,17 @@ export const DEFAULT_HOST_POOL: HostPoolOptions = Object.freeze({
   agentsPerHost: 1,
   recycleAfter: 100,
   rssLimitMb: undefined,
-  killGraceMs: 50,
+  killGraceMs: 100,
 });
 
 /** How often the supervisor reads each host's RSS and CPU from the OS. */
 const POLL_MS = 20;
 /** A host that ran a run to its end is watched this long before it takes another: its threads must be quiet. */
 const COOL_MS = 30;
-/** CPU (ms) a quiet host may use while cooling; more means an isolate thread kept running after its agent. */
+/**
+ * CPU (ms) a quiet host's non-main threads may use while cooling (a GC helper, a thread winding down); more
+ * means an isolate thread kept running after its agent.
+ */
 const COOL_CPU_MS = 15;
 /** How long after a placement the supervisor tops the warm hosts up again. */
 const REFILL_DELAY_MS = 50;
@@ -108,6 +111,13 @@ export class HostPool {
     this.#place(host, request, root, settle);
     this.#refill();
     return host;
+  }
+
+  /** A live host that is up, for measurements that need one (`SandboxHost.ping`). */
+  async anyReadyHost(): Promise<SandboxHost | undefined> {
+    this.#fill();
+    for (const host of this.#hosts.keys()) if (host.alive && (await host.ready)) return host;
+    return undefined;
   }
 
   /** The host an agent runs on. */
@@ -255,16 +265,25 @@ export class HostPool {
   }
 
   #becameIdle(host: SandboxHost, state: HostState): void {
-    let spare = 0;
+    const spare: Array<[SandboxHost, HostState]> = [];
     for (const [other, otherState] of this.#hosts) {
-      if (other.alive && !otherState.retiring && otherState.runs.size === 0) spare++;
-    }
-    if (spare > this.#options.warm) {
-      host.kill('not needed');
-      return;
+      if (other.alive && !otherState.retiring && otherState.runs.size === 0 && otherState.coolingUntil === undefined) {
+        spare.push([other, otherState]);
+      }
     }
     state.idleSince = { at: performance.now(), ticks: host.cpuTicks() ?? 0 };
     this.#startPolling();
+    if (spare.length <= this.#options.warm) return;
+    // One too many (a refill started while this host was busy): drop one still starting, which has served no
+    // one yet, else the one that has run the most agents.
+    let victim = spare[0] as [SandboxHost, HostState];
+    for (const entry of spare) {
+      const [candidate, candidateState] = entry;
+      const [current, currentState] = victim;
+      if (currentState.ready && !candidateState.ready) victim = entry;
+      else if (currentState.ready === candidateState.ready && candidate.started > current.started) victim = entry;
+    }
+    victim[0].kill('not needed');
   }
 
   #exited(host: SandboxHost): void {

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -137,6 +137,8 @@ export class SandboxHost {
   readonly #past = new Map<string, AgentSession>();
   readonly #onExit: Array<(host: SandboxHost) => void> = [];
   readonly #onAgentEnd: Array<(host: SandboxHost, session: AgentSession) => void> = [];
+  readonly #pings = new Map<string, (payload: string | undefined) => void>();
+  #nextPing = 1;
   #audit: AuditLog | undefined;
   #alive = true;
   #deathReason = 'the sandbox host process ended';
@@ -246,6 +248,19 @@ export class SandboxHost {
     placed.grace = setTimeout(() => this.kill('a kill was not confirmed in time'), this.#settings.killGraceMs);
   }
 
+  /**
+   * One bare round trip of `payload` over the channel (the host echoes it at once): what a syscall's crossing
+   * costs without the isolate and the kernel, for the benchmarks. Resolves undefined if the host dies first.
+   */
+  ping(payload: string): Promise<string | undefined> {
+    if (!this.#alive) return Promise.resolve(undefined);
+    const token = String(this.#nextPing++);
+    return new Promise((resolve) => {
+      this.#pings.set(token, resolve);
+      this.#send([TO_HOST.ping, token, payload]);
+    });
+  }
+
   /** SIGKILLs the host; its agents end (see the class comment). Idempotent. */
   kill(reason: string): void {
     if (!this.#alive) return;
@@ -279,14 +294,23 @@ export class SandboxHost {
     }
   }
 
-  /** CPU the host process used so far in clock ticks (user + system, all threads), from the OS. */
+  /**
+   * CPU the host's threads other than its main thread used so far, in clock ticks (user + system), from the
+   * OS. Isolates run on isolated-vm's threads; the main thread only relays frames and builds realms, so a
+   * host with no agent whose other threads keep using CPU has an isolate thread still running.
+   */
   cpuTicks(): number | undefined {
     try {
-      const stat = readFileSync(`/proc/${this.pid}/stat`, 'utf8');
-      // Fields after the command name (which may contain spaces), counted from field 3.
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const ticks = Number(fields[11]) + Number(fields[12]);
-      return Number.isFinite(ticks) ? ticks : undefined;
+      let ticks = 0;
+      for (const task of readdirSync(`/proc/${this.pid}/task`)) {
+        if (task === String(this.pid)) continue;
+        const stat = readFileSync(`/proc/${this.pid}/task/${task}/stat`, 'utf8');
+        // Fields after the command name (which may contain spaces), counted from field 3.
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        const used = Number(fields[11]) + Number(fields[12]);
+        if (Number.isFinite(used)) ticks += used;
+      }
+      return ticks;
     } catch {
       return undefined;
     }
@@ -307,6 +331,16 @@ export class SandboxHost {
     if (type === FROM_HOST.ready && fields.length === 2) {
       this.baseRss = this.rss() ?? 0;
       this.#markReady(true);
+      return;
+    }
+    if (type === FROM_HOST.pong && fields.length === 3) {
+      const resolve = this.#pings.get(agent);
+      if (resolve === undefined) {
+        this.#violation('an unasked pong');
+        return;
+      }
+      this.#pings.delete(agent);
+      resolve(fields[2] ?? '');
       return;
     }
     if (type === FROM_HOST.sys && fields.length === 5) {
@@ -419,6 +453,8 @@ export class SandboxHost {
     } catch {}
     this.#channel.destroy();
     rmSync(this.#dir, { recursive: true, force: true });
+    for (const resolve of this.#pings.values()) resolve(undefined);
+    this.#pings.clear();
     for (const placed of [...this.#placed.values()]) this.#finish(placed, undefined, crashed(reason));
     for (const listener of this.#onExit) listener(this);
   }

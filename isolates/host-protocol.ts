@@ -22,6 +22,8 @@ export const FROM_HOST = {
   result: 'result',
   /** `[catastrophe, agent]`: isolated-vm reported a catastrophic error for the agent's isolate. */
   catastrophe: 'catastrophe',
+  /** `[pong, token, payload]`: the answer to `ping`, echoing both (the benchmark's bare round trip). */
+  pong: 'pong',
 } as const;
 
 /** What the kernel says to a sandbox host. */
@@ -34,6 +36,8 @@ export const TO_HOST = {
   reply: 'reply',
   /** `[kill, agent, code, message]`: end the agent and dispose its isolate; the host answers `result`. */
   kill: 'kill',
+  /** `[ping, token, payload]`: answered at once with `pong` (measures the channel alone). */
+  ping: 'ping',
 } as const;
 
 const HEADER = 4;

@@ -106,6 +106,11 @@ export class ProcessLauncher implements AgentLauncher {
     return this.#pool.hostOf(agent)?.pid;
   }
 
+  /** A bare round trip of `payload` to a ready sandbox host and back (the benchmark's floor). */
+  async ping(payload: string): Promise<string | undefined> {
+    return await (await this.#pool.anyReadyHost())?.ping(payload);
+  }
+
   /** Pids of the live sandbox hosts. */
   hostPids(): number[] {
     return this.#pool.pids();

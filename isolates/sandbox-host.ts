@@ -71,6 +71,9 @@ function onFrame(fields: string[]): void {
     case TO_HOST.kill:
       agents.get(agent)?.sandbox.kill(a as ErrorCode, b);
       return;
+    case TO_HOST.ping:
+      send([FROM_HOST.pong, agent, a]);
+      return;
     default:
       die();
   }
