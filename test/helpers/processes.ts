@@ -26,6 +26,17 @@ export function childPids(ppid: number = process.pid): number[] {
   return pids.sort((a, b) => a - b);
 }
 
+/** Pids of the live children of `ppid` that run the sandbox host program (not a loader's helper process). */
+export function sandboxHostPids(ppid: number = process.pid): number[] {
+  return childPids(ppid).filter((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('sandbox-host');
+    } catch {
+      return false;
+    }
+  });
+}
+
 /** True while `pid` exists and is not a zombie. */
 export function isAlive(pid: number): boolean {
   const fields = statFields(pid);
