@@ -11,7 +11,7 @@ import type { ErrorCode, KernelErrorInfo } from '../runtime/core/errors.js';
 import type { AgentSession } from '../runtime/process/session.js';
 import { dispatch } from '../syscalls/dispatch.js';
 import { decodePayload } from '../syscalls/wire.js';
-import { encodeFrame, FROM_HOST, FrameReader, TO_HOST } from './host-protocol.js';
+import { encodeFrame, FROM_HOST, FrameReader, OVERSIZED, TO_HOST } from './host-protocol.js';
 import type { SandboxUsage } from './sandbox.js';
 
 /** How a sandbox host is started: the Node binary's arguments before the entry, and the entry script. */
@@ -347,6 +347,10 @@ export class SandboxHost {
       this.#syscall(agent, fields[2], fields[3], fields[4]);
       return;
     }
+    if (type === FROM_HOST.sys && fields.length === 6 && fields[4] === '' && fields[5] === OVERSIZED) {
+      this.#syscall(agent, fields[2], fields[3], oversizedPayload(this.#settings.maxFrameBytes));
+      return;
+    }
     const placed = this.#placed.get(agent);
     if (placed === undefined) {
       // Reports about an agent that already ended here are stale, not forged: the host sends them in order.
@@ -458,6 +462,14 @@ export class SandboxHost {
     for (const placed of [...this.#placed.values()]) this.#finish(placed, undefined, crashed(reason));
     for (const listener of this.#onExit) listener(this);
   }
+}
+
+// A stand-in longer than any payload the kernel accepts, so that dispatch refuses (and audits) a call the
+// host did not carry exactly as it would refuse the payload itself. Built once per size.
+let oversized: { size: number; text: string } | undefined;
+function oversizedPayload(maxFrameBytes: number): string {
+  if (oversized?.size !== maxFrameBytes) oversized = { size: maxFrameBytes, text: ' '.repeat(maxFrameBytes) };
+  return oversized.text;
 }
 
 function crashed(reason: string): HostedOutcome['outcome'] {

@@ -12,7 +12,10 @@
 export const FROM_HOST = {
   /** `[ready, pid]`: the host has loaded isolated-vm and built its first realms. */
   ready: 'ready',
-  /** `[sys, agent, call, name, payload]`: one syscall of `agent`; the kernel answers `reply` with `call`. */
+  /**
+   * `[sys, agent, call, name, payload]`: one syscall of `agent`; the kernel answers `reply` with `call`. A
+   * payload past the kernel's cap travels as `[sys, agent, call, name, '', OVERSIZED]` instead.
+   */
   sys: 'sys',
   /** `[cpu, agent, totalMs]`: the isolate's CPU time so far. */
   cpu: 'cpu',
@@ -39,6 +42,9 @@ export const TO_HOST = {
   /** `[ping, token, payload]`: answered at once with `pong` (measures the channel alone). */
   ping: 'ping',
 } as const;
+
+/** The marker of a syscall whose payload was past the cap and was not carried. */
+export const OVERSIZED = 'oversized';
 
 const HEADER = 4;
 

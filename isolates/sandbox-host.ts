@@ -13,7 +13,7 @@ import { Socket } from 'node:net';
 import type { ErrorCode } from '../runtime/core/errors.js';
 import type { Limits } from '../runtime/process/limits.js';
 import { encodeError } from '../syscalls/wire.js';
-import { encodeFrame, FROM_HOST, FrameReader, TO_HOST } from './host-protocol.js';
+import { encodeFrame, FROM_HOST, FrameReader, OVERSIZED, TO_HOST } from './host-protocol.js';
 import { RealmPool } from './realm-pool.js';
 import { Sandbox, type SandboxOutcome } from './sandbox.js';
 import { Watchdog } from './watchdog.js';
@@ -108,9 +108,16 @@ function start(agent: string, code: string, filename: string, inputJson: string,
             return encodeError('E_BAD_ARG', 'malformed syscall');
           }
           const call = nextCall++;
+          // A payload past the cap is not carried (the kernel refuses frames that large as a violation): the
+          // kernel refuses and audits the call as it would the payload itself.
+          const oversized = payload.length > max / 3 && Buffer.byteLength(payload, 'utf8') > max;
           return new Promise<string>((resolve) => {
             pending.set(call, resolve);
-            send([FROM_HOST.sys, agent, String(call), syscall, payload]);
+            send(
+              oversized
+                ? [FROM_HOST.sys, agent, String(call), syscall, '', OVERSIZED]
+                : [FROM_HOST.sys, agent, String(call), syscall, payload],
+            );
           });
         },
         catastrophe: () => send([FROM_HOST.catastrophe, agent]),

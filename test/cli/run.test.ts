@@ -73,6 +73,7 @@ describe('isokernel run', () => {
     expect(wall).toBeLessThan(1000);
   });
 
+  // Six CLI processes, each starting a sandbox host when it runs an agent: slow on a loaded machine.
   it('exits 1 with the code when the agent fails, and 2 on usage errors', () => {
     expect(isokernel('run', agentFile('export default () => { throw new Error("no") }')).status).toBe(1);
     expect(isokernel('run').status).toBe(2);
@@ -81,7 +82,7 @@ describe('isokernel run', () => {
     const missing = isokernel('run', join(tmpdir(), 'does-not-exist.js'));
     expect(missing.status).toBe(2);
     expect(isokernel('bogus').status).toBe(2);
-  });
+  }, 90_000);
 
   it('applies --wall-ms and --memory-mb', () => {
     const wall = isokernel('run', agentFile('export default () => new Promise(() => {})'), '--wall-ms', '100');
@@ -158,7 +159,7 @@ describe('isokernel run writes the audit log; isokernel audit verifies it', () =
     expect(broken.status).toBe(1);
     expect(broken.stdout + broken.stderr).toMatch(/seq 0/);
     expect(isokernel('audit', 'verify', join(dir, 'missing.jsonl')).status).toBe(1);
-  });
+  }, 90_000);
 });
 
 describe('agent text reaches the terminal only escaped', () => {
