@@ -70,7 +70,10 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
       expect(result).toMatchObject({ ok: true, value: 'the value' });
       expect(recorded).toEqual([]);
       expectRefused(late);
-      expect(late.some((e) => e.refused && e.code === 'E_KILLED')).toBe(true);
+      // Inline, the isolate's thread reaches the late calls while the kernel handles main's end, so they arrive
+      // and are refused. A sandbox host disposes the isolate as it reports main's end, before they run, so none
+      // reaches the kernel at all (and none reached the tool, above).
+      if (isolation === 'inline') expect(late.some((e) => e.refused && e.code === 'E_KILLED')).toBe(true);
     });
 
     it('a synchronous flood of syscalls after the return is refused and stops', async () => {
