@@ -2,8 +2,9 @@
  * The package entry. It is the one place that joins the layers: the runtime kernel knows nothing of
  * isolated-vm, and this module hands it the isolate launcher.
  */
-import { IsolateLauncher } from './isolates/isolate-launcher.js';
-import { type KernelOptions, Kernel as RuntimeKernel } from './runtime/kernel.js';
+import { createLauncher } from './isolates/isolation.js';
+import { Kernel as RuntimeKernel } from './runtime/kernel.js';
+import { type KernelOptions, parseKernelOptions } from './runtime/kernel-options.js';
 import {
   loadPolicyText as loadPolicyTextWith,
   loadPolicy as loadPolicyWith,
@@ -58,7 +59,7 @@ export {
 } from './runtime/core/errors.js';
 export { normalizePath, normalizeUrl } from './runtime/core/resource-match.js';
 export type { AgentHandle, RollbackResult, SubmitRequest, SubmitResult } from './runtime/kernel.js';
-export type { KernelOptions, RestoreOptions, SpawnRequest } from './runtime/kernel-options.js';
+export type { KernelOptions, RestoreOptions, SandboxHostOptions, SpawnRequest } from './runtime/kernel-options.js';
 export type { AuditReader, AuthorityView } from './runtime/kernel-views.js';
 export { EMPTY_LABEL, joinLabels, type Label, makeLabel } from './runtime/labels/label.js';
 export {
@@ -95,9 +96,18 @@ export {
 } from './tools/proc.js';
 
 export class Kernel extends RuntimeKernel {
-  /** Creates a kernel that runs agents in isolated-vm isolates. Throws TypeError/RangeError on bad options. */
+  /**
+   * Creates a kernel that runs agents in isolated-vm isolates: in supervised sandbox-host processes unless
+   * `options.isolation` is `'inline'`. Throws TypeError/RangeError on bad options.
+   */
   static create(options: KernelOptions = {}): Kernel {
-    return new Kernel(options, { launcher: new IsolateLauncher(), policySections: BUILTIN_POLICY_SECTIONS });
+    const launcher = createLauncher(parseKernelOptions(options));
+    try {
+      return new Kernel(options, { launcher, policySections: BUILTIN_POLICY_SECTIONS });
+    } catch (error) {
+      launcher.close();
+      throw error;
+    }
   }
 }
 

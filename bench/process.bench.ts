@@ -9,6 +9,7 @@ import { report } from './report.js';
 const N = 20;
 const noop = defineTool({ name: 'noop', description: 'does nothing', input: z.unknown(), run: () => null });
 const kernel = Kernel.create({
+  isolation: 'inline',
   tools: [noop],
   policy: { capabilities: [{ action: 'noop', resource: 'noop' }] },
   limits: { children: 100_000 },

@@ -5,7 +5,8 @@ import ivm from 'isolated-vm';
 import { Bench } from 'tinybench';
 import { z } from 'zod';
 import { defineTool, Kernel } from '../index.js';
-import { PRELUDE_CONFIG, PRELUDE_FILENAME, PRELUDE_SOURCE } from '../isolates/prelude.js';
+import { PRELUDE_FILENAME, PRELUDE_SOURCE } from '../isolates/prelude.js';
+import { PRELUDE_CONFIG } from '../isolates/prelude-config.js';
 import { AuditLog, MemoryAuditSink } from '../runtime/audit/audit-log.js';
 import { CapabilityAuthority } from '../runtime/capability/authority.js';
 import { SigningKey } from '../runtime/capability/signing-key.js';
@@ -102,7 +103,7 @@ report(`sys.tool('noop') round trip, per call (batches of ${BATCH})`, crossing, 
   },
 ]);
 
-const kernel = Kernel.create();
+const kernel = Kernel.create({ isolation: 'inline' });
 const spawnBench = new Bench({ time: 2000, warmupTime: 300 });
 const bareIsolate = async () => {
   const iso = new ivm.Isolate({ memoryLimit: 128 });

@@ -42,6 +42,11 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
       [],
     )
     .option('--program <name=file>', 'register a program agents may spawn by name; repeatable', collect, [])
+    .option(
+      '--isolation <tier>',
+      "where agent code runs: 'process' (sandbox-host child processes, the default) or 'inline' (this process)",
+      'process',
+    )
     .action(async (file: string | undefined, options: RunOptions) => {
       setExit(await runCommand(file, options, io));
     });

@@ -21,6 +21,8 @@ export async function rollbackCommand(recordId: string, options: RollbackOptions
   let kernel: Kernel;
   try {
     kernel = Kernel.create({
+      // Rollback runs no agent: no sandbox host is needed.
+      isolation: 'inline',
       store: options.store,
       audit: { file: auditFile },
       ...(options.policy === undefined ? {} : { policy: options.policy }),

@@ -24,6 +24,8 @@ export interface RunOptions {
   program?: string[];
   /** Start from this snapshot instead of a file. */
   restore?: string;
+  /** Where agent code runs: 'process' (default) or 'inline'. */
+  isolation?: string;
 }
 
 /**
@@ -49,11 +51,17 @@ export async function runCommand(file: string | undefined, options: RunOptions, 
   if (options.wallMs !== undefined) limits.wall_ms = options.wallMs;
   if (options.memoryMb !== undefined) limits.memory_mb = options.memoryMb;
 
+  const isolation = options.isolation ?? 'process';
+  if (isolation !== 'process' && isolation !== 'inline') {
+    io.err("isokernel run: --isolation must be 'process' or 'inline'");
+    return EXIT_USAGE;
+  }
   const store = options.store ?? DEFAULT_STORE;
   const auditFile = options.audit ?? join(store, 'audit.jsonl');
   let kernel: Kernel;
   try {
     kernel = Kernel.create({
+      isolation,
       store,
       audit: { file: auditFile, fsync: 'interval' },
       ...(options.policy === undefined ? {} : { policy: options.policy }),

@@ -49,7 +49,8 @@ function openKernel(store: string, io: Io): Kernel | undefined {
     return undefined;
   }
   try {
-    return Kernel.create({ store });
+    // Listing and showing snapshots runs no agent: no sandbox host is needed.
+    return Kernel.create({ store, isolation: 'inline' });
   } catch (error) {
     io.err(`isokernel snapshot: ${error instanceof Error ? error.message : String(error)}`);
     return undefined;

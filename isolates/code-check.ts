@@ -1,5 +1,4 @@
-import { parse } from 'acorn';
-import { simple } from 'acorn-walk';
+import { parseModule } from 'meriyah';
 
 export type CodeCheck = { ok: true } | { ok: false; message: string };
 
@@ -9,15 +8,18 @@ export type CodeCheck = { ok: true } | { ok: false; message: string };
  * only reports static imports, and a dynamic import must fail the run before agent code starts.
  * (`import()` reached through eval or Function is refused at run time by the isolate, which has no
  * module loader.) Never throws.
+ *
+ * The parse does no scope analysis (meriyah with `lexical: false`), so its cost is linear in the size of the
+ * source: a parser that checks redeclarations scope by scope (acorn) is quadratic in the bindings of one
+ * scope, and 120k `let`s in 1 MiB held the host for 17.7 s (issue 12, item 4). Redeclarations are V8's to
+ * report when it compiles the module. The walk over the tree is iterative, so nesting cannot overflow it.
  */
 export function checkModuleSource(code: string): CodeCheck {
-  let program: ReturnType<typeof parse>;
+  let program: ReturnType<typeof parseModule>;
   try {
-    program = parse(code, { ecmaVersion: 'latest', sourceType: 'module', allowHashBang: false });
+    program = parseModule(code, { next: true, lexical: false });
   } catch (error) {
-    // acorn's message names a position in the agent's own source, nothing of the host.
-    const detail = error instanceof SyntaxError ? error.message : 'unparseable';
-    return { ok: false, message: `syntax error: ${detail}`.slice(0, 300) };
+    return { ok: false, message: syntaxMessage(error) };
   }
   for (const node of program.body) {
     if (node.type === 'ImportDeclaration') return { ok: false, message: 'import declarations are not allowed' };
@@ -25,12 +27,36 @@ export function checkModuleSource(code: string): CodeCheck {
       return { ok: false, message: 're-exports from other modules are not allowed' };
     }
   }
-  let dynamicImport = false;
-  simple(program, {
-    ImportExpression() {
-      dynamicImport = true;
-    },
-  });
-  if (dynamicImport) return { ok: false, message: 'dynamic import() is not allowed' };
+  if (hasDynamicImport(program)) return { ok: false, message: 'dynamic import() is not allowed' };
   return { ok: true };
+}
+
+function hasDynamicImport(root: object): boolean {
+  const stack: unknown[] = [root];
+  while (stack.length > 0) {
+    const value = stack.pop();
+    if (value === null || typeof value !== 'object') continue;
+    if (Array.isArray(value)) {
+      for (const item of value) stack.push(item);
+      continue;
+    }
+    if ((value as { type?: unknown }).type === 'ImportExpression') return true;
+    for (const key in value) stack.push((value as Record<string, unknown>)[key]);
+  }
+  return false;
+}
+
+// The parser's message names a position in the agent's own source, nothing of the host: "[1:21-1:22]:
+// Unexpected token" becomes "syntax error: Unexpected token (1:21)". A stack overflow on absurd nesting is a
+// syntax error too (V8 would refuse the module the same way).
+function syntaxMessage(error: unknown): string {
+  const parsed = error as { description?: unknown; loc?: { start?: { line?: unknown; column?: unknown } } };
+  const line = parsed?.loc?.start?.line;
+  const column = parsed?.loc?.start?.column;
+  if (error instanceof SyntaxError && typeof parsed.description === 'string') {
+    const where = typeof line === 'number' && typeof column === 'number' ? ` (${line}:${column})` : '';
+    return `syntax error: ${parsed.description}${where}`.slice(0, 300);
+  }
+  if (error instanceof RangeError) return 'syntax error: the module nests too deeply';
+  return 'syntax error: unparseable';
 }

@@ -1,6 +1,6 @@
 import ivm from 'isolated-vm';
 import { encodeError } from '../syscalls/wire.js';
-import { PRELUDE_CONFIG, PRELUDE_FILENAME, PRELUDE_SOURCE } from './prelude.js';
+import { PRELUDE_FILENAME, PRELUDE_SOURCE } from './prelude.js';
 import { isolateHeapLimitMb } from './watchdog.js';
 
 /** What a realm forwards to the sandbox that claimed it. */
@@ -27,8 +27,12 @@ export class GuestRealm {
   #binding: RealmBinding | undefined;
   #claimed = false;
 
-  /** Builds a realm synchronously; no agent code exists yet. Throws what isolated-vm throws. */
-  constructor(memoryMb: number) {
+  /**
+   * Builds a realm synchronously; no agent code exists yet. `preludeConfig` is the JSON text the prelude
+   * function receives (prelude-config.ts; a sandbox host gets it from the kernel as a string). Throws what
+   * isolated-vm throws.
+   */
+  constructor(memoryMb: number, preludeConfig: string) {
     this.memoryMb = memoryMb;
     this.isolate = new ivm.Isolate({
       memoryLimit: isolateHeapLimitMb(memoryMb),
@@ -50,7 +54,7 @@ export class GuestRealm {
         { sync: true },
       );
       const done = new ivm.Callback((reply: unknown) => this.#binding?.done(reply), { ignored: true });
-      const exported = prelude.applySync(undefined, [enter, done, PRELUDE_CONFIG], {
+      const exported = prelude.applySync(undefined, [enter, done, preludeConfig], {
         result: { reference: true },
       }) as unknown as ivm.Reference<unknown[]>;
       prelude.release();

@@ -1,6 +1,7 @@
 import type { AgentLauncher, AgentProcess, LaunchRequest } from '../runtime/process/agent-launcher.js';
 import type { RunResult } from '../runtime/process/run-result.js';
 import { dispatch } from '../syscalls/dispatch.js';
+import { PRELUDE_CONFIG } from './prelude-config.js';
 import { RealmPool } from './realm-pool.js';
 import { Sandbox } from './sandbox.js';
 import { Watchdog } from './watchdog.js';
@@ -13,7 +14,7 @@ export class IsolateLauncher implements AgentLauncher {
 
   constructor(options: { tickMs?: number; poolSize?: number } = {}) {
     this.#watchdog = new Watchdog(options.tickMs);
-    this.#realms = new RealmPool(options.poolSize);
+    this.#realms = new RealmPool(PRELUDE_CONFIG, options.poolSize);
   }
 
   launch({ session, code, filename, inputJson }: LaunchRequest): AgentProcess {

@@ -1,11 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { SYSCALLS } from '../syscalls/table.js';
-import { SUPERJSON_GLOBAL } from './guest-superjson.js';
 
 /**
- * The guest prelude's source (isolate./guest/prelude.cjs, a plain script the linter and the type checker see)
- * and the configuration the host hands it. The stubs come from the syscall table, so the prelude, the
- * table and the guest type declarations cannot drift apart.
+ * The guest prelude's source (isolates/guest/prelude.cjs, a plain script the linter and the type checker see)
+ * and the names it shares with the host. The configuration built from the syscall table is in
+ * prelude-config.ts: a sandbox host process receives it as a string and never loads the kernel's modules.
  */
 
 export const PRELUDE_FILENAME = 'isokernel:prelude';
@@ -18,14 +16,3 @@ export const REMOVED_GLOBALS = ['WebAssembly', 'SharedArrayBuffer', 'Atomics', '
 
 /** The prelude's request for superjson (not a syscall: the sandbox answers it, see guest-superjson.ts). */
 export const LOAD_SUPERJSON = 'isokernel.superjson';
-
-/** The configuration the prelude function receives, as JSON text (the same for every realm). */
-export const PRELUDE_CONFIG = JSON.stringify({
-  removed: REMOVED_GLOBALS,
-  stubs: [...SYSCALLS.values()].map(({ name, guest }) => ({
-    name,
-    params: guest.params,
-    ...(guest.encoding === undefined ? {} : { encoding: guest.encoding }),
-  })),
-  superjson: { request: LOAD_SUPERJSON, global: SUPERJSON_GLOBAL },
-});

@@ -12,11 +12,14 @@ const MAX_POOLED_SIZES = 4;
  */
 export class RealmPool {
   readonly #size: number;
+  readonly #preludeConfig: string;
   readonly #idle = new Map<number, GuestRealm[]>();
   #refilling = false;
   #closed = false;
 
-  constructor(size = DEFAULT_POOL_SIZE) {
+  /** `preludeConfig`: the prelude's configuration text every realm is built with (see GuestRealm). */
+  constructor(preludeConfig: string, size = DEFAULT_POOL_SIZE) {
+    this.#preludeConfig = preludeConfig;
     this.#size = size;
   }
 
@@ -26,12 +29,19 @@ export class RealmPool {
     let realm = idle?.pop();
     // An idle realm runs no agent code, but if isolated-vm ever disposed one, do not hand it out.
     while (realm?.isolate.isDisposed === true) realm = idle?.pop();
-    realm ??= new GuestRealm(memoryMb);
+    realm ??= new GuestRealm(memoryMb, this.#preludeConfig);
     if (!this.#closed && this.#size > 0 && (idle !== undefined || this.#idle.size < MAX_POOLED_SIZES)) {
       if (idle === undefined) this.#idle.set(memoryMb, []);
       this.#scheduleRefill();
     }
     return realm;
+  }
+
+  /** Starts filling the pool for `memoryMb` ahead of the first take (a sandbox host warming up). */
+  prepare(memoryMb: number): void {
+    if (this.#closed || this.#size === 0 || this.#idle.has(memoryMb) || this.#idle.size >= MAX_POOLED_SIZES) return;
+    this.#idle.set(memoryMb, []);
+    this.#scheduleRefill();
   }
 
   /** Disposes every idle realm and stops refilling. */
@@ -55,7 +65,7 @@ export class RealmPool {
       for (const [memoryMb, realms] of this.#idle) {
         if (realms.length >= this.#size) continue;
         try {
-          realms.push(new GuestRealm(memoryMb));
+          realms.push(new GuestRealm(memoryMb, this.#preludeConfig));
         } catch {
           return; // Out of resources: spawns build realms on demand and report their own failures.
         }

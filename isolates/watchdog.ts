@@ -24,14 +24,29 @@ interface HeapState {
   exact: number;
   /** Process memory outside the host's own heap when `exact` was read. */
   anchor: number;
+  /** What the isolate's heap occupied in the process (physical + external) when `exact` was read. */
+  physical: number;
+  /**
+   * Process memory growth outside any V8 heap (ICU's and other malloc'd buffers, which V8 does not count)
+   * that appeared while this isolate ran: charged to it on top of its heap, and never forgotten when the
+   * isolate goes idle (issue 12, item 6).
+   */
+  offHeap: number;
+  /** CPU time at the last tick and at the last exact reading: did the isolate run in between? */
+  cpu: number;
+  cpuAtRead: number;
   pendingSince: number | undefined;
   peak: number;
 }
 
+/** Growth per reading below this is noise (compilation, allocator slack), not an agent's off-heap memory. */
+const OFF_HEAP_NOISE_BYTES = 64 * 1024;
+
 /**
  * Samples CPU time, wall time and heap of every live isolate on one host timer.
  *
- * Heap is the hard part on isolated-vm 5: heap statistics are only answered while the isolate is idle,
+ * Memory is the heap plus what the isolate made the process allocate outside any V8 heap (see HeapState
+ * `offHeap`). Heap is the hard part on isolated-vm 5: heap statistics are only answered while the isolate is idle,
  * and growing a Map or a dictionary object to the isolate's limit raises a catastrophic OOM that wedges
  * it (and keeps the host alive forever). So while an isolate is busy, its heap is estimated as its last
  * exact reading plus the growth of process memory outside the host heap since that reading. The estimate
@@ -48,7 +63,16 @@ export class Watchdog {
   }
 
   add(target: Watched): void {
-    this.#watched.set(target, { exact: 0, anchor: offHostMemory(), pendingSince: undefined, peak: 0 });
+    this.#watched.set(target, {
+      exact: 0,
+      anchor: offHostMemory(),
+      physical: 0,
+      offHeap: 0,
+      cpu: 0,
+      cpuAtRead: 0,
+      pendingSince: undefined,
+      peak: 0,
+    });
     this.#timer ??= setInterval(() => this.#tick(), this.#tickMs);
   }
 
@@ -86,6 +110,7 @@ export class Watchdog {
         continue;
       }
       target.sampled(cpuMs);
+      heap.cpu = cpuMs;
       if (cpuMs > target.cpuLimitMs) {
         target.exceeded('cpu');
         continue;
@@ -100,7 +125,7 @@ export class Watchdog {
         offHeap ??= offHostMemory();
         // Memory another isolate gives back (one being torn down, a GC) must not hide this one's growth.
         if (offHeap < heap.anchor) heap.anchor = offHeap;
-        const estimate = heap.exact + Math.max(0, offHeap - heap.anchor);
+        const estimate = heap.exact + heap.offHeap + Math.max(0, offHeap - heap.anchor);
         if (estimate > heap.peak) heap.peak = estimate;
         if (estimate > target.memoryLimitBytes) target.exceeded('memory');
       }
@@ -113,10 +138,21 @@ export class Watchdog {
       (stats) => {
         if (!this.#watched.has(target)) return;
         heap.pendingSince = undefined;
+        const outside = offHostMemory();
+        const physical = stats.total_physical_size + stats.externally_allocated_size;
+        // Process growth since the last reading that this isolate's heap does not explain. It is charged only
+        // if the isolate ran in between (an idle isolate cannot have caused it); memory given back lowers it.
+        const unexplained = outside - heap.anchor - (physical - heap.physical);
+        const ran = heap.cpu > heap.cpuAtRead;
+        if (unexplained < 0) heap.offHeap = Math.max(0, heap.offHeap + unexplained);
+        else if (ran && unexplained > OFF_HEAP_NOISE_BYTES) heap.offHeap += unexplained;
         heap.exact = stats.used_heap_size + stats.externally_allocated_size;
-        heap.anchor = offHostMemory();
-        if (heap.exact > heap.peak) heap.peak = heap.exact;
-        if (heap.exact > target.memoryLimitBytes) target.exceeded('memory');
+        heap.physical = physical;
+        heap.anchor = outside;
+        heap.cpuAtRead = heap.cpu;
+        const estimate = heap.exact + heap.offHeap;
+        if (estimate > heap.peak) heap.peak = estimate;
+        if (estimate > target.memoryLimitBytes) target.exceeded('memory');
       },
       () => {
         heap.pendingSince = undefined;

@@ -51,6 +51,30 @@ export interface KernelOptions {
   readonly now?: () => number;
   /** Where the audit log goes: a JSONL file (one writer at a time), or memory when absent. */
   readonly audit?: { readonly file: string; readonly fsync?: FsyncPolicy; readonly checkpointEvery?: number };
+  /**
+   * Where agent code runs (docs/architecture.md §11). `'process'` (the default): in supervised sandbox-host
+   * child processes the kernel can SIGKILL, so a V8 crash, a wedged isolate thread or runaway allocation ends
+   * only the agents of that host. `'inline'`: in this process (faster; capabilities, labels, quotas and audit
+   * hold, but an agent that crashes V8 takes the process with it). The launcher is chosen by the package
+   * entry; the runtime kernel itself does not read these two options.
+   */
+  readonly isolation?: 'process' | 'inline';
+  /** The process tier's supervisor (ignored inline); see README, "Isolation tiers". */
+  readonly sandboxHosts?: SandboxHostOptions;
+}
+
+/** How the `process` tier runs its sandbox hosts. */
+export interface SandboxHostOptions {
+  /** Hosts kept started and idle ahead of demand (default 1). */
+  readonly warm?: number;
+  /** Top-level runs that may share one host at a time (default 1: every run has a process of its own). */
+  readonly agentsPerHost?: number;
+  /** Agents a host runs before it is replaced (default 100). */
+  readonly recycleAfter?: number;
+  /** Resident-memory bound per host in MB (default: the host's idle size plus what its agents may use). */
+  readonly rssLimitMb?: number;
+  /** How long an unconfirmed kill waits before the host is SIGKILLed, in ms (default 100). */
+  readonly killGraceMs?: number;
 }
 
 export interface SpawnRequest {
@@ -93,6 +117,21 @@ const namespaceSchema = z.string().regex(NAMESPACE_PATH, 'must be lowercase name
 const capsSchema = z.array(z.unknown());
 const fn = <T>(what: string) => z.custom<T>((value) => typeof value === 'function', `must be ${what}`);
 
+const between = (min: number, max: number) =>
+  z
+    .int(`must be an integer between ${min} and ${max}`)
+    .min(min, `must be an integer between ${min} and ${max}`)
+    .max(max, `must be an integer between ${min} and ${max}`)
+    .optional();
+
+const sandboxHostsSchema = z.strictObject({
+  warm: between(0, 64),
+  agentsPerHost: between(1, 1024),
+  recycleAfter: between(1, 1_000_000),
+  rssLimitMb: between(64, 1024 * 1024),
+  killGraceMs: between(1, 60_000),
+});
+
 const kernelOptionsSchema = z.strictObject({
   limits: limitsSchema.optional(),
   maxPayloadBytes: z
@@ -122,6 +161,8 @@ const kernelOptionsSchema = z.strictObject({
       checkpointEvery: z.number().optional(),
     })
     .optional(),
+  isolation: z.enum(['process', 'inline'], "must be 'process' or 'inline'").optional(),
+  sandboxHosts: sandboxHostsSchema.optional(),
 });
 
 /** Kernel options after validation. */

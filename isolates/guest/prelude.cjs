@@ -156,10 +156,21 @@
   };
 
   // Snapshot state crosses in superjson's form (JSON plus type annotations), loaded into the realm on first use.
+  // superjson's module code runs on this realm's built-ins; if the agent has changed them, that code could
+  // call agent functions and throw agent-made errors, which the host would then copy out of the isolate
+  // (running their getters: hole H1). So the built-ins are fingerprinted below, before agent code exists, and
+  // superjson is loaded only while the fingerprint still holds (issue 12, item 3).
   /** @type {Superjson | undefined} */
   let superjson;
+  /** @type {() => boolean} */
+  let builtinsIntact = () => true;
   /** @type {<T>(use: (lib: Superjson) => T) => Promise<T>} */
   const withSuperjson = (use) => {
+    if (superjson === undefined && !builtinsIntact()) {
+      return new PromiseCtor((_resolve, reject) =>
+        reject(kernelError('E_BAD_ARG', 'snapshot state needs the built-ins unchanged until its first use')),
+      );
+    }
     const ready =
       superjson !== undefined
         ? ReflectApply(PromiseResolve, PromiseCtor, [undefined])
@@ -236,6 +247,93 @@
   for (const space in namespaces) define(sys, space, /** @type {object} */ (namespaces[space]));
   ObjectFreeze(sys);
   ReflectDefineProperty(g, 'sys', { value: sys, writable: false, enumerable: false, configurable: false });
+
+  // The fingerprint of the built-ins: every own property (key and value, getter, setter) and the prototype
+  // link of the global object, of every object and function it holds, of their prototypes, and of the
+  // iterator prototypes. Taken now, before agent code; checked before superjson is loaded. A new data global
+  // is not a change; a new accessor global is (a lookup superjson makes could run it).
+  {
+    const ReflectOwnKeys = Reflect.ownKeys;
+    const ReflectGetOwnPropertyDescriptor = Reflect.getOwnPropertyDescriptor;
+    const ReflectGetPrototypeOf = Reflect.getPrototypeOf;
+    // Object.is, not ===: the global NaN must equal itself.
+    const ObjectIs = Object.is;
+    /** @type {Array<[object, unknown, Array<[PropertyKey, unknown, unknown, unknown]>]>} */
+    const prints = [];
+    const seen = new WeakSet();
+    const WeakSetHas = WeakSet.prototype.has;
+    const WeakSetAdd = WeakSet.prototype.add;
+    const ArrayPush = Array.prototype.push;
+    /** @type {(target: unknown) => void} */
+    const record = (target) => {
+      if (target === null || (typeof target !== 'object' && typeof target !== 'function')) return;
+      if (ReflectApply(WeakSetHas, seen, [target])) return;
+      ReflectApply(WeakSetAdd, seen, [target]);
+      /** @type {Array<[PropertyKey, unknown, unknown, unknown]>} */
+      const props = [];
+      const keys = ReflectOwnKeys(/** @type {object} */ (target));
+      for (let i = 0; i < keys.length; i++) {
+        const key = /** @type {PropertyKey} */ (keys[i]);
+        const desc = /** @type {PropertyDescriptor} */ (
+          ReflectGetOwnPropertyDescriptor(/** @type {object} */ (target), key)
+        );
+        ReflectApply(ArrayPush, props, [[key, desc.value, desc.get, desc.set]]);
+      }
+      ReflectApply(ArrayPush, prints, [[target, ReflectGetPrototypeOf(/** @type {object} */ (target)), props]]);
+    };
+    const globalKeys = ReflectOwnKeys(g);
+    record(g);
+    for (let i = 0; i < globalKeys.length; i++) {
+      const value = /** @type {PropertyDescriptor} */ (
+        ReflectGetOwnPropertyDescriptor(g, /** @type {PropertyKey} */ (globalKeys[i]))
+      ).value;
+      if (value === sys) continue;
+      record(value);
+      if (typeof value === 'function') record(value.prototype);
+      if (value !== null && (typeof value === 'object' || typeof value === 'function'))
+        record(ReflectGetPrototypeOf(value));
+    }
+    const ArrayIterator = ReflectGetPrototypeOf([][Symbol.iterator]());
+    record(ArrayIterator);
+    record(ReflectGetPrototypeOf(/** @type {object} */ (ArrayIterator)));
+    record(ReflectGetPrototypeOf(new Map()[Symbol.iterator]()));
+    record(ReflectGetPrototypeOf(new Set()[Symbol.iterator]()));
+    record(ReflectGetPrototypeOf(''[Symbol.iterator]()));
+    builtinsIntact = () => {
+      for (let p = 0; p < prints.length; p++) {
+        // Indexing, not destructuring: destructuring runs the (possibly poisoned) array iterator.
+        const print = /** @type {[object, unknown, Array<[PropertyKey, unknown, unknown, unknown]>]} */ (prints[p]);
+        const target = print[0];
+        const proto = print[1];
+        const props = print[2];
+        if (ReflectGetPrototypeOf(target) !== proto) return false;
+        const keys = ReflectOwnKeys(target);
+        if (target === g) {
+          // New globals: data properties are the agent's own; accessors are refused.
+          for (let i = 0; i < keys.length; i++) {
+            const desc = ReflectGetOwnPropertyDescriptor(g, /** @type {PropertyKey} */ (keys[i]));
+            if (desc !== undefined && (desc.get !== undefined || desc.set !== undefined)) {
+              let known = false;
+              for (let j = 0; j < props.length; j++) if (/** @type {any} */ (props[j])[0] === keys[i]) known = true;
+              if (!known) return false;
+            }
+          }
+        } else if (keys.length !== props.length) {
+          return false;
+        }
+        for (let i = 0; i < props.length; i++) {
+          const prop = /** @type {[PropertyKey, unknown, unknown, unknown]} */ (props[i]);
+          const key = prop[0];
+          const value = prop[1];
+          const get = prop[2];
+          const set = prop[3];
+          const desc = ReflectGetOwnPropertyDescriptor(target, key);
+          if (desc === undefined || !ObjectIs(desc.value, value) || desc.get !== get || desc.set !== set) return false;
+        }
+      }
+      return true;
+    };
+  }
 
   // Reports the outcome of main exactly once.
   let finished = false;

@@ -20,6 +20,9 @@ export const ERROR_CODES = [
   'E_BAD_SNAPSHOT',
   'E_AGENT_FAILED',
   'E_INTERNAL',
+  // The sandbox host process running the agent died (abort, signal, exit, IPC failure) or was killed by the
+  // kernel (memory bound, protocol violation): docs/architecture.md §11.
+  'E_CRASHED',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -209,3 +209,39 @@ describe('agent text reaches the terminal only escaped', () => {
     expect(JSON.parse(run.stdout)).toEqual({ text: evil });
   });
 });
+
+describe('isokernel run --isolation', () => {
+  // An agent that aborts V8 (hole H5): the tier decides whether it takes the CLI's process with it.
+  const abort = () =>
+    agentFile('export default async function main() { return "x".repeat(2 ** 27).split("").length; }');
+
+  it('runs agents in a sandbox host by default: an agent that aborts V8 ends E_CRASHED and the CLI exits 1', async () => {
+    const run = await isokernel('run', abort(), '--memory-mb', '1024', '--cpu-ms', '20000', '--wall-ms', '20000');
+    expect(run.status, run.stderr).toBe(1);
+    expect(JSON.parse(run.stdout)).toMatchObject({ error: { code: 'E_CRASHED' } });
+    expect(run.stderr).toMatch(/E_CRASHED/);
+  });
+
+  it('--isolation inline runs it in the CLI process, which the same agent aborts', async () => {
+    const run = await isokernel(
+      'run',
+      abort(),
+      '--isolation',
+      'inline',
+      '--memory-mb',
+      '1024',
+      '--cpu-ms',
+      '20000',
+      '--wall-ms',
+      '20000',
+    );
+    expect(run.status).toBeNull();
+    expect(run.stdout).toBe('');
+  });
+
+  it('refuses an unknown tier as a usage error', async () => {
+    const run = await isokernel('run', abort(), '--isolation', 'threads');
+    expect(run.status).toBe(2);
+    expect(run.stderr).toMatch(/--isolation must be 'process' or 'inline'/);
+  });
+});

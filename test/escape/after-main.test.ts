@@ -5,94 +5,100 @@
 
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Kernel, KernelEvent, RunResult } from '../../index.js';
-import { recordingTool, testKernel, testToolsPolicy } from '../helpers/kernel.js';
+import { ISOLATION_MODES, recordingTool, testKernel, testToolsPolicy } from '../helpers/kernel.js';
 
-const LIMITS = { cpu_ms: 500, wall_ms: 2000, memory_mb: 64 };
+// Every attack of this suite runs against both isolation tiers.
+describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
+  const LIMITS = { cpu_ms: 500, wall_ms: 2000, memory_mb: 64 };
 
-type SyscallEvent = Extract<KernelEvent, { type: 'syscall' }>;
+  type SyscallEvent = Extract<KernelEvent, { type: 'syscall' }>;
 
-const events: Array<SyscallEvent | { type: 'exit'; agent: string }> = [];
-const { tool: record, calls: recorded, capability: recordCapability } = recordingTool(null);
+  const events: Array<SyscallEvent | { type: 'exit'; agent: string }> = [];
+  const { tool: record, calls: recorded, capability: recordCapability } = recordingTool(null);
 
-let kernel: Kernel;
-beforeAll(() => {
-  kernel = testKernel({
-    limits: LIMITS,
-    tools: [record],
-    policy: { capabilities: [...testToolsPolicy.capabilities, recordCapability] },
+  let kernel: Kernel;
+  beforeAll(() => {
+    kernel = testKernel({
+      isolation,
+      limits: LIMITS,
+      tools: [record],
+      policy: { capabilities: [...testToolsPolicy.capabilities, recordCapability] },
+    });
+    kernel.on('syscall', (event) => events.push(event));
+    kernel.on('exit', (event) => events.push({ type: 'exit', agent: event.agent }));
   });
-  kernel.on('syscall', (event) => events.push(event));
-  kernel.on('exit', (event) => events.push({ type: 'exit', agent: event.agent }));
-});
-afterAll(async () => {
-  await kernel.close();
-});
-beforeEach(() => {
-  recorded.length = 0;
-  events.length = 0;
-});
+  afterAll(async () => {
+    await kernel.close();
+  });
+  beforeEach(() => {
+    recorded.length = 0;
+    events.length = 0;
+  });
 
-// Runs the agent, then waits a little for anything it scheduled, and returns the result and the
-// syscall events that came after its exit.
-async function runAndLinger(code: string): Promise<{ result: RunResult; late: SyscallEvent[] }> {
-  const handle = kernel.spawn({ code });
-  const result = await handle.result;
-  expect(kernel.live()).not.toContain(handle.id);
-  await new Promise((resolve) => setTimeout(resolve, 300));
-  const mine = events.filter((e) => e.agent === handle.id);
-  const exitAt = mine.findIndex((e) => e.type === 'exit');
-  expect(exitAt).toBeGreaterThanOrEqual(0);
-  const late = mine.slice(exitAt + 1).filter((e): e is SyscallEvent => e.type === 'syscall');
-  return { result, late };
-}
-
-// Every syscall the agent issued after it ended was refused with E_KILLED. A pending call that started
-// before the end may still complete on the host (its reply is dropped), so only calls with code E_KILLED
-// or refused: true are counted as late ones.
-function expectRefused(late: SyscallEvent[]): void {
-  for (const event of late) {
-    if (event.refused) expect(event.code).toBe('E_KILLED');
+  // Runs the agent, then waits a little for anything it scheduled, and returns the result and the
+  // syscall events that came after its exit.
+  async function runAndLinger(code: string): Promise<{ result: RunResult; late: SyscallEvent[] }> {
+    const handle = kernel.spawn({ code });
+    const result = await handle.result;
+    expect(kernel.live()).not.toContain(handle.id);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const mine = events.filter((e) => e.agent === handle.id);
+    const exitAt = mine.findIndex((e) => e.type === 'exit');
+    expect(exitAt).toBeGreaterThanOrEqual(0);
+    const late = mine.slice(exitAt + 1).filter((e): e is SyscallEvent => e.type === 'syscall');
+    return { result, late };
   }
-}
 
-describe('work scheduled after main returns', () => {
-  it('syscalls from a .then() chain after the return are refused with E_KILLED', async () => {
-    const { result, late } = await runAndLinger(`export default async function main() {
+  // Every syscall the agent issued after it ended was refused with E_KILLED. A pending call that started
+  // before the end may still complete on the host (its reply is dropped), so only calls with code E_KILLED
+  // or refused: true are counted as late ones.
+  function expectRefused(late: SyscallEvent[]): void {
+    for (const event of late) {
+      if (event.refused) expect(event.code).toBe('E_KILLED');
+    }
+  }
+
+  describe('work scheduled after main returns', () => {
+    it('syscalls from a .then() chain after the return are refused with E_KILLED', async () => {
+      const { result, late } = await runAndLinger(`export default async function main() {
   (async () => {
     for (let i = 0; i < 20; i++) await null;
     for (let i = 0; i < 3; i++) { try { await sys.tool('record', 'late ' + i); } catch {} }
   })();
   return 'the value';
 }`);
-    expect(result).toMatchObject({ ok: true, value: 'the value' });
-    expect(recorded).toEqual([]);
-    expectRefused(late);
-    expect(late.some((e) => e.refused && e.code === 'E_KILLED')).toBe(true);
-  });
+      expect(result).toMatchObject({ ok: true, value: 'the value' });
+      expect(recorded).toEqual([]);
+      expectRefused(late);
+      // Inline, the isolate's thread reaches the late calls while the kernel handles main's end, so they arrive
+      // and are refused. A sandbox host disposes the isolate as it reports main's end, before they run, so none
+      // reaches the kernel at all (and none reached the tool, above).
+      if (isolation === 'inline') expect(late.some((e) => e.refused && e.code === 'E_KILLED')).toBe(true);
+    });
 
-  it('a synchronous flood of syscalls after the return is refused and stops', async () => {
-    const { result, late } = await runAndLinger(`export default async function main() {
+    it('a synchronous flood of syscalls after the return is refused and stops', async () => {
+      const { result, late } = await runAndLinger(`export default async function main() {
   (async () => { for (let i = 0; i < 20; i++) await null; for (;;) sys.tool('record', 'flood').catch(() => {}); })();
   return 1;
 }`);
-    expect(result).toMatchObject({ ok: true, value: 1 });
-    expect(recorded).toEqual([]);
-    expectRefused(late);
-  });
+      expect(result).toMatchObject({ ok: true, value: 1 });
+      expect(recorded).toEqual([]);
+      expectRefused(late);
+    });
 
-  it('a sleep pending at return never resumes the agent', async () => {
-    const { result, late } = await runAndLinger(`export default async function main() {
+    it('a sleep pending at return never resumes the agent', async () => {
+      const { result, late } = await runAndLinger(`export default async function main() {
   sys.tool('sleep', { ms: 100 }).then(() => sys.tool('record', 'after sleep'));
   sys.tool('sleep', { ms: 100 }).finally(() => { for (;;); });
   return { pending: true };
 }`);
-    expect(result).toMatchObject({ ok: true, value: { pending: true } });
-    expect(recorded).toEqual([]);
-    expectRefused(late);
-  });
+      expect(result).toMatchObject({ ok: true, value: { pending: true } });
+      expect(recorded).toEqual([]);
+      expectRefused(late);
+    });
 
-  it('FinalizationRegistry and WeakRef callbacks get nothing done', async () => {
-    const { result, late } = await runAndLinger(`export default async function main() {
+    it('FinalizationRegistry and WeakRef callbacks get nothing done', async () => {
+      const { result, late } = await runAndLinger(`export default async function main() {
   const registry = new FinalizationRegistry((held) => { sys.tool('record', held); for (;;); });
   for (let i = 0; i < 1000; i++) registry.register({ big: new Array(1000).fill(i) }, 'finalized ' + i);
   const ref = new WeakRef({ x: 1 });
@@ -103,32 +109,33 @@ describe('work scheduled after main returns', () => {
   junk = null;
   return 'done';
 }`);
-    expect(result).toMatchObject({ ok: true, value: 'done' });
-    expect(recorded).toEqual([]);
-    expectRefused(late);
-  });
+      expect(result).toMatchObject({ ok: true, value: 'done' });
+      expect(recorded).toEqual([]);
+      expectRefused(late);
+    });
 
-  it('a loop after the return does not keep using CPU: the isolate is disposed', async () => {
-    const { result } = await runAndLinger(`export default async function main() {
+    it('a loop after the return does not keep using CPU: the isolate is disposed', async () => {
+      const { result } = await runAndLinger(`export default async function main() {
   (async () => { for (let i = 0; i < 20; i++) await null; for (;;); })();
   return 'returned';
 }`);
-    if (result.ok) expect(result.value).toBe('returned');
-    else expect(result.error.code).toBe('E_QUOTA');
-    const before = process.cpuUsage();
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    const used = process.cpuUsage(before);
-    expect((used.user + used.system) / 1000).toBeLessThan(400);
-    expect(kernel.live()).toEqual([]);
-  });
-
-  it('the agent is gone from kernel.live() as soon as its result is known', async () => {
-    const handle = kernel.spawn({
-      code: "export default async function main() { sys.tool('sleep', { ms: 1000 }); return 'quick'; }",
+      if (result.ok) expect(result.value).toBe('returned');
+      else expect(result.error.code).toBe('E_QUOTA');
+      const before = process.cpuUsage();
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const used = process.cpuUsage(before);
+      expect((used.user + used.system) / 1000).toBeLessThan(400);
+      expect(kernel.live()).toEqual([]);
     });
-    expect(kernel.live()).toContain(handle.id);
-    const result = await handle.result;
-    expect(result).toMatchObject({ ok: true, value: 'quick' });
-    expect(kernel.live()).toEqual([]);
+
+    it('the agent is gone from kernel.live() as soon as its result is known', async () => {
+      const handle = kernel.spawn({
+        code: "export default async function main() { sys.tool('sleep', { ms: 1000 }); return 'quick'; }",
+      });
+      expect(kernel.live()).toContain(handle.id);
+      const result = await handle.result;
+      expect(result).toMatchObject({ ok: true, value: 'quick' });
+      expect(kernel.live()).toEqual([]);
+    });
   });
 });

@@ -6,85 +6,87 @@
 // agent has no channel left to report on it; after-main.test.ts checks those calls are refused.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Kernel } from '../../index.js';
-import { testKernel } from '../helpers/kernel.js';
+import { ISOLATION_MODES, testKernel } from '../helpers/kernel.js';
 import { INSPECT } from './probes.js';
 
-const LIMITS = { cpu_ms: 2000, wall_ms: 5000, memory_mb: 64 };
+// Every attack of this suite runs against both isolation tiers.
+describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
+  const LIMITS = { cpu_ms: 2000, wall_ms: 5000, memory_mb: 64 };
 
-let kernel: Kernel;
-beforeAll(() => {
-  kernel = testKernel({ limits: LIMITS });
-});
-afterAll(async () => {
-  await kernel.close();
-});
+  let kernel: Kernel;
+  beforeAll(() => {
+    kernel = testKernel({ isolation, limits: LIMITS });
+  });
+  afterAll(async () => {
+    await kernel.close();
+  });
 
-// Standard ECMAScript globals of a bare V8 context, plus `sys`.
-const STANDARD_GLOBALS = new Set([
-  'Object',
-  'Function',
-  'Array',
-  'Number',
-  'parseFloat',
-  'parseInt',
-  'Infinity',
-  'NaN',
-  'undefined',
-  'Boolean',
-  'String',
-  'Symbol',
-  'Date',
-  'Promise',
-  'RegExp',
-  'Error',
-  'AggregateError',
-  'EvalError',
-  'RangeError',
-  'ReferenceError',
-  'SyntaxError',
-  'TypeError',
-  'URIError',
-  'globalThis',
-  'JSON',
-  'Math',
-  'Intl',
-  'ArrayBuffer',
-  'Uint8Array',
-  'Int8Array',
-  'Uint16Array',
-  'Int16Array',
-  'Uint32Array',
-  'Int32Array',
-  'Float32Array',
-  'Float64Array',
-  'Uint8ClampedArray',
-  'BigUint64Array',
-  'BigInt64Array',
-  'DataView',
-  'Map',
-  'BigInt',
-  'Set',
-  'WeakMap',
-  'WeakSet',
-  'Proxy',
-  'Reflect',
-  'FinalizationRegistry',
-  'WeakRef',
-  'decodeURI',
-  'decodeURIComponent',
-  'encodeURI',
-  'encodeURIComponent',
-  'escape',
-  'unescape',
-  'eval',
-  'isFinite',
-  'isNaN',
-  'sys',
-]);
+  // Standard ECMAScript globals of a bare V8 context, plus `sys`.
+  const STANDARD_GLOBALS = new Set([
+    'Object',
+    'Function',
+    'Array',
+    'Number',
+    'parseFloat',
+    'parseInt',
+    'Infinity',
+    'NaN',
+    'undefined',
+    'Boolean',
+    'String',
+    'Symbol',
+    'Date',
+    'Promise',
+    'RegExp',
+    'Error',
+    'AggregateError',
+    'EvalError',
+    'RangeError',
+    'ReferenceError',
+    'SyntaxError',
+    'TypeError',
+    'URIError',
+    'globalThis',
+    'JSON',
+    'Math',
+    'Intl',
+    'ArrayBuffer',
+    'Uint8Array',
+    'Int8Array',
+    'Uint16Array',
+    'Int16Array',
+    'Uint32Array',
+    'Int32Array',
+    'Float32Array',
+    'Float64Array',
+    'Uint8ClampedArray',
+    'BigUint64Array',
+    'BigInt64Array',
+    'DataView',
+    'Map',
+    'BigInt',
+    'Set',
+    'WeakMap',
+    'WeakSet',
+    'Proxy',
+    'Reflect',
+    'FinalizationRegistry',
+    'WeakRef',
+    'decodeURI',
+    'decodeURIComponent',
+    'encodeURI',
+    'encodeURIComponent',
+    'escape',
+    'unescape',
+    'eval',
+    'isFinite',
+    'isNaN',
+    'sys',
+  ]);
 
-// Collects every kernel-provided value: promises (settled or not), resolved values and errors from each
-// failure path the guest can reach.
-const COLLECT = `
+  // Collects every kernel-provided value: promises (settled or not), resolved values and errors from each
+  // failure path the guest can reach.
+  const COLLECT = `
 const roots = [sys, ...Object.values(sys)];
 const errors = {};
 const keep = (promise) => { roots.push(promise); promise.catch(() => {}); return promise; };
@@ -114,10 +116,10 @@ if (typeof sys.caps === 'function') {
 }
 `;
 
-describe('constructor chains from kernel-provided values', () => {
-  it('reach only the guest realm: no isolated-vm or host object, no unknown function', async () => {
-    const result = await kernel.run({
-      code: `${INSPECT}
+  describe('constructor chains from kernel-provided values', () => {
+    it('reach only the guest realm: no isolated-vm or host object, no unknown function', async () => {
+      const result = await kernel.run({
+        code: `${INSPECT}
 export default async function main() {
   ${COLLECT}
   const { violations, count } = __inspect(roots, [sys, ...Object.values(sys)]);
@@ -129,35 +131,35 @@ export default async function main() {
   const control = __inspect([{ f() {}, derefInto: 1 }], []).violations.length;
   return { violations, count, codes, control };
 }`,
+      });
+      expect(result.ok, JSON.stringify(result)).toBe(true);
+      if (!result.ok) return;
+      const value = result.value as {
+        violations: string[];
+        count: number;
+        codes: Record<string, [boolean, boolean, string]>;
+        control: number;
+      };
+      expect(value.control).toBe(2);
+      expect(value.violations).toEqual([]);
+      expect(value.count).toBeGreaterThan(20);
+      expect(value.codes).toEqual({
+        noTool: [true, true, 'E_NO_TOOL'],
+        failing: [true, true, 'E_TOOL_FAILED'],
+        rejecting: [true, true, 'E_TOOL_FAILED'],
+        badArgGuest: [true, true, 'E_BAD_ARG'],
+        badArgHost: [true, true, 'E_BAD_ARG'],
+        badToolArgs: [true, true, 'E_BAD_ARG'],
+        badOptions: [true, true, 'E_BAD_ARG'],
+        oversize: [true, true, 'E_BAD_ARG'],
+        tooDeep: [true, true, 'E_BAD_ARG'],
+        tooManyLogValues: [true, true, 'E_BAD_ARG'],
+      });
     });
-    expect(result.ok, JSON.stringify(result)).toBe(true);
-    if (!result.ok) return;
-    const value = result.value as {
-      violations: string[];
-      count: number;
-      codes: Record<string, [boolean, boolean, string]>;
-      control: number;
-    };
-    expect(value.control).toBe(2);
-    expect(value.violations).toEqual([]);
-    expect(value.count).toBeGreaterThan(20);
-    expect(value.codes).toEqual({
-      noTool: [true, true, 'E_NO_TOOL'],
-      failing: [true, true, 'E_TOOL_FAILED'],
-      rejecting: [true, true, 'E_TOOL_FAILED'],
-      badArgGuest: [true, true, 'E_BAD_ARG'],
-      badArgHost: [true, true, 'E_BAD_ARG'],
-      badToolArgs: [true, true, 'E_BAD_ARG'],
-      badOptions: [true, true, 'E_BAD_ARG'],
-      oversize: [true, true, 'E_BAD_ARG'],
-      tooDeep: [true, true, 'E_BAD_ARG'],
-      tooManyLogValues: [true, true, 'E_BAD_ARG'],
-    });
-  });
 
-  it(".constructor.constructor('return this')() is the guest's own global, with no host objects", async () => {
-    const result = await kernel.run({
-      code: `
+    it(".constructor.constructor('return this')() is the guest's own global, with no host objects", async () => {
+      const result = await kernel.run({
+        code: `
 export default async function main() {
   ${COLLECT}
   const fns = new Set([Function, (async () => {}).constructor, function* () {}.constructor, async function* () {}.constructor]);
@@ -188,27 +190,27 @@ export default async function main() {
   });
   return { report, ends, sysProto: Object.getPrototypeOf(sys), sysCtor: sys.constructor === undefined };
 }`,
+      });
+      expect(result.ok, JSON.stringify(result)).toBe(true);
+      if (!result.ok) return;
+      const value = result.value as {
+        report: unknown[][];
+        ends: boolean[];
+        sysProto: unknown;
+        sysCtor: boolean;
+      };
+      expect(value.sysProto).toBeNull();
+      expect(value.sysCtor).toBe(true);
+      for (const entry of value.report) {
+        if (entry[0] === 'no-constructor') expect(entry[1]).toBe(true);
+        else expect(entry).toEqual([true, true, []]);
+      }
+      expect(value.ends.every(Boolean)).toBe(true);
     });
-    expect(result.ok, JSON.stringify(result)).toBe(true);
-    if (!result.ok) return;
-    const value = result.value as {
-      report: unknown[][];
-      ends: boolean[];
-      sysProto: unknown;
-      sysCtor: boolean;
-    };
-    expect(value.sysProto).toBeNull();
-    expect(value.sysCtor).toBe(true);
-    for (const entry of value.report) {
-      if (entry[0] === 'no-constructor') expect(entry[1]).toBe(true);
-      else expect(entry).toEqual([true, true, []]);
-    }
-    expect(value.ends.every(Boolean)).toBe(true);
-  });
 
-  it('getOwnPropertyDescriptors of every kernel value and of globalThis show only guest data', async () => {
-    const result = await kernel.run({
-      code: `
+    it('getOwnPropertyDescriptors of every kernel value and of globalThis show only guest data', async () => {
+      const result = await kernel.run({
+        code: `
 export default async function main() {
   ${COLLECT}
   const out = [];
@@ -223,22 +225,22 @@ export default async function main() {
   const errorKeys = Object.values(errors).map((e) => Reflect.ownKeys(e).map(String).sort());
   return { out, errorKeys, globals: Reflect.ownKeys(globalThis).map(String) };
 }`,
+      });
+      expect(result.ok, JSON.stringify(result)).toBe(true);
+      if (!result.ok) return;
+      const value = result.value as { out: string[][][]; errorKeys: string[][]; globals: string[] };
+      for (const keys of value.errorKeys) expect(keys).toEqual(['code', 'message', 'stack']);
+      for (const global of value.globals) expect(STANDARD_GLOBALS.has(global), global).toBe(true);
+      // sys itself: only its syscall functions (and the frozen sys.mem namespace of them), as plain values.
+      const sysDescs = value.out[0] ?? [];
+      for (const [name, type, get, set] of sysDescs) {
+        expect([type, get, set]).toEqual([name === 'mem' ? 'object' : 'function', 'undefined', 'undefined']);
+      }
     });
-    expect(result.ok, JSON.stringify(result)).toBe(true);
-    if (!result.ok) return;
-    const value = result.value as { out: string[][][]; errorKeys: string[][]; globals: string[] };
-    for (const keys of value.errorKeys) expect(keys).toEqual(['code', 'message', 'stack']);
-    for (const global of value.globals) expect(STANDARD_GLOBALS.has(global), global).toBe(true);
-    // sys itself: only its syscall functions (and the frozen sys.mem namespace of them), as plain values.
-    const sysDescs = value.out[0] ?? [];
-    for (const [name, type, get, set] of sysDescs) {
-      expect([type, get, set]).toEqual([name === 'mem' ? 'object' : 'function', 'undefined', 'undefined']);
-    }
-  });
 
-  it('a sloppy getter called from inside the stub cannot read its caller', async () => {
-    const result = await kernel.run({
-      code: `
+    it('a sloppy getter called from inside the stub cannot read its caller', async () => {
+      const result = await kernel.run({
+        code: `
 export default async function main() {
   const seen = [];
   const makeSloppy = Function('seen', \`
@@ -259,12 +261,13 @@ export default async function main() {
   if (typeof control !== 'function') return ['control failed'];
   return seen.map((v) => v === null || v === undefined ? 'none' : typeof v === 'function' ? Function.prototype.toString.call(v).slice(0, 80) : String(v));
 }`,
+      });
+      expect(result.ok, JSON.stringify(result)).toBe(true);
+      if (!result.ok) return;
+      const seen = result.value as string[];
+      expect(seen.length).toBeGreaterThanOrEqual(5);
+      // No caller is visible at all: the stub is strict, so V8 censors it (and everything below it).
+      expect(seen.filter((s) => s !== 'none')).toEqual([]);
     });
-    expect(result.ok, JSON.stringify(result)).toBe(true);
-    if (!result.ok) return;
-    const seen = result.value as string[];
-    expect(seen.length).toBeGreaterThanOrEqual(5);
-    // No caller is visible at all: the stub is strict, so V8 censors it (and everything below it).
-    expect(seen.filter((s) => s !== 'none')).toEqual([]);
   });
 });

@@ -4,27 +4,29 @@
 // Function must reject inside the guest rather than crash anything; import.meta must be harmless.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Kernel } from '../../index.js';
-import { testKernel } from '../helpers/kernel.js';
+import { ISOLATION_MODES, testKernel } from '../helpers/kernel.js';
 
-const LIMITS = { cpu_ms: 1000, wall_ms: 3000, memory_mb: 64 };
+// Every attack of this suite runs against both isolation tiers.
+describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
+  const LIMITS = { cpu_ms: 1000, wall_ms: 3000, memory_mb: 64 };
 
-let kernel: Kernel;
-beforeAll(() => {
-  kernel = testKernel({ limits: LIMITS });
-});
-afterAll(async () => {
-  await kernel.close();
-});
+  let kernel: Kernel;
+  beforeAll(() => {
+    kernel = testKernel({ isolation, limits: LIMITS });
+  });
+  afterAll(async () => {
+    await kernel.close();
+  });
 
-async function value(code: string): Promise<unknown> {
-  const result = await kernel.run({ code });
-  expect(result.ok, JSON.stringify(result)).toBe(true);
-  return result.ok ? result.value : undefined;
-}
+  async function value(code: string): Promise<unknown> {
+    const result = await kernel.run({ code });
+    expect(result.ok, JSON.stringify(result)).toBe(true);
+    return result.ok ? result.value : undefined;
+  }
 
-describe('removed globals', () => {
-  it('WebAssembly, SharedArrayBuffer, Atomics and console are absent every way one can look', async () => {
-    const found = await value(`export default async function main() {
+  describe('removed globals', () => {
+    it('WebAssembly, SharedArrayBuffer, Atomics and console are absent every way one can look', async () => {
+      const found = await value(`export default async function main() {
   const names = ['WebAssembly', 'SharedArrayBuffer', 'Atomics', 'console', 'process', 'require', 'global', 'Buffer',
     'setTimeout', 'setInterval', 'setImmediate', 'queueMicrotask', 'structuredClone', 'fetch', 'module', 'exports'];
   const g1 = globalThis;
@@ -39,11 +41,11 @@ describe('removed globals', () => {
   if (g1 !== g2 || g2 !== g3) found.push('several globals');
   return found;
 }`);
-    expect(found).toEqual([]);
-  });
+      expect(found).toEqual([]);
+    });
 
-  it('the raw host callbacks are gone', async () => {
-    const found = await value(`export default async function main() {
+    it('the raw host callbacks are gone', async () => {
+      const found = await value(`export default async function main() {
   const keys = Reflect.ownKeys(globalThis).map(String);
   return [
     keys.filter((k) => /isokernel|enter|done|deliver|ivm/i.test(k)),
@@ -53,13 +55,13 @@ describe('removed globals', () => {
     Function('return typeof __isokernel_enter')(),
   ];
 }`);
-    expect(found).toEqual([[], false, false, 'string', 'undefined']);
+      expect(found).toEqual([[], false, false, 'string', 'undefined']);
+    });
   });
-});
 
-describe('sys is frozen', () => {
-  it('its global binding cannot be deleted, reassigned or redefined', async () => {
-    const outcome = await value(`export default async function main() {
+  describe('sys is frozen', () => {
+    it('its global binding cannot be deleted, reassigned or redefined', async () => {
+      const outcome = await value(`export default async function main() {
   const desc = Object.getOwnPropertyDescriptor(globalThis, 'sys');
   const attempts = {};
   const attempt = (name, fn) => { try { fn(); attempts[name] = 'no error'; } catch (e) { attempts[name] = e.constructor.name; } };
@@ -70,21 +72,21 @@ describe('sys is frozen', () => {
   attempt('sloppy delete', () => { if (Function('return delete sys')()) throw new Error('deleted'); });
   return { desc: { writable: desc.writable, configurable: desc.configurable, enumerable: desc.enumerable }, attempts, same: globalThis.sys === sys };
 }`);
-    expect(outcome).toEqual({
-      desc: { writable: false, configurable: false, enumerable: false },
-      attempts: {
-        delete: 'TypeError',
-        assign: 'TypeError',
-        defineProperty: 'TypeError',
-        'sloppy assign': 'no error',
-        'sloppy delete': 'no error',
-      },
-      same: true,
+      expect(outcome).toEqual({
+        desc: { writable: false, configurable: false, enumerable: false },
+        attempts: {
+          delete: 'TypeError',
+          assign: 'TypeError',
+          defineProperty: 'TypeError',
+          'sloppy assign': 'no error',
+          'sloppy delete': 'no error',
+        },
+        same: true,
+      });
     });
-  });
 
-  it('sys and its functions cannot be extended, changed or re-prototyped', async () => {
-    const outcome = await value(`export default async function main() {
+    it('sys and its functions cannot be extended, changed or re-prototyped', async () => {
+      const outcome = await value(`export default async function main() {
   const attempts = {};
   const attempt = (name, fn) => { try { const r = fn(); attempts[name] = r === false ? 'refused' : 'no error'; } catch (e) { attempts[name] = e.constructor.name; } };
   const original = sys.tool;
@@ -103,35 +105,35 @@ describe('sys is frozen', () => {
   const still = await sys.tool('echo', 'works');
   return { attempts, states, still };
 }`);
-    expect(outcome).toEqual({
-      attempts: {
-        'replace tool': 'TypeError',
-        'add member': 'TypeError',
-        'delete member': 'TypeError',
-        'defineProperty on sys': 'TypeError',
-        'setPrototypeOf sys': 'TypeError',
-        'Reflect.setPrototypeOf sys': 'refused',
-        '__proto__ of sys': 'TypeError',
-        'property on sys.tool': 'TypeError',
-        'name of sys.tool': 'TypeError',
-        'setPrototypeOf sys.tool': 'TypeError',
-        'Function.prototype.call poisoned': 'no error',
-      },
-      states: [true, true, true, true, true, false],
-      still: 'works',
+      expect(outcome).toEqual({
+        attempts: {
+          'replace tool': 'TypeError',
+          'add member': 'TypeError',
+          'delete member': 'TypeError',
+          'defineProperty on sys': 'TypeError',
+          'setPrototypeOf sys': 'TypeError',
+          'Reflect.setPrototypeOf sys': 'refused',
+          '__proto__ of sys': 'TypeError',
+          'property on sys.tool': 'TypeError',
+          'name of sys.tool': 'TypeError',
+          'setPrototypeOf sys.tool': 'TypeError',
+          'Function.prototype.call poisoned': 'no error',
+        },
+        states: [true, true, true, true, true, false],
+        still: 'works',
+      });
+    });
+
+    it('a module-scope shadow of sys only fools the agent itself', async () => {
+      const outcome = await value(`const sys = { tool: async () => 'fake' };
+export default async function main() { return [await sys.tool('echo', 1), await globalThis.sys.tool('echo', 2)]; }`);
+      expect(outcome).toEqual(['fake', 2]);
     });
   });
 
-  it('a module-scope shadow of sys only fools the agent itself', async () => {
-    const outcome = await value(`const sys = { tool: async () => 'fake' };
-export default async function main() { return [await sys.tool('echo', 1), await globalThis.sys.tool('echo', 2)]; }`);
-    expect(outcome).toEqual(['fake', 2]);
-  });
-});
-
-describe('dynamic code', () => {
-  it('import() through eval or Function rejects inside the guest', async () => {
-    const outcome = await value(`export default async function main() {
+  describe('dynamic code', () => {
+    it('import() through eval or Function rejects inside the guest', async () => {
+      const outcome = await value(`export default async function main() {
   const out = [];
   for (const make of [
     () => (0, eval)('import("node:fs")'),
@@ -151,35 +153,36 @@ describe('dynamic code', () => {
   }
   return out;
 }`);
-    expect(outcome).toEqual([
-      ['returned', true],
-      ['rejected', true, 'string'],
-      ['returned', true],
-      ['rejected', true, 'string'],
-      ['returned', true],
-      ['rejected', true, 'string'],
-      ['returned', true],
-      ['rejected', true, 'string'],
-      ['returned', true],
-      ['rejected', true, 'string'],
-    ]);
-  });
+      expect(outcome).toEqual([
+        ['returned', true],
+        ['rejected', true, 'string'],
+        ['returned', true],
+        ['rejected', true, 'string'],
+        ['returned', true],
+        ['rejected', true, 'string'],
+        ['returned', true],
+        ['rejected', true, 'string'],
+        ['returned', true],
+        ['rejected', true, 'string'],
+      ]);
+    });
 
-  it('a literal import() anywhere in the source is refused before the agent runs', async () => {
-    for (const code of [
-      "export default async function main() { return import('x'); }",
-      "const later = () => import('x');\nexport default async function main() { return 1; }",
-      "import 'x';\nexport default async function main() {}",
-    ]) {
-      const result = await kernel.run({ code });
-      expect(result).toMatchObject({ ok: false, error: { code: 'E_BAD_CODE' } });
-    }
-  });
+    it('a literal import() anywhere in the source is refused before the agent runs', async () => {
+      for (const code of [
+        "export default async function main() { return import('x'); }",
+        "const later = () => import('x');\nexport default async function main() { return 1; }",
+        "import 'x';\nexport default async function main() {}",
+      ]) {
+        const result = await kernel.run({ code });
+        expect(result).toMatchObject({ ok: false, error: { code: 'E_BAD_CODE' } });
+      }
+    });
 
-  it('import.meta is an empty, harmless object', async () => {
-    const outcome = await value(`export default async function main() {
+    it('import.meta is an empty, harmless object', async () => {
+      const outcome = await value(`export default async function main() {
   return [typeof import.meta, Reflect.ownKeys(import.meta).map(String), Object.getPrototypeOf(import.meta) === null, JSON.stringify(import.meta)];
 }`);
-    expect(outcome).toEqual(['object', [], true, '{}']);
+      expect(outcome).toEqual(['object', [], true, '{}']);
+    });
   });
 });

@@ -1,89 +1,93 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Kernel } from '../../index.js';
-import { testKernel } from '../helpers/kernel.js';
+import { ISOLATION_MODES, testKernel } from '../helpers/kernel.js';
 
-/**
- * Attack: a handle crosses the boundary as a few dozen bytes but stands for a value of up to the payload
- * cap. Repeating one handle many times inside a spawn input, a memory value or a snapshot state would make
- * the host build (and keep, and hand to a child isolate) something far larger than any payload the agent
- * could send. Each must be refused with E_BAD_ARG once the substituted value exceeds the payload cap.
- */
-let kernel: Kernel | undefined;
-afterEach(async () => {
-  await kernel?.close();
-  kernel = undefined;
-});
-
-const MAX = 64 * 1024;
-
-function setup(): Kernel {
-  kernel = testKernel({
-    maxPayloadBytes: MAX,
-    policy: {
-      capabilities: [
-        { action: 'echo', resource: 'echo' },
-        { action: 'agent.spawn', resource: 'inline' },
-      ],
-    },
+// Every attack of this suite runs against both isolation tiers.
+describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
+  /**
+   * Attack: a handle crosses the boundary as a few dozen bytes but stands for a value of up to the payload
+   * cap. Repeating one handle many times inside a spawn input, a memory value or a snapshot state would make
+   * the host build (and keep, and hand to a child isolate) something far larger than any payload the agent
+   * could send. Each must be refused with E_BAD_ARG once the substituted value exceeds the payload cap.
+   */
+  let kernel: Kernel | undefined;
+  afterEach(async () => {
+    await kernel?.close();
+    kernel = undefined;
   });
-  kernel.programs.add('size', 'export default async (input) => JSON.stringify(input).length');
-  return kernel;
-}
 
-// Makes a handle to a ~40 KB value and repeats it 40 times: ~1.6 MB once substituted.
-const AMPLIFY = `
+  const MAX = 64 * 1024;
+
+  function setup(): Kernel {
+    kernel = testKernel({
+      isolation,
+      maxPayloadBytes: MAX,
+      policy: {
+        capabilities: [
+          { action: 'echo', resource: 'echo' },
+          { action: 'agent.spawn', resource: 'inline' },
+        ],
+      },
+    });
+    kernel.programs.add('size', 'export default async (input) => JSON.stringify(input).length');
+    return kernel;
+  }
+
+  // Makes a handle to a ~40 KB value and repeats it 40 times: ~1.6 MB once substituted.
+  const AMPLIFY = `
   const h = await sys.tool('echo', 'x'.repeat(40 * 1024), { handle: true });
   const big = Array.from({ length: 40 }, () => h);
 `;
 
-describe('handle amplification', () => {
-  it('a spawn input that substitutes to more than the payload cap is refused', async () => {
-    const k = setup();
-    const result = await k.run({
-      code: `export default async () => {
+  describe('handle amplification', () => {
+    it('a spawn input that substitutes to more than the payload cap is refused', async () => {
+      const k = setup();
+      const result = await k.run({
+        code: `export default async () => {
         ${AMPLIFY}
         try { const id = await sys.spawn({ program: 'size', input: big }); return await sys.join(id); }
         catch (e) { return e.code; }
       }`,
+      });
+      expect(result).toMatchObject({ ok: true, value: 'E_BAD_ARG' });
+      expect(result.usage.children).toBe(0);
     });
-    expect(result).toMatchObject({ ok: true, value: 'E_BAD_ARG' });
-    expect(result.usage.children).toBe(0);
-  });
 
-  it('a memory value that substitutes to more than the payload cap is refused', async () => {
-    const k = setup();
-    const result = await k.run({
-      code: `export default async () => {
+    it('a memory value that substitutes to more than the payload cap is refused', async () => {
+      const k = setup();
+      const result = await k.run({
+        code: `export default async () => {
         ${AMPLIFY}
         try { await sys.mem.put('k', big); } catch (e) { return [e.code, await sys.mem.get('k')]; }
         return 'stored';
       }`,
+      });
+      expect(result).toMatchObject({ ok: true, value: ['E_BAD_ARG', null] });
     });
-    expect(result).toMatchObject({ ok: true, value: ['E_BAD_ARG', null] });
-  });
 
-  it('a snapshot state that substitutes to more than the payload cap is refused', async () => {
-    const k = setup();
-    const result = await k.run({
-      code: `export default async () => {
+    it('a snapshot state that substitutes to more than the payload cap is refused', async () => {
+      const k = setup();
+      const result = await k.run({
+        code: `export default async () => {
         ${AMPLIFY}
         try { await sys.snapshot({ big }); return 'saved'; } catch (e) { return e.code; }
       }`,
+      });
+      expect(result).toMatchObject({ ok: true, value: 'E_BAD_ARG' });
+      expect(await k.snapshots.list()).toEqual([]);
     });
-    expect(result).toMatchObject({ ok: true, value: 'E_BAD_ARG' });
-    expect(await k.snapshots.list()).toEqual([]);
-  });
 
-  it('one handle under the cap still works in all three', async () => {
-    const k = setup();
-    const result = await k.run({
-      code: `export default async () => {
+    it('one handle under the cap still works in all three', async () => {
+      const k = setup();
+      const result = await k.run({
+        code: `export default async () => {
         const h = await sys.tool('echo', 'x'.repeat(1000), { handle: true });
         await sys.mem.put('k', [h, h]);
         const snap = await sys.snapshot([h]);
         return [await sys.join(await sys.spawn({ program: 'size', input: [h, h] })), typeof snap];
       }`,
+      });
+      expect(result).toMatchObject({ ok: true, value: [2007, 'string'] });
     });
-    expect(result).toMatchObject({ ok: true, value: [2007, 'string'] });
   });
 });

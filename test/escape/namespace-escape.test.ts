@@ -1,61 +1,64 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Kernel } from '../../index.js';
 import { MAX_NAMESPACE_BYTES, MAX_NAMESPACE_ENTRIES } from '../../runtime/store/namespace-memory.js';
+import { ISOLATION_MODES } from '../helpers/kernel.js';
 import { webAndMailKernel } from '../helpers/web-and-mail.js';
 
-/**
- * Attack: reach memory or audit records outside the agent's namespace, or learn labelled data from them
- * without the label (key names, existence, audit records), or fill the host with memory entries.
- */
-let kernel: Kernel | undefined;
-afterEach(async () => {
-  await kernel?.close();
-  kernel = undefined;
-});
+// Every attack of this suite runs against both isolation tiers.
+describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
+  /**
+   * Attack: reach memory or audit records outside the agent's namespace, or learn labelled data from them
+   * without the label (key names, existence, audit records), or fill the host with memory entries.
+   */
+  let kernel: Kernel | undefined;
+  afterEach(async () => {
+    await kernel?.close();
+    kernel = undefined;
+  });
 
-function setup() {
-  const made = webAndMailKernel('attacker-controlled-page');
-  kernel = made.kernel;
-  return made;
-}
+  function setup() {
+    const made = webAndMailKernel('attacker-controlled-page', isolation);
+    kernel = made.kernel;
+    return made;
+  }
 
-describe('namespace escape', () => {
-  it('sys.audit: key names a web-tainted agent wrote reach a clean agent only with the label', async () => {
-    const { kernel, sent } = setup();
-    const writer = await kernel.run({
-      code: `export default async () => { const page = await sys.tool('fetch', {}); await sys.mem.put('k-' + page, 1); await sys.mem.delete('k-' + page); return 'ok'; }`,
-    });
-    expect(writer.ok).toBe(true);
-    const reader = await kernel.run({
-      code: `export default async () => {
+  describe('namespace escape', () => {
+    it('sys.audit: key names a web-tainted agent wrote reach a clean agent only with the label', async () => {
+      const { kernel, sent } = setup();
+      const writer = await kernel.run({
+        code: `export default async () => { const page = await sys.tool('fetch', {}); await sys.mem.put('k-' + page, 1); await sys.mem.delete('k-' + page); return 'ok'; }`,
+      });
+      expect(writer.ok).toBe(true);
+      const reader = await kernel.run({
+        code: `export default async () => {
         const records = await sys.audit({ limit: 1000 });
         const leaked = records.map((r) => r.resource).find((r) => typeof r === 'string' && r.includes('attacker'));
         try { await sys.tool('mail', { body: leaked }); return 'sent'; } catch (e) { return [e.code, await sys.label()]; }
       }`,
+      });
+      expect(reader).toMatchObject({ ok: true, value: ['E_TAINT', ['web']] });
+      expect(sent).toEqual([]);
     });
-    expect(reader).toMatchObject({ ok: true, value: ['E_TAINT', ['web']] });
-    expect(sent).toEqual([]);
-  });
 
-  it('mem.delete: the existence of a key a tainted agent wrote raises the deleter', async () => {
-    const { kernel, sent } = setup();
-    await kernel.run({
-      code: `export default async () => { const page = await sys.tool('fetch', {}); if (page.length > 3) await sys.mem.put('bit', 1); return 'ok'; }`,
-    });
-    const reader = await kernel.run({
-      code: `export default async () => {
+    it('mem.delete: the existence of a key a tainted agent wrote raises the deleter', async () => {
+      const { kernel, sent } = setup();
+      await kernel.run({
+        code: `export default async () => { const page = await sys.tool('fetch', {}); if (page.length > 3) await sys.mem.put('bit', 1); return 'ok'; }`,
+      });
+      const reader = await kernel.run({
+        code: `export default async () => {
         const bit = await sys.mem.delete('bit');
         try { await sys.tool('mail', { body: String(bit) }); return 'sent'; } catch (e) { return [e.code, bit]; }
       }`,
+      });
+      expect(reader).toMatchObject({ ok: true, value: ['E_TAINT', true] });
+      expect(sent).toEqual([]);
     });
-    expect(reader).toMatchObject({ ok: true, value: ['E_TAINT', true] });
-    expect(sent).toEqual([]);
-  });
 
-  it('filling memory: a namespace refuses entries past its count cap with E_QUOTA, and deleting frees room', async () => {
-    const { kernel } = setup();
-    const result = await kernel.run({
-      code: `export default async (max) => {
+    it('filling memory: a namespace refuses entries past its count cap with E_QUOTA, and deleting frees room', async () => {
+      const { kernel } = setup();
+      const result = await kernel.run({
+        code: `export default async (max) => {
         for (let i = 0; i < max; i++) await sys.mem.put('k' + i, i);
         let refused;
         try { await sys.mem.put('one-more', 1); } catch (e) { refused = e.code; }
@@ -64,25 +67,26 @@ describe('namespace escape', () => {
         await sys.mem.put('one-more', 1);
         return refused;
       }`,
-      input: MAX_NAMESPACE_ENTRIES,
-      limits: { cpu_ms: 60_000 },
-    });
-    expect(result).toMatchObject({ ok: true, value: 'E_QUOTA' });
-  }, 60_000);
+        input: MAX_NAMESPACE_ENTRIES,
+        limits: { cpu_ms: 60_000 },
+      });
+      expect(result).toMatchObject({ ok: true, value: 'E_QUOTA' });
+    }, 60_000);
 
-  it('filling memory: a namespace refuses bytes past its size cap, even through concurrent puts', async () => {
-    const { kernel } = setup();
-    const result = await kernel.run({
-      code: `export default async (count) => {
+    it('filling memory: a namespace refuses bytes past its size cap, even through concurrent puts', async () => {
+      const { kernel } = setup();
+      const result = await kernel.run({
+        code: `export default async (count) => {
         const big = 'x'.repeat(900 * 1024);
         const settled = await Promise.allSettled(Array.from({ length: count }, (_, i) => sys.mem.put('b' + i, big)));
         return settled.map((s) => s.status === 'fulfilled' ? 'ok' : s.reason.code);
       }`,
-      input: Math.ceil(MAX_NAMESPACE_BYTES / (900 * 1024)) + 4,
+        input: Math.ceil(MAX_NAMESPACE_BYTES / (900 * 1024)) + 4,
+      });
+      expect(result.ok).toBe(true);
+      const outcomes = (result.ok ? result.value : []) as string[];
+      expect(outcomes.filter((o) => o === 'ok').length).toBe(Math.floor(MAX_NAMESPACE_BYTES / (900 * 1024 + 40)));
+      expect(new Set(outcomes.filter((o) => o !== 'ok'))).toEqual(new Set(['E_QUOTA']));
     });
-    expect(result.ok).toBe(true);
-    const outcomes = (result.ok ? result.value : []) as string[];
-    expect(outcomes.filter((o) => o === 'ok').length).toBe(Math.floor(MAX_NAMESPACE_BYTES / (900 * 1024 + 40)));
-    expect(new Set(outcomes.filter((o) => o !== 'ok'))).toEqual(new Set(['E_QUOTA']));
   });
 });

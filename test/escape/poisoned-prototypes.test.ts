@@ -6,36 +6,39 @@
 
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Kernel } from '../../index.js';
-import { recordingTool, testKernel, testToolsPolicy } from '../helpers/kernel.js';
+import { ISOLATION_MODES, recordingTool, testKernel, testToolsPolicy } from '../helpers/kernel.js';
 import { PRELUDE_MARKERS } from './probes.js';
 
-const LIMITS = { cpu_ms: 1000, wall_ms: 3000, memory_mb: 64 };
-const PAYLOAD = { a: [1, 'two', { three: 3 }], b: null, c: 'text', d: { e: [true, false] } };
-const PAYLOAD_SOURCE = JSON.stringify(PAYLOAD);
+// Every attack of this suite runs against both isolation tiers.
+describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
+  const LIMITS = { cpu_ms: 1000, wall_ms: 3000, memory_mb: 64 };
+  const PAYLOAD = { a: [1, 'two', { three: 3 }], b: null, c: 'text', d: { e: [true, false] } };
+  const PAYLOAD_SOURCE = JSON.stringify(PAYLOAD);
 
-const logs: string[] = [];
-const { tool: record, calls: received, capability: recordCapability } = recordingTool({ got: 'it' });
+  const logs: string[] = [];
+  const { tool: record, calls: received, capability: recordCapability } = recordingTool({ got: 'it' });
 
-let kernel: Kernel;
-beforeAll(() => {
-  kernel = testKernel({
-    limits: LIMITS,
-    tools: [record],
-    policy: { capabilities: [...testToolsPolicy.capabilities, recordCapability] },
+  let kernel: Kernel;
+  beforeAll(() => {
+    kernel = testKernel({
+      isolation,
+      limits: LIMITS,
+      tools: [record],
+      policy: { capabilities: [...testToolsPolicy.capabilities, recordCapability] },
+    });
+    kernel.on('log', (event) => logs.push(event.text));
   });
-  kernel.on('log', (event) => logs.push(event.text));
-});
-afterAll(async () => {
-  await kernel.close();
-});
-beforeEach(() => {
-  received.length = 0;
-  logs.length = 0;
-});
+  afterAll(async () => {
+    await kernel.close();
+  });
+  beforeEach(() => {
+    received.length = 0;
+    logs.length = 0;
+  });
 
-// Runs before the poison: captures what the harness itself needs and defines `note`, which every poisoned
-// function calls with its receiver and arguments so that anything handed to it can be inspected.
-const HARNESS = `
+  // Runs before the poison: captures what the harness itself needs and defines `note`, which every poisoned
+  // function calls with its receiver and arguments so that anything handed to it can be inspected.
+  const HARNESS = `
 const __apply = Reflect.apply;
 const __ownKeys = Reflect.ownKeys;
 const __fnText = Function.prototype.toString;
@@ -94,8 +97,8 @@ const __equal = (x, y) => {
 const __expected = ${PAYLOAD_SOURCE};
 `;
 
-// Exercises every reply path after the poison; the report is built with '+' only (no poisoned method).
-const EXERCISE = `
+  // Exercises every reply path after the poison; the report is built with '+' only (no poisoned method).
+  const EXERCISE = `
 let report = '';
 try { const r = await sys.tool('record', ${PAYLOAD_SOURCE}); report += 'record=' + (r !== null && typeof r === 'object' && r.got === 'it'); } catch (e) { report += 'record=err:' + e.code; }
 try { report += ' echo=' + __equal(await sys.tool('echo', ${PAYLOAD_SOURCE}), __expected); } catch (e) { report += ' echo=err:' + e.code; }
@@ -109,43 +112,43 @@ report += ' leaks=[' + __leaks() + ']';
 return report;
 `;
 
-const EXPECTED_REPORT =
-  'record=true echo=true noTool=E_NO_TOOL fail=E_TOOL_FAILED reject=E_TOOL_FAILED bigint=E_BAD_ARG sleep=true log=ok leaks=[]';
+  const EXPECTED_REPORT =
+    'record=true echo=true noTool=E_NO_TOOL fail=E_TOOL_FAILED reject=E_TOOL_FAILED bigint=E_BAD_ARG sleep=true log=ok leaks=[]';
 
-// Each poison replaces intrinsics with functions that note their receiver and arguments, then either
-// forward to the original or throw.
-const KEYS = [
-  'resolve',
-  'reject',
-  'ok',
-  'value',
-  'code',
-  'message',
-  'stack',
-  'get',
-  'set',
-  'enumerable',
-  'writable',
-  'configurable',
-  'id',
-  'error',
-  'waiter',
-  'payload',
-  'reply',
-  'args',
-  'name',
-  'options',
-  'handle',
-  '0',
-  '1',
-  '2',
-  'length',
-];
-// Poison code avoids spread and for-of (they use the iterators it poisons) and uses null-prototype
-// descriptors (it poisons the descriptor keys on Object.prototype).
-const ARGS = 'note(this, arguments[0], arguments[1], arguments[2])';
-const POISONS: Record<string, string> = {
-  'getters and setters on Object.prototype for every key the stub uses': `
+  // Each poison replaces intrinsics with functions that note their receiver and arguments, then either
+  // forward to the original or throw.
+  const KEYS = [
+    'resolve',
+    'reject',
+    'ok',
+    'value',
+    'code',
+    'message',
+    'stack',
+    'get',
+    'set',
+    'enumerable',
+    'writable',
+    'configurable',
+    'id',
+    'error',
+    'waiter',
+    'payload',
+    'reply',
+    'args',
+    'name',
+    'options',
+    'handle',
+    '0',
+    '1',
+    '2',
+    'length',
+  ];
+  // Poison code avoids spread and for-of (they use the iterators it poisons) and uses null-prototype
+  // descriptors (it poisons the descriptor keys on Object.prototype).
+  const ARGS = 'note(this, arguments[0], arguments[1], arguments[2])';
+  const POISONS: Record<string, string> = {
+    'getters and setters on Object.prototype for every key the stub uses': `
     const keys = ${JSON.stringify(KEYS)};
     for (let i = 0; i < keys.length; i++) {
       Object.defineProperty(Object.prototype, keys[i], {
@@ -156,42 +159,42 @@ const POISONS: Record<string, string> = {
       });
     }
     Object.defineProperty(Object.prototype, 'then', { __proto__: null, get() { note(this); return undefined; }, set(v) { note(this, v); }, configurable: true });`,
-  'Object.prototype.__proto__ and constructor accessors': `
+    'Object.prototype.__proto__ and constructor accessors': `
     Object.defineProperty(Object.prototype, '__proto__', { __proto__: null, get() { note(this); return null; }, set(v) { note(this, v); }, configurable: true });
     Object.defineProperty(Object.prototype, 'constructor', { __proto__: null, get() { note(this); return function Fake() {}; }, set(v) { note(this, v); }, configurable: true });`,
-  'Array.prototype methods, iterator and index accessors': `
+    'Array.prototype methods, iterator and index accessors': `
     const methods = ['push', 'pop', 'shift', 'join', 'map', 'slice', 'concat', 'forEach', 'includes', 'indexOf', Symbol.iterator];
     for (let i = 0; i < methods.length; i++) Array.prototype[methods[i]] = function () { ${ARGS}; throw new Error('poisoned'); };
     const indices = ['0', '1', '2', '3'];
     for (let i = 0; i < indices.length; i++) {
       Object.defineProperty(Array.prototype, indices[i], { __proto__: null, get() { note(this); return 'poison'; }, set(v) { note(this, v); }, configurable: true });
     }`,
-  'Promise, its prototype and statics': `
+    'Promise, its prototype and statics': `
     const P = Promise;
     const methods = ['then', 'catch', 'finally'];
     for (let i = 0; i < methods.length; i++) P.prototype[methods[i]] = function () { ${ARGS}; throw new Error('poisoned'); };
     const statics = ['resolve', 'reject', 'all', 'race', 'allSettled', 'any'];
     for (let i = 0; i < statics.length; i++) P[statics[i]] = function () { ${ARGS}; throw new Error('poisoned'); };
     globalThis.Promise = function FakePromise() { ${ARGS}; throw new Error('poisoned'); };`,
-  'JSON.parse and JSON.stringify': `
+    'JSON.parse and JSON.stringify': `
     JSON.parse = function () { ${ARGS}; return { poisoned: true }; };
     JSON.stringify = function () { ${ARGS}; return '"poisoned"'; };`,
-  'String, its prototype and coercions': `
+    'String, its prototype and coercions': `
     const methods = ['slice', 'substring', 'substr', 'charAt', 'charCodeAt', 'indexOf', 'split', 'replace', 'concat', 'toString', 'valueOf', 'startsWith', Symbol.iterator];
     for (let i = 0; i < methods.length; i++) String.prototype[methods[i]] = function () { ${ARGS}; throw new Error('poisoned'); };
     globalThis.String = function FakeString() { ${ARGS}; return 'poisoned'; };
     Number.prototype.toString = function () { ${ARGS}; return 'poisoned'; };`,
-  'Reflect and Object statics': `
+    'Reflect and Object statics': `
     const keys = Reflect.ownKeys(Reflect);
     const define = Object.defineProperty;
     for (let i = 0; i < keys.length; i++) if (typeof Reflect[keys[i]] === 'function') Reflect[keys[i]] = function () { ${ARGS}; throw new Error('poisoned'); };
     const statics = ['create', 'freeze', 'defineProperty', 'defineProperties', 'assign', 'keys', 'entries', 'getPrototypeOf', 'setPrototypeOf'];
     for (let i = 0; i < statics.length; i++) Object[statics[i]] = function () { ${ARGS}; throw new Error('poisoned'); };
     void define;`,
-  'Function.prototype.call/apply/bind/toString': `
+    'Function.prototype.call/apply/bind/toString': `
     const methods = ['call', 'apply', 'bind', 'toString'];
     for (let i = 0; i < methods.length; i++) Function.prototype[methods[i]] = function () { ${ARGS}; throw new Error('poisoned'); };`,
-  'Map, Set and WeakMap prototypes': `
+    'Map, Set and WeakMap prototypes': `
     const classes = [Map, Set, WeakMap, WeakSet];
     for (let c = 0; c < classes.length; c++) {
       const proto = classes[c].prototype;
@@ -205,7 +208,7 @@ const POISONS: Record<string, string> = {
         proto[keys[i]] = function () { ${ARGS}; throw new Error('poisoned'); };
       }
     }`,
-  'Error, its prototype, captureStackTrace and prepareStackTrace': `
+    'Error, its prototype, captureStackTrace and prepareStackTrace': `
     const E = Error;
     E.captureStackTrace = function () { ${ARGS}; };
     E.prepareStackTrace = function () { ${ARGS}; return 'poisoned'; };
@@ -215,43 +218,43 @@ const POISONS: Record<string, string> = {
     E.prototype.toString = function () { note(this); return 'poisoned'; };
     globalThis.Error = function FakeError() { ${ARGS}; return { code: 'E_FAKE' }; };
     globalThis.TypeError = globalThis.Error;`,
-  'Symbol.toPrimitive, valueOf and toString on Object.prototype': `
+    'Symbol.toPrimitive, valueOf and toString on Object.prototype': `
     Object.prototype[Symbol.toPrimitive] = function () { ${ARGS}; return 'poisoned'; };
     Object.prototype.valueOf = function () { ${ARGS}; return 'poisoned'; };
     Object.prototype.toString = function () { ${ARGS}; return 'poisoned'; };`,
-};
+  };
 
-describe('poisoned prototypes before calling sys', () => {
-  for (const [name, poison] of Object.entries(POISONS)) {
-    it(`${name}: the kernel receives the same data, nothing leaks, the host is fine`, async () => {
-      const result = await kernel.run({
-        code: `${HARNESS}
+  describe('poisoned prototypes before calling sys', () => {
+    for (const [name, poison] of Object.entries(POISONS)) {
+      it(`${name}: the kernel receives the same data, nothing leaks, the host is fine`, async () => {
+        const result = await kernel.run({
+          code: `${HARNESS}
 export default async function main() {
   ${poison}
   ${EXERCISE}
 }`,
+        });
+        expect(result, JSON.stringify(result)).toMatchObject({ ok: true, value: EXPECTED_REPORT });
+        expect(received).toEqual([PAYLOAD]);
+        expect(logs).toEqual([`line ${PAYLOAD_SOURCE}`]);
       });
-      expect(result, JSON.stringify(result)).toMatchObject({ ok: true, value: EXPECTED_REPORT });
-      expect(received).toEqual([PAYLOAD]);
-      expect(logs).toEqual([`line ${PAYLOAD_SOURCE}`]);
-    });
-  }
+    }
 
-  it('control: the leak probe flags a kernel-looking function and a pending-call record', async () => {
-    const result = await kernel.run({
-      code: `${HARNESS}
+    it('control: the leak probe flags a kernel-looking function and a pending-call record', async () => {
+      const result = await kernel.run({
+        code: `${HARNESS}
 export default async function main() {
   note(function kernelError() {}, { resolve: 1, reject: 2 });
   return __leaks();
 }`,
+      });
+      expect(result).toMatchObject({ ok: true });
+      if (result.ok) expect(String(result.value)).toMatch(/fn:.*pending-record/);
     });
-    expect(result).toMatchObject({ ok: true });
-    if (result.ok) expect(String(result.value)).toMatch(/fn:.*pending-record/);
-  });
 
-  it('every poison at once', async () => {
-    const result = await kernel.run({
-      code: `${HARNESS}
+    it('every poison at once', async () => {
+      const result = await kernel.run({
+        code: `${HARNESS}
 export default async function main() {
   ${Object.entries(POISONS)
     // Object and Reflect statics last: the other poisons use them to install themselves.
@@ -260,14 +263,14 @@ export default async function main() {
     .join('\n')}
   ${EXERCISE}
 }`,
+      });
+      expect(result, JSON.stringify(result)).toMatchObject({ ok: true, value: EXPECTED_REPORT });
+      expect(received).toEqual([PAYLOAD]);
     });
-    expect(result, JSON.stringify(result)).toMatchObject({ ok: true, value: EXPECTED_REPORT });
-    expect(received).toEqual([PAYLOAD]);
-  });
 
-  it('toJSON planted on Array.prototype or Object.prototype cannot redirect a syscall', async () => {
-    const result = await kernel.run({
-      code: `export default async function main() {
+    it('toJSON planted on Array.prototype or Object.prototype cannot redirect a syscall', async () => {
+      const result = await kernel.run({
+        code: `export default async function main() {
   Array.prototype.toJSON = function () { return ['echo', 'redirected', null]; };
   Object.prototype.toJSON = function () { return 'object-poison'; };
   const noop = await sys.tool('noop', 'arg');
@@ -275,18 +278,19 @@ export default async function main() {
   await sys.log('line', 7);
   return String(noop) + ' ' + (recorded === 'object-poison' || typeof recorded);
 }`,
+      });
+      // noop answered (not echo); the tool name and positions of the envelope are the agent's.
+      expect(result).toMatchObject({ ok: true, value: 'undefined object' });
+      expect(received).toEqual(['plain']);
+      expect(logs).toEqual(['line 7']);
     });
-    // noop answered (not echo); the tool name and positions of the envelope are the agent's.
-    expect(result).toMatchObject({ ok: true, value: 'undefined object' });
-    expect(received).toEqual(['plain']);
-    expect(logs).toEqual(['line 7']);
-  });
 
-  it('the host keeps working after all of it', async () => {
-    const result = await kernel.run({
-      code: 'export default async function main() { return sys.tool("echo", [1, 2]); }',
+    it('the host keeps working after all of it', async () => {
+      const result = await kernel.run({
+        code: 'export default async function main() { return sys.tool("echo", [1, 2]); }',
+      });
+      expect(result).toMatchObject({ ok: true, value: [1, 2] });
+      expect(kernel.live()).toEqual([]);
     });
-    expect(result).toMatchObject({ ok: true, value: [1, 2] });
-    expect(kernel.live()).toEqual([]);
   });
 });

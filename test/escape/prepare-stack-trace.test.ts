@@ -5,22 +5,24 @@
 // Symbol.species family: a Promise subclass or a species getter that receives the stub's executors.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Kernel } from '../../index.js';
-import { HOST_SECRETS, testKernel } from '../helpers/kernel.js';
+import { HOST_SECRETS, ISOLATION_MODES, testKernel } from '../helpers/kernel.js';
 import { PRELUDE_MARKERS } from './probes.js';
 
-const LIMITS = { cpu_ms: 2000, wall_ms: 5000, memory_mb: 64 };
+// Every attack of this suite runs against both isolation tiers.
+describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
+  const LIMITS = { cpu_ms: 2000, wall_ms: 5000, memory_mb: 64 };
 
-let kernel: Kernel;
-beforeAll(() => {
-  kernel = testKernel({ limits: LIMITS });
-});
-afterAll(async () => {
-  await kernel.close();
-});
+  let kernel: Kernel;
+  beforeAll(() => {
+    kernel = testKernel({ isolation, limits: LIMITS });
+  });
+  afterAll(async () => {
+    await kernel.close();
+  });
 
-// Installs a prepareStackTrace that records every frame. Frame functions and receivers the agent did not
-// make itself are described by their source text, so the host can look for kernel code in them.
-const RECORDER = `
+  // Installs a prepareStackTrace that records every frame. Frame functions and receivers the agent did not
+  // make itself are described by their source text, so the host can look for kernel code in them.
+  const RECORDER = `
 const mine = new WeakSet();
 const frames = [];
 const fnText = Function.prototype.toString;
@@ -66,29 +68,29 @@ const sloppy = Function('mine', 'record', \`
 mine.add(Error.prepareStackTrace);
 `;
 
-function checkFrames(frames: Array<Record<string, string>>): void {
-  expect(frames.length).toBeGreaterThan(0);
-  for (const frame of frames) {
-    for (const field of [frame.fn, frame.self]) {
-      // Anything the agent did not make must be a built-in (native) or nothing at all.
-      if (field?.startsWith('function:')) {
-        expect(field, JSON.stringify(frame)).toMatch(/\{ \[native code\] \}$/);
-        expect(field).not.toMatch(/enter|done|ivm|Callback|isokernel/i);
+  function checkFrames(frames: Array<Record<string, string>>): void {
+    expect(frames.length).toBeGreaterThan(0);
+    for (const frame of frames) {
+      for (const field of [frame.fn, frame.self]) {
+        // Anything the agent did not make must be a built-in (native) or nothing at all.
+        if (field?.startsWith('function:')) {
+          expect(field, JSON.stringify(frame)).toMatch(/\{ \[native code\] \}$/);
+          expect(field).not.toMatch(/enter|done|ivm|Callback|isokernel/i);
+        }
+        for (const marker of PRELUDE_MARKERS) expect(field ?? '', JSON.stringify(frame)).not.toContain(marker);
+        // The pending-call record ({ resolve, reject }) must never be a frame's receiver.
+        expect(field).not.toBe('object:resolve,reject');
       }
-      for (const marker of PRELUDE_MARKERS) expect(field ?? '', JSON.stringify(frame)).not.toContain(marker);
-      // The pending-call record ({ resolve, reject }) must never be a frame's receiver.
-      expect(field).not.toBe('object:resolve,reject');
-    }
-    for (const text of [frame.file, frame.evalOrigin, frame.script]) {
-      for (const secret of HOST_SECRETS) expect(text ?? '').not.toContain(secret);
+      for (const text of [frame.file, frame.evalOrigin, frame.script]) {
+        for (const secret of HOST_SECRETS) expect(text ?? '').not.toContain(secret);
+      }
     }
   }
-}
 
-describe('prepareStackTrace / captureStackTrace inside sys calls', () => {
-  it('frames inside argument serialization, replies and rejections expose no kernel function', async () => {
-    const result = await kernel.run({
-      code: `${RECORDER}
+  describe('prepareStackTrace / captureStackTrace inside sys calls', () => {
+    it('frames inside argument serialization, replies and rejections expose no kernel function', async () => {
+      const result = await kernel.run({
+        code: `${RECORDER}
 export default async function main() {
   await sys.tool('echo', sloppy.args('sync-args'));
   await sys.log(sloppy.args('log-args'));
@@ -107,25 +109,25 @@ export default async function main() {
   for (const fn of [sys.tool, sys.log]) { const o = { where: 'ctor-opt' }; Error.captureStackTrace(o, fn); o.stack; }
   return frames;
 }`,
+      });
+      expect(result.ok, JSON.stringify(result)).toBe(true);
+      if (!result.ok) return;
+      const frames = result.value as Array<Record<string, string>>;
+      const wheres = new Set(frames.map((f) => f.where));
+      for (const where of ['sync-args', 'sync-args:toJSON', 'log-args', 'error:no-such-tool', 'error:reject', 'then']) {
+        expect(wheres.has(where), where).toBe(true);
+      }
+      // The stub is on these stacks, but censored: it is strict, so its frames carry no function or receiver.
+      const stubFrames = frames.filter((f) => f.file === 'isokernel:prelude');
+      expect(stubFrames.length).toBeGreaterThan(0);
+      for (const frame of stubFrames) expect([frame.fn, frame.self]).toEqual(['undefined', 'undefined']);
+      checkFrames(frames);
     });
-    expect(result.ok, JSON.stringify(result)).toBe(true);
-    if (!result.ok) return;
-    const frames = result.value as Array<Record<string, string>>;
-    const wheres = new Set(frames.map((f) => f.where));
-    for (const where of ['sync-args', 'sync-args:toJSON', 'log-args', 'error:no-such-tool', 'error:reject', 'then']) {
-      expect(wheres.has(where), where).toBe(true);
-    }
-    // The stub is on these stacks, but censored: it is strict, so its frames carry no function or receiver.
-    const stubFrames = frames.filter((f) => f.file === 'isokernel:prelude');
-    expect(stubFrames.length).toBeGreaterThan(0);
-    for (const frame of stubFrames) expect([frame.fn, frame.self]).toEqual(['undefined', 'undefined']);
-    checkFrames(frames);
-  });
 
-  it("frames captured while the stub reports main's failure expose nothing either", async () => {
-    // The message getter runs inside the stub's fail(); it reports what it saw through the message itself.
-    const result = await kernel.run({
-      code: `${RECORDER}
+    it("frames captured while the stub reports main's failure expose nothing either", async () => {
+      // The message getter runs inside the stub's fail(); it reports what it saw through the message itself.
+      const result = await kernel.run({
+        code: `${RECORDER}
 export default async function main() {
   const thrown = {};
   const message = Function('capture', 'frames', 'return function message() { capture("fail"); return JSON.stringify(frames); }')(sloppy.capture, frames);
@@ -134,18 +136,18 @@ export default async function main() {
   Object.defineProperty(thrown, 'message', { get: message });
   throw thrown;
 }`,
+      });
+      expect(result.ok).toBe(false);
+      if (result.ok) return;
+      expect(result.error.code).toBe('E_AGENT_FAILED');
+      const frames = JSON.parse(result.error.message) as Array<Record<string, string>>;
+      expect(frames.some((f) => f.file === 'isokernel:prelude')).toBe(true);
+      checkFrames(frames);
     });
-    expect(result.ok).toBe(false);
-    if (result.ok) return;
-    expect(result.error.code).toBe('E_AGENT_FAILED');
-    const frames = JSON.parse(result.error.message) as Array<Record<string, string>>;
-    expect(frames.some((f) => f.file === 'isokernel:prelude')).toBe(true);
-    checkFrames(frames);
   });
-});
 
-describe('Symbol.species and Promise subclass tricks', () => {
-  const SPECIES = `
+  describe('Symbol.species and Promise subclass tricks', () => {
+    const SPECIES = `
 const captured = [];
 const fnText = Function.prototype.toString;
 class Evil extends Promise {
@@ -159,9 +161,9 @@ Object.defineProperty(Promise.prototype, 'constructor', { value: Evil, configura
 const describeCaptured = () => captured.map((f) => typeof f === 'function' ? Reflect.apply(fnText, f, []).slice(0, 200) : typeof f);
 `;
 
-  it('a species constructor sees only built-in executors and resolvers, and replies stay correct', async () => {
-    const result = await kernel.run({
-      code: `${SPECIES}
+    it('a species constructor sees only built-in executors and resolvers, and replies stay correct', async () => {
+      const result = await kernel.run({
+        code: `${SPECIES}
 export default async function main() {
   const echoed = await sys.tool('echo', { a: 1 });
   const chained = await sys.tool('echo', 2).then((v) => v + 1);
@@ -172,52 +174,59 @@ export default async function main() {
   await sys.log('x').finally(() => {});
   return { echoed, chained, code, code2, captured: describeCaptured() };
 }`,
-    });
-    expect(result.ok, JSON.stringify(result)).toBe(true);
-    if (!result.ok) return;
-    const value = result.value as { echoed: unknown; chained: number; code: string; code2: string; captured: string[] };
-    expect(value.echoed).toEqual({ a: 1 });
-    expect(value.chained).toBe(3);
-    expect(value.code).toBe('E_TOOL_FAILED');
-    expect(value.code2).toBe('E_NO_TOOL');
-    expect(value.captured.length).toBeGreaterThan(0);
-    for (const text of value.captured) expect(text).toMatch(/^function \(\) \{ \[native code\] \}$/);
-  });
-
-  it("main's own promise with a hostile species still reports exactly once, with a typed outcome", async () => {
-    const variants = [
-      // The species constructor swallows the executor: the stub's then() throws inside the guest.
-      `class Sink { constructor() {} } Object.defineProperty(Promise.prototype, 'constructor', { value: { [Symbol.species]: Sink }, configurable: true });`,
-      // The species getter throws.
-      `Object.defineProperty(Promise.prototype, 'constructor', { get() { throw new Error('species boom'); }, configurable: true });`,
-      // A subclass that resolves with a different value.
-      `class Liar extends Promise { constructor(ex) { super((res, rej) => ex(() => res('lie'), rej)); } } Object.defineProperty(Promise.prototype, 'constructor', { value: Liar, configurable: true });`,
-      // Promise.resolve and Promise.prototype.then replaced outright.
-      `Promise.resolve = () => ({ then() {} }); Promise.prototype.then = function () { return this; };`,
-    ];
-    for (const poison of variants) {
-      const result = await kernel.run({
-        code: `export default function main() { ${poison} return Promise.resolve(42); }`,
-        limits: { wall_ms: 1000 },
       });
-      if (result.ok) expect([42, undefined], poison).toContain(result.value);
-      else expect(['E_AGENT_FAILED', 'E_QUOTA'], poison).toContain(result.error.code);
-    }
-    // The kernel keeps working.
-    const after = await kernel.run({ code: 'export default async function main() { return sys.tool("echo", 1); }' });
-    expect(after).toMatchObject({ ok: true, value: 1 });
-  });
+      expect(result.ok, JSON.stringify(result)).toBe(true);
+      if (!result.ok) return;
+      const value = result.value as {
+        echoed: unknown;
+        chained: number;
+        code: string;
+        code2: string;
+        captured: string[];
+      };
+      expect(value.echoed).toEqual({ a: 1 });
+      expect(value.chained).toBe(3);
+      expect(value.code).toBe('E_TOOL_FAILED');
+      expect(value.code2).toBe('E_NO_TOOL');
+      expect(value.captured.length).toBeGreaterThan(0);
+      for (const text of value.captured) expect(text).toMatch(/^function \(\) \{ \[native code\] \}$/);
+    });
 
-  it('Array species and Array.prototype.constructor do not change what the tool receives', async () => {
-    const result = await kernel.run({
-      code: `
+    it("main's own promise with a hostile species still reports exactly once, with a typed outcome", async () => {
+      const variants = [
+        // The species constructor swallows the executor: the stub's then() throws inside the guest.
+        `class Sink { constructor() {} } Object.defineProperty(Promise.prototype, 'constructor', { value: { [Symbol.species]: Sink }, configurable: true });`,
+        // The species getter throws.
+        `Object.defineProperty(Promise.prototype, 'constructor', { get() { throw new Error('species boom'); }, configurable: true });`,
+        // A subclass that resolves with a different value.
+        `class Liar extends Promise { constructor(ex) { super((res, rej) => ex(() => res('lie'), rej)); } } Object.defineProperty(Promise.prototype, 'constructor', { value: Liar, configurable: true });`,
+        // Promise.resolve and Promise.prototype.then replaced outright.
+        `Promise.resolve = () => ({ then() {} }); Promise.prototype.then = function () { return this; };`,
+      ];
+      for (const poison of variants) {
+        const result = await kernel.run({
+          code: `export default function main() { ${poison} return Promise.resolve(42); }`,
+          limits: { wall_ms: 1000 },
+        });
+        if (result.ok) expect([42, undefined], poison).toContain(result.value);
+        else expect(['E_AGENT_FAILED', 'E_QUOTA'], poison).toContain(result.error.code);
+      }
+      // The kernel keeps working.
+      const after = await kernel.run({ code: 'export default async function main() { return sys.tool("echo", 1); }' });
+      expect(after).toMatchObject({ ok: true, value: 1 });
+    });
+
+    it('Array species and Array.prototype.constructor do not change what the tool receives', async () => {
+      const result = await kernel.run({
+        code: `
 export default async function main() {
   class Evil extends Array { constructor(...a) { super(...a); this.push('evil'); } }
   Object.defineProperty(Array, Symbol.species, { get: () => Evil, configurable: true });
   Object.defineProperty(Array.prototype, 'constructor', { value: Evil, configurable: true });
   return sys.tool('echo', [1, [2, 3]]);
 }`,
+      });
+      expect(result).toMatchObject({ ok: true, value: [1, [2, 3]] });
     });
-    expect(result).toMatchObject({ ok: true, value: [1, [2, 3]] });
   });
 });

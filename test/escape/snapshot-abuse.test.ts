@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Kernel } from '../../index.js';
 import { runBatchInChild, runInChild } from '../helpers/fork.js';
-import { HOST_SECRETS, testKernel } from '../helpers/kernel.js';
+import { HOST_SECRETS, ISOLATION_MODES, testKernel } from '../helpers/kernel.js';
 
 /**
  * Attack: hand the snapshot and memory paths values the host's recursive encoders choke on (deep nesting,
@@ -16,7 +16,7 @@ afterEach(async () => {
 
 const deep = (depth: number) => `(() => { let v = 0; for (let i = 0; i < ${depth}; i++) v = [v]; return v; })()`;
 
-describe('snapshot abuse', () => {
+describe.each(ISOLATION_MODES)('snapshot abuse, %s tier', (isolation) => {
   it('deeply nested states and memory values get E_BAD_ARG, the host survives and keeps serving', async () => {
     const probe = (depth: number, body: string) => `export default async () => {
       const v = ${deep(depth)};
@@ -33,6 +33,7 @@ describe('snapshot abuse', () => {
       ],
       {},
       60_000,
+      isolation,
     );
     expect(outcome.timedOut).toBe(false);
     expect(outcome.exitCode).toBe(0);
@@ -45,7 +46,7 @@ describe('snapshot abuse', () => {
   }, 70_000);
 
   it('a snapshot of an agent holding capabilities restores with none of them', async () => {
-    kernel = testKernel({ policy: { capabilities: [] } });
+    kernel = testKernel({ isolation, policy: { capabilities: [] } });
     const saved = await kernel.run({
       code: `export default async () => sys.snapshot({ caps: await sys.caps() })`,
       caps: [{ action: 'echo', resource: 'echo' }],
@@ -62,7 +63,7 @@ describe('snapshot abuse', () => {
   });
 
   it('a restored agent cannot use or delegate from capability ids frozen in its state', async () => {
-    kernel = testKernel({ policy: { capabilities: [] } });
+    kernel = testKernel({ isolation, policy: { capabilities: [] } });
     kernel.programs.add('user', 'export default async () => 1');
     const code = `export default async () => {
       const frozen = await sys.restored();
@@ -97,8 +98,7 @@ describe('snapshot abuse', () => {
         });
         try { await sys.snapshot({ any: 1 }); return 'saved'; } catch (e) { return e.code; }
       }`,
-      {},
-      60_000,
+      { timeoutMs: 60_000, isolation },
     );
     expect(outcome.timedOut).toBe(false);
     expect(outcome.exitCode).toBe(0);

@@ -1,28 +1,18 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AuditLog, type AuditSink } from '../../runtime/audit/audit-log.js';
 import { AuditFileStore, type AuditFileStoreOptions } from '../../runtime/audit/file-store.js';
-import { type AuditRecord, type AuditStatus, parseRecordLine } from '../../runtime/audit/record.js';
+import type { AuditRecord, AuditStatus } from '../../runtime/audit/record.js';
 import { SigningKey } from '../../runtime/capability/signing-key.js';
 import type { ErrorCode } from '../../runtime/core/errors.js';
+
+export { readAuditRecords } from '../helpers/audit-file.js';
 
 /** A fixed kernel key, so failures reproduce. */
 export const KERNEL_KEY = SigningKey.fromSeed(new Uint8Array(32).fill(7));
 export const OTHER_KEY = SigningKey.fromSeed(new Uint8Array(32).fill(9));
 export const KERNEL_KEY_HEX = Buffer.from(KERNEL_KEY.publicKey).toString('hex');
-
-/** Every record of a JSONL audit file, parsed and checked; throws on a malformed line. */
-export function readAuditRecords(file: string): AuditRecord[] {
-  return readFileSync(file, 'utf8')
-    .split('\n')
-    .filter((line) => line !== '')
-    .map((line) => {
-      const parsed = parseRecordLine(line);
-      if (!parsed.ok) throw new Error(parsed.reason);
-      return parsed.record;
-    });
-}
 
 /** A fresh real temp dir; remove it with `cleanup`. */
 export function tempDir(): string {

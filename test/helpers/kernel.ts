@@ -1,6 +1,9 @@
 import { expect } from 'vitest';
 import { z } from 'zod';
 import { defineTool, Kernel, type KernelOptions, type RunResult, type Tool } from '../../index.js';
+import { ProcessLauncher, type ProcessLauncherOptions } from '../../isolates/process-launcher.js';
+import { DEFAULT_MAX_PAYLOAD_BYTES } from '../../runtime/kernel.js';
+import { BUILTIN_POLICY_SECTIONS } from '../../tools/policy-sections.js';
 
 /** Tools most suites need: an echo that returns its arguments, a failing one, an async one. */
 export const testTools: Tool[] = [
@@ -44,10 +47,39 @@ export const testToolsPolicy = {
   capabilities: testTools.map((tool) => ({ action: tool.name, resource: tool.name })),
 };
 
-/** A kernel with the test tools and, unless `options.policy` says otherwise, a policy allowing them. */
+/**
+ * A kernel with the test tools and, unless `options.policy` says otherwise, a policy allowing them. Suites of
+ * kernel logic run agents inline (fast); pass `isolation: 'process'` for the sandbox-host tier (the escape
+ * suites run in both, see ISOLATION_MODES).
+ */
 export function testKernel(options: KernelOptions = {}): Kernel {
-  return Kernel.create({ policy: testToolsPolicy, ...options, tools: [...testTools, ...(options.tools ?? [])] });
+  return Kernel.create({
+    policy: testToolsPolicy,
+    isolation: 'inline',
+    ...options,
+    tools: [...testTools, ...(options.tools ?? [])],
+  });
 }
+
+/**
+ * A process-tier kernel like `testKernel`, with its launcher in reach: tests read which host runs an agent
+ * (`launcher.hostPid(id)`) or substitute the sandbox host program (`entry`).
+ */
+export function processTestKernel(
+  options: KernelOptions = {},
+  launcherOptions: Partial<ProcessLauncherOptions> = {},
+): { kernel: Kernel; launcher: ProcessLauncher } {
+  const launcher = new ProcessLauncher({ maxPayloadBytes: DEFAULT_MAX_PAYLOAD_BYTES, ...launcherOptions });
+  const kernel = new Kernel(
+    { policy: testToolsPolicy, ...options, isolation: 'process', tools: [...testTools, ...(options.tools ?? [])] },
+    { launcher, policySections: BUILTIN_POLICY_SECTIONS },
+  );
+  return { kernel, launcher };
+}
+
+/** Both isolation tiers, for suites that must hold in each (`describe.each(ISOLATION_MODES)`). */
+export const ISOLATION_MODES = ['inline', 'process'] as const;
+export type IsolationMode = (typeof ISOLATION_MODES)[number];
 
 /** Runs `code` in a fresh kernel and closes it. */
 export async function runAgent(code: string, options: KernelOptions & { input?: unknown } = {}): Promise<RunResult> {

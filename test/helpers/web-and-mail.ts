@@ -1,12 +1,15 @@
 import { z } from 'zod';
 import { defineTool, type Kernel } from '../../index.js';
-import { testKernel } from './kernel.js';
+import { type IsolationMode, testKernel } from './kernel.js';
 
 /**
  * The laundering attacks' setting: `fetch` returns web content (labelled `web`), `mail` refuses anything
  * labelled `web` in any argument and records what it sends; agents may use both and spawn inline code.
  */
-export function webAndMailKernel(page: string): { kernel: Kernel; sent: unknown[] } {
+export function webAndMailKernel(
+  page: string,
+  isolation: IsolationMode = 'inline',
+): { kernel: Kernel; sent: unknown[] } {
   const sent: unknown[] = [];
   const fetchTool = defineTool({
     name: 'fetch',
@@ -26,6 +29,7 @@ export function webAndMailKernel(page: string): { kernel: Kernel; sent: unknown[
     },
   });
   const kernel = testKernel({
+    isolation,
     tools: [fetchTool, mail],
     policy: {
       capabilities: [

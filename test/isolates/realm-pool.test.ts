@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Kernel } from '../../index.js';
 import type { GuestRealm } from '../../isolates/guest-realm.js';
+import { PRELUDE_CONFIG } from '../../isolates/prelude-config.js';
 import { RealmPool } from '../../isolates/realm-pool.js';
 import { testKernel } from '../helpers/kernel.js';
 
@@ -11,8 +12,8 @@ const built: GuestRealm[] = vi.hoisted(() => []);
 vi.mock('../../isolates/guest-realm.js', async (importOriginal) => {
   const original = await importOriginal<typeof import('../../isolates/guest-realm.js')>();
   class RecordedRealm extends original.GuestRealm {
-    constructor(memoryMb: number) {
-      super(memoryMb);
+    constructor(memoryMb: number, config: string) {
+      super(memoryMb, config);
       built.push(this);
     }
   }
@@ -21,7 +22,7 @@ vi.mock('../../isolates/guest-realm.js', async (importOriginal) => {
 
 describe('RealmPool', () => {
   it('refills after a take, never hands out a realm twice, and disposes idle realms on close', async () => {
-    const pool = new RealmPool(2);
+    const pool = new RealmPool(PRELUDE_CONFIG, 2);
     const first = pool.take(32);
     for (let i = 0; i < 5; i++) await tick();
     expect(pool.idle(32)).toBe(2);
@@ -38,7 +39,7 @@ describe('RealmPool', () => {
   });
 
   it('keeps separate realms per memory size, with that size’s V8 limit', async () => {
-    const pool = new RealmPool(1);
+    const pool = new RealmPool(PRELUDE_CONFIG, 1);
     const small = pool.take(16);
     const large = pool.take(64);
     for (let i = 0; i < 5; i++) await tick();
@@ -52,7 +53,7 @@ describe('RealmPool', () => {
   });
 
   it('a realm is claimed once; before that, the guest cannot reach any kernel', () => {
-    const pool = new RealmPool(0);
+    const pool = new RealmPool(PRELUDE_CONFIG, 0);
     const realm = pool.take(16);
     const binding = { enter: () => 'v1', done: () => {}, catastrophe: () => {} };
     realm.claim(binding);
@@ -81,7 +82,7 @@ describe('agents on pooled realms', () => {
 
 describe('RealmPool robustness', () => {
   it('never hands out a realm whose isolate is already disposed', async () => {
-    const pool = new RealmPool(2);
+    const pool = new RealmPool(PRELUDE_CONFIG, 2);
     pool.take(16).dispose();
     for (let i = 0; i < 5; i++) await tick();
     expect(pool.idle(16)).toBe(2);

@@ -1,0 +1,500 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import type { Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Attempt, type AuditSubject } from '../runtime/audit/attempt.js';
+import type { AuditLog } from '../runtime/audit/audit-log.js';
+import type { ErrorCode, KernelErrorInfo } from '../runtime/core/errors.js';
+import type { AgentSession } from '../runtime/process/session.js';
+import { dispatch } from '../syscalls/dispatch.js';
+import { decodePayload } from '../syscalls/wire.js';
+import { encodeFrame, FROM_HOST, FrameReader, OVERSIZED, TO_HOST } from './host-protocol.js';
+import type { SandboxUsage } from './sandbox.js';
+
+/** How a sandbox host is started: the Node binary's arguments before the entry, and the entry script. */
+export interface HostEntry {
+  readonly execArgv: readonly string[];
+  readonly script: string;
+}
+
+let sourceEntry: HostEntry | undefined;
+
+/**
+ * The sandbox host program beside this module: the built .js. Run from source (tests, benches), the .ts is
+ * bundled once per process with esbuild (the TypeScript loader's own compiler) into node_modules/.cache, so
+ * hosts start as fast as built ones; without esbuild it runs through tsx, by absolute path since the host's
+ * cwd is an empty temp dir.
+ */
+export function defaultHostEntry(): HostEntry {
+  const here = fileURLToPath(import.meta.url);
+  if (!here.endsWith('.ts')) return { execArgv: [], script: join(here, '..', 'sandbox-host.js') };
+  sourceEntry ??= bundleFromSource(here);
+  return sourceEntry;
+}
+
+function bundleFromSource(here: string): HostEntry {
+  const require = createRequire(import.meta.url);
+  const source = join(here, '..', 'sandbox-host.ts');
+  try {
+    const esbuild = require('esbuild') as typeof import('esbuild');
+    const root = join(here, '..', '..');
+    const dir = mkdtempSync(join(root, 'node_modules', '.cache', 'isokernel-host-'));
+    mkdirSync(join(dir, 'guest'));
+    copyFileSync(join(here, '..', 'guest', 'prelude.cjs'), join(dir, 'guest', 'prelude.cjs'));
+    esbuild.buildSync({
+      entryPoints: [source],
+      outfile: join(dir, 'sandbox-host.mjs'),
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node20',
+      packages: 'external',
+      logLevel: 'silent',
+    });
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    return { execArgv: [], script: join(dir, 'sandbox-host.mjs') };
+  } catch {
+    return { execArgv: ['--import', pathToFileURL(require.resolve('tsx')).href], script: source };
+  }
+}
+
+/** What the kernel learns when an agent of a host ends. */
+export interface HostedOutcome {
+  readonly outcome: { ok: true; value: unknown } | { ok: false; error: KernelErrorInfo };
+  readonly usage: SandboxUsage;
+}
+
+/** One agent the kernel placed on a host: its session and how its end is reported. */
+interface Placed {
+  readonly session: AgentSession;
+  readonly settle: (outcome: HostedOutcome) => void;
+  readonly startedAt: number;
+  cpuMs: number;
+  /** The kernel's own reason, once it decided to end the agent: it wins over whatever the host reports. */
+  terminating: KernelErrorInfo | undefined;
+  grace: NodeJS.Timeout | undefined;
+}
+
+export interface HostSettings {
+  readonly entry: HostEntry;
+  readonly preludeConfig: string;
+  readonly tickMs: number;
+  /** Memory size the host builds its first realm for. */
+  readonly warmMemoryMb: number;
+  /** Frames larger than this from the host are a protocol violation. */
+  readonly maxFrameBytes: number;
+  /** How long a kill may go unconfirmed before the host is SIGKILLed. */
+  readonly killGraceMs: number;
+}
+
+/** Codes a host may report for an agent's end; anything else is a protocol violation. */
+const HOST_CODES: ReadonlySet<string> = new Set<ErrorCode>([
+  'E_QUOTA',
+  'E_KILLED',
+  'E_AGENT_FAILED',
+  'E_BAD_CODE',
+  'E_INTERNAL',
+]);
+/** Codes with which an agent ended by itself, leaving no running isolate behind. */
+const CLEAN_CODES: ReadonlySet<string> = new Set<ErrorCode>(['E_AGENT_FAILED', 'E_BAD_CODE']);
+
+const DECIMAL = /^(?:0|[1-9][0-9]{0,15})(?:\.[0-9]{1,6})?$/;
+const CALL_ID = /^[1-9][0-9]{0,15}$/;
+const PAGE_BYTES = 4096;
+/** How long a closed channel waits for the process's exit report before the host is declared dead. */
+const EXIT_WAIT_MS = 200;
+
+/**
+ * The kernel's side of one sandbox host process (docs/architecture.md §11). The host is as hostile as the
+ * agents it runs: every frame it sends is checked against what the kernel gave it (a syscall only for an
+ * agent placed on this host, numbers that are numbers, outcomes in the reply form with a code a host may
+ * report), and anything else is refused, audited and answered by SIGKILL, because a host that breaks the
+ * protocol is compromised. Syscalls go through the same `dispatch` as inline ones, with the session the
+ * kernel bound to the agent id, never anything the host claims.
+ *
+ * A host that dies, for whatever reason, ends exactly the agents placed on it: with the kernel's own reason
+ * for the ones it was killing, and E_CRASHED for the rest.
+ */
+export class SandboxHost {
+  readonly pid: number;
+  /** Resolves true when the host is up (its first realm built), false if it died first. */
+  readonly ready: Promise<boolean>;
+  /** Agents started on this host (for recycling). */
+  started = 0;
+  /** Set once an agent ended in a way that may leave an isolate thread running (a kill, a quota, a crash). */
+  tainted = false;
+  /** RSS when the host reported ready, in bytes (the base of its memory bound). */
+  baseRss = 0;
+  readonly #settings: HostSettings;
+  readonly #child: ChildProcess;
+  readonly #channel: Socket;
+  readonly #dir: string;
+  readonly #placed = new Map<string, Placed>();
+  /** Sessions of agents that ended here: a late syscall from one is refused (E_KILLED) and audited. */
+  readonly #past = new Map<string, AgentSession>();
+  readonly #onExit: Array<(host: SandboxHost) => void> = [];
+  readonly #onAgentEnd: Array<(host: SandboxHost, session: AgentSession) => void> = [];
+  readonly #pings = new Map<string, (payload: string | undefined) => void>();
+  #nextPing = 1;
+  #audit: AuditLog | undefined;
+  #alive = true;
+  #deathReason = 'the sandbox host process ended';
+  #markReady!: (up: boolean) => void;
+
+  constructor(settings: HostSettings) {
+    this.#settings = settings;
+    this.#dir = mkdtempSync(join(tmpdir(), 'isokernel-host-'));
+    this.ready = new Promise((resolve) => {
+      this.#markReady = resolve;
+    });
+    // A scrubbed environment (nothing of the kernel's: no keys, tokens or paths) and an empty working
+    // directory; fd 3 is the frame channel, stderr is drained and discarded (isolated-vm prints there).
+    this.#child = spawn(process.execPath, ['--no-node-snapshot', ...settings.entry.execArgv, settings.entry.script], {
+      cwd: this.#dir,
+      env: { TZ: 'UTC', LANG: 'C' },
+      stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
+    });
+    this.pid = this.#child.pid ?? -1;
+    this.#child.stderr?.resume();
+    this.#channel = this.#child.stdio[3] as Socket;
+    const reader = new FrameReader(
+      settings.maxFrameBytes,
+      (fields) => this.#onFrame(fields),
+      (problem) => this.#violation(`${problem} frame`),
+    );
+    this.#channel.on('data', (chunk: Buffer) => reader.push(chunk));
+    // The channel closes when the process dies; its exit (with the signal) normally follows at once and
+    // names the cause better, so a closed channel alone ends the host only if no exit is reported soon.
+    const lost = (reason: string) => setTimeout(() => this.#died(reason), EXIT_WAIT_MS).unref();
+    this.#channel.on('error', () => lost('the channel to the sandbox host failed'));
+    this.#channel.on('close', () => lost('the channel to the sandbox host closed'));
+    this.#child.on('error', () => this.#died('the sandbox host could not be started'));
+    this.#child.on('exit', (code, signal) =>
+      this.#died(signal === null ? `the sandbox host exited (${code})` : `the sandbox host was ended by ${signal}`),
+    );
+    this.#send([TO_HOST.init, settings.preludeConfig, String(settings.tickMs), String(settings.warmMemoryMb)]);
+  }
+
+  get alive(): boolean {
+    return this.#alive;
+  }
+
+  /** Agents placed here and not yet ended. */
+  get load(): number {
+    return this.#placed.size;
+  }
+
+  /** Live sessions placed on this host. */
+  sessions(): AgentSession[] {
+    return [...this.#placed.values()].map((placed) => placed.session);
+  }
+
+  onExit(listener: (host: SandboxHost) => void): void {
+    this.#onExit.push(listener);
+  }
+
+  onAgentEnd(listener: (host: SandboxHost, session: AgentSession) => void): void {
+    this.#onAgentEnd.push(listener);
+  }
+
+  /** Starts an agent here; `settle` is called exactly once with its outcome. */
+  start(
+    request: { session: AgentSession; code: string; filename: string; inputJson: string },
+    settle: (outcome: HostedOutcome) => void,
+  ): void {
+    const { session } = request;
+    this.#audit ??= session.services.audit;
+    const placed: Placed = {
+      session,
+      settle,
+      startedAt: performance.now(),
+      cpuMs: 0,
+      terminating: undefined,
+      grace: undefined,
+    };
+    this.#placed.set(session.id, placed);
+    this.started++;
+    if (!this.#alive) {
+      this.#finish(placed, undefined, crashed(this.#deathReason));
+      return;
+    }
+    this.#send([
+      TO_HOST.start,
+      session.id,
+      request.code,
+      request.filename,
+      request.inputJson,
+      JSON.stringify(session.limits),
+      String(session.services.maxPayloadBytes),
+    ]);
+  }
+
+  /**
+   * Ends an agent placed here with the kernel's reason: marks it ended at once (later syscalls are refused),
+   * asks the host to dispose its isolate, and SIGKILLs the host if that is not confirmed within the grace.
+   * A no-op for an agent not live here or already being ended.
+   */
+  terminate(agent: string, code: ErrorCode, message: string): void {
+    const placed = this.#placed.get(agent);
+    if (placed === undefined || placed.terminating !== undefined) return;
+    placed.terminating = { code, message };
+    placed.session.end();
+    this.tainted = true;
+    if (!this.#alive) return;
+    this.#send([TO_HOST.kill, agent, code, message]);
+    placed.grace = setTimeout(() => this.kill('a kill was not confirmed in time'), this.#settings.killGraceMs);
+  }
+
+  /**
+   * One bare round trip of `payload` over the channel (the host echoes it at once): what a syscall's crossing
+   * costs without the isolate and the kernel, for the benchmarks. Resolves undefined if the host dies first.
+   */
+  ping(payload: string): Promise<string | undefined> {
+    if (!this.#alive) return Promise.resolve(undefined);
+    const token = String(this.#nextPing++);
+    return new Promise((resolve) => {
+      this.#pings.set(token, resolve);
+      this.#send([TO_HOST.ping, token, payload]);
+    });
+  }
+
+  /** SIGKILLs the host; its agents end (see the class comment). Idempotent. */
+  kill(reason: string): void {
+    if (!this.#alive) return;
+    this.#deathReason = reason;
+    try {
+      this.#child.kill('SIGKILL');
+    } catch {
+      // Already gone; the exit handler reports it.
+    }
+    this.#died(reason);
+  }
+
+  /** Keeps (or stops keeping) the kernel's process alive for this host: only while it runs agents. */
+  setRef(on: boolean): void {
+    if (on) {
+      this.#child.ref();
+      this.#channel.ref();
+    } else {
+      this.#child.unref();
+      this.#channel.unref();
+    }
+  }
+
+  /** The host's resident memory in bytes, from the OS (undefined when it cannot be read). */
+  rss(): number | undefined {
+    try {
+      const resident = Number(readFileSync(`/proc/${this.pid}/statm`, 'utf8').split(' ')[1]);
+      return Number.isFinite(resident) ? resident * PAGE_BYTES : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * CPU the host's threads other than its main thread used so far, in clock ticks (user + system), from the
+   * OS. Isolates run on isolated-vm's threads; the main thread only relays frames and builds realms, so a
+   * host with no agent whose other threads keep using CPU has an isolate thread still running.
+   */
+  cpuTicks(): number | undefined {
+    try {
+      let ticks = 0;
+      for (const task of readdirSync(`/proc/${this.pid}/task`)) {
+        if (task === String(this.pid)) continue;
+        const stat = readFileSync(`/proc/${this.pid}/task/${task}/stat`, 'utf8');
+        // Fields after the command name (which may contain spaces), counted from field 3.
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        const used = Number(fields[11]) + Number(fields[12]);
+        if (Number.isFinite(used)) ticks += used;
+      }
+      return ticks;
+    } catch {
+      return undefined;
+    }
+  }
+
+  #send(fields: string[]): void {
+    if (!this.#alive) return;
+    try {
+      this.#channel.write(encodeFrame(fields));
+    } catch {
+      this.kill('the channel to the sandbox host failed');
+    }
+  }
+
+  #onFrame(fields: string[]): void {
+    if (!this.#alive) return;
+    const [type, agent = ''] = fields;
+    if (type === FROM_HOST.ready && fields.length === 2) {
+      this.baseRss = this.rss() ?? 0;
+      this.#markReady(true);
+      return;
+    }
+    if (type === FROM_HOST.pong && fields.length === 3) {
+      const resolve = this.#pings.get(agent);
+      if (resolve === undefined) {
+        this.#violation('an unasked pong');
+        return;
+      }
+      this.#pings.delete(agent);
+      resolve(fields[2] ?? '');
+      return;
+    }
+    if (type === FROM_HOST.sys && fields.length === 5) {
+      this.#syscall(agent, fields[2], fields[3], fields[4]);
+      return;
+    }
+    if (type === FROM_HOST.sys && fields.length === 6 && fields[4] === '' && fields[5] === OVERSIZED) {
+      this.#syscall(agent, fields[2], fields[3], oversizedPayload(this.#settings.maxFrameBytes));
+      return;
+    }
+    const placed = this.#placed.get(agent);
+    if (placed === undefined) {
+      // Reports about an agent that already ended here are stale, not forged: the host sends them in order.
+      if (this.#past.has(agent) && (type === FROM_HOST.cpu || type === FROM_HOST.catastrophe)) return;
+      this.#violation(`a ${String(type).slice(0, 32)} frame for an agent it does not host`);
+      return;
+    }
+    if (type === FROM_HOST.cpu && fields.length === 3) {
+      const total = Number(fields[2]);
+      if (!DECIMAL.test(fields[2] ?? '') || total < placed.cpuMs) {
+        this.#violation('a malformed CPU report');
+        return;
+      }
+      placed.cpuMs = total;
+      placed.session.reportCpu(total);
+      return;
+    }
+    if (type === FROM_HOST.ended && fields.length === 2) {
+      placed.session.end();
+      return;
+    }
+    if (type === FROM_HOST.catastrophe && fields.length === 2) {
+      this.tainted = true;
+      placed.session.services.emit({ type: 'catastrophe', agent });
+      return;
+    }
+    if (type === FROM_HOST.result && fields.length === 6) {
+      const usage = parseUsage(fields[3], fields[4], fields[5]);
+      const outcome = usage === undefined ? undefined : parseOutcome(fields[2] ?? '', placed.session);
+      if (usage === undefined || outcome === undefined) {
+        this.#violation('a malformed result');
+        return;
+      }
+      if (!outcome.ok && !CLEAN_CODES.has(outcome.error.code)) this.tainted = true;
+      this.#finish(placed, usage, outcome);
+      return;
+    }
+    this.#violation(`an unknown ${String(type).slice(0, 32)} frame`);
+  }
+
+  #syscall(agent: string, call: string | undefined, name: string | undefined, payload: string | undefined): void {
+    const session = this.#placed.get(agent)?.session ?? this.#past.get(agent);
+    if (session === undefined) {
+      this.#violation('a syscall for an agent it does not host');
+      return;
+    }
+    if (call === undefined || !CALL_ID.test(call)) {
+      this.#violation('a syscall with a malformed call id');
+      return;
+    }
+    // The same entry as inline: counted, decoded, validated and audited for the session the kernel bound.
+    const reply = dispatch(session, name, payload);
+    if (typeof reply === 'string') this.#send([TO_HOST.reply, agent, call, reply]);
+    else reply.then((late) => this.#send([TO_HOST.reply, agent, call, late]));
+  }
+
+  // Refused, audited, and the host is killed: a host that breaks the protocol is compromised.
+  #violation(what: string): void {
+    if (!this.#alive) return;
+    if (this.#audit !== undefined) {
+      const subject: AuditSubject = { id: `sandbox-host:${this.pid}`, namespace: 'host', parent: null };
+      const attempt = new Attempt(this.#audit, subject, 'sandbox', { what });
+      attempt.describe('sandbox.violation', what, { what }, undefined, false);
+      attempt.end('E_BAD_ARG');
+    }
+    this.kill(`the sandbox host broke the protocol: ${what}`);
+  }
+
+  #finish(placed: Placed, usage: SandboxUsage | undefined, reported: HostedOutcome['outcome']): void {
+    const { session } = placed;
+    if (this.#placed.get(session.id) !== placed) return;
+    this.#placed.delete(session.id);
+    this.#past.set(session.id, session);
+    if (placed.grace !== undefined) clearTimeout(placed.grace);
+    session.end();
+    const cpuMs = Math.max(usage?.cpu_ms ?? 0, placed.cpuMs);
+    session.reportCpu(cpuMs);
+    const outcome: HostedOutcome['outcome'] =
+      placed.terminating !== undefined ? { ok: false, error: placed.terminating } : reported;
+    if (!outcome.ok && outcome.error.code === 'E_CRASHED') {
+      // An end the agent did not cause and no syscall records: the audit log says why it ended.
+      const attempt = new Attempt(session.services.audit, session.subject, 'exit', { host: this.pid });
+      attempt.describe('agent.crashed', outcome.error.message, { host: this.pid }, session.label, false);
+      attempt.end('E_CRASHED');
+    }
+    placed.settle({
+      outcome,
+      usage: {
+        cpu_ms: cpuMs,
+        wall_ms: usage?.wall_ms ?? Math.round((performance.now() - placed.startedAt) * 100) / 100,
+        heap_peak_mb: usage?.heap_peak_mb ?? 0,
+      },
+    });
+    for (const listener of this.#onAgentEnd) listener(this, session);
+  }
+
+  #died(reason: string): void {
+    if (!this.#alive) return;
+    this.#alive = false;
+    this.#deathReason = reason;
+    this.#markReady(false);
+    try {
+      this.#child.kill('SIGKILL');
+    } catch {}
+    this.#channel.destroy();
+    rmSync(this.#dir, { recursive: true, force: true });
+    for (const resolve of this.#pings.values()) resolve(undefined);
+    this.#pings.clear();
+    for (const placed of [...this.#placed.values()]) this.#finish(placed, undefined, crashed(reason));
+    for (const listener of this.#onExit) listener(this);
+  }
+}
+
+// A stand-in longer than any payload the kernel accepts, so that dispatch refuses (and audits) a call the
+// host did not carry exactly as it would refuse the payload itself. Built once per size.
+let oversized: { size: number; text: string } | undefined;
+function oversizedPayload(maxFrameBytes: number): string {
+  if (oversized?.size !== maxFrameBytes) oversized = { size: maxFrameBytes, text: ' '.repeat(maxFrameBytes) };
+  return oversized.text;
+}
+
+function crashed(reason: string): HostedOutcome['outcome'] {
+  return { ok: false, error: { code: 'E_CRASHED', message: reason.slice(0, 200) } };
+}
+
+function parseUsage(cpu?: string, wall?: string, heap?: string): SandboxUsage | undefined {
+  if (![cpu, wall, heap].every((field) => field !== undefined && DECIMAL.test(field))) return undefined;
+  return { cpu_ms: Number(cpu), wall_ms: Number(wall), heap_peak_mb: Number(heap) };
+}
+
+// The host's report of an agent's end, checked like any payload from the guest: a value within the payload
+// cap, or a code a host may report with a bounded message.
+function parseOutcome(reply: string, session: AgentSession): HostedOutcome['outcome'] | undefined {
+  const max = session.services.maxPayloadBytes;
+  if (reply === 'v') return { ok: true, value: undefined };
+  const decoded = decodePayload(reply.slice(1), max);
+  if (reply[0] === 'v') {
+    if (decoded.ok) return { ok: true, value: decoded.value };
+    return { ok: false, error: { code: 'E_AGENT_FAILED', message: `result rejected: ${decoded.message}` } };
+  }
+  if (reply[0] !== 'e' || !decoded.ok || !Array.isArray(decoded.value) || decoded.value.length !== 2) return undefined;
+  const [code, message] = decoded.value as unknown[];
+  if (typeof code !== 'string' || !HOST_CODES.has(code) || typeof message !== 'string' || message.length > 1000) {
+    return undefined;
+  }
+  return { ok: false, error: { code: code as ErrorCode, message } };
+}

@@ -1,0 +1,153 @@
+/**
+ * The sandbox host process (docs/architecture.md §11): the program the `process` isolation tier runs in each
+ * child process. It holds isolated-vm, a realm pool, the prelude, the sandbox lifecycle and a local watchdog,
+ * and nothing else: no tools, keys, stores or policy, and none of the kernel's modules (the prelude's
+ * configuration arrives as a string in the first frame). Everything an agent asks for goes to the kernel as a
+ * syscall name and a payload string; the reply string comes back.
+ *
+ * It talks to the kernel over the socket pair on fd 3 (host-protocol.ts) and kills itself with SIGKILL the
+ * moment that socket closes: a host whose kernel is gone must not outlive it, even with a wedged isolate
+ * thread that would block a normal exit.
+ */
+import { Socket } from 'node:net';
+import type { ErrorCode } from '../runtime/core/errors.js';
+import type { Limits } from '../runtime/process/limits.js';
+import { encodeError } from '../syscalls/wire.js';
+import { encodeFrame, FROM_HOST, FrameReader, OVERSIZED, TO_HOST } from './host-protocol.js';
+import { RealmPool } from './realm-pool.js';
+import { Sandbox, type SandboxOutcome } from './sandbox.js';
+import { Watchdog } from './watchdog.js';
+
+/** Frames from the kernel are trusted, but still bounded: agent code, input and replies are capped there. */
+const MAX_FRAME_BYTES = 512 * 1024 * 1024;
+/** CPU reports are sent when the isolate's time moved by at least this much (and always at the end). */
+const CPU_REPORT_STEP_MS = 1;
+
+interface HostedAgent {
+  readonly sandbox: Sandbox;
+  readonly pending: Map<number, (reply: string) => void>;
+  lastCpu: number;
+}
+
+const channel = new Socket({ fd: 3, readable: true, writable: true });
+const agents = new Map<string, HostedAgent>();
+let watchdog: Watchdog | undefined;
+let realms: RealmPool | undefined;
+let nextCall = 1;
+
+function die(): never {
+  // SIGKILL, not process.exit(): exiting waits for isolate threads, and a wedged one never finishes.
+  process.kill(process.pid, 'SIGKILL');
+  throw new Error('unreachable');
+}
+
+channel.on('close', die);
+channel.on('error', die);
+
+function send(fields: string[]): void {
+  channel.write(encodeFrame(fields));
+}
+
+const reader = new FrameReader(MAX_FRAME_BYTES, onFrame, die);
+channel.on('data', (chunk: Buffer) => reader.push(chunk));
+
+function onFrame(fields: string[]): void {
+  const [type, agent = '', a = '', b = '', c = '', d = '', e = ''] = fields;
+  switch (type) {
+    case TO_HOST.init:
+      init(agent, Number(a), Number(b));
+      return;
+    case TO_HOST.start:
+      start(agent, a, b, c, d, Number(e));
+      return;
+    case TO_HOST.reply: {
+      const hosted = agents.get(agent);
+      const resolve = hosted?.pending.get(Number(a));
+      if (hosted === undefined || resolve === undefined) return;
+      hosted.pending.delete(Number(a));
+      resolve(b);
+      return;
+    }
+    case TO_HOST.kill:
+      agents.get(agent)?.sandbox.kill(a as ErrorCode, b);
+      return;
+    case TO_HOST.ping:
+      send([FROM_HOST.pong, agent, a]);
+      return;
+    default:
+      die();
+  }
+}
+
+function init(preludeConfig: string, tickMs: number, warmMemoryMb: number): void {
+  if (realms !== undefined) return;
+  watchdog = new Watchdog(Number.isFinite(tickMs) && tickMs > 0 ? tickMs : undefined);
+  realms = new RealmPool(preludeConfig, 1);
+  if (Number.isInteger(warmMemoryMb) && warmMemoryMb > 0) realms.prepare(warmMemoryMb);
+  send([FROM_HOST.ready, String(process.pid)]);
+}
+
+function start(agent: string, code: string, filename: string, inputJson: string, limitsJson: string, max: number) {
+  if (watchdog === undefined || realms === undefined || agents.has(agent)) return die();
+  const limits = JSON.parse(limitsJson) as Limits;
+  const pending = new Map<number, (reply: string) => void>();
+  const hosted: HostedAgent = {
+    pending,
+    lastCpu: 0,
+    sandbox: new Sandbox({
+      code,
+      filename,
+      inputJson,
+      limits,
+      maxPayloadBytes: max,
+      watchdog,
+      realms,
+      hooks: {
+        enter: (syscall, payload) => {
+          if (typeof syscall !== 'string' || typeof payload !== 'string') {
+            return encodeError('E_BAD_ARG', 'malformed syscall');
+          }
+          const call = nextCall++;
+          // A payload past the cap is not carried (the kernel refuses frames that large as a violation): the
+          // kernel refuses and audits the call as it would the payload itself.
+          const oversized = payload.length > max / 3 && Buffer.byteLength(payload, 'utf8') > max;
+          return new Promise<string>((resolve) => {
+            pending.set(call, resolve);
+            send(
+              oversized
+                ? [FROM_HOST.sys, agent, String(call), syscall, '', OVERSIZED]
+                : [FROM_HOST.sys, agent, String(call), syscall, payload],
+            );
+          });
+        },
+        catastrophe: () => send([FROM_HOST.catastrophe, agent]),
+        ended: () => send([FROM_HOST.ended, agent]),
+        cpu: (totalMs) => {
+          if (totalMs - hosted.lastCpu < CPU_REPORT_STEP_MS) return;
+          hosted.lastCpu = totalMs;
+          send([FROM_HOST.cpu, agent, String(totalMs)]);
+        },
+      },
+    }),
+  };
+  agents.set(agent, hosted);
+  hosted.sandbox.outcome.then(({ outcome, usage }) => {
+    agents.delete(agent);
+    pending.clear();
+    send([
+      FROM_HOST.result,
+      agent,
+      replyOf(outcome),
+      String(usage.cpu_ms),
+      String(usage.wall_ms),
+      String(usage.heap_peak_mb),
+    ]);
+  });
+}
+
+// The outcome in the syscall wire's reply form: the kernel decodes and checks it like any payload.
+function replyOf(outcome: SandboxOutcome): string {
+  if (!outcome.ok) return encodeError(outcome.error.code, outcome.error.message);
+  const text = JSON.stringify(outcome.value);
+  return text === undefined ? 'v' : `v${text}`;
+}
