@@ -1,31 +1,76 @@
 import { readFileSync } from 'node:fs';
+import { GUEST_GLOBALS } from '../syscalls/guest-globals.js';
 import { SYSCALLS } from '../syscalls/table.js';
+import { GUEST_PARTS } from './guest-libraries.js';
 import { SUPERJSON_GLOBAL } from './guest-superjson.js';
 
 /**
- * The guest prelude's source (isolate./guest/prelude.cjs, a plain script the linter and the type checker see)
- * and the configuration the host hands it. The stubs come from the syscall table, so the prelude, the
- * table and the guest type declarations cannot drift apart.
+ * The guest prelude's source (isolates/guest/prelude.cjs, a plain script the linter and the type checker see)
+ * and the configuration the host hands it. The stubs come from the syscall table and the web globals from
+ * the guest globals table (syscalls/guest-globals.ts), so the prelude, the tables and the guest type
+ * declarations cannot drift apart.
+ *
+ * The script a realm compiles is the prelude plus the eager guest parts (timers, the UTC clock and fixed
+ * locale), joined here into one script so that one V8 code cache covers them; the other parts load on first
+ * use (guest-libraries.ts). Each guest file is a strict script whose completion value is a function: joining
+ * drops each file's own 'use strict' line (the joined script has one) and its final semicolon, and passes
+ * the parts to the prelude as a null-prototype table.
  */
 
 export const PRELUDE_FILENAME = 'isokernel:prelude';
 
-/** The prelude's text, read once from beside this module (the build copies isolates/guest/ into dist). */
-export const PRELUDE_SOURCE = readFileSync(new URL('./guest/prelude.cjs', import.meta.url), 'utf8');
+/** The text of a guest script in isolates/guest/ (the build copies that folder into dist). */
+export function guestFile(name: string): string {
+  return readFileSync(new URL(`./guest/${name}`, import.meta.url), 'utf8');
+}
 
-/** Globals that exist in a bare V8 context but are not part of what agents may use. */
+/** A guest script's completion value as an expression. Throws Error if the file does not have the shape. */
+function expressionOf(name: string): string {
+  const source = guestFile(name);
+  const body = source.replace(/^'use strict';$/m, '').trimEnd();
+  if (body === source.trimEnd() || !body.endsWith(');')) {
+    throw new Error(`isolates/guest/${name} must be a strict script ending in its factory expression`);
+  }
+  return body.slice(0, -1);
+}
+
+const EAGER_PARTS = Object.entries(GUEST_PARTS)
+  .filter(([, part]) => part.eager)
+  .map(([name]) => name);
+
+/** The script every realm compiles; its completion value is a function of (enter, done, configJson). */
+export const PRELUDE_SOURCE = `'use strict';
+((prelude, parts) => (enter, done, configJson) => prelude(enter, done, configJson, parts))(
+${expressionOf('prelude.cjs')},
+{ __proto__: null,
+${EAGER_PARTS.map((name) => `${JSON.stringify(name)}: ${expressionOf(GUEST_PARTS[name]?.file ?? '')}`).join(',\n')}
+});
+`;
+
+/** Globals that exist in a bare V8 context but are not part of what agents may use (V8's console is replaced). */
 export const REMOVED_GLOBALS = ['WebAssembly', 'SharedArrayBuffer', 'Atomics', 'console'] as const;
 
 /** The prelude's request for superjson (not a syscall: the sandbox answers it, see guest-superjson.ts). */
 export const LOAD_SUPERJSON = 'isokernel.superjson';
 
+/**
+ * The prelude's request for a guest part's source (not a syscall: the sandbox answers it synchronously with
+ * text it holds, see guest-libraries.ts; it decides nothing and touches nothing).
+ */
+export const LOAD_LIBRARY = 'isokernel.library';
+
 /** The configuration the prelude function receives, as JSON text (the same for every realm). */
 export const PRELUDE_CONFIG = JSON.stringify({
   removed: REMOVED_GLOBALS,
-  stubs: [...SYSCALLS.values()].map(({ name, guest }) => ({
-    name,
-    params: guest.params,
-    ...(guest.encoding === undefined ? {} : { encoding: guest.encoding }),
-  })),
+  stubs: [...SYSCALLS.values()]
+    .filter(({ guest }) => guest.internal !== true)
+    .map(({ name, guest }) => ({
+      name,
+      params: guest.params,
+      ...(guest.encoding === undefined ? {} : { encoding: guest.encoding }),
+    })),
   superjson: { request: LOAD_SUPERJSON, global: SUPERJSON_GLOBAL },
+  library: LOAD_LIBRARY,
+  eager: EAGER_PARTS,
+  lazy: GUEST_GLOBALS.filter(({ part }) => GUEST_PARTS[part]?.eager !== true).map(({ name, part }) => [name, part]),
 });

@@ -13,6 +13,7 @@ import type { Limits } from './limits.js';
 import type { ChildOutcome, ChildRequest } from './process-control.js';
 import type { Quota } from './quota.js';
 import type { KernelEvent } from './run-result.js';
+import { WakeTimer } from './wake-timer.js';
 
 /** The kernel services a syscall handler may use on behalf of an agent. */
 export interface KernelServices {
@@ -101,6 +102,8 @@ export class AgentSession {
   readonly handles = new HandleTable();
   /** Every syscall attempt, including refused and malformed ones. */
   syscalls = 0;
+  /** The agent's one host timer: wakes the guest's own timer queue (setTimeout and friends). */
+  readonly wake = new WakeTimer();
   readonly #abort = new AbortController();
   #cpuReported = 0;
 
@@ -147,6 +150,7 @@ export class AgentSession {
   end(): void {
     if (this.state === 'ended') return;
     this.state = 'ended';
+    this.wake.cancel();
     this.#abort.abort();
   }
 }
