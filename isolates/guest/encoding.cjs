@@ -173,12 +173,12 @@
     return units;
   };
 
-  // UTF-8 decode (Encoding standard): replacement on errors, a leading BOM dropped.
-  /** @type {(bytes: Uint8Array) => string} */
-  const utf8Decode = (bytes) => {
+  // UTF-8 decode (Encoding standard): replacement on errors, a leading BOM dropped unless `keepBOM`.
+  /** @type {(bytes: Uint8Array, keepBOM?: boolean) => string} */
+  const utf8Decode = (bytes, keepBOM = false) => {
     const state = { __proto__: null, seen: 0, needed: 0, lower: 0x80, upper: 0xbf, cp: 0 };
     const text = unitsToString(decodeUnits(bytes, state, false, true));
-    return text.length > 0 && p.charCodeAt(text, 0) === 0xfeff ? p.slice(text, 1) : text;
+    return !keepBOM && text.length > 0 && p.charCodeAt(text, 0) === 0xfeff ? p.slice(text, 1) : text;
   };
 
   class TextEncoder {

@@ -385,12 +385,14 @@
     }
   }
   const isSignal = AbortSignal.is;
-  const signalState = (/** @type {unknown} */ signal) =>
-    isSignal(signal) ? AbortSignal.state(/** @type {AbortSignal} */ (signal)) : undefined;
-  const onAbort = (/** @type {unknown} */ signal, /** @type {() => void} */ algorithm) =>
-    AbortSignal.subscribe(/** @type {AbortSignal} */ (signal), algorithm);
+  const stateOf = AbortSignal.state;
+  const subscribe = AbortSignal.subscribe;
   const signalAbort = AbortSignal.signal;
   const abortHandler = AbortSignal.handler;
+  const signalState = (/** @type {unknown} */ signal) =>
+    isSignal(signal) ? stateOf(/** @type {AbortSignal} */ (signal)) : undefined;
+  const onAbort = (/** @type {unknown} */ signal, /** @type {() => void} */ algorithm) =>
+    subscribe(/** @type {AbortSignal} */ (signal), algorithm);
   const SIGNAL_STATICS = ['is', 'state', 'subscribe', 'signal', 'handler'];
   for (let i = 0; i < SIGNAL_STATICS.length; i++) {
     delete (/** @type {any} */ (AbortSignal)[/** @type {string} */ (SIGNAL_STATICS[i])]);
