@@ -32,7 +32,7 @@ export {
 export { DEFAULT_LIMITS, type Limits } from './runtime/process/limits.js';
 export type { CapRequest, ChildRequest } from './runtime/process/process-control.js';
 export type { AgentInfo } from './runtime/process/process-table.js';
-export type { KernelEvent, RunResult, Usage } from './runtime/process/run-result.js';
+export type { KernelEvent, LogLevel, RunResult, Usage } from './runtime/process/run-result.js';
 export type { AgentSession } from './runtime/process/session.js';
 export { type SnapshotBody, SnapshotStore } from './runtime/store/snapshot-store.js';
 export {

@@ -10,7 +10,7 @@
  * What differs from a browser: bodies are strings or bytes (no streams, Blob or FormData; `response.body`
  * is null), `redirect` must be 'follow' (the tool follows and re-authorizes each hop), headers the kernel
  * sets itself (content-length, accept-encoding, connection, ...) are dropped as a browser drops forbidden
- * ones, `statusText` is empty, and aborting rejects the fetch at once while the request itself runs to its
+ * ones, repeated response headers arrive joined with ', ' (set-cookie included), `statusText` is empty, and aborting rejects the fetch at once while the request itself runs to its
  * end or its timeout in the kernel (its result's label still joins the agent's, as any tool result's does).
  * init members are each read once, in a fixed order.
  */
