@@ -39,6 +39,31 @@ report('realm cost', bench, [
   { name: 'agent spawn, warm pool', task: 'agent spawn, warm pool (module + main + dispose)' },
 ]);
 
+// CPU per build (process.cpuUsage over many builds, all threads): less sensitive than latency to other load on
+// a shared machine, which is what comparisons across runs need.
+function cpuPerBuild(build: () => void, n = 200): number {
+  for (let i = 0; i < 20; i++) build();
+  const start = process.cpuUsage();
+  for (let i = 0; i < n; i++) build();
+  const used = process.cpuUsage(start);
+  return (used.user + used.system) / n;
+}
+const bareCpu = cpuPerBuild(() => {
+  const isolate = new ivm.Isolate({ memoryLimit: MEMORY_MB * 3 + 64 });
+  isolate.createContextSync();
+  isolate.dispose();
+});
+const realmCpu = cpuPerBuild(() => new GuestRealm(MEMORY_MB).dispose());
+console.log('\nCPU per build');
+console.table([
+  {
+    name: 'guest realm build',
+    cpu: `${realmCpu.toFixed(0)} µs`,
+    floor: `${bareCpu.toFixed(0)} µs bare isolate + context`,
+    ratio: `${(realmCpu / bareCpu).toFixed(2)}×`,
+  },
+]);
+
 // Idle heap: the mean over several realms of V8's used heap (plus external memory) once setup is done (no GC
 // is forced: garbage from setup counts, the same way for both).
 const SAMPLES = 16;

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { parse } from 'acorn';
 import { GUEST_GLOBALS } from '../syscalls/guest-globals.js';
 import { SYSCALLS } from '../syscalls/table.js';
 import { GUEST_PARTS } from './guest-libraries.js';
@@ -38,14 +39,52 @@ const EAGER_PARTS = Object.entries(GUEST_PARTS)
   .filter(([, part]) => part.eager)
   .map(([name]) => name);
 
+/**
+ * `source` without its comments, which every realm would otherwise hold in its heap (a realm keeps its
+ * script's source for lazy compilation). Comment positions come from acorn, so code is never touched.
+ * Throws Error if the result is not pure ASCII: one other character would make V8 store the whole source
+ * as a two-byte string, doubling what every realm pays for it.
+ */
+function compact(source: string): string {
+  const comments: [number, number][] = [];
+  parse(source, {
+    ecmaVersion: 'latest',
+    sourceType: 'script',
+    onComment: (_block, _text, start, end) => {
+      comments.push([start, end]);
+    },
+  });
+  let out = '';
+  let at = 0;
+  for (const [start, end] of comments) {
+    out += `${source.slice(at, start)} `;
+    at = end;
+  }
+  out += source.slice(at);
+  // Indentation goes too, unless a template literal spans lines (its text would change).
+  let multilineTemplate = false;
+  parse(out, {
+    ecmaVersion: 'latest',
+    sourceType: 'script',
+    onToken: (token) => {
+      if (token.type.label === 'template' && out.slice(token.start, token.end).includes('\n')) multilineTemplate = true;
+    },
+  });
+  const lines = out.split('\n').map((line) => (multilineTemplate ? line.trimEnd() : line.trim()));
+  const text = lines.filter((line) => line !== '').join('\n');
+  if (!/^[\x00-\x7f]*$/.test(text))
+    throw new Error('the prelude and its eager parts must be ASCII once comments are removed');
+  return text;
+}
+
 /** The script every realm compiles; its completion value is a function of (enter, done, configJson). */
-export const PRELUDE_SOURCE = `'use strict';
+export const PRELUDE_SOURCE = compact(`'use strict';
 ((prelude, parts) => (enter, done, configJson) => prelude(enter, done, configJson, parts))(
 ${expressionOf('prelude.cjs')},
 { __proto__: null,
 ${EAGER_PARTS.map((name) => `${JSON.stringify(name)}: ${expressionOf(GUEST_PARTS[name]?.file ?? '')}`).join(',\n')}
 });
-`;
+`);
 
 /** Globals that exist in a bare V8 context but are not part of what agents may use (V8's console is replaced). */
 export const REMOVED_GLOBALS = ['WebAssembly', 'SharedArrayBuffer', 'Atomics', 'console'] as const;
