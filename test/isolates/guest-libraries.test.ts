@@ -1,9 +1,9 @@
 // The lazily loaded guest parts (isolates/guest-libraries.ts): URL and URLSearchParams (whatwg-url),
 // structuredClone (@ungap/structured-clone), and the sandbox's answer to the prelude's request for them.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Kernel } from '../../../index.js';
-import { GUEST_PARTS, guestPartSource, libraryReply } from '../../../isolates/guest-libraries.js';
-import { testKernel } from '../../helpers/kernel.js';
+import type { Kernel } from '../../index.js';
+import { GUEST_PARTS, guestPartSource, libraryReply } from '../../isolates/guest-libraries.js';
+import { testKernel } from '../helpers/kernel.js';
 
 let kernel: Kernel;
 beforeAll(() => {
