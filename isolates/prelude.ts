@@ -72,8 +72,10 @@ function compact(source: string): string {
   });
   const lines = out.split('\n').map((line) => (multilineTemplate ? line.trimEnd() : line.trim()));
   const text = lines.filter((line) => line !== '').join('\n');
-  if (!/^[\x00-\x7f]*$/.test(text))
-    throw new Error('the prelude and its eager parts must be ASCII once comments are removed');
+  for (let i = 0; i < text.length; i++) {
+    if (text.charCodeAt(i) > 0x7f)
+      throw new Error('the prelude and its eager parts must be ASCII once comments are removed');
+  }
   return text;
 }
 
