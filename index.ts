@@ -72,7 +72,7 @@ export {
 export { DEFAULT_LIMITS, type Limits } from './runtime/process/limits.js';
 export type { AgentInfo } from './runtime/process/process-table.js';
 export type { Program, ProgramRegistry } from './runtime/process/programs.js';
-export type { KernelEvent, RunResult, Usage } from './runtime/process/run-result.js';
+export type { KernelEvent, LogLevel, RunResult, Usage } from './runtime/process/run-result.js';
 export type { SnapshotBody, SnapshotStore } from './runtime/store/snapshot-store.js';
 export {
   defineTool,

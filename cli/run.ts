@@ -86,7 +86,11 @@ export async function runCommand(file: string | undefined, options: RunOptions, 
     await kernel.close();
     return EXIT_USAGE;
   }
-  kernel.on('log', (event) => io.err(`[agent] ${sanitizeForTerminal(event.text)}`));
+  // console.warn and friends carry their level: `[agent:warn] ...`; sys.log and console.log print as `[agent] ...`.
+  kernel.on('log', (event) => {
+    const tag = event.level === undefined || event.level === 'log' ? 'agent' : `agent:${event.level}`;
+    io.err(`[${tag}] ${sanitizeForTerminal(event.text)}`);
+  });
   const firstSeq = kernel.audit.size;
   let result: RunResult;
   try {

@@ -4,10 +4,11 @@ import type { Limits } from '../runtime/process/limits.js';
 import type { Usage } from '../runtime/process/run-result.js';
 import { encodeError, PENDING } from '../syscalls/wire.js';
 import { checkModuleSource } from './code-check.js';
+import { libraryReply } from './guest-libraries.js';
 import type { GuestRealm } from './guest-realm.js';
 import { loadSuperjson } from './guest-superjson.js';
 import { decodeOutcome, type GuestOutcome } from './main-outcome.js';
-import { LOAD_SUPERJSON } from './prelude.js';
+import { LOAD_LIBRARY, LOAD_SUPERJSON } from './prelude.js';
 import type { RealmPool } from './realm-pool.js';
 import type { LimitName, Watchdog, Watched } from './watchdog.js';
 
@@ -174,7 +175,9 @@ export class Sandbox implements Watched {
   readonly #enter = (id: unknown, syscall: unknown, payload: unknown): string => {
     try {
       if (typeof id !== 'number') return encodeError('E_BAD_ARG', 'malformed syscall');
-      // Not a syscall: the prelude asking for its serializer, which decides nothing and touches nothing.
+      // Not syscalls: the prelude asking for its serializer or for a guest part's source (answered at once,
+      // from text the sandbox holds), which decide nothing and touch nothing.
+      if (syscall === LOAD_LIBRARY) return libraryReply(payload);
       const reply = syscall === LOAD_SUPERJSON ? this.#loadSuperjson() : this.#spec.hooks.enter(syscall, payload);
       if (typeof reply === 'string') return reply;
       reply.then(

@@ -1,15 +1,20 @@
+import { GUEST_GLOBALS } from './guest-globals.js';
+import { WEB_DECLARATIONS } from './guest-web-types.js';
 import { SYSCALLS } from './table.js';
 
 /**
- * The TypeScript declaration of what agent code sees (`sys`), generated from the syscall table, so the
- * declaration, the prelude's stubs (built from the same table) and the kernel cannot drift apart. The
- * package ships the output as `isokernel/guest` (guest/sys.d.ts); `npm run generate` rewrites it and a test
- * fails when the committed file differs.
+ * The TypeScript declaration of what agent code sees: `sys`, generated from the syscall table (internal
+ * syscalls left out, as the prelude leaves them off `sys`), and the web globals (syscalls/guest-globals.ts,
+ * declared by guest-web-types.ts), so the declaration, the prelude (built from the same tables) and the
+ * kernel cannot drift apart. The package ships the output as `isokernel/guest` (guest/sys.d.ts); `npm run
+ * generate` rewrites it and a test fails when the committed file differs.
  */
 
-const HEADER = `// Generated from the syscall table (syscalls/table.ts) by \`npm run generate\`. Do not edit.
-// What agent code sees inside an isokernel isolate: the frozen global \`sys\`. Every call returns a promise
-// that rejects with an Error whose \`code\` is one of the kernel's error codes.
+const HEADER = `// Generated from the syscall table (syscalls/table.ts) and the guest globals (syscalls/guest-globals.ts)
+// by \`npm run generate\`. Do not edit.
+// What agent code sees inside an isokernel isolate: the frozen global \`sys\`, whose every call returns a
+// promise that rejects with an Error whose \`code\` is one of the kernel's error codes, and the web globals
+// below. Compile agent code against this file with \`"lib": ["ES2022"]\` and no DOM lib.
 
 /** An opaque reference to a value the kernel keeps, with its own label. */
 export interface Handle {
@@ -65,6 +70,7 @@ export function guestDeclarations(): string {
   const top: string[] = [];
   const groups = new Map<string, string[]>();
   for (const { name, guest } of SYSCALLS.values()) {
+    if (guest.internal === true) continue;
     const dot = name.indexOf('.');
     const member = dot < 0 ? name : name.slice(dot + 1);
     const line = `  /** ${guest.doc} */\n  ${member}${guest.type};`;
@@ -84,6 +90,22 @@ ${[...top, ...nested].join('\n')}
 
 declare global {
   const sys: Sys;
+${WEB_DECLARATIONS.trim()
+  .split('\n')
+  .map((line) => (line === '' ? '' : `  ${line}`))
+  .join('\n')}
 }
 `;
+}
+
+/** The global names the web declarations declare (var, function, class), for the tests that compare tables. */
+export function declaredGlobals(): string[] {
+  const names = new Set<string>();
+  for (const match of WEB_DECLARATIONS.matchAll(/^(?:var|function|class) ([A-Za-z]+)/gm)) names.add(match[1] ?? '');
+  return [...names];
+}
+
+/** The web globals, by name, for README's list. */
+export function globalNames(): string[] {
+  return GUEST_GLOBALS.map(({ name }) => name);
 }

@@ -36,6 +36,11 @@ export interface GuestStub {
    * survive); `superjson-result`: it decodes the reply from that form. Absent: plain JSON both ways.
    */
   readonly encoding?: 'superjson-argument' | 'superjson-result';
+  /**
+   * Not on `sys`: the plumbing of a guest global (timers, console, crypto) that the prelude's parts call.
+   * It is decoded, authorized and audited like every syscall; it is only left out of the agent's API.
+   */
+  readonly internal?: true;
 }
 
 /** Declares a syscall; the generic ties the handler's argument type to its schema. */

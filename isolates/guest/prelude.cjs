@@ -22,30 +22,54 @@
  * functions it captured up front through a captured Reflect.apply, and keeps its state in null-prototype
  * objects, so poisoning can only change what the agent itself observes.
  *
+ * The web-standard globals (console, timers, URL, fetch, ...) are built by the other scripts in this folder,
+ * each a strict script whose completion value is a factory taking the `kit` below (see isolates/prelude.ts):
+ * the ones that must exist before agent code (timers, the UTC clock and fixed locale) arrive as `parts` and
+ * run here; the rest are lazy globals, fetched as text from the host on first use (one synchronous request,
+ * not a syscall) and evaluated with the `eval` captured here. The kit hands them only captured intrinsics
+ * (`p`) and the syscall function; none of it is reachable from agent code.
+ *
  * The file is a .cjs so that tools treat it as the script it is (its 'use strict' directive matters).
  */
 'use strict';
 
 /**
  * @typedef {{ name: string, params: string[], encoding?: 'superjson-argument' | 'superjson-result' }} Stub
- * @typedef {{ removed: string[], stubs: Stub[], superjson: { request: string, global: string } }} PreludeConfig
+ * @typedef {{
+ *   removed: string[], stubs: Stub[], superjson: { request: string, global: string },
+ *   library: string, eager: string[], lazy: [name: string, part: string][]
+ * }} PreludeConfig
  * @typedef {(id: number, syscall: string, payload: string) => string} Enter
  * @typedef {{ serialize(value: unknown): unknown, deserialize(wire: unknown): unknown }} Superjson
+ * @typedef {import('./kit').Kit} Kit
+ * @typedef {import('./kit').Primordials} Primordials
+ * @typedef {(kit: Kit) => Record<string, unknown>} PartFactory
  */
 
 (function prelude(
   /** @type {Enter} */ enter,
   /** @type {(reply: string) => void} */ done,
   /** @type {string} */ configJson,
+  /** @type {Record<string, PartFactory>} */ parts,
 ) {
   /** @type {any} */
   const g = globalThis;
   /** @type {PreludeConfig} */
   const config = JSON.parse(configJson);
   for (const name of config.removed) delete g[name];
+  // The eager parts, copied into a null-prototype table: a name planted on Object.prototype later must never
+  // be taken for a part (its "factory" would be handed the kit).
+  /** @type {Record<string, PartFactory>} */
+  const eagerParts = Object.create(null);
+  for (const name of Reflect.ownKeys(parts)) {
+    eagerParts[/** @type {string} */ (name)] = /** @type {PartFactory} */ (parts[/** @type {string} */ (name)]);
+  }
+  const LIBRARY_REQUEST = config.library;
 
   const ReflectApply = Reflect.apply;
   const ReflectDefineProperty = Reflect.defineProperty;
+  const ReflectGetOwnPropertyDescriptor = Reflect.getOwnPropertyDescriptor;
+  const ReflectOwnKeys = Reflect.ownKeys;
   const ObjectCreate = Object.create;
   const ObjectFreeze = Object.freeze;
   const JSONParse = JSON.parse;
@@ -54,17 +78,116 @@
   const StringCtor = String;
   const PromiseCtor = Promise;
   const PromiseResolve = Promise.resolve;
+  const PromiseReject = Promise.reject;
   const PromiseThen = Promise.prototype.then;
   const ErrorCtor = Error;
+  const DateNow = Date.now;
+  const IndirectEval = g.eval;
   const MAX_MESSAGE = 1000;
 
   // Property descriptors with a null prototype: a 'get' or 'set' planted on Object.prototype must not turn
   // them into accessors.
-  /** @type {(fields: { value: unknown, enumerable?: boolean, writable?: boolean, configurable?: boolean }) => PropertyDescriptor} */
+  /** @type {(fields: PropertyDescriptor) => PropertyDescriptor} */
   const descriptor = (fields) => /** @type {any} */ ({ __proto__: null, ...fields });
 
   /** @type {(s: string, from: number, to?: number) => string} */
   const slice = (s, from, to) => ReflectApply(StringSlice, s, [from, to]);
+
+  /** @type {(fn: Function) => any} */
+  const uncurry =
+    (fn) =>
+    (/** @type {unknown} */ self, /** @type {unknown[]} */ ...args) =>
+      ReflectApply(fn, self, args);
+  /** @type {(target: object, key: PropertyKey) => (self: any) => any} */
+  const getter = (target, key) => uncurry(/** @type {Function} */ (ReflectGetOwnPropertyDescriptor(target, key)?.get));
+  /** @type {any} */
+  const TypedArrayPrototype = Reflect.getPrototypeOf(Uint8Array.prototype);
+  const typedArrayTag = getter(TypedArrayPrototype, Symbol.toStringTag);
+
+  const p = ObjectFreeze(
+    /** @type {Primordials} */ ({
+      __proto__: null,
+      global: g,
+      apply: ReflectApply,
+      construct: Reflect.construct,
+      defineProperty: ReflectDefineProperty,
+      getOwnPropertyDescriptor: ReflectGetOwnPropertyDescriptor,
+      getPrototypeOf: Reflect.getPrototypeOf,
+      setPrototypeOf: Reflect.setPrototypeOf,
+      ownKeys: ReflectOwnKeys,
+      create: ObjectCreate,
+      freeze: ObjectFreeze,
+      is: Object.is,
+      objectToString: uncurry(Object.prototype.toString),
+      JSONParse,
+      JSONStringify,
+      String: StringCtor,
+      fromCharCode: String.fromCharCode,
+      charCodeAt: uncurry(String.prototype.charCodeAt),
+      codePointAt: uncurry(String.prototype.codePointAt),
+      slice: uncurry(StringSlice),
+      indexOf: uncurry(String.prototype.indexOf),
+      toLowerCase: uncurry(String.prototype.toLowerCase),
+      toUpperCase: uncurry(String.prototype.toUpperCase),
+      padStart: uncurry(String.prototype.padStart),
+      regexpExec: uncurry(RegExp.prototype.exec),
+      Number,
+      isFinite: Number.isFinite,
+      isInteger: Number.isInteger,
+      isNaN: Number.isNaN,
+      numberToString: uncurry(Number.prototype.toString),
+      floor: Math.floor,
+      trunc: Math.trunc,
+      min: Math.min,
+      max: Math.max,
+      isArray: Array.isArray,
+      push: uncurry(Array.prototype.push),
+      pop: uncurry(Array.prototype.pop),
+      join: uncurry(Array.prototype.join),
+      Map,
+      mapGet: uncurry(Map.prototype.get),
+      mapSet: uncurry(Map.prototype.set),
+      mapHas: uncurry(Map.prototype.has),
+      mapDelete: uncurry(Map.prototype.delete),
+      mapSize: getter(Map.prototype, 'size'),
+      mapForEach: uncurry(Map.prototype.forEach),
+      setForEach: uncurry(Set.prototype.forEach),
+      setSize: getter(Set.prototype, 'size'),
+      dateGetTime: uncurry(Date.prototype.getTime),
+      dateToISOString: uncurry(Date.prototype.toISOString),
+      Promise: PromiseCtor,
+      promiseThen: /** @type {any} */ (uncurry(PromiseThen)),
+      resolved: (/** @type {any} */ value) => ReflectApply(PromiseResolve, PromiseCtor, [value]),
+      rejected: (reason) => ReflectApply(PromiseReject, PromiseCtor, [reason]),
+      Error: ErrorCtor,
+      TypeError,
+      RangeError,
+      SyntaxError,
+      Uint8Array,
+      ArrayBuffer,
+      isView: ArrayBuffer.isView,
+      arrayBufferByteLength: getter(ArrayBuffer.prototype, 'byteLength'),
+      arrayBufferSlice: uncurry(ArrayBuffer.prototype.slice),
+      typedArrayBuffer: getter(TypedArrayPrototype, 'buffer'),
+      typedArrayByteOffset: getter(TypedArrayPrototype, 'byteOffset'),
+      typedArrayByteLength: getter(TypedArrayPrototype, 'byteLength'),
+      typedArrayName: (value) => typedArrayTag(value),
+      dataViewBuffer: getter(DataView.prototype, 'buffer'),
+      dataViewByteOffset: getter(DataView.prototype, 'byteOffset'),
+      dataViewByteLength: getter(DataView.prototype, 'byteLength'),
+      uint8Set: uncurry(TypedArrayPrototype.set),
+      uint8Subarray: uncurry(TypedArrayPrototype.subarray),
+      uint8Slice: uncurry(TypedArrayPrototype.slice),
+      now: DateNow,
+      Symbol,
+      SymbolIterator: Symbol.iterator,
+      SymbolAsyncIterator: Symbol.asyncIterator,
+      SymbolToStringTag: Symbol.toStringTag,
+      SymbolToPrimitive: Symbol.toPrimitive,
+      Date,
+      Intl,
+    }),
+  );
 
   // A planted accessor must not make defining `code` throw, which would leave a pending call unsettled.
   /** @type {(code: string, message: string) => Error} */
@@ -365,11 +488,145 @@
     finish(`e${JSONStringify(typeof message === 'string' ? message : 'agent failed')}`);
   };
 
+  // ------------------------------------------------------------------------------ the guest globals
+
+  // The agent's clock starts when main is called, not when the realm was built (realms wait in a pool).
+  let origin = DateNow();
+  let lastElapsed = 0;
+  /** @type {Record<string, Record<string, any>>} */
+  const loaded = ObjectCreate(null);
+  /** @type {Record<string, true>} */
+  const loading = ObjectCreate(null);
+
+  // A guest part's source, asked of the host synchronously (one string, not a syscall) and evaluated with
+  // the eval captured above: its completion value is the part's factory.
+  /** @type {(part: string) => PartFactory} */
+  const fetchPart = (part) => {
+    const eager = eagerParts[part];
+    if (eager !== undefined) return eager;
+    let reply;
+    try {
+      reply = enter(nextId++, LIBRARY_REQUEST, JSONStringify([part]));
+    } catch {
+      throw kernelError('E_KILLED', 'the agent has ended');
+    }
+    /** @type {unknown} */
+    let source;
+    settle(
+      reply,
+      (value) => {
+        source = value;
+      },
+      () => {},
+    );
+    if (typeof source !== 'string') throw kernelError('E_INTERNAL', `the guest library "${part}" is unavailable`);
+    const factory = IndirectEval(source);
+    if (typeof factory !== 'function') throw kernelError('E_INTERNAL', `the guest library "${part}" is malformed`);
+    return factory;
+  };
+
+  const kit = ObjectFreeze(
+    /** @type {Kit} */ ({
+      __proto__: null,
+      p,
+      call,
+      send: (syscall, args) => {
+        ReflectApply(PromiseThen, call(syscall, args), [undefined, () => {}]);
+      },
+      callSync: (syscall, args) => {
+        let reply;
+        try {
+          reply = enter(nextId++, syscall, encodeArgs(args));
+        } catch {
+          throw kernelError('E_KILLED', `${syscall}: the agent has ended`);
+        }
+        /** @type {{ ok: boolean, value: unknown }} */
+        const out = /** @type {any} */ ({ __proto__: null, ok: false, value: undefined });
+        settle(
+          reply === '' ? 'e["E_INTERNAL","internal kernel error"]' : reply,
+          (value) => {
+            out.ok = true;
+            out.value = value;
+          },
+          (error) => {
+            out.value = error;
+          },
+        );
+        if (!out.ok) throw out.value;
+        return out.value;
+      },
+      kernelError,
+      uncaught: fail,
+      require: (part) => {
+        const ready = loaded[part];
+        if (ready !== undefined) return ready;
+        if (loading[part] === true) throw kernelError('E_INTERNAL', `the guest library "${part}" requires itself`);
+        loading[part] = true;
+        try {
+          const exports = fetchPart(part)(kit);
+          loaded[part] = exports;
+          return exports;
+        } finally {
+          delete loading[part];
+        }
+      },
+      elapsed: () => {
+        const elapsed = DateNow() - origin;
+        if (elapsed > lastElapsed) lastElapsed = elapsed;
+        return lastElapsed;
+      },
+      timeOrigin: () => origin,
+      descriptor,
+      methods: (target, members) => {
+        const keys = ReflectOwnKeys(members);
+        for (let i = 0; i < keys.length; i++) {
+          const key = /** @type {PropertyKey} */ (keys[i]);
+          const found = /** @type {PropertyDescriptor} */ (ReflectGetOwnPropertyDescriptor(members, key));
+          found.enumerable = false;
+          ReflectDefineProperty(target, key, descriptor(found));
+        }
+      },
+    }),
+  );
+
+  // Web globals are writable, configurable and not enumerable (WebIDL). A lazy one is an accessor until
+  // first read, like Node's own lazy globals: reading it loads its part and replaces it with the value.
+  /** @type {(name: string, value: unknown) => void} */
+  const defineGlobal = (name, value) => {
+    ReflectDefineProperty(g, name, descriptor({ value, writable: true, enumerable: false, configurable: true }));
+  };
+  for (let i = 0; i < config.eager.length; i++) {
+    const exports = kit.require(/** @type {string} */ (config.eager[i]));
+    const names = ReflectOwnKeys(exports);
+    for (let j = 0; j < names.length; j++) {
+      const name = /** @type {string} */ (names[j]);
+      defineGlobal(name, exports[name]);
+    }
+  }
+  for (let i = 0; i < config.lazy.length; i++) {
+    const [name, part] = /** @type {[string, string]} */ (config.lazy[i]);
+    ReflectDefineProperty(
+      g,
+      name,
+      descriptor({
+        get: () => {
+          const value = kit.require(part)[name];
+          defineGlobal(name, value);
+          return value;
+        },
+        set: (/** @type {unknown} */ value) => defineGlobal(name, value),
+        enumerable: false,
+        configurable: true,
+      }),
+    );
+  }
+
   let started = false;
   /** @type {(namespace: any, inputJson: string) => void} */
   const start = (namespace, inputJson) => {
     if (started) return;
     started = true;
+    origin = DateNow();
     let outcome;
     try {
       const main = namespace.default;

@@ -21,11 +21,15 @@ export type RunResult =
   | { readonly ok: true; readonly value: unknown; readonly usage: Usage; readonly label?: readonly string[] }
   | { readonly ok: false; readonly error: KernelErrorInfo; readonly usage: Usage; readonly label?: readonly string[] };
 
+/** The levels of console output. */
+export type LogLevel = 'log' | 'info' | 'warn' | 'error' | 'debug';
+
 /** Events the kernel emits for observers; the audit log (a later layer) records the same facts. */
 export type KernelEvent =
   | { type: 'syscall'; agent: string; syscall: string; code: ErrorCode | null; refused: boolean }
   | { type: 'exit'; agent: string; result: RunResult }
-  | { type: 'log'; agent: string; text: string }
+  /** `level` is set for console output (`console.warn` → 'warn'); absent for `sys.log`. */
+  | { type: 'log'; agent: string; text: string; level?: LogLevel }
   | { type: 'catastrophe'; agent: string }
   | { type: 'spawn'; agent: string; parent: string | null; program: string }
   | { type: 'warn'; agent: string; limit: string; used: number; max: number };

@@ -14,6 +14,7 @@ import type { Limits } from './limits.js';
 import type { ChildOutcome, ChildRequest } from './process-control.js';
 import type { Quota } from './quota.js';
 import type { KernelEvent } from './run-result.js';
+import { WakeTimer } from './wake-timer.js';
 
 /** The kernel services a syscall handler may use on behalf of an agent. */
 export interface KernelServices {
@@ -114,6 +115,8 @@ export class AgentSession {
   syscalls = 0;
   /** The kernel's own time on this agent's syscalls so far, in ms (charged to cpu_ms). */
   kernelMs = 0;
+  /** The agent's one host timer: wakes the guest's own timer queue (setTimeout and friends). */
+  readonly wake = new WakeTimer();
   readonly #abort = new AbortController();
   #cpuReported = 0;
 
@@ -220,6 +223,7 @@ export class AgentSession {
   end(): void {
     if (this.state === 'ended') return;
     this.state = 'ended';
+    this.wake.cancel();
     this.#abort.abort();
   }
 }

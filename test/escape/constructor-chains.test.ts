@@ -6,6 +6,7 @@
 // agent has no channel left to report on it; after-main.test.ts checks those calls are refused.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Kernel } from '../../index.js';
+import { GUEST_GLOBALS } from '../../syscalls/guest-globals.js';
 import { ISOLATION_MODES, testKernel } from '../helpers/kernel.js';
 import { INSPECT } from './probes.js';
 
@@ -21,8 +22,9 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
     await kernel.close();
   });
 
-  // Standard ECMAScript globals of a bare V8 context, plus `sys`.
+  // The language's globals, sys, and the web globals the guest parts install (syscalls/guest-globals.ts).
   const STANDARD_GLOBALS = new Set([
+    ...GUEST_GLOBALS.map(({ name }) => name),
     'Object',
     'Function',
     'Array',
@@ -177,7 +179,7 @@ export default async function main() {
     report.push([
       fns.has(F),
       g === globalThis,
-      ['process', 'require', 'global', 'Buffer', 'module', 'setTimeout', '__isokernel_enter', '__isokernel_done']
+      ['process', 'require', 'global', 'Buffer', 'module', 'setImmediate', '__isokernel_enter', '__isokernel_done']
         .filter((name) => name in g || F('return typeof ' + name)() !== 'undefined'),
     ]);
   }

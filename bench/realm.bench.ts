@@ -1,0 +1,96 @@
+// What a guest realm costs (isolate, context and the prelude with every guest global), against a bare
+// isolated-vm isolate and context measured in the same run: build latency, an agent's spawn from a warm pool,
+// and the heap an idle realm holds. The guest globals (console, timers, URL, TextEncoder, fetch, ...) must
+// keep both within 20% of what the prelude cost before them (README, "Benchmarks").
+// Run: npm run bench -- realm (or: node --no-node-snapshot --import tsx bench/realm.bench.ts)
+import ivm from 'isolated-vm';
+import { Bench } from 'tinybench';
+import { Kernel } from '../index.js';
+import { GuestRealm } from '../isolates/guest-realm.js';
+import { PRELUDE_CONFIG } from '../isolates/prelude-config.js';
+import { report } from './report.js';
+
+const MEMORY_MB = 64;
+const pause = { afterEach: () => new Promise<void>((resolve) => setTimeout(resolve, 5)) };
+
+const kernel = Kernel.create({ isolation: 'inline' });
+const bench = new Bench({ time: 2000, warmupTime: 300 });
+bench
+  .add('bare isolate + context', () => {
+    const isolate = new ivm.Isolate({ memoryLimit: MEMORY_MB * 3 + 64 });
+    isolate.createContextSync();
+    isolate.dispose();
+  })
+  .add('guest realm (isolate + context + prelude)', () => {
+    new GuestRealm(MEMORY_MB, PRELUDE_CONFIG).dispose();
+  })
+  .add(
+    'agent spawn, warm pool (module + main + dispose)',
+    async () => {
+      const result = await kernel.run({ code: 'export default () => 1' });
+      if (!result.ok) throw new Error(`${result.error.code}: ${result.error.message}`);
+    },
+    pause,
+  );
+await bench.run();
+await kernel.close();
+
+report('realm cost', bench, [
+  { name: 'guest realm build', task: 'guest realm (isolate + context + prelude)', floor: 'bare isolate + context' },
+  { name: 'agent spawn, warm pool', task: 'agent spawn, warm pool (module + main + dispose)' },
+]);
+
+// CPU per build (process.cpuUsage over many builds, all threads): less sensitive than latency to other load on
+// a shared machine, which is what comparisons across runs need.
+function cpuPerBuild(build: () => void, n = 200): number {
+  for (let i = 0; i < 20; i++) build();
+  const start = process.cpuUsage();
+  for (let i = 0; i < n; i++) build();
+  const used = process.cpuUsage(start);
+  return (used.user + used.system) / n;
+}
+const bareCpu = cpuPerBuild(() => {
+  const isolate = new ivm.Isolate({ memoryLimit: MEMORY_MB * 3 + 64 });
+  isolate.createContextSync();
+  isolate.dispose();
+});
+const realmCpu = cpuPerBuild(() => new GuestRealm(MEMORY_MB, PRELUDE_CONFIG).dispose());
+console.log('\nCPU per build');
+console.table([
+  {
+    name: 'guest realm build',
+    cpu: `${realmCpu.toFixed(0)} µs`,
+    floor: `${bareCpu.toFixed(0)} µs bare isolate + context`,
+    ratio: `${(realmCpu / bareCpu).toFixed(2)}×`,
+  },
+]);
+
+// Idle heap: the mean over several realms of V8's used heap (plus external memory) once setup is done (no GC
+// is forced: garbage from setup counts, the same way for both).
+const SAMPLES = 16;
+async function meanHeap(make: () => { isolate: ivm.Isolate; dispose(): void }): Promise<number> {
+  let total = 0;
+  for (let i = 0; i < SAMPLES; i++) {
+    const made = make();
+    const stats = await made.isolate.getHeapStatistics();
+    total += stats.used_heap_size + stats.externally_allocated_size;
+    made.dispose();
+  }
+  return total / SAMPLES;
+}
+const bare = await meanHeap(() => {
+  const isolate = new ivm.Isolate({ memoryLimit: MEMORY_MB * 3 + 64 });
+  isolate.createContextSync();
+  return { isolate, dispose: () => isolate.dispose() };
+});
+const realm = await meanHeap(() => new GuestRealm(MEMORY_MB, PRELUDE_CONFIG));
+const kb = (bytes: number) => `${(bytes / 1024).toFixed(0)} KiB`;
+console.log('\nidle heap per realm');
+console.table([
+  {
+    name: 'guest realm (prelude run)',
+    heap: kb(realm),
+    floor: `${kb(bare)} bare isolate + context`,
+    ratio: `${(realm / bare).toFixed(2)}×`,
+  },
+]);

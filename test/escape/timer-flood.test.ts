@@ -1,0 +1,107 @@
+// Attack: exhaust the host through timers: a million setTimeouts, setTimeout/clearTimeout churn, a
+// zero-delay interval, timers set to fire after the agent ends or is killed, a pending timer meant to keep the
+// kernel (or the CLI) alive. The queue lives in the agent's heap and is bounded (10 000 pending, then E_QUOTA);
+// the kernel holds one host timer per agent and cancels it when the agent ends.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Kernel, KernelEvent } from '../../index.js';
+import { workspace } from '../helpers/cli-process.js';
+import { testKernel } from '../helpers/kernel.js';
+
+let kernel: Kernel;
+const events: KernelEvent[] = [];
+beforeAll(() => {
+  kernel = testKernel({ limits: { cpu_ms: 10_000, wall_ms: 20_000, memory_mb: 64 } });
+  kernel.on('syscall', (event) => events.push(event));
+});
+afterAll(async () => {
+  await kernel.close();
+});
+
+const hostTimers = () => process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length;
+
+describe('timer floods', () => {
+  it('a million setTimeouts: refused cleanly after 10 000 with E_QUOTA, one wake syscall, the host unmoved', async () => {
+    events.length = 0;
+    const heapBefore = process.memoryUsage().heapUsed;
+    const result = await kernel.run({
+      code: `export default () => {
+        let accepted = 0;
+        let refused;
+        for (let i = 0; i < 1e6; i++) {
+          try { setTimeout(() => {}, 60000); accepted++; } catch (e) { refused = [e.code, e.message]; break; }
+        }
+        return { accepted, refused };
+      }`,
+    });
+    expect(result).toMatchObject({
+      ok: true,
+      value: { accepted: 10_000, refused: ['E_QUOTA', 'too many pending timers (at most 10000)'] },
+    });
+    expect(events.filter((e) => e.type === 'syscall' && e.syscall === 'wake').length).toBeLessThanOrEqual(1);
+    // The queue was the agent's: the host heap did not grow by anything like 10 000 timers' worth of objects.
+    expect(process.memoryUsage().heapUsed - heapBefore).toBeLessThan(64 * 1024 * 1024);
+  });
+
+  it('setTimeout/clearTimeout churn keeps the queue small and asks the kernel once per batch', async () => {
+    events.length = 0;
+    const result = await kernel.run({
+      code: `export default async () => {
+        for (let i = 0; i < 200000; i++) clearTimeout(setTimeout(() => {}, 1000));
+        let fired = 0;
+        setTimeout(() => fired++, 5);
+        await new Promise((r) => setTimeout(r, 30));
+        return fired;
+      }`,
+    });
+    expect(result).toMatchObject({ ok: true, value: 1 });
+    expect(events.filter((e) => e.type === 'syscall' && e.syscall === 'wake').length).toBeLessThan(10);
+  });
+
+  it('while an agent waits on a thousand timers the kernel holds one host timer for it', async () => {
+    const before = hostTimers();
+    const handle = kernel.spawn({
+      code: `export default async () => {
+        for (let i = 0; i < 1000; i++) setTimeout(() => {}, 5000 + i);
+        await new Promise(() => {});
+      }`,
+    });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    // The agent's wake, plus at most the kernel's watchdog interval.
+    expect(hostTimers() - before).toBeLessThanOrEqual(2);
+    handle.kill('test');
+    await handle.result;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(hostTimers()).toBeLessThanOrEqual(before);
+  });
+
+  it('a zero-delay interval is clamped to 4 ms after nesting, and ends with the wall budget', async () => {
+    events.length = 0;
+    const result = await kernel.run({
+      code: `export default async () => { setInterval(() => {}, 0); await new Promise(() => {}); }`,
+      limits: { wall_ms: 500 },
+    });
+    expect(result).toMatchObject({ ok: false, error: { code: 'E_QUOTA', message: 'quota exceeded: wall_ms' } });
+    // At most one wake per 4 ms tick (plus the first few unclamped ones) over half a second.
+    expect(events.filter((e) => e.type === 'syscall' && e.syscall === 'wake').length).toBeLessThan(200);
+  });
+});
+
+describe('a pending timer cannot keep the host alive', () => {
+  it('the CLI exits as soon as main returns, though a timer would fire in 100 s', async () => {
+    const ws = workspace();
+    try {
+      const agent = ws.file(
+        'agent.js',
+        'export default async () => { setTimeout(() => {}, 100000); setInterval(() => {}, 1000); return "done"; }',
+      );
+      const started = performance.now();
+      const run = await ws.run(['run', agent, '--wall-ms', '200000']);
+      expect(run.status, run.stderr).toBe(0);
+      expect(JSON.parse(run.stdout)).toBe('done');
+      // The CLI's own child timeout is 30 s; a run held open by the timer would be killed there, not exit 0.
+      expect(performance.now() - started).toBeLessThan(30_000);
+    } finally {
+      ws.cleanup();
+    }
+  });
+});
