@@ -2,6 +2,7 @@
  * The package entry. It is the one place that joins the layers: the runtime kernel knows nothing of
  * isolated-vm, and this module hands it the isolate launcher.
  */
+import { type AgentLoopOptions, type AgentLoopResult, runAgentLoop } from './agents/agent-loop.js';
 import { IsolateLauncher } from './isolates/isolate-launcher.js';
 import { type KernelOptions, Kernel as RuntimeKernel } from './runtime/kernel.js';
 import {
@@ -12,6 +13,27 @@ import {
 } from './runtime/policy/policy.js';
 import { BUILTIN_POLICY_SECTIONS } from './tools/policy-sections.js';
 
+export {
+  type AgentLoopEvent,
+  type AgentLoopOptions,
+  type AgentLoopResult,
+  runAgentLoop,
+} from './agents/agent-loop.js';
+export {
+  executeDescription,
+  jsonSchemaToTypeScript,
+  toolsDeclaration,
+} from './agents/code-mode/typescript-declarations.js';
+export {
+  type Criterion,
+  type Evaluation,
+  type OutcomeIteration,
+  type OutcomeOptions,
+  type OutcomeResult,
+  type Rubric,
+  withOutcome,
+} from './agents/outcome.js';
+export { modelToolName, resolveToolDefs, type ToolDef, type ToolSpec } from './agents/tool-defs.js';
 export { AuditLog, MemoryAuditSink } from './runtime/audit/audit-log.js';
 export { verifyConsistency, verifyInclusion } from './runtime/audit/merkle.js';
 export { verifyAuditConsistency, verifyRecordInclusion } from './runtime/audit/proof.js';
@@ -47,12 +69,29 @@ export {
 export { Vault, type VaultEntryOptions } from './runtime/tool-use/vault.js';
 export { createFsTools, type FsToolsOptions } from './tools/fs.js';
 export { createHttpTool, type HttpOptions, httpConfigSchema } from './tools/http.js';
+export {
+  type ChatInput,
+  type ChatResult,
+  createModelTool,
+  type ModelOptions,
+  type ModelPrice,
+  modelConfigSchema,
+  modelOptionsFromConfig,
+} from './tools/model.js';
 export { createProcTool, GIT_FORBIDDEN_FLAGS, type ProcOptions, procConfigSchema } from './tools/proc.js';
 
 export class Kernel extends RuntimeKernel {
   /** Creates a kernel that runs agents in isolated-vm isolates. Throws TypeError/RangeError on bad options. */
   static create(options: KernelOptions = {}): Kernel {
     return new Kernel(options, { launcher: new IsolateLauncher(), policySections: BUILTIN_POLICY_SECTIONS });
+  }
+
+  /**
+   * Runs the LLM agent loop as an agent of this kernel (see agents/agent-loop.ts): every model call and
+   * tool call is a syscall. Never rejects for agent-caused failures; throws TypeError for host mistakes.
+   */
+  runAgentLoop(options: AgentLoopOptions): Promise<AgentLoopResult> {
+    return runAgentLoop(this, options);
   }
 }
 

@@ -316,6 +316,14 @@ export class Kernel {
     return { id, result, kill: (reason = 'killed by host') => this.#table.killById(id, String(reason)) };
   }
 
+  /**
+   * The limits a top agent started with `overrides` gets: the kernel's (its options over the policy's
+   * `budget:`) with `overrides` over them. Throws TypeError/RangeError naming the field like `spawn`.
+   */
+  limitsFor(overrides?: Partial<Limits>): Limits {
+    return resolveLimits(overrides, this.#limits, 'limits');
+  }
+
   /** Runs an agent to completion. Same errors as `spawn`; the promise itself never rejects. */
   run(request: SpawnRequest): Promise<RunResult> {
     return this.spawn(request).result;
