@@ -4,6 +4,7 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { SigningKey } from '../runtime/capability/signing-key.js';
 import { decodeBase64Url } from '../runtime/core/base64url.js';
 import { type AuditShowStatus, auditExport, auditShow, auditVerify } from './audit.js';
+import { registerChat } from './chat.js';
 import { EXIT_USAGE, type Io, processIo } from './io.js';
 import { policyCheck } from './policy-check.js';
 import { type RollbackOptions, rollbackCommand } from './rollback.js';
@@ -45,6 +46,8 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .action(async (file: string | undefined, options: RunOptions) => {
       setExit(await runCommand(file, options, io));
     });
+
+  registerChat(program, io, setExit);
 
   const snapshot = program.command('snapshot').description('list and inspect signed snapshots');
   snapshot
