@@ -3,13 +3,15 @@ import type { Policy } from '../runtime/policy/policy.js';
 import type { Tool } from '../runtime/tool-use/tool-contract.js';
 import { createFsTools } from '../tools/fs.js';
 import { createHttpTool, httpOptionsFromConfig, httpPolicySection } from '../tools/http.js';
+import { createMcpTool, mcpPolicySection } from '../tools/mcp.js';
 import { createModelTool, modelOptionsFromConfig, modelPolicySection } from '../tools/model.js';
 import { createProcTool, procPolicySection } from '../tools/proc.js';
 
 /**
  * The tools `isokernel run` and `isokernel rollback` register: fs confined to `roots` (default the current
  * directory), proc with the programs the policy's `tools.proc` allows (none by default), http with the
- * policy's `tools.http` settings, and model.chat when `tools.model.base_url` names an endpoint. Registration grants nothing: the policy's capabilities still decide what
+ * policy's `tools.http` settings, model.chat when `tools.model.base_url` names an endpoint, and mcp.call for
+ * the policy's `tools.mcp.servers`. Registration grants nothing: the policy's capabilities still decide what
  * each agent may touch. `state` names the kernel's own files (store directory, audit log): the fs tools
  * never touch them, since the default root (the current directory) holds the default store. Throws
  * TypeError naming the problem (a root that is not a directory, a program path that is not an executable).
@@ -30,5 +32,8 @@ export function builtinTools(
   const model = modelPolicySection.read(policy);
   if (options.model !== false && model?.base_url !== undefined)
     tools.push(createModelTool(modelOptionsFromConfig(model)));
+  // mcp.call when the policy configures MCP servers (each started on first use).
+  const mcp = mcpPolicySection.read(policy);
+  if (mcp !== undefined) tools.push(createMcpTool(mcp));
   return tools;
 }

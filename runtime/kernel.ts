@@ -502,12 +502,17 @@ export class Kernel {
     };
   }
 
-  /** Kills every live agent, waits for them to end, stops the watchdog and closes the stores. Idempotent. */
+  /**
+   * Kills every live agent, waits for them to end, stops the watchdog, closes the tools that hold resources
+   * (`tool.close`) and the stores. Idempotent.
+   */
   async close(): Promise<void> {
     this.#closed = true;
     this.#hostAbort.abort();
     await this.#table.killAll('kernel closed');
     this.#launcher.close();
+    // Tools that hold processes (MCP servers) release them once nothing can call them any more.
+    await Promise.allSettled(this.tools.list().map(async (tool) => await tool.close?.()));
     if (!this.#auditClosed) {
       this.#auditClosed = true;
       this.audit.close();

@@ -75,7 +75,22 @@ export const toolSyscall = defineSyscall({
       session.label = joinLabels(session.label, resultLabel);
       return clean;
     };
-    const running = guarded(() => runToolUse(use, prepared.ctx));
-    return running instanceof Promise ? running.then(keep, failed) : keep(running);
+    // A tool that tainted its call before failing may quote what it read in its error (an MCP server's own
+    // error text): the failure raises the context as the result would have, by the taints and source tags.
+    const failedRun = (error: unknown): never => {
+      const taints = prepared.taints();
+      if (taints.length > 0) {
+        const source = session.services.labels.sourceTags(tool, use.resource);
+        session.label = joinLabels(session.label, joinLabels(source, taints));
+      }
+      return failed(error);
+    };
+    let running: unknown;
+    try {
+      running = runToolUse(use, prepared.ctx);
+    } catch (error) {
+      return failedRun(error);
+    }
+    return running instanceof Promise ? running.then(keep, failedRun) : keep(running);
   },
 });

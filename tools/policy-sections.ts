@@ -1,5 +1,6 @@
 import type { PolicySection } from '../runtime/policy/policy.js';
 import { httpPolicySection } from './http.js';
+import { mcpPolicySection } from './mcp.js';
 import { modelPolicySection } from './model.js';
 import { procPolicySection } from './proc.js';
 
@@ -8,4 +9,5 @@ export const BUILTIN_POLICY_SECTIONS: readonly PolicySection[] = Object.freeze([
   procPolicySection,
   httpPolicySection,
   modelPolicySection,
+  mcpPolicySection,
 ]);

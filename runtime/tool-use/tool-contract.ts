@@ -63,7 +63,11 @@ export interface ToolContext {
    * like a fresh call, and returns the vault secrets bound to that resource. Throws KernelError when refused.
    */
   reauthorize(resource: string): Injection;
-  /** Adds tags to the result's label (a read of a file that was written with labelled data). */
+  /**
+   * Adds tags to the result's label (a read of a file that was written with labelled data). A call that
+   * tainted and then throws raises the caller's label the same way (with the tool's source tags): an error
+   * message may quote what the tool read.
+   */
   taint(tags: readonly string[]): void;
   /**
    * Charges usage to the calling agent and every ancestor before the result is returned. Throws KernelError
@@ -128,6 +132,11 @@ export interface Tool<Schema extends z.ZodType = z.ZodType> {
    * KernelError (E_TOOL_FAILED when the resource changed since, unless `ctx.force`).
    */
   undo?(data: unknown, ctx: UndoContext): Promise<void>;
+  /**
+   * Releases what the tool holds outside the kernel (the processes of MCP servers). `kernel.close()` calls it
+   * once, after every agent has ended; what it throws or rejects with is ignored.
+   */
+  close?(): Promise<void> | void;
 }
 
 const TOOL_NAME = /^[a-z][a-z0-9_]*(?:[.:-][a-z0-9_]+)*$/;
@@ -156,6 +165,8 @@ export function defineTool<Schema extends z.ZodType>(spec: Tool<Schema>): Tool<S
     throw new TypeError('defineTool: undo must be a function');
   if (spec.target !== undefined && typeof spec.target !== 'string')
     throw new TypeError('defineTool: target must be a string');
+  if (spec.close !== undefined && typeof spec.close !== 'function')
+    throw new TypeError('defineTool: close must be a function');
   return Object.freeze({ ...spec, defaults: Object.freeze({ ...spec.defaults }) });
 }
 
