@@ -24,6 +24,7 @@ export {
   jsonSchemaToTypeScript,
   toolsDeclaration,
 } from './agents/code-mode/typescript-declarations.js';
+export { createMcpServer, type McpServerOptions, type McpSession } from './agents/mcp-server.js';
 export {
   type Criterion,
   type Evaluation,
@@ -69,6 +70,7 @@ export {
 export { Vault, type VaultEntryOptions } from './runtime/tool-use/vault.js';
 export { createFsTools, type FsToolsOptions } from './tools/fs.js';
 export { createHttpTool, type HttpOptions, httpConfigSchema } from './tools/http.js';
+export { createMcpTool, type McpCallResult, type McpContent, type McpOptions, mcpConfigSchema } from './tools/mcp.js';
 export {
   type ChatInput,
   type ChatResult,

@@ -6,6 +6,7 @@ import { decodeBase64Url } from '../runtime/core/base64url.js';
 import { type AuditShowStatus, auditExport, auditShow, auditVerify } from './audit.js';
 import { registerChat } from './chat.js';
 import { EXIT_USAGE, type Io, processIo } from './io.js';
+import { registerMcp } from './mcp-serve.js';
 import { policyCheck } from './policy-check.js';
 import { type RollbackOptions, rollbackCommand } from './rollback.js';
 import { DEFAULT_STORE, type RunOptions, runCommand } from './run.js';
@@ -48,6 +49,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     });
 
   registerChat(program, io, setExit);
+  registerMcp(program, io, setExit);
 
   const snapshot = program.command('snapshot').description('list and inspect signed snapshots');
   snapshot

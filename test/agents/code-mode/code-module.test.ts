@@ -1,6 +1,6 @@
-import { parseExpressionAt } from 'acorn';
 import { describe, expect, it } from 'vitest';
 import { buildCodeModule, type CodeForm } from '../../../agents/code-mode/code-module.js';
+import { parsesAsExpression } from '../../../agents/code-mode/expression-check.js';
 import { checkModuleSource } from '../../../isolates/code-check.js';
 import { testKernel } from '../../helpers/kernel.js';
 
@@ -14,14 +14,7 @@ const byV8 = (text: string): boolean => {
     return false;
   }
 };
-const byAcorn = (text: string): boolean => {
-  try {
-    const node = parseExpressionAt(text, 0, { ecmaVersion: 'latest', preserveParens: true });
-    return text.slice(node.end).trim() === '';
-  } catch {
-    return false;
-  }
-};
+const byAcorn = parsesAsExpression;
 
 const CASES: [string, CodeForm][] = [
   ['async () => { return 1; }', 'expression'],
