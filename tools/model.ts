@@ -23,6 +23,7 @@ import { KernelError } from '../runtime/core/errors.js';
 import { matchResource } from '../runtime/core/resource-match.js';
 import { definePolicySection, type PolicySection } from '../runtime/policy/policy.js';
 import { defineTool, type Tool, type ToolContext } from '../runtime/tool-use/tool-contract.js';
+import { linkedSignal } from './abort-link.js';
 import {
   type ChatInput,
   type ChatResult,
@@ -182,17 +183,20 @@ async function chat(
   prices: PriceTable,
 ): Promise<ChatResult> {
   let body: unknown;
+  const link = linkedSignal(ctx.signal);
   try {
     body = await client.chat.completions.create(
       // Our schema is a subset of the SDK's request type; the cast only widens what the SDK accepts.
       { ...(args as unknown as OpenAI.ChatCompletionCreateParamsNonStreaming), stream: false },
       {
-        signal: ctx.signal,
+        signal: link.signal,
         ...(key === undefined ? {} : { headers: { Authorization: `Bearer ${key}` } }),
       },
     );
   } catch (error) {
     throw failure(error, ctx.signal);
+  } finally {
+    link.release();
   }
   if (ctx.signal.aborted) throw new KernelError('E_KILLED', 'model.chat: the agent has ended');
   const parsed = parseCompletion(body);
