@@ -19,6 +19,17 @@ import {
 import { resolveToolDefs, type ToolSpec } from './tool-defs.js';
 
 export const DEFAULT_MAX_TURNS = 10;
+const NO_USAGE: Usage = Object.freeze({
+  cpu_ms: 0,
+  wall_ms: 0,
+  heap_peak_mb: 0,
+  syscalls: 0,
+  tokens_in: 0,
+  tokens_out: 0,
+  cost_usd: 0,
+  tool_calls: 0,
+  children: 0,
+});
 export const MAX_MAX_TURNS = 1000;
 export const DEFAULT_MAX_RESULT_CHARS = 16_000;
 /** The Code Mode child's default budget: a slice of the loop's, not all of it. */
@@ -165,10 +176,21 @@ export async function runAgentLoop(kernel: Kernel, options: AgentLoopOptions): P
   };
   // Code Mode spawns the model's code as inline children: the host that turned Code Mode on grants that.
   const caps: GrantRule[] = codeMode === undefined ? [] : [{ action: 'agent.spawn', resource: 'inline' }];
-  if (options.signal?.aborted === true) {
-    throw new TypeError('options.signal is already aborted');
-  }
   const from = kernel.audit.size;
+  if (options.signal?.aborted === true) {
+    const error = { code: 'E_KILLED', message: 'killed: aborted by the host before the loop started' };
+    return {
+      ok: false,
+      text: '',
+      turns: 0,
+      stopped: 'ended',
+      toolCalls: [],
+      usage: NO_USAGE,
+      error,
+      label: [],
+      audit: { from, to: from - 1 },
+    };
+  }
   const handle = kernel.spawn({
     code: AGENT_LOOP_PROGRAM,
     input,

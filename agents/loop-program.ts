@@ -137,13 +137,16 @@ export async function agentLoopMain(input: LoopInput, build: BuildCodeModule): P
   messages.push({ role: 'user', content: input.prompt });
   const toolCalls: LoopToolCall[] = [];
 
-  // V8's parser decides whether model code is an expression; `Function` only compiles it, never runs it.
+  // V8's parser decides whether model code is an expression; `Function` only compiles it, never runs it. If
+  // the isolate refuses code generation from strings (an EvalError, not a SyntaxError), the shape decides: a
+  // function expression starts with `async`, `function`, `(` or `name =>`.
   const parsesAsExpression = (text: string): boolean => {
     try {
       new Function(`return (\n${text}\n);`);
       return true;
-    } catch {
-      return false;
+    } catch (error) {
+      if (error instanceof SyntaxError) return false;
+      return /^(?:async\s+)?(?:function\b|\(|[A-Za-z_$][\w$]*\s*=>)/.test(text);
     }
   };
 

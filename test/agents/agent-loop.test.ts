@@ -243,6 +243,8 @@ describe('kernel.runAgentLoop', () => {
     setTimeout(() => controller.abort(), 200);
     const result = await running;
     expect(result).toMatchObject({ ok: false, stopped: 'ended', error: { code: 'E_KILLED' } });
+    const early = await kernel.runAgentLoop({ model: 'gpt-test', prompt: 'never', signal: controller.signal });
+    expect(early).toMatchObject({ ok: false, turns: 0, stopped: 'ended', error: { code: 'E_KILLED' } });
   });
 
   it('reports progress events: turn, model, tool, done', async () => {
