@@ -2,6 +2,7 @@
  * The package entry. It is the one place that joins the layers: the runtime kernel knows nothing of
  * isolated-vm, and this module hands it the isolate launcher.
  */
+import { type AgentLoopOptions, type AgentLoopResult, runAgentLoop } from './agents/agent-loop.js';
 import { createLauncher } from './isolates/isolation.js';
 import { Kernel as RuntimeKernel } from './runtime/kernel.js';
 import { type KernelOptions, parseKernelOptions } from './runtime/kernel-options.js';
@@ -18,6 +19,28 @@ import { BUILTIN_POLICY_SECTIONS } from './tools/policy-sections.js';
 // store) are exported as types; the kernel hands out instances. Every error the kernel throws on purpose
 // extends IsokernelError.
 
+export {
+  type AgentLoopEvent,
+  type AgentLoopOptions,
+  type AgentLoopResult,
+  runAgentLoop,
+} from './agents/agent-loop.js';
+export {
+  executeDescription,
+  jsonSchemaToTypeScript,
+  toolsDeclaration,
+} from './agents/code-mode/typescript-declarations.js';
+export { createMcpServer, type McpServerOptions, type McpSession } from './agents/mcp-server.js';
+export {
+  type Criterion,
+  type Evaluation,
+  type OutcomeIteration,
+  type OutcomeOptions,
+  type OutcomeResult,
+  type Rubric,
+  withOutcome,
+} from './agents/outcome.js';
+export { modelToolName, resolveToolDefs, type ToolDef, type ToolSpec } from './agents/tool-defs.js';
 // What an independent monitor needs to check a log without a kernel: parse the stored lines strictly, hash
 // each record into its Merkle leaf, rebuild the tree, and check signed checkpoints and consistency between them.
 export {
@@ -87,6 +110,16 @@ export type { UndoRecord } from './runtime/tool-use/undo-journal.js';
 export type { Vault, VaultEntryOptions } from './runtime/tool-use/vault.js';
 export { createFsTools, type FsToolsOptions } from './tools/fs.js';
 export { createHttpTool, type HttpOptions, type HttpResult, httpConfigSchema } from './tools/http.js';
+export { createMcpTool, type McpCallResult, type McpContent, type McpOptions, mcpConfigSchema } from './tools/mcp.js';
+export {
+  type ChatInput,
+  type ChatResult,
+  createModelTool,
+  type ModelOptions,
+  type ModelPrice,
+  modelConfigSchema,
+  modelOptionsFromConfig,
+} from './tools/model.js';
 export {
   createProcTool,
   GIT_FORBIDDEN_FLAGS,
@@ -108,6 +141,14 @@ export class Kernel extends RuntimeKernel {
       launcher.close();
       throw error;
     }
+  }
+
+  /**
+   * Runs the LLM agent loop as an agent of this kernel (see agents/agent-loop.ts): every model call and
+   * tool call is a syscall. Never rejects for agent-caused failures; throws TypeError for host mistakes.
+   */
+  runAgentLoop(options: AgentLoopOptions): Promise<AgentLoopResult> {
+    return runAgentLoop(this, options);
   }
 }
 

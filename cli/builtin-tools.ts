@@ -3,33 +3,44 @@ import type { Policy } from '../runtime/policy/policy.js';
 import type { Tool } from '../runtime/tool-use/tool-contract.js';
 import { createFsTools } from '../tools/fs.js';
 import { createHttpTool, httpOptionsFromConfig, httpPolicySection } from '../tools/http.js';
+import { createMcpTool, mcpPolicySection } from '../tools/mcp.js';
+import { createModelTool, modelOptionsFromConfig, modelPolicySection } from '../tools/model.js';
 import { createProcTool, procPolicySection } from '../tools/proc.js';
 
 /**
  * The tools `isokernel run` and `isokernel rollback` register: fs confined to `roots` (default the current
- * directory), proc with the programs the policy's `tools.proc` allows (none by default), and http with the
- * policy's `tools.http` settings. Registration grants nothing: the policy's capabilities still decide what
+ * directory), proc with the programs the policy's `tools.proc` allows (none by default), http with the
+ * policy's `tools.http` settings, model.chat when `tools.model.base_url` names an endpoint, and mcp.call for
+ * the policy's `tools.mcp.servers`. Registration grants nothing: the policy's capabilities still decide what
  * each agent may touch. `state` names the kernel's own files (store directory, audit log): the fs tools
  * never touch them, since the default root (the current directory) holds the default store. Programs the
  * policy's `proc.exec` rules name without a `tools.proc.programs` entry are looked up on the host's PATH
- * now; each one found nowhere is passed to `warn`. Throws TypeError naming the problem (a root that is not
+ * now; each one found nowhere is passed to `options.warn`. `options.model: false` leaves model.chat out. Throws TypeError naming the problem (a root that is not
  * a directory, a program path that is not an executable).
  */
 export function builtinTools(
   policy: Policy,
   roots: readonly string[],
   state: readonly string[] = [],
-  warn: (message: string) => void = () => {},
+  options: { readonly model?: boolean; readonly warn?: (message: string) => void } = {},
 ): Tool[] {
   const absolute = (roots.length === 0 ? [process.cwd()] : roots).map((root) => resolve(root));
-  return [
+  const tools = [
     ...createFsTools({ roots: absolute, exclude: state.map((path) => resolve(path)) }),
     createProcTool({
       ...(procPolicySection.read(policy) ?? { programs: {} }),
       roots: absolute,
       policy,
-      onWarning: warn,
+      ...(options.warn === undefined ? {} : { onWarning: options.warn }),
     }),
     createHttpTool(httpOptionsFromConfig(httpPolicySection.read(policy) ?? {})),
   ];
+  // model.chat when the policy names an endpoint (`tools.model.base_url`); `chat` registers its own.
+  const model = modelPolicySection.read(policy);
+  if (options.model !== false && model?.base_url !== undefined)
+    tools.push(createModelTool(modelOptionsFromConfig(model)));
+  // mcp.call when the policy configures MCP servers (each started on first use).
+  const mcp = mcpPolicySection.read(policy);
+  if (mcp !== undefined) tools.push(createMcpTool(mcp));
+  return tools;
 }

@@ -4,7 +4,9 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { SigningKey } from '../runtime/capability/signing-key.js';
 import { decodeBase64Url } from '../runtime/core/base64.js';
 import { type AuditShowStatus, auditExport, auditShow, auditVerify } from './audit.js';
+import { registerChat } from './chat.js';
 import { EXIT_USAGE, type Io, processIo } from './io.js';
+import { registerMcp } from './mcp-serve.js';
 import { policyCheck } from './policy-check.js';
 import { type RollbackOptions, rollbackCommand } from './rollback.js';
 import { DEFAULT_STORE, type RunOptions, runCommand } from './run.js';
@@ -50,6 +52,9 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .action(async (file: string | undefined, options: RunOptions) => {
       setExit(await runCommand(file, options, io));
     });
+
+  registerChat(program, io, setExit);
+  registerMcp(program, io, setExit);
 
   const snapshot = program.command('snapshot').description('list and inspect signed snapshots');
   snapshot

@@ -33,9 +33,9 @@ export async function rollbackCommand(recordId: string, options: RollbackOptions
   }
   try {
     kernel.tools.add(
-      ...builtinTools(kernel.policy, options.root, kernelState(options.store, auditFile), (message) =>
-        io.err(`isokernel rollback: warning: ${message}`),
-      ),
+      ...builtinTools(kernel.policy, options.root, kernelState(options.store, auditFile), {
+        warn: (message) => io.err(`isokernel rollback: warning: ${message}`),
+      }),
     );
     const result = await kernel.rollback(recordId, { force: options.force === true });
     io.out(terminalSafeJson(result));

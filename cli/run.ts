@@ -72,9 +72,9 @@ export async function runCommand(file: string | undefined, options: RunOptions, 
   }
   try {
     kernel.tools.add(
-      ...builtinTools(kernel.policy, options.root ?? [], kernelState(store, auditFile), (message) =>
-        io.err(`isokernel run: warning: ${message}`),
-      ),
+      ...builtinTools(kernel.policy, options.root ?? [], kernelState(store, auditFile), {
+        warn: (message) => io.err(`isokernel run: warning: ${message}`),
+      }),
     );
     for (const entry of options.program ?? []) {
       const at = entry.indexOf('=');

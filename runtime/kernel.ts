@@ -289,6 +289,14 @@ export class Kernel {
   }
 
   /**
+   * The limits a top agent started with `overrides` gets: the kernel's (its options over the policy's
+   * `budget:`) with `overrides` over them. Throws TypeError/RangeError naming the field like `spawn`.
+   */
+  limitsFor(overrides?: Partial<Limits>): Limits {
+    return resolveLimits(overrides, this.#limits, 'limits');
+  }
+
+  /**
    * Runs an agent to completion and resolves to its result, whatever the agent does. Never throws
    * synchronously: a request `spawn` would refuse (malformed, unknown program, unreadable file, kernel
    * closed) rejects with the same error.
@@ -471,12 +479,17 @@ export class Kernel {
     };
   }
 
-  /** Kills every live agent, waits for them to end, stops the watchdog and closes the stores. Idempotent. */
+  /**
+   * Kills every live agent, waits for them to end, stops the watchdog, closes the tools that hold resources
+   * (`tool.close`) and the stores. Idempotent.
+   */
   async close(): Promise<void> {
     this.#closed = true;
     this.#hostAbort.abort();
     await this.#table.killAll('kernel closed');
     this.#launcher.close();
+    // Tools that hold processes (MCP servers) release them once nothing can call them any more.
+    await Promise.allSettled(this.tools.list().map(async (tool) => await tool.close?.()));
     if (!this.#auditClosed) {
       this.#auditClosed = true;
       this.#audit.close();
@@ -515,8 +528,9 @@ export interface KernelInternals {
 const INTERNALS = new WeakMap<Kernel, KernelInternals>();
 
 /**
- * The unrestricted authority and audit log of `kernel`. Only the repository's tests import this (the package
- * entry does not export it): host code gets the read-only views.
+ * The unrestricted authority and audit log of `kernel`, for the package's own drivers (withOutcome appends
+ * its host records) and the repository's tests; the package entry does not export it: host code gets the
+ * read-only views.
  */
 export function kernelInternals(kernel: Kernel): KernelInternals {
   const internals = INTERNALS.get(kernel);

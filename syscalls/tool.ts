@@ -80,7 +80,8 @@ export const toolSyscall = defineSyscall({
       return clean;
     };
     // A failure of the tool itself (not found, not empty, too large) is an observation of its resource, as a
-    // result would be: it carries the same source tags.
+    // result would be: it carries the same source tags, and the taints of what the tool read before it failed
+    // (its error may quote it: an MCP server's own error text).
     const runFailed = (error: unknown): never => {
       session.label = joinLabels(session.label, joinLabels(source, prepared.taints()));
       return failed(error);

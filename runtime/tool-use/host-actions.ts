@@ -1,6 +1,6 @@
 import { Attempt } from '../audit/attempt.js';
 import { KernelError } from '../core/errors.js';
-import { EMPTY_LABEL, joinLabels, makeLabel } from '../labels/label.js';
+import { EMPTY_LABEL, joinLabels, type Label, makeLabel } from '../labels/label.js';
 import type { LabelRules } from '../labels/label-rules.js';
 import { createToolContext, type ToolCaller, type ToolEnvironment } from './tool-context.js';
 import type { ToolRegistry } from './tool-contract.js';
@@ -39,7 +39,10 @@ export interface SubmitResult {
   readonly error: { readonly code: string; readonly message: string } | null;
   /** The seq of the submission's outcome record in the audit log (null if the log failed). */
   readonly recordId: number | null;
-  /** The label of `data`: the call's label joined with the tool's source tags. */
+  /**
+   * The label of `data`: the call's label joined with the tool's source tags. For an error, empty unless the
+   * tool tainted the call before failing (its message may quote what it read).
+   */
   readonly label: readonly string[];
 }
 
@@ -69,6 +72,9 @@ export async function submitForHost(host: HostTools, request: SubmitRequest): Pr
   }
   const args =
     request.target !== undefined && tool.target !== undefined ? { ...params, [tool.target]: request.target } : params;
+  // What a failure carries: nothing beyond the call's label when the tool never ran; once it ran, its source
+  // tags and taints, as a result would (its error may quote what it read, an MCP server's text).
+  let failureLabel: Label = EMPTY_LABEL;
   try {
     const use = prepareToolUse(tool, args);
     attempt.describe(use.action, use.resource, use.args, callLabel);
@@ -89,12 +95,18 @@ export async function submitForHost(host: HostTools, request: SubmitRequest): Pr
       (to) => host.labels.sourceTags(tool, to),
       attempt,
     );
-    const data = host.env.vault.redact(await runToolUse(use, prepared.ctx));
+    let data: unknown;
+    try {
+      data = host.env.vault.redact(await runToolUse(use, prepared.ctx));
+    } catch (error) {
+      failureLabel = joinLabels(joinLabels(callLabel, prepared.ctx.sources), prepared.taints());
+      throw error;
+    }
     const label = joinLabels(joinLabels(callLabel, prepared.ctx.sources), prepared.taints());
     return { status: 'OK', data, error: null, recordId: attempt.end(null), label };
   } catch (error) {
     const info = error instanceof KernelError ? error : new KernelError('E_INTERNAL', 'internal kernel error');
-    return submitError(attempt, new KernelError(info.code, host.env.vault.redact(info.message)));
+    return submitError(attempt, new KernelError(info.code, host.env.vault.redact(info.message)), failureLabel);
   }
 }
 
@@ -153,8 +165,8 @@ export async function rollbackForHost(
 }
 
 // A taint refusal is a denial like a capability refusal; anything else that stops a submission is an error.
-function submitError(attempt: Attempt, error: KernelError): SubmitResult {
+function submitError(attempt: Attempt, error: KernelError, label: Label = EMPTY_LABEL): SubmitResult {
   const recordId = attempt.end(error.code);
   const status = error.code === 'E_TAINT' ? 'DENIED' : 'ERROR';
-  return { status, data: null, error: { code: error.code, message: error.message }, recordId, label: EMPTY_LABEL };
+  return { status, data: null, error: { code: error.code, message: error.message }, recordId, label };
 }

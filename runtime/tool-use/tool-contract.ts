@@ -69,7 +69,11 @@ export interface ToolContext {
    * like a fresh call, and returns the vault secrets bound to that resource. Throws KernelError when refused.
    */
   reauthorize(resource: string): Injection;
-  /** Adds tags to the result's label (a read of a file that was written with labelled data). */
+  /**
+   * Adds tags to the result's label (a read of a file that was written with labelled data). A call that
+   * tainted and then throws raises the caller's label the same way (with the tool's source tags): an error
+   * message may quote what the tool read.
+   */
   taint(tags: readonly string[]): void;
   /**
    * Charges usage to the calling agent and every ancestor before the result is returned. Throws KernelError
@@ -148,6 +152,11 @@ export interface Tool<Schema extends z.ZodType = z.ZodType> {
    * KernelError (E_TOOL_FAILED when the resource changed since, unless `ctx.force`).
    */
   undo?(data: unknown, ctx: UndoContext): Promise<void>;
+  /**
+   * Releases what the tool holds outside the kernel (the processes of MCP servers). `kernel.close()` calls it
+   * once, after every agent has ended; what it throws or rejects with is ignored.
+   */
+  close?(): Promise<void> | void;
 }
 
 const TOOL_NAME = /^[a-z][a-z0-9_]*(?:[.:-][a-z0-9_]+)*$/;
@@ -189,6 +198,7 @@ const toolSpecSchema = z.strictObject({
     })
     .optional(),
   undo: callback('must be a function').optional(),
+  close: callback('must be a function').optional(),
 });
 
 /**

@@ -19,8 +19,15 @@ export interface CliRun {
  * Runs the real CLI in a child process. Asynchronous on purpose: a test's own HTTP server must keep
  * answering while the CLI runs. `cwd` defaults to a directory the test owns, never the repository.
  */
-export async function isokernel(args: readonly string[], options: { cwd: string }): Promise<CliRun> {
-  const { status, stdout, stderr } = await runNode([BIN, ...args], { cwd: options.cwd, timeoutMs: 30_000 });
+export async function isokernel(
+  args: readonly string[],
+  options: { cwd: string; env?: Readonly<Record<string, string>> },
+): Promise<CliRun> {
+  const { status, stdout, stderr } = await runNode([BIN, ...args], {
+    cwd: options.cwd,
+    ...(options.env === undefined ? {} : { env: { ...process.env, ...options.env } }),
+    timeoutMs: 30_000,
+  });
   return { status, stdout, stderr };
 }
 
@@ -44,7 +51,7 @@ export interface Workspace {
   /** Writes `policy` as YAML to `name` under `dir`; returns the absolute path. */
   policy(policy: unknown, name?: string): string;
   /** Runs the CLI with this workspace's `dir` as the current directory unless `cwd` says otherwise. */
-  run(args: readonly string[], cwd?: string): Promise<CliRun>;
+  run(args: readonly string[], cwd?: string, env?: Readonly<Record<string, string>>): Promise<CliRun>;
   cleanup(): void;
 }
 
@@ -66,7 +73,7 @@ export function workspace(): Workspace {
     store: join(dir, 'store'),
     file,
     policy: (policy, name = 'policy.yaml') => file(name, stringify(policy)),
-    run: (args, cwd = dir) => isokernel(args, { cwd }),
+    run: (args, cwd = dir, env) => isokernel(args, { cwd, ...(env === undefined ? {} : { env }) }),
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
   };
 }

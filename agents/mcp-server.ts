@@ -1,0 +1,178 @@
+/**
+ * isokernel as an MCP server: a model host (an IDE, a chat app, another framework) uses the kernel as its
+ * sandbox. The server exposes every registered tool the policy allows (JSON Schema from its zod schema), each
+ * call going through the kernel's gate, labels and audit as the host principal (`kernel.submit`), and
+ * `execute({ code })`, which runs JavaScript as a fresh agent under the policy (Code Mode's module builder)
+ * and returns `{ result, logs }` or the typed error.
+ *
+ * Label state is per MCP session (one `createMcpServer` per connection): whatever a call reads raises the
+ * session's label, and every later call carries it, so data read in one call cannot be sent to a forbidden
+ * sink by a later one, nor by code run with `execute`.
+ */
+import { type CallToolResult, Server } from '@modelcontextprotocol/server';
+import type { Kernel } from '../runtime/kernel.js';
+import { joinLabels, type Label } from '../runtime/labels/label.js';
+import type { Limits } from '../runtime/process/limits.js';
+import type { Tool } from '../runtime/tool-use/tool-contract.js';
+import { toolAction, toolDefinition } from '../runtime/tool-use/tool-contract.js';
+import { buildCodeModule } from './code-mode/code-module.js';
+import { parsesAsExpression } from './code-mode/expression-check.js';
+import { executeDescription } from './code-mode/typescript-declarations.js';
+import { allowedTools, resolveToolDefs } from './tool-defs.js';
+
+export interface McpServerOptions {
+  /** Limits of each `execute` agent (over the kernel's and the policy's). */
+  readonly limits?: Partial<Limits>;
+  /** Tools never exposed, by kernel name. */
+  readonly hide?: readonly string[];
+  /** Largest text of one tool answer, in characters (default 100 000): the rest is cut, and said to be. */
+  readonly maxResultChars?: number;
+}
+
+/** One MCP session's view of the kernel: its label only rises. */
+export interface McpSession {
+  readonly server: Server;
+  /** The session's label: the join of everything its calls read. */
+  label(): Label;
+}
+
+const EXECUTE = 'execute';
+const DEFAULT_MAX_RESULT_CHARS = 100_000;
+
+/**
+ * A low-level MCP `Server` for one session over `kernel`; connect it to a transport (stdio for `isokernel mcp
+ * serve`). The tool list is taken from the kernel's registry and policy when the client asks. Tool errors are
+ * MCP error results (`isError`) whose text starts with the kernel's code. Throws TypeError for bad options.
+ */
+export function createMcpServer(kernel: Kernel, options: McpServerOptions = {}): McpSession {
+  if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
+  const maxChars = options.maxResultChars ?? DEFAULT_MAX_RESULT_CHARS;
+  if (!Number.isInteger(maxChars) || maxChars < 100)
+    throw new RangeError('options.maxResultChars must be an integer >= 100');
+  let label: Label = [];
+  const server = new Server(
+    { name: 'isokernel', version: '0.1.0' },
+    {
+      capabilities: { tools: {} },
+      instructions:
+        'Every tool call runs through the isokernel security kernel: capability checks, information-flow labels ' +
+        'and an audit log. A refused call returns an error whose text starts with its code (E_CAP_DENIED, E_TAINT, ...). ' +
+        'Use `execute` to run JavaScript against the typed API of the tools.',
+    },
+  );
+  const exposed = (): Tool[] => {
+    const patterns = kernel.policy.capabilities.map((rule) => rule.action);
+    return allowedTools(kernel.tools, patterns, options.hide ?? []).filter(
+      (tool) => toolDefinition(tool).parameters['type'] === 'object',
+    );
+  };
+  const bound = (text: string) =>
+    text.length <= maxChars ? text : `${text.slice(0, maxChars)}… [truncated ${text.length - maxChars} characters]`;
+  const failure = (code: string, message: string, extra?: Record<string, unknown>): CallToolResult => ({
+    isError: true,
+    content: [
+      {
+        type: 'text',
+        text: bound(
+          extra === undefined ? `${code}: ${message}` : JSON.stringify({ error: { code, message }, ...extra }),
+        ),
+      },
+    ],
+  });
+
+  server.setRequestHandler('tools/list', async () => {
+    const tools = exposed();
+    const defs = resolveToolDefs(
+      kernel.tools,
+      tools.map((tool) => tool.name),
+    );
+    return {
+      tools: [
+        ...tools.map((tool) => {
+          const definition = toolDefinition(tool);
+          return {
+            name: tool.name,
+            description: definition.description,
+            inputSchema: definition.parameters as { type: 'object' },
+          };
+        }),
+        {
+          name: EXECUTE,
+          description: executeDescription(defs),
+          inputSchema: {
+            type: 'object' as const,
+            properties: { code: { type: 'string', description: 'the JavaScript to run' } },
+            required: ['code'],
+            additionalProperties: false,
+          },
+        },
+      ],
+    };
+  });
+
+  server.setRequestHandler('tools/call', async (request): Promise<CallToolResult> => {
+    const { name } = request.params;
+    const args = request.params.arguments ?? {};
+    if (name === EXECUTE) {
+      const code = args['code'];
+      if (typeof code !== 'string' || code.trim() === '')
+        return failure('E_BAD_ARG', '`code` must be a non-empty string');
+      const tools = exposed();
+      const defs = resolveToolDefs(
+        kernel.tools,
+        tools.map((tool) => tool.name),
+      );
+      const { module } = buildCodeModule(
+        code,
+        defs.map((def) => ({ name: def.name, tool: def.tool })),
+        parsesAsExpression,
+      );
+      let result: Awaited<ReturnType<Kernel['run']>>;
+      try {
+        result = await kernel.run({
+          code: module,
+          label: [...label],
+          ...(options.limits === undefined ? {} : { limits: options.limits }),
+        });
+      } catch (error) {
+        return failure(
+          'E_INTERNAL',
+          error instanceof Error ? error.message.slice(0, 200) : 'the agent could not start',
+        );
+      }
+      label = joinLabels(label, result.label ?? []);
+      if (!result.ok) return failure(result.error.code, result.error.message, { logs: [] });
+      const report = (result.value ?? {}) as {
+        ok?: unknown;
+        result?: unknown;
+        error?: { code?: unknown; message?: unknown };
+        logs?: unknown;
+      };
+      const logs = Array.isArray(report.logs) ? report.logs : [];
+      if (report.ok !== true) {
+        const code = typeof report.error?.code === 'string' ? report.error.code : 'E_AGENT_FAILED';
+        const message = typeof report.error?.message === 'string' ? report.error.message : 'the code failed';
+        return failure(code, message, { logs });
+      }
+      const structured = { result: report.result ?? null, logs };
+      return { content: [{ type: 'text', text: bound(JSON.stringify(structured)) }], structuredContent: structured };
+    }
+    const tool = exposed().find((candidate) => candidate.name === name);
+    if (tool === undefined) return failure('E_NO_TOOL', `no tool named "${String(name).slice(0, 64)}"`);
+    const done = await kernel.submit({ action: toolAction(tool), params: args, label: [...label] });
+    label = joinLabels(label, done.label);
+    if (done.status !== 'OK') {
+      const error = done.error ?? { code: 'E_INTERNAL', message: 'failed' };
+      return failure(error.code, error.message);
+    }
+    const data = done.data === undefined ? null : done.data;
+    const text = typeof data === 'string' ? data : (JSON.stringify(data) ?? 'null');
+    const isObject = data !== null && typeof data === 'object' && !Array.isArray(data);
+    return {
+      content: [{ type: 'text', text: bound(text) }],
+      ...(isObject ? { structuredContent: data as Record<string, unknown> } : {}),
+    };
+  });
+
+  return { server, label: () => label };
+}

@@ -1,0 +1,116 @@
+import { Client, InMemoryTransport } from '@modelcontextprotocol/client';
+import { afterEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { createMcpServer } from '../../agents/mcp-server.js';
+import { defineTool, type Kernel } from '../../index.js';
+import { testKernel } from '../helpers/kernel.js';
+
+/**
+ * The MCP server face of the kernel, in process (SDK client and server over the SDK's in-memory pair); the
+ * stdio command is tested end to end in test/cli/mcp-serve.test.ts.
+ */
+
+const sent: unknown[] = [];
+const tools = [
+  defineTool({
+    name: 'inbox.read',
+    description: 'reads mail',
+    input: z.strictObject({}),
+    labels: { source: ['email'] },
+    run: () => ({ body: 'hi' }),
+  }),
+  defineTool({
+    name: 'mail.send',
+    description: 'sends mail',
+    input: z.strictObject({ body: z.string() }),
+    labels: { sinks: { '*': ['email'] } },
+    run: (args) => {
+      sent.push(args);
+      return 'sent';
+    },
+  }),
+  defineTool({ name: 'raw', description: 'takes anything', input: z.unknown(), run: () => 1 }),
+];
+
+let kernel: Kernel;
+const clients: Client[] = [];
+afterEach(async () => {
+  for (const client of clients.splice(0)) await client.close();
+  await kernel?.close();
+  sent.length = 0;
+});
+
+async function connect(options: Parameters<typeof createMcpServer>[1] = {}) {
+  const session = createMcpServer(kernel, options);
+  const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+  await session.server.connect(serverSide);
+  const client = new Client({ name: 'host', version: '1' });
+  await client.connect(clientSide);
+  clients.push(client);
+  return { client, session };
+}
+
+const text = (result: Awaited<ReturnType<Client['callTool']>>) =>
+  (result.content as { text: string }[]).map((p) => p.text).join('');
+
+describe('createMcpServer', () => {
+  it('keeps one label per session: what one session read does not taint another', async () => {
+    kernel = testKernel({
+      tools,
+      policy: {
+        capabilities: [
+          { action: 'inbox.read', resource: 'inbox.read' },
+          { action: 'mail.send', resource: 'mail.send' },
+        ],
+      },
+    });
+    const a = await connect();
+    const b = await connect();
+    await a.client.callTool({ name: 'inbox.read', arguments: {} });
+    expect(a.session.label()).toEqual(['email']);
+    const fromA = await a.client.callTool({ name: 'mail.send', arguments: { body: 'x' } });
+    expect(text(fromA)).toMatch(/^E_TAINT: /);
+    const fromB = await b.client.callTool({ name: 'mail.send', arguments: { body: 'y' } });
+    expect(fromB.isError).toBeFalsy();
+    expect(sent).toEqual([{ body: 'y' }]);
+    expect(b.session.label()).toEqual([]);
+  });
+
+  it('lists only object-schema tools the policy allows, minus the hidden ones', async () => {
+    kernel = testKernel({
+      tools,
+      policy: { capabilities: [{ action: '*', resource: '**' }] },
+    });
+    const { client } = await connect({ hide: ['mail.send'] });
+    const { tools: listed } = await client.listTools();
+    const names = listed.map((tool) => tool.name);
+    expect(names).toContain('inbox.read');
+    expect(names).toContain('execute');
+    expect(names).not.toContain('mail.send');
+    expect(names).not.toContain('raw'); // z.unknown(): not an object schema, MCP cannot list it
+    const hidden = await client.callTool({ name: 'mail.send', arguments: { body: 'x' } });
+    expect(text(hidden)).toMatch(/^E_NO_TOOL: /);
+  });
+
+  it('executed code carries the session label in and brings its own back', async () => {
+    kernel = testKernel({
+      tools,
+      policy: {
+        capabilities: [
+          { action: 'inbox.read', resource: 'inbox.read' },
+          { action: 'mail.send', resource: 'mail.send' },
+        ],
+      },
+    });
+    const { client, session } = await connect();
+    const read = await client.callTool({
+      name: 'execute',
+      arguments: { code: 'return (await tools.inbox_read({})).body' },
+    });
+    expect(read.structuredContent).toEqual({ result: 'hi', logs: [] });
+    expect(session.label()).toEqual(['email']);
+    const send = await client.callTool({ name: 'mail.send', arguments: { body: 'hi' } });
+    expect(text(send)).toMatch(/^E_TAINT: /);
+    expect(sent).toEqual([]);
+  });
+});

@@ -1,0 +1,230 @@
+/**
+ * The MCP servers the `mcp.call` tool talks to: one connection per configured server, started on first use
+ * with the official client SDK over KernelStdioTransport, its tool list read once per start and cached (with a
+ * JSON Schema validator per tool), restarted on the next call after it died, and killed on close.
+ *
+ * Failure handling, all without touching the kernel or other servers:
+ * - A call that outlives the server's timeout is abandoned and the server is killed (a hung server stays
+ *   hung); the next call starts a fresh one.
+ * - A server that sends more than its output cap is killed (flood), the call fails, the next one restarts it.
+ * - A server that exits fails its in-flight calls; the next call restarts it.
+ * - The agent ending cancels its request (the SDK sends notifications/cancelled); the server keeps running.
+ */
+import { Client, type Tool as McpToolInfo } from '@modelcontextprotocol/client';
+import { AjvJsonSchemaValidator } from '@modelcontextprotocol/client/validators/ajv';
+import { KernelError } from '../runtime/core/errors.js';
+import { KernelStdioTransport, type StdioLaunch } from './mcp-transport.js';
+
+/** A configured server, resolved: absolute command, scrubbed environment, limits. */
+export interface McpServerSpec extends StdioLaunch {
+  readonly name: string;
+  readonly timeoutMs: number;
+}
+
+/** The content of a tool result as the agent receives it: text parts as strings, other parts as objects. */
+export type McpContent = string | Readonly<Record<string, unknown>>;
+
+export interface McpCallResult {
+  readonly content: readonly McpContent[];
+  /** The tool's structured result, when it returned one. */
+  readonly structured?: unknown;
+}
+
+type Validator = (input: unknown) => { valid: true } | { valid: false; errorMessage: string };
+
+interface Live {
+  readonly client: Client;
+  readonly transport: KernelStdioTransport;
+  tools: ReadonlyMap<string, { readonly info: McpToolInfo; readonly validate: Validator | undefined }>;
+  dead: boolean;
+}
+
+const MAX_TOOLS = 1024;
+const START_TIMEOUT_MS = 10_000;
+const MAX_ERROR_TEXT = 1000;
+
+/** One configured server's connection. */
+export class McpConnection {
+  readonly spec: McpServerSpec;
+  #live: Live | undefined;
+  #starting: Promise<Live> | undefined;
+  #closed = false;
+  /** How many times the server was started (restarts are visible in tests and to hosts). */
+  starts = 0;
+
+  constructor(spec: McpServerSpec) {
+    this.spec = spec;
+  }
+
+  /** The server's tools (starting it if needed). Throws KernelError E_TOOL_FAILED when it cannot start. */
+  async tools(signal?: AbortSignal): Promise<McpToolInfo[]> {
+    const live = await this.#ensure(signal);
+    return [...live.tools.values()].map((tool) => tool.info);
+  }
+
+  /**
+   * Calls `tool` with `args` after checking them against the tool's declared input schema (E_BAD_ARG, the
+   * server never sees a malformed call). Throws KernelError E_NO_TOOL for a tool the server does not list,
+   * E_TOOL_FAILED for the server's own error (its text, bounded), a timeout, a flood or a crash, E_KILLED when
+   * `signal` aborted.
+   */
+  async call(tool: string, args: Readonly<Record<string, unknown>>, signal: AbortSignal): Promise<McpCallResult> {
+    const where = `mcp.call: ${this.spec.name}/${tool}`;
+    const live = await this.#ensure(signal);
+    const entry = live.tools.get(tool);
+    if (entry === undefined)
+      throw new KernelError('E_NO_TOOL', `mcp.call: server "${this.spec.name}" has no tool "${tool}"`);
+    if (entry.validate === undefined)
+      throw new KernelError('E_TOOL_FAILED', `${where}: the server declared an unusable input schema`);
+    const checked = entry.validate(args);
+    if (!checked.valid) {
+      throw new KernelError('E_BAD_ARG', `${where}: invalid arguments: ${checked.errorMessage.slice(0, 300)}`);
+    }
+    live.transport.resetWindow();
+    let result: Awaited<ReturnType<Client['callTool']>>;
+    try {
+      result = await live.client.callTool(
+        { name: tool, arguments: { ...args } },
+        { timeout: this.spec.timeoutMs, signal },
+      );
+    } catch (error) {
+      if (signal.aborted) throw new KernelError('E_KILLED', `${where}: the agent has ended`);
+      if (live.transport.flooded)
+        throw new KernelError('E_TOOL_FAILED', `${where}: the server's output exceeds the cap (it was stopped)`);
+      if (live.dead) throw new KernelError('E_TOOL_FAILED', `${where}: the server exited`);
+      if (isTimeout(error)) {
+        // A hung server stays hung: kill it so the next call starts a fresh one.
+        this.#kill(live);
+        throw new KernelError(
+          'E_TOOL_FAILED',
+          `${where}: timed out after ${this.spec.timeoutMs} ms (the server was stopped)`,
+        );
+      }
+      throw new KernelError('E_TOOL_FAILED', `${where}: the call failed`);
+    }
+    const content = toContent(result.content);
+    if (result.isError === true) {
+      const text = content.filter((part): part is string => typeof part === 'string').join('\n');
+      const shown =
+        text === '' ? 'no detail' : text.length > MAX_ERROR_TEXT ? `${text.slice(0, MAX_ERROR_TEXT)}…` : text;
+      throw new KernelError('E_TOOL_FAILED', `${where} failed: ${shown}`);
+    }
+    return result.structuredContent === undefined ? { content } : { content, structured: result.structuredContent };
+  }
+
+  /** Kills the server (if running). The connection can be started again unless `final`. */
+  async close(final = true): Promise<void> {
+    if (final) this.#closed = true;
+    const live = this.#live ?? (await this.#starting?.catch(() => undefined));
+    if (live !== undefined) this.#kill(live);
+  }
+
+  async #ensure(signal?: AbortSignal): Promise<Live> {
+    if (this.#closed) throw new KernelError('E_TOOL_FAILED', `mcp.call: server "${this.spec.name}" is stopped`);
+    if (this.#live !== undefined && !this.#live.dead) return this.#live;
+    if (this.#starting === undefined) {
+      this.#starting = this.#start().finally(() => {
+        this.#starting = undefined;
+      });
+    }
+    const starting = this.#starting;
+    if (signal === undefined) return await starting;
+    return await new Promise<Live>((resolve, reject) => {
+      const onAbort = () => reject(new KernelError('E_KILLED', 'mcp.call: the agent has ended'));
+      if (signal.aborted) onAbort();
+      signal.addEventListener('abort', onAbort, { once: true });
+      starting.then(
+        (live) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(live);
+        },
+        (error: unknown) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(error);
+        },
+      );
+    });
+  }
+
+  async #start(): Promise<Live> {
+    this.starts++;
+    const transport = new KernelStdioTransport(this.spec);
+    const client = new Client({ name: 'isokernel', version: '0.1.0' }, { capabilities: {} });
+    const live: Live = { client, transport, tools: new Map(), dead: false };
+    // Starting a server (a runtime and its SDK loading) can take longer than a call may: at least 10 s.
+    const startMs = Math.max(this.spec.timeoutMs, START_TIMEOUT_MS);
+    const deadline = AbortSignal.timeout(startMs);
+    try {
+      await client.connect(transport, { timeout: startMs });
+      // The SDK's own close handler is chained: a server that exits is marked dead for the next call.
+      const onclose = transport.onclose;
+      transport.onclose = () => {
+        live.dead = true;
+        onclose?.();
+      };
+      const tools = new Map<string, { info: McpToolInfo; validate: Validator | undefined }>();
+      const validators = new AjvJsonSchemaValidator();
+      let cursor: string | undefined;
+      do {
+        const page = await client.listTools(cursor === undefined ? {} : { cursor }, {
+          timeout: startMs,
+          signal: deadline,
+        });
+        for (const info of page.tools) {
+          if (tools.size >= MAX_TOOLS) break;
+          tools.set(info.name, { info, validate: compile(validators, info.inputSchema) });
+        }
+        cursor = page.nextCursor;
+      } while (cursor !== undefined && tools.size < MAX_TOOLS);
+      live.tools = tools;
+    } catch {
+      this.#kill(live);
+      throw new KernelError('E_TOOL_FAILED', `mcp.call: server "${this.spec.name}" could not be started`);
+    }
+    if (this.#closed) {
+      this.#kill(live);
+      throw new KernelError('E_TOOL_FAILED', `mcp.call: server "${this.spec.name}" is stopped`);
+    }
+    this.#live = live;
+    return live;
+  }
+
+  #kill(live: Live): void {
+    live.dead = true;
+    if (this.#live === live) this.#live = undefined;
+    void live.transport.close();
+    void live.client.close().catch(() => undefined);
+  }
+}
+
+function compile(validators: AjvJsonSchemaValidator, schema: unknown): Validator | undefined {
+  try {
+    const check = validators.getValidator(schema as Parameters<AjvJsonSchemaValidator['getValidator']>[0]);
+    return (input) => {
+      const result = check(input);
+      return result.valid
+        ? { valid: true }
+        : { valid: false, errorMessage: result.errorMessage ?? 'does not match the schema' };
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+function isTimeout(error: unknown): boolean {
+  const text = error instanceof Error ? `${error.name} ${error.message}` : '';
+  return /timed? ?out/i.test(text);
+}
+
+/** MCP content blocks → what the agent receives: text parts as strings, the rest as plain objects. */
+function toContent(blocks: unknown): McpContent[] {
+  if (!Array.isArray(blocks)) return [];
+  return blocks.map((block): McpContent => {
+    if (block === null || typeof block !== 'object') return { type: 'unknown' };
+    const part = block as Record<string, unknown>;
+    if (part['type'] === 'text' && typeof part['text'] === 'string') return part['text'];
+    // Other parts (image, audio, resource, resource_link) are kept as the server sent them, minus metadata.
+    const { _meta: _ignored, annotations: _annotations, ...rest } = part;
+    return rest;
+  });
+}

@@ -1,0 +1,164 @@
+/**
+ * The stdio transport the MCP client tools use: the SDK's framing (`ReadBuffer`, `serializeMessage`) over a
+ * child process the kernel starts and kills on its own terms. The SDK's `StdioClientTransport` is not used
+ * because it merges a default environment (HOME, USER, SHELL, …) into every server's, runs the server in the
+ * kernel's process group (a server's own children would outlive a kill), and passes stderr to the kernel's.
+ *
+ * Here: the environment is exactly what the caller built (scrubbed like proc's); the server leads its own
+ * process group and `close` SIGKILLs the whole group; stderr is read and dropped; a message larger than
+ * `maxMessageBytes`, or more than `maxWindowBytes` received since `resetWindow`, is a flood: the transport
+ * reports an error and closes (the server is killed).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { type JSONRPCMessage, ReadBuffer, serializeMessage, type Transport } from '@modelcontextprotocol/client';
+
+export interface StdioLaunch {
+  /** Absolute path of the program. */
+  readonly command: string;
+  readonly args: readonly string[];
+  readonly env: NodeJS.ProcessEnv;
+  readonly cwd: string;
+  readonly maxMessageBytes: number;
+  /** Bytes the server may send between two `resetWindow` calls before it counts as flooding. */
+  readonly maxWindowBytes: number;
+}
+
+/** Thrown (through `onerror`) when the server sends more than it may. */
+export class McpFloodError extends Error {}
+
+export class KernelStdioTransport implements Transport {
+  onclose?: () => void;
+  onerror?: (error: Error) => void;
+  onmessage?: (message: JSONRPCMessage) => void;
+  readonly #launch: StdioLaunch;
+  readonly #buffer: ReadBuffer;
+  #child: ChildProcess | undefined;
+  #closed = false;
+  #window = 0;
+  #flooded = false;
+
+  constructor(launch: StdioLaunch) {
+    this.#launch = launch;
+    this.#buffer = new ReadBuffer({ maxBufferSize: launch.maxMessageBytes });
+  }
+
+  /** Starts the server; resolves once the process is running, rejects if it cannot be started. */
+  start(): Promise<void> {
+    if (this.#child !== undefined) return Promise.reject(new Error('already started'));
+    return new Promise((resolve, reject) => {
+      const child = spawn(this.#launch.command, [...this.#launch.args], {
+        env: this.#launch.env,
+        cwd: this.#launch.cwd,
+        stdio: ['pipe', 'pipe', 'pipe'],
+        detached: true,
+        shell: false,
+        windowsHide: true,
+      });
+      this.#child = child;
+      child.once('error', (error) => {
+        reject(error);
+        this.#fail(error);
+      });
+      child.once('spawn', () => resolve());
+      child.once('exit', () => this.#finish());
+      child.stdin?.on('error', (error) => this.#fail(error));
+      child.stdout?.on('error', (error) => this.#fail(error));
+      child.stderr?.on('error', () => undefined);
+      // Read and dropped: a server's diagnostics are not the kernel's output, and an unread pipe would block it.
+      child.stderr?.resume();
+      child.stdout?.on('data', (chunk: Buffer) => this.#receive(chunk));
+    });
+  }
+
+  /** Starts a new accounting window (the kernel calls it when a tool call begins). */
+  resetWindow(): void {
+    this.#window = 0;
+  }
+
+  /** True once the server sent more than it may (the transport then closed). */
+  get flooded(): boolean {
+    return this.#flooded;
+  }
+
+  /** The server's process id while it runs. */
+  get pid(): number | undefined {
+    return this.#child?.pid;
+  }
+
+  send(message: JSONRPCMessage): Promise<void> {
+    const stdin = this.#child?.stdin;
+    if (this.#closed || stdin === undefined || stdin === null || stdin.destroyed) {
+      return Promise.reject(new Error('the server is not running'));
+    }
+    return new Promise((resolve) => {
+      if (stdin.write(serializeMessage(message))) resolve();
+      else stdin.once('drain', () => resolve());
+    });
+  }
+
+  /** Kills the server's whole process group and reports the close once. Idempotent. */
+  async close(): Promise<void> {
+    this.#kill();
+    this.#finish();
+  }
+
+  #receive(chunk: Buffer): void {
+    if (this.#closed) return;
+    this.#window += chunk.length;
+    if (this.#window > this.#launch.maxWindowBytes) {
+      this.#fail(new McpFloodError('the server sent more than its output cap'));
+      return;
+    }
+    try {
+      this.#buffer.append(chunk);
+    } catch (error) {
+      this.#fail(new McpFloodError(error instanceof Error ? error.message : 'message too large'));
+      return;
+    }
+    for (;;) {
+      let message: JSONRPCMessage | null;
+      try {
+        message = this.#buffer.readMessage();
+      } catch (error) {
+        // A line that is not JSON-RPC: reported, skipped.
+        this.onerror?.(error instanceof Error ? error : new Error('malformed message'));
+        continue;
+      }
+      if (message === null) break;
+      this.onmessage?.(message);
+      if (this.#closed) break;
+    }
+  }
+
+  #fail(error: Error): void {
+    if (error instanceof McpFloodError) this.#flooded = true;
+    this.onerror?.(error);
+    this.#kill();
+    this.#finish();
+  }
+
+  #kill(): void {
+    const child = this.#child;
+    if (child?.pid === undefined) return;
+    try {
+      process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      try {
+        child.kill('SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }
+    child.stdin?.destroy();
+    child.stdout?.destroy();
+    child.stderr?.destroy();
+  }
+
+  #finish(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#buffer.clear();
+    this.#kill();
+    this.onclose?.();
+  }
+}

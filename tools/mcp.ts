@@ -1,0 +1,194 @@
+/**
+ * MCP servers as kernel tools: `mcp.call` (agent_os_kernel's provider, on the official TypeScript SDK). The
+ * policy's `tools.mcp.servers` names stdio servers; an agent calls `sys.tool('mcp.call', { server, tool,
+ * arguments })`, which needs a capability for action `mcp.call` on resource `<server>/<tool>` (so a seed
+ * policy's `*\/search` means "any server's search tool").
+ *
+ * What it guarantees, beyond the kernel's gate:
+ * - A server is a program the host configured: `command` is resolved to an absolute, real path when the tool
+ *   is created (on PATH for a bare name), it runs without a shell in its own process group with an environment
+ *   built from nothing (PATH and LANG, plus the variables the policy names), and it is killed on
+ *   `kernel.close()`.
+ * - Arguments are checked against the tool's declared JSON Schema before the server sees them (E_BAD_ARG).
+ * - Results carry the label `mcp:<server>`, the policy's `labels.sources` for `mcp.call`, and every tag of
+ *   every call ever sent to that server: a server is shared state (it may store what one agent sent and
+ *   return it to another), so what goes in comes back out labelled, as for files.
+ * - A server error (`isError`) is E_TOOL_FAILED with the server's text, bounded and scrubbed of vault secrets
+ *   by the kernel; a hang is timed out and the server stopped; a flood is capped and the server stopped; a
+ *   crash fails the call; each restarts on the next call. None of it reaches the kernel or other servers.
+ */
+import { accessSync, constants, realpathSync, statSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+import { z } from 'zod';
+import { KernelError } from '../runtime/core/errors.js';
+import { definePolicySection, type PolicySection } from '../runtime/policy/policy.js';
+import { defineTool, type Tool } from '../runtime/tool-use/tool-contract.js';
+import { type McpCallResult, McpConnection, type McpServerSpec } from './mcp-servers.js';
+import { DEFAULT_CHILD_ENV } from './proc.js';
+
+export type { McpCallResult, McpContent } from './mcp-servers.js';
+
+const SERVER_NAME = /^[a-z][a-z0-9_-]{0,63}$/;
+const TOOL_NAME = /^[A-Za-z0-9_.-]{1,128}$/;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+const DEFAULT_TIMEOUT_MS = 30_000;
+const MAX_TIMEOUT_MS = 600_000;
+const DEFAULT_MAX_OUTPUT_BYTES = 1024 * 1024;
+const MAX_OUTPUT_BYTES = 64 * 1024 * 1024;
+/** Where the kernel keeps the tags of everything sent to a server (not a path or URL: nothing collides). */
+export const mcpLabelKey = (server: string): string => `(mcp server ${server})`;
+
+const noNul = (value: string) => !value.includes('\0');
+
+const serverSchema = z.strictObject({
+  command: z.string().min(1).max(4096).refine(noNul, 'must not contain NUL'),
+  args: z.array(z.string().max(4096).refine(noNul, 'must not contain NUL')).max(128).optional(),
+  env: z
+    .union([
+      z.array(z.string().regex(ENV_NAME, 'must be an environment variable name')).max(128),
+      z.record(
+        z.string().regex(ENV_NAME, 'must be an environment variable name'),
+        z.string().max(16_384).refine(noNul),
+      ),
+    ])
+    .optional(),
+  cwd: z
+    .string()
+    .max(4096)
+    .refine((path) => isAbsolute(path), 'must be an absolute path')
+    .optional(),
+  timeout_ms: z.int().min(1).max(MAX_TIMEOUT_MS).optional(),
+  max_output_bytes: z.int().min(1024).max(MAX_OUTPUT_BYTES).optional(),
+});
+
+/**
+ * The policy's `tools.mcp` section: `servers: { <name>: { command, args?, env?, cwd?, timeout_ms?,
+ * max_output_bytes? } }`. `env` is a list of host variable names to pass through, or a map of literal values
+ * (never put secrets in a policy: name the variable instead). Strict: unknown keys are refused.
+ */
+export const mcpConfigSchema = z.strictObject({
+  servers: z.record(
+    z.string().regex(SERVER_NAME, 'server names are lowercase identifiers such as "search"'),
+    serverSchema,
+  ),
+});
+
+export type McpConfig = z.output<typeof mcpConfigSchema>;
+
+/** The policy's `tools.mcp` section, validated by `mcpConfigSchema`. */
+export const mcpPolicySection: PolicySection<McpConfig> = definePolicySection('mcp', mcpConfigSchema);
+
+/** Options of `createMcpTool`: the `tools.mcp` section's shape. */
+export type McpOptions = z.input<typeof mcpConfigSchema>;
+
+/**
+ * Creates the `mcp.call` tool for the configured servers (none is started yet). Throws TypeError naming the
+ * server when the configuration is malformed, a command is not an executable file (on PATH for a bare name),
+ * or a cwd is not an existing directory.
+ *
+ * A call throws KernelError: E_NOT_FOUND (no such server), E_NO_TOOL (the server has no such tool), E_BAD_ARG
+ * (arguments refused by the tool's schema), E_TOOL_FAILED (the server's error with its text, a timeout, a
+ * flood, a crash, a server that cannot start), E_KILLED (the agent ended).
+ */
+export function createMcpTool(options: McpOptions): Tool {
+  const parsed = mcpConfigSchema.safeParse(options);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const path = issue === undefined ? '' : issue.path.map(String).join('.');
+    throw new TypeError(`createMcpTool: options${path === '' ? '' : `.${path}`}: ${issue?.message ?? 'invalid'}`);
+  }
+  const connections = new Map<string, McpConnection>();
+  for (const [name, server] of Object.entries(parsed.data.servers)) {
+    connections.set(name, new McpConnection(resolveServer(name, server)));
+  }
+  return defineTool({
+    name: 'mcp.call',
+    description:
+      'Call a tool of an MCP server: { server, tool, arguments }. Returns { content: [text as strings, other parts as objects], structured? }.',
+    input: z.strictObject({
+      server: z.string().regex(SERVER_NAME, 'must be a server name such as "search"'),
+      tool: z.string().regex(TOOL_NAME, 'must be an MCP tool name'),
+      arguments: z.record(z.string(), z.unknown()).optional(),
+    }),
+    resource: (args) => `${args.server}/${args.tool}`,
+    run: async (args, ctx): Promise<McpCallResult> => {
+      const connection = connections.get(args.server);
+      if (connection === undefined) throw new KernelError('E_NOT_FOUND', `mcp.call: no server named "${args.server}"`);
+      // Whatever this call sends may come back to anyone: the server keeps its label from now on.
+      const key = mcpLabelKey(args.server);
+      const kept = await ctx.labels.get(key);
+      const sent = new Set([...kept, ...ctx.label]);
+      if (sent.size > kept.length) await ctx.labels.set(key, [...sent]);
+      ctx.taint([`mcp:${args.server}`, ...sent]);
+      return await connection.call(args.tool, args.arguments ?? {}, ctx.signal);
+    },
+    close: async () => {
+      await Promise.all([...connections.values()].map((connection) => connection.close()));
+    },
+  });
+}
+
+/** The server's command, environment and limits, resolved once. */
+function resolveServer(name: string, config: z.output<typeof serverSchema>): McpServerSpec {
+  const where = `createMcpTool: servers.${name}`;
+  const cwd = config.cwd ?? process.cwd();
+  try {
+    if (!statSync(cwd).isDirectory()) throw new Error('not a directory');
+  } catch {
+    throw new TypeError(`${where}.cwd must be an existing directory`);
+  }
+  const maxMessageBytes = config.max_output_bytes ?? DEFAULT_MAX_OUTPUT_BYTES;
+  return Object.freeze({
+    name,
+    command: resolveCommand(config.command, cwd, `${where}.command`),
+    args: Object.freeze([...(config.args ?? [])]),
+    env: serverEnv(config.env),
+    cwd,
+    timeoutMs: config.timeout_ms ?? DEFAULT_TIMEOUT_MS,
+    maxMessageBytes,
+    maxWindowBytes: 2 * maxMessageBytes,
+  });
+}
+
+/** An absolute, real path to an executable file: a path as given (relative to `cwd`), or a bare name on PATH. */
+function resolveCommand(command: string, cwd: string, where: string): string {
+  const candidates = command.includes('/')
+    ? [resolve(cwd, command)]
+    : (process.env['PATH'] ?? '')
+        .split(':')
+        .filter((dir) => isAbsolute(dir))
+        .map((dir) => join(dir, command));
+  for (const candidate of candidates) {
+    try {
+      const real = realpathSync(candidate);
+      if (!statSync(real).isFile()) continue;
+      accessSync(real, constants.X_OK);
+      return real;
+    } catch {
+      // Next candidate.
+    }
+  }
+  throw new TypeError(
+    `${where}: "${command.slice(0, 200)}" is not an executable file${command.includes('/') ? '' : ' on PATH'}`,
+  );
+}
+
+/**
+ * A server's environment, built from nothing as proc's is: a null prototype (a polluted Object.prototype adds
+ * nothing), NODE_V8_COVERAGE pinned to undefined (Node would copy the host's), PATH and LANG with fixed values,
+ * then the host variables named in a list, or the literal values of a map.
+ */
+function serverEnv(env: readonly string[] | Readonly<Record<string, string>> | undefined): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = Object.create(null);
+  out['NODE_V8_COVERAGE'] = undefined;
+  for (const [key, value] of Object.entries(DEFAULT_CHILD_ENV)) out[key] = value;
+  if (Array.isArray(env)) {
+    for (const name of env) {
+      const value = Object.hasOwn(process.env, name) ? process.env[name] : undefined;
+      if (typeof value === 'string') out[name] = value;
+    }
+  } else if (env !== undefined) {
+    for (const [name, value] of Object.entries(env)) out[name] = value;
+  }
+  return out;
+}

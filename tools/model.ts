@@ -1,0 +1,357 @@
+/**
+ * The model tool (`model.chat`): one Chat Completions request to an OpenAI-compatible endpoint, made by the
+ * kernel on an agent's behalf with the official `openai` SDK (major 6; major 7 needs Node 22).
+ *
+ * Why it is built the way it is:
+ * - The endpoint, the API key and the price table are the host's. The key comes from the options, from a
+ *   host environment variable read at call time, or from the vault (a `bearer` binding on `model.chat`);
+ *   none of them is ever an argument, a result or a log line. A key the endpoint echoes back is scrubbed
+ *   from the result (vault secrets are scrubbed by the kernel itself).
+ * - The capability's resource is the model name, so a policy allows a model with `action: model.chat,
+ *   resource: gpt-4o` (or a glob).
+ * - Usage is charged before the result is returned: `tokens_in`, `tokens_out` and, when the model has a
+ *   price, `cost_usd`. An endpoint that reports no usage is charged an estimate (four characters a token),
+ *   and the result says so. Crossing a budget ends the agent (E_QUOTA) before it reads the answer.
+ * - The result's label is the call's label: the join of the caller's context and every handle passed in
+ *   the messages (the model saw all of it). The kernel computes that; the tool adds nothing.
+ * - Every failure is a fixed message: the endpoint down, a timeout, an HTTP status, an answer that is not a
+ *   chat completion, an answer over the size cap. The endpoint's own error text never reaches the agent.
+ */
+import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
+import { z } from 'zod';
+import { KernelError } from '../runtime/core/errors.js';
+import { matchResource } from '../runtime/core/resource-match.js';
+import { definePolicySection, type PolicySection } from '../runtime/policy/policy.js';
+import { defineTool, type Tool, type ToolContext } from '../runtime/tool-use/tool-contract.js';
+import { linkedSignal } from './abort-link.js';
+import {
+  type ChatInput,
+  type ChatResult,
+  chatInputSchema,
+  estimateTokens,
+  MODEL_NAME,
+  parseCompletion,
+  requestCharacters,
+  responseCharacters,
+} from './model-messages.js';
+
+export { type ChatInput, type ChatResult, MODEL_NAME } from './model-messages.js';
+
+const DEFAULT_TIMEOUT_MS = 120_000;
+const MAX_TIMEOUT_MS = 3_600_000;
+const DEFAULT_MAX_RETRIES = 2;
+const DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
+const MAX_RESPONSE_LIMIT = 256 * 1024 * 1024;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+/** Sent as the SDK's key when the host has none: the SDK insists on one, and we drop its header anyway. */
+const NO_KEY = 'isokernel-no-key';
+
+/** Dollars per million tokens, read and written. */
+export interface ModelPrice {
+  readonly input: number;
+  readonly output: number;
+}
+
+/** Options of `createModelTool`. */
+export interface ModelOptions {
+  /** The endpoint's base URL, e.g. `https://api.openai.com/v1` or `http://127.0.0.1:8080/v1`. */
+  readonly baseURL: string;
+  /** The API key, held host-side. Prefer `apiKeyEnv` or the vault so it is not in the host's code. */
+  readonly apiKey?: string;
+  /** A host environment variable holding the key, read at each call (e.g. `OPENAI_API_KEY`). */
+  readonly apiKeyEnv?: string;
+  /**
+   * Prices by model name or glob (`gpt-4o`, `gpt-4o-*`, `*`), in dollars per million tokens. The exact name
+   * wins over globs, then the first glob that matches. A model without a price is charged tokens only.
+   */
+  readonly prices?: Readonly<Record<string, ModelPrice>>;
+  /** Deadline of one request in ms (default 120 000). */
+  readonly timeoutMs?: number;
+  /** Retries of a failed request by the SDK (default 2; 0 turns them off, as tests should). */
+  readonly maxRetries?: number;
+  /** Largest response body in bytes (default 8 MiB); a larger answer fails the call. */
+  readonly maxResponseBytes?: number;
+}
+
+/** The policy-file form of the model tool's settings (`tools.model`). Strict: unknown keys are refused. */
+export const modelConfigSchema = z.strictObject({
+  base_url: z
+    .string()
+    .max(2048)
+    .refine((url) => httpUrl(url) !== undefined, 'must be an http or https URL')
+    .optional(),
+  api_key_env: z.string().regex(ENV_NAME, 'must be an environment variable name').optional(),
+  prices: z
+    .record(
+      z.string().max(128),
+      z.strictObject({ input: z.number().min(0).max(1e6), output: z.number().min(0).max(1e6) }),
+    )
+    .optional(),
+  timeout_ms: z.int().min(1).max(MAX_TIMEOUT_MS).optional(),
+  max_retries: z.int().min(0).max(10).optional(),
+  max_response_bytes: z.int().min(1).max(MAX_RESPONSE_LIMIT).optional(),
+});
+
+export type ModelConfig = z.output<typeof modelConfigSchema>;
+
+/** The policy's `tools.model` section, validated by `modelConfigSchema`. */
+export const modelPolicySection: PolicySection<ModelConfig> = definePolicySection('model', modelConfigSchema);
+
+/**
+ * Maps a validated `tools.model` section (plus a base URL the section may leave to the caller, such as the
+ * CLI's `--base-url`) to `ModelOptions`. Throws TypeError when neither gives a base URL.
+ */
+export function modelOptionsFromConfig(config: ModelConfig, overrides: Partial<ModelOptions> = {}): ModelOptions {
+  const baseURL = overrides.baseURL ?? config.base_url;
+  if (baseURL === undefined) throw new TypeError('model: a base URL is needed (tools.model.base_url or --base-url)');
+  return {
+    baseURL,
+    ...(config.api_key_env === undefined ? {} : { apiKeyEnv: config.api_key_env }),
+    ...(config.prices === undefined ? {} : { prices: config.prices }),
+    ...(config.timeout_ms === undefined ? {} : { timeoutMs: config.timeout_ms }),
+    ...(config.max_retries === undefined ? {} : { maxRetries: config.max_retries }),
+    ...(config.max_response_bytes === undefined ? {} : { maxResponseBytes: config.max_response_bytes }),
+    ...overrides,
+  };
+}
+
+/**
+ * Creates the `model.chat` tool (action `model.chat`, resource: the model name, target argument `model`).
+ * Throws TypeError naming the option for a malformed one (a base URL that is not http(s), a price that is not
+ * two non-negative numbers), RangeError for a number out of bounds.
+ *
+ * A call throws KernelError E_TOOL_FAILED with a fixed message when the endpoint cannot be reached, times
+ * out, answers an HTTP error, answers something that is not a chat completion, or answers more than
+ * `maxResponseBytes`; E_KILLED when the calling agent ended meanwhile; E_QUOTA (from the charge) when the
+ * usage crosses the agent's budget.
+ */
+export function createModelTool(options: ModelOptions): Tool {
+  if (options === null || typeof options !== 'object')
+    throw new TypeError('createModelTool: options must be an object');
+  const baseURL = httpUrl(options.baseURL);
+  if (baseURL === undefined) throw new TypeError('createModelTool: options.baseURL must be an http or https URL');
+  if (options.apiKey !== undefined && (typeof options.apiKey !== 'string' || options.apiKey === '')) {
+    throw new TypeError('createModelTool: options.apiKey must be a non-empty string');
+  }
+  if (options.apiKeyEnv !== undefined && (typeof options.apiKeyEnv !== 'string' || !ENV_NAME.test(options.apiKeyEnv))) {
+    throw new TypeError('createModelTool: options.apiKeyEnv must be an environment variable name');
+  }
+  const prices = checkPrices(options.prices);
+  const timeoutMs = integerOption('timeoutMs', options.timeoutMs, DEFAULT_TIMEOUT_MS, 1, MAX_TIMEOUT_MS);
+  const maxRetries = integerOption('maxRetries', options.maxRetries, DEFAULT_MAX_RETRIES, 0, 10);
+  const maxResponseBytes = integerOption(
+    'maxResponseBytes',
+    options.maxResponseBytes,
+    DEFAULT_MAX_RESPONSE_BYTES,
+    1,
+    MAX_RESPONSE_LIMIT,
+  );
+  const client = new OpenAI({
+    baseURL,
+    apiKey: NO_KEY,
+    maxRetries,
+    timeout: timeoutMs,
+    // The SDK's own bearer header is dropped; each request sets the key it resolved (or none).
+    defaultHeaders: { Authorization: null },
+    fetch: cappedFetch(maxResponseBytes),
+  });
+  const keyOf = (ctx: ToolContext): string | undefined => {
+    const injected = ctx.inject.headers['authorization'];
+    if (injected !== undefined) return injected.replace(/^Bearer\s+/i, '');
+    if (options.apiKey !== undefined) return options.apiKey;
+    if (options.apiKeyEnv === undefined) return undefined;
+    const value = Object.hasOwn(process.env, options.apiKeyEnv) ? process.env[options.apiKeyEnv] : undefined;
+    return typeof value === 'string' && value !== '' ? value : undefined;
+  };
+  return defineTool({
+    name: 'model.chat',
+    description:
+      'Ask a language model (OpenAI Chat Completions). Returns { model, message: { content, tool_calls? }, ' +
+      'finish_reason, usage: { tokens_in, tokens_out, estimated }, cost_usd }.',
+    input: chatInputSchema,
+    target: 'model',
+    resource: (args) => args.model,
+    run: (args, ctx) => chat(client, args, ctx, keyOf(ctx), prices),
+  });
+}
+
+async function chat(
+  client: OpenAI,
+  args: ChatInput,
+  ctx: ToolContext,
+  key: string | undefined,
+  prices: PriceTable,
+): Promise<ChatResult> {
+  let body: unknown;
+  const link = linkedSignal(ctx.signal);
+  try {
+    body = await client.chat.completions.create(
+      // Our schema is a subset of the SDK's request type; the cast only widens what the SDK accepts.
+      { ...(args as unknown as OpenAI.ChatCompletionCreateParamsNonStreaming), stream: false },
+      {
+        signal: link.signal,
+        ...(key === undefined ? {} : { headers: { Authorization: `Bearer ${key}` } }),
+      },
+    );
+  } catch (error) {
+    throw failure(error, ctx.signal);
+  } finally {
+    link.release();
+  }
+  if (ctx.signal.aborted) throw new KernelError('E_KILLED', 'model.chat: the agent has ended');
+  const parsed = parseCompletion(body);
+  if (parsed === undefined) {
+    throw new KernelError('E_TOOL_FAILED', "model.chat: the endpoint's answer is not a chat completion");
+  }
+  const estimated = parsed.usage === undefined;
+  const tokensIn = parsed.usage?.prompt ?? estimateTokens(requestCharacters(args));
+  const tokensOut = parsed.usage?.completion ?? estimateTokens(responseCharacters(parsed.message));
+  const price = priceFor(prices, args.model);
+  const cost = price === undefined ? null : (tokensIn * price.input + tokensOut * price.output) / 1_000_000;
+  // Charged before anything is returned: crossing a budget ends the agent before it reads the answer.
+  ctx.charge({ tokens_in: tokensIn, tokens_out: tokensOut, ...(cost === null ? {} : { cost_usd: cost }) });
+  const result: ChatResult = {
+    model: parsed.model ?? args.model,
+    message: parsed.message,
+    finish_reason: parsed.finishReason,
+    usage: { tokens_in: tokensIn, tokens_out: tokensOut, estimated },
+    cost_usd: cost,
+  };
+  return key === undefined ? result : scrub(result, key);
+}
+
+/** Maps whatever the SDK threw to a KernelError with a fixed message. */
+function failure(error: unknown, signal: AbortSignal): KernelError {
+  if (error instanceof KernelError) return error;
+  if (signal.aborted || error instanceof APIUserAbortError) {
+    return new KernelError('E_KILLED', 'model.chat: the agent has ended');
+  }
+  if (error instanceof APIConnectionTimeoutError)
+    return new KernelError('E_TOOL_FAILED', 'model.chat: the endpoint timed out');
+  if (error instanceof APIConnectionError) {
+    if (hasCause(error, ResponseTooLarge)) {
+      return new KernelError('E_TOOL_FAILED', "model.chat: the endpoint's answer exceeds the size cap");
+    }
+    return new KernelError('E_TOOL_FAILED', 'model.chat: the endpoint could not be reached');
+  }
+  if (error instanceof APIError && typeof error.status === 'number') {
+    const hint = error.status === 429 ? ' (rate limited)' : error.status === 401 ? ' (unauthorized)' : '';
+    return new KernelError('E_TOOL_FAILED', `model.chat: the endpoint answered HTTP ${error.status}${hint}`);
+  }
+  if (hasCause(error, ResponseTooLarge)) {
+    return new KernelError('E_TOOL_FAILED', "model.chat: the endpoint's answer exceeds the size cap");
+  }
+  return new KernelError('E_TOOL_FAILED', "model.chat: the endpoint's answer is not a chat completion");
+}
+
+class ResponseTooLarge extends Error {}
+
+/**
+ * Global fetch with the response body cut off at `limit` bytes: an endpoint that answers without end must
+ * not grow the kernel's memory. The body stream errors past the limit, which the SDK reports as a failure.
+ */
+function cappedFetch(limit: number): typeof fetch {
+  return async (input, init) => {
+    const response = await fetch(input, init);
+    const declared = Number(response.headers.get('content-length'));
+    if (Number.isFinite(declared) && declared > limit) {
+      await response.body?.cancel().catch(() => undefined);
+      throw new ResponseTooLarge('response too large');
+    }
+    if (response.body === null) return response;
+    let seen = 0;
+    const counted = response.body.pipeThrough(
+      new TransformStream<Uint8Array, Uint8Array>({
+        transform(chunk, controller) {
+          seen += chunk.byteLength;
+          if (seen > limit) controller.error(new ResponseTooLarge('response too large'));
+          else controller.enqueue(chunk);
+        },
+      }),
+    );
+    return new Response(counted, {
+      status: response.status,
+      statusText: response.statusText,
+      headers: response.headers,
+    });
+  };
+}
+
+type PriceTable = readonly (readonly [pattern: string, price: ModelPrice])[];
+
+function checkPrices(prices: unknown): PriceTable {
+  if (prices === undefined) return [];
+  if (prices === null || typeof prices !== 'object' || Array.isArray(prices)) {
+    throw new TypeError('createModelTool: options.prices must be an object of model name → { input, output }');
+  }
+  const out: [string, ModelPrice][] = [];
+  for (const [pattern, price] of Object.entries(prices)) {
+    const p = price as Partial<ModelPrice> | null;
+    const ok = (n: unknown) => typeof n === 'number' && Number.isFinite(n) && n >= 0 && n <= 1e6;
+    if (p === null || typeof p !== 'object' || !ok(p.input) || !ok(p.output)) {
+      throw new TypeError(
+        `createModelTool: options.prices.${pattern.slice(0, 64)} must be { input, output } dollars per million tokens`,
+      );
+    }
+    out.push([pattern, { input: p.input as number, output: p.output as number }]);
+  }
+  return out;
+}
+
+/** The price of `model`: its exact entry, else the first glob entry that matches it. */
+function priceFor(prices: PriceTable, model: string): ModelPrice | undefined {
+  const exact = prices.find(([pattern]) => pattern === model);
+  if (exact !== undefined) return exact[1];
+  return prices.find(([pattern]) => /[*?[]/.test(pattern) && matchResource(pattern, model))?.[1];
+}
+
+/** `value` with every occurrence of `secret` replaced, in every string it holds. */
+function scrub<T>(value: T, secret: string): T {
+  if (secret.length < 4) return value;
+  const walk = (item: unknown): unknown => {
+    if (typeof item === 'string') return item.split(secret).join('[model api key]');
+    if (Array.isArray(item)) return item.map(walk);
+    if (item !== null && typeof item === 'object') {
+      return Object.fromEntries(Object.entries(item).map(([key, inner]) => [key, walk(inner)]));
+    }
+    return item;
+  };
+  return walk(value) as T;
+}
+
+function httpUrl(value: unknown): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  try {
+    const url = new URL(value);
+    if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.username !== '' || url.password !== '') {
+      return undefined;
+    }
+    return url.href.replace(/\/$/, '');
+  } catch {
+    return undefined;
+  }
+}
+
+function integerOption(name: string, value: unknown, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value))
+    throw new TypeError(`createModelTool: options.${name} must be an integer`);
+  if (value < min || value > max)
+    throw new RangeError(`createModelTool: options.${name} must be between ${min} and ${max}`);
+  return value;
+}
+
+function hasCause(error: unknown, type: new (message: string) => Error): boolean {
+  let current: unknown = error;
+  for (let depth = 0; depth < 8; depth++) {
+    if (current instanceof type) return true;
+    if (!(current instanceof Error)) return false;
+    current = current.cause;
+  }
+  return false;
+}
+
+/** True when `name` is a model name `model.chat` accepts (and so a valid capability resource). */
+export function isModelName(name: unknown): name is string {
+  return typeof name === 'string' && MODEL_NAME.test(name);
+}
