@@ -132,19 +132,19 @@ export function benchFigure(
       skipped,
     };
   }
-  const p50 = measured.p50_ns === null ? null : round(measured.p50_ns, 1);
-  const p99 = measured.p99_ns === null ? null : round(measured.p99_ns, 1);
-  const floor = measured.floor_ns === null ? null : round(measured.floor_ns, 1);
+  // Rounded to 0.01 ns (and whole bytes) first, so the ratio is the one a script recomputes from the row.
+  const p50 = measured.p50_ns === null ? null : round(measured.p50_ns, 2);
+  const p99 = measured.p99_ns === null ? null : round(measured.p99_ns, 2);
+  const floor = measured.floor_ns === null ? null : round(measured.floor_ns, 2);
+  const bytes = measured.bytes === undefined ? undefined : Math.round(measured.bytes);
+  const floorBytes = measured.floor_bytes === undefined ? undefined : Math.round(measured.floor_bytes);
   let ratio: number | null = null;
   if (plan.unit === 'bytes') {
-    if (measured.bytes !== undefined && measured.floor_bytes !== undefined && measured.floor_bytes > 0) {
-      ratio = round(measured.bytes / measured.floor_bytes, 3);
-    }
-  } else if (measured.p50_ns !== null && measured.floor_ns !== null && measured.floor_ns > 0) {
-    ratio = round(measured.p50_ns / measured.floor_ns, 3);
+    if (bytes !== undefined && floorBytes !== undefined && floorBytes > 0) ratio = round(bytes / floorBytes, 3);
+  } else if (p50 !== null && floor !== null && floor > 0) {
+    ratio = round(p50 / floor, 3);
   }
-  const perSecond =
-    plan.unit === 'rate' && measured.p50_ns !== null && measured.p50_ns > 0 ? Math.round(1e9 / measured.p50_ns) : null;
+  const perSecond = plan.unit === 'rate' && p50 !== null && p50 > 0 ? Math.round(1e9 / p50) : null;
   const row: BenchFigure = {
     suite,
     figure: plan.figure,
@@ -153,13 +153,10 @@ export function benchFigure(
     floor_ns: floor,
     ratio,
     target,
-    met:
-      plan.target === undefined
-        ? null
-        : targetMet(plan.target, { p50: measured.p50_ns, ratio, perSecond, bytes: measured.bytes }),
+    met: plan.target === undefined ? null : targetMet(plan.target, { p50, ratio, perSecond, bytes }),
     ...(perSecond === null ? {} : { per_second: perSecond }),
-    ...(measured.bytes === undefined ? {} : { bytes: Math.round(measured.bytes) }),
-    ...(measured.floor_bytes === undefined ? {} : { floor_bytes: Math.round(measured.floor_bytes) }),
+    ...(bytes === undefined ? {} : { bytes }),
+    ...(floorBytes === undefined ? {} : { floor_bytes: floorBytes }),
   };
   return row;
 }
@@ -204,7 +201,7 @@ export function formatNs(raw: number, trim = false): string {
   const ns = raw < 1 ? raw : Number(raw.toPrecision(3));
   const [value, unit] =
     ns < 1000 ? [ns, 'ns'] : ns < 1e6 ? [ns / 1e3, 'µs'] : ns < 1e9 ? [ns / 1e6, 'ms'] : [ns / 1e9, 's'];
-  const text = value < 1 ? value.toFixed(2) : value.toPrecision(3);
+  const text = value < 1 ? value.toFixed(2) : value >= 1000 ? value.toFixed(0) : value.toPrecision(3);
   return `${trim ? String(Number(text)) : text} ${unit}`;
 }
 
