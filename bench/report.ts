@@ -134,6 +134,11 @@ export class Figures<Id extends string> {
     });
   }
 
+  /** Records numbers in ns measured elsewhere (another bench, another process). */
+  fromValues(id: Id, values: { p50: number; p99: number | null; floor: number | null }): void {
+    this.#set(id, { p50_ns: values.p50, p99_ns: values.p99, floor_ns: values.floor });
+  }
+
   /** Records a size in bytes (the median of `samples`) and its floor's. */
   fromBytes(id: Id, samples: readonly number[], floorSamples?: readonly number[]): void {
     if (samples.length === 0) {

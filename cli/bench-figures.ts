@@ -55,7 +55,7 @@ export interface BenchFigure {
   readonly p50_ns: number | null;
   readonly p99_ns: number | null;
   readonly floor_ns: number | null;
-  /** p50 ÷ floor (bytes ÷ floor bytes for sizes); null without a floor. */
+  /** p50 ÷ floor (bytes ÷ floor bytes for sizes), to 4 significant digits; null without a floor. */
   readonly ratio: number | null;
   /** The target as text (`ratio ≤ 3×`, `p50 ≤ 250 ns`, `≥ 150k syscalls/s`, `≤ 1.5 MB`), or null. */
   readonly target: string | null;
@@ -106,6 +106,8 @@ export function isFigureId(id: string): boolean {
 }
 
 const round = (value: number, digits: number): number => Number(value.toFixed(digits));
+// Four significant digits: a peer's ratio may be 0.0003 (node:vm's call against a whole audited syscall).
+const significant = (value: number): number => Number(value.toPrecision(4));
 
 /**
  * Joins a figure's plan and measurement into its output row: computes the ratio to the floor, the rate and
@@ -140,9 +142,9 @@ export function benchFigure(
   const floorBytes = measured.floor_bytes === undefined ? undefined : Math.round(measured.floor_bytes);
   let ratio: number | null = null;
   if (plan.unit === 'bytes') {
-    if (bytes !== undefined && floorBytes !== undefined && floorBytes > 0) ratio = round(bytes / floorBytes, 3);
+    if (bytes !== undefined && floorBytes !== undefined && floorBytes > 0) ratio = significant(bytes / floorBytes);
   } else if (p50 !== null && floor !== null && floor > 0) {
-    ratio = round(p50 / floor, 3);
+    ratio = significant(p50 / floor);
   }
   const perSecond = plan.unit === 'rate' && p50 !== null && p50 > 0 ? Math.round(1e9 / p50) : null;
   const row: BenchFigure = {

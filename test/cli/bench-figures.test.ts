@@ -30,7 +30,7 @@ describe('benchFigure', () => {
           floor_ns: floor,
         });
         expect(row.ratio).not.toBeNull();
-        expect(Math.abs(row.ratio! - row.p50_ns! / row.floor_ns!)).toBeLessThanOrEqual(0.0005 + 1e-9 * row.ratio!);
+        expect(Math.abs(row.ratio! - row.p50_ns! / row.floor_ns!)).toBeLessThanOrEqual(0.0005 * row.ratio!);
         expect(row.met).toBe(row.ratio! <= max);
         expect(row.target).toBe(`ratio ≤ ${max}×`);
       }),
