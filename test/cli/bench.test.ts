@@ -38,6 +38,26 @@ describe('isokernel bench (the built CLI, from this checkout)', () => {
     expect(run.stderr).toContain(`Node ${process.version} · isolated-vm 5.0.4`);
   }, 90_000);
 
+  it('a peer suite reports the same figure ids whether or not the peer is prepared (skipped with the reason)', async () => {
+    const run = await isokernel(['bench', '--quick', '--json', '--suite', 'agent-os'], { cwd: dir });
+    expect(run.status, run.stderr).toBe(0);
+    const rows = json<Record<string, unknown>[]>(run);
+    expect(rows.map((row) => row['figure'])).toEqual([
+      'peers.agent_os.verify',
+      'peers.agent_os.check_taint.allowed',
+      'peers.agent_os.check_taint.denied',
+    ]);
+    for (const row of rows) {
+      if (row['skipped'] === undefined) {
+        expect(typeof row['p50_ns']).toBe('number');
+        expect(typeof row['floor_ns']).toBe('number');
+      } else {
+        expect(row['skipped']).toMatch(/bench:peers|ISOKERNEL_AGENT_OS_REPO/);
+        expect([row['p50_ns'], row['ratio'], row['met']]).toEqual([null, null, null]);
+      }
+    }
+  }, 90_000);
+
   it('refuses an unknown suite with exit 2 and names the suites there are', async () => {
     const run = await isokernel(['bench', '--suite', 'labels'], { cwd: dir });
     expect(run.status).toBe(2);
