@@ -14,7 +14,7 @@ import { z } from 'zod';
 import { defineTool, Kernel } from '../index.js';
 import { Figures, scaled } from './report.js';
 
-const AGENTS = scaled(32, 12);
+const AGENTS = scaled(32, 8);
 const ROUNDS = scaled(3, 1);
 type Mode = 'kernel' | 'bare';
 

@@ -31,7 +31,7 @@ const figures = new Figures({
 });
 
 /** Syscalls in one round, split between the agents; rounds after one untimed warm-up round. */
-const CALLS_PER_ROUND = scaled(16_000, 2_000);
+const CALLS_PER_ROUND = scaled(16_000, 1_000);
 const ROUNDS = scaled(8, 2);
 const ARGS = { path: '/workspace/notes/today.md', mode: 'utf8', limit: 4096 };
 
