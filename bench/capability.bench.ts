@@ -5,13 +5,32 @@
 //   fresh string. Batched, figures are per check.
 // - cold verify: a 3-link chain of token strings verified from scratch (decode, 3 signatures, linkage,
 //   windows), vs one node:crypto Ed25519 verify.
-// Run: node --no-node-snapshot --import tsx bench/capability.bench.ts
+// Run: npm run bench -- --suite capability (or: node --no-node-snapshot --import tsx bench/capability.bench.ts)
 import { Bench } from 'tinybench';
 import { CapabilityAuthority } from '../runtime/capability/authority.js';
 import { verifyChain } from '../runtime/capability/node-verifier.js';
 import { SigningKey, verifySignature } from '../runtime/capability/signing-key.js';
 import { encodePublicKey } from '../runtime/core/public-key.js';
-import { report } from './report.js';
+import { benchOptions, Figures } from './report.js';
+
+const MAP_FLOOR = 'a Map lookup of the same fresh id string + compare';
+const figures = new Figures({
+  'capability.cached_check.chain3': {
+    what: 'authorize, cached 3-link chain, capability id as a fresh string from the guest',
+    floor: MAP_FLOOR,
+    target: { kind: 'p50', maxNs: 250 },
+  },
+  'capability.cached_check.root': {
+    what: 'authorize, cached 1-link root grant, capability id as a fresh string from the guest',
+    floor: MAP_FLOOR,
+    target: { kind: 'p50', maxNs: 250 },
+  },
+  'capability.cold_verify.chain3': {
+    what: 'verifyChain of a 3-link chain of token strings from scratch (decode, 3 Ed25519 verifies, linkage)',
+    floor: 'one node:crypto Ed25519 verify',
+    target: { kind: 'p50', maxNs: 400_000 },
+  },
+});
 
 const BATCH = 200;
 const NOW = Date.now();
@@ -65,7 +84,7 @@ if (!cold.ok) throw new Error(cold.message);
 const message = new TextEncoder().encode('a message of about the size of a capability body '.repeat(8));
 const signature = alice.sign(message);
 
-const bench = new Bench({ time: 1500, warmupTime: 300 });
+const bench = new Bench(benchOptions({ time: 1500, warmupTime: 300 }));
 bench
   .add('cached check', () => {
     for (let i = 0; i < BATCH; i++) {
@@ -101,26 +120,11 @@ bench
 
 await bench.run();
 
-const rows = report('capabilities', bench, [
-  {
-    name: 'cached check (3-link chain, by guest id)',
-    task: 'cached check',
-    floor: 'floor: Map lookup + compare',
-    per: BATCH,
-    target: '<= 250 ns p50',
-  },
-  {
-    name: 'cached check (1-link root grant, by guest id)',
-    task: 'cached check, root grant',
-    floor: 'floor: Map lookup + compare',
-    per: BATCH,
-    target: '<= 250 ns p50',
-  },
-  {
-    name: 'cold 3-link chain verify',
-    task: 'cold 3-link chain verify',
-    floor: 'floor: one node:crypto verify',
-    target: '<= 400 µs p50',
-  },
-]);
-if (sink === 0) console.log(rows);
+const mapFloor = 'floor: Map lookup + compare';
+figures.fromTasks('capability.cached_check.chain3', bench, 'cached check', { floor: mapFloor, per: BATCH });
+figures.fromTasks('capability.cached_check.root', bench, 'cached check, root grant', { floor: mapFloor, per: BATCH });
+figures.fromTasks('capability.cold_verify.chain3', bench, 'cold 3-link chain verify', {
+  floor: 'floor: one node:crypto verify',
+});
+await figures.publish();
+if (sink === 0) console.log('no work measured');

@@ -11,9 +11,33 @@ import { Bench } from 'tinybench';
 import { z } from 'zod';
 import { defineTool, Kernel } from '../index.js';
 import { ProcessLauncher } from '../isolates/process-launcher.js';
-import { DEFAULT_MAX_PAYLOAD_BYTES } from '../runtime/kernel.js';
+import { DEFAULT_MAX_PAYLOAD_BYTES } from '../runtime/kernel-options.js';
 import { BUILTIN_POLICY_SECTIONS } from '../tools/policy-sections.js';
-import { report } from './report.js';
+import { benchOptions, Figures, scaled } from './report.js';
+
+const figures = new Figures({
+  'isolation.noop.round_trip': {
+    what: "await sys.tool('noop') from an agent in a sandbox host, per call (runs with and without the calls subtracted)",
+    floor: 'a bare frame round trip of the same string between the same two processes',
+    target: { kind: 'ratio', max: 1.5 },
+  },
+  'isolation.run.warm_host': {
+    what: 'kernel.run of a trivial agent on a warm sandbox host',
+    floor: 'the same agent inline, realm pool warm',
+    target: { kind: 'p50', maxNs: 5_000_000 },
+  },
+  'isolation.run.back_to_back': {
+    what: 'kernel.run of a trivial agent in the process tier, back to back',
+    floor: 'the same agent inline, realm pool warm',
+  },
+  'isolation.host.idle_rss': { unit: 'bytes', what: 'resident memory of an idle, warm sandbox host' },
+  'isolation.throughput.hosts_1': { unit: 'rate', what: 'noop syscalls of 1 agent on its own host (best of 3)' },
+  'isolation.throughput.hosts_2': { unit: 'rate', what: 'the same with 2 agents, each on its own host' },
+  'isolation.throughput.hosts_4': { unit: 'rate', what: 'the same with 4 agents, each on its own host' },
+  'isolation.kill.confirmed': {
+    what: 'a spinning agent killed by the host program, until its sandbox host confirms the isolate gone',
+  },
+});
 
 const CALLS = 200;
 const noop = defineTool({ name: 'noop', description: 'does nothing', input: z.unknown(), run: () => null });
@@ -37,7 +61,7 @@ await launcher.ping(PAYLOAD);
 
 // Untimed pauses let a host come back from its post-run check and the pools refill, as between requests.
 const settle = { afterEach: () => new Promise<void>((resolve) => setTimeout(resolve, 60)) };
-const bench = new Bench({ time: 3000, warmupTime: 500 });
+const bench = new Bench(benchOptions({ time: 3000, warmupTime: 500 }));
 bench
   .add(`run with ${CALLS} noop calls (process)`, () => run(kernel, calls(CALLS)), settle)
   .add('run with 0 noop calls (process)', () => run(kernel, calls(0)), settle)
@@ -56,29 +80,14 @@ const p50 = (name: string) => {
 };
 const perCall = (p50(`run with ${CALLS} noop calls (process)`) - p50('run with 0 noop calls (process)')) / CALLS;
 const bare = p50(`${CALLS} bare round trips of the same string`) / CALLS;
-console.log('\nsys.tool(noop) round trip, process tier (per call, runs with and without the calls subtracted)');
-console.table([
-  {
-    name: "sys.tool('noop') from a sandbox host",
-    p50: `${(perCall * 1000).toFixed(1)} µs`,
-    floor_p50: `${(bare * 1000).toFixed(1)} µs bare frame round trip`,
-    ratio: `${(perCall / bare).toFixed(2)}×`,
-    target: '≤ 1.5×',
-  },
-]);
-report('top-level run latency', bench, [
-  {
-    name: 'kernel.run, process tier, warm host',
-    task: 'kernel.run trivial agent (process, warm host)',
-    floor: 'kernel.run trivial agent (inline, pool warm)',
-    target: '≤ 5 ms p50',
-  },
-  {
-    name: 'kernel.run, process tier, back to back',
-    task: 'kernel.run trivial agent (process, back to back)',
-    floor: 'kernel.run trivial agent (inline, pool warm)',
-  },
-]);
+figures.fromValues('isolation.noop.round_trip', { p50: perCall * 1e6, p99: null, floor: bare * 1e6 });
+const inlineRun = 'kernel.run trivial agent (inline, pool warm)';
+figures.fromTasks('isolation.run.warm_host', bench, 'kernel.run trivial agent (process, warm host)', {
+  floor: inlineRun,
+});
+figures.fromTasks('isolation.run.back_to_back', bench, 'kernel.run trivial agent (process, back to back)', {
+  floor: inlineRun,
+});
 
 // Idle host memory: the hosts the supervisor keeps warm, read from the OS.
 await new Promise((resolve) => setTimeout(resolve, 500));
@@ -86,39 +95,34 @@ const rss = launcher
   .hostPids()
   .map((pid) => Number(readFileSync(`/proc/${pid}/statm`, 'utf8').split(' ')[1]) * 4096)
   .filter((bytes) => Number.isFinite(bytes));
-console.log(`\nidle sandbox host RSS: ${rss.map((bytes) => `${(bytes / 2 ** 20).toFixed(1)} MB`).join(', ')}`);
+figures.fromBytes('isolation.host.idle_rss', rss);
 
 // Throughput: K agents at once, each on its own host, each making N calls; best of three.
-const N = 1000;
-console.log('\nsyscall throughput, agents on separate hosts (best of 3)');
-const rows: Record<string, string>[] = [];
-for (const agents of [1, 2, 4]) {
-  let best = 0;
+const N = scaled(1000, 200);
+for (const agents of [1, 2, 4] as const) {
+  let best = Number.POSITIVE_INFINITY;
   for (let round = 0; round < 3; round++) {
     await new Promise((resolve) => setTimeout(resolve, 300));
     const started = performance.now();
     await Promise.all(Array.from({ length: agents }, () => run(kernel, calls(N))));
-    best = Math.max(best, (agents * N) / ((performance.now() - started) / 1000));
+    best = Math.min(best, ((performance.now() - started) * 1e6) / (agents * N));
   }
-  rows.push({ agents: String(agents), 'calls/s': best.toFixed(0) });
+  figures.fromSamples(`isolation.throughput.hosts_${agents}`, [best]);
 }
-console.table(rows);
 
 // Kill confirmation: a spinning agent killed by the host program, until the host reports the isolate gone.
 const confirmations: number[] = [];
-for (let i = 0; i < 10; i++) {
+for (let i = 0; i < scaled(10, 3); i++) {
   const handle = kernel.spawn({ code: 'export default () => { for (;;); }' });
   await new Promise((resolve) => setTimeout(resolve, 150));
   const started = performance.now();
   handle.kill('bench');
   const result = await handle.result;
   if (result.ok || result.error.code !== 'E_KILLED') throw new Error('kill was not confirmed as a kill');
-  confirmations.push(performance.now() - started);
+  confirmations.push((performance.now() - started) * 1e6);
 }
-confirmations.sort((a, b) => a - b);
-console.log(
-  `\nkill confirmed by the host: p50 ${confirmations[5]?.toFixed(1)} ms, max ${confirmations.at(-1)?.toFixed(1)} ms`,
-);
+figures.fromSamples('isolation.kill.confirmed', confirmations);
 
 await kernel.close();
 await inline.close();
+await figures.publish();

@@ -1,11 +1,35 @@
-// Label check and label join on the hot path, beside a floor measured in the same run.
-// Run: npm run bench -- label (or: node --import tsx bench/label.bench.ts)
+// Label check and label join on the hot path, beside a floor measured in the same run: two Set.has (the least
+// a check of two tags against a deny set can cost).
+// Run: npm run bench -- --suite label (or: node --no-node-snapshot --import tsx bench/label.bench.ts)
 import { Bench } from 'tinybench';
 import { z } from 'zod';
 import { joinLabels, makeLabel } from '../runtime/labels/label.js';
 import { LabelRules } from '../runtime/labels/label-rules.js';
 import { defineTool } from '../runtime/tool-use/tool-contract.js';
-import { report } from './report.js';
+import { benchOptions, Figures } from './report.js';
+
+const FLOOR = 'two Set.has of the context’s tags in a deny set';
+const figures = new Figures({
+  'label.check.clean': {
+    what: 'label check of an email.send call, empty context label',
+    floor: FLOOR,
+    target: { kind: 'p50', maxNs: 50 },
+  },
+  'label.check.tainted': {
+    what: 'label check of an email.send call, context tainted with two tags the sinks allow',
+    floor: FLOOR,
+    target: { kind: 'p50', maxNs: 50 },
+  },
+  'label.check.denied': {
+    what: 'label check of an email.send call, context tainted with a tag a sink denies (E_TAINT finding)',
+    floor: FLOOR,
+  },
+  'label.join': {
+    what: 'label join of a 1-tag and a 2-tag label',
+    floor: FLOOR,
+    target: { kind: 'p50', maxNs: 30 },
+  },
+});
 
 const tool = defineTool({
   name: 'email.send',
@@ -25,13 +49,16 @@ let sink = 0;
 
 // Each iteration runs BATCH operations so tinybench's own per-iteration overhead does not dominate.
 const BATCH = 1000;
-const bench = new Bench({ time: 1000, warmupTime: 200 });
+const bench = new Bench(benchOptions({ time: 1000, warmupTime: 200 }));
 bench
   .add('label check, clean context', () => {
     for (let i = 0; i < BATCH; i++) sink ^= rules.check(tool, args, clean) === undefined ? 1 : 0;
   })
   .add('label check, tainted context (allowed)', () => {
     for (let i = 0; i < BATCH; i++) sink ^= rules.check(tool, args, tainted) === undefined ? 1 : 0;
+  })
+  .add('label check, tainted context (denied)', () => {
+    for (let i = 0; i < BATCH; i++) sink ^= rules.check(tool, args, web) === undefined ? 1 : 0;
   })
   .add('label join', () => {
     for (let i = 0; i < BATCH; i++) sink ^= joinLabels(web, other).length;
@@ -40,21 +67,11 @@ bench
     for (let i = 0; i < BATCH; i++) sink ^= denied.has(tainted[0]!) || denied.has(tainted[1]!) ? 1 : 0;
   });
 await bench.run();
-report('labels', bench, [
-  {
-    name: 'label check (clean context) vs two Set.has',
-    task: 'label check, clean context',
-    floor: 'floor: two Set.has',
-    per: BATCH,
-    target: '≤ 50 ns',
-  },
-  {
-    name: 'label check (tainted, allowed) vs two Set.has',
-    task: 'label check, tainted context (allowed)',
-    floor: 'floor: two Set.has',
-    per: BATCH,
-    target: '≤ 50 ns',
-  },
-  { name: 'label join (1 ∪ 2 tags)', task: 'label join', floor: 'floor: two Set.has', per: BATCH },
-]);
+
+const floor = 'floor: two Set.has';
+figures.fromTasks('label.check.clean', bench, 'label check, clean context', { floor, per: BATCH });
+figures.fromTasks('label.check.tainted', bench, 'label check, tainted context (allowed)', { floor, per: BATCH });
+figures.fromTasks('label.check.denied', bench, 'label check, tainted context (denied)', { floor, per: BATCH });
+figures.fromTasks('label.join', bench, 'label join', { floor, per: BATCH });
+await figures.publish();
 if (sink === 42) console.log('');

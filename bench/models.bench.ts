@@ -9,7 +9,26 @@ import { Bench } from 'tinybench';
 import { z } from 'zod';
 import { createMcpTool, createModelTool, defineTool, Kernel } from '../index.js';
 import { answer, type ChatRequest, callTools, startModelServer } from '../test/helpers/model-server.js';
-import { report } from './report.js';
+import { benchOptions, Figures } from './report.js';
+
+const figures = new Figures({
+  'models.chat': {
+    what: 'model.chat from an agent (syscall, gate, labels, charge, audit), per call',
+    floor: 'the openai SDK calling the same local endpoint directly',
+  },
+  'models.loop_turn': {
+    what: 'agent loop turn: one model call + one tool call + progress lines',
+    floor: 'one direct SDK chat call',
+  },
+  'models.code_mode_child': {
+    what: 'Code Mode child: sys.spawn + sys.join of a module',
+    floor: 'a trivial top-level kernel.run',
+  },
+  'models.mcp_call': {
+    what: 'mcp.call from an agent (schema check, kept labels, audit), per call',
+    floor: 'the MCP SDK client calling the fixture server directly',
+  },
+});
 
 const N = 10;
 const FIXTURE = fileURLToPath(new URL('../test/fixtures/mcp/fixture-server.mjs', import.meta.url));
@@ -26,6 +45,7 @@ const echo = defineTool({
   run: (args) => args,
 });
 const kernel = Kernel.create({
+  isolation: 'inline',
   policy: {
     capabilities: [
       { action: 'model.chat', resource: 'bench' },
@@ -51,7 +71,7 @@ const inAgent = (body: string) => async () => {
   if (!result.ok) throw new Error(`${result.error.code}: ${result.error.message}`);
 };
 
-const bench = new Bench({ time: 3000, warmupTime: 500 });
+const bench = new Bench(benchOptions({ time: 3000, warmupTime: 500 }));
 bench
   .add(`${N} direct SDK chat calls`, async () => {
     for (let i = 0; i < N; i++) await sdk.chat.completions.create({ model: 'bench', messages: first });
@@ -90,24 +110,15 @@ await mcpClient.close();
 await kernel.close();
 await server.close();
 
-report('models and MCP, per operation', bench, [
-  {
-    name: 'model.chat from an agent',
-    task: `${N} model.chat calls in one agent`,
-    floor: `${N} direct SDK chat calls`,
-    per: N,
-  },
-  {
-    name: 'agent loop turn (model call + tool call)',
-    task: `agent loop, ${N} tool turns + answer`,
-    floor: `${N} direct SDK chat calls`,
-    per: N,
-  },
-  {
-    name: 'Code Mode child (spawn + join)',
-    task: `${N} Code Mode-style children (spawn + join)`,
-    floor: `${N} trivial top-level kernel.run`,
-    per: N,
-  },
-  { name: 'mcp.call from an agent', task: `${N} mcp.call in one agent`, floor: `${N} direct MCP SDK calls`, per: N },
-]);
+const sdkCalls = `${N} direct SDK chat calls`;
+figures.fromTasks('models.chat', bench, `${N} model.chat calls in one agent`, { floor: sdkCalls, per: N });
+figures.fromTasks('models.loop_turn', bench, `agent loop, ${N} tool turns + answer`, { floor: sdkCalls, per: N });
+figures.fromTasks('models.code_mode_child', bench, `${N} Code Mode-style children (spawn + join)`, {
+  floor: `${N} trivial top-level kernel.run`,
+  per: N,
+});
+figures.fromTasks('models.mcp_call', bench, `${N} mcp.call in one agent`, {
+  floor: `${N} direct MCP SDK calls`,
+  per: N,
+});
+await figures.publish();

@@ -8,13 +8,30 @@ import { Bench } from 'tinybench';
 import { Kernel } from '../index.js';
 import { GuestRealm } from '../isolates/guest-realm.js';
 import { PRELUDE_CONFIG } from '../isolates/prelude-config.js';
-import { report } from './report.js';
+import { benchOptions, Figures } from './report.js';
+
+const figures = new Figures({
+  'realm.build': {
+    what: 'guest realm build: isolate + context + prelude with its eager web globals',
+    floor: 'a bare isolate + context',
+  },
+  'realm.build_cpu': {
+    what: 'process CPU per guest realm build (all threads; steadier than latency on a shared machine)',
+    floor: 'CPU per bare isolate + context',
+  },
+  'realm.idle_heap': {
+    unit: 'bytes',
+    what: "V8's used heap (plus external memory) of a fresh guest realm, prelude run",
+    floor: 'a bare isolate + context',
+  },
+  'realm.spawn_warm_pool': { what: 'agent spawn from a warm realm pool (module + main + dispose)' },
+});
 
 const MEMORY_MB = 64;
 const pause = { afterEach: () => new Promise<void>((resolve) => setTimeout(resolve, 5)) };
 
 const kernel = Kernel.create({ isolation: 'inline' });
-const bench = new Bench({ time: 2000, warmupTime: 300 });
+const bench = new Bench(benchOptions({ time: 2000, warmupTime: 300 }));
 bench
   .add('bare isolate + context', () => {
     const isolate = new ivm.Isolate({ memoryLimit: MEMORY_MB * 3 + 64 });
@@ -35,10 +52,10 @@ bench
 await bench.run();
 await kernel.close();
 
-report('realm cost', bench, [
-  { name: 'guest realm build', task: 'guest realm (isolate + context + prelude)', floor: 'bare isolate + context' },
-  { name: 'agent spawn, warm pool', task: 'agent spawn, warm pool (module + main + dispose)' },
-]);
+figures.fromTasks('realm.build', bench, 'guest realm (isolate + context + prelude)', {
+  floor: 'bare isolate + context',
+});
+figures.fromTasks('realm.spawn_warm_pool', bench, 'agent spawn, warm pool (module + main + dispose)');
 
 // CPU per build (process.cpuUsage over many builds, all threads): less sensitive than latency to other load on
 // a shared machine, which is what comparisons across runs need.
@@ -55,15 +72,7 @@ const bareCpu = cpuPerBuild(() => {
   isolate.dispose();
 });
 const realmCpu = cpuPerBuild(() => new GuestRealm(MEMORY_MB, PRELUDE_CONFIG).dispose());
-console.log('\nCPU per build');
-console.table([
-  {
-    name: 'guest realm build',
-    cpu: `${realmCpu.toFixed(0)} µs`,
-    floor: `${bareCpu.toFixed(0)} µs bare isolate + context`,
-    ratio: `${(realmCpu / bareCpu).toFixed(2)}×`,
-  },
-]);
+figures.fromValues('realm.build_cpu', { p50: realmCpu * 1000, p99: null, floor: bareCpu * 1000 });
 
 // Idle heap: the mean over several realms of V8's used heap (plus external memory) once setup is done (no GC
 // is forced: garbage from setup counts, the same way for both).
@@ -84,13 +93,5 @@ const bare = await meanHeap(() => {
   return { isolate, dispose: () => isolate.dispose() };
 });
 const realm = await meanHeap(() => new GuestRealm(MEMORY_MB, PRELUDE_CONFIG));
-const kb = (bytes: number) => `${(bytes / 1024).toFixed(0)} KiB`;
-console.log('\nidle heap per realm');
-console.table([
-  {
-    name: 'guest realm (prelude run)',
-    heap: kb(realm),
-    floor: `${kb(bare)} bare isolate + context`,
-    ratio: `${(realm / bare).toFixed(2)}×`,
-  },
-]);
+figures.fromBytes('realm.idle_heap', [realm], [bare]);
+await figures.publish();

@@ -4,6 +4,7 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { SigningKey } from '../runtime/capability/signing-key.js';
 import { decodeBase64Url } from '../runtime/core/base64.js';
 import { type AuditShowStatus, auditExport, auditShow, auditVerify } from './audit.js';
+import { type BenchOptions, benchCommand } from './bench.js';
 import { registerChat } from './chat.js';
 import { EXIT_USAGE, type Io, processIo } from './io.js';
 import { registerMcp } from './mcp-serve.js';
@@ -145,6 +146,17 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
         return setExit(EXIT_USAGE);
       }
       setExit(auditExport(file, { format: 'agent-kernel' }, io));
+    });
+
+  program
+    .command('bench')
+    .description('run the benchmark suites of a source checkout and print one table of figures (see bench/RESULTS.md)')
+    .option('--json', 'print one JSON array of { suite, figure, p50_ns, p99_ns, floor_ns, ratio, target, met }')
+    .option('--suite <names>', 'comma-separated suites or groups (kernel, peers); default: every kernel suite')
+    .option('--quick', 'fewer iterations, the same figures (under a minute)')
+    .option('--peers', 'also run the peer suites (bench/thirdparty; npm run bench:peers installs them)')
+    .action(async (options: BenchOptions) => {
+      setExit(await benchCommand(options, io));
     });
 
   return program;
