@@ -371,93 +371,6 @@
   ObjectFreeze(sys);
   ReflectDefineProperty(g, 'sys', { value: sys, writable: false, enumerable: false, configurable: false });
 
-  // The fingerprint of the built-ins: every own property (key and value, getter, setter) and the prototype
-  // link of the global object, of every object and function it holds, of their prototypes, and of the
-  // iterator prototypes. Taken now, before agent code; checked before superjson is loaded. A new data global
-  // is not a change; a new accessor global is (a lookup superjson makes could run it).
-  {
-    const ReflectOwnKeys = Reflect.ownKeys;
-    const ReflectGetOwnPropertyDescriptor = Reflect.getOwnPropertyDescriptor;
-    const ReflectGetPrototypeOf = Reflect.getPrototypeOf;
-    // Object.is, not ===: the global NaN must equal itself.
-    const ObjectIs = Object.is;
-    /** @type {Array<[object, unknown, Array<[PropertyKey, unknown, unknown, unknown]>]>} */
-    const prints = [];
-    const seen = new WeakSet();
-    const WeakSetHas = WeakSet.prototype.has;
-    const WeakSetAdd = WeakSet.prototype.add;
-    const ArrayPush = Array.prototype.push;
-    /** @type {(target: unknown) => void} */
-    const record = (target) => {
-      if (target === null || (typeof target !== 'object' && typeof target !== 'function')) return;
-      if (ReflectApply(WeakSetHas, seen, [target])) return;
-      ReflectApply(WeakSetAdd, seen, [target]);
-      /** @type {Array<[PropertyKey, unknown, unknown, unknown]>} */
-      const props = [];
-      const keys = ReflectOwnKeys(/** @type {object} */ (target));
-      for (let i = 0; i < keys.length; i++) {
-        const key = /** @type {PropertyKey} */ (keys[i]);
-        const desc = /** @type {PropertyDescriptor} */ (
-          ReflectGetOwnPropertyDescriptor(/** @type {object} */ (target), key)
-        );
-        ReflectApply(ArrayPush, props, [[key, desc.value, desc.get, desc.set]]);
-      }
-      ReflectApply(ArrayPush, prints, [[target, ReflectGetPrototypeOf(/** @type {object} */ (target)), props]]);
-    };
-    const globalKeys = ReflectOwnKeys(g);
-    record(g);
-    for (let i = 0; i < globalKeys.length; i++) {
-      const value = /** @type {PropertyDescriptor} */ (
-        ReflectGetOwnPropertyDescriptor(g, /** @type {PropertyKey} */ (globalKeys[i]))
-      ).value;
-      if (value === sys) continue;
-      record(value);
-      if (typeof value === 'function') record(value.prototype);
-      if (value !== null && (typeof value === 'object' || typeof value === 'function'))
-        record(ReflectGetPrototypeOf(value));
-    }
-    const ArrayIterator = ReflectGetPrototypeOf([][Symbol.iterator]());
-    record(ArrayIterator);
-    record(ReflectGetPrototypeOf(/** @type {object} */ (ArrayIterator)));
-    record(ReflectGetPrototypeOf(new Map()[Symbol.iterator]()));
-    record(ReflectGetPrototypeOf(new Set()[Symbol.iterator]()));
-    record(ReflectGetPrototypeOf(''[Symbol.iterator]()));
-    builtinsIntact = () => {
-      for (let p = 0; p < prints.length; p++) {
-        // Indexing, not destructuring: destructuring runs the (possibly poisoned) array iterator.
-        const print = /** @type {[object, unknown, Array<[PropertyKey, unknown, unknown, unknown]>]} */ (prints[p]);
-        const target = print[0];
-        const proto = print[1];
-        const props = print[2];
-        if (ReflectGetPrototypeOf(target) !== proto) return false;
-        const keys = ReflectOwnKeys(target);
-        if (target === g) {
-          // New globals: data properties are the agent's own; accessors are refused.
-          for (let i = 0; i < keys.length; i++) {
-            const desc = ReflectGetOwnPropertyDescriptor(g, /** @type {PropertyKey} */ (keys[i]));
-            if (desc !== undefined && (desc.get !== undefined || desc.set !== undefined)) {
-              let known = false;
-              for (let j = 0; j < props.length; j++) if (/** @type {any} */ (props[j])[0] === keys[i]) known = true;
-              if (!known) return false;
-            }
-          }
-        } else if (keys.length !== props.length) {
-          return false;
-        }
-        for (let i = 0; i < props.length; i++) {
-          const prop = /** @type {[PropertyKey, unknown, unknown, unknown]} */ (props[i]);
-          const key = prop[0];
-          const value = prop[1];
-          const get = prop[2];
-          const set = prop[3];
-          const desc = ReflectGetOwnPropertyDescriptor(target, key);
-          if (desc === undefined || !ObjectIs(desc.value, value) || desc.get !== get || desc.set !== set) return false;
-        }
-      }
-      return true;
-    };
-  }
-
   // Reports the outcome of main exactly once.
   let finished = false;
   /** @type {(reply: string) => void} */
@@ -595,16 +508,20 @@
   const defineGlobal = (name, value) => {
     ReflectDefineProperty(g, name, descriptor({ value, writable: true, enumerable: false, configurable: true }));
   };
+  /** @type {Record<string, true>} */
+  const webGlobals = ObjectCreate(null);
   for (let i = 0; i < config.eager.length; i++) {
     const exports = kit.require(/** @type {string} */ (config.eager[i]));
     const names = ReflectOwnKeys(exports);
     for (let j = 0; j < names.length; j++) {
       const name = /** @type {string} */ (names[j]);
+      webGlobals[name] = true;
       defineGlobal(name, exports[name]);
     }
   }
   for (let i = 0; i < config.lazy.length; i++) {
     const [name, part] = /** @type {[string, string]} */ (config.lazy[i]);
+    webGlobals[name] = true;
     ReflectDefineProperty(
       g,
       name,
@@ -619,6 +536,101 @@
         configurable: true,
       }),
     );
+  }
+
+  // The fingerprint of the built-ins: every own property (key and value, getter, setter) and the prototype
+  // link of the global object, of every object and function it holds, of their prototypes, and of the
+  // iterator prototypes. Taken now, after the web globals are installed and before agent code; checked before
+  // superjson is loaded. A new data global is not a change; a new accessor global is (a lookup superjson makes
+  // could run it). A web global is the agent's to replace (WebIDL: writable, configurable) by a data property
+  // or to delete, and a lazy one turns itself into a data property when first read: only an accessor other
+  // than the kernel's own counts as a change there.
+  {
+    const ReflectOwnKeys = Reflect.ownKeys;
+    const ReflectGetOwnPropertyDescriptor = Reflect.getOwnPropertyDescriptor;
+    const ReflectGetPrototypeOf = Reflect.getPrototypeOf;
+    // Object.is, not ===: the global NaN must equal itself.
+    const ObjectIs = Object.is;
+    /** @type {Array<[object, unknown, Array<[PropertyKey, unknown, unknown, unknown]>]>} */
+    const prints = [];
+    const seen = new WeakSet();
+    const WeakSetHas = WeakSet.prototype.has;
+    const WeakSetAdd = WeakSet.prototype.add;
+    const ArrayPush = Array.prototype.push;
+    /** @type {(target: unknown) => void} */
+    const record = (target) => {
+      if (target === null || (typeof target !== 'object' && typeof target !== 'function')) return;
+      if (ReflectApply(WeakSetHas, seen, [target])) return;
+      ReflectApply(WeakSetAdd, seen, [target]);
+      /** @type {Array<[PropertyKey, unknown, unknown, unknown]>} */
+      const props = [];
+      const keys = ReflectOwnKeys(/** @type {object} */ (target));
+      for (let i = 0; i < keys.length; i++) {
+        const key = /** @type {PropertyKey} */ (keys[i]);
+        const desc = /** @type {PropertyDescriptor} */ (
+          ReflectGetOwnPropertyDescriptor(/** @type {object} */ (target), key)
+        );
+        ReflectApply(ArrayPush, props, [[key, desc.value, desc.get, desc.set]]);
+      }
+      ReflectApply(ArrayPush, prints, [[target, ReflectGetPrototypeOf(/** @type {object} */ (target)), props]]);
+    };
+    const globalKeys = ReflectOwnKeys(g);
+    record(g);
+    for (let i = 0; i < globalKeys.length; i++) {
+      const value = /** @type {PropertyDescriptor} */ (
+        ReflectGetOwnPropertyDescriptor(g, /** @type {PropertyKey} */ (globalKeys[i]))
+      ).value;
+      if (value === sys) continue;
+      record(value);
+      if (typeof value === 'function') record(value.prototype);
+      if (value !== null && (typeof value === 'object' || typeof value === 'function'))
+        record(ReflectGetPrototypeOf(value));
+    }
+    const ArrayIterator = ReflectGetPrototypeOf([][Symbol.iterator]());
+    record(ArrayIterator);
+    record(ReflectGetPrototypeOf(/** @type {object} */ (ArrayIterator)));
+    record(ReflectGetPrototypeOf(new Map()[Symbol.iterator]()));
+    record(ReflectGetPrototypeOf(new Set()[Symbol.iterator]()));
+    record(ReflectGetPrototypeOf(''[Symbol.iterator]()));
+    builtinsIntact = () => {
+      for (let p = 0; p < prints.length; p++) {
+        // Indexing, not destructuring: destructuring runs the (possibly poisoned) array iterator.
+        const print = /** @type {[object, unknown, Array<[PropertyKey, unknown, unknown, unknown]>]} */ (prints[p]);
+        const target = print[0];
+        const proto = print[1];
+        const props = print[2];
+        if (ReflectGetPrototypeOf(target) !== proto) return false;
+        const keys = ReflectOwnKeys(target);
+        if (target === g) {
+          // New globals: data properties are the agent's own; accessors are refused.
+          for (let i = 0; i < keys.length; i++) {
+            const desc = ReflectGetOwnPropertyDescriptor(g, /** @type {PropertyKey} */ (keys[i]));
+            if (desc !== undefined && (desc.get !== undefined || desc.set !== undefined)) {
+              let known = false;
+              for (let j = 0; j < props.length; j++) if (/** @type {any} */ (props[j])[0] === keys[i]) known = true;
+              if (!known) return false;
+            }
+          }
+        } else if (keys.length !== props.length) {
+          return false;
+        }
+        for (let i = 0; i < props.length; i++) {
+          const prop = /** @type {[PropertyKey, unknown, unknown, unknown]} */ (props[i]);
+          const key = prop[0];
+          const value = prop[1];
+          const get = prop[2];
+          const set = prop[3];
+          const desc = ReflectGetOwnPropertyDescriptor(target, key);
+          if (target === g && typeof key === 'string' && webGlobals[key] === true) {
+            if (desc === undefined || (desc.get === undefined && desc.set === undefined)) continue;
+            if (desc.get !== get || desc.set !== set) return false;
+            continue;
+          }
+          if (desc === undefined || !ObjectIs(desc.value, value) || desc.get !== get || desc.set !== set) return false;
+        }
+      }
+      return true;
+    };
   }
 
   let started = false;

@@ -45,11 +45,16 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
     }, 45_000);
   }
 
-  it('without poison, superjson loads and keeps rich types', async () => {
+  it('without poison, superjson loads and keeps rich types, after the web globals were used and one replaced', async () => {
     const batch = await runBatchInChild(
       [
         `export default async function main() {
           globalThis.mine = 1; // a plain new global is not a change to a built-in
+          // Web globals in use: timers and the clock (eager), URL and console (lazy: their accessors become
+          // data properties), and a web global the agent replaces with its own value (WebIDL allows it).
+          await new Promise((resolve) => setTimeout(resolve, 1));
+          console.log(new URL('https://a.example/x').pathname, new Date(0).toISOString());
+          globalThis.fetch = () => 'mine';
           const id = await sys.snapshot({ m: new Map([[1, 2]]), d: new Date(0) });
           return typeof id;
         }`,
