@@ -19,17 +19,23 @@ const atLeast = (version: string, floor: readonly number[]): boolean => {
  * Whether each known inline hole that some supported runtime closes still opens on this one (SECURITY.md,
  * "Known open holes"). Where a hole is open, its `it.fails` pin must observe the hole's own symptom; where it
  * is closed, the same attack must be contained by the inline kernel too (the stronger assertion). Observed:
- * Node 20 + isolated-vm 5.0.4, all open; Node 24 + isolated-vm 7.0.1, these three closed (H3 and H4 open on
+ * Node 20 + isolated-vm 5.0.4, all open; Node 24 + isolated-vm 7.0.1, these two closed (H3, H4 and H5 open on
  * both, so their pins are unconditional).
- * - H1 / H1b are isolated-vm's: it ran agent getters while copying a thrown value or a rejection reason out of
- *   the isolate. The release that fixed GHSA-864f-rcv7-6rh4 (6.2.0 / 7.0.1) runs no agent code while copying;
- *   7.0.1 is observed, 6.2 is expected to match (untested here: no Node 22 in CI).
- * - H5 is V8's (a fatal size check in `split`, plain Node too): gone in V8 13.6 (Node 24), open in V8 11.3
- *   (Node 20); Node 22 untested, taken as open.
- * A runtime where the facts differ fails the pin (or the containment test) and someone looks.
+ * H1 / H1b are isolated-vm's: it ran agent getters while copying a thrown value or a rejection reason out of the
+ * isolate where termination did not reach them. 7.0.1 is observed closed; 6.2.0, the other release that fixed
+ * GHSA-864f-rcv7-6rh4 (which made isolated-vm's copying run no agent code), is expected to match but is untested
+ * here (CI has no Node 22). A runtime where the facts differ fails the pin (or the containment test).
  */
 export const HOLE_OPEN_INLINE = {
   H1: !atLeast(ISOLATED_VM_VERSION, [6, 2, 0]),
   H1b: !atLeast(ISOLATED_VM_VERSION, [6, 2, 0]),
-  H5: !atLeast(process.versions.node, [24]),
 } as const;
+
+/**
+ * Whether the host links OpenSSL 3.0 (Node 20; 3.0.19 observed). Its Ed25519 verify has no small-order
+ * checks: for the identity key, R = identity and S = 0 verify on any message. OpenSSL 3.5 (3.5.9 observed,
+ * Node 22 and 24) refuses that forgery itself and splits from noble on more edge vectors. Tests that pin what
+ * raw OpenSSL does (the controls that show why the kernel's Ed25519 rule exists) pin it per line; what the
+ * kernel's verifiers do is the same on both.
+ */
+export const OPENSSL_3_0: boolean = process.versions.openssl.startsWith('3.0.');
