@@ -152,7 +152,7 @@ export default async function main() {}`,
   // kernel reports E_QUOTA, but the isolate's thread spins forever and the process can never exit (even
   // process.exit() blocks). No guest-side change can prevent it (the stub cannot see other promises); the
   // process tier contains it (below) by SIGKILLing the host.
-  // isolated-vm 6.2 / 7.0.1 closed it (helpers/runtime.ts): there the inline kernel must contain it as well.
+  // isolated-vm 7 (Node 24) closed it (helpers/runtime.ts): there the inline kernel must contain it as well.
   if (HOLE_OPEN_INLINE.H1b) {
     it.fails('HOLE H1b (inline): the agent is reported E_QUOTA and the kernel process never exits', async () => {
       const child = await runInChild(H1B_AGENT, { limits: H1B_LIMITS, timeoutMs: 25_000, exitGraceMs: 3000 });

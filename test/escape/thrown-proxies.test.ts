@@ -166,7 +166,7 @@ describe('H1: a top-level throw whose message getter never returns', () => {
   // but the disposed isolate's thread keeps spinning forever: one core is lost and the process can never exit
   // (even process.exit() blocks joining the thread). The same getter thrown from main is harmless (the stub
   // reads it inside the guest). The process tier contains it (below): the host process is SIGKILLed.
-  // isolated-vm 6.2 / 7.0.1 closed it (helpers/runtime.ts): there the inline kernel must contain it as well.
+  // isolated-vm 7 (Node 24) closed it (helpers/runtime.ts): there the inline kernel must contain it as well.
   if (HOLE_OPEN_INLINE.H1) {
     it.fails('HOLE H1 (inline): the agent is reported E_QUOTA and the kernel process never exits', async () => {
       const child = await runInChild(H1_AGENT, { limits: LIMITS, timeoutMs: 25_000, exitGraceMs: 3000 });

@@ -21,14 +21,16 @@ const atLeast = (version: string, floor: readonly number[]): boolean => {
  * is closed, the same attack must be contained by the inline kernel too (the stronger assertion). Observed:
  * Node 20 + isolated-vm 5.0.4, all open; Node 24 + isolated-vm 7.0.1, these two closed (H3, H4 and H5 open on
  * both, so their pins are unconditional).
- * H1 / H1b are isolated-vm's: it ran agent getters while copying a thrown value or a rejection reason out of the
- * isolate where termination did not reach them. 7.0.1 is observed closed; 6.2.0, the other release that fixed
- * GHSA-864f-rcv7-6rh4 (which made isolated-vm's copying run no agent code), is expected to match but is untested
- * here (CI has no Node 22). A runtime where the facts differ fails the pin (or the containment test).
+ * H1 / H1b: isolated-vm ran agent getters while copying a thrown value or a rejection reason out of the isolate,
+ * where disposal did not stop them. A plain isolated-vm probe (a module throwing an error whose message getter
+ * loops, then dispose) hangs the process on Node 20 + 5.0.4 and on Node 22 + 6.2.0, and exits at once on Node 24
+ * with 7.0.0 and 7.0.1: closed from isolated-vm 7 (Node 24 only), not by the GHSA-864f-rcv7-6rh4 fix. H1b is
+ * the same copy path (observed closed on 7.0.1). A runtime where the facts differ fails the pin (or the
+ * containment test) and someone looks.
  */
 export const HOLE_OPEN_INLINE = {
-  H1: !atLeast(ISOLATED_VM_VERSION, [6, 2, 0]),
-  H1b: !atLeast(ISOLATED_VM_VERSION, [6, 2, 0]),
+  H1: !atLeast(ISOLATED_VM_VERSION, [7]),
+  H1b: !atLeast(ISOLATED_VM_VERSION, [7]),
 } as const;
 
 /**
