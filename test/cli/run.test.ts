@@ -213,7 +213,7 @@ describe('agent text reaches the terminal only escaped', () => {
 describe('isokernel run --isolation', () => {
   // An agent that aborts V8 (hole H5): the tier decides whether it takes the CLI's process with it.
   const abort = () =>
-    agentFile('export default async function main() { return "x".repeat(2 ** 27).split("").length; }');
+    agentFile('export default async function main() { return "x".repeat(2 ** 28).split("").length; }');
 
   it('runs agents in a sandbox host by default: an agent that aborts V8 ends E_CRASHED and the CLI exits 1', async () => {
     const run = await isokernel('run', abort(), '--memory-mb', '1024', '--cpu-ms', '20000', '--wall-ms', '20000');

@@ -49,7 +49,7 @@ describe('a sandbox host that dies', () => {
     const { kernel: k, file } = auditedKernel();
     k.programs.add('doubler', 'export default async (n) => (await sys.tool("echo", n)) * 2');
     const hole = k.spawn({
-      code: 'export default async function main() { return "x".repeat(2 ** 27).split("").length; }',
+      code: 'export default async function main() { return "x".repeat(2 ** 28).split("").length; }',
       limits: { memory_mb: 1024 },
     });
     const tools = k.spawn({

@@ -6,9 +6,10 @@
 // behalf; that path has a known hole (see the last test).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Kernel, RunResult } from '../../index.js';
-import { expectContained, HEALTHY_AGENT, pinHole } from '../helpers/containment.js';
+import { expectContained, expectContainedInline, HEALTHY_AGENT, pinHole } from '../helpers/containment.js';
 import { runBatchInChild, runInChild } from '../helpers/fork.js';
 import { expectKernelHealthy, HOST_SECRETS, ISOLATION_MODES, testKernel } from '../helpers/kernel.js';
+import { HOLE_OPEN_INLINE } from '../helpers/runtime.js';
 
 const LIMITS = { cpu_ms: 300, wall_ms: 2000, memory_mb: 64 };
 
@@ -165,13 +166,21 @@ describe('H1: a top-level throw whose message getter never returns', () => {
   // but the disposed isolate's thread keeps spinning forever: one core is lost and the process can never exit
   // (even process.exit() blocks joining the thread). The same getter thrown from main is harmless (the stub
   // reads it inside the guest). The process tier contains it (below): the host process is SIGKILLed.
-  it.fails('HOLE H1 (inline): the agent is reported E_QUOTA and the kernel process never exits', async () => {
-    const child = await runInChild(H1_AGENT, { limits: LIMITS, timeoutMs: 25_000, exitGraceMs: 3000 });
-    pinHole('H1', {
-      'the agent was reported E_QUOTA': child.result?.ok === false && child.result.error.code === 'E_QUOTA',
-      'the kernel closed but its process had not exited 3 s later': child.hungAfterClose,
+  // isolated-vm 7 (Node 24) closed it (helpers/runtime.ts): there the inline kernel must contain it as well.
+  if (HOLE_OPEN_INLINE.H1) {
+    it.fails('HOLE H1 (inline): the agent is reported E_QUOTA and the kernel process never exits', async () => {
+      const child = await runInChild(H1_AGENT, { limits: LIMITS, timeoutMs: 25_000, exitGraceMs: 3000 });
+      pinHole('H1', {
+        'the agent was reported E_QUOTA': child.result?.ok === false && child.result.error.code === 'E_QUOTA',
+        'the kernel closed but its process had not exited 3 s later': child.hungAfterClose,
+      });
     });
-  });
+  } else {
+    it('H1 (inline, closed on this isolated-vm): E_QUOTA in bounded time, the kernel serves on and exits', async () => {
+      const batch = await runBatchInChild([H1_AGENT, HEALTHY_AGENT], LIMITS, 30_000, 'inline', 3000);
+      expectContainedInline(batch, { code: 'E_QUOTA', message: /cpu_ms|wall_ms/, boundMs: 10_000 });
+    });
+  }
 
   it('H1 (process tier): E_QUOTA in bounded time, the host is killed, the kernel serves on and exits', async () => {
     const batch = await runBatchInChild([H1_AGENT, HEALTHY_AGENT], LIMITS, 30_000, 'process');

@@ -27,6 +27,29 @@ export function expectContained(
   batch: BatchOutcome,
   expected: { code: string; message?: RegExp; boundMs: number },
 ): void {
+  expectServedOn(batch, expected);
+  const [hole] = batch.reports;
+  const killed = (hole?.before ?? []).filter((pid) => !(hole?.after ?? []).includes(pid));
+  expect(killed.length, `hosts before ${hole?.before} after ${hole?.after}`).toBeGreaterThan(0);
+}
+
+/**
+ * An inline kernel contained an attack run by `runBatchInChild([attack, HEALTHY_AGENT], …, 'inline',
+ * exitGraceMs)`, on a runtime where the hole it once opened is closed (helpers/runtime.ts): the agent ended
+ * with `code` within `boundMs`, the same kernel then ran a normal agent, closed and its process exited by
+ * itself within the grace (no thread left spinning), neither killed nor aborted.
+ */
+export function expectContainedInline(
+  batch: BatchOutcome,
+  expected: { code: string; message?: RegExp; boundMs: number },
+): void {
+  expect(batch.hungAfterClose, `the kernel closed but its process did not exit: ${batch.stderr.slice(-2000)}`).toBe(
+    false,
+  );
+  expectServedOn(batch, expected);
+}
+
+function expectServedOn(batch: BatchOutcome, expected: { code: string; message?: RegExp; boundMs: number }): void {
   const detail = batch.stderr.slice(-2000);
   expect(batch.timedOut, `the kernel process hung: ${detail}`).toBe(false);
   expect(batch.signal, detail).toBeNull();
@@ -34,8 +57,6 @@ export function expectContained(
   const [hole, healthy] = batch.reports;
   expectFailed(hole?.result, expected.code, expected.message);
   expect(hole?.ms).toBeLessThan(expected.boundMs);
-  const killed = (hole?.before ?? []).filter((pid) => !(hole?.after ?? []).includes(pid));
-  expect(killed.length, `hosts before ${hole?.before} after ${hole?.after}`).toBeGreaterThan(0);
   expect(healthy?.result).toMatchObject({ ok: true, value: 'alive' });
   expect(batch.left).toEqual([]);
 }
