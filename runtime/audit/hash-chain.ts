@@ -81,7 +81,9 @@ export class AuditChain {
   accept(record: AuditRecord): void {
     const problem = this.check(record);
     if (problem !== null) throw new RangeError(`audit chain: ${problem}`);
-    this.#tree.appendDigest(record.hash);
+    // A v2 record's hash is its leaf; a v1 record's leaf is H(0x00 ‖ hash) (record.ts, `recordLeaf`).
+    if (record.v === 1) this.#tree.appendDigest(record.hash);
+    else this.#tree.append(record.hash);
     this.#heads.set(record.namespace, record.hash);
     if (record.phase === 'intent') this.#open.set(record.seq, record);
     else this.#open.delete(record.ref as number);
