@@ -2,10 +2,8 @@
  * The package entry. It is the one place that joins the layers: the runtime kernel knows nothing of
  * isolated-vm, and this module hands it the isolate launcher.
  */
-import { type AgentLoopOptions, type AgentLoopResult, runAgentLoop } from './agents/agent-loop.js';
-import { createLauncher } from './isolates/isolation.js';
-import { Kernel as RuntimeKernel } from './runtime/kernel.js';
-import { type KernelOptions, parseKernelOptions } from './runtime/kernel-options.js';
+export { Kernel } from './kernel-entry.js';
+
 import {
   loadPolicyText as loadPolicyTextWith,
   loadPolicy as loadPolicyWith,
@@ -127,30 +125,6 @@ export {
   type ProcResult,
   procConfigSchema,
 } from './tools/proc.js';
-
-export class Kernel extends RuntimeKernel {
-  /**
-   * Creates a kernel that runs agents in isolated-vm isolates: in supervised sandbox-host processes unless
-   * `options.isolation` is `'inline'`. Throws TypeError/RangeError on bad options.
-   */
-  static create(options: KernelOptions = {}): Kernel {
-    const launcher = createLauncher(parseKernelOptions(options));
-    try {
-      return new Kernel(options, { launcher, policySections: BUILTIN_POLICY_SECTIONS });
-    } catch (error) {
-      launcher.close();
-      throw error;
-    }
-  }
-
-  /**
-   * Runs the LLM agent loop as an agent of this kernel (see agents/agent-loop.ts): every model call and
-   * tool call is a syscall. Never rejects for agent-caused failures; throws TypeError for host mistakes.
-   */
-  runAgentLoop(options: AgentLoopOptions): Promise<AgentLoopResult> {
-    return runAgentLoop(this, options);
-  }
-}
 
 /**
  * Loads a policy file (or validates a policy object) accepting the built-in tools' `tools:` sections plus

@@ -7,15 +7,11 @@
 import { join } from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
 import type { AgentLoopEvent } from '../agents/agent-loop.js';
-import { allowedTools } from '../agents/tool-defs.js';
-import { Kernel } from '../index.js';
+import type { Kernel } from '../kernel-entry.js';
 import { matchAction, matchResource } from '../runtime/core/resource-match.js';
 import type { Policy } from '../runtime/policy/policy.js';
 import type { Tool } from '../runtime/tool-use/tool-contract.js';
-import { createModelTool, isModelName, modelOptionsFromConfig, modelPolicySection } from '../tools/model.js';
-import { builtinTools } from './builtin-tools.js';
-import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, type Io, sanitizeForTerminal } from './io.js';
-import { DEFAULT_STORE, kernelState } from './run.js';
+import { DEFAULT_STORE, EXIT_FAILED, EXIT_OK, EXIT_USAGE, type Io, sanitizeForTerminal } from './io.js';
 
 export interface ChatOptions {
   model: string;
@@ -41,6 +37,10 @@ const DEFAULT_INSTRUCTIONS =
  * `model.chat` on the model.
  */
 export async function chatCommand(prompt: string, options: ChatOptions, io: Io): Promise<number> {
+  // Loaded here, not at the CLI's start (see cli/main.ts): the model client and the kernel are this command's.
+  const [{ allowedTools }, { Kernel }, { createModelTool, isModelName, modelOptionsFromConfig, modelPolicySection }] =
+    await Promise.all([import('../agents/tool-defs.js'), import('../kernel-entry.js'), import('../tools/model.js')]);
+  const [{ builtinTools }, { kernelState }] = await Promise.all([import('./builtin-tools.js'), import('./run.js')]);
   const usage = (message: string): number => {
     io.err(`isokernel chat: ${message}`);
     return EXIT_USAGE;

@@ -30,3 +30,6 @@ export function terminalSafeJson(value: unknown): string {
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
+
+/** Where state that outlives a run lives unless --store says otherwise: under the current directory. */
+export const DEFAULT_STORE = '.isokernel';

@@ -3,15 +3,17 @@ import { join } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { SigningKey } from '../runtime/capability/signing-key.js';
 import { decodeBase64Url } from '../runtime/core/base64.js';
-import { type AuditShowStatus, auditExport, auditShow, auditVerify } from './audit.js';
-import { type BenchOptions, benchCommand } from './bench.js';
+import type { AuditShowStatus } from './audit.js';
+import type { BenchOptions } from './bench.js';
 import { registerChat } from './chat.js';
-import { EXIT_USAGE, type Io, processIo } from './io.js';
+import { DEFAULT_STORE, EXIT_USAGE, type Io, processIo } from './io.js';
 import { registerMcp } from './mcp-serve.js';
-import { policyCheck } from './policy-check.js';
-import { type RollbackOptions, rollbackCommand } from './rollback.js';
-import { DEFAULT_STORE, type RunOptions, runCommand } from './run.js';
-import { snapshotList, snapshotShow } from './snapshot.js';
+import type { RollbackOptions } from './rollback.js';
+import type { RunOptions } from './run.js';
+
+// Each command's module is imported when that command runs, not when the CLI starts: a run must not pay for
+// loading the MCP SDK, the model client, the bench harness or the policy checker (importing every command
+// module measured ≈ 1 s of the CLI's start on the bench machine; cli.start.run_hello in bench/cli.bench.ts).
 
 function positiveNumber(value: string): number {
   const n = Number(value);
@@ -51,7 +53,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
       'process',
     )
     .action(async (file: string | undefined, options: RunOptions) => {
-      setExit(await runCommand(file, options, io));
+      setExit(await (await import('./run.js')).runCommand(file, options, io));
     });
 
   registerChat(program, io, setExit);
@@ -63,7 +65,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .description('list the snapshots in the store with their program and label')
     .option('--store <dir>', 'the store the snapshots were taken in', DEFAULT_STORE)
     .action(async (options: { store: string }) => {
-      setExit(await snapshotList(options.store, io));
+      setExit(await (await import('./snapshot.js')).snapshotList(options.store, io));
     });
   snapshot
     .command('show')
@@ -71,7 +73,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .argument('<id>', 'snapshot id (64 hex digits)')
     .option('--store <dir>', 'the store the snapshot was taken in', DEFAULT_STORE)
     .action(async (id: string, options: { store: string }) => {
-      setExit(await snapshotShow(options.store, id, io));
+      setExit(await (await import('./snapshot.js')).snapshotShow(options.store, id, io));
     });
 
   program
@@ -84,7 +86,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--root <dir>', 'fs roots, as for run; repeatable', collect, [])
     .option('--force', 'undo even if the file changed since the recorded call')
     .action(async (recordId: string, options: RollbackOptions) => {
-      setExit(await rollbackCommand(recordId, options, io));
+      setExit(await (await import('./rollback.js')).rollbackCommand(recordId, options, io));
     });
 
   program
@@ -93,8 +95,8 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .command('check')
     .description('validate a policy file and print its rules, or its errors with file:line:col')
     .argument('<file>', 'policy YAML')
-    .action((file: string) => {
-      setExit(policyCheck(file, io));
+    .action(async (file: string) => {
+      setExit((await import('./policy-check.js')).policyCheck(file, io));
     });
 
   const audit = program.command('audit').description('verify, read and export audit logs');
@@ -105,9 +107,10 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--key <key>', 'trusted checkpoint key (hex or base64url); repeatable', collect, [])
     .option('--store <dir>', "trust the root key of this store (isokernel run's --store)")
     .option('--require-anchored', 'fail when records follow the last signed checkpoint')
-    .action((file: string, options: { key: string[]; store?: string; requireAnchored?: boolean }) => {
+    .action(async (file: string, options: { key: string[]; store?: string; requireAnchored?: boolean }) => {
       const keys = trustedKeys(options.key, options.store, io);
       if (keys === undefined) return setExit(EXIT_USAGE);
+      const { auditVerify } = await import('./audit.js');
       setExit(
         auditVerify(file, io, {
           ...(keys.length === 0 ? {} : { trustedKeys: keys }),
@@ -122,7 +125,8 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--agent <id>', 'only records of this agent')
     .option('--status <status>', 'intent | ok | denied | error | killed')
     .option('--tail <n>', 'only the last n matching records', positiveNumber)
-    .action((file: string, options: { agent?: string; status?: string; tail?: number }) => {
+    .action(async (file: string, options: { agent?: string; status?: string; tail?: number }) => {
+      const { auditShow } = await import('./audit.js');
       setExit(
         auditShow(
           file,
@@ -140,12 +144,12 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .description("write the log in another tool's line format")
     .argument('<file>', 'audit log (JSONL)')
     .requiredOption('--format <format>', 'agent-kernel (timestamp, action, target, status, error, duration_ms)')
-    .action((file: string, options: { format: string }) => {
+    .action(async (file: string, options: { format: string }) => {
       if (options.format !== 'agent-kernel') {
         io.err('isokernel audit export: --format must be agent-kernel');
         return setExit(EXIT_USAGE);
       }
-      setExit(auditExport(file, { format: 'agent-kernel' }, io));
+      setExit((await import('./audit.js')).auditExport(file, { format: 'agent-kernel' }, io));
     });
 
   program
@@ -156,7 +160,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--quick', 'fewer iterations, the same figures (under a minute)')
     .option('--peers', 'also run the peer suites (bench/thirdparty; npm run bench:peers installs them)')
     .action(async (options: BenchOptions) => {
-      setExit(await benchCommand(options, io));
+      setExit(await (await import('./bench.js')).benchCommand(options, io));
     });
 
   return program;

@@ -6,13 +6,10 @@
  */
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { StdioServerTransport } from '@modelcontextprotocol/server/stdio';
 import type { Command } from 'commander';
-import { createMcpServer } from '../agents/mcp-server.js';
-import { Kernel } from '../index.js';
-import { builtinTools } from './builtin-tools.js';
-import { EXIT_OK, EXIT_USAGE, type Io } from './io.js';
-import { DEFAULT_STORE, kernelState } from './run.js';
+import type { createMcpServer } from '../agents/mcp-server.js';
+import type { Kernel } from '../kernel-entry.js';
+import { DEFAULT_STORE, EXIT_OK, EXIT_USAGE, type Io } from './io.js';
 
 export interface McpServeOptions {
   policy: string;
@@ -30,6 +27,15 @@ export async function mcpServe(
   io: Io,
   stdio: { stdin: Readable; stdout: Writable } = { stdin: process.stdin, stdout: process.stdout },
 ): Promise<number> {
+  // Loaded here, not at the CLI's start (see cli/main.ts): the MCP SDK and the kernel are this command's.
+  const [{ StdioServerTransport }, { createMcpServer }, { Kernel }, { builtinTools }, { kernelState }] =
+    await Promise.all([
+      import('@modelcontextprotocol/server/stdio'),
+      import('../agents/mcp-server.js'),
+      import('../kernel-entry.js'),
+      import('./builtin-tools.js'),
+      import('./run.js'),
+    ]);
   const store = options.store ?? DEFAULT_STORE;
   const auditFile = options.audit ?? join(store, 'audit.jsonl');
   let kernel: Kernel;

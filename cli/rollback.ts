@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { Kernel } from '../index.js';
+import { Kernel } from '../kernel-entry.js';
 import { builtinTools } from './builtin-tools.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, type Io, terminalSafeJson } from './io.js';
 import { kernelState } from './run.js';

@@ -1,14 +1,21 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Kernel } from '../index.js';
+import { Kernel } from '../kernel-entry.js';
 import { KernelError } from '../runtime/core/errors.js';
 import type { Limits } from '../runtime/process/limits.js';
 import type { RunResult } from '../runtime/process/run-result.js';
 import { builtinTools } from './builtin-tools.js';
-import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, type Io, sanitizeForTerminal, terminalSafeJson } from './io.js';
+import {
+  DEFAULT_STORE,
+  EXIT_FAILED,
+  EXIT_OK,
+  EXIT_USAGE,
+  type Io,
+  sanitizeForTerminal,
+  terminalSafeJson,
+} from './io.js';
 
-/** Where state that outlives a run lives unless --store says otherwise: under the current directory. */
-export const DEFAULT_STORE = '.isokernel';
+export { DEFAULT_STORE } from './io.js';
 
 export interface RunOptions {
   input?: string;

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { Kernel } from '../index.js';
+import { Kernel } from '../kernel-entry.js';
 import { KernelError } from '../runtime/core/errors.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, type Io, sanitizeForTerminal, terminalSafeJson } from './io.js';
 

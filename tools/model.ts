@@ -17,7 +17,7 @@
  * - Every failure is a fixed message: the endpoint down, a timeout, an HTTP status, an answer that is not a
  *   chat completion, an answer over the size cap. The endpoint's own error text never reaches the agent.
  */
-import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
+import type OpenAI from 'openai';
 import { z } from 'zod';
 import { KernelError } from '../runtime/core/errors.js';
 import { matchResource } from '../runtime/core/resource-match.js';
@@ -146,15 +146,25 @@ export function createModelTool(options: ModelOptions): Tool {
     1,
     MAX_RESPONSE_LIMIT,
   );
-  const client = new OpenAI({
-    baseURL,
-    apiKey: NO_KEY,
-    maxRetries,
-    timeout: timeoutMs,
-    // The SDK's own bearer header is dropped; each request sets the key it resolved (or none).
-    defaultHeaders: { Authorization: null },
-    fetch: cappedFetch(maxResponseBytes),
-  });
+  // The SDK is loaded and the client built on the first call, not when the tool is made: every kernel with the
+  // built-in tools makes this one, and importing openai measured ≈ 0.2 s of the CLI's start.
+  let client: Promise<OpenAIClient> | undefined;
+  const clientOnce = (): Promise<OpenAIClient> =>
+    (client ??= loadOpenAI().then(
+      (sdk) =>
+        ({
+          sdk,
+          client: new sdk.default({
+            baseURL,
+            apiKey: NO_KEY,
+            maxRetries,
+            timeout: timeoutMs,
+            // The SDK's own bearer header is dropped; each request sets the key it resolved (or none).
+            defaultHeaders: { Authorization: null },
+            fetch: cappedFetch(maxResponseBytes),
+          }),
+        }) satisfies OpenAIClient,
+    ));
   const keyOf = (ctx: ToolContext): string | undefined => {
     const injected = ctx.inject.headers['authorization'];
     if (injected !== undefined) return injected.replace(/^Bearer\s+/i, '');
@@ -171,12 +181,19 @@ export function createModelTool(options: ModelOptions): Tool {
     input: chatInputSchema,
     target: 'model',
     resource: (args) => args.model,
-    run: (args, ctx) => chat(client, args, ctx, keyOf(ctx), prices),
+    run: async (args, ctx) => chat(await clientOnce(), args, ctx, keyOf(ctx), prices),
   });
 }
 
+type OpenAISdk = typeof import('openai');
+interface OpenAIClient {
+  readonly sdk: OpenAISdk;
+  readonly client: OpenAI;
+}
+const loadOpenAI = (): Promise<OpenAISdk> => import('openai');
+
 async function chat(
-  client: OpenAI,
+  { sdk, client }: OpenAIClient,
   args: ChatInput,
   ctx: ToolContext,
   key: string | undefined,
@@ -194,7 +211,7 @@ async function chat(
       },
     );
   } catch (error) {
-    throw failure(error, ctx.signal);
+    throw failure(sdk, error, ctx.signal);
   } finally {
     link.release();
   }
@@ -221,7 +238,8 @@ async function chat(
 }
 
 /** Maps whatever the SDK threw to a KernelError with a fixed message. */
-function failure(error: unknown, signal: AbortSignal): KernelError {
+function failure(sdk: OpenAISdk, error: unknown, signal: AbortSignal): KernelError {
+  const { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } = sdk;
   if (error instanceof KernelError) return error;
   if (signal.aborted || error instanceof APIUserAbortError) {
     return new KernelError('E_KILLED', 'model.chat: the agent has ended');

@@ -1,4 +1,4 @@
-import { MerkleTree } from './merkle.js';
+import { appendComputedLeaf, MerkleTree } from './merkle.js';
 import { type AuditRecord, GENESIS_PREV } from './record.js';
 
 /**
@@ -81,7 +81,10 @@ export class AuditChain {
   accept(record: AuditRecord): void {
     const problem = this.check(record);
     if (problem !== null) throw new RangeError(`audit chain: ${problem}`);
-    this.#tree.appendDigest(record.hash);
+    // A v2 record's hash is its leaf; a v1 record's leaf is H(0x00 ‖ hash) (record.ts, `recordLeaf`). Records
+    // reach the chain sealed or parsed, so their hash was computed here, not taken from input.
+    if (record.v === 1) this.#tree.appendDigest(record.hash);
+    else appendComputedLeaf(this.#tree, record.hash);
     this.#heads.set(record.namespace, record.hash);
     if (record.phase === 'intent') this.#open.set(record.seq, record);
     else this.#open.delete(record.ref as number);

@@ -17,6 +17,10 @@ export const HASH_BYTES = 32;
 export const EMPTY_ROOT: string = hash('sha256', '');
 
 const HEX_HASH = /^[0-9a-f]{64}$/;
+// What a leaf may be spelled as: upper-case hex decodes to the same bytes, and `append` always accepted it.
+const HEX_HASH_ANY_CASE = /^[0-9a-fA-F]{64}$/;
+// Leaves queued before the tree integrates them without being asked (bounds the queue's memory).
+const PENDING_LIMIT = 1024;
 
 /** True when `value` is a 64-character lowercase hex string (the only hash spelling this module accepts). */
 export function isHashHex(value: unknown): value is string {
@@ -84,39 +88,50 @@ function isPowerOfTwo(n: number): boolean {
   return n >= 1 && splitPoint(n + 1) === n;
 }
 
+// Buffer's per-encoding writers. Undocumented but present on every Buffer since Node 6 (Buffer#write dispatches
+// to them); calling them directly skips write()'s argument normalization, about half the cost of a 32-byte write
+// (measured ≈ 60 ns against ≈ 130 ns), and the tree does one per interior node.
+type RawWriters = Buffer & { latin1Write(text: string, offset: number, length: number): number };
+
 /** An append-only array of 32-byte hashes packed into one growing Buffer (no per-hash object on the heap). */
 class HashArray {
-  #buffer: Buffer = Buffer.allocUnsafe(HASH_BYTES * 256);
+  #buffer: RawWriters = Buffer.allocUnsafe(HASH_BYTES * 256) as RawWriters;
   #count = 0;
 
   get count(): number {
     return this.#count;
   }
 
-  #reserve(): number {
+  #reserve(hashes: number): number {
     const offset = this.#count * HASH_BYTES;
-    if (offset + HASH_BYTES > this.#buffer.length) {
-      const grown = Buffer.allocUnsafe(this.#buffer.length * 2);
+    const needed = offset + hashes * HASH_BYTES;
+    if (needed > this.#buffer.length) {
+      let length = this.#buffer.length * 2;
+      while (length < needed) length *= 2;
+      const grown = Buffer.allocUnsafe(length) as RawWriters;
       this.#buffer.copy(grown, 0, 0, offset);
       this.#buffer = grown;
     }
     return offset;
   }
 
-  /** Stores the hash `hex` spells; false (nothing stored) when it is not 64 hex characters. */
-  push(hex: string): boolean {
-    if (hex.length !== 2 * HASH_BYTES) return false;
-    const offset = this.#reserve();
-    // The hex decoder stops at the first invalid pair: a short write means `hex` was not a hash.
-    if (this.#buffer.write(hex, offset, HASH_BYTES, 'hex') !== HASH_BYTES) return false;
-    this.#count += 1;
+  /**
+   * Stores the `count` hashes that `hex` spells back to back (64 hex characters each); false (nothing stored)
+   * when it is not exactly that. One hex decode for a whole batch instead of one per hash.
+   */
+  pushHex(hex: string, count: number): boolean {
+    if (hex.length !== 2 * HASH_BYTES * count) return false;
+    const offset = this.#reserve(count);
+    // The hex decoder stops at the first invalid pair: a short write means `hex` was not all hashes.
+    if (this.#buffer.write(hex, offset, HASH_BYTES * count, 'hex') !== HASH_BYTES * count) return false;
+    this.#count += count;
     return true;
   }
 
   /** Stores a digest given as a 32-character latin1 string (node:crypto's cheapest binary output). */
   pushBinary(digest: string): void {
-    const offset = this.#reserve();
-    this.#buffer.write(digest, offset, HASH_BYTES, 'latin1');
+    const offset = this.#reserve(1);
+    this.#buffer.latin1Write(digest, offset, HASH_BYTES);
     this.#count += 1;
   }
 
@@ -142,19 +157,34 @@ function checkSize(value: unknown, name: string, max: number): number {
 }
 
 /**
+ * `tree.append(leafHash)` for a leaf hash that node:crypto just produced, or that was recomputed and compared
+ * (an audit record's hash after sealing or parsing): it skips the hex check, which measured ≈ 4% of an audit
+ * append. Not exported from the package; a malformed hash here would fail the next integration. Never throws
+ * otherwise.
+ */
+export let appendComputedLeaf: (tree: MerkleTree, leafHash: string) => void;
+
+/**
  * An append-only RFC 6962 Merkle tree that keeps every leaf hash and every complete perfect subtree root.
  * Append costs amortized one interior hash (O(log n) worst case); the root of any past size and every proof
  * take O(log n) stored lookups plus O(log² n) hashes at most. Memory is 64 bytes per leaf.
+ *
+ * Leaves given by hash are integrated in batches (group commit): `append` queues the hex string, and the queue
+ * is decoded in one call and its interior nodes computed before anything reads the tree (size excepted, which
+ * counts the queue) or after PENDING_LIMIT leaves. The tree any reader sees is the same as with one-by-one
+ * integration; what the batch saves is a hex decode call per leaf (≈ 0.15 µs of a ≈ 1.5 µs audit record).
  */
 export class MerkleTree {
   // levels[k][i] is the root of the perfect subtree over leaves [i·2^k, (i+1)·2^k).
   readonly #levels: HashArray[] = [new HashArray()];
+  // Leaf hashes appended but not yet integrated (already validated), in order.
+  #pending: string[] = [];
   #rootSize = 0;
   #root = EMPTY_ROOT;
 
   /** Number of leaves. */
   get size(): number {
-    return this.#levels[0]!.count;
+    return this.#levels[0]!.count + this.#pending.length;
   }
 
   /**
@@ -162,15 +192,16 @@ export class MerkleTree {
    * characters (nothing is appended then).
    */
   append(leafHash: string): void {
-    if (typeof leafHash !== 'string' || !this.#levels[0]!.push(leafHash)) {
+    if (typeof leafHash !== 'string' || !HEX_HASH_ANY_CASE.test(leafHash)) {
       throw new TypeError('MerkleTree.append: leafHash must be 64 hex characters');
     }
-    this.#completeSubtrees();
+    this.#pending.push(leafHash);
+    if (this.#pending.length >= PENDING_LIMIT) this.#integrate();
   }
 
   /**
    * Appends the leaf whose data is the 32 bytes `digestHex` spells, i.e. leaf hash H(0x00 ‖ bytes(digestHex)),
-   * without a round trip through hex. The audit log appends each record this way (its data is the record's
+   * without a round trip through hex. The audit log appends each v1 record this way (its data is the record's
    * SHA-256). Throws TypeError when `digestHex` is not 64 hex characters (nothing is appended then).
    */
   appendDigest(digestHex: string): void {
@@ -181,22 +212,43 @@ export class MerkleTree {
     if (leafScratch.write(digestHex, 1, HASH_BYTES, 'hex') !== HASH_BYTES) {
       throw new TypeError('MerkleTree.appendDigest: digestHex must be 64 hex characters');
     }
+    this.#integrate();
     this.#levels[0]!.pushBinary(hash('sha256', leafScratch, 'binary'));
-    this.#completeSubtrees();
+    this.#completeSubtrees(this.#levels[0]!.count);
   }
 
-  // Each time a level gains an even count, its last two entries complete a perfect subtree one level up.
-  #completeSubtrees(): void {
+  static {
+    appendComputedLeaf = (tree, leafHash) => {
+      tree.#pending.push(leafHash);
+      if (tree.#pending.length >= PENDING_LIMIT) tree.#integrate();
+    };
+  }
+
+  // Decodes the queued leaves in one call, then completes the subtrees each of them closes, in order.
+  #integrate(): void {
+    const pending = this.#pending;
+    if (pending.length === 0) return;
+    this.#pending = [];
+    const leaves = this.#levels[0]!;
+    const first = leaves.count;
+    // Every queued string passed HEX_HASH_ANY_CASE, so the batch decodes whole.
+    if (!leaves.pushHex(pending.join(''), pending.length)) throw new Error('MerkleTree: queued leaves did not decode');
+    for (let n = first + 1; n <= leaves.count; n += 1) this.#completeSubtrees(n);
+  }
+
+  // With n leaves, level k holds floor(n / 2^k) nodes; each time that count becomes even, the level's last two
+  // entries complete a perfect subtree one level up. Arithmetic, not shifts: sizes may pass 2^31.
+  #completeSubtrees(n: number): void {
     const levels = this.#levels;
-    let level = levels[0]!;
-    for (let k = 0; level.count % 2 === 0; k += 1) {
+    let count = n;
+    for (let k = 0; count % 2 === 0; k += 1) {
       let parent = levels[k + 1];
       if (parent === undefined) {
         parent = new HashArray();
         levels.push(parent);
       }
-      parent.pushBinary(level.hashPair(level.count - 2));
-      level = parent;
+      parent.pushBinary(levels[k]!.hashPair(count - 2));
+      count /= 2;
     }
   }
 
@@ -209,6 +261,7 @@ export class MerkleTree {
 
   /** The leaf hash at `index`. Throws TypeError/RangeError when `index` is not a stored leaf index. */
   leaf(index: number): string {
+    this.#integrate();
     checkSize(index, 'index', this.size - 1);
     return this.#levels[0]!.hex(index);
   }
@@ -218,6 +271,7 @@ export class MerkleTree {
    * `size` is not an integer in [0, this.size].
    */
   root(size: number = this.size): string {
+    this.#integrate();
     checkSize(size, 'size', this.size);
     if (size === this.#rootSize) return this.#root;
     const root = size === 0 ? EMPTY_ROOT : this.#subtreeRoot(0, size);
@@ -233,6 +287,7 @@ export class MerkleTree {
    * Throws TypeError/RangeError unless 0 ≤ index < size ≤ this.size.
    */
   inclusionProof(index: number, size: number = this.size): string[] {
+    this.#integrate();
     checkSize(size, 'size', this.size);
     if (size === 0) throw new RangeError('size must be at least 1 for an inclusion proof');
     checkSize(index, 'index', size - 1);
@@ -247,6 +302,7 @@ export class MerkleTree {
    * 0 ≤ oldSize ≤ newSize ≤ this.size.
    */
   consistencyProof(oldSize: number, newSize: number = this.size): string[] {
+    this.#integrate();
     checkSize(newSize, 'newSize', this.size);
     checkSize(oldSize, 'oldSize', newSize);
     const proof: string[] = [];

@@ -165,6 +165,25 @@ export function parseResource(resource: unknown): ResourceTarget | undefined {
   if (typeof resource !== 'string' || resource.length === 0 || resource.length > MAX_RESOURCE_LENGTH) {
     return undefined;
   }
+  // Every capability check parses its request's resource, and agents repeat resources (the same file, the same
+  // endpoint): a hit skips a regex, or a WHATWG URL parse for a URL. The result is a pure function of the string
+  // and frozen, so sharing it is safe; the cache is bounded in entries and key length.
+  if (resource.length <= TARGET_CACHE_MAX_LENGTH) {
+    const cached = targetCache.get(resource);
+    if (cached !== undefined) return cached === null ? undefined : cached;
+    const target = parseResourceUncached(resource);
+    if (targetCache.size >= TARGET_CACHE_LIMIT) targetCache.clear();
+    targetCache.set(resource, target === undefined ? null : Object.freeze(target));
+    return target;
+  }
+  return parseResourceUncached(resource);
+}
+
+const TARGET_CACHE_LIMIT = 1024;
+const TARGET_CACHE_MAX_LENGTH = 512;
+const targetCache = new Map<string, ResourceTarget | null>();
+
+function parseResourceUncached(resource: string): ResourceTarget | undefined {
   const kind = resourceKind(resource);
   if (kind === 'path') {
     return resource === '/' || NORMAL_PATH.test(resource) ? plainTarget(kind, resource) : undefined;

@@ -89,7 +89,10 @@ export class LabelRules {
   check(tool: Tool, args: unknown, callLabel: Label): TaintFinding | undefined {
     if (callLabel.length === 0) return undefined;
     const present = args !== null && typeof args === 'object' && !Array.isArray(args) ? args : undefined;
-    for (const [arg, deny] of this.#compile(tool).sinks) {
+    // Indexed, not `for…of` with destructuring: this runs on every tool call with a tainted context.
+    const sinks = this.#compile(tool).sinks;
+    for (let i = 0; i < sinks.length; i++) {
+      const [arg, deny] = sinks[i] as [string, Label];
       if (arg !== '*' && present !== undefined && !Object.hasOwn(present, arg)) continue;
       const tags = forbiddenTags(callLabel, deny);
       if (tags.length > 0) return { arg, tags };

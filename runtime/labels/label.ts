@@ -41,6 +41,9 @@ export function makeLabel(tags: unknown, argName = 'label'): Label {
 export function joinLabels(a: Label, b: Label): Label {
   if (b.length === 0 || a === b) return a;
   if (a.length === 0) return b;
+  // The usual join on the hot path adds nothing (a context that already holds a result's tags): answer it
+  // without allocating. Both are sorted, so one merge-walk decides b ⊑ a.
+  if (b.length <= a.length && sortedSubset(b, a)) return a;
   const out: string[] = [];
   let i = 0;
   let j = 0;
@@ -66,6 +69,18 @@ export function joinLabels(a: Label, b: Label): Label {
   return Object.freeze(out);
 }
 
+// True when every tag of sorted `small` is in sorted `big`.
+function sortedSubset(small: Label, big: Label): boolean {
+  let j = 0;
+  for (let i = 0; i < small.length; i++) {
+    const tag = small[i] as string;
+    while (j < big.length && (big[j] as string) < tag) j++;
+    if (j === big.length || big[j] !== tag) return false;
+    j++;
+  }
+  return true;
+}
+
 /** `label` without `tags`. Only declassification may call this. */
 export function removeTags(label: Label, tags: Label): Label {
   if (tags.length === 0) return label;
@@ -75,14 +90,9 @@ export function removeTags(label: Label, tags: Label): Label {
 /** The tags of `label` that are also in `denied`, in sorted order. */
 export function forbiddenTags(label: Label, denied: Label): Label {
   if (label.length === 0 || denied.length === 0) return EMPTY_LABEL;
-  // The hot path is "nothing forbidden": answer it without allocating.
+  // The hot path is "nothing forbidden": answer it without allocating (indexed loops: no iterator objects).
   let any = false;
-  for (const tag of label) {
-    if (includesTag(denied, tag)) {
-      any = true;
-      break;
-    }
-  }
+  for (let i = 0; i < label.length && !any; i++) any = includesTag(denied, label[i] as string);
   return any ? Object.freeze(label.filter((tag) => includesTag(denied, tag))) : EMPTY_LABEL;
 }
 
@@ -93,7 +103,7 @@ export function labelLeq(a: Label, b: Label): boolean {
 
 function includesTag(label: Label, tag: string): boolean {
   // Labels are small (a handful of tags); a linear scan beats building a Set on every check.
-  for (const t of label) if (t === tag) return true;
+  for (let i = 0; i < label.length; i++) if (label[i] === tag) return true;
   return false;
 }
 

@@ -18,7 +18,7 @@ import {
 } from '../../runtime/audit/checkpoint.js';
 import { MerkleTree } from '../../runtime/audit/merkle.js';
 import { verifyCheckpointConsistency } from '../../runtime/audit/proof.js';
-import { sealRecord } from '../../runtime/audit/record.js';
+import { recordLeaf, sealRecord } from '../../runtime/audit/record.js';
 import { verifyAuditFile } from '../../runtime/audit/verify-file.js';
 import { verifySignature } from '../../runtime/capability/signing-key.js';
 import { testKernel } from '../helpers/kernel.js';
@@ -67,7 +67,7 @@ describe('checkpoints signed by nobody', () => {
       const prev = previous.get(body.namespace) ?? '0'.repeat(64);
       const { record, line: sealed } = sealRecord({ ...body, agent: 'rewritten', prev });
       previous.set(record.namespace, record.hash);
-      tree.appendDigest(record.hash);
+      tree.append(recordLeaf(record));
       return sealed;
     });
     const statement = { size: tree.size, root: tree.root(), time: Date.now(), every: 1024 };

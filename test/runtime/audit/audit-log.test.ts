@@ -40,7 +40,8 @@ describe('audit-log', () => {
       expect(record.prev).toBe(heads.get(record.namespace) ?? GENESIS_PREV);
       heads.set(record.namespace, record.hash);
       const { hash, ...body } = record;
-      expect(hash).toBe(sha(canonicalJson(body)));
+      // v2: the record hash is the RFC 6962 leaf of its canonical body, H(0x00 ‖ body).
+      expect(hash).toBe(sha(`\u0000${canonicalJson(body)}`));
       expect(Object.isFrozen(record)).toBe(true);
     }
     expect(log.namespaces).toBe(3);

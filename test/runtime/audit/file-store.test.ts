@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -192,6 +192,26 @@ describe('audit-store', () => {
       expect(verifyAuditFile(path, { trustedKeys: [KERNEL_KEY_HEX], requireAnchored: true }).ok).toBe(true);
     },
   );
+
+  it('interval: the timer syncs off the event loop; closing mid-sync leaves a log that reopens, verifies and leaks no descriptor', async () => {
+    const path = join(dir, 'audit.jsonl');
+    const openFds = (): number => readdirSync('/proc/self/fd').length;
+    const before = openFds();
+    for (let round = 0; round < 20; round += 1) {
+      const store = AuditFileStore.open(path, { fsync: 'interval', intervalMs: 1 });
+      const log = new AuditLog({ key: KERNEL_KEY, sink: store, checkpointEvery: 16 });
+      // Appends between timer ticks, so some closes land while a background fdatasync is running.
+      for (let i = 0; i < 5; i += 1) {
+        fillLog(log, 3);
+        await sleep(round % 3);
+      }
+      log.close();
+      expect(store.failure).toBeUndefined();
+    }
+    expect(verifyAuditFile(path, { trustedKeys: [KERNEL_KEY_HEX], requireAnchored: true }).ok).toBe(true);
+    for (let waited = 0; openFds() > before && waited < 5000; waited += 20) await sleep(20);
+    expect(openFds()).toBe(before);
+  });
 
   it('writes buffered records once bufferBytes are pending, and before any checkpoint', () => {
     const path = join(dir, 'audit.jsonl');

@@ -225,4 +225,47 @@ describe('merkle', () => {
     const proof = tree.inclusionProof(1033);
     expect(verifyInclusion(tree.leaf(1033), 1033, 1100, proof, tree.root())).toBe(true);
   });
+
+  it('integrates queued leaves (group commit) into the same tree whatever mix of appends and reads', () => {
+    // Leaves by hash are queued and integrated in batches; any read in between, any mix with appendDigest (which
+    // integrates first), and batches past the queue limit must give the naive MTH of the leaves in order.
+    const step = fc.oneof(
+      fc.record({ kind: fc.constant('hash' as const), data: fc.uint8Array({ maxLength: 8 }), times: fc.nat(1500) }),
+      fc.record({ kind: fc.constant('digest' as const), data: fc.uint8Array({ minLength: 32, maxLength: 32 }) }),
+      fc.record({ kind: fc.constant('read' as const), at: fc.nat() }),
+    );
+    fc.assert(
+      fc.property(fc.array(step, { maxLength: 12 }), (steps) => {
+        const tree = new MerkleTree();
+        const leafHashes: Uint8Array[] = [];
+        for (const s of steps) {
+          if (s.kind === 'hash') {
+            for (let i = 0; i < s.times % 1500; i += 1) {
+              const leaf = refLeaf(new Uint8Array([...s.data, i & 0xff, i >> 8]));
+              leafHashes.push(leaf);
+              tree.append(bytesToHex(leaf));
+            }
+          } else if (s.kind === 'digest') {
+            leafHashes.push(refLeaf(s.data));
+            tree.appendDigest(bytesToHex(s.data));
+          } else if (leafHashes.length > 0) {
+            const index = s.at % leafHashes.length;
+            expect(tree.leaf(index)).toBe(bytesToHex(leafHashes[index]!));
+          }
+          expect(tree.size).toBe(leafHashes.length);
+        }
+        const naive = (n: number): string =>
+          n === 0 ? EMPTY_ROOT : bytesToHex(refMthOfLeafHashes(leafHashes.slice(0, n)));
+        expect(tree.root()).toBe(naive(leafHashes.length));
+        expect(tree.root(Math.floor(leafHashes.length / 3))).toBe(naive(Math.floor(leafHashes.length / 3)));
+      }),
+      { numRuns: 25 },
+    );
+  });
 });
+
+function refMthOfLeafHashes(leaves: readonly Uint8Array[]): Uint8Array {
+  if (leaves.length === 1) return leaves[0]!;
+  const k = refSplit(leaves.length);
+  return refNode(refMthOfLeafHashes(leaves.slice(0, k)), refMthOfLeafHashes(leaves.slice(k)));
+}

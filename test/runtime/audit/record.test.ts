@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { hashLeafOfDigest } from '../../../runtime/audit/merkle.js';
+import { hashLeaf, hashLeafOfDigest } from '../../../runtime/audit/merkle.js';
 import {
   AUDIT_RECORD_VERSION,
   type AuditRecord,
@@ -14,6 +14,7 @@ import {
   NON_CANONICAL_ARGS_DIGEST,
   parseRecordLine,
   RECORD_KEYS,
+  recordLeaf,
   recordLeafHash,
   sealRecord,
 } from '../../../runtime/audit/record.js';
@@ -21,6 +22,14 @@ import { canonicalJson } from '../../../runtime/core/canonical-json.js';
 import { ERROR_CODES } from '../../../runtime/core/errors.js';
 
 const sha = (text: string): string => createHash('sha256').update(text, 'utf8').digest('hex');
+/** The record hash by version: v2 is the RFC 6962 leaf H(0x00 ‖ body), v1 the bare SHA-256 of the body. */
+const recordHash = (v: number, encoded: string): string =>
+  v === 1
+    ? sha(encoded)
+    : createHash('sha256')
+        .update(Buffer.from([0]))
+        .update(encoded, 'utf8')
+        .digest('hex');
 
 function body(overrides: Partial<Record<keyof AuditRecordBody, unknown>> = {}): AuditRecordBody {
   return {
@@ -64,6 +73,7 @@ const bodyArb: fc.Arbitrary<AuditRecordBody> = fc
     args_sha256: hex64,
     label: fc.uniqueArray(text, { maxLength: 5 }).map((tags) => [...tags].sort()),
     prev: hex64,
+    v: fc.constantFrom(1 as const, 2 as const),
     outcome: fc.boolean(),
     status: fc.constantFrom('ok', 'denied', 'error', 'killed'),
     code: fc.constantFrom(...ERROR_CODES),
@@ -74,7 +84,7 @@ const bodyArb: fc.Arbitrary<AuditRecordBody> = fc
   })
   .map((r) => {
     const common = {
-      v: AUDIT_RECORD_VERSION,
+      v: r.v,
       seq: r.seq,
       time: r.time,
       namespace: r.namespace,
@@ -113,7 +123,7 @@ describe('audit-record', () => {
         const encoded = encodeRecordBody(b);
         expect(encoded).toBe(canonicalJson(b));
         const { record, line } = sealRecord(b);
-        expect(record.hash).toBe(sha(encoded));
+        expect(record.hash).toBe(recordHash(b.v, encoded));
         expect(line).toBe(canonicalJson(record));
         expect(encodeRecordLine(record)).toBe(line);
       }),
@@ -165,7 +175,9 @@ describe('audit-record', () => {
     reject(line.replace('{"action"', '{"__proto__":1,"action"'));
     reject(line.replace('"agent":"agent-1",', ''));
     reject(line.replace('{', '{"seq":5,'));
-    reject(line.replace('"v":1}', '"v":1,"v":1}'));
+    reject(line.replace('"v":2}', '"v":2,"v":2}'));
+    // Claiming the other version changes the body, so the stored hash no longer matches.
+    reject(line.replace('"v":2}', '"v":1}'));
     reject(line.replace(',"agent"', ', "agent"'));
     reject(`${line} `);
     reject(line.replace('"agent-1"', '"agent\\u002d1"'));
@@ -191,8 +203,33 @@ describe('audit-record', () => {
     expect(parsed).toEqual({ ok: false, reason: 'hash does not match the record contents' });
     const tampered = { ...record, agent: 'agent-9' };
     expect(recordLeafHash(tampered)).not.toBe(recordLeafHash(record));
-    expect(recordLeafHash(record)).toBe(hashLeafOfDigest(record.hash));
+    expect(recordLeafHash(record)).toBe(record.hash);
     expect(() => encodeRecordLine(tampered)).toThrow(RangeError);
+  });
+
+  it('v2: the record hash is its RFC 6962 leaf, H(0x00 ‖ canonical body)', () => {
+    const b = body();
+    const { record } = sealRecord(b);
+    expect(record.v).toBe(2);
+    expect(record.hash).toBe(hashLeaf(Buffer.from(encodeRecordBody(b), 'utf8')));
+    expect(recordLeaf(record)).toBe(record.hash);
+    expect(recordLeafHash(record)).toBe(record.hash);
+  });
+
+  it('v1 records stay readable: hash = SHA-256(body), leaf = H(0x00 ‖ hash), tamper still detected', () => {
+    const b = body({ v: 1 });
+    const { record, line } = sealRecord(b);
+    expect(record.hash).toBe(sha(encodeRecordBody(b)));
+    expect(parseRecordLine(line)).toEqual({ ok: true, record });
+    expect(recordLeaf(record)).toBe(hashLeafOfDigest(record.hash));
+    expect(recordLeafHash(record)).toBe(hashLeafOfDigest(record.hash));
+    expect(recordLeafHash({ ...record, agent: 'agent-9' })).not.toBe(recordLeafHash(record));
+    expect(parseRecordLine(line.replace('"status":"denied"', '"status":"error"'))).toEqual({
+      ok: false,
+      reason: 'hash does not match the record contents',
+    });
+    // Relabelling a v1 line as v2 (or back) breaks its hash.
+    expect(parseRecordLine(line.replace('"v":1}', '"v":2}')).ok).toBe(false);
   });
 
   it('enforces the phase rules', () => {
@@ -241,7 +278,8 @@ describe('audit-record', () => {
     expectError({ label: ['web', 'web'] }, RangeError, 'label');
     expectError({ label: [''] }, RangeError, 'label');
     expectError({ label: [1] }, TypeError, 'label');
-    expectError({ v: 2 }, RangeError, 'v');
+    expectError({ v: 3 }, RangeError, 'v');
+    expectError({ v: 0 }, RangeError, 'v');
     expect(() => checkRecordBody(null as unknown as AuditRecordBody)).toThrow(TypeError);
     expect(() => parseRecordLine(5 as unknown as string)).toThrow(TypeError);
   });

@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditLog, MemoryAuditSink } from '../../../runtime/audit/audit-log.js';
 import { type AuditCheckpoint, encodeCheckpointLine, signCheckpoint } from '../../../runtime/audit/checkpoint.js';
+import { AuditFileStore } from '../../../runtime/audit/file-store.js';
 import { AuditChain } from '../../../runtime/audit/hash-chain.js';
 import {
   type AuditRecord,
@@ -88,6 +89,21 @@ function rehash(source: readonly AuditRecord[], index: number, edit: (body: Audi
   return { records: out, lines };
 }
 
+/** Every record re-sealed after `edit` (which may change its version), prevs recomputed. */
+function rehashAll(source: readonly AuditRecord[], edit: (body: AuditRecordBody, index: number) => AuditRecordBody) {
+  const heads = new Map<string, string>();
+  const out: AuditRecord[] = [];
+  const lines: string[] = [];
+  source.forEach((record, i) => {
+    const body = { ...edit(withoutHash(record), i), prev: heads.get(record.namespace) ?? GENESIS_PREV };
+    const sealed = sealRecord(body);
+    heads.set(body.namespace, sealed.record.hash);
+    out.push(sealed.record);
+    lines.push(sealed.line);
+  });
+  return { records: out, lines };
+}
+
 /** Checkpoints over `rewritten` at the same sizes as the genuine ones, signed with `key`. */
 function resign(rewritten: readonly AuditRecord[], key = OTHER_KEY): AuditCheckpoint[] {
   const chain = new AuditChain();
@@ -136,6 +152,39 @@ describe('audit-verify', () => {
       keys: [KERNEL_KEY_HEX],
     });
     expect(checkpoints.length).toBeGreaterThan(4);
+  });
+
+  it('verifies a log of v1 records, and one a current writer resumed with v2 records; tamper still detected', () => {
+    // A v1 log as an older kernel wrote it: v1 hashes (SHA-256 of the body), checkpoints over v1 leaves.
+    const v1 = rehashAll(records, (body) => ({ ...body, v: 1 }));
+    const v1Checkpoints = resign(v1.records, KERNEL_KEY);
+    expect(verifyVariant(join_(v1.lines), cpText(v1Checkpoints))).toMatchObject({ ok: true, records: records.length });
+    expectFailure(
+      verifyVariant(
+        join_(v1.lines.map((l, i) => (i === 5 ? l.replace('"v":1}', '"v":2}') : l))),
+        cpText(v1Checkpoints),
+      ),
+      5,
+    );
+    const edited = rehashAll(records, (body, i) => (i === 7 ? { ...body, agent: 'agent-x', v: 1 } : { ...body, v: 1 }));
+    expectFailure(verifyVariant(join_(edited.lines), cpText(v1Checkpoints)));
+
+    // The current writer resumes it and appends v2 records after the v1 ones.
+    const path = join(dir, 'mixed.jsonl');
+    writeFileSync(path, join_(v1.lines));
+    writeFileSync(`${path}.checkpoints`, cpText(v1Checkpoints));
+    const log = new AuditLog({
+      key: KERNEL_KEY,
+      sink: AuditFileStore.open(path, { fsync: 'never' }),
+      checkpointEvery: EVERY,
+      clock: fakeClock(),
+    });
+    const appended = fillLog(log, 10);
+    log.close();
+    expect(appended.every((r) => r.v === 2)).toBe(true);
+    expect(verifyAuditFile(path, TRUSTED)).toMatchObject({ ok: true, records: records.length + appended.length });
+    rmSync(path, { force: true });
+    rmSync(`${path}.checkpoints`, { force: true });
   });
 
   it('detects any single byte edit of the log file', () => {

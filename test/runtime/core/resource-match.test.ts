@@ -508,6 +508,17 @@ describe('limits and pathological input', () => {
     expect(parseResource(undefined)).toBeUndefined();
   });
 
+  it('parses the same string to the same answer however often and after the parse cache overflows; results are frozen', () => {
+    const inputs = ['/a/b', 'https://example.com/x', 'notes', '/a/../b', 'HTTPS://Example.com', 'x'.repeat(600)];
+    const first = inputs.map((r) => parseResource(r));
+    for (let i = 0; i < 3000; i += 1) parseResource(`/fill/${i}`);
+    for (let round = 0; round < 3; round += 1) expect(inputs.map((r) => parseResource(r))).toEqual(first);
+    expect(first[0]).toMatchObject({ kind: 'path', text: '/a/b' });
+    expect(first[3]).toBeUndefined();
+    expect(first[4]).toBeUndefined();
+    expect(Object.isFrozen(parseResource('/a/b'))).toBe(true);
+  });
+
   it('many globstars against long paths finish (minimatch memoizes; more than 8 are refused)', () => {
     const longPath = `/${Array(2000).fill('b').join('/')}`;
     const alternating = `/${Array(MAX_GLOBSTARS).fill('**/x*').join('/')}/a`;
