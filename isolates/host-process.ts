@@ -104,7 +104,7 @@ const CLEAN_CODES: ReadonlySet<string> = new Set<ErrorCode>(['E_AGENT_FAILED', '
 const DECIMAL = /^(?:0|[1-9][0-9]{0,15})(?:\.[0-9]{1,6})?$/;
 const CALL_ID = /^[1-9][0-9]{0,15}$/;
 const PAGE_BYTES = 4096;
-/** Attempts past an agent's `syscalls` budget its host may still send once the agent has ended. */
+/** Attempts past an agent's `syscalls` budget that are still recorded once the agent has ended. */
 const LATE_SYSCALL_MARGIN = 1000;
 /** How long a closed channel waits for the process's exit report before the host is declared dead. */
 const EXIT_WAIT_MS = 200;
@@ -137,6 +137,8 @@ export class SandboxHost {
   readonly #placed = new Map<string, Placed>();
   /** Sessions of agents that ended here: a late syscall from one is refused (E_KILLED) and audited. */
   readonly #past = new Map<string, AgentSession>();
+  /** Ended agents whose late syscalls passed the margin: dropped unrecorded (see `#syscall`). */
+  readonly #muted = new Set<string>();
   readonly #onExit: Array<(host: SandboxHost) => void> = [];
   readonly #onAgentEnd: Array<(host: SandboxHost, session: AgentSession) => void> = [];
   readonly #pings = new Map<string, (payload: string | undefined) => void>();
@@ -407,11 +409,19 @@ export class SandboxHost {
       this.#violation('a syscall with a malformed call id');
       return;
     }
-    // A syscall after the agent's end is refused and audited. A few arrive honestly (sent before the host
-    // learned of the end); a host that keeps sending past the agent's whole budget is writing the audit log
-    // for nothing, which no agent of it could do.
+    // A syscall after the agent's end is refused and audited. Some arrive honestly (sent before the host learned
+    // of the end: under load, a host whose agent loops on syscalls may have thousands in flight), so they are
+    // not a violation; but past the agent's whole budget plus a margin they are not dispatched, audited or
+    // answered any more (one record says so): a host cannot write the audit log without end for an agent that
+    // can no longer act.
     if (session.state === 'ended' && session.syscalls >= session.limits.syscalls + LATE_SYSCALL_MARGIN) {
-      this.#violation('syscalls for an agent that has ended, past its budget');
+      if (!this.#muted.has(agent)) {
+        this.#muted.add(agent);
+        const attempt = new Attempt(session.services.audit, session.subject, 'sandbox', { host: this.pid });
+        const what = 'syscalls of an ended agent past its budget: no longer recorded';
+        attempt.describe('sandbox.late', what, { host: this.pid }, session.label, false);
+        attempt.end('E_KILLED', undefined, true);
+      }
       return;
     }
     // The same entry as inline: counted, decoded, validated and audited for the session the kernel bound.
