@@ -104,6 +104,8 @@ const CLEAN_CODES: ReadonlySet<string> = new Set<ErrorCode>(['E_AGENT_FAILED', '
 const DECIMAL = /^(?:0|[1-9][0-9]{0,15})(?:\.[0-9]{1,6})?$/;
 const CALL_ID = /^[1-9][0-9]{0,15}$/;
 const PAGE_BYTES = 4096;
+/** Attempts past an agent's `syscalls` budget that are still recorded once the agent has ended. */
+const LATE_SYSCALL_MARGIN = 1000;
 /** How long a closed channel waits for the process's exit report before the host is declared dead. */
 const EXIT_WAIT_MS = 200;
 
@@ -135,12 +137,15 @@ export class SandboxHost {
   readonly #placed = new Map<string, Placed>();
   /** Sessions of agents that ended here: a late syscall from one is refused (E_KILLED) and audited. */
   readonly #past = new Map<string, AgentSession>();
+  /** Ended agents whose late syscalls passed the margin: dropped unrecorded (see `#syscall`). */
+  readonly #muted = new Set<string>();
   readonly #onExit: Array<(host: SandboxHost) => void> = [];
   readonly #onAgentEnd: Array<(host: SandboxHost, session: AgentSession) => void> = [];
   readonly #pings = new Map<string, (payload: string | undefined) => void>();
   #nextPing = 1;
   #audit: AuditLog | undefined;
   #alive = true;
+  #announced = false;
   #deathReason = 'the sandbox host process ended';
   #markReady!: (up: boolean) => void;
 
@@ -328,7 +333,10 @@ export class SandboxHost {
   #onFrame(fields: string[]): void {
     if (!this.#alive) return;
     const [type, agent = ''] = fields;
-    if (type === FROM_HOST.ready && fields.length === 2) {
+    // `ready` is the host's first frame and only that: its RSS then is the base of the host's memory bound,
+    // so a second one would let a host that has grown move its own bound up.
+    if (type === FROM_HOST.ready && fields.length === 2 && !this.#announced) {
+      this.#announced = true;
       this.baseRss = this.rss() ?? 0;
       this.#markReady(true);
       return;
@@ -401,10 +409,53 @@ export class SandboxHost {
       this.#violation('a syscall with a malformed call id');
       return;
     }
+    // A syscall after the agent's end is refused and audited. Some arrive honestly (sent before the host learned
+    // of the end: under load, a host whose agent loops on syscalls may have thousands in flight), so they are
+    // not a violation; but past the agent's whole budget plus a margin they are not dispatched, audited or
+    // answered any more (one record says so): a host cannot write the audit log without end for an agent that
+    // can no longer act.
+    if (session.state === 'ended' && session.syscalls >= session.limits.syscalls + LATE_SYSCALL_MARGIN) {
+      if (!this.#muted.has(agent)) {
+        this.#muted.add(agent);
+        const attempt = new Attempt(session.services.audit, session.subject, 'sandbox', { host: this.pid });
+        const what = 'syscalls of an ended agent past its budget: no longer recorded';
+        attempt.describe('sandbox.late', what, { host: this.pid }, session.label, false);
+        attempt.end('E_KILLED', undefined, true);
+      }
+      return;
+    }
     // The same entry as inline: counted, decoded, validated and audited for the session the kernel bound.
     const reply = dispatch(session, name, payload);
-    if (typeof reply === 'string') this.#send([TO_HOST.reply, agent, call, reply]);
-    else reply.then((late) => this.#send([TO_HOST.reply, agent, call, late]));
+    if (typeof reply === 'string') this.#reply(session, agent, call, reply);
+    else reply.then((late) => this.#reply(session, agent, call, late));
+  }
+
+  // A reply stays in the kernel's process until the host reads it: the socket buffers what the host has not
+  // taken yet. That is memory the kernel holds for the agent, so it is held against the agent's memory_mb
+  // (and the kernel's pool) until the write is flushed to the OS: a host that asks for large replies and never
+  // reads them ends its agent with E_QUOTA instead of growing the kernel without bound. A reply for an agent
+  // that has ended reaches no one (the host disposed its isolate) and is not written.
+  #reply(session: AgentSession, agent: string, call: string, reply: string): void {
+    const ended = (): boolean => session.state === 'ended';
+    if (!this.#alive || ended()) return;
+    const frame = encodeFrame([TO_HOST.reply, agent, call, reply]);
+    let release = (): void => {};
+    const held = session.held;
+    if (held !== undefined) {
+      try {
+        held.hold(frame.length);
+        release = () => held.release(frame.length);
+      } catch {
+        // Ended (by this hold or before): nothing to deliver. A full kernel pool alone leaves it unheld.
+        if (ended()) return;
+      }
+    }
+    try {
+      this.#channel.write(frame, release);
+    } catch {
+      release();
+      this.kill('the channel to the sandbox host failed');
+    }
   }
 
   // Refused, audited, and the host is killed: a host that breaks the protocol is compromised.

@@ -9,10 +9,11 @@
  * moment that socket closes: a host whose kernel is gone must not outlive it, even with a wedged isolate
  * thread that would block a normal exit.
  */
+import { randomBytes } from 'node:crypto';
 import { Socket } from 'node:net';
 import type { ErrorCode } from '../runtime/core/errors.js';
 import type { Limits } from '../runtime/process/limits.js';
-import { encodeError } from '../syscalls/wire.js';
+import { encodeError, encodeValue } from '../syscalls/wire.js';
 import { encodeFrame, FROM_HOST, FrameReader, OVERSIZED, TO_HOST } from './host-protocol.js';
 import { RealmPool } from './realm-pool.js';
 import { Sandbox, type SandboxOutcome } from './sandbox.js';
@@ -20,6 +21,9 @@ import { Watchdog } from './watchdog.js';
 
 /** Frames from the kernel are trusted, but still bounded: agent code, input and replies are capped there. */
 const MAX_FRAME_BYTES = 512 * 1024 * 1024;
+/** The internal syscall that seeds the guest's CSPRNG (syscalls/random.ts), and the seed's size. */
+const RANDOM_SYSCALL = 'random';
+const SEED_BYTES = 32;
 /** CPU reports are sent when the isolate's time moved by at least this much (and always at the end). */
 const CPU_REPORT_STEP_MS = 1;
 
@@ -108,6 +112,13 @@ function start(agent: string, code: string, filename: string, inputJson: string,
             return encodeError('E_BAD_ARG', 'malformed syscall');
           }
           const call = nextCall++;
+          if (syscall === RANDOM_SYSCALL) {
+            // The guest asks for its CSPRNG seed synchronously (crypto.getRandomValues is synchronous), and a
+            // frame's reply can only come later: the seed comes from this process's CSPRNG, and the call still
+            // goes to the kernel, which counts and audits it (its reply is not awaited).
+            send([FROM_HOST.sys, agent, String(call), syscall, payload]);
+            return encodeValue(randomBytes(SEED_BYTES).toString('base64'));
+          }
           // A payload past the cap is not carried (the kernel refuses frames that large as a violation): the
           // kernel refuses and audits the call as it would the payload itself.
           const oversized = payload.length > max / 3 && Buffer.byteLength(payload, 'utf8') > max;

@@ -21,6 +21,10 @@ export function dispatch(session: AgentSession, name: unknown, payload: unknown)
   const syscall = typeof name === 'string' ? SYSCALLS.get(name) : undefined;
   const label = syscall?.name ?? 'unknown';
   const attempt = new Attempt(session.services.audit, session.subject, label, payload);
+  // Every record of the attempt carries at least the caller's context: the record (its arguments' digest, its
+  // very existence and place in the log) is data of an agent that may have read labelled data, and other
+  // agents read records (`sys.audit`). A syscall that names its own label later replaces this one.
+  attempt.describe(label, null, payload, session.label);
   if (session.state === 'ended') {
     return refuse(session, attempt, label, 'E_KILLED', `sys.${label}: the agent has ended`, true);
   }
@@ -44,7 +48,7 @@ function decide(
   if (!args.success) {
     return refuse(session, attempt, label, 'E_BAD_ARG', `sys.${label}: ${describeIssue(args.error)}`);
   }
-  attempt.describe(label, null, args.data);
+  attempt.describe(label, null, args.data, session.label);
   let value: unknown;
   try {
     value = syscall.run(session, args.data, attempt);

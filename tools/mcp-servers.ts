@@ -1,7 +1,7 @@
 /**
  * The MCP servers the `mcp.call` tool talks to: one connection per configured server, started on first use
  * with the official client SDK over KernelStdioTransport, its tool list read once per start and cached (with a
- * JSON Schema validator per tool), restarted on the next call after it died, and killed on close.
+ * JSON Schema check per tool, mcp-schema.ts: linear-time patterns), restarted on the next call after it died, and killed on close.
  *
  * Failure handling, all without touching the kernel or other servers:
  * - A call that outlives the server's timeout is abandoned and the server is killed (a hung server stays
@@ -11,8 +11,8 @@
  * - The agent ending cancels its request (the SDK sends notifications/cancelled); the server keeps running.
  */
 import type { Client, Tool as McpToolInfo } from '@modelcontextprotocol/client';
-import type { AjvJsonSchemaValidator } from '@modelcontextprotocol/client/validators/ajv';
 import { KernelError } from '../runtime/core/errors.js';
+import type { ArgumentCheck } from './mcp-schema.js';
 import type { KernelStdioTransport, StdioLaunch } from './mcp-transport.js';
 
 /** A configured server, resolved: absolute command, scrubbed environment, limits. */
@@ -30,7 +30,7 @@ export interface McpCallResult {
   readonly structured?: unknown;
 }
 
-type Validator = (input: unknown) => { valid: true } | { valid: false; errorMessage: string };
+type Validator = ArgumentCheck;
 
 interface Live {
   readonly client: Client;
@@ -149,11 +149,12 @@ export class McpConnection {
   async #start(): Promise<Live> {
     this.starts++;
     // The SDK is loaded when a server first starts, not when the tool is made: every kernel with the built-in
-    // tools makes the MCP tool, and importing the SDK measured ≈ 0.3 s of the CLI's start.
-    const [{ Client }, { AjvJsonSchemaValidator }, { KernelStdioTransport }] = await Promise.all([
+    // tools makes the MCP tool, and importing the SDK measured ≈ 0.3 s of the CLI's start (the schema checker,
+    // ajv and re2js, likewise).
+    const [{ Client }, { KernelStdioTransport }, { compileArgumentCheck }] = await Promise.all([
       import('@modelcontextprotocol/client'),
-      import('@modelcontextprotocol/client/validators/ajv'),
       import('./mcp-transport.js'),
+      import('./mcp-schema.js'),
     ]);
     const transport = new KernelStdioTransport(this.spec);
     const client = new Client({ name: 'isokernel', version: '0.1.0' }, { capabilities: {} });
@@ -170,7 +171,6 @@ export class McpConnection {
         onclose?.();
       };
       const tools = new Map<string, { info: McpToolInfo; validate: Validator | undefined }>();
-      const validators = new AjvJsonSchemaValidator();
       let cursor: string | undefined;
       do {
         const page = await client.listTools(cursor === undefined ? {} : { cursor }, {
@@ -179,7 +179,7 @@ export class McpConnection {
         });
         for (const info of page.tools) {
           if (tools.size >= MAX_TOOLS) break;
-          tools.set(info.name, { info, validate: compile(validators, info.inputSchema) });
+          tools.set(info.name, { info, validate: compileArgumentCheck(info.inputSchema) });
         }
         cursor = page.nextCursor;
       } while (cursor !== undefined && tools.size < MAX_TOOLS);
@@ -201,20 +201,6 @@ export class McpConnection {
     if (this.#live === live) this.#live = undefined;
     void live.transport.close();
     void live.client.close().catch(() => undefined);
-  }
-}
-
-function compile(validators: AjvJsonSchemaValidator, schema: unknown): Validator | undefined {
-  try {
-    const check = validators.getValidator(schema as Parameters<AjvJsonSchemaValidator['getValidator']>[0]);
-    return (input) => {
-      const result = check(input);
-      return result.valid
-        ? { valid: true }
-        : { valid: false, errorMessage: result.errorMessage ?? 'does not match the schema' };
-    };
-  } catch {
-    return undefined;
   }
 }
 

@@ -13,6 +13,8 @@ export class AuditView implements AuditSink {
   readonly #inner: AuditSink;
   readonly #recent: AuditRecord[] = [];
   readonly #retain: number;
+  /** Every tag of every record appended so far (see `tags`). */
+  readonly #tags = new Set<string>();
 
   constructor(inner: AuditSink, retain = AUDIT_VIEW_RETAIN) {
     this.#inner = inner;
@@ -25,6 +27,7 @@ export class AuditView implements AuditSink {
 
   appendRecord(record: AuditRecord, line: string): void {
     this.#inner.appendRecord(record, line);
+    for (const tag of record.label) this.#tags.add(tag);
     this.#recent.push(record);
     if (this.#recent.length >= 2 * this.#retain) this.#recent.splice(0, this.#recent.length - this.#retain);
   }
@@ -35,6 +38,15 @@ export class AuditView implements AuditSink {
 
   close(): void {
     this.#inner.close();
+  }
+
+  /**
+   * The tags of every record appended so far, sorted. A record's `seq` is the kernel's count of records, which
+   * every agent moves: whoever reads one (or learns that none lies past a seq) learns how many records all
+   * agents wrote before it, so the reader's label rises by all of these (docs/architecture.md §5).
+   */
+  tags(): string[] {
+    return [...this.#tags].sort();
   }
 
   /**

@@ -396,8 +396,11 @@ export class ProcessTable implements ProcessControl {
     const namespaces = new Set([session.namespace, ...mounted.map((mount) => mount.namespace)]);
     const records = this.#deps.auditView.query(namespaces, options.after ?? -1, options.limit);
     // Records are data of the agents that made them (a resource can spell what they read): reading them
-    // raises the reader's context by each record's label, as reading memory does.
+    // raises the reader's context by each record's label, as reading memory does. Their seq numbers count
+    // every record of the kernel, the reader's own included, so even an answer of its own records (or of
+    // none) tells how many records labelled agents wrote: it raises the context by every label in the log.
     for (const record of records) session.label = joinLabels(session.label, record.label);
+    session.label = joinLabels(session.label, this.#deps.auditView.tags());
     return records;
   }
 

@@ -4,20 +4,15 @@
 // host as hostile: each is refused before it reaches a tool, recorded as a `sandbox.violation` (denied), and
 // answered by killing the host, whose agent ends E_CRASHED; the kernel serves the next run.
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Kernel } from '../../index.js';
 import type { ProcessLauncher } from '../../isolates/process-launcher.js';
 import type { AuditRecord } from '../../runtime/audit/record.js';
-import { readAuditRecords } from '../helpers/audit-file.js';
-import { processTestKernel, recordingTool, waitFor } from '../helpers/kernel.js';
+import { forgingHostKernel, violationRecords } from '../helpers/forging-host.js';
+import { recordingTool, waitFor } from '../helpers/kernel.js';
 import { isAlive } from '../helpers/processes.js';
-
-const FIXTURE = fileURLToPath(new URL('./forging-host.ts', import.meta.url));
-const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 
 const { tool: record, calls, capability } = recordingTool('recorded');
 const dir = mkdtempSync(join(tmpdir(), 'isokernel-forged-'));
@@ -25,15 +20,12 @@ const auditFile = join(dir, 'audit.jsonl');
 let kernel: Kernel;
 let launcher: ProcessLauncher;
 beforeAll(() => {
-  ({ kernel, launcher } = processTestKernel(
-    {
-      tools: [record],
-      policy: { capabilities: [capability] },
-      limits: { wall_ms: 20_000 },
-      audit: { file: auditFile, fsync: 'always' },
-    },
-    { entry: { execArgv: ['--import', TSX], script: FIXTURE }, killGraceMs: 50 },
-  ));
+  ({ kernel, launcher } = forgingHostKernel({
+    tools: [record],
+    policy: { capabilities: [capability] },
+    limits: { wall_ms: 20_000 },
+    audit: { file: auditFile, fsync: 'always' },
+  }));
 });
 afterAll(async () => {
   await kernel.close();
@@ -41,9 +33,7 @@ afterAll(async () => {
 });
 
 function violations(): AuditRecord[] {
-  return readAuditRecords(auditFile).filter(
-    (record) => record.action === 'sandbox.violation' && record.phase === 'outcome',
-  );
+  return violationRecords(auditFile);
 }
 
 const FORGERIES = [

@@ -2,6 +2,7 @@
 // for each agent it is given, sends whatever the agent's "code" names instead of running it.
 import { Socket } from 'node:net';
 import { encodeFrame, FrameReader } from '../../isolates/host-protocol.js';
+import { HOARD_CALLS, HOARD_VALUE_CHARS, LATE_FLOOD_CALLS, READY_STEP_MB, READY_STEPS } from './forging-host-plan.js';
 
 const channel = new Socket({ fd: 3, readable: true, writable: true });
 const send = (fields: string[]) => channel.write(encodeFrame(fields));
@@ -25,6 +26,46 @@ const FORGERIES: Record<string, (agent: string) => void> = {
   'forged outcome code': (agent) => send(['result', agent, 'e["E_CAP_DENIED","forged"]', '0', '0', '0']),
   // A frame type the protocol does not have.
   'unknown frame type': (agent) => send(['grant', agent, 'net.http', '**']),
+  // A host that asks for large replies and stops reading them: the kernel must not buffer replies without
+  // bound for a peer that does not drain them (reply-hoarding-host.test.ts).
+  'reply hoarding': (agent) => {
+    send(['sys', agent, '1', 'mem.put', JSON.stringify(['k', 'x'.repeat(HOARD_VALUE_CHARS), null])]);
+    channel.pause();
+    // A paused socket keeps nothing alive; the host stays up, holding its replies unread.
+    setInterval(() => {}, 1000);
+    for (let call = 2; call < 2 + HOARD_CALLS; call++) send(['sys', agent, String(call), 'mem.get', '["k",null]']);
+  },
+  // The agent ends cleanly, then the host keeps sending syscalls in its name: each would be refused and
+  // audited for ever (late-syscall-flood.test.ts). Paced from the main thread, like a host that means it.
+  'late syscall flood': (agent) => {
+    send(['result', agent, 'v1', '1', '1', '0']);
+    let call = 1;
+    const batch = () => {
+      for (const end = call + 250; call < end && call <= LATE_FLOOD_CALLS; call++) {
+        send(['sys', agent, String(call), 'log', '["late"]']);
+      }
+      if (call <= LATE_FLOOD_CALLS) setTimeout(batch, 5);
+    };
+    setTimeout(batch, 100);
+  },
+  // An agent whose host does nothing for it: it keeps its run (and so its host) up until its limits end it.
+  sleeper: () => {},
+  // The host grows, then announces `ready` again so that its memory bound is measured from its new size
+  // (rss-bound-evasion.test.ts). An honest host says `ready` once.
+  'replayed ready': (agent) => {
+    const held: Buffer[] = [];
+    let step = 0;
+    const grow = () => {
+      if (step++ === READY_STEPS) {
+        send(['result', agent, `v${JSON.stringify(`survived with ${held.length * READY_STEP_MB} MB`)}`, '1', '1', '0']);
+        return;
+      }
+      held.push(Buffer.alloc(READY_STEP_MB * 1024 * 1024, step));
+      send(['ready', String(process.pid)]);
+      setTimeout(grow, 150);
+    };
+    grow();
+  },
   // An honest agent: one tool call of its own, then its result.
   honest: (agent) => {
     pending.set(agent, (reply) => send(['result', agent, reply, '1', '1', '0']));
