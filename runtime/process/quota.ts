@@ -161,10 +161,20 @@ export class Quota {
     return Object.freeze(out as unknown as Limits);
   }
 
-  /** Checks the wall clock of this agent against its warn threshold (the watchdog enforces the limit). */
+  /**
+   * Checks the wall clock of this agent against its warn threshold only. The limit itself is the sandbox's
+   * watchdog's (with the launcher's deadline as a backstop), which counts from when the agent's isolate
+   * exists: this clock starts at spawn, so in the process tier it includes waiting for a sandbox host to
+   * start, which is the kernel's time, not the agent's (ending agents by it failed fresh runs under load).
+   */
   checkWall(): void {
     const elapsed = performance.now() - this.startedAt;
-    this.#check('wall_ms', elapsed, this.limits.wall_ms);
+    const limit = this.limits.wall_ms;
+    if (!Number.isFinite(limit) || elapsed > limit) return;
+    if (elapsed >= limit * this.limits.warn_at && !this.#warned.has('wall_ms')) {
+      this.#warned.add('wall_ms');
+      this.#hooks.warn('wall_ms', elapsed, limit);
+    }
   }
 
   /** Use so far, own and descendants', with the wall time elapsed. */

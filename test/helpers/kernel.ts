@@ -144,5 +144,5 @@ export async function expectKernelHealthy(kernel: Kernel): Promise<void> {
   await waitFor(() => kernel.stats().agents === 0 && kernel.stats().isolates === 0, 'every agent ended and disposed');
   expect(kernel.agents()).toEqual([]);
   const fresh = await kernel.run({ code: 'export default async (n) => n * 2', input: 21 });
-  expect(fresh).toMatchObject({ ok: true, value: 42 });
+  expect(fresh, JSON.stringify(fresh)).toMatchObject({ ok: true, value: 42 });
 }
