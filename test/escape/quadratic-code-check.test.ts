@@ -59,7 +59,9 @@ describe('quadratic static check of agent source', () => {
         isolation,
         // The source travels as the input and as each spawn's argument.
         maxPayloadBytes: 8 * 1024 * 1024,
-        limits: { cpu_ms: 60_000, wall_ms: 120_000, memory_mb: 256 },
+        // Inline, the watchdog charges process memory no V8 heap explains (here the kernel's own parse of each
+        // spawn's source) to the agent that asked: three spawns crossed 256 MB once (heap_peak 289 MB).
+        limits: { cpu_ms: 60_000, wall_ms: 120_000, memory_mb: 512 },
         policy: { capabilities: [{ action: 'agent.spawn', resource: 'inline' }] },
       });
       try {
@@ -74,7 +76,10 @@ describe('quadratic static check of agent source', () => {
             }`,
           });
         });
-        expect(result).toMatchObject({ ok: true, value: [119_999, 119_999, 119_999] });
+        expect(result, JSON.stringify(result).slice(0, 300)).toMatchObject({
+          ok: true,
+          value: [119_999, 119_999, 119_999],
+        });
         // Inline the kernel's thread runs one linear check (and V8's compile) per spawn; in the process tier
         // both happen in the sandbox host.
         expect(stall).toBeLessThan(isolation === 'inline' ? 4 * checkMs + 500 : checkMs + 200);
