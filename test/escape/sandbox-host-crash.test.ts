@@ -127,6 +127,11 @@ describe('a sandbox host that dies', () => {
     kernel = undefined;
     expectVerifies(k, file);
     const records = readAuditRecords(file).filter((record) => record.agent === victim.id);
-    expect(records.at(-1)).toMatchObject({ action: 'agent.crashed', code: 'E_CRASHED' });
+    const crashed = records.findIndex((record) => record.action === 'agent.crashed' && record.phase === 'outcome');
+    expect(records[crashed]).toMatchObject({ action: 'agent.crashed', code: 'E_CRASHED' });
+    // After it, only the outcomes of the calls the victim had in flight, ended with it.
+    for (const record of records.slice(crashed + 1)) {
+      expect(record).toMatchObject({ phase: 'outcome', code: 'E_KILLED' });
+    }
   }, 60_000);
 });
