@@ -1,5 +1,6 @@
 import ivm from 'isolated-vm';
 import { encodeError } from '../syscalls/wire.js';
+import { forgetIsolate, recordIsolateSize } from './isolate-memory.js';
 import { PRELUDE_FILENAME, PRELUDE_SOURCE } from './prelude.js';
 import { isolateHeapLimitMb } from './watchdog.js';
 
@@ -60,6 +61,7 @@ export class GuestRealm {
       prelude.release();
       this.deliver = exported.getSync(0, { reference: true }) as ivm.Reference<(id: number, reply: string) => void>;
       this.start = exported.getSync(1, { reference: true }) as ivm.Reference<(ns: unknown, input: string) => void>;
+      recordIsolateSize(this.isolate, this.isolate.getHeapStatisticsSync());
     } catch (error) {
       this.dispose();
       throw error;
@@ -79,6 +81,7 @@ export class GuestRealm {
     } catch {
       // Already disposed.
     }
+    forgetIsolate(this.isolate);
   }
 }
 

@@ -61,6 +61,7 @@ export class Sandbox implements Watched {
   readonly memoryLimitBytes: number;
   readonly #spec: SandboxSpec;
   readonly #startedAt = performance.now();
+  #realm: GuestRealm | undefined;
   #isolate: ivm.Isolate | undefined;
   #context: ivm.Context | undefined;
   #deliver: ivm.Reference<(id: number, reply: string) => void> | undefined;
@@ -123,6 +124,7 @@ export class Sandbox implements Watched {
       },
     });
     const { isolate, context, start } = realm;
+    this.#realm = realm;
     this.#isolate = isolate;
     this.#context = context;
     this.#deliver = realm.deliver;
@@ -230,9 +232,7 @@ export class Sandbox implements Watched {
       try {
         cpuMs = Number(isolate.cpuTime) / 1e6;
       } catch {}
-      try {
-        isolate.dispose();
-      } catch {}
+      this.#realm?.dispose();
       this.#spec.hooks.cpu(cpuMs);
     }
     this.#resolve({

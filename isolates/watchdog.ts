@@ -1,4 +1,5 @@
 import type ivm from 'isolated-vm';
+import { knownIsolateBytes, recordIsolateSize } from './isolate-memory.js';
 
 /** How often the watchdog samples every live isolate. */
 export const DEFAULT_TICK_MS = 10;
@@ -24,8 +25,8 @@ interface HeapState {
   exact: number;
   /** Process memory outside the host's own heap when `exact` was read. */
   anchor: number;
-  /** What the isolate's heap occupied in the process (physical + external) when `exact` was read. */
-  physical: number;
+  /** What the process's isolates occupied by their own readings at that moment (isolate-memory.ts). */
+  known: number;
   /**
    * Process memory growth outside any V8 heap (ICU's and other malloc'd buffers, which V8 does not count)
    * that appeared while this isolate ran: charged to it on top of its heap, and never forgotten when the
@@ -66,7 +67,7 @@ export class Watchdog {
     this.#watched.set(target, {
       exact: 0,
       anchor: offHostMemory(),
-      physical: 0,
+      known: knownIsolateBytes(),
       offHeap: 0,
       cpu: 0,
       cpuAtRead: 0,
@@ -123,9 +124,14 @@ export class Watchdog {
         this.#requestHeap(target, heap, now);
       } else if (now - heap.pendingSince > this.#tickMs) {
         offHeap ??= offHostMemory();
-        // Memory another isolate gives back (one being torn down, a GC) must not hide this one's growth.
-        if (offHeap < heap.anchor) heap.anchor = offHeap;
-        const estimate = heap.exact + heap.offHeap + Math.max(0, offHeap - heap.anchor);
+        const known = knownIsolateBytes();
+        const growth = offHeap - heap.anchor - (known - heap.known);
+        // Memory given back (an isolate torn down, a GC) must not hide this one's later growth.
+        if (growth < 0) {
+          heap.anchor = offHeap;
+          heap.known = known;
+        }
+        const estimate = heap.exact + heap.offHeap + Math.max(0, growth);
         if (estimate > heap.peak) heap.peak = estimate;
         if (estimate > target.memoryLimitBytes) target.exceeded('memory');
       }
@@ -139,16 +145,18 @@ export class Watchdog {
         if (!this.#watched.has(target)) return;
         heap.pendingSince = undefined;
         const outside = offHostMemory();
-        const physical = stats.total_physical_size + stats.externally_allocated_size;
-        // Process growth since the last reading that this isolate's heap does not explain. It is charged only
-        // if the isolate ran in between (an idle isolate cannot have caused it); memory given back lowers it.
-        const unexplained = outside - heap.anchor - (physical - heap.physical);
+        recordIsolateSize(target.isolate, stats);
+        const known = knownIsolateBytes();
+        // Process growth since the last reading that no isolate's heap (this one's included) explains. It is
+        // charged only if the isolate ran in between (an idle isolate cannot have caused it); memory given back
+        // lowers it.
+        const unexplained = outside - heap.anchor - (known - heap.known);
         const ran = heap.cpu > heap.cpuAtRead;
         if (unexplained < 0) heap.offHeap = Math.max(0, heap.offHeap + unexplained);
         else if (ran && unexplained > OFF_HEAP_NOISE_BYTES) heap.offHeap += unexplained;
         heap.exact = stats.used_heap_size + stats.externally_allocated_size;
-        heap.physical = physical;
         heap.anchor = outside;
+        heap.known = known;
         heap.cpuAtRead = heap.cpu;
         const estimate = heap.exact + heap.offHeap;
         if (estimate > heap.peak) heap.peak = estimate;

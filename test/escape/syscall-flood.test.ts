@@ -69,8 +69,10 @@ describe('syscall floods', () => {
       // The host's busy time (every thread of this process) is bounded by the limit, and most of it was charged.
       // Before the fix: 7.2 s of host CPU for the sync flood (18x the limit, 0.14 charged), 1.9 s for the awaited
       // one (4.8x, 0.21 charged). After: about 2x, half charged (the rest is isolated-vm's crossing and GC).
+      // Together the two bounds below say at least a quarter of it was charged; the host's figure counts every
+      // thread (GC, the test runner), so a tighter ratio fails on a loaded machine for reasons not the kernel's.
       expect(hostCpuMs).toBeLessThan(CPU_MS * 4);
-      expect(result.usage.cpu_ms).toBeGreaterThan(hostCpuMs * 0.3);
+      expect(result.usage.cpu_ms).toBeGreaterThanOrEqual(CPU_MS);
       expect(result.usage.kernel_ms ?? 0).toBeGreaterThan(0);
       expect(wallMs).toBeLessThan(WALL_MS / 2);
     },

@@ -1,5 +1,7 @@
 import ivm from 'isolated-vm';
 import { describe, expect, it } from 'vitest';
+import { GuestRealm } from '../../isolates/guest-realm.js';
+import { PRELUDE_CONFIG } from '../../isolates/prelude-config.js';
 import { isolateHeapLimitMb, type LimitName, Watchdog } from '../../isolates/watchdog.js';
 
 function watch(
@@ -51,6 +53,26 @@ describe('Watchdog', () => {
     const w = watch(watchdog, isolate, { memoryMb: 32 });
     await expect(context.eval('const m = new Map(); for (let i = 0; ; i++) m.set(i, i);')).rejects.toThrow();
     expect(w.hit()).toBe('memory');
+    watchdog.close();
+  });
+
+  it('does not charge a busy isolate with the realms other agents build meanwhile', async () => {
+    // A burst of concurrent spawns grows the process by ~2 MB a realm; charged to whichever isolate was busy,
+    // it ended innocent 32 MB agents with a memory E_QUOTA.
+    const watchdog = new Watchdog(5);
+    const isolate = new ivm.Isolate({ memoryLimit: isolateHeapLimitMb(16) });
+    const context = await isolate.createContext();
+    const w = watch(watchdog, isolate, { memoryMb: 16 });
+    const busy = context.eval('const end = Date.now() + 800; while (Date.now() < end) {}');
+    const others: GuestRealm[] = [];
+    for (let i = 0; i < 40 && w.hit() === undefined; i++) {
+      others.push(new GuestRealm(32, PRELUDE_CONFIG));
+      await new Promise((resolve) => setTimeout(resolve, 6));
+    }
+    await busy.catch(() => {});
+    for (const realm of others) realm.dispose();
+    expect(w.hit()).toBeUndefined();
+    expect(others).toHaveLength(40);
     watchdog.close();
   });
 
