@@ -13,7 +13,7 @@
 //   records), wall time including close and the final fsync.
 // Figures are per record (tasks append BATCH records per iteration). Targets (issue 18): ≤ 1.5 µs per record in
 // memory, ≥ 300k records/s sustained to disk with interval fsync.
-// Run: npm run bench -- --suite audit (or: node --no-node-snapshot --import tsx bench/audit.bench.ts)
+// Run: npm run bench -- --suite audit (or: node --no-node-snapshot --import ./bench/loader/register.mjs bench/audit.bench.ts)
 import { createHash, hash } from 'node:crypto';
 import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -5,7 +5,7 @@
 //   fresh string. Batched, figures are per check.
 // - cold verify: a 3-link chain of token strings verified from scratch (decode, 3 signatures, linkage,
 //   windows), vs one node:crypto Ed25519 verify.
-// Run: npm run bench -- --suite capability (or: node --no-node-snapshot --import tsx bench/capability.bench.ts)
+// Run: npm run bench -- --suite capability (or: node --no-node-snapshot --import ./bench/loader/register.mjs bench/capability.bench.ts)
 import { Bench } from 'tinybench';
 import { CapabilityAuthority } from '../runtime/capability/authority.js';
 import { verifyChain } from '../runtime/capability/node-verifier.js';

@@ -2,7 +2,7 @@
 // it: it re-executes Node with --no-node-snapshot, loads the CLI, opens the store, runs the agent and exits)
 // against a bare `node -e 0`, alternating in the same run so both see the same load. Each run gets a fresh
 // store in a temporary directory. The bin runs dist/: `npm run build` first (the figure is skipped otherwise).
-// Run: npm run bench -- --suite cli (or: node --no-node-snapshot --import tsx bench/cli.bench.ts)
+// Run: npm run bench -- --suite cli (or: node --no-node-snapshot --import ./bench/loader/register.mjs bench/cli.bench.ts)
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -1,6 +1,6 @@
 // Label check and label join on the hot path, beside a floor measured in the same run: two Set.has (the least
 // a check of two tags against a deny set can cost).
-// Run: npm run bench -- --suite label (or: node --no-node-snapshot --import tsx bench/label.bench.ts)
+// Run: npm run bench -- --suite label (or: node --no-node-snapshot --import ./bench/loader/register.mjs bench/label.bench.ts)
 import { Bench } from 'tinybench';
 import { z } from 'zod';
 import { joinLabels, makeLabel } from '../runtime/labels/label.js';

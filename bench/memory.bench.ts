@@ -5,7 +5,7 @@
 // Resident memory depends on what the process allocated and freed before, so each measurement runs in a fresh
 // process of its own (this file, started with `kernel` or `bare`): it warms up, collects garbage, reads the
 // resident set, starts K agents (or isolates), waits until all are idle, collects again and reads it again.
-// Run: npm run bench -- --suite memory (or: node --no-node-snapshot --import tsx bench/memory.bench.ts)
+// Run: npm run bench -- --suite memory (or: node --no-node-snapshot --import ./bench/loader/register.mjs bench/memory.bench.ts)
 import { fork } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';

@@ -2,7 +2,7 @@
 // isolated-vm isolate and context measured in the same run: build latency, an agent's spawn from a warm pool,
 // and the heap an idle realm holds. The guest globals (console, timers, URL, TextEncoder, fetch, ...) must
 // keep both within 20% of what the prelude cost before them (README, "Benchmarks").
-// Run: npm run bench -- realm (or: node --no-node-snapshot --import tsx bench/realm.bench.ts)
+// Run: npm run bench -- realm (or: node --no-node-snapshot --import ./bench/loader/register.mjs bench/realm.bench.ts)
 import ivm from 'isolated-vm';
 import { Bench } from 'tinybench';
 import { Kernel } from '../index.js';

@@ -2,7 +2,7 @@
  * What every suite uses to report: it plans its figures (stable ids, what each is, its floor and target) as
  * soon as it starts, records each measurement, and publishes them at the end. Under `isokernel bench` the plan
  * and the measurements go to the runner over the IPC channel (cli/bench.ts), which prints the one table; run on
- * its own (`node --no-node-snapshot --import tsx bench/label.bench.ts`) a suite prints its own table.
+ * its own (`node --no-node-snapshot --import ./bench/loader/register.mjs bench/label.bench.ts`) a suite prints its own table.
  *
  * Figures are nanoseconds per operation: tasks that batch operations say how many (`per`), and throughput
  * figures report the cost per operation of each round (`per_second` is its inverse).

@@ -1,7 +1,7 @@
 // Agent spawn latency: kernel.run of a trivial agent (claim a realm, module, main, dispose) against isolated-vm's
 // own isolate + context + module setup, measured in the same run. Spawns arriving one at a time find the realm
 // pool warm (the untimed pause lets it refill, as it does between requests); back to back they wait for it.
-// Run: npm run bench -- --suite spawn (or: node --no-node-snapshot --import tsx bench/spawn.bench.ts)
+// Run: npm run bench -- --suite spawn (or: node --no-node-snapshot --import ./bench/loader/register.mjs bench/spawn.bench.ts)
 import ivm from 'isolated-vm';
 import { Bench } from 'tinybench';
 import { Kernel } from '../index.js';

@@ -1,7 +1,7 @@
 // Syscall round trip through the kernel vs the bare isolated-vm crossing carrying the same string, in the
 // same process and run, for a same-thread entry (the host calls into the isolate, which calls back on the
 // same thread) and an async entry (the isolate runs on its own thread, as agents do).
-// Run: npm run bench -- --suite syscall (or: node --no-node-snapshot --import tsx bench/syscall.bench.ts)
+// Run: npm run bench -- --suite syscall (or: node --no-node-snapshot --import ./bench/loader/register.mjs bench/syscall.bench.ts)
 import { Bench } from 'tinybench';
 import { BATCH, createCrossing } from './crossing.js';
 import { benchOptions, Figures } from './report.js';

@@ -6,7 +6,7 @@
 // Spawning is not timed: every agent first calls a gate tool that holds it until all N have arrived, and the
 // window ends when the last agent calls the gate again after its loop. A round's figure is the window divided
 // by the syscalls in it; p50 is the median round, p99 about the slowest.
-// Run: npm run bench -- --suite throughput (or: node --no-node-snapshot --import tsx bench/throughput.bench.ts)
+// Run: npm run bench -- --suite throughput (or: node --no-node-snapshot --import ./bench/loader/register.mjs bench/throughput.bench.ts)
 import ivm from 'isolated-vm';
 import { z } from 'zod';
 import { defineTool, Kernel } from '../index.js';

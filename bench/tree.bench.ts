@@ -2,7 +2,7 @@
 // time from inside an agent against the same number of top-level kernel.runs of the program, back to back; a
 // memory round trip and a snapshot against a noop tool call (the cheapest async syscall). Each operation runs N
 // times inside one agent, so its figure includes an Nth of that agent's spawn; the floor carries the same share.
-// Run: npm run bench -- --suite tree (or: node --no-node-snapshot --import tsx bench/tree.bench.ts)
+// Run: npm run bench -- --suite tree (or: node --no-node-snapshot --import ./bench/loader/register.mjs bench/tree.bench.ts)
 import { Bench } from 'tinybench';
 import { z } from 'zod';
 import { defineTool, Kernel } from '../index.js';

@@ -5,7 +5,8 @@
  * one array of figures with stable ids (machine facts then go to stderr, so stdout is only the array).
  *
  * Where the suites are: `bench/*.bench.ts` (the kernel's) and `bench/thirdparty/*.bench.ts` (the peers',
- * group `peers`) beside this package's package.json. They are TypeScript run with tsx and measure the
+ * group `peers`) beside this package's package.json. They are TypeScript, run through bench/loader (esbuild's
+ * plain transform, so the code measured is the code the build ships, see bench/loader/hooks.mjs) and measure the
  * kernel's internals (the dispatcher on a hand-built session, the audit log, the authority), so they are not
  * part of the published package: `isokernel bench` works from a checkout with its dev dependencies installed
  * (`npm ci`), whether it is started from the source (`npm run bench`) or the build (`npx isokernel bench`), and
@@ -138,7 +139,7 @@ function moduleVersion(root: string, name: string): string | null {
 }
 
 /**
- * Runs one suite in its own process with the tsx loader at `loader` and collects its figures. Never throws
+ * Runs one suite in its own process with the module loader at `loader` (an `--import` URL) and collects its figures. Never throws
  * for anything the suite does: a crash, a timeout or a malformed message becomes `failure`, and every figure
  * it planned but did not measure is skipped with that reason. `onOutput` receives whatever it prints.
  */
@@ -225,9 +226,12 @@ export async function benchCommand(options: BenchOptions, io: Io): Promise<numbe
   }
   let loader: string;
   try {
-    loader = pathToFileURL(createRequire(join(root, 'package.json')).resolve('tsx')).href;
+    createRequire(join(root, 'package.json')).resolve('esbuild');
+    loader = pathToFileURL(join(root, 'bench', 'loader', 'register.mjs')).href;
   } catch {
-    io.err('isokernel bench: the suites run with tsx, a dev dependency: run npm ci in the checkout first.');
+    io.err(
+      'isokernel bench: the suites are compiled with esbuild, a dev dependency: run npm ci in the checkout first.',
+    );
     return EXIT_FAILED;
   }
   const selected = selectSuites(all, options.suite, options.peers === true);

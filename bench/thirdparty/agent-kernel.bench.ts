@@ -14,7 +14,7 @@
 // Figures are the cost per call of each round (its duration over its calls, as perf_test.py computes ops/s).
 // Peer rows: the floor is isokernel's, so the ratio is agent_os_kernel's cost over isokernel's: isokernel's
 // ops/s over agent_os_kernel's (above 1, isokernel is faster).
-// Run: npm run bench:peers (or, once prepared: node --no-node-snapshot --import tsx bench/thirdparty/agent-kernel.bench.ts)
+// Run: npm run bench:peers (or, once prepared: node --no-node-snapshot --import ./bench/loader/register.mjs bench/thirdparty/agent-kernel.bench.ts)
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -16,7 +16,7 @@
 // Where agent-os comes from: its npm package when the registry has it; otherwise (it answers 404 for this
 // version at the time of writing) its source, packages/agent-os of the isaacsight/kernel repository, taken from
 // a git mirror by prepare.ts and run with tsx. Either way `npm run bench:peers` prepares it; nothing is committed.
-// Run: npm run bench:peers (or, once prepared: node --no-node-snapshot --import tsx bench/thirdparty/agent-os.bench.ts)
+// Run: npm run bench:peers (or, once prepared: node --no-node-snapshot --import ./bench/loader/register.mjs bench/thirdparty/agent-os.bench.ts)
 import { Bench } from 'tinybench';
 import { z } from 'zod';
 import { CapabilityAuthority } from '../../runtime/capability/authority.js';

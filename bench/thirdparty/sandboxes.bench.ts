@@ -13,7 +13,7 @@
 // other measurement in this process); QuickJS is a separate interpreter in WebAssembly memory; isokernel checks
 // a capability, a label and a quota and writes two audit records per call. Cold starts evaluate a script
 // `(() => 1)()`; isokernel's evaluates a module and calls its main.
-// Run: npm run bench:peers (or, once prepared: node --no-node-snapshot --import tsx bench/thirdparty/sandboxes.bench.ts)
+// Run: npm run bench:peers (or, once prepared: node --no-node-snapshot --import ./bench/loader/register.mjs bench/thirdparty/sandboxes.bench.ts)
 import vm from 'node:vm';
 import ivm from 'isolated-vm';
 import { Bench } from 'tinybench';

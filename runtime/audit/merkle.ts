@@ -93,57 +93,84 @@ function isPowerOfTwo(n: number): boolean {
 // (measured ≈ 60 ns against ≈ 130 ns), and the tree does one per interior node.
 type RawWriters = Buffer & { latin1Write(text: string, offset: number, length: number): number };
 
-/** An append-only array of 32-byte hashes packed into one growing Buffer (no per-hash object on the heap). */
+// Hashes per storage chunk (1 MiB). A chunk is never copied once full, so appending stays O(1) however long the
+// log: one growing Buffer copied the whole tree on every doubling, a stall of the appending syscall that grew
+// with the log (tens of milliseconds at a few million records).
+const CHUNK_HASHES = 32 * 1024;
+const FIRST_CHUNK_HASHES = 256;
+
+/**
+ * An append-only array of 32-byte hashes packed into Buffers of CHUNK_HASHES hashes each (no per-hash object on
+ * the heap). Only the first chunk grows, by doubling, until it is full size; a small tree stays small.
+ */
 class HashArray {
-  #buffer: RawWriters = Buffer.allocUnsafe(HASH_BYTES * 256) as RawWriters;
+  readonly #chunks: RawWriters[] = [Buffer.allocUnsafe(HASH_BYTES * FIRST_CHUNK_HASHES) as RawWriters];
   #count = 0;
 
   get count(): number {
     return this.#count;
   }
 
-  #reserve(hashes: number): number {
-    const offset = this.#count * HASH_BYTES;
-    const needed = offset + hashes * HASH_BYTES;
-    if (needed > this.#buffer.length) {
-      let length = this.#buffer.length * 2;
-      while (length < needed) length *= 2;
-      const grown = Buffer.allocUnsafe(length) as RawWriters;
-      this.#buffer.copy(grown, 0, 0, offset);
-      this.#buffer = grown;
+  // The chunk that holds hash `index`, grown or added so that it can. Appends come in order, so a missing
+  // chunk is always the next one.
+  #chunkFor(index: number): RawWriters {
+    const c = Math.floor(index / CHUNK_HASHES);
+    const chunks = this.#chunks;
+    let chunk = chunks[c];
+    if (chunk === undefined) {
+      chunk = Buffer.allocUnsafe(HASH_BYTES * CHUNK_HASHES) as RawWriters;
+      chunks.push(chunk);
+    } else if ((index % CHUNK_HASHES) * HASH_BYTES >= chunk.length) {
+      let length = chunk.length * 2;
+      while ((index % CHUNK_HASHES) * HASH_BYTES >= length) length *= 2;
+      const grown = Buffer.allocUnsafe(Math.min(length, HASH_BYTES * CHUNK_HASHES)) as RawWriters;
+      chunk.copy(grown, 0, 0, chunk.length);
+      chunks[c] = grown;
+      chunk = grown;
     }
-    return offset;
+    return chunk;
   }
 
   /**
    * Stores the `count` hashes that `hex` spells back to back (64 hex characters each); false (nothing stored)
-   * when it is not exactly that. One hex decode for a whole batch instead of one per hash.
+   * when it is not exactly that.
    */
   pushHex(hex: string, count: number): boolean {
     if (hex.length !== 2 * HASH_BYTES * count) return false;
-    const offset = this.#reserve(count);
-    // The hex decoder stops at the first invalid pair: a short write means `hex` was not all hashes.
-    if (this.#buffer.write(hex, offset, HASH_BYTES * count, 'hex') !== HASH_BYTES * count) return false;
+    for (let done = 0; done < count; ) {
+      const index = this.#count + done;
+      const n = Math.min(CHUNK_HASHES - (index % CHUNK_HASHES), count - done);
+      const chunk = this.#chunkFor(index + n - 1);
+      const text = n === count ? hex : hex.slice(2 * HASH_BYTES * done, 2 * HASH_BYTES * (done + n));
+      // The hex decoder stops at the first invalid pair: a short write means `hex` was not all hashes.
+      if (chunk.write(text, (index % CHUNK_HASHES) * HASH_BYTES, HASH_BYTES * n, 'hex') !== HASH_BYTES * n) {
+        return false;
+      }
+      done += n;
+    }
     this.#count += count;
     return true;
   }
 
   /** Stores a digest given as a 32-character latin1 string (node:crypto's cheapest binary output). */
   pushBinary(digest: string): void {
-    const offset = this.#reserve(1);
-    this.#buffer.latin1Write(digest, offset, HASH_BYTES);
+    const index = this.#count;
+    this.#chunkFor(index).latin1Write(digest, (index % CHUNK_HASHES) * HASH_BYTES, HASH_BYTES);
     this.#count += 1;
   }
 
   hex(index: number): string {
-    const offset = index * HASH_BYTES;
-    return this.#buffer.toString('hex', offset, offset + HASH_BYTES);
+    const offset = (index % CHUNK_HASHES) * HASH_BYTES;
+    return this.#chunks[Math.floor(index / CHUNK_HASHES)]!.toString('hex', offset, offset + HASH_BYTES);
   }
 
-  /** The interior node over the adjacent pair (index, index + 1), as a latin1 digest: it never leaves binary. */
+  /**
+   * The interior node over the adjacent pair (index, index + 1), as a latin1 digest: it never leaves binary.
+   * `index` is even (a pair's left child), so both halves are in one chunk.
+   */
   hashPair(index: number): string {
-    const offset = index * HASH_BYTES;
-    this.#buffer.copy(nodeScratch, 1, offset, offset + 2 * HASH_BYTES);
+    const offset = (index % CHUNK_HASHES) * HASH_BYTES;
+    this.#chunks[Math.floor(index / CHUNK_HASHES)]!.copy(nodeScratch, 1, offset, offset + 2 * HASH_BYTES);
     return hash('sha256', nodeScratch, 'binary');
   }
 }

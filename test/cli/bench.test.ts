@@ -1,5 +1,4 @@
 import { mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -106,7 +105,7 @@ describe('suite selection', () => {
 });
 
 describe('a suite that fails', () => {
-  const loader = pathToFileURL(createRequire(join(REPO, 'package.json')).resolve('tsx')).href;
+  const loader = pathToFileURL(join(REPO, 'bench', 'loader', 'register.mjs')).href;
   const plan = {
     type: 'plan',
     figures: [

@@ -226,6 +226,29 @@ describe('merkle', () => {
     expect(verifyInclusion(tree.leaf(1033), 1033, 1100, proof, tree.root())).toBe(true);
   });
 
+  it('keeps every hash across storage chunks (32Ki hashes each), with queued batches straddling them', () => {
+    // Three leaves by digest first, so the queue's 1024-leaf batches do not line up with the chunk boundaries.
+    const tree = new MerkleTree();
+    const leafHashes: Uint8Array[] = [];
+    for (let i = 0; i < 3; i += 1) {
+      const data = sha256(new Uint8Array([i, 0xee]));
+      leafHashes.push(refLeaf(data));
+      tree.appendDigest(bytesToHex(data));
+    }
+    for (let i = 3; i < 70_000; i += 1) {
+      const leaf = refLeaf(new Uint8Array([i & 0xff, (i >> 8) & 0xff, i >> 16]));
+      leafHashes.push(leaf);
+      tree.append(bytesToHex(leaf));
+    }
+    const naive = (n: number) => bytesToHex(refMthOfLeafHashes(leafHashes.slice(0, n)));
+    expect(tree.root()).toBe(naive(70_000));
+    for (const size of [32_767, 32_768, 32_769, 65_536, 65_537]) expect(tree.root(size)).toBe(naive(size));
+    for (const index of [0, 32_767, 32_768, 65_535, 65_536, 69_999]) {
+      expect(tree.leaf(index)).toBe(bytesToHex(leafHashes[index]!));
+      expect(verifyInclusion(tree.leaf(index), index, 70_000, tree.inclusionProof(index), tree.root())).toBe(true);
+    }
+  });
+
   it('integrates queued leaves (group commit) into the same tree whatever mix of appends and reads', () => {
     // Leaves by hash are queued and integrated in batches; any read in between, any mix with appendDigest (which
     // integrates first), and batches past the queue limit must give the naive MTH of the leaves in order.
