@@ -204,71 +204,86 @@
     if (type === 'function' || type === 'symbol') throw strictReplacer;
     return value;
   };
-  // JSON text of the argument list, serialized one argument at a time so that a toJSON planted on
-  // Array.prototype cannot replace the envelope (the syscall's own argument positions). Each argument
-  // is serialized exactly once; its getters and toJSON run here, in the agent's realm.
-  /** @type {(list: unknown[]) => string} */
-  const encodeArgs = (list) => {
+  // JSON text of the first `count` arguments of `list` (an absent one as null), serialized one argument at a
+  // time so that a toJSON planted on Array.prototype cannot replace the envelope (the syscall's own argument
+  // positions). Each argument is serialized exactly once; its getters and toJSON run here, in the agent's
+  // realm. Only objects can hold a function or symbol deep inside, so only they pay for the replacer.
+  /** @type {(list: unknown[], count: number) => string} */
+  const encodeArgs = (list, count) => {
     let text = '[';
-    for (let i = 0; i < list.length; i++) {
-      const part = JSONStringify(list[i], strictReplacer);
+    for (let i = 0; i < count; i++) {
+      const value = i < list.length ? list[i] : undefined;
+      const type = typeof value;
+      if (type === 'function' || type === 'symbol') throw strictReplacer;
+      const part = type === 'object' && value !== null ? JSONStringify(value, strictReplacer) : JSONStringify(value);
       text += (i === 0 ? '' : ',') + (part === undefined ? 'null' : part);
     }
     return `${text}]`;
   };
 
-  // Turns a host reply into the value or a guest-realm Error; a malformed reply is an internal error.
-  /** @type {(reply: unknown, resolve: (value: unknown) => void, reject: (error: Error) => void) => void} */
-  const settle = (reply, resolve, reject) => {
-    if (typeof reply !== 'string' || reply.length === 0) {
-      reject(kernelError('E_INTERNAL', 'malformed kernel reply'));
-      return;
+  // The value a host reply carries; throws the guest-realm Error it reports, or E_INTERNAL when it is malformed.
+  /** @type {(reply: unknown) => unknown} */
+  const replyValue = (reply) => {
+    /** @type {Error | undefined} */
+    let error;
+    if (typeof reply === 'string' && reply.length > 0) {
+      try {
+        if (reply[0] === 'v') return reply.length === 1 ? undefined : JSONParse(slice(reply, 1));
+        if (reply[0] === 'e') {
+          const info = JSONParse(slice(reply, 1));
+          error = kernelError(StringCtor(info[0]), StringCtor(info[1]));
+        }
+      } catch {}
     }
-    try {
-      if (reply[0] === 'v') {
-        resolve(reply.length === 1 ? undefined : JSONParse(slice(reply, 1)));
-        return;
-      }
-      if (reply[0] === 'e') {
-        const info = JSONParse(slice(reply, 1));
-        reject(kernelError(StringCtor(info[0]), StringCtor(info[1])));
-        return;
-      }
-    } catch {}
-    reject(kernelError('E_INTERNAL', 'malformed kernel reply'));
+    throw error ?? kernelError('E_INTERNAL', 'malformed kernel reply');
   };
 
-  /** @type {Record<number, { resolve: (value: unknown) => void, reject: (error: Error) => void }>} */
+  /** @type {(reply: unknown, resolve: (value: unknown) => void, reject: (error: unknown) => void) => void} */
+  const settle = (reply, resolve, reject) => {
+    let value;
+    try {
+      value = replyValue(reply);
+    } catch (error) {
+      reject(error);
+      return;
+    }
+    resolve(value);
+  };
+
+  /** @type {Record<number, { resolve: (value: unknown) => void, reject: (error: unknown) => void }>} */
   const pending = ObjectCreate(null);
   let nextId = 1;
 
-  /** @type {(syscall: string, args: unknown[]) => Promise<any>} */
-  const call = (syscall, args) =>
-    new PromiseCtor((resolve, reject) => {
-      let payload;
-      try {
-        payload = encodeArgs(args);
-      } catch {
-        payload = undefined;
-      }
-      if (typeof payload !== 'string') {
-        reject(kernelError('E_BAD_ARG', `sys.${syscall}: arguments must be JSON-serializable`));
-        return;
-      }
-      const id = nextId++;
-      let reply;
-      try {
-        reply = enter(id, syscall, payload);
-      } catch {
-        reject(kernelError('E_KILLED', `sys.${syscall}: the agent has ended`));
-        return;
-      }
-      if (reply === '') {
+  // A reply the host gave at once settles a promise made from it; only a late one needs stored resolvers.
+  /** @type {(syscall: string, args: unknown[], count?: number) => Promise<any>} */
+  const call = (syscall, args, count = args.length) => {
+    let payload;
+    try {
+      payload = encodeArgs(args, count);
+    } catch {
+      payload = undefined;
+    }
+    if (typeof payload !== 'string') {
+      return p.rejected(kernelError('E_BAD_ARG', `sys.${syscall}: arguments must be JSON-serializable`));
+    }
+    const id = nextId++;
+    let reply;
+    try {
+      reply = enter(id, syscall, payload);
+    } catch {
+      return p.rejected(kernelError('E_KILLED', `sys.${syscall}: the agent has ended`));
+    }
+    if (reply === '') {
+      return new PromiseCtor((resolve, reject) => {
         pending[id] = { resolve, reject };
-        return;
-      }
-      settle(reply, resolve, reject);
-    });
+      });
+    }
+    try {
+      return p.resolved(replyValue(reply));
+    } catch (error) {
+      return p.rejected(error);
+    }
+  };
 
   /** @type {(id: number, reply: string) => void} */
   const deliver = (id, reply) => {
@@ -316,22 +331,6 @@
     const { name, params, encoding } = stub;
     const variadic = params.length === 1 && slice(/** @type {string} */ (params[0]), 0, 3) === '...';
     const arity = params.length;
-    /** @type {(args: unknown[]) => unknown[]} */
-    const fixed = (args) => {
-      if (variadic) return args;
-      /** @type {unknown[]} */
-      const out = [];
-      for (let i = 0; i < arity; i++) {
-        const value = i < args.length ? args[i] : undefined;
-        const item = value === undefined ? null : value;
-        ReflectDefineProperty(
-          out,
-          i,
-          descriptor({ value: item, writable: true, enumerable: true, configurable: true }),
-        );
-      }
-      return out;
-    };
     if (encoding === 'superjson-argument') {
       // Only the first argument (the state) crosses, in superjson's form.
       return (...args) => withSuperjson((lib) => call(name, [lib.serialize(args.length > 0 ? args[0] : undefined)]));
@@ -339,12 +338,12 @@
     if (encoding === 'superjson-result') {
       return (...args) =>
         withSuperjson((lib) =>
-          ReflectApply(PromiseThen, call(name, fixed(args)), [
+          ReflectApply(PromiseThen, call(name, args, variadic ? args.length : arity), [
             (/** @type {unknown} */ wire) => (wire === null ? undefined : lib.deserialize(wire)),
           ]),
         );
     }
-    return (...args) => call(name, fixed(args));
+    return (...args) => call(name, args, variadic ? args.length : arity);
   };
 
   /** @type {(target: object, name: string, value: unknown) => void} */
@@ -425,13 +424,9 @@
     }
     /** @type {unknown} */
     let source;
-    settle(
-      reply,
-      (value) => {
-        source = value;
-      },
-      () => {},
-    );
+    try {
+      source = replyValue(reply);
+    } catch {}
     if (typeof source !== 'string') throw kernelError('E_INTERNAL', `the guest library "${part}" is unavailable`);
     const factory = IndirectEval(source);
     if (typeof factory !== 'function') throw kernelError('E_INTERNAL', `the guest library "${part}" is malformed`);
@@ -449,24 +444,11 @@
       callSync: (syscall, args) => {
         let reply;
         try {
-          reply = enter(nextId++, syscall, encodeArgs(args));
+          reply = enter(nextId++, syscall, encodeArgs(args, args.length));
         } catch {
           throw kernelError('E_KILLED', `${syscall}: the agent has ended`);
         }
-        /** @type {{ ok: boolean, value: unknown }} */
-        const out = /** @type {any} */ ({ __proto__: null, ok: false, value: undefined });
-        settle(
-          reply === '' ? 'e["E_INTERNAL","internal kernel error"]' : reply,
-          (value) => {
-            out.ok = true;
-            out.value = value;
-          },
-          (error) => {
-            out.value = error;
-          },
-        );
-        if (!out.ok) throw out.value;
-        return out.value;
+        return replyValue(reply === '' ? 'e["E_INTERNAL","internal kernel error"]' : reply);
       },
       kernelError,
       uncaught: fail,
