@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
 import type { AgentLoopEvent } from '../agents/agent-loop.js';
 import type { Kernel } from '../kernel-entry.js';
+import { isRefusal } from '../runtime/core/errors.js';
 import { matchAction, matchResource } from '../runtime/core/resource-match.js';
 import type { Policy } from '../runtime/policy/policy.js';
 import type { Tool } from '../runtime/tool-use/tool-contract.js';
@@ -176,20 +177,6 @@ export function allowsModel(policy: Policy, model: string): boolean {
   );
 }
 
-/** Codes that mean the kernel (or the loop) refused the call, as opposed to a call that ran and failed. */
-const REFUSALS: ReadonlySet<string> = new Set([
-  'E_CAP_DENIED',
-  'E_CAP_EXPIRED',
-  'E_CAP_EXHAUSTED',
-  'E_CAP_REVOKED',
-  'E_ESCALATION',
-  'E_TAINT',
-  'E_QUOTA',
-  'E_BAD_ARG',
-  'E_NO_TOOL',
-  'E_BAD_CODE',
-]);
-
 /** One progress line: the turn, each tool call with the kernel's decision, tokens and dollars so far. */
 function describe(event: AgentLoopEvent): string {
   const spent = `tokens in=${event.usage.tokens_in} out=${event.usage.tokens_out} cost=$${event.usage.cost_usd}`;
@@ -202,7 +189,7 @@ function describe(event: AgentLoopEvent): string {
     case 'tool': {
       const target = event.tool === null ? '(no such tool)' : safe(event.tool);
       const decision =
-        event.code === null ? 'ok' : REFUSALS.has(event.code) ? `refused ${event.code}` : `failed ${event.code}`;
+        event.code === null ? 'ok' : isRefusal(event.code) ? `refused ${event.code}` : `failed ${event.code}`;
       return `[turn ${event.turn}] ${safe(event.name)} -> ${target}: ${decision}`;
     }
     case 'model_error':

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { type ErrorCode, KernelError } from '../core/errors.js';
+import { type ErrorCode, isRefusal, KernelError } from '../core/errors.js';
 import type { Label } from '../labels/label.js';
 import type { AuditLog } from './audit-log.js';
 import type { AuditRecord, AuditStatus } from './record.js';
@@ -109,22 +109,9 @@ function redact(resource: string): string {
   return `redacted:sha256:${createHash('sha256').update(resource).digest('hex')}`;
 }
 
-const DENIALS: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
-  'E_CAP_DENIED',
-  'E_CAP_EXPIRED',
-  'E_CAP_EXHAUSTED',
-  'E_CAP_REVOKED',
-  'E_ESCALATION',
-  'E_TAINT',
-  'E_QUOTA',
-  'E_BAD_ARG',
-  'E_NO_TOOL',
-  'E_NOT_FOUND',
-]);
-
 /** ok; denied when the kernel refused the call; killed when the caller had already ended; error otherwise. */
 function statusFor(code: ErrorCode | null, refused: boolean): AuditStatus {
   if (code === null) return 'ok';
   if (refused || code === 'E_KILLED') return 'killed';
-  return DENIALS.has(code) ? 'denied' : 'error';
+  return isRefusal(code) ? 'denied' : 'error';
 }

@@ -34,6 +34,29 @@ export function isErrorCode(value: unknown): value is ErrorCode {
   return typeof value === 'string' && CODE_SET.has(value);
 }
 
+const REFUSALS: ReadonlySet<string> = new Set<ErrorCode>([
+  'E_CAP_DENIED',
+  'E_CAP_EXPIRED',
+  'E_CAP_EXHAUSTED',
+  'E_CAP_REVOKED',
+  'E_ESCALATION',
+  'E_TAINT',
+  'E_QUOTA',
+  'E_BAD_ARG',
+  'E_NO_TOOL',
+  'E_NOT_FOUND',
+  'E_BAD_CODE',
+]);
+
+/**
+ * True for the codes that mean the kernel refused the call (no capability, a label, a quota, a malformed or
+ * unknown request, code it will not run), as opposed to a call that ran and failed. The audit log's `denied`
+ * status and the CLI's "refused" are this one rule.
+ */
+export function isRefusal(code: string): boolean {
+  return REFUSALS.has(code);
+}
+
 /** The error shape every agent-triggerable failure is reported as. */
 export interface KernelErrorInfo {
   readonly code: ErrorCode;
