@@ -5,7 +5,7 @@
 import ivm from 'isolated-vm';
 import { z } from 'zod';
 import { defineTool } from '../index.js';
-import { PRELUDE_FILENAME, PRELUDE_SOURCE } from '../isolates/prelude.js';
+import { getPreludeSource, PRELUDE_FILENAME } from '../isolates/prelude.js';
 import { PRELUDE_CONFIG } from '../isolates/prelude-config.js';
 import { AuditLog, MemoryAuditSink } from '../runtime/audit/audit-log.js';
 import { CapabilityAuthority } from '../runtime/capability/authority.js';
@@ -60,7 +60,7 @@ export function createCrossing(): Crossing {
 
   const isolate = new ivm.Isolate({ memoryLimit: 128 });
   const context = isolate.createContextSync();
-  const prelude = isolate.compileScriptSync(PRELUDE_SOURCE, { filename: PRELUDE_FILENAME }).runSync(context, {
+  const prelude = isolate.compileScriptSync(getPreludeSource(), { filename: PRELUDE_FILENAME }).runSync(context, {
     reference: true,
   }) as ivm.Reference<(...args: unknown[]) => unknown>;
   prelude.applySync(undefined, [

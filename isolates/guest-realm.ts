@@ -1,7 +1,7 @@
 import ivm from 'isolated-vm';
 import { encodeError } from '../syscalls/wire.js';
 import { forgetIsolate, recordIsolateSize } from './isolate-memory.js';
-import { PRELUDE_FILENAME, PRELUDE_SOURCE } from './prelude.js';
+import { getPreludeSource, PRELUDE_FILENAME } from './prelude.js';
 import { isolateHeapLimitMb } from './watchdog.js';
 
 /** What a realm forwards to the sandbox that claimed it. */
@@ -91,11 +91,14 @@ let preludeCache: ivm.ExternalCopy<ArrayBuffer> | undefined;
 
 function compilePrelude(isolate: ivm.Isolate): ivm.Script {
   if (preludeCache !== undefined) {
-    const script = isolate.compileScriptSync(PRELUDE_SOURCE, { filename: PRELUDE_FILENAME, cachedData: preludeCache });
+    const script = isolate.compileScriptSync(getPreludeSource(), {
+      filename: PRELUDE_FILENAME,
+      cachedData: preludeCache,
+    });
     if ((script as { cachedDataRejected?: boolean }).cachedDataRejected === true) preludeCache = undefined;
     return script;
   }
-  const script = isolate.compileScriptSync(PRELUDE_SOURCE, { filename: PRELUDE_FILENAME, produceCachedData: true });
+  const script = isolate.compileScriptSync(getPreludeSource(), { filename: PRELUDE_FILENAME, produceCachedData: true });
   preludeCache = (script as ivm.CachedDataResult).cachedData;
   return script;
 }

@@ -76,14 +76,22 @@ function compact(source: string): string {
   return text;
 }
 
-/** The script every realm compiles; its completion value is a function of (enter, done, configJson). */
-export const PRELUDE_SOURCE = compact(`'use strict';
+let preludeSource: string | undefined;
+
+/**
+ * The script every realm compiles; its completion value is a function of (enter, done, configJson). Built on
+ * first use (two acorn passes, ≈ 0.1 s): a kernel whose agents all run in sandbox hosts never builds it.
+ */
+export function getPreludeSource(): string {
+  preludeSource ??= compact(`'use strict';
 ((prelude, parts) => (enter, done, configJson) => prelude(enter, done, configJson, parts))(
 ${expressionOf('prelude.cjs')},
 { __proto__: null,
 ${EAGER_PARTS.map((name) => `${JSON.stringify(name)}: ${expressionOf(GUEST_PARTS[name]?.file ?? '')}`).join(',\n')}
 });
 `);
+  return preludeSource;
+}
 
 /** Globals that exist in a bare V8 context but are not part of what agents may use (V8's console is replaced). */
 export const REMOVED_GLOBALS = ['WebAssembly', 'SharedArrayBuffer', 'Atomics', 'console'] as const;

@@ -19,7 +19,8 @@
 import type { LookupAddress } from 'node:dns';
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { BlockList, isIP, type LookupFunction } from 'node:net';
-import { buildConnector } from 'undici';
+import type { buildConnector } from 'undici';
+import { loadUndici } from './undici.js';
 
 /** Resolves a host name to IP address strings. Every address it returns is checked before use. */
 export type Resolver = (hostname: string) => Promise<readonly string[]>;
@@ -259,7 +260,11 @@ export interface GuardedConnectorOptions {
  * a literal IP host is checked before connecting, a name is resolved once through `guard.lookup`, and the
  * connected peer is checked again. Refusals reach the request as AddressBlockedError or AddressLookupError.
  */
-export function guardedConnector(guard: AddressGuard, options: GuardedConnectorOptions): buildConnector.connector {
+export async function guardedConnector(
+  guard: AddressGuard,
+  options: GuardedConnectorOptions,
+): Promise<buildConnector.connector> {
+  const { buildConnector } = await loadUndici();
   const connect = buildConnector({ lookup: guard.lookup, timeout: options.timeoutMs });
   return (opts, callback) => {
     if (isIP(opts.hostname) !== 0 && !guard.allows(opts.hostname)) {

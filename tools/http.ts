@@ -15,7 +15,6 @@
  *   URL, without the injected query.
  */
 import { Buffer } from 'node:buffer';
-import { Agent, request } from 'undici';
 import { z } from 'zod';
 import { decodeBase64 } from '../runtime/core/base64.js';
 import { KernelError } from '../runtime/core/errors.js';
@@ -31,6 +30,7 @@ import {
   parseCidr,
   type Resolver,
 } from './address-guard.js';
+import { loadUndici } from './undici.js';
 
 export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 export type HttpMethod = (typeof HTTP_METHODS)[number];
@@ -268,8 +268,9 @@ async function performRequest(
   const signal = AbortSignal.any([ctx.signal, timer]);
   // One agent (connection pool) per call: no connection, and no DNS answer, outlives the call or is shared
   // with another agent's calls.
+  const { Agent, request } = await loadUndici();
   const dispatcher = new Agent({
-    connect: guardedConnector(guard, { timeoutMs: limits.timeoutMs }),
+    connect: await guardedConnector(guard, { timeoutMs: limits.timeoutMs }),
     maxHeaderSize: MAX_RESPONSE_HEADER_BYTES,
     headersTimeout: limits.timeoutMs,
     bodyTimeout: limits.timeoutMs,

@@ -142,7 +142,7 @@ describe('SSRF: the connection is pinned to the checked address', () => {
         callback(null, [{ address: '127.0.0.1', family: 4 }]);
       };
     }
-    const connector = guardedConnector(new LeakyGuard(), { timeoutMs: 2000 });
+    const connector = await guardedConnector(new LeakyGuard(), { timeoutMs: 2000 });
     const requests = server.requests.length;
     const connections = server.connections();
     const error = await new Promise<Error | null>((resolve) => {
@@ -158,7 +158,7 @@ describe('SSRF: the connection is pinned to the checked address', () => {
   });
 
   it('checks literal IP hosts in the connector before opening a socket', async () => {
-    const connector = guardedConnector(new AddressGuard(), { timeoutMs: 2000 });
+    const connector = await guardedConnector(new AddressGuard(), { timeoutMs: 2000 });
     const before = server.connections();
     const error = await new Promise<Error | null>((resolve) => {
       connector({ hostname: '127.0.0.1', protocol: 'http:', port: String(server.port) }, (...outcome) =>

@@ -1,6 +1,6 @@
 import { createContext, runInContext } from 'node:vm';
 import { libraryReply } from '../../isolates/guest-libraries.js';
-import { LOAD_LIBRARY, PRELUDE_FILENAME, PRELUDE_SOURCE } from '../../isolates/prelude.js';
+import { getPreludeSource, LOAD_LIBRARY, PRELUDE_FILENAME } from '../../isolates/prelude.js';
 import { PRELUDE_CONFIG } from '../../isolates/prelude-config.js';
 import { encodeError, encodeValue } from '../../syscalls/wire.js';
 
@@ -11,7 +11,7 @@ import { encodeError, encodeValue } from '../../syscalls/wire.js';
  */
 export function guestInVm(answer: (syscall: string, args: unknown[]) => unknown): (code: string) => unknown {
   const context = createContext({});
-  const prelude = runInContext(PRELUDE_SOURCE, context, { filename: PRELUDE_FILENAME }) as (
+  const prelude = runInContext(getPreludeSource(), context, { filename: PRELUDE_FILENAME }) as (
     ...args: unknown[]
   ) => unknown;
   const enter = (_id: number, syscall: string, payload: string): string => {
