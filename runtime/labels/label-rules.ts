@@ -38,6 +38,11 @@ interface CompiledTool {
     readonly tags: Label;
   }[];
   readonly sinks: readonly (readonly [arg: string, deny: Label])[];
+  /**
+   * Per call label, the sink rules it breaks, in rule order, each with the tags it may not pass: what is left
+   * to decide per call is only which arguments are present. Keyed by frozen labels only (see joinLabels).
+   */
+  readonly broken: WeakMap<Label, readonly TaintFinding[]>;
 }
 
 export class LabelRules {
@@ -89,13 +94,21 @@ export class LabelRules {
   check(tool: Tool, args: unknown, callLabel: Label): TaintFinding | undefined {
     if (callLabel.length === 0) return undefined;
     const present = args !== null && typeof args === 'object' && !Array.isArray(args) ? args : undefined;
-    // Indexed, not `for…of` with destructuring: this runs on every tool call with a tainted context.
-    const sinks = this.#compile(tool).sinks;
-    for (let i = 0; i < sinks.length; i++) {
-      const [arg, deny] = sinks[i] as [string, Label];
-      if (arg !== '*' && present !== undefined && !Object.hasOwn(present, arg)) continue;
-      const tags = forbiddenTags(callLabel, deny);
-      if (tags.length > 0) return { arg, tags };
+    const compiled = this.#compile(tool);
+    let broken = compiled.broken.get(callLabel);
+    if (broken === undefined) {
+      const findings: TaintFinding[] = [];
+      for (const [arg, deny] of compiled.sinks) {
+        const tags = forbiddenTags(callLabel, deny);
+        if (tags.length > 0) findings.push(Object.freeze({ arg, tags }));
+      }
+      broken = Object.freeze(findings);
+      if (Object.isFrozen(callLabel)) compiled.broken.set(callLabel, broken);
+    }
+    // Indexed, not `for…of`: this runs on every tool call with a tainted context.
+    for (let i = 0; i < broken.length; i++) {
+      const finding = broken[i] as TaintFinding;
+      if (finding.arg === '*' || present === undefined || Object.hasOwn(present, finding.arg)) return finding;
     }
     return undefined;
   }
@@ -128,7 +141,7 @@ export class LabelRules {
           policySources.push({ resource: rule.resource, scope, tags: rule.tags });
         }
       }
-      compiled = { source, policySources, sinks: [...sinks] };
+      compiled = { source, policySources, sinks: [...sinks], broken: new WeakMap() };
       this.#compiled.set(tool, compiled);
     }
     return compiled;

@@ -44,6 +44,26 @@ export function joinLabels(a: Label, b: Label): Label {
   // The usual join on the hot path adds nothing (a context that already holds a result's tags): answer it
   // without allocating. Both are sorted, so one merge-walk decides b ⊑ a.
   if (b.length <= a.length && sortedSubset(b, a)) return a;
+  // The same two labels meet again and again (a context and a tool's source tags): one result per pair, kept
+  // while both live. Only frozen labels are keys: a label nobody can change cannot make the entry stale.
+  const cached = joins.get(a)?.get(b);
+  if (cached !== undefined) return cached;
+  const out = merge(a, b);
+  if (Object.isFrozen(a) && Object.isFrozen(b)) {
+    let row = joins.get(a);
+    if (row === undefined) {
+      row = new WeakMap();
+      joins.set(a, row);
+    }
+    row.set(b, out);
+  }
+  return out;
+}
+
+const joins = new WeakMap<Label, WeakMap<Label, Label>>();
+
+// The union of two sorted labels neither of which holds the other.
+function merge(a: Label, b: Label): Label {
   const out: string[] = [];
   let i = 0;
   let j = 0;

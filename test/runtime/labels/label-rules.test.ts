@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { makeLabel } from '../../../runtime/labels/label.js';
@@ -101,6 +102,46 @@ describe('LabelRules.check', () => {
     expect(rules.check(fetchTool, { headers: {} }, makeLabel(['secret']))).toBeUndefined();
     expect(rules.check(sendTool, { bcc: 'x' }, makeLabel(['email']))).toEqual({ arg: '*', tags: ['email'] });
     expect(rules.check(sendTool, 'not an object', makeLabel(['web']))).toEqual({ arg: '*', tags: ['web'] });
+  });
+
+  it('agrees with the rule read literally, on first sight of a label and on every repeat (the per-label cache)', () => {
+    const tags = ['web', 'email', 'secret', 'pii', 'agent:a1'];
+    const policy = new LabelRules({
+      sources: [],
+      sinks: [
+        { tool: 'net.http', arg: 'url', deny: ['email'] },
+        { tool: 'web.fetch', arg: 'headers', deny: ['pii', 'secret'] },
+      ],
+    });
+    const sinks: [string, string[]][] = [
+      ['url', ['email', 'secret']],
+      ['body', ['secret']],
+      ['headers', ['pii', 'secret']],
+    ];
+    const naive = (args: unknown, label: readonly string[]) => {
+      const present = args !== null && typeof args === 'object' && !Array.isArray(args) ? args : undefined;
+      for (const [arg, deny] of sinks) {
+        if (present !== undefined && !Object.hasOwn(present, arg)) continue;
+        const hit = label.filter((tag) => deny.includes(tag));
+        if (hit.length > 0) return { arg, tags: hit };
+      }
+      return undefined;
+    };
+    const labels = tags.flatMap((a) => tags.map((b) => makeLabel([a, b])));
+    const argsArb = fc.oneof(
+      fc.subarray(['url', 'body', 'headers', 'to']).map((keys) => Object.fromEntries(keys.map((k) => [k, 'x']))),
+      fc.constant('bare string'),
+      fc.constant(['an', 'array']),
+    );
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.nat(labels.length - 1), argsArb, fc.boolean()), { maxLength: 30 }), (calls) => {
+        for (const [index, args, thaw] of calls) {
+          const label = thaw ? [...labels[index]!] : labels[index]!;
+          expect(policy.check(fetchTool, args, label)).toEqual(naive(args, label));
+        }
+      }),
+      { numRuns: 200 },
+    );
   });
 
   it('policy sinks only add: the tool’s own tags stay denied, new arguments add rules', () => {

@@ -50,6 +50,24 @@ describe('joinLabels is a join-semilattice with EMPTY_LABEL as bottom', () => {
       RUNS,
     );
   });
+
+  it('stays set union when pairs repeat (the join cache), for frozen and unfrozen labels alike', () => {
+    const pool = fc.array(label, { minLength: 1, maxLength: 6 });
+    fc.assert(
+      fc.property(pool, fc.array(fc.tuple(fc.nat(), fc.nat(), fc.boolean()), { maxLength: 40 }), (labels, picks) => {
+        for (const [i, j, thaw] of picks) {
+          const a = labels[i % labels.length]!;
+          const b = labels[j % labels.length]!;
+          // An unfrozen array with the same tags must get the same answer, and must not be cached against.
+          const right = thaw ? [...b] : b;
+          const joined = joinLabels(a, right);
+          expect([...joined]).toEqual([...new Set([...a, ...b])].sort());
+          expect(Object.isFrozen(joined) || joined === right).toBe(true);
+        }
+      }),
+      RUNS,
+    );
+  });
 });
 
 describe('labelLeq is the partial order of the lattice', () => {
