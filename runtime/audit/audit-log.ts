@@ -45,6 +45,8 @@ export interface AuditSink {
 export interface AuditRecovered {
   readonly chain: AuditChain;
   readonly checkpoints: readonly AuditCheckpoint[];
+  /** Every label tag the recovered records carry. */
+  readonly tags?: readonly string[];
 }
 
 /** The fields of a syscall attempt that the intent records. */

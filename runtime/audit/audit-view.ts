@@ -19,6 +19,8 @@ export class AuditView implements AuditSink {
   constructor(inner: AuditSink, retain = AUDIT_VIEW_RETAIN) {
     this.#inner = inner;
     this.#retain = retain;
+    // A resumed log's seq numbers count the records of earlier runs too, labelled agents' among them.
+    for (const tag of inner.recovered?.tags ?? []) this.#tags.add(tag);
   }
 
   get recovered(): AuditSink['recovered'] {

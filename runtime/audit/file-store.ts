@@ -286,7 +286,7 @@ function recover(path: string, checkpointPath: string, policy: AuditKeyPolicy): 
   if (!result.ok) throw corrupt(`audit log does not verify at seq ${result.seq ?? '?'}: ${result.reason}`, result.seq);
   if (scan.tornBytes > 0) truncateTo(path, scan.validBytes);
   return {
-    recovered: { chain: replay.chain, checkpoints: checkpoints.list },
+    recovered: { chain: replay.chain, checkpoints: checkpoints.list, tags: [...replay.tags].sort() },
     report: {
       created: false,
       records: result.records,

@@ -118,6 +118,8 @@ export function checkCheckpointLines(
  */
 export class AuditReplay {
   readonly chain = new AuditChain();
+  /** Every tag of every record replayed so far (a resumed log's readers are raised by them, see AuditView). */
+  readonly tags = new Set<string>();
   readonly #checkpoints: readonly AuditCheckpoint[];
   readonly #requireAnchored: boolean;
   readonly #pinned: boolean;
@@ -148,6 +150,7 @@ export class AuditReplay {
     const problem = this.chain.check(parsed.record);
     if (problem !== null) return this.#fail(seq, `record ${seq}: ${problem}`);
     this.chain.accept(parsed.record);
+    for (const tag of parsed.record.label) this.tags.add(tag);
     return this.#matchCheckpoints();
   }
 

@@ -7,6 +7,9 @@
 // count then goes to a sink that refuses `secret`. A seq counts every record in the log, so reading one must
 // raise the reader by the labels of everything the log holds; and a record of a labelled agent must carry
 // its label at all (the records of syscalls that named no label of their own carried none).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineTool, type Kernel } from '../../index.js';
@@ -91,6 +94,56 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
       // low-entropy argument is a guess away from its value) must be raised by the label they carry.
       expect(logs.length).toBe(3);
       for (const record of logs) expect(record.label).toContain('secret');
+    }, 60_000);
+
+    it('a kernel resumed over the same log raises readers by the labels of the records it recovered', async () => {
+      // The seq of the first record after a restart counts every record of the earlier runs: a labelled agent's
+      // `n` records there reach a new agent that never met it, unless the resumed log's labels still count.
+      const store = mkdtempSync(join(tmpdir(), 'isokernel-audit-resume-'));
+      const tool = defineTool({ name: 'secret', description: 'a secret count', input: z.unknown(), run: () => 5 });
+      const options = {
+        isolation,
+        store,
+        audit: { file: join(store, 'audit.jsonl'), fsync: 'never' as const },
+        tools: [tool],
+        policy: {
+          capabilities: [
+            { action: 'secret', resource: 'secret' },
+            { action: 'echo', resource: 'echo' },
+          ],
+          labels: {
+            sources: [{ tool: 'secret', tags: ['secret'] }],
+            sinks: [{ tool: 'echo', arg: 'text', deny: ['secret'] }],
+          },
+        },
+      };
+      try {
+        kernel = testKernel(options);
+        const leak = await kernel.run({
+          code: `export default async () => { const n = await sys.tool('secret', {}); for (let i = 0; i < n; i++) await sys.log('x'); }`,
+        });
+        expect(leak.ok, JSON.stringify(leak)).toBe(true);
+        await kernel.close();
+        kernel = testKernel(options);
+        const result = await kernel.run({
+          code: `export default async () => {
+            const page = await sys.audit({ after: -1, limit: 1 });
+            let sent;
+            try { await sys.tool('echo', { text: String(page[0].seq) }); sent = 'sent'; } catch (error) { sent = error.code; }
+            return { seq: page[0].seq, label: await sys.label(), sent };
+          }`,
+        });
+        expect(result.ok, JSON.stringify(result)).toBe(true);
+        if (!result.ok) return;
+        const value = result.value as { seq: number; label: string[]; sent: string };
+        expect(value.seq).toBeGreaterThan(10);
+        expect(value.label).toContain('secret');
+        expect(value.sent).toBe('E_TAINT');
+      } finally {
+        await kernel?.close();
+        kernel = undefined;
+        rmSync(store, { recursive: true, force: true });
+      }
     }, 60_000);
   });
 });
