@@ -33,13 +33,13 @@ const pause = { afterEach: () => new Promise<void>((resolve) => setTimeout(resol
 const kernel = Kernel.create({ isolation: 'inline' });
 const bench = new Bench(benchOptions({ time: 2000, warmupTime: 300 }));
 bench
-  .add('bare isolate + context', () => {
+  .add('bare isolate + context', async () => {
     const isolate = new ivm.Isolate({ memoryLimit: MEMORY_MB * 3 + 64 });
-    isolate.createContextSync();
+    await isolate.createContext();
     isolate.dispose();
   })
-  .add('guest realm (isolate + context + prelude)', () => {
-    new GuestRealm(MEMORY_MB, PRELUDE_CONFIG).dispose();
+  .add('guest realm (isolate + context + prelude)', async () => {
+    (await GuestRealm.build(MEMORY_MB, PRELUDE_CONFIG)).dispose();
   })
   .add(
     'agent spawn, warm pool (module + main + dispose)',
@@ -59,39 +59,39 @@ figures.fromTasks('realm.spawn_warm_pool', bench, 'agent spawn, warm pool (modul
 
 // CPU per build (process.cpuUsage over many builds, all threads): less sensitive than latency to other load on
 // a shared machine, which is what comparisons across runs need.
-function cpuPerBuild(build: () => void, n = 200): number {
-  for (let i = 0; i < 20; i++) build();
+async function cpuPerBuild(build: () => Promise<void>, n = 200): Promise<number> {
+  for (let i = 0; i < 20; i++) await build();
   const start = process.cpuUsage();
-  for (let i = 0; i < n; i++) build();
+  for (let i = 0; i < n; i++) await build();
   const used = process.cpuUsage(start);
   return (used.user + used.system) / n;
 }
-const bareCpu = cpuPerBuild(() => {
+const bareCpu = await cpuPerBuild(async () => {
   const isolate = new ivm.Isolate({ memoryLimit: MEMORY_MB * 3 + 64 });
-  isolate.createContextSync();
+  await isolate.createContext();
   isolate.dispose();
 });
-const realmCpu = cpuPerBuild(() => new GuestRealm(MEMORY_MB, PRELUDE_CONFIG).dispose());
+const realmCpu = await cpuPerBuild(async () => (await GuestRealm.build(MEMORY_MB, PRELUDE_CONFIG)).dispose());
 figures.fromValues('realm.build_cpu', { p50: realmCpu * 1000, p99: null, floor: bareCpu * 1000 });
 
 // Idle heap: the mean over several realms of V8's used heap (plus external memory) once setup is done (no GC
 // is forced: garbage from setup counts, the same way for both).
 const SAMPLES = 16;
-async function meanHeap(make: () => { isolate: ivm.Isolate; dispose(): void }): Promise<number> {
+async function meanHeap(make: () => Promise<{ isolate: ivm.Isolate; dispose(): void }>): Promise<number> {
   let total = 0;
   for (let i = 0; i < SAMPLES; i++) {
-    const made = make();
+    const made = await make();
     const stats = await made.isolate.getHeapStatistics();
     total += stats.used_heap_size + stats.externally_allocated_size;
     made.dispose();
   }
   return total / SAMPLES;
 }
-const bare = await meanHeap(() => {
+const bare = await meanHeap(async () => {
   const isolate = new ivm.Isolate({ memoryLimit: MEMORY_MB * 3 + 64 });
-  isolate.createContextSync();
+  await isolate.createContext();
   return { isolate, dispose: () => isolate.dispose() };
 });
-const realm = await meanHeap(() => new GuestRealm(MEMORY_MB, PRELUDE_CONFIG));
+const realm = await meanHeap(() => GuestRealm.build(MEMORY_MB, PRELUDE_CONFIG));
 figures.fromBytes('realm.idle_heap', [realm], [bare]);
 await figures.publish();

@@ -13,9 +13,11 @@ export interface RealmBinding {
 
 /**
  * An isolate and context in which the prelude has run: everything an agent needs before its own code.
- * Building one costs about 2 ms of isolated-vm setup, so the launcher keeps a few ready (see realm-pool.ts).
- * The host callbacks are installed before the prelude runs and forward to the sandbox that claims the realm;
- * a realm is claimed at most once and disposed with its agent, so nothing can pass from one agent to another.
+ * Building one costs a few milliseconds of isolated-vm setup, so the launcher keeps a few ready (see
+ * realm-pool.ts). `GuestRealm.build` does that work on the isolate's own thread (isolated-vm's async calls), so a
+ * refill does not hold up the kernel's event loop while agents run. The host callbacks are installed before the
+ * prelude runs and forward to the sandbox that claims the realm; a realm is claimed at most once and disposed
+ * with its agent, so nothing can pass from one agent to another.
  */
 export class GuestRealm {
   readonly isolate: ivm.Isolate;
@@ -25,80 +27,115 @@ export class GuestRealm {
   readonly deliver: ivm.Reference<(id: number, reply: string) => void>;
   /** The prelude's runner for `main`. */
   readonly start: ivm.Reference<(ns: unknown, input: string) => void>;
-  #binding: RealmBinding | undefined;
-  #claimed = false;
+  readonly #slot: BindingSlot;
+
+  /** Use `GuestRealm.build`; the constructor only adopts what it built. */
+  constructor(memoryMb: number, parts: RealmParts) {
+    this.memoryMb = memoryMb;
+    this.isolate = parts.isolate;
+    this.context = parts.context;
+    this.deliver = parts.deliver;
+    this.start = parts.start;
+    this.#slot = parts.slot;
+  }
 
   /**
-   * Builds a realm synchronously; no agent code exists yet. `preludeConfig` is the JSON text the prelude
-   * function receives (prelude-config.ts; a sandbox host gets it from the kernel as a string). Throws what
-   * isolated-vm throws.
+   * Builds a realm; no agent code exists yet. `preludeConfig` is the JSON text the prelude function receives
+   * (prelude-config.ts; a sandbox host gets it from the kernel as a string). Rejects with what isolated-vm
+   * throws, the isolate disposed.
    */
-  constructor(memoryMb: number, preludeConfig: string) {
-    this.memoryMb = memoryMb;
-    this.isolate = new ivm.Isolate({
+  static async build(memoryMb: number, preludeConfig: string): Promise<GuestRealm> {
+    const slot: BindingSlot = { binding: undefined, claimed: false };
+    const isolate = new ivm.Isolate({
       memoryLimit: isolateHeapLimitMb(memoryMb),
       onCatastrophicError: () => {
-        if (this.#binding !== undefined) this.#binding.catastrophe();
-        else this.dispose();
+        if (slot.binding !== undefined) slot.binding.catastrophe();
+        else disposeIsolate(isolate);
       },
     });
     try {
-      this.context = this.isolate.createContextSync();
+      const context = await isolate.createContext();
       // The prelude's completion value is a function of the two host callbacks and its configuration: the
       // callbacks reach it as arguments and are never on the global object.
-      const prelude = compilePrelude(this.isolate).runSync(this.context, { reference: true }) as ivm.Reference<
+      const script = await compilePrelude(isolate);
+      const prelude = (await script.run(context, { reference: true })) as ivm.Reference<
         (...args: unknown[]) => unknown[]
       >;
       const enter = new ivm.Callback(
         (id: unknown, syscall: unknown, payload: unknown) =>
-          this.#binding?.enter(id, syscall, payload) ?? encodeError('E_KILLED', 'no agent'),
+          slot.binding?.enter(id, syscall, payload) ?? encodeError('E_KILLED', 'no agent'),
         { sync: true },
       );
-      const done = new ivm.Callback((reply: unknown) => this.#binding?.done(reply), { ignored: true });
-      const exported = prelude.applySync(undefined, [enter, done, preludeConfig], {
+      const done = new ivm.Callback((reply: unknown) => slot.binding?.done(reply), { ignored: true });
+      const exported = (await prelude.apply(undefined, [enter, done, preludeConfig], {
         result: { reference: true },
-      }) as unknown as ivm.Reference<unknown[]>;
+      })) as unknown as ivm.Reference<unknown[]>;
       prelude.release();
-      this.deliver = exported.getSync(0, { reference: true }) as ivm.Reference<(id: number, reply: string) => void>;
-      this.start = exported.getSync(1, { reference: true }) as ivm.Reference<(ns: unknown, input: string) => void>;
-      recordIsolateSize(this.isolate, this.isolate.getHeapStatisticsSync());
+      const deliver = (await exported.get(0, { reference: true })) as ivm.Reference<
+        (id: number, reply: string) => void
+      >;
+      const start = (await exported.get(1, { reference: true })) as ivm.Reference<(ns: unknown, input: string) => void>;
+      recordIsolateSize(isolate, await isolate.getHeapStatistics());
+      return new GuestRealm(memoryMb, { isolate, context, deliver, start, slot });
     } catch (error) {
-      this.dispose();
+      disposeIsolate(isolate);
       throw error;
     }
   }
 
   /** Hands the realm to one sandbox. Throws Error if it was claimed before. */
   claim(binding: RealmBinding): void {
-    if (this.#claimed) throw new Error('realm already claimed');
-    this.#claimed = true;
-    this.#binding = binding;
+    if (this.#slot.claimed) throw new Error('realm already claimed');
+    this.#slot.claimed = true;
+    this.#slot.binding = binding;
   }
 
   dispose(): void {
-    try {
-      this.isolate.dispose();
-    } catch {
-      // Already disposed.
-    }
-    forgetIsolate(this.isolate);
+    disposeIsolate(this.isolate);
   }
+}
+
+/** What the host callbacks forward to: filled in when a sandbox claims the realm. */
+interface BindingSlot {
+  binding: RealmBinding | undefined;
+  claimed: boolean;
+}
+
+/** What `GuestRealm.build` hands the constructor. */
+export interface RealmParts {
+  readonly isolate: ivm.Isolate;
+  readonly context: ivm.Context;
+  readonly deliver: ivm.Reference<(id: number, reply: string) => void>;
+  readonly start: ivm.Reference<(ns: unknown, input: string) => void>;
+  readonly slot: BindingSlot;
+}
+
+function disposeIsolate(isolate: ivm.Isolate): void {
+  try {
+    isolate.dispose();
+  } catch {
+    // Already disposed.
+  }
+  forgetIsolate(isolate);
 }
 
 // V8's code cache for the prelude, produced by the first realm in this process: later isolates skip parsing
 // and compiling it (≈ 0.7 ms each). V8 checks the data and compiles normally if it rejects it.
 let preludeCache: ivm.ExternalCopy<ArrayBuffer> | undefined;
 
-function compilePrelude(isolate: ivm.Isolate): ivm.Script {
+async function compilePrelude(isolate: ivm.Isolate): Promise<ivm.Script> {
   if (preludeCache !== undefined) {
-    const script = isolate.compileScriptSync(getPreludeSource(), {
+    const script = await isolate.compileScript(getPreludeSource(), {
       filename: PRELUDE_FILENAME,
       cachedData: preludeCache,
     });
     if ((script as { cachedDataRejected?: boolean }).cachedDataRejected === true) preludeCache = undefined;
     return script;
   }
-  const script = isolate.compileScriptSync(getPreludeSource(), { filename: PRELUDE_FILENAME, produceCachedData: true });
-  preludeCache = (script as ivm.CachedDataResult).cachedData;
+  const script = await isolate.compileScript(getPreludeSource(), {
+    filename: PRELUDE_FILENAME,
+    produceCachedData: true,
+  });
+  preludeCache ??= (script as ivm.CachedDataResult).cachedData;
   return script;
 }

@@ -1,7 +1,7 @@
 import type ivm from 'isolated-vm';
 
 /**
- * What this process's isolates occupy by their last heap readings (physical + external bytes), summed.
+ * What this process's isolates occupy by their last heap readings (physical heap bytes), summed.
  *
  * The watchdog charges a busy isolate with the process's memory growth outside any V8 heap (off-heap buffers V8
  * does not count). Resident memory is per process, so without this ledger that growth also held every other
@@ -12,9 +12,14 @@ import type ivm from 'isolated-vm';
 const sizes = new Map<ivm.Isolate, number>();
 let total = 0;
 
-/** Records `isolate`'s size from a heap reading taken while it was idle. */
+/**
+ * Records `isolate`'s size from a heap reading taken while it was idle: its heap's physical size only. External
+ * memory is not counted: an ArrayBuffer's backing store is reported in full when it is allocated, but its pages
+ * become resident only when written, so an agent holding an untouched 32 MB buffer would have credited the
+ * ledger with memory the process never grew by, forgiving an ICU-copy attacker its charged off-heap bytes.
+ */
 export function recordIsolateSize(isolate: ivm.Isolate, stats: ivm.HeapStatistics): void {
-  const bytes = stats.total_physical_size + stats.externally_allocated_size;
+  const bytes = stats.total_physical_size;
   total += bytes - (sizes.get(isolate) ?? 0);
   sizes.set(isolate, bytes);
 }

@@ -7,8 +7,9 @@ const MAX_POOLED_SIZES = 4;
 
 /**
  * Keeps a few realms ready so that spawning an agent does not wait for isolated-vm to build an isolate and a
- * context. `take` never returns a realm twice; refills happen one realm per event-loop turn after a take, off
- * the spawn's own path. A realm never claimed is disposed on `close`.
+ * context. `take` never returns a realm twice; refills build one realm at a time after a take, on the isolate's
+ * own thread (GuestRealm.build), off the spawn's path and the kernel's event loop. A realm never claimed is
+ * disposed on `close`, including one whose build finishes after it.
  */
 export class RealmPool {
   readonly #size: number;
@@ -23,18 +24,17 @@ export class RealmPool {
     this.#size = size;
   }
 
-  /** A realm for an agent allowed `memoryMb`: an idle one, or a new one. Throws what building one throws. */
-  take(memoryMb: number): GuestRealm {
+  /** A realm for an agent allowed `memoryMb`: an idle one, or a new one. Rejects with what building one throws. */
+  take(memoryMb: number): Promise<GuestRealm> {
     const idle = this.#idle.get(memoryMb);
     let realm = idle?.pop();
     // An idle realm runs no agent code, but if isolated-vm ever disposed one, do not hand it out.
     while (realm?.isolate.isDisposed === true) realm = idle?.pop();
-    realm ??= new GuestRealm(memoryMb, this.#preludeConfig);
     if (!this.#closed && this.#size > 0 && (idle !== undefined || this.#idle.size < MAX_POOLED_SIZES)) {
       if (idle === undefined) this.#idle.set(memoryMb, []);
       this.#scheduleRefill();
     }
-    return realm;
+    return realm === undefined ? GuestRealm.build(memoryMb, this.#preludeConfig) : Promise.resolve(realm);
   }
 
   /** Starts filling the pool for `memoryMb` ahead of the first take (a sandbox host warming up). */
@@ -56,22 +56,34 @@ export class RealmPool {
     return this.#idle.get(memoryMb)?.length ?? 0;
   }
 
+  // One build in flight at a time, for the first size short of realms; the next starts when it lands.
   #scheduleRefill(): void {
-    if (this.#refilling) return;
-    this.#refilling = true;
-    setImmediate(() => {
-      this.#refilling = false;
-      if (this.#closed) return;
-      for (const [memoryMb, realms] of this.#idle) {
-        if (realms.length >= this.#size) continue;
-        try {
-          realms.push(new GuestRealm(memoryMb, this.#preludeConfig));
-        } catch {
-          return; // Out of resources: spawns build realms on demand and report their own failures.
-        }
-        this.#scheduleRefill();
-        return;
+    if (this.#refilling || this.#closed) return;
+    let short: number | undefined;
+    for (const [memoryMb, realms] of this.#idle) {
+      if (realms.length < this.#size) {
+        short = memoryMb;
+        break;
       }
-    });
+    }
+    if (short === undefined) return;
+    const memoryMb = short;
+    this.#refilling = true;
+    GuestRealm.build(memoryMb, this.#preludeConfig).then(
+      (realm) => {
+        this.#refilling = false;
+        const realms = this.#idle.get(memoryMb);
+        if (this.#closed || realms === undefined) {
+          realm.dispose();
+          return;
+        }
+        realms.push(realm);
+        this.#scheduleRefill();
+      },
+      () => {
+        // Out of resources: spawns build realms on demand and report their own failures.
+        this.#refilling = false;
+      },
+    );
   }
 }

@@ -109,9 +109,14 @@ export class Sandbox implements Watched {
 
     let realm: GuestRealm;
     try {
-      realm = this.#spec.realms.take(limits.memory_mb);
+      realm = await this.#spec.realms.take(limits.memory_mb);
     } catch {
       return this.#fail('E_INTERNAL', 'internal kernel error');
+    }
+    // Killed (or out of time) while its realm was being built: the realm was never claimed.
+    if (this.#ended) {
+      realm.dispose();
+      return;
     }
     realm.claim({
       enter: this.#enter,

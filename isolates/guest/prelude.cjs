@@ -207,7 +207,8 @@
   // JSON text of the first `count` arguments of `list` (an absent one as null), serialized one argument at a
   // time so that a toJSON planted on Array.prototype cannot replace the envelope (the syscall's own argument
   // positions). Each argument is serialized exactly once; its getters and toJSON run here, in the agent's
-  // realm. Only objects can hold a function or symbol deep inside, so only they pay for the replacer.
+  // realm. Only objects, and a BigInt through a planted BigInt.prototype.toJSON (the one primitive JSON asks for
+  // toJSON), can put a function or symbol into the text, so only they pay for the replacer.
   /** @type {(list: unknown[], count: number) => string} */
   const encodeArgs = (list, count) => {
     let text = '[';
@@ -215,7 +216,9 @@
       const value = i < list.length ? list[i] : undefined;
       const type = typeof value;
       if (type === 'function' || type === 'symbol') throw strictReplacer;
-      const part = type === 'object' && value !== null ? JSONStringify(value, strictReplacer) : JSONStringify(value);
+      const plain =
+        type === 'string' || type === 'number' || type === 'boolean' || value === undefined || value === null;
+      const part = plain ? JSONStringify(value) : JSONStringify(value, strictReplacer);
       text += (i === 0 ? '' : ',') + (part === undefined ? 'null' : part);
     }
     return `${text}]`;

@@ -285,6 +285,27 @@ export default async function main() {
       expect(logs).toEqual(['line 7']);
     });
 
+    it('a toJSON planted on BigInt.prototype cannot smuggle a function or symbol past the encoding', async () => {
+      // BigInt is the one primitive JSON asks for toJSON: its result must be checked like an object's.
+      const result = await kernel.run({
+        code: `export default async function main() {
+  const codes = [];
+  for (const made of [() => () => 1, () => Symbol('s'), () => ({ f: () => 1 })]) {
+    BigInt.prototype.toJSON = made;
+    try { await sys.tool('record', 1n); codes.push('sent'); } catch (error) { codes.push(error.code); }
+  }
+  BigInt.prototype.toJSON = function () { return 'big'; };
+  codes.push(await sys.tool('record', 2n));
+  return codes;
+}`,
+      });
+      expect(result, JSON.stringify(result)).toMatchObject({
+        ok: true,
+        value: ['E_BAD_ARG', 'E_BAD_ARG', 'E_BAD_ARG', { got: 'it' }],
+      });
+      expect(received).toEqual(['big']);
+    });
+
     it('the host keeps working after all of it', async () => {
       const result = await kernel.run({
         code: 'export default async function main() { return sys.tool("echo", [1, 2]); }',

@@ -17,22 +17,30 @@ import { GuestRealm } from '../../isolates/guest-realm.js';
 import { PRELUDE_CONFIG } from '../../isolates/prelude-config.js';
 import { RealmPool } from '../../isolates/realm-pool.js';
 import { isolateHeapLimitMb } from '../../isolates/watchdog.js';
-import { ISOLATION_MODES, testKernel } from '../helpers/kernel.js';
+import { ISOLATION_MODES, testKernel, waitFor } from '../helpers/kernel.js';
 
 const LIMITS = { cpu_ms: 1000, wall_ms: 3000, memory_mb: 32 };
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
-// Every realm any sandbox claims in this file, in claim order.
+// Every realm any sandbox claims in this file, in claim order; and every realm built, in build order.
 const claimed: GuestRealm[] = [];
+const built: GuestRealm[] = [];
 const originalClaim = GuestRealm.prototype.claim;
+const originalBuild = GuestRealm.build;
 beforeAll(() => {
   GuestRealm.prototype.claim = function (this: GuestRealm, binding) {
     claimed.push(this);
     return originalClaim.call(this, binding);
   };
+  GuestRealm.build = async (memoryMb, config) => {
+    const realm = await originalBuild.call(GuestRealm, memoryMb, config);
+    built.push(realm);
+    return realm;
+  };
 });
 afterAll(() => {
   GuestRealm.prototype.claim = originalClaim;
+  GuestRealm.build = originalBuild;
 });
 
 function expectNoReuse(): void {
@@ -216,9 +224,9 @@ describe('limits', () => {
       expect(realm?.isolate.isDisposed).toBe(true);
     }
     const pool = new RealmPool(PRELUDE_CONFIG, 2);
-    const warm = pool.take(64);
-    for (let i = 0; i < 5; i++) await tick();
-    const small = pool.take(16);
+    const warm = await pool.take(64);
+    await waitFor(() => pool.idle(64) === 2, 'refill');
+    const small = await pool.take(16);
     expect(small.memoryMb).toBe(16);
     const stats = small.isolate.getHeapStatisticsSync();
     expect(stats.heap_size_limit).toBeLessThan((isolateHeapLimitMb(16) + 32) * 1024 * 1024);
@@ -249,7 +257,7 @@ describe('limits', () => {
 
 describe('the pool itself', () => {
   it('an unclaimed realm reaches no kernel: its callbacks are gone from the global and enter refuses', async () => {
-    const realm = new GuestRealm(16, PRELUDE_CONFIG);
+    const realm = await GuestRealm.build(16, PRELUDE_CONFIG);
     try {
       const globals = realm.context.evalSync(
         'JSON.stringify([typeof __isokernel_enter, typeof __isokernel_done, typeof sys.tool])',
@@ -266,14 +274,18 @@ describe('the pool itself', () => {
 
   it('close stops refills: no realm is built after close, not even by a take already scheduled', async () => {
     const pool = new RealmPool(PRELUDE_CONFIG, 2);
-    const taken = pool.take(16);
+    // The take starts a refill; closing while that build is in flight must dispose it when it lands.
+    const taken = await pool.take(16);
     pool.close();
-    for (let i = 0; i < 5; i++) await tick();
+    const before = built.length;
+    const live = () => built.slice(before).filter((realm) => !realm.isolate.isDisposed).length;
+    await new Promise((resolve) => setTimeout(resolve, 300));
     expect(pool.idle(16)).toBe(0);
-    const late = pool.take(16);
-    for (let i = 0; i < 5; i++) await tick();
+    const late = await pool.take(16);
+    await new Promise((resolve) => setTimeout(resolve, 100));
     expect(pool.idle(16)).toBe(0);
     for (const realm of [taken, late]) realm.dispose();
+    expect(live()).toBe(0);
   });
 
   it('a process exits promptly after kernel.close() (idle realms keep nothing alive)', async () => {

@@ -35,13 +35,18 @@ const BUILTINS: Record<string, Builtin> = {
 
 describe('built-ins that ignore termination', () => {
   for (const [name, { agent, limits }] of Object.entries(BUILTINS)) {
+    // How long the built-in runs on after the kill depends on when the kill lands, which a loaded machine moves:
+    // the hole is pinned as open when either of two tries shows both symptoms.
     it.fails(`HOLE (inline): ${name} is reported E_QUOTA and keeps the kernel process busy`, async () => {
-      const child = await runInChild(agent, { limits, timeoutMs: 25_000, exitGraceMs: 3000 });
-      pinHole(name, {
-        'the agent was reported E_QUOTA': child.result?.ok === false && child.result.error.code === 'E_QUOTA',
-        'the kernel closed but its process had not exited 3 s later': child.hungAfterClose,
-      });
-    });
+      for (let attempt = 1; ; attempt++) {
+        const child = await runInChild(agent, { limits, timeoutMs: 25_000, exitGraceMs: 3000 });
+        const symptoms = {
+          'the agent was reported E_QUOTA': child.result?.ok === false && child.result.error.code === 'E_QUOTA',
+          'the kernel closed but its process had not exited 3 s later': child.hungAfterClose,
+        };
+        if (attempt === 2 || Object.values(symptoms).every(Boolean)) return pinHole(name, symptoms);
+      }
+    }, 70_000);
 
     it(`${name} (process tier): E_QUOTA in bounded time, the host is killed, the kernel serves on`, async () => {
       const batch = await runBatchInChild([agent, HEALTHY_AGENT], limits, 40_000, 'process');

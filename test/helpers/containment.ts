@@ -71,4 +71,6 @@ export function pinHole(name: string, symptoms: Record<string, boolean>): void {
     .filter(([, seen]) => !seen)
     .map(([symptom]) => symptom);
   if (missing.length === 0) throw new Error(`${name} is open: ${Object.keys(symptoms).join(', ')}`);
+  // Not thrown (the pin must fail only for its own reason); printed so a run that lost the symptom says which.
+  console.error(`pinHole ${name}: symptom not seen: ${missing.join('; ')}`);
 }

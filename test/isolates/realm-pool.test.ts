@@ -3,7 +3,7 @@ import type { Kernel } from '../../index.js';
 import type { GuestRealm } from '../../isolates/guest-realm.js';
 import { PRELUDE_CONFIG } from '../../isolates/prelude-config.js';
 import { RealmPool } from '../../isolates/realm-pool.js';
-import { testKernel } from '../helpers/kernel.js';
+import { testKernel, waitFor } from '../helpers/kernel.js';
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
@@ -12,9 +12,10 @@ const built: GuestRealm[] = vi.hoisted(() => []);
 vi.mock('../../isolates/guest-realm.js', async (importOriginal) => {
   const original = await importOriginal<typeof import('../../isolates/guest-realm.js')>();
   class RecordedRealm extends original.GuestRealm {
-    constructor(memoryMb: number, config: string) {
-      super(memoryMb, config);
-      built.push(this);
+    static override async build(memoryMb: number, config: string) {
+      const realm = await original.GuestRealm.build(memoryMb, config);
+      built.push(realm);
+      return realm;
     }
   }
   return { ...original, GuestRealm: RecordedRealm };
@@ -23,16 +24,15 @@ vi.mock('../../isolates/guest-realm.js', async (importOriginal) => {
 describe('RealmPool', () => {
   it('refills after a take, never hands out a realm twice, and disposes idle realms on close', async () => {
     const pool = new RealmPool(PRELUDE_CONFIG, 2);
-    const first = pool.take(32);
-    for (let i = 0; i < 5; i++) await tick();
-    expect(pool.idle(32)).toBe(2);
-    const second = pool.take(32);
-    const third = pool.take(32);
+    const first = await pool.take(32);
+    await waitFor(() => pool.idle(32) === 2, 'refill');
+    const second = await pool.take(32);
+    const third = await pool.take(32);
     expect(new Set([first, second, third]).size).toBe(3);
     expect(second.isolate.isDisposed).toBe(false);
+    await waitFor(() => pool.idle(32) === 2, 'refill');
     for (let i = 0; i < 5; i++) await tick();
-    const idle = pool.idle(32);
-    expect(idle).toBe(2);
+    expect(pool.idle(32)).toBe(2);
     pool.close();
     expect(pool.idle(32)).toBe(0);
     for (const realm of [first, second, third]) realm.dispose();
@@ -40,9 +40,9 @@ describe('RealmPool', () => {
 
   it('keeps separate realms per memory size, with that size’s V8 limit', async () => {
     const pool = new RealmPool(PRELUDE_CONFIG, 1);
-    const small = pool.take(16);
-    const large = pool.take(64);
-    for (let i = 0; i < 5; i++) await tick();
+    const small = await pool.take(16);
+    const large = await pool.take(64);
+    await waitFor(() => pool.idle(16) === 1 && pool.idle(64) === 1, 'refill');
     expect(pool.idle(16)).toBe(1);
     expect(pool.idle(64)).toBe(1);
     expect(small.memoryMb).toBe(16);
@@ -52,9 +52,9 @@ describe('RealmPool', () => {
     large.dispose();
   });
 
-  it('a realm is claimed once; before that, the guest cannot reach any kernel', () => {
+  it('a realm is claimed once; before that, the guest cannot reach any kernel', async () => {
     const pool = new RealmPool(PRELUDE_CONFIG, 0);
-    const realm = pool.take(16);
+    const realm = await pool.take(16);
     const binding = { enter: () => 'v1', done: () => {}, catastrophe: () => {} };
     realm.claim(binding);
     expect(() => realm.claim(binding)).toThrow(/claimed/);
@@ -83,14 +83,14 @@ describe('agents on pooled realms', () => {
 describe('RealmPool robustness', () => {
   it('never hands out a realm whose isolate is already disposed', async () => {
     const pool = new RealmPool(PRELUDE_CONFIG, 2);
-    pool.take(16).dispose();
-    for (let i = 0; i < 5; i++) await tick();
-    expect(pool.idle(16)).toBe(2);
+    (await pool.take(16)).dispose();
+    await waitFor(() => pool.idle(16) === 2, 'refill');
     // Dispose both idle realms behind the pool's back, as a catastrophic error would.
-    for (const realm of built.slice(-2)) realm.dispose();
-    const taken = pool.take(16);
+    const disposed = built.slice(-2);
+    for (const realm of disposed) realm.dispose();
+    const taken = await pool.take(16);
     expect(taken.isolate.isDisposed).toBe(false);
-    expect(built.slice(-3, -1)).not.toContain(taken);
+    expect(disposed).not.toContain(taken);
     taken.dispose();
     pool.close();
   });

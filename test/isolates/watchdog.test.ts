@@ -66,7 +66,7 @@ describe('Watchdog', () => {
     const busy = context.eval('const end = Date.now() + 800; while (Date.now() < end) {}');
     const others: GuestRealm[] = [];
     for (let i = 0; i < 40 && w.hit() === undefined; i++) {
-      others.push(new GuestRealm(32, PRELUDE_CONFIG));
+      others.push(await GuestRealm.build(32, PRELUDE_CONFIG));
       await new Promise((resolve) => setTimeout(resolve, 6));
     }
     await busy.catch(() => {});
