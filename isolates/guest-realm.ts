@@ -120,10 +120,14 @@ function disposeIsolate(isolate: ivm.Isolate): void {
 }
 
 // V8's code cache for the prelude, produced by the first realm in this process: later isolates skip parsing
-// and compiling it (≈ 0.7 ms each). V8 checks the data and compiles normally if it rejects it.
+// and compiling it (≈ 0.7 ms each, and the memory of a full compile in every realm). V8 checks the data and
+// compiles normally if it rejects it. Builds that start while the first is producing it wait for it: a burst of
+// concurrent spawns would otherwise each compile from scratch.
 let preludeCache: ivm.ExternalCopy<ArrayBuffer> | undefined;
+let producing: Promise<unknown> | undefined;
 
 async function compilePrelude(isolate: ivm.Isolate): Promise<ivm.Script> {
+  if (preludeCache === undefined && producing !== undefined) await producing.catch(() => {});
   if (preludeCache !== undefined) {
     const script = await isolate.compileScript(getPreludeSource(), {
       filename: PRELUDE_FILENAME,
@@ -132,10 +136,16 @@ async function compilePrelude(isolate: ivm.Isolate): Promise<ivm.Script> {
     if ((script as { cachedDataRejected?: boolean }).cachedDataRejected === true) preludeCache = undefined;
     return script;
   }
-  const script = await isolate.compileScript(getPreludeSource(), {
+  const compiling = isolate.compileScript(getPreludeSource(), {
     filename: PRELUDE_FILENAME,
     produceCachedData: true,
   });
-  preludeCache ??= (script as ivm.CachedDataResult).cachedData;
-  return script;
+  producing ??= compiling;
+  try {
+    const script = await compiling;
+    preludeCache ??= (script as ivm.CachedDataResult).cachedData;
+    return script;
+  } finally {
+    if (producing === compiling) producing = undefined;
+  }
 }
