@@ -47,9 +47,22 @@ const QUARTER = manyLets(30_000);
 describe('quadratic static check of agent source', () => {
   it('the check is linear: four times the bindings in one scope cost about four times as much, not sixteen', () => {
     expect(checkModuleSource(BIG)).toEqual({ ok: true });
-    const big = fastestMs(() => checkModuleSource(BIG), 5);
-    const quarter = fastestMs(() => checkModuleSource(QUARTER), 5);
-    expect(big / quarter).toBeLessThan(8);
+    // Quadratic work gives 16 here; linear gives 3.5–5.3 (Node 20 and 24, idle). The two sizes are timed in
+    // turn, so a burst of other work on the machine lands on both rather than on one phase (measured one size
+    // after the other, the ratio once read 13.5 under CI load), and the bound leaves room for a GC pause.
+    let big = Number.POSITIVE_INFINITY;
+    let quarter = Number.POSITIVE_INFINITY;
+    for (let round = 0; round < 7; round++) {
+      big = Math.min(
+        big,
+        fastestMs(() => checkModuleSource(BIG), 1),
+      );
+      quarter = Math.min(
+        quarter,
+        fastestMs(() => checkModuleSource(QUARTER), 1),
+      );
+    }
+    expect(big / quarter, `big ${big.toFixed(1)} ms, quarter ${quarter.toFixed(1)} ms`).toBeLessThan(10);
   });
 
   describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
