@@ -56,34 +56,41 @@ export class RealmPool {
     return this.#idle.get(memoryMb)?.length ?? 0;
   }
 
-  // One build in flight at a time, for the first size short of realms; the next starts when it lands.
+  // One build in flight at a time, for the first size short of realms; the next starts when it lands. A build
+  // starts on the next event-loop turn: creating the isolate itself is synchronous, and must not sit on the path
+  // of the spawn whose take asked for the refill.
   #scheduleRefill(): void {
     if (this.#refilling || this.#closed) return;
-    let short: number | undefined;
-    for (const [memoryMb, realms] of this.#idle) {
-      if (realms.length < this.#size) {
-        short = memoryMb;
-        break;
-      }
-    }
-    if (short === undefined) return;
-    const memoryMb = short;
     this.#refilling = true;
-    GuestRealm.build(memoryMb, this.#preludeConfig).then(
-      (realm) => {
-        this.#refilling = false;
-        const realms = this.#idle.get(memoryMb);
-        if (this.#closed || realms === undefined) {
-          realm.dispose();
-          return;
+    setImmediate(() => {
+      let short: number | undefined;
+      for (const [memoryMb, realms] of this.#idle) {
+        if (realms.length < this.#size) {
+          short = memoryMb;
+          break;
         }
-        realms.push(realm);
-        this.#scheduleRefill();
-      },
-      () => {
-        // Out of resources: spawns build realms on demand and report their own failures.
+      }
+      if (this.#closed || short === undefined) {
         this.#refilling = false;
-      },
-    );
+        return;
+      }
+      const memoryMb = short;
+      GuestRealm.build(memoryMb, this.#preludeConfig).then(
+        (realm) => {
+          this.#refilling = false;
+          const realms = this.#idle.get(memoryMb);
+          if (this.#closed || realms === undefined) {
+            realm.dispose();
+            return;
+          }
+          realms.push(realm);
+          this.#scheduleRefill();
+        },
+        () => {
+          // Out of resources: spawns build realms on demand and report their own failures.
+          this.#refilling = false;
+        },
+      );
+    });
   }
 }
