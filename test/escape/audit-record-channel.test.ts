@@ -37,6 +37,20 @@ const PROBE = `export default async () => {
   return { own: own.agent === me, gap, label: await sys.label(), sent };
 }`;
 
+// A tool whose result is labelled `secret`, and an echo that refuses `secret` in its text.
+const secretTool = (secret: number) =>
+  defineTool({ name: 'secret', description: 'a secret count', input: z.unknown(), run: () => secret });
+const SECRET_POLICY = {
+  capabilities: [
+    { action: 'secret', resource: 'secret' },
+    { action: 'echo', resource: 'echo' },
+  ],
+  labels: {
+    sources: [{ tool: 'secret', tags: ['secret'] }],
+    sinks: [{ tool: 'echo', arg: 'text', deny: ['secret'] }],
+  },
+};
+
 describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
   let kernel: Kernel | undefined;
   afterEach(async () => {
@@ -45,21 +59,12 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
   });
 
   async function probe(secret: number) {
-    const tool = defineTool({ name: 'secret', description: 'a secret count', input: z.unknown(), run: () => secret });
+    const tool = secretTool(secret);
     kernel = testKernel({
       isolation,
       tools: [tool],
       limits: { wall_ms: 20_000, cpu_ms: 10_000 },
-      policy: {
-        capabilities: [
-          { action: 'secret', resource: 'secret' },
-          { action: 'echo', resource: 'echo' },
-        ],
-        labels: {
-          sources: [{ tool: 'secret', tags: ['secret'] }],
-          sinks: [{ tool: 'echo', arg: 'text', deny: ['secret'] }],
-        },
-      },
+      policy: SECRET_POLICY,
     });
     kernel.programs.add(
       'leaker',
@@ -100,22 +105,13 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
       // The seq of the first record after a restart counts every record of the earlier runs: a labelled agent's
       // `n` records there reach a new agent that never met it, unless the resumed log's labels still count.
       const store = mkdtempSync(join(tmpdir(), 'isokernel-audit-resume-'));
-      const tool = defineTool({ name: 'secret', description: 'a secret count', input: z.unknown(), run: () => 5 });
+      const tool = secretTool(5);
       const options = {
         isolation,
         store,
         audit: { file: join(store, 'audit.jsonl'), fsync: 'never' as const },
         tools: [tool],
-        policy: {
-          capabilities: [
-            { action: 'secret', resource: 'secret' },
-            { action: 'echo', resource: 'echo' },
-          ],
-          labels: {
-            sources: [{ tool: 'secret', tags: ['secret'] }],
-            sinks: [{ tool: 'echo', arg: 'text', deny: ['secret'] }],
-          },
-        },
+        policy: SECRET_POLICY,
       };
       try {
         kernel = testKernel(options);
