@@ -155,12 +155,13 @@ export class HostPool {
   }
 
   // A host for a new top-level run: a ready one with room, else one cooling (ready in a few ms), else one still
-  // starting, else a new one.
+  // starting, else a new one. Never a tainted host: an agent was ended there by force, so its isolate thread may
+  // still be running (or the host is about to be SIGKILLed); it only serves the runs it already has.
   #choose(): SandboxHost {
     let best: SandboxHost | undefined;
     let bestScore = Number.POSITIVE_INFINITY;
     for (const [host, state] of this.#hosts) {
-      if (!host.alive || state.retiring || state.runs.size >= this.#options.agentsPerHost) continue;
+      if (!host.alive || host.tainted || state.retiring || state.runs.size >= this.#options.agentsPerHost) continue;
       const score = (state.ready ? 0 : 2) + (state.coolingUntil === undefined ? 0 : 1) + state.runs.size / 1000;
       if (score < bestScore) {
         best = host;
