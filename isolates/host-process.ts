@@ -1,10 +1,6 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import type { ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import type { Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Attempt, type AuditSubject } from '../runtime/audit/attempt.js';
 import type { AuditLog } from '../runtime/audit/audit-log.js';
 import type { ErrorCode, KernelErrorInfo } from '../runtime/core/errors.js';
@@ -12,54 +8,8 @@ import type { AgentSession } from '../runtime/process/session.js';
 import { dispatch } from '../syscalls/dispatch.js';
 import { decodePayload } from '../syscalls/wire.js';
 import { encodeFrame, FROM_HOST, FrameReader, OVERSIZED, TO_HOST } from './host-protocol.js';
+import { type HostEntry, spawnHost, takePrestartedHost } from './host-spawn.js';
 import type { SandboxUsage } from './sandbox.js';
-
-/** How a sandbox host is started: the Node binary's arguments before the entry, and the entry script. */
-export interface HostEntry {
-  readonly execArgv: readonly string[];
-  readonly script: string;
-}
-
-let sourceEntry: HostEntry | undefined;
-
-/**
- * The sandbox host program beside this module: the built .js. Run from source (tests, benches), the .ts is
- * bundled once per process with esbuild (the TypeScript loader's own compiler) into node_modules/.cache, so
- * hosts start as fast as built ones; without esbuild it runs through tsx, by absolute path since the host's
- * cwd is an empty temp dir.
- */
-export function defaultHostEntry(): HostEntry {
-  const here = fileURLToPath(import.meta.url);
-  if (!here.endsWith('.ts')) return { execArgv: [], script: join(here, '..', 'sandbox-host.js') };
-  sourceEntry ??= bundleFromSource(here);
-  return sourceEntry;
-}
-
-function bundleFromSource(here: string): HostEntry {
-  const require = createRequire(import.meta.url);
-  const source = join(here, '..', 'sandbox-host.ts');
-  try {
-    const esbuild = require('esbuild') as typeof import('esbuild');
-    const root = join(here, '..', '..');
-    const dir = mkdtempSync(join(root, 'node_modules', '.cache', 'isokernel-host-'));
-    mkdirSync(join(dir, 'guest'));
-    copyFileSync(join(here, '..', 'guest', 'prelude.cjs'), join(dir, 'guest', 'prelude.cjs'));
-    esbuild.buildSync({
-      entryPoints: [source],
-      outfile: join(dir, 'sandbox-host.mjs'),
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      target: 'node20',
-      packages: 'external',
-      logLevel: 'silent',
-    });
-    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
-    return { execArgv: [], script: join(dir, 'sandbox-host.mjs') };
-  } catch {
-    return { execArgv: ['--import', pathToFileURL(require.resolve('tsx')).href], script: source };
-  }
-}
 
 /** What the kernel learns when an agent of a host ends. */
 export interface HostedOutcome {
@@ -151,19 +101,14 @@ export class SandboxHost {
 
   constructor(settings: HostSettings) {
     this.#settings = settings;
-    this.#dir = mkdtempSync(join(tmpdir(), 'isokernel-host-'));
     this.ready = new Promise((resolve) => {
       this.#markReady = resolve;
     });
-    // A scrubbed environment (nothing of the kernel's: no keys, tokens or paths) and an empty working
-    // directory; fd 3 is the frame channel, stderr is drained and discarded (isolated-vm prints there).
-    this.#child = spawn(process.execPath, ['--no-node-snapshot', ...settings.entry.execArgv, settings.entry.script], {
-      cwd: this.#dir,
-      env: { TZ: 'UTC', LANG: 'C' },
-      stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
-    });
+    // The CLI may have started this process's first host before the kernel loaded (host-spawn.ts).
+    const { child, dir } = takePrestartedHost(settings.entry) ?? spawnHost(settings.entry);
+    this.#child = child;
+    this.#dir = dir;
     this.pid = this.#child.pid ?? -1;
-    this.#child.stderr?.resume();
     this.#channel = this.#child.stdio[3] as Socket;
     const reader = new FrameReader(
       settings.maxFrameBytes,

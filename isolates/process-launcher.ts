@@ -1,7 +1,8 @@
 import type { AgentLauncher, AgentProcess, LaunchRequest } from '../runtime/process/agent-launcher.js';
 import type { RunResult } from '../runtime/process/run-result.js';
 import { DEFAULT_HOST_POOL, HostPool, type HostPoolOptions } from './host-pool.js';
-import { defaultHostEntry, type HostEntry, type HostedOutcome } from './host-process.js';
+import type { HostedOutcome } from './host-process.js';
+import { defaultHostEntry, type HostEntry } from './host-spawn.js';
 import { PRELUDE_CONFIG } from './prelude-config.js';
 import { DEFAULT_TICK_MS } from './watchdog.js';
 

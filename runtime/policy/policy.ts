@@ -17,13 +17,22 @@
  * Every error names the file, line and column of the offending node.
  */
 import { readFileSync } from 'node:fs';
-import { isMap, isPair, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
+import { createRequire } from 'node:module';
+import type { Node } from 'yaml';
 import { z } from 'zod';
 import { MAX_USES } from '../capability/token.js';
 import { type Constraints, constraintsSchema } from '../core/constraint-match.js';
 import { IsokernelError } from '../core/errors.js';
 import { isActionPattern, resourcePatternError } from '../core/resource-match.js';
 import { type LimitField, limitBounds } from '../process/limits.js';
+
+// yaml is loaded on the first policy text, not with the kernel: a run without a policy file (or with an object)
+// must not pay for it at CLI start (bench/cli.bench.ts). Its CommonJS build is the same code as its ESM one.
+let yamlModule: typeof import('yaml') | undefined;
+function yaml(): typeof import('yaml') {
+  yamlModule ??= createRequire(import.meta.url)('yaml') as typeof import('yaml');
+  return yamlModule;
+}
 
 /** Largest policy file read, in bytes. */
 export const MAX_POLICY_BYTES = 1024 * 1024;
@@ -274,6 +283,7 @@ export function loadPolicyText(text: string, filename: string, sections: readonl
   if (typeof text !== 'string') throw new TypeError('text must be a string');
   if (typeof filename !== 'string') throw new TypeError('filename must be a string');
   checkSections(sections);
+  const { LineCounter, parseDocument } = yaml();
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, strict: true, uniqueKeys: true, version: '1.2' });
   const at = (offset: number, path: string, message: string): PolicyIssue => {
@@ -359,6 +369,7 @@ function issuePath(issue: z.core.$ZodIssue): string {
 // The deepest node on the issue's path: the key itself for unknown or invalid keys, the value otherwise,
 // the nearest existing parent when the value is missing.
 function locate(root: Node | null, issue: z.core.$ZodIssue): number {
+  const { isMap, isPair, isScalar, isSeq } = yaml();
   let node: unknown = root;
   let offset = root?.range?.[0] ?? 0;
   const path = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0] ?? ''] : issue.path;

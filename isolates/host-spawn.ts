@@ -1,0 +1,130 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+/**
+ * Starting a sandbox host process, and nothing else: this module imports only Node built-ins, so the CLI's bin
+ * can load it and start a host before it loads the kernel (`prestartSandboxHost`). The host then loads
+ * isolated-vm on the other core while the kernel's modules load, instead of after them.
+ */
+
+/** How a sandbox host is started: the Node binary's arguments before the entry, and the entry script. */
+export interface HostEntry {
+  readonly execArgv: readonly string[];
+  readonly script: string;
+}
+
+/** A started host process and the empty temp dir it runs in (its owner removes it when the host ends). */
+export interface SpawnedHost {
+  readonly child: ChildProcess;
+  readonly dir: string;
+}
+
+let sourceEntry: HostEntry | undefined;
+
+/**
+ * The sandbox host program beside this module: the built .js. Run from source (tests, benches), the .ts is
+ * bundled once per process with esbuild (the TypeScript loader's own compiler) into node_modules/.cache, so
+ * hosts start as fast as built ones; without esbuild it runs through tsx, by absolute path since the host's
+ * cwd is an empty temp dir.
+ */
+export function defaultHostEntry(): HostEntry {
+  const here = fileURLToPath(import.meta.url);
+  if (!here.endsWith('.ts')) return { execArgv: [], script: join(here, '..', 'sandbox-host.js') };
+  sourceEntry ??= bundleFromSource(here);
+  return sourceEntry;
+}
+
+function bundleFromSource(here: string): HostEntry {
+  const require = createRequire(import.meta.url);
+  const source = join(here, '..', 'sandbox-host.ts');
+  try {
+    const esbuild = require('esbuild') as typeof import('esbuild');
+    const root = join(here, '..', '..');
+    const dir = mkdtempSync(join(root, 'node_modules', '.cache', 'isokernel-host-'));
+    mkdirSync(join(dir, 'guest'));
+    copyFileSync(join(here, '..', 'guest', 'prelude.cjs'), join(dir, 'guest', 'prelude.cjs'));
+    esbuild.buildSync({
+      entryPoints: [source],
+      outfile: join(dir, 'sandbox-host.mjs'),
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node20',
+      packages: 'external',
+      logLevel: 'silent',
+    });
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    return { execArgv: [], script: join(dir, 'sandbox-host.mjs') };
+  } catch {
+    return { execArgv: ['--import', pathToFileURL(require.resolve('tsx')).href], script: source };
+  }
+}
+
+/**
+ * Starts a host process of `entry`: Node with --no-node-snapshot, a scrubbed environment (nothing of the
+ * kernel's: no keys, tokens or paths) and an empty working directory; fd 3 is the frame channel, stderr is a
+ * pipe its owner drains (isolated-vm prints there). The host does nothing until its owner sends `init`.
+ */
+export function spawnHost(entry: HostEntry): SpawnedHost {
+  const dir = mkdtempSync(join(tmpdir(), 'isokernel-host-'));
+  const child = spawn(process.execPath, ['--no-node-snapshot', ...entry.execArgv, entry.script], {
+    cwd: dir,
+    env: { TZ: 'UTC', LANG: 'C' },
+    stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
+  });
+  child.stderr?.resume();
+  return { child, dir };
+}
+
+let prestarted: (SpawnedHost & { readonly entry: HostEntry }) | undefined;
+
+/**
+ * Starts one host of the default entry now, for the first `SandboxHost` of this process to adopt, and returns
+ * its pid. Until then it keeps nothing alive (the process may exit without using it), and it is killed when
+ * the process exits. A no-op when one is already waiting.
+ */
+export function prestartSandboxHost(): number | undefined {
+  if (prestarted !== undefined) return prestarted.child.pid;
+  const entry = defaultHostEntry();
+  const host = { ...spawnHost(entry), entry };
+  prestarted = host;
+  host.child.unref();
+  for (const stream of [host.child.stderr, host.child.stdio[3]]) {
+    (stream as { unref?: () => void } | null)?.unref?.();
+  }
+  process.once('exit', () => {
+    if (prestarted !== host) return;
+    host.child.kill('SIGKILL');
+    rmSync(host.dir, { recursive: true, force: true });
+  });
+  return host.child.pid;
+}
+
+/**
+ * The prestarted host, if there is one for `entry` and it is still running; it is then the caller's (refs
+ * restored). Otherwise a prestarted host is discarded and undefined returned.
+ */
+export function takePrestartedHost(entry: HostEntry): SpawnedHost | undefined {
+  const host = prestarted;
+  if (host === undefined) return undefined;
+  prestarted = undefined;
+  const running = host.child.exitCode === null && host.child.signalCode === null;
+  const same =
+    host.entry.script === entry.script &&
+    host.entry.execArgv.length === entry.execArgv.length &&
+    host.entry.execArgv.every((arg, i) => arg === entry.execArgv[i]);
+  if (!running || !same) {
+    host.child.kill('SIGKILL');
+    rmSync(host.dir, { recursive: true, force: true });
+    return undefined;
+  }
+  host.child.ref();
+  for (const stream of [host.child.stderr, host.child.stdio[3]]) {
+    (stream as { ref?: () => void } | null)?.ref?.();
+  }
+  return { child: host.child, dir: host.dir };
+}
