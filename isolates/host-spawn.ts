@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -45,8 +45,12 @@ function bundleFromSource(here: string): HostEntry {
     const esbuild = require('esbuild') as typeof import('esbuild');
     const root = join(here, '..', '..');
     const dir = mkdtempSync(join(root, 'node_modules', '.cache', 'isokernel-host-'));
+    // The bundle reads the guest scripts beside it at run time (the prelude, the web globals), as the build's
+    // copy-guest step places them beside the built host.
     mkdirSync(join(dir, 'guest'));
-    copyFileSync(join(here, '..', 'guest', 'prelude.cjs'), join(dir, 'guest', 'prelude.cjs'));
+    for (const file of readdirSync(join(here, '..', 'guest'))) {
+      if (file.endsWith('.cjs')) copyFileSync(join(here, '..', 'guest', file), join(dir, 'guest', file));
+    }
     esbuild.buildSync({
       entryPoints: [source],
       outfile: join(dir, 'sandbox-host.mjs'),
