@@ -20,6 +20,10 @@ export class AuditChain {
   readonly #tree = new MerkleTree();
   readonly #heads = new Map<string, string>();
   readonly #open = new Map<number, AuditRecord>();
+  // The newest open intent, kept out of #open: an outcome usually follows its own intent, and the Map insert and
+  // delete per pair (plus the rehashing their churn causes) cost more than this slot. Older open intents are in
+  // #open; together the two hold exactly the open intents.
+  #newestOpen: AuditRecord | undefined;
 
   /** Number of records accepted, which is also the next seq. */
   get size(): number {
@@ -33,7 +37,7 @@ export class AuditChain {
 
   /** Number of intents without an outcome. */
   get openIntents(): number {
-    return this.#open.size;
+    return this.#open.size + (this.#newestOpen === undefined ? 0 : 1);
   }
 
   /** The `prev` the next record in `namespace` must carry. Never throws. */
@@ -43,7 +47,8 @@ export class AuditChain {
 
   /** The open intent with seq `ref`, if any. Never throws. */
   openIntent(ref: number): AuditRecord | undefined {
-    return this.#open.get(ref);
+    const newest = this.#newestOpen;
+    return newest !== undefined && newest.seq === ref ? newest : this.#open.get(ref);
   }
 
   /**
@@ -57,7 +62,7 @@ export class AuditChain {
       return 'prev does not match the previous record of its namespace';
     }
     if (record.phase === 'outcome') {
-      const intent = this.#open.get(record.ref as number);
+      const intent = this.openIntent(record.ref as number);
       if (intent === undefined) return 'ref does not name an open intent';
       if (
         intent.namespace !== record.namespace ||
@@ -81,13 +86,35 @@ export class AuditChain {
   accept(record: AuditRecord): void {
     const problem = this.check(record);
     if (problem !== null) throw new RangeError(`audit chain: ${problem}`);
+    this.#link(record);
+  }
+
+  /**
+   * `accept` for a record that `check` passed when the chain had `checkedSize` records. Only `accept` and this
+   * change the chain, and each adds a record, so an unchanged size means that check still holds: this skips
+   * repeating it (the log's append path checks before its sink and links after). Throws RangeError when the
+   * chain grew in between (a sink that appended from inside its own call), so a broken chain can never be built.
+   */
+  acceptChecked(record: AuditRecord, checkedSize: number): void {
+    if (checkedSize !== this.size) throw new RangeError(`audit chain: expected seq ${this.size}`);
+    this.#link(record);
+  }
+
+  #link(record: AuditRecord): void {
     // A v2 record's hash is its leaf; a v1 record's leaf is H(0x00 ‖ hash) (record.ts, `recordLeaf`). Records
     // reach the chain sealed or parsed, so their hash was computed here, not taken from input.
     if (record.v === 1) this.#tree.appendDigest(record.hash);
     else appendComputedLeaf(this.#tree, record.hash);
     this.#heads.set(record.namespace, record.hash);
-    if (record.phase === 'intent') this.#open.set(record.seq, record);
-    else this.#open.delete(record.ref as number);
+    const newest = this.#newestOpen;
+    if (record.phase === 'intent') {
+      if (newest !== undefined) this.#open.set(newest.seq, newest);
+      this.#newestOpen = record;
+    } else if (newest !== undefined && newest.seq === record.ref) {
+      this.#newestOpen = undefined;
+    } else {
+      this.#open.delete(record.ref as number);
+    }
   }
 
   /** Merkle root over the first `size` records (default: all). Throws RangeError when size > this.size. */

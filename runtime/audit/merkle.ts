@@ -31,6 +31,14 @@ export function isHashHex(value: unknown): value is string {
 const leafScratch = Buffer.alloc(1 + HASH_BYTES);
 const nodeScratch = Buffer.alloc(1 + 2 * HASH_BYTES);
 nodeScratch[0] = 0x01;
+// The input of an interior hash over two stored hashes, laid out so that the 64 child bytes start 4-byte aligned
+// (0x01 at byte 3, children at bytes 4..68): a stored pair then moves in as 16 int32 words, a third of what
+// Buffer#copy costs for 64 bytes (its argument handling dominates). Word copies keep the bytes as they are.
+const pairBytes = new ArrayBuffer(4 + 2 * HASH_BYTES);
+const pairWords = new Int32Array(pairBytes);
+const pairInput = Buffer.from(pairBytes, 3, 1 + 2 * HASH_BYTES);
+pairInput[0] = 0x01;
+const WORDS_PER_HASH = HASH_BYTES / 4;
 
 /**
  * The RFC 6962 leaf hash H(0x00 ‖ data). Throws TypeError when `data` is not a Uint8Array.
@@ -104,8 +112,23 @@ const FIRST_CHUNK_HASHES = 256;
  * the heap). Only the first chunk grows, by doubling, until it is full size; a small tree stays small.
  */
 class HashArray {
-  readonly #chunks: RawWriters[] = [Buffer.allocUnsafe(HASH_BYTES * FIRST_CHUNK_HASHES) as RawWriters];
+  readonly #chunks: RawWriters[] = [];
+  // #words[c] views the same bytes as #chunks[c], for `hashPair`.
+  readonly #words: Int32Array[] = [];
   #count = 0;
+
+  constructor() {
+    this.#setChunk(0, HASH_BYTES * FIRST_CHUNK_HASHES);
+  }
+
+  // allocUnsafeSlow never takes a slice of Buffer's shared pool, so the chunk starts at offset 0 of its own
+  // ArrayBuffer and an Int32Array can view it.
+  #setChunk(c: number, bytes: number): RawWriters {
+    const chunk = Buffer.allocUnsafeSlow(bytes) as RawWriters;
+    this.#chunks[c] = chunk;
+    this.#words[c] = new Int32Array(chunk.buffer, chunk.byteOffset, bytes / 4);
+    return chunk;
+  }
 
   get count(): number {
     return this.#count;
@@ -118,15 +141,13 @@ class HashArray {
     const chunks = this.#chunks;
     let chunk = chunks[c];
     if (chunk === undefined) {
-      chunk = Buffer.allocUnsafe(HASH_BYTES * CHUNK_HASHES) as RawWriters;
-      chunks.push(chunk);
+      chunk = this.#setChunk(c, HASH_BYTES * CHUNK_HASHES);
     } else if ((index % CHUNK_HASHES) * HASH_BYTES >= chunk.length) {
       let length = chunk.length * 2;
       while ((index % CHUNK_HASHES) * HASH_BYTES >= length) length *= 2;
-      const grown = Buffer.allocUnsafe(Math.min(length, HASH_BYTES * CHUNK_HASHES)) as RawWriters;
-      chunk.copy(grown, 0, 0, chunk.length);
-      chunks[c] = grown;
-      chunk = grown;
+      const old = chunk;
+      chunk = this.#setChunk(c, Math.min(length, HASH_BYTES * CHUNK_HASHES));
+      old.copy(chunk, 0, 0, old.length);
     }
     return chunk;
   }
@@ -169,9 +190,10 @@ class HashArray {
    * `index` is even (a pair's left child), so both halves are in one chunk.
    */
   hashPair(index: number): string {
-    const offset = (index % CHUNK_HASHES) * HASH_BYTES;
-    this.#chunks[Math.floor(index / CHUNK_HASHES)]!.copy(nodeScratch, 1, offset, offset + 2 * HASH_BYTES);
-    return hash('sha256', nodeScratch, 'binary');
+    const words = this.#words[Math.floor(index / CHUNK_HASHES)]!;
+    const at = (index % CHUNK_HASHES) * WORDS_PER_HASH;
+    for (let i = 0; i < 2 * WORDS_PER_HASH; i += 1) pairWords[1 + i] = words[at + i]!;
+    return hash('sha256', pairInput, 'binary');
   }
 }
 

@@ -235,30 +235,104 @@ function checkScalars(body: AuditRecordBody, checkDigests: boolean): void {
   }
 }
 
-// Usage keys already matched against USAGE_KEY; quota names are few, so this saves a regex per key per record.
+// Usage keys already matched against USAGE_KEY that are also not names on Object.prototype, so `copy[key] =
+// value` on a fresh plain object defines an own data property (no inherited setter or read-only slot in the
+// way). Quota names are few: this saves a regex per key per record, and lets `copyUsage` assign, not define.
 const knownUsageKeys = new Set<string>();
+
+function isKnownUsageKey(key: string): boolean {
+  if (knownUsageKeys.has(key)) return true;
+  if (!USAGE_KEY.test(key) || key in Object.prototype) return false;
+  if (knownUsageKeys.size < 1024) knownUsageKeys.add(key);
+  return true;
+}
+
+/**
+ * Sorts distinct strings in place by UTF-16 code unit, the order `Array#sort()` gives them. Insertion sort: usage
+ * has a handful of keys, and the builtin sort's fixed cost (≈ 80 ns for two keys) was most of encoding them.
+ */
+function sortKeys(keys: string[]): string[] {
+  for (let i = 1; i < keys.length; i += 1) {
+    const key = keys[i]!;
+    let j = i - 1;
+    for (; j >= 0 && keys[j]! > key; j -= 1) keys[j + 1] = keys[j]!;
+    keys[j + 1] = key;
+  }
+  return keys;
+}
+
+// The JSON of `{ key: value }` pairs whose keys match USAGE_KEY and whose values passed checkAmount: keys need no
+// escaping, and String() of a finite number is its JSON form. `keys` must be sorted.
+function usageJson(usage: Readonly<Record<string, unknown>>, keys: readonly string[]): string {
+  let out = '{';
+  for (let i = 0; i < keys.length; i += 1) {
+    const key = keys[i]!;
+    out += `${i === 0 ? '' : ','}"${key}":${usage[key]}`;
+  }
+  return `${out}}`;
+}
+
+// The usage object `copyUsage` last made that is valid, and its encoding. That object is frozen, plain and has
+// only data properties, so its encoding can never change: sealing it (the very next thing the append path does)
+// reuses the encoding instead of checking and encoding the object again. One slot is enough for that.
+let checkedUsage: object | null = null;
+let checkedUsageJson = '';
+
+/**
+ * A frozen copy of a caller's usage for a record draft: the own enumerable string-keyed properties of `usage`,
+ * each read once, as data properties of a fresh plain object, so the caller's object is never shared with the
+ * record. Same result as `Object.freeze({ ...usage })` (bar symbol keys, which no record encodes), but V8 takes
+ * a slow path to freeze a spread copy: measured ≈ 1 µs per outcome against ≈ 0.1 µs for this. A non-object is
+ * returned as is. Checks nothing itself: sealing the draft rejects a bad copy exactly as it would have rejected
+ * the spread copy. Throws only what reading `usage` throws.
+ */
+export function copyUsage(usage: unknown): Readonly<Record<string, number>> {
+  if (typeof usage !== 'object' || usage === null) return usage as Readonly<Record<string, number>>;
+  const source = usage as Readonly<Record<string, unknown>>;
+  const keys = Object.keys(source);
+  const copy: Record<string, unknown> = {};
+  let valid = keys.length > 0 && keys.length <= MAX_USAGE_KEYS;
+  for (let i = 0; i < keys.length; i += 1) {
+    const key = keys[i]!;
+    const value = source[key];
+    if (isKnownUsageKey(key)) {
+      copy[key] = value;
+    } else {
+      // "__proto__" and the like: defined, never assigned, so they stay plain keys for the record check to reject.
+      Object.defineProperty(copy, key, { value, writable: true, enumerable: true, configurable: true });
+      valid = false;
+    }
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) valid = false;
+  }
+  Object.freeze(copy);
+  if (valid) {
+    checkedUsage = copy;
+    checkedUsageJson = usageJson(copy, sortKeys(keys));
+  }
+  return copy as Readonly<Record<string, number>>;
+}
 
 /** Checks and encodes usage in one pass. An intent's usage must be empty. */
 function encodeUsage(usage: unknown, mustBeEmpty: boolean): string {
+  if (usage === checkedUsage) {
+    // Non-empty and otherwise valid (see `copyUsage`): only the phase rule is left to check.
+    if (mustBeEmpty) fail('usage', 'must be empty for an intent', true);
+    return checkedUsageJson;
+  }
   if (!isPlainObject(usage)) fail('usage', 'must be a plain object of numbers');
   const keys = Object.keys(usage);
   if (keys.length === 0) return '{}';
   if (mustBeEmpty) fail('usage', 'must be empty for an intent', true);
   if (keys.length > MAX_USAGE_KEYS) fail('usage', `must have at most ${MAX_USAGE_KEYS} entries`, true);
-  keys.sort();
-  let out = '{';
+  sortKeys(keys);
   for (let i = 0; i < keys.length; i += 1) {
     const key = keys[i]!;
-    if (!knownUsageKeys.has(key)) {
-      if (!USAGE_KEY.test(key)) fail('usage', 'keys must match /^[a-z][a-z0-9_]{0,63}$/', true);
-      if (knownUsageKeys.size < 1024) knownUsageKeys.add(key);
+    if (!isKnownUsageKey(key) && !USAGE_KEY.test(key)) {
+      fail('usage', 'keys must match /^[a-z][a-z0-9_]{0,63}$/', true);
     }
-    const value = usage[key];
-    checkAmount(value, 'usage');
-    // Keys match USAGE_KEY, so they need no escaping; the value is finite, so String() is its JSON form.
-    out += `${i === 0 ? '' : ','}"${key}":${value}`;
+    checkAmount(usage[key], 'usage');
   }
-  return `${out}}`;
+  return usageJson(usage, keys);
 }
 
 // JSON spellings of recently seen short strings. Namespaces, agent ids, syscall and action names repeat on
@@ -301,6 +375,28 @@ function encodeLabel(label: unknown): string {
 
 const nullable = (value: string | null): string => (value === null ? 'null' : jsonString(value));
 
+// JSON segments of the fields that repeat from record to record (an outcome repeats its intent's identity; an
+// agent's calls repeat its namespace, agent and action), each kept with the field values it was built from.
+// Values are compared, not objects, so a kept segment is exactly what rebuilding it would produce. A hit saves
+// the JSON lookups and, mostly, rope leaves: node:crypto flattens the hash input, a rope of every piece below,
+// and one flat leaf per segment instead of five to nine pieces measured ≈ 0.2 µs less per record. `undefined`
+// never equals a field value, so the first record always builds them. Join, unlike `+`, makes a flat string.
+let actionKey: string | undefined;
+let agentKey: string | undefined;
+// `{"action":…,"agent":…,"args_sha256":"`
+let identitySegment = '';
+let labelKey: string | undefined;
+let namespaceKey: string | undefined;
+let parentKey: string | null | undefined;
+// `"label":…,"namespace":…,"parent":…,"phase":"`
+let scopeSegment = '';
+let resourceKey: string | null | undefined;
+// `,"resource":…,"seq":`
+let resourceSegment = '';
+let syscallKey: string | undefined;
+// `,"syscall":…,"time":`
+let syscallSegment = '';
+
 /**
  * The two halves of a record's canonical encoding around where `hash` sorts (between duration_ms and label),
  * so the body and the stored line are built from one encoding without re-encoding. Assumes `checkScalars`
@@ -308,18 +404,48 @@ const nullable = (value: string | null): string => (value === null ? 'null' : js
  * and the verifier all reach it.
  */
 function encodeHalves(body: AuditRecordBody): [string, string] {
+  const label = encodeLabel(body.label);
+  if (body.action !== actionKey || body.agent !== agentKey) {
+    identitySegment = [
+      '{"action":',
+      jsonString(body.action),
+      ',"agent":',
+      jsonString(body.agent),
+      ',"args_sha256":"',
+    ].join('');
+    actionKey = body.action;
+    agentKey = body.agent;
+  }
+  if (label !== labelKey || body.namespace !== namespaceKey || body.parent !== parentKey) {
+    const namespace = jsonString(body.namespace);
+    scopeSegment = [
+      '"label":',
+      label,
+      ',"namespace":',
+      namespace,
+      ',"parent":',
+      nullable(body.parent),
+      ',"phase":"',
+    ].join('');
+    labelKey = label;
+    namespaceKey = body.namespace;
+    parentKey = body.parent;
+  }
+  if (body.resource !== resourceKey) {
+    resourceSegment = [',"resource":', nullable(body.resource), ',"seq":'].join('');
+    resourceKey = body.resource;
+  }
+  if (body.syscall !== syscallKey) {
+    syscallSegment = [',"syscall":', jsonString(body.syscall), ',"time":'].join('');
+    syscallKey = body.syscall;
+  }
   const head =
-    `{"action":${jsonString(body.action)},"agent":${jsonString(body.agent)}` +
-    `,"args_sha256":"${body.args_sha256}","code":${body.code === null ? 'null' : `"${body.code}"`}` +
+    `${identitySegment}${body.args_sha256}","code":${body.code === null ? 'null' : `"${body.code}"`}` +
     `,"duration_ms":${body.duration_ms === null ? 'null' : `${body.duration_ms}`}`;
   const tail =
-    `"label":${encodeLabel(body.label)},"namespace":${jsonString(body.namespace)}` +
-    `,"parent":${nullable(body.parent)},"phase":"${body.phase}","prev":"${body.prev}"` +
-    `,"ref":${body.ref === null ? 'null' : `${body.ref}`},"resource":${nullable(body.resource)}` +
-    `,"seq":${body.seq},"status":${body.status === null ? 'null' : `"${body.status}"`}` +
-    `,"syscall":${jsonString(body.syscall)},"time":${body.time}` +
-    `,"usage":${encodeUsage(body.usage, body.phase === 'intent')}` +
-    `,"v":${body.v}}`;
+    `${scopeSegment}${body.phase}","prev":"${body.prev}","ref":${body.ref === null ? 'null' : `${body.ref}`}` +
+    `${resourceSegment}${body.seq},"status":${body.status === null ? 'null' : `"${body.status}"`}` +
+    `${syscallSegment}${body.time},"usage":${encodeUsage(body.usage, body.phase === 'intent')},"v":${body.v}}`;
   return [head, tail];
 }
 
@@ -374,13 +500,16 @@ export function sealDraft(draft: AuditRecordDraft, digestsChecked = false): stri
   if (!Object.isFrozen(draft.label) || !Object.isFrozen(draft.usage)) {
     throw new TypeError('audit record draft label and usage must be frozen');
   }
-  // The hash input and the stored line are both built from the two halves: the hash flattens its input once,
-  // and the line stays a rope until a sink writes it (the memory sink never does). '\u0000' is the single byte
-  // 0x00 in UTF-8: the RFC 6962 leaf prefix of a v2 hash, without copying into a Buffer.
-  const digest = draft.v === 1 ? hash('sha256', `${head},${tail}`) : hash('sha256', `\u0000${head},${tail}`);
+  // The hash input and the stored line are both built from the two halves. '\u0000' is the single byte 0x00 in
+  // UTF-8: the RFC 6962 leaf prefix of a v2 hash, without copying into a Buffer. Hashing flattens the input
+  // into one string; the line takes its halves back out of it as slices (no copy), so a sink that writes the
+  // line copies two flat pieces instead of walking the halves' ropes again (≈ 7% of an append to a file).
+  const start = draft.v === 1 ? 0 : 1;
+  const input = draft.v === 1 ? `${head},${tail}` : `\u0000${head},${tail}`;
+  const digest = hash('sha256', input);
   draft.hash = digest;
   Object.freeze(draft);
-  return `${head},"hash":"${digest}",${tail}`;
+  return `${input.slice(start, start + head.length)},"hash":"${digest}",${input.slice(start + head.length + 1)}`;
 }
 
 /**
@@ -406,7 +535,7 @@ export function sealRecord(body: AuditRecordBody): SealedRecord {
     status: body.status,
     code: body.code,
     duration_ms: body.duration_ms,
-    usage: isPlainObject(body.usage) && !Object.isFrozen(body.usage) ? Object.freeze({ ...body.usage }) : body.usage,
+    usage: isPlainObject(body.usage) && !Object.isFrozen(body.usage) ? copyUsage(body.usage) : body.usage,
     prev: body.prev,
     hash: '',
   };

@@ -1,0 +1,196 @@
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { AuditLog, type AuditSink, MemoryAuditSink } from '../../../runtime/audit/audit-log.js';
+import { AuditChain } from '../../../runtime/audit/hash-chain.js';
+import {
+  AUDIT_RECORD_VERSION,
+  type AuditRecord,
+  type AuditRecordBody,
+  encodeRecordBody,
+  parseRecordLine,
+  sealRecord,
+} from '../../../runtime/audit/record.js';
+import { verifyAuditLines } from '../../../runtime/audit/verify-file.js';
+import { canonicalJson } from '../../../runtime/core/canonical-json.js';
+import { fakeClock, KERNEL_KEY, KERNEL_KEY_HEX } from '../../helpers/audit-log.js';
+
+// The append path's shortcuts (usage copied and encoded in one pass, JSON segments kept from the previous record,
+// the newest open intent kept out of the Map, the chain check not repeated after the sink) must never change
+// what is stored or what is rejected.
+
+const sha = (text: string): string => createHash('sha256').update(text, 'utf8').digest('hex');
+
+function memoryLog(): { log: AuditLog; sink: MemoryAuditSink } {
+  const sink = new MemoryAuditSink();
+  return { log: new AuditLog({ key: KERNEL_KEY, sink, checkpointEvery: 4, clock: fakeClock() }), sink };
+}
+
+const intentEntry = {
+  namespace: 'alpha',
+  agent: 'agent-1',
+  syscall: 'tool',
+  action: 'fs.read',
+  resource: '/workspace/a.txt',
+  args: { path: '/workspace/a.txt' },
+} as const;
+
+function body(overrides: Partial<Record<keyof AuditRecordBody, unknown>> = {}): AuditRecordBody {
+  return {
+    v: AUDIT_RECORD_VERSION,
+    seq: 5,
+    time: 1_735_689_600_123,
+    namespace: 'alpha',
+    agent: 'agent-1',
+    parent: 'agent-0',
+    syscall: 'tool',
+    action: 'fs.read',
+    resource: '/workspace/a.txt',
+    args_sha256: sha('args'),
+    label: ['web'],
+    phase: 'outcome',
+    ref: 4,
+    status: 'ok',
+    code: null,
+    duration_ms: 0.25,
+    usage: { cpu_ms: 1.5 },
+    prev: sha('previous'),
+    ...overrides,
+  } as AuditRecordBody;
+}
+
+describe('audit append fast paths', () => {
+  it('encodes every record as canonicalJson does when only some repeated fields change', () => {
+    const variants: Partial<Record<keyof AuditRecordBody, unknown>>[] = [
+      {},
+      { action: 'fs.write' },
+      { agent: 'agent-2' },
+      { label: [] },
+      { label: ['secret', 'web'] },
+      { namespace: 'beta' },
+      { parent: null },
+      { parent: 'agent-9' },
+      { resource: null },
+      { resource: '' },
+      { resource: 'é\u2028"quoted"' },
+      { syscall: 'spawn' },
+      { action: 'fs.write', agent: 'agent-2', namespace: 'beta', syscall: 'spawn' },
+      { v: 1 },
+    ];
+    // Every ordered pair of variants, so each kept segment is both reused and replaced.
+    for (const first of variants) {
+      for (const second of variants) {
+        for (const overrides of [first, second, second, first]) {
+          const b = body(overrides);
+          expect(encodeRecordBody(b)).toBe(canonicalJson(b));
+          const { record, line } = sealRecord(b);
+          expect(line).toBe(canonicalJson(record));
+        }
+      }
+    }
+  });
+
+  it('copies usage as a spread would, and rejects what the record check rejects', () => {
+    const { log, sink } = memoryLog();
+    const outcome = (usage: unknown): AuditRecord =>
+      log.outcome(log.intent(intentEntry), { status: 'ok', durationMs: 1, usage: usage as Record<string, number> });
+
+    // A quota name that is also an Object.prototype member is kept as an own data property.
+    const named = outcome({ tokens: 1, constructor: 2 });
+    expect(Object.keys(named.usage).sort()).toEqual(['constructor', 'tokens']);
+    expect(Object.getOwnPropertyDescriptor(named.usage, 'constructor')?.value).toBe(2);
+    expect(Object.getPrototypeOf(named.usage)).toBe(Object.prototype);
+    expect(sink.recordLines().at(-1)).toContain('"usage":{"constructor":2,"tokens":1}');
+
+    // Any object's own enumerable keys are copied, each read once; the copy is frozen and not the caller's.
+    class Meter {
+      readonly tokens_in = 3;
+    }
+    expect(outcome(new Meter()).usage).toEqual({ tokens_in: 3 });
+    let reads = 0;
+    const counted = outcome({
+      get cpu_ms() {
+        reads += 1;
+        return 7;
+      },
+    });
+    expect(reads).toBe(1);
+    expect(counted.usage).toEqual({ cpu_ms: 7 });
+    expect(Object.isFrozen(counted.usage)).toBe(true);
+    expect(outcome({}).usage).toEqual({});
+
+    const size = log.size;
+    const rejected: [unknown, ErrorConstructor][] = [
+      [JSON.parse('{"__proto__":1}'), RangeError],
+      [{ Upper: 1 }, RangeError],
+      [{ '0': 1 }, RangeError],
+      [{ cpu_ms: -1 }, RangeError],
+      [{ cpu_ms: Number.NaN }, RangeError],
+      [{ cpu_ms: '1' }, TypeError],
+      [Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`k${i}`, 1])), RangeError],
+      [null, TypeError],
+      [5, TypeError],
+    ];
+    for (const [usage, type] of rejected) {
+      const intent = log.intent(intentEntry);
+      expect(() => log.outcome(intent, { status: 'ok', durationMs: 1, usage: usage as never })).toThrow(type);
+      expect(() => log.outcome(intent, { status: 'ok', durationMs: 1, usage: usage as never })).toThrow(/usage/);
+      log.outcome(intent, { status: 'ok', durationMs: 1 });
+    }
+    expect(log.size).toBe(size + 2 * rejected.length);
+    expect(verifyAuditLines(sink.recordLines(), sink.checkpointLines(), { trustedKeys: [KERNEL_KEY_HEX] }).ok).toBe(
+      true,
+    );
+  });
+
+  it('still rejects a copied usage on an intent, and re-encodes it the same way everywhere', () => {
+    const { log } = memoryLog();
+    const outcome = log.outcome(log.intent(intentEntry), { status: 'ok', durationMs: 1, usage: { tokens: 2 } });
+    const { hash: _hash, ...rest } = outcome;
+    const asIntent = { ...rest, phase: 'intent', ref: null, status: null, code: null, duration_ms: null };
+    expect(() => sealRecord(asIntent as AuditRecordBody)).toThrow(RangeError);
+    expect(() => sealRecord(asIntent as AuditRecordBody)).toThrow(/usage/);
+    const parsed = parseRecordLine(canonicalJson(outcome));
+    expect(parsed.ok && parsed.record).toEqual(outcome);
+  });
+
+  it('tracks open intents closed in any order', () => {
+    const { log } = memoryLog();
+    const chain = new AuditChain();
+    const a = log.intent(intentEntry);
+    const b = log.intent(intentEntry);
+    const c = log.intent(intentEntry);
+    const closeB = log.outcome(b, { status: 'ok', durationMs: 1 });
+    const d = log.intent(intentEntry);
+    const closeD = log.outcome(d, { status: 'ok', durationMs: 1 });
+    const closeA = log.outcome(a, { status: 'ok', durationMs: 1 });
+    const counts: number[] = [];
+    for (const record of [a, b, c, closeB, d, closeD, closeA]) {
+      expect(chain.check(record)).toBeNull();
+      chain.accept(record);
+      counts.push(chain.openIntents);
+    }
+    expect(counts).toEqual([1, 2, 3, 2, 3, 2, 1]);
+    expect(chain.openIntent(c.seq)).toBe(c);
+    expect(chain.openIntent(a.seq)).toBeUndefined();
+    expect(() => log.outcome(b, { status: 'ok', durationMs: 1 })).toThrow(RangeError);
+    expect(() => log.outcome(d, { status: 'ok', durationMs: 1 })).toThrow(RangeError);
+    log.outcome(c, { status: 'ok', durationMs: 1 });
+  });
+
+  it('refuses to link a record when its sink appended to the log meanwhile', () => {
+    let log: AuditLog | undefined;
+    let nested = false;
+    const sink: AuditSink = {
+      appendRecord() {
+        if (nested || log === undefined) return;
+        nested = true;
+        log.intent(intentEntry);
+      },
+      appendCheckpoint() {},
+      close() {},
+    };
+    log = new AuditLog({ key: KERNEL_KEY, sink, clock: fakeClock() });
+    expect(() => log?.intent(intentEntry)).toThrow(/audit chain: expected seq 1/);
+    expect(log.size).toBe(1);
+  });
+});
