@@ -1,3 +1,4 @@
+import type { ErrorCode } from '../runtime/core/errors.js';
 import type { AgentSession } from '../runtime/process/session.js';
 import { type HostedOutcome, type HostSettings, SandboxHost } from './host-process.js';
 import { isolateHeapLimitMb } from './watchdog.js';
@@ -118,6 +119,34 @@ export class HostPool {
     this.#fill();
     for (const host of this.#hosts.keys()) if (host.alive && (await host.ready)) return host;
     return undefined;
+  }
+
+  /**
+   * Ends an agent with the kernel's reason wherever it is: a start still deferred behind a cooling host is
+   * withdrawn and settled at once (it never ran, so the host stays clean); an agent on a host is ended there
+   * (`SandboxHost.terminate`). A no-op for an agent not placed.
+   */
+  terminate(agent: string, code: ErrorCode, message: string): void {
+    const placement = this.#placements.get(agent);
+    if (placement === undefined) return;
+    const { host, root } = placement;
+    const state = this.#hosts.get(host);
+    const index = state?.deferred.findIndex((waiting) => waiting.request.session.id === agent) ?? -1;
+    if (state === undefined || index < 0) {
+      host.terminate(agent, code, message);
+      return;
+    }
+    const [waiting] = state.deferred.splice(index, 1);
+    this.#placements.delete(agent);
+    const left = (state.runs.get(root) ?? 1) - 1;
+    if (left > 0) state.runs.set(root, left);
+    else state.runs.delete(root);
+    if (state.runs.size === 0) host.setRef(false);
+    waiting?.request.session.end();
+    waiting?.settle({
+      outcome: { ok: false, error: { code, message } },
+      usage: { cpu_ms: 0, wall_ms: 0, heap_peak_mb: 0 },
+    });
   }
 
   /** The host an agent runs on. */

@@ -82,15 +82,12 @@ export class ProcessLauncher implements AgentLauncher {
     host?.ready.then((up) => {
       if (!up || settled) return;
       deadline = setTimeout(
-        () => this.#pool.hostOf(session.id)?.terminate(session.id, 'E_QUOTA', 'quota exceeded: wall_ms'),
+        () => this.#pool.terminate(session.id, 'E_QUOTA', 'quota exceeded: wall_ms'),
         session.limits.wall_ms + this.#killGraceMs,
       );
     });
     const terminate = (code: Parameters<AgentProcess['terminate']>[0], message: string): void => {
-      if (settled) return;
-      const host = this.#pool.hostOf(session.id);
-      if (host === undefined) return;
-      host.terminate(session.id, code, message.slice(0, 200));
+      if (!settled) this.#pool.terminate(session.id, code, message.slice(0, 200));
     };
     return {
       result,
