@@ -14,6 +14,7 @@ import { Socket } from 'node:net';
 import type { ErrorCode } from '../runtime/core/errors.js';
 import type { Limits } from '../runtime/process/limits.js';
 import { encodeError, encodeValue } from '../syscalls/wire.js';
+import { closeInheritedFiles } from './host-inherited-files.js';
 import { encodeFrame, FROM_HOST, FrameReader, OVERSIZED, TO_HOST } from './host-protocol.js';
 import { RealmPool } from './realm-pool.js';
 import { Sandbox, type SandboxOutcome } from './sandbox.js';
@@ -33,6 +34,8 @@ interface HostedAgent {
   lastCpu: number;
 }
 
+// Before anything else: no descriptor of the kernel's files may survive into a process that runs agents.
+closeInheritedFiles();
 const channel = new Socket({ fd: 3, readable: true, writable: true });
 const agents = new Map<string, HostedAgent>();
 let watchdog: Watchdog | undefined;
