@@ -188,51 +188,7 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
  * messages never contain field values.
  */
 export function checkRecordBody(body: AuditRecordBody): void {
-  checkScalars(body, true);
-  encodeHalves(body);
-}
-
-// Every field except label and usage, which are checked as they are encoded (one pass over each).
-function checkScalars(body: AuditRecordBody, checkDigests: boolean): void {
-  if (!isPlainObject(body)) throw new TypeError('audit record body must be a plain object');
-  if (body.v !== AUDIT_RECORD_VERSION && body.v !== 1) fail('v', 'must be 1 or 2', true);
-  checkCount(body.seq, 'seq');
-  checkCount(body.time, 'time');
-  checkId(body.namespace, 'namespace');
-  checkId(body.agent, 'agent');
-  if (body.parent !== null) checkId(body.parent, 'parent');
-  checkId(body.syscall, 'syscall');
-  checkId(body.action, 'action');
-  if (body.resource !== null) {
-    if (typeof body.resource !== 'string') fail('resource', 'must be a string or null');
-    if (body.resource.length > MAX_RESOURCE_LENGTH) {
-      fail('resource', `must be at most ${MAX_RESOURCE_LENGTH} characters`, true);
-    }
-  }
-  if (checkDigests) {
-    checkDigest(body.args_sha256, 'args_sha256');
-    checkDigest(body.prev, 'prev');
-  }
-  if (body.phase === 'intent') {
-    if (body.ref !== null) fail('ref', 'must be null for an intent', true);
-    if (body.status !== null) fail('status', 'must be null for an intent', true);
-    if (body.code !== null) fail('code', 'must be null for an intent', true);
-    if (body.duration_ms !== null) fail('duration_ms', 'must be null for an intent', true);
-  } else if (body.phase === 'outcome') {
-    checkCount(body.ref, 'ref');
-    if ((body.ref as number) >= body.seq) fail('ref', 'must be the seq of an earlier record', true);
-    if (typeof body.status !== 'string' || !STATUS_SET.has(body.status)) {
-      fail('status', `must be one of ${AUDIT_STATUSES.join(', ')}`);
-    }
-    if (body.status === 'ok') {
-      if (body.code !== null) fail('code', "must be null when status is 'ok'", true);
-    } else if (!isErrorCode(body.code)) {
-      fail('code', `must be one of ${ERROR_CODES.join(', ')} when status is not 'ok'`);
-    }
-    checkAmount(body.duration_ms, 'duration_ms');
-  } else {
-    fail('phase', "must be 'intent' or 'outcome'");
-  }
+  encodeFields(body, true, false);
 }
 
 // Usage keys already matched against USAGE_KEY that are also not names on Object.prototype, so `copy[key] =
@@ -262,7 +218,8 @@ function sortKeys(keys: string[]): string[] {
 }
 
 // The JSON of `{ key: value }` pairs whose keys match USAGE_KEY and whose values passed checkAmount: keys need no
-// escaping, and String() of a finite number is its JSON form. `keys` must be sorted.
+// escaping, and String() of a finite number is its JSON form. `keys` must be sorted. Only for `copyUsage`'s own
+// copy, whose values are data properties: reading one again gives the value that was checked.
 function usageJson(usage: Readonly<Record<string, unknown>>, keys: readonly string[]): string {
   let out = '{';
   for (let i = 0; i < keys.length; i += 1) {
@@ -312,7 +269,10 @@ export function copyUsage(usage: unknown): Readonly<Record<string, number>> {
   return copy as Readonly<Record<string, number>>;
 }
 
-/** Checks and encodes usage in one pass. An intent's usage must be empty. */
+/**
+ * Checks and encodes usage in one pass. An intent's usage must be empty. Reads the key list once and each value
+ * once, and encodes the value it checked: a usage kept as is (frozen, from the host) may have getters.
+ */
 function encodeUsage(usage: unknown, mustBeEmpty: boolean): string {
   if (usage === checkedUsage) {
     // Non-empty and otherwise valid (see `copyUsage`): only the phase rule is left to check.
@@ -325,14 +285,17 @@ function encodeUsage(usage: unknown, mustBeEmpty: boolean): string {
   if (mustBeEmpty) fail('usage', 'must be empty for an intent', true);
   if (keys.length > MAX_USAGE_KEYS) fail('usage', `must have at most ${MAX_USAGE_KEYS} entries`, true);
   sortKeys(keys);
+  let out = '{';
   for (let i = 0; i < keys.length; i += 1) {
     const key = keys[i]!;
     if (!isKnownUsageKey(key) && !USAGE_KEY.test(key)) {
       fail('usage', 'keys must match /^[a-z][a-z0-9_]{0,63}$/', true);
     }
-    checkAmount(usage[key], 'usage');
+    const value = usage[key];
+    checkAmount(value, 'usage');
+    out += `${i === 0 ? '' : ','}"${key}":${value}`;
   }
-  return usageJson(usage, keys);
+  return `${out}}`;
 }
 
 // JSON spellings of recently seen short strings. Namespaces, agent ids, syscall and action names repeat on
@@ -353,14 +316,18 @@ function jsonString(value: string): string {
   return encoded;
 }
 
-/** Checks and encodes a label in one pass: at most MAX_LABEL_TAGS tags, each 1..MAX_TAG_LENGTH, sorted, unique. */
+/**
+ * Checks and encodes a label in one pass: at most MAX_LABEL_TAGS tags, each 1..MAX_TAG_LENGTH, sorted, unique.
+ * Reads the length once and each tag once (a Proxy or a getter cannot change what was checked).
+ */
 function encodeLabel(label: unknown): string {
   if (!Array.isArray(label)) fail('label', 'must be an array of strings');
-  if (label.length === 0) return '[]';
-  if (label.length > MAX_LABEL_TAGS) fail('label', `must have at most ${MAX_LABEL_TAGS} tags`, true);
+  const length = label.length;
+  if (length === 0) return '[]';
+  if (length > MAX_LABEL_TAGS) fail('label', `must have at most ${MAX_LABEL_TAGS} tags`, true);
   let out = '[';
   let previous: string | undefined;
-  for (let i = 0; i < label.length; i += 1) {
+  for (let i = 0; i < length; i += 1) {
     const tag: unknown = label[i];
     if (typeof tag !== 'string') fail('label', 'must be an array of strings');
     if (tag.length === 0 || tag.length > MAX_TAG_LENGTH) {
@@ -397,56 +364,122 @@ let syscallKey: string | undefined;
 // `,"syscall":…,"time":`
 let syscallSegment = '';
 
+/** `encodeFields`' result: the halves of the encoding around `hash`, and the version they were encoded with. */
+type Halves = [head: string, tail: string, v: AuditRecordVersion];
+
 /**
- * The two halves of a record's canonical encoding around where `hash` sorts (between duration_ms and label),
- * so the body and the stored line are built from one encoding without re-encoding. Assumes `checkScalars`
- * passed; checks label and usage itself. This is the single record encoder: the writer, the store's recovery
- * and the verifier all reach it.
+ * Checks every field of a record body and returns the two halves of its canonical encoding around where `hash`
+ * sorts (between duration_ms and label), so the body and the stored line are built from one encoding without
+ * re-encoding. This is the single record check and encoder: the writer, the store's recovery and the verifier
+ * all reach it.
+ *
+ * Each field is read exactly once, into a local, and only the locals are checked, encoded and used as keys of
+ * the kept segments (label and usage read each entry once too). A host's body may have getters or be a Proxy:
+ * reading a field again could give a value that was never checked, or keep a segment that disagrees with its
+ * key and so corrupt a later, ordinary record.
+ *
+ * `checkDigests` false skips the args_sha256 and prev checks (see `sealDraft`); `requireFrozen` adds sealDraft's
+ * rule that label and usage are frozen.
  */
-function encodeHalves(body: AuditRecordBody): [string, string] {
-  const label = encodeLabel(body.label);
-  if (body.action !== actionKey || body.agent !== agentKey) {
-    identitySegment = [
-      '{"action":',
-      jsonString(body.action),
-      ',"agent":',
-      jsonString(body.agent),
-      ',"args_sha256":"',
-    ].join('');
-    actionKey = body.action;
-    agentKey = body.agent;
+function encodeFields(body: AuditRecordBody, checkDigests: boolean, requireFrozen: boolean): Halves {
+  if (!isPlainObject(body)) throw new TypeError('audit record body must be a plain object');
+  const v = body.v;
+  const seq = body.seq;
+  const time = body.time;
+  const namespace = body.namespace;
+  const agent = body.agent;
+  const parent = body.parent;
+  const syscall = body.syscall;
+  const action = body.action;
+  const resource = body.resource;
+  const argsSha256 = body.args_sha256;
+  const labelValue = body.label;
+  const phase = body.phase;
+  const ref = body.ref;
+  const status = body.status;
+  const code = body.code;
+  const durationMs = body.duration_ms;
+  const usage = body.usage;
+  const prev = body.prev;
+
+  if (v !== AUDIT_RECORD_VERSION && v !== 1) fail('v', 'must be 1 or 2', true);
+  checkCount(seq, 'seq');
+  checkCount(time, 'time');
+  checkId(namespace, 'namespace');
+  checkId(agent, 'agent');
+  if (parent !== null) checkId(parent, 'parent');
+  checkId(syscall, 'syscall');
+  checkId(action, 'action');
+  if (resource !== null) {
+    if (typeof resource !== 'string') fail('resource', 'must be a string or null');
+    if (resource.length > MAX_RESOURCE_LENGTH) {
+      fail('resource', `must be at most ${MAX_RESOURCE_LENGTH} characters`, true);
+    }
   }
-  if (label !== labelKey || body.namespace !== namespaceKey || body.parent !== parentKey) {
-    const namespace = jsonString(body.namespace);
+  if (checkDigests) {
+    checkDigest(argsSha256, 'args_sha256');
+    checkDigest(prev, 'prev');
+  }
+  if (phase === 'intent') {
+    if (ref !== null) fail('ref', 'must be null for an intent', true);
+    if (status !== null) fail('status', 'must be null for an intent', true);
+    if (code !== null) fail('code', 'must be null for an intent', true);
+    if (durationMs !== null) fail('duration_ms', 'must be null for an intent', true);
+  } else if (phase === 'outcome') {
+    checkCount(ref, 'ref');
+    if ((ref as number) >= seq) fail('ref', 'must be the seq of an earlier record', true);
+    if (typeof status !== 'string' || !STATUS_SET.has(status)) {
+      fail('status', `must be one of ${AUDIT_STATUSES.join(', ')}`);
+    }
+    if (status === 'ok') {
+      if (code !== null) fail('code', "must be null when status is 'ok'", true);
+    } else if (!isErrorCode(code)) {
+      fail('code', `must be one of ${ERROR_CODES.join(', ')} when status is not 'ok'`);
+    }
+    checkAmount(durationMs, 'duration_ms');
+  } else {
+    fail('phase', "must be 'intent' or 'outcome'");
+  }
+
+  const label = encodeLabel(labelValue);
+  if (action !== actionKey || agent !== agentKey) {
+    identitySegment = ['{"action":', jsonString(action), ',"agent":', jsonString(agent), ',"args_sha256":"'].join('');
+    actionKey = action;
+    agentKey = agent;
+  }
+  if (label !== labelKey || namespace !== namespaceKey || parent !== parentKey) {
     scopeSegment = [
       '"label":',
       label,
       ',"namespace":',
-      namespace,
+      jsonString(namespace),
       ',"parent":',
-      nullable(body.parent),
+      nullable(parent),
       ',"phase":"',
     ].join('');
     labelKey = label;
-    namespaceKey = body.namespace;
-    parentKey = body.parent;
+    namespaceKey = namespace;
+    parentKey = parent;
   }
-  if (body.resource !== resourceKey) {
-    resourceSegment = [',"resource":', nullable(body.resource), ',"seq":'].join('');
-    resourceKey = body.resource;
+  if (resource !== resourceKey) {
+    resourceSegment = [',"resource":', nullable(resource), ',"seq":'].join('');
+    resourceKey = resource;
   }
-  if (body.syscall !== syscallKey) {
-    syscallSegment = [',"syscall":', jsonString(body.syscall), ',"time":'].join('');
-    syscallKey = body.syscall;
+  if (syscall !== syscallKey) {
+    syscallSegment = [',"syscall":', jsonString(syscall), ',"time":'].join('');
+    syscallKey = syscall;
   }
   const head =
-    `${identitySegment}${body.args_sha256}","code":${body.code === null ? 'null' : `"${body.code}"`}` +
-    `,"duration_ms":${body.duration_ms === null ? 'null' : `${body.duration_ms}`}`;
+    `${identitySegment}${argsSha256}","code":${code === null ? 'null' : `"${code}"`}` +
+    `,"duration_ms":${durationMs === null ? 'null' : `${durationMs}`}`;
   const tail =
-    `${scopeSegment}${body.phase}","prev":"${body.prev}","ref":${body.ref === null ? 'null' : `${body.ref}`}` +
-    `${resourceSegment}${body.seq},"status":${body.status === null ? 'null' : `"${body.status}"`}` +
-    `${syscallSegment}${body.time},"usage":${encodeUsage(body.usage, body.phase === 'intent')},"v":${body.v}}`;
-  return [head, tail];
+    `${scopeSegment}${phase}","prev":"${prev}","ref":${ref === null ? 'null' : `${ref}`}` +
+    `${resourceSegment}${seq},"status":${status === null ? 'null' : `"${status}"`}` +
+    `${syscallSegment}${time},"usage":${encodeUsage(usage, phase === 'intent')},"v":${v}}`;
+  if (requireFrozen && (!Object.isFrozen(labelValue) || !Object.isFrozen(usage))) {
+    throw new TypeError('audit record draft label and usage must be frozen');
+  }
+  return [head, tail, v];
 }
 
 /**
@@ -454,8 +487,7 @@ function encodeHalves(body: AuditRecordBody): [string, string] {
  * `canonicalJson(body)` for every checked body. Throws like `checkRecordBody` when the body is invalid.
  */
 export function encodeRecordBody(body: AuditRecordBody): string {
-  checkScalars(body, true);
-  const [head, tail] = encodeHalves(body);
+  const [head, tail] = encodeFields(body, true, false);
   return `${head},${tail}`;
 }
 
@@ -495,17 +527,14 @@ export type AuditRecordDraft = Mutable<AuditRecord>;
  * lowercase SHA-256 hex because it produced or already checked them, which saves two regex tests per append.
  */
 export function sealDraft(draft: AuditRecordDraft, digestsChecked = false): string {
-  checkScalars(draft, !digestsChecked);
-  const [head, tail] = encodeHalves(draft);
-  if (!Object.isFrozen(draft.label) || !Object.isFrozen(draft.usage)) {
-    throw new TypeError('audit record draft label and usage must be frozen');
-  }
+  // The version is the one the halves were encoded with: `draft` is not read again before it is frozen.
+  const [head, tail, v] = encodeFields(draft, !digestsChecked, true);
   // The hash input and the stored line are both built from the two halves. '\u0000' is the single byte 0x00 in
   // UTF-8: the RFC 6962 leaf prefix of a v2 hash, without copying into a Buffer. Hashing flattens the input
   // into one string; the line takes its halves back out of it as slices (no copy), so a sink that writes the
   // line copies two flat pieces instead of walking the halves' ropes again (≈ 7% of an append to a file).
-  const start = draft.v === 1 ? 0 : 1;
-  const input = draft.v === 1 ? `${head},${tail}` : `\u0000${head},${tail}`;
+  const start = v === 1 ? 0 : 1;
+  const input = v === 1 ? `${head},${tail}` : `\u0000${head},${tail}`;
   const digest = hash('sha256', input);
   draft.hash = digest;
   Object.freeze(draft);
@@ -518,6 +547,9 @@ export function sealDraft(draft: AuditRecordDraft, digestsChecked = false): stri
  */
 export function sealRecord(body: AuditRecordBody): SealedRecord {
   if (!isPlainObject(body)) throw new TypeError('audit record body must be a plain object');
+  // Each field is read once: into the draft, or (label and usage, inspected before they are kept) into a local.
+  const label = body.label;
+  const usage = body.usage;
   const draft: AuditRecordDraft = {
     v: body.v,
     seq: body.seq,
@@ -529,13 +561,13 @@ export function sealRecord(body: AuditRecordBody): SealedRecord {
     action: body.action,
     resource: body.resource,
     args_sha256: body.args_sha256,
-    label: Array.isArray(body.label) && !Object.isFrozen(body.label) ? Object.freeze([...body.label]) : body.label,
+    label: Array.isArray(label) && !Object.isFrozen(label) ? Object.freeze([...label]) : label,
     phase: body.phase,
     ref: body.ref,
     status: body.status,
     code: body.code,
     duration_ms: body.duration_ms,
-    usage: isPlainObject(body.usage) && !Object.isFrozen(body.usage) ? copyUsage(body.usage) : body.usage,
+    usage: isPlainObject(usage) && !Object.isFrozen(usage) ? copyUsage(usage) : usage,
     prev: body.prev,
     hash: '',
   };

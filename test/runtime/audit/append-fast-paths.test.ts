@@ -6,8 +6,11 @@ import {
   AUDIT_RECORD_VERSION,
   type AuditRecord,
   type AuditRecordBody,
+  type AuditRecordDraft,
+  checkRecordBody,
   encodeRecordBody,
   parseRecordLine,
+  sealDraft,
   sealRecord,
 } from '../../../runtime/audit/record.js';
 import { verifyAuditLines } from '../../../runtime/audit/verify-file.js';
@@ -151,6 +154,145 @@ describe('audit append fast paths', () => {
     expect(() => sealRecord(asIntent as AuditRecordBody)).toThrow(/usage/);
     const parsed = parseRecordLine(canonicalJson(outcome));
     expect(parsed.ok && parsed.record).toEqual(outcome);
+  });
+
+  // Every entry point that checks or encodes a host's body. sealDraft's drafts carry `hash: ''`, which the others
+  // ignore.
+  const entryPoints: [string, (b: AuditRecordBody) => unknown][] = [
+    ['encodeRecordBody', (b) => encodeRecordBody(b)],
+    ['checkRecordBody', (b) => checkRecordBody(b)],
+    ['sealRecord', (b) => sealRecord(b)],
+    ['sealDraft', (b) => sealDraft(b as AuditRecordDraft)],
+    ['sealDraft with vouched digests', (b) => sealDraft(b as AuditRecordDraft, true)],
+  ];
+
+  it('reads each body field, label entry and usage value once, so what is checked is what is encoded', () => {
+    const counted = <T extends object>(target: T, reads: Map<PropertyKey, number>): T =>
+      new Proxy(target, {
+        get(t, key, receiver) {
+          reads.set(key, (reads.get(key) ?? 0) + 1);
+          return Reflect.get(t, key, receiver);
+        },
+      });
+    for (const [name, enter] of entryPoints) {
+      for (const phase of ['intent', 'outcome'] as const) {
+        const fieldReads = new Map<PropertyKey, number>();
+        const labelReads = new Map<PropertyKey, number>();
+        const usageReads = new Map<PropertyKey, number>();
+        const label = counted(Object.freeze(['secret', 'web']), labelReads);
+        const usage = counted(Object.freeze({ cpu_ms: 1.5, tokens: 2 }), usageReads);
+        const fields =
+          phase === 'intent'
+            ? body({ phase, ref: null, status: null, duration_ms: null, label, usage: Object.freeze({}) })
+            : body({ label, usage });
+        enter(counted({ ...fields, hash: '' }, fieldReads));
+        const reads = (map: Map<PropertyKey, number>, keys: string[]): [string, number | undefined][] =>
+          keys.map((key) => [`${name} ${phase} ${key}`, map.get(key)]);
+        const once = (keys: string[]): [string, number][] => keys.map((key) => [`${name} ${phase} ${key}`, 1]);
+        expect(reads(fieldReads, Object.keys(fields))).toEqual(once(Object.keys(fields)));
+        expect(reads(labelReads, ['length', '0', '1'])).toEqual(once(['length', '0', '1']));
+        if (phase === 'outcome') expect(reads(usageReads, ['cpu_ms', 'tokens'])).toEqual(once(['cpu_ms', 'tokens']));
+      }
+    }
+  });
+
+  it('keeps no JSON segment that disagrees with its key, whatever a getter gave the encoder', () => {
+    // A host body whose field is a getter returns a different value on different reads. Whatever an entry point
+    // makes of it, the next ordinary append in the process must store exactly the record it returns.
+    const lines: string[] = [];
+    const checkpoints: string[] = [];
+    const sink: AuditSink = {
+      appendRecord: (_record, line) => void lines.push(line),
+      appendCheckpoint: (_checkpoint, line) => void checkpoints.push(line),
+      close() {},
+    };
+    const log = new AuditLog({ key: KERNEL_KEY, sink, clock: fakeClock() });
+    const fields = {
+      namespace: 'alpha',
+      agent: 'agent-1',
+      parent: 'agent-0' as string | null,
+      syscall: 'tool',
+      action: 'fs.read',
+      resource: '/workspace/a.txt' as string | null,
+      label: Object.freeze(['web']) as readonly string[],
+    };
+    type Kept = keyof typeof fields;
+    const decoys: { [K in Kept]: (typeof fields)[K] } = {
+      namespace: 'beta',
+      agent: 'root',
+      parent: null,
+      syscall: 'spawn',
+      action: 'fs.write',
+      resource: null,
+      label: Object.freeze([]),
+    };
+    const other = body({ namespace: 'n0', agent: 'a0', parent: 'p0', syscall: 's0', action: 'a0', resource: 'r0' });
+    let appends = 0;
+    for (const field of Object.keys(fields) as Kept[]) {
+      // Bit i of `pattern` gives the decoy on read i (reads past the fourth repeat the fourth).
+      for (let pattern = 0; pattern < 16; pattern += 1) {
+        for (const [name, enter] of entryPoints) {
+          // The later append uses the true value, then (after a fresh round) the decoy: whichever the kept
+          // segment's key says, one of them hits it.
+          for (const next of [fields[field], decoys[field]]) {
+            encodeRecordBody(other); // so the hostile body below is what every kept segment is built from
+            let reads = 0;
+            const hostile: Record<string, unknown> = {
+              ...body({ ...fields, phase: 'intent', ref: null, status: null, duration_ms: null, usage: {} }),
+              hash: '',
+            };
+            Object.defineProperty(hostile, field, {
+              enumerable: true,
+              get: () => ((pattern >> Math.min(reads++, 3)) & 1 ? decoys[field] : fields[field]),
+            });
+            try {
+              enter(hostile as unknown as AuditRecordBody);
+            } catch {
+              // Rejecting it is fine too; what matters is what it leaves behind.
+            }
+            const intent = log.intent({ ...fields, [field]: next, args: { appends } });
+            const outcome = log.outcome(intent, { status: 'ok', durationMs: 1 });
+            for (const [record, line] of [
+              [intent, lines.at(-2)],
+              [outcome, lines.at(-1)],
+            ] as const) {
+              const where = `${name} ${field} pattern ${pattern} then ${JSON.stringify(next)}`;
+              expect([where, line]).toEqual([where, canonicalJson(record)]);
+              const parsed = parseRecordLine(line!);
+              expect([where, parsed.ok && parsed.record]).toEqual([where, record]);
+            }
+            appends += 1;
+          }
+        }
+      }
+    }
+    expect(verifyAuditLines(lines, checkpoints, { trustedKeys: [KERNEL_KEY_HEX] }).ok).toBe(true);
+  });
+
+  it('encodes the usage value it checked, read once, for a frozen usage kept as is', () => {
+    const usageWith = (values: unknown[]): { usage: Readonly<Record<string, number>>; reads: () => number } => {
+      let reads = 0;
+      const usage = Object.freeze(
+        Object.defineProperty({}, 'cpu_ms', {
+          enumerable: true,
+          get: () => values[Math.min(reads++, values.length - 1)],
+        }),
+      );
+      return { usage, reads: () => reads };
+    };
+    // Checked as 1, then read again as a negative amount or as JSON text.
+    for (const later of [-5, '1,"tokens":-5', Number.NaN]) {
+      const { usage, reads } = usageWith([1, later]);
+      const { record, line } = sealRecord(body({ usage }));
+      expect(line).toContain('"usage":{"cpu_ms":1}');
+      const parsed = parseRecordLine(line);
+      expect(parsed.ok && parsed.record.hash).toBe(record.hash);
+      expect(record.usage).toBe(usage);
+      expect(reads()).toBe(1);
+    }
+    // Bad on the only read: rejected, whatever a later read would say.
+    expect(() => sealRecord(body({ usage: usageWith([-5, 1]).usage }))).toThrow(RangeError);
+    expect(() => encodeRecordBody(body({ usage: usageWith(['1', 1]).usage }))).toThrow(TypeError);
   });
 
   it('tracks open intents closed in any order', () => {
