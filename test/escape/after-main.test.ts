@@ -60,20 +60,26 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
 
   describe('work scheduled after main returns', () => {
     it('syscalls from a .then() chain after the return are refused with E_KILLED', async () => {
-      const { result, late } = await runAndLinger(`export default async function main() {
+      // Inline, the isolate's thread usually reaches the late calls while the kernel handles main's end, so they
+      // arrive and are refused; whether they do is a race with the disposal (lost more often on Node 24). Every
+      // attempt must be safe, and one of up to five must show the refusal, so the test cannot pass unexercised. A
+      // sandbox host disposes the isolate as it reports main's end, before they run, so none reaches the kernel
+      // at all (and none reaches the tool).
+      let exercised = false;
+      for (let attempt = 0; attempt < 5 && !exercised; attempt++) {
+        const { result, late } = await runAndLinger(`export default async function main() {
   (async () => {
     for (let i = 0; i < 20; i++) await null;
     for (let i = 0; i < 3; i++) { try { await sys.tool('record', 'late ' + i); } catch {} }
   })();
   return 'the value';
 }`);
-      expect(result).toMatchObject({ ok: true, value: 'the value' });
-      expect(recorded).toEqual([]);
-      expectRefused(late);
-      // Inline, the isolate's thread reaches the late calls while the kernel handles main's end, so they arrive
-      // and are refused. A sandbox host disposes the isolate as it reports main's end, before they run, so none
-      // reaches the kernel at all (and none reached the tool, above).
-      if (isolation === 'inline') expect(late.some((e) => e.refused && e.code === 'E_KILLED')).toBe(true);
+        expect(result).toMatchObject({ ok: true, value: 'the value' });
+        expect(recorded).toEqual([]);
+        expectRefused(late);
+        exercised = isolation !== 'inline' || late.some((e) => e.refused && e.code === 'E_KILLED');
+      }
+      expect(exercised).toBe(true);
     });
 
     it('a synchronous flood of syscalls after the return is refused and stops', async () => {
