@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AuditLog, type AuditSink } from '../../runtime/audit/audit-log.js';
+import { AuditLog, type AuditSink, MemoryAuditSink } from '../../runtime/audit/audit-log.js';
 import { AuditFileStore, type AuditFileStoreOptions } from '../../runtime/audit/file-store.js';
 import type { AuditRecord, AuditStatus } from '../../runtime/audit/record.js';
 import { SigningKey } from '../../runtime/capability/signing-key.js';
@@ -31,6 +31,22 @@ export function fakeClock(start = 1_735_689_600_000): () => number {
     return now;
   };
 }
+
+/** A log over a MemoryAuditSink with the fixed key and clock. */
+export function memoryLog(checkpointEvery = 8): { log: AuditLog; sink: MemoryAuditSink } {
+  const sink = new MemoryAuditSink();
+  return { log: new AuditLog({ key: KERNEL_KEY, sink, checkpointEvery, clock: fakeClock() }), sink };
+}
+
+/** A typical intent: an fs.read in namespace alpha. */
+export const intentEntry = {
+  namespace: 'alpha',
+  agent: 'agent-1',
+  syscall: 'tool',
+  action: 'fs.read',
+  resource: '/workspace/a.txt',
+  args: { path: '/workspace/a.txt' },
+} as const;
 
 const NAMESPACES = ['alpha', 'beta', 'gamma'];
 const STATUSES: readonly [AuditStatus, ErrorCode | null][] = [

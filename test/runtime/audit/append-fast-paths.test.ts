@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { AuditLog, type AuditSink, MemoryAuditSink } from '../../../runtime/audit/audit-log.js';
+import { AuditLog, type AuditSink } from '../../../runtime/audit/audit-log.js';
 import { AuditChain } from '../../../runtime/audit/hash-chain.js';
 import {
   AUDIT_RECORD_VERSION,
@@ -15,27 +15,13 @@ import {
 } from '../../../runtime/audit/record.js';
 import { verifyAuditLines } from '../../../runtime/audit/verify-file.js';
 import { canonicalJson } from '../../../runtime/core/canonical-json.js';
-import { fakeClock, KERNEL_KEY, KERNEL_KEY_HEX } from '../../helpers/audit-log.js';
+import { fakeClock, intentEntry, KERNEL_KEY, KERNEL_KEY_HEX, memoryLog } from '../../helpers/audit-log.js';
 
 // The append path's shortcuts (usage copied and encoded in one pass, JSON segments kept from the previous record,
 // the newest open intent kept out of the Map, the chain check not repeated after the sink) must never change
 // what is stored or what is rejected.
 
 const sha = (text: string): string => createHash('sha256').update(text, 'utf8').digest('hex');
-
-function memoryLog(): { log: AuditLog; sink: MemoryAuditSink } {
-  const sink = new MemoryAuditSink();
-  return { log: new AuditLog({ key: KERNEL_KEY, sink, checkpointEvery: 4, clock: fakeClock() }), sink };
-}
-
-const intentEntry = {
-  namespace: 'alpha',
-  agent: 'agent-1',
-  syscall: 'tool',
-  action: 'fs.read',
-  resource: '/workspace/a.txt',
-  args: { path: '/workspace/a.txt' },
-} as const;
 
 function body(overrides: Partial<Record<keyof AuditRecordBody, unknown>> = {}): AuditRecordBody {
   return {
@@ -93,7 +79,7 @@ describe('audit append fast paths', () => {
   });
 
   it('copies usage as a spread would, and rejects what the record check rejects', () => {
-    const { log, sink } = memoryLog();
+    const { log, sink } = memoryLog(4);
     const outcome = (usage: unknown): AuditRecord =>
       log.outcome(log.intent(intentEntry), { status: 'ok', durationMs: 1, usage: usage as Record<string, number> });
 
@@ -146,7 +132,7 @@ describe('audit append fast paths', () => {
   });
 
   it('still rejects a copied usage on an intent, and re-encodes it the same way everywhere', () => {
-    const { log } = memoryLog();
+    const { log } = memoryLog(4);
     const outcome = log.outcome(log.intent(intentEntry), { status: 'ok', durationMs: 1, usage: { tokens: 2 } });
     const { hash: _hash, ...rest } = outcome;
     const asIntent = { ...rest, phase: 'intent', ref: null, status: null, code: null, duration_ms: null };
@@ -296,7 +282,7 @@ describe('audit append fast paths', () => {
   });
 
   it('tracks open intents closed in any order', () => {
-    const { log } = memoryLog();
+    const { log } = memoryLog(4);
     const chain = new AuditChain();
     const a = log.intent(intentEntry);
     const b = log.intent(intentEntry);

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { AuditLog, type AuditSink, MemoryAuditSink } from '../../../runtime/audit/audit-log.js';
+import { AuditLog, type AuditSink } from '../../../runtime/audit/audit-log.js';
 import { type AuditCheckpoint, verifyCheckpointSignature } from '../../../runtime/audit/checkpoint.js';
 import { EMPTY_ROOT, verifyInclusion } from '../../../runtime/audit/merkle.js';
 import {
@@ -11,23 +11,9 @@ import {
 import { digestArgs, GENESIS_PREV, recordLeafHash } from '../../../runtime/audit/record.js';
 import { verifyAuditLines } from '../../../runtime/audit/verify-file.js';
 import { canonicalJson } from '../../../runtime/core/canonical-json.js';
-import { fakeClock, fillLog, KERNEL_KEY, KERNEL_KEY_HEX, OTHER_KEY } from '../../helpers/audit-log.js';
+import { fillLog, intentEntry, KERNEL_KEY, KERNEL_KEY_HEX, memoryLog, OTHER_KEY } from '../../helpers/audit-log.js';
 
 const sha = (text: string): string => createHash('sha256').update(text, 'utf8').digest('hex');
-
-function memoryLog(checkpointEvery = 8): { log: AuditLog; sink: MemoryAuditSink } {
-  const sink = new MemoryAuditSink();
-  return { log: new AuditLog({ key: KERNEL_KEY, sink, checkpointEvery, clock: fakeClock() }), sink };
-}
-
-const intentEntry = {
-  namespace: 'alpha',
-  agent: 'agent-1',
-  syscall: 'tool',
-  action: 'fs.read',
-  resource: '/workspace/a.txt',
-  args: { path: '/workspace/a.txt' },
-} as const;
 
 describe('audit-log', () => {
   it('numbers records from 0, chains each namespace, and hashes the canonical body', () => {
