@@ -29,11 +29,16 @@ const FORGERIES: Record<string, (agent: string) => void> = {
   // A host that asks for large replies and stops reading them: the kernel must not buffer replies without
   // bound for a peer that does not drain them (reply-hoarding-host.test.ts).
   'reply hoarding': (agent) => {
+    // The gets go out only once the put is answered: sent together, they raced it, and gets that beat the put
+    // read nothing, so their small replies never filled memory_mb (the run then ended on its wall limit).
+    pending.set(agent, () => {
+      pending.delete(agent);
+      channel.pause();
+      // A paused socket keeps nothing alive; the host stays up, holding its replies unread.
+      setInterval(() => {}, 1000);
+      for (let call = 2; call < 2 + HOARD_CALLS; call++) send(['sys', agent, String(call), 'mem.get', '["k",null]']);
+    });
     send(['sys', agent, '1', 'mem.put', JSON.stringify(['k', 'x'.repeat(HOARD_VALUE_CHARS), null])]);
-    channel.pause();
-    // A paused socket keeps nothing alive; the host stays up, holding its replies unread.
-    setInterval(() => {}, 1000);
-    for (let call = 2; call < 2 + HOARD_CALLS; call++) send(['sys', agent, String(call), 'mem.get', '["k",null]']);
   },
   // The agent ends cleanly, then the host keeps sending syscalls in its name: each would be refused and
   // audited for ever (late-syscall-flood.test.ts). Paced from the main thread, like a host that means it.
