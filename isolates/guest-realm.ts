@@ -1,6 +1,6 @@
 import ivm from 'isolated-vm';
 import { encodeError } from '../syscalls/wire.js';
-import { forgetIsolate, recordIsolateSize } from './isolate-memory.js';
+import { disposeIsolate, markBuild, recordBuiltIsolate } from './isolate-memory.js';
 import { getPreludeSource, PRELUDE_FILENAME } from './prelude.js';
 import { isolateHeapLimitMb } from './watchdog.js';
 
@@ -46,6 +46,7 @@ export class GuestRealm {
    */
   static async build(memoryMb: number, preludeConfig: string): Promise<GuestRealm> {
     const slot: BindingSlot = { binding: undefined, claimed: false };
+    const mark = markBuild();
     const isolate = new ivm.Isolate({
       memoryLimit: isolateHeapLimitMb(memoryMb),
       onCatastrophicError: () => {
@@ -75,7 +76,7 @@ export class GuestRealm {
         (id: number, reply: string) => void
       >;
       const start = (await exported.get(1, { reference: true })) as ivm.Reference<(ns: unknown, input: string) => void>;
-      recordIsolateSize(isolate, await isolate.getHeapStatistics());
+      recordBuiltIsolate(isolate, await isolate.getHeapStatistics(), mark);
       return new GuestRealm(memoryMb, { isolate, context, deliver, start, slot });
     } catch (error) {
       disposeIsolate(isolate);
@@ -108,15 +109,6 @@ export interface RealmParts {
   readonly deliver: ivm.Reference<(id: number, reply: string) => void>;
   readonly start: ivm.Reference<(ns: unknown, input: string) => void>;
   readonly slot: BindingSlot;
-}
-
-function disposeIsolate(isolate: ivm.Isolate): void {
-  try {
-    isolate.dispose();
-  } catch {
-    // Already disposed.
-  }
-  forgetIsolate(isolate);
 }
 
 // V8's code cache for the prelude, produced by the first realm in this process: later isolates skip parsing

@@ -1,5 +1,5 @@
 import type ivm from 'isolated-vm';
-import { knownIsolateBytes, recordIsolateSize } from './isolate-memory.js';
+import { explainedMemory, offHostMemory, recordIsolateSize } from './isolate-memory.js';
 
 /** How often the watchdog samples every live isolate. */
 export const DEFAULT_TICK_MS = 10;
@@ -25,7 +25,7 @@ interface HeapState {
   exact: number;
   /** Process memory outside the host's own heap when `exact` was read. */
   anchor: number;
-  /** What the process's isolates occupied by their own readings at that moment (isolate-memory.ts). */
+  /** The kernel's account of that memory at that moment (isolate-memory.ts): compared, never used alone. */
   known: number;
   /**
    * Process memory growth outside any V8 heap (ICU's and other malloc'd buffers, which V8 does not count)
@@ -50,9 +50,11 @@ const OFF_HEAP_NOISE_BYTES = 64 * 1024;
  * `offHeap`). Heap is the hard part on isolated-vm 5: heap statistics are only answered while the isolate is idle,
  * and growing a Map or a dictionary object to the isolate's limit raises a catastrophic OOM that wedges
  * it (and keeps the host alive forever). So while an isolate is busy, its heap is estimated as its last
- * exact reading plus the growth of process memory outside the host heap since that reading. The estimate
- * only over-counts (it charges every busy isolate with all unexplained growth), and the isolate's V8
- * limit is set well above the agent's limit, so a growing agent is ended long before V8 gives up.
+ * exact reading plus the growth of process memory outside the host heap since that reading, less what the
+ * kernel's account explains (isolate-memory.ts). The estimate errs towards over-counting (it charges every busy
+ * isolate with all unexplained growth; the account forgives at most one isolate's heap per build or disposal),
+ * and the isolate's V8 limit is set well above the agent's limit, so a growing agent is ended long before V8
+ * gives up.
  */
 export class Watchdog {
   readonly #watched = new Map<Watched, HeapState>();
@@ -67,7 +69,7 @@ export class Watchdog {
     this.#watched.set(target, {
       exact: 0,
       anchor: offHostMemory(),
-      known: knownIsolateBytes(),
+      known: explainedMemory(),
       offHeap: 0,
       cpu: 0,
       cpuAtRead: 0,
@@ -124,7 +126,7 @@ export class Watchdog {
         this.#requestHeap(target, heap, now);
       } else if (now - heap.pendingSince > this.#tickMs) {
         offHeap ??= offHostMemory();
-        const known = knownIsolateBytes();
+        const known = explainedMemory();
         const growth = offHeap - heap.anchor - (known - heap.known);
         // Memory given back (an isolate torn down, a GC) must not hide this one's later growth.
         if (growth < 0) {
@@ -146,10 +148,10 @@ export class Watchdog {
         heap.pendingSince = undefined;
         const outside = offHostMemory();
         recordIsolateSize(target.isolate, stats);
-        const known = knownIsolateBytes();
-        // Process growth since the last reading that no isolate's heap (this one's included) explains. It is
-        // charged only if the isolate ran in between (an idle isolate cannot have caused it); memory given back
-        // lowers it.
+        const known = explainedMemory();
+        // Process growth since the last reading that the kernel's account (this isolate's heap included) does not
+        // explain. It is charged only if the isolate ran in between (an idle isolate cannot have caused it); memory
+        // given back lowers it.
         const unexplained = outside - heap.anchor - (known - heap.known);
         const ran = heap.cpu > heap.cpuAtRead;
         if (unexplained < 0) heap.offHeap = Math.max(0, heap.offHeap + unexplained);
@@ -167,12 +169,6 @@ export class Watchdog {
       },
     );
   }
-}
-
-// Resident memory not explained by the host isolate's own heap: where other isolates' heaps show up.
-function offHostMemory(): number {
-  const usage = process.memoryUsage();
-  return usage.rss - usage.heapTotal - usage.external;
 }
 
 /**
