@@ -25,7 +25,8 @@ interface Placed {
   cpuMs: number;
   /** The kernel's own reason, once it decided to end the agent: it wins over whatever the host reports. */
   terminating: KernelErrorInfo | undefined;
-  grace: NodeJS.Timeout | undefined;
+  /** A kill was sent and the host has not confirmed it yet. */
+  owed: boolean;
 }
 
 export interface HostSettings {
@@ -36,7 +37,7 @@ export interface HostSettings {
   readonly warmMemoryMb: number;
   /** Frames larger than this from the host are a protocol violation. */
   readonly maxFrameBytes: number;
-  /** How long a kill may go unconfirmed before the host is SIGKILLed. */
+  /** How long the host may go without confirming a kill it owes before it is SIGKILLed. */
   readonly killGraceMs: number;
 }
 
@@ -98,6 +99,9 @@ export class SandboxHost {
   #announced = false;
   #deathReason = 'the sandbox host process ended';
   #markReady!: (up: boolean) => void;
+  #owedKills = 0;
+  #killsConfirmed = 0;
+  #killTimer: NodeJS.Timeout | undefined;
 
   constructor(settings: HostSettings) {
     this.#settings = settings;
@@ -163,7 +167,7 @@ export class SandboxHost {
       startedAt: performance.now(),
       cpuMs: 0,
       terminating: undefined,
-      grace: undefined,
+      owed: false,
     };
     this.#placed.set(session.id, placed);
     this.started++;
@@ -184,8 +188,8 @@ export class SandboxHost {
 
   /**
    * Ends an agent placed here with the kernel's reason: marks it ended at once (later syscalls are refused),
-   * asks the host to dispose its isolate, and SIGKILLs the host if that is not confirmed within the grace.
-   * A no-op for an agent not live here or already being ended.
+   * asks the host to dispose its isolate, and SIGKILLs the host if it confirms none of the kills it owes within
+   * the grace. A no-op for an agent not live here or already being ended.
    */
   terminate(agent: string, code: ErrorCode, message: string): void {
     const placed = this.#placed.get(agent);
@@ -195,7 +199,27 @@ export class SandboxHost {
     this.tainted = true;
     if (!this.#alive) return;
     this.#send([TO_HOST.kill, agent, code, message]);
-    placed.grace = setTimeout(() => this.kill('a kill was not confirmed in time'), this.#settings.killGraceMs);
+    placed.owed = true;
+    this.#owedKills++;
+    // A new request never extends the deadline of those already owed.
+    if (this.#killTimer === undefined) this.#armKillTimer();
+  }
+
+  // The grace is the longest a host may go without confirming a kill it owes, not the longest one kill may wait:
+  // a host confirms a burst of kills one at a time (a few ms each under load), and a confirmation shows it is not
+  // wedged. Each further confirmation buys at most one more grace, so a host owing n kills is SIGKILLed within
+  // n graces however it orders them. Timers run before I/O in an event-loop turn, so after the kernel itself was
+  // busy past the grace a confirmation may be waiting unread: the verdict waits for that turn's I/O (setImmediate).
+  #armKillTimer(): void {
+    if (this.#killTimer !== undefined) clearTimeout(this.#killTimer);
+    this.#killTimer = undefined;
+    if (this.#owedKills === 0) return;
+    const confirmed = this.#killsConfirmed;
+    this.#killTimer = setTimeout(() => {
+      setImmediate(() => {
+        if (this.#killsConfirmed === confirmed) this.kill('a kill was not confirmed in time');
+      });
+    }, this.#settings.killGraceMs);
   }
 
   /**
@@ -420,7 +444,12 @@ export class SandboxHost {
     if (this.#placed.get(session.id) !== placed) return;
     this.#placed.delete(session.id);
     this.#past.set(session.id, session);
-    if (placed.grace !== undefined) clearTimeout(placed.grace);
+    if (placed.owed) {
+      placed.owed = false;
+      this.#owedKills--;
+      this.#killsConfirmed++;
+      if (this.#alive) this.#armKillTimer();
+    }
     session.end();
     const cpuMs = Math.max(usage?.cpu_ms ?? 0, placed.cpuMs);
     session.reportCpu(cpuMs);
@@ -448,6 +477,8 @@ export class SandboxHost {
     this.#alive = false;
     this.#deathReason = reason;
     this.#markReady(false);
+    if (this.#killTimer !== undefined) clearTimeout(this.#killTimer);
+    this.#killTimer = undefined;
     try {
       this.#child.kill('SIGKILL');
     } catch {}

@@ -75,9 +75,14 @@ function onFrame(fields: string[]): void {
       resolve(b);
       return;
     }
-    case TO_HOST.kill:
-      agents.get(agent)?.sandbox.kill(a as ErrorCode, b);
+    case TO_HOST.kill: {
+      // Each kill in a turn of its own: its confirmation (the outcome, sent from a promise reaction) leaves before
+      // the next disposal starts. Handled in one go, a chunk of 40 kills was confirmed only after all 40
+      // disposals, and the kernel, waiting past its grace, SIGKILLed the host and every agent on it.
+      const hosted = agents.get(agent);
+      if (hosted !== undefined) setImmediate(() => hosted.sandbox.kill(a as ErrorCode, b));
       return;
+    }
     case TO_HOST.ping:
       send([FROM_HOST.pong, agent, a]);
       return;
