@@ -28,8 +28,12 @@ export class RealmPool {
   take(memoryMb: number): Promise<GuestRealm> {
     const idle = this.#idle.get(memoryMb);
     let realm = idle?.pop();
-    // An idle realm runs no agent code, but if isolated-vm ever disposed one, do not hand it out.
-    while (realm?.isolate.isDisposed === true) realm = idle?.pop();
+    // An idle realm runs no agent code, but if isolated-vm ever disposed one, do not hand it out (and drop it from
+    // the memory account).
+    while (realm?.isolate.isDisposed === true) {
+      realm.dispose();
+      realm = idle?.pop();
+    }
     if (!this.#closed && this.#size > 0 && (idle !== undefined || this.#idle.size < MAX_POOLED_SIZES)) {
       if (idle === undefined) this.#idle.set(memoryMb, []);
       this.#scheduleRefill();

@@ -66,10 +66,11 @@ export class Watchdog {
   }
 
   add(target: Watched): void {
+    const outside = offHostMemory();
     this.#watched.set(target, {
       exact: 0,
-      anchor: offHostMemory(),
-      known: explainedMemory(),
+      anchor: outside,
+      known: explainedMemory(outside),
       offHeap: 0,
       cpu: 0,
       cpuAtRead: 0,
@@ -126,7 +127,7 @@ export class Watchdog {
         this.#requestHeap(target, heap, now);
       } else if (now - heap.pendingSince > this.#tickMs) {
         offHeap ??= offHostMemory();
-        const known = explainedMemory();
+        const known = explainedMemory(offHeap);
         const growth = offHeap - heap.anchor - (known - heap.known);
         // Memory given back (an isolate torn down, a GC) must not hide this one's later growth.
         if (growth < 0) {
@@ -148,7 +149,7 @@ export class Watchdog {
         heap.pendingSince = undefined;
         const outside = offHostMemory();
         recordIsolateSize(target.isolate, stats);
-        const known = explainedMemory();
+        const known = explainedMemory(outside);
         // Process growth since the last reading that the kernel's account (this isolate's heap included) does not
         // explain. It is charged only if the isolate ran in between (an idle isolate cannot have caused it); memory
         // given back lowers it.

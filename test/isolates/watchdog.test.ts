@@ -59,8 +59,8 @@ describe('Watchdog', () => {
   it('does not charge a busy isolate with the realms other agents build meanwhile', async () => {
     // A burst of concurrent spawns grows the process by ~2 MB a realm; charged to whichever isolate was busy,
     // it ended innocent 32 MB agents with a memory E_QUOTA. The process's first realm costs several times that
-    // once (10-16 MB on Node 24: compiling the prelude, first use of shared code); the kernel builds it before
-    // any agent runs, and so does this test.
+    // once (10-16 MB on Node 24: compiling the prelude, first use of shared code), charged to whoever runs then
+    // (SECURITY.md states it); this test is about later realms, so it builds the first one before it starts.
     (await GuestRealm.build(32, PRELUDE_CONFIG)).dispose();
     const watchdog = new Watchdog(5);
     const isolate = new ivm.Isolate({ memoryLimit: isolateHeapLimitMb(16) });
