@@ -25,8 +25,8 @@ interface Placed {
   cpuMs: number;
   /** The kernel's own reason, once it decided to end the agent: it wins over whatever the host reports. */
   terminating: KernelErrorInfo | undefined;
-  /** A kill was sent and the host has not confirmed it yet. */
-  owed: boolean;
+  /** When the host must have confirmed the kill it was sent (performance.now() ms); undefined if none is owed. */
+  killDeadline: number | undefined;
 }
 
 export interface HostSettings {
@@ -37,7 +37,7 @@ export interface HostSettings {
   readonly warmMemoryMb: number;
   /** Frames larger than this from the host are a protocol violation. */
   readonly maxFrameBytes: number;
-  /** How long the host may go without confirming a kill it owes before it is SIGKILLed. */
+  /** How long a kill may go unconfirmed before the host is SIGKILLed; the k-th of a burst has k graces. */
   readonly killGraceMs: number;
 }
 
@@ -99,8 +99,7 @@ export class SandboxHost {
   #announced = false;
   #deathReason = 'the sandbox host process ended';
   #markReady!: (up: boolean) => void;
-  #owedKills = 0;
-  #killsConfirmed = 0;
+  #lastKillDeadline = 0;
   #killTimer: NodeJS.Timeout | undefined;
 
   constructor(settings: HostSettings) {
@@ -167,7 +166,7 @@ export class SandboxHost {
       startedAt: performance.now(),
       cpuMs: 0,
       terminating: undefined,
-      owed: false,
+      killDeadline: undefined,
     };
     this.#placed.set(session.id, placed);
     this.started++;
@@ -188,8 +187,8 @@ export class SandboxHost {
 
   /**
    * Ends an agent placed here with the kernel's reason: marks it ended at once (later syscalls are refused),
-   * asks the host to dispose its isolate, and SIGKILLs the host if it confirms none of the kills it owes within
-   * the grace. A no-op for an agent not live here or already being ended.
+   * asks the host to dispose its isolate, and SIGKILLs the host if that is not confirmed by the kill's deadline.
+   * A no-op for an agent not live here or already being ended.
    */
   terminate(agent: string, code: ErrorCode, message: string): void {
     const placed = this.#placed.get(agent);
@@ -199,27 +198,41 @@ export class SandboxHost {
     this.tainted = true;
     if (!this.#alive) return;
     this.#send([TO_HOST.kill, agent, code, message]);
-    placed.owed = true;
-    this.#owedKills++;
-    // A new request never extends the deadline of those already owed.
-    if (this.#killTimer === undefined) this.#armKillTimer();
+    placed.killDeadline = Math.max(performance.now(), this.#lastKillDeadline) + this.#settings.killGraceMs;
+    this.#lastKillDeadline = placed.killDeadline;
+    this.#armKillTimer();
   }
 
-  // The grace is the longest a host may go without confirming a kill it owes, not the longest one kill may wait:
-  // a host confirms a burst of kills one at a time (a few ms each under load), and a confirmation shows it is not
-  // wedged. Each further confirmation buys at most one more grace, so a host owing n kills is SIGKILLed within
-  // n graces however it orders them. Timers run before I/O in an event-loop turn, so after the kernel itself was
-  // busy past the grace a confirmation may be waiting unread: the verdict waits for that turn's I/O (setImmediate).
+  // A host confirms a burst of kills one at a time (a few ms each under load), so each kill's deadline is one grace
+  // after the later of its sending and the deadline of the kill sent before it: the k-th kill of a burst has k
+  // graces, and no confirmation moves any deadline, so a host that withholds one kill is SIGKILLed at that
+  // kill's deadline whatever else it confirms. Timers run before I/O in an event-loop turn, so after the kernel
+  // itself was busy past a deadline the confirmation may be waiting unread: the verdict waits for that turn's
+  // I/O (setImmediate).
   #armKillTimer(): void {
     if (this.#killTimer !== undefined) clearTimeout(this.#killTimer);
     this.#killTimer = undefined;
-    if (this.#owedKills === 0) return;
-    const confirmed = this.#killsConfirmed;
-    this.#killTimer = setTimeout(() => {
-      setImmediate(() => {
-        if (this.#killsConfirmed === confirmed) this.kill('a kill was not confirmed in time');
-      });
-    }, this.#settings.killGraceMs);
+    const earliest = this.#earliestKillDeadline();
+    if (earliest === undefined) return;
+    this.#killTimer = setTimeout(
+      () =>
+        setImmediate(() => {
+          const due = this.#earliestKillDeadline();
+          if (due === undefined || !this.#alive) return;
+          if (due <= performance.now()) this.kill('a kill was not confirmed in time');
+          else this.#armKillTimer();
+        }),
+      Math.max(0, earliest - performance.now()),
+    );
+  }
+
+  #earliestKillDeadline(): number | undefined {
+    let earliest: number | undefined;
+    for (const placed of this.#placed.values()) {
+      const deadline = placed.killDeadline;
+      if (deadline !== undefined && (earliest === undefined || deadline < earliest)) earliest = deadline;
+    }
+    return earliest;
   }
 
   /**
@@ -444,10 +457,8 @@ export class SandboxHost {
     if (this.#placed.get(session.id) !== placed) return;
     this.#placed.delete(session.id);
     this.#past.set(session.id, session);
-    if (placed.owed) {
-      placed.owed = false;
-      this.#owedKills--;
-      this.#killsConfirmed++;
+    if (placed.killDeadline !== undefined) {
+      placed.killDeadline = undefined;
       if (this.#alive) this.#armKillTimer();
     }
     session.end();

@@ -73,7 +73,7 @@ export interface SandboxHostOptions {
   readonly recycleAfter?: number;
   /** Resident-memory bound per host in MB (default: the host's idle size plus what its agents may use). */
   readonly rssLimitMb?: number;
-  /** How long a host may go without confirming any kill it owes before it is SIGKILLed, in ms (default 100). */
+  /** How long a kill may go unconfirmed before the host is SIGKILLed, in ms (default 100; the k-th of a burst, k times it). */
   readonly killGraceMs?: number;
 }
 

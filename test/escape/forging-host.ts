@@ -7,6 +7,18 @@ import { HOARD_CALLS, HOARD_VALUE_CHARS, LATE_FLOOD_CALLS, READY_STEP_MB, READY_
 const channel = new Socket({ fd: 3, readable: true, writable: true });
 const send = (fields: string[]) => channel.write(encodeFrame(fields));
 const pending = new Map<string, (reply: string) => void>();
+/** Replies awaited by call, keyed `agent:call`. */
+const calls = new Map<string, (reply: string) => void>();
+/** Agents whose kill this host confirms at once. */
+const confirmable = new Set<string>();
+let nextCall = 1;
+const syscall = (agent: string, name: string, args: unknown[], then: (reply: string) => void) => {
+  const call = String(nextCall++);
+  calls.set(`${agent}:${call}`, then);
+  send(['sys', agent, call, name, JSON.stringify(args)]);
+};
+// A reply in the wire's value form carrying a string (a spawned child's id).
+const idOf = (reply: string): string => JSON.parse(reply.slice(1)) as string;
 channel.on('close', () => process.kill(process.pid, 'SIGKILL'));
 
 const tool = (args: unknown) => JSON.stringify(['record', args, null]);
@@ -71,6 +83,21 @@ const FORGERIES: Record<string, (agent: string) => void> = {
     };
     grow();
   },
+  // The host withholds the confirmation of one child's kill while it spawns, kills and promptly confirms another
+  // child every 20 ms: no confirmation may move the withheld kill's deadline (withheld-kill.test.ts).
+  'withheld kill': (agent) => {
+    syscall(agent, 'spawn', [{ code: 'sleeper' }], (reply) => {
+      syscall(agent, 'kill', [idOf(reply)], () => {
+        const churn = () =>
+          syscall(agent, 'spawn', [{ code: 'sleeper' }], (spawned) => {
+            const child = idOf(spawned);
+            confirmable.add(child);
+            syscall(agent, 'kill', [child], () => setTimeout(churn, 20));
+          });
+        churn();
+      });
+    });
+  },
   // An honest agent: one tool call of its own, then its result.
   honest: (agent) => {
     pending.set(agent, (reply) => send(['result', agent, reply, '1', '1', '0']));
@@ -83,7 +110,13 @@ const reader = new FrameReader(
   ([type, agent = '', a = '', b = '']) => {
     if (type === 'init') send(['ready', String(process.pid)]);
     if (type === 'start') FORGERIES[a]?.(agent);
-    if (type === 'reply') pending.get(agent)?.(b);
+    if (type === 'reply') {
+      const then = calls.get(`${agent}:${a}`);
+      calls.delete(`${agent}:${a}`);
+      if (then !== undefined) then(b);
+      else pending.get(agent)?.(b);
+    }
+    if (type === 'kill' && confirmable.has(agent)) send(['result', agent, 'e["E_KILLED","killed"]', '0', '0', '0']);
   },
   () => process.kill(process.pid, 'SIGKILL'),
 );
