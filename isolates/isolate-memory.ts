@@ -23,17 +23,6 @@ const sizes = new Map<ivm.Isolate, number>();
 let explained = 0;
 /** The part of `explained` credited to builds. */
 let built = 0;
-/**
- * Heap that isolates gave up (disposed, or shrunk by a GC) and that has not been seen leaving the process: a
- * running isolate's heap is freed later, on its own thread, and the allocator keeps most freed pages for reuse. It
- * stays in the account until seen: a fall in resident memory is taken as it going back, and heap growth or a
- * build that resident memory does not show as it being reused, before anyone's charge moves. Without it, killing a
- * running 35 MB child, or a new child growing into a dead one's pages, forgave its parent that much of its charged
- * off-heap copies (a red-team pass).
- */
-let freed = 0;
-/** Off-host memory when the account last looked. */
-let lastSeen = 0;
 
 /**
  * Resident memory not explained by the host isolate's own heap: where other isolates' heaps and their off-heap
@@ -45,27 +34,9 @@ export function offHostMemory(): number {
   return process.memoryUsage.rss() - heap.total_physical_size - heap.external_memory;
 }
 
-/**
- * The account's value in bytes (compare two readings), given the off-host memory just read: a fall since the
- * account last looked first settles pending returns.
- */
-export function explainedMemory(outside: number): number {
-  look(outside);
+/** The account's value in bytes (compare two readings). */
+export function explainedMemory(): number {
   return explained;
-}
-
-function look(outside: number): void {
-  const back = Math.min(freed, Math.max(0, lastSeen - outside));
-  freed -= back;
-  explained -= back;
-  lastSeen = outside;
-}
-
-/** Takes up to `bytes` of growth as reuse of freed heap; returns how much. */
-function reuse(bytes: number): number {
-  const reused = Math.min(freed, Math.max(0, bytes));
-  freed -= reused;
-  return reused;
 }
 
 /** Where a build started: taken before the isolate exists. */
@@ -76,9 +47,7 @@ export interface BuildMark {
 }
 
 export function markBuild(): BuildMark {
-  const outside = offHostMemory();
-  look(outside);
-  return { outside, measured: explained - built };
+  return { outside: offHostMemory(), measured: explained - built };
 }
 
 /**
@@ -87,15 +56,10 @@ export function markBuild(): BuildMark {
  */
 export function recordBuiltIsolate(isolate: ivm.Isolate, stats: ivm.HeapStatistics, mark: BuildMark): void {
   const bytes = stats.total_physical_size;
-  const outside = offHostMemory();
-  look(outside);
-  const grown = outside - mark.outside - (explained - built - mark.measured);
+  const grown = offHostMemory() - mark.outside - (explained - built - mark.measured);
   const credit = Math.min(bytes, Math.max(0, grown));
   explained += credit;
   built += credit;
-  // The rest of its heap did not grow the process: taken as reused pages.
-  reuse(bytes - credit);
-  lastSeen = outside;
   sizes.set(isolate, bytes);
 }
 
@@ -108,20 +72,16 @@ export function recordBuiltIsolate(isolate: ivm.Isolate, stats: ivm.HeapStatisti
  */
 export function recordIsolateSize(isolate: ivm.Isolate, stats: ivm.HeapStatistics): void {
   const bytes = stats.total_physical_size;
-  const grown = bytes - (sizes.get(isolate) ?? 0);
-  // Growth is credited beyond the freed heap it may have reused; a shrink is freed heap like a disposal.
-  if (grown >= 0) explained += grown - reuse(grown);
-  else freed -= grown;
+  explained += bytes - (sizes.get(isolate) ?? 0);
   sizes.set(isolate, bytes);
 }
 
 /**
- * Disposes `isolate` and debits the account with the resident memory that measurably went back during the call,
- * at most its last recorded size; the rest of that size is freed heap (see `freed`).
+ * Disposes `isolate` (synchronously) and debits the account with the resident memory that measurably went back,
+ * at most its last recorded size. What comes back later shows as negative growth, which only lowers estimates.
  */
 export function disposeIsolate(isolate: ivm.Isolate): void {
   const before = offHostMemory();
-  look(before);
   try {
     isolate.dispose();
   } catch {
@@ -129,9 +89,5 @@ export function disposeIsolate(isolate: ivm.Isolate): void {
   }
   const size = sizes.get(isolate) ?? 0;
   sizes.delete(isolate);
-  const after = offHostMemory();
-  const returned = Math.min(size, Math.max(0, before - after));
-  explained -= returned;
-  freed += size - returned;
-  lastSeen = after;
+  explained += Math.max(-size, Math.min(0, offHostMemory() - before));
 }

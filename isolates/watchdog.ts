@@ -66,11 +66,10 @@ export class Watchdog {
   }
 
   add(target: Watched): void {
-    const outside = offHostMemory();
     this.#watched.set(target, {
       exact: 0,
-      anchor: outside,
-      known: explainedMemory(outside),
+      anchor: offHostMemory(),
+      known: explainedMemory(),
       offHeap: 0,
       cpu: 0,
       cpuAtRead: 0,
@@ -127,7 +126,7 @@ export class Watchdog {
         this.#requestHeap(target, heap, now);
       } else if (now - heap.pendingSince > this.#tickMs) {
         offHeap ??= offHostMemory();
-        const known = explainedMemory(offHeap);
+        const known = explainedMemory();
         const growth = offHeap - heap.anchor - (known - heap.known);
         // Memory given back (an isolate torn down, a GC) must not hide this one's later growth.
         if (growth < 0) {
@@ -149,7 +148,7 @@ export class Watchdog {
         heap.pendingSince = undefined;
         const outside = offHostMemory();
         recordIsolateSize(target.isolate, stats);
-        const known = explainedMemory(outside);
+        const known = explainedMemory();
         // Process growth since the last reading that the kernel's account (this isolate's heap included) does not
         // explain. It is charged only if the isolate ran in between (an idle isolate cannot have caused it); memory
         // given back lowers it.
