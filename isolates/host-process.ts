@@ -99,7 +99,6 @@ export class SandboxHost {
   #announced = false;
   #deathReason = 'the sandbox host process ended';
   #markReady!: (up: boolean) => void;
-  #lastKillDeadline = 0;
   #killTimer: NodeJS.Timeout | undefined;
 
   constructor(settings: HostSettings) {
@@ -198,13 +197,15 @@ export class SandboxHost {
     this.tainted = true;
     if (!this.#alive) return;
     this.#send([TO_HOST.kill, agent, code, message]);
-    placed.killDeadline = Math.max(performance.now(), this.#lastKillDeadline) + this.#settings.killGraceMs;
-    this.#lastKillDeadline = placed.killDeadline;
+    // After the latest deadline still owed, not the latest ever given: kills confirmed long ago must not lengthen
+    // this one (after 200 confirmed kills, a withheld one survived 190 graces).
+    const owed = this.#latestKillDeadline();
+    placed.killDeadline = Math.max(performance.now(), owed ?? 0) + this.#settings.killGraceMs;
     this.#armKillTimer();
   }
 
   // A host confirms a burst of kills one at a time (a few ms each under load), so each kill's deadline is one grace
-  // after the later of its sending and the deadline of the kill sent before it: the k-th kill of a burst has k
+  // after the later of its sending and the latest deadline still owed: the k-th kill of a burst has k
   // graces, and no confirmation moves any deadline, so a host that withholds one kill is SIGKILLed at that
   // kill's deadline whatever else it confirms. Timers run before I/O in an event-loop turn, so after the kernel
   // itself was busy past a deadline the confirmation may be waiting unread: the verdict waits for that turn's
@@ -226,6 +227,8 @@ export class SandboxHost {
     );
   }
 
+  // Both scan the agents placed here (a host's children share it): a burst of n kills costs O(n²) steps, a few
+  // microseconds for a hundred.
   #earliestKillDeadline(): number | undefined {
     let earliest: number | undefined;
     for (const placed of this.#placed.values()) {
@@ -233,6 +236,15 @@ export class SandboxHost {
       if (deadline !== undefined && (earliest === undefined || deadline < earliest)) earliest = deadline;
     }
     return earliest;
+  }
+
+  #latestKillDeadline(): number | undefined {
+    let latest: number | undefined;
+    for (const placed of this.#placed.values()) {
+      const deadline = placed.killDeadline;
+      if (deadline !== undefined && (latest === undefined || deadline > latest)) latest = deadline;
+    }
+    return latest;
   }
 
   /**

@@ -98,7 +98,6 @@ export class Watchdog {
 
   #tick(): void {
     const now = performance.now();
-    let offHeap: number | undefined;
     for (const [target, heap] of this.#watched) {
       const { isolate } = target;
       if (isolate.isDisposed) {
@@ -125,7 +124,11 @@ export class Watchdog {
       if (heap.pendingSince === undefined) {
         this.#requestHeap(target, heap, now);
       } else if (now - heap.pendingSince > this.#tickMs) {
-        offHeap ??= offHostMemory();
+        // Read for each isolate, not once per tick: an agent ended earlier in this loop (or by a charge that
+        // `sampled` made) was disposed and debited from the account meanwhile, and a reading from before that
+        // disposal against the account after it showed the disposed heap as this isolate's growth (a red-team
+        // pass ended an innocent 64 MB agent that way, timed by a child's wall limit).
+        const offHeap = offHostMemory();
         const known = explainedMemory();
         const growth = offHeap - heap.anchor - (known - heap.known);
         // Memory given back (an isolate torn down, a GC) must not hide this one's later growth.

@@ -98,6 +98,22 @@ const FORGERIES: Record<string, (agent: string) => void> = {
       });
     });
   },
+  // As above, but the withheld kill comes after 150 kills confirmed at once: they must not lengthen its deadline.
+  'withheld kill late': (agent) => {
+    let confirmed = 0;
+    const churn = (then: () => void) =>
+      syscall(agent, 'spawn', [{ code: 'sleeper' }], (spawned) => {
+        const child = idOf(spawned);
+        confirmable.add(child);
+        syscall(agent, 'kill', [child], () => (++confirmed < 150 ? churn(then) : then()));
+      });
+    churn(() => {
+      syscall(agent, 'spawn', [{ code: 'sleeper' }], (reply) => {
+        send(['sys', agent, String(nextCall++), 'log', JSON.stringify(['withheld'])]);
+        syscall(agent, 'kill', [idOf(reply)], () => {});
+      });
+    });
+  },
   // An honest agent: one tool call of its own, then its result.
   honest: (agent) => {
     pending.set(agent, (reply) => send(['result', agent, reply, '1', '1', '0']));

@@ -35,4 +35,25 @@ describe('process tier: a host withholding one kill', () => {
     // The exercise happened: other kills were confirmed after the withheld one was sent.
     expect(confirmedKills).toBeGreaterThan(0);
   }, 30_000);
+
+  it('is SIGKILLed one grace after that kill, however many kills it confirmed before', async () => {
+    // Each deadline once followed the latest ever given: after 200 confirmed kills a withheld one lived 190 graces.
+    ({ kernel } = forgingHostKernel({
+      limits: { wall_ms: 20_000, children: 1000 },
+      policy: { capabilities: [...testToolsPolicy.capabilities, { action: 'agent.spawn', resource: 'inline' }] },
+    }));
+    let withheldAt: number | undefined;
+    kernel.on('log', () => {
+      withheldAt = performance.now();
+    });
+    const result = await kernel.run({ code: 'withheld kill late' });
+    const ended = performance.now();
+    expect(result, JSON.stringify(result)).toMatchObject({
+      ok: false,
+      error: { code: 'E_CRASHED', message: 'a kill was not confirmed in time' },
+    });
+    expect(withheldAt).toBeDefined();
+    // 150 graces would be 7.5 s; one is 50 ms.
+    expect(ended - (withheldAt ?? 0)).toBeLessThan(2000);
+  }, 60_000);
 });
