@@ -77,8 +77,10 @@ export function recordIsolateSize(isolate: ivm.Isolate, stats: ivm.HeapStatistic
 }
 
 /**
- * Disposes `isolate` (synchronously) and debits the account with the resident memory that measurably went back,
- * at most its last recorded size. What comes back later shows as negative growth, which only lowers estimates.
+ * Disposes `isolate` and debits the account with the resident memory that measurably went back during the call,
+ * at most its last recorded size. A running isolate's heap is freed later, on its own thread: that fall then shows
+ * as memory given back and lowers the charge of every agent watched meanwhile (SECURITY.md, "Exact memory
+ * attribution": open).
  */
 export function disposeIsolate(isolate: ivm.Isolate): void {
   const before = offHostMemory();
