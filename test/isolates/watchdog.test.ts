@@ -1,6 +1,7 @@
 import ivm from 'isolated-vm';
 import { describe, expect, it } from 'vitest';
 import { GuestRealm } from '../../isolates/guest-realm.js';
+import { disposeIsolate } from '../../isolates/isolate-memory.js';
 import { PRELUDE_CONFIG } from '../../isolates/prelude-config.js';
 import { isolateHeapLimitMb, type LimitName, Watchdog } from '../../isolates/watchdog.js';
 
@@ -8,6 +9,7 @@ function watch(
   watchdog: Watchdog,
   isolate: ivm.Isolate,
   limits: { cpuMs?: number; wallMs?: number; memoryMb?: number },
+  dispose: (isolate: ivm.Isolate) => void = (ended) => ended.dispose(),
 ) {
   let hit: LimitName | 'lost' | undefined;
   const target = {
@@ -18,7 +20,7 @@ function watch(
     exceeded(limit: LimitName) {
       hit ??= limit;
       watchdog.remove(target);
-      isolate.dispose();
+      dispose(isolate);
     },
     lost() {
       hit ??= 'lost';
@@ -96,6 +98,29 @@ describe('Watchdog', () => {
     await busy.catch(() => {});
     expect(w.hit()).toBeUndefined();
     watchdog.close();
+  });
+
+  it('does not charge a busy isolate with an isolate ended earlier in the same tick', async () => {
+    // Red-team finding B: the watchdog read process memory once per tick. An isolate ended earlier in the loop
+    // (here by its wall limit, as the kernel ends one: disposed and debited from the account) made that reading
+    // stale, and every busy isolate checked after it in the same tick was charged with the disposed heap: an
+    // innocent agent ended E_QUOTA, timed by another agent's wall_ms. Map order puts the ended one first.
+    const watchdog = new Watchdog(5);
+    // 48 MB of doubles, idle, so its heap is read and its disposal measurably gives pages back.
+    const big = new ivm.Isolate({ memoryLimit: 256 });
+    const bigContext = await big.createContext();
+    await bigContext.eval(
+      'globalThis.keep = []; for (let i = 0; i < 48; i++) keep.push(new Array(1 << 17).fill(i + 0.5));',
+    );
+    const ended = watch(watchdog, big, { wallMs: 400 }, disposeIsolate);
+    const isolate = new ivm.Isolate({ memoryLimit: isolateHeapLimitMb(24) });
+    const context = await isolate.createContext();
+    const w = watch(watchdog, isolate, { memoryMb: 24 }, disposeIsolate);
+    await context.eval('const end = Date.now() + 900; while (Date.now() < end) {}').catch(() => {});
+    expect(ended.hit()).toBe('wall');
+    expect(w.hit()).toBeUndefined();
+    watchdog.close();
+    if (!isolate.isDisposed) disposeIsolate(isolate);
   });
 
   it('reports an isolate that isolated-vm disposed on its own as lost', async () => {
