@@ -11,8 +11,9 @@
  *   `kernel.close()`.
  * - Arguments are checked against the tool's declared JSON Schema before the server sees them (E_BAD_ARG).
  * - Results carry the label `mcp:<server>`, the policy's `labels.sources` for `mcp.call`, and every tag of
- *   every call ever sent to that server: a server is shared state (it may store what one agent sent and
- *   return it to another), so what goes in comes back out labelled, as for files.
+ *   every call ever sent to that server up to the moment it answered (calls other agents made while this one
+ *   was in flight included): a server is shared state (it may store what one agent sent and return it to
+ *   another), so what goes in comes back out labelled, as for files.
  * - A server error (`isError`) is E_TOOL_FAILED with the server's text, bounded and scrubbed of vault secrets
  *   by the kernel; a hang is timed out and the server stopped; a flood is capped and the server stopped; a
  *   crash fails the call; each restarts on the next call. None of it reaches the kernel or other servers.
@@ -114,13 +115,21 @@ export function createMcpTool(options: McpOptions): Tool {
     run: async (args, ctx): Promise<McpCallResult> => {
       const connection = connections.get(args.server);
       if (connection === undefined) throw new KernelError('E_NOT_FOUND', `mcp.call: no server named "${args.server}"`);
-      // Whatever this call sends may come back to anyone: the server keeps its label from now on.
+      // Whatever this call sends may come back to anyone: the server keeps its label from now on (recorded
+      // before sending, so a call that answers at once already sees it).
       const key = mcpLabelKey(args.server);
       const kept = await ctx.labels.get(key);
       const sent = new Set([...kept, ...ctx.label]);
       if (sent.size > kept.length) await ctx.labels.set(key, [...sent]);
       ctx.taint([`mcp:${args.server}`, ...sent]);
-      return await connection.call(args.tool, args.arguments ?? {}, ctx.signal);
+      try {
+        return await connection.call(args.tool, args.arguments ?? {}, ctx.signal);
+      } finally {
+        // The reply (or error text) may quote anything the server was sent while this call was in flight (a
+        // long poll answered by another agent's put): its label is what the server keeps once it answered,
+        // read again here. In `finally`, so a failure carries it too (the kernel joins taints on a throw).
+        ctx.taint(await ctx.labels.get(key));
+      }
     },
     close: async () => {
       await Promise.all([...connections.values()].map((connection) => connection.close()));
