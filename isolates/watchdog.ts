@@ -33,6 +33,13 @@ interface HeapState {
    * isolate goes idle (issue 12, item 6).
    */
   offHeap: number;
+  /** The physical size of the heap at the last exact reading. */
+  physical: number;
+  /**
+   * Falls of process memory seen while the isolate was busy since the last exact reading, which the busy estimate
+   * stopped counting from (see `#tick`).
+   */
+  forgotten: number;
   /** CPU time at the last tick and at the last exact reading: did the isolate run in between? */
   cpu: number;
   cpuAtRead: number;
@@ -71,6 +78,8 @@ export class Watchdog {
       anchor: offHostMemory(),
       known: explainedMemory(),
       offHeap: 0,
+      physical: 0,
+      forgotten: 0,
       cpu: 0,
       cpuAtRead: 0,
       pendingSince: undefined,
@@ -133,6 +142,7 @@ export class Watchdog {
         const growth = offHeap - heap.anchor - (known - heap.known);
         // Memory given back (an isolate torn down, a GC) must not hide this one's later growth.
         if (growth < 0) {
+          heap.forgotten -= growth;
           heap.anchor = offHeap;
           heap.known = known;
         }
@@ -155,11 +165,18 @@ export class Watchdog {
         // Process growth since the last reading that the kernel's account (this isolate's heap included) does not
         // explain. It is charged only if the isolate ran in between (an idle isolate cannot have caused it); memory
         // given back lowers it.
-        const unexplained = outside - heap.anchor - (known - heap.known);
+        // A fall the busy estimate stopped counting from may have been this isolate's own heap shrinking in a GC;
+        // the reading just debited that shrink from the account, so the fall is counted back here, up to the heap
+        // this isolate had: forgotten, its regrowth was charged as off-heap memory on top of the shrink, and an agent
+        // rebuilding a 30 MB structure under memory_mb 128 ended E_QUOTA (test/escape/heap-rebuild-charge.test.ts).
+        // Falls beyond its own heap were other isolates' memory going back, and forgive it nothing.
+        const unexplained = outside - heap.anchor - (known - heap.known) - Math.min(heap.forgotten, heap.physical);
         const ran = heap.cpu > heap.cpuAtRead;
         if (unexplained < 0) heap.offHeap = Math.max(0, heap.offHeap + unexplained);
         else if (ran && unexplained > OFF_HEAP_NOISE_BYTES) heap.offHeap += unexplained;
         heap.exact = stats.used_heap_size + stats.externally_allocated_size;
+        heap.physical = stats.total_physical_size;
+        heap.forgotten = 0;
         heap.anchor = outside;
         heap.known = known;
         heap.cpuAtRead = heap.cpu;

@@ -1,0 +1,43 @@
+// Red-team finding (an over-charge, not an escape): an ordinary agent that builds a working set, drops it and
+// builds it again, as a parse / transform / repeat loop does, was ended with a memory E_QUOTA well below its
+// limit. Its heap shrank in a GC while it ran; the watchdog's busy estimate stopped counting from that fall, and
+// the next idle reading recorded the shrink as well, so every rebuild was charged once more as off-heap memory
+// (E_QUOTA in the third to sixth cycle of ~30 MB under memory_mb 128, in both tiers). The agent's real heap
+// stays near 75 MB: it must end ok.
+import { describe, expect, it } from 'vitest';
+import { runBatchInChild } from '../helpers/fork.js';
+import { ISOLATION_MODES } from '../helpers/kernel.js';
+
+// Eight cycles: ~30 MB of small objects built in four steps with idle gaps (each an exact heap reading), dropped,
+// then 400 ms of busy work that lets V8 collect it.
+const REBUILD = `export default async function main() {
+  let keep = null;
+  for (let cycle = 0; cycle < 8; cycle++) {
+    keep = [];
+    for (let step = 0; step < 4; step++) {
+      const part = [];
+      for (let i = 0; i < 200000; i++) part.push({ a: i, b: cycle });
+      keep.push(part);
+      await sys.tool('sleep', { ms: 20 });
+    }
+    keep = null;
+    const end = Date.now() + 400;
+    let ring = [];
+    while (Date.now() < end) {
+      ring.push({ x: Math.random() });
+      if (ring.length > 1000) ring = [];
+    }
+  }
+  return 'done';
+}`;
+const LIMITS = { memory_mb: 128, cpu_ms: 30_000, wall_ms: 40_000 };
+
+describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
+  it('an agent that drops and rebuilds its working set is not charged for each rebuild', async () => {
+    const batch = await runBatchInChild([REBUILD], LIMITS, 60_000, isolation);
+    expect(batch.timedOut, batch.stderr.slice(-500)).toBe(false);
+    expect(batch.results[0]).toMatchObject({ ok: true, value: 'done' });
+    // What was charged stays within what the agent can really hold (two working sets and garbage).
+    expect(batch.results[0]?.usage.heap_peak_mb).toBeLessThan(110);
+  }, 70_000);
+});
