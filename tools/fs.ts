@@ -280,6 +280,10 @@ async function writeTool(
   const target = fileTarget(tool, config, args.path);
   refuseGitMetadata(tool, target);
   const bytes = decodeContent(tool, config.maxWriteBytes, args);
+  // Whether the write succeeds, and how it fails (a directory there, an old file too large to save, a missing
+  // parent), depends on what was at the path: the outcome carries the path's kept label, read before anything
+  // can throw (the kernel joins a call's taints into the caller's label when it fails).
+  await taintWithPath(ctx, target);
   const made: string[] = [];
   try {
     return await withParent(tool, target, args.mkdirs === true, (dir, name) => writeIn(dir, name), made);
@@ -296,6 +300,8 @@ async function writeTool(
       if (previous === undefined) throw tooLarge(tool, target.given, 'the size saved for undo', config.maxReadBytes);
     }
     const label = [...(await ctx.labels.get(target.path))];
+    // Read again now that the entry was seen: a write that landed since the first read is what we overwrite.
+    ctx.taint(label);
     const written = sha256(bytes);
     const data: FsUndoData =
       previous === undefined
@@ -330,12 +336,19 @@ async function deleteTool(
   if (target.parts.length === 0 || isRoot(config.roots, target.path)) {
     throw new KernelError('E_CAP_DENIED', `${tool}: ${quote(target.given)} is a root directory`);
   }
+  // Success or E_NOT_FOUND tells whether the path exists, which whoever wrote it decided: the outcome carries
+  // the path's kept label, read before anything can throw (the kernel joins a failed call's taints too).
+  await taintWithPath(ctx, target);
   return withParent(tool, target, false, async (dir, name) => {
     const seen = await lstatEntry(dir, name);
     if (seen === undefined) throw notFound(tool, target.given);
     const label = [...(await ctx.labels.get(target.path))];
+    // Read again now that the entry was seen: a write that landed since the first read is what we delete.
+    ctx.taint(label);
     let recordId: string;
     if (seen.isDirectory()) {
+      // Deleting a directory succeeds only while it is empty, so the outcome tells whether its entries exist.
+      await taintWithEntries(ctx, config, tool, target);
       await requireEmptyDir(tool, target);
       const data: FsUndoData = { v: 1, op: 'deleted-dir', path: target.path, mode: seen.mode & 0o777, label };
       recordId = await ctx.saveUndo({ action: 'fs.write', resource: target.path, data });
@@ -545,6 +558,45 @@ async function makeDir(tool: string, target: FsTarget, mode: number): Promise<vo
 async function taintWithFile(ctx: ToolContext, path: string | undefined): Promise<void> {
   if (path !== undefined) ctx.taint(await ctx.labels.get(path));
   ctx.taint(await ctx.labels.get(UNTRACKED_WRITES_KEY));
+}
+
+/**
+ * Taints the result with what decides whether `target` exists and what it is: the label kept for it, for each
+ * directory above it inside the root (one a labelled `mkdirs` made carries its writer's label, and a missing
+ * parent is E_NOT_FOUND), and for untracked writes.
+ */
+async function taintWithPath(ctx: ToolContext, target: FsTarget): Promise<void> {
+  await taintWithFile(ctx, target.path);
+  let above = target.path;
+  for (let i = 1; i < target.parts.length; i++) {
+    above = above.slice(0, above.lastIndexOf('/'));
+    ctx.taint(await ctx.labels.get(above));
+  }
+}
+
+/**
+ * Taints the result with the labels kept for the entries of the directory `target`, before a delete that
+ * succeeds only while there are none. The labels of the entries directly in it are enough: the outcome
+ * depends on which of them exist, never on what is deeper (a subdirectory is an entry whether or not it is
+ * empty), and an entry's own label covers whoever made it (a labelled `mkdirs` raises it; proc's writes are
+ * untracked, joined by taintWithPath). Past `maxListEntries` entries it takes every kept tag instead of
+ * walking an unbounded directory.
+ */
+async function taintWithEntries(ctx: ToolContext, config: FsConfig, tool: string, target: FsTarget): Promise<void> {
+  const self = await openDir(tool, target, target.parts.length);
+  try {
+    let count = 0;
+    for await (const dirent of await opendir(`/proc/self/fd/${self.handle.fd}`)) {
+      ctx.signal.throwIfAborted();
+      if (count++ === config.maxListEntries) {
+        ctx.taint(await ctx.labels.all());
+        break;
+      }
+      ctx.taint(await ctx.labels.get(childPath(self.path, dirent.name)));
+    }
+  } finally {
+    await self.handle.close();
+  }
 }
 
 /** Joins `tags` into the label kept for `key` (labels kept for resources only grow here). */
