@@ -87,6 +87,16 @@ export class ProcessTable implements ProcessControl {
   readonly #live = new Map<string, Live>();
   /** Outcomes of agents whose parent is still live, for `join`. */
   readonly #outcomes = new Map<string, Promise<ChildOutcome>>();
+  /**
+   * Who spawned whom, ended agents included, for every tree whose root is live: `kill` answers the same for
+   * every id ever spawned in the caller's subtree whether it still runs or not (see `kill`). An entry is
+   * dropped with its tree's root, so what is kept for a tree is bounded by its root's `children` quota (a
+   * spawn anywhere below counts against every ancestor's), the same bound as the `children` sets of its
+   * sessions, and each entry is a few ids.
+   */
+  readonly #lineage = new Map<string, { readonly parent: string | null; readonly root: string }>();
+  /** The ids in each live root's tree, to drop from `#lineage` when the root ends. */
+  readonly #trees = new Map<string, string[]>();
 
   constructor(deps: ProcessTableDeps) {
     this.#deps = deps;
@@ -138,6 +148,7 @@ export class ProcessTable implements ProcessControl {
     });
     this.#live.set(id, { session, process, code: spec.code });
     parent?.children.add(id);
+    this.#remember(id, parent?.id ?? null);
     services.emit({ type: 'spawn', agent: id, parent: parent?.id ?? null, program: spec.program });
     const result = process.result.then((outcome) => this.#ended(session, outcome));
     if (parent !== undefined) {
@@ -165,6 +176,9 @@ export class ProcessTable implements ProcessControl {
 
   #ended(session: AgentSession, outcome: RunResult): RunResult {
     this.#live.delete(session.id);
+    // A root's end ends its whole tree (below, at once): nobody is left to ask about its ids.
+    for (const member of this.#trees.get(session.id) ?? []) this.#lineage.delete(member);
+    this.#trees.delete(session.id);
     session.held?.releaseAll();
     // A parent's end ends its subtree, and its children's results are no longer joinable.
     for (const child of session.children) {
@@ -332,20 +346,50 @@ export class ProcessTable implements ProcessControl {
     return outcome;
   }
 
+  /** Records `id` (just started) under `parent` in its tree's lineage; a root starts a tree of its own. */
+  #remember(id: string, parent: string | null): void {
+    const root = parent === null ? id : this.#lineage.get(parent)?.root;
+    // A parent whose root already ended is being killed with its tree: nothing will ask about this id.
+    if (root === undefined) return;
+    this.#lineage.set(id, { parent, root });
+    const members = this.#trees.get(root);
+    if (members === undefined) this.#trees.set(root, [id]);
+    else members.push(id);
+  }
+
+  /** True when `ancestor` is a proper ancestor of `id` in the recorded lineage (ended agents included). */
+  #spawnedBelow(ancestor: string, id: string): boolean {
+    for (let up = this.#lineage.get(id)?.parent ?? null; up !== null; up = this.#lineage.get(up)?.parent ?? null) {
+      if (up === ancestor) return true;
+    }
+    return false;
+  }
+
+  // The answer depends only on whether `id` was ever spawned in the caller's subtree, never on whether it still
+  // runs: a descendant that ended and one that is killed now both answer undefined. Answering by state (as this
+  // once did for descendants below the children) tells the caller when a labelled descendant ended, a bit of
+  // what it read, with no label rising. The other sound choice, raising the caller's label by the target's, is
+  // not simpler: an ended agent's label is gone with its session, so it needs the same memory of ids, and it
+  // taints every caller that kills a labelled descendant.
   kill(parent: AgentSession, id: string): void {
-    const target = this.#live.get(id)?.session;
-    if (target === undefined) {
-      if (parent.children.has(id)) return;
+    // The recorded lineage, not the live tree: an agent whose parent has just ended is still live for a moment
+    // (its end is under way), and a walk over live agents alone would answer differently for it.
+    if (!parent.children.has(id) && !this.#spawnedBelow(parent.id, id) && !this.#liveBelow(parent.id, id)) {
       throw new KernelError('E_NOT_FOUND', `sys.kill: no descendant ${id}`);
     }
-    // Every ancestor of a live agent is live, so the walk up finds the caller if it is one.
-    for (let up = target.parent; up !== null; up = this.#live.get(up)?.session.parent ?? null) {
-      if (up === parent.id) {
-        this.#terminate(id, 'E_KILLED', `killed by its ancestor ${parent.id}`);
-        return;
-      }
+    this.#terminate(id, 'E_KILLED', `killed by its ancestor ${parent.id}`);
+  }
+
+  /** True when `ancestor` is above the live agent `id` in the live tree (for an id the lineage does not hold). */
+  #liveBelow(ancestor: string, id: string): boolean {
+    for (
+      let up = this.#live.get(id)?.session.parent ?? null;
+      up !== null;
+      up = this.#live.get(up)?.session.parent ?? null
+    ) {
+      if (up === ancestor) return true;
     }
-    throw new KernelError('E_NOT_FOUND', `sys.kill: no descendant ${id}`);
+    return false;
   }
 
   async snapshot(session: AgentSession, state: unknown): Promise<string> {
