@@ -248,6 +248,9 @@ async function readTool(
 ): Promise<{ content: string } | { content_base64: string }> {
   const tool = 'fs.read';
   const target = fileTarget(tool, config, args.path);
+  // The kept label is read before the bytes as well as after: a write that replaces the file and its label
+  // between the two would otherwise leave the bytes read here with only the new writer's label.
+  await taintWithFile(ctx, target.path);
   const bytes = await withParent(tool, target, false, async (dir, name) => {
     const seen = await lstatEntry(dir, name);
     if (seen === undefined) throw notFound(tool, target.given);
@@ -319,6 +322,10 @@ async function writeTool(
     const action = previous === undefined ? 'fs.delete' : 'fs.write';
     const recordId = await ctx.saveUndo({ action, resource: target.path, data });
     ctx.signal.throwIfAborted();
+    // The new bytes appear at the rename, before the label below can be set: until then the path keeps the
+    // old label and the new together, so a read in between gets both (it reads the label after the bytes). A
+    // write that fails after this keeps the joined label: over-tainting, never under.
+    await raiseLabel(ctx, target.path, ctx.label);
     await writeAtomic(tool, target.given, dir, name, bytes, previous?.mode);
     await ctx.labels.set(target.path, ctx.label);
     return { path: target.path, bytes: bytes.length, recordId };
@@ -419,6 +426,8 @@ async function statTool(
 ): Promise<{ path: string; type: ListEntry['type']; size: number; mode: number; mtimeMs: number }> {
   const tool = 'fs.stat';
   const target = locate(tool, config.roots, args.path, config.excluded);
+  // Before the lstat as well as after, as for a read: a write in between replaces the label.
+  await taintWithFile(ctx, target.path);
   let stats: Stats;
   if (target.parts.length === 0) {
     const self = await openDir(tool, target, 0);

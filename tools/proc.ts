@@ -251,7 +251,9 @@ export function createProcTool(options: ProcOptions): Tool {
         });
       } finally {
         await cwd.close();
-        // Again after it ran: another call may have labelled a file the program then copied.
+        // Again after it ran: another call may have labelled a file the program then read (its output) or
+        // copied (the untracked writes). In `finally`, so a failure's text carries them too.
+        ctx.taint(await ctx.labels.all());
         await markUntracked(ctx.labels, copied);
       }
     },
