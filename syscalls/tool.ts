@@ -7,6 +7,8 @@ import { createToolContext } from '../runtime/tool-use/tool-context.js';
 import { authorizeToolUse, checkSinks, prepareToolUse, runToolUse } from '../runtime/tool-use/tool-gate.js';
 import { defineSyscall } from './syscall.js';
 
+const noop = (): void => {};
+
 /** `sys.tool(name, args, options)`: runs a registered tool for the calling agent, if its capabilities allow. */
 export const toolSyscall = defineSyscall({
   name: 'tool',
@@ -66,6 +68,7 @@ export const toolSyscall = defineSyscall({
       subject: session.subject,
       signal: session.signal,
       quota: session.quota,
+      held: session.held,
     };
     const sourcesFor = (resource: string) => session.services.labels.sourceTags(tool, resource);
     const prepared = createToolContext(session.services.toolEnv, caller, use, callLabel, sourcesFor, attempt);
@@ -86,16 +89,28 @@ export const toolSyscall = defineSyscall({
       session.label = joinLabels(session.label, joinLabels(source, prepared.taints()));
       return failed(error);
     };
-    let running: unknown;
-    try {
-      running = runToolUse(use, prepared.ctx);
-    } catch (error) {
-      return runFailed(error);
-    }
-    // A result that arrives later is labelled, scrubbed and perhaps measured for a handle out of the
-    // dispatcher's sight: that work is metered to the caller.
-    return running instanceof Promise
-      ? running.then((value) => session.metered(() => keep(value)), runFailed)
-      : keep(running);
+    // A tool with a bound on calls running at once (Tool.maxInFlight) gives its place back when the call ends.
+    const bound = tool.maxInFlight;
+    const ended = bound === undefined ? noop : () => session.toolSlots.give(tool.name);
+    const run = (): unknown => {
+      let result: unknown;
+      try {
+        result = runToolUse(use, prepared.ctx);
+      } catch (error) {
+        ended();
+        return runFailed(error);
+      }
+      if (!(result instanceof Promise)) {
+        ended();
+        return keep(result);
+      }
+      // A result that arrives later is labelled, scrubbed and perhaps measured for a handle out of the
+      // dispatcher's sight: that work is metered to the caller.
+      return result.finally(ended).then((value) => session.metered(() => keep(value)), runFailed);
+    };
+    const waiting = bound === undefined ? undefined : session.toolSlots.take(tool.name, bound);
+    // Past the bound, the call waits for a place (runtime/tool-use/tool-slots.ts) and starts out of the
+    // dispatcher's sight: metered to the caller too.
+    return waiting === undefined ? run() : waiting.then(() => session.metered(run), failed);
   },
 });

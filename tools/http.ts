@@ -45,6 +45,11 @@ const MAX_BODY_LIMIT = 1024 * 1024 * 1024;
 const MAX_REDIRECT_LIMIT = 20;
 
 const DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024;
+/**
+ * Requests one agent may have running at once (Tool.maxInFlight): each holds a socket, its own connection pool
+ * and up to maxResponseBytes of body in the kernel until it ends.
+ */
+export const HTTP_MAX_IN_FLIGHT = 16;
 const DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024;
 const DEFAULT_TIMEOUT_MS = 30_000;
 const DEFAULT_MAX_REDIRECTS = 5;
@@ -245,6 +250,7 @@ export function createHttpTool(given: HttpOptions = {}): Tool {
     // Every argument can carry data off the machine (the URL's path and query, a header, body or body_base64),
     // so `secret` may reach none of them; a policy adds tags of its own with `labels.sinks`.
     labels: { source: ['web'], sinks: { '*': ['secret'] } },
+    maxInFlight: HTTP_MAX_IN_FLIGHT,
     resource: (args) => httpResource(args.url),
     run: (args, ctx) => performRequest(args, ctx, guard, limits),
   });
@@ -264,6 +270,9 @@ async function performRequest(
   if (body !== undefined && body.length > limits.maxRequestBytes) {
     throw new KernelError('E_BAD_ARG', `net.http: request body exceeds ${limits.maxRequestBytes} bytes`);
   }
+  // What the call keeps in the kernel until it ends (its request body, the response body as it arrives) is the
+  // agent's memory: a server that sends 9 MB and stalls held it, uncharged, for the whole timeout.
+  const releases = [ctx.hold(body?.length ?? 0)];
   const timer = AbortSignal.timeout(limits.timeoutMs);
   const signal = AbortSignal.any([ctx.signal, timer]);
   // One agent (connection pool) per call: no connection, and no DNS answer, outlives the call or is shared
@@ -294,7 +303,10 @@ async function performRequest(
           discard(response.body);
           throw new KernelError('E_TOOL_FAILED', 'net.http: an encoded response to a request carrying vault secrets');
         }
-        const bytes = method === 'HEAD' ? discard(response.body) : await readBody(response, limits.maxResponseBytes);
+        const bytes =
+          method === 'HEAD'
+            ? discard(response.body)
+            : await readBody(response, limits.maxResponseBytes, (size) => releases.push(ctx.hold(size)));
         return result(response.statusCode, url, response.headers, bytes, redirects);
       }
       discard(response.body);
@@ -317,6 +329,7 @@ async function performRequest(
   } catch (error) {
     throw failure(error, url, timer, ctx.signal);
   } finally {
+    for (const release of releases) release();
     await dispatcher.destroy().catch(() => undefined);
   }
 }
@@ -416,7 +429,8 @@ function discard(body: UndiciBody): Buffer {
   return Buffer.alloc(0);
 }
 
-async function readBody(response: UndiciResponse, limit: number): Promise<Buffer> {
+/** Reads the whole body; `hold` is told each chunk's size before the chunk is kept (it may throw). */
+async function readBody(response: UndiciResponse, limit: number, hold: (bytes: number) => void): Promise<Buffer> {
   const tooLarge = () => new KernelError('E_TOOL_FAILED', `net.http: response exceeds ${limit} bytes`);
   const declared = Number(response.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) {
@@ -430,6 +444,12 @@ async function readBody(response: UndiciResponse, limit: number): Promise<Buffer
     if (size > limit) {
       discard(response.body);
       throw tooLarge();
+    }
+    try {
+      hold(chunk.length);
+    } catch (error) {
+      discard(response.body);
+      throw error;
     }
     chunks.push(chunk);
   }

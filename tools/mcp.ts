@@ -27,6 +27,9 @@ import { defineTool, type Tool } from '../runtime/tool-use/tool-contract.js';
 import { type McpCallResult, McpConnection, type McpServerSpec } from './mcp-servers.js';
 import { DEFAULT_CHILD_ENV } from './proc.js';
 
+/** MCP calls one agent may have running at once (Tool.maxInFlight). */
+export const MCP_MAX_IN_FLIGHT = 16;
+
 export type { McpCallResult, McpContent } from './mcp-servers.js';
 
 const SERVER_NAME = /^[a-z][a-z0-9_-]{0,63}$/;
@@ -112,6 +115,8 @@ export function createMcpTool(options: McpOptions): Tool {
       arguments: z.record(z.string(), z.unknown()).optional(),
     }),
     resource: (args) => `${args.server}/${args.tool}`,
+    // Each call is a request the server's connection holds open until it answers (a long poll may never).
+    maxInFlight: MCP_MAX_IN_FLIGHT,
     run: async (args, ctx): Promise<McpCallResult> => {
       const connection = connections.get(args.server);
       if (connection === undefined) throw new KernelError('E_NOT_FOUND', `mcp.call: no server named "${args.server}"`);

@@ -35,6 +35,9 @@ import {
   responseCharacters,
 } from './model-messages.js';
 
+/** Model requests one agent may have running at once (Tool.maxInFlight). */
+export const MODEL_MAX_IN_FLIGHT = 8;
+
 export { type ChatInput, type ChatResult, MODEL_NAME } from './model-messages.js';
 
 const DEFAULT_TIMEOUT_MS = 120_000;
@@ -181,6 +184,8 @@ export function createModelTool(options: ModelOptions): Tool {
     input: chatInputSchema,
     target: 'model',
     resource: (args) => args.model,
+    // Each call is an HTTPS request (a socket, its buffers) held until the model answers.
+    maxInFlight: MODEL_MAX_IN_FLIGHT,
     run: async (args, ctx) => chat(await clientOnce(), args, ctx, keyOf(ctx), prices),
   });
 }

@@ -59,6 +59,11 @@ export { DEFAULT_CHILD_ENV, type ProcResult } from './proc-exec.js';
 
 /** A call's timeout when the config sets none (it is also the most a call may ask for). */
 export const DEFAULT_TIMEOUT_MS = 30_000;
+/**
+ * Programs one agent may have running at once (Tool.maxInFlight): each is an OS process with its pipes and a
+ * directory descriptor, and each start is a synchronous spawn on the kernel's event loop.
+ */
+export const PROC_MAX_IN_FLIGHT = 8;
 /** The largest `timeout_ms` a config may set. */
 export const MAX_TIMEOUT_MS = 3_600_000;
 /**
@@ -216,6 +221,7 @@ export function createProcTool(options: ProcOptions): Tool {
     // The program can read any path under the roots (`cat inbox/*`), so a policy source on any path, for any
     // fs observation, tags its output, and what it may copy elsewhere (see markUntracked).
     labels: { observes: { actions: ['fs.read', 'fs.list', 'fs.stat'], scope: 'anywhere' } },
+    maxInFlight: PROC_MAX_IN_FLIGHT,
     run: async (args, ctx): Promise<ProcResult> => {
       const program = programs.get(args.program);
       if (program === undefined) {

@@ -9,6 +9,7 @@ import type { LabelRules } from '../labels/label-rules.js';
 import type { Meter, Mount, NamespaceMemory } from '../store/namespace-memory.js';
 import type { ToolEnvironment } from '../tool-use/tool-context.js';
 import type { ToolRegistry } from '../tool-use/tool-contract.js';
+import { ToolSlots } from '../tool-use/tool-slots.js';
 import type { HeldMemory } from './held-memory.js';
 import type { Limits } from './limits.js';
 import type { ChildOutcome, ChildRequest } from './process-control.js';
@@ -113,6 +114,8 @@ export class AgentSession {
   readonly handles = new HandleTable((value) => this.held?.holdValue(value));
   /** Every syscall attempt, including refused and malformed ones. */
   syscalls = 0;
+  /** This agent's calls of tools with a `maxInFlight` bound, running and waiting (syscalls/tool.ts). */
+  readonly toolSlots: ToolSlots;
   /** The kernel's own time on this agent's syscalls so far, in ms (charged to cpu_ms). */
   kernelMs = 0;
   /** The agent's one host timer: wakes the guest's own timer queue (setTimeout and friends). */
@@ -136,6 +139,7 @@ export class AgentSession {
     this.publicKey = encodePublicKey(key.publicKey);
     this.limits = limits;
     this.services = services;
+    this.toolSlots = new ToolSlots(this.#abort.signal);
   }
 
   /** Aborted when the agent ends, so long-running tools can stop work nobody will read. */

@@ -4,6 +4,7 @@ import type { CapabilityAuthority } from '../capability/authority.js';
 import { KernelError } from '../core/errors.js';
 import { isActionName, parseResource } from '../core/resource-match.js';
 import { joinLabels, type Label, makeLabel } from '../labels/label.js';
+import type { HeldMemory } from '../process/held-memory.js';
 import type { Quota } from '../process/quota.js';
 import type { BlobAccess, Injection, LabelStore, ToolCharge, ToolContext } from './tool-contract.js';
 import { authorizeToolUse, type ToolUse } from './tool-gate.js';
@@ -28,7 +29,11 @@ export interface ToolCaller {
   readonly subject: AuditSubject;
   readonly signal: AbortSignal;
   readonly quota: Quota | undefined;
+  /** What the kernel holds for the caller, against its memory_mb; undefined for the host. */
+  readonly held?: HeldMemory | undefined;
 }
+
+const noop = (): void => {};
 
 const CHARGE_FIELDS = ['tokens_in', 'tokens_out', 'cost_usd'] as const;
 
@@ -98,6 +103,19 @@ export function createToolContext(
         attempt.addUsage(field, amount);
         caller.quota?.charge(field, amount);
       }
+    },
+    hold(bytes: number): () => void {
+      if (!Number.isSafeInteger(bytes) || bytes < 0) {
+        throw new KernelError('E_INTERNAL', `"${use.tool.name}" held a malformed size`);
+      }
+      const held = caller.held;
+      if (held === undefined || bytes === 0) return noop;
+      held.hold(bytes);
+      let kept = true;
+      return () => {
+        if (kept) held.release(bytes);
+        kept = false;
+      };
     },
     saveUndo: (capture) => env.undo.save(use.tool.name, caller.id, capture),
     note(action: string, resource: string): void {

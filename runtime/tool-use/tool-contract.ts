@@ -80,6 +80,13 @@ export interface ToolContext {
    * E_BAD_ARG for a non-finite or negative amount, E_QUOTA when a limit is crossed (the agent is killed).
    */
   charge(usage: ToolCharge): void;
+  /**
+   * Charges `bytes` this call keeps in the kernel's memory while it runs (a response body being read) to the
+   * calling agent's memory_mb and the kernel's held-memory bound, and returns the function that gives them back
+   * (call it when the bytes are dropped; later calls do nothing). Throws KernelError E_QUOTA when the agent's
+   * limit is crossed (the agent is ended) or the kernel's bound is full. Free for the host's own calls.
+   */
+  hold(bytes: number): () => void;
   /** Saves how to undo the effect this call is about to make; resolves to the record id for rollback. */
   saveUndo(capture: UndoCapture): Promise<string>;
   /**
@@ -146,6 +153,12 @@ export interface Tool<Schema extends z.ZodType = z.ZodType> {
      */
     readonly observes?: { readonly actions: readonly string[]; readonly scope?: ObservedScope };
   };
+  /**
+   * The most calls of this tool one agent may have running at once; a call past it is refused with E_QUOTA
+   * before it runs. For tools whose every call holds kernel resources until it ends (a socket, a child
+   * process, buffered output): without it, one agent's burst of calls that never end held them all.
+   */
+  readonly maxInFlight?: number;
   run(args: z.output<Schema>, ctx: ToolContext): unknown;
   /**
    * Reverses a call that saved an undo record (`ctx.saveUndo`). `data` is what the call saved. Throws
@@ -199,6 +212,11 @@ const toolSpecSchema = z.strictObject({
     .optional(),
   undo: callback('must be a function').optional(),
   close: callback('must be a function').optional(),
+  maxInFlight: z
+    .int('must be an integer between 1 and 1000000')
+    .min(1, 'must be an integer between 1 and 1000000')
+    .max(1_000_000, 'must be an integer between 1 and 1000000')
+    .optional(),
 });
 
 /**

@@ -36,6 +36,8 @@ export interface TestToolContext extends ToolContext {
   /** What the tool recorded with `note`, in order. */
   readonly notes: { action: string; resource: string }[];
   readonly abort: AbortController;
+  /** Bytes the tool holds now (`hold` less what it gave back), and the most it held at once. */
+  readonly holding: { now: number; peak: number };
 }
 
 /**
@@ -58,6 +60,7 @@ export function testToolContext(
   const undos: UndoCapture[] = [];
   const reauthorized: string[] = [];
   const notes: { action: string; resource: string }[] = [];
+  const holding = { now: 0, peak: 0 };
   const injectFor = options.inject ?? (() => NO_INJECTION);
   return {
     agent: 'test-agent',
@@ -78,6 +81,15 @@ export function testToolContext(
     charge: (usage) => {
       charges.push(usage);
     },
+    hold: (bytes) => {
+      holding.now += bytes;
+      holding.peak = Math.max(holding.peak, holding.now);
+      let kept = true;
+      return () => {
+        if (kept) holding.now -= bytes;
+        kept = false;
+      };
+    },
     saveUndo: async (capture) => {
       undos.push(capture);
       return `u${String(undos.length).padStart(32, '0')}`;
@@ -93,6 +105,7 @@ export function testToolContext(
     undos,
     reauthorized,
     abort,
+    holding,
   };
 }
 

@@ -39,6 +39,16 @@ describe('defineTool', () => {
       new TypeError('defineTool: spec.resouce: not a known option (check the spelling)'),
     );
   });
+
+  it('refuses a maxInFlight that is not a positive integer, naming it', () => {
+    for (const maxInFlight of [0, 1.5, Number.NaN, '4']) {
+      const spec = { name: 'a', description: 'd', input: z.unknown(), run: () => 1, maxInFlight };
+      expect(() => defineTool(spec as never)).toThrow(/^defineTool: spec\.maxInFlight: /);
+    }
+    expect(
+      defineTool({ name: 'a', description: 'd', input: z.unknown(), run: () => 1, maxInFlight: 4 }).maxInFlight,
+    ).toBe(4);
+  });
 });
 
 describe('ToolRegistry', () => {
