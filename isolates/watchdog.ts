@@ -165,12 +165,14 @@ export class Watchdog {
         // Process growth since the last reading that the kernel's account (this isolate's heap included) does not
         // explain. It is charged only if the isolate ran in between (an idle isolate cannot have caused it); memory
         // given back lowers it.
-        // A fall the busy estimate stopped counting from may have been this isolate's own heap shrinking in a GC;
-        // the reading just debited that shrink from the account, so the fall is counted back here, up to the heap
-        // this isolate had: forgotten, its regrowth was charged as off-heap memory on top of the shrink, and an agent
-        // rebuilding a 30 MB structure under memory_mb 128 ended E_QUOTA (test/escape/heap-rebuild-charge.test.ts).
-        // Falls beyond its own heap were other isolates' memory going back, and forgive it nothing.
-        const unexplained = outside - heap.anchor - (known - heap.known) - Math.min(heap.forgotten, heap.physical);
+        // A fall the busy estimate stopped counting from may have been this isolate's own heap shrinking in a GC,
+        // which this reading has just debited from the account as well: that much is counted back, or each
+        // regrowth after a shrink was charged again as off-heap memory and an agent rebuilding a 30 MB structure
+        // under memory_mb 128 ended E_QUOTA (test/escape/heap-rebuild-charge.test.ts). Only its own recorded
+        // shrink: falls of memory other agents gave back forgive it nothing (a review ended this fix's first
+        // version, which counted back any fall up to the isolate's heap, with 240 MB of ICU copies under 85 MB).
+        const shrunk = Math.max(0, heap.physical - stats.total_physical_size);
+        const unexplained = outside - heap.anchor - (known - heap.known) - Math.min(heap.forgotten, shrunk);
         const ran = heap.cpu > heap.cpuAtRead;
         if (unexplained < 0) heap.offHeap = Math.max(0, heap.offHeap + unexplained);
         else if (ran && unexplained > OFF_HEAP_NOISE_BYTES) heap.offHeap += unexplained;

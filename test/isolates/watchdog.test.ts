@@ -1,3 +1,5 @@
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import ivm from 'isolated-vm';
 import { describe, expect, it } from 'vitest';
 import { GuestRealm } from '../../isolates/guest-realm.js';
@@ -121,6 +123,57 @@ describe('Watchdog', () => {
     expect(w.hit()).toBeUndefined();
     watchdog.close();
     if (!isolate.isDisposed) disposeIsolate(isolate);
+  });
+
+  it("does not forgive a busy isolate's off-heap growth when other memory goes back meanwhile", async () => {
+    // Review of the fix for the rebuild over-charge: it counted back every fall seen while the isolate was busy,
+    // up to its heap, so memory someone else gave back (ICU buffers, a killed child's heap freed late) forgave an
+    // agent with a 40 MB heap its own new ICU copies, cycle after cycle (240 MB held under an 85 MB limit). Only
+    // the isolate's own shrink is counted back. A stands in for an isolate: a fixed 40 MB heap, readable when idle.
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    const MB = 1 << 20;
+    const heap = 40 * MB;
+    const text = 'ab '.repeat(1_500_000);
+    const icu = (mb: number) =>
+      Array.from({ length: Math.ceil(mb / 9) }, (_, i) => new Intl.Segmenter('en').segment(text + i));
+    const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    const stats = { used_heap_size: heap, externally_allocated_size: 0, total_physical_size: heap };
+    let cpu = 0;
+    let busy = false;
+    let answer: (() => void) | undefined;
+    const isolate = {
+      isDisposed: false,
+      get cpuTime() {
+        return BigInt(Math.round(cpu * 1e6));
+      },
+      getHeapStatistics: () =>
+        busy ? new Promise((resolve) => (answer = () => resolve(stats))) : Promise.resolve(stats),
+    };
+    const watchdog = new Watchdog(10);
+    const w = watch(watchdog, isolate as unknown as ivm.Isolate, { memoryMb: 85 }, () => {});
+    await wait(50);
+    const mine: unknown[] = [];
+    for (let cycle = 0; cycle < 6 && w.hit() === undefined; cycle++) {
+      let other: unknown[] | undefined = icu(30); // another agent's, made while A is idle
+      await wait(60);
+      busy = true;
+      cpu += 5;
+      await wait(30);
+      other = undefined; // ...given back while A runs
+      gc();
+      await wait(40);
+      mine.push(icu(30)); // A's own copies
+      cpu += 5;
+      await wait(30);
+      busy = false;
+      answer?.();
+      await wait(60);
+      void other;
+    }
+    expect(w.hit()).toBe('memory');
+    expect(mine.length).toBeLessThanOrEqual(2);
+    watchdog.close();
   });
 
   it('reports an isolate that isolated-vm disposed on its own as lost', async () => {
