@@ -176,6 +176,66 @@ describe('Watchdog', () => {
     watchdog.close();
   });
 
+  it('does not charge a busy isolate again for regrowing a heap it shrank while it ran', async () => {
+    // The over-charge the fix above is about, without an agent's timing: A's heap (stood in for by ICU memory
+    // of this process, which moves resident memory the same way) shrinks from 40 to 10 MB in a GC while A runs,
+    // then regrows in 8 MB steps read while A is idle. The shrink was charged again as off-heap memory with each
+    // regrowth (30 MB a cycle: ended in the second); now only the regrowth before the first idle reading is.
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    const MB = 1 << 20;
+    const text = 'ab '.repeat(1_500_000);
+    const icu = (mb: number) =>
+      Array.from({ length: Math.ceil(mb / 9) }, (_, i) => new Intl.Segmenter('en').segment(text + i));
+    const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    let physical = 0;
+    let cpu = 0;
+    let busy = false;
+    let answer: (() => void) | undefined;
+    const stats = () => ({ used_heap_size: physical, externally_allocated_size: 0, total_physical_size: physical });
+    const isolate = {
+      isDisposed: false,
+      get cpuTime() {
+        return BigInt(Math.round(cpu * 1e6));
+      },
+      getHeapStatistics: () =>
+        busy ? new Promise((resolve) => (answer = () => resolve(stats()))) : Promise.resolve(stats()),
+    };
+    const run = async (work: () => void) => {
+      busy = true;
+      cpu += 5;
+      await wait(30);
+      work();
+      await wait(40);
+      busy = false;
+      answer?.();
+      await wait(40);
+    };
+    let heap: unknown[][] = [icu(40)];
+    physical = 40 * MB;
+    const watchdog = new Watchdog(10);
+    const w = watch(watchdog, isolate as unknown as ivm.Isolate, { memoryMb: 85 }, () => {});
+    await wait(50);
+    for (let cycle = 0; cycle < 4 && w.hit() === undefined; cycle++) {
+      await run(() => {
+        heap = [icu(9)];
+        // Twice: the first collection queues the ICU buffers' release, the second runs it.
+        gc();
+        gc();
+        physical = 9 * MB;
+      });
+      for (let step = 0; step < 3 && w.hit() === undefined; step++) {
+        await run(() => {
+          heap.push(icu(9));
+          physical += 9 * MB;
+        });
+      }
+    }
+    expect(w.hit()).toBeUndefined();
+    expect(heap.length).toBe(4);
+    watchdog.close();
+  });
+
   it('reports an isolate that isolated-vm disposed on its own as lost', async () => {
     const watchdog = new Watchdog(5);
     const isolate = new ivm.Isolate({ memoryLimit: 64 });
