@@ -168,7 +168,7 @@ export class Watchdog {
         // A fall the busy estimate stopped counting from may have been this isolate's own heap shrinking in a GC,
         // which this reading has just debited from the account as well: that much is counted back, or each
         // regrowth after a shrink was charged again as off-heap memory and an agent rebuilding a 30 MB structure
-        // under memory_mb 128 ended E_QUOTA (test/escape/heap-rebuild-charge.test.ts). Only its own recorded
+        // under memory_mb 128 ended E_QUOTA (test/isolates/watchdog.test.ts). Only its own recorded
         // shrink: falls of memory other agents gave back forgive it nothing (a review ended this fix's first
         // version, which counted back any fall up to the isolate's heap, with 240 MB of ICU copies under 85 MB).
         const shrunk = Math.max(0, heap.physical - stats.total_physical_size);
