@@ -95,6 +95,8 @@ export const toolSyscall = defineSyscall({
     const run = (): unknown => {
       let result: unknown;
       try {
+        // A waiting call is handed its place a microtask before it runs: the agent may have ended in between.
+        if (session.state === 'ended') throw new KernelError('E_KILLED', 'sys.tool: the agent has ended');
         result = runToolUse(use, prepared.ctx);
       } catch (error) {
         ended();
