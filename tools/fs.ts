@@ -28,6 +28,7 @@ import { parseOptions } from '../runtime/core/options.js';
 import { normalizePath } from '../runtime/core/resource-match.js';
 import {
   defineTool,
+  type LabelStore,
   type Tool,
   type ToolContext,
   UNTRACKED_WRITES_KEY,
@@ -95,6 +96,60 @@ interface FsConfig {
   readonly maxReadBytes: number;
   readonly maxWriteBytes: number;
   readonly maxListEntries: number;
+  /** The fs.write and fs.delete calls (and rollbacks) in flight per path, shared by these tools. */
+  readonly changes: PathChanges;
+}
+
+/**
+ * Changes to a path's kept label by the calls that change the path. A call raises the path's label to old ∪
+ * its own before its bytes appear (atomically, `LabelStore.raise`) and, once done, lowers it to its own only
+ * when no other change to the same path overlapped it from start to end: with an overlap, the bytes left may
+ * be another call's (which rename landed last is not known), so the path keeps the join of every label raised
+ * on it until the next change that runs alone (over-tainting, never under). Raises and lowerings of one path
+ * run one at a time, so a lowering decided alone is in the store before a later call's raise.
+ */
+class PathChanges {
+  readonly #inFlight = new Map<string, { count: number; contended: boolean }>();
+  readonly #queues = new Map<string, Promise<unknown>>();
+
+  /** Counts a change to `path` as in flight; synchronous, so it is counted before the call awaits anything. */
+  begin(path: string): void {
+    const entry = this.#inFlight.get(path) ?? { count: 0, contended: false };
+    entry.count += 1;
+    if (entry.count > 1) entry.contended = true;
+    this.#inFlight.set(path, entry);
+  }
+
+  /** Joins `tags` into the label kept for `path`. */
+  async raise(labels: LabelStore, path: string, tags: readonly string[]): Promise<void> {
+    if (tags.length === 0) return;
+    await this.#serialized(path, () => labels.raise(path, tags));
+  }
+
+  /** Ends a change begun on `path`; `lower` (the call's own label) runs only when nothing overlapped it. */
+  end(path: string, lower: (() => Promise<void>) | undefined): Promise<void> {
+    return this.#serialized(path, async () => {
+      const entry = this.#inFlight.get(path);
+      if (entry === undefined) return;
+      entry.count -= 1;
+      if (entry.count > 0) return;
+      this.#inFlight.delete(path);
+      if (!entry.contended && lower !== undefined) await lower();
+    });
+  }
+
+  #serialized<T>(path: string, task: () => Promise<T>): Promise<T> {
+    const run = (this.#queues.get(path) ?? Promise.resolve()).then(task);
+    const settled = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#queues.set(path, settled);
+    void settled.then(() => {
+      if (this.#queues.get(path) === settled) this.#queues.delete(path);
+    });
+    return run;
+  }
 }
 
 const SHA256 = z.string().regex(/^[0-9a-f]{64}$/);
@@ -171,6 +226,7 @@ export function createFsTools(given: FsToolsOptions): Tool[] {
     maxReadBytes: options.maxReadBytes ?? DEFAULT_MAX_READ_BYTES,
     maxWriteBytes: options.maxWriteBytes ?? DEFAULT_MAX_WRITE_BYTES,
     maxListEntries: options.maxListEntries ?? DEFAULT_MAX_LIST_ENTRIES,
+    changes: new PathChanges(),
   };
   const resource = (args: { path: string }) => resolvePath(config.roots, args.path);
   const undo = (tool: string) => (data: unknown, uctx: UndoContext) => undoCall(config, tool, data, uctx);
@@ -286,13 +342,20 @@ async function writeTool(
   // Whether the write succeeds, and how it fails (a directory there, an old file too large to save, a missing
   // parent), depends on what was at the path: the outcome carries the path's kept label, read before anything
   // can throw (the kernel joins a call's taints into the caller's label when it fails).
-  await taintWithPath(ctx, target);
+  config.changes.begin(target.path);
+  let written = false;
   const made: string[] = [];
   try {
-    return await withParent(tool, target, args.mkdirs === true, (dir, name) => writeIn(dir, name), made);
+    await taintWithPath(ctx, target);
+    const result = await withParent(tool, target, args.mkdirs === true, (dir, name) => writeIn(dir, name), made);
+    written = true;
+    return result;
   } finally {
     // A directory made here has a name the writer chose: listing its parent carries the writer's label.
-    for (const path of made) await raiseLabel(ctx, path, ctx.label);
+    for (const path of made) if (ctx.label.length > 0) await ctx.labels.raise(path, ctx.label);
+    // The path keeps the writer's label alone only when no other change to it overlapped this one (a write
+    // that failed after its rename keeps the joined label: over-tainting, never under).
+    await config.changes.end(target.path, written ? () => ctx.labels.set(target.path, ctx.label) : undefined);
   }
 
   async function writeIn(dir: OpenDir, name: string): Promise<{ path: string; bytes: number; recordId: string }> {
@@ -325,9 +388,8 @@ async function writeTool(
     // The new bytes appear at the rename, before the label below can be set: until then the path keeps the
     // old label and the new together, so a read in between gets both (it reads the label after the bytes). A
     // write that fails after this keeps the joined label: over-tainting, never under.
-    await raiseLabel(ctx, target.path, ctx.label);
+    await config.changes.raise(ctx.labels, target.path, ctx.label);
     await writeAtomic(tool, target.given, dir, name, bytes, previous?.mode);
-    await ctx.labels.set(target.path, ctx.label);
     return { path: target.path, bytes: bytes.length, recordId };
   }
 }
@@ -345,39 +407,51 @@ async function deleteTool(
   }
   // Success or E_NOT_FOUND tells whether the path exists, which whoever wrote it decided: the outcome carries
   // the path's kept label, read before anything can throw (the kernel joins a failed call's taints too).
-  await taintWithPath(ctx, target);
-  return withParent(tool, target, false, async (dir, name) => {
-    const seen = await lstatEntry(dir, name);
-    if (seen === undefined) throw notFound(tool, target.given);
-    const label = [...(await ctx.labels.get(target.path))];
-    // Read again now that the entry was seen: a write that landed since the first read is what we delete.
-    ctx.taint(label);
-    let recordId: string;
-    if (seen.isDirectory()) {
-      // Deleting a directory succeeds only while it is empty, so the outcome tells whether its entries exist.
-      await taintWithEntries(ctx, config, tool, target);
-      await requireEmptyDir(tool, target);
-      const data: FsUndoData = { v: 1, op: 'deleted-dir', path: target.path, mode: seen.mode & 0o777, label };
-      recordId = await ctx.saveUndo({ action: 'fs.write', resource: target.path, data });
-      ctx.signal.throwIfAborted();
-      try {
-        await rmdir(entryPath(dir, name));
-      } catch (error) {
-        if (errnoCode(error) === 'ENOTEMPTY') throw notEmpty(tool, target.given);
-        throw error;
+  config.changes.begin(target.path);
+  let deleted = false;
+  try {
+    await taintWithPath(ctx, target);
+    const result = await deleteIn();
+    deleted = true;
+    return result;
+  } finally {
+    // Forgotten only when no other change overlapped: a write that renamed after the unlink left its bytes.
+    await config.changes.end(target.path, deleted ? () => ctx.labels.set(target.path, []) : undefined);
+  }
+
+  function deleteIn(): Promise<{ path: string; recordId: string }> {
+    return withParent(tool, target, false, async (dir, name) => {
+      const seen = await lstatEntry(dir, name);
+      if (seen === undefined) throw notFound(tool, target.given);
+      const label = [...(await ctx.labels.get(target.path))];
+      // Read again now that the entry was seen: a write that landed since the first read is what we delete.
+      ctx.taint(label);
+      let recordId: string;
+      if (seen.isDirectory()) {
+        // Deleting a directory succeeds only while it is empty, so the outcome tells whether its entries exist.
+        await taintWithEntries(ctx, config, tool, target);
+        await requireEmptyDir(tool, target);
+        const data: FsUndoData = { v: 1, op: 'deleted-dir', path: target.path, mode: seen.mode & 0o777, label };
+        recordId = await ctx.saveUndo({ action: 'fs.write', resource: target.path, data });
+        ctx.signal.throwIfAborted();
+        try {
+          await rmdir(entryPath(dir, name));
+        } catch (error) {
+          if (errnoCode(error) === 'ENOTEMPTY') throw notEmpty(tool, target.given);
+          throw error;
+        }
+      } else {
+        const previous = await readRegular(tool, target.given, dir, name, seen, config.maxReadBytes, ctx.signal);
+        if (previous === undefined) throw tooLarge(tool, target.given, 'the size saved for undo', config.maxReadBytes);
+        const blob = await ctx.blobs.put(previous.bytes);
+        const data: FsUndoData = { v: 1, op: 'deleted-file', path: target.path, blob, mode: previous.mode, label };
+        recordId = await ctx.saveUndo({ action: 'fs.write', resource: target.path, data });
+        ctx.signal.throwIfAborted();
+        await unlinkSame(tool, target.given, dir, name, seen);
       }
-    } else {
-      const previous = await readRegular(tool, target.given, dir, name, seen, config.maxReadBytes, ctx.signal);
-      if (previous === undefined) throw tooLarge(tool, target.given, 'the size saved for undo', config.maxReadBytes);
-      const blob = await ctx.blobs.put(previous.bytes);
-      const data: FsUndoData = { v: 1, op: 'deleted-file', path: target.path, blob, mode: previous.mode, label };
-      recordId = await ctx.saveUndo({ action: 'fs.write', resource: target.path, data });
-      ctx.signal.throwIfAborted();
-      await unlinkSame(tool, target.given, dir, name, seen);
-    }
-    await ctx.labels.set(target.path, []);
-    return { path: target.path, recordId };
-  });
+      return { path: target.path, recordId };
+    });
+  }
 }
 
 interface ListEntry {
@@ -606,13 +680,6 @@ async function taintWithEntries(ctx: ToolContext, config: FsConfig, tool: string
   } finally {
     await self.handle.close();
   }
-}
-
-/** Joins `tags` into the label kept for `key` (labels kept for resources only grow here). */
-async function raiseLabel(ctx: ToolContext, key: string, tags: readonly string[]): Promise<void> {
-  if (tags.length === 0) return;
-  const current = await ctx.labels.get(key);
-  await ctx.labels.set(key, [...new Set([...current, ...tags])]);
 }
 
 /** Locates a path that must name a file (not a root), for read and write. */

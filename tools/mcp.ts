@@ -123,9 +123,8 @@ export function createMcpTool(options: McpOptions): Tool {
       // Whatever this call sends may come back to anyone: the server keeps its label from now on (recorded
       // before sending, so a call that answers at once already sees it).
       const key = mcpLabelKey(args.server);
-      const kept = await ctx.labels.get(key);
-      const sent = new Set([...kept, ...ctx.label]);
-      if (sent.size > kept.length) await ctx.labels.set(key, [...sent]);
+      // One atomic join: two calls at once (a get then a set each) could otherwise lose one caller's tags.
+      const sent = await ctx.labels.raise(key, ctx.label);
       ctx.taint([`mcp:${args.server}`, ...sent]);
       try {
         return await connection.call(args.tool, args.arguments ?? {}, ctx.signal);

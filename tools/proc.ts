@@ -270,9 +270,8 @@ export function createProcTool(options: ProcOptions): Tool {
 async function markUntracked(labels: LabelStore, label: readonly string[]): Promise<void> {
   const tags = new Set([...(await labels.all()), ...label]);
   if (tags.size === 0) return;
-  const current = await labels.get(UNTRACKED_WRITES_KEY);
-  if ([...tags].every((tag) => current.includes(tag))) return;
-  await labels.set(UNTRACKED_WRITES_KEY, [...new Set([...current, ...tags])]);
+  // Atomic: two programs ending at once must not lose either's tags.
+  await labels.raise(UNTRACKED_WRITES_KEY, [...tags]);
 }
 
 // ------------------------------------------------------------------------------------------ configuration

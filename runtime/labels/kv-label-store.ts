@@ -5,6 +5,10 @@ import { EMPTY_LABEL, joinLabels, makeLabel } from './label.js';
 // Outside the `label:` key space, so no resource key can collide with it.
 const UNION_KEY = 'labels-union';
 
+// Every change to the labels kept in one store is a read then writes (the key's label, the union): they run
+// one at a time, in call order, per underlying store (so two KvLabelStore over one KvStore share the order).
+const queues = new WeakMap<KvStore, Promise<unknown>>();
+
 /**
  * Labels the kernel keeps for resources outside it (a file keeps the label of the data written to it), in
  * the embedded store so they survive the process when a store directory is configured.
@@ -28,15 +32,42 @@ export class KvLabelStore implements LabelStore {
   }
 
   async set(key: string, tags: readonly string[]): Promise<void> {
-    if (tags.length === 0) {
+    const label = tags.length === 0 ? EMPTY_LABEL : makeLabel(tags, 'tags');
+    return this.#serialized(() => this.#write(key, label));
+  }
+
+  /** Joins `tags` into the label kept for `key` atomically (no other change to this store in between). */
+  async raise(key: string, tags: readonly string[]): Promise<readonly string[]> {
+    const added = makeLabel(tags, 'tags');
+    return this.#serialized(async () => {
+      const current = await this.get(key);
+      const label = joinLabels(current, added);
+      if (label.length !== current.length) await this.#write(key, label);
+      return label;
+    });
+  }
+
+  /** Only inside #serialized. */
+  async #write(key: string, label: readonly string[]): Promise<void> {
+    if (label.length === 0) {
       await this.#kv.delete(`label:${key}`);
       return;
     }
-    const label = makeLabel(tags, 'tags');
     // The union is written first: a crash between the two writes over-taints, never under-taints.
-    const union = joinLabels(await this.all(), label);
-    await this.#kv.put(UNION_KEY, union);
+    const before = await this.all();
+    const union = joinLabels(before, label);
+    if (union !== before) await this.#kv.put(UNION_KEY, union);
     await this.#kv.put(`label:${key}`, label);
+  }
+
+  #serialized<T>(task: () => Promise<T>): Promise<T> {
+    const run = (queues.get(this.#kv) ?? Promise.resolve()).then(task);
+    // The next change waits for this one to settle, whether it succeeded or not.
+    queues.set(
+      this.#kv,
+      run.catch(() => undefined),
+    );
+    return run;
   }
 
   async all(): Promise<readonly string[]> {

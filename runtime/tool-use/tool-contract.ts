@@ -38,6 +38,11 @@ export interface LabelStore {
   get(key: string): Promise<readonly string[]>;
   /** Replaces the tags kept for `key`; an empty list forgets it. */
   set(key: string, tags: readonly string[]): Promise<void>;
+  /**
+   * Joins `tags` into the label kept for `key` and returns the result, atomically: no other `set` or `raise`
+   * of the store runs in between, so concurrent raises never lose a tag (a get then a set could).
+   */
+  raise(key: string, tags: readonly string[]): Promise<readonly string[]>;
   /** Every tag ever kept for any key (it only grows): what a tool that can read anything may return. */
   all(): Promise<readonly string[]>;
 }

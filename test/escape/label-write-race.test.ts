@@ -92,6 +92,10 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
                 if (key === join(root, args.path)) await probe();
                 await store.set(key, tags);
               },
+              raise: async (key, tags) => {
+                if (key === join(root, args.path)) await probe();
+                return store.raise(key, tags);
+              },
               all: () => store.all(),
             })),
       );
@@ -135,6 +139,7 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
                 return store.get(key);
               },
               set: (key, tags) => store.set(key, tags),
+              raise: (key, tags) => store.raise(key, tags),
               all: () => store.all(),
             })),
       );

@@ -22,6 +22,13 @@ export function memoryLabelStore(): LabelStore {
       else tags.set(key, [...value].sort());
       for (const tag of value) union.add(tag);
     },
+    // Synchronous between its start and its write, so atomic on one event loop.
+    raise: async (key, value) => {
+      const joined = [...new Set([...(tags.get(key) ?? []), ...value])].sort();
+      if (joined.length > 0) tags.set(key, joined);
+      for (const tag of value) union.add(tag);
+      return joined;
+    },
     all: async () => [...union].sort(),
   };
 }

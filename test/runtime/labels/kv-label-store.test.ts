@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import { KvLabelStore } from '../../../runtime/labels/kv-label-store.js';
+import { MemoryKvStore } from '../../../runtime/store/kv-store.js';
+
+describe('KvLabelStore.raise', () => {
+  it('joins into the kept label, returns the result, and grows the union', async () => {
+    const labels = new KvLabelStore(new MemoryKvStore());
+    expect(await labels.raise('k', ['web'])).toEqual(['web']);
+    expect(await labels.raise('k', ['secret', 'web'])).toEqual(['secret', 'web']);
+    expect(await labels.get('k')).toEqual(['secret', 'web']);
+    expect(await labels.all()).toEqual(['secret', 'web']);
+    // Nothing to add: the kept label, unchanged.
+    expect(await labels.raise('k', [])).toEqual(['secret', 'web']);
+    expect(await labels.raise('other', [])).toEqual([]);
+  });
+
+  it('concurrent raises and sets lose no tag, in the key or the union', async () => {
+    const kv = new MemoryKvStore();
+    const labels = new KvLabelStore(kv);
+    const tags = Array.from({ length: 20 }, (_, i) => `t${i}`);
+    await Promise.all(tags.map((tag) => labels.raise('k', [tag])));
+    expect([...(await labels.get('k'))].sort()).toEqual([...tags].sort());
+    // Two stores over one KvStore share the order.
+    const other = new KvLabelStore(kv);
+    await Promise.all([labels.set('/a', ['x']), other.set('/b', ['y']), other.raise('/c', ['z'])]);
+    expect(await labels.all()).toEqual(expect.arrayContaining([...tags, 'x', 'y', 'z']));
+  });
+
+  it('runs in call order: a set after a raise replaces it', async () => {
+    const labels = new KvLabelStore(new MemoryKvStore());
+    await Promise.all([labels.raise('k', ['secret']), labels.set('k', ['web'])]);
+    expect(await labels.get('k')).toEqual(['web']);
+    // The union only grows.
+    expect(await labels.all()).toEqual(['secret', 'web']);
+  });
+
+  it('a failed change does not block the next', async () => {
+    const labels = new KvLabelStore(new MemoryKvStore());
+    await expect(labels.raise('k', ['not a tag!'])).rejects.toThrow();
+    expect(await labels.raise('k', ['web'])).toEqual(['web']);
+  });
+});
