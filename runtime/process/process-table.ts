@@ -27,6 +27,9 @@ import { AgentSession, type KernelServices, type ProcessControl } from './sessio
 
 const MiB = 1024 * 1024;
 
+/** The most namespace memory (keys and JSON text, in characters) one snapshot covers. */
+export const MAX_SNAPSHOT_MEMORY_BYTES = 4 * 1024 * 1024;
+
 /** Everything needed to start one agent, top-level or child. */
 export interface StartSpec {
   readonly code: string;
@@ -404,6 +407,15 @@ export class ProcessTable implements ProcessControl {
     const capabilities = held
       .map(({ action, resource, remainingUses, expiresAt }) => ({ action, resource, remainingUses, expiresAt }))
       .sort((a, b) => compareText(JSON.stringify(a), JSON.stringify(b)));
+    // Memory is parsed whole to be covered, and parsing multiplies small JSON text into many objects (nested
+    // arrays: 25 times its size in heap): a snapshot covers a bounded part of the namespace's 16 MiB.
+    const size = await this.#deps.memory.size(session.namespace, metered);
+    if (size > MAX_SNAPSHOT_MEMORY_BYTES) {
+      throw new KernelError(
+        'E_QUOTA',
+        `sys.snapshot: a snapshot covers at most ${MAX_SNAPSHOT_MEMORY_BYTES} characters of namespace memory`,
+      );
+    }
     const entries = await metered(() => this.#deps.memory.list(session.namespace, '', 100_000));
     const memory = entries.map(([key, entry]) => [key, entry.value, [...entry.label]] as const);
     // The id is a function of everything the snapshot covers, so it carries all their labels (an id over a
@@ -429,7 +441,8 @@ export class ProcessTable implements ProcessControl {
       memory,
       state,
     };
-    const id = await metered(() => this.#deps.snapshots.save(body));
+    // Encoded in metered slices with the event loop free between them (snapshot-store.ts, `encodeSnapshot`).
+    const id = await this.#deps.snapshots.save(body, { meter: metered, signal: session.signal });
     session.label = joinLabels(session.label, covered);
     return id;
   }

@@ -119,6 +119,11 @@ export class NamespaceMemory {
     return use;
   }
 
+  /** The size of `namespace`'s memory (keys and JSON text, in characters), as MAX_NAMESPACE_BYTES counts it. */
+  async size(namespace: string, meter: Meter = unmetered): Promise<number> {
+    return (await this.#usage(namespace, meter)).bytes;
+  }
+
   async get(namespace: string, key: string): Promise<MemoryEntry | undefined> {
     return toEntry(await this.#kv.get(storeKey(namespace, key)));
   }

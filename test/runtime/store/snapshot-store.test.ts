@@ -1,9 +1,11 @@
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import superjson from 'superjson';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Kernel } from '../../../index.js';
 import { SigningKey } from '../../../runtime/capability/signing-key.js';
+import { canonicalJson } from '../../../runtime/core/canonical-json.js';
 import { KernelError } from '../../../runtime/core/errors.js';
 import { encodeSnapshot, type SnapshotBody, SnapshotStore } from '../../../runtime/store/snapshot-store.js';
 import { testKernel } from '../../helpers/kernel.js';
@@ -47,11 +49,56 @@ describe('SnapshotStore', () => {
     expect((loaded.state as { when: Date }).when).toBeInstanceOf(Date);
   });
 
-  it('the same state gives the same id, whatever the key order or the signing key', () => {
-    const a = encodeSnapshot(body({ x: 1, y: [1, 2], z: { b: 1, a: 2 } }));
-    const b = encodeSnapshot(body({ z: { a: 2, b: 1 }, y: [1, 2], x: 1 }));
+  it('the same state gives the same id, whatever the key order or the signing key', async () => {
+    const a = await encodeSnapshot(body({ x: 1, y: [1, 2], z: { b: 1, a: 2 } }));
+    const b = await encodeSnapshot(body({ z: { a: 2, b: 1 }, y: [1, 2], x: 1 }));
     expect(a.id).toBe(b.id);
-    expect(encodeSnapshot(body({ x: 2 })).id).not.toBe(a.id);
+    expect((await encodeSnapshot(body({ x: 2 }))).id).not.toBe(a.id);
+  });
+
+  it('encodes exactly as canonical JSON of the whole body through superjson, with superjson on the state alone', async () => {
+    const shared = { z: 1 };
+    const states: unknown[] = [
+      undefined,
+      null,
+      5,
+      'text',
+      new Date(0),
+      new Map([[1, new Set([2n])]]),
+      { a: new Date(1), b: [new Map([['k', { 'x.y': new Date(2) }]])], c: undefined, d: [undefined, Number.NaN] },
+      { p: shared, q: shared },
+      [1, [2, [3, new Date(3)]]],
+    ];
+    const memory: SnapshotBody['memory'] = [
+      ['a', { b: [1, { c: 'd' }], e: null }, ['web']],
+      ['b', 'x'.repeat(300_000), []],
+      ['c', [[[[1]]]], []],
+    ];
+    for (const state of states) {
+      const full = { ...body(state), memory };
+      const { text, id } = await encodeSnapshot(full);
+      expect(text).toBe(canonicalJson(superjson.serialize(full)));
+      expect(await encodeSnapshot(full, { meter: (step) => step() })).toEqual({ text, id });
+    }
+  });
+
+  it('stops encoding a large memory when its agent ends (E_KILLED), yielding between slices', async () => {
+    const abort = new AbortController();
+    const memory: SnapshotBody['memory'] = Array.from({ length: 40 }, (_, i) => [`k${i}`, 'x'.repeat(100_000), []]);
+    let slices = 0;
+    const encoding = encodeSnapshot(
+      { ...body(1), memory },
+      {
+        meter: (step) => {
+          slices++;
+          return step();
+        },
+        signal: abort.signal,
+      },
+    );
+    setImmediate(() => abort.abort());
+    await expect(encoding).rejects.toMatchObject({ code: 'E_KILLED' });
+    expect(slices).toBeLessThan(40);
   });
 
   it('refuses unknown, malformed and foreign-signed snapshots with E_BAD_SNAPSHOT', async () => {
