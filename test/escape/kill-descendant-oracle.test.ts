@@ -3,8 +3,10 @@
 // same ended or live, but a deeper descendant that had ended was E_NOT_FOUND while a live one was killed, so
 // the bit reached the grandparent without its label rising. sys.kill must answer the same for every id ever
 // spawned in the caller's subtree, live or ended (and E_NOT_FOUND for any other).
-// No timing: the top agent waits at a host-controlled gate that opens once the host sees one labelled
-// grandchild ended and the other live and labelled.
+// No timing: the grandchildren read the secret only once the child has handed their ids up (while clean: a
+// grandchild's spending before the child's second spawn would label the child, and the ids with it), and the
+// top agent waits at a host-controlled gate that opens once one grandchild has ended and the other is live and
+// labelled.
 
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -15,6 +17,7 @@ const SECRET = 'sk-live-Zq7Wm4Xr9Tb2';
 
 /** Reads the secret (its label becomes `secret`); ends when asked to, else stays alive. */
 const GRANDCHILD = `export default async (end) => {
+  await sys.tool('start', {});
   await sys.tool('secrets.get', {});
   if (end) return 'ended';
   await new Promise(() => {});
@@ -22,16 +25,19 @@ const GRANDCHILD = `export default async (end) => {
 
 /** Spawns the ended grandchild first, then the live one, hands their ids up while clean, and stays alive. */
 const CHILD = `export default async () => {
-  const caps = [{ action: 'secrets.read', resource: 'secrets.get' }];
+  const caps = [{ action: 'secrets.read', resource: 'secrets.get' }, { action: 'start', resource: 'start' }];
   const ended = await sys.spawn({ code: ${JSON.stringify(GRANDCHILD)}, input: true, caps });
   const live = await sys.spawn({ code: ${JSON.stringify(GRANDCHILD)}, input: false, caps });
   await sys.mem.put('ids', { ended, live }, { mount: 'up' });
+  await sys.tool('ready', {});
   await new Promise(() => {});
 }`;
 
 const TOP = `export default async () => {
   const child = await sys.spawn({ code: ${JSON.stringify(CHILD)}, mounts: [{ name: 'up', mode: 'rw' }], caps: [
     { action: 'secrets.read', resource: 'secrets.get' },
+    { action: 'start', resource: 'start' },
+    { action: 'ready', resource: 'ready' },
     { action: 'agent.spawn', resource: 'inline' },
   ] });
   await sys.tool('gate', {});
@@ -59,6 +65,10 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
       const opened = new Promise<void>((resolve) => {
         open = resolve;
       });
+      let openStart: () => void = () => undefined;
+      const started = new Promise<void>((resolve) => {
+        openStart = resolve;
+      });
       const received: unknown[] = [];
       const k = testKernel({
         isolation,
@@ -81,6 +91,24 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
             },
           }),
           defineTool({
+            name: 'start',
+            description: 'waits until the child has handed the ids up',
+            input: z.strictObject({}),
+            run: async () => {
+              await started;
+              return null;
+            },
+          }),
+          defineTool({
+            name: 'ready',
+            description: 'the child has handed the ids up',
+            input: z.strictObject({}),
+            run: () => {
+              openStart();
+              return null;
+            },
+          }),
+          defineTool({
             name: 'exfil',
             description: 'a sink that refuses secret in every argument',
             input: z.strictObject({ body: z.unknown() }),
@@ -95,6 +123,8 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
           capabilities: [
             { action: 'secrets.read', resource: 'secrets.get' },
             { action: 'gate', resource: 'gate' },
+            { action: 'start', resource: 'start' },
+            { action: 'ready', resource: 'ready' },
             { action: 'exfil', resource: 'exfil' },
             { action: 'agent.spawn', resource: 'inline' },
           ],
