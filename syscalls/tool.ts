@@ -3,7 +3,7 @@ import type { Attempt } from '../runtime/audit/attempt.js';
 import { KernelError, toErrorInfo } from '../runtime/core/errors.js';
 import { joinLabels, labelLeq } from '../runtime/labels/label.js';
 import type { AgentSession } from '../runtime/process/session.js';
-import { createToolContext } from '../runtime/tool-use/tool-context.js';
+import { createToolContext, type PreparedContext } from '../runtime/tool-use/tool-context.js';
 import { authorizeToolUse, checkSinks, prepareToolUse, runToolUse } from '../runtime/tool-use/tool-gate.js';
 import { defineSyscall } from './syscall.js';
 
@@ -52,51 +52,60 @@ export const toolSyscall = defineSyscall({
     };
     const use = guarded(() => prepareToolUse(tool, substituted.value));
     attempt.describe(use.action, use.resource, use.args, callLabel);
-    attempt.begin();
-    checkSinks(session.services.labels, use, callLabel);
-    const decision = authorizeToolUse(session.services.authority, session.publicKey, use, callLabel);
-    // The decision read use counters that other agents may have moved (a labelled child spending a delegated
-    // capability): allowed or refused, the caller learns something of them.
-    if (decision.observed !== undefined) session.label = joinLabels(session.label, decision.observed);
-    if (!decision.ok) failed(new KernelError(decision.code, decision.message));
-    // Counted once authorized, so a refused call costs no quota; crossing the limit kills the agent.
-    attempt.addUsage('tool_calls', 1);
-    session.quota?.charge('tool_calls', 1);
-    const caller = {
-      id: session.id,
-      holder: session.publicKey,
-      subject: session.subject,
-      signal: session.signal,
-      quota: session.quota,
-      held: session.held,
-    };
-    const sourcesFor = (resource: string) => session.services.labels.sourceTags(tool, resource);
-    const prepared = createToolContext(session.services.toolEnv, caller, use, callLabel, sourcesFor, attempt);
-    const source = prepared.ctx.sources;
-    const keep = (value: unknown): unknown => {
-      // A charge may have ended the agent while the tool ran: nothing reaches a dead agent.
-      if (session.state === 'ended') throw new KernelError('E_KILLED', 'sys.tool: the agent has ended');
-      const resultLabel = joinLabels(joinLabels(callLabel, source), prepared.taints());
-      const clean = vault.redact(value);
-      if (options?.handle === true) return session.handles.create(clean, resultLabel);
-      session.label = joinLabels(session.label, resultLabel);
-      return clean;
-    };
-    // A failure of the tool itself (not found, not empty, too large) is an observation of its resource, as a
-    // result would be: it carries the same source tags, and the taints of what the tool read before it failed
-    // (its error may quote it: an MCP server's own error text).
-    const runFailed = (error: unknown): never => {
-      session.label = joinLabels(session.label, joinLabels(source, prepared.taints()));
-      return failed(error);
-    };
-    // A tool with a bound on calls running at once (Tool.maxInFlight) gives its place back when the call ends.
+    // A tool with a bound on calls running at once (Tool.maxInFlight) holds a place from `start` until the call
+    // ends. Past the bound, the call waits for one (runtime/tool-use/tool-slots.ts) before it is authorized: a
+    // call authorized while queued ran whatever happened to the capability meanwhile (a revocation did not stop
+    // queued requests). A waiting call then starts out of the dispatcher's sight, metered to the caller.
     const bound = tool.maxInFlight;
     const ended = bound === undefined ? noop : () => session.toolSlots.give(tool.name);
-    const run = (): unknown => {
+    const start = (): unknown => {
+      let prepared: PreparedContext;
+      try {
+        // A waiting call is handed its place a microtask before it starts: the agent may have ended in between.
+        if (session.state === 'ended') throw new KernelError('E_KILLED', 'sys.tool: the agent has ended');
+        attempt.begin();
+        checkSinks(session.services.labels, use, callLabel);
+        const decision = authorizeToolUse(session.services.authority, session.publicKey, use, callLabel);
+        // The decision read use counters that other agents may have moved (a labelled child spending a delegated
+        // capability): allowed or refused, the caller learns something of them.
+        if (decision.observed !== undefined) session.label = joinLabels(session.label, decision.observed);
+        if (!decision.ok) failed(new KernelError(decision.code, decision.message));
+        // Counted once authorized, so a refused call costs no quota; crossing the limit kills the agent.
+        attempt.addUsage('tool_calls', 1);
+        session.quota?.charge('tool_calls', 1);
+        const caller = {
+          id: session.id,
+          holder: session.publicKey,
+          subject: session.subject,
+          signal: session.signal,
+          quota: session.quota,
+          held: session.held,
+        };
+        const sourcesFor = (resource: string) => session.services.labels.sourceTags(tool, resource);
+        prepared = createToolContext(session.services.toolEnv, caller, use, callLabel, sourcesFor, attempt);
+      } catch (error) {
+        ended();
+        throw error;
+      }
+      const source = prepared.ctx.sources;
+      const keep = (value: unknown): unknown => {
+        // A charge may have ended the agent while the tool ran: nothing reaches a dead agent.
+        if (session.state === 'ended') throw new KernelError('E_KILLED', 'sys.tool: the agent has ended');
+        const resultLabel = joinLabels(joinLabels(callLabel, source), prepared.taints());
+        const clean = vault.redact(value);
+        if (options?.handle === true) return session.handles.create(clean, resultLabel);
+        session.label = joinLabels(session.label, resultLabel);
+        return clean;
+      };
+      // A failure of the tool itself (not found, not empty, too large) is an observation of its resource, as a
+      // result would be: it carries the same source tags, and the taints of what the tool read before it failed
+      // (its error may quote it: an MCP server's own error text).
+      const runFailed = (error: unknown): never => {
+        session.label = joinLabels(session.label, joinLabels(source, prepared.taints()));
+        return failed(error);
+      };
       let result: unknown;
       try {
-        // A waiting call is handed its place a microtask before it runs: the agent may have ended in between.
-        if (session.state === 'ended') throw new KernelError('E_KILLED', 'sys.tool: the agent has ended');
         result = runToolUse(use, prepared.ctx);
       } catch (error) {
         ended();
@@ -111,8 +120,6 @@ export const toolSyscall = defineSyscall({
       return result.finally(ended).then((value) => session.metered(() => keep(value)), runFailed);
     };
     const waiting = bound === undefined ? undefined : session.toolSlots.take(tool.name, bound);
-    // Past the bound, the call waits for a place (runtime/tool-use/tool-slots.ts) and starts out of the
-    // dispatcher's sight: metered to the caller too.
-    return waiting === undefined ? run() : waiting.then(() => session.metered(run), failed);
+    return waiting === undefined ? start() : waiting.then(() => session.metered(start), failed);
   },
 });

@@ -12,11 +12,12 @@ import type { ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createHttpTool, createProcTool, type Kernel } from '../../index.js';
+import { z } from 'zod';
+import { createHttpTool, createProcTool, defineTool, type Kernel } from '../../index.js';
 import { HTTP_MAX_IN_FLIGHT } from '../../tools/http.js';
 import { PROC_MAX_IN_FLIGHT } from '../../tools/proc.js';
 import { startTestServer, type TestServer } from '../helpers/http-server.js';
-import { ISOLATION_MODES, testKernel } from '../helpers/kernel.js';
+import { ISOLATION_MODES, testKernel, waitFor } from '../helpers/kernel.js';
 
 // Fires `n` calls at once and counts their outcomes by error code ('ok' for a result).
 const BURST = (tool: string, args: string) => `export default async (n) => {
@@ -98,6 +99,56 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
     });
     expect(result).toMatchObject({ ok: false, error: { code: 'E_QUOTA', message: 'quota exceeded: memory_mb' } });
   }, 40_000);
+
+  it('a call waiting for its place is authorized when it starts: a revocation meanwhile refuses it', async () => {
+    // Authorized when queued, a waiting call ran whatever happened to the capability meanwhile: a host that
+    // revoked an agent's net.http saw its queued requests go out for minutes after.
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const runs: number[] = [];
+    const slow = defineTool({
+      name: 'slow',
+      description: 'the first call waits for the host',
+      input: z.strictObject({ n: z.number() }),
+      maxInFlight: 1,
+      run: async ({ n }) => {
+        runs.push(n);
+        if (n === 0) await gate;
+        return n;
+      },
+    });
+    let fired = false;
+    const signal = defineTool({
+      name: 'fired',
+      description: 'the agent has issued its calls (frames arrive in order: they are all in the kernel)',
+      input: z.strictObject({}),
+      run: () => {
+        fired = true;
+        return null;
+      },
+    });
+    kernel = testKernel({
+      isolation,
+      tools: [slow, signal],
+      policy: { capabilities: [{ action: 'fired', resource: 'fired' }] },
+    });
+    const root = kernel.grant(kernel.hostPublicKey, { action: 'slow', resource: 'slow' });
+    const agent = kernel.spawn({
+      code: `export default async () => {
+        const calls = [0, 1, 2].map((n) => sys.tool('slow', { n }).then((v) => v, (e) => e.code));
+        await sys.tool('fired', {});
+        return Promise.all(calls);
+      }`,
+    });
+    kernel.delegate(root.id, agent.id);
+    await waitFor(() => runs.length === 1 && fired, 'the first call running, the others waiting');
+    kernel.revoke(root.id);
+    release();
+    expect(await agent.result).toMatchObject({ ok: true, value: [0, 'E_CAP_REVOKED', 'E_CAP_REVOKED'] });
+    expect(runs).toEqual([0]);
+  });
 
   it('a burst of programs runs the bound at a time, and the queue dies with the agent', async () => {
     root = mkdtempSync(join(tmpdir(), 'isokernel-burst-'));
