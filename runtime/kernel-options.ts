@@ -19,6 +19,7 @@ export const DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024;
 const MIN_PAYLOAD_BYTES = 1024;
 const MAX_PAYLOAD_BYTES = 256 * 1024 * 1024;
 const MIN_HELD_BYTES = 1024 * 1024;
+const MIN_STORED_SHARE_BYTES = 64 * 1024;
 
 /**
  * `maxHeldBytes` when the host sets none. A quarter of V8's heap limit keeps what agents make the kernel hold
@@ -39,6 +40,12 @@ export interface KernelOptions {
    * (without `store`: namespace memory, blobs, snapshots). Default: a quarter of the heap limit, at most 1 GiB.
    */
   readonly maxHeldBytes?: number;
+  /**
+   * Of the in-memory stores' half of `maxHeldBytes`, what one tenant may hold: its namespace memory, snapshots,
+   * blobs and undo records, together. A tenant is a namespace's first segment (`alice` for `alice/worker`), so an
+   * agent's children share their parent's. Default: a quarter of that half. Unused with a store directory.
+   */
+  readonly maxStoredBytesPerTenant?: number;
   readonly tools?: readonly Tool[];
   /** The policy (a YAML file path or an object): its rules become root capabilities of every top agent. */
   readonly policy?: string | object;
@@ -142,6 +149,10 @@ const kernelOptionsSchema = z.strictObject({
   maxHeldBytes: z
     .int(`must be an integer of at least ${MIN_HELD_BYTES}`)
     .min(MIN_HELD_BYTES, `must be an integer of at least ${MIN_HELD_BYTES}`)
+    .optional(),
+  maxStoredBytesPerTenant: z
+    .int(`must be an integer of at least ${MIN_STORED_SHARE_BYTES}`)
+    .min(MIN_STORED_SHARE_BYTES, `must be an integer of at least ${MIN_STORED_SHARE_BYTES}`)
     .optional(),
   // Each tool is checked by the registry, which names the tool.
   tools: z.array(z.unknown()).optional(),

@@ -44,6 +44,7 @@ import { type BlobStore, DirectoryBlobStore, MemoryBlobStore } from './store/blo
 import { type KvStore, LevelKvStore, MemoryKvStore } from './store/kv-store.js';
 import { freshNamespaceSegment, NamespaceMemory } from './store/namespace-memory.js';
 import { SnapshotStore } from './store/snapshot-store.js';
+import { StoreShares } from './store/store-shares.js';
 import {
   HOST_SUBJECT,
   type HostTools,
@@ -63,6 +64,12 @@ export { DEFAULT_MAX_PAYLOAD_BYTES, MAX_CODE_BYTES };
 
 /** Records the in-memory audit log keeps when no file is configured (the Merkle tree still covers all). */
 export const MEMORY_AUDIT_RETAIN = 10_000;
+
+/**
+ * Without a store directory, one tenant may hold this fraction of the in-memory stores' bound by default: enough
+ * for an agent tree's working set, and a single tree can never refuse every other tenant's writes.
+ */
+const DEFAULT_TENANTS_PER_STORE = 4;
 
 export type { RollbackResult, SubmitRequest, SubmitResult };
 
@@ -131,7 +138,11 @@ export class Kernel {
     // in-memory stores keep: a full store must not leave agents unable to join a child or hold a reply.
     const maxHeld = options.maxHeldBytes ?? defaultMaxHeldBytes();
     const held = new HeldMemoryPool(Math.ceil(maxHeld / 2));
-    const stored = new HeldMemoryPool(Math.ceil(maxHeld / 2));
+    const storedPool = new HeldMemoryPool(Math.ceil(maxHeld / 2));
+    const stored = new StoreShares(
+      storedPool,
+      options.maxStoredBytesPerTenant ?? Math.ceil(storedPool.limit / DEFAULT_TENANTS_PER_STORE),
+    );
     if (options.tools !== undefined) this.tools.add(...(options.tools as Tool[]));
     this.policy = options.policy === undefined ? { capabilities: [] } : loadPolicy(options.policy, policySections);
     // The policy's budget sets every top agent's; explicit kernel options and each run may narrow or widen it.
@@ -150,7 +161,8 @@ export class Kernel {
     grantPolicy(this.#authority, this.policy, this.#hostKey.publicKey);
     this.#launcher = launcher;
     const store = options.store;
-    // Without a store directory, memory, blobs and snapshots live in the kernel's heap: they draw on `stored`.
+    // Without a store directory, memory, blobs and snapshots live in the kernel's heap: they draw on `stored`,
+    // each tenant on its share of it.
     this.#kv = store === undefined ? new MemoryKvStore(stored) : new LevelKvStore(join(store, 'kv'));
     const blobs: BlobStore =
       store === undefined ? new MemoryBlobStore(stored) : new DirectoryBlobStore(join(store, 'blobs'));

@@ -80,6 +80,7 @@ export const toolSyscall = defineSyscall({
           signal: session.signal,
           quota: session.quota,
           held: session.held,
+          tenant: session.tenant,
         };
         const sourcesFor = (resource: string) => session.services.labels.sourceTags(tool, resource);
         prepared = createToolContext(session.services.toolEnv, caller, use, callLabel, sourcesFor, attempt);

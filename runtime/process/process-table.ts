@@ -16,6 +16,7 @@ import {
   type NamespaceMemory,
 } from '../store/namespace-memory.js';
 import type { SnapshotBody, SnapshotStore } from '../store/snapshot-store.js';
+import { tenantOf } from '../store/store-shares.js';
 import type { AgentLauncher, AgentProcess } from './agent-launcher.js';
 import { HeldMemory, type HeldMemoryPool } from './held-memory.js';
 import type { Limits } from './limits.js';
@@ -402,7 +403,8 @@ export class ProcessTable implements ProcessControl {
     // Up to the first await this runs inside the dispatcher's clock pair; after it, out of its sight, so the
     // heavy synchronous parts (listing and copying the memory, encoding and signing) are metered to the caller.
     const metered = session.metered;
-    const codeId = await this.#deps.blobs.put(new TextEncoder().encode(live.code));
+    const tenant = tenantOf(session.namespace);
+    const codeId = await this.#deps.blobs.put(new TextEncoder().encode(live.code), tenant);
     const held = authority.list(session.publicKey);
     const capabilities = held
       .map(({ action, resource, remainingUses, expiresAt }) => ({ action, resource, remainingUses, expiresAt }))
@@ -442,7 +444,7 @@ export class ProcessTable implements ProcessControl {
       state,
     };
     // Encoded in metered slices with the event loop free between them (snapshot-store.ts, `encodeSnapshot`).
-    const id = await this.#deps.snapshots.save(body, { meter: metered, signal: session.signal });
+    const id = await this.#deps.snapshots.save(body, { meter: metered, signal: session.signal }, tenant);
     session.label = joinLabels(session.label, covered);
     return id;
   }

@@ -7,6 +7,7 @@ import { HandleTable } from '../labels/handles.js';
 import { EMPTY_LABEL, type Label } from '../labels/label.js';
 import type { LabelRules } from '../labels/label-rules.js';
 import type { Meter, Mount, NamespaceMemory } from '../store/namespace-memory.js';
+import { tenantOf } from '../store/store-shares.js';
 import type { ToolEnvironment } from '../tool-use/tool-context.js';
 import type { ToolRegistry } from '../tool-use/tool-contract.js';
 import { ToolSlots } from '../tool-use/tool-slots.js';
@@ -93,6 +94,8 @@ export class AgentSession {
   readonly services: KernelServices;
   /** The namespace the agent's records and memory live under. */
   readonly namespace: string;
+  /** The namespace's first segment: whose share of the in-memory store the agent draws on (StoreShares). */
+  readonly tenant: string;
   /** The spawning agent's id; null for an agent the host started. */
   readonly parent: string | null;
   /** Who the agent is in the audit log. */
@@ -133,6 +136,7 @@ export class AgentSession {
     this.id = id;
     this.placement = placement;
     this.namespace = placement.namespace;
+    this.tenant = tenantOf(placement.namespace);
     this.parent = placement.parent;
     this.subject = Object.freeze({ id, namespace: placement.namespace, parent: placement.parent });
     this.key = key;

@@ -1,8 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { HeldMemoryPool } from '../process/held-memory.js';
 import type { BlobAccess } from '../tool-use/tool-contract.js';
+import type { StoreShares } from './store-shares.js';
 
 /**
  * Content-addressed bytes (docs/architecture.md §8): a blob's id is the hex SHA-256 of its content, so the same content
@@ -10,6 +10,8 @@ import type { BlobAccess } from '../tool-use/tool-contract.js';
  * that undo records point to live here.
  */
 export interface BlobStore extends BlobAccess {
+  /** Stores `bytes` (once per content); `tenant` is who a new blob is kept for (see StoreShares). */
+  put(bytes: Uint8Array, tenant?: string): Promise<string>;
   /** Ids of every stored blob, sorted. */
   list(): Promise<string[]>;
 }
@@ -27,21 +29,21 @@ export function blobId(bytes: Uint8Array): string {
 }
 
 /**
- * Blobs in memory, for a kernel without a store directory. With a `pool`, every stored byte draws on it and a
- * new blob past it is refused with KernelError E_QUOTA.
+ * Blobs in memory, for a kernel without a store directory. With `shares`, every stored byte draws on the share
+ * of the tenant that stored it first, and a new blob past it is refused with KernelError E_QUOTA.
  */
 export class MemoryBlobStore implements BlobStore {
   readonly #blobs = new Map<string, Uint8Array>();
-  readonly #pool: HeldMemoryPool | undefined;
+  readonly #shares: StoreShares | undefined;
 
-  constructor(pool?: HeldMemoryPool) {
-    this.#pool = pool;
+  constructor(shares?: StoreShares) {
+    this.#shares = shares;
   }
 
-  async put(bytes: Uint8Array): Promise<string> {
+  async put(bytes: Uint8Array, tenant?: string): Promise<string> {
     const id = blobId(bytes);
     if (!this.#blobs.has(id)) {
-      this.#pool?.take(bytes.length + 64);
+      this.#shares?.take(tenant, bytes.length + 64);
       this.#blobs.set(id, Uint8Array.from(bytes));
     }
     return id;

@@ -1,5 +1,5 @@
 import { ClassicLevel } from 'classic-level';
-import type { HeldMemoryPool } from '../process/held-memory.js';
+import type { StoreShares } from './store-shares.js';
 
 /**
  * The kernel's embedded key-value store: namespace memory, labels kept for files, and undo records. With a
@@ -9,8 +9,11 @@ import type { HeldMemoryPool } from '../process/held-memory.js';
 export interface KvStore {
   /** The value, or undefined when absent. */
   get(key: string): Promise<unknown>;
-  /** Stores a JSON value other than null (LevelDB cannot hold null); rejects with TypeError for null/undefined. */
-  put(key: string, value: unknown): Promise<void>;
+  /**
+   * Stores a JSON value other than null (LevelDB cannot hold null); rejects with TypeError for null/undefined.
+   * `tenant` is who the entry is kept for (see StoreShares); absent for the kernel's own entries.
+   */
+  put(key: string, value: unknown, tenant?: string): Promise<void>;
   delete(key: string): Promise<void>;
   /** Entries whose key starts with `prefix`, in key order, at most `limit` of them. */
   list(prefix: string, limit: number): Promise<[string, unknown][]>;
@@ -19,15 +22,17 @@ export interface KvStore {
 
 /**
  * The in-memory store: the same contract, gone with the process. Its contents live in the kernel's heap, so
- * with a `pool` every entry draws on it (two bytes per character of key and JSON text) and a write past it is
- * refused with KernelError E_QUOTA.
+ * with `shares` every entry draws on its tenant's share (two bytes per character of key and JSON text) and a
+ * write past it is refused with KernelError E_QUOTA.
  */
 export class MemoryKvStore implements KvStore {
   readonly #entries = new Map<string, string>();
-  readonly #pool: HeldMemoryPool | undefined;
+  /** The tenant each entry was charged to, for entries kept for one. */
+  readonly #tenants = new Map<string, string>();
+  readonly #shares: StoreShares | undefined;
 
-  constructor(pool?: HeldMemoryPool) {
-    this.#pool = pool;
+  constructor(shares?: StoreShares) {
+    this.#shares = shares;
   }
 
   async get(key: string): Promise<unknown> {
@@ -35,20 +40,27 @@ export class MemoryKvStore implements KvStore {
     return json === undefined ? undefined : JSON.parse(json);
   }
 
-  async put(key: string, value: unknown): Promise<void> {
+  async put(key: string, value: unknown, tenant?: string): Promise<void> {
     checkValue(value);
     // Stored as JSON text so a caller can never keep a live reference into the store.
     const json = JSON.stringify(value);
-    const previous = this.#entries.get(key);
-    this.#pool?.take(entryBytes(key, json));
-    if (previous !== undefined) this.#pool?.give(entryBytes(key, previous));
+    this.#shares?.take(tenant, entryBytes(key, json));
+    this.#release(key);
     this.#entries.set(key, json);
+    if (tenant !== undefined) this.#tenants.set(key, tenant);
   }
 
   async delete(key: string): Promise<void> {
-    const previous = this.#entries.get(key);
-    if (previous !== undefined) this.#pool?.give(entryBytes(key, previous));
+    this.#release(key);
     this.#entries.delete(key);
+  }
+
+  // Gives the bytes of `key`'s entry, if any, back to whoever they were charged to.
+  #release(key: string): void {
+    const previous = this.#entries.get(key);
+    if (previous === undefined) return;
+    this.#shares?.give(this.#tenants.get(key), entryBytes(key, previous));
+    this.#tenants.delete(key);
   }
 
   async list(prefix: string, limit: number): Promise<[string, unknown][]> {

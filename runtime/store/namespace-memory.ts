@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { KernelError } from '../core/errors.js';
 import { EMPTY_LABEL, type Label, makeLabel } from '../labels/label.js';
 import type { KvStore } from './kv-store.js';
+import { tenantOf } from './store-shares.js';
 
 /**
  * Runs a call and charges the kernel time of its synchronous part to the agent the work is for (see
@@ -146,7 +147,7 @@ export class NamespaceMemory {
       if (bytes > MAX_NAMESPACE_BYTES && bytes > use.bytes) {
         throw new KernelError('E_QUOTA', `sys.mem: a namespace holds at most ${MAX_NAMESPACE_BYTES} bytes`);
       }
-      await meter(() => this.#kv.put(id, stored));
+      await meter(() => this.#kv.put(id, stored, tenantOf(namespace)));
       use.entries = entries;
       use.bytes = bytes;
     });

@@ -7,7 +7,7 @@ import { type SigningKey, verifySignature } from '../capability/signing-key.js';
 import { decodeBase64Url, encodeBase64Url } from '../core/base64.js';
 import { canonicalJson } from '../core/canonical-json.js';
 import { KernelError } from '../core/errors.js';
-import type { HeldMemoryPool } from '../process/held-memory.js';
+import type { StoreShares } from './store-shares.js';
 
 /**
  * Snapshots (docs/architecture.md §8): an agent's frozen state in a canonical encoding, addressed by the SHA-256 of that
@@ -157,29 +157,33 @@ function metaUnderState(meta: SuperJsonMeta): SuperJsonMeta {
 }
 
 /**
- * Where signed snapshots are kept: files under `<store>/snapshots`, or memory. In memory, with a `pool`, every
- * snapshot draws on it (two bytes per character) and a new one past it is refused with KernelError E_QUOTA.
+ * Where signed snapshots are kept: files under `<store>/snapshots`, or memory. In memory, with `shares`, every
+ * snapshot draws on the share of the tenant that took it (two bytes per character) and a new one past it is
+ * refused with KernelError E_QUOTA.
  */
 export class SnapshotStore {
   readonly #dir: string | undefined;
   readonly #key: SigningKey;
   readonly #memory = new Map<string, string>();
-  readonly #pool: HeldMemoryPool | undefined;
+  readonly #shares: StoreShares | undefined;
 
-  constructor(dir: string | undefined, key: SigningKey, pool?: HeldMemoryPool) {
+  constructor(dir: string | undefined, key: SigningKey, shares?: StoreShares) {
     this.#dir = dir;
     this.#key = key;
-    this.#pool = pool;
+    this.#shares = shares;
   }
 
-  /** Encodes, signs and stores `body`; resolves to its id. Saving the same state twice is one snapshot. */
-  async save(body: SnapshotBody, pacing: EncodePacing = {}): Promise<string> {
+  /**
+   * Encodes, signs and stores `body`; resolves to its id. Saving the same state twice is one snapshot. `tenant`
+   * is who a new snapshot is kept for (see StoreShares); absent for the host's.
+   */
+  async save(body: SnapshotBody, pacing: EncodePacing = {}, tenant?: string): Promise<string> {
     const { id, text } = await encodeSnapshot(body, pacing);
     const signature = encodeBase64Url(this.#key.sign(new TextEncoder().encode(SIGNED_PREFIX + id)));
     const envelope = JSON.stringify({ id, body: text, signature });
     if (this.#dir === undefined) {
       if (!this.#memory.has(id)) {
-        this.#pool?.take(2 * envelope.length + 64);
+        this.#shares?.take(tenant, 2 * envelope.length + 64);
         this.#memory.set(id, envelope);
       }
       return id;

@@ -6,7 +6,8 @@ import { isActionName, parseResource } from '../core/resource-match.js';
 import { joinLabels, type Label, makeLabel } from '../labels/label.js';
 import type { HeldMemory } from '../process/held-memory.js';
 import type { Quota } from '../process/quota.js';
-import type { BlobAccess, Injection, LabelStore, ToolCharge, ToolContext } from './tool-contract.js';
+import type { BlobStore } from '../store/blob-store.js';
+import type { Injection, LabelStore, ToolCharge, ToolContext } from './tool-contract.js';
 import { authorizeToolUse, type ToolUse } from './tool-gate.js';
 import type { UndoJournal } from './undo-journal.js';
 import type { Vault } from './vault.js';
@@ -16,7 +17,7 @@ export interface ToolEnvironment {
   readonly authority: CapabilityAuthority;
   readonly audit: AuditLog;
   readonly vault: Vault;
-  readonly blobs: BlobAccess;
+  readonly blobs: BlobStore;
   readonly labels: LabelStore;
   readonly undo: UndoJournal;
 }
@@ -31,6 +32,8 @@ export interface ToolCaller {
   readonly quota: Quota | undefined;
   /** What the kernel holds for the caller, against its memory_mb; undefined for the host. */
   readonly held?: HeldMemory | undefined;
+  /** Whose share of the in-memory store the call's blobs and undo records draw on; undefined for the host. */
+  readonly tenant?: string | undefined;
 }
 
 const noop = (): void => {};
@@ -117,7 +120,7 @@ export function createToolContext(
         kept = false;
       };
     },
-    saveUndo: (capture) => env.undo.save(use.tool.name, caller.id, capture),
+    saveUndo: (capture) => env.undo.save(use.tool.name, caller.id, capture, caller.tenant),
     note(action: string, resource: string): void {
       if (!isActionName(action) || parseResource(resource) === undefined) {
         throw new KernelError('E_INTERNAL', `"${use.tool.name}" noted a malformed action or resource`);
@@ -127,7 +130,10 @@ export function createToolContext(
       record.describe(action, resource, { of: use.action, resource: use.resource }, callLabel);
       record.end(null);
     },
-    blobs: env.blobs,
+    blobs: {
+      put: (bytes) => env.blobs.put(bytes, caller.tenant),
+      get: (id) => env.blobs.get(id),
+    },
     labels: env.labels,
   };
   return { ctx, taints: () => extra };

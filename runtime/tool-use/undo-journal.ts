@@ -61,8 +61,11 @@ export class UndoJournal {
     return () => this.#claimed.delete(id);
   }
 
-  /** Saves an undo for `tool`'s call by `agent`; returns its id. Throws KernelError E_BAD_ARG for a bad capture. */
-  async save(tool: string, agent: string, capture: UndoCapture): Promise<string> {
+  /**
+   * Saves an undo for `tool`'s call by `agent`, kept for `tenant` (see StoreShares; absent for the host's);
+   * returns its id. Throws KernelError E_BAD_ARG for a bad capture.
+   */
+  async save(tool: string, agent: string, capture: UndoCapture, tenant?: string): Promise<string> {
     if (!isActionName(capture?.action) || parseResource(capture.resource) === undefined) {
       throw new KernelError('E_BAD_ARG', `"${tool}": undo capture must name an action and a normal resource`);
     }
@@ -76,7 +79,7 @@ export class UndoJournal {
       data: capture.data ?? null,
       createdAt: Date.now(),
     };
-    await this.#kv.put(PREFIX + id, record);
+    await this.#kv.put(PREFIX + id, record, tenant);
     return id;
   }
 

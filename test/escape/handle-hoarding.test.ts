@@ -71,7 +71,13 @@ describe('handles hoarded on the host heap', () => {
 
   it('held bytes are bounded for the whole kernel: past maxHeldBytes a handle is refused with E_QUOTA', async () => {
     // Half of maxHeldBytes (24 MiB) is for what agents hold: the holder's 8 handles of ~2 MB each fit, twice not.
-    kernel = Kernel.create({ tools: testTools, policy: testToolsPolicy, maxHeldBytes: 48 * MiB });
+    // One tenant may hold the whole store half here, so the kernel's own bound is what stops it.
+    kernel = Kernel.create({
+      tools: testTools,
+      policy: testToolsPolicy,
+      maxHeldBytes: 48 * MiB,
+      maxStoredBytesPerTenant: 24 * MiB,
+    });
     // The two agents share the default namespace and take turns through it: the holder holds 16 MB, then
     // the latecomer tries to hold as much again, then the holder ends.
     const holder = kernel.spawn({
@@ -178,7 +184,13 @@ describe('a value that repeats a handle', () => {
 
 describe('in-memory stores (a kernel without a store directory)', () => {
   it('snapshots of a full namespace stop with E_QUOTA at the kernel bound, and the heap stays near it', async () => {
-    kernel = Kernel.create({ tools: testTools, policy: testToolsPolicy, maxHeldBytes: 48 * MiB });
+    // One tenant may hold the whole store half here, so the kernel's own bound is what stops it.
+    kernel = Kernel.create({
+      tools: testTools,
+      policy: testToolsPolicy,
+      maxHeldBytes: 48 * MiB,
+      maxStoredBytesPerTenant: 24 * MiB,
+    });
     const { value, growth } = await peakHeapGrowth(
       kernel.run({
         code: `export default async () => {
@@ -200,7 +212,12 @@ describe('in-memory stores (a kernel without a store directory)', () => {
   }, 120_000);
 
   it('namespace memory of many children draws on the same bound', async () => {
-    kernel = Kernel.create({ tools: testTools, policy: testToolsPolicy, maxHeldBytes: 24 * MiB });
+    kernel = Kernel.create({
+      tools: testTools,
+      policy: testToolsPolicy,
+      maxHeldBytes: 24 * MiB,
+      maxStoredBytesPerTenant: 12 * MiB,
+    });
     kernel.programs.add(
       'fill',
       `export default async () => {

@@ -1,6 +1,8 @@
 import { mkdir, mkdtemp, realpath, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterEach, beforeEach } from 'vitest';
+import type { Kernel } from '../../index.js';
 import { KernelError } from '../../runtime/core/errors.js';
 import type { Tool } from '../../runtime/tool-use/tool-contract.js';
 import { prepareToolUse, runToolUse } from '../../runtime/tool-use/tool-gate.js';
@@ -56,4 +58,30 @@ export async function outcome(
 export async function codeOf(running: Promise<unknown> | unknown): Promise<string> {
   const result = await outcome(running);
   return 'code' in result ? result.code : 'ok';
+}
+
+/** A suite's per-test kernel and the temp `root` its fs tools work in. */
+export interface TempRootSuite {
+  root: string;
+  kernel: Kernel | undefined;
+}
+
+/**
+ * Registers, for the calling suite, a fresh real-pathed `root` (inside a temp dir) before each test and, after
+ * it, the suite's kernel closed and the temp dir removed.
+ */
+export function tempRootSuite(prefix: string): TempRootSuite {
+  const suite: TempRootSuite = { root: '', kernel: undefined };
+  let base = '';
+  beforeEach(async () => {
+    base = await realpath(await mkdtemp(join(tmpdir(), prefix)));
+    suite.root = join(base, 'root');
+    await mkdir(suite.root);
+  });
+  afterEach(async () => {
+    await suite.kernel?.close();
+    suite.kernel = undefined;
+    await rm(base, { recursive: true, force: true });
+  });
+  return suite;
 }

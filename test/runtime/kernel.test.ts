@@ -26,6 +26,13 @@ describe('Kernel.create options', () => {
     expect(() => Kernel.create({ maxPayloadBytes: 2048.5 })).toThrow(/^options\.maxPayloadBytes: /);
   });
 
+  it('maxStoredBytesPerTenant under 64 KiB is a RangeError naming it, a non-integer a TypeError', () => {
+    expect(() => Kernel.create({ maxStoredBytesPerTenant: 1000 })).toThrow(
+      new RangeError('options.maxStoredBytesPerTenant: must be an integer of at least 65536'),
+    );
+    expect(() => Kernel.create({ maxStoredBytesPerTenant: 70_000.5 })).toThrow(TypeError);
+  });
+
   it('options that are not an object are a TypeError', () => {
     expect(() => Kernel.create(null as never)).toThrow(TypeError);
   });

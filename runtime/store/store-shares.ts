@@ -1,0 +1,63 @@
+import { KernelError } from '../core/errors.js';
+import type { HeldMemoryPool } from '../process/held-memory.js';
+
+/**
+ * The in-memory stores' bound (the kernel's `stored` pool), divided by tenant. Without a store directory,
+ * namespace memory, blobs, snapshots and undo records stay in the kernel's heap until the process ends. Drawn
+ * from one pool, a single agent tree could fill it (a few dozen large snapshots did, in a red-team pass) and then
+ * every other tenant's `sys.mem.put`, snapshot or undo save was refused. Here each tenant may hold at most its
+ * share; the kernel's own entries (file labels, counters) draw on the pool alone.
+ *
+ * A tenant is the first segment of a namespace: a top agent's namespace is set by the host, and every
+ * descendant's nests below it (`<parent's>/<name>`), so an agent cannot leave its tenant by spawning.
+ */
+export class StoreShares {
+  readonly pool: HeldMemoryPool;
+  /** Bytes one tenant may hold. */
+  readonly share: number;
+  readonly #used = new Map<string, number>();
+
+  /** Throws RangeError when `share` is not a positive safe integer. */
+  constructor(pool: HeldMemoryPool, share: number) {
+    if (!Number.isSafeInteger(share) || share < 1) throw new RangeError('share must be a positive integer of bytes');
+    this.pool = pool;
+    this.share = share;
+  }
+
+  /** Bytes `tenant` holds now. */
+  used(tenant: string): number {
+    return this.#used.get(tenant) ?? 0;
+  }
+
+  /**
+   * Takes `bytes` for `tenant` (undefined: the kernel's own, from the pool alone). Throws KernelError E_QUOTA,
+   * taking nothing, when the tenant's share or the pool would overflow.
+   */
+  take(tenant: string | undefined, bytes: number): void {
+    if (tenant === undefined) {
+      this.pool.take(bytes);
+      return;
+    }
+    const used = this.used(tenant);
+    if (used + bytes > this.share) {
+      throw new KernelError('E_QUOTA', "the namespace's tenant holds its whole share of the kernel's store");
+    }
+    this.pool.take(bytes);
+    this.#used.set(tenant, used + bytes);
+  }
+
+  /** Gives back `bytes` that `take` took for `tenant`. Never throws. */
+  give(tenant: string | undefined, bytes: number): void {
+    this.pool.give(bytes);
+    if (tenant === undefined || !(bytes > 0)) return;
+    const left = this.used(tenant) - bytes;
+    if (left > 0) this.#used.set(tenant, left);
+    else this.#used.delete(tenant);
+  }
+}
+
+/** The tenant of `namespace`: its first segment. */
+export function tenantOf(namespace: string): string {
+  const slash = namespace.indexOf('/');
+  return slash === -1 ? namespace : namespace.slice(0, slash);
+}
