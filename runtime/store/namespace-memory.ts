@@ -107,13 +107,13 @@ export class NamespaceMemory {
     if (use === undefined) {
       const base = storeKey(namespace, '');
       const counted: NamespaceUse = { entries: 0, bytes: 0 };
-      const listed = await meter(() => this.#kv.list(base, MAX_NAMESPACE_ENTRIES + 1));
-      meter(() => {
-        for (const [key, stored] of listed) {
-          counted.entries += 1;
-          counted.bytes += sizeOf(key, stored);
-        }
-      });
+      // Lengths of the stored text, never the parsed entries: a namespace of nested arrays left by an earlier
+      // run took about 450 MB of heap and a second of the event loop to parse whole for one small write.
+      const listed = await meter(() => this.#kv.lengths(base, MAX_NAMESPACE_ENTRIES + 1));
+      for (const [key, length] of listed) {
+        counted.entries += 1;
+        counted.bytes += key.length + length;
+      }
       use = counted;
       this.#use.set(namespace, use);
     }

@@ -94,6 +94,15 @@ describe.each(IMPLEMENTATIONS)('KvStore contract: $name', (implementation) => {
     ]);
   });
 
+  it('lengths lists the same keys as list, each with the length of its value as JSON text', async () => {
+    const values: Record<string, unknown> = { 'p/1': { a: [1, 2, { b: 'é\u2028"' }] }, 'p/2': -0, 'p/3': 'x', q: 1e21 };
+    for (const [key, value] of Object.entries(values)) await store.put(key, value);
+    const listed = await store.list('p/', 100);
+    expect(await store.lengths('p/', 100)).toEqual(listed.map(([key, value]) => [key, JSON.stringify(value).length]));
+    expect(await store.lengths('p/', 1)).toHaveLength(1);
+    expect(await store.lengths('', 0)).toEqual([]);
+  });
+
   it('list with limit 0 is empty', async () => {
     await store.put('k', 1);
     expect(await store.list('', 0)).toEqual([]);
