@@ -120,7 +120,7 @@ export const toolSyscall = defineSyscall({
       // dispatcher's sight: that work is metered to the caller.
       return result.finally(ended).then((value) => session.metered(() => keep(value)), runFailed);
     };
-    const waiting = bound === undefined ? undefined : session.toolSlots.take(tool.name, bound);
+    const waiting = bound === undefined ? undefined : session.toolSlots.take(tool.name, bound, session.signal);
     return waiting === undefined ? start() : waiting.then(() => session.metered(start), failed);
   },
 });

@@ -46,7 +46,7 @@ const MAX_REDIRECT_LIMIT = 20;
 
 const DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024;
 /**
- * Requests one agent may have running at once (Tool.maxInFlight): each holds a socket, its own connection pool
+ * Requests one agent tree may have running at once (Tool.maxInFlight): each holds a socket, its own connection pool
  * and up to maxResponseBytes of body in the kernel until it ends.
  */
 export const HTTP_MAX_IN_FLIGHT = 16;

@@ -27,7 +27,7 @@ import { defineTool, type Tool } from '../runtime/tool-use/tool-contract.js';
 import { type McpCallResult, McpConnection, type McpServerSpec } from './mcp-servers.js';
 import { DEFAULT_CHILD_ENV } from './proc.js';
 
-/** MCP calls one agent may have running at once (Tool.maxInFlight). */
+/** MCP calls one agent tree may have running at once (Tool.maxInFlight). */
 export const MCP_MAX_IN_FLIGHT = 16;
 
 export type { McpCallResult, McpContent } from './mcp-servers.js';

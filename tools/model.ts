@@ -35,7 +35,7 @@ import {
   responseCharacters,
 } from './model-messages.js';
 
-/** Model requests one agent may have running at once (Tool.maxInFlight). */
+/** Model requests one agent tree may have running at once (Tool.maxInFlight). */
 export const MODEL_MAX_IN_FLIGHT = 8;
 
 export { type ChatInput, type ChatResult, MODEL_NAME } from './model-messages.js';

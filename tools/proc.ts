@@ -60,7 +60,7 @@ export { DEFAULT_CHILD_ENV, type ProcResult } from './proc-exec.js';
 /** A call's timeout when the config sets none (it is also the most a call may ask for). */
 export const DEFAULT_TIMEOUT_MS = 30_000;
 /**
- * Programs one agent may have running at once (Tool.maxInFlight): each is an OS process with its pipes and a
+ * Programs one agent tree may have running at once (Tool.maxInFlight): each is an OS process with its pipes and a
  * directory descriptor, and each start is a synchronous spawn on the kernel's event loop.
  */
 export const PROC_MAX_IN_FLIGHT = 8;

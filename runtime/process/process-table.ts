@@ -121,6 +121,8 @@ export class ProcessTable implements ProcessControl {
       ...(spec.restored === undefined ? {} : { restored: spec.restored }),
     });
     session.label = spec.label;
+    // Bounded tools count the whole tree's calls (tool-slots.ts), as its quota counts its spending.
+    if (parent !== undefined) session.toolSlots = parent.toolSlots;
     const quota = new Quota(
       spec.limits,
       parent?.quota,

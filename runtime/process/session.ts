@@ -117,8 +117,11 @@ export class AgentSession {
   readonly handles = new HandleTable((value) => this.held?.holdValue(value));
   /** Every syscall attempt, including refused and malformed ones. */
   syscalls = 0;
-  /** This agent's calls of tools with a `maxInFlight` bound, running and waiting (syscalls/tool.ts). */
-  readonly toolSlots: ToolSlots;
+  /**
+   * The agent tree's calls of tools with a `maxInFlight` bound, running and waiting (syscalls/tool.ts): its
+   * own for a top agent; the kernel gives a child its parent's before launch.
+   */
+  toolSlots = new ToolSlots();
   /** The kernel's own time on this agent's syscalls so far, in ms (charged to cpu_ms). */
   kernelMs = 0;
   /** The agent's one host timer: wakes the guest's own timer queue (setTimeout and friends). */
@@ -143,7 +146,6 @@ export class AgentSession {
     this.publicKey = encodePublicKey(key.publicKey);
     this.limits = limits;
     this.services = services;
-    this.toolSlots = new ToolSlots(this.#abort.signal);
   }
 
   /** Aborted when the agent ends, so long-running tools can stop work nobody will read. */

@@ -159,9 +159,10 @@ export interface Tool<Schema extends z.ZodType = z.ZodType> {
     readonly observes?: { readonly actions: readonly string[]; readonly scope?: ObservedScope };
   };
   /**
-   * The most calls of this tool one agent may have running at once; a call past it is refused with E_QUOTA
-   * before it runs. For tools whose every call holds kernel resources until it ends (a socket, a child
-   * process, buffered output): without it, one agent's burst of calls that never end held them all.
+   * The most calls of this tool one agent tree (an agent and its descendants) may have running at once; a call
+   * past it waits, in order, for a place before it is authorized (runtime/tool-use/tool-slots.ts). For tools
+   * whose every call holds kernel resources until it ends (a socket, a child process, buffered output): without
+   * it, one agent's burst of calls that never end held them all.
    */
   readonly maxInFlight?: number;
   run(args: z.output<Schema>, ctx: ToolContext): unknown;

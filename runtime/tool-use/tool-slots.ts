@@ -1,40 +1,40 @@
 import { KernelError } from '../core/errors.js';
 
 /**
- * The calls of bounded tools (`Tool.maxInFlight`) one agent has running, and its calls waiting for a place.
+ * The calls of bounded tools (`Tool.maxInFlight`) one agent tree has running, and its calls waiting for a place.
  * A call past its tool's bound waits (in order) instead of running: each running call holds a socket, a child
  * process or buffers in the kernel until it ends, and a burst of calls that never end held thousands (a red-team
  * pass, from one agent with memory_mb 64: 5,040 sockets, 2.1 GB of response bodies, or 2,000 process starts
  * that stalled the kernel's event loop for 27 s). A waiting call holds only what any pending syscall holds,
- * which is charged to the agent's memory. Only the agent's own calls count, so a wait reveals nothing of others.
+ * which is charged to the agent's memory.
+ *
+ * One tree shares one set of places: counted per agent, the bound held once per agent, and a root with 10
+ * children opened 161 sockets. So a wait reveals how many calls the caller's own tree has running (a timing
+ * signal between its agents, which SECURITY.md leaves uncontrolled), never anything of other trees.
  */
 export class ToolSlots {
-  readonly #signal: AbortSignal;
   readonly #running = new Map<string, number>();
   readonly #waiting = new Map<string, Waiter[]>();
-  #listening = false;
-
-  /** `signal` aborts when the agent ends: every waiting call is then refused with E_KILLED. */
-  constructor(signal: AbortSignal) {
-    this.#signal = signal;
-  }
+  // The agents with calls waiting, each with the one abort listener that refuses them when it ends: thousands of
+  // listeners would each cost the agent's end a scan.
+  readonly #listening = new Set<AbortSignal>();
 
   /**
-   * Takes a place for a call of `tool`, of which at most `bound` may run at once: undefined when the call may
-   * run now, else a promise that resolves when a place is handed to it, or rejects with KernelError E_KILLED
-   * when the agent ends first. Each place taken must be given back once with `give`.
+   * Takes a place for a call of `tool`, of which at most `bound` may run at once in the tree: undefined when the
+   * call may run now, else a promise that resolves when a place is handed to it, or rejects with KernelError
+   * E_KILLED when `signal` (the calling agent's end) aborts first. Each place taken must be given back once with
+   * `give`.
    */
-  take(tool: string, bound: number): Promise<void> | undefined {
-    if (this.#signal.aborted) return Promise.reject(killed());
+  take(tool: string, bound: number, signal: AbortSignal): Promise<void> | undefined {
+    if (signal.aborted) return Promise.reject(killed());
     const running = this.#running.get(tool) ?? 0;
     if (running < bound) {
       this.#running.set(tool, running + 1);
       return undefined;
     }
-    // One listener for all waiters: thousands of abort listeners would each cost the agent's end a scan.
-    if (!this.#listening) {
-      this.#listening = true;
-      this.#signal.addEventListener('abort', () => this.#refuseAll(), { once: true });
+    if (!this.#listening.has(signal)) {
+      this.#listening.add(signal);
+      signal.addEventListener('abort', () => this.#refuse(signal), { once: true });
     }
     return new Promise((start, refuse) => {
       let queue = this.#waiting.get(tool);
@@ -42,7 +42,7 @@ export class ToolSlots {
         queue = [];
         this.#waiting.set(tool, queue);
       }
-      queue.push({ start, refuse });
+      queue.push({ signal, start, refuse });
     });
   }
 
@@ -60,14 +60,21 @@ export class ToolSlots {
     else this.#running.delete(tool);
   }
 
-  #refuseAll(): void {
-    const queues = [...this.#waiting.values()];
-    this.#waiting.clear();
-    for (const queue of queues) for (const waiter of queue) waiter.refuse(killed());
+  // Refuses the waiting calls of the agent whose end `signal` reports; everyone else's keep their turn.
+  #refuse(signal: AbortSignal): void {
+    this.#listening.delete(signal);
+    for (const [tool, queue] of [...this.#waiting]) {
+      const kept = queue.filter((waiter) => waiter.signal !== signal);
+      if (kept.length === queue.length) continue;
+      if (kept.length === 0) this.#waiting.delete(tool);
+      else this.#waiting.set(tool, kept);
+      for (const waiter of queue) if (waiter.signal === signal) waiter.refuse(killed());
+    }
   }
 }
 
 interface Waiter {
+  readonly signal: AbortSignal;
   readonly start: () => void;
   readonly refuse: (error: KernelError) => void;
 }

@@ -51,7 +51,12 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
     kernel = testKernel({
       isolation,
       tools: [createHttpTool({ allowPrivate: ['127.0.0.1/32'], timeoutMs: 60_000 })],
-      policy: { capabilities: [{ action: 'net.http', resource: `${server.origin}/**` }] },
+      policy: {
+        capabilities: [
+          { action: 'net.http', resource: `${server.origin}/**` },
+          { action: 'agent.spawn', resource: 'inline' },
+        ],
+      },
     });
     return server.origin;
   };
@@ -66,6 +71,74 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
     // The run ends on its wall limit with the bounded calls still waiting; what counts is what the kernel opened.
     expect(result).toMatchObject({ ok: false, error: { code: 'E_QUOTA', message: 'quota exceeded: wall_ms' } });
     expect(server!.connections()).toBeLessThanOrEqual(HTTP_MAX_IN_FLIGHT);
+  }, 30_000);
+
+  it('a tree of children firing calls that never end runs at most the bound for the whole tree', async () => {
+    // Counted per agent, the bound held once per agent: a root and 10 children opened 161 sockets of net.http.
+    let running = 0;
+    let most = 0;
+    let calls = 0;
+    const hang = defineTool({
+      name: 'hang',
+      description: 'runs until its caller ends',
+      input: z.strictObject({ i: z.number() }),
+      maxInFlight: 4,
+      run: (_args, ctx) => {
+        calls++;
+        running++;
+        most = Math.max(most, running);
+        return new Promise((resolve) => {
+          ctx.signal.addEventListener('abort', () => {
+            running--;
+            resolve(null);
+          });
+        });
+      },
+    });
+    kernel = testKernel({
+      isolation,
+      tools: [hang],
+      policy: {
+        capabilities: [
+          { action: 'hang', resource: 'hang' },
+          { action: 'agent.spawn', resource: 'inline' },
+        ],
+      },
+    });
+    const child = BURST('hang', '{ i }');
+    const agent = kernel.spawn({
+      code: `export default async () => {
+        const caps = [{ action: 'hang' }];
+        for (let c = 0; c < 10; c++) await sys.spawn({ code: ${JSON.stringify(child)}, input: 20, caps });
+        await sys.tool('hang', { i: -1 });
+      }`,
+      limits: { children: 10 },
+    });
+    // All 11 agents are live and calls run; half a second more for every child to fire its 20.
+    await waitFor(() => kernel!.agents().length === 11 && running >= 4, 'the tree running its calls', 20_000);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    kernel.kill(agent.id);
+    await agent.result;
+    expect(most).toBe(4);
+    expect(calls).toBe(4);
+  }, 40_000);
+
+  it('a child that ends takes only its own waiting calls with it: its siblings’ calls still run', async () => {
+    const origin = await httpKernel((res) => setTimeout(() => res.end('hi'), 300));
+    const burst = BURST('net.http', `{ url: '${origin}/' + i }`);
+    const result = await kernel!.run({
+      code: `export default async () => {
+        const caps = [{ action: 'net.http' }];
+        const doomed = await sys.spawn({ code: ${JSON.stringify(burst)}, input: 30, caps });
+        const sibling = await sys.spawn({ code: ${JSON.stringify(burst)}, input: 30, caps });
+        // Both bursts are in the kernel, the doomed child's first, none answered yet.
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        await sys.kill(doomed);
+        return await sys.join(sibling);
+      }`,
+      limits: { wall_ms: 20_000 },
+    });
+    expect(result).toMatchObject({ ok: true, value: { ok: 30 } });
   }, 30_000);
 
   it('benign twin: a burst of requests that answer all succeed, never more than the bound at once', async () => {
