@@ -138,7 +138,7 @@ export class Kernel {
     // in-memory stores keep: a full store must not leave agents unable to join a child or hold a reply.
     const maxHeld = options.maxHeldBytes ?? defaultMaxHeldBytes();
     const held = new HeldMemoryPool(Math.ceil(maxHeld / 2));
-    const storedPool = new HeldMemoryPool(Math.ceil(maxHeld / 2));
+    const storedPool = new HeldMemoryPool(Math.ceil(maxHeld / 2), "the kernel's in-memory store is full");
     const stored = new StoreShares(
       storedPool,
       options.maxStoredBytesPerTenant ?? Math.ceil(storedPool.limit / DEFAULT_TENANTS_PER_STORE),

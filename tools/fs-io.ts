@@ -138,18 +138,18 @@ export async function requireEmptyDir(tool: string, target: FsTarget): Promise<v
 
 /**
  * Opens the parent of `target` (verified), runs `fn` with it and the last component, then closes it. With
- * `create`, missing parents are made and their paths pushed to `made`.
+ * `create`, missing parents are made, each after `beforeMake` ran with its path.
  */
 export async function withParent<T>(
   tool: string,
   target: FsTarget,
   create: boolean,
   fn: (dir: OpenDir, name: string) => Promise<T>,
-  made?: string[],
+  beforeMake?: (path: string) => Promise<void>,
 ): Promise<T> {
   const name = target.parts[target.parts.length - 1];
   if (name === undefined) throw new RangeError('withParent: the target has no last component');
-  const dir = await openDir(tool, target, target.parts.length - 1, create, made);
+  const dir = await openDir(tool, target, target.parts.length - 1, create, beforeMake);
   try {
     return await fn(dir, name);
   } finally {

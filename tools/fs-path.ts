@@ -205,7 +205,7 @@ export async function verifyOpened(tool: string, handle: FileHandle, expected: s
 /**
  * Opens the directory `target.parts[0..depth)` names below its root, one component at a time, never
  * following a symlink, creating missing components when `create` is set (still confined: each is made
- * inside the directory already held; the paths of those it made are pushed to `made`). The caller closes
+ * inside the directory already held, and `beforeMake` runs with each one's path before it is made). The caller closes
  * the result. Throws KernelError E_NOT_FOUND for a
  * missing component or one that is not a directory, E_CAP_DENIED for a symlink, a special file, a host
  * permission refusal or a failed verification.
@@ -215,7 +215,7 @@ export async function openDir(
   target: FsTarget,
   depth: number,
   create = false,
-  made?: string[],
+  beforeMake?: (path: string) => Promise<void>,
 ): Promise<OpenDir> {
   let current: OpenDir;
   try {
@@ -225,7 +225,7 @@ export async function openDir(
   }
   try {
     for (let i = 0; i < depth; i++) {
-      const next = await openChildDir(tool, target, current, i, create, made);
+      const next = await openChildDir(tool, target, current, i, create, beforeMake);
       await current.handle.close();
       current = next;
     }
@@ -243,7 +243,7 @@ async function openChildDir(
   dir: OpenDir,
   index: number,
   create: boolean,
-  made: string[] | undefined,
+  beforeMake: ((path: string) => Promise<void>) | undefined,
 ): Promise<OpenDir> {
   const part = target.parts[index];
   if (part === undefined) throw new RangeError('openDir: depth exceeds the path');
@@ -254,9 +254,9 @@ async function openChildDir(
   } catch (error) {
     if (!create || errnoCode(error) !== 'ENOENT') throw await walkError(tool, target, error, dir, part, last);
   }
+  await beforeMake?.(path);
   try {
     await mkdir(entryPath(dir, part), 0o777);
-    made?.push(path);
   } catch (error) {
     if (errnoCode(error) !== 'EEXIST') throw await walkError(tool, target, error, dir, part, last);
   }

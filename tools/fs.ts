@@ -344,15 +344,17 @@ async function writeTool(
   // can throw (the kernel joins a call's taints into the caller's label when it fails).
   config.changes.begin(target.path);
   let written = false;
-  const made: string[] = [];
+  // A directory made here has a name the writer chose: listing its parent carries the writer's label. The label
+  // is kept before the directory exists: kept after, a refusal to keep it (the store full) left a labelled
+  // writer's directory names readable by anyone, unlabelled (a red-team probe published a PIN that way).
+  const labelMade =
+    ctx.label.length > 0 ? async (path: string) => void (await ctx.labels.raise(path, ctx.label)) : undefined;
   try {
     await taintWithPath(ctx, target);
-    const result = await withParent(tool, target, args.mkdirs === true, (dir, name) => writeIn(dir, name), made);
+    const result = await withParent(tool, target, args.mkdirs === true, (dir, name) => writeIn(dir, name), labelMade);
     written = true;
     return result;
   } finally {
-    // A directory made here has a name the writer chose: listing its parent carries the writer's label.
-    for (const path of made) if (ctx.label.length > 0) await ctx.labels.raise(path, ctx.label);
     // The path keeps the writer's label alone only when no other change to it overlapped this one (a write
     // that failed after its rename keeps the joined label: over-tainting, never under).
     await config.changes.end(target.path, written ? () => ctx.labels.set(target.path, ctx.label) : undefined);
@@ -565,6 +567,10 @@ async function undoCall(config: FsConfig, tool: string, raw: unknown, uctx: Undo
     await uctx.labels.set(data.path, data.label);
     return;
   }
+  // The restored bytes carry the label they had: it joins the path's before they are back, and replaces it only
+  // after. Kept last alone, a refusal to keep it (the store full) left a labelled file restored under a clean
+  // label (a red-team probe read a PIN that way).
+  if (data.label.length > 0) await uctx.labels.raise(data.path, data.label);
   // A rollback may come after the parent was removed; recreating it (confined) is part of restoring.
   await withParent(name, target, data.op !== 'created', async (dir, entry) => {
     const current = await lstatEntry(dir, entry);

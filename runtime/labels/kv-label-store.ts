@@ -15,9 +15,21 @@ const queues = new WeakMap<KvStore, Promise<unknown>>();
  */
 export class KvLabelStore implements LabelStore {
   readonly #kv: KvStore;
+  readonly #tenant: string | undefined;
 
-  constructor(kv: KvStore) {
+  /** `tenant`: whose share of the in-memory store the labels this view keeps draw on (see StoreShares). */
+  constructor(kv: KvStore, tenant?: string) {
     this.#kv = kv;
+    this.#tenant = tenant;
+  }
+
+  /**
+   * The same labels, kept for `tenant`: an agent's writes keep a label per path they make (one per directory
+   * `mkdirs` creates, keyed by its whole path), so they are the agent's to pay for. Views of one KvStore share
+   * one order of changes.
+   */
+  forTenant(tenant: string | undefined): KvLabelStore {
+    return tenant === this.#tenant ? this : new KvLabelStore(this.#kv, tenant);
   }
 
   async get(key: string): Promise<readonly string[]> {
@@ -57,7 +69,7 @@ export class KvLabelStore implements LabelStore {
     const before = await this.all();
     const union = joinLabels(before, label);
     if (union !== before) await this.#kv.put(UNION_KEY, union);
-    await this.#kv.put(`label:${key}`, label);
+    await this.#kv.put(`label:${key}`, label, this.#tenant);
   }
 
   #serialized<T>(task: () => Promise<T>): Promise<T> {

@@ -18,12 +18,17 @@ import { KernelError } from '../core/errors.js';
 /** What the whole kernel may hold for agents. */
 export class HeldMemoryPool {
   readonly limit: number;
+  readonly #full: string;
   #used = 0;
 
-  /** Throws RangeError when `limit` is not a positive safe integer. */
-  constructor(limit: number) {
+  /**
+   * `full` is the E_QUOTA message of a refusal (the kernel's two pools say which is full). Throws RangeError when
+   * `limit` is not a positive safe integer.
+   */
+  constructor(limit: number, full = 'the kernel memory held for agents is exhausted') {
     if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError('limit must be a positive integer of bytes');
     this.limit = limit;
+    this.#full = full;
   }
 
   get used(): number {
@@ -34,7 +39,7 @@ export class HeldMemoryPool {
   take(bytes: number): void {
     if (!(bytes >= 0)) throw new RangeError('bytes must be a non-negative number');
     if (this.#used + bytes > this.limit) {
-      throw new KernelError('E_QUOTA', 'the kernel memory held for agents is exhausted');
+      throw new KernelError('E_QUOTA', this.#full);
     }
     this.#used += bytes;
   }

@@ -29,8 +29,9 @@ export function blobId(bytes: Uint8Array): string {
 }
 
 /**
- * Blobs in memory, for a kernel without a store directory. With `shares`, every stored byte draws on the share
- * of the tenant that stored it first, and a new blob past it is refused with KernelError E_QUOTA.
+ * Blobs in memory, for a kernel without a store directory. With `shares`, every put is charged to its tenant's
+ * share, content stored before included (see StoreShares.count), and a put past it is refused with KernelError
+ * E_QUOTA.
  */
 export class MemoryBlobStore implements BlobStore {
   readonly #blobs = new Map<string, Uint8Array>();
@@ -42,7 +43,9 @@ export class MemoryBlobStore implements BlobStore {
 
   async put(bytes: Uint8Array, tenant?: string): Promise<string> {
     const id = blobId(bytes);
-    if (!this.#blobs.has(id)) {
+    if (this.#blobs.has(id)) {
+      this.#shares?.count(tenant, bytes.length + 64);
+    } else {
       this.#shares?.take(tenant, bytes.length + 64);
       this.#blobs.set(id, Uint8Array.from(bytes));
     }

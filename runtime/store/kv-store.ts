@@ -49,22 +49,19 @@ export class MemoryKvStore implements KvStore {
     checkValue(value);
     // Stored as JSON text so a caller can never keep a live reference into the store.
     const json = JSON.stringify(value);
-    this.#shares?.take(tenant, entryBytes(key, json));
-    this.#release(key);
+    const previous = this.#entries.get(key);
+    if (previous === undefined) this.#shares?.take(tenant, entryBytes(key, json));
+    else this.#shares?.replace(this.#tenants.get(key), entryBytes(key, previous), tenant, entryBytes(key, json));
     this.#entries.set(key, json);
-    if (tenant !== undefined) this.#tenants.set(key, tenant);
+    if (tenant === undefined) this.#tenants.delete(key);
+    else this.#tenants.set(key, tenant);
   }
 
   async delete(key: string): Promise<void> {
-    this.#release(key);
-    this.#entries.delete(key);
-  }
-
-  // Gives the bytes of `key`'s entry, if any, back to whoever they were charged to.
-  #release(key: string): void {
     const previous = this.#entries.get(key);
     if (previous === undefined) return;
     this.#shares?.give(this.#tenants.get(key), entryBytes(key, previous));
+    this.#entries.delete(key);
     this.#tenants.delete(key);
   }
 

@@ -158,8 +158,8 @@ function metaUnderState(meta: SuperJsonMeta): SuperJsonMeta {
 
 /**
  * Where signed snapshots are kept: files under `<store>/snapshots`, or memory. In memory, with `shares`, every
- * snapshot draws on the share of the tenant that took it (two bytes per character) and a new one past it is
- * refused with KernelError E_QUOTA.
+ * snapshot taken is charged to its tenant's share (two bytes per character), one stored before included (see
+ * StoreShares.count), and one past it is refused with KernelError E_QUOTA.
  */
 export class SnapshotStore {
   readonly #dir: string | undefined;
@@ -182,7 +182,9 @@ export class SnapshotStore {
     const signature = encodeBase64Url(this.#key.sign(new TextEncoder().encode(SIGNED_PREFIX + id)));
     const envelope = JSON.stringify({ id, body: text, signature });
     if (this.#dir === undefined) {
-      if (!this.#memory.has(id)) {
+      if (this.#memory.has(id)) {
+        this.#shares?.count(tenant, 2 * envelope.length + 64);
+      } else {
         this.#shares?.take(tenant, 2 * envelope.length + 64);
         this.#memory.set(id, envelope);
       }

@@ -6,7 +6,8 @@ import type { HeldMemoryPool } from '../process/held-memory.js';
  * namespace memory, blobs, snapshots and undo records stay in the kernel's heap until the process ends. Drawn
  * from one pool, a single agent tree could fill it (a few dozen large snapshots did, in a red-team pass) and then
  * every other tenant's `sys.mem.put`, snapshot or undo save was refused. Here each tenant may hold at most its
- * share; the kernel's own entries (file labels, counters) draw on the pool alone.
+ * share, file labels its agents' writes keep included; only the kernel's own entries (the union of every kept
+ * tag, labels a host call keeps) draw on the pool alone.
  *
  * A tenant is the first segment of a namespace: a top agent's namespace is set by the host, and every
  * descendant's nests below it (`<parent's>/<name>`), so an agent cannot leave its tenant by spawning.
@@ -39,11 +40,39 @@ export class StoreShares {
       return;
     }
     const used = this.used(tenant);
-    if (used + bytes > this.share) {
-      throw new KernelError('E_QUOTA', "the namespace's tenant holds its whole share of the kernel's store");
-    }
+    if (used + bytes > this.share) throw shareFull();
     this.pool.take(bytes);
     this.#used.set(tenant, used + bytes);
+  }
+
+  /**
+   * Charges `bytes` to `tenant`'s share alone, for content the store already holds (a blob or snapshot stored
+   * before, by anyone): what keeping something costs a tenant must not depend on what others stored, or the
+   * cost is an oracle for their content (a red-team probe guessed another tenant's labelled file, 78 bytes
+   * cheaper when right). Never given back, as such content is never freed. Throws KernelError E_QUOTA, charging
+   * nothing, past the share; undefined (the kernel's own) is never charged.
+   */
+  count(tenant: string | undefined, bytes: number): void {
+    if (tenant === undefined) return;
+    const used = this.used(tenant);
+    if (used + bytes > this.share) throw shareFull();
+    this.#used.set(tenant, used + bytes);
+  }
+
+  /**
+   * Replaces an entry of `oldBytes` kept for `oldTenant` with one of `newBytes` for `newTenant`: charges only
+   * the difference when the tenant stays, so a tenant at its share can still shrink what it keeps. Throws like
+   * `take`, changing nothing.
+   */
+  replace(oldTenant: string | undefined, oldBytes: number, newTenant: string | undefined, newBytes: number): void {
+    this.give(oldTenant, oldBytes);
+    try {
+      this.take(newTenant, newBytes);
+    } catch (error) {
+      // Just given back, so it fits again.
+      this.take(oldTenant, oldBytes);
+      throw error;
+    }
   }
 
   /** Gives back `bytes` that `take` took for `tenant`. Never throws. */
@@ -55,6 +84,9 @@ export class StoreShares {
     else this.#used.delete(tenant);
   }
 }
+
+const shareFull = () =>
+  new KernelError('E_QUOTA', "the namespace's tenant holds its whole share of the kernel's store");
 
 /** The tenant of `namespace`: its first segment. */
 export function tenantOf(namespace: string): string {

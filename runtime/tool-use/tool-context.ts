@@ -3,11 +3,12 @@ import type { AuditLog } from '../audit/audit-log.js';
 import type { CapabilityAuthority } from '../capability/authority.js';
 import { KernelError } from '../core/errors.js';
 import { isActionName, parseResource } from '../core/resource-match.js';
+import type { KvLabelStore } from '../labels/kv-label-store.js';
 import { joinLabels, type Label, makeLabel } from '../labels/label.js';
 import type { HeldMemory } from '../process/held-memory.js';
 import type { Quota } from '../process/quota.js';
 import type { BlobStore } from '../store/blob-store.js';
-import type { Injection, LabelStore, ToolCharge, ToolContext } from './tool-contract.js';
+import type { Injection, ToolCharge, ToolContext } from './tool-contract.js';
 import { authorizeToolUse, type ToolUse } from './tool-gate.js';
 import type { UndoJournal } from './undo-journal.js';
 import type { Vault } from './vault.js';
@@ -18,7 +19,7 @@ export interface ToolEnvironment {
   readonly audit: AuditLog;
   readonly vault: Vault;
   readonly blobs: BlobStore;
-  readonly labels: LabelStore;
+  readonly labels: KvLabelStore;
   readonly undo: UndoJournal;
 }
 
@@ -134,7 +135,7 @@ export function createToolContext(
       put: (bytes) => env.blobs.put(bytes, caller.tenant),
       get: (id) => env.blobs.get(id),
     },
-    labels: env.labels,
+    labels: env.labels.forTenant(caller.tenant),
   };
   return { ctx, taints: () => extra };
 }

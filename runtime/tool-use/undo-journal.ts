@@ -16,6 +16,8 @@ export interface UndoRecord {
   readonly resource: string;
   readonly data: unknown;
   readonly createdAt: number;
+  /** Whose share of the in-memory store the record draws on (StoreShares); absent for the host's. */
+  readonly tenant?: string | undefined;
   /** Set once the record has been rolled back; a record is rolled back at most once. */
   readonly rolledBackAt?: number;
 }
@@ -31,6 +33,7 @@ const recordSchema = z.strictObject({
   resource: z.string().refine((resource) => parseResource(resource) !== undefined),
   data: z.unknown(),
   createdAt: z.number(),
+  tenant: z.string().optional(),
   rolledBackAt: z.number().optional(),
 });
 
@@ -78,6 +81,7 @@ export class UndoJournal {
       resource: capture.resource,
       data: capture.data ?? null,
       createdAt: Date.now(),
+      ...(tenant === undefined ? {} : { tenant }),
     };
     await this.#kv.put(PREFIX + id, record, tenant);
     return id;
@@ -97,7 +101,8 @@ export class UndoJournal {
 
   /** Marks a record rolled back. */
   async markRolledBack(record: UndoRecord): Promise<void> {
-    await this.#kv.put(PREFIX + record.id, { ...record, rolledBackAt: Date.now() });
+    // Still the same tenant's record: a host rollback must not move it off the tenant's share.
+    await this.#kv.put(PREFIX + record.id, { ...record, rolledBackAt: Date.now() }, record.tenant);
   }
 
   /** The most recent records, newest first (for the CLI), at most `limit`. */

@@ -1,10 +1,13 @@
 // Attack (red-team pass on kernel-side exhaustion): fill the kernel's in-memory store so every other tenant is
 // refused. Without a store directory, namespace memory, blobs, snapshots and undo records live in the kernel's
 // heap until the process ends, all drawing on one bound (the store half of `maxHeldBytes`). One agent tree filled
-// it three ways: snapshots of different states (each up to 4 MiB of memory, never freed), children each filling
-// the 16 MiB of their own namespace, and fs.write saving a megabyte of previous content for undo on every write.
+// it four ways: snapshots of different states (each up to 4 MiB of memory, never freed), children each filling
+// the 16 MiB of their own namespace, fs.write saving a megabyte of previous content for undo on every write, and a
+// labelled fs.write keeping a label for each of hundreds of directories its mkdirs made (a second red-team pass,
+// after the shares: those labels were charged to no tenant).
 // Afterwards an innocent agent of another tenant was refused its `sys.mem.put`, its snapshot and its fs.write.
 // Each tenant (a namespace's first segment) now holds at most its share of the store.
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createFsTools, type Kernel } from '../../index.js';
@@ -60,6 +63,19 @@ const UNDO = `export default async function main(path) {
   return { steps: 40 };
 }`;
 
+// A labelled agent's fs.write keeps a label for every directory its mkdirs makes, keyed by the directory's whole
+// path: 400 levels keep about 400 KB of labels per call, once charged to no tenant.
+const DIRECTORY_LABELS = `export default async function main() {
+  ${TOP_UP}
+  await sys.tool('fs.read', { path: 'secret.txt' });
+  const deep = 'a/'.repeat(400);
+  for (let i = 0; i < 100; i++) {
+    try { await sys.tool('fs.write', { path: 'm' + i + '/' + deep + 'f', content: 'x', mkdirs: true }); }
+    catch (e) { await topUp(); return { steps: i, code: e.code }; }
+  }
+  return { steps: 100 };
+}`;
+
 const INNOCENT = `export default async function main(path) {
   const outcomes = [];
   for (const step of [
@@ -76,7 +92,8 @@ const INNOCENT = `export default async function main(path) {
 describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
   const suite = tempRootSuite('isokernel-share-');
 
-  function storeKernel(): Kernel {
+  async function storeKernel(): Promise<Kernel> {
+    await writeFile(join(suite.root, 'secret.txt'), 'labelled');
     suite.kernel = testKernel({
       isolation,
       maxHeldBytes: MAX_HELD,
@@ -84,9 +101,11 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
       tools: createFsTools({ roots: [suite.root] }),
       policy: {
         capabilities: [
+          { action: 'fs.read', resource: `${suite.root}/**` },
           { action: 'fs.write', resource: `${suite.root}/**` },
           { action: 'agent.spawn', resource: 'inline' },
         ],
+        labels: { sources: [{ tool: 'fs.read', resource: `${suite.root}/secret.txt`, tags: ['secret'] }] },
       },
     });
     return suite.kernel;
@@ -96,10 +115,11 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
     ['snapshots of different states', SNAPSHOTS],
     ["children filling their namespaces' memory", CHILD_MEMORY],
     ['writes saving their previous content for undo', UNDO],
+    ['labelled writes keeping labels for the directories they make', DIRECTORY_LABELS],
   ])(
     'a tree taking %s is refused at its share, and another tenant still stores',
     async (_, attack) => {
-      const k = storeKernel();
+      const k = await storeKernel();
       const hostile = await k.run({ code: attack, namespace: 'mallory', input: join(suite.root, 'mallory.txt') });
       expect(hostile, JSON.stringify(hostile).slice(0, 300)).toMatchObject({ ok: true, value: { code: 'E_QUOTA' } });
       const innocent = await k.run({ code: INNOCENT, namespace: 'alice', input: join(suite.root, 'alice.txt') });
@@ -113,7 +133,7 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
 
   // About half of its 6 MiB share: 600 KB of memory, three snapshots of it, three writes with undo.
   it('the benign twin: a tenant storing within its share is never refused', async () => {
-    const k = storeKernel();
+    const k = await storeKernel();
     const result = await k.run({
       namespace: 'bob',
       input: join(suite.root, 'bob.txt'),

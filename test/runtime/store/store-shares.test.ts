@@ -43,6 +43,29 @@ describe('StoreShares', () => {
     expect(s.pool.used).toBe(0);
   });
 
+  it('count charges the share alone, refusing past it, and never the kernel', () => {
+    const s = shares(1000, 300);
+    s.count('a', 200);
+    expect(s.used('a')).toBe(200);
+    expect(s.pool.used).toBe(0);
+    expect(() => s.count('a', 101)).toThrow(expect.objectContaining({ code: 'E_QUOTA' }));
+    expect(s.used('a')).toBe(200);
+    s.count(undefined, 5000);
+    expect(s.pool.used).toBe(0);
+  });
+
+  it('replace charges only the difference for the same tenant, and changes nothing when it refuses', () => {
+    const s = shares(1000, 300);
+    s.take('a', 250);
+    s.replace('a', 250, 'a', 280);
+    expect(s.used('a')).toBe(280);
+    expect(() => s.replace('a', 280, 'a', 301)).toThrow(expect.objectContaining({ code: 'E_QUOTA' }));
+    expect(s.used('a')).toBe(280);
+    expect(s.pool.used).toBe(280);
+    s.replace('a', 280, 'b', 100);
+    expect([s.used('a'), s.used('b'), s.pool.used]).toEqual([0, 100, 100]);
+  });
+
   it('throws RangeError for a share that is not a positive integer', () => {
     expect(() => shares(100, 0)).toThrow(RangeError);
     expect(() => shares(100, 1.5)).toThrow(RangeError);
@@ -102,6 +125,16 @@ describe('stores over StoreShares', () => {
     expect(s.pool.used).toBe(0);
   });
 
+  it('MemoryKvStore lets a tenant at its share replace an entry with one of the same size or smaller', async () => {
+    const s = shares(1_000_000, 5000);
+    const kv = new MemoryKvStore(s);
+    await kv.put('k', 'x'.repeat(2000), 'alice');
+    await kv.put('j', 'x'.repeat(400), 'alice');
+    await kv.put('k', 'y'.repeat(2000), 'alice');
+    await kv.put('k', 'y'.repeat(1000), 'alice');
+    expect(await kv.get('k')).toBe('y'.repeat(1000));
+  });
+
   it('MemoryKvStore refuses a put past the tenant share and keeps the old value', async () => {
     const s = shares(1_000_000, 5000);
     const kv = new MemoryKvStore(s);
@@ -110,14 +143,15 @@ describe('stores over StoreShares', () => {
     expect(await kv.get('k')).toBe('small');
   });
 
-  it('MemoryBlobStore charges a new blob to the tenant that stored it first, and a repeat to no one', async () => {
+  it('MemoryBlobStore charges every put to its tenant, stored content included, but holds it once', async () => {
     const s = shares(1_000_000, 5000);
     const blobs = new MemoryBlobStore(s);
     const bytes = new Uint8Array(3000);
     await blobs.put(bytes, 'alice');
     await blobs.put(bytes, 'bob');
     expect(s.used('alice')).toBe(3064);
-    expect(s.used('bob')).toBe(0);
+    expect(s.used('bob')).toBe(3064);
+    expect(s.pool.used).toBe(3064);
     await expect(blobs.put(new Uint8Array(3000).fill(1), 'alice')).rejects.toMatchObject({ code: 'E_QUOTA' });
   });
 });
