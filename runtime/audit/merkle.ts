@@ -180,6 +180,28 @@ class HashArray {
     this.#count += 1;
   }
 
+  /**
+   * Stores the interior nodes over the adjacent pairs (2j, 2j + 1) of `children` for j in [from, to), in order,
+   * as `pushBinary` of each `children.hashPair(2j)` would; this level must hold exactly `from` nodes. The
+   * digests go in with one latin1 write per chunk they land in, not one per node (a node costs a hash call
+   * and, before, a second native call to store it).
+   */
+  pushPairsOf(children: HashArray, from: number, to: number): void {
+    if (this.#count !== from) throw new Error('MerkleTree: a level is out of step with its children');
+    while (this.#count < to) {
+      const index = this.#count;
+      const n = Math.min(CHUNK_HASHES - (index % CHUNK_HASHES), to - index);
+      const chunk = this.#chunkFor(index + n - 1);
+      let digests = '';
+      for (let j = index; j < index + n; j += 1) digests += children.hashPair(2 * j);
+      // Every digest is 32 latin1 characters, so the write is exactly n hashes long.
+      if (chunk.latin1Write(digests, (index % CHUNK_HASHES) * HASH_BYTES, HASH_BYTES * n) !== HASH_BYTES * n) {
+        throw new Error('MerkleTree: interior nodes did not store');
+      }
+      this.#count += n;
+    }
+  }
+
   hex(index: number): string {
     const offset = (index % CHUNK_HASHES) * HASH_BYTES;
     return this.#chunks[Math.floor(index / CHUNK_HASHES)]!.toString('hex', offset, offset + HASH_BYTES);
@@ -262,8 +284,9 @@ export class MerkleTree {
       throw new TypeError('MerkleTree.appendDigest: digestHex must be 64 hex characters');
     }
     this.#integrate();
-    this.#levels[0]!.pushBinary(hash('sha256', leafScratch, 'binary'));
-    this.#completeSubtrees(this.#levels[0]!.count);
+    const leaves = this.#levels[0]!;
+    leaves.pushBinary(hash('sha256', leafScratch, 'binary'));
+    this.#completeLevels(leaves.count - 1);
   }
 
   static {
@@ -273,7 +296,7 @@ export class MerkleTree {
     };
   }
 
-  // Decodes the queued leaves in one call, then completes the subtrees each of them closes, in order.
+  // Decodes the queued leaves in one call, then completes the subtrees they close.
   #integrate(): void {
     const pending = this.#pending;
     if (pending.length === 0) return;
@@ -282,22 +305,27 @@ export class MerkleTree {
     const first = leaves.count;
     // Every queued string passed HEX_HASH_ANY_CASE, so the batch decodes whole.
     if (!leaves.pushHex(pending.join(''), pending.length)) throw new Error('MerkleTree: queued leaves did not decode');
-    for (let n = first + 1; n <= leaves.count; n += 1) this.#completeSubtrees(n);
+    this.#completeLevels(first);
   }
 
-  // With n leaves, level k holds floor(n / 2^k) nodes; each time that count becomes even, the level's last two
-  // entries complete a perfect subtree one level up. Arithmetic, not shifts: sizes may pass 2^31.
-  #completeSubtrees(n: number): void {
+  // With n leaves, level k holds floor(n / 2^k) nodes: the roots of the complete perfect subtrees of 2^k leaves.
+  // After leaves [before, count) arrive, level k + 1 gains the parents of the pairs whose right child is new,
+  // j from floor(before / 2) to floor(count / 2) - 1, and so on up, level by level: the same nodes, in the same
+  // order, as completing the subtrees leaf by leaf. Arithmetic, not shifts: sizes may pass 2^31.
+  #completeLevels(before: number): void {
     const levels = this.#levels;
-    let count = n;
-    for (let k = 0; count % 2 === 0; k += 1) {
+    let was = before;
+    for (let k = 0; ; k += 1) {
+      const from = Math.floor(was / 2);
+      const to = Math.floor(levels[k]!.count / 2);
+      if (to <= from) return;
       let parent = levels[k + 1];
       if (parent === undefined) {
         parent = new HashArray();
         levels.push(parent);
       }
-      parent.pushBinary(levels[k]!.hashPair(count - 2));
-      count /= 2;
+      parent.pushPairsOf(levels[k]!, from, to);
+      was = from;
     }
   }
 

@@ -150,6 +150,11 @@ interface Link {
   readonly constrained: boolean;
   revoked: boolean;
   used: number;
+  /**
+   * Whether any link of the chain, this one included, has max uses: only then does a use debit a counter or
+   * move a label (signed fields, so this never changes). Lets an uncounted chain's use skip both walks.
+   */
+  readonly counted: boolean;
   /** The join of the labels of the uses that debited this link's counter (counted links only). */
   movedBy: Label;
 }
@@ -344,6 +349,7 @@ export class CapabilityAuthority {
       constrained: Object.keys(capability.constraints).length > 0,
       revoked: (parent?.revoked ?? false) || this.#revoked.has(capability.id),
       used: this.#state.usedCount(capability.id),
+      counted: (parent?.counted ?? false) || capability.maxUses !== undefined,
       movedBy: EMPTY_LABEL,
     };
     links.push(link);
@@ -498,6 +504,8 @@ export class CapabilityAuthority {
   }
 
   #debit(link: Link, request: AuthorizeRequest, observed: Label): AuthorizeResult {
+    // No link has a counter: nothing to debit or store (the walk below would find none).
+    if (!link.counted) return { ok: true, capabilityId: link.capability.id, chain: link.chainIds, observed };
     const counts: [string, number][] = [];
     for (const each of link.links) {
       if (each.capability.maxUses !== undefined) counts.push([each.capability.id, this.#used(each) + 1]);
@@ -580,8 +588,10 @@ export class CapabilityAuthority {
   }
 }
 
-// The labels of the uses that moved the counted links of `link`'s chain.
+// The labels of the uses that moved the counted links of `link`'s chain (none when no link is counted: only a
+// counted link's movedBy ever changes).
 function observedOf(link: Link): Label {
+  if (!link.counted) return EMPTY_LABEL;
   let label = EMPTY_LABEL;
   for (const each of link.links) if (each.movedBy.length > 0) label = joinLabels(label, each.movedBy);
   return label;

@@ -60,6 +60,22 @@ function encodeArray(array: readonly unknown[], seen: Set<object> | undefined): 
   return `${out}]`;
 }
 
+// Sorts distinct strings in place by UTF-16 code unit, the order `Array#sort()` gives strings. Insertion sort
+// below 16: syscall arguments have a handful of keys, and the builtin sort's fixed cost (≈ 80 ns for two keys)
+// was a fifth of encoding them for an audit intent's digest.
+function sortKeys(keys: string[]): void {
+  if (keys.length > 16) {
+    keys.sort();
+    return;
+  }
+  for (let i = 1; i < keys.length; i += 1) {
+    const key = keys[i]!;
+    let j = i - 1;
+    for (; j >= 0 && keys[j]! > key; j -= 1) keys[j + 1] = keys[j]!;
+    keys[j + 1] = key;
+  }
+}
+
 // Reads each key once to drop undefined and once more to encode it, after sorting, whatever the value.
 function encodeObject(value: object, seen: Set<object> | undefined): string {
   const proto = Object.getPrototypeOf(value);
@@ -74,7 +90,7 @@ function encodeObject(value: object, seen: Set<object> | undefined): string {
       break;
     }
   }
-  if (keys.length > 1) keys.sort();
+  if (keys.length > 1) sortKeys(keys);
   let out = '{';
   for (let i = 0; i < keys.length; i += 1) {
     const key = keys[i]!;

@@ -281,6 +281,44 @@ describe('audit append fast paths', () => {
     expect(() => encodeRecordBody(body({ usage: usageWith(['1', 1]).usage }))).toThrow(TypeError);
   });
 
+  it('encodes a body correctly when a getter of its label or usage encodes another record meanwhile', () => {
+    // The encoder hands its tail and version to its caller through module slots: a label entry or usage value
+    // that is a getter re-entering the encoder (sealing another record) must not leave the other record's
+    // encoding in them.
+    const other = body({ namespace: 'other-ns', agent: 'other', seq: 99, ref: 98, usage: { tokens: 7 } });
+    let reentered = 0;
+    const reenter = <T>(value: T): T => {
+      encodeRecordBody(other);
+      sealRecord(other);
+      reentered += 1;
+      return value;
+    };
+    for (const where of ['label', 'usage'] as const) {
+      const label = ['secret', 'web'];
+      const usage: Record<string, number> = { cpu_ms: 1.5 };
+      if (where === 'label') {
+        Object.defineProperty(label, 1, { enumerable: true, get: () => reenter('web') });
+      } else {
+        Object.defineProperty(usage, 'tokens', { enumerable: true, get: () => reenter(2) });
+      }
+      Object.freeze(label);
+      Object.freeze(usage);
+      const fields = body({ label, usage });
+      const plain = {
+        ...fields,
+        label: ['secret', 'web'],
+        usage: where === 'usage' ? { cpu_ms: 1.5, tokens: 2 } : usage,
+      };
+      const expected = canonicalJson(plain);
+      expect(encodeRecordBody(fields)).toBe(expected);
+      const draft = { ...fields, hash: '' } as AuditRecordDraft;
+      const line = sealDraft(draft);
+      expect(draft.hash).toBe(sha(`\u0000${expected}`));
+      expect(line).toBe(canonicalJson({ ...plain, hash: draft.hash }));
+    }
+    expect(reentered).toBeGreaterThanOrEqual(4);
+  });
+
   it('tracks open intents closed in any order', () => {
     const { log } = memoryLog(4);
     const chain = new AuditChain();

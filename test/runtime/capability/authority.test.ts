@@ -377,6 +377,74 @@ describe('labels of use counters', () => {
   });
 });
 
+describe('counters over chains with counted and uncounted links', () => {
+  it('property: uses, refusals, stored counts and observed labels follow a plain model of the chain', () => {
+    // A use debits every counted link of the presenter's chain (all or nothing), is refused as exhausted once
+    // any of them is spent, and observes the labels of earlier uses that moved any of them; a chain without a
+    // counted link stores nothing and observes nothing. Holders along the chain use their own prefixes.
+    const holders = [alice, bob, carol, mallory];
+    const tags = [[], ['email'], ['web'], ['email', 'web']] as const;
+    fc.assert(
+      fc.property(
+        fc.array(fc.option(fc.integer({ min: 1, max: 3 }), { nil: undefined }), { minLength: 1, maxLength: 4 }),
+        fc.array(fc.record({ depth: fc.nat(3), tag: fc.nat(3) }), { maxLength: 12 }),
+        (limits, uses) => {
+          const state = new MemoryCapabilityState();
+          let stores = 0;
+          const recordUses = state.recordUses.bind(state);
+          state.recordUses = (counts) => {
+            stores += 1;
+            recordUses(counts);
+          };
+          const { authority } = setup({ state });
+          const chain: Capability[] = [];
+          for (const [i, maxUses] of limits.entries()) {
+            const extra = maxUses === undefined ? {} : { maxUses };
+            chain.push(
+              i === 0
+                ? authority.grant({ audience: alice.publicKey, action: 'fs.read', resource: '/workspace/**', ...extra })
+                : delegated(authority, chain[i - 1]!, holders[i - 1]!, holders[i]!, extra),
+            );
+          }
+          const used = limits.map(() => 0);
+          const moved: string[][] = limits.map(() => []);
+          const join = (sets: readonly (readonly string[])[]): string[] => [...new Set(sets.flat())].sort();
+          let expectedStores = 0;
+          for (const { depth, tag } of uses) {
+            const end = depth % limits.length;
+            const counted = limits.map((_, i) => i).filter((i) => i <= end && limits[i] !== undefined);
+            const observed = join(counted.map((i) => moved[i]!));
+            const label = [...tags[tag]!];
+            const result = use(authority, holders[end]!, { capabilityId: chain[end]!.id, label });
+            if (counted.some((i) => used[i]! >= limits[i]!)) {
+              expect(result).toMatchObject({ ok: false, code: 'E_CAP_EXHAUSTED', observed });
+              continue;
+            }
+            expect(result).toEqual({
+              ok: true,
+              capabilityId: chain[end]!.id,
+              chain: chain.slice(0, end + 1).map((c) => c.id),
+              observed,
+            });
+            for (const i of counted) {
+              used[i]! += 1;
+              moved[i] = join([moved[i]!, label]);
+            }
+            if (counted.length > 0) expectedStores += 1;
+          }
+          expect(stores).toBe(expectedStores);
+          for (const [i, capability] of chain.entries()) {
+            if (limits[i] !== undefined) expect(state.usedCount(capability.id)).toBe(used[i]);
+            const upTo = limits.map((_, j) => j).filter((j) => j <= i && limits[j] !== undefined);
+            expect(authority.observedLabel([capability.id])).toEqual(join(upTo.map((j) => moved[j]!)));
+          }
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+});
+
 describe('revocation', () => {
   it('revoking a link revokes everything under it at once, and nothing beside it', () => {
     const { authority } = setup();

@@ -45,6 +45,25 @@ describe('canonicalJson', () => {
     );
   });
 
+  it('property: sorts keys as Array#sort does, for few keys (insertion sort) and many (builtin sort)', () => {
+    // Keys mixing astral characters (surrogate pairs sort below U+E000..U+FFFF by code unit, above by code
+    // point), lone surrogates and integer-like keys (which Object.keys lists first, in numeric order).
+    const key = fc.oneof(
+      fc.string({ unit: 'binary', maxLength: 4 }),
+      fc.nat(1000).map(String),
+      fc.constantFrom('\uffff', '\u{10000}', 'é', 'e'),
+    );
+    fc.assert(
+      fc.property(fc.uniqueArray(key, { maxLength: 40 }), (keys) => {
+        const value = Object.fromEntries(keys.map((k, i) => [k, i]));
+        const sorted = Object.keys(value).sort();
+        const expected = `{${sorted.map((k) => `${JSON.stringify(k)}:${value[k]}`).join(',')}}`;
+        expect(canonicalJson(value)).toBe(expected);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('drops undefined properties and sorts by UTF-16 code units', () => {
     expect(canonicalJson({ b: 1, a: undefined, A: 2, é: 3, z: [true, null] })).toBe(
       '{"A":2,"b":1,"z":[true,null],"é":3}',
