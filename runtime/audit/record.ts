@@ -1,5 +1,5 @@
 import { hash } from 'node:crypto';
-import { canonicalJson, jsonQuote } from '../core/canonical-json.js';
+import { canonicalJson, jsonQuote, sortKeys } from '../core/canonical-json.js';
 import { ERROR_CODES, type ErrorCode, isErrorCode } from '../core/errors.js';
 import { hashLeafOfDigest, isHashHex } from './merkle.js';
 
@@ -203,20 +203,6 @@ function isKnownUsageKey(key: string): boolean {
   return true;
 }
 
-/**
- * Sorts distinct strings in place by UTF-16 code unit, the order `Array#sort()` gives them. Insertion sort: usage
- * has a handful of keys, and the builtin sort's fixed cost (≈ 80 ns for two keys) was most of encoding them.
- */
-function sortKeys(keys: string[]): string[] {
-  for (let i = 1; i < keys.length; i += 1) {
-    const key = keys[i]!;
-    let j = i - 1;
-    for (; j >= 0 && keys[j]! > key; j -= 1) keys[j + 1] = keys[j]!;
-    keys[j + 1] = key;
-  }
-  return keys;
-}
-
 // The JSON of `{ key: value }` pairs whose keys match USAGE_KEY and whose values passed checkAmount: keys need no
 // escaping, and String() of a finite number is its JSON form. `keys` must be sorted. Only for `copyUsage`'s own
 // copy, whose values are data properties: reading one again gives the value that was checked.
@@ -364,16 +350,12 @@ let syscallKey: string | undefined;
 // `,"syscall":…,"time":`
 let syscallSegment = '';
 
-// `encodeFields`' result besides the head it returns: the tail of the encoding and the version it was encoded
-// with. Module slots, not a returned tuple: the destructuring of a fresh array per record measured ≈ 2% of an
-// append. Each caller reads them right after its own call, before anything could encode again.
-let encodedTail = '';
-let encodedVersion: AuditRecordVersion = AUDIT_RECORD_VERSION;
+/** `encodeFields`' result: the halves of the encoding around `hash`, and the version they were encoded with. */
+type Halves = [head: string, tail: string, v: AuditRecordVersion];
 
 /**
- * Checks every field of a record body and returns the head of its canonical encoding, the half before where
- * `hash` sorts (between duration_ms and label), leaving the tail in `encodedTail` and the version in
- * `encodedVersion` as its last act, so the body and the stored line are built from one encoding without
+ * Checks every field of a record body and returns the two halves of its canonical encoding around where `hash`
+ * sorts (between duration_ms and label), so the body and the stored line are built from one encoding without
  * re-encoding. This is the single record check and encoder: the writer, the store's recovery and the verifier
  * all reach it.
  *
@@ -385,7 +367,7 @@ let encodedVersion: AuditRecordVersion = AUDIT_RECORD_VERSION;
  * `checkDigests` false skips the args_sha256 and prev checks (see `sealDraft`); `requireFrozen` adds sealDraft's
  * rule that label and usage are frozen.
  */
-function encodeFields(body: AuditRecordBody, checkDigests: boolean, requireFrozen: boolean): string {
+function encodeFields(body: AuditRecordBody, checkDigests: boolean, requireFrozen: boolean): Halves {
   if (!isPlainObject(body)) throw new TypeError('audit record body must be a plain object');
   const v = body.v;
   const seq = body.seq;
@@ -483,9 +465,7 @@ function encodeFields(body: AuditRecordBody, checkDigests: boolean, requireFroze
   if (requireFrozen && (!Object.isFrozen(labelValue) || !Object.isFrozen(usage))) {
     throw new TypeError('audit record draft label and usage must be frozen');
   }
-  encodedTail = tail;
-  encodedVersion = v;
-  return head;
+  return [head, tail, v];
 }
 
 /**
@@ -493,8 +473,8 @@ function encodeFields(body: AuditRecordBody, checkDigests: boolean, requireFroze
  * `canonicalJson(body)` for every checked body. Throws like `checkRecordBody` when the body is invalid.
  */
 export function encodeRecordBody(body: AuditRecordBody): string {
-  const head = encodeFields(body, true, false);
-  return `${head},${encodedTail}`;
+  const [head, tail] = encodeFields(body, true, false);
+  return `${head},${tail}`;
 }
 
 /**
@@ -534,9 +514,7 @@ export type AuditRecordDraft = Mutable<AuditRecord>;
  */
 export function sealDraft(draft: AuditRecordDraft, digestsChecked = false): string {
   // The version is the one the halves were encoded with: `draft` is not read again before it is frozen.
-  const head = encodeFields(draft, !digestsChecked, true);
-  const tail = encodedTail;
-  const v = encodedVersion;
+  const [head, tail, v] = encodeFields(draft, !digestsChecked, true);
   // The hash input and the stored line are both built from the two halves. '\u0000' is the single byte 0x00 in
   // UTF-8: the RFC 6962 leaf prefix of a v2 hash, without copying into a Buffer. Hashing flattens the input
   // into one string; the line takes its halves back out of it as slices (no copy), so a sink that writes the
