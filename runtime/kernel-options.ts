@@ -114,7 +114,7 @@ export interface RestoreOptions {
   /** Passed to `main`; must be JSON-serializable. */
   readonly input?: unknown;
   readonly limits?: Partial<Limits>;
-  /** Where the snapshot's memory is copied and the agent runs (default a fresh `restored/…`). */
+  /** Where the snapshot's memory is copied and the agent runs (default a fresh `restored-…`, a tenant of its own). */
   readonly namespace?: string;
   /** Root capabilities in addition to the policy's (a snapshot never grants any). */
   readonly caps?: readonly GrantRule[];

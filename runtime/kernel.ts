@@ -333,7 +333,9 @@ export class Kernel {
     const options = parseRestoreOptions(given);
     const limits = mergeLimits(this.#limits, options.limits);
     const inputJson = this.#inputJson(options.input);
-    const namespace = options.namespace ?? `restored/${freshNamespaceSegment()}`;
+    // A tenant of its own by default: one `restored` tenant for every restore let one restored tree's memory
+    // refuse every other restore (StoreShares).
+    const namespace = options.namespace ?? `restored-${freshNamespaceSegment()}`;
     const body = await this.snapshots.load(id);
     const codeBytes = await this.#toolEnv.blobs.get(body.program.id);
     if (codeBytes === undefined) throw new KernelError('E_BAD_SNAPSHOT', `snapshot ${id}: its program is missing`);

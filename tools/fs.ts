@@ -134,7 +134,14 @@ class PathChanges {
       entry.count -= 1;
       if (entry.count > 0) return;
       this.#inFlight.delete(path);
-      if (!entry.contended && lower !== undefined) await lower();
+      if (entry.contended || lower === undefined) return;
+      try {
+        await lower();
+      } catch (error) {
+        // A store too full to keep the lower label leaves the joined one (over-tainting): the change has
+        // happened, and reporting it failed would lose its undo record.
+        if (!(error instanceof KernelError && error.code === 'E_QUOTA')) throw error;
+      }
     });
   }
 
@@ -571,30 +578,40 @@ async function undoCall(config: FsConfig, tool: string, raw: unknown, uctx: Undo
   // after. Kept last alone, a refusal to keep it (the store full) left a labelled file restored under a clean
   // label (a red-team probe read a PIN that way).
   if (data.label.length > 0) await uctx.labels.raise(data.path, data.label);
-  // A rollback may come after the parent was removed; recreating it (confined) is part of restoring.
-  await withParent(name, target, data.op !== 'created', async (dir, entry) => {
-    const current = await lstatEntry(dir, entry);
-    if (data.op === 'deleted-dir') {
-      if (current !== undefined && !uctx.force) throw changed();
-      if (current !== undefined && !current.isDirectory()) throw changed();
-      uctx.signal.throwIfAborted();
-      if (current === undefined) await makeDir(name, target, data.mode);
-    } else if (data.op === 'deleted-file') {
-      if (current !== undefined && !uctx.force) throw changed();
-      await restoreFile(name, target, dir, entry, current, data.blob, data.mode, uctx);
-    } else {
-      const same =
-        current?.isFile() === true &&
-        (await readRegular(name, target.given, dir, entry, current, digestLimit, uctx.signal))?.digest === data.written;
-      if (!same && !uctx.force) throw changed();
-      if (data.op === 'overwrote') {
-        await restoreFile(name, target, dir, entry, current, data.blob, data.mode, uctx);
-      } else if (current !== undefined) {
+  // A rollback may come after the parent was removed; recreating it (confined) is part of restoring. Its name was
+  // the original writer's choice: it gets the file's label before it exists, as a labelled mkdirs gives it.
+  const labelMade =
+    data.label.length > 0 ? async (path: string) => void (await uctx.labels.raise(path, data.label)) : undefined;
+  await withParent(
+    name,
+    target,
+    data.op !== 'created',
+    async (dir, entry) => {
+      const current = await lstatEntry(dir, entry);
+      if (data.op === 'deleted-dir') {
+        if (current !== undefined && !uctx.force) throw changed();
+        if (current !== undefined && !current.isDirectory()) throw changed();
         uctx.signal.throwIfAborted();
-        await unlinkSame(name, target.given, dir, entry, current);
+        if (current === undefined) await makeDir(name, target, data.mode, labelMade);
+      } else if (data.op === 'deleted-file') {
+        if (current !== undefined && !uctx.force) throw changed();
+        await restoreFile(name, target, dir, entry, current, data.blob, data.mode, uctx);
+      } else {
+        const same =
+          current?.isFile() === true &&
+          (await readRegular(name, target.given, dir, entry, current, digestLimit, uctx.signal))?.digest ===
+            data.written;
+        if (!same && !uctx.force) throw changed();
+        if (data.op === 'overwrote') {
+          await restoreFile(name, target, dir, entry, current, data.blob, data.mode, uctx);
+        } else if (current !== undefined) {
+          uctx.signal.throwIfAborted();
+          await unlinkSame(name, target.given, dir, entry, current);
+        }
       }
-    }
-  });
+    },
+    labelMade,
+  );
   await uctx.labels.set(data.path, data.label);
 }
 
@@ -629,8 +646,13 @@ async function restoreFile(
   await writeAtomic(tool, target.given, dir, name, bytes, mode);
 }
 
-async function makeDir(tool: string, target: FsTarget, mode: number): Promise<void> {
-  const made = await openDir(tool, target, target.parts.length, true);
+async function makeDir(
+  tool: string,
+  target: FsTarget,
+  mode: number,
+  beforeMake: ((path: string) => Promise<void>) | undefined,
+): Promise<void> {
+  const made = await openDir(tool, target, target.parts.length, true, beforeMake);
   try {
     await made.handle.chmod(mode);
   } finally {

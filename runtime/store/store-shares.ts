@@ -49,14 +49,13 @@ export class StoreShares {
    * Charges `bytes` to `tenant`'s share alone, for content the store already holds (a blob or snapshot stored
    * before, by anyone): what keeping something costs a tenant must not depend on what others stored, or the
    * cost is an oracle for their content (a red-team probe guessed another tenant's labelled file, 78 bytes
-   * cheaper when right). Never given back, as such content is never freed. Throws KernelError E_QUOTA, charging
-   * nothing, past the share; undefined (the kernel's own) is never charged.
+   * cheaper when right). The pool is charged too, though nothing new is held: a put refused only when new would
+   * tell the same once the pool is full. Never given back, as such content is never freed. Throws KernelError
+   * E_QUOTA, charging nothing, past the share or the pool; undefined (the kernel's own) is never charged.
    */
   count(tenant: string | undefined, bytes: number): void {
     if (tenant === undefined) return;
-    const used = this.used(tenant);
-    if (used + bytes > this.share) throw shareFull();
-    this.#used.set(tenant, used + bytes);
+    this.take(tenant, bytes);
   }
 
   /**

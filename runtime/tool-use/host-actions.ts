@@ -147,15 +147,23 @@ export async function rollbackForHost(
       resource: record.resource,
     });
     if (!decision.ok) throw new KernelError(decision.code, decision.message);
-    await tool.undo(record.data, {
-      signal: host.caller.signal,
-      blobs: host.env.blobs,
-      labels: host.env.labels,
-      force,
-      action: record.action,
-      resource: record.resource,
-    });
+    // Marked before the effect, and unmarked if it fails: marked after, a store too full to keep the mark (the
+    // record's tenant can fill its own share) reported an effect that had happened as an error, and left the
+    // record to be applied again.
     await host.env.undo.markRolledBack(record);
+    try {
+      await tool.undo(record.data, {
+        signal: host.caller.signal,
+        blobs: host.env.blobs,
+        labels: host.env.labels,
+        force,
+        action: record.action,
+        resource: record.resource,
+      });
+    } catch (error) {
+      await host.env.undo.unmark(record);
+      throw error;
+    }
     return { status: 'OK', error: null, auditSeq: attempt.end(null) };
   } catch (error) {
     return fail(error);

@@ -99,10 +99,19 @@ export class UndoJournal {
     return rolledBackAt === undefined ? rest : { ...rest, rolledBackAt };
   }
 
-  /** Marks a record rolled back. */
+  /** Marks a record rolled back. Throws what the store throws (E_QUOTA when the tenant's share is full). */
   async markRolledBack(record: UndoRecord): Promise<void> {
     // Still the same tenant's record: a host rollback must not move it off the tenant's share.
     await this.#kv.put(PREFIX + record.id, { ...record, rolledBackAt: Date.now() }, record.tenant);
+  }
+
+  /**
+   * Puts back `record` as it was before `markRolledBack`, after a rollback that failed. It replaces the larger
+   * marked record for the same tenant, so it always fits.
+   */
+  async unmark(record: UndoRecord): Promise<void> {
+    const { rolledBackAt: _, ...unmarked } = record;
+    await this.#kv.put(PREFIX + record.id, unmarked, record.tenant);
   }
 
   /** The most recent records, newest first (for the CLI), at most `limit`. */

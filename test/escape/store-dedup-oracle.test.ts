@@ -3,7 +3,7 @@
 // a blob only to whoever stored it first, so keeping a guess cost a tenant 78 bytes less when another tenant had
 // stored exactly those bytes. An unlabelled agent measured its own share (filled, then a binary search over
 // `sys.mem.put` sizes) around saving each guess as an undo copy, and found a labelled agent's PIN. Every put is
-// now charged to its tenant whether or not the content was stored before.
+// now charged to its tenant, and to the store's bound, whether or not the content was stored before.
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -41,37 +41,47 @@ const ORACLE = `export default async function main() {
 describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
   const suite = tempRootSuite('isokernel-dedup-');
 
-  it('what keeping a guess costs a tenant is the same whether or not another tenant stored it', async () => {
-    const root = suite.root;
-    await writeFile(join(root, 'pin.txt'), '4711');
-    suite.kernel = testKernel({
-      isolation,
-      maxHeldBytes: 48 * MiB,
-      limits: { cpu_ms: 60_000, wall_ms: 60_000, syscalls: 5000 },
-      tools: createFsTools({ roots: [root] }),
-      policy: {
-        capabilities: [
-          { action: 'fs.read', resource: `${root}/**` },
-          { action: 'fs.write', resource: `${root}/**` },
-        ],
-        labels: { sources: [{ tool: 'fs.read', resource: `${root}/pin.txt`, tags: ['secret'] }] },
-      },
-    });
-    // A labelled agent writes the PIN into a note and overwrites it: the old content is kept as an undo copy.
-    const alice = await suite.kernel.run({
-      namespace: 'alice',
-      code: `export default async () => {
+  // With a tenant's share smaller than the store, the share binds; with a share of the whole store, the store's
+  // own bound does (as it does once enough tenants have filled it). A second pass found the second still open.
+  it.each([
+    ['its share binds', undefined],
+    ['the whole store binds', 24 * MiB],
+  ])(
+    'what keeping a guess costs a tenant is the same whether or not another tenant stored it (%s)',
+    async (_, share) => {
+      const root = suite.root;
+      await writeFile(join(root, 'pin.txt'), '4711');
+      suite.kernel = testKernel({
+        isolation,
+        maxHeldBytes: 48 * MiB,
+        ...(share === undefined ? {} : { maxStoredBytesPerTenant: share }),
+        limits: { cpu_ms: 60_000, wall_ms: 60_000, syscalls: 5000 },
+        tools: createFsTools({ roots: [root] }),
+        policy: {
+          capabilities: [
+            { action: 'fs.read', resource: `${root}/**` },
+            { action: 'fs.write', resource: `${root}/**` },
+          ],
+          labels: { sources: [{ tool: 'fs.read', resource: `${root}/pin.txt`, tags: ['secret'] }] },
+        },
+      });
+      // A labelled agent writes the PIN into a note and overwrites it: the old content is kept as an undo copy.
+      const alice = await suite.kernel.run({
+        namespace: 'alice',
+        code: `export default async () => {
         const pin = (await sys.tool('fs.read', { path: 'pin.txt' })).content;
         await sys.tool('fs.write', { path: 'alice-notes.txt', content: 'alice PIN ' + pin });
         await sys.tool('fs.write', { path: 'alice-notes.txt', content: 'redacted' });
       }`,
-    });
-    expect(alice).toMatchObject({ ok: true });
-    const mallory = await suite.kernel.run({ namespace: 'mallory', code: ORACLE });
-    expect(mallory.ok, JSON.stringify(mallory).slice(0, 300)).toBe(true);
-    const { cost, label } = (mallory as { value: { cost: Record<string, number>; label: string[] } }).value;
-    expect(label).toEqual([]);
-    // Before: { '0000': 1130, '1234': 1130, '4711': 1052, '9999': 1130 }.
-    expect(new Set(Object.values(cost)).size, JSON.stringify(cost)).toBe(1);
-  }, 120_000);
+      });
+      expect(alice).toMatchObject({ ok: true });
+      const mallory = await suite.kernel.run({ namespace: 'mallory', code: ORACLE });
+      expect(mallory.ok, JSON.stringify(mallory).slice(0, 300)).toBe(true);
+      const { cost, label } = (mallory as { value: { cost: Record<string, number>; label: string[] } }).value;
+      expect(label).toEqual([]);
+      // Before: { '0000': 1130, '1234': 1130, '4711': 1052, '9999': 1130 }.
+      expect(new Set(Object.values(cost)).size, JSON.stringify(cost)).toBe(1);
+    },
+    120_000,
+  );
 });

@@ -131,6 +131,28 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
     120_000,
   );
 
+  it('restores without a namespace are tenants of their own: a restored tree at its share never refuses another', async () => {
+    // All restores once shared one `restored` tenant: one restored tree's memory refused every later restore.
+    const k = await storeKernel();
+    const saved = await k.run({
+      namespace: 'mallory',
+      code: `export default async function main() {
+        ${TOP_UP}
+        const state = await sys.restored();
+        if (state === null || state === undefined) return [await sys.snapshot({ fill: true }), await sys.snapshot({ fill: false })];
+        if (!state.fill) { await sys.mem.put('mine', 'z'.repeat(200000)); return 'stored'; }
+        for (let i = 0; i < 20; i++) {
+          try { await sys.mem.put('k' + i, 'y'.repeat(900000)); } catch (e) { await topUp(); return e.code; }
+        }
+        return 'never refused';
+      }`,
+    });
+    expect(saved.ok, JSON.stringify(saved).slice(0, 300)).toBe(true);
+    const [filler, other] = (saved as { value: [string, string] }).value;
+    expect(await (await k.restore(filler)).result).toMatchObject({ ok: true, value: 'E_QUOTA' });
+    expect(await (await k.restore(other)).result).toMatchObject({ ok: true, value: 'stored' });
+  }, 120_000);
+
   // About half of its 6 MiB share: 600 KB of memory, three snapshots of it, three writes with undo.
   it('the benign twin: a tenant storing within its share is never refused', async () => {
     const k = await storeKernel();

@@ -159,6 +159,38 @@ describe('rollback undoes an agent’s fs.write and fs.delete', () => {
     expect(await labelOfRead()).toEqual([]);
   });
 
+  it('a rollback its record cannot be marked for changes nothing, and runs once there is room', async () => {
+    // Marked after the effect, a record whose tenant had filled its own share of the in-memory store came back
+    // ERROR with the file already restored, and stayed unmarked (appliable again).
+    writeFileSync(file('notes.txt'), 'original');
+    const kernel = fsKernel({ maxHeldBytes: 8 * 1024 * 1024 });
+    const filled = await kernel.run({
+      namespace: 'mallory',
+      code: `export default async () => {
+        const { recordId } = await sys.tool('fs.write', { path: 'notes.txt', content: 'clobbered' });
+        let n = 0;
+        for (const size of [100000, 10000, 1000, 100, 10, 1]) {
+          for (;;) { try { await sys.mem.put('f' + n++, 'f'.repeat(size)); } catch (e) { break; } }
+        }
+        // To the last byte: grow one value a character at a time.
+        let length = 100000;
+        for (;;) { try { await sys.mem.put('f0', 'f'.repeat(length + 1)); length++; } catch (e) { break; } }
+        return recordId;
+      }`,
+      limits: { syscalls: 100_000 },
+    });
+    expect(filled.ok, JSON.stringify(filled)).toBe(true);
+    const recordId = (filled as { value: string }).value;
+    const refused = await kernel.rollback(recordId);
+    expect(refused).toMatchObject({ status: 'ERROR', error: { code: 'E_QUOTA' } });
+    expect(read('notes.txt')).toBe('clobbered');
+    expect((await kernel.undoRecords()).find((record) => record.id === recordId)?.rolledBackAt).toBeUndefined();
+    const freed = await kernel.run({ namespace: 'mallory', code: `export default async () => sys.mem.delete('f1')` });
+    expect(freed.ok).toBe(true);
+    expect(await kernel.rollback(recordId)).toMatchObject({ status: 'OK' });
+    expect(read('notes.txt')).toBe('original');
+  });
+
   it('lists the records and marks a rolled-back one', async () => {
     const kernel = fsKernel();
     const { recordId } = await agentCall(kernel, 'fs.write', { path: 'a.txt', content: 'a' });

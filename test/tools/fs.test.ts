@@ -1,6 +1,7 @@
 import { chmod, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { KernelError } from '../../runtime/core/errors.js';
 import { MemoryBlobStore } from '../../runtime/store/blob-store.js';
 import type { Tool } from '../../runtime/tool-use/tool-contract.js';
 import { prepareToolUse } from '../../runtime/tool-use/tool-gate.js';
@@ -255,6 +256,25 @@ describe('labels', () => {
     await box.call('fs.write', { path: 'f', content: 'd' }, testToolContext({ label: ['web'], labels }));
     await box.call('fs.delete', { path: 'f' }, testToolContext({ labels }));
     expect(await labels.get(`${box.root}/f`)).toEqual([]);
+  });
+
+  it('a write whose own label cannot be kept after it (the store full) succeeds and keeps the joined label', async () => {
+    // Reported E_QUOTA after the rename, the write had happened but its caller lost the undo record.
+    const labels = testToolContext().labels;
+    await box.call('fs.write', { path: 'f', content: 'a' }, testToolContext({ label: ['web'], labels }));
+    const full = {
+      ...labels,
+      set: async () => {
+        throw new KernelError('E_QUOTA', "the kernel's in-memory store is full");
+      },
+    };
+    const written = await box.call(
+      'fs.write',
+      { path: 'f', content: 'b' },
+      testToolContext({ label: ['email'], labels: full }),
+    );
+    expect(written).toMatchObject({ bytes: 1, recordId: expect.any(String) });
+    expect(await labels.get(`${box.root}/f`)).toEqual(['email', 'web']);
   });
 });
 

@@ -43,15 +43,19 @@ describe('StoreShares', () => {
     expect(s.pool.used).toBe(0);
   });
 
-  it('count charges the share alone, refusing past it, and never the kernel', () => {
-    const s = shares(1000, 300);
+  it('count charges a repeat as take charges new content, share and pool, and never the kernel', () => {
+    // Charged to the share alone, a repeat still fit where new content did not once the pool was full.
+    const s = shares(1000, 800);
+    s.take('b', 750);
     s.count('a', 200);
-    expect(s.used('a')).toBe(200);
-    expect(s.pool.used).toBe(0);
-    expect(() => s.count('a', 101)).toThrow(expect.objectContaining({ code: 'E_QUOTA' }));
-    expect(s.used('a')).toBe(200);
+    expect([s.used('a'), s.pool.used]).toEqual([200, 950]);
+    // The pool binds first, then the share.
+    expect(() => s.count('a', 51)).toThrow(expect.objectContaining({ code: 'E_QUOTA' }));
+    s.give('b', 750);
+    expect(() => s.count('a', 601)).toThrow(expect.objectContaining({ code: 'E_QUOTA' }));
+    expect([s.used('a'), s.pool.used]).toEqual([200, 200]);
     s.count(undefined, 5000);
-    expect(s.pool.used).toBe(0);
+    expect(s.pool.used).toBe(200);
   });
 
   it('replace charges only the difference for the same tenant, and changes nothing when it refuses', () => {
@@ -151,7 +155,8 @@ describe('stores over StoreShares', () => {
     await blobs.put(bytes, 'bob');
     expect(s.used('alice')).toBe(3064);
     expect(s.used('bob')).toBe(3064);
-    expect(s.pool.used).toBe(3064);
+    // Held once, charged twice: what a put costs never depends on what others stored.
+    expect(s.pool.used).toBe(2 * 3064);
     await expect(blobs.put(new Uint8Array(3000).fill(1), 'alice')).rejects.toMatchObject({ code: 'E_QUOTA' });
   });
 });

@@ -4,7 +4,8 @@
 // Two fs paths kept a label only after the effect it covers, so a refusal left the effect unlabelled:
 // - fs.write with `mkdirs` made the directories first: a labelled agent's directory names (a PIN) listed clean;
 // - a host rollback restored a labelled file's bytes first: the PIN read clean.
-// Each label is now kept before its effect, so a refusal leaves no effect.
+// Each label is now kept before its effect, so a refusal leaves no effect. A second pass found a rollback that
+// recreated a deleted file's parent directories (names a labelled writer chose) with no label at all.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -42,6 +43,7 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
           { action: 'fs.read', resource: `${root}/**` },
           { action: 'fs.write', resource: `${root}/**` },
           { action: 'fs.list', resource: `${root}/**` },
+          { action: 'fs.delete', resource: `${root}/**` },
         ],
         labels: { sources: [{ tool: 'fs.read', resource: `${root}/secret/**`, tags: ['secret'] }] },
       },
@@ -110,5 +112,30 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
     const { content, label } = (reader as { value: { content: string; label: string[] } }).value;
     // Before: 'PIN is 4711' under a clean label.
     if (content.includes('4711')) expect(label).toContain('secret');
+  }, 60_000);
+
+  it("a host rollback recreates a labelled writer's directories with the writer's label", async () => {
+    const k = await labelKernel();
+    const writer = await k.run({
+      namespace: 'sam',
+      code: `export default async () => {
+        const pin = (await sys.tool('fs.read', { path: 'secret/pin.txt' })).content;
+        await sys.tool('fs.write', { path: 'box/p-' + pin + '/f.txt', content: 'x', mkdirs: true });
+        const file = await sys.tool('fs.delete', { path: 'box/p-' + pin + '/f.txt' });
+        await sys.tool('fs.delete', { path: 'box/p-' + pin });
+        return file.recordId;
+      }`,
+    });
+    expect(writer.ok, JSON.stringify(writer)).toBe(true);
+    expect(await k.rollback((writer as { value: string }).value)).toMatchObject({ status: 'OK' });
+    const reader = await k.run({
+      namespace: 'mallory',
+      code: `export default async () => {
+        const names = (await sys.tool('fs.list', { path: 'box' })).entries.map((e) => e.name);
+        return { names, label: await sys.label() };
+      }`,
+    });
+    // Before: { names: ['p-4711'], label: [] }.
+    expect(reader).toMatchObject({ ok: true, value: { names: ['p-4711'], label: ['secret'] } });
   }, 60_000);
 });
