@@ -558,10 +558,11 @@
       /** @type {(target: object, key: PropertyKey) => unknown} */
       const lookupSetter = ReflectApply(FunctionBind, FunctionCall, [ObjectPrototype.__lookupSetter__]);
       const ReflectGet = Reflect.get;
-      const seen = new WeakSet();
-      const WeakSetHas = WeakSet.prototype.has;
-      const WeakSetAdd = WeakSet.prototype.add;
-      // First the objects and their keys, in order: [target, keys, target, keys, ...].
+      /** @type {(target: object, key: PropertyKey) => boolean} */
+      const isData = (target, key) =>
+        lookupGetter(target, key) === undefined && lookupSetter(target, key) === undefined;
+      // First the objects and their keys, in order: [target, keys, target, keys, ...]. An object already found
+      // is skipped (a scan of the list: a hundred objects, and no set to allocate).
       /** @type {unknown[]} */
       const found = [];
       let objects = 0;
@@ -569,8 +570,7 @@
       /** @type {(target: unknown) => void} */
       const record = (target) => {
         if (target === null || (typeof target !== 'object' && typeof target !== 'function')) return;
-        if (ReflectApply(WeakSetHas, seen, [target])) return;
-        ReflectApply(WeakSetAdd, seen, [target]);
+        for (let i = 0; i < objects; i += 2) if (found[i] === target) return;
         const keys = ReflectOwnKeys(/** @type {object} */ (target));
         found[objects++] = target;
         found[objects++] = keys;
@@ -579,9 +579,11 @@
       const globalKeys = ReflectOwnKeys(g);
       record(g);
       for (let i = 0; i < globalKeys.length; i++) {
-        const value = /** @type {PropertyDescriptor} */ (
-          ReflectGetOwnPropertyDescriptor(g, /** @type {PropertyKey} */ (globalKeys[i]))
-        ).value;
+        const key = /** @type {PropertyKey} */ (globalKeys[i]);
+        // The global's value for `key` as its descriptor has it (undefined for an accessor).
+        const value = isData(g, key)
+          ? ReflectGet(g, key)
+          : /** @type {PropertyDescriptor} */ (ReflectGetOwnPropertyDescriptor(g, key)).value;
         if (value === sys) continue;
         record(value);
         if (typeof value === 'function') record(value.prototype);
@@ -606,7 +608,7 @@
         for (let j = 0; j < keys.length; j++) {
           const key = /** @type {PropertyKey} */ (keys[j]);
           list[at++] = key;
-          if (lookupGetter(target, key) === undefined && lookupSetter(target, key) === undefined) {
+          if (isData(target, key)) {
             // A data property, one the engine implements natively (its value read as the descriptor reads it), or
             // an accessor with neither getter nor setter (its value reads as undefined).
             list[at++] = ReflectGet(target, key);
