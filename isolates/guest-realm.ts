@@ -28,6 +28,7 @@ export class GuestRealm {
   /** The prelude's runner for `main`. */
   readonly start: ivm.Reference<(ns: unknown, input: string) => void>;
   readonly #slot: BindingSlot;
+  #onDisposed: (() => void) | undefined;
 
   /** Use `GuestRealm.build`; the constructor only adopts what it built. */
   constructor(memoryMb: number, parts: RealmParts) {
@@ -91,8 +92,19 @@ export class GuestRealm {
     this.#slot.binding = binding;
   }
 
+  /**
+   * Calls `listener` once, right after the realm is disposed (the pool uses it to learn that the agent on a realm it
+   * handed out has ended). Replaces an earlier listener. `listener` must not throw.
+   */
+  onDisposed(listener: () => void): void {
+    this.#onDisposed = listener;
+  }
+
   dispose(): void {
     disposeIsolate(this.isolate);
+    const listener = this.#onDisposed;
+    this.#onDisposed = undefined;
+    listener?.();
   }
 }
 

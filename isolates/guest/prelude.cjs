@@ -536,54 +536,105 @@
     const ReflectGetPrototypeOf = Reflect.getPrototypeOf;
     // Object.is, not ===: the global NaN must equal itself.
     const ObjectIs = Object.is;
-    /** @type {Array<[object, unknown, Array<[PropertyKey, unknown, unknown, unknown]>]>} */
-    const prints = [];
-    const seen = new WeakSet();
-    const WeakSetHas = WeakSet.prototype.has;
-    const WeakSetAdd = WeakSet.prototype.add;
-    const ArrayPush = Array.prototype.push;
-    /** @type {(target: unknown) => void} */
-    const record = (target) => {
-      if (target === null || (typeof target !== 'object' && typeof target !== 'function')) return;
-      if (ReflectApply(WeakSetHas, seen, [target])) return;
-      ReflectApply(WeakSetAdd, seen, [target]);
-      /** @type {Array<[PropertyKey, unknown, unknown, unknown]>} */
-      const props = [];
-      const keys = ReflectOwnKeys(/** @type {object} */ (target));
-      for (let i = 0; i < keys.length; i++) {
-        const key = /** @type {PropertyKey} */ (keys[i]);
-        const desc = /** @type {PropertyDescriptor} */ (
-          ReflectGetOwnPropertyDescriptor(/** @type {object} */ (target), key)
-        );
-        ReflectApply(ArrayPush, props, [[key, desc.value, desc.get, desc.set]]);
+    // The fingerprint is one flat list: for each object its target, its prototype and its number of own
+    // properties, then each property's key, value, getter and setter. It is read by index only, and has no
+    // holes (every slot is written below), so no read reaches Array.prototype.
+    //
+    // Every realm takes it, before its agent exists, and an idle realm never collects the garbage that taking it
+    // left (nothing allocates, so nothing triggers a collection): that garbage is resident memory for as long as
+    // the agent lives (it was a third of an idle realm's heap). So taking it allocates little besides the list:
+    // the list is sized before it is filled (not grown), and a data property is read without a descriptor
+    // object: __lookupGetter__ and __lookupSetter__ both return undefined only for a data property (or an
+    // accessor with neither), whose value Reflect.get reads without running agent code; any other property is
+    // read with getOwnPropertyDescriptor, as the check below reads them (a test compares the two readings). This runs before agent code exists, on the
+    // realm's untouched built-ins, and calls through call-bound copies, which allocate no argument lists.
+    const prints = (() => {
+      const FunctionCall = Function.prototype.call;
+      const FunctionBind = Function.prototype.bind;
+      /** @type {any} */
+      const ObjectPrototype = Object.prototype;
+      /** @type {(target: object, key: PropertyKey) => unknown} */
+      const lookupGetter = ReflectApply(FunctionBind, FunctionCall, [ObjectPrototype.__lookupGetter__]);
+      /** @type {(target: object, key: PropertyKey) => unknown} */
+      const lookupSetter = ReflectApply(FunctionBind, FunctionCall, [ObjectPrototype.__lookupSetter__]);
+      const ReflectGet = Reflect.get;
+      /** @type {(target: object, key: PropertyKey) => boolean} */
+      const isData = (target, key) =>
+        lookupGetter(target, key) === undefined && lookupSetter(target, key) === undefined;
+      // First the objects and their keys, in order: [target, keys, target, keys, ...]. An object already found
+      // is skipped (a scan of the list: a hundred objects, and no set to allocate).
+      /** @type {unknown[]} */
+      const found = [];
+      let objects = 0;
+      let size = 0;
+      /** @type {(target: unknown) => void} */
+      const record = (target) => {
+        if (target === null || (typeof target !== 'object' && typeof target !== 'function')) return;
+        for (let i = 0; i < objects; i += 2) if (found[i] === target) return;
+        const keys = ReflectOwnKeys(/** @type {object} */ (target));
+        found[objects++] = target;
+        found[objects++] = keys;
+        size += 3 + 4 * keys.length;
+      };
+      const globalKeys = ReflectOwnKeys(g);
+      record(g);
+      for (let i = 0; i < globalKeys.length; i++) {
+        const key = /** @type {PropertyKey} */ (globalKeys[i]);
+        // The global's value for `key` as its descriptor has it (undefined for an accessor).
+        const value = isData(g, key)
+          ? ReflectGet(g, key)
+          : /** @type {PropertyDescriptor} */ (ReflectGetOwnPropertyDescriptor(g, key)).value;
+        if (value === sys) continue;
+        record(value);
+        if (typeof value === 'function') record(value.prototype);
+        if (value !== null && (typeof value === 'object' || typeof value === 'function'))
+          record(ReflectGetPrototypeOf(value));
       }
-      ReflectApply(ArrayPush, prints, [[target, ReflectGetPrototypeOf(/** @type {object} */ (target)), props]]);
-    };
-    const globalKeys = ReflectOwnKeys(g);
-    record(g);
-    for (let i = 0; i < globalKeys.length; i++) {
-      const value = /** @type {PropertyDescriptor} */ (
-        ReflectGetOwnPropertyDescriptor(g, /** @type {PropertyKey} */ (globalKeys[i]))
-      ).value;
-      if (value === sys) continue;
-      record(value);
-      if (typeof value === 'function') record(value.prototype);
-      if (value !== null && (typeof value === 'object' || typeof value === 'function'))
-        record(ReflectGetPrototypeOf(value));
-    }
-    const ArrayIterator = ReflectGetPrototypeOf([][Symbol.iterator]());
-    record(ArrayIterator);
-    record(ReflectGetPrototypeOf(/** @type {object} */ (ArrayIterator)));
-    record(ReflectGetPrototypeOf(new Map()[Symbol.iterator]()));
-    record(ReflectGetPrototypeOf(new Set()[Symbol.iterator]()));
-    record(ReflectGetPrototypeOf(''[Symbol.iterator]()));
+      const ArrayIterator = ReflectGetPrototypeOf([][Symbol.iterator]());
+      record(ArrayIterator);
+      record(ReflectGetPrototypeOf(/** @type {object} */ (ArrayIterator)));
+      record(ReflectGetPrototypeOf(new Map()[Symbol.iterator]()));
+      record(ReflectGetPrototypeOf(new Set()[Symbol.iterator]()));
+      record(ReflectGetPrototypeOf(''[Symbol.iterator]()));
+      // Then the list, every slot of it.
+      const list = new Array(size);
+      let at = 0;
+      for (let i = 0; i < objects; i += 2) {
+        const target = /** @type {object} */ (found[i]);
+        const keys = /** @type {PropertyKey[]} */ (found[i + 1]);
+        list[at++] = target;
+        list[at++] = ReflectGetPrototypeOf(target);
+        list[at++] = keys.length;
+        for (let j = 0; j < keys.length; j++) {
+          const key = /** @type {PropertyKey} */ (keys[j]);
+          list[at++] = key;
+          if (isData(target, key)) {
+            // A data property, one the engine implements natively (its value read as the descriptor reads it), or
+            // an accessor with neither getter nor setter (its value reads as undefined).
+            list[at++] = ReflectGet(target, key);
+            list[at++] = undefined;
+            list[at++] = undefined;
+          } else {
+            // An accessor, or a property the engine implements natively, which the lookups walk past to an
+            // accessor up the prototype chain (a sloppy function's 'caller'): the descriptor says which.
+            const desc = /** @type {PropertyDescriptor} */ (ReflectGetOwnPropertyDescriptor(target, key));
+            list[at++] = desc.value;
+            list[at++] = desc.get;
+            list[at++] = desc.set;
+          }
+        }
+      }
+      return list;
+    })();
+    const length = prints.length;
     builtinsIntact = () => {
-      for (let p = 0; p < prints.length; p++) {
-        // Indexing, not destructuring: destructuring runs the (possibly poisoned) array iterator.
-        const print = /** @type {[object, unknown, Array<[PropertyKey, unknown, unknown, unknown]>]} */ (prints[p]);
-        const target = print[0];
-        const proto = print[1];
-        const props = print[2];
+      for (let at = 0; at < length; ) {
+        const target = /** @type {object} */ (prints[at]);
+        const proto = prints[at + 1];
+        const count = /** @type {number} */ (prints[at + 2]);
+        // The properties of this target are prints[first + 4 * i] (key), + 1 (value), + 2 (getter), + 3 (setter).
+        const first = at + 3;
+        at = first + 4 * count;
         if (ReflectGetPrototypeOf(target) !== proto) return false;
         const keys = ReflectOwnKeys(target);
         if (target === g) {
@@ -592,19 +643,18 @@
             const desc = ReflectGetOwnPropertyDescriptor(g, /** @type {PropertyKey} */ (keys[i]));
             if (desc !== undefined && (desc.get !== undefined || desc.set !== undefined)) {
               let known = false;
-              for (let j = 0; j < props.length; j++) if (/** @type {any} */ (props[j])[0] === keys[i]) known = true;
+              for (let j = 0; j < count; j++) if (prints[first + 4 * j] === keys[i]) known = true;
               if (!known) return false;
             }
           }
-        } else if (keys.length !== props.length) {
+        } else if (keys.length !== count) {
           return false;
         }
-        for (let i = 0; i < props.length; i++) {
-          const prop = /** @type {[PropertyKey, unknown, unknown, unknown]} */ (props[i]);
-          const key = prop[0];
-          const value = prop[1];
-          const get = prop[2];
-          const set = prop[3];
+        for (let i = 0; i < count; i++) {
+          const key = /** @type {PropertyKey} */ (prints[first + 4 * i]);
+          const value = prints[first + 4 * i + 1];
+          const get = prints[first + 4 * i + 2];
+          const set = prints[first + 4 * i + 3];
           const desc = ReflectGetOwnPropertyDescriptor(target, key);
           if (target === g && typeof key === 'string' && webGlobals[key] === true) {
             if (desc === undefined || (desc.get === undefined && desc.set === undefined)) continue;

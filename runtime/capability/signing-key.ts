@@ -19,8 +19,11 @@ export class SigningKey {
 
   private constructor(privateKey: KeyObject) {
     this.#private = privateKey;
-    const der = createPublicKey(privateKey).export({ format: 'der', type: 'spki' });
-    this.publicKey = new Uint8Array(der.subarray(SPKI_PREFIX.length));
+    // The raw key from its JWK form (RFC 8037: `x` is the key's 32 bytes, base64url), not by cutting the SPKI
+    // prefix off its DER form: OpenSSL's DER encoder costs ~80 µs a key, on the path of every spawn.
+    const raw = Buffer.from(createPublicKey(privateKey).export({ format: 'jwk' }).x ?? '', 'base64url');
+    if (raw.length !== PUBLIC_KEY_BYTES) throw new Error('unexpected Ed25519 public key');
+    this.publicKey = new Uint8Array(raw);
     // Derived from a secret scalar, so of prime order: verifying this key's signatures needs no curve arithmetic.
     notePrimeOrderKey(this.publicKey);
   }

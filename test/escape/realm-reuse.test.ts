@@ -274,16 +274,19 @@ describe('the pool itself', () => {
 
   it('close stops refills: no realm is built after close, not even by a take already scheduled', async () => {
     const pool = new RealmPool(PRELUDE_CONFIG, 2);
-    // The take starts a refill; closing while that build is in flight must dispose it when it lands.
-    const taken = await pool.take(16);
+    // The take starts a refill; closing while that build is in flight must dispose it when it lands. A size the
+    // kernel above never pools: its own refills (they wait for its agents to end) may still land meanwhile.
+    const size = 24;
+    const taken = await pool.take(size);
     pool.close();
     const before = built.length;
-    const live = () => built.slice(before).filter((realm) => !realm.isolate.isDisposed).length;
+    const live = () =>
+      built.slice(before).filter((realm) => realm.memoryMb === size && !realm.isolate.isDisposed).length;
     await new Promise((resolve) => setTimeout(resolve, 300));
-    expect(pool.idle(16)).toBe(0);
-    const late = await pool.take(16);
+    expect(pool.idle(size)).toBe(0);
+    const late = await pool.take(size);
     await new Promise((resolve) => setTimeout(resolve, 100));
-    expect(pool.idle(16)).toBe(0);
+    expect(pool.idle(size)).toBe(0);
     for (const realm of [taken, late]) realm.dispose();
     expect(live()).toBe(0);
   });

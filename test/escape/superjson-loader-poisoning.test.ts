@@ -19,6 +19,13 @@ const POISONS: Record<string, string> = {
     for (const name of ['default', 'prototype', 'constructor', 'length', 'name', 'then']) {}`,
   'an accessor global superjson looks up (URL)': `Object.defineProperty(globalThis, 'URL', { get: wedge, configurable: true });`,
   'the array iterator': 'Object.getPrototypeOf([][Symbol.iterator]()).next = wedge;',
+  // The fingerprint reads a data property without its descriptor and an accessor with it: each kind changed
+  // into the other, and a property the engine implements natively (a constructor's name) made an accessor.
+  'a built-in accessor made a data property holding its getter (Map.prototype.size)': `{
+    const size = Object.getOwnPropertyDescriptor(Map.prototype, 'size').get;
+    Object.defineProperty(Map.prototype, 'size', { value: size, configurable: true });
+  }`,
+  "the Map constructor's native name made an accessor": `Object.defineProperty(Map, 'name', { get: wedge, configurable: true });`,
 };
 
 const agentFor = (poison: string, call: string) => `export default async function main() {

@@ -52,6 +52,43 @@ describe('RealmPool', () => {
     large.dispose();
   });
 
+  it('a refill waits while the agent on a taken realm starts, and runs once it has ended', async () => {
+    const pool = new RealmPool(PRELUDE_CONFIG, 2, 60_000);
+    (await pool.take(16)).dispose();
+    await waitFor(() => pool.idle(16) === 2, 'refill');
+    const taken = await pool.take(16);
+    expect(pool.idle(16)).toBe(1);
+    // Long enough for a refill to have landed had it started (the deferral lasts a minute here).
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    for (let i = 0; i < 5; i++) await tick();
+    expect(pool.idle(16)).toBe(1);
+    taken.dispose();
+    await waitFor(() => pool.idle(16) === 2, 'refill after the agent ended');
+    pool.close();
+  });
+
+  it('a refill waits for a starting agent at most the deferral', async () => {
+    const pool = new RealmPool(PRELUDE_CONFIG, 2, 1);
+    (await pool.take(16)).dispose();
+    await waitFor(() => pool.idle(16) === 2, 'refill');
+    const running = await pool.take(16);
+    await waitFor(() => pool.idle(16) === 2, 'refill while the agent still runs');
+    running.dispose();
+    pool.close();
+  });
+
+  it('a pool that has run out refills at once, even while agents start', async () => {
+    const pool = new RealmPool(PRELUDE_CONFIG, 1, 60_000);
+    const first = await pool.take(16);
+    await waitFor(() => pool.idle(16) === 1, 'first refill');
+    const second = await pool.take(16);
+    expect(pool.idle(16)).toBe(0);
+    await waitFor(() => pool.idle(16) === 1, 'refill of the empty pool');
+    first.dispose();
+    second.dispose();
+    pool.close();
+  });
+
   it('a realm is claimed once; before that, the guest cannot reach any kernel', async () => {
     const pool = new RealmPool(PRELUDE_CONFIG, 0);
     const realm = await pool.take(16);
