@@ -177,7 +177,7 @@ describe('rollback undoes an agent’s fs.write and fs.delete', () => {
         for (;;) { try { await sys.mem.put('f0', 'f'.repeat(length + 1)); length++; } catch (e) { break; } }
         return recordId;
       }`,
-      limits: { syscalls: 100_000 },
+      limits: { syscalls: 100_000, memory_mb: 512 },
     });
     expect(filled.ok, JSON.stringify(filled)).toBe(true);
     const recordId = (filled as { value: string }).value;
