@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Kernel } from '../../index.js';
 import { runBatchInChild } from '../helpers/fork.js';
+import { peakHeapGrowth } from '../helpers/heap.js';
 import { testKernel, testTools, testToolsPolicy } from '../helpers/kernel.js';
 
 /**
@@ -28,22 +29,6 @@ const HOARD = (count: number) => `export default async () => {
   catch (e) { return [e.code, e.message, kept.length]; }
   return ['held', kept.length];
 }`;
-
-// Samples the host's heap while `run` is pending; resolves to the largest growth seen, in bytes.
-async function peakHeapGrowth<T>(run: Promise<T>): Promise<{ value: T; growth: number }> {
-  const base = process.memoryUsage().heapUsed;
-  let peak = base;
-  const timer = setInterval(() => {
-    peak = Math.max(peak, process.memoryUsage().heapUsed);
-  }, 5);
-  try {
-    const value = await run;
-    peak = Math.max(peak, process.memoryUsage().heapUsed);
-    return { value, growth: peak - base };
-  } finally {
-    clearInterval(timer);
-  }
-}
 
 describe('handles hoarded on the host heap', () => {
   it('4000 handles of a 1 MB value end the agent with E_QUOTA memory_mb; the host survives', async () => {
