@@ -1,6 +1,6 @@
 import ivm from 'isolated-vm';
 import { encodeError } from '../syscalls/wire.js';
-import { disposeIsolate, markBuild, recordBuiltIsolate } from './isolate-memory.js';
+import { disposeIsolate, markBuild, recordBuiltIsolate, type Unread } from './isolate-memory.js';
 import { getPreludeSource, PRELUDE_FILENAME } from './prelude.js';
 import { isolateHeapLimitMb } from './watchdog.js';
 
@@ -100,8 +100,9 @@ export class GuestRealm {
     this.#onDisposed = listener;
   }
 
-  dispose(): void {
-    disposeIsolate(this.isolate);
+  /** `unread`: given if the agent was busy, what the watchdog charged it beyond its last reading (`disposeIsolate`). */
+  dispose(unread?: Unread): void {
+    disposeIsolate(this.isolate, unread);
     const listener = this.#onDisposed;
     this.#onDisposed = undefined;
     listener?.();

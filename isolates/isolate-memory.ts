@@ -25,6 +25,77 @@ let explained = 0;
 let built = 0;
 
 /**
+ * Heap of disposed isolates that has not gone back yet: isolated-vm frees it after `dispose` returns (a running
+ * isolate's on its own thread, about 100 ms later on an idle machine, seconds under load). Falls of off-host memory
+ * within `RELEASE_WINDOW_MS` of a disposal are debited from the account up to that heap, so they do not hide what
+ * busy agents grow meanwhile. Unaccounted, the fall of one killed memory bomb's heap hid the next agent's growth
+ * from the watchdog, and a Map bomb run right after a dictionary bomb reached V8's own limit (catastrophic OOM, the
+ * host wedged; test/escape/memory-bombs.test.ts, in CI on Node 24); and a parent kept off-heap copies far past
+ * its limit by killing children as they held heap (test/escape/kill-release-laundering.test.ts).
+ */
+interface Release {
+  /** The heap the account holds for the isolate (its last reading): its fall forgives nobody. */
+  recorded: number;
+  /**
+   * What the watchdog charged a busy isolate beyond its last reading. That growth was charged, as unexplained, to
+   * every agent watched meanwhile, and may include their own growth; so as it falls it is handed to `forgive`,
+   * which lowers the charge of those agents, as any fall did, and of nobody watched since.
+   */
+  unread: number;
+  readonly forgive: (bytes: number) => void;
+  readonly until: number;
+}
+const releases: Release[] = [];
+const RELEASE_WINDOW_MS = 3000;
+/** Off-host memory at the last reading the releases were settled against. */
+let lastOutside: number | undefined;
+/** All bytes ever debited as released heap: the watchdog counts back a busy agent's own shrink against these. */
+let released = 0;
+
+/**
+ * Debits falls of off-host memory since the last reading to pending releases: recorded heaps first, oldest
+ * first, then unread growth. The order matters to an attacker: a fall debited to unread growth forgives the
+ * agents watched while it grew, so it gets only what no recorded heap can explain.
+ */
+function settle(outside: number): void {
+  const fall = lastOutside === undefined ? 0 : lastOutside - outside;
+  lastOutside = outside;
+  if (fall <= 0 || releases.length === 0) return;
+  expire(performance.now());
+  let left = fall;
+  for (const part of ['recorded', 'unread'] as const) {
+    for (const release of releases) {
+      if (left === 0) return;
+      const bytes = Math.min(left, release[part]);
+      release[part] -= bytes;
+      left -= bytes;
+      explained -= bytes;
+      released += bytes;
+      if (part === 'unread' && bytes > 0) release.forgive(bytes);
+    }
+  }
+}
+
+/** Drops releases past their window (they are pushed in time order). */
+function expire(now: number): void {
+  while (releases.length > 0 && (releases[0] as Release).until < now) releases.shift();
+}
+
+/** Off-host memory and the account at one moment: what the watchdog compares between two moments. */
+export interface MemoryReading {
+  readonly outside: number;
+  readonly explained: number;
+  /** Bytes debited as released heap so far (see `Release`). */
+  readonly released: number;
+}
+
+export function readMemory(): MemoryReading {
+  const outside = offHostMemory();
+  settle(outside);
+  return { outside, explained, released };
+}
+
+/**
  * Resident memory not explained by the host isolate's own heap: where other isolates' heaps and their off-heap
  * allocations show up. The host heap counts by its physical pages, not its committed size: a host GC that shrinks
  * the heap gives back fewer resident pages than it uncommits (10 MB of phantom growth under load otherwise).
@@ -47,7 +118,8 @@ export interface BuildMark {
 }
 
 export function markBuild(): BuildMark {
-  return { outside: offHostMemory(), measured: explained - built };
+  const { outside } = readMemory();
+  return { outside, measured: explained - built };
 }
 
 /**
@@ -56,7 +128,7 @@ export function markBuild(): BuildMark {
  */
 export function recordBuiltIsolate(isolate: ivm.Isolate, stats: ivm.HeapStatistics, mark: BuildMark): void {
   const bytes = stats.total_physical_size;
-  const grown = offHostMemory() - mark.outside - (explained - built - mark.measured);
+  const grown = readMemory().outside - mark.outside - (explained - built - mark.measured);
   const credit = Math.min(bytes, Math.max(0, grown));
   explained += credit;
   built += credit;
@@ -76,20 +148,42 @@ export function recordIsolateSize(isolate: ivm.Isolate, stats: ivm.HeapStatistic
   sizes.set(isolate, bytes);
 }
 
+/** A busy isolate's growth beyond its last reading, and whom its fall forgives (see `Release`). */
+export interface Unread {
+  readonly bytes: number;
+  readonly forgive: (bytes: number) => void;
+}
+
 /**
  * Disposes `isolate` and debits the account with the resident memory that measurably went back during the call,
- * at most its last recorded size. A running isolate's heap is freed later, on its own thread: that fall then shows
- * as memory given back and lowers the charge of every agent watched meanwhile (SECURITY.md, "Exact memory
- * attribution": open).
+ * at most its recorded heap; the rest is expected back as a release (see `Release`), with `unread` if the isolate
+ * was busy. Memory left with the allocator, and a new isolate growing into those pages, still go unseen
+ * (SECURITY.md, "Exact memory attribution": open).
  */
-export function disposeIsolate(isolate: ivm.Isolate): void {
-  const before = offHostMemory();
+export function disposeIsolate(isolate: ivm.Isolate, unread?: Unread): void {
+  const before = readMemory().outside;
   try {
     isolate.dispose();
   } catch {
     // Already disposed.
   }
+  const after = offHostMemory();
+  // What fell during the call is this isolate's, debited here, not a pending release's.
+  lastOutside = after;
   const size = sizes.get(isolate) ?? 0;
   sizes.delete(isolate);
-  explained += Math.max(-size, Math.min(0, offHostMemory() - before));
+  const fell = Math.min(size, Math.max(0, before - after));
+  explained -= fell;
+  const recorded = size - fell;
+  const bytes = unread?.bytes ?? 0;
+  const now = performance.now();
+  expire(now);
+  if (recorded > 0 || bytes > 0) {
+    releases.push({
+      recorded,
+      unread: bytes,
+      forgive: unread?.forgive ?? (() => {}),
+      until: now + RELEASE_WINDOW_MS,
+    });
+  }
 }

@@ -233,11 +233,12 @@ export class Sandbox implements Watched {
     let heapPeak = 0;
     const isolate = this.#isolate;
     if (isolate !== undefined) {
-      heapPeak = this.#spec.watchdog.remove(this);
+      const { peak, unread } = this.#spec.watchdog.remove(this);
+      heapPeak = peak;
       try {
         cpuMs = Number(isolate.cpuTime) / 1e6;
       } catch {}
-      this.#realm?.dispose();
+      this.#realm?.dispose(unread);
       this.#spec.hooks.cpu(cpuMs);
     }
     this.#resolve({

@@ -1,5 +1,5 @@
 import type ivm from 'isolated-vm';
-import { explainedMemory, offHostMemory, recordIsolateSize } from './isolate-memory.js';
+import { readMemory, recordIsolateSize, type Unread } from './isolate-memory.js';
 
 /** How often the watchdog samples every live isolate. */
 export const DEFAULT_TICK_MS = 10;
@@ -40,6 +40,10 @@ interface HeapState {
    * stopped counting from (see `#tick`).
    */
   forgotten: number;
+  /** Bytes debited as released heap (isolate-memory.ts `Release`) when `exact` was read. */
+  released: number;
+  /** What the busy estimate charged beyond `exact` and `offHeap` at the last tick: 0 once the isolate is read. */
+  unread: number;
   /** CPU time at the last tick and at the last exact reading: did the isolate run in between? */
   cpu: number;
   cpuAtRead: number;
@@ -73,13 +77,16 @@ export class Watchdog {
   }
 
   add(target: Watched): void {
+    const reading = readMemory();
     this.#watched.set(target, {
       exact: 0,
-      anchor: offHostMemory(),
-      known: explainedMemory(),
+      anchor: reading.outside,
+      known: reading.explained,
       offHeap: 0,
       physical: 0,
       forgotten: 0,
+      released: reading.released,
+      unread: 0,
       cpu: 0,
       cpuAtRead: 0,
       pendingSince: undefined,
@@ -88,15 +95,26 @@ export class Watchdog {
     this.#timer ??= setInterval(() => this.#tick(), this.#tickMs);
   }
 
-  /** Stops watching `target`; returns its peak heap estimate in bytes. */
-  remove(target: Watched): number {
+  /**
+   * Stops watching `target`. Returns its peak heap estimate in bytes, and, if its heap reading was outstanding (it
+   * was busy), what the estimate charged it beyond its last reading: `disposeIsolate` expects that back too. That
+   * growth was charged as well to the isolates watched now, so its fall lowers their charge (and nobody else's).
+   */
+  remove(target: Watched): { peak: number; unread: Unread | undefined } {
     const state = this.#watched.get(target);
     this.#watched.delete(target);
     if (this.#watched.size === 0 && this.#timer !== undefined) {
       clearInterval(this.#timer);
       this.#timer = undefined;
     }
-    return state?.peak ?? 0;
+    if (state === undefined) return { peak: 0, unread: undefined };
+    const busy = state.pendingSince !== undefined && performance.now() - state.pendingSince > this.#tickMs;
+    if (!busy || state.unread === 0) return { peak: state.peak, unread: undefined };
+    const charged = [...this.#watched.values()];
+    const forgive = (bytes: number) => {
+      for (const other of charged) other.known -= bytes;
+    };
+    return { peak: state.peak, unread: { bytes: state.unread, forgive } };
   }
 
   close(): void {
@@ -137,8 +155,7 @@ export class Watchdog {
         // `sampled` made) was disposed and debited from the account meanwhile, and a reading from before that
         // disposal against the account after it showed the disposed heap as this isolate's growth (a red-team
         // pass ended an innocent 64 MB agent that way, timed by a child's wall limit).
-        const offHeap = offHostMemory();
-        const known = explainedMemory();
+        const { outside: offHeap, explained: known } = readMemory();
         const growth = offHeap - heap.anchor - (known - heap.known);
         // Memory given back (an isolate torn down, a GC) must not hide this one's later growth.
         if (growth < 0) {
@@ -146,7 +163,8 @@ export class Watchdog {
           heap.anchor = offHeap;
           heap.known = known;
         }
-        const estimate = heap.exact + heap.offHeap + Math.max(0, growth);
+        heap.unread = Math.max(0, growth);
+        const estimate = heap.exact + heap.offHeap + heap.unread;
         if (estimate > heap.peak) heap.peak = estimate;
         if (estimate > target.memoryLimitBytes) target.exceeded('memory');
       }
@@ -159,9 +177,8 @@ export class Watchdog {
       (stats) => {
         if (!this.#watched.has(target)) return;
         heap.pendingSince = undefined;
-        const outside = offHostMemory();
         recordIsolateSize(target.isolate, stats);
-        const known = explainedMemory();
+        const { outside, explained: known, released } = readMemory();
         // Process growth since the last reading that the kernel's account (this isolate's heap included) does not
         // explain. It is charged only if the isolate ran in between (an idle isolate cannot have caused it); memory
         // given back lowers it.
@@ -171,14 +188,18 @@ export class Watchdog {
         // under memory_mb 128 ended E_QUOTA (test/isolates/watchdog.test.ts). Only its own recorded
         // shrink: falls of memory other agents gave back forgive it nothing (a review ended this fix's first
         // version, which counted back any fall up to the isolate's heap, with 240 MB of ICU copies under 85 MB).
+        // Falls debited as another isolate's released heap may have been this one's shrink too.
         const shrunk = Math.max(0, heap.physical - stats.total_physical_size);
-        const unexplained = outside - heap.anchor - (known - heap.known) - Math.min(heap.forgotten, shrunk);
+        const fallen = heap.forgotten + (released - heap.released);
+        const unexplained = outside - heap.anchor - (known - heap.known) - Math.min(fallen, shrunk);
         const ran = heap.cpu > heap.cpuAtRead;
         if (unexplained < 0) heap.offHeap = Math.max(0, heap.offHeap + unexplained);
         else if (ran && unexplained > OFF_HEAP_NOISE_BYTES) heap.offHeap += unexplained;
         heap.exact = stats.used_heap_size + stats.externally_allocated_size;
         heap.physical = stats.total_physical_size;
         heap.forgotten = 0;
+        heap.released = released;
+        heap.unread = 0;
         heap.anchor = outside;
         heap.known = known;
         heap.cpuAtRead = heap.cpu;

@@ -3,7 +3,7 @@ import vm from 'node:vm';
 import ivm from 'isolated-vm';
 import { describe, expect, it } from 'vitest';
 import { GuestRealm } from '../../isolates/guest-realm.js';
-import { disposeIsolate } from '../../isolates/isolate-memory.js';
+import { disposeIsolate, offHostMemory } from '../../isolates/isolate-memory.js';
 import { PRELUDE_CONFIG } from '../../isolates/prelude-config.js';
 import { isolateHeapLimitMb, type LimitName, Watchdog } from '../../isolates/watchdog.js';
 
@@ -137,7 +137,6 @@ describe('Watchdog', () => {
     const text = 'ab '.repeat(1_500_000);
     const icu = (mb: number) =>
       Array.from({ length: Math.ceil(mb / 9) }, (_, i) => new Intl.Segmenter('en').segment(text + i));
-    const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
     const stats = { used_heap_size: heap, externally_allocated_size: 0, total_physical_size: heap };
     let cpu = 0;
     let busy = false;
@@ -187,7 +186,6 @@ describe('Watchdog', () => {
     const text = 'ab '.repeat(1_500_000);
     const icu = (mb: number) =>
       Array.from({ length: Math.ceil(mb / 9) }, (_, i) => new Intl.Segmenter('en').segment(text + i));
-    const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
     let physical = 0;
     let cpu = 0;
     let busy = false;
@@ -236,6 +234,67 @@ describe('Watchdog', () => {
     watchdog.close();
   });
 
+  it("does not let a killed running isolate's heap, freed after its disposal, hide a busy isolate's growth", async () => {
+    // CI on Node 24 (test/escape/memory-bombs.test.ts): a dictionary bomb ended for memory is disposed while it
+    // runs, and its thread frees the heap a moment later, while the next agent (a Map bomb) already grows. The
+    // watchdog took that fall for memory given back, stopped counting the Map's growth before it, and the Map
+    // reached V8's own limit: catastrophic OOM, the host wedged. Here A holds 64 MB of arrays (large objects, each
+    // its own mapping, unmapped when freed) and spins; B grows 16 MB of arrays (22-30 MB of resident memory with
+    // their garbage), A is disposed as the kernel disposes a busy isolate (its 64 MB unread, nobody to forgive: the
+    // Map bomb started after the dictionary's end), then B grows 20 more (28-38 MB) under a 48 MB limit. The fall of
+    // A's heap hid B's first arrays.
+    const MB = 1 << 20;
+    const grow = (mb: number) => `for (let i = 0; i < ${2 * mb}; i++) keep.push(new Array(1 << 16).fill(i + 0.5));`;
+    const spin = (ms: number) => `{ const end = Date.now() + ${ms}; while (Date.now() < end) {} }`;
+    const a = await heldIsolate(64, true);
+    const watchdog = new Watchdog(5);
+    const b = new ivm.Isolate({ memoryLimit: 512 });
+    const bContext = await b.createContext();
+    const w = watch(watchdog, b, { memoryMb: 48 }, disposeIsolate);
+    const bRun = bContext.eval(`globalThis.keep = []; ${grow(16)} ${spin(400)} ${grow(20)} ${spin(400)}`);
+    setTimeout(() => disposeIsolate(a.isolate, { bytes: 64 * MB, forgive: () => {} }), 250);
+    await bRun.catch(() => {});
+    await a.freed;
+    expect(w.hit()).toBe('memory');
+    watchdog.close();
+    if (!b.isDisposed) disposeIsolate(b);
+  });
+
+  it("counts back a busy isolate's own shrink that was debited as another's released heap", async () => {
+    // The other side of the test above: while a killed isolate's heap is expected back, a fall in resident memory
+    // is taken for that release, so when B's own heap shrinks in a GC at the same moment (40 to 9 MB, reported by
+    // the stand-in B at its next idle reading) the busy estimate does not see it. The reading counts the shrink
+    // back, as it does for any fall B saw while busy; without that, each cycle charged B 31 MB again as off-heap
+    // memory and it ended E_QUOTA under 85 MB in the second.
+    const MB = 1 << 20;
+    let physical = 40 * MB;
+    const b = standIn(() => physical);
+    const watchdog = new Watchdog(10);
+    const w = watch(watchdog, b.isolate, { memoryMb: 85 }, () => {});
+    const regrown: ivm.Isolate[] = [];
+    for (let cycle = 0; cycle < 3 && w.hit() === undefined; cycle++) {
+      const a = await heldIsolate(64, true);
+      await wait(40); // B, idle, is read after A's growth
+      b.busy(true);
+      disposeIsolate(a.isolate, { bytes: 64 * MB, forgive: () => {} });
+      physical = 9 * MB;
+      await a.freed;
+      await wait(40);
+      b.busy(false);
+      await wait(40);
+      // B regrows 27 MB: real memory (another isolate's, never disposed here) that B's reading then explains.
+      b.busy(true);
+      regrown.push((await heldIsolate(27, false)).isolate);
+      physical = 36 * MB;
+      await wait(40);
+      b.busy(false);
+      await wait(40);
+    }
+    expect(w.hit()).toBeUndefined();
+    watchdog.close();
+    for (const isolate of regrown) isolate.dispose();
+  });
+
   it('reports an isolate that isolated-vm disposed on its own as lost', async () => {
     const watchdog = new Watchdog(5);
     const isolate = new ivm.Isolate({ memoryLimit: 64 });
@@ -246,3 +305,54 @@ describe('Watchdog', () => {
     watchdog.close();
   });
 });
+
+const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * A real isolate that holds `mb` 1 MB arrays, and spins if `running`. `freed` settles once resident memory outside the host heap
+ * has fallen back after its disposal (its thread frees the heap after `dispose` returns).
+ */
+async function heldIsolate(mb: number, running: boolean) {
+  const isolate = new ivm.Isolate({ memoryLimit: 512 });
+  const context = await isolate.createContext();
+  const before = offHostMemory();
+  const run = context
+    .eval(
+      `globalThis.keep = []; for (let i = 0; i < ${2 * mb}; i++) keep.push(new Array(1 << 16).fill(i + 0.5)); ${running ? 'for (;;) {}' : ''}`,
+    )
+    .catch(() => {});
+  for (let i = 0; i < 500 && offHostMemory() - before < (mb - 4) * (1 << 20); i++) await wait(10);
+  const freed = (async () => {
+    await run;
+    for (let i = 0; i < 100 && offHostMemory() - before > 8 * (1 << 20); i++) await wait(10);
+  })();
+  return { isolate, freed };
+}
+
+/**
+ * A stand-in isolate of `physical()` bytes whose heap reading waits while it is busy, as isolated-vm's does; its
+ * CPU time advances each time it is made busy.
+ */
+function standIn(physical: () => number) {
+  let cpu = 0;
+  let busy = false;
+  let answer: (() => void) | undefined;
+  const stats = () => ({ used_heap_size: physical(), externally_allocated_size: 0, total_physical_size: physical() });
+  const isolate = {
+    isDisposed: false,
+    dispose() {},
+    get cpuTime() {
+      return BigInt(Math.round(cpu * 1e6));
+    },
+    getHeapStatistics: () =>
+      busy ? new Promise((resolve) => (answer = () => resolve(stats()))) : Promise.resolve(stats()),
+  } as unknown as ivm.Isolate;
+  return {
+    isolate,
+    busy(now: boolean) {
+      busy = now;
+      if (now) cpu += 5;
+      else answer?.();
+    },
+  };
+}
