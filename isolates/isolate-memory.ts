@@ -53,9 +53,10 @@ let lastOutside: number | undefined;
 let released = 0;
 
 /**
- * Debits falls of off-host memory since the last reading to pending releases: recorded heaps first, oldest
- * first, then unread growth. The order matters to an attacker: a fall debited to unread growth forgives the
- * agents watched while it grew, so it gets only what no recorded heap can explain.
+ * Debits falls of off-host memory since the last reading to pending releases, newest first (a heap goes back soon
+ * after its disposal; an older release still pending is mostly memory the allocator kept, and taking falls for it
+ * first left a parent charged for its killed children's heaps: a benign parent ended E_QUOTA in CI), and within one
+ * release its recorded heap before its unread growth, whose fall forgives someone.
  */
 function settle(outside: number): void {
   const fall = lastOutside === undefined ? 0 : lastOutside - outside;
@@ -63,16 +64,16 @@ function settle(outside: number): void {
   if (fall <= 0 || releases.length === 0) return;
   expire(performance.now());
   let left = fall;
-  for (const part of ['recorded', 'unread'] as const) {
-    for (const release of releases) {
-      if (left === 0) return;
-      const bytes = Math.min(left, release[part]);
-      release[part] -= bytes;
-      left -= bytes;
-      explained -= bytes;
-      released += bytes;
-      if (part === 'unread' && bytes > 0) release.forgive(bytes);
-    }
+  for (let i = releases.length - 1; i >= 0 && left > 0; i--) {
+    const release = releases[i] as Release;
+    const recorded = Math.min(left, release.recorded);
+    const unread = Math.min(left - recorded, release.unread);
+    release.recorded -= recorded;
+    release.unread -= unread;
+    left -= recorded + unread;
+    explained -= recorded + unread;
+    released += recorded + unread;
+    if (unread > 0) release.forgive(unread);
   }
 }
 
@@ -172,10 +173,13 @@ export function disposeIsolate(isolate: ivm.Isolate, unread?: Unread): void {
   lastOutside = after;
   const size = sizes.get(isolate) ?? 0;
   sizes.delete(isolate);
-  const fell = Math.min(size, Math.max(0, before - after));
-  explained -= fell;
-  const recorded = size - fell;
-  const bytes = unread?.bytes ?? 0;
+  const fell = Math.max(0, before - after);
+  const fellRecorded = Math.min(size, fell);
+  const fellUnread = Math.min(unread?.bytes ?? 0, fell - fellRecorded);
+  explained -= fellRecorded + fellUnread;
+  if (fellUnread > 0) unread?.forgive(fellUnread);
+  const recorded = size - fellRecorded;
+  const bytes = (unread?.bytes ?? 0) - fellUnread;
   const now = performance.now();
   expire(now);
   if (recorded > 0 || bytes > 0) {

@@ -241,8 +241,8 @@ describe('Watchdog', () => {
     // reached V8's own limit: catastrophic OOM, the host wedged. Here A holds 64 MB of arrays (large objects, each
     // its own mapping, unmapped when freed) and spins; B grows 16 MB of arrays (22-30 MB of resident memory with
     // their garbage), A is disposed as the kernel disposes a busy isolate (its 64 MB unread, nobody to forgive: the
-    // Map bomb started after the dictionary's end), then B grows 20 more (28-38 MB) under a 48 MB limit. The fall of
-    // A's heap hid B's first arrays.
+    // Map bomb started after the dictionary's end), then B grows 20 MB more (28-38 MB) under a 48 MB limit. The fall
+    // of A's heap hid B's first arrays.
     const MB = 1 << 20;
     const grow = (mb: number) => `for (let i = 0; i < ${2 * mb}; i++) keep.push(new Array(1 << 16).fill(i + 0.5));`;
     const spin = (ms: number) => `{ const end = Date.now() + ${ms}; while (Date.now() < end) {} }`;
@@ -282,7 +282,7 @@ describe('Watchdog', () => {
       await wait(40);
       b.busy(false);
       await wait(40);
-      // B regrows 27 MB: real memory (another isolate's, never disposed here) that B's reading then explains.
+      // B regrows 27 MB: real memory (another isolate's, kept until the end) that B's reading then explains.
       b.busy(true);
       regrown.push((await heldIsolate(27, false)).isolate);
       physical = 36 * MB;
@@ -309,8 +309,9 @@ describe('Watchdog', () => {
 const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * A real isolate that holds `mb` 1 MB arrays, and spins if `running`. `freed` settles once resident memory outside the host heap
- * has fallen back after its disposal (its thread frees the heap after `dispose` returns).
+ * A real isolate that holds `mb` MB in 512 KB arrays (large objects: each its own mapping, unmapped when freed), and
+ * spins if `running`. `freed` settles once resident memory outside the host heap has fallen back after its disposal
+ * (its thread frees the heap after `dispose` returns), or after a second.
  */
 async function heldIsolate(mb: number, running: boolean) {
   const isolate = new ivm.Isolate({ memoryLimit: 512 });
