@@ -23,7 +23,13 @@ export const consoleSyscall = defineSyscall({
   run(session: AgentSession, [level, text], attempt: Attempt) {
     attempt.describe('console.log', level, null, session.label, false);
     attempt.begin();
-    session.services.emit({ type: 'log', agent: session.id, text: text.slice(0, MAX_LOG_CHARS), level });
+    session.services.emit({
+      type: 'log',
+      agent: session.id,
+      text: text.slice(0, MAX_LOG_CHARS),
+      level,
+      label: session.label,
+    });
     return undefined;
   },
 });

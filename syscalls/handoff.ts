@@ -22,7 +22,7 @@ export const handoffSyscall = defineSyscall({
     z.strictObject({ to: z.string().min(1).max(64), task: z.unknown().optional(), caps: capRequestsSchema.optional() }),
   ]),
   async run(session: AgentSession, [request], attempt: Attempt) {
-    attempt.describe('agent.handoff', request.to, request, session.label, false);
+    attempt.describe('agent.handoff', request.to, request, session.label);
     attempt.begin();
     const processes = session.services.processes;
     const id = processes.spawn(session, {

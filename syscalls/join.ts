@@ -19,7 +19,7 @@ export const joinSyscall = defineSyscall({
   },
   args: z.tuple([z.string().min(1).max(64), z.union([z.null(), z.strictObject({ handle: z.boolean().optional() })])]),
   async run(session: AgentSession, [id, options], attempt: Attempt) {
-    attempt.describe('agent.join', id, null, session.label, false);
+    attempt.describe('agent.join', id, null, session.label);
     attempt.begin();
     const { result, label } = await session.services.processes.join(session, id);
     if (result.ok && options?.handle === true)

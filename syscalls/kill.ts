@@ -13,7 +13,7 @@ export const killSyscall = defineSyscall({
   },
   args: z.tuple([z.string().min(1).max(64)]),
   run(session: AgentSession, [id], attempt: Attempt) {
-    attempt.describe('agent.kill', id, null, session.label, false);
+    attempt.describe('agent.kill', id, null, session.label);
     attempt.begin();
     session.services.processes.kill(session, id);
     return undefined;

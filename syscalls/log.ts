@@ -21,7 +21,7 @@ export const logSyscall = defineSyscall({
       .map((value) => (typeof value === 'string' ? value : JSON.stringify(value)))
       .join(' ')
       .slice(0, MAX_LOG_CHARS);
-    session.services.emit({ type: 'log', agent: session.id, text });
+    session.services.emit({ type: 'log', agent: session.id, text, label: session.label });
     return undefined;
   },
 });

@@ -21,7 +21,9 @@ export const spawnSyscall = defineSyscall({
   args: z.tuple([childRequestSchema]),
   run(session: AgentSession, [request], attempt: Attempt) {
     const what = request.program ?? 'inline code';
-    attempt.describe('agent.spawn', what, request, session.label, false);
+    // A program name is the agent's own text (a secret-labelled agent can spell its secret in it), as ids in
+    // join and kill are: stored as a digest under `secret`, like any resource.
+    attempt.describe('agent.spawn', what, request, session.label, request.program !== undefined);
     attempt.begin();
     return session.services.processes.spawn(session, request as ChildRequest);
   },

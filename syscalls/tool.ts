@@ -83,7 +83,15 @@ export const toolSyscall = defineSyscall({
           tenant: session.tenant,
         };
         const sourcesFor = (resource: string) => session.services.labels.sourceTags(tool, resource);
-        prepared = createToolContext(session.services.toolEnv, caller, use, callLabel, sourcesFor, attempt);
+        prepared = createToolContext(
+          session.services.toolEnv,
+          caller,
+          use,
+          callLabel,
+          sourcesFor,
+          attempt,
+          options?.handle === true ? undefined : session.services.maxPayloadBytes,
+        );
       } catch (error) {
         ended();
         throw error;

@@ -7,6 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Stats } from 'node:fs';
 import { type FileHandle, open, opendir, rename, unlink } from 'node:fs/promises';
 import { KernelError } from '../runtime/core/errors.js';
+import type { LabelStore } from '../runtime/tool-use/tool-contract.js';
 import {
   CREATE_FLAGS,
   childPath,
@@ -24,11 +25,10 @@ import {
 
 const READ_CHUNK = 64 * 1024;
 
-/** A regular file read whole: its bytes, permission bits, and SHA-256. */
+/** A regular file read whole: its bytes and permission bits. */
 export interface ReadResult {
   readonly bytes: Buffer;
   readonly mode: number;
-  readonly digest: string;
 }
 
 /**
@@ -50,7 +50,7 @@ export async function readRegular(
   try {
     const stats = await handle.stat();
     const bytes = await readCapped(handle, max, signal);
-    return bytes === undefined ? undefined : { bytes, mode: stats.mode & 0o777, digest: sha256(bytes) };
+    return bytes === undefined ? undefined : { bytes, mode: stats.mode & 0o777 };
   } finally {
     await handle.close();
   }
@@ -75,6 +75,11 @@ async function readCapped(handle: FileHandle, max: number, signal: AbortSignal):
  * Replaces `name` in `dir` with `bytes`: a fresh temporary file in the same directory (O_EXCL, no-follow,
  * verified), mode set before any byte is written, fsync, rename over the target, fsync of the directory. A
  * reader sees the old file or the new one, never a part. `mode` undefined leaves the process umask's default.
+ *
+ * The temporary file is an entry of `dir` while it exists, with the new bytes' size: a listing, a stat or a
+ * directory delete sees it. With `label` it is kept in `labels` under that label before it exists and forgotten
+ * once it is gone (a clean listing saw a labelled writer's temporary file, and its size, unlabelled); one left
+ * behind by a crash keeps it.
  */
 export async function writeAtomic(
   tool: string,
@@ -83,11 +88,22 @@ export async function writeAtomic(
   name: string,
   bytes: Uint8Array,
   mode: number | undefined,
+  labels?: { readonly store: LabelStore; readonly label: readonly string[] },
 ): Promise<void> {
   const temp = `.isokernel-${randomBytes(8).toString('hex')}.tmp`;
-  const handle = await open(entryPath(dir, temp), CREATE_FLAGS, mode === undefined ? 0o666 : 0o600);
+  const kept = labels !== undefined && labels.label.length > 0 ? labels : undefined;
+  const tempPath = childPath(dir.path, temp);
+  if (kept !== undefined) await kept.store.raise(tempPath, kept.label);
+  let handle: FileHandle;
+  try {
+    handle = await open(entryPath(dir, temp), CREATE_FLAGS, mode === undefined ? 0o666 : 0o600);
+  } catch (error) {
+    await kept?.store.set(tempPath, []).catch(() => undefined);
+    throw error;
+  }
   let isOpen = true;
   let placed = false;
+  let gone = false;
   try {
     await verifyOpened(tool, handle, childPath(dir.path, temp), given);
     // setuid/setgid/sticky are dropped: agent-written bytes must never inherit privileges.
@@ -98,9 +114,17 @@ export async function writeAtomic(
     await handle.close();
     await rename(entryPath(dir, temp), entryPath(dir, name));
     placed = true;
+    gone = true;
   } finally {
     if (isOpen) await handle.close();
-    if (!placed) await unlink(entryPath(dir, temp)).catch(() => undefined);
+    if (!placed) {
+      gone = await unlink(entryPath(dir, temp)).then(
+        () => true,
+        () => false,
+      );
+    }
+    // Forgetting a name that no longer exists is tidying: a store that refuses it keeps a tag for nothing.
+    if (gone) await kept?.store.set(tempPath, []).catch(() => undefined);
   }
   await dir.handle.sync();
 }

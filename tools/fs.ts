@@ -87,6 +87,12 @@ export const DEFAULT_MAX_READ_BYTES = 10 * 1024 * 1024;
 export const DEFAULT_MAX_WRITE_BYTES = 10 * 1024 * 1024;
 /** Default for `FsToolsOptions.maxListEntries`. */
 export const DEFAULT_MAX_LIST_ENTRIES = 1000;
+/**
+ * Calls of each fs tool one agent tree may have running at once (Tool.maxInFlight): a read holds up to
+ * maxReadBytes twice over (the bytes and their text), a listing its entries, and their work on the kernel's
+ * threads is not metered while it runs.
+ */
+export const FS_MAX_IN_FLIGHT = 4;
 // V8 strings top out below 1 GiB, so a larger cap could never be reached and only hides a typo.
 const MAX_BYTES_CAP = 1024 * 1024 * 1024;
 
@@ -241,6 +247,7 @@ export function createFsTools(given: FsToolsOptions): Tool[] {
   return [
     defineTool({
       name: 'fs.read',
+      maxInFlight: FS_MAX_IN_FLIGHT,
       ...OBSERVES_PATH,
       description: 'Reads a file: { content } for UTF-8 text, otherwise { content_base64 }.',
       input: z.strictObject({ path: PATH, encoding: z.enum(['auto', 'utf8', 'base64']).optional() }),
@@ -250,6 +257,7 @@ export function createFsTools(given: FsToolsOptions): Tool[] {
     }),
     defineTool({
       name: 'fs.write',
+      maxInFlight: FS_MAX_IN_FLIGHT,
       ...OBSERVES_PATH,
       description: 'Writes a file atomically from content (UTF-8) or content_base64; mkdirs creates parents.',
       input: z
@@ -273,6 +281,7 @@ export function createFsTools(given: FsToolsOptions): Tool[] {
     }),
     defineTool({
       name: 'fs.delete',
+      maxInFlight: FS_MAX_IN_FLIGHT,
       ...OBSERVES_SUBTREE,
       description: 'Deletes a file or an empty directory.',
       input: z.strictObject({ path: PATH }),
@@ -283,6 +292,7 @@ export function createFsTools(given: FsToolsOptions): Tool[] {
     }),
     defineTool({
       name: 'fs.list',
+      maxInFlight: FS_MAX_IN_FLIGHT,
       ...OBSERVES_SUBTREE,
       description: 'Lists a directory: entries with name, type (file, dir, symlink, other) and size.',
       input: z.strictObject({ path: PATH }),
@@ -292,6 +302,7 @@ export function createFsTools(given: FsToolsOptions): Tool[] {
     }),
     defineTool({
       name: 'fs.stat',
+      maxInFlight: FS_MAX_IN_FLIGHT,
       ...OBSERVES_SUBTREE,
       description: 'Describes a path without following it: type, size, mode and mtimeMs.',
       input: z.strictObject({ path: PATH }),
@@ -312,24 +323,48 @@ async function readTool(
   const tool = 'fs.read';
   const target = fileTarget(tool, config, args.path);
   // The kept label is read before the bytes as well as after: a write that replaces the file and its label
-  // between the two would otherwise leave the bytes read here with only the new writer's label.
-  await taintWithFile(ctx, target.path);
-  const bytes = await withParent(tool, target, false, async (dir, name) => {
-    const seen = await lstatEntry(dir, name);
-    if (seen === undefined) throw notFound(tool, target.given);
-    const read = await readRegular(tool, target.given, dir, name, seen, config.maxReadBytes, ctx.signal);
-    if (read === undefined) throw tooLarge(tool, target.given, 'the read limit', config.maxReadBytes);
-    return read.bytes;
-  });
-  // Whatever was written here carried its writer's label; the reader inherits it.
-  await taintWithFile(ctx, target.path);
-  if (args.encoding === 'base64') return { content_base64: bytes.toString('base64') };
-  const text = utf8(bytes);
-  if (text !== undefined) return { content: text };
-  if (args.encoding === 'utf8') {
-    throw new KernelError('E_BAD_ARG', `${tool}: ${quote(target.given)} is not UTF-8 text; use encoding "base64"`);
+  // between the two would otherwise leave the bytes read here with only the new writer's label. Before, it is
+  // the whole path's: a failure says what is above the file (a labelled writer's file where a directory is
+  // asked for answers "not a directory", its absence "does not exist"), and the call's taints cover its error.
+  await taintWithPath(ctx, target);
+  let release = (): void => {};
+  try {
+    let bytes: Buffer;
+    try {
+      bytes = await withParent(tool, target, false, async (dir, name) => {
+        const seen = await lstatEntry(dir, name);
+        if (seen === undefined) throw notFound(tool, target.given);
+        // A file larger than the reply may be can only be refused once read, encoded and measured: tens of
+        // milliseconds of kernel time per call that no agent was charged (a burst of reads of a 10 MiB file
+        // held 2 GB and stalled the kernel for seconds). Its size says so now.
+        const cap = ctx.maxResultBytes;
+        if (cap !== undefined && seen.isFile() && seen.size > cap) {
+          throw new KernelError(
+            'E_TOOL_FAILED',
+            `${tool}: ${quote(target.given)} is larger than a result may be (${cap} bytes); read it with { handle: true }`,
+          );
+        }
+        // The bytes, and the text made of them, are the caller's memory while the call runs.
+        release = ctx.hold(2 * Math.min(seen.size, config.maxReadBytes));
+        const read = await readRegular(tool, target.given, dir, name, seen, config.maxReadBytes, ctx.signal);
+        if (read === undefined) throw tooLarge(tool, target.given, 'the read limit', config.maxReadBytes);
+        return read.bytes;
+      });
+    } finally {
+      // Whatever was written here carried its writer's label; the reader inherits it, failed or not (a write that
+      // replaced the file while it was opened decided that failure).
+      await taintWithFile(ctx, target.path);
+    }
+    if (args.encoding === 'base64') return { content_base64: bytes.toString('base64') };
+    const text = utf8(bytes);
+    if (text !== undefined) return { content: text };
+    if (args.encoding === 'utf8') {
+      throw new KernelError('E_BAD_ARG', `${tool}: ${quote(target.given)} is not UTF-8 text; use encoding "base64"`);
+    }
+    return { content_base64: bytes.toString('base64') };
+  } finally {
+    release();
   }
-  return { content_base64: bytes.toString('base64') };
 }
 
 async function writeTool(
@@ -398,7 +433,7 @@ async function writeTool(
     // old label and the new together, so a read in between gets both (it reads the label after the bytes). A
     // write that fails after this keeps the joined label: over-tainting, never under.
     await config.changes.raise(ctx.labels, target.path, ctx.label);
-    await writeAtomic(tool, target.given, dir, name, bytes, previous?.mode);
+    await writeAtomic(tool, target.given, dir, name, bytes, previous?.mode, { store: ctx.labels, label: ctx.label });
     return { path: target.path, bytes: bytes.length, recordId };
   }
 }
@@ -424,8 +459,19 @@ async function deleteTool(
     deleted = true;
     return result;
   } finally {
-    // Forgotten only when no other change overlapped: a write that renamed after the unlink left its bytes.
-    await config.changes.end(target.path, deleted ? () => ctx.labels.set(target.path, []) : undefined);
+    // Then the path keeps the deleter's label alone (the file's own is gone with it): an unlabelled delete
+    // forgets it. Only when no other change overlapped: a write that renamed after the unlink left its bytes.
+    await config.changes.end(target.path, deleted ? () => ctx.labels.set(target.path, ctx.label) : undefined);
+  }
+
+  // That the entry no longer exists is what the deleter decided: a labelled agent deleting a clean file or not
+  // spells a bit, which a clean reader's E_NOT_FOUND, or a listing without the entry, carried unlabelled. So the
+  // deleter's label is kept for the path and for what its directory no longer holds: just before the effect (a
+  // store too full to keep them refuses the delete), after every check that may refuse it and after the undo
+  // record took the path's own label (kept earlier, a refused delete left a clean tree labelled for good).
+  async function keepDeleterLabel(): Promise<void> {
+    await config.changes.raise(ctx.labels, target.path, ctx.label);
+    if (ctx.label.length > 0) await ctx.labels.raise(removedFromKey(parentOf(target.path)), ctx.label);
   }
 
   function deleteIn(): Promise<{ path: string; recordId: string }> {
@@ -443,6 +489,7 @@ async function deleteTool(
         const data: FsUndoData = { v: 1, op: 'deleted-dir', path: target.path, mode: seen.mode & 0o777, label };
         recordId = await ctx.saveUndo({ action: 'fs.write', resource: target.path, data });
         ctx.signal.throwIfAborted();
+        await keepDeleterLabel();
         try {
           await rmdir(entryPath(dir, name));
         } catch (error) {
@@ -456,6 +503,7 @@ async function deleteTool(
         const data: FsUndoData = { v: 1, op: 'deleted-file', path: target.path, blob, mode: previous.mode, label };
         recordId = await ctx.saveUndo({ action: 'fs.write', resource: target.path, data });
         ctx.signal.throwIfAborted();
+        await keepDeleterLabel();
         await unlinkSame(tool, target.given, dir, name, seen);
       }
       return { path: target.path, recordId };
@@ -476,6 +524,11 @@ async function listTool(
 ): Promise<{ path: string; entries: ListEntry[]; truncated: boolean }> {
   const tool = 'fs.list';
   const target = locate(tool, config.roots, args.path, config.excluded);
+  // Whether the directory exists and is one was decided by whoever made it and what is above it (a labelled
+  // `mkdirs` keeps its label on every directory it made): success or failure carries their labels.
+  await taintWithPath(ctx, target);
+  // So was what is no longer in it.
+  ctx.taint(await ctx.labels.get(removedFromKey(target.path)));
   const self = await openDir(tool, target, target.parts.length);
   const entries: ListEntry[] = [];
   const tags = new Set<string>();
@@ -484,12 +537,15 @@ async function listTool(
     for await (const dirent of await opendir(`/proc/self/fd/${self.handle.fd}`)) {
       ctx.signal.throwIfAborted();
       if (entries.length === config.maxListEntries) {
+        // Which entries make the cut, and that there are more, depends on the ones not listed: their labels
+        // are not read, so the listing takes every kept tag (as taintWithEntries does).
         truncated = true;
+        ctx.taint(await ctx.labels.all());
         break;
       }
       const stats = await lstatEntry(self, dirent.name);
       if (stats === undefined) continue;
-      entries.push({ name: dirent.name, type: kindOf(stats), size: stats.size });
+      entries.push({ name: dirent.name, type: kindOf(stats), size: contentMeta(stats).size });
       // Names are chosen by writers, so a listing carries the labels of what it lists.
       for (const tag of await ctx.labels.get(childPath(self.path, dirent.name))) tags.add(tag);
     }
@@ -497,7 +553,7 @@ async function listTool(
     await self.handle.close();
   }
   ctx.taint([...tags]);
-  await taintWithFile(ctx, undefined);
+  await taintWithFile(ctx, target.path);
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return { path: target.path, entries, truncated };
 }
@@ -509,32 +565,40 @@ async function statTool(
 ): Promise<{ path: string; type: ListEntry['type']; size: number; mode: number; mtimeMs: number }> {
   const tool = 'fs.stat';
   const target = locate(tool, config.roots, args.path, config.excluded);
-  // Before the lstat as well as after, as for a read: a write in between replaces the label.
-  await taintWithFile(ctx, target.path);
+  // Before the lstat as well as after, as for a read: a write in between replaces the label. Before, the whole
+  // path's, as for a read: a failure tells what is above the entry.
+  await taintWithPath(ctx, target);
   let stats: Stats;
-  if (target.parts.length === 0) {
-    const self = await openDir(tool, target, 0);
-    try {
-      stats = await self.handle.stat();
-    } finally {
-      await self.handle.close();
+  try {
+    if (target.parts.length === 0) {
+      const self = await openDir(tool, target, 0);
+      try {
+        stats = await self.handle.stat();
+      } finally {
+        await self.handle.close();
+      }
+    } else {
+      stats = await withParent(tool, target, false, async (dir, name) => {
+        const found = await lstatEntry(dir, name);
+        if (found === undefined) throw notFound(tool, target.given);
+        return found;
+      });
     }
-  } else {
-    stats = await withParent(tool, target, false, async (dir, name) => {
-      const found = await lstatEntry(dir, name);
-      if (found === undefined) throw notFound(tool, target.given);
-      return found;
-    });
+  } finally {
+    // Size and times reveal something of the content, so they carry its label; a failure carries it too.
+    await taintWithFile(ctx, target.path);
   }
-  // Size and times reveal something of the content, so they carry its label.
-  await taintWithFile(ctx, target.path);
-  return {
-    path: target.path,
-    type: kindOf(stats),
-    size: stats.size,
-    mode: stats.mode & 0o7777,
-    mtimeMs: stats.mtimeMs,
-  };
+  const { size, mtimeMs } = contentMeta(stats);
+  return { path: target.path, type: kindOf(stats), size, mode: stats.mode & 0o7777, mtimeMs };
+}
+
+/**
+ * A file's size and modification time. A directory reports 0 for both: they change with the entries writers of
+ * any label made or removed in it (a labelled writer's files grew a clean directory's size from 4096 to 20480
+ * bytes, and it stayed there after they were deleted), and no kept label covers what is no longer there.
+ */
+function contentMeta(stats: Stats): { size: number; mtimeMs: number } {
+  return stats.isDirectory() ? { size: 0, mtimeMs: 0 } : { size: stats.size, mtimeMs: stats.mtimeMs };
 }
 
 // ------------------------------------------------------------------------------------------------- undo
@@ -595,15 +659,16 @@ async function undoCall(config: FsConfig, tool: string, raw: unknown, uctx: Undo
         if (current === undefined) await makeDir(name, target, data.mode, labelMade);
       } else if (data.op === 'deleted-file') {
         if (current !== undefined && !uctx.force) throw changed();
-        await restoreFile(name, target, dir, entry, current, data.blob, data.mode, uctx);
+        await restoreFile(name, target, dir, entry, current, data, uctx);
       } else {
-        const same =
-          current?.isFile() === true &&
-          (await readRegular(name, target.given, dir, entry, current, digestLimit, uctx.signal))?.digest ===
-            data.written;
+        const read =
+          current?.isFile() === true
+            ? await readRegular(name, target.given, dir, entry, current, digestLimit, uctx.signal)
+            : undefined;
+        const same = read !== undefined && sha256(read.bytes) === data.written;
         if (!same && !uctx.force) throw changed();
         if (data.op === 'overwrote') {
-          await restoreFile(name, target, dir, entry, current, data.blob, data.mode, uctx);
+          await restoreFile(name, target, dir, entry, current, data, uctx);
         } else if (current !== undefined) {
           uctx.signal.throwIfAborted();
           await unlinkSame(name, target.given, dir, entry, current);
@@ -632,10 +697,10 @@ async function restoreFile(
   dir: OpenDir,
   name: string,
   current: Stats | undefined,
-  blob: string,
-  mode: number,
+  saved: { readonly blob: string; readonly mode: number; readonly label: readonly string[] },
   uctx: UndoContext,
 ): Promise<void> {
+  const { blob, mode, label } = saved;
   // Even a forced undo only ever replaces a regular file: never a directory, a link or a device.
   if (current !== undefined) requireRegular(tool, target.given, current);
   const bytes = await uctx.blobs.get(blob);
@@ -643,7 +708,7 @@ async function restoreFile(
     throw new KernelError('E_TOOL_FAILED', `${tool}: the saved content of ${quote(target.given)} is missing`);
   }
   uctx.signal.throwIfAborted();
-  await writeAtomic(tool, target.given, dir, name, bytes, mode);
+  await writeAtomic(tool, target.given, dir, name, bytes, mode, { store: uctx.labels, label });
 }
 
 async function makeDir(
@@ -690,10 +755,11 @@ async function taintWithPath(ctx: ToolContext, target: FsTarget): Promise<void> 
  * succeeds only while there are none. The labels of the entries directly in it are enough: the outcome
  * depends on which of them exist, never on what is deeper (a subdirectory is an entry whether or not it is
  * empty), and an entry's own label covers whoever made it (a labelled `mkdirs` raises it; proc's writes are
- * untracked, joined by taintWithPath). Past `maxListEntries` entries it takes every kept tag instead of
- * walking an unbounded directory.
+ * untracked, joined by taintWithPath); what labelled agents deleted from it is kept apart (`removedFromKey`).
+ * Past `maxListEntries` entries it takes every kept tag instead of walking an unbounded directory.
  */
 async function taintWithEntries(ctx: ToolContext, config: FsConfig, tool: string, target: FsTarget): Promise<void> {
+  ctx.taint(await ctx.labels.get(removedFromKey(target.path)));
   const self = await openDir(tool, target, target.parts.length);
   try {
     let count = 0;
@@ -708,6 +774,19 @@ async function taintWithEntries(ctx: ToolContext, config: FsConfig, tool: string
   } finally {
     await self.handle.close();
   }
+}
+
+/**
+ * The LabelStore key of what labelled agents deleted from the directory `dir`: an entry's absence is their
+ * decision, and listing the directory (or deleting it, which succeeds only once it is empty) observes it. Not a
+ * path (paths start with '/'), so no file's key collides with it.
+ */
+function removedFromKey(dir: string): string {
+  return `removed-from:${dir}`;
+}
+
+function parentOf(path: string): string {
+  return path.slice(0, path.lastIndexOf('/')) || '/';
 }
 
 /** Locates a path that must name a file (not a root), for read and write. */

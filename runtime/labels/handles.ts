@@ -23,13 +23,13 @@ export interface HandleRef {
 
 export class HandleTable {
   readonly #entries = new Map<string, HandleEntry>();
-  readonly #hold: ((value: unknown) => void) | undefined;
+  readonly #hold: ((value: unknown, label: Label) => void) | undefined;
 
   /**
-   * `hold` charges a value the table is about to keep to its owner's memory (the value lives in the kernel's
-   * heap); it throws to refuse it.
+   * `hold` charges a value the table is about to keep, with its label, to its owner's memory (the value lives in
+   * the kernel's heap); it throws to refuse it.
    */
-  constructor(hold?: (value: unknown) => void) {
+  constructor(hold?: (value: unknown, label: Label) => void) {
     this.#hold = hold;
   }
 
@@ -39,7 +39,7 @@ export class HandleTable {
    */
   create(value: unknown, label: Label): HandleRef {
     if (this.#entries.size >= MAX_HANDLES) throw new KernelError('E_QUOTA', `more than ${MAX_HANDLES} handles`);
-    this.#hold?.(value);
+    this.#hold?.(value, label);
     const id = `h_${randomBytes(16).toString('base64url')}`;
     this.#entries.set(id, { value, label });
     return { [HANDLE_KEY]: id };

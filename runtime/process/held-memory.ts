@@ -1,4 +1,5 @@
 import { KernelError } from '../core/errors.js';
+import { EMPTY_LABEL, type Label } from '../labels/label.js';
 
 /**
  * Bytes the kernel keeps in its own heap on agents' behalf (docs/architecture.md §6). The watchdog measures
@@ -54,12 +55,14 @@ export class HeldMemoryPool {
 export class HeldMemory {
   readonly limit: number;
   readonly #pool: HeldMemoryPool;
-  readonly #exceeded: () => void;
+  readonly #exceeded: (observed: Label) => void;
   #held = 0;
   #released = false;
 
-  /** `exceeded` ends the agent (E_QUOTA memory_mb); it must not throw. */
-  constructor(pool: HeldMemoryPool, limit: number, exceeded: () => void) {
+  /**
+   * `exceeded` ends the agent (E_QUOTA memory_mb) after joining `observed` into its label; it must not throw.
+   */
+  constructor(pool: HeldMemoryPool, limit: number, exceeded: (observed: Label) => void) {
     this.#pool = pool;
     this.limit = limit;
     this.#exceeded = exceeded;
@@ -72,12 +75,14 @@ export class HeldMemory {
   /**
    * Charges `bytes` the kernel now holds for the agent. Throws KernelError E_QUOTA, holding nothing: with
    * 'quota exceeded: memory_mb' after ending the agent when its own limit would be crossed, or when the
-   * kernel's pool is full, or when the agent has already ended.
+   * kernel's pool is full, or when the agent has already ended. `observed` is the label of what decided `bytes`
+   * (a file's size, a result's): whether the agent ends depends on it, and its parent sees that end, so the
+   * agent's label takes it before it ends (joined after the kill, it came too late for the parent's `join`).
    */
-  hold(bytes: number): void {
+  hold(bytes: number, observed: Label = EMPTY_LABEL): void {
     if (this.#released) throw new KernelError('E_KILLED', 'the agent has ended');
     if (this.#held + bytes > this.limit) {
-      this.#exceeded();
+      this.#exceeded(observed);
       throw new KernelError('E_QUOTA', 'quota exceeded: memory_mb');
     }
     this.#pool.take(bytes);
@@ -85,8 +90,8 @@ export class HeldMemory {
   }
 
   /** `hold` of a value's estimated size (see estimateBytes); stops measuring once it is over the limit. */
-  holdValue(value: unknown): void {
-    this.hold(estimateBytes(value, this.limit - this.#held + 1));
+  holdValue(value: unknown, observed: Label = EMPTY_LABEL): void {
+    this.hold(estimateBytes(value, this.limit - this.#held + 1), observed);
   }
 
   /** Gives back `bytes` held earlier (a pending call settled). Never throws. */

@@ -128,7 +128,10 @@ export class ProcessTable implements ProcessControl {
       parent?.quota,
       {
         warn: (field, used, max) => this.#warn(session, field, used, max),
-        exceeded: (field) => this.#terminate(id, 'E_QUOTA', `quota exceeded: ${field}`),
+        exceeded: (field, observed) => {
+          session.label = joinLabels(session.label, observed);
+          this.#terminate(id, 'E_QUOTA', `quota exceeded: ${field}`);
+        },
       },
       () => session.label,
     );
@@ -137,9 +140,10 @@ export class ProcessTable implements ProcessControl {
       if (carried !== undefined && carried > 0) quota.used[field] = carried;
     }
     session.quota = quota;
-    session.held = new HeldMemory(this.#deps.held, spec.limits.memory_mb * MiB, () =>
-      this.#terminate(id, 'E_QUOTA', 'quota exceeded: memory_mb'),
-    );
+    session.held = new HeldMemory(this.#deps.held, spec.limits.memory_mb * MiB, (observed) => {
+      session.label = joinLabels(session.label, observed);
+      this.#terminate(id, 'E_QUOTA', 'quota exceeded: memory_mb');
+    });
     try {
       spec.grant(session);
     } catch (error) {
@@ -160,7 +164,7 @@ export class ProcessTable implements ProcessControl {
     if (parent !== undefined) {
       this.#outcomes.set(
         id,
-        result.then((settled) => ({ result: this.#buffered(parent, settled), label: session.label })),
+        result.then((settled) => ({ result: this.#buffered(parent, settled, session.label), label: session.label })),
       );
     }
     return { id, session, result };
@@ -168,11 +172,11 @@ export class ProcessTable implements ProcessControl {
 
   // A child's result waits in the kernel until its parent joins it or ends: the parent holds its bytes. A
   // result that does not fit ends the parent (its memory_mb) or, when the kernel's bound is full, is replaced
-  // by that refusal.
-  #buffered(parent: AgentSession, result: RunResult): RunResult {
+  // by that refusal. Whether the parent ends depends on the result's size: it carries the child's label.
+  #buffered(parent: AgentSession, result: RunResult, label: Label): RunResult {
     if (!result.ok || parent.held === undefined) return result;
     try {
-      parent.held.holdValue(result.value);
+      parent.held.holdValue(result.value, label);
       return result;
     } catch (error) {
       const code = error instanceof KernelError ? error.code : 'E_INTERNAL';
@@ -422,19 +426,20 @@ export class ProcessTable implements ProcessControl {
     }
     const entries = await metered(() => this.#deps.memory.list(session.namespace, '', 100_000));
     const memory = entries.map(([key, entry]) => [key, entry.value, [...entry.label]] as const);
+    // The restored agent starts from the counted quota use the body records, moved by descendants that may be
+    // labelled (a budget refused E_QUOTA tells how many children a labelled child made): the body's label joins
+    // theirs to the caller's. The memory entries keep their own labels, and the restored agent reads them as any
+    // agent does; the capability list is not restored (the current policy's is).
+    const carried = session.quota === undefined ? session.label : joinLabels(session.label, session.quota.observed());
     // The id is a function of everything the snapshot covers, so it carries all their labels (an id over a
-    // labelled PIN is an oracle for the PIN). The body keeps the caller's own label: the restored agent gets
-    // the memory entries with their labels, and reads them as any agent does.
-    let covered = session.label;
+    // labelled PIN is an oracle for the PIN), the remaining uses of the capabilities it lists included.
+    let covered = joinLabels(carried, authority.observedLabel(held.map((summary) => summary.id)));
     for (const [, entry] of entries) covered = joinLabels(covered, entry.label);
-    // So do the remaining uses and the counted quota use it records (both moved by descendants).
-    covered = joinLabels(covered, authority.observedLabel(held.map((summary) => summary.id)));
-    if (session.quota !== undefined) covered = joinLabels(covered, session.quota.observed());
     const used = session.quota?.used ?? emptyUse();
     const body: SnapshotBody = {
       program: { name: session.placement.program, id: codeId },
       capabilities,
-      label: [...session.label],
+      label: [...carried],
       usage: {
         tokens_in: used.tokens_in,
         tokens_out: used.tokens_out,

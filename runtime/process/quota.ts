@@ -19,8 +19,11 @@ export type QuotaUse = Record<CountedField, number>;
 /** What the kernel does when an agent's quota warns or is crossed. Both must not throw. */
 export interface QuotaHooks {
   warn(field: CountedField | 'wall_ms', used: number, limit: number): void;
-  /** The limit was crossed: the kernel kills the owning agent with E_QUOTA. */
-  exceeded(field: CountedField | 'wall_ms'): void;
+  /**
+   * The limit was crossed: the kernel kills the owning agent with E_QUOTA, its label joined with `observed`,
+   * the label of what decided the charge's amount (that the agent ended depends on it).
+   */
+  exceeded(field: CountedField | 'wall_ms', observed: Label): void;
 }
 
 /** A budget request an agent makes for a child: any subset of the limits. */
@@ -94,8 +97,9 @@ export class Quota {
    * Adds `amount` of `field` to this quota and every ancestor. Throws KernelError E_BAD_ARG for an amount
    * that is not a finite non-negative number (before anything is added, so NaN cannot poison a counter),
    * and E_QUOTA when this agent's own limit or an ancestor's is crossed (after `exceeded` has been called).
+   * `observed` is the label of what decided `amount` (a model's answer for its tokens).
    */
-  charge(field: CountedField, amount: unknown): void {
+  charge(field: CountedField, amount: unknown, observed: Label = EMPTY_LABEL): void {
     if (typeof amount !== 'number' || !Number.isFinite(amount) || amount < 0) {
       throw new KernelError('E_BAD_ARG', `charge of ${field} must be a finite non-negative number`);
     }
@@ -104,7 +108,7 @@ export class Quota {
     let crossed = false;
     for (let quota: Quota | undefined = this; quota !== undefined; quota = quota.parent) {
       quota.used[field] += amount;
-      if (quota.#check(field, quota.used[field])) crossed = true;
+      if (quota.#check(field, quota.used[field], observed)) crossed = true;
     }
     if (crossed) throw new KernelError('E_QUOTA', `quota exceeded: ${field}`);
   }
@@ -121,7 +125,7 @@ export class Quota {
     this.#marking();
     for (let quota: Quota | undefined = this; quota !== undefined; quota = quota.parent) {
       quota.used.children += 1;
-      quota.#check('children', quota.used.children);
+      quota.#check('children', quota.used.children, EMPTY_LABEL);
     }
   }
 
@@ -183,10 +187,11 @@ export class Quota {
   }
 
   // True when the limit is crossed. Hooks run at most once per field for warnings.
-  #check(field: CountedField | 'wall_ms', used: number, limit: number = this.limits[field]): boolean {
+  #check(field: CountedField | 'wall_ms', used: number, observed: Label): boolean {
+    const limit = this.limits[field];
     if (!Number.isFinite(limit)) return false;
     if (used > limit) {
-      this.#hooks.exceeded(field);
+      this.#hooks.exceeded(field, observed);
       return true;
     }
     if (used >= limit * this.limits.warn_at && !this.#warned.has(field)) {

@@ -28,8 +28,12 @@ export type LogLevel = 'log' | 'info' | 'warn' | 'error' | 'debug';
 export type KernelEvent =
   | { type: 'syscall'; agent: string; syscall: string; code: ErrorCode | null; refused: boolean }
   | { type: 'exit'; agent: string; result: RunResult }
-  /** `level` is set for console output (`console.warn` → 'warn'); absent for `sys.log`. */
-  | { type: 'log'; agent: string; text: string; level?: LogLevel }
+  /**
+   * `level` is set for console output (`console.warn` → 'warn'); absent for `sys.log`. `label` is the agent's
+   * label when it wrote the line: the text may spell anything it read, so a host that forwards logs anywhere
+   * checks it as a sink would.
+   */
+  | { type: 'log'; agent: string; text: string; level?: LogLevel; label: readonly string[] }
   | { type: 'catastrophe'; agent: string }
   | { type: 'spawn'; agent: string; parent: string | null; program: string }
   | { type: 'warn'; agent: string; limit: string; used: number; max: number };

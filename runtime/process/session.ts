@@ -114,7 +114,7 @@ export class AgentSession {
    */
   held: HeldMemory | undefined;
   /** Values kept in the kernel for this agent, each with its own label; each one's size is held. */
-  readonly handles = new HandleTable((value) => this.held?.holdValue(value));
+  readonly handles = new HandleTable((value, label) => this.held?.holdValue(value, label));
   /** Every syscall attempt, including refused and malformed ones. */
   syscalls = 0;
   /**

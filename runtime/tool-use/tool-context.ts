@@ -60,6 +60,7 @@ export function createToolContext(
   callLabel: Label,
   sourcesFor: (resource: string) => Label,
   attempt: Attempt,
+  maxResultBytes?: number,
 ): PreparedContext {
   let extra: Label = [];
   const ctx: ToolContext = {
@@ -68,6 +69,7 @@ export function createToolContext(
     label: callLabel,
     sources: sourcesFor(use.resource),
     inject: injectionFor(env, caller, use.action, use.resource, callLabel),
+    maxResultBytes,
     reauthorize(resource: string): Injection {
       if (parseResource(resource) === undefined) {
         throw new KernelError('E_BAD_ARG', `"${use.tool.name}": not a valid resource`);
@@ -105,7 +107,8 @@ export function createToolContext(
       const amounts = checkCharge(usage);
       for (const [field, amount] of amounts) {
         attempt.addUsage(field, amount);
-        caller.quota?.charge(field, amount);
+        // A charge past a limit ends the caller: that end depends on what decided the amount.
+        caller.quota?.charge(field, amount, joinLabels(joinLabels(callLabel, ctx.sources), extra));
       }
     },
     hold(bytes: number): () => void {
@@ -114,7 +117,8 @@ export function createToolContext(
       }
       const held = caller.held;
       if (held === undefined || bytes === 0) return noop;
-      held.hold(bytes);
+      // A hold past memory_mb ends the caller: that end depends on what the call has seen so far.
+      held.hold(bytes, joinLabels(joinLabels(callLabel, ctx.sources), extra));
       let kept = true;
       return () => {
         if (kept) held.release(bytes);

@@ -70,6 +70,12 @@ export interface ToolContext {
   /** Vault secrets bound to this call's action and resource. */
   readonly inject: Injection;
   /**
+   * The most bytes the result may take as the reply's JSON, or undefined when it stays in the kernel (a handle,
+   * or the host's own call). A result past it is refused after the tool returns; a tool that knows its result
+   * will be larger (a file's size) refuses before doing the work.
+   */
+  readonly maxResultBytes: number | undefined;
+  /**
    * Authorizes this call's action again for another resource (an HTTP redirect hop), debiting and auditing
    * like a fresh call, and returns the vault secrets bound to that resource. Throws KernelError when refused.
    */
@@ -82,14 +88,16 @@ export interface ToolContext {
   taint(tags: readonly string[]): void;
   /**
    * Charges usage to the calling agent and every ancestor before the result is returned. Throws KernelError
-   * E_BAD_ARG for a non-finite or negative amount, E_QUOTA when a limit is crossed (the agent is killed).
+   * E_BAD_ARG for a non-finite or negative amount, E_QUOTA when a limit is crossed (the agent is killed, its
+   * label first joined with the call's and its taints so far: the amount came from what the call saw).
    */
   charge(usage: ToolCharge): void;
   /**
    * Charges `bytes` this call keeps in the kernel's memory while it runs (a response body being read) to the
    * calling agent's memory_mb and the kernel's held-memory bound, and returns the function that gives them back
    * (call it when the bytes are dropped; later calls do nothing). Throws KernelError E_QUOTA when the agent's
-   * limit is crossed (the agent is ended) or the kernel's bound is full. Free for the host's own calls.
+   * limit is crossed (the agent is ended, its label first joined as for `charge`) or the kernel's bound is full.
+   * Free for the host's own calls.
    */
   hold(bytes: number): () => void;
   /** Saves how to undo the effect this call is about to make; resolves to the record id for rollback. */

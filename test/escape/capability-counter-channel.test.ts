@@ -163,4 +163,41 @@ describe('quota counters moved by a labelled child', () => {
     );
     expect(value).toEqual([[], 'sent', 'E_QUOTA']);
   });
+
+  // Red-team pass 30: a snapshot records the counted use, and the restored agent starts from it. The body kept
+  // only the caller's own label, so a parent that never read its labelled child forked itself and the fork,
+  // clean, counted the child's calls in what its budget refused.
+  const FORKING_PARENT = `export default async () => {
+    if ((await sys.restored()) === undefined) {
+      const echo = (await sys.caps()).find((c) => c.action === 'echo');
+      await sys.spawn({ program: 'spender', caps: [{ from: echo.id, max_uses: 10 }, { action: 'inbox', resource: 'inbox' }] });
+      await sys.tool('sleep', { ms: 400 });
+      return await sys.snapshot({ forked: true });
+    }
+    let learned = 'none';
+    try { await sys.spawn({ program: 'idle', budget: { tool_calls: 30 } }); } catch (e) { learned = e.code; }
+    const label = await sys.label();
+    try { await sys.tool('mail', { body: learned }); return [label, 'sent', learned]; }
+    catch (e) { return [label, e.code, learned]; }
+  }`;
+
+  async function forkAndProbe(k: Kernel): Promise<unknown> {
+    k.programs.add('idle', 'export default async () => 0');
+    const first = await k.run({ code: FORKING_PARENT });
+    if (!first.ok) throw new Error(first.error.message);
+    const restored = await (await k.restore(String(first.value), { limits: { tool_calls: 30 } })).result;
+    return restored.ok ? restored.value : restored.error;
+  }
+
+  it('a restored snapshot keeps the labels of the counted use it starts from', async () => {
+    const value = await forkAndProbe(counterKernel({ tool_calls: 30 }));
+    expect(value).toEqual([['email'], 'E_TAINT', 'E_QUOTA']);
+    expect(sent).toEqual([]);
+  });
+
+  it('benign twin: restored after an unlabelled child, the same probe is not labelled', async () => {
+    const k = counterKernel({ tool_calls: 30 });
+    k.programs.add('spender', `export default async () => { await sys.tool('echo', 1); }`);
+    expect(await forkAndProbe(k)).toEqual([[], 'sent', 'E_QUOTA']);
+  });
 });

@@ -59,6 +59,7 @@ export function testToolContext(
     inject?: (resource: string) => Injection;
     labels?: LabelStore;
     blobs?: MemoryBlobStore;
+    maxResultBytes?: number;
   } = {},
 ): TestToolContext {
   const abort = new AbortController();
@@ -75,6 +76,7 @@ export function testToolContext(
     label: options.label ?? [],
     sources: options.sources ?? [],
     inject: NO_INJECTION,
+    maxResultBytes: options.maxResultBytes,
     reauthorize(resource) {
       reauthorized.push(resource);
       if (options.allow !== undefined && !options.allow(resource)) {

@@ -16,6 +16,17 @@ afterEach(async () => {
   kernel = undefined;
 });
 
+/** A tool whose result is labelled `secret`. */
+function vaultGet(secret: string) {
+  return defineTool({
+    name: 'vault.get',
+    description: 'returns a secret',
+    input: z.undefined(),
+    labels: { source: ['secret'] },
+    run: () => secret,
+  });
+}
+
 function auditFile(): string {
   return join(mkdtempSync(join(tmpdir(), 'isokernel-audit-')), 'audit.jsonl');
 }
@@ -164,13 +175,7 @@ describe('secrets stay out of the log', () => {
         ],
       },
       tools: [
-        defineTool({
-          name: 'vault.get',
-          description: 'returns a secret',
-          input: z.undefined(),
-          labels: { source: ['secret'] },
-          run: () => 'sk-live-TOPSECRET',
-        }),
+        vaultGet('sk-live-TOPSECRET'),
         defineTool({
           name: 'web.get',
           description: 'pretends to fetch',
@@ -195,6 +200,49 @@ describe('secrets stay out of the log', () => {
     expect(text).not.toContain('TOPSECRET');
     const refused = readAuditRecords(file).filter((r) => r.code === 'E_TAINT');
     expect(refused.map((r) => r.resource)).toEqual([expect.stringMatching(/^redacted:sha256:[0-9a-f]{64}$/)]);
+  });
+
+  it('an id or program name a secret-labelled agent chooses is recorded as a digest (red-team pass 30)', async () => {
+    // join, kill, handoff and spawn name their target with the agent's own text: a labelled agent spelled its
+    // secret in names that do not exist, and both records of each call kept it in clear.
+    const file = auditFile();
+    kernel = testKernel({
+      audit: { file },
+      policy: { capabilities: [{ action: 'vault.get', resource: 'vault.get' }] },
+      tools: [vaultGet('TOPSECRET')],
+    });
+    const result = await kernel.run({
+      code: `export default async () => {
+        const key = await sys.tool('vault.get');
+        const codes = [];
+        for (const call of [() => sys.join('j' + key), () => sys.kill('k' + key), () => sys.handoff({ to: 'h' + key }),
+          () => sys.spawn({ program: 's' + key })]) {
+          try { await call(); } catch (e) { codes.push(e.code); }
+        }
+        return codes;
+      }`,
+    });
+    expect(result).toMatchObject({ ok: true, value: ['E_NOT_FOUND', 'E_NOT_FOUND', 'E_NOT_FOUND', 'E_NOT_FOUND'] });
+    await kernel.close();
+    kernel = undefined;
+    expect(readFileSync(file, 'utf8')).not.toContain('TOPSECRET');
+    const named = readAuditRecords(file).filter((r) => r.action.startsWith('agent.'));
+    expect(named).toHaveLength(8);
+    for (const record of named) expect(record.resource).toMatch(/^redacted:sha256:[0-9a-f]{64}$/);
+  });
+
+  it('benign twin: the same names from an unlabelled agent are kept as they are', async () => {
+    const file = auditFile();
+    kernel = testKernel({ audit: { file } });
+    await kernel.run({
+      code: `export default async () => {
+        for (const call of [() => sys.join('jx'), () => sys.spawn({ program: 'sx' })]) try { await call(); } catch {}
+      }`,
+    });
+    await kernel.close();
+    kernel = undefined;
+    const named = readAuditRecords(file).filter((r) => r.action.startsWith('agent.'));
+    expect(named.map((r) => r.resource)).toEqual(['jx', 'jx', 'sx', 'sx']);
   });
 });
 

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { AuditLog } from '../../runtime/audit/audit-log.js';
 import { CapabilityAuthority } from '../../runtime/capability/authority.js';
 import { SigningKey } from '../../runtime/capability/signing-key.js';
+import { makeLabel } from '../../runtime/labels/label.js';
 import { DEFAULT_LIMITS } from '../../runtime/process/limits.js';
 import type { KernelEvent } from '../../runtime/process/run-result.js';
 import { AgentSession } from '../../runtime/process/session.js';
@@ -76,5 +77,20 @@ describe('internal syscalls', () => {
     expect(logs).toHaveLength(1);
     expect(logs[0]).toMatchObject({ type: 'log', level: 'warn' });
     expect((logs[0] as { text: string }).text).toHaveLength(MAX_LOG_CHARS);
+  });
+
+  it("console and log events carry the agent's label: the text may spell what it read", () => {
+    const events: KernelEvent[] = [];
+    const s = session(events);
+    dispatch(s, 'log', JSON.stringify(['clean']));
+    s.label = makeLabel(['secret'], 'label');
+    dispatch(s, 'console', JSON.stringify(['log', 'PIN 4711']));
+    dispatch(s, 'log', JSON.stringify(['PIN 4711']));
+    const logs = events.filter((e) => e.type === 'log');
+    expect(logs.map((e) => [e.text, e.label])).toEqual([
+      ['clean', []],
+      ['PIN 4711', ['secret']],
+      ['PIN 4711', ['secret']],
+    ]);
   });
 });

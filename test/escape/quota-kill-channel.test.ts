@@ -1,0 +1,96 @@
+// Attack: learn labelled data from whether a clean child is ended for its quota. The child asks for something
+// whose size a labelled source decides (a file a labelled agent wrote, a model's answer counted in tokens); the
+// kernel charges it, the charge crosses the child's limit or not, and the clean parent reads which from `join`
+// and sends the bit to a sink that refuses the source's tag. The child's end depends on the labelled data, so
+// its outcome must carry the label: joined after the kill, it came too late for the parent's join (red-team
+// pass 31 sent the bit unlabelled through fs.read's memory hold).
+
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { createFsTools, defineTool, type Kernel } from '../../index.js';
+import { tempRootSuite } from '../helpers/fs-sandbox.js';
+import { ISOLATION_MODES, testKernel } from '../helpers/kernel.js';
+
+/** Holds a clean file as a handle, which leaves less of its memory_mb than the second file's bytes need. */
+const READS_TWO = `export default async () => {
+  await sys.tool('fs.read', { path: 'clean' }, { handle: true });
+  await sys.tool('fs.read', { path: 'sec' });
+}`;
+
+describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
+  const suite = tempRootSuite('isokernel-quota-kill-');
+
+  /** `pageTokens` is what the `page` tool (a web source) charges: the size of a labelled answer. */
+  function channelKernel(pageTokens: number): Kernel {
+    const page = defineTool({
+      name: 'page',
+      description: 'answers from the web, charged by its length',
+      input: z.strictObject({}),
+      labels: { source: ['web'] },
+      run: (_args, ctx) => {
+        ctx.charge({ tokens_in: pageTokens });
+        return 'ok';
+      },
+    });
+    const root = suite.root;
+    const kernel = testKernel({
+      isolation,
+      tools: [...createFsTools({ roots: [root] }), page],
+      policy: {
+        capabilities: [
+          { action: 'fs.read', resource: `${root}/**` },
+          { action: 'fs.write', resource: `${root}/**` },
+          { action: 'page', resource: 'page' },
+          { action: 'echo', resource: 'echo' },
+        ],
+        labels: { sinks: [{ tool: 'echo', arg: 'text', deny: ['web'] }] },
+      },
+    });
+    suite.kernel = kernel;
+    return kernel;
+  }
+
+  /** The clean parent: spawns `child` with `budget` and all its capabilities, joins it, sends what it learned. */
+  const PARENT = `export default async (budget) => {
+    const caps = (await sys.caps()).map((c) => ({ from: c.id }));
+    const id = await sys.spawn({ program: 'child', budget, caps });
+    let bit;
+    try { await sys.join(id); bit = 'ran'; } catch (e) { bit = e.code; }
+    const label = await sys.label();
+    try { await sys.tool('echo', { text: bit }); return { sent: bit, label }; }
+    catch (e) { return { refused: e.code, bit, label }; }
+  }`;
+
+  describe('quota kill channel', () => {
+    it("a memory kill decided by a labelled file's size carries the file's label", async () => {
+      const k = channelKernel(0);
+      await writeFile(join(suite.root, 'clean'), 'a'.repeat(3_500_000));
+      const writer = await k.run({
+        label: ['web'],
+        code: `export default () => sys.tool('fs.write', { path: 'sec', content: 'x'.repeat(900000) })`,
+      });
+      expect(writer.ok).toBe(true);
+      k.programs.add('child', READS_TWO);
+      const parent = await k.run({ code: PARENT, input: { memory_mb: 8 } });
+      expect(parent).toMatchObject({ ok: true, value: { refused: 'E_TAINT', bit: 'E_QUOTA', label: ['web'] } });
+    });
+
+    it('benign twin: a memory kill over clean files stays clean', async () => {
+      const k = channelKernel(0);
+      await writeFile(join(suite.root, 'clean'), 'a'.repeat(3_500_000));
+      await writeFile(join(suite.root, 'sec'), 'x'.repeat(900_000));
+      k.programs.add('child', READS_TWO);
+      const parent = await k.run({ code: PARENT, input: { memory_mb: 8 } });
+      expect(parent).toMatchObject({ ok: true, value: { sent: 'E_QUOTA', label: [] } });
+    });
+
+    it("a token kill decided by a labelled answer's length carries its label", async () => {
+      const k = channelKernel(5000);
+      k.programs.add('child', `export default async () => { await sys.tool('page', {}); }`);
+      const parent = await k.run({ code: PARENT, input: { tokens_in: 1000 } });
+      expect(parent).toMatchObject({ ok: true, value: { refused: 'E_TAINT', bit: 'E_QUOTA', label: ['web'] } });
+    });
+  });
+});
