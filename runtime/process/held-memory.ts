@@ -1,5 +1,5 @@
 import { KernelError } from '../core/errors.js';
-import { EMPTY_LABEL, type Label } from '../labels/label.js';
+import { EMPTY_LABEL, joinLabels, type Label } from '../labels/label.js';
 
 /**
  * Bytes the kernel keeps in its own heap on agents' behalf (docs/architecture.md §6). The watchdog measures
@@ -57,6 +57,12 @@ export class HeldMemory {
   readonly #pool: HeldMemoryPool;
   readonly #exceeded: (observed: Label) => void;
   #held = 0;
+  /**
+   * The join of what decided the sizes held so far. It only rises: what is held may include bytes a labelled
+   * source sized (a handle's value, a child's result) while the agent stays clean, and then any later hold,
+   * clean or not, crosses the limit or not because of them.
+   */
+  #label: Label = EMPTY_LABEL;
   #released = false;
 
   /**
@@ -82,11 +88,12 @@ export class HeldMemory {
   hold(bytes: number, observed: Label = EMPTY_LABEL): void {
     if (this.#released) throw new KernelError('E_KILLED', 'the agent has ended');
     if (this.#held + bytes > this.limit) {
-      this.#exceeded(observed);
+      this.#exceeded(joinLabels(this.#label, observed));
       throw new KernelError('E_QUOTA', 'quota exceeded: memory_mb');
     }
     this.#pool.take(bytes);
     this.#held += bytes;
+    if (observed.length > 0) this.#label = joinLabels(this.#label, observed);
   }
 
   /** `hold` of a value's estimated size (see estimateBytes); stops measuring once it is over the limit. */

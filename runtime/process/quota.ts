@@ -191,7 +191,9 @@ export class Quota {
     const limit = this.limits[field];
     if (!Number.isFinite(limit)) return false;
     if (used > limit) {
-      this.#hooks.exceeded(field, observed);
+      // The crossing depends on every use counted here: the descendants' that moved this counter too (a labelled
+      // child's syscalls ending its clean parent, or leaving a clean agent's own next charge over the limit).
+      this.#hooks.exceeded(field, joinLabels(observed, this.#movedBy));
       return true;
     }
     if (used >= limit * this.limits.warn_at && !this.#warned.has(field)) {

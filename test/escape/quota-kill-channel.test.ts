@@ -86,6 +86,46 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
       expect(parent).toMatchObject({ ok: true, value: { sent: 'E_QUOTA', label: [] } });
     });
 
+    it('a clean hold that crosses memory_mb because of labelled bytes held before carries their label', async () => {
+      const k = channelKernel(0);
+      await writeFile(join(suite.root, 'clean'), 'a'.repeat(3_500_000));
+      const writer = await k.run({
+        label: ['web'],
+        code: `export default () => sys.tool('fs.write', { path: 'sec', content: 'x'.repeat(900000) })`,
+      });
+      expect(writer.ok).toBe(true);
+      // Kept as a handle, the labelled file leaves the child clean; the clean read after it is what crosses.
+      k.programs.add(
+        'child',
+        `export default async () => {
+          await sys.tool('fs.read', { path: 'sec' }, { handle: true });
+          await sys.tool('fs.read', { path: 'clean' }, { handle: true });
+        }`,
+      );
+      const parent = await k.run({ code: PARENT, input: { memory_mb: 8 } });
+      expect(parent).toMatchObject({ ok: true, value: { refused: 'E_TAINT', bit: 'E_QUOTA', label: ['web'] } });
+    });
+
+    it("a labelled grandchild's syscalls that end its clean parent carry the grandchild's label", async () => {
+      const k = channelKernel(0);
+      k.programs.add(
+        'child',
+        `export default async () => {
+          const caps = (await sys.caps()).map((c) => ({ from: c.id }));
+          await sys.join(await sys.spawn({ program: 'leaf', caps }));
+        }`,
+      );
+      k.programs.add(
+        'leaf',
+        `export default async () => {
+          await sys.tool('page', {});
+          for (let i = 0; i < 400; i++) await sys.label();
+        }`,
+      );
+      const parent = await k.run({ code: PARENT, input: { syscalls: 100 } });
+      expect(parent).toMatchObject({ ok: true, value: { refused: 'E_TAINT', bit: 'E_QUOTA', label: ['web'] } });
+    });
+
     it("a token kill decided by a labelled answer's length carries its label", async () => {
       const k = channelKernel(5000);
       k.programs.add('child', `export default async () => { await sys.tool('page', {}); }`);
