@@ -493,8 +493,10 @@ async function deleteTool(
         try {
           await rmdir(entryPath(dir, name));
         } catch (error) {
-          if (errnoCode(error) === 'ENOTEMPTY') throw notEmpty(tool, target.given);
-          throw error;
+          if (errnoCode(error) !== 'ENOTEMPTY') throw error;
+          // An entry made since the scan above (a labelled write's temporary file) is what refused it.
+          await taintWithEntries(ctx, config, tool, target);
+          throw notEmpty(tool, target.given);
         }
       } else {
         const previous = await readRegular(tool, target.given, dir, name, seen, config.maxReadBytes, ctx.signal);
@@ -543,11 +545,15 @@ async function listTool(
         ctx.taint(await ctx.labels.all());
         break;
       }
+      // Names are chosen by writers, so a listing carries the labels of what it lists: read before the lstat as
+      // well as after, since a labelled write's temporary file has its label only while it exists (forgotten once
+      // renamed, it would be listed with its size and no label).
+      const key = childPath(self.path, dirent.name);
+      for (const tag of await ctx.labels.get(key)) tags.add(tag);
       const stats = await lstatEntry(self, dirent.name);
       if (stats === undefined) continue;
       entries.push({ name: dirent.name, type: kindOf(stats), size: contentMeta(stats).size });
-      // Names are chosen by writers, so a listing carries the labels of what it lists.
-      for (const tag of await ctx.labels.get(childPath(self.path, dirent.name))) tags.add(tag);
+      for (const tag of await ctx.labels.get(key)) tags.add(tag);
     }
   } finally {
     await self.handle.close();

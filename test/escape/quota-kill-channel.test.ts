@@ -63,15 +63,20 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
     catch (e) { return { refused: e.code, bit, label }; }
   }`;
 
+  /** `clean`, 3.5 MB the host wrote, and `sec`, 900 kB a `web`-labelled agent wrote. */
+  async function cleanAndLabelledFiles(k: Kernel): Promise<void> {
+    await writeFile(join(suite.root, 'clean'), 'a'.repeat(3_500_000));
+    const writer = await k.run({
+      label: ['web'],
+      code: `export default () => sys.tool('fs.write', { path: 'sec', content: 'x'.repeat(900000) })`,
+    });
+    expect(writer.ok).toBe(true);
+  }
+
   describe('quota kill channel', () => {
     it("a memory kill decided by a labelled file's size carries the file's label", async () => {
       const k = channelKernel(0);
-      await writeFile(join(suite.root, 'clean'), 'a'.repeat(3_500_000));
-      const writer = await k.run({
-        label: ['web'],
-        code: `export default () => sys.tool('fs.write', { path: 'sec', content: 'x'.repeat(900000) })`,
-      });
-      expect(writer.ok).toBe(true);
+      await cleanAndLabelledFiles(k);
       k.programs.add('child', READS_TWO);
       const parent = await k.run({ code: PARENT, input: { memory_mb: 8 } });
       expect(parent).toMatchObject({ ok: true, value: { refused: 'E_TAINT', bit: 'E_QUOTA', label: ['web'] } });
@@ -88,12 +93,7 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
 
     it('a clean hold that crosses memory_mb because of labelled bytes held before carries their label', async () => {
       const k = channelKernel(0);
-      await writeFile(join(suite.root, 'clean'), 'a'.repeat(3_500_000));
-      const writer = await k.run({
-        label: ['web'],
-        code: `export default () => sys.tool('fs.write', { path: 'sec', content: 'x'.repeat(900000) })`,
-      });
-      expect(writer.ok).toBe(true);
+      await cleanAndLabelledFiles(k);
       // Kept as a handle, the labelled file leaves the child clean; the clean read after it is what crosses.
       k.programs.add(
         'child',

@@ -1,9 +1,9 @@
-import { chmod, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { KernelError } from '../../runtime/core/errors.js';
 import { MemoryBlobStore } from '../../runtime/store/blob-store.js';
-import type { Tool } from '../../runtime/tool-use/tool-contract.js';
+import type { LabelStore, Tool } from '../../runtime/tool-use/tool-contract.js';
 import { prepareToolUse } from '../../runtime/tool-use/tool-gate.js';
 import { createFsTools, type FsUndoData } from '../../tools/fs.js';
 import { codeOf, type FsSandbox, fsSandbox, outcome } from '../helpers/fs-sandbox.js';
@@ -256,6 +256,31 @@ describe('labels', () => {
     await box.call('fs.write', { path: 'f', content: 'd' }, testToolContext({ label: ['web'], labels }));
     await box.call('fs.delete', { path: 'f' }, testToolContext({ labels }));
     expect(await labels.get(`${box.root}/f`)).toEqual([]);
+  });
+
+  it("a labelled write's temporary file, renamed away while it is listed, is listed with its label or not at all", async () => {
+    const labels = testToolContext().labels;
+    await mkdir(join(box.root, 'd'));
+    const temp = join(box.root, 'd', '.isokernel-0123456789abcdef.tmp');
+    await writeFile(temp, 'secret');
+    await labels.set(temp, ['web']);
+    // The writer's rename, and its forgetting of the temporary name, land between the listing's reads.
+    const racing: LabelStore = {
+      async get(key) {
+        if (key === temp && (await codeOf(stat(temp))) === 'ok') {
+          await rename(temp, join(box.root, 'elsewhere'));
+          await labels.set(temp, []);
+        }
+        return labels.get(key);
+      },
+      set: (key, tags) => labels.set(key, tags),
+      raise: (key, tags) => labels.raise(key, tags),
+      all: () => labels.all(),
+    };
+    const ctx = testToolContext({ labels: racing });
+    const listed = (await box.call('fs.list', { path: 'd' }, ctx)) as { entries: { name: string }[] };
+    const shown = listed.entries.some((entry) => entry.name.endsWith('.tmp'));
+    expect(shown ? ctx.taints.includes('web') : true).toBe(true);
   });
 
   it('a write whose own label cannot be kept after it (the store full) succeeds and keeps the joined label', async () => {
