@@ -7,7 +7,7 @@ import type { ErrorCode, KernelErrorInfo } from '../runtime/core/errors.js';
 import type { AgentSession } from '../runtime/process/session.js';
 import { dispatch } from '../syscalls/dispatch.js';
 import { decodePayload } from '../syscalls/wire.js';
-import { encodeFrame, FROM_HOST, FrameReader, OVERSIZED, TO_HOST } from './host-protocol.js';
+import { encodeFrame, FROM_HOST, FrameReader, HELD_REPORT_STEP_BYTES, OVERSIZED, TO_HOST } from './host-protocol.js';
 import { type HostEntry, spawnHost, takePrestartedHost } from './host-spawn.js';
 import type { SandboxUsage } from './sandbox.js';
 
@@ -182,6 +182,14 @@ export class SandboxHost {
       JSON.stringify(session.limits),
       String(session.services.maxPayloadBytes),
     ]);
+    // The host's watchdog counts what the kernel holds for the agent with its heap, against one memory_mb.
+    let reported = 0;
+    session.held?.observe((bytes) => {
+      if (this.#placed.get(session.id) !== placed || !this.#alive) return;
+      if (Math.abs(bytes - reported) < HELD_REPORT_STEP_BYTES && (bytes > 0 || reported === 0)) return;
+      reported = bytes;
+      this.#send([TO_HOST.held, session.id, String(bytes)]);
+    });
   }
 
   /**

@@ -39,9 +39,21 @@ export const TO_HOST = {
   reply: 'reply',
   /** `[kill, agent, code, message]`: end the agent and dispose its isolate; the host answers `result`. */
   kill: 'kill',
+  /**
+   * `[held, agent, bytes]`: what the kernel now holds for the agent outside its isolate, which the host's
+   * watchdog counts with the heap against memory_mb. Sent when it moved by HELD_REPORT_STEP_BYTES or more.
+   */
+  held: 'held',
   /** `[ping, token, payload]`: answered at once with `pong` (measures the channel alone). */
   ping: 'ping',
 } as const;
+
+/**
+ * The kernel reports held bytes to a host only when they moved by this much (and when they fall to nothing):
+ * a report per pending call (each holds a few KB) would double the frames of a syscall flood. The host's
+ * figure can lag the kernel's by less than this.
+ */
+export const HELD_REPORT_STEP_BYTES = 256 * 1024;
 
 /** The marker of a syscall whose payload was past the cap and was not carried. */
 export const OVERSIZED = 'oversized';

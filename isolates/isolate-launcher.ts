@@ -32,6 +32,7 @@ export class IsolateLauncher implements AgentLauncher {
         catastrophe: () => services.emit({ type: 'catastrophe', agent: session.id }),
         ended: () => session.end(),
         cpu: (totalMs) => session.reportCpu(totalMs),
+        heldBytes: () => session.held?.held ?? 0,
       },
     });
     session.state = 'running';

@@ -32,6 +32,8 @@ interface HostedAgent {
   readonly sandbox: Sandbox;
   readonly pending: Map<number, (reply: string) => void>;
   lastCpu: number;
+  /** What the kernel last said it holds for the agent (TO_HOST.held). */
+  held: number;
 }
 
 // Before anything else: no descriptor of the kernel's files may survive into a process that runs agents.
@@ -83,6 +85,12 @@ function onFrame(fields: string[]): void {
       if (hosted !== undefined) setImmediate(() => hosted.sandbox.kill(a as ErrorCode, b));
       return;
     }
+    case TO_HOST.held: {
+      const hosted = agents.get(agent);
+      const bytes = Number(a);
+      if (hosted !== undefined && Number.isSafeInteger(bytes) && bytes >= 0) hosted.held = bytes;
+      return;
+    }
     case TO_HOST.ping:
       send([FROM_HOST.pong, agent, a]);
       return;
@@ -106,6 +114,7 @@ function start(agent: string, code: string, filename: string, inputJson: string,
   const hosted: HostedAgent = {
     pending,
     lastCpu: 0,
+    held: 0,
     sandbox: new Sandbox({
       code,
       filename,
@@ -146,6 +155,7 @@ function start(agent: string, code: string, filename: string, inputJson: string,
           hosted.lastCpu = totalMs;
           send([FROM_HOST.cpu, agent, String(totalMs)]);
         },
+        heldBytes: () => hosted.held,
       },
     }),
   };

@@ -22,6 +22,8 @@ export interface SandboxHooks {
   ended(): void;
   /** The isolate's CPU time so far, in ms: every watchdog tick and once at the end. Must not throw. */
   cpu(totalMs: number): void;
+  /** Bytes the kernel holds for the agent outside its isolate (see Watched `heldBytes`). Must not throw. */
+  heldBytes(): number;
 }
 
 export interface SandboxSpec {
@@ -100,6 +102,10 @@ export class Sandbox implements Watched {
 
   sampled(cpuMs: number): void {
     if (!this.#ended) this.#spec.hooks.cpu(cpuMs);
+  }
+
+  heldBytes(): number {
+    return this.#spec.hooks.heldBytes();
   }
 
   async #run(): Promise<void> {

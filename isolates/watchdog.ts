@@ -18,6 +18,11 @@ export interface Watched {
   lost(): void;
   /** The isolate's CPU time so far, reported every tick (the kernel charges it to every ancestor). */
   sampled(cpuMs: number): void;
+  /**
+   * Bytes the kernel holds for the agent outside its isolate (handles, buffered results, pending calls): counted
+   * with the heap against the one limit, read at every comparison. Must not throw.
+   */
+  heldBytes(): number;
 }
 
 interface HeapState {
@@ -58,7 +63,8 @@ const OFF_HEAP_NOISE_BYTES = 64 * 1024;
  * Samples CPU time, wall time and heap of every live isolate on one host timer.
  *
  * Memory is the heap plus what the isolate made the process allocate outside any V8 heap (see HeapState
- * `offHeap`). Heap is the hard part on isolated-vm 5: heap statistics are only answered while the isolate is idle,
+ * `offHeap`), compared with the limit together with what the kernel holds for the agent (`heldBytes`): one
+ * figure, not two each up to the limit. Heap is the hard part on isolated-vm 5: heap statistics are only answered while the isolate is idle,
  * and growing a Map or a dictionary object to the isolate's limit raises a catastrophic OOM that wedges
  * it (and keeps the host alive forever). So while an isolate is busy, its heap is estimated as its last
  * exact reading plus the growth of process memory outside the host heap since that reading, less what the
@@ -166,7 +172,7 @@ export class Watchdog {
         heap.unread = Math.max(0, growth);
         const estimate = heap.exact + heap.offHeap + heap.unread;
         if (estimate > heap.peak) heap.peak = estimate;
-        if (estimate > target.memoryLimitBytes) target.exceeded('memory');
+        if (estimate + target.heldBytes() > target.memoryLimitBytes) target.exceeded('memory');
       }
     }
   }
@@ -205,7 +211,7 @@ export class Watchdog {
         heap.cpuAtRead = heap.cpu;
         const estimate = heap.exact + heap.offHeap;
         if (estimate > heap.peak) heap.peak = estimate;
-        if (estimate > target.memoryLimitBytes) target.exceeded('memory');
+        if (estimate + target.heldBytes() > target.memoryLimitBytes) target.exceeded('memory');
       },
       () => {
         heap.pendingSince = undefined;

@@ -122,11 +122,12 @@ export const memListSyscall = defineSyscall({
     describe(attempt, session, 'mem.list', target);
     attempt.begin();
     const mountPrefix = target.key.slice(0, target.key.length - (prefix ?? '').length);
-    const entries = await session.services.memory.list(target.namespace, target.key, MAX_LIST);
+    // Labels only: the values are never parsed for a call that answers keys.
+    const entries = await session.services.memory.labels(target.namespace, target.key, MAX_LIST, session.metered);
     let label = session.label;
     const keys: string[] = [];
-    for (const [key, entry] of entries) {
-      label = joinLabels(label, entry.label);
+    for (const [key, entryLabel] of entries) {
+      label = joinLabels(label, entryLabel);
       keys.push(key.slice(mountPrefix.length));
     }
     session.label = label;

@@ -8,13 +8,17 @@ import { EMPTY_LABEL, joinLabels, type Label } from '../labels/label.js';
  * handle thousands of times took the host to 4.3 GB. Every such byte is charged here:
  *
  * - per agent (`HeldMemory`), against its `memory_mb`, for what it holds while it lives (handles, buffered
- *   child results); crossing it ends the agent with E_QUOTA, as the watchdog does for its heap;
+ *   child results); crossing it ends the agent with E_QUOTA, and the watchdog counts these bytes with the
+ *   isolate's heap, so heap and held bytes together stay within the one `memory_mb`;
  * - per kernel (`HeldMemoryPool`), in total: one pool for every agent's holdings and one for the in-memory
  *   stores' contents (the kernel splits `maxHeldBytes` between them); past it, holding more is refused with
  *   E_QUOTA (no agent is ended: the host's bound is full).
  *
  * Sizes are estimates of V8's heap use that never fall below it for JSON data (see `estimateBytes`).
  */
+
+/** The message of every memory_mb end, the watchdog's (isolates/sandbox.ts) included. */
+export const MEMORY_EXCEEDED = 'quota exceeded: memory_mb';
 
 /** What the whole kernel may hold for agents. */
 export class HeldMemoryPool {
@@ -64,6 +68,7 @@ export class HeldMemory {
    */
   #label: Label = EMPTY_LABEL;
   #released = false;
+  #observer: ((held: number) => void) | undefined;
 
   /**
    * `exceeded` ends the agent (E_QUOTA memory_mb) after joining `observed` into its label; it must not throw.
@@ -79,6 +84,22 @@ export class HeldMemory {
   }
 
   /**
+   * The join of what decided every size held so far (it only rises). The watchdog counts held bytes with the
+   * isolate's heap against the same memory_mb, so a memory kill depends on them and takes this label.
+   */
+  get label(): Label {
+    return this.#label;
+  }
+
+  /**
+   * Calls `observer` with the bytes held after every change (one observer: a sandbox host's launcher, which
+   * tells the host what its watchdog must count with the heap). It must not throw.
+   */
+  observe(observer: (held: number) => void): void {
+    this.#observer = observer;
+  }
+
+  /**
    * Charges `bytes` the kernel now holds for the agent. Throws KernelError E_QUOTA, holding nothing: with
    * 'quota exceeded: memory_mb' after ending the agent when its own limit would be crossed, or when the
    * kernel's pool is full, or when the agent has already ended. `observed` is the label of what decided `bytes`
@@ -89,11 +110,12 @@ export class HeldMemory {
     if (this.#released) throw new KernelError('E_KILLED', 'the agent has ended');
     if (this.#held + bytes > this.limit) {
       this.#exceeded(joinLabels(this.#label, observed));
-      throw new KernelError('E_QUOTA', 'quota exceeded: memory_mb');
+      throw new KernelError('E_QUOTA', MEMORY_EXCEEDED);
     }
     this.#pool.take(bytes);
     this.#held += bytes;
     if (observed.length > 0) this.#label = joinLabels(this.#label, observed);
+    this.#observer?.(this.#held);
   }
 
   /** `hold` of a value's estimated size (see estimateBytes); stops measuring once it is over the limit. */
@@ -107,6 +129,7 @@ export class HeldMemory {
     const given = Math.min(bytes, this.#held);
     this.#held -= given;
     this.#pool.give(given);
+    this.#observer?.(this.#held);
   }
 
   /** Gives back everything the agent held (it ended). Idempotent; later holds are refused. */
@@ -115,6 +138,8 @@ export class HeldMemory {
     this.#released = true;
     this.#pool.give(this.#held);
     this.#held = 0;
+    this.#observer?.(0);
+    this.#observer = undefined;
   }
 }
 

@@ -18,7 +18,7 @@ import {
 import type { SnapshotBody, SnapshotStore } from '../store/snapshot-store.js';
 import { tenantOf } from '../store/store-shares.js';
 import type { AgentLauncher, AgentProcess } from './agent-launcher.js';
-import { HeldMemory, type HeldMemoryPool } from './held-memory.js';
+import { HeldMemory, type HeldMemoryPool, MEMORY_EXCEEDED } from './held-memory.js';
 import type { Limits } from './limits.js';
 import type { ChildOutcome, ChildRequest } from './process-control.js';
 import { type AgentSource, loadAgentSource, type ProgramRegistry, programId } from './programs.js';
@@ -142,7 +142,7 @@ export class ProcessTable implements ProcessControl {
     session.quota = quota;
     session.held = new HeldMemory(this.#deps.held, spec.limits.memory_mb * MiB, (observed) => {
       session.label = joinLabels(session.label, observed);
-      this.#terminate(id, 'E_QUOTA', 'quota exceeded: memory_mb');
+      this.#terminate(id, 'E_QUOTA', MEMORY_EXCEEDED);
     });
     try {
       spec.grant(session);
@@ -189,6 +189,10 @@ export class ProcessTable implements ProcessControl {
     // A root's end ends its whole tree (below, at once): nobody is left to ask about its ids.
     for (const member of this.#trees.get(session.id) ?? []) this.#lineage.delete(member);
     this.#trees.delete(session.id);
+    // The watchdog counts held bytes with the heap, so a memory kill depends on what was held: it takes their label.
+    if (session.held !== undefined && !outcome.ok && outcome.error.message === MEMORY_EXCEEDED) {
+      session.label = joinLabels(session.label, session.held.label);
+    }
     session.held?.releaseAll();
     // A parent's end ends its subtree, and its children's results are no longer joinable.
     for (const child of session.children) {
@@ -424,7 +428,7 @@ export class ProcessTable implements ProcessControl {
         `sys.snapshot: a snapshot covers at most ${MAX_SNAPSHOT_MEMORY_BYTES} characters of namespace memory`,
       );
     }
-    const entries = await metered(() => this.#deps.memory.list(session.namespace, '', 100_000));
+    const entries = await this.#deps.memory.list(session.namespace, '', 100_000, metered);
     const memory = entries.map(([key, entry]) => [key, entry.value, [...entry.label]] as const);
     // The restored agent starts from the counted quota use the body records, moved by descendants that may be
     // labelled (a budget refused E_QUOTA tells how many children a labelled child made): the body's label joins

@@ -109,7 +109,7 @@ export class NamespaceMemory {
       const counted: NamespaceUse = { entries: 0, bytes: 0 };
       // Lengths of the stored text, never the parsed entries: a namespace of nested arrays left by an earlier
       // run took about 450 MB of heap and a second of the event loop to parse whole for one small write.
-      const listed = await meter(() => this.#kv.lengths(base, MAX_NAMESPACE_ENTRIES + 1));
+      const listed = await meter(() => this.#kv.scan(base, MAX_NAMESPACE_ENTRIES + 1, (text) => text.length));
       for (const [key, length] of listed) {
         counted.entries += 1;
         counted.bytes += key.length + length;
@@ -134,7 +134,8 @@ export class NamespaceMemory {
    * charged the kernel time of the work done for the write once it is its turn (see AgentSession.metered).
    */
   put(namespace: string, key: string, entry: MemoryEntry, meter: Meter = unmetered): Promise<void> {
-    const stored = { v: entry.value ?? null, l: [...entry.label] };
+    // Label first: a listing reads it from the head of the stored text (`labelOfText`) and never parses the value.
+    const stored = { l: [...entry.label], v: entry.value ?? null };
     const id = storeKey(namespace, key);
     return this.#serialized(namespace, async () => {
       const use = await this.#usage(namespace, meter);
@@ -174,16 +175,72 @@ export class NamespaceMemory {
     });
   }
 
-  /** Entries whose key starts with `prefix`, in key order, keys relative to the namespace. */
-  async list(namespace: string, prefix: string, limit = MAX_LIST): Promise<[string, MemoryEntry][]> {
+  /**
+   * Entries whose key starts with `prefix`, in key order, keys relative to the namespace. Each value is parsed
+   * inside `meter`, so the caller is charged for building them (a store directory's scan resolves after an await).
+   */
+  async list(
+    namespace: string,
+    prefix: string,
+    limit = MAX_LIST,
+    meter: Meter = unmetered,
+  ): Promise<[string, MemoryEntry][]> {
+    return this.#scan(namespace, prefix, limit, (text) => toEntry(meter(() => JSON.parse(text) as unknown)));
+  }
+
+  /** As `list`, but each key with its entry's label only: the values are never parsed. */
+  async labels(
+    namespace: string,
+    prefix: string,
+    limit = MAX_LIST,
+    meter: Meter = unmetered,
+  ): Promise<[string, Label][]> {
+    return this.#scan(namespace, prefix, limit, (text) => meter(() => labelOfText(text)));
+  }
+
+  async #scan<T>(
+    namespace: string,
+    prefix: string,
+    limit: number,
+    read: (text: string) => T | undefined,
+  ): Promise<[string, T][]> {
     const base = storeKey(namespace, '');
-    const out: [string, MemoryEntry][] = [];
-    for (const [key, stored] of await this.#kv.list(base + prefix, limit)) {
-      const entry = toEntry(stored);
-      if (entry !== undefined) out.push([key.slice(base.length), entry]);
+    const out: [string, T][] = [];
+    for (const [key, value] of await this.#kv.scan(base + prefix, limit, read)) {
+      if (value !== undefined) out.push([key.slice(base.length), value]);
     }
     return out;
   }
+}
+
+const LABEL_HEAD = '{"l":[';
+
+/**
+ * The label of a stored entry from its JSON text. Entries written label first (`{"l":[…],"v":…}`) give it from
+ * the head of the text: the tags are JSON strings, scanned to the array's end, and only that part is parsed.
+ * An entry of the older layout (value first) is parsed whole. Undefined for a malformed entry.
+ */
+function labelOfText(text: string): Label | undefined {
+  if (text.startsWith(LABEL_HEAD)) {
+    const end = endOfStringArray(text, LABEL_HEAD.length - 1);
+    if (end !== -1) return toEntry({ l: JSON.parse(text.slice(LABEL_HEAD.length - 1, end + 1)) as unknown })?.label;
+  }
+  return toEntry(JSON.parse(text) as unknown)?.label;
+}
+
+// The index of the `]` closing the array of JSON strings that opens at `open`, or -1 when it is not one.
+function endOfStringArray(text: string, open: number): number {
+  let i = open + 1;
+  if (text[i] === ']') return i;
+  while (text[i] === '"') {
+    i += 1;
+    while (i < text.length && text[i] !== '"') i += text[i] === '\\' ? 2 : 1;
+    i += 1;
+    if (text[i] === ']') return i;
+    if (text[i] !== ',') return -1;
+    i += 1;
+  }
+  return -1;
 }
 
 const unmetered: Meter = (call) => call();

@@ -37,6 +37,8 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
     const root = suite.root;
     const kernel = testKernel({
       isolation,
+      // The labelled file must be large enough that its read alone crosses memory_mb 8 (see cleanAndLabelledFiles).
+      maxPayloadBytes: 4 * 1024 * 1024,
       tools: [...createFsTools({ roots: [root] }), page],
       policy: {
         capabilities: [
@@ -63,12 +65,16 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
     catch (e) { return { refused: e.code, bit, label }; }
   }`;
 
-  /** `clean`, 3.5 MB the host wrote, and `sec`, 900 kB a `web`-labelled agent wrote. */
+  /**
+   * `clean`, 2 MB the host wrote, and `sec`, 3 MB a `web`-labelled agent wrote. Held as a handle, `clean` is about
+   * 4 MB (two bytes a character), which with the child's heap fits memory_mb 8 (the watchdog counts both); reading
+   * `sec` holds twice its 3 MB, which does not.
+   */
   async function cleanAndLabelledFiles(k: Kernel): Promise<void> {
-    await writeFile(join(suite.root, 'clean'), 'a'.repeat(3_500_000));
+    await writeFile(join(suite.root, 'clean'), 'a'.repeat(2_000_000));
     const writer = await k.run({
       label: ['web'],
-      code: `export default () => sys.tool('fs.write', { path: 'sec', content: 'x'.repeat(900000) })`,
+      code: `export default () => sys.tool('fs.write', { path: 'sec', content: 'x'.repeat(3000000) })`,
     });
     expect(writer.ok).toBe(true);
   }
@@ -84,8 +90,8 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
 
     it('benign twin: a memory kill over clean files stays clean', async () => {
       const k = channelKernel(0);
-      await writeFile(join(suite.root, 'clean'), 'a'.repeat(3_500_000));
-      await writeFile(join(suite.root, 'sec'), 'x'.repeat(900_000));
+      await writeFile(join(suite.root, 'clean'), 'a'.repeat(2_000_000));
+      await writeFile(join(suite.root, 'sec'), 'x'.repeat(3_000_000));
       k.programs.add('child', READS_TWO);
       const parent = await k.run({ code: PARENT, input: { memory_mb: 8 } });
       expect(parent).toMatchObject({ ok: true, value: { sent: 'E_QUOTA', label: [] } });

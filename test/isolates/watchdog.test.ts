@@ -10,7 +10,7 @@ import { isolateHeapLimitMb, type LimitName, Watchdog } from '../../isolates/wat
 function watch(
   watchdog: Watchdog,
   isolate: ivm.Isolate,
-  limits: { cpuMs?: number; wallMs?: number; memoryMb?: number },
+  limits: { cpuMs?: number; wallMs?: number; memoryMb?: number; held?: () => number },
   dispose: (isolate: ivm.Isolate) => void = (ended) => ended.dispose(),
 ) {
   let hit: LimitName | 'lost' | undefined;
@@ -29,6 +29,7 @@ function watch(
       watchdog.remove(target);
     },
     sampled() {},
+    heldBytes: limits.held ?? (() => 0),
   };
   watchdog.add(target);
   return { hit: () => hit };
@@ -38,6 +39,22 @@ describe('Watchdog', () => {
   it('gives V8 headroom well above the agent limit', () => {
     expect(isolateHeapLimitMb(8)).toBeGreaterThanOrEqual(8 * 3);
     expect(isolateHeapLimitMb(128)).toBeGreaterThan(128 * 3);
+  });
+
+  it('counts the bytes the kernel holds for the agent with its heap, at every reading', async () => {
+    const watchdog = new Watchdog(5);
+    const MiB = 1024 * 1024;
+    const isolate = new ivm.Isolate({ memoryLimit: isolateHeapLimitMb(16) });
+    await isolate.createContext();
+    let held = 8 * MiB;
+    const w = watch(watchdog, isolate, { memoryMb: 16, held: () => held });
+    // An idle isolate of a few hundred KB with 8 MB held fits; the same with 16 MB held does not.
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(w.hit()).toBeUndefined();
+    held = 16 * MiB;
+    for (let i = 0; i < 40 && w.hit() === undefined; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(w.hit()).toBe('memory');
+    watchdog.close();
   });
 
   it('reads CPU time while the isolate is busy and ends it on crossing', async () => {

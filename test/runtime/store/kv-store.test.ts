@@ -94,13 +94,48 @@ describe.each(IMPLEMENTATIONS)('KvStore contract: $name', (implementation) => {
     ]);
   });
 
-  it('lengths lists the same keys as list, each with the length of its value as JSON text', async () => {
+  it('scan lists the same keys as list, each with what its reader made of the value as JSON text', async () => {
     const values: Record<string, unknown> = { 'p/1': { a: [1, 2, { b: 'é\u2028"' }] }, 'p/2': -0, 'p/3': 'x', q: 1e21 };
     for (const [key, value] of Object.entries(values)) await store.put(key, value);
     const listed = await store.list('p/', 100);
-    expect(await store.lengths('p/', 100)).toEqual(listed.map(([key, value]) => [key, JSON.stringify(value).length]));
-    expect(await store.lengths('p/', 1)).toHaveLength(1);
-    expect(await store.lengths('', 0)).toEqual([]);
+    const length = (text: string) => text.length;
+    expect(await store.scan('p/', 100, length)).toEqual(
+      listed.map(([key, value]) => [key, JSON.stringify(value).length]),
+    );
+    expect(await store.scan('p/', 100, (text) => JSON.parse(text) as unknown)).toEqual(listed);
+    expect(await store.scan('p/', 1, length)).toHaveLength(1);
+    expect(await store.scan('', 0, length)).toEqual([]);
+  });
+
+  it('property: a prefix with a NUL (one namespace of memory) lists what a full scan would', async () => {
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.tuple(fc.boolean(), fc.constantFrom('a', 'b'), fc.string({ unit: 'binary-ascii', maxLength: 3 })), {
+          maxLength: 20,
+        }),
+        fc.string({ unit: 'binary-ascii', maxLength: 1 }),
+        async (operations, within) => {
+          const root = `nul${run++}:`;
+          const model = new Set<string>();
+          for (const [isPut, group, key] of operations) {
+            const full = `${root}${group}\u0000${key}`;
+            if (isPut) {
+              await store.put(full, 1);
+              model.add(full);
+            } else {
+              await store.delete(full);
+              model.delete(full);
+            }
+          }
+          for (const prefix of [`${root}a\u0000`, `${root}a\u0000${within}`, root]) {
+            const expected = [...model].filter((key) => key.startsWith(prefix)).sort(utf8Order);
+            expect((await store.list(prefix, 1000)).map(([key]) => key)).toEqual(expected);
+          }
+        },
+      ),
+      { numRuns: 30 },
+    );
   });
 
   it('list with limit 0 is empty', async () => {

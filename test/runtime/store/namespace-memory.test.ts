@@ -28,6 +28,26 @@ describe('NamespaceMemory', () => {
     expect(await memory.delete('a', 'x/1')).toBe(true);
     expect(await memory.delete('a', 'x/1')).toBe(false);
   });
+
+  it('labels lists each key with the label list gives it, reading it from the head of the stored text', async () => {
+    const kv = new MemoryKvStore();
+    const memory = new NamespaceMemory(kv);
+    await memory.put('a', 'k1', { value: { deep: [[['x']]] }, label: makeLabel(['secret', 'web']) });
+    await memory.put('a', 'k2', { value: '"],"l":["forged"]', label: makeLabel([]) });
+    await memory.put('a', 'k3', { value: null, label: makeLabel(['mcp:srv']) });
+    // Written by an earlier version, value first; and one that is not an entry at all.
+    await kv.put('mem:a\u0000k4', { v: [1], l: ['inbox'] });
+    await kv.put('mem:a\u0000k5', { v: 1 });
+    const listed = await memory.list('a', '');
+    expect(listed.map(([key, entry]) => [key, entry.label])).toEqual([
+      ['k1', ['secret', 'web']],
+      ['k2', []],
+      ['k3', ['mcp:srv']],
+      ['k4', ['inbox']],
+    ]);
+    expect(await memory.labels('a', '')).toEqual(listed.map(([key, entry]) => [key, entry.label]));
+    expect(await memory.labels('a', 'k', 2)).toEqual(listed.slice(0, 2).map(([key, entry]) => [key, entry.label]));
+  });
 });
 
 describe('sys.mem', () => {
