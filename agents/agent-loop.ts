@@ -5,6 +5,7 @@
  * happen inside the isolate, as syscalls.
  */
 import type { GrantRule } from '../runtime/capability/grant-rule.js';
+import { type Constraints, constraintsSchema } from '../runtime/core/constraint-match.js';
 import type { Kernel } from '../runtime/kernel.js';
 import type { Limits } from '../runtime/process/limits.js';
 import type { KernelEvent, RunResult, Usage } from '../runtime/process/run-result.js';
@@ -16,7 +17,7 @@ import {
   type LoopOutput,
   type LoopToolCall,
 } from './loop-program.js';
-import { resolveToolDefs, type ToolSpec } from './tool-defs.js';
+import { resolveToolDefs, type ToolDef, type ToolSpec } from './tool-defs.js';
 
 export const DEFAULT_MAX_TURNS = 10;
 const NO_USAGE: Usage = Object.freeze({
@@ -63,21 +64,33 @@ export interface AgentLoopOptions {
   readonly maxResultChars?: number;
   readonly temperature?: number;
   readonly maxTokens?: number;
-  /** Called for each step of the loop as it happens. Exceptions it throws are ignored. */
+  /**
+   * Called for each step of the loop as it happens. Exceptions it throws are ignored. Events carry text and
+   * numbers the model chose (a tool call's name, finish_reason, how many calls) after reading whatever the loop
+   * read: each event's `label` says what; check it before forwarding an event anywhere (see AgentLoopEvent).
+   */
   readonly onEvent?: (event: AgentLoopEvent) => void;
 }
 
-/** Progress of a running loop. Usage fields are the loop's so far (its subtree's, children included). */
+/**
+ * Progress of a running loop. Usage fields are the loop's so far (its subtree's, children included).
+ *
+ * **A sink.** `name`, `finishReason`, `toolCalls`, `stopped` and the timing of events are chosen by the model,
+ * which may have read labelled data (a secret tool result, an injected web page) and been steered to spell it
+ * there. `label` is the loop agent's label when it reported the event (the `log` event's label): the join of
+ * everything the loop had read by then. A host that shows, logs or sends events must treat them as data with
+ * that label, exactly as it treats the loop's result (`AgentLoopResult.label`).
+ */
 export type AgentLoopEvent =
-  | { readonly type: 'turn'; readonly turn: number; readonly usage: LoopUsage }
-  | {
+  | ({ readonly type: 'turn'; readonly turn: number; readonly usage: LoopUsage } & LoopEventLabel)
+  | ({
       readonly type: 'model';
       readonly turn: number;
       readonly toolCalls: number;
       readonly finishReason: string | null;
       readonly usage: LoopUsage;
-    }
-  | {
+    } & LoopEventLabel)
+  | ({
       readonly type: 'tool';
       readonly turn: number;
       readonly name: string;
@@ -85,9 +98,25 @@ export type AgentLoopEvent =
       /** null: the call ran; otherwise its error code (a refusal, a malformed call, a failure). */
       readonly code: string | null;
       readonly usage: LoopUsage;
-    }
-  | { readonly type: 'model_error'; readonly turn: number; readonly code: string; readonly usage: LoopUsage }
-  | { readonly type: 'done'; readonly turn: number; readonly stopped: string; readonly usage: LoopUsage };
+    } & LoopEventLabel)
+  | ({
+      readonly type: 'model_error';
+      readonly turn: number;
+      readonly code: string;
+      readonly usage: LoopUsage;
+    } & LoopEventLabel)
+  | ({
+      readonly type: 'done';
+      readonly turn: number;
+      readonly stopped: string;
+      readonly usage: LoopUsage;
+    } & LoopEventLabel);
+
+/** The label every AgentLoopEvent carries. */
+export interface LoopEventLabel {
+  /** The loop agent's label when it reported the event: what the model-chosen fields may spell. */
+  readonly label: readonly string[];
+}
 
 export interface LoopUsage {
   readonly tokens_in: number;
@@ -118,7 +147,8 @@ export interface AgentLoopResult {
  * Runs the agent loop as an agent of `kernel` under its policy. Resolves when the loop ends; never rejects
  * for anything the model, a tool or the budget does (those come back as `ok: false` with a code). Throws
  * TypeError/RangeError naming the option for host mistakes: a missing `model.chat` tool, an unknown tool,
- * model-name collisions, bad numbers, a closed kernel.
+ * model-name collisions, bad numbers, a closed kernel, a Code Mode tool whose `fixed` arguments a capability
+ * constraint cannot express (see ToolDef.fixed).
  */
 export async function runAgentLoop(kernel: Kernel, options: AgentLoopOptions): Promise<AgentLoopResult> {
   if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
@@ -154,6 +184,7 @@ export async function runAgentLoop(kernel: Kernel, options: AgentLoopOptions): P
   if (codeMode !== undefined && (codeMode === null || typeof codeMode !== 'object')) {
     throw new TypeError('options.codeMode must be a boolean or { budget }');
   }
+  if (codeMode !== undefined) defs.forEach(fixedAsConstraints);
   const chat: Record<string, unknown> = {};
   if (options.temperature !== undefined) chat['temperature'] = options.temperature;
   if (options.maxTokens !== undefined) chat['max_tokens'] = options.maxTokens;
@@ -170,6 +201,7 @@ export async function runAgentLoop(kernel: Kernel, options: AgentLoopOptions): P
             description: executeDescription(defs),
             tools: defs,
             budget: codeBudget(kernel, options.limits, codeMode.budget),
+            ruleConstraints: ruleConstraints(kernel, defs),
           },
     maxResultChars,
     chat,
@@ -239,6 +271,45 @@ export async function runAgentLoop(kernel: Kernel, options: AgentLoopOptions): P
 }
 
 /**
+ * Code Mode enforces a def's `fixed` arguments as argument constraints on the child's capability for its tool
+ * (the model's code may call `sys.tool` directly, past the typed API that writes them). Throws TypeError naming
+ * the def when a fixed value is one the constraint language cannot express as "equals": anything but a string
+ * of at most 256 characters, a finite number or a boolean, under a name starting with a letter (at most 16).
+ */
+function fixedAsConstraints(def: ToolDef, index: number): void {
+  if (def.fixed === undefined) return;
+  const where = `tools[${index}].fixed`;
+  const checked = constraintsSchema.safeParse(def.fixed);
+  const array = Object.entries(def.fixed).find(([, value]) => Array.isArray(value));
+  if (!checked.success || array !== undefined) {
+    const name = array?.[0] ?? checked.error?.issues[0]?.path.join('.') ?? '';
+    throw new TypeError(
+      `${where}${name === '' ? '' : `.${name.slice(0, 64)}`}: Code Mode enforces fixed arguments as capability ` +
+        'constraints, which hold a string of at most 256 characters, a finite number or a boolean, under an ' +
+        'argument name starting with a letter, at most 16 of them',
+    );
+  }
+}
+
+/**
+ * The argument constraints of the policy rules whose capabilities a Code Mode child may be handed for a tool with
+ * `fixed` arguments: the child's constraints replace its parent's, so the loop must repeat them next to the fixed
+ * ones (matched by the held capability's action and resource).
+ */
+function ruleConstraints(
+  kernel: Kernel,
+  defs: readonly ToolDef[],
+): { action: string; resource: string; constraint: Constraints }[] {
+  const fixedActions = defs.filter((def) => def.fixed !== undefined).map((def) => def.action);
+  if (fixedActions.length === 0) return [];
+  const covers = (pattern: string, action: string): boolean =>
+    pattern === '*' || pattern === action || (pattern.endsWith('*') && action.startsWith(pattern.slice(0, -1)));
+  return kernel.policy.capabilities
+    .filter((rule) => fixedActions.some((action) => covers(rule.action, action)))
+    .map((rule) => ({ action: rule.action, resource: rule.resource, constraint: rule.constraint ?? {} }));
+}
+
+/**
  * The Code Mode child's budget: the host's request, or the default slice, each field at most half the loop's
  * own limit so the loop keeps room to report what the code did.
  */
@@ -283,7 +354,7 @@ function watchProgress(
   };
   const listener = (event: Extract<KernelEvent, { type: 'log' }>) => {
     if (event.agent !== agent || !event.text.startsWith(LOOP_EVENT_PREFIX)) return;
-    const parsed = parseEvent(event.text.slice(LOOP_EVENT_PREFIX.length), usage);
+    const parsed = parseEvent(event.text.slice(LOOP_EVENT_PREFIX.length), usage, event.label);
     if (parsed === undefined) return;
     if (parsed.type === 'turn') turns = parsed.turn;
     if (parsed.type === 'tool')
@@ -298,7 +369,7 @@ function watchProgress(
   return { stop: () => kernel.off('log', listener), turns: () => turns, toolCalls: () => [...calls] };
 }
 
-function parseEvent(text: string, usage: () => LoopUsage): AgentLoopEvent | undefined {
+function parseEvent(text: string, usage: () => LoopUsage, labelled: readonly string[]): AgentLoopEvent | undefined {
   let raw: Record<string, unknown>;
   try {
     raw = JSON.parse(text) as Record<string, unknown>;
@@ -308,9 +379,10 @@ function parseEvent(text: string, usage: () => LoopUsage): AgentLoopEvent | unde
   if (raw === null || typeof raw !== 'object') return undefined;
   const turn = typeof raw['turn'] === 'number' ? raw['turn'] : 0;
   const str = (value: unknown): string | null => (typeof value === 'string' ? value : null);
+  const label = Object.freeze([...labelled]);
   switch (raw['event']) {
     case 'turn':
-      return { type: 'turn', turn, usage: usage() };
+      return { type: 'turn', turn, usage: usage(), label };
     case 'model':
       return {
         type: 'model',
@@ -318,6 +390,7 @@ function parseEvent(text: string, usage: () => LoopUsage): AgentLoopEvent | unde
         toolCalls: typeof raw['tool_calls'] === 'number' ? raw['tool_calls'] : 0,
         finishReason: str(raw['finish_reason']),
         usage: usage(),
+        label,
       };
     case 'tool':
       return {
@@ -327,11 +400,12 @@ function parseEvent(text: string, usage: () => LoopUsage): AgentLoopEvent | unde
         tool: str(raw['tool']),
         code: str(raw['code']),
         usage: usage(),
+        label,
       };
     case 'model_error':
-      return { type: 'model_error', turn, code: str(raw['code']) ?? 'E_INTERNAL', usage: usage() };
+      return { type: 'model_error', turn, code: str(raw['code']) ?? 'E_INTERNAL', usage: usage(), label };
     case 'done':
-      return { type: 'done', turn, stopped: str(raw['stopped']) ?? '', usage: usage() };
+      return { type: 'done', turn, stopped: str(raw['stopped']) ?? '', usage: usage(), label };
     default:
       return undefined;
   }

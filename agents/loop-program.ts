@@ -12,6 +12,7 @@
  * Progress goes to the host as `sys.log` lines starting with LOOP_EVENT_PREFIX and a JSON object; the host
  * reads them only from the loop agent itself (a Code Mode child is another agent and cannot forge them).
  */
+import { ERROR_CODES } from '../runtime/core/errors.js';
 import { buildCodeModule, type CodeTool } from './code-mode/code-module.js';
 import type { ToolDef } from './tool-defs.js';
 
@@ -32,6 +33,15 @@ export interface LoopInput {
     readonly tools: readonly ToolDef[];
     /** The child's budget request (carved from the loop's remainder). */
     readonly budget: Readonly<Record<string, number>>;
+    /**
+     * The argument constraints of the policy rules the loop's capabilities come from, for the actions of tools
+     * with `fixed` arguments: a child capability's constraints replace its parent's, so they are repeated.
+     */
+    readonly ruleConstraints: readonly {
+      readonly action: string;
+      readonly resource: string;
+      readonly constraint: Readonly<Record<string, unknown>>;
+    }[];
   };
   /** Bound on each tool result fed back to the model, in characters. */
   readonly maxResultChars: number;
@@ -80,14 +90,21 @@ type BuildCodeModule = typeof buildCodeModule;
  * code become tool messages with their codes, and the loop continues; a failed model call ends the loop with
  * that call's code in `error`.
  */
-export async function agentLoopMain(input: LoopInput, build: BuildCodeModule): Promise<LoopOutput> {
+export async function agentLoopMain(
+  input: LoopInput,
+  build: BuildCodeModule,
+  errorCodes: readonly string[],
+): Promise<LoopOutput> {
   const sys = (globalThis as unknown as { sys: GuestSys }).sys;
   const PREFIX = 'isokernel.loop ';
   const emit = (event: Record<string, unknown>): Promise<void> =>
     sys.log(PREFIX + JSON.stringify(event)).catch(() => undefined);
-  const codeOf = (error: unknown): string => {
+  // Only the kernel's own codes are ever reported: a Code Mode child's code chooses its error object, and a
+  // code it made up (or text posing as one) becomes `fallback`.
+  const known = new Set(errorCodes);
+  const codeOf = (error: unknown, fallback = 'E_INTERNAL'): string => {
     const code = (error as GuestError | null)?.code;
-    return typeof code === 'string' && /^E_[A-Z_]{1,40}$/.test(code) ? code : 'E_INTERNAL';
+    return typeof code === 'string' && known.has(code) ? code : fallback;
   };
   const messageOf = (error: unknown): string => {
     const message = (error as GuestError | null)?.message;
@@ -173,10 +190,32 @@ export async function agentLoopMain(input: LoopInput, build: BuildCodeModule): P
     }));
     const { module } = build(source, tools, parsesAsExpression);
     const held = await sys.caps();
-    const caps: Record<string, string>[] = [];
+    const caps: Record<string, unknown>[] = [];
     for (const def of code.tools) {
       for (const cap of held) {
-        if (covers(cap.action, def.action) && caps.length < 64) caps.push({ from: cap.id, action: def.action });
+        if (!covers(cap.action, def.action) || caps.length >= 64) continue;
+        if (def.fixed === undefined) {
+          caps.push({ from: cap.id, action: def.action });
+          continue;
+        }
+        // The fixed arguments become the child capability's constraints, so the code's direct `sys.tool` calls
+        // get them too (E_CAP_DENIED otherwise), next to the constraints the parent's rule already had. A
+        // capability whose rule is ambiguous, or refuses a fixed value anyway, is not handed on.
+        const rules = code.ruleConstraints.filter(
+          (rule) => rule.action === cap.action && rule.resource === cap.resource,
+        );
+        const distinct = new Set(rules.map((rule) => JSON.stringify(rule.constraint)));
+        if (distinct.size > 1) continue;
+        const constraint: Record<string, unknown> = { ...(rules[0]?.constraint ?? {}) };
+        let fits = true;
+        for (const [name, value] of Object.entries(def.fixed)) {
+          const allowed = Object.hasOwn(constraint, name) ? constraint[name] : undefined;
+          if (allowed !== undefined && !(Array.isArray(allowed) ? allowed.includes(value) : allowed === value)) {
+            fits = false;
+          }
+          constraint[name] = value;
+        }
+        if (fits && Object.keys(constraint).length <= 16) caps.push({ from: cap.id, action: def.action, constraint });
       }
     }
     let outcome: unknown;
@@ -190,7 +229,7 @@ export async function agentLoopMain(input: LoopInput, build: BuildCodeModule): P
     const report = (outcome ?? {}) as { ok?: unknown; result?: unknown; error?: unknown; logs?: unknown };
     const logs = Array.isArray(report.logs) ? report.logs : [];
     if (report.ok === true) return { content: { result: report.result ?? null, logs }, code: null };
-    const error = { code: codeOf(report.error), message: messageOf(report.error) };
+    const error = { code: codeOf(report.error, 'E_AGENT_FAILED'), message: messageOf(report.error) };
     return { content: { error, logs }, code: error.code };
   };
 
@@ -310,6 +349,7 @@ export const AGENT_LOOP_PROGRAM = [
   'const __name = (target) => target;',
   `const buildCodeModule = ${buildCodeModule.toString()};`,
   `const agentLoopMain = ${agentLoopMain.toString()};`,
-  'export default async function main(input) { return agentLoopMain(input, buildCodeModule); }',
+  `const ERROR_CODES = ${JSON.stringify(ERROR_CODES)};`,
+  'export default async function main(input) { return agentLoopMain(input, buildCodeModule, ERROR_CODES); }',
   '',
 ].join('\n');

@@ -10,6 +10,7 @@
  * sink by a later one, nor by code run with `execute`.
  */
 import { type CallToolResult, Server } from '@modelcontextprotocol/server';
+import { isErrorCode } from '../runtime/core/errors.js';
 import type { Kernel } from '../runtime/kernel.js';
 import { joinLabels, type Label } from '../runtime/labels/label.js';
 import type { Limits } from '../runtime/process/limits.js';
@@ -150,7 +151,9 @@ export function createMcpServer(kernel: Kernel, options: McpServerOptions = {}):
       };
       const logs = Array.isArray(report.logs) ? report.logs : [];
       if (report.ok !== true) {
-        const code = typeof report.error?.code === 'string' ? report.error.code : 'E_AGENT_FAILED';
+        // The agent's code wrote this error: only a kernel code (one it caught and re-threw) passes; anything
+        // else, a made-up code or text posing as one, is E_AGENT_FAILED. Agent text never becomes a code.
+        const code = isErrorCode(report.error?.code) ? report.error.code : 'E_AGENT_FAILED';
         const message = typeof report.error?.message === 'string' ? report.error.message : 'the code failed';
         return failure(code, message, { logs });
       }

@@ -20,7 +20,12 @@ export interface ToolDef {
   readonly action: string;
   /** Argument renames: the model's name → the kernel tool's name. */
   readonly rename?: Readonly<Record<string, string>>;
-  /** Arguments every call gets, whatever the model wrote (for example `{ method: 'GET' }`). */
+  /**
+   * Arguments every call gets, whatever the model wrote (for example `{ method: 'GET' }`). In Code Mode they are
+   * also the argument constraints of the child's capability for the tool, so code that calls `sys.tool` directly
+   * with another value is refused (E_CAP_DENIED); there each must be a string of at most 256 characters, a finite
+   * number or a boolean under a name starting with a letter (`runAgentLoop` throws TypeError otherwise).
+   */
   readonly fixed?: Readonly<Record<string, unknown>>;
 }
 

@@ -68,7 +68,10 @@ export interface ModelOptions {
    * wins over globs, then the first glob that matches. A model without a price is charged tokens only.
    */
   readonly prices?: Readonly<Record<string, ModelPrice>>;
-  /** Deadline of one request in ms (default 120 000). */
+  /**
+   * Deadline of one call in ms (default 120 000): from the request until the whole response body is read,
+   * retries included. An endpoint that answers its headers and then trickles the body fails at it.
+   */
   readonly timeoutMs?: number;
   /** Retries of a failed request by the SDK (default 2; 0 turns them off, as tests should). */
   readonly maxRetries?: number;
@@ -186,7 +189,7 @@ export function createModelTool(options: ModelOptions): Tool {
     resource: (args) => args.model,
     // Each call is an HTTPS request (a socket, its buffers) held until the model answers.
     maxInFlight: MODEL_MAX_IN_FLIGHT,
-    run: async (args, ctx) => chat(await clientOnce(), args, ctx, keyOf(ctx), prices),
+    run: async (args, ctx) => chat(await clientOnce(), args, ctx, keyOf(ctx), prices, timeoutMs),
   });
 }
 
@@ -203,21 +206,44 @@ async function chat(
   ctx: ToolContext,
   key: string | undefined,
   prices: PriceTable,
+  timeoutMs: number,
 ): Promise<ChatResult> {
   let body: unknown;
+  // One deadline for the whole call: the SDK's own timeout stops at the response headers, and the body is read
+  // after them (red-team: an endpoint that trickled its body a byte every 100 ms held the call open until the
+  // agent's wall budget, and a host `submit` forever). Aborting the request's signal ends the body stream, and
+  // the race ends the call at the deadline even if some layer did not listen.
+  // The SDK gets a signal of this call's own (it adds listeners it never removes), aborted by the agent's end
+  // (through `link`, detached when the call ends) or by the deadline.
   const link = linkedSignal(ctx.signal);
+  const controller = new AbortController();
+  if (link.signal.aborted) controller.abort();
+  else link.signal.addEventListener('abort', () => controller.abort(), { once: true });
+  let timedOut = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      timedOut = true;
+      reject(new KernelError('E_TOOL_FAILED', 'model.chat: the endpoint timed out'));
+      controller.abort();
+    }, timeoutMs);
+  });
   try {
-    body = await client.chat.completions.create(
+    const request = client.chat.completions.create(
       // Our schema is a subset of the SDK's request type; the cast only widens what the SDK accepts.
       { ...(args as unknown as OpenAI.ChatCompletionCreateParamsNonStreaming), stream: false },
       {
-        signal: link.signal,
+        signal: controller.signal,
         ...(key === undefined ? {} : { headers: { Authorization: `Bearer ${key}` } }),
       },
     );
+    request.catch(() => undefined);
+    body = await Promise.race([request, deadline]);
   } catch (error) {
+    if (timedOut && !ctx.signal.aborted) throw new KernelError('E_TOOL_FAILED', 'model.chat: the endpoint timed out');
     throw failure(sdk, error, ctx.signal);
   } finally {
+    clearTimeout(timer);
     link.release();
   }
   if (ctx.signal.aborted) throw new KernelError('E_KILLED', 'model.chat: the agent has ended');
