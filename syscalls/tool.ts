@@ -1,13 +1,23 @@
 import { z } from 'zod';
 import type { Attempt } from '../runtime/audit/attempt.js';
 import { KernelError, toErrorInfo } from '../runtime/core/errors.js';
-import { joinLabels, labelLeq } from '../runtime/labels/label.js';
+import { joinLabels, type Label, labelLeq } from '../runtime/labels/label.js';
+import { estimateBytes } from '../runtime/process/held-memory.js';
 import type { AgentSession } from '../runtime/process/session.js';
 import { createToolContext, type PreparedContext } from '../runtime/tool-use/tool-context.js';
 import { authorizeToolUse, checkSinks, prepareToolUse, runToolUse } from '../runtime/tool-use/tool-gate.js';
 import { defineSyscall } from './syscall.js';
 
 const noop = (): void => {};
+
+/** Holds `value`'s estimated size for the caller; returns what gives it back. Throws KernelError E_QUOTA. */
+function holdArguments(session: AgentSession, value: unknown, label: Label): () => void {
+  const held = session.held;
+  if (held === undefined) return noop;
+  const bytes = estimateBytes(value, held.limit + 1);
+  held.hold(bytes, label);
+  return () => held.release(bytes);
+}
 
 /** `sys.tool(name, args, options)`: runs a registered tool for the calling agent, if its capabilities allow. */
 export const toolSyscall = defineSyscall({
@@ -81,6 +91,7 @@ export const toolSyscall = defineSyscall({
           quota: session.quota,
           held: session.held,
           tenant: session.tenant,
+          metered: session.metered,
         };
         const sourcesFor = (resource: string) => session.services.labels.sourceTags(tool, resource);
         prepared = createToolContext(
@@ -129,6 +140,27 @@ export const toolSyscall = defineSyscall({
       return result.finally(ended).then((value) => session.metered(() => keep(value)), runFailed);
     };
     const waiting = bound === undefined ? undefined : session.toolSlots.take(tool.name, bound, session.signal);
-    return waiting === undefined ? start() : waiting.then(() => session.metered(start), failed);
+    if (waiting === undefined) return start();
+    // A waiting call keeps its decoded arguments in the kernel (1 MiB of nested arrays is tens of MB of heap):
+    // they are held against the caller's memory_mb until it starts. Their size may be a handle's: it carries
+    // the call's label if it ends the caller.
+    let release = noop;
+    try {
+      release = holdArguments(session, substituted.value, callLabel);
+    } catch (error) {
+      // The place, when it comes, goes to the next call.
+      waiting.then(ended, noop);
+      return failed(error);
+    }
+    return waiting.then(
+      () => {
+        release();
+        return session.metered(start);
+      },
+      (error: unknown) => {
+        release();
+        return failed(error);
+      },
+    );
   },
 });

@@ -1,7 +1,11 @@
 /**
  * The MCP servers the `mcp.call` tool talks to: one connection per configured server, started on first use
- * with the official client SDK over KernelStdioTransport, its tool list read once per start and cached (with a
- * JSON Schema check per tool, mcp-schema.ts: linear-time patterns), restarted on the next call after it died, and killed on close.
+ * with the official client SDK over KernelStdioTransport, its tool list read once per start and cached,
+ * restarted on the next call after it died, and killed on close. Each tool's JSON Schema check (mcp-schema.ts:
+ * linear in the arguments) is compiled when the tool is first called, on a compiler of that start's own: a
+ * start costs no compile work for tools nobody calls, and everything compiled goes with the connection (a
+ * server that exits after every call, re-listed and recompiled on each start, grew the kernel's heap by
+ * 7.5 MB a start when every start's schemas stayed cached on one Ajv instance for the process's life).
  *
  * Failure handling, all without touching the kernel or other servers:
  * - A call that outlives the server's timeout is abandoned and the server is killed (a hung server stays
@@ -12,7 +16,7 @@
  */
 import type { Client, Tool as McpToolInfo } from '@modelcontextprotocol/client';
 import { KernelError } from '../runtime/core/errors.js';
-import type { ArgumentCheck } from './mcp-schema.js';
+import type { ArgumentCheck, SchemaCompiler } from './mcp-schema.js';
 import type { KernelStdioTransport, StdioLaunch } from './mcp-transport.js';
 
 /** A configured server, resolved: absolute command, scrubbed environment, limits. */
@@ -30,12 +34,18 @@ export interface McpCallResult {
   readonly structured?: unknown;
 }
 
-type Validator = ArgumentCheck;
+/** A listed tool; `check` is compiled on its first call (null: its schema is unusable). */
+interface ToolEntry {
+  readonly info: McpToolInfo;
+  check?: ArgumentCheck | null;
+}
 
 interface Live {
   readonly client: Client;
   readonly transport: KernelStdioTransport;
-  tools: ReadonlyMap<string, { readonly info: McpToolInfo; readonly validate: Validator | undefined }>;
+  /** This start's schema compiler: dropped with the connection, and everything it compiled with it. */
+  readonly schemas: SchemaCompiler;
+  tools: ReadonlyMap<string, ToolEntry>;
   dead: boolean;
 }
 
@@ -68,15 +78,24 @@ export class McpConnection {
    * E_TOOL_FAILED for the server's own error (its text, bounded), a timeout, a flood or a crash, E_KILLED when
    * `signal` aborted.
    */
-  async call(tool: string, args: Readonly<Record<string, unknown>>, signal: AbortSignal): Promise<McpCallResult> {
+  async call(
+    tool: string,
+    args: Readonly<Record<string, unknown>>,
+    signal: AbortSignal,
+    meter: <T>(work: () => T) => T = (work) => work(),
+  ): Promise<McpCallResult> {
     const where = `mcp.call: ${this.spec.name}/${tool}`;
     const live = await this.#ensure(signal);
     const entry = live.tools.get(tool);
     if (entry === undefined)
       throw new KernelError('E_NO_TOOL', `mcp.call: server "${this.spec.name}" has no tool "${tool}"`);
-    if (entry.validate === undefined)
+    // Compiling and checking run after the connection's await, out of the dispatcher's sight: the caller is
+    // charged for them (a server's schema times the agent's arguments can take a while, see mcp-schema.ts).
+    if (entry.check === undefined) entry.check = meter(() => live.schemas.compile(entry.info.inputSchema)) ?? null;
+    const check = entry.check;
+    if (check === null)
       throw new KernelError('E_TOOL_FAILED', `${where}: the server declared an unusable input schema`);
-    const checked = entry.validate(args);
+    const checked = meter(() => check(args));
     if (!checked.valid) {
       throw new KernelError('E_BAD_ARG', `${where}: invalid arguments: ${checked.errorMessage.slice(0, 300)}`);
     }
@@ -151,14 +170,14 @@ export class McpConnection {
     // The SDK is loaded when a server first starts, not when the tool is made: every kernel with the built-in
     // tools makes the MCP tool, and importing the SDK measured ≈ 0.3 s of the CLI's start (the schema checker,
     // ajv and re2js, likewise).
-    const [{ Client }, { KernelStdioTransport }, { compileArgumentCheck }] = await Promise.all([
+    const [{ Client }, { KernelStdioTransport }, { createSchemaCompiler }] = await Promise.all([
       import('@modelcontextprotocol/client'),
       import('./mcp-transport.js'),
       import('./mcp-schema.js'),
     ]);
     const transport = new KernelStdioTransport(this.spec);
     const client = new Client({ name: 'isokernel', version: '0.1.0' }, { capabilities: {} });
-    const live: Live = { client, transport, tools: new Map(), dead: false };
+    const live: Live = { client, transport, schemas: createSchemaCompiler(), tools: new Map(), dead: false };
     // Starting a server (a runtime and its SDK loading) can take longer than a call may: at least 10 s.
     const startMs = Math.max(this.spec.timeoutMs, START_TIMEOUT_MS);
     const deadline = AbortSignal.timeout(startMs);
@@ -170,7 +189,7 @@ export class McpConnection {
         live.dead = true;
         onclose?.();
       };
-      const tools = new Map<string, { info: McpToolInfo; validate: Validator | undefined }>();
+      const tools = new Map<string, ToolEntry>();
       let cursor: string | undefined;
       do {
         const page = await client.listTools(cursor === undefined ? {} : { cursor }, {
@@ -179,7 +198,7 @@ export class McpConnection {
         });
         for (const info of page.tools) {
           if (tools.size >= MAX_TOOLS) break;
-          tools.set(info.name, { info, validate: compileArgumentCheck(info.inputSchema) });
+          tools.set(info.name, { info });
         }
         cursor = page.nextCursor;
       } while (cursor !== undefined && tools.size < MAX_TOOLS);

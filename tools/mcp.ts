@@ -127,7 +127,7 @@ export function createMcpTool(options: McpOptions): Tool {
       const sent = await ctx.labels.raise(key, ctx.label);
       ctx.taint([`mcp:${args.server}`, ...sent]);
       try {
-        return await connection.call(args.tool, args.arguments ?? {}, ctx.signal);
+        return await connection.call(args.tool, args.arguments ?? {}, ctx.signal, ctx.metered);
       } finally {
         // The reply (or error text) may quote anything the server was sent while this call was in flight (a
         // long poll answered by another agent's put): its label is what the server keeps once it answered,

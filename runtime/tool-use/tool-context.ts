@@ -35,6 +35,8 @@ export interface ToolCaller {
   readonly held?: HeldMemory | undefined;
   /** Whose share of the in-memory store the call's blobs and undo records draw on; undefined for the host. */
   readonly tenant?: string | undefined;
+  /** Charges the kernel time of a synchronous call to the caller (AgentSession.metered); absent for the host. */
+  readonly metered?: <T>(call: () => T) => T;
 }
 
 const noop = (): void => {};
@@ -103,6 +105,7 @@ export function createToolContext(
       }
       extra = joinLabels(extra, label);
     },
+    metered: caller.metered ?? ((call) => call()),
     charge(usage: ToolCharge): void {
       const amounts = checkCharge(usage);
       for (const [field, amount] of amounts) {

@@ -93,6 +93,12 @@ export interface ToolContext {
    */
   charge(usage: ToolCharge): void;
   /**
+   * Runs `call` and charges the kernel time of its synchronous part to the caller's `cpu_ms`: for a tool's heavy
+   * synchronous work after its first await (checking arguments against a schema it just fetched, parsing),
+   * which the dispatcher's clock does not see. Returns what `call` returns and rethrows what it throws.
+   */
+  metered<T>(call: () => T): T;
+  /**
    * Charges `bytes` this call keeps in the kernel's memory while it runs (a response body being read) to the
    * calling agent's memory_mb and the kernel's held-memory bound, and returns the function that gives them back
    * (call it when the bytes are dropped; later calls do nothing). Throws KernelError E_QUOTA when the agent's

@@ -5,8 +5,8 @@ import { KernelError } from '../core/errors.js';
  * A call past its tool's bound waits (in order) instead of running: each running call holds a socket, a child
  * process or buffers in the kernel until it ends, and a burst of calls that never end held thousands (a red-team
  * pass, from one agent with memory_mb 64: 5,040 sockets, 2.1 GB of response bodies, or 2,000 process starts
- * that stalled the kernel's event loop for 27 s). A waiting call holds only what any pending syscall holds,
- * which is charged to the agent's memory.
+ * that stalled the kernel's event loop for 27 s). A waiting call holds what any pending syscall holds and its
+ * decoded arguments, both charged to the agent's memory (syscalls/tool.ts).
  *
  * One tree shares one set of places: counted per agent, the bound held once per agent, and a root with 10
  * children opened 161 sockets. So a wait reveals how many calls the caller's own tree has running (a timing

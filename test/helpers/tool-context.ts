@@ -77,6 +77,7 @@ export function testToolContext(
     sources: options.sources ?? [],
     inject: NO_INJECTION,
     maxResultBytes: options.maxResultBytes,
+    metered: (call) => call(),
     reauthorize(resource) {
       reauthorized.push(resource);
       if (options.allow !== undefined && !options.allow(resource)) {

@@ -153,6 +153,44 @@ describe('quotas in the kernel', () => {
     expect(logs).toContainEqual(expect.stringContaining('tokens_out'));
   });
 
+  it("a tool's work metered after its first await is charged to the caller's cpu_ms", async () => {
+    // Busy for 60 ms of the kernel's thread after an await: out of the dispatcher's sight unless metered.
+    const spin = (ctx: { metered<T>(call: () => T): T } | undefined) => {
+      const work = () => {
+        const end = performance.now() + 60;
+        while (performance.now() < end) {}
+      };
+      if (ctx === undefined) work();
+      else ctx.metered(work);
+    };
+    const busy = (name: string, metered: boolean) =>
+      defineTool({
+        name,
+        description: 'works after an await',
+        input: z.unknown(),
+        run: async (_args, ctx) => {
+          await new Promise((resolve) => setTimeout(resolve, 1));
+          spin(metered ? ctx : undefined);
+          return 'done';
+        },
+      });
+    kernel = testKernel({
+      tools: [busy('metered', true), busy('unmetered', false)],
+      policy: {
+        capabilities: [
+          { action: 'metered', resource: 'metered' },
+          { action: 'unmetered', resource: 'unmetered' },
+        ],
+      },
+    });
+    const run = (tool: string) =>
+      kernel!.run({ code: `export default async () => { for (let i = 0; i < 5; i++) await sys.tool('${tool}'); }` });
+    const [metered, unmetered] = [await run('metered'), await run('unmetered')];
+    expect(metered.ok && unmetered.ok).toBe(true);
+    expect(metered.usage.kernel_ms).toBeGreaterThanOrEqual(5 * 60);
+    expect(unmetered.usage.kernel_ms).toBeLessThan(5 * 60);
+  });
+
   it('refuses NaN and negative charges with E_BAD_ARG, and NaN does not disable the limit', async () => {
     const { kernel } = quotaKernel({ tokens_out: 25 });
     const result = await kernel.run({
