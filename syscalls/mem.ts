@@ -48,7 +48,7 @@ export const memGetSyscall = defineSyscall({
     const target = resolve(session, opts?.mount, key);
     describe(attempt, session, 'mem.get', target);
     attempt.begin();
-    const entry = await session.services.memory.get(target.namespace, target.key);
+    const entry = await session.services.memory.get(target.namespace, target.key, session.metered);
     if (entry === undefined) return undefined;
     if (opts?.handle === true) return session.metered(() => session.handles.create(entry.value, entry.label));
     session.label = joinLabels(session.label, entry.label);
@@ -103,7 +103,7 @@ export const memDeleteSyscall = defineSyscall({
     // The answer (did the key exist?) is data of whoever wrote it: it raises the context like a read.
     const removed = await session.services.memory.remove(target.namespace, target.key, session.metered);
     if (removed === undefined) return false;
-    session.label = joinLabels(session.label, removed.label);
+    session.label = joinLabels(session.label, removed);
     return true;
   },
 });

@@ -3,18 +3,22 @@ import type { Attempt } from '../runtime/audit/attempt.js';
 import { KernelError, toErrorInfo } from '../runtime/core/errors.js';
 import { joinLabels, type Label, labelLeq } from '../runtime/labels/label.js';
 import { estimateBytes } from '../runtime/process/held-memory.js';
-import type { AgentSession } from '../runtime/process/session.js';
+import { type AgentSession, PENDING_SYSCALL_BYTES } from '../runtime/process/session.js';
 import { createToolContext, type PreparedContext } from '../runtime/tool-use/tool-context.js';
 import { authorizeToolUse, checkSinks, prepareToolUse, runToolUse } from '../runtime/tool-use/tool-gate.js';
 import { defineSyscall } from './syscall.js';
 
 const noop = (): void => {};
 
-/** Holds `value`'s estimated size for the caller; returns what gives it back. Throws KernelError E_QUOTA. */
+/**
+ * Holds the estimated size of a call's arguments for the caller, unless the flat charge of every pending call
+ * covers it; returns what gives it back. Throws KernelError E_QUOTA.
+ */
 function holdArguments(session: AgentSession, value: unknown, label: Label): () => void {
   const held = session.held;
   if (held === undefined) return noop;
   const bytes = estimateBytes(value, held.limit + 1);
+  if (bytes <= PENDING_SYSCALL_BYTES) return noop;
   held.hold(bytes, label);
   return () => held.release(bytes);
 }
@@ -139,28 +143,25 @@ export const toolSyscall = defineSyscall({
       // dispatcher's sight: that work is metered to the caller.
       return result.finally(ended).then((value) => session.metered(() => keep(value)), runFailed);
     };
-    const waiting = bound === undefined ? undefined : session.toolSlots.take(tool.name, bound, session.signal);
-    if (waiting === undefined) return start();
-    // A waiting call keeps its decoded arguments in the kernel (1 MiB of nested arrays is tens of MB of heap):
-    // they are held against the caller's memory_mb until it starts. Their size may be a handle's: it carries
-    // the call's label if it ends the caller.
-    let release = noop;
+    const run = (): unknown => {
+      const waiting = bound === undefined ? undefined : session.toolSlots.take(tool.name, bound, session.signal);
+      return waiting === undefined ? start() : waiting.then(() => session.metered(start), failed);
+    };
+    // The decoded arguments stay in the kernel until the call settles, waiting for a place or running (1 MiB of
+    // nested arrays is tens of MB of heap): past what a pending call is charged anyway, they are held against
+    // the caller's memory_mb. Their size may be a handle's: it carries the call's label if it ends the caller.
+    const release = guarded(() => holdArguments(session, substituted.value, callLabel));
+    let outcome: unknown;
     try {
-      release = holdArguments(session, substituted.value, callLabel);
+      outcome = run();
     } catch (error) {
-      // The place, when it comes, goes to the next call.
-      waiting.then(ended, noop);
-      return failed(error);
+      release();
+      throw error;
     }
-    return waiting.then(
-      () => {
-        release();
-        return session.metered(start);
-      },
-      (error: unknown) => {
-        release();
-        return failed(error);
-      },
-    );
+    if (!(outcome instanceof Promise)) {
+      release();
+      return outcome;
+    }
+    return outcome.finally(release);
   },
 });

@@ -11,6 +11,7 @@ import type { BlobStore } from '../store/blob-store.js';
 import {
   checkKey,
   freshNamespaceSegment,
+  type MemoryEntry,
   type Mount,
   type MountRequest,
   type NamespaceMemory,
@@ -18,7 +19,7 @@ import {
 import type { SnapshotBody, SnapshotStore } from '../store/snapshot-store.js';
 import { tenantOf } from '../store/store-shares.js';
 import type { AgentLauncher, AgentProcess } from './agent-launcher.js';
-import { HeldMemory, type HeldMemoryPool, MEMORY_EXCEEDED } from './held-memory.js';
+import { estimateBytes, HeldMemory, type HeldMemoryPool, MEMORY_EXCEEDED } from './held-memory.js';
 import type { Limits } from './limits.js';
 import type { ChildOutcome, ChildRequest } from './process-control.js';
 import { type AgentSource, loadAgentSource, type ProgramRegistry, programId } from './programs.js';
@@ -413,8 +414,13 @@ export class ProcessTable implements ProcessControl {
     // Up to the first await this runs inside the dispatcher's clock pair; after it, out of its sight, so the
     // heavy synchronous parts (listing and copying the memory, encoding and signing) are metered to the caller.
     const metered = session.metered;
+    // A killed agent's snapshot stops at its next step (many may be pending when it is killed).
+    const alive = (): void => {
+      if (session.state === 'ended') throw new KernelError('E_KILLED', 'sys.snapshot: the agent has ended');
+    };
     const tenant = tenantOf(session.namespace);
     const codeId = await this.#deps.blobs.put(new TextEncoder().encode(live.code), tenant);
+    alive();
     const held = authority.list(session.publicKey);
     const capabilities = held
       .map(({ action, resource, remainingUses, expiresAt }) => ({ action, resource, remainingUses, expiresAt }))
@@ -422,42 +428,59 @@ export class ProcessTable implements ProcessControl {
     // Memory is parsed whole to be covered, and parsing multiplies small JSON text into many objects (nested
     // arrays: 25 times its size in heap): a snapshot covers a bounded part of the namespace's 16 MiB.
     const size = await this.#deps.memory.size(session.namespace, metered);
+    alive();
     if (size > MAX_SNAPSHOT_MEMORY_BYTES) {
       throw new KernelError(
         'E_QUOTA',
         `sys.snapshot: a snapshot covers at most ${MAX_SNAPSHOT_MEMORY_BYTES} characters of namespace memory`,
       );
     }
-    const entries = await this.#deps.memory.list(session.namespace, '', 100_000, metered);
-    const memory = entries.map(([key, entry]) => [key, entry.value, [...entry.label]] as const);
-    // The restored agent starts from the counted quota use the body records, moved by descendants that may be
-    // labelled (a budget refused E_QUOTA tells how many children a labelled child made): the body's label joins
-    // theirs to the caller's. The memory entries keep their own labels, and the restored agent reads them as any
-    // agent does; the capability list is not restored (the current policy's is).
-    const carried = session.quota === undefined ? session.label : joinLabels(session.label, session.quota.observed());
-    // The id is a function of everything the snapshot covers, so it carries all their labels (an id over a
-    // labelled PIN is an oracle for the PIN), the remaining uses of the capabilities it lists included.
-    let covered = joinLabels(carried, authority.observedLabel(held.map((summary) => summary.id)));
-    for (const [, entry] of entries) covered = joinLabels(covered, entry.label);
-    const used = session.quota?.used ?? emptyUse();
-    const body: SnapshotBody = {
-      program: { name: session.placement.program, id: codeId },
-      capabilities,
-      label: [...carried],
-      usage: {
-        tokens_in: used.tokens_in,
-        tokens_out: used.tokens_out,
-        cost_usd: used.cost_usd,
-        tool_calls: used.tool_calls,
-        children: used.children,
-      },
-      memory,
-      state,
+    // The parsed memory stays in the kernel until the snapshot is saved: each value is held against the caller's
+    // memory_mb as it is parsed, until then (40 concurrent snapshots of a nested namespace took the kernel past
+    // its heap limit). A crossing depends on the values' sizes: it carries their labels.
+    const kernelHeld = session.held;
+    let parsed = 0;
+    const keep = (entry: MemoryEntry): void => {
+      if (kernelHeld === undefined) return;
+      const bytes = estimateBytes(entry.value, kernelHeld.limit + 1);
+      kernelHeld.hold(bytes, entry.label);
+      parsed += bytes;
     };
-    // Encoded in metered slices with the event loop free between them (snapshot-store.ts, `encodeSnapshot`).
-    const id = await this.#deps.snapshots.save(body, { meter: metered, signal: session.signal }, tenant);
-    session.label = joinLabels(session.label, covered);
-    return id;
+    try {
+      const entries = await this.#deps.memory.list(session.namespace, '', 100_000, metered, keep);
+      alive();
+      const memory = entries.map(([key, entry]) => [key, entry.value, [...entry.label]] as const);
+      // The restored agent starts from the counted quota use the body records, moved by descendants that may be
+      // labelled (a budget refused E_QUOTA tells how many children a labelled child made): the body's label joins
+      // theirs to the caller's. The memory entries keep their own labels, and the restored agent reads them as
+      // any agent does; the capability list is not restored (the current policy's is).
+      const carried = session.quota === undefined ? session.label : joinLabels(session.label, session.quota.observed());
+      // The id is a function of everything the snapshot covers, so it carries all their labels (an id over a
+      // labelled PIN is an oracle for the PIN), the remaining uses of the capabilities it lists included.
+      let covered = joinLabels(carried, authority.observedLabel(held.map((summary) => summary.id)));
+      for (const [, entry] of entries) covered = joinLabels(covered, entry.label);
+      const used = session.quota?.used ?? emptyUse();
+      const body: SnapshotBody = {
+        program: { name: session.placement.program, id: codeId },
+        capabilities,
+        label: [...carried],
+        usage: {
+          tokens_in: used.tokens_in,
+          tokens_out: used.tokens_out,
+          cost_usd: used.cost_usd,
+          tool_calls: used.tool_calls,
+          children: used.children,
+        },
+        memory,
+        state,
+      };
+      // Encoded in metered slices with the event loop free between them (snapshot-store.ts, `encodeSnapshot`).
+      const id = await this.#deps.snapshots.save(body, { meter: metered, signal: session.signal }, tenant);
+      session.label = joinLabels(session.label, covered);
+      return id;
+    } finally {
+      kernelHeld?.release(parsed);
+    }
   }
 
   auditRecords(session: AgentSession, options: { after?: number; limit: number }): unknown[] {

@@ -10,6 +10,11 @@ export interface KvStore {
   /** The value, or undefined when absent. */
   get(key: string): Promise<unknown>;
   /**
+   * The value's stored JSON text, unparsed, or undefined when absent: a caller that parses it can charge the work
+   * (LevelDB's own decoding runs after an await, out of any meter) or need not parse it at all.
+   */
+  getText(key: string): Promise<string | undefined>;
+  /**
    * Stores a JSON value other than null (LevelDB cannot hold null); rejects with TypeError for null/undefined.
    * `tenant` is who the entry is kept for (see StoreShares); absent for the kernel's own entries.
    */
@@ -50,6 +55,10 @@ export class MemoryKvStore implements KvStore {
   async get(key: string): Promise<unknown> {
     const json = this.#entries.get(key);
     return json === undefined ? undefined : JSON.parse(json);
+  }
+
+  async getText(key: string): Promise<string | undefined> {
+    return this.#entries.get(key);
   }
 
   async put(key: string, value: unknown, tenant?: string): Promise<void> {
@@ -144,6 +153,11 @@ export class LevelKvStore implements KvStore {
 
   async get(key: string): Promise<unknown> {
     return await this.#db.get(key);
+  }
+
+  async getText(key: string): Promise<string | undefined> {
+    // The stored text is what the json encoding wrote, JSON.stringify of the value.
+    return await this.#db.get<string, string>(key, { valueEncoding: 'utf8' });
   }
 
   async put(key: string, value: unknown): Promise<void> {

@@ -56,10 +56,17 @@ export function freshNamespaceSegment(): string {
   return randomBytes(4).toString('hex');
 }
 
-/** Checks an agent-supplied key. Throws KernelError E_BAD_ARG. */
+// LevelDB stores keys as UTF-8, where every lone surrogate becomes U+FFFD: a mount prefix "s\uD800" reached the
+// parent's keys "s\uFFFD…" with a store directory, and not without one (red-team pass 39).
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Checks an agent-supplied key (or mount prefix). Throws KernelError E_BAD_ARG. */
 export function checkKey(key: string, what = 'key'): void {
-  if (key.length > MAX_KEY_LENGTH || BAD_KEY_CHAR.test(key)) {
-    throw new KernelError('E_BAD_ARG', `sys.mem: ${what} must be at most ${MAX_KEY_LENGTH} printable characters`);
+  if (key.length > MAX_KEY_LENGTH || BAD_KEY_CHAR.test(key) || LONE_SURROGATE.test(key)) {
+    throw new KernelError(
+      'E_BAD_ARG',
+      `sys.mem: ${what} must be at most ${MAX_KEY_LENGTH} printable characters, without lone surrogates`,
+    );
   }
 }
 
@@ -125,8 +132,10 @@ export class NamespaceMemory {
     return (await this.#usage(namespace, meter)).bytes;
   }
 
-  async get(namespace: string, key: string): Promise<MemoryEntry | undefined> {
-    return toEntry(await this.#kv.get(storeKey(namespace, key)));
+  /** The entry, parsed inside `meter` (after the store's await, out of the dispatcher's sight). */
+  async get(namespace: string, key: string, meter: Meter = unmetered): Promise<MemoryEntry | undefined> {
+    const text = await this.#kv.getText(storeKey(namespace, key));
+    return text === undefined ? undefined : meter(() => toEntry(JSON.parse(text) as unknown));
   }
 
   /**
@@ -139,9 +148,12 @@ export class NamespaceMemory {
     const id = storeKey(namespace, key);
     return this.#serialized(namespace, async () => {
       const use = await this.#usage(namespace, meter);
-      const previous = await meter(() => this.#kv.get(id));
+      // The previous entry's size is its text's: never parsed.
+      const previous = await meter(() => this.#kv.getText(id));
       const entries = use.entries + (previous === undefined ? 1 : 0);
-      const bytes = meter(() => use.bytes - (previous === undefined ? 0 : sizeOf(id, previous)) + sizeOf(id, stored));
+      const bytes = meter(
+        () => use.bytes - (previous === undefined ? 0 : id.length + previous.length) + sizeOf(id, stored),
+      );
       if (entries > MAX_NAMESPACE_ENTRIES) {
         throw new KernelError('E_QUOTA', `sys.mem: a namespace holds at most ${MAX_NAMESPACE_ENTRIES} entries`);
       }
@@ -159,33 +171,41 @@ export class NamespaceMemory {
   }
 
   /**
-   * Deletes a key and resolves to the entry it held (undefined when absent). Whether a key existed is data
-   * of its writer: `sys.mem.delete` raises the caller's label by the entry's label.
+   * Deletes a key and resolves to the label of the entry it held (undefined when absent), read without parsing
+   * the value. Whether a key existed is data of its writer: `sys.mem.delete` raises the caller's label by it.
    */
-  remove(namespace: string, key: string, meter: Meter = unmetered): Promise<MemoryEntry | undefined> {
+  remove(namespace: string, key: string, meter: Meter = unmetered): Promise<Label | undefined> {
     const id = storeKey(namespace, key);
     return this.#serialized(namespace, async () => {
       const use = await this.#usage(namespace, meter);
-      const stored = await meter(() => this.#kv.get(id));
+      const stored = await meter(() => this.#kv.getText(id));
       if (stored === undefined) return undefined;
       await meter(() => this.#kv.delete(id));
       use.entries = Math.max(0, use.entries - 1);
-      use.bytes = Math.max(0, use.bytes - meter(() => sizeOf(id, stored)));
-      return toEntry(stored) ?? { value: null, label: EMPTY_LABEL };
+      use.bytes = Math.max(0, use.bytes - (id.length + stored.length));
+      return meter(() => labelOfText(stored)) ?? EMPTY_LABEL;
     });
   }
 
   /**
    * Entries whose key starts with `prefix`, in key order, keys relative to the namespace. Each value is parsed
-   * inside `meter`, so the caller is charged for building them (a store directory's scan resolves after an await).
+   * inside `meter`, so the caller is charged for building them (a store directory's scan resolves after an
+   * await), and handed to `keep` as soon as it is parsed (which may throw to stop the listing).
    */
   async list(
     namespace: string,
     prefix: string,
     limit = MAX_LIST,
     meter: Meter = unmetered,
+    keep: (entry: MemoryEntry) => void = () => {},
   ): Promise<[string, MemoryEntry][]> {
-    return this.#scan(namespace, prefix, limit, (text) => toEntry(meter(() => JSON.parse(text) as unknown)));
+    return this.#scan(namespace, prefix, limit, (text) =>
+      meter(() => {
+        const entry = toEntry(JSON.parse(text) as unknown);
+        if (entry !== undefined) keep(entry);
+        return entry;
+      }),
+    );
   }
 
   /** As `list`, but each key with its entry's label only: the values are never parsed. */

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Kernel } from '../../../index.js';
 import { makeLabel } from '../../../runtime/labels/label.js';
-import { MemoryKvStore } from '../../../runtime/store/kv-store.js';
-import { NamespaceMemory } from '../../../runtime/store/namespace-memory.js';
+import { LevelKvStore, MemoryKvStore } from '../../../runtime/store/kv-store.js';
+import { checkKey, NamespaceMemory } from '../../../runtime/store/namespace-memory.js';
 import { testKernel } from '../../helpers/kernel.js';
 
 let kernel: Kernel | undefined;
@@ -47,6 +47,44 @@ describe('NamespaceMemory', () => {
     ]);
     expect(await memory.labels('a', '')).toEqual(listed.map(([key, entry]) => [key, entry.label]));
     expect(await memory.labels('a', 'k', 2)).toEqual(listed.slice(0, 2).map(([key, entry]) => [key, entry.label]));
+  });
+});
+
+describe('NamespaceMemory work after the store answers', () => {
+  it.each(['memory', 'level'] as const)(
+    '%s: get parses, and put and remove read text, inside the meter',
+    async (kind) => {
+      const dir = mkdtempSync(join(tmpdir(), 'isokernel-nsmem-'));
+      dirs.push(dir);
+      const kv = kind === 'memory' ? new MemoryKvStore() : new LevelKvStore(join(dir, 'kv'));
+      try {
+        const memory = new NamespaceMemory(kv);
+        let calls = 0;
+        // With a store directory the stored text arrives after an await, out of the dispatcher's clock: parsing it
+        // (LevelDB's own json decoding did it unmetered) must happen inside the caller's meter.
+        const meter = <T>(call: () => T): T => {
+          calls += 1;
+          return call();
+        };
+        await memory.put('a', 'k', { value: [[1], { b: 'x' }], label: makeLabel(['web']) });
+        calls = 0;
+        expect(await memory.get('a', 'k', meter)).toEqual({ value: [[1], { b: 'x' }], label: ['web'] });
+        expect(calls).toBe(1);
+        await memory.put('a', 'k', { value: 2, label: makeLabel([]) }, meter);
+        expect(await memory.size('a')).toBe('mem:a\u0000k'.length + JSON.stringify({ l: [], v: 2 }).length);
+        expect(await memory.remove('a', 'k', meter)).toEqual([]);
+        expect(await memory.remove('a', 'k', meter)).toBeUndefined();
+        expect(await memory.get('a', 'k', meter)).toBeUndefined();
+      } finally {
+        await kv.close();
+      }
+    },
+  );
+
+  it('refuses keys and mount prefixes with lone surrogates (UTF-8 turns each into U+FFFD)', () => {
+    expect(() => checkKey('s\uD800')).toThrow(/lone surrogates/);
+    expect(() => checkKey('\uDC00x', 'mount prefix')).toThrow(/mount prefix/);
+    expect(() => checkKey('a\uD83D\uDE00b')).not.toThrow();
   });
 });
 

@@ -1,0 +1,88 @@
+// Attack (red-team passes 37 and 38): park arguments in the kernel. A pending tool call keeps its decoded
+// arguments in the kernel until it settles, whether it waits for a place of a bounded tool (`maxInFlight`) or runs
+// a tool that awaits something, and a pending call was charged a flat 8 KiB whatever they were. One agent of
+// memory_mb 128 queued 30 calls of 1 MiB of nested arrays and held about 700 MB of kernel heap (outside
+// memory_mb and the kernel's maxHeldBytes); 40 running calls of an unbounded tool held 492 MB. A pending call now
+// holds the estimated size of its arguments against the caller's memory_mb until it settles.
+
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { defineTool, type Kernel } from '../../index.js';
+import { peakHeapGrowth } from '../helpers/heap.js';
+import { ISOLATION_MODES, testKernel } from '../helpers/kernel.js';
+
+const MiB = 1024 * 1024;
+
+/** Makes `calls` calls of `tool` at once, each with the same million-character argument. */
+const QUEUE = (calls: number, tool = 'post') => `export default async () => {
+  const body = 'x'.repeat(1000 * 1000);
+  const all = [];
+  for (let i = 0; i < ${calls}; i++) all.push(sys.tool('${tool}', body).then(() => 'ok', (e) => e.code));
+  return await Promise.all(all);
+}`;
+
+describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
+  let kernel: Kernel | undefined;
+  afterEach(async () => {
+    await kernel?.close();
+    kernel = undefined;
+  });
+
+  function postKernel(): Kernel {
+    const post = defineTool({
+      name: 'post',
+      description: 'sends its argument somewhere slow, one call at a time',
+      input: z.unknown(),
+      maxInFlight: 1,
+      run: async () => {
+        await sleep(40);
+        return 'sent';
+      },
+    });
+    // Unbounded: every call runs at once, and stays pending while it waits for something slow.
+    const lookup = defineTool({
+      name: 'lookup',
+      description: 'asks a slow backend',
+      input: z.unknown(),
+      run: async () => {
+        await sleep(1500);
+        return 'found';
+      },
+    });
+    kernel = testKernel({
+      isolation,
+      tools: [post, lookup],
+      policy: {
+        capabilities: [
+          { action: 'post', resource: 'post' },
+          { action: 'lookup', resource: 'lookup' },
+        ],
+      },
+    });
+    return kernel;
+  }
+
+  it('calls waiting for a place hold their arguments: 40 of 2 MB each end an agent of memory_mb 32', async () => {
+    const { value, growth } = await peakHeapGrowth(
+      postKernel().run({ code: QUEUE(40), limits: { memory_mb: 32, cpu_ms: 20_000 } }),
+    );
+    expect(value).toMatchObject({ ok: false, error: { code: 'E_QUOTA', message: 'quota exceeded: memory_mb' } });
+    // Before: all 40 waited, about 40 MB of arguments in the kernel for a 32 MB agent. (In the process tier the
+    // host sends every call's frame before the first is answered, so the kernel's heap sees them all anyway.)
+    if (isolation === 'inline') expect(growth).toBeLessThan(32 * MiB);
+  }, 60_000);
+
+  it('running calls hold their arguments too: 40 awaiting calls of an unbounded tool end an agent of memory_mb 32', async () => {
+    const { value, growth } = await peakHeapGrowth(
+      postKernel().run({ code: QUEUE(40, 'lookup'), limits: { memory_mb: 32, cpu_ms: 20_000 } }),
+    );
+    expect(value).toMatchObject({ ok: false, error: { code: 'E_QUOTA', message: 'quota exceeded: memory_mb' } });
+    if (isolation === 'inline') expect(growth).toBeLessThan(32 * MiB);
+  }, 60_000);
+
+  it('benign twin: a few calls waiting for a place fit', async () => {
+    const result = await postKernel().run({ code: QUEUE(4), limits: { memory_mb: 32 } });
+    expect(result, JSON.stringify(result)).toMatchObject({ ok: true, value: ['ok', 'ok', 'ok', 'ok'] });
+  }, 60_000);
+});
