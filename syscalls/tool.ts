@@ -1,27 +1,13 @@
 import { z } from 'zod';
 import type { Attempt } from '../runtime/audit/attempt.js';
 import { KernelError, toErrorInfo } from '../runtime/core/errors.js';
-import { joinLabels, type Label, labelLeq } from '../runtime/labels/label.js';
-import { estimateBytes } from '../runtime/process/held-memory.js';
-import { type AgentSession, PENDING_SYSCALL_BYTES } from '../runtime/process/session.js';
+import { joinLabels, labelLeq } from '../runtime/labels/label.js';
+import type { AgentSession } from '../runtime/process/session.js';
 import { createToolContext, type PreparedContext } from '../runtime/tool-use/tool-context.js';
 import { authorizeToolUse, checkSinks, prepareToolUse, runToolUse } from '../runtime/tool-use/tool-gate.js';
 import { defineSyscall } from './syscall.js';
 
 const noop = (): void => {};
-
-/**
- * Holds the estimated size of a call's arguments for the caller, unless the flat charge of every pending call
- * covers it; returns what gives it back. Throws KernelError E_QUOTA.
- */
-function holdArguments(session: AgentSession, value: unknown, label: Label): () => void {
-  const held = session.held;
-  if (held === undefined) return noop;
-  const bytes = estimateBytes(value, held.limit + 1);
-  if (bytes <= PENDING_SYSCALL_BYTES) return noop;
-  held.hold(bytes, label);
-  return () => held.release(bytes);
-}
 
 /** `sys.tool(name, args, options)`: runs a registered tool for the calling agent, if its capabilities allow. */
 export const toolSyscall = defineSyscall({
@@ -147,10 +133,9 @@ export const toolSyscall = defineSyscall({
       const waiting = bound === undefined ? undefined : session.toolSlots.take(tool.name, bound, session.signal);
       return waiting === undefined ? start() : waiting.then(() => session.metered(start), failed);
     };
-    // The decoded arguments stay in the kernel until the call settles, waiting for a place or running (1 MiB of
-    // nested arrays is tens of MB of heap): past what a pending call is charged anyway, they are held against
-    // the caller's memory_mb. Their size may be a handle's: it carries the call's label if it ends the caller.
-    const release = guarded(() => holdArguments(session, substituted.value, callLabel));
+    // The decoded arguments stay in the kernel until the call settles, waiting for a place or running: they are
+    // held against the caller's memory_mb (as decoded: the values of handles they name are held already).
+    const release = guarded(() => session.holdArguments(args, session.label));
     let outcome: unknown;
     try {
       outcome = run();

@@ -11,7 +11,7 @@ import { tenantOf } from '../store/store-shares.js';
 import type { ToolEnvironment } from '../tool-use/tool-context.js';
 import type { ToolRegistry } from '../tool-use/tool-contract.js';
 import { ToolSlots } from '../tool-use/tool-slots.js';
-import type { HeldMemory } from './held-memory.js';
+import { estimateBytes, type HeldMemory } from './held-memory.js';
 import type { Limits } from './limits.js';
 import type { ChildOutcome, ChildRequest } from './process-control.js';
 import type { Quota } from './quota.js';
@@ -211,6 +211,21 @@ export class AgentSession {
       this.chargeKernelTime(performance.now() - started);
     }
   };
+
+  /**
+   * Holds the estimated size of a pending syscall's decoded arguments, which the kernel keeps until the call
+   * settles (1 MiB of nested arrays is tens of MB of heap), unless the flat charge of every pending call covers
+   * them; returns what gives it back. Measure the arguments as decoded, before handles are substituted: a
+   * handle's value is held by the handle table already. Throws KernelError E_QUOTA (see HeldMemory.hold).
+   */
+  holdArguments(value: unknown, label: Label): () => void {
+    const held = this.held;
+    if (held === undefined) return noop;
+    const bytes = estimateBytes(value, held.limit + 1);
+    if (bytes <= PENDING_SYSCALL_BYTES) return noop;
+    held.hold(bytes, label);
+    return () => held.release(bytes);
+  }
 
   /**
    * Holds what a syscall whose reply comes later keeps in the kernel meanwhile (its audit attempt, tool

@@ -50,18 +50,64 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
         return 'found';
       },
     });
+    // A large document kept as a handle, and a tool that reads what it is given.
+    const doc = defineTool({
+      name: 'doc',
+      description: 'fetches a large document',
+      input: z.unknown(),
+      run: () => 'd'.repeat(10_000_000),
+    });
+    const count = defineTool({
+      name: 'count',
+      description: 'counts the characters of a document',
+      input: z.strictObject({ text: z.string() }),
+      run: ({ text }) => text.length,
+    });
     kernel = testKernel({
       isolation,
-      tools: [post, lookup],
+      tools: [post, lookup, doc, count],
       policy: {
         capabilities: [
           { action: 'post', resource: 'post' },
           { action: 'lookup', resource: 'lookup' },
+          { action: 'doc', resource: 'doc' },
+          { action: 'count', resource: 'count' },
+          { action: 'agent.spawn', resource: '*' },
         ],
       },
     });
+    // Receives a task and keeps its handoff pending for a while.
+    kernel.programs.add(
+      'slow',
+      'export default async () => { await new Promise((r) => setTimeout(r, 1500)); return 1; }',
+    );
     return kernel;
   }
+
+  it('a handoff holds its task until the receiver ends: 12 handoffs of 2 MB each end an agent of memory_mb 32', async () => {
+    const result = await postKernel().run({
+      limits: { memory_mb: 32, cpu_ms: 20_000 },
+      code: `export default async () => {
+        const task = 'x'.repeat(1000 * 1000);
+        const all = [];
+        for (let i = 0; i < 12; i++) all.push(sys.handoff({ to: 'slow', task }).then(() => 'ok', (e) => e.code));
+        return await Promise.all(all);
+      }`,
+    });
+    expect(result).toMatchObject({ ok: false, error: { code: 'E_QUOTA', message: 'quota exceeded: memory_mb' } });
+  }, 60_000);
+
+  it('benign twin: a handle passed to a tool is held once, by the handle table, not again as an argument', async () => {
+    // 20 MB held for the handle, which does not fit twice in memory_mb 32.
+    const result = await postKernel().run({
+      limits: { memory_mb: 32 },
+      code: `export default async () => {
+        const text = await sys.tool('doc', null, { handle: true });
+        return await sys.tool('count', { text });
+      }`,
+    });
+    expect(result, JSON.stringify(result).slice(0, 300)).toMatchObject({ ok: true, value: 10_000_000 });
+  }, 60_000);
 
   it('calls waiting for a place hold their arguments: 40 of 2 MB each end an agent of memory_mb 32', async () => {
     const { value, growth } = await peakHeapGrowth(
