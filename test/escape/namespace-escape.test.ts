@@ -1,7 +1,10 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Kernel } from '../../index.js';
 import { MAX_NAMESPACE_BYTES, MAX_NAMESPACE_ENTRIES } from '../../runtime/store/namespace-memory.js';
-import { ISOLATION_MODES } from '../helpers/kernel.js';
+import { ISOLATION_MODES, testKernel } from '../helpers/kernel.js';
 import { webAndMailKernel } from '../helpers/web-and-mail.js';
 
 // Every attack of this suite runs against both isolation tiers.
@@ -89,4 +92,34 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
       expect(new Set(outcomes.filter((o) => o !== 'ok'))).toEqual(new Set(['E_QUOTA']));
     });
   });
+});
+
+// Attack (red-team pass 39): LevelDB stores keys as UTF-8, where a lone surrogate becomes U+FFFD, so with a store
+// directory a mount prefix "s\uD800" reached the parent's keys "s\uFFFD…" outside it (and read and overwrote one).
+describe('lone surrogates in keys, with a store directory', () => {
+  it('a mount prefix or key with a lone surrogate is refused E_BAD_ARG, and the key beside it is untouched', async () => {
+    const store = mkdtempSync(join(tmpdir(), 'isokernel-surrogate-'));
+    const kernel = testKernel({ store, policy: { capabilities: [{ action: 'agent.spawn', resource: '*' }] } });
+    try {
+      const result = await kernel.run({
+        namespace: 'p',
+        code: `export default async () => {
+          await sys.mem.put('s\\uFFFDother', 'outside-the-mount');
+          const codes = [];
+          const child = 'export default async () => sys.mem.put("other", "overwritten", { mount: "m" })';
+          try { await sys.join(await sys.spawn({ code: child, mounts: [{ name: 'm', prefix: 's\\uD800', mode: 'rw' }] })); codes.push('spawned'); }
+          catch (e) { codes.push(e.code); }
+          try { await sys.mem.get('s\\uD800other'); codes.push('read'); } catch (e) { codes.push(e.code); }
+          return [codes, await sys.mem.get('s\\uFFFDother')];
+        }`,
+      });
+      expect(result, JSON.stringify(result).slice(0, 300)).toMatchObject({
+        ok: true,
+        value: [['E_BAD_ARG', 'E_BAD_ARG'], 'outside-the-mount'],
+      });
+    } finally {
+      await kernel.close();
+      rmSync(store, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
