@@ -1,7 +1,8 @@
 // Capability checks against floors measured in the same run:
 // - cached check: `authorize` with a capability id the guest supplied (a fresh string, as it arrives from the
-//   boundary, looked up as is) on a known 3-link chain and on a 1-link root grant: lookup, holder, every
-//   link's action / resource / window / revocation / counter. Floor: a bare Map lookup + compare of the same
+//   boundary, looked up as is) on a known 3-link chain and on a 1-link root grant: lookup, holder, the scope
+//   tests of the links that need them (here the leaf: each delegation narrows its parent), the chain's window,
+//   every link's revocation flag and counter. Floor: a bare Map lookup + compare of the same
 //   fresh string. Batched, figures are per check.
 // - cold verify: a 3-link chain of token strings verified from scratch (decode, 3 signatures, linkage,
 //   windows), vs one node:crypto Ed25519 verify.

@@ -46,6 +46,19 @@ export function attenuationViolation(
   return undefined;
 }
 
+/**
+ * True when everything `child` allows by action, resource and constraints, `parent` allows too (the first
+ * three checks of `attenuationViolation`; counters and windows aside). Sound: never true for a wider child.
+ * Never throws.
+ */
+export function scopeWithin(parent: CapabilityScope, child: CapabilityScope): boolean {
+  return (
+    actionPatternCovers(parent.action, child.action) &&
+    resourcePatternCovers(parent.resource, child.resource) &&
+    constraintsNarrow(parent.constraints ?? {}, child.constraints ?? {})
+  );
+}
+
 /** True when `child` is within `parent` (see `attenuationViolation`). Never throws. */
 export function isAttenuation(parent: CapabilityScope, child: CapabilityScope): boolean {
   return attenuationViolation(parent, child) === undefined;

@@ -25,8 +25,9 @@
  * authority sharing the store is seen at once. Delegating is not a use.
  *
  * Verification is cached by capability id (and by exact token string): a chain's signatures are checked
- * once, when it enters the authority. The hot path, `authorize` with a known id, is a map lookup plus, per
- * link, a pattern test, the window, the revocation flag and the counter.
+ * once, when it enters the authority. The hot path, `authorize` with a known id, is a map lookup, the pattern
+ * tests of the links that need them (an ancestor that provably covers a tested link below it adds nothing), the
+ * chain's window, and per link the revocation flag and the counter.
  *
  * Counters are data. A use carries the label of the agent that made it (`request.label`), joined into every
  * counted link it debits; whoever later reads such a counter (remaining uses, a use refused as exhausted, a
@@ -53,15 +54,8 @@ import {
   type ResourceTarget,
 } from '../core/resource-match.js';
 import { EMPTY_LABEL, joinLabels, type Label } from '../labels/label.js';
-import type { CapabilityScope } from './attenuation.js';
-import {
-  type CapabilityRequest,
-  describeRequest,
-  isChildOf,
-  MAX_CHAIN_LENGTH,
-  type ValidityWindow,
-  validityWindow,
-} from './chain.js';
+import { type CapabilityScope, scopeWithin } from './attenuation.js';
+import { type CapabilityRequest, describeRequest, isChildOf, MAX_CHAIN_LENGTH, validityWindow } from './chain.js';
 import { nodeSignatureVerifier } from './node-verifier.js';
 import type { SigningKey } from './signing-key.js';
 import { type CapabilityState, MemoryCapabilityState } from './state.js';
@@ -148,6 +142,15 @@ interface Link {
   readonly resource: ResourcePattern;
   /** Whether the capability has constraints (skips a for-in on the hot path). */
   readonly constrained: boolean;
+  /**
+   * The ancestors whose action, resource and constraints a use must test besides this link's own. An ancestor
+   * is left out when a tested link below it is provably within it (`scopeWithin`, sound): whatever that link
+   * allows, the ancestor allows too. The usual chain, each delegation narrower than its parent, has none.
+   */
+  readonly gates: readonly Link[];
+  /** The chain's validity window: the latest not-before and the earliest expiry of its links (±Infinity when none). */
+  readonly notBefore: number;
+  readonly expiresAt: number;
   revoked: boolean;
   used: number;
   /**
@@ -162,6 +165,7 @@ interface Link {
 type Verdict = 'allowed' | 'denied' | 'revoked' | 'expired' | 'not-yet-valid' | 'exhausted';
 
 const NO_LINKS: ReadonlySet<Link> = new Set();
+const NO_GATES: readonly Link[] = Object.freeze([]);
 
 export class CapabilityAuthority {
   readonly rootPublicKey: string;
@@ -347,6 +351,15 @@ export class CapabilityAuthority {
       children: new Set(),
       resource,
       constrained: Object.keys(capability.constraints).length > 0,
+      gates: gatesOf(capability, parent),
+      notBefore: Math.max(
+        parent?.notBefore ?? Number.NEGATIVE_INFINITY,
+        capability.notBefore ?? Number.NEGATIVE_INFINITY,
+      ),
+      expiresAt: Math.min(
+        parent?.expiresAt ?? Number.POSITIVE_INFINITY,
+        capability.expiresAt ?? Number.POSITIVE_INFINITY,
+      ),
       revoked: (parent?.revoked ?? false) || this.#revoked.has(capability.id),
       used: this.#state.usedCount(capability.id),
       counted: (parent?.counted ?? false) || capability.maxUses !== undefined,
@@ -463,32 +476,30 @@ export class CapabilityAuthority {
     return { ...verdictFailure(first, describeFor(request)), observed };
   }
 
-  // One pass over the chain. A link that does not match the request makes the verdict "denied" whatever
+  // A link that does not match the request makes the verdict "denied" whatever
   // else is wrong with the chain, so a revoked or spent capability for something else never masks it.
   // Otherwise revoked beats outside-the-window, which beats exhausted. Without a request (delegation) only
   // the chain's state is judged.
   #judge(link: Link, now: number, request: CapabilityRequest | undefined, target: ResourceTarget | undefined): Verdict {
-    let revoked = false;
-    let window: ValidityWindow = 'valid';
-    let exhausted = false;
-    for (const each of link.links) {
-      const capability = each.capability;
-      if (
-        request !== undefined &&
-        target !== undefined &&
-        (!actionAllows(capability.action, request.action) ||
-          !each.resource.test(target) ||
-          (each.constrained && !constraintsAllow(capability.constraints, request.params, request.defaults)))
-      ) {
-        return 'denied';
-      }
-      if (this.#isRevoked(each)) revoked = true;
-      if (window === 'valid') window = validityWindow(capability, now);
-      if (capability.maxUses !== undefined && this.#used(each) >= capability.maxUses) exhausted = true;
+    if (request !== undefined && target !== undefined) {
+      if (!allows(link, request, target)) return 'denied';
+      for (const each of link.gates) if (!allows(each, request, target)) return 'denied';
     }
-    if (revoked) return 'revoked';
-    if (window !== 'valid') return window;
-    return exhausted ? 'exhausted' : 'allowed';
+    for (const each of link.links) if (this.#isRevoked(each)) return 'revoked';
+    // The chain-wide window decides the common case; only a use outside it needs the first link that fails.
+    if (!(now >= link.notBefore && now < link.expiresAt)) {
+      for (const each of link.links) {
+        const window = validityWindow(each.capability, now);
+        if (window !== 'valid') return window;
+      }
+    }
+    if (link.counted) {
+      for (const each of link.links) {
+        const { maxUses } = each.capability;
+        if (maxUses !== undefined && this.#used(each) >= maxUses) return 'exhausted';
+      }
+    }
+    return 'allowed';
   }
 
   // Another authority sharing the store may have revoked or used a link: the state is checked on every use.
@@ -590,6 +601,24 @@ export class CapabilityAuthority {
 
 // The labels of the uses that moved the counted links of `link`'s chain (none when no link is counted: only a
 // counted link's movedBy ever changes).
+// Link.gates of a new link: one cover test against its parent, when it enters the authority. A parent that covers
+// the new link needs no test of its own, and its gates stand for the ancestors above it (each of them covers the
+// parent, and so the new link, or is among those gates); a parent that does not is tested, with its gates.
+function gatesOf(capability: Capability, parent: Link | undefined): readonly Link[] {
+  if (parent === undefined) return NO_GATES;
+  return scopeWithin(parent.capability, capability) ? parent.gates : Object.freeze([parent, ...parent.gates]);
+}
+
+// Whether this one link allows the request by action, resource and constraints.
+function allows(link: Link, request: CapabilityRequest, target: ResourceTarget): boolean {
+  const { capability } = link;
+  return (
+    actionAllows(capability.action, request.action) &&
+    link.resource.test(target) &&
+    (!link.constrained || constraintsAllow(capability.constraints, request.params, request.defaults))
+  );
+}
+
 function observedOf(link: Link): Label {
   if (!link.counted) return EMPTY_LABEL;
   let label = EMPTY_LABEL;

@@ -5,11 +5,13 @@ import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isAttenuation } from '../../../runtime/capability/attenuation.js';
 import { type AuthorizeRequest, CapabilityAuthority } from '../../../runtime/capability/authority.js';
+import { capabilityAllows } from '../../../runtime/capability/chain.js';
 import { SigningKey } from '../../../runtime/capability/signing-key.js';
 import { DirectoryCapabilityState, MemoryCapabilityState } from '../../../runtime/capability/state.js';
 import type { Capability } from '../../../runtime/capability/token.js';
 import { signCapability } from '../../../runtime/capability/token.js';
 import { encodePublicKey } from '../../../runtime/core/public-key.js';
+import { parseResource } from '../../../runtime/core/resource-match.js';
 import { craftToken, rootBody } from '../../helpers/capability-tokens.js';
 
 const T0 = 1_700_000_000_000;
@@ -599,38 +601,71 @@ describe('laws (property tests)', () => {
     params: fc.constantFrom({}, { mode: 'r' }, { mode: 'w' }),
   });
 
+  const trees = fc.record({
+    rootAction: fc.constantFrom(...actions),
+    rootResource: fc.constantFrom(...resources),
+    steps: fc.array(step, { minLength: 1, maxLength: 5 }),
+    requests: fc.array(request, { minLength: 1, maxLength: 6 }),
+  });
+  type Step = {
+    parent: number;
+    action?: string | undefined;
+    resource?: string | undefined;
+    constraints?: object | undefined;
+  };
+  // A root grant and a delegation per step, each from an earlier capability (`parentOf[i]`), holder i holding caps[i].
+  function randomTree(rootAction: string, rootResource: string, steps: readonly Step[]) {
+    const { authority } = setup();
+    const holders = [alice, ...steps.map(() => SigningKey.generate())];
+    const caps = [authority.grant({ audience: alice.publicKey, action: rootAction, resource: rootResource })];
+    const parentOf = [-1];
+    steps.forEach((s, i) => {
+      const parent = s.parent % (i + 1);
+      parentOf.push(parent);
+      const extra = {
+        ...(s.action === undefined ? {} : { action: s.action }),
+        ...(s.resource === undefined ? {} : { resource: s.resource }),
+        ...(s.constraints === undefined ? {} : { constraints: s.constraints }),
+      };
+      caps.push(delegated(authority, caps[parent]!, holders[parent]!, holders[i + 1]!, extra));
+    });
+    return { authority, holders, caps, parentOf };
+  }
+
   it('allowed(child) implies allowed(parent), for random chains and requests', () => {
     fc.assert(
-      fc.property(
-        fc.constantFrom(...actions),
-        fc.constantFrom(...resources),
-        fc.array(step, { minLength: 1, maxLength: 5 }),
-        fc.array(request, { minLength: 1, maxLength: 6 }),
-        (rootAction, rootResource, steps, requests) => {
-          const { authority } = setup();
-          const holders = [alice, ...steps.map(() => SigningKey.generate())];
-          const caps = [authority.grant({ audience: alice.publicKey, action: rootAction, resource: rootResource })];
-          const parentOf = [-1];
-          steps.forEach((s, i) => {
-            const parent = s.parent % (i + 1);
-            parentOf.push(parent);
-            const extra = {
-              ...(s.action === undefined ? {} : { action: s.action }),
-              ...(s.resource === undefined ? {} : { resource: s.resource }),
-              ...(s.constraints === undefined ? {} : { constraints: s.constraints }),
-            };
-            caps.push(delegated(authority, caps[parent]!, holders[parent]!, holders[i + 1]!, extra));
+      fc.property(trees, ({ rootAction, rootResource, steps, requests }) => {
+        const { authority, holders, caps, parentOf } = randomTree(rootAction, rootResource, steps);
+        for (const req of requests) {
+          caps.forEach((cap, i) => {
+            if (i === 0 || !use(authority, holders[i]!, { ...req, capabilityId: cap.id }).ok) return;
+            const parent = parentOf[i]!;
+            expect(use(authority, holders[parent]!, { ...req, capabilityId: caps[parent]!.id }).ok).toBe(true);
           });
-          for (const req of requests) {
-            caps.forEach((cap, i) => {
-              if (i === 0 || !use(authority, holders[i]!, { ...req, capabilityId: cap.id }).ok) return;
-              const parent = parentOf[i]!;
-              expect(use(authority, holders[parent]!, { ...req, capabilityId: caps[parent]!.id }).ok).toBe(true);
-            });
-          }
-        },
-      ),
+        }
+      }),
       { numRuns: 100 },
+    );
+  });
+
+  // The authority tests only the links a use needs (an ancestor provably wider than a tested link below it is
+  // skipped); the decision must still be exactly the intersection of every link's own answer.
+  it('a use is allowed exactly when every link of its chain allows it on its own', () => {
+    fc.assert(
+      fc.property(trees, ({ rootAction, rootResource, steps, requests }) => {
+        const { authority, holders, caps, parentOf } = randomTree(rootAction, rootResource, steps);
+        for (const req of requests) {
+          const target = parseResource(req.resource)!;
+          caps.forEach((cap, i) => {
+            let everyLink = true;
+            for (let at = i; at >= 0; at = parentOf[at]!) {
+              if (!capabilityAllows(caps[at]!, req, target)) everyLink = false;
+            }
+            expect(use(authority, holders[i]!, { ...req, capabilityId: cap.id }).ok).toBe(everyLink);
+          });
+        }
+      }),
+      { numRuns: 200 },
     );
   });
 
