@@ -1,7 +1,8 @@
 /**
- * Whether a requested child capability stays within its parent (for spawn / handoff, which refuse a wider
- * child with E_ESCALATION). Use-time checks intersect every link anyway, so this is about telling the
- * agent early and precisely, not about safety; it is still sound: it never calls a wider child narrower.
+ * Whether a requested child capability stays within its parent: spawn and handoff refuse a wider child with
+ * E_ESCALATION, and the authority skips the use-time test of a parent that `scopeWithin` says covers its child
+ * (authority.ts, Link.gates). That second use makes soundness a safety property: these checks may call a
+ * narrower child wider (conservative), never a wider child narrower.
  */
 import { type Constraints, constraintsNarrow } from '../core/constraint-match.js';
 import { actionPatternCovers, resourcePatternCovers } from '../core/resource-match.js';

@@ -509,7 +509,7 @@ function makePattern(source: string, kind: ResourceKind, where: PatternOrigin, s
 // name label by label, as path segments. Labels are joined with `/` for minimatch, which no host name holds.
 function hostMatcher(scheme: string, port: string, labels: readonly string[]): (target: ResourceTarget) => boolean {
   const glob = `/${labels.join('/')}`;
-  const matchAll = labels.length === 1 && labels[0] === '**';
+  const matchAll = isMatchAllHost(labels);
   const matcher = matchAll ? undefined : new Minimatch(glob, MATCH_OPTIONS);
   return (target) => {
     if (target.scheme !== scheme || target.port !== port || target.hostname === '') return false;
@@ -521,9 +521,8 @@ function hostMatcher(scheme: string, port: string, labels: readonly string[]): (
   };
 }
 
-/** Minimatch's answer for a single glob segment against a single literal segment (for pattern cover). */
-function segmentMatches(glob: string, segment: string): boolean {
-  return new Minimatch(glob, MATCH_OPTIONS).match(segment);
+function isMatchAllHost(labels: readonly string[] | undefined): boolean {
+  return labels !== undefined && labels.length === 1 && labels[0] === '**';
 }
 
 /**
@@ -548,6 +547,9 @@ export function resourcePatternCovers(parent: string, child: string): boolean {
 function originCovers(p: ResourcePattern, c: ResourcePattern): boolean {
   if (p.hostGlob === undefined) return c.hostGlob === undefined && p.origin === c.origin;
   if (p.scheme !== c.scheme || p.port !== c.port) return false;
+  // A lone `**` label matches every host name, even ones no other host glob does (`a..b`, a trailing dot:
+  // hostMatcher), so only the same lone `**` covers it.
+  if (isMatchAllHost(c.hostGlob)) return isMatchAllHost(p.hostGlob);
   if (c.hostGlob === undefined) {
     const probe: ResourceTarget = { ...plainTarget('url', '/'), scheme: c.scheme, hostname: c.hostname, port: c.port };
     return hostMatcher(p.scheme, p.port, p.hostGlob)(probe);
@@ -585,5 +587,5 @@ function segmentCovers(parent: string, child: string): boolean {
   if (parent === child) return true;
   // `*` matches any single non-empty segment (dot files included); child segments are never empty here.
   if (parent === '*') return child !== '';
-  return !GLOB_MAGIC.test(child) && segmentMatches(parent, child);
+  return !GLOB_MAGIC.test(child) && segmentGlobMatches(parent, child);
 }

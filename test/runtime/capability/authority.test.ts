@@ -196,6 +196,23 @@ describe('delegation', () => {
     });
   });
 
+  // Red-team pass 41: the use-time test skips a parent only when a cover test proves the child narrower, so a
+  // cover answer that is wrong is an escalation. A lone `**` host matches `example.com.`; `**.**` does not.
+  it('a child whose host glob matches names its parent refuses is refused them at use', () => {
+    const { authority } = setup();
+    const root = authority.grant({ audience: alice.publicKey, action: 'net.http', resource: 'https://**.**' });
+    const child = delegated(authority, root, alice, bob, { resource: 'https://**' });
+    for (const resource of ['https://example.com./x', 'https://a..b/x']) {
+      expect(use(authority, alice, { capabilityId: root.id, action: 'net.http', resource }).ok).toBe(false);
+      expect(use(authority, bob, { capabilityId: child.id, action: 'net.http', resource })).toMatchObject({
+        code: 'E_CAP_DENIED',
+      });
+    }
+    expect(
+      use(authority, bob, { capabilityId: child.id, action: 'net.http', resource: 'https://example.com/x' }).ok,
+    ).toBe(true);
+  });
+
   it('a child claiming more than its parent gets only the intersection', () => {
     const { authority } = setup();
     const root = authority.grant({

@@ -368,6 +368,13 @@ describe('URL host globs (agent_os_kernel: `https://**`, `https://*.example.com/
     expect(resourcePatternCovers('https://**', 'http://api.example.com/')).toBe(false);
     expect(resourcePatternCovers('https://**', 'https://api.example.com:8443/')).toBe(false);
     expect(resourcePatternCovers('https://api.example.com/**', 'https://*.example.com/**')).toBe(false);
+    // A lone `**` host matches host names no other host glob does (red-team pass 41: a child `https://**` under
+    // `https://**.**` was allowed `https://example.com./x`, which its parent refuses).
+    expect(matchResource('https://**', 'https://example.com./x')).toBe(true);
+    expect(matchResource('https://**.**', 'https://example.com./x')).toBe(false);
+    expect(resourcePatternCovers('https://**.**', 'https://**')).toBe(false);
+    expect(resourcePatternCovers('https://**.**/**', 'https://**/**')).toBe(false);
+    expect(resourcePatternCovers('https://**', 'https://**.**')).toBe(true);
   });
 
   const scheme = fc.constantFrom('http', 'https', 'ws', 'wss');
@@ -450,6 +457,10 @@ describe('URL host globs (agent_os_kernel: `https://**`, `https://*.example.com/
     );
   });
 
+  const oddHostTarget = fc
+    .tuple(scheme, fc.constantFrom('example.com.', 'a..b', '.', 'api.example.com.'), port)
+    .map(([s, h, p]) => `${s}://${h}${p === '' ? '' : `:${p}`}/v1/x`);
+
   it('property: cover stays sound with host globs', () => {
     const anyPattern = fc.oneof(
       globPattern.map((p) => p.source),
@@ -458,16 +469,22 @@ describe('URL host globs (agent_os_kernel: `https://**`, `https://*.example.com/
         .map(([s, h, p, rest]) => `${s}://${h}${p === '' ? '' : `:${p}`}${rest === '' ? '/' : rest}`),
     );
     fc.assert(
-      fc.property(anyPattern, anyPattern, fc.array(target, { maxLength: 6 }), (parent, child, urls) => {
-        fc.pre(compileResourcePattern(parent) !== undefined && compileResourcePattern(child) !== undefined);
-        if (!resourcePatternCovers(parent, child)) return;
-        for (const raw of urls) {
-          const url = normalizeUrl(raw);
-          if (url !== undefined && matchResource(child, url)) {
-            expect(matchResource(parent, url), `${parent} ⊇ ${child} at ${url}`).toBe(true);
+      // Host names only a lone `**` matches (empty labels, a trailing dot) among the targets.
+      fc.property(
+        anyPattern,
+        anyPattern,
+        fc.array(fc.oneof(target, oddHostTarget), { maxLength: 6 }),
+        (parent, child, urls) => {
+          fc.pre(compileResourcePattern(parent) !== undefined && compileResourcePattern(child) !== undefined);
+          if (!resourcePatternCovers(parent, child)) return;
+          for (const raw of urls) {
+            const url = normalizeUrl(raw);
+            if (url !== undefined && matchResource(child, url)) {
+              expect(matchResource(parent, url), `${parent} ⊇ ${child} at ${url}`).toBe(true);
+            }
           }
-        }
-      }),
+        },
+      ),
       { numRuns: 3000 },
     );
   });
