@@ -134,8 +134,10 @@ export const toolSyscall = defineSyscall({
       return waiting === undefined ? start() : waiting.then(() => session.metered(start), failed);
     };
     // The decoded arguments stay in the kernel until the call settles, waiting for a place or running: they are
-    // held against the caller's memory_mb (as decoded: the values of handles they name are held already).
-    const release = guarded(() => session.holdArguments(args, session.label));
+    // held against the caller's memory_mb (as decoded: the values of handles they name are held already), twice
+    // when handles were substituted, as the copy of the way to each handle is kept too (at most their size).
+    const copies = substituted.value === args ? 1 : 2;
+    const release = guarded(() => session.holdArguments(args, session.label, copies));
     let outcome: unknown;
     try {
       outcome = run();

@@ -55,22 +55,41 @@ export class HandleTable {
 
   /**
    * Replaces every handle reference inside `args` by its value and returns the join of their labels. A
-   * reference is an object whose only own key is `$handle`. Throws KernelError E_BAD_ARG for an unknown one.
+   * reference is an object whose only own key is `$handle`. Only the arrays and objects on the way to a
+   * reference are copied (shallow copies of the same shape); everything else is shared with `args`, so the
+   * result holds at most `args`' size again besides the handles' values. Throws KernelError E_BAD_ARG for an
+   * unknown reference.
    */
   substitute(args: unknown): { value: unknown; label: Label } {
     if (this.#entries.size === 0 && !mentionsHandle(args)) return { value: args, label: EMPTY_LABEL };
     let label = EMPTY_LABEL;
     const walk = (value: unknown): unknown => {
       if (value === null || typeof value !== 'object') return value;
-      if (Array.isArray(value)) return value.map(walk);
+      if (Array.isArray(value)) {
+        let copy: unknown[] | undefined;
+        for (let i = 0; i < value.length; i++) {
+          const item = walk(value[i]);
+          if (item === value[i]) continue;
+          copy ??= value.slice();
+          copy[i] = item;
+        }
+        return copy ?? value;
+      }
       if (handleId(value) !== undefined) {
         const entry = this.resolve(value);
         label = joinLabels(label, entry.label);
         return entry.value;
       }
-      const out: Record<string, unknown> = {};
-      for (const [key, item] of Object.entries(value)) out[key] = walk(item);
-      return out;
+      let copy: Record<string, unknown> | undefined;
+      for (const [key, item] of Object.entries(value)) {
+        const replaced = walk(item);
+        if (replaced === item) continue;
+        // A spread keeps the object's hidden class, and storing to a key it has does not change it: a copy built
+        // key by key became a dictionary from about 40 keys, larger than what it copied (red-team pass 42).
+        copy ??= { ...(value as Record<string, unknown>) };
+        copy[key] = replaced;
+      }
+      return copy ?? value;
     };
     const value = walk(args);
     return { value, label };

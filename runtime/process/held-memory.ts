@@ -14,7 +14,8 @@ import { EMPTY_LABEL, joinLabels, type Label } from '../labels/label.js';
  *   stores' contents (the kernel splits `maxHeldBytes` between them); past it, holding more is refused with
  *   E_QUOTA (no agent is ended: the host's bound is full).
  *
- * Sizes are estimates of V8's heap use that never fall below it for JSON data (see `estimateBytes`).
+ * Sizes are estimates of V8's heap use that never fall below it for parsed JSON data, hidden classes included
+ * (see `estimateBytes`; test/runtime/process/held-memory.test.ts measures each shape against the heap).
  */
 
 /** The message of every memory_mb end, the watchdog's (isolates/sandbox.ts) included. */
@@ -143,32 +144,105 @@ export class HeldMemory {
   }
 }
 
+// Byte costs of JSON.parse output in V8 on 64-bit Node (no pointer compression), measured with
+// `--expose-gc` and heapUsed over thousands of parsed copies, each rounded up: the estimate must not fall below
+// the heap. Every value takes a 16-byte slot or heap number.
+const VALUE_BYTES = 16;
+// A string's header and alignment; its characters take 1 or 2 bytes each, counted as 2.
+const STRING_HEADER_BYTES = 8;
+// An array: its object (32) and its elements store's header (16); 8 per element.
+const ARRAY_BYTES = 48;
+// An object in fast mode: its header and up to four in-object slots (an empty `{}` is 56) plus a property
+// store's header; 8 per property, and 2 per key character so the estimate stays above the value's JSON length.
+const OBJECT_BYTES = 72;
+const PROPERTY_BYTES = 8;
+// The first object of a key sequence also pays for its hidden classes: a map per key, descriptors and
+// transitions, and the internalized key strings. Measured at 135-264 bytes a key for objects whose keys no other
+// object shares; objects of a sequence already counted share them.
+const NEW_SHAPE_KEY_BYTES = 320;
+// From 128 keys JSON.parse builds a dictionary: about 50-62 bytes an entry, plus the key string.
+const DICTIONARY_KEYS = 128;
+const DICTIONARY_KEY_BYTES = 64 + 24;
+// Array-index keys ("0", "7", "2302") are elements, not properties: JSON.parse stores them in an elements array
+// of 8 bytes a slot up to the largest index while that stays under about 27 slots a key (36 at least), else in a
+// number dictionary of under 72 bytes a key (red-team pass 42: `{"0":0,…,"84":0,"2302":0}` was held at a seventh
+// of its heap). Keys with at most as many holes as themselves are always an array; sparser ones are charged both
+// layouts, as the threshold between them is V8's.
+const ELEMENTS_BYTES = 152;
+const ELEMENT_KEY_BYTES = 72;
+const MIN_ELEMENT_SLOTS = 36;
+const ELEMENT_SLOTS_PER_KEY = 27;
+const MAX_ARRAY_INDEX = 2 ** 32 - 2;
+
+// What an object's array-index keys cost (see ELEMENTS_BYTES). Object.keys lists them first, in ascending order.
+function elementsBytes(keys: readonly string[]): number {
+  let count = 0;
+  let largest = -1;
+  for (const key of keys) {
+    const index = arrayIndex(key);
+    if (index === undefined) break;
+    count += 1;
+    largest = index;
+  }
+  if (count === 0) return 0;
+  const slots = Math.min(largest + 1, Math.max(MIN_ELEMENT_SLOTS, ELEMENT_SLOTS_PER_KEY * count));
+  const dictionary = largest + 1 > 2 * count ? ELEMENT_KEY_BYTES * count : 0;
+  return ELEMENTS_BYTES + 8 * slots + dictionary;
+}
+
+// The index a canonical array-index key names ("0", "42"; not "01", "-1" or 2^32 - 1), else undefined.
+function arrayIndex(key: string): number | undefined {
+  if (key.length === 0 || key.length > 10) return undefined;
+  const first = key.charCodeAt(0);
+  if (first < 48 || first > 57 || (first === 48 && key.length > 1)) return undefined;
+  for (let i = 1; i < key.length; i++) {
+    const code = key.charCodeAt(i);
+    if (code < 48 || code > 57) return undefined;
+  }
+  const index = Number(key);
+  return index <= MAX_ARRAY_INDEX ? index : undefined;
+}
+
 /**
- * An upper estimate of the V8 heap a value of JSON data occupies: 16 bytes per value plus 2 per string
- * character (V8's two-byte strings; one-byte ones use half), 8 per array slot, 16 per object property. A value
- * reached twice counts twice (over-counting is safe). Returns as soon as the total exceeds `stopAbove`, so
- * measuring an agent-sized value costs at most O(stopAbove). Never throws.
+ * An upper estimate of the V8 heap a value of JSON data occupies once parsed (the constants above: strings,
+ * arrays, objects, their array-index keys, and the hidden classes of each key sequence once). A value reached twice counts twice
+ * (over-counting is safe). Returns as soon as the total exceeds `stopAbove`, so measuring an agent-sized value
+ * costs at most O(stopAbove). Never throws.
  */
 export function estimateBytes(value: unknown, stopAbove = Number.POSITIVE_INFINITY): number {
   let total = 0;
   const pending: unknown[] = [value];
+  // Key sequences already charged their hidden classes, spelled unambiguously (JSON of the key array); made
+  // at the first object (every tool call's arguments are measured, most of them a string or two).
+  let shapes: Set<string> | undefined;
   while (pending.length > 0) {
     const item = pending.pop();
-    total += 16;
+    total += VALUE_BYTES;
     if (typeof item === 'string') {
-      total += 2 * item.length;
+      total += STRING_HEADER_BYTES + 2 * item.length;
     } else if (Array.isArray(item)) {
-      total += 8 * item.length;
+      total += ARRAY_BYTES + 8 * item.length;
       // Checked before the children are queued: one huge array reached many times costs one look.
       if (total > stopAbove) return total;
       for (const each of item) pending.push(each);
     } else if (item !== null && typeof item === 'object') {
       const keys = Object.keys(item);
-      total += 16 * keys.length;
+      total += OBJECT_BYTES + PROPERTY_BYTES * keys.length;
+      if (keys.length >= DICTIONARY_KEYS) total += DICTIONARY_KEY_BYTES * keys.length;
       if (total > stopAbove) return total;
+      let keyChars = 0;
       for (const key of keys) {
-        total += 2 * key.length;
+        keyChars += key.length;
         pending.push((item as Record<string, unknown>)[key]);
+      }
+      total += 2 * keyChars + elementsBytes(keys);
+      if (keys.length > 0 && keys.length < DICTIONARY_KEYS && total <= stopAbove) {
+        const shape = JSON.stringify(keys);
+        shapes ??= new Set();
+        if (!shapes.has(shape)) {
+          shapes.add(shape);
+          total += NEW_SHAPE_KEY_BYTES * keys.length;
+        }
       }
     }
     if (total > stopAbove) return total;

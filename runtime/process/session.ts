@@ -216,12 +216,13 @@ export class AgentSession {
    * Holds the estimated size of a pending syscall's decoded arguments, which the kernel keeps until the call
    * settles (1 MiB of nested arrays is tens of MB of heap), unless the flat charge of every pending call covers
    * them; returns what gives it back. Measure the arguments as decoded, before handles are substituted: a
-   * handle's value is held by the handle table already. Throws KernelError E_QUOTA (see HeldMemory.hold).
+   * handle's value is held by the handle table already. `copies`: how many times the kernel keeps them (2 when
+   * handles were substituted into a copy). Throws KernelError E_QUOTA (see HeldMemory.hold).
    */
-  holdArguments(value: unknown, label: Label): () => void {
+  holdArguments(value: unknown, label: Label, copies = 1): () => void {
     const held = this.held;
     if (held === undefined) return noop;
-    const bytes = estimateBytes(value, held.limit + 1);
+    const bytes = copies * estimateBytes(value, held.limit + 1);
     if (bytes <= PENDING_SYSCALL_BYTES) return noop;
     held.hold(bytes, label);
     return () => held.release(bytes);

@@ -11,6 +11,7 @@ import { z } from 'zod';
 import { defineTool, type Kernel } from '../../index.js';
 import { peakHeapGrowth } from '../helpers/heap.js';
 import { ISOLATION_MODES, testKernel } from '../helpers/kernel.js';
+import { slowLookupTool } from '../helpers/slow-tool.js';
 
 const MiB = 1024 * 1024;
 
@@ -40,16 +41,6 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
         return 'sent';
       },
     });
-    // Unbounded: every call runs at once, and stays pending while it waits for something slow.
-    const lookup = defineTool({
-      name: 'lookup',
-      description: 'asks a slow backend',
-      input: z.unknown(),
-      run: async () => {
-        await sleep(1500);
-        return 'found';
-      },
-    });
     // A large document kept as a handle, and a tool that reads what it is given.
     const doc = defineTool({
       name: 'doc',
@@ -65,7 +56,7 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
     });
     kernel = testKernel({
       isolation,
-      tools: [post, lookup, doc, count],
+      tools: [post, slowLookupTool(), doc, count],
       policy: {
         capabilities: [
           { action: 'post', resource: 'post' },

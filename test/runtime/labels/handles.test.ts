@@ -37,6 +37,22 @@ describe('HandleTable', () => {
     expect(() => new HandleTable().substitute({ x: { [HANDLE_KEY]: 'h_forged' } })).toThrow(/not a handle/);
   });
 
+  // Red-team pass 42: the copy was the whole arguments, uncharged, whatever the handles' share of them.
+  it('copies only the way to each handle and shares the rest with the arguments, which stay as they were', () => {
+    const table = new HandleTable();
+    const web = table.create('page', makeLabel(['web']));
+    const args = { big: [{ x: 1 }, { y: 2 }], deep: { list: [0, web, 2], other: { z: 3 } } };
+    const { value } = table.substitute(args) as { value: typeof args };
+    expect(value).toEqual({ big: [{ x: 1 }, { y: 2 }], deep: { list: [0, 'page', 2], other: { z: 3 } } });
+    expect(value.big).toBe(args.big);
+    expect(value.deep.other).toBe(args.deep.other);
+    expect(value.deep).not.toBe(args.deep);
+    expect(args.deep.list[1]).toBe(web);
+    // Arguments that mention a handle only as data come back as they are.
+    const data = { [HANDLE_KEY]: 'not alone', extra: [1, 2] };
+    expect(table.substitute(data).value).toBe(data);
+  });
+
   it(`stops at ${MAX_HANDLES} handles with E_QUOTA`, () => {
     const table = new HandleTable();
     for (let i = 0; i < MAX_HANDLES; i++) table.create(i, makeLabel([]));

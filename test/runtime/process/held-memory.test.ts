@@ -1,3 +1,5 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { KernelError } from '../../../runtime/core/errors.js';
@@ -62,6 +64,50 @@ describe('estimateBytes', () => {
         expect(estimateBytes(value)).toBeGreaterThanOrEqual(jsonLengthAtLeast(value, Number.POSITIVE_INFINITY));
       }),
     );
+  });
+
+  // What an agent can send to be parsed and held: each shape's JSON text, per copy `c` (keys that must differ
+  // between copies use it, as an attacker's would, so no copy shares another's hidden classes).
+  const shapes: Record<string, (c: number) => string> = {
+    'empty arrays': () => JSON.stringify(Array.from({ length: 2000 }, () => [])),
+    'empty objects': () => JSON.stringify(Array.from({ length: 2000 }, () => ({}))),
+    'nested arrays': () => `${'['.repeat(500)}${']'.repeat(500)}`,
+    'an object per unique key': (c) => JSON.stringify(Array.from({ length: 500 }, (_, i) => ({ [`k${c}_${i}`]: 0 }))),
+    'objects of four unique keys': (c) =>
+      JSON.stringify(Array.from({ length: 200 }, (_, i) => ({ [`a${c}_${i}`]: 0, b: 1, [`c${c}_${i}`]: 2, d: 3 }))),
+    'records of one shape': () => JSON.stringify(Array.from({ length: 1000 }, (_, i) => ({ id: i, name: `n${i}` }))),
+    'a dictionary object': (c) =>
+      JSON.stringify(Object.fromEntries(Array.from({ length: 1000 }, (_, i) => [`k${c}_${i}`, i]))),
+    'one-byte strings': () => JSON.stringify(Array.from({ length: 1000 }, (_, i) => `s${i}`)),
+    'two-byte strings': () => JSON.stringify(Array.from({ length: 1000 }, (_, i) => `\u00e9\u4e2d${i}`)),
+    doubles: () => JSON.stringify(Array.from({ length: 1000 }, (_, i) => i + 0.5)),
+    'mixed arrays': () => JSON.stringify(Array.from({ length: 500 }, () => [1.5, 'x', {}])),
+    // Array-index keys are elements, stored by the largest index (red-team pass 42: held at a seventh of the heap).
+    'holey index keys': () => {
+      const holey = `{${Array.from({ length: 85 }, (_, i) => `"${i}":0`).join(',')},"2302":0}`;
+      return `[${Array.from({ length: 200 }, () => holey).join(',')}]`;
+    },
+    'dense index keys': () => {
+      const dense = `{${Array.from({ length: 86 }, (_, i) => `"${i}":0`).join(',')}}`;
+      return `[${Array.from({ length: 200 }, () => dense).join(',')}]`;
+    },
+    'a sparse index key': () => JSON.stringify(Array.from({ length: 2000 }, () => ({ 50: 0 }))),
+  };
+
+  it.each(Object.keys(shapes))('never below the V8 heap of parsed JSON: %s', (name) => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const make = shapes[name]!;
+    const copies = 200;
+    const texts = Array.from({ length: copies }, (_, c) => make(c));
+    const kept: unknown[] = new Array(copies).fill(null);
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    for (let c = 0; c < copies; c++) kept[c] = JSON.parse(texts[c]!);
+    gc();
+    const perCopy = (process.memoryUsage().heapUsed - before) / copies;
+    expect(kept).toHaveLength(copies);
+    expect(estimateBytes(JSON.parse(texts[0]!))).toBeGreaterThanOrEqual(perCopy);
   });
 
   it('stops once over the limit: one huge array reached many times is looked at once', () => {
