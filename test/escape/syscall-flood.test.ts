@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_LIMITS, type Kernel, type RunResult } from '../../index.js';
+import { bareCrossingCpuMs } from '../helpers/crossing-cpu.js';
 import { testKernel } from '../helpers/kernel.js';
 
 /**
@@ -63,6 +64,9 @@ describe('syscall floods', () => {
       kernel = testKernel({
         limits: { cpu_ms: CPU_MS, wall_ms: WALL_MS, syscalls: 1e9 },
         audit: { file: auditFile(), fsync: 'never' },
+        // Room for every snapshot the CPU limit allows on a fast machine (64 of 2 MB measured on an idle one).
+        maxHeldBytes: 2 * 1024 ** 3,
+        maxStoredBytesPerTenant: 1024 ** 3,
       });
       const { result, hostCpuMs, wallMs } = await measured(kernel, code);
       expect(result).toMatchObject({ ok: false, error: { code: 'E_QUOTA', message: 'quota exceeded: cpu_ms' } });
@@ -71,7 +75,10 @@ describe('syscall floods', () => {
       // one (4.8x, 0.21 charged). After: about 2x, half charged (the rest is isolated-vm's crossing and GC).
       // Together the two bounds below say at least a quarter of it was charged; the host's figure counts every
       // thread (GC, the test runner), so a tighter ratio fails on a loaded machine for reasons not the kernel's.
-      expect(hostCpuMs).toBeLessThan(CPU_MS * 4);
+      // The thread hand-offs of the crossings themselves are not the kernel's work and are not charged (SECURITY.md,
+      // "Accounting gaps"): their cost, measured bare for as many calls in this run, is left out.
+      const crossings = await bareCrossingCpuMs(result.usage.syscalls);
+      expect(hostCpuMs - crossings).toBeLessThan(CPU_MS * 4);
       expect(result.usage.cpu_ms).toBeGreaterThanOrEqual(CPU_MS);
       expect(result.usage.kernel_ms ?? 0).toBeGreaterThan(0);
       expect(wallMs).toBeLessThan(WALL_MS / 2);

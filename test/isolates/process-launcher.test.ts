@@ -14,8 +14,9 @@ afterEach(async () => {
 
 describe('process launcher', () => {
   it('does not charge the wait for a cold sandbox host to the agent’s wall clock', async () => {
-    // Starting a host (Node, isolated-vm, a realm) takes longer than 200 ms; the agent itself, a few ms.
-    kernel = testKernel({ isolation: 'process', sandboxHosts: { warm: 0 }, limits: { wall_ms: 200, cpu_ms: 5000 } });
+    // Starting a host (Node, isolated-vm, a realm) takes longer than 80 ms (about 150 ms on an idle machine, more
+    // under load); the agent itself, a few ms.
+    kernel = testKernel({ isolation: 'process', sandboxHosts: { warm: 0 }, limits: { wall_ms: 80, cpu_ms: 5000 } });
     const started = performance.now();
     const result = await kernel.run({
       code: 'export default () => { let x = 0; for (let i = 0; i < 3e6; i++) x += i; return x > 0; }',
@@ -23,6 +24,6 @@ describe('process launcher', () => {
     const waited = performance.now() - started;
     expect(result, JSON.stringify(result)).toMatchObject({ ok: true, value: true });
     // The premise: the run as a whole outlasted the agent's wall limit (the host start did).
-    expect(waited).toBeGreaterThan(200);
+    expect(waited).toBeGreaterThan(80);
   }, 60_000);
 });
