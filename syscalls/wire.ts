@@ -14,12 +14,13 @@ export const MAX_DEPTH = 64;
 export type DecodeResult = { ok: true; value: unknown } | { ok: false; message: string };
 
 /**
- * Parses a guest payload: checks it is a string within `maxBytes`, parses it as JSON, and walks the result
+ * Parses a guest payload: checks it is a string within `maxBytes`, parses it as JSON (with `exact`, only the
+ * text JSON.stringify gives back for the value, as the guest's encoder writes it), and walks the result
  * refusing `__proto__` keys and nesting deeper than MAX_DEPTH. JSON.parse only ever creates own data
  * properties, so once `__proto__` keys are refused no later copy of the value (Object.assign, zod records)
  * can reach a prototype; a `constructor` key is plain data. Never throws.
  */
-export function decodePayload(payload: unknown, maxBytes: number): DecodeResult {
+export function decodePayload(payload: unknown, maxBytes: number, exact = false): DecodeResult {
   if (typeof payload !== 'string') return { ok: false, message: 'payload is not a string' };
   if (!fitsBytes(payload, maxBytes)) {
     return { ok: false, message: `payload exceeds ${maxBytes} bytes` };
@@ -30,6 +31,8 @@ export function decodePayload(payload: unknown, maxBytes: number): DecodeResult 
   } catch {
     return { ok: false, message: 'payload is not valid JSON' };
   }
+  if (exact && JSON.stringify(parsed) !== payload)
+    return { ok: false, message: 'payload is not in the guest encoding' };
   const problem = inspect(parsed, 0);
   return problem === undefined ? { ok: true, value: parsed } : { ok: false, message: problem };
 }

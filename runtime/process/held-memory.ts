@@ -160,7 +160,7 @@ const PROPERTY_BYTES = 8;
 // transitions, and the internalized key strings. Measured at 135-264 bytes a key for objects whose keys no other
 // object shares; objects of a sequence already counted share them.
 const NEW_SHAPE_KEY_BYTES = 320;
-// From 128 keys JSON.parse builds a dictionary: about 50-62 bytes an entry, plus the key string.
+// From 128 named keys JSON.parse builds a dictionary: about 50-62 bytes an entry, plus the key string.
 const DICTIONARY_KEYS = 128;
 const DICTIONARY_KEY_BYTES = 64 + 24;
 // Array-index keys ("0", "7", "2302") are elements, not properties: JSON.parse stores them in an elements array
@@ -174,20 +174,81 @@ const MIN_ELEMENT_SLOTS = 36;
 const ELEMENT_SLOTS_PER_KEY = 27;
 const MAX_ARRAY_INDEX = 2 ** 32 - 2;
 
-// What an object's array-index keys cost (see ELEMENTS_BYTES). Object.keys lists them first, in ascending order.
-function elementsBytes(keys: readonly string[]): number {
+// How many of an object's keys are array indices: Object.keys lists them first, in ascending order.
+function indexKeyCount(keys: readonly string[]): number {
   let count = 0;
-  let largest = -1;
-  for (const key of keys) {
-    const index = arrayIndex(key);
-    if (index === undefined) break;
-    count += 1;
-    largest = index;
-  }
+  while (count < keys.length && arrayIndex(keys[count]!) !== undefined) count += 1;
+  return count;
+}
+
+// What an object's `count` array-index keys cost, the largest being keys[count - 1] (see ELEMENTS_BYTES).
+function elementsBytes(keys: readonly string[], count: number): number {
   if (count === 0) return 0;
+  const largest = Number(keys[count - 1]);
   const slots = Math.min(largest + 1, Math.max(MIN_ELEMENT_SLOTS, ELEMENT_SLOTS_PER_KEY * count));
   const dictionary = largest + 1 > 2 * count ? ELEMENT_KEY_BYTES * count : 0;
   return ELEMENTS_BYTES + 8 * slots + dictionary;
+}
+
+// The field representations V8 keeps per hidden class, in the order it generalizes them.
+const SMI = 0;
+const DOUBLE = 1;
+const TAGGED = 2;
+
+function representation(value: unknown): number {
+  if (typeof value !== 'number') return TAGGED;
+  return Number.isInteger(value) && value >= -(2 ** 31) && value < 2 ** 31 && !Object.is(value, -0) ? SMI : DOUBLE;
+}
+
+/**
+ * The hidden classes one estimate has charged: per sequence of named keys, the representations each field has
+ * held. A new sequence pays NEW_SHAPE_KEY_BYTES a key. A field that later holds a more general value (an integer
+ * field given a fraction, a number field a string) makes V8 build a new chain of hidden classes from that field
+ * on, while the objects parsed before keep the old one (red-team pass 43: 128 objects of one 127-key sequence,
+ * each with a fraction in another field, were held at 2.5 times less). The walk does not follow parse order, so
+ * any representation new to a field pays for the keys from it on. Sequences are spelled as JSON of their keys.
+ */
+class HiddenClasses {
+  #fields: Map<string, Uint8Array> | undefined;
+  // The first object waits for a second: arguments of one object (most tool calls) never build a sequence's name.
+  #first: { readonly keys: readonly string[]; readonly from: number; readonly item: object } | undefined;
+
+  /** Bytes of hidden classes the object `item`, with named keys keys[from…], adds. */
+  charge(keys: readonly string[], from: number, item: object): number {
+    if (this.#first === undefined && this.#fields === undefined) {
+      this.#first = { keys, from, item };
+      return NEW_SHAPE_KEY_BYTES * (keys.length - from);
+    }
+    if (this.#first !== undefined) {
+      const { keys: firstKeys, from: firstFrom, item: firstItem } = this.#first;
+      this.#first = undefined;
+      this.#add(firstKeys, firstFrom, firstItem);
+    }
+    return this.#add(keys, from, item);
+  }
+
+  #add(keys: readonly string[], from: number, item: object): number {
+    const named = keys.length - from;
+    const shape = JSON.stringify(from === 0 ? keys : keys.slice(from));
+    this.#fields ??= new Map();
+    const known = this.#fields.get(shape);
+    const values = item as Record<string, unknown>;
+    if (known === undefined) {
+      const fields = new Uint8Array(named);
+      for (let i = 0; i < named; i++) fields[i] = 1 << representation(values[keys[from + i]!]);
+      this.#fields.set(shape, fields);
+      return NEW_SHAPE_KEY_BYTES * named;
+    }
+    let bytes = 0;
+    for (let i = 0; i < named; i++) {
+      const seen = 1 << representation(values[keys[from + i]!]);
+      if ((known[i]! & seen) === 0) {
+        known[i]! |= seen;
+        bytes += NEW_SHAPE_KEY_BYTES * (named - i);
+      }
+    }
+    return bytes;
+  }
 }
 
 // The index a canonical array-index key names ("0", "42"; not "01", "-1" or 2^32 - 1), else undefined.
@@ -212,9 +273,7 @@ function arrayIndex(key: string): number | undefined {
 export function estimateBytes(value: unknown, stopAbove = Number.POSITIVE_INFINITY): number {
   let total = 0;
   const pending: unknown[] = [value];
-  // Key sequences already charged their hidden classes, spelled unambiguously (JSON of the key array); made
-  // at the first object (every tool call's arguments are measured, most of them a string or two).
-  let shapes: Set<string> | undefined;
+  let classes: HiddenClasses | undefined;
   while (pending.length > 0) {
     const item = pending.pop();
     total += VALUE_BYTES;
@@ -227,22 +286,20 @@ export function estimateBytes(value: unknown, stopAbove = Number.POSITIVE_INFINI
       for (const each of item) pending.push(each);
     } else if (item !== null && typeof item === 'object') {
       const keys = Object.keys(item);
+      const indexKeys = indexKeyCount(keys);
+      const named = keys.length - indexKeys;
       total += OBJECT_BYTES + PROPERTY_BYTES * keys.length;
-      if (keys.length >= DICTIONARY_KEYS) total += DICTIONARY_KEY_BYTES * keys.length;
+      if (named >= DICTIONARY_KEYS) total += DICTIONARY_KEY_BYTES * named;
       if (total > stopAbove) return total;
       let keyChars = 0;
       for (const key of keys) {
         keyChars += key.length;
         pending.push((item as Record<string, unknown>)[key]);
       }
-      total += 2 * keyChars + elementsBytes(keys);
-      if (keys.length > 0 && keys.length < DICTIONARY_KEYS && total <= stopAbove) {
-        const shape = JSON.stringify(keys);
-        shapes ??= new Set();
-        if (!shapes.has(shape)) {
-          shapes.add(shape);
-          total += NEW_SHAPE_KEY_BYTES * keys.length;
-        }
+      total += 2 * keyChars + elementsBytes(keys, indexKeys);
+      if (named > 0 && named < DICTIONARY_KEYS && total <= stopAbove) {
+        classes ??= new HiddenClasses();
+        total += classes.charge(keys, indexKeys, item);
       }
     }
     if (total > stopAbove) return total;

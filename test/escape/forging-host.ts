@@ -114,6 +114,12 @@ const FORGERIES: Record<string, (agent: string) => void> = {
       });
     });
   },
+  // A value spelled otherwise than the guest's encoder writes it (forged-payload-spelling.test.ts): a key written
+  // twice, which JSON.parse sizes an object's elements for. The host reports the kernel's reply as its result.
+  'respelled payload': (agent) => {
+    pending.set(agent, (reply) => send(['result', agent, `v${JSON.stringify(reply)}`, '1', '1', '0']));
+    send(['sys', agent, '7', 'tool', '["record",{"2302":0,"2302":1},null]']);
+  },
   // An honest agent: one tool call of its own, then its result.
   honest: (agent) => {
     pending.set(agent, (reply) => send(['result', agent, reply, '1', '1', '0']));

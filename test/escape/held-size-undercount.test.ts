@@ -9,6 +9,11 @@
 // - Array-index keys (red-team pass 42): `{"0":0,…,"84":0,"2302":0}` keeps its keys in an elements array sized
 //   by the largest index, about 18.5 KB for 600 bytes of JSON, charged 2.5 KB. 12 calls of 1,600 references to one
 //   such object fitted memory_mb 64 and grew the kernel's heap by 307 MB. The estimate now charges elements.
+// - Generalized fields (red-team pass 43): a field that held integers and is given a fraction makes V8 build a new
+//   chain of hidden classes from it on, while the objects parsed before keep theirs. 128 objects of one 127-key
+//   sequence, object i with 0.5 at key i-1, were held at 2.5 times less than their heap; 28 calls of 6 such groups
+//   fitted memory_mb 128 and grew the kernel's heap by 165-247 MB. A field's new representation now pays for the
+//   keys from it on.
 //
 // Each benign twin runs before its attack: right after an attack, the inline watchdog can charge a busy agent for
 // the kernel heap the attack churned through (SECURITY.md, "exact memory attribution").
@@ -48,6 +53,24 @@ const INDEX_KEYS = (calls: number, holey: boolean) => `export default async () =
   return await Promise.all(all);
 }`;
 
+/** `calls` awaiting calls of 6 groups of 128 objects of 127 keys; `fraction`: object i has 0.5 at key i-1. */
+const GENERALIZED = (calls: number, fraction: boolean) => `export default async () => {
+  const AL = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_$';
+  const all = [];
+  for (let c = 0; c < ${calls}; c++) {
+    const arg = [];
+    for (let g = 0; g < 6; g++) {
+      for (let i = 0; i <= 127; i++) {
+        const o = Object.create(null);
+        for (let j = 0; j < 127; j++) o[AL[j % 64] + AL[j >> 6] + AL[c] + AL[g]] = ${fraction} && j === i - 1 ? 0.5 : 1;
+        arg.push(o);
+      }
+    }
+    all.push(sys.tool('lookup', arg).then(() => 'ok', (e) => e.code));
+  }
+  return await Promise.all(all);
+}`;
+
 describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
   let kernel: Kernel | undefined;
   afterEach(async () => {
@@ -74,6 +97,14 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
     expect(result, JSON.stringify(result).slice(0, 300)).toMatchObject({ ok: true });
   }, 60_000);
 
+  it('benign twin: 12 calls of 768 integer-only objects of 127 keys fit in memory_mb 128', async () => {
+    const result = await lookupKernel().run({
+      code: GENERALIZED(12, false),
+      limits: { memory_mb: 128, cpu_ms: 60_000, wall_ms: 60_000 },
+    });
+    expect(result, JSON.stringify(result).slice(0, 300)).toMatchObject({ ok: true });
+  }, 60_000);
+
   it('objects with keys of their own are held at their V8 size: 60 calls end an agent of memory_mb 128', async () => {
     const { value, growth } = await peakHeapGrowth(
       lookupKernel().run({ code: CALLS(60, false), limits: { memory_mb: 128, cpu_ms: 60_000 } }),
@@ -90,6 +121,14 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
     );
     expect(value).toMatchObject({ ok: false, error: { code: 'E_QUOTA', message: 'quota exceeded: memory_mb' } });
     // Each call parses 30 MB before it is held and refused: the bound allows the one in flight.
+    if (isolation === 'inline') expect(growth).toBeLessThan(128 * MiB);
+  }, 60_000);
+
+  it('objects whose fields are generalized are held at their V8 size: 12 calls end an agent of memory_mb 128', async () => {
+    const { value, growth } = await peakHeapGrowth(
+      lookupKernel().run({ code: GENERALIZED(12, true), limits: { memory_mb: 128, cpu_ms: 60_000, wall_ms: 60_000 } }),
+    );
+    expect(value).toMatchObject({ ok: false, error: { code: 'E_QUOTA', message: 'quota exceeded: memory_mb' } });
     if (isolation === 'inline') expect(growth).toBeLessThan(128 * MiB);
   }, 60_000);
 });
