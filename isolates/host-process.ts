@@ -427,9 +427,7 @@ export class SandboxHost {
       return;
     }
     // The same entry as inline: counted, decoded, validated and audited for the session the kernel bound. The
-    // host writes the payload's text, so only the guest encoder's spelling of a value is taken: other JSON for the
-    // same value parses into objects of other sizes (a key written 86 times sized an object's elements for 86,
-    // 28 times the held estimate: red-team pass 43).
+    // host writes the payload's text, and a key it names twice parses into an object sized for both (wire.ts).
     const reply = dispatch(session, name, payload, true);
     if (typeof reply === 'string') this.#reply(session, agent, call, reply);
     else reply.then((late) => this.#reply(session, agent, call, late));
@@ -547,7 +545,8 @@ function parseUsage(cpu?: string, wall?: string, heap?: string): SandboxUsage | 
 function parseOutcome(reply: string, session: AgentSession): HostedOutcome['outcome'] | undefined {
   const max = session.services.maxPayloadBytes;
   if (reply === 'v') return { ok: true, value: undefined };
-  const decoded = decodePayload(reply.slice(1), max);
+  // A result waits for `join` held at its estimated size: a key named twice must not size it past that (wire.ts).
+  const decoded = decodePayload(reply.slice(1), max, true);
   if (reply[0] === 'v') {
     if (decoded.ok) return { ok: true, value: decoded.value };
     return { ok: false, error: { code: 'E_AGENT_FAILED', message: `result rejected: ${decoded.message}` } };

@@ -14,14 +14,14 @@ import { decodePayload, encodeError, encodeValue } from './wire.js';
  * (intent before the effect, outcome after) and reported as an event. Every attempt of a live agent
  * counts against its `syscalls` budget, and the kernel's own time on it is charged to its `cpu_ms`: one
  * clock read at the end, against the one the audit attempt took at the start (and, for a reply that comes
- * later, one pair around the work done when it settles). `exact`: the payload's text was written by a sandbox host,
- * not the prelude in this process, so it must be exactly what the guest's encoder writes (wire.ts).
+ * later, one pair around the work done when it settles). `uniqueKeys`: the payload's text was written by a sandbox
+ * host, not the prelude in this process, so it may not name a key twice (wire.ts).
  */
 export function dispatch(
   session: AgentSession,
   name: unknown,
   payload: unknown,
-  exact = false,
+  uniqueKeys = false,
 ): string | Promise<string> {
   session.syscalls++;
   const syscall = typeof name === 'string' ? SYSCALLS.get(name) : undefined;
@@ -34,7 +34,7 @@ export function dispatch(
   if (session.state === 'ended') {
     return refuse(session, attempt, label, 'E_KILLED', `sys.${label}: the agent has ended`, true);
   }
-  const reply = decide(session, syscall, label, attempt, payload, exact);
+  const reply = decide(session, syscall, label, attempt, payload, uniqueKeys);
   session.chargeKernelTime(performance.now() - attempt.startedAt);
   return reply;
 }
@@ -45,11 +45,11 @@ function decide(
   label: string,
   attempt: Attempt,
   payload: unknown,
-  exact: boolean,
+  uniqueKeys: boolean,
 ): string | Promise<string> {
   if (!session.countSyscall()) return refuse(session, attempt, label, 'E_QUOTA', 'quota exceeded: syscalls');
   if (syscall === undefined) return refuse(session, attempt, label, 'E_BAD_ARG', 'unknown syscall');
-  const decoded = decodePayload(payload, session.services.maxPayloadBytes, exact);
+  const decoded = decodePayload(payload, session.services.maxPayloadBytes, uniqueKeys);
   if (!decoded.ok) return refuse(session, attempt, label, 'E_BAD_ARG', `sys.${label}: ${decoded.message}`);
   const args = syscall.args.safeParse(decoded.value);
   if (!args.success) {

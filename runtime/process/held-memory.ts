@@ -160,6 +160,12 @@ const PROPERTY_BYTES = 8;
 // transitions, and the internalized key strings. Measured at 135-264 bytes a key for objects whose keys no other
 // object shares; objects of a sequence already counted share them.
 const NEW_SHAPE_KEY_BYTES = 320;
+// A transition array holds at most 1,536 transitions. Once the one objects start from is full (an agent's 1,600
+// objects of distinct first keys fill it), every later object whose first key has no transition there gets a
+// hidden class, descriptors and enum cache of its own (red-team pass 44: about 470 bytes for 6 keys, charged 234).
+// Whether it is full depends on values the estimate cannot see, so every object pays for one.
+const PRIVATE_CLASS_BYTES = 192;
+const PRIVATE_CLASS_KEY_BYTES = 48;
 // From 128 named keys JSON.parse builds a dictionary: about 50-62 bytes an entry, plus the key string.
 const DICTIONARY_KEYS = 128;
 const DICTIONARY_KEY_BYTES = 64 + 24;
@@ -298,6 +304,7 @@ export function estimateBytes(value: unknown, stopAbove = Number.POSITIVE_INFINI
       }
       total += 2 * keyChars + elementsBytes(keys, indexKeys);
       if (named > 0 && named < DICTIONARY_KEYS && total <= stopAbove) {
+        total += PRIVATE_CLASS_BYTES + PRIVATE_CLASS_KEY_BYTES * named;
         classes ??= new HiddenClasses();
         total += classes.charge(keys, indexKeys, item);
       }

@@ -120,6 +120,8 @@ const FORGERIES: Record<string, (agent: string) => void> = {
     pending.set(agent, (reply) => send(['result', agent, `v${JSON.stringify(reply)}`, '1', '1', '0']));
     send(['sys', agent, '7', 'tool', '["record",{"2302":0,"2302":1},null]']);
   },
+  // The same for the agent's result, which waits for `join` held at its estimated size.
+  'respelled result': (agent) => send(['result', agent, 'v{"2302":0,"2302":1}', '1', '1', '0']),
   // An honest agent: one tool call of its own, then its result.
   honest: (agent) => {
     pending.set(agent, (reply) => send(['result', agent, reply, '1', '1', '0']));

@@ -5,6 +5,21 @@ import { decodePayload, encodeError, encodeValue, MAX_DEPTH } from '../../syscal
 const CAP = 1024 * 1024;
 
 describe('decodePayload', () => {
+  it('with uniqueKeys, refuses text that names a key twice, wherever it is, and nothing an encoder writes', () => {
+    for (const text of ['{"a":1,"a":2}', '[1,{"x":{"2302":0,"2302":1}}]', '{"a":{"b":1,"b":1}}']) {
+      expect(decodePayload(text, CAP, true)).toEqual({ ok: false, message: 'payload names a key twice' });
+      expect(decodePayload(text, CAP).ok).toBe(true);
+    }
+    fc.assert(
+      fc.property(fc.jsonValue(), (value) => {
+        expect(decodePayload(JSON.stringify(value), CAP, true).ok).toBe(true);
+      }),
+    );
+    // Colons and quotes inside strings and keys are not members; key order and number spellings are left alone.
+    const tricky = `${JSON.stringify({ 'a:"': 'b":c\\', n: [':'] }).slice(0, -1)},"2":1e2}`;
+    expect(decodePayload(tricky, CAP, true).ok).toBe(true);
+  });
+
   it('refuses non-strings without looking inside them', () => {
     for (const value of [1, null, undefined, {}, [], new Uint8Array(4)]) {
       expect(decodePayload(value, CAP)).toEqual({ ok: false, message: 'payload is not a string' });
