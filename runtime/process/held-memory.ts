@@ -14,8 +14,9 @@ import { EMPTY_LABEL, joinLabels, type Label } from '../labels/label.js';
  *   stores' contents (the kernel splits `maxHeldBytes` between them); past it, holding more is refused with
  *   E_QUOTA (no agent is ended: the host's bound is full).
  *
- * Sizes are estimates of V8's heap use that never fall below it for parsed JSON data, hidden classes included
- * (see `estimateBytes`; test/runtime/process/held-memory.test.ts measures each shape against the heap).
+ * Sizes are estimates of V8's heap use that do not fall below it for parsed JSON data, hidden classes included
+ * (see `estimateBytes`; test/runtime/process/held-memory.test.ts measures each shape against the heap), except
+ * for objects parsed once an agent has filled a transition array (SECURITY.md, "Kernel-held bytes").
  */
 
 /** The message of every memory_mb end, the watchdog's (isolates/sandbox.ts) included. */
@@ -160,12 +161,6 @@ const PROPERTY_BYTES = 8;
 // transitions, and the internalized key strings. Measured at 135-264 bytes a key for objects whose keys no other
 // object shares; objects of a sequence already counted share them.
 const NEW_SHAPE_KEY_BYTES = 320;
-// A transition array holds at most 1,536 transitions. Once the one objects start from is full (an agent's 1,600
-// objects of distinct first keys fill it), every later object whose first key has no transition there gets a
-// hidden class, descriptors and enum cache of its own (red-team pass 44: about 470 bytes for 6 keys, charged 234).
-// Whether it is full depends on values the estimate cannot see, so every object pays for one.
-const PRIVATE_CLASS_BYTES = 192;
-const PRIVATE_CLASS_KEY_BYTES = 48;
 // From 128 named keys JSON.parse builds a dictionary: about 50-62 bytes an entry, plus the key string.
 const DICTIONARY_KEYS = 128;
 const DICTIONARY_KEY_BYTES = 64 + 24;
@@ -304,7 +299,6 @@ export function estimateBytes(value: unknown, stopAbove = Number.POSITIVE_INFINI
       }
       total += 2 * keyChars + elementsBytes(keys, indexKeys);
       if (named > 0 && named < DICTIONARY_KEYS && total <= stopAbove) {
-        total += PRIVATE_CLASS_BYTES + PRIVATE_CLASS_KEY_BYTES * named;
         classes ??= new HiddenClasses();
         total += classes.charge(keys, indexKeys, item);
       }

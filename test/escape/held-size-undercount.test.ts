@@ -87,10 +87,8 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
     return kernel;
   }
 
-  // Objects of one shape are charged a hidden class each too (the transition array they start from may be full:
-  // red-team pass 44), about 7 MB a call here for 3 MB of heap.
-  it('benign twin: four such calls with objects of one shape fit in memory_mb 64', async () => {
-    const result = await lookupKernel().run({ code: CALLS(4, true), limits: { memory_mb: 64, cpu_ms: 20_000 } });
+  it('benign twin: four such calls with objects of one shape fit in memory_mb 32', async () => {
+    const result = await lookupKernel().run({ code: CALLS(4, true), limits: { memory_mb: 32, cpu_ms: 20_000 } });
     expect(result, JSON.stringify(result).slice(0, 300)).toMatchObject({ ok: true, value: ['ok', 'ok', 'ok', 'ok'] });
   }, 60_000);
 

@@ -129,9 +129,12 @@ describe('estimateBytes', () => {
     expect(estimateBytes(JSON.parse(texts[0]!))).toBeGreaterThanOrEqual(perParse);
   });
 
-  // Red-team pass 44: with the transition array they start from full, objects of one key sequence get a hidden
-  // class each. Objects of 6 keys, 1,600 distinct first keys kept alive first.
-  it('never below the V8 heap of parsed JSON: objects after a full transition array', () => {
+  // Red-team pass 44: once the transition array objects start from is full (an agent's 1,600 objects of distinct
+  // first keys, kept alive), every later object gets a hidden class of its own, and the estimate charges one per
+  // key sequence: 1.8 times under. Charging every object a class of its own closed it, but charged honest payloads
+  // of small objects 5-9 times their heap and ended ordinary agents (pass 45); the hole stays open, pinned here
+  // (SECURITY.md, "Kernel-held bytes").
+  it.fails('HOLE: never below the V8 heap of parsed JSON: objects after a full transition array', () => {
     const filler = JSON.parse(
       JSON.stringify(Array.from({ length: 1600 }, (_, i) => ({ [`fill${i}`]: 0, b: 0, c: 0, d: 0, e: 0, f: 0 }))),
     );
