@@ -599,8 +599,6 @@ export class CapabilityAuthority {
   }
 }
 
-// The labels of the uses that moved the counted links of `link`'s chain (none when no link is counted: only a
-// counted link's movedBy ever changes).
 // Link.gates of a new link: one cover test against its parent, when it enters the authority. A parent that covers
 // the new link needs no test of its own, and its gates stand for the ancestors above it (each of them covers the
 // parent, and so the new link, or is among those gates); a parent that does not is tested, with its gates.
@@ -619,6 +617,8 @@ function allows(link: Link, request: CapabilityRequest, target: ResourceTarget):
   );
 }
 
+// The labels of the uses that moved the counted links of `link`'s chain (none when no link is counted: only a
+// counted link's movedBy ever changes).
 function observedOf(link: Link): Label {
   if (!link.counted) return EMPTY_LABEL;
   let label = EMPTY_LABEL;
