@@ -100,21 +100,33 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
     const RETURNED: Record<string, string> = {
       'proxy with throwing ownKeys': `new Proxy({}, { ownKeys() { throw new Error('keys'); } })`,
       'revoked proxy': `(() => { const r = Proxy.revocable({}, {}); r.revoke(); return r.proxy; })()`,
-      'proxy producing endless nesting': `(() => { const h = { get: () => new Proxy({}, h), ownKeys: () => ['a'], getOwnPropertyDescriptor: () => ({ value: 1, enumerable: true, configurable: true }) }; return new Proxy({}, h); })()`,
       'toJSON that throws': `{ toJSON() { throw new Error('toJSON'); } }`,
       'BigInt inside': `{ n: 1n }`,
       'cyclic object': `(() => { const o = {}; o.o = o; return o; })()`,
       'result over the payload cap': `'x'.repeat(2 * 1024 * 1024)`,
     };
-    // Serializing endless proxy nesting never ends by itself (each level is a fresh proxy, so JSON.stringify
-    // sees no cycle and no depth limit is reached in time): the CPU quota ends it.
-    const codeFor = (name: string) => (name === 'proxy producing endless nesting' ? 'E_QUOTA' : 'E_AGENT_FAILED');
     for (const [name, expression] of Object.entries(RETURNED)) {
-      it(`${name}: typed ${codeFor(name)}`, async () => {
+      it(`${name}: typed E_AGENT_FAILED`, async () => {
         const result = await kernel.run({ code: `export default async function main() { return ${expression}; }` });
-        expectFailure(result, codeFor(name));
+        expectFailure(result, 'E_AGENT_FAILED');
       });
     }
+
+    // Each level is a fresh proxy, so JSON.stringify sees no cycle: it recurses until the stack overflows,
+    // which took 250-380 ms of CPU here on Node 20 and 24 in both tiers. Against cpu_ms 300 either end can
+    // come first (CI saw both), so the claim is a typed end in bounded time, whichever limit decides it.
+    it('proxy producing endless nesting: typed E_QUOTA or E_AGENT_FAILED, in bounded time', async () => {
+      const nesting = `(() => { const h = { get: () => new Proxy({}, h), ownKeys: () => ['a'], getOwnPropertyDescriptor: () => ({ value: 1, enumerable: true, configurable: true }) }; return new Proxy({}, h); })()`;
+      const result = await kernel.run({ code: `export default async function main() { return ${nesting}; }` });
+      expect(result.ok, JSON.stringify(result)).toBe(false);
+      if (result.ok) return;
+      expectFailure(result, result.error.code === 'E_QUOTA' ? 'E_QUOTA' : 'E_AGENT_FAILED');
+      if (result.error.code === 'E_AGENT_FAILED') {
+        expect(result.error.message).toBe('main returned a value that is not JSON-serializable');
+      }
+      expect(result.usage.wall_ms).toBeLessThan(LIMITS.wall_ms);
+      await expectKernelHealthy(kernel);
+    });
 
     it('a proxy that serializes to plain data is copied as data', async () => {
       const result = await kernel.run({
