@@ -32,12 +32,17 @@ export const toolSyscall = defineSyscall({
     // just its code) depends on the values of the handles passed, which the agent has not read: it raises
     // the context by the call's label as a result would, and a message that could quote handle data is
     // withheld. Only the sink check is decided by labels alone, so its refusal does neither. Vault secrets
-    // are scrubbed from every message and result.
+    // are scrubbed from every message and result, which then carries the vault's tag (runtime/tool-use/vault.ts).
     const unread = !labelLeq(substituted.label, session.label);
-    const failed = (error: unknown): never => {
+    // Outside a call's context nothing was injected: any secret a message holds is one the agent sent.
+    const failed = (error: unknown, scrub = (message: string) => vault.scrub(message)): never => {
       session.label = joinLabels(session.label, callLabel);
       const { code, message } = toErrorInfo(error);
-      if (!unread) throw new KernelError(code, vault.redact(message));
+      if (!unread) {
+        const scrubbed = scrub(message);
+        session.label = joinLabels(session.label, scrubbed.label);
+        throw new KernelError(code, scrubbed.value);
+      }
       throw new KernelError(
         code,
         `sys.tool: "${name}" failed with ${code} (detail withheld: its arguments carry unread handle data labelled ${substituted.label.join(', ')})`,
@@ -101,18 +106,18 @@ export const toolSyscall = defineSyscall({
       const keep = (value: unknown): unknown => {
         // A charge may have ended the agent while the tool ran: nothing reaches a dead agent.
         if (session.state === 'ended') throw new KernelError('E_KILLED', 'sys.tool: the agent has ended');
-        const resultLabel = joinLabels(joinLabels(callLabel, source), prepared.taints());
-        const clean = vault.redact(value);
-        if (options?.handle === true) return session.handles.create(clean, resultLabel);
+        const scrubbed = prepared.scrub(value);
+        const resultLabel = joinLabels(joinLabels(joinLabels(callLabel, source), prepared.taints()), scrubbed.label);
+        if (options?.handle === true) return session.handles.create(scrubbed.value, resultLabel);
         session.label = joinLabels(session.label, resultLabel);
-        return clean;
+        return scrubbed.value;
       };
       // A failure of the tool itself (not found, not empty, too large) is an observation of its resource, as a
       // result would be: it carries the same source tags, and the taints of what the tool read before it failed
       // (its error may quote it: an MCP server's own error text).
       const runFailed = (error: unknown): never => {
         session.label = joinLabels(session.label, joinLabels(source, prepared.taints()));
-        return failed(error);
+        return failed(error, (message) => prepared.scrub(message));
       };
       let result: unknown;
       try {

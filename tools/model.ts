@@ -23,6 +23,7 @@ import { KernelError } from '../runtime/core/errors.js';
 import { matchResource } from '../runtime/core/resource-match.js';
 import { definePolicySection, type PolicySection } from '../runtime/policy/policy.js';
 import { defineTool, type Tool, type ToolContext } from '../runtime/tool-use/tool-contract.js';
+import { VAULT_TAG } from '../runtime/tool-use/vault.js';
 import { linkedSignal } from './abort-link.js';
 import {
   type ChatInput,
@@ -265,7 +266,12 @@ async function chat(
     usage: { tokens_in: tokensIn, tokens_out: tokensOut, estimated },
     cost_usd: cost,
   };
-  return key === undefined ? result : scrub(result, key);
+  if (key === undefined) return result;
+  // The endpoint echoing the key it was sent tells the agent nothing; a key among the agent's own words is a
+  // guess that matched, and the scrub of a model that repeats it would say which: the answer carries the
+  // vault's tag, as a vault secret's scrub does (runtime/tool-use/vault.ts).
+  if (scrub(args, key).found) ctx.taint([VAULT_TAG]);
+  return scrub(result, key).value;
 }
 
 /** Maps whatever the SDK threw to a KernelError with a fixed message. */
@@ -354,18 +360,24 @@ function priceFor(prices: PriceTable, model: string): ModelPrice | undefined {
   return prices.find(([pattern]) => /[*?[]/.test(pattern) && matchResource(pattern, model))?.[1];
 }
 
-/** `value` with every occurrence of `secret` replaced, in every string it holds. */
-function scrub<T>(value: T, secret: string): T {
-  if (secret.length < 4) return value;
+/** `value` with every occurrence of `secret` replaced, in every string it holds, and whether there was one. */
+function scrub<T>(value: T, secret: string): { value: T; found: boolean } {
+  if (secret.length < 4) return { value, found: false };
+  let found = false;
   const walk = (item: unknown): unknown => {
-    if (typeof item === 'string') return item.split(secret).join('[model api key]');
+    if (typeof item === 'string') {
+      if (!item.includes(secret)) return item;
+      found = true;
+      return item.split(secret).join('[model api key]');
+    }
     if (Array.isArray(item)) return item.map(walk);
     if (item !== null && typeof item === 'object') {
       return Object.fromEntries(Object.entries(item).map(([key, inner]) => [key, walk(inner)]));
     }
     return item;
   };
-  return walk(value) as T;
+  const out = walk(value) as T;
+  return { value: out, found };
 }
 
 function httpUrl(value: unknown): string | undefined {

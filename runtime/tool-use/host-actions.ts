@@ -75,6 +75,8 @@ export async function submitForHost(host: HostTools, request: SubmitRequest): Pr
   // What a failure carries: nothing beyond the call's label when the tool never ran; once it ran, its source
   // tags and taints, as a result would (its error may quote what it read, an MCP server's text).
   let failureLabel: Label = EMPTY_LABEL;
+  // Before the tool ran nothing was injected: any secret a message holds is one the host sent.
+  let scrubMessage = (message: string) => host.env.vault.scrub(message);
   try {
     const use = prepareToolUse(tool, args);
     attempt.describe(use.action, use.resource, use.args, callLabel);
@@ -97,16 +99,23 @@ export async function submitForHost(host: HostTools, request: SubmitRequest): Pr
     );
     let data: unknown;
     try {
-      data = host.env.vault.redact(await runToolUse(use, prepared.ctx));
+      data = await runToolUse(use, prepared.ctx);
     } catch (error) {
       failureLabel = joinLabels(joinLabels(callLabel, prepared.ctx.sources), prepared.taints());
+      scrubMessage = (message) => prepared.scrub(message);
       throw error;
     }
-    const label = joinLabels(joinLabels(callLabel, prepared.ctx.sources), prepared.taints());
-    return { status: 'OK', data, error: null, recordId: attempt.end(null), label };
+    // A scrubbed secret the call did not inject labels what it was scrubbed from (runtime/tool-use/vault.ts).
+    const scrubbed = prepared.scrub(data);
+    const label = joinLabels(
+      joinLabels(joinLabels(callLabel, prepared.ctx.sources), prepared.taints()),
+      scrubbed.label,
+    );
+    return { status: 'OK', data: scrubbed.value, error: null, recordId: attempt.end(null), label };
   } catch (error) {
     const info = error instanceof KernelError ? error : new KernelError('E_INTERNAL', 'internal kernel error');
-    return submitError(attempt, new KernelError(info.code, host.env.vault.redact(info.message)), failureLabel);
+    const message = scrubMessage(info.message);
+    return submitError(attempt, new KernelError(info.code, message.value), joinLabels(failureLabel, message.label));
   }
 }
 

@@ -4,14 +4,14 @@ import type { CapabilityAuthority } from '../capability/authority.js';
 import { KernelError } from '../core/errors.js';
 import { isActionName, parseResource } from '../core/resource-match.js';
 import type { KvLabelStore } from '../labels/kv-label-store.js';
-import { joinLabels, type Label, makeLabel } from '../labels/label.js';
+import { EMPTY_LABEL, joinLabels, type Label, makeLabel } from '../labels/label.js';
 import type { HeldMemory } from '../process/held-memory.js';
 import type { Quota } from '../process/quota.js';
 import type { BlobStore } from '../store/blob-store.js';
 import type { Injection, ToolCharge, ToolContext } from './tool-contract.js';
 import { authorizeToolUse, type ToolUse } from './tool-gate.js';
 import type { UndoJournal } from './undo-journal.js';
-import type { Vault } from './vault.js';
+import { VAULT_LABEL, type Vault } from './vault.js';
 
 /** The kernel services a tool call's context draws on. */
 export interface ToolEnvironment {
@@ -48,6 +48,11 @@ export interface PreparedContext {
   readonly ctx: ToolContext;
   /** Tags the tool added with `ctx.taint`. */
   taints(): Label;
+  /**
+   * `value` with vault secrets scrubbed, and the label its scrub adds: `VAULT_LABEL` when it replaced a secret
+   * this call did not inject (runtime/tool-use/vault.ts), else empty.
+   */
+  scrub<T>(value: T): { readonly value: T; readonly label: Label };
 }
 
 /**
@@ -64,13 +69,17 @@ export function createToolContext(
   attempt: Attempt,
   maxResultBytes?: number,
 ): PreparedContext {
-  let extra: Label = [];
+  // Arguments that carry a vault secret hold a guess that matched: whatever the call returns, refuses or costs
+  // may say which (runtime/tool-use/vault.ts), so all of it carries the vault's tag.
+  let extra: Label = env.vault.carriedIn(use.args) ? VAULT_LABEL : EMPTY_LABEL;
+  // Refs of the secrets injected into this call (every hop): a server reflecting them explains their scrub.
+  const injected = new Set<string>();
   const ctx: ToolContext = {
     agent: caller.id,
     signal: caller.signal,
     label: callLabel,
     sources: sourcesFor(use.resource),
-    inject: injectionFor(env, caller, use.action, use.resource, callLabel),
+    inject: injectionFor(env, caller, use.action, use.resource, callLabel, injected),
     maxResultBytes,
     reauthorize(resource: string): Injection {
       if (parseResource(resource) === undefined) {
@@ -78,7 +87,11 @@ export function createToolContext(
       }
       // A server that reflects an injected secret into a redirect would otherwise send it to the next hop
       // (possibly another origin) and write it into the audit log as that hop's resource.
-      if (env.vault.carries(resource)) {
+      const carried = env.vault.carried(resource);
+      if (carried.length > 0) {
+        // Which targets are refused tells which carry a secret, unless this call injected it (a server
+        // reflecting what it was sent): then the failure carries the vault's tag.
+        if (carried.some((ref) => !injected.has(ref))) extra = joinLabels(extra, VAULT_LABEL);
         throw new KernelError('E_TOOL_FAILED', `"${use.tool.name}": the new target carries a vault secret`);
       }
       const hop: ToolUse = { ...use, resource };
@@ -94,7 +107,7 @@ export function createToolContext(
       // What the hop answers comes from its resource: the result carries that resource's source tags too (a
       // redirect to a tagged server must not launder its answer through an untagged first URL).
       extra = joinLabels(extra, sourcesFor(resource));
-      return injectionFor(env, caller, use.action, resource, callLabel);
+      return injectionFor(env, caller, use.action, resource, callLabel, injected);
     },
     taint(tags: readonly string[]): void {
       let label: Label;
@@ -144,7 +157,11 @@ export function createToolContext(
     },
     labels: env.labels.forTenant(caller.tenant),
   };
-  return { ctx, taints: () => extra };
+  return {
+    ctx,
+    taints: () => extra,
+    scrub: (value) => env.vault.scrub(value, injected),
+  };
 }
 
 // All fields are checked before any is charged: a NaN beside a valid amount must charge nothing.
@@ -170,9 +187,11 @@ function injectionFor(
   action: string,
   resource: string,
   label: Label,
+  injected: Set<string>,
 ): Injection {
   const { injection, refs } = env.vault.match(action, resource);
   for (const ref of refs) {
+    injected.add(ref);
     // The log names the ref, never the secret.
     const record = new Attempt(env.audit, caller.subject, 'vault', null);
     record.describe('vault.inject', `vault:${ref}`, { ref, action, resource }, label, false);

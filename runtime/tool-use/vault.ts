@@ -1,4 +1,5 @@
 import { isActionPattern, matchAction, matchResource, resourcePatternError } from '../core/resource-match.js';
+import { EMPTY_LABEL, type Label, makeLabel } from '../labels/label.js';
 import type { Injection } from './tool-contract.js';
 
 /** How a secret enters a request: as a header, a query parameter, or `Authorization: Bearer <secret>`. */
@@ -25,6 +26,8 @@ export interface VaultEntrySummary {
 
 interface Entry extends VaultEntrySummary {
   readonly secret: string;
+  /** Every form the secret is scrubbed in (`secretForms`), made once. */
+  readonly forms: readonly SecretForm[];
 }
 
 const REF = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
@@ -66,6 +69,7 @@ export class Vault {
       secret,
       bind: Object.freeze({ action: bind.action, resource: bind.resource }),
       inject: injectCopy,
+      forms: secretForms(ref, secret),
     });
   }
 
@@ -110,10 +114,36 @@ export class Vault {
    * percent-encoded in any way (a URL parser re-encodes what a server reflected into a Location).
    */
   carries(text: string): boolean {
+    return this.carried(text).length > 0;
+  }
+
+  /** The refs of the secrets `text` carries, as `carries` decides. */
+  carried(text: string): string[] {
+    if (this.#entries.size === 0) return [];
+    const decoded = [text, percentDecode(text), percentDecode(text.replaceAll('+', ' '))];
+    return [...this.#entries.values()]
+      .filter(
+        (entry) =>
+          entry.forms.some(([form]) => text.includes(form)) || decoded.some((form) => form.includes(entry.secret)),
+      )
+      .map((entry) => entry.ref);
+  }
+
+  /** True when some string in `value` (object keys included, at any depth) `carries` a stored secret. */
+  carriedIn(value: unknown): boolean {
     if (this.#entries.size === 0) return false;
-    if (this.redact(text) !== text) return true;
-    const decoded = [percentDecode(text), percentDecode(text.replaceAll('+', ' '))];
-    return [...this.#entries.values()].some((entry) => decoded.some((form) => form.includes(entry.secret)));
+    const stack: unknown[] = [value];
+    while (stack.length > 0) {
+      const item = stack.pop();
+      if (typeof item === 'string') {
+        if (this.carries(item)) return true;
+      } else if (Array.isArray(item)) {
+        for (const inner of item) stack.push(inner);
+      } else if (item !== null && typeof item === 'object') {
+        for (const [key, inner] of Object.entries(item)) stack.push(key, inner);
+      }
+    }
+    return false;
   }
 
   /**
@@ -121,12 +151,38 @@ export class Vault {
    * `[vault:<ref>]`. Used on tool results and error messages before an agent or the log sees them.
    */
   redact<T>(value: T): T {
-    if (this.#entries.size === 0) return value;
+    return this.scrub(value).value;
+  }
+
+  /**
+   * `redact`, and the label that adds: `VAULT_LABEL` when it replaced a secret that `explained` (the refs
+   * injected into the call) does not account for, else empty. Such a replacement is an observation of the secret: an agent that sends its own guesses
+   * through a tool that hands them back (an echo, a file it writes and reads back) sees which guess was
+   * replaced (red-team pass 46 read a 4-digit PIN and a dictionary password back in clear, unlabelled, in two
+   * calls). So what it touched carries `VAULT_TAG`. A server reflecting the secret the call
+   * itself injected tells the agent nothing it did not send; guesses sent beside it are caught by `carriedIn`
+   * on the call's arguments.
+   */
+  scrub<T>(value: T, explained: ReadonlySet<string> = NONE): { readonly value: T; readonly label: Label } {
+    if (this.#entries.size === 0) return { value, label: EMPTY_LABEL };
     // Longest first: a secret that contains another must not be left half-replaced around the shorter one.
     const entries = [...this.#entries.values()].sort((a, b) => b.secret.length - a.secret.length);
-    return redactValue(value, entries.flatMap(secretForms)) as T;
+    const hits = new Set<string>();
+    const out = redactValue(
+      value,
+      entries.flatMap((entry) => entry.forms),
+      hits,
+    ) as T;
+    return { value: out, label: [...hits].some((ref) => !explained.has(ref)) ? VAULT_LABEL : EMPTY_LABEL };
   }
 }
+
+const NONE: ReadonlySet<string> = new Set();
+
+/** The tag of anything a vault secret was observed in: the label a secret's own data would have. */
+export const VAULT_TAG = 'secret';
+/** `VAULT_TAG` as a label. */
+export const VAULT_LABEL: Label = makeLabel([VAULT_TAG]);
 
 function checkInject(inject: unknown, secret: string): VaultInject {
   if (inject === null || typeof inject !== 'object') throw new TypeError('options.inject must be an object');
@@ -151,20 +207,20 @@ function checkInject(inject: unknown, secret: string): VaultInject {
   throw new TypeError('options.inject must be { header }, { query } or { bearer: true }');
 }
 
-/** A form a secret may be reflected in, and what replaces it. */
-type SecretForm = readonly [form: string, replacement: string];
+/** A form a secret may be reflected in, what replaces it, and the secret's ref. */
+type SecretForm = readonly [form: string, replacement: string, ref: string];
 
-function secretForms(entry: Entry): SecretForm[] {
-  const replacement = `[vault:${entry.ref}]`;
+function secretForms(ref: string, secret: string): SecretForm[] {
+  const replacement = `[vault:${ref}]`;
   // A secret reflected URL-encoded (as encodeURIComponent, or form-encoded as the query was sent) or
   // JSON-escaped (a header dump) is still the secret; so is any of those in base64 (a binary body reaches
   // the agent as base64), at any of the three byte alignments it can have inside a longer text.
   const texts = [
     ...new Set([
-      entry.secret,
-      encodeURIComponent(entry.secret),
-      new URLSearchParams({ v: entry.secret }).toString().slice(2),
-      JSON.stringify(entry.secret).slice(1, -1),
+      secret,
+      encodeURIComponent(secret),
+      new URLSearchParams({ v: secret }).toString().slice(2),
+      JSON.stringify(secret).slice(1, -1),
     ]),
   ];
   const base64 = texts.flatMap((text) => {
@@ -177,7 +233,7 @@ function secretForms(entry: Entry): SecretForm[] {
     }
     return forms.filter((form) => form.length >= 8);
   });
-  return [...new Set([...texts, ...base64])].map((form) => [form, replacement] as const);
+  return [...new Set([...texts, ...base64])].map((form) => [form, replacement, ref] as const);
 }
 
 /** Decodes every run of %XX escapes as UTF-8 and leaves anything else as it is. Never throws. */
@@ -185,17 +241,23 @@ function percentDecode(text: string): string {
   return text.replace(/(?:%[0-9A-Fa-f]{2})+/g, (run) => Buffer.from(run.replaceAll('%', ''), 'hex').toString('utf8'));
 }
 
-function redactString(text: string, forms: readonly SecretForm[]): string {
+function redactString(text: string, forms: readonly SecretForm[], hits: Set<string>): string {
   let out = text;
-  for (const [form, replacement] of forms) if (out.includes(form)) out = out.split(form).join(replacement);
+  for (const [form, replacement, ref] of forms) {
+    if (!out.includes(form)) continue;
+    hits.add(ref);
+    out = out.split(form).join(replacement);
+  }
   return out;
 }
 
-function redactValue(value: unknown, forms: readonly SecretForm[]): unknown {
-  if (typeof value === 'string') return redactString(value, forms);
+function redactValue(value: unknown, forms: readonly SecretForm[], hits: Set<string>): unknown {
+  if (typeof value === 'string') return redactString(value, forms, hits);
   if (value === null || typeof value !== 'object') return value;
-  if (Array.isArray(value)) return value.map((item) => redactValue(item, forms));
+  if (Array.isArray(value)) return value.map((item) => redactValue(item, forms, hits));
   const out: Record<string, unknown> = {};
-  for (const [key, item] of Object.entries(value)) out[redactString(key, forms)] = redactValue(item, forms);
+  for (const [key, item] of Object.entries(value)) {
+    out[redactString(key, forms, hits)] = redactValue(item, forms, hits);
+  }
   return out;
 }

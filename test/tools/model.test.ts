@@ -142,6 +142,30 @@ describe('model.chat', () => {
     expect(result.ok && result.value).toMatchObject({ message: { content: 'your key is [model api key]' } });
   });
 
+  it('an answer to messages that hold the key itself carries `secret`; an echo of the sent key does not', async () => {
+    process.env['ISOKERNEL_TEST_MODEL_KEY'] = 'sk-test-secret-123456';
+    const server = await endpoint(answer('your key is sk-test-secret-123456'));
+    const kernel = testKernel({
+      policy: MODEL_POLICY,
+      tools: [createModelTool({ maxRetries: 0, baseURL: server.baseURL, apiKeyEnv: 'ISOKERNEL_TEST_MODEL_KEY' })],
+    });
+    const chat = (content: string) =>
+      kernel.run({
+        code: `export default async () => {
+          await sys.tool('model.chat', { model: 'gpt-4o', messages: [{ role: 'user', content: ${JSON.stringify(content)} }] });
+          return sys.label();
+        }`,
+      });
+    try {
+      const guessed = await chat('is it sk-test-secret-123456 or sk-test-secret-654321?');
+      expect(guessed.ok && guessed.value).toEqual(['secret']);
+      const plain = await chat('hello');
+      expect(plain.ok && plain.value).toEqual([]);
+    } finally {
+      await kernel.close();
+    }
+  });
+
   it('sends no Authorization header when the host has no key', async () => {
     const server = await endpoint(answer('ok'));
     await runWith({ baseURL: server.baseURL }, hello());

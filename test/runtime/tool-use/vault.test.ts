@@ -391,3 +391,37 @@ describe('Vault.carries', () => {
     expect(new Vault().carries(`https://x.example/a?k=${secret}`)).toBe(false);
   });
 });
+
+describe('Vault.scrub labels what it touched (red-team pass 46)', () => {
+  it('adds `secret` when it replaced a secret the call did not inject, and nothing otherwise', () => {
+    const vault = vaultWith('key', SECRET, HEADER);
+    expect(vault.scrub({ text: `got ${SECRET}` })).toEqual({ value: { text: 'got [vault:key]' }, label: ['secret'] });
+    expect(vault.scrub({ text: 'nothing here' })).toEqual({ value: { text: 'nothing here' }, label: [] });
+    // A server reflecting the secret this call injected: explained, no tag.
+    expect(vault.scrub(`echo ${SECRET}`, new Set(['key']))).toEqual({ value: 'echo [vault:key]', label: [] });
+    expect(new Vault().scrub(SECRET)).toEqual({ value: SECRET, label: [] });
+  });
+
+  it('an explained ref does not excuse another secret in the same value', () => {
+    const vault = vaultWith('key', SECRET, HEADER);
+    vault.set('pin', '7315', HEADER);
+    expect(vault.scrub(`${SECRET} 7315`, new Set(['key'])).label).toEqual(['secret']);
+  });
+
+  it('carried names the refs a text carries, in any form redact replaces or percent-encoded', () => {
+    const vault = vaultWith('key', SECRET, HEADER);
+    vault.set('pin', '7315', HEADER);
+    expect(vault.carried(`x=${SECRET}`)).toEqual(['key']);
+    expect(vault.carried('x=%37%33%31%35')).toEqual(['pin']);
+    expect(vault.carried(Buffer.from(`  ${SECRET}`).toString('base64'))).toEqual(['key']);
+    expect(vault.carried('nothing')).toEqual([]);
+  });
+
+  it('carriedIn looks at every string of a value, keys included, at any depth', () => {
+    const vault = vaultWith('pin', '7315', HEADER);
+    expect(vault.carriedIn({ a: [1, { b: ['0000', '7315'] }] })).toBe(true);
+    expect(vault.carriedIn({ a: { '7315': 1 } })).toBe(true);
+    expect(vault.carriedIn({ a: ['0000', 7315] })).toBe(false);
+    expect(new Vault().carriedIn('7315')).toBe(false);
+  });
+});

@@ -1,0 +1,247 @@
+// Attack: read a vault secret through the scrub itself (red-team pass 46). The kernel replaces every stored
+// secret in a result or an error message by `[vault:<ref>]`, whatever the call. An agent that sends its own
+// guesses through a tool that hands them back (the test `echo` tool; its own file written and read back with
+// the built-in fs tools) sees which guess was replaced: before the fix it read a 4-digit PIN and a dictionary
+// password back in clear, with an empty label, in two calls, and could send them anywhere. Now what a scrub
+// touched carries the vault's tag (`secret`), so a sink that refuses `secret` refuses the guess that matched,
+// and every later call carries the tag. The agent still learns which guess matched; it cannot send it out.
+import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { defineTool, Kernel, KernelError } from '../../index.js';
+import { createFsTools } from '../../tools/fs.js';
+import { createHttpTool } from '../../tools/http.js';
+import { startTestServer, type TestServer } from '../helpers/http-server.js';
+import { ISOLATION_MODES, testKernel, testToolsPolicy } from '../helpers/kernel.js';
+
+const PIN = '7315';
+const BASIC = `Basic ${Buffer.from('admin:sunshine42').toString('base64')}`;
+const BIND = { action: 'net.http', resource: 'https://api.example.com/**' };
+
+/** A tool whose error quotes its argument (as a tool quoting what it read or was given would). */
+const complainTool = defineTool({
+  name: 'complain',
+  description: 'fails with its message',
+  input: z.strictObject({ message: z.string() }),
+  run: (args) => {
+    throw new KernelError('E_TOOL_FAILED', args.message);
+  },
+});
+
+/** A sink that refuses `secret` in any argument and records what it was sent. */
+function postTool(sent: unknown[]) {
+  return defineTool({
+    name: 'post',
+    description: 'sends its body out',
+    input: z.strictObject({ body: z.unknown() }),
+    labels: { sinks: { '*': ['secret'] } },
+    run: (args) => {
+      sent.push(args.body);
+      return 'sent';
+    },
+  });
+}
+
+// Guesses every 4-digit PIN and a small dictionary of Basic-auth headers through `echo`, then tries to post
+// what it found. `hit` says whether the scrub replaced a guess; a benign run sends guesses that match nothing.
+const ORACLE_AGENT = `
+export default async function main({ pins: pinCount, words }) {
+  const pins = [];
+  for (let i = 0; i < pinCount; i++) pins.push(String(i).padStart(4, '0'));
+  const back = await sys.tool('echo', { c: pins });
+  const pin = pins.find((p, i) => back.c[i] !== p);
+  const guesses = [];
+  for (const w of words) for (let n = 0; n < 100; n++) guesses.push('Basic ' + btoa('admin:' + w + n));
+  const r = await sys.tool('echo', { c: guesses });
+  const at = r.c.findIndex((x, k) => x !== guesses[k]);
+  const password = at >= 0 ? atob(guesses[at].slice(6)) : undefined;
+  let posted;
+  try {
+    posted = await sys.tool('post', { body: { pin, password } });
+  } catch (e) {
+    posted = e.code;
+  }
+  return { hit: pin !== undefined || password !== undefined, posted, label: await sys.label() };
+}`;
+
+describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
+  function kernelWithVault(sent: unknown[]): Kernel {
+    const kernel = testKernel({
+      isolation,
+      tools: [postTool(sent), complainTool],
+      policy: {
+        capabilities: [
+          ...testToolsPolicy.capabilities,
+          { action: 'post', resource: 'post' },
+          { action: 'complain', resource: 'complain' },
+        ],
+      },
+    });
+    kernel.vault.set('pin', PIN, { bind: BIND, inject: { header: 'X-Pin' } });
+    kernel.vault.set('basic', BASIC, { bind: BIND, inject: { header: 'Authorization' } });
+    return kernel;
+  }
+
+  it('a guess the scrub replaced carries `secret`: the sink refuses it and nothing is sent', async () => {
+    const sent: unknown[] = [];
+    const kernel = kernelWithVault(sent);
+    try {
+      const words = ['password', 'letmein', 'sunshine', 'dragon'];
+      const result = await kernel.run({ code: ORACLE_AGENT, input: { pins: 10000, words } });
+      expect(result).toMatchObject({ ok: true, value: { hit: true, posted: 'E_TAINT', label: ['secret'] } });
+      expect(sent).toEqual([]);
+    } finally {
+      await kernel.close();
+    }
+  });
+
+  it('benign twin: guesses that match nothing keep the label empty and are sent', async () => {
+    const sent: unknown[] = [];
+    const kernel = kernelWithVault(sent);
+    try {
+      const result = await kernel.run({ code: ORACLE_AGENT, input: { pins: 7000, words: ['dragon'] } });
+      expect(result).toMatchObject({ ok: true, value: { hit: false, posted: 'sent', label: [] } });
+      expect(sent).toHaveLength(1);
+    } finally {
+      await kernel.close();
+    }
+  });
+
+  it('an error message the scrub touched carries `secret` too', async () => {
+    const sent: unknown[] = [];
+    const kernel = kernelWithVault(sent);
+    try {
+      const result = await kernel.run({
+        code: `export default async function main() {
+  let message;
+  try { await sys.tool('complain', { message: 'code 7315' }); } catch (e) { message = e.message; }
+  return { message, label: await sys.label() };
+}`,
+      });
+      expect(result.ok, JSON.stringify(result)).toBe(true);
+      if (!result.ok) return;
+      const value = result.value as { message: string; label: string[] };
+      expect(value.message).toContain('[vault:pin]');
+      expect(value.label).toEqual(['secret']);
+    } finally {
+      await kernel.close();
+    }
+  });
+
+  it('with the built-in fs tools only: the agent’s own file read back carries `secret`', async () => {
+    const base = realpathSync(mkdtempSync(join(tmpdir(), 'isokernel-vault-oracle-')));
+    const sent: unknown[] = [];
+    const kernel = Kernel.create({
+      isolation,
+      policy: {
+        capabilities: [
+          ...['fs.read', 'fs.write'].map((action) => ({ action, resource: `${base}/**` })),
+          { action: 'post', resource: 'post' },
+        ],
+      },
+      tools: [...createFsTools({ roots: [base] }), postTool(sent)],
+    });
+    kernel.vault.set('pin', PIN, { bind: BIND, inject: { header: 'X-Pin' } });
+    try {
+      const result = await kernel.run({
+        code: `export default async function main() {
+  const pins = [];
+  for (let i = 0; i < 10000; i++) pins.push(String(i).padStart(4, '0'));
+  await sys.tool('fs.write', { path: 'mine.txt', content: pins.join(' ') });
+  const words = (await sys.tool('fs.read', { path: 'mine.txt' })).content.split(' ');
+  const pin = pins.find((p, i) => words[i] !== p);
+  let posted;
+  try { posted = await sys.tool('post', { body: pin }); } catch (e) { posted = e.code; }
+  return { found: pin !== undefined, posted, label: await sys.label() };
+}`,
+      });
+      expect(result).toMatchObject({ ok: true, value: { found: true, posted: 'E_TAINT', label: ['secret'] } });
+      expect(sent).toEqual([]);
+    } finally {
+      await kernel.close();
+      rmSync(base, { recursive: true, force: true });
+    }
+  });
+});
+
+// The secret's own endpoint reflects the request (its headers and its body) back. What it reflects of the
+// injected header tells the agent nothing it could send out; guesses sent in the same call do.
+describe.each(ISOLATION_MODES)('%s tier, through the endpoint the secret is bound to', (isolation) => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer((req, res) => {
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ pin: req.headers['x-pin'] ?? null, body: req.body.toString('utf8') }));
+    });
+  });
+  afterAll(async () => {
+    await server.close();
+  });
+
+  async function run(code: string): Promise<unknown> {
+    const kernel = Kernel.create({
+      isolation,
+      policy: { capabilities: [{ action: 'net.http', resource: `${server.origin}/**` }] },
+      tools: [createHttpTool({ allowPrivate: ['127.0.0.1/32'] })],
+    });
+    kernel.vault.set('pin', PIN, {
+      bind: { action: 'net.http', resource: `${server.origin}/**` },
+      inject: { header: 'X-Pin' },
+    });
+    try {
+      const result = await kernel.run({ code });
+      expect(result.ok, JSON.stringify(result)).toBe(true);
+      return result.ok ? result.value : undefined;
+    } finally {
+      await kernel.close();
+    }
+  }
+
+  it('the reflection of the injected secret alone adds no `secret` (later calls still go out)', async () => {
+    const value = await run(`export default async function main() {
+  const first = JSON.parse((await sys.tool('net.http', { url: '${server.origin}/echo', method: 'POST', body: 'hello' })).body);
+  const second = await sys.tool('net.http', { url: '${server.origin}/again' });
+  return { first, second: second.status, label: await sys.label() };
+}`);
+    // net.http's answers are `web` (its source tag); nothing adds `secret`.
+    expect(value).toMatchObject({ first: { pin: '[vault:pin]', body: 'hello' }, second: 200, label: ['web'] });
+  });
+
+  it('guesses sent beside the injected secret make the call carry `secret`', async () => {
+    const value = await run(`export default async function main() {
+  const pins = [];
+  for (let i = 0; i < 10000; i++) pins.push(String(i).padStart(4, '0'));
+  const r = await sys.tool('net.http', { url: '${server.origin}/echo', method: 'POST', body: pins.join(' ') });
+  const words = JSON.parse(r.body).body.split(' ');
+  const pin = pins.find((p, i) => words[i] !== p);
+  let next;
+  try { next = (await sys.tool('net.http', { url: '${server.origin}/out?pin=' + pin })).status; } catch (e) { next = e.code; }
+  return { found: pin !== undefined, next, label: await sys.label() };
+}`);
+    expect(value).toMatchObject({ found: true, next: 'E_TAINT', label: ['secret', 'web'] });
+    expect(server.requests.some((request) => request.url.startsWith('/out'))).toBe(false);
+  });
+});
+
+describe('kernel.submit', () => {
+  it('a result the scrub touched is labelled `secret`; one it did not keeps its label', async () => {
+    const kernel = testKernel({
+      tools: [complainTool],
+      policy: { capabilities: [...testToolsPolicy.capabilities, { action: 'complain', resource: 'complain' }] },
+    });
+    kernel.vault.set('pin', PIN, { bind: BIND, inject: { header: 'X-Pin' } });
+    try {
+      const hit = await kernel.submit({ action: 'echo', params: { text: 'try 7315' } });
+      expect(hit).toMatchObject({ status: 'OK', data: { text: 'try [vault:pin]' }, label: ['secret'] });
+      const miss = await kernel.submit({ action: 'echo', params: { text: 'try 7316' } });
+      expect(miss).toMatchObject({ status: 'OK', data: { text: 'try 7316' }, label: [] });
+      const failed = await kernel.submit({ action: 'complain', params: { message: 'try 7315' } });
+      expect(failed.error?.message).toContain('[vault:pin]');
+      expect(failed.label).toEqual(['secret']);
+    } finally {
+      await kernel.close();
+    }
+  });
+});
