@@ -4,13 +4,15 @@
  * but a regular file for its bytes.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import type { Stats } from 'node:fs';
+import { fsync, read, readSync, type Stats } from 'node:fs';
 import { type FileHandle, open, opendir, rename, unlink } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { KernelError } from '../runtime/core/errors.js';
 import type { LabelStore } from '../runtime/tool-use/tool-contract.js';
 import {
   CREATE_FLAGS,
   childPath,
+  closeFd,
   entryPath,
   type FsTarget,
   lstatEntry,
@@ -24,6 +26,8 @@ import {
 } from './fs-path.js';
 
 const READ_CHUNK = 64 * 1024;
+const readAsync = promisify(read);
+const fsyncAsync = promisify(fsync);
 
 /** A regular file read whole: its bytes and permission bits. */
 export interface ReadResult {
@@ -46,24 +50,28 @@ export async function readRegular(
 ): Promise<ReadResult | undefined> {
   requireRegular(tool, given, seen);
   if (seen.size > max) return undefined;
-  const handle = await openRegular(tool, given, dir, name, seen);
+  const { fd, stats } = openRegular(tool, given, dir, name, seen);
   try {
-    const stats = await handle.stat();
-    const bytes = await readCapped(handle, max, signal);
+    const bytes = await readCapped(fd, max, signal);
     return bytes === undefined ? undefined : { bytes, mode: stats.mode & 0o777 };
   } finally {
-    await handle.close();
+    closeFd(fd);
   }
 }
 
-// The file may grow after fstat, so the cap is enforced on what is actually read.
-async function readCapped(handle: FileHandle, max: number, signal: AbortSignal): Promise<Buffer | undefined> {
+// The file may grow after fstat, so the cap is enforced on what is actually read. Reads that start within the
+// first chunk are synchronous (a small file, and the read that finds its end, cost no thread-pool round trip;
+// see fs-path.ts); a larger file's later chunks go through the pool, so the event loop serves between them.
+async function readCapped(fd: number, max: number, signal: AbortSignal): Promise<Buffer | undefined> {
   const chunks: Buffer[] = [];
   let total = 0;
   for (;;) {
     signal.throwIfAborted();
     const chunk = Buffer.alloc(Math.min(READ_CHUNK, max + 1 - total));
-    const { bytesRead } = await handle.read(chunk, 0, chunk.length, null);
+    const bytesRead =
+      total < READ_CHUNK
+        ? readSync(fd, chunk, 0, chunk.length, null)
+        : (await readAsync(fd, chunk, 0, chunk.length, null)).bytesRead;
     if (bytesRead === 0) return Buffer.concat(chunks, total);
     chunks.push(chunk.subarray(0, bytesRead));
     total += bytesRead;
@@ -105,7 +113,7 @@ export async function writeAtomic(
   let placed = false;
   let gone = false;
   try {
-    await verifyOpened(tool, handle, childPath(dir.path, temp), given);
+    verifyOpened(tool, handle.fd, childPath(dir.path, temp), given);
     // setuid/setgid/sticky are dropped: agent-written bytes must never inherit privileges.
     if (mode !== undefined) await handle.chmod(mode & 0o777);
     await handle.writeFile(bytes);
@@ -126,7 +134,7 @@ export async function writeAtomic(
     // Forgetting a name that no longer exists is tidying: a store that refuses it keeps a tag for nothing.
     if (gone) await kept?.store.set(tempPath, []).catch(() => undefined);
   }
-  await dir.handle.sync();
+  await fsyncAsync(dir.fd);
 }
 
 /**
@@ -135,7 +143,7 @@ export async function writeAtomic(
  * E_NOT_FOUND when it is gone, E_CAP_DENIED when it is another object.
  */
 export async function unlinkSame(tool: string, given: string, dir: OpenDir, name: string, seen: Stats): Promise<void> {
-  const now = await lstatEntry(dir, name);
+  const now = lstatEntry(dir, name);
   if (now === undefined) throw notFound(tool, given);
   if (now.ino !== seen.ino || now.dev !== seen.dev) {
     throw new KernelError('E_CAP_DENIED', `${tool}: ${quote(given)} changed while it was being deleted`);
@@ -147,7 +155,7 @@ export async function unlinkSame(tool: string, given: string, dir: OpenDir, name
 export async function requireEmptyDir(tool: string, target: FsTarget): Promise<void> {
   const self = await openDir(tool, target, target.parts.length);
   try {
-    const handle = await opendir(`/proc/self/fd/${self.handle.fd}`);
+    const handle = await opendir(`/proc/self/fd/${self.fd}`);
     let first: unknown;
     try {
       first = await handle.read();
@@ -156,7 +164,7 @@ export async function requireEmptyDir(tool: string, target: FsTarget): Promise<v
     }
     if (first !== null) throw notEmpty(tool, target.given);
   } finally {
-    await self.handle.close();
+    closeFd(self.fd);
   }
 }
 
@@ -177,7 +185,7 @@ export async function withParent<T>(
   try {
     return await fn(dir, name);
   } finally {
-    await dir.handle.close();
+    closeFd(dir.fd);
   }
 }
 

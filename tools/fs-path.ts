@@ -9,9 +9,27 @@
  * is therefore relative to a directory we hold open, and a symlink swapped in between steps is refused by
  * the kernel rather than by a check that could race. After every open, `/proc/self/fd/<fd>` of the opened
  * object must read back as the expected path, which also catches a directory moved while we held it.
+ *
+ * The walk's steps (open, lstat, fstat, the `/proc/self/fd` read-back, mkdir, close) are synchronous system
+ * calls on raw descriptors. Each takes a few microseconds on a local file system, where a round trip through
+ * Node's thread pool costs tens of microseconds on this VM: a read of a small file made eleven of them, about
+ * 650 µs (bench/thirdparty/agent-kernel.bench.ts). What can take long stays asynchronous: fsync, a large
+ * file's bytes beyond its first chunk, directory listings. Roots belong on a local file system: a hung
+ * network mount would hold the kernel's event loop.
  */
-import { existsSync, constants as FS, realpathSync, type Stats, statSync } from 'node:fs';
-import { type FileHandle, lstat, mkdir, open, readlink } from 'node:fs/promises';
+import {
+  closeSync,
+  existsSync,
+  constants as FS,
+  fstatSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readlinkSync,
+  realpathSync,
+  type Stats,
+  statSync,
+} from 'node:fs';
 import { KernelError } from '../runtime/core/errors.js';
 import { normalizePath } from '../runtime/core/resource-match.js';
 
@@ -35,10 +53,15 @@ export interface FsTarget {
   readonly parts: readonly string[];
 }
 
-/** A directory held open, and the real path it was verified to have. */
+/** A directory held open (a raw descriptor: close it exactly once, with `closeFd`), and its verified real path. */
 export interface OpenDir {
-  readonly handle: FileHandle;
+  readonly fd: number;
   readonly path: string;
+}
+
+/** Closes a descriptor the walk opened. */
+export function closeFd(fd: number): void {
+  closeSync(fd);
 }
 
 /**
@@ -177,7 +200,7 @@ export function isRoot(roots: readonly string[], path: string): boolean {
 
 /** The path that reaches `name` inside the directory `dir` holds open, without following `name` itself. */
 export function entryPath(dir: OpenDir, name: string): string {
-  return `/proc/self/fd/${dir.handle.fd}/${name}`;
+  return `/proc/self/fd/${dir.fd}/${name}`;
 }
 
 /** `parent/name` for a real directory path (the root may be `/`). */
@@ -186,14 +209,14 @@ export function childPath(parent: string, name: string): string {
 }
 
 /**
- * Checks that the object `handle` has open is really at `expected` (read back from `/proc/self/fd`).
+ * Checks that the object `fd` has open is really at `expected` (read back from `/proc/self/fd`).
  * Throws KernelError E_CAP_DENIED naming `given` otherwise: the object was reached through a symlink,
  * moved, or deleted between the lookup and the check.
  */
-export async function verifyOpened(tool: string, handle: FileHandle, expected: string, given: string): Promise<void> {
+export function verifyOpened(tool: string, fd: number, expected: string, given: string): void {
   let actual: string;
   try {
-    actual = await readlink(`/proc/self/fd/${handle.fd}`);
+    actual = readlinkSync(`/proc/self/fd/${fd}`);
   } catch {
     actual = '';
   }
@@ -219,20 +242,20 @@ export async function openDir(
 ): Promise<OpenDir> {
   let current: OpenDir;
   try {
-    current = { handle: await open(target.root, DIR_FLAGS), path: target.root };
+    current = { fd: openSync(target.root, DIR_FLAGS), path: target.root };
   } catch (error) {
-    throw await walkError(tool, target, error);
+    throw walkError(tool, target, error);
   }
   try {
     for (let i = 0; i < depth; i++) {
       const next = await openChildDir(tool, target, current, i, create, beforeMake);
-      await current.handle.close();
+      closeFd(current.fd);
       current = next;
     }
-    await verifyOpened(tool, current.handle, current.path, target.given);
+    verifyOpened(tool, current.fd, current.path, target.given);
     return current;
   } catch (error) {
-    await current.handle.close();
+    closeFd(current.fd);
     throw error;
   }
 }
@@ -250,20 +273,20 @@ async function openChildDir(
   const last = index === target.parts.length - 1;
   const path = childPath(dir.path, part);
   try {
-    return { handle: await open(entryPath(dir, part), DIR_FLAGS), path };
+    return { fd: openSync(entryPath(dir, part), DIR_FLAGS), path };
   } catch (error) {
-    if (!create || errnoCode(error) !== 'ENOENT') throw await walkError(tool, target, error, dir, part, last);
+    if (!create || errnoCode(error) !== 'ENOENT') throw walkError(tool, target, error, dir, part, last);
   }
   await beforeMake?.(path);
   try {
-    await mkdir(entryPath(dir, part), 0o777);
+    mkdirSync(entryPath(dir, part), 0o777);
   } catch (error) {
-    if (errnoCode(error) !== 'EEXIST') throw await walkError(tool, target, error, dir, part, last);
+    if (errnoCode(error) !== 'EEXIST') throw walkError(tool, target, error, dir, part, last);
   }
   try {
-    return { handle: await open(entryPath(dir, part), DIR_FLAGS), path };
+    return { fd: openSync(entryPath(dir, part), DIR_FLAGS), path };
   } catch (error) {
-    throw await walkError(tool, target, error, dir, part, last);
+    throw walkError(tool, target, error, dir, part, last);
   }
 }
 
@@ -271,9 +294,9 @@ async function openChildDir(
  * lstat of `name` inside `dir`, never following it; undefined when it does not exist. Throws KernelError
  * E_NOT_FOUND when `dir` stopped being a directory and plain errors for anything unexpected.
  */
-export async function lstatEntry(dir: OpenDir, name: string): Promise<Stats | undefined> {
+export function lstatEntry(dir: OpenDir, name: string): Stats | undefined {
   try {
-    return await lstat(entryPath(dir, name));
+    return lstatSync(entryPath(dir, name));
   } catch (error) {
     if (errnoCode(error) === 'ENOENT') return undefined;
     throw error;
@@ -302,18 +325,19 @@ export function requireRegular(tool: string, given: string, stats: Stats): void 
 /**
  * Opens the existing regular file `name` in `dir` for reading and verifies what was opened: never follows
  * a symlink, never blocks on a FIFO, and the opened object must be the regular file `expected` whose inode
- * `seen` (from lstat) names. Throws KernelError (E_NOT_FOUND, E_CAP_DENIED, E_BAD_ARG) as `requireRegular`.
+ * `seen` (from lstat) names. Returns the descriptor (the caller closes it with `closeFd`) and its fstat. Throws
+ * KernelError (E_NOT_FOUND, E_CAP_DENIED, E_BAD_ARG) as `requireRegular`.
  */
-export async function openRegular(
+export function openRegular(
   tool: string,
   given: string,
   dir: OpenDir,
   name: string,
   seen: Stats,
-): Promise<FileHandle> {
-  let handle: FileHandle;
+): { readonly fd: number; readonly stats: Stats } {
+  let fd: number;
   try {
-    handle = await open(entryPath(dir, name), READ_FLAGS);
+    fd = openSync(entryPath(dir, name), READ_FLAGS);
   } catch (error) {
     const code = errnoCode(error);
     if (code === 'ENOENT') throw notFound(tool, given);
@@ -322,15 +346,15 @@ export async function openRegular(
     throw error;
   }
   try {
-    const stats = await handle.stat();
+    const stats = fstatSync(fd);
     requireRegular(tool, given, stats);
     if (stats.ino !== seen.ino || stats.dev !== seen.dev) {
       throw new KernelError('E_CAP_DENIED', `${tool}: ${quote(given)} changed while it was being opened`);
     }
-    await verifyOpened(tool, handle, childPath(dir.path, name), given);
-    return handle;
+    verifyOpened(tool, fd, childPath(dir.path, name), given);
+    return { fd, stats };
   } catch (error) {
-    await handle.close();
+    closeFd(fd);
     throw error;
   }
 }
@@ -351,19 +375,19 @@ function hostDenied(tool: string, given: string): KernelError {
 
 // Maps a failed step of the walk to the agent's vocabulary. O_DIRECTORY|O_NOFOLLOW reports a symlink as
 // ENOTDIR, so ENOTDIR looks at the entry to tell a link (a confinement refusal) from a plain file.
-async function walkError(
+function walkError(
   tool: string,
   target: FsTarget,
   error: unknown,
   dir?: OpenDir,
   part?: string,
   last = false,
-): Promise<unknown> {
+): unknown {
   const code = errnoCode(error);
   if (code === 'ENOENT') return notFound(tool, target.given);
   if (code === 'ELOOP') return symlinkDenied(tool, target.given);
   if (code === 'ENOTDIR') {
-    const entry = dir === undefined || part === undefined ? undefined : await lstatQuiet(dir, part);
+    const entry = dir === undefined || part === undefined ? undefined : lstatQuiet(dir, part);
     if (entry?.isSymbolicLink() === true) return symlinkDenied(tool, target.given);
     if (entry !== undefined && !entry.isFile() && !entry.isDirectory()) {
       return new KernelError(
@@ -379,9 +403,9 @@ async function walkError(
   return error;
 }
 
-async function lstatQuiet(dir: OpenDir, name: string): Promise<Stats | undefined> {
+function lstatQuiet(dir: OpenDir, name: string): Stats | undefined {
   try {
-    return await lstat(entryPath(dir, name));
+    return lstatSync(entryPath(dir, name));
   } catch {
     return undefined;
   }

@@ -19,7 +19,7 @@
  * - E_TOOL_FAILED: anything unexpected (thrown as a plain Error; the gate hides the detail); in `undo`, a
  *   malformed record, missing saved content, or a file that changed since the recorded call.
  */
-import type { Stats } from 'node:fs';
+import { fchmodSync, fstatSync, type Stats } from 'node:fs';
 import { opendir, rmdir } from 'node:fs/promises';
 import { z } from 'zod';
 import { base64DecodedLength, decodeBase64 } from '../runtime/core/base64.js';
@@ -46,6 +46,7 @@ import {
 } from './fs-io.js';
 import {
   childPath,
+  closeFd,
   entryPath,
   errnoCode,
   type FsTarget,
@@ -332,7 +333,7 @@ async function readTool(
     let bytes: Buffer;
     try {
       bytes = await withParent(tool, target, false, async (dir, name) => {
-        const seen = await lstatEntry(dir, name);
+        const seen = lstatEntry(dir, name);
         if (seen === undefined) throw notFound(tool, target.given);
         // A file larger than the reply may be can only be refused once read, encoded and measured: tens of
         // milliseconds of kernel time per call that no agent was charged (a burst of reads of a 10 MiB file
@@ -403,7 +404,7 @@ async function writeTool(
   }
 
   async function writeIn(dir: OpenDir, name: string): Promise<{ path: string; bytes: number; recordId: string }> {
-    const seen = await lstatEntry(dir, name);
+    const seen = lstatEntry(dir, name);
     let previous: ReadResult | undefined;
     if (seen !== undefined) {
       previous = await readRegular(tool, target.given, dir, name, seen, config.maxReadBytes, ctx.signal);
@@ -476,7 +477,7 @@ async function deleteTool(
 
   function deleteIn(): Promise<{ path: string; recordId: string }> {
     return withParent(tool, target, false, async (dir, name) => {
-      const seen = await lstatEntry(dir, name);
+      const seen = lstatEntry(dir, name);
       if (seen === undefined) throw notFound(tool, target.given);
       const label = [...(await ctx.labels.get(target.path))];
       // Read again now that the entry was seen: a write that landed since the first read is what we delete.
@@ -536,7 +537,7 @@ async function listTool(
   const tags = new Set<string>();
   let truncated = false;
   try {
-    for await (const dirent of await opendir(`/proc/self/fd/${self.handle.fd}`)) {
+    for await (const dirent of await opendir(`/proc/self/fd/${self.fd}`)) {
       ctx.signal.throwIfAborted();
       if (entries.length === config.maxListEntries) {
         // Which entries make the cut, and that there are more, depends on the ones not listed: their labels
@@ -550,13 +551,13 @@ async function listTool(
       // renamed, it would be listed with its size and no label).
       const key = childPath(self.path, dirent.name);
       for (const tag of await ctx.labels.get(key)) tags.add(tag);
-      const stats = await lstatEntry(self, dirent.name);
+      const stats = lstatEntry(self, dirent.name);
       if (stats === undefined) continue;
       entries.push({ name: dirent.name, type: kindOf(stats), size: contentMeta(stats).size });
       for (const tag of await ctx.labels.get(key)) tags.add(tag);
     }
   } finally {
-    await self.handle.close();
+    closeFd(self.fd);
   }
   ctx.taint([...tags]);
   await taintWithFile(ctx, target.path);
@@ -579,13 +580,13 @@ async function statTool(
     if (target.parts.length === 0) {
       const self = await openDir(tool, target, 0);
       try {
-        stats = await self.handle.stat();
+        stats = fstatSync(self.fd);
       } finally {
-        await self.handle.close();
+        closeFd(self.fd);
       }
     } else {
       stats = await withParent(tool, target, false, async (dir, name) => {
-        const found = await lstatEntry(dir, name);
+        const found = lstatEntry(dir, name);
         if (found === undefined) throw notFound(tool, target.given);
         return found;
       });
@@ -657,7 +658,7 @@ async function undoCall(config: FsConfig, tool: string, raw: unknown, uctx: Undo
     target,
     data.op !== 'created',
     async (dir, entry) => {
-      const current = await lstatEntry(dir, entry);
+      const current = lstatEntry(dir, entry);
       if (data.op === 'deleted-dir') {
         if (current !== undefined && !uctx.force) throw changed();
         if (current !== undefined && !current.isDirectory()) throw changed();
@@ -689,7 +690,7 @@ async function undoCall(config: FsConfig, tool: string, raw: unknown, uctx: Undo
 async function parentExists(tool: string, target: FsTarget): Promise<boolean> {
   try {
     const dir = await openDir(tool, target, target.parts.length - 1);
-    await dir.handle.close();
+    closeFd(dir.fd);
     return true;
   } catch (error) {
     if (error instanceof KernelError && error.code === 'E_NOT_FOUND') return false;
@@ -725,9 +726,9 @@ async function makeDir(
 ): Promise<void> {
   const made = await openDir(tool, target, target.parts.length, true, beforeMake);
   try {
-    await made.handle.chmod(mode);
+    fchmodSync(made.fd, mode);
   } finally {
-    await made.handle.close();
+    closeFd(made.fd);
   }
 }
 
@@ -769,7 +770,7 @@ async function taintWithEntries(ctx: ToolContext, config: FsConfig, tool: string
   const self = await openDir(tool, target, target.parts.length);
   try {
     let count = 0;
-    for await (const dirent of await opendir(`/proc/self/fd/${self.handle.fd}`)) {
+    for await (const dirent of await opendir(`/proc/self/fd/${self.fd}`)) {
       ctx.signal.throwIfAborted();
       if (count++ === config.maxListEntries) {
         ctx.taint(await ctx.labels.all());
@@ -778,7 +779,7 @@ async function taintWithEntries(ctx: ToolContext, config: FsConfig, tool: string
       ctx.taint(await ctx.labels.get(childPath(self.path, dirent.name)));
     }
   } finally {
-    await self.handle.close();
+    closeFd(self.fd);
   }
 }
 

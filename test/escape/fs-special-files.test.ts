@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Tool } from '../../runtime/tool-use/tool-contract.js';
 import { createFsTools } from '../../tools/fs.js';
-import { locate, lstatEntry, openDir, openRegular } from '../../tools/fs-path.js';
+import { closeFd, locate, lstatEntry, openDir, openRegular } from '../../tools/fs-path.js';
 import { codeOf, type FsSandbox, fsSandbox } from '../helpers/fs-sandbox.js';
 import { testToolContext } from '../helpers/tool-context.js';
 
@@ -43,17 +43,21 @@ describe('FIFO', () => {
     const target = locate('fs.read', [box.root], 'f');
     const dir = await openDir('fs.read', target, 0);
     try {
-      const seen = await lstatEntry(dir, 'f');
+      const seen = lstatEntry(dir, 'f');
       if (seen === undefined) throw new Error('missing');
       await rename(join(box.root, 'f'), join(box.root, 'g'));
       execFileSync('mkfifo', [join(box.root, 'f')]);
-      expect(await codeOf(openRegular('fs.read', 'f', dir, 'f', seen))).toBe('E_CAP_DENIED');
+      expect(await codeOf(Promise.resolve().then(() => openRegular('fs.read', 'f', dir, 'f', seen)))).toBe(
+        'E_CAP_DENIED',
+      );
       // A regular file swapped in (another inode) is refused too.
       await rm(join(box.root, 'f'));
       await writeFile(join(box.root, 'f'), 'other');
-      expect(await codeOf(openRegular('fs.read', 'f', dir, 'f', seen))).toBe('E_CAP_DENIED');
+      expect(await codeOf(Promise.resolve().then(() => openRegular('fs.read', 'f', dir, 'f', seen)))).toBe(
+        'E_CAP_DENIED',
+      );
     } finally {
-      await dir.handle.close();
+      closeFd(dir.fd);
     }
   });
 });

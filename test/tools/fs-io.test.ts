@@ -6,7 +6,7 @@ import { KvLabelStore } from '../../runtime/labels/kv-label-store.js';
 import { MemoryKvStore } from '../../runtime/store/kv-store.js';
 import type { LabelStore } from '../../runtime/tool-use/tool-contract.js';
 import { writeAtomic } from '../../tools/fs-io.js';
-import { locate, type OpenDir, openDir } from '../../tools/fs-path.js';
+import { closeFd, locate, type OpenDir, openDir } from '../../tools/fs-path.js';
 
 let base = '';
 let root = '';
@@ -20,7 +20,7 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
-  await dir?.handle.close();
+  if (dir !== undefined) closeFd(dir.fd);
   dir = undefined;
   await rm(base, { recursive: true, force: true });
 });
