@@ -52,7 +52,7 @@ export async function readRegular(
   if (seen.size > max) return undefined;
   const { fd, stats } = openRegular(tool, given, dir, name, seen);
   try {
-    const bytes = await readCapped(fd, max, signal);
+    const bytes = await readCapped(fd, max, stats.size, signal);
     return bytes === undefined ? undefined : { bytes, mode: stats.mode & 0o777 };
   } finally {
     closeFd(fd);
@@ -62,12 +62,14 @@ export async function readRegular(
 // The file may grow after fstat, so the cap is enforced on what is actually read. Reads that start within the
 // first chunk are synchronous (a small file, and the read that finds its end, cost no thread-pool round trip;
 // see fs-path.ts); a larger file's later chunks go through the pool, so the event loop serves between them.
-async function readCapped(fd: number, max: number, signal: AbortSignal): Promise<Buffer | undefined> {
+// The first chunk is sized from fstat (`size` + 1, so that a file that did not grow is read whole by it and
+// the next read finds its end), and chunks are not zeroed: only the bytes a read filled are ever kept.
+async function readCapped(fd: number, max: number, size: number, signal: AbortSignal): Promise<Buffer | undefined> {
   const chunks: Buffer[] = [];
   let total = 0;
   for (;;) {
     signal.throwIfAborted();
-    const chunk = Buffer.alloc(Math.min(READ_CHUNK, max + 1 - total));
+    const chunk = Buffer.allocUnsafe(Math.min(READ_CHUNK, max + 1 - total, total === 0 ? size + 1 : READ_CHUNK));
     const bytesRead =
       total < READ_CHUNK
         ? readSync(fd, chunk, 0, chunk.length, null)
