@@ -14,8 +14,9 @@
  * calls on raw descriptors. Each takes a few microseconds on a local file system, where a round trip through
  * Node's thread pool costs tens of microseconds on this VM: a read of a small file made eleven of them, about
  * 650 µs (bench/thirdparty/agent-kernel.bench.ts). What can take long stays asynchronous: fsync, a large
- * file's bytes beyond its first chunk, directory listings. Roots belong on a local file system: a hung
- * network mount would hold the kernel's event loop.
+ * file's bytes beyond its first chunk, directory listings. Roots belong on a local file system, with no mount
+ * below them that can hang (NFS, FUSE, autofs): such a mount would hold the kernel's event loop, where it
+ * used to hold one thread of the pool.
  */
 import {
   closeSync,
@@ -52,6 +53,9 @@ export interface FsTarget {
   /** The components of `path` below `root` (empty when `path` is the root). */
   readonly parts: readonly string[];
 }
+
+// Components the walk opens before it lets the event loop run (each is two system calls of a few µs).
+const WALK_SLICE = 64;
 
 /** A directory held open (a raw descriptor: close it exactly once, with `closeFd`), and its verified real path. */
 export interface OpenDir {
@@ -248,9 +252,15 @@ export async function openDir(
   }
   try {
     for (let i = 0; i < depth; i++) {
+      // Between components the walk only awaits microtasks, so a path of ~2000 components held the event loop
+      // for 17-127 ms at a time, uncharged; every WALK_SLICE components it lets the loop run.
+      if (i > 0 && i % WALK_SLICE === 0) await new Promise<void>((resolve) => setImmediate(resolve));
       const next = await openChildDir(tool, target, current, i, create, beforeMake);
-      closeFd(current.fd);
+      // `current` moves on before the close: a close that throws (Linux releases the descriptor anyway) must
+      // not have the catch below close that number a second time, perhaps someone else's by then.
+      const done = current;
       current = next;
+      closeFd(done.fd);
     }
     verifyOpened(tool, current.fd, current.path, target.given);
     return current;
