@@ -41,6 +41,7 @@ export const toolSyscall = defineSyscall({
       if (!unread) {
         const scrubbed = scrub(message);
         session.label = joinLabels(session.label, scrubbed.label);
+        attempt.raise(scrubbed.label);
         throw new KernelError(code, scrubbed.value);
       }
       throw new KernelError(
@@ -107,6 +108,7 @@ export const toolSyscall = defineSyscall({
         // A charge may have ended the agent while the tool ran: nothing reaches a dead agent.
         if (session.state === 'ended') throw new KernelError('E_KILLED', 'sys.tool: the agent has ended');
         const scrubbed = prepared.scrub(value);
+        attempt.raise(prepared.vaultLabel());
         const resultLabel = joinLabels(joinLabels(joinLabels(callLabel, source), prepared.taints()), scrubbed.label);
         if (options?.handle === true) return session.handles.create(scrubbed.value, resultLabel);
         session.label = joinLabels(session.label, resultLabel);
@@ -117,6 +119,7 @@ export const toolSyscall = defineSyscall({
       // (its error may quote it: an MCP server's own error text).
       const runFailed = (error: unknown): never => {
         session.label = joinLabels(session.label, joinLabels(source, prepared.taints()));
+        attempt.raise(prepared.vaultLabel());
         return failed(error, (message) => prepared.scrub(message));
       };
       let result: unknown;

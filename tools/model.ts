@@ -267,11 +267,12 @@ async function chat(
     cost_usd: cost,
   };
   if (key === undefined) return result;
-  // The endpoint echoing the key it was sent tells the agent nothing; a key among the agent's own words is a
-  // guess that matched, and the scrub of a model that repeats it would say which: the answer carries the
-  // vault's tag, as a vault secret's scrub does (runtime/tool-use/vault.ts).
-  if (scrub(args, key).found) ctx.taint([VAULT_TAG]);
-  return scrub(result, key).value;
+  // A key among the agent's own words is a guess that matched, and the scrub of a model that repeats it (or
+  // transforms the agent's words into it) says which: the answer carries the vault's tag, as a vault secret's
+  // scrub does (runtime/tool-use/vault.ts).
+  const scrubbed = scrub(result, key);
+  if (scrubbed.found || scrub(args, key).found) ctx.taint([VAULT_TAG]);
+  return scrubbed.value;
 }
 
 /** Maps whatever the SDK threw to a KernelError with a fixed message. */

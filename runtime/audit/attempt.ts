@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { type ErrorCode, isRefusal, KernelError } from '../core/errors.js';
-import type { Label } from '../labels/label.js';
+import { EMPTY_LABEL, joinLabels, type Label } from '../labels/label.js';
 import type { AuditLog } from './audit-log.js';
 import type { AuditRecord, AuditStatus } from './record.js';
 
@@ -26,6 +26,7 @@ export class Attempt {
   #resource: string | null = null;
   #args: unknown;
   #label: Label | undefined;
+  #outcomeLabel: Label | undefined;
   #intent: AuditRecord | undefined;
   #outcome: AuditRecord | undefined;
   #usage: Record<string, number> | undefined;
@@ -55,6 +56,15 @@ export class Attempt {
     this.#resource = secret ? redact(resource) : resource;
     this.#args = args;
     if (label !== undefined) this.#label = label;
+  }
+
+  /**
+   * Adds `label`'s tags to the outcome record's label (the intent keeps the label the call had): for what the
+   * call's outcome depended on beyond that label, so that an agent reading the record takes it.
+   */
+  raise(label: Label): void {
+    if (label.length === 0) return;
+    this.#outcomeLabel = joinLabels(this.#outcomeLabel ?? this.#label ?? EMPTY_LABEL, label);
   }
 
   /** Adds quota charged by the call (a tool's reported tokens) to what its outcome records. */
@@ -97,6 +107,9 @@ export class Attempt {
         code,
         durationMs: Math.round((performance.now() - this.#started) * 1000) / 1000,
         ...(usage === undefined ? {} : { usage }),
+        ...(this.#outcomeLabel === undefined
+          ? {}
+          : { label: joinLabels(this.#outcomeLabel, this.#label ?? EMPTY_LABEL) }),
       });
       return this.#outcome.seq;
     } catch {

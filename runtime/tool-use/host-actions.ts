@@ -102,11 +102,13 @@ export async function submitForHost(host: HostTools, request: SubmitRequest): Pr
       data = await runToolUse(use, prepared.ctx);
     } catch (error) {
       failureLabel = joinLabels(joinLabels(callLabel, prepared.ctx.sources), prepared.taints());
+      attempt.raise(prepared.vaultLabel());
       scrubMessage = (message) => prepared.scrub(message);
       throw error;
     }
     // A scrubbed secret the call did not inject labels what it was scrubbed from (runtime/tool-use/vault.ts).
     const scrubbed = prepared.scrub(data);
+    attempt.raise(prepared.vaultLabel());
     const label = joinLabels(
       joinLabels(joinLabels(callLabel, prepared.ctx.sources), prepared.taints()),
       scrubbed.label,
@@ -115,6 +117,7 @@ export async function submitForHost(host: HostTools, request: SubmitRequest): Pr
   } catch (error) {
     const info = error instanceof KernelError ? error : new KernelError('E_INTERNAL', 'internal kernel error');
     const message = scrubMessage(info.message);
+    attempt.raise(message.label);
     return submitError(attempt, new KernelError(info.code, message.value), joinLabels(failureLabel, message.label));
   }
 }

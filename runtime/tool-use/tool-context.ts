@@ -11,7 +11,7 @@ import type { BlobStore } from '../store/blob-store.js';
 import type { Injection, ToolCharge, ToolContext } from './tool-contract.js';
 import { authorizeToolUse, type ToolUse } from './tool-gate.js';
 import type { UndoJournal } from './undo-journal.js';
-import { VAULT_LABEL, type Vault } from './vault.js';
+import { VAULT_LABEL, VAULT_TAG, type Vault } from './vault.js';
 
 /** The kernel services a tool call's context draws on. */
 export interface ToolEnvironment {
@@ -48,11 +48,14 @@ export interface PreparedContext {
   readonly ctx: ToolContext;
   /** Tags the tool added with `ctx.taint`. */
   taints(): Label;
-  /**
-   * `value` with vault secrets scrubbed, and the label its scrub adds: `VAULT_LABEL` when it replaced a secret
-   * this call did not inject (runtime/tool-use/vault.ts), else empty.
-   */
+  /** `value` with vault secrets scrubbed, and the label that adds (`Vault.scrub`). */
   scrub<T>(value: T): { readonly value: T; readonly label: Label };
+  /**
+   * `VAULT_LABEL` once anything of this call touched a vault secret (its arguments carried one, a hop's target
+   * did, or a scrub replaced one), else empty: its outcome record carries it (red-team pass 47: an agent read
+   * which of another's calls had been refused from the audit log, with a clean label).
+   */
+  vaultLabel(): Label;
 }
 
 /**
@@ -71,8 +74,9 @@ export function createToolContext(
 ): PreparedContext {
   // Arguments that carry a vault secret hold a guess that matched: whatever the call returns, refuses or costs
   // may say which (runtime/tool-use/vault.ts), so all of it carries the vault's tag.
-  let extra: Label = env.vault.carriedIn(use.args) ? VAULT_LABEL : EMPTY_LABEL;
-  // Refs of the secrets injected into this call (every hop): a server reflecting them explains their scrub.
+  let vaultTouched = env.vault.carriedIn(use.args);
+  let extra: Label = vaultTouched ? VAULT_LABEL : EMPTY_LABEL;
+  // Refs of the secrets injected into this call (every hop).
   const injected = new Set<string>();
   const ctx: ToolContext = {
     agent: caller.id,
@@ -87,16 +91,26 @@ export function createToolContext(
       }
       // A server that reflects an injected secret into a redirect would otherwise send it to the next hop
       // (possibly another origin) and write it into the audit log as that hop's resource.
+      // A target that carries a secret: what the call answers says so, and its audit record keeps a digest of
+      // the target, not the target. Only a secret this call injected is refused (it would go on to the next
+      // hop): refusing on any stored secret told a hostile server, by which of its redirects were never
+      // followed, which of its guesses was one (red-team pass 47: a 4-digit PIN in 4 runs of a harmless agent).
       const carried = env.vault.carried(resource);
       if (carried.length > 0) {
-        // Which targets are refused tells which carry a secret, unless this call injected it (a server
-        // reflecting what it was sent): then the failure carries the vault's tag.
-        if (carried.some((ref) => !injected.has(ref))) extra = joinLabels(extra, VAULT_LABEL);
-        throw new KernelError('E_TOOL_FAILED', `"${use.tool.name}": the new target carries a vault secret`);
+        vaultTouched = true;
+        extra = joinLabels(extra, VAULT_LABEL);
+        if (carried.some((ref) => injected.has(ref))) {
+          throw new KernelError('E_TOOL_FAILED', `"${use.tool.name}": the new target carries a secret this call sent`);
+        }
       }
       const hop: ToolUse = { ...use, resource };
       const hopAttempt = new Attempt(env.audit, caller.subject, 'tool', null);
-      hopAttempt.describe(use.action, resource, use.args, callLabel);
+      hopAttempt.describe(
+        use.action,
+        resource,
+        use.args,
+        joinLabels(callLabel, carried.length > 0 ? VAULT_LABEL : EMPTY_LABEL),
+      );
       hopAttempt.begin();
       const decision = authorizeToolUse(env.authority, caller.holder, hop, callLabel);
       // Whether the hop is allowed depends on counters others may have moved: the result (or the failure the
@@ -160,7 +174,13 @@ export function createToolContext(
   return {
     ctx,
     taints: () => extra,
-    scrub: (value) => env.vault.scrub(value, injected),
+    scrub<T>(value: T) {
+      const scrubbed = env.vault.scrub(value);
+      if (scrubbed.label.length > 0) vaultTouched = true;
+      return scrubbed;
+    },
+    // A tool's own `secret` taint (model.chat's key among the agent's words) counts too.
+    vaultLabel: () => (vaultTouched || extra.includes(VAULT_TAG) ? VAULT_LABEL : EMPTY_LABEL),
   };
 }
 

@@ -155,29 +155,26 @@ export class Vault {
   }
 
   /**
-   * `redact`, and the label that adds: `VAULT_LABEL` when it replaced a secret that `explained` (the refs
-   * injected into the call) does not account for, else empty. Such a replacement is an observation of the secret: an agent that sends its own guesses
-   * through a tool that hands them back (an echo, a file it writes and reads back) sees which guess was
-   * replaced (red-team pass 46 read a 4-digit PIN and a dictionary password back in clear, unlabelled, in two
-   * calls). So what it touched carries `VAULT_TAG`. A server reflecting the secret the call
-   * itself injected tells the agent nothing it did not send; guesses sent beside it are caught by `carriedIn`
-   * on the call's arguments.
+   * `redact`, and the label that adds: `VAULT_LABEL` when it replaced anything, else empty. A replacement is an
+   * observation of a secret: an agent that sends its own guesses through a tool that hands them back (an
+   * echo, a file it writes and reads back) sees which guess was replaced (red-team pass 46 read a 4-digit PIN
+   * and a dictionary password back in clear, unlabelled, in two calls). Even a server reflecting the secret
+   * the call itself injected taints: pass 47 showed that exempting it let any bound endpoint that reflects a
+   * decoded field, a header name or a redirect target carry the agent's guesses past the exemption.
    */
-  scrub<T>(value: T, explained: ReadonlySet<string> = NONE): { readonly value: T; readonly label: Label } {
+  scrub<T>(value: T): { readonly value: T; readonly label: Label } {
     if (this.#entries.size === 0) return { value, label: EMPTY_LABEL };
     // Longest first: a secret that contains another must not be left half-replaced around the shorter one.
     const entries = [...this.#entries.values()].sort((a, b) => b.secret.length - a.secret.length);
-    const hits = new Set<string>();
+    const hits = { found: false };
     const out = redactValue(
       value,
       entries.flatMap((entry) => entry.forms),
       hits,
     ) as T;
-    return { value: out, label: [...hits].some((ref) => !explained.has(ref)) ? VAULT_LABEL : EMPTY_LABEL };
+    return { value: out, label: hits.found ? VAULT_LABEL : EMPTY_LABEL };
   }
 }
-
-const NONE: ReadonlySet<string> = new Set();
 
 /** The tag of anything a vault secret was observed in: the label a secret's own data would have. */
 export const VAULT_TAG = 'secret';
@@ -207,8 +204,8 @@ function checkInject(inject: unknown, secret: string): VaultInject {
   throw new TypeError('options.inject must be { header }, { query } or { bearer: true }');
 }
 
-/** A form a secret may be reflected in, what replaces it, and the secret's ref. */
-type SecretForm = readonly [form: string, replacement: string, ref: string];
+/** A form a secret may be reflected in, and what replaces it. */
+type SecretForm = readonly [form: string, replacement: string];
 
 function secretForms(ref: string, secret: string): SecretForm[] {
   const replacement = `[vault:${ref}]`;
@@ -233,7 +230,7 @@ function secretForms(ref: string, secret: string): SecretForm[] {
     }
     return forms.filter((form) => form.length >= 8);
   });
-  return [...new Set([...texts, ...base64])].map((form) => [form, replacement, ref] as const);
+  return [...new Set([...texts, ...base64])].map((form) => [form, replacement] as const);
 }
 
 /** Decodes every run of %XX escapes as UTF-8 and leaves anything else as it is. Never throws. */
@@ -241,17 +238,17 @@ function percentDecode(text: string): string {
   return text.replace(/(?:%[0-9A-Fa-f]{2})+/g, (run) => Buffer.from(run.replaceAll('%', ''), 'hex').toString('utf8'));
 }
 
-function redactString(text: string, forms: readonly SecretForm[], hits: Set<string>): string {
+function redactString(text: string, forms: readonly SecretForm[], hits: { found: boolean }): string {
   let out = text;
-  for (const [form, replacement, ref] of forms) {
+  for (const [form, replacement] of forms) {
     if (!out.includes(form)) continue;
-    hits.add(ref);
+    hits.found = true;
     out = out.split(form).join(replacement);
   }
   return out;
 }
 
-function redactValue(value: unknown, forms: readonly SecretForm[], hits: Set<string>): unknown {
+function redactValue(value: unknown, forms: readonly SecretForm[], hits: { found: boolean }): unknown {
   if (typeof value === 'string') return redactString(value, forms, hits);
   if (value === null || typeof value !== 'object') return value;
   if (Array.isArray(value)) return value.map((item) => redactValue(item, forms, hits));

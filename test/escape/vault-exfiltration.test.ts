@@ -179,7 +179,12 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
       policy: { capabilities },
       tools: [
         ...createFsTools({ roots: [root] }),
-        createHttpTool({ allowPrivate: ['127.0.0.1/32'], maxResponseBytes: MAX_RESPONSE }),
+        // Without net.http's own sink rule: a reflection the scrub replaced labels the agent `secret`
+        // (vault-redaction-oracle.test.ts), and this suite keeps calling after one to try every way of reading it.
+        {
+          ...createHttpTool({ allowPrivate: ['127.0.0.1/32'], maxResponseBytes: MAX_RESPONSE }),
+          labels: { source: ['web'] },
+        },
       ],
     };
     const kernel = Kernel.create({ ...options, isolation });

@@ -199,14 +199,31 @@ describe.each(ISOLATION_MODES)('%s tier, through the endpoint the secret is boun
     }
   }
 
-  it('the reflection of the injected secret alone adds no `secret` (later calls still go out)', async () => {
+  // The trade-off of red-team pass 47: exempting the reflection of the call's own injected secret let a bound
+  // endpoint that reflects a decoded field, a header name or a redirect target carry guesses past the scrub.
+  it('the reflection of the injected secret alone carries `secret` too: a later net.http call is refused', async () => {
     const value = await run(`export default async function main() {
   const first = JSON.parse((await sys.tool('net.http', { url: '${server.origin}/echo', method: 'POST', body: 'hello' })).body);
-  const second = await sys.tool('net.http', { url: '${server.origin}/again' });
-  return { first, second: second.status, label: await sys.label() };
+  let second;
+  try { second = (await sys.tool('net.http', { url: '${server.origin}/again' })).status; } catch (e) { second = e.code; }
+  return { first, second, label: await sys.label() };
 }`);
-    // net.http's answers are `web` (its source tag); nothing adds `secret`.
-    expect(value).toMatchObject({ first: { pin: '[vault:pin]', body: 'hello' }, second: 200, label: ['web'] });
+    expect(value).toMatchObject({
+      first: { pin: '[vault:pin]', body: 'hello' },
+      second: 'E_TAINT',
+      label: ['secret', 'web'],
+    });
+  });
+
+  it('a body the tool decodes (body_base64) does not hide the guesses: the reflection carries `secret`', async () => {
+    const value = await run(`export default async function main() {
+  const pins = [];
+  for (let i = 0; i < 10000; i++) pins.push(String(i).padStart(4, '0'));
+  const r = await sys.tool('net.http', { url: '${server.origin}/echo', method: 'POST', body_base64: btoa(pins.join(' ')) });
+  const words = JSON.parse(r.body).body.split(' ');
+  return { found: pins.some((p, i) => words[i] !== p), label: await sys.label() };
+}`);
+    expect(value).toMatchObject({ found: true, label: ['secret', 'web'] });
   });
 
   it('guesses sent beside the injected secret make the call carry `secret`', async () => {
@@ -222,6 +239,100 @@ describe.each(ISOLATION_MODES)('%s tier, through the endpoint the secret is boun
 }`);
     expect(value).toMatchObject({ found: true, next: 'E_TAINT', label: ['secret', 'web'] });
     expect(server.requests.some((request) => request.url.startsWith('/out'))).toBe(false);
+  });
+});
+
+// A hostile server a harmless agent talks to redirects it to URLs full of guesses. Whether the kernel follows a
+// redirect must not depend on whether a guess is a vault secret: refusing targets that carried any stored
+// secret told the server, by which redirects never arrived, which batch held the PIN (red-team pass 47: a
+// 4-digit PIN in 4 runs of an agent that only fetched one URL).
+describe.each(ISOLATION_MODES)('%s tier, redirected by a hostile server', (isolation) => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer((req, res) => {
+      const url = new URL(req.url, 'http://x');
+      if (url.pathname === '/start') {
+        res.writeHead(302, { location: `/b?g=${url.searchParams.get('batch') ?? ''}` });
+        res.end();
+        return;
+      }
+      res.end('ok');
+    });
+  });
+  afterAll(async () => {
+    await server.close();
+  });
+
+  async function fetchBatch(
+    batch: string,
+  ): Promise<{ result: unknown; arrived: boolean; hop: string | null | undefined }> {
+    const kernel = Kernel.create({
+      isolation,
+      policy: { capabilities: [{ action: 'net.http', resource: `${server.origin}/**` }] },
+      tools: [createHttpTool({ allowPrivate: ['127.0.0.1/32'] })],
+    });
+    kernel.vault.set('pin', PIN, {
+      bind: { action: 'net.http', resource: 'https://bank.example.com/**' },
+      inject: { header: 'X-Pin' },
+    });
+    const before = server.requests.length;
+    try {
+      const result = await kernel.run({
+        code: `export default async function main() {
+  const r = await sys.tool('net.http', { url: '${server.origin}/start?batch=${batch}' });
+  return { status: r.status, label: await sys.label() };
+}`,
+      });
+      const arrived = server.requests.slice(before).some((request) => request.url.startsWith('/b?'));
+      // The call's own intent names /start; the redirect's hop is the next tool intent.
+      const hop = kernel.audit
+        .records({ limit: 10_000 })
+        .filter((record) => record.syscall === 'tool' && record.phase === 'intent')[1]?.resource;
+      return { result: result.ok ? result.value : result.error, arrived, hop };
+    } finally {
+      await kernel.close();
+    }
+  }
+
+  it('a batch holding the PIN is followed like one that does not; the answer carries `secret`', async () => {
+    const hit = await fetchBatch(['0001', PIN, '0002'].join(','));
+    const miss = await fetchBatch(['0001', '0003', '0002'].join(','));
+    expect(hit.arrived).toBe(true);
+    expect(miss.arrived).toBe(true);
+    expect(hit.result).toEqual({ status: 200, label: ['secret', 'web'] });
+    expect(miss.result).toEqual({ status: 200, label: ['web'] });
+    // The hop's audit record keeps a digest of a target that carried a secret, not the target.
+    expect(hit.hop).toMatch(/^redacted:sha256:/);
+    expect(miss.hop).toContain('/b?g=0001,0003,0002');
+  });
+});
+
+// The outcome of a call that touched a secret is in the audit log, which other agents read with sys.audit.
+describe.each(ISOLATION_MODES)('%s tier, through the audit log', (isolation) => {
+  it('the outcome record of such a call carries `secret`, so reading it raises the reader', async () => {
+    const kernel = testKernel({ isolation });
+    kernel.vault.set('pin', PIN, { bind: BIND, inject: { header: 'X-Pin' } });
+    try {
+      const guesser = await kernel.run({
+        code: `export default async function main() { await sys.tool('echo', { guesses: ['0000', '${PIN}'] }); }`,
+      });
+      expect(guesser.ok, JSON.stringify(guesser)).toBe(true);
+      const records = kernel.audit.records({ limit: 10_000 }).filter((record) => record.syscall === 'tool');
+      // The call began with the agent's clean label; its outcome carries what it touched.
+      expect(records.map((record) => [record.phase, record.label])).toEqual([
+        ['intent', []],
+        ['outcome', ['secret']],
+      ]);
+      const reader = await kernel.run({
+        code: `export default async function main() {
+  const records = await sys.audit({ after: -1, limit: 1000 });
+  return { read: records.length > 0, label: await sys.label() };
+}`,
+      });
+      expect(reader).toMatchObject({ ok: true, value: { read: true, label: ['secret'] } });
+    } finally {
+      await kernel.close();
+    }
   });
 });
 

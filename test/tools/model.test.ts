@@ -142,9 +142,9 @@ describe('model.chat', () => {
     expect(result.ok && result.value).toMatchObject({ message: { content: 'your key is [model api key]' } });
   });
 
-  it('an answer to messages that hold the key itself carries `secret`; an echo of the sent key does not', async () => {
+  it('an answer to messages that hold the key, or one the key was scrubbed from, carries `secret`', async () => {
     process.env['ISOKERNEL_TEST_MODEL_KEY'] = 'sk-test-secret-123456';
-    const server = await endpoint(answer('your key is sk-test-secret-123456'));
+    const server = await endpoint(answer('noted'), answer('noted'), answer('your key is sk-test-secret-123456'));
     const kernel = testKernel({
       policy: MODEL_POLICY,
       tools: [createModelTool({ maxRetries: 0, baseURL: server.baseURL, apiKeyEnv: 'ISOKERNEL_TEST_MODEL_KEY' })],
@@ -161,6 +161,8 @@ describe('model.chat', () => {
       expect(guessed.ok && guessed.value).toEqual(['secret']);
       const plain = await chat('hello');
       expect(plain.ok && plain.value).toEqual([]);
+      const echoed = await chat('hello');
+      expect(echoed.ok && echoed.value).toEqual(['secret']);
     } finally {
       await kernel.close();
     }

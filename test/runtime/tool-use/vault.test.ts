@@ -392,20 +392,13 @@ describe('Vault.carries', () => {
   });
 });
 
-describe('Vault.scrub labels what it touched (red-team pass 46)', () => {
-  it('adds `secret` when it replaced a secret the call did not inject, and nothing otherwise', () => {
+describe('Vault.scrub labels what it touched (red-team passes 46 and 47)', () => {
+  it('adds `secret` when it replaced anything, and nothing otherwise', () => {
     const vault = vaultWith('key', SECRET, HEADER);
     expect(vault.scrub({ text: `got ${SECRET}` })).toEqual({ value: { text: 'got [vault:key]' }, label: ['secret'] });
     expect(vault.scrub({ text: 'nothing here' })).toEqual({ value: { text: 'nothing here' }, label: [] });
-    // A server reflecting the secret this call injected: explained, no tag.
-    expect(vault.scrub(`echo ${SECRET}`, new Set(['key']))).toEqual({ value: 'echo [vault:key]', label: [] });
+    expect(vault.scrub({ [`k${SECRET}`]: 1 })).toEqual({ value: { 'k[vault:key]': 1 }, label: ['secret'] });
     expect(new Vault().scrub(SECRET)).toEqual({ value: SECRET, label: [] });
-  });
-
-  it('an explained ref does not excuse another secret in the same value', () => {
-    const vault = vaultWith('key', SECRET, HEADER);
-    vault.set('pin', '7315', HEADER);
-    expect(vault.scrub(`${SECRET} 7315`, new Set(['key'])).label).toEqual(['secret']);
   });
 
   it('carried names the refs a text carries, in any form redact replaces or percent-encoded', () => {
