@@ -67,20 +67,32 @@ export const memPutSyscall = defineSyscall({
   async run(session: AgentSession, [key, value, opts], attempt: Attempt) {
     const target = resolve(session, opts?.mount, key);
     const substituted = session.handles.substitute(value);
-    // One handle repeated can stand for much more than the payload that named it.
-    if (!jsonWithin(substituted.value, session.services.maxPayloadBytes).ok) {
-      throw new KernelError('E_BAD_ARG', 'sys.mem.put: value exceeds the payload cap once handles are substituted');
+    // Storing a handle leaves the caller's label as it is, but a refusal that depends on the stored value's
+    // size (the payload cap, the namespace's bounds, the tenant's share) is an observation of the handle's data:
+    // it raises the caller by the value's label. Before, an agent padded a value to the cap and learned from
+    // which refusals came whether a vault scrub had grown its handle (red-team pass 48: a PIN in 14 calls).
+    try {
+      // One handle repeated can stand for much more than the payload that named it.
+      if (!jsonWithin(substituted.value, session.services.maxPayloadBytes).ok) {
+        throw new KernelError('E_BAD_ARG', 'sys.mem.put: value exceeds the payload cap once handles are substituted');
+      }
+      const label = joinLabels(session.label, substituted.label);
+      attempt.describe('mem.put', `mem:${target.namespace}/${target.key}`, null, label);
+      attempt.begin();
+      if (target.mode !== 'rw') {
+        throw new KernelError('E_CAP_DENIED', `sys.mem.put: mount "${opts?.mount}" is read-only`);
+      }
+      await session.services.memory.put(
+        target.namespace,
+        target.key,
+        { value: substituted.value ?? null, label },
+        session.metered,
+      );
+    } catch (error) {
+      session.label = joinLabels(session.label, substituted.label);
+      attempt.raise(substituted.label);
+      throw error;
     }
-    const label = joinLabels(session.label, substituted.label);
-    attempt.describe('mem.put', `mem:${target.namespace}/${target.key}`, null, label);
-    attempt.begin();
-    if (target.mode !== 'rw') throw new KernelError('E_CAP_DENIED', `sys.mem.put: mount "${opts?.mount}" is read-only`);
-    await session.services.memory.put(
-      target.namespace,
-      target.key,
-      { value: substituted.value ?? null, label },
-      session.metered,
-    );
     return undefined;
   },
 });

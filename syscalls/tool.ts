@@ -57,7 +57,8 @@ export const toolSyscall = defineSyscall({
       }
     };
     const use = guarded(() => prepareToolUse(tool, substituted.value));
-    attempt.describe(use.action, use.resource, use.args, callLabel);
+    // A resource that carries a vault secret is a guess that matched: its records keep a digest of it.
+    attempt.describe(use.action, use.resource, use.args, joinLabels(callLabel, vault.resourceLabel(use.resource)));
     // A tool with a bound on calls running at once (Tool.maxInFlight) holds a place from `start` until the call
     // ends. Past the bound, the call waits for one (runtime/tool-use/tool-slots.ts) before it is authorized: a
     // call authorized while queued ran whatever happened to the capability meanwhile (a revocation did not stop

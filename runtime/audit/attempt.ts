@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { type ErrorCode, isRefusal, KernelError } from '../core/errors.js';
 import { EMPTY_LABEL, joinLabels, type Label } from '../labels/label.js';
 import type { AuditLog } from './audit-log.js';
@@ -46,7 +46,7 @@ export class Attempt {
 
   /**
    * Names the action, resource and (validated) arguments; only the arguments' digest is stored. The resource
-   * of a call labelled `secret` is stored as a digest too: a refused exfiltration attempt often carries the
+   * of a call labelled `secret` is stored as a keyed digest too: a refused exfiltration attempt often carries the
    * secret in its URL or path, and the log must not become the place it leaks to. `resourceIsData: false`
    * says the resource is kernel vocabulary (a tag name), not data, and is kept.
    */
@@ -118,8 +118,12 @@ export class Attempt {
   }
 }
 
+// Keyed per process: a plain SHA-256 of a short resource (a URL with a 4-digit PIN in it) is undone by hashing
+// every candidate (red-team pass 48); the digest only has to tell records of one run apart.
+const REDACTION_KEY = randomBytes(32);
+
 function redact(resource: string): string {
-  return `redacted:sha256:${createHash('sha256').update(resource).digest('hex')}`;
+  return `redacted:hmac-sha256:${createHmac('sha256', REDACTION_KEY).update(resource).digest('hex')}`;
 }
 
 /** ok; denied when the kernel refused the call; killed when the caller had already ended; error otherwise. */

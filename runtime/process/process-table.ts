@@ -295,6 +295,9 @@ export class ProcessTable implements ProcessControl {
     // Handles substitute to their values: one repeated handle must not build an input past the payload cap.
     const encoded = jsonWithin(input.value, services.maxPayloadBytes);
     if (!encoded.ok) {
+      // The refusal depends on the size of the handles' data: it raises the parent by their label (red-team
+      // pass 48: padding an input to the cap told whether a vault scrub had grown a handle).
+      parent.label = joinLabels(parent.label, input.label);
       throw new KernelError(
         'E_BAD_ARG',
         encoded.reason === 'too-large'

@@ -79,7 +79,12 @@ export async function submitForHost(host: HostTools, request: SubmitRequest): Pr
   let scrubMessage = (message: string) => host.env.vault.scrub(message);
   try {
     const use = prepareToolUse(tool, args);
-    attempt.describe(use.action, use.resource, use.args, callLabel);
+    attempt.describe(
+      use.action,
+      use.resource,
+      use.args,
+      joinLabels(callLabel, host.env.vault.resourceLabel(use.resource)),
+    );
     attempt.begin();
     checkSinks(host.labels, use, callLabel);
     const decision = authorizeToolUse(host.env.authority, host.caller.holder, use, callLabel);

@@ -129,6 +129,14 @@ export class Vault {
       .map((entry) => entry.ref);
   }
 
+  /**
+   * `VAULT_LABEL` when `resource` carries a stored secret, else empty: the label to describe an attempt with, so
+   * that its audit records keep a digest of the resource instead of a guess that matched.
+   */
+  resourceLabel(resource: string | null): Label {
+    return resource !== null && this.carries(resource) ? VAULT_LABEL : EMPTY_LABEL;
+  }
+
   /** True when some string in `value` (object keys included, at any depth) `carries` a stored secret. */
   carriedIn(value: unknown): boolean {
     if (this.#entries.size === 0) return false;

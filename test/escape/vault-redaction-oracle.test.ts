@@ -302,7 +302,7 @@ describe.each(ISOLATION_MODES)('%s tier, redirected by a hostile server', (isola
     expect(hit.result).toEqual({ status: 200, label: ['secret', 'web'] });
     expect(miss.result).toEqual({ status: 200, label: ['web'] });
     // The hop's audit record keeps a digest of a target that carried a secret, not the target.
-    expect(hit.hop).toMatch(/^redacted:sha256:/);
+    expect(hit.hop).toMatch(/^redacted:hmac-sha256:/);
     expect(miss.hop).toContain('/b?g=0001,0003,0002');
   });
 });
@@ -332,6 +332,109 @@ describe.each(ISOLATION_MODES)('%s tier, through the audit log', (isolation) => 
       expect(reader).toMatchObject({ ok: true, value: { read: true, label: ['secret'] } });
     } finally {
       await kernel.close();
+    }
+  });
+});
+
+// A scrubbed result kept as a handle leaves the agent clean, but `[vault:pin]` is 7 characters longer than the
+// PIN: a refusal that depends on the handle's size says whether the scrub replaced anything. Before, an agent
+// padded mem.put values and spawn inputs to the payload cap, or filled its tenant's share to the byte, and read a
+// PIN with a clean label in 14-15 calls (red-team pass 48). Such refusals now raise the caller by the value's label.
+describe.each(ISOLATION_MODES)('%s tier, through the size of a scrubbed handle', (isolation) => {
+  const CAP = 64 * 1024;
+  function sizeKernel(options: { maxStoredBytesPerTenant?: number } = {}): Kernel {
+    const kernel = testKernel({
+      isolation,
+      maxPayloadBytes: CAP,
+      ...options,
+      policy: {
+        capabilities: [
+          { action: 'echo', resource: 'echo' },
+          { action: 'agent.spawn', resource: 'inline' },
+        ],
+      },
+    });
+    kernel.programs.add('size', 'export default async (input) => JSON.stringify(input).length');
+    kernel.vault.set('pin', PIN, { bind: BIND, inject: { header: 'X-Pin' } });
+    return kernel;
+  }
+  // Refused whatever the handle holds (twice the handle passes the cap); the label after says what it raised.
+  function refusedWith(guess: string, attempt: string): string {
+    return `export default async function main() {
+  const h = await sys.tool('echo', '${guess} ' + 'x'.repeat(${CAP / 2}), { handle: true });
+  const padded = [h, h];
+  const before = await sys.label();
+  let code;
+  try { ${attempt}; } catch (e) { code = e.code; }
+  return { before, code, after: await sys.label() };
+}`;
+  }
+
+  for (const [name, attempt] of [
+    ['mem.put over the payload cap', "await sys.mem.put('k', padded)"],
+    ['sys.spawn with an input over the payload cap', "await sys.spawn({ program: 'size', input: padded })"],
+  ] as const) {
+    it(`${name}: refused, and the caller takes the handle's label`, async () => {
+      const kernel = sizeKernel();
+      try {
+        const hit = await kernel.run({ code: refusedWith(PIN, attempt) });
+        expect(hit).toMatchObject({ ok: true, value: { before: [], code: 'E_BAD_ARG', after: ['secret'] } });
+        const miss = await kernel.run({ code: refusedWith('7316', attempt) });
+        expect(miss).toMatchObject({ ok: true, value: { before: [], code: 'E_BAD_ARG', after: [] } });
+      } finally {
+        await kernel.close();
+      }
+    });
+  }
+
+  it("mem.put refused by the tenant's share: the caller takes the value's label", async () => {
+    const kernel = sizeKernel({ maxStoredBytesPerTenant: 64 * 1024 });
+    try {
+      const result = await kernel.run({
+        code: `export default async function main() {
+  const h = await sys.tool('echo', '${PIN} ' + 'y'.repeat(40000), { handle: true });
+  let code;
+  try { await sys.mem.put('k', h); } catch (e) { code = e.code; }
+  return { code, after: await sys.label() };
+}`,
+      });
+      expect(result).toMatchObject({ ok: true, value: { code: 'E_QUOTA', after: ['secret'] } });
+    } finally {
+      await kernel.close();
+    }
+  });
+});
+
+// The audit log itself: a resource that carries a guess that matched was written in clear in the intent record
+// (only the outcome was marked), and the digests of redacted resources were plain SHA-256, undone by hashing
+// 10,000 PINs (red-team pass 48).
+describe('the audit log keeps no matched guess', () => {
+  it('a resource carrying a vault secret is stored as a keyed digest, intent and outcome', async () => {
+    const base = realpathSync(mkdtempSync(join(tmpdir(), 'isokernel-vault-audit-')));
+    const kernel = Kernel.create({
+      policy: { capabilities: [{ action: 'fs.read', resource: `${base}/**` }] },
+      tools: createFsTools({ roots: [base] }),
+    });
+    kernel.vault.set('pin', PIN, { bind: BIND, inject: { header: 'X-Pin' } });
+    try {
+      await kernel.run({
+        code: `export default async function main() {
+  for (const guess of ['7314', '${PIN}']) { try { await sys.tool('fs.read', { path: guess + '.txt' }); } catch {} }
+}`,
+      });
+      const reads = kernel.audit.records({ limit: 10_000 }).filter((record) => record.action === 'fs.read');
+      expect(reads.map((record) => record.resource)).toEqual([
+        `${base}/7314.txt`,
+        `${base}/7314.txt`,
+        expect.stringMatching(/^redacted:hmac-sha256:[0-9a-f]{64}$/),
+        expect.stringMatching(/^redacted:hmac-sha256:[0-9a-f]{64}$/),
+      ]);
+      const { createHash } = await import('node:crypto');
+      const plain = createHash('sha256').update(`${base}/${PIN}.txt`).digest('hex');
+      expect(JSON.stringify(kernel.audit.records({ limit: 10_000 }))).not.toContain(plain);
+    } finally {
+      await kernel.close();
+      rmSync(base, { recursive: true, force: true });
     }
   });
 });

@@ -199,7 +199,7 @@ describe('secrets stay out of the log', () => {
     const text = readFileSync(file, 'utf8');
     expect(text).not.toContain('TOPSECRET');
     const refused = readAuditRecords(file).filter((r) => r.code === 'E_TAINT');
-    expect(refused.map((r) => r.resource)).toEqual([expect.stringMatching(/^redacted:sha256:[0-9a-f]{64}$/)]);
+    expect(refused.map((r) => r.resource)).toEqual([expect.stringMatching(/^redacted:hmac-sha256:[0-9a-f]{64}$/)]);
   });
 
   it('an id or program name a secret-labelled agent chooses is recorded as a digest (red-team pass 30)', async () => {
@@ -228,7 +228,7 @@ describe('secrets stay out of the log', () => {
     expect(readFileSync(file, 'utf8')).not.toContain('TOPSECRET');
     const named = readAuditRecords(file).filter((r) => r.action.startsWith('agent.'));
     expect(named).toHaveLength(8);
-    for (const record of named) expect(record.resource).toMatch(/^redacted:sha256:[0-9a-f]{64}$/);
+    for (const record of named) expect(record.resource).toMatch(/^redacted:hmac-sha256:[0-9a-f]{64}$/);
   });
 
   it('benign twin: the same names from an unlabelled agent are kept as they are', async () => {
