@@ -1,7 +1,8 @@
 import { Attempt } from '../runtime/audit/attempt.js';
 import { describeIssue } from '../runtime/core/describe-issue.js';
-import { type ErrorCode, toErrorInfo } from '../runtime/core/errors.js';
+import { type ErrorCode, observedBy, toErrorInfo } from '../runtime/core/errors.js';
 import { fitsBytes } from '../runtime/core/payload-size.js';
+import { joinLabels } from '../runtime/labels/label.js';
 import type { AgentSession } from '../runtime/process/session.js';
 import type { Syscall } from './syscall.js';
 import { SYSCALLS } from './table.js';
@@ -109,6 +110,11 @@ function succeeded(session: AgentSession, attempt: Attempt, syscall: Syscall, va
 }
 
 function failed(session: AgentSession, attempt: Attempt, syscall: Syscall, error: unknown): string {
+  const observed = observedBy(error);
+  if (observed.length > 0) {
+    session.label = joinLabels(session.label, observed);
+    attempt.raise(observed);
+  }
   const info = toErrorInfo(error);
   return refuse(session, attempt, syscall.name, info.code, info.message);
 }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Attempt } from '../runtime/audit/attempt.js';
-import { KernelError, toErrorInfo } from '../runtime/core/errors.js';
+import { KernelError, observedBy, toErrorInfo } from '../runtime/core/errors.js';
 import { joinLabels, labelLeq } from '../runtime/labels/label.js';
 import type { AgentSession } from '../runtime/process/session.js';
 import { createToolContext, type PreparedContext } from '../runtime/tool-use/tool-context.js';
@@ -36,7 +36,8 @@ export const toolSyscall = defineSyscall({
     const unread = !labelLeq(substituted.label, session.label);
     // Outside a call's context nothing was injected: any secret a message holds is one the agent sent.
     const failed = (error: unknown, scrub = (message: string) => vault.scrub(message)): never => {
-      session.label = joinLabels(session.label, callLabel);
+      session.label = joinLabels(joinLabels(session.label, callLabel), observedBy(error));
+      attempt.raise(observedBy(error));
       const { code, message } = toErrorInfo(error);
       if (!unread) {
         const scrubbed = scrub(message);

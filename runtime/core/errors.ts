@@ -91,6 +91,27 @@ export class KernelError extends IsokernelError {
   }
 }
 
+/**
+ * A refusal by a bound whose state data of some label sized (the kernel's held-memory pool, a namespace's or a
+ * tenant's share of the store): whether it refuses is an observation of that data, so whoever receives the
+ * refusal takes `observed` into its label (syscalls/dispatch.ts, syscalls/tool.ts). Red-team pass 49 filled such
+ * a bound to the byte and read a handle's size, and so a vault PIN, with a clean label.
+ */
+export class ObservedRefusal extends KernelError {
+  /** A label (sorted tags, as runtime/labels/label.ts makes them). */
+  readonly observed: readonly string[];
+
+  constructor(code: ErrorCode, message: string, observed: readonly string[]) {
+    super(code, message);
+    this.observed = observed;
+  }
+}
+
+/** The label a thrown value carries for whoever receives it: an ObservedRefusal's, else none. */
+export function observedBy(thrown: unknown): readonly string[] {
+  return thrown instanceof ObservedRefusal ? thrown.observed : [];
+}
+
 /** Maps any thrown value to a safe error record: KernelErrors keep their text, anything else is hidden. */
 export function toErrorInfo(thrown: unknown, fallback: ErrorCode = 'E_INTERNAL'): KernelErrorInfo {
   if (thrown instanceof KernelError) return { code: thrown.code, message: thrown.message };

@@ -1,4 +1,4 @@
-import { KernelError } from '../core/errors.js';
+import { KernelError, ObservedRefusal } from '../core/errors.js';
 import { EMPTY_LABEL, joinLabels, type Label } from '../labels/label.js';
 
 /**
@@ -27,6 +27,8 @@ export class HeldMemoryPool {
   readonly limit: number;
   readonly #full: string;
   #used = 0;
+  /** The join of the labels of what sized every hold taken (it only rises): a refusal carries it. */
+  #label: Label = EMPTY_LABEL;
 
   /**
    * `full` is the E_QUOTA message of a refusal (the kernel's two pools say which is full). Throws RangeError when
@@ -42,13 +44,18 @@ export class HeldMemoryPool {
     return this.#used;
   }
 
-  /** Takes `bytes` from the pool. Throws KernelError E_QUOTA, taking nothing, when the pool would overflow. */
-  take(bytes: number): void {
+  /**
+   * Takes `bytes`, sized by data labelled `observed`, from the pool. Throws ObservedRefusal E_QUOTA, taking
+   * nothing, when the pool would overflow: whether it does depends on the sizes of everything held, so the
+   * refusal carries their labels.
+   */
+  take(bytes: number, observed: Label = EMPTY_LABEL): void {
     if (!(bytes >= 0)) throw new RangeError('bytes must be a non-negative number');
     if (this.#used + bytes > this.limit) {
-      throw new KernelError('E_QUOTA', this.#full);
+      throw new ObservedRefusal('E_QUOTA', this.#full, this.#label);
     }
     this.#used += bytes;
+    if (observed.length > 0) this.#label = joinLabels(this.#label, observed);
   }
 
   /** Gives `bytes` back. Never throws. */
@@ -114,7 +121,15 @@ export class HeldMemory {
       this.#exceeded(joinLabels(this.#label, observed));
       throw new KernelError('E_QUOTA', MEMORY_EXCEEDED);
     }
-    this.#pool.take(bytes);
+    try {
+      this.#pool.take(bytes, observed);
+    } catch (error) {
+      // The refused bytes were sized by `observed` too.
+      if (error instanceof ObservedRefusal) {
+        throw new ObservedRefusal(error.code, error.message, joinLabels(error.observed, observed));
+      }
+      throw error;
+    }
     this.#held += bytes;
     if (observed.length > 0) this.#label = joinLabels(this.#label, observed);
     this.#observer?.(this.#held);

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { KernelError } from '../core/errors.js';
-import { EMPTY_LABEL, type Label, makeLabel } from '../labels/label.js';
+import { KernelError, ObservedRefusal, observedBy } from '../core/errors.js';
+import { EMPTY_LABEL, joinLabels, type Label, makeLabel } from '../labels/label.js';
 import type { KvStore } from './kv-store.js';
 import { tenantOf } from './store-shares.js';
 
@@ -77,6 +77,11 @@ export const MAX_NAMESPACE_BYTES = 16 * 1024 * 1024;
 interface NamespaceUse {
   entries: number;
   bytes: number;
+  /**
+   * The join of the labels of the entries counted (it only rises): how full the namespace is depends on their
+   * sizes, so a refusal by its bounds carries it (ObservedRefusal).
+   */
+  label: Label;
 }
 
 /**
@@ -88,6 +93,8 @@ export class NamespaceMemory {
   readonly #kv: KvStore;
   /** Use per namespace, counted from the store the first time a namespace is written in this process. */
   readonly #use = new Map<string, NamespaceUse>();
+  /** Per tenant, the join of the labels of the entries written in this process: what the tenant's share holds. */
+  readonly #tenantLabels = new Map<string, Label>();
   readonly #queues = new Map<string, Promise<unknown>>();
 
   constructor(kv: KvStore) {
@@ -113,13 +120,17 @@ export class NamespaceMemory {
     let use = this.#use.get(namespace);
     if (use === undefined) {
       const base = storeKey(namespace, '');
-      const counted: NamespaceUse = { entries: 0, bytes: 0 };
-      // Lengths of the stored text, never the parsed entries: a namespace of nested arrays left by an earlier
-      // run took about 450 MB of heap and a second of the event loop to parse whole for one small write.
-      const listed = await meter(() => this.#kv.scan(base, MAX_NAMESPACE_ENTRIES + 1, (text) => text.length));
-      for (const [key, length] of listed) {
+      const counted: NamespaceUse = { entries: 0, bytes: 0, label: EMPTY_LABEL };
+      // Lengths of the stored text and its label (read from the head), never the parsed entries: a namespace of
+      // nested arrays left by an earlier run took about 450 MB of heap and a second of the event loop to parse
+      // whole for one small write.
+      const listed = await meter(() =>
+        this.#kv.scan(base, MAX_NAMESPACE_ENTRIES + 1, (text) => ({ length: text.length, label: labelOfText(text) })),
+      );
+      for (const [key, { length, label }] of listed) {
         counted.entries += 1;
         counted.bytes += key.length + length;
+        if (label !== undefined) counted.label = joinLabels(counted.label, label);
       }
       use = counted;
       this.#use.set(namespace, use);
@@ -155,14 +166,28 @@ export class NamespaceMemory {
         () => use.bytes - (previous === undefined ? 0 : id.length + previous.length) + sizeOf(id, stored),
       );
       if (entries > MAX_NAMESPACE_ENTRIES) {
-        throw new KernelError('E_QUOTA', `sys.mem: a namespace holds at most ${MAX_NAMESPACE_ENTRIES} entries`);
+        const message = `sys.mem: a namespace holds at most ${MAX_NAMESPACE_ENTRIES} entries`;
+        throw new ObservedRefusal('E_QUOTA', message, use.label);
       }
       if (bytes > MAX_NAMESPACE_BYTES && bytes > use.bytes) {
-        throw new KernelError('E_QUOTA', `sys.mem: a namespace holds at most ${MAX_NAMESPACE_BYTES} bytes`);
+        const message = `sys.mem: a namespace holds at most ${MAX_NAMESPACE_BYTES} bytes`;
+        throw new ObservedRefusal('E_QUOTA', message, use.label);
       }
-      await meter(() => this.#kv.put(id, stored, tenantOf(namespace)));
+      const tenant = tenantOf(namespace);
+      try {
+        await meter(() => this.#kv.put(id, stored, tenant));
+      } catch (error) {
+        // Refused by the tenant's share or the store's pool: decided by what the tenant holds.
+        if (error instanceof KernelError && error.code === 'E_QUOTA') {
+          const observed = joinLabels(use.label, this.#tenantLabels.get(tenant) ?? EMPTY_LABEL);
+          throw new ObservedRefusal('E_QUOTA', error.message, joinLabels(observed, observedBy(error)));
+        }
+        throw error;
+      }
       use.entries = entries;
       use.bytes = bytes;
+      use.label = joinLabels(use.label, entry.label);
+      this.#tenantLabels.set(tenant, joinLabels(this.#tenantLabels.get(tenant) ?? EMPTY_LABEL, entry.label));
     });
   }
 

@@ -439,6 +439,69 @@ describe('the audit log keeps no matched guess', () => {
   });
 });
 
+// Bounds shared with labelled data: how full they are depends on the sizes of what they hold, and an agent
+// filled them to the byte to measure its own unread handles (red-team pass 49: the kernel's held-memory pool and
+// a namespace's 16 MiB each read a vault PIN in 14 steps with a clean label). Their refusals now carry the labels
+// of what they hold (ObservedRefusal).
+describe.each(ISOLATION_MODES)('%s tier, through a bound that labelled data fills', (isolation) => {
+  const secretSource = defineTool({
+    name: 'vaultish',
+    description: 'returns labelled text of the size asked for',
+    input: z.strictObject({ size: z.number().int().min(0).max(4_000_000) }),
+    labels: { source: ['secret'] },
+    run: (args) => 's'.repeat(args.size),
+  });
+  function boundKernel(options: { maxHeldBytes?: number } = {}): Kernel {
+    return testKernel({
+      isolation,
+      ...options,
+      limits: { memory_mb: 512 },
+      tools: [secretSource],
+      policy: { capabilities: [...testToolsPolicy.capabilities, { action: 'vaultish', resource: 'vaultish' }] },
+    });
+  }
+
+  it("a call refused by the kernel's held-memory pool takes the labels of what the pool holds", async () => {
+    // The agents' half of a 4 MiB pool: 2 MiB. A labelled handle of ~1.6 MB (two bytes a character) fills most of it.
+    const kernel = boundKernel({ maxHeldBytes: 4 * 1024 * 1024 });
+    try {
+      const result = await kernel.run({
+        code: `export default async function main() {
+  const h = await sys.tool('vaultish', { size: 800000 }, { handle: true });
+  const before = await sys.label();
+  let code;
+  try { await sys.tool('echo', { big: 'c'.repeat(500000) }); } catch (e) { code = e.code; }
+  return { before, code, after: await sys.label() };
+}`,
+      });
+      expect(result).toMatchObject({ ok: true, value: { before: [], code: 'E_QUOTA', after: ['secret'] } });
+    } finally {
+      await kernel.close();
+    }
+  });
+
+  it("a put refused by a namespace's bounds takes the labels of the entries it holds", async () => {
+    const kernel = boundKernel();
+    try {
+      const result = await kernel.run({
+        code: `export default async function main() {
+  const h = await sys.tool('vaultish', { size: 900000 }, { handle: true });
+  await sys.mem.put('labelled', h);
+  const before = await sys.label();
+  let code;
+  try {
+    for (let i = 0; i < 40; i++) await sys.mem.put('clean-' + i, 'c'.repeat(900000));
+  } catch (e) { code = e.code; }
+  return { before, code, after: await sys.label() };
+}`,
+      });
+      expect(result).toMatchObject({ ok: true, value: { before: [], code: 'E_QUOTA', after: ['secret'] } });
+    } finally {
+      await kernel.close();
+    }
+  });
+});
+
 describe('kernel.submit', () => {
   it('a result the scrub touched is labelled `secret`; one it did not keeps its label', async () => {
     const kernel = testKernel({
