@@ -167,7 +167,7 @@ export class Kernel {
     const blobs: BlobStore =
       store === undefined ? new MemoryBlobStore(stored) : new DirectoryBlobStore(join(store, 'blobs'));
     this.snapshots = new SnapshotStore(store === undefined ? undefined : join(store, 'snapshots'), rootKey, stored);
-    const memory = new NamespaceMemory(this.#kv);
+    const memory = new NamespaceMemory(this.#kv, store === undefined ? stored : undefined);
     this.#toolEnv = {
       authority: this.#authority,
       audit: this.#audit,
@@ -175,6 +175,7 @@ export class Kernel {
       blobs,
       labels: new KvLabelStore(this.#kv),
       undo: new UndoJournal(this.#kv),
+      ...(store === undefined ? { stored } : {}),
     };
     this.#table = new ProcessTable({
       launcher,

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { KernelError, ObservedRefusal, observedBy } from '../core/errors.js';
 import { EMPTY_LABEL, joinLabels, type Label, makeLabel } from '../labels/label.js';
 import type { KvStore } from './kv-store.js';
-import { tenantOf } from './store-shares.js';
+import { type StoreShares, tenantOf } from './store-shares.js';
 
 /**
  * Runs a call and charges the kernel time of its synchronous part to the agent the work is for (see
@@ -93,12 +93,14 @@ export class NamespaceMemory {
   readonly #kv: KvStore;
   /** Use per namespace, counted from the store the first time a namespace is written in this process. */
   readonly #use = new Map<string, NamespaceUse>();
-  /** Per tenant, the join of the labels of the entries written in this process: what the tenant's share holds. */
-  readonly #tenantLabels = new Map<string, Label>();
   readonly #queues = new Map<string, Promise<unknown>>();
 
-  constructor(kv: KvStore) {
+  readonly #shares: StoreShares | undefined;
+
+  /** `shares`: the in-memory store's, whose tenant labels each entry's label raises (see StoreShares.raise). */
+  constructor(kv: KvStore, shares?: StoreShares) {
     this.#kv = kv;
+    this.#shares = shares;
   }
 
   // Runs `task` after every earlier write or delete of `namespace` has settled.
@@ -174,20 +176,20 @@ export class NamespaceMemory {
         throw new ObservedRefusal('E_QUOTA', message, use.label);
       }
       const tenant = tenantOf(namespace);
+      this.#shares?.raise(tenant, entry.label);
       try {
         await meter(() => this.#kv.put(id, stored, tenant));
       } catch (error) {
-        // Refused by the tenant's share or the store's pool: decided by what the tenant holds.
+        // Refused by the tenant's share or the store's pool (whose refusals carry what they hold): the
+        // namespace's entries are part of that.
         if (error instanceof KernelError && error.code === 'E_QUOTA') {
-          const observed = joinLabels(use.label, this.#tenantLabels.get(tenant) ?? EMPTY_LABEL);
-          throw new ObservedRefusal('E_QUOTA', error.message, joinLabels(observed, observedBy(error)));
+          throw new ObservedRefusal('E_QUOTA', error.message, joinLabels(use.label, observedBy(error)));
         }
         throw error;
       }
       use.entries = entries;
       use.bytes = bytes;
       use.label = joinLabels(use.label, entry.label);
-      this.#tenantLabels.set(tenant, joinLabels(this.#tenantLabels.get(tenant) ?? EMPTY_LABEL, entry.label));
     });
   }
 

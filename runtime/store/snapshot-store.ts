@@ -182,6 +182,8 @@ export class SnapshotStore {
     const signature = encodeBase64Url(this.#key.sign(new TextEncoder().encode(SIGNED_PREFIX + id)));
     const envelope = JSON.stringify({ id, body: text, signature });
     if (this.#dir === undefined) {
+      // The snapshot's size is data of its label: the share's refusals must carry it (StoreShares.raise).
+      this.#shares?.raise(tenant, body.label);
       if (this.#memory.has(id)) {
         this.#shares?.count(tenant, 2 * envelope.length + 64);
       } else {

@@ -1,4 +1,5 @@
-import { KernelError } from '../core/errors.js';
+import { ObservedRefusal } from '../core/errors.js';
+import { EMPTY_LABEL, joinLabels, type Label } from '../labels/label.js';
 import type { HeldMemoryPool } from '../process/held-memory.js';
 
 /**
@@ -17,6 +18,14 @@ export class StoreShares {
   /** Bytes one tenant may hold. */
   readonly share: number;
   readonly #used = new Map<string, number>();
+  /**
+   * Per tenant, the join of the labels of whatever sized what it keeps (raised by `raise`; it only rises), and
+   * the same over every tenant for the pool they share: how full they are depends on those sizes, so a refusal
+   * carries them (red-team pass 50: a labelled child's snapshot, measured by its clean parent's refused puts,
+   * read a PIN in one run).
+   */
+  readonly #labels = new Map<string, Label>();
+  #poolLabel: Label = EMPTY_LABEL;
 
   /** Throws RangeError when `share` is not a positive safe integer. */
   constructor(pool: HeldMemoryPool, share: number) {
@@ -25,24 +34,37 @@ export class StoreShares {
     this.share = share;
   }
 
+  /**
+   * Joins `label`, the label of what sizes something `tenant` keeps (or will keep), into the tenant's label and
+   * the pool's. Call it before the charge.
+   */
+  raise(tenant: string | undefined, label: Label): void {
+    if (label.length === 0) return;
+    this.#poolLabel = joinLabels(this.#poolLabel, label);
+    if (tenant !== undefined) this.#labels.set(tenant, joinLabels(this.#labels.get(tenant) ?? EMPTY_LABEL, label));
+  }
+
   /** Bytes `tenant` holds now. */
   used(tenant: string): number {
     return this.#used.get(tenant) ?? 0;
   }
 
   /**
-   * Takes `bytes` for `tenant` (undefined: the kernel's own, from the pool alone). Throws KernelError E_QUOTA,
-   * taking nothing, when the tenant's share or the pool would overflow.
+   * Takes `bytes` for `tenant` (undefined: the kernel's own, from the pool alone). Throws ObservedRefusal
+   * E_QUOTA, taking nothing, when the tenant's share (carrying the tenant's label) or the pool (the pool's)
+   * would overflow.
    */
   take(tenant: string | undefined, bytes: number): void {
-    if (tenant === undefined) {
-      this.pool.take(bytes);
-      return;
+    if (tenant !== undefined && this.used(tenant) + bytes > this.share) {
+      throw new ObservedRefusal('E_QUOTA', SHARE_FULL, this.#labels.get(tenant) ?? EMPTY_LABEL);
     }
-    const used = this.used(tenant);
-    if (used + bytes > this.share) throw shareFull();
-    this.pool.take(bytes);
-    this.#used.set(tenant, used + bytes);
+    try {
+      this.pool.take(bytes);
+    } catch (error) {
+      const message = error instanceof Error ? error.message : SHARE_FULL;
+      throw new ObservedRefusal('E_QUOTA', message, this.#poolLabel);
+    }
+    if (tenant !== undefined) this.#used.set(tenant, this.used(tenant) + bytes);
   }
 
   /**
@@ -84,8 +106,7 @@ export class StoreShares {
   }
 }
 
-const shareFull = () =>
-  new KernelError('E_QUOTA', "the namespace's tenant holds its whole share of the kernel's store");
+const SHARE_FULL = "the namespace's tenant holds its whole share of the kernel's store";
 
 /** The tenant of `namespace`: its first segment. */
 export function tenantOf(namespace: string): string {

@@ -8,6 +8,7 @@ import { EMPTY_LABEL, joinLabels, type Label, makeLabel } from '../labels/label.
 import type { HeldMemory } from '../process/held-memory.js';
 import type { Quota } from '../process/quota.js';
 import type { BlobStore } from '../store/blob-store.js';
+import type { StoreShares } from '../store/store-shares.js';
 import type { Injection, ToolCharge, ToolContext } from './tool-contract.js';
 import { authorizeToolUse, type ToolUse } from './tool-gate.js';
 import type { UndoJournal } from './undo-journal.js';
@@ -21,6 +22,11 @@ export interface ToolEnvironment {
   readonly blobs: BlobStore;
   readonly labels: KvLabelStore;
   readonly undo: UndoJournal;
+  /**
+   * The in-memory store's shares, when the kernel has no store directory: what a call keeps there (blobs, undo
+   * records, file labels) is sized by what the call saw, so the caller's tenant label takes that label.
+   */
+  readonly stored?: StoreShares | undefined;
 }
 
 /** Who a tool call runs for: an agent, or the host itself (no quota). */
@@ -76,6 +82,12 @@ export function createToolContext(
   // may say which (runtime/tool-use/vault.ts), so all of it carries the vault's tag.
   let vaultTouched = env.vault.carriedIn(use.args);
   let extra: Label = vaultTouched ? VAULT_LABEL : EMPTY_LABEL;
+  // Whatever the call keeps in the in-memory store is sized by what it saw: the tenant's share carries it.
+  env.stored?.raise(caller.tenant, joinLabels(joinLabels(callLabel, sourcesFor(use.resource)), extra));
+  const addExtra = (label: Label): void => {
+    extra = joinLabels(extra, label);
+    env.stored?.raise(caller.tenant, label);
+  };
   // Refs of the secrets injected into this call (every hop).
   const injected = new Set<string>();
   const ctx: ToolContext = {
@@ -98,7 +110,7 @@ export function createToolContext(
       const carried = env.vault.carried(resource);
       if (carried.length > 0) {
         vaultTouched = true;
-        extra = joinLabels(extra, VAULT_LABEL);
+        addExtra(VAULT_LABEL);
         if (carried.some((ref) => injected.has(ref))) {
           throw new KernelError('E_TOOL_FAILED', `"${use.tool.name}": the new target carries a secret this call sent`);
         }
@@ -115,12 +127,12 @@ export function createToolContext(
       const decision = authorizeToolUse(env.authority, caller.holder, hop, callLabel);
       // Whether the hop is allowed depends on counters others may have moved: the result (or the failure the
       // refusal causes) carries their label.
-      if (decision.observed !== undefined) extra = joinLabels(extra, decision.observed);
+      if (decision.observed !== undefined) addExtra(decision.observed);
       hopAttempt.end(decision.ok ? null : decision.code);
       if (!decision.ok) throw new KernelError(decision.code, decision.message);
       // What the hop answers comes from its resource: the result carries that resource's source tags too (a
       // redirect to a tagged server must not launder its answer through an untagged first URL).
-      extra = joinLabels(extra, sourcesFor(resource));
+      addExtra(sourcesFor(resource));
       return injectionFor(env, caller, use.action, resource, callLabel, injected);
     },
     taint(tags: readonly string[]): void {
@@ -130,7 +142,7 @@ export function createToolContext(
       } catch {
         throw new KernelError('E_INTERNAL', `"${use.tool.name}" reported malformed label tags`);
       }
-      extra = joinLabels(extra, label);
+      addExtra(label);
     },
     metered: caller.metered ?? ((call) => call()),
     charge(usage: ToolCharge): void {

@@ -34,6 +34,8 @@ const ORACLE = `export default async function main() {
     await sys.tool('fs.write', { path: name, content: 'y' });
     return 2 * (before - (await free()));
   }
+  // Once: the first write of a label pays for its kept entry (the refusals above may have labelled this agent).
+  await costOfKeeping('warm-up.txt', 'alice PIN ----');
   const cost = {};
   for (const guess of ['0000', '1234', '4711', '9999']) cost[guess] = await costOfKeeping('g' + guess + '.txt', 'alice PIN ' + guess);
   return { cost, label: await sys.label() };
@@ -80,7 +82,9 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
       const mallory = await suite.kernel.run({ namespace: 'mallory', code: ORACLE });
       expect(mallory.ok, JSON.stringify(mallory).slice(0, 300)).toBe(true);
       const { cost, label } = (mallory as { value: { cost: Record<string, number>; label: string[] } }).value;
-      expect(label).toEqual([]);
+      // Refusals by the tenant's own share carry what the tenant keeps (nothing labelled); refusals by the store's
+      // pool carry what every tenant keeps, alice's labelled notes included (StoreShares, red-team pass 50).
+      expect(label).toEqual(share === undefined ? [] : ['secret']);
       // Before: { '0000': 1130, '1234': 1130, '4711': 1052, '9999': 1130 }.
       expect(new Set(Object.values(cost)).size, JSON.stringify(cost)).toBe(1);
     },

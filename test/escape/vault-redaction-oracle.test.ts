@@ -480,6 +480,42 @@ describe.each(ISOLATION_MODES)('%s tier, through a bound that labelled data fill
     }
   });
 
+  it("a put refused by the tenant's share takes the labels of a labelled child's snapshot in it", async () => {
+    // Red-team pass 50: a child read labelled data and snapshotted state sized by it; its clean parent measured
+    // the share with refused puts and read a PIN in one run.
+    const kernel = testKernel({
+      isolation,
+      maxStoredBytesPerTenant: 64 * 1024,
+      tools: [secretSource],
+      policy: {
+        capabilities: [
+          ...testToolsPolicy.capabilities,
+          { action: 'vaultish', resource: 'vaultish' },
+          { action: 'agent.spawn', resource: 'inline' },
+        ],
+      },
+    });
+    kernel.programs.add(
+      'sizer',
+      `export default async function main() { const s = await sys.tool('vaultish', { size: 20000 }); await sys.snapshot({ s }); }`,
+    );
+    try {
+      const result = await kernel.run({
+        code: `export default async function main() {
+  const child = await sys.spawn({ program: 'sizer', caps: [{ action: 'vaultish', resource: 'vaultish' }] });
+  await sys.join(child, { handle: true });
+  const before = await sys.label();
+  let code;
+  try { await sys.mem.put('big', 'c'.repeat(20000)); } catch (e) { code = e.code; }
+  return { before, code, after: await sys.label() };
+}`,
+      });
+      expect(result).toMatchObject({ ok: true, value: { before: [], code: 'E_QUOTA', after: ['secret'] } });
+    } finally {
+      await kernel.close();
+    }
+  });
+
   it("a put refused by a namespace's bounds takes the labels of the entries it holds", async () => {
     const kernel = boundKernel();
     try {
