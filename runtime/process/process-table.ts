@@ -4,7 +4,7 @@ import type { AuditLog } from '../audit/audit-log.js';
 import type { AuditView } from '../audit/audit-view.js';
 import { applyDelegations, planDelegations } from '../capability/delegation.js';
 import { SigningKey } from '../capability/signing-key.js';
-import { type ErrorCode, KernelError } from '../core/errors.js';
+import { type ErrorCode, KernelError, ObservedRefusal } from '../core/errors.js';
 import { jsonWithin } from '../core/payload-size.js';
 import { joinLabels, type Label } from '../labels/label.js';
 import type { BlobStore } from '../store/blob-store.js';
@@ -430,12 +430,15 @@ export class ProcessTable implements ProcessControl {
       .sort((a, b) => compareText(JSON.stringify(a), JSON.stringify(b)));
     // Memory is parsed whole to be covered, and parsing multiplies small JSON text into many objects (nested
     // arrays: 25 times its size in heap): a snapshot covers a bounded part of the namespace's 16 MiB.
-    const size = await this.#deps.memory.size(session.namespace, metered);
+    const { bytes: size, label: sizedBy } = await this.#deps.memory.sized(session.namespace, metered);
     alive();
     if (size > MAX_SNAPSHOT_MEMORY_BYTES) {
-      throw new KernelError(
+      // The size counts entries of any label: the refusal carries them (red-team pass 51: a clean child padded its
+      // namespace to the bound beside a stored unread handle, and which snapshots were refused spelled a PIN).
+      throw new ObservedRefusal(
         'E_QUOTA',
         `sys.snapshot: a snapshot covers at most ${MAX_SNAPSHOT_MEMORY_BYTES} characters of namespace memory`,
+        sizedBy,
       );
     }
     // The parsed memory stays in the kernel until the snapshot is saved: each value is held against the caller's

@@ -145,6 +145,15 @@ export class NamespaceMemory {
     return (await this.#usage(namespace, meter)).bytes;
   }
 
+  /**
+   * `size`, and the join of the labels of the entries it counts (it only rises): a bound on the size is an
+   * observation of them.
+   */
+  async sized(namespace: string, meter: Meter = unmetered): Promise<{ readonly bytes: number; readonly label: Label }> {
+    const use = await this.#usage(namespace, meter);
+    return { bytes: use.bytes, label: use.label };
+  }
+
   /** The entry, parsed inside `meter` (after the store's await, out of the dispatcher's sight). */
   async get(namespace: string, key: string, meter: Meter = unmetered): Promise<MemoryEntry | undefined> {
     const text = await this.#kv.getText(storeKey(namespace, key));

@@ -516,6 +516,28 @@ describe.each(ISOLATION_MODES)('%s tier, through a bound that labelled data fill
     }
   });
 
+  it('a snapshot refused by its 4 MiB bound on namespace memory takes the labels of the entries counted', async () => {
+    // Red-team pass 51: clean children padded their namespaces to the bound beside a stored unread handle, and
+    // which snapshots were refused spelled the PIN to their parent.
+    const kernel = boundKernel();
+    try {
+      const result = await kernel.run({
+        code: `export default async function main() {
+  const h = await sys.tool('vaultish', { size: 1000 }, { handle: true });
+  await sys.mem.put('labelled', h);
+  for (let i = 0; i < 5; i++) await sys.mem.put('pad-' + i, 'c'.repeat(900000));
+  const before = await sys.label();
+  let code;
+  try { await sys.snapshot(null); } catch (e) { code = e.code; }
+  return { before, code, after: await sys.label() };
+}`,
+      });
+      expect(result).toMatchObject({ ok: true, value: { before: [], code: 'E_QUOTA', after: ['secret'] } });
+    } finally {
+      await kernel.close();
+    }
+  });
+
   it("a put refused by a namespace's bounds takes the labels of the entries it holds", async () => {
     const kernel = boundKernel();
     try {
