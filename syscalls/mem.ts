@@ -36,6 +36,14 @@ function describe(attempt: Attempt, session: AgentSession, action: string, targe
   attempt.describe(action, `mem:${target.namespace}/${target.key}`, null, session.label);
 }
 
+// A key's absence is data of whoever could have written it: the caller takes the labels of the namespace's
+// entries (NamespaceMemory.sized). Before, a labelled child wrote a key named after what it had read and its clean
+// parent probed for it, a bit per call with a handle (red-team pass 51's lead).
+async function absent(session: AgentSession, target: Target): Promise<void> {
+  const { label } = await session.services.memory.sized(target.namespace, session.metered);
+  session.label = joinLabels(session.label, label);
+}
+
 export const memGetSyscall = defineSyscall({
   name: 'mem.get',
   guest: {
@@ -49,7 +57,10 @@ export const memGetSyscall = defineSyscall({
     describe(attempt, session, 'mem.get', target);
     attempt.begin();
     const entry = await session.services.memory.get(target.namespace, target.key, session.metered);
-    if (entry === undefined) return undefined;
+    if (entry === undefined) {
+      await absent(session, target);
+      return undefined;
+    }
     if (opts?.handle === true) return session.metered(() => session.handles.create(entry.value, entry.label));
     session.label = joinLabels(session.label, entry.label);
     return entry.value;
@@ -114,7 +125,10 @@ export const memDeleteSyscall = defineSyscall({
     }
     // The answer (did the key exist?) is data of whoever wrote it: it raises the context like a read.
     const removed = await session.services.memory.remove(target.namespace, target.key, session.metered);
-    if (removed === undefined) return false;
+    if (removed === undefined) {
+      await absent(session, target);
+      return false;
+    }
     session.label = joinLabels(session.label, removed);
     return true;
   },

@@ -147,7 +147,7 @@ export class NamespaceMemory {
 
   /**
    * `size`, and the join of the labels of the entries it counts (it only rises): a bound on the size is an
-   * observation of them.
+   * observation of them, and so is a key's absence.
    */
   async sized(namespace: string, meter: Meter = unmetered): Promise<{ readonly bytes: number; readonly label: Label }> {
     const use = await this.#usage(namespace, meter);

@@ -538,6 +538,39 @@ describe.each(ISOLATION_MODES)('%s tier, through a bound that labelled data fill
     }
   });
 
+  it("a key's absence takes the labels of the namespace's entries (get and delete, with or without a handle)", async () => {
+    // Red-team pass 51's lead: a labelled child writes a key named after what it read, and its clean parent probes
+    // for it; which keys are absent is data of whoever could have written them.
+    const kernel = boundKernel();
+    try {
+      const probe = (call: string) => `export default async function main() {
+  await sys.mem.put('clean', 'x');
+  const missingBefore = await ${call};
+  const before = await sys.label();
+  const h = await sys.tool('vaultish', { size: 10 }, { handle: true });
+  await sys.mem.put('labelled', h);
+  const stillClean = await sys.label();
+  const missing = await ${call};
+  return { missingBefore, before, stillClean, missing, after: await sys.label() };
+}`;
+      const calls = ["sys.mem.get('d0_7', { handle: true })", "sys.mem.get('d0_7')", "sys.mem.delete('d0_7')"];
+      for (const [i, call] of calls.entries()) {
+        const result = await kernel.run({ namespace: `absence-${i}`, code: probe(call) });
+        const missing = call.startsWith('sys.mem.delete') ? false : undefined;
+        expect(result, call).toMatchObject({
+          ok: true,
+          value: { before: [], stillClean: [], after: ['secret'] },
+        });
+        if (result.ok) {
+          const value = result.value as { missingBefore: unknown; missing: unknown };
+          expect([value.missingBefore, value.missing], call).toEqual([missing, missing]);
+        }
+      }
+    } finally {
+      await kernel.close();
+    }
+  });
+
   it("a put refused by a namespace's bounds takes the labels of the entries it holds", async () => {
     const kernel = boundKernel();
     try {
