@@ -34,13 +34,12 @@ export const toolSyscall = defineSyscall({
     // withheld. Only the sink check is decided by labels alone, so its refusal does neither. Vault secrets
     // are scrubbed from every message and result, which then carries the vault's tag (runtime/tool-use/vault.ts).
     const unread = !labelLeq(substituted.label, session.label);
-    // Outside a call's context nothing was injected: any secret a message holds is one the agent sent.
-    const failed = (error: unknown, scrub = (message: string) => vault.scrub(message)): never => {
+    const failed = (error: unknown): never => {
       session.label = joinLabels(joinLabels(session.label, callLabel), observedBy(error));
       attempt.raise(observedBy(error));
       const { code, message } = toErrorInfo(error);
       if (!unread) {
-        const scrubbed = scrub(message);
+        const scrubbed = vault.scrub(message);
         session.label = joinLabels(session.label, scrubbed.label);
         attempt.raise(scrubbed.label);
         throw new KernelError(code, scrubbed.value);
@@ -122,7 +121,7 @@ export const toolSyscall = defineSyscall({
       const runFailed = (error: unknown): never => {
         session.label = joinLabels(session.label, joinLabels(source, prepared.taints()));
         attempt.raise(prepared.vaultLabel());
-        return failed(error, (message) => prepared.scrub(message));
+        return failed(error);
       };
       let result: unknown;
       try {

@@ -1,4 +1,4 @@
-import { ObservedRefusal } from '../core/errors.js';
+import { KernelError, ObservedRefusal } from '../core/errors.js';
 import { EMPTY_LABEL, joinLabels, type Label } from '../labels/label.js';
 import type { HeldMemoryPool } from '../process/held-memory.js';
 
@@ -61,8 +61,8 @@ export class StoreShares {
     try {
       this.pool.take(bytes);
     } catch (error) {
-      const message = error instanceof Error ? error.message : SHARE_FULL;
-      throw new ObservedRefusal('E_QUOTA', message, this.#poolLabel);
+      if (!(error instanceof KernelError)) throw error;
+      throw new ObservedRefusal(error.code, error.message, this.#poolLabel);
     }
     if (tenant !== undefined) this.#used.set(tenant, this.used(tenant) + bytes);
   }

@@ -75,8 +75,6 @@ export async function submitForHost(host: HostTools, request: SubmitRequest): Pr
   // What a failure carries: nothing beyond the call's label when the tool never ran; once it ran, its source
   // tags and taints, as a result would (its error may quote what it read, an MCP server's text).
   let failureLabel: Label = EMPTY_LABEL;
-  // Before the tool ran nothing was injected: any secret a message holds is one the host sent.
-  let scrubMessage = (message: string) => host.env.vault.scrub(message);
   try {
     const use = prepareToolUse(tool, args);
     attempt.describe(
@@ -108,10 +106,9 @@ export async function submitForHost(host: HostTools, request: SubmitRequest): Pr
     } catch (error) {
       failureLabel = joinLabels(joinLabels(callLabel, prepared.ctx.sources), prepared.taints());
       attempt.raise(prepared.vaultLabel());
-      scrubMessage = (message) => prepared.scrub(message);
       throw error;
     }
-    // A scrubbed secret the call did not inject labels what it was scrubbed from (runtime/tool-use/vault.ts).
+    // A scrubbed secret labels what it was scrubbed from (runtime/tool-use/vault.ts).
     const scrubbed = prepared.scrub(data);
     attempt.raise(prepared.vaultLabel());
     const label = joinLabels(
@@ -121,7 +118,7 @@ export async function submitForHost(host: HostTools, request: SubmitRequest): Pr
     return { status: 'OK', data: scrubbed.value, error: null, recordId: attempt.end(null), label };
   } catch (error) {
     const info = error instanceof KernelError ? error : new KernelError('E_INTERNAL', 'internal kernel error');
-    const message = scrubMessage(info.message);
+    const message = host.env.vault.scrub(info.message);
     attempt.raise(message.label);
     return submitError(attempt, new KernelError(info.code, message.value), joinLabels(failureLabel, message.label));
   }

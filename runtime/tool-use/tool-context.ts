@@ -54,7 +54,7 @@ export interface PreparedContext {
   readonly ctx: ToolContext;
   /** Tags the tool added with `ctx.taint`. */
   taints(): Label;
-  /** `value` with vault secrets scrubbed, and the label that adds (`Vault.scrub`). */
+  /** `value` with vault secrets scrubbed, and the label that adds (`Vault.scrub`); a hit counts for `vaultLabel`. */
   scrub<T>(value: T): { readonly value: T; readonly label: Label };
   /**
    * `VAULT_LABEL` once anything of this call touched a vault secret (its arguments carried one, a hop's target
@@ -82,8 +82,9 @@ export function createToolContext(
   // may say which (runtime/tool-use/vault.ts), so all of it carries the vault's tag.
   let vaultTouched = env.vault.carriedIn(use.args);
   let extra: Label = vaultTouched ? VAULT_LABEL : EMPTY_LABEL;
+  const sources = sourcesFor(use.resource);
   // Whatever the call keeps in the in-memory store is sized by what it saw: the tenant's share carries it.
-  env.stored?.raise(caller.tenant, joinLabels(joinLabels(callLabel, sourcesFor(use.resource)), extra));
+  env.stored?.raise(caller.tenant, joinLabels(joinLabels(callLabel, sources), extra));
   const addExtra = (label: Label): void => {
     extra = joinLabels(extra, label);
     env.stored?.raise(caller.tenant, label);
@@ -94,7 +95,7 @@ export function createToolContext(
     agent: caller.id,
     signal: caller.signal,
     label: callLabel,
-    sources: sourcesFor(use.resource),
+    sources,
     inject: injectionFor(env, caller, use.action, use.resource, callLabel, injected),
     maxResultBytes,
     reauthorize(resource: string): Injection {
