@@ -36,9 +36,10 @@ function describe(attempt: Attempt, session: AgentSession, action: string, targe
   attempt.describe(action, `mem:${target.namespace}/${target.key}`, null, session.label);
 }
 
-// A key's absence is data of whoever could have written it: the caller takes the labels of the namespace's
-// entries (NamespaceMemory.sized). Before, a labelled child wrote a key named after what it had read and its clean
-// parent probed for it, a bit per call with a handle (red-team pass 51's lead).
+// A key's absence is data of whoever could have written or deleted it: the caller takes the labels of the
+// namespace's entries and deleters (NamespaceMemory.sized). Before, a labelled child wrote a key named after what
+// it had read and its clean parent probed for it, a bit per call with a handle (red-team pass 51's lead); or
+// deleted its parent's clean keys, one per bit of a page (pass 52).
 async function absent(session: AgentSession, target: Target): Promise<void> {
   const { label } = await session.services.memory.sized(target.namespace, session.metered);
   session.label = joinLabels(session.label, label);
@@ -124,7 +125,7 @@ export const memDeleteSyscall = defineSyscall({
       throw new KernelError('E_CAP_DENIED', `sys.mem.delete: mount "${opts?.mount}" is read-only`);
     }
     // The answer (did the key exist?) is data of whoever wrote it: it raises the context like a read.
-    const removed = await session.services.memory.remove(target.namespace, target.key, session.metered);
+    const removed = await session.services.memory.remove(target.namespace, target.key, session.metered, session.label);
     if (removed === undefined) {
       await absent(session, target);
       return false;
@@ -134,7 +135,10 @@ export const memDeleteSyscall = defineSyscall({
   },
 });
 
-/** Keys are data too (a key can spell a secret): listing raises the context by every listed entry's label. */
+/**
+ * Keys are data too (a key can spell a secret): listing raises the context by every listed entry's label, and
+ * by the namespace's (`absent`), since which keys are missing from the answer is data of whoever wrote or deleted.
+ */
 export const memListSyscall = defineSyscall({
   name: 'mem.list',
   guest: {
@@ -150,6 +154,7 @@ export const memListSyscall = defineSyscall({
     const mountPrefix = target.key.slice(0, target.key.length - (prefix ?? '').length);
     // Labels only: the values are never parsed for a call that answers keys.
     const entries = await session.services.memory.labels(target.namespace, target.key, MAX_LIST, session.metered);
+    await absent(session, target);
     let label = session.label;
     const keys: string[] = [];
     for (const [key, entryLabel] of entries) {

@@ -430,7 +430,7 @@ export class ProcessTable implements ProcessControl {
       .sort((a, b) => compareText(JSON.stringify(a), JSON.stringify(b)));
     // Memory is parsed whole to be covered, and parsing multiplies small JSON text into many objects (nested
     // arrays: 25 times its size in heap): a snapshot covers a bounded part of the namespace's 16 MiB.
-    const { bytes: size, label: sizedBy } = await this.#deps.memory.sized(session.namespace, metered);
+    const { bytes: size, label: sizedBy, removed } = await this.#deps.memory.sized(session.namespace, metered);
     alive();
     if (size > MAX_SNAPSHOT_MEMORY_BYTES) {
       // The size counts entries of any label: the refusal carries them (red-team pass 51: a clean child padded its
@@ -460,11 +460,15 @@ export class ProcessTable implements ProcessControl {
       // labelled (a budget refused E_QUOTA tells how many children a labelled child made): the body's label joins
       // theirs to the caller's. The memory entries keep their own labels, and the restored agent reads them as
       // any agent does; the capability list is not restored (the current policy's is).
-      const carried = session.quota === undefined ? session.label : joinLabels(session.label, session.quota.observed());
+      // Which entries the memory holds at all is data of the agents that deleted others: the body carries their
+      // labels too (red-team pass 52).
+      const agentLabel = joinLabels(session.label, removed);
+      const carried = session.quota === undefined ? agentLabel : joinLabels(agentLabel, session.quota.observed());
       // The id is a function of everything the snapshot covers, so it carries all their labels (an id over a
       // labelled PIN is an oracle for the PIN), the remaining uses of the capabilities it lists included.
       let covered = joinLabels(carried, authority.observedLabel(held.map((summary) => summary.id)));
       for (const [, entry] of entries) covered = joinLabels(covered, entry.label);
+      covered = joinLabels(covered, sizedBy);
       const used = session.quota?.used ?? emptyUse();
       const body: SnapshotBody = {
         program: { name: session.placement.program, id: codeId },

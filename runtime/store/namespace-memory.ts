@@ -78,10 +78,16 @@ interface NamespaceUse {
   entries: number;
   bytes: number;
   /**
-   * The join of the labels of the entries counted (it only rises): how full the namespace is depends on their
-   * sizes, so a refusal by its bounds carries it (ObservedRefusal).
+   * The join of the labels of the entries counted and of `removed` (it only rises): how full the namespace is
+   * depends on their sizes, so a refusal by its bounds carries it (ObservedRefusal), and which keys are absent
+   * depends on who wrote and who deleted.
    */
   label: Label;
+  /**
+   * The join of the labels of every agent that deleted an entry here (kept in the store, so it outlives the
+   * process): which keys remain is data of whoever removed the others.
+   */
+  removed: Label;
 }
 
 /**
@@ -122,7 +128,10 @@ export class NamespaceMemory {
     let use = this.#use.get(namespace);
     if (use === undefined) {
       const base = storeKey(namespace, '');
-      const counted: NamespaceUse = { entries: 0, bytes: 0, label: EMPTY_LABEL };
+      const removed = await meter(() => this.#kv.getText(removedKey(namespace)));
+      const removedLabel =
+        removed === undefined ? EMPTY_LABEL : (toEntry({ l: JSON.parse(removed) })?.label ?? EMPTY_LABEL);
+      const counted: NamespaceUse = { entries: 0, bytes: 0, label: removedLabel, removed: removedLabel };
       // Lengths of the stored text and its label (read from the head), never the parsed entries: a namespace of
       // nested arrays left by an earlier run took about 450 MB of heap and a second of the event loop to parse
       // whole for one small write.
@@ -146,12 +155,16 @@ export class NamespaceMemory {
   }
 
   /**
-   * `size`, and the join of the labels of the entries it counts (it only rises): a bound on the size is an
-   * observation of them, and so is a key's absence.
+   * `size`; the join of the labels of the entries it counts and of the agents that deleted entries (`label`, it
+   * only rises): a bound on the size is an observation of them, and so is a key's absence; and the deleters'
+   * part alone (`removed`): which entries are there at all depends on it.
    */
-  async sized(namespace: string, meter: Meter = unmetered): Promise<{ readonly bytes: number; readonly label: Label }> {
+  async sized(
+    namespace: string,
+    meter: Meter = unmetered,
+  ): Promise<{ readonly bytes: number; readonly label: Label; readonly removed: Label }> {
     const use = await this.#usage(namespace, meter);
-    return { bytes: use.bytes, label: use.label };
+    return { bytes: use.bytes, label: use.label, removed: use.removed };
   }
 
   /** The entry, parsed inside `meter` (after the store's await, out of the dispatcher's sight). */
@@ -209,13 +222,37 @@ export class NamespaceMemory {
   /**
    * Deletes a key and resolves to the label of the entry it held (undefined when absent), read without parsing
    * the value. Whether a key existed is data of its writer: `sys.mem.delete` raises the caller's label by it.
+   * `deleter` is the label of the agent deleting: which keys remain is its data from then on, so the namespace's
+   * label (`sized`) takes it, stored before the entry goes (a crash in between leaves the label raised, never
+   * the key gone unlabelled). Before, a web-labelled child deleted its clean parent's keys bit by bit and the
+   * parent read the page back from `sys.mem.list` with a clean label (red-team pass 52).
    */
-  remove(namespace: string, key: string, meter: Meter = unmetered): Promise<Label | undefined> {
+  remove(
+    namespace: string,
+    key: string,
+    meter: Meter = unmetered,
+    deleter: Label = EMPTY_LABEL,
+  ): Promise<Label | undefined> {
     const id = storeKey(namespace, key);
     return this.#serialized(namespace, async () => {
       const use = await this.#usage(namespace, meter);
       const stored = await meter(() => this.#kv.getText(id));
       if (stored === undefined) return undefined;
+      const removed = joinLabels(use.removed, deleter);
+      if (removed !== use.removed) {
+        const tenant = tenantOf(namespace);
+        this.#shares?.raise(tenant, removed);
+        try {
+          await meter(() => this.#kv.put(removedKey(namespace), [...removed], tenant));
+        } catch (error) {
+          if (error instanceof KernelError && error.code === 'E_QUOTA') {
+            throw new ObservedRefusal('E_QUOTA', error.message, joinLabels(use.label, observedBy(error)));
+          }
+          throw error;
+        }
+        use.removed = removed;
+        use.label = joinLabels(use.label, removed);
+      }
       await meter(() => this.#kv.delete(id));
       use.entries = Math.max(0, use.entries - 1);
       use.bytes = Math.max(0, use.bytes - (id.length + stored.length));
@@ -308,6 +345,11 @@ function sizeOf(storeKey: string, stored: unknown): number {
 
 function storeKey(namespace: string, key: string): string {
   return `mem:${namespace}${SEPARATOR}${key}`;
+}
+
+// Where a namespace's `removed` label is kept: outside the `mem:<namespace>\u0000` range its listings scan.
+function removedKey(namespace: string): string {
+  return `memdel:${namespace}`;
 }
 
 // Stored entries come back from disk: anything malformed reads as absent rather than as an unlabelled value.

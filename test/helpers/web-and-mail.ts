@@ -1,6 +1,31 @@
 import { z } from 'zod';
-import { defineTool, type Kernel } from '../../index.js';
+import { defineTool, type Kernel, type Tool } from '../../index.js';
 import { type IsolationMode, testKernel } from './kernel.js';
+
+/** `fetch`: returns `page`, labelled `web` by the tool's own source tags. */
+export function webSource(page: string): Tool {
+  return defineTool({
+    name: 'fetch',
+    description: 'returns web content',
+    input: z.unknown(),
+    labels: { source: ['web'] },
+    run: () => page,
+  });
+}
+
+/** A tool named `name` that refuses `refuses` in any argument and records in `sent` what it sends. */
+export function recordingSink(name: string, refuses: readonly string[], sent: unknown[]): Tool {
+  return defineTool({
+    name,
+    description: 'sends a message out',
+    input: z.strictObject({ body: z.unknown() }),
+    labels: { sinks: { '*': [...refuses] } },
+    run: (args) => {
+      sent.push(args);
+      return 'sent';
+    },
+  });
+}
 
 /**
  * The laundering attacks' setting: `fetch` returns web content (labelled `web`), `mail` refuses anything
@@ -11,26 +36,9 @@ export function webAndMailKernel(
   isolation: IsolationMode = 'inline',
 ): { kernel: Kernel; sent: unknown[] } {
   const sent: unknown[] = [];
-  const fetchTool = defineTool({
-    name: 'fetch',
-    description: 'returns web content',
-    input: z.unknown(),
-    labels: { source: ['web'] },
-    run: () => page,
-  });
-  const mail = defineTool({
-    name: 'mail',
-    description: 'sends mail',
-    input: z.strictObject({ body: z.unknown() }),
-    labels: { sinks: { '*': ['web'] } },
-    run: (args) => {
-      sent.push(args);
-      return 'sent';
-    },
-  });
   const kernel = testKernel({
     isolation,
-    tools: [fetchTool, mail],
+    tools: [webSource(page), recordingSink('mail', ['web'], sent)],
     policy: {
       capabilities: [
         { action: 'fetch', resource: 'fetch' },

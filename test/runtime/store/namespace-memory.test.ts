@@ -48,6 +48,30 @@ describe('NamespaceMemory', () => {
     expect(await memory.labels('a', '')).toEqual(listed.map(([key, entry]) => [key, entry.label]));
     expect(await memory.labels('a', 'k', 2)).toEqual(listed.slice(0, 2).map(([key, entry]) => [key, entry.label]));
   });
+
+  it("a delete raises the namespace's label by the deleter's, kept in the store across processes", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'isokernel-nsmem-'));
+    dirs.push(dir);
+    const kv = new LevelKvStore(dir);
+    const memory = new NamespaceMemory(kv);
+    await memory.put('a', 'k1', { value: 1, label: makeLabel([]) });
+    await memory.put('a', 'k2', { value: 2, label: makeLabel([]) });
+    // Deleting a key that is not there changes nothing, so it labels nothing.
+    expect(await memory.remove('a', 'none', undefined, makeLabel(['inbox']))).toBeUndefined();
+    expect(await memory.sized('a')).toMatchObject({ label: [], removed: [] });
+    expect(await memory.remove('a', 'k1', undefined, makeLabel(['web']))).toEqual([]);
+    expect(await memory.sized('a')).toMatchObject({ label: ['web'], removed: ['web'] });
+    // The deleter's label is not in the listing: only the namespace's, which the syscalls join.
+    expect(await memory.labels('a', '')).toEqual([['k2', []]]);
+    expect(await memory.sized('b')).toMatchObject({ label: [], removed: [] });
+    await kv.close();
+    const reopened = new LevelKvStore(dir);
+    try {
+      expect(await new NamespaceMemory(reopened).sized('a')).toMatchObject({ label: ['web'], removed: ['web'] });
+    } finally {
+      await reopened.close();
+    }
+  });
 });
 
 describe('NamespaceMemory work after the store answers', () => {
