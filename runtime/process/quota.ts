@@ -37,8 +37,10 @@ export type BudgetRequest = { readonly [K in LimitField]?: number | undefined };
  *
  * An ancestor's counters are data of the descendants that moved them: what remains of a budget reveals how
  * much a child spent, and a child may be labelled where its parent is not. Each quota keeps the join of the
- * labels of the descendants that charged it (`label()` of the charging agent, at the time of the charge);
- * `observed()` is what reading this quota's counters reveals, for the kernel to join into the reader's label.
+ * labels of the descendants that charged it (`label()` of the charging agent, at the time of the charge), and
+ * of what decided a charged amount (`charge`'s `observed`: a model's answer, read into a handle, decides the
+ * tokens it costs); `observed()` is what reading this quota's counters reveals, for the kernel to join into the
+ * reader's label.
  */
 export class Quota {
   readonly limits: Limits;
@@ -57,7 +59,7 @@ export class Quota {
   readonly #hooks: QuotaHooks;
   readonly #warned = new Set<string>();
   readonly #label: () => Label;
-  /** The join of the labels of the descendants whose use was charged here. */
+  /** The join of the labels of the descendants whose use was charged here, and of what decided amounts. */
   #movedBy: Label = EMPTY_LABEL;
   /** The last label of this agent's joined into its ancestors'. */
   #marked: Label | undefined;
@@ -97,7 +99,10 @@ export class Quota {
    * Adds `amount` of `field` to this quota and every ancestor. Throws KernelError E_BAD_ARG for an amount
    * that is not a finite non-negative number (before anything is added, so NaN cannot poison a counter),
    * and E_QUOTA when this agent's own limit or an ancestor's is crossed (after `exceeded` has been called).
-   * `observed` is the label of what decided `amount` (a model's answer for its tokens).
+   * `observed` is the label of what decided `amount` (a model's answer for its tokens): every counter it moves,
+   * this agent's own included, carries it from then on. Before, only a crossing did, and a clean agent that
+   * kept a page in a handle asked a model for as many words as a character's code and read the count back from
+   * a refused child budget: a byte per call (red-team pass 52).
    */
   charge(field: CountedField, amount: unknown, observed: Label = EMPTY_LABEL): void {
     if (typeof amount !== 'number' || !Number.isFinite(amount) || amount < 0) {
@@ -107,6 +112,7 @@ export class Quota {
     this.#marking();
     let crossed = false;
     for (let quota: Quota | undefined = this; quota !== undefined; quota = quota.parent) {
+      if (observed.length > 0) quota.#movedBy = joinLabels(quota.#movedBy, observed);
       quota.used[field] += amount;
       if (quota.#check(field, quota.used[field], observed)) crossed = true;
     }

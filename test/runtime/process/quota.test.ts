@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineTool, type Kernel, type KernelEvent } from '../../../index.js';
 import { KernelError } from '../../../runtime/core/errors.js';
+import { makeLabel } from '../../../runtime/labels/label.js';
 import { DEFAULT_LIMITS, type Limits, resolveLimits } from '../../../runtime/process/limits.js';
 import { Quota } from '../../../runtime/process/quota.js';
 import { testKernel, testToolsPolicy } from '../../helpers/kernel.js';
@@ -39,6 +40,17 @@ describe('Quota labels', () => {
     mid.chargeSpawn();
     expect(top.observed()).toEqual(['email', 'web']);
     expect(mid.observed()).toEqual(['email', 'web']);
+  });
+
+  it('every counter a charge moves carries the label of what decided its amount, the charging agent’s own too', () => {
+    const top = quota({ tokens_out: 1000 });
+    const kid = child(top, {});
+    kid.charge('tokens_out', 3, makeLabel(['web']));
+    expect(kid.observed()).toEqual(['web']);
+    expect(top.observed()).toEqual(['web']);
+    // A zero charge moves nothing, so it labels nothing.
+    top.charge('tokens_out', 0, makeLabel(['inbox']));
+    expect(top.observed()).toEqual(['web']);
   });
 });
 
