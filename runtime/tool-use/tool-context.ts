@@ -116,16 +116,16 @@ export function createToolContext(
           throw new KernelError('E_TOOL_FAILED', `"${use.tool.name}": the new target carries a secret this call sent`);
         }
       }
+      // That a hop happens, and where to, is what the previous resource answered: the hop is decided, audited and
+      // counted with the label of everything the call has seen so far. Debited with the call's label alone, a
+      // counted capability's remaining uses told a clean agent whether a tagged mail server had redirected its
+      // search (a hit), a bit per call (red-team pass 52).
+      const seen = joinLabels(joinLabels(callLabel, sources), extra);
       const hop: ToolUse = { ...use, resource };
       const hopAttempt = new Attempt(env.audit, caller.subject, 'tool', null);
-      hopAttempt.describe(
-        use.action,
-        resource,
-        use.args,
-        joinLabels(callLabel, carried.length > 0 ? VAULT_LABEL : EMPTY_LABEL),
-      );
+      hopAttempt.describe(use.action, resource, use.args, seen);
       hopAttempt.begin();
-      const decision = authorizeToolUse(env.authority, caller.holder, hop, callLabel);
+      const decision = authorizeToolUse(env.authority, caller.holder, hop, seen);
       // Whether the hop is allowed depends on counters others may have moved: the result (or the failure the
       // refusal causes) carries their label.
       if (decision.observed !== undefined) addExtra(decision.observed);
@@ -134,7 +134,7 @@ export function createToolContext(
       // What the hop answers comes from its resource: the result carries that resource's source tags too (a
       // redirect to a tagged server must not launder its answer through an untagged first URL).
       addExtra(sourcesFor(resource));
-      return injectionFor(env, caller, use.action, resource, callLabel, injected);
+      return injectionFor(env, caller, use.action, resource, seen, injected);
     },
     taint(tags: readonly string[]): void {
       let label: Label;
