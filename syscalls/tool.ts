@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Attempt } from '../runtime/audit/attempt.js';
 import { KernelError, observedBy, toErrorInfo } from '../runtime/core/errors.js';
+import { jsonWithin } from '../runtime/core/payload-size.js';
 import { joinLabels, labelLeq } from '../runtime/labels/label.js';
 import type { AgentSession } from '../runtime/process/session.js';
 import { createToolContext, type PreparedContext } from '../runtime/tool-use/tool-context.js';
@@ -27,6 +28,15 @@ export const toolSyscall = defineSyscall({
     if (tool === undefined) throw new KernelError('E_NO_TOOL', `sys.tool: no tool named "${name}"`);
     const { vault } = session.services.toolEnv;
     const substituted = session.handles.substitute(args ?? undefined);
+    // One handle named a thousand times stands for a thousand copies: what the tool, the audit digest and the
+    // vault check walk is the substituted value, so it must fit the payload cap as the agent's own text does.
+    // Unbounded, one model.chat with 450 copies of a 1 MB handle grew the kernel by 10 GB and stalled its event loop
+    // for 19 s (red-team pass 52). Whether it fits depends on the handles' sizes: a refusal carries their label.
+    if (substituted.value !== args && !jsonWithin(substituted.value, session.services.maxPayloadBytes).ok) {
+      session.label = joinLabels(session.label, substituted.label);
+      attempt.raise(substituted.label);
+      throw new KernelError('E_BAD_ARG', 'sys.tool: arguments exceed the payload cap once handles are substituted');
+    }
     const callLabel = joinLabels(session.label, substituted.label);
     // A failure past this point (a schema error, a refusal naming the resource, the tool's own error, or
     // just its code) depends on the values of the handles passed, which the agent has not read: it raises

@@ -120,7 +120,10 @@ export class Vault {
   /** The refs of the secrets `text` carries, as `carries` decides. */
   carried(text: string): string[] {
     if (this.#entries.size === 0) return [];
-    const decoded = [text, percentDecode(text), percentDecode(text.replaceAll('+', ' '))];
+    // Decoding is the cost here (a regex match per run of escapes): a text without '%' or '+' decodes to itself.
+    const decoded = [text];
+    if (text.includes('%')) decoded.push(percentDecode(text));
+    if (text.includes('+')) decoded.push(percentDecode(text.replaceAll('+', ' ')));
     return [...this.#entries.values()]
       .filter(
         (entry) =>
@@ -141,9 +144,13 @@ export class Vault {
   carriedIn(value: unknown): boolean {
     if (this.#entries.size === 0) return false;
     const stack: unknown[] = [value];
+    // Substituted handles repeat one string many times: each is decoded and searched once.
+    const seen = new Set<string>();
     while (stack.length > 0) {
       const item = stack.pop();
       if (typeof item === 'string') {
+        if (seen.has(item)) continue;
+        seen.add(item);
         if (this.carries(item)) return true;
       } else if (Array.isArray(item)) {
         for (const inner of item) stack.push(inner);

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Kernel } from '../../index.js';
-import { ISOLATION_MODES, testKernel } from '../helpers/kernel.js';
+import { z } from 'zod';
+import { defineTool, type Kernel } from '../../index.js';
+import { ISOLATION_MODES, recordingTool, testKernel } from '../helpers/kernel.js';
 
 // Every attack of this suite runs against both isolation tiers.
 describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
@@ -75,6 +76,41 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
       });
       expect(result).toMatchObject({ ok: true, value: 'E_BAD_ARG' });
       expect(await k.snapshots.list()).toEqual([]);
+    });
+
+    // Red-team pass 52: one model.chat with 450 copies of a 1 MB handle grew the kernel by 10 GB (the SDK
+    // serialized the substituted request) and stalled its event loop for 19 s (the audit digest and the vault
+    // check walked every copy), since sys.tool never measured what its arguments substitute to.
+    it('tool arguments that substitute to more than the payload cap are refused before the tool runs', async () => {
+      const { tool, calls, capability } = recordingTool();
+      const page = defineTool({
+        name: 'page',
+        description: 'a page from the web',
+        input: z.unknown(),
+        labels: { source: ['web'] },
+        run: () => 'x'.repeat(40 * 1024),
+      });
+      kernel = testKernel({
+        isolation,
+        maxPayloadBytes: MAX,
+        tools: [tool, page],
+        policy: { capabilities: [capability, { action: 'page', resource: 'page' }] },
+      });
+      const result = await kernel.run({
+        code: `export default async () => {
+        const h = await sys.tool('page', null, { handle: true });
+        await sys.tool('record', [h, 'x'], { handle: true });
+        const clean = await sys.label();
+        try { await sys.tool('record', { messages: Array.from({ length: 40 }, () => ({ content: h })) }); return 'ran'; }
+        catch (e) { return [e.code, e.message, clean, await sys.label()]; }
+      }`,
+      });
+      // Whether it fits depends on the handle's size: the refusal carries its label, as the result would.
+      expect(result).toMatchObject({
+        ok: true,
+        value: ['E_BAD_ARG', 'sys.tool: arguments exceed the payload cap once handles are substituted', [], ['web']],
+      });
+      expect(calls).toHaveLength(1);
     });
 
     it('one handle under the cap still works in all three', async () => {
