@@ -97,7 +97,12 @@ interface NamespaceUse {
  */
 export class NamespaceMemory {
   readonly #kv: KvStore;
-  /** Use per namespace, counted from the store the first time a namespace is written in this process. */
+  /**
+   * Use per namespace, counted from the store the first time a namespace is used in this process, and forgotten
+   * when it holds no entry (every agent gets a namespace of its own: kept, they grew the kernel by each agent
+   * that ever probed a key). Counted again, an empty namespace's label is what its deleters left (`removed`, in
+   * the store), which holds the label of every entry they deleted, as a delete raises the deleter by it.
+   */
   readonly #use = new Map<string, NamespaceUse>();
   readonly #queues = new Map<string, Promise<unknown>>();
 
@@ -107,6 +112,11 @@ export class NamespaceMemory {
   constructor(kv: KvStore, shares?: StoreShares) {
     this.#kv = kv;
     this.#shares = shares;
+  }
+
+  /** Namespaces whose use is held in memory (a leak check: only namespaces with entries stay). */
+  get namespacesCounted(): number {
+    return this.#use.size;
   }
 
   // Runs `task` after every earlier write or delete of `namespace` has settled.
@@ -119,7 +129,10 @@ export class NamespaceMemory {
     );
     this.#queues.set(namespace, tail);
     void tail.then(() => {
-      if (this.#queues.get(namespace) === tail) this.#queues.delete(namespace);
+      if (this.#queues.get(namespace) !== tail) return;
+      this.#queues.delete(namespace);
+      const use = this.#use.get(namespace);
+      if (use !== undefined) this.#forgetIfEmpty(namespace, use);
     });
     return run;
   }
@@ -164,7 +177,15 @@ export class NamespaceMemory {
     meter: Meter = unmetered,
   ): Promise<{ readonly bytes: number; readonly label: Label; readonly removed: Label }> {
     const use = await this.#usage(namespace, meter);
+    this.#forgetIfEmpty(namespace, use);
     return { bytes: use.bytes, label: use.label, removed: use.removed };
+  }
+
+  // Only between writes: a write or delete in flight holds the use it counts on.
+  #forgetIfEmpty(namespace: string, use: NamespaceUse): void {
+    if (use.entries === 0 && !this.#queues.has(namespace) && this.#use.get(namespace) === use) {
+      this.#use.delete(namespace);
+    }
   }
 
   /** The entry, parsed inside `meter` (after the store's await, out of the dispatcher's sight). */

@@ -49,6 +49,22 @@ describe('NamespaceMemory', () => {
     expect(await memory.labels('a', 'k', 2)).toEqual(listed.slice(0, 2).map(([key, entry]) => [key, entry.label]));
   });
 
+  it('keeps the use of namespaces with entries only, and counts an emptied one again with its label', async () => {
+    const memory = new NamespaceMemory(new MemoryKvStore());
+    // Every agent probing a key of its own fresh namespace left an entry behind (red-team pass 52).
+    for (let i = 0; i < 100; i++) {
+      expect(await memory.get(`fresh-${i}`, 'k')).toBeUndefined();
+      expect(await memory.sized(`fresh-${i}`)).toEqual({ bytes: 0, label: [], removed: [] });
+    }
+    expect(memory.namespacesCounted).toBe(0);
+    await memory.put('a', 'k', { value: 1, label: makeLabel(['web']) });
+    expect(memory.namespacesCounted).toBe(1);
+    expect(await memory.remove('a', 'k', undefined, makeLabel(['web']))).toEqual(['web']);
+    await memory.sized('a');
+    expect(memory.namespacesCounted).toBe(0);
+    expect(await memory.sized('a')).toEqual({ bytes: 0, label: ['web'], removed: ['web'] });
+  });
+
   it("a delete raises the namespace's label by the deleter's, kept in the store across processes", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'isokernel-nsmem-'));
     dirs.push(dir);
