@@ -14,10 +14,28 @@
  * - A server that exits fails its in-flight calls; the next call restarts it.
  * - The agent ending cancels its request (the SDK sends notifications/cancelled); the server keeps running.
  */
-import type { Client, Tool as McpToolInfo } from '@modelcontextprotocol/client';
+import type {
+  Client,
+  JsonSchemaValidator,
+  jsonSchemaValidator,
+  Tool as McpToolInfo,
+} from '@modelcontextprotocol/client';
 import { KernelError } from '../runtime/core/errors.js';
 import type { ArgumentCheck, SchemaCompiler } from './mcp-schema.js';
 import type { KernelStdioTransport, StdioLaunch } from './mcp-transport.js';
+
+/**
+ * The SDK checks a tool's structured result against the output schema its server declared, with its own Ajv, on
+ * the kernel's event loop, after the call's await and so out of any meter: a server's `uniqueItems` (pairwise),
+ * `pattern` (backtracking) or `format: url` held the loop 17 s on an agent's 400 KB echoed back (red-team pass
+ * 53). A server's claim about its own output protects nothing here (the result reaches the agent as labelled data,
+ * which it can check itself), so nothing is compiled or checked.
+ */
+const UNCHECKED_OUTPUT: jsonSchemaValidator = {
+  getValidator<T>(): JsonSchemaValidator<T> {
+    return (input) => ({ valid: true, data: input as T, errorMessage: undefined });
+  },
+};
 
 /** A configured server, resolved: absolute command, scrubbed environment, limits. */
 export interface McpServerSpec extends StdioLaunch {
@@ -176,7 +194,10 @@ export class McpConnection {
       import('./mcp-schema.js'),
     ]);
     const transport = new KernelStdioTransport(this.spec);
-    const client = new Client({ name: 'isokernel', version: '0.1.0' }, { capabilities: {} });
+    const client = new Client(
+      { name: 'isokernel', version: '0.1.0' },
+      { capabilities: {}, jsonSchemaValidator: UNCHECKED_OUTPUT },
+    );
     const live: Live = { client, transport, schemas: createSchemaCompiler(), tools: new Map(), dead: false };
     // Starting a server (a runtime and its SDK loading) can take longer than a call may: at least 10 s.
     const startMs = Math.max(this.spec.timeoutMs, START_TIMEOUT_MS);

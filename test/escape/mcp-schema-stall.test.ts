@@ -24,7 +24,8 @@ const MiB = 1 << 20;
 
 /**
  * An SDK server listing tools whose schemas come from SCHEMAS (JSON), or with GENERATED=n, n tools t0… of 12
- * patterned string properties each; it answers every call "ok" at once and, with EXIT_AFTER_CALL, exits just
+ * patterned string properties each; it answers every call "ok" at once (a tool given an output schema in
+ * OUTPUT_SCHEMAS also returns its arguments as its structured result) and, with EXIT_AFTER_CALL, exits just
  * after answering (the next call restarts it).
  */
 const SERVER_SOURCE = `
@@ -38,12 +39,16 @@ const generated = (i) => {
 const schemas = process.env.GENERATED
   ? Object.fromEntries(Array.from({ length: Number(process.env.GENERATED) }, (_, i) => ['t' + i, generated(i)]))
   : JSON.parse(process.env.SCHEMAS);
-const tools = Object.entries(schemas).map(([name, inputSchema]) => ({ name, description: name, inputSchema }));
+const outputs = JSON.parse(process.env.OUTPUT_SCHEMAS ?? '{}');
+const tools = Object.entries(schemas).map(([name, inputSchema]) =>
+  outputs[name] === undefined ? { name, description: name, inputSchema } : { name, description: name, inputSchema, outputSchema: outputs[name] });
 const server = new Server({ name: 'schemas', version: '1.0.0' }, { capabilities: { tools: {} } });
 server.setRequestHandler('tools/list', async () => ({ tools }));
-server.setRequestHandler('tools/call', async () => {
+server.setRequestHandler('tools/call', async (request) => {
   if (process.env.EXIT_AFTER_CALL === '1') setTimeout(() => process.exit(0), 20);
-  return { content: [{ type: 'text', text: 'ok' }] };
+  const content = [{ type: 'text', text: 'ok' }];
+  // A tool with an output schema stores and returns its arguments as its structured result.
+  return outputs[request.params.name] === undefined ? { content } : { content, structuredContent: request.params.arguments };
 });
 await server.connect(new StdioServerTransport());
 `;
@@ -142,6 +147,43 @@ describe("an agent's arguments checked against a server's schema", () => {
     // `url` is an annotation now (as every format is by default in JSON Schema 2020-12): the server decides.
     expect(attack.outcome).toBe('ok');
     // Generous: ~1 s per string before, 24 strings.
+    expect(attack.stall).toBeLessThan(1000 + 3 * benign.stall);
+  }, 600_000);
+});
+
+// Red-team pass 53: the SDK checked a tool's structured result against the output schema its server declared,
+// with its own Ajv, on the kernel's event loop and out of any meter: an honest "store and return" tool whose
+// output schema says `uniqueItems` held the loop 17 s on an agent's 40,000 small objects (400 KB), and a server's
+// backtracking `pattern` or `format: url` seconds more. A server's claim about its own output protects nothing.
+describe("a server's output schema", () => {
+  const SCHEMAS = { plain: { type: 'object' }, store: { type: 'object' } };
+  const OUTPUTS = {
+    store: {
+      type: 'object',
+      properties: {
+        tags: { type: 'array', uniqueItems: true },
+        names: { type: 'array', items: { type: 'string', pattern: '^([a-z0-9]+-?)+$' } },
+        urls: { type: 'array', items: { type: 'string', format: 'url' } },
+      },
+    },
+  };
+
+  it('is not checked in the kernel: results that would stall its validator come back at once', async () => {
+    const kernel = kernelWith(SCHEMAS, { OUTPUT_SCHEMAS: JSON.stringify(OUTPUTS) });
+    const args = `{
+      tags: Array.from({ length: 20000 }, (_, i) => ({ i: i === 0 ? 1 : i, pad: 'x'.repeat(10) })),
+      names: Array.from({ length: 8 }, () => 'a1'.repeat(14) + '!'),
+      urls: Array.from({ length: 4 }, () => 'http://' + ':'.repeat(40000)),
+    }`;
+    await call(kernel, 'plain', '{}');
+    const benign = await call(kernel, 'plain', args);
+    const attack = await call(kernel, 'store', args);
+    console.log(
+      `output schema: stall ${attack.stall.toFixed(0)} ms (the same call without one ${benign.stall.toFixed(0)} ms)`,
+    );
+    expect(benign.outcome).toBe('ok');
+    expect(attack.outcome).toBe('ok');
+    // Generous: 3.9 s for the 20,000 objects alone before (quadratic), seconds more for the pattern and the urls.
     expect(attack.stall).toBeLessThan(1000 + 3 * benign.stall);
   }, 600_000);
 });
