@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import type { Attempt } from '../runtime/audit/attempt.js';
 import { KernelError, observedBy, toErrorInfo } from '../runtime/core/errors.js';
-import { jsonWithin } from '../runtime/core/payload-size.js';
+import { jsonLengthAtLeast } from '../runtime/core/payload-size.js';
+import type { Substituted } from '../runtime/labels/handles.js';
 import { joinLabels, labelLeq } from '../runtime/labels/label.js';
 import type { AgentSession } from '../runtime/process/session.js';
 import { createToolContext, type PreparedContext } from '../runtime/tool-use/tool-context.js';
@@ -9,6 +10,19 @@ import { authorizeToolUse, checkSinks, prepareToolUse, runToolUse } from '../run
 import { defineSyscall } from './syscall.js';
 
 const noop = (): void => {};
+
+// The substituted arguments' JSON is at most the payload cap plus one length of each handle they name. Bounded
+// walks: an amplified value is refused after measuring the allowance, never all of it. A value a getter makes
+// unmeasurable does not fit.
+function withinAllowance(session: AgentSession, substituted: Substituted): boolean {
+  try {
+    let allowance = session.services.maxPayloadBytes;
+    for (const entry of substituted.handles) allowance += session.handles.jsonLength(entry);
+    return jsonLengthAtLeast(substituted.value, allowance) <= allowance;
+  } catch {
+    return false;
+  }
+}
 
 /** `sys.tool(name, args, options)`: runs a registered tool for the calling agent, if its capabilities allow. */
 export const toolSyscall = defineSyscall({
@@ -29,13 +43,18 @@ export const toolSyscall = defineSyscall({
     const { vault } = session.services.toolEnv;
     const substituted = session.handles.substitute(args ?? undefined);
     // One handle named a thousand times stands for a thousand copies: what the tool, the audit digest and the
-    // vault check walk is the substituted value, so it must fit the payload cap as the agent's own text does.
-    // Unbounded, one model.chat with 450 copies of a 1 MB handle grew the kernel by 10 GB and stalled its event loop
-    // for 19 s (red-team pass 52). Whether it fits depends on the handles' sizes: a refusal carries their label.
-    if (substituted.value !== args && !jsonWithin(substituted.value, session.services.maxPayloadBytes).ok) {
+    // vault check walk is the substituted value. Unbounded, one model.chat with 450 copies of a 1 MB handle grew
+    // the kernel by 10 GB and stalled its event loop for 19 s (red-team pass 52). A tool may take a large handle
+    // (that is what handles are for), so the bound is the payload cap plus each handle named counted once: work in
+    // proportion to what the agent sent and holds. Whether it fits depends on the handles' sizes: a refusal
+    // carries their label.
+    if (substituted.value !== args && !withinAllowance(session, substituted)) {
       session.label = joinLabels(session.label, substituted.label);
       attempt.raise(substituted.label);
-      throw new KernelError('E_BAD_ARG', 'sys.tool: arguments exceed the payload cap once handles are substituted');
+      throw new KernelError(
+        'E_BAD_ARG',
+        'sys.tool: arguments exceed the payload cap plus their handles, each counted once, once substituted',
+      );
     }
     const callLabel = joinLabels(session.label, substituted.label);
     // A failure past this point (a schema error, a refusal naming the resource, the tool's own error, or

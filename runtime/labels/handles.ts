@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { KernelError } from '../core/errors.js';
+import { jsonLengthAtLeast } from '../core/payload-size.js';
 import { EMPTY_LABEL, joinLabels, type Label } from './label.js';
 
 /**
@@ -23,6 +24,7 @@ export interface HandleRef {
 
 export class HandleTable {
   readonly #entries = new Map<string, HandleEntry>();
+  readonly #lengths = new WeakMap<HandleEntry, number>();
   readonly #hold: ((value: unknown, label: Label) => void) | undefined;
 
   /**
@@ -60,9 +62,10 @@ export class HandleTable {
    * result holds at most `args`' size again besides the handles' values. Throws KernelError E_BAD_ARG for an
    * unknown reference.
    */
-  substitute(args: unknown): { value: unknown; label: Label } {
-    if (this.#entries.size === 0 && !mentionsHandle(args)) return { value: args, label: EMPTY_LABEL };
+  substitute(args: unknown): Substituted {
+    if (this.#entries.size === 0 && !mentionsHandle(args)) return { value: args, label: EMPTY_LABEL, handles: [] };
     let label = EMPTY_LABEL;
+    const named = new Set<HandleEntry>();
     const walk = (value: unknown): unknown => {
       if (value === null || typeof value !== 'object') return value;
       if (Array.isArray(value)) {
@@ -78,6 +81,7 @@ export class HandleTable {
       if (handleId(value) !== undefined) {
         const entry = this.resolve(value);
         label = joinLabels(label, entry.label);
+        named.add(entry);
         return entry.value;
       }
       let copy: Record<string, unknown> | undefined;
@@ -92,9 +96,33 @@ export class HandleTable {
       return copy ?? value;
     };
     const value = walk(args);
-    return { value, label };
+    return { value, label, handles: [...named] };
+  }
+
+  /**
+   * A lower bound on the length of the JSON text of `entry`'s value (see `jsonLengthAtLeast`), at most
+   * MAX_HANDLE_LENGTH, measured once per entry: what one mention of the handle may add to a call's arguments.
+   * Throws what a getter of the value throws.
+   */
+  jsonLength(entry: HandleEntry): number {
+    let length = this.#lengths.get(entry);
+    if (length === undefined) {
+      length = Math.min(jsonLengthAtLeast(entry.value, MAX_HANDLE_LENGTH), MAX_HANDLE_LENGTH);
+      this.#lengths.set(entry, length);
+    }
+    return length;
   }
 }
+
+/** What `substitute` returns: the value, the join of the handles' labels, and each handle named (once). */
+export interface Substituted {
+  readonly value: unknown;
+  readonly label: Label;
+  readonly handles: readonly HandleEntry[];
+}
+
+/** The most `jsonLength` measures (the largest payload cap a kernel takes). */
+export const MAX_HANDLE_LENGTH = 256 * 1024 * 1024;
 
 function handleId(ref: unknown): string | undefined {
   if (ref === null || typeof ref !== 'object' || Array.isArray(ref)) return undefined;

@@ -108,9 +108,34 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
       // Whether it fits depends on the handle's size: the refusal carries its label, as the result would.
       expect(result).toMatchObject({
         ok: true,
-        value: ['E_BAD_ARG', 'sys.tool: arguments exceed the payload cap once handles are substituted', [], ['web']],
+        value: [
+          'E_BAD_ARG',
+          'sys.tool: arguments exceed the payload cap plus their handles, each counted once, once substituted',
+          [],
+          ['web'],
+        ],
       });
       expect(calls).toHaveLength(1);
+    });
+
+    it('benign twin: a tool takes a handle larger than the payload cap, and the same handle twice', async () => {
+      const { tool, calls, capability } = recordingTool('done');
+      kernel = testKernel({
+        isolation,
+        maxPayloadBytes: MAX,
+        tools: [tool],
+        policy: { capabilities: [capability, { action: 'echo', resource: 'echo' }] },
+      });
+      // What handles are for: a large result passed on without the agent reading it.
+      const result = await kernel.run({
+        code: `export default async () => {
+        const h = await sys.tool('echo', 'x'.repeat(50 * 1024), { handle: true });
+        const big = await sys.tool('echo', { a: h, b: h }, { handle: true });
+        return [await sys.tool('record', { doc: big }), await sys.tool('record', [h, h])];
+      }`,
+      });
+      expect(result).toMatchObject({ ok: true, value: ['done', 'done'] });
+      expect(calls).toHaveLength(2);
     });
 
     it('one handle under the cap still works in all three', async () => {

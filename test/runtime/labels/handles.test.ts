@@ -27,14 +27,31 @@ describe('HandleTable', () => {
     const table = new HandleTable();
     const web = table.create('page', makeLabel(['web']));
     const mail = table.create('letter', makeLabel(['email']));
-    expect(table.substitute({ a: 1, b: [2, { c: 3 }] })).toEqual({ value: { a: 1, b: [2, { c: 3 }] }, label: [] });
-    expect(table.substitute({ to: 'x', body: [web, { nested: mail }] })).toEqual({
-      value: { to: 'x', body: ['page', { nested: 'letter' }] },
+    expect(table.substitute({ a: 1, b: [2, { c: 3 }] })).toEqual({
+      value: { a: 1, b: [2, { c: 3 }] },
+      label: [],
+      handles: [],
+    });
+    expect(table.substitute({ to: 'x', body: [web, { nested: mail }, web] })).toEqual({
+      value: { to: 'x', body: ['page', { nested: 'letter' }, 'page'] },
       label: ['email', 'web'],
+      // Each handle named, once, for the measure of what the arguments may stand for.
+      handles: [
+        { value: 'page', label: ['web'] },
+        { value: 'letter', label: ['email'] },
+      ],
     });
     // An object with more keys than $handle is data, not a handle.
     expect(table.substitute({ [HANDLE_KEY]: web[HANDLE_KEY], extra: 1 }).label).toEqual([]);
     expect(() => new HandleTable().substitute({ x: { [HANDLE_KEY]: 'h_forged' } })).toThrow(/not a handle/);
+  });
+
+  it("measures a handle's JSON length", () => {
+    const table = new HandleTable();
+    const ref = table.create({ text: 'x'.repeat(100) }, makeLabel([]));
+    const [entry] = table.substitute([ref]).handles;
+    expect(entry).toBeDefined();
+    expect(table.jsonLength(entry!)).toBe(JSON.stringify({ text: 'x'.repeat(100) }).length);
   });
 
   // Red-team pass 42: the copy was the whole arguments, uncharged, whatever the handles' share of them.
