@@ -250,7 +250,15 @@ function secretForms(ref: string, secret: string): SecretForm[] {
 
 /** Decodes every run of %XX escapes as UTF-8 and leaves anything else as it is. Never throws. */
 function percentDecode(text: string): string {
-  return text.replace(/(?:%[0-9A-Fa-f]{2})+/g, (run) => Buffer.from(run.replaceAll('%', ''), 'hex').toString('utf8'));
+  return text.replace(/(?:%[0-9A-Fa-f]{2})+/g, (run) => {
+    // A lone ASCII escape (`%2B` between literals, the common and the adversarial case) needs no Buffer: half
+    // the time of a text made of them (red-team pass 52: 0.15 s per MB of `%2B+` checked for a vault entry).
+    if (run.length === 3) {
+      const byte = Number.parseInt(run.slice(1), 16);
+      if (byte < 0x80) return String.fromCharCode(byte);
+    }
+    return Buffer.from(run.replaceAll('%', ''), 'hex').toString('utf8');
+  });
 }
 
 function redactString(text: string, forms: readonly SecretForm[], hits: { found: boolean }): string {

@@ -1,4 +1,5 @@
 import { inspect } from 'node:util';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { EMPTY_INJECTION, Vault, type VaultEntryOptions } from '../../../runtime/tool-use/vault.js';
 
@@ -383,6 +384,28 @@ describe('Vault.carries', () => {
     ['with lower-case escapes', `https://x.example/a?k=${encodeURIComponent(secret).toLowerCase()}`],
   ])('finds a secret %s', (_what, url) => {
     expect(vault.carries(url)).toBe(true);
+  });
+
+  it('property: finds any secret percent-encoded between any text, each character escaped or not', () => {
+    const noEscape = fc.string().filter((text) => !text.includes('%'));
+    fc.assert(
+      fc.property(
+        noEscape,
+        fc.string({ minLength: 8 }).filter((text) => !text.includes('%')),
+        noEscape,
+        fc.array(fc.boolean()),
+        (pre, key, post, raw) => {
+          const own = vaultWith('p', key, { bind: HEADER.bind, inject: { query: 'key' } });
+          // Each character of the secret percent-encoded (as UTF-8) or left as it is, in any mix. (A secret with a
+          // literal '%' left unescaped, or next to one, is not what any encoder writes: a decoder reads an escape.)
+          const encoded = [...key]
+            .map((char, i) => (raw[i % (raw.length || 1)] ? char : encodeURIComponent(char)))
+            .join('');
+          return own.carries(`${pre}${encoded}${post}`);
+        },
+      ),
+      { numRuns: 500 },
+    );
   });
 
   it('finds nothing in a clean URL, with malformed escapes, or in an empty vault', () => {
