@@ -105,6 +105,7 @@ export class NamespaceMemory {
    */
   readonly #use = new Map<string, NamespaceUse>();
   readonly #queues = new Map<string, Promise<unknown>>();
+  readonly #counting = new Map<string, Promise<NamespaceUse>>();
 
   readonly #shares: StoreShares | undefined;
 
@@ -137,29 +138,46 @@ export class NamespaceMemory {
     return run;
   }
 
-  async #usage(namespace: string, meter: Meter): Promise<NamespaceUse> {
-    let use = this.#use.get(namespace);
-    if (use === undefined) {
-      const base = storeKey(namespace, '');
-      const removed = await meter(() => this.#kv.getText(removedKey(namespace)));
-      const removedLabel =
-        removed === undefined ? EMPTY_LABEL : (toEntry({ l: JSON.parse(removed) })?.label ?? EMPTY_LABEL);
-      const counted: NamespaceUse = { entries: 0, bytes: 0, label: removedLabel, removed: removedLabel };
-      // Lengths of the stored text and its label (read from the head), never the parsed entries: a namespace of
-      // nested arrays left by an earlier run took about 450 MB of heap and a second of the event loop to parse
-      // whole for one small write.
-      const listed = await meter(() =>
-        this.#kv.scan(base, MAX_NAMESPACE_ENTRIES + 1, (text) => ({ length: text.length, label: labelOfText(text) })),
-      );
-      for (const [key, { length, label }] of listed) {
-        counted.entries += 1;
-        counted.bytes += key.length + length;
-        if (label !== undefined) counted.label = joinLabels(counted.label, label);
-      }
-      use = counted;
-      this.#use.set(namespace, use);
+  // One count per namespace at a time, shared by every caller: two counts racing each installed its own, and a
+  // delete's raised label, written to the count it got, was replaced by a count that read the store before the
+  // delete (red-team pass 53: missing keys then read clean after a restart).
+  #usage(namespace: string, meter: Meter): Promise<NamespaceUse> {
+    const use = this.#use.get(namespace);
+    if (use !== undefined) return Promise.resolve(use);
+    let counting = this.#counting.get(namespace);
+    if (counting === undefined) {
+      const done = this.#count(namespace, meter).then((counted) => {
+        this.#use.set(namespace, counted);
+        return counted;
+      });
+      counting = done.finally(() => {
+        if (this.#counting.get(namespace) === counting) this.#counting.delete(namespace);
+      });
+      this.#counting.set(namespace, counting);
     }
-    return use;
+    return counting;
+  }
+
+  async #count(namespace: string, meter: Meter): Promise<NamespaceUse> {
+    const removed = await meter(() => this.#kv.getText(removedKey(namespace)));
+    const removedLabel =
+      removed === undefined ? EMPTY_LABEL : (toEntry({ l: JSON.parse(removed) })?.label ?? EMPTY_LABEL);
+    const counted: NamespaceUse = { entries: 0, bytes: 0, label: removedLabel, removed: removedLabel };
+    // Lengths of the stored text and its label (read from the head), never the parsed entries: a namespace of
+    // nested arrays left by an earlier run took about 450 MB of heap and a second of the event loop to parse
+    // whole for one small write.
+    const listed = await meter(() =>
+      this.#kv.scan(storeKey(namespace, ''), MAX_NAMESPACE_ENTRIES + 1, (text) => ({
+        length: text.length,
+        label: labelOfText(text),
+      })),
+    );
+    for (const [key, { length, label }] of listed) {
+      counted.entries += 1;
+      counted.bytes += key.length + length;
+      if (label !== undefined) counted.label = joinLabels(counted.label, label);
+    }
+    return counted;
   }
 
   /** The size of `namespace`'s memory (keys and JSON text, in characters), as MAX_NAMESPACE_BYTES counts it. */
@@ -259,26 +277,42 @@ export class NamespaceMemory {
       const use = await this.#usage(namespace, meter);
       const stored = await meter(() => this.#kv.getText(id));
       if (stored === undefined) return undefined;
-      const removed = joinLabels(use.removed, deleter);
-      if (removed !== use.removed) {
-        const tenant = tenantOf(namespace);
-        this.#shares?.raise(tenant, removed);
-        try {
-          await meter(() => this.#kv.put(removedKey(namespace), [...removed], tenant));
-        } catch (error) {
-          if (error instanceof KernelError && error.code === 'E_QUOTA') {
-            throw new ObservedRefusal('E_QUOTA', error.message, joinLabels(use.label, observedBy(error)));
-          }
-          throw error;
-        }
-        use.removed = removed;
-        use.label = joinLabels(use.label, removed);
-      }
+      await this.#raiseRemoved(namespace, use, deleter, meter);
       await meter(() => this.#kv.delete(id));
       use.entries = Math.max(0, use.entries - 1);
       use.bytes = Math.max(0, use.bytes - (id.length + stored.length));
       return meter(() => labelOfText(stored)) ?? EMPTY_LABEL;
     });
+  }
+
+  /**
+   * Raises the label of which keys `namespace` holds by `label`, as a delete by an agent of that label does (kept in
+   * the store): for memory copied in from a snapshot, whose set of keys is the snapshotted agent's data (red-team
+   * pass 53: a clean run listed a restored copy of memory a labelled child had deleted from, and mailed the page).
+   * Rejects like `put` when the store refuses the label's record.
+   */
+  raise(namespace: string, label: Label, meter: Meter = unmetered): Promise<void> {
+    return this.#serialized(namespace, async () => {
+      await this.#raiseRemoved(namespace, await this.#usage(namespace, meter), label, meter);
+    });
+  }
+
+  // Joins `label` into the namespace's `removed` label, stored before it counts (a crash leaves it raised).
+  async #raiseRemoved(namespace: string, use: NamespaceUse, label: Label, meter: Meter): Promise<void> {
+    const removed = joinLabels(use.removed, label);
+    if (removed === use.removed) return;
+    const tenant = tenantOf(namespace);
+    this.#shares?.raise(tenant, removed);
+    try {
+      await meter(() => this.#kv.put(removedKey(namespace), [...removed], tenant));
+    } catch (error) {
+      if (error instanceof KernelError && error.code === 'E_QUOTA') {
+        throw new ObservedRefusal('E_QUOTA', error.message, joinLabels(use.label, observedBy(error)));
+      }
+      throw error;
+    }
+    use.removed = removed;
+    use.label = joinLabels(use.label, removed);
   }
 
   /**

@@ -107,11 +107,10 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
       expect(deleter).toMatchObject({ ok: true, value: ['web'] });
       await kernel.close();
       kernel = open(isolation);
-      const reader = await kernel.run({
-        code: `export default async () => { const present = new Set(await sys.mem.list('b')); const out = (${DECODE})(present);
+      const READER = `export default async () => { const present = new Set(await sys.mem.list('b')); const out = (${DECODE})(present);
           const label = await sys.label(); let mailed = true; try { await sys.tool('mail', { body: out }); } catch (e) { mailed = e.code; }
-          return { label, mailed }; }`,
-      });
+          return { label, mailed }; }`;
+      const reader = await kernel.run({ code: READER });
       expect(reader).toMatchObject({ ok: true, value: { label: ['web'], mailed: 'E_TAINT' } });
       // A snapshot's memory is the keys that remain: its id and body carry the deleter's label too.
       const snapshotter = await kernel.run({
@@ -120,8 +119,11 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
       expect(snapshotter).toMatchObject({ ok: true, value: { label: ['web'] } });
       const id = snapshotter.ok ? (snapshotter.value as { id: string }).id : '';
       // The restored agent (the same program, run again on a copy of that memory) starts from the body's label.
-      const restored = await kernel.restore(id);
+      const restored = await kernel.restore(id, { namespace: 'resumed' });
       expect(await restored.result).toMatchObject({ ok: true, value: { label: ['web'] } });
+      // The copy it was restored into: a clean run listing it takes the same label (red-team pass 53).
+      const resumed = await kernel.run({ code: READER, namespace: 'resumed' });
+      expect(resumed).toMatchObject({ ok: true, value: { label: ['web'], mailed: 'E_TAINT' } });
       expect(sent).toEqual([]);
     } finally {
       await kernel?.close();

@@ -65,6 +65,32 @@ describe('NamespaceMemory', () => {
     expect(await memory.sized('a')).toEqual({ bytes: 0, label: ['web'], removed: ['web'] });
   });
 
+  // Red-team pass 53: two counts racing each installed its own, and a count that read the store before a
+  // labelled delete replaced the delete's: missing keys read clean (9 of 12 timings with LevelDB).
+  it.each(['memory', 'level'] as const)(
+    "a count racing a labelled delete never loses the deleter's label (%s store)",
+    async (kind) => {
+      const dir = mkdtempSync(join(tmpdir(), 'isokernel-nsrace-'));
+      dirs.push(dir);
+      const kv = kind === 'memory' ? new MemoryKvStore() : new LevelKvStore(dir);
+      try {
+        for (let delay = 0; delay < 12; delay++) {
+          const namespace = `ns${delay}`;
+          // Keys an earlier process wrote: the memory below has counted nothing yet.
+          const writer = new NamespaceMemory(kv);
+          for (let i = 0; i < 8; i++) await writer.put(namespace, `k${i}`, { value: 0, label: makeLabel([]) });
+          const memory = new NamespaceMemory(kv);
+          const removed = memory.remove(namespace, 'k3', undefined, makeLabel(['web']));
+          for (let i = 0; i < delay; i++) await Promise.resolve();
+          await Promise.all([removed, memory.sized(namespace)]);
+          expect((await memory.sized(namespace)).label, `after ${delay} turns`).toEqual(['web']);
+        }
+      } finally {
+        await kv.close();
+      }
+    },
+  );
+
   it("a delete raises the namespace's label by the deleter's, kept in the store across processes", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'isokernel-nsmem-'));
     dirs.push(dir);
