@@ -12,6 +12,7 @@ import { z } from 'zod';
 import { createFsTools, defineTool, type Kernel } from '../../index.js';
 import { tempRootSuite } from '../helpers/fs-sandbox.js';
 import { ISOLATION_MODES, testKernel } from '../helpers/kernel.js';
+import { recordingSink, webSource } from '../helpers/web-and-mail.js';
 
 /** Holds a clean file as a handle, which leaves less of its memory_mb than the second file's bytes need. */
 const READS_TWO = `export default async () => {
@@ -139,4 +140,74 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
       expect(parent).toMatchObject({ ok: true, value: { refused: 'E_TAINT', bit: 'E_QUOTA', label: ['web'] } });
     });
   });
+});
+
+// Red-team pass 53, open: the kill is labelled, the agent's clean effects before it are not, and how many there
+// were says when a counter that a labelled descendant moved crossed its limit. A clean P runs a web-labelled W that
+// makes as many calls as a character's code against P's `tool_calls`, joins it as a handle (P stays clean), then
+// writes a clean progress count to its parent's namespace before each call of its own until the limit ends it: the
+// last count spells the character (log2 of the budget bits per child, 8 here). A fix needs budgets a labelled
+// descendant's use cannot move for its less-labelled ancestors (SECURITY.md, "Covert channels through labels").
+describe('quota kill channel: clean progress before a labelled kill', () => {
+  const PAGE = 'PIN';
+  const W = `export default async ({ k }) => {
+    await new Promise((r) => setTimeout(r, 1000));
+    const text = await sys.tool('fetch', {});
+    for (let i = 0; i < text.charCodeAt(k); i++) await sys.tool('echo', 0);
+    return 'done';
+  }`;
+  const P = `export default async ({ k }) => {
+    await new Promise((r) => setTimeout(r, 500));
+    const caps = (await sys.caps()).map((c) => ({ from: c.id }));
+    await sys.join(await sys.spawn({ code: ${JSON.stringify(W)}, input: { k }, caps }), { handle: true });
+    for (let i = 0; ; i++) {
+      await sys.mem.put('n' + k, i, { mount: 't' });
+      await sys.tool('echo', 1);
+    }
+  }`;
+  const T = `export default async () => {
+    const caps = (await sys.caps()).map((c) => ({ from: c.id }));
+    for (let k = 0; k < ${PAGE.length}; k++) {
+      await sys.spawn({ code: ${JSON.stringify(P)}, input: { k }, caps, budget: { tool_calls: 300 }, mounts: [{ name: 't', mode: 'rw' }] });
+    }
+    let last = '';
+    for (let round = 0; round < 200; round++) {
+      await new Promise((r) => setTimeout(r, 200));
+      const now = [];
+      for (let k = 0; k < ${PAGE.length}; k++) now.push(await sys.mem.get('n' + k));
+      const seen = JSON.stringify(now);
+      if (seen === last && now.every((v) => v !== undefined)) break;
+      last = seen;
+    }
+    let out = '';
+    for (let k = 0; k < ${PAGE.length}; k++) out += String.fromCharCode(299 - (await sys.mem.get('n' + k)));
+    let mailed = true;
+    try { await sys.tool('mail', { body: out }); } catch (e) { mailed = e.code; }
+    return { out, mailed, label: await sys.label() };
+  }`;
+
+  it.fails('HOLE: a clean agent reads the labelled page from its children’s progress before their kills', async () => {
+    const sent: unknown[] = [];
+    const kernel = testKernel({
+      limits: { tool_calls: 100_000, wall_ms: 120_000, cpu_ms: 60_000 },
+      tools: [webSource(PAGE), recordingSink('mail', ['web'], sent)],
+      policy: {
+        capabilities: [
+          { action: 'fetch', resource: 'fetch' },
+          { action: 'mail', resource: 'mail' },
+          { action: 'echo', resource: 'echo' },
+          { action: 'agent.spawn', resource: 'inline' },
+        ],
+      },
+    });
+    try {
+      const result = await kernel.run({ code: T });
+      // Throws (the pin passes) only on the hole's own symptom: the page went out, read from clean counts. Closed,
+      // or an attack that stopped working, fails the pin: look at which.
+      const leaked = result.ok && (result.value as { out: string }).out === PAGE && sent.length === 1;
+      expect(leaked).toBe(false);
+    } finally {
+      await kernel.close();
+    }
+  }, 120_000);
 });
