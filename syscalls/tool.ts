@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Attempt } from '../runtime/audit/attempt.js';
 import { KernelError, observedBy, toErrorInfo } from '../runtime/core/errors.js';
-import { jsonLengthAtLeast } from '../runtime/core/payload-size.js';
+import { jsonBytesUpTo } from '../runtime/core/payload-size.js';
 import type { Substituted } from '../runtime/labels/handles.js';
 import { joinLabels, labelLeq } from '../runtime/labels/label.js';
 import type { AgentSession } from '../runtime/process/session.js';
@@ -11,14 +11,14 @@ import { defineSyscall } from './syscall.js';
 
 const noop = (): void => {};
 
-// The substituted arguments' JSON is at most the payload cap plus one length of each handle they name. Bounded
-// walks: an amplified value is refused after measuring the allowance, never all of it. A value a getter makes
-// unmeasurable does not fit.
+// The substituted arguments' JSON is at most the payload cap plus one length of each handle they name, both
+// measured exactly in UTF-8 bytes. Bounded walks: an amplified value is refused after measuring the allowance, never
+// all of it. A value a getter makes unmeasurable does not fit.
 function withinAllowance(session: AgentSession, substituted: Substituted): boolean {
   try {
     let allowance = session.services.maxPayloadBytes;
     for (const entry of substituted.handles) allowance += session.handles.jsonLength(entry);
-    return jsonLengthAtLeast(substituted.value, allowance) <= allowance;
+    return jsonBytesUpTo(substituted.value, allowance) <= allowance;
   } catch {
     return false;
   }

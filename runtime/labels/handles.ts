@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { KernelError } from '../core/errors.js';
-import { jsonLengthAtLeast } from '../core/payload-size.js';
+import { jsonBytesUpTo } from '../core/payload-size.js';
 import { EMPTY_LABEL, joinLabels, type Label } from './label.js';
 
 /**
@@ -100,14 +100,14 @@ export class HandleTable {
   }
 
   /**
-   * A lower bound on the length of the JSON text of `entry`'s value (see `jsonLengthAtLeast`), at most
-   * MAX_HANDLE_LENGTH, measured once per entry: what one mention of the handle may add to a call's arguments.
-   * Throws what a getter of the value throws.
+   * The UTF-8 length of the JSON text of `entry`'s value (see `jsonBytesUpTo`), at most MAX_HANDLE_LENGTH,
+   * measured once per entry: what one mention of the handle may add to a call's arguments. Throws what a getter
+   * of the value throws.
    */
   jsonLength(entry: HandleEntry): number {
     let length = this.#lengths.get(entry);
     if (length === undefined) {
-      length = Math.min(jsonLengthAtLeast(entry.value, MAX_HANDLE_LENGTH), MAX_HANDLE_LENGTH);
+      length = Math.min(jsonBytesUpTo(entry.value, MAX_HANDLE_LENGTH), MAX_HANDLE_LENGTH);
       this.#lengths.set(entry, length);
     }
     return length;

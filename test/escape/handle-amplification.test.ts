@@ -118,6 +118,26 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
       expect(calls).toHaveLength(1);
     });
 
+    // Red-team pass 54: measured as a lower bound (a number counted 1 where its text is 24 characters), a handle of
+    // 100 long numbers named 320 times in a 12.5 KB request reached the tool as 800 KB, 12 times the cap.
+    it('a handle of long numbers named many times is measured as the text it is', async () => {
+      const { tool, calls, capability } = recordingTool();
+      kernel = testKernel({
+        isolation,
+        maxPayloadBytes: MAX,
+        tools: [tool],
+        policy: { capabilities: [capability, { action: 'echo', resource: 'echo' }] },
+      });
+      const result = await kernel.run({
+        code: `export default async () => {
+        const h = await sys.tool('echo', Array.from({ length: 100 }, (_, i) => -(i + Math.PI) * 1e-300), { handle: true });
+        try { await sys.tool('record', Array.from({ length: 320 }, () => h)); return 'ran'; } catch (e) { return e.code; }
+      }`,
+      });
+      expect(result).toMatchObject({ ok: true, value: 'E_BAD_ARG' });
+      expect(calls).toEqual([]);
+    });
+
     it('benign twin: a tool takes a handle larger than the payload cap, and the same handle twice', async () => {
       const { tool, calls, capability } = recordingTool('done');
       kernel = testKernel({

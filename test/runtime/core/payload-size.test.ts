@@ -1,7 +1,13 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Kernel } from '../../../index.js';
-import { fitsBytes, jsonLengthAtLeast, jsonWithin, utf8Length } from '../../../runtime/core/payload-size.js';
+import {
+  fitsBytes,
+  jsonBytesUpTo,
+  jsonLengthAtLeast,
+  jsonWithin,
+  utf8Length,
+} from '../../../runtime/core/payload-size.js';
 import { testKernel } from '../../helpers/kernel.js';
 
 // 3 UTF-8 bytes, 1 UTF-16 unit: a text of these is three times longer on the wire than its .length.
@@ -85,6 +91,35 @@ describe('agent-facing caps count bytes', () => {
 
   it('the same values within the cap are accepted (the measure, not the path, refuses them)', async () => {
     expect(await codeOf(`await sys.mem.put('k', [h]); await sys.snapshot({ a: h })`)).toBe('accepted');
+  });
+});
+
+describe('jsonBytesUpTo', () => {
+  it('property: the UTF-8 length of the JSON text of JSON data, or more than the bound once past it', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), fc.nat(2000), (value, bound) => {
+        const exact = Buffer.byteLength(JSON.stringify(value), 'utf8');
+        expect(jsonBytesUpTo(value, Number.POSITIVE_INFINITY)).toBe(exact);
+        const measured = jsonBytesUpTo(value, bound);
+        if (exact <= bound) expect(measured).toBe(exact);
+        else expect(measured).toBeGreaterThan(bound);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('counts what a lower bound would not: numbers, literals, escapes, lone surrogates, multibyte text', () => {
+    for (const value of [
+      [-Math.PI * 1e-300, 1e21, true, false, null],
+      '\u0001"\\\n',
+      '\ud800x',
+      'é€😀',
+      [undefined, () => 1],
+      { a: undefined, b: 1 },
+    ]) {
+      expect(jsonBytesUpTo(value, Number.POSITIVE_INFINITY)).toBe(Buffer.byteLength(JSON.stringify(value), 'utf8'));
+    }
+    expect(jsonBytesUpTo([Number.NaN, Number.POSITIVE_INFINITY], Number.POSITIVE_INFINITY)).toBe('[null,null]'.length);
   });
 });
 
