@@ -430,7 +430,7 @@ export class ProcessTable implements ProcessControl {
       .sort((a, b) => compareText(JSON.stringify(a), JSON.stringify(b)));
     // Memory is parsed whole to be covered, and parsing multiplies small JSON text into many objects (nested
     // arrays: 25 times its size in heap): a snapshot covers a bounded part of the namespace's 16 MiB.
-    const { bytes: size, label: sizedBy, removed } = await this.#deps.memory.sized(session.namespace, metered);
+    const { bytes: size, label: sizedBy } = await this.#deps.memory.sized(session.namespace, metered);
     alive();
     if (size > MAX_SNAPSHOT_MEMORY_BYTES) {
       // The size counts entries of any label: the refusal carries them (red-team pass 51: a clean child padded its
@@ -455,6 +455,9 @@ export class ProcessTable implements ProcessControl {
     try {
       const entries = await this.#deps.memory.list(session.namespace, '', 100_000, metered, keep);
       alive();
+      // Read after the listing (it only rises): a delete between the two reads is then in it.
+      const { removed, label: shapedBy } = await this.#deps.memory.sized(session.namespace, metered);
+      alive();
       const memory = entries.map(([key, entry]) => [key, entry.value, [...entry.label]] as const);
       // The restored agent starts from the counted quota use the body records, moved by descendants that may be
       // labelled (a budget refused E_QUOTA tells how many children a labelled child made): the body's label joins
@@ -468,7 +471,7 @@ export class ProcessTable implements ProcessControl {
       // labelled PIN is an oracle for the PIN), the remaining uses of the capabilities it lists included.
       let covered = joinLabels(carried, authority.observedLabel(held.map((summary) => summary.id)));
       for (const [, entry] of entries) covered = joinLabels(covered, entry.label);
-      covered = joinLabels(covered, sizedBy);
+      covered = joinLabels(joinLabels(covered, sizedBy), shapedBy);
       const used = session.quota?.used ?? emptyUse();
       const body: SnapshotBody = {
         program: { name: session.placement.program, id: codeId },
