@@ -21,7 +21,20 @@ export interface StdioLaunch {
   readonly maxMessageBytes: number;
   /** Bytes the server may send between two `resetWindow` calls before it counts as flooding. */
   readonly maxWindowBytes: number;
+  /**
+   * Bytes written to the server and not yet read by it past which a new message finds it hung (it is killed):
+   * default MAX_UNREAD_BYTES.
+   */
+  readonly maxUnreadBytes?: number;
 }
+
+/**
+ * A server that stops reading its stdin leaves every later request in the kernel's heap: past this much unread, it
+ * is hung. Before, agents whose calls ended before the call timeout (children killed, a short wall_ms) piled 1 MB
+ * requests on a stalled server at about 50 MB/s, charged to nobody (red-team pass 54). Sixteen calls in flight
+ * with 1 MiB arguments each fit twice.
+ */
+export const MAX_UNREAD_BYTES = 32 * 1024 * 1024;
 
 /** Thrown (through `onerror`) when the server sends more than it may. */
 export class McpFloodError extends Error {}
@@ -35,6 +48,7 @@ export class KernelStdioTransport implements Transport {
   #child: ChildProcess | undefined;
   #closed = false;
   #window = 0;
+  readonly #waiting = new Set<{ resolve: () => void; reject: (error: Error) => void }>();
   #flooded = false;
 
   constructor(launch: StdioLaunch) {
@@ -62,6 +76,10 @@ export class KernelStdioTransport implements Transport {
       child.once('spawn', () => resolve());
       child.once('exit', () => this.#finish());
       child.stdin?.on('error', (error) => this.#fail(error));
+      child.stdin?.on('drain', () => {
+        for (const waiting of this.#waiting) waiting.resolve();
+        this.#waiting.clear();
+      });
       child.stdout?.on('error', (error) => this.#fail(error));
       child.stderr?.on('error', () => undefined);
       // Read and dropped: a server's diagnostics are not the kernel's output, and an unread pipe would block it.
@@ -90,9 +108,19 @@ export class KernelStdioTransport implements Transport {
     if (this.#closed || stdin === undefined || stdin === null || stdin.destroyed) {
       return Promise.reject(new Error('the server is not running'));
     }
-    return new Promise((resolve) => {
-      if (stdin.write(serializeMessage(message))) resolve();
-      else stdin.once('drain', () => resolve());
+    // What is still buffered is what the server has not read: one message may always go on top of a bound.
+    if (stdin.writableLength > (this.#launch.maxUnreadBytes ?? MAX_UNREAD_BYTES)) {
+      this.#fail(new Error('the server stopped reading its input'));
+      return Promise.reject(new Error('the server is not running'));
+    }
+    return new Promise((resolve, reject) => {
+      if (stdin.write(serializeMessage(message))) {
+        resolve();
+        return;
+      }
+      // A send waiting for the pipe settles when it drains or when the transport closes, whichever is first (one
+      // drain listener for all of them: a listener each passed Node's listener limit).
+      this.#waiting.add({ resolve, reject });
     });
   }
 
@@ -159,6 +187,8 @@ export class KernelStdioTransport implements Transport {
     this.#closed = true;
     this.#buffer.clear();
     this.#kill();
+    for (const waiting of this.#waiting) waiting.reject(new Error('the server is not running'));
+    this.#waiting.clear();
     this.onclose?.();
   }
 }
