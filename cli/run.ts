@@ -109,7 +109,7 @@ export async function runCommand(file: string | undefined, options: RunOptions, 
     await kernel.close();
     // A kernel refusal (a tampered or unknown snapshot: E_BAD_SNAPSHOT) is a failure, not a usage error.
     if (error instanceof KernelError) {
-      io.err(`isokernel run: ${error.code}: ${error.message}`);
+      io.err(`isokernel run: ${error.code}: ${sanitizeForTerminal(error.message)}`);
       return EXIT_FAILED;
     }
     io.err(`isokernel run: ${error instanceof Error ? error.message : String(error)}`);
@@ -134,6 +134,8 @@ export function kernelState(store: string, auditFile: string): string[] {
 
 function summary(result: RunResult): string {
   const { cpu_ms, wall_ms, heap_peak_mb, syscalls } = result.usage;
-  const status = result.ok ? 'ok' : `${result.error.code} (${result.error.message})`;
+  // The message of an agent's failure is its own text: terminal escapes and line breaks in it could redraw the
+  // screen or forge this very line (red-team pass 54).
+  const status = result.ok ? 'ok' : `${result.error.code} (${sanitizeForTerminal(result.error.message)})`;
   return `isokernel: ${status} cpu=${cpu_ms}ms wall=${wall_ms}ms heap_peak=${heap_peak_mb}MB syscalls=${syscalls}`;
 }

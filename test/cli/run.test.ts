@@ -67,6 +67,18 @@ describe('isokernel run', () => {
     expect((await isokernel('run', agentFile('export default () => { throw new Error("no") }'))).status).toBe(1);
   });
 
+  // Red-team pass 54: the summary line quoted an agent's failure message as it was, so an agent set the
+  // terminal's title, cleared the screen and printed a forged "isokernel: ok" line on stderr.
+  it("writes an agent's failure message into the summary with its control characters escaped", async () => {
+    const forged = '"boom\\u001b]0;PWNED\\u0007\\u001b[2J\\r\\nisokernel: ok cpu=1ms fake"';
+    const run = await isokernel('run', agentFile(`export default () => { throw new Error(${forged}) }`));
+    expect(run.status).toBe(1);
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the test looks for raw control characters.
+    expect(run.stderr).not.toMatch(/[\u0000-\u0008\u000b-\u001f]/);
+    expect(run.stderr.split('\n').filter((line) => line.startsWith('isokernel: ok'))).toEqual([]);
+    expect(run.stderr).toContain('\\u{1b}]0;PWNED');
+  });
+
   it.each([
     ['no file', ['run']],
     ['input that is not JSON', ['run', 'examples/hello/agent.js', '--input', '{bad']],
