@@ -64,7 +64,7 @@ export interface Sys {
   read(handle: Handle): Promise<any>;
   /** The agent's current context label (sorted tags); it only ever rises. */
   label(): Promise<string[]>;
-  /** A new handle without `tags`; needs a `label.declassify` capability for each tag. */
+  /** A new handle without `tags`; needs a `label.declassify` capability for each tag named. */
   declassify(handle: Handle, tags: string[]): Promise<Handle>;
   /** Starts a child agent; resolves to its id. */
   spawn(request: SpawnRequest): Promise<string>;

@@ -10,23 +10,26 @@ export const DECLASSIFY_ACTION = 'label.declassify';
 
 /**
  * `sys.declassify(handle, tags)`: a new handle for the same value without `tags`, only if the caller holds a
- * `label.declassify` capability for every tag actually removed (each use is debited and audited). Nothing else
- * lowers a label; the old handle keeps its label.
+ * `label.declassify` capability for every tag it names, whether the handle carries it or not (each use is debited
+ * and audited). Nothing else lowers a label; the old handle keeps its label. Deciding by the tags actually removed
+ * made the call an oracle on an unread handle's label: refused exactly when the handle carried a tag, with the
+ * caller's label unchanged; and which memory keys a labelled agent had overwritten spelled a page, a bit per key
+ * (red-team pass 55).
  */
 export const declassifySyscall = defineSyscall({
   name: 'declassify',
   guest: {
     params: ['handle', 'tags'],
     type: '(handle: Handle, tags: string[]): Promise<Handle>',
-    doc: 'A new handle without `tags`; needs a `label.declassify` capability for each tag.',
+    doc: 'A new handle without `tags`; needs a `label.declassify` capability for each tag named.',
   },
   args: z.tuple([z.unknown(), z.array(z.string().refine(isTag, 'not a tag')).min(1).max(64)]),
   run(session: AgentSession, [handle, tags], attempt: Attempt) {
     const entry = session.handles.resolve(handle);
-    const removed = makeLabel(tags.filter((tag) => entry.label.includes(tag)));
-    attempt.describe(DECLASSIFY_ACTION, removed.join(',') || null, { tags }, entry.label, false);
+    const named = makeLabel(tags);
+    attempt.describe(DECLASSIFY_ACTION, named.join(','), { tags }, entry.label, false);
     attempt.begin();
-    for (const tag of removed) {
+    for (const tag of named) {
       const decision = session.services.authority.authorize({
         holder: session.publicKey,
         label: session.label,
@@ -36,7 +39,7 @@ export const declassifySyscall = defineSyscall({
       if (decision.observed !== undefined) session.label = joinLabels(session.label, decision.observed);
       if (!decision.ok) throw new KernelError(decision.code, decision.message);
     }
-    const label = removeTags(entry.label, removed);
+    const label = removeTags(entry.label, named);
     if (!labelLeq(label, entry.label)) throw new KernelError('E_INTERNAL', 'internal kernel error');
     return session.handles.create(entry.value, label);
   },

@@ -60,8 +60,10 @@ export const toolSyscall = defineSyscall({
     // A failure past this point (a schema error, a refusal naming the resource, the tool's own error, or
     // just its code) depends on the values of the handles passed, which the agent has not read: it raises
     // the context by the call's label as a result would, and a message that could quote handle data is
-    // withheld. Only the sink check is decided by labels alone, so its refusal does neither. Vault secrets
-    // are scrubbed from every message and result, which then carries the vault's tag (runtime/tool-use/vault.ts).
+    // withheld. The sink check is decided by labels alone, so its message stays, but its refusal raises the
+    // context too: a handle's label is data (which memory keys a labelled agent overwrote spelled a page to a
+    // clean reader testing each key's handle against a sink, red-team pass 55). Vault secrets are scrubbed from
+    // every message and result, which then carries the vault's tag (runtime/tool-use/vault.ts).
     const unread = !labelLeq(substituted.label, session.label);
     const failed = (error: unknown): never => {
       session.label = joinLabels(joinLabels(session.label, callLabel), observedBy(error));
@@ -100,7 +102,13 @@ export const toolSyscall = defineSyscall({
         // A waiting call is handed its place a microtask before it starts: the agent may have ended in between.
         if (session.state === 'ended') throw new KernelError('E_KILLED', 'sys.tool: the agent has ended');
         attempt.begin();
-        checkSinks(session.services.labels, use, callLabel);
+        try {
+          checkSinks(session.services.labels, use, callLabel);
+        } catch (error) {
+          session.label = joinLabels(session.label, callLabel);
+          attempt.raise(substituted.label);
+          throw error;
+        }
         const decision = authorizeToolUse(session.services.authority, session.publicKey, use, callLabel);
         // The decision read use counters that other agents may have moved (a labelled child spending a delegated
         // capability): allowed or refused, the caller learns something of them.

@@ -423,15 +423,16 @@ export default async (input) => {
         await send({ meta: { nested: [{ deep: mail }] } }),
         await sys.label(),
       ];`);
-      // The refusals are decided by labels alone, so the context does not rise: the handles joined only those calls.
+      // A refusal tells the caller what its handles carry (a handle's label is data: red-team pass 55), so the
+      // context rises by the call's label: nothing went out, and nothing can now.
       expect(out).toEqual([
         taint('http.fetch', 'secret', 'url'),
         taint('http.fetch', 'secret', 'url'),
         taint('email.send', 'email'),
         taint('email.send', 'email'),
-        [],
+        ['email', 'secret'],
       ]);
-      expect(label).toEqual([]);
+      expect(label).toEqual(['email', 'secret']);
       expect(sent('http.fetch')).toEqual([]);
       expect(sent('email.send')).toEqual([]);
     });
@@ -542,14 +543,14 @@ export default async (input) => {
       const web = await sys.tool('http.fetch', { url: 'https://news.example/' }, { handle: true });
       const to = await sys.tool('text.extract_address', web, { handle: true });
       const refused = [await send({ to }), await send({ cc: [to] }), await sys.label()];
-      // A whole page as the recipient fails the schema: that outcome depends on the page, so the context
-      // rises and the detail is withheld.
+      // A whole page as the recipient fails the schema (checked before the sinks); the context is web already
+      // (the first refusal raised it), so the detail is shown.
       return [...refused, await send({ to: web }), await sys.label()];`);
       expect(out).toEqual([
         taint('email.send', 'web'),
         taint('email.send', 'web'),
-        [],
-        { code: 'E_BAD_ARG', message: expect.stringContaining('detail withheld') },
+        ['web'],
+        { code: 'E_BAD_ARG', message: expect.stringContaining('invalid arguments') },
         ['web'],
       ]);
       expect(label).toEqual(['web']);
@@ -702,11 +703,12 @@ export default async (input) => {
 
     it('attack: declassify without a label.declassify capability is E_CAP_DENIED', async () => {
       const { out } = await agent(USE_KEY);
+      // The refusal of the undeclassified handle by the sink raises the caller by its label.
       expect(out).toEqual({
         declassified: 'E_CAP_DENIED',
         call: null,
         old: taint('http.fetch', 'secret', 'url'),
-        label: [],
+        label: ['secret'],
       });
       expect(sent('http.fetch')).toEqual([]);
     });
@@ -727,7 +729,7 @@ export default async (input) => {
         declassified: 'ok',
         call: { ok: { status: 200, text: PAGE } },
         old: taint('http.fetch', 'secret', 'url'),
-        label: ['web'],
+        label: ['secret', 'web'],
       });
       // The one intended flow: the key as a header to the API.
       expect(sent('http.fetch')).toEqual([{ url: 'https://api.example/v1/me', headers: { authorization: SECRET } }]);
