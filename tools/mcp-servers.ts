@@ -117,7 +117,7 @@ export class McpConnection {
     if (!checked.valid) {
       throw new KernelError('E_BAD_ARG', `${where}: invalid arguments: ${checked.errorMessage.slice(0, 300)}`);
     }
-    live.transport.resetWindow();
+    live.transport.openWindow();
     let result: Awaited<ReturnType<Client['callTool']>>;
     try {
       result = await live.client.callTool(
@@ -126,6 +126,10 @@ export class McpConnection {
       );
     } catch (error) {
       if (signal.aborted) throw new KernelError('E_KILLED', `${where}: the agent has ended`);
+      // By name: the transport's module loads with the SDK, on a server's first start, not with this one.
+      if (isBusy(error)) {
+        throw new KernelError('E_TOOL_FAILED', `${where}: the server is not reading its input fast enough`);
+      }
       if (live.transport.flooded)
         throw new KernelError('E_TOOL_FAILED', `${where}: the server's output exceeds the cap (it was stopped)`);
       if (live.dead) throw new KernelError('E_TOOL_FAILED', `${where}: the server exited`);
@@ -138,6 +142,8 @@ export class McpConnection {
         );
       }
       throw new KernelError('E_TOOL_FAILED', `${where}: the call failed`);
+    } finally {
+      live.transport.closeWindow();
     }
     const content = toContent(result.content);
     if (result.isError === true) {
@@ -260,4 +266,9 @@ function toContent(blocks: unknown): McpContent[] {
     const { _meta: _ignored, annotations: _annotations, ...rest } = part;
     return rest;
   });
+}
+
+function isBusy(error: unknown): boolean {
+  const named = (value: unknown) => value instanceof Error && value.name === 'McpBusyError';
+  return named(error) || (error instanceof Error && named(error.cause));
 }

@@ -6,8 +6,8 @@
  *
  * Here: the environment is exactly what the caller built (scrubbed like proc's); the server leads its own
  * process group and `close` SIGKILLs the whole group; stderr is read and dropped; a message larger than
- * `maxMessageBytes`, or more than `maxWindowBytes` received since `resetWindow`, is a flood: the transport
- * reports an error and closes (the server is killed).
+ * `maxMessageBytes`, or more than `maxWindowBytes` per call open received since none was, is a flood: the
+ * transport reports an error and closes (the server is killed).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { type JSONRPCMessage, ReadBuffer, serializeMessage, type Transport } from '@modelcontextprotocol/client';
@@ -19,25 +19,37 @@ export interface StdioLaunch {
   readonly env: NodeJS.ProcessEnv;
   readonly cwd: string;
   readonly maxMessageBytes: number;
-  /** Bytes the server may send between two `resetWindow` calls before it counts as flooding. */
+  /**
+   * Bytes the server may send per call open (`openWindow`) before it counts as flooding: each call open adds this
+   * much, and the count starts over once no call is open.
+   */
   readonly maxWindowBytes: number;
   /**
-   * Bytes written to the server and not yet read by it past which a new message finds it hung (it is killed):
-   * default MAX_UNREAD_BYTES.
+   * Bytes written to the server and not yet read by it past which a new message is refused: default
+   * MAX_UNREAD_BYTES.
    */
   readonly maxUnreadBytes?: number;
+  /** How long the server may read nothing while past `maxUnreadBytes` before it counts as hung (killed). */
+  readonly hungAfterMs: number;
 }
 
 /**
- * A server that stops reading its stdin leaves every later request in the kernel's heap: past this much unread, it
- * is hung. Before, agents whose calls ended before the call timeout (children killed, a short wall_ms) piled 1 MB
- * requests on a stalled server at about 50 MB/s, charged to nobody (red-team pass 54). Sixteen calls in flight
- * with 1 MiB arguments each fit twice.
+ * A server that stops reading its stdin leaves every later request in the kernel's heap: past this much unread, a
+ * new message is refused, and the server counts as hung once it has read nothing for `hungAfterMs`. Before, agents
+ * whose calls ended before the call timeout (children killed, a short wall_ms) piled 1 MB requests on a stalled
+ * server at about 50 MB/s, charged to nobody (red-team pass 54); and killing the server at the bound let one
+ * agent end another's call to an honest server busy for a second (pass 55). Sixteen calls in flight with 1 MiB
+ * arguments each fit twice.
  */
 export const MAX_UNREAD_BYTES = 32 * 1024 * 1024;
 
 /** Thrown (through `onerror`) when the server sends more than it may. */
 export class McpFloodError extends Error {}
+
+/** A send refused because the server has too much unread: the call fails, the server runs on. */
+export class McpBusyError extends Error {
+  override name = 'McpBusyError';
+}
 
 export class KernelStdioTransport implements Transport {
   onclose?: () => void;
@@ -48,12 +60,17 @@ export class KernelStdioTransport implements Transport {
   #child: ChildProcess | undefined;
   #closed = false;
   #window = 0;
+  #open = 0;
+  #allowance: number;
+  // The unread bytes when they last went down, and when: a server that reads nothing past the bound is hung.
+  #unread = { bytes: 0, at: 0 };
   readonly #waiting = new Set<{ resolve: () => void; reject: (error: Error) => void }>();
   #flooded = false;
 
   constructor(launch: StdioLaunch) {
     this.#launch = launch;
     this.#buffer = new ReadBuffer({ maxBufferSize: launch.maxMessageBytes });
+    this.#allowance = launch.maxWindowBytes;
   }
 
   /** Starts the server; resolves once the process is running, rejects if it cannot be started. */
@@ -88,9 +105,23 @@ export class KernelStdioTransport implements Transport {
     });
   }
 
-  /** Starts a new accounting window (the kernel calls it when a tool call begins). */
-  resetWindow(): void {
-    this.#window = 0;
+  /**
+   * A call begins: the server may send `maxWindowBytes` more. The allowance is per call, not shared: one window reset
+   * by every call let three concurrent 800 KB answers to one agent count as a flood and end another agent's call
+   * (red-team pass 55).
+   */
+  openWindow(): void {
+    this.#open += 1;
+    this.#allowance += this.#launch.maxWindowBytes;
+  }
+
+  /** A call has ended: once none is open, the count starts over. */
+  closeWindow(): void {
+    this.#open = Math.max(0, this.#open - 1);
+    if (this.#open === 0) {
+      this.#window = 0;
+      this.#allowance = this.#launch.maxWindowBytes;
+    }
   }
 
   /** True once the server sent more than it may (the transport then closed). */
@@ -109,9 +140,16 @@ export class KernelStdioTransport implements Transport {
       return Promise.reject(new Error('the server is not running'));
     }
     // What is still buffered is what the server has not read: one message may always go on top of a bound.
-    if (stdin.writableLength > (this.#launch.maxUnreadBytes ?? MAX_UNREAD_BYTES)) {
-      this.#fail(new Error('the server stopped reading its input'));
-      return Promise.reject(new Error('the server is not running'));
+    const unread = stdin.writableLength;
+    const now = performance.now();
+    if (unread < this.#unread.bytes || this.#unread.at === 0) this.#unread = { bytes: unread, at: now };
+    else this.#unread.bytes = unread;
+    if (unread > (this.#launch.maxUnreadBytes ?? MAX_UNREAD_BYTES)) {
+      if (now - this.#unread.at >= this.#launch.hungAfterMs) {
+        this.#fail(new Error('the server stopped reading its input'));
+        return Promise.reject(new Error('the server is not running'));
+      }
+      return Promise.reject(new McpBusyError('the server is not reading its input fast enough'));
     }
     return new Promise((resolve, reject) => {
       if (stdin.write(serializeMessage(message))) {
@@ -133,7 +171,7 @@ export class KernelStdioTransport implements Transport {
   #receive(chunk: Buffer): void {
     if (this.#closed) return;
     this.#window += chunk.length;
-    if (this.#window > this.#launch.maxWindowBytes) {
+    if (this.#window > this.#allowance) {
       this.#fail(new McpFloodError('the server sent more than its output cap'));
       return;
     }

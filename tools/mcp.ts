@@ -160,6 +160,7 @@ function resolveServer(name: string, config: z.output<typeof serverSchema>): Mcp
     timeoutMs: config.timeout_ms ?? DEFAULT_TIMEOUT_MS,
     maxMessageBytes,
     maxWindowBytes: 2 * maxMessageBytes,
+    hungAfterMs: config.timeout_ms ?? DEFAULT_TIMEOUT_MS,
   });
 }
 

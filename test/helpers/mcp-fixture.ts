@@ -6,7 +6,7 @@ import { type Kernel, type KernelOptions, verifyAuditFile } from '../../index.js
 import { createMcpTool } from '../../tools/mcp.js';
 import { testKernel } from './kernel.js';
 
-/** The real stdio MCP server of the tests (written with the SDK): search, echo, fail, leak, env, crash, hang, stall, flood. */
+/** The real stdio MCP server of the tests (written with the SDK): search, echo, fail, leak, env, crash, hang, sleep, busy, stall, flood. */
 export const FIXTURE_SERVER = fileURLToPath(new URL('../fixtures/mcp/fixture-server.mjs', import.meta.url));
 
 /** A `tools.mcp.servers` entry running the fixture with this Node. */
