@@ -1,7 +1,7 @@
 import { scanLines } from '../runtime/audit/lines.js';
 import { type AuditRecord, MAX_RECORD_LINE_LENGTH, parseRecordLine } from '../runtime/audit/record.js';
 import { verifyAuditFile } from '../runtime/audit/verify-file.js';
-import { sanitizeForTerminal } from './io.js';
+import { sanitizeForTerminal, terminalSafeJson } from './io.js';
 
 /**
  * `isokernel audit verify | show | export`, as functions of (file, options, io) returning an exit code, so the
@@ -220,15 +220,20 @@ export function auditExport(file: string, options: AuditExportOptions, io: Audit
   }
   const ok = readRecords(file, io, (record) => {
     if (record.phase !== 'outcome' || record.status === null) return;
+    // A resource is agent-chosen text (a memory key may hold C1, bidi and line-separator characters): escaped, the
+    // line is the same JSON and cannot drive the terminal (red-team pass 55).
     io.out(
-      JSON.stringify({
-        timestamp: new Date(record.time).toISOString(),
-        action: record.action,
-        target: record.resource ?? '',
-        status: AGENT_KERNEL_STATUS[record.status],
-        error: record.code,
-        duration_ms: record.duration_ms,
-      }),
+      terminalSafeJson(
+        {
+          timestamp: new Date(record.time).toISOString(),
+          action: record.action,
+          target: record.resource ?? '',
+          status: AGENT_KERNEL_STATUS[record.status],
+          error: record.code,
+          duration_ms: record.duration_ms,
+        },
+        false,
+      ),
     );
   });
   return ok ? 0 : 1;

@@ -18,11 +18,14 @@ export function sanitizeForTerminal(text: string): string {
   return text.replace(UNSAFE_CHARS, (char) => `\\u{${char.charCodeAt(0).toString(16)}}`);
 }
 
-/** Pretty JSON with terminal-unsafe characters as \uXXXX escapes: still valid JSON, with the same value. */
-export function terminalSafeJson(value: unknown): string {
-  const text = JSON.stringify(value, null, 2) ?? 'null';
+/**
+ * JSON (pretty, or one line with `pretty` false) with terminal-unsafe characters as \uXXXX escapes: still valid
+ * JSON, with the same value.
+ */
+export function terminalSafeJson(value: unknown, pretty = true): string {
+  const text = (pretty ? JSON.stringify(value, null, 2) : JSON.stringify(value)) ?? 'null';
   return text.replace(UNSAFE_CHARS, (char) =>
-    char === '\n' ? char : `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`,
+    char === '\n' && pretty ? char : `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`,
   );
 }
 

@@ -92,6 +92,21 @@ describe('cli/audit', () => {
     expect(bad.out).toHaveLength(0);
   });
 
+  // Red-team pass 55: a memory key an agent chose (C1, bidi, line separators) was written raw by export.
+  it('export escapes the terminal-unsafe characters of an agent-chosen resource, and the line stays the same JSON', () => {
+    const path = join(dir, 'audit.jsonl');
+    const log = new AuditLog({ key: KERNEL_KEY, sink: AuditFileStore.open(path), clock: fakeClock() });
+    const resource = 'mem:n/k\u009b31m\u202eevil\u202c\u2028';
+    const intent = log.intent({ namespace: 'n', agent: 'a', syscall: 'mem.put', action: 'mem.put', resource });
+    log.outcome(intent, { status: 'ok', durationMs: 1 });
+    log.close();
+    const result = capture();
+    expect(auditExport(path, { format: 'agent-kernel' }, result.io)).toBe(0);
+    expect(result.out).toHaveLength(1);
+    expect(result.out[0]).not.toMatch(/[\u0080-\u009f\u2028\u202a-\u202e]/);
+    expect(JSON.parse(result.out[0] ?? '')).toMatchObject({ target: resource });
+  });
+
   it('export writes one agent_os_kernel line per outcome', () => {
     const path = join(dir, 'audit.jsonl');
     const log = new AuditLog({ key: KERNEL_KEY, sink: AuditFileStore.open(path), clock: fakeClock() });
