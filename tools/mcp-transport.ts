@@ -62,7 +62,8 @@ export class KernelStdioTransport implements Transport {
   #window = 0;
   #open = 0;
   #allowance: number;
-  // The unread bytes when they last went down, and when: a server that reads nothing past the bound is hung.
+  // The unread bytes when a send last found them within the bound or lower than before, and when: a server that
+  // reads nothing past the bound for `hungAfterMs` is hung.
   #unread = { bytes: 0, at: 0 };
   readonly #waiting = new Set<{ resolve: () => void; reject: (error: Error) => void }>();
   #flooded = false;
@@ -142,9 +143,10 @@ export class KernelStdioTransport implements Transport {
     // What is still buffered is what the server has not read: one message may always go on top of a bound.
     const unread = stdin.writableLength;
     const now = performance.now();
-    if (unread < this.#unread.bytes || this.#unread.at === 0) this.#unread = { bytes: unread, at: now };
-    else this.#unread.bytes = unread;
-    if (unread > (this.#launch.maxUnreadBytes ?? MAX_UNREAD_BYTES)) {
+    const bound = this.#launch.maxUnreadBytes ?? MAX_UNREAD_BYTES;
+    // The stall clock runs only while past the bound, and restarts whenever the server has read some of it.
+    if (unread <= bound || unread < this.#unread.bytes) this.#unread = { bytes: unread, at: now };
+    if (unread > bound) {
       if (now - this.#unread.at >= this.#launch.hungAfterMs) {
         this.#fail(new Error('the server stopped reading its input'));
         return Promise.reject(new Error('the server is not running'));

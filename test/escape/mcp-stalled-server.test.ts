@@ -64,7 +64,7 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
     }
   }, 180_000);
 
-  it("one agent's calls neither kill a busy server nor flood another agent's call", async () => {
+  it("three concurrent answers to one agent are not a flood that ends another agent's call", async () => {
     const world = mcpKernel({
       servers: { s: fixtureServer({ timeout_ms: 30_000 }) },
       rules: [
@@ -93,14 +93,37 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
       );
       expect(answers).toBe(3);
       expect(await victim).toMatchObject({ ok: true });
-      // A server busy on its own thread for 2 s reads nothing; a tree whose children each leave 16 MB of requests
-      // unread when they are killed piles up past the bound meanwhile. Its calls are refused (typed); the busy
-      // call is answered. Before (pass 55), the third child's send killed the server and the busy call failed.
+    } finally {
+      await kernel.close();
+      world.cleanup();
+    }
+  }, 60_000);
+
+  it('a server busy on its own thread is not killed by a tree piling requests meanwhile', async () => {
+    const world = mcpKernel({
+      // The call timeout is also how long a server may read nothing past the bound before it counts as hung.
+      servers: { s: fixtureServer({ timeout_ms: 2000 }) },
+      rules: [
+        { action: 'mcp.call', resource: 's/*' },
+        { action: 'agent.spawn', resource: 'inline' },
+      ],
+      kernel: { isolation },
+    });
+    const { kernel } = world;
+    try {
+      expect(
+        await codeOf(kernel, `export default async () => ${call('echo', "{ text: 'warm' }")}`, 20_000),
+      ).toBeDefined();
+      // Idle for longer than the call timeout: the stall clock must not have been running meanwhile.
+      await new Promise((resolve) => setTimeout(resolve, 2500));
+      // Busy for 1.5 s, reading nothing; a tree whose children each leave 16 MB of requests unread when they are
+      // killed piles up past the bound meanwhile. Its calls are refused (typed); the busy call is answered. Before
+      // (pass 55), the third child's send killed the server and the busy call failed.
       const busy = kernel.run({
-        code: `export default async () => ${call('busy', '{ ms: 2000 }')}`,
+        code: `export default async () => ${call('busy', '{ ms: 1500 }')}`,
         limits: { wall_ms: 20_000 },
       });
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      await new Promise((resolve) => setTimeout(resolve, 100));
       const CHILD = `export default async () => {
         const text = 'x'.repeat(1000000);
         await Promise.all(Array.from({ length: 16 }, () => ${call('echo', '{ text }')}));
@@ -110,7 +133,7 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
         `export default async () => {
           const codes = [];
           for (let i = 0; i < 3; i++) {
-            const id = await sys.spawn({ code: ${JSON.stringify(CHILD)}, caps: [{ action: 'mcp.call', resource: 's/echo' }], budget: { wall_ms: 250 } });
+            const id = await sys.spawn({ code: ${JSON.stringify(CHILD)}, caps: [{ action: 'mcp.call', resource: 's/echo' }], budget: { wall_ms: 200 } });
             try { await sys.join(id); codes.push('ok'); } catch (e) { codes.push(e.code); }
           }
           return codes;
