@@ -100,8 +100,9 @@ export class NamespaceMemory {
   /**
    * Use per namespace, counted from the store the first time a namespace is used in this process, and forgotten
    * when it holds no entry (every agent gets a namespace of its own: kept, they grew the kernel by each agent
-   * that ever probed a key). Counted again, an empty namespace's label is what its deleters left (`removed`, in
-   * the store), which holds the label of every entry they deleted, as a delete raises the deleter by it.
+   * that ever probed a key). Counted again, an empty namespace's label is its deleters' (`removed`, in the store),
+   * as after a restart: the labels of the entries it held went with them (a deleter takes the label of what it
+   * deleted, and which keys are gone is what the deleters decided).
    */
   readonly #use = new Map<string, NamespaceUse>();
   readonly #queues = new Map<string, Promise<unknown>>();
