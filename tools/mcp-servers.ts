@@ -119,11 +119,13 @@ export class McpConnection {
     }
     live.transport.openWindow();
     let result: Awaited<ReturnType<Client['callTool']>>;
+    let answered = false;
     try {
       result = await live.client.callTool(
         { name: tool, arguments: { ...args } },
         { timeout: this.spec.timeoutMs, signal },
       );
+      answered = true;
     } catch (error) {
       if (signal.aborted) throw new KernelError('E_KILLED', `${where}: the agent has ended`);
       // By name: the transport's module loads with the SDK, on a server's first start, not with this one.
@@ -143,7 +145,11 @@ export class McpConnection {
       }
       throw new KernelError('E_TOOL_FAILED', `${where}: the call failed`);
     } finally {
-      live.transport.closeWindow();
+      // A call that ended without its answer (its agent ended, it failed) may still be answered: its allowance stays
+      // until the call timeout, or the late answer counted against the next agent's call as a flood (a review of
+      // pass 55's fix).
+      if (answered) live.transport.closeWindow();
+      else closeWindowLater(live.transport, this.spec.timeoutMs);
     }
     const content = toContent(result.content);
     if (result.isError === true) {
@@ -271,4 +277,10 @@ function toContent(blocks: unknown): McpContent[] {
 function isBusy(error: unknown): boolean {
   const named = (value: unknown) => value instanceof Error && value.name === 'McpBusyError';
   return named(error) || (error instanceof Error && named(error.cause));
+}
+
+// Out of `call`'s scope: a timer made there kept the call's whole context (its arguments, a megabyte each)
+// alive until it fired.
+function closeWindowLater(transport: KernelStdioTransport, ms: number): void {
+  setTimeout(() => transport.closeWindow(), ms).unref();
 }

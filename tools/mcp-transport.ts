@@ -154,7 +154,10 @@ export class KernelStdioTransport implements Transport {
       return Promise.reject(new McpBusyError('the server is not reading its input fast enough'));
     }
     return new Promise((resolve, reject) => {
-      if (stdin.write(serializeMessage(message))) {
+      const written = stdin.write(serializeMessage(message));
+      // What is unread now, this message included: any fall below it is the server reading.
+      this.#unread.bytes = stdin.writableLength;
+      if (written) {
         resolve();
         return;
       }

@@ -25,15 +25,22 @@ async function codeOf(kernel: Kernel, code: string, wall_ms: number): Promise<un
 }
 
 describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
+  // The fixture server as `s`; the call timeout is also how long it may read nothing past the unread bound.
+  const world = (timeout_ms: number) =>
+    mcpKernel({
+      servers: { s: fixtureServer({ timeout_ms }) },
+      rules: [
+        { action: 'mcp.call', resource: 's/*' },
+        { action: 'agent.spawn', resource: 'inline' },
+      ],
+      kernel: { isolation },
+    });
+
   it('requests to a server that stopped reading are bounded; once hung, a later call gets a fresh server', async () => {
     v8.setFlagsFromString('--expose-gc');
     const gc = vm.runInNewContext('gc') as () => void;
-    const world = mcpKernel({
-      servers: { s: fixtureServer({ timeout_ms: 3000 }) },
-      rules: [{ action: 'mcp.call', resource: 's/*' }],
-      kernel: { isolation },
-    });
-    const { kernel } = world;
+    const made = world(3000);
+    const { kernel } = made;
     try {
       expect(await codeOf(kernel, `export default async () => { await ${call('stall', '{}')}; }`, 500)).toBe('E_QUOTA');
       gc();
@@ -60,20 +67,13 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
       expect(await kernel.run({ code: honest, limits: { wall_ms: 20_000 } })).toMatchObject({ ok: true });
     } finally {
       await kernel.close();
-      world.cleanup();
+      made.cleanup();
     }
   }, 180_000);
 
   it("three concurrent answers to one agent are not a flood that ends another agent's call", async () => {
-    const world = mcpKernel({
-      servers: { s: fixtureServer({ timeout_ms: 30_000 }) },
-      rules: [
-        { action: 'mcp.call', resource: 's/*' },
-        { action: 'agent.spawn', resource: 'inline' },
-      ],
-      kernel: { isolation },
-    });
-    const { kernel } = world;
+    const made = world(30_000);
+    const { kernel } = made;
     try {
       // Another agent's long call: `sleep` answers after 1.5 s.
       const victim = kernel.run({
@@ -95,21 +95,41 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
       expect(await victim).toMatchObject({ ok: true });
     } finally {
       await kernel.close();
-      world.cleanup();
+      made.cleanup();
+    }
+  }, 60_000);
+
+  // A review of pass 55's fix: a call's allowance ended with the call, so the answers to an ended agent's calls,
+  // arriving after it, counted against the next agent's call as a flood.
+  it("late answers to an ended agent's calls are not a flood that ends the next agent's call", async () => {
+    const made = world(30_000);
+    const { kernel } = made;
+    try {
+      expect(
+        await codeOf(kernel, `export default async () => ${call('echo', "{ text: 'warm' }")}`, 20_000),
+      ).toBeDefined();
+      // Blocks the server for 1.5 s, queues eight 800 KB echoes behind it, and ends at 300 ms.
+      await codeOf(
+        kernel,
+        `export default async () => {
+          const text = 'x'.repeat(800000);
+          await Promise.all([${call('busy', '{ ms: 1500 }')}, ...Array.from({ length: 8 }, () => ${call('echo', '{ text }')})]);
+        }`,
+        300,
+      );
+      // Opened after those calls ended, before the server answers them.
+      expect(await codeOf(kernel, `export default async () => ${call('sleep', '{ ms: 2500 }')}`, 20_000)).toEqual({
+        content: ['slept'],
+      });
+    } finally {
+      await kernel.close();
+      made.cleanup();
     }
   }, 60_000);
 
   it('a server busy on its own thread is not killed by a tree piling requests meanwhile', async () => {
-    const world = mcpKernel({
-      // The call timeout is also how long a server may read nothing past the bound before it counts as hung.
-      servers: { s: fixtureServer({ timeout_ms: 2000 }) },
-      rules: [
-        { action: 'mcp.call', resource: 's/*' },
-        { action: 'agent.spawn', resource: 'inline' },
-      ],
-      kernel: { isolation },
-    });
-    const { kernel } = world;
+    const made = world(2000);
+    const { kernel } = made;
     try {
       expect(
         await codeOf(kernel, `export default async () => ${call('echo', "{ text: 'warm' }")}`, 20_000),
@@ -144,7 +164,7 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
       expect(await busy).toMatchObject({ ok: true });
     } finally {
       await kernel.close();
-      world.cleanup();
+      made.cleanup();
     }
   }, 60_000);
 });
