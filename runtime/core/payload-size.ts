@@ -34,7 +34,9 @@ export function jsonWithin(
   // A cycle expands without end, so it is too large too.
   let json: string | undefined;
   try {
-    if (jsonLengthAtLeast(value, maxBytes) > maxBytes) return { ok: false, reason: 'too-large' };
+    // Exact, not a lower bound: a handle of long numbers named many times passed a lower bound at a twelfth of
+    // its text, which was then built whole before it was refused (a review of pass 54's fix).
+    if (jsonBytesUpTo(value, maxBytes) > maxBytes) return { ok: false, reason: 'too-large' };
     json = JSON.stringify(value ?? null);
   } catch {
     json = undefined;
