@@ -347,6 +347,7 @@ export class Kernel {
       throw new KernelError('E_BAD_SNAPSHOT', `snapshot ${id} has a malformed label`);
     }
     const memory = this.#services.memory;
+    if (this.#closed) throw new Error('kernel is closed');
     // Which keys the copy holds is the snapshotted agent's data (deletes by labelled agents shaped it): the
     // namespace's listings and absent keys carry the body's label, as the restored agent does.
     await memory.raise(namespace, label);

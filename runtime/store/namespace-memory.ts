@@ -161,8 +161,9 @@ export class NamespaceMemory {
 
   async #count(namespace: string, meter: Meter): Promise<NamespaceUse> {
     const removed = await meter(() => this.#kv.getText(removedKey(namespace)));
+    // A stored label that does not read back (corrupt, or past the tag limit) fails closed, as the label store does.
     const removedLabel =
-      removed === undefined ? EMPTY_LABEL : (toEntry({ l: JSON.parse(removed) })?.label ?? EMPTY_LABEL);
+      removed === undefined ? EMPTY_LABEL : (toEntry({ l: JSON.parse(removed) })?.label ?? FAIL_CLOSED);
     const counted: NamespaceUse = { entries: 0, bytes: 0, label: removedLabel, removed: removedLabel };
     // Lengths of the stored text and its label (read from the head), never the parsed entries: a namespace of
     // nested arrays left by an earlier run took about 450 MB of heap and a second of the event loop to parse
@@ -393,6 +394,8 @@ function endOfStringArray(text: string, open: number): number {
 }
 
 const unmetered: Meter = (call) => call();
+
+const FAIL_CLOSED = makeLabel(['secret'], 'label');
 
 // What an entry costs its namespace: its store key and its JSON text.
 function sizeOf(storeKey: string, stored: unknown): number {
