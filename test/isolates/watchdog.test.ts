@@ -176,8 +176,12 @@ describe('Watchdog', () => {
       busy = true;
       cpu += 5;
       await wait(30);
+      const beforeFall = offHostMemory();
       other = undefined; // ...given back while A runs
       gc();
+      // ICU buffers are freed by V8's weak callbacks, which may run after gc() returns: wait for the fall to show,
+      // so the watchdog sees it before A's copies (a fall and a rise within one tick cancel, see below).
+      for (let i = 0; i < 50 && beforeFall - offHostMemory() < 15 * MB; i++) await wait(10);
       await wait(40);
       mine.push(icu(30)); // A's own copies
       cpu += 5;
@@ -188,7 +192,10 @@ describe('Watchdog', () => {
       void other;
     }
     expect(w.hit()).toBe('memory');
-    expect(mine.length).toBeLessThanOrEqual(2);
+    // Ended in the second cycle (40 + 30 + 30 MB) when every tick runs on time. A tick that a loaded machine delays
+    // past both the fall and A's copies sees them cancel (sampling cannot tell them apart), which costs one cycle;
+    // the forgiveness this test pins cost every cycle (never ended in six).
+    expect(mine.length).toBeLessThanOrEqual(3);
     watchdog.close();
   });
 
