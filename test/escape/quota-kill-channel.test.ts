@@ -143,71 +143,108 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
 });
 
 // Red-team pass 53, open: the kill is labelled, the agent's clean effects before it are not, and how many there
-// were says when a counter that a labelled descendant moved crossed its limit. A clean P runs a web-labelled W that
-// makes as many calls as a character's code against P's `tool_calls`, joins it as a handle (P stays clean), then
-// writes a clean progress count to its parent's namespace before each call of its own until the limit ends it: the
-// last count spells the character (log2 of the budget bits per child, 8 here). A fix needs budgets a labelled
-// descendant's use cannot move for its less-labelled ancestors (SECURITY.md, "Covert channels through labels").
+// were says when a counter that a labelled descendant moved crossed its limit. A clean P runs a W that moves P's
+// counter by a page's character #k (as a web-labelled agent making that many calls, or, clean, through a tool whose
+// charge a handle of the page decides), joins it as a handle (P stays clean), then writes a clean progress count to
+// its parent's namespace before each call of its own until the limit ends it: the last count spells the character
+// (log2 of the budget bits per child, 8 here). A fix needs budgets no labelled event can move for a less-labelled
+// ancestor (SECURITY.md, "Covert channels through labels"); cutting a child off when its label rises does not do it
+// (red-team pass 57: whether a clean child's label rises, a join that fails on labelled data, is itself a bit).
 describe('quota kill channel: clean progress before a labelled kill', () => {
   const PAGE = 'PIN';
-  const W = `export default async ({ k }) => {
-    await new Promise((r) => setTimeout(r, 1000));
-    const text = await sys.tool('fetch', {});
-    for (let i = 0; i < text.charCodeAt(k); i++) await sys.tool('echo', 0);
-    return 'done';
-  }`;
-  const P = `export default async ({ k }) => {
-    await new Promise((r) => setTimeout(r, 500));
-    const caps = (await sys.caps()).map((c) => ({ from: c.id }));
-    await sys.join(await sys.spawn({ code: ${JSON.stringify(W)}, input: { k }, caps }), { handle: true });
-    for (let i = 0; ; i++) {
-      await sys.mem.put('n' + k, i, { mount: 't' });
-      await sys.tool('echo', 1);
-    }
-  }`;
-  const T = `export default async () => {
-    const caps = (await sys.caps()).map((c) => ({ from: c.id }));
-    for (let k = 0; k < ${PAGE.length}; k++) {
-      await sys.spawn({ code: ${JSON.stringify(P)}, input: { k }, caps, budget: { tool_calls: 300 }, mounts: [{ name: 't', mode: 'rw' }] });
-    }
-    let last = '';
-    for (let round = 0; round < 200; round++) {
-      await new Promise((r) => setTimeout(r, 200));
-      const now = [];
-      for (let k = 0; k < ${PAGE.length}; k++) now.push(await sys.mem.get('n' + k));
-      const seen = JSON.stringify(now);
-      if (seen === last && now.every((v) => v !== undefined)) break;
-      last = seen;
-    }
-    let out = '';
-    for (let k = 0; k < ${PAGE.length}; k++) out += String.fromCharCode(299 - (await sys.mem.get('n' + k)));
-    let mailed = true;
-    try { await sys.tool('mail', { body: out }); } catch (e) { mailed = e.code; }
-    return { out, mailed, label: await sys.label() };
-  }`;
+  // How W moves P's counter by the page's character #k: as a web-labelled agent making that many calls, or, clean,
+  // by a tool whose charge the page (held as a handle) decides (the counter P's own calls then spend).
+  const SPENDERS = {
+    'labelled calls': {
+      field: 'tool_calls',
+      // P's last count is its limit less W's calls, the fetch among them, and its own one.
+      read: 299,
+      spend: `const text = await sys.tool('fetch', {});
+        for (let i = 0; i < text.charCodeAt(k); i++) await sys.tool('echo', 0);`,
+      own: `await sys.tool('echo', 1);`,
+    },
+    'a charge a handle decides': {
+      field: 'tokens_out',
+      read: 300,
+      spend: `const page = await sys.tool('fetch', {}, { handle: true });
+        await sys.tool('count', { text: page, at: k });`,
+      own: `await sys.tool('count', { text: '', at: 0 });`,
+    },
+  } as const;
+  const count = defineTool({
+    name: 'count',
+    description: 'charges as many tokens as the code of one character of a text (at least one)',
+    input: z.strictObject({ text: z.string(), at: z.number() }),
+    run: ({ text, at }, ctx) => {
+      ctx.charge({ tokens_out: text.charCodeAt(at) || 1 });
+      return 'ok';
+    },
+  });
 
-  it.fails('HOLE: a clean agent reads the labelled page from its children’s progress before their kills', async () => {
-    const sent: unknown[] = [];
-    const kernel = testKernel({
-      limits: { tool_calls: 100_000, wall_ms: 120_000, cpu_ms: 60_000 },
-      tools: [webSource(PAGE), recordingSink('mail', ['web'], sent)],
-      policy: {
-        capabilities: [
-          { action: 'fetch', resource: 'fetch' },
-          { action: 'mail', resource: 'mail' },
-          { action: 'echo', resource: 'echo' },
-          { action: 'agent.spawn', resource: 'inline' },
-        ],
-      },
-    });
-    try {
-      const result = await kernel.run({ code: T });
-      // Throws (the pin passes) only on the hole's own symptom: the page went out, read from clean counts. Closed,
-      // or an attack that stopped working, fails the pin: look at which.
-      const leaked = result.ok && (result.value as { out: string }).out === PAGE && sent.length === 1;
-      expect(leaked).toBe(false);
-    } finally {
-      await kernel.close();
-    }
-  }, 120_000);
+  function tree(spender: (typeof SPENDERS)[keyof typeof SPENDERS]): string {
+    const W = `export default async ({ k }) => {
+      await new Promise((r) => setTimeout(r, 1000));
+      ${spender.spend}
+      return 'done';
+    }`;
+    const P = `export default async ({ k }) => {
+      await new Promise((r) => setTimeout(r, 500));
+      const caps = (await sys.caps()).map((c) => ({ from: c.id }));
+      await sys.join(await sys.spawn({ code: ${JSON.stringify(W)}, input: { k }, caps }), { handle: true });
+      for (let i = 0; ; i++) {
+        await sys.mem.put('n' + k, i, { mount: 't' });
+        ${spender.own}
+      }
+    }`;
+    return `export default async () => {
+      const caps = (await sys.caps()).map((c) => ({ from: c.id }));
+      for (let k = 0; k < ${PAGE.length}; k++) {
+        await sys.spawn({ code: ${JSON.stringify(P)}, input: { k }, caps, budget: { ${spender.field}: 300 }, mounts: [{ name: 't', mode: 'rw' }] });
+      }
+      let last = '';
+      for (let round = 0; round < 200; round++) {
+        await new Promise((r) => setTimeout(r, 200));
+        const now = [];
+        for (let k = 0; k < ${PAGE.length}; k++) now.push(await sys.mem.get('n' + k));
+        const seen = JSON.stringify(now);
+        if (seen === last && now.every((v) => v !== undefined)) break;
+        last = seen;
+      }
+      let out = '';
+      for (let k = 0; k < ${PAGE.length}; k++) out += String.fromCharCode(${spender.read} - (await sys.mem.get('n' + k)));
+      let mailed = true;
+      try { await sys.tool('mail', { body: out }); } catch (e) { mailed = e.code; }
+      return { out, mailed, label: await sys.label() };
+    }`;
+  }
+
+  it.fails.each(Object.keys(SPENDERS) as (keyof typeof SPENDERS)[])(
+    'HOLE: a clean agent reads the labelled page from its children’s progress before their kills (%s)',
+    async (name) => {
+      const sent: unknown[] = [];
+      const kernel = testKernel({
+        limits: { tool_calls: 100_000, tokens_out: 100_000, wall_ms: 120_000, cpu_ms: 60_000 },
+        tools: [webSource(PAGE), recordingSink('mail', ['web'], sent), count],
+        policy: {
+          capabilities: [
+            { action: 'fetch', resource: 'fetch' },
+            { action: 'mail', resource: 'mail' },
+            { action: 'echo', resource: 'echo' },
+            { action: 'count', resource: 'count' },
+            { action: 'agent.spawn', resource: 'inline' },
+          ],
+        },
+      });
+      try {
+        const result = await kernel.run({ code: tree(SPENDERS[name]) });
+        // Throws (the pin passes) only on the hole's own symptom: the page went out, read from clean counts.
+        // Closed, or an attack that stopped working, fails the pin: look at which.
+        const leaked = result.ok && (result.value as { out: string }).out === PAGE && sent.length === 1;
+        expect(leaked).toBe(false);
+      } finally {
+        await kernel.close();
+      }
+    },
+    120_000,
+  );
 });
