@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { constraintsSchema } from '../runtime/core/constraint-match.js';
+import { isGlob, MAX_PATTERN_LENGTH, MAX_REQUESTED_GLOB_LENGTH } from '../runtime/core/resource-match.js';
 import { LIMIT_FIELDS } from '../runtime/process/limits.js';
 import { NAMESPACE_SEGMENT } from '../runtime/store/namespace-memory.js';
 
@@ -7,7 +8,16 @@ import { NAMESPACE_SEGMENT } from '../runtime/store/namespace-memory.js';
 export const capRequestSchema = z.strictObject({
   from: z.string().min(1).max(128).optional(),
   action: z.string().min(1).max(128).optional(),
-  resource: z.string().min(1).max(4096).optional(),
+  // An agent-written glob is tested against other resources (its children's, every tool call's): its length
+  // bounds that work (MAX_REQUESTED_GLOB_LENGTH). A literal may be as long as any pattern.
+  resource: z
+    .string()
+    .min(1)
+    .max(MAX_PATTERN_LENGTH)
+    .refine((resource) => resource.length <= MAX_REQUESTED_GLOB_LENGTH || !isGlob(resource), {
+      message: `a resource glob (with *, ? or [) must be at most ${MAX_REQUESTED_GLOB_LENGTH} characters`,
+    })
+    .optional(),
   constraint: constraintsSchema.optional(),
   max_uses: z.int().min(1).max(1_000_000_000).optional(),
   expires_in_ms: z

@@ -49,9 +49,11 @@ import {
   actionAllows,
   compileResourcePattern,
   isActionName,
+  MAX_MATCH_WORK,
   parseResource,
   type ResourcePattern,
   type ResourceTarget,
+  resourceTestCost,
 } from '../core/resource-match.js';
 import { EMPTY_LABEL, joinLabels, type Label } from '../labels/label.js';
 import { type CapabilityScope, scopeWithin } from './attenuation.js';
@@ -148,6 +150,8 @@ interface Link {
    * allows, the ancestor allows too. The usual chain, each delegation narrower than its parent, has none.
    */
   readonly gates: readonly Link[];
+  /** Whether testing this link's resource or a gate's walks a glob (`ResourcePattern.walks`): work to bound. */
+  readonly walks: boolean;
   /** The chain's validity window: the latest not-before and the earliest expiry of its links (±Infinity when none). */
   readonly notBefore: number;
   readonly expiresAt: number;
@@ -343,6 +347,7 @@ export class CapabilityAuthority {
     // Unreachable: opened and signed capabilities have valid patterns.
     if (resource === undefined) throw new Error('capability resource pattern failed to compile');
     const links: Link[] = parent === undefined ? [] : [...parent.links];
+    const gates = gatesOf(capability, parent);
     const link: Link = {
       capability,
       parent,
@@ -351,7 +356,8 @@ export class CapabilityAuthority {
       children: new Set(),
       resource,
       constrained: Object.keys(capability.constraints).length > 0,
-      gates: gatesOf(capability, parent),
+      gates,
+      walks: resource.walks || gates.some((each) => each.resource.walks),
       notBefore: Math.max(
         parent?.notBefore ?? Number.NEGATIVE_INFINITY,
         capability.notBefore ?? Number.NEGATIVE_INFINITY,
@@ -465,13 +471,34 @@ export class CapabilityAuthority {
 
     // Every capability that matched the request was judged on its counters too (spent ones are skipped),
     // so the outcome depends on all of those counters.
+    // The glob walks of one call are bounded (MAX_MATCH_WORK): past it, a capability whose test would walk a
+    // glob is skipped (string comparisons still run), and a denial says so.
     let first: Verdict = 'denied';
     let observed = EMPTY_LABEL;
+    let work = 0;
+    let skipped = false;
     for (const link of this.#held.get(holder) ?? NO_LINKS) {
+      if (link.walks && actionAllows(link.capability.action, request.action)) {
+        const cost = walkCost(link, target);
+        if (work > 0 && work + cost > MAX_MATCH_WORK) {
+          skipped = true;
+          continue;
+        }
+        work += cost;
+      }
       const verdict = this.#judge(link, now, request, target);
       if (verdict !== 'denied') observed = joinLabels(observed, observedOf(link));
       if (verdict === 'allowed') return this.#debit(link, request, observed);
       if (first === 'denied') first = verdict;
+    }
+    if (skipped && first === 'denied') {
+      return {
+        ...failure(
+          'E_CAP_DENIED',
+          `${describeFor(request)} denied: too many glob capabilities to check against this resource (name one with a capability id)`,
+        ),
+        observed,
+      };
     }
     return { ...verdictFailure(first, describeFor(request)), observed };
   }
@@ -605,6 +632,13 @@ export class CapabilityAuthority {
 function gatesOf(capability: Capability, parent: Link | undefined): readonly Link[] {
   if (parent === undefined) return NO_GATES;
   return scopeWithin(parent.capability, capability) ? parent.gates : Object.freeze([parent, ...parent.gates]);
+}
+
+// An upper bound on the glob walks of judging `link` (its resource and its gates') against `target`.
+function walkCost(link: Link, target: ResourceTarget): number {
+  let cost = resourceTestCost(link.resource, target);
+  for (const each of link.gates) cost += resourceTestCost(each.resource, target);
+  return cost;
 }
 
 // Whether this one link allows the request by action, resource and constraints.

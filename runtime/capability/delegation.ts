@@ -1,4 +1,5 @@
 import { KernelError } from '../core/errors.js';
+import { MAX_MATCH_WORK, resourceCoverCost } from '../core/resource-match.js';
 import type { CapRequest } from '../process/process-control.js';
 import { attenuationViolation, type CapabilityScope } from './attenuation.js';
 import type { CapabilityAuthority } from './authority.js';
@@ -14,7 +15,9 @@ interface PlannedDelegation {
  * Checks every requested capability against what `holder` holds and returns the delegations to make, or
  * throws KernelError E_ESCALATION naming the request and the dimension that is wider than the holder's
  * capability (action, resource, constraints, uses, expiry). Nothing is signed here: a spawn that asks for
- * one capability too many gets none, and no child runs.
+ * one capability too many gets none, and no child runs. The glob walks of the resource checks are bounded by
+ * MAX_MATCH_WORK over the whole call (each request may be tested against every held capability): above it,
+ * E_BAD_ARG, before the walk that would pass it.
  */
 export function planDelegations(
   authority: CapabilityAuthority,
@@ -23,6 +26,7 @@ export function planDelegations(
 ): PlannedDelegation[] {
   const held = authority.list(holder);
   const now = authority.now();
+  let work = 0;
   return requests.map((request, index) => {
     const candidates = request.from === undefined ? held : held.filter((summary) => summary.id === request.from);
     if (candidates.length === 0) {
@@ -49,6 +53,16 @@ export function planDelegations(
         ...(maxUses === undefined ? {} : { maxUses }),
         ...(expiresAt === undefined ? {} : { expiresAt }),
       };
+      if (scope.resource !== parent.resource) {
+        const cost = resourceCoverCost(parent.resource, scope.resource);
+        if (work > 0 && work + cost > MAX_MATCH_WORK) {
+          throw new KernelError(
+            'E_BAD_ARG',
+            `caps[${index}]: too costly to check against the caller's capabilities (name the parent with from, or ask for fewer, shorter or less glob-heavy resources)`,
+          );
+        }
+        work += cost;
+      }
       const violation = attenuationViolation(parent, scope);
       if (violation === undefined) return { parentId: summary.id, scope };
       firstViolation ??= violation;

@@ -39,6 +39,19 @@ export const MAX_PATTERN_LENGTH = 1024;
 export const MAX_PATTERN_SEGMENTS = 64;
 /** More globstars buy no expressiveness, only matching work. */
 export const MAX_GLOBSTARS = 8;
+/**
+ * The longest glob (a pattern with `*`, `?` or `[`) an agent may ask for when it delegates (`sys.spawn` and
+ * `sys.handoff` caps). A glob test walks up to about |glob| x |text| steps (`/ws/*aaa…ab*` against
+ * `/ws/aaa…a`), so this bounds what one test of an agent-written capability can cost (about 4 ms against a
+ * 4096-character resource). Policy grants may be longer (MAX_PATTERN_LENGTH): the host writes them.
+ */
+export const MAX_REQUESTED_GLOB_LENGTH = 256;
+/**
+ * The glob-walk steps (see `resourceTestCost`, `resourceCoverCost`) one check over many capabilities may
+ * spend: an authorization without a capability id, or the planning of one spawn's delegations. About 10-20 ms
+ * of the kernel's event loop.
+ */
+export const MAX_MATCH_WORK = 4_000_000;
 
 const MATCH_OPTIONS: MinimatchOptions = Object.freeze({
   // Requests never contain `.`/`..` segments, so dot only decides whether dotfiles under a granted tree are
@@ -148,7 +161,36 @@ export interface ResourcePattern {
   readonly segments: readonly string[];
   /** True when the pattern contains no glob characters. */
   readonly literal: boolean;
+  /**
+   * True when `test` walks a minimatch glob (up to about |source| x |text| steps); false when it is a string
+   * comparison (a literal pattern, `<literal>/**`, a `**` host).
+   */
+  readonly walks: boolean;
   readonly test: (target: ResourceTarget) => boolean;
+}
+
+/** Whether `resource` is a glob (holds `*`, `?` or `[`). Never throws for a string. */
+export function isGlob(resource: string): boolean {
+  return GLOB_MAGIC.test(resource);
+}
+
+/**
+ * An upper bound, in steps comparable with MAX_MATCH_WORK, on the work of `pattern.test(target)`: 1 for a
+ * string comparison, |pattern| x |text| for a glob walk.
+ */
+export function resourceTestCost(pattern: ResourcePattern, target: ResourceTarget): number {
+  return pattern.walks ? pattern.source.length * (target.text.length + target.hostname.length + 1) : 1;
+}
+
+/**
+ * An upper bound, in steps comparable with MAX_MATCH_WORK, on the work of `resourcePatternCovers(parent,
+ * child)`: linear when the parent's test is a string comparison, |parent| x |child| when it walks a glob
+ * (against the child's text, or segment by segment against the child's segments). Never throws.
+ */
+export function resourceCoverCost(parent: string, child: string): number {
+  const p = compileResourcePattern(parent);
+  if (p === undefined || typeof child !== 'string' || parent === child) return 1;
+  return p.walks ? parent.length * (child.length + 1) : parent.length + child.length;
 }
 
 /** Which kind of resource a string is, by syntax alone. Never throws for a string. */
@@ -476,12 +518,15 @@ function makePattern(source: string, kind: ResourceKind, where: PatternOrigin, s
   const literal = !segments.some((segment) => GLOB_MAGIC.test(segment));
   const last = segments.length - 1;
   let matchText: (text: string) => boolean;
+  let walks = true;
   if (literal) {
+    walks = false;
     matchText = (text) => text === glob;
   } else if (last >= 1 && segments[last] === '**' && !segments.slice(0, last).some((s) => GLOB_MAGIC.test(s))) {
     // `<literal>/**`, the common grant: for normal-form input this is exactly minimatch's answer (the
     // differential property test checks it) at a fraction of the cost.
     const prefix = glob.slice(0, -2);
+    walks = false;
     matchText = (text) => text.startsWith(prefix);
   } else {
     const matcher = new Minimatch(glob, MATCH_OPTIONS);
@@ -501,6 +546,7 @@ function makePattern(source: string, kind: ResourceKind, where: PatternOrigin, s
     segments: Object.freeze(segments),
     // A host glob is a glob: such a pattern is never literal, whatever its path.
     literal: literal && hostGlob === undefined,
+    walks: walks || (hostGlob !== undefined && !isMatchAllHost(hostGlob)),
     test: (target: ResourceTarget) => target.kind === kind && matchOrigin(target) && matchText(target.text),
   });
 }

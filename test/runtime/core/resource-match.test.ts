@@ -6,7 +6,10 @@ import {
   compileResourcePattern,
   isActionName,
   isActionPattern,
+  isGlob,
   MAX_GLOBSTARS,
+  MAX_MATCH_WORK,
+  MAX_REQUESTED_GLOB_LENGTH,
   MAX_RESOURCE_LENGTH,
   matchAction,
   matchResource,
@@ -14,9 +17,11 @@ import {
   normalizePath,
   normalizeUrl,
   parseResource,
+  resourceCoverCost,
   resourceKind,
   resourcePatternCovers,
   resourcePatternError,
+  resourceTestCost,
 } from '../../../runtime/core/resource-match.js';
 
 // The options resource-match.ts documents; the differential property below checks its fast paths against them.
@@ -660,5 +665,44 @@ describe('matching at or below a resource', () => {
       }),
       { numRuns: 500 },
     );
+  });
+});
+
+describe('glob walk cost (red-team pass 58: agent-written globs)', () => {
+  const target = (text: string) => parseResource(text)!;
+
+  it('only minimatch-walked patterns are marked as walking', () => {
+    expect(compileResourcePattern('/ws/a.txt')!.walks).toBe(false);
+    expect(compileResourcePattern('/ws/**')!.walks).toBe(false);
+    expect(compileResourcePattern('https://example.com/v1/**')!.walks).toBe(false);
+    expect(compileResourcePattern('/ws/*.txt')!.walks).toBe(true);
+    expect(compileResourcePattern('/ws/**/x')!.walks).toBe(true);
+    expect(compileResourcePattern('https://*.example.com/a')!.walks).toBe(true);
+  });
+
+  it('a string comparison costs 1, a walk |pattern| x |text|', () => {
+    const long = `/ws/${'a'.repeat(1000)}`;
+    expect(resourceTestCost(compileResourcePattern('/ws/**')!, target(long))).toBe(1);
+    const glob = `/ws/*${'a'.repeat(249)}b*`;
+    expect(resourceTestCost(compileResourcePattern(glob)!, target(long))).toBeGreaterThanOrEqual(
+      glob.length * long.length,
+    );
+    expect(resourceCoverCost('/ws/**', long)).toBe(6 + long.length);
+    expect(resourceCoverCost(glob, long)).toBeGreaterThanOrEqual(glob.length * long.length);
+    expect(resourceCoverCost(glob, glob)).toBe(1);
+    expect(resourceCoverCost('not a//pattern', long)).toBe(1);
+  });
+
+  it('the bounds fit together: one walk of a requested glob against the longest resource fits the budget', () => {
+    const glob = `/ws/*${'a'.repeat(MAX_REQUESTED_GLOB_LENGTH - 7)}b*`;
+    const longest = `/ws/${'a'.repeat(MAX_RESOURCE_LENGTH - 4)}`;
+    expect(resourceTestCost(compileResourcePattern(glob)!, target(longest))).toBeLessThan(MAX_MATCH_WORK);
+  });
+
+  it('isGlob tells globs from literals', () => {
+    expect(isGlob('/ws/a')).toBe(false);
+    expect(isGlob('/ws/*')).toBe(true);
+    expect(isGlob('/ws/a?')).toBe(true);
+    expect(isGlob('/ws/[ab]')).toBe(true);
   });
 });
