@@ -38,6 +38,7 @@ import { HeldMemoryPool } from './process/held-memory.js';
 import { DEFAULT_LIMITS, type Limits, mergeLimits, resolveLimits } from './process/limits.js';
 import { type AgentInfo, ProcessTable } from './process/process-table.js';
 import { loadAgentSource, MAX_CODE_BYTES, ProgramRegistry } from './process/programs.js';
+import { ownFields } from './process/quota.js';
 import type { KernelEvent, RunResult } from './process/run-result.js';
 import type { KernelServices } from './process/session.js';
 import { type BlobStore, DirectoryBlobStore, MemoryBlobStore } from './store/blob-store.js';
@@ -260,6 +261,7 @@ export class Kernel {
       program: spec.program,
       inputJson: spec.inputJson,
       limits: parent.quota.carve(spec.request.limits),
+      own: ownFields(spec.request.limits),
       namespace: spec.request.namespace,
       mounts: new Map(),
       // The child's limits are the parent's remainder, moved by the parent's other descendants.

@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import type { Attempt } from '../runtime/audit/attempt.js';
 import { KernelError } from '../runtime/core/errors.js';
-import { joinLabels } from '../runtime/labels/label.js';
 import type { AgentSession } from '../runtime/process/session.js';
 import { capRequestsSchema } from './process-schemas.js';
 import { defineSyscall } from './syscall.js';
@@ -34,8 +33,9 @@ export const handoffSyscall = defineSyscall({
         input: request.task ?? null,
         ...(request.caps === undefined ? {} : { caps: request.caps }),
       });
-      const { result, label } = await processes.join(session, id);
-      session.label = joinLabels(session.label, label);
+      const outcome = await processes.join(session, id);
+      const { result } = outcome;
+      outcome.takeLabel();
       if (result.ok) return result.value;
       throw new KernelError(result.error.code, `handoff to "${request.to}": ${result.error.message}`);
     } finally {

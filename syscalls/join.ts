@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import type { Attempt } from '../runtime/audit/attempt.js';
 import { KernelError } from '../runtime/core/errors.js';
-import { joinLabels } from '../runtime/labels/label.js';
 import type { AgentSession } from '../runtime/process/session.js';
 import { defineSyscall } from './syscall.js';
 
@@ -21,10 +20,11 @@ export const joinSyscall = defineSyscall({
   async run(session: AgentSession, [id, options], attempt: Attempt) {
     attempt.describe('agent.join', id, null, session.label);
     attempt.begin();
-    const { result, label } = await session.services.processes.join(session, id);
+    const outcome = await session.services.processes.join(session, id);
+    const { result, label } = outcome;
     if (result.ok && options?.handle === true)
       return session.metered(() => session.handles.create(result.value, label));
-    session.label = joinLabels(session.label, label);
+    outcome.takeLabel();
     if (result.ok) return result.value;
     throw new KernelError(result.error.code, `child ${id}: ${result.error.message}`);
   },

@@ -34,4 +34,9 @@ export interface ChildRequest {
 export interface ChildOutcome {
   readonly result: RunResult;
   readonly label: readonly string[];
+  /**
+   * Raises the parent by the child's label (a join by value) and gives the parent back what the child left of
+   * its own budgets, whose amount is the child's data (quota.ts `refund`).
+   */
+  takeLabel(): void;
 }

@@ -23,7 +23,7 @@ import { estimateBytes, HeldMemory, type HeldMemoryPool, MEMORY_EXCEEDED } from 
 import type { Limits } from './limits.js';
 import type { ChildOutcome, ChildRequest } from './process-control.js';
 import { type AgentSource, loadAgentSource, type ProgramRegistry, programId } from './programs.js';
-import { COUNTED_FIELDS, type CountedField, Quota, type QuotaUse } from './quota.js';
+import { COUNTED_FIELDS, type CountedField, ownFields, Quota, type QuotaUse } from './quota.js';
 import type { RunResult, Usage } from './run-result.js';
 import { AgentSession, type KernelServices, type ProcessControl } from './session.js';
 
@@ -46,6 +46,8 @@ export interface StartSpec {
   readonly restored?: unknown;
   /** Counted use carried over from a snapshot. */
   readonly usage?: Partial<QuotaUse>;
+  /** The counted fields the child's budget is its own for (`ownFields` of its request; quota.ts). */
+  readonly own?: readonly CountedField[];
   /** Gives the new agent its capabilities; throwing aborts the start (nothing runs). */
   grant(session: AgentSession): void;
 }
@@ -133,12 +135,17 @@ export class ProcessTable implements ProcessControl {
           session.label = joinLabels(session.label, observed);
           this.#terminate(id, 'E_QUOTA', `quota exceeded: ${field}`);
         },
+        raise: (label) => this.#raiseTree(session, label),
       },
       () => session.label,
+      spec.own ?? [],
     );
     for (const field of COUNTED_FIELDS) {
       const carried = spec.usage?.[field];
-      if (carried !== undefined && carried > 0) quota.used[field] = carried;
+      if (carried !== undefined && carried > 0) {
+        quota.used[field] = carried;
+        quota.spent[field] = carried;
+      }
     }
     session.quota = quota;
     session.held = new HeldMemory(this.#deps.held, spec.limits.memory_mb * MiB, (observed) => {
@@ -165,7 +172,15 @@ export class ProcessTable implements ProcessControl {
     if (parent !== undefined) {
       this.#outcomes.set(
         id,
-        result.then((settled) => ({ result: this.#buffered(parent, settled, session.label), label: session.label })),
+        result.then((settled) => ({
+          result: this.#buffered(parent, settled, session.label),
+          label: session.label,
+          // What the child left of its own budgets goes back to a parent that takes its label (join by value).
+          takeLabel: () => {
+            parent.label = joinLabels(parent.label, session.label);
+            if (parent.quota !== undefined && quota !== undefined) parent.quota.refund(quota);
+          },
+        })),
       );
     }
     return { id, session, result };
@@ -206,7 +221,7 @@ export class ProcessTable implements ProcessControl {
     if (quota !== undefined) {
       // CPU and syscalls are reported as the agent's own (the launcher's figures); the budget counts the subtree.
       for (const field of COUNTED_FIELDS) {
-        if (field !== 'cpu_ms' && field !== 'syscalls') counted[field] = round(quota.used[field]);
+        if (field !== 'cpu_ms' && field !== 'syscalls') counted[field] = round(quota.spent[field]);
       }
     }
     // The kernel's time on the agent's syscalls was charged to cpu_ms with the isolate's own.
@@ -313,6 +328,7 @@ export class ProcessTable implements ProcessControl {
       namespace: request.namespace,
       mounts,
       label: input.label,
+      own: ownFields(request.budget),
       grant: (child) => applyDelegations(services.authority, parent.key, child.publicKey, plans),
     }).id;
   }
@@ -327,14 +343,30 @@ export class ProcessTable implements ProcessControl {
     parent: AgentSession,
     spec: Omit<StartSpec, 'parent' | 'namespace'> & { readonly namespace: string | undefined },
   ): { id: string; result: Promise<RunResult> } {
-    this.#quotaOf(parent).chargeSpawn();
-    return this.start({
+    const quota = this.#quotaOf(parent);
+    quota.chargeSpawn();
+    const started = this.start({
       ...spec,
       parent,
       namespace: `${parent.namespace}/${spec.namespace ?? freshNamespaceSegment()}`,
       // Everything the parent passes carries at least its context label.
       label: joinLabels(parent.label, spec.label),
     });
+    if (started.session.quota !== undefined) quota.prepay(started.session.quota);
+    return started;
+  }
+
+  // Raises `session` and its live descendants by `label`: whether they run on depends on a counter that use
+  // carrying it moved (quota.ts, `hooks.raise`).
+  #raiseTree(session: AgentSession, label: Label): void {
+    const pending = [session];
+    for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+      next.label = joinLabels(next.label, label);
+      for (const child of next.children) {
+        const live = this.#live.get(child)?.session;
+        if (live !== undefined) pending.push(live);
+      }
+    }
   }
 
   /** The quota of a live agent (every started agent has one). */

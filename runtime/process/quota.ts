@@ -1,5 +1,5 @@
 import { KernelError } from '../core/errors.js';
-import { EMPTY_LABEL, joinLabels, type Label } from '../labels/label.js';
+import { EMPTY_LABEL, joinLabels, type Label, labelLeq } from '../labels/label.js';
 import { type LimitField, type Limits, limitBounds } from './limits.js';
 
 /** The quotas that accumulate: every use is charged to the agent and to each of its ancestors. */
@@ -16,7 +16,7 @@ export type CountedField = (typeof COUNTED_FIELDS)[number];
 
 export type QuotaUse = Record<CountedField, number>;
 
-/** What the kernel does when an agent's quota warns or is crossed. Both must not throw. */
+/** What the kernel does when an agent's quota warns or is crossed. None may throw. */
 export interface QuotaHooks {
   warn(field: CountedField | 'wall_ms', used: number, limit: number): void;
   /**
@@ -24,57 +24,84 @@ export interface QuotaHooks {
    * the label of what decided the charge's amount (that the agent ended depends on it).
    */
   exceeded(field: CountedField | 'wall_ms', observed: Label): void;
+  /**
+   * A bounded counter of this agent moved by use that carries `label`: whether the agent runs on, and with it
+   * every live descendant (its end ends them), depends on that use. The kernel raises all their labels by it.
+   */
+  raise?(label: Label): void;
 }
 
 /** A budget request an agent makes for a child: any subset of the limits. */
 export type BudgetRequest = { readonly [K in LimitField]?: number | undefined };
 
+/** The counted fields a budget request names: the child's own budget for them (see Quota). */
+export function ownFields(request: BudgetRequest | undefined): CountedField[] {
+  if (request === undefined) return [];
+  return COUNTED_FIELDS.filter((field) => request[field] !== undefined);
+}
+
 /**
- * One agent's budget and use (docs/architecture.md §6). A child's quota is carved out of its parent's remainder and every
- * charge is added to the agent and all its ancestors, so a subtree can never spend more than its root was
- * given. Crossing `warn_at` of a limit warns once per field; crossing a limit calls `exceeded` on the quota
- * whose limit it is (an ancestor's crossing ends the ancestor, and with it the subtree).
+ * One agent's budget and use (docs/architecture.md §6). A child's quota is carved out of its parent's remainder,
+ * in one of two ways per counted field, so a subtree can never spend more than its root was given:
+ * - **shared** (the spawn leaves the field out; the child may use all its parent has left): each charge is added
+ *   to the agent and to every ancestor up to one whose budget for the field is its own. A crossing ends the agent
+ *   whose limit it is (an ancestor's ends the ancestor, and with it the subtree).
+ * - **own** (the spawn names an amount): the amount is charged to the parent when the child starts, the child's
+ *   use moves only its own counters, and what it left goes back to the parent only when the parent takes the
+ *   child's label (a join by value): `refund`.
  *
- * An ancestor's counters are data of the descendants that moved them: what remains of a budget reveals how
- * much a child spent, and a child may be labelled where its parent is not. Each quota keeps the join of the
- * labels of the descendants that charged it (`label()` of the charging agent, at the time of the charge), and
- * of what decided a charged amount (`charge`'s `observed`: a model's answer, read into a handle, decides the
- * tokens it costs); `observed()` is what reading this quota's counters reveals, for the kernel to join into the
- * reader's label.
+ * Counters are data of what moved them, and so is every decision they make: what a remainder reveals when a
+ * budget is carved or refused, and whether an agent runs on or is ended by a limit (its clean effects before
+ * that end tell when it came; red-team pass 53 read a page, a character per child, from a clean agent's progress
+ * counts before a kill a web-labelled grandchild's calls timed). So each quota keeps the join of the labels of
+ * what moved it (`observed()`, for readers of the counters), and a bounded counter moved by labelled use raises
+ * the owner and its live descendants (`hooks.raise`): an own budget is how a clean planner keeps a labelled
+ * worker's use, and its label, out of its own counters. A charge's label is the charging agent's joined with
+ * `observed`, the label of what decided the amount (a model's answer, read into a handle, decides its tokens).
  */
 export class Quota {
   readonly limits: Limits;
   readonly parent: Quota | undefined;
-  readonly used: QuotaUse = {
-    cpu_ms: 0,
-    tokens_in: 0,
-    tokens_out: 0,
-    cost_usd: 0,
-    tool_calls: 0,
-    syscalls: 0,
-    children: 0,
-  };
+  /** What the limits count: the agent's use, its shared descendants', and its own-budget children's budgets. */
+  readonly used: QuotaUse = emptyUse();
+  /** What the subtree actually used, whatever kind of budget: the host's report, never a decision. */
+  readonly spent: QuotaUse = emptyUse();
   /** performance.now() when the agent started; wall time is measured from here. */
   readonly startedAt = performance.now();
   readonly #hooks: QuotaHooks;
   readonly #warned = new Set<string>();
   readonly #label: () => Label;
-  /** The join of the labels of the descendants whose use was charged here, and of what decided amounts. */
+  /** Fields this agent has a budget of its own for (charged to its parent at its start): its use stops here. */
+  readonly #own: ReadonlySet<CountedField>;
+  /** The join of the labels of the uses and amounts that moved this quota's counters. */
   #movedBy: Label = EMPTY_LABEL;
-  /** The last label of this agent's joined into its ancestors'. */
-  #marked: Label | undefined;
+  /** The labels raised into this agent and its subtree by use of a bounded counter (see `hooks.raise`). */
+  #raised: Label = EMPTY_LABEL;
+  /** The last label a bounded counter here was moved with: the same label again has nothing left to raise. */
+  #lastMoved: Label | undefined;
+  #refunded = false;
 
-  /** `label` gives the owning agent's current label (what its charges carry to its ancestors). */
-  constructor(limits: Limits, parent: Quota | undefined, hooks: QuotaHooks, label: () => Label = () => EMPTY_LABEL) {
+  /**
+   * `label` gives the owning agent's current label (what its charges carry); `own` the fields of its budget that
+   * are its own (`ownFields` of its spawn's request), which the caller charges to the parent with `prepay`.
+   */
+  constructor(
+    limits: Limits,
+    parent: Quota | undefined,
+    hooks: QuotaHooks,
+    label: () => Label = () => EMPTY_LABEL,
+    own: Iterable<CountedField> = [],
+  ) {
     this.limits = limits;
     this.parent = parent;
     this.#hooks = hooks;
     this.#label = label;
+    this.#own = new Set(own);
   }
 
   /**
-   * The labels of the descendants whose use moved this quota's counters or an ancestor's (reading what
-   * remains of a budget, or being refused a child budget or a spawn, reveals them). Never throws.
+   * The labels of what moved this quota's counters or an ancestor's (reading what remains of a budget, or being
+   * refused a child budget or a spawn, reveals them). Never throws.
    */
   observed(): Label {
     let label = EMPTY_LABEL;
@@ -84,54 +111,95 @@ export class Quota {
     return label;
   }
 
-  // An ancestor's counters now depend on this agent: they carry its label. Labels are frozen and keep their
-  // identity until they rise, so the hot path (the same label as last time) is one comparison.
-  #marking(): void {
-    const label = this.#label();
-    if (label.length === 0 || label === this.#marked) return;
-    this.#marked = label;
-    for (let quota = this.parent; quota !== undefined; quota = quota.parent) {
-      quota.#movedBy = joinLabels(quota.#movedBy, label);
-    }
-  }
-
   /**
-   * Adds `amount` of `field` to this quota and every ancestor. Throws KernelError E_BAD_ARG for an amount
-   * that is not a finite non-negative number (before anything is added, so NaN cannot poison a counter),
-   * and E_QUOTA when this agent's own limit or an ancestor's is crossed (after `exceeded` has been called).
-   * `observed` is the label of what decided `amount` (a model's answer for its tokens): every counter it moves,
-   * this agent's own included, carries it from then on. Before, only a crossing did, and a clean agent that
-   * kept a page in a handle asked a model for as many words as a character's code and read the count back from
-   * a refused child budget: a byte per call (red-team pass 52).
+   * Adds `amount` of `field` to this quota and to every ancestor its budget for the field is shared with. Throws
+   * KernelError E_BAD_ARG for an amount that is not a finite non-negative number (before anything is added, so NaN
+   * cannot poison a counter), and E_QUOTA when this agent's own limit or an ancestor's is crossed (after
+   * `exceeded` has been called). `observed` is the label of what decided `amount` (a model's answer for its
+   * tokens): every counter it moves carries it, and bounded ones raise their owners by it (red-team pass 52: a
+   * clean agent asked a model for as many words as a character's code and read the count back from a refused
+   * child budget, a byte per call).
    */
   charge(field: CountedField, amount: unknown, observed: Label = EMPTY_LABEL): void {
     if (typeof amount !== 'number' || !Number.isFinite(amount) || amount < 0) {
       throw new KernelError('E_BAD_ARG', `charge of ${field} must be a finite non-negative number`);
     }
     if (amount === 0) return;
-    this.#marking();
+    const own = this.#label();
+    const carried = observed.length === 0 ? own : joinLabels(own, observed);
+    for (let quota: Quota | undefined = this; quota !== undefined; quota = quota.parent) quota.spent[field] += amount;
+    if (this.#add(field, amount, observed, carried)) throw new KernelError('E_QUOTA', `quota exceeded: ${field}`);
+  }
+
+  // Adds to this quota and up the shared budgets; true when a limit was crossed. `carried` is the use's label.
+  #add(field: CountedField, amount: number, observed: Label, carried: Label): boolean {
     let crossed = false;
-    for (let quota: Quota | undefined = this; quota !== undefined; quota = quota.parent) {
+    for (
+      let quota: Quota | undefined = this;
+      quota !== undefined;
+      quota = quota.#own.has(field) ? undefined : quota.parent
+    ) {
+      // What decided the amount labels every counter it moves; the agent's own label, only its ancestors' (a
+      // quota's own reader already holds it).
       if (observed.length > 0) quota.#movedBy = joinLabels(quota.#movedBy, observed);
+      if (quota !== this && carried.length > 0) quota.#movedBy = joinLabels(quota.#movedBy, carried);
+      if (carried.length > 0 && carried !== quota.#lastMoved) quota.#moved(field, carried);
       quota.used[field] += amount;
-      if (quota.#check(field, quota.used[field], observed)) crossed = true;
+      if (amount > 0 && quota.#check(field, quota.used[field], observed)) crossed = true;
     }
-    if (crossed) throw new KernelError('E_QUOTA', `quota exceeded: ${field}`);
+    return crossed;
+  }
+
+  // A counter of this quota moved by use labelled `carried`: if a limit bounds it, the owner's continuing (and
+  // its subtree's) depends on that use.
+  #moved(field: CountedField, carried: Label): void {
+    if (!Number.isFinite(this.limits[field])) return;
+    this.#lastMoved = carried;
+    if (labelLeq(carried, this.#raised)) return;
+    this.#raised = joinLabels(this.#raised, carried);
+    this.#hooks.raise?.(this.#raised);
   }
 
   /**
-   * Charges one spawn to this quota and its ancestors, refusing it (E_QUOTA, nothing charged) when any of
-   * them would exceed its `children` limit or this agent has no `depth` left.
+   * Charges one spawn to this quota and the ancestors its `children` budget is shared with, refusing it (E_QUOTA,
+   * nothing charged) when any of them would exceed its `children` limit or this agent has no `depth` left.
    */
   chargeSpawn(): void {
     if (this.limits.depth < 1) throw new KernelError('E_QUOTA', 'quota exceeded: depth');
-    for (let quota: Quota | undefined = this; quota !== undefined; quota = quota.parent) {
+    for (
+      let quota: Quota | undefined = this;
+      quota !== undefined;
+      quota = quota.#own.has('children') ? undefined : quota.parent
+    ) {
       if (quota.used.children + 1 > quota.limits.children) throw new KernelError('E_QUOTA', 'quota exceeded: children');
     }
-    this.#marking();
-    for (let quota: Quota | undefined = this; quota !== undefined; quota = quota.parent) {
-      quota.used.children += 1;
-      quota.#check('children', quota.used.children, EMPTY_LABEL);
+    this.charge('children', 1);
+  }
+
+  /**
+   * Charges `child`'s own budgets (the fields its spawn named) to this quota, the parent's own decision, when the
+   * child starts. A crossing it causes above this agent ends that ancestor, as any charge does.
+   */
+  prepay(child: Quota): void {
+    const own = this.#label();
+    for (const field of child.#own) {
+      const amount = child.limits[field];
+      if (Number.isFinite(amount) && amount > 0) this.#add(field, amount, EMPTY_LABEL, own);
+    }
+  }
+
+  /**
+   * Gives back what `child` left of its own budgets, once: only when this agent takes the child's label (a join
+   * by value), since the amount is the child's data. The counters it moves raise their owners by the child's
+   * label and what decided its amounts, as its use would have.
+   */
+  refund(child: Quota): void {
+    if (child.#refunded || child.parent !== this) return;
+    child.#refunded = true;
+    const carried = joinLabels(child.#label(), child.#movedBy);
+    for (const field of child.#own) {
+      const left = child.limits[field] - child.used[field];
+      if (Number.isFinite(left) && left > 0) this.#add(field, -left, carried, carried);
     }
   }
 
@@ -189,7 +257,7 @@ export class Quota {
 
   /** Use so far, own and descendants', with the wall time elapsed. */
   usage(): QuotaUse & { wall_ms: number } {
-    return { ...this.used, wall_ms: Math.round(performance.now() - this.startedAt) };
+    return { ...this.spent, wall_ms: Math.round(performance.now() - this.startedAt) };
   }
 
   // True when the limit is crossed. Hooks run at most once per field for warnings.
@@ -208,4 +276,8 @@ export class Quota {
     }
     return false;
   }
+}
+
+function emptyUse(): QuotaUse {
+  return { cpu_ms: 0, tokens_in: 0, tokens_out: 0, cost_usd: 0, tool_calls: 0, syscalls: 0, children: 0 };
 }

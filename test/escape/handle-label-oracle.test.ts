@@ -30,7 +30,8 @@ const PARENT = (probe: 'declassify' | 'sink') => `export default async () => {
   const key = ${KEY};
   const page = await sys.tool('fetch', {}, { handle: true });
   for (let i = 0; i < ${BITS}; i++) await sys.mem.put(key(i), 0);
-  await sys.join(await sys.spawn({ code: ${JSON.stringify(CHILD)}, input: { page }, mounts: [{ name: 'p', mode: 'rw' }] }), { handle: true });
+  // A budget of its own: the labelled child's use of a shared one would label this parent (quota.ts).
+  await sys.join(await sys.spawn({ code: ${JSON.stringify(CHILD)}, input: { page }, mounts: [{ name: 'p', mode: 'rw' }], budget: { cpu_ms: 5000, syscalls: 5000, children: 0 } }), { handle: true });
   const before = await sys.label();
   const answers = [];
   for (let i = 0; i < ${BITS}; i++) {

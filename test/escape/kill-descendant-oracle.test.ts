@@ -26,8 +26,10 @@ const GRANDCHILD = `export default async (end) => {
 /** Spawns the ended grandchild first, then the live one, hands their ids up while clean, and stays alive. */
 const CHILD = `export default async () => {
   const caps = [{ action: 'secrets.read', resource: 'secrets.get' }, { action: 'start', resource: 'start' }];
-  const ended = await sys.spawn({ code: ${JSON.stringify(GRANDCHILD)}, input: true, caps });
-  const live = await sys.spawn({ code: ${JSON.stringify(GRANDCHILD)}, input: false, caps });
+  // Budgets of their own: a labelled grandchild's use of a shared one would label the child (quota.ts).
+  const budget = { cpu_ms: 2000, syscalls: 100, children: 0 };
+  const ended = await sys.spawn({ code: ${JSON.stringify(GRANDCHILD)}, input: true, caps, budget });
+  const live = await sys.spawn({ code: ${JSON.stringify(GRANDCHILD)}, input: false, caps, budget });
   await sys.mem.put('ids', { ended, live }, { mount: 'up' });
   await sys.tool('ready', {});
   await new Promise(() => {});

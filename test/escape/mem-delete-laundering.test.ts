@@ -44,7 +44,8 @@ const PARENT = (probe: 'list' | 'get') => `export default async () => {
   const key = ${KEY};
   const page = await sys.tool('fetch', {}, { handle: true });
   for (let i = 0; i < ${BITS}; i++) await sys.mem.put(key(i), 0);
-  const id = await sys.spawn({ code: ${JSON.stringify(CHILD)}, input: { page }, mounts: [{ name: 'p', mode: 'rw' }] });
+  // A budget of its own: the labelled child's use of a shared one would label this parent (quota.ts).
+  const id = await sys.spawn({ code: ${JSON.stringify(CHILD)}, input: { page }, mounts: [{ name: 'p', mode: 'rw' }], budget: { cpu_ms: 5000, syscalls: 5000, children: 0 } });
   await sys.join(id, { handle: true });
   const before = await sys.label();
   const present = new Set();

@@ -142,14 +142,14 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
   });
 });
 
-// Red-team pass 53, open: the kill is labelled, the agent's clean effects before it are not, and how many there
-// were says when a counter that a labelled descendant moved crossed its limit. A clean P runs a W that moves P's
-// counter by a page's character #k (as a web-labelled agent making that many calls, or, clean, through a tool whose
-// charge a handle of the page decides), joins it as a handle (P stays clean), then writes a clean progress count to
-// its parent's namespace before each call of its own until the limit ends it: the last count spells the character
-// (log2 of the budget bits per child, 8 here). A fix needs budgets no labelled event can move for a less-labelled
-// ancestor (SECURITY.md, "Covert channels through labels"); cutting a child off when its label rises does not do it
-// (red-team pass 57: whether a clean child's label rises, a join that fails on labelled data, is itself a bit).
+// Red-team pass 53: the kill was labelled, the agent's clean effects before it were not, and how many there were
+// said when a counter that a labelled descendant moved crossed its limit. A clean P runs a W that moves P's counter
+// by a page's character #k (as a web-labelled agent making that many calls, or, clean, through a tool whose charge
+// a handle of the page decides), joins it as a handle (P stays clean), then writes a clean progress count to its
+// parent's namespace before each call of its own until the limit ends it: the last count spelled the character
+// (log2 of the budget bits per child, 8 here). Now a bounded counter moved by labelled use raises its owner and the
+// owner's descendants (W on a shared budget labels P, and T, whose syscalls it moves too), and a W on a budget of
+// its own (paid by P when it starts) moves none of P's counters: P's count is the same whatever the page says.
 describe('quota kill channel: clean progress before a labelled kill', () => {
   const PAGE = 'PIN';
   // How W moves P's counter by the page's character #k: as a web-labelled agent making that many calls, or, clean,
@@ -181,7 +181,9 @@ describe('quota kill channel: clean progress before a labelled kill', () => {
     },
   });
 
-  function tree(spender: (typeof SPENDERS)[keyof typeof SPENDERS]): string {
+  /** `budget` is W's: none shares P's remainder; `own` gives W a budget of its own for every bounded field. */
+  function tree(spender: (typeof SPENDERS)[keyof typeof SPENDERS], budget: 'shared' | 'own'): string {
+    const own = `{ cpu_ms: 2000, syscalls: 2000, children: 0, ${spender.field}: 150 }`;
     const W = `export default async ({ k }) => {
       await new Promise((r) => setTimeout(r, 1000));
       ${spender.spend}
@@ -190,7 +192,7 @@ describe('quota kill channel: clean progress before a labelled kill', () => {
     const P = `export default async ({ k }) => {
       await new Promise((r) => setTimeout(r, 500));
       const caps = (await sys.caps()).map((c) => ({ from: c.id }));
-      await sys.join(await sys.spawn({ code: ${JSON.stringify(W)}, input: { k }, caps }), { handle: true });
+      await sys.join(await sys.spawn({ code: ${JSON.stringify(W)}, input: { k }, caps${budget === 'own' ? `, budget: ${own}` : ''} }), { handle: true });
       for (let i = 0; ; i++) {
         await sys.mem.put('n' + k, i, { mount: 't' });
         ${spender.own}
@@ -218,32 +220,48 @@ describe('quota kill channel: clean progress before a labelled kill', () => {
     }`;
   }
 
-  it.fails.each(Object.keys(SPENDERS) as (keyof typeof SPENDERS)[])(
-    'HOLE: a clean agent reads the labelled page from its children’s progress before their kills (%s)',
+  async function runTree(page: string, spender: (typeof SPENDERS)[keyof typeof SPENDERS], budget: 'shared' | 'own') {
+    const sent: unknown[] = [];
+    const kernel = testKernel({
+      limits: { tool_calls: 100_000, tokens_out: 100_000, wall_ms: 120_000, cpu_ms: 60_000 },
+      tools: [webSource(page), recordingSink('mail', ['web'], sent), count],
+      policy: {
+        capabilities: [
+          { action: 'fetch', resource: 'fetch' },
+          { action: 'mail', resource: 'mail' },
+          { action: 'echo', resource: 'echo' },
+          { action: 'count', resource: 'count' },
+          { action: 'agent.spawn', resource: 'inline' },
+        ],
+      },
+    });
+    try {
+      const result = await kernel.run({ code: tree(spender, budget) });
+      if (!result.ok) throw new Error(result.error.message);
+      return { ...(result.value as { out: string; mailed: unknown; label: string[] }), sent };
+    } finally {
+      await kernel.close();
+    }
+  }
+
+  it.each(Object.keys(SPENDERS) as (keyof typeof SPENDERS)[])(
+    'on a shared budget, the labelled use labels the agents whose counters it moved: the count cannot go out (%s)',
     async (name) => {
-      const sent: unknown[] = [];
-      const kernel = testKernel({
-        limits: { tool_calls: 100_000, tokens_out: 100_000, wall_ms: 120_000, cpu_ms: 60_000 },
-        tools: [webSource(PAGE), recordingSink('mail', ['web'], sent), count],
-        policy: {
-          capabilities: [
-            { action: 'fetch', resource: 'fetch' },
-            { action: 'mail', resource: 'mail' },
-            { action: 'echo', resource: 'echo' },
-            { action: 'count', resource: 'count' },
-            { action: 'agent.spawn', resource: 'inline' },
-          ],
-        },
-      });
-      try {
-        const result = await kernel.run({ code: tree(SPENDERS[name]) });
-        // Throws (the pin passes) only on the hole's own symptom: the page went out, read from clean counts.
-        // Closed, or an attack that stopped working, fails the pin: look at which.
-        const leaked = result.ok && (result.value as { out: string }).out === PAGE && sent.length === 1;
-        expect(leaked).toBe(false);
-      } finally {
-        await kernel.close();
-      }
+      const { mailed, label, sent } = await runTree(PAGE, SPENDERS[name], 'shared');
+      expect(mailed).toBe('E_TAINT');
+      expect(label).toContain('web');
+      expect(sent).toEqual([]);
+    },
+    120_000,
+  );
+
+  it.each(Object.keys(SPENDERS) as (keyof typeof SPENDERS)[])(
+    "on a budget of its own, the child's use moves nothing of its clean parent's: the counts tell nothing (%s)",
+    async (name) => {
+      const read = await runTree(PAGE, SPENDERS[name], 'own');
+      expect(read).toMatchObject({ mailed: true, label: [] });
+      expect(read.out).not.toBe(PAGE);
+      expect((await runTree('ZQX', SPENDERS[name], 'own')).out).toBe(read.out);
     },
     120_000,
   );

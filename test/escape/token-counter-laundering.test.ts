@@ -5,7 +5,8 @@
 // reached the agent when the charge crossed a limit, so the agent read the page a byte per call and mailed it clean.
 // Without usage in the answer, `tokens_in` is estimated from the request's characters, the handle's included: its
 // length, with no model's help. The defense: every counter a charge moves carries the label of what decided the
-// amount, and whatever reads a counter (a refused budget, a child's limits, a snapshot) takes it.
+// amount, whatever reads a counter (a refused budget, a child's limits, a snapshot) takes it, and a bounded counter
+// it moves raises its owner at once.
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Kernel } from '../../index.js';
 import { createModelTool } from '../../tools/model.js';
@@ -98,8 +99,9 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
         code: AGENT(field),
         limits: { tokens_out: 1_000_000, tokens_in: 1_000_000, wall_ms: 60_000 },
       });
-      // The call itself leaves the agent clean (answer and page are handles); reading the counter does not.
-      expect(result).toMatchObject({ ok: true, value: { labels: [[], []], read: ['web'], mailed: 'E_TAINT' } });
+      // The answer and the page stay handles, but the call moved a bounded counter by an amount the page decided,
+      // and whether the agent runs on depends on it: the call itself labels the agent (quota.ts, `hooks.raise`).
+      expect(result).toMatchObject({ ok: true, value: { labels: [[], ['web']], read: ['web'], mailed: 'E_TAINT' } });
       expect(sent).toEqual([]);
     });
   }

@@ -502,7 +502,8 @@ describe.each(ISOLATION_MODES)('%s tier, through a bound that labelled data fill
     try {
       const result = await kernel.run({
         code: `export default async function main() {
-  const child = await sys.spawn({ program: 'sizer', caps: [{ action: 'vaultish', resource: 'vaultish' }] });
+  // A budget of its own: the labelled child's use of a shared one would label the parent (quota.ts).
+  const child = await sys.spawn({ program: 'sizer', caps: [{ action: 'vaultish', resource: 'vaultish' }], budget: { cpu_ms: 5000, syscalls: 5000, children: 0 } });
   await sys.join(child, { handle: true });
   const before = await sys.label();
   let code;

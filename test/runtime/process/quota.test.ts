@@ -3,9 +3,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineTool, type Kernel, type KernelEvent } from '../../../index.js';
 import { KernelError } from '../../../runtime/core/errors.js';
-import { makeLabel } from '../../../runtime/labels/label.js';
+import { EMPTY_LABEL, type Label, makeLabel } from '../../../runtime/labels/label.js';
 import { DEFAULT_LIMITS, type Limits, resolveLimits } from '../../../runtime/process/limits.js';
-import { Quota } from '../../../runtime/process/quota.js';
+import { type CountedField, ownFields, Quota } from '../../../runtime/process/quota.js';
 import { testKernel, testToolsPolicy } from '../../helpers/kernel.js';
 
 function hooks(log: string[]) {
@@ -54,6 +54,95 @@ describe('Quota labels', () => {
   });
 });
 
+describe('Quota budgets of their own', () => {
+  function tree(own: CountedField[]) {
+    const raised: string[] = [];
+    let kidLabel: Label = EMPTY_LABEL;
+    const top = new Quota(resolveLimits({ tool_calls: 100 }, DEFAULT_LIMITS, 'limits'), undefined, {
+      ...hooks([]),
+      raise: (label: Label) => raised.push(`top:${label.join(',')}`),
+    });
+    const request = Object.fromEntries(own.map((field) => [field, 40]));
+    const kid = new Quota(top.carve(request), top, hooks([]), () => kidLabel, ownFields(request));
+    top.prepay(kid);
+    return { top, kid, raised, label: (tags: string[]) => (kidLabel = makeLabel(tags)) };
+  }
+
+  it("a shared budget's labelled use raises the owner of every bounded counter it moves", () => {
+    const { top, kid, raised, label } = tree([]);
+    kid.charge('tool_calls', 1);
+    expect(raised).toEqual([]);
+    label(['web']);
+    kid.charge('tool_calls', 1);
+    kid.charge('tool_calls', 1);
+    expect(raised).toEqual(['top:web']);
+    expect(top.used.tool_calls).toBe(3);
+    // An unbounded counter decides nothing: moving it raises nobody (it still labels its readers).
+    kid.charge('tokens_in', 5);
+    expect(raised).toEqual(['top:web']);
+  });
+
+  it('a budget of its own is paid at the start and moves nothing of the parent after', () => {
+    const { top, kid, raised, label } = tree(['tool_calls']);
+    expect(top.used.tool_calls).toBe(40);
+    label(['web']);
+    kid.charge('tool_calls', 7);
+    expect(top.used.tool_calls).toBe(40);
+    expect(top.spent.tool_calls).toBe(7);
+    expect(raised).toEqual([]);
+    expect(top.observed()).toEqual([]);
+    expect(() => kid.charge('tool_calls', 40)).toThrow(/quota exceeded: tool_calls/);
+    expect(top.used.tool_calls).toBe(40);
+  });
+
+  it('what the child left comes back once, to a parent that takes its label, raising it', () => {
+    const { top, kid, raised, label } = tree(['tool_calls']);
+    label(['web']);
+    kid.charge('tool_calls', 7);
+    top.refund(kid);
+    expect(top.used.tool_calls).toBe(7);
+    expect(raised).toEqual(['top:web']);
+    expect(top.observed()).toEqual(['web']);
+    top.refund(kid);
+    expect(top.used.tool_calls).toBe(7);
+  });
+
+  it("law: a clean parent's counters never depend on what a child on its own budget does", () => {
+    const step = fc.tuple(fc.constantFrom('top', 'kid', 'label'), fc.integer({ min: 0, max: 20 }));
+    fc.assert(
+      fc.property(
+        fc.array(step, { maxLength: 50 }),
+        fc.array(fc.integer({ min: 0, max: 20 }), { maxLength: 50 }),
+        (steps, secret) => {
+          const observe = (kidAmounts: readonly number[]) => {
+            const { top, kid, raised, label } = tree(['tool_calls', 'syscalls']);
+            const log: string[] = [];
+            let labelled = false;
+            let k = 0;
+            for (const [who, amount] of steps) {
+              if (who === 'label') {
+                label(['web']);
+                labelled = true;
+                continue;
+              }
+              const target = who === 'top' ? top : kid;
+              const charged = who === 'kid' && labelled ? (kidAmounts[k++] ?? 0) : amount;
+              try {
+                target.charge(who === 'top' ? 'tool_calls' : k % 2 === 0 ? 'tool_calls' : 'syscalls', charged);
+                if (who === 'top') log.push('top:ok');
+              } catch {
+                if (who === 'top') log.push('top:refused');
+              }
+            }
+            return { log, top: top.used.tool_calls, observed: top.observed(), raised };
+          };
+          expect(observe(secret)).toEqual(observe(secret.map((n) => 20 - n)));
+        },
+      ),
+    );
+  });
+});
+
 describe('Quota', () => {
   it('charges the agent and every ancestor, and the crossing belongs to the quota whose limit it is', () => {
     const log: string[] = [];
@@ -87,23 +176,35 @@ describe('Quota', () => {
     expect(() => top.carve({ memory_mb: DEFAULT_LIMITS.memory_mb + 1 })).toThrow(/memory_mb exceeds/);
   });
 
-  it('law: a subtree never spends more than its root was given', () => {
+  it('law: a subtree never spends more than its root was given, shared budgets or their own', () => {
+    const step = fc.tuple(fc.nat(3), fc.integer({ min: 0, max: 30 }));
     fc.assert(
-      fc.property(fc.array(fc.tuple(fc.nat(3), fc.integer({ min: 0, max: 30 })), { maxLength: 40 }), (charges) => {
+      fc.property(fc.array(step, { maxLength: 40 }), fc.boolean(), fc.boolean(), (charges, kidOwn, grandOwn) => {
         const top = quota({ tokens_in: 100 });
-        const kid = child(top, { tokens_in: 60 });
-        const grandchild = child(kid, { tokens_in: 50 });
+        const kid = new Quota(top.carve({ tokens_in: 60 }), top, hooks([]), undefined, kidOwn ? ['tokens_in'] : []);
+        top.prepay(kid);
+        const grandchild = new Quota(
+          kid.carve({ tokens_in: 50 }),
+          kid,
+          hooks([]),
+          undefined,
+          grandOwn ? ['tokens_in'] : [],
+        );
+        kid.prepay(grandchild);
         const nodes = [top, kid, grandchild, grandchild];
         let spent = 0;
         for (const [node, amount] of charges) {
+          spent += amount; // a charge that crosses was spent too
           try {
             nodes[node]?.charge('tokens_in', amount);
-            spent += amount;
           } catch {
             break; // the crossing ends the agent whose limit it is: no further charges from this tree
           }
         }
-        return spent <= 100 + 30 && kid.used.tokens_in <= 60 + 30 && top.used.tokens_in >= kid.used.tokens_in;
+        // A refund after the tree stopped gives back only what was not used.
+        kid.refund(grandchild);
+        top.refund(kid);
+        return spent <= 100 + 30 && top.spent.tokens_in === spent && top.used.tokens_in + 30 >= kid.spent.tokens_in;
       }),
     );
   });
