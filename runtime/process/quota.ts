@@ -124,7 +124,9 @@ export class Quota {
     if (typeof amount !== 'number' || !Number.isFinite(amount) || amount < 0) {
       throw new KernelError('E_BAD_ARG', `charge of ${field} must be a finite non-negative number`);
     }
-    if (amount === 0) return;
+    // A zero that a labelled value decided still labels (a raise only when a handle's character is non-zero
+    // spelled the zero bits, red-team pass 59).
+    if (amount === 0 && observed.length === 0) return;
     const own = this.#label();
     const carried = observed.length === 0 ? own : joinLabels(own, observed);
     for (let quota: Quota | undefined = this; quota !== undefined; quota = quota.parent) quota.spent[field] += amount;
@@ -137,7 +139,7 @@ export class Quota {
     for (
       let quota: Quota | undefined = this;
       quota !== undefined;
-      quota = quota.#own.has(field) ? undefined : quota.parent
+      quota = quota.#stopsAt(field) ? undefined : quota.parent
     ) {
       // What decided the amount labels every counter it moves; the agent's own label, only its ancestors' (a
       // quota's own reader already holds it).
@@ -169,11 +171,17 @@ export class Quota {
     for (
       let quota: Quota | undefined = this;
       quota !== undefined;
-      quota = quota.#own.has('children') ? undefined : quota.parent
+      quota = quota.#stopsAt('children') ? undefined : quota.parent
     ) {
       if (quota.used.children + 1 > quota.limits.children) throw new KernelError('E_QUOTA', 'quota exceeded: children');
     }
     this.charge('children', 1);
+  }
+
+  // Whether this agent's use of `field` stops here: its budget for it is its own, until it was refunded (the
+  // parent took its label), after which late charges (a tool call that outlived it) reach the parent again.
+  #stopsAt(field: CountedField): boolean {
+    return this.#own.has(field) && !this.#refunded;
   }
 
   /**
@@ -190,8 +198,10 @@ export class Quota {
 
   /**
    * Gives back what `child` left of its own budgets, once: only when this agent takes the child's label (a join
-   * by value), since the amount is the child's data. The counters it moves raise their owners by the child's
-   * label and what decided its amounts, as its use would have.
+   * by value), since the amount is the child's data. The counters it may move raise their owners by the child's
+   * label and what decided its amounts whether anything was left or not: a raise only when something was left
+   * told a clean ancestor on the shared chain whether the child used its whole budget (red-team pass 59).
+   * Charges that reach the child later go on to this agent (`#stopsAt`).
    */
   refund(child: Quota): void {
     if (child.#refunded || child.parent !== this) return;
@@ -199,7 +209,7 @@ export class Quota {
     const carried = joinLabels(child.#label(), child.#movedBy);
     for (const field of child.#own) {
       const left = child.limits[field] - child.used[field];
-      if (Number.isFinite(left) && left > 0) this.#add(field, -left, carried, carried);
+      if (Number.isFinite(left)) this.#add(field, -Math.max(0, left), carried, carried);
     }
   }
 

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Kernel } from '../../index.js';
+import { z } from 'zod';
+import { defineTool, type Kernel } from '../../index.js';
 import { ISOLATION_MODES, recordingTool, testKernel } from '../helpers/kernel.js';
 
 // Every attack of this suite runs against both isolation tiers.
@@ -172,6 +173,43 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
             w.startsWith('wall_ms'),
         ),
       ).toBe(true);
+    });
+
+    it('a tool call that outlives its child still charges the tree once the child was refunded', async () => {
+      // Red-team pass 59: a child on a budget of its own started a slow call and returned; its parent joined it by
+      // value (getting back all it had left) and the call's use, charged later to the child alone, reached nobody:
+      // twenty such children spent 2000 tokens under a top agent's 100, and the top ended ok.
+      const slow = defineTool({
+        name: 'slow',
+        description: 'charges its use after a delay, as a model call does',
+        input: z.strictObject({}),
+        run: async (_args, ctx) => {
+          await new Promise((resolve) => setTimeout(resolve, 300));
+          ctx.charge({ tokens_out: 100 });
+          return 'ok';
+        },
+      });
+      kernel = testKernel({
+        isolation,
+        limits: { tokens_out: 100, wall_ms: 60_000 },
+        tools: [slow],
+        policy: {
+          capabilities: [
+            { action: 'slow', resource: 'slow' },
+            { action: 'agent.spawn', resource: 'inline' },
+          ],
+        },
+      });
+      const child = `export default async () => { sys.tool('slow', {}).catch(() => {}); return 1; }`;
+      const result = await kernel.run({
+        code: `export default async () => {
+          const caps = (await sys.caps()).map((c) => ({ from: c.id }));
+          for (let i = 0; i < 20; i++) await sys.join(await sys.spawn({ code: ${JSON.stringify(child)}, caps, budget: { tokens_out: 100 } }));
+          await new Promise((resolve) => setTimeout(resolve, 2000));
+          return 'survived';
+        }`,
+      });
+      expect(result).toMatchObject({ ok: false, error: { code: 'E_QUOTA' } });
     });
   });
 });

@@ -48,9 +48,12 @@ describe('Quota labels', () => {
     kid.charge('tokens_out', 3, makeLabel(['web']));
     expect(kid.observed()).toEqual(['web']);
     expect(top.observed()).toEqual(['web']);
-    // A zero charge moves nothing, so it labels nothing.
+    // A zero that a labelled value decided labels too (red-team pass 59: a raise only for non-zero amounts
+    // spelled the zeros); a zero nothing decided does nothing.
     top.charge('tokens_out', 0, makeLabel(['inbox']));
-    expect(top.observed()).toEqual(['web']);
+    expect(top.observed()).toEqual(['inbox', 'web']);
+    top.charge('tokens_out', 0);
+    expect(top.used.tokens_out).toBe(3);
   });
 });
 
@@ -105,6 +108,31 @@ describe('Quota budgets of their own', () => {
     expect(top.observed()).toEqual(['web']);
     top.refund(kid);
     expect(top.used.tool_calls).toBe(7);
+  });
+
+  it('a refund raises the shared chain whether the child left anything or not (red-team pass 59)', () => {
+    for (const used of [40, 55]) {
+      const { top, kid, raised, label } = tree(['tool_calls']);
+      label(['web']);
+      try {
+        kid.charge('tool_calls', used);
+      } catch {
+        // 55 crosses the kid's own 40: it ends, and nothing is left
+      }
+      top.refund(kid);
+      expect(raised).toEqual(['top:web']);
+      expect(top.used.tool_calls).toBe(40);
+    }
+  });
+
+  it('charges that reach a child after its refund go on to the parent (red-team pass 59)', () => {
+    const { top, kid, label } = tree(['tool_calls']);
+    label(['web']);
+    kid.charge('tool_calls', 5);
+    top.refund(kid);
+    expect(top.used.tool_calls).toBe(5);
+    kid.charge('tool_calls', 30); // a tool call that outlived the kid reports its use
+    expect(top.used.tool_calls).toBe(35);
   });
 
   it("law: a clean parent's counters never depend on what a child on its own budget does", () => {
