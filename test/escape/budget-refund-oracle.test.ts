@@ -72,5 +72,11 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
     const result = await kernel.run({ code: T('NOPQ') });
     expect(result).toMatchObject({ ok: true, value: [] });
     expect(sent).toEqual([]);
+    // Every tree got as far as its send, and the sink refused each one for its label (not a tree that failed
+    // early, which would send nothing too).
+    const mails = kernel.audit
+      .records({ limit: 10_000 })
+      .filter((record) => record.action === 'mail' && record.phase === 'outcome');
+    expect(mails.map((record) => record.code)).toEqual(['E_TAINT', 'E_TAINT', 'E_TAINT', 'E_TAINT']);
   }, 120_000);
 });

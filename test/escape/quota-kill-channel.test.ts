@@ -213,10 +213,12 @@ describe('quota kill channel: clean progress before a labelled kill', () => {
         last = seen;
       }
       let out = '';
-      for (let k = 0; k < ${PAGE.length}; k++) out += String.fromCharCode(${spender.read} - (await sys.mem.get('n' + k)));
+      const counts = [];
+      for (let k = 0; k < ${PAGE.length}; k++) counts.push(await sys.mem.get('n' + k));
+      for (const n of counts) out += String.fromCharCode(${spender.read} - n);
       let mailed = true;
       try { await sys.tool('mail', { body: out }); } catch (e) { mailed = e.code; }
-      return { out, mailed, label: await sys.label() };
+      return { out, counts, mailed, label: await sys.label() };
     }`;
   }
 
@@ -238,7 +240,7 @@ describe('quota kill channel: clean progress before a labelled kill', () => {
     try {
       const result = await kernel.run({ code: tree(spender, budget) });
       if (!result.ok) throw new Error(result.error.message);
-      return { ...(result.value as { out: string; mailed: unknown; label: string[] }), sent };
+      return { ...(result.value as { out: string; counts: unknown[]; mailed: unknown; label: string[] }), sent };
     } finally {
       await kernel.close();
     }
@@ -260,9 +262,50 @@ describe('quota kill channel: clean progress before a labelled kill', () => {
     async (name) => {
       const read = await runTree(PAGE, SPENDERS[name], 'own');
       expect(read).toMatchObject({ mailed: true, label: [] });
+      // Every P made progress before its limit ended it (a tree that never ran would give equal counts too).
+      expect(read.counts.every((n) => typeof n === 'number' && n > 100)).toBe(true);
       expect(read.out).not.toBe(PAGE);
       expect((await runTree('ZQX', SPENDERS[name], 'own')).out).toBe(read.out);
     },
     120_000,
   );
+
+  it("a labelled child's use of a shared budget raises its clean sibling too: the parent's end would end it", async () => {
+    // The broadcast half of the rule: a clean sibling's progress before the parent's kill would tell as much as
+    // the parent's own, so whether it runs on depends on the labelled use as well.
+    const kernel = testKernel({
+      limits: { tool_calls: 1000 },
+      tools: [webSource(PAGE)],
+      policy: {
+        capabilities: [
+          { action: 'fetch', resource: 'fetch' },
+          { action: 'echo', resource: 'echo' },
+          { action: 'agent.spawn', resource: 'inline' },
+        ],
+      },
+    });
+    try {
+      const sibling = `export default async () => {
+        const before = await sys.label();
+        await new Promise((r) => setTimeout(r, 600));
+        return { before, after: await sys.label() };
+      }`;
+      const worker = `export default async () => {
+        await new Promise((r) => setTimeout(r, 200));
+        const text = await sys.tool('fetch', {});
+        await sys.tool('echo', text.length);
+      }`;
+      const result = await kernel.run({
+        code: `export default async () => {
+          const caps = (await sys.caps()).map((c) => ({ from: c.id }));
+          const sibling = await sys.spawn({ code: ${JSON.stringify(sibling)} });
+          await sys.join(await sys.spawn({ code: ${JSON.stringify(worker)}, caps }), { handle: true });
+          return await sys.join(sibling);
+        }`,
+      });
+      expect(result).toMatchObject({ ok: true, value: { before: [], after: ['web'] }, label: ['web'] });
+    } finally {
+      await kernel.close();
+    }
+  });
 });
