@@ -45,7 +45,11 @@ import { isCapabilityId } from './token.js';
 export interface CapabilityState {
   /** The kernel root key: loaded, or created and stored on first call. Throws if the store is unusable. */
   rootKey(): SigningKey;
-  /** Every capability id revoked so far; a live view, so revocations by others sharing the store show up. */
+  /**
+   * Every capability id revoked so far; a live view, so revocations by others sharing the store show up. It
+   * never shrinks (a revocation is final): the authority reads its size to know whether anything was revoked
+   * since it last checked a chain.
+   */
   revokedIds(): ReadonlySet<string>;
   /** Stores a revocation durably before returning. Idempotent. Throws on I/O failure. */
   addRevocation(id: string): void;
@@ -149,14 +153,15 @@ export class DirectoryCapabilityState implements CapabilityState {
       }
       uses.set(name, Number(text.trim()));
     }
-    // Disk is authoritative (every write reaches it before memory), so the shared sets become what was read.
+    // Disk is authoritative for counters (every write reaches it before memory), so the shared counters become
+    // what was read. Revocations are only ever added: one already seen in this process stays even if its file
+    // went away, as the live set must never shrink (CapabilityState.revokedIds).
     const key = realpathSync(directory);
     let shared = openDirectories.get(key);
     if (shared === undefined) {
       shared = { revoked: new Set(), uses: new Map() };
       openDirectories.set(key, shared);
     }
-    shared.revoked.clear();
     for (const id of revoked) shared.revoked.add(id);
     shared.uses.clear();
     for (const [id, used] of uses) shared.uses.set(id, used);

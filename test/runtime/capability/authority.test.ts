@@ -487,6 +487,41 @@ describe('revocation', () => {
     expect(use(authority, mallory, { capabilityId: late.id })).toMatchObject({ code: 'E_CAP_REVOKED' });
   });
 
+  it('a revocation by another authority on the same store denies a chain this one already found clear', () => {
+    // The authority re-reads the stored revocations of a chain only when their number changed since the chain
+    // was last found clear: this pins that a revocation elsewhere is seen at the next use, for every link.
+    for (const revokedLink of [0, 1, 2]) {
+      const state = new MemoryCapabilityState();
+      const rootKey = SigningKey.generate();
+      const mine = setup({ state, rootKey });
+      const theirs = setup({ state, rootKey });
+      const root = mine.authority.grant({ audience: alice.publicKey, action: 'fs.read', resource: '/workspace/**' });
+      const mid = delegated(mine.authority, root, alice, bob);
+      const leaf = delegated(mine.authority, mid, bob, carol);
+      expect(use(mine.authority, carol, { capabilityId: leaf.id }).ok).toBe(true);
+      // A revocation of something else changes the count but not the verdict.
+      theirs.authority.revoke(
+        mine.authority.grant({ audience: mallory.publicKey, action: 'fs.read', resource: '/x' }).id,
+      );
+      expect(use(mine.authority, carol, { capabilityId: leaf.id }).ok).toBe(true);
+      theirs.authority.revoke([root, mid, leaf][revokedLink]!.id);
+      expect(use(mine.authority, carol, { capabilityId: leaf.id })).toMatchObject({ code: 'E_CAP_REVOKED' });
+      expect(use(mine.authority, carol)).toMatchObject({ code: 'E_CAP_REVOKED' });
+    }
+  });
+
+  it('a store reopened after a revocation file went away keeps the revocation in this process', () => {
+    const store = tempStore();
+    const state = DirectoryCapabilityState.open(store);
+    const issuer = setup({ state, rootKey: state.rootKey() });
+    const cap = issuer.authority.grant({ audience: alice.publicKey, action: 'fs.read', resource: '/workspace/**' });
+    issuer.authority.revoke(cap.id);
+    rmSync(join(store, 'revoked', cap.id));
+    DirectoryCapabilityState.open(store);
+    expect(use(issuer.authority, alice)).toMatchObject({ code: 'E_CAP_REVOKED' });
+    expect(state.revokedIds().has(cap.id)).toBe(true);
+  });
+
   it('a revocation recorded before the token is known still applies when it arrives', () => {
     const rootKey = SigningKey.generate();
     const issuer = setup({ rootKey });
