@@ -1,5 +1,16 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,9 +38,9 @@ let sourceEntry: HostEntry | undefined;
 
 /**
  * The sandbox host program beside this module: the built .js. Run from source (tests, benches), the .ts is
- * bundled once per process with esbuild (the TypeScript loader's own compiler) into node_modules/.cache, so
- * hosts start as fast as built ones; without esbuild it runs through tsx, by absolute path since the host's
- * cwd is an empty temp dir.
+ * bundled once per process with esbuild (the TypeScript loader's own compiler) into node_modules/.cache, one
+ * copy per content shared by every process, so hosts start as fast as built ones; without esbuild it runs
+ * through tsx, by absolute path since the host's cwd is an empty temp dir.
  */
 export function defaultHostEntry(): HostEntry {
   const here = fileURLToPath(import.meta.url);
@@ -43,17 +54,10 @@ function bundleFromSource(here: string): HostEntry {
   const source = join(here, '..', 'sandbox-host.ts');
   try {
     const esbuild = require('esbuild') as typeof import('esbuild');
-    const root = join(here, '..', '..');
-    const dir = mkdtempSync(join(root, 'node_modules', '.cache', 'isokernel-host-'));
-    // The bundle reads the guest scripts beside it at run time (the prelude, the web globals), as the build's
-    // copy-guest step places them beside the built host.
-    mkdirSync(join(dir, 'guest'));
-    for (const file of readdirSync(join(here, '..', 'guest'))) {
-      if (file.endsWith('.cjs')) copyFileSync(join(here, '..', 'guest', file), join(dir, 'guest', file));
-    }
-    esbuild.buildSync({
+    const built = esbuild.buildSync({
       entryPoints: [source],
-      outfile: join(dir, 'sandbox-host.mjs'),
+      outfile: 'sandbox-host.mjs',
+      write: false,
       bundle: true,
       platform: 'node',
       format: 'esm',
@@ -61,8 +65,38 @@ function bundleFromSource(here: string): HostEntry {
       packages: 'external',
       logLevel: 'silent',
     });
-    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
-    return { execArgv: [], script: join(dir, 'sandbox-host.mjs') };
+    const code = built.outputFiles[0]?.contents;
+    if (code === undefined) throw new Error('esbuild wrote nothing');
+    // The bundle reads the guest scripts beside it at run time (the prelude, the web globals), as the build's
+    // copy-guest step places them beside the built host.
+    const guestDir = join(here, '..', 'guest');
+    const guests = readdirSync(guestDir)
+      .filter((file) => file.endsWith('.cjs'))
+      .sort();
+    // Named by its content, so every process running the same sources shares one copy and none has to remove
+    // it: a test worker killed by its runner never runs its exit handlers (a temp dir per process leaked one
+    // per worker, over a thousand after a few days of test runs).
+    const digest = createHash('sha256').update(code);
+    for (const file of guests) digest.update(file).update(readFileSync(join(guestDir, file)));
+    const cache = join(here, '..', '..', 'node_modules', '.cache');
+    const dir = join(cache, `isokernel-host-${digest.digest('hex').slice(0, 16)}`);
+    const script = join(dir, 'sandbox-host.mjs');
+    if (!existsSync(script)) {
+      // Written aside, then renamed into place: a reader never sees a half-written copy, and of two processes
+      // racing the first rename wins (the second finds the directory there and drops its own).
+      mkdirSync(cache, { recursive: true });
+      const temp = mkdtempSync(join(cache, 'isokernel-host-tmp-'));
+      mkdirSync(join(temp, 'guest'));
+      for (const file of guests) copyFileSync(join(guestDir, file), join(temp, 'guest', file));
+      writeFileSync(join(temp, 'sandbox-host.mjs'), code);
+      try {
+        renameSync(temp, dir);
+      } catch (error) {
+        rmSync(temp, { recursive: true, force: true });
+        if (!existsSync(script)) throw error;
+      }
+    }
+    return { execArgv: [], script };
   } catch {
     return { execArgv: ['--import', pathToFileURL(require.resolve('tsx')).href], script: source };
   }

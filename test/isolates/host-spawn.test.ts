@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Kernel } from '../../index.js';
@@ -44,4 +46,22 @@ describe('prestarted sandbox host', () => {
     expect(pid).toBeGreaterThan(0);
     await waitFor(() => !isAlive(pid), 'the unadopted host exits with its process', 5000);
   }, 30_000);
+});
+
+describe('the host bundled from source', () => {
+  it('is one copy per content, shared by processes, and left in place when a process is killed', async () => {
+    // Test workers are killed by their runner without exit handlers: a copy per process leaked one per worker.
+    const script = `const m = await import(${JSON.stringify(MODULE)}); console.log(m.defaultHostEntry().script);`;
+    const paths: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const child = await runNode(['--import', 'tsx', '--input-type=module', '-e', script], { timeoutMs: 20_000 });
+      expect(child).toMatchObject({ status: 0, timedOut: false });
+      paths.push(child.stdout.trim());
+    }
+    expect(paths[0]).toBe(paths[1]);
+    expect(paths[0]).toBe(defaultHostEntry().script);
+    expect(basename(paths[0]!)).toBe('sandbox-host.mjs');
+    expect(paths[0]).toMatch(/isokernel-host-[0-9a-f]{16}[/\\]sandbox-host\.mjs$/);
+    expect(existsSync(paths[0]!)).toBe(true);
+  }, 60_000);
 });
