@@ -4,9 +4,9 @@ import type { AuditLog } from '../audit/audit-log.js';
 import type { AuditView } from '../audit/audit-view.js';
 import { applyDelegations, planDelegations } from '../capability/delegation.js';
 import { SigningKey } from '../capability/signing-key.js';
-import { type ErrorCode, KernelError, ObservedRefusal } from '../core/errors.js';
+import { type ErrorCode, KernelError, ObservedRefusal, observedBy } from '../core/errors.js';
 import { jsonWithin } from '../core/payload-size.js';
-import { joinLabels, type Label } from '../labels/label.js';
+import { EMPTY_LABEL, joinLabels, type Label } from '../labels/label.js';
 import type { BlobStore } from '../store/blob-store.js';
 import {
   checkKey,
@@ -172,15 +172,20 @@ export class ProcessTable implements ProcessControl {
     if (parent !== undefined) {
       this.#outcomes.set(
         id,
-        result.then((settled) => ({
-          result: this.#buffered(parent, settled, session.label),
-          label: session.label,
-          // What the child left of its own budgets goes back to a parent that takes its label (join by value).
-          takeLabel: () => {
-            parent.label = joinLabels(parent.label, session.label);
-            if (parent.quota !== undefined && quota !== undefined) parent.quota.refund(quota);
-          },
-        })),
+        result.then((settled) => {
+          const kept = this.#buffered(parent, settled, session.label);
+          // A result the kernel's pool refused carries what that refusal depended on, as any pool refusal does.
+          const label = joinLabels(session.label, kept.observed);
+          return {
+            result: kept.result,
+            label,
+            // What the child left of its own budgets goes back to a parent that takes its label (join by value).
+            takeLabel: () => {
+              parent.label = joinLabels(parent.label, label);
+              if (parent.quota !== undefined && quota !== undefined) parent.quota.refund(quota);
+            },
+          };
+        }),
       );
     }
     return { id, session, result };
@@ -188,15 +193,21 @@ export class ProcessTable implements ProcessControl {
 
   // A child's result waits in the kernel until its parent joins it or ends: the parent holds its bytes. A
   // result that does not fit ends the parent (its memory_mb) or, when the kernel's bound is full, is replaced
-  // by that refusal. Whether the parent ends depends on the result's size: it carries the child's label.
-  #buffered(parent: AgentSession, result: RunResult, label: Label): RunResult {
-    if (!result.ok || parent.held === undefined) return result;
+  // by that refusal. Whether the parent ends depends on the result's size: it carries the child's label. Whether
+  // the pool refuses depends on everything it holds: `observed` is that refusal's label, for the join to carry
+  // (dropped, a clean parent read another tenant's labelled holdings from which sizes were kept, a byte a run:
+  // red-team pass 62, join-buffer-pool-oracle.test.ts).
+  #buffered(parent: AgentSession, result: RunResult, label: Label): { result: RunResult; observed: Label } {
+    if (!result.ok || parent.held === undefined) return { result, observed: EMPTY_LABEL };
     try {
       parent.held.holdValue(result.value, label);
-      return result;
+      return { result, observed: EMPTY_LABEL };
     } catch (error) {
       const code = error instanceof KernelError ? error.code : 'E_INTERNAL';
-      return { ok: false, error: { code, message: "the child's result could not be kept" }, usage: result.usage };
+      return {
+        result: { ok: false, error: { code, message: "the child's result could not be kept" }, usage: result.usage },
+        observed: observedBy(error),
+      };
     }
   }
 
