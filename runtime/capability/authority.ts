@@ -173,6 +173,8 @@ interface Link {
 type Verdict = 'allowed' | 'denied' | 'revoked' | 'expired' | 'not-yet-valid' | 'exhausted';
 
 const NO_LINKS: ReadonlySet<Link> = new Set();
+/** A link's fixed share of `heldBytes`: its objects, map entries and sets besides the token's characters. */
+const LINK_BYTES = 3 * 1024;
 const NO_GATES: readonly Link[] = Object.freeze([]);
 
 export class CapabilityAuthority {
@@ -620,6 +622,17 @@ export class CapabilityAuthority {
       out.push({ id, action, resource, remainingUses, expiresAt });
     }
     return out;
+  }
+
+  /**
+   * An upper estimate of the heap this authority keeps for the capabilities `holder` holds (each link's parsed
+   * token and bookkeeping, measured about 2.8 KB for a 363-character token and 14.7 KB for a 7,358-character
+   * one), for the kernel to count against the holder's memory: they live as long as it does. Never throws.
+   */
+  heldBytes(holder: string): number {
+    let bytes = 0;
+    for (const link of this.#held.get(holder) ?? NO_LINKS) bytes += LINK_BYTES + 2 * link.capability.token.length;
+    return bytes;
   }
 
   /**

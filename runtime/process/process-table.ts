@@ -154,6 +154,15 @@ export class ProcessTable implements ProcessControl {
     });
     try {
       spec.grant(session);
+      // The authority keeps the agent's capabilities until it ends: up to 64 delegated tokens of up to 8 KB a
+      // spawn, which no bound counted (red-team pass 63: one tree kept 700 MB of kernel heap under a 32 MB
+      // memory_mb, ten of them aborted the kernel). They are held like a handle's value: against the agent's
+      // memory_mb and the kernel's pool, a spawn that does not fit refused with E_QUOTA.
+      const bytes = services.authority.heldBytes(session.publicKey);
+      if (bytes > session.held.limit) {
+        throw new KernelError('E_QUOTA', "the agent's capabilities do not fit its memory_mb");
+      }
+      session.held.hold(bytes);
     } catch (error) {
       services.authority.forget(session.publicKey);
       throw error;
