@@ -59,6 +59,21 @@ const PAGE_BYTES = 4096;
 const LATE_SYSCALL_MARGIN = 1000;
 /** How long a closed channel waits for the process's exit report before the host is declared dead. */
 const EXIT_WAIT_MS = 200;
+/**
+ * How long one turn of the event loop may spend on one host's frames. A host relays its agents' syscalls without
+ * waiting for replies, so hundreds can arrive in one read, and one syscall may cost the kernel tens of ms of
+ * synchronous work (a spawn's delegation planning): handled in one go, 600 unawaited spawns held the kernel's
+ * loop 2.7 s (red-team pass 63). What is left waits for a later turn (see #readFrames).
+ */
+const FRAME_SLICE_MS = 10;
+/**
+ * How many bytes of a host's unread frames the kernel holds before it pauses the channel, so that a host that sends
+ * faster than the kernel reads waits in the socket (backpressure) instead of growing the kernel's buffers. Not
+ * less: a host's exit and a kill's verdict wait only for the frames the kernel has received (#afterReceived), so
+ * under this it keeps taking in what the host sends, as it did when it read every frame on arrival. About one
+ * frame at the default payload cap.
+ */
+const BACKLOG_BYTES = 1024 * 1024;
 
 /**
  * The kernel's side of one sandbox host process (docs/architecture.md §11). The host is as hostile as the
@@ -84,6 +99,13 @@ export class SandboxHost {
   readonly #settings: HostSettings;
   readonly #child: ChildProcess;
   readonly #channel: Socket;
+  readonly #reader: FrameReader;
+  /** Bytes the channel delivered; those read as frames so far are these less what the reader still holds. */
+  #received = 0;
+  /** A turn is scheduled to read frames (some were left waiting, or bytes arrived). */
+  #readScheduled = false;
+  /** What waits until the frames received before it are read: a host's end, a kill's verdict (#afterReceived). */
+  #waiting: Array<{ mark: number; then: () => void }> = [];
   readonly #dir: string;
   readonly #placed = new Map<string, Placed>();
   /** Sessions of agents that ended here: a late syscall from one is refused (E_KILLED) and audited. */
@@ -112,20 +134,27 @@ export class SandboxHost {
     this.#dir = dir;
     this.pid = this.#child.pid ?? -1;
     this.#channel = this.#child.stdio[3] as Socket;
-    const reader = new FrameReader(
+    this.#reader = new FrameReader(
       settings.maxFrameBytes,
       (fields) => this.#onFrame(fields),
       (problem) => this.#violation(`${problem} frame`),
     );
-    this.#channel.on('data', (chunk: Buffer) => reader.push(chunk));
+    this.#channel.on('data', (chunk: Buffer) => {
+      this.#received += chunk.length;
+      this.#reader.append(chunk);
+      this.#scheduleRead();
+    });
     // The channel closes when the process dies; its exit (with the signal) normally follows at once and
-    // names the cause better, so a closed channel alone ends the host only if no exit is reported soon.
-    const lost = (reason: string) => setTimeout(() => this.#died(reason), EXIT_WAIT_MS).unref();
+    // names the cause better, so a closed channel alone ends the host only if no exit is reported soon. Either
+    // way the frames the host sent before are read first (some may still wait their turn): the result of an
+    // agent that ended just before the host did is that agent's outcome, not E_CRASHED.
+    const ended = (reason: string) => this.#afterReceived(() => this.#died(reason));
+    const lost = (reason: string) => setTimeout(() => ended(reason), EXIT_WAIT_MS).unref();
     this.#channel.on('error', () => lost('the channel to the sandbox host failed'));
     this.#channel.on('close', () => lost('the channel to the sandbox host closed'));
     this.#child.on('error', () => this.#died('the sandbox host could not be started'));
     this.#child.on('exit', (code, signal) =>
-      this.#died(signal === null ? `the sandbox host exited (${code})` : `the sandbox host was ended by ${signal}`),
+      ended(signal === null ? `the sandbox host exited (${code})` : `the sandbox host was ended by ${signal}`),
     );
     this.#send([TO_HOST.init, settings.preludeConfig, String(settings.tickMs), String(settings.warmMemoryMb)]);
   }
@@ -217,22 +246,23 @@ export class SandboxHost {
   // graces, and no confirmation moves any deadline, so a host that withholds one kill is SIGKILLed at that
   // kill's deadline whatever else it confirms. Timers run before I/O in an event-loop turn, so after the kernel
   // itself was busy past a deadline the confirmation may be waiting unread: the verdict waits for that turn's
-  // I/O (setImmediate).
+  // I/O (setImmediate), and for the frames received by then to be read (they may wait their turn, #readFrames).
   #armKillTimer(): void {
     if (this.#killTimer !== undefined) clearTimeout(this.#killTimer);
     this.#killTimer = undefined;
     const earliest = this.#earliestKillDeadline();
     if (earliest === undefined) return;
     this.#killTimer = setTimeout(
-      () =>
-        setImmediate(() => {
-          const due = this.#earliestKillDeadline();
-          if (due === undefined || !this.#alive) return;
-          if (due <= performance.now()) this.kill('a kill was not confirmed in time');
-          else this.#armKillTimer();
-        }),
+      () => setImmediate(() => this.#afterReceived(() => this.#judgeKills())),
       Math.max(0, earliest - performance.now()),
     );
+  }
+
+  #judgeKills(): void {
+    const due = this.#earliestKillDeadline();
+    if (due === undefined || !this.#alive) return;
+    if (due <= performance.now()) this.kill('a kill was not confirmed in time');
+    else this.#armKillTimer();
   }
 
   // Both scan the agents placed here (a host's children share it): a burst of n kills costs O(n²) steps, a few
@@ -329,6 +359,57 @@ export class SandboxHost {
       this.#channel.write(encodeFrame(fields));
     } catch {
       this.kill('the channel to the sandbox host failed');
+    }
+  }
+
+  #scheduleRead(): void {
+    if (this.#readScheduled || !this.#alive) return;
+    this.#readScheduled = true;
+    setImmediate(() => this.#readFrames());
+  }
+
+  // Frames are read in a turn of their own (setImmediate: after the I/O that brought them), in the order the host
+  // sent them, for at most FRAME_SLICE_MS per turn (a frame begun is finished, so one costly syscall can take a
+  // turn past it): a host's burst of costly syscalls takes many short turns, and other hosts, timers and replies
+  // run between them. While more than BACKLOG_BYTES wait, the channel is paused, so a host that sends faster
+  // than the kernel reads is blocked in the socket instead of growing the kernel's buffers. Only while whole
+  // frames wait: a frame larger than that must still arrive.
+  #readFrames(): void {
+    this.#readScheduled = false;
+    if (!this.#alive) return;
+    const until = performance.now() + FRAME_SLICE_MS;
+    const left = this.#reader.read(() => this.#alive && performance.now() < until);
+    if (!this.#alive) return;
+    if (left) this.#scheduleRead();
+    if (left && this.#reader.buffered > BACKLOG_BYTES) this.#channel.pause();
+    else this.#channel.resume();
+    this.#settleWaiting();
+  }
+
+  // Runs `then` once the frames received from the host so far are read: at once if none waits. The host's end
+  // and a kill's verdict wait so, as they would have when every frame was read on arrival: nothing the host sent
+  // before it ended is lost, and a confirmation that arrived in time counts. Only what was received by now is
+  // waited for (what the socket delivers later is not), so a host that keeps sending cannot put either off. Once
+  // the host is dead, both are moot.
+  #afterReceived(then: () => void): void {
+    if (!this.#alive) return;
+    const mark = this.#received + this.#channel.readableLength;
+    if (this.#hasRead(mark)) then();
+    else this.#waiting.push({ mark, then });
+  }
+
+  // Whether the frames in the first `mark` bytes the channel delivered are read, or nothing whole is left to read
+  // (the reader holds at most part of a frame, and the paused socket nothing it would still deliver).
+  #hasRead(mark: number): boolean {
+    if (this.#received - this.#reader.buffered >= mark) return true;
+    return !this.#readScheduled && (this.#channel.readableLength === 0 || this.#channel.destroyed);
+  }
+
+  // Marks only grow (bytes move from the socket's buffer to the reader), so the first waiter is due first.
+  #settleWaiting(): void {
+    for (let first = this.#waiting[0]; first !== undefined && this.#hasRead(first.mark); first = this.#waiting[0]) {
+      this.#waiting.shift();
+      first.then();
     }
   }
 
@@ -508,6 +589,9 @@ export class SandboxHost {
     if (!this.#alive) return;
     this.#alive = false;
     this.#deathReason = reason;
+    // Frames still unread are dropped, as they were when the kernel read every frame on arrival and stopped at
+    // the host's death; what waited for them is either this death or a verdict it makes moot.
+    this.#waiting = [];
     this.#markReady(false);
     if (this.#killTimer !== undefined) clearTimeout(this.#killTimer);
     this.#killTimer = undefined;

@@ -89,6 +89,9 @@ export function encodeFrame(fields: readonly string[]): Buffer {
  * whose header announces more than `maxFrameBytes`, or whose body does not parse as fields, stops the reader
  * for good and reports the problem once through `onError` (the stream cannot be resynchronized: the caller
  * must drop the peer). Never throws.
+ *
+ * A reader whose frames may each cost much (the kernel's, where a frame is a syscall) can instead `append` what
+ * arrives and `read` frames a few at a time, so that a burst is not handled in one go.
  */
 export class FrameReader {
   readonly #maxFrameBytes: number;
@@ -108,25 +111,46 @@ export class FrameReader {
     this.#onError = onError;
   }
 
+  /** Bytes appended and not yet handed on as frames (a partial frame's among them). */
+  get buffered(): number {
+    return this.#buffered;
+  }
+
+  /** Appends `chunk` and hands on every complete frame. */
   push(chunk: Buffer): void {
+    this.append(chunk);
+    this.read(() => true);
+  }
+
+  /** Appends `chunk` without handing on its frames: `read` does. */
+  append(chunk: Buffer): void {
     if (this.#failed) return;
     this.#chunks.push(chunk);
     this.#buffered += chunk.length;
+  }
+
+  /**
+   * Hands complete frames to `onFrame` in order for as long as `more()`, asked before each one, says so. Returns
+   * true if a complete frame was left for a later call, false if none is buffered (or the reader has failed).
+   */
+  read(more: () => boolean): boolean {
     while (!this.#failed && this.#buffered >= HEADER) {
       const head = this.#peekHeader();
       if (head > this.#maxFrameBytes || head < 2) {
         this.#fail(head < 2 ? 'malformed' : 'oversized');
-        return;
+        return false;
       }
-      if (this.#buffered < HEADER + head) return;
+      if (this.#buffered < HEADER + head) return false;
+      if (!more()) return true;
       const body = this.#take(HEADER + head).subarray(HEADER);
       const fields = parseFields(body);
       if (fields === undefined) {
         this.#fail('malformed');
-        return;
+        return false;
       }
       this.#onFrame(fields);
     }
+    return false;
   }
 
   #peekHeader(): number {

@@ -1,10 +1,9 @@
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { z } from 'zod';
-import { defineTool, type Kernel } from '../../index.js';
-import { normalizePath } from '../../runtime/core/resource-match.js';
+import type { Kernel } from '../../index.js';
 import { ISOLATION_MODES, testKernel } from '../helpers/kernel.js';
 import { runNode } from '../helpers/node-process.js';
+import { pathReadTool } from '../helpers/stall.js';
 
 /**
  * Attack (red-team pass 63): a spawn signs up to 64 delegations, each inheriting its parent's constraints (a
@@ -14,15 +13,6 @@ import { runNode } from '../helpers/node-process.js';
  * `+=`, a rope V8 kept node by node (about 14 times its length in heap), and what the authority keeps for an
  * agent's capabilities is now held against its memory_mb and the kernel's pool like a handle's value.
  */
-const readTool = defineTool({
-  name: 'files.read',
-  description: 'reads a file',
-  action: 'fs.read',
-  target: 'path',
-  input: z.strictObject({ path: z.string().max(4096) }),
-  resource: ({ path }) => normalizePath(path),
-  run: () => 'content',
-});
 const policy = { capabilities: [{ action: 'fs.read', resource: '/ws/**' }] };
 
 // 16 constraint names of 32 choices: every token delegated below carries them (about 7.4 KB).
@@ -55,7 +45,7 @@ afterEach(async () => {
 describe.each(ISOLATION_MODES)('%s tier: delegated capabilities held by the kernel', (isolation) => {
   it("count against the kernel's pool: a burst of spawns of 64 large delegations is refused once it is full", async () => {
     // The agents' half of maxHeldBytes is 16 MiB; each child's 64 tokens are held as about 1.1 MB.
-    kernel = testKernel({ isolation, policy, tools: [readTool], maxHeldBytes: 32 * 1024 * 1024 });
+    kernel = testKernel({ isolation, policy, tools: [pathReadTool], maxHeldBytes: 32 * 1024 * 1024 });
     kernel.programs.add('middle', MIDDLE);
     kernel.programs.add('burst', BURST);
     kernel.programs.add('sleeper', SLEEPER);

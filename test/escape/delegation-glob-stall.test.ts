@@ -8,40 +8,12 @@
 // refused E_BAD_ARG, the tool call skips the globs past the bound. The measure is the longest gap between
 // ticks of a 5 ms interval in this process, with a bound generous enough for a loaded machine.
 import { afterEach, describe, expect, it } from 'vitest';
-import { z } from 'zod';
-import { defineTool, type Kernel, type KernelOptions } from '../../index.js';
-import { MAX_REQUESTED_GLOB_LENGTH, normalizePath } from '../../runtime/core/resource-match.js';
+import type { Kernel, KernelOptions } from '../../index.js';
+import { MAX_REQUESTED_GLOB_LENGTH } from '../../runtime/core/resource-match.js';
 import { ISOLATION_MODES, processTestKernel, testKernel } from '../helpers/kernel.js';
+import { longestGap, pathReadTool } from '../helpers/stall.js';
 
 const STALL_BOUND_MS = 250;
-
-const readTool = defineTool({
-  name: 'files.read',
-  description: 'pretends to read a file (authorizes the normalized path)',
-  action: 'fs.read',
-  target: 'path',
-  input: z.strictObject({ path: z.string().max(4096) }),
-  resource: ({ path }) => normalizePath(path),
-  run: () => 'content',
-});
-
-/** Runs `work` while a 5 ms interval measures the longest gap between its ticks. */
-async function longestGap<T>(work: () => Promise<T>): Promise<{ value: T; gapMs: number }> {
-  let gapMs = 0;
-  let last = performance.now();
-  const timer = setInterval(() => {
-    const now = performance.now();
-    gapMs = Math.max(gapMs, now - last);
-    last = now;
-  }, 5);
-  try {
-    const value = await work();
-    gapMs = Math.max(gapMs, performance.now() - last);
-    return { value, gapMs };
-  } finally {
-    clearInterval(timer);
-  }
-}
 
 // Agent A: delegates `count` globs `/ws/*a…ab*` (and `/ws/**` last, unless `noTree`) to program `b`, trying
 // each glob length in turn until the spawn is not refused as a bad argument (as an attacker adapting to a limit).
@@ -98,7 +70,7 @@ describe.each(ISOLATION_MODES)('agent-written globs cannot stall the kernel (%s)
   function makeKernel(b: string): Kernel {
     const options: KernelOptions = {
       policy: { capabilities: [{ action: 'fs.read', resource: '/ws/**' }] },
-      tools: [readTool],
+      tools: [pathReadTool],
     };
     kernel = isolation === 'process' ? processTestKernel(options).kernel : testKernel(options);
     kernel.programs.add('noop', 'export default async () => 1');
