@@ -3,7 +3,8 @@ import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { Attempt, type AuditSubject } from '../runtime/audit/attempt.js';
 import type { AuditLog } from '../runtime/audit/audit-log.js';
-import type { ErrorCode, KernelErrorInfo } from '../runtime/core/errors.js';
+import { type ErrorCode, type KernelErrorInfo, observedBy } from '../runtime/core/errors.js';
+import { joinLabels } from '../runtime/labels/label.js';
 import type { AgentSession } from '../runtime/process/session.js';
 import { dispatch } from '../syscalls/dispatch.js';
 import { decodePayload } from '../syscalls/wire.js';
@@ -74,6 +75,12 @@ const FRAME_SLICE_MS = 10;
  * frame at the default payload cap.
  */
 const BACKLOG_BYTES = 1024 * 1024;
+/**
+ * How long past a kill's deadline its verdict may wait for the frames received before it to be read. An honest
+ * host's confirmation waits behind its agents' own backlog, which takes longer than this to read only when they
+ * sent a second of costly syscalls at once.
+ */
+const KILL_VERDICT_WAIT_MS = 1000;
 
 /**
  * The kernel's side of one sandbox host process (docs/architecture.md §11). The host is as hostile as the
@@ -253,7 +260,20 @@ export class SandboxHost {
     const earliest = this.#earliestKillDeadline();
     if (earliest === undefined) return;
     this.#killTimer = setTimeout(
-      () => setImmediate(() => this.#afterReceived(() => this.#judgeKills())),
+      () => {
+        let judged = false;
+        setImmediate(() =>
+          this.#afterReceived(() => {
+            judged = true;
+            this.#judgeKills();
+          }),
+        );
+        // The wait for received frames is bounded: a host that queues costly syscalls ahead of a confirmation it
+        // withholds put its kill off by 3.4 s (red-team pass 64), and cheaper-per-byte frames would stretch that.
+        setTimeout(() => {
+          if (!judged) this.#judgeKills();
+        }, KILL_VERDICT_WAIT_MS).unref();
+      },
       Math.max(0, earliest - performance.now()),
     );
   }
@@ -529,9 +549,11 @@ export class SandboxHost {
       try {
         held.hold(frame.length);
         release = () => held.release(frame.length);
-      } catch {
-        // Ended (by this hold or before): nothing to deliver. A full kernel pool alone leaves it unheld.
+      } catch (error) {
+        // Ended (by this hold or before): nothing to deliver. A full kernel pool alone leaves it unheld, and the
+        // agent takes what that refusal depended on (see AgentSession.holdPending).
         if (ended()) return;
+        session.label = joinLabels(session.label, observedBy(error));
       }
     }
     try {

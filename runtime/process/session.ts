@@ -2,9 +2,10 @@ import type { AuditSubject } from '../audit/attempt.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { CapabilityAuthority } from '../capability/authority.js';
 import type { SigningKey } from '../capability/signing-key.js';
+import { observedBy } from '../core/errors.js';
 import { encodePublicKey } from '../core/public-key.js';
 import { HandleTable } from '../labels/handles.js';
-import { EMPTY_LABEL, type Label } from '../labels/label.js';
+import { EMPTY_LABEL, joinLabels, type Label } from '../labels/label.js';
 import type { LabelRules } from '../labels/label-rules.js';
 import type { Meter, Mount, NamespaceMemory } from '../store/namespace-memory.js';
 import { tenantOf } from '../store/store-shares.js';
@@ -232,14 +233,19 @@ export class AgentSession {
    * Holds what a syscall whose reply comes later keeps in the kernel meanwhile (its audit attempt, tool
    * context, closures, then its reply: about 6.5 KB measured for a tool call, held as PENDING_SYSCALL_BYTES).
    * Returns a function that gives it back when the call settles. Crossing memory_mb ends the agent (the call
-   * goes on, unheld, and its reply reaches nobody); a full kernel pool leaves it unheld. Never throws.
+   * goes on, unheld, and its reply reaches nobody); a full kernel pool leaves it unheld, and the agent takes the
+   * refusal's label. Never throws.
    */
   holdPending(): () => void {
     const held = this.held;
     if (held === undefined) return noop;
     try {
       held.hold(PENDING_SYSCALL_BYTES);
-    } catch {
+    } catch (error) {
+      // Whether the pool had room depends on everything it holds, and what is held decides a later memory_mb
+      // end (red-team pass 64: a clean parent read another tenant's labelled holdings from which of its
+      // children a burst of pending calls ended).
+      this.label = joinLabels(this.label, observedBy(error));
       return noop;
     }
     return () => held.release(PENDING_SYSCALL_BYTES);

@@ -86,34 +86,50 @@ describe.each(ISOLATION_MODES)('a burst of costly syscalls cannot hold the kerne
   }, 120_000);
 });
 
+const hostDirs: string[] = [];
+afterEach(() => {
+  for (const dir of hostDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+/**
+ * A hostile host for `processTestKernel`'s entry: `body` runs with `channel` (fd 3), `encodeFrame` and
+ * `FrameReader` of the real protocol in scope.
+ */
+function hostileHost(name: string, body: string): { execArgv: string[]; script: string } {
+  const dir = mkdtempSync(join(tmpdir(), `isokernel-${name}-host-`));
+  hostDirs.push(dir);
+  const protocol = pathToFileURL(fileURLToPath(new URL('../../isolates/host-protocol.ts', import.meta.url))).href;
+  const script = join(dir, `${name}-host.mjs`);
+  writeFileSync(
+    script,
+    `import { Socket } from 'node:net';
+import { encodeFrame, FrameReader } from ${JSON.stringify(protocol)};
+const channel = new Socket({ fd: 3, readable: true, writable: true });
+${body}`,
+  );
+  const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+  return { execArgv: ['--import', tsx], script };
+}
+
 // A host that writes a burst of syscalls and its agent's result, then dies while the kernel is still reading the
 // burst (a slice per turn): what it sent before it died is still read, so the agent's outcome is the result it
 // reported, not E_CRASHED, and every syscall of the burst was counted.
 describe('process tier: a host that dies behind a burst', () => {
   // About 800 KB of frames, under what the kernel takes in before it pauses the channel; about 0.3 s to read.
   const CALLS = 10_000;
-  const dirs: string[] = [];
   let kernel: Kernel | undefined;
   afterEach(async () => {
     await kernel?.close();
     kernel = undefined;
-    for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
   });
 
-  function dyingHost(): string {
-    const dir = mkdtempSync(join(tmpdir(), 'isokernel-dying-host-'));
-    dirs.push(dir);
-    const protocol = pathToFileURL(fileURLToPath(new URL('../../isolates/host-protocol.ts', import.meta.url))).href;
-    const script = join(dir, 'dying-host.mjs');
-    // It dies 100 ms after its last frame reached the socket: long enough for the kernel, which reads the socket
-    // between its turns, to have received everything (what a dead host left unread there is lost, as it always
-    // was), far too short for it to have read the burst.
-    writeFileSync(
-      script,
-      `import { Socket } from 'node:net';
-import { encodeFrame, FrameReader } from ${JSON.stringify(protocol)};
-const channel = new Socket({ fd: 3, readable: true, writable: true });
-const send = (fields, then) => channel.write(encodeFrame(fields), then);
+  // It dies 100 ms after its last frame reached the socket: long enough for the kernel, which reads the socket
+  // between its turns, to have received everything (what a dead host left unread there is lost, as it always
+  // was), far too short for it to have read the burst.
+  const dyingHost = () =>
+    hostileHost(
+      'dying',
+      `const send = (fields, then) => channel.write(encodeFrame(fields), then);
 const die = () => process.kill(process.pid, 'SIGKILL');
 channel.on('close', die);
 const reader = new FrameReader(64 * 1024 * 1024, ([type, agent]) => {
@@ -125,15 +141,9 @@ const reader = new FrameReader(64 * 1024 * 1024, ([type, agent]) => {
 channel.on('data', (chunk) => reader.push(chunk));
 `,
     );
-    return script;
-  }
 
   it('the result it reported before it died is its agent outcome; its syscalls were all read', async () => {
-    const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
-    const made = processTestKernel(
-      { limits: { syscalls: CALLS + 10, wall_ms: 60_000 } },
-      { entry: { execArgv: ['--import', tsx], script: dyingHost() } },
-    );
+    const made = processTestKernel({ limits: { syscalls: CALLS + 10, wall_ms: 60_000 } }, { entry: dyingHost() });
     kernel = made.kernel;
     const agent = kernel.spawn({ code: 'export default () => 1' });
     // How many of the burst's syscalls the kernel handled after it had seen the host's exit (its pid reaped).
@@ -148,6 +158,92 @@ channel.on('data', (chunk) => reader.push(chunk));
     // Else this test shows nothing: the burst was read before the host died. (So it was when the kernel read every
     // frame on arrival: this line failed then, while the outcome held.)
     expect(afterExit).toBeGreaterThan(0);
+  }, 60_000);
+});
+
+// A compromised host has its agent kill a child, withholds the kill's confirmation, and keeps the channel full
+// of its agent's costly spawns (refused by the planner's work estimate, charged): the kill's verdict waited for
+// every frame received before its deadline, read a slice a turn, and the child's end came 3.4 s after the kill
+// against a 100 ms grace (red-team pass 64). The wait is now bounded: the verdict comes at most a second late.
+describe('process tier: a host that withholds a kill behind a backlog', () => {
+  let kernel: Kernel | undefined;
+  afterEach(async () => {
+    await kernel?.close();
+    kernel = undefined;
+  });
+
+  const withholdingHost = () =>
+    hostileHost(
+      'withholding',
+      `channel.on('close', () => process.kill(process.pid, 'SIGKILL'));
+const send = (fields) => channel.write(encodeFrame(fields));
+let call = 1;
+const waiting = new Map();
+const sys = (agent, name, args, then) => {
+  const id = String(call++);
+  if (then) waiting.set(id, then);
+  return send(['sys', agent, id, name, JSON.stringify(args)]);
+};
+const SPAWN = [{ program: 'noop', caps: [{ resource: '/ws/' + 'a'.repeat(1000) }] }];
+const flood = (agent) => {
+  const more = () => { while (sys(agent, 'spawn', SPAWN)) {} channel.once('drain', more); };
+  more();
+};
+const reader = new FrameReader(64 * 1024 * 1024, ([type, agent = '', a = '', b = '']) => {
+  if (type === 'init') send(['ready', String(process.pid)]);
+  if (type === 'start') {
+    sys(agent, 'spawn', [{ code: 'export default () => 1' }], (reply) => {
+      const child = JSON.parse(reply.slice(1));
+      sys(agent, 'log', ['child ' + child]);
+      sys(agent, 'kill', [child]);
+      flood(agent);
+    });
+  }
+  if (type === 'reply') { const then = waiting.get(a); waiting.delete(a); then?.(b); }
+}, () => process.kill(process.pid, 'SIGKILL'));
+channel.on('data', (chunk) => reader.push(chunk));
+setInterval(() => {}, 1000);
+`,
+    );
+
+  it("the kill's verdict comes at most about a second after its deadline, and the loop keeps turning", async () => {
+    const caps = [];
+    for (let i = 0; i < 63; i++) caps.push({ action: 'fs.read', resource: `/ws/*${'a'.repeat(256 - 7 - i)}b*` });
+    caps.push({ action: 'fs.read', resource: '/ws/**' });
+    kernel = processTestKernel(
+      {
+        tools: [pathReadTool],
+        policy: {
+          capabilities: [...caps, { action: 'agent.spawn', resource: '**' }, { action: 'agent.kill', resource: '**' }],
+        },
+        limits: { cpu_ms: 600_000, wall_ms: 120_000, syscalls: 10_000_000, children: 100_000 },
+      },
+      { entry: withholdingHost() },
+    ).kernel;
+    kernel.programs.add('noop', 'export default async () => 1');
+    const running = kernel;
+    let child: string | undefined;
+    let killedAt = 0;
+    running.on('log', (event) => {
+      if (event.text.startsWith('child ')) child = event.text.slice(6);
+    });
+    running.on('syscall', (event) => {
+      if (event.syscall === 'kill' && killedAt === 0) killedAt = performance.now();
+    });
+    const childEnded = new Promise<number>((resolve) => {
+      running.on('exit', (event) => {
+        if (event.agent === child) resolve(performance.now());
+      });
+    });
+    const { value, gapMs } = await longestGap(async () => {
+      const parent = running.spawn({ code: 'withheld' });
+      const endedAt = await childEnded;
+      return { endedAt, parent: await parent.result };
+    });
+    expect(value.parent).toMatchObject({ ok: false, error: { code: 'E_CRASHED' } });
+    // Before: 3.4 s (its backlog of about 500 costly spawns read first); now the grace, a second, and slack.
+    expect(value.endedAt - killedAt).toBeLessThan(2000);
+    expect(gapMs).toBeLessThan(STALL_BOUND_MS);
   }, 60_000);
 });
 

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { z } from 'zod';
-import { defineTool } from '../../index.js';
-import { ISOLATION_MODES, testKernel, testToolsPolicy } from '../helpers/kernel.js';
+import { ISOLATION_MODES, type IsolationMode } from '../helpers/kernel.js';
+import { twoTenants } from '../helpers/two-tenants.js';
 
 /**
  * Attack (red-team pass 62): a child's result waits in its parent's held memory until the parent joins it, and
@@ -34,52 +33,15 @@ const P_CODE = `export default async function main() {
   return { refusals, posted, label: await sys.label() };
 }`;
 
-async function scenario(isolation: (typeof ISOLATION_MODES)[number], source: readonly string[]) {
-  const sent: unknown[] = [];
-  const secret = defineTool({
-    name: 'secret.get',
-    description: 'a byte from a source labelled by the test',
-    input: z.unknown(),
-    labels: { source: [...source] },
-    run: () => ({ byte: 173 }),
-  });
-  const post = defineTool({
-    name: 'post',
-    description: 'a sink refusing web',
-    input: z.strictObject({ body: z.unknown() }),
-    labels: { sinks: { '*': ['web'] } },
-    run: (args) => {
-      sent.push(args.body);
-      return 'sent';
-    },
-  });
-  const kernel = testKernel({
+function scenario(isolation: IsolationMode, source: readonly string[]) {
+  return twoTenants({
     isolation,
+    secret: { byte: 173 },
+    source,
     maxHeldBytes: 24 * 1024 * 1024,
-    tools: [secret, post],
-    policy: {
-      capabilities: [
-        ...testToolsPolicy.capabilities,
-        { action: 'secret.get', resource: 'secret.get' },
-        { action: 'post', resource: 'post' },
-        { action: 'agent.spawn', resource: 'inline' },
-      ],
-    },
+    holder: L_CODE,
+    prober: P_CODE,
   });
-  try {
-    const ready = new Promise<void>((resolve) => {
-      kernel.on('log', (event) => {
-        if (event.text === 'ready') resolve();
-      });
-    });
-    const holder = kernel.run({ code: L_CODE, namespace: 'alice', limits: { wall_ms: 120_000 } });
-    await ready;
-    const prober = await kernel.run({ code: P_CODE, namespace: 'bob', limits: { wall_ms: 120_000 } });
-    await kernel.close();
-    return { prober, holder: await holder, sent };
-  } finally {
-    await kernel.close();
-  }
 }
 
 describe.each(ISOLATION_MODES)('%s tier: a join refused by the kernel pool', (isolation) => {
