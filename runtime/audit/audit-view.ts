@@ -4,6 +4,18 @@ import type { AuditRecord } from './record.js';
 
 /** Records `sys.audit` can return: the most recent ones, whatever sink the log writes to. */
 export const AUDIT_VIEW_RETAIN = 10_000;
+/**
+ * And about this much of the kernel's heap (twice it at most, between trims): a record's resource may be 4,096
+ * characters an agent chose, and 20,000 such records kept 54 MB that no quota counts (red-team pass 64), where
+ * small ones keep a few MB.
+ */
+export const AUDIT_VIEW_BYTES = 16 * 1024 * 1024;
+
+// An upper estimate of the heap one retained record takes: the record, its strings (two bytes a character at
+// worst) and its label, as measured for small records (about 0.7 KB) plus what its resource adds.
+function retainedBytes(record: AuditRecord): number {
+  return 1024 + 2 * (record.resource?.length ?? 0);
+}
 
 /**
  * Wraps the log's sink and keeps the most recent records in memory so agents can read the audit trail of
@@ -13,12 +25,16 @@ export class AuditView implements AuditSink {
   readonly #inner: AuditSink;
   readonly #recent: AuditRecord[] = [];
   readonly #retain: number;
+  readonly #maxBytes: number;
+  /** `retainedBytes` of the records in #recent. */
+  #bytes = 0;
   /** Every tag of every record appended so far (see `tags`). */
   readonly #tags = new Set<string>();
 
-  constructor(inner: AuditSink, retain = AUDIT_VIEW_RETAIN) {
+  constructor(inner: AuditSink, retain = AUDIT_VIEW_RETAIN, maxBytes = AUDIT_VIEW_BYTES) {
     this.#inner = inner;
     this.#retain = retain;
+    this.#maxBytes = maxBytes;
     // A resumed log's seq numbers count the records of earlier runs too, labelled agents' among them.
     for (const tag of inner.recovered?.tags ?? []) this.#tags.add(tag);
   }
@@ -31,7 +47,16 @@ export class AuditView implements AuditSink {
     this.#inner.appendRecord(record, line);
     for (const tag of record.label) this.#tags.add(tag);
     this.#recent.push(record);
-    if (this.#recent.length >= 2 * this.#retain) this.#recent.splice(0, this.#recent.length - this.#retain);
+    this.#bytes += retainedBytes(record);
+    // Trimmed to half of each bound once either is reached twice over, in one splice: amortized O(1) a record.
+    if (this.#recent.length >= 2 * this.#retain || this.#bytes >= 2 * this.#maxBytes) {
+      let drop = Math.max(0, this.#recent.length - this.#retain);
+      let bytes = this.#bytes;
+      for (let i = 0; i < drop; i++) bytes -= retainedBytes(this.#recent[i]!);
+      while (bytes > this.#maxBytes && drop < this.#recent.length - 1) bytes -= retainedBytes(this.#recent[drop++]!);
+      this.#recent.splice(0, drop);
+      this.#bytes = bytes;
+    }
   }
 
   appendCheckpoint(checkpoint: AuditCheckpoint, line: string): void {
