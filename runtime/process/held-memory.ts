@@ -101,11 +101,13 @@ export class HeldMemory {
   }
 
   /**
-   * Calls `observer` with the bytes held after every change (one observer: a sandbox host's launcher, which
-   * tells the host what its watchdog must count with the heap). It must not throw.
+   * Calls `observer` with the bytes held now (when any) and after every change (one observer: a sandbox host's
+   * launcher, which tells the host what its watchdog must count with the heap). It must not throw.
    */
   observe(observer: (held: number) => void): void {
     this.#observer = observer;
+    // What was held before anyone observed (the agent's capabilities, held at its start) counts too.
+    if (this.#held > 0) observer(this.#held);
   }
 
   /**

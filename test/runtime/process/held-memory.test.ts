@@ -19,6 +19,22 @@ describe('HeldMemoryPool and HeldMemory', () => {
     expect([agent.held, pool.used]).toEqual([60, 60]);
   });
 
+  it('an observer hears what was held before it came, then every change', () => {
+    // The agent's capabilities are held at its start, before a sandbox host's launcher observes it: the host's
+    // watchdog must count them too.
+    const agent = new HeldMemory(new HeldMemoryPool(1000), 500, () => {});
+    agent.hold(300);
+    const heard: number[] = [];
+    agent.observe((held) => heard.push(held));
+    agent.hold(50);
+    agent.release(100);
+    expect(heard).toEqual([300, 350, 250]);
+    const idle = new HeldMemory(new HeldMemoryPool(1000), 500, () => {});
+    const silent: number[] = [];
+    idle.observe((held) => silent.push(held));
+    expect(silent).toEqual([]);
+  });
+
   it('the pool bounds every agent together and refuses without ending anyone; an ended agent gives all back', () => {
     const pool = new HeldMemoryPool(100);
     const ended: string[] = [];
