@@ -18,6 +18,7 @@ import { createMcpTool } from '../../tools/mcp.js';
 import { CAPPED_FORMATS, linearFormats } from '../../tools/mcp-formats.js';
 import { compileArgumentCheck, createSchemaCompiler } from '../../tools/mcp-schema.js';
 import { testKernel } from '../helpers/kernel.js';
+import { longestGap } from '../helpers/stall.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const MiB = 1 << 20;
@@ -77,24 +78,6 @@ function kernelWith(schemas: Record<string, unknown>, extra: Record<string, stri
   return kernel;
 }
 
-/** The longest gap between ticks of a 5 ms interval while `work` runs: how long the event loop stood still. */
-async function stallOf<T>(work: () => Promise<T>): Promise<{ stall: number; value: T }> {
-  let last = performance.now();
-  let stall = 0;
-  const timer = setInterval(() => {
-    const now = performance.now();
-    stall = Math.max(stall, now - last);
-    last = now;
-  }, 5);
-  try {
-    const value = await work();
-    stall = Math.max(stall, performance.now() - last);
-    return { stall, value };
-  } finally {
-    clearInterval(timer);
-  }
-}
-
 /** An agent that calls `tool` with the arguments `args` (an expression it evaluates) and returns 'ok' or the code. */
 const CALL = (tool: string, args: string) => `export default async function main() {
   const args = ${args};
@@ -103,7 +86,7 @@ const CALL = (tool: string, args: string) => `export default async function main
 }`;
 
 async function call(kernel: Kernel, tool: string, args: string): Promise<{ stall: number; outcome: unknown }> {
-  const { stall, value } = await stallOf(() =>
+  const { gapMs: stall, value } = await longestGap(() =>
     kernel.run({ code: CALL(tool, args), limits: { cpu_ms: 30_000, wall_ms: 300_000 } }),
   );
   if (!value.ok) throw new Error(`agent failed: ${JSON.stringify(value.error)}`);
