@@ -33,6 +33,11 @@ const PARENT = `export default async () => {
   return await sys.join(id);
 }`;
 const SPAWN = `sys.spawn({ program: 'noop', caps: [{ resource: '/ws/' + 'a'.repeat(1000) }] })`;
+// What PARENT delegates, as a policy: for a host that makes the costly spawns itself.
+const COSTLY_GLOBS = [
+  ...Array.from({ length: 63 }, (_, i) => ({ action: 'fs.read', resource: `/ws/*${'a'.repeat(256 - 7 - i)}b*` })),
+  { action: 'fs.read', resource: '/ws/**' },
+];
 
 // Program b: the burst, awaited together; what each spawn answered.
 const burst = `export default async () => {
@@ -115,8 +120,10 @@ ${body}`,
 // burst (a slice per turn): what it sent before it died is still read, so the agent's outcome is the result it
 // reported, not E_CRASHED, and every syscall of the burst was counted.
 describe('process tier: a host that dies behind a burst', () => {
-  // About 800 KB of frames, under what the kernel takes in before it pauses the channel; about 0.3 s to read.
-  const CALLS = 10_000;
+  // Costly spawns (refused after a few ms of planning each), about 450 KB of frames: under what the kernel takes in
+  // before it pauses the channel, and a second or more to read. (A burst of 10,000 cheap `log` frames, 800 KB,
+  // took about 0.3 s; Node 24 once read it all before the host's exit was seen, and the case showed nothing.)
+  const CALLS = 400;
   let kernel: Kernel | undefined;
   afterEach(async () => {
     await kernel?.close();
@@ -132,10 +139,11 @@ describe('process tier: a host that dies behind a burst', () => {
       `const send = (fields, then) => channel.write(encodeFrame(fields), then);
 const die = () => process.kill(process.pid, 'SIGKILL');
 channel.on('close', die);
+const SPAWN = JSON.stringify([{ program: 'noop', caps: [{ resource: '/ws/' + 'a'.repeat(1000) }] }]);
 const reader = new FrameReader(64 * 1024 * 1024, ([type, agent]) => {
   if (type === 'init') send(['ready', String(process.pid)]);
   if (type !== 'start') return;
-  for (let call = 1; call <= ${CALLS}; call++) send(['sys', agent, String(call), 'log', '["burst"]']);
+  for (let call = 1; call <= ${CALLS}; call++) send(['sys', agent, String(call), 'spawn', SPAWN]);
   send(['result', agent, 'v"reported"', '1', '1', '0'], () => setTimeout(die, 100));
 }, die);
 channel.on('data', (chunk) => reader.push(chunk));
@@ -143,8 +151,16 @@ channel.on('data', (chunk) => reader.push(chunk));
     );
 
   it('the result it reported before it died is its agent outcome; its syscalls were all read', async () => {
-    const made = processTestKernel({ limits: { syscalls: CALLS + 10, wall_ms: 60_000 } }, { entry: dyingHost() });
+    const made = processTestKernel(
+      {
+        tools: [pathReadTool],
+        policy: { capabilities: [...COSTLY_GLOBS, { action: 'agent.spawn', resource: '**' }] },
+        limits: { cpu_ms: 600_000, syscalls: CALLS + 10, wall_ms: 60_000 },
+      },
+      { entry: dyingHost() },
+    );
     kernel = made.kernel;
+    kernel.programs.add('noop', 'export default async () => 1');
     const agent = kernel.spawn({ code: 'export default () => 1' });
     // How many of the burst's syscalls the kernel handled after it had seen the host's exit (its pid reaped).
     let pid: number | undefined;
@@ -207,14 +223,15 @@ setInterval(() => {}, 1000);
     );
 
   it("the kill's verdict comes at most about a second after its deadline, and the loop keeps turning", async () => {
-    const caps = [];
-    for (let i = 0; i < 63; i++) caps.push({ action: 'fs.read', resource: `/ws/*${'a'.repeat(256 - 7 - i)}b*` });
-    caps.push({ action: 'fs.read', resource: '/ws/**' });
     kernel = processTestKernel(
       {
         tools: [pathReadTool],
         policy: {
-          capabilities: [...caps, { action: 'agent.spawn', resource: '**' }, { action: 'agent.kill', resource: '**' }],
+          capabilities: [
+            ...COSTLY_GLOBS,
+            { action: 'agent.spawn', resource: '**' },
+            { action: 'agent.kill', resource: '**' },
+          ],
         },
         limits: { cpu_ms: 600_000, wall_ms: 120_000, syscalls: 10_000_000, children: 100_000 },
       },
