@@ -39,6 +39,7 @@ import { z } from 'zod';
 import { KernelError } from '../runtime/core/errors.js';
 import { parseOptions } from '../runtime/core/options.js';
 import { normalizePath } from '../runtime/core/resource-match.js';
+import { joinLabels } from '../runtime/labels/label.js';
 import { definePolicySection, type Policy, type PolicySection } from '../runtime/policy/policy.js';
 import { defineTool, type LabelStore, type Tool, UNTRACKED_WRITES_KEY } from '../runtime/tool-use/tool-contract.js';
 import { argPatternSchema, checkArguments, forbidListSchema, MAX_ARG_LENGTH, MAX_ARGS } from './proc-args.js';
@@ -244,7 +245,7 @@ export function createProcTool(options: ProcOptions): Tool {
       ctx.taint(await ctx.labels.all());
       // It can also write any file (`cp`, `tee`) where the kernel cannot see: whatever the fs tools read from
       // now on may hold what it read or was given, so they carry this call's label and every kept tag.
-      const copied = [...new Set([...ctx.label, ...ctx.sources])];
+      const copied = joinLabels(ctx.label, ctx.sources);
       await markUntracked(ctx.labels, copied);
       try {
         return await execute(program, argv, `/proc/self/fd/${cwd.fd}`, {
@@ -268,10 +269,11 @@ export function createProcTool(options: ProcOptions): Tool {
 
 /** Joins `label` and every tag kept for any file into the label of untracked writes. */
 async function markUntracked(labels: LabelStore, label: readonly string[]): Promise<void> {
-  const tags = new Set([...(await labels.all()), ...label]);
-  if (tags.size === 0) return;
+  // A join, not a union of arrays: past MAX_LABEL_TAGS it is the top label, where an array past it was refused.
+  const tags = joinLabels(await labels.all(), label);
+  if (tags.length === 0) return;
   // Atomic: two programs ending at once must not lose either's tags.
-  await labels.raise(UNTRACKED_WRITES_KEY, [...tags]);
+  await labels.raise(UNTRACKED_WRITES_KEY, tags);
 }
 
 // ------------------------------------------------------------------------------------------ configuration

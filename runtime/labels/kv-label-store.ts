@@ -1,6 +1,6 @@
 import type { KvStore } from '../store/kv-store.js';
 import type { LabelStore } from '../tool-use/tool-contract.js';
-import { EMPTY_LABEL, joinLabels, makeLabel } from './label.js';
+import { EMPTY_LABEL, joinLabels, joinTags, makeLabel, storedLabel } from './label.js';
 
 // Outside the `label:` key space, so no resource key can collide with it.
 const UNION_KEY = 'labels-union';
@@ -34,13 +34,8 @@ export class KvLabelStore implements LabelStore {
 
   async get(key: string): Promise<readonly string[]> {
     const stored = await this.#kv.get(`label:${key}`);
-    if (!Array.isArray(stored) || stored.length === 0) return EMPTY_LABEL;
-    try {
-      return makeLabel(stored, 'stored label');
-    } catch {
-      // A corrupt entry must not read as clean: the strictest tag stands in for what was lost.
-      return makeLabel(['secret'], 'label');
-    }
+    // A corrupt entry must not read as clean, nor as any label short of every tag (storedLabel).
+    return stored === undefined ? EMPTY_LABEL : storedLabel(stored);
   }
 
   async set(key: string, tags: readonly string[]): Promise<void> {
@@ -50,11 +45,12 @@ export class KvLabelStore implements LabelStore {
 
   /** Joins `tags` into the label kept for `key` atomically (no other change to this store in between). */
   async raise(key: string, tags: readonly string[]): Promise<readonly string[]> {
-    const added = makeLabel(tags, 'tags');
+    const added = joinTags(tags, 'tags');
     return this.#serialized(async () => {
       const current = await this.get(key);
       const label = joinLabels(current, added);
-      if (label.length !== current.length) await this.#write(key, label);
+      // By identity: a join that adds nothing is its first argument (the top, one tag, can replace one tag).
+      if (label !== current) await this.#write(key, label);
       return label;
     });
   }
@@ -84,11 +80,6 @@ export class KvLabelStore implements LabelStore {
 
   async all(): Promise<readonly string[]> {
     const stored = await this.#kv.get(UNION_KEY);
-    if (!Array.isArray(stored) || stored.length === 0) return EMPTY_LABEL;
-    try {
-      return makeLabel(stored, 'stored label');
-    } catch {
-      return makeLabel(['secret'], 'label');
-    }
+    return stored === undefined ? EMPTY_LABEL : storedLabel(stored);
   }
 }

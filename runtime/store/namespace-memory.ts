@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { KernelError, ObservedRefusal, observedBy } from '../core/errors.js';
-import { EMPTY_LABEL, joinLabels, type Label, makeLabel } from '../labels/label.js';
+import { EMPTY_LABEL, joinLabels, type Label, storedLabel, TOP_LABEL } from '../labels/label.js';
 import type { KvStore } from './kv-store.js';
 import { type StoreShares, tenantOf } from './store-shares.js';
 
@@ -395,7 +395,7 @@ function endOfStringArray(text: string, open: number): number {
 
 const unmetered: Meter = (call) => call();
 
-const FAIL_CLOSED = makeLabel(['secret'], 'label');
+const FAIL_CLOSED = TOP_LABEL;
 
 // What an entry costs its namespace: its store key and its JSON text.
 function sizeOf(storeKey: string, stored: unknown): number {
@@ -416,9 +416,5 @@ function toEntry(stored: unknown): MemoryEntry | undefined {
   if (stored === null || typeof stored !== 'object') return undefined;
   const record = stored as { v?: unknown; l?: unknown };
   if (!Array.isArray(record.l)) return undefined;
-  try {
-    return { value: record.v, label: record.l.length === 0 ? EMPTY_LABEL : makeLabel(record.l, 'label') };
-  } catch {
-    return undefined;
-  }
+  return { value: record.v, label: storedLabel(record.l) };
 }

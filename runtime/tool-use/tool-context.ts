@@ -4,7 +4,7 @@ import type { CapabilityAuthority } from '../capability/authority.js';
 import { KernelError } from '../core/errors.js';
 import { isActionName, parseResource } from '../core/resource-match.js';
 import type { KvLabelStore } from '../labels/kv-label-store.js';
-import { EMPTY_LABEL, joinLabels, type Label, makeLabel } from '../labels/label.js';
+import { EMPTY_LABEL, joinLabels, joinTags, type Label, labelLeq } from '../labels/label.js';
 import type { HeldMemory } from '../process/held-memory.js';
 import type { Quota } from '../process/quota.js';
 import type { BlobStore } from '../store/blob-store.js';
@@ -12,7 +12,7 @@ import type { StoreShares } from '../store/store-shares.js';
 import type { Injection, ToolCharge, ToolContext } from './tool-contract.js';
 import { authorizeToolUse, type ToolUse } from './tool-gate.js';
 import type { UndoJournal } from './undo-journal.js';
-import { VAULT_LABEL, VAULT_TAG, type Vault } from './vault.js';
+import { VAULT_LABEL, type Vault } from './vault.js';
 
 /** The kernel services a tool call's context draws on. */
 export interface ToolEnvironment {
@@ -139,7 +139,7 @@ export function createToolContext(
     taint(tags: readonly string[]): void {
       let label: Label;
       try {
-        label = makeLabel(tags, 'tags');
+        label = joinTags(tags, 'tags');
       } catch {
         throw new KernelError('E_INTERNAL', `"${use.tool.name}" reported malformed label tags`);
       }
@@ -193,7 +193,7 @@ export function createToolContext(
       return scrubbed;
     },
     // A tool's own `secret` taint (model.chat's key among the agent's words) counts too.
-    vaultLabel: () => (vaultTouched || extra.includes(VAULT_TAG) ? VAULT_LABEL : EMPTY_LABEL),
+    vaultLabel: () => (vaultTouched || labelLeq(VAULT_LABEL, extra) ? VAULT_LABEL : EMPTY_LABEL),
   };
 }
 

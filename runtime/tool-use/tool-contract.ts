@@ -83,7 +83,7 @@ export interface ToolContext {
   /**
    * Adds tags to the result's label (a read of a file that was written with labelled data). A call that
    * tainted and then throws raises the caller's label the same way (with the tool's source tags): an error
-   * message may quote what the tool read.
+   * message may quote what the tool read. Any number of tags: past 64 the label is the top, `*` (every tag).
    */
   taint(tags: readonly string[]): void;
   /**

@@ -40,3 +40,37 @@ describe('KvLabelStore.raise', () => {
     expect(await labels.raise('k', ['web'])).toEqual(['web']);
   });
 });
+
+describe('KvLabelStore past MAX_LABEL_TAGS', () => {
+  const tags = (prefix: string) => Array.from({ length: 40 }, (_, i) => `${prefix}${i}`);
+
+  it('a key or a union raised past the limit is the top label, kept and read back as such', async () => {
+    const kv = new MemoryKvStore();
+    const labels = new KvLabelStore(kv);
+    await labels.raise('a', tags('x'));
+    expect(await labels.raise('a', tags('y'))).toEqual(['*']);
+    expect(await labels.get('a')).toEqual(['*']);
+    await labels.set('b', ['web']);
+    expect(await labels.all()).toEqual(['*']);
+    expect(await kv.get('labels-union')).toEqual(['*']);
+  });
+
+  it('the top raised onto a key of one tag replaces it (a join of the same length that adds tags)', async () => {
+    const labels = new KvLabelStore(new MemoryKvStore());
+    await labels.raise('k', ['web']);
+    expect(await labels.raise('k', ['*'])).toEqual(['*']);
+    expect(await labels.get('k')).toEqual(['*']);
+    expect(await labels.all()).toEqual(['*']);
+  });
+
+  it('a stored label that does not parse (past the limit, malformed) reads as the top, never as less', async () => {
+    const kv = new MemoryKvStore();
+    const labels = new KvLabelStore(kv);
+    await kv.put('label:a', [...tags('x'), ...tags('y')]);
+    await kv.put('label:b', ['Web']);
+    await kv.put('label:c', 'web');
+    await kv.put('labels-union', [...tags('x'), ...tags('y')]);
+    for (const key of ['a', 'b', 'c']) expect(await labels.get(key)).toEqual(['*']);
+    expect(await labels.all()).toEqual(['*']);
+  });
+});

@@ -4,12 +4,15 @@ import {
   EMPTY_LABEL,
   forbiddenTags,
   isTag,
+  isTop,
   joinLabels,
   type Label,
   labelLeq,
   MAX_LABEL_TAGS,
   makeLabel,
   removeTags,
+  storedLabel,
+  TOP_LABEL,
 } from '../../../runtime/labels/label.js';
 
 // A small alphabet so that generated labels overlap often, plus arbitrary well-formed tags.
@@ -166,5 +169,64 @@ describe('makeLabel', () => {
     expect(() => makeLabel('web')).toThrow(TypeError);
     const many = Array.from({ length: MAX_LABEL_TAGS + 1 }, (_, i) => `t${i}`);
     expect(() => makeLabel(many)).toThrow(RangeError);
+  });
+});
+
+// Labels of up to 48 tags from a vocabulary of 1,000, so that joins pass MAX_LABEL_TAGS often; and the top itself.
+const wide = fc.uniqueArray(fc.stringMatching(/^t[0-9]{1,3}$/), { maxLength: 48 }).map((tags) => makeLabel(tags));
+const anyLabel = fc.oneof(label, wide, fc.constant(TOP_LABEL));
+
+describe('the top label: a join past MAX_LABEL_TAGS tags is every tag', () => {
+  it('joins stay a semilattice with the top, never pass MAX_LABEL_TAGS, and are the union whenever it fits', () => {
+    fc.assert(
+      fc.property(anyLabel, anyLabel, anyLabel, (a, b, c) => {
+        const ab = joinLabels(a, b);
+        expect(joinLabels(ab, c)).toEqual(joinLabels(a, joinLabels(b, c)));
+        expect(ab).toEqual(joinLabels(b, a));
+        expect(ab.length).toBeLessThanOrEqual(MAX_LABEL_TAGS);
+        expect(labelLeq(a, ab) && labelLeq(b, ab)).toBe(true);
+        const union = new Set([...a, ...b]);
+        if (isTop(a) || isTop(b) || union.size > MAX_LABEL_TAGS) expect(ab).toBe(TOP_LABEL);
+        else expect(new Set(ab)).toEqual(union);
+      }),
+      RUNS,
+    );
+  });
+
+  it('is above every label and below none but itself', () => {
+    fc.assert(
+      fc.property(anyLabel, (a) => {
+        expect(labelLeq(a, TOP_LABEL)).toBe(true);
+        expect(labelLeq(TOP_LABEL, a)).toBe(isTop(a));
+        expect(joinLabels(a, TOP_LABEL)).toBe(TOP_LABEL);
+        expect(joinLabels(TOP_LABEL, a)).toBe(TOP_LABEL);
+      }),
+      RUNS,
+    );
+  });
+
+  it('holds every tag a sink denies, and declassification does not lower it', () => {
+    fc.assert(
+      fc.property(anyLabel, anyLabel, label, (a, extra, denied) => {
+        // Monotone: what a label rises to is refused wherever the label was.
+        expect(labelLeq(forbiddenTags(a, denied), forbiddenTags(joinLabels(a, extra), denied))).toBe(true);
+        expect(forbiddenTags(TOP_LABEL, denied)).toEqual(denied);
+        expect(removeTags(TOP_LABEL, denied)).toBe(TOP_LABEL);
+      }),
+      RUNS,
+    );
+    // A deny list of every tag refuses any labelled value, and nothing clean.
+    expect(forbiddenTags(makeLabel(['web', 'pii']), TOP_LABEL)).toEqual(['pii', 'web']);
+    expect(forbiddenTags(EMPTY_LABEL, TOP_LABEL)).toEqual([]);
+  });
+
+  it('is what `*` among tags makes, and what a stored label that does not parse reads back as', () => {
+    expect(makeLabel(['web', '*'])).toBe(TOP_LABEL);
+    expect(storedLabel([])).toBe(EMPTY_LABEL);
+    expect(storedLabel(['web', 'email'])).toEqual(['email', 'web']);
+    expect(storedLabel(['*'])).toBe(TOP_LABEL);
+    // Past the limit (a store written before the top existed), malformed, or not a list at all.
+    const many = Array.from({ length: MAX_LABEL_TAGS + 1 }, (_, i) => `t${i}`);
+    for (const bad of [many, ['Web'], ['web', 7], 'web', 7, null, {}]) expect(storedLabel(bad)).toBe(TOP_LABEL);
   });
 });
