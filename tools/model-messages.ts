@@ -190,17 +190,25 @@ export function estimateTokens(characters: number): number {
   return Math.ceil(characters / 4);
 }
 
-/** Characters of everything the model reads from a request: message texts, tool calls and tool definitions. */
+/**
+ * Characters of everything the model reads from a request: message texts and names, tool calls and their ids,
+ * tool definitions, stop sequences and a response format's schema (red-team pass 66: a 614,000-character
+ * `json_schema` beside "hi" was charged one token).
+ */
 export function requestCharacters(input: ChatInput): number {
   let total = 0;
   for (const message of input.messages) {
     total += contentLength(message.content);
+    if ('name' in message) total += message.name?.length ?? 0;
+    if (message.role === 'tool') total += message.tool_call_id.length;
     if (message.role === 'assistant') {
       for (const call of message.tool_calls ?? []) total += call.function.name.length + call.function.arguments.length;
       total += message.refusal?.length ?? 0;
     }
   }
   if (input.tools !== undefined) total += JSON.stringify(input.tools).length;
+  if (input.response_format !== undefined) total += JSON.stringify(input.response_format).length;
+  if (input.stop !== undefined) total += JSON.stringify(input.stop).length;
   return total;
 }
 

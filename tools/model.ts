@@ -9,9 +9,14 @@
  *   from the result (vault secrets are scrubbed by the kernel itself).
  * - The capability's resource is the model name, so a policy allows a model with `action: model.chat,
  *   resource: gpt-4o` (or a glob).
- * - Usage is charged before the result is returned: `tokens_in`, `tokens_out` and, when the model has a
- *   price, `cost_usd`. An endpoint that reports no usage is charged an estimate (four characters a token),
- *   and the result says so. Crossing a budget ends the agent (E_QUOTA) before it reads the answer.
+ * - Usage is charged in two steps. Before the request is sent: `tokens_in` estimated from the whole request
+ *   (four characters a token) and its `cost_usd`, since the endpoint bills what it reads whether or not its
+ *   answer comes back (the agent may end, the call time out); a call cut short also keeps `max_tokens` of
+ *   output charged when the agent set it. Once answered, before the result is returned: the endpoint's input
+ *   count where it is higher than the estimate, the output (its count, else an estimate) and their cost.
+ *   Crossing a budget ends the agent (E_QUOTA): before anything is sent, or before it reads the answer.
+ * - The answer is read whole (at most `maxResponseBytes`) and its JSON shape bounded before the SDK parses it:
+ *   parsing millions of empty arrays costs many times their bytes in heap and event-loop time.
  * - The result's label is the call's label: the join of the caller's context and every handle passed in
  *   the messages (the model saw all of it). The kernel computes that; the tool adds nothing.
  * - Every failure is a fixed message: the endpoint down, a timeout, an HTTP status, an answer that is not a
@@ -25,6 +30,7 @@ import { definePolicySection, type PolicySection } from '../runtime/policy/polic
 import { defineTool, type Tool, type ToolContext } from '../runtime/tool-use/tool-contract.js';
 import { VAULT_TAG } from '../runtime/tool-use/vault.js';
 import { linkedSignal } from './abort-link.js';
+import { jsonShapeFits } from './json-shape.js';
 import {
   type ChatInput,
   type ChatResult,
@@ -210,6 +216,12 @@ async function chat(
   timeoutMs: number,
 ): Promise<ChatResult> {
   let body: unknown;
+  const price = priceFor(prices, args.model);
+  const inputEstimate = estimateTokens(requestCharacters(args));
+  // Charged before the request is sent: an endpoint bills the prompt it read whether or not its answer comes
+  // back, and an agent ends its calls in flight by returning (red-team pass 66: a tree under tokens_in 1000 had
+  // an endpoint read 4.8M prompt tokens, each call cut short by its child's return, and was charged nothing).
+  ctx.charge(usageOf(inputEstimate, 0, price));
   // One deadline for the whole call: the SDK's own timeout stops at the response headers, and the body is read
   // after them (red-team: an endpoint that trickled its body a byte every 100 ms held the call open until the
   // agent's wall budget, and a host `submit` forever). Aborting the request's signal ends the body stream, and
@@ -241,6 +253,10 @@ async function chat(
     request.catch(() => undefined);
     body = await Promise.race([request, deadline]);
   } catch (error) {
+    // Cut short, the endpoint may have written up to what the agent allowed it: that much output is charged.
+    if ((timedOut || ctx.signal.aborted) && args.max_tokens !== undefined) {
+      ctx.charge(usageOf(0, args.max_tokens, price));
+    }
     if (timedOut && !ctx.signal.aborted) throw new KernelError('E_TOOL_FAILED', 'model.chat: the endpoint timed out');
     throw failure(sdk, error, ctx.signal);
   } finally {
@@ -252,13 +268,15 @@ async function chat(
   if (parsed === undefined) {
     throw new KernelError('E_TOOL_FAILED', "model.chat: the endpoint's answer is not a chat completion");
   }
-  const estimated = parsed.usage === undefined;
-  const tokensIn = parsed.usage?.prompt ?? estimateTokens(requestCharacters(args));
-  const tokensOut = parsed.usage?.completion ?? estimateTokens(responseCharacters(parsed.message));
-  const price = priceFor(prices, args.model);
+  // The endpoint's count of the prompt replaces the estimate charged only where it is higher: a count of 0 for a
+  // 900 KB prompt is not believed.
+  const reported = parsed.usage;
+  const tokensIn = Math.max(reported?.prompt ?? 0, inputEstimate);
+  const tokensOut = reported?.completion ?? estimateTokens(responseCharacters(parsed.message));
+  const estimated = reported === undefined || reported.prompt < inputEstimate;
   const cost = price === undefined ? null : (tokensIn * price.input + tokensOut * price.output) / 1_000_000;
   // Charged before anything is returned: crossing a budget ends the agent before it reads the answer.
-  ctx.charge({ tokens_in: tokensIn, tokens_out: tokensOut, ...(cost === null ? {} : { cost_usd: cost }) });
+  ctx.charge(usageOf(tokensIn - inputEstimate, tokensOut, price));
   const result: ChatResult = {
     model: parsed.model ?? args.model,
     message: parsed.message,
@@ -275,6 +293,12 @@ async function chat(
   return scrubbed.value;
 }
 
+/** A charge of `tokensIn` and `tokensOut`, with their cost when the model has a price. */
+function usageOf(tokensIn: number, tokensOut: number, price: ModelPrice | undefined) {
+  const cost = price === undefined ? undefined : (tokensIn * price.input + tokensOut * price.output) / 1_000_000;
+  return { tokens_in: tokensIn, tokens_out: tokensOut, ...(cost === undefined ? {} : { cost_usd: cost }) };
+}
+
 /** Maps whatever the SDK threw to a KernelError with a fixed message. */
 function failure(sdk: OpenAISdk, error: unknown, signal: AbortSignal): KernelError {
   const { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } = sdk;
@@ -288,6 +312,7 @@ function failure(sdk: OpenAISdk, error: unknown, signal: AbortSignal): KernelErr
     if (hasCause(error, ResponseTooLarge)) {
       return new KernelError('E_TOOL_FAILED', "model.chat: the endpoint's answer exceeds the size cap");
     }
+    if (hasCause(error, ResponseTooComplex)) return tooComplex();
     return new KernelError('E_TOOL_FAILED', 'model.chat: the endpoint could not be reached');
   }
   if (error instanceof APIError && typeof error.status === 'number') {
@@ -297,14 +322,26 @@ function failure(sdk: OpenAISdk, error: unknown, signal: AbortSignal): KernelErr
   if (hasCause(error, ResponseTooLarge)) {
     return new KernelError('E_TOOL_FAILED', "model.chat: the endpoint's answer exceeds the size cap");
   }
+  if (hasCause(error, ResponseTooComplex)) return tooComplex();
   return new KernelError('E_TOOL_FAILED', "model.chat: the endpoint's answer is not a chat completion");
 }
 
+const tooComplex = () =>
+  new KernelError('E_TOOL_FAILED', "model.chat: the endpoint's answer nests too deep or holds too many values");
+
 class ResponseTooLarge extends Error {}
+class ResponseTooComplex extends Error {}
+
+/**
+ * The shape a chat completion may have: a few levels (choices, message, tool calls) and a few values per
+ * token of text at most. Refused beyond: parsing is where a hostile answer's cost lies, not its bytes.
+ */
+const COMPLETION_SHAPE = { maxDepth: 64, maxNodes: 200_000 } as const;
 
 /**
  * Global fetch with the response body cut off at `limit` bytes: an endpoint that answers without end must
  * not grow the kernel's memory. The body stream errors past the limit, which the SDK reports as a failure.
+ * The body is read whole here and its JSON shape bounded (COMPLETION_SHAPE) before the SDK parses it.
  */
 function cappedFetch(limit: number): typeof fetch {
   return async (input, init) => {
@@ -325,11 +362,9 @@ function cappedFetch(limit: number): typeof fetch {
         },
       }),
     );
-    return new Response(counted, {
-      status: response.status,
-      statusText: response.statusText,
-      headers: response.headers,
-    });
+    const text = await new Response(counted).text();
+    if (!jsonShapeFits(text, COMPLETION_SHAPE)) throw new ResponseTooComplex('response too complex');
+    return new Response(text, { status: response.status, statusText: response.statusText, headers: response.headers });
   };
 }
 

@@ -27,7 +27,8 @@ export interface ChatRequest {
 export type StepReply =
   | { readonly kind: 'json'; readonly body: unknown; readonly status?: number }
   | { readonly kind: 'raw'; readonly status: number; readonly contentType: string; readonly text: string }
-  | { readonly kind: 'hang' };
+  | { readonly kind: 'hang' }
+  | { readonly kind: 'delayed'; readonly ms: number; readonly reply: StepReply };
 
 /** A step: a fixed reply, or a function of the request (to answer what the conversation holds). */
 export type Step = StepReply | ((request: ChatRequest) => StepReply);
@@ -132,8 +133,19 @@ export async function startModelServer(
   };
 }
 
+/** `reply`, sent after `ms` (unless the client has gone by then). */
+export function delayed(ms: number, reply: StepReply): StepReply {
+  return { kind: 'delayed', ms, reply };
+}
+
 function send(res: ServerResponse, reply: StepReply): void {
   if (reply.kind === 'hang') return;
+  if (reply.kind === 'delayed') {
+    setTimeout(() => {
+      if (!res.destroyed) send(res, reply.reply);
+    }, reply.ms);
+    return;
+  }
   if (reply.kind === 'raw') {
     res.writeHead(reply.status, { 'content-type': reply.contentType });
     res.end(reply.text);
