@@ -38,6 +38,7 @@ export {
   type Rubric,
   withOutcome,
 } from './agents/outcome.js';
+export { type Labelled, labelled } from './agents/outcome-label.js';
 export { modelToolName, resolveToolDefs, type ToolDef, type ToolSpec } from './agents/tool-defs.js';
 // What an independent monitor needs to check a log without a kernel: parse the stored lines strictly, hash
 // each record into its Merkle leaf, rebuild the tree, and check signed checkpoints and consistency between them.

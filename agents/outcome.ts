@@ -6,11 +6,23 @@
  *
  * The attempt and the evaluator are the host's functions: typically `kernel.runAgentLoop` for the work and a
  * second loop (or plain code) as the judge, so both run as agents under the policy.
+ *
+ * Labels. Outputs, scores and feedback pass through host code here, outside the kernel, where labels do not
+ * follow data by themselves; so withOutcome carries them (red-team pass 66: a judge loop given a secret answer as
+ * its prompt started clean and mailed it). An attempt returns `labelled(output, run.label)` (a bare value counts
+ * as the host's own data, with the empty label). Whatever a function computes may spell what it was shown, so:
+ * the evaluator is given `label`, the join of the output's label and everything the attempt was shown; its
+ * scores and feedback carry that joined with the `label` it returns; the next attempt is given the join of all
+ * of it as `label`, since it sees the feedback and `previous`. Each function passes the `label` it is given to
+ * the loop it starts (`runAgentLoop({ label })`), so that loop begins where its input stands. Each iteration,
+ * the result and the audit records carry the labels of what decided them.
  */
 import { Attempt } from '../runtime/audit/attempt.js';
-import { isErrorCode } from '../runtime/core/errors.js';
+import { isErrorCode, observedBy } from '../runtime/core/errors.js';
 import { type Kernel, kernelInternals } from '../runtime/kernel.js';
+import { EMPTY_LABEL, joinLabels, type Label, makeLabel } from '../runtime/labels/label.js';
 import { HOST_SUBJECT } from '../runtime/tool-use/host-actions.js';
+import { type Labelled, unwrapLabelled } from './outcome-label.js';
 
 /** One weighted criterion. */
 export interface Criterion {
@@ -34,6 +46,11 @@ export interface Rubric {
 export interface Evaluation {
   readonly scores: Readonly<Record<string, number>>;
   readonly feedback?: string;
+  /**
+   * The label of what decided the scores and feedback (a judge loop's `label`); withOutcome joins in the label
+   * the evaluator was given either way. A malformed label fails the iteration like a bad score.
+   */
+  readonly label?: readonly string[];
 }
 
 export interface OutcomeIteration<T> {
@@ -47,6 +64,11 @@ export interface OutcomeIteration<T> {
   readonly satisfied: boolean;
   /** Why the iteration failed: the thrown KernelError's code, or E_AGENT_FAILED / E_BAD_ARG (bad scores). */
   readonly error?: { readonly code: string; readonly message: string };
+  /**
+   * The join of the labels of what decided this iteration: what the attempt was shown, its output, and the
+   * evaluation (or the error). Its output, scores, feedback and error may spell any of it.
+   */
+  readonly label: readonly string[];
 }
 
 export type OutcomeStatus = 'satisfied' | 'failed' | 'aborted' | 'exhausted';
@@ -57,23 +79,41 @@ export interface OutcomeResult<T> {
   readonly output: T | undefined;
   readonly score: number;
   readonly iterations: readonly OutcomeIteration<T>[];
+  /**
+   * The join of every iteration's label: the output was chosen by all the scores, so it carries what decided
+   * any of them.
+   */
+  readonly label: readonly string[];
   /** The seq range of this outcome's audit records, when a kernel was given. */
   readonly audit?: { readonly from: number; readonly to: number };
 }
 
 export interface OutcomeOptions<T> {
   readonly rubric: Rubric;
-  /** Produces an output; from the second iteration on, `feedback` says what to improve. */
+  /**
+   * Produces an output; from the second iteration on, `feedback` says what to improve. `label` is the label of
+   * `feedback` and `previous` (empty on the first iteration): pass it to the loop that reads them. Return
+   * `labelled(output, run.label)` for an output that carries a label; a bare output is joined with `label`.
+   */
   attempt(context: {
     readonly iteration: number;
     readonly feedback: string | null;
     readonly previous: OutcomeIteration<T> | null;
     readonly signal: AbortSignal;
-  }): Promise<T> | T;
-  /** Scores an output against the rubric. */
+    readonly label: readonly string[];
+  }): Promise<T | Labelled<T>> | T | Labelled<T>;
+  /**
+   * Scores an output against the rubric. `label` is the output's label (with what its attempt was shown): pass
+   * it to the loop that reads the output, and return that loop's label in the Evaluation.
+   */
   evaluator(
     output: NoInfer<T>,
-    context: { readonly iteration: number; readonly rubric: Rubric; readonly signal: AbortSignal },
+    context: {
+      readonly iteration: number;
+      readonly rubric: Rubric;
+      readonly signal: AbortSignal;
+      readonly label: readonly string[];
+    },
   ): Promise<Evaluation> | Evaluation;
   /** Attempts at most (default 3). */
   readonly maxIterations?: number;
@@ -108,7 +148,8 @@ export async function withOutcome<T>(options: OutcomeOptions<T>): Promise<Outcom
   const from = kernel?.audit.size;
   const iterations: OutcomeIteration<T>[] = [];
   const finish = (status: OutcomeStatus): OutcomeResult<T> => {
-    record(kernel, 'outcome.end', rubric.name ?? 'outcome', { status, iterations: iterations.length }, null);
+    const label = iterations.reduce<Label>((joined, it) => joinLabels(joined, it.label), EMPTY_LABEL);
+    record(kernel, 'outcome.end', rubric.name ?? 'outcome', { status, iterations: iterations.length }, null, label);
     const best = iterations
       .filter((it) => it.error === undefined)
       .reduce<OutcomeIteration<T> | undefined>(
@@ -121,6 +162,7 @@ export async function withOutcome<T>(options: OutcomeOptions<T>): Promise<Outcom
       output: chosen?.output,
       score: chosen?.score ?? 0,
       iterations,
+      label,
       ...(kernel === undefined || from === undefined ? {} : { audit: { from, to: kernel.audit.size - 1 } }),
     };
   };
@@ -128,17 +170,26 @@ export async function withOutcome<T>(options: OutcomeOptions<T>): Promise<Outcom
   for (let iteration = 1; iteration <= maxIterations; iteration++) {
     if (signal.aborted) return finish('aborted');
     const previous = iterations.at(-1) ?? null;
+    // The attempt is shown the previous iteration (its output, scores and feedback), whose label is already
+    // the join of every iteration before it.
+    const shown = previous?.label ?? EMPTY_LABEL;
+    // What the code running so far this iteration has been shown: the label of anything it throws or returns.
+    let known: Label = shown;
     let output: T;
     let evaluation: Evaluation;
     try {
-      output = await untilAborted(
+      const returned = await untilAborted(
         Promise.resolve().then(() =>
-          options.attempt({ iteration, feedback: previous?.feedback || null, previous, signal }),
+          options.attempt({ iteration, feedback: previous?.feedback || null, previous, signal, label: shown }),
         ),
         signal,
       );
+      const attempted = unwrapLabelled(returned);
+      output = attempted.value;
+      known = joinLabels(shown, attempted.label);
+      const outputLabel = known;
       evaluation = await untilAborted(
-        Promise.resolve().then(() => options.evaluator(output!, { iteration, rubric, signal })),
+        Promise.resolve().then(() => options.evaluator(output!, { iteration, rubric, signal, label: outputLabel })),
         signal,
       );
     } catch (error) {
@@ -152,12 +203,16 @@ export async function withOutcome<T>(options: OutcomeOptions<T>): Promise<Outcom
         feedback: '',
         satisfied: false,
         error: failed,
+        // The error's text came from code that was shown `known` (and a refusal says what it observed).
+        label: joinLabels(known, observedBy(error)),
       };
       iterations.push(entry);
-      record(kernel, 'outcome.iteration', rubric.name ?? 'outcome', summary(entry), failed.code);
+      record(kernel, 'outcome.iteration', rubric.name ?? 'outcome', summary(entry), failed.code, entry.label);
       return finish('failed');
     }
-    const scored = score(rubric, evaluation);
+    const judged = evaluationLabel(evaluation);
+    const label = joinLabels(known, 'error' in judged ? EMPTY_LABEL : judged.label);
+    const scored = 'error' in judged ? judged : score(rubric, evaluation);
     if ('error' in scored) {
       const entry: OutcomeIteration<T> = {
         iteration,
@@ -167,14 +222,15 @@ export async function withOutcome<T>(options: OutcomeOptions<T>): Promise<Outcom
         feedback: '',
         satisfied: false,
         error: scored.error,
+        label,
       };
       iterations.push(entry);
-      record(kernel, 'outcome.iteration', rubric.name ?? 'outcome', summary(entry), 'E_BAD_ARG');
+      record(kernel, 'outcome.iteration', rubric.name ?? 'outcome', summary(entry), 'E_BAD_ARG', label);
       return finish('failed');
     }
-    const entry: OutcomeIteration<T> = { iteration, output, ...scored };
+    const entry: OutcomeIteration<T> = { iteration, output, ...scored, label };
     iterations.push(entry);
-    record(kernel, 'outcome.iteration', rubric.name ?? 'outcome', summary(entry), null);
+    record(kernel, 'outcome.iteration', rubric.name ?? 'outcome', summary(entry), null, label);
     if (entry.satisfied) return finish('satisfied');
   }
   return finish('exhausted');
@@ -207,6 +263,20 @@ function checkRubric(rubric: Rubric): Rubric {
       throw new RangeError(`${where}.min must be a number in [0, 1]`);
   });
   return rubric;
+}
+
+/**
+ * The label an evaluation brings beyond what its evaluator was given (empty when it names none), or why it is
+ * unusable. An evaluation that is not an object is left for `score` to refuse.
+ */
+function evaluationLabel(evaluation: Evaluation): { label: Label } | { error: { code: string; message: string } } {
+  try {
+    const label = (evaluation as { label?: unknown } | null)?.label;
+    return { label: label === undefined ? EMPTY_LABEL : makeLabel(label, 'evaluation.label') };
+  } catch (error) {
+    const message = error instanceof Error ? error.message : 'evaluation.label is unreadable';
+    return { error: { code: 'E_BAD_ARG', message: `evaluator: ${message}` } };
+  }
 }
 
 /** The weighted score of an evaluation, or why the evaluation is unusable. */
@@ -260,12 +330,15 @@ function record(
   resource: string,
   args: unknown,
   code: string | null,
+  label: Label,
 ): void {
   if (kernel === undefined) return;
   // withOutcome is the kernel's own driver: it appends host records, which host code cannot (kernel.audit is
   // read-only).
   const attempt = new Attempt(kernelInternals(kernel).audit, HOST_SUBJECT, 'outcome', args);
-  attempt.describe(action, resource, args, undefined, false);
+  // The record's scores and status were decided by data of `label`: an agent that reads the record takes it.
+  // The resource is the rubric's name, the host's vocabulary, so it is kept as written.
+  attempt.describe(action, resource, args, label, false);
   attempt.end(code === null ? null : isErrorCode(code) ? code : 'E_AGENT_FAILED');
 }
 

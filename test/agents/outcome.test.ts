@@ -2,7 +2,8 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { withOutcome } from '../../agents/outcome.js';
-import { KernelError, verifyAuditFile } from '../../index.js';
+import { KernelError, labelled, verifyAuditFile } from '../../index.js';
+import { ObservedRefusal } from '../../runtime/core/errors.js';
 import { cleanup, readAuditRecords, tempDir } from '../helpers/audit-log.js';
 import { testKernel } from '../helpers/kernel.js';
 import { loopKernel } from '../helpers/loop-kernel.js';
@@ -189,6 +190,123 @@ describe('withOutcome', () => {
       ['outcome.end', 'essay', 'host', 'ok'],
     ]);
     expect(result.audit).toEqual({ from: 0, to: records.at(-1)!.seq });
+    expect(verifyAuditFile(file).ok).toBe(true);
+    cleanup(dir);
+  });
+
+  it('labels: each function is given the join of what it is shown; iterations and the result carry it', async () => {
+    const attemptLabels: (readonly string[])[] = [];
+    const evaluatorLabels: (readonly string[])[] = [];
+    const result = await withOutcome({
+      rubric,
+      attempt: ({ iteration, label }) => {
+        attemptLabels.push(label);
+        // The first output read an inbox; the second is the host's own text (a bare value).
+        return iteration === 1 ? labelled('draft', ['email']) : 'final';
+      },
+      evaluator: (_output, { iteration, label }) => {
+        evaluatorLabels.push(label);
+        return iteration === 1
+          ? { scores: { correct: 0.5, concise: 0.5 }, feedback: 'again', label: ['web'] }
+          : { scores: { correct: 0.6, concise: 0.6 }, label: ['secret'] };
+      },
+      maxIterations: 2,
+    });
+    // The evaluator sees the output; the next attempt sees the feedback (and `previous`): each is given all of it.
+    expect(attemptLabels).toEqual([[], ['email', 'web']]);
+    // The bare second output was computed from what its attempt was shown, so it carries that.
+    expect(evaluatorLabels).toEqual([['email'], ['email', 'web']]);
+    expect(result.iterations.map((it) => it.label)).toEqual([
+      ['email', 'web'],
+      ['email', 'secret', 'web'],
+    ]);
+    // The best output (the second) was chosen by every score: the result carries every label.
+    expect(result).toMatchObject({ status: 'exhausted', output: 'final', label: ['email', 'secret', 'web'] });
+  });
+
+  it('labels: bare values throughout are the host data they are (the empty label)', async () => {
+    const result = await withOutcome({
+      rubric,
+      attempt: () => 'x',
+      evaluator: () => ({ scores: { correct: 1, concise: 1 } }),
+    });
+    expect(result.label).toEqual([]);
+    expect(result.iterations[0]?.label).toEqual([]);
+  });
+
+  it('labels: only a labelled() wrapper carries a label; an output shaped like one is the output', async () => {
+    const lookalike = { value: 'x', label: ['secret'] };
+    const result = await withOutcome<typeof lookalike>({
+      rubric,
+      attempt: () => lookalike,
+      evaluator: () => ({ scores: { correct: 1, concise: 1 } }),
+    });
+    expect(result.output).toBe(lookalike);
+    expect(result.label).toEqual([]);
+    expect(() => labelled('x', ['Not A Tag'])).toThrow(TypeError);
+  });
+
+  it('labels: a failed iteration carries what the failing code was shown, and what a refusal observed', async () => {
+    const thrown = await withOutcome({
+      rubric,
+      attempt: () => labelled('x', ['email']),
+      evaluator: () => {
+        throw new ObservedRefusal('E_QUOTA', 'quota exceeded', ['secret']);
+      },
+    });
+    expect(thrown).toMatchObject({
+      status: 'failed',
+      label: ['email', 'secret'],
+      iterations: [{ label: ['email', 'secret'] }],
+    });
+    const badScores = await withOutcome({
+      rubric,
+      attempt: () => labelled('x', ['email']),
+      evaluator: () => ({ scores: { correct: 2, concise: 1 }, label: ['web'] }),
+    });
+    expect(badScores).toMatchObject({
+      status: 'failed',
+      label: ['email', 'web'],
+      iterations: [{ error: { code: 'E_BAD_ARG' } }],
+    });
+    // A malformed evaluation label fails the iteration like a bad score.
+    const badLabel = await withOutcome({
+      rubric,
+      attempt: () => labelled('x', ['email']),
+      evaluator: () => ({ scores: { correct: 1, concise: 1 }, label: ['Not A Tag'] }),
+    });
+    expect(badLabel).toMatchObject({
+      status: 'failed',
+      label: ['email'],
+      iterations: [{ error: { code: 'E_BAD_ARG', message: expect.stringContaining('evaluation.label') } }],
+    });
+  });
+
+  it('labels: each audit record carries the labels of what decided it', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'audit.jsonl');
+    const kernel = testKernel({ audit: { file } });
+    await withOutcome({
+      kernel,
+      rubric,
+      attempt: ({ iteration }) => (iteration === 1 ? labelled(1, ['email']) : 2),
+      evaluator: (n) =>
+        n === 1
+          ? { scores: { correct: 0, concise: 1 }, feedback: 'more' }
+          : { scores: { correct: 1, concise: 1 }, label: ['secret'] },
+    });
+    await kernel.close();
+    const records = readAuditRecords(file).filter((r) => r.syscall === 'outcome');
+    expect(records.map((r) => [r.action, r.phase, r.label])).toEqual([
+      ['outcome.iteration', 'intent', ['email']],
+      ['outcome.iteration', 'outcome', ['email']],
+      ['outcome.iteration', 'intent', ['email', 'secret']],
+      ['outcome.iteration', 'outcome', ['email', 'secret']],
+      ['outcome.end', 'intent', ['email', 'secret']],
+      ['outcome.end', 'outcome', ['email', 'secret']],
+    ]);
+    // The rubric's name is the host's vocabulary, not data: kept even under `secret`.
+    expect(records.every((r) => r.resource === 'essay')).toBe(true);
     expect(verifyAuditFile(file).ok).toBe(true);
     cleanup(dir);
   });

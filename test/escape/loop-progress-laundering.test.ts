@@ -4,9 +4,7 @@
  * the `AgentLoopEvent`s `onEvent` gets must carry it too, so a host that forwards progress can check it.
  */
 import { expect, it } from 'vitest';
-import { z } from 'zod';
 import type { AgentLoopEvent } from '../../agents/agent-loop.js';
-import { defineTool } from '../../index.js';
 import { loopKernel } from '../helpers/loop-kernel.js';
 import {
   type ChatRequest,
@@ -15,15 +13,7 @@ import {
   type StepReply,
   startModelServer,
 } from '../helpers/model-server.js';
-
-const PIN = '4921';
-const vault = defineTool({
-  name: 'vault.read',
-  description: 'reads the PIN',
-  input: z.strictObject({}),
-  labels: { source: ['secret'] },
-  run: () => ({ pin: PIN }),
-});
+import { PIN, pinVault } from '../helpers/web-and-mail.js';
 
 it('every progress event carries the label of the loop when it happened', async () => {
   const leak = (request: ChatRequest): StepReply => {
@@ -38,7 +28,7 @@ it('every progress event carries the label of the loop when it happened', async 
   };
   const server = await startModelServer([callTools([{ name: 'vault_read', arguments: {} }]), leak]);
   const kernel = loopKernel(server, { rules: [{ action: 'vault.read', resource: 'vault.read' }] });
-  kernel.tools.add(vault);
+  kernel.tools.add(pinVault);
   const events: AgentLoopEvent[] = [];
   try {
     const result = await kernel.runAgentLoop({

@@ -2,6 +2,18 @@ import { z } from 'zod';
 import { defineTool, type Kernel, type Tool } from '../../index.js';
 import { type IsolationMode, testKernel } from './kernel.js';
 
+/** The PIN `pinVault` returns. */
+export const PIN = '4921';
+
+/** `vault.read`: returns `{ pin: PIN }`, labelled `secret`. */
+export const pinVault: Tool = defineTool({
+  name: 'vault.read',
+  description: 'reads the PIN',
+  input: z.strictObject({}),
+  labels: { source: ['secret'] },
+  run: () => ({ pin: PIN }),
+});
+
 /** `fetch`: returns `page`, labelled `web` by the tool's own source tags. */
 export function webSource(page: string): Tool {
   return defineTool({
