@@ -18,9 +18,9 @@
  * the result and the audit records carry the labels of what decided them.
  */
 import { Attempt } from '../runtime/audit/attempt.js';
-import { isErrorCode, observedBy } from '../runtime/core/errors.js';
+import { isErrorCode, KernelError, observedBy } from '../runtime/core/errors.js';
 import { type Kernel, kernelInternals } from '../runtime/kernel.js';
-import { EMPTY_LABEL, joinLabels, type Label, makeLabel } from '../runtime/labels/label.js';
+import { EMPTY_LABEL, joinLabels, joinTags, type Label, TOP_LABEL } from '../runtime/labels/label.js';
 import { HOST_SUBJECT } from '../runtime/tool-use/host-actions.js';
 import { type Labelled, unwrapLabelled } from './outcome-label.js';
 
@@ -203,8 +203,7 @@ export async function withOutcome<T>(options: OutcomeOptions<T>): Promise<Outcom
         feedback: '',
         satisfied: false,
         error: failed,
-        // The error's text came from code that was shown `known` (and a refusal says what it observed).
-        label: joinLabels(known, observedBy(error)),
+        label: failureLabel(error, known),
       };
       iterations.push(entry);
       record(kernel, 'outcome.iteration', rubric.name ?? 'outcome', summary(entry), failed.code, entry.label);
@@ -272,11 +271,22 @@ function checkRubric(rubric: Rubric): Rubric {
 function evaluationLabel(evaluation: Evaluation): { label: Label } | { error: { code: string; message: string } } {
   try {
     const label = (evaluation as { label?: unknown } | null)?.label;
-    return { label: label === undefined ? EMPTY_LABEL : makeLabel(label, 'evaluation.label') };
+    // Past 64 tags, a label is the top, as any join is.
+    return { label: label === undefined ? EMPTY_LABEL : joinTags(label, 'evaluation.label') };
   } catch (error) {
     const message = error instanceof Error ? error.message : 'evaluation.label is unreadable';
     return { error: { code: 'E_BAD_ARG', message: `evaluator: ${message}` } };
   }
+}
+
+/**
+ * The label of a throw from the attempt or the evaluator. The kernel's own errors have fixed texts: they carry
+ * what the code was shown, and what a refusal observed. Anything else may quote what the function's own loops
+ * read, which withOutcome never saw (red-team pass 67: a judge's `JSON.parse` of its answer put the PIN it read
+ * in the error's text, labelled with nothing), so it is the top.
+ */
+function failureLabel(error: unknown, known: Label): Label {
+  return error instanceof KernelError ? joinLabels(known, observedBy(error)) : TOP_LABEL;
 }
 
 /** The weighted score of an evaluation, or why the evaluation is unusable. */

@@ -190,15 +190,19 @@ export function estimateTokens(characters: number): number {
   return Math.ceil(characters / 4);
 }
 
+/** What a message's role and framing count, in characters: about four tokens, as OpenAI's tokenizers frame one. */
+const MESSAGE_OVERHEAD_CHARS = 16;
+
 /**
  * Characters of everything the model reads from a request: message texts and names, tool calls and their ids,
  * tool definitions, stop sequences and a response format's schema (red-team pass 66: a 614,000-character
- * `json_schema` beside "hi" was charged one token).
+ * `json_schema` beside "hi" was charged one token), and a few tokens a message for its framing (pass 67: 1,024
+ * empty messages were charged nothing).
  */
 export function requestCharacters(input: ChatInput): number {
   let total = 0;
   for (const message of input.messages) {
-    total += contentLength(message.content);
+    total += MESSAGE_OVERHEAD_CHARS + contentLength(message.content);
     if ('name' in message) total += message.name?.length ?? 0;
     if (message.role === 'tool') total += message.tool_call_id.length;
     if (message.role === 'assistant') {

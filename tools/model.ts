@@ -218,9 +218,18 @@ async function chat(
   let body: unknown;
   const price = priceFor(prices, args.model);
   const inputEstimate = estimateTokens(requestCharacters(args));
-  // Charged before the request is sent: an endpoint bills the prompt it read whether or not its answer comes
-  // back, and an agent ends its calls in flight by returning (red-team pass 66: a tree under tokens_in 1000 had
-  // an endpoint read 4.8M prompt tokens, each call cut short by its child's return, and was charged nothing).
+  // Charged before each request is sent, the SDK's retries included (red-team pass 67: three reads of a prompt,
+  // one charge): an endpoint bills the prompt it read whether or not its answer comes back, and an agent ends its
+  // calls in flight by returning (red-team pass 66: a tree under tokens_in 1000 had an endpoint read 4.8M prompt
+  // tokens, each call cut short by its child's return, and was charged nothing).
+  let sent = 0;
+  const exchange: Exchange = {
+    sending: () => {
+      if (sent++ > 0) ctx.charge(usageOf(inputEstimate, 0, price));
+    },
+    bytes: 0,
+    refused: undefined,
+  };
   ctx.charge(usageOf(inputEstimate, 0, price));
   // One deadline for the whole call: the SDK's own timeout stops at the response headers, and the body is read
   // after them (red-team: an endpoint that trickled its body a byte every 100 ms held the call open until the
@@ -248,16 +257,19 @@ async function chat(
       {
         signal: controller.signal,
         ...(key === undefined ? {} : { headers: { Authorization: `Bearer ${key}` } }),
+        // Handed through to cappedFetch with each request (the SDK spreads fetchOptions into fetch's init).
+        fetchOptions: { [EXCHANGE]: exchange } as NonNullable<OpenAI.RequestOptions['fetchOptions']>,
       },
     );
     request.catch(() => undefined);
     body = await Promise.race([request, deadline]);
   } catch (error) {
-    // Cut short, the endpoint may have written up to what the agent allowed it: that much output is charged.
-    if ((timedOut || ctx.signal.aborted) && args.max_tokens !== undefined) {
-      ctx.charge(usageOf(0, args.max_tokens, price));
-    }
+    // No answer the agent reads, but the endpoint wrote one: what was read of it is charged as output, and a call
+    // cut short (the agent ended, the deadline) the `max_tokens` the agent allowed, when more.
+    const cut = timedOut || ctx.signal.aborted;
+    ctx.charge(usageOf(0, Math.max(cut ? (args.max_tokens ?? 0) : 0, estimateTokens(exchange.bytes)), price));
     if (timedOut && !ctx.signal.aborted) throw new KernelError('E_TOOL_FAILED', 'model.chat: the endpoint timed out');
+    if (exchange.refused !== undefined && !ctx.signal.aborted) throw refusedAnswer(exchange.refused);
     throw failure(sdk, error, ctx.signal);
   } finally {
     clearTimeout(timer);
@@ -266,6 +278,7 @@ async function chat(
   if (ctx.signal.aborted) throw new KernelError('E_KILLED', 'model.chat: the agent has ended');
   const parsed = parseCompletion(body);
   if (parsed === undefined) {
+    ctx.charge(usageOf(0, estimateTokens(exchange.bytes), price));
     throw new KernelError('E_TOOL_FAILED', "model.chat: the endpoint's answer is not a chat completion");
   }
   // The endpoint's count of the prompt replaces the estimate charged only where it is higher: a count of 0 for a
@@ -309,28 +322,48 @@ function failure(sdk: OpenAISdk, error: unknown, signal: AbortSignal): KernelErr
   if (error instanceof APIConnectionTimeoutError)
     return new KernelError('E_TOOL_FAILED', 'model.chat: the endpoint timed out');
   if (error instanceof APIConnectionError) {
-    if (hasCause(error, ResponseTooLarge)) {
-      return new KernelError('E_TOOL_FAILED', "model.chat: the endpoint's answer exceeds the size cap");
-    }
-    if (hasCause(error, ResponseTooComplex)) return tooComplex();
     return new KernelError('E_TOOL_FAILED', 'model.chat: the endpoint could not be reached');
   }
   if (error instanceof APIError && typeof error.status === 'number') {
     const hint = error.status === 429 ? ' (rate limited)' : error.status === 401 ? ' (unauthorized)' : '';
     return new KernelError('E_TOOL_FAILED', `model.chat: the endpoint answered HTTP ${error.status}${hint}`);
   }
-  if (hasCause(error, ResponseTooLarge)) {
-    return new KernelError('E_TOOL_FAILED', "model.chat: the endpoint's answer exceeds the size cap");
-  }
-  if (hasCause(error, ResponseTooComplex)) return tooComplex();
   return new KernelError('E_TOOL_FAILED', "model.chat: the endpoint's answer is not a chat completion");
 }
 
-const tooComplex = () =>
-  new KernelError('E_TOOL_FAILED', "model.chat: the endpoint's answer nests too deep or holds too many values");
+function refusedAnswer(reason: 'large' | 'complex'): KernelError {
+  return new KernelError(
+    'E_TOOL_FAILED',
+    reason === 'large'
+      ? "model.chat: the endpoint's answer exceeds the size cap"
+      : "model.chat: the endpoint's answer nests too deep or holds too many values",
+  );
+}
 
 class ResponseTooLarge extends Error {}
-class ResponseTooComplex extends Error {}
+
+/** One call's side of cappedFetch: told of each request the SDK sends, and of what came back. */
+interface Exchange {
+  /** Before each request (the SDK retries some failures): charges every request after the first. */
+  readonly sending: () => void;
+  /** Bytes of answer bodies read, every request's together. */
+  bytes: number;
+  /** Why an answer was refused unread by the SDK, if one was. */
+  refused: 'large' | 'complex' | undefined;
+}
+
+const EXCHANGE = Symbol('isokernel.model.exchange');
+
+/**
+ * What cappedFetch answers in place of a refused answer: a status the SDK reports as a failure without retrying
+ * it (a refused answer was written in full; asking again only bills it again).
+ */
+function refusedResponse(): Response {
+  return new Response('{}', {
+    status: 502,
+    headers: { 'content-type': 'application/json', 'x-should-retry': 'false' },
+  });
+}
 
 /**
  * The shape a chat completion may have: a few levels (choices, message, tool calls) and a few values per
@@ -345,11 +378,20 @@ const COMPLETION_SHAPE = { maxDepth: 64, maxNodes: 200_000 } as const;
  */
 function cappedFetch(limit: number): typeof fetch {
   return async (input, init) => {
+    const exchange = (init as { [EXCHANGE]?: Exchange } | undefined)?.[EXCHANGE];
+    exchange?.sending();
     const response = await fetch(input, init);
+    const refuse = (reason: 'large' | 'complex', bytes: number): Response => {
+      if (exchange === undefined) throw new ResponseTooLarge(`response too ${reason}`);
+      exchange.refused = reason;
+      exchange.bytes += bytes;
+      return refusedResponse();
+    };
     const declared = Number(response.headers.get('content-length'));
     if (Number.isFinite(declared) && declared > limit) {
       await response.body?.cancel().catch(() => undefined);
-      throw new ResponseTooLarge('response too large');
+      // Not read, but written: at least `limit` bytes of it exist.
+      return refuse('large', limit);
     }
     if (response.body === null) return response;
     let seen = 0;
@@ -357,13 +399,20 @@ function cappedFetch(limit: number): typeof fetch {
       new TransformStream<Uint8Array, Uint8Array>({
         transform(chunk, controller) {
           seen += chunk.byteLength;
+          if (exchange !== undefined) exchange.bytes += chunk.byteLength;
           if (seen > limit) controller.error(new ResponseTooLarge('response too large'));
           else controller.enqueue(chunk);
         },
       }),
     );
-    const text = await new Response(counted).text();
-    if (!jsonShapeFits(text, COMPLETION_SHAPE)) throw new ResponseTooComplex('response too complex');
+    let text: string;
+    try {
+      text = await new Response(counted).text();
+    } catch (error) {
+      if (seen > limit) return refuse('large', 0);
+      throw error;
+    }
+    if (!jsonShapeFits(text, COMPLETION_SHAPE)) return refuse('complex', 0);
     return new Response(text, { status: response.status, statusText: response.statusText, headers: response.headers });
   };
 }
@@ -436,16 +485,6 @@ function integerOption(name: string, value: unknown, fallback: number, min: numb
   if (value < min || value > max)
     throw new RangeError(`createModelTool: options.${name} must be between ${min} and ${max}`);
   return value;
-}
-
-function hasCause(error: unknown, type: new (message: string) => Error): boolean {
-  let current: unknown = error;
-  for (let depth = 0; depth < 8; depth++) {
-    if (current instanceof type) return true;
-    if (!(current instanceof Error)) return false;
-    current = current.cause;
-  }
-  return false;
 }
 
 /** True when `name` is a model name `model.chat` accepts (and so a valid capability resource). */

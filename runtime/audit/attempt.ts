@@ -1,8 +1,11 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { type ErrorCode, isRefusal, KernelError } from '../core/errors.js';
-import { EMPTY_LABEL, joinLabels, type Label } from '../labels/label.js';
+import { EMPTY_LABEL, joinLabels, type Label, labelLeq } from '../labels/label.js';
 import type { AuditLog } from './audit-log.js';
 import type { AuditRecord, AuditStatus } from './record.js';
+
+/** The tag whose calls keep their resource out of the log (the vault's tag, runtime/tool-use/vault.ts). */
+const SECRET: Label = Object.freeze(['secret']);
 
 /** Who made an attempt, as the audit log names it. */
 export interface AuditSubject {
@@ -46,13 +49,15 @@ export class Attempt {
 
   /**
    * Names the action, resource and (validated) arguments; only the arguments' digest is stored. The resource
-   * of a call labelled `secret` is stored as a keyed digest too: a refused exfiltration attempt often carries the
+   * of a call labelled `secret` (or the top) is stored as a keyed digest too: a refused exfiltration attempt often carries the
    * secret in its URL or path, and the log must not become the place it leaks to. `resourceIsData: false`
    * says the resource is kernel vocabulary (a tag name), not data, and is kept.
    */
   describe(action: string, resource: string | null, args: unknown, label?: Label, resourceIsData = true): void {
     this.#action = action;
-    const secret = resourceIsData && resource !== null && label?.includes('secret') === true;
+    // The top label holds every tag, `secret` among them (red-team pass 67: a call past 64 tags logged the PIN in
+    // its path in clear).
+    const secret = resourceIsData && resource !== null && label !== undefined && labelLeq(SECRET, label);
     this.#resource = secret ? redact(resource) : resource;
     this.#args = args;
     if (label !== undefined) this.#label = label;

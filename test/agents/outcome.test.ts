@@ -282,6 +282,26 @@ describe('withOutcome', () => {
     });
   });
 
+  it("labels: a throw that is not the kernel's may quote what the function's own loops read: the top", async () => {
+    // README's judge pattern, parse failing: the error's text quotes the judge's answer (red-team pass 67).
+    const parsed = await withOutcome({
+      rubric,
+      attempt: () => labelled('x', ['email']),
+      evaluator: () => ({ scores: JSON.parse('PIN 4921') as Record<string, number> }),
+    });
+    expect(parsed).toMatchObject({ status: 'failed', label: ['*'], iterations: [{ label: ['*'] }] });
+    expect(parsed.iterations[0]?.error?.message).toContain('PIN 4921');
+    // An evaluation label past 64 tags is the top, as a join past 64 is (not a malformed label).
+    const many = Array.from({ length: 65 }, (_, i) => `from:s${i}`);
+    const wide = await withOutcome({
+      rubric,
+      maxIterations: 1,
+      attempt: () => 'x',
+      evaluator: () => ({ scores: { correct: 0, concise: 0 }, label: many }),
+    });
+    expect(wide).toMatchObject({ status: 'exhausted', label: ['*'], iterations: [{ label: ['*'] }] });
+  });
+
   it('labels: each audit record carries the labels of what decided it', async () => {
     const dir = tempDir();
     const file = join(dir, 'audit.jsonl');

@@ -9,6 +9,8 @@
 // - a listing of entries whose labels passed 64 together failed `E_INTERNAL` (its tags "malformed");
 // - an agent whose own label passed 64 could make no syscall at all: each was refused `E_INTERNAL` before its
 //   effect, and without an audit record (an audit record holds at most 64 tags).
+// - (pass 67, on the fix) a call under the top label logged its resource in clear: the audit log keeps the
+//   resource of a `secret` call as a keyed digest, and the check looked for the string 'secret' in the label.
 // A join past 64 tags is now the top label `*` (every tag): every sink that refuses any tag refuses it, a store
 // keeps it as it is, and nothing reads a stored label past 64 (or a malformed one) as anything less.
 import { mkdir, mkdtemp, realpath, rm, writeFile } from 'node:fs/promises';
@@ -137,5 +139,25 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
       ['echo', 'intent', null],
       ['echo', 'outcome', 'E_TAINT'],
     ]);
+  });
+
+  it('a call under the top label keeps its resource out of the audit log, as a `secret` call does', async () => {
+    const k = makeKernel();
+    const PIN = 'PIN-4921';
+    expect(await write(k, ['from:carol'], 'overflow.txt')).toMatchObject({ ok: true });
+    // 64 tags, `secret` among them; the file's tag makes 65.
+    const result = await k.run({
+      label: [...senders('alice'), ...senders('bob').slice(0, 23), 'secret'],
+      code: `export default async () => {
+  await sys.tool('fs.read', { path: 'overflow.txt' }).catch(() => {});
+  return await sys.tool('fs.read', { path: '${PIN}.txt' }).then(() => 'read', (e) => e.code);
+}`,
+    });
+    expect(result).toMatchObject({ ok: true, value: 'E_NOT_FOUND' });
+    expect(result.label).toEqual(['*']);
+    const reads = k.audit.records({ limit: 100_000 }).filter((record) => record.action === 'fs.read');
+    expect(reads.length).toBeGreaterThanOrEqual(4);
+    for (const record of reads) expect(record.resource).toMatch(/^redacted:hmac-sha256:/);
+    expect(JSON.stringify(k.audit.records({ limit: 100_000 }))).not.toContain(PIN);
   });
 });

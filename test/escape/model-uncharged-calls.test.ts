@@ -6,12 +6,22 @@
 // - the estimate of a prompt left out `response_format`'s schema (614,000 characters beside "hi": one token);
 // - an endpoint's count was believed as given (0 tokens for a 900 KB prompt).
 // The estimate of the whole request is now charged before it is sent, and the endpoint's count replaces it only
-// where higher; a call cut short keeps `max_tokens` of output charged when the agent set it.
+// where higher; a call cut short keeps `max_tokens` of output charged when the agent set it. Pass 67 on that fix:
+// the SDK's retries sent the prompt three times for one charge, and an answer refused unparsed (too large, too
+// complex) was asked for again, its output charged nothing: each sending is charged now, a refused answer is
+// not retried, and what was read of an answer nobody parsed is charged as output.
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Kernel } from '../../index.js';
 import { createModelTool } from '../../tools/model.js';
 import { ISOLATION_MODES, testKernel } from '../helpers/kernel.js';
-import { answer, delayed, type ModelServer, type StepReply, startModelServer } from '../helpers/model-server.js';
+import {
+  answer,
+  delayed,
+  httpError,
+  type ModelServer,
+  type StepReply,
+  startModelServer,
+} from '../helpers/model-server.js';
 
 const PRICES = { '*': { input: 5, output: 15 } };
 const PROMPT_CHARS = 120_000;
@@ -27,14 +37,14 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
   });
 
   /** An endpoint that answers each request after `delayMs` with `reply` (its own count by default). */
-  async function makeKernel(delayMs: number, reply?: StepReply, timeoutMs?: number): Promise<Kernel> {
+  async function makeKernel(delayMs: number, reply?: StepReply, timeoutMs?: number, maxRetries = 0): Promise<Kernel> {
     server = await startModelServer([], delayed(delayMs, reply ?? answer('ok', { in: PROMPT_CHARS / 4, out: 1 })));
     kernel = testKernel({
       isolation,
       tools: [
         createModelTool({
           baseURL: server.baseURL,
-          maxRetries: 0,
+          maxRetries,
           prices: PRICES,
           ...(timeoutMs === undefined ? {} : { timeoutMs }),
         }),
@@ -80,8 +90,9 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
       code: `export default async () => sys.tool('model.chat', { model: 'gpt-test', max_tokens: 1000, messages: [{ role: 'user', content: 'x'.repeat(4000) }] }).catch((e) => e.message)`,
     });
     expect(result).toMatchObject({ ok: true, value: 'model.chat: the endpoint timed out' });
-    expect(result.usage).toMatchObject({ tokens_in: 1000, tokens_out: 1000 });
-    expect(result.usage.cost_usd).toBeCloseTo((1000 * 5 + 1000 * 15) / 1e6, 9);
+    // 4,000 characters and a message's framing (16): 1,004 tokens.
+    expect(result.usage).toMatchObject({ tokens_in: 1004, tokens_out: 1000 });
+    expect(result.usage.cost_usd).toBeCloseTo((1004 * 5 + 1000 * 15) / 1e6, 9);
   });
 
   it("attack: a response format's schema the model reads is counted: its size crosses the budget before it is sent", async () => {
@@ -101,7 +112,37 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
     const result = await k.run({
       code: `export default async () => (await sys.tool('model.chat', { model: 'gpt-test', messages: [{ role: 'user', content: 'x'.repeat(900000) }] })).usage`,
     });
-    expect(result).toMatchObject({ ok: true, value: { tokens_in: 225_000, tokens_out: 0, estimated: true } });
-    expect(result.usage.tokens_in).toBe(225_000);
+    expect(result).toMatchObject({ ok: true, value: { tokens_in: 225_004, tokens_out: 0, estimated: true } });
+    expect(result.usage.tokens_in).toBe(225_004);
+  });
+
+  it("attack: the SDK's retries send the prompt again: each sending is charged", async () => {
+    const k = await makeKernel(0, httpError(503), undefined, 2);
+    const result = await k.run({
+      code: `export default async () => sys.tool('model.chat', { model: 'gpt-test', messages: [{ role: 'user', content: 'x'.repeat(40000) }] }).catch((e) => e.message)`,
+    });
+    expect(result).toMatchObject({ ok: true, value: 'model.chat: the endpoint answered HTTP 503' });
+    expect(server!.chats).toHaveLength(3);
+    // Three sendings of 40,000 characters and a message's framing (10,004 tokens each).
+    expect(result.usage.tokens_in).toBe(3 * 10_004);
+  });
+
+  it('an answer refused unparsed is not asked for again, and what was read of it is charged as output', async () => {
+    const deep = `{"choices":${'['.repeat(100)}${']'.repeat(100)},"pad":"${'x'.repeat(40_000)}"}`;
+    const k = await makeKernel(
+      0,
+      { kind: 'raw', status: 200, contentType: 'application/json', text: deep },
+      undefined,
+      2,
+    );
+    const result = await k.run({
+      code: `export default async () => sys.tool('model.chat', { model: 'gpt-test', messages: [{ role: 'user', content: 'hi' }] }).catch((e) => e.message)`,
+    });
+    expect(result).toMatchObject({
+      ok: true,
+      value: "model.chat: the endpoint's answer nests too deep or holds too many values",
+    });
+    expect(server!.chats).toHaveLength(1);
+    expect(result.usage.tokens_out).toBe(Math.ceil(deep.length / 4));
   });
 });

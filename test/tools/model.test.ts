@@ -70,10 +70,11 @@ describe('model.chat', () => {
     const server = await endpoint(answer('x'.repeat(40), null));
     const result = await runWith({ baseURL: server.baseURL }, hello());
     expect(result.ok && result.value).toMatchObject({
-      usage: { tokens_in: 2, tokens_out: 10, estimated: true },
+      usage: { tokens_in: 6, tokens_out: 10, estimated: true },
       cost_usd: null,
     });
-    expect(result.usage).toMatchObject({ tokens_in: 2, tokens_out: 10, cost_usd: 0 });
+    // 'hello' and a message's framing (16 characters): 21 characters, 6 tokens.
+    expect(result.usage).toMatchObject({ tokens_in: 6, tokens_out: 10, cost_usd: 0 });
   });
 
   it('prices a model by glob when it has no exact entry', async () => {
