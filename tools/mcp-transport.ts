@@ -1,16 +1,28 @@
 /**
- * The stdio transport the MCP client tools use: the SDK's framing (`ReadBuffer`, `serializeMessage`) over a
+ * The stdio transport the MCP client tools use: the SDK's messages (`deserializeMessage`, `serializeMessage`) over a
  * child process the kernel starts and kills on its own terms. The SDK's `StdioClientTransport` is not used
  * because it merges a default environment (HOME, USER, SHELL, …) into every server's, runs the server in the
  * kernel's process group (a server's own children would outlive a kill), and passes stderr to the kernel's.
  *
  * Here: the environment is exactly what the caller built (scrubbed like proc's); the server leads its own
  * process group and `close` SIGKILLs the whole group; stderr is read and dropped; a message larger than
- * `maxMessageBytes`, or more than `maxWindowBytes` per call open received since none was, is a flood: the
- * transport reports an error and closes (the server is killed).
+ * `maxMessageBytes`, one whose JSON nests deeper than 64 or holds more than 250,000 values (parsing such a shape
+ * costs many times its bytes: red-team pass 68 held the kernel's loop 12.7 s with 64 MiB of empty arrays), or more
+ * than `maxWindowBytes` per call open received since none was, is a flood: the transport reports an error and
+ * closes (the server is killed).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { type JSONRPCMessage, ReadBuffer, serializeMessage, type Transport } from '@modelcontextprotocol/client';
+import {
+  deserializeMessage,
+  type JSONRPCMessage,
+  serializeMessage,
+  type Transport,
+} from '@modelcontextprotocol/client';
+import { jsonShapeFits } from './json-shape.js';
+import { LineReader } from './line-reader.js';
+
+/** The JSON shape one message may have; past it, parsing costs far more than its bytes (see jsonShapeFits). */
+const MESSAGE_SHAPE = { maxDepth: 64, maxNodes: 250_000 } as const;
 
 export interface StdioLaunch {
   /** Absolute path of the program. */
@@ -56,7 +68,7 @@ export class KernelStdioTransport implements Transport {
   onerror?: (error: Error) => void;
   onmessage?: (message: JSONRPCMessage) => void;
   readonly #launch: StdioLaunch;
-  readonly #buffer: ReadBuffer;
+  readonly #lines: LineReader;
   #child: ChildProcess | undefined;
   #closed = false;
   #window = 0;
@@ -70,7 +82,7 @@ export class KernelStdioTransport implements Transport {
 
   constructor(launch: StdioLaunch) {
     this.#launch = launch;
-    this.#buffer = new ReadBuffer({ maxBufferSize: launch.maxMessageBytes });
+    this.#lines = new LineReader(launch.maxMessageBytes);
     this.#allowance = launch.maxWindowBytes;
   }
 
@@ -180,22 +192,27 @@ export class KernelStdioTransport implements Transport {
       this.#fail(new McpFloodError('the server sent more than its output cap'));
       return;
     }
+    let lines: string[];
     try {
-      this.#buffer.append(chunk);
-    } catch (error) {
-      this.#fail(new McpFloodError(error instanceof Error ? error.message : 'message too large'));
+      lines = this.#lines.push(chunk);
+    } catch {
+      this.#fail(new McpFloodError('the server sent a message larger than the cap'));
       return;
     }
-    for (;;) {
-      let message: JSONRPCMessage | null;
+    for (const line of lines) {
+      if (!jsonShapeFits(line, MESSAGE_SHAPE)) {
+        this.#fail(new McpFloodError('the server sent a message nested too deep or holding too many values'));
+        return;
+      }
+      let message: JSONRPCMessage;
       try {
-        message = this.#buffer.readMessage();
+        message = deserializeMessage(line);
       } catch (error) {
-        // A line that is not JSON-RPC: reported, skipped.
-        this.onerror?.(error instanceof Error ? error : new Error('malformed message'));
+        // A line that is not JSON: skipped, as the SDK does; one that is not JSON-RPC: reported, skipped.
+        if (!(error instanceof SyntaxError))
+          this.onerror?.(error instanceof Error ? error : new Error('malformed message'));
         continue;
       }
-      if (message === null) break;
       this.onmessage?.(message);
       if (this.#closed) break;
     }
@@ -228,7 +245,7 @@ export class KernelStdioTransport implements Transport {
   #finish(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#buffer.clear();
+    this.#lines.clear();
     this.#kill();
     for (const waiting of this.#waiting) waiting.reject(new Error('the server is not running'));
     this.#waiting.clear();
