@@ -4,6 +4,9 @@
  * long message) and bounded the buffer, not the line, so a message near the cap followed by the next one in the
  * same pipe read counted as a flood (red-team pass 68).
  */
+/** Pieces of one line kept apart before they are joined into one (see `push`). */
+const MAX_PARTS = 1024;
+
 export class LineReader {
   readonly #maxLineBytes: number;
   #parts: Buffer[] = [];
@@ -35,6 +38,8 @@ export class LineReader {
       if (this.#length + rest.length > this.#maxLineBytes) throw new RangeError('a line is longer than the bound');
       this.#parts.push(rest);
       this.#length += rest.length;
+      // A line trickled a byte a read would otherwise keep a Buffer (about 100 bytes of heap) per byte.
+      if (this.#parts.length >= MAX_PARTS) this.#parts = [Buffer.concat(this.#parts, this.#length)];
     }
     return lines;
   }

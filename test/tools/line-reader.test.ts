@@ -39,4 +39,13 @@ describe('LineReader', () => {
     expect(() => reader.push(Buffer.from('123456789'))).toThrow(RangeError);
     expect(() => new LineReader(8).push(Buffer.from('1234\n123456789\n'))).toThrow(RangeError);
   });
+
+  it('a line trickled a byte at a time comes back whole', () => {
+    const reader = new LineReader(10_000);
+    const line = 'é'.repeat(2500);
+    const bytes = Buffer.from(`${line}\n`, 'utf8');
+    const read: string[] = [];
+    for (let i = 0; i < bytes.length; i++) read.push(...reader.push(bytes.subarray(i, i + 1)));
+    expect(read).toEqual([line]);
+  });
 });
