@@ -196,8 +196,9 @@ const MESSAGE_OVERHEAD_CHARS = 16;
 /**
  * Characters of everything the model reads from a request: message texts and names, tool calls and their ids,
  * tool definitions, stop sequences and a response format's schema (red-team pass 66: a 614,000-character
- * `json_schema` beside "hi" was charged one token), and a few tokens a message for its framing (pass 67: 1,024
- * empty messages were charged nothing).
+ * `json_schema` beside "hi" was charged one token), and a few tokens a message and a tool call for their framing
+ * (pass 67: 1,024 empty messages were charged nothing; pass 69: tool calls' ids were left out, 990 KB of them
+ * charged 101 tokens).
  */
 export function requestCharacters(input: ChatInput): number {
   let total = 0;
@@ -206,7 +207,9 @@ export function requestCharacters(input: ChatInput): number {
     if ('name' in message) total += message.name?.length ?? 0;
     if (message.role === 'tool') total += message.tool_call_id.length;
     if (message.role === 'assistant') {
-      for (const call of message.tool_calls ?? []) total += call.function.name.length + call.function.arguments.length;
+      for (const call of message.tool_calls ?? []) {
+        total += MESSAGE_OVERHEAD_CHARS + call.id.length + call.function.name.length + call.function.arguments.length;
+      }
       total += message.refusal?.length ?? 0;
     }
   }

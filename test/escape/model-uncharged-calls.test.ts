@@ -3,7 +3,8 @@
 // - a child that fires its calls and returns ends them (an agent's end aborts its calls in flight): a tree under
 //   `tokens_in: 1000` had the endpoint read 4.8M prompt tokens, charged nothing;
 // - a call past its deadline, or answered with an HTTP error, likewise;
-// - the estimate of a prompt left out `response_format`'s schema (614,000 characters beside "hi": one token);
+// - the estimate of a prompt left out `response_format`'s schema (614,000 characters beside "hi": one token), and
+//   (pass 69) tool calls' ids (990 KB of them: 101 tokens);
 // - an endpoint's count was believed as given (0 tokens for a 900 KB prompt).
 // The estimate of the whole request is now charged before it is sent, and the endpoint's count replaces it only
 // where higher; a call cut short keeps `max_tokens` of output charged when the agent set it. Pass 67 on that fix:
@@ -101,6 +102,19 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
     const result = await k.run({
       code: `export default async () => sys.tool('model.chat', { model: 'gpt-test', messages: [{ role: 'user', content: 'hi' }],
   response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'object', properties: ${JSON.stringify(properties)} } } } })`,
+      limits: { tokens_in: 1000 },
+    });
+    expect(result).toMatchObject({ ok: false, error: { code: 'E_QUOTA', message: 'quota exceeded: tokens_in' } });
+    expect(server!.chats).toHaveLength(0);
+  });
+
+  it("attack: tool calls' ids the model reads are counted: 128 of 256 characters cross the budget before sending", async () => {
+    const k = await makeKernel(0, answer('{}', null));
+    const result = await k.run({
+      code: `export default async () => {
+  const calls = Array.from({ length: 128 }, (_, i) => ({ id: String(i).padStart(256, 'x'), type: 'function', function: { name: '', arguments: '' } }));
+  return sys.tool('model.chat', { model: 'gpt-test', messages: [{ role: 'user', content: 'hi' }, { role: 'assistant', content: null, tool_calls: calls }] });
+}`,
       limits: { tokens_in: 1000 },
     });
     expect(result).toMatchObject({ ok: false, error: { code: 'E_QUOTA', message: 'quota exceeded: tokens_in' } });
