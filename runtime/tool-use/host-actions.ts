@@ -149,7 +149,8 @@ export async function rollbackForHost(
     // Claimed before the record is read, so two concurrent rollbacks cannot both undo it.
     release = host.env.undo.claim(recordId);
     const record = await host.env.undo.get(recordId);
-    attempt.describe(record.action, record.resource, { recordId, force });
+    // The resource is data of the saving call's label: a secret one is kept as a digest, as that call's records were.
+    attempt.describe(record.action, record.resource, { recordId, force }, record.label);
     attempt.begin();
     if (record.rolledBackAt !== undefined)
       throw new KernelError('E_NOT_FOUND', `rollback: ${recordId} was already rolled back`);

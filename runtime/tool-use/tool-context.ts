@@ -168,7 +168,15 @@ export function createToolContext(
         kept = false;
       };
     },
-    saveUndo: (capture) => env.undo.save(use.tool.name, caller.id, capture, caller.tenant),
+    // The resource it names is data of what the call had seen when it saved it.
+    saveUndo: (capture) =>
+      env.undo.save(
+        use.tool.name,
+        caller.id,
+        capture,
+        caller.tenant,
+        joinLabels(joinLabels(callLabel, sources), extra),
+      ),
     note(action: string, resource: string): void {
       if (!isActionName(action) || parseResource(resource) === undefined) {
         throw new KernelError('E_INTERNAL', `"${use.tool.name}" noted a malformed action or resource`);

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { KernelError } from '../core/errors.js';
 import { isActionName, parseResource } from '../core/resource-match.js';
+import { type Label, storedLabel, TOP_LABEL } from '../labels/label.js';
 import type { KvStore } from '../store/kv-store.js';
 import type { UndoCapture } from './tool-contract.js';
 
@@ -14,6 +15,11 @@ export interface UndoRecord {
   /** What rolling back is authorized as. */
   readonly action: string;
   readonly resource: string;
+  /**
+   * The label of the call that saved it: its resource is data of that label (a path an agent built from a secret),
+   * so a rollback's audit records keep it as a secret call's do. The top for a record saved without one.
+   */
+  readonly label: Label;
   readonly data: unknown;
   readonly createdAt: number;
   /** Whose share of the in-memory store the record draws on (StoreShares); absent for the host's. */
@@ -31,11 +37,20 @@ const recordSchema = z.strictObject({
   agent: z.string().min(1).max(128),
   action: z.string().refine(isActionName),
   resource: z.string().refine((resource) => parseResource(resource) !== undefined),
+  label: z.array(z.string()).optional(),
   data: z.unknown(),
   createdAt: z.number(),
   tenant: z.string().optional(),
   rolledBackAt: z.number().optional(),
 });
+
+// A stored record as the journal hands it out: its label checked (a record saved before labels were kept, or one
+// whose label does not parse, is the top), no `rolledBackAt` key unless set.
+function toRecord(parsed: z.output<typeof recordSchema>): UndoRecord {
+  const { rolledBackAt, label, ...rest } = parsed;
+  const record = { ...rest, label: label === undefined ? TOP_LABEL : storedLabel(label) };
+  return rolledBackAt === undefined ? record : { ...record, rolledBackAt };
+}
 
 /** True for a well-formed undo record id (`u_` and 32 hex digits): nothing else reaches the store. */
 export function isUndoRecordId(id: unknown): id is string {
@@ -68,7 +83,13 @@ export class UndoJournal {
    * Saves an undo for `tool`'s call by `agent`, kept for `tenant` (see StoreShares; absent for the host's);
    * returns its id. Throws KernelError E_BAD_ARG for a bad capture.
    */
-  async save(tool: string, agent: string, capture: UndoCapture, tenant?: string): Promise<string> {
+  async save(
+    tool: string,
+    agent: string,
+    capture: UndoCapture,
+    tenant: string | undefined,
+    label: Label,
+  ): Promise<string> {
     if (!isActionName(capture?.action) || parseResource(capture.resource) === undefined) {
       throw new KernelError('E_BAD_ARG', `"${tool}": undo capture must name an action and a normal resource`);
     }
@@ -79,6 +100,7 @@ export class UndoJournal {
       agent,
       action: capture.action,
       resource: capture.resource,
+      label,
       data: capture.data ?? null,
       createdAt: Date.now(),
       ...(tenant === undefined ? {} : { tenant }),
@@ -95,8 +117,7 @@ export class UndoJournal {
     if (!isUndoRecordId(id)) throw new KernelError('E_BAD_ARG', 'rollback: not an undo record id');
     const parsed = recordSchema.safeParse(await this.#kv.get(PREFIX + id));
     if (!parsed.success || parsed.data.id !== id) throw new KernelError('E_NOT_FOUND', `rollback: no record ${id}`);
-    const { rolledBackAt, ...rest } = parsed.data;
-    return rolledBackAt === undefined ? rest : { ...rest, rolledBackAt };
+    return toRecord(parsed.data);
   }
 
   /** Marks a record rolled back. Throws what the store throws (E_QUOTA when the tenant's share is full). */
@@ -120,7 +141,7 @@ export class UndoJournal {
     const records: UndoRecord[] = [];
     for (const [, value] of entries) {
       const parsed = recordSchema.safeParse(value);
-      if (parsed.success) records.push(parsed.data as UndoRecord);
+      if (parsed.success) records.push(toRecord(parsed.data));
     }
     return records.sort((a, b) => b.createdAt - a.createdAt).slice(0, limit);
   }
