@@ -372,9 +372,10 @@ function refusedResponse(): Response {
 const COMPLETION_SHAPE = { maxDepth: 64, maxNodes: 200_000 } as const;
 
 /**
- * Global fetch with the response body cut off at `limit` bytes: an endpoint that answers without end must
- * not grow the kernel's memory. The body stream errors past the limit, which the SDK reports as a failure.
- * The body is read whole here and its JSON shape bounded (COMPLETION_SHAPE) before the SDK parses it.
+ * Global fetch with the response body cut off at `limit` bytes (an endpoint that answers without end must not
+ * grow the kernel's memory), read whole here and its JSON shape bounded (COMPLETION_SHAPE) before the SDK parses
+ * it. An answer past either bound is refused: the call's Exchange says why, and the SDK gets a failure it does
+ * not retry. Each request first tells the Exchange it is being sent (it charges the retries).
  */
 function cappedFetch(limit: number): typeof fetch {
   return async (input, init) => {
