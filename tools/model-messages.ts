@@ -226,8 +226,12 @@ export function responseCharacters(message: ChatResult['message']): number {
   return total + (message.refusal?.length ?? 0);
 }
 
+// A content part's framing, in characters (about a token): 38,400 empty parts, a 1 MB request, were charged
+// nothing before (red-team pass 70).
+const PART_OVERHEAD_CHARS = 4;
+
 function contentLength(value: string | readonly { text: string }[] | null | undefined): number {
   if (value === null || value === undefined) return 0;
   if (typeof value === 'string') return value.length;
-  return value.reduce((sum, part) => sum + part.text.length, 0);
+  return value.reduce((sum, part) => sum + PART_OVERHEAD_CHARS + part.text.length, 0);
 }

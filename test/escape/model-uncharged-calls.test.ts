@@ -4,7 +4,7 @@
 //   `tokens_in: 1000` had the endpoint read 4.8M prompt tokens, charged nothing;
 // - a call past its deadline, or answered with an HTTP error, likewise;
 // - the estimate of a prompt left out `response_format`'s schema (614,000 characters beside "hi": one token), and
-//   (pass 69) tool calls' ids (990 KB of them: 101 tokens);
+//   (pass 69) tool calls' ids (990 KB of them: 101 tokens), and (pass 70) empty content parts (1 MB: 600 tokens);
 // - an endpoint's count was believed as given (0 tokens for a 900 KB prompt).
 // The estimate of the whole request is now charged before it is sent, and the endpoint's count replaces it only
 // where higher; a call cut short keeps `max_tokens` of output charged when the agent set it. Pass 67 on that fix:
@@ -116,6 +116,19 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
   return sys.tool('model.chat', { model: 'gpt-test', messages: [{ role: 'user', content: 'hi' }, { role: 'assistant', content: null, tool_calls: calls }] });
 }`,
       limits: { tokens_in: 1000 },
+    });
+    expect(result).toMatchObject({ ok: false, error: { code: 'E_QUOTA', message: 'quota exceeded: tokens_in' } });
+    expect(server!.chats).toHaveLength(0);
+  });
+
+  it('attack: empty content parts are counted for their framing: 38,400 of them cross the budget before sending', async () => {
+    const k = await makeKernel(0, answer('{}', null));
+    const result = await k.run({
+      code: `export default async () => {
+  const content = Array.from({ length: 256 }, () => ({ type: 'text', text: '' }));
+  return sys.tool('model.chat', { model: 'gpt-test', messages: Array.from({ length: 150 }, () => ({ role: 'user', content })) });
+}`,
+      limits: { tokens_in: 10_000 },
     });
     expect(result).toMatchObject({ ok: false, error: { code: 'E_QUOTA', message: 'quota exceeded: tokens_in' } });
     expect(server!.chats).toHaveLength(0);
