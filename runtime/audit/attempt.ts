@@ -1,11 +1,11 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { type ErrorCode, isRefusal, KernelError } from '../core/errors.js';
-import { EMPTY_LABEL, joinLabels, type Label, labelLeq } from '../labels/label.js';
+import { EMPTY_LABEL, isTop, joinLabels, type Label } from '../labels/label.js';
 import type { AuditLog } from './audit-log.js';
 import type { AuditRecord, AuditStatus } from './record.js';
 
 /** The tag whose calls keep their resource out of the log (the vault's tag, runtime/tool-use/vault.ts). */
-const SECRET: Label = Object.freeze(['secret']);
+const SECRET_TAG = 'secret';
 
 /** Who made an attempt, as the audit log names it. */
 export interface AuditSubject {
@@ -57,7 +57,9 @@ export class Attempt {
     this.#action = action;
     // The top label holds every tag, `secret` among them (red-team pass 67: a call past 64 tags logged the PIN in
     // its path in clear).
-    const secret = resourceIsData && resource !== null && label !== undefined && labelLeq(SECRET, label);
+    // Every syscall passes here: two array reads, no allocation.
+    const secret =
+      resourceIsData && resource !== null && label !== undefined && (isTop(label) || label.includes(SECRET_TAG));
     this.#resource = secret ? redact(resource) : resource;
     this.#args = args;
     if (label !== undefined) this.#label = label;

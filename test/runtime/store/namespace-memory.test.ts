@@ -38,12 +38,15 @@ describe('NamespaceMemory', () => {
     // Written by an earlier version, value first; and one that is not an entry at all.
     await kv.put('mem:a\u0000k4', { v: [1], l: ['inbox'] });
     await kv.put('mem:a\u0000k5', { v: 1 });
+    // A label that does not parse (past 64 tags, as a kernel before the top label could write): every tag.
+    await kv.put('mem:a\u0000k6', { l: Array.from({ length: 65 }, (_, i) => `t${i}`), v: 1 });
     const listed = await memory.list('a', '');
     expect(listed.map(([key, entry]) => [key, entry.label])).toEqual([
       ['k1', ['secret', 'web']],
       ['k2', []],
       ['k3', ['mcp:srv']],
       ['k4', ['inbox']],
+      ['k6', ['*']],
     ]);
     expect(await memory.labels('a', '')).toEqual(listed.map(([key, entry]) => [key, entry.label]));
     expect(await memory.labels('a', 'k', 2)).toEqual(listed.slice(0, 2).map(([key, entry]) => [key, entry.label]));
