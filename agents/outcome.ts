@@ -210,7 +210,8 @@ export async function withOutcome<T>(options: OutcomeOptions<T>): Promise<Outcom
       return finish('failed');
     }
     const judged = evaluationLabel(evaluation);
-    const label = joinLabels(known, 'error' in judged ? EMPTY_LABEL : judged.label);
+    // A malformed evaluation label is refused with a message that quotes it, and it was the judge's to make: the top.
+    const label = 'error' in judged ? TOP_LABEL : joinLabels(known, judged.label);
     const scored = 'error' in judged ? judged : score(rubric, evaluation);
     if ('error' in scored) {
       const entry: OutcomeIteration<T> = {

@@ -275,9 +275,10 @@ describe('withOutcome', () => {
       attempt: () => labelled('x', ['email']),
       evaluator: () => ({ scores: { correct: 1, concise: 1 }, label: ['Not A Tag'] }),
     });
+    // Its refusal quotes the label the judge made: the top.
     expect(badLabel).toMatchObject({
       status: 'failed',
-      label: ['email'],
+      label: ['*'],
       iterations: [{ error: { code: 'E_BAD_ARG', message: expect.stringContaining('evaluation.label') } }],
     });
   });
