@@ -339,7 +339,9 @@ export class Kernel {
     // A tenant of its own by default: one `restored` tenant for every restore let one restored tree's memory
     // refuse every other restore (StoreShares).
     const namespace = options.namespace ?? `restored-${freshNamespaceSegment()}`;
-    const body = await this.snapshots.load(id);
+    // Opened, not loaded: the memory is parsed one entry at a time as it is copied (SnapshotStore.open).
+    const snapshot = await this.snapshots.open(id);
+    const body = snapshot.frame;
     const codeBytes = await this.#toolEnv.blobs.get(body.program.id);
     if (codeBytes === undefined) throw new KernelError('E_BAD_SNAPSHOT', `snapshot ${id}: its program is missing`);
     let label: Label;
@@ -353,7 +355,7 @@ export class Kernel {
     // Which keys the copy holds is the snapshotted agent's data (deletes by labelled agents shaped it): the
     // namespace's listings and absent keys carry the body's label, as the restored agent does.
     await memory.raise(namespace, label);
-    for (const [key, value, tags] of body.memory) {
+    for await (const [key, value, tags] of snapshot.entries()) {
       // close() may have run during any await: nothing is written or started after it.
       if (this.#closed) throw new Error('kernel is closed');
       await memory.put(namespace, key, { value, label: tags.length === 0 ? EMPTY_LABEL : makeLabel(tags, 'label') });

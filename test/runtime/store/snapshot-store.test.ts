@@ -1,10 +1,12 @@
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import superjson from 'superjson';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Kernel } from '../../../index.js';
 import { SigningKey } from '../../../runtime/capability/signing-key.js';
+import { encodeBase64Url } from '../../../runtime/core/base64.js';
 import { canonicalJson } from '../../../runtime/core/canonical-json.js';
 import { KernelError } from '../../../runtime/core/errors.js';
 import { encodeSnapshot, type SnapshotBody, SnapshotStore } from '../../../runtime/store/snapshot-store.js';
@@ -117,6 +119,55 @@ describe('SnapshotStore', () => {
     }
     expect(await mine.list()).toEqual([id]);
     expect(readdirSync(dir)).toEqual([`${id}.json`]);
+  });
+
+  it('opens a snapshot with its memory parsed entry by entry, to the body load gives', async () => {
+    const store = new SnapshotStore(tempDir(), SigningKey.generate());
+    const memory: SnapshotBody['memory'] = [
+      ['a', { deep: [[], [[]], '"],['] }, ['web']],
+      ['b', 'x'.repeat(300_000), []],
+      ['c', null, ['mail', 'web']],
+    ];
+    const id = await store.save({ ...body({ when: new Date(5), n: 1 }), label: ['web'], memory });
+    const opened = await store.open(id);
+    expect(opened.frame.memory).toEqual([]);
+    expect(opened.size).toBe(3);
+    const read: SnapshotBody['memory'][number][] = [];
+    for await (const entry of opened.entries()) read.push(entry);
+    expect(read).toEqual(memory);
+    const loaded = await store.load(id);
+    expect(loaded).toEqual({ ...opened.frame, memory });
+    expect((loaded.state as { when: Date }).when).toBeInstanceOf(Date);
+  });
+
+  it('loads a signed body of a layout it cannot cut (an older writer) by parsing it whole', async () => {
+    const dir = tempDir();
+    const key = SigningKey.generate();
+    const memory: SnapshotBody['memory'] = [['k', [1, 2], ['web']]];
+    // Keys out of canonical order: the cut's layout does not match, the content id and signature do.
+    const text = JSON.stringify({ json: { ...body({ s: 1 }), memory } });
+    const id = createHash('sha256').update(text).digest('hex');
+    const signature = encodeBase64Url(key.sign(new TextEncoder().encode(`isokernel-snapshot:v1:${id}`)));
+    writeFileSync(join(dir, `${id}.json`), JSON.stringify({ id, body: text, signature }));
+    const store = new SnapshotStore(dir, key);
+    expect(await store.load(id)).toEqual({ ...body({ s: 1 }), memory });
+  });
+
+  it('refuses a malformed memory entry when it is reached, with E_BAD_SNAPSHOT', async () => {
+    const dir = tempDir();
+    const key = SigningKey.generate();
+    const { text: good } = await encodeSnapshot({ ...body(1), memory: [['k', 1, []]] });
+    const text = good.replace('["k",1,[]]', '["k",1,[7]]');
+    const id = createHash('sha256').update(text).digest('hex');
+    const signature = encodeBase64Url(key.sign(new TextEncoder().encode(`isokernel-snapshot:v1:${id}`)));
+    writeFileSync(join(dir, `${id}.json`), JSON.stringify({ id, body: text, signature }));
+    const store = new SnapshotStore(dir, key);
+    const opened = await store.open(id);
+    const reading = (async () => {
+      for await (const _ of opened.entries());
+    })();
+    await expect(reading).rejects.toMatchObject({ code: 'E_BAD_SNAPSHOT' });
+    await expect(store.load(id)).rejects.toMatchObject({ code: 'E_BAD_SNAPSHOT' });
   });
 });
 
