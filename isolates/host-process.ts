@@ -485,7 +485,7 @@ export class SandboxHost {
     }
     if (type === FROM_HOST.catastrophe && fields.length === 2) {
       this.tainted = true;
-      placed.session.services.emit({ type: 'catastrophe', agent });
+      placed.session.services.emit({ type: 'catastrophe', agent, label: placed.session.label });
       return;
     }
     if (type === FROM_HOST.result && fields.length === 6) {

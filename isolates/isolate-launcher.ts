@@ -29,7 +29,7 @@ export class IsolateLauncher implements AgentLauncher {
       realms: this.#realms,
       hooks: {
         enter: (syscall, payload) => dispatch(session, syscall, payload),
-        catastrophe: () => services.emit({ type: 'catastrophe', agent: session.id }),
+        catastrophe: () => services.emit({ type: 'catastrophe', agent: session.id, label: session.label }),
         ended: () => session.end(),
         cpu: (totalMs) => session.reportCpu(totalMs),
         heldBytes: () => session.held?.held ?? 0,

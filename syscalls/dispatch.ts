@@ -105,7 +105,14 @@ function succeeded(session: AgentSession, attempt: Attempt, syscall: Syscall, va
     return refuse(session, attempt, syscall.name, 'E_TOOL_FAILED', `sys.${syscall.name}: result exceeds the size cap`);
   }
   attempt.end(null, syscall.charge);
-  session.services.emit({ type: 'syscall', agent: session.id, syscall: syscall.name, code: null, refused: false });
+  session.services.emit({
+    type: 'syscall',
+    agent: session.id,
+    syscall: syscall.name,
+    code: null,
+    refused: false,
+    label: session.label,
+  });
   return reply;
 }
 
@@ -128,6 +135,6 @@ function refuse(
   refused = false,
 ): string {
   attempt.end(code, undefined, refused);
-  session.services.emit({ type: 'syscall', agent: session.id, syscall, code, refused });
+  session.services.emit({ type: 'syscall', agent: session.id, syscall, code, refused, label: session.label });
   return encodeError(code, message);
 }

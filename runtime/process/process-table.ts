@@ -130,7 +130,7 @@ export class ProcessTable implements ProcessControl {
       spec.limits,
       parent?.quota,
       {
-        warn: (field, used, max) => this.#warn(session, field, used, max),
+        warn: (field, used, max, observed) => this.#warn(session, field, used, max, observed),
         exceeded: (field, observed) => {
           session.label = joinLabels(session.label, observed);
           this.#terminate(id, 'E_QUOTA', `quota exceeded: ${field}`);
@@ -176,7 +176,14 @@ export class ProcessTable implements ProcessControl {
     this.#live.set(id, { session, process, code: spec.code });
     parent?.children.add(id);
     this.#remember(id, parent?.id ?? null);
-    services.emit({ type: 'spawn', agent: id, parent: parent?.id ?? null, program: spec.program });
+    // The spawn, its program's name and its time are the parent's choices: the child starts with its label.
+    services.emit({
+      type: 'spawn',
+      agent: id,
+      parent: parent?.id ?? null,
+      program: spec.program,
+      label: session.label,
+    });
     const result = process.result.then((outcome) => this.#ended(session, outcome));
     if (parent !== undefined) {
       this.#outcomes.set(
@@ -562,11 +569,13 @@ export class ProcessTable implements ProcessControl {
     return records;
   }
 
-  #warn(session: AgentSession, field: CountedField | 'wall_ms', used: number, max: number): void {
+  #warn(session: AgentSession, field: CountedField | 'wall_ms', used: number, max: number, observed: Label): void {
+    // When the warning comes spells what the agent did and what decided its charges: its record and event carry both.
+    const label = joinLabels(session.label, observed);
     const attempt = new Attempt(this.#deps.audit, session.subject, 'quota', null);
-    attempt.describe('quota.warn', field, { used, max }, session.label, false);
+    attempt.describe('quota.warn', field, { used, max }, label, false);
     attempt.end(null);
-    session.services.emit({ type: 'warn', agent: session.id, limit: field, used: round(used), max });
+    session.services.emit({ type: 'warn', agent: session.id, limit: field, used: round(used), max, label });
   }
 }
 

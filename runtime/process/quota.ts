@@ -18,7 +18,11 @@ export type QuotaUse = Record<CountedField, number>;
 
 /** What the kernel does when an agent's quota warns or is crossed. None may throw. */
 export interface QuotaHooks {
-  warn(field: CountedField | 'wall_ms', used: number, limit: number): void;
+  /**
+   * The use crossed the warning threshold; `observed` is the label of what decided the amount and of the
+   * descendants' use that moved the counter, as for `exceeded` (when the warning comes depends on them).
+   */
+  warn(field: CountedField | 'wall_ms', used: number, limit: number, observed: Label): void;
   /**
    * The limit was crossed: the kernel kills the owning agent with E_QUOTA, its label joined with `observed`,
    * the label of what decided the charge's amount (that the agent ended depends on it).
@@ -261,7 +265,7 @@ export class Quota {
     if (!Number.isFinite(limit) || elapsed > limit) return;
     if (elapsed >= limit * this.limits.warn_at && !this.#warned.has('wall_ms')) {
       this.#warned.add('wall_ms');
-      this.#hooks.warn('wall_ms', elapsed, limit);
+      this.#hooks.warn('wall_ms', elapsed, limit, EMPTY_LABEL);
     }
   }
 
@@ -282,7 +286,7 @@ export class Quota {
     }
     if (used >= limit * this.limits.warn_at && !this.#warned.has(field)) {
       this.#warned.add(field);
-      this.#hooks.warn(field, used, limit);
+      this.#hooks.warn(field, used, limit, joinLabels(observed, this.#movedBy));
     }
     return false;
   }

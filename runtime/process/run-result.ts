@@ -24,9 +24,21 @@ export type RunResult =
 /** The levels of console output. */
 export type LogLevel = 'log' | 'info' | 'warn' | 'error' | 'debug';
 
-/** Events the kernel emits for observers; the audit log (a later layer) records the same facts. */
+/**
+ * Events the kernel emits for observers; the audit log (a later layer) records the same facts. An event's
+ * `label` is the label of what it tells: which syscalls an agent makes, what they answer, when it spawns, crashes
+ * or nears a limit are its choices and may spell anything it read (red-team pass 71 read a PIN from `syscall`
+ * events, a bit per call), so a host that forwards events anywhere checks the label as a sink would.
+ */
 export type KernelEvent =
-  | { type: 'syscall'; agent: string; syscall: string; code: ErrorCode | null; refused: boolean }
+  | {
+      type: 'syscall';
+      agent: string;
+      syscall: string;
+      code: ErrorCode | null;
+      refused: boolean;
+      label: readonly string[];
+    }
   | { type: 'exit'; agent: string; result: RunResult }
   /**
    * `level` is set for console output (`console.warn` → 'warn'); absent for `sys.log`. `label` is the agent's
@@ -34,6 +46,6 @@ export type KernelEvent =
    * checks it as a sink would.
    */
   | { type: 'log'; agent: string; text: string; level?: LogLevel; label: readonly string[] }
-  | { type: 'catastrophe'; agent: string }
-  | { type: 'spawn'; agent: string; parent: string | null; program: string }
-  | { type: 'warn'; agent: string; limit: string; used: number; max: number };
+  | { type: 'catastrophe'; agent: string; label: readonly string[] }
+  | { type: 'spawn'; agent: string; parent: string | null; program: string; label: readonly string[] }
+  | { type: 'warn'; agent: string; limit: string; used: number; max: number; label: readonly string[] };

@@ -72,7 +72,9 @@ describe('dispatch', () => {
     s.end();
     expect(dispatch(s, 'tool', call('echo', [1, null]))).toBe('e["E_KILLED","sys.tool: the agent has ended"]');
     expect(s.syscalls).toBe(1);
-    expect(events).toEqual([{ type: 'syscall', agent: 'agent-1', syscall: 'tool', code: 'E_KILLED', refused: true }]);
+    expect(events).toEqual([
+      { type: 'syscall', agent: 'agent-1', syscall: 'tool', code: 'E_KILLED', refused: true, label: [] },
+    ]);
   });
 
   it('counts malformed attempts too', () => {

@@ -24,6 +24,23 @@ function child(parent: Quota, request: Partial<Limits>, log: string[] = []): Quo
 }
 
 describe('Quota labels', () => {
+  it('a warning carries the label of what decided the charge and of the descendants that moved the counter', () => {
+    const warned: Label[] = [];
+    const top = new Quota(
+      resolveLimits({ tokens_out: 100, tool_calls: 10, warn_at: 0.5 }, DEFAULT_LIMITS, 'limits'),
+      undefined,
+      {
+        warn: (_field, _used, _max, observed) => warned.push(observed),
+        exceeded: () => {},
+      },
+    );
+    // A model's answer labelled `web` decided 60 tokens: when the warning comes depends on it.
+    top.charge('tokens_out', 60, makeLabel(['web'], 'label'));
+    const below = new Quota(top.carve({}), top, hooks([]), () => makeLabel(['mail'], 'label'));
+    for (let i = 0; i < 5; i++) below.charge('tool_calls', 1);
+    expect(warned).toEqual([['web'], ['mail', 'web']]);
+  });
+
   it("an ancestor's counters carry the labels of the descendants that charged them", () => {
     let childLabel: readonly string[] = [];
     const top = quota({ tool_calls: 10 });
