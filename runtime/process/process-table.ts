@@ -546,10 +546,12 @@ export class ProcessTable implements ProcessControl {
         memory,
         state,
       };
-      // Encoded in metered slices with the event loop free between them (snapshot-store.ts, `encodeSnapshot`).
-      const id = await this.#deps.snapshots.save(body, { meter: metered, signal: session.signal }, tenant);
+      // Whether the save fits the tenant's share depends on the body's size, so on everything it covers: a refusal
+      // carries it, as the id does (red-team pass 73: a counter a labelled agent of another tenant spent shortened
+      // the body by a digit, and which snapshot was refused spelled a PIN to a clean agent).
       session.label = joinLabels(session.label, covered);
-      return id;
+      // Encoded in metered slices with the event loop free between them (snapshot-store.ts, `encodeSnapshot`).
+      return await this.#deps.snapshots.save(body, { meter: metered, signal: session.signal }, tenant, covered);
     } finally {
       kernelHeld?.release(parsed);
     }

@@ -191,15 +191,21 @@ export class SnapshotStore {
 
   /**
    * Encodes, signs and stores `body`; resolves to its id. Saving the same state twice is one snapshot. `tenant`
-   * is who a new snapshot is kept for (see StoreShares); absent for the host's.
+   * is who a new snapshot is kept for (see StoreShares); absent for the host's. `sizedBy` is the label of what
+   * decided the body's size (default its label), which the tenant's share takes on.
    */
-  async save(body: SnapshotBody, pacing: EncodePacing = {}, tenant?: string): Promise<string> {
+  async save(
+    body: SnapshotBody,
+    pacing: EncodePacing = {},
+    tenant?: string,
+    sizedBy: readonly string[] = body.label,
+  ): Promise<string> {
     const { id, text } = await encodeSnapshot(body, pacing);
     const signature = encodeBase64Url(this.#key.sign(new TextEncoder().encode(SIGNED_PREFIX + id)));
     const envelope = JSON.stringify({ id, body: text, signature });
     if (this.#dir === undefined) {
       // The snapshot's size is data of its label: the share's refusals must carry it (StoreShares.raise).
-      this.#shares?.raise(tenant, body.label);
+      this.#shares?.raise(tenant, sizedBy);
       if (this.#memory.has(id)) {
         this.#shares?.count(tenant, 2 * envelope.length + 64);
       } else {
