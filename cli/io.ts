@@ -10,8 +10,11 @@ export const processIo: Io = {
 };
 
 // C0, DEL, C1, line/paragraph separators and bidi controls: anything that moves the cursor or reorders text.
-// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is this regex's purpose.
-const UNSAFE_CHARS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+// U+061C (ARABIC LETTER MARK) is a bidi mark like LRM/RLM; U+206A-U+206F (deprecated shaping and digit controls)
+// and U+FFF9-U+FFFB (interlinear annotation) change how the text around them is shown (red-team pass 71).
+const UNSAFE_CHARS =
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is this regex's purpose.
+  /[\u0000-\u001f\u007f-\u009f\u061c\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069\u206a-\u206f\ufff9-\ufffb]/g;
 
 /** `text` with every terminal-unsafe character written as \u{hex}: agent-chosen text must not drive the terminal. */
 export function sanitizeForTerminal(text: string): string {
