@@ -92,6 +92,26 @@ describe('createMcpServer', () => {
     expect(text(hidden)).toMatch(/^E_NO_TOOL: /);
   });
 
+  it('execute code reaches only the exposed tools: sys.tool on a hidden one is refused (red-team pass 71)', async () => {
+    kernel = testKernel({
+      tools,
+      policy: { capabilities: [{ action: '*', resource: '**' }] },
+    });
+    const { client } = await connect({ hide: ['mail.send'] });
+    const viaExecute = await client.callTool({
+      name: 'execute',
+      arguments: { code: `return await sys.tool('mail.send', { body: 'via execute' })` },
+    });
+    expect(viaExecute.isError).toBe(true);
+    expect(JSON.parse(text(viaExecute))).toMatchObject({ error: { code: 'E_CAP_DENIED' } });
+    expect(sent).toEqual([]);
+    const exposed = await client.callTool({
+      name: 'execute',
+      arguments: { code: `return [(await tools.inbox_read({})).body, (await sys.tool('inbox.read', {})).body]` },
+    });
+    expect(exposed.structuredContent).toEqual({ result: ['hi', 'hi'], logs: [] });
+  });
+
   it('executed code carries the session label in and brings its own back', async () => {
     kernel = testKernel({
       tools,
