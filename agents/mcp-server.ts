@@ -29,7 +29,10 @@ export interface McpServerOptions {
    * (capabilities name actions, so a hidden tool with the action of an exposed one is reachable there).
    */
   readonly hide?: readonly string[];
-  /** Largest text of one tool answer, in characters (default 100 000): the rest is cut, and said to be. */
+  /**
+   * Largest text of one tool answer, in characters (default 100 000): the rest is cut, and said to be; an answer
+   * whose JSON is longer comes without `structuredContent`.
+   */
   readonly maxResultChars?: number;
 }
 
@@ -90,6 +93,12 @@ export function createMcpServer(kernel: Kernel, options: McpServerOptions = {}):
   };
   const bound = (text: string) =>
     text.length <= maxChars ? text : `${text.slice(0, maxChars)}… [truncated ${text.length - maxChars} characters]`;
+  // `structured` is the same answer as data, `text` its JSON: past the bound it would carry all that the text cut
+  // (red-team pass 71: 900,023 characters under a 1,000-character bound), so it is left out.
+  const answer = (text: string, structured?: Record<string, unknown>): CallToolResult => ({
+    content: [{ type: 'text', text: bound(text) }],
+    ...(structured !== undefined && text.length <= maxChars ? { structuredContent: structured } : {}),
+  });
   const failure = (code: string, message: string, extra?: Record<string, unknown>): CallToolResult => ({
     isError: true,
     content: [
@@ -187,7 +196,7 @@ export function createMcpServer(kernel: Kernel, options: McpServerOptions = {}):
         return failure(code, message, { logs });
       }
       const structured = { result: report.result ?? null, logs };
-      return { content: [{ type: 'text', text: bound(JSON.stringify(structured)) }], structuredContent: structured };
+      return answer(JSON.stringify(structured), structured);
     }
     const tool = exposed().find((candidate) => candidate.name === name);
     if (tool === undefined) return failure('E_NO_TOOL', `no tool named "${String(name).slice(0, 64)}"`);
@@ -200,10 +209,7 @@ export function createMcpServer(kernel: Kernel, options: McpServerOptions = {}):
     const data = done.data === undefined ? null : done.data;
     const text = typeof data === 'string' ? data : (JSON.stringify(data) ?? 'null');
     const isObject = data !== null && typeof data === 'object' && !Array.isArray(data);
-    return {
-      content: [{ type: 'text', text: bound(text) }],
-      ...(isObject ? { structuredContent: data as Record<string, unknown> } : {}),
-    };
+    return answer(text, isObject ? (data as Record<string, unknown>) : undefined);
   });
 
   return { server, label: () => label };

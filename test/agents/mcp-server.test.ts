@@ -112,6 +112,29 @@ describe('createMcpServer', () => {
     expect(exposed.structuredContent).toEqual({ result: ['hi', 'hi'], logs: [] });
   });
 
+  it('maxResultChars bounds structuredContent too: a longer answer comes as cut text only (red-team pass 71)', async () => {
+    const big = defineTool({
+      name: 'page.read',
+      description: 'reads a page',
+      input: z.strictObject({ size: z.number() }),
+      run: (args) => ({ body: 'B'.repeat(args.size) }),
+    });
+    kernel = testKernel({ tools: [big], policy: { capabilities: [{ action: 'page.read', resource: '**' }] } });
+    const { client } = await connect({ maxResultChars: 1000 });
+    const executed = await client.callTool({ name: 'execute', arguments: { code: `return 'A'.repeat(900000)` } });
+    expect(executed.structuredContent).toBeUndefined();
+    expect(text(executed)).toMatch(/… \[truncated \d+ characters\]$/);
+    expect(text(executed).length).toBeLessThan(1100);
+    const called = await client.callTool({ name: 'page.read', arguments: { size: 500_000 } });
+    expect(called.structuredContent).toBeUndefined();
+    expect(text(called).length).toBeLessThan(1100);
+    // Within the bound, both still carry it.
+    const small = await client.callTool({ name: 'page.read', arguments: { size: 10 } });
+    expect(small.structuredContent).toEqual({ body: 'B'.repeat(10) });
+    const smallExecuted = await client.callTool({ name: 'execute', arguments: { code: `return 'A'` } });
+    expect(smallExecuted.structuredContent).toEqual({ result: 'A', logs: [] });
+  });
+
   it('executed code carries the session label in and brings its own back', async () => {
     kernel = testKernel({
       tools,
