@@ -2,8 +2,8 @@
  * isokernel as an MCP server: a model host (an IDE, a chat app, another framework) uses the kernel as its
  * sandbox. The server exposes every registered tool the policy allows (JSON Schema from its zod schema), each
  * call going through the kernel's gate, labels and audit as the host principal (`kernel.submit`), and
- * `execute({ code })`, which runs JavaScript as a fresh agent under the policy (Code Mode's module builder)
- * and returns `{ result, logs }` or the typed error.
+ * `execute({ code })`, which runs JavaScript as a fresh agent holding the policy's capabilities for the exposed
+ * tools only (Code Mode's module builder) and returns `{ result, logs }` or the typed error.
  *
  * Label state is per MCP session (one `createMcpServer` per connection): whatever a call reads raises the
  * session's label, and every later call carries it, so data read in one call cannot be sent to a forbidden
@@ -24,9 +24,15 @@ import { allowedTools, resolveToolDefs } from './tool-defs.js';
 export interface McpServerOptions {
   /** Limits of each `execute` agent (over the kernel's and the policy's). */
   readonly limits?: Partial<Limits>;
-  /** Tools never exposed, by kernel name. */
+  /**
+   * Tools never exposed, by kernel name: not listed, not callable, and not callable from `execute` code either
+   * (capabilities name actions, so a hidden tool with the action of an exposed one is reachable there).
+   */
   readonly hide?: readonly string[];
-  /** Largest text of one tool answer, in characters (default 100 000): the rest is cut, and said to be. */
+  /**
+   * Largest text of one tool answer, in characters (default 100 000): the rest is cut, and said to be; an answer
+   * whose JSON is longer comes without `structuredContent`.
+   */
   readonly maxResultChars?: number;
 }
 
@@ -39,6 +45,24 @@ export interface McpSession {
 
 const EXECUTE = 'execute';
 const DEFAULT_MAX_RESULT_CHARS = 100_000;
+
+// A top agent holds every policy rule, so `execute` code run as one reached hidden tools through sys.tool
+// (red-team pass 71). This parent runs the code as a child holding only attenuations of its capabilities to the
+// exposed tools' actions (Code Mode's way, agents/loop-program.ts), and answers with the child's report or the
+// kernel's refusal of it.
+const EXECUTE_PARENT = `export default async function main({ module, actions }) {
+  const covers = (pattern, action) =>
+    pattern === '*' || pattern === action || (pattern.endsWith('*') && action.startsWith(pattern.slice(0, -1)));
+  const caps = [];
+  for (const cap of await sys.caps()) {
+    for (const action of actions) if (covers(cap.action, action) && caps.length < 64) caps.push({ from: cap.id, action });
+  }
+  try {
+    return await sys.join(await sys.spawn({ code: module, caps }));
+  } catch (error) {
+    return { ok: false, error: { code: error?.code, message: error?.message }, logs: [] };
+  }
+}`;
 
 /**
  * A low-level MCP `Server` for one session over `kernel`; connect it to a transport (stdio for `isokernel mcp
@@ -69,6 +93,12 @@ export function createMcpServer(kernel: Kernel, options: McpServerOptions = {}):
   };
   const bound = (text: string) =>
     text.length <= maxChars ? text : `${text.slice(0, maxChars)}… [truncated ${text.length - maxChars} characters]`;
+  // `structured` is the same answer as data, `text` its JSON: past the bound it would carry all that the text cut
+  // (red-team pass 71: 900,023 characters under a 1,000-character bound), so it is left out.
+  const answer = (text: string, structured?: Record<string, unknown>): CallToolResult => ({
+    content: [{ type: 'text', text: bound(text) }],
+    ...(structured !== undefined && text.length <= maxChars ? { structuredContent: structured } : {}),
+  });
   const failure = (code: string, message: string, extra?: Record<string, unknown>): CallToolResult => ({
     isError: true,
     content: [
@@ -130,10 +160,18 @@ export function createMcpServer(kernel: Kernel, options: McpServerOptions = {}):
       );
       let result: Awaited<ReturnType<Kernel['run']>>;
       try {
+        // The parent's one child must not cost the code a level or a child of its budget.
+        const limits = kernel.limitsFor(options.limits);
         result = await kernel.run({
-          code: module,
+          code: EXECUTE_PARENT,
+          input: { module, actions: [...new Set(tools.map(toolAction))] },
+          caps: [{ action: 'agent.spawn', resource: 'inline' }],
           label: [...label],
-          ...(options.limits === undefined ? {} : { limits: options.limits }),
+          limits: {
+            ...options.limits,
+            children: Math.min(limits.children + 1, 100_000),
+            depth: Math.min(limits.depth + 1, 64),
+          },
         });
       } catch (error) {
         return failure(
@@ -158,7 +196,7 @@ export function createMcpServer(kernel: Kernel, options: McpServerOptions = {}):
         return failure(code, message, { logs });
       }
       const structured = { result: report.result ?? null, logs };
-      return { content: [{ type: 'text', text: bound(JSON.stringify(structured)) }], structuredContent: structured };
+      return answer(JSON.stringify(structured), structured);
     }
     const tool = exposed().find((candidate) => candidate.name === name);
     if (tool === undefined) return failure('E_NO_TOOL', `no tool named "${String(name).slice(0, 64)}"`);
@@ -171,10 +209,7 @@ export function createMcpServer(kernel: Kernel, options: McpServerOptions = {}):
     const data = done.data === undefined ? null : done.data;
     const text = typeof data === 'string' ? data : (JSON.stringify(data) ?? 'null');
     const isObject = data !== null && typeof data === 'object' && !Array.isArray(data);
-    return {
-      content: [{ type: 'text', text: bound(text) }],
-      ...(isObject ? { structuredContent: data as Record<string, unknown> } : {}),
-    };
+    return answer(text, isObject ? (data as Record<string, unknown>) : undefined);
   });
 
   return { server, label: () => label };

@@ -10,23 +10,54 @@ export const processIo: Io = {
 };
 
 // C0, DEL, C1, line/paragraph separators and bidi controls: anything that moves the cursor or reorders text.
-// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is this regex's purpose.
-const UNSAFE_CHARS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+// U+061C (ARABIC LETTER MARK) is a bidi mark like LRM/RLM; U+206A-U+206F (deprecated shaping and digit controls)
+// and U+FFF9-U+FFFB (interlinear annotation) change how the text around them is shown (red-team pass 71).
+const UNSAFE_CHARS =
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is this regex's purpose.
+  /[\u0000-\u001f\u007f-\u009f\u061c\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069\u206a-\u206f\ufff9-\ufffb]/g;
 
 /** `text` with every terminal-unsafe character written as \u{hex}: agent-chosen text must not drive the terminal. */
 export function sanitizeForTerminal(text: string): string {
   return text.replace(UNSAFE_CHARS, (char) => `\\u{${char.charCodeAt(0).toString(16)}}`);
 }
 
+// Indentation costs up to 2 characters per nesting level on every line: 500,000 zeros under 62 arrays, 1 MB of
+// compact JSON, printed 64 MB (red-team pass 71). Values are indented only while the indented text stays under this.
+const MAX_INDENTED_CHARS = 1 << 20;
+
 /**
- * JSON (pretty, or one line with `pretty` false) with terminal-unsafe characters as \uXXXX escapes: still valid
- * JSON, with the same value.
+ * JSON (indented when that stays small, else one line; one line always with `pretty` false) with terminal-unsafe
+ * characters as \uXXXX escapes: still valid JSON, with the same value.
  */
 export function terminalSafeJson(value: unknown, pretty = true): string {
-  const text = (pretty ? JSON.stringify(value, null, 2) : JSON.stringify(value)) ?? 'null';
+  const compact = JSON.stringify(value) ?? 'null';
+  // Every indented line holds at least one character of the compact text, plus a line break, 2 spaces a level and
+  // one after a key's colon: the indented text is at most (2 * depth + 3) times the compact one.
+  const indent =
+    pretty &&
+    compact.length * 3 <= MAX_INDENTED_CHARS &&
+    compact.length * (2 * nestingDepth(compact) + 3) <= MAX_INDENTED_CHARS;
+  const text = indent ? (JSON.stringify(value, null, 2) ?? 'null') : compact;
   return text.replace(UNSAFE_CHARS, (char) =>
-    char === '\n' && pretty ? char : `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`,
+    char === '\n' && indent ? char : `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`,
   );
+}
+
+/** The deepest nesting of arrays and objects in JSON text. */
+function nestingDepth(json: string): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < json.length; i++) {
+    const char = json[i];
+    if (inString) {
+      if (char === '\\') i++;
+      else if (char === '"') inString = false;
+    } else if (char === '"') inString = true;
+    else if (char === '[' || char === '{') deepest = Math.max(deepest, ++depth);
+    else if (char === ']' || char === '}') depth--;
+  }
+  return deepest;
 }
 
 /** Exit codes of every isokernel command. */

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import superjson from 'superjson';
 import { Kernel } from '../kernel-entry.js';
 import { KernelError } from '../runtime/core/errors.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, type Io, sanitizeForTerminal, terminalSafeJson } from './io.js';
@@ -25,20 +26,33 @@ export async function snapshotList(store: string, io: Io): Promise<number> {
   }
 }
 
-/** `isokernel snapshot show <id>`: the verified snapshot as JSON (rich types as superjson decodes them). */
+/**
+ * `isokernel snapshot show <id>`: the verified snapshot as JSON. `state` is in superjson's JSON form and
+ * `stateMeta`, when the state holds rich types, is superjson's annotations of it (which values are Maps, Sets,
+ * BigInts, Dates...): plain JSON would print a Map or a Set as `{}` and cannot print a BigInt at all.
+ */
 export async function snapshotShow(store: string, id: string, io: Io): Promise<number> {
   const kernel = openKernel(store, io);
   if (kernel === undefined) return EXIT_USAGE;
+  let body: Awaited<ReturnType<Kernel['inspectSnapshot']>>;
   try {
-    const body = await kernel.inspectSnapshot(id);
-    io.out(terminalSafeJson({ id, ...body }));
-    return EXIT_OK;
+    body = await kernel.inspectSnapshot(id);
   } catch (error) {
     const info = error instanceof KernelError ? `${error.code}: ${error.message}` : 'cannot read the snapshot';
     io.err(`isokernel snapshot show: ${info}`);
     return EXIT_FAILED;
   } finally {
     await kernel.close();
+  }
+  // The snapshot verified: a failure from here on is this command's, and must not read as a corrupt snapshot.
+  try {
+    const { json, meta } = superjson.serialize(body.state);
+    io.out(terminalSafeJson({ id, ...body, state: json, ...(meta === undefined ? {} : { stateMeta: meta }) }));
+    return EXIT_OK;
+  } catch (error) {
+    const reason = sanitizeForTerminal(error instanceof Error ? error.message : String(error));
+    io.err(`isokernel snapshot show: the snapshot verified but cannot be printed: ${reason}`);
+    return EXIT_FAILED;
   }
 }
 

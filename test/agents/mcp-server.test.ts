@@ -92,6 +92,49 @@ describe('createMcpServer', () => {
     expect(text(hidden)).toMatch(/^E_NO_TOOL: /);
   });
 
+  it('execute code reaches only the exposed tools: sys.tool on a hidden one is refused (red-team pass 71)', async () => {
+    kernel = testKernel({
+      tools,
+      policy: { capabilities: [{ action: '*', resource: '**' }] },
+    });
+    const { client } = await connect({ hide: ['mail.send'] });
+    const viaExecute = await client.callTool({
+      name: 'execute',
+      arguments: { code: `return await sys.tool('mail.send', { body: 'via execute' })` },
+    });
+    expect(viaExecute.isError).toBe(true);
+    expect(JSON.parse(text(viaExecute))).toMatchObject({ error: { code: 'E_CAP_DENIED' } });
+    expect(sent).toEqual([]);
+    const exposed = await client.callTool({
+      name: 'execute',
+      arguments: { code: `return [(await tools.inbox_read({})).body, (await sys.tool('inbox.read', {})).body]` },
+    });
+    expect(exposed.structuredContent).toEqual({ result: ['hi', 'hi'], logs: [] });
+  });
+
+  it('maxResultChars bounds structuredContent too: a longer answer comes as cut text only (red-team pass 71)', async () => {
+    const big = defineTool({
+      name: 'page.read',
+      description: 'reads a page',
+      input: z.strictObject({ size: z.number() }),
+      run: (args) => ({ body: 'B'.repeat(args.size) }),
+    });
+    kernel = testKernel({ tools: [big], policy: { capabilities: [{ action: 'page.read', resource: '**' }] } });
+    const { client } = await connect({ maxResultChars: 1000 });
+    const executed = await client.callTool({ name: 'execute', arguments: { code: `return 'A'.repeat(900000)` } });
+    expect(executed.structuredContent).toBeUndefined();
+    expect(text(executed)).toMatch(/… \[truncated \d+ characters\]$/);
+    expect(text(executed).length).toBeLessThan(1100);
+    const called = await client.callTool({ name: 'page.read', arguments: { size: 500_000 } });
+    expect(called.structuredContent).toBeUndefined();
+    expect(text(called).length).toBeLessThan(1100);
+    // Within the bound, both still carry it.
+    const small = await client.callTool({ name: 'page.read', arguments: { size: 10 } });
+    expect(small.structuredContent).toEqual({ body: 'B'.repeat(10) });
+    const smallExecuted = await client.callTool({ name: 'execute', arguments: { code: `return 'A'` } });
+    expect(smallExecuted.structuredContent).toEqual({ result: 'A', logs: [] });
+  });
+
   it('executed code carries the session label in and brings its own back', async () => {
     kernel = testKernel({
       tools,

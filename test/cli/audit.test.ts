@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { auditExport, auditShow, auditVerify } from '../../cli/audit.js';
-import { sanitizeForTerminal } from '../../cli/io.js';
+import { sanitizeForTerminal, terminalSafeJson } from '../../cli/io.js';
 import { AuditLog } from '../../runtime/audit/audit-log.js';
 import { AuditFileStore } from '../../runtime/audit/file-store.js';
 import { cleanup, fakeClock, KERNEL_KEY, KERNEL_KEY_HEX, tempDir, writeLog } from '../helpers/audit-log.js';
@@ -158,5 +158,12 @@ describe('cli/audit', () => {
   it('escapes what a terminal would interpret', () => {
     expect(sanitizeForTerminal('ok')).toBe('ok');
     expect(sanitizeForTerminal('a\u0007b\u009bc\u2066')).toBe('a\\u{7}b\\u{9b}c\\u{2066}');
+    // Bidi and format controls outside the C0/C1 ranges (red-team pass 71: U+061C passed).
+    for (const char of ['\u061c', '\u206a', '\u206f', '\ufff9', '\ufffb']) {
+      const code = char.charCodeAt(0).toString(16);
+      expect(sanitizeForTerminal(`a${char}b`)).toBe(`a\\u{${code}}b`);
+      expect(terminalSafeJson(`a${char}b`)).toBe(`"a\\u${code.padStart(4, '0')}b"`);
+      expect(JSON.parse(terminalSafeJson(`a${char}b`))).toBe(`a${char}b`);
+    }
   });
 });

@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { runCommand } from '../../cli/run.js';
 import { type CliRun, isokernel as cli, REPO } from '../helpers/cli-process.js';
 
 // The real bin in a real process, started WITHOUT --no-node-snapshot: it must add the flag itself.
@@ -255,5 +256,43 @@ describe('isokernel run --isolation', () => {
     const run = await isokernel('run', abort(), '--isolation', 'threads');
     expect(run.status).toBe(2);
     expect(run.stderr).toMatch(/--isolation must be 'process' or 'inline'/);
+  });
+});
+
+describe('isokernel run prints a deeply nested result without indenting it', () => {
+  // runCommand in this process: the output's size is what matters, not the bin around it.
+  const NESTED = agentFile(`export default async (input) => {
+    let value = new Array(input.leaves).fill(0);
+    for (let d = 0; d < input.depth; d++) value = [value];
+    return value;
+  }`);
+
+  async function printed(input: { depth: number; leaves: number }): Promise<{ stdout: string; compact: number }> {
+    const out: string[] = [];
+    const err: string[] = [];
+    const io = { out: (text: string) => void out.push(text), err: (text: string) => void err.push(text) };
+    const store = join(mkdtempSync(join(tmpdir(), 'isokernel-nested-')), 's');
+    const code = await runCommand(NESTED, { input: JSON.stringify(input), store, isolation: 'inline' }, io);
+    expect(code, err.join('\n')).toBe(0);
+    let value: unknown = new Array(input.leaves).fill(0);
+    for (let d = 0; d < input.depth; d++) value = [value];
+    const stdout = out.join('\n');
+    expect(JSON.parse(stdout)).toEqual(value);
+    return { stdout, compact: JSON.stringify(value).length };
+  }
+
+  it('500,000 zeros under 62 arrays print at their compact size, not 64 MB (red-team pass 71)', async () => {
+    const { stdout, compact } = await printed({ depth: 62, leaves: 500_000 });
+    expect(stdout.length).toBeLessThanOrEqual(2 * compact);
+  });
+
+  it('40 KB of zeros under 60 arrays print at their compact size, not 2.4 MB', async () => {
+    const { stdout, compact } = await printed({ depth: 60, leaves: 20_000 });
+    expect(stdout.length).toBeLessThanOrEqual(2 * compact);
+  });
+
+  it('a small shallow result is still indented', async () => {
+    const { stdout } = await printed({ depth: 2, leaves: 3 });
+    expect(stdout).toBe('[\n  [\n    [\n      0,\n      0,\n      0\n    ]\n  ]\n]');
   });
 });

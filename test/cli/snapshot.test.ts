@@ -1,7 +1,10 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import superjson, { type SuperJSONResult } from 'superjson';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { snapshotShow } from '../../cli/snapshot.js';
+import { Kernel } from '../../index.js';
 import { json, type Workspace, workspace } from '../helpers/cli-process.js';
 
 // `isokernel snapshot ls / show` and `isokernel run --restore` in real processes, over a store of the
@@ -157,5 +160,44 @@ describe('isokernel run --restore', { timeout: 90_000 }, () => {
       expect(run.status, `${bad}: ${run.stderr}`).toBe(1);
       expect(run.stderr, bad).toMatch(/E_BAD_SNAPSHOT/);
     }
+  });
+});
+
+describe('isokernel snapshot show prints rich state faithfully', () => {
+  // snapshotShow in this process (no built bin needed): what it prints is the point.
+  async function snapshotOf(state: string): Promise<string> {
+    const kernel = Kernel.create({ store: ws.store, isolation: 'inline' });
+    try {
+      const made = await kernel.run({ code: `export default async () => sys.snapshot(${state})` });
+      expect(made.ok).toBe(true);
+      return (made as { value: string }).value;
+    } finally {
+      await kernel.close();
+    }
+  }
+
+  async function show(id: string): Promise<{ printed: { state: unknown; stateMeta?: unknown }; state: unknown }> {
+    const out: string[] = [];
+    const err: string[] = [];
+    const io = { out: (text: string) => void out.push(text), err: (text: string) => void err.push(text) };
+    expect(await snapshotShow(ws.store, id, io), err.join('\n')).toBe(0);
+    const printed = JSON.parse(out.join('\n')) as { state: SuperJSONResult['json']; stateMeta?: unknown };
+    return {
+      printed,
+      state: superjson.deserialize({ json: printed.state, meta: printed.stateMeta } as SuperJSONResult),
+    };
+  }
+
+  it('shows a Map and a Set with their entries, not as {} (red-team pass 71)', async () => {
+    const id = await snapshotOf(`{ m: new Map([['plan', 'delete /srv after restore']]), s: new Set(['exfiltrate']) }`);
+    const { printed, state } = await show(id);
+    expect(printed.state).toEqual({ m: [['plan', 'delete /srv after restore']], s: ['exfiltrate'] });
+    expect(state).toEqual({ m: new Map([['plan', 'delete /srv after restore']]), s: new Set(['exfiltrate']) });
+  });
+
+  it('shows a BigInt and a Date instead of calling the snapshot unreadable (red-team pass 71)', async () => {
+    const { printed, state } = await show(await snapshotOf('{ b: 10n, when: new Date(0) }'));
+    expect(printed.state).toEqual({ b: '10', when: '1970-01-01T00:00:00.000Z' });
+    expect(state).toEqual({ b: 10n, when: new Date(0) });
   });
 });
