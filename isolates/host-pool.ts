@@ -38,6 +38,11 @@ const COOL_CPU_MS = 15;
 const REFILL_DELAY_MS = 50;
 /** Idle hosts are also checked over this window for runaway threads a cooling check missed. */
 const IDLE_CHECK_MS = 200;
+/**
+ * A host whose RSS stays this far above its start after a run ended is retired, not handed to the next tenant
+ * (red-team pass 72: a run left 190-220 MB resident that the next run's bound did not allow for).
+ */
+const MAX_RESIDUE_BYTES = 64 * 1024 * 1024;
 
 interface Placement {
   readonly host: SandboxHost;
@@ -62,6 +67,11 @@ interface HostState {
   /** No new runs: it is replaced once its runs end. */
   retiring: boolean;
   idleSince: { at: number; ticks: number } | undefined;
+  /**
+   * What the host's RSS stood above its start when its last run ended (memory freed but kept by the allocator):
+   * the next run's bound counts from there, so one run's leftovers are not charged to the next tenant.
+   */
+  residue: number;
 }
 
 /**
@@ -210,6 +220,7 @@ export class HostPool {
       deferred: [],
       retiring: false,
       idleSince: undefined,
+      residue: 0,
     };
     this.#hosts.set(host, state);
     host.setRef(false);
@@ -276,15 +287,19 @@ export class HostPool {
     state.coolingTicks = undefined;
     if (!host.alive) return;
     const after = host.cpuTicks();
-    if (after === undefined || (after - before) * TICK_MS > COOL_CPU_MS) {
+    const rss = host.rss();
+    const busy = after === undefined || (after - before) * TICK_MS > COOL_CPU_MS;
+    const residue = rss === undefined || host.baseRss === 0 ? Number.POSITIVE_INFINITY : rss - host.baseRss;
+    if (busy || residue > MAX_RESIDUE_BYTES) {
       const waiting = state.deferred.splice(0);
-      host.kill('its threads stayed busy after its run ended');
+      host.kill(busy ? 'its threads stayed busy after its run ended' : 'it kept memory its run had freed');
       for (const { request, settle } of waiting) {
         this.#placements.delete(request.session.id);
         this.start(request, settle);
       }
       return;
     }
+    state.residue = Math.max(0, residue);
     const waiting = state.deferred.splice(0);
     for (const { request, settle } of waiting) {
       host.start(request, settle);
@@ -365,7 +380,8 @@ export class HostPool {
     for (const session of host.sessions())
       allowance += isolateHeapLimitMb(session.limits.memory_mb) + session.limits.memory_mb;
     // Before the host reports ready its own size is not known yet: assume a generous one.
-    return (host.baseRss > 0 ? host.baseRss : UNKNOWN_BASE_RSS) + allowance * MB;
+    const residue = this.#hosts.get(host)?.residue ?? 0;
+    return (host.baseRss > 0 ? host.baseRss : UNKNOWN_BASE_RSS) + residue + allowance * MB;
   }
 }
 

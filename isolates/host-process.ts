@@ -10,6 +10,7 @@ import { dispatch } from '../syscalls/dispatch.js';
 import { decodePayload } from '../syscalls/wire.js';
 import { encodeFrame, FROM_HOST, FrameReader, HELD_REPORT_STEP_BYTES, OVERSIZED, TO_HOST } from './host-protocol.js';
 import { type HostEntry, spawnHost, takePrestartedHost } from './host-spawn.js';
+import { endedClean } from './main-outcome.js';
 import type { SandboxUsage } from './sandbox.js';
 
 /** What the kernel learns when an agent of a host ends. */
@@ -51,8 +52,6 @@ const HOST_CODES: ReadonlySet<string> = new Set<ErrorCode>([
   'E_INTERNAL',
 ]);
 /** Codes with which an agent ended by itself, leaving no running isolate behind. */
-const CLEAN_CODES: ReadonlySet<string> = new Set<ErrorCode>(['E_AGENT_FAILED', 'E_BAD_CODE']);
-
 const DECIMAL = /^(?:0|[1-9][0-9]{0,15})(?:\.[0-9]{1,6})?$/;
 const CALL_ID = /^[1-9][0-9]{0,15}$/;
 const PAGE_BYTES = 4096;
@@ -483,6 +482,10 @@ export class SandboxHost {
       placed.session.end();
       return;
     }
+    if (type === FROM_HOST.busy && fields.length === 2) {
+      this.tainted = true;
+      return;
+    }
     if (type === FROM_HOST.catastrophe && fields.length === 2) {
       this.tainted = true;
       placed.session.services.emit({ type: 'catastrophe', agent, label: placed.session.label });
@@ -495,7 +498,7 @@ export class SandboxHost {
         this.#violation('a malformed result');
         return;
       }
-      if (!outcome.ok && !CLEAN_CODES.has(outcome.error.code)) this.tainted = true;
+      if (!endedClean(outcome)) this.tainted = true;
       this.#finish(placed, usage, outcome);
       return;
     }

@@ -25,6 +25,11 @@ export const FROM_HOST = {
   result: 'result',
   /** `[catastrophe, agent]`: isolated-vm reported a catastrophic error for the agent's isolate. */
   catastrophe: 'catastrophe',
+  /**
+   * `[busy, agent]`, before `result`: the agent ended by itself but its isolate's thread was still running when it
+   * was disposed (sandbox.ts, `confirmIdleMs`), so the host must not be given to anyone else.
+   */
+  busy: 'busy',
   /** `[pong, token, payload]`: the answer to `ping`, echoing both (the benchmark's bare round trip). */
   pong: 'pong',
 } as const;

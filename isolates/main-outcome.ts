@@ -30,3 +30,13 @@ export function decodeOutcome(reply: unknown, maxBytes: number): GuestOutcome | 
   }
   return { kind: 'malformed' };
 }
+
+/**
+ * Ends an agent makes itself (a value, a throw, code that does not load): its isolate was not stopped by force.
+ * Any other end may leave a thread in a built-in that ignores termination.
+ */
+export function endedClean(
+  outcome: { readonly ok: true } | { readonly ok: false; readonly error: KernelErrorInfo },
+): boolean {
+  return outcome.ok || outcome.error.code === 'E_AGENT_FAILED' || outcome.error.code === 'E_BAD_CODE';
+}

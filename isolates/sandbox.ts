@@ -7,7 +7,7 @@ import { checkModuleSource } from './code-check.js';
 import { libraryReply } from './guest-libraries.js';
 import type { GuestRealm } from './guest-realm.js';
 import { loadSuperjson } from './guest-superjson.js';
-import { decodeOutcome, type GuestOutcome } from './main-outcome.js';
+import { decodeOutcome, endedClean, type GuestOutcome } from './main-outcome.js';
 import { LOAD_LIBRARY, LOAD_SUPERJSON } from './prelude.js';
 import type { RealmPool } from './realm-pool.js';
 import type { LimitName, Watchdog, Watched } from './watchdog.js';
@@ -36,6 +36,21 @@ export interface SandboxSpec {
   readonly watchdog: Watchdog;
   /** Where the isolate comes from: a ready realm (isolate, context, prelude) claimed by this sandbox alone. */
   readonly realms: RealmPool;
+  /**
+   * After a clean end (see `endedClean`), wait up to this many ms for the isolate's thread to finish what it is
+   * running before disposal, and report whether it did not (`stillRunning`): a built-in that ignores
+   * termination, started from a promise chain after the agent's end, runs on after disposal. Absent: dispose at
+   * once (inline, where no process is handed to another tenant).
+   */
+  readonly confirmIdleMs?: number;
+}
+
+/** What a sandbox resolves to. */
+export interface SandboxEnd {
+  readonly outcome: SandboxOutcome;
+  readonly usage: SandboxUsage;
+  /** The isolate's thread was still busy when it was disposed after a clean end (see `confirmIdleMs`). */
+  readonly stillRunning: boolean;
 }
 
 /** What the sandbox measures; the kernel adds syscalls and counted quotas. */
@@ -51,13 +66,14 @@ const LIMIT_MESSAGES: Record<LimitName, string> = {
 
 /**
  * One agent in one isolate, from source check to disposal. The outcome promise resolves exactly once and
- * never rejects; when it does, the isolate has been disposed, so no agent code runs after it.
+ * never rejects; when it does, the isolate has been disposed, so no agent code starts after it (a built-in that
+ * ignores termination runs on: see `confirmIdleMs`).
  *
  * Agent code only ever runs on isolated-vm's worker threads (module evaluation and `main` are entered
  * asynchronously); synchronous isolated-vm calls are used only during setup, before agent code exists.
  */
 export class Sandbox implements Watched {
-  readonly outcome: Promise<{ outcome: SandboxOutcome; usage: SandboxUsage }>;
+  readonly outcome: Promise<SandboxEnd>;
   readonly cpuLimitMs: number;
   readonly wallDeadline: number;
   readonly memoryLimitBytes: number;
@@ -69,7 +85,7 @@ export class Sandbox implements Watched {
   #deliver: ivm.Reference<(id: number, reply: string) => void> | undefined;
   #superjson: Promise<void> | undefined;
   #ended = false;
-  #resolve!: (value: { outcome: SandboxOutcome; usage: SandboxUsage }) => void;
+  #resolve!: (value: SandboxEnd) => void;
 
   constructor(spec: SandboxSpec) {
     this.#spec = spec;
@@ -235,6 +251,30 @@ export class Sandbox implements Watched {
     if (this.#ended) return;
     this.#ended = true;
     this.#spec.hooks.ended();
+    const grace = this.#spec.confirmIdleMs;
+    const context = this.#context;
+    if (grace === undefined || context === undefined || !endedClean(outcome)) {
+      this.#release(outcome, false);
+      return;
+    }
+    // A task queued now runs once the isolate's thread is done with what it runs (the agent's last promise
+    // reactions, replies delivered before its end); none can be queued after it, as nothing is delivered to an
+    // ended agent.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const idle = context.eval('0').then(
+      () => true,
+      () => false,
+    );
+    const late = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), grace);
+    });
+    void Promise.race([idle, late]).then((confirmed) => {
+      clearTimeout(timer);
+      this.#release(outcome, !confirmed);
+    });
+  }
+
+  #release(outcome: SandboxOutcome, stillRunning: boolean): void {
     let cpuMs = 0;
     let heapPeak = 0;
     const isolate = this.#isolate;
@@ -254,6 +294,7 @@ export class Sandbox implements Watched {
         wall_ms: round(performance.now() - this.#startedAt),
         heap_peak_mb: round(heapPeak / (1024 * 1024)),
       },
+      stillRunning,
     });
   }
 }
