@@ -93,8 +93,20 @@ ${EAGER_PARTS.map((name) => `${JSON.stringify(name)}: ${expressionOf(GUEST_PARTS
   return preludeSource;
 }
 
-/** Globals that exist in a bare V8 context but are not part of what agents may use (V8's console is replaced). */
-export const REMOVED_GLOBALS = ['WebAssembly', 'SharedArrayBuffer', 'Atomics', 'console'] as const;
+/**
+ * Globals that exist in a bare V8 context but are not part of what agents may use (V8's console is replaced).
+ * FinalizationRegistry's cleanup callbacks are the one way V8 starts agent code by itself, from a task a garbage
+ * collection posts: an agent that forced a collection just after its end had a callback start a built-in that
+ * ignores termination after its isolate was confirmed idle, on a host then given to another tenant (red-team
+ * pass 74).
+ */
+export const REMOVED_GLOBALS = [
+  'WebAssembly',
+  'SharedArrayBuffer',
+  'Atomics',
+  'FinalizationRegistry',
+  'console',
+] as const;
 
 /** The prelude's request for superjson (not a syscall: the sandbox answers it, see guest-superjson.ts). */
 export const LOAD_SUPERJSON = 'isokernel.superjson';

@@ -258,8 +258,8 @@ export class Sandbox implements Watched {
       return;
     }
     // A task queued now runs once the isolate's thread is done with what it runs (the agent's last promise
-    // reactions, replies delivered before its end); none can be queued after it, as nothing is delivered to an
-    // ended agent.
+    // reactions, replies delivered before its end). No agent code can be queued after it: nothing is delivered to
+    // an ended agent, and the one way V8 posts agent code by itself, FinalizationRegistry, is not in the guest.
     let timer: ReturnType<typeof setTimeout> | undefined;
     const idle = context.eval('0').then(
       () => true,

@@ -1,4 +1,4 @@
-// Attack: keep acting after main returned. FinalizationRegistry callbacks, WeakRefs, promise chains and
+// Attack: keep acting after main returned. FinalizationRegistry callbacks (now absent), WeakRefs, promise chains and
 // syscalls scheduled from .then() after the return, a sys.tool('sleep') still pending at return. The
 // kernel marks the agent ended the moment it reports, refuses every later syscall with E_KILLED (visible
 // as 'syscall' events with refused: true), disposes the isolate, and reports the value main returned.
@@ -103,10 +103,10 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
       expectRefused(late);
     });
 
-    it('FinalizationRegistry and WeakRef callbacks get nothing done', async () => {
+    it('FinalizationRegistry is absent, and WeakRef callbacks get nothing done', async () => {
       const { result, late } = await runAndLinger(`export default async function main() {
-  const registry = new FinalizationRegistry((held) => { sys.tool('record', held); for (;;); });
-  for (let i = 0; i < 1000; i++) registry.register({ big: new Array(1000).fill(i) }, 'finalized ' + i);
+  // Its callbacks ran from tasks V8 posts by itself, after the agent's end (red-team pass 74): not in the guest.
+  if (typeof FinalizationRegistry !== 'undefined') return 'present';
   const ref = new WeakRef({ x: 1 });
   (async () => { for (let i = 0; i < 50; i++) await null; if (ref.deref() === undefined) sys.tool('record', 'collected'); })();
   // Churn so that a collection (and the finalizers) may run while the isolate still exists.

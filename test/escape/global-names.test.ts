@@ -45,9 +45,9 @@ describe('the global names an agent sees', () => {
     );
   });
 
-  it('what must stay absent is absent: WebAssembly, SharedArrayBuffer, Atomics, process, require', async () => {
+  it('what must stay absent is absent: WebAssembly, SharedArrayBuffer, Atomics, FinalizationRegistry, process, require', async () => {
     const result = await kernel.run({
-      code: `export default () => ['WebAssembly', 'SharedArrayBuffer', 'Atomics', 'process', 'require', 'Buffer', 'global',
+      code: `export default () => ['WebAssembly', 'SharedArrayBuffer', 'Atomics', 'FinalizationRegistry', 'process', 'require', 'Buffer', 'global',
         'setImmediate', 'module', '__isokernel_superjson'].filter((n) => n in globalThis || Function('return typeof ' + n)() !== 'undefined')`,
     });
     expect(result).toMatchObject({ ok: true, value: [] });

@@ -49,7 +49,6 @@ const BASE_LANGUAGE_GLOBALS: readonly string[] = [
   'WeakSet',
   'Proxy',
   'Reflect',
-  'FinalizationRegistry',
   'WeakRef',
   'decodeURI',
   'decodeURIComponent',
