@@ -46,6 +46,12 @@ export interface KernelOptions {
    * agent's children share their parent's. Default: a quarter of that half. Unused with a store directory.
    */
   readonly maxStoredBytesPerTenant?: number;
+  /**
+   * Of the agents' half of `maxHeldBytes`, what one tenant's agents may hold together (handles, child results
+   * waiting for `join`, pending calls, capabilities), so one tree cannot fill it and refuse every other tenant's
+   * runs. Default: a quarter of that half.
+   */
+  readonly maxHeldBytesPerTenant?: number;
   readonly tools?: readonly Tool[];
   /** The policy (a YAML file path or an object): its rules become root capabilities of every top agent. */
   readonly policy?: string | object;
@@ -151,6 +157,10 @@ const kernelOptionsSchema = z.strictObject({
     .min(MIN_HELD_BYTES, `must be an integer of at least ${MIN_HELD_BYTES}`)
     .optional(),
   maxStoredBytesPerTenant: z
+    .int(`must be an integer of at least ${MIN_STORED_SHARE_BYTES}`)
+    .min(MIN_STORED_SHARE_BYTES, `must be an integer of at least ${MIN_STORED_SHARE_BYTES}`)
+    .optional(),
+  maxHeldBytesPerTenant: z
     .int(`must be an integer of at least ${MIN_STORED_SHARE_BYTES}`)
     .min(MIN_STORED_SHARE_BYTES, `must be an integer of at least ${MIN_STORED_SHARE_BYTES}`)
     .optional(),

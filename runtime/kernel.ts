@@ -34,7 +34,7 @@ import { LabelRules } from './labels/label-rules.js';
 import { grantPolicy } from './policy/grant-policy.js';
 import { loadPolicy, type Policy, type PolicySection } from './policy/policy.js';
 import type { AgentLauncher } from './process/agent-launcher.js';
-import { HeldMemoryPool } from './process/held-memory.js';
+import { HeldMemoryPool, HeldShares } from './process/held-memory.js';
 import { DEFAULT_LIMITS, type Limits, mergeLimits, resolveLimits } from './process/limits.js';
 import { type AgentInfo, ProcessTable } from './process/process-table.js';
 import { loadAgentSource, MAX_CODE_BYTES, ProgramRegistry } from './process/programs.js';
@@ -138,7 +138,11 @@ export class Kernel {
     // Half the bound for what agents hold while they live (handles, results, pending calls), half for what the
     // in-memory stores keep: a full store must not leave agents unable to join a child or hold a reply.
     const maxHeld = options.maxHeldBytes ?? defaultMaxHeldBytes();
-    const held = new HeldMemoryPool(Math.ceil(maxHeld / 2));
+    const agentsPool = new HeldMemoryPool(Math.ceil(maxHeld / 2));
+    const held = new HeldShares(
+      agentsPool,
+      options.maxHeldBytesPerTenant ?? Math.ceil(agentsPool.limit / DEFAULT_TENANTS_PER_STORE),
+    );
     const storedPool = new HeldMemoryPool(Math.ceil(maxHeld / 2), "the kernel's in-memory store is full");
     const stored = new StoreShares(
       storedPool,

@@ -22,8 +22,16 @@ import { EMPTY_LABEL, joinLabels, type Label } from '../labels/label.js';
 /** The message of every memory_mb end, the watchdog's (isolates/sandbox.ts) included. */
 export const MEMORY_EXCEEDED = 'quota exceeded: memory_mb';
 
+/** Where an agent's holds are drawn from: the kernel's pool, or a tenant's share of it (`HeldShares`). */
+export interface HeldBudget {
+  /** Takes `bytes`; throws ObservedRefusal E_QUOTA, taking nothing, when they do not fit. */
+  take(bytes: number, observed?: Label): void;
+  /** Gives back `bytes` taken earlier. Never throws. */
+  give(bytes: number): void;
+}
+
 /** What the whole kernel may hold for agents. */
-export class HeldMemoryPool {
+export class HeldMemoryPool implements HeldBudget {
   readonly limit: number;
   readonly #full: string;
   #used = 0;
@@ -64,10 +72,59 @@ export class HeldMemoryPool {
   }
 }
 
-/** One agent's kernel-held bytes, against its memory_mb and the kernel's pool. */
+/**
+ * The agents' pool divided by tenant, as StoreShares divides the stores': drawn from one pool, a single run of six
+ * children holding handles (within their own memory_mb) filled it, and every other tenant's `kernel.run` was
+ * refused at its start, which holds its capabilities (red-team pass 75). Each tenant (a namespace's first segment)
+ * may hold at most `share` bytes; a refusal by the share carries the labels of what that tenant holds, one by the
+ * pool those of everything held.
+ */
+export class HeldShares {
+  readonly pool: HeldMemoryPool;
+  /** Bytes one tenant's agents may hold together. */
+  readonly share: number;
+  readonly #tenants = new Map<string, HeldBudget>();
+
+  /** Throws RangeError when `share` is not a positive safe integer. */
+  constructor(pool: HeldMemoryPool, share: number) {
+    if (!Number.isSafeInteger(share) || share < 1) throw new RangeError('share must be a positive integer of bytes');
+    this.pool = pool;
+    this.share = share;
+  }
+
+  /** The budget of `tenant`'s agents: its share, drawn from the pool. */
+  of(tenant: string): HeldBudget {
+    let budget = this.#tenants.get(tenant);
+    if (budget === undefined) {
+      const own = new HeldMemoryPool(this.share, HELD_SHARE_FULL);
+      const { pool } = this;
+      budget = {
+        take(bytes, observed) {
+          own.take(bytes, observed);
+          try {
+            pool.take(bytes, observed);
+          } catch (error) {
+            own.give(bytes);
+            throw error;
+          }
+        },
+        give(bytes) {
+          own.give(bytes);
+          pool.give(bytes);
+        },
+      };
+      this.#tenants.set(tenant, budget);
+    }
+    return budget;
+  }
+}
+
+const HELD_SHARE_FULL = 'the tenant holds its whole share of the kernel memory held for agents';
+
+/** One agent's kernel-held bytes, against its memory_mb and its tenant's share of the kernel's pool. */
 export class HeldMemory {
   readonly limit: number;
-  readonly #pool: HeldMemoryPool;
+  readonly #pool: HeldBudget;
   readonly #exceeded: (observed: Label) => void;
   #held = 0;
   /**
@@ -82,7 +139,7 @@ export class HeldMemory {
   /**
    * `exceeded` ends the agent (E_QUOTA memory_mb) after joining `observed` into its label; it must not throw.
    */
-  constructor(pool: HeldMemoryPool, limit: number, exceeded: (observed: Label) => void) {
+  constructor(pool: HeldBudget, limit: number, exceeded: (observed: Label) => void) {
     this.#pool = pool;
     this.limit = limit;
     this.#exceeded = exceeded;

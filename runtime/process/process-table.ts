@@ -19,7 +19,7 @@ import {
 import type { SnapshotBody, SnapshotStore } from '../store/snapshot-store.js';
 import { tenantOf } from '../store/store-shares.js';
 import type { AgentLauncher, AgentProcess } from './agent-launcher.js';
-import { estimateBytes, HeldMemory, type HeldMemoryPool, MEMORY_EXCEEDED } from './held-memory.js';
+import { estimateBytes, HeldMemory, type HeldShares, MEMORY_EXCEEDED } from './held-memory.js';
 import type { Limits } from './limits.js';
 import type { ChildOutcome, ChildRequest } from './process-control.js';
 import { type AgentSource, loadAgentSource, type ProgramRegistry, programId } from './programs.js';
@@ -80,7 +80,7 @@ export interface ProcessTableDeps {
   readonly auditView: AuditView;
   readonly audit: AuditLog;
   /** What the kernel may hold in its heap for all agents together (handles, buffered results, stores). */
-  readonly held: HeldMemoryPool;
+  readonly held: HeldShares;
 }
 
 /**
@@ -148,10 +148,14 @@ export class ProcessTable implements ProcessControl {
       }
     }
     session.quota = quota;
-    session.held = new HeldMemory(this.#deps.held, spec.limits.memory_mb * MiB, (observed) => {
-      session.label = joinLabels(session.label, observed);
-      this.#terminate(id, 'E_QUOTA', MEMORY_EXCEEDED);
-    });
+    session.held = new HeldMemory(
+      this.#deps.held.of(tenantOf(spec.namespace)),
+      spec.limits.memory_mb * MiB,
+      (observed) => {
+        session.label = joinLabels(session.label, observed);
+        this.#terminate(id, 'E_QUOTA', MEMORY_EXCEEDED);
+      },
+    );
     try {
       spec.grant(session);
       // The authority keeps the agent's capabilities until it ends: up to 64 delegated tokens of up to 8 KB a

@@ -8,7 +8,8 @@ import { type IsolationMode, testKernel, testToolsPolicy } from './kernel.js';
  * The scene of the cross-tenant oracle tests: a holder in tenant `alice` reads `secret` from a tool whose results
  * carry `source`, does what its code does and logs 'ready' (then waits forever); a prober in tenant `bob` then
  * runs and may call `post`, a sink that refuses `web` and records what it was sent. Both share one kernel with
- * `maxHeldBytes`, closed at the end (which ends the holder).
+ * `maxHeldBytes`, where one tenant may hold the agents' whole half (as when many tenants fill their shares),
+ * closed at the end (which ends the holder).
  */
 export async function twoTenants(options: {
   readonly isolation: IsolationMode;
@@ -40,6 +41,8 @@ export async function twoTenants(options: {
   const kernel = testKernel({
     isolation: options.isolation,
     maxHeldBytes: options.maxHeldBytes,
+    // One tenant may fill the agents' whole half: the scene is the pool's refusals, which other tenants see.
+    maxHeldBytesPerTenant: Math.ceil(options.maxHeldBytes / 2),
     tools: [secret, post],
     policy: {
       capabilities: [

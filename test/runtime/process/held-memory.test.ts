@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { KernelError } from '../../../runtime/core/errors.js';
 import { jsonLengthAtLeast } from '../../../runtime/core/payload-size.js';
-import { estimateBytes, HeldMemory, HeldMemoryPool } from '../../../runtime/process/held-memory.js';
+import { estimateBytes, HeldMemory, HeldMemoryPool, HeldShares } from '../../../runtime/process/held-memory.js';
 
 describe('HeldMemoryPool and HeldMemory', () => {
   it('an agent holds up to its limit; crossing it ends the agent and holds nothing', () => {
@@ -56,6 +56,27 @@ describe('HeldMemoryPool and HeldMemory', () => {
     expect(() => a.hold(1)).toThrow(expect.objectContaining({ code: 'E_KILLED' }));
     b.hold(40);
     expect(pool.used).toBe(40);
+  });
+
+  it("a tenant's agents hold up to its share; a full share refuses only that tenant, with that tenant's labels", () => {
+    const shares = new HeldShares(new HeldMemoryPool(100), 60);
+    const alice = new HeldMemory(shares.of('alice'), 1000, () => {});
+    const alice2 = new HeldMemory(shares.of('alice'), 1000, () => {});
+    const bob = new HeldMemory(shares.of('bob'), 1000, () => {});
+    alice.hold(40, ['secret']);
+    expect(() => alice2.hold(30)).toThrow(
+      expect.objectContaining({ code: 'E_QUOTA', message: expect.stringContaining('share'), observed: ['secret'] }),
+    );
+    bob.hold(50);
+    // The pool bounds the shares together: 90 of 100 are held.
+    expect(() => alice2.hold(15)).toThrow(
+      expect.objectContaining({ code: 'E_QUOTA', message: expect.stringContaining('exhausted') }),
+    );
+    expect(shares.pool.used).toBe(90);
+    alice.releaseAll();
+    alice2.hold(20);
+    expect(shares.pool.used).toBe(70);
+    expect(() => new HeldShares(new HeldMemoryPool(10), 0)).toThrow(RangeError);
   });
 
   it('refuses a bad limit', () => {
