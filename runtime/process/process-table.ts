@@ -166,7 +166,8 @@ export class ProcessTable implements ProcessControl {
       if (bytes > session.held.limit) {
         throw new KernelError('E_QUOTA', "the agent's capabilities do not fit its memory_mb");
       }
-      session.held.hold(bytes);
+      // What the capabilities take was decided by whoever spawned the agent, whose label it starts with.
+      session.held.hold(bytes, session.label);
     } catch (error) {
       services.authority.forget(session.publicKey);
       throw error;

@@ -240,7 +240,10 @@ export class AgentSession {
     const held = this.held;
     if (held === undefined) return noop;
     try {
-      held.hold(PENDING_SYSCALL_BYTES);
+      // How many calls are pending is the agent's choice: what the holds move (its tenant's share, the pool)
+      // carries its label (red-team pass 76: a labelled child's 8·v pending calls spelled a byte to its clean
+      // parent, who counted the handles its tenant's share still took).
+      held.hold(PENDING_SYSCALL_BYTES, this.label);
     } catch (error) {
       // Whether the pool had room depends on everything it holds, and what is held decides a later memory_mb
       // end (red-team pass 64: a clean parent read another tenant's labelled holdings from which of its

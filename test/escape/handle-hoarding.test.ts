@@ -56,11 +56,12 @@ describe('handles hoarded on the host heap', () => {
 
   it('held bytes are bounded for the whole kernel: past maxHeldBytes a handle is refused with E_QUOTA', async () => {
     // Half of maxHeldBytes (24 MiB) is for what agents hold: the holder's 8 handles of ~2 MB each fit, twice not.
-    // One tenant may hold the whole store half here, so the kernel's own bound is what stops it.
+    // One tenant may hold the whole of either half here, so the kernel's own bound is what stops it.
     kernel = Kernel.create({
       tools: testTools,
       policy: testToolsPolicy,
       maxHeldBytes: 48 * MiB,
+      maxHeldBytesPerTenant: 48 * MiB,
       maxStoredBytesPerTenant: 24 * MiB,
     });
     // The two agents share the default namespace and take turns through it: the holder holds 16 MB, then

@@ -451,7 +451,7 @@ describe.each(ISOLATION_MODES)('%s tier, through a bound that labelled data fill
     labels: { source: ['secret'] },
     run: (args) => 's'.repeat(args.size),
   });
-  function boundKernel(options: { maxHeldBytes?: number } = {}): Kernel {
+  function boundKernel(options: { maxHeldBytes?: number; maxHeldBytesPerTenant?: number } = {}): Kernel {
     return testKernel({
       isolation,
       ...options,
@@ -462,8 +462,9 @@ describe.each(ISOLATION_MODES)('%s tier, through a bound that labelled data fill
   }
 
   it("a call refused by the kernel's held-memory pool takes the labels of what the pool holds", async () => {
-    // The agents' half of a 4 MiB pool: 2 MiB. A labelled handle of ~1.6 MB (two bytes a character) fills most of it.
-    const kernel = boundKernel({ maxHeldBytes: 4 * 1024 * 1024 });
+    // The agents' half of a 4 MiB pool: 2 MiB, which one tenant may fill here. A labelled handle of ~1.6 MB (two
+    // bytes a character) fills most of it.
+    const kernel = boundKernel({ maxHeldBytes: 4 * 1024 * 1024, maxHeldBytesPerTenant: 4 * 1024 * 1024 });
     try {
       const result = await kernel.run({
         code: `export default async function main() {
