@@ -51,7 +51,6 @@ const HOST_CODES: ReadonlySet<string> = new Set<ErrorCode>([
   'E_BAD_CODE',
   'E_INTERNAL',
 ]);
-/** Codes with which an agent ended by itself, leaving no running isolate behind. */
 const DECIMAL = /^(?:0|[1-9][0-9]{0,15})(?:\.[0-9]{1,6})?$/;
 const CALL_ID = /^[1-9][0-9]{0,15}$/;
 const PAGE_BYTES = 4096;
@@ -110,6 +109,8 @@ export class SandboxHost {
   #received = 0;
   /** A turn is scheduled to read frames (some were left waiting, or bytes arrived). */
   #readScheduled = false;
+  /** The timer of a turn put off to pay back kernel time (see #scheduleRead). */
+  #turnTimer: NodeJS.Timeout | undefined;
   /** The kernel time this host's agents were charged, as of the end of its last turn (see #readFrames). */
   #chargedBefore = 0;
   /** The kernel time charged to agents that were placed here and have ended. */
@@ -251,6 +252,7 @@ export class SandboxHost {
     const owed = this.#latestKillDeadline();
     placed.killDeadline = Math.max(performance.now(), owed ?? 0) + this.#settings.killGraceMs;
     this.#armKillTimer();
+    this.#hurryTurn();
   }
 
   // A host confirms a burst of kills one at a time (a few ms each under load), so each kill's deadline is one grace
@@ -397,9 +399,25 @@ export class SandboxHost {
   #scheduleRead(): void {
     if (this.#readScheduled || !this.#alive) return;
     this.#readScheduled = true;
-    const wait = this.#nextTurnAt - performance.now();
-    if (wait > 0) setTimeout(() => this.#readFrames(), wait);
-    else setImmediate(() => this.#readFrames());
+    // While a kill waits for its confirmation the host's frames are read at once: a confirmation sent in time is
+    // never judged late because the kernel put off reading it (review of pass 75's fix).
+    const wait = this.#killTimer === undefined ? this.#nextTurnAt - performance.now() : 0;
+    if (wait > 0) {
+      this.#turnTimer = setTimeout(() => {
+        this.#turnTimer = undefined;
+        this.#readFrames();
+      }, wait).unref();
+    } else {
+      setImmediate(() => this.#readFrames());
+    }
+  }
+
+  // A kill was just armed: a turn put off to pay back kernel time is taken now (see #scheduleRead).
+  #hurryTurn(): void {
+    if (this.#turnTimer === undefined) return;
+    clearTimeout(this.#turnTimer);
+    this.#turnTimer = undefined;
+    setImmediate(() => this.#readFrames());
   }
 
   // Frames are read in a turn of their own (setImmediate: after the I/O that brought them), in the order the host

@@ -41,7 +41,7 @@ interface HostedAgent {
   lastCpu: number;
   /** What the kernel last said it holds for the agent (TO_HOST.held). */
   held: number;
-  /** Bytes of the agent's syscall frames written to the channel but not yet taken by the kernel. */
+  /** Bytes of the agent's syscall frames written to the channel but not yet flushed to the socket. */
   queued: number;
 }
 

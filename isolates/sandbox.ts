@@ -85,6 +85,8 @@ export class Sandbox implements Watched {
   #deliver: ivm.Reference<(id: number, reply: string) => void> | undefined;
   #superjson: Promise<void> | undefined;
   #ended = false;
+  /** Set while a clean end waits for its isolate to go quiet (`confirmIdleMs`): ends the wait. */
+  #graceOver: ((stillRunning: boolean) => void) | undefined;
   #resolve!: (value: SandboxEnd) => void;
 
   constructor(spec: SandboxSpec) {
@@ -248,7 +250,12 @@ export class Sandbox implements Watched {
   }
 
   #finish(outcome: SandboxOutcome): void {
-    if (this.#ended) return;
+    // A limit, a kill or a catastrophe while a clean end waits for its isolate (below): it is running, so dispose
+    // of it now, as the watchdog would have; the host is retired (review of pass 72's fix).
+    if (this.#ended) {
+      this.#graceOver?.(true);
+      return;
+    }
     this.#ended = true;
     this.#spec.hooks.ended();
     const grace = this.#spec.confirmIdleMs;
@@ -260,18 +267,19 @@ export class Sandbox implements Watched {
     // A task queued now runs once the isolate's thread is done with what it runs (the agent's last promise
     // reactions, replies delivered before its end). No agent code can be queued after it: nothing is delivered to
     // an ended agent, and the one way V8 posts agent code by itself, FinalizationRegistry, is not in the guest.
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const idle = context.eval('0').then(
-      () => true,
-      () => false,
-    );
-    const late = new Promise<boolean>((resolve) => {
-      timer = setTimeout(() => resolve(false), grace);
-    });
-    void Promise.race([idle, late]).then((confirmed) => {
+    // Meanwhile the watchdog still watches it (see above).
+    const over = (stillRunning: boolean): void => {
+      if (this.#graceOver !== over) return;
+      this.#graceOver = undefined;
       clearTimeout(timer);
-      this.#release(outcome, !confirmed);
-    });
+      this.#release(outcome, stillRunning);
+    };
+    this.#graceOver = over;
+    const timer = setTimeout(() => over(true), grace);
+    context.eval('0').then(
+      () => over(false),
+      () => over(true),
+    );
   }
 
   #release(outcome: SandboxOutcome, stillRunning: boolean): void {

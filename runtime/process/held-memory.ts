@@ -83,7 +83,10 @@ export class HeldShares {
   readonly pool: HeldMemoryPool;
   /** Bytes one tenant's agents may hold together. */
   readonly share: number;
-  readonly #tenants = new Map<string, HeldBudget>();
+  // Per tenant holding anything: bytes held, and the join of what sized them (it only rises while any is held).
+  // A tenant holding nothing has no entry, so namespaces that come and go (a restore's) leave nothing behind.
+  readonly #used = new Map<string, number>();
+  readonly #labels = new Map<string, Label>();
 
   /** Throws RangeError when `share` is not a positive safe integer. */
   constructor(pool: HeldMemoryPool, share: number) {
@@ -92,30 +95,40 @@ export class HeldShares {
     this.share = share;
   }
 
+  /** Bytes `tenant`'s agents hold now. */
+  used(tenant: string): number {
+    return this.#used.get(tenant) ?? 0;
+  }
+
   /** The budget of `tenant`'s agents: its share, drawn from the pool. */
   of(tenant: string): HeldBudget {
-    let budget = this.#tenants.get(tenant);
-    if (budget === undefined) {
-      const own = new HeldMemoryPool(this.share, HELD_SHARE_FULL);
-      const { pool } = this;
-      budget = {
-        take(bytes, observed) {
-          own.take(bytes, observed);
-          try {
-            pool.take(bytes, observed);
-          } catch (error) {
-            own.give(bytes);
-            throw error;
-          }
-        },
-        give(bytes) {
-          own.give(bytes);
-          pool.give(bytes);
-        },
-      };
-      this.#tenants.set(tenant, budget);
+    return {
+      take: (bytes, observed = EMPTY_LABEL) => this.#take(tenant, bytes, observed),
+      give: (bytes) => this.#give(tenant, bytes),
+    };
+  }
+
+  #take(tenant: string, bytes: number, observed: Label): void {
+    if (!(bytes >= 0)) throw new RangeError('bytes must be a non-negative number');
+    const used = this.used(tenant);
+    if (used + bytes > this.share) {
+      throw new ObservedRefusal('E_QUOTA', HELD_SHARE_FULL, this.#labels.get(tenant) ?? EMPTY_LABEL);
     }
-    return budget;
+    this.pool.take(bytes, observed);
+    this.#used.set(tenant, used + bytes);
+    if (observed.length > 0) this.#labels.set(tenant, joinLabels(this.#labels.get(tenant) ?? EMPTY_LABEL, observed));
+  }
+
+  #give(tenant: string, bytes: number): void {
+    if (!(bytes > 0)) return;
+    this.pool.give(bytes);
+    const left = this.used(tenant) - bytes;
+    if (left > 0) {
+      this.#used.set(tenant, left);
+    } else {
+      this.#used.delete(tenant);
+      this.#labels.delete(tenant);
+    }
   }
 }
 

@@ -345,14 +345,21 @@ function deserialize(parsed: unknown): unknown {
 // True when the body's superjson annotations name a path outside its state.
 function annotatesMemory(meta: SuperJsonResult['meta']): boolean {
   if (meta === undefined || meta === null) return false;
-  const paths: string[] = [];
+  const outside = (path: string): boolean => path !== 'state' && !path.startsWith('state.');
   const { values, referentialEqualities } = meta;
-  if (values !== undefined) paths.push(...(Array.isArray(values) ? [''] : Object.keys(values)));
+  // Loops, not spreads: a state of many annotated values has more paths than a call takes arguments.
+  if (values !== undefined) {
+    if (Array.isArray(values)) return true;
+    for (const path of Object.keys(values)) if (outside(path)) return true;
+  }
   if (referentialEqualities !== undefined) {
     if (Array.isArray(referentialEqualities)) return true;
-    for (const [path, others] of Object.entries(referentialEqualities)) paths.push(path, ...others);
+    for (const [path, others] of Object.entries(referentialEqualities)) {
+      if (outside(path)) return true;
+      for (const other of others) if (outside(other)) return true;
+    }
   }
-  return paths.some((path) => path !== 'state' && !path.startsWith('state.'));
+  return false;
 }
 
 // A body parsed in one piece (a layout `splitSnapshotText` does not know): its entries are already in memory.

@@ -54,6 +54,20 @@ describe('a sandbox host after a clean end that left something running or reside
     await waitFor(() => !isAlive(host), 'the busy host is killed', 10_000);
   }, 60_000);
 
+  it('allocating after the agent ended: the watchdog still ends it, and the host is not reused', async () => {
+    const { result, host, placed, outcomes } = await afterward(`export default async () => {
+      let p = Promise.resolve();
+      for (let i = 0; i < 20; i++) p = p.then(() => 0);
+      p.then(() => { const all = []; for (;;) all.push(new Array(100000).fill(1)); });
+      return 'clean';
+    }`);
+    // The agent's own end stands; what it did after is stopped at its memory limit, not V8's.
+    expect(result).toMatchObject({ ok: true, value: 'clean' });
+    expect(placed).not.toContain(host);
+    for (const outcome of outcomes) expect(outcome).toMatchObject({ ok: true, value: 'victim ok' });
+    await waitFor(() => !isAlive(host), 'the busy host is killed', 10_000);
+  }, 60_000);
+
   it('memory freed but still resident: the host is retired, not handed to the next tenant', async () => {
     const { result, host, outcomes } = await afterward(
       `export default async () => {

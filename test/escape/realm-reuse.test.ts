@@ -112,7 +112,7 @@ describe.each(ISOLATION_MODES)('%s tier: state left by one agent is absent for t
   it('promise loops and WeakRefs left running write into no later agent', async () => {
     const first = await kernel.run({
       code: `export default () => {
-        globalThis.fromFinalizer = typeof FinalizationRegistry;
+        globalThis.finalizationRegistry = typeof FinalizationRegistry;
         globalThis.keep = new WeakRef({});
         let n = 0;
         const loop = () => { globalThis.fromLoop = ++n; if (n < 1e5) Promise.resolve().then(loop); };
@@ -125,7 +125,7 @@ describe.each(ISOLATION_MODES)('%s tier: state left by one agent is absent for t
     const second = await kernel.run({
       code: `export default async () => {
         await sys.tool('sleep', { ms: 50 });
-        return [typeof globalThis.fromFinalizer, typeof globalThis.fromLoop, typeof globalThis.keep];
+        return [typeof globalThis.finalizationRegistry, typeof globalThis.fromLoop, typeof globalThis.keep];
       }`,
     });
     expect(second).toMatchObject({ ok: true, value: ['undefined', 'undefined', 'undefined'] });

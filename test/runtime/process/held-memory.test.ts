@@ -76,6 +76,12 @@ describe('HeldMemoryPool and HeldMemory', () => {
     alice.releaseAll();
     alice2.hold(20);
     expect(shares.pool.used).toBe(70);
+    // A tenant that holds nothing has no entry left: its label starts over with what it holds next.
+    bob.releaseAll();
+    expect(shares.used('bob')).toBe(0);
+    const bobAgain = new HeldMemory(shares.of('bob'), 1000, () => {});
+    bobAgain.hold(60);
+    expect(() => bobAgain.hold(1)).toThrow(expect.objectContaining({ observed: [] }));
     expect(() => new HeldShares(new HeldMemoryPool(10), 0)).toThrow(RangeError);
   });
 
