@@ -209,6 +209,9 @@ export class Sandbox implements Watched {
       // Not syscalls: the prelude asking for its serializer or for a guest part's source (answered at once,
       // from text the sandbox holds), which decide nothing and touch nothing.
       if (syscall === LOAD_LIBRARY) return libraryReply(payload);
+      // An ended agent starts no superjson load: its module tasks would run in the isolate after the end, behind
+      // the idle probe of a clean end (`confirmIdleMs`), on globals the agent may have replaced.
+      if (syscall === LOAD_SUPERJSON && this.#ended) return encodeError('E_KILLED', 'the agent has ended');
       const reply = syscall === LOAD_SUPERJSON ? this.#loadSuperjson() : this.#spec.hooks.enter(syscall, payload);
       if (typeof reply === 'string') return reply;
       reply.then(

@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineTool } from '../../index.js';
 import { ISOLATION_MODES, testKernel, testToolsPolicy } from '../helpers/kernel.js';
+import { recordingSink } from '../helpers/web-and-mail.js';
 
 const LEAKER = `export default async function main() {
   const { byte } = await sys.tool('secret.get', {});
@@ -45,16 +46,7 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
           labels: { source: ['web'] },
           run: () => ({ byte: 10 }),
         }),
-        defineTool({
-          name: 'post',
-          description: 'a sink refusing web',
-          input: z.strictObject({ body: z.unknown() }),
-          labels: { sinks: { '*': ['web'] } },
-          run: (args) => {
-            sent.push(args.body);
-            return 'sent';
-          },
-        }),
+        recordingSink('post', ['web'], sent),
       ],
       policy: {
         capabilities: [
