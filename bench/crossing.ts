@@ -2,6 +2,7 @@
 // prelude bound to the real dispatcher (on a hand-built session holding a root grant for a noop tool, so the
 // path includes the capability check, labels, quota and both audit records) and bare isolated-vm callbacks
 // that carry the same string and do nothing with it. Each function runs its call BATCH times per invocation.
+import { hash } from 'node:crypto';
 import ivm from 'isolated-vm';
 import { z } from 'zod';
 import { defineTool } from '../index.js';
@@ -36,6 +37,12 @@ export interface Crossing {
   readonly bareAsync: Loop;
   /** A bare sync callback carrying PAYLOAD n times from the isolate's own thread. */
   readonly bareSyncOnWorker: Loop;
+  /**
+   * A bare sync callback carrying PAYLOAD n times, same thread, that also makes the SHA-256 calls the audit
+   * records of one kernel call need: each record's hash (its leaf) over the lines the kernel wrote for the same
+   * call, and the two interior Merkle nodes two leaves add. The least any audited call can cost in this format.
+   */
+  readonly bareSyncHashed: Loop;
   dispose(): void;
 }
 
@@ -43,6 +50,7 @@ export interface Crossing {
 export function createCrossing(): Crossing {
   const noop = defineTool({ name: 'noop', description: 'does nothing', input: z.unknown(), run: () => null });
   const authority = new CapabilityAuthority({ rootKey: SigningKey.generate() });
+  const records = new MemoryAuditSink({ retain: 10_000 });
   const session = new AgentSession(
     'bench',
     SigningKey.generate(),
@@ -50,7 +58,7 @@ export function createCrossing(): Crossing {
     standaloneServices({
       tools: new ToolRegistry().add(noop),
       authority,
-      audit: new AuditLog({ key: SigningKey.generate(), sink: new MemoryAuditSink({ retain: 10_000 }) }),
+      audit: new AuditLog({ key: SigningKey.generate(), sink: records }),
       maxPayloadBytes: 1024 * 1024,
       emit: () => {},
     }),
@@ -81,12 +89,35 @@ export function createCrossing(): Crossing {
   const fn = (source: string) => context.evalSync(source, { reference: true }) as Loop;
   const args = JSON.stringify(ARGS);
   const payload = JSON.stringify(PAYLOAD);
+  // The stored lines of one real call's records: a v2 record's hash is SHA-256(0x00 ‖ its line without `hash`,
+  // runtime/audit/record.ts), a little shorter than these, so the floor is if anything high.
+  fn(`(n) => sys.tool('noop', ${args})`).applySync(undefined, [1]);
+  const [intentLine, outcomeLine] = records
+    .recordLines()
+    .slice(-2)
+    .map((line) => Buffer.from(`\0${line}`));
+  const node = Buffer.alloc(65, 1);
+  if (intentLine === undefined || outcomeLine === undefined) throw new Error('the kernel call wrote no records');
+  context.global.setSync(
+    '$bareSyncHashed',
+    new ivm.Callback(
+      (_name: string, payload: string) => {
+        hash('sha256', intentLine);
+        hash('sha256', outcomeLine);
+        hash('sha256', node, 'binary');
+        hash('sha256', node, 'binary');
+        return `v${payload}`;
+      },
+      { sync: true },
+    ),
+  );
   return {
     kernelSync: fn(`(n) => { for (let i = 0; i < n; i++) sys.tool('noop', ${args}); }`),
     bareSync: fn(`(n) => { for (let i = 0; i < n; i++) $bareSync('tool', ${payload}); }`),
     kernelAsync: fn(`async (n) => { for (let i = 0; i < n; i++) await sys.tool('noop', ${args}); }`),
     bareAsync: fn(`async (n) => { for (let i = 0; i < n; i++) await $bareAsync('tool', ${payload}); }`),
     bareSyncOnWorker: fn(`async (n) => { for (let i = 0; i < n; i++) $bareSync('tool', ${payload}); }`),
+    bareSyncHashed: fn(`(n) => { for (let i = 0; i < n; i++) $bareSyncHashed('tool', ${payload}); }`),
     dispose: () => isolate.dispose(),
   };
 }

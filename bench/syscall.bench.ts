@@ -12,6 +12,10 @@ const figures = new Figures({
     floor: 'a bare isolated-vm sync callback carrying the same string, same thread',
     target: { kind: 'ratio', max: 3 },
   },
+  'syscall.noop.hash_floor': {
+    what: 'a bare same-thread crossing that also makes the SHA-256 calls of the two audit records a kernel call writes (two record hashes, two Merkle nodes): the least an audited call can cost with per-record Merkle leaves',
+    floor: 'a bare isolated-vm sync callback carrying the same string, same thread',
+  },
   'syscall.noop.async': {
     what: "await sys.tool('noop') through the whole kernel path, async entry (isolate on its own thread)",
     floor: 'a bare isolated-vm async callback carrying the same string',
@@ -24,13 +28,14 @@ const figures = new Figures({
 });
 
 const crossing = createCrossing();
-const { kernelSync, bareSync, kernelAsync, bareAsync, bareSyncOnWorker } = crossing;
+const { kernelSync, bareSync, bareSyncHashed, kernelAsync, bareAsync, bareSyncOnWorker } = crossing;
 
 const promise = { result: { promise: true } } as const;
 const bench = new Bench(benchOptions({ time: 1500, warmupTime: 300 }));
 bench
   .add('kernel same-thread', () => void kernelSync.applySync(undefined, [BATCH]))
   .add('bare same-thread', () => void bareSync.applySync(undefined, [BATCH]))
+  .add('bare same-thread + record hashes', () => void bareSyncHashed.applySync(undefined, [BATCH]))
   .add('kernel async', async () => void (await kernelAsync.apply(undefined, [BATCH], promise)))
   .add('bare async callback', async () => void (await bareAsync.apply(undefined, [BATCH], promise)))
   .add('bare sync callback from worker', async () => void (await bareSyncOnWorker.apply(undefined, [BATCH], promise)));
@@ -38,6 +43,10 @@ await bench.run();
 crossing.dispose();
 
 figures.fromTasks('syscall.noop.same_thread', bench, 'kernel same-thread', {
+  floor: 'bare same-thread',
+  per: BATCH,
+});
+figures.fromTasks('syscall.noop.hash_floor', bench, 'bare same-thread + record hashes', {
   floor: 'bare same-thread',
   per: BATCH,
 });
