@@ -34,6 +34,7 @@ import { LabelRules } from './labels/label-rules.js';
 import { grantPolicy } from './policy/grant-policy.js';
 import { loadPolicy, type Policy, type PolicySection } from './policy/policy.js';
 import type { AgentLauncher } from './process/agent-launcher.js';
+import { CallsInFlight } from './process/calls-in-flight.js';
 import { HeldMemoryPool, HeldShares } from './process/held-memory.js';
 import { DEFAULT_LIMITS, type Limits, mergeLimits, resolveLimits } from './process/limits.js';
 import { type AgentInfo, ProcessTable } from './process/process-table.js';
@@ -71,6 +72,12 @@ export const MEMORY_AUDIT_RETAIN = 10_000;
  * for an agent tree's working set, and a single tree can never refuse every other tenant's writes.
  */
 const DEFAULT_TENANTS_PER_STORE = 4;
+/**
+ * How long `close` waits for syscalls still in flight once every agent is killed. The built-in tools end at their
+ * abort signal within milliseconds; a host tool that ignores it and runs on past this leaves its intent without an
+ * outcome (`audit verify` reports it; SECURITY.md).
+ */
+const CLOSE_CALLS_GRACE_MS = 2_000;
 
 export type { RollbackResult, SubmitRequest, SubmitResult };
 
@@ -202,6 +209,7 @@ export class Kernel {
       toolEnv: this.#toolEnv,
       processes: this.#table,
       memory,
+      calls: new CallsInFlight(),
       emit: (event) => this.#emit(event),
     };
   }
@@ -507,13 +515,15 @@ export class Kernel {
   }
 
   /**
-   * Kills every live agent, waits for them to end, stops the watchdog, closes the tools that hold resources
-   * (`tool.close`) and the stores. Idempotent.
+   * Kills every live agent, waits for them to end, waits up to CLOSE_CALLS_GRACE_MS for the syscalls still in flight
+   * (their tools were aborted; one that ignores its signal may still finish its effect, which is then recorded), stops
+   * the watchdog, closes the tools that hold resources (`tool.close`) and the stores. Idempotent.
    */
   async close(): Promise<void> {
     this.#closed = true;
     this.#hostAbort.abort();
     await this.#table.killAll('kernel closed');
+    await this.#services.calls.settled(CLOSE_CALLS_GRACE_MS);
     this.#launcher.close();
     // Tools that hold processes (MCP servers) release them once nothing can call them any more.
     await Promise.allSettled(this.tools.list().map(async (tool) => await tool.close?.()));

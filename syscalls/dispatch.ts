@@ -66,10 +66,12 @@ function decide(
   if (isThenable(value)) {
     // Until it settles, the call (and then its reply) lives in the kernel: held against the agent's memory.
     const release = session.holdPending();
-    return Promise.resolve(value).then(
+    const reply = Promise.resolve(value).then(
       (settled) => charged(session, release, () => succeeded(session, attempt, syscall, settled)),
       (error) => charged(session, release, () => failed(session, attempt, syscall, error)),
     );
+    session.services.calls.add(reply);
+    return reply;
   }
   return succeeded(session, attempt, syscall, value);
 }
@@ -104,6 +106,10 @@ function succeeded(session: AgentSession, attempt: Attempt, syscall: Syscall, va
   if (!fitsBytes(reply, session.services.maxPayloadBytes)) {
     return refuse(session, attempt, syscall.name, 'E_TOOL_FAILED', `sys.${syscall.name}: result exceeds the size cap`);
   }
+  // The outcome is the caller's data as it stands after the call: what the effect told it raised its label
+  // (pass 77: a tool whose result carried `secret` recorded ok or not at the call's earlier label, and a clean
+  // reader of the log took the PIN from which guess was ok).
+  attempt.raise(session.label);
   attempt.end(null, syscall.charge);
   session.services.emit({
     type: 'syscall',
@@ -134,7 +140,8 @@ function refuse(
   message: string,
   refused = false,
 ): string {
-  attempt.end(code, undefined, refused);
+  attempt.raise(session.label);
+  attempt.end(code, undefined, refused || session.state === 'ended');
   session.services.emit({ type: 'syscall', agent: session.id, syscall, code, refused, label: session.label });
   return encodeError(code, message);
 }

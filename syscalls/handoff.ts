@@ -33,6 +33,8 @@ export const handoffSyscall = defineSyscall({
         input: request.task ?? null,
         ...(request.caps === undefined ? {} : { caps: request.caps }),
       });
+      // The receiver was charged to `children` when it started, whatever the handoff's outcome (pass 77).
+      attempt.addUsage('children', 1);
       const outcome = await processes.join(session, id);
       const { result } = outcome;
       outcome.takeLabel();

@@ -143,8 +143,10 @@ export const toolSyscall = defineSyscall({
       }
       const source = prepared.ctx.sources;
       const keep = (value: unknown): unknown => {
-        // A charge may have ended the agent while the tool ran: nothing reaches a dead agent.
-        if (session.state === 'ended') throw new KernelError('E_KILLED', 'sys.tool: the agent has ended');
+        // The agent ended while the tool ran (a kill, its own charge, its main returning): the effect happened, and
+        // the outcome says so (ok, with what it charged: pass 77 found it recorded `killed`, as a call that never
+        // ran is). The value reaches no one: an ended agent is delivered nothing.
+        if (session.state === 'ended') return null;
         const scrubbed = prepared.scrub(value);
         attempt.raise(prepared.vaultLabel());
         const resultLabel = joinLabels(joinLabels(joinLabels(callLabel, source), prepared.taints()), scrubbed.label);

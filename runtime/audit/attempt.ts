@@ -55,14 +55,17 @@ export class Attempt {
    */
   describe(action: string, resource: string | null, args: unknown, label?: Label, resourceIsData = true): void {
     this.#action = action;
+    // A label named later joins the one named before, never replaces it: the first is the caller's context, and
+    // every record of the call is data of that caller (red-team pass 77: `sys.read` recorded the handle's label
+    // alone, and a clean reader counted a labelled agent's reads).
+    if (label !== undefined) this.#label = this.#label === undefined ? label : joinLabels(this.#label, label);
+    const joined = this.#label;
     // The top label holds every tag, `secret` among them (red-team pass 67: a call past 64 tags logged the PIN in
     // its path in clear).
-    // Every syscall passes here: two array reads, no allocation.
     const secret =
-      resourceIsData && resource !== null && label !== undefined && (isTop(label) || label.includes(SECRET_TAG));
+      resourceIsData && resource !== null && joined !== undefined && (isTop(joined) || joined.includes(SECRET_TAG));
     this.#resource = secret ? redact(resource) : resource;
     this.#args = args;
-    if (label !== undefined) this.#label = label;
   }
 
   /**
@@ -100,17 +103,18 @@ export class Attempt {
   }
 
   /**
-   * Records the outcome (and the intent, if the call never reached `begin`). Returns the outcome's seq, or
-   * null if the log failed. Never throws: the reply to the caller must not depend on the log's health.
+   * Records the outcome (and the intent, if the call never reached `begin`). `callerEnded`: the caller had ended
+   * by now (the outcome's status is then `killed`, whatever the code). Returns the outcome's seq, or null if the
+   * log failed. Never throws: the reply to the caller must not depend on the log's health.
    */
-  end(code: ErrorCode | null, usage?: Readonly<Record<string, number>>, refused = false): number | null {
+  end(code: ErrorCode | null, usage?: Readonly<Record<string, number>>, callerEnded = false): number | null {
     if (this.#outcome !== undefined) return this.#outcome.seq;
     try {
       this.begin();
       if (this.#intent === undefined) return null;
       if (this.#usage !== undefined) usage = { ...usage, ...this.#usage };
       this.#outcome = this.#log.outcome(this.#intent, {
-        status: statusFor(code, refused),
+        status: statusFor(code, callerEnded),
         code,
         durationMs: Math.round((performance.now() - this.#started) * 1000) / 1000,
         ...(usage === undefined ? {} : { usage }),
@@ -133,9 +137,12 @@ function redact(resource: string): string {
   return `redacted:hmac-sha256:${createHmac('sha256', REDACTION_KEY).update(resource).digest('hex')}`;
 }
 
-/** ok; denied when the kernel refused the call; killed when the caller had already ended; error otherwise. */
-function statusFor(code: ErrorCode | null, refused: boolean): AuditStatus {
+/**
+ * ok; killed when the caller had already ended; denied when the kernel refused the call; error otherwise. By the
+ * caller's state, not the code: a live parent's `sys.join` of a killed child fails with E_KILLED (pass 77).
+ */
+function statusFor(code: ErrorCode | null, callerEnded: boolean): AuditStatus {
   if (code === null) return 'ok';
-  if (refused || code === 'E_KILLED') return 'killed';
+  if (callerEnded) return 'killed';
   return isRefusal(code) ? 'denied' : 'error';
 }

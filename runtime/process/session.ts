@@ -12,6 +12,7 @@ import { tenantOf } from '../store/store-shares.js';
 import type { ToolEnvironment } from '../tool-use/tool-context.js';
 import type { ToolRegistry } from '../tool-use/tool-contract.js';
 import { ToolSlots } from '../tool-use/tool-slots.js';
+import type { CallsInFlight } from './calls-in-flight.js';
 import { estimateBytes, type HeldMemory } from './held-memory.js';
 import type { Limits } from './limits.js';
 import type { ChildOutcome, ChildRequest } from './process-control.js';
@@ -31,6 +32,8 @@ export interface KernelServices {
   /** Spawn, join, kill, handoff and snapshots for agents. */
   readonly processes: ProcessControl;
   readonly memory: NamespaceMemory;
+  /** The syscalls whose reply is still to come: `close` waits a while for them (calls-in-flight.ts). */
+  readonly calls: CallsInFlight;
   emit(event: KernelEvent): void;
 }
 

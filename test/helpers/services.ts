@@ -3,6 +3,7 @@ import type { CapabilityAuthority } from '../../runtime/capability/authority.js'
 import { KernelError } from '../../runtime/core/errors.js';
 import { KvLabelStore } from '../../runtime/labels/kv-label-store.js';
 import { LabelRules } from '../../runtime/labels/label-rules.js';
+import { CallsInFlight } from '../../runtime/process/calls-in-flight.js';
 import type { KernelEvent } from '../../runtime/process/run-result.js';
 import type { KernelServices, ProcessControl } from '../../runtime/process/session.js';
 import { MemoryBlobStore } from '../../runtime/store/blob-store.js';
@@ -49,5 +50,6 @@ export function standaloneServices(parts: {
     },
     processes: noProcesses,
     memory: new NamespaceMemory(kv),
+    calls: new CallsInFlight(),
   };
 }
