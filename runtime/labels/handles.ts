@@ -26,6 +26,7 @@ export class HandleTable {
   readonly #entries = new Map<string, HandleEntry>();
   readonly #lengths = new WeakMap<HandleEntry, number>();
   readonly #hold: ((value: unknown, label: Label) => void) | undefined;
+  #closed = false;
 
   /**
    * `hold` charges a value the table is about to keep, with its label, to its owner's memory (the value lives in
@@ -40,11 +41,23 @@ export class HandleTable {
    * (E_QUOTA when the owner's memory or the kernel's is full), keeping nothing.
    */
   create(value: unknown, label: Label): HandleRef {
+    if (this.#closed) throw new KernelError('E_KILLED', 'the agent has ended');
     if (this.#entries.size >= MAX_HANDLES) throw new KernelError('E_QUOTA', `more than ${MAX_HANDLES} handles`);
     this.#hold?.(value, label);
     const id = `h_${randomBytes(16).toString('base64url')}`;
     this.#entries.set(id, { value, label });
     return { [HANDLE_KEY]: id };
+  }
+
+  /**
+   * Drops every value and refuses new ones (E_KILLED): the owner ended and what it held was given back. Something
+   * may still refer to the owner after its end (a sandbox host keeps its ended agents to refuse their late calls),
+   * and with the values in the table that was memory no quota counted (red-team pass 78: one process-tier run of
+   * children keeping 1 MB handles grew the kernel's heap by 4 GB and crashed it).
+   */
+  close(): void {
+    this.#closed = true;
+    this.#entries.clear();
   }
 
   /** The entry a handle reference names. Throws KernelError E_BAD_ARG for anything else. */

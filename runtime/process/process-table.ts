@@ -242,6 +242,7 @@ export class ProcessTable implements ProcessControl {
       session.label = joinLabels(session.label, session.held.label);
     }
     session.held?.releaseAll();
+    session.handles.close();
     // A parent's end ends its subtree, and its children's results are no longer joinable.
     for (const child of session.children) {
       this.#terminate(child, 'E_KILLED', 'killed: its parent ended');

@@ -1,0 +1,70 @@
+// Attack: keep memory in the kernel past one's own end, where no quota counts it (red-team pass 78). Handles keep
+// values in the kernel's heap, held against the agent's memory_mb and its tenant's share while it lives; its end gives
+// those bytes back. But a sandbox host keeps its ended agents' sessions (to refuse their late calls), and with them
+// their handle tables: one process-tier run whose children each kept 50 handles of 1 MB grew the kernel's heap by
+// 4 GB and crashed it; 40 runs of 12 MB each, with maxHeldBytes at 128 MiB, kept 219 MiB after they had all ended.
+import { randomBytes } from 'node:crypto';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { afterEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { defineTool, type Kernel } from '../../index.js';
+import { ISOLATION_MODES, testKernel } from '../helpers/kernel.js';
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+const MiB = 1024 * 1024;
+// A small call whose large result the agent keeps as a handle (an fs.read of a large file, an HTTP body).
+const blob = defineTool({
+  name: 'blob',
+  description: 'n characters of text',
+  input: z.strictObject({ n: z.number().int().max(1_000_000) }),
+  run: ({ n }) => randomBytes(n / 2).toString('hex'),
+});
+const HOLDER = `export default async () => {
+  for (let i = 0; i < 12; i++) await sys.tool('blob', { n: 1000000 }, { handle: true });
+}`;
+const PARENT = `export default async () => {
+  for (let c = 0; c < 12; c++) await sys.join(await sys.spawn({ code: ${JSON.stringify(HOLDER)}, caps: [{ action: 'blob', resource: 'blob' }] }));
+}`;
+
+async function heapAfterGc(): Promise<number> {
+  for (let i = 0; i < 3; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    gc();
+  }
+  return process.memoryUsage().heapUsed;
+}
+
+describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
+  let kernel: Kernel | undefined;
+  afterEach(async () => {
+    await kernel?.close();
+    kernel = undefined;
+  });
+
+  it("an ended agent's handles leave the kernel's heap: 144 MB kept by twelve children of one run, then by twelve runs", async () => {
+    kernel = testKernel({
+      isolation,
+      tools: [blob],
+      policy: {
+        capabilities: [
+          { action: 'blob', resource: 'blob' },
+          { action: 'agent.spawn', resource: '*' },
+        ],
+      },
+      limits: { wall_ms: 60_000 },
+    });
+    await kernel.run({ code: 'export default () => 1' });
+    const before = await heapAfterGc();
+    const tree = await kernel.run({ code: PARENT });
+    expect(tree).toMatchObject({ ok: true });
+    for (let run = 0; run < 12; run++) {
+      const result = await kernel.run({ code: HOLDER, namespace: `tenant${run}` });
+      expect(result).toMatchObject({ ok: true });
+    }
+    // 288 MB were kept in all, 12 MB at most at once; the ended agents' hosts are still alive and warm.
+    expect(((await heapAfterGc()) - before) / MiB).toBeLessThan(48);
+  }, 120_000);
+});
