@@ -4,7 +4,7 @@
  * without the whole package surface (the MCP server SDK, Code Mode's declarations…): a `run` imports this and
  * not the entry, which measured ≈ 0.3 s of the CLI's start (bench/cli.bench.ts).
  */
-import { type AgentLoopOptions, type AgentLoopResult, runAgentLoop } from './agents/agent-loop.js';
+import type { AgentLoopOptions, AgentLoopResult } from './agents/agent-loop.js';
 import { createLauncher } from './isolates/isolation.js';
 import { Kernel as RuntimeKernel } from './runtime/kernel.js';
 import { type KernelOptions, parseKernelOptions } from './runtime/kernel-options.js';
@@ -29,7 +29,10 @@ export class Kernel extends RuntimeKernel {
    * Runs the LLM agent loop as an agent of this kernel (see agents/agent-loop.ts): every model call and
    * tool call is a syscall. Never rejects for agent-caused failures; throws TypeError for host mistakes.
    */
-  runAgentLoop(options: AgentLoopOptions): Promise<AgentLoopResult> {
+  async runAgentLoop(options: AgentLoopOptions): Promise<AgentLoopResult> {
+    // Loaded on first use: the loop, Code Mode and their declarations are ≈ 20 modules a plain `run` never
+    // needs (the CLI's start, bench/cli.bench.ts). runAgentLoop is async, so its TypeErrors stay rejections.
+    const { runAgentLoop } = await import('./agents/agent-loop.js');
     return runAgentLoop(this, options);
   }
 }

@@ -28,8 +28,9 @@ if (needsFlag && !process.execArgv.includes(FLAG)) {
 if (!needsFlag) {
   // The run's first sandbox host starts now and loads isolated-vm on the other core while this process loads
   // the kernel, instead of after it (≈ a third of a hello run's wall time, bench/cli.bench.ts).
-  const { prestartSandboxHost } = await import('../dist/isolates/host-spawn.js');
+  const { prestartSandboxHost } = await import('../dist/bundle/host-spawn.js');
   prestartSandboxHost();
 }
-const { main } = await import('../dist/cli/main.js');
+// The CLI as bundled by the build (scripts/bundle-cli.mjs): a few files, not the ~270 modules tsc emits.
+const { main } = await import('../dist/bundle/main.js');
 process.exitCode = await main(process.argv.slice(2));

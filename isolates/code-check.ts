@@ -1,4 +1,20 @@
-import { parseModule } from 'meriyah';
+import { createRequire } from 'node:module';
+
+// meriyah (0.27 MB of code) is loaded by the processes that check agent code, not by every process that imports
+// this module: a CLI `run` in the process tier loads the inline launcher's modules but checks nothing itself
+// (cli.start.run_hello, bench/cli.bench.ts). Those that check load it ahead of their first agent
+// (loadCodeChecker), not on its path. Its CommonJS build is the same code as its ESM one.
+let meriyah: typeof import('meriyah') | undefined;
+
+function parser(): typeof import('meriyah') {
+  meriyah ??= createRequire(import.meta.url)('meriyah') as typeof import('meriyah');
+  return meriyah;
+}
+
+/** Loads the parser now; a sandbox host and the inline launcher do so before their first agent arrives. */
+export function loadCodeChecker(): void {
+  parser();
+}
 
 export type CodeCheck = { ok: true } | { ok: false; message: string };
 
@@ -15,6 +31,7 @@ export type CodeCheck = { ok: true } | { ok: false; message: string };
  * report when it compiles the module. The walk over the tree is iterative, so nesting cannot overflow it.
  */
 export function checkModuleSource(code: string): CodeCheck {
+  const { parseModule } = parser();
   let program: ReturnType<typeof parseModule>;
   try {
     program = parseModule(code, { next: true, lexical: false });

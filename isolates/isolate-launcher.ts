@@ -1,6 +1,7 @@
 import type { AgentLauncher, AgentProcess, LaunchRequest } from '../runtime/process/agent-launcher.js';
 import type { RunResult } from '../runtime/process/run-result.js';
 import { dispatch } from '../syscalls/dispatch.js';
+import { loadCodeChecker } from './code-check.js';
 import { PRELUDE_CONFIG } from './prelude-config.js';
 import { RealmPool } from './realm-pool.js';
 import { Sandbox } from './sandbox.js';
@@ -15,6 +16,8 @@ export class IsolateLauncher implements AgentLauncher {
   constructor(options: { tickMs?: number; poolSize?: number } = {}) {
     this.#watchdog = new Watchdog(options.tickMs);
     this.#realms = new RealmPool(PRELUDE_CONFIG, options.poolSize);
+    // Loaded with the kernel, as it was when code-check.ts imported it, not on the first spawn's path.
+    loadCodeChecker();
   }
 
   launch({ session, code, filename, inputJson }: LaunchRequest): AgentProcess {

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { parse } from 'acorn';
+import { createRequire } from 'node:module';
 import { GUEST_PARTS } from './guest-libraries.js';
 
 /**
@@ -43,6 +43,9 @@ export const EAGER_PARTS = Object.entries(GUEST_PARTS)
  * as a two-byte string, doubling what every realm pays for it.
  */
 function compact(source: string): string {
+  // acorn is loaded here, not with this module: built, the prelude is read from the build's copy (PREBUILT_PRELUDE)
+  // and neither the CLI nor a sandbox host should load a parser it never runs (≈ 0.2 MB of code at their start).
+  const { parse } = createRequire(import.meta.url)('acorn') as typeof import('acorn');
   const comments: [number, number][] = [];
   parse(source, {
     ecmaVersion: 'latest',
@@ -79,18 +82,41 @@ function compact(source: string): string {
 let preludeSource: string | undefined;
 
 /**
- * The script every realm compiles; its completion value is a function of (enter, done, configJson). Built on
- * first use (two acorn passes, ≈ 0.1 s): a kernel whose agents all run in sandbox hosts never builds it.
+ * The script every realm compiles; its completion value is a function of (enter, done, configJson). Read from
+ * the build's copy when there is one (PREBUILT_PRELUDE), built on first use otherwise (from source): a kernel
+ * whose agents all run in sandbox hosts never needs it.
  */
 export function getPreludeSource(): string {
-  preludeSource ??= compact(`'use strict';
+  preludeSource ??= prebuiltPrelude() ?? buildPreludeSource();
+  return preludeSource;
+}
+
+/**
+ * The build writes the prelude's script beside the guest scripts (scripts/copy-guest.mjs): building it takes two
+ * acorn passes (≈ 0.1 s, more in a process that just started), which every sandbox host would otherwise pay
+ * before its first realm, on the path of the first run (cli.start.run_hello, bench/cli.bench.ts). Not a .cjs
+ * file, so hosts run from source (host-spawn.ts copies only those) always build their own.
+ */
+export const PREBUILT_PRELUDE = 'prelude.compact.js';
+
+function prebuiltPrelude(): string | undefined {
+  try {
+    return guestFile(PREBUILT_PRELUDE);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
+/** The prelude and its eager parts joined into one script, without comments (see compact). */
+export function buildPreludeSource(): string {
+  return compact(`'use strict';
 ((prelude, parts) => (enter, done, configJson) => prelude(enter, done, configJson, parts))(
 ${expressionOf('prelude.cjs')},
 { __proto__: null,
 ${EAGER_PARTS.map((name) => `${JSON.stringify(name)}: ${expressionOf(GUEST_PARTS[name]?.file ?? '')}`).join(',\n')}
 });
 `);
-  return preludeSource;
 }
 
 /**

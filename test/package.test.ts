@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
+import { buildPreludeSource, PREBUILT_PRELUDE } from '../isolates/prelude.js';
 import { API_ENTRIES, apiExports, apiReport, CONSUMER_OPTIONS } from '../scripts/api-report.js';
 import { runNode } from './helpers/node-process.js';
 
@@ -96,7 +97,13 @@ describe('the built package', () => {
       pkg.types,
       ...Object.values(pkg.bin),
       'dist/isolates/guest/prelude.cjs',
+      'dist/isolates/guest/prelude.compact.js',
       'dist/cli/main.js',
+      // What the bin runs (scripts/bundle-cli.mjs).
+      'dist/bundle/main.js',
+      'dist/bundle/host-spawn.js',
+      'dist/bundle/sandbox-host.js',
+      'dist/bundle/guest/prelude.compact.js',
       'README.md',
       'SECURITY.md',
       'package.json',
@@ -106,6 +113,13 @@ describe('the built package', () => {
       (path) => path.startsWith('test/') || /^(runtime|syscalls|isolates|tools)\//.test(path),
     );
     expect(stray).toEqual([]);
+  });
+
+  it('the prelude the build wrote is the one the sources build, beside the modules and in the bundle', () => {
+    const built = buildPreludeSource();
+    for (const dir of ['dist/isolates/guest', 'dist/bundle/guest']) {
+      expect(readFileSync(join(ROOT, dir, PREBUILT_PRELUDE), 'utf8') === built, dir).toBe(true);
+    }
   });
 
   it('the bin starts the CLI (re-executing Node with --no-node-snapshot)', async () => {
