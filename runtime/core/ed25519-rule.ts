@@ -39,10 +39,10 @@ const primeOrderKeys = new Map<string, boolean>();
 const IDENTITY = new Uint8Array(32);
 IDENTITY[0] = 1;
 
+// join makes one flat string; appending piece by piece kept a rope of ~32 pieces as the cache's key, about 2.3 KB
+// an entry instead of ~100 bytes (red-team pass 78).
 function hex(bytes: Uint8Array): string {
-  let out = '';
-  for (const byte of bytes) out += byte.toString(16).padStart(2, '0');
-  return out;
+  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('');
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
