@@ -142,15 +142,25 @@ export const toolSyscall = defineSyscall({
         throw error;
       }
       const source = prepared.ctx.sources;
+      // The outcome record says the call was ok and how long it took, which depends on what the tool read: it takes
+      // the result's label even where the caller does not (a handle; an ended caller). Otherwise the caller's rise
+      // reaches the record (dispatch raises every outcome by the caller's label after the call).
       const keep = (value: unknown): unknown => {
+        const read = joinLabels(joinLabels(callLabel, source), prepared.taints());
         // The agent ended while the tool ran (a kill, its own charge, its main returning): the effect happened, and
         // the outcome says so (ok, with what it charged: pass 77 found it recorded `killed`, as a call that never
         // ran is). The value reaches no one: an ended agent is delivered nothing.
-        if (session.state === 'ended') return null;
+        if (session.state === 'ended') {
+          attempt.raise(joinLabels(read, prepared.vaultLabel()));
+          return null;
+        }
         const scrubbed = prepared.scrub(value);
         attempt.raise(prepared.vaultLabel());
-        const resultLabel = joinLabels(joinLabels(joinLabels(callLabel, source), prepared.taints()), scrubbed.label);
-        if (options?.handle === true) return session.handles.create(scrubbed.value, resultLabel);
+        const resultLabel = joinLabels(read, scrubbed.label);
+        if (options?.handle === true) {
+          attempt.raise(resultLabel);
+          return session.handles.create(scrubbed.value, resultLabel);
+        }
         session.label = joinLabels(session.label, resultLabel);
         return scrubbed.value;
       };

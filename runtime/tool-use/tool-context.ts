@@ -148,10 +148,14 @@ export function createToolContext(
     metered: caller.metered ?? ((call) => call()),
     charge(usage: ToolCharge): void {
       const amounts = checkCharge(usage);
+      // What decided the amount: the call's outcome record, which states it, and an end it causes carry it (review of
+      // pass 77: a tool's token count decided by a secret was recorded at the caller's clean label).
+      const decided = joinLabels(joinLabels(callLabel, ctx.sources), extra);
+      if (amounts.length > 0) attempt.raise(decided);
       for (const [field, amount] of amounts) {
         attempt.addUsage(field, amount);
         // A charge past a limit ends the caller: that end depends on what decided the amount.
-        caller.quota?.charge(field, amount, joinLabels(joinLabels(callLabel, ctx.sources), extra));
+        caller.quota?.charge(field, amount, decided);
       }
     },
     hold(bytes: number): () => void {
