@@ -162,8 +162,10 @@ export class Kernel {
     this.#limits = mergeLimits(base, options.limits);
     const { authority, rootKey } = createAuthority(options.store, options.now);
     this.#authority = authority;
-    const auditView = new AuditView(openAuditSink(options.audit, rootKey));
+    const auditSink = openAuditSink(options.audit, rootKey);
+    const auditView = new AuditView(auditSink);
     this.#audit = openAudit(options.audit, rootKey, auditView);
+    if (auditSink instanceof AuditFileStore) recordUncleanEnd(this.#audit, auditSink);
     this.authority = authorityView(authority, {
       trust: (key) => this.#trust(key),
       holderKey: (holder) => this.#holderKey(holder),
@@ -483,7 +485,7 @@ export class Kernel {
    * Throws TypeError when `request.action` is not a string.
    */
   submit(request: SubmitRequest): Promise<SubmitResult> {
-    return submitForHost(this.#hostTools(), request);
+    return this.#inFlight(submitForHost(this.#hostTools(), request));
   }
 
   /**
@@ -491,7 +493,14 @@ export class Kernel {
    * policy for the host and audited; see host-tools.ts. Never rejects.
    */
   rollback(recordId: string, options: { force?: boolean } = {}): Promise<RollbackResult> {
-    return rollbackForHost(this.#hostTools(), recordId, options);
+    return this.#inFlight(rollbackForHost(this.#hostTools(), recordId, options));
+  }
+
+  // The host's own calls are audited as agents' are, so `close` waits for them too (red-team pass 80: a submit of a
+  // tool that ignored its abort signal finished its write after the log had closed, its intent left alone).
+  #inFlight<T>(call: Promise<T>): Promise<T> {
+    this.#services.calls.add(call);
+    return call;
   }
 
   /** Undo records saved by tool calls, newest first. */
@@ -581,6 +590,26 @@ function openAuditSink(options: CheckedKernelOptions['audit'], key: SigningKey):
     ...(options.fsync === undefined ? {} : { fsync: options.fsync }),
     trustedKeys: [key.publicKey],
   });
+}
+
+/**
+ * Records, as the host, that the log's last writer ended without closing it (a crash, a kill): its lock was left
+ * behind, a line was torn, or records had no checkpoint. Under `fsync: 'interval'` such an end loses up to the last
+ * interval of records, effects already done among them, and without this record a restart left no trace of it: the
+ * next checkpoint signed over the shortened log (red-team pass 80). The resource says what was found.
+ */
+function recordUncleanEnd(audit: AuditLog, store: AuditFileStore): void {
+  const { staleLockPid, tornRecordBytes, tornCheckpointBytes } = store.recovery;
+  const chain = store.recovered?.chain;
+  const anchored = store.recovered?.checkpoints.at(-1)?.size ?? 0;
+  const unanchored = chain === undefined ? 0 : chain.size - anchored;
+  if (staleLockPid === null && tornRecordBytes + tornCheckpointBytes === 0 && unanchored === 0) return;
+  const found =
+    `the writer (pid ${staleLockPid ?? 'unknown'}) ended without closing the log: ${unanchored} records had no ` +
+    `checkpoint, ${chain?.openIntents ?? 0} intents no outcome, ${tornRecordBytes + tornCheckpointBytes} torn bytes were dropped`;
+  const attempt = new Attempt(audit, HOST_SUBJECT, 'audit', null);
+  attempt.describe('audit.recover', found, null, undefined, false);
+  attempt.end(null);
 }
 
 function openAudit(options: CheckedKernelOptions['audit'], key: SigningKey, sink: AuditSink): AuditLog {

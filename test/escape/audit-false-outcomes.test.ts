@@ -5,6 +5,7 @@
 //    effect after the log had closed: three writes done, three intents, no outcome, and `audit verify` passed.
 // 3. A live parent's `sys.join` of a child it killed was recorded `killed` (the status of a caller that had ended).
 // 4. A handoff started a child, charged to `children`, and its outcome recorded no usage.
+// 5. The host's own `submit` was not waited for at close (red-team pass 80): its write happened after the log closed.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -76,6 +77,23 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
     const records = readAuditRecords(file).filter((r) => r.action === 'slowwrite');
     expect(records.filter((r) => r.phase === 'intent')).toHaveLength(3);
     expect(records.filter((r) => r.phase === 'outcome').map((r) => r.status)).toEqual(['ok', 'ok', 'ok']);
+  }, 30_000);
+
+  it("closing the kernel waits for the host's own calls too: a submit's outcome is on disk", async () => {
+    effects.length = 0;
+    const dir = mkdtempSync(join(tmpdir(), 'isokernel-false-outcomes-'));
+    dirs.push(dir);
+    const file = join(dir, 'audit.jsonl');
+    const closing = testKernel({ isolation, tools: [slowWrite], policy: POLICY, audit: { file, fsync: 'always' } });
+    const submitted = closing.submit({ action: 'slowwrite', params: { text: 'host' } });
+    await closing.close();
+    expect(await submitted).toMatchObject({ status: 'OK' });
+    expect(effects).toEqual(['host']);
+    const records = readAuditRecords(file).filter((r) => r.action === 'slowwrite');
+    expect(records.map((r) => [r.agent, r.phase, r.status])).toEqual([
+      ['host', 'intent', null],
+      ['host', 'outcome', 'ok'],
+    ]);
   }, 30_000);
 
   it("a live parent's join of a child it killed is recorded as an error, not as a killed caller", async () => {
