@@ -132,9 +132,10 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
     expect(result).toMatchObject({ ok: true, value: { label: ['*'], noop: 'ok', echo: 'E_TAINT' }, label: ['*'] });
     const records = k.audit.records({ limit: 100_000 }).slice(before);
     // Both calls made under the top label have an intent and an outcome record carrying it (their resources kept
-    // as digests, as a `secret` call's are).
+    // as digests, as a `secret` call's are), and so does the outcome of the read that took the agent there.
     const tools = records.filter((record) => record.syscall === 'tool' && record.label[0] === '*');
     expect(tools.map((record) => [record.action, record.phase, record.code ?? null])).toEqual([
+      ['fs.read', 'outcome', null],
       ['noop', 'intent', null],
       ['noop', 'outcome', null],
       ['echo', 'intent', null],

@@ -20,10 +20,12 @@ const HOLDER = `export default async function main() {
   await new Promise(() => {});
 }`;
 
-// Fires n pending calls at once: ended for memory_mb only if the pool had room for all of them.
+// Fires n pending calls at once: ended for memory_mb only if the pool had room for all of them. Each waits a second,
+// so the first are still pending when the last are sent on a slow machine (with 200 ms, a child survived there
+// with room in the pool: `KsKKs`).
 const BURST = `export default async (n) => {
   const calls = [];
-  for (let i = 0; i < n; i++) calls.push(sys.tool('sleep', { ms: 200 }).catch((e) => e.code));
+  for (let i = 0; i < n; i++) calls.push(sys.tool('sleep', { ms: 1000 }).catch((e) => e.code));
   await Promise.all(calls);
   throw new Error('survived');
 }`;
