@@ -6,6 +6,7 @@
 // 3. A live parent's `sys.join` of a child it killed was recorded `killed` (the status of a caller that had ended).
 // 4. A handoff started a child, charged to `children`, and its outcome recorded no usage.
 // 5. The host's own `submit` was not waited for at close (red-team pass 80): its write happened after the log closed.
+// And the wait itself must not become the agent's: calls whose tool never settles hold `close` for its grace, no more.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,9 +28,17 @@ const slowWrite = defineTool({
     return { written: true };
   },
 });
+// A host tool that never settles and ignores its abort signal.
+const hang = defineTool({
+  name: 'hang',
+  description: 'never answers',
+  input: z.unknown(),
+  run: () => new Promise(() => {}),
+});
 const POLICY = {
   capabilities: [
     { action: 'slowwrite', resource: 'slowwrite' },
+    { action: 'hang', resource: 'hang' },
     { action: 'agent.spawn', resource: '*' },
   ],
 };
@@ -94,6 +103,27 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
       ['host', 'intent', null],
       ['host', 'outcome', 'ok'],
     ]);
+  }, 30_000);
+
+  it('calls that never settle hold close for its 2 s grace, no longer, and keep their intents without outcome', async () => {
+    const closing = testKernel({ isolation, tools: [hang], policy: POLICY, limits: { wall_ms: 20_000 } });
+    const run = closing.spawn({
+      code: `export default async () => {
+        const calls = [];
+        for (let i = 0; i < 50; i++) calls.push(sys.tool('hang', i).catch(() => {}));
+        await sys.log('started');
+        await new Promise(() => {});
+      }`,
+    });
+    await new Promise<void>((resolve) => closing.on('log', () => resolve()));
+    const started = performance.now();
+    await closing.close();
+    const took = performance.now() - started;
+    expect(took).toBeGreaterThan(1_900);
+    expect(took).toBeLessThan(5_000);
+    expect(await run.result).toMatchObject({ ok: false, error: { code: 'E_KILLED' } });
+    const hung = closing.audit.records({ limit: 1000 }).filter((r) => r.action === 'hang');
+    expect(hung.map((r) => r.phase)).toEqual(Array(50).fill('intent'));
   }, 30_000);
 
   it("a live parent's join of a child it killed is recorded as an error, not as a killed caller", async () => {
