@@ -5,11 +5,12 @@ import { encodeSnapshot, type SnapshotBody } from '../../../runtime/store/snapsh
 import { endOfValue, splitSnapshotText } from '../../../runtime/store/snapshot-text.js';
 
 // Plain JSON as the store keeps it: no -0 (the snapshot stores it as 0), no undefined, no `__proto__` key (which
-// the kernel refuses in any payload).
+// the kernel refuses in any payload), and no `prototype` or `constructor` key, which superjson refuses in a state
+// (encodeSnapshot then throws E_BAD_ARG: CI drew `{ prototype: 0 }` once in 300 runs).
 const json = fc
   .jsonValue({ maxDepth: 4, noUnicodeString: false })
   .map((value) => JSON.parse(JSON.stringify(value)) as unknown)
-  .filter((value) => !JSON.stringify(value).includes('"__proto__"'));
+  .filter((value) => !/"(__proto__|prototype|constructor)":/.test(JSON.stringify(value)));
 const tags = fc.uniqueArray(fc.string({ maxLength: 6 }), { maxLength: 3 }).map((list) => list.sort());
 const entries = fc
   .uniqueArray(fc.tuple(fc.string({ maxLength: 8 }), json, tags), { selector: ([key]) => key, maxLength: 6 })
