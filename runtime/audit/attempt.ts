@@ -83,8 +83,23 @@ export class Attempt {
     this.#usage[field] = (this.#usage[field] ?? 0) + amount;
   }
 
-  /** Records the intent. Throws KernelError E_INTERNAL when the log cannot take it. Idempotent. */
+  /**
+   * Records the intent and hands it to the OS (AuditLog.beforeEffect): the effect comes next, and must not outlive
+   * its record in a crash of this process. Throws KernelError E_INTERNAL when the log cannot take it. Idempotent.
+   */
   begin(): void {
+    if (this.#intent !== undefined) return;
+    this.#recordIntent();
+    try {
+      this.#log.beforeEffect();
+    } catch {
+      throw new KernelError('E_INTERNAL', 'the audit log is unavailable');
+    }
+  }
+
+  // The intent record alone: `end` of a call refused before its effect writes it with its outcome, and nothing
+  // needs handing to the OS ahead of the usual time.
+  #recordIntent(): void {
     if (this.#intent !== undefined) return;
     try {
       this.#intent = this.#log.intent({
@@ -110,7 +125,7 @@ export class Attempt {
   end(code: ErrorCode | null, usage?: Readonly<Record<string, number>>, callerEnded = false): number | null {
     if (this.#outcome !== undefined) return this.#outcome.seq;
     try {
-      this.begin();
+      this.#recordIntent();
       if (this.#intent === undefined) return null;
       if (this.#usage !== undefined) usage = { ...usage, ...this.#usage };
       this.#outcome = this.#log.outcome(this.#intent, {

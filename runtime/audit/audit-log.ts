@@ -38,6 +38,12 @@ export interface AuditSink {
   appendRecord(record: AuditRecord, line: string): void;
   /** Stores one signed checkpoint; `line` is its canonical encoding without newline. */
   appendCheckpoint(checkpoint: AuditCheckpoint, line: string): void;
+  /**
+   * Hands what the sink buffers in this process to the OS now, without waiting for the disk (the file store's
+   * write, not its fsync). Called before every effect, after its intent (`AuditLog.beforeEffect`). Optional: a sink
+   * that buffers nothing in the process has nothing to hand over.
+   */
+  flush?(): void;
   /** Flushes and releases the sink. Called once, by AuditLog.close. */
   close(): void;
 }
@@ -376,6 +382,23 @@ export class AuditLog {
     this.#chain.acceptChecked(record, checkedSize);
     if (this.#chain.size - this.#anchoredSize >= this.#every) this.checkpoint();
     return record;
+  }
+
+  /**
+   * Hands the records appended so far to the OS (AuditSink.flush), so that a crash of this process from now on
+   * cannot lose them: called between an intent and its effect. Under `fsync: 'interval'` a buffered intent was lost
+   * with the process while its effect (a file written) stayed (red-team pass 80: 20 of 1,010 writes); whether the
+   * bytes also survive the OS crashing is the fsync policy's to say. Throws Error when the log is closed or failed,
+   * and rethrows a sink error after marking the log failed: the effect must not run then.
+   */
+  beforeEffect(): void {
+    this.#usable('beforeEffect');
+    if (this.#sink.flush === undefined) return;
+    try {
+      this.#sink.flush();
+    } catch (error) {
+      this.#fail(error);
+    }
   }
 
   /**

@@ -63,6 +63,10 @@ export class AuditView implements AuditSink {
     this.#inner.appendCheckpoint(checkpoint, line);
   }
 
+  flush(): void {
+    this.#inner.flush?.();
+  }
+
   close(): void {
     this.#inner.close();
   }

@@ -46,6 +46,8 @@ import { type AuditKeyPolicy, AuditReplay, checkCheckpointLines, keyPolicy } fro
  *   finds one running leaves the files dirty for the next, and `close` and `sync` still sync on the caller's
  *   thread. A failed background sync fails the store like any other.
  * - 'never': buffered and written as for 'interval', never fsync'ed (not even on close); the OS decides.
+ * Under 'interval' and 'never' the log also `flush`es between every intent and its effect (AuditLog.beforeEffect),
+ * so the intent of an effect that happened is with the OS whenever this process dies.
  * Records are always written before a checkpoint that covers them, so a process crash never leaves a checkpoint
  * ahead of its records. (An OS crash under 'interval' or 'never' can; the next open then reports the log corrupt.)
  *
@@ -476,7 +478,7 @@ export class AuditFileStore implements AuditSink {
     });
   }
 
-  /** Writes buffered records now (no fsync). Throws like `appendRecord`. */
+  /** Writes buffered records now (no fsync): the log calls it before every effect. Throws like `appendRecord`. */
   flush(): void {
     this.#usable();
     this.#guard(() => this.#writePending());
