@@ -335,8 +335,24 @@
     const variadic = params.length === 1 && slice(/** @type {string} */ (params[0]), 0, 3) === '...';
     const arity = params.length;
     if (encoding === 'superjson-argument') {
-      // Only the first argument (the state) crosses, in superjson's form.
-      return (...args) => withSuperjson((lib) => call(name, [lib.serialize(args.length > 0 ? args[0] : undefined)]));
+      // Only the first argument (the state) crosses, in superjson's form. A state superjson refuses (a key named
+      // `prototype` or `constructor`, its guard against prototype pollution; a getter that throws) is E_BAD_ARG, as
+      // an argument JSON cannot encode is: superjson's own error carried no code.
+      return (...args) =>
+        withSuperjson((lib) => {
+          let wire;
+          try {
+            wire = lib.serialize(args.length > 0 ? args[0] : undefined);
+          } catch {
+            return p.rejected(
+              kernelError(
+                'E_BAD_ARG',
+                `sys.${name}: the state cannot be encoded (superjson refuses it; a key named prototype or constructor is one reason)`,
+              ),
+            );
+          }
+          return call(name, [wire]);
+        });
     }
     if (encoding === 'superjson-result') {
       return (...args) =>

@@ -289,4 +289,19 @@ describe('rich state through the guest', () => {
     });
     expect(result).toMatchObject({ ok: true, value: ['E_BAD_ARG', 'E_BAD_ARG'] });
   });
+
+  it('a state with a key named prototype or constructor, at any depth, is E_BAD_ARG (superjson refuses it); a value named so is fine', async () => {
+    kernel = testKernel();
+    const result = await kernel.run({
+      code: `export default async () => {
+        const codes = [];
+        for (const state of [{ prototype: 0 }, { constructor: 'x' }, { a: [{ b: { prototype: {} } }] }]) {
+          try { await sys.snapshot(state); codes.push('saved'); } catch (e) { codes.push(e.code); }
+        }
+        codes.push(typeof (await sys.snapshot({ name: 'constructor', list: ['prototype'] })));
+        return codes;
+      }`,
+    });
+    expect(result).toMatchObject({ ok: true, value: ['E_BAD_ARG', 'E_BAD_ARG', 'E_BAD_ARG', 'string'] });
+  });
 });
