@@ -279,7 +279,7 @@ async function performRequest(
   // with another agent's calls.
   const { Agent, request } = await loadUndici();
   const dispatcher = new Agent({
-    connect: await guardedConnector(guard, { timeoutMs: limits.timeoutMs }),
+    connect: await guardedConnector(guard, { timeoutMs: limits.timeoutMs, signal }),
     maxHeaderSize: MAX_RESPONSE_HEADER_BYTES,
     headersTimeout: limits.timeoutMs,
     bodyTimeout: limits.timeoutMs,
