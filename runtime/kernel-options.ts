@@ -11,7 +11,7 @@ import { checkGrantRule, type GrantRule } from './capability/grant-rule.js';
 import { parseOptions } from './core/options.js';
 import { EMPTY_LABEL, type Label, makeLabel } from './labels/label.js';
 import { type Limits, limitsSchema } from './process/limits.js';
-import { NAMESPACE_PATH } from './store/namespace-memory.js';
+import { MAX_NAMESPACE_LENGTH, NAMESPACE_PATH } from './store/namespace-memory.js';
 import type { Tool } from './tool-use/tool-contract.js';
 
 /** Default cap on one payload crossing the boundary, either direction, in UTF-8 bytes (1 MiB). */
@@ -126,7 +126,10 @@ export interface RestoreOptions {
   readonly caps?: readonly GrantRule[];
 }
 
-const namespaceSchema = z.string().regex(NAMESPACE_PATH, 'must be lowercase names separated by "/"');
+const namespaceSchema = z
+  .string()
+  .max(MAX_NAMESPACE_LENGTH, `must be at most ${MAX_NAMESPACE_LENGTH} characters`)
+  .regex(NAMESPACE_PATH, 'must be lowercase names separated by "/"');
 const capsSchema = z.array(z.unknown());
 const fn = <T>(what: string) => z.custom<T>((value) => typeof value === 'function', `must be ${what}`);
 

@@ -27,7 +27,9 @@ export const declassifySyscall = defineSyscall({
   run(session: AgentSession, [handle, tags], attempt: Attempt) {
     const entry = session.handles.resolve(handle);
     const named = makeLabel(tags);
-    attempt.describe(DECLASSIFY_ACTION, named.join(','), { tags }, entry.label, false);
+    // The tags named are the agent's own text, not kernel vocabulary: any tag-shaped string. Stored as a digest under
+    // `secret`, like any resource (red-team pass 83: a refused `['pin4711']` put a PIN in the log in clear).
+    attempt.describe(DECLASSIFY_ACTION, named.join(','), { tags }, entry.label);
     attempt.begin();
     for (const tag of named) {
       const decision = session.services.authority.authorize({

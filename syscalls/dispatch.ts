@@ -91,6 +91,16 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 }
 
 function succeeded(session: AgentSession, attempt: Attempt, syscall: Syscall, value: unknown): string {
+  // The effect happened (the outcome says ok), but an ended agent is delivered nothing: encoding its reply was
+  // kernel time for no one (red-team pass 82: hundreds of 900 KB join replies encoded after the caller ended).
+  if (session.state === 'ended') {
+    return recordSuccess(
+      session,
+      attempt,
+      syscall,
+      encodeError('E_KILLED', `sys.${syscall.name}: the agent has ended`),
+    );
+  }
   let reply: string;
   try {
     reply = encodeValue(value);
@@ -106,6 +116,10 @@ function succeeded(session: AgentSession, attempt: Attempt, syscall: Syscall, va
   if (!fitsBytes(reply, session.services.maxPayloadBytes)) {
     return refuse(session, attempt, syscall.name, 'E_TOOL_FAILED', `sys.${syscall.name}: result exceeds the size cap`);
   }
+  return recordSuccess(session, attempt, syscall, reply);
+}
+
+function recordSuccess(session: AgentSession, attempt: Attempt, syscall: Syscall, reply: string): string {
   // The outcome is the caller's data as it stands after the call: what the effect told it raised its label
   // (pass 77: a tool whose result carried `secret` recorded ok or not at the call's earlier label, and a clean
   // reader of the log took the PIN from which guess was ok).

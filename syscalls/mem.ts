@@ -57,7 +57,7 @@ export const memGetSyscall = defineSyscall({
     const target = resolve(session, opts?.mount, key);
     describe(attempt, session, 'mem.get', target);
     attempt.begin();
-    const entry = await session.services.memory.get(target.namespace, target.key, session.metered);
+    const entry = await session.services.memory.get(target.namespace, target.key, session.meteredReply);
     if (entry === undefined) {
       await absent(session, target);
       return undefined;

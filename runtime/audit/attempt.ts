@@ -1,11 +1,9 @@
 import { createHmac, randomBytes } from 'node:crypto';
+import { canonicalJson } from '../core/canonical-json.js';
 import { type ErrorCode, isRefusal, KernelError } from '../core/errors.js';
-import { EMPTY_LABEL, isTop, joinLabels, type Label } from '../labels/label.js';
+import { EMPTY_LABEL, holdsSecret, joinLabels, type Label } from '../labels/label.js';
 import type { AuditLog } from './audit-log.js';
-import type { AuditRecord, AuditStatus } from './record.js';
-
-/** The tag whose calls keep their resource out of the log (the vault's tag, runtime/tool-use/vault.ts). */
-const SECRET_TAG = 'secret';
+import { type AuditRecord, type AuditStatus, NON_CANONICAL_ARGS_DIGEST } from './record.js';
 
 /** Who made an attempt, as the audit log names it. */
 export interface AuditSubject {
@@ -33,6 +31,7 @@ export class Attempt {
   #intent: AuditRecord | undefined;
   #outcome: AuditRecord | undefined;
   #usage: Record<string, number> | undefined;
+  #secret = false;
 
   constructor(log: AuditLog, subject: AuditSubject, syscall: string, args: unknown) {
     this.#log = log;
@@ -62,9 +61,8 @@ export class Attempt {
     const joined = this.#label;
     // The top label holds every tag, `secret` among them (red-team pass 67: a call past 64 tags logged the PIN in
     // its path in clear).
-    const secret =
-      resourceIsData && resource !== null && joined !== undefined && (isTop(joined) || joined.includes(SECRET_TAG));
-    this.#resource = secret ? redact(resource) : resource;
+    this.#secret = joined !== undefined && holdsSecret(joined);
+    this.#resource = resourceIsData && resource !== null && this.#secret ? redact(resource) : resource;
     this.#args = args;
   }
 
@@ -109,7 +107,9 @@ export class Attempt {
         syscall: this.#syscall,
         action: this.#action,
         resource: this.#resource,
-        args: this.#args,
+        // A plain digest of a short secret is undone by hashing every candidate (pass 83: a 4-digit PIN from the
+        // digest of a refused call in 16 ms): under `secret`, the arguments' digest is keyed, as the resource is.
+        ...(this.#secret ? { argsDigest: redactedArgsDigest(this.#args) } : { args: this.#args }),
         ...(this.#label === undefined ? {} : { label: this.#label }),
       });
     } catch {
@@ -150,6 +150,17 @@ const REDACTION_KEY = randomBytes(32);
 
 function redact(resource: string): string {
   return `redacted:hmac-sha256:${createHmac('sha256', REDACTION_KEY).update(resource).digest('hex')}`;
+}
+
+// HMAC-SHA256 of the arguments' canonical JSON, or the digest that says they had none (record.ts, `digestArgs`).
+function redactedArgsDigest(args: unknown): string {
+  let encoded: string;
+  try {
+    encoded = canonicalJson(args === undefined ? null : args);
+  } catch {
+    return NON_CANONICAL_ARGS_DIGEST;
+  }
+  return createHmac('sha256', REDACTION_KEY).update(encoded).digest('hex');
 }
 
 /**

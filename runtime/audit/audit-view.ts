@@ -1,3 +1,4 @@
+import { joinTags, type Label } from '../labels/label.js';
 import type { AuditSink } from './audit-log.js';
 import type { AuditCheckpoint } from './checkpoint.js';
 import type { AuditRecord } from './record.js';
@@ -30,6 +31,8 @@ export class AuditView implements AuditSink {
   #bytes = 0;
   /** Every tag of every record appended so far (see `tags`). */
   readonly #tags = new Set<string>();
+  /** `tags()`, until a record brings a new tag. */
+  #tagsLabel: Label | undefined;
 
   constructor(inner: AuditSink, retain = AUDIT_VIEW_RETAIN, maxBytes = AUDIT_VIEW_BYTES) {
     this.#inner = inner;
@@ -45,7 +48,11 @@ export class AuditView implements AuditSink {
 
   appendRecord(record: AuditRecord, line: string): void {
     this.#inner.appendRecord(record, line);
-    for (const tag of record.label) this.#tags.add(tag);
+    for (const tag of record.label) {
+      if (this.#tags.has(tag)) continue;
+      this.#tags.add(tag);
+      this.#tagsLabel = undefined;
+    }
     this.#recent.push(record);
     this.#bytes += retainedBytes(record);
     // Trimmed to half of each bound once either is reached twice over, in one splice: amortized O(1) a record.
@@ -76,8 +83,12 @@ export class AuditView implements AuditSink {
    * every agent moves: whoever reads one (or learns that none lies past a seq) learns how many records all
    * agents wrote before it, so the reader's label rises by all of these (docs/architecture.md §5).
    */
-  tags(): string[] {
-    return [...this.#tags].sort();
+  tags(): Label {
+    // A label, not the raw list: past MAX_LABEL_TAGS tags (or with the top among them) it is the top. The raw list
+    // reached joinLabels, which hands back an input unchanged when the other is empty: a clean reader of a log of
+    // 80 tags took a label of 80, which no record can hold, and every later call failed unrecorded (pass 83).
+    this.#tagsLabel ??= joinTags([...this.#tags], 'audit log tags');
+    return this.#tagsLabel;
   }
 
   /**

@@ -22,6 +22,17 @@ export function isTop(label: Label): boolean {
   return label[0] === TOP_TAG;
 }
 
+/**
+ * The tag of credentials and of whatever one was seen in (the vault's, runtime/tool-use/vault.ts). The audit log
+ * keeps no agent-chosen text of a call so labelled in clear: resources and argument digests are keyed digests.
+ */
+export const SECRET_TAG = 'secret';
+
+/** True when `label` holds SECRET_TAG (the top holds every tag). */
+export function holdsSecret(label: Label): boolean {
+  return isTop(label) || label.includes(SECRET_TAG);
+}
+
 /** Tags are short, printable identifiers; `agent:<id>` names data that came from another agent. */
 const TAG = /^[a-z][a-z0-9_.-]*(?::[A-Za-z0-9_.-]+)?$/;
 export const MAX_TAG_LENGTH = 128;
@@ -83,7 +94,9 @@ function checkedLabel(tags: unknown, argName: string): Label | undefined {
  */
 export function joinLabels(a: Label, b: Label): Label {
   if (b.length === 0 || a === b) return a;
-  if (a.length === 0) return b;
+  // Labels are built past the tag bound only by mistake, and one handed back as is would reach a record that
+  // cannot hold it (red-team pass 83): past the bound, a join is the top whatever its inputs.
+  if (a.length === 0) return b.length > MAX_LABEL_TAGS ? TOP_LABEL : b;
   // The usual join on the hot path adds nothing (a context that already holds a result's tags): answer it
   // without allocating. Both are sorted, so one merge-walk decides b ⊑ a.
   if (b.length <= a.length && sortedSubset(b, a)) return a;

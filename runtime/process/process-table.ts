@@ -6,11 +6,12 @@ import { applyDelegations, planDelegations } from '../capability/delegation.js';
 import { SigningKey } from '../capability/signing-key.js';
 import { type ErrorCode, KernelError, ObservedRefusal, observedBy } from '../core/errors.js';
 import { jsonWithin } from '../core/payload-size.js';
-import { EMPTY_LABEL, joinLabels, type Label } from '../labels/label.js';
+import { EMPTY_LABEL, holdsSecret, joinLabels, type Label } from '../labels/label.js';
 import type { BlobStore } from '../store/blob-store.js';
 import {
   checkKey,
   freshNamespaceSegment,
+  MAX_NAMESPACE_LENGTH,
   type MemoryEntry,
   type Mount,
   type MountRequest,
@@ -324,6 +325,15 @@ export class ProcessTable implements ProcessControl {
   // ------------------------------------------------------------------------------------- syscalls
 
   spawn(parent: AgentSession, request: ChildRequest): string {
+    // A namespace the agent names is its own text, and every record its child makes carries it in clear: an agent
+    // that read a `secret` could spell it there (red-team pass 83: `namespace: 'n' + pin`). Refused, as a sink
+    // refuses `secret`; by the caller's own label, so the refusal tells it nothing new.
+    if (request.namespace !== undefined && holdsSecret(parent.label)) {
+      throw new KernelError(
+        'E_TAINT',
+        "sys.spawn: an agent labelled secret cannot name its child's namespace (the log keeps it in clear)",
+      );
+    }
     const services = parent.services;
     const { code, name } = this.#childSource(parent, request);
     const quota = parent.quota;
@@ -376,12 +386,19 @@ export class ProcessTable implements ProcessControl {
     parent: AgentSession,
     spec: Omit<StartSpec, 'parent' | 'namespace'> & { readonly namespace: string | undefined },
   ): { id: string; result: Promise<RunResult> } {
+    const namespace = `${parent.namespace}/${spec.namespace ?? freshNamespaceSegment()}`;
+    if (namespace.length > MAX_NAMESPACE_LENGTH) {
+      throw new KernelError(
+        'E_BAD_ARG',
+        `sys.spawn: the child's namespace would be longer than ${MAX_NAMESPACE_LENGTH} characters, what an audit record holds`,
+      );
+    }
     const quota = this.#quotaOf(parent);
     quota.chargeSpawn();
     const started = this.start({
       ...spec,
       parent,
-      namespace: `${parent.namespace}/${spec.namespace ?? freshNamespaceSegment()}`,
+      namespace,
       // Everything the parent passes carries at least its context label.
       label: joinLabels(parent.label, spec.label),
     });

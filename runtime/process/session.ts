@@ -2,7 +2,7 @@ import type { AuditSubject } from '../audit/attempt.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { CapabilityAuthority } from '../capability/authority.js';
 import type { SigningKey } from '../capability/signing-key.js';
-import { observedBy } from '../core/errors.js';
+import { KernelError, observedBy } from '../core/errors.js';
 import { encodePublicKey } from '../core/public-key.js';
 import { HandleTable } from '../labels/handles.js';
 import { EMPTY_LABEL, joinLabels, type Label } from '../labels/label.js';
@@ -214,6 +214,16 @@ export class AgentSession {
     } finally {
       this.chargeKernelTime(performance.now() - started);
     }
+  };
+
+  /**
+   * `metered` for work whose only product is this agent's reply (parsing a value it read): refused with E_KILLED
+   * once the agent has ended, as nobody will read it. Red-team pass 82: an agent fired 200 reads of 900 KB and
+   * returned, and the kernel parsed them all after its end, 25-30 times its cpu_ms, stalling every tenant 7-9 s.
+   */
+  readonly meteredReply: Meter = (call) => {
+    if (this.state === 'ended') throw new KernelError('E_KILLED', 'the agent has ended');
+    return this.metered(call);
   };
 
   /**

@@ -1,5 +1,5 @@
 import { isActionPattern, matchAction, matchResource, resourcePatternError } from '../core/resource-match.js';
-import { EMPTY_LABEL, type Label, makeLabel } from '../labels/label.js';
+import { EMPTY_LABEL, type Label, makeLabel, SECRET_TAG } from '../labels/label.js';
 import type { Injection } from './tool-contract.js';
 
 /** How a secret enters a request: as a header, a query parameter, or `Authorization: Bearer <secret>`. */
@@ -192,7 +192,7 @@ export class Vault {
 }
 
 /** The tag of anything a vault secret was observed in: the label a secret's own data would have. */
-export const VAULT_TAG = 'secret';
+export const VAULT_TAG = SECRET_TAG;
 /** `VAULT_TAG` as a label. */
 export const VAULT_LABEL: Label = makeLabel([VAULT_TAG]);
 
