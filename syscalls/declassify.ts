@@ -27,9 +27,11 @@ export const declassifySyscall = defineSyscall({
   run(session: AgentSession, [handle, tags], attempt: Attempt) {
     const entry = session.handles.resolve(handle);
     const named = makeLabel(tags);
-    // The tags named are the agent's own text, not kernel vocabulary: any tag-shaped string. Stored as a digest under
-    // `secret`, like any resource (red-team pass 83: a refused `['pin4711']` put a PIN in the log in clear).
-    attempt.describe(DECLASSIFY_ACTION, named.join(','), { tags }, entry.label);
+    // Tags the handle or the caller carries are kernel vocabulary (labels come from the policy, the tools and the
+    // host, never from an agent), kept in clear. Any other is the agent's own text, any tag-shaped string, stored
+    // as a digest under `secret` like any resource (red-team pass 83: a refused `['pin4711']` put a PIN in the log).
+    const known = named.every((tag) => entry.label.includes(tag) || session.label.includes(tag));
+    attempt.describe(DECLASSIFY_ACTION, named.join(','), { tags }, entry.label, !known);
     attempt.begin();
     for (const tag of named) {
       const decision = session.services.authority.authorize({

@@ -113,8 +113,6 @@ export class NamespaceMemory {
   readonly #use = new Map<string, NamespaceUse>();
   readonly #queues = new Map<string, Promise<unknown>>();
   readonly #counting = new Map<string, Promise<NamespaceUse>>();
-  /** Per tenant, the event-loop turn its latest large parse waits for (`get`). */
-  readonly #parseTurns = new Map<string, Promise<void>>();
 
   readonly #shares: StoreShares | undefined;
 
@@ -217,30 +215,12 @@ export class NamespaceMemory {
   }
 
   /**
-   * The entry, parsed inside `meter` (after the store's await, out of the dispatcher's sight). A large one waits for
-   * its tenant's next parse turn: the parses of a burst of reads otherwise ran back to back in one microtask drain
-   * once their reads resolved, out of any turn's bound (red-team pass 82: 170 reads of 900 KB stalled every tenant
-   * 8 s). Between them, other work runs, and a meter that refuses an ended agent's parse (AgentSession,
-   * `meteredReply`) sees the end.
+   * The entry, parsed inside `meter` (after the store's await, out of the dispatcher's sight). A meter that refuses
+   * an ended agent's parse (AgentSession, `meteredReply`) stops a burst of reads at the agent's end.
    */
   async get(namespace: string, key: string, meter: Meter = unmetered): Promise<MemoryEntry | undefined> {
     const text = await this.#kv.getText(storeKey(namespace, key));
-    if (text === undefined) return undefined;
-    if (text.length > PARSE_IN_OWN_TURN_CHARS) await this.#parseTurn(tenantOf(namespace));
-    return meter(() => toEntry(JSON.parse(text) as unknown));
-  }
-
-  // One large parse per tenant per event-loop turn: turns taken with setImmediate all at once run in one check
-  // phase, which is one stall again (40 of them, 1.9 s). Each turn is queued when the one before it has come, so it
-  // falls in the next iteration of the loop, after timers and I/O. A tenant's burst delays its own reads only.
-  #parseTurn(tenant: string): Promise<void> {
-    const previous = this.#parseTurns.get(tenant) ?? Promise.resolve();
-    const turn = previous.then(() => new Promise<void>((resolve) => setImmediate(resolve)));
-    this.#parseTurns.set(tenant, turn);
-    void turn.then(() => {
-      if (this.#parseTurns.get(tenant) === turn) this.#parseTurns.delete(tenant);
-    });
-    return turn;
+    return text === undefined ? undefined : meter(() => toEntry(JSON.parse(text) as unknown));
   }
 
   /**
@@ -423,8 +403,6 @@ function endOfStringArray(text: string, open: number): number {
 }
 
 const unmetered: Meter = (call) => call();
-/** Stored text longer than this (about 0.2 ms to parse here) is parsed in a turn of its own (`get`). */
-const PARSE_IN_OWN_TURN_CHARS = 16 * 1024;
 
 const FAIL_CLOSED = TOP_LABEL;
 

@@ -188,6 +188,9 @@ export function createToolContext(
       // Its own pair of records, tied to the call by the arguments' digest (the call's action and resource).
       const record = new Attempt(env.audit, caller.subject, 'tool', null);
       record.describe(action, resource, { of: use.action, resource: use.resource }, callLabel);
+      // `begin` hands the record to the OS: the tool notes what it is about to do, and a crash of the kernel during
+      // it must not lose which program ran (review 84: the note sat in the buffer after the call's own flush).
+      record.begin();
       record.end(null);
     },
     blobs: {
@@ -240,6 +243,8 @@ function injectionFor(
     // The log names the ref, never the secret.
     const record = new Attempt(env.audit, caller.subject, 'vault', null);
     record.describe('vault.inject', `vault:${ref}`, { ref, action, resource }, label, false);
+    // Before the secret goes out, with the OS (see `note`).
+    record.begin();
     record.end(null);
   }
   return injection;

@@ -1,6 +1,7 @@
 // Attack: spell a secret into the audit log (red-team pass 83). The log keeps no agent data of a call labelled
 // `secret` in clear (a resource is a keyed digest: passes 48 and 67), but three fields an agent writes still did:
-// - `sys.declassify`'s tag names, kept as kernel vocabulary: a refused `['pin4711']` left `resource: "pin4711"`;
+// - `sys.declassify`'s tag names, kept as kernel vocabulary: a refused `['pin4711']` left `resource: "pin4711"`
+//   (a tag the handle or the caller carries is vocabulary and stays readable; any other is the agent's text);
 // - a child's namespace, chosen by its parent: every record of the child carried `namespace: "default/n<secret>"`;
 // - the arguments' digest, a plain SHA-256: a refused exfiltration `{ text: pin }` gave the PIN back to 10,000
 //   guesses in 16 ms.

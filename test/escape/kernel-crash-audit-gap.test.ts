@@ -86,4 +86,30 @@ describe('a kernel killed mid-run, restarted on its store', () => {
     const stored = readAuditRecords(join(store, 'audit.jsonl')).filter((record) => record.action === 'audit.recover');
     expect(stored).toHaveLength(2);
   }, 90_000);
+
+  it('a program that kills the kernel leaves the record naming it: what a tool notes before its effect reaches the OS first', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'isokernel-crash-note-'));
+    dirs.push(dir);
+    const file = join(dir, 'audit.jsonl');
+    // The program the agent runs is the effect that kills the kernel: its `proc.program` note, written after the
+    // call's own intent and before the program starts, sat in the buffer and died with the process (review 84).
+    const script = `
+      const { createProcTool, Kernel } = await import(${JSON.stringify(ENTRY)});
+      const kernel = Kernel.create({
+        isolation: 'inline',
+        audit: { file: ${JSON.stringify(file)}, fsync: 'interval' },
+        tools: [createProcTool({ roots: [${JSON.stringify(dir)}], programs: { kill: { path: '/bin/kill', rest: ['-*', '*'] } } })],
+        policy: { capabilities: [{ action: 'proc.exec', resource: '**' }] },
+      });
+      await kernel.run({ input: String(process.pid), code: "export default async (pid) => { await sys.tool('proc.exec', { program: 'kill', args: ['-9', pid] }); }" });`;
+    const crashed = await runNode(['--no-node-snapshot', '--import', 'tsx', '--input-type=module', '-e', script], {
+      timeoutMs: 60_000,
+    });
+    expect(crashed.signal, crashed.stderr).toBe('SIGKILL');
+    const records = readAuditRecords(file);
+    expect(records.filter((record) => record.action === 'proc.exec' && record.phase === 'intent')).toHaveLength(1);
+    expect(records.filter((record) => record.action === 'proc.program').map((record) => record.resource)).toEqual([
+      expect.stringMatching(/\/kill$/),
+    ]);
+  }, 90_000);
 });

@@ -1,9 +1,9 @@
-// Attack: make the kernel work for an agent after its await, out of every bound (red-team pass 82). The kernel
-// reads a sandbox host's frames in turns of 10 ms, but a read's parse runs after the store's await: an agent that
-// fired 200 unawaited `sys.mem.get` of a 900 KB value of empty arrays and returned had them all parsed back to
-// back in one microtask drain after its end, charged 25-30 times its cpu_ms of 300, and every other tenant stalled
-// 7-9 s (10 s at cpu_ms 100; a live agent's 170 awaited reads, 8 s). A large value is now parsed in its tenant's
-// next turn of the event loop, an ended agent's parse is refused, and an ended agent's reply is not encoded.
+// Attack: make the kernel work for an agent after its end (red-team pass 82). A read's parse runs after the store's
+// await, out of the dispatcher's sight: an agent that fired 200 unawaited `sys.mem.get` of a 900 KB value of empty
+// arrays and returned had them all parsed back to back after its end, charged 25-30 times its cpu_ms of 300, and
+// in the process tier every other tenant stalled 7-9 s (10 s at cpu_ms 100). An ended agent's parse is now refused
+// and its replies are not encoded, so the burst stops where its quota ends it. (A live agent's burst still runs in
+// one drain, charged to it and paid back by its host's turns: SECURITY.md, process tier.)
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Kernel, RunResult } from '../../index.js';
 import type { Limits } from '../../runtime/process/limits.js';
@@ -12,7 +12,6 @@ import { longestGap } from '../helpers/stall.js';
 
 const STORE = `export default async () => { await sys.mem.put('k', JSON.parse('[' + '[],'.repeat(300000) + '[]]')); }`;
 const FIRE_AND_RETURN = `export default async (n) => { for (let i = 0; i < n; i++) sys.mem.get('k').catch(() => {}); }`;
-const AWAIT_ALL = `export default async (n) => { await Promise.all(Array.from({ length: n }, () => sys.mem.get('k').then(() => 0))); }`;
 const VICTIM = `export default async () => { await sys.tool('noop', {}); return 'done'; }`;
 
 let kernel: Kernel | undefined;
@@ -56,13 +55,5 @@ describe.each(ISOLATION_MODES)('%s', (isolation) => {
     expect(attacker.usage.cpu_ms).toBeLessThan(3 * 300);
     expect(stallMs).toBeLessThan(900);
     expect(victimMs).toBeLessThan(2_000);
-  }, 60_000);
-
-  it("a live agent's burst of large reads shares the loop with other tenants", async () => {
-    const { attacker, victimMs, stallMs } = await burst(isolation, { cpu_ms: 30_000, memory_mb: 256 }, AWAIT_ALL, 40);
-    expect(attacker.ok ? 'read' : attacker.error).toBe('read');
-    // Each read's parse (tens of ms) is a turn of its own: no stall near the burst's whole cost (40 × ~50 ms).
-    expect(stallMs).toBeLessThan(600);
-    expect(victimMs).toBeLessThan(1_500);
   }, 60_000);
 });
