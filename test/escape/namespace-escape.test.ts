@@ -43,6 +43,25 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
       expect(sent).toEqual([]);
     });
 
+    it("sys.audit: a child sees its own namespace's records and a whole mount's, not a sibling's nor a prefix mount's", async () => {
+      kernel = testKernel({ isolation, policy: { capabilities: [{ action: 'agent.spawn', resource: 'inline' }] } });
+      // A prefix mount shares some keys of the parent's namespace, not its records (they name keys outside it).
+      const result = await kernel.run({
+        code: `export default async () => {
+          const READ = 'export default async () => [...new Set((await sys.audit({ limit: 1000 })).map((r) => r.namespace))].sort()';
+          await sys.mem.put('p/shared', 1);
+          await sys.join(await sys.spawn({ code: "export default async () => { await sys.mem.put('mine', 1); }", namespace: 'sib' }));
+          const prefixed = await sys.join(await sys.spawn({ code: READ, namespace: 'pre', mounts: [{ name: 'm', prefix: 'p/', mode: 'ro' }] }));
+          const whole = await sys.join(await sys.spawn({ code: READ, namespace: 'whole', mounts: [{ name: 'm', mode: 'ro' }] }));
+          return { prefixed, whole };
+        }`,
+      });
+      expect(result).toMatchObject({
+        ok: true,
+        value: { prefixed: ['default/pre'], whole: ['default', 'default/whole'] },
+      });
+    });
+
     it('mem.delete: the existence of a key a tainted agent wrote raises the deleter', async () => {
       const { kernel, sent } = setup();
       await kernel.run({

@@ -1,6 +1,8 @@
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { defineTool, Kernel } from '../../../index.js';
 import { Attempt } from '../../../runtime/audit/attempt.js';
 import { AuditLog, type AuditSink } from '../../../runtime/audit/audit-log.js';
 import { AuditFileStore } from '../../../runtime/audit/file-store.js';
@@ -73,5 +75,46 @@ describe('Attempt', () => {
     expect(() => log.beforeEffect()).toThrow(/failed earlier/);
     expect(attempt.end('E_INTERNAL')).toBeNull();
     log.close();
+  });
+});
+
+describe('records a tool writes about its effect', () => {
+  it('a vault injection is with the OS before the tool that carries it runs', async () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const file = join(dir, 'audit.jsonl');
+    // What the file holds when the tool starts: the call's intent and the record of the secret it carries.
+    let onDisk: string[] = [];
+    const api = defineTool({
+      name: 'api.call',
+      description: 'calls an API with the key the vault injects',
+      input: z.strictObject({ url: z.string() }),
+      target: 'url',
+      resource: ({ url }) => url,
+      run: (_args, ctx) => {
+        onDisk = readFileSync(file, 'utf8')
+          .split('\n')
+          .filter((line) => line !== '')
+          .map((line) => `${JSON.parse(line).action}/${JSON.parse(line).phase}`);
+        return Object.keys(ctx.inject.headers);
+      },
+    });
+    const bind = { action: 'api.call', resource: 'https://api.example.com/**' };
+    const kernel = Kernel.create({
+      audit: { file, fsync: 'interval' },
+      tools: [api],
+      policy: { capabilities: [bind] },
+    });
+    try {
+      kernel.vault.set('key', 'S3CRET-4711', { bind, inject: { header: 'X-Api-Key' } });
+      const result = await kernel.run({
+        code: `export default async () => sys.tool('api.call', { url: 'https://api.example.com/v1' })`,
+      });
+      expect(result.ok ? result.value : result.error).toEqual(['x-api-key']);
+      // Before review 84 the vault.inject record waited in the process while the secret went out.
+      expect(onDisk).toEqual(expect.arrayContaining(['api.call/intent', 'vault.inject/intent']));
+    } finally {
+      await kernel.close();
+    }
   });
 });
