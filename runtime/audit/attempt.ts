@@ -1,9 +1,8 @@
 import { createHmac, randomBytes } from 'node:crypto';
-import { canonicalJson } from '../core/canonical-json.js';
 import { type ErrorCode, isRefusal, KernelError } from '../core/errors.js';
 import { EMPTY_LABEL, holdsSecret, joinLabels, type Label } from '../labels/label.js';
 import type { AuditLog } from './audit-log.js';
-import { type AuditRecord, type AuditStatus, NON_CANONICAL_ARGS_DIGEST } from './record.js';
+import { type AuditRecord, type AuditStatus, digestArgs } from './record.js';
 
 /** Who made an attempt, as the audit log names it. */
 export interface AuditSubject {
@@ -109,7 +108,9 @@ export class Attempt {
         resource: this.#resource,
         // A plain digest of a short secret is undone by hashing every candidate (pass 83: a 4-digit PIN from the
         // digest of a refused call in 16 ms): under `secret`, the arguments' digest is keyed, as the resource is.
-        ...(this.#secret ? { argsDigest: redactedArgsDigest(this.#args) } : { args: this.#args }),
+        ...(this.#secret
+          ? { argsDigest: digestArgs(this.#args === undefined ? null : this.#args, REDACTION_KEY) }
+          : { args: this.#args }),
         ...(this.#label === undefined ? {} : { label: this.#label }),
       });
     } catch {
@@ -150,17 +151,6 @@ const REDACTION_KEY = randomBytes(32);
 
 function redact(resource: string): string {
   return `redacted:hmac-sha256:${createHmac('sha256', REDACTION_KEY).update(resource).digest('hex')}`;
-}
-
-// HMAC-SHA256 of the arguments' canonical JSON, or the digest that says they had none (record.ts, `digestArgs`).
-function redactedArgsDigest(args: unknown): string {
-  let encoded: string;
-  try {
-    encoded = canonicalJson(args === undefined ? null : args);
-  } catch {
-    return NON_CANONICAL_ARGS_DIGEST;
-  }
-  return createHmac('sha256', REDACTION_KEY).update(encoded).digest('hex');
 }
 
 /**

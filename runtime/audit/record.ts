@@ -1,4 +1,4 @@
-import { hash } from 'node:crypto';
+import { createHmac, hash } from 'node:crypto';
 import { canonicalJson, jsonQuote, sortKeys } from '../core/canonical-json.js';
 import { ERROR_CODES, type ErrorCode, isErrorCode } from '../core/errors.js';
 import { hashLeafOfDigest, isHashHex } from './merkle.js';
@@ -122,16 +122,18 @@ export const NON_CANONICAL_ARGS_DIGEST: string = hash('sha256', '\u0000isokernel
 
 /**
  * The digest stored for a syscall's arguments: SHA-256 hex of their canonical JSON, or NON_CANONICAL_ARGS_DIGEST
- * when they have none (cycles, bigints, functions, non-plain objects, or a getter that throws). Never throws and
- * never returns anything derived from the arguments other than the digest.
+ * when they have none (cycles, bigints, functions, non-plain objects, or a getter that throws). With `key`, an
+ * HMAC-SHA256 of that JSON instead, for arguments a short secret could be guessed back from (attempt.ts). Never
+ * throws and never returns anything derived from the arguments other than the digest.
  */
-export function digestArgs(args: unknown): string {
+export function digestArgs(args: unknown, key?: Uint8Array): string {
   let encoded: string;
   try {
     encoded = canonicalJson(args);
   } catch {
     return NON_CANONICAL_ARGS_DIGEST;
   }
+  if (key !== undefined) return createHmac('sha256', key).update(encoded).digest('hex');
   if (encoded.length > DIGEST_CACHE_MAX_LENGTH) return hash('sha256', encoded);
   let digest = digestCache.get(encoded);
   if (digest === undefined) {

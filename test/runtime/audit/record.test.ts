@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { hashLeaf, hashLeafOfDigest } from '../../../runtime/audit/merkle.js';
@@ -302,6 +302,17 @@ describe('audit-record', () => {
     expect(NON_CANONICAL_ARGS_DIGEST).not.toBe(sha('null'));
     const { line } = sealRecord(body({ args_sha256: digestArgs(args) }));
     expect(line).not.toContain('hunter2');
+  });
+
+  it('with a key, digests canonical arguments as an HMAC, never the plain digest (nor a cached one)', () => {
+    const args = { b: [1, 'two'], a: { secret: 'hunter2' } };
+    const key = new Uint8Array(32).fill(3);
+    const keyed = createHmac('sha256', key).update(canonicalJson(args)).digest('hex');
+    expect(digestArgs(args)).toBe(sha(canonicalJson(args)));
+    expect(digestArgs(args, key)).toBe(keyed);
+    expect(digestArgs({ a: { secret: 'hunter2' }, b: [1, 'two'] }, key)).toBe(keyed);
+    expect(digestArgs(args, new Uint8Array(32).fill(4))).not.toBe(keyed);
+    expect(digestArgs(10n, key)).toBe(NON_CANONICAL_ARGS_DIGEST);
   });
 
   it('withoutHash(seal(b)) is b', () => {
