@@ -78,6 +78,8 @@ export {
   IsokernelError,
   KernelError,
   type KernelErrorInfo,
+  ObservedRefusal,
+  observedBy,
 } from './runtime/core/errors.js';
 export { normalizePath, normalizeUrl } from './runtime/core/resource-match.js';
 export type { AgentHandle, RollbackResult, SubmitRequest, SubmitResult } from './runtime/kernel.js';

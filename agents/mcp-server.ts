@@ -10,12 +10,13 @@
  * sink by a later one, nor by code run with `execute`.
  */
 import { type CallToolResult, Server } from '@modelcontextprotocol/server';
-import { isErrorCode } from '../runtime/core/errors.js';
+import { isErrorCode, KernelError, observedBy } from '../runtime/core/errors.js';
 import type { Kernel } from '../runtime/kernel.js';
 import { joinLabels, type Label } from '../runtime/labels/label.js';
 import type { Limits } from '../runtime/process/limits.js';
 import type { Tool } from '../runtime/tool-use/tool-contract.js';
 import { toolAction, toolDefinition } from '../runtime/tool-use/tool-contract.js';
+import { ToolSlots } from '../runtime/tool-use/tool-slots.js';
 import { buildCodeModule } from './code-mode/code-module.js';
 import { parsesAsExpression } from './code-mode/expression-check.js';
 import { executeDescription } from './code-mode/typescript-declarations.js';
@@ -34,6 +35,13 @@ export interface McpServerOptions {
    * whose JSON is longer comes without `structuredContent`.
    */
   readonly maxResultChars?: number;
+  /**
+   * `execute` calls one session may have running at once (default 4): each is an agent tree, in the process tier
+   * a sandbox host of its own. Past it, a call waits for one to end.
+   */
+  readonly maxExecutes?: number;
+  /** Calls one session may have in flight, waiting ones included (default 64): past it, a call is `E_QUOTA`. */
+  readonly maxPendingCalls?: number;
 }
 
 /** One MCP session's view of the kernel: its label only rises. */
@@ -45,6 +53,8 @@ export interface McpSession {
 
 const EXECUTE = 'execute';
 const DEFAULT_MAX_RESULT_CHARS = 100_000;
+const DEFAULT_MAX_EXECUTES = 4;
+const DEFAULT_MAX_PENDING_CALLS = 64;
 
 // A top agent holds every policy rule, so `execute` code run as one reached hidden tools through sys.tool
 // (red-team pass 71). This parent runs the code as a child holding only attenuations of its capabilities to the
@@ -74,7 +84,21 @@ export function createMcpServer(kernel: Kernel, options: McpServerOptions = {}):
   const maxChars = options.maxResultChars ?? DEFAULT_MAX_RESULT_CHARS;
   if (!Number.isInteger(maxChars) || maxChars < 100)
     throw new RangeError('options.maxResultChars must be an integer >= 100');
+  const maxExecutes = options.maxExecutes ?? DEFAULT_MAX_EXECUTES;
+  if (!Number.isInteger(maxExecutes) || maxExecutes < 1)
+    throw new RangeError('options.maxExecutes must be an integer >= 1');
+  const maxPending = options.maxPendingCalls ?? DEFAULT_MAX_PENDING_CALLS;
+  if (!Number.isInteger(maxPending) || maxPending < 1) {
+    throw new RangeError('options.maxPendingCalls must be an integer >= 1');
+  }
   let label: Label = [];
+  // A client's calls are bounded as an agent tree's are (red-team pass 85): `kernel.submit` takes no tool place,
+  // so 500 direct calls of `proc.exec sleep` ran 500 programs at once, and 40 `execute` calls started 40 sandbox
+  // hosts (2.4 GB). Direct calls hold their tool's places (Tool.maxInFlight), `execute` calls one of
+  // `maxExecutes`, and a session has at most `maxPending` calls in flight.
+  const toolSlots = new ToolSlots();
+  const executeSlots = new ToolSlots();
+  let pending = 0;
   const server = new Server(
     { name: 'isokernel', version: '0.1.0' },
     {
@@ -141,65 +165,93 @@ export function createMcpServer(kernel: Kernel, options: McpServerOptions = {}):
     };
   });
 
-  server.setRequestHandler('tools/call', async (request): Promise<CallToolResult> => {
-    const { name } = request.params;
-    const args = request.params.arguments ?? {};
-    if (name === EXECUTE) {
-      const code = args['code'];
-      if (typeof code !== 'string' || code.trim() === '')
-        return failure('E_BAD_ARG', '`code` must be a non-empty string');
-      const tools = exposed();
-      const defs = resolveToolDefs(
-        kernel.tools,
-        tools.map((tool) => tool.name),
-      );
-      const { module } = buildCodeModule(
-        code,
-        defs.map((def) => ({ name: def.name, tool: def.tool })),
-        parsesAsExpression,
-      );
-      let result: Awaited<ReturnType<Kernel['run']>>;
-      try {
-        // The parent's one child must not cost the code a level or a child of its budget.
-        const limits = kernel.limitsFor(options.limits);
-        result = await kernel.run({
-          code: EXECUTE_PARENT,
-          input: { module, actions: [...new Set(tools.map(toolAction))] },
-          caps: [{ action: 'agent.spawn', resource: 'inline' }],
-          label: [...label],
-          limits: {
-            ...options.limits,
-            children: Math.min(limits.children + 1, 100_000),
-            depth: Math.min(limits.depth + 1, 64),
-          },
-        });
-      } catch (error) {
-        return failure(
-          'E_INTERNAL',
-          error instanceof Error ? error.message.slice(0, 200) : 'the agent could not start',
-        );
-      }
-      label = joinLabels(label, result.label ?? []);
-      if (!result.ok) return failure(result.error.code, result.error.message, { logs: [] });
-      const report = (result.value ?? {}) as {
-        ok?: unknown;
-        result?: unknown;
-        error?: { code?: unknown; message?: unknown };
-        logs?: unknown;
-      };
-      const logs = Array.isArray(report.logs) ? report.logs : [];
-      if (report.ok !== true) {
-        // The agent's code wrote this error: only a kernel code (one it caught and re-threw) passes; anything
-        // else, a made-up code or text posing as one, is E_AGENT_FAILED. Agent text never becomes a code.
-        const code = isErrorCode(report.error?.code) ? report.error.code : 'E_AGENT_FAILED';
-        const message = typeof report.error?.message === 'string' ? report.error.message : 'the code failed';
-        return failure(code, message, { logs });
-      }
-      const structured = { result: report.result ?? null, logs };
-      return answer(JSON.stringify(structured), structured);
+  // One place of `slots` for `key` (bound `bound`) while `run` runs; a call cancelled while it waits is E_KILLED.
+  const inPlace = async (
+    slots: ToolSlots,
+    key: string,
+    bound: number | undefined,
+    signal: AbortSignal,
+    run: () => Promise<CallToolResult>,
+  ): Promise<CallToolResult> => {
+    if (bound === undefined) return run();
+    try {
+      await slots.take(key, bound, signal);
+    } catch {
+      return failure('E_KILLED', 'the client cancelled the call');
     }
-    const tool = exposed().find((candidate) => candidate.name === name);
-    if (tool === undefined) return failure('E_NO_TOOL', `no tool named "${String(name).slice(0, 64)}"`);
+    try {
+      return await run();
+    } finally {
+      slots.give(key);
+    }
+  };
+
+  const execute = async (code: string, signal: AbortSignal): Promise<CallToolResult> => {
+    const tools = exposed();
+    const defs = resolveToolDefs(
+      kernel.tools,
+      tools.map((tool) => tool.name),
+    );
+    const { module } = buildCodeModule(
+      code,
+      defs.map((def) => ({ name: def.name, tool: def.tool })),
+      parsesAsExpression,
+    );
+    let handle: ReturnType<Kernel['spawn']>;
+    try {
+      // The parent's one child must not cost the code a level or a child of its budget.
+      const limits = kernel.limitsFor(options.limits);
+      handle = kernel.spawn({
+        code: EXECUTE_PARENT,
+        input: { module, actions: [...new Set(tools.map(toolAction))] },
+        caps: [{ action: 'agent.spawn', resource: 'inline' }],
+        // The host's own grants, handed on: a run must not give the session fresh uses of a `max_uses` rule or a
+        // fresh `expires_in` (red-team pass 85: 4 runs of `execute` made 8 calls under `max_uses: 1`).
+        policyGrants: 'shared',
+        label: [...label],
+        limits: {
+          ...options.limits,
+          children: Math.min(limits.children + 1, 100_000),
+          depth: Math.min(limits.depth + 1, 64),
+        },
+      });
+    } catch (error) {
+      // A refusal by a bound sized by others' data (the tenant's share of held memory) tells of that data: the
+      // session takes its label (red-team pass 85 read a secret bit from whether a probe's start was refused).
+      label = joinLabels(label, observedBy(error));
+      if (error instanceof KernelError) return failure(error.code, error.message);
+      return failure('E_INTERNAL', error instanceof Error ? error.message.slice(0, 200) : 'the agent could not start');
+    }
+    // A cancelled call ends its agent: it was left running to its cpu_ms, and the client could start another.
+    const cancel = () => handle.kill('cancelled by the MCP client');
+    signal.addEventListener('abort', cancel, { once: true });
+    let result: Awaited<ReturnType<Kernel['run']>>;
+    try {
+      result = await handle.result;
+    } finally {
+      signal.removeEventListener('abort', cancel);
+    }
+    label = joinLabels(label, result.label ?? []);
+    if (!result.ok) return failure(result.error.code, result.error.message, { logs: [] });
+    const report = (result.value ?? {}) as {
+      ok?: unknown;
+      result?: unknown;
+      error?: { code?: unknown; message?: unknown };
+      logs?: unknown;
+    };
+    const logs = Array.isArray(report.logs) ? report.logs : [];
+    if (report.ok !== true) {
+      // The agent's code wrote this error: only a kernel code (one it caught and re-threw) passes; anything
+      // else, a made-up code or text posing as one, is E_AGENT_FAILED. Agent text never becomes a code.
+      const code = isErrorCode(report.error?.code) ? report.error.code : 'E_AGENT_FAILED';
+      const message = typeof report.error?.message === 'string' ? report.error.message : 'the code failed';
+      return failure(code, message, { logs });
+    }
+    const structured = { result: report.result ?? null, logs };
+    return answer(JSON.stringify(structured), structured);
+  };
+
+  const direct = async (tool: Tool, args: Record<string, unknown>): Promise<CallToolResult> => {
     const done = await kernel.submit({ action: toolAction(tool), params: args, label: [...label] });
     label = joinLabels(label, done.label);
     if (done.status !== 'OK') {
@@ -210,6 +262,29 @@ export function createMcpServer(kernel: Kernel, options: McpServerOptions = {}):
     const text = typeof data === 'string' ? data : (JSON.stringify(data) ?? 'null');
     const isObject = data !== null && typeof data === 'object' && !Array.isArray(data);
     return answer(text, isObject ? (data as Record<string, unknown>) : undefined);
+  };
+
+  server.setRequestHandler('tools/call', async (request, ctx): Promise<CallToolResult> => {
+    const { name } = request.params;
+    const args = request.params.arguments ?? {};
+    const signal = ctx.mcpReq.signal;
+    if (pending >= maxPending) {
+      return failure('E_QUOTA', `this session already has ${maxPending} calls in flight`);
+    }
+    pending += 1;
+    try {
+      if (name === EXECUTE) {
+        const code = args['code'];
+        if (typeof code !== 'string' || code.trim() === '')
+          return failure('E_BAD_ARG', '`code` must be a non-empty string');
+        return await inPlace(executeSlots, EXECUTE, maxExecutes, signal, () => execute(code, signal));
+      }
+      const tool = exposed().find((candidate) => candidate.name === name);
+      if (tool === undefined) return failure('E_NO_TOOL', `no tool named "${String(name).slice(0, 64)}"`);
+      return await inPlace(toolSlots, tool.name, tool.maxInFlight, signal, () => direct(tool, args));
+    } finally {
+      pending -= 1;
+    }
   });
 
   return { server, label: () => label };

@@ -113,6 +113,14 @@ export interface SpawnRequest {
   readonly limits?: Partial<Limits>;
   /** Root capabilities for this agent in addition to the policy's. */
   readonly caps?: readonly GrantRule[];
+  /**
+   * How a top agent holds the policy's rules. `'per-run'` (the default): fresh root grants, so `max_uses` counts
+   * and `expires_in` runs per run. `'shared'`: delegations of the host's own grants (those `kernel.submit` uses),
+   * so every use debits the same counters and the kernel's start is when `expires_in` began, across every run
+   * started so and the host's own calls (`isokernel mcp serve` runs `execute` so: a session must not reset a
+   * rule's uses by running code). Not with `parent`.
+   */
+  readonly policyGrants?: 'per-run' | 'shared';
 }
 
 /** Options of `kernel.restore`. */
@@ -208,11 +216,16 @@ const spawnRequestSchema = z
     input: z.unknown().optional(),
     limits: limitsSchema.optional(),
     caps: capsSchema.optional(),
+    policyGrants: z.enum(['per-run', 'shared'], 'must be "per-run" or "shared"').optional(),
   })
   .refine(
     (request) => [request.code, request.file, request.program].filter((value) => value !== undefined).length === 1,
     'must have exactly one of code, file and program',
-  );
+  )
+  .refine((request) => request.parent === undefined || request.policyGrants === undefined, {
+    message: "is for top agents: a child holds only its caps, never the policy's rules",
+    path: ['policyGrants'],
+  });
 
 /** A spawn request after validation: its label built and its capability rules checked. */
 export type CheckedSpawnRequest = Omit<z.output<typeof spawnRequestSchema>, 'label' | 'caps'> & {

@@ -12,6 +12,7 @@ import {
   type GrantRule,
 } from './capability/grant-rule.js';
 import { SigningKey } from './capability/signing-key.js';
+import type { Capability } from './capability/token.js';
 import { KernelError } from './core/errors.js';
 import { jsonWithin } from './core/payload-size.js';
 import { encodePublicKey } from './core/public-key.js';
@@ -129,6 +130,8 @@ export class Kernel {
   readonly #toolEnv: ToolEnvironment;
   /** The host's own identity: holder of the policy's rules for `submit`, and delegator for `delegate`. */
   readonly #hostKey = SigningKey.generate();
+  // The root grants of the policy's rules the host holds (kernel.submit's), in rule order.
+  readonly #hostPolicyCaps: readonly Capability[];
   readonly #hostAbort = new AbortController();
   readonly #events = new EventEmitter();
   #closed = false;
@@ -172,7 +175,7 @@ export class Kernel {
     });
     this.audit = auditReader(this.#audit, auditView, rootKey.publicKey);
     INTERNALS.set(this, { authority, audit: this.#audit });
-    grantPolicy(this.#authority, this.policy, this.#hostKey.publicKey);
+    this.#hostPolicyCaps = grantPolicy(this.#authority, this.policy, this.#hostKey.publicKey);
     this.#launcher = launcher;
     const store = options.store;
     // Without a store directory, memory, blobs and snapshots live in the kernel's heap: they draw on `stored`,
@@ -249,7 +252,8 @@ export class Kernel {
     }
     const limits = mergeLimits(this.#limits, checked.limits);
     const namespace = checked.namespace ?? 'default';
-    return this.#startTop({ code, program: name, inputJson, limits, namespace, label, caps });
+    const policyGrants = checked.policyGrants ?? 'per-run';
+    return this.#startTop({ code, program: name, inputJson, limits, namespace, label, caps, policyGrants });
   }
 
   // A host-started child of a live agent: the same rules as sys.spawn (budget carved from the parent's
@@ -295,6 +299,7 @@ export class Kernel {
     namespace: string;
     label: Label;
     caps: readonly GrantRule[];
+    policyGrants?: 'per-run' | 'shared';
     restored?: unknown;
     usage?: Partial<Record<string, number>>;
   }): AgentHandle {
@@ -310,11 +315,20 @@ export class Kernel {
       ...(spec.restored === undefined ? {} : { restored: spec.restored }),
       ...(spec.usage === undefined ? {} : { usage: spec.usage }),
       grant: (session) => {
-        grantPolicy(this.#authority, this.policy, session.publicKey);
+        if (spec.policyGrants === 'shared') this.#delegatePolicy(session.publicKey);
+        else grantPolicy(this.#authority, this.policy, session.publicKey);
         for (const rule of spec.caps) this.#authority.grant({ ...rule, audience: session.publicKey });
       },
     });
     return { id, result, kill: (reason = 'killed by host') => this.#table.killById(id, String(reason)) };
+  }
+
+  // The host's own policy grants, handed on: a use of any of them debits the host's counter and ends at its
+  // expiry. One the authority refuses to hand on (used up, expired, revoked) is left out: any use would be refused.
+  #delegatePolicy(audience: string): void {
+    for (const capability of this.#hostPolicyCaps) {
+      this.#authority.delegate({ parentId: capability.id, delegator: this.#hostKey, audience });
+    }
   }
 
   /**

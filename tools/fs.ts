@@ -31,7 +31,6 @@ import {
   type LabelStore,
   type Tool,
   type ToolContext,
-  UNTRACKED_WRITES_KEY,
   type UndoContext,
 } from '../runtime/tool-use/tool-contract.js';
 import {
@@ -64,6 +63,7 @@ import {
   requireRegular,
   resolvePath,
 } from './fs-path.js';
+import { untrackedLabel } from './untracked-writes.js';
 
 /** Options for `createFsTools`. */
 export interface FsToolsOptions {
@@ -736,11 +736,11 @@ async function makeDir(
 
 /**
  * Taints the result with the label kept for `path` (when given) and with what programs run by other tools
- * may have written to any file unseen (UNTRACKED_WRITES_KEY).
+ * or MCP servers may have written to any file unseen (./untracked-writes.ts).
  */
 async function taintWithFile(ctx: ToolContext, path: string | undefined): Promise<void> {
   if (path !== undefined) ctx.taint(await ctx.labels.get(path));
-  ctx.taint(await ctx.labels.get(UNTRACKED_WRITES_KEY));
+  ctx.taint(await untrackedLabel(ctx.labels));
 }
 
 /**

@@ -22,10 +22,12 @@ import { accessSync, constants, realpathSync, statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { KernelError } from '../runtime/core/errors.js';
+import { joinLabels } from '../runtime/labels/label.js';
 import { definePolicySection, type PolicySection } from '../runtime/policy/policy.js';
 import { defineTool, type Tool } from '../runtime/tool-use/tool-contract.js';
 import { type McpCallResult, McpConnection, type McpServerSpec } from './mcp-servers.js';
 import { DEFAULT_CHILD_ENV } from './proc.js';
+import { untrackedWork } from './untracked-writes.js';
 
 /** MCP calls one agent tree may have running at once (Tool.maxInFlight). */
 export const MCP_MAX_IN_FLIGHT = 16;
@@ -115,6 +117,9 @@ export function createMcpTool(options: McpOptions): Tool {
       arguments: z.record(z.string(), z.unknown()).optional(),
     }),
     resource: (args) => `${args.server}/${args.tool}`,
+    // A server is a host program: it can read any file, so a policy source on any path tags its answers, as
+    // for proc.exec (red-team pass 87 read a `web` writer's file, and an `inbox/**` file, clean through one).
+    labels: { observes: { actions: ['fs.read', 'fs.list', 'fs.stat'], scope: 'anywhere' } },
     // Each call is a request the server's connection holds open until it answers (a long poll may never).
     maxInFlight: MCP_MAX_IN_FLIGHT,
     run: async (args, ctx): Promise<McpCallResult> => {
@@ -126,6 +131,10 @@ export function createMcpTool(options: McpOptions): Tool {
       // One atomic join: two calls at once (a get then a set each) could otherwise lose one caller's tags.
       const sent = await ctx.labels.raise(key, ctx.label);
       ctx.taint([`mcp:${args.server}`, ...sent]);
+      // Its answer may quote any file it read, with the labels the kernel keeps for files; and it may write any
+      // file, which the fs tools then read with what it knew (./untracked-writes.ts).
+      ctx.taint(await ctx.labels.all());
+      const ended = await untrackedWork(ctx.labels, joinLabels(joinLabels(sent, ctx.label), ctx.sources));
       try {
         return await connection.call(args.tool, args.arguments ?? {}, ctx.signal, ctx.metered);
       } finally {
@@ -133,6 +142,8 @@ export function createMcpTool(options: McpOptions): Tool {
         // long poll answered by another agent's put): its label is what the server keeps once it answered,
         // read again here. In `finally`, so a failure carries it too (the kernel joins taints on a throw).
         ctx.taint(await ctx.labels.get(key));
+        ctx.taint(await ctx.labels.all());
+        await ended();
       }
     },
     close: async () => {

@@ -41,7 +41,7 @@ import { parseOptions } from '../runtime/core/options.js';
 import { normalizePath } from '../runtime/core/resource-match.js';
 import { joinLabels } from '../runtime/labels/label.js';
 import { definePolicySection, type Policy, type PolicySection } from '../runtime/policy/policy.js';
-import { defineTool, type LabelStore, type Tool, UNTRACKED_WRITES_KEY } from '../runtime/tool-use/tool-contract.js';
+import { defineTool, type Tool } from '../runtime/tool-use/tool-contract.js';
 import { argPatternSchema, checkArguments, forbidListSchema, MAX_ARG_LENGTH, MAX_ARGS } from './proc-args.js';
 import { childEnv, execute, type ProcResult } from './proc-exec.js';
 import { checkGitCommand, gitEnvironment } from './proc-git.js';
@@ -54,6 +54,7 @@ import {
   resolveProgram,
   resolvePrograms,
 } from './proc-programs.js';
+import { untrackedWork } from './untracked-writes.js';
 
 export { GIT_FORBIDDEN_FLAGS } from './proc-args.js';
 export { DEFAULT_CHILD_ENV, type ProcResult } from './proc-exec.js';
@@ -238,15 +239,22 @@ export function createProcTool(options: ProcOptions): Tool {
       const argv = args.args ?? [];
       checkArguments(program.name, program.rules, argv);
       if (program.git) checkGitCommand(program.name, argv);
-      const cwd = await openCwd(args.cwd, roots);
-      ctx.note('proc.program', program.real);
       // The program can read any file under the roots, including ones written with labelled data: its output
       // carries every tag the kernel keeps for files, so running `cat` cannot launder what fs.read would not.
+      // Taken before the working directory is opened: whether it exists and is a directory is file state
+      // (red-team pass 87 read a byte, clean, from which `cwd` a labelled writer had made).
       ctx.taint(await ctx.labels.all());
+      const cwd = await openCwd(args.cwd, roots);
+      ctx.note('proc.program', program.real);
       // It can also write any file (`cp`, `tee`) where the kernel cannot see: whatever the fs tools read from
       // now on may hold what it read or was given, so they carry this call's label and every kept tag.
-      const copied = joinLabels(ctx.label, ctx.sources);
-      await markUntracked(ctx.labels, copied);
+      let ended: () => Promise<void>;
+      try {
+        ended = await untrackedWork(ctx.labels, joinLabels(ctx.label, ctx.sources));
+      } catch (error) {
+        await cwd.close();
+        throw error;
+      }
       try {
         return await execute(program, argv, `/proc/self/fd/${cwd.fd}`, {
           env: program.git ? gitEnvironment(childEnv(limits.env)) : childEnv(limits.env),
@@ -261,19 +269,10 @@ export function createProcTool(options: ProcOptions): Tool {
         // Again after it ran: another call may have labelled a file the program then read (its output) or
         // copied (the untracked writes). In `finally`, so a failure's text carries them too.
         ctx.taint(await ctx.labels.all());
-        await markUntracked(ctx.labels, copied);
+        await ended();
       }
     },
   });
-}
-
-/** Joins `label` and every tag kept for any file into the label of untracked writes. */
-async function markUntracked(labels: LabelStore, label: readonly string[]): Promise<void> {
-  // A join, not a union of arrays: past MAX_LABEL_TAGS it is the top label, where an array past it was refused.
-  const tags = joinLabels(await labels.all(), label);
-  if (tags.length === 0) return;
-  // Atomic: two programs ending at once must not lose either's tags.
-  await labels.raise(UNTRACKED_WRITES_KEY, tags);
 }
 
 // ------------------------------------------------------------------------------------------ configuration

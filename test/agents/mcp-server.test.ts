@@ -1,9 +1,9 @@
-import { Client, InMemoryTransport } from '@modelcontextprotocol/client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { createMcpServer } from '../../agents/mcp-server.js';
+import type { McpServerOptions } from '../../agents/mcp-server.js';
 import { defineTool, type Kernel } from '../../index.js';
 import { testKernel } from '../helpers/kernel.js';
+import { closeSessions, connectSession, answerText as text } from '../helpers/mcp-session.js';
 
 /**
  * The MCP server face of the kernel, in process (SDK client and server over the SDK's in-memory pair); the
@@ -33,25 +33,13 @@ const tools = [
 ];
 
 let kernel: Kernel;
-const clients: Client[] = [];
 afterEach(async () => {
-  for (const client of clients.splice(0)) await client.close();
+  await closeSessions();
   await kernel?.close();
   sent.length = 0;
 });
 
-async function connect(options: Parameters<typeof createMcpServer>[1] = {}) {
-  const session = createMcpServer(kernel, options);
-  const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
-  await session.server.connect(serverSide);
-  const client = new Client({ name: 'host', version: '1' });
-  await client.connect(clientSide);
-  clients.push(client);
-  return { client, session };
-}
-
-const text = (result: Awaited<ReturnType<Client['callTool']>>) =>
-  (result.content as { text: string }[]).map((p) => p.text).join('');
+const connect = (options: McpServerOptions = {}) => connectSession(kernel, options);
 
 describe('createMcpServer', () => {
   it('keeps one label per session: what one session read does not taint another', async () => {

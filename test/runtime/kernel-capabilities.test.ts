@@ -122,6 +122,37 @@ describe('policy rules', () => {
     });
     expect(result).toMatchObject({ ok: true, value: [1, 'E_CAP_EXPIRED'] });
   });
+
+  it("policyGrants 'shared' hands a run the host's grants: runs and kernel.submit debit one max_uses", async () => {
+    kernel = testKernel({ policy: { capabilities: [{ action: 'echo', resource: 'echo', max_uses: 3 }] } });
+    const twice = `export default async () => { const out = []; for (let i = 0; i < 2; i++) { try { await sys.tool('echo', i); out.push('ok') } catch (e) { out.push(e.code) } } return out; }`;
+    // The default: each run holds fresh grants.
+    expect(await kernel.run({ code: twice })).toMatchObject({ ok: true, value: ['ok', 'ok'] });
+    expect(await kernel.run({ code: twice })).toMatchObject({ ok: true, value: ['ok', 'ok'] });
+    expect(await kernel.run({ code: twice, policyGrants: 'shared' })).toMatchObject({ ok: true, value: ['ok', 'ok'] });
+    const [held] = kernel.capabilities(kernel.hostPublicKey);
+    expect(held?.remainingUses).toBe(1);
+    expect(await kernel.run({ code: twice, policyGrants: 'shared' })).toMatchObject({
+      ok: true,
+      value: ['ok', 'E_CAP_EXHAUSTED'],
+    });
+    expect(await kernel.submit({ action: 'echo', target: 'echo' })).toMatchObject({
+      status: 'DENIED',
+      error: { code: 'E_CAP_EXHAUSTED' },
+    });
+  });
+
+  it('policyGrants is for top agents, and names what it accepts', async () => {
+    kernel = testKernel();
+    expect(() => kernel.spawn({ code: 'export default () => 1', policyGrants: 'always' as 'shared' })).toThrow(
+      /request\.policyGrants: must be "per-run" or "shared"/,
+    );
+    const parent = kernel.spawn({ code: 'export default () => new Promise((r) => setTimeout(r, 200))' });
+    expect(() => kernel.spawn({ code: 'export default () => 1', parent: parent.id, policyGrants: 'shared' })).toThrow(
+      /request\.policyGrants: is for top agents/,
+    );
+    await parent.result;
+  });
 });
 
 describe('sys.caps and the host API', () => {
