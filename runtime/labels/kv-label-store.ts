@@ -1,4 +1,4 @@
-import type { KvStore } from '../store/kv-store.js';
+import { type KvStore, storeIdentity } from '../store/kv-store.js';
 import type { LabelStore } from '../tool-use/tool-contract.js';
 import { EMPTY_LABEL, joinLabels, joinTags, makeLabel, storedLabel } from './label.js';
 
@@ -6,8 +6,10 @@ import { EMPTY_LABEL, joinLabels, joinTags, makeLabel, storedLabel } from './lab
 const UNION_KEY = 'labels-union';
 
 // Every change to the labels kept in one store is a read then writes (the key's label, the union): they run
-// one at a time, in call order, per underlying store (so two KvLabelStore over one KvStore share the order).
-const queues = new WeakMap<KvStore, Promise<unknown>>();
+// one at a time, in call order, per underlying store (so two KvLabelStore over one KvStore share the order), and
+// per LevelDB handle, not per wrapper of it: two kernels of one process on one store directory each wrap the
+// shared handle, and their read-then-writes of the union replaced each other's tags (red-team pass 86).
+const queues = new WeakMap<object, Promise<unknown>>();
 
 /**
  * Labels the kernel keeps for resources outside it (a file keeps the label of the data written to it), in
@@ -16,11 +18,14 @@ const queues = new WeakMap<KvStore, Promise<unknown>>();
 export class KvLabelStore implements LabelStore {
   readonly #kv: KvStore;
   readonly #tenant: string | undefined;
+  /** What `#kv` stores into (storeIdentity): the key of the order of changes. */
+  readonly #store: object;
 
   /** `tenant`: whose share of the in-memory store the labels this view keeps draw on (see StoreShares). */
   constructor(kv: KvStore, tenant?: string) {
     this.#kv = kv;
     this.#tenant = tenant;
+    this.#store = storeIdentity(kv);
   }
 
   /**
@@ -69,10 +74,10 @@ export class KvLabelStore implements LabelStore {
   }
 
   #serialized<T>(task: () => Promise<T>): Promise<T> {
-    const run = (queues.get(this.#kv) ?? Promise.resolve()).then(task);
+    const run = (queues.get(this.#store) ?? Promise.resolve()).then(task);
     // The next change waits for this one to settle, whether it succeeded or not.
     queues.set(
-      this.#kv,
+      this.#store,
       run.catch(() => undefined),
     );
     return run;

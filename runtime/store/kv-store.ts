@@ -1,3 +1,5 @@
+import { realpathSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { ClassicLevel } from 'classic-level';
 import type { StoreShares } from './store-shares.js';
 
@@ -129,8 +131,33 @@ function compareUtf8(a: string, b: string): number {
 }
 
 // LevelDB allows one open handle per directory (it takes a lock file), so kernels in one process that
-// name the same store share a handle, closed when the last of them closes.
+// name the same store share a handle, closed when the last of them closes. Keyed by the directory's real path, so
+// two spellings of one store share it too (a second handle on one directory fails every operation).
 const openStores = new Map<string, { db: ClassicLevel<string, unknown>; refs: number }>();
+
+// What each LevelKvStore stores into: its directory's entry of `openStores` while the handle is open.
+const identities = new WeakMap<KvStore, object>();
+
+/**
+ * What `kv` stores into: one object per LevelDB handle (every kernel of this process opened on one store directory
+ * has a LevelKvStore of its own over one shared handle), the store itself otherwise. What is kept in memory about a
+ * store's contents (counts, labels, the order of read-then-writes) must be kept per identity, never per wrapper:
+ * two kernels on one store each kept their own count of a namespace's deleters and wrote it over the other's
+ * (red-team pass 86, `two-kernels-memory-laundering.test.ts`). A handle closed and opened again is a new identity,
+ * so nothing counted before outlives it.
+ */
+export function storeIdentity(kv: KvStore): object {
+  return identities.get(kv) ?? kv;
+}
+
+function storePath(dir: string): string {
+  const absolute = resolve(dir);
+  try {
+    return join(realpathSync(dirname(absolute)), basename(absolute));
+  } catch {
+    return absolute;
+  }
+}
 
 /** LevelDB under `dir`. Another process holding the directory makes every operation reject. */
 export class LevelKvStore implements KvStore {
@@ -141,14 +168,15 @@ export class LevelKvStore implements KvStore {
   /** Throws TypeError when `dir` is not a non-empty path. */
   constructor(dir: string) {
     if (typeof dir !== 'string' || dir === '') throw new TypeError('dir must be a directory path');
-    this.#dir = dir;
-    let shared = openStores.get(dir);
+    this.#dir = storePath(dir);
+    let shared = openStores.get(this.#dir);
     if (shared === undefined) {
       shared = { db: new ClassicLevel<string, unknown>(dir, { valueEncoding: 'json' }), refs: 0 };
-      openStores.set(dir, shared);
+      openStores.set(this.#dir, shared);
     }
     shared.refs++;
     this.#db = shared.db;
+    identities.set(this, shared);
   }
 
   async get(key: string): Promise<unknown> {

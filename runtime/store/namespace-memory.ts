@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { MAX_ID_LENGTH } from '../audit/record.js';
 import { KernelError, ObservedRefusal, observedBy } from '../core/errors.js';
 import { EMPTY_LABEL, joinLabels, type Label, storedLabel, TOP_LABEL } from '../labels/label.js';
-import type { KvStore } from './kv-store.js';
+import { type KvStore, storeIdentity } from './kv-store.js';
 import { type StoreShares, tenantOf } from './store-shares.js';
 
 /**
@@ -96,10 +96,26 @@ interface NamespaceUse {
   removed: Label;
 }
 
+/** What NamespaceMemory keeps about one store's namespaces (see NamespaceMemory's fields). */
+interface StoreState {
+  readonly use: Map<string, NamespaceUse>;
+  readonly queues: Map<string, Promise<unknown>>;
+  readonly counting: Map<string, Promise<NamespaceUse>>;
+}
+
+// One state per store (storeIdentity: per LevelDB handle), shared by every NamespaceMemory over it.
+const states = new WeakMap<object, StoreState>();
+
 /**
  * Memory for every namespace, over one KvStore. Writes and deletes of one namespace run one at a time so
  * that its entry count and size stay exact; a write past MAX_NAMESPACE_ENTRIES or MAX_NAMESPACE_BYTES is
  * refused with E_QUOTA (an agent cannot fill the host's disk or heap through memory).
+ *
+ * The counts and the order of writes are the store's, not this object's: every NamespaceMemory over one store
+ * (two kernels of one process on one store directory share its LevelDB handle) shares them. Before, each kernel
+ * counted on its own, so a clean agent of one kernel listed keys another kernel's web agent had deleted with the
+ * label of its own stale count ([]), and a labelled delete there wrote the stored deleters' label from that count,
+ * dropping web from the store for good (red-team pass 86, `two-kernels-memory-laundering.test.ts`).
  */
 export class NamespaceMemory {
   readonly #kv: KvStore;
@@ -108,11 +124,11 @@ export class NamespaceMemory {
    * when it holds no entry (every agent gets a namespace of its own: kept, they grew the kernel by each agent
    * that ever probed a key). Counted again, an empty namespace's label is its deleters' (`removed`, in the store),
    * as after a restart: the labels of the entries it held went with them (a deleter takes the label of what it
-   * deleted, and which keys are gone is what the deleters decided).
+   * deleted, and which keys are gone is what the deleters decided). Shared per store (StoreState).
    */
-  readonly #use = new Map<string, NamespaceUse>();
-  readonly #queues = new Map<string, Promise<unknown>>();
-  readonly #counting = new Map<string, Promise<NamespaceUse>>();
+  readonly #use: Map<string, NamespaceUse>;
+  readonly #queues: Map<string, Promise<unknown>>;
+  readonly #counting: Map<string, Promise<NamespaceUse>>;
 
   readonly #shares: StoreShares | undefined;
 
@@ -120,6 +136,15 @@ export class NamespaceMemory {
   constructor(kv: KvStore, shares?: StoreShares) {
     this.#kv = kv;
     this.#shares = shares;
+    const store = storeIdentity(kv);
+    let state = states.get(store);
+    if (state === undefined) {
+      state = { use: new Map(), queues: new Map(), counting: new Map() };
+      states.set(store, state);
+    }
+    this.#use = state.use;
+    this.#queues = state.queues;
+    this.#counting = state.counting;
   }
 
   /** Namespaces whose use is held in memory (a leak check: only namespaces with entries stay). */
@@ -166,10 +191,7 @@ export class NamespaceMemory {
   }
 
   async #count(namespace: string, meter: Meter): Promise<NamespaceUse> {
-    const removed = await meter(() => this.#kv.getText(removedKey(namespace)));
-    // A stored label that does not read back (corrupt, or past the tag limit) fails closed, as the label store does.
-    const removedLabel =
-      removed === undefined ? EMPTY_LABEL : (toEntry({ l: JSON.parse(removed) })?.label ?? FAIL_CLOSED);
+    const removedLabel = readRemoved(await meter(() => this.#kv.getText(removedKey(namespace))));
     const counted: NamespaceUse = { entries: 0, bytes: 0, label: removedLabel, removed: removedLabel };
     // Lengths of the stored text and its label (read from the head), never the parsed entries: a namespace of
     // nested arrays left by an earlier run took about 450 MB of heap and a second of the event loop to parse
@@ -308,10 +330,12 @@ export class NamespaceMemory {
     });
   }
 
-  // Joins `label` into the namespace's `removed` label, stored before it counts (a crash leaves it raised).
+  // Joins `label` into the namespace's `removed` label, stored before it counts (a crash leaves it raised). The
+  // stored label is read and joined in too, so what is stored only rises even if the count were stale.
   async #raiseRemoved(namespace: string, use: NamespaceUse, label: Label, meter: Meter): Promise<void> {
-    const removed = joinLabels(use.removed, label);
-    if (removed === use.removed) return;
+    if (joinLabels(use.removed, label) === use.removed) return;
+    const stored = await meter(() => this.#kv.getText(removedKey(namespace)));
+    const removed = joinLabels(joinLabels(use.removed, readRemoved(stored)), label);
     const tenant = tenantOf(namespace);
     this.#shares?.raise(tenant, removed);
     try {
@@ -418,6 +442,19 @@ function storeKey(namespace: string, key: string): string {
 // Where a namespace's `removed` label is kept: outside the `mem:<namespace>\u0000` range its listings scan.
 function removedKey(namespace: string): string {
   return `memdel:${namespace}`;
+}
+
+// The stored deleters' label (`removedKey`'s text). One that does not read back (corrupt, or past the tag limit)
+// fails closed, as the label store does.
+function readRemoved(text: string | undefined): Label {
+  if (text === undefined) return EMPTY_LABEL;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return FAIL_CLOSED;
+  }
+  return toEntry({ l: parsed })?.label ?? FAIL_CLOSED;
 }
 
 // Stored entries come back from disk: anything malformed reads as absent rather than as an unlabelled value.

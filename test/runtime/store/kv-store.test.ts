@@ -2,10 +2,10 @@
 // records rely on must hold in memory and on disk alike (LevelDB in a real temp directory).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type KvStore, LevelKvStore, MemoryKvStore } from '../../../runtime/store/kv-store.js';
+import { type KvStore, LevelKvStore, MemoryKvStore, storeIdentity } from '../../../runtime/store/kv-store.js';
 
 const base = mkdtempSync(join(tmpdir(), 'isokernel-kv-'));
 afterAll(() => rmSync(base, { recursive: true, force: true }));
@@ -201,6 +201,36 @@ describe('LevelKvStore', () => {
     await first.close();
     expect(await second.get('k')).toBe('from first');
     await second.close();
+  });
+
+  it('two spellings of one directory share one handle and one identity; a reopened handle is a new one', async () => {
+    const dir = join(base, 'identity');
+    const first = new LevelKvStore(dir);
+    const second = new LevelKvStore(relative(process.cwd(), dir));
+    const third = new LevelKvStore(`${dir}/`);
+    const other = new LevelKvStore(join(base, 'identity-other'));
+    try {
+      expect(storeIdentity(second)).toBe(storeIdentity(first));
+      expect(storeIdentity(third)).toBe(storeIdentity(first));
+      expect(storeIdentity(other)).not.toBe(storeIdentity(first));
+      await first.put('k', 'v');
+      expect(await second.get('k')).toBe('v');
+      const memory = new MemoryKvStore();
+      expect(storeIdentity(memory)).toBe(memory);
+    } finally {
+      await other.close();
+    }
+    const before = storeIdentity(first);
+    await first.close();
+    await second.close();
+    await third.close();
+    const reopened = new LevelKvStore(dir);
+    try {
+      expect(storeIdentity(reopened)).not.toBe(before);
+      expect(await reopened.get('k')).toBe('v');
+    } finally {
+      await reopened.close();
+    }
   });
 
   it('throws TypeError for an empty directory path', () => {

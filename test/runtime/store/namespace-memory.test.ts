@@ -119,6 +119,47 @@ describe('NamespaceMemory', () => {
   });
 });
 
+describe('NamespaceMemory over one store directory opened twice in one process', () => {
+  it("shares one count per namespace: a delete through one is in the other's label and size at once", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'isokernel-nsmem-two-'));
+    dirs.push(dir);
+    const first = new LevelKvStore(dir);
+    const second = new LevelKvStore(dir);
+    try {
+      const a = new NamespaceMemory(first);
+      const b = new NamespaceMemory(second);
+      await a.put('n', 'k1', { value: 1, label: makeLabel([]) });
+      await a.put('n', 'k2', { value: 2, label: makeLabel([]) });
+      // b counts the namespace before the labelled delete.
+      const clean = await b.sized('n');
+      expect(clean.label).toEqual([]);
+      await a.remove('n', 'k1', undefined, makeLabel(['web']));
+      const seen = await b.sized('n');
+      expect(seen).toMatchObject({ label: ['web'], removed: ['web'] });
+      expect(seen.bytes).toBeLessThan(clean.bytes);
+      await b.remove('n', 'k2', undefined, makeLabel(['other']));
+      expect(await second.get('memdel:n')).toEqual(['other', 'web']);
+      expect(b.namespacesCounted).toBe(a.namespacesCounted);
+    } finally {
+      await first.close();
+      await second.close();
+    }
+  });
+
+  it("joins the stored deleters' label with what it writes, so the stored label only rises", async () => {
+    const kv = new MemoryKvStore();
+    const memory = new NamespaceMemory(kv);
+    await memory.put('n', 'k1', { value: 1, label: makeLabel([]) });
+    await memory.put('n', 'k2', { value: 2, label: makeLabel([]) });
+    await memory.sized('n');
+    // Raised behind this count's back (what a second, stale counter would have missed).
+    await kv.put('memdel:n', ['web']);
+    await memory.remove('n', 'k1', undefined, makeLabel(['other']));
+    expect(await kv.get('memdel:n')).toEqual(['other', 'web']);
+    expect(await memory.sized('n')).toMatchObject({ removed: ['other', 'web'] });
+  });
+});
+
 describe('NamespaceMemory work after the store answers', () => {
   it.each(['memory', 'level'] as const)(
     '%s: get parses, and put and remove read text, inside the meter',
