@@ -315,8 +315,9 @@ export class Kernel {
       ...(spec.restored === undefined ? {} : { restored: spec.restored }),
       ...(spec.usage === undefined ? {} : { usage: spec.usage }),
       grant: (session) => {
-        if (spec.policyGrants === 'shared') this.#delegatePolicy(session.publicKey);
-        else grantPolicy(this.#authority, this.policy, session.publicKey);
+        if (spec.policyGrants === 'shared') {
+          session.label = joinLabels(session.label, this.#delegatePolicy(session.publicKey));
+        } else grantPolicy(this.#authority, this.policy, session.publicKey);
         for (const rule of spec.caps) this.#authority.grant({ ...rule, audience: session.publicKey });
       },
     });
@@ -325,10 +326,18 @@ export class Kernel {
 
   // The host's own policy grants, handed on: a use of any of them debits the host's counter and ends at its
   // expiry. One the authority refuses to hand on (used up, expired, revoked) is left out: any use would be refused.
-  #delegatePolicy(audience: string): void {
+  // Returns the label the agent takes: a grant left out as used up tells that its counter reached the bound, so
+  // the agent takes the label of the uses that spent it, as a use refused E_CAP_EXHAUSTED would (review 88: a
+  // run read, clean, whether a `secret` run had spent a shared `max_uses: 1`).
+  #delegatePolicy(audience: string): Label {
+    let observed: Label = EMPTY_LABEL;
     for (const capability of this.#hostPolicyCaps) {
-      this.#authority.delegate({ parentId: capability.id, delegator: this.#hostKey, audience });
+      const result = this.#authority.delegate({ parentId: capability.id, delegator: this.#hostKey, audience });
+      if (!result.ok && result.code === 'E_CAP_EXHAUSTED') {
+        observed = joinLabels(observed, this.#authority.observedLabel([capability.id]));
+      }
     }
+    return observed;
   }
 
   /**

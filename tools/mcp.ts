@@ -143,13 +143,22 @@ export function createMcpTool(options: McpOptions): Tool {
         // read again here. In `finally`, so a failure carries it too (the kernel joins taints on a throw).
         ctx.taint(await ctx.labels.get(key));
         ctx.taint(await ctx.labels.all());
-        await ended();
+        // A call cut short by its agent's end is only dropped by the kernel: the server may still be at work on
+        // it, and write files, until the call's timeout (review 88 had it copy a file labelled after the cut, which
+        // read clean). Its untracked work ends then, not now.
+        if (ctx.signal.aborted) endLater(ended, connection.spec.timeoutMs);
+        else await ended();
       }
     },
     close: async () => {
       await Promise.all([...connections.values()].map((connection) => connection.close()));
     },
   });
+}
+
+// Ends untracked work after `ms`, without keeping the process alive for it.
+function endLater(ended: () => Promise<void>, ms: number): void {
+  setTimeout(() => void ended().catch(() => undefined), ms).unref();
 }
 
 /** The server's command, environment and limits, resolved once. */

@@ -20,14 +20,27 @@
  *    options (`--bare` and `--namespace` would name a repository or read one's config), and no subcommand that
  *    writes configuration or exists to run commands (`config`, `submodule`, `filter-branch`, `difftool`,
  *    `bisect run`, …); `--separate-git-dir` (it adopts any directory as a repository) joins the flags.
- * 4. The fs tools refuse to write or delete any path with a `.git` component (tools/fs.ts).
+ * 4. The fs tools refuse to write or delete any path with a `.git` component (tools/fs.ts), and no git
+ *    argument may have one either (checkGitCommand): git has path writers of its own (`checkout-index
+ *    --prefix`, `archive -o`, `merge-file`, red-team pass 87), and it must not be pointed at its metadata.
+ * 5. The repository's configuration itself (checkGitRepository, before every run, under a lock that keeps
+ *    runs from overlapping): keys whose names an agent would choose (`alias.*`, `filter.<driver>.*`,
+ *    `diff.<driver>.command`, `include.path`, …) cannot be pinned, and pass 87 showed that the premise of
+ *    layer 4 alone, "nothing lets an agent write configuration git reads", was false: git writes any path
+ *    it is told to. So git itself lists the configuration it is about to read, from the same directory
+ *    under the same environment, and any key outside a small allowlist of inert keys refuses the run. This
+ *    does not depend on knowing every way git can write a file.
  *
- * Not covered, by design: keys whose names an agent would choose (`alias.*`, `filter.<driver>.*`,
- * `diff.<driver>.command`, …) and `diff.external` cannot be pinned; they are safe because no layer above lets
- * an agent write configuration git reads. A host that also configures a program able to write files anywhere
- * (`sh`, `cp`, an interpreter) gives that up, as it gives up everything else.
+ * Also refused: running a program by path. git runs `git-<word>` found relative to cwd when the word has a
+ * `/` (`git /pay`, a merge strategy `/../pay`), and `merge-index` runs the program it is given; git's own
+ * checkout makes agent bytes executable (mode 100755).
+ *
+ * A host that also configures a program able to write files anywhere (`sh`, `cp`, an interpreter) gives all
+ * of this up, as it gives up everything else.
  */
+import { execFile } from 'node:child_process';
 import { KernelError } from '../runtime/core/errors.js';
+import { forbiddenFlag } from './proc-args.js';
 
 /** Configuration every kernel-run git gets, in command-line scope (it outranks system, global and repo). */
 export const GIT_PINNED_CONFIG: readonly (readonly [string, string])[] = Object.freeze([
@@ -49,6 +62,25 @@ export const GIT_PINNED_CONFIG: readonly (readonly [string, string])[] = Object.
   ['gpg.program', 'gpg'],
   ['gpg.ssh.program', 'ssh-keygen'],
   ['gpg.x509.program', 'gpgsm'],
+  // git never makes a symbolic link in the worktree (it writes the target as a plain file): a git-made link
+  // `x -> .git` would let a path without `.git` in it (`--prefix=x/`) land in the metadata (pass 87).
+  ['core.symlinks', 'false'],
+  // Refuse tree entries that other file systems would read as `.git` (`.GIT`, `git~1`, `.git ` ...).
+  ['core.protectNTFS', 'true'],
+  ['core.protectHFS', 'true'],
+  // No automatic gc or maintenance: a detached gc leaves the process group (setsid), outliving the call
+  // and the lock checkGitRepository relies on, and it runs more git processes in the repository.
+  ['gc.auto', '0'],
+  ['gc.autoDetach', 'false'],
+  ['maintenance.auto', 'false'],
+  // git never enters a nested repository (a submodule) on its own: `status` and `diff` would run git there,
+  // reading that repository's configuration, which checkGitRepository (the run's cwd only) never saw.
+  // A `.gitmodules` entry's `ignore = none` still overrides diff.ignoreSubmodules (see checkGitCommand).
+  ['diff.ignoreSubmodules', 'all'],
+  ['submodule.recurse', 'false'],
+  ['fetch.recurseSubmodules', 'false'],
+  ['push.recurseSubmodules', 'no'],
+  ['status.submoduleSummary', 'false'],
 ] as const);
 
 /** Environment variables every kernel-run git gets (after the policy's `env` allowlist, so these win). */
@@ -142,6 +174,9 @@ export const GIT_FORBIDDEN_SUBCOMMANDS: readonly string[] = Object.freeze([
   'svn',
   'p4',
   'quiltimport',
+  // Runs the program named by its first argument for each unmerged path (`merge-index ./pay -a`).
+  'merge-index',
+  'merge-one-file',
 ]);
 
 /** Subcommands refused only with a given action word after them: `bisect run <cmd>` runs the command. */
@@ -168,16 +203,115 @@ export function checkGitCommand(program: string, args: readonly string[]): void 
     at++;
   }
   const subcommand = args[at];
-  if (subcommand !== undefined && FORBIDDEN.has(subcommand)) {
+  if (subcommand === undefined) return;
+  // git runs a word it does not know as `git-<word>`: searched on PATH for a plain word, but relative to cwd
+  // when it has a `/` (`git /pay` runs ./git-/pay). `--` marks git's internal helpers (`submodule--helper
+  // foreach` runs commands, `bisect--helper`, `difftool--helper`, daemons); agents use the public commands.
+  if (!SUBCOMMAND.test(subcommand) || subcommand.includes('--')) {
+    throw new KernelError('E_CAP_DENIED', `proc.exec: "${program}" args[${at}] is not a git command agents may run`);
+  }
+  if (FORBIDDEN.has(subcommand)) {
     throw new KernelError('E_CAP_DENIED', `proc.exec: "${program}" subcommand "${subcommand}" is refused for agents`);
   }
-  const action =
-    subcommand !== undefined && Object.hasOwn(FORBIDDEN_ACTIONS, subcommand)
-      ? FORBIDDEN_ACTIONS[subcommand]
-      : undefined;
-  if (action !== undefined && args.slice(at + 1).includes(action)) {
+  const rest = args.slice(at + 1);
+  const action = Object.hasOwn(FORBIDDEN_ACTIONS, subcommand) ? FORBIDDEN_ACTIONS[subcommand] : undefined;
+  if (action !== undefined && rest.includes(action)) {
     throw new KernelError('E_CAP_DENIED', `proc.exec: "${program}" "${subcommand} ${action}" is refused for agents`);
   }
+  for (let i = at; i < args.length; i++) {
+    if (hasGitComponent(args[i] ?? '')) {
+      throw new KernelError('E_CAP_DENIED', `proc.exec: "${program}" args[${i}] names git metadata (a .git path)`);
+    }
+  }
+  const writer = Object.hasOwn(PATH_WRITERS, subcommand) ? PATH_WRITERS[subcommand] : undefined;
+  if (writer?.(rest) === true) {
+    throw new KernelError(
+      'E_CAP_DENIED',
+      `proc.exec: "${program}" "${subcommand}" writing a path it builds or is given is refused for agents`,
+    );
+  }
+  if (strategyByPath(subcommand, rest)) {
+    throw new KernelError('E_CAP_DENIED', `proc.exec: "${program}" a merge strategy must not be a path`);
+  }
+  if (entersSubmodules(rest)) {
+    throw new KernelError('E_CAP_DENIED', `proc.exec: "${program}" agents' git may not enter submodules`);
+  }
+}
+
+/**
+ * True for an option that makes git enter nested repositories (whose configuration nobody checked):
+ * `--recurse-submodules`, `--submodule[=diff]` and `--ignore-submodules=` anything but `all`, in every
+ * abbreviation; their `--no-` forms and `--ignore-submodules` alone (it means `all`) stay allowed.
+ */
+function entersSubmodules(rest: readonly string[]): boolean {
+  for (const arg of rest) {
+    if (arg === '--') return false;
+    if (!arg.startsWith('--')) continue;
+    if (forbiddenFlag(arg, ['--recurse-submodules', '--submodule']) !== undefined) return true;
+    if (forbiddenFlag(arg, ['--ignore-submodules']) !== undefined && arg.includes('=') && !arg.endsWith('=all')) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// git's own commands are lowercase words with dashes. (A word git does not know runs as an alias only if the
+// repository configuration defines one, which checkGitRepository refuses.)
+const SUBCOMMAND = /^[a-z0-9][a-z0-9-]*$/;
+
+/**
+ * True when some component of `arg`, read as a path or as the value of an option, a `<mode>,<sha>,<path>`
+ * triple, a `<rev>:<path>` or a pathspec with magic, is `.git` in any case (with trailing dots or spaces,
+ * which some file systems drop), as tools/fs.ts refuses for fs paths. A message such as `-m "fix .git
+ * handling"` has no such component; `-m .git/x` is refused, an over-refusal nobody needs.
+ */
+export function hasGitComponent(arg: string): boolean {
+  // A short option's value may be joined to it (`-o.git/hooks`, `-qo.git`): `.git` right after the letters.
+  if (/^-[A-Za-z0-9]*\.git[. ]*(?:[/\\=,:()]|$)/i.test(arg)) return true;
+  return arg.split(/[/\\=,:()]/).some((part) => /^\.git[. ]*$/i.test(part));
+}
+
+/** True when one of `flags` (proc-args spellings, abbreviations and bundles included) is among `rest`. */
+const anyFlag = (rest: readonly string[], flags: readonly string[]): boolean =>
+  rest.some((arg) => forbiddenFlag(arg, flags) !== undefined);
+
+/**
+ * Subcommands that write a file at a path the agent builds or names, refused in those forms (pass 87):
+ * `checkout-index --prefix` concatenates the prefix and an index path (`--prefix=x/.` + `git/config`), so no
+ * single argument shows `.git`; `archive -o` (`--output` is a GIT_FORBIDDEN_FLAGS entry) and `merge-file`
+ * without `-p`/`--stdout` write the path given. Their read-only forms (stdout) stay allowed.
+ */
+const PATH_WRITERS: Readonly<Record<string, (rest: readonly string[]) => boolean>> = Object.freeze({
+  'checkout-index': (rest) => anyFlag(rest, ['--prefix']),
+  archive: (rest) => anyFlag(rest, ['-o', '--output']),
+  'merge-file': (rest) => !anyFlag(rest, ['-p', '--stdout']),
+  // Lets the stream itself name files to read and write (`feature export-marks=<path>`), unseen here.
+  'fast-import': (rest) => anyFlag(rest, ['--allow-unsafe-features']),
+});
+
+/** Subcommands whose `-s` is `--strategy` (elsewhere it is `--signoff`, which takes no value). */
+const SHORT_STRATEGY: ReadonlySet<string> = new Set(['merge', 'pull', 'rebase']);
+
+/**
+ * True when a merge strategy in `rest` has a `/` or `\\`: git runs a strategy it does not know as
+ * `git merge-<name>`, and with a `/` that is a file relative to cwd (`cherry-pick --strategy=/../pay` runs
+ * ./git-merge-/../pay). Spellings: `--strategy=x`, `--strategy x` and their abbreviations, and for merge,
+ * pull and rebase `-sx`, `-s x` and bundles (over-refusing `-s` bundles followed by a path, which is rare).
+ */
+function strategyByPath(subcommand: string, rest: readonly string[]): boolean {
+  const isPath = (value: string | undefined): boolean => value !== undefined && /[/\\]/.test(value);
+  for (let i = 0; i < rest.length; i++) {
+    const arg = rest[i] ?? '';
+    if (arg === '--') return false;
+    if (arg.startsWith('--')) {
+      if (forbiddenFlag(arg, ['--strategy']) === undefined) continue;
+      const eq = arg.indexOf('=');
+      if (isPath(eq === -1 ? rest[i + 1] : arg.slice(eq + 1))) return true;
+    } else if (arg.startsWith('-') && SHORT_STRATEGY.has(subcommand) && arg.includes('s')) {
+      if (isPath(arg) || (arg.endsWith('s') && isPath(rest[i + 1]))) return true;
+    }
+  }
+  return false;
 }
 
 /**
@@ -199,4 +333,157 @@ export function gitEnvironment(base: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
     env[`GIT_CONFIG_VALUE_${i}`] = value;
   });
   return env;
+}
+
+// ------------------------------------------------------------------------------ repository configuration
+
+/**
+ * Keys (as git lists them: section and name lowercased) a repository's own configuration may hold for an agent's
+ * git to run there: what `init`, `clone`, `remote add`, `branch -u`, `sparse-checkout` and the like write,
+ * none of which names a program, a file to include, a hooks path, a worktree elsewhere, a filter, a driver,
+ * a helper or a transport. Whatever is not listed refuses the run: a new key must be argued inert first.
+ */
+const INERT_KEYS: ReadonlySet<string> = new Set([
+  'core.repositoryformatversion',
+  'core.filemode',
+  'core.bare',
+  'core.logallrefupdates',
+  'core.ignorecase',
+  'core.precomposeunicode',
+  'core.symlinks',
+  'core.autocrlf',
+  'core.eol',
+  'core.safecrlf',
+  'core.sparsecheckout',
+  'core.sparsecheckoutcone',
+  'core.sharedrepository',
+  'core.quotepath',
+  'core.abbrev',
+  'extensions.objectformat',
+  'extensions.refstorage',
+  'extensions.worktreeconfig',
+  'extensions.partialclone',
+  'extensions.preciousobjects',
+  'index.sparse',
+  'index.version',
+  'init.defaultbranch',
+  'user.name',
+  'user.email',
+  'receive.denynonfastforwards',
+  'pull.rebase',
+  'pull.ff',
+]);
+
+/**
+ * Per-name keys (`<section>.<name>.<key>`): upstream tracking and remotes. A remote's `url` is inert here
+ * because the transports that would run something (`ext::`, local repositories) are pinned off; its
+ * `uploadpack`, `receivepack`, `vcs` and `proxy` are not listed.
+ */
+const INERT_NAMED_KEYS: Readonly<Record<string, ReadonlySet<string>>> = Object.freeze({
+  branch: new Set(['remote', 'merge', 'rebase', 'description', 'pushremote']),
+  remote: new Set([
+    'url',
+    'pushurl',
+    'fetch',
+    'push',
+    'tagopt',
+    'mirror',
+    'prune',
+    'promisor',
+    'partialclonefilter',
+    'skipdefaultupdate',
+    'skipfetchall',
+  ]),
+});
+
+/** True when `key` (git's listing: `section.name` or `section.<sub.section>.name`) is an inert key. */
+export function isInertGitKey(key: string): boolean {
+  const first = key.indexOf('.');
+  const last = key.lastIndexOf('.');
+  if (first <= 0 || last === key.length - 1) return false;
+  if (first === last) return INERT_KEYS.has(key);
+  const named = Object.hasOwn(INERT_NAMED_KEYS, key.slice(0, first))
+    ? INERT_NAMED_KEYS[key.slice(0, first)]
+    : undefined;
+  return named?.has(key.slice(last + 1)) === true;
+}
+
+/** Longest configuration listing read; a bigger one (no real repository has it) refuses the run. */
+const MAX_CONFIG_LISTING = 1 << 20;
+/** How long git may take to list its configuration before the run is refused. */
+const CONFIG_LISTING_TIMEOUT_MS = 10_000;
+
+/**
+ * Refuses to run git in `cwd` when the configuration git would read there holds a key that is not inert
+ * (isInertGitKey). git lists it itself (`git config --list --show-scope -z --no-includes`), with `real`, in
+ * `cwd`, under `env` (gitEnvironment's), so it reads the files the run would read: the repository git
+ * discovers from there, through a `.git` gitfile or a linked worktree's `commondir`, its `config.worktree`
+ * when enabled, with `include.path` listed as a key (and refused) rather than followed. Entries in the
+ * command scope are the kernel's pins and are skipped. Outside any repository there is nothing to check.
+ * Fails closed: a listing git cannot produce (unparseable file, timeout, over MAX_CONFIG_LISTING) refuses.
+ * Throws KernelError E_CAP_DENIED naming at most the offending key's section, never a path or a value.
+ * Call it under the lock of createGitGate with the run itself, or another run may write in between.
+ */
+export async function checkGitRepository(real: string, cwd: string, env: NodeJS.ProcessEnv): Promise<void> {
+  const listing = await new Promise<string | undefined>((resolve) => {
+    execFile(
+      real,
+      ['config', '--list', '--show-scope', '-z', '--no-includes'],
+      {
+        cwd,
+        env,
+        encoding: 'utf8',
+        maxBuffer: MAX_CONFIG_LISTING,
+        timeout: CONFIG_LISTING_TIMEOUT_MS,
+        killSignal: 'SIGKILL',
+        windowsHide: true,
+      },
+      (error, stdout) => resolve(error === null ? stdout : undefined),
+    );
+  });
+  if (listing === undefined) {
+    throw new KernelError('E_CAP_DENIED', 'proc.exec: git could not list the repository configuration; not running');
+  }
+  // `<scope>\0<key>[\n<value>]\0` per entry; key names have no newline, values are never looked at.
+  const fields = listing.split('\0');
+  if (fields.pop() !== '' || fields.length % 2 !== 0) {
+    throw new KernelError('E_CAP_DENIED', 'proc.exec: git listed the repository configuration in an unknown form');
+  }
+  for (let i = 0; i < fields.length; i += 2) {
+    if (fields[i] === 'command') continue;
+    const entry = fields[i + 1] ?? '';
+    const newline = entry.indexOf('\n');
+    const key = newline === -1 ? entry : entry.slice(0, newline);
+    if (isInertGitKey(key)) continue;
+    const section = key.slice(0, Math.max(0, key.indexOf('.')));
+    const shown = /^[a-z0-9-]{1,32}$/.test(section) ? ` (section "${section}")` : '';
+    throw new KernelError(
+      'E_CAP_DENIED',
+      `proc.exec: the repository configuration has a key${shown} agents' git may not run with`,
+    );
+  }
+}
+
+/**
+ * Locks for one tool's git runs, one per fs root: `gate(root, run)` starts `run` once every earlier run under
+ * that root has settled. Checking the configuration and then running git is only sound if no other git run
+ * (which may write the configuration by some path nobody listed) is in progress between the check and the end
+ * of the run; a git run reaches only repositories inside its root (no argument may name a `.git` path), so runs
+ * under different roots need not wait for each other: one tenant's slow git does not hold up another's.
+ */
+export function createGitGate(): <T>(root: string, run: () => Promise<T>) => Promise<T> {
+  const tails = new Map<string, Promise<unknown>>();
+  return <T>(root: string, run: () => Promise<T>): Promise<T> => {
+    const result = (tails.get(root) ?? Promise.resolve()).then(run, run);
+    const tail = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    tails.set(root, tail);
+    // The last run under a root forgets it: the map holds only roots with runs in progress.
+    void tail.then(() => {
+      if (tails.get(root) === tail) tails.delete(root);
+    });
+    return result;
+  };
 }

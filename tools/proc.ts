@@ -44,7 +44,7 @@ import { definePolicySection, type Policy, type PolicySection } from '../runtime
 import { defineTool, type Tool } from '../runtime/tool-use/tool-contract.js';
 import { argPatternSchema, checkArguments, forbidListSchema, MAX_ARG_LENGTH, MAX_ARGS } from './proc-args.js';
 import { childEnv, execute, type ProcResult } from './proc-exec.js';
-import { checkGitCommand, gitEnvironment } from './proc-git.js';
+import { checkGitCommand, checkGitRepository, createGitGate, gitEnvironment } from './proc-git.js';
 import {
   isWithin,
   PROGRAM_NAME,
@@ -199,6 +199,10 @@ export function createProcTool(options: ProcOptions): Tool {
     maxOutput: config.max_output_bytes ?? DEFAULT_MAX_OUTPUT_BYTES,
   });
 
+  // Git runs one at a time per root: its configuration is checked right before it starts, and no other git run
+  // may write that configuration between the check and the end of the run (proc-git.ts, layer 5).
+  const gitGate = createGitGate();
+
   const input = z.strictObject({
     program: z.string().regex(PROGRAM_NAME, 'must be the name of a configured program, not a path'),
     args: z.array(z.string().max(MAX_ARG_LENGTH).refine(noNul, 'must not contain NUL')).max(MAX_ARGS).optional(),
@@ -252,20 +256,30 @@ export function createProcTool(options: ProcOptions): Tool {
       try {
         ended = await untrackedWork(ctx.labels, joinLabels(ctx.label, ctx.sources));
       } catch (error) {
-        await cwd.close();
+        await cwd.handle.close();
         throw error;
       }
       try {
-        return await execute(program, argv, `/proc/self/fd/${cwd.fd}`, {
-          env: program.git ? gitEnvironment(childEnv(limits.env)) : childEnv(limits.env),
-          stdin: args.stdin,
-          timeoutMs: args.timeout_ms ?? limits.timeoutMs,
-          maxOutput: limits.maxOutput,
-          encoding: args.encoding ?? 'utf8',
-          signal: ctx.signal,
+        const dir = `/proc/self/fd/${cwd.handle.fd}`;
+        const env = program.git ? gitEnvironment(childEnv(limits.env)) : childEnv(limits.env);
+        const start = () =>
+          execute(program, argv, dir, {
+            env,
+            stdin: args.stdin,
+            timeoutMs: args.timeout_ms ?? limits.timeoutMs,
+            maxOutput: limits.maxOutput,
+            encoding: args.encoding ?? 'utf8',
+            signal: ctx.signal,
+          });
+        if (!program.git) return await start();
+        return await gitGate(cwd.root, async () => {
+          // A call whose agent ended while it waited for its turn does not run.
+          if (ctx.signal.aborted) throw new KernelError('E_KILLED', 'proc.exec: the call ended before git ran');
+          await checkGitRepository(program.real, dir, env);
+          return start();
         });
       } finally {
-        await cwd.close();
+        await cwd.handle.close();
         // Again after it ran: another call may have labelled a file the program then read (its output) or
         // copied (the untracked writes). In `finally`, so a failure's text carries them too.
         ctx.taint(await ctx.labels.all());
@@ -323,8 +337,12 @@ const DIR_FLAGS = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOL
  * lstat walk from the root only chooses the error; the guarantee is the open with O_NOFOLLOW followed by
  * reading `/proc/self/fd/<fd>` back as the expected real path. The child is then started in that open
  * directory (`/proc/self/fd/<fd>`), so a symlink or rename swapped in after the check cannot redirect it.
+ * Returns the open directory and the real path of the root it is in.
  */
-async function openCwd(cwd: string | undefined, roots: readonly Root[]): Promise<FileHandle> {
+async function openCwd(
+  cwd: string | undefined,
+  roots: readonly Root[],
+): Promise<{ readonly handle: FileHandle; readonly root: string }> {
   const first = roots[0];
   if (first === undefined) throw new KernelError('E_INTERNAL', 'proc.exec: no roots');
   const normal = cwd === undefined ? first.real : normalizePath(cwd.startsWith('/') ? cwd : `${first.real}/${cwd}`);
@@ -365,7 +383,7 @@ async function openCwd(cwd: string | undefined, roots: readonly Root[]): Promise
     await handle.close();
     throw symlinkDenied();
   }
-  return handle;
+  return { handle, root: found.root.real };
 }
 
 function symlinkDenied(): KernelError {

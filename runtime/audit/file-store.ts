@@ -9,8 +9,11 @@ import {
   linkSync,
   openSync,
   readFileSync,
+  readlinkSync,
   renameSync,
+  statSync,
   unlinkSync,
+  utimesSync,
   writeSync,
 } from 'node:fs';
 import { dirname } from 'node:path';
@@ -26,9 +29,24 @@ import { type AuditKeyPolicy, AuditReplay, checkCheckpointLines, keyPolicy } fro
  * The default audit sink: an append-only JSONL file of records (one canonical record per line) and, beside it,
  * an append-only JSONL file of signed checkpoints (`<path>.checkpoints`).
  *
- * One writer at a time: `<path>.lock` is created with O_EXCL and holds the writer's pid. A lock whose pid is no
- * longer running (process.kill(pid, 0) fails with ESRCH) is stale and is taken over; a lock held by a running
- * process, including this one, refuses the open.
+ * One writer at a time: `<path>.lock` is created with O_EXCL and names the writer: its pid, its start time, the
+ * boot id and its pid namespace (from /proc, on Linux), and a nonce of the open. Pids name processes of one pid
+ * namespace only, so how a lock is judged depends on where it was written:
+ * - In this pid namespace and this boot: it is stale and taken over when its pid is no longer running
+ *   (process.kill(pid, 0) fails with ESRCH), when the process with that pid started at another time (the pid was
+ *   reused), or when it names this process and this process does not hold it (a container's kernel killed as pid 1
+ *   is pid 1 again when it restarts: a pid-only lock refused every restart for ever, red-team pass 86,
+ *   `audit-lock-pid-reuse.test.ts`). A lock held by a running process, including this one, refuses the open.
+ * - In another pid namespace (another container sharing the log's directory, or this container before a restart,
+ *   which makes a new namespace), another boot or another host, or where /proc did not say: the pid means nothing
+ *   here, so the lock is a lease. The writer renews it by touching the lock file's mtime every `lockRefreshMs`
+ *   while open, and such a lock is stale only once its mtime is `LOCK_LEASE_MS` old; until then the open is
+ *   refused. (Judged by pid, a kernel that is pid 1 of one container took over the live lock of the kernel that is
+ *   pid 1 of another, and two writers corrupted one log.) A restart in a new namespace after a crash therefore opens
+ *   the log once the dead writer's lease ran out, at most `LOCK_LEASE_MS` after the crash.
+ * - Of the older format (a pid alone, written by a kernel that did not renew it): judged by pid as in one namespace.
+ * An open store checks, when it renews the lease, that the lock still holds its nonce, and fails (like a failed
+ * write) when it does not: a writer whose event loop stalled past the lease and lost the lock stops appending.
  *
  * Recovery on open: a torn last line (bytes after the last newline: a write the previous writer did not finish)
  * is truncated from either file and reported in `recovery`; everything before it is kept. The remaining log is
@@ -68,6 +86,11 @@ export interface AuditFileStoreOptions {
   readonly checkpointPath?: string;
   /** When given, recovery refuses checkpoints not signed by one of these keys (raw 32 bytes or hex). */
   readonly trustedKeys?: readonly (Uint8Array | string)[];
+  /**
+   * How often the open store renews its lock's lease (touches its mtime), in ms: 10 to 5000, default 3000. For
+   * tests; it must stay well under LOCK_LEASE_MS, which writers in other pid namespaces judge the lock by.
+   */
+  readonly lockRefreshMs?: number;
 }
 
 /** What `open` found and repaired. */
@@ -98,22 +121,77 @@ export class AuditStoreError extends IsokernelError {
 }
 
 const FILE_MODE = 0o600;
+
+/**
+ * How long a lock written in another pid namespace (or boot, or where the namespace is unknown) holds since its
+ * writer last renewed it. Its pid cannot tell whether the writer runs, so only the renewals can: a live writer touches
+ * the lock every DEFAULT_LOCK_REFRESH_MS (3 s), so 15 s is five missed renewals — a writer whose event loop stalls that
+ * long loses the lock (and fails when it notices) — and a kernel restarted after a crash waits at most 15 s.
+ */
+export const LOCK_LEASE_MS = 15_000;
+const DEFAULT_LOCK_REFRESH_MS = 3_000;
+
+/**
+ * What the lock file names: the writer's pid and, to tell that process from a later one given the same pid (a
+ * restarted container's kernel is pid 1 again), its start time (clock ticks since boot, field 22 of
+ * /proc/<pid>/stat), the boot id, a nonce of the open that wrote it, and the pid namespace its pid is in (the inode
+ * number of /proc/self/ns/pid). `start`, `boot` and `ns` are null where /proc does not tell them (not Linux; `ns`
+ * also in a lock written before namespaces were recorded); `nonce` is null in a lock of the older format, a pid alone.
+ * The line: `<pid> <start|-> <boot|-> <nonce> <ns|->`.
+ */
+interface LockHolder {
+  readonly pid: number;
+  readonly start: string | null;
+  readonly boot: string | null;
+  readonly nonce: string | null;
+  readonly ns: string | null;
+}
+
+type LockRead =
+  | { readonly text: string; readonly holder: LockHolder | 'unreadable'; readonly mtimeMs: number }
+  | 'gone';
+
 const PID_LINE = /^([1-9][0-9]{0,9})\n?$/;
+const LOCK_LINE = /^([1-9][0-9]{0,9}) ([0-9]{1,20}|-) ([0-9a-f-]{1,64}|-) ([0-9a-f]{32})(?: ([0-9]{1,20}|-))?\n?$/;
 
-type LockHolder = number | 'gone' | 'unreadable';
+/**
+ * The nonces of the locks this process holds, shared by every copy of this module the process loaded (the CLI's
+ * bundle and the library's files are two), so a lock naming this process is held exactly when its nonce is here.
+ */
+const HELD_LOCKS_KEY = Symbol.for('isokernel.audit.heldLocks');
+const heldLocks: Set<string> =
+  ((globalThis as Record<symbol, unknown>)[HELD_LOCKS_KEY] as Set<string> | undefined) ??
+  (() => {
+    const held = new Set<string>();
+    Object.defineProperty(globalThis, HELD_LOCKS_KEY, { value: held });
+    return held;
+  })();
 
-function readLockHolder(lockPath: string): LockHolder {
+function readLock(lockPath: string): LockRead {
   let text: string;
+  let mtimeMs: number;
   try {
     text = readFileSync(lockPath, 'utf8');
+    mtimeMs = statSync(lockPath).mtimeMs;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 'gone';
     throw error;
   }
-  const match = PID_LINE.exec(text);
-  if (match === null) return 'unreadable';
-  const pid = Number(match[1]);
-  return pid <= 0x7fffffff ? pid : 'unreadable';
+  return { text, holder: parseLock(text), mtimeMs };
+}
+
+function parseLock(text: string): LockHolder | 'unreadable' {
+  const current = LOCK_LINE.exec(text);
+  if (current !== null) {
+    const pid = Number(current[1]);
+    if (pid > 0x7fffffff) return 'unreadable';
+    const field = (value: string | undefined) => (value === undefined || value === '-' ? null : value);
+    return { pid, start: field(current[2]), boot: field(current[3]), nonce: current[4] ?? null, ns: field(current[5]) };
+  }
+  const old = PID_LINE.exec(text);
+  if (old === null) return 'unreadable';
+  const pid = Number(old[1]);
+  return pid <= 0x7fffffff ? { pid, start: null, boot: null, nonce: null, ns: null } : 'unreadable';
 }
 
 function isRunning(pid: number): boolean {
@@ -126,31 +204,148 @@ function isRunning(pid: number): boolean {
   }
 }
 
+// When process `pid` started, in clock ticks since boot (field 22 of /proc/<pid>/stat), or null when unknown.
+function startTimeOf(pid: number | 'self'): string | null {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return null;
+  }
+  // The command name (field 2) is in parentheses and may hold spaces and parentheses itself: count from the last.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const start = fields[22 - 3];
+  return start !== undefined && /^[0-9]{1,20}$/.test(start) ? start : null;
+}
+
+let bootId: string | null | undefined;
+
+function currentBootId(): string | null {
+  if (bootId === undefined) {
+    try {
+      const id = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+      bootId = /^[0-9a-f-]{1,64}$/.test(id) ? id : null;
+    } catch {
+      bootId = null;
+    }
+  }
+  return bootId;
+}
+
+let pidNamespace: string | null | undefined;
+
+// This process's pid namespace: the inode number /proc/self/ns/pid links to (`pid:[4026531836]`), or null.
+function currentPidNamespace(): string | null {
+  if (pidNamespace === undefined) {
+    try {
+      pidNamespace = /^pid:\[([0-9]{1,20})\]$/.exec(readlinkSync('/proc/self/ns/pid'))?.[1] ?? null;
+    } catch {
+      pidNamespace = null;
+    }
+  }
+  return pidNamespace;
+}
+
+/** Whether the writer a lock names may still hold it, and, when it may, how to say who it is. */
+type LockVerdict = { readonly held: false } | { readonly held: true; readonly who: string };
+
+const STALE: LockVerdict = { held: false };
+
 /**
- * Creates the lock file with O_EXCL holding our pid; takes over a lock whose pid is not running. Returns the
- * stale pid taken over, or null. Throws AuditStoreError('locked') when a running process holds the lock.
+ * Whether the writer the lock names may still be running and hold it (see the file comment). A lock holding one of
+ * this process's nonces is held. One written in this pid namespace and boot, or of the older format (a pid alone),
+ * is judged by its pid: `byPid`. Any other is a lease: held while its mtime is less than LOCK_LEASE_MS old. A
+ * writer without /proc's facts on a platform without pid namespaces (not Linux) is judged by its pid too.
  */
-function acquireLock(lockPath: string): number | null {
+function judgeLock(holder: LockHolder, mtimeMs: number): LockVerdict {
+  if (holder.nonce !== null && heldLocks.has(holder.nonce)) return { held: true, who: 'this process' };
+  const ns = currentPidNamespace();
+  const boot = currentBootId();
+  const samePids =
+    holder.nonce === null ||
+    (holder.ns !== null && holder.ns === ns && holder.boot !== null && holder.boot === boot) ||
+    (process.platform !== 'linux' && holder.ns === null && ns === null && holder.boot === null && boot === null);
+  if (samePids) return byPid(holder);
+  const age = Date.now() - mtimeMs;
+  // A renewal from the future beyond the lease was not made by a clock like this one; it does not hold for ever.
+  if (Math.abs(age) >= LOCK_LEASE_MS) return STALE;
+  const seconds = Math.max(0, Math.ceil((LOCK_LEASE_MS - age) / 1000));
+  return {
+    held: true,
+    who:
+      `process ${holder.pid} of another pid namespace or boot (its lease was renewed ${Math.max(0, Math.round(age / 1000))} s ago; ` +
+      `stale if not renewed within ${seconds} s)`,
+  };
+}
+
+/**
+ * Judged by pid, in this pid namespace: stale when the lock names this process (which does not hold it: a crashed
+ * writer whose pid this process has, as a container's kernel restarted as pid 1 again), when its pid is not running,
+ * or when the process with its pid started at another time (the pid was reused). A lock naming another running
+ * process whose start time the lock or /proc does not tell (the older format) counts as held.
+ */
+function byPid(holder: LockHolder): LockVerdict {
+  if (holder.pid === process.pid) return STALE;
+  if (!isRunning(holder.pid)) return STALE;
+  const held: LockVerdict = { held: true, who: `running process ${holder.pid}` };
+  if (holder.start === null) return held;
+  const start = startTimeOf(holder.pid);
+  return start === null || start === holder.start ? held : STALE;
+}
+
+/**
+ * Renews the lease of the lock `nonce` names (touches its mtime). False when the lock no longer holds that nonce (it
+ * was removed, or taken over after the lease ran out); fs errors other than the lock being gone are thrown.
+ */
+function renewLock(lockPath: string, nonce: string): boolean {
+  const read = readLock(lockPath);
+  if (read === 'gone' || read.holder === 'unreadable' || read.holder.nonce !== nonce) return false;
+  const now = new Date();
+  try {
+    utimesSync(lockPath, now, now);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw error;
+  }
+  return true;
+}
+
+/** What `acquireLock` took: the lock's nonce (to release exactly it) and the stale writer's pid, or null. */
+interface AcquiredLock {
+  readonly nonce: string;
+  readonly stalePid: number | null;
+}
+
+/**
+ * Creates the lock file with O_EXCL naming this process (LockHolder); takes over a lock whose writer is not running
+ * (`mayBeHeld`). Throws AuditStoreError('locked') when a running process, this one included, holds the lock.
+ */
+function acquireLock(lockPath: string): AcquiredLock {
   let stalePid: number | null = null;
   for (let attempt = 0; attempt < 4; attempt += 1) {
+    const nonce = randomBytes(16).toString('hex');
     try {
       const fd = openSync(lockPath, 'wx', FILE_MODE);
       try {
-        writeSync(fd, `${process.pid}\n`);
+        const facts = `${startTimeOf('self') ?? '-'} ${currentBootId() ?? '-'} ${nonce} ${currentPidNamespace() ?? '-'}`;
+        writeSync(fd, `${process.pid} ${facts}\n`);
         fsyncSync(fd);
       } finally {
         closeSync(fd);
       }
-      return stalePid;
+      heldLocks.add(nonce);
+      return { nonce, stalePid };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
-    const holder = readLockHolder(lockPath);
-    if (holder === 'gone') continue;
+    const read = readLock(lockPath);
+    if (read === 'gone') continue;
+    const { holder } = read;
     if (holder === 'unreadable') {
       throw new AuditStoreError('locked', `${lockPath} does not hold a pid; remove it if no writer is running`);
     }
-    if (isRunning(holder)) throw new AuditStoreError('locked', `audit log is locked by running process ${holder}`);
+    const verdict = judgeLock(holder, read.mtimeMs);
+    if (verdict.held) throw new AuditStoreError('locked', `audit log is locked by ${verdict.who}`);
     // Stale. Move it aside under a unique name — rename is atomic, so of two contenders only one moves a given
     // file — then check that what we moved is the stale lock and not one a faster contender just created.
     const aside = `${lockPath}.stale-${process.pid}-${randomBytes(6).toString('hex')}`;
@@ -160,8 +355,8 @@ function acquireLock(lockPath: string): number | null {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
       throw error;
     }
-    const moved = readLockHolder(aside);
-    if (moved !== holder) {
+    const moved = readLock(aside);
+    if (moved === 'gone' || moved.text !== read.text) {
       try {
         linkSync(aside, lockPath);
       } catch {
@@ -171,16 +366,19 @@ function acquireLock(lockPath: string): number | null {
       throw new AuditStoreError('locked', 'audit log lock changed hands during a stale-lock takeover');
     }
     unlinkSync(aside);
-    stalePid = holder;
+    stalePid = holder.pid;
   }
   throw new AuditStoreError('locked', 'could not acquire the audit log lock');
 }
 
-function releaseLock(lockPath: string): void {
+function releaseLock(lockPath: string, nonce: string): void {
+  heldLocks.delete(nonce);
   try {
-    if (readLockHolder(lockPath) === process.pid) unlinkSync(lockPath);
+    const read = readLock(lockPath);
+    if (read !== 'gone' && read.holder !== 'unreadable' && read.holder.nonce === nonce) unlinkSync(lockPath);
   } catch {
-    // Releasing is best effort: a lock left behind names a dead pid and is taken over by the next writer.
+    // Releasing is best effort: a lock left behind names a writer that no longer holds it, and the next one takes
+    // it over.
   }
 }
 
@@ -233,6 +431,11 @@ function checkOptions(path: unknown, options: AuditFileStoreOptions): void {
     throw new TypeError('options.checkpointPath must be a non-empty string');
   }
   if (checkpointPath === path) throw new RangeError('options.checkpointPath must differ from path');
+  const { lockRefreshMs } = options;
+  if (lockRefreshMs !== undefined) {
+    if (!Number.isSafeInteger(lockRefreshMs)) throw new TypeError('options.lockRefreshMs must be an integer');
+    if (lockRefreshMs < 10 || lockRefreshMs > 5_000) throw new RangeError('options.lockRefreshMs must be 10 to 5000');
+  }
 }
 
 interface Recovered {
@@ -309,10 +512,14 @@ export class AuditFileStore implements AuditSink {
   readonly recovered: AuditRecovered | undefined;
   /** What open found and repaired. */
   readonly recovery: AuditRecoveryReport;
+  /** The nonce of the lock this store holds (LockHolder). */
+  readonly #lockNonce: string;
   readonly #recordFd: number;
   readonly #checkpointFd: number;
   readonly #bufferBytes: number;
   readonly #timer: NodeJS.Timeout | undefined;
+  /** Renews the lock's lease (see the file comment), whatever the fsync policy. */
+  readonly #leaseTimer: NodeJS.Timeout;
   // Records encoded as UTF-8 lines, not yet written. Encoding each line straight into one reused buffer avoids
   // building a joined string and a fresh Buffer per write.
   readonly #buffer: Buffer;
@@ -329,7 +536,7 @@ export class AuditFileStore implements AuditSink {
     paths: { path: string; checkpointPath: string; lockPath: string },
     options: AuditFileStoreOptions,
     recovered: Recovered,
-    staleLockPid: number | null,
+    lock: AcquiredLock,
   ) {
     this.path = paths.path;
     this.checkpointPath = paths.checkpointPath;
@@ -338,7 +545,8 @@ export class AuditFileStore implements AuditSink {
     this.#bufferBytes = options.bufferBytes ?? 256 * 1024;
     this.#buffer = Buffer.allocUnsafe(this.#bufferBytes + 4 * MAX_RECORD_LINE_LENGTH);
     this.recovered = recovered.recovered;
-    this.recovery = Object.freeze({ ...recovered.report, staleLockPid });
+    this.#lockNonce = lock.nonce;
+    this.recovery = Object.freeze({ ...recovered.report, staleLockPid: lock.stalePid });
     const createdFiles = !existsSync(this.path) || !existsSync(this.checkpointPath);
     this.#recordFd = openSync(this.path, 'a', FILE_MODE);
     try {
@@ -352,6 +560,8 @@ export class AuditFileStore implements AuditSink {
       this.#timer = setInterval(() => this.#tick(), options.intervalMs ?? 100);
       this.#timer.unref();
     }
+    this.#leaseTimer = setInterval(() => this.#renewLease(), options.lockRefreshMs ?? DEFAULT_LOCK_REFRESH_MS);
+    this.#leaseTimer.unref();
   }
 
   /**
@@ -364,12 +574,16 @@ export class AuditFileStore implements AuditSink {
     checkOptions(path, options);
     const paths = { path, checkpointPath: options.checkpointPath ?? `${path}.checkpoints`, lockPath: `${path}.lock` };
     const policy: AuditKeyPolicy = options.trustedKeys === undefined ? { kind: 'any' } : keyPolicy(options.trustedKeys);
-    const staleLockPid = acquireLock(paths.lockPath);
+    const lock = acquireLock(paths.lockPath);
     try {
       const recovered = recover(paths.path, paths.checkpointPath, policy);
-      return new AuditFileStore(paths, options, recovered, staleLockPid);
+      // Recovery runs synchronously and may outlast the lease: the lock must still be ours before the store appends.
+      if (!renewLock(paths.lockPath, lock.nonce)) {
+        throw new AuditStoreError('locked', 'audit log lock was taken over while the log was being recovered');
+      }
+      return new AuditFileStore(paths, options, recovered, lock);
     } catch (error) {
-      releaseLock(paths.lockPath);
+      releaseLock(paths.lockPath, lock.nonce);
       throw error;
     }
   }
@@ -422,6 +636,22 @@ export class AuditFileStore implements AuditSink {
       if (recordError !== null || this.#closed) return this.#synced(recordError);
       fdatasync(this.#checkpointFd, (checkpointError) => this.#synced(checkpointError));
     });
+  }
+
+  // Renews the lock's lease; a lock that no longer holds this store's nonce fails the store (the next append throws).
+  // Any other fs error leaves it for the next renewal: the lease outlasts several.
+  #renewLease(): void {
+    if (this.#closed || this.#failed) return;
+    let held: boolean;
+    try {
+      held = renewLock(this.lockPath, this.#lockNonce);
+    } catch {
+      return;
+    }
+    if (!held) {
+      this.#failed = true;
+      this.#failure = new AuditStoreError('locked', 'audit log lock was removed or taken over by another writer');
+    }
   }
 
   #synced(error: NodeJS.ErrnoException | null): void {
@@ -503,6 +733,7 @@ export class AuditFileStore implements AuditSink {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#timer !== undefined) clearInterval(this.#timer);
+    clearInterval(this.#leaseTimer);
     try {
       if (!this.#failed) {
         this.#writePending();
@@ -513,7 +744,7 @@ export class AuditFileStore implements AuditSink {
       }
     } finally {
       if (!this.#syncing) this.#closeFiles();
-      releaseLock(this.lockPath);
+      releaseLock(this.lockPath, this.#lockNonce);
     }
   }
 }

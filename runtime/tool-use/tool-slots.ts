@@ -15,9 +15,11 @@ import { KernelError } from '../core/errors.js';
 export class ToolSlots {
   readonly #running = new Map<string, number>();
   readonly #waiting = new Map<string, Waiter[]>();
-  // The agents with calls waiting, each with the one abort listener that refuses them when it ends: thousands of
-  // listeners would each cost the agent's end a scan.
-  readonly #listening = new Set<AbortSignal>();
+  // The signals with calls waiting, each with the one abort listener that refuses them when it aborts (thousands
+  // of listeners would each cost the agent's end a scan) and how many calls wait on it. A signal is forgotten once
+  // none does: `mcp serve` passes a signal per request, never aborted once answered, and keeping them all held
+  // about 1 KB per call for the session's life (review 88).
+  readonly #listening = new Map<AbortSignal, { readonly refuse: () => void; waiting: number }>();
 
   /**
    * Takes a place for a call of `tool`, of which at most `bound` may run at once in the tree: undefined when the
@@ -32,10 +34,14 @@ export class ToolSlots {
       this.#running.set(tool, running + 1);
       return undefined;
     }
-    if (!this.#listening.has(signal)) {
-      this.#listening.add(signal);
-      signal.addEventListener('abort', () => this.#refuse(signal), { once: true });
+    let listening = this.#listening.get(signal);
+    if (listening === undefined) {
+      const refuse = () => this.#refuse(signal);
+      listening = { refuse, waiting: 0 };
+      this.#listening.set(signal, listening);
+      signal.addEventListener('abort', refuse, { once: true });
     }
+    listening.waiting += 1;
     return new Promise((start, refuse) => {
       let queue = this.#waiting.get(tool);
       if (queue === undefined) {
@@ -52,6 +58,11 @@ export class ToolSlots {
     const next = queue?.shift();
     if (next !== undefined) {
       if (queue?.length === 0) this.#waiting.delete(tool);
+      const listening = this.#listening.get(next.signal);
+      if (listening !== undefined && --listening.waiting === 0) {
+        this.#listening.delete(next.signal);
+        next.signal.removeEventListener('abort', listening.refuse);
+      }
       next.start();
       return;
     }

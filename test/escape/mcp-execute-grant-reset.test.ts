@@ -66,4 +66,14 @@ describe('execute runs share the policy’s use counters and expiry with the ses
     expect(JSON.parse(text(executed)).error.code).toMatch(/^E_CAP_(EXPIRED|DENIED)$/);
     expect(sent).toEqual([]);
   });
+
+  it('a run handed a used-up grant takes the label of the uses that spent it (review 88)', async () => {
+    kernel = testKernel({ tools, policy: { capabilities: [{ action: 'note.send', resource: '**', max_uses: 1 }] } });
+    const send = `export default async () => { try { await sys.tool('note.send', { body: 'x' }); return 'sent' } catch (e) { return e.code } }`;
+    // A secret run spends the one use; whether it did is what a later run could tell from its capabilities.
+    const spender = await kernel.run({ code: send, label: ['secret'], policyGrants: 'shared' });
+    expect(spender).toMatchObject({ ok: true, value: 'sent' });
+    const prober = await kernel.run({ code: `export default async () => sys.label()`, policyGrants: 'shared' });
+    expect(prober).toMatchObject({ ok: true, value: ['secret'] });
+  });
 });

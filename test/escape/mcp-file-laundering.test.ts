@@ -15,6 +15,7 @@ import { ISOLATION_MODES, testKernel } from '../helpers/kernel.js';
  */
 
 const SERVER = fileURLToPath(new URL('../fixtures/mcp/file-server.mjs', import.meta.url));
+const SLOW_SERVER = fileURLToPath(new URL('../fixtures/mcp/slow-copy-server.mjs', import.meta.url));
 
 // Reads a value, then sends it to a sink that refuses web and inbox.
 const SEND = (expr: string) => `export default async () => {
@@ -44,15 +45,19 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
       tools: [
         ...createFsTools({ roots: [root] }),
         createMcpTool({
-          servers: { files: { command: process.execPath, args: [SERVER], cwd: root, timeout_ms: 10_000 } },
+          servers: {
+            files: { command: process.execPath, args: [SERVER], cwd: root, timeout_ms: 10_000 },
+            slow: { command: process.execPath, args: [SLOW_SERVER], cwd: root, timeout_ms: 10_000 },
+          },
         }),
       ],
       policy: {
         capabilities: [
           { action: 'fs.read', resource: `${root}/**` },
           { action: 'fs.write', resource: `${root}/**` },
-          { action: 'mcp.call', resource: 'files/*' },
+          { action: 'mcp.call', resource: '*/*' },
           { action: 'echo', resource: 'echo' },
+          { action: 'agent.spawn', resource: 'inline' },
         ],
         labels: {
           sources: sources ? [{ tool: 'fs.read', resource: `${root}/inbox/**`, tags: ['inbox'] }] : [],
@@ -104,5 +109,41 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
     await writeFile(join(root, 'plain.txt'), 'PLAIN');
     const read = await k.run({ code: SEND(viaServer('plain.txt')) });
     expect(read).toMatchObject({ ok: true, value: { sent: 'PLAIN', label: ['mcp:files'] } });
+  });
+
+  it('a server still at work on a call its agent gave up on writes files that carry what was kept meanwhile', async () => {
+    const k = make(false);
+    // The server started first, so that the call reaches it before the child's end.
+    const warm = await k.run({
+      code: `export default async () => sys.tool('mcp.call', { server: 'slow', tool: 'copy_slowly', arguments: { src: '/dev/null', dst: 'warm.txt', ms: 0 } })`,
+    });
+    expect(warm.ok).toBe(true);
+    // A clean agent's child asks the server to copy a.txt to b.txt in 1.5 s, and is ended at 0.3 s.
+    const copier = await k.run({
+      code: `export default async () => {
+        const child = await sys.spawn({
+          code: \`export default async () => sys.tool('mcp.call', { server: 'slow', tool: 'copy_slowly', arguments: { src: 'a.txt', dst: 'b.txt', ms: 1500 } })\`,
+          caps: [{ action: 'mcp.call', resource: 'slow/*' }], budget: { wall_ms: 300 } });
+        try { return await sys.join(child); } catch (e) { return e.code; }
+      }`,
+    });
+    expect(copier).toMatchObject({ ok: true, value: 'E_QUOTA' });
+    // The kernel is done with the cut call; then a web agent writes a.txt, and the server copies it.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const writer = await k.run({
+      label: ['web'],
+      code: `export default async () => { await sys.tool('fs.write', { path: 'a.txt', content: 'WEB-PAYLOAD' }); }`,
+    });
+    expect(writer.ok).toBe(true);
+    const started = Date.now();
+    while (Date.now() - started < 5000) {
+      const copied = await readFile(join(root, 'b.txt'), 'utf8').catch(() => '');
+      if (copied === 'WEB-PAYLOAD') break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(await readFile(join(root, 'b.txt'), 'utf8')).toBe('WEB-PAYLOAD');
+    const read = await k.run({ code: SEND(`sys.tool('fs.read', { path: 'b.txt' }).then((r) => r.content)`) });
+    expect(read).toMatchObject({ ok: true, value: { refused: 'E_TAINT' } });
+    expect((read as { value: { label: string[] } }).value.label).toContain('web');
   });
 });

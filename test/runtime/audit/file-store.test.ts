@@ -1,10 +1,20 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  statSync,
+  unlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AuditLog } from '../../../runtime/audit/audit-log.js';
-import { AuditFileStore, AuditStoreError, type FsyncPolicy } from '../../../runtime/audit/file-store.js';
+import { AuditFileStore, AuditStoreError, type FsyncPolicy, LOCK_LEASE_MS } from '../../../runtime/audit/file-store.js';
 import { verifyAuditFile } from '../../../runtime/audit/verify-file.js';
 import {
   cleanup,
@@ -18,6 +28,15 @@ import {
 } from '../../helpers/audit-log.js';
 
 const entry = { namespace: 'alpha', agent: 'agent-1', syscall: 'tool', action: 'fs.read', args: { n: 1 } } as const;
+
+const OUR_LOCK = new RegExp(`^${process.pid} (?:[0-9]+|-) (?:[0-9a-f-]+|-) [0-9a-f]{32} (?:[0-9]+|-)\\n$`);
+const NONCE = '0'.repeat(32);
+
+// Sets the lock file's mtime `ms` ago (as a writer that last renewed its lease then).
+function renewedAgo(lockPath: string, ms: number): void {
+  const then = new Date(Date.now() - ms);
+  utimesSync(lockPath, then, then);
+}
 
 function deadPid(): number {
   const child = spawnSync(process.execPath, ['-e', '0']);
@@ -112,7 +131,7 @@ describe('audit-store', () => {
   it('refuses a second writer while the lock is held, in this process or another', async () => {
     const path = join(dir, 'audit.jsonl');
     const store = AuditFileStore.open(path);
-    expect(readFileSync(`${path}.lock`, 'utf8')).toBe(`${process.pid}\n`);
+    expect(readFileSync(`${path}.lock`, 'utf8')).toMatch(OUR_LOCK);
     expect(() => AuditFileStore.open(path)).toThrow(AuditStoreError);
     try {
       AuditFileStore.open(path);
@@ -140,9 +159,120 @@ describe('audit-store', () => {
     writeFileSync(`${path}.lock`, `${pid}\n`);
     const store = AuditFileStore.open(path);
     expect(store.recovery.staleLockPid).toBe(pid);
-    expect(readFileSync(`${path}.lock`, 'utf8')).toBe(`${process.pid}\n`);
+    expect(readFileSync(`${path}.lock`, 'utf8')).toMatch(OUR_LOCK);
     store.close();
     expect(existsSync(`${path}.lock`)).toBe(false);
+  });
+
+  it.runIf(process.platform === 'linux')(
+    'names the writer by pid, start time, boot id, a nonce and pid namespace, and tells a reused pid from its writer',
+    async () => {
+      const { path } = writeLog(dir, 3);
+      const store = AuditFileStore.open(path);
+      const lock = readFileSync(`${path}.lock`, 'utf8');
+      store.close();
+      const [, start, boot, , ns] = lock.trim().split(' ');
+      expect(ns).toBe(/^pid:\[([0-9]+)\]$/.exec(readlinkSync('/proc/self/ns/pid'))?.[1]);
+      // This process, another start time or another boot: not this process's lock (a crashed writer with our pid).
+      writeFileSync(`${path}.lock`, lock);
+      let reopened = AuditFileStore.open(path);
+      expect(reopened.recovery.staleLockPid).toBe(process.pid);
+      reopened.close();
+      // A running process that is not the writer: its start time differs (its pid was reused).
+      writeFileSync(`${path}.lock`, lock.replace(/^[0-9]+/, String(process.ppid)));
+      reopened = AuditFileStore.open(path);
+      expect(reopened.recovery.staleLockPid).toBe(process.ppid);
+      reopened.close();
+      // The writer itself, running: held, whatever its lock's nonce.
+      const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
+      try {
+        await new Promise((resolve) => child.once('spawn', resolve));
+        const childStart = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]?.split(' ')[19];
+        writeFileSync(`${path}.lock`, `${child.pid} ${childStart} ${boot} ${NONCE} ${ns}\n`);
+        expect(() => AuditFileStore.open(path)).toThrow(/locked by running process/);
+        // The same pid and start time, another boot (the system rebooted since, or another host): the pid means
+        // nothing here, the lease decides. Renewed just now: held; not renewed for the lease: stale.
+        const otherBoot = `${child.pid} ${childStart} 00000000-0000-0000-0000-000000000000 ${NONCE} ${ns}\n`;
+        writeFileSync(`${path}.lock`, otherBoot);
+        expect(() => AuditFileStore.open(path)).toThrow(/locked by process [0-9]+ of another pid namespace or boot/);
+        renewedAgo(`${path}.lock`, LOCK_LEASE_MS + 1000);
+        AuditFileStore.open(path).close();
+        // Without /proc's facts, on Linux (no namespace recorded: pids may be another namespace's): the lease too.
+        writeFileSync(`${path}.lock`, `${child.pid} - - ${NONCE} -\n`);
+        expect(() => AuditFileStore.open(path)).toThrow(/another pid namespace/);
+        // A lock written before namespaces were recorded (four fields): the lease too.
+        writeFileSync(`${path}.lock`, `${child.pid} ${childStart} ${boot} ${NONCE}\n`);
+        expect(() => AuditFileStore.open(path)).toThrow(/another pid namespace/);
+        renewedAgo(`${path}.lock`, LOCK_LEASE_MS + 1000);
+        AuditFileStore.open(path).close();
+      } finally {
+        child.kill();
+      }
+      expect(start).toMatch(/^[0-9]+$/);
+      expect(existsSync(`${path}.lock`)).toBe(false);
+      // The lock this process holds refuses a second open here, and is released only by its own store.
+      const held = AuditFileStore.open(path);
+      expect(() => AuditFileStore.open(path)).toThrow(/locked by this process/);
+      held.close();
+      expect(existsSync(`${path}.lock`)).toBe(false);
+    },
+  );
+
+  // Two containers sharing the log's directory, each running its kernel as pid 1: a lock naming this very pid in
+  // another pid namespace is another process's. Judged by pid it was "this process's, not held", taken over, and two
+  // writers appended to one log. It is a lease: held while renewed, stale once not renewed for LOCK_LEASE_MS (as
+  // after a crash and a restart of the container, which makes a new pid namespace).
+  it.runIf(process.platform === 'linux')(
+    'judges a lock from another pid namespace by its lease, even one naming this pid',
+    () => {
+      const { path } = writeLog(dir, 3);
+      const lockPath = `${path}.lock`;
+      const store = AuditFileStore.open(path);
+      const [, start, boot, , ns] = readFileSync(lockPath, 'utf8').trim().split(' ');
+      store.close();
+      const otherNs = String(Number(ns) + 1);
+      for (const pid of [process.pid, deadPid()]) {
+        writeFileSync(lockPath, `${pid} ${start} ${boot} ${NONCE} ${otherNs}\n`);
+        renewedAgo(lockPath, 2_000);
+        expect(() => AuditFileStore.open(path)).toThrow(
+          expect.objectContaining({ reason: 'locked', message: expect.stringMatching(/another pid namespace/) }),
+        );
+        expect(readFileSync(lockPath, 'utf8')).toContain(NONCE);
+        // A renewal further in the future than the lease was not made by this clock: it does not hold for ever.
+        renewedAgo(lockPath, -(LOCK_LEASE_MS + 60_000));
+        let reopened = AuditFileStore.open(path);
+        reopened.close();
+        writeFileSync(lockPath, `${pid} ${start} ${boot} ${NONCE} ${otherNs}\n`);
+        renewedAgo(lockPath, LOCK_LEASE_MS + 1000);
+        reopened = AuditFileStore.open(path);
+        expect(reopened.recovery.staleLockPid).toBe(pid);
+        expect(readFileSync(lockPath, 'utf8')).toMatch(OUR_LOCK);
+        reopened.close();
+      }
+    },
+  );
+
+  it('renews its lock while open, and fails once the lock is no longer its own', async () => {
+    const { path } = writeLog(dir, 3);
+    const lockPath = `${path}.lock`;
+    const store = AuditFileStore.open(path, { lockRefreshMs: 20 });
+    try {
+      renewedAgo(lockPath, 60_000);
+      await sleep(150);
+      expect(Date.now() - statSync(lockPath).mtimeMs).toBeLessThan(5_000);
+      store.flush();
+      // Taken over (its lease ran out while this process stalled) or removed: the store stops appending.
+      const other = readFileSync(lockPath, 'utf8').replace(/[0-9a-f]{32}/, NONCE);
+      writeFileSync(lockPath, other);
+      await sleep(150);
+      expect(() => store.flush()).toThrow(/failed earlier/);
+      expect(store.failure).toMatchObject({ reason: 'locked' });
+    } finally {
+      store.close();
+    }
+    // Closing leaves the lock it does not hold.
+    expect(readFileSync(lockPath, 'utf8')).toContain(NONCE);
+    expect(() => AuditFileStore.open(path, { lockRefreshMs: 5 })).toThrow(RangeError);
   });
 
   it('refuses to resume a log that does not verify, and releases the lock', () => {

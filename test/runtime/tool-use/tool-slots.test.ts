@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { ToolSlots } from '../../../runtime/tool-use/tool-slots.js';
 
@@ -50,5 +51,20 @@ describe('ToolSlots', () => {
     slots.give('b');
     await other;
     expect(started).toEqual(['sibling', 'b']);
+  });
+
+  it('lets go of a signal once none of its calls waits: a signal per call is not kept (review 88)', async () => {
+    const slots = new ToolSlots();
+    slots.take('a', 1, alive);
+    const signal = new AbortController().signal;
+    const first = slots.take('a', 1, signal);
+    const second = slots.take('a', 1, signal);
+    expect(getEventListeners(signal, 'abort')).toHaveLength(1);
+    slots.give('a');
+    await first;
+    expect(getEventListeners(signal, 'abort')).toHaveLength(1);
+    slots.give('a');
+    await second;
+    expect(getEventListeners(signal, 'abort')).toHaveLength(0);
   });
 });
