@@ -287,6 +287,9 @@ const PATH_WRITERS: Readonly<Record<string, (rest: readonly string[]) => boolean
   'merge-file': (rest) => !anyFlag(rest, ['-p', '--stdout']),
   // Lets the stream itself name files to read and write (`feature export-marks=<path>`), unseen here.
   'fast-import': (rest) => anyFlag(rest, ['--allow-unsafe-features']),
+  // Writes the paths a patch names, anywhere, unchecked (review 89: `.git/rebase-merge/git-rebase-todo` and a
+  // file outside every root, from a patch on stdin); without it git refuses paths outside the work tree or in `.git`.
+  apply: (rest) => anyFlag(rest, ['--unsafe-paths']),
 });
 
 /** Subcommands whose `-s` is `--strategy` (elsewhere it is `--signoff`, which takes no value). */

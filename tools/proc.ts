@@ -357,6 +357,11 @@ async function openCwd(
   let current = found.root.real;
   for (const segment of found.rest.split('/')) {
     if (segment === '') continue;
+    // Inside git metadata, git works on it as plain files (`git apply` with cwd `.git` rewrote `config` and a
+    // rebase's todo, review 89), and any program writes there relative to cwd: no agent runs anything there.
+    if (/^\.git[. ]*$/i.test(segment)) {
+      throw new KernelError('E_CAP_DENIED', 'proc.exec: cwd must not be inside git metadata (.git)');
+    }
     current = current === '/' ? `/${segment}` : `${current}/${segment}`;
     let stats: Awaited<ReturnType<typeof lstat>>;
     try {

@@ -17,7 +17,7 @@
  * file named `pwned-*`, and none may exist afterwards.
  */
 import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { appendFile, mkdir, mkdtemp, realpath, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -160,6 +160,40 @@ describe('git writes its own configuration (red-team pass 87)', () => {
     )) as unknown[][];
     expect(markers(base)).toEqual([]);
     expect(outcomes.slice(0, 2).map((o) => o[0])).toEqual(['E_CAP_DENIED', 'E_CAP_DENIED']);
+  });
+});
+
+describe('git writes where a patch or its working directory says (review 89)', () => {
+  const newFile = (path: string, text: string) =>
+    `diff --git a/${path} b/${path}\nnew file mode 100644\n--- /dev/null\n+++ b/${path}\n@@ -0,0 +1 @@\n+${text}\n`;
+
+  it('apply --unsafe-paths (in any spelling), which writes any path a patch names, is refused', async () => {
+    const target = join(base, 'pwned-outside-out');
+    const outcomes = (await agent(
+      `return [await git(['apply', '--unsafe-paths'], input), await git(['apply', '--uns'], input)];`,
+      newFile(target, 'agent bytes'),
+    )) as unknown[][];
+    expect(outcomes.map((o) => o[0])).toEqual(['E_CAP_DENIED', 'E_CAP_DENIED']);
+    expect(markers(base)).toEqual([]);
+    // Without it, git keeps a patch to the work tree.
+    const plain = (await agent(`return await git(['apply'], input);`, newFile(target, 'agent bytes'))) as unknown[];
+    expect(plain[0]).not.toBe(0);
+    expect(markers(base)).toEqual([]);
+  });
+
+  it('no program runs with its working directory inside .git, in any spelling', async () => {
+    const identity =
+      'diff --git a/config b/config\n--- a/config\n+++ b/config\n@@ -1 +1,2 @@\n-[core]\n+[alias]\n+\tx = !touch pwned\n';
+    const outcomes = (await agent(
+      `const at = async (cwd) => {
+         try { return (await sys.tool('proc.exec', { program: 'git', args: ['apply'], cwd, stdin: input })).exit_code; }
+         catch (e) { return e.code; }
+       };
+       return [await at('out/w/.git'), await at('out/w/.GIT.'), await at('out/w/.git/refs')];`,
+      identity,
+    )) as unknown[];
+    expect(outcomes).toEqual(['E_CAP_DENIED', 'E_CAP_DENIED', 'E_CAP_DENIED']);
+    expect(readFileSync(join(out, 'w', '.git', 'config'), 'utf8')).not.toContain('alias');
   });
 });
 
