@@ -177,10 +177,22 @@ export const GIT_FORBIDDEN_SUBCOMMANDS: readonly string[] = Object.freeze([
   // Runs the program named by its first argument for each unmerged path (`merge-index ./pay -a`).
   'merge-index',
   'merge-one-file',
+  // Review 90: `subtree split` writes `$GIT_DIR/subtree-cache/<pid>/<x>` where <x> comes from a commit message
+  // (`git-subtree-mainline: ../../y`), and `fast-import` writes marks and pack edges at paths its options or its
+  // stdin name (`--relative-marks --export-marks=../../config` replaced `.git/config`). hash-object, mktree,
+  // commit-tree and update-ref build objects without either.
+  'subtree',
+  'fast-import',
 ]);
 
-/** Subcommands refused only with a given action word after them: `bisect run <cmd>` runs the command. */
-const FORBIDDEN_ACTIONS: Readonly<Record<string, string>> = Object.freeze({ bisect: 'run' });
+/**
+ * Subcommands refused only with given action words after them: `bisect run <cmd>` runs the command, and
+ * `bisect view`/`visualize <words>` runs `git <words>` (or the first word itself when it starts with `git`),
+ * past every check here (review 90: `bisect view git-/pay`, `bisect view filter-branch --tree-filter …`).
+ */
+const FORBIDDEN_ACTIONS: Readonly<Record<string, readonly string[]>> = Object.freeze({
+  bisect: ['run', 'view', 'visualize'],
+});
 
 const FORBIDDEN: ReadonlySet<string> = new Set(GIT_FORBIDDEN_SUBCOMMANDS);
 
@@ -214,8 +226,9 @@ export function checkGitCommand(program: string, args: readonly string[]): void 
     throw new KernelError('E_CAP_DENIED', `proc.exec: "${program}" subcommand "${subcommand}" is refused for agents`);
   }
   const rest = args.slice(at + 1);
-  const action = Object.hasOwn(FORBIDDEN_ACTIONS, subcommand) ? FORBIDDEN_ACTIONS[subcommand] : undefined;
-  if (action !== undefined && rest.includes(action)) {
+  const actions = Object.hasOwn(FORBIDDEN_ACTIONS, subcommand) ? FORBIDDEN_ACTIONS[subcommand] : undefined;
+  const action = actions?.find((word) => rest.includes(word));
+  if (action !== undefined) {
     throw new KernelError('E_CAP_DENIED', `proc.exec: "${program}" "${subcommand} ${action}" is refused for agents`);
   }
   for (let i = at; i < args.length; i++) {
@@ -285,8 +298,6 @@ const PATH_WRITERS: Readonly<Record<string, (rest: readonly string[]) => boolean
   'checkout-index': (rest) => anyFlag(rest, ['--prefix']),
   archive: (rest) => anyFlag(rest, ['-o', '--output']),
   'merge-file': (rest) => !anyFlag(rest, ['-p', '--stdout']),
-  // Lets the stream itself name files to read and write (`feature export-marks=<path>`), unseen here.
-  'fast-import': (rest) => anyFlag(rest, ['--allow-unsafe-features']),
   // Writes the paths a patch names, anywhere, unchecked (review 89: `.git/rebase-merge/git-rebase-todo` and a
   // file outside every root, from a patch on stdin); without it git refuses paths outside the work tree or in `.git`.
   apply: (rest) => anyFlag(rest, ['--unsafe-paths']),

@@ -217,6 +217,35 @@ describe('git runs an agent-written program by path', () => {
     expect(outcomes.map((o) => o[0])).toEqual(['E_CAP_DENIED', 'E_CAP_DENIED']);
   });
 
+  it('bisect view/visualize (it runs `git <words>`, or the first word itself) is refused (review 90)', async () => {
+    const marker = join(base, 'pwned-bisect-view');
+    const outcomes = (await agent(
+      `const id = 'a <a@b> 0 +0000';
+       const empty = (await git(['mktree'], ''))[1];
+       const c1 = (await git(['hash-object', '-t', 'commit', '-w', '--stdin'], 'tree ' + empty + '\\nauthor ' + id + '\\ncommitter ' + id + '\\n\\none\\n'))[1];
+       const c2 = (await git(['hash-object', '-t', 'commit', '-w', '--stdin'], 'tree ' + empty + '\\nparent ' + c1 + '\\nauthor ' + id + '\\ncommitter ' + id + '\\n\\ntwo\\n'))[1];
+       await git(['update-ref', 'HEAD', c2]);
+       const started = await git(['bisect', 'start', '--no-checkout', c2, c1]);
+       return [
+         started,
+         await git(['bisect', 'view', 'filter-branch', '-f', '--tree-filter', 'touch ' + input, 'HEAD']),
+         await git(['bisect', 'visualize', 'filter-branch', '-f', '--tree-filter', 'touch ' + input, 'HEAD']),
+       ];`,
+      marker,
+    )) as unknown[][];
+    expect(markers(base)).toEqual([]);
+    expect(outcomes[0]?.[0]).toBe(0);
+    expect(outcomes.slice(1).map((o) => o[0])).toEqual(['E_CAP_DENIED', 'E_CAP_DENIED']);
+  });
+
+  it('subtree and fast-import, which write into .git at paths a commit message or a stream names, are refused (review 90)', async () => {
+    const outcomes = (await agent(
+      `return [await git(['subtree', 'split', '--prefix=x', 'HEAD']), await git(['fast-import', '--relative-marks', '--export-marks=../../config'], '')];`,
+      null,
+    )) as unknown[][];
+    expect(outcomes.map((o) => o[0])).toEqual(['E_CAP_DENIED', 'E_CAP_DENIED']);
+  });
+
   it('a merge strategy with a slash (cherry-pick --strategy=/../pay runs ./git-merge-/../pay) is refused', async () => {
     const outcomes = (await agent(
       `${checkoutPayload(['git-merge-'])}

@@ -48,7 +48,6 @@ describe('checkGitCommand', () => {
     [['status', '--ignore-submodules=all']],
     [['clone', '--no-recurse-submodules', 'https://example.com/x.git']],
     [['format-patch', '-ox/y', 'HEAD~1']],
-    [['fast-import', '--quiet']],
   ])('allows %j', (args) => {
     expect(refusal(args)).toBeUndefined();
   });
@@ -104,7 +103,11 @@ describe('checkGitCommand', () => {
     [['pull', '-qs', '../pay', 'origin']],
     [['format-patch', '-o.git/hooks', 'HEAD~1']],
     [['mailsplit', '-bo.GIT', 'mbox']],
+    [['fast-import', '--quiet']],
     [['fast-import', '--allow-unsafe-features']],
+    [['subtree', 'split', '--prefix=x', 'HEAD']],
+    [['bisect', 'view', 'git-/pay']],
+    [['bisect', 'visualize', 'filter-branch', '-f']],
     [['status', '--recurse-submodules']],
     [['fetch', '--recurse=yes']],
     [['diff', '--submodule=diff']],
