@@ -197,6 +197,103 @@ const FORBIDDEN_ACTIONS: Readonly<Record<string, readonly string[]>> = Object.fr
 const FORBIDDEN: ReadonlySet<string> = new Set(GIT_FORBIDDEN_SUBCOMMANDS);
 
 /**
+ * The only subcommands agents may run: git's own work on a repository. Every review of this floor found a
+ * subcommand nobody had listed that runs a program or writes at a path it is handed (`bisect view`, `subtree`,
+ * `fast-import`, `merge-index`), and a word git does not know runs `git-<word>` from PATH (any `git-*` program
+ * installed on the host: `git lfs`, a vendor's helper). So the refusals above are kept for their messages, and
+ * everything not named here is refused: a new subcommand is allowed once someone has read what it runs and
+ * writes. Not here: `help` (`-w` starts a browser), `gc`/`repack`/`prune` (maintenance the kernel pins off),
+ * signing and verification (`verify-commit`, `verify-tag`: they run gpg).
+ */
+export const GIT_AGENT_SUBCOMMANDS: readonly string[] = Object.freeze([
+  // Porcelain.
+  'add',
+  'am',
+  'apply',
+  'archive',
+  'bisect',
+  'blame',
+  'branch',
+  'bundle',
+  'checkout',
+  'cherry',
+  'cherry-pick',
+  'clean',
+  'clone',
+  'commit',
+  'describe',
+  'diff',
+  'fetch',
+  'format-patch',
+  'grep',
+  'init',
+  'log',
+  'ls-remote',
+  'merge',
+  'merge-base',
+  'mv',
+  'notes',
+  'pull',
+  'push',
+  'range-diff',
+  'rebase',
+  'reflog',
+  'remote',
+  'reset',
+  'restore',
+  'revert',
+  'rm',
+  'shortlog',
+  'show',
+  'show-branch',
+  'sparse-checkout',
+  'stash',
+  'status',
+  'switch',
+  'tag',
+  'version',
+  'whatchanged',
+  'worktree',
+  // Plumbing that reads, or builds objects and the index.
+  'cat-file',
+  'check-attr',
+  'check-ignore',
+  'check-ref-format',
+  'checkout-index',
+  'commit-tree',
+  'count-objects',
+  'diff-files',
+  'diff-index',
+  'diff-tree',
+  'for-each-ref',
+  'fsck',
+  'hash-object',
+  'interpret-trailers',
+  'ls-files',
+  'ls-tree',
+  'mailinfo',
+  'mailsplit',
+  'merge-file',
+  'merge-tree',
+  'mktag',
+  'mktree',
+  'name-rev',
+  'patch-id',
+  'read-tree',
+  'rev-list',
+  'rev-parse',
+  'show-ref',
+  'stripspace',
+  'symbolic-ref',
+  'update-index',
+  'update-ref',
+  'var',
+  'write-tree',
+]);
+
+const ALLOWED: ReadonlySet<string> = new Set(GIT_AGENT_SUBCOMMANDS);
+
+/**
  * Refuses a git command line the floor does not allow: a global option before the subcommand other than the
  * harmless ones, a forbidden subcommand, or `bisect run` (`--separate-git-dir` is a GIT_FORBIDDEN_FLAGS entry,
  * so its abbreviations are caught too). Throws KernelError
@@ -222,7 +319,7 @@ export function checkGitCommand(program: string, args: readonly string[]): void 
   if (!SUBCOMMAND.test(subcommand) || subcommand.includes('--')) {
     throw new KernelError('E_CAP_DENIED', `proc.exec: "${program}" args[${at}] is not a git command agents may run`);
   }
-  if (FORBIDDEN.has(subcommand)) {
+  if (FORBIDDEN.has(subcommand) || !ALLOWED.has(subcommand)) {
     throw new KernelError('E_CAP_DENIED', `proc.exec: "${program}" subcommand "${subcommand}" is refused for agents`);
   }
   const rest = args.slice(at + 1);

@@ -150,9 +150,12 @@ describe('environment', () => {
     spawnSync('/usr/bin/git', ['pwn'], { cwd: repo, env: process.env });
     expect(existsSync(marker)).toBe(true);
     await rm(marker);
-    process.env['GIT_CONFIG_PARAMETERS'] = `'alias.pwn'='!touch ${marker}'`;
-    const result = await call(tool, { program: 'git', args: ['pwn'], cwd: repo });
-    expect(result.exit_code).not.toBe(0);
+    // Through the tool, with a subcommand agents may run: an external diff named by the host's variables would run.
+    process.env['GIT_CONFIG_PARAMETERS'] = `'diff.external'='touch ${marker}'`;
+    writeFileSync(join(repo, 'a'), 'a\n');
+    writeFileSync(join(repo, 'b'), 'b\n');
+    const result = await call(tool, { program: 'git', args: ['diff', '--no-index', 'a', 'b'], cwd: repo });
+    expect(result.stdout).toContain('+b');
     expect(existsSync(marker)).toBe(false);
   });
 });

@@ -284,7 +284,7 @@ describe('git runs an agent-written program by path', () => {
 describe('a repository whose configuration names a program is refused before git starts', () => {
   // Stands in for a path writer nobody has listed yet: the host appends the agent's bytes itself.
   it.each([
-    ['an alias', '[alias]\n\tx = !touch MARKER\n', ['x']],
+    ['an alias', '[alias]\n\tx = !touch MARKER\n', ['status']],
     ['an include', '[include]\n\tpath = ../../evil\n', ['status']],
     ['a filter driver', '[filter "f"]\n\tclean = touch MARKER\n', ['status']],
     ['a worktree elsewhere', '[core]\n\tworktree = /\n', ['status']],
