@@ -273,7 +273,6 @@ export const GIT_AGENT_SUBCOMMANDS: readonly string[] = Object.freeze([
   'ls-tree',
   'mailinfo',
   'mailsplit',
-  'merge-file',
   'merge-tree',
   'mktag',
   'mktree',
@@ -332,6 +331,12 @@ export function checkGitCommand(program: string, args: readonly string[]): void 
     if (hasGitComponent(args[i] ?? '')) {
       throw new KernelError('E_CAP_DENIED', `proc.exec: "${program}" args[${i}] names git metadata (a .git path)`);
     }
+    if (leavesDirectory(args[i] ?? '')) {
+      throw new KernelError(
+        'E_CAP_DENIED',
+        `proc.exec: "${program}" args[${i}] names a path outside the run's directory (absolute, or with "..")`,
+      );
+    }
   }
   const writer = Object.hasOwn(PATH_WRITERS, subcommand) ? PATH_WRITERS[subcommand] : undefined;
   if (writer?.(rest) === true) {
@@ -381,6 +386,27 @@ export function hasGitComponent(arg: string): boolean {
   return arg.split(/[/\\=,:()]/).some((part) => /^\.git[. ]*$/i.test(part));
 }
 
+/**
+ * True when `arg`, or an option's value in it, names a path that may leave the run's directory: absolute (`/x`,
+ * `--output-directory=/x`, `-o/x`) or with a `..` component (`refs/heads/../../config`, `../wt`). Several
+ * subcommands write where they are told and git resolves the path itself (`init`, `worktree add`, `format-patch
+ * -o`, `bundle create`, `read-tree --index-output`, a `symbolic-ref` name: review 91 wrote outside every root and,
+ * through a rebase's strategy file, ran a program); the kernel cannot follow each one, so agents name paths
+ * relative to the run's directory, below it. A revision range (`main..topic`) has no `..` component; a message
+ * with one (`-m "see ../x"`) is refused, an over-refusal `-F -` avoids.
+ */
+export function leavesDirectory(arg: string): boolean {
+  const values = [arg];
+  if (arg.startsWith('--')) {
+    const eq = arg.indexOf('=');
+    if (eq !== -1) values.push(arg.slice(eq + 1));
+  } else if (arg.startsWith('-')) {
+    // A short option's value may be joined to it (`-o/x`, `-qo../x`).
+    values.push(arg.replace(/^-[A-Za-z0-9]*/, ''));
+  }
+  return values.some((value) => /^[/\\]/.test(value) || value.split(/[/\\]/).includes('..'));
+}
+
 /** True when one of `flags` (proc-args spellings, abbreviations and bundles included) is among `rest`. */
 const anyFlag = (rest: readonly string[], flags: readonly string[]): boolean =>
   rest.some((arg) => forbiddenFlag(arg, flags) !== undefined);
@@ -388,13 +414,14 @@ const anyFlag = (rest: readonly string[], flags: readonly string[]): boolean =>
 /**
  * Subcommands that write a file at a path the agent builds or names, refused in those forms (pass 87):
  * `checkout-index --prefix` concatenates the prefix and an index path (`--prefix=x/.` + `git/config`), so no
- * single argument shows `.git`; `archive -o` (`--output` is a GIT_FORBIDDEN_FLAGS entry) and `merge-file`
- * without `-p`/`--stdout` write the path given. Their read-only forms (stdout) stay allowed.
+ * single argument shows `.git`; `archive -o` (`--output` is a GIT_FORBIDDEN_FLAGS entry) writes the path given.
+ * Their read-only forms (stdout) stay allowed. (`merge-file` writes its first path unless told not to, and
+ * telling which was the case took parsing its options as git does: `-Lp` is a label, a later `--no-stdout`
+ * undoes `-p`, review 91. It is not among GIT_AGENT_SUBCOMMANDS.)
  */
 const PATH_WRITERS: Readonly<Record<string, (rest: readonly string[]) => boolean>> = Object.freeze({
   'checkout-index': (rest) => anyFlag(rest, ['--prefix']),
   archive: (rest) => anyFlag(rest, ['-o', '--output']),
-  'merge-file': (rest) => !anyFlag(rest, ['-p', '--stdout']),
   // Writes the paths a patch names, anywhere, unchecked (review 89: `.git/rebase-merge/git-rebase-todo` and a
   // file outside every root, from a patch on stdin); without it git refuses paths outside the work tree or in `.git`.
   apply: (rest) => anyFlag(rest, ['--unsafe-paths']),

@@ -197,6 +197,45 @@ describe('git writes where a patch or its working directory says (review 89)', (
   });
 });
 
+describe('git writes where a ref name or a path argument says (review 91)', () => {
+  it('a symbolic-ref name with .. (it wrote a rebase strategy file, then a program ran) is refused', async () => {
+    const outcomes = (await agent(
+      `return [
+         await git(['symbolic-ref', 'refs/heads/../../rebase-merge/strategy', 'refs/heads/x']),
+         await git(['symbolic-ref', 'refs/heads/../../config', 'refs/heads/x']),
+       ];`,
+      null,
+    )) as unknown[][];
+    expect(outcomes.map((o) => o[0])).toEqual(['E_CAP_DENIED', 'E_CAP_DENIED']);
+    expect(readFileSync(join(out, 'w', '.git', 'config'), 'utf8')).toContain('[core]');
+  });
+
+  it('subcommands that write where they are told cannot be told a path outside the run’s directory', async () => {
+    const outside = await realpath(await mkdtemp(join(tmpdir(), 'isokernel-git-outside-')));
+    try {
+      const outcomes = (await agent(
+        `const o = input;
+         return [
+           await git(['init', '-q', o + '/init']),
+           await git(['worktree', 'add', '-q', o + '/wt']),
+           await git(['format-patch', '-1', '-o', o + '/fp']),
+           await git(['format-patch', '-1', '--output-directory=' + o + '/fp2']),
+           await git(['bundle', 'create', o + '/b.bundle', 'HEAD']),
+           await git(['read-tree', '--index-output=' + o + '/idx', 'HEAD']),
+           await git(['mailsplit', '-o' + o]),
+           await git(['worktree', 'add', '-q', '../wt']),
+           await git(['merge-file', '-Lp', '-L', 'b', '-L', 'c', o + '/victim', 'base', 'other']),
+         ];`,
+        outside,
+      )) as unknown[][];
+      expect(outcomes.map((o) => o[0])).toEqual(Array(9).fill('E_CAP_DENIED'));
+      expect(readdirSync(outside)).toEqual([]);
+    } finally {
+      await rm(outside, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('git runs an agent-written program by path', () => {
   /** Agent code that checks `pay` (and `<dir>/pay` for each dir) out executable. */
   const checkoutPayload = (dirs: string[]) => `
