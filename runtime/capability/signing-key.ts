@@ -17,11 +17,11 @@ export class SigningKey {
   readonly publicKey: Uint8Array;
   readonly #private: KeyObject;
 
-  private constructor(privateKey: KeyObject) {
+  // `x`: the public key's JWK `x` (RFC 8037: its 32 bytes, base64url), not its DER form cut after the SPKI prefix:
+  // OpenSSL's DER encoder costs ~80 µs a key, on the path of every spawn.
+  private constructor(privateKey: KeyObject, x: string) {
     this.#private = privateKey;
-    // The raw key from its JWK form (RFC 8037: `x` is the key's 32 bytes, base64url), not by cutting the SPKI
-    // prefix off its DER form: OpenSSL's DER encoder costs ~80 µs a key, on the path of every spawn.
-    const raw = Buffer.from(createPublicKey(privateKey).export({ format: 'jwk' }).x ?? '', 'base64url');
+    const raw = Buffer.from(x, 'base64url');
     if (raw.length !== PUBLIC_KEY_BYTES) throw new Error('unexpected Ed25519 public key');
     this.publicKey = new Uint8Array(raw);
     // Derived from a secret scalar, so of prime order: verifying this key's signatures needs no curve arithmetic.
@@ -30,7 +30,17 @@ export class SigningKey {
 
   /** A fresh random identity. */
   static generate(): SigningKey {
-    return new SigningKey(generateKeyPairSync('ed25519').privateKey);
+    // The public key comes encoded from the key generation itself. Exporting it afterwards deadlocked a kernel
+    // (a CI run hung for 16 minutes): Node 20's JWK export holds the key's mutex while it allocates, a collection
+    // then finalized the finished key-generation job, whose destructor takes the same mutex. Nothing is
+    // exported from a generated key now.
+    // @types/node types no JWK `publicKeyEncoding`, which Node has taken since 15.9: the shape is spelled here.
+    const generate = generateKeyPairSync as (
+      type: 'ed25519',
+      options: { publicKeyEncoding: { format: 'jwk' } },
+    ) => { privateKey: KeyObject; publicKey: { x?: string } };
+    const { privateKey, publicKey } = generate('ed25519', { publicKeyEncoding: { format: 'jwk' } });
+    return new SigningKey(privateKey, publicKey.x ?? '');
   }
 
   /** Rebuilds an identity from its 32-byte seed. Throws TypeError/RangeError on a malformed seed. */
@@ -38,10 +48,13 @@ export class SigningKey {
     if (!(seed instanceof Uint8Array)) throw new TypeError('seed must be a Uint8Array');
     if (seed.length !== 32) throw new RangeError('seed must be 32 bytes');
     const key = createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, seed]), format: 'der', type: 'pkcs8' });
-    return new SigningKey(key);
+    return new SigningKey(key, createPublicKey(key).export({ format: 'jwk' }).x ?? '');
   }
 
-  /** The 32-byte seed, for persisting the identity. Handle as a secret. */
+  /**
+   * The 32-byte seed, for persisting the identity. Handle as a secret. (The kernel persists a seed it drew itself,
+   * never one exported from a generated key: see `generate`.)
+   */
   exportSeed(): Uint8Array {
     const der = this.#private.export({ format: 'der', type: 'pkcs8' });
     return new Uint8Array(der.subarray(PKCS8_PREFIX.length));

@@ -177,7 +177,7 @@ export class DirectoryCapabilityState implements CapabilityState {
     if (this.#rootKey !== undefined) return this.#rootKey;
     const file = join(this.directory, ROOT_KEY_FILE);
     if (!exists(file)) {
-      const temp = writeTemp(this.directory, `${encodeBase64Url(SigningKey.generate().exportSeed())}\n`);
+      const temp = writeTemp(this.directory, `${encodeBase64Url(randomBytes(32))}\n`);
       try {
         linkSync(temp, file);
       } catch (error) {
