@@ -20,8 +20,9 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus, loadavg, totalmem } from 'node:os';
-import { basename, dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { basename, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { packageRoot } from '../runtime/core/package-root.js';
 import {
   type BenchFigure,
   benchFigure,
@@ -61,20 +62,6 @@ export interface SuiteOutcome {
 const SUITE_SUFFIX = '.bench.ts';
 const QUICK_TIMEOUT_MS = 180_000;
 const FULL_TIMEOUT_MS = 1_200_000;
-
-/** The directory holding this package's package.json (the checkout's root, or the installed package's). */
-export function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    const manifest = join(dir, 'package.json');
-    if (existsSync(manifest)) {
-      const name = (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: unknown }).name;
-      if (name === 'isokernel') return dir;
-    }
-    dir = dirname(dir);
-  }
-  throw new Error('isokernel bench: cannot find the isokernel package root');
-}
 
 /** The suites of the checkout at `root`, kernel suites first, each group sorted by name. */
 export function findSuites(root: string): Suite[] {

@@ -12,8 +12,8 @@ import { createProcTool, procPolicySection } from '../tools/proc.js';
  * directory), proc with the programs the policy's `tools.proc` allows (none by default), http with the
  * policy's `tools.http` settings, model.chat when `tools.model.base_url` names an endpoint, and mcp.call for
  * the policy's `tools.mcp.servers`. Registration grants nothing: the policy's capabilities still decide what
- * each agent may touch. `state` names the kernel's own files (store directory, audit log): the fs tools
- * never touch them, since the default root (the current directory) holds the default store. Programs the
+ * each agent may touch. `state` names the kernel's own files (store directory, audit log): neither the fs tools
+ * nor a confined program touch them, since the default root (the current directory) holds the default store. Programs the
  * policy's `proc.exec` rules name without a `tools.proc.programs` entry are looked up on the host's PATH
  * now; each one found nowhere is passed to `options.warn`. `options.model: false` leaves model.chat out. Throws TypeError naming the problem (a root that is not
  * a directory, a program path that is not an executable).
@@ -25,11 +25,13 @@ export function builtinTools(
   options: { readonly model?: boolean; readonly warn?: (message: string) => void } = {},
 ): Tool[] {
   const absolute = (roots.length === 0 ? [process.cwd()] : roots).map((root) => resolve(root));
+  const exclude = state.map((path) => resolve(path));
   const tools = [
-    ...createFsTools({ roots: absolute, exclude: state.map((path) => resolve(path)) }),
+    ...createFsTools({ roots: absolute, exclude }),
     createProcTool({
       ...(procPolicySection.read(policy) ?? { programs: {} }),
       roots: absolute,
+      exclude,
       policy,
       ...(options.warn === undefined ? {} : { onWarning: options.warn }),
     }),

@@ -107,6 +107,9 @@ describe('the built package', () => {
       'README.md',
       'SECURITY.md',
       'package.json',
+      // The proc sandbox's helper, compiled on the user's machine at install (scripts/build-sandbox.mjs).
+      'native/proc-sandbox.c',
+      'scripts/build-sandbox.mjs',
     ].map((path) => path.replace(/^\.\//, ''));
     for (const path of required) expect(files.has(path), path).toBe(true);
     const stray = [...files].filter(

@@ -5,7 +5,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { KernelError } from '../runtime/core/errors.js';
-import type { Program } from './proc-programs.js';
+import type { Command } from './proc-sandbox.js';
 
 /** The variables every child gets, whatever the host's environment holds. */
 export const DEFAULT_CHILD_ENV: Readonly<Record<string, string>> = Object.freeze({
@@ -87,26 +87,28 @@ class Capture {
   }
 }
 
-export function execute(
-  program: Program,
-  args: readonly string[],
-  cwd: string,
-  options: ExecOptions,
-): Promise<ProcResult> {
-  const startFailed = () => new KernelError('E_TOOL_FAILED', `proc.exec: could not start "${program.name}"`);
+/** Runs `command` (the program, or the sandbox helper running it) for the program called `name`. */
+export function execute(name: string, command: Command, cwd: string, options: ExecOptions): Promise<ProcResult> {
+  const startFailed = () => new KernelError('E_TOOL_FAILED', `proc.exec: could not start "${name}"`);
   if (options.signal.aborted) return Promise.reject(cancelled());
   return new Promise<ProcResult>((resolve, reject) => {
     const started = performance.now();
     let child: ChildProcess;
     try {
-      child = spawn(program.real, args, {
-        argv0: program.path,
+      child = spawn(command.file, command.args, {
+        argv0: command.argv0,
         cwd,
         env: options.env,
         // Its own process group, so one kill reaches every descendant that stays in it.
         detached: true,
         shell: false,
-        stdio: [options.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+        // Descriptor 3, when asked for, is the sandbox helper's start report (Command.statusFd).
+        stdio: [
+          options.stdin === undefined ? 'ignore' : 'pipe',
+          'pipe',
+          'pipe',
+          ...(command.statusFd === 3 ? ['pipe' as const] : []),
+        ],
         windowsHide: true,
       });
     } catch {
@@ -148,6 +150,10 @@ export function execute(
     // Whatever still arrives after the kill (already in the pipe) is read and discarded.
     child.stdout?.on('data', (chunk: Buffer) => stdout.push(chunk));
     child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk));
+    let notStarted = false;
+    child.stdio[3]?.on('data', () => {
+      notStarted = true;
+    });
     if (child.stdin !== null) {
       // The program may exit without reading; EPIPE is its business, not a failure of the call.
       child.stdin.on('error', () => {});
@@ -172,6 +178,10 @@ export function execute(
       settle();
       if (aborted) {
         reject(cancelled());
+        return;
+      }
+      if (notStarted) {
+        reject(startFailed());
         return;
       }
       resolve({

@@ -39,8 +39,10 @@
  * of this up, as it gives up everything else.
  */
 import { execFile } from 'node:child_process';
+import { dirname } from 'node:path';
 import { KernelError } from '../runtime/core/errors.js';
 import { forbiddenFlag } from './proc-args.js';
+import type { Command } from './proc-sandbox.js';
 
 /** Configuration every kernel-run git gets, in command-line scope (it outranks system, global and repo). */
 export const GIT_PINNED_CONFIG: readonly (readonly [string, string])[] = Object.freeze([
@@ -455,9 +457,10 @@ function strategyByPath(subcommand: string, rest: readonly string[]): boolean {
 /**
  * The environment for a git child: `base` (the scrubbed environment with the policy's allowlist) without
  * any GIT_* variable other than identity and without askpass helpers, plus GIT_PINNED_ENV and
- * GIT_PINNED_CONFIG as GIT_CONFIG_COUNT / KEY_n / VALUE_n. Returns a new null-prototype object.
+ * GIT_PINNED_CONFIG as GIT_CONFIG_COUNT / KEY_n / VALUE_n, and with `root` (the fs root of the run) a ceiling
+ * just above it. Returns a new null-prototype object.
  */
-export function gitEnvironment(base: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+export function gitEnvironment(base: NodeJS.ProcessEnv, root?: string): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = Object.create(null);
   for (const [name, value] of Object.entries(base)) {
     if (name.startsWith('GIT_') && !GIT_ENV_ALLOWED.has(name)) continue;
@@ -465,6 +468,9 @@ export function gitEnvironment(base: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
     env[name] = value;
   }
   for (const [name, value] of Object.entries(GIT_PINNED_ENV)) env[name] = value;
+  // No repository above the fs root: a root inside the host's own checkout would otherwise hand agents' git
+  // that checkout (its configuration, and a worktree outside the root to check files out into).
+  if (root !== undefined && root !== '/') env['GIT_CEILING_DIRECTORIES'] = dirname(root);
   env['GIT_CONFIG_COUNT'] = String(GIT_PINNED_CONFIG.length);
   GIT_PINNED_CONFIG.forEach(([key, value], i) => {
     env[`GIT_CONFIG_KEY_${i}`] = key;
@@ -559,14 +565,25 @@ const CONFIG_LISTING_TIMEOUT_MS = 10_000;
  * when enabled, with `include.path` listed as a key (and refused) rather than followed. Entries in the
  * command scope are the kernel's pins and are skipped. Outside any repository there is nothing to check.
  * Fails closed: a listing git cannot produce (unparseable file, timeout, over MAX_CONFIG_LISTING) refuses.
+ * `launch` wraps the command as the run is wrapped (the sandbox, tools/proc-sandbox.ts), so both read alike.
  * Throws KernelError E_CAP_DENIED naming at most the offending key's section, never a path or a value.
  * Call it under the lock of createGitGate with the run itself, or another run may write in between.
  */
-export async function checkGitRepository(real: string, cwd: string, env: NodeJS.ProcessEnv): Promise<void> {
+export async function checkGitRepository(
+  real: string,
+  cwd: string,
+  env: NodeJS.ProcessEnv,
+  launch: (command: Command) => Command = (command) => command,
+): Promise<void> {
+  const command = launch({
+    file: real,
+    argv0: real,
+    args: ['config', '--list', '--show-scope', '-z', '--no-includes'],
+  });
   const listing = await new Promise<string | undefined>((resolve) => {
     execFile(
-      real,
-      ['config', '--list', '--show-scope', '-z', '--no-includes'],
+      command.file,
+      command.args,
       {
         cwd,
         env,

@@ -42,6 +42,7 @@ import { normalizePath } from '../runtime/core/resource-match.js';
 import { joinLabels } from '../runtime/labels/label.js';
 import { definePolicySection, type Policy, type PolicySection } from '../runtime/policy/policy.js';
 import { defineTool, type Tool } from '../runtime/tool-use/tool-contract.js';
+import { realExcluded } from './fs-path.js';
 import { argPatternSchema, checkArguments, forbidListSchema, MAX_ARG_LENGTH, MAX_ARGS } from './proc-args.js';
 import { childEnv, execute, type ProcResult } from './proc-exec.js';
 import { checkGitCommand, checkGitRepository, createGitGate, gitEnvironment } from './proc-git.js';
@@ -54,6 +55,7 @@ import {
   resolveProgram,
   resolvePrograms,
 } from './proc-programs.js';
+import { type Command, type Confinement, confine, type SandboxMode, sandboxSupport } from './proc-sandbox.js';
 import { untrackedWork } from './untracked-writes.js';
 
 export { GIT_FORBIDDEN_FLAGS } from './proc-args.js';
@@ -97,6 +99,11 @@ const programSchema = z.strictObject({
   max_args: z.int().min(0).max(MAX_ARGS).optional(),
 });
 
+const absolutePath = z
+  .string()
+  .max(MAX_PATH_LENGTH)
+  .refine((p) => normalizePath(p) === p, 'must be an absolute, normalized path');
+
 /**
  * The proc tool's configuration as written in a policy file (`tools: proc:`). Only shape and bounds are
  * checked here; `createProcTool` also checks that programs exist and are executable.
@@ -109,6 +116,9 @@ const programSchema = z.strictObject({
  * - `timeout_ms`: the default and the maximum a call may ask for (default 30 s).
  * - `max_output_bytes` (per stream, default 64 KiB; reaching it kills the program), `max_stdin_bytes` (default
  *   1 MiB).
+ * - `sandbox`: `auto` (default: confine every program with Landlock when the host can, tools/proc-sandbox.ts),
+ *   `required` (the tool is not built where the host cannot), `off`. `read_paths`: absolute paths programs may
+ *   read besides the roots and the system directories. `network: true` lets confined programs open sockets.
  */
 export const procConfigSchema = z.strictObject({
   programs: z.record(
@@ -119,6 +129,9 @@ export const procConfigSchema = z.strictObject({
   timeout_ms: z.int().min(1).max(MAX_TIMEOUT_MS).optional(),
   max_output_bytes: z.int().min(1).max(MAX_OUTPUT_BYTES).optional(),
   max_stdin_bytes: z.int().min(0).max(MAX_STDIN_BYTES).optional(),
+  sandbox: z.enum(['auto', 'required', 'off']).optional(),
+  read_paths: z.array(absolutePath).max(32).optional(),
+  network: z.boolean().optional(),
 });
 
 /** The policy-file form of the proc configuration. */
@@ -131,6 +144,11 @@ export const procPolicySection: PolicySection<ProcConfig> = definePolicySection<
 export interface ProcOptions extends ProcConfig {
   /** Absolute directories a call's cwd must be inside; the first is the default cwd. */
   readonly roots: readonly string[];
+  /**
+   * Absolute paths programs must never reach although a root holds them (the kernel's store and audit log, as
+   * the fs tools' `exclude`). Only a confined program is kept out (`sandbox`); an unconfined one reaches them.
+   */
+  readonly exclude?: readonly string[];
   /**
    * The loaded policy, when its `proc.exec` rules should name programs too (agent_os_kernel's `resource:
    * git`): each name it grants literally that `programs` lacks is looked up on `searchPath` now.
@@ -147,6 +165,9 @@ interface ExecLimits {
   readonly timeoutMs: number;
   readonly maxOutput: number;
 }
+
+/** How a call's command line is built: confined by the sandbox helper, or as it is. */
+type Launcher = (command: Command, root: string, program: Program, statusFd: boolean) => Command;
 
 /**
  * Builds the `proc.exec` tool (action `proc.exec`, resource: the program name, target argument `program`).
@@ -166,6 +187,7 @@ interface ExecLimits {
 export function createProcTool(options: ProcOptions): Tool {
   const {
     roots: rawRoots,
+    exclude,
     policy,
     searchPath,
     onWarning,
@@ -175,6 +197,7 @@ export function createProcTool(options: ProcOptions): Tool {
     throw new TypeError('createProcTool: the proc tool needs /proc/self/fd (Linux) to pin the working directory');
   }
   const roots = resolveRoots(rawRoots);
+  const launcher = createLauncher(config, roots, realExcluded(exclude ?? []), onWarning);
   const programs = new Map<string, Program>();
   for (const [name, entry] of Object.entries(config.programs)) {
     programs.set(name, resolveProgram(name, entry, roots));
@@ -250,6 +273,7 @@ export function createProcTool(options: ProcOptions): Tool {
       ctx.taint(await ctx.labels.all());
       const cwd = await openCwd(args.cwd, roots);
       ctx.note('proc.program', program.real);
+      ctx.note('proc.sandbox', launcher === undefined ? 'none' : 'landlock');
       // It can also write any file (`cp`, `tee`) where the kernel cannot see: whatever the fs tools read from
       // now on may hold what it read or was given, so they carry this call's label and every kept tag.
       let ended: () => Promise<void>;
@@ -261,9 +285,11 @@ export function createProcTool(options: ProcOptions): Tool {
       }
       try {
         const dir = `/proc/self/fd/${cwd.handle.fd}`;
-        const env = program.git ? gitEnvironment(childEnv(limits.env)) : childEnv(limits.env);
+        const env = program.git ? gitEnvironment(childEnv(limits.env), cwd.root) : childEnv(limits.env);
+        const launch = (command: Command, statusFd = false): Command =>
+          launcher === undefined ? command : launcher(command, cwd.root, program, statusFd);
         const start = () =>
-          execute(program, argv, dir, {
+          execute(program.name, launch({ file: program.real, argv0: program.path, args: argv }, true), dir, {
             env,
             stdin: args.stdin,
             timeoutMs: args.timeout_ms ?? limits.timeoutMs,
@@ -275,7 +301,7 @@ export function createProcTool(options: ProcOptions): Tool {
         return await gitGate(cwd.root, async () => {
           // A call whose agent ended while it waited for its turn does not run.
           if (ctx.signal.aborted) throw new KernelError('E_KILLED', 'proc.exec: the call ended before git ran');
-          await checkGitRepository(program.real, dir, env);
+          await checkGitRepository(program.real, dir, env, (command) => launch(command));
           return start();
         });
       } finally {
@@ -293,6 +319,7 @@ export function createProcTool(options: ProcOptions): Tool {
 
 // The policy's section plus the host's roots (checked against the file system by resolveRoots).
 const procOptionsSchema = procConfigSchema.extend({
+  exclude: z.array(absolutePath, 'must be an array of absolute paths').optional(),
   roots: z
     .array(z.unknown(), 'must be a non-empty array of absolute directory paths')
     .min(1, 'must be a non-empty array of absolute directory paths'),
@@ -310,6 +337,48 @@ const procOptionsSchema = procConfigSchema.extend({
     .custom<(message: string) => void>((value) => typeof value === 'function', 'must be a function')
     .optional(),
 });
+
+/**
+ * The sandbox for this tool's programs (tools/proc-sandbox.ts), or undefined when they run unconfined: `off`, or
+ * `auto` where the host cannot confine (one warning says why). `required` there throws TypeError.
+ */
+function createLauncher(
+  config: {
+    readonly sandbox?: SandboxMode | undefined;
+    readonly read_paths?: readonly string[] | undefined;
+    readonly network?: boolean | undefined;
+  },
+  roots: readonly Root[],
+  excluded: readonly string[],
+  onWarning: ((message: string) => void) | undefined,
+): Launcher | undefined {
+  const mode = config.sandbox ?? 'auto';
+  if (mode === 'off') return undefined;
+  const support = sandboxSupport();
+  if (!support.available) {
+    if (mode === 'required') {
+      throw new TypeError(
+        `createProcTool: options.sandbox is "required" but programs cannot be confined here: ${support.reason}`,
+      );
+    }
+    onWarning?.(`proc: programs run unconfined: ${support.reason}`);
+    return undefined;
+  }
+  const realRoots = [...new Set(roots.map((root) => root.real))];
+  const hidden = excluded.filter((path) => realRoots.some((root) => isWithin(root, path)));
+  const readPaths = config.read_paths ?? [];
+  const network = config.network ?? false;
+  return (command, root, program, statusFd) => {
+    const confinement: Confinement = {
+      writeRoot: root,
+      readRoots: realRoots.filter((other) => other !== root),
+      hidden,
+      readPaths: [...readPaths, program.real],
+      network,
+    };
+    return confine(support.helper, command, confinement, statusFd);
+  };
+}
 
 function resolveRoots(roots: readonly unknown[]): readonly Root[] {
   return Object.freeze(

@@ -93,12 +93,13 @@ describe('a kernel killed mid-run, restarted on its store', () => {
     const file = join(dir, 'audit.jsonl');
     // The program the agent runs is the effect that kills the kernel: its `proc.program` note, written after the
     // call's own intent and before the program starts, sat in the buffer and died with the process (review 84).
+    // Unconfined: a confined program cannot signal the kernel at all (proc-host-reach.test.ts).
     const script = `
       const { createProcTool, Kernel } = await import(${JSON.stringify(ENTRY)});
       const kernel = Kernel.create({
         isolation: 'inline',
         audit: { file: ${JSON.stringify(file)}, fsync: 'interval' },
-        tools: [createProcTool({ roots: [${JSON.stringify(dir)}], programs: { kill: { path: '/bin/kill', rest: ['-*', '*'] } } })],
+        tools: [createProcTool({ roots: [${JSON.stringify(dir)}], sandbox: 'off', programs: { kill: { path: '/bin/kill', rest: ['-*', '*'] } } })],
         policy: { capabilities: [{ action: 'proc.exec', resource: '**' }] },
       });
       await kernel.run({ input: String(process.pid), code: "export default async (pid) => { await sys.tool('proc.exec', { program: 'kill', args: ['-9', pid] }); }" });`;
@@ -108,8 +109,7 @@ describe('a kernel killed mid-run, restarted on its store', () => {
     expect(crashed.signal, crashed.stderr).toBe('SIGKILL');
     const records = readAuditRecords(file);
     expect(records.filter((record) => record.action === 'proc.exec' && record.phase === 'intent')).toHaveLength(1);
-    expect(records.filter((record) => record.action === 'proc.program').map((record) => record.resource)).toEqual([
-      expect.stringMatching(/\/kill$/),
-    ]);
+    const notes = records.filter((record) => record.action === 'proc.program' && record.phase === 'intent');
+    expect(notes.map((record) => record.resource)).toEqual([expect.stringMatching(/\/kill$/)]);
   }, 90_000);
 });

@@ -399,7 +399,10 @@ describe('programs the policy names (agent_os_kernel: proc.exec on a bare name)'
       exit_code: 0,
       stdout: 'tool x\n',
     });
-    expect(ctx.notes).toEqual([{ action: 'proc.program', resource: join(bin, 'tool') }]);
+    expect(ctx.notes).toEqual([
+      { action: 'proc.program', resource: join(bin, 'tool') },
+      { action: 'proc.sandbox', resource: 'landlock' },
+    ]);
     expect(warnings).toEqual([]);
   });
 
@@ -412,7 +415,10 @@ describe('programs the policy names (agent_os_kernel: proc.exec on a bare name)'
     });
     const ctx = testToolContext();
     expect((await call(overridden, { program: 'tool', args: ['from-config'] }, ctx)).stdout).toBe('from-config');
-    expect(ctx.notes).toEqual([{ action: 'proc.program', resource: '/usr/bin/printf' }]);
+    expect(ctx.notes).toEqual([
+      { action: 'proc.program', resource: '/usr/bin/printf' },
+      { action: 'proc.sandbox', resource: 'landlock' },
+    ]);
   });
 
   it('a granted name found nowhere is a load-time warning and E_NO_TOOL naming it, even if it appears later', async () => {

@@ -1,0 +1,325 @@
+/*
+ * proc-sandbox: runs one program confined by Landlock (and, without network, a seccomp filter), for the proc
+ * tool (tools/proc-sandbox.ts). Built at install time by scripts/build-sandbox.mjs; valid C and C++.
+ *
+ *   proc-sandbox --probe
+ *       prints the Landlock ABI version and exits 0, or exits 3 when the kernel has no usable Landlock.
+ *   proc-sandbox [--write DIR]... [--read-root DIR]... [--read PATH]... [--device FILE]... [--hide PATH]... [--net]
+ *                [--status-fd FD] -- PROGRAM ARGV0 [ARG]...
+ *       confines itself, then executes PROGRAM with argv ARGV0 ARG...
+ *
+ * Confinement (inherited by everything the program starts, and irrevocable):
+ * - the file system: every access right this kernel's Landlock knows is handled, then granted back only beneath
+ *   the --write directories (all rights), the --read-root directories and --read paths (read, list, execute)
+ *   and the --device files (read and write: /dev/null), never beneath a --hide path inside a --write or
+ *   --read-root directory (see allow_tree). Anything else (the host's home, the kernel's store) is EACCES.
+ * - without --net: TCP bind and connect are refused by Landlock (ABI 4+), and socket(2) of any family and
+ *   io_uring_setup(2) by a seccomp filter, so UDP (DNS), raw and unix sockets are refused too (Landlock does not
+ *   cover them). A syscall made through another ABI (int 0x80, x32) kills the process.
+ * - scopes (ABI 6+): no signals to processes outside the sandbox, no abstract unix sockets outside it; ptrace of
+ *   anything outside it is refused by every Landlock ABI.
+ *
+ * Fails closed: any step that fails exits 125 with one line on stderr and runs nothing. Messages never name a
+ * path (they reach the agent as the program's stderr). With --status-fd, that descriptor is closed by the exec
+ * itself, and a failure also writes one byte to it first: the caller tells "the program could not start" from
+ * "the program exited 125" by whether a byte came before the descriptor closed.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* Defined here rather than taken from <linux/landlock.h>: an older header lacks the newer ABIs' constants. */
+#ifndef __NR_landlock_create_ruleset
+#define __NR_landlock_create_ruleset 444
+#endif
+#ifndef __NR_landlock_add_rule
+#define __NR_landlock_add_rule 445
+#endif
+#ifndef __NR_landlock_restrict_self
+#define __NR_landlock_restrict_self 446
+#endif
+#ifndef __NR_io_uring_setup
+#define __NR_io_uring_setup 425
+#endif
+
+#define CREATE_RULESET_VERSION (1U << 0)
+#define RULE_PATH_BENEATH 1
+#define RULE_NET_PORT 2
+
+#define FS_EXECUTE (1ULL << 0)
+#define FS_WRITE_FILE (1ULL << 1)
+#define FS_READ_FILE (1ULL << 2)
+#define FS_READ_DIR (1ULL << 3)
+#define FS_REMOVE_DIR (1ULL << 4)
+#define FS_REMOVE_FILE (1ULL << 5)
+#define FS_MAKE_CHAR (1ULL << 6)
+#define FS_MAKE_DIR (1ULL << 7)
+#define FS_MAKE_REG (1ULL << 8)
+#define FS_MAKE_SOCK (1ULL << 9)
+#define FS_MAKE_FIFO (1ULL << 10)
+#define FS_MAKE_BLOCK (1ULL << 11)
+#define FS_MAKE_SYM (1ULL << 12)
+#define FS_REFER (1ULL << 13)    /* ABI 2 */
+#define FS_TRUNCATE (1ULL << 14) /* ABI 3 */
+#define FS_IOCTL_DEV (1ULL << 15) /* ABI 5 */
+
+#define NET_BIND_TCP (1ULL << 0)    /* ABI 4 */
+#define NET_CONNECT_TCP (1ULL << 1) /* ABI 4 */
+
+#define SCOPE_ABSTRACT_UNIX_SOCKET (1ULL << 0) /* ABI 6 */
+#define SCOPE_SIGNAL (1ULL << 1)               /* ABI 6 */
+
+struct ruleset_attr {
+  uint64_t handled_access_fs;
+  uint64_t handled_access_net;
+  uint64_t scoped;
+};
+
+struct path_beneath_attr {
+  uint64_t allowed_access;
+  int32_t parent_fd;
+} __attribute__((packed));
+
+#define MAX_PATHS 64
+#define SETUP_FAILED 125
+
+static int status_fd = -1;
+
+static int fail(const char *what) {
+  fprintf(stderr, "isokernel sandbox: %s\n", what);
+  if (status_fd >= 0) {
+    ssize_t written = write(status_fd, "!", 1);
+    (void)written;
+  }
+  return SETUP_FAILED;
+}
+
+static long landlock_abi(void) {
+  return syscall(__NR_landlock_create_ruleset, NULL, 0, CREATE_RULESET_VERSION);
+}
+
+#define FILE_RIGHTS (FS_EXECUTE | FS_WRITE_FILE | FS_READ_FILE | FS_TRUNCATE | FS_IOCTL_DEV)
+
+/* Adds one rule on an open O_PATH descriptor (masked to what a file may hold when it is not a directory). */
+static int add_rule(int ruleset, int fd, int is_dir, uint64_t access, uint64_t handled) {
+  struct path_beneath_attr rule;
+  rule.allowed_access = (is_dir ? access : access & FILE_RIGHTS) & handled;
+  rule.parent_fd = fd;
+  if (rule.allowed_access == 0) return 0;
+  return syscall(__NR_landlock_add_rule, ruleset, RULE_PATH_BENEATH, &rule, 0) == 0 ? 0 : -1;
+}
+
+/* Grants `access` beneath `path`. Returns 0, or -1. */
+static int allow(int ruleset, const char *path, uint64_t access, uint64_t handled, int optional) {
+  int fd = open(path, O_PATH | O_CLOEXEC);
+  if (fd < 0) return optional && errno == ENOENT ? 0 : -1;
+  struct stat st;
+  int rc = fstat(fd, &st) == 0 ? add_rule(ruleset, fd, S_ISDIR(st.st_mode), access, handled) : -1;
+  close(fd);
+  return rc;
+}
+
+/* Paths that stay out of reach although a granted directory holds them (the kernel's store inside a root). */
+static const char *hidden[MAX_PATHS];
+static int nhidden = 0;
+static int nrules = 0;
+
+/* 1 when `path` is hidden, 2 when a hidden path lies strictly beneath it, 0 otherwise. */
+static int hidden_relation(const char *path) {
+  size_t len = strlen(path);
+  int beneath = 0;
+  for (int k = 0; k < nhidden; k++) {
+    if (strcmp(hidden[k], path) == 0) return 1;
+    if (strncmp(hidden[k], path, len) == 0 && (hidden[k][len] == '/' || (len == 1 && path[0] == '/'))) beneath = 1;
+  }
+  return beneath ? 2 : 0;
+}
+
+/*
+ * Grants `access` beneath the directory `fd` (at `path`) except beneath hidden paths. Landlock rights always
+ * extend to everything beneath a rule, so a directory above a hidden path gets only READ_DIR (its names, the
+ * hidden directory's names included) and each of its other entries gets `access` in its own rule: the program
+ * cannot create or remove entries directly in such a directory. Symbolic links are never followed (a rule on
+ * a link's target would grant that target). Fails closed past MAX_RULES.
+ */
+#define MAX_RULES 10000
+static int allow_tree(int ruleset, int fd, const char *path, uint64_t access, uint64_t handled) {
+  int relation = hidden_relation(path);
+  if (relation == 1) return 0;
+  if (++nrules > MAX_RULES) return -1;
+  if (relation == 0) return add_rule(ruleset, fd, 1, access, handled);
+  if (add_rule(ruleset, fd, 1, access & FS_READ_DIR, handled) != 0) return -1;
+  int listing = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (listing < 0) return -1;
+  DIR *dir = fdopendir(listing);
+  if (dir == NULL) {
+    close(listing);
+    return -1;
+  }
+  int rc = 0;
+  struct dirent *entry;
+  while (rc == 0 && (entry = readdir(dir)) != NULL) {
+    if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0) continue;
+    char child[PATH_MAX];
+    int n = snprintf(child, sizeof child, "%s/%s", strcmp(path, "/") == 0 ? "" : path, entry->d_name);
+    if (n < 0 || (size_t)n >= sizeof child) {
+      rc = -1;
+      break;
+    }
+    int child_fd = openat(fd, entry->d_name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    if (child_fd < 0) {
+      if (errno != ENOENT) rc = -1; /* removed since the listing: nothing to grant */
+      continue;
+    }
+    struct stat st;
+    if (fstat(child_fd, &st) != 0) rc = -1;
+    else if (S_ISDIR(st.st_mode)) rc = allow_tree(ruleset, child_fd, child, access, handled);
+    else if (!S_ISLNK(st.st_mode) && hidden_relation(child) != 1) {
+      rc = ++nrules > MAX_RULES ? -1 : add_rule(ruleset, child_fd, 0, access, handled);
+    }
+    close(child_fd);
+  }
+  closedir(dir);
+  return rc;
+}
+
+/* allow_tree for a root given by path (the host's own, real; followed as given). */
+static int allow_root(int ruleset, const char *path, uint64_t access, uint64_t handled) {
+  int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  int rc = allow_tree(ruleset, fd, path, access, handled);
+  close(fd);
+  return rc;
+}
+
+#if defined(__x86_64__)
+#define AUDIT_ARCH_SELF 0xC000003EU /* AUDIT_ARCH_X86_64 */
+#define X32_SYSCALL_BIT 0x40000000U
+#elif defined(__aarch64__)
+#define AUDIT_ARCH_SELF 0xC00000B7U /* AUDIT_ARCH_AARCH64 */
+#endif
+
+/* Refuses socket(2) and io_uring_setup(2) with EACCES; another syscall ABI kills the process. */
+static int deny_sockets(void) {
+#if defined(AUDIT_ARCH_SELF)
+  struct sock_filter filter[] = {
+    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_SELF, 1, 0),
+    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+#if defined(X32_SYSCALL_BIT)
+    BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, X32_SYSCALL_BIT, 0, 1),
+    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+#endif
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_socket, 2, 0),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 1, 0),
+    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EACCES & SECCOMP_RET_DATA)),
+  };
+  struct sock_fprog program;
+  program.len = (unsigned short)(sizeof(filter) / sizeof(filter[0]));
+  program.filter = filter;
+  return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program, 0, 0) == 0 ? 0 : -1;
+#else
+  /* No filter for this architecture: without it sockets would stay open, so refuse to run at all. */
+  return -1;
+#endif
+}
+
+int main(int argc, char **argv) {
+  if (argc == 2 && strcmp(argv[1], "--probe") == 0) {
+    long abi = landlock_abi();
+    if (abi < 1) {
+      printf("0\n");
+      return 3;
+    }
+    printf("%ld\n", abi);
+    return 0;
+  }
+
+  const char *writes[MAX_PATHS], *read_roots[MAX_PATHS], *reads[MAX_PATHS], *devices[MAX_PATHS];
+  int nwrites = 0, nread_roots = 0, nreads = 0, ndevices = 0, net = 0, i = 1;
+  for (; i < argc; i++) {
+    const char *flag = argv[i];
+    if (strcmp(flag, "--") == 0) break;
+    if (strcmp(flag, "--net") == 0) {
+      net = 1;
+      continue;
+    }
+    if (i + 1 >= argc) return fail("bad arguments");
+    const char *value = argv[++i];
+    if (strcmp(flag, "--status-fd") == 0) {
+      status_fd = atoi(value);
+      if (status_fd < 3 || fcntl(status_fd, F_SETFD, FD_CLOEXEC) != 0) {
+        status_fd = -1;
+        return fail("bad arguments");
+      }
+    } else if (strcmp(flag, "--write") == 0 && nwrites < MAX_PATHS) writes[nwrites++] = value;
+    else if (strcmp(flag, "--read-root") == 0 && nread_roots < MAX_PATHS) read_roots[nread_roots++] = value;
+    else if (strcmp(flag, "--read") == 0 && nreads < MAX_PATHS) reads[nreads++] = value;
+    else if (strcmp(flag, "--hide") == 0 && nhidden < MAX_PATHS) hidden[nhidden++] = value;
+    else if (strcmp(flag, "--device") == 0 && ndevices < MAX_PATHS) devices[ndevices++] = value;
+    else return fail("bad arguments");
+  }
+  /* "--", the program, its argv[0]. */
+  if (i + 2 >= argc) return fail("bad arguments");
+  const char *program = argv[i + 1];
+  char **program_argv = &argv[i + 2];
+
+  long abi = landlock_abi();
+  if (abi < 1) return fail("Landlock is not available");
+
+  uint64_t fs = FS_EXECUTE | FS_WRITE_FILE | FS_READ_FILE | FS_READ_DIR | FS_REMOVE_DIR | FS_REMOVE_FILE |
+                FS_MAKE_CHAR | FS_MAKE_DIR | FS_MAKE_REG | FS_MAKE_SOCK | FS_MAKE_FIFO | FS_MAKE_BLOCK | FS_MAKE_SYM;
+  if (abi >= 2) fs |= FS_REFER;
+  if (abi >= 3) fs |= FS_TRUNCATE;
+  if (abi >= 5) fs |= FS_IOCTL_DEV;
+  struct ruleset_attr attr;
+  memset(&attr, 0, sizeof attr);
+  attr.handled_access_fs = fs;
+  if (abi >= 4 && !net) attr.handled_access_net = NET_BIND_TCP | NET_CONNECT_TCP;
+  if (abi >= 6) attr.scoped = SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL;
+  /* The struct's size for this ABI: an older kernel refuses fields it does not know, even zero ones on some. */
+  size_t size = abi >= 6 ? sizeof attr : abi >= 4 ? offsetof(struct ruleset_attr, scoped)
+                                                  : offsetof(struct ruleset_attr, handled_access_net);
+  int ruleset = (int)syscall(__NR_landlock_create_ruleset, &attr, size, 0);
+  if (ruleset < 0) return fail("cannot create the Landlock ruleset");
+
+  const uint64_t read_access = FS_EXECUTE | FS_READ_FILE | FS_READ_DIR;
+  for (int k = 0; k < nwrites; k++) {
+    if (allow_root(ruleset, writes[k], fs, fs) != 0) return fail("cannot grant a directory to write in");
+  }
+  for (int k = 0; k < nread_roots; k++) {
+    if (allow_root(ruleset, read_roots[k], read_access, fs) != 0) return fail("cannot grant a directory to read");
+  }
+  for (int k = 0; k < nreads; k++) {
+    if (allow(ruleset, reads[k], read_access, fs, 1) != 0) return fail("cannot open a path to allow");
+  }
+  for (int k = 0; k < ndevices; k++) {
+    if (allow(ruleset, devices[k], FS_READ_FILE | FS_WRITE_FILE | FS_TRUNCATE, fs, 1) != 0) {
+      return fail("cannot open a device to allow");
+    }
+  }
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return fail("cannot set no_new_privs");
+  if (!net && deny_sockets() != 0) return fail("cannot install the socket filter");
+  if (syscall(__NR_landlock_restrict_self, ruleset, 0) != 0) return fail("cannot enforce the Landlock ruleset");
+  close(ruleset);
+
+  execv(program, program_argv);
+  return fail(errno == EACCES ? "the program is outside the paths it may read" : "cannot execute the program");
+}

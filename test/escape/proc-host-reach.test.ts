@@ -1,0 +1,176 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, realpath, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { builtinTools } from '../../cli/builtin-tools.js';
+import { createProcTool, type Kernel, loadPolicyText } from '../../index.js';
+import type { ProcResult } from '../../tools/proc.js';
+import { sandboxSupport } from '../../tools/proc-sandbox.js';
+import { startTestServer, type TestServer } from '../helpers/http-server.js';
+import { testKernel } from '../helpers/kernel.js';
+
+/**
+ * Attack: a configured program reaches what the agent's fs capabilities do not. proc ran programs with the host
+ * user's privileges: `cat ../secret` read any file the user can, `cp` wrote anywhere, and with the kernel's store
+ * inside the root (the CLI's default: `.isokernel` in the current directory, which is also the default root) a
+ * granted git read the kernel's Ed25519 root key (`git add -f .isokernel/root.key`, then `git show`). A program
+ * could also open sockets (git over https, or any interpreter: exfiltration outside `net.http`), signal the kernel,
+ * and git found the host's own repository above a root. Now every program runs confined by Landlock
+ * (tools/proc-sandbox.ts): writes only in its root, reads only the roots and system directories, never the store,
+ * no sockets, no signals outside, and git sees no repository above the root.
+ */
+
+const SECRET = 'host-secret-7f3a';
+const support = sandboxSupport();
+
+// Only a kernel without Landlock skips; a missing helper fails (the build must produce it wherever it can).
+describe('the sandbox helper', () => {
+  it('is built, and confines wherever the kernel has Landlock', () => {
+    if (!support.available) expect(support.reason).toMatch(/Landlock/);
+  });
+});
+
+describe.skipIf(!support.available)('a configured program reaching beyond its root', () => {
+  let base = '';
+  let root = '';
+  let kernel: Kernel | undefined;
+  let server: TestServer | undefined;
+
+  beforeEach(async () => {
+    base = await realpath(await mkdtemp(join(tmpdir(), 'isokernel-reach-')));
+    root = join(base, 'root');
+    await mkdir(join(root, 'work'), { recursive: true });
+    await mkdir(join(base, 'other'));
+    await writeFile(join(base, 'secret.txt'), SECRET);
+    await writeFile(join(root, 'work', 'notes.txt'), 'notes');
+  });
+  afterEach(async () => {
+    await kernel?.close();
+    kernel = undefined;
+    await server?.close();
+    server = undefined;
+    await rm(base, { recursive: true, force: true });
+  });
+
+  /** Runs one program as an agent granted only proc.exec on it, and returns what it printed. */
+  async function run(program: string, args: readonly string[], cwd?: string): Promise<ProcResult> {
+    if (kernel === undefined) throw new Error('no kernel');
+    const result = await kernel.run({
+      input: JSON.stringify({ program, args, ...(cwd === undefined ? {} : { cwd }) }),
+      code: `export default async (input) => sys.tool('proc.exec', JSON.parse(input))`,
+    });
+    if (!result.ok) throw new Error(`run failed: ${JSON.stringify(result.error)}`);
+    return result.value as ProcResult;
+  }
+
+  function kernelWith(
+    programs: Record<string, string>,
+    options: { readonly network?: boolean; readonly roots?: readonly string[] } = {},
+  ): Kernel {
+    const names = Object.keys(programs);
+    kernel = testKernel({
+      isolation: 'inline',
+      tools: [
+        createProcTool({
+          roots: [...(options.roots ?? [root])],
+          sandbox: 'required',
+          ...(options.network === undefined ? {} : { network: options.network }),
+          programs: Object.fromEntries(names.map((name) => [name, { path: programs[name] ?? '', rest: ['-*', '*'] }])),
+        }),
+      ],
+      policy: { capabilities: names.map((name) => ({ action: 'proc.exec', resource: name })) },
+    });
+    return kernel;
+  }
+
+  it('reads no host file outside the roots, by a relative or an absolute path', async () => {
+    kernelWith({ cat: '/bin/cat' });
+    for (const path of ['../secret.txt', join(base, 'secret.txt')]) {
+      const result = await run('cat', [path]);
+      expect(result.exit_code).not.toBe(0);
+      expect(result.stdout).not.toContain(SECRET);
+      expect(result.stderr).toContain('Permission denied');
+    }
+    // What lies under the root stays readable.
+    expect((await run('cat', ['work/notes.txt'])).stdout).toBe('notes');
+  });
+
+  it('writes nowhere outside the root it runs in, another root included', async () => {
+    kernelWith({ cp: '/bin/cp' }, { roots: [root, join(base, 'other')] });
+    expect((await run('cp', ['work/notes.txt', '../escaped.txt'])).exit_code).not.toBe(0);
+    expect((await run('cp', ['work/notes.txt', join(base, 'other', 'escaped.txt')])).exit_code).not.toBe(0);
+    expect(existsSync(join(base, 'escaped.txt'))).toBe(false);
+    expect(existsSync(join(base, 'other', 'escaped.txt'))).toBe(false);
+    expect((await run('cp', ['work/notes.txt', 'work/copy.txt'])).exit_code).toBe(0);
+    expect(readFileSync(join(root, 'work', 'copy.txt'), 'utf8')).toBe('notes');
+  });
+
+  it("never reads the kernel's store inside the root: git cannot add the root key (the CLI's default layout)", async () => {
+    // `isokernel run` in a project checkout: the root is the project, the store `.isokernel` inside it.
+    const store = join(root, '.isokernel');
+    await mkdir(store);
+    await writeFile(join(store, 'root.key'), SECRET);
+    execFileSync('git', ['init', '-q', root]);
+    const policy = loadPolicyText('capabilities:\n  - action: proc.exec\n    resource: git\n', 'policy.yaml');
+    kernel = testKernel({ isolation: 'inline', tools: builtinTools(policy, [root], [store]), policy });
+    const added = await run('git', ['add', '-f', '.isokernel/root.key']);
+    expect(added.exit_code).not.toBe(0);
+    const shown = await run('git', ['show', ':.isokernel/root.key']);
+    expect(shown.stdout).not.toContain(SECRET);
+    // The rest of the project is git's to work on.
+    expect((await run('git', ['add', 'work/notes.txt'])).exit_code).toBe(0);
+    expect((await run('git', ['status', '--short'])).stdout).toContain('work/notes.txt');
+  });
+
+  it('opens no connection, not even to loopback; `network: true` is what allows one', async () => {
+    server = await startTestServer((_req, res) => res.end('ok'));
+    const connect = [
+      '-c',
+      `import socket; s = socket.create_connection(('127.0.0.1', ${server.port}), timeout=5); s.sendall(b'GET / HTTP/1.0\\r\\n\\r\\n'); print(s.recv(100))`,
+    ];
+    kernelWith({ python3: '/usr/bin/python3' });
+    const refused = await run('python3', connect);
+    expect(refused.exit_code).not.toBe(0);
+    expect(refused.stderr).toContain('PermissionError');
+    const udp = await run('python3', [
+      '-c',
+      "import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'x', ('127.0.0.1', 53))",
+    ]);
+    expect(udp.stderr).toContain('PermissionError');
+    expect(server.connections()).toBe(0);
+    await kernel?.close();
+    kernelWith({ python3: '/usr/bin/python3' }, { network: true });
+    expect((await run('python3', connect)).stdout).toContain('200');
+    expect(server.connections()).toBe(1);
+  });
+
+  it('cannot signal the kernel', async () => {
+    kernelWith({ kill: '/bin/kill' });
+    const result = await run('kill', ['-0', String(process.pid)]);
+    expect(result.exit_code).not.toBe(0);
+  });
+
+  it("does not find the host's repository above the root", async () => {
+    // The host's checkout holds the root (an agent given a subdirectory of a project).
+    execFileSync('git', ['init', '-q', base]);
+    execFileSync('git', [
+      '-C',
+      base,
+      '-c',
+      'user.name=h',
+      '-c',
+      'user.email=h@h',
+      'commit',
+      '-q',
+      '--allow-empty',
+      '-m',
+      'host history',
+    ]);
+    kernelWith({ git: '/usr/bin/git' });
+    const log = await run('git', ['log', '--oneline']);
+    expect(log.stdout).not.toContain('host history');
+    expect(log.stderr).toContain('not a git repository');
+  });
+});
