@@ -22,6 +22,7 @@ import { parseOptions } from '../runtime/core/options.js';
 import { MAX_RESOURCE_LENGTH, normalizeUrl } from '../runtime/core/resource-match.js';
 import { definePolicySection, type PolicySection } from '../runtime/policy/policy.js';
 import { defineTool, type Injection, type Tool, type ToolContext } from '../runtime/tool-use/tool-contract.js';
+import { linkedSignal } from './abort-link.js';
 import {
   AddressBlockedError,
   AddressGuard,
@@ -274,7 +275,12 @@ async function performRequest(
   // agent's memory: a server that sends 9 MB and stalls held it, uncharged, for the whole timeout.
   const releases = [ctx.hold(body?.length ?? 0)];
   const timer = AbortSignal.timeout(limits.timeoutMs);
-  const signal = AbortSignal.any([ctx.signal, timer]);
+  // Through a per-call link: Node 20's AbortSignal.any keeps each combined signal in its parents' dependant sets
+  // until they abort, so composing the agent's (or the host's, for kernel.submit) own signal kept about 100 bytes a
+  // call for that signal's whole life (review 92).
+  const link = linkedSignal(ctx.signal);
+  releases.push(link.release);
+  const signal = AbortSignal.any([link.signal, timer]);
   // One agent (connection pool) per call: no connection, and no DNS answer, outlives the call or is shared
   // with another agent's calls.
   const { Agent, request } = await loadUndici();

@@ -31,11 +31,14 @@ export const testTools: Tool[] = [
     input: z.strictObject({ ms: z.number().int().min(0).max(10_000) }),
     run: async ({ ms }, ctx) => {
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, ms);
-        ctx.signal.addEventListener('abort', () => {
+        // Its listener removed when it ends, or every call would leave one on the agent's signal.
+        const done = () => {
           clearTimeout(timer);
+          ctx.signal.removeEventListener('abort', done);
           resolve();
-        });
+        };
+        const timer = setTimeout(done, ms);
+        ctx.signal.addEventListener('abort', done, { once: true });
       });
       return { slept: ms };
     },

@@ -324,3 +324,22 @@ describe('createHttpTool options and config', () => {
     expect(httpConfigSchema.safeParse({ timeout_ms: 0 }).success).toBe(false);
   });
 });
+
+describe('net.http and the caller signal', () => {
+  // Node's AbortSignal.any keeps each combined signal in its parents' dependant set until they abort: composing the
+  // caller's own signal (an agent's, or the host's for kernel.submit, which lives as long as the kernel) kept
+  // about 100 bytes a call for that signal's whole life (review 92).
+  it('leaves nothing on the caller signal after its calls end', async () => {
+    const ctx = testToolContext();
+    const dependants = (): number | undefined => {
+      const key = Object.getOwnPropertySymbols(ctx.signal).find((s) => s.description === 'kDependantSignals');
+      const set = key === undefined ? undefined : (ctx.signal as unknown as Record<symbol, unknown>)[key];
+      // Node's own SafeSet, of another realm than the test's Set.
+      return typeof set === 'object' && set !== null && 'size' in set ? Number(set.size) : undefined;
+    };
+    const tool = createHttpTool(LOOPBACK);
+    for (let i = 0; i < 20; i++) await call(tool, { url: `${server.origin}/text` }, ctx);
+    // Undefined where Node keeps no such set (nothing to leak there).
+    expect(dependants() ?? 0).toBe(0);
+  });
+});
