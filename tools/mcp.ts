@@ -27,6 +27,7 @@ import { definePolicySection, type PolicySection } from '../runtime/policy/polic
 import { defineTool, type Tool } from '../runtime/tool-use/tool-contract.js';
 import { type McpCallResult, McpConnection, type McpServerSpec } from './mcp-servers.js';
 import { DEFAULT_CHILD_ENV } from './proc.js';
+import { type Command, confine, sandboxSupport } from './proc-sandbox.js';
 import { untrackedWork } from './untracked-writes.js';
 
 /** MCP calls one agent tree may have running at once (Tool.maxInFlight). */
@@ -65,11 +66,19 @@ const serverSchema = z.strictObject({
     .optional(),
   timeout_ms: z.int().min(1).max(MAX_TIMEOUT_MS).optional(),
   max_output_bytes: z.int().min(1024).max(MAX_OUTPUT_BYTES).optional(),
+  sandbox: z
+    .strictObject({
+      write: z.array(z.string().max(4096).refine(isAbsolute, 'must be an absolute path')).max(32).optional(),
+      read: z.array(z.string().max(4096).refine(isAbsolute, 'must be an absolute path')).max(32).optional(),
+      network: z.boolean().optional(),
+    })
+    .optional(),
 });
 
 /**
  * The policy's `tools.mcp` section: `servers: { <name>: { command, args?, env?, cwd?, timeout_ms?,
- * max_output_bytes? } }`. `env` is a list of host variable names to pass through, or a map of literal values
+ * max_output_bytes?, sandbox? } }`; `sandbox: { write?, read?, network? }` runs the server confined (see
+ * confinedServer). `env` is a list of host variable names to pass through, or a map of literal values
  * (never put secrets in a policy: name the variable instead). Strict: unknown keys are refused.
  */
 export const mcpConfigSchema = z.strictObject({
@@ -171,10 +180,16 @@ function resolveServer(name: string, config: z.output<typeof serverSchema>): Mcp
     throw new TypeError(`${where}.cwd must be an existing directory`);
   }
   const maxMessageBytes = config.max_output_bytes ?? DEFAULT_MAX_OUTPUT_BYTES;
+  const command = resolveCommand(config.command, cwd, `${where}.command`);
+  const args = [...(config.args ?? [])];
+  const launch =
+    config.sandbox === undefined
+      ? { command, args }
+      : confinedServer({ file: command, argv0: command, args }, cwd, config.sandbox, `${where}.sandbox`);
   return Object.freeze({
     name,
-    command: resolveCommand(config.command, cwd, `${where}.command`),
-    args: Object.freeze([...(config.args ?? [])]),
+    command: launch.command,
+    args: Object.freeze(launch.args),
     env: serverEnv(config.env),
     cwd,
     timeoutMs: config.timeout_ms ?? DEFAULT_TIMEOUT_MS,
@@ -182,6 +197,42 @@ function resolveServer(name: string, config: z.output<typeof serverSchema>): Mcp
     maxWindowBytes: 2 * maxMessageBytes,
     hungAfterMs: config.timeout_ms ?? DEFAULT_TIMEOUT_MS,
   });
+}
+
+/**
+ * The command line that runs a server confined by the proc tool's sandbox (tools/proc-sandbox.ts): writes only
+ * in `write`, reads only `read`, the system directories, its own executable and its cwd, no socket unless
+ * `network`. Asked for in the config, so a host that cannot confine refuses to build the tool (TypeError), as do
+ * paths that do not exist.
+ */
+function confinedServer(
+  command: Command,
+  cwd: string,
+  sandbox: {
+    readonly write?: readonly string[] | undefined;
+    readonly read?: readonly string[] | undefined;
+    readonly network?: boolean | undefined;
+  },
+  where: string,
+): { readonly command: string; readonly args: string[] } {
+  const support = sandboxSupport();
+  if (!support.available) throw new TypeError(`${where}: the server cannot be confined here: ${support.reason}`);
+  const real = (paths: readonly string[] | undefined, key: string): string[] =>
+    (paths ?? []).map((path, i) => {
+      try {
+        return realpathSync(path);
+      } catch {
+        throw new TypeError(`${where}.${key}[${i}] must be an existing path`);
+      }
+    });
+  const confined = confine(support.helper, command, {
+    writes: real(sandbox.write, 'write'),
+    readRoots: [],
+    hidden: [],
+    readPaths: [...real(sandbox.read, 'read'), realpathSync(cwd), command.file],
+    network: sandbox.network ?? false,
+  });
+  return { command: confined.file, args: [...confined.args] };
 }
 
 /** An absolute, real path to an executable file: a path as given (relative to `cwd`), or a bare name on PATH. */

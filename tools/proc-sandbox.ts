@@ -71,10 +71,10 @@ function probe(): SandboxSupport {
   return { available: true, helper, abi };
 }
 
-/** Where one run may go: built per call from the tool's roots and the call's working directory. */
+/** Where one program may go (for proc: built per call from the tool's roots and the call's working directory). */
 export interface Confinement {
-  /** The real path of the root the working directory is in: the only place the program may write. */
-  readonly writeRoot: string;
+  /** Real paths of the directories the program may write in (for proc: the root its working directory is in). */
+  readonly writes: readonly string[];
   /** The other roots' real paths: read only. */
   readonly readRoots: readonly string[];
   /** Real paths inside the roots the program must not reach. */
@@ -102,7 +102,7 @@ export interface Command {
  */
 export function confine(helper: string, command: Command, confinement: Confinement, statusFd = false): Command {
   const flags: string[] = statusFd ? ['--status-fd', '3'] : [];
-  flags.push('--write', confinement.writeRoot);
+  for (const path of confinement.writes) flags.push('--write', path);
   for (const root of confinement.readRoots) flags.push('--read-root', root);
   for (const path of confinement.hidden) flags.push('--hide', path);
   for (const path of [...SYSTEM_READ_PATHS, ...confinement.readPaths]) flags.push('--read', path);

@@ -370,7 +370,7 @@ function createLauncher(
   const network = config.network ?? false;
   return (command, root, program, statusFd) => {
     const confinement: Confinement = {
-      writeRoot: root,
+      writes: [root],
       readRoots: realRoots.filter((other) => other !== root),
       hidden,
       readPaths: [...readPaths, program.real],

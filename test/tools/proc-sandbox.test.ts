@@ -20,7 +20,7 @@ describe('confine', () => {
     const command = confine(
       '/helper',
       { file: '/usr/bin/git', argv0: 'git', args: ['--write', '/', '--net'] },
-      { writeRoot: '/r', readRoots: ['/o'], hidden: ['/r/.isokernel'], readPaths: ['/opt/x'], network: false },
+      { writes: ['/r'], readRoots: ['/o'], hidden: ['/r/.isokernel'], readPaths: ['/opt/x'], network: false },
       true,
     );
     expect(command.file).toBe('/helper');

@@ -1,0 +1,106 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, realpath, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createMcpTool, type Kernel } from '../../index.js';
+import { sandboxSupport } from '../../tools/proc-sandbox.js';
+import { testKernel } from '../helpers/kernel.js';
+
+/**
+ * Attack: an MCP server the host configured for one directory reads and writes anywhere the host user can. A
+ * filesystem server's tools take paths from the caller (the model), so an agent read a host file outside the
+ * workspace and wrote one outside it. A server configured with `sandbox` runs confined (tools/proc-sandbox.ts):
+ * writes only in `sandbox.write`, reads only `sandbox.read`, the system directories, its cwd and its command.
+ */
+
+const SERVER = fileURLToPath(new URL('../fixtures/mcp/file-server.mjs', import.meta.url));
+const REPO = fileURLToPath(new URL('../../', import.meta.url));
+const SECRET = 'server-secret-51c2';
+const support = sandboxSupport();
+
+describe.skipIf(!support.available)('an MCP server reaching beyond its workspace', () => {
+  let base = '';
+  let root = '';
+  let kernel: Kernel | undefined;
+  beforeEach(async () => {
+    base = await realpath(await mkdtemp(join(tmpdir(), 'isokernel-mcp-reach-')));
+    root = join(base, 'work');
+    await mkdir(root);
+    await writeFile(join(base, 'secret.txt'), SECRET);
+  });
+  afterEach(async () => {
+    await kernel?.close();
+    kernel = undefined;
+    await rm(base, { recursive: true, force: true });
+  });
+
+  async function calls(confined: boolean): Promise<unknown[]> {
+    kernel = testKernel({
+      isolation: 'inline',
+      tools: [
+        createMcpTool({
+          servers: {
+            files: {
+              command: process.execPath,
+              args: [SERVER],
+              cwd: root,
+              timeout_ms: 10_000,
+              // The server's own code and its packages are read-only; the workspace is its to write.
+              ...(confined
+                ? { sandbox: { write: [root], read: [join(REPO, 'test'), join(REPO, 'node_modules')] } }
+                : {}),
+            },
+          },
+        }),
+      ],
+      policy: { capabilities: [{ action: 'mcp.call', resource: 'files/*' }] },
+    });
+    const result = await kernel.run({
+      input: JSON.stringify([
+        ['read_file', { path: join(base, 'secret.txt') }],
+        ['write_file', { path: join(base, 'escaped.txt'), text: 'x' }],
+        ['write_file', { path: join(root, 'inside.txt'), text: 'in' }],
+        ['read_file', { path: join(root, 'inside.txt') }],
+      ]),
+      code: `export default async (input) => {
+        const out = [];
+        for (const [tool, args] of JSON.parse(input)) {
+          try { out.push({ ok: (await sys.tool('mcp.call', { server: 'files', tool, arguments: args })).content }); }
+          catch (e) { out.push({ code: e.code }); }
+        }
+        return out;
+      }`,
+    });
+    if (!result.ok) throw new Error(`run failed: ${JSON.stringify(result.error)}`);
+    return result.value as unknown[];
+  }
+
+  it('confined: reads and writes only its workspace', async () => {
+    const [read, write, inside, back] = await calls(true);
+    expect(read).toEqual({ code: 'E_TOOL_FAILED' });
+    expect(write).toEqual({ code: 'E_TOOL_FAILED' });
+    expect(existsSync(join(base, 'escaped.txt'))).toBe(false);
+    expect(inside).toEqual({ ok: ['ok'] });
+    expect(back).toEqual({ ok: ['in'] });
+    expect(readFileSync(join(root, 'inside.txt'), 'utf8')).toBe('in');
+  });
+
+  it('unconfined (no sandbox in its config), the same calls reach the host', async () => {
+    const [read] = await calls(false);
+    expect(read).toEqual({ ok: [SECRET] });
+    expect(existsSync(join(base, 'escaped.txt'))).toBe(true);
+  });
+});
+
+describe('the sandbox option of a server', () => {
+  it('names a missing path', () => {
+    if (!support.available) return;
+    expect(() =>
+      createMcpTool({
+        servers: { files: { command: process.execPath, args: [SERVER], sandbox: { read: ['/no/such/dir'] } } },
+      }),
+    ).toThrow(/servers\.files\.sandbox\.read\[0\] must be an existing path/);
+  });
+});
