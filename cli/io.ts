@@ -9,16 +9,23 @@ export const processIo: Io = {
   err: (text) => process.stderr.write(text.endsWith('\n') ? text : `${text}\n`),
 };
 
-// C0, DEL, C1, line/paragraph separators and bidi controls: anything that moves the cursor or reorders text.
-// U+061C (ARABIC LETTER MARK) is a bidi mark like LRM/RLM; U+206A-U+206F (deprecated shaping and digit controls)
-// and U+FFF9-U+FFFB (interlinear annotation) change how the text around them is shown (red-team pass 71).
-const UNSAFE_CHARS =
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is this regex's purpose.
-  /[\u0000-\u001f\u007f-\u009f\u061c\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069\u206a-\u206f\ufff9-\ufffb]/g;
+// Control characters (C0, DEL, C1), line and paragraph separators, and every format character (bidi controls and
+// marks, zero-width characters, U+FEFF, soft hyphen, tag characters U+E0000-E007F, interlinear annotation: red-team
+// pass 71), plus the invisible letters that are not format characters (combining grapheme joiner, Hangul fillers):
+// anything that moves the cursor, reorders text, or makes two different strings print alike (pass 92: four distinct
+// memory keys shown as one `notes/a` by `audit show`); a lone surrogate, which prints as a replacement character.
+const UNSAFE_CHARS = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}\u034f\u115f\u1160\u3164\uffa0]/gu;
 
 /** `text` with every terminal-unsafe character written as \u{hex}: agent-chosen text must not drive the terminal. */
 export function sanitizeForTerminal(text: string): string {
-  return text.replace(UNSAFE_CHARS, (char) => `\\u{${char.charCodeAt(0).toString(16)}}`);
+  return text.replace(UNSAFE_CHARS, (char) => `\\u{${(char.codePointAt(0) ?? 0).toString(16)}}`);
+}
+
+/** A character as JSON escapes, one \uXXXX per UTF-16 unit (a tag character is a surrogate pair). */
+function jsonEscape(char: string): string {
+  let out = '';
+  for (let i = 0; i < char.length; i++) out += `\\u${char.charCodeAt(i).toString(16).padStart(4, '0')}`;
+  return out;
 }
 
 // Indentation costs up to 2 characters per nesting level on every line: 500,000 zeros under 62 arrays, 1 MB of
@@ -38,9 +45,7 @@ export function terminalSafeJson(value: unknown, pretty = true): string {
     compact.length * 3 <= MAX_INDENTED_CHARS &&
     compact.length * (2 * nestingDepth(compact) + 3) <= MAX_INDENTED_CHARS;
   const text = indent ? (JSON.stringify(value, null, 2) ?? 'null') : compact;
-  return text.replace(UNSAFE_CHARS, (char) =>
-    char === '\n' && indent ? char : `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`,
-  );
+  return text.replace(UNSAFE_CHARS, (char) => (char === '\n' && indent ? char : jsonEscape(char)));
 }
 
 /** The deepest nesting of arrays and objects in JSON text. */

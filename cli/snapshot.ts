@@ -14,8 +14,9 @@ export async function snapshotList(store: string, io: Io): Promise<number> {
   try {
     for (const id of await kernel.snapshots.list()) {
       try {
-        const body = await kernel.snapshots.load(id);
-        io.out(`${id}  program=${sanitizeForTerminal(body.program.name)} label=[${body.label.join(',')}]`);
+        // The frame only: a listing needs no state and no memory entries (a large snapshot's took seconds).
+        const { frame } = await kernel.snapshots.open(id);
+        io.out(`${id}  program=${sanitizeForTerminal(frame.program.name)} label=[${frame.label.join(',')}]`);
       } catch (error) {
         io.out(`${id}  INVALID (${error instanceof KernelError ? error.message : 'unreadable'})`);
       }

@@ -201,6 +201,8 @@ export class SnapshotStore {
     sizedBy: readonly string[] = body.label,
   ): Promise<string> {
     const { id, text } = await encodeSnapshot(body, pacing);
+    // An agent that ended while its snapshot was encoded (a kill, its wall clock) stores nothing.
+    if (pacing.signal?.aborted) throw new KernelError('E_KILLED', 'sys.snapshot: the agent has ended');
     const signature = encodeBase64Url(this.#key.sign(new TextEncoder().encode(SIGNED_PREFIX + id)));
     const envelope = JSON.stringify({ id, body: text, signature });
     if (this.#dir === undefined) {

@@ -166,4 +166,16 @@ describe('cli/audit', () => {
       expect(JSON.parse(terminalSafeJson(`a${char}b`))).toBe(`a${char}b`);
     }
   });
+
+  it('escapes invisible characters, so two different strings never print alike (red-team pass 92)', () => {
+    const invisible = ['\u200b', '\u2060', '\ufeff', '\u00ad', '\u034f', '\u3164', '\u{e0041}', '\u{e007f}'];
+    for (const char of invisible) {
+      const code = (char.codePointAt(0) ?? 0).toString(16);
+      expect(sanitizeForTerminal(`notes/a${char}`)).toBe(`notes/a\\u{${code}}`);
+      expect(JSON.parse(terminalSafeJson(`a${char}b`))).toBe(`a${char}b`);
+      expect(terminalSafeJson(`a${char}b`)).not.toContain(char);
+    }
+    // Visible text, accents and emoji included, is left as it is.
+    for (const text of ['café', 'naïve', '日本語', '🙂', 'e\u0301']) expect(sanitizeForTerminal(text)).toBe(text);
+  });
 });

@@ -19,9 +19,12 @@ afterEach(async () => {
   kernel = undefined;
 });
 
-// Swaps the superjson wire for `forged` as it crosses (a toJSON planted on Object.prototype), then snapshots.
+// Swaps the superjson wire for `forged` as it crosses (a toJSON planted on Object.prototype), then snapshots. An
+// honest snapshot first: planted before the guest's superjson is first used, the forgery is refused by that first
+// use (the built-ins must be unchanged until then) and never reaches the kernel's decoder (red-team pass 92).
 const forging = (forged: string) => `export default async () => {
   const forged = ${forged};
+  await sys.snapshot({ warm: 1 });
   Object.defineProperty(Object.prototype, 'toJSON', {
     configurable: true,
     value() { return this !== null && typeof this === 'object' && 'json' in this && this !== forged ? forged : this; },
@@ -52,6 +55,16 @@ const FORGERIES: readonly (readonly [string, string])[] = [
   ['a map whose entries are not pairs', `{ json: { m: [1, 2, 3] }, meta: { v: 1, values: { m: ['map'] } } }`],
   ['an annotation on a path the JSON does not have', `{ json: {}, meta: { v: 1, values: { 'a.b.c': ['Date'] } } }`],
   ['a registered-class annotation', `{ json: { c: {} }, meta: { v: 1, values: { c: [['class', 'Anything']] } } }`],
+  [
+    // superjson flattens paths; stored, these 400 annotations under one 20,000-character key were written as 400
+    // paths of 20,000 characters each, an 8 MB snapshot from 50 KB sent (quadratic: 514 s at 325 KB, pass 92).
+    'a map of annotations nested in a map (superjson never writes one)',
+    `(() => {
+      const K = 'k'.repeat(20000), inner = {};
+      for (let i = 0; i < 400; i++) inner[i] = ['undefined'];
+      return { json: { [K]: new Array(400).fill(null) }, meta: { v: 1, values: { [K]: inner } } };
+    })()`,
+  ],
 ];
 
 describe('forged superjson wire', () => {

@@ -103,6 +103,24 @@ describe('SnapshotStore', () => {
     expect(slices).toBeLessThan(40);
   });
 
+  it('stores nothing for an agent that ended while its snapshot was encoded (E_KILLED)', async () => {
+    // The state's encoding is one step with no slice to stop at: an agent killed (or out of wall clock) during it
+    // had its snapshot written anyway (red-team pass 92: a 60 MB file after the agent ended with E_QUOTA).
+    const dir = tempDir();
+    const store = new SnapshotStore(dir, SigningKey.generate());
+    const abort = new AbortController();
+    const saving = store.save(body({ big: 'x'.repeat(1000) }), {
+      meter: (step) => {
+        const result = step();
+        abort.abort();
+        return result;
+      },
+      signal: abort.signal,
+    });
+    await expect(saving).rejects.toMatchObject({ code: 'E_KILLED' });
+    expect(await store.list()).toEqual([]);
+  });
+
   it('refuses unknown, malformed and foreign-signed snapshots with E_BAD_SNAPSHOT', async () => {
     const dir = tempDir();
     const mine = new SnapshotStore(dir, SigningKey.generate());
