@@ -1,4 +1,6 @@
-import { resolve } from 'node:path';
+import { realpathSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { packageRoot } from '../runtime/core/package-root.js';
 import type { Policy } from '../runtime/policy/policy.js';
 import type { Tool } from '../runtime/tool-use/tool-contract.js';
 import { createFsTools } from '../tools/fs.js';
@@ -13,7 +15,8 @@ import { createProcTool, procPolicySection } from '../tools/proc.js';
  * policy's `tools.http` settings, model.chat when `tools.model.base_url` names an endpoint, and mcp.call for
  * the policy's `tools.mcp.servers`. Registration grants nothing: the policy's capabilities still decide what
  * each agent may touch. `state` names the kernel's own files (store directory, audit log): neither the fs tools
- * nor a confined program touch them, since the default root (the current directory) holds the default store. Programs the
+ * nor a confined program touch them, nor the isokernel package itself, since the default root (the current
+ * directory) holds the default store, and may hold the package. Programs the
  * policy's `proc.exec` rules name without a `tools.proc.programs` entry are looked up on the host's PATH
  * now; each one found nowhere is passed to `options.warn`. `options.model: false` leaves model.chat out. Throws TypeError naming the problem (a root that is not
  * a directory, a program path that is not an executable).
@@ -25,7 +28,7 @@ export function builtinTools(
   options: { readonly model?: boolean; readonly warn?: (message: string) => void } = {},
 ): Tool[] {
   const absolute = (roots.length === 0 ? [process.cwd()] : roots).map((root) => resolve(root));
-  const exclude = state.map((path) => resolve(path));
+  const exclude = [...state.map((path) => resolve(path)), ...kernelCode(absolute)];
   const tools = [
     ...createFsTools({ roots: absolute, exclude }),
     createProcTool({
@@ -45,4 +48,23 @@ export function builtinTools(
   const mcp = mcpPolicySection.read(policy);
   if (mcp !== undefined) tools.push(createMcpTool(mcp));
   return tools;
+}
+
+/**
+ * The isokernel package's files agents must not rewrite: with isokernel installed in the project the CLI roots
+ * at, an agent could rewrite the kernel's code or replace the proc sandbox's helper, and the next run would run
+ * what it wrote (red-team pass 93). The whole package when a root holds it; a root inside the package (a checkout's
+ * examples) keeps the rest, less what the bin runs and the package's own manifest and dependencies.
+ */
+function kernelCode(roots: readonly string[]): string[] {
+  const own = packageRoot();
+  const real = (path: string): string => {
+    try {
+      return realpathSync(path);
+    } catch {
+      return path;
+    }
+  };
+  if (roots.map(real).some((root) => own.startsWith(`${root}/`) || root === '/')) return [own];
+  return ['dist', 'bin', 'native', 'node_modules', 'package.json'].map((part) => join(own, part));
 }

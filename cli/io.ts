@@ -14,7 +14,7 @@ export const processIo: Io = {
 // pass 71), plus the invisible letters that are not format characters (combining grapheme joiner, Hangul fillers):
 // anything that moves the cursor, reorders text, or makes two different strings print alike (pass 92: four distinct
 // memory keys shown as one `notes/a` by `audit show`); a lone surrogate, which prints as a replacement character.
-const UNSAFE_CHARS = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}\u034f\u115f\u1160\u3164\uffa0]/gu;
+const UNSAFE_CHARS = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}\u115f\u1160\u3164\uffa0]|\u034f/gu;
 
 /** `text` with every terminal-unsafe character written as \u{hex}: agent-chosen text must not drive the terminal. */
 export function sanitizeForTerminal(text: string): string {

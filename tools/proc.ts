@@ -365,7 +365,20 @@ function createLauncher(
     return undefined;
   }
   const realRoots = [...new Set(roots.map((root) => root.real))];
-  const hidden = excluded.filter((path) => realRoots.some((root) => isWithin(root, path)));
+  // A helper an agent could rewrite (inside a root, not excluded) would run whatever it wrote, unconfined, on the
+  // next call (red-team pass 93, with isokernel installed in the project the CLI roots at).
+  if (
+    realRoots.some((root) => isWithin(root, support.helper)) &&
+    !excluded.some((path) => isWithin(path, support.helper))
+  ) {
+    const reason = 'the sandbox helper lies inside an fs root (exclude the isokernel package from the roots)';
+    if (mode === 'required') throw new TypeError(`createProcTool: options.sandbox is "required" but ${reason}`);
+    onWarning?.(`proc: programs run unconfined: ${reason}`);
+    return undefined;
+  }
+  // Every excluded path, inside a root or not: a system directory or a read path may hold the store too (pass 93
+  // read the root key of a store under /usr).
+  const hidden = excluded;
   const readPaths = config.read_paths ?? [];
   const network = config.network ?? false;
   return (command, root, program, statusFd) => {

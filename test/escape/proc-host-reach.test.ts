@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { builtinTools } from '../../cli/builtin-tools.js';
 import { createProcTool, type Kernel, loadPolicyText } from '../../index.js';
+import { packageRoot } from '../../runtime/core/package-root.js';
 import type { ProcResult } from '../../tools/proc.js';
 import { sandboxSupport } from '../../tools/proc-sandbox.js';
 import { startTestServer, type TestServer } from '../helpers/http-server.js';
@@ -150,6 +151,81 @@ describe.skipIf(!support.available)('a configured program reaching beyond its ro
     kernelWith({ kill: '/bin/kill' });
     const result = await run('kill', ['-0', String(process.pid)]);
     expect(result.exit_code).not.toBe(0);
+  });
+
+  it("inherits no descriptor of the kernel's process: the store's open files stay the kernel's", async () => {
+    // classic-level opens LevelDB's files without O_CLOEXEC: pass 93 wrote a record into the kv store's write-ahead
+    // log through one, with only sed allowed, and after a restart a `secret` file read unlabelled.
+    kernel = testKernel({
+      isolation: 'inline',
+      store: join(base, 'state'),
+      tools: [
+        createProcTool({
+          roots: [root],
+          sandbox: 'required',
+          programs: { ls: { path: '/bin/ls', rest: ['-*', '*'] } },
+        }),
+      ],
+      policy: { capabilities: [{ action: 'proc.exec', resource: 'ls' }] },
+    });
+    await kernel.run({ code: `export default async () => sys.mem.put('k', 1)` });
+    const listing = await run('ls', ['-l', '/proc/self/fd']);
+    expect(listing.exit_code).toBe(0);
+    const fds = [...listing.stdout.matchAll(/ (\d+) -> /g)].map((match) => Number(match[1]));
+    // 0-2, and ls's own handle on the directory it lists.
+    expect(fds.filter((fd) => fd > 3)).toEqual([]);
+    expect(listing.stdout).not.toContain(join(base, 'state'));
+  });
+
+  it('keeps no capability, even when the kernel runs as root: no device node', async () => {
+    kernelWith({ grep: '/bin/grep', mknod: '/usr/bin/mknod' });
+    const caps = await run('grep', ['^Cap', '/proc/self/status']);
+    for (const set of ['CapPrm', 'CapEff', 'CapBnd', 'CapAmb']) {
+      expect(caps.stdout).toMatch(new RegExp(`${set}:\\s+0000000000000000`));
+    }
+    // As root, a confined mknod made a character device in its root and read the host's kernel log through it.
+    expect((await run('mknod', ['work/kmsg', 'c', '1', '11'])).exit_code).not.toBe(0);
+    expect(existsSync(join(root, 'work', 'kmsg'))).toBe(false);
+  });
+
+  it('never reads a store that a read path (or a system directory) holds', async () => {
+    const shared = join(base, 'shared');
+    const store = join(shared, '.isokernel');
+    await mkdir(store, { recursive: true });
+    await writeFile(join(store, 'root.key'), SECRET);
+    await writeFile(join(shared, 'data.txt'), 'shared');
+    kernel = testKernel({
+      isolation: 'inline',
+      tools: [
+        createProcTool({
+          roots: [root],
+          exclude: [store],
+          read_paths: [shared],
+          sandbox: 'required',
+          programs: { cat: { path: '/bin/cat', rest: ['-*', '*'] } },
+        }),
+      ],
+      policy: { capabilities: [{ action: 'proc.exec', resource: 'cat' }] },
+    });
+    const key = await run('cat', [join(store, 'root.key')]);
+    expect(key.stdout).not.toContain(SECRET);
+    expect(key.stderr).toContain('Permission denied');
+    expect((await run('cat', [join(shared, 'data.txt')])).stdout).toBe('shared');
+  });
+
+  it('refuses a sandbox helper an agent could rewrite: one inside a root and not excluded', async () => {
+    // With isokernel installed in the project the CLI roots at, fs.write replaced the helper and the next call ran
+    // unconfined (pass 93). The CLI excludes the package; a host that roots at it without doing so is refused.
+    const own = packageRoot();
+    expect(() => createProcTool({ roots: [own], sandbox: 'required', programs: {} })).toThrow(/inside an fs root/);
+    expect(() => createProcTool({ roots: [own], exclude: [own], sandbox: 'required', programs: {} })).not.toThrow();
+    const policy = loadPolicyText(`capabilities:\n  - action: fs.read\n    resource: ${own}/**\n`, 'policy.yaml');
+    kernel = testKernel({ isolation: 'inline', tools: builtinTools(policy, [own]), policy });
+    const read = await kernel.run({
+      input: join(own, 'native', 'proc-sandbox.c'),
+      code: `export default async (path) => { try { await sys.tool('fs.read', { path }); return 'read'; } catch (e) { return e.code; } }`,
+    });
+    expect(read).toMatchObject({ ok: true, value: 'E_CAP_DENIED' });
   });
 
   it("does not find the host's repository above the root", async () => {
