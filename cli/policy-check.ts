@@ -13,6 +13,7 @@ import {
 import { BUILTIN_POLICY_SECTIONS } from '../tools/policy-sections.js';
 import { procPolicySection } from '../tools/proc.js';
 import { programWarning, resolvePrograms } from '../tools/proc-programs.js';
+import { sandboxSupport } from '../tools/proc-sandbox.js';
 
 export interface PolicyCheckIo {
   readonly out: (line: string) => void;
@@ -65,6 +66,7 @@ export function policyCheck(file: string, io: PolicyCheckIo, searchPath: string 
         found.origin === 'config' ? 'tools.proc.programs' : found.origin === 'path' ? 'PATH' : 'not found (E_NO_TOOL)',
       ]),
     );
+    io.out(sandboxLine(procPolicySection.read(policy)?.sandbox ?? 'auto'));
     for (const found of programs) {
       if (found.origin === 'missing') io.err(`warning: ${programWarning(found)}`);
       if (found.origin === 'config' && found.real === undefined) {
@@ -75,6 +77,16 @@ export function policyCheck(file: string, io: PolicyCheckIo, searchPath: string 
     }
   }
   return 0;
+}
+
+/** How these programs would run on this host (tools/proc-sandbox.ts). */
+function sandboxLine(mode: 'auto' | 'required' | 'off'): string {
+  if (mode === 'off') return 'programs run unconfined (tools.proc.sandbox: off)';
+  const support = sandboxSupport();
+  if (support.available) return `programs run confined: Landlock ABI ${support.abi} (tools.proc.sandbox: ${mode})`;
+  return mode === 'required'
+    ? `isokernel run will refuse to start: tools.proc.sandbox is required but ${support.reason}`
+    : `programs run unconfined: ${support.reason} (tools.proc.sandbox: auto)`;
 }
 
 function printTable(io: PolicyCheckIo, columns: readonly string[], rows: readonly (readonly string[])[]): void {

@@ -52,6 +52,10 @@ describe('isokernel policy check', () => {
       );
     }
     expect(programs.find((line) => line.startsWith('uv '))).toMatch(/^uv\s+-\s+not found \(E_NO_TOOL\)$/);
+    // Where they would run: confined here (the sandbox's own suites prove it), or why not.
+    expect(programs.at(-1)).toMatch(
+      /^programs run (confined: Landlock ABI \d+|unconfined: .*Landlock.*) \(tools\.proc\.sandbox: auto\)$/,
+    );
     expect(err).toEqual([expect.stringMatching(/^warning: proc\.exec "uv" is granted by the policy .*E_NO_TOOL/)]);
   });
 
