@@ -22,9 +22,11 @@ export interface AuthorityView {
    */
   addTrustAnchor(publicKey: string | Uint8Array): void;
   /**
-   * Verifies a token, or a delegation chain root first, against the trust anchors (signatures, linkage,
-   * validity) and remembers it so its holder can present it. Mints nothing: only what an anchor signed
-   * verifies. Never throws for a malformed token: E_CAP_DENIED and the other failures are results.
+   * Verifies a token, or a delegation chain root first, against the trust anchors (signatures, linkage: each
+   * link the child of the one before) and remembers it so its holder can present it; then judges it usable now:
+   * E_CAP_EXPIRED when a link is outside its validity window, E_CAP_REVOKED when one is revoked (a capability
+   * not yet valid stays registered for later). Mints nothing: only what an anchor signed verifies. Never throws
+   * for a malformed token: E_CAP_DENIED and the other failures are results.
    */
   verify(tokens: string | readonly string[]): CapabilityResult<Capability>;
   /** The live capabilities of a holder (an agent id or a public key), with remaining uses and expiry. */
@@ -70,7 +72,10 @@ export function authorityView(
   return Object.freeze({
     rootPublicKey: authority.rootPublicKey,
     addTrustAnchor: (publicKey: string | Uint8Array) => hooks.trust(publicKey),
-    verify: (tokens: string | readonly string[]) => authority.import(tokens),
+    verify: (tokens: string | readonly string[]) => {
+      const imported = authority.import(tokens);
+      return imported.ok ? authority.standing(imported.value.id) : imported;
+    },
     list: (holder: string) => authority.list(hooks.holderKey(holder)),
     get: (id: string) => authority.get(id),
     exportChain: (id: string) => authority.exportChain(id),

@@ -215,11 +215,12 @@ export class CapabilityAuthority {
   /**
    * The authority's clock: the injected clock, but never earlier than the latest time it has reported, so a
    * wall clock stepping back (NTP, a VM restore, a host bug) cannot revive a capability already seen expired.
-   * A non-finite reading is returned as is (every window then fails closed).
+   * A non-finite reading is NaN (every window then fails closed): -Infinity passed the chain-wide shortcut
+   * (`now >= notBefore && now < expiresAt` with no notBefore) and revived expired capabilities (red-team pass 95).
    */
   now(): number {
     const now = this.#now();
-    if (!Number.isFinite(now)) return now;
+    if (!Number.isFinite(now)) return Number.NaN;
     if (now > this.#latest) this.#latest = now;
     return this.#latest;
   }
@@ -305,9 +306,12 @@ export class CapabilityAuthority {
   /**
    * Imports an externally signed token, or a chain of them (root first; links already known are skipped).
    * Every signature is checked (node:crypto) before anything else; a root must be issued by a trust anchor
-   * and a child must name a known parent and be signed by its holder, else E_CAP_DENIED. Re-importing a
-   * known token returns the existing capability with its counters intact. Links before a failing one stay
-   * imported (each is valid on its own). Throws TypeError only when `tokens` is neither a string nor an array.
+   * and a child must name a known parent and be signed by its holder, else E_CAP_DENIED; in a list, each link
+   * must be the child of the one before it (red-team pass 95: a list that was no chain imported, where the
+   * standalone verifier refuses it). Re-importing a known token returns the existing capability with its counters
+   * intact. Links before a failing one stay imported (each is valid on its own). Validity windows and revocation
+   * are not checked (a capability may be registered before it starts): see `standing`. Throws TypeError only
+   * when `tokens` is neither a string nor an array.
    */
   import(tokens: string | readonly string[]): CapabilityResult<Capability> {
     const list = typeof tokens === 'string' ? [tokens] : tokens;
@@ -319,9 +323,31 @@ export class CapabilityAuthority {
     for (const token of list) {
       const result = this.#importOne(token);
       if (!result.ok) return result;
+      if (last !== undefined && result.value.capability.parentId !== last.capability.id) {
+        return failure('E_CAP_DENIED', 'capability import denied: chain is broken');
+      }
       last = result.value;
     }
     return { ok: true, value: last!.capability };
+  }
+
+  /**
+   * Whether a known capability could be used now, judged as `isokernel/token` judges its chain (plus
+   * revocation, which only the authority knows): E_CAP_REVOKED when a link is revoked, E_CAP_EXPIRED when a link
+   * is outside its validity window, E_CAP_DENIED for an unknown id; else the capability. Debits nothing.
+   */
+  standing(id: string): CapabilityResult<Capability> {
+    const link = this.#links.get(id);
+    if (link === undefined) return failure('E_CAP_DENIED', 'capability is unknown');
+    if (link.links.some((each) => this.#isRevoked(each))) return failure('E_CAP_REVOKED', 'a link is revoked');
+    const now = this.now();
+    for (const each of link.links) {
+      const window = validityWindow(each.capability, now);
+      if (window !== 'valid') {
+        return failure('E_CAP_EXPIRED', window === 'expired' ? 'a link is expired' : 'a link is not yet valid');
+      }
+    }
+    return { ok: true, value: link.capability };
   }
 
   #importOne(token: unknown): CapabilityResult<Link> {

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { defineTool, Kernel } from '../../index.js';
 import { normalizePath, normalizeUrl } from '../../runtime/core/resource-match.js';
 import { kernelInternals } from '../../runtime/kernel.js';
+import { verifyToken } from '../../token/index.js';
 import { testKernel } from '../helpers/kernel.js';
 
 // Realistic tools with declared actions, resources and defaults (the built-in fs/http tools follow this shape).
@@ -268,14 +269,38 @@ describe('store directory', () => {
 
     kernel = Kernel.create({ store });
     expect(kernel.authority.rootPublicKey).toBe(root);
-    const imported = kernel.authority.verify(token.token);
-    expect(imported.ok).toBe(true);
+    // Verified and known again, and judged as it stands: the revocation outlived the kernel.
+    expect(kernel.authority.verify(token.token)).toMatchObject({ ok: false, code: 'E_CAP_REVOKED' });
     const decision = kernelInternals(kernel).authority.authorize({
       holder: outsider.hostPublicKey,
       action: 'echo',
       resource: 'echo',
     });
     expect(decision).toMatchObject({ ok: false, code: 'E_CAP_REVOKED' });
+  });
+});
+
+describe('authority.verify', () => {
+  it('judges a token as isokernel/token does: an expired or not yet valid one is E_CAP_EXPIRED (red-team pass 95)', async () => {
+    let clock = Date.now();
+    const issuer = Kernel.create({ now: () => clock });
+    kernel = Kernel.create({ now: () => clock });
+    const anchors = [issuer.authority.rootPublicKey];
+    kernel.authority.addTrustAnchor(issuer.authority.rootPublicKey);
+    const rule = { action: 'echo', resource: 'echo' };
+    const expiring = issuer.grant(kernel.hostPublicKey, { ...rule, expiresAt: clock + 1000 });
+    const later = issuer.grant(kernel.hostPublicKey, { ...rule, notBefore: clock + 86_400_000 });
+    const plain = issuer.grant(kernel.hostPublicKey, rule);
+    clock += 2000;
+    for (const token of [expiring.token, later.token]) {
+      expect(kernel.authority.verify(token)).toMatchObject({ ok: false, code: 'E_CAP_EXPIRED' });
+      expect(verifyToken(token, { anchors, now: clock })).toMatchObject({ ok: false, code: 'E_CAP_EXPIRED' });
+    }
+    expect(kernel.authority.verify(plain.token)).toMatchObject({ ok: true });
+    expect(verifyToken(plain.token, { anchors, now: clock })).toMatchObject({ ok: true });
+    // Not yet valid is refused now, and registered for later.
+    expect(kernel.authority.get(later.id)).toBeDefined();
+    await issuer.close();
   });
 });
 

@@ -135,6 +135,12 @@ describe('grant and authorize', () => {
     expect(use(authority, bob).ok).toBe(true);
     clock.now = Number.NaN;
     expect(use(authority, bob)).toMatchObject({ code: 'E_CAP_EXPIRED' });
+    // -Infinity passed the chain-wide window shortcut (no notBefore) and revived the expired grant (pass 95).
+    for (const reading of [Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY]) {
+      clock.now = reading;
+      expect(use(authority, alice)).toMatchObject({ code: 'E_CAP_EXPIRED' });
+      expect(use(authority, bob)).toMatchObject({ code: 'E_CAP_EXPIRED' });
+    }
   });
 
   it('reports the failure of a capability that matched, else denied; messages name action and resource only', () => {
@@ -560,6 +566,48 @@ describe('revocation', () => {
 });
 
 describe('import and persistence', () => {
+  it('imports a list only when each link is the child of the one before it (as isokernel/token judges)', () => {
+    const issuerKey = SigningKey.generate();
+    const issuer = setup({ rootKey: issuerKey });
+    const root = issuer.authority.grant({ audience: alice.publicKey, action: 'fs.read', resource: '/workspace/**' });
+    const other = issuer.authority.grant({ audience: bob.publicKey, action: 'fs.read', resource: '/workspace/**' });
+    const child = delegated(issuer.authority, root, alice, bob, { resource: '/workspace/out/**' });
+    const { authority } = setup();
+    authority.addTrustAnchor(issuerKey.publicKey);
+    // The child's parent is known, but the list puts another capability before it: not a chain (pass 95).
+    expect(authority.import([root.token])).toMatchObject({ ok: true });
+    expect(authority.import([other.token, child.token])).toMatchObject({
+      code: 'E_CAP_DENIED',
+      message: expect.stringContaining('chain is broken'),
+    });
+    expect(authority.import([root.token, child.token])).toEqual({ ok: true, value: child });
+  });
+
+  it('standing judges a known capability now: revoked, expired, not yet valid, unknown', () => {
+    const { authority, clock } = setup();
+    const live = authority.grant({ audience: alice.publicKey, action: 'fs.read', resource: '/workspace/**' });
+    const expiring = authority.grant({
+      audience: alice.publicKey,
+      action: 'fs.read',
+      resource: '/a/**',
+      expiresAt: T0 + 10,
+    });
+    const later = authority.grant({
+      audience: alice.publicKey,
+      action: 'fs.read',
+      resource: '/b/**',
+      notBefore: T0 + 10,
+    });
+    const child = delegated(authority, live, alice, bob, { resource: '/workspace/out/**' });
+    expect(authority.standing(child.id)).toEqual({ ok: true, value: child });
+    expect(authority.standing(later.id)).toMatchObject({ code: 'E_CAP_EXPIRED', message: 'a link is not yet valid' });
+    clock.now = T0 + 10;
+    expect(authority.standing(expiring.id)).toMatchObject({ code: 'E_CAP_EXPIRED', message: 'a link is expired' });
+    authority.revoke(live.id);
+    expect(authority.standing(child.id)).toMatchObject({ code: 'E_CAP_REVOKED' });
+    expect(authority.standing('nope')).toMatchObject({ code: 'E_CAP_DENIED' });
+  });
+
   it('imports chains signed elsewhere only from trust anchors, signatures first', () => {
     const issuerKey = SigningKey.generate();
     const issuer = setup({ rootKey: issuerKey });
