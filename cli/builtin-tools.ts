@@ -1,5 +1,5 @@
 import { realpathSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { packageRoot } from '../runtime/core/package-root.js';
 import type { Policy } from '../runtime/policy/policy.js';
 import type { Tool } from '../runtime/tool-use/tool-contract.js';
@@ -46,15 +46,17 @@ export function builtinTools(
     tools.push(createModelTool(modelOptionsFromConfig(model)));
   // mcp.call when the policy configures MCP servers (each started on first use).
   const mcp = mcpPolicySection.read(policy);
-  if (mcp !== undefined) tools.push(createMcpTool(mcp));
+  if (mcp !== undefined) tools.push(createMcpTool(mcp, { exclude }));
   return tools;
 }
 
 /**
  * The isokernel package's files agents must not rewrite: with isokernel installed in the project the CLI roots
  * at, an agent could rewrite the kernel's code or replace the proc sandbox's helper, and the next run would run
- * what it wrote (red-team pass 93). The whole package when a root holds it; a root inside the package (a checkout's
- * examples) keeps the rest, less what the bin runs and the package's own manifest and dependencies.
+ * what it wrote (red-team pass 93). When a root holds the package: the package, and every `node_modules` above it
+ * inside a root, where its dependencies are hoisted (and pnpm's store, and `.bin`; review 94 planted code in
+ * isolated-vm's module and the next run ran it). A root inside the package (a checkout's examples) keeps the rest,
+ * less what the bin runs and the package's own manifest and dependencies.
  */
 function kernelCode(roots: readonly string[]): string[] {
   const own = packageRoot();
@@ -65,6 +67,12 @@ function kernelCode(roots: readonly string[]): string[] {
       return path;
     }
   };
-  if (roots.map(real).some((root) => own.startsWith(`${root}/`) || root === '/')) return [own];
-  return ['dist', 'bin', 'native', 'node_modules', 'package.json'].map((part) => join(own, part));
+  const realRoots = roots.map(real);
+  const inside = (path: string): boolean => realRoots.some((root) => path.startsWith(`${root}/`) || root === '/');
+  if (!inside(own)) return ['dist', 'bin', 'native', 'node_modules', 'package.json'].map((part) => join(own, part));
+  const out = [own];
+  for (let dir = dirname(own); dir !== '/' && inside(dir); dir = dirname(dir)) {
+    if (basename(dir) === 'node_modules') out.push(dir);
+  }
+  return out;
 }

@@ -81,7 +81,7 @@ export async function chatCommand(prompt: string, options: ChatOptions, io: Io):
       }),
     );
     kernel.tools.add(
-      ...builtinTools(kernel.policy, options.root ?? [], kernelState(store, auditFile), {
+      ...builtinTools(kernel.policy, options.root ?? [], kernelState(store, auditFile, [options.policy]), {
         model: false,
         warn: (message) => io.err(`isokernel chat: warning: ${message}`),
       }),

@@ -48,7 +48,7 @@ export async function mcpServe(
   let session: ReturnType<typeof createMcpServer>;
   try {
     kernel.tools.add(
-      ...builtinTools(kernel.policy, options.root ?? [], kernelState(store, auditFile), {
+      ...builtinTools(kernel.policy, options.root ?? [], kernelState(store, auditFile, [options.policy]), {
         warn: (message) => io.err(`isokernel mcp serve: warning: ${message}`),
       }),
     );

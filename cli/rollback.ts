@@ -33,7 +33,7 @@ export async function rollbackCommand(recordId: string, options: RollbackOptions
   }
   try {
     kernel.tools.add(
-      ...builtinTools(kernel.policy, options.root, kernelState(options.store, auditFile), {
+      ...builtinTools(kernel.policy, options.root, kernelState(options.store, auditFile, [options.policy]), {
         warn: (message) => io.err(`isokernel rollback: warning: ${message}`),
       }),
     );

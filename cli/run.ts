@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Kernel } from '../kernel-entry.js';
 import { KernelError } from '../runtime/core/errors.js';
 import type { Limits } from '../runtime/process/limits.js';
@@ -79,7 +79,7 @@ export async function runCommand(file: string | undefined, options: RunOptions, 
   }
   try {
     kernel.tools.add(
-      ...builtinTools(kernel.policy, options.root ?? [], kernelState(store, auditFile), {
+      ...builtinTools(kernel.policy, options.root ?? [], kernelState(store, auditFile, runInputs(options)), {
         warn: (message) => io.err(`isokernel run: warning: ${message}`),
       }),
     );
@@ -125,11 +125,20 @@ export async function runCommand(file: string | undefined, options: RunOptions, 
 
 /**
  * The files the kernel keeps for itself: the store, the audit log and what sits beside it (checkpoints,
- * lock). The built-in fs tools refuse them, or an agent could read the root key or rewrite labels,
- * counters, revocations, undo records and the log.
+ * lock), and the files the command was given that decide what agents may do (`inputs`: the policy, `--program`
+ * files). The built-in tools refuse them, or an agent could read the root key or rewrite labels, counters,
+ * revocations, undo records and the log, or rewrite the policy the next run loads (review 94: `sandbox: off` and
+ * `sh`, then a host file read).
  */
-export function kernelState(store: string, auditFile: string): string[] {
-  return [store, auditFile, `${auditFile}.checkpoints`, `${auditFile}.lock`];
+export function kernelState(store: string, auditFile: string, inputs: readonly (string | undefined)[] = []): string[] {
+  const given = inputs.filter((path): path is string => path !== undefined).map((path) => resolve(path));
+  return [store, auditFile, `${auditFile}.checkpoints`, `${auditFile}.lock`, ...given];
+}
+
+/** The policy and `--program` files a run was given. */
+function runInputs(options: { readonly policy?: string; readonly program?: readonly string[] }): string[] {
+  const programs = (options.program ?? []).map((entry) => entry.slice(entry.indexOf('=') + 1)).filter(Boolean);
+  return [...(options.policy === undefined ? [] : [options.policy]), ...programs];
 }
 
 function summary(result: RunResult): string {

@@ -13,9 +13,9 @@
  *   the --write directories (all rights), the --read-root directories and --read paths (read, list, execute)
  *   and the --device files (read and write: /dev/null), never beneath a --hide path inside a --write or
  *   --read-root directory (see allow_tree). Anything else (the host's home, the kernel's store) is EACCES.
- * - without --net: TCP bind and connect are refused by Landlock (ABI 4+), and socket(2) of any family and
- *   io_uring_setup(2) by a seccomp filter, so UDP (DNS), raw and unix sockets are refused too (Landlock does not
- *   cover them). A syscall made through another ABI (int 0x80, x32) kills the process.
+ * - without --net: TCP bind and connect are refused by Landlock (ABI 4+), and socket(2) of any family by the
+ *   seccomp filter (install_filter), so UDP (DNS), raw and unix sockets are refused too (Landlock does not cover
+ *   them); with or without it, the filter refuses io_uring and prlimit on other processes.
  * - scopes (ABI 6+): no signals to processes outside the sandbox, no abstract unix sockets outside it; ptrace of
  *   anything outside it is refused by every Landlock ABI.
  *
@@ -131,12 +131,17 @@ static const char *hidden[MAX_PATHS];
 static int nhidden = 0;
 static int nrules = 0;
 
-/* 1 when `path` is hidden, 2 when a hidden path lies strictly beneath it, 0 otherwise. */
+/*
+ * 1 when `path` is hidden (or lies beneath a hidden path: review 94 rooted the tools inside an excluded directory,
+ * which was then granted whole), 2 when a hidden path lies strictly beneath it, 0 otherwise.
+ */
 static int hidden_relation(const char *path) {
   size_t len = strlen(path);
   int beneath = 0;
   for (int k = 0; k < nhidden; k++) {
+    size_t hlen = strlen(hidden[k]);
     if (strcmp(hidden[k], path) == 0) return 1;
+    if (strncmp(hidden[k], path, hlen) == 0 && (path[hlen] == '/' || (hlen == 1 && hidden[k][0] == '/'))) return 1;
     if (strncmp(hidden[k], path, len) == 0 && (hidden[k][len] == '/' || (len == 1 && path[0] == '/'))) beneath = 1;
   }
   return beneath ? 2 : 0;
@@ -277,29 +282,51 @@ static int drop_capabilities(void) {
 #define AUDIT_ARCH_SELF 0xC00000B7U /* AUDIT_ARCH_AARCH64 */
 #endif
 
-/* Refuses socket(2) and io_uring_setup(2) with EACCES; another syscall ABI kills the process. */
-static int deny_sockets(void) {
+/*
+ * The seccomp filter, always installed. Refused with EACCES: io_uring_setup (its operations would bypass this
+ * filter), socket(2) of any family without `net`, and truncate(2) below Landlock ABI 3 (which cannot refuse it:
+ * review 94 emptied a hidden audit log by path). Refused with EPERM: prlimit64 on any process but the caller's own
+ * (review 94: `prlimit --pid $PPID --cpu=1:1` killed the kernel; Landlock does not cover it). A syscall made
+ * through another ABI (int 0x80, x32) kills the process.
+ */
+#define MAX_FILTER 32
+static int install_filter(int net, long abi) {
 #if defined(AUDIT_ARCH_SELF)
-  struct sock_filter filter[] = {
-    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
-    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_SELF, 1, 0),
-    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
-    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+  struct sock_filter filter[MAX_FILTER];
+  unsigned short n = 0;
+  filter[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
+  filter[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_SELF, 1, 0);
+  filter[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS);
+  filter[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
 #if defined(X32_SYSCALL_BIT)
-    BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, X32_SYSCALL_BIT, 0, 1),
-    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+  filter[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, X32_SYSCALL_BIT, 0, 1);
+  filter[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS);
 #endif
-    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_socket, 2, 0),
-    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 1, 0),
-    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EACCES & SECCOMP_RET_DATA)),
-  };
+  /* prlimit64(pid, ...): pid 0 (the caller) only; pid_t is 32 bits, in the low word of args[0] here. */
+  filter[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_prlimit64, 0, 4);
+  filter[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0]));
+  filter[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 1);
+  filter[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+  filter[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA));
+  unsigned int denied[3];
+  unsigned char ndenied = 0;
+  denied[ndenied++] = __NR_io_uring_setup;
+  if (!net) denied[ndenied++] = __NR_socket;
+  if (abi < 3) denied[ndenied++] = __NR_truncate;
+  /* Each match jumps over the rest of the list and the ALLOW to the EACCES return. */
+  for (unsigned char k = 0; k < ndenied; k++) {
+    filter[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, denied[k], (unsigned char)(ndenied - k), 0);
+  }
+  filter[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+  filter[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EACCES & SECCOMP_RET_DATA));
   struct sock_fprog program;
-  program.len = (unsigned short)(sizeof(filter) / sizeof(filter[0]));
+  program.len = n;
   program.filter = filter;
   return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program, 0, 0) == 0 ? 0 : -1;
 #else
-  /* No filter for this architecture: without it sockets would stay open, so refuse to run at all. */
+  /* No filter for this architecture: without it sockets and prlimit would stay open, so refuse to run at all. */
+  (void)net;
+  (void)abi;
   return -1;
 #endif
 }
@@ -383,7 +410,7 @@ int main(int argc, char **argv) {
   if (close_inherited() != 0) return fail("cannot close inherited descriptors");
   if (drop_capabilities() != 0) return fail("cannot drop capabilities");
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return fail("cannot set no_new_privs");
-  if (!net && deny_sockets() != 0) return fail("cannot install the socket filter");
+  if (install_filter(net, abi) != 0) return fail("cannot install the seccomp filter");
   if (syscall(__NR_landlock_restrict_self, ruleset, 0) != 0) return fail("cannot enforce the Landlock ruleset");
   close(ruleset);
 

@@ -27,7 +27,7 @@ import { definePolicySection, type PolicySection } from '../runtime/policy/polic
 import { defineTool, type Tool } from '../runtime/tool-use/tool-contract.js';
 import { type McpCallResult, McpConnection, type McpServerSpec } from './mcp-servers.js';
 import { DEFAULT_CHILD_ENV } from './proc.js';
-import { type Command, confine, sandboxSupport } from './proc-sandbox.js';
+import { type Command, confine, helperExposed, hiddenPaths, sandboxSupport } from './proc-sandbox.js';
 import { untrackedWork } from './untracked-writes.js';
 
 /** MCP calls one agent tree may have running at once (Tool.maxInFlight). */
@@ -96,6 +96,17 @@ export const mcpPolicySection: PolicySection<McpConfig> = definePolicySection('m
 /** Options of `createMcpTool`: the `tools.mcp` section's shape. */
 export type McpOptions = z.input<typeof mcpConfigSchema>;
 
+/** What the host adds to the policy's configuration. */
+export interface McpHostOptions {
+  /**
+   * Paths a confined server (one with `sandbox`) must never reach although a path it is granted holds them: the
+   * kernel's store and audit log, the isokernel package (review 94: a confined server read the root key through its
+   * working directory, and rewrote the proc sandbox's helper through its `write` path). Unconfined servers reach
+   * them.
+   */
+  readonly exclude?: readonly string[];
+}
+
 /**
  * Creates the `mcp.call` tool for the configured servers (none is started yet). Throws TypeError naming the
  * server when the configuration is malformed, a command is not an executable file (on PATH for a bare name),
@@ -105,7 +116,7 @@ export type McpOptions = z.input<typeof mcpConfigSchema>;
  * (arguments refused by the tool's schema), E_TOOL_FAILED (the server's error with its text, a timeout, a
  * flood, a crash, a server that cannot start), E_KILLED (the agent ended).
  */
-export function createMcpTool(options: McpOptions): Tool {
+export function createMcpTool(options: McpOptions, host: McpHostOptions = {}): Tool {
   const parsed = mcpConfigSchema.safeParse(options);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -114,7 +125,7 @@ export function createMcpTool(options: McpOptions): Tool {
   }
   const connections = new Map<string, McpConnection>();
   for (const [name, server] of Object.entries(parsed.data.servers)) {
-    connections.set(name, new McpConnection(resolveServer(name, server)));
+    connections.set(name, new McpConnection(resolveServer(name, server, host.exclude ?? [])));
   }
   return defineTool({
     name: 'mcp.call',
@@ -171,7 +182,7 @@ function endLater(ended: () => Promise<void>, ms: number): void {
 }
 
 /** The server's command, environment and limits, resolved once. */
-function resolveServer(name: string, config: z.output<typeof serverSchema>): McpServerSpec {
+function resolveServer(name: string, config: z.output<typeof serverSchema>, exclude: readonly string[]): McpServerSpec {
   const where = `createMcpTool: servers.${name}`;
   const cwd = config.cwd ?? process.cwd();
   try {
@@ -185,7 +196,7 @@ function resolveServer(name: string, config: z.output<typeof serverSchema>): Mcp
   const launch =
     config.sandbox === undefined
       ? { command, args }
-      : confinedServer({ file: command, argv0: command, args }, cwd, config.sandbox, `${where}.sandbox`);
+      : confinedServer({ file: command, argv0: command, args }, cwd, config.sandbox, exclude, `${where}.sandbox`);
   return Object.freeze({
     name,
     command: launch.command,
@@ -213,6 +224,7 @@ function confinedServer(
     readonly read?: readonly string[] | undefined;
     readonly network?: boolean | undefined;
   },
+  exclude: readonly string[],
   where: string,
 ): { readonly command: string; readonly args: string[] } {
   const support = sandboxSupport();
@@ -225,10 +237,15 @@ function confinedServer(
         throw new TypeError(`${where}.${key}[${i}] must be an existing path`);
       }
     });
+  const writes = real(sandbox.write, 'write');
+  const hidden = hiddenPaths(exclude);
+  if (helperExposed(support.helper, writes, hidden)) {
+    throw new TypeError(`${where}.write: a path holds the sandbox helper (exclude the isokernel package)`);
+  }
   const confined = confine(support.helper, command, {
-    writes: real(sandbox.write, 'write'),
+    writes,
     readRoots: [],
-    hidden: [],
+    hidden,
     readPaths: [...real(sandbox.read, 'read'), realpathSync(cwd), command.file],
     network: sandbox.network ?? false,
   });

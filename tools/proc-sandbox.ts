@@ -16,6 +16,9 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../runtime/core/package-root.js';
+import { normalizePath } from '../runtime/core/resource-match.js';
+import { realExcluded } from './fs-path.js';
+import { isWithin } from './proc-programs.js';
 
 /** What a program may read besides the roots: where executables, their libraries and their data live. */
 export const SYSTEM_READ_PATHS: readonly string[] = Object.freeze([
@@ -69,6 +72,24 @@ function probe(): SandboxSupport {
     return { available: false, reason: 'this kernel has no usable Landlock (Linux 5.13 or later, enabled)' };
   }
   return { available: true, helper, abi };
+}
+
+/**
+ * The paths to hide for a host's `exclude` list: each as real-pathed and as given. Both, because a path reached
+ * through a symbolic link inside a root could otherwise have that link replaced by a directory of the program's
+ * own, which the kernel would take for its store at its next start (review 94).
+ */
+export function hiddenPaths(exclude: readonly string[]): string[] {
+  const given = exclude.map((path) => normalizePath(path)).filter((path): path is string => path !== undefined);
+  return [...new Set([...realExcluded(exclude), ...given])];
+}
+
+/**
+ * True when a program granted writes in `writes` could rewrite the helper (none of `hidden` covers it): it would
+ * run whatever it wrote, unconfined, at the next call (red-team pass 93).
+ */
+export function helperExposed(helper: string, writes: readonly string[], hidden: readonly string[]): boolean {
+  return writes.some((path) => isWithin(path, helper)) && !hidden.some((path) => isWithin(path, helper));
 }
 
 /** Where one program may go (for proc: built per call from the tool's roots and the call's working directory). */

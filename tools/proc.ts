@@ -34,7 +34,9 @@
  * shell. Constrain arguments with positional patterns, and never configure a program inside an fs root.
  */
 import { constants, existsSync, realpathSync, statSync } from 'node:fs';
-import { type FileHandle, lstat, open, readlink } from 'node:fs/promises';
+import { type FileHandle, lstat, mkdtemp, open, readlink, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { z } from 'zod';
 import { KernelError } from '../runtime/core/errors.js';
 import { parseOptions } from '../runtime/core/options.js';
@@ -42,7 +44,6 @@ import { normalizePath } from '../runtime/core/resource-match.js';
 import { joinLabels } from '../runtime/labels/label.js';
 import { definePolicySection, type Policy, type PolicySection } from '../runtime/policy/policy.js';
 import { defineTool, type Tool } from '../runtime/tool-use/tool-contract.js';
-import { realExcluded } from './fs-path.js';
 import { argPatternSchema, checkArguments, forbidListSchema, MAX_ARG_LENGTH, MAX_ARGS } from './proc-args.js';
 import { childEnv, execute, type ProcResult } from './proc-exec.js';
 import { checkGitCommand, checkGitRepository, createGitGate, gitEnvironment } from './proc-git.js';
@@ -55,7 +56,15 @@ import {
   resolveProgram,
   resolvePrograms,
 } from './proc-programs.js';
-import { type Command, type Confinement, confine, type SandboxMode, sandboxSupport } from './proc-sandbox.js';
+import {
+  type Command,
+  type Confinement,
+  confine,
+  helperExposed,
+  hiddenPaths,
+  type SandboxMode,
+  sandboxSupport,
+} from './proc-sandbox.js';
 import { untrackedWork } from './untracked-writes.js';
 
 export { GIT_FORBIDDEN_FLAGS } from './proc-args.js';
@@ -167,7 +176,7 @@ interface ExecLimits {
 }
 
 /** How a call's command line is built: confined by the sandbox helper, or as it is. */
-type Launcher = (command: Command, root: string, program: Program, statusFd: boolean) => Command;
+type Launcher = (command: Command, root: string, program: Program, statusFd: boolean, scratch: string) => Command;
 
 /**
  * Builds the `proc.exec` tool (action `proc.exec`, resource: the program name, target argument `program`).
@@ -197,7 +206,7 @@ export function createProcTool(options: ProcOptions): Tool {
     throw new TypeError('createProcTool: the proc tool needs /proc/self/fd (Linux) to pin the working directory');
   }
   const roots = resolveRoots(rawRoots);
-  const launcher = createLauncher(config, roots, realExcluded(exclude ?? []), onWarning);
+  const launcher = createLauncher(config, roots, exclude ?? [], onWarning);
   const programs = new Map<string, Program>();
   for (const [name, entry] of Object.entries(config.programs)) {
     programs.set(name, resolveProgram(name, entry, roots));
@@ -274,6 +283,17 @@ export function createProcTool(options: ProcOptions): Tool {
       const cwd = await openCwd(args.cwd, roots);
       ctx.note('proc.program', program.real);
       ctx.note('proc.sandbox', launcher === undefined ? 'none' : 'landlock');
+      // A confined program's temporary directory (TMPDIR): private to the call, removed after it, for nothing else
+      // it may write outside its root (review 94: gcc and sort failed without one).
+      let scratch: string | undefined;
+      if (launcher !== undefined) {
+        try {
+          scratch = await mkdtemp(join(tmpdir(), 'isokernel-proc-'));
+        } catch {
+          await cwd.handle.close();
+          throw new KernelError('E_TOOL_FAILED', 'proc.exec: could not make a temporary directory');
+        }
+      }
       // It can also write any file (`cp`, `tee`) where the kernel cannot see: whatever the fs tools read from
       // now on may hold what it read or was given, so they carry this call's label and every kept tag.
       let ended: () => Promise<void>;
@@ -281,13 +301,17 @@ export function createProcTool(options: ProcOptions): Tool {
         ended = await untrackedWork(ctx.labels, joinLabels(ctx.label, ctx.sources));
       } catch (error) {
         await cwd.handle.close();
+        if (scratch !== undefined) await rm(scratch, { recursive: true, force: true });
         throw error;
       }
       try {
         const dir = `/proc/self/fd/${cwd.handle.fd}`;
         const env = program.git ? gitEnvironment(childEnv(limits.env), cwd.root) : childEnv(limits.env);
+        if (scratch !== undefined) env['TMPDIR'] = scratch;
         const launch = (command: Command, statusFd = false): Command =>
-          launcher === undefined ? command : launcher(command, cwd.root, program, statusFd);
+          launcher === undefined || scratch === undefined
+            ? command
+            : launcher(command, cwd.root, program, statusFd, scratch);
         const start = () =>
           execute(program.name, launch({ file: program.real, argv0: program.path, args: argv }, true), dir, {
             env,
@@ -306,6 +330,7 @@ export function createProcTool(options: ProcOptions): Tool {
         });
       } finally {
         await cwd.handle.close();
+        if (scratch !== undefined) await rm(scratch, { recursive: true, force: true });
         // Again after it ran: another call may have labelled a file the program then read (its output) or
         // copied (the untracked writes). In `finally`, so a failure's text carries them too.
         ctx.taint(await ctx.labels.all());
@@ -365,25 +390,22 @@ function createLauncher(
     return undefined;
   }
   const realRoots = [...new Set(roots.map((root) => root.real))];
+  // Every excluded path, inside a root or not: a system directory or a read path may hold the store too (pass 93
+  // read the root key of a store under /usr).
+  const hidden = hiddenPaths(excluded);
   // A helper an agent could rewrite (inside a root, not excluded) would run whatever it wrote, unconfined, on the
   // next call (red-team pass 93, with isokernel installed in the project the CLI roots at).
-  if (
-    realRoots.some((root) => isWithin(root, support.helper)) &&
-    !excluded.some((path) => isWithin(path, support.helper))
-  ) {
+  if (helperExposed(support.helper, realRoots, hidden)) {
     const reason = 'the sandbox helper lies inside an fs root (exclude the isokernel package from the roots)';
     if (mode === 'required') throw new TypeError(`createProcTool: options.sandbox is "required" but ${reason}`);
     onWarning?.(`proc: programs run unconfined: ${reason}`);
     return undefined;
   }
-  // Every excluded path, inside a root or not: a system directory or a read path may hold the store too (pass 93
-  // read the root key of a store under /usr).
-  const hidden = excluded;
   const readPaths = config.read_paths ?? [];
   const network = config.network ?? false;
-  return (command, root, program, statusFd) => {
+  return (command, root, program, statusFd, scratch) => {
     const confinement: Confinement = {
-      writes: [root],
+      writes: [root, scratch],
       readRoots: realRoots.filter((other) => other !== root),
       hidden,
       readPaths: [...readPaths, program.real],

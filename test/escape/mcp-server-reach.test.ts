@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createMcpTool, type Kernel } from '../../index.js';
+import { packageRoot } from '../../runtime/core/package-root.js';
 import { sandboxSupport } from '../../tools/proc-sandbox.js';
 import { testKernel } from '../helpers/kernel.js';
 
@@ -91,6 +92,52 @@ describe.skipIf(!support.available)('an MCP server reaching beyond its workspace
     const [read] = await calls(false);
     expect(read).toEqual({ ok: [SECRET] });
     expect(existsSync(join(base, 'escaped.txt'))).toBe(true);
+  });
+});
+
+describe.skipIf(!support.available)("a confined MCP server and the kernel's own files", () => {
+  let base = '';
+  let kernel: Kernel | undefined;
+  beforeEach(async () => {
+    base = await realpath(await mkdtemp(join(tmpdir(), 'isokernel-mcp-own-')));
+    await mkdir(join(base, '.isokernel'));
+    await mkdir(join(base, 'work'));
+    await writeFile(join(base, '.isokernel', 'root.key'), SECRET);
+  });
+  afterEach(async () => {
+    await kernel?.close();
+    kernel = undefined;
+    await rm(base, { recursive: true, force: true });
+  });
+
+  it("never reads the store its working directory holds (the CLI's layout)", async () => {
+    // Review 94: the server's cwd (the project, holding `.isokernel`) is readable to it, and the store was not hidden.
+    const read = [join(REPO, 'test'), join(REPO, 'node_modules')];
+    const server = { command: process.execPath, args: [SERVER], cwd: base, timeout_ms: 10_000 };
+    kernel = testKernel({
+      isolation: 'inline',
+      tools: [
+        createMcpTool(
+          { servers: { files: { ...server, sandbox: { write: [join(base, 'work')], read } } } },
+          { exclude: [join(base, '.isokernel')] },
+        ),
+      ],
+      policy: { capabilities: [{ action: 'mcp.call', resource: 'files/*' }] },
+    });
+    const result = await kernel.run({
+      input: join(base, '.isokernel', 'root.key'),
+      code: `export default async (path) => {
+        try { return (await sys.tool('mcp.call', { server: 'files', tool: 'read_file', arguments: { path } })).content; }
+        catch (e) { return e.code; }
+      }`,
+    });
+    expect(result).toMatchObject({ ok: true, value: 'E_TOOL_FAILED' });
+  });
+
+  it('refuses a write path that holds the sandbox helper', () => {
+    // Review 94: a confined server granted the project rewrote the helper, and the next proc call ran unconfined.
+    const server = { command: process.execPath, args: [SERVER], sandbox: { write: [packageRoot()] } };
+    expect(() => createMcpTool({ servers: { files: server } })).toThrow(/holds the sandbox helper/);
   });
 });
 

@@ -1,10 +1,11 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, realpath, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { builtinTools } from '../../cli/builtin-tools.js';
+import { kernelState } from '../../cli/run.js';
 import { createProcTool, type Kernel, loadPolicyText } from '../../index.js';
 import { packageRoot } from '../../runtime/core/package-root.js';
 import type { ProcResult } from '../../tools/proc.js';
@@ -226,6 +227,66 @@ describe.skipIf(!support.available)('a configured program reaching beyond its ro
       code: `export default async (path) => { try { await sys.tool('fs.read', { path }); return 'read'; } catch (e) { return e.code; } }`,
     });
     expect(read).toMatchObject({ ok: true, value: 'E_CAP_DENIED' });
+  });
+
+  it('cannot lower the limits of a process outside its sandbox (prlimit killed the kernel)', async () => {
+    // Review 94: `prlimit --pid $PPID --cpu=1:1` got the kernel SIGKILLed a second later; Landlock does not cover it.
+    const victim = spawn('sleep', ['30'], { stdio: 'ignore' });
+    try {
+      kernelWith({ prlimit: '/usr/bin/prlimit' });
+      const result = await run('prlimit', ['--pid', String(victim.pid), '--nofile=16:16']);
+      expect(result.exit_code).not.toBe(0);
+      expect(readFileSync(`/proc/${victim.pid}/limits`, 'utf8')).not.toMatch(/Max open files\s+16\s+16/);
+      // Its own limits stay its own to set.
+      expect((await run('prlimit', ['--nofile=16:16', '/bin/true'])).exit_code).toBe(0);
+    } finally {
+      victim.kill('SIGKILL');
+    }
+  });
+
+  it('has a private temporary directory (TMPDIR), removed after the call', async () => {
+    kernelWith({ sh: '/bin/sh' });
+    const result = await run('sh', ['-c', 'echo scratch > "$TMPDIR/t" && cat "$TMPDIR/t" && echo "$TMPDIR"']);
+    expect(result.exit_code).toBe(0);
+    const [text, dir] = result.stdout.trim().split('\n');
+    expect(text).toBe('scratch');
+    expect(existsSync(dir ?? '/nonexistent-check')).toBe(false);
+  });
+
+  it('gets nothing of a root that lies inside an excluded path', async () => {
+    // Review 94 rooted the tools inside an excluded directory (the package's native/), which was then granted whole.
+    const excluded = join(base, 'excluded');
+    await mkdir(join(excluded, 'inner'), { recursive: true });
+    await writeFile(join(excluded, 'inner', 'data.txt'), SECRET);
+    kernel = testKernel({
+      isolation: 'inline',
+      tools: [
+        createProcTool({
+          roots: [join(excluded, 'inner')],
+          exclude: [excluded],
+          sandbox: 'required',
+          programs: { cat: { path: '/bin/cat', rest: ['-*', '*'] } },
+        }),
+      ],
+      policy: { capabilities: [{ action: 'proc.exec', resource: 'cat' }] },
+    });
+    expect((await run('cat', ['data.txt'])).stdout).not.toContain(SECRET);
+  });
+
+  it("the CLI's tools keep agents off the policy file the next run loads", async () => {
+    // Review 94: fs.write rewrote policy.yaml to `sandbox: off` and `sh`; the next run read a host file with it.
+    const file = join(root, 'policy.yaml');
+    const text = `capabilities:\n  - action: fs.write\n    resource: ${root}/**\n`;
+    await writeFile(file, text);
+    const policy = loadPolicyText(text, file);
+    const state = kernelState(join(base, 'store'), join(base, 'store', 'audit.jsonl'), [file]);
+    kernel = testKernel({ isolation: 'inline', tools: builtinTools(policy, [root], state), policy });
+    const write = await kernel.run({
+      input: file,
+      code: `export default async (path) => { try { await sys.tool('fs.write', { path, content: 'x' }); return 'written'; } catch (e) { return e.code; } }`,
+    });
+    expect(write).toMatchObject({ ok: true, value: 'E_CAP_DENIED' });
+    expect(readFileSync(file, 'utf8')).toBe(text);
   });
 
   it("does not find the host's repository above the root", async () => {
