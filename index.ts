@@ -111,7 +111,14 @@ export type { UndoRecord } from './runtime/tool-use/undo-journal.js';
 export type { Vault, VaultEntryOptions } from './runtime/tool-use/vault.js';
 export { createFsTools, type FsToolsOptions } from './tools/fs.js';
 export { createHttpTool, type HttpOptions, type HttpResult, httpConfigSchema } from './tools/http.js';
-export { createMcpTool, type McpCallResult, type McpContent, type McpOptions, mcpConfigSchema } from './tools/mcp.js';
+export {
+  createMcpTool,
+  type McpCallResult,
+  type McpContent,
+  type McpHostOptions,
+  type McpOptions,
+  mcpConfigSchema,
+} from './tools/mcp.js';
 export {
   type ChatInput,
   type ChatResult,
