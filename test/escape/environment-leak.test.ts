@@ -98,7 +98,12 @@ describe('environment', () => {
     const result = await call(tool, { program: 'env' });
     expect(result.exit_code).toBe(0);
     expect(result.stdout).not.toContain(SECRET);
-    expect(result.stdout.trim().split('\n').sort()).toEqual(['LANG=C.UTF-8', 'PATH=/usr/bin:/bin']);
+    // TMPDIR: the confined program's private temporary directory (tools/proc.ts), the kernel's own, not the host's.
+    expect(result.stdout.trim().split('\n').sort()).toEqual([
+      'LANG=C.UTF-8',
+      'PATH=/usr/bin:/bin',
+      expect.stringMatching(/^TMPDIR=\/.*\/isokernel-proc-[^/]+$/),
+    ]);
     expect(result.stderr).not.toContain(SECRET);
   });
 
@@ -117,7 +122,12 @@ describe('environment', () => {
       env: ['ISOKERNEL_TEST_ALLOWED', 'ISOKERNEL_TEST_UNSET'],
     });
     const lines = (await call(allowing, { program: 'env' })).stdout.trim().split('\n').sort();
-    expect(lines).toEqual(['ISOKERNEL_TEST_ALLOWED=visible', 'LANG=C.UTF-8', 'PATH=/usr/bin:/bin']);
+    expect(lines).toEqual([
+      'ISOKERNEL_TEST_ALLOWED=visible',
+      'LANG=C.UTF-8',
+      'PATH=/usr/bin:/bin',
+      expect.stringMatching(/^TMPDIR=/),
+    ]);
   });
 
   it('is not widened by host prototype pollution', async () => {
