@@ -19,6 +19,9 @@ import { testKernel } from '../helpers/kernel.js';
 const SERVER = fileURLToPath(new URL('../fixtures/mcp/file-server.mjs', import.meta.url));
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const SECRET = 'server-secret-51c2';
+// What the fixture server needs to read: its code, its packages, and the package.json that scopes them (Node 24
+// refuses to load a module whose package scope it cannot read; Node 20 skipped it).
+const SERVER_READS = [join(REPO, 'test'), join(REPO, 'node_modules'), join(REPO, 'package.json')];
 const support = sandboxSupport();
 
 describe.skipIf(!support.available)('an MCP server reaching beyond its workspace', () => {
@@ -49,9 +52,7 @@ describe.skipIf(!support.available)('an MCP server reaching beyond its workspace
               cwd: root,
               timeout_ms: 10_000,
               // The server's own code and its packages are read-only; the workspace is its to write.
-              ...(confined
-                ? { sandbox: { write: [root], read: [join(REPO, 'test'), join(REPO, 'node_modules')] } }
-                : {}),
+              ...(confined ? { sandbox: { write: [root], read: SERVER_READS } } : {}),
             },
           },
         }),
@@ -112,7 +113,7 @@ describe.skipIf(!support.available)("a confined MCP server and the kernel's own 
 
   it("never reads the store its working directory holds (the CLI's layout)", async () => {
     // Review 94: the server's cwd (the project, holding `.isokernel`) is readable to it, and the store was not hidden.
-    const read = [join(REPO, 'test'), join(REPO, 'node_modules')];
+    const read = SERVER_READS;
     const server = { command: process.execPath, args: [SERVER], cwd: base, timeout_ms: 10_000 };
     kernel = testKernel({
       isolation: 'inline',
@@ -125,13 +126,18 @@ describe.skipIf(!support.available)("a confined MCP server and the kernel's own 
       policy: { capabilities: [{ action: 'mcp.call', resource: 'files/*' }] },
     });
     const result = await kernel.run({
-      input: join(base, '.isokernel', 'root.key'),
-      code: `export default async (path) => {
-        try { return (await sys.tool('mcp.call', { server: 'files', tool: 'read_file', arguments: { path } })).content; }
-        catch (e) { return e.code; }
+      input: JSON.stringify([join(base, '.isokernel', 'root.key'), join(base, 'work', 'note.txt')]),
+      code: `export default async (input) => {
+        const [key, note] = JSON.parse(input);
+        const call = async (tool, args) => {
+          try { return (await sys.tool('mcp.call', { server: 'files', tool, arguments: args })).content; }
+          catch (e) { return e.code; }
+        };
+        return [await call('read_file', { path: key }), await call('write_file', { path: note, text: 'n' })];
       }`,
     });
-    expect(result).toMatchObject({ ok: true, value: 'E_TOOL_FAILED' });
+    // The server runs (its own work succeeds) and the store stays out of its reach.
+    expect(result).toMatchObject({ ok: true, value: ['E_TOOL_FAILED', ['ok']] });
   });
 
   it('refuses a write path that holds the sandbox helper', () => {
