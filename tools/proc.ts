@@ -301,7 +301,7 @@ export function createProcTool(options: ProcOptions): Tool {
         ended = await untrackedWork(ctx.labels, joinLabels(ctx.label, ctx.sources));
       } catch (error) {
         await cwd.handle.close();
-        if (scratch !== undefined) await rm(scratch, { recursive: true, force: true });
+        await removeScratch(scratch);
         throw error;
       }
       try {
@@ -330,11 +330,13 @@ export function createProcTool(options: ProcOptions): Tool {
         });
       } finally {
         await cwd.handle.close();
-        if (scratch !== undefined) await rm(scratch, { recursive: true, force: true });
         // Again after it ran: another call may have labelled a file the program then read (its output) or
         // copied (the untracked writes). In `finally`, so a failure's text carries them too.
         ctx.taint(await ctx.labels.all());
         await ended();
+        // Last, and never throwing: the program chose what is in it (a directory it made unreadable fails the
+        // removal for an unprivileged kernel), and a throw here would skip the taint and the untracked window's end.
+        await removeScratch(scratch);
       }
     },
   });
@@ -413,6 +415,11 @@ function createLauncher(
     };
     return confine(support.helper, command, confinement, statusFd);
   };
+}
+
+/** Removes a call's temporary directory; what cannot be removed stays (in the host's temp dir), never an error. */
+async function removeScratch(scratch: string | undefined): Promise<void> {
+  if (scratch !== undefined) await rm(scratch, { recursive: true, force: true }).catch(() => undefined);
 }
 
 function resolveRoots(roots: readonly unknown[]): readonly Root[] {
