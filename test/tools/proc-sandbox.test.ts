@@ -144,6 +144,17 @@ describe.skipIf(!support.available)('a confined program', () => {
     expect(await call(tool(), { program: 'exit125' })).toMatchObject({ exit_code: 125, stderr: '' });
   });
 
+  it('gets no io_uring, with or without network (its operations would bypass the seccomp filter)', async () => {
+    const probe =
+      'import ctypes; libc = ctypes.CDLL(None, use_errno=True); ' +
+      'r = libc.syscall(425, 1, ctypes.create_string_buffer(120)); print(r, ctypes.get_errno())';
+    for (const network of [false, true]) {
+      const python = tool({ programs: { python3: { path: '/usr/bin/python3', rest: ['-*', '*'] } }, network });
+      const result = await call(python, { program: 'python3', args: ['-c', probe] });
+      expect(result.stdout.trim()).toBe('-1 13');
+    }
+  });
+
   it('notes in the audit whether it ran confined', async () => {
     for (const [sandbox, noted] of [
       ['required', 'landlock'],
