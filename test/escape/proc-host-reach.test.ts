@@ -244,6 +244,27 @@ describe.skipIf(!support.available)('a configured program reaching beyond its ro
     }
   });
 
+  it('cannot trace a process outside its sandbox (ptrace would read and write its memory)', async () => {
+    // Same user, no Yama here: unconfined, PTRACE_ATTACH on the kernel's own sibling succeeds. Landlock refuses a
+    // tracer whose domain the tracee is not in, whatever the descriptor or /proc rules.
+    const victim = spawn('sleep', ['30'], { stdio: 'ignore' });
+    const attach = [
+      '-c',
+      'import ctypes, sys\nlibc = ctypes.CDLL(None, use_errno=True)\n' +
+        'print(libc.ptrace(16, int(sys.argv[1]), 0, 0), ctypes.get_errno())',
+      String(victim.pid),
+    ];
+    try {
+      kernelWith({ python3: '/usr/bin/python3' });
+      const result = await run('python3', attach);
+      expect(result.exit_code).toBe(0);
+      expect(result.stdout.trim()).toBe('-1 1'); // EPERM
+      expect(readFileSync(`/proc/${victim.pid}/status`, 'utf8')).toMatch(/TracerPid:\s+0\n/);
+    } finally {
+      victim.kill('SIGKILL');
+    }
+  });
+
   it('has a private temporary directory (TMPDIR), removed after the call', async () => {
     kernelWith({ sh: '/bin/sh' });
     const result = await run('sh', ['-c', 'echo scratch > "$TMPDIR/t" && cat "$TMPDIR/t" && echo "$TMPDIR"']);
