@@ -10,7 +10,7 @@
  * sink by a later one, nor by code run with `execute`.
  */
 import { type CallToolResult, Server } from '@modelcontextprotocol/server';
-import { isErrorCode, KernelError, observedBy } from '../runtime/core/errors.js';
+import { type ErrorCode, isErrorCode, KernelError, observedBy } from '../runtime/core/errors.js';
 import type { Kernel } from '../runtime/kernel.js';
 import { joinLabels, type Label } from '../runtime/labels/label.js';
 import type { Limits } from '../runtime/process/limits.js';
@@ -165,19 +165,21 @@ export function createMcpServer(kernel: Kernel, options: McpServerOptions = {}):
     };
   });
 
-  // One place of `slots` for `key` (bound `bound`) while `run` runs; a call cancelled while it waits is E_KILLED.
+  // One place of `slots` for `key` (bound `bound`) while `run` runs; a call cancelled while it waits is refused
+  // E_KILLED.
   const inPlace = async (
     slots: ToolSlots,
     key: string,
     bound: number | undefined,
     signal: AbortSignal,
+    cancelled: () => CallToolResult,
     run: () => Promise<CallToolResult>,
   ): Promise<CallToolResult> => {
     if (bound === undefined) return run();
     try {
       await slots.take(key, bound, signal);
     } catch {
-      return failure('E_KILLED', 'the client cancelled the call');
+      return cancelled();
     }
     try {
       return await run();
@@ -268,20 +270,28 @@ export function createMcpServer(kernel: Kernel, options: McpServerOptions = {}):
     const { name } = request.params;
     const args = request.params.arguments ?? {};
     const signal = ctx.mcpReq.signal;
+    // A call turned away here never reaches `submit` or `spawn`: it is recorded as the host's refused attempt
+    // (red-team pass 97 probed denied and hidden tools, and flooded past the bound, leaving no record).
+    const refuse = (action: string, code: ErrorCode, message: string): CallToolResult => {
+      kernel.recordRefusal({ action, params: args, label: [...label] }, code);
+      return failure(code, message);
+    };
     if (pending >= maxPending) {
-      return failure('E_QUOTA', `this session already has ${maxPending} calls in flight`);
+      return refuse(String(name), 'E_QUOTA', `this session already has ${maxPending} calls in flight`);
     }
     pending += 1;
     try {
       if (name === EXECUTE) {
         const code = args['code'];
         if (typeof code !== 'string' || code.trim() === '')
-          return failure('E_BAD_ARG', '`code` must be a non-empty string');
-        return await inPlace(executeSlots, EXECUTE, maxExecutes, signal, () => execute(code, signal));
+          return refuse(EXECUTE, 'E_BAD_ARG', '`code` must be a non-empty string');
+        const cancelled = () => refuse(EXECUTE, 'E_KILLED', 'the client cancelled the call');
+        return await inPlace(executeSlots, EXECUTE, maxExecutes, signal, cancelled, () => execute(code, signal));
       }
       const tool = exposed().find((candidate) => candidate.name === name);
-      if (tool === undefined) return failure('E_NO_TOOL', `no tool named "${String(name).slice(0, 64)}"`);
-      return await inPlace(toolSlots, tool.name, tool.maxInFlight, signal, () => direct(tool, args));
+      if (tool === undefined) return refuse(String(name), 'E_NO_TOOL', `no tool named "${String(name).slice(0, 64)}"`);
+      const cancelled = () => refuse(toolAction(tool), 'E_KILLED', 'the client cancelled the call');
+      return await inPlace(toolSlots, tool.name, tool.maxInFlight, signal, cancelled, () => direct(tool, args));
     } finally {
       pending -= 1;
     }

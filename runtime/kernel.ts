@@ -13,7 +13,7 @@ import {
 } from './capability/grant-rule.js';
 import { SigningKey } from './capability/signing-key.js';
 import type { Capability } from './capability/token.js';
-import { KernelError } from './core/errors.js';
+import { type ErrorCode, KernelError } from './core/errors.js';
 import { jsonWithin } from './core/payload-size.js';
 import { encodePublicKey } from './core/public-key.js';
 import {
@@ -52,6 +52,7 @@ import {
   HOST_SUBJECT,
   type HostTools,
   type RollbackResult,
+  refuseForHost,
   rollbackForHost,
   type SubmitRequest,
   type SubmitResult,
@@ -509,6 +510,16 @@ export class Kernel {
    */
   submit(request: SubmitRequest): Promise<SubmitResult> {
     return this.#inFlight(submitForHost(this.#hostTools(), request));
+  }
+
+  /**
+   * Records a submission the host turned away itself before `submit` (a client's call to a tool it does not serve,
+   * past a bound of its own, malformed): an intent and an outcome with `code`, under `request.label`, as `submit`
+   * records a refusal, so every attempt a host relays is in the log. Returns the outcome's seq, or null if the log
+   * failed. Throws TypeError when `request.action` is not a string, RangeError when `code` is not a kernel code.
+   */
+  recordRefusal(request: SubmitRequest, code: ErrorCode): number | null {
+    return refuseForHost(this.#hostTools(), request, code);
   }
 
   /**

@@ -1,5 +1,6 @@
 import { Attempt } from '../audit/attempt.js';
-import { KernelError } from '../core/errors.js';
+import { MAX_ID_LENGTH, MAX_RESOURCE_LENGTH } from '../audit/record.js';
+import { type ErrorCode, isErrorCode, KernelError, observedBy } from '../core/errors.js';
 import { EMPTY_LABEL, joinLabels, type Label, makeLabel } from '../labels/label.js';
 import type { LabelRules } from '../labels/label-rules.js';
 import { createToolContext, type ToolCaller, type ToolEnvironment } from './tool-context.js';
@@ -65,7 +66,7 @@ export async function submitForHost(host: HostTools, request: SubmitRequest): Pr
   const params = request.params ?? {};
   const callLabel = request.label === undefined ? EMPTY_LABEL : makeLabel(request.label, 'request.label');
   const attempt = new Attempt(host.env.audit, HOST_SUBJECT, 'submit', request);
-  attempt.describe(request.action, request.target ?? null, params, callLabel);
+  attempt.describe(recordedAction(request.action), recordedTarget(request.target), params, callLabel);
   const tool = host.tools.forAction(request.action);
   if (tool === undefined) {
     return submitError(attempt, new KernelError('E_NO_TOOL', `no tool performs "${request.action}"`));
@@ -86,11 +87,17 @@ export async function submitForHost(host: HostTools, request: SubmitRequest): Pr
     attempt.begin();
     checkSinks(host.labels, use, callLabel);
     const decision = authorizeToolUse(host.env.authority, host.caller.holder, use, callLabel);
+    // The decision read use counters that agents may have moved (a `secret` agent spending a counted rule the
+    // host shares): allowed or refused, the host learns something of them, so the answer carries their label.
+    // Dropped, a session of `mcp serve` counted a secret PIN out of the uses left (red-team pass 97).
+    const observed = decision.observed ?? EMPTY_LABEL;
+    attempt.raise(observed);
     if (!decision.ok) {
       const recordId = attempt.end(decision.code);
       const error = { code: decision.code, message: decision.message };
-      return { status: 'DENIED', data: null, error, recordId, label: callLabel };
+      return { status: 'DENIED', data: null, error, recordId, label: joinLabels(callLabel, observed) };
     }
+    failureLabel = observed;
     attempt.addUsage('tool_calls', 1);
     const prepared = createToolContext(
       host.env,
@@ -104,7 +111,7 @@ export async function submitForHost(host: HostTools, request: SubmitRequest): Pr
     try {
       data = await runToolUse(use, prepared.ctx);
     } catch (error) {
-      failureLabel = joinLabels(joinLabels(callLabel, prepared.ctx.sources), prepared.taints());
+      failureLabel = joinLabels(joinLabels(joinLabels(callLabel, observed), prepared.ctx.sources), prepared.taints());
       attempt.raise(prepared.vaultLabel());
       throw error;
     }
@@ -112,16 +119,45 @@ export async function submitForHost(host: HostTools, request: SubmitRequest): Pr
     const scrubbed = prepared.scrub(data);
     attempt.raise(prepared.vaultLabel());
     const label = joinLabels(
-      joinLabels(joinLabels(callLabel, prepared.ctx.sources), prepared.taints()),
+      joinLabels(joinLabels(joinLabels(callLabel, observed), prepared.ctx.sources), prepared.taints()),
       scrubbed.label,
     );
     return { status: 'OK', data: scrubbed.value, error: null, recordId: attempt.end(null), label };
   } catch (error) {
     const info = error instanceof KernelError ? error : new KernelError('E_INTERNAL', 'internal kernel error');
     const message = host.env.vault.scrub(info.message);
-    attempt.raise(message.label);
-    return submitError(attempt, new KernelError(info.code, message.value), joinLabels(failureLabel, message.label));
+    // A refusal by a bound others' data sized (held memory) tells of that data, as an agent's would.
+    const label = joinLabels(joinLabels(failureLabel, observedBy(error)), message.label);
+    attempt.raise(label);
+    return submitError(attempt, new KernelError(info.code, message.value), label);
   }
+}
+
+/**
+ * `kernel.recordRefusal`: records a submission the host turned away before submitting it (`mcp serve` refusing a
+ * client's call to a tool it does not serve, past its bounds, or malformed) as `submit` records a refusal: an
+ * intent and an outcome with `code`, under the request's label. Returns the outcome's seq, or null if the log
+ * failed. Throws TypeError when `request.action` is not a string, RangeError when `code` is not a kernel error code.
+ */
+export function refuseForHost(host: HostTools, request: SubmitRequest, code: ErrorCode): number | null {
+  if (request === null || typeof request !== 'object' || typeof request.action !== 'string') {
+    throw new TypeError('request.action must be a string');
+  }
+  if (!isErrorCode(code)) throw new RangeError('code must be one of the kernel error codes');
+  const callLabel = request.label === undefined ? EMPTY_LABEL : makeLabel(request.label, 'request.label');
+  const attempt = new Attempt(host.env.audit, HOST_SUBJECT, 'submit', request);
+  attempt.describe(recordedAction(request.action), recordedTarget(request.target), request.params ?? {}, callLabel);
+  return attempt.end(code);
+}
+
+// A name or target past the record's bounds (or an empty name) would fail the record itself, and the attempt would
+// go unrecorded: what is recorded is cut to fit, the call itself still sees the whole of it.
+function recordedAction(action: string): string {
+  return action.length === 0 ? '(empty)' : action.slice(0, MAX_ID_LENGTH);
+}
+
+function recordedTarget(target: string | undefined): string | null {
+  return typeof target === 'string' ? target.slice(0, MAX_RESOURCE_LENGTH) : null;
 }
 
 /**
