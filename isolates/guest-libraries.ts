@@ -75,6 +75,9 @@ export function guestPartSource(name: string): string | undefined {
   return source;
 }
 
+// Encoded once per part: every agent's realm asks for the parts it uses, a few hundred KB of source each.
+const replies = new Map<string, string>();
+
 /**
  * The sandbox's answer to the prelude's LOAD_LIBRARY request: `["<part>"]` → the part's source as a reply
  * string (syscalls/wire.ts). Never throws; an unknown part is E_NOT_FOUND.
@@ -84,8 +87,14 @@ export function libraryReply(payload: unknown): string {
   const name =
     decoded.ok && Array.isArray(decoded.value) && typeof decoded.value[0] === 'string' ? decoded.value[0] : undefined;
   try {
+    const known = name === undefined ? undefined : replies.get(name);
+    if (known !== undefined) return known;
     const source = name === undefined ? undefined : guestPartSource(name);
-    if (source !== undefined) return encodeValue(source);
+    if (name !== undefined && source !== undefined) {
+      const reply = encodeValue(source);
+      replies.set(name, reply);
+      return reply;
+    }
   } catch {
     return encodeError('E_INTERNAL', 'internal kernel error');
   }

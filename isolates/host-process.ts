@@ -500,7 +500,8 @@ export class SandboxHost {
       return;
     }
     if (type === FROM_HOST.sys && fields.length === 6 && fields[4] === '' && fields[5] === OVERSIZED) {
-      this.#syscall(agent, fields[2], fields[3], oversizedPayload(this.#settings.maxFrameBytes));
+      // Its length is not known here, only that it is past the cap: dispatch refuses and records it as oversized.
+      this.#syscall(agent, fields[2], fields[3], this.#settings.maxFrameBytes);
       return;
     }
     const placed = this.#placed.get(agent);
@@ -547,7 +548,12 @@ export class SandboxHost {
     this.#violation(`an unknown ${String(type).slice(0, 32)} frame`);
   }
 
-  #syscall(agent: string, call: string | undefined, name: string | undefined, payload: string | undefined): void {
+  #syscall(
+    agent: string,
+    call: string | undefined,
+    name: string | undefined,
+    payload: string | number | undefined,
+  ): void {
     const session = this.#placed.get(agent)?.session ?? this.#past.get(agent);
     if (session === undefined) {
       this.#violation('a syscall for an agent it does not host');
@@ -674,14 +680,6 @@ export class SandboxHost {
     for (const placed of [...this.#placed.values()]) this.#finish(placed, undefined, crashed(reason));
     for (const listener of this.#onExit) listener(this);
   }
-}
-
-// A stand-in longer than any payload the kernel accepts, so that dispatch refuses (and audits) a call the
-// host did not carry exactly as it would refuse the payload itself. Built once per size.
-let oversized: { size: number; text: string } | undefined;
-function oversizedPayload(maxFrameBytes: number): string {
-  if (oversized?.size !== maxFrameBytes) oversized = { size: maxFrameBytes, text: ' '.repeat(maxFrameBytes) };
-  return oversized.text;
 }
 
 function crashed(reason: string): HostedOutcome['outcome'] {

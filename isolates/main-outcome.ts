@@ -18,6 +18,8 @@ export function decodeOutcome(reply: unknown, maxBytes: number): GuestOutcome | 
   if (typeof reply !== 'string' || reply.length === 0) return { kind: 'malformed' };
   const tag = reply[0];
   if (tag === 'b') return { kind: 'no-main' };
+  // A value past the cap: the prelude sends its length, not its text (the prelude's `limit`).
+  if (tag === 'o') return { code: 'E_AGENT_FAILED', message: `result rejected: payload exceeds ${maxBytes} bytes` };
   if (tag === 'v') {
     if (reply.length === 1) return { kind: 'value', value: undefined };
     const decoded = decodePayload(reply.slice(1), maxBytes);

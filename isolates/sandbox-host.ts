@@ -157,28 +157,27 @@ function start(agent: string, code: string, filename: string, inputJson: string,
       confirmIdleMs: CONFIRM_IDLE_MS,
       hooks: {
         enter: (syscall, payload) => {
-          if (typeof syscall !== 'string' || typeof payload !== 'string') {
+          // A number is the prelude's stand-in for a payload past the cap (its length).
+          if (typeof syscall !== 'string' || (typeof payload !== 'string' && typeof payload !== 'number')) {
             return encodeError('E_BAD_ARG', 'malformed syscall');
           }
           const call = nextCall++;
+          // A payload past the cap is not carried (the kernel refuses frames that large as a violation): the
+          // kernel refuses and audits the call as it would the payload itself.
+          const frame =
+            typeof payload === 'number' || (payload.length > max / 3 && Buffer.byteLength(payload, 'utf8') > max)
+              ? [FROM_HOST.sys, agent, String(call), syscall, '', OVERSIZED]
+              : [FROM_HOST.sys, agent, String(call), syscall, payload];
           if (syscall === RANDOM_SYSCALL) {
             // The guest asks for its CSPRNG seed synchronously (crypto.getRandomValues is synchronous), and a
             // frame's reply can only come later: the seed comes from this process's CSPRNG, and the call still
             // goes to the kernel, which counts and audits it (its reply is not awaited).
-            sendSyscall(hosted, [FROM_HOST.sys, agent, String(call), syscall, payload]);
+            sendSyscall(hosted, frame);
             return encodeValue(randomBytes(SEED_BYTES).toString('base64'));
           }
-          // A payload past the cap is not carried (the kernel refuses frames that large as a violation): the
-          // kernel refuses and audits the call as it would the payload itself.
-          const oversized = payload.length > max / 3 && Buffer.byteLength(payload, 'utf8') > max;
           return new Promise<string>((resolve) => {
             pending.set(call, resolve);
-            sendSyscall(
-              hosted,
-              oversized
-                ? [FROM_HOST.sys, agent, String(call), syscall, '', OVERSIZED]
-                : [FROM_HOST.sys, agent, String(call), syscall, payload],
-            );
+            sendSyscall(hosted, frame);
           });
         },
         catastrophe: () => send([FROM_HOST.catastrophe, agent]),

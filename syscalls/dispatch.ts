@@ -27,17 +27,33 @@ export function dispatch(
   session.syscalls++;
   const syscall = typeof name === 'string' ? SYSCALLS.get(name) : undefined;
   const label = syscall?.name ?? 'unknown';
-  const attempt = new Attempt(session.services.audit, session.subject, label, payload);
+  // A payload past the cap arrives as its length (the prelude and sandbox hosts never carry it whole). One that
+  // came whole anyway is recorded by its length too: digesting it for the refusal's record cost about three times
+  // its size in the kernel's heap (red-team pass 96).
+  const max = session.services.maxPayloadBytes;
+  const oversized = typeof payload === 'number' || (typeof payload === 'string' && payload.length > max);
+  const described = oversized ? { oversized: typeof payload === 'number' ? payload : payload.length } : payload;
+  const attempt = new Attempt(session.services.audit, session.subject, label, described);
   // Every record of the attempt carries at least the caller's context: the record (its arguments' digest, its
   // very existence and place in the log) is data of an agent that may have read labelled data, and other
   // agents read records (`sys.audit`). A syscall that names its own label later replaces this one.
-  attempt.describe(label, null, payload, session.label);
+  attempt.describe(label, null, described, session.label);
   if (session.state === 'ended') {
     return refuse(session, attempt, label, 'E_KILLED', `sys.${label}: the agent has ended`, true);
   }
-  const reply = decide(session, syscall, label, attempt, payload, uniqueKeys);
+  const reply = oversized
+    ? refuseOversized(session, syscall, label, attempt)
+    : decide(session, syscall, label, attempt, payload, uniqueKeys);
   session.chargeKernelTime(performance.now() - attempt.startedAt);
   return reply;
+}
+
+// In the order `decide` checks: the syscall budget and the name come before the payload.
+function refuseOversized(session: AgentSession, syscall: Syscall | undefined, label: string, attempt: Attempt): string {
+  if (!session.countSyscall()) return refuse(session, attempt, label, 'E_QUOTA', 'quota exceeded: syscalls');
+  if (syscall === undefined) return refuse(session, attempt, label, 'E_BAD_ARG', 'unknown syscall');
+  const max = session.services.maxPayloadBytes;
+  return refuse(session, attempt, label, 'E_BAD_ARG', `sys.${label}: payload exceeds ${max} bytes`);
 }
 
 function decide(

@@ -43,6 +43,8 @@ export interface ChildOptions {
   readonly isolation?: IsolationMode;
   /** Once the kernel reports it closed, the process must exit within this long or it is killed as hung. */
   readonly exitGraceMs?: number;
+  /** Extra Node options for the child (a smaller `--max-old-space-size`, to make a heap blow-up an abort). */
+  readonly nodeArgs?: readonly string[];
 }
 
 /**
@@ -56,9 +58,10 @@ export function runBatchInChild(
   timeoutMs = 30_000,
   isolation: IsolationMode = 'inline',
   exitGraceMs?: number,
+  nodeArgs: readonly string[] = [],
 ): Promise<BatchOutcome> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--no-node-snapshot', '--import', 'tsx', CHILD], {
+    const child = spawn(process.execPath, ['--no-node-snapshot', ...nodeArgs, '--import', 'tsx', CHILD], {
       env: {
         ...process.env,
         ISOKERNEL_AGENT_CODES: JSON.stringify(codes),
@@ -125,6 +128,7 @@ export async function runInChild(code: string, options: ChildOptions = {}): Prom
     options.timeoutMs ?? 20_000,
     options.isolation,
     options.exitGraceMs,
+    options.nodeArgs,
   );
   return { ...rest, result: results[0], report: reports[0] };
 }

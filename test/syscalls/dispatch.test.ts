@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { AuditLog } from '../../runtime/audit/audit-log.js';
+import { AuditLog, MemoryAuditSink } from '../../runtime/audit/audit-log.js';
+import { digestArgs } from '../../runtime/audit/record.js';
 import { CapabilityAuthority } from '../../runtime/capability/authority.js';
 import { SigningKey } from '../../runtime/capability/signing-key.js';
 import { DEFAULT_LIMITS } from '../../runtime/process/limits.js';
@@ -11,7 +12,7 @@ import { encodeValue } from '../../syscalls/wire.js';
 import { testKernel, testTools } from '../helpers/kernel.js';
 import { standaloneServices } from '../helpers/services.js';
 
-function session(events: KernelEvent[] = []): AgentSession {
+function session(events: KernelEvent[] = [], audit = new AuditLog({ key: SigningKey.generate() })): AgentSession {
   const tools = new ToolRegistry().add(...testTools);
   const authority = new CapabilityAuthority({ rootKey: SigningKey.generate() });
   const s = new AgentSession(
@@ -21,7 +22,7 @@ function session(events: KernelEvent[] = []): AgentSession {
     standaloneServices({
       tools,
       authority,
-      audit: new AuditLog({ key: SigningKey.generate() }),
+      audit,
       maxPayloadBytes: 4096,
       emit: (e: KernelEvent) => events.push(e),
     }),
@@ -47,7 +48,8 @@ describe('dispatch', () => {
   it.each([
     ['unknown syscall', 'nope', '[]', 'E_BAD_ARG'],
     ['non-string syscall name', 42, '[]', 'E_BAD_ARG'],
-    ['non-string payload', 'tool', 42, 'E_BAD_ARG'],
+    ['non-string payload', 'tool', true, 'E_BAD_ARG'],
+    ['a number: the stand-in for a payload past the cap', 'tool', 42, 'E_BAD_ARG'],
     ['oversize payload', 'tool', call('echo', ['x'.repeat(5000), null]), 'E_BAD_ARG'],
     ['invalid JSON', 'tool', '[', 'E_BAD_ARG'],
     ['wrong arity', 'tool', '["echo"]', 'E_BAD_ARG'],
@@ -75,6 +77,20 @@ describe('dispatch', () => {
     expect(events).toEqual([
       { type: 'syscall', agent: 'agent-1', syscall: 'tool', code: 'E_KILLED', refused: true, label: [] },
     ]);
+  });
+
+  it('records a payload past the cap by its length, whole or as the length the prelude sends instead', () => {
+    // Digesting a whole oversized payload for the record cost about three times its size (red-team pass 96).
+    const sink = new MemoryAuditSink();
+    const s = session([], new AuditLog({ key: SigningKey.generate(), sink }));
+    const whole = call('echo', ['x'.repeat(5000), null]);
+    for (const payload of [whole, whole.length]) {
+      expect(dispatch(s, 'tool', payload)).toBe('e["E_BAD_ARG","sys.tool: payload exceeds 4096 bytes"]');
+    }
+    const intents = sink.records.filter((record) => record.phase === 'intent');
+    const digest = digestArgs({ oversized: whole.length });
+    expect(intents.map((record) => record.args_sha256)).toEqual([digest, digest]);
+    expect(s.syscalls).toBe(2);
   });
 
   it('counts malformed attempts too', () => {
