@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -71,6 +71,35 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
       const blob = join(store, 'blobs', decoded.program.id.slice(0, 2), decoded.program.id);
       writeFileSync(blob, 'export default async () => "evil"');
       await expect(kernel.restore(id)).rejects.toMatchObject({ code: 'E_BAD_SNAPSHOT', message: /program/ });
+    });
+
+    // SECURITY.md guarantee 10: the signature is checked against this kernel's root key, not any valid one. A
+    // snapshot that another kernel signed (a second store on the same host, a copy from another machine) is a
+    // well-formed, content-addressed, validly signed file: only the key tells it apart.
+    it("a snapshot validly signed by another kernel's root key is refused E_BAD_SNAPSHOT", async () => {
+      const { kernel: signer, id, file } = await snapshot();
+      const program = (await signer.inspectSnapshot(id)).program.id;
+      const other = mkdtempSync(join(tmpdir(), 'isokernel-tamper-other-'));
+      const receiver = testKernel({ isolation, store: other });
+      try {
+        // The snapshot and its program blob, byte for byte, where the receiver's own store keeps its own.
+        mkdirSync(join(other, 'snapshots'), { recursive: true });
+        copyFileSync(file, join(other, 'snapshots', `${id}.json`));
+        mkdirSync(join(other, 'blobs', program.slice(0, 2)), { recursive: true });
+        copyFileSync(
+          join(store, 'blobs', program.slice(0, 2), program),
+          join(other, 'blobs', program.slice(0, 2), program),
+        );
+        await expect(receiver.restore(id)).rejects.toMatchObject({ code: 'E_BAD_SNAPSHOT', message: /not signed/ });
+        expect(receiver.live()).toEqual([]);
+        expect(receiver.stats().agents).toBe(0);
+        // The same bytes are a valid snapshot for the kernel that signed them.
+        const restored = await signer.restore(id);
+        expect(await restored.result).toMatchObject({ ok: true });
+      } finally {
+        await receiver.close();
+        rmSync(other, { recursive: true, force: true });
+      }
     });
   });
 });

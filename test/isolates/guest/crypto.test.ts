@@ -56,6 +56,32 @@ describe.each(ISOLATION_MODES)('%s tier: crypto in the guest', (isolation) => {
     await waitFor(() => tierEvents.filter((event) => event.type === 'syscall').length >= 2, 'both seeds audited');
     expect(tierEvents.filter((event) => event.type === 'syscall' && event.syscall === 'random')).toHaveLength(2);
   });
+
+  // SECURITY.md guarantee 12: in the process tier the seed is the sandbox host's own and the call is relayed
+  // unawaited, so nothing there waits on the kernel's answer; the kernel must still count and audit it.
+  it('random is counted and audited: one syscall event, usage.syscalls 1, a crypto.seed intent and outcome', async () => {
+    tierEvents.length = 0;
+    const handle = tierKernel.spawn({
+      namespace: 'seeded',
+      code: `export default () => {
+        const a = crypto.getRandomValues(new Uint8Array(16));
+        const id = crypto.randomUUID();
+        return [a.length, id.length];
+      }`,
+    });
+    const result = await handle.result;
+    expect(result, JSON.stringify(result)).toMatchObject({ ok: true, value: [16, 36], usage: { syscalls: 1 } });
+    // Its own namespace, so the query reads this agent's records alone whatever the suite ran before.
+    const seeds = tierKernel.audit
+      .records({ namespace: 'seeded' })
+      .filter((record) => record.agent === handle.id && record.action === 'crypto.seed');
+    expect(seeds.map((record) => [record.syscall, record.phase, record.status])).toEqual([
+      ['random', 'intent', null],
+      ['random', 'outcome', 'ok'],
+    ]);
+    const ours = tierEvents.filter((event) => event.type === 'syscall' && event.agent === handle.id);
+    expect(ours).toMatchObject([{ syscall: 'random', code: null, refused: false }]);
+  });
 });
 
 describe('crypto in the guest', () => {
