@@ -84,7 +84,7 @@ export {
 export { normalizePath, normalizeUrl } from './runtime/core/resource-match.js';
 export type { AgentHandle, RollbackResult, SubmitRequest, SubmitResult } from './runtime/kernel.js';
 export type { KernelOptions, RestoreOptions, SandboxHostOptions, SpawnRequest } from './runtime/kernel-options.js';
-export type { AuditReader, AuthorityView } from './runtime/kernel-views.js';
+export type { AuditReader, AuthorityView, LabelledCapabilitySummary } from './runtime/kernel-views.js';
 export { EMPTY_LABEL, joinLabels, type Label, makeLabel } from './runtime/labels/label.js';
 export {
   definePolicySection,

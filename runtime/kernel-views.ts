@@ -11,6 +11,27 @@ import { type AuditConsistencyProof, type AuditInclusionProof, verifyRecordInclu
 import type { AuditRecord } from './audit/record.js';
 import type { CapabilityAuthority, CapabilitySummary } from './capability/authority.js';
 import type { Capability, CapabilityResult } from './capability/token.js';
+import { EMPTY_LABEL } from './labels/label.js';
+
+/** A capability summary as the host reads it, with the label of what its remaining uses tell of. */
+export interface LabelledCapabilitySummary extends CapabilitySummary {
+  /**
+   * The label of the uses that moved its counters (empty when no link is counted): `remainingUses` tells of them,
+   * as `sys.caps` raises an agent that reads it (review 99: a `secret` use showed as one use fewer, clean).
+   */
+  readonly label: readonly string[];
+}
+
+/** `summaries` with each counted one's observed label. */
+export function labelledSummaries(
+  authority: CapabilityAuthority,
+  summaries: readonly CapabilitySummary[],
+): LabelledCapabilitySummary[] {
+  return summaries.map((summary) => ({
+    ...summary,
+    label: summary.remainingUses === null ? EMPTY_LABEL : authority.observedLabel([summary.id]),
+  }));
+}
 
 /** `kernel.authority`: what the host may read of the capability authority, and whom it trusts. */
 export interface AuthorityView {
@@ -29,8 +50,11 @@ export interface AuthorityView {
    * for a malformed token: E_CAP_DENIED and the other failures are results.
    */
   verify(tokens: string | readonly string[]): CapabilityResult<Capability>;
-  /** The live capabilities of a holder (an agent id or a public key), with remaining uses and expiry. */
-  list(holder: string): CapabilitySummary[];
+  /**
+   * The live capabilities of a holder (an agent id or a public key), with remaining uses, expiry, and the label of
+   * the uses that moved their counters.
+   */
+  list(holder: string): LabelledCapabilitySummary[];
   /** A capability the authority knows, by id. */
   get(id: string): Capability | undefined;
   /** A known capability's portable chain, root first: what `isokernel/token` verifies elsewhere. */
@@ -76,7 +100,7 @@ export function authorityView(
       const imported = authority.import(tokens);
       return imported.ok ? authority.standing(imported.value.id) : imported;
     },
-    list: (holder: string) => authority.list(hooks.holderKey(holder)),
+    list: (holder: string) => labelledSummaries(authority, authority.list(hooks.holderKey(holder))),
     get: (id: string) => authority.get(id),
     exportChain: (id: string) => authority.exportChain(id),
   });

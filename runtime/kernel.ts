@@ -4,16 +4,10 @@ import { Attempt } from './audit/attempt.js';
 import { AuditLog, type AuditSink, MemoryAuditSink } from './audit/audit-log.js';
 import { AuditView } from './audit/audit-view.js';
 import { AuditFileStore } from './audit/file-store.js';
-import {
-  type CapabilityAuthority,
-  type CapabilitySummary,
-  checkGrantRule,
-  createAuthority,
-  type GrantRule,
-} from './capability/grant-rule.js';
+import { type CapabilityAuthority, checkGrantRule, createAuthority, type GrantRule } from './capability/grant-rule.js';
 import { SigningKey } from './capability/signing-key.js';
 import type { Capability } from './capability/token.js';
-import { type ErrorCode, KernelError } from './core/errors.js';
+import { type ErrorCode, KernelError, ObservedRefusal } from './core/errors.js';
 import { jsonWithin } from './core/payload-size.js';
 import { encodePublicKey } from './core/public-key.js';
 import {
@@ -28,7 +22,14 @@ import {
   type RestoreOptions,
   type SpawnRequest,
 } from './kernel-options.js';
-import { type AuditReader, type AuthorityView, auditReader, authorityView } from './kernel-views.js';
+import {
+  type AuditReader,
+  type AuthorityView,
+  auditReader,
+  authorityView,
+  type LabelledCapabilitySummary,
+  labelledSummaries,
+} from './kernel-views.js';
 import { KvLabelStore } from './labels/kv-label-store.js';
 import { EMPTY_LABEL, joinLabels, type Label, makeLabel } from './labels/label.js';
 import { LabelRules } from './labels/label-rules.js';
@@ -452,10 +453,18 @@ export class Kernel {
   /**
    * Delegates a capability the host holds (one of the policy's rules, or one granted to `hostPublicKey`) to
    * an agent or key, narrowed by `rule`; every use debits the parent's chain. Throws KernelError
-   * (E_ESCALATION when the host does not hold `from`, E_BAD_ARG for malformed fields).
+   * (E_ESCALATION when the host does not hold `from`, E_BAD_ARG for malformed fields); a refusal by the chain's
+   * standing (E_CAP_EXHAUSTED) is an ObservedRefusal. `label` (and a refusal's `observed`) is the label of the uses
+   * that moved the chain's counters: whether it could be delegated tells of them (review 99: a `secret` use
+   * decided whether a `max_uses` rule could still be delegated, and the host learned it clean).
    */
-  delegate(from: string, to: string, rule: Partial<GrantRule> = {}): { id: string; token: string } {
-    return this.#hostAction('delegate', rule?.action ?? 'delegate', from, { from, to, rule }, () => {
+  delegate(
+    from: string,
+    to: string,
+    rule: Partial<GrantRule> = {},
+  ): { id: string; token: string; label: readonly string[] } {
+    const observed = typeof from === 'string' ? this.#authority.observedLabel([from]) : EMPTY_LABEL;
+    const run = () => {
       checkGrantRule(rule, 'rule', true);
       const result = this.#authority.delegate({
         ...rule,
@@ -463,9 +472,10 @@ export class Kernel {
         delegator: this.#hostKey,
         audience: this.#holderKey(to),
       });
-      if (!result.ok) throw new KernelError(result.code, result.message);
-      return { id: result.value.id, token: result.value.token };
-    });
+      if (!result.ok) throw new ObservedRefusal(result.code, result.message, observed);
+      return { id: result.value.id, token: result.value.token, label: observed };
+    };
+    return this.#hostAction('delegate', rule?.action ?? 'delegate', from, { from, to, rule }, run, observed);
   }
 
   // addTrustAnchor widens what verifies, so it is audited like grant.
@@ -480,12 +490,20 @@ export class Kernel {
   }
 
   // Host actions that change what agents may do are audited like syscalls: intent, then outcome.
-  #hostAction<T>(syscall: string, action: unknown, resource: unknown, args: unknown, run: () => T): T {
+  #hostAction<T>(
+    syscall: string,
+    action: unknown,
+    resource: unknown,
+    args: unknown,
+    run: () => T,
+    label: Label = EMPTY_LABEL,
+  ): T {
     const attempt = new Attempt(this.#audit, HOST_SUBJECT, syscall, args);
     attempt.describe(
       typeof action === 'string' ? action.slice(0, 128) : syscall,
       typeof resource === 'string' ? resource.slice(0, 4096) : null,
       args,
+      label,
     );
     attempt.begin();
     try {
@@ -498,9 +516,12 @@ export class Kernel {
     }
   }
 
-  /** The live capabilities of an agent (by id) or key. */
-  capabilities(holder: string): CapabilitySummary[] {
-    return this.#authority.list(this.#holderKey(holder));
+  /**
+   * The live capabilities of an agent (by id) or key. A counted one's `label` is that of the uses that moved its
+   * counters: its `remainingUses` tells of them, as `sys.caps` raises an agent that reads them.
+   */
+  capabilities(holder: string): LabelledCapabilitySummary[] {
+    return labelledSummaries(this.#authority, this.#authority.list(this.#holderKey(holder)));
   }
 
   /**

@@ -443,22 +443,30 @@
 
   // A guest part's source, asked of the host synchronously (one string, not a syscall) and evaluated with
   // the eval captured above: its completion value is the part's factory.
-  // Each part's factory, kept once its source has been evaluated: a factory that throws (the agent broke a
-  // built-in it uses) must not ask the host again on every read of a global. A request is not a syscall, so
-  // nothing counted or charged the kernel's time encoding ~340 KB per ask (red-team pass 96: 200 asks, 717 ms).
+  // The host's answer for each part, kept the moment it arrives: a part is asked of the host once per realm,
+  // whatever fails after (its evaluation overflowing a nearly full stack, its factory throwing because the agent
+  // broke a built-in it uses). A request is not a syscall, so nothing counted or charged the kernel's time encoding
+  // ~340 KB per ask (red-team pass 96: 200 asks, 717 ms; review 99 kept a part from ever loading by reading it only
+  // where its evaluation overflowed, 1,394 asks, 534 MB sent).
+  /** @type {Record<string, string>} */
+  const answers = ObjectCreate(null);
+  // And its factory once evaluated, so a factory that throws is not evaluated again either.
   /** @type {Record<string, PartFactory>} */
-  const fetched = ObjectCreate(null);
+  const factories = ObjectCreate(null);
   /** @type {(part: string) => PartFactory} */
   const fetchPart = (part) => {
     const eager = eagerParts[part];
     if (eager !== undefined) return eager;
-    const known = fetched[part];
+    const known = factories[part];
     if (known !== undefined) return known;
-    let reply;
-    try {
-      reply = enter(nextId++, LIBRARY_REQUEST, JSONStringify([part]));
-    } catch {
-      throw kernelError('E_KILLED', 'the agent has ended');
+    let reply = answers[part];
+    if (reply === undefined) {
+      try {
+        reply = enter(nextId++, LIBRARY_REQUEST, JSONStringify([part]));
+      } catch {
+        throw kernelError('E_KILLED', 'the agent has ended');
+      }
+      answers[part] = reply;
     }
     /** @type {unknown} */
     let source;
@@ -468,7 +476,7 @@
     if (typeof source !== 'string') throw kernelError('E_INTERNAL', `the guest library "${part}" is unavailable`);
     const factory = IndirectEval(source);
     if (typeof factory !== 'function') throw kernelError('E_INTERNAL', `the guest library "${part}" is malformed`);
-    fetched[part] = factory;
+    factories[part] = factory;
     return factory;
   };
 

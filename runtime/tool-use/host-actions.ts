@@ -53,6 +53,12 @@ export interface RollbackResult {
   readonly error: { readonly code: string; readonly message: string } | null;
   /** The seq of the rollback's outcome record in the audit log (null if the log failed). */
   readonly auditSeq: number | null;
+  /**
+   * The label of the uses that moved the counters its authorization read: allowed or refused, the answer tells of
+   * them (review 99: a `max_uses` rule a `secret` submit had spent decided the rollback, and the host learned it
+   * clean).
+   */
+  readonly label: readonly string[];
 }
 
 /**
@@ -175,10 +181,13 @@ export async function rollbackForHost(
   const force = options?.force === true;
   const attempt = new Attempt(host.env.audit, HOST_SUBJECT, 'rollback', { recordId, force });
   attempt.describe('rollback', null, { recordId, force });
+  let observed: Label = EMPTY_LABEL;
   const fail = (error: unknown): RollbackResult => {
     const info = error instanceof KernelError ? error : new KernelError('E_TOOL_FAILED', 'rollback failed');
     const status = info.code.startsWith('E_CAP') || info.code === 'E_ESCALATION' ? 'DENIED' : 'ERROR';
-    return { status, error: { code: info.code, message: info.message }, auditSeq: attempt.end(info.code) };
+    const label = joinLabels(observed, observedBy(error));
+    attempt.raise(label);
+    return { status, error: { code: info.code, message: info.message }, auditSeq: attempt.end(info.code), label };
   };
   let release: (() => void) | undefined;
   try {
@@ -197,6 +206,8 @@ export async function rollbackForHost(
       action: record.action,
       resource: record.resource,
     });
+    observed = decision.observed ?? EMPTY_LABEL;
+    attempt.raise(observed);
     if (!decision.ok) throw new KernelError(decision.code, decision.message);
     // Marked before the effect, and unmarked if it fails: marked after, a store too full to keep the mark (the
     // record's tenant can fill its own share) reported an effect that had happened as an error, and left the
@@ -215,7 +226,7 @@ export async function rollbackForHost(
       await host.env.undo.unmark(record);
       throw error;
     }
-    return { status: 'OK', error: null, auditSeq: attempt.end(null) };
+    return { status: 'OK', error: null, auditSeq: attempt.end(null), label: observed };
   } catch (error) {
     return fail(error);
   } finally {

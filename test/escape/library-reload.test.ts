@@ -38,4 +38,33 @@ describe('a lazy global whose library fails to load', () => {
     expect(asks.mock.calls.length).toBeGreaterThan(0);
     expect(asks.mock.calls.length).toBeLessThanOrEqual(3);
   });
+
+  it('is asked once even when it is read only where its evaluation overflows the stack', async () => {
+    // Review 99: recursing to the stack's end and reading `URL` only in the deepest k frames, for k = 1, 6, 11, …, left
+    // room for the ask but not for evaluating ~380 KB of source, so the part never loaded and every pass asked
+    // again (1,394 asks, 534 MB sent, before the agent's memory ran out; about 340 here before, 2 now).
+    kernel = testKernel({ isolation: 'inline', limits: { cpu_ms: 10_000, wall_ms: 30_000, memory_mb: 256 } });
+    const asks = vi.mocked(libraries.libraryReply);
+    asks.mockClear();
+    const result = await kernel.run({
+      code: `export default () => {
+        let done = false;
+        for (let k = 1; k <= 30_000 && !done; k += 5) {
+          let i = 0;
+          const deep = () => {
+            try { deep(); } catch {}
+            const mine = i++;
+            if (done || mine >= k) return;
+            try { void URL; done = true; } catch {}
+          };
+          deep();
+        }
+        return done;
+      }`,
+    });
+    // The agent pays for evaluating the kept source again on each failing pass, and may run out of cpu_ms first.
+    expect(result.ok || result.error.code === 'E_QUOTA').toBe(true);
+    expect(asks.mock.calls.length).toBeGreaterThan(0);
+    expect(asks.mock.calls.length).toBeLessThanOrEqual(3);
+  });
 });
