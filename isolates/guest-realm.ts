@@ -27,7 +27,6 @@ export class GuestRealm {
   readonly deliver: ivm.Reference<(id: number, reply: string) => void>;
   /** The prelude's runner for `main`. */
   readonly start: ivm.Reference<(ns: unknown, input: string) => void>;
-  readonly #limit: ivm.Reference<(maxPayloadBytes: number) => void>;
   readonly #slot: BindingSlot;
   #onDisposed: (() => void) | undefined;
 
@@ -38,7 +37,6 @@ export class GuestRealm {
     this.context = parts.context;
     this.deliver = parts.deliver;
     this.start = parts.start;
-    this.#limit = parts.limit;
     this.#slot = parts.slot;
   }
 
@@ -79,26 +77,19 @@ export class GuestRealm {
         (id: number, reply: string) => void
       >;
       const start = (await exported.get(1, { reference: true })) as ivm.Reference<(ns: unknown, input: string) => void>;
-      const limit = (await exported.get(2, { reference: true })) as ivm.Reference<(maxPayloadBytes: number) => void>;
       recordBuiltIsolate(isolate, await isolate.getHeapStatistics(), mark);
-      return new GuestRealm(memoryMb, { isolate, context, deliver, start, limit, slot });
+      return new GuestRealm(memoryMb, { isolate, context, deliver, start, slot });
     } catch (error) {
       disposeIsolate(isolate);
       throw error;
     }
   }
 
-  /**
-   * Hands the realm to one sandbox, whose kernel refuses payloads past `maxPayloadBytes`: the prelude then sends
-   * only the length of a longer one. Call before any agent code runs. Throws Error if it was claimed before, and
-   * what isolated-vm throws if the isolate is gone.
-   */
-  claim(binding: RealmBinding, maxPayloadBytes: number): void {
+  /** Hands the realm to one sandbox. Throws Error if it was claimed before. */
+  claim(binding: RealmBinding): void {
     if (this.#slot.claimed) throw new Error('realm already claimed');
     this.#slot.claimed = true;
     this.#slot.binding = binding;
-    this.#limit.applySync(undefined, [maxPayloadBytes]);
-    this.#limit.release();
   }
 
   /**
@@ -130,7 +121,6 @@ export interface RealmParts {
   readonly context: ivm.Context;
   readonly deliver: ivm.Reference<(id: number, reply: string) => void>;
   readonly start: ivm.Reference<(ns: unknown, input: string) => void>;
-  readonly limit: ivm.Reference<(maxPayloadBytes: number) => void>;
   readonly slot: BindingSlot;
 }
 

@@ -2,7 +2,7 @@ import type { AgentLauncher, AgentProcess, LaunchRequest } from '../runtime/proc
 import type { RunResult } from '../runtime/process/run-result.js';
 import { dispatch } from '../syscalls/dispatch.js';
 import { loadCodeChecker } from './code-check.js';
-import { PRELUDE_CONFIG } from './prelude-config.js';
+import { preludeConfig } from './prelude-config.js';
 import { RealmPool } from './realm-pool.js';
 import { Sandbox } from './sandbox.js';
 import { Watchdog } from './watchdog.js';
@@ -13,9 +13,10 @@ export class IsolateLauncher implements AgentLauncher {
   readonly #realms: RealmPool;
   #live = 0;
 
-  constructor(options: { tickMs?: number; poolSize?: number } = {}) {
+  /** `maxPayloadBytes`: the kernel's payload cap, which its realms' preludes apply before a payload crosses. */
+  constructor(options: { maxPayloadBytes: number; tickMs?: number; poolSize?: number }) {
     this.#watchdog = new Watchdog(options.tickMs);
-    this.#realms = new RealmPool(PRELUDE_CONFIG, options.poolSize);
+    this.#realms = new RealmPool(preludeConfig(options.maxPayloadBytes), options.poolSize);
     // Loaded with the kernel, as it was when code-check.ts imported it, not on the first spawn's path.
     loadCodeChecker();
   }

@@ -8,11 +8,12 @@ import { ProcessLauncher } from './process-launcher.js';
  * kernel's own process for `'inline'`. `options` are already checked (parseKernelOptions).
  */
 export function createLauncher(options: CheckedKernelOptions): AgentLauncher {
-  if (options.isolation === 'inline') return new IsolateLauncher();
+  const maxPayloadBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
+  if (options.isolation === 'inline') return new IsolateLauncher({ maxPayloadBytes });
   const memory = options.limits?.memory_mb;
   return new ProcessLauncher({
     ...options.sandboxHosts,
-    maxPayloadBytes: options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES,
+    maxPayloadBytes,
     ...(memory === undefined ? {} : { warmMemoryMb: memory }),
   });
 }

@@ -3,7 +3,7 @@ import type { RunResult } from '../runtime/process/run-result.js';
 import { DEFAULT_HOST_POOL, HostPool, type HostPoolOptions } from './host-pool.js';
 import type { HostedOutcome } from './host-process.js';
 import { defaultHostEntry, type HostEntry } from './host-spawn.js';
-import { PRELUDE_CONFIG } from './prelude-config.js';
+import { preludeConfig } from './prelude-config.js';
 import { DEFAULT_TICK_MS } from './watchdog.js';
 
 // Each pool setting may be left out or undefined (parsed kernel options carry undefined): the default applies.
@@ -35,7 +35,7 @@ export class ProcessLauncher implements AgentLauncher {
       settings,
       {
         entry: entry ?? defaultHostEntry(),
-        preludeConfig: PRELUDE_CONFIG,
+        preludeConfig: preludeConfig(maxPayloadBytes),
         tickMs: DEFAULT_TICK_MS,
         // The largest legitimate frame from a host is a syscall or a result carrying one payload (plus a few
         // short fields); agent code only travels the other way.

@@ -142,24 +142,16 @@ export class Sandbox implements Watched {
       realm.dispose();
       return;
     }
-    try {
-      realm.claim(
-        {
-          enter: this.#enter,
-          done: this.#done,
-          catastrophe: () => {
-            // The isolate is beyond recovery and its thread may spin; settle the agent now and let the host
-            // decide about the process (the CLI exits; embedders get the 'catastrophe' event).
-            hooks.catastrophe();
-            this.#fail('E_QUOTA', LIMIT_MESSAGES.memory);
-          },
-        },
-        this.#spec.maxPayloadBytes,
-      );
-    } catch {
-      realm.dispose();
-      return this.#fail('E_INTERNAL', 'internal kernel error');
-    }
+    realm.claim({
+      enter: this.#enter,
+      done: this.#done,
+      catastrophe: () => {
+        // The isolate is beyond recovery and its thread may spin; settle the agent now and let the host
+        // decide about the process (the CLI exits; embedders get the 'catastrophe' event).
+        hooks.catastrophe();
+        this.#fail('E_QUOTA', LIMIT_MESSAGES.memory);
+      },
+    });
     const { isolate, context, start } = realm;
     this.#realm = realm;
     this.#isolate = isolate;

@@ -37,7 +37,7 @@
  * @typedef {{ name: string, params: string[], encoding?: 'superjson-argument' | 'superjson-result' }} Stub
  * @typedef {{
  *   removed: string[], stubs: Stub[], superjson: { request: string, global: string },
- *   library: string, eager: string[], lazy: [name: string, part: string][]
+ *   library: string, eager: string[], lazy: [name: string, part: string][], maxPayloadBytes: number
  * }} PreludeConfig
  * @typedef {(id: number, syscall: string, payload: string | number) => string} Enter
  * @typedef {{ serialize(value: unknown): unknown, deserialize(wire: unknown): unknown }} Superjson
@@ -257,15 +257,11 @@
   const pending = ObjectCreate(null);
   let nextId = 1;
 
-  // The kernel's payload cap in bytes, set for each agent before its code runs (`limit`). A payload longer than
-  // that in UTF-16 units is longer in UTF-8 bytes too, and never crosses: its length does, and the kernel refuses
-  // the call as oversized. Carried whole, isolated-vm copied it into the kernel's heap before anything could
-  // measure it (red-team pass 96: one 1 GB `sys.log` took the inline kernel's heap from 34 MB to 3.1 GB).
-  let maxPayloadChars = Infinity;
-  /** @type {(maxBytes: unknown) => void} */
-  const limit = (maxBytes) => {
-    if (typeof maxBytes === 'number' && maxBytes >= 0) maxPayloadChars = maxBytes;
-  };
+  // The kernel's payload cap in bytes. A payload longer than that in UTF-16 units is longer in UTF-8 bytes too,
+  // and never crosses: its length does, and the kernel refuses the call as oversized. Carried whole, isolated-vm
+  // copied it into the kernel's heap before anything could measure it (red-team pass 96: one 1 GB `sys.log` took
+  // the inline kernel's heap from 34 MB to 3.1 GB).
+  const maxPayloadChars = typeof config.maxPayloadBytes === 'number' ? config.maxPayloadBytes : 0;
 
   // A reply the host gave at once settles a promise made from it; only a late one needs stored resolvers.
   /** @type {(syscall: string, args: unknown[], count?: number) => Promise<any>} */
@@ -737,5 +733,5 @@
     }
   };
 
-  return [deliver, start, limit];
+  return [deliver, start];
 });

@@ -1,5 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Kernel } from '../../index.js';
 import { runBatchInChild } from '../helpers/fork.js';
+import { ISOLATION_MODES, testKernel } from '../helpers/kernel.js';
 
 /**
  * Attack: one refused call with a payload far past the cap. isolated-vm copied the whole string into the kernel's
@@ -32,4 +34,31 @@ describe.each(['inline', 'process'] as const)('a payload far past the cap (%s)',
       error: { code: 'E_AGENT_FAILED', message: 'result rejected: payload exceeds 1048576 bytes' },
     });
   }, 90_000);
+});
+
+describe.each(ISOLATION_MODES)("the kernel's own cap, not the default (%s)", (isolation) => {
+  let kernel: Kernel | undefined;
+  afterEach(async () => {
+    await kernel?.close();
+    kernel = undefined;
+  });
+
+  it('is the one the prelude applies: a payload past 4096 bytes is refused and recorded, one within passes', async () => {
+    kernel = testKernel({ isolation, maxPayloadBytes: 4096 });
+    const result = await kernel.run({
+      namespace: 'capped',
+      code: `export default async () => {
+        for (const n of [3000, 5000]) await sys.log('x'.repeat(n)).catch(() => {});
+        return 'y'.repeat(5000);
+      }`,
+    });
+    expect(result).toMatchObject({
+      ok: false,
+      error: { code: 'E_AGENT_FAILED', message: 'result rejected: payload exceeds 4096 bytes' },
+    });
+    const logs = kernel.audit
+      .records({ namespace: 'capped' })
+      .filter((r) => r.syscall === 'log' && r.phase === 'outcome');
+    expect(logs.map((r) => r.code)).toEqual([null, 'E_BAD_ARG']);
+  });
 });

@@ -28,9 +28,9 @@ const built: GuestRealm[] = [];
 const originalClaim = GuestRealm.prototype.claim;
 const originalBuild = GuestRealm.build;
 beforeAll(() => {
-  GuestRealm.prototype.claim = function (this: GuestRealm, binding, maxPayloadBytes) {
+  GuestRealm.prototype.claim = function (this: GuestRealm, binding) {
     claimed.push(this);
-    return originalClaim.call(this, binding, maxPayloadBytes);
+    return originalClaim.call(this, binding);
   };
   GuestRealm.build = async (memoryMb, config) => {
     const realm = await originalBuild.call(GuestRealm, memoryMb, config);

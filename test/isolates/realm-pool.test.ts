@@ -93,8 +93,8 @@ describe('RealmPool', () => {
     const pool = new RealmPool(PRELUDE_CONFIG, 0);
     const realm = await pool.take(16);
     const binding = { enter: () => 'v1', done: () => {}, catastrophe: () => {} };
-    realm.claim(binding, 1024);
-    expect(() => realm.claim(binding, 1024)).toThrow(/claimed/);
+    realm.claim(binding);
+    expect(() => realm.claim(binding)).toThrow(/claimed/);
     realm.dispose();
     pool.close();
   });
