@@ -499,9 +499,16 @@ export class SandboxHost {
       this.#syscall(agent, fields[2], fields[3], fields[4]);
       return;
     }
-    if (type === FROM_HOST.sys && fields.length === 6 && fields[4] === '' && fields[5] === OVERSIZED) {
-      // Its length is not known here, only that it is past the cap: dispatch refuses and records it as oversized.
-      this.#syscall(agent, fields[2], fields[3], this.#settings.maxFrameBytes);
+    if (
+      type === FROM_HOST.sys &&
+      fields.length === 7 &&
+      fields[4] === '' &&
+      fields[5] === OVERSIZED &&
+      /^[0-9]{1,15}$/.test(fields[6] ?? '')
+    ) {
+      // Dispatch refuses and records it by its length: the host's word for it, a number and nothing else (a
+      // hostile host can only misstate the size of its own agent's refused call).
+      this.#syscall(agent, fields[2], fields[3], Number(fields[6]));
       return;
     }
     const placed = this.#placed.get(agent);

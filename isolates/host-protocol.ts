@@ -14,7 +14,8 @@ export const FROM_HOST = {
   ready: 'ready',
   /**
    * `[sys, agent, call, name, payload]`: one syscall of `agent`; the kernel answers `reply` with `call`. A
-   * payload past the kernel's cap travels as `[sys, agent, call, name, '', OVERSIZED]` instead.
+   * payload past the kernel's cap travels as `[sys, agent, call, name, '', OVERSIZED, length]` instead (its length
+   * in UTF-16 units, in decimal: what the kernel records of it).
    */
   sys: 'sys',
   /** `[cpu, agent, totalMs]`: the isolate's CPU time so far. */

@@ -164,9 +164,10 @@ function start(agent: string, code: string, filename: string, inputJson: string,
           const call = nextCall++;
           // A payload past the cap is not carried (the kernel refuses frames that large as a violation): the
           // kernel refuses and audits the call as it would the payload itself.
+          const length = typeof payload === 'number' ? payload : payload.length;
           const frame =
             typeof payload === 'number' || (payload.length > max / 3 && Buffer.byteLength(payload, 'utf8') > max)
-              ? [FROM_HOST.sys, agent, String(call), syscall, '', OVERSIZED]
+              ? [FROM_HOST.sys, agent, String(call), syscall, '', OVERSIZED, String(length)]
               : [FROM_HOST.sys, agent, String(call), syscall, payload];
           if (syscall === RANDOM_SYSCALL) {
             // The guest asks for its CSPRNG seed synchronously (crypto.getRandomValues is synchronous), and a

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Kernel } from '../../index.js';
+import { digestArgs } from '../../runtime/audit/record.js';
 import { runBatchInChild } from '../helpers/fork.js';
 import { ISOLATION_MODES, testKernel } from '../helpers/kernel.js';
 
@@ -56,9 +57,10 @@ describe.each(ISOLATION_MODES)("the kernel's own cap, not the default (%s)", (is
       ok: false,
       error: { code: 'E_AGENT_FAILED', message: 'result rejected: payload exceeds 4096 bytes' },
     });
-    const logs = kernel.audit
-      .records({ namespace: 'capped' })
-      .filter((r) => r.syscall === 'log' && r.phase === 'outcome');
-    expect(logs.map((r) => r.code)).toEqual([null, 'E_BAD_ARG']);
+    const records = kernel.audit.records({ namespace: 'capped' }).filter((r) => r.syscall === 'log');
+    expect(records.filter((r) => r.phase === 'outcome').map((r) => r.code)).toEqual([null, 'E_BAD_ARG']);
+    // Recorded by its length (in both tiers: a sandbox host carries it in its frame), not by its text.
+    const refused = records.filter((r) => r.phase === 'intent').at(-1);
+    expect(refused?.args_sha256).toBe(digestArgs({ oversized: JSON.stringify(['x'.repeat(5000)]).length }));
   });
 });
