@@ -286,7 +286,8 @@ static int drop_capabilities(void) {
  * The seccomp filter, always installed. Refused with EACCES: io_uring_setup (its operations would bypass this
  * filter), socket(2) of any family without `net`, and truncate(2) below Landlock ABI 3 (which cannot refuse it:
  * review 94 emptied a hidden audit log by path). Refused with EPERM: prlimit64 on any process but the caller's own
- * (review 94: `prlimit --pid $PPID --cpu=1:1` killed the kernel; Landlock does not cover it). A syscall made
+ * (review 94: `prlimit --pid $PPID --cpu=1:1` killed the kernel; Landlock does not cover it), setsid and setpgid
+ * (leaving the process group the call's end kills). A syscall made
  * through another ABI (int 0x80, x32) kills the process.
  */
 #define MAX_FILTER 32
@@ -307,6 +308,11 @@ static int install_filter(int net, long abi) {
   filter[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0]));
   filter[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 1);
   filter[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+  filter[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA));
+  /* setsid(2) and setpgid(2), EPERM: the call's end kills its process group, and a program that left it lived on,
+   * writing in its root after the kernel stopped counting the call's writes as unseen (red-team pass 100). */
+  filter[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_setsid, 1, 0);
+  filter[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_setpgid, 0, 1);
   filter[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA));
   unsigned int denied[3];
   unsigned char ndenied = 0;

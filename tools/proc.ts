@@ -333,10 +333,14 @@ export function createProcTool(options: ProcOptions): Tool {
         // Again after it ran: another call may have labelled a file the program then read (its output) or
         // copied (the untracked writes). In `finally`, so a failure's text carries them too.
         ctx.taint(await ctx.labels.all());
-        await ended();
-        // Last, and never throwing: the program chose what is in it (a directory it made unreadable fails the
-        // removal for an unprivileged kernel), and a throw here would skip the taint and the untracked window's end.
-        await removeScratch(scratch);
+        try {
+          await ended();
+        } finally {
+          // Last, and never throwing: the program chose what is in it (a directory it made unreadable fails the
+          // removal for an unprivileged kernel), and a throw here would skip the taint and the untracked window's
+          // end. Whatever the end mark did (a store that refused it threw, pass 100 left the directory behind).
+          await removeScratch(scratch);
+        }
       }
     },
   });

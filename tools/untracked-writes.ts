@@ -6,13 +6,18 @@
  * The mark is made when a program or a call starts and again when it ends. In between it is behind: a file
  * labelled after the start and copied by a running program read clean until the program ended (red-team
  * pass 87 found a git object of a `web` file that way, for as long as the agent kept git busy). So while any
- * such work runs, an fs observation carries every tag the store keeps instead of the mark. The count is per
- * process, not per kernel: a program in one kernel over-taints another kernel's reads, never the reverse.
+ * such work runs, an fs observation carries every tag the store keeps instead of the mark, and so does every one
+ * after a mark the store refused. The count is per process, not per kernel: a program in one kernel over-taints
+ * another kernel's reads, never the reverse.
  */
 import { joinLabels } from '../runtime/labels/label.js';
 import { type LabelStore, UNTRACKED_WRITES_KEY } from '../runtime/tool-use/tool-contract.js';
 
 let running = 0;
+// Set when a mark could not be stored (the store refused the write: a tenant that filled its share refused its own
+// program's end mark, red-team pass 100, and the copy it made read clean). From then on every observation carries
+// every kept tag, as while work runs: what the lost mark would have held is never under-counted.
+let markLost = false;
 
 /**
  * Marks the start of work that may write files unseen, with `label` (what it was given) and every kept tag (what
@@ -33,6 +38,9 @@ export async function untrackedWork(labels: LabelStore, label: readonly string[]
     try {
       // Again at the end: another call may have labelled a file the work then read or copied.
       await markUntracked(labels, label);
+    } catch (error) {
+      markLost = true;
+      throw error;
     } finally {
       running -= 1;
     }
@@ -41,7 +49,7 @@ export async function untrackedWork(labels: LabelStore, label: readonly string[]
 
 /** What a file may hold beyond its own kept label: the mark, or every kept tag while such work runs. */
 export function untrackedLabel(labels: LabelStore): Promise<readonly string[]> {
-  return running > 0 ? labels.all() : labels.get(UNTRACKED_WRITES_KEY);
+  return running > 0 || markLost ? labels.all() : labels.get(UNTRACKED_WRITES_KEY);
 }
 
 /** Joins `label` and every tag kept for any file into the label of untracked writes. */

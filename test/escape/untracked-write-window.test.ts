@@ -1,8 +1,10 @@
-import { mkdtemp, realpath, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdtemp, realpath, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createFsTools, createProcTool, type Kernel } from '../../index.js';
+import { sandboxSupport } from '../../tools/proc-sandbox.js';
 import { ISOLATION_MODES, testKernel } from '../helpers/kernel.js';
 import { recordingSink } from '../helpers/web-and-mail.js';
 
@@ -71,5 +73,39 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
     expect(reader).toMatchObject({ ok: true, value: { refused: 'E_TAINT', content: 'WEB-PAYLOAD' } });
     expect(received).toEqual([]);
     expect((await copier).ok).toBe(true);
+  });
+
+  it.skipIf(!sandboxSupport().available)('a program cannot leave the process group its call kills', async () => {
+    // Red-team pass 100: `setsid sh -c 'sleep 1; cp a.txt b.txt' &` outlived the call (the kill reaches the call's
+    // process group only), copied a file labelled `web` after the call had returned clean, and a clean agent read
+    // the copy with label [] and sent it. The sandbox refuses setsid and setpgid.
+    kernel = testKernel({
+      isolation,
+      tools: [
+        ...createFsTools({ roots: [base] }),
+        createProcTool({ roots: [base], programs: { sh: { path: '/bin/sh', args: ['-c', '*'] } } }),
+      ],
+      policy: {
+        capabilities: [
+          { action: 'fs.write', resource: `${base}/**` },
+          { action: 'proc.exec', resource: 'sh' },
+        ],
+      },
+    });
+    await writeFile(join(base, 'a.txt'), 'clean');
+    const detach = (how: string) =>
+      kernel?.run({
+        code: `export default async () => sys.tool('proc.exec', { program: 'sh', args: ['-c', ${JSON.stringify(
+          `${how} sh -c 'sleep 0.5; cp a.txt b.txt' </dev/null >/dev/null 2>&1 & sleep 0.2`,
+        )}] })`,
+      });
+    expect(await detach('setsid')).toMatchObject({ ok: true });
+    expect(
+      await detach('python3 -c "import os, sys; os.setpgid(0, 0); os.execvp(sys.argv[1], sys.argv[1:])"'),
+    ).toMatchObject({
+      ok: true,
+    });
+    await new Promise((resolve) => setTimeout(resolve, 900));
+    expect(existsSync(join(base, 'b.txt'))).toBe(false);
   });
 });
