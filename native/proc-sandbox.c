@@ -15,7 +15,8 @@
  *   --read-root directory (see allow_tree). Anything else (the host's home, the kernel's store) is EACCES.
  * - without --net: TCP bind and connect are refused by Landlock (ABI 4+), and socket(2) of any family by the
  *   seccomp filter (install_filter), so UDP (DNS), raw and unix sockets are refused too (Landlock does not cover
- *   them); with or without it, the filter refuses io_uring and prlimit on other processes.
+ *   them); with it, sockets of the internet families only (a unix socket reached host daemons); with or without
+ *   it, the filter refuses io_uring, prlimit on other processes, setsid and setpgid.
  * - scopes (ABI 6+): no signals to processes outside the sandbox, no abstract unix sockets outside it; ptrace of
  *   anything outside it is refused by every Landlock ABI.
  *
@@ -41,6 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -284,10 +286,10 @@ static int drop_capabilities(void) {
 
 /*
  * The seccomp filter, always installed. Refused with EACCES: io_uring_setup (its operations would bypass this
- * filter), socket(2) of any family without `net`, and truncate(2) below Landlock ABI 3 (which cannot refuse it:
- * review 94 emptied a hidden audit log by path). Refused with EPERM: prlimit64 on any process but the caller's own
- * (review 94: `prlimit --pid $PPID --cpu=1:1` killed the kernel; Landlock does not cover it), setsid and setpgid
- * (leaving the process group the call's end kills). A syscall made
+ * filter), socket(2) of any family without `net` and of any but AF_INET and AF_INET6 with it, and truncate(2) below
+ * Landlock ABI 3 (which cannot refuse it: review 94 emptied a hidden audit log by path). Refused with EPERM:
+ * prlimit64 on any process but the caller's own (review 94: `prlimit --pid $PPID --cpu=1:1` killed the kernel;
+ * Landlock does not cover it), setsid and setpgid (leaving the process group the call's end kills). A syscall made
  * through another ABI (int 0x80, x32) kills the process.
  */
 #define MAX_FILTER 32
@@ -314,6 +316,17 @@ static int install_filter(int net, long abi) {
   filter[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_setsid, 1, 0);
   filter[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_setpgid, 0, 1);
   filter[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA));
+  /* With `net`, socket(2) of AF_INET and AF_INET6 only, EACCES for any other family: Landlock (up to ABI 6) does not
+   * cover connecting to a named unix socket, so with every family open a program could have asked a host daemon
+   * (the user's systemd bus, docker's socket) to run work outside the sandbox (review 101). */
+  if (net) {
+    filter[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_socket, 0, 5);
+    filter[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0]));
+    filter[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AF_INET, 2, 0);
+    filter[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AF_INET6, 1, 0);
+    filter[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EACCES & SECCOMP_RET_DATA));
+    filter[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+  }
   unsigned int denied[3];
   unsigned char ndenied = 0;
   denied[ndenied++] = __NR_io_uring_setup;

@@ -1,6 +1,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, realpath, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -146,6 +147,25 @@ describe.skipIf(!support.available)('a configured program reaching beyond its ro
     kernelWith({ python3: '/usr/bin/python3' }, { network: true });
     expect((await run('python3', connect)).stdout).toContain('200');
     expect(server.connections()).toBe(1);
+  });
+
+  it('reaches no host daemon over a unix socket, even with `network: true`', async () => {
+    // Review 101: Landlock (to ABI 6) does not cover connecting to a named unix socket, and with `network: true`
+    // every socket family was open: a program could ask the user's systemd (or docker) to run work unconfined.
+    const path = join(base, 'daemon.sock');
+    const daemon = createServer((socket) => socket.end('ran'));
+    await new Promise<void>((resolve) => daemon.listen(path, resolve));
+    try {
+      kernelWith({ python3: '/usr/bin/python3' }, { network: true });
+      const result = await run('python3', [
+        '-c',
+        `import socket; s = socket.socket(socket.AF_UNIX); s.connect(${JSON.stringify(path)}); print(s.recv(10))`,
+      ]);
+      expect(result.stdout).not.toContain('ran');
+      expect(result.stderr).toContain('PermissionError');
+    } finally {
+      await new Promise((resolve) => daemon.close(resolve));
+    }
   });
 
   it('cannot signal the kernel', async () => {
