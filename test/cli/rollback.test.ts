@@ -12,6 +12,7 @@ interface RollbackOutput {
   status: 'OK' | 'DENIED' | 'ERROR';
   error: { code: string; message: string } | null;
   auditSeq: number | null;
+  label: string[];
 }
 
 let ws: Workspace;
@@ -62,7 +63,7 @@ describe('isokernel rollback', { timeout: 90_000 }, () => {
     const recordId = await agentWrites('version 2\n');
     const undo = await rollback(recordId);
     expect(undo.status, undo.stderr).toBe(0);
-    expect(json<RollbackOutput>(undo)).toEqual({ status: 'OK', error: null, auditSeq: expect.any(Number) });
+    expect(json<RollbackOutput>(undo)).toEqual({ status: 'OK', error: null, auditSeq: expect.any(Number), label: [] });
     expect(readFileSync(target, 'utf8')).toBe('version 1\n');
 
     const twice = await rollback(recordId);
