@@ -94,16 +94,19 @@ export class McpConnection {
    * Calls `tool` with `args` after checking them against the tool's declared input schema (E_BAD_ARG, the
    * server never sees a malformed call). Throws KernelError E_NO_TOOL for a tool the server does not list,
    * E_TOOL_FAILED for the server's own error (its text, bounded), a timeout, a flood or a crash, E_KILLED when
-   * `signal` aborted.
+   * `signal` aborted. `onServer` is told the server's process group (its pid: it leads its own) before it is sent
+   * the call.
    */
   async call(
     tool: string,
     args: Readonly<Record<string, unknown>>,
     signal: AbortSignal,
     meter: <T>(work: () => T) => T = (work) => work(),
+    onServer?: (group: number | undefined) => void,
   ): Promise<McpCallResult> {
     const where = `mcp.call: ${this.spec.name}/${tool}`;
     const live = await this.#ensure(signal);
+    onServer?.(live.transport.pid);
     const entry = live.tools.get(tool);
     if (entry === undefined)
       throw new KernelError('E_NO_TOOL', `mcp.call: server "${this.spec.name}" has no tool "${tool}"`);

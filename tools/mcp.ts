@@ -154,9 +154,13 @@ export function createMcpTool(options: McpOptions, host: McpHostOptions = {}): T
       // Its answer may quote any file it read, with the labels the kernel keeps for files; and it may write any
       // file, which the fs tools then read with what it knew (./untracked-writes.ts).
       ctx.taint(await ctx.labels.all());
-      const ended = await untrackedWork(ctx.labels, joinLabels(joinLabels(sent, ctx.label), ctx.sources));
+      const work = await untrackedWork(ctx.labels, joinLabels(joinLabels(sent, ctx.label), ctx.sources));
       try {
-        return await connection.call(args.tool, args.arguments ?? {}, ctx.signal, ctx.metered);
+        // Stored before the server may start or be sent the call, so a process that dies during it leaves it open.
+        await work.spawning();
+        return await connection.call(args.tool, args.arguments ?? {}, ctx.signal, ctx.metered, (group) => {
+          void work.started(group);
+        });
       } finally {
         // The reply (or error text) may quote anything the server was sent while this call was in flight (a
         // long poll answered by another agent's put): its label is what the server keeps once it answered,
@@ -166,8 +170,8 @@ export function createMcpTool(options: McpOptions, host: McpHostOptions = {}): T
         // A call cut short by its agent's end is only dropped by the kernel: the server may still be at work on
         // it, and write files, until the call's timeout (review 88 had it copy a file labelled after the cut, which
         // read clean). Its untracked work ends then, not now.
-        if (ctx.signal.aborted) endLater(ended, connection.spec.timeoutMs);
-        else await ended();
+        if (ctx.signal.aborted) endLater(work.ended, connection.spec.timeoutMs);
+        else await work.ended();
       }
     },
     close: async () => {

@@ -54,6 +54,8 @@ export interface ExecOptions {
   readonly maxOutput: number;
   readonly encoding: 'utf8' | 'base64';
   readonly signal: AbortSignal;
+  /** Told the program's process group (its pid: it leads its own) once it was spawned. */
+  readonly onSpawn?: (group: number) => void;
 }
 
 /** Keeps the first `cap` bytes of a stream; the first byte past them calls `onOverflow` once. */
@@ -115,6 +117,7 @@ export function execute(name: string, command: Command, cwd: string, options: Ex
       reject(startFailed());
       return;
     }
+    if (child.pid !== undefined) options.onSpawn?.(child.pid);
     let timedOut = false;
     let aborted = false;
     let settled = false;

@@ -65,7 +65,7 @@ import {
   type SandboxMode,
   sandboxSupport,
 } from './proc-sandbox.js';
-import { untrackedWork } from './untracked-writes.js';
+import { type UntrackedWork, untrackedWork } from './untracked-writes.js';
 
 export { GIT_FORBIDDEN_FLAGS } from './proc-args.js';
 export { DEFAULT_CHILD_ENV, type ProcResult } from './proc-exec.js';
@@ -296,9 +296,9 @@ export function createProcTool(options: ProcOptions): Tool {
       }
       // It can also write any file (`cp`, `tee`) where the kernel cannot see: whatever the fs tools read from
       // now on may hold what it read or was given, so they carry this call's label and every kept tag.
-      let ended: () => Promise<void>;
+      let work: UntrackedWork;
       try {
-        ended = await untrackedWork(ctx.labels, joinLabels(ctx.label, ctx.sources));
+        work = await untrackedWork(ctx.labels, joinLabels(ctx.label, ctx.sources));
       } catch (error) {
         await cwd.handle.close();
         await removeScratch(scratch);
@@ -312,15 +312,19 @@ export function createProcTool(options: ProcOptions): Tool {
           launcher === undefined || scratch === undefined
             ? command
             : launcher(command, cwd.root, program, statusFd, scratch);
-        const start = () =>
-          execute(program.name, launch({ file: program.real, argv0: program.path, args: argv }, true), dir, {
+        const start = async () => {
+          // Stored before the program starts, so a process that dies while it runs leaves the work open.
+          await work.spawning();
+          return execute(program.name, launch({ file: program.real, argv0: program.path, args: argv }, true), dir, {
             env,
             stdin: args.stdin,
             timeoutMs: args.timeout_ms ?? limits.timeoutMs,
             maxOutput: limits.maxOutput,
             encoding: args.encoding ?? 'utf8',
             signal: ctx.signal,
+            onSpawn: (group) => void work.started(group),
           });
+        };
         if (!program.git) return await start();
         return await gitGate(cwd.root, async () => {
           // A call whose agent ended while it waited for its turn does not run.
@@ -334,7 +338,7 @@ export function createProcTool(options: ProcOptions): Tool {
         // copied (the untracked writes). In `finally`, so a failure's text carries them too.
         ctx.taint(await ctx.labels.all());
         try {
-          await ended();
+          await work.ended();
         } finally {
           // Last, and never throwing: the program chose what is in it (a directory it made unreadable fails the
           // removal for an unprivileged kernel), and a throw here would skip the taint and the untracked window's

@@ -1,5 +1,5 @@
 import { type KvStore, storeIdentity } from '../store/kv-store.js';
-import type { LabelStore } from '../tool-use/tool-contract.js';
+import type { LabelStore, UntrackedWorkEntry } from '../tool-use/tool-contract.js';
 import { EMPTY_LABEL, joinLabels, joinTags, makeLabel, storedLabel } from './label.js';
 
 // Outside the `label:` key space, so no resource key can collide with it.
@@ -10,6 +10,22 @@ const UNION_KEY = 'labels-union';
 // per LevelDB handle, not per wrapper of it: two kernels of one process on one store directory each wrap the
 // shared handle, and their read-then-writes of the union replaced each other's tags (red-team pass 86).
 const queues = new WeakMap<object, Promise<unknown>>();
+
+// Open untracked work (tools/untracked-writes.ts), one key each. Read from the store once per handle and kept in
+// memory after: one process holds a store directory at a time, so what this process wrote is all there is.
+const UNTRACKED_PREFIX = 'untracked-open:';
+const untrackedByStore = new WeakMap<object, Promise<Map<string, UntrackedWorkEntry>>>();
+// Far more than the in-flight limits of proc and MCP allow open at once; past it, an entry that can never be closed
+// stands for the rest (so more than this many left by dead processes over-taints, never under-taints).
+const MAX_UNTRACKED = 4096;
+// What a malformed or unlisted entry reads as: no process can be shown dead, so it is never closed.
+const UNKNOWN_WORK: UntrackedWorkEntry = Object.freeze({
+  owner: '',
+  pid: 0,
+  boot: '',
+  group: null,
+  label: EMPTY_LABEL,
+});
 
 /**
  * Labels the kernel keeps for resources outside it (a file keeps the label of the data written to it), in
@@ -83,8 +99,54 @@ export class KvLabelStore implements LabelStore {
     return run;
   }
 
+  keepUntracked(id: string, work: UntrackedWorkEntry | undefined): Promise<void> {
+    return this.#serialized(async () => {
+      const entries = await this.#untracked();
+      if (work === undefined) {
+        await this.#kv.delete(UNTRACKED_PREFIX + id);
+        entries.delete(id);
+      } else {
+        await this.#kv.put(UNTRACKED_PREFIX + id, work);
+        entries.set(id, work);
+      }
+    });
+  }
+
+  async listUntracked(): Promise<readonly (readonly [string, UntrackedWorkEntry])[]> {
+    const entries = await this.#untracked();
+    return entries.size === 0 ? [] : [...entries];
+  }
+
+  #untracked(): Promise<Map<string, UntrackedWorkEntry>> {
+    let entries = untrackedByStore.get(this.#store);
+    if (entries === undefined) {
+      entries = this.#kv.list(UNTRACKED_PREFIX, MAX_UNTRACKED + 1).then((stored) => {
+        const loaded = new Map<string, UntrackedWorkEntry>();
+        for (const [key, value] of stored) loaded.set(key.slice(UNTRACKED_PREFIX.length), untrackedEntry(value));
+        if (stored.length > MAX_UNTRACKED) loaded.set('(more)', UNKNOWN_WORK);
+        return loaded;
+      });
+      // A failed read is tried again next time, not kept.
+      entries.catch(() => untrackedByStore.delete(this.#store));
+      untrackedByStore.set(this.#store, entries);
+    }
+    return entries;
+  }
+
   async all(): Promise<readonly string[]> {
     const stored = await this.#kv.get(UNION_KEY);
     return stored === undefined ? EMPTY_LABEL : storedLabel(stored);
   }
+}
+
+/** A stored entry as written by `keepUntracked`, or UNKNOWN_WORK for anything else (a corrupt store over-taints). */
+function untrackedEntry(value: unknown): UntrackedWorkEntry {
+  if (typeof value !== 'object' || value === null) return UNKNOWN_WORK;
+  const { owner, pid, boot, group, label } = value as Record<string, unknown>;
+  const isId = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n > 0;
+  if (typeof owner !== 'string' || !isId(pid) || typeof boot !== 'string' || (group !== null && !isId(group))) {
+    return UNKNOWN_WORK;
+  }
+  // A corrupt label reads as every tag (storedLabel).
+  return Object.freeze({ owner, pid, boot, group, label: storedLabel(label) });
 }

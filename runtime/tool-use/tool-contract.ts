@@ -45,6 +45,30 @@ export interface LabelStore {
   raise(key: string, tags: readonly string[]): Promise<readonly string[]>;
   /** Every tag ever kept for any key (it only grows): what a tool that can read anything may return. */
   all(): Promise<readonly string[]>;
+  /**
+   * Keeps `work` under `id`, replacing what was kept there, or forgets `id` when `work` is undefined. Kept beside
+   * the labels, outside their key space, and for the kernel (no tenant's share): in a store directory it survives
+   * the process, so the next process on the store knows what work was open when the last one died.
+   */
+  keepUntracked(id: string, work: UntrackedWorkEntry | undefined): Promise<void>;
+  /** Every entry `keepUntracked` kept, by id. */
+  listUntracked(): Promise<readonly (readonly [string, UntrackedWorkEntry])[]>;
+}
+
+/**
+ * Work that may change files where the kernel cannot see which (a program `proc.exec` runs, an MCP call), while it
+ * is open (tools/untracked-writes.ts).
+ */
+export interface UntrackedWorkEntry {
+  /** A random id of the process that opened it, told apart from any later process with the same pid. */
+  readonly owner: string;
+  /** That process's id, and the id of the boot it ran in (Linux's boot_id; '' where there is none). */
+  readonly pid: number;
+  readonly boot: string;
+  /** The process group doing the work once it started (a program's, an MCP server's), or null before. */
+  readonly group: number | null;
+  /** What the work was given: joined into the untracked-writes mark when the work is closed. */
+  readonly label: readonly string[];
 }
 
 /**

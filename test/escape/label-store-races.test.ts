@@ -33,6 +33,8 @@ function hooked(store: LabelStore, before: (op: string, key: string) => Promise<
       return store.set(key, tags);
     },
     all: () => store.all(),
+    keepUntracked: (id: string, work: Parameters<LabelStore['keepUntracked']>[1]) => store.keepUntracked(id, work),
+    listUntracked: () => store.listUntracked(),
   } as LabelStore & { raise?: unknown };
   // Passed through when the store has it (the fix adds `raise`); before the fix mcp and fs never call it.
   const raise = (store as { raise?: (key: string, tags: readonly string[]) => Promise<readonly string[]> }).raise;

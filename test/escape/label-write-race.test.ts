@@ -84,6 +84,8 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
         tool.name !== 'fs.write'
           ? tool
           : withLabels(tool, (store, args) => ({
+              keepUntracked: (id, work) => store.keepUntracked(id, work),
+              listUntracked: () => store.listUntracked(),
               get: async (key) => {
                 if (key === join(root, args.path)) await probe();
                 return store.get(key);
@@ -127,6 +129,8 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
         tool.name !== 'fs.read'
           ? tool
           : withLabels(tool, (store, args) => ({
+              keepUntracked: (id, work) => store.keepUntracked(id, work),
+              listUntracked: () => store.listUntracked(),
               get: async (key) => {
                 // At the chosen read of the path's label, a clean writer replaces the file (and its label).
                 if (key === join(root, args.path) && ++seen === at) {

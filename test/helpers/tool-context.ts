@@ -7,6 +7,7 @@ import type {
   ToolContext,
   UndoCapture,
   UndoContext,
+  UntrackedWorkEntry,
 } from '../../runtime/tool-use/tool-contract.js';
 
 const NO_INJECTION: Injection = Object.freeze({ headers: Object.freeze({}), query: Object.freeze({}) });
@@ -15,7 +16,13 @@ const NO_INJECTION: Injection = Object.freeze({ headers: Object.freeze({}), quer
 export function memoryLabelStore(): LabelStore {
   const tags = new Map<string, readonly string[]>();
   const union = new Set<string>();
+  const untracked = new Map<string, UntrackedWorkEntry>();
   return {
+    keepUntracked: async (id, work) => {
+      if (work === undefined) untracked.delete(id);
+      else untracked.set(id, work);
+    },
+    listUntracked: async () => [...untracked],
     get: async (key) => tags.get(key) ?? [],
     set: async (key, value) => {
       if (value.length === 0) tags.delete(key);

@@ -40,6 +40,8 @@ function watchedStore(): { store: LabelStore; seen: { op: string; existed: boole
   const store: LabelStore = {
     get: (key) => inner.get(key),
     all: () => inner.all(),
+    keepUntracked: (id, work) => inner.keepUntracked(id, work),
+    listUntracked: () => inner.listUntracked(),
     async raise(key, tags) {
       seen.push({ op: 'raise', existed: await exists(key), tags });
       return inner.raise(key, tags);

@@ -276,6 +276,8 @@ describe('labels', () => {
       set: (key, tags) => labels.set(key, tags),
       raise: (key, tags) => labels.raise(key, tags),
       all: () => labels.all(),
+      keepUntracked: (id, work) => labels.keepUntracked(id, work),
+      listUntracked: () => labels.listUntracked(),
     };
     const ctx = testToolContext({ labels: racing });
     const listed = (await box.call('fs.list', { path: 'd' }, ctx)) as { entries: { name: string }[] };
