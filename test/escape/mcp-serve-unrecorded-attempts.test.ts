@@ -73,6 +73,28 @@ describe('calls an MCP session turns away before the kernel', () => {
     expect(last !== undefined && audit.verify(last, audit.prove(last.seq))).toBe(true);
   });
 
+  it('records a call its client cancelled while it waited for a place', async () => {
+    const one = defineTool({ ...slow('one.tool'), name: 'one.tool', maxInFlight: 1 });
+    kernel = testKernel({ tools: [one], policy: { capabilities: [{ action: 'one.tool', resource: '**' }] } });
+    const audit = kernel.audit;
+    const { client } = await connectSession(kernel);
+    const first = client.callTool({ name: 'one.tool', arguments: {} });
+    // The second waits for the first's place; its client gives up before it gets one.
+    const waiting = client.callTool({ name: 'one.tool', arguments: {} }, { signal: AbortSignal.timeout(50) });
+    await expect(waiting).rejects.toThrow();
+    expect(text(await first)).toBe('done');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(ran).toEqual(['one.tool']);
+    const outcomes = audit.records().filter((r) => r.agent === 'host' && r.phase === 'outcome');
+    expect(outcomes.map((r) => [r.action, r.code])).toEqual(
+      expect.arrayContaining([
+        ['one.tool', null],
+        ['one.tool', 'E_KILLED'],
+      ]),
+    );
+    expect(outcomes).toHaveLength(2);
+  });
+
   it('records what fits of a name past the record bounds', async () => {
     kernel = testKernel({ tools: [slow('ok.tool')], policy: { capabilities: [] } });
     const audit = kernel.audit;

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, realpath, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -144,6 +145,57 @@ describe.skipIf(!support.available)("a confined MCP server and the kernel's own 
     // Review 94: a confined server granted the project rewrote the helper, and the next proc call ran unconfined.
     const server = { command: process.execPath, args: [SERVER], sandbox: { write: [packageRoot()] } };
     expect(() => createMcpTool({ servers: { files: server } })).toThrow(/holds the sandbox helper/);
+  });
+});
+
+describe.skipIf(!support.available)('a confined MCP server and the process group and sockets of the host', () => {
+  let base = '';
+  let kernel: Kernel | undefined;
+  let daemon: Server | undefined;
+  beforeEach(async () => {
+    base = await realpath(await mkdtemp(join(tmpdir(), 'isokernel-mcp-group-')));
+  });
+  afterEach(async () => {
+    await kernel?.close();
+    kernel = undefined;
+    daemon?.close();
+    daemon = undefined;
+    await rm(base, { recursive: true, force: true });
+  });
+
+  it.each([false, true])('cannot leave its process group or reach a unix socket (network: %s)', async (network) => {
+    // Review 101: the proc helper's filter refuses these; a confined server runs under the same helper.
+    const socket = join(base, 'daemon.sock');
+    const listening = createServer((connection) => connection.end());
+    daemon = listening;
+    await new Promise<void>((resolve) => listening.listen(socket, resolve));
+    const reachServer = fileURLToPath(new URL('../fixtures/mcp/reach-server.mjs', import.meta.url));
+    const server = { command: process.execPath, args: [reachServer], cwd: base, timeout_ms: 10_000 };
+    const tries = async (confined: boolean): Promise<unknown> => {
+      await kernel?.close();
+      const sandbox = { read: SERVER_READS, network };
+      kernel = testKernel({
+        isolation: 'inline',
+        tools: [createMcpTool({ servers: { reach: { ...server, ...(confined ? { sandbox } : {}) } } })],
+        policy: { capabilities: [{ action: 'mcp.call', resource: 'reach/*' }] },
+      });
+      const result = await kernel.run({
+        input: socket,
+        code: `export default async (path) => {
+          const out = [];
+          for (const what of ['setsid', 'setpgid', 'unix'])
+            out.push((await sys.tool('mcp.call', { server: 'reach', tool: 'reach', arguments: { what, path } })).content[0]);
+          return out;
+        }`,
+      });
+      return result.ok ? result.value : result.error;
+    };
+    // Unconfined, each works: the probes are sound.
+    expect(await tries(false)).toEqual(['exit 0', 'exit 0', 'connected']);
+    const [setsid, setpgid, unix] = (await tries(true)) as string[];
+    expect(setsid).toBe('exit 1');
+    expect(setpgid).toBe('exit 1');
+    expect(unix).toMatch(/^error E(ACCES|PERM)$/);
   });
 });
 
