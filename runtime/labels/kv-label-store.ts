@@ -1,5 +1,5 @@
 import { type KvStore, storeIdentity } from '../store/kv-store.js';
-import type { LabelStore, UntrackedWorkEntry } from '../tool-use/tool-contract.js';
+import { type LabelStore, UNTRACKED_WRITES_KEY, type UntrackedWorkEntry } from '../tool-use/tool-contract.js';
 import { EMPTY_LABEL, joinLabels, joinTags, makeLabel, storedLabel } from './label.js';
 
 // Outside the `label:` key space, so no resource key can collide with it.
@@ -86,7 +86,9 @@ export class KvLabelStore implements LabelStore {
     const before = await this.all();
     const union = joinLabels(before, label);
     if (union !== before) await this.#kv.put(UNION_KEY, union);
-    await this.#kv.put(`label:${key}`, label, this.#tenant);
+    // The untracked-writes mark is the kernel's, as the union is: charged to a tenant, a tenant that filled its share
+    // refused the end mark of every program running then, and left the process over-tainting (review 101).
+    await this.#kv.put(`label:${key}`, label, key === UNTRACKED_WRITES_KEY ? undefined : this.#tenant);
   }
 
   #serialized<T>(task: () => Promise<T>): Promise<T> {

@@ -8,13 +8,15 @@ import { recordingSink } from '../helpers/web-and-mail.js';
 
 /**
  * Attack: lose the end mark of a program's unseen writes. When a program ends, the kernel marks again every tag it
- * keeps (a file labelled while the program ran may have been copied), and that mark is a store write charged to the
+ * keeps (a file labelled while the program ran may have been copied), and that mark was a store write charged to the
  * caller's tenant. A clean agent filled its tenant's share to the byte, ran a program that copied a file a `web`
  * agent wrote meanwhile, the end mark was refused (E_QUOTA), and once the call was over a clean agent of another
  * tenant read the copy with label [] and sent it past a sink that refuses `web` (red-team pass 100). A refused mark
- * now leaves every later observation carrying every kept tag (the process stays over-tainting, never under).
+ * then left every later observation in the process carrying every kept tag, which let any tenant switch the whole
+ * process to over-tainting (review 101). The mark is now the kernel's own, as the union of kept tags is: a tenant's
+ * full share cannot refuse it.
  *
- * Its own file: the over-tainting it leaves is for the life of the process.
+ * Its own file: a refused mark over-taints for the life of the process.
  */
 const FILL = `export default async () => {
   let size = 40000, n = 0;
@@ -65,7 +67,7 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
     await rm(base, { recursive: true, force: true });
   });
 
-  it('a copy made while a web file was written reads labelled even when the end mark cannot be stored', async () => {
+  it("a tenant that filled its share cannot refuse its program's end mark", async () => {
     expect(await kernel?.run({ namespace: 'copier', code: FILL })).toMatchObject({ ok: true, value: [] });
     const copying = kernel?.run({ namespace: 'copier', code: COPY });
     await new Promise((resolve) => setTimeout(resolve, 300));
@@ -75,10 +77,27 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
       code: `export default async () => sys.tool('fs.write', { path: 'a.txt', content: 'WEB-PAYLOAD' })`,
     });
     expect(writer?.ok).toBe(true);
-    // The store refused the program's end mark; the call says so.
-    expect(await copying).toMatchObject({ ok: true, value: 'E_QUOTA' });
+    // Before: E_QUOTA, the store refused the program's end mark.
+    expect(await copying).toMatchObject({ ok: true, value: 'ran' });
     const reader = await kernel?.run({ namespace: 'reader', code: READ_AND_SEND });
     expect(reader).toMatchObject({ ok: true, value: { refused: 'E_TAINT', content: 'WEB-PAYLOAD', label: ['web'] } });
     expect(received).toEqual([]);
+    // Nothing is over-tainted after: a tag kept later is not on another tenant's own clean file (it was, with the
+    // process switched to every kept tag).
+    const secret = await kernel?.run({
+      namespace: 'keeper',
+      label: ['secret'],
+      code: `export default async () => sys.tool('fs.write', { path: 's.txt', content: 'S' })`,
+    });
+    expect(secret?.ok).toBe(true);
+    const own = await kernel?.run({
+      namespace: 'reader',
+      code: `export default async () => {
+        await sys.tool('fs.write', { path: 'c.txt', content: 'mine' });
+        await sys.tool('fs.read', { path: 'c.txt' });
+        return sys.label();
+      }`,
+    });
+    expect(own).toMatchObject({ ok: true, value: ['web'] });
   });
 });

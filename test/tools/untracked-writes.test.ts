@@ -5,7 +5,11 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { KvLabelStore } from '../../runtime/labels/kv-label-store.js';
 import { LevelKvStore, MemoryKvStore } from '../../runtime/store/kv-store.js';
-import { UNTRACKED_WRITES_KEY, type UntrackedWorkEntry } from '../../runtime/tool-use/tool-contract.js';
+import {
+  type LabelStore,
+  UNTRACKED_WRITES_KEY,
+  type UntrackedWorkEntry,
+} from '../../runtime/tool-use/tool-contract.js';
 import { untrackedLabel, untrackedWork } from '../../tools/untracked-writes.js';
 
 const BOOT = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
@@ -137,5 +141,32 @@ describe('KvLabelStore.keepUntracked', () => {
     } finally {
       await second.close();
     }
+  });
+});
+
+// Last in the file: a refused end mark leaves this process over-tainting for its life.
+describe('an end mark the store refuses', () => {
+  it('leaves every later observation with every kept tag, and the entry in the store', async () => {
+    const labels = await storeWithWeb();
+    let refuse = false;
+    const store: LabelStore = {
+      get: (key) => labels.get(key),
+      set: (key, tags) => labels.set(key, tags),
+      all: () => labels.all(),
+      keepUntracked: (id, work) => labels.keepUntracked(id, work),
+      listUntracked: () => labels.listUntracked(),
+      raise: async (key, tags) => {
+        if (refuse) throw new Error('the store refused');
+        return labels.raise(key, tags);
+      },
+    };
+    const open = await untrackedWork(store, []);
+    await open.spawning();
+    refuse = true;
+    await expect(open.ended()).rejects.toThrow('the store refused');
+    expect(await labels.listUntracked()).toHaveLength(1);
+    // A tag kept after the end, which the mark never held, is on every observation.
+    await labels.set('/root/later.txt', ['later']);
+    expect(await untrackedLabel(store)).toEqual(['later', 'web']);
   });
 });
