@@ -636,6 +636,8 @@ async function undoCall(config: FsConfig, tool: string, raw: unknown, uctx: Undo
   ) {
     throw new KernelError('E_CAP_DENIED', `${tool} undo: the saved record does not match what was authorized`);
   }
+  // Whether it changed, and whether its directory is still there, tell of whoever changed them.
+  await taintWithPath(uctx, target);
   const changed = () => new KernelError('E_TOOL_FAILED', `${tool} undo: ${quote(data.path)} changed since the call`);
   const name = `${tool} undo`;
   const digestLimit = Math.max(config.maxReadBytes, config.maxWriteBytes);
@@ -734,11 +736,14 @@ async function makeDir(
 
 // ---------------------------------------------------------------------------------------------- helpers
 
+/** What the taint helpers need of a call's context or a rollback's. */
+type Observer = Pick<ToolContext, 'labels' | 'taint'>;
+
 /**
  * Taints the result with the label kept for `path` (when given) and with what programs run by other tools
  * or MCP servers may have written to any file unseen (./untracked-writes.ts).
  */
-async function taintWithFile(ctx: ToolContext, path: string | undefined): Promise<void> {
+async function taintWithFile(ctx: Observer, path: string | undefined): Promise<void> {
   if (path !== undefined) ctx.taint(await ctx.labels.get(path));
   ctx.taint(await untrackedLabel(ctx.labels));
 }
@@ -748,7 +753,7 @@ async function taintWithFile(ctx: ToolContext, path: string | undefined): Promis
  * directory above it inside the root (one a labelled `mkdirs` made carries its writer's label, and a missing
  * parent is E_NOT_FOUND), and for untracked writes.
  */
-async function taintWithPath(ctx: ToolContext, target: FsTarget): Promise<void> {
+async function taintWithPath(ctx: Observer, target: FsTarget): Promise<void> {
   await taintWithFile(ctx, target.path);
   let above = target.path;
   for (let i = 1; i < target.parts.length; i++) {

@@ -75,6 +75,15 @@ const ACTION_NAME = /^[A-Za-z0-9_-]+(?:[.:][A-Za-z0-9_-]+)*$/;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point.
 const FORBIDDEN_CHAR = /[\u0000-\u001f\u007f\\]/;
 const URL_LIKE = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * Whether `text` holds a lone surrogate: UTF-8 (the file system's names, LevelDB's keys) writes each as U+FFFD, so
+ * two strings that differ only there name one thing outside the process.
+ */
+export function hasLoneSurrogate(text: string): boolean {
+  return LONE_SURROGATE.test(text);
+}
 // `https:host/x` is a name by syntax but a URL to a lenient parser; such names are refused, not guessed at.
 const SCHEME_PREFIX = /^(?:https?|wss?):/i;
 const URL_SCHEMES: ReadonlySet<string> = new Set(['http:', 'https:', 'ws:', 'wss:']);
@@ -254,11 +263,14 @@ function plainTarget(kind: ResourceKind, text: string): ResourceTarget {
 /**
  * Posix-normalizes an absolute path for a tool: resolves `.` and `..` lexically (`..` at the root stays at
  * the root), drops empty segments and a trailing slash. Returns undefined for relative paths, NUL, other
- * control characters or backslashes, or an over-long result. Never throws. Does not resolve symlinks.
+ * control characters, backslashes or lone surrogates, or an over-long result. Never throws. Does not resolve
+ * symlinks.
  */
 export function normalizePath(path: unknown): string | undefined {
   if (typeof path !== 'string' || !path.startsWith('/') || path.length > MAX_RESOURCE_LENGTH) return undefined;
-  if (FORBIDDEN_CHAR.test(path)) return undefined;
+  // A lone surrogate is written to the file system as U+FFFD, so two strings would name one file, and what is kept
+  // by the string (its label) would not follow the file (red-team pass 102 read a `web` file clean by listing it).
+  if (FORBIDDEN_CHAR.test(path) || hasLoneSurrogate(path)) return undefined;
   const out: string[] = [];
   for (const segment of path.split('/')) {
     if (segment === '' || segment === '.') continue;

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { MAX_ID_LENGTH } from '../audit/record.js';
 import { KernelError, ObservedRefusal, observedBy } from '../core/errors.js';
+import { hasLoneSurrogate } from '../core/resource-match.js';
 import { EMPTY_LABEL, joinLabels, type Label, storedLabel, TOP_LABEL } from '../labels/label.js';
 import { type KvStore, storeIdentity } from './kv-store.js';
 import { type StoreShares, tenantOf } from './store-shares.js';
@@ -64,11 +65,10 @@ export function freshNamespaceSegment(): string {
 
 // LevelDB stores keys as UTF-8, where every lone surrogate becomes U+FFFD: a mount prefix "s\uD800" reached the
 // parent's keys "s\uFFFD…" with a store directory, and not without one (red-team pass 39).
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /** Checks an agent-supplied key (or mount prefix). Throws KernelError E_BAD_ARG. */
 export function checkKey(key: string, what = 'key'): void {
-  if (key.length > MAX_KEY_LENGTH || BAD_KEY_CHAR.test(key) || LONE_SURROGATE.test(key)) {
+  if (key.length > MAX_KEY_LENGTH || BAD_KEY_CHAR.test(key) || hasLoneSurrogate(key)) {
     throw new KernelError(
       'E_BAD_ARG',
       `sys.mem: ${what} must be at most ${MAX_KEY_LENGTH} printable characters, without lone surrogates`,

@@ -221,11 +221,17 @@ export async function rollbackForHost(
         force,
         action: record.action,
         resource: record.resource,
+        // Whether the resource changed since, and so whether this succeeds, is data of whoever changed it: a
+        // `secret` writer's choice to touch a file read as OK or ERROR with label [] (red-team pass 102).
+        taint: (tags) => {
+          observed = joinLabels(observed, makeLabel(tags, 'tags'));
+        },
       });
     } catch (error) {
       await host.env.undo.unmark(record);
       throw error;
     }
+    attempt.raise(observed);
     return { status: 'OK', error: null, auditSeq: attempt.end(null), label: observed };
   } catch (error) {
     return fail(error);

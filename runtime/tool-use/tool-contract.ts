@@ -152,6 +152,11 @@ export interface UndoContext {
   /** Undo even if the resource changed since the recorded call. */
   readonly force: boolean;
   /**
+   * Joins `tags` into the rollback's label: what the undo read to decide (a file's kept label, before it refuses
+   * because the file changed) tells of whoever changed it, so the host's result and the outcome record carry it.
+   */
+  taint(tags: readonly string[]): void;
+  /**
    * The action and resource the rollback was authorized as (the kernel always sets them): the undo must
    * act on exactly that resource, in a way that action covers, whatever its `data` says.
    */

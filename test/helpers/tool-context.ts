@@ -128,7 +128,7 @@ export function testToolContext(
 
 /** The context a tool's `undo` gets in a unit test. */
 export function testUndoContext(ctx: TestToolContext, force = false): UndoContext {
-  return { signal: ctx.signal, blobs: ctx.blobs, labels: ctx.labels, force };
+  return { signal: ctx.signal, blobs: ctx.blobs, labels: ctx.labels, force, taint: (tags) => ctx.taint(tags) };
 }
 
 /** The KernelError a tool call was refused with; fails the test when the call succeeds or throws anything else. */

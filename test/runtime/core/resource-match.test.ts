@@ -139,6 +139,11 @@ describe('path resources', () => {
     expect(normalizePath('/a\u0000b')).toBeUndefined();
     expect(normalizePath('/a\\b')).toBeUndefined();
     expect(normalizePath(42)).toBeUndefined();
+    // Lone surrogates (written as U+FFFD by the file system), not a well-formed pair or U+FFFD itself.
+    expect(normalizePath('/pin\uD800')).toBeUndefined();
+    expect(normalizePath('/\uDC00pin')).toBeUndefined();
+    expect(normalizePath('/pin\uD83D\uDE00')).toBe('/pin\uD83D\uDE00');
+    expect(normalizePath('/pin\uFFFD')).toBe('/pin\uFFFD');
   });
 
   it('property: normalizePath output is accepted as is, and never contains a dot segment', () => {
