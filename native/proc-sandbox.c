@@ -6,7 +6,9 @@
  *       prints the Landlock ABI version and exits 0, or exits 3 when the kernel has no usable Landlock.
  *   proc-sandbox [--write DIR]... [--read-root DIR]... [--read PATH]... [--device FILE]... [--hide PATH]... [--net]
  *                [--status-fd FD] -- PROGRAM ARGV0 [ARG]...
- *       confines itself, then executes PROGRAM with argv ARGV0 ARG...
+ *       forks; the child confines itself, then executes PROGRAM with argv ARGV0 ARG...; the parent stays, unconfined,
+ *       as the program's parent, kills the process group it leads if the caller dies (see supervise), and exits as
+ *       the program did.
  *
  * Confinement (inherited by everything the program starts, and irrevocable):
  * - the file system: every access right this kernel's Landlock knows is handled, then granted back only beneath
@@ -41,10 +43,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* Defined here rather than taken from <linux/landlock.h>: an older header lacks the newer ABIs' constants. */
@@ -246,6 +251,69 @@ static int close_inherited(void) {
   return rc;
 }
 
+static volatile pid_t supervised = 0;
+
+/*
+ * Kills the process group this helper leads (the program and all it started, which cannot leave it), itself too. A
+ * helper that leads no group (started in its caller's, as for git's repository check) kills only its program: the
+ * group is its caller's.
+ */
+static void kill_group(int sig) {
+  (void)sig;
+  if (getpgrp() == getpid()) kill(0, SIGKILL);
+  else if (supervised > 0) kill(supervised, SIGKILL);
+  _exit(137);
+}
+
+/*
+ * Forks the program's process and stays as its parent and its group's leader, unconfined, so that the group dies
+ * with the kernel's process: the kernel killed the group when a call ended, but a kernel that died first (killed,
+ * out of memory) left it running, writing files no later process on the store knew of (review 101). PR_SET_PDEATHSIG
+ * wakes this process when the kernel's thread that started it exits; it then kills the group. The program cannot
+ * leave the group (the filter refuses setsid and setpgid) nor, on Landlock ABI 6+, signal this process (outside its
+ * domain). Returns 0 in the child, which goes on to confine itself and run the program; the parent never returns:
+ * it exits as the program did (its code, or the signal that ended it), so the caller sees the program's status.
+ */
+static int supervise(void) {
+  pid_t parent = getppid();
+  struct sigaction action;
+  memset(&action, 0, sizeof action);
+  action.sa_handler = kill_group;
+  sigemptyset(&action.sa_mask);
+  if (sigaction(SIGUSR1, &action, NULL) != 0) return -1;
+  if (prctl(PR_SET_PDEATHSIG, SIGUSR1, 0, 0, 0) != 0) return -1;
+  /* The kernel may have died before the signal was asked for. */
+  if (getppid() != parent) kill_group(0);
+  pid_t child = fork();
+  if (child < 0) return -1;
+  if (child == 0) {
+    signal(SIGUSR1, SIG_DFL);
+    return 0;
+  }
+  supervised = child;
+  /* Nothing of the kernel's stays open here (its pipes would not close while the program runs); the start report is
+     the child's to give or to close at its exec. */
+  if (syscall(__NR_close_range, 3U, ~0U, 0U) != 0) {
+    for (int fd = 3; fd < 1024; fd++) close(fd);
+  }
+  int status = 0;
+  while (waitpid(child, &status, 0) < 0) {
+    if (errno != EINTR) kill_group(0);
+  }
+  if (WIFEXITED(status)) _exit(WEXITSTATUS(status));
+  int sig = WIFSIGNALED(status) ? WTERMSIG(status) : SIGKILL;
+  /* Ended by a signal: end by the same one, without a core file of this process. */
+  struct rlimit none = {0, 0};
+  setrlimit(RLIMIT_CORE, &none);
+  signal(sig, SIG_DFL);
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, sig);
+  sigprocmask(SIG_UNBLOCK, &set, NULL);
+  raise(sig);
+  _exit(128 + sig);
+}
+
 /*
  * A helper run as root (or with any capability) leaves none to the program: with them, a confined root made a
  * character device in its root (mknod) and read and wrote the host's kernel log through it (pass 93). Securebits
@@ -392,6 +460,8 @@ int main(int argc, char **argv) {
 
   long abi = landlock_abi();
   if (abi < 1) return fail("Landlock is not available");
+  /* Before any rule is made: the child's paths are its own (/proc/self names the process that opens it). */
+  if (supervise() != 0) return fail("cannot start the program's process");
 
   uint64_t fs = FS_EXECUTE | FS_WRITE_FILE | FS_READ_FILE | FS_READ_DIR | FS_REMOVE_DIR | FS_REMOVE_FILE |
                 FS_MAKE_CHAR | FS_MAKE_DIR | FS_MAKE_REG | FS_MAKE_SOCK | FS_MAKE_FIFO | FS_MAKE_BLOCK | FS_MAKE_SYM;

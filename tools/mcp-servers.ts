@@ -84,6 +84,11 @@ export class McpConnection {
     this.spec = spec;
   }
 
+  /** The running server's process group (its pid: it leads its own), or undefined when none runs. */
+  get group(): number | undefined {
+    return this.#live === undefined || this.#live.dead ? undefined : this.#live.transport.pid;
+  }
+
   /** The server's tools (starting it if needed). Throws KernelError E_TOOL_FAILED when it cannot start. */
   async tools(signal?: AbortSignal): Promise<McpToolInfo[]> {
     const live = await this.#ensure(signal);

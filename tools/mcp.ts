@@ -157,7 +157,7 @@ export function createMcpTool(options: McpOptions, host: McpHostOptions = {}): T
       const work = await untrackedWork(ctx.labels, joinLabels(joinLabels(sent, ctx.label), ctx.sources));
       try {
         // Stored before the server may start or be sent the call, so a process that dies during it leaves it open.
-        await work.spawning();
+        await work.spawning(connection.group);
         return await connection.call(args.tool, args.arguments ?? {}, ctx.signal, ctx.metered, (group) => {
           void work.started(group);
         });

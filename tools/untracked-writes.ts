@@ -11,16 +11,24 @@
  * another kernel's reads, never the reverse.
  *
  * The store keeps an entry for each open work too (LabelStore.keepUntracked), removed once its end mark landed: a
- * kernel process that died during the work (killed, out of memory) left its program's group running and its end
- * mark unmade, and the next process on the store read that group's copies clean (review 101). A process that finds
- * another's entry over-taints while that process or the work's group may still run, and closes the entry (the end
- * mark the dead process owed) once both are gone. An entry whose group was never stored (the process died between
- * starting the work and storing it) cannot be shown finished: it over-taints until the machine restarts.
+ * kernel process that died during the work (killed, out of memory) left its end mark unmade, and the next process
+ * on the store read what the work had copied clean (review 101). A process that finds another's entry over-taints
+ * while that work may still run, and then closes the entry with the end mark the dead process owed. Whether it may
+ * still run: the sandbox helper kills a confined program's or server's group when the kernel's process dies
+ * (native/proc-sandbox.c), so it is over when that process is gone and its group too. In this pid namespace and
+ * boot, pids tell (the process's start time tells a reused pid apart); elsewhere (another container sharing the
+ * store, a restart in a new namespace, another boot) they mean nothing, and the entry is a lease: its process renews
+ * it every RENEW_MS while the work runs, and it is over LEASE_MS after the last renewal (review 103 closed an entry
+ * of a live group from another namespace by pid, and could never close one whose process was pid 1).
  */
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { currentBootId, currentPidNamespace, isRunning, startTimeOf } from '../runtime/core/process-identity.js';
 import { joinLabels } from '../runtime/labels/label.js';
 import { type LabelStore, UNTRACKED_WRITES_KEY, type UntrackedWorkEntry } from '../runtime/tool-use/tool-contract.js';
+
+/** How often a process renews its open entries, and how long after the last renewal another namespace trusts one. */
+export const RENEW_MS = 5_000;
+export const LEASE_MS = 30_000;
 
 let running = 0;
 // Set when a mark could not be stored (the store refused the write: a tenant that filled its share refused its own
@@ -30,23 +38,24 @@ let markLost = false;
 
 // Who opened an entry: this process, told apart from a later one that has the same pid.
 const OWNER = randomUUID();
-const BOOT = bootId();
+const SELF_START = startTimeOf('self');
 
 /**
  * Open work. `spawning` stores its entry, before the program or server that does it may start; `started` adds the
  * process group doing it once spawned; `ended` marks its end.
  */
 export interface UntrackedWork {
-  /** Stores the work's entry; await it before spawning. Throws what the store threw. */
-  spawning(): Promise<void>;
+  /** Stores the work's entry (with its group, when known); await it before spawning. Throws what the store threw. */
+  spawning(group?: number): Promise<void>;
   /** Adds the group to the entry (no need to await: `ended` waits for it). Never throws. */
   started(group: number | undefined): Promise<void>;
   /** Marks the end; call it once, in `finally`. Throws what the store threw for the end mark. */
   ended(): Promise<void>;
 }
 
-// Ids of this process's entries for work that has not ended: never closed as leftovers.
-const live = new Set<string>();
+// This process's entries for work that has not ended, by id, with what renews each: never closed as leftovers.
+const live = new Map<string, () => void>();
+let renewing: NodeJS.Timeout | undefined;
 
 /**
  * Marks the start of work that may write files unseen, with `label` (what it was given) and every kept tag (what
@@ -61,24 +70,41 @@ export async function untrackedWork(labels: LabelStore, label: readonly string[]
     throw error;
   }
   const id = randomUUID();
-  const entry = (group: number | null): UntrackedWorkEntry =>
-    Object.freeze({ owner: OWNER, pid: process.pid, boot: BOOT, group, label });
+  let group: number | null = null;
+  const entry = (): UntrackedWorkEntry =>
+    Object.freeze({
+      owner: OWNER,
+      pid: process.pid,
+      start: SELF_START,
+      boot: currentBootId(),
+      ns: currentPidNamespace(),
+      renewed: Date.now(),
+      group,
+      label,
+    });
   // The entry's writes, in order: a late one cannot bring back an entry the end removed.
   let stored: Promise<unknown> = Promise.resolve();
   let ended = false;
+  const write = (): Promise<void> => {
+    const written = stored.then(() => labels.keepUntracked(id, entry()));
+    stored = written.catch(() => undefined);
+    return written;
+  };
   return {
-    spawning: async () => {
+    spawning: async (known) => {
       if (live.has(id) || ended) return;
-      live.add(id);
-      const write = stored.then(() => labels.keepUntracked(id, entry(null)));
-      stored = write.catch(() => undefined);
-      await write;
+      if (known !== undefined) group = known;
+      live.set(id, () => {
+        // A renewal the store refused leaves the last one standing: the lease may run out, never the work's group.
+        if (!ended) write().catch(() => undefined);
+      });
+      renewing ??= setInterval(renewAll, RENEW_MS).unref();
+      await write();
     },
-    started: (group) => {
-      if (group === undefined || !live.has(id) || ended) return Promise.resolve();
-      const write = stored.then(() => labels.keepUntracked(id, entry(group))).catch(() => undefined);
-      stored = write;
-      return write;
+    started: async (known) => {
+      if (known === undefined || !live.has(id) || ended) return;
+      group = known;
+      await write().catch(() => undefined);
     },
     ended: async () => {
       if (ended) return;
@@ -95,10 +121,18 @@ export async function untrackedWork(labels: LabelStore, label: readonly string[]
       } finally {
         running -= 1;
         live.delete(id);
+        if (live.size === 0 && renewing !== undefined) {
+          clearInterval(renewing);
+          renewing = undefined;
+        }
       }
       if (spawned) await forget(labels, id);
     },
   };
+}
+
+function renewAll(): void {
+  for (const renew of live.values()) renew();
 }
 
 /**
@@ -141,24 +175,28 @@ async function closeFinished(labels: LabelStore, open: readonly (readonly [strin
   return !left;
 }
 
-/** Whether another process's work may still change files: its process or its group may be alive. */
+/** Whether another process's work may still change files (see the file comment). */
 function mayStillRun(work: UntrackedWorkEntry): boolean {
-  // Another boot: every process of that one is gone. A malformed entry (pid 0) can never be shown finished.
+  // Malformed: can never be shown finished.
   if (work.pid <= 0) return true;
-  if (BOOT !== '' && work.boot !== '' && work.boot !== BOOT) return false;
-  // Unknown group: the process may have started it before dying.
-  if (work.group === null) return true;
-  return exists(work.pid) || exists(-work.group);
+  const boot = currentBootId();
+  const ns = currentPidNamespace();
+  if (work.ns === null || work.ns !== ns || work.boot === null || work.boot !== boot) {
+    // A renewal from the future beyond the lease was not made by a clock like this one; it does not hold for ever.
+    return Math.abs(Date.now() - work.renewed) < LEASE_MS;
+  }
+  if (ownerRuns(work)) return true;
+  // Its group is killed when its process dies; until it is gone it may still write. Unknown: it never started.
+  return work.group !== null && isRunning(-work.group);
 }
 
-// kill(2) with signal 0: ESRCH means no such process (or group); EPERM means one exists, another user's.
-function exists(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code !== 'ESRCH';
-  }
+// Whether the process that opened another process's entry runs: not when it had this process's pid (a kernel that was
+// pid 1 of a container restarted in it), nor when the process with its pid started at another time (the pid reused).
+function ownerRuns(work: UntrackedWorkEntry): boolean {
+  if (work.pid === process.pid || !isRunning(work.pid)) return false;
+  if (work.start === null) return true;
+  const start = startTimeOf(work.pid);
+  return start === null || start === work.start;
 }
 
 async function forget(labels: LabelStore, id: string): Promise<boolean> {
@@ -177,12 +215,4 @@ async function markUntracked(labels: LabelStore, label: readonly string[]): Prom
   if (tags.length === 0) return;
   // Atomic: two programs ending at once must not lose either's tags.
   await labels.raise(UNTRACKED_WRITES_KEY, tags);
-}
-
-function bootId(): string {
-  try {
-    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
-  } catch {
-    return '';
-  }
 }

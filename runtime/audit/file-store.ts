@@ -9,7 +9,6 @@ import {
   linkSync,
   openSync,
   readFileSync,
-  readlinkSync,
   renameSync,
   statSync,
   unlinkSync,
@@ -18,6 +17,7 @@ import {
 } from 'node:fs';
 import { dirname } from 'node:path';
 import { IsokernelError } from '../core/errors.js';
+import { currentBootId, currentPidNamespace, isRunning, startTimeOf } from '../core/process-identity.js';
 import type { AuditRecovered, AuditSink } from './audit-log.js';
 import type { AuditCheckpoint } from './checkpoint.js';
 import { scanLines } from './lines.js';
@@ -192,58 +192,6 @@ function parseLock(text: string): LockHolder | 'unreadable' {
   if (old === null) return 'unreadable';
   const pid = Number(old[1]);
   return pid <= 0x7fffffff ? { pid, start: null, boot: null, nonce: null, ns: null } : 'unreadable';
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: the process exists but belongs to someone else — still a live writer.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-// When process `pid` started, in clock ticks since boot (field 22 of /proc/<pid>/stat), or null when unknown.
-function startTimeOf(pid: number | 'self'): string | null {
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return null;
-  }
-  // The command name (field 2) is in parentheses and may hold spaces and parentheses itself: count from the last.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const start = fields[22 - 3];
-  return start !== undefined && /^[0-9]{1,20}$/.test(start) ? start : null;
-}
-
-let bootId: string | null | undefined;
-
-function currentBootId(): string | null {
-  if (bootId === undefined) {
-    try {
-      const id = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
-      bootId = /^[0-9a-f-]{1,64}$/.test(id) ? id : null;
-    } catch {
-      bootId = null;
-    }
-  }
-  return bootId;
-}
-
-let pidNamespace: string | null | undefined;
-
-// This process's pid namespace: the inode number /proc/self/ns/pid links to (`pid:[4026531836]`), or null.
-function currentPidNamespace(): string | null {
-  if (pidNamespace === undefined) {
-    try {
-      pidNamespace = /^pid:\[([0-9]{1,20})\]$/.exec(readlinkSync('/proc/self/ns/pid'))?.[1] ?? null;
-    } catch {
-      pidNamespace = null;
-    }
-  }
-  return pidNamespace;
 }
 
 /** Whether the writer a lock names may still hold it, and, when it may, how to say who it is. */

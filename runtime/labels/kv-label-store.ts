@@ -22,7 +22,10 @@ const MAX_UNTRACKED = 4096;
 const UNKNOWN_WORK: UntrackedWorkEntry = Object.freeze({
   owner: '',
   pid: 0,
-  boot: '',
+  start: null,
+  boot: null,
+  ns: null,
+  renewed: 0,
   group: null,
   label: EMPTY_LABEL,
 });
@@ -144,11 +147,21 @@ export class KvLabelStore implements LabelStore {
 /** A stored entry as written by `keepUntracked`, or UNKNOWN_WORK for anything else (a corrupt store over-taints). */
 function untrackedEntry(value: unknown): UntrackedWorkEntry {
   if (typeof value !== 'object' || value === null) return UNKNOWN_WORK;
-  const { owner, pid, boot, group, label } = value as Record<string, unknown>;
-  const isId = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n > 0;
-  if (typeof owner !== 'string' || !isId(pid) || typeof boot !== 'string' || (group !== null && !isId(group))) {
+  const { owner, pid, start, boot, ns, renewed, group, label } = value as Record<string, unknown>;
+  const isId = (n: unknown): n is number => typeof n === 'number' && Number.isInteger(n) && n > 0 && n <= 0x7fffffff;
+  const isFact = (text: unknown): text is string | null => text === null || typeof text === 'string';
+  if (
+    typeof owner !== 'string' ||
+    !isId(pid) ||
+    !isFact(start) ||
+    !isFact(boot) ||
+    !isFact(ns) ||
+    typeof renewed !== 'number' ||
+    !Number.isSafeInteger(renewed) ||
+    (group !== null && !isId(group))
+  ) {
     return UNKNOWN_WORK;
   }
   // A corrupt label reads as every tag (storedLabel).
-  return Object.freeze({ owner, pid, boot, group, label: storedLabel(label) });
+  return Object.freeze({ owner, pid, start, boot, ns, renewed, group, label: storedLabel(label) });
 }

@@ -62,9 +62,16 @@ export interface LabelStore {
 export interface UntrackedWorkEntry {
   /** A random id of the process that opened it, told apart from any later process with the same pid. */
   readonly owner: string;
-  /** That process's id, and the id of the boot it ran in (Linux's boot_id; '' where there is none). */
+  /**
+   * That process's id, its start time (clock ticks since boot), the boot id and its pid namespace (from /proc; null
+   * where /proc does not tell), which say whether a pid seen later is that process (runtime/core/process-identity.ts).
+   */
   readonly pid: number;
-  readonly boot: string;
+  readonly start: string | null;
+  readonly boot: string | null;
+  readonly ns: string | null;
+  /** When that process last renewed the entry (ms since the epoch): a lease, for readers its pid means nothing to. */
+  readonly renewed: number;
   /** The process group doing the work once it started (a program's, an MCP server's), or null before. */
   readonly group: number | null;
   /** What the work was given: joined into the untracked-writes mark when the work is closed. */

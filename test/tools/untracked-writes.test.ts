@@ -2,7 +2,8 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { currentPidNamespace, startTimeOf } from '../../runtime/core/process-identity.js';
 import { KvLabelStore } from '../../runtime/labels/kv-label-store.js';
 import { LevelKvStore, MemoryKvStore } from '../../runtime/store/kv-store.js';
 import {
@@ -10,9 +11,10 @@ import {
   UNTRACKED_WRITES_KEY,
   type UntrackedWorkEntry,
 } from '../../runtime/tool-use/tool-contract.js';
-import { untrackedLabel, untrackedWork } from '../../tools/untracked-writes.js';
+import { LEASE_MS, RENEW_MS, untrackedLabel, untrackedWork } from '../../tools/untracked-writes.js';
 
 const BOOT = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+const NS = currentPidNamespace();
 const dirs: string[] = [];
 afterAll(() => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
@@ -35,7 +37,17 @@ async function storeWithWeb(): Promise<KvLabelStore> {
 }
 
 function work(fields: Partial<UntrackedWorkEntry>): UntrackedWorkEntry {
-  return { owner: 'another-process', pid: 1, boot: BOOT, group: null, label: [], ...fields };
+  return {
+    owner: 'another-process',
+    pid: 1,
+    start: null,
+    boot: BOOT,
+    ns: NS,
+    renewed: Date.now(),
+    group: null,
+    label: [],
+    ...fields,
+  };
 }
 
 describe('untrackedWork', () => {
@@ -45,7 +57,14 @@ describe('untrackedWork', () => {
     expect(await labels.listUntracked()).toEqual([]);
     await open.spawning();
     const [entry] = await labels.listUntracked();
-    expect(entry?.[1]).toMatchObject({ pid: process.pid, boot: BOOT, group: null, label: ['secret'] });
+    expect(entry?.[1]).toMatchObject({
+      pid: process.pid,
+      start: startTimeOf('self'),
+      boot: BOOT,
+      ns: NS,
+      group: null,
+      label: ['secret'],
+    });
     await open.started(4242);
     expect((await labels.listUntracked())[0]?.[1].group).toBe(4242);
     // While it runs, every kept tag.
@@ -77,7 +96,10 @@ describe('untrackedWork', () => {
 describe("another process's open work", () => {
   it('over-taints while its process lives, whatever its group', async () => {
     const labels = await storeWithWeb();
-    await labels.keepUntracked('a', work({ pid: process.ppid, group: await deadPid() }));
+    await labels.keepUntracked(
+      'a',
+      work({ pid: process.ppid, start: startTimeOf(process.ppid), group: await deadPid() }),
+    );
     expect(await untrackedLabel(labels)).toEqual(['web']);
     expect(await labels.get(UNTRACKED_WRITES_KEY)).toEqual([]);
     expect(await labels.listUntracked()).toHaveLength(1);
@@ -104,13 +126,44 @@ describe("another process's open work", () => {
     expect(await labels.get(UNTRACKED_WRITES_KEY)).toEqual(['mail', 'web']);
   });
 
-  it('with no group stored, over-taints until the machine restarted', async () => {
+  it('with no group stored, is closed once its process is gone (its helper killed what it started)', async () => {
     const labels = await storeWithWeb();
-    await labels.keepUntracked('a', work({ pid: await deadPid(), group: null }));
+    await labels.keepUntracked('a', work({ pid: await deadPid(), group: null, label: ['mail'] }));
+    expect(await untrackedLabel(labels)).toEqual(['mail', 'web']);
+    expect(await labels.listUntracked()).toEqual([]);
+  });
+
+  it('a pid now of a process that started at another time is not its process (the pid was reused)', async () => {
+    const labels = await storeWithWeb();
+    await labels.keepUntracked('a', work({ pid: process.ppid, start: '1', group: await deadPid() }));
+    await untrackedLabel(labels);
+    expect(await labels.listUntracked()).toEqual([]);
+  });
+
+  it("this process's own pid under another owner is a dead process (a container's pid 1, restarted)", async () => {
+    const labels = await storeWithWeb();
+    await labels.keepUntracked('a', work({ pid: process.pid, start: startTimeOf('self'), group: await deadPid() }));
+    await untrackedLabel(labels);
+    expect(await labels.listUntracked()).toEqual([]);
+  });
+
+  it.each([
+    ['another pid namespace', { ns: 'another-namespace' }],
+    ['another boot', { boot: 'another-boot' }],
+    ['unknown facts', { ns: null }],
+  ])('from %s, is a lease: open until LEASE_MS after its last renewal, whatever its pids', async (_from, facts) => {
+    const labels = await storeWithWeb();
+    // Its pids would say it is over: they mean nothing here (review 103 closed a live group's entry by them).
+    const gone = await deadPid();
+    await labels.keepUntracked('a', work({ ...facts, pid: gone, group: gone }));
     expect(await untrackedLabel(labels)).toEqual(['web']);
     expect(await labels.listUntracked()).toHaveLength(1);
-    await labels.keepUntracked('a', work({ pid: process.pid, boot: 'an-earlier-boot', group: null }));
-    expect(await untrackedLabel(labels)).toEqual(['web']);
+    await labels.keepUntracked('a', work({ ...facts, pid: gone, group: gone, renewed: Date.now() - LEASE_MS - 1 }));
+    await untrackedLabel(labels);
+    expect(await labels.listUntracked()).toEqual([]);
+    // A renewal from far in the future is no lease for ever.
+    await labels.keepUntracked('b', work({ ...facts, pid: gone, group: gone, renewed: Date.now() + 10 * LEASE_MS }));
+    await untrackedLabel(labels);
     expect(await labels.listUntracked()).toEqual([]);
   });
 
@@ -127,11 +180,31 @@ describe("another process's open work", () => {
   });
 });
 
+describe('renewal', () => {
+  it('renews an open entry every RENEW_MS until the work ends', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'Date'] });
+    try {
+      const labels = await storeWithWeb();
+      const open = await untrackedWork(labels, []);
+      await open.spawning();
+      const first = (await labels.listUntracked())[0]?.[1].renewed ?? 0;
+      await vi.advanceTimersByTimeAsync(RENEW_MS + 1);
+      const second = (await labels.listUntracked())[0]?.[1].renewed ?? 0;
+      expect(second).toBeGreaterThanOrEqual(first + RENEW_MS);
+      await open.ended();
+      await vi.advanceTimersByTimeAsync(2 * RENEW_MS);
+      expect(await labels.listUntracked()).toEqual([]);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});
+
 describe('KvLabelStore.keepUntracked', () => {
   it('survives the process in a store directory', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'isokernel-untracked-store-'));
     dirs.push(dir);
-    const entry = work({ pid: 7, group: 8, label: ['web'] });
+    const entry = work({ pid: 7, start: '99', group: 8, label: ['web'] });
     const first = new LevelKvStore(dir);
     await new KvLabelStore(first).keepUntracked('a', entry);
     await first.close();
