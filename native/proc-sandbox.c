@@ -265,13 +265,81 @@ static void kill_group(int sig) {
   _exit(137);
 }
 
+/* Closes every descriptor from 3 up (not just marks them close-on-exec: this process never execs). */
+static void close_from_3(void) {
+  if (syscall(__NR_close_range, 3U, ~0U, 0U) == 0) return;
+  DIR *dir = opendir("/proc/self/fd");
+  if (dir == NULL) {
+    for (int fd = 3; fd < 65536; fd++) close(fd);
+    return;
+  }
+  int listing = dirfd(dir);
+  int fds[4096];
+  int n = 0;
+  struct dirent *entry;
+  while ((entry = readdir(dir)) != NULL && n < 4096) {
+    if (entry->d_name[0] < '0' || entry->d_name[0] > '9') continue;
+    int fd = atoi(entry->d_name);
+    if (fd >= 3 && fd != listing) fds[n++] = fd;
+  }
+  closedir(dir);
+  for (int k = 0; k < n; k++) close(fds[k]);
+}
+
+/*
+ * SIGKILLs every other process of the group this helper leads, until none is left (a member may fork while the scan
+ * runs), by reading each process's group from /proc: the group's kill (kill(0)) would take this process, which must
+ * live to report the program's status. Gives up after many rounds, and then kills the group, itself included.
+ */
+static void kill_rest_of_group(void) {
+  pid_t self = getpid();
+  for (int round = 0; round < 100; round++) {
+    int found = 0;
+    DIR *proc = opendir("/proc");
+    if (proc == NULL) kill_group(0);
+    struct dirent *entry;
+    while ((entry = readdir(proc)) != NULL) {
+      if (entry->d_name[0] < '1' || entry->d_name[0] > '9') continue;
+      pid_t pid = (pid_t)atoi(entry->d_name);
+      if (pid == self) continue;
+      char path[64], stat[512];
+      snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+      int fd = open(path, O_RDONLY | O_CLOEXEC);
+      if (fd < 0) continue;
+      ssize_t got = read(fd, stat, sizeof stat - 1);
+      close(fd);
+      if (got <= 0) continue;
+      stat[got] = '\0';
+      /* After the command name (in parentheses, which it may hold too): state, ppid, pgrp. */
+      char *close_paren = strrchr(stat, ')');
+      int ppid = 0, pgrp = 0;
+      char state = 0;
+      if (close_paren == NULL || sscanf(close_paren + 1, " %c %d %d", &state, &ppid, &pgrp) != 3) continue;
+      if (pgrp != self || state == 'Z') continue;
+      kill(pid, SIGKILL);
+      found = 1;
+    }
+    closedir(proc);
+    /* Reap what reparented here (this process is a subreaper), so zombies do not count as members. */
+    while (waitpid(-1, NULL, WNOHANG) > 0) {
+    }
+    if (!found) return;
+    /* A killed process takes a moment to die. */
+    usleep(1000);
+  }
+  kill_group(0);
+}
+
 /*
  * Forks the program's process and stays as its parent and its group's leader, unconfined, so that the group dies
  * with the kernel's process: the kernel killed the group when a call ended, but a kernel that died first (killed,
  * out of memory) left it running, writing files no later process on the store knew of (review 101). PR_SET_PDEATHSIG
  * wakes this process when the kernel's thread that started it exits; it then kills the group. The program cannot
  * leave the group (the filter refuses setsid and setpgid) nor, on Landlock ABI 6+, signal this process (outside its
- * domain). Returns 0 in the child, which goes on to confine itself and run the program; the parent never returns:
+ * domain), and it dies with this process (its own PR_SET_PDEATHSIG: a caller that kills this pid, as a timed-out
+ * `execFile` does, takes the program too, review 104). When the program exits, the rest of the group is killed before
+ * this process reports it (a background member that outlived the program lived on if the kernel died before it saw
+ * the exit). Returns 0 in the child, which goes on to confine itself and run the program; the parent never returns:
  * it exits as the program did (its code, or the signal that ended it), so the caller sees the program's status.
  */
 static int supervise(void) {
@@ -281,27 +349,52 @@ static int supervise(void) {
   action.sa_handler = kill_group;
   sigemptyset(&action.sa_mask);
   if (sigaction(SIGUSR1, &action, NULL) != 0) return -1;
+  /* Held until `supervised` is set: a death signal between the fork and it would kill nothing (review 104). */
+  sigset_t usr1, before;
+  sigemptyset(&usr1);
+  sigaddset(&usr1, SIGUSR1);
+  if (sigprocmask(SIG_BLOCK, &usr1, &before) != 0) return -1;
   if (prctl(PR_SET_PDEATHSIG, SIGUSR1, 0, 0, 0) != 0) return -1;
-  /* The kernel may have died before the signal was asked for. */
-  if (getppid() != parent) kill_group(0);
+  int leader = getpgrp() == getpid();
+  /* Orphans of the program come here, where the end of the program can find and kill them. */
+  if (leader && prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0) return -1;
+  pid_t supervisor = getpid();
   pid_t child = fork();
   if (child < 0) return -1;
   if (child == 0) {
     signal(SIGUSR1, SIG_DFL);
+    sigprocmask(SIG_SETMASK, &before, NULL);
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) return -1;
+    if (getppid() != supervisor) _exit(137);
     return 0;
   }
   supervised = child;
+  sigprocmask(SIG_SETMASK, &before, NULL);
+  /* The kernel may have died before its death signal was asked for. */
+  if (getppid() != parent) kill_group(0);
   /* Nothing of the kernel's stays open here (its pipes would not close while the program runs); the start report is
      the child's to give or to close at its exec. */
-  if (syscall(__NR_close_range, 3U, ~0U, 0U) != 0) {
-    for (int fd = 3; fd < 1024; fd++) close(fd);
-  }
+  close_from_3();
   int status = 0;
-  while (waitpid(child, &status, 0) < 0) {
-    if (errno != EINTR) kill_group(0);
+  for (;;) {
+    int got_status = 0;
+    /* Any child: orphans of the program that reparented here are reaped as they end. */
+    pid_t got = waitpid(leader ? -1 : child, &got_status, 0);
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      kill_group(0);
+    }
+    if (got != child) continue;
+    if (WIFEXITED(got_status) || WIFSIGNALED(got_status)) {
+      status = got_status;
+      break;
+    }
+    /* Stopped as a tracee of this process (PTRACE_TRACEME): no program of the kernel's stops its supervisor. */
+    kill(child, SIGKILL);
   }
+  if (leader) kill_rest_of_group();
   if (WIFEXITED(status)) _exit(WEXITSTATUS(status));
-  int sig = WIFSIGNALED(status) ? WTERMSIG(status) : SIGKILL;
+  int sig = WTERMSIG(status);
   /* Ended by a signal: end by the same one, without a core file of this process. */
   struct rlimit none = {0, 0};
   setrlimit(RLIMIT_CORE, &none);

@@ -1,4 +1,5 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, realpath, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -73,6 +74,88 @@ describe.skipIf(!support.available)('the helper', () => {
     const probe = spawnSync(helper, ['--probe'], { encoding: 'utf8' });
     expect(probe.status).toBe(0);
     expect(Number(probe.stdout)).toBe(support.available ? support.abi : -1);
+  });
+});
+
+describe.skipIf(!support.available)("the helper as its program's supervisor", () => {
+  const helper = support.available ? support.helper : '';
+  let dir = '';
+  beforeAll(async () => {
+    dir = await realpath(await mkdtemp(join(tmpdir(), 'isokernel-supervisor-')));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const sh = (script: string) =>
+    confine(
+      helper,
+      { file: '/bin/sh', argv0: 'sh', args: ['-c', script] },
+      { writes: [dir], readRoots: [], hidden: [], readPaths: [], network: false },
+    );
+  // Running: not gone and not a zombie waiting to be reaped.
+  const running = (pid: number): boolean => {
+    try {
+      return !/^\d+ \(.*\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    } catch {
+      return false;
+    }
+  };
+  const until = async (done: () => boolean, ms: number): Promise<boolean> => {
+    const deadline = Date.now() + ms;
+    while (!done()) {
+      if (Date.now() > deadline) return false;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    return true;
+  };
+  const pidIn = async (name: string): Promise<number> => {
+    await until(() => existsSync(join(dir, name)) && readFileSync(join(dir, name), 'utf8').endsWith('\n'), 5000);
+    return Number(readFileSync(join(dir, name), 'utf8'));
+  };
+
+  it('takes the program with it when its caller kills it (a timed-out git repository check)', async () => {
+    // Review 104: execFile's timeout killed the helper's pid, now the supervisor's, and git ran on for good.
+    const command = sh(`cd ${dir}; echo $$ > killed-pid; exec sleep 30`);
+    const helperProcess = spawn(command.file, command.args, { argv0: command.argv0, stdio: 'ignore' });
+    const program = await pidIn('killed-pid');
+    expect(running(program)).toBe(true);
+    helperProcess.kill('SIGKILL');
+    expect(await until(() => !running(program), 3000)).toBe(true);
+  });
+
+  it('kills what the program left running in its group before it reports the exit', async () => {
+    // Review 104: a background member outlived the program when the kernel died before it saw the exit.
+    const command = sh(`cd ${dir}; sleep 30 & echo $! > left-pid; exit 3`);
+    const helperProcess = spawn(command.file, command.args, { argv0: command.argv0, stdio: 'ignore', detached: true });
+    const code = await new Promise<number | null>((resolve) => helperProcess.on('exit', (status) => resolve(status)));
+    expect(code).toBe(3);
+    const left = await pidIn('left-pid');
+    // Nothing else kills it here: no kernel watches this group.
+    expect(await until(() => !running(left), 1000)).toBe(true);
+  });
+
+  it('kills a program that stopped as its tracee, rather than leave it running unsupervised', async () => {
+    // Review 104: PTRACE_TRACEME made the supervisor the tracer; at the next signal it took the stop for a death.
+    const script =
+      'import ctypes, os, signal, time\n' +
+      'ctypes.CDLL(None).ptrace(0, 0, 0, 0)\n' +
+      'signal.signal(signal.SIGUSR2, lambda *a: None)\n' +
+      'os.kill(os.getpid(), signal.SIGUSR2)\n' +
+      'time.sleep(1)\n' +
+      `open('${dir}/after-stop', 'w').write('ran on')\n`;
+    const command = confine(
+      helper,
+      { file: '/usr/bin/python3', argv0: 'python3', args: ['-c', script] },
+      { writes: [dir], readRoots: [], hidden: [], readPaths: [], network: false },
+    );
+    const helperProcess = spawn(command.file, command.args, { argv0: command.argv0, stdio: 'ignore', detached: true });
+    const signal = await new Promise<string | null>((resolve) =>
+      helperProcess.on('exit', (_code, sig) => resolve(sig)),
+    );
+    expect(signal).toBe('SIGKILL');
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(existsSync(join(dir, 'after-stop'))).toBe(false);
   });
 });
 
