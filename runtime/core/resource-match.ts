@@ -289,8 +289,28 @@ export function normalizeUrl(input: unknown): string | undefined {
   if (typeof input !== 'string' || input.length > MAX_RESOURCE_LENGTH || FORBIDDEN_CHAR.test(input)) return undefined;
   const url = acceptableUrl(input);
   if (url === undefined) return undefined;
+  // One spelling per server: a trailing dot (DNS drops it) and an IPv4-mapped IPv6 address name the server another
+  // spelling names, and a label source matched on the string missed them (red-team pass 105 read a mail server's
+  // inbox as `mail.corp.test.` and as `[::ffff:127.0.0.1]`, unlabelled).
+  if (url.hostname.endsWith('.') || IPV4_MAPPED.test(url.hostname)) return undefined;
   url.hash = '';
+  // And one per path: RFC 3986's equivalent escapes, so `/%69nbox` is `/inbox`.
+  const pathname = canonicalEscapes(url.pathname);
+  if (pathname !== url.pathname) url.pathname = pathname;
+  const search = canonicalEscapes(url.search);
+  if (search !== url.search) url.search = search;
   return url.href.length <= MAX_RESOURCE_LENGTH ? url.href : undefined;
+}
+
+const IPV4_MAPPED = /^\[::ffff:/i;
+const UNRESERVED = /^[A-Za-z0-9._~-]$/;
+
+// Decodes the escapes of unreserved characters and writes every other escape in upper case (RFC 3986, 6.2.2).
+function canonicalEscapes(text: string): string {
+  return text.replace(/%([0-9A-Fa-f]{2})/g, (_escape, hex: string) => {
+    const char = String.fromCharCode(Number.parseInt(hex, 16));
+    return UNRESERVED.test(char) ? char : `%${hex.toUpperCase()}`;
+  });
 }
 
 function acceptableUrl(text: string): URL | undefined {

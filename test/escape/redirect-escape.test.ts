@@ -107,6 +107,8 @@ describe('redirects are authorized hop by hop', () => {
     'gopher://127.0.0.1:25/x',
     'http://user:pw@127.0.0.1/',
     'http://[::1',
+    // An IPv4 address in IPv6 form is a second spelling of a server (red-team pass 105): refused as a URL.
+    'http://[::ffff:7f00:2]/',
   ])('refuses a redirect to %s without authorizing it', async (location) => {
     target = location;
     const ctx = testToolContext();
@@ -118,7 +120,6 @@ describe('redirects are authorized hop by hop', () => {
   it.each([
     ['IPv6 loopback', () => `http://[::1]:${b.port}/`],
     ['unspecified', () => `http://0.0.0.0:${b.port}/`],
-    ['other loopback in mapped form', () => `http://[::ffff:7f00:2]:${b.port}/`],
   ])('refuses a redirect to a refused address (%s) at the hop', async (_what, location) => {
     target = location();
     const before = b.connections();

@@ -76,8 +76,6 @@ describe('SSRF: loopback by any spelling is refused by default', () => {
     ['octal', (port: number) => `http://0177.0.0.1:${port}/`],
     ['short', (port: number) => `http://127.1:${port}/`],
     ['other loopback', (port: number) => `http://127.0.0.2:${port}/`],
-    ['IPv4-mapped IPv6', (port: number) => `http://[::ffff:127.0.0.1]:${port}/`],
-    ['IPv4-mapped IPv6 in hex', (port: number) => `http://[::ffff:7f00:1]:${port}/`],
     ['IPv6 loopback', (port: number) => `http://[::1]:${port}/`],
     ['unspecified', (port: number) => `http://0.0.0.0:${port}/`],
     ['zero', (port: number) => `http://0:${port}/`],
@@ -87,6 +85,16 @@ describe('SSRF: loopback by any spelling is refused by default', () => {
     const error = await refusal(call(tool, { url: url(server.port) }));
     expect(error.code).toBe('E_CAP_DENIED');
     expect(error.message).toMatch(/^net\.http: .+ resolves to a private or local address$/);
+    expect(server.connections()).toBe(before);
+  });
+
+  it.each([
+    ['IPv4-mapped IPv6', (port: number) => `http://[::ffff:127.0.0.1]:${port}/`],
+    ['IPv4-mapped IPv6 in hex', (port: number) => `http://[::ffff:7f00:1]:${port}/`],
+  ])('%s is refused as an argument, never connected (a second spelling of an IPv4 server)', async (_spelling, url) => {
+    const before = server.connections();
+    const error = await refusal(call(tool, { url: url(server.port) }));
+    expect(error.code).toBe('E_BAD_ARG');
     expect(server.connections()).toBe(before);
   });
 
@@ -113,7 +121,8 @@ describe('SSRF: loopback by any spelling is refused by default', () => {
   it('allows exactly the configured block', async () => {
     const open = createHttpTool({ allowPrivate: ['127.0.0.1/32'] });
     expect((await call(open, { url: `http://2130706433:${server.port}/` })).status).toBe(200);
-    expect((await call(open, { url: `http://[::ffff:127.0.0.1]:${server.port}/` })).status).toBe(200);
+    // Its IPv6 form is refused as a URL (one spelling per server), not let through as the same block.
+    expect((await refusal(call(open, { url: `http://[::ffff:127.0.0.1]:${server.port}/` }))).code).toBe('E_BAD_ARG');
     expect((await refusal(call(open, { url: `http://127.0.0.2:${server.port}/` }))).code).toBe('E_CAP_DENIED');
   });
 });

@@ -129,6 +129,17 @@ describe('path resources', () => {
     expect(matchResource('/secret', '/workspace/..%2fsecret')).toBe(false);
   });
 
+  it('normalizeUrl gives one spelling per server and path, or none (red-team pass 105)', () => {
+    expect(normalizeUrl('http://mail.corp.test.:8080/inbox')).toBeUndefined();
+    expect(normalizeUrl('http://[::ffff:127.0.0.1]/inbox')).toBeUndefined();
+    expect(normalizeUrl('http://[::FFFF:7f00:1]/inbox')).toBeUndefined();
+    expect(normalizeUrl('http://[::1]/inbox')).toBe('http://[::1]/inbox');
+    expect(normalizeUrl('http://a.test/%69nbox/1')).toBe('http://a.test/inbox/1');
+    expect(normalizeUrl('http://a.test/inbo%78/%7e')).toBe('http://a.test/inbox/~');
+    expect(normalizeUrl('http://a.test/a%c3%a9?q=%2f%41&r=%7E')).toBe('http://a.test/a%C3%A9?q=%2FA&r=~');
+    expect(normalizeUrl('http://a.test/?')).toBe('http://a.test/?');
+  });
+
   it('normalizePath resolves lexically for tools and refuses what it cannot represent', () => {
     expect(normalizePath('/workspace/../secret')).toBe('/secret');
     expect(normalizePath('/workspace/out/../../x')).toBe('/x');

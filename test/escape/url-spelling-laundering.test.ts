@@ -1,0 +1,92 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { createHttpTool, defineTool, type Kernel } from '../../index.js';
+import { startTestServer, type TestServer } from '../helpers/http-server.js';
+import { testKernel } from '../helpers/kernel.js';
+
+/**
+ * Attack: fetch a labelled server under another spelling of its URL (red-team pass 105). A policy source tags the
+ * mail server's answers `email`; the agent holds a broad grant and asks for the same server as `mail.corp.test.`
+ * (DNS drops the dot), as `[::ffff:127.0.0.1]`, or for `/%69nbox` (the server decodes it to `/inbox`). The source was
+ * matched on the string, so the inbox came back unlabelled and was forwarded. Each such spelling is now refused or
+ * written in its one canonical form before any rule sees it.
+ */
+let mail: TestServer;
+let kernel: Kernel | undefined;
+const forwarded: unknown[] = [];
+
+const forward = defineTool({
+  name: 'forward',
+  description: 'forwards text outside',
+  input: z.strictObject({ body: z.unknown() }),
+  labels: { sinks: { '*': ['email'] } },
+  run: (args) => {
+    forwarded.push(args);
+    return 'sent';
+  },
+});
+
+beforeAll(async () => {
+  // A server that decodes its path before routing, as most do.
+  mail = await startTestServer((req, res) => {
+    if (decodeURIComponent(req.url ?? '').startsWith('/inbox')) res.writeHead(200).end('inbox: merger');
+    else res.writeHead(404).end('nope');
+  });
+});
+afterAll(async () => {
+  await mail.close();
+});
+afterEach(async () => {
+  await kernel?.close();
+  kernel = undefined;
+  forwarded.length = 0;
+});
+
+// DNS answers a name with a trailing dot as the name without it.
+const resolve = async (host: string) =>
+  (host.endsWith('.') ? host.slice(0, -1) : host) === 'mail.corp.test' ? ['127.0.0.1'] : [];
+
+const FETCH_AND_FORWARD = `export default async ({ url }) => {
+  let body;
+  try { ({ body } = await sys.tool('net.http', { url })); } catch (e) { return ['not fetched', e.code]; }
+  const label = await sys.label();
+  try { await sys.tool('forward', { body }); return [body, label, 'sent']; } catch (e) { return [body, label, e.code]; }
+}`;
+
+function mailKernel(grant: string, source: string): Kernel {
+  kernel = testKernel({
+    tools: [createHttpTool({ allowPrivate: ['127.0.0.1/32'], resolve }), forward],
+    policy: {
+      capabilities: [
+        { action: 'net.http', resource: grant },
+        { action: 'forward', resource: 'forward' },
+      ],
+      labels: { sources: [{ tool: 'net.http', resource: source, tags: ['email'] }] },
+    },
+  });
+  return kernel;
+}
+
+describe('one server, two spellings of its URL', () => {
+  it.each([
+    ['a trailing dot', (port: number) => `http://mail.corp.test.:${port}/inbox`, 'mail'],
+    ['an IPv4-mapped IPv6 address', (port: number) => `http://[::ffff:127.0.0.1]:${port}/inbox`, 'ip'],
+  ])('%s is refused, not fetched unlabelled', async (_what, url, source) => {
+    const port = mail.port;
+    const k = mailKernel(
+      `http://**:${port}/**`,
+      source === 'ip' ? `${mail.origin}/**` : `http://mail.corp.test:${port}/**`,
+    );
+    const result = await k.run({ code: FETCH_AND_FORWARD, input: { url: url(port) } });
+    // Before: ['inbox: merger', ['web'], 'sent'].
+    expect(result).toMatchObject({ ok: true, value: ['not fetched', 'E_BAD_ARG'] });
+    expect(forwarded).toEqual([]);
+  });
+
+  it('an escaped path is the path it names: labelled, and the forward is refused', async () => {
+    const k = mailKernel(`${mail.origin}/**`, `${mail.origin}/inbox/**`);
+    const result = await k.run({ code: FETCH_AND_FORWARD, input: { url: `${mail.origin}/%69nbox/1` } });
+    expect(result).toMatchObject({ ok: true, value: ['inbox: merger', ['email', 'web'], 'E_TAINT'] });
+    expect(forwarded).toEqual([]);
+  });
+});
