@@ -22,7 +22,15 @@
  * of a live group from another namespace by pid, and could never close one whose process was pid 1).
  */
 import { randomUUID } from 'node:crypto';
-import { currentBootId, currentPidNamespace, isRunning, startTimeOf } from '../runtime/core/process-identity.js';
+import {
+  currentBootId,
+  currentPidNamespace,
+  isRunning,
+  leaseHolds,
+  recordedProcessRuns,
+  samePidSpace,
+  startTimeOf,
+} from '../runtime/core/process-identity.js';
 import { joinLabels } from '../runtime/labels/label.js';
 import { type LabelStore, UNTRACKED_WRITES_KEY, type UntrackedWorkEntry } from '../runtime/tool-use/tool-contract.js';
 
@@ -179,24 +187,10 @@ async function closeFinished(labels: LabelStore, open: readonly (readonly [strin
 function mayStillRun(work: UntrackedWorkEntry): boolean {
   // Malformed: can never be shown finished.
   if (work.pid <= 0) return true;
-  const boot = currentBootId();
-  const ns = currentPidNamespace();
-  if (work.ns === null || work.ns !== ns || work.boot === null || work.boot !== boot) {
-    // A renewal from the future beyond the lease was not made by a clock like this one; it does not hold for ever.
-    return Math.abs(Date.now() - work.renewed) < LEASE_MS;
-  }
-  if (ownerRuns(work)) return true;
+  if (!samePidSpace(work)) return leaseHolds(work.renewed, LEASE_MS);
+  if (recordedProcessRuns(work)) return true;
   // Its group is killed when its process dies; until it is gone it may still write. Unknown: it never started.
   return work.group !== null && isRunning(-work.group);
-}
-
-// Whether the process that opened another process's entry runs: not when it had this process's pid (a kernel that was
-// pid 1 of a container restarted in it), nor when the process with its pid started at another time (the pid reused).
-function ownerRuns(work: UntrackedWorkEntry): boolean {
-  if (work.pid === process.pid || !isRunning(work.pid)) return false;
-  if (work.start === null) return true;
-  const start = startTimeOf(work.pid);
-  return start === null || start === work.start;
 }
 
 async function forget(labels: LabelStore, id: string): Promise<boolean> {

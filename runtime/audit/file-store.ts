@@ -17,7 +17,14 @@ import {
 } from 'node:fs';
 import { dirname } from 'node:path';
 import { IsokernelError } from '../core/errors.js';
-import { currentBootId, currentPidNamespace, isRunning, startTimeOf } from '../core/process-identity.js';
+import {
+  currentBootId,
+  currentPidNamespace,
+  leaseHolds,
+  recordedProcessRuns,
+  samePidSpace,
+  startTimeOf,
+} from '../core/process-identity.js';
 import type { AuditRecovered, AuditSink } from './audit-log.js';
 import type { AuditCheckpoint } from './checkpoint.js';
 import { scanLines } from './lines.js';
@@ -202,21 +209,16 @@ const STALE: LockVerdict = { held: false };
 /**
  * Whether the writer the lock names may still be running and hold it (see the file comment). A lock holding one of
  * this process's nonces is held. One written in this pid namespace and boot, or of the older format (a pid alone),
- * is judged by its pid: `byPid`. Any other is a lease: held while its mtime is less than LOCK_LEASE_MS old. A
+ * is judged by its pid (`recordedProcessRuns`). Any other is a lease: held while its mtime is less than LOCK_LEASE_MS old. A
  * writer without /proc's facts on a platform without pid namespaces (not Linux) is judged by its pid too.
  */
 function judgeLock(holder: LockHolder, mtimeMs: number): LockVerdict {
   if (holder.nonce !== null && heldLocks.has(holder.nonce)) return { held: true, who: 'this process' };
-  const ns = currentPidNamespace();
-  const boot = currentBootId();
-  const samePids =
-    holder.nonce === null ||
-    (holder.ns !== null && holder.ns === ns && holder.boot !== null && holder.boot === boot) ||
-    (process.platform !== 'linux' && holder.ns === null && ns === null && holder.boot === null && boot === null);
-  if (samePids) return byPid(holder);
+  if (holder.nonce === null || samePidSpace(holder)) {
+    return recordedProcessRuns(holder) ? { held: true, who: `running process ${holder.pid}` } : STALE;
+  }
+  if (!leaseHolds(mtimeMs, LOCK_LEASE_MS)) return STALE;
   const age = Date.now() - mtimeMs;
-  // A renewal from the future beyond the lease was not made by a clock like this one; it does not hold for ever.
-  if (Math.abs(age) >= LOCK_LEASE_MS) return STALE;
   const seconds = Math.max(0, Math.ceil((LOCK_LEASE_MS - age) / 1000));
   return {
     held: true,
@@ -224,21 +226,6 @@ function judgeLock(holder: LockHolder, mtimeMs: number): LockVerdict {
       `process ${holder.pid} of another pid namespace or boot (its lease was renewed ${Math.max(0, Math.round(age / 1000))} s ago; ` +
       `stale if not renewed within ${seconds} s)`,
   };
-}
-
-/**
- * Judged by pid, in this pid namespace: stale when the lock names this process (which does not hold it: a crashed
- * writer whose pid this process has, as a container's kernel restarted as pid 1 again), when its pid is not running,
- * or when the process with its pid started at another time (the pid was reused). A lock naming another running
- * process whose start time the lock or /proc does not tell (the older format) counts as held.
- */
-function byPid(holder: LockHolder): LockVerdict {
-  if (holder.pid === process.pid) return STALE;
-  if (!isRunning(holder.pid)) return STALE;
-  const held: LockVerdict = { held: true, who: `running process ${holder.pid}` };
-  if (holder.start === null) return held;
-  const start = startTimeOf(holder.pid);
-  return start === null || start === holder.start ? held : STALE;
 }
 
 /**

@@ -59,3 +59,43 @@ export function currentPidNamespace(): string | null {
   }
   return pidNamespace;
 }
+
+/** What a record keeps about the process that wrote it. */
+export interface ProcessRecord {
+  readonly pid: number;
+  readonly start: string | null;
+  readonly ns: string | null;
+  readonly boot: string | null;
+}
+
+/**
+ * Whether a record's pid names a process here: it was written in this pid namespace and boot, or on a platform
+ * with neither (not Linux), where pids are the system's. Otherwise only a lease can tell (`leaseHolds`).
+ */
+export function samePidSpace(record: ProcessRecord): boolean {
+  const ns = currentPidNamespace();
+  const boot = currentBootId();
+  return (
+    (record.ns !== null && record.ns === ns && record.boot !== null && record.boot === boot) ||
+    (process.platform !== 'linux' && record.ns === null && ns === null && record.boot === null && boot === null)
+  );
+}
+
+/**
+ * Whether the process a record of this pid space names still runs: not when the record names this process (a
+ * crashed one whose pid this process has, as a container's kernel restarted as pid 1 again), nor when its pid
+ * is not running, nor when the process with its pid started at another time (the pid was reused). A running pid
+ * whose start time the record or /proc does not tell counts as running.
+ */
+export function recordedProcessRuns(record: Pick<ProcessRecord, 'pid' | 'start'>): boolean {
+  if (record.pid === process.pid || !isRunning(record.pid)) return false;
+  if (record.start === null) return true;
+  const start = startTimeOf(record.pid);
+  return start === null || start === record.start;
+}
+
+/** Whether a lease renewed at `renewedMs` still holds. A renewal from the future beyond the lease was not made by
+ * a clock like this one: it does not hold for ever. */
+export function leaseHolds(renewedMs: number, leaseMs: number): boolean {
+  return Math.abs(Date.now() - renewedMs) < leaseMs;
+}
