@@ -267,23 +267,30 @@ static void kill_group(int sig) {
 
 /* Closes every descriptor from 3 up (not just marks them close-on-exec: this process never execs). */
 static void close_from_3(void) {
+#ifndef PROC_SANDBOX_TEST_NO_CLOSE_RANGE
   if (syscall(__NR_close_range, 3U, ~0U, 0U) == 0) return;
-  DIR *dir = opendir("/proc/self/fd");
-  if (dir == NULL) {
-    for (int fd = 3; fd < 65536; fd++) close(fd);
-    return;
+#endif
+  /* Without close_range (before Linux 5.9, or refused by a seccomp filter): list /proc/self/fd, a batch at a time
+     (closing while listing would skip entries), until a listing holds none; each batch closes what it listed. */
+  for (;;) {
+    DIR *dir = opendir("/proc/self/fd");
+    if (dir == NULL) {
+      for (int fd = 3; fd < 65536; fd++) close(fd);
+      return;
+    }
+    int listing = dirfd(dir);
+    int fds[4096];
+    int n = 0;
+    struct dirent *entry;
+    while (n < 4096 && (entry = readdir(dir)) != NULL) {
+      if (entry->d_name[0] < '0' || entry->d_name[0] > '9') continue;
+      int fd = atoi(entry->d_name);
+      if (fd >= 3 && fd != listing) fds[n++] = fd;
+    }
+    closedir(dir);
+    for (int k = 0; k < n; k++) close(fds[k]);
+    if (n == 0) return;
   }
-  int listing = dirfd(dir);
-  int fds[4096];
-  int n = 0;
-  struct dirent *entry;
-  while ((entry = readdir(dir)) != NULL && n < 4096) {
-    if (entry->d_name[0] < '0' || entry->d_name[0] > '9') continue;
-    int fd = atoi(entry->d_name);
-    if (fd >= 3 && fd != listing) fds[n++] = fd;
-  }
-  closedir(dir);
-  for (int k = 0; k < n; k++) close(fds[k]);
 }
 
 /*
@@ -308,6 +315,8 @@ static void kill_rest_of_group(void) {
       if (entry->d_name[0] < '1' || entry->d_name[0] > '9') continue;
       pid_t pid = (pid_t)atoi(entry->d_name);
       if (pid == self) continue;
+      /* 511 bytes hold what is read: the pid, the command name (at most 15 characters, in parentheses), then
+         state, ppid and pgrp; a longer line cut short loses only later fields. */
       char path[64], stat[512];
       snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
       int fd = open(path, O_RDONLY | O_CLOEXEC);

@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, realpath, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -133,6 +133,30 @@ describe.skipIf(!support.available)("the helper as its program's supervisor", ()
     const left = await pidIn('left-pid');
     // Nothing else kills it here: no kernel watches this group.
     expect(await until(() => !running(left), 1000)).toBe(true);
+  });
+
+  it('closes every descriptor it inherited past 2, without close_range and past 4,096 of them', async (context) => {
+    // The fallback listed at most 4,096 descriptors of /proc/self/fd; a kernel holding more kept the rest open in the
+    // supervisor for the program's whole run. A build of the helper that skips close_range takes the fallback.
+    const variant = join(dir, 'proc-sandbox-no-close-range');
+    const source = new URL('../../native/proc-sandbox.c', import.meta.url).pathname;
+    const built = ['cc', 'gcc'].some(
+      (compiler) =>
+        spawnSync(compiler, ['-O2', '-DPROC_SANDBOX_TEST_NO_CLOSE_RANGE', '-o', variant, source]).status === 0,
+    );
+    const limit = Number(spawnSync('sh', ['-c', 'ulimit -n'], { encoding: 'utf8' }).stdout);
+    if (!built || !(limit > 5200)) context.skip();
+    const command = sh(`cd ${dir}; echo $$ > many-fds-pid; exec sleep 30`);
+    // bash's `exec N<file` leaves N open across exec: the helper starts with 5,000 descriptors above 2.
+    const script = 'for i in $(seq 3 5002); do eval "exec $i</dev/null"; done; exec "$@"';
+    const wrapper = spawn('bash', ['-c', script, 'bash', variant, ...command.args], { stdio: 'ignore' });
+    try {
+      await pidIn('many-fds-pid');
+      const open = () => readdirSync(`/proc/${wrapper.pid}/fd`).filter((fd) => Number(fd) > 2);
+      expect(await until(() => open().length === 0, 5000), `${open().length} left open`).toBe(true);
+    } finally {
+      wrapper.kill('SIGKILL');
+    }
   });
 
   it('kills a program that stopped as its tracee, rather than leave it running unsupervised', async () => {
