@@ -25,8 +25,9 @@
 import type OpenAI from 'openai';
 import { z } from 'zod';
 import { KernelError } from '../runtime/core/errors.js';
-import { matchResource } from '../runtime/core/resource-match.js';
+import { hasLoneSurrogate, matchResource } from '../runtime/core/resource-match.js';
 import { definePolicySection, type PolicySection } from '../runtime/policy/policy.js';
+import { scrubTarget, scrubValue } from '../runtime/tool-use/secret-scrub.js';
 import { defineTool, type Tool, type ToolContext } from '../runtime/tool-use/tool-contract.js';
 import { VAULT_TAG } from '../runtime/tool-use/vault.js';
 import { linkedSignal } from './abort-link.js';
@@ -446,24 +447,15 @@ function priceFor(prices: PriceTable, model: string): ModelPrice | undefined {
   return prices.find(([pattern]) => /[*?[]/.test(pattern) && matchResource(pattern, model))?.[1];
 }
 
-/** `value` with every occurrence of `secret` replaced, in every string it holds, and whether there was one. */
+const KEY_MARKER = '[model api key]';
+
+/** `value` with the API key replaced in every spelling the vault's scrub knows, and whether it was there. */
 function scrub<T>(value: T, secret: string): { value: T; found: boolean } {
-  if (secret.length < 4) return { value, found: false };
-  let found = false;
-  const walk = (item: unknown): unknown => {
-    if (typeof item === 'string') {
-      if (!item.includes(secret)) return item;
-      found = true;
-      return item.split(secret).join('[model api key]');
-    }
-    if (Array.isArray(item)) return item.map(walk);
-    if (item !== null && typeof item === 'object') {
-      return Object.fromEntries(Object.entries(item).map(([key, inner]) => [key, walk(inner)]));
-    }
-    return item;
-  };
-  const out = walk(value) as T;
-  return { value: out, found };
+  // A key of three characters or fewer would be found everywhere, and one inside the marker would be found in it:
+  // neither is a key.
+  // A lone surrogate cannot go into a header: the endpoint never got such a key to echo.
+  if (secret.length < 4 || KEY_MARKER.includes(secret) || hasLoneSurrogate(secret)) return { value, found: false };
+  return scrubValue(value, [scrubTarget(secret, KEY_MARKER)]);
 }
 
 function httpUrl(value: unknown): string | undefined {

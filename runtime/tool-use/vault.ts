@@ -1,5 +1,12 @@
-import { isActionPattern, matchAction, matchResource, resourcePatternError } from '../core/resource-match.js';
+import {
+  hasLoneSurrogate,
+  isActionPattern,
+  matchAction,
+  matchResource,
+  resourcePatternError,
+} from '../core/resource-match.js';
 import { EMPTY_LABEL, type Label, makeLabel, SECRET_TAG } from '../labels/label.js';
+import { type ScrubTarget, scrubTarget, scrubValue, spelledIn, viewsOf } from './secret-scrub.js';
 import type { Injection } from './tool-contract.js';
 
 /** How a secret enters a request: as a header, a query parameter, or `Authorization: Bearer <secret>`. */
@@ -26,8 +33,8 @@ export interface VaultEntrySummary {
 
 interface Entry extends VaultEntrySummary {
   readonly secret: string;
-  /** Every form the secret is scrubbed in (`secretForms`), made once. */
-  readonly forms: readonly SecretForm[];
+  /** What the scrub looks for and replaces it by, made once. */
+  readonly target: ScrubTarget;
 }
 
 const REF = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
@@ -64,12 +71,20 @@ export class Vault {
     const resourceError = resourcePatternError(bind.resource);
     if (resourceError !== undefined) throw new TypeError(`options.bind.resource: ${resourceError}`);
     const injectCopy = checkInject(inject, secret);
+    // A marker that shows a secret would be found again in what the scrub wrote, and carry it (red-team pass 107).
+    if (hasLoneSurrogate(secret)) throw new TypeError('secret must not hold a lone surrogate');
+    for (const [other, entry] of [...this.#entries, [ref, undefined] as const]) {
+      if (`[vault:${other}]`.includes(secret)) throw new TypeError('secret must not occur in a marker "[vault:<ref>]"');
+      if (other !== ref && entry !== undefined && `[vault:${ref}]`.includes(entry.secret)) {
+        throw new TypeError("ref's marker must not hold another entry's secret");
+      }
+    }
     this.#entries.set(ref, {
       ref,
       secret,
       bind: Object.freeze({ action: bind.action, resource: bind.resource }),
       inject: injectCopy,
-      forms: secretForms(ref, secret),
+      target: scrubTarget(secret, `[vault:${ref}]`),
     });
   }
 
@@ -110,8 +125,8 @@ export class Vault {
   }
 
   /**
-   * True when `text` (a URL a tool is about to use) carries a stored secret: in a form `redact` replaces, or
-   * percent-encoded in any way (a URL parser re-encodes what a server reflected into a Location).
+   * True when `text` (a URL a tool is about to use) carries a stored secret: in a form `redact` replaces, or in
+   * any spelling `echoViews` undoes (a URL parser re-encodes what a server reflected into a Location).
    */
   carries(text: string): boolean {
     return this.carried(text).length > 0;
@@ -120,16 +135,8 @@ export class Vault {
   /** The refs of the secrets `text` carries, as `carries` decides. */
   carried(text: string): string[] {
     if (this.#entries.size === 0) return [];
-    // Decoding is the cost here (a regex match per run of escapes): a text without '%' or '+' decodes to itself.
-    const decoded = [text];
-    if (text.includes('%')) decoded.push(percentDecode(text));
-    if (text.includes('+')) decoded.push(percentDecode(text.replaceAll('+', ' ')));
-    return [...this.#entries.values()]
-      .filter(
-        (entry) =>
-          entry.forms.some(([form]) => text.includes(form)) || decoded.some((form) => form.includes(entry.secret)),
-      )
-      .map((entry) => entry.ref);
+    const views = viewsOf(text);
+    return [...this.#entries.values()].filter((entry) => spelledIn(views, entry.target)).map((entry) => entry.ref);
   }
 
   /**
@@ -179,15 +186,11 @@ export class Vault {
    */
   scrub<T>(value: T): { readonly value: T; readonly label: Label } {
     if (this.#entries.size === 0) return { value, label: EMPTY_LABEL };
-    // Longest first: a secret that contains another must not be left half-replaced around the shorter one.
-    const entries = [...this.#entries.values()].sort((a, b) => b.secret.length - a.secret.length);
-    const hits = { found: false };
-    const out = redactValue(
+    const scrubbed = scrubValue(
       value,
-      entries.flatMap((entry) => entry.forms),
-      hits,
-    ) as T;
-    return { value: out, label: hits.found ? VAULT_LABEL : EMPTY_LABEL };
+      [...this.#entries.values()].map((entry) => entry.target),
+    );
+    return { value: scrubbed.value, label: scrubbed.found ? VAULT_LABEL : EMPTY_LABEL };
   }
 }
 
@@ -217,67 +220,4 @@ function checkInject(inject: unknown, secret: string): VaultInject {
     return Object.freeze({ bearer: true as const });
   }
   throw new TypeError('options.inject must be { header }, { query } or { bearer: true }');
-}
-
-/** A form a secret may be reflected in, and what replaces it. */
-type SecretForm = readonly [form: string, replacement: string];
-
-function secretForms(ref: string, secret: string): SecretForm[] {
-  const replacement = `[vault:${ref}]`;
-  // A secret reflected URL-encoded (as encodeURIComponent, or form-encoded as the query was sent) or
-  // JSON-escaped (a header dump) is still the secret; so is any of those in base64 (a binary body reaches
-  // the agent as base64), at any of the three byte alignments it can have inside a longer text.
-  const texts = [
-    ...new Set([
-      secret,
-      encodeURIComponent(secret),
-      new URLSearchParams({ v: secret }).toString().slice(2),
-      JSON.stringify(secret).slice(1, -1),
-    ]),
-  ];
-  const base64 = texts.flatMap((text) => {
-    const bytes = Buffer.from(text);
-    const forms = [bytes.toString('base64')];
-    for (let skip = 0; skip < 3; skip++) {
-      // The whole 3-byte groups after `skip` bytes encode to the same characters wherever the text sits.
-      const whole = Math.floor((bytes.length - skip) / 3) * 3;
-      if (whole >= 6) forms.push(bytes.subarray(skip, skip + whole).toString('base64'));
-    }
-    return forms.filter((form) => form.length >= 8);
-  });
-  return [...new Set([...texts, ...base64])].map((form) => [form, replacement] as const);
-}
-
-/** Decodes every run of %XX escapes as UTF-8 and leaves anything else as it is. Never throws. */
-function percentDecode(text: string): string {
-  return text.replace(/(?:%[0-9A-Fa-f]{2})+/g, (run) => {
-    // A lone ASCII escape (`%2B` between literals, the common and the adversarial case) needs no Buffer: half
-    // the time of a text made of them (red-team pass 52: 0.15 s per MB of `%2B+` checked for a vault entry).
-    if (run.length === 3) {
-      const byte = Number.parseInt(run.slice(1), 16);
-      if (byte < 0x80) return String.fromCharCode(byte);
-    }
-    return Buffer.from(run.replaceAll('%', ''), 'hex').toString('utf8');
-  });
-}
-
-function redactString(text: string, forms: readonly SecretForm[], hits: { found: boolean }): string {
-  let out = text;
-  for (const [form, replacement] of forms) {
-    if (!out.includes(form)) continue;
-    hits.found = true;
-    out = out.split(form).join(replacement);
-  }
-  return out;
-}
-
-function redactValue(value: unknown, forms: readonly SecretForm[], hits: { found: boolean }): unknown {
-  if (typeof value === 'string') return redactString(value, forms, hits);
-  if (value === null || typeof value !== 'object') return value;
-  if (Array.isArray(value)) return value.map((item) => redactValue(item, forms, hits));
-  const out: Record<string, unknown> = {};
-  for (const [key, item] of Object.entries(value)) {
-    out[redactString(key, forms, hits)] = redactValue(item, forms, hits);
-  }
-  return out;
 }

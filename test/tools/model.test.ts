@@ -143,6 +143,16 @@ describe('model.chat', () => {
     expect(result.ok && result.value).toMatchObject({ message: { content: 'your key is [model api key]' } });
   });
 
+  it('scrubs the key an endpoint echoes base64-encoded, \\u-escaped or percent-encoded (red-team pass 105)', async () => {
+    process.env['ISOKERNEL_TEST_MODEL_KEY'] = 'sk-test-secret-123456';
+    const base64 = Buffer.from('sk-test-secret-123456').toString('base64');
+    const server = await endpoint(answer(`key: ${base64} / \\u0073k-test-secret-123456 / sk%2dtest-secret-123456`));
+    const result = await runWith({ baseURL: server.baseURL, apiKeyEnv: 'ISOKERNEL_TEST_MODEL_KEY' }, hello());
+    expect(result.ok && result.value).toMatchObject({
+      message: { content: 'key: [model api key] / [model api key] / [model api key]' },
+    });
+  });
+
   it('an answer to messages that hold the key, or one the key was scrubbed from, carries `secret`', async () => {
     process.env['ISOKERNEL_TEST_MODEL_KEY'] = 'sk-test-secret-123456';
     const server = await endpoint(answer('noted'), answer('noted'), answer('your key is sk-test-secret-123456'));

@@ -1,7 +1,9 @@
+import { spawnSync } from 'node:child_process';
 import { inspect } from 'node:util';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { EMPTY_INJECTION, Vault, type VaultEntryOptions } from '../../../runtime/tool-use/vault.js';
+import { ECHO_SPELLINGS, ONE_STEP_SPELLINGS } from '../../helpers/echo-spellings.js';
 
 const API = 'https://api.example.com';
 const HEADER: VaultEntryOptions = {
@@ -87,6 +89,21 @@ describe('Vault.set validation', () => {
   it('accepts CR/LF in a query secret (it is URL-encoded, it cannot split a request)', () => {
     const vault = vaultWith('q', 'abc\r\ndef', { bind: HEADER.bind, inject: { query: 'key' } });
     expect(vault.match('net.http', `${API}/x`).injection.query).toEqual({ key: 'abc\r\ndef' });
+  });
+
+  it('refuses a secret that a marker would show, and a ref whose marker holds a secret (passes 106 and 107)', () => {
+    expect(setError('db-2024', 'db-2024', HEADER).message).toMatch(/marker/);
+    expect(setError('vault', 'vault:v', HEADER).message).not.toContain('vault:v');
+    const vault = vaultWith('b', 'Bz9-long-token', HEADER);
+    expect(() => vault.set('a', 'vault:b', HEADER)).toThrow(/marker/);
+    const withToken = vaultWith('t', 'tok-5', HEADER);
+    expect(() => withToken.set('x-tok-5', 'other-secret-1', HEADER)).toThrow(TypeError);
+    // The entry itself may be replaced under the same ref.
+    withToken.set('t', 'tok-6', HEADER);
+  });
+
+  it('refuses a secret holding a lone surrogate, which no request could carry', () => {
+    expect(setError('k', 'ab\ud800cdefgh', HEADER).message).toMatch(/surrogate/);
   });
 
   it('never puts the secret in any validation message', () => {
@@ -439,5 +456,82 @@ describe('Vault.scrub labels what it touched (red-team passes 46 and 47)', () =>
     expect(vault.carriedIn({ a: { '7315': 1 } })).toBe(true);
     expect(vault.carriedIn({ a: ['0000', 7315] })).toBe(false);
     expect(new Vault().carriedIn('7315')).toBe(false);
+  });
+});
+
+describe('Vault.scrub finds a secret in any spelling a server echoes it in (red-team pass 105)', () => {
+  // Characters each spelling writes differently: a slash (PHP), `&` and `<` (Go, HTML), quotes, a backslash,
+  // non-ASCII inside and outside the BMP, `+` and a space (form-encoding).
+  const secret = `tok/en&<"'\\é😀+ x`;
+  const vault = vaultWith('q', secret, { bind: HEADER.bind, inject: { query: 'key' } });
+
+  it.each(Object.entries(ECHO_SPELLINGS))(
+    'replaces only the escapes that spell it, as %s writes it',
+    (_name, spell) => {
+      const body = `{"note":"a\\/b \\u0026 %2f","echo":"${spell(secret)}","n":1}`;
+      const { value, label } = vault.scrub(body);
+      expect(label).toEqual(['secret']);
+      // The rest of the text is as it was: a JSON body still parses, and its other escapes are untouched.
+      expect(value).toBe(`{"note":"a\\/b \\u0026 %2f","echo":"[vault:q]","n":1}`);
+      expect(vault.carries(body)).toBe(true);
+    },
+  );
+
+  it('matches what python3 writes for the Python spellings', () => {
+    const run = spawnSync(
+      'python3',
+      ['-c', 'import json,html,sys; s=sys.argv[1]; print(json.dumps(s)[1:-1]); print(html.escape(s))', secret],
+      { encoding: 'utf8' },
+    );
+    if (run.status !== 0) return;
+    const [json, html] = run.stdout.split('\n');
+    expect(json).toBe(ECHO_SPELLINGS.python?.(secret));
+    expect(html).toBe(ECHO_SPELLINGS.html?.(secret));
+  });
+
+  it('leaves a text that only resembles a spelled secret as it is, unlabelled', () => {
+    for (const text of [
+      'tok\\/en\\u0026',
+      'tok/en&amp;&lt;',
+      '%74%6F%6B',
+      secret.slice(1),
+      `\\${secret.slice(0, 5)}`,
+    ]) {
+      expect(vault.scrub(text), text).toEqual({ value: text, label: [] });
+    }
+  });
+
+  it('replaces every occurrence, in keys too, and each secret under its own ref', () => {
+    vault.set('pin', '7315', HEADER);
+    const php = ECHO_SPELLINGS.php?.(secret) ?? '';
+    const { value, label } = vault.scrub({ [`k ${php}`]: [`${php}|&#55;&#51;&#49;&#53;|${php}`] });
+    expect(value).toEqual({ 'k [vault:q]': ['[vault:q]|[vault:pin]|[vault:q]'] });
+    expect(label).toEqual(['secret']);
+    vault.delete('pin');
+  });
+
+  it('property: no spelling of one or two steps, between any plain text, survives a scrub', () => {
+    // Two one-step spellings in a row, or one of any: at most the two steps a view undoes.
+    const one = fc.constantFrom(...ONE_STEP_SPELLINGS);
+    const spellings = fc.oneof(
+      fc.array(one, { minLength: 1, maxLength: 2 }),
+      fc.constantFrom(...Object.values(ECHO_SPELLINGS)).map((spell) => [spell]),
+    );
+    const plain = fc.stringMatching(/^[A-Za-z0-9 .,:;-]{0,20}$/);
+    fc.assert(
+      fc.property(
+        fc.string({ minLength: 6, maxLength: 24, unit: 'binary' }),
+        plain,
+        plain,
+        spellings,
+        (key, pre, post, steps) => {
+          const own = vaultWith('p', key, { bind: HEADER.bind, inject: { query: 'key' } });
+          const spelled = steps.reduce((text, spell) => spell(text), key);
+          const { value, label } = own.scrub(`${pre}${spelled}${post}`);
+          return label.includes('secret') && value.startsWith(pre) && value.endsWith(post) && !own.carries(value);
+        },
+      ),
+      { numRuns: 400 },
+    );
   });
 });

@@ -1,0 +1,161 @@
+/**
+ * Replacing a secret wherever a result spells it. A secret comes back in a form known in advance (URL- or
+ * form-encoded, JSON-escaped, base64 or base64url at any alignment), or in any of those with one more layer of
+ * escaping, or spelled in a way only a decoder finds (PHP's `\\/`, Go's `\\u0026`, an HTML reference, lower-case
+ * escapes, two layers of them: `echo-spellings.ts`). Every spelling of every secret in a string is found first and
+ * replaced in one pass, so a shorter secret's replacement never cuts a longer one's spelling in two (red-team pass
+ * 106), and only the escapes that spell a secret are replaced. Used by the vault and by the model tool for its key.
+ */
+
+import { hasLoneSurrogate } from '../core/resource-match.js';
+import { echoViews, locate, mergeSpans, replaceSpans, type Spelling, spacesAsPlus } from './echo-spellings.js';
+
+/** One secret: what to look for, and what replaces it. */
+export interface ScrubTarget {
+  readonly secret: string;
+  readonly replacement: string;
+  /** Searched in a text and in its views of one step: every known form (`secretForms`), spaces as `+` too. */
+  readonly forms: readonly string[];
+  /** Searched in views of two steps as well: the secret, and its spaces as `+`. */
+  readonly core: readonly string[];
+  /** The length of the shortest needle: a shorter text holds none. */
+  readonly shortest: number;
+}
+
+/**
+ * The target for `secret`, replaced by `replacement`. Throws TypeError when the replacement shows the secret (a
+ * secret inside its own marker would be found again in what replaced it).
+ */
+export function scrubTarget(secret: string, replacement: string): ScrubTarget {
+  if (replacement.includes(secret)) throw new TypeError('the secret must not occur in its replacement');
+  if (hasLoneSurrogate(secret)) throw new TypeError('the secret must not hold a lone surrogate');
+  const core = [secret, spacesAsPlus(secret)].filter((text) => text !== undefined);
+  const forms = [...new Set([...secretForms(secret), ...core])];
+  return { secret, replacement, forms, core, shortest: Math.min(...forms.map((form) => form.length)) };
+}
+
+/** A text and its decoded views, each with the steps that made it. */
+export type Views = readonly { readonly view: string; readonly spelling: Spelling }[];
+
+/** `text` itself, then every view `echoViews` makes of it. */
+export function viewsOf(text: string): Views {
+  return [{ view: text, spelling: [] }, ...echoViews(text)];
+}
+
+/** What of `target` to search a view made by `spelling` for. */
+function searchedIn(target: ScrubTarget, spelling: Spelling): readonly string[] {
+  return spelling.length < 2 ? target.forms : target.core;
+}
+
+/** True when one of `views` (`viewsOf` a text) spells `target`'s secret. */
+export function spelledIn(views: Views, target: ScrubTarget): boolean {
+  return views.some(({ view, spelling }) => searchedIn(target, spelling).some((needle) => view.includes(needle)));
+}
+
+/**
+ * `value` with every target's secret replaced, in strings, object keys and values at any depth, and whether
+ * anything was. `value` itself is not changed.
+ */
+export function scrubValue<T>(value: T, targets: readonly ScrubTarget[]): { value: T; found: boolean } {
+  if (targets.length === 0) return { value, found: false };
+  // Longest first: where spellings of two secrets overlap, the longer one's replacement covers both.
+  const sorted = [...targets].sort((a, b) => b.secret.length - a.secret.length);
+  const scrub = { targets: sorted, found: false, seen: new Map<string, string>() };
+  const out = scrubUnknown(value, scrub) as T;
+  return { value: out, found: scrub.found };
+}
+
+/** The spellings of a secret known in advance, searched for in a text and in its views of one step. */
+function secretForms(secret: string): string[] {
+  // A secret reflected URL-encoded (as encodeURIComponent, or form-encoded as the query was sent) or
+  // JSON-escaped (a header dump) is still the secret; so is any of those in base64 (a binary body reaches
+  // the agent as base64), at any of the three byte alignments it can have inside a longer text.
+  const texts = [
+    ...new Set([
+      secret,
+      encodeURIComponent(secret),
+      new URLSearchParams({ v: secret }).toString().slice(2),
+      JSON.stringify(secret).slice(1, -1),
+    ]),
+  ];
+  const base64 = texts.flatMap((text) => [Buffer.from(text).toString('base64'), ...alignedBase64(Buffer.from(text))]);
+  // base64url (a JWT, a URL-safe token) writes `-` and `_` for `+` and `/`, without padding.
+  const base64url = base64.map((form) => form.replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, ''));
+  return [...new Set([...texts, ...base64, ...base64url])];
+}
+
+// A shorter run of base64 characters turns up by chance in large binary bodies (8 characters: once in 2^48).
+const MIN_BASE64_FORM = 8;
+
+/**
+ * The characters of base64 that `bytes` alone decide, wherever they sit in a longer buffer: after 0, 1 or 2
+ * bytes of a group, each character covers 6 bits, and one that covers a bit outside `bytes` depends on the
+ * neighbours. Every other character is the same in any buffer with `bytes` at that offset (red-team pass 107
+ * read `bob:1234` back from the edges an earlier cut to whole groups left).
+ */
+function alignedBase64(bytes: Buffer): string[] {
+  const forms: string[] = [];
+  for (let offset = 0; offset < 3; offset++) {
+    const encoded = Buffer.concat([Buffer.alloc(offset), bytes, Buffer.alloc(3)]).toString('base64');
+    const firstBit = offset * 8;
+    const endBit = (offset + bytes.length) * 8;
+    const first = Math.ceil(firstBit / 6);
+    const last = Math.floor((endBit - 6) / 6);
+    const form = encoded.slice(first, last + 1);
+    if (form.length >= MIN_BASE64_FORM) forms.push(form);
+  }
+  return forms;
+}
+
+function scrubString(text: string, targets: readonly ScrubTarget[]): string {
+  const spans: { start: number; end: number; needle: number }[] = [];
+  for (const { view, spelling } of viewsOf(text)) {
+    // The needles this view holds, each with the rank of its target (targets come longest first).
+    const needles: string[] = [];
+    const ranks: number[] = [];
+    targets.forEach((target, rank) => {
+      if (view.length < target.shortest) return;
+      for (const needle of searchedIn(target, spelling)) {
+        if (!view.includes(needle)) continue;
+        needles.push(needle);
+        ranks.push(rank);
+      }
+    });
+    if (needles.length === 0) continue;
+    for (const span of locate(text, spelling, needles)) spans.push({ ...span, needle: ranks[span.needle] ?? 0 });
+  }
+  if (spans.length === 0) return text;
+  return replaceSpans(
+    text,
+    mergeSpans(spans, (rank) => rank),
+    (rank) => targets[rank]?.replacement ?? '',
+  );
+}
+
+/** One scrub of a value: its targets, whether it replaced anything, and each string's result (values repeat). */
+interface Scrub {
+  readonly targets: readonly ScrubTarget[];
+  found: boolean;
+  readonly seen: Map<string, string>;
+}
+
+function scrubText(text: string, scrub: Scrub): string {
+  let out = scrub.seen.get(text);
+  if (out === undefined) {
+    out = scrubString(text, scrub.targets);
+    scrub.seen.set(text, out);
+  }
+  if (out !== text) scrub.found = true;
+  return out;
+}
+
+function scrubUnknown(value: unknown, scrub: Scrub): unknown {
+  if (typeof value === 'string') return scrubText(value, scrub);
+  if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map((item) => scrubUnknown(item, scrub));
+  // fromEntries defines each key as an own property: assigning to `{}` would drop an own `__proto__` key, but only
+  // when the vault holds something (red-team pass 106 told an empty vault from a full one that way).
+  return Object.fromEntries(
+    Object.entries(value).map(([key, item]) => [scrubText(key, scrub), scrubUnknown(item, scrub)]),
+  );
+}
