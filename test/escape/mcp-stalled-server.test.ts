@@ -42,6 +42,11 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
     const made = world(3000);
     const { kernel } = made;
     try {
+      // Started first: a server still starting when the stalling agent's wall time ends never gets the stall (a
+      // slow machine took longer than 500 ms to start one), and then reads everything this test sends.
+      expect(
+        await codeOf(kernel, `export default async () => ${call('echo', "{ text: 'warm' }")}`, 20_000),
+      ).toBeDefined();
       expect(await codeOf(kernel, `export default async () => { await ${call('stall', '{}')}; }`, 500)).toBe('E_QUOTA');
       gc();
       const before = process.memoryUsage().heapUsed;

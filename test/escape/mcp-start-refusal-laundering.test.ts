@@ -37,13 +37,15 @@ afterEach(async () => {
   sent.length = 0;
 });
 
-// Reads the secret; when its bit is 1, holds handles until the tenant's share is full, then waits.
+// Reads the secret; when its bit is 1, holds handles until the tenant's share is full (ever smaller ones, so a
+// few dozen calls fill it), then waits.
 const FILLER = `const { bit } = await tools.pin_read({});
   if (bit === 1) {
-    try { for (;;) await sys.tool('blob.make', { size: 100000 }, { handle: true }); } catch {}
-    try { for (;;) await sys.tool('blob.make', { size: 10 }, { handle: true }); } catch {}
+    for (const size of [100000, 10000, 1000, 100, 10]) {
+      try { for (;;) await sys.tool('blob.make', { size }, { handle: true }); } catch {}
+    }
   }
-  await new Promise((resolve) => setTimeout(resolve, 2500));
+  await new Promise((resolve) => setTimeout(resolve, 5000));
   return 'done';`;
 
 describe('a refused execute start carries the label of what the refusing bound holds', () => {
@@ -57,8 +59,12 @@ describe('a refused execute start carries the label of what the refusing bound h
     const { client, session } = await connectSession(kernel);
 
     const filler = client.callTool({ name: 'execute', arguments: { code: FILLER } });
-    await new Promise((resolve) => setTimeout(resolve, 1200));
-    const probe = await client.callTool({ name: 'execute', arguments: { code: 'return 0' } });
+    // Probes until the share is full (a slow machine takes longer to fill it): one that starts is harmless.
+    let probe = await client.callTool({ name: 'execute', arguments: { code: 'return 0' } });
+    for (let tries = 0; probe.isError !== true && tries < 40; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      probe = await client.callTool({ name: 'execute', arguments: { code: 'return 0' } });
+    }
     expect(probe.isError).toBe(true);
     expect(text(probe)).toMatch(/^E_QUOTA: /);
     expect(session.label()).toContain('secret');
