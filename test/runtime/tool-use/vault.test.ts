@@ -525,6 +525,8 @@ describe('Vault.scrub finds a secret in any spelling a server echoes it in (red-
         plain,
         spellings,
         (key, pre, post, steps) => {
+          // The plain text around it must not hold the secret itself (a CI run drew "String" between "" and "String").
+          fc.pre(`${pre}${key}${post}`.split(key).length === 2);
           const own = vaultWith('p', key, { bind: HEADER.bind, inject: { query: 'key' } });
           const spelled = steps.reduce((text, spell) => spell(text), key);
           const { value, label } = own.scrub(`${pre}${spelled}${post}`);
