@@ -7,7 +7,9 @@
 import type { GrantRule } from '../runtime/capability/grant-rule.js';
 import { type Constraints, constraintsSchema } from '../runtime/core/constraint-match.js';
 import type { Kernel } from '../runtime/kernel.js';
+import { joinLabels } from '../runtime/labels/label.js';
 import type { Limits } from '../runtime/process/limits.js';
+import type { AgentInfo } from '../runtime/process/process-table.js';
 import type { KernelEvent, RunResult, Usage } from '../runtime/process/run-result.js';
 import { executeDescription } from './code-mode/typescript-declarations.js';
 import {
@@ -342,19 +344,18 @@ function watchProgress(
 ): { stop(): void; turns(): number; toolCalls(): LoopToolCall[] } {
   let turns = 0;
   const calls: LoopToolCall[] = [];
-  const usage = (): LoopUsage => {
-    const info = kernel.agents().find((entry) => entry.id === agent);
-    const used = info?.usage;
-    return {
-      tokens_in: used?.tokens_in ?? 0,
-      tokens_out: used?.tokens_out ?? 0,
-      cost_usd: Math.round((used?.cost_usd ?? 0) * 1e6) / 1e6,
-      tool_calls: used?.tool_calls ?? 0,
-    };
-  };
+  const usage = (used: AgentInfo['usage'] | undefined): LoopUsage => ({
+    tokens_in: used?.tokens_in ?? 0,
+    tokens_out: used?.tokens_out ?? 0,
+    cost_usd: Math.round((used?.cost_usd ?? 0) * 1e6) / 1e6,
+    tool_calls: used?.tool_calls ?? 0,
+  });
   const listener = (event: Extract<KernelEvent, { type: 'log' }>) => {
     if (event.agent !== agent || !event.text.startsWith(LOOP_EVENT_PREFIX)) return;
-    const parsed = parseEvent(event.text.slice(LOOP_EVENT_PREFIX.length), usage, event.label);
+    // An event carries the loop's usage, which counts its children's use: its label covers that too.
+    const info = kernel.agents().find((entry) => entry.id === agent);
+    const label = joinLabels(event.label, info?.label ?? []);
+    const parsed = parseEvent(event.text.slice(LOOP_EVENT_PREFIX.length), () => usage(info?.usage), label);
     if (parsed === undefined) return;
     if (parsed.type === 'turn') turns = parsed.turn;
     if (parsed.type === 'tool')

@@ -60,6 +60,7 @@ export interface AgentInfo {
   readonly program: string;
   readonly namespace: string;
   readonly state: string;
+  /** The agent's label joined with the labels of the use `usage` counts (its descendants' on budgets of their own). */
   readonly label: readonly string[];
   readonly usage: QuotaUse & { wall_ms: number; syscalls: number };
 }
@@ -266,7 +267,9 @@ export class ProcessTable implements ProcessControl {
       cpu_ms: round(outcome.usage.cpu_ms + kernelMs),
       kernel_ms: kernelMs,
     } as Usage;
-    const full: RunResult = { ...outcome, usage, label: session.label };
+    // The usage counts the subtree's use, a labelled worker's on its own budget included: the report carries it.
+    const label = quota === undefined ? session.label : joinLabels(session.label, quota.spentLabel());
+    const full: RunResult = { ...outcome, usage, label };
     session.services.emit({ type: 'exit', agent: session.id, result: full });
     return full;
   }
@@ -300,7 +303,7 @@ export class ProcessTable implements ProcessControl {
       program: session.placement.program,
       namespace: session.namespace,
       state: session.state,
-      label: session.label,
+      label: session.quota === undefined ? session.label : joinLabels(session.label, session.quota.spentLabel()),
       usage: {
         ...(session.quota?.usage() ?? { ...emptyUse(), wall_ms: 0 }),
         syscalls: session.syscalls,
@@ -507,8 +510,11 @@ export class ProcessTable implements ProcessControl {
     const codeId = await this.#deps.blobs.put(new TextEncoder().encode(live.code), tenant);
     alive();
     const held = authority.list(session.publicKey);
+    // Scopes only: remaining uses are data of whoever spent them, in another agent or a host submit (red-team pass
+    // 108 read a PIN a labelled child spent from the body of its clean parent's snapshot), and restoring never
+    // used them.
     const capabilities = held
-      .map(({ action, resource, remainingUses, expiresAt }) => ({ action, resource, remainingUses, expiresAt }))
+      .map(({ action, resource, expiresAt }) => ({ action, resource, expiresAt }))
       .sort((a, b) => compareText(JSON.stringify(a), JSON.stringify(b)));
     // Memory is parsed whole to be covered, and parsing multiplies small JSON text into many objects (nested
     // arrays: 25 times its size in heap): a snapshot covers a bounded part of the namespace's 16 MiB.
@@ -550,8 +556,8 @@ export class ProcessTable implements ProcessControl {
       const agentLabel = joinLabels(session.label, removed);
       const carried = session.quota === undefined ? agentLabel : joinLabels(agentLabel, session.quota.observed());
       // The id is a function of everything the snapshot covers, so it carries all their labels (an id over a
-      // labelled PIN is an oracle for the PIN), the remaining uses of the capabilities it lists included.
-      let covered = joinLabels(carried, authority.observedLabel(held.map((summary) => summary.id)));
+      // labelled PIN is an oracle for the PIN).
+      let covered = carried;
       for (const [, entry] of entries) covered = joinLabels(covered, entry.label);
       covered = joinLabels(joinLabels(covered, sizedBy), shapedBy);
       const used = session.quota?.used ?? emptyUse();

@@ -79,6 +79,8 @@ export class Quota {
   readonly #own: ReadonlySet<CountedField>;
   /** The join of the labels of the uses and amounts that moved this quota's counters. */
   #movedBy: Label = EMPTY_LABEL;
+  /** The join of the labels of every use `spent` counts, own-budget descendants' included. */
+  #spentBy: Label = EMPTY_LABEL;
   /** The labels raised into this agent and its subtree by use of a bounded counter (see `hooks.raise`). */
   #raised: Label = EMPTY_LABEL;
   /** The last label a bounded counter here was moved with: the same label again has nothing left to raise. */
@@ -133,7 +135,10 @@ export class Quota {
     if (amount === 0 && observed.length === 0) return;
     const own = this.#label();
     const carried = observed.length === 0 ? own : joinLabels(own, observed);
-    for (let quota: Quota | undefined = this; quota !== undefined; quota = quota.parent) quota.spent[field] += amount;
+    for (let quota: Quota | undefined = this; quota !== undefined; quota = quota.parent) {
+      quota.spent[field] += amount;
+      if (carried !== quota.#spentBy && carried.length > 0) quota.#spentBy = joinLabels(quota.#spentBy, carried);
+    }
     if (this.#add(field, amount, observed, carried)) throw new KernelError('E_QUOTA', `quota exceeded: ${field}`);
   }
 
@@ -267,6 +272,15 @@ export class Quota {
       this.#warned.add('wall_ms');
       this.#hooks.warn('wall_ms', elapsed, limit, EMPTY_LABEL);
     }
+  }
+
+  /**
+   * The labels of the uses `usage` counts: the agent's own charges and every descendant's, own budgets included.
+   * A host report of `usage` carries them (red-team pass 108 read a PIN from a clean planner's run result, whose
+   * tool calls counted a `secret` worker's on a budget of its own). Never throws.
+   */
+  spentLabel(): Label {
+    return this.#spentBy;
   }
 
   /** Use so far, own and descendants', with the wall time elapsed. */

@@ -19,11 +19,14 @@ import type { StoreShares } from './store-shares.js';
  */
 export interface SnapshotBody {
   readonly program: { readonly name: string; readonly id: string };
-  /** Scopes of the capabilities the agent held (informational: restoring never mints authority). */
+  /**
+   * Scopes of the capabilities the agent held (informational: restoring never mints authority). Snapshots taken
+   * before red-team pass 108 also list `remainingUses`; newer ones do not (uses are data of whoever spent them).
+   */
   readonly capabilities: readonly {
     readonly action: string;
     readonly resource: string;
-    readonly remainingUses: number | null;
+    readonly remainingUses?: number | null;
     readonly expiresAt: number | null;
   }[];
   readonly label: readonly string[];
@@ -65,7 +68,7 @@ const bodySchema = z.strictObject({
     z.strictObject({
       action: z.string(),
       resource: z.string(),
-      remainingUses: z.number().nullable(),
+      remainingUses: z.number().nullable().optional(),
       expiresAt: z.number().nullable(),
     }),
   ),

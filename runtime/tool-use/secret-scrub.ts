@@ -1,7 +1,7 @@
 /**
  * Replacing a secret wherever a result spells it. A secret comes back in a form known in advance (URL- or
  * form-encoded, JSON-escaped, base64 or base64url at any alignment), or in any of those with one more layer of
- * escaping, or spelled in a way only a decoder finds (PHP's `\\/`, Go's `\\u0026`, an HTML reference, lower-case
+ * escaping, or spelled in a way only a decoder finds (PHP's `\/`, Go's `\u0026`, an HTML reference, lower-case
  * escapes, two layers of them: `echo-spellings.ts`). Every spelling of every secret in a string is found first and
  * replaced in one pass, so a shorter secret's replacement never cuts a longer one's spelling in two (red-team pass
  * 106), and only the escapes that spell a secret are replaced. Used by the vault and by the model tool for its key.

@@ -82,6 +82,7 @@ describe('suite selection', () => {
         'syscall',
         'throughput',
         'tree',
+        'vault',
       ]),
     );
   });

@@ -3,8 +3,9 @@
 // on them, and the id carried their labels; but a refusal by the tenant's share carried only the body's label.
 // The host shares a counted `echo` with two tenants; B reads the PIN and spends 10 uses when its first digit is
 // odd, 1 when it is even (19 → 9 or 18: the body one character shorter or not). P pads its tenant to two bytes under what Q's snapshot took, and
-// Q's second snapshot was refused clean exactly when the digit was even: P mailed the bit. A refusal now carries
-// everything that sized the body, and the share takes it on.
+// Q's second snapshot was refused clean exactly when the digit was even: P mailed the bit. A refusal then carried
+// everything that sized the body, and the share took it on; since red-team pass 108 the body lists no remaining
+// uses at all, so what Q's snapshots take of the share, and what P sees, no longer depend on B's spending.
 import { afterEach, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineTool, type Kernel, type RunResult } from '../../index.js';
@@ -123,12 +124,11 @@ async function attack(pin: string): Promise<{ p: RunResult; sent: unknown[] }> {
   return { p: await p.result, sent };
 }
 
-it("a snapshot the share refuses because of a counter a labelled agent moved carries that agent's label", async () => {
+it("a snapshot's size, and so a share's refusal, does not depend on a counter a labelled agent moved", async () => {
   expect(PIN[0]).toBe('4');
-  // Even first digit: the counter keeps two digits, the body its length, and the share refuses it. (An odd digit lets
-  // the snapshot through, which carries nothing to P: SECURITY.md, a bit per run, as for every shared bound.)
   const even = await attack(PIN);
-  expect(even.p).toMatchObject({ ok: true, value: { bit: 0 } });
-  expect(even.p.label).toContain('secret');
-  expect(even.sent).toEqual([]);
+  const odd = await attack(`7${PIN.slice(1)}`);
+  expect(even.p.ok).toBe(true);
+  expect(odd.p).toMatchObject({ ok: even.p.ok, value: (even.p as { value: unknown }).value, label: even.p.label });
+  expect(odd.sent).toEqual(even.sent);
 });

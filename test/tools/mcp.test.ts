@@ -120,6 +120,29 @@ describe('mcp.call', () => {
     });
   });
 
+  it('scrubs a vault secret a server echoes in PHP, Go, HTML or percent spelling, in results and errors, and labels it', async () => {
+    const secret = 'sk-mcp/secret&7777 77';
+    const s = setup({ servers: { fixture: fixtureServer({ env: { LEAK: secret } }) }, rules: ALL });
+    s.kernel.vault.set('mcpkey', secret, {
+      bind: { action: 'mcp.call', resource: 'fixture/*' },
+      inject: { bearer: true },
+    });
+    const spellings = ['php', 'goForm', 'htmlDecimal', 'percentLower'];
+    const calls = spellings.flatMap((spelling) => [
+      call('spell', { spelling }),
+      call('spell', { spelling, fail: true }),
+    ]);
+    const report = await run(s, agent(...calls));
+    const marked = '{"token":"[vault:mcpkey]"}';
+    expect(report.out).toEqual(
+      spellings.flatMap(() => [
+        { ok: { content: [marked] } },
+        { code: 'E_TOOL_FAILED', message: `mcp.call: fixture/spell failed: ${marked}` },
+      ]),
+    );
+    expect(report.label).toEqual(['mcp:fixture', 'secret']);
+  });
+
   it('runs the server with an environment built from nothing (PATH, LANG and the names listed)', async () => {
     process.env['ISOKERNEL_MCP_PASSED'] = 'yes';
     process.env['ISOKERNEL_MCP_HIDDEN'] = 'no';
