@@ -1,11 +1,11 @@
 // What the vault's scrub costs the kernel's event loop per megabyte of tool result (SECURITY.md quotes these
-// figures under "Vault secrets in results"): each shape of result beside a floor measured in the same run, one
+// figures under "Vault secrets in results"): each shape of result beside a floor measured in the same run,
 // `String.prototype.includes` of the raw secret over the same text (the least any scrub does).
 // Run: npm run bench -- --suite vault (or: node --no-node-snapshot --import ./bench/loader/register.mjs bench/vault.bench.ts)
 import { Vault } from '../runtime/tool-use/vault.js';
 import { Figures, scaled } from './report.js';
 
-const FLOOR = 'one String.includes of the raw secret over the same 1 MB';
+const FLOOR = 'String.includes of the raw secret over the same text';
 const figures = new Figures({
   'vault.scrub.plain_text': {
     what: 'Vault.scrub of 1 MB of plain text holding no secret, one entry',
@@ -13,6 +13,14 @@ const figures = new Figures({
   },
   'vault.scrub.all_escapes': {
     what: 'the same for 1 MB of nothing but escapes and `&` (`\\n&amp;%41+` repeated), no secret in it',
+    floor: FLOOR,
+  },
+  'vault.scrub.dense_escapes': {
+    what: 'the same for 1 MB of escapes every step undoes (`%41\\u0041&#65;` repeated), no secret in it',
+    floor: FLOOR,
+  },
+  'vault.scrub.distinct_strings': {
+    what: 'an array of 40,000 distinct 26-character strings of escapes (1.4 MB as JSON), no secret in them',
     floor: FLOOR,
   },
   'vault.scrub.honest_echo': {
@@ -68,12 +76,18 @@ const SPELLINGS = [
 const ECHO = `{"auth":"Bearer ${SECRET.replaceAll('/', '\\/')}"}`;
 const ESCAPES = fill('\n&amp;%41+');
 
+// Red-team pass 109's shape: each string at least as long as the secret, so none is skipped by its length.
+const DISTINCT = Array.from({ length: 40_000 }, (_, i) =>
+  `%2${i % 10}\\u004${i % 10}&#${i};%41\\u0041&#65;`.padEnd(26, 'x'),
+);
 const one = vault(1);
 const many = vault(200);
 const spaced = vault(200, (i) => `tok en ${i} ${'x'.repeat(20)}/y`);
 const cases = [
   { id: 'vault.scrub.plain_text', vault: one, text: fill('abcdefghij'), mustFind: false },
   { id: 'vault.scrub.all_escapes', vault: one, text: ESCAPES, mustFind: false },
+  { id: 'vault.scrub.dense_escapes', vault: one, text: fill('%41\\u0041&#65;'), mustFind: false },
+  { id: 'vault.scrub.distinct_strings', vault: one, text: DISTINCT, mustFind: false },
   { id: 'vault.scrub.honest_echo', vault: one, text: ECHO + ESCAPES.slice(ECHO.length), mustFind: true },
   { id: 'vault.scrub.hostile_echo', vault: one, text: fill(`${SPELLINGS.join(' ')} `), mustFind: true },
   { id: 'vault.scrub.entries_200', vault: many, text: fill('abcdefghij'), mustFind: false },
@@ -94,7 +108,7 @@ for (const { id, vault: v, text, mustFind } of cases) {
     sink ^= v.scrub(text).label.length;
     samples.push(Number(process.hrtime.bigint() - start));
     start = process.hrtime.bigint();
-    sink ^= text.includes(SECRET) ? 1 : 0;
+    sink ^= (typeof text === 'string' ? [text] : text).some((each) => each.includes(SECRET)) ? 1 : 0;
     floor.push(Number(process.hrtime.bigint() - start));
   }
   figures.fromSamples(id, samples, floor);

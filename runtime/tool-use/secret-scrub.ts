@@ -8,7 +8,15 @@
  */
 
 import { hasLoneSurrogate } from '../core/resource-match.js';
-import { echoViews, locate, mergeSpans, replaceSpans, type Spelling, spacesAsPlus } from './echo-spellings.js';
+import {
+  type EchoView,
+  echoViews,
+  locate,
+  mergeSpans,
+  replaceSpans,
+  type Spelling,
+  spacesAsPlus,
+} from './echo-spellings.js';
 
 /** One secret: what to look for, and what replaces it. */
 export interface ScrubTarget {
@@ -35,11 +43,11 @@ export function scrubTarget(secret: string, replacement: string): ScrubTarget {
 }
 
 /** A text and its decoded views, each with the steps that made it. */
-export type Views = readonly { readonly view: string; readonly spelling: Spelling }[];
+export type Views = readonly EchoView[];
 
 /** `text` itself, then every view `echoViews` makes of it. */
 export function viewsOf(text: string): Views {
-  return [{ view: text, spelling: [] }, ...echoViews(text)];
+  return [{ view: text, spelling: [], chain: [text] }, ...echoViews(text)];
 }
 
 /** What of `target` to search a view made by `spelling` for. */
@@ -60,9 +68,20 @@ export function scrubValue<T>(value: T, targets: readonly ScrubTarget[]): { valu
   if (targets.length === 0) return { value, found: false };
   // Longest first: where spellings of two secrets overlap, the longer one's replacement covers both.
   const sorted = [...targets].sort((a, b) => b.secret.length - a.secret.length);
-  const scrub = { targets: sorted, found: false, seen: new Map<string, string>() };
+  const scrub = { targets: sorted, shortest: shortestNeedle(sorted), found: false, seen: new Map<string, string>() };
   const out = scrubUnknown(value, scrub) as T;
   return { value: out, found: scrub.found };
+}
+
+/**
+ * The length of the shortest needle of any of `targets`: a shorter text spells none of them, in any view (undoing
+ * an escape never gives more units than it spells), so it needs no views at all (red-team pass 109 stalled the
+ * event loop with a result of 45,000 short strings, each decoded into its views).
+ */
+export function shortestNeedle(targets: readonly ScrubTarget[]): number {
+  let shortest = Number.POSITIVE_INFINITY;
+  for (const target of targets) shortest = Math.min(shortest, target.shortest);
+  return shortest;
 }
 
 /** The spellings of a secret known in advance, searched for in a text and in its views of one step. */
@@ -109,7 +128,7 @@ function alignedBase64(bytes: Buffer): string[] {
 
 function scrubString(text: string, targets: readonly ScrubTarget[]): string {
   const spans: { start: number; end: number; needle: number }[] = [];
-  for (const { view, spelling } of viewsOf(text)) {
+  for (const { view, spelling, chain } of viewsOf(text)) {
     // The needles this view holds, each with the rank of its target (targets come longest first).
     const needles: string[] = [];
     const ranks: number[] = [];
@@ -122,7 +141,7 @@ function scrubString(text: string, targets: readonly ScrubTarget[]): string {
       }
     });
     if (needles.length === 0) continue;
-    for (const span of locate(text, spelling, needles)) spans.push({ ...span, needle: ranks[span.needle] ?? 0 });
+    for (const span of locate(text, spelling, needles, chain)) spans.push({ ...span, needle: ranks[span.needle] ?? 0 });
   }
   if (spans.length === 0) return text;
   return replaceSpans(
@@ -135,11 +154,14 @@ function scrubString(text: string, targets: readonly ScrubTarget[]): string {
 /** One scrub of a value: its targets, whether it replaced anything, and each string's result (values repeat). */
 interface Scrub {
   readonly targets: readonly ScrubTarget[];
+  /** `shortestNeedle` of the targets. */
+  readonly shortest: number;
   found: boolean;
   readonly seen: Map<string, string>;
 }
 
 function scrubText(text: string, scrub: Scrub): string {
+  if (text.length < scrub.shortest) return text;
   let out = scrub.seen.get(text);
   if (out === undefined) {
     out = scrubString(text, scrub.targets);

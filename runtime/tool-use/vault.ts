@@ -6,7 +6,7 @@ import {
   resourcePatternError,
 } from '../core/resource-match.js';
 import { EMPTY_LABEL, type Label, makeLabel, SECRET_TAG } from '../labels/label.js';
-import { type ScrubTarget, scrubTarget, scrubValue, spelledIn, viewsOf } from './secret-scrub.js';
+import { type ScrubTarget, scrubTarget, scrubValue, shortestNeedle, spelledIn, viewsOf } from './secret-scrub.js';
 import type { Injection } from './tool-contract.js';
 
 /** How a secret enters a request: as a header, a query parameter, or `Authorization: Bearer <secret>`. */
@@ -52,6 +52,8 @@ export const EMPTY_INJECTION: Injection = Object.freeze({ headers: Object.freeze
  */
 export class Vault {
   readonly #entries = new Map<string, Entry>();
+  /** `shortestNeedle` of the entries' targets, kept with them: `carried` runs for every string of every call. */
+  #shortest = Number.POSITIVE_INFINITY;
 
   /**
    * Stores `secret` under `ref`, replacing an entry with that ref. Throws TypeError naming the argument for
@@ -86,11 +88,14 @@ export class Vault {
       inject: injectCopy,
       target: scrubTarget(secret, `[vault:${ref}]`),
     });
+    this.#shortest = shortestNeedle([...this.#entries.values()].map((entry) => entry.target));
   }
 
   /** Removes an entry; true when it existed. */
   delete(ref: string): boolean {
-    return this.#entries.delete(ref);
+    const deleted = this.#entries.delete(ref);
+    this.#shortest = shortestNeedle([...this.#entries.values()].map((entry) => entry.target));
+    return deleted;
   }
 
   /** Every entry without its secret. */
@@ -134,7 +139,7 @@ export class Vault {
 
   /** The refs of the secrets `text` carries, as `carries` decides. */
   carried(text: string): string[] {
-    if (this.#entries.size === 0) return [];
+    if (this.#entries.size === 0 || text.length < this.#shortest) return [];
     const views = viewsOf(text);
     return [...this.#entries.values()].filter((entry) => spelledIn(views, entry.target)).map((entry) => entry.ref);
   }

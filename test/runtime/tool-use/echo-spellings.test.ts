@@ -126,6 +126,20 @@ describe('each step undoes what servers write', () => {
     expect(new Set(views).size).toBe(views.length);
   });
 
+  it('property: a long text is undone in a buffer exactly as its short pieces are by concatenation', () => {
+    // A space ends every escape, so copies joined by spaces decode copy by copy; 300 copies of even a one-character
+    // text pass the length where `undo` switches to its buffer (lone surrogates, astral characters and U+FFFD
+    // included).
+    fc.assert(
+      fc.property(escapeRich, fc.constantFrom(...STEPS), (text, step) => {
+        const copies = Array.from({ length: 300 }, () => `${text} `);
+        const short = undo(`${text} `, step);
+        expect(`${text} `.length).toBeLessThan(256);
+        expect(undo(copies.join(''), step)).toBe(short.repeat(300));
+      }),
+    );
+  });
+
   it('spells a secret with spaces as form-encoding would', () => {
     expect(spacesAsPlus('a b c')).toBe('a+b+c');
     expect(spacesAsPlus('abc')).toBeUndefined();
