@@ -7,6 +7,7 @@ import { joinLabels, labelLeq } from '../runtime/labels/label.js';
 import type { AgentSession } from '../runtime/process/session.js';
 import { createToolContext, type PreparedContext } from '../runtime/tool-use/tool-context.js';
 import { authorizeToolUse, checkSinks, prepareToolUse, runToolUse } from '../runtime/tool-use/tool-gate.js';
+import type { VaultScrubbed } from '../runtime/tool-use/vault.js';
 import { defineSyscall } from './syscall.js';
 
 const noop = (): void => {};
@@ -96,7 +97,7 @@ export const toolSyscall = defineSyscall({
     // queued requests). A waiting call then starts out of the dispatcher's sight, metered to the caller.
     const bound = tool.maxInFlight;
     const ended = bound === undefined ? noop : () => session.toolSlots.give(tool.name);
-    const start = (): unknown => {
+    const start = (argsCarrySecret: boolean | undefined): unknown => {
       let prepared: PreparedContext;
       try {
         // A waiting call is handed its place a microtask before it starts: the agent may have ended in between.
@@ -136,6 +137,7 @@ export const toolSyscall = defineSyscall({
           sourcesFor,
           attempt,
           options?.handle === true ? undefined : session.services.maxPayloadBytes,
+          argsCarrySecret,
         );
       } catch (error) {
         ended();
@@ -146,15 +148,22 @@ export const toolSyscall = defineSyscall({
       // the result's label even where the caller does not (a handle; an ended caller). Otherwise the caller's rise
       // reaches the record (dispatch raises every outcome by the caller's label after the call).
       const keep = (value: unknown): unknown => {
-        const read = joinLabels(joinLabels(callLabel, source), prepared.taints());
         // The agent ended while the tool ran (a kill, its own charge, its main returning): the effect happened, and
         // the outcome says so (ok, with what it charged: pass 77 found it recorded `killed`, as a call that never
         // ran is). The value reaches no one: an ended agent is delivered nothing.
-        if (session.state === 'ended') {
+        if (session.state === 'ended') return deliver(undefined);
+        // A large result is scrubbed in metered slices with the event loop free between them; it is delivered
+        // after the last (or to nobody, when the agent ended meanwhile).
+        const scrubbing = prepared.scrub(value);
+        if (!(scrubbing instanceof Promise)) return deliver(scrubbing);
+        return scrubbing.then((scrubbed) => session.metered(() => deliver(scrubbed)));
+      };
+      const deliver = (scrubbed: VaultScrubbed<unknown> | undefined): unknown => {
+        const read = joinLabels(joinLabels(callLabel, source), prepared.taints());
+        if (scrubbed === undefined || session.state === 'ended') {
           attempt.raise(joinLabels(read, prepared.vaultLabel()));
           return null;
         }
-        const scrubbed = prepared.scrub(value);
         attempt.raise(prepared.vaultLabel());
         const resultLabel = joinLabels(read, scrubbed.label);
         if (options?.handle === true) {
@@ -187,9 +196,19 @@ export const toolSyscall = defineSyscall({
       // dispatcher's sight: that work is metered to the caller.
       return result.finally(ended).then((value) => session.metered(() => keep(value)), runFailed);
     };
-    const run = (): unknown => {
+    const go = (argsCarrySecret: boolean | undefined): unknown => {
       const waiting = bound === undefined ? undefined : session.toolSlots.take(tool.name, bound, session.signal);
-      return waiting === undefined ? start() : waiting.then(() => session.metered(start), failed);
+      if (waiting === undefined) return start(argsCarrySecret);
+      return waiting.then(() => session.metered(() => start(argsCarrySecret)), failed);
+    };
+    // Whether the arguments carry a vault secret is searched before the call is authorized, in metered slices when
+    // they are large (an agent chooses them: red-team pass 110), so no wait falls between authorizing and running.
+    // An agent that ended meanwhile is refused at the start (undefined here).
+    const run = (): unknown => {
+      const slicing = { meter: session.metered, stopped: () => session.state === 'ended' };
+      const searched = vault.carriedInSliced(use.args, slicing);
+      if (!(searched instanceof Promise)) return go(searched);
+      return searched.then((carried) => session.metered(() => go(carried)), failed);
     };
     // The decoded arguments stay in the kernel until the call settles, waiting for a place or running: they are
     // held against the caller's memory_mb (as decoded: the values of handles they name are held already), twice

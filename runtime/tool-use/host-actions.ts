@@ -122,8 +122,10 @@ export async function submitForHost(host: HostTools, request: SubmitRequest): Pr
       throw error;
     }
     // A scrubbed secret labels what it was scrubbed from (runtime/tool-use/vault.ts).
-    const scrubbed = prepared.scrub(data);
+    const scrubbed = await prepared.scrub(data);
     attempt.raise(prepared.vaultLabel());
+    // Only a caller that ended stops a scrub: the host's signal is the kernel's, aborted when it closes.
+    if (scrubbed === undefined) throw new KernelError('E_KILLED', 'the kernel is closing');
     const label = joinLabels(
       joinLabels(joinLabels(joinLabels(callLabel, observed), prepared.ctx.sources), prepared.taints()),
       scrubbed.label,

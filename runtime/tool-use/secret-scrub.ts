@@ -60,17 +60,131 @@ export function spelledIn(views: Views, target: ScrubTarget): boolean {
   return views.some(({ view, spelling }) => searchedIn(target, spelling).some((needle) => view.includes(needle)));
 }
 
+/** A scrubbed value, and whether anything in it was replaced. */
+export interface Scrubbed<T> {
+  readonly value: T;
+  readonly found: boolean;
+}
+
 /**
  * `value` with every target's secret replaced, in strings, object keys and values at any depth, and whether
  * anything was. `value` itself is not changed.
  */
-export function scrubValue<T>(value: T, targets: readonly ScrubTarget[]): { value: T; found: boolean } {
+export function scrubValue<T>(value: T, targets: readonly ScrubTarget[]): Scrubbed<T> {
   if (targets.length === 0) return { value, found: false };
-  // Longest first: where spellings of two secrets overlap, the longer one's replacement covers both.
-  const sorted = [...targets].sort((a, b) => b.secret.length - a.secret.length);
-  const scrub = { targets: sorted, shortest: shortestNeedle(sorted), found: false, seen: new Map<string, string>() };
+  const scrub = newScrub(targets);
   const out = scrubUnknown(value, scrub) as T;
   return { value: out, found: scrub.found };
+}
+
+/** Runs `call` and charges its time to whoever the work is for (AgentSession.metered). */
+export type Meter = <R>(call: () => R) => R;
+
+/** How sliced work runs: each slice inside `meter`; it stops between slices once `stopped` says so. */
+export interface Slicing {
+  readonly meter: Meter;
+  readonly stopped: () => boolean;
+}
+
+// Work on one result in one turn of the event loop, at most (about; a single string is never cut), and the
+// characters of strings to search below which a value is scrubbed in one go.
+const SLICE_MS = 8;
+const SLICED_FROM = 64 * 1024;
+
+/**
+ * `scrubValue`, with the event loop free every few milliseconds for a value with much to search: an agent
+ * chooses what an echoing tool returns, and one megabyte of distinct short strings of escapes held every tenant's
+ * calls for a third of a second or more (red-team passes 109 and 110). Synchronous for a small value; a promise
+ * otherwise, which gives undefined when `slicing.stopped()` turned true between two slices.
+ */
+export function scrubValueSliced<T>(
+  value: T,
+  targets: readonly ScrubTarget[],
+  slicing: Slicing,
+): Scrubbed<T> | Promise<Scrubbed<T> | undefined> {
+  if (targets.length === 0) return { value, found: false };
+  const scrub = newScrub(targets);
+  const done = (): Scrubbed<T> => ({ value: scrubUnknown(value, scrub) as T, found: scrub.found });
+  const each = (text: string): boolean => {
+    scrubText(text, scrub);
+    return false;
+  };
+  const searched = inSlices(stringsOf(value, scrub.shortest), each, slicing);
+  if (!(searched instanceof Promise)) return done();
+  return searched.then((finished) => (finished === undefined ? undefined : slicing.meter(done)));
+}
+
+/**
+ * Whether `test` holds for some string of `value` (object keys included) at least `shortest` long, with the
+ * event loop free every few milliseconds as `scrubValueSliced` does. Undefined when `slicing.stopped()` turned true.
+ */
+export function someStringSliced(
+  value: unknown,
+  shortest: number,
+  test: (text: string) => boolean,
+  slicing: Slicing,
+): boolean | Promise<boolean | undefined> {
+  return inSlices(stringsOf(value, shortest), test, slicing);
+}
+
+/** The distinct strings of a value at least some length long, and their total length. */
+interface Strings {
+  readonly strings: readonly string[];
+  readonly length: number;
+}
+
+function stringsOf(value: unknown, shortest: number): Strings {
+  const seen = new Set<string>();
+  let length = 0;
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const item = stack.pop();
+    if (typeof item === 'string') {
+      if (item.length < shortest || seen.has(item)) continue;
+      seen.add(item);
+      length += item.length;
+    } else if (Array.isArray(item)) {
+      for (const inner of item) stack.push(inner);
+    } else if (item !== null && typeof item === 'object') {
+      for (const [key, inner] of Object.entries(item)) stack.push(key, inner);
+    }
+  }
+  return { strings: [...seen], length };
+}
+
+/**
+ * True once `test` holds for a string, false when it held for none. In one go below SLICED_FROM characters;
+ * otherwise a promise that runs slices of SLICE_MS inside `slicing.meter`, yields to the event loop between them,
+ * and gives undefined when `slicing.stopped()` turned true.
+ */
+function inSlices(
+  { strings, length }: Strings,
+  test: (text: string) => boolean,
+  slicing: Slicing,
+): boolean | Promise<boolean | undefined> {
+  if (length < SLICED_FROM) return strings.some(test);
+  let next = 0;
+  const slice = (): boolean => {
+    const until = performance.now() + SLICE_MS;
+    do {
+      if (test(strings[next++] ?? '')) return true;
+    } while (next < strings.length && performance.now() < until);
+    return false;
+  };
+  return (async () => {
+    while (next < strings.length) {
+      await new Promise((resolve) => setImmediate(resolve));
+      if (slicing.stopped()) return undefined;
+      if (slicing.meter(slice)) return true;
+    }
+    return false;
+  })();
+}
+
+/** A scrub's state: its targets longest first (where two secrets' spellings overlap, the longer one's replacement covers both). */
+function newScrub(targets: readonly ScrubTarget[]): Scrub {
+  const sorted = [...targets].sort((a, b) => b.secret.length - a.secret.length);
+  return { targets: sorted, shortest: shortestNeedle(sorted), found: false, seen: new Map<string, string>() };
 }
 
 /**

@@ -12,7 +12,7 @@ import type { StoreShares } from '../store/store-shares.js';
 import type { Injection, ToolCharge, ToolContext } from './tool-contract.js';
 import { authorizeToolUse, type ToolUse } from './tool-gate.js';
 import type { UndoJournal } from './undo-journal.js';
-import { VAULT_LABEL, type Vault } from './vault.js';
+import { VAULT_LABEL, type Vault, type VaultScrubbed } from './vault.js';
 
 /** The kernel services a tool call's context draws on. */
 export interface ToolEnvironment {
@@ -46,6 +46,7 @@ export interface ToolCaller {
 }
 
 const noop = (): void => {};
+const unmetered = <T>(call: () => T): T => call();
 
 const CHARGE_FIELDS = ['tokens_in', 'tokens_out', 'cost_usd'] as const;
 
@@ -54,8 +55,12 @@ export interface PreparedContext {
   readonly ctx: ToolContext;
   /** Tags the tool added with `ctx.taint`. */
   taints(): Label;
-  /** `value` with vault secrets scrubbed, and the label that adds (`Vault.scrub`); a hit counts for `vaultLabel`. */
-  scrub<T>(value: T): { readonly value: T; readonly label: Label };
+  /**
+   * `value` with vault secrets scrubbed, and the label that adds (`Vault.scrubSliced`: a promise when there is
+   * much to search, metered to the caller, which gives undefined once the caller has ended); a hit counts for
+   * `vaultLabel`.
+   */
+  scrub<T>(value: T): VaultScrubbed<T> | Promise<VaultScrubbed<T> | undefined>;
   /**
    * `VAULT_LABEL` once anything of this call touched a vault secret (its arguments carried one, a hop's target
    * did, or a scrub replaced one), else empty: its outcome record carries it (red-team pass 47: an agent read
@@ -77,10 +82,12 @@ export function createToolContext(
   sourcesFor: (resource: string) => Label,
   attempt: Attempt,
   maxResultBytes?: number,
+  argsCarrySecret?: boolean,
 ): PreparedContext {
   // Arguments that carry a vault secret hold a guess that matched: whatever the call returns, refuses or costs
-  // may say which (runtime/tool-use/vault.ts), so all of it carries the vault's tag.
-  let vaultTouched = env.vault.carriedIn(use.args);
+  // may say which (runtime/tool-use/vault.ts), so all of it carries the vault's tag. A caller that searched them
+  // already (in slices, `Vault.carriedInSliced`) says what it found.
+  let vaultTouched = argsCarrySecret ?? env.vault.carriedIn(use.args);
   let extra: Label = vaultTouched ? VAULT_LABEL : EMPTY_LABEL;
   const sources = sourcesFor(use.resource);
   // Whatever the call keeps in the in-memory store is sized by what it saw: the tenant's share carries it.
@@ -203,9 +210,13 @@ export function createToolContext(
     ctx,
     taints: () => extra,
     scrub<T>(value: T) {
-      const scrubbed = env.vault.scrub(value);
-      if (scrubbed.label.length > 0) vaultTouched = true;
-      return scrubbed;
+      const noted = (scrubbed: VaultScrubbed<T> | undefined): VaultScrubbed<T> | undefined => {
+        if (scrubbed !== undefined && scrubbed.label.length > 0) vaultTouched = true;
+        return scrubbed;
+      };
+      const slicing = { meter: caller.metered ?? unmetered, stopped: () => caller.signal.aborted };
+      const scrubbing = env.vault.scrubSliced(value, slicing);
+      return scrubbing instanceof Promise ? scrubbing.then(noted) : (noted(scrubbing) as VaultScrubbed<T>);
     },
     // A tool's own `secret` taint (model.chat's key among the agent's words) counts too.
     vaultLabel: () => (vaultTouched || labelLeq(VAULT_LABEL, extra) ? VAULT_LABEL : EMPTY_LABEL),

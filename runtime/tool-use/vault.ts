@@ -6,7 +6,18 @@ import {
   resourcePatternError,
 } from '../core/resource-match.js';
 import { EMPTY_LABEL, type Label, makeLabel, SECRET_TAG } from '../labels/label.js';
-import { type ScrubTarget, scrubTarget, scrubValue, shortestNeedle, spelledIn, viewsOf } from './secret-scrub.js';
+import {
+  type Scrubbed,
+  type ScrubTarget,
+  type Slicing,
+  scrubTarget,
+  scrubValue,
+  scrubValueSliced,
+  shortestNeedle,
+  someStringSliced,
+  spelledIn,
+  viewsOf,
+} from './secret-scrub.js';
 import type { Injection } from './tool-contract.js';
 
 /** How a secret enters a request: as a header, a query parameter, or `Authorization: Bearer <secret>`. */
@@ -152,6 +163,15 @@ export class Vault {
     return resource !== null && this.carries(resource) ? VAULT_LABEL : EMPTY_LABEL;
   }
 
+  /**
+   * `carriedIn` for a value an agent chose (a tool call's arguments), with the event loop free every few
+   * milliseconds when there is much to search (`someStringSliced`). Undefined when `slicing.stopped()` turned true.
+   */
+  carriedInSliced(value: unknown, slicing: Slicing): boolean | Promise<boolean | undefined> {
+    if (this.#entries.size === 0) return false;
+    return someStringSliced(value, this.#shortest, (text) => this.carries(text), slicing);
+  }
+
   /** True when some string in `value` (object keys included, at any depth) `carries` a stored secret. */
   carriedIn(value: unknown): boolean {
     if (this.#entries.size === 0) return false;
@@ -189,14 +209,36 @@ export class Vault {
    * the call itself injected taints: pass 47 showed that exempting it let any bound endpoint that reflects a
    * decoded field, a header name or a redirect target carry the agent's guesses past the exemption.
    */
-  scrub<T>(value: T): { readonly value: T; readonly label: Label } {
+  /**
+   * `scrub` for a result an agent may have chosen (an echo), with the event loop free every few milliseconds when
+   * there is much to search (`scrubValueSliced`). Undefined when `slicing.stopped()` turned true.
+   */
+  scrubSliced<T>(value: T, slicing: Slicing): VaultScrubbed<T> | Promise<VaultScrubbed<T> | undefined> {
     if (this.#entries.size === 0) return { value, label: EMPTY_LABEL };
-    const scrubbed = scrubValue(
-      value,
-      [...this.#entries.values()].map((entry) => entry.target),
-    );
+    const scrubbed = scrubValueSliced(value, this.#targets(), slicing);
+    const labelled = (done: Scrubbed<T>): VaultScrubbed<T> => ({
+      value: done.value,
+      label: done.found ? VAULT_LABEL : EMPTY_LABEL,
+    });
+    if (!(scrubbed instanceof Promise)) return labelled(scrubbed);
+    return scrubbed.then((done) => (done === undefined ? undefined : labelled(done)));
+  }
+
+  #targets(): ScrubTarget[] {
+    return [...this.#entries.values()].map((entry) => entry.target);
+  }
+
+  scrub<T>(value: T): VaultScrubbed<T> {
+    if (this.#entries.size === 0) return { value, label: EMPTY_LABEL };
+    const scrubbed = scrubValue(value, this.#targets());
     return { value: scrubbed.value, label: scrubbed.found ? VAULT_LABEL : EMPTY_LABEL };
   }
+}
+
+/** A value with vault secrets scrubbed, and the label that adds (`VAULT_LABEL` when anything was replaced). */
+export interface VaultScrubbed<T> {
+  readonly value: T;
+  readonly label: Label;
 }
 
 /** The tag of anything a vault secret was observed in: the label a secret's own data would have. */

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { scrubTarget, scrubValue, spelledIn, viewsOf } from '../../../runtime/tool-use/secret-scrub.js';
+import {
+  scrubTarget,
+  scrubValue,
+  scrubValueSliced,
+  someStringSliced,
+  spelledIn,
+  viewsOf,
+} from '../../../runtime/tool-use/secret-scrub.js';
 
 describe('scrubValue', () => {
   const key = scrubTarget('k3y/with&spaces here', '[key]');
@@ -88,5 +95,70 @@ describe('scrubValue', () => {
 
   it('refuses a secret its own replacement shows', () => {
     expect(() => scrubTarget('db-2024', '[vault:db-2024]')).toThrow(TypeError);
+  });
+});
+
+describe('scrubValueSliced and someStringSliced (red-team passes 109 and 110)', () => {
+  const key = scrubTarget('hunter2!', '[key]');
+  // 20,000 distinct strings of escapes (about 300 K characters), two of them spelling the secret.
+  const large = (): Record<string, string[]> => {
+    const items = Array.from({ length: 20_000 }, (_, i) => `%2${i % 10}\\u004${i % 7}&#${i};`);
+    items[777] = 'hunter2%21';
+    items[15_000] = '&#104;unter2!';
+    return { items, 'k&#101;y': items.slice(0, 3) };
+  };
+  const counting = () => {
+    let slices = 0;
+    const meter = <R>(call: () => R): R => {
+      slices++;
+      return call();
+    };
+    return { meter, slices: () => slices };
+  };
+
+  it('scrubs a small value at once, as scrubValue does', () => {
+    const value = { a: 'hunter2!', b: ['x'] };
+    const { meter, slices } = counting();
+    expect(scrubValueSliced(value, [key], { meter, stopped: () => false })).toEqual(scrubValue(value, [key]));
+    expect(slices()).toBe(0);
+  });
+
+  it('scrubs a large value in metered slices with the event loop free between them, to what scrubValue gives', async () => {
+    const value = large();
+    const { meter, slices } = counting();
+    let turns = 0;
+    const tick = setInterval(() => turns++, 0);
+    try {
+      const sliced = scrubValueSliced(value, [key], { meter, stopped: () => false });
+      expect(sliced).toBeInstanceOf(Promise);
+      const done = await sliced;
+      expect(done).toEqual(scrubValue(value, [key]));
+      expect(done?.found).toBe(true);
+      expect(done?.value['items']?.[777]).toBe('[key]');
+    } finally {
+      clearInterval(tick);
+    }
+    // The last slice rebuilds the value; every slice ran inside the meter and timers ran between them.
+    expect(slices()).toBeGreaterThanOrEqual(2);
+    expect(turns).toBeGreaterThanOrEqual(1);
+  });
+
+  it('gives undefined once its caller has stopped, and searches no further', async () => {
+    const { meter, slices } = counting();
+    expect(await scrubValueSliced(large(), [key], { meter, stopped: () => true })).toBeUndefined();
+    expect(slices()).toBe(0);
+  });
+
+  it('someStringSliced finds a string that passes the test, at once or in slices, and stops when told', async () => {
+    const { meter } = counting();
+    const go = { meter, stopped: () => false };
+    const spells = (text: string) => spelledIn(viewsOf(text), key);
+    expect(someStringSliced({ a: ['x', 'hunter2!'] }, 8, spells, go)).toBe(true);
+    expect(someStringSliced({ a: ['x'] }, 8, spells, go)).toBe(false);
+    expect(await someStringSliced(large(), 8, spells, go)).toBe(true);
+    const clean = large();
+    clean['items'] = clean['items']?.filter((text) => !spells(text)) ?? [];
+    expect(await someStringSliced(clean, 8, spells, go)).toBe(false);
+    expect(await someStringSliced(large(), 8, spells, { meter, stopped: () => true })).toBeUndefined();
   });
 });
