@@ -86,83 +86,70 @@ export interface Slicing {
   readonly stopped: () => boolean;
 }
 
-// Work on one result in one turn of the event loop, at most (about; a single string is never cut), and the
-// characters of strings to search below which a value is scrubbed in one go.
+// Work on one value in one turn of the event loop, at most (about: a single string is never cut).
 const SLICE_MS = 8;
-const SLICED_FROM = 64 * 1024;
 
 /**
- * `scrubValue`, with the event loop free every few milliseconds for a value with much to search: an agent
- * chooses what an echoing tool returns, and one megabyte of distinct short strings of escapes held every tenant's
- * calls for a third of a second or more (red-team passes 109 and 110). Synchronous for a small value; a promise
- * otherwise, which gives undefined when `slicing.stopped()` turned true between two slices.
+ * `scrubValue`, with the event loop free every few milliseconds: an agent chooses what an echoing tool returns, and
+ * one megabyte of distinct short strings of escapes held every tenant's calls for a third of a second or more
+ * (red-team passes 109 and 110). Always a promise, even for a small value: when a value went async only past a
+ * size, a clean agent read the size of a labelled handle it echoed, and which guess repeated one of its strings,
+ * from whether its next call came back first (red-team pass 111: a PIN in 122 guesses). Gives undefined when
+ * `slicing.stopped()` turned true between two slices.
  */
-export function scrubValueSliced<T>(
+export async function scrubValueSliced<T>(
   value: T,
   targets: readonly ScrubTarget[],
   slicing: Slicing,
-): Scrubbed<T> | Promise<Scrubbed<T> | undefined> {
-  if (targets.length === 0) return { value, found: false };
+): Promise<Scrubbed<T> | undefined> {
   const scrub = newScrub(targets);
-  const done = (): Scrubbed<T> => ({ value: scrubUnknown(value, scrub) as T, found: scrub.found });
   const each = (text: string): boolean => {
     scrubText(text, scrub);
     return false;
   };
-  const searched = inSlices(stringsOf(value, scrub.shortest), each, slicing);
-  if (!(searched instanceof Promise)) return done();
-  return searched.then((finished) => (finished === undefined ? undefined : slicing.meter(done)));
+  if ((await inSlices(stringsOf(value, scrub.shortest), each, slicing)) === undefined) return undefined;
+  return slicing.meter(() => ({ value: scrubUnknown(value, scrub) as T, found: scrub.found }));
 }
 
 /**
- * Whether `test` holds for some string of `value` (object keys included) at least `shortest` long, with the
- * event loop free every few milliseconds as `scrubValueSliced` does. Undefined when `slicing.stopped()` turned true.
+ * Whether `test` holds for some string of `value` (object keys included) at least `shortest` long, searched as
+ * `scrubValueSliced` searches. Undefined when `slicing.stopped()` turned true.
  */
 export function someStringSliced(
   value: unknown,
   shortest: number,
   test: (text: string) => boolean,
   slicing: Slicing,
-): boolean | Promise<boolean | undefined> {
+): Promise<boolean | undefined> {
   return inSlices(stringsOf(value, shortest), test, slicing);
 }
 
-/** The distinct strings of a value at least some length long, and their total length. */
-interface Strings {
-  readonly strings: readonly string[];
-  readonly length: number;
-}
-
-function stringsOf(value: unknown, shortest: number): Strings {
+/** The distinct strings of `value` (object keys included) at least `shortest` long. */
+function stringsOf(value: unknown, shortest: number): string[] {
   const seen = new Set<string>();
-  let length = 0;
   const stack: unknown[] = [value];
   while (stack.length > 0) {
     const item = stack.pop();
     if (typeof item === 'string') {
-      if (item.length < shortest || seen.has(item)) continue;
-      seen.add(item);
-      length += item.length;
+      if (item.length >= shortest) seen.add(item);
     } else if (Array.isArray(item)) {
       for (const inner of item) stack.push(inner);
     } else if (item !== null && typeof item === 'object') {
       for (const [key, inner] of Object.entries(item)) stack.push(key, inner);
     }
   }
-  return { strings: [...seen], length };
+  return [...seen];
 }
 
 /**
- * True once `test` holds for a string, false when it held for none. In one go below SLICED_FROM characters;
- * otherwise a promise that runs slices of SLICE_MS inside `slicing.meter`, yields to the event loop between them,
- * and gives undefined when `slicing.stopped()` turned true.
+ * True once `test` holds for a string, false when it held for none: slices of SLICE_MS inside `slicing.meter`,
+ * each after a turn of the event loop. Undefined when `slicing.stopped()` turned true.
  */
-function inSlices(
-  { strings, length }: Strings,
+async function inSlices(
+  strings: readonly string[],
   test: (text: string) => boolean,
   slicing: Slicing,
-): boolean | Promise<boolean | undefined> {
-  if (length < SLICED_FROM) return strings.some(test);
+): Promise<boolean | undefined> {
   let next = 0;
   const slice = (): boolean => {
     const until = performance.now() + SLICE_MS;
@@ -171,14 +158,12 @@ function inSlices(
     } while (next < strings.length && performance.now() < until);
     return false;
   };
-  return (async () => {
-    while (next < strings.length) {
-      await new Promise((resolve) => setImmediate(resolve));
-      if (slicing.stopped()) return undefined;
-      if (slicing.meter(slice)) return true;
-    }
-    return false;
-  })();
+  do {
+    await new Promise((resolve) => setImmediate(resolve));
+    if (slicing.stopped()) return undefined;
+    if (next < strings.length && slicing.meter(slice)) return true;
+  } while (next < strings.length);
+  return false;
 }
 
 /** A scrub's state: its targets longest first (where two secrets' spellings overlap, the longer one's replacement covers both). */

@@ -7,7 +7,6 @@ import {
 } from '../core/resource-match.js';
 import { EMPTY_LABEL, type Label, makeLabel, SECRET_TAG } from '../labels/label.js';
 import {
-  type Scrubbed,
   type ScrubTarget,
   type Slicing,
   scrubTarget,
@@ -164,8 +163,9 @@ export class Vault {
   }
 
   /**
-   * `carriedIn` for a value an agent chose (a tool call's arguments), with the event loop free every few
-   * milliseconds when there is much to search (`someStringSliced`). Undefined when `slicing.stopped()` turned true.
+   * `carriedIn` for a value an agent chose (a tool call's arguments), searched in slices with the event loop free
+   * between them (`someStringSliced`); at once when the vault is empty. Undefined when `slicing.stopped()` turned
+   * true.
    */
   carriedInSliced(value: unknown, slicing: Slicing): boolean | Promise<boolean | undefined> {
     if (this.#entries.size === 0) return false;
@@ -210,18 +210,14 @@ export class Vault {
    * decoded field, a header name or a redirect target carry the agent's guesses past the exemption.
    */
   /**
-   * `scrub` for a result an agent may have chosen (an echo), with the event loop free every few milliseconds when
-   * there is much to search (`scrubValueSliced`). Undefined when `slicing.stopped()` turned true.
+   * `scrub` for a result an agent may have chosen (an echo), searched in slices with the event loop free between
+   * them (`scrubValueSliced`); at once when the vault is empty. Undefined when `slicing.stopped()` turned true.
    */
   scrubSliced<T>(value: T, slicing: Slicing): VaultScrubbed<T> | Promise<VaultScrubbed<T> | undefined> {
     if (this.#entries.size === 0) return { value, label: EMPTY_LABEL };
-    const scrubbed = scrubValueSliced(value, this.#targets(), slicing);
-    const labelled = (done: Scrubbed<T>): VaultScrubbed<T> => ({
-      value: done.value,
-      label: done.found ? VAULT_LABEL : EMPTY_LABEL,
-    });
-    if (!(scrubbed instanceof Promise)) return labelled(scrubbed);
-    return scrubbed.then((done) => (done === undefined ? undefined : labelled(done)));
+    return scrubValueSliced(value, this.#targets(), slicing).then((done) =>
+      done === undefined ? undefined : { value: done.value, label: done.found ? VAULT_LABEL : EMPTY_LABEL },
+    );
   }
 
   #targets(): ScrubTarget[] {
