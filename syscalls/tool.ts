@@ -97,7 +97,7 @@ export const toolSyscall = defineSyscall({
     // queued requests). A waiting call then starts out of the dispatcher's sight, metered to the caller.
     const bound = tool.maxInFlight;
     const ended = bound === undefined ? noop : () => session.toolSlots.give(tool.name);
-    const start = (argsCarrySecret: boolean | undefined): unknown => {
+    const start = (): unknown => {
       let prepared: PreparedContext;
       try {
         // A waiting call is handed its place a microtask before it starts: the agent may have ended in between.
@@ -137,7 +137,6 @@ export const toolSyscall = defineSyscall({
           sourcesFor,
           attempt,
           options?.handle === true ? undefined : session.services.maxPayloadBytes,
-          argsCarrySecret,
         );
       } catch (error) {
         ended();
@@ -196,19 +195,9 @@ export const toolSyscall = defineSyscall({
       // dispatcher's sight: that work is metered to the caller.
       return result.finally(ended).then((value) => session.metered(() => keep(value)), runFailed);
     };
-    const go = (argsCarrySecret: boolean | undefined): unknown => {
-      const waiting = bound === undefined ? undefined : session.toolSlots.take(tool.name, bound, session.signal);
-      if (waiting === undefined) return start(argsCarrySecret);
-      return waiting.then(() => session.metered(() => start(argsCarrySecret)), failed);
-    };
-    // Whether the arguments carry a vault secret is searched before the call is authorized, in metered slices when
-    // they are large (an agent chooses them: red-team pass 110), so no wait falls between authorizing and running.
-    // An agent that ended meanwhile is refused at the start (undefined here).
     const run = (): unknown => {
-      const slicing = { meter: session.metered, stopped: () => session.state === 'ended' };
-      const searched = vault.carriedInSliced(use.args, slicing);
-      if (!(searched instanceof Promise)) return go(searched);
-      return searched.then((carried) => session.metered(() => go(carried)), failed);
+      const waiting = bound === undefined ? undefined : session.toolSlots.take(tool.name, bound, session.signal);
+      return waiting === undefined ? start() : waiting.then(() => session.metered(start), failed);
     };
     // The decoded arguments stay in the kernel until the call settles, waiting for a place or running: they are
     // held against the caller's memory_mb (as decoded: the values of handles they name are held already), twice

@@ -103,25 +103,9 @@ export async function scrubValueSliced<T>(
   slicing: Slicing,
 ): Promise<Scrubbed<T> | undefined> {
   const scrub = newScrub(targets);
-  const each = (text: string): boolean => {
-    scrubText(text, scrub);
-    return false;
-  };
-  if ((await inSlices(stringsOf(value, scrub.shortest), each, slicing)) === undefined) return undefined;
+  const each = (text: string): void => void scrubText(text, scrub);
+  if (!(await inSlices(stringsOf(value, scrub.shortest), each, slicing))) return undefined;
   return slicing.meter(() => ({ value: scrubUnknown(value, scrub) as T, found: scrub.found }));
-}
-
-/**
- * Whether `test` holds for some string of `value` (object keys included) at least `shortest` long, searched as
- * `scrubValueSliced` searches. Undefined when `slicing.stopped()` turned true.
- */
-export function someStringSliced(
-  value: unknown,
-  shortest: number,
-  test: (text: string) => boolean,
-  slicing: Slicing,
-): Promise<boolean | undefined> {
-  return inSlices(stringsOf(value, shortest), test, slicing);
 }
 
 /** The distinct strings of `value` (object keys included) at least `shortest` long. */
@@ -142,28 +126,25 @@ function stringsOf(value: unknown, shortest: number): string[] {
 }
 
 /**
- * True once `test` holds for a string, false when it held for none: slices of SLICE_MS inside `slicing.meter`,
- * each after a turn of the event loop. Undefined when `slicing.stopped()` turned true.
+ * Calls `each` on every string in slices of SLICE_MS inside `slicing.meter`, each after a turn of the event loop;
+ * false when `slicing.stopped()` turned true first. Never stops early otherwise: how many slices a value takes must
+ * not depend on what was found in it.
  */
-async function inSlices(
-  strings: readonly string[],
-  test: (text: string) => boolean,
-  slicing: Slicing,
-): Promise<boolean | undefined> {
+async function inSlices(strings: readonly string[], each: (text: string) => void, slicing: Slicing): Promise<boolean> {
   let next = 0;
-  const slice = (): boolean => {
+  const slice = (): void => {
     const until = performance.now() + SLICE_MS;
-    do {
-      if (test(strings[next++] ?? '')) return true;
-    } while (next < strings.length && performance.now() < until);
-    return false;
+    while (next < strings.length) {
+      each(strings[next++] ?? '');
+      if (performance.now() >= until) return;
+    }
   };
   do {
     await new Promise((resolve) => setImmediate(resolve));
-    if (slicing.stopped()) return undefined;
-    if (next < strings.length && slicing.meter(slice)) return true;
+    if (slicing.stopped()) return false;
+    slicing.meter(slice);
   } while (next < strings.length);
-  return false;
+  return true;
 }
 
 /** A scrub's state: its targets longest first (where two secrets' spellings overlap, the longer one's replacement covers both). */

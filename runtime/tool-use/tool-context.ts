@@ -82,12 +82,12 @@ export function createToolContext(
   sourcesFor: (resource: string) => Label,
   attempt: Attempt,
   maxResultBytes?: number,
-  argsCarrySecret?: boolean,
 ): PreparedContext {
   // Arguments that carry a vault secret hold a guess that matched: whatever the call returns, refuses or costs
-  // may say which (runtime/tool-use/vault.ts), so all of it carries the vault's tag. A caller that searched them
-  // already (in slices, `Vault.carriedInSliced`) says what it found.
-  let vaultTouched = argsCarrySecret ?? env.vault.carriedIn(use.args);
+  // may say which (runtime/tool-use/vault.ts), so all of it carries the vault's tag. Searched at once, so the
+  // call starts in the turn it was made (searched in slices, calls started out of order and a call an agent made
+  // as it returned never ran: review 112).
+  let vaultTouched = env.vault.carriedIn(use.args);
   let extra: Label = vaultTouched ? VAULT_LABEL : EMPTY_LABEL;
   const sources = sourcesFor(use.resource);
   // Whatever the call keeps in the in-memory store is sized by what it saw: the tenant's share carries it.

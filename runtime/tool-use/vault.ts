@@ -13,7 +13,6 @@ import {
   scrubValue,
   scrubValueSliced,
   shortestNeedle,
-  someStringSliced,
   spelledIn,
   viewsOf,
 } from './secret-scrub.js';
@@ -163,34 +162,29 @@ export class Vault {
   }
 
   /**
-   * `carriedIn` for a value an agent chose (a tool call's arguments), searched in slices with the event loop free
-   * between them (`someStringSliced`); at once when the vault is empty. Undefined when `slicing.stopped()` turned
-   * true.
+   * True when some string in `value` (object keys included, at any depth) `carries` a stored secret. Every string
+   * is searched, even after one carried a secret: stopping there made a right guess placed before padding come
+   * back sooner than a wrong one (review 112 read a dictionary password that way).
    */
-  carriedInSliced(value: unknown, slicing: Slicing): boolean | Promise<boolean | undefined> {
-    if (this.#entries.size === 0) return false;
-    return someStringSliced(value, this.#shortest, (text) => this.carries(text), slicing);
-  }
-
-  /** True when some string in `value` (object keys included, at any depth) `carries` a stored secret. */
   carriedIn(value: unknown): boolean {
     if (this.#entries.size === 0) return false;
     const stack: unknown[] = [value];
     // Substituted handles repeat one string many times: each is decoded and searched once.
     const seen = new Set<string>();
+    let carried = false;
     while (stack.length > 0) {
       const item = stack.pop();
       if (typeof item === 'string') {
         if (seen.has(item)) continue;
         seen.add(item);
-        if (this.carries(item)) return true;
+        if (this.carries(item)) carried = true;
       } else if (Array.isArray(item)) {
         for (const inner of item) stack.push(inner);
       } else if (item !== null && typeof item === 'object') {
         for (const [key, inner] of Object.entries(item)) stack.push(key, inner);
       }
     }
-    return false;
+    return carried;
   }
 
   /**

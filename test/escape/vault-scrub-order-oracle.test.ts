@@ -85,3 +85,23 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
     expect(posted).toEqual([{ seen: observed[0] }, { seen: observed[1] }]);
   }, 120_000);
 });
+
+it('with a secret in the vault, calls still start in the order they were made, and one made as the agent returns runs (review 112)', async () => {
+  kernel = Kernel.create({
+    tools,
+    policy: { capabilities: ['post'].map((name) => ({ action: name, resource: name })) },
+  });
+  kernel.vault.set('pw', 'hunter2!', { bind: { action: 'inbox', resource: 'inbox' }, inject: { bearer: true } });
+  const run = async (code: string) => {
+    expect(await kernel?.run({ code })).toMatchObject({ ok: true });
+    return posted.splice(0);
+  };
+  expect(await run(`export default async () => { sys.tool('post', 'fired').catch(() => {}); return 1; }`)).toEqual([
+    'fired',
+  ]);
+  const big = `Array.from({ length: 40000 }, (_, i) => 'x' + i + '%41\\\\u0041')`;
+  const both = await run(
+    `export default async () => { await Promise.all([sys.tool('post', ${big}), sys.tool('post', 'small')]); }`,
+  );
+  expect(both.map((args) => (Array.isArray(args) ? 'big' : args))).toEqual(['big', 'small']);
+});

@@ -3,7 +3,6 @@ import {
   scrubTarget,
   scrubValue,
   scrubValueSliced,
-  someStringSliced,
   spelledIn,
   viewsOf,
 } from '../../../runtime/tool-use/secret-scrub.js';
@@ -98,7 +97,7 @@ describe('scrubValue', () => {
   });
 });
 
-describe('scrubValueSliced and someStringSliced (red-team passes 109 and 110)', () => {
+describe('scrubValueSliced (red-team passes 109 to 112)', () => {
   const key = scrubTarget('hunter2!', '[key]');
   // 20,000 distinct strings of escapes (about 300 K characters), two of them spelling the secret.
   const large = (): Record<string, string[]> => {
@@ -155,18 +154,5 @@ describe('scrubValueSliced and someStringSliced (red-team passes 109 and 110)', 
     const { meter, slices } = counting();
     expect(await scrubValueSliced(large(), [key], { meter, stopped: () => true })).toBeUndefined();
     expect(slices()).toBe(0);
-  });
-
-  it('someStringSliced finds a string that passes the test, and stops when told', async () => {
-    const { meter } = counting();
-    const go = { meter, stopped: () => false };
-    const spells = (text: string) => spelledIn(viewsOf(text), key);
-    expect(await someStringSliced({ a: ['x', 'hunter2!'] }, 8, spells, go)).toBe(true);
-    expect(await someStringSliced({ a: ['x'] }, 8, spells, go)).toBe(false);
-    expect(await someStringSliced(large(), 8, spells, go)).toBe(true);
-    const clean = large();
-    clean['items'] = clean['items']?.filter((text) => !spells(text)) ?? [];
-    expect(await someStringSliced(clean, 8, spells, go)).toBe(false);
-    expect(await someStringSliced(large(), 8, spells, { meter, stopped: () => true })).toBeUndefined();
   });
 });

@@ -458,7 +458,7 @@ describe('Vault.scrub labels what it touched (red-team passes 46 and 47)', () =>
     expect(new Vault().carriedIn('7315')).toBe(false);
   });
 
-  it('scrubSliced and carriedInSliced answer as scrub and carriedIn do, after a turn of the event loop', async () => {
+  it('scrubSliced answers as scrub does, after a turn of the event loop', async () => {
     const vault = vaultWith('key', SECRET, HEADER);
     const slicing = { meter: <R>(call: () => R): R => call(), stopped: () => false };
     const items = Array.from({ length: 8000 }, (_, i) => `item %2${i % 10} ${i} ${'x'.repeat(20)}`);
@@ -468,10 +468,8 @@ describe('Vault.scrub labels what it touched (red-team passes 46 and 47)', () =>
     expect(sliced).toBeInstanceOf(Promise);
     expect(await sliced).toEqual(vault.scrub(hit));
     expect((await sliced)?.label).toEqual(['secret']);
-    // Nothing to search for: the value as it is, at once.
-    expect(new Vault().carriedInSliced(hit, slicing)).toBe(false);
-    expect(await vault.carriedInSliced(hit, slicing)).toBe(true);
-    expect(await vault.carriedInSliced({ items }, slicing)).toBe(false);
+    expect(vault.carriedIn(hit)).toBe(true);
+    expect(vault.carriedIn({ items })).toBe(false);
     expect(new Vault().scrubSliced(hit, slicing)).toEqual({ value: hit, label: [] });
   });
 });
