@@ -151,8 +151,8 @@ export const toolSyscall = defineSyscall({
         // the outcome says so (ok, with what it charged: pass 77 found it recorded `killed`, as a call that never
         // ran is). The value reaches no one: an ended agent is delivered nothing.
         if (session.state === 'ended') return deliver(undefined);
-        // A large result is scrubbed in metered slices with the event loop free between them; it is delivered
-        // after the last (or to nobody, when the agent ended meanwhile).
+        // While the vault holds a secret, the result is scrubbed in metered slices, each after a turn of the event
+        // loop; it is delivered after the last (or to nobody, when the agent ended meanwhile).
         const scrubbing = prepared.scrub(value);
         if (!(scrubbing instanceof Promise)) return deliver(scrubbing);
         return scrubbing.then((scrubbed) => session.metered(() => deliver(scrubbed)));

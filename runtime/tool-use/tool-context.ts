@@ -56,9 +56,9 @@ export interface PreparedContext {
   /** Tags the tool added with `ctx.taint`. */
   taints(): Label;
   /**
-   * `value` with vault secrets scrubbed, and the label that adds (`Vault.scrubSliced`: a promise when there is
-   * much to search, metered to the caller, which gives undefined once the caller has ended); a hit counts for
-   * `vaultLabel`.
+   * `value` with vault secrets scrubbed, and the label that adds (`Vault.scrubSliced`: a promise whenever the
+   * vault holds a secret, metered to the caller, which gives undefined once the caller has ended); a hit counts
+   * for `vaultLabel`.
    */
   scrub<T>(value: T): VaultScrubbed<T> | Promise<VaultScrubbed<T> | undefined>;
   /**

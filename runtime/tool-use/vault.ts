@@ -97,13 +97,13 @@ export class Vault {
       inject: injectCopy,
       target: scrubTarget(secret, `[vault:${ref}]`),
     });
-    this.#shortest = shortestNeedle([...this.#entries.values()].map((entry) => entry.target));
+    this.#shortest = shortestNeedle(this.#targets());
   }
 
   /** Removes an entry; true when it existed. */
   delete(ref: string): boolean {
     const deleted = this.#entries.delete(ref);
-    this.#shortest = shortestNeedle([...this.#entries.values()].map((entry) => entry.target));
+    this.#shortest = shortestNeedle(this.#targets());
     return deleted;
   }
 
@@ -196,16 +196,9 @@ export class Vault {
   }
 
   /**
-   * `redact`, and the label that adds: `VAULT_LABEL` when it replaced anything, else empty. A replacement is an
-   * observation of a secret: an agent that sends its own guesses through a tool that hands them back (an
-   * echo, a file it writes and reads back) sees which guess was replaced (red-team pass 46 read a 4-digit PIN
-   * and a dictionary password back in clear, unlabelled, in two calls). Even a server reflecting the secret
-   * the call itself injected taints: pass 47 showed that exempting it let any bound endpoint that reflects a
-   * decoded field, a header name or a redirect target carry the agent's guesses past the exemption.
-   */
-  /**
-   * `scrub` for a result an agent may have chosen (an echo), searched in slices with the event loop free between
-   * them (`scrubValueSliced`); at once when the vault is empty. Undefined when `slicing.stopped()` turned true.
+   * `scrub` for a tool call's result, searched in metered slices, each after a turn of the event loop
+   * (`scrubValueSliced`), whenever the vault holds a secret; at once when it is empty. Undefined when
+   * `slicing.stopped()` turned true.
    */
   scrubSliced<T>(value: T, slicing: Slicing): VaultScrubbed<T> | Promise<VaultScrubbed<T> | undefined> {
     if (this.#entries.size === 0) return { value, label: EMPTY_LABEL };
@@ -218,6 +211,14 @@ export class Vault {
     return [...this.#entries.values()].map((entry) => entry.target);
   }
 
+  /**
+   * `redact`, and the label that adds: `VAULT_LABEL` when it replaced anything, else empty. A replacement is an
+   * observation of a secret: an agent that sends its own guesses through a tool that hands them back (an
+   * echo, a file it writes and reads back) sees which guess was replaced (red-team pass 46 read a 4-digit PIN
+   * and a dictionary password back in clear, unlabelled, in two calls). Even a server reflecting the secret
+   * the call itself injected taints: pass 47 showed that exempting it let any bound endpoint that reflects a
+   * decoded field, a header name or a redirect target carry the agent's guesses past the exemption.
+   */
   scrub<T>(value: T): VaultScrubbed<T> {
     if (this.#entries.size === 0) return { value, label: EMPTY_LABEL };
     const scrubbed = scrubValue(value, this.#targets());
