@@ -263,25 +263,36 @@ describe('Watchdog', () => {
     // runs, and its thread frees the heap a moment later, while the next agent (a Map bomb) already grows. The
     // watchdog took that fall for memory given back, stopped counting the Map's growth before it, and the Map
     // reached V8's own limit: catastrophic OOM, the host wedged. Here A holds 64 MB of arrays (large objects, each
-    // its own mapping, unmapped when freed) and spins; B grows 16 MB of arrays (22-30 MB of resident memory with
-    // their garbage), A is disposed as the kernel disposes a busy isolate (its 64 MB unread, nobody to forgive: the
-    // Map bomb started after the dictionary's end), then B grows 20 MB more (28-38 MB) under a 48 MB limit. The fall
-    // of A's heap hid B's first arrays.
+    // its own mapping, unmapped when freed) and spins; B, busy throughout, writes 16 MB of typed arrays, A is
+    // disposed as the kernel disposes a busy isolate (its 64 MB unread, nobody to forgive: the Map bomb started
+    // after the dictionary's end), then B writes 16 MB more under a 28 MB limit. Unfixed, A's fall hid B's first
+    // 16 MB and B peaked near 20 MB. B's stores are typed arrays, written once: its growth is its data, whatever
+    // the GC's timing (JS arrays leave a garbage copy each, 0-100% more resident memory by when V8 collects, and
+    // CI once saw 36 MB of them under this limit's 48 MB version).
     const MB = 1 << 20;
-    const grow = (mb: number) => `for (let i = 0; i < ${2 * mb}; i++) keep.push(new Array(1 << 16).fill(i + 0.5));`;
+    const grow = (mb: number) =>
+      `for (let i = 0; i < ${2 * mb}; i++) keep.push(new Float64Array(1 << 16).fill(i + 0.5));`;
     const spin = (ms: number) => `{ const end = Date.now() + ${ms}; while (Date.now() < end) {} }`;
     const a = await heldIsolate(64, true);
+    await stillMemory();
     const watchdog = new Watchdog(5);
     const b = new ivm.Isolate({ memoryLimit: 512 });
     const bContext = await b.createContext();
-    const w = watch(watchdog, b, { memoryMb: 48 }, disposeIsolate);
-    const bRun = bContext.eval(`globalThis.keep = []; ${grow(16)} ${spin(400)} ${grow(20)} ${spin(400)}`);
-    setTimeout(() => disposeIsolate(a.isolate, { bytes: 64 * MB, forgive: () => {} }), 250);
-    await bRun.catch(() => {});
+    const w = watch(watchdog, b, { memoryMb: 28 }, disposeIsolate);
+    const before = offHostMemory();
+    const bRun = bContext
+      .eval(`globalThis.keep = []; ${grow(16)} ${spin(600)} ${grow(16)} for (;;) {}`)
+      .catch(() => {});
+    for (let i = 0; i < 300 && offHostMemory() - before < 14 * MB; i++) await wait(5);
+    // B's first 16 MB alone stays under the limit: the hit below is its whole growth, counted across A's fall.
+    expect(w.hit()).toBeUndefined();
+    disposeIsolate(a.isolate, { bytes: 64 * MB, forgive: () => {} });
+    const giveUp = setTimeout(() => b.dispose(), 5000);
+    await bRun;
+    clearTimeout(giveUp);
     await a.freed;
     expect(w.hit()).toBe('memory');
     watchdog.close();
-    if (!b.isDisposed) disposeIsolate(b);
   });
 
   it("counts back a busy isolate's own shrink that was debited as another's released heap", async () => {
@@ -337,6 +348,20 @@ const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * spins if `running`. `freed` settles once resident memory outside the host heap has fallen back after its disposal
  * (its thread frees the heap after `dispose` returns), or after a second.
  */
+/**
+ * Waits until off-host memory holds still (two readings 100 ms apart within 1 MB, at most 3 s): what earlier tests
+ * disposed goes back on isolated-vm's threads, and a fall during a test nets out growth the test means to be seen.
+ */
+async function stillMemory() {
+  let last = offHostMemory();
+  for (let i = 0; i < 30; i++) {
+    await wait(100);
+    const now = offHostMemory();
+    if (Math.abs(now - last) < 1 << 20) return;
+    last = now;
+  }
+}
+
 async function heldIsolate(mb: number, running: boolean) {
   const isolate = new ivm.Isolate({ memoryLimit: 512 });
   const context = await isolate.createContext();
