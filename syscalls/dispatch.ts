@@ -44,6 +44,8 @@ export function dispatch(
   const reply = oversized
     ? refuseOversized(session, syscall, label, attempt)
     : decide(session, syscall, label, attempt, payload, uniqueKeys);
+  // The time may depend on what the call depended on without the caller reading it (a handle's value).
+  session.worked(attempt.label);
   session.chargeKernelTime(performance.now() - attempt.startedAt);
   return reply;
 }
@@ -83,8 +85,8 @@ function decide(
     // Until it settles, the call (and then its reply) lives in the kernel: held against the agent's memory.
     const release = session.holdPending();
     const reply = Promise.resolve(value).then(
-      (settled) => charged(session, release, () => succeeded(session, attempt, syscall, settled)),
-      (error) => charged(session, release, () => failed(session, attempt, syscall, error)),
+      (settled) => charged(session, attempt, release, () => succeeded(session, attempt, syscall, settled)),
+      (error) => charged(session, attempt, release, () => failed(session, attempt, syscall, error)),
     );
     session.services.calls.add(reply);
     return reply;
@@ -94,9 +96,10 @@ function decide(
 
 // The work done when a late reply settles (encoding it, the outcome record) is the kernel's time too; once
 // the reply is built, it is the sandbox's to deliver and the pending call's memory is given back.
-function charged(session: AgentSession, release: () => void, finish: () => string): string {
+function charged(session: AgentSession, attempt: Attempt, release: () => void, finish: () => string): string {
   const resumed = performance.now();
   const reply = finish();
+  session.worked(attempt.label);
   session.chargeKernelTime(performance.now() - resumed);
   release();
   return reply;

@@ -22,8 +22,11 @@ export const joinSyscall = defineSyscall({
     attempt.begin();
     const outcome = await session.services.processes.join(session, id);
     const { result, label } = outcome;
-    if (result.ok && options?.handle === true)
+    if (result.ok && options?.handle === true) {
+      // The outcome (when it came, what keeping the value cost) depends on the child, as a tool's kept result does.
+      attempt.raise(label);
       return session.metered(() => session.handles.create(result.value, label));
+    }
     outcome.takeLabel();
     if (result.ok) return result.value;
     throw new KernelError(result.error.code, `child ${id}: ${result.error.message}`);

@@ -62,7 +62,11 @@ export const memGetSyscall = defineSyscall({
       await absent(session, target);
       return undefined;
     }
-    if (opts?.handle === true) return session.metered(() => session.handles.create(entry.value, entry.label));
+    if (opts?.handle === true) {
+      // The outcome (its duration: the entry was parsed) depends on the entry, as a tool's kept result does.
+      attempt.raise(entry.label);
+      return session.metered(() => session.handles.create(entry.value, entry.label));
+    }
     session.label = joinLabels(session.label, entry.label);
     return entry.value;
   },

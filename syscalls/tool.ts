@@ -151,6 +151,8 @@ export const toolSyscall = defineSyscall({
         // the outcome says so (ok, with what it charged: pass 77 found it recorded `killed`, as a call that never
         // ran is). The value reaches no one: an ended agent is delivered nothing.
         if (session.state === 'ended') return deliver(undefined);
+        // Scrubbing and keeping the value is kernel time charged to the caller, which the value decides.
+        session.worked(joinLabels(joinLabels(callLabel, source), prepared.taints()));
         // While the vault holds a secret, the result is scrubbed in metered slices, each after a turn of the event
         // loop; it is delivered after the last (or to nobody, when the agent ended meanwhile).
         const scrubbing = prepared.scrub(value);

@@ -74,6 +74,12 @@ export class Attempt {
     this.#outcomeLabel = joinLabels(this.#outcomeLabel ?? this.#label ?? EMPTY_LABEL, label);
   }
 
+  /** The label of the call's outcome as it stands: what the call has depended on so far. */
+  get label(): Label {
+    if (this.#outcomeLabel === undefined) return this.#label ?? EMPTY_LABEL;
+    return this.#label === undefined ? this.#outcomeLabel : joinLabels(this.#outcomeLabel, this.#label);
+  }
+
   /** Adds quota charged by the call (a tool's reported tokens) to what its outcome records. */
   addUsage(field: string, amount: number): void {
     this.#usage ??= {};

@@ -268,7 +268,7 @@ export class ProcessTable implements ProcessControl {
       kernel_ms: kernelMs,
     } as Usage;
     // The usage counts the subtree's use, a labelled worker's on its own budget included: the report carries it.
-    const label = quota === undefined ? session.label : joinLabels(session.label, quota.spentLabel());
+    const label = session.usageLabel();
     const full: RunResult = { ...outcome, usage, label };
     session.services.emit({ type: 'exit', agent: session.id, result: full });
     return full;
@@ -303,7 +303,7 @@ export class ProcessTable implements ProcessControl {
       program: session.placement.program,
       namespace: session.namespace,
       state: session.state,
-      label: session.quota === undefined ? session.label : joinLabels(session.label, session.quota.spentLabel()),
+      label: session.usageLabel(),
       usage: {
         ...(session.quota?.usage() ?? { ...emptyUse(), wall_ms: 0 }),
         syscalls: session.syscalls,

@@ -283,6 +283,20 @@ export class Quota {
     return this.#spentBy;
   }
 
+  /**
+   * The use counted here may depend on data labelled `label` that the agent did not read: the kernel's time on a
+   * handle's value (substituting it, scrubbing, sizing it) is charged to its `cpu_ms`. Joins `label` into the
+   * report label of this quota and every ancestor (whose `spent` counts that time too), and into nothing else: it
+   * neither raises nor labels the counters an agent reads (its own clock tells it as much, SECURITY.md). Red-team
+   * pass 114 read a PIN from a clean agent's `kernel_ms` and `cpu_ms` after 20 echoes of a handle.
+   */
+  spentOn(label: Label): void {
+    if (label.length === 0) return;
+    for (let quota: Quota | undefined = this; quota !== undefined; quota = quota.parent) {
+      if (!labelLeq(label, quota.#spentBy)) quota.#spentBy = joinLabels(quota.#spentBy, label);
+    }
+  }
+
   /** Use so far, own and descendants', with the wall time elapsed. */
   usage(): QuotaUse & { wall_ms: number } {
     return { ...this.spent, wall_ms: Math.round(performance.now() - this.startedAt) };

@@ -5,7 +5,7 @@ import type { SigningKey } from '../capability/signing-key.js';
 import { KernelError, observedBy } from '../core/errors.js';
 import { encodePublicKey } from '../core/public-key.js';
 import { HandleTable } from '../labels/handles.js';
-import { EMPTY_LABEL, joinLabels, type Label } from '../labels/label.js';
+import { EMPTY_LABEL, joinLabels, type Label, labelLeq } from '../labels/label.js';
 import type { LabelRules } from '../labels/label-rules.js';
 import type { Meter, Mount, NamespaceMemory } from '../store/namespace-memory.js';
 import { tenantOf } from '../store/store-shares.js';
@@ -118,7 +118,11 @@ export class AgentSession {
    */
   held: HeldMemory | undefined;
   /** Values kept in the kernel for this agent, each with its own label; each one's size is held. */
-  readonly handles = new HandleTable((value, label) => this.held?.holdValue(value, label));
+  readonly handles = new HandleTable((value, label) => {
+    // Sizing the value, and all the kernel's later work on it, is time charged to this agent's cpu_ms.
+    this.worked(label);
+    return this.held?.holdValue(value, label);
+  });
   /** Every syscall attempt, including refused and malformed ones. */
   syscalls = 0;
   /**
@@ -128,6 +132,8 @@ export class AgentSession {
   toolSlots = new ToolSlots();
   /** The kernel's own time on this agent's syscalls so far, in ms (charged to cpu_ms). */
   kernelMs = 0;
+  /** The labels of data the kernel worked on for this agent without the agent reading it (see `worked`). */
+  #worked: Label = EMPTY_LABEL;
   /** The agent's one host timer: wakes the guest's own timer queue (setTimeout and friends). */
   readonly wake = new WakeTimer();
   readonly #abort = new AbortController();
@@ -184,6 +190,26 @@ export class AgentSession {
     } catch {
       return false;
     }
+  }
+
+  /**
+   * The kernel's time on this agent's syscalls (kernel_ms, cpu_ms) may now depend on data labelled `label` that the
+   * agent holds unread (a handle's value, a tool's result on its way into one): the reports of its usage carry it
+   * (Quota.spentOn), its own label does not rise. Never throws.
+   */
+  worked(label: Label): void {
+    if (label.length === 0 || labelLeq(label, this.#worked)) return;
+    this.#worked = joinLabels(this.#worked, label);
+    this.quota?.spentOn(label);
+  }
+
+  /**
+   * The label of a host report of this agent's usage (run result, `exit` event, `kernel.agents()`): its own, the
+   * labels of every use its usage counts (own-budget descendants' included) and of what the kernel worked on for it.
+   */
+  usageLabel(): Label {
+    const label = joinLabels(this.label, this.#worked);
+    return this.quota === undefined ? label : joinLabels(label, this.quota.spentLabel());
   }
 
   /**

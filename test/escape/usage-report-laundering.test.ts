@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineTool, Kernel, type KernelEvent } from '../../index.js';
 import { ISOLATION_MODES } from '../helpers/kernel.js';
+import { holdTool } from '../helpers/slow-tool.js';
 
 const tick = defineTool({
   name: 'tick',
@@ -44,24 +45,10 @@ afterEach(async () => {
 
 describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
   it('the run result, exit event and agents() entry of a clean planner carry its worker’s label with its usage', async () => {
-    let release = (): void => {};
-    let held = (): void => {};
-    const holding = new Promise<void>((resolve) => {
-      held = resolve;
-    });
-    const hold = defineTool({
-      name: 'hold',
-      description: 'waits for the host',
-      input: z.strictObject({}),
-      run: () =>
-        new Promise<void>((resolve) => {
-          release = resolve;
-          held();
-        }),
-    });
+    const hold = holdTool();
     kernel = Kernel.create({
       isolation,
-      tools: [tick, pin, hold],
+      tools: [tick, pin, hold.tool],
       policy: {
         capabilities: [
           { action: 'tick', resource: 'tick' },
@@ -74,11 +61,11 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
     const exits: Extract<KernelEvent, { type: 'exit' }>[] = [];
     kernel.on('exit', (event) => exits.push(event));
     const planner = kernel.spawn({ code: PLANNER });
-    await holding;
+    await hold.holding;
     const live = kernel.agents().find((agent) => agent.id === planner.id);
     expect(live?.usage.tool_calls).toBe(42);
     expect(live?.label).toContain('secret');
-    release();
+    hold.release();
     const result = await planner.result;
     // The planner itself stayed clean: only the report of its subtree's use carries the worker's label.
     expect(result).toMatchObject({ ok: true, value: [], usage: { tool_calls: 42 } });

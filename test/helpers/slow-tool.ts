@@ -17,3 +17,26 @@ export function slowLookupTool(ms = 1500): Tool {
     },
   });
 }
+
+/**
+ * `hold`: a tool whose call waits until the test calls `release()`; `holding` resolves once a call is waiting. For
+ * reading the host's reports of an agent while it is live (`kernel.agents()`).
+ */
+export function holdTool(): { tool: Tool; holding: Promise<void>; release(): void } {
+  let release = (): void => {};
+  let held = (): void => {};
+  const holding = new Promise<void>((resolve) => {
+    held = resolve;
+  });
+  const tool = defineTool({
+    name: 'hold',
+    description: 'waits for the host',
+    input: z.strictObject({}),
+    run: () =>
+      new Promise<void>((resolve) => {
+        release = resolve;
+        held();
+      }),
+  });
+  return { tool, holding, release: () => release() };
+}

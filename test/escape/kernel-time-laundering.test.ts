@@ -1,0 +1,92 @@
+// Attack (red-team pass 114): read a PIN from a clean agent's report of the kernel's time. The agent keeps a
+// `secret` tool result as a handle and echoes the handle twenty times, never reading it. The kernel substitutes,
+// scrubs and sizes the handle's value on every call, and that time is charged to the agent's cpu_ms and reported
+// as its kernel_ms: 4–33 ms for a one-element value (an even PIN) against 300–470 ms for 20,000 strings (an odd
+// one), under the run result's label `[]`. The reports of its usage now carry the labels of what the kernel
+// worked on for it; the agent itself stays clean.
+import { afterEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { defineTool, type Kernel, type KernelEvent } from '../../index.js';
+import { ISOLATION_MODES, testKernel, testToolsPolicy } from '../helpers/kernel.js';
+import { holdTool } from '../helpers/slow-tool.js';
+
+const ECHOES = `export default async () => {
+  const h = await sys.tool('page', {}, { handle: true });
+  for (let i = 0; i < 20; i++) await sys.tool('echo', { x: h }, { handle: true });
+  await sys.tool('hold', {});
+  return await sys.label();
+}`;
+
+// The same through namespace memory: a `secret` entry taken as a handle and stored again.
+const MEMORY = `export default async () => {
+  const h = await sys.mem.get('page', { handle: true });
+  for (let i = 0; i < 5; i++) await sys.mem.put('copy' + i, h);
+  await sys.tool('hold', {});
+  return await sys.label();
+}`;
+
+let kernel: Kernel | undefined;
+afterEach(async () => {
+  await kernel?.close();
+  kernel = undefined;
+});
+
+describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
+  async function report(code: string, odd: boolean) {
+    const hold = holdTool();
+    const big = Array.from({ length: 2000 }, (_, i) => `item-${i}-abcdefghijklmno`);
+    kernel = testKernel({
+      isolation,
+      tools: [
+        defineTool({
+          name: 'page',
+          description: 'a secret page',
+          input: z.strictObject({}),
+          labels: { source: ['secret'] },
+          run: () => (odd ? big : ['x']),
+        }),
+        hold.tool,
+      ],
+      policy: {
+        capabilities: [
+          ...testToolsPolicy.capabilities,
+          { action: 'page', resource: 'page' },
+          { action: 'hold', resource: 'hold' },
+        ],
+      },
+    });
+    // A labelled writer leaves the page in the namespace the reader shares.
+    const writer = await kernel.run({
+      code: `export default async () => { await sys.mem.put('page', await sys.tool('page', {})); }`,
+      namespace: 'shared',
+    });
+    expect(writer.ok).toBe(true);
+    const exits: Extract<KernelEvent, { type: 'exit' }>[] = [];
+    kernel.on('exit', (event) => exits.push(event));
+    const agent = kernel.spawn({ code, namespace: 'shared' });
+    await hold.holding;
+    const live = kernel.agents().find((entry) => entry.id === agent.id);
+    hold.release();
+    const result = await agent.result;
+    return { live, result, exit: exits.find((event) => event.agent === agent.id)?.result };
+  }
+
+  for (const [name, code] of [
+    ['a tool result kept as a handle', ECHOES],
+    ['a memory entry kept as a handle', MEMORY],
+  ] as const) {
+    it(`the reports of a clean agent's usage carry the label of ${name} the kernel worked on`, async () => {
+      for (const odd of [false, true]) {
+        const { live, result, exit } = await report(code, odd);
+        // The agent never read the value: its own label stays clean ...
+        expect(result).toMatchObject({ ok: true, value: [] });
+        // ... and every report of the time the kernel spent on the value says what decided it.
+        expect(result.label).toContain('secret');
+        expect(exit?.label).toContain('secret');
+        expect(live?.label).toContain('secret');
+        await kernel?.close();
+        kernel = undefined;
+      }
+    });
+  }
+});
