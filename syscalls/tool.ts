@@ -3,7 +3,7 @@ import type { Attempt } from '../runtime/audit/attempt.js';
 import { KernelError, observedBy, toErrorInfo } from '../runtime/core/errors.js';
 import { jsonBytesUpTo } from '../runtime/core/payload-size.js';
 import type { Substituted } from '../runtime/labels/handles.js';
-import { joinLabels, labelLeq } from '../runtime/labels/label.js';
+import { EMPTY_LABEL, joinLabels, labelLeq } from '../runtime/labels/label.js';
 import type { AgentSession } from '../runtime/process/session.js';
 import { createToolContext, type PreparedContext } from '../runtime/tool-use/tool-context.js';
 import { authorizeToolUse, checkSinks, prepareToolUse, runToolUse } from '../runtime/tool-use/tool-gate.js';
@@ -98,7 +98,7 @@ export const toolSyscall = defineSyscall({
     const bound = tool.maxInFlight;
     const ended = bound === undefined ? noop : () => session.toolSlots.give(tool.name);
     const start = (): unknown => {
-      let prepared: PreparedContext;
+      let prepared: PreparedContext | undefined;
       try {
         // A waiting call is handed its place a microtask before it starts: the agent may have ended in between.
         if (session.state === 'ended') throw new KernelError('E_KILLED', 'sys.tool: the agent has ended');
@@ -118,6 +118,15 @@ export const toolSyscall = defineSyscall({
         // Counted once authorized, so a refused call costs no quota; crossing the limit kills the agent.
         attempt.addUsage('tool_calls', 1);
         session.quota?.charge('tool_calls', 1);
+        const sourcesFor = (resource: string) => session.services.labels.sourceTags(tool, resource);
+        // What the tool works on is labelled by the call and by what it reads: the time it meters (parsing what it
+        // read) is reported with that label, joined before the charge (review 115: a `secret` page's parse moved a
+        // clean caller's cpu_ms, read from kernel.agents() while the call ran).
+        const working = () =>
+          joinLabels(
+            joinLabels(callLabel, prepared?.ctx.sources ?? sourcesFor(use.resource)),
+            prepared?.taints() ?? EMPTY_LABEL,
+          );
         const caller = {
           id: session.id,
           holder: session.publicKey,
@@ -126,9 +135,11 @@ export const toolSyscall = defineSyscall({
           quota: session.quota,
           held: session.held,
           tenant: session.tenant,
-          metered: session.metered,
+          metered: <T>(call: () => T): T => {
+            session.worked(working());
+            return session.metered(call);
+          },
         };
-        const sourcesFor = (resource: string) => session.services.labels.sourceTags(tool, resource);
         prepared = createToolContext(
           session.services.toolEnv,
           caller,
@@ -182,6 +193,8 @@ export const toolSyscall = defineSyscall({
         attempt.raise(prepared.vaultLabel());
         return failed(error);
       };
+      // The tool's own time before it first awaits is charged with the call's, which its resource decides.
+      session.worked(joinLabels(callLabel, source));
       let result: unknown;
       try {
         result = runToolUse(use, prepared.ctx);

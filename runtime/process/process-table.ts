@@ -519,6 +519,8 @@ export class ProcessTable implements ProcessControl {
     // Memory is parsed whole to be covered, and parsing multiplies small JSON text into many objects (nested
     // arrays: 25 times its size in heap): a snapshot covers a bounded part of the namespace's 16 MiB.
     const { bytes: size, label: sizedBy } = await this.#deps.memory.sized(session.namespace, metered);
+    // The time it took was the entries' doing (review 115: a snapshot ended by its cpu_ms reported it under []).
+    session.worked(sizedBy);
     alive();
     if (size > MAX_SNAPSHOT_MEMORY_BYTES) {
       // The size counts entries of any label: the refusal carries them (red-team pass 51: a clean child padded its
@@ -535,6 +537,8 @@ export class ProcessTable implements ProcessControl {
     const kernelHeld = session.held;
     let parsed = 0;
     const keep = (entry: MemoryEntry): void => {
+      // Called as each entry is parsed, before that work is charged.
+      session.worked(entry.label);
       if (kernelHeld === undefined) return;
       const bytes = estimateBytes(entry.value, kernelHeld.limit + 1);
       kernelHeld.hold(bytes, entry.label);
@@ -545,6 +549,7 @@ export class ProcessTable implements ProcessControl {
       alive();
       // Read after the listing (it only rises): a delete between the two reads is then in it.
       const { removed, label: shapedBy } = await this.#deps.memory.sized(session.namespace, metered);
+      session.worked(shapedBy);
       alive();
       const memory = entries.map(([key, entry]) => [key, entry.value, [...entry.label]] as const);
       // The restored agent starts from the counted quota use the body records, moved by descendants that may be
@@ -601,8 +606,9 @@ export class ProcessTable implements ProcessControl {
   }
 
   #warn(session: AgentSession, field: CountedField | 'wall_ms', used: number, max: number, observed: Label): void {
-    // When the warning comes spells what the agent did and what decided its charges: its record and event carry both.
-    const label = joinLabels(session.label, observed);
+    // When the warning comes spells what the agent did and what decided its charges, and the use it reports is
+    // labelled as every report of usage is (review 115: kernel time on a `secret` handle crossed warn_at under []).
+    const label = joinLabels(session.usageLabel(), observed);
     const attempt = new Attempt(this.#deps.audit, session.subject, 'quota', null);
     attempt.describe('quota.warn', field, { used, max }, label, false);
     attempt.end(null);

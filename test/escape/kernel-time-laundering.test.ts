@@ -4,6 +4,9 @@
 // as its kernel_ms: 4–33 ms for a one-element value (an even PIN) against 300–470 ms for 20,000 strings (an odd
 // one), under the run result's label `[]`. The reports of its usage now carry the labels of what the kernel
 // worked on for it; the agent itself stays clean.
+// Review 115 found three more: a tool's own metered parse of a `secret` page (read from `kernel.agents()` while the
+// call ran, or from the result of a caller that returned first), a `cpu_ms` warning crossed by kernel time on a
+// handle, and a snapshot ended by its `cpu_ms` while parsing a `secret` entry, each reported under `[]`.
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineTool, type Kernel, type KernelEvent } from '../../index.js';
@@ -89,4 +92,106 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
       }
     });
   }
+});
+
+describe.each(ISOLATION_MODES)('%s tier, review 115', (isolation) => {
+  const page = (run: (args: unknown, ctx: { metered: <T>(call: () => T) => T }) => unknown) =>
+    defineTool({
+      name: 'page',
+      description: 'a secret page',
+      input: z.strictObject({}),
+      labels: { source: ['secret'] },
+      run,
+    });
+  const policy = {
+    capabilities: [
+      ...testToolsPolicy.capabilities,
+      { action: 'page', resource: 'page' },
+      { action: 'hold', resource: 'hold' },
+    ],
+  };
+
+  it("reports a tool's own metered work with the label of what it works on, while the call runs and after", async () => {
+    const text = `[${Array(300_000).fill('[]').join(',')}]`;
+    let release = (): void => {};
+    let held = (): void => {};
+    kernel = testKernel({
+      isolation,
+      policy,
+      tools: [
+        page(async (_args, ctx) => {
+          await Promise.resolve();
+          const parsed = ctx.metered(() => JSON.parse(text) as unknown[]);
+          await new Promise<void>((resolve) => {
+            release = resolve;
+            held();
+          });
+          return parsed.length;
+        }),
+      ],
+    });
+    let holding = new Promise<void>((resolve) => {
+      held = resolve;
+    });
+    const agent = kernel.spawn({
+      code: `export default async () => { await sys.tool('page', {}, { handle: true }); }`,
+    });
+    await holding;
+    expect(kernel.agents().find((entry) => entry.id === agent.id)?.label).toContain('secret');
+    release();
+    expect((await agent.result).label).toContain('secret');
+    // A caller that returns while its call is still running.
+    holding = new Promise<void>((resolve) => {
+      held = resolve;
+    });
+    const early = kernel.spawn({
+      code: `export default async () => { sys.tool('page', {}).catch(() => {}); await new Promise((r) => setTimeout(r, 300)); return await sys.label(); }`,
+    });
+    await holding;
+    const result = await early.result;
+    release();
+    expect(result).toMatchObject({ ok: true, value: [] });
+    expect(result.label).toContain('secret');
+  });
+
+  it('a cpu_ms warning crossed by kernel time on a handle carries its label', async () => {
+    const big = Array.from({ length: 20_000 }, (_, i) => `item-${i}-abcdefghijklmno`);
+    kernel = testKernel({ isolation, policy, tools: [page(() => big)] });
+    const warns: Extract<KernelEvent, { type: 'warn' }>[] = [];
+    kernel.on('warn', (event) => warns.push(event));
+    const result = await kernel.run({
+      code: `export default async () => {
+        const h = await sys.tool('page', {}, { handle: true });
+        const end = Date.now() + 1500;
+        while (Date.now() < end) await sys.tool('echo', { x: h }, { handle: true });
+        return await sys.label();
+      }`,
+      limits: { cpu_ms: 20_000, warn_at: 0.02 },
+    });
+    expect(result).toMatchObject({ ok: true, value: [] });
+    const crossed = warns.filter((event) => event.limit === 'cpu_ms');
+    expect(crossed.length).toBeGreaterThan(0);
+    for (const event of crossed) expect(event.label).toContain('secret');
+  });
+
+  it('a snapshot ended by its cpu_ms while parsing a secret entry reports with its label', async () => {
+    kernel = testKernel({
+      isolation,
+      maxPayloadBytes: 4 * 1024 * 1024,
+      policy,
+      tools: [page(() => Array.from({ length: 700_000 }, () => []))],
+    });
+    const writer = await kernel.run({
+      code: `export default async () => { await sys.mem.put('a', await sys.tool('page', {})); }`,
+      namespace: 'shared',
+    });
+    expect(writer.ok).toBe(true);
+    const result = await kernel.run({
+      code: `export default async () => { await sys.snapshot({}); return await sys.label(); }`,
+      namespace: 'shared',
+      limits: { cpu_ms: 60, memory_mb: 256 },
+    });
+    // Ended by its cpu_ms or not (a fast machine finishes), the report says what the parse was of.
+    expect(result.label).toContain('secret');
+  });
 });
