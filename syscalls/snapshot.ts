@@ -4,6 +4,7 @@ import type { Attempt } from '../runtime/audit/attempt.js';
 import { KernelError } from '../runtime/core/errors.js';
 import { joinLabels } from '../runtime/labels/label.js';
 import type { AgentSession } from '../runtime/process/session.js';
+import { type SerializedState, serializeState } from '../runtime/store/snapshot-state-encoding.js';
 import { decodeSnapshotWire } from './snapshot-wire.js';
 import { defineSyscall } from './syscall.js';
 
@@ -66,6 +67,36 @@ export const restoredSyscall = defineSyscall({
   run(session: AgentSession, _args, attempt: Attempt) {
     attempt.begin();
     const { restored } = session.placement;
-    return restored === undefined ? null : superjson.serialize(restored);
+    return restored === undefined ? null : restoredForm(restored);
   },
 });
+
+// The superjson form of each restored state, made once: a restored agent may call sys.restored() at will.
+const restoredForms = new WeakMap<object, SerializedState | KernelError>();
+
+function restoredForm(state: unknown): SerializedState {
+  if (typeof state !== 'object' || state === null) return encodeRestored(state);
+  let form = restoredForms.get(state);
+  if (form === undefined) {
+    try {
+      form = encodeRestored(state);
+    } catch {
+      // Paths too long to write (see MAX_PATH_CHARS): refused at every call without the work again.
+      form = new KernelError('E_BAD_SNAPSHOT', 'sys.restored: the restored state cannot be encoded');
+    }
+    restoredForms.set(state, form);
+  }
+  if (form instanceof KernelError) throw form;
+  return form;
+}
+
+function encodeRestored(state: unknown): SerializedState {
+  try {
+    return serializeState(state);
+  } catch (error) {
+    if (!(error instanceof TypeError)) throw error;
+    // A cycle, which only a snapshot written before the kernel decoded states itself can hold: superjson still
+    // writes it, once per placement.
+    return superjson.serialize(state);
+  }
+}

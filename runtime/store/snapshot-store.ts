@@ -7,6 +7,7 @@ import { type SigningKey, verifySignature } from '../capability/signing-key.js';
 import { decodeBase64Url, encodeBase64Url } from '../core/base64.js';
 import { canonicalJson } from '../core/canonical-json.js';
 import { KernelError } from '../core/errors.js';
+import { type SerializedState, serializeState } from './snapshot-state-encoding.js';
 import { splitSnapshotText } from './snapshot-text.js';
 import type { StoreShares } from './store-shares.js';
 
@@ -107,23 +108,34 @@ type SuperJsonMeta = NonNullable<ReturnType<typeof superjson.serialize>['meta']>
  * E_BAD_ARG when the state has no canonical form, E_KILLED when `pacing.signal` aborts first.
  *
  * Only the state can hold rich values (Dates, Maps: it came through the checked superjson decoder); the memory is
- * plain JSON from the store. So superjson walks the state alone, and the memory, up to the namespace's 16 MiB, is
- * encoded entry by entry in slices with the event loop free between them: run through superjson as one value, a
- * namespace of deeply nested arrays held the kernel's event loop for 20 s and its heap grew by 2 GB (a red-team
- * pass). The text is the same as `canonicalJson(superjson.serialize(body))` for such a body (a test holds them
- * equal), except that a -0 in memory is stored as 0.
+ * plain JSON from the store. So only the state gets superjson's form (serializeState, not superjson's own walk:
+ * red-team pass 113), and the memory, up to the namespace's 16 MiB, is encoded entry by entry in slices with the
+ * event loop free between them: run through superjson as one value, a namespace of deeply nested arrays held the
+ * kernel's event loop for 20 s and its heap grew by 2 GB (a red-team pass). The text is the same as
+ * `canonicalJson(superjson.serialize(body))` for such a body (a test holds them equal), except that a -0 in memory
+ * is stored as 0.
  */
 export async function encodeSnapshot(
   body: SnapshotBody,
   pacing: EncodePacing = {},
 ): Promise<{ id: string; text: string }> {
   const meter = pacing.meter ?? ((step) => step());
+  const cannot = () => new KernelError('E_BAD_ARG', 'sys.snapshot: the state cannot be encoded');
+  let state: SerializedState;
+  try {
+    state = meter(() => serializeState(body.state));
+  } catch {
+    throw cannot();
+  }
+  // Two steps with the event loop free between them: each is linear in the state (~100 ms at 100k nodes).
+  await new Promise((resolve) => setImmediate(resolve));
+  if (pacing.signal?.aborted) throw new KernelError('E_KILLED', 'sys.snapshot: the agent has ended');
   let head: string;
   let tail: string;
   try {
-    ({ head, tail } = meter(() => encodeFrame(body)));
+    ({ head, tail } = meter(() => encodeFrame(body, state)));
   } catch {
-    throw new KernelError('E_BAD_ARG', 'sys.snapshot: the state cannot be encoded');
+    throw cannot();
   }
   const entries: string[] = [];
   let slice = 0;
@@ -145,11 +157,13 @@ export async function encodeSnapshot(
 
 // The body's superjson form around its memory array: `{"json":{…,"memory":[` and `],…}[,"meta":…]}`, keys in
 // canonical order (capabilities, label, memory, program, state, usage; then json, meta).
-function encodeFrame(body: SnapshotBody): { head: string; tail: string } {
-  const { json, meta } = superjson.serialize(body.state);
-  const state = json === undefined ? '' : `,"state":${canonicalJson(json)}`;
+// `state` is the state's superjson form, made by serializeState: superjson's own walk is O(nodes × depth) and held
+// the event loop for seconds (red-team pass 113).
+function encodeFrame(body: SnapshotBody, state: SerializedState): { head: string; tail: string } {
+  const { json, meta } = state;
+  const stateText = json === undefined ? '' : `,"state":${canonicalJson(json)}`;
   const head = `{"json":{"capabilities":${canonicalJson(body.capabilities)},"label":${canonicalJson(body.label)},"memory":[`;
-  const tail = `],"program":${canonicalJson(body.program)}${state},"usage":${canonicalJson(body.usage)}}${
+  const tail = `],"program":${canonicalJson(body.program)}${stateText},"usage":${canonicalJson(body.usage)}}${
     meta === undefined ? '' : `,"meta":${canonicalJson(metaUnderState(meta))}`
   }}`;
   return { head, tail };
