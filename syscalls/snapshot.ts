@@ -2,6 +2,7 @@ import superjson from 'superjson';
 import { z } from 'zod';
 import type { Attempt } from '../runtime/audit/attempt.js';
 import { KernelError } from '../runtime/core/errors.js';
+import { jsonWithin } from '../runtime/core/payload-size.js';
 import { joinLabels } from '../runtime/labels/label.js';
 import type { AgentSession } from '../runtime/process/session.js';
 import { type SerializedState, serializeState } from '../runtime/store/snapshot-state-encoding.js';
@@ -67,21 +68,26 @@ export const restoredSyscall = defineSyscall({
   run(session: AgentSession, _args, attempt: Attempt) {
     attempt.begin();
     const { restored } = session.placement;
-    return restored === undefined ? null : restoredForm(restored);
+    return restored === undefined ? null : restoredForm(restored, session.services.maxPayloadBytes);
   },
 });
 
-// The superjson form of each restored state, made once: a restored agent may call sys.restored() at will.
+// The superjson form of each restored state, made once, or why it cannot be the reply: a restored agent may call
+// sys.restored() at will (review 116: each call of an oversized form encoded it again only to refuse it, 80-94 ms).
 const restoredForms = new WeakMap<object, SerializedState | KernelError>();
 
-function restoredForm(state: unknown): SerializedState {
-  if (typeof state !== 'object' || state === null) return encodeRestored(state);
+function restoredForm(state: unknown, maxBytes: number): SerializedState {
+  if (typeof state !== 'object' || state === null) return encodeRestored(state, maxBytes);
   let form = restoredForms.get(state);
   if (form === undefined) {
     try {
-      form = encodeRestored(state);
+      form = encodeRestored(state, maxBytes);
+      // The reply is the form's JSON after one character (wire.ts `encodeValue`).
+      if (!jsonWithin(form, maxBytes - 1).ok) {
+        form = new KernelError('E_TOOL_FAILED', 'sys.restored: result exceeds the size cap');
+      }
     } catch {
-      // Paths too long to write (see MAX_PATH_CHARS): refused at every call without the work again.
+      // Paths longer than the payload cap (serializeState): refused at every call without the work again.
       form = new KernelError('E_BAD_SNAPSHOT', 'sys.restored: the restored state cannot be encoded');
     }
     restoredForms.set(state, form);
@@ -90,9 +96,9 @@ function restoredForm(state: unknown): SerializedState {
   return form;
 }
 
-function encodeRestored(state: unknown): SerializedState {
+function encodeRestored(state: unknown, maxBytes: number): SerializedState {
   try {
-    return serializeState(state);
+    return serializeState(state, maxBytes);
   } catch (error) {
     if (!(error instanceof TypeError)) throw error;
     // A cycle, which only a snapshot written before the kernel decoded states itself can hold: superjson still

@@ -585,7 +585,12 @@ export class ProcessTable implements ProcessControl {
       // the body by a digit, and which snapshot was refused spelled a PIN to a clean agent).
       session.label = joinLabels(session.label, covered);
       // Encoded in metered slices with the event loop free between them (snapshot-store.ts, `encodeSnapshot`).
-      return await this.#deps.snapshots.save(body, { meter: metered, signal: session.signal }, tenant, covered);
+      return await this.#deps.snapshots.save(
+        body,
+        { meter: metered, signal: session.signal, maxPathChars: session.services.maxPayloadBytes },
+        tenant,
+        covered,
+      );
     } finally {
       kernelHeld?.release(parsed);
     }

@@ -15,7 +15,7 @@ import type superjson from 'superjson';
  * Like superjson, it refuses own keys named `__proto__`, `constructor` or `prototype`, and writes a value reached
  * twice (the decoder copies objects, so only bigints and NaNs) as a referential equality. It throws a TypeError for
  * what neither the decoder nor superjson's deserializer builds (a cycle, a symbol, a function, a class instance, a
- * sparse array), and a RangeError when the annotations' paths would exceed MAX_PATH_CHARS.
+ * sparse array), and a RangeError when the annotations' paths would exceed `maxPathChars`.
  */
 export type SerializedState = ReturnType<typeof superjson.serialize>;
 
@@ -23,9 +23,11 @@ type AnnotationType = string | readonly [string, string];
 type Tree = [AnnotationType] | [AnnotationType, Record<string, Tree>];
 
 /**
- * Characters all annotation paths together may have. Repeated bigints and NaNs are listed as referential
- * equalities by absolute path: one long key above many of them multiplies into gigabytes of paths (superjson
- * ran the kernel out of memory on it). Past this, the snapshot's text could not be stored or loaded anyway.
+ * Characters all annotation paths together may have by default (the snapshot size cap). Repeated bigints and NaNs
+ * are listed as referential equalities by absolute path: one long key above many of them multiplies into gigabytes
+ * of paths. The kernel passes its payload cap instead (review 116: a forged 1 MB wire of 120 repeated bigints in a
+ * map under a 500,000-character key made a 61 MB snapshot, 1 s to save and 16 s of superjson to restore): an
+ * honest guest's wire carries the same paths, so its state fits.
  */
 export const MAX_PATH_CHARS = 64 * 1024 * 1024;
 
@@ -88,25 +90,25 @@ class Frame implements Contribution, Site {
 // Thrown by the first walk when it reaches an object a second time.
 class Shared extends Error {}
 
-/** See the module comment. */
-export function serializeState(value: unknown): SerializedState {
+/** See the module comment. `maxPathChars`: what the annotations' paths may take together (MAX_PATH_CHARS). */
+export function serializeState(value: unknown, maxPathChars: number = MAX_PATH_CHARS): SerializedState {
   try {
-    return walk(value, new Set());
+    return walk(value, new Set(), maxPathChars);
   } catch (error) {
     if (!(error instanceof Shared)) throw error;
   }
   // Only outside what the decoder builds: walked again keeping every object's site (and so every frame, which
   // costs the garbage collector more than the walk) to write the shared value as superjson does.
-  return walk(value, undefined);
+  return walk(value, undefined, maxPathChars);
 }
 
 // With `seen`, objects are only counted, and one reached twice throws Shared.
-function walk(value: unknown, seen: Set<object> | undefined): SerializedState {
+function walk(value: unknown, seen: Set<object> | undefined, maxPathChars: number): SerializedState {
   // The bigints and NaNs reached (and without `seen`, the objects), by SameValueZero as superjson's map has them,
   // with where (a list once reached twice). The decoder copies objects, so only bigints and NaNs repeat in what it
   // builds; a shared object is written as superjson writes it (the same JSON again, and an equality).
   const identities = new Map<unknown, Site | Site[]>();
-  const budget = { left: MAX_PATH_CHARS };
+  const budget = { left: maxPathChars };
   const stack: Frame[] = [];
   let rootJson: unknown;
   let rootTree: Tree | Record<string, Tree> | undefined;

@@ -99,6 +99,8 @@ const ENCODE_SLICE_CHARS = 256 * 1024;
 export interface EncodePacing {
   readonly meter?: <T>(step: () => T) => T;
   readonly signal?: AbortSignal;
+  /** Characters the state's annotation paths may take together (serializeState); the kernel's payload cap. */
+  readonly maxPathChars?: number;
 }
 
 type SuperJsonMeta = NonNullable<ReturnType<typeof superjson.serialize>['meta']>;
@@ -123,7 +125,7 @@ export async function encodeSnapshot(
   const cannot = () => new KernelError('E_BAD_ARG', 'sys.snapshot: the state cannot be encoded');
   let state: SerializedState;
   try {
-    state = meter(() => serializeState(body.state));
+    state = meter(() => serializeState(body.state, pacing.maxPathChars));
   } catch {
     throw cannot();
   }
