@@ -11,6 +11,10 @@ import { tempRootSuite } from '../helpers/fs-sandbox.js';
 import { ISOLATION_MODES, testKernel } from '../helpers/kernel.js';
 
 const PIN = '4711';
+
+// The records' text without their hex digests (hashes, argument digests, keyed digests of redacted resources), where
+// four given digits turn up by chance about once in a hundred runs.
+const spelled = (records: readonly object[]): string => JSON.stringify(records).replace(/[0-9a-f]{64}/g, '');
 const suite = tempRootSuite('isokernel-rollback-leak-');
 
 it.each(ISOLATION_MODES)('%s tier: a rollback of a secret write keeps the PIN out of the log', async (isolation) => {
@@ -37,11 +41,11 @@ it.each(ISOLATION_MODES)('%s tier: a rollback of a secret write keeps the PIN ou
 }`,
   });
   if (!writer.ok) throw new Error(`writer failed: ${writer.error.code}`);
-  expect(JSON.stringify(kernel.audit.records({ limit: 100_000 }))).not.toContain(PIN);
+  expect(spelled(kernel.audit.records({ limit: 100_000 }))).not.toContain(PIN);
   const rollback = await kernel.rollback(writer.value as string);
   expect(rollback).toMatchObject({ status: 'OK' });
   const records = kernel.audit.records({ limit: 100_000 });
-  expect(JSON.stringify(records)).not.toContain(PIN);
+  expect(spelled(records)).not.toContain(PIN);
   // The rollback's records carry the label of the call whose effect they undid.
   const undone = records.filter((record) => record.syscall === 'rollback' && record.action === 'fs.delete');
   expect(undone.map((record) => record.label)).toEqual([['secret'], ['secret']]);
