@@ -204,12 +204,23 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
       const result = await kernel.run({
         code: `export default async () => {
           const caps = (await sys.caps()).map((c) => ({ from: c.id }));
-          for (let i = 0; i < 20; i++) await sys.join(await sys.spawn({ code: ${JSON.stringify(child)}, caps, budget: { tokens_out: 100 } }));
+          for (let i = 0; i < 20; i++) {
+            let child;
+            try {
+              child = await sys.spawn({ code: ${JSON.stringify(child)}, caps, budget: { tokens_out: 100 } });
+            } catch (error) {
+              return 'refused: ' + error.code;
+            }
+            await sys.join(child);
+          }
           await new Promise((resolve) => setTimeout(resolve, 2000));
           return 'survived';
         }`,
       });
-      expect(result).toMatchObject({ ok: false, error: { code: 'E_QUOTA' } });
+      // A late charge that lands while a child holds its prepaid budget crosses the limit (E_QUOTA); one that lands
+      // between a join and the next spawn leaves nothing to carve the next child's budget from (refused E_QUOTA).
+      if (result.ok) expect(result.value).toBe('refused: E_QUOTA');
+      else expect(result.error.code).toBe('E_QUOTA');
     });
   });
 });
