@@ -18,7 +18,9 @@
  * - The answer is read whole (at most `maxResponseBytes`) and its JSON shape bounded before the SDK parses it:
  *   parsing millions of empty arrays costs many times their bytes in heap and event-loop time.
  * - The result's label is the call's label: the join of the caller's context and every handle passed in
- *   the messages (the model saw all of it). The kernel computes that; the tool adds nothing.
+ *   the messages (the model saw all of it), and, unless the host says the endpoint keeps no state
+ *   (`sharedState: false`), the labels of every call any agent sent the endpoint before: its rate limits, spend
+ *   caps and caches answer according to them.
  * - Every failure is a fixed message: the endpoint down, a timeout, an HTTP status, an answer that is not a
  *   chat completion, an answer over the size cap. The endpoint's own error text never reaches the agent.
  */
@@ -85,6 +87,13 @@ export interface ModelOptions {
   readonly maxRetries?: number;
   /** Largest response body in bytes (default 8 MiB); a larger answer fails the call. */
   readonly maxResponseBytes?: number;
+  /**
+   * Whether the endpoint keeps state between calls that an agent can observe (default true): a provider's rate
+   * limit, spend cap or cache. Then it is shared state, as an MCP server is: it keeps the label of every call sent
+   * to it, and every later answer or failure carries it. false only for an endpoint the host knows keeps nothing an
+   * agent can observe (a local model without limits), or to accept that channel between its callers.
+   */
+  readonly sharedState?: boolean;
 }
 
 /** The policy-file form of the model tool's settings (`tools.model`). Strict: unknown keys are refused. */
@@ -104,6 +113,7 @@ export const modelConfigSchema = z.strictObject({
   timeout_ms: z.int().min(1).max(MAX_TIMEOUT_MS).optional(),
   max_retries: z.int().min(0).max(10).optional(),
   max_response_bytes: z.int().min(1).max(MAX_RESPONSE_LIMIT).optional(),
+  shared_state: z.boolean().optional(),
 });
 
 export type ModelConfig = z.output<typeof modelConfigSchema>;
@@ -125,6 +135,7 @@ export function modelOptionsFromConfig(config: ModelConfig, overrides: Partial<M
     ...(config.timeout_ms === undefined ? {} : { timeoutMs: config.timeout_ms }),
     ...(config.max_retries === undefined ? {} : { maxRetries: config.max_retries }),
     ...(config.max_response_bytes === undefined ? {} : { maxResponseBytes: config.max_response_bytes }),
+    ...(config.shared_state === undefined ? {} : { sharedState: config.shared_state }),
     ...overrides,
   };
 }
@@ -149,6 +160,9 @@ export function createModelTool(options: ModelOptions): Tool {
   }
   if (options.apiKeyEnv !== undefined && (typeof options.apiKeyEnv !== 'string' || !ENV_NAME.test(options.apiKeyEnv))) {
     throw new TypeError('createModelTool: options.apiKeyEnv must be an environment variable name');
+  }
+  if (options.sharedState !== undefined && typeof options.sharedState !== 'boolean') {
+    throw new TypeError('createModelTool: options.sharedState must be a boolean');
   }
   const prices = checkPrices(options.prices);
   const timeoutMs = integerOption('timeoutMs', options.timeoutMs, DEFAULT_TIMEOUT_MS, 1, MAX_TIMEOUT_MS);
@@ -197,9 +211,26 @@ export function createModelTool(options: ModelOptions): Tool {
     resource: (args) => args.model,
     // Each call is an HTTPS request (a socket, its buffers) held until the model answers.
     maxInFlight: MODEL_MAX_IN_FLIGHT,
-    run: async (args, ctx) => chat(await clientOnce(), args, ctx, keyOf(ctx), prices, timeoutMs),
+    run: async (args, ctx) => {
+      const ask = async () => chat(await clientOnce(), args, ctx, keyOf(ctx), prices, timeoutMs);
+      if (options.sharedState === false) return ask();
+      // Red-team pass 117: a `secret` agent spent the endpoint's rate limit digit by digit, and a clean agent read
+      // the PIN from how many of its own calls were refused HTTP 429 (or how large a request passed). What this call
+      // sends may move what any later call meets: the endpoint keeps its label, recorded before sending, and the
+      // answer or failure carries what it keeps once answered (in `finally`: the kernel joins taints on a throw).
+      const key = modelEndpointKey(baseURL);
+      ctx.taint(await ctx.labels.raise(key, ctx.label));
+      try {
+        return await ask();
+      } finally {
+        ctx.taint(await ctx.labels.get(key));
+      }
+    },
   });
 }
+
+/** The label store's key for what a model endpoint was sent (ModelOptions.sharedState). */
+export const modelEndpointKey = (baseURL: string): string => `(model endpoint ${baseURL})`;
 
 type OpenAISdk = typeof import('openai');
 interface OpenAIClient {

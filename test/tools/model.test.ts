@@ -303,6 +303,9 @@ describe('createModelTool options and the policy section', () => {
       /options\.prices\.m/,
     );
     expect(() => createModelTool({ baseURL: 'http://x', timeoutMs: 0 })).toThrow(RangeError);
+    expect(() => createModelTool({ baseURL: 'http://x', sharedState: 'no' as unknown as boolean })).toThrow(
+      /options\.sharedState/,
+    );
   });
 
   it('loads `tools.model` from a policy and maps it to options', () => {
@@ -314,6 +317,7 @@ describe('createModelTool options and the policy section', () => {
           api_key_env: 'OPENAI_API_KEY',
           prices: { '*': { input: 1, output: 2 } },
           max_retries: 0,
+          shared_state: false,
         },
       },
     });
@@ -323,6 +327,7 @@ describe('createModelTool options and the policy section', () => {
       baseURL: 'http://127.0.0.1:9/v1',
       apiKeyEnv: 'OPENAI_API_KEY',
       maxRetries: 0,
+      sharedState: false,
     });
     expect(() => loadPolicy({ capabilities: [], tools: { model: { api_key: 'sk-in-a-policy' } } })).toThrow(/api_key/);
     expect(() => modelOptionsFromConfig({})).toThrow(/base URL/);
