@@ -360,7 +360,70 @@ function bad(message: string): KernelError {
 type SuperJsonResult = Parameters<typeof superjson.deserialize>[0];
 
 function deserialize(parsed: unknown): unknown {
-  return superjson.deserialize(parsed as SuperJsonResult);
+  return superjson.deserialize(withoutPrimitiveEqualities(parsed as SuperJsonResult));
+}
+
+// superjson lists a NaN or bigint reached twice as a referential equality (serializeState, as superjson does), and
+// its deserializer applies each listed path with a walk from the start of every Map or Set on it: a state of 26,000
+// `[NaN]` in a Set held the kernel's event loop 1.5 s at every restore or inspection (red-team pass 118). Setting a
+// primitive where it already is changes nothing, so those equalities are dropped before superjson reads the body;
+// an object's (a snapshot written before the kernel decoded states itself) are kept.
+function withoutPrimitiveEqualities(parsed: SuperJsonResult): SuperJsonResult {
+  const meta = parsed.meta;
+  const equalities = meta?.referentialEqualities;
+  if (meta === undefined || meta === null || equalities === undefined || Array.isArray(equalities)) return parsed;
+  let kept: Record<string, string[]> | undefined;
+  for (const [root, others] of Object.entries(equalities)) {
+    if (isPrimitiveAnnotation(annotationAt(meta.values, root))) continue;
+    kept ??= {};
+    kept[root] = others;
+  }
+  const { referentialEqualities: _dropped, ...rest } = meta;
+  return { json: parsed.json, meta: kept === undefined ? rest : { ...rest, referentialEqualities: kept } };
+}
+
+// The annotation superjson's value tree holds at an escaped path, or undefined. A node is a leaf `[type]`, a container
+// `[type, children]` or plain children; children are keyed by escaped paths of one or more segments (`0.0`).
+function annotationAt(values: unknown, path: string): unknown {
+  const segments = splitEscapedPath(path);
+  let node = values;
+  for (let at = 0; at < segments.length; ) {
+    if (Array.isArray(node)) node = node[1];
+    if (node === null || typeof node !== 'object') return undefined;
+    const children = node as Record<string, unknown>;
+    let key = '';
+    let next = at;
+    while (next < segments.length) {
+      key += (next === at ? '' : '.') + escapeSegment(segments[next] as string);
+      next++;
+      if (Object.hasOwn(children, key)) break;
+    }
+    if (!Object.hasOwn(children, key)) return undefined;
+    node = children[key];
+    at = next;
+  }
+  return node;
+}
+
+const escapeSegment = (segment: string): string => segment.replace(/\\/g, '\\\\').replace(/\./g, '\\.');
+
+function isPrimitiveAnnotation(node: unknown): boolean {
+  return Array.isArray(node) && node.length === 1 && (node[0] === 'number' || node[0] === 'bigint');
+}
+
+function splitEscapedPath(path: string): string[] {
+  const segments: string[] = [];
+  let segment = '';
+  for (let i = 0; i < path.length; i++) {
+    const char = path[i] as string;
+    if (char === '\\' && i + 1 < path.length) segment += path[++i];
+    else if (char === '.') {
+      segments.push(segment);
+      segment = '';
+    } else segment += char;
+  }
+  segments.push(segment);
+  return segments;
 }
 
 // True when the body's superjson annotations name a path outside its state.

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import superjson from 'superjson';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Kernel } from '../../../index.js';
@@ -49,6 +50,34 @@ describe('SnapshotStore', () => {
     const loaded = await store.load(id);
     expect(loaded.state).toEqual(state);
     expect((loaded.state as { when: Date }).when).toBeInstanceOf(Date);
+  });
+
+  it('reads back repeated NaNs and bigints (equalities it skips) and keeps shared objects shared', async () => {
+    const store = new SnapshotStore(undefined, SigningKey.generate());
+    // Repeats under keys that exercise superjson's path syntax, inside Maps, Sets, arrays and objects.
+    const repeated = fc.constantFrom(Number.NaN, 1n, 2n ** 70n, 'x', 0);
+    const key = fc.constantFrom('a.b', 'a\\b', '\\.', '.', '', '0', '0.0', '1.5', 'k');
+    const state = fc.letrec<{ value: unknown }>((tie) => ({
+      value: fc.oneof(
+        { depthSize: 'small' },
+        repeated,
+        fc.array(tie('value'), { maxLength: 4 }),
+        fc.dictionary(key, tie('value'), { maxKeys: 4 }),
+        fc.array(tie('value'), { maxLength: 4 }).map((items) => new Set(items)),
+        fc.array(fc.tuple(tie('value'), tie('value')), { maxLength: 3 }).map((entries) => new Map(entries)),
+      ),
+    })).value;
+    await fc.assert(
+      fc.asyncProperty(state, async (value) => {
+        const loaded = await store.load(await store.save(body(value)));
+        expect(loaded.state).toEqual(value);
+      }),
+      { numRuns: 300 },
+    );
+    const shared = { n: 1 };
+    const loaded = await store.load(await store.save(body({ a: shared, m: new Map([[1, shared]]), c: NaN, d: NaN })));
+    const { a, m } = loaded.state as { a: object; m: Map<number, object> };
+    expect(m.get(1)).toBe(a);
   });
 
   it('the same state gives the same id, whatever the key order or the signing key', async () => {
