@@ -212,16 +212,20 @@ export function createModelTool(options: ModelOptions): Tool {
     // Each call is an HTTPS request (a socket, its buffers) held until the model answers.
     maxInFlight: MODEL_MAX_IN_FLIGHT,
     run: async (args, ctx) => {
-      const ask = async () => chat(await clientOnce(), args, ctx, keyOf(ctx), prices, timeoutMs);
-      if (options.sharedState === false) return ask();
+      if (options.sharedState === false) {
+        return chat(await clientOnce(), args, ctx, keyOf(ctx), prices, timeoutMs, async () => {});
+      }
       // Red-team pass 117: a `secret` agent spent the endpoint's rate limit digit by digit, and a clean agent read
       // the PIN from how many of its own calls were refused HTTP 429 (or how large a request passed). What this call
       // sends may move what any later call meets: the endpoint keeps its label, recorded before sending, and the
       // answer or failure carries what it keeps once answered (in `finally`: the kernel joins taints on a throw).
       const key = modelEndpointKey(baseURL);
       ctx.taint(await ctx.labels.raise(key, ctx.label));
+      // Before every charge the answer decides (review 119: a clean call held until a secret call was sent, then
+      // retried or not by what it sent, crossed tokens_in and its warning under the clean label).
+      const observe = async () => ctx.taint(await ctx.labels.get(key));
       try {
-        return await ask();
+        return await chat(await clientOnce(), args, ctx, keyOf(ctx), prices, timeoutMs, observe);
       } finally {
         ctx.taint(await ctx.labels.get(key));
       }
@@ -246,6 +250,8 @@ async function chat(
   key: string | undefined,
   prices: PriceTable,
   timeoutMs: number,
+  // Joins what the endpoint keeps into the call's taints: its answers and retries may depend on it.
+  observe: () => Promise<void>,
 ): Promise<ChatResult> {
   let body: unknown;
   const price = priceFor(prices, args.model);
@@ -256,8 +262,10 @@ async function chat(
   // tokens, each call cut short by its child's return, and was charged nothing).
   let sent = 0;
   const exchange: Exchange = {
-    sending: () => {
-      if (sent++ > 0) ctx.charge(usageOf(inputEstimate, 0, price));
+    sending: async () => {
+      if (sent++ === 0) return;
+      await observe();
+      ctx.charge(usageOf(inputEstimate, 0, price));
     },
     bytes: 0,
     refused: undefined,
@@ -295,7 +303,9 @@ async function chat(
     );
     request.catch(() => undefined);
     body = await Promise.race([request, deadline]);
+    await observe();
   } catch (error) {
+    await observe();
     // No answer the agent reads, but the endpoint wrote one: what was read of it is charged as output, and a call
     // cut short (the agent ended, the deadline) the `max_tokens` the agent allowed, when more.
     const cut = timedOut || ctx.signal.aborted;
@@ -377,7 +387,7 @@ class ResponseTooLarge extends Error {}
 /** One call's side of cappedFetch: told of each request the SDK sends, and of what came back. */
 interface Exchange {
   /** Before each request (the SDK retries some failures): charges every request after the first. */
-  readonly sending: () => void;
+  readonly sending: () => Promise<void>;
   /** Bytes of answer bodies read, every request's together. */
   bytes: number;
   /** Why an answer was refused unread by the SDK, if one was. */
@@ -412,7 +422,7 @@ const COMPLETION_SHAPE = { maxDepth: 64, maxNodes: 200_000 } as const;
 function cappedFetch(limit: number): typeof fetch {
   return async (input, init) => {
     const exchange = (init as { [EXCHANGE]?: Exchange } | undefined)?.[EXCHANGE];
-    exchange?.sending();
+    await exchange?.sending();
     const response = await fetch(input, init);
     const refuse = (reason: 'large' | 'complex', bytes: number): Response => {
       if (exchange === undefined) throw new ResponseTooLarge(`response too ${reason}`);

@@ -5,9 +5,15 @@
 // tried requests of 2^13 … 2^0 tokens, added up those that passed and mailed 10,000 minus the sum: the PIN, under
 // `[]`, in 14 calls. (The same with a count of requests: 4 bits a window.) The endpoint is now shared state, as an
 // MCP server is: it keeps the label of every call sent to it, and every later answer or failure carries it.
+// Review 119: a clean call already in flight when a secret call was sent was answered according to it (HTTP 429 and
+// a retry, or not) and charged the retry under its clean label: a tokens_in kill or warning the host read under
+// `[]`. What the endpoint keeps is now read again before every charge the answer decides.
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Kernel } from '../../index.js';
-import { ISOLATION_MODES } from '../helpers/kernel.js';
+import type { Kernel, KernelEvent } from '../../index.js';
+import { createModelTool } from '../../tools/model.js';
+import { ISOLATION_MODES, testKernel } from '../helpers/kernel.js';
 import { loopKernel } from '../helpers/loop-kernel.js';
 import { answer, httpError, type ModelServer, startModelServer } from '../helpers/model-server.js';
 import { PIN, pinVault, recordingSink } from '../helpers/web-and-mail.js';
@@ -48,7 +54,7 @@ const READER = `export default async () => {
 }`;
 
 let kernel: Kernel | undefined;
-let server: ModelServer | undefined;
+let server: { close(): Promise<void> } | undefined;
 afterEach(async () => {
   await kernel?.close();
   kernel = undefined;
@@ -56,11 +62,56 @@ afterEach(async () => {
   server = undefined;
 });
 
+// An honest endpoint that answers a waiting request by what the next one asks: the first `C…` request waits; a
+// later request of more than 2,000 characters answers it HTTP 429 (retry after 50 ms), a smaller one 200.
+async function crowdSensitive(): Promise<{ baseURL: string; waiting(): boolean; close(): Promise<void> }> {
+  let held: ServerResponse | undefined;
+  let asked = 0;
+  const ok = (res: ServerResponse) =>
+    res.writeHead(200, { 'content-type': 'application/json' }).end(
+      JSON.stringify({
+        id: 'x',
+        object: 'chat.completion',
+        created: 1,
+        model: 'm',
+        choices: [{ index: 0, message: { role: 'assistant', content: 'ok' }, finish_reason: 'stop' }],
+        usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 },
+      }),
+    );
+  const http = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const content = String(JSON.parse(Buffer.concat(chunks).toString('utf8')).messages[0].content);
+      if (content.startsWith('C') && asked++ === 0) {
+        held = res;
+        return;
+      }
+      ok(res);
+      const waiting = held;
+      held = undefined;
+      if (waiting === undefined || content.startsWith('C')) return;
+      if (content.length <= 2000) ok(waiting);
+      else waiting.writeHead(429, { 'content-type': 'application/json', 'retry-after-ms': '50' }).end('{}');
+    });
+  });
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+  return {
+    baseURL: `http://127.0.0.1:${(http.address() as AddressInfo).port}/v1`,
+    waiting: () => held !== undefined,
+    close: async () => {
+      http.closeAllConnections();
+      await new Promise((resolve) => http.close(resolve));
+    },
+  };
+}
+
 describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
   async function attack(sharedState?: boolean) {
-    server = await tokenLimited();
+    const endpoint = await tokenLimited();
+    server = endpoint;
     const sent: unknown[] = [];
-    kernel = loopKernel(server, {
+    kernel = loopKernel(endpoint, {
       rules: [
         { action: 'vault.read', resource: 'vault.read' },
         { action: 'mail', resource: 'mail' },
@@ -82,6 +133,55 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
     expect(sent).toEqual([]);
   });
 
+  it.each([
+    ['killed by', 7],
+    ['warned at', 12],
+  ])(
+    'a clean call in flight, retried because a secret call was sent, is %s its tokens_in under that label',
+    async (_, tokens_in) => {
+      const endpoint = await crowdSensitive();
+      server = endpoint;
+      kernel = testKernel({
+        isolation,
+        policy: {
+          capabilities: [
+            { action: 'model.chat', resource: 'gpt-test' },
+            { action: 'vault.read', resource: 'vault.read' },
+          ],
+        },
+        tools: [pinVault, createModelTool({ baseURL: endpoint.baseURL, maxRetries: 1 })],
+      });
+      const warns: Extract<KernelEvent, { type: 'warn' }>[] = [];
+      kernel.on('warn', (event) => warns.push(event));
+      // Estimated at 5 tokens a sending: the retry makes 10.
+      const clean = kernel.spawn({
+        code: `export default async () => {
+        await sys.tool('model.chat', { model: 'gpt-test', messages: [{ role: 'user', content: 'C' }] });
+      }`,
+        limits: { tokens_in },
+      });
+      for (let i = 0; i < 400 && !endpoint.waiting(); i++) await new Promise((resolve) => setTimeout(resolve, 25));
+      expect(endpoint.waiting()).toBe(true);
+      // The PIN is odd: a large request.
+      const worker = await kernel.run({
+        code: `export default async () => {
+        const { pin } = await sys.tool('vault.read', {});
+        const large = Number(pin) % 2 === 1;
+        await sys.tool('model.chat', { model: 'gpt-test', messages: [{ role: 'user', content: 'S' + 'x'.repeat(large ? 4000 : 10) }] });
+      }`,
+      });
+      expect(worker.ok).toBe(true);
+      const result = await clean.result;
+      expect(result.label).toContain('secret');
+      if (tokens_in === 7) expect(result).toMatchObject({ ok: false, error: { code: 'E_QUOTA' } });
+      else {
+        const crossed = warns.filter((event) => event.agent === clean.id && event.limit === 'tokens_in');
+        expect(crossed.length).toBeGreaterThan(0);
+        for (const event of crossed) expect(event.label).toContain('secret');
+      }
+    },
+  );
+
   it('an endpoint the host declares stateless (sharedState: false) labels nothing it was not sent', async () => {
     const { reader, sent } = await attack(false);
     expect(reader).toMatchObject({ ok: true, value: { pin: PIN, mailed: 'sent', label: [] } });
@@ -90,8 +190,9 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
 });
 
 it('a clean agent alone on an endpoint stays clean', async () => {
-  server = await tokenLimited();
-  kernel = loopKernel(server);
+  const endpoint = await tokenLimited();
+  server = endpoint;
+  kernel = loopKernel(endpoint);
   const result = await kernel.run({
     code: `export default async () => {
       await sys.tool('model.chat', { model: 'gpt-test', messages: [{ role: 'user', content: 'hi' }] });
