@@ -104,7 +104,7 @@ export class MemoryKvStore implements KvStore {
   #scan<T>(prefix: string, limit: number, read: (text: string) => T): [string, T][] {
     // A prefix with a NUL lies within one group; any other may span groups.
     const candidates = prefix.includes('\u0000') ? (this.#groups.get(groupOf(prefix)) ?? []) : this.#entries.keys();
-    const keys = [...candidates].filter((key) => key.startsWith(prefix)).sort(compareUtf8);
+    const keys = sortedUtf8([...candidates].filter((key) => key.startsWith(prefix)));
     return keys.slice(0, limit).map((key) => [key, read(this.#entries.get(key) as string)]);
   }
 
@@ -125,9 +125,14 @@ function entryBytes(key: string, json: string): number {
   return 2 * (key.length + json.length) + 64;
 }
 
-// LevelDB orders keys by their UTF-8 bytes; the memory store must list in the same order.
-function compareUtf8(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+// LevelDB orders keys by their UTF-8 bytes; the memory store must list in the same order. Each key is encoded once:
+// a comparator that encoded both sides at every comparison took 200-250 ms to sort 10,000 keys of 255 CJK
+// characters, one `sys.mem.list` or `sys.snapshot` step (red-team pass 118); 20 ms encoded once.
+function sortedUtf8(keys: readonly string[]): string[] {
+  return keys
+    .map((key) => ({ key, bytes: Buffer.from(key, 'utf8') }))
+    .sort((a, b) => Buffer.compare(a.bytes, b.bytes))
+    .map(({ key }) => key);
 }
 
 // LevelDB allows one open handle per directory (it takes a lock file), so kernels in one process that
