@@ -543,13 +543,17 @@ export class SandboxHost {
     }
     if (type === FROM_HOST.result && fields.length === 6) {
       const usage = parseUsage(fields[3], fields[4], fields[5]);
+      const started = performance.now();
       const outcome = usage === undefined ? undefined : parseOutcome(fields[2] ?? '', placed.session);
+      const decodeMs = performance.now() - started;
       if (usage === undefined || outcome === undefined) {
         this.#violation('a malformed result');
         return;
       }
       if (!endedClean(outcome)) this.tainted = true;
       this.#finish(placed, usage, outcome);
+      // The result's shape decides its decoding time: the agent's (and its ancestors') kernel time (sandbox.ts).
+      placed.session.chargeKernelTime(decodeMs);
       return;
     }
     this.#violation(`an unknown ${String(type).slice(0, 32)} frame`);

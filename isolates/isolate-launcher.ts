@@ -37,6 +37,7 @@ export class IsolateLauncher implements AgentLauncher {
         ended: () => session.end(),
         cpu: (totalMs) => session.reportCpu(totalMs),
         heldBytes: () => session.held?.held ?? 0,
+        decoded: (ms) => session.chargeKernelTime(ms),
       },
     });
     session.state = 'running';

@@ -189,6 +189,8 @@ function start(agent: string, code: string, filename: string, inputJson: string,
           send([FROM_HOST.cpu, agent, String(totalMs)]);
         },
         heldBytes: () => hosted.held + hosted.queued,
+        // Decoded here, off the kernel's loop; the kernel times its own decoding of what this host sends it.
+        decoded: () => {},
       },
     }),
   };

@@ -196,7 +196,8 @@ export class ProcessTable implements ProcessControl {
       this.#outcomes.set(
         id,
         result.then((settled) => {
-          const kept = this.#buffered(parent, settled, session.label);
+          // Sizing the result is work its shape decides: the ended child's kernel time (its ancestors' budgets).
+          const kept = session.metered(() => this.#buffered(parent, settled, session.label));
           // A result the kernel's pool refused carries what that refusal depended on, as any pool refusal does.
           const label = joinLabels(session.label, kept.observed);
           return {

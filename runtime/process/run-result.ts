@@ -4,7 +4,10 @@ import type { ErrorCode, KernelErrorInfo } from '../core/errors.js';
 export interface Usage {
   /** CPU of the agent's isolate plus the kernel's time on its syscalls (see `kernel_ms`). */
   cpu_ms: number;
-  /** Of `cpu_ms`, the kernel's own time spent on the agent's syscalls (set by the kernel, not the launcher). */
+  /**
+   * Of `cpu_ms`, the kernel's own time spent on the agent's syscalls and on decoding its result (set by the kernel,
+   * not the launcher).
+   */
   kernel_ms?: number;
   wall_ms: number;
   heap_peak_mb: number;
