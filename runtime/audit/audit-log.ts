@@ -4,6 +4,7 @@ import { type AuditCheckpoint, encodeCheckpointLine, signCheckpoint } from './ch
 import { AuditChain } from './hash-chain.js';
 import { isHashHex } from './merkle.js';
 import type { AuditConsistencyProof, AuditInclusionProof } from './proof.js';
+import { RecentRecords } from './recent-records.js';
 import {
   AUDIT_RECORD_VERSION,
   type AuditRecord,
@@ -156,22 +157,30 @@ function intentIdentity(intent: AuditRecord, label: readonly string[]): AuditInt
  * hash chains and Merkle tree still cover every record); without it, all of them.
  */
 export class MemoryAuditSink implements AuditSink {
-  readonly #records: AuditRecord[] = [];
+  readonly #records: RecentRecords;
   readonly #checkpoints: AuditCheckpoint[] = [];
   readonly #retain: number;
 
-  /** Throws RangeError when `retain` is not a positive integer. */
-  constructor(options: { retain?: number } = {}) {
+  /**
+   * `retain` records at least while they take at most `maxBytes` of heap by estimate (RecentRecords), up to twice
+   * each between trims. Throws RangeError when `retain` or `maxBytes` is not a positive integer.
+   */
+  constructor(options: { retain?: number; maxBytes?: number } = {}) {
     const retain = options.retain ?? Number.POSITIVE_INFINITY;
     if (retain !== Number.POSITIVE_INFINITY && (!Number.isInteger(retain) || retain < 1)) {
       throw new RangeError('retain must be a positive integer');
     }
+    const maxBytes = options.maxBytes ?? Number.POSITIVE_INFINITY;
+    if (maxBytes !== Number.POSITIVE_INFINITY && (!Number.isInteger(maxBytes) || maxBytes < 1)) {
+      throw new RangeError('maxBytes must be a positive integer');
+    }
     this.#retain = retain;
+    this.#records = new RecentRecords(retain, maxBytes);
   }
 
   /** The stored records in seq order (frozen objects; the array is live). */
   get records(): readonly AuditRecord[] {
-    return this.#records;
+    return this.#records.items;
   }
 
   /** The stored checkpoints in order. */
@@ -182,7 +191,6 @@ export class MemoryAuditSink implements AuditSink {
   /** Stores the record, dropping the oldest beyond `retain` (in batches, so appends stay O(1)). Never throws. */
   appendRecord(record: AuditRecord): void {
     this.#records.push(record);
-    if (this.#records.length >= 2 * this.#retain) this.#records.splice(0, this.#records.length - this.#retain);
     if (this.#checkpoints.length >= 2 * this.#retain)
       this.#checkpoints.splice(0, this.#checkpoints.length - this.#retain);
   }
@@ -197,7 +205,7 @@ export class MemoryAuditSink implements AuditSink {
 
   /** The records as stored lines (the same encoding the file store writes), for verification. */
   recordLines(): string[] {
-    return this.#records.map(encodeRecordLine);
+    return this.#records.items.map(encodeRecordLine);
   }
 
   /** The checkpoints as stored lines. */

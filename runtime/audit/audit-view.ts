@@ -1,6 +1,7 @@
 import { joinTags, type Label } from '../labels/label.js';
 import type { AuditSink } from './audit-log.js';
 import type { AuditCheckpoint } from './checkpoint.js';
+import { RecentRecords } from './recent-records.js';
 import type { AuditRecord } from './record.js';
 
 /** Records `sys.audit` can return: the most recent ones, whatever sink the log writes to. */
@@ -12,23 +13,13 @@ export const AUDIT_VIEW_RETAIN = 10_000;
  */
 export const AUDIT_VIEW_BYTES = 16 * 1024 * 1024;
 
-// An upper estimate of the heap one retained record takes: the record, its strings (two bytes a character at
-// worst) and its label, as measured for small records (about 0.7 KB) plus what its resource adds.
-function retainedBytes(record: AuditRecord): number {
-  return 1024 + 2 * (record.resource?.length ?? 0);
-}
-
 /**
  * Wraps the log's sink and keeps the most recent records in memory so agents can read the audit trail of
  * their own namespaces (`sys.audit`) without the kernel reading its log file back.
  */
 export class AuditView implements AuditSink {
   readonly #inner: AuditSink;
-  readonly #recent: AuditRecord[] = [];
-  readonly #retain: number;
-  readonly #maxBytes: number;
-  /** `retainedBytes` of the records in #recent. */
-  #bytes = 0;
+  readonly #recent: RecentRecords;
   /** Every tag of every record appended so far (see `tags`). */
   readonly #tags = new Set<string>();
   /** `tags()`, until a record brings a new tag. */
@@ -36,8 +27,7 @@ export class AuditView implements AuditSink {
 
   constructor(inner: AuditSink, retain = AUDIT_VIEW_RETAIN, maxBytes = AUDIT_VIEW_BYTES) {
     this.#inner = inner;
-    this.#retain = retain;
-    this.#maxBytes = maxBytes;
+    this.#recent = new RecentRecords(retain, maxBytes);
     // A resumed log's seq numbers count the records of earlier runs too, labelled agents' among them.
     for (const tag of inner.recovered?.tags ?? []) this.#tags.add(tag);
   }
@@ -54,16 +44,6 @@ export class AuditView implements AuditSink {
       this.#tagsLabel = undefined;
     }
     this.#recent.push(record);
-    this.#bytes += retainedBytes(record);
-    // Trimmed to half of each bound once either is reached twice over, in one splice: amortized O(1) a record.
-    if (this.#recent.length >= 2 * this.#retain || this.#bytes >= 2 * this.#maxBytes) {
-      let drop = Math.max(0, this.#recent.length - this.#retain);
-      let bytes = this.#bytes;
-      for (let i = 0; i < drop; i++) bytes -= retainedBytes(this.#recent[i]!);
-      while (bytes > this.#maxBytes && drop < this.#recent.length - 1) bytes -= retainedBytes(this.#recent[drop++]!);
-      this.#recent.splice(0, drop);
-      this.#bytes = bytes;
-    }
   }
 
   appendCheckpoint(checkpoint: AuditCheckpoint, line: string): void {
@@ -97,7 +77,7 @@ export class AuditView implements AuditSink {
    */
   query(namespaces: ReadonlySet<string> | undefined, after: number, limit: number): AuditRecord[] {
     const out: AuditRecord[] = [];
-    for (const record of this.#recent) {
+    for (const record of this.#recent.items) {
       if (record.seq <= after || (namespaces !== undefined && !namespaces.has(record.namespace))) continue;
       out.push(record);
       if (out.length >= limit) break;

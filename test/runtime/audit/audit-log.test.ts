@@ -268,4 +268,26 @@ describe('MemoryAuditSink retention', () => {
     expect(sink.records.at(-1)?.seq).toBe(99);
     expect(() => new MemoryAuditSink({ retain: 0 })).toThrow(RangeError);
   });
+
+  it('keeps at most about twice `maxBytes` of records whose resources are long (red-team pass 118)', async () => {
+    const { AuditLog, MemoryAuditSink } = await import('../../../runtime/audit/audit-log.js');
+    const { SigningKey } = await import('../../../runtime/capability/signing-key.js');
+    // Each record of a 4,000-character resource counts 9 KB: 100 KB holds 11 of them. By count alone (the kernel's
+    // default sink before), all 1,000 were kept beside a view that had let them go.
+    const sink = new MemoryAuditSink({ retain: 10_000, maxBytes: 100_000 });
+    const log = new AuditLog({ key: SigningKey.generate(), sink });
+    for (let i = 0; i < 1000; i++) {
+      log.intent({
+        namespace: 'n',
+        agent: 'a',
+        syscall: 'tool',
+        action: 'fs.read',
+        resource: `/r/${i}/${'x'.repeat(4000)}`,
+      });
+    }
+    expect(sink.records.length).toBeLessThanOrEqual(22);
+    expect(sink.records.length).toBeGreaterThanOrEqual(10);
+    expect(sink.records.at(-1)?.seq).toBe(999);
+    expect(() => new MemoryAuditSink({ maxBytes: 0.5 })).toThrow(RangeError);
+  });
 });
