@@ -63,21 +63,17 @@ afterEach(async () => {
 });
 
 // An honest endpoint that answers a waiting request by what the next one asks: the first `C…` request waits; a
-// later request of more than 2,000 characters answers it HTTP 429 (retry after 50 ms), a smaller one 200.
-async function crowdSensitive(): Promise<{ baseURL: string; waiting(): boolean; close(): Promise<void> }> {
+// later request of at most 2,000 characters answers it briefly, a larger one by `large`: HTTP 429 (retry after 50
+// ms), or an answer of 1,000 output tokens.
+async function crowdSensitive(
+  large: 'retry' | 'long answer',
+): Promise<{ baseURL: string; waiting(): boolean; close(): Promise<void> }> {
   let held: ServerResponse | undefined;
   let asked = 0;
-  const ok = (res: ServerResponse) =>
-    res.writeHead(200, { 'content-type': 'application/json' }).end(
-      JSON.stringify({
-        id: 'x',
-        object: 'chat.completion',
-        created: 1,
-        model: 'm',
-        choices: [{ index: 0, message: { role: 'assistant', content: 'ok' }, finish_reason: 'stop' }],
-        usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 },
-      }),
-    );
+  const ok = (res: ServerResponse, out = 1) => {
+    const { body } = answer('ok', { in: 1, out }) as { body: unknown };
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+  };
   const http = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -92,6 +88,7 @@ async function crowdSensitive(): Promise<{ baseURL: string; waiting(): boolean; 
       held = undefined;
       if (waiting === undefined || content.startsWith('C')) return;
       if (content.length <= 2000) ok(waiting);
+      else if (large === 'long answer') ok(waiting, 1000);
       else waiting.writeHead(429, { 'content-type': 'application/json', 'retry-after-ms': '50' }).end('{}');
     });
   });
@@ -133,13 +130,15 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
     expect(sent).toEqual([]);
   });
 
+  // Estimated at 5 input tokens a sending: a retry makes 10 (past 7; past 12's warning at 80%).
   it.each([
-    ['killed by', 7],
-    ['warned at', 12],
-  ])(
-    'a clean call in flight, retried because a secret call was sent, is %s its tokens_in under that label',
-    async (_, tokens_in) => {
-      const endpoint = await crowdSensitive();
+    ['retried', 'ended by its tokens_in', 'retry', { tokens_in: 7 }],
+    ['retried', 'warned at its tokens_in', 'retry', { tokens_in: 12 }],
+    ['answered at length', 'ended by its tokens_out', 'long answer', { tokens_out: 100 }],
+  ] as const)(
+    'a clean call in flight, %s because a secret call was sent, is %s under that label',
+    async (_, __, large, limits) => {
+      const endpoint = await crowdSensitive(large);
       server = endpoint;
       kernel = testKernel({
         isolation,
@@ -153,12 +152,11 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
       });
       const warns: Extract<KernelEvent, { type: 'warn' }>[] = [];
       kernel.on('warn', (event) => warns.push(event));
-      // Estimated at 5 tokens a sending: the retry makes 10.
       const clean = kernel.spawn({
         code: `export default async () => {
         await sys.tool('model.chat', { model: 'gpt-test', messages: [{ role: 'user', content: 'C' }] });
       }`,
-        limits: { tokens_in },
+        limits,
       });
       for (let i = 0; i < 400 && !endpoint.waiting(); i++) await new Promise((resolve) => setTimeout(resolve, 25));
       expect(endpoint.waiting()).toBe(true);
@@ -173,8 +171,9 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
       expect(worker.ok).toBe(true);
       const result = await clean.result;
       expect(result.label).toContain('secret');
-      if (tokens_in === 7) expect(result).toMatchObject({ ok: false, error: { code: 'E_QUOTA' } });
-      else {
+      if (!('tokens_in' in limits && limits.tokens_in === 12)) {
+        expect(result).toMatchObject({ ok: false, error: { code: 'E_QUOTA' } });
+      } else {
         const crossed = warns.filter((event) => event.agent === clean.id && event.limit === 'tokens_in');
         expect(crossed.length).toBeGreaterThan(0);
         for (const event of crossed) expect(event.label).toContain('secret');
