@@ -56,6 +56,8 @@ export interface ExecOptions {
   readonly signal: AbortSignal;
   /** Told the program's process group (its pid: it leads its own) once it was spawned. */
   readonly onSpawn?: (group: number) => void;
+  /** Runs the spawn and charges its time to the caller (ToolContext.metered). */
+  readonly metered: <T>(call: () => T) => T;
 }
 
 /** Keeps the first `cap` bytes of a stream; the first byte past them calls `onOverflow` once. */
@@ -97,22 +99,26 @@ export function execute(name: string, command: Command, cwd: string, options: Ex
     const started = performance.now();
     let child: ChildProcess;
     try {
-      child = spawn(command.file, command.args, {
-        argv0: command.argv0,
-        cwd,
-        env: options.env,
-        // Its own process group, so one kill reaches every descendant that stays in it.
-        detached: true,
-        shell: false,
-        // Descriptor 3, when asked for, is the sandbox helper's start report (Command.statusFd).
-        stdio: [
-          options.stdin === undefined ? 'ignore' : 'pipe',
-          'pipe',
-          'pipe',
-          ...(command.statusFd === 3 ? ['pipe' as const] : []),
-        ],
-        windowsHide: true,
-      });
+      // Node forks on the event loop: the copy of a large kernel's page tables took 30-75 ms a program,
+      // charged to nobody (red-team pass 121), so the caller pays for it.
+      child = options.metered(() =>
+        spawn(command.file, command.args, {
+          argv0: command.argv0,
+          cwd,
+          env: options.env,
+          // Its own process group, so one kill reaches every descendant that stays in it.
+          detached: true,
+          shell: false,
+          // Descriptor 3, when asked for, is the sandbox helper's start report (Command.statusFd).
+          stdio: [
+            options.stdin === undefined ? 'ignore' : 'pipe',
+            'pipe',
+            'pipe',
+            ...(command.statusFd === 3 ? ['pipe' as const] : []),
+          ],
+          windowsHide: true,
+        }),
+      );
     } catch {
       reject(startFailed());
       return;

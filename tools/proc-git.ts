@@ -14,8 +14,11 @@
  *    an agent-written repository's config would run there), and fsmonitor, hooks, pager, editors, ssh
  *    command, askpass, credential helpers, alternate-refs command and signing programs are fixed.
  * 2. The environment: no system or global configuration or attributes (GIT_CONFIG_NOSYSTEM, GIT_CONFIG_GLOBAL
- *    =/dev/null, GIT_ATTR_NOSYSTEM), pager and editors fixed, no terminal prompt, and no GIT_* variable from
- *    the host except author and committer identity.
+ *    =/dev/null, GIT_ATTR_NOSYSTEM), pager and editors fixed, no terminal prompt, no GIT_* variable from
+ *    the host except author and committer identity, and gpg's home a private empty directory (GNUPGHOME).
+ *    The programs git starts read their own configuration from the user's home, which the user database
+ *    names whatever HOME says (pass 121: `~/.gnupg/gpg.conf` named a dirmngr program gpg started on
+ *    `log --show-signature`, `~/.ssh/config` a ProxyCommand): gpg's is replaced, ssh is told to read none.
  * 3. A floor on the command line, on top of GIT_FORBIDDEN_FLAGS: before the subcommand only harmless global
  *    options (`--bare` and `--namespace` would name a repository or read one's config), and no subcommand that
  *    writes configuration or exists to run commands (`config`, `submodule`, `filter-branch`, `difftool`,
@@ -54,7 +57,9 @@ export const GIT_PINNED_CONFIG: readonly (readonly [string, string])[] = Object.
   ['core.pager', 'cat'],
   ['core.editor', 'true'],
   ['sequence.editor', 'true'],
-  ['core.sshCommand', 'ssh'],
+  // OpenSSH reads ~/.ssh/config from the user database's home, whatever HOME says: with that home in an fs root,
+  // an agent's ProxyCommand ran on `git ls-remote ssh://…` (red-team pass 121). `-F` names the only file read.
+  ['core.sshCommand', 'ssh -F /dev/null'],
   ['core.askPass', ''],
   // An empty helper resets the list: helpers from any file before it are dropped.
   ['credential.helper', ''],
@@ -110,7 +115,7 @@ const GIT_ENV_ALLOWED: ReadonlySet<string> = new Set([
 ]);
 
 /** Other variables git or its helpers read to pick a command to run. */
-const COMMAND_ENV: ReadonlySet<string> = new Set(['SSH_ASKPASS', 'SSH_ASKPASS_REQUIRE', 'DISPLAY']);
+const COMMAND_ENV: ReadonlySet<string> = new Set(['SSH_ASKPASS', 'SSH_ASKPASS_REQUIRE', 'DISPLAY', 'GNUPGHOME']);
 
 /**
  * Global options git may be given before its subcommand: none of them names a repository, reads a
@@ -457,10 +462,11 @@ function strategyByPath(subcommand: string, rest: readonly string[]): boolean {
 /**
  * The environment for a git child: `base` (the scrubbed environment with the policy's allowlist) without
  * any GIT_* variable other than identity and without askpass helpers, plus GIT_PINNED_ENV and
- * GIT_PINNED_CONFIG as GIT_CONFIG_COUNT / KEY_n / VALUE_n, and with `root` (the fs root of the run) a ceiling
- * just above it. Returns a new null-prototype object.
+ * GIT_PINNED_CONFIG as GIT_CONFIG_COUNT / KEY_n / VALUE_n, with `root` (the fs root of the run) a ceiling
+ * just above it, and `gnupgHome` as gpg's home: an empty directory of the kernel's, outside every root (the
+ * call's scratch directory). Without one, GNUPGHOME is only dropped. Returns a new null-prototype object.
  */
-export function gitEnvironment(base: NodeJS.ProcessEnv, root?: string): NodeJS.ProcessEnv {
+export function gitEnvironment(base: NodeJS.ProcessEnv, root?: string, gnupgHome?: string): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = Object.create(null);
   for (const [name, value] of Object.entries(base)) {
     if (name.startsWith('GIT_') && !GIT_ENV_ALLOWED.has(name)) continue;
@@ -468,6 +474,7 @@ export function gitEnvironment(base: NodeJS.ProcessEnv, root?: string): NodeJS.P
     env[name] = value;
   }
   for (const [name, value] of Object.entries(GIT_PINNED_ENV)) env[name] = value;
+  if (gnupgHome !== undefined) env['GNUPGHOME'] = gnupgHome;
   // No repository above the fs root: a root inside the host's own checkout would otherwise hand agents' git
   // that checkout (its configuration, and a worktree outside the root to check files out into).
   if (root !== undefined && root !== '/') env['GIT_CEILING_DIRECTORIES'] = dirname(root);
@@ -565,7 +572,8 @@ const CONFIG_LISTING_TIMEOUT_MS = 10_000;
  * when enabled, with `include.path` listed as a key (and refused) rather than followed. Entries in the
  * command scope are the kernel's pins and are skipped. Outside any repository there is nothing to check.
  * Fails closed: a listing git cannot produce (unparseable file, timeout, over MAX_CONFIG_LISTING) refuses.
- * `launch` wraps the command as the run is wrapped (the sandbox, tools/proc-sandbox.ts), so both read alike.
+ * `launch` wraps the command as the run is wrapped (the sandbox, tools/proc-sandbox.ts), so both read alike;
+ * `metered` runs the spawn and charges its time to the caller (ToolContext.metered).
  * Throws KernelError E_CAP_DENIED naming at most the offending key's section, never a path or a value.
  * Call it under the lock of createGitGate with the run itself, or another run may write in between.
  */
@@ -574,6 +582,7 @@ export async function checkGitRepository(
   cwd: string,
   env: NodeJS.ProcessEnv,
   launch: (command: Command) => Command = (command) => command,
+  metered: <T>(call: () => T) => T = (call) => call(),
 ): Promise<void> {
   const command = launch({
     file: real,
@@ -581,19 +590,21 @@ export async function checkGitRepository(
     args: ['config', '--list', '--show-scope', '-z', '--no-includes'],
   });
   const listing = await new Promise<string | undefined>((resolve) => {
-    execFile(
-      command.file,
-      command.args,
-      {
-        cwd,
-        env,
-        encoding: 'utf8',
-        maxBuffer: MAX_CONFIG_LISTING,
-        timeout: CONFIG_LISTING_TIMEOUT_MS,
-        killSignal: 'SIGKILL',
-        windowsHide: true,
-      },
-      (error, stdout) => resolve(error === null ? stdout : undefined),
+    metered(() =>
+      execFile(
+        command.file,
+        command.args,
+        {
+          cwd,
+          env,
+          encoding: 'utf8',
+          maxBuffer: MAX_CONFIG_LISTING,
+          timeout: CONFIG_LISTING_TIMEOUT_MS,
+          killSignal: 'SIGKILL',
+          windowsHide: true,
+        },
+        (error, stdout) => resolve(error === null ? stdout : undefined),
+      ),
     );
   });
   if (listing === undefined) {

@@ -283,10 +283,10 @@ export function createProcTool(options: ProcOptions): Tool {
       const cwd = await openCwd(args.cwd, roots);
       ctx.note('proc.program', program.real);
       ctx.note('proc.sandbox', launcher === undefined ? 'none' : 'landlock');
-      // A confined program's temporary directory (TMPDIR): private to the call, removed after it, for nothing else
-      // it may write outside its root (review 94: gcc and sort failed without one).
+      // The call's private directory, removed after it: a confined program's TMPDIR, for nothing else it may
+      // write outside its root (review 94: gcc and sort failed without one), and git's gpg home (gitEnvironment).
       let scratch: string | undefined;
-      if (launcher !== undefined) {
+      if (launcher !== undefined || program.git) {
         try {
           scratch = await mkdtemp(join(tmpdir(), 'isokernel-proc-'));
         } catch {
@@ -306,7 +306,7 @@ export function createProcTool(options: ProcOptions): Tool {
       }
       try {
         const dir = `/proc/self/fd/${cwd.handle.fd}`;
-        const env = program.git ? gitEnvironment(childEnv(limits.env), cwd.root) : childEnv(limits.env);
+        const env = program.git ? gitEnvironment(childEnv(limits.env), cwd.root, scratch) : childEnv(limits.env);
         if (scratch !== undefined) env['TMPDIR'] = scratch;
         const launch = (command: Command, statusFd = false): Command =>
           launcher === undefined || scratch === undefined
@@ -323,13 +323,14 @@ export function createProcTool(options: ProcOptions): Tool {
             encoding: args.encoding ?? 'utf8',
             signal: ctx.signal,
             onSpawn: (group) => void work.started(group),
+            metered: ctx.metered,
           });
         };
         if (!program.git) return await start();
         return await gitGate(cwd.root, async () => {
           // A call whose agent ended while it waited for its turn does not run.
           if (ctx.signal.aborted) throw new KernelError('E_KILLED', 'proc.exec: the call ended before git ran');
-          await checkGitRepository(program.real, dir, env, (command) => launch(command));
+          await checkGitRepository(program.real, dir, env, (command) => launch(command), ctx.metered);
           return start();
         });
       } finally {

@@ -11,17 +11,29 @@ export interface NodeRun {
   readonly timedOut: boolean;
 }
 
+/** Node's arguments for running the TypeScript module text that follows them (the kernel's sources, via tsx). */
+export const TSX_MODULE_ARGS: readonly string[] = [
+  '--no-node-snapshot',
+  '--import',
+  'tsx',
+  '--input-type=module',
+  '-e',
+];
+
 /**
  * The one way the suites start a Node child process: `node ...args`, output collected as UTF-8, SIGKILLed
  * after `timeoutMs`. Asynchronous on purpose: a test's own HTTP server must keep answering while the child
- * runs, and a hung child is observed (timedOut), not suffered.
+ * runs, and a hung child is observed (timedOut), not suffered. `under`: a command that runs Node with its
+ * arguments appended (`unshare …`), for a child in namespaces of its own.
  */
 export function runNode(
   args: readonly string[],
-  options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; under?: readonly string[] } = {},
 ): Promise<NodeRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, {
+    const [file, ...prefix] = options.under ?? [process.execPath];
+    const command = options.under === undefined ? [] : [...prefix, process.execPath];
+    const child = spawn(file ?? process.execPath, [...command, ...args], {
       ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
       ...(options.env === undefined ? {} : { env: options.env }),
       stdio: ['ignore', 'pipe', 'pipe'],
