@@ -154,19 +154,6 @@ export async function agentLoopMain(
   messages.push({ role: 'user', content: input.prompt });
   const toolCalls: LoopToolCall[] = [];
 
-  // V8's parser decides whether model code is an expression; `Function` only compiles it, never runs it. If
-  // the isolate refuses code generation from strings (an EvalError, not a SyntaxError), the shape decides: a
-  // function expression starts with `async`, `function`, `(` or `name =>`.
-  const parsesAsExpression = (text: string): boolean => {
-    try {
-      new Function(`return (\n${text}\n);`);
-      return true;
-    } catch (error) {
-      if (error instanceof SyntaxError) return false;
-      return /^(?:async\s+)?(?:function\b|\(|[A-Za-z_$][\w$]*\s*=>)/.test(text);
-    }
-  };
-
   const covers = (pattern: string, action: string): boolean =>
     pattern === '*' || pattern === action || (pattern.endsWith('*') && action.startsWith(pattern.slice(0, -1)));
 
@@ -188,7 +175,7 @@ export async function agentLoopMain(
       ...(def.rename === undefined ? {} : { rename: def.rename }),
       ...(def.fixed === undefined ? {} : { fixed: def.fixed }),
     }));
-    const { module } = build(source, tools, parsesAsExpression);
+    const { module } = build(source, tools);
     const held = await sys.caps();
     const caps: Record<string, unknown>[] = [];
     for (const def of code.tools) {

@@ -18,7 +18,6 @@ import type { Tool } from '../runtime/tool-use/tool-contract.js';
 import { toolAction, toolDefinition } from '../runtime/tool-use/tool-contract.js';
 import { ToolSlots } from '../runtime/tool-use/tool-slots.js';
 import { buildCodeModule } from './code-mode/code-module.js';
-import { parsesAsExpression } from './code-mode/expression-check.js';
 import { executeDescription } from './code-mode/typescript-declarations.js';
 import { allowedTools, resolveToolDefs } from './tool-defs.js';
 
@@ -59,8 +58,13 @@ const DEFAULT_MAX_PENDING_CALLS = 64;
 // A top agent holds every policy rule, so `execute` code run as one reached hidden tools through sys.tool
 // (red-team pass 71). This parent runs the code as a child holding only attenuations of its capabilities to the
 // exposed tools' actions (Code Mode's way, agents/loop-program.ts), and answers with the child's report or the
-// kernel's refusal of it.
-const EXECUTE_PARENT = `export default async function main({ module, actions }) {
+// kernel's refusal of it. It also turns the client's code into the child's module, so that work (a parse of code
+// the client chose, 29 s on the host for one scope of 180,000 names, red-team pass 122) is an agent's, charged
+// to its budget. `__name`: see AGENT_LOOP_PROGRAM.
+const EXECUTE_PARENT = `const __name = (target) => target;
+const buildCodeModule = ${buildCodeModule.toString()};
+export default async function main({ code, tools, actions }) {
+  const { module } = buildCodeModule(code, tools);
   const covers = (pattern, action) =>
     pattern === '*' || pattern === action || (pattern.endsWith('*') && action.startsWith(pattern.slice(0, -1)));
   const caps = [];
@@ -194,18 +198,17 @@ export function createMcpServer(kernel: Kernel, options: McpServerOptions = {}):
       kernel.tools,
       tools.map((tool) => tool.name),
     );
-    const { module } = buildCodeModule(
-      code,
-      defs.map((def) => ({ name: def.name, tool: def.tool })),
-      parsesAsExpression,
-    );
     let handle: ReturnType<Kernel['spawn']>;
     try {
       // The parent's one child must not cost the code a level or a child of its budget.
       const limits = kernel.limitsFor(options.limits);
       handle = kernel.spawn({
         code: EXECUTE_PARENT,
-        input: { module, actions: [...new Set(tools.map(toolAction))] },
+        input: {
+          code,
+          tools: defs.map((def) => ({ name: def.name, tool: def.tool })),
+          actions: [...new Set(tools.map(toolAction))],
+        },
         caps: [{ action: 'agent.spawn', resource: 'inline' }],
         // The host's own grants, handed on: a run must not give the session fresh uses of a `max_uses` rule or a
         // fresh `expires_in` (red-team pass 85: 4 runs of `execute` made 8 calls under `max_uses: 1`).

@@ -8,11 +8,12 @@
  * collected, bounded, returned), runs the code, and returns `{ ok, result, logs }` or
  * `{ ok: false, error: { code, message }, logs }`. `sys.tool` works as well as the typed API.
  *
- * `buildCodeModule` is self-contained on purpose (no imports, no outer references): the agent loop embeds its
- * source in the loop program, which runs in an isolate, and the MCP server calls it on the host. Which form
- * the code has is decided by `parsesAsExpression`, which each side supplies (the loop: V8's own parser via
- * `Function`, never run; the host: acorn). A syntax error surfaces when the kernel checks the module
- * (E_BAD_CODE), and goes back to the model like any tool error.
+ * `buildCodeModule` is self-contained on purpose (no imports, no outer references): the agent loop and the MCP
+ * server's `execute` embed its source in the programs they spawn, so it runs in an isolate, charged to that
+ * agent. Which form the code has is decided by V8's own parser (`Function`, never run). On the host, a parse of
+ * code a client chose held the event loop: acorn's check of one scope's declarations is quadratic, 180,000
+ * names held it 29 s, charged to nobody (red-team pass 122). A syntax error surfaces when the kernel checks
+ * the module (E_BAD_CODE), and goes back to the model like any tool error.
  *
  * Nothing here is a security boundary: the module runs as its own agent, under the capabilities and budget the
  * kernel gave it. Code that tampers with `tools`, `console` or the logs only misleads itself.
@@ -33,11 +34,18 @@ export type CodeForm = 'module' | 'expression' | 'body';
  * The agent module that runs `code` with the typed API of `tools`. Never throws for any `code`; a module that
  * does not compile is refused by the kernel with E_BAD_CODE when it is spawned.
  */
-export function buildCodeModule(
-  code: string,
-  tools: readonly CodeTool[],
-  parsesAsExpression: (text: string) => boolean,
-): { module: string; form: CodeForm } {
+export function buildCodeModule(code: string, tools: readonly CodeTool[]): { module: string; form: CodeForm } {
+  // `Function` only compiles the text. If the isolate refuses code generation from strings (an EvalError, not a
+  // SyntaxError), the shape decides: a function expression starts with `async`, `function`, `(` or `name =>`.
+  const parsesAsExpression = (text: string): boolean => {
+    try {
+      new Function(`return (\n${text}\n);`);
+      return true;
+    } catch (error) {
+      if (error instanceof SyntaxError) return false;
+      return /^(?:async\s+)?(?:function\b|\(|[A-Za-z_$][\w$]*\s*=>)/.test(text);
+    }
+  };
   // A fenced Markdown block: keep the first block's content.
   const fence = /```[A-Za-z0-9_+-]*[^\S\n]*\n([\s\S]*?)```/.exec(code);
   let text = (fence === null ? code : (fence[1] ?? '')).trim();

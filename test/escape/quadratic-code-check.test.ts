@@ -3,9 +3,15 @@
 // 1 MiB of `let` declarations held the host's main thread 17.7 s, and every inline sys.spawn of that code
 // held it again. The check now parses without scope analysis (linear in the source), and in the process tier
 // it runs in the sandbox host, off the kernel's thread.
-import { describe, expect, it } from 'vitest';
+//
+// The same through the MCP server's `execute` (red-team pass 122): it classified the client's code with acorn on
+// the host before any agent existed, so `async () => { let _0, _1, …; return 1; }` with 180,000 names held the
+// host's loop 29 s, charged to nobody. The code now becomes its module inside the `execute` agent (V8's parser).
+import { afterEach, describe, expect, it } from 'vitest';
+import { buildCodeModule } from '../../agents/code-mode/code-module.js';
 import { checkModuleSource } from '../../isolates/code-check.js';
 import { ISOLATION_MODES, testKernel } from '../helpers/kernel.js';
+import { answerText, closeSessions, connectSession } from '../helpers/mcp-session.js';
 
 function manyLets(count: number): string {
   let code = '';
@@ -96,6 +102,30 @@ describe('quadratic static check of agent source', () => {
         // Inline the kernel's thread runs one linear check (and V8's compile) per spawn; in the process tier
         // both happen in the sandbox host.
         expect(stall).toBeLessThan(isolation === 'inline' ? 4 * checkMs + 500 : checkMs + 200);
+      } finally {
+        await kernel.close();
+      }
+    }, 120_000);
+  });
+
+  describe.each(ISOLATION_MODES)('MCP execute, %s tier', (isolation) => {
+    afterEach(closeSessions);
+
+    it("a client's code of 60,000 names in one scope never holds the host's loop for more than a few checks", async () => {
+      const names = Array.from({ length: 60_000 }, (_, i) => `_${i}`).join(', ');
+      const code = `async () => { let ${names}; return 1; }`;
+      const checkMs = fastestMs(() => checkModuleSource(buildCodeModule(code, []).module), 1);
+      const kernel = testKernel({ isolation, limits: { cpu_ms: 60_000, wall_ms: 120_000, memory_mb: 512 } });
+      try {
+        const { client } = await connectSession(kernel);
+        let answer: Awaited<ReturnType<typeof client.callTool>> | undefined;
+        const stall = await longestStallMs(async () => {
+          answer = await client.callTool({ name: 'execute', arguments: { code } }, { timeout: 120_000 });
+        });
+        expect(answer?.isError, answerText(answer as NonNullable<typeof answer>)).toBeFalsy();
+        expect(JSON.parse(answerText(answer as NonNullable<typeof answer>))).toMatchObject({ result: 1 });
+        // The kernel's thread runs the module's linear check once (inline; none in the process tier).
+        expect(stall).toBeLessThan(4 * checkMs + 500);
       } finally {
         await kernel.close();
       }
