@@ -98,10 +98,11 @@ export interface ChainVerifyOptions {
 }
 
 /**
- * Verifies a chain of token strings (root first) with the given signature verifier. Every signature is
- * checked before any other property, so a chain with a forged link fails with E_CAP_DENIED whatever else
- * is wrong with it. Then, in order: linkage and trust anchor (E_CAP_DENIED), holder (E_CAP_DENIED),
- * validity windows (E_CAP_EXPIRED), the request on every link (E_CAP_DENIED). Returns the decoded chain.
+ * Verifies a chain of token strings (root first) with the given signature verifier. Each link, root first,
+ * is signature-checked and then linked (the root to a trust anchor, a child to its parent) before the next is
+ * opened, so a chain with a forged, untrusted or broken link fails with E_CAP_DENIED whatever else is wrong with
+ * it, at the cost of the links up to that one. Then, in order: holder (E_CAP_DENIED), validity windows
+ * (E_CAP_EXPIRED), the request on every link (E_CAP_DENIED). Returns the decoded chain.
  * Never throws for any token content; throws TypeError when `tokens` is not an array or an anchor or holder
  * is not a valid key (host misuse).
  */
@@ -122,17 +123,21 @@ export function verifyChainWith(
   if (tokens.length === 0 || tokens.length > MAX_CHAIN_LENGTH) {
     return failure('E_CAP_DENIED', `${what} denied: chain must have 1 to ${MAX_CHAIN_LENGTH} links`);
   }
-  const opened: CapabilityResult<Capability>[] = tokens.map((token) => openCapability(token, verify));
-  const forged = opened.find((result): result is CapabilityFailure => !result.ok);
-  if (forged !== undefined) return failure('E_CAP_DENIED', `${what} denied: ${forged.message}`);
-  const chain = opened.map((result) => (result as { readonly value: Capability }).value);
-
-  const root = chain[0]!;
-  if (root.parentId !== undefined || !anchors.has(root.issuer)) {
-    return failure('E_CAP_DENIED', `${what} denied: root is not issued by a trust anchor`);
-  }
-  for (let i = 1; i < chain.length; i++) {
-    if (!isChildOf(chain[i - 1]!, chain[i]!)) return failure('E_CAP_DENIED', `${what} denied: chain is broken`);
+  // Link by link, stopping at the first refusal: a chain of 32 links by throwaway keys cost 32 signature checks
+  // before its untrusted root was refused (red-team pass 120: 100 ms a refusal with the noble verifier).
+  const chain: Capability[] = [];
+  for (const token of tokens) {
+    const opened = openCapability(token, verify);
+    if (!opened.ok) return failure('E_CAP_DENIED', `${what} denied: ${opened.message}`);
+    const link = opened.value;
+    const parent = chain.at(-1);
+    if (parent === undefined && (link.parentId !== undefined || !anchors.has(link.issuer))) {
+      return failure('E_CAP_DENIED', `${what} denied: root is not issued by a trust anchor`);
+    }
+    if (parent !== undefined && !isChildOf(parent, link)) {
+      return failure('E_CAP_DENIED', `${what} denied: chain is broken`);
+    }
+    chain.push(link);
   }
   const leaf = chain[chain.length - 1]!;
   if (holder !== undefined && leaf.audience !== holder) {

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_CHAIN_LENGTH, validityWindow } from '../../../runtime/capability/chain.js';
-import { verifyChain } from '../../../runtime/capability/node-verifier.js';
+import { MAX_CHAIN_LENGTH, validityWindow, verifyChainWith } from '../../../runtime/capability/chain.js';
+import { nodeSignatureVerifier, verifyChain } from '../../../runtime/capability/node-verifier.js';
 import { SigningKey } from '../../../runtime/capability/signing-key.js';
 import { type CapabilityClaims, signCapability } from '../../../runtime/capability/token.js';
-import { craftToken, rootBody } from '../../helpers/capability-tokens.js';
+import { craftToken, envelopeText, rootBody } from '../../helpers/capability-tokens.js';
 
 const root = SigningKey.generate();
 const [alice, bob, carol, mallory] = [1, 2, 3, 4].map(() => SigningKey.generate()) as [
@@ -54,6 +54,52 @@ describe('capability chains', () => {
     expect(verifyChain(Array(MAX_CHAIN_LENGTH + 1).fill(caps[0]!.token), { anchors, now: T })).toMatchObject({
       code: 'E_CAP_DENIED',
     });
+  });
+
+  it('attack: a long chain by throwaway keys is refused at its first bad link, not after every signature (red-team pass 120)', () => {
+    // 32 links, each delegated by the previous holder: authentic but for its root, which no anchor issued.
+    const keys = Array.from({ length: MAX_CHAIN_LENGTH + 1 }, () => SigningKey.generate());
+    const links: { id: string; token: string }[] = [];
+    for (let i = 0; i < MAX_CHAIN_LENGTH; i++) {
+      const parent = links[i - 1];
+      links.push(
+        signCapability(
+          {
+            audience: keys[i + 1]!.publicKey,
+            action: 'net.http',
+            resource: '/workspace/**',
+            ...(parent === undefined ? {} : { parentId: parent.id }),
+          },
+          keys[i]!,
+        ),
+      );
+    }
+    let checks = 0;
+    const counted: typeof nodeSignatureVerifier = (...args) => {
+      checks += 1;
+      return nodeSignatureVerifier(...args);
+    };
+    const refuse = (chainTokens: string[], trusted = anchors) => {
+      checks = 0;
+      expect(verifyChainWith(counted, chainTokens, { anchors: trusted, now: T })).toMatchObject({
+        code: 'E_CAP_DENIED',
+      });
+      return checks;
+    };
+    expect(refuse(tokens(links))).toBe(1);
+    // A forged first link, and a break after the third.
+    const signatureOf = (token: string) => (JSON.parse(envelopeText(token)) as { s: string }).s;
+    const rootText = envelopeText(links[0]!.token).replace(signatureOf(links[0]!.token), signatureOf(links[1]!.token));
+    const forged = [Buffer.from(rootText).toString('base64url'), ...tokens(links.slice(1))];
+    expect(refuse(forged, [keys[0]!.publicKey])).toBe(1);
+    const broken = [...tokens(links.slice(0, 3)), ...tokens(links.slice(4))];
+    expect(refuse(broken, [keys[0]!.publicKey])).toBe(4);
+    // The whole chain from a trusted root still verifies, one check a link.
+    checks = 0;
+    expect(verifyChainWith(counted, tokens(links), { anchors: [keys[0]!.publicKey], now: T })).toMatchObject({
+      ok: true,
+    });
+    expect(checks).toBe(MAX_CHAIN_LENGTH);
   });
 
   it('attack: a child signed by someone other than the parent holder is refused', () => {
