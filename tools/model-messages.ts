@@ -183,6 +183,21 @@ export function parseCompletion(body: unknown): ParsedCompletion | undefined {
 }
 
 /**
+ * A chat completion's JSON holding exactly what `parsed` holds: parseCompletion of it gives `parsed` again. What
+ * the model tool hands the SDK in place of the endpoint's answer, so the SDK never parses the endpoint's bytes.
+ */
+export function completionJson(parsed: ParsedCompletion): string {
+  return JSON.stringify({
+    object: 'chat.completion',
+    ...(parsed.model === undefined ? {} : { model: parsed.model }),
+    choices: [{ index: 0, finish_reason: parsed.finishReason, message: parsed.message }],
+    ...(parsed.usage === undefined
+      ? {}
+      : { usage: { prompt_tokens: parsed.usage.prompt, completion_tokens: parsed.usage.completion } }),
+  });
+}
+
+/**
  * A rough token count for text an endpoint did not count: four characters per token, rounded up, which
  * over-counts English prose slightly (charging more is the safe side of a budget).
  */

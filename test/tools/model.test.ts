@@ -1,7 +1,9 @@
 import { createServer } from 'node:net';
+import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadPolicy } from '../../index.js';
 import { createModelTool, type ModelOptions, modelOptionsFromConfig, modelPolicySection } from '../../tools/model.js';
+import { completionJson, parseCompletion } from '../../tools/model-messages.js';
 import { testKernel } from '../helpers/kernel.js';
 import {
   answer,
@@ -291,6 +293,45 @@ describe('model.chat', () => {
       },
     });
     expect(server.chats[0]?.tools?.[0]?.function.name).toBe('fs_read');
+  });
+});
+
+describe('completionJson', () => {
+  it('law: what parseCompletion read of an answer, written and read again, is the same (the SDK sees only that)', () => {
+    const text = fc.option(fc.string(), { nil: null });
+    const call = fc.record({
+      id: fc.string({ minLength: 1, maxLength: 20 }),
+      type: fc.constant('function' as const),
+      function: fc.record({ name: fc.string({ maxLength: 20 }), arguments: fc.string() }),
+    });
+    const answer = fc.record(
+      {
+        model: fc.string({ maxLength: 40 }),
+        choices: fc.tuple(
+          fc.record(
+            {
+              finish_reason: fc.option(fc.string({ maxLength: 64 }), { nil: null }),
+              message: fc.record(
+                { content: text, refusal: text, tool_calls: fc.array(call, { maxLength: 3 }) },
+                { requiredKeys: [] },
+              ),
+            },
+            { requiredKeys: ['message'] },
+          ),
+        ),
+        usage: fc.record({ prompt_tokens: fc.nat(), completion_tokens: fc.nat() }),
+        extra: fc.jsonValue(),
+      },
+      { requiredKeys: ['choices'] },
+    );
+    fc.assert(
+      fc.property(answer, (body) => {
+        const parsed = parseCompletion(body);
+        expect(parsed).toBeDefined();
+        if (parsed === undefined) return;
+        expect(parseCompletion(JSON.parse(completionJson(parsed)))).toEqual(parsed);
+      }),
+    );
   });
 });
 
