@@ -192,7 +192,11 @@ export function createMcpServer(kernel: Kernel, options: McpServerOptions = {}):
     }
   };
 
-  const execute = async (code: string, signal: AbortSignal): Promise<CallToolResult> => {
+  const execute = async (
+    code: string,
+    signal: AbortSignal,
+    tooLarge: () => CallToolResult,
+  ): Promise<CallToolResult> => {
     const tools = exposed();
     const defs = resolveToolDefs(
       kernel.tools,
@@ -225,6 +229,8 @@ export function createMcpServer(kernel: Kernel, options: McpServerOptions = {}):
       // session takes its label (red-team pass 85 read a secret bit from whether a probe's start was refused).
       label = joinLabels(label, observedBy(error));
       if (error instanceof KernelError) return failure(error.code, error.message);
+      // The one bound on the host's request that the client chose the size of: the code, as the agent's input.
+      if (error instanceof RangeError && error.message.startsWith('request.input exceeds')) return tooLarge();
       return failure('E_INTERNAL', error instanceof Error ? error.message.slice(0, 200) : 'the agent could not start');
     }
     // A cancelled call ends its agent: it was left running to its cpu_ms, and the client could start another.
@@ -289,7 +295,11 @@ export function createMcpServer(kernel: Kernel, options: McpServerOptions = {}):
         if (typeof code !== 'string' || code.trim() === '')
           return refuse(EXECUTE, 'E_BAD_ARG', '`code` must be a non-empty string');
         const cancelled = () => refuse(EXECUTE, 'E_KILLED', 'the client cancelled the call');
-        return await inPlace(executeSlots, EXECUTE, maxExecutes, signal, cancelled, () => execute(code, signal));
+        // Refused as a call turned away, so it is recorded (review 123: it answered E_INTERNAL, unrecorded).
+        const tooLarge = () => refuse(EXECUTE, 'E_BAD_ARG', "`code` is larger than the kernel's payload limit");
+        return await inPlace(executeSlots, EXECUTE, maxExecutes, signal, cancelled, () =>
+          execute(code, signal, tooLarge),
+        );
       }
       const tool = exposed().find((candidate) => candidate.name === name);
       if (tool === undefined) return refuse(String(name), 'E_NO_TOOL', `no tool named "${String(name).slice(0, 64)}"`);

@@ -68,8 +68,10 @@ export function verifyToken(token: string, options: ChainVerifyOptions): Capabil
 /**
  * Verifies a delegation chain (token strings, root first): every signature, the linkage (each link's
  * issuer is the previous link's audience and names it as parent), a trusted root, every link's validity
- * window, and, when given, the holder and the request against every link. Signatures are checked before
- * anything else, so a forged chain only ever gets E_CAP_DENIED. Throws TypeError only for host misuse.
+ * window, and, when given, the holder and the request against every link. Each link's signature and linkage
+ * are checked, root first, before the next link is opened and before anything else, so a forged, untrusted or
+ * broken chain only ever gets E_CAP_DENIED, after the signature checks up to its first bad link. Throws
+ * TypeError only for host misuse.
  */
 export function verifyChain(
   tokens: readonly string[],

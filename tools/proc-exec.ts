@@ -149,6 +149,9 @@ export function execute(name: string, command: Command, cwd: string, options: Ex
       killGroup();
     }, options.timeoutMs);
     options.signal.addEventListener('abort', onAbort, { once: true });
+    // The start's charge may have ended the agent, aborting the signal before the listener was there (review 123
+    // left a program running past the kernel's close that way).
+    if (options.signal.aborted) onAbort();
     const settle = (): void => {
       settled = true;
       clearTimeout(timer);

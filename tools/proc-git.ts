@@ -15,10 +15,11 @@
  *    command, askpass, credential helpers, alternate-refs command and signing programs are fixed.
  * 2. The environment: no system or global configuration or attributes (GIT_CONFIG_NOSYSTEM, GIT_CONFIG_GLOBAL
  *    =/dev/null, GIT_ATTR_NOSYSTEM), pager and editors fixed, no terminal prompt, no GIT_* variable from
- *    the host except author and committer identity, and gpg's home a private empty directory (GNUPGHOME).
- *    The programs git starts read their own configuration from the user's home, which the user database
- *    names whatever HOME says (pass 121: `~/.gnupg/gpg.conf` named a dirmngr program gpg started on
- *    `log --show-signature`, `~/.ssh/config` a ProxyCommand): gpg's is replaced, ssh is told to read none.
+ *    the host except author and committer identity, and HOME, XDG_CONFIG_HOME and GNUPGHOME a private empty
+ *    directory. The programs git starts read their own configuration from the user's home (pass 121:
+ *    `~/.gnupg/gpg.conf` named a dirmngr program gpg started on `log --show-signature`, `~/.ssh/config` a
+ *    ProxyCommand; review 123: man's `~/.manpath` its formatter): the home is replaced, and ssh, which takes it
+ *    from the user database whatever HOME says, is told to read no configuration file.
  * 3. A floor on the command line, on top of GIT_FORBIDDEN_FLAGS: before the subcommand only harmless global
  *    options (`--bare` and `--namespace` would name a repository or read one's config), and no subcommand that
  *    writes configuration or exists to run commands (`config`, `submodule`, `filter-branch`, `difftool`,
@@ -119,7 +120,9 @@ const COMMAND_ENV: ReadonlySet<string> = new Set(['SSH_ASKPASS', 'SSH_ASKPASS_RE
 
 /**
  * Global options git may be given before its subcommand: none of them names a repository, reads a
- * configuration or changes the working directory. (`-c`, `-C`, `--git-dir`, `--work-tree`, `--exec-path`,
+ * configuration, changes the working directory or runs a program. Not `-h` and `--help`: `git -h log` is `git
+ * help log`, which runs man(1), and man reads `$HOME/.manpath`, whose `DEFINE nroff` names the program it runs
+ * (review 123 ran an agent's script through it, and man cached its output for the host's own `man git-log`). (`-c`, `-C`, `--git-dir`, `--work-tree`, `--exec-path`,
  * `--config-env` are also GIT_FORBIDDEN_FLAGS everywhere.)
  */
 const SAFE_GLOBAL_OPTIONS: ReadonlySet<string> = new Set([
@@ -136,8 +139,6 @@ const SAFE_GLOBAL_OPTIONS: ReadonlySet<string> = new Set([
   '--icase-pathspecs',
   '-v',
   '--version',
-  '-h',
-  '--help',
   '--html-path',
   '--man-path',
   '--info-path',
@@ -329,6 +330,13 @@ export function checkGitCommand(program: string, args: readonly string[]): void 
     throw new KernelError('E_CAP_DENIED', `proc.exec: "${program}" subcommand "${subcommand}" is refused for agents`);
   }
   const rest = args.slice(at + 1);
+  // `git <subcommand> --help` is `git help <subcommand>`: man (see SAFE_GLOBAL_OPTIONS).
+  if (rest[0] === '--help') {
+    throw new KernelError(
+      'E_CAP_DENIED',
+      `proc.exec: "${program}" "${subcommand} --help" runs man; refused for agents`,
+    );
+  }
   const actions = Object.hasOwn(FORBIDDEN_ACTIONS, subcommand) ? FORBIDDEN_ACTIONS[subcommand] : undefined;
   const action = actions?.find((word) => rest.includes(word));
   if (action !== undefined) {
@@ -463,10 +471,12 @@ function strategyByPath(subcommand: string, rest: readonly string[]): boolean {
  * The environment for a git child: `base` (the scrubbed environment with the policy's allowlist) without
  * any GIT_* variable other than identity and without askpass helpers, plus GIT_PINNED_ENV and
  * GIT_PINNED_CONFIG as GIT_CONFIG_COUNT / KEY_n / VALUE_n, with `root` (the fs root of the run) a ceiling
- * just above it, and `gnupgHome` as gpg's home: an empty directory of the kernel's, outside every root (the
- * call's scratch directory). Without one, GNUPGHOME is only dropped. Returns a new null-prototype object.
+ * just above it, and `home` as HOME, XDG_CONFIG_HOME and gpg's home (GNUPGHOME): an empty directory of the
+ * kernel's, outside every root (the call's scratch directory), so nothing git starts reads configuration an agent
+ * wrote into a home in a root (libcurl's `.netrc`, git's XDG attributes, gpg's `gpg.conf`). Without one,
+ * GNUPGHOME is only dropped. Returns a new null-prototype object.
  */
-export function gitEnvironment(base: NodeJS.ProcessEnv, root?: string, gnupgHome?: string): NodeJS.ProcessEnv {
+export function gitEnvironment(base: NodeJS.ProcessEnv, root?: string, home?: string): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = Object.create(null);
   for (const [name, value] of Object.entries(base)) {
     if (name.startsWith('GIT_') && !GIT_ENV_ALLOWED.has(name)) continue;
@@ -474,7 +484,11 @@ export function gitEnvironment(base: NodeJS.ProcessEnv, root?: string, gnupgHome
     env[name] = value;
   }
   for (const [name, value] of Object.entries(GIT_PINNED_ENV)) env[name] = value;
-  if (gnupgHome !== undefined) env['GNUPGHOME'] = gnupgHome;
+  if (home !== undefined) {
+    env['HOME'] = home;
+    env['XDG_CONFIG_HOME'] = home;
+    env['GNUPGHOME'] = home;
+  }
   // No repository above the fs root: a root inside the host's own checkout would otherwise hand agents' git
   // that checkout (its configuration, and a worktree outside the root to check files out into).
   if (root !== undefined && root !== '/') env['GIT_CEILING_DIRECTORIES'] = dirname(root);
@@ -573,7 +587,8 @@ const CONFIG_LISTING_TIMEOUT_MS = 10_000;
  * command scope are the kernel's pins and are skipped. Outside any repository there is nothing to check.
  * Fails closed: a listing git cannot produce (unparseable file, timeout, over MAX_CONFIG_LISTING) refuses.
  * `launch` wraps the command as the run is wrapped (the sandbox, tools/proc-sandbox.ts), so both read alike;
- * `metered` runs the spawn and charges its time to the caller (ToolContext.metered).
+ * `metered` runs the spawn and charges its time to the caller (ToolContext.metered); `signal` kills the listing
+ * (the caller ended, possibly by that very charge).
  * Throws KernelError E_CAP_DENIED naming at most the offending key's section, never a path or a value.
  * Call it under the lock of createGitGate with the run itself, or another run may write in between.
  */
@@ -581,9 +596,13 @@ export async function checkGitRepository(
   real: string,
   cwd: string,
   env: NodeJS.ProcessEnv,
-  launch: (command: Command) => Command = (command) => command,
-  metered: <T>(call: () => T) => T = (call) => call(),
+  run: {
+    readonly launch?: (command: Command) => Command;
+    readonly metered?: <T>(call: () => T) => T;
+    readonly signal?: AbortSignal;
+  } = {},
 ): Promise<void> {
+  const { launch = (command: Command) => command, metered = (call) => call(), signal } = run;
   const command = launch({
     file: real,
     argv0: real,
@@ -602,6 +621,7 @@ export async function checkGitRepository(
           timeout: CONFIG_LISTING_TIMEOUT_MS,
           killSignal: 'SIGKILL',
           windowsHide: true,
+          ...(signal === undefined ? {} : { signal }),
         },
         (error, stdout) => resolve(error === null ? stdout : undefined),
       ),

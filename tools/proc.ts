@@ -330,7 +330,11 @@ export function createProcTool(options: ProcOptions): Tool {
         return await gitGate(cwd.root, async () => {
           // A call whose agent ended while it waited for its turn does not run.
           if (ctx.signal.aborted) throw new KernelError('E_KILLED', 'proc.exec: the call ended before git ran');
-          await checkGitRepository(program.real, dir, env, (command) => launch(command), ctx.metered);
+          await checkGitRepository(program.real, dir, env, {
+            launch: (command) => launch(command),
+            metered: ctx.metered,
+            signal: ctx.signal,
+          });
           return start();
         });
       } finally {

@@ -53,8 +53,9 @@ gpgsig -----BEGIN PGP SIGNATURE-----
 signed
 `;
 
-describe("gpg's configuration in an agent-writable home (red-team pass 121)", () => {
-  // HOME passed through the policy's `env`, pointing into the root: gpg reads $HOME/.gnupg without GNUPGHOME.
+describe('programs git starts, with HOME in an fs root (red-team pass 121, review 123)', () => {
+  // HOME passed through the policy's `env`, pointing into the root: gpg reads $HOME/.gnupg without GNUPGHOME,
+  // man reads $HOME/.manpath.
   const saved = process.env['HOME'];
   beforeEach(() => {
     process.env['HOME'] = home;
@@ -63,22 +64,26 @@ describe("gpg's configuration in an agent-writable home (red-team pass 121)", ()
     process.env['HOME'] = saved;
   });
 
+  function homeKernel(sandbox: 'off' | 'auto'): Kernel {
+    const policy = loadPolicy({
+      capabilities: [
+        { action: 'fs.write', resource: `${home}/**` },
+        { action: 'proc.exec', resource: 'git' },
+      ],
+    });
+    kernel = testKernel({
+      tools: [
+        ...createFsTools({ roots: [home] }),
+        createProcTool({ programs: {}, roots: [home], policy, searchPath: '/usr/bin:/bin', env: ['HOME'], sandbox }),
+      ],
+      policy,
+    });
+    return kernel;
+  }
+
   for (const sandbox of ['off', 'auto'] as const) {
     it(`git log --show-signature does not start the agent's dirmngr-program (sandbox ${sandbox})`, async () => {
-      const policy = loadPolicy({
-        capabilities: [
-          { action: 'fs.write', resource: `${home}/**` },
-          { action: 'proc.exec', resource: 'git' },
-        ],
-      });
-      kernel = testKernel({
-        tools: [
-          ...createFsTools({ roots: [home] }),
-          createProcTool({ programs: {}, roots: [home], policy, searchPath: '/usr/bin:/bin', env: ['HOME'], sandbox }),
-        ],
-        policy,
-      });
-      const result = await kernel.run({
+      const result = await homeKernel(sandbox).run({
         input: { commit: SIGNED_COMMIT, home },
         code: `export default async ({ commit, home }) => {
           const git = (args, stdin) => sys.tool('proc.exec', { program: 'git', args, ...(stdin === undefined ? {} : { stdin }) });
@@ -97,6 +102,28 @@ describe("gpg's configuration in an agent-writable home (red-team pass 121)", ()
       // gpg did run and looked at the signature: the attack was reached, and refused by gpg's empty home.
       expect(result.value).toMatch(/signature/i);
       expect(result.value).not.toContain('pay.sh');
+      expect(existsSync(join(home, 'pwned'))).toBe(false);
+    }, 60_000);
+
+    it(`git's help does not run man with the agent's formatter (sandbox ${sandbox})`, async () => {
+      const result = await homeKernel(sandbox).run({
+        input: { home },
+        code: `export default async ({ home }) => {
+          await sys.tool('fs.write', { path: home + '/pay.txt', content: 'touch ' + home + '/pwned\\n' });
+          await sys.tool('fs.write', { path: home + '/.manpath', content: 'DEFINE nroff /bin/sh ' + home + '/pay.txt\\n' });
+          const out = [];
+          for (const args of [['--help', 'log'], ['-h', 'log'], ['log', '--help'], ['-P', 'status', '--help']]) {
+            try {
+              const r = await sys.tool('proc.exec', { program: 'git', args });
+              out.push('ran ' + r.exit_code);
+            } catch (e) {
+              out.push(e.code);
+            }
+          }
+          return out;
+        }`,
+      });
+      expect(result).toMatchObject({ ok: true, value: Array(4).fill('E_CAP_DENIED') });
       expect(existsSync(join(home, 'pwned'))).toBe(false);
     }, 60_000);
   }

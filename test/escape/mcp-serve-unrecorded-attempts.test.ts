@@ -95,6 +95,19 @@ describe('calls an MCP session turns away before the kernel', () => {
     expect(outcomes).toHaveLength(2);
   });
 
+  it('an execute whose code is past the payload limit is refused E_BAD_ARG and recorded (review 123)', async () => {
+    kernel = testKernel({
+      tools: [slow('ok.tool')],
+      policy: { capabilities: [{ action: 'ok.tool', resource: '**' }] },
+    });
+    const audit = kernel.audit;
+    const { client } = await connectSession(kernel);
+    const code = `return ${JSON.stringify('x'.repeat(2 * 1024 * 1024))}.length`;
+    expect(text(await client.callTool({ name: 'execute', arguments: { code } }))).toMatch(/^E_BAD_ARG/);
+    const refused = audit.records().filter((r) => r.agent === 'host' && r.phase === 'outcome' && r.code !== null);
+    expect(refused.map((r) => [r.action, r.code, r.status])).toEqual([['execute', 'E_BAD_ARG', 'denied']]);
+  });
+
   it('records what fits of a name past the record bounds', async () => {
     kernel = testKernel({ tools: [slow('ok.tool')], policy: { capabilities: [] } });
     const audit = kernel.audit;

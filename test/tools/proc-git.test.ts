@@ -350,6 +350,21 @@ describe('gitEnvironment', () => {
       'gc.auto': '0',
       'gc.autoDetach': 'false',
       'diff.ignoreSubmodules': 'all',
+      'core.sshCommand': 'ssh -F /dev/null',
     });
+  });
+
+  it("makes the call's private directory the home of git and what it starts, over the host's (review 123)", () => {
+    const base: NodeJS.ProcessEnv = Object.assign(Object.create(null), {
+      HOME: '/root/in/a/root',
+      XDG_CONFIG_HOME: '/root/in/a/root/.config',
+      GNUPGHOME: '/root/in/a/root/.gnupg',
+    });
+    expect(gitEnvironment(base, undefined, '/tmp/isokernel-proc-x')).toMatchObject({
+      HOME: '/tmp/isokernel-proc-x',
+      XDG_CONFIG_HOME: '/tmp/isokernel-proc-x',
+      GNUPGHOME: '/tmp/isokernel-proc-x',
+    });
+    expect(gitEnvironment(base)['GNUPGHOME']).toBeUndefined();
   });
 });
