@@ -316,6 +316,47 @@ export function createFsTools(given: FsToolsOptions): Tool[] {
 
 // ------------------------------------------------------------------------------------------------ tools
 
+/**
+ * readRegular with its bytes held against the caller's memory (ToolContext.hold): twice the size seen (the bytes
+ * and what is made of them), and twice what was read past it, for a file grown after its size was looked at (a
+ * program's ftruncate, red-team pass 125). Call `release` when the bytes are dropped; on a throw, nothing is held.
+ * fs.write and fs.delete read the old file for undo the same way (review 126: they held nothing, 4 writes over
+ * 10 MiB files overshot an 8 MB memory_mb by 30-80 MB).
+ */
+async function readHeld(
+  ctx: ToolContext,
+  tool: string,
+  given: string,
+  dir: OpenDir,
+  name: string,
+  seen: Stats,
+  limit: number,
+): Promise<{ read: ReadResult | undefined; release: () => void }> {
+  const first = ctx.hold(2 * Math.min(seen.size, limit));
+  let read: ReadResult | undefined;
+  try {
+    read = await readRegular(tool, given, dir, name, seen, limit, ctx.signal);
+  } catch (error) {
+    first();
+    throw error;
+  }
+  if (read === undefined || read.bytes.length <= seen.size) return { read, release: first };
+  let grown: () => void;
+  try {
+    grown = ctx.hold(2 * (read.bytes.length - seen.size));
+  } catch (error) {
+    first();
+    throw error;
+  }
+  return {
+    read,
+    release: () => {
+      first();
+      grown();
+    },
+  };
+}
+
 async function readTool(
   config: FsConfig,
   args: { path: string; encoding?: 'auto' | 'utf8' | 'base64' | undefined },
@@ -345,26 +386,16 @@ async function readTool(
             `${tool}: ${quote(target.given)} is larger than a result may be (${cap} bytes); read it with { handle: true }`,
           );
         if (cap !== undefined && seen.isFile() && seen.size > cap) throw overCap();
-        // The bytes, and the text made of them, are the caller's memory while the call runs.
-        release = ctx.hold(2 * Math.min(seen.size, config.maxReadBytes));
         // The same inode may grow after the size was looked at (a program's ftruncate: red-team pass 125 read
-        // 3.8 MB past a 1 MiB cap holding 2 MiB, 8% of reads): the read stops at the cap, and what it read past
-        // the size held is held too.
+        // 3.8 MB past a 1 MiB cap holding 2 MiB, 8% of reads): the read stops at the cap.
         const limit = cap === undefined ? config.maxReadBytes : Math.min(cap, config.maxReadBytes);
-        const read = await readRegular(tool, target.given, dir, name, seen, limit, ctx.signal);
-        if (read === undefined) {
+        const held = await readHeld(ctx, tool, target.given, dir, name, seen, limit);
+        release = held.release;
+        if (held.read === undefined) {
           if (limit < config.maxReadBytes) throw overCap();
           throw tooLarge(tool, target.given, 'the read limit', config.maxReadBytes);
         }
-        if (read.bytes.length > seen.size) {
-          const held = release;
-          const grown = ctx.hold(2 * (read.bytes.length - seen.size));
-          release = () => {
-            held();
-            grown();
-          };
-        }
-        return read.bytes;
+        return held.read.bytes;
       });
     } finally {
       // Whatever was written here carried its writer's label; the reader inherits it, failed or not (a write that
@@ -420,11 +451,21 @@ async function writeTool(
 
   async function writeIn(dir: OpenDir, name: string): Promise<{ path: string; bytes: number; recordId: string }> {
     const seen = lstatEntry(dir, name);
-    let previous: ReadResult | undefined;
-    if (seen !== undefined) {
-      previous = await readRegular(tool, target.given, dir, name, seen, config.maxReadBytes, ctx.signal);
-      if (previous === undefined) throw tooLarge(tool, target.given, 'the size saved for undo', config.maxReadBytes);
+    if (seen === undefined) return replaceIn(dir, name, undefined);
+    const held = await readHeld(ctx, tool, target.given, dir, name, seen, config.maxReadBytes);
+    try {
+      if (held.read === undefined) throw tooLarge(tool, target.given, 'the size saved for undo', config.maxReadBytes);
+      return await replaceIn(dir, name, held.read);
+    } finally {
+      held.release();
     }
+  }
+
+  async function replaceIn(
+    dir: OpenDir,
+    name: string,
+    previous: ReadResult | undefined,
+  ): Promise<{ path: string; bytes: number; recordId: string }> {
     const label = [...(await ctx.labels.get(target.path))];
     // Read again now that the entry was seen: a write that landed since the first read is what we overwrite.
     ctx.taint(label);
@@ -515,10 +556,19 @@ async function deleteTool(
           throw notEmpty(tool, target.given);
         }
       } else {
-        const previous = await readRegular(tool, target.given, dir, name, seen, config.maxReadBytes, ctx.signal);
-        if (previous === undefined) throw tooLarge(tool, target.given, 'the size saved for undo', config.maxReadBytes);
-        const blob = await ctx.blobs.put(previous.bytes);
-        const data: FsUndoData = { v: 1, op: 'deleted-file', path: target.path, blob, mode: previous.mode, label };
+        const held = await readHeld(ctx, tool, target.given, dir, name, seen, config.maxReadBytes);
+        let blob: string;
+        let mode: number;
+        try {
+          const previous = held.read;
+          if (previous === undefined)
+            throw tooLarge(tool, target.given, 'the size saved for undo', config.maxReadBytes);
+          blob = await ctx.blobs.put(previous.bytes);
+          mode = previous.mode;
+        } finally {
+          held.release();
+        }
+        const data: FsUndoData = { v: 1, op: 'deleted-file', path: target.path, blob, mode, label };
         recordId = await ctx.saveUndo({ action: 'fs.write', resource: target.path, data });
         ctx.signal.throwIfAborted();
         await keepDeleterLabel();

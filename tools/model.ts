@@ -466,8 +466,11 @@ function cappedFetch(limit: number): typeof fetch {
     headers.delete('content-length');
     headers.delete('content-encoding');
     headers.set('content-type', 'application/json');
+    // A status that may carry no body takes none (a Response with one throws, which the SDK retried as a failed
+    // connection: review 126 made three requests of one 204).
+    const bodiless = response.status === 204 || response.status === 205 || response.status === 304;
     const answer = (body: string) =>
-      new Response(body, { status: response.status, statusText: response.statusText, headers });
+      new Response(bodiless ? null : body, { status: response.status, statusText: response.statusText, headers });
     if (!response.ok) return answer('{}');
     const metered = exchange?.metered ?? ((call) => call());
     const read = metered(() => {

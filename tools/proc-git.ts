@@ -51,6 +51,13 @@ import type { Command } from './proc-sandbox.js';
 /** Configuration every kernel-run git gets, in command-line scope (it outranks system, global and repo). */
 export const GIT_PINNED_CONFIG: readonly (readonly [string, string])[] = Object.freeze([
   ['safe.bareRepository', 'explicit'],
+  // Transports by name only: any other `<name>::<address>` runs `git-remote-<name>` from PATH (review 126), the
+  // `git-*` programs the subcommand allowlist keeps out.
+  ['protocol.allow', 'never'],
+  ['protocol.https.allow', 'always'],
+  ['protocol.http.allow', 'always'],
+  ['protocol.ssh.allow', 'always'],
+  ['protocol.git.allow', 'always'],
   ['protocol.file.allow', 'never'],
   ['protocol.ext.allow', 'never'],
   ['core.fsmonitor', 'false'],

@@ -10,7 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createFsTools, type Kernel } from '../../index.js';
+import { prepareToolUse, runToolUse } from '../../runtime/tool-use/tool-gate.js';
 import { ISOLATION_MODES, testKernel } from '../helpers/kernel.js';
+import { testToolContext } from '../helpers/tool-context.js';
 
 const MB = 1024 * 1024;
 
@@ -92,4 +94,32 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
     });
     expect(result).toMatchObject({ ok: true, value: ['hello', 'object'] });
   }, 60_000);
+});
+
+// Review 126: fs.write and fs.delete read the file they replace or remove (for undo) with no hold at all: four
+// writes at once over 10 MiB files took an agent under memory_mb 8 30-80 MB past it before it was ended. Those
+// bytes are now the caller's memory while they are saved, as fs.read's are.
+describe('the old bytes fs.write and fs.delete save for undo', () => {
+  it('are held against the caller while they are read and saved', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'isokernel-fs-undo-hold-'));
+    try {
+      writeFileSync(join(root, 'a.txt'), 'a'.repeat(4 * MB));
+      writeFileSync(join(root, 'b.txt'), 'b'.repeat(4 * MB));
+      const tools = new Map(createFsTools({ roots: [root] }).map((tool) => [tool.name, tool]));
+      const use = async (name: string, args: Record<string, unknown>) => {
+        const tool = tools.get(name);
+        if (tool === undefined) throw new Error(`no ${name}`);
+        const ctx = testToolContext();
+        await runToolUse(prepareToolUse(tool, args), ctx);
+        return ctx.holding;
+      };
+      const wrote = await use('fs.write', { path: 'a.txt', content: 'x' });
+      const deleted = await use('fs.delete', { path: 'b.txt' });
+      expect(wrote.peak).toBeGreaterThanOrEqual(8 * MB);
+      expect(deleted.peak).toBeGreaterThanOrEqual(8 * MB);
+      expect([wrote.now, deleted.now]).toEqual([0, 0]);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
 });

@@ -259,6 +259,21 @@ describe('model.chat', () => {
       expect(server.requests).toHaveLength(1);
     });
 
+    it('an answer without a body (204, 205, 304) is one request, refused as it was, not retried (review 126)', async () => {
+      for (const [status, message] of [
+        [204, "model.chat: the endpoint's answer is not a chat completion"],
+        [205, "model.chat: the endpoint's answer is not a chat completion"],
+        [304, 'model.chat: the endpoint answered HTTP 304'],
+      ] as const) {
+        const server = await endpoint(httpError(status, ''));
+        expect(await failing({ baseURL: server.baseURL, maxRetries: 2 }), String(status)).toEqual({
+          code: 'E_TOOL_FAILED',
+          message,
+        });
+        expect(server.requests, String(status)).toHaveLength(1);
+      }
+    });
+
     it('an endpoint that never answers is timed out', async () => {
       const server = await endpoint({ kind: 'hang' });
       expect(await failing({ baseURL: server.baseURL, timeoutMs: 300 })).toEqual({
