@@ -10,11 +10,16 @@
  *   kernel never grants more than `max_uses`.
  * Only links with `max_uses` are counted.
  *
- * `DirectoryCapabilityState` layout (directory 0700, files 0600, every write temp file + fsync + rename +
- * directory fsync):
+ * `DirectoryCapabilityState` layout (directory 0700, files 0600):
  *   root.key      base64url of the 32-byte Ed25519 seed
  *   revoked/<id>  one empty-ish marker file per revoked capability id
- *   uses/<id>     decimal use count of one capability
+ *   uses.log      use counts, one `<id> <count>` line per counted link per use; an id's count is its largest
+ *   uses/<id>     decimal use count of one capability (the format before uses.log; read, then folded into it)
+ * root.key and revocations are written as temp file + fsync + rename + directory fsync. A use appends its lines
+ * to uses.log in one write and fdatasyncs once, however many counted links its chain has (one file and fsync a
+ * link made a use at depth 9 cost 5 ms). A crash can tear only that last, unreported append: a tail without its
+ * newline is dropped at open. The log is rewritten with one line per id (temp + rename) at open and whenever it
+ * has grown past a few times that size.
  * Within one process, every store opened on the same directory shares one set of revocations and counters
  * (reloaded from disk at each open), so two kernels over one store see each other's debits and revocations at
  * once and together never exceed `max_uses`. Across processes a store has a single writer: two processes
@@ -24,6 +29,8 @@
 import { randomBytes } from 'node:crypto';
 import {
   closeSync,
+  constants,
+  fdatasyncSync,
   fsyncSync,
   linkSync,
   lstatSync,
@@ -109,63 +116,70 @@ export class MemoryCapabilityState implements CapabilityState {
 
 const ROOT_KEY_FILE = 'root.key';
 const REVOKED_DIR = 'revoked';
-const USES_DIR = 'uses';
+const USES_LOG = 'uses.log';
+const LEGACY_USES_DIR = 'uses';
 const TEMP_PREFIX = '.tmp-';
+const USE_LINE = /^([0-9a-f]{64}) (\d{1,16})$/;
+// A rewrite costs one line per id; rewriting once the log holds four times that (and at least 1 MiB) keeps it
+// amortized O(1) a use.
+const MIN_LOG_BYTES = 1 << 20;
+const MAX_LINE_BYTES = 64 + 1 + 16 + 1;
+const APPEND_FLAGS = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW;
+
+interface SharedDirectory {
+  readonly revoked: Set<string>;
+  readonly uses: Map<string, number>;
+  /** Bytes in uses.log, to know when to rewrite it. */
+  logBytes: number;
+}
 
 /** Revocations and counters of every directory opened in this process, by real path (see the module comment). */
-const openDirectories = new Map<string, { readonly revoked: Set<string>; readonly uses: Map<string, number> }>();
+const openDirectories = new Map<string, SharedDirectory>();
 
 /** State in a directory on disk (see the module comment for layout and durability). */
 export class DirectoryCapabilityState implements CapabilityState {
   readonly directory: string;
   #rootKey: SigningKey | undefined;
-  readonly #revoked: Set<string>;
-  readonly #uses: Map<string, number>;
+  readonly #shared: SharedDirectory;
 
-  private constructor(directory: string, revoked: Set<string>, uses: Map<string, number>) {
+  private constructor(directory: string, shared: SharedDirectory) {
     this.directory = directory;
-    this.#revoked = revoked;
-    this.#uses = uses;
+    this.#shared = shared;
   }
 
   /**
    * Opens (creating with mode 0700 if missing) a store directory and loads its revocations and counters.
    * Throws TypeError for a non-string path, and Error when the directory is a symlink, not a directory,
-   * not owned by this user or accessible to others, or holds a corrupt counter file: a store that cannot
+   * not owned by this user or accessible to others, or holds a corrupt counter file or use log: a store that cannot
    * be trusted is not used.
    */
   static open(directory: string): DirectoryCapabilityState {
     if (typeof directory !== 'string' || directory === '') throw new TypeError('directory must be a non-empty path');
     ensurePrivateDirectory(directory);
     ensurePrivateDirectory(join(directory, REVOKED_DIR));
-    ensurePrivateDirectory(join(directory, USES_DIR));
-    for (const sub of [directory, join(directory, REVOKED_DIR), join(directory, USES_DIR)]) removeTempFiles(sub);
+    for (const sub of [directory, join(directory, REVOKED_DIR)]) removeTempFiles(sub);
 
     const revoked = new Set<string>();
     for (const name of readdirSync(join(directory, REVOKED_DIR))) if (isCapabilityId(name)) revoked.add(name);
-    const uses = new Map<string, number>();
-    for (const name of readdirSync(join(directory, USES_DIR))) {
-      if (!isCapabilityId(name)) continue;
-      const file = join(directory, USES_DIR, name);
-      const text = readFileSync(file, 'utf8');
-      if (!/^\d{1,16}\n$/.test(text) || !Number.isSafeInteger(Number(text.trim()))) {
-        throw new Error(`capability store: corrupt counter file ${file}`);
-      }
-      uses.set(name, Number(text.trim()));
-    }
+    const legacy = readLegacyCounters(join(directory, LEGACY_USES_DIR));
+    const uses = new Map(legacy);
+    readUseLog(join(directory, USES_LOG), uses);
     // Disk is authoritative for counters (every write reaches it before memory), so the shared counters become
     // what was read. Revocations are only ever added: one already seen in this process stays even if its file
     // went away, as the live set must never shrink (CapabilityState.revokedIds).
     const key = realpathSync(directory);
     let shared = openDirectories.get(key);
     if (shared === undefined) {
-      shared = { revoked: new Set(), uses: new Map() };
+      shared = { revoked: new Set(), uses: new Map(), logBytes: 0 };
       openDirectories.set(key, shared);
     }
     for (const id of revoked) shared.revoked.add(id);
     shared.uses.clear();
     for (const [id, used] of uses) shared.uses.set(id, used);
-    return new DirectoryCapabilityState(directory, shared.revoked, shared.uses);
+    // The rewrite also drops a torn tail, so the next append starts on a line of its own.
+    rewriteUseLog(directory, shared);
+    for (const id of legacy.keys()) unlinkSync(join(directory, LEGACY_USES_DIR, id));
+    return new DirectoryCapabilityState(directory, shared);
   }
 
   /**
@@ -198,35 +212,98 @@ export class DirectoryCapabilityState implements CapabilityState {
 
   /** The live set of revoked ids. Never throws. */
   revokedIds(): ReadonlySet<string> {
-    return this.#revoked;
+    return this.#shared.revoked;
   }
 
   /** Throws TypeError for a malformed id, Error on I/O failure. */
   addRevocation(id: string): void {
     checkId(id);
-    if (this.#revoked.has(id)) return;
+    if (this.#shared.revoked.has(id)) return;
     const dir = join(this.directory, REVOKED_DIR);
     renameSync(writeTemp(dir, `${id}\n`), join(dir, id));
     fsyncDirectory(dir);
-    this.#revoked.add(id);
+    this.#shared.revoked.add(id);
   }
 
   /** Recorded uses of `id`, 0 when none. Never throws. */
   usedCount(id: string): number {
-    return this.#uses.get(id) ?? 0;
+    return this.#shared.uses.get(id) ?? 0;
   }
 
   /** Throws TypeError/RangeError for a malformed id or count, Error on I/O failure. */
   recordUses(counts: readonly (readonly [id: string, used: number])[]): void {
+    let lines = '';
     for (const [id, used] of counts) {
       checkId(id);
       checkCount(used);
+      lines += `${id} ${used}\n`;
     }
-    const dir = join(this.directory, USES_DIR);
-    for (const [id, used] of counts) renameSync(writeTemp(dir, `${used}\n`), join(dir, id));
-    fsyncDirectory(dir);
-    for (const [id, used] of counts) this.#uses.set(id, used);
+    if (lines === '') return;
+    const shared = this.#shared;
+    const fd = openSync(join(this.directory, USES_LOG), APPEND_FLAGS, 0o600);
+    try {
+      const bytes = Buffer.from(lines);
+      if (writeSync(fd, bytes) !== bytes.length) throw new Error('capability store: short write to the use log');
+      fdatasyncSync(fd);
+      shared.logBytes += bytes.length;
+    } finally {
+      closeSync(fd);
+    }
+    for (const [id, used] of counts) shared.uses.set(id, Math.max(used, shared.uses.get(id) ?? 0));
+    if (shared.logBytes > Math.max(MIN_LOG_BYTES, 4 * MAX_LINE_BYTES * shared.uses.size)) rewriteUseLog(this.directory, shared);
   }
+}
+
+/** The counters of the store's format before uses.log, by id; empty when the directory is absent. */
+function readLegacyCounters(directory: string): Map<string, number> {
+  const uses = new Map<string, number>();
+  let names: string[];
+  try {
+    names = readdirSync(directory);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return uses;
+    throw error;
+  }
+  for (const name of names) {
+    if (!isCapabilityId(name)) continue;
+    const file = join(directory, name);
+    const text = readFileSync(file, 'utf8');
+    if (!/^\d{1,16}\n$/.test(text) || !Number.isSafeInteger(Number(text.trim()))) {
+      throw new Error(`capability store: corrupt counter file ${file}`);
+    }
+    uses.set(name, Number(text.trim()));
+  }
+  return uses;
+}
+
+/** Folds uses.log's counts into `uses` (largest wins). A tail without its newline is a torn, unreported append. */
+function readUseLog(file: string, uses: Map<string, number>): void {
+  let text: string;
+  try {
+    if (!lstatSync(file).isFile()) throw new Error(`capability store: ${file} is not a regular file`);
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error;
+  }
+  const lines = text.split('\n');
+  lines.pop();
+  for (const line of lines) {
+    const match = USE_LINE.exec(line);
+    const used = Number(match?.[2]);
+    if (match === null || !Number.isSafeInteger(used)) throw new Error(`capability store: corrupt use log ${file}`);
+    const id = match[1] as string;
+    uses.set(id, Math.max(used, uses.get(id) ?? 0));
+  }
+}
+
+/** Replaces uses.log by one line per id, durably. */
+function rewriteUseLog(directory: string, shared: SharedDirectory): void {
+  let text = '';
+  for (const [id, used] of shared.uses) text += `${id} ${used}\n`;
+  renameSync(writeTemp(directory, text), join(directory, USES_LOG));
+  fsyncDirectory(directory);
+  shared.logBytes = Buffer.byteLength(text);
 }
 
 function ensurePrivateDirectory(directory: string): void {

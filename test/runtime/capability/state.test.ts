@@ -70,12 +70,11 @@ describe('directory state', () => {
     first.addRevocation(ID_A);
     first.recordUses([[ID_B, 3]]);
     expect(mode(dir)).toBe(0o700);
-    expect(mode(join(dir, 'uses'))).toBe(0o700);
     expect(mode(join(dir, 'revoked'))).toBe(0o700);
     expect(mode(join(dir, 'root.key'))).toBe(0o600);
-    expect(mode(join(dir, 'uses', ID_B))).toBe(0o600);
-    expect(readFileSync(join(dir, 'uses', ID_B), 'utf8')).toBe('3\n');
-    for (const sub of ['', 'uses', 'revoked']) {
+    expect(mode(join(dir, 'uses.log'))).toBe(0o600);
+    expect(readFileSync(join(dir, 'uses.log'), 'utf8')).toBe(`${ID_B} 3\n`);
+    for (const sub of ['', 'revoked']) {
       expect(readdirSync(join(dir, sub)).filter((name) => name.startsWith('.tmp-'))).toEqual([]);
     }
 
@@ -96,11 +95,65 @@ describe('directory state', () => {
   it('removes temp files left by a crash and ignores foreign names', () => {
     const dir = join(base, 'store');
     DirectoryCapabilityState.open(dir).recordUses([[ID_A, 2]]);
-    writeFileSync(join(dir, 'uses', '.tmp-123-abc'), '999\n');
-    writeFileSync(join(dir, 'uses', 'README'), 'not a counter');
+    writeFileSync(join(dir, '.tmp-123-abc'), `${ID_A} 999\n`);
+    writeFileSync(join(dir, 'README'), 'not a counter');
     const state = DirectoryCapabilityState.open(dir);
-    expect(readdirSync(join(dir, 'uses')).sort()).toEqual(['README', ID_A]);
+    expect(readdirSync(dir).sort()).toEqual(['README', 'revoked', 'uses.log']);
     expect(state.usedCount(ID_A)).toBe(2);
+  });
+
+  it('appends one line per counted link a use, and rewrites the log to one line an id at open', () => {
+    const dir = join(base, 'store');
+    const state = DirectoryCapabilityState.open(dir);
+    state.recordUses([
+      [ID_A, 1],
+      [ID_B, 1],
+    ]);
+    state.recordUses([
+      [ID_A, 2],
+      [ID_B, 2],
+    ]);
+    expect(readFileSync(join(dir, 'uses.log'), 'utf8')).toBe(`${ID_A} 1\n${ID_B} 1\n${ID_A} 2\n${ID_B} 2\n`);
+    // The largest count wins, wherever its line is.
+    writeFileSync(join(dir, 'uses.log'), `${ID_A} 9\n${ID_A} 3\n`);
+    expect(DirectoryCapabilityState.open(dir).usedCount(ID_A)).toBe(9);
+    expect(readFileSync(join(dir, 'uses.log'), 'utf8')).toBe(`${ID_A} 9\n`);
+  });
+
+  it('drops a torn last append (no newline) and appends after it on a line of its own', () => {
+    const dir = join(base, 'store');
+    DirectoryCapabilityState.open(dir).recordUses([[ID_A, 4]]);
+    writeFileSync(join(dir, 'uses.log'), `${ID_A} 4\n${ID_B} 7`, { flag: 'w' });
+    const state = DirectoryCapabilityState.open(dir);
+    expect(state.usedCount(ID_A)).toBe(4);
+    expect(state.usedCount(ID_B)).toBe(0);
+    state.recordUses([[ID_B, 1]]);
+    expect(DirectoryCapabilityState.open(dir).usedCount(ID_B)).toBe(1);
+    expect(readFileSync(join(dir, 'uses.log'), 'utf8')).toBe(`${ID_A} 4\n${ID_B} 1\n`);
+  });
+
+  it('reads and folds in the counter files of the format before uses.log', () => {
+    const dir = join(base, 'store');
+    DirectoryCapabilityState.open(dir);
+    mkdirSync(join(dir, 'uses'), { mode: 0o700 });
+    writeFileSync(join(dir, 'uses', ID_A), '5\n', { mode: 0o600 });
+    writeFileSync(join(dir, 'uses', ID_B), '2\n', { mode: 0o600 });
+    writeFileSync(join(dir, 'uses.log'), `${ID_B} 6\n`);
+    const state = DirectoryCapabilityState.open(dir);
+    expect([state.usedCount(ID_A), state.usedCount(ID_B)]).toEqual([5, 6]);
+    expect(readdirSync(join(dir, 'uses'))).toEqual([]);
+    expect(readFileSync(join(dir, 'uses.log'), 'utf8').split('\n').sort()).toEqual(['', `${ID_A} 5`, `${ID_B} 6`]);
+  });
+
+  it('rewrites a long log while in use, keeping every count', () => {
+    const dir = join(base, 'store');
+    const state = DirectoryCapabilityState.open(dir);
+    // 200 uses of a 100-link chain append 1.4 MB and pass the 1 MiB mark: the log is rewritten on the way.
+    const ids = Array.from({ length: 100 }, (_, i) => i.toString(16).padStart(64, '0'));
+    for (let used = 1; used <= 200; used++) state.recordUses(ids.map((id) => [id, used] as const));
+    expect(statSync(join(dir, 'uses.log')).size).toBeLessThan(500_000);
+    const reopened = DirectoryCapabilityState.open(dir);
+    expect(ids.map((id) => reopened.usedCount(id))).toEqual(ids.map(() => 200));
   });
 
   it('refuses a store it cannot trust', () => {
@@ -119,6 +172,9 @@ describe('directory state', () => {
 
     const corrupt = join(base, 'corrupt');
     DirectoryCapabilityState.open(corrupt);
+    writeFileSync(join(corrupt, 'uses.log'), `${ID_A} lots\n`, { mode: 0o600 });
+    expect(() => DirectoryCapabilityState.open(corrupt)).toThrow(/corrupt use log/);
+    mkdirSync(join(corrupt, 'uses'), { mode: 0o700 });
     writeFileSync(join(corrupt, 'uses', ID_A), 'lots\n', { mode: 0o600 });
     expect(() => DirectoryCapabilityState.open(corrupt)).toThrow(/corrupt counter/);
 
