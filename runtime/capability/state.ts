@@ -150,8 +150,8 @@ export class DirectoryCapabilityState implements CapabilityState {
   /**
    * Opens (creating with mode 0700 if missing) a store directory and loads its revocations and counters.
    * Throws TypeError for a non-string path, and Error when the directory is a symlink, not a directory,
-   * not owned by this user or accessible to others, or holds a corrupt counter file or use log: a store that cannot
-   * be trusted is not used.
+   * not owned by this user or accessible to others, or holds a corrupt counter file or use log: a store that
+   * cannot be trusted is not used.
    */
   static open(directory: string): DirectoryCapabilityState {
     if (typeof directory !== 'string' || directory === '') throw new TypeError('directory must be a non-empty path');
@@ -250,7 +250,8 @@ export class DirectoryCapabilityState implements CapabilityState {
       closeSync(fd);
     }
     for (const [id, used] of counts) shared.uses.set(id, Math.max(used, shared.uses.get(id) ?? 0));
-    if (shared.logBytes > Math.max(MIN_LOG_BYTES, 4 * MAX_LINE_BYTES * shared.uses.size)) rewriteUseLog(this.directory, shared);
+    if (shared.logBytes > Math.max(MIN_LOG_BYTES, 4 * MAX_LINE_BYTES * shared.uses.size))
+      rewriteUseLog(this.directory, shared);
   }
 }
 
