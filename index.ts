@@ -81,6 +81,7 @@ export {
   ObservedRefusal,
   observedBy,
 } from './runtime/core/errors.js';
+export { PayloadTooLargeError } from './runtime/core/payload-size.js';
 export { normalizePath, normalizeUrl } from './runtime/core/resource-match.js';
 export type { AgentHandle, RollbackResult, SubmitRequest, SubmitResult } from './runtime/kernel.js';
 export type { KernelOptions, RestoreOptions, SandboxHostOptions, SpawnRequest } from './runtime/kernel-options.js';

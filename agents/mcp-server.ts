@@ -11,6 +11,7 @@
  */
 import { type CallToolResult, Server } from '@modelcontextprotocol/server';
 import { type ErrorCode, isErrorCode, KernelError, observedBy } from '../runtime/core/errors.js';
+import { PayloadTooLargeError } from '../runtime/core/payload-size.js';
 import type { Kernel } from '../runtime/kernel.js';
 import { joinLabels, type Label } from '../runtime/labels/label.js';
 import type { Limits } from '../runtime/process/limits.js';
@@ -230,7 +231,7 @@ export function createMcpServer(kernel: Kernel, options: McpServerOptions = {}):
       label = joinLabels(label, observedBy(error));
       if (error instanceof KernelError) return failure(error.code, error.message);
       // The one bound on the host's request that the client chose the size of: the code, as the agent's input.
-      if (error instanceof RangeError && error.message.startsWith('request.input exceeds')) return tooLarge();
+      if (error instanceof PayloadTooLargeError) return tooLarge();
       return failure('E_INTERNAL', error instanceof Error ? error.message.slice(0, 200) : 'the agent could not start');
     }
     // A cancelled call ends its agent: it was left running to its cpu_ms, and the client could start another.

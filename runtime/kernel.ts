@@ -8,7 +8,7 @@ import { type CapabilityAuthority, checkGrantRule, createAuthority, type GrantRu
 import { SigningKey } from './capability/signing-key.js';
 import type { Capability } from './capability/token.js';
 import { type ErrorCode, KernelError, ObservedRefusal } from './core/errors.js';
-import { jsonWithin } from './core/payload-size.js';
+import { jsonWithin, PayloadTooLargeError } from './core/payload-size.js';
 import { encodePublicKey } from './core/public-key.js';
 import {
   type CheckedKernelOptions,
@@ -606,7 +606,7 @@ export class Kernel {
   #inputJson(input: unknown): string {
     const encoded = jsonWithin(input, this.#services.maxPayloadBytes);
     if (encoded.ok) return encoded.json;
-    if (encoded.reason === 'too-large') throw new RangeError('request.input exceeds maxPayloadBytes');
+    if (encoded.reason === 'too-large') throw new PayloadTooLargeError('request.input exceeds maxPayloadBytes');
     throw new TypeError('request.input must be JSON-serializable');
   }
 

@@ -5,6 +5,13 @@
  * `.length`).
  */
 
+/**
+ * Host misuse by size: a request's payload past `maxPayloadBytes`. A RangeError like any other (its name too),
+ * typed so a host that relays a client's data (the MCP server's `execute`) can answer the client without
+ * matching a message.
+ */
+export class PayloadTooLargeError extends RangeError {}
+
 /** The UTF-8 length of `text` in bytes; a lone surrogate counts as the 3 bytes of U+FFFD it encodes to. */
 export function utf8Length(text: string): number {
   return Buffer.byteLength(text, 'utf8');

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { defineTool, Kernel } from '../../index.js';
+import { defineTool, Kernel, PayloadTooLargeError } from '../../index.js';
 import { testKernel } from '../helpers/kernel.js';
 
 let kernel: Kernel;
@@ -115,6 +115,8 @@ describe('kernel.run', () => {
     await expect(kernel.run({ code: '', input: '€'.repeat(2000) })).rejects.toThrow(
       new RangeError('request.input exceeds maxPayloadBytes'),
     );
+    // Typed, so a host relaying a client's input (the MCP server) tells it apart without matching the message.
+    await expect(kernel.run({ code: '', input: '€'.repeat(2000) })).rejects.toBeInstanceOf(PayloadTooLargeError);
   });
 
   it('rejects a limit out of bounds with a RangeError naming request.limits.<field>', async () => {
