@@ -200,8 +200,7 @@ describe.skipIf(!support.available)('a confined MCP server and the process group
 });
 
 describe('the sandbox option of a server', () => {
-  it('names a missing path', () => {
-    if (!support.available) return;
+  it.skipIf(!support.available)('names a missing path', () => {
     expect(() =>
       createMcpTool({
         servers: { files: { command: process.execPath, args: [SERVER], sandbox: { read: ['/no/such/dir'] } } },

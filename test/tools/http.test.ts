@@ -261,12 +261,14 @@ describe('net.http argument validation', () => {
   });
 
   it('never echoes a refused header value', () => {
+    let thrown: unknown;
     try {
       prepareToolUse(tool, { url, headers: { 'X-A': 'SECRET-VALUE\r\n' } });
-      expect.unreachable();
     } catch (error) {
-      expect((error as Error).message).not.toContain('SECRET-VALUE');
+      thrown = error;
     }
+    expect(thrown).toEqual(expect.objectContaining({ code: 'E_BAD_ARG' }));
+    expect((thrown as Error).message).not.toContain('SECRET-VALUE');
   });
 
   it.each([
