@@ -96,7 +96,9 @@ export const toolSyscall = defineSyscall({
     // call authorized while queued ran whatever happened to the capability meanwhile (a revocation did not stop
     // queued requests). A waiting call then starts out of the dispatcher's sight, metered to the caller.
     const bound = tool.maxInFlight;
-    const ended = bound === undefined ? noop : () => session.toolSlots.give(tool.name);
+    // The call's place is held in the caller's name: a full tree's refusal carries the labels of its holders.
+    const holder = () => session.label;
+    const ended = bound === undefined ? noop : () => session.toolSlots.give(tool.name, holder);
     const start = (): unknown => {
       let prepared: PreparedContext | undefined;
       try {
@@ -211,7 +213,8 @@ export const toolSyscall = defineSyscall({
       return result.finally(ended).then((value) => session.metered(() => keep(value)), runFailed);
     };
     const run = (): unknown => {
-      const waiting = bound === undefined ? undefined : session.toolSlots.take(tool.name, bound, session.signal);
+      const waiting =
+        bound === undefined ? undefined : session.toolSlots.take(tool.name, bound, session.signal, holder);
       return waiting === undefined ? start() : waiting.then(() => session.metered(start), failed);
     };
     // The decoded arguments stay in the kernel until the call settles, waiting for a place or running: they are

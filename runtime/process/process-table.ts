@@ -126,8 +126,11 @@ export class ProcessTable implements ProcessControl {
       ...(spec.restored === undefined ? {} : { restored: spec.restored }),
     });
     session.label = spec.label;
-    // Bounded tools count the whole tree's calls (tool-slots.ts), as its quota counts its spending.
-    if (parent !== undefined) session.toolSlots = parent.toolSlots;
+    // Bounded tools count a child's calls with its parent's, as its quota counts its spending; a child on a budget of
+    // its own has places of its own, as it has counters of its own (tool-slots.ts, red-team pass 128).
+    if (parent !== undefined) {
+      session.toolSlots = (spec.own ?? []).length > 0 ? parent.toolSlots.group() : parent.toolSlots;
+    }
     const quota = new Quota(
       spec.limits,
       parent?.quota,

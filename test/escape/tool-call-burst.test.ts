@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createHttpTool, createProcTool, defineTool, type Kernel } from '../../index.js';
+import { TREE_PLACES_FACTOR } from '../../runtime/tool-use/tool-slots.js';
 import { HTTP_MAX_IN_FLIGHT } from '../../tools/http.js';
 import { PROC_MAX_IN_FLIGHT } from '../../tools/proc.js';
 import { startTestServer, type TestServer } from '../helpers/http-server.js';
@@ -121,6 +122,55 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
     await agent.result;
     expect(most).toBe(4);
     expect(calls).toBe(4);
+  }, 40_000);
+
+  it(`children on budgets of their own have places of their own, at most ${TREE_PLACES_FACTOR} times the bound a tree`, async () => {
+    // Pass 128 gave such a child places of its own (a shared set was a channel from it to its parent); the tree
+    // still bounds them together, and a call past that is refused E_QUOTA instead of waiting.
+    let running = 0;
+    let most = 0;
+    const hang = defineTool({
+      name: 'hang',
+      description: 'runs until its caller ends',
+      input: z.strictObject({ i: z.number() }),
+      maxInFlight: 4,
+      run: (_args, ctx) => {
+        running++;
+        most = Math.max(most, running);
+        return new Promise((resolve) => {
+          ctx.signal.addEventListener('abort', () => {
+            running--;
+            resolve(null);
+          });
+        });
+      },
+    });
+    kernel = testKernel({
+      isolation,
+      tools: [hang],
+      policy: {
+        capabilities: [
+          { action: 'hang', resource: 'hang' },
+          { action: 'agent.spawn', resource: 'inline' },
+        ],
+      },
+    });
+    const child = BURST('hang', '{ i }');
+    const agent = kernel.spawn({
+      code: `export default async () => {
+        const caps = [{ action: 'hang' }];
+        const ids = [];
+        for (let c = 0; c < 10; c++) ids.push(await sys.spawn({ code: ${JSON.stringify(child)}, input: 8, caps, budget: { syscalls: 100 } }));
+        return await Promise.all(ids.map((id) => sys.join(id)));
+      }`,
+      limits: { children: 10, wall_ms: 20_000 },
+    });
+    // The children whose calls were all refused end; the rest wait on calls that never end.
+    await waitFor(() => running >= 4 * TREE_PLACES_FACTOR, 'the tree full', 20_000);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    kernel.kill(agent.id);
+    await agent.result;
+    expect(most).toBe(4 * TREE_PLACES_FACTOR);
   }, 40_000);
 
   it('a child that ends takes only its own waiting calls with it: its siblings’ calls still run', async () => {

@@ -1,6 +1,8 @@
 import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { ToolSlots } from '../../../runtime/tool-use/tool-slots.js';
+import { ObservedRefusal } from '../../../runtime/core/errors.js';
+import { makeLabel } from '../../../runtime/labels/label.js';
+import { ToolSlots, TREE_PLACES_FACTOR } from '../../../runtime/tool-use/tool-slots.js';
 
 const alive = new AbortController().signal;
 
@@ -66,5 +68,56 @@ describe('ToolSlots', () => {
     slots.give('a');
     await second;
     expect(getEventListeners(signal, 'abort')).toHaveLength(0);
+  });
+});
+
+describe('ToolSlots groups (red-team pass 128)', () => {
+  it("gives a group places of its own: a child's full group never makes its parent's call wait", () => {
+    const parent = new ToolSlots();
+    const child = parent.group();
+    for (let i = 0; i < 2; i++) expect(child.take('a', 2, alive)).toBeUndefined();
+    const waiting = child.take('a', 2, alive);
+    expect(waiting).toBeInstanceOf(Promise);
+    waiting?.catch(() => {});
+    expect(parent.take('a', 2, alive)).toBeUndefined();
+  });
+
+  it(`bounds the tree at ${TREE_PLACES_FACTOR} times the bound, refusing with the labels of the calls that fill it`, () => {
+    const root = new ToolSlots();
+    const secret = () => makeLabel(['secret'], 'label');
+    const web = () => makeLabel(['web'], 'label');
+    const groups = Array.from({ length: TREE_PLACES_FACTOR }, () => root.group());
+    groups.forEach((group, i) => {
+      for (let k = 0; k < 2; k++) expect(group.take('a', 2, alive, i === 0 ? secret : web)).toBeUndefined();
+    });
+    let refusal: unknown;
+    try {
+      root.take('a', 2, alive);
+    } catch (error) {
+      refusal = error;
+    }
+    expect(refusal).toBeInstanceOf(ObservedRefusal);
+    expect(refusal).toMatchObject({ code: 'E_QUOTA', observed: ['secret', 'web'] });
+    // Another tool's places are untouched; once a call of the tree ends, the root's call runs.
+    expect(root.take('b', 2, alive)).toBeUndefined();
+    groups[0]?.give('a', secret);
+    expect(root.take('a', 2, alive)).toBeUndefined();
+  });
+
+  it("keeps the tree's count when a place is handed to a waiting call of the same group", async () => {
+    const root = new ToolSlots();
+    const group = root.group();
+    const other = root.group();
+    for (let k = 0; k < 2; k++) group.take('a', 2, alive);
+    const waits = [group.take('a', 2, alive), group.take('a', 2, alive)];
+    group.give('a');
+    group.give('a');
+    await Promise.all(waits);
+    // The group still runs 2 and the tree 2: two more groups fill the tree to 8 with `other` and the root.
+    for (let k = 0; k < 2; k++) expect(other.take('a', 2, alive)).toBeUndefined();
+    for (let k = 0; k < 2; k++) expect(root.take('a', 2, alive)).toBeUndefined();
+    const third = root.group();
+    for (let k = 0; k < 2; k++) expect(third.take('a', 2, alive)).toBeUndefined();
+    expect(() => root.group().take('a', 2, alive)).toThrow(ObservedRefusal);
   });
 });

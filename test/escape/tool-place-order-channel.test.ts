@@ -1,0 +1,94 @@
+// Attack (red-team pass 128): read a `secret` worker's data from the order of two of a clean planner's own replies.
+// Bounded tools (Tool.maxInFlight) had one set of places per agent tree, so a child on a budget of its own that ran
+// many fs.read calls, or none, by one bit of a PIN made its parent's next fs.read wait behind them, or not, and an
+// fs.stat sent after it (another tool's places) answered first, or not. No clock, no shared counter: the planner
+// stayed clean and mailed the PIN through a sink that refuses `secret` (2 of 2 runs exact inline, 2 of 3 in the
+// process tier). A child on a budget of its own now has places of its own; the tree bounds them all together.
+import { mkdir, mkdtemp, realpath, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createFsTools, type Kernel } from '../../index.js';
+import { testKernel } from '../helpers/kernel.js';
+import { PIN, pinVault, recordingSink } from '../helpers/web-and-mail.js';
+
+// The worker: reads the PIN, and by one bit of it fills its tree's fs.read places with slow reads, or does nothing.
+const WORKER = `export default async ({ digit, bit }) => {
+  const { pin } = await sys.tool('vault.read', {});
+  if ((Number(pin[digit]) >> bit) & 1) {
+    await Promise.all(Array.from({ length: 60 }, () => sys.tool('fs.read', { path: 'big' }, { handle: true }).catch(() => 0)));
+  }
+}`;
+
+// The planner: one worker per bit, each on a budget of its own (so no shared counter raises the planner), then an
+// fs.read and an fs.stat of a small file; the bit is 1 when the stat answers first.
+const PLANNER = `export default async () => {
+  const caps = (await sys.caps()).map((c) => ({ from: c.id }));
+  let pin = '';
+  for (let digit = 0; digit < 4; digit++) {
+    let value = 0;
+    for (let bit = 0; bit < 4; bit++) {
+      const id = await sys.spawn({ code: ${JSON.stringify(WORKER)}, input: { digit, bit }, caps,
+        budget: { tool_calls: 100, syscalls: 200, cpu_ms: 2000, children: 0, memory_mb: 96 } });
+      await new Promise((resolve) => setTimeout(resolve, 60));
+      const order = [];
+      const read = sys.tool('fs.read', { path: 'small' }).then(() => order.push('read'), () => order.push('read'));
+      const stat = sys.tool('fs.stat', { path: 'small' }).then(() => order.push('stat'), () => order.push('stat'));
+      await Promise.race([read, stat]);
+      if (order[0] === 'stat') value |= 1 << bit;
+      await Promise.all([read, stat]);
+      await sys.kill(id);
+    }
+    pin += value;
+  }
+  const label = await sys.label();
+  try {
+    await sys.tool('mail', { body: pin });
+    return { pin, label, mailed: true };
+  } catch (error) {
+    return { pin, label, mailed: false, code: error.code };
+  }
+}`;
+
+describe.each(['inline', 'process'] as const)('tool places, %s tier', (isolation) => {
+  let kernel: Kernel | undefined;
+  let base = '';
+  afterEach(async () => {
+    await kernel?.close();
+    kernel = undefined;
+    if (base !== '') await rm(base, { recursive: true, force: true });
+  });
+
+  it("a clean planner does not read a worker's PIN from the order of its own replies", async () => {
+    base = await realpath(await mkdtemp(join(tmpdir(), 'isokernel-places-')));
+    const root = join(base, 'root');
+    await mkdir(root);
+    await writeFile(join(root, 'big'), 'x'.repeat(1024 * 1024));
+    await writeFile(join(root, 'small'), 'y');
+    const sent: unknown[] = [];
+    kernel = testKernel({
+      isolation,
+      maxPayloadBytes: 4 * 1024 * 1024,
+      tools: [...createFsTools({ roots: [root] }), pinVault, recordingSink('mail', ['secret'], sent)],
+      policy: {
+        capabilities: [
+          { action: 'vault.read', resource: 'vault.read' },
+          { action: 'fs.read', resource: `${root}/**` },
+          { action: 'fs.stat', resource: `${root}/**` },
+          { action: 'mail', resource: 'mail' },
+          { action: 'agent.spawn', resource: 'inline' },
+        ],
+      },
+    });
+    const result = await kernel.run({
+      code: PLANNER,
+      limits: { wall_ms: 120_000, cpu_ms: 120_000, memory_mb: 256 },
+    });
+    expect(result.ok, JSON.stringify(result)).toBe(true);
+    const value = (result.ok ? result.value : undefined) as { pin: string; label: string[]; mailed: boolean };
+    // Whatever the planner decoded went out only if it is not the PIN, or was refused because it was labelled.
+    if (value.mailed) expect(value.label).toEqual([]);
+    expect(sent.map((message) => JSON.stringify(message)).join()).not.toContain(PIN);
+    expect(value.pin, JSON.stringify(value)).not.toBe(PIN);
+  }, 120_000);
+});
