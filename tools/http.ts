@@ -12,7 +12,8 @@
  * - A response over `maxResponseBytes` fails the call (E_TOOL_FAILED) instead of being truncated, so an
  *   agent never mistakes a partial document for a whole one.
  * - Vault secrets never appear in errors or in the reported URL: the `url` of a result is the authorized
- *   URL, without the injected query.
+ *   URL, without the injected query. Response header values (and Location) are read as UTF-8 when they are valid
+ *   UTF-8, so the scrub and the redirect check see a non-ASCII secret a server echoes as the secret itself.
  */
 import { Buffer } from 'node:buffer';
 import { z } from 'zod';
@@ -103,7 +104,7 @@ export interface HttpResult {
   readonly status: number;
   /** The final URL (after redirects), in normal form and without vault-injected query parameters. */
   readonly url: string;
-  /** Response headers, lowercased; repeated headers joined with `, `. */
+  /** Response headers, lowercased; repeated headers joined with `, `; a value read as UTF-8 when valid, else Latin-1. */
   readonly headers: Readonly<Record<string, string>>;
   /** The body as text when it is valid UTF-8 (absent for a binary body). */
   readonly body?: string;
@@ -228,7 +229,8 @@ const httpOptionsSchema = z.strictObject({
  * - E_CAP_DENIED: the host (or a redirect hop's host) is or resolves to a private or local address, or
  *   `ctx.reauthorize` refused a hop (its own code passes through);
  * - E_TOOL_FAILED: DNS failure, connection failure, timeout, abort, response over `maxResponseBytes`, or a
- *   redirect to an unusable URL or one carrying this hop's injected secrets. Messages are fixed strings.
+ *   redirect to an unusable URL or one carrying this hop's injected secrets, or a response to a hop carrying vault
+ *   secrets under a content or transfer coding the scrub cannot read. Messages are fixed strings.
  */
 export function createHttpTool(given: HttpOptions = {}): Tool {
   const options = parseOptions(httpOptionsSchema, given, 'createHttpTool: options');
@@ -309,6 +311,13 @@ async function performRequest(
           discard(response.body);
           throw new KernelError('E_TOOL_FAILED', 'net.http: an encoded response to a request carrying vault secrets');
         }
+        if (hasSecrets(injection) && !chunkedOnly(response.headers['transfer-encoding'])) {
+          discard(response.body);
+          throw new KernelError(
+            'E_TOOL_FAILED',
+            'net.http: a transfer-encoded response to a request carrying vault secrets',
+          );
+        }
         const bytes =
           method === 'HEAD'
             ? discard(response.body)
@@ -370,6 +379,25 @@ function identityEncoded(encoding: string | string[] | undefined): boolean {
   return values.every((value) => value.trim().toLowerCase() === 'identity' || value.trim() === '');
 }
 
+// A body the scrub can read: undici undoes only the `chunked` transfer coding and leaves any other (`gzip, chunked`)
+// in the body, where a compressed echo of an injected secret would reach the agent unscrubbed (red-team pass 127).
+function chunkedOnly(coding: string | string[] | undefined): boolean {
+  if (coding === undefined) return true;
+  const values = (Array.isArray(coding) ? coding : [coding]).flatMap((value) => value.split(','));
+  return values.every((value) => value.trim().toLowerCase() === 'chunked' || value.trim() === '');
+}
+
+/**
+ * A response header value as the server's bytes read in UTF-8 when they are valid UTF-8, else as undici gave it.
+ * undici reads header bytes as Latin-1, so a server echoing a non-ASCII secret raw in UTF-8 produced mojibake
+ * (`Ã©` for `é`) that neither the scrub nor the redirect check matched (red-team pass 127).
+ */
+function headerText(value: string): string {
+  // ASCII reads the same either way. undici's Latin-1 strings have no code point above 0xff, so the bytes are exact.
+  if (!/[\x80-\xff]/.test(value)) return value;
+  return utf8(Buffer.from(value, 'latin1')) ?? value;
+}
+
 /** The agent's headers with this hop's injected headers overriding same-named ones (case-insensitively). */
 function mergeHeaders(agent: ReadonlyMap<string, string>, injected: Injection['headers']): Record<string, string> {
   const merged = new Map(agent);
@@ -387,7 +415,7 @@ function redirectTarget(current: string, location: string | string[], injection:
   if (typeof location !== 'string') throw new KernelError('E_TOOL_FAILED', 'net.http: redirect has several locations');
   let next: URL;
   try {
-    next = new URL(location, current);
+    next = new URL(headerText(location), current);
   } catch {
     throw new KernelError('E_TOOL_FAILED', 'net.http: redirect to an invalid URL');
   }
@@ -473,7 +501,7 @@ function result(
   for (const [name, value] of Object.entries(raw)) {
     if (value === undefined) continue;
     const key = name.toLowerCase();
-    const text = Array.isArray(value) ? value.join(', ') : value;
+    const text = Array.isArray(value) ? value.map(headerText).join(', ') : headerText(value);
     const previous = headers.get(key);
     headers.set(key, previous === undefined ? text : `${previous}, ${text}`);
   }

@@ -1,3 +1,4 @@
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Tool, ToolContext } from '../../runtime/tool-use/tool-contract.js';
 import { prepareToolUse, runToolUse } from '../../runtime/tool-use/tool-gate.js';
@@ -43,6 +44,14 @@ beforeAll(async () => {
       res.writeHead(200, { 'content-type': 'text/plain' });
       for (let i = 0; i < 20; i++) res.write('y'.repeat(100));
       res.end();
+    } else if (path === '/charset') {
+      // Node writes header strings byte for byte as Latin-1: the first is UTF-8 on the wire, the second is not.
+      res.writeHead(200, { 'x-utf8': Buffer.from('Zürich', 'utf8').toString('latin1'), 'x-latin1': 'caf\xe9' }).end();
+    } else if (path === '/to-utf8') {
+      res.writeHead(302, { location: Buffer.from('/echo?city=Zürich', 'utf8').toString('latin1') }).end();
+    } else if (path === '/te-gzip') {
+      // Node frames the body in chunks; the `gzip` coding before it is left in the body (undici does not undo it).
+      res.writeHead(200, { 'transfer-encoding': 'gzip, chunked' }).end(gzipSync('compressed'));
     } else if (path === '/bom') {
       res.writeHead(200).end(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('text')]));
     } else {
@@ -143,6 +152,20 @@ describe('net.http requests (parity with an HTTP provider)', () => {
     expect(Object.keys(result.headers).filter((name) => name !== name.toLowerCase())).toEqual([]);
   });
 
+  it('reads a header value as UTF-8 when its bytes are UTF-8, else as Latin-1', async () => {
+    const result = await call(tool, { url: `${server.origin}/charset` });
+    expect(result.headers['x-utf8']).toBe('Zürich');
+    expect(result.headers['x-latin1']).toBe('café');
+  });
+
+  it('reads a UTF-8 Location as UTF-8', async () => {
+    const ctx = testToolContext();
+    const result = await call(tool, { url: `${server.origin}/to-utf8` }, ctx);
+    expect(ctx.reauthorized).toEqual([`${server.origin}/echo?city=Z%C3%BCrich`]);
+    expect(result.url).toBe(`${server.origin}/echo?city=Z%C3%BCrich`);
+    expect(echoOf(result).url).toBe('/echo?city=Z%C3%BCrich');
+  });
+
   it('HEAD and OPTIONS work; HEAD has an empty body', async () => {
     const head = await call(tool, { url: `${server.origin}/text`, method: 'HEAD' });
     expect(head).toMatchObject({ status: 200, body: '' });
@@ -173,6 +196,28 @@ describe('net.http vault injection', () => {
     expect(echo.url).toBe('/echo?x=1&api_key=VAULT-KEY');
     // The reported URL is the authorized one, never the one carrying the secret.
     expect(result.url).toBe(`${server.origin}/echo?x=1`);
+  });
+});
+
+describe('net.http transfer codings', () => {
+  const tool = createHttpTool(LOOPBACK);
+  const vault: ToolContext = { ...testToolContext(), inject: { headers: {}, query: { api_key: 'VAULT-KEY' } } };
+
+  it('returns a body under a transfer coding undici does not undo when the call carries no secret', async () => {
+    const result = await call(tool, { url: `${server.origin}/te-gzip` });
+    expect(result.headers['transfer-encoding']).toBe('gzip, chunked');
+    expect(result.body_base64).toBe(gzipSync('compressed').toString('base64'));
+  });
+
+  it('refuses such a body when the call carries vault secrets, and keeps chunked bodies', async () => {
+    const error = await refusal(call(tool, { url: `${server.origin}/te-gzip` }, vault));
+    expect(error).toMatchObject({
+      code: 'E_TOOL_FAILED',
+      message: 'net.http: a transfer-encoded response to a request carrying vault secrets',
+    });
+    const chunked = await call(tool, { url: `${server.origin}/chunked-big` }, vault);
+    expect(chunked.headers['transfer-encoding']).toBe('chunked');
+    expect(chunked.body).toBe('y'.repeat(2000));
   });
 });
 
