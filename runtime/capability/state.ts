@@ -31,7 +31,9 @@ import {
   closeSync,
   constants,
   fdatasyncSync,
+  fstatSync,
   fsyncSync,
+  ftruncateSync,
   linkSync,
   lstatSync,
   mkdirSync,
@@ -41,7 +43,7 @@ import {
   realpathSync,
   renameSync,
   unlinkSync,
-  writeSync,
+  writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
 import { decodeBase64Url, encodeBase64Url } from '../core/base64.js';
@@ -243,8 +245,18 @@ export class DirectoryCapabilityState implements CapabilityState {
     const fd = openSync(join(this.directory, USES_LOG), APPEND_FLAGS, 0o600);
     try {
       const bytes = Buffer.from(lines);
-      if (writeSync(fd, bytes) !== bytes.length) throw new Error('capability store: short write to the use log');
-      fdatasyncSync(fd);
+      const before = fstatSync(fd).size;
+      try {
+        writeFileSync(fd, bytes);
+        fdatasyncSync(fd);
+      } catch (error) {
+        // What a failed append wrote (a full disk writes what fits) would join the next append's first line into one
+        // the next open refuses as corrupt (review 130): cut it off, or leave it for the open to drop as a torn tail.
+        try {
+          ftruncateSync(fd, before);
+        } catch {}
+        throw error;
+      }
       shared.logBytes += bytes.length;
     } finally {
       closeSync(fd);
@@ -327,7 +339,9 @@ function writeTemp(directory: string, content: string): string {
   const temp = join(directory, `${TEMP_PREFIX}${process.pid}-${randomBytes(8).toString('hex')}`);
   const fd = openSync(temp, 'wx', 0o600);
   try {
-    writeSync(fd, content);
+    // writeFileSync writes until every byte is out or throws: writeSync's short count on a full disk went unseen,
+    // and a rewritten use log lost its last lines, so counts went down at the next open (review 130).
+    writeFileSync(fd, content);
     fsyncSync(fd);
   } catch (error) {
     closeSync(fd);

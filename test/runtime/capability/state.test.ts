@@ -11,12 +11,14 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   type CapabilityState,
   DirectoryCapabilityState,
   MemoryCapabilityState,
 } from '../../../runtime/capability/state.js';
+import { runNode, TSX_MODULE_ARGS } from '../../helpers/node-process.js';
 
 const ID_A = 'a'.repeat(64);
 const ID_B = 'b'.repeat(64);
@@ -184,5 +186,50 @@ describe('directory state', () => {
     expect(() => DirectoryCapabilityState.open(badKey).rootKey()).toThrow(/not a root key/);
 
     expect(() => DirectoryCapabilityState.open('')).toThrow(TypeError);
+  });
+});
+
+describe('directory state on a full disk (review 130)', () => {
+  const stateModule = fileURLToPath(new URL('../../../runtime/capability/state.ts', import.meta.url));
+  const repository = fileURLToPath(new URL('../../..', import.meta.url));
+  // Runs `body` in a child whose files may not grow past `bytes` (RLIMIT_FSIZE): a write past it writes what fits and
+  // the next fails with EFBIG, as a write to a full disk does with ENOSPC.
+  const whenFull = (bytes: number, body: string) =>
+    runNode([...TSX_MODULE_ARGS, `import { DirectoryCapabilityState } from ${JSON.stringify(stateModule)};\n${body}`], {
+      cwd: repository,
+      under: ['prlimit', `--fsize=${bytes}`],
+    });
+  const line = (id: string, used: number) => `${id} ${used}\n`;
+
+  it('a rewrite of the use log the disk cannot hold fails the open and keeps every count', async () => {
+    const dir = join(base, 'store');
+    const state = DirectoryCapabilityState.open(dir);
+    const ids = [ID_A, ID_B, 'c'.repeat(64)];
+    for (let used = 1; used <= 3; used++) state.recordUses(ids.map((id) => [id, used] as const));
+    // The rewrite is three lines (201 bytes); 150 fit. writeSync's short count went unseen: the open renamed the
+    // cut log into place, and the next open read [3, 3, 0].
+    const child = await whenFull(
+      150,
+      `try { DirectoryCapabilityState.open(${JSON.stringify(dir)}); console.log('opened'); } catch { console.log('refused'); }`,
+    );
+    expect(child.stdout.trim(), child.stderr).toBe('refused');
+    const reopened = DirectoryCapabilityState.open(dir);
+    expect(ids.map((id) => reopened.usedCount(id))).toEqual([3, 3, 3]);
+  });
+
+  it('an append the disk cannot hold fails the use and leaves the log as it was', async () => {
+    const dir = join(base, 'store');
+    DirectoryCapabilityState.open(dir).recordUses([[ID_A, 1]]);
+    DirectoryCapabilityState.open(dir);
+    expect(readFileSync(join(dir, 'uses.log'), 'utf8')).toBe(line(ID_A, 1));
+    // 30 bytes of the next 67-byte line fit: left in the log, the next append in that process joined them into a
+    // line the next open refused as corrupt.
+    const child = await whenFull(
+      67 + 30,
+      `const state = DirectoryCapabilityState.open(${JSON.stringify(dir)});
+      try { state.recordUses([[${JSON.stringify(ID_A)}, 2]]); console.log('recorded'); } catch { console.log('refused'); }`,
+    );
+    expect(child.stdout.trim(), child.stderr).toBe('refused');
+    expect(readFileSync(join(dir, 'uses.log'), 'utf8')).toBe(line(ID_A, 1));
   });
 });
