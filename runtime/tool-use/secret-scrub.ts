@@ -164,18 +164,30 @@ export function shortestNeedle(targets: readonly ScrubTarget[]): number {
   return shortest;
 }
 
+/**
+ * The texts a secret can arrive as before any encoding: itself and, when it is not ASCII, its UTF-8 bytes read as
+ * Latin-1. HTTP header bytes reach the kernel as Latin-1 (undici), and net.http reads a value as UTF-8 only when the
+ * whole of it is: one stray byte beside an echoed secret left it as mojibake (review 130).
+ */
+export function secretReadings(secret: string): string[] {
+  const latin1 = Buffer.from(secret, 'utf8').toString('latin1');
+  return latin1 === secret ? [secret] : [secret, latin1];
+}
+
 /** The spellings of a secret known in advance, searched for in a text and in its views of one step. */
 function secretForms(secret: string): string[] {
   // A secret reflected URL-encoded (as encodeURIComponent, or form-encoded as the query was sent) or
   // JSON-escaped (a header dump) is still the secret; so is any of those in base64 (a binary body reaches
   // the agent as base64), at any of the three byte alignments it can have inside a longer text.
   const texts = [
-    ...new Set([
-      secret,
-      encodeURIComponent(secret),
-      new URLSearchParams({ v: secret }).toString().slice(2),
-      JSON.stringify(secret).slice(1, -1),
-    ]),
+    ...new Set(
+      secretReadings(secret).flatMap((reading) => [
+        reading,
+        encodeURIComponent(reading),
+        new URLSearchParams({ v: reading }).toString().slice(2),
+        JSON.stringify(reading).slice(1, -1),
+      ]),
+    ),
   ];
   const base64 = texts.flatMap((text) => [Buffer.from(text).toString('base64'), ...alignedBase64(Buffer.from(text))]);
   // base64url (a JWT, a URL-safe token) writes `-` and `_` for `+` and `/`, without padding.

