@@ -3,7 +3,7 @@ import type { Attempt } from '../runtime/audit/attempt.js';
 import { KernelError, observedBy, toErrorInfo } from '../runtime/core/errors.js';
 import { jsonBytesUpTo } from '../runtime/core/payload-size.js';
 import type { Substituted } from '../runtime/labels/handles.js';
-import { EMPTY_LABEL, joinLabels, labelLeq } from '../runtime/labels/label.js';
+import { EMPTY_LABEL, joinLabels, type Label, labelLeq } from '../runtime/labels/label.js';
 import type { AgentSession } from '../runtime/process/session.js';
 import { createToolContext, type PreparedContext } from '../runtime/tool-use/tool-context.js';
 import { authorizeToolUse, checkSinks, prepareToolUse, runToolUse } from '../runtime/tool-use/tool-gate.js';
@@ -96,8 +96,10 @@ export const toolSyscall = defineSyscall({
     // call authorized while queued ran whatever happened to the capability meanwhile (a revocation did not stop
     // queued requests). A waiting call then starts out of the dispatcher's sight, metered to the caller.
     const bound = tool.maxInFlight;
-    // The call's place is held in the caller's name: a full tree's refusal carries the labels of its holders.
-    const holder = () => session.label;
+    // A full tree's refusal carries the labels of the calls holding its places: each the caller's and what the call
+    // works on (its handle arguments, what it reads), which decides how long it holds its place (review 130).
+    let holding = (): Label => callLabel;
+    const holder = () => joinLabels(session.label, holding());
     const ended = bound === undefined ? noop : () => session.toolSlots.give(tool.name, holder);
     const start = (): unknown => {
       let prepared: PreparedContext | undefined;
@@ -129,6 +131,7 @@ export const toolSyscall = defineSyscall({
             joinLabels(callLabel, prepared?.ctx.sources ?? sourcesFor(use.resource)),
             prepared?.taints() ?? EMPTY_LABEL,
           );
+        holding = working;
         const caller = {
           id: session.id,
           holder: session.publicKey,

@@ -8,7 +8,9 @@ import { mkdir, mkdtemp, realpath, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createFsTools, type Kernel } from '../../index.js';
+import { z } from 'zod';
+import { createFsTools, defineTool, type Kernel } from '../../index.js';
+import { TREE_PLACES_FACTOR } from '../../runtime/tool-use/tool-slots.js';
 import { testKernel } from '../helpers/kernel.js';
 import { PIN, pinVault, recordingSink } from '../helpers/web-and-mail.js';
 
@@ -91,4 +93,54 @@ describe.each(['inline', 'process'] as const)('tool places, %s tier', (isolation
     expect(sent.map((message) => JSON.stringify(message)).join()).not.toContain(PIN);
     expect(value.pin, JSON.stringify(value)).not.toBe(PIN);
   }, 120_000);
+});
+
+describe('a full tree', () => {
+  let kernel: Kernel | undefined;
+  afterEach(async () => {
+    await kernel?.close();
+    kernel = undefined;
+  });
+
+  it("refuses with the labels of what its calls work on, not only their callers' (review 130)", async () => {
+    // Clean children hold every place with calls on a `secret` handle they never read: how long such a call holds
+    // its place is the secret's to decide, so the refusal that tells the planner the tree is full carries it.
+    const hang = defineTool({
+      name: 'hang',
+      description: 'runs until its caller ends',
+      input: z.strictObject({ on: z.unknown() }),
+      maxInFlight: 1,
+      run: (_args, ctx) => new Promise((resolve) => ctx.signal.addEventListener('abort', () => resolve(null))),
+    });
+    kernel = testKernel({
+      tools: [hang, pinVault],
+      policy: {
+        capabilities: [
+          { action: 'hang', resource: 'hang' },
+          { action: 'vault.read', resource: 'vault.read' },
+          { action: 'agent.spawn', resource: 'inline' },
+        ],
+      },
+    });
+    const holder = `export default async () => {
+      const pin = await sys.tool('vault.read', {}, { handle: true });
+      sys.tool('hang', { on: pin }).catch(() => 0);
+      await new Promise((resolve) => setTimeout(resolve, 60_000));
+    }`;
+    const result = await kernel.run({
+      code: `export default async () => {
+        const caps = (await sys.caps()).map((c) => ({ from: c.id }));
+        for (let i = 0; i < ${TREE_PLACES_FACTOR}; i++) {
+          await sys.spawn({ code: ${JSON.stringify(holder)}, caps, budget: { cpu_ms: 1000 } });
+        }
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        const before = await sys.label();
+        let code;
+        try { await sys.tool('hang', { on: 0 }); } catch (error) { code = error.code; }
+        return { before, code, after: await sys.label() };
+      }`,
+      limits: { wall_ms: 20_000 },
+    });
+    expect(result).toMatchObject({ ok: true, value: { before: [], code: 'E_QUOTA', after: ['secret'] } });
+  }, 30_000);
 });
