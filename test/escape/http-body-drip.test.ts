@@ -2,13 +2,16 @@
 // kernel a socket read, undici's parse, a stream turn and a memory hold of its own, none of it charged: 8 calls
 // dripping for 10 s took 4.4 s of the kernel's CPU for 158 ms of the agent's kernel_ms, and the chunks, slices of
 // the socket's reads, kept 24.9 MB alive for 680 KB of body (0.74 MB charged). The socket's reads now run metered
-// to the caller, the body is copied into one buffer held as it grows, and a body may come in at most 65,536 pieces.
+// to the caller, the body is copied into one buffer held as it grows, and a connection is given at most 65,536
+// reads (review 131: a cap on body pieces refused 100,000 NDJSON rows that came in 128 reads, and missed a chunk
+// extension dripped a byte a write, which makes no piece at all).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHttpTool } from '../../index.js';
 import { ISOLATION_MODES, testKernel } from '../helpers/kernel.js';
 
-// /drip/<ms>: 1-byte chunks, one a write, for <ms>; /many/<n>: n 1-byte chunks, a thousand a write.
+// /drip/<ms>: 1-byte chunks, one a write, for <ms>; /many/<n>: n 1-byte chunks, a thousand a write; /ext: one chunk
+// whose extension never ends, a byte a write.
 const SERVER = `const net = require('node:net');
 const server = net.createServer((socket) => {
   socket.on('error', () => {});
@@ -16,6 +19,12 @@ const server = net.createServer((socket) => {
   socket.once('data', (data) => {
     const [, kind, n] = String(data).split(' ')[1].split('/');
     socket.write('HTTP/1.1 200 OK\\r\\ntransfer-encoding: chunked\\r\\n\\r\\n');
+    if (kind === 'ext') {
+      socket.write('1;');
+      const drip = () => { if (!socket.destroyed) { socket.write('x'); setImmediate(drip); } };
+      drip();
+      return;
+    }
     if (kind === 'many') {
       for (let sent = 0; sent < Number(n); sent += 1000) socket.write('1\\r\\na\\r\\n'.repeat(Math.min(1000, Number(n) - sent)));
       socket.end('0\\r\\n\\r\\n');
@@ -88,20 +97,20 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
     }
   }, 60_000);
 
-  it('refuses a body that arrives in more than 65,536 pieces', async () => {
+  it('ends a connection given more than 65,536 reads, and takes a body of many chunks in few reads', async () => {
     const kernel = kernelFor(isolation);
     try {
       const result = await kernel.run({
         input: origin,
         code: `export default async (origin) => {
-          const fits = await sys.tool('net.http', { url: origin + '/many/60000' });
-          try { await sys.tool('net.http', { url: origin + '/many/70000' }); return 'read'; }
-          catch (error) { return [fits.body.length, error.code, error.message]; }
+          const rows = await sys.tool('net.http', { url: origin + '/many/100000' });
+          try { await sys.tool('net.http', { url: origin + '/ext/0' }); return 'read'; }
+          catch (error) { return [rows.body.length, error.code, error.message]; }
         }`,
       });
       expect(result).toMatchObject({
         ok: true,
-        value: [60_000, 'E_TOOL_FAILED', 'net.http: the response arrived in more than 65536 pieces'],
+        value: [100_000, 'E_TOOL_FAILED', 'net.http: the response arrived in more than 65536 reads'],
       });
     } finally {
       await kernel.close();
