@@ -1,6 +1,6 @@
 import { scanLines } from '../runtime/audit/lines.js';
 import { type AuditRecord, MAX_RECORD_LINE_LENGTH, parseRecordLine } from '../runtime/audit/record.js';
-import { verifyAuditFile } from '../runtime/audit/verify-file.js';
+import { type AuditVerifyReport, keyPolicy, verifyAuditFile, verifyAuditLines } from '../runtime/audit/verify-file.js';
 import { sanitizeForTerminal, terminalSafeJson } from './io.js';
 
 /**
@@ -38,7 +38,7 @@ export interface AuditShowOptions {
 
 export interface AuditExportOptions {
   readonly format: 'agent-kernel';
-  /** Hex public keys the log's checkpoints must be signed by. */
+  /** Hex public keys the log's checkpoints must be signed by; without them the signer is reported but not pinned. */
   readonly trustedKeys?: readonly string[];
 }
 
@@ -82,17 +82,27 @@ export function auditVerify(file: string, io: AuditIo, options: AuditVerifyCliOp
     `OK ${report.records} records, ${report.namespaces} namespaces, ${report.checkpoints} checkpoints ` +
       `(${report.anchored} anchored, ${report.unanchored} unanchored), root ${report.root}`,
   );
-  if (!report.pinned) {
-    io.err(
-      `warning: checkpoint signer ${report.keys.join(', ')} is not pinned; pass the kernel public key to trust it`,
-    );
-  }
+  if (!report.pinned) io.err(unpinnedWarning(report.keys));
   if (report.unanchored > 0) {
     io.err(`warning: ${report.unanchored} records after the last checkpoint are not covered by a signature`);
+  }
+  if (report.adopted > 0) {
+    io.err(
+      `warning: ${report.adopted} records were never signed by the kernel that wrote them: a kernel adopted them ` +
+        'when it resumed the log after its writer ended without closing it',
+    );
   }
   if (report.tornBytes > 0) io.err(`warning: ignored a torn last line of ${report.tornBytes} bytes`);
   if (report.openIntents > 0) io.err(`note: ${report.openIntents} intents have no outcome`);
   return 0;
+}
+
+/**
+ * The warning for a log whose checkpoints verified under whatever key signed them: anyone who can rewrite the log
+ * can re-sign it with a key of their own, and only a pinned key (--key, --store) tells that log from the kernel's.
+ */
+function unpinnedWarning(keys: readonly string[]): string {
+  return `warning: checkpoint signer ${keys.join(', ')} is not pinned; pass the kernel public key to trust it`;
 }
 
 /** Reads every record of `file` strictly; reports the first bad line on io.err and returns false. */
@@ -188,16 +198,68 @@ export function auditShow(file: string, options: AuditShowOptions, io: AuditIo):
   return 0;
 }
 
+/**
+ * Reads the audit log at `file` and its checkpoints (`${file}.checkpoints`) once each and verifies exactly the lines
+ * read, with verifyAuditFile's rules (a torn last line is ignored). The records are then taken from those same
+ * lines, never from a second open of the path: a file renamed over the log between verifying and reading would
+ * otherwise be read unverified (red-team pass 132). Holds the record lines in memory. Throws TypeError/RangeError
+ * on malformed `trustedKeys` only, before reading anything.
+ */
+function readVerifiedLines(
+  file: string,
+  trustedKeys: readonly string[] | undefined,
+): { readonly report: AuditVerifyReport; readonly lines: readonly string[] } {
+  keyPolicy(trustedKeys);
+  const readFailure = (error: unknown, what: string): AuditVerifyReport => {
+    const code = (error as NodeJS.ErrnoException | undefined)?.code;
+    const reason = code === 'ENOENT' ? `${what} is missing` : `${what} cannot be read (${code ?? 'error'})`;
+    return { ok: false, seq: null, reason };
+  };
+  const lines: string[] = [];
+  let scan: ReturnType<typeof scanLines>;
+  try {
+    scan = scanLines(file, MAX_RECORD_LINE_LENGTH * 4, (line) => {
+      lines.push(line);
+      return true;
+    });
+  } catch (error) {
+    return { report: readFailure(error, 'audit log file'), lines: [] };
+  }
+  const checkpointLines: string[] = [];
+  let checkpointScan: ReturnType<typeof scanLines>;
+  try {
+    checkpointScan = scanLines(`${file}.checkpoints`, 4096, (line) => {
+      checkpointLines.push(line);
+      return true;
+    });
+  } catch (error) {
+    return { report: readFailure(error, 'checkpoint file'), lines: [] };
+  }
+  if (checkpointScan.error !== undefined) {
+    const { index, reason } = checkpointScan.error;
+    return { report: { ok: false, seq: 0, reason: `checkpoint ${index + 1}: ${reason}` }, lines: [] };
+  }
+  const report = verifyAuditLines(lines, checkpointLines, trustedKeys === undefined ? {} : { trustedKeys });
+  // A line the scan could not read (too long, not UTF-8) is the failure unless an earlier one was found, as in
+  // verifyAuditFile (the lines after it were not read, so a failure at or past it is only their absence).
+  if (scan.error !== undefined && (report.ok || report.seq === null || report.seq >= scan.error.index)) {
+    const { index, reason } = scan.error;
+    return { report: { ok: false, seq: index, reason: `record ${index}: ${reason}` }, lines: [] };
+  }
+  return { report: report.ok ? { ...report, tornBytes: scan.tornBytes } : report, lines: report.ok ? lines : [] };
+}
+
 const AGENT_KERNEL_STATUS = { ok: 'OK', denied: 'DENIED', error: 'ERROR', killed: 'ERROR' } as const;
 
 /**
  * Exports `file` for agent_os_kernel: one JSON line per outcome record,
  * `{ timestamp (ISO), action, target, status: 'OK' | 'DENIED' | 'ERROR', error, duration_ms }`, where target
  * is the resource ('' when none), error the error code (null when ok), and a 'killed' outcome maps to 'ERROR'.
- * Verifies the log first (against `trustedKeys` when given) and exports nothing if it fails (exit 1); lines are
- * then streamed, and if the file changes under the export so that a line no longer parses, the export stops
- * there with exit 1. Returns 2 on an unknown format or malformed keys. Throws TypeError when `file` or `io` is
- * malformed.
+ * The log is read once and verified (against `trustedKeys` when given; without them, under the one key that signed
+ * it, with the same warning on stderr as `auditVerify`: a log rewritten and re-signed with another key verifies so),
+ * and the lines exported are exactly the lines verified. Nothing is printed on stdout unless the log verifies;
+ * exit 1 when it does not. Returns 2 on an unknown format or malformed keys. Throws TypeError when `file` or `io`
+ * is malformed.
  */
 export function auditExport(file: string, options: AuditExportOptions, io: AuditIo): number {
   checkFile(file);
@@ -206,20 +268,29 @@ export function auditExport(file: string, options: AuditExportOptions, io: Audit
     io.err("audit export: --format must be 'agent-kernel'");
     return 2;
   }
-  let report: ReturnType<typeof verifyAuditFile>;
+  let read: ReturnType<typeof readVerifiedLines>;
   try {
-    report = verifyAuditFile(file, options.trustedKeys !== undefined ? { trustedKeys: options.trustedKeys } : {});
+    read = readVerifiedLines(file, options.trustedKeys);
   } catch (error) {
     io.err(`audit export: ${error instanceof Error ? error.message : 'bad options'}`);
     return 2;
   }
+  const { report, lines } = read;
   if (!report.ok) {
     const where = report.seq === null ? '' : ` at seq ${report.seq}`;
     io.err(`audit export: the log does not verify${where}: ${sanitizeForTerminal(report.reason)}`);
     return 1;
   }
-  const ok = readRecords(file, io, (record) => {
-    if (record.phase !== 'outcome' || record.status === null) return;
+  if (!report.pinned) io.err(unpinnedWarning(report.keys));
+  for (let index = 0; index < lines.length; index += 1) {
+    const parsed = parseRecordLine(lines[index]!);
+    // Verified just above; a line that no longer parses would be a bug, and nothing is exported past it.
+    if (!parsed.ok) {
+      io.err(`audit export: line ${index + 1}: ${sanitizeForTerminal(parsed.reason)}`);
+      return 1;
+    }
+    const record = parsed.record;
+    if (record.phase !== 'outcome' || record.status === null) continue;
     // A resource is agent-chosen text (a memory key may hold C1, bidi and line-separator characters): escaped, the
     // line is the same JSON and cannot drive the terminal (red-team pass 55).
     io.out(
@@ -235,6 +306,6 @@ export function auditExport(file: string, options: AuditExportOptions, io: Audit
         false,
       ),
     );
-  });
-  return ok ? 0 : 1;
+  }
+  return 0;
 }

@@ -104,11 +104,11 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .command('verify')
     .description('check every hash, chain link and signed checkpoint; report the seq where it breaks')
     .argument('<file>', 'audit log (JSONL)')
-    .option('--key <key>', 'trusted checkpoint key (hex or base64url); repeatable', collect, [])
-    .option('--store <dir>', "trust the root key of this store (isokernel run's --store)")
+    .option('--key <key>', KEY_HELP, collect, [])
+    .option('--store <dir>', STORE_HELP)
     .option('--require-anchored', 'fail when records follow the last signed checkpoint')
     .action(async (file: string, options: { key: string[]; store?: string; requireAnchored?: boolean }) => {
-      const keys = trustedKeys(options.key, options.store, io);
+      const keys = trustedKeys('verify', options.key, options.store, io);
       if (keys === undefined) return setExit(EXIT_USAGE);
       const { auditVerify } = await import('./audit.js');
       setExit(
@@ -144,12 +144,19 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .description("write the log in another tool's line format")
     .argument('<file>', 'audit log (JSONL)')
     .requiredOption('--format <format>', 'agent-kernel (timestamp, action, target, status, error, duration_ms)')
-    .action(async (file: string, options: { format: string }) => {
+    // The same pinning as verify: without a key, a log rewritten and re-signed with another key exports (with a
+    // warning on stderr), red-team pass 132.
+    .option('--key <key>', KEY_HELP, collect, [])
+    .option('--store <dir>', STORE_HELP)
+    .action(async (file: string, options: { format: string; key: string[]; store?: string }) => {
       if (options.format !== 'agent-kernel') {
         io.err('isokernel audit export: --format must be agent-kernel');
         return setExit(EXIT_USAGE);
       }
-      setExit((await import('./audit.js')).auditExport(file, { format: 'agent-kernel' }, io));
+      const keys = trustedKeys('export', options.key, options.store, io);
+      if (keys === undefined) return setExit(EXIT_USAGE);
+      const { auditExport } = await import('./audit.js');
+      setExit(auditExport(file, { format: 'agent-kernel', ...(keys.length === 0 ? {} : { trustedKeys: keys }) }, io));
     });
 
   program
@@ -166,17 +173,26 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
   return program;
 }
 
+const KEY_HELP = 'trusted checkpoint key (hex or base64url); repeatable';
+const STORE_HELP = "trust the root key of this store (isokernel run's --store)";
+
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
-// Keys as hex, whichever form they were given in; the store's root key when --store names one.
-function trustedKeys(given: readonly string[], store: string | undefined, io: Io): string[] | undefined {
+// Keys as hex, whichever form they were given in; the store's root key when --store names one. `command` (verify,
+// export) names the audit subcommand in errors.
+function trustedKeys(
+  command: 'verify' | 'export',
+  given: readonly string[],
+  store: string | undefined,
+  io: Io,
+): string[] | undefined {
   const keys: string[] = [];
   for (const key of given) {
     const hex = /^[0-9a-fA-F]{64}$/.test(key) ? key.toLowerCase() : hexOfBase64Url(key);
     if (hex === undefined) {
-      io.err(`isokernel audit verify: --key ${key.slice(0, 20)} is not a 32-byte key in hex or base64url`);
+      io.err(`isokernel audit ${command}: --key ${key.slice(0, 20)} is not a 32-byte key in hex or base64url`);
       return undefined;
     }
     keys.push(hex);
@@ -184,12 +200,12 @@ function trustedKeys(given: readonly string[], store: string | undefined, io: Io
   if (store !== undefined) {
     const seedFile = join(store, 'root.key');
     if (!existsSync(seedFile)) {
-      io.err(`isokernel audit verify: no root key in ${store}`);
+      io.err(`isokernel audit ${command}: no root key in ${store}`);
       return undefined;
     }
     const seed = decodeBase64Url(readFileSync(seedFile, 'utf8').trim());
     if (seed === undefined || seed.length !== 32) {
-      io.err(`isokernel audit verify: the root key in ${store} is malformed`);
+      io.err(`isokernel audit ${command}: the root key in ${store} is malformed`);
       return undefined;
     }
     keys.push(Buffer.from(SigningKey.fromSeed(seed).publicKey).toString('hex'));

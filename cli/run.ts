@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Kernel } from '../kernel-entry.js';
+import { lockPathOf } from '../runtime/audit/file-store.js';
 import { KernelError } from '../runtime/core/errors.js';
 import type { Limits } from '../runtime/process/limits.js';
 import type { RunResult } from '../runtime/process/run-result.js';
@@ -132,7 +133,14 @@ export async function runCommand(file: string | undefined, options: RunOptions, 
  */
 export function kernelState(store: string, auditFile: string, inputs: readonly (string | undefined)[] = []): string[] {
   const given = inputs.filter((path): path is string => path !== undefined).map((path) => resolve(path));
-  return [store, auditFile, `${auditFile}.checkpoints`, `${auditFile}.lock`, ...given];
+  // The writer's lock sits beside the log's real file (a symlinked --audit's target), where the log takes it.
+  let lock: string[] = [];
+  try {
+    lock = [lockPathOf(auditFile)];
+  } catch {
+    // A directory on the way is missing: the log cannot be opened there either, and the run fails before any agent.
+  }
+  return [store, auditFile, `${auditFile}.checkpoints`, `${auditFile}.lock`, ...lock, ...given];
 }
 
 /** The policy and `--program` files a run was given. */

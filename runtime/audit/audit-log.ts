@@ -259,6 +259,9 @@ export class AuditLog {
     if (last === undefined) {
       if (this.#chain.size > 0) throw new RangeError('options.sink holds records but no signed checkpoint');
       this.checkpoint();
+    } else if (this.#chain.size > last.size) {
+      // Records their writer never signed are adopted, and said to be, before anything is added (checkpoint.ts).
+      this.#sign(true);
     } else if (last.every !== checkpointEvery) {
       this.checkpoint();
     }
@@ -422,6 +425,10 @@ export class AuditLog {
    * and rethrows a sink error after marking the log failed.
    */
   checkpoint(): AuditCheckpoint {
+    return this.#sign(false);
+  }
+
+  #sign(adopted: boolean): AuditCheckpoint {
     this.#usable('checkpoint');
     const size = this.#chain.size;
     const checkpoint = signCheckpoint(this.#key, {
@@ -429,6 +436,7 @@ export class AuditLog {
       root: this.#chain.root(),
       time: this.#clock(),
       every: this.#every,
+      ...(adopted ? { adopted: true as const } : {}),
     });
     try {
       this.#sink.appendCheckpoint(checkpoint, encodeCheckpointLine(checkpoint));

@@ -11,6 +11,11 @@ import { EMPTY_ROOT, isHashHex } from './merkle.js';
  * `every` is the checkpoint interval the writer was running with. It is signed so the verifier knows, from the
  * log itself, how many records may honestly follow the last checkpoint (at most `every`): a longer unsigned tail
  * means checkpoints were removed.
+ *
+ * `adopted` (only ever `true`) marks the checkpoint a kernel signs when it resumes a log whose last records its writer
+ * never signed (a crash): it vouches that those records were there when the log was resumed, not that the kernel that
+ * wrote them wrote them so. Without it, someone who could edit the files rewrote that tail, and the resuming kernel's
+ * next checkpoint anchored the rewrite like any other record (red-team pass 132).
  */
 export interface AuditCheckpoint {
   readonly size: number;
@@ -18,6 +23,8 @@ export interface AuditCheckpoint {
   /** Milliseconds since the Unix epoch when it was signed. */
   readonly time: number;
   readonly every: number;
+  /** True when the records since the previous checkpoint were adopted unsigned at a resume (see above). */
+  readonly adopted?: true;
   /** Hex of the signer's raw 32-byte Ed25519 public key. */
   readonly key: string;
   /** Hex of the 64-byte Ed25519 signature over `checkpointMessage`. */
@@ -30,12 +37,15 @@ export interface CheckpointStatement {
   readonly root: string;
   readonly time: number;
   readonly every: number;
+  readonly adopted?: true;
 }
 
 /** First line of every signed checkpoint message; keeps these signatures from being valid for anything else. */
 export const CHECKPOINT_DOMAIN = 'isokernel/audit-checkpoint/v1';
+/** First line of an `adopted` checkpoint's message: neither kind of signature stands for the other. */
+export const ADOPTED_CHECKPOINT_DOMAIN = 'isokernel/audit-checkpoint-adopted/v1';
 
-/** Every key of a stored checkpoint line, in canonical (sorted) order. */
+/** Every key of a stored checkpoint line, in canonical (sorted) order; an adopted one has `adopted` first. */
 export const CHECKPOINT_KEYS = ['every', 'key', 'root', 'signature', 'size', 'time'] as const;
 
 const HEX_KEY = /^[0-9a-f]{64}$/;
@@ -52,6 +62,9 @@ function checkStatement(statement: CheckpointStatement): void {
   if (time < 0) throw new RangeError('checkpoint time must not be negative');
   if (!Number.isSafeInteger(every)) throw new TypeError('checkpoint every must be a safe integer');
   if (every < 1) throw new RangeError('checkpoint every must be at least 1');
+  if (statement.adopted !== undefined && statement.adopted !== true) {
+    throw new TypeError('checkpoint adopted must be true when present');
+  }
 }
 
 /**
@@ -61,7 +74,8 @@ function checkStatement(statement: CheckpointStatement): void {
 export function checkpointMessage(statement: CheckpointStatement): Uint8Array {
   checkStatement(statement);
   const { size, root, time, every } = statement;
-  return Buffer.from(`${CHECKPOINT_DOMAIN}\n${size}\n${root}\n${time}\n${every}\n`, 'utf8');
+  const domain = statement.adopted === true ? ADOPTED_CHECKPOINT_DOMAIN : CHECKPOINT_DOMAIN;
+  return Buffer.from(`${domain}\n${size}\n${root}\n${time}\n${every}\n`, 'utf8');
 }
 
 /**
@@ -78,6 +92,7 @@ export function signCheckpoint(key: SigningKey, statement: CheckpointStatement):
     root: statement.root,
     time: statement.time,
     every: statement.every,
+    ...(statement.adopted === true ? { adopted: true as const } : {}),
     key: Buffer.from(key.publicKey).toString('hex'),
     signature: Buffer.from(key.sign(message)).toString('hex'),
   });
@@ -133,8 +148,8 @@ export function trustedKeySet(trustedKeys: readonly (Uint8Array | string)[]): Re
 
 /** The stored line of a checkpoint: its canonical JSON, no trailing newline. Throws TypeError on a bad value. */
 export function encodeCheckpointLine(checkpoint: AuditCheckpoint): string {
-  const { every, key, root, signature, size, time } = checkpoint;
-  return canonicalJson({ every, key, root, signature, size, time });
+  const { adopted, every, key, root, signature, size, time } = checkpoint;
+  return canonicalJson({ ...(adopted === true ? { adopted } : {}), every, key, root, signature, size, time });
 }
 
 /** Result of parsing one stored checkpoint line. `reason` is fixed text and never quotes the line. */
@@ -161,7 +176,11 @@ export function parseCheckpointLine(line: string): ParsedCheckpointLine {
   }
   const record = value as Record<string, unknown>;
   const keys = Object.keys(record);
-  if (keys.length !== CHECKPOINT_KEYS.length || !CHECKPOINT_KEYS.every((key) => Object.hasOwn(record, key))) {
+  const adopted = Object.hasOwn(record, 'adopted');
+  if (
+    keys.length !== CHECKPOINT_KEYS.length + (adopted ? 1 : 0) ||
+    !CHECKPOINT_KEYS.every((key) => Object.hasOwn(record, key))
+  ) {
     return { ok: false, reason: 'checkpoint has missing or extra fields' };
   }
   const checkpoint = Object.freeze({
@@ -169,6 +188,7 @@ export function parseCheckpointLine(line: string): ParsedCheckpointLine {
     root: record['root'],
     time: record['time'],
     every: record['every'],
+    ...(adopted ? { adopted: record['adopted'] } : {}),
     key: record['key'],
     signature: record['signature'],
   }) as AuditCheckpoint;

@@ -9,13 +9,15 @@ import {
   linkSync,
   openSync,
   readFileSync,
+  readlinkSync,
+  realpathSync,
   renameSync,
   statSync,
   unlinkSync,
   utimesSync,
   writeSync,
 } from 'node:fs';
-import { dirname } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { IsokernelError } from '../core/errors.js';
 import {
   currentBootId,
@@ -36,7 +38,7 @@ import { type AuditKeyPolicy, AuditReplay, checkCheckpointLines, keyPolicy } fro
  * The default audit sink: an append-only JSONL file of records (one canonical record per line) and, beside it,
  * an append-only JSONL file of signed checkpoints (`<path>.checkpoints`).
  *
- * One writer at a time: `<path>.lock` is created with O_EXCL and names the writer: its pid, its start time, the
+ * One writer at a time: `<real path>.lock` is created with O_EXCL and names the writer: its pid, its start time, the
  * boot id and its pid namespace (from /proc, on Linux), and a nonce of the open. Pids name processes of one pid
  * namespace only, so how a lock is judged depends on where it was written:
  * - In this pid namespace and this boot: it is stale and taken over when its pid is no longer running
@@ -245,6 +247,42 @@ function renewLock(lockPath: string, nonce: string): boolean {
   return true;
 }
 
+const MAX_SYMLINK_HOPS = 40;
+
+/**
+ * The lock of the records file at `path`: `<real path>.lock`, where the real path has every symlink resolved, of
+ * its directories and of the file itself, so every alias of one log (a symlink to it or to a directory above it)
+ * takes the same lock. By path string, a second kernel opening the log through a symlink took another lock and
+ * the two interleaved their writes (red-team pass 132, `audit-lock-symlink-alias.test.ts`). A file that does not
+ * exist yet resolves too, without being created (recovery must still see a missing records file as missing): its
+ * directory's real path joined with its name, and when that name is a dangling symlink, the link's target, the
+ * same way again. Aliases the file system does not show as symlinks (hard links, bind mounts) are not unified.
+ * Throws the fs error when a directory on the way does not exist (the open could not create the file either), and
+ * ELOOP past MAX_SYMLINK_HOPS links.
+ */
+export function lockPathOf(path: string): string {
+  let current = resolve(path);
+  for (let hops = 0; hops <= MAX_SYMLINK_HOPS; hops += 1) {
+    try {
+      return `${realpathSync(current)}.lock`;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+    const candidate = join(realpathSync(dirname(current)), basename(current));
+    let target: string;
+    try {
+      target = readlinkSync(candidate);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      // Nothing there (ENOENT) is the file still to be created; EINVAL would be a file that appeared meanwhile.
+      if (code === 'ENOENT' || code === 'EINVAL') return `${candidate}.lock`;
+      throw error;
+    }
+    current = resolve(dirname(candidate), target);
+  }
+  throw Object.assign(new Error(`ELOOP: too many symbolic links resolving ${path}`), { code: 'ELOOP' });
+}
+
 /** What `acquireLock` took: the lock's nonce (to release exactly it) and the stale writer's pid, or null. */
 interface AcquiredLock {
   readonly nonce: string;
@@ -441,6 +479,7 @@ function recover(path: string, checkpointPath: string, policy: AuditKeyPolicy): 
 export class AuditFileStore implements AuditSink {
   readonly path: string;
   readonly checkpointPath: string;
+  /** `<real path>.lock`: the records file's path with every symlink resolved (see `lockPathOf`). */
   readonly lockPath: string;
   readonly fsync: FsyncPolicy;
   /** The recovered state the AuditLog resumes from; undefined for a new log. */
@@ -507,7 +546,7 @@ export class AuditFileStore implements AuditSink {
    */
   static open(path: string, options: AuditFileStoreOptions = {}): AuditFileStore {
     checkOptions(path, options);
-    const paths = { path, checkpointPath: options.checkpointPath ?? `${path}.checkpoints`, lockPath: `${path}.lock` };
+    const paths = { path, checkpointPath: options.checkpointPath ?? `${path}.checkpoints`, lockPath: lockPathOf(path) };
     const policy: AuditKeyPolicy = options.trustedKeys === undefined ? { kind: 'any' } : keyPolicy(options.trustedKeys);
     const lock = acquireLock(paths.lockPath);
     try {

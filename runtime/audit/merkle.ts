@@ -436,8 +436,27 @@ function isTreeSize(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 }
 
-function isHashList(value: unknown): value is readonly string[] {
-  return Array.isArray(value) && value.every(isHashHex);
+/**
+ * A checked copy of a proof path: every index 0..length-1 read exactly once and a hash, or undefined. An index
+ * loop, not `every`, which skips the holes of a sparse array (a hole then reached the hash code as undefined and
+ * threw, red-team pass 132); the verifiers use the copy, so a Proxy or getter cannot change a checked entry, and
+ * a trap that throws is a malformed path like any other.
+ */
+function hashListCopy(value: unknown): string[] | undefined {
+  try {
+    if (!Array.isArray(value)) return undefined;
+    const length: unknown = value.length;
+    if (!isTreeSize(length)) return undefined;
+    const copy: string[] = [];
+    for (let i = 0; i < length; i += 1) {
+      const entry: unknown = value[i];
+      if (!isHashHex(entry)) return undefined;
+      copy.push(entry);
+    }
+    return copy;
+  } catch {
+    return undefined;
+  }
 }
 
 const isOdd = (x: number): boolean => x % 2 === 1;
@@ -457,7 +476,8 @@ export function verifyInclusion(
   root: string,
 ): boolean {
   if (!isHashHex(leafHash) || !isHashHex(root) || !isTreeSize(index) || !isTreeSize(size)) return false;
-  if (!isHashList(proof)) return false;
+  const path = hashListCopy(proof);
+  if (path === undefined) return false;
   // 1. leaf_index must be inside the tree.
   if (index >= size) return false;
   // 2–3.
@@ -465,7 +485,7 @@ export function verifyInclusion(
   let sn = size - 1;
   let r = leafHash;
   // 4.
-  for (const p of proof) {
+  for (const p of path) {
     if (sn === 0) return false;
     if (isOdd(fn) || fn === sn) {
       r = nodeHashUnchecked(p, r);
@@ -507,15 +527,16 @@ export function verifyConsistency(
   proof: readonly string[],
 ): boolean {
   if (!isTreeSize(oldSize) || !isTreeSize(newSize) || !isHashHex(oldRoot) || !isHashHex(newRoot)) return false;
-  if (!isHashList(proof)) return false;
+  const checked = hashListCopy(proof);
+  if (checked === undefined) return false;
   if (oldSize > newSize) return false;
   // Size 0 first: its root is MTH({}) whatever the other size is (0 → 0 included).
-  if (oldSize === 0) return proof.length === 0 && oldRoot === EMPTY_ROOT && (newSize > 0 || newRoot === EMPTY_ROOT);
-  if (oldSize === newSize) return proof.length === 0 && oldRoot === newRoot;
+  if (oldSize === 0) return checked.length === 0 && oldRoot === EMPTY_ROOT && (newSize > 0 || newRoot === EMPTY_ROOT);
+  if (oldSize === newSize) return checked.length === 0 && oldRoot === newRoot;
   // 1. An empty path cannot prove 0 < oldSize < newSize.
-  if (proof.length === 0) return false;
+  if (checked.length === 0) return false;
   // 2. When oldSize is a power of two the old root is the first node of the path and is not sent.
-  const path = isPowerOfTwo(oldSize) ? [oldRoot, ...proof] : proof;
+  const path = isPowerOfTwo(oldSize) ? [oldRoot, ...checked] : checked;
   // 3.
   let fn = oldSize - 1;
   let sn = newSize - 1;

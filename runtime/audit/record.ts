@@ -162,6 +162,9 @@ function checkId(value: unknown, field: string): void {
   if (value.length === 0 || value.length > MAX_ID_LENGTH) fail(field, `must be 1 to ${MAX_ID_LENGTH} characters`, true);
 }
 
+/** The largest time in ms since the epoch that a Date represents (ECMA-262 TimeClip). */
+const MAX_DATE_MS = 8.64e15;
+
 function checkCount(value: unknown, field: string): void {
   if (typeof value !== 'number' || !Number.isSafeInteger(value)) fail(field, 'must be a safe integer');
   if (value < 0) fail(field, 'must not be negative', true);
@@ -393,6 +396,9 @@ function encodeFields(body: AuditRecordBody, checkDigests: boolean, requireFroze
   if (v !== AUDIT_RECORD_VERSION && v !== 1) fail('v', 'must be 1 or 2', true);
   checkCount(seq, 'seq');
   checkCount(time, 'time');
+  // A time Date cannot represent (past ±8.64e15 ms) would verify and then break every reader that formats it
+  // (`audit show`, `audit export`): refused here, so no such record is written or accepted (red-team pass 132).
+  if ((time as number) > MAX_DATE_MS) fail('time', `must be at most ${MAX_DATE_MS} (the range of Date)`, true);
   checkId(namespace, 'namespace');
   checkId(agent, 'agent');
   if (parent !== null) checkId(parent, 'parent');

@@ -19,7 +19,9 @@ import { MAX_RECORD_LINE_LENGTH, parseRecordLine } from './record.js';
  * Records after the last checkpoint ("unanchored") are checked for chain integrity and counted in `unanchored`;
  * they cannot be protected by a signature that does not exist yet. A writer signs at least every `every` records
  * and states `every` in the signed checkpoint, so more than `every` unanchored records means checkpoints were
- * removed and fails. `requireAnchored` fails on any unanchored record (a log that was closed cleanly has none).
+ * removed and fails. `requireAnchored` fails on any unanchored record (a log that was closed cleanly has none), and
+ * on any record anchored only by an `adopted` checkpoint (the resuming kernel's word that the records its crashed
+ * writer never signed were there, counted in `adopted`: a rewrite of that tail before the resume is not caught).
  *
  * Bytes after the last newline (a torn write) are not records: they are ignored and counted in `tornBytes`, the
  * same way the file store's recovery truncates them. If they held a checkpointed record, the truncation check
@@ -50,6 +52,8 @@ export interface AuditVerifySuccess {
   readonly anchored: number;
   /** Records after the last checkpoint (chain-checked, not signed). */
   readonly unanchored: number;
+  /** Records anchored only by an `adopted` checkpoint: unsigned by their writer, adopted when the log was resumed. */
+  readonly adopted: number;
   /** Intents without an outcome (the kernel stopped during their effect). */
   readonly openIntents: number;
   /** Bytes of a torn last line, ignored. */
@@ -181,6 +185,20 @@ export class AuditReplay {
     if (this.#requireAnchored && unanchored > 0) {
       return failure(last.size, `${unanchored} records follow the last checkpoint and anchoring is required`);
     }
+    let adopted = 0;
+    let firstAdopted: number | undefined;
+    this.#checkpoints.forEach((checkpoint, index) => {
+      if (checkpoint.adopted !== true) return;
+      const from = this.#checkpoints[index - 1]?.size ?? 0;
+      adopted += checkpoint.size - from;
+      if (checkpoint.size > from) firstAdopted ??= from;
+    });
+    if (this.#requireAnchored && adopted > 0) {
+      return failure(
+        firstAdopted ?? 0,
+        `${adopted} records were never signed by their writer (adopted when the log was resumed) and anchoring is required`,
+      );
+    }
     return {
       ok: true,
       records: size,
@@ -188,6 +206,7 @@ export class AuditReplay {
       checkpoints: this.#checkpoints.length,
       anchored: last.size,
       unanchored,
+      adopted,
       openIntents: this.chain.openIntents,
       tornBytes,
       root: this.chain.root(),

@@ -5,7 +5,7 @@ import { auditExport, auditShow, auditVerify } from '../../cli/audit.js';
 import { sanitizeForTerminal, terminalSafeJson } from '../../cli/io.js';
 import { AuditLog } from '../../runtime/audit/audit-log.js';
 import { AuditFileStore } from '../../runtime/audit/file-store.js';
-import { cleanup, fakeClock, KERNEL_KEY, KERNEL_KEY_HEX, tempDir, writeLog } from '../helpers/audit-log.js';
+import { cleanup, fakeClock, KERNEL_KEY, KERNEL_KEY_HEX, OTHER_KEY, tempDir, writeLog } from '../helpers/audit-log.js';
 
 function capture() {
   const out: string[] = [];
@@ -34,6 +34,21 @@ describe('cli/audit', () => {
     const pinned = capture();
     expect(auditVerify(path, pinned.io, { trustedKeys: [KERNEL_KEY_HEX], requireAnchored: true })).toBe(0);
     expect(pinned.err.join('\n')).not.toMatch(/not pinned/);
+  });
+
+  it('verify warns of records a resuming kernel adopted unsigned, and --require-anchored refuses them', () => {
+    const { path, records } = writeLog(dir, 6, { checkpointEvery: 100 });
+    // The close's checkpoint gone, as a crash leaves a log: the records after the first checkpoint are unsigned.
+    const checkpoints = readFileSync(`${path}.checkpoints`, 'utf8').split('\n').filter(Boolean);
+    writeFileSync(`${path}.checkpoints`, `${checkpoints.slice(0, -1).join('\n')}\n`);
+    const resumed = new AuditLog({ key: KERNEL_KEY, sink: AuditFileStore.open(path), checkpointEvery: 100 });
+    resumed.close();
+    const plain = capture();
+    expect(auditVerify(path, plain.io, { trustedKeys: [KERNEL_KEY_HEX] })).toBe(0);
+    expect(plain.err.join('\n')).toContain(`warning: ${records.length} records were never signed`);
+    const strict = capture();
+    expect(auditVerify(path, strict.io, { trustedKeys: [KERNEL_KEY_HEX], requireAnchored: true })).toBe(1);
+    expect(strict.err.join('\n')).toMatch(/adopted when the log was resumed/);
   });
 
   it('verify prints the seq where the log breaks and exits non-zero', () => {
@@ -153,6 +168,69 @@ describe('cli/audit', () => {
     expect(auditExport(path, { format: 'agent-kernel' }, tampered.io)).toBe(1);
     expect(tampered.out).toHaveLength(0);
     expect(tampered.err[0]).toMatch(/does not verify at seq 3/);
+  });
+
+  // Red-team pass 132: export verified under whatever single key signed the log and said nothing, so a log rewritten
+  // and re-signed with a fresh key exported its forged records with exit 0.
+  it('export warns on stderr when the signer is not pinned, as verify does, and refuses a log signed by another key when pinned', () => {
+    const { path } = writeLog(dir, 6, { checkpointEvery: 4, key: OTHER_KEY });
+    const otherHex = Buffer.from(OTHER_KEY.publicKey).toString('hex');
+    const unpinned = capture();
+    expect(auditExport(path, { format: 'agent-kernel' }, unpinned.io)).toBe(0);
+    expect(unpinned.out.length).toBeGreaterThan(0);
+    const verified = capture();
+    expect(auditVerify(path, verified.io)).toBe(0);
+    const warning = verified.err.find((line) => line.includes('not pinned'));
+    expect(warning).toBe(
+      `warning: checkpoint signer ${otherHex} is not pinned; pass the kernel public key to trust it`,
+    );
+    expect(unpinned.err).toEqual([warning]);
+    const pinned = capture();
+    expect(auditExport(path, { format: 'agent-kernel', trustedKeys: [KERNEL_KEY_HEX] }, pinned.io)).toBe(1);
+    expect(pinned.out).toEqual([]);
+    expect(pinned.err).toEqual([
+      expect.stringMatching(/^audit export: the log does not verify at seq 0: .*untrusted key/),
+    ]);
+    const own = capture();
+    expect(auditExport(path, { format: 'agent-kernel', trustedKeys: [otherHex] }, own.io)).toBe(0);
+    expect(own.err).toEqual([]);
+    expect(own.out).toEqual(unpinned.out);
+    expect(auditExport(path, { format: 'agent-kernel', trustedKeys: ['nope'] }, capture().io)).toBe(2);
+  });
+
+  it('export reports a missing log, a missing checkpoint file and a bad line without printing anything', () => {
+    const { path } = writeLog(dir, 4, { checkpointEvery: 4 });
+    const missing = capture();
+    expect(auditExport(join(dir, 'none.jsonl'), { format: 'agent-kernel' }, missing.io)).toBe(1);
+    expect(missing.err).toEqual(['audit export: the log does not verify: audit log file is missing']);
+    const checkpoints = readFileSync(`${path}.checkpoints`);
+    writeFileSync(`${path}.checkpoints`, '');
+    const unsigned = capture();
+    expect(auditExport(path, { format: 'agent-kernel' }, unsigned.io)).toBe(1);
+    expect(unsigned.err[0]).toMatch(/no signed checkpoint/);
+    writeFileSync(`${path}.checkpoints`, checkpoints);
+    const records = readFileSync(path);
+    writeFileSync(path, Buffer.concat([records, Buffer.from([0xff, 0x0a])]));
+    const bad = capture();
+    expect(auditExport(path, { format: 'agent-kernel', trustedKeys: [KERNEL_KEY_HEX] }, bad.io)).toBe(1);
+    expect(bad.out).toEqual([]);
+    expect(bad.err[0]).toMatch(
+      /^audit export: the log does not verify at seq \d+: record \d+: line is not valid UTF-8$/,
+    );
+    // Inside the checkpointed records, the unreadable line is named rather than the truncation it causes.
+    const head = records.subarray(0, records.indexOf(0x0a) + 1);
+    writeFileSync(path, Buffer.concat([head, Buffer.from([0xff, 0x0a]), records.subarray(head.length)]));
+    const inside = capture();
+    expect(auditExport(path, { format: 'agent-kernel' }, inside.io)).toBe(1);
+    expect(inside.err).toEqual(['audit export: the log does not verify at seq 1: record 1: line is not valid UTF-8']);
+    const verified = capture();
+    expect(auditVerify(path, verified.io)).toBe(1);
+    expect(verified.err).toEqual(['FAIL at seq 1: record 1: line is not valid UTF-8']);
+    // A torn last line is ignored, as by verify.
+    writeFileSync(path, Buffer.concat([records, Buffer.from('{"seq":')]));
+    const torn = capture();
+    expect(auditExport(path, { format: 'agent-kernel', trustedKeys: [KERNEL_KEY_HEX] }, torn.io)).toBe(0);
+    expect(torn.out.length).toBeGreaterThan(0);
   });
 
   it('escapes what a terminal would interpret', () => {

@@ -1,8 +1,17 @@
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { runCommand } from '../../cli/run.js';
+import { kernelState, runCommand } from '../../cli/run.js';
 import { type CliRun, isokernel as cli, REPO } from '../helpers/cli-process.js';
 
 // The real bin in a real process, started WITHOUT --no-node-snapshot: it must add the flag itself.
@@ -294,5 +303,22 @@ describe('isokernel run prints a deeply nested result without indenting it', () 
   it('a small shallow result is still indented', async () => {
     const { stdout } = await printed({ depth: 2, leaves: 3 });
     expect(stdout).toBe('[\n  [\n    [\n      0,\n      0,\n      0\n    ]\n  ]\n]');
+  });
+});
+
+describe('kernelState', () => {
+  it("names the audit writer's lock beside the log's real file when --audit is a symlink (review of pass 132)", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'isokernel-state-'));
+    try {
+      const elsewhere = join(dir, 'elsewhere');
+      mkdirSync(elsewhere);
+      writeFileSync(join(elsewhere, 'log.jsonl'), '');
+      symlinkSync(join(elsewhere, 'log.jsonl'), join(dir, 'audit.jsonl'));
+      const state = kernelState(join(dir, 'store'), join(dir, 'audit.jsonl'));
+      expect(state).toContain(`${realpathSync(join(elsewhere, 'log.jsonl'))}.lock`);
+      expect(state).toContain(join(dir, 'audit.jsonl.lock'));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

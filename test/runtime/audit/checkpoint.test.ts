@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  ADOPTED_CHECKPOINT_DOMAIN,
   CHECKPOINT_DOMAIN,
   checkpointMessage,
   encodeCheckpointLine,
@@ -17,6 +18,21 @@ const ROOT = 'ab'.repeat(32);
 const statement = { size: 10, root: ROOT, time: 1_735_689_600_000, every: 4 };
 
 describe('audit-checkpoint', () => {
+  it('an adopted checkpoint signs under a domain of its own and round-trips through its line (red-team pass 132)', () => {
+    const adopted = signCheckpoint(KERNEL_KEY, { ...statement, adopted: true });
+    expect(Buffer.from(checkpointMessage({ ...statement, adopted: true })).toString('utf8')).toBe(
+      `${ADOPTED_CHECKPOINT_DOMAIN}\n10\n${ROOT}\n1735689600000\n4\n`,
+    );
+    const line = encodeCheckpointLine(adopted);
+    expect(line.startsWith('{"adopted":true,')).toBe(true);
+    expect(parseCheckpointLine(line)).toEqual({ ok: true, checkpoint: adopted });
+    // Neither kind of signature stands for the other: the marker cannot be dropped or added.
+    const { adopted: _dropped, ...plain } = adopted;
+    expect(verifyCheckpointSignature(plain)).toBe(false);
+    expect(verifyCheckpointSignature({ ...signCheckpoint(KERNEL_KEY, statement), adopted: true })).toBe(false);
+    expect(parseCheckpointLine(line.replace('"adopted":true', '"adopted":false')).ok).toBe(false);
+  });
+
   it('signs a domain-separated message over size, root, time and interval', () => {
     const checkpoint = signCheckpoint(KERNEL_KEY, statement);
     expect(checkpoint).toMatchObject({ ...statement, key: KERNEL_KEY_HEX });

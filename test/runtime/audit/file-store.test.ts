@@ -5,7 +5,9 @@ import {
   readdirSync,
   readFileSync,
   readlinkSync,
+  realpathSync,
   statSync,
+  symlinkSync,
   unlinkSync,
   utimesSync,
   writeFileSync,
@@ -114,9 +116,16 @@ describe('audit-store', () => {
     expect(readFileSync(path)).toEqual(intact);
     const resumed = new AuditLog({ key: KERNEL_KEY, sink: store, checkpointEvery: 100 });
     expect(resumed.size).toBe(records.length);
+    // The resume signs first that it adopted the crashed writer's unsigned records (red-team pass 132).
+    expect(resumed.latestCheckpoint).toMatchObject({ size: records.length, adopted: true });
     fillLog(resumed, 2);
     resumed.close();
-    expect(verifyAuditFile(path, { trustedKeys: [KERNEL_KEY_HEX], requireAnchored: true }).ok).toBe(true);
+    expect(verifyAuditFile(path, { trustedKeys: [KERNEL_KEY_HEX] })).toMatchObject({
+      ok: true,
+      adopted: records.length,
+      unanchored: 0,
+    });
+    expect(verifyAuditFile(path, { trustedKeys: [KERNEL_KEY_HEX], requireAnchored: true }).ok).toBe(false);
   });
 
   it('recovers a torn checkpoint line too', () => {
@@ -151,6 +160,42 @@ describe('audit-store', () => {
     expect(() => AuditFileStore.open(path)).toThrow(/does not hold a pid/);
     unlinkSync(`${path}.lock`);
     AuditFileStore.open(path).close();
+  });
+
+  // Red-team pass 132: the lock was `${path}.lock` by path string, so a second writer opening the log through a
+  // symlink took another lock and the two interleaved their writes.
+  it('takes one lock for every symlinked alias of the log, whether the file exists yet or not', () => {
+    const path = join(dir, 'audit.jsonl');
+    const fileAlias = join(dir, 'alias.jsonl');
+    const dirAlias = join(dir, 'alias-dir');
+    // Dangling while the log does not exist yet.
+    symlinkSync(path, fileAlias);
+    symlinkSync(dir, dirAlias);
+    const viaAlias = AuditFileStore.open(fileAlias);
+    expect(viaAlias.lockPath).toBe(`${realpathSync(dir)}/audit.jsonl.lock`);
+    expect(() => AuditFileStore.open(path)).toThrow(expect.objectContaining({ reason: 'locked' }));
+    expect(() => AuditFileStore.open(join(dirAlias, 'audit.jsonl'))).toThrow(
+      expect.objectContaining({ reason: 'locked' }),
+    );
+    expect(existsSync(`${fileAlias}.lock`)).toBe(false);
+    new AuditLog({ key: KERNEL_KEY, sink: viaAlias, clock: fakeClock() }).close();
+    expect(existsSync(`${path}.lock`)).toBe(false);
+    // The log exists now; through the real path first, then each alias.
+    const real = AuditFileStore.open(path);
+    expect(() => AuditFileStore.open(fileAlias)).toThrow(expect.objectContaining({ reason: 'locked' }));
+    expect(() => AuditFileStore.open(join(dirAlias, 'alias.jsonl'))).toThrow(
+      expect.objectContaining({ reason: 'locked' }),
+    );
+    real.close();
+    // A chain of links resolves too; a loop is an fs error, not a lock of its own.
+    const second = join(dir, 'second.jsonl');
+    symlinkSync(fileAlias, second);
+    const chained = AuditFileStore.open(second);
+    expect(chained.lockPath).toBe(`${realpathSync(path)}.lock`);
+    chained.close();
+    symlinkSync(join(dir, 'loop-b'), join(dir, 'loop-a'));
+    symlinkSync(join(dir, 'loop-a'), join(dir, 'loop-b'));
+    expect(() => AuditFileStore.open(join(dir, 'loop-a'))).toThrow(expect.objectContaining({ code: 'ELOOP' }));
   });
 
   it('takes over a stale lock left by a dead process', () => {

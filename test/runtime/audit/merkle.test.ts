@@ -12,6 +12,7 @@ import {
   verifyConsistency,
   verifyInclusion,
 } from '../../../runtime/audit/merkle.js';
+import { verifyAuditConsistency } from '../../../runtime/audit/proof.js';
 
 // A naive RFC 6962 §2.1 reference, written straight from the definitions with a different SHA-256
 // implementation (@noble/hashes), so it shares no code with runtime/merkle.ts.
@@ -198,6 +199,50 @@ describe('merkle', () => {
     }
     expect(verifyConsistency(0, 0, root, root, [])).toBe(true);
     expect(verifyConsistency(0, 3, flipHex(root), root, [])).toBe(false);
+  });
+
+  // Red-team pass 132: the path check used Array.prototype.every, which skips holes, so a sparse path reached the
+  // hash code with undefined entries and the verifiers threw TypeError where they promise false.
+  it('is false, not a throw, for a sparse path, a path whose entry getter throws, or a path read twice', () => {
+    const tree = new MerkleTree();
+    for (let i = 0; i < 5; i += 1) tree.append(hashLeaf(new Uint8Array([i])));
+    const inclusion = tree.inclusionProof(1, 5);
+    expect(verifyInclusion(tree.leaf(1), 1, 5, inclusion, tree.root())).toBe(true);
+    const sparse: string[] = [];
+    sparse[0] = inclusion[0]!;
+    sparse[2] = inclusion[2]!;
+    sparse.length = inclusion.length;
+    expect(verifyInclusion(tree.leaf(1), 1, 5, sparse, tree.root())).toBe(false);
+    expect(verifyInclusion(tree.leaf(1), 1, 5, new Array<string>(inclusion.length), tree.root())).toBe(false);
+    const consistency = tree.consistencyProof(3, 5);
+    expect(verifyConsistency(3, 5, tree.root(3), tree.root(5), consistency)).toBe(true);
+    const holes: string[] = [];
+    holes.length = consistency.length;
+    holes[consistency.length - 1] = consistency.at(-1)!;
+    expect(verifyConsistency(3, 5, tree.root(3), tree.root(5), holes)).toBe(false);
+    expect(
+      verifyAuditConsistency({ oldSize: 3, newSize: 5, oldRoot: tree.root(3), newRoot: tree.root(5), path: holes }),
+    ).toBe(false);
+    const throwing = new Proxy(inclusion, {
+      get(target, property, receiver) {
+        if (property === '1') throw new Error('trap');
+        return Reflect.get(target, property, receiver);
+      },
+    });
+    expect(verifyInclusion(tree.leaf(1), 1, 5, throwing, tree.root())).toBe(false);
+    // Each entry is read once: what was checked is what is hashed.
+    let reads = 0;
+    const flipping = new Proxy(inclusion, {
+      get(target, property, receiver) {
+        if (property === '0') {
+          reads += 1;
+          return reads === 1 ? target[0] : 'zz';
+        }
+        return Reflect.get(target, property, receiver);
+      },
+    });
+    expect(verifyInclusion(tree.leaf(1), 1, 5, flipping, tree.root())).toBe(true);
+    expect(reads).toBe(1);
   });
 
   it('rejects host misuse with TypeError/RangeError naming the argument', () => {

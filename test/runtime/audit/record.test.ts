@@ -284,6 +284,24 @@ describe('audit-record', () => {
     expect(() => parseRecordLine(5 as unknown as string)).toThrow(TypeError);
   });
 
+  // Red-team pass 132: a time past Date's range (8.64e15 ms) verified, then `audit show` failed on the whole log.
+  it('refuses a time Date cannot represent, in a body and in a stored line whose hash matches', () => {
+    const last = body({ time: 8.64e15 });
+    expect(() => checkRecordBody(last)).not.toThrow();
+    expect(new Date(sealRecord(last).record.time).toISOString()).toBe('+275760-09-13T00:00:00.000Z');
+    const beyond = body({ time: 8.64e15 + 1 });
+    expect(() => checkRecordBody(beyond)).toThrow(
+      expect.objectContaining({ name: 'RangeError', message: expect.stringContaining('time') }),
+    );
+    expect(() => sealRecord(beyond)).toThrow(RangeError);
+    // A line an attacker wrote by hand: canonical, with the right hash, only its time out of range.
+    const encoded = canonicalJson(beyond);
+    const line = canonicalJson({ ...beyond, hash: recordHash(2, encoded) });
+    const parsed = parseRecordLine(line);
+    expect(parsed.ok).toBe(false);
+    if (!parsed.ok) expect(parsed.reason).toMatch(/time/);
+  });
+
   it('digests canonical arguments and never stores them', () => {
     const args = { b: [1, 'two'], a: { secret: 'hunter2' } };
     expect(digestArgs(args)).toBe(sha(canonicalJson(args)));
