@@ -482,7 +482,8 @@ const FIRST_BODY_CAPACITY = 64 * 1024;
  * Reads the whole body into one buffer that doubles as it fills, its capacity held against the caller's memory as
  * it grows (`kept` is given each release). Kept as undici hands them, chunks are slices of the socket's reads and
  * keep those alive: a server dripping 1-byte chunks made the kernel keep 24.9 MB for 680 KB of body, 0.74 MB of it
- * charged, with a hold (and its release) per chunk (red-team pass 127). Each chunk's copy is metered to the caller.
+ * charged, with a hold (and its release) per chunk (red-team pass 127). The copies run inside the socket's reads,
+ * which `meterReads` charges to the caller.
  */
 async function readBody(
   response: UndiciResponse,
@@ -506,7 +507,9 @@ async function readBody(
       // Both buffers are held while the copy is made; then only the new one (a release runs once, however called).
       const releaseGrown = ctx.hold(capacity);
       kept(releaseGrown);
-      const grown = Buffer.allocUnsafe(capacity);
+      // Zeroed: only `size` bytes leave this function today, but a later change that exposed the buffer's spare
+      // capacity (or its ArrayBuffer) must not hand an agent old host memory.
+      const grown = Buffer.alloc(capacity);
       body.copy(grown, 0, 0, size);
       body = grown;
       releaseBody();

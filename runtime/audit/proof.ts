@@ -51,21 +51,27 @@ export function verifyRecordInclusion(
   options?: AuditTrustOptions,
 ): boolean {
   if (options?.trustedKeys !== undefined) trustedKeySet(options.trustedKeys);
-  if (typeof proof !== 'object' || proof === null || typeof record !== 'object' || record === null) return false;
+  // Each field is read once, from plain copies: a getter that throws is a malformed argument (false), and one that
+  // answers differently on a second read cannot make the hash and the comparisons see different values.
+  const given = plainCopy(record);
+  const claimed = plainCopy(proof);
+  if (given === undefined || claimed === undefined) return false;
+  const { seq, size, root, path } = claimed;
+  const checkpoint = claimed.checkpoint === undefined ? undefined : plainCopy(claimed.checkpoint);
+  if (claimed.checkpoint !== undefined && checkpoint === undefined) return false;
   let leaf: string;
   try {
-    leaf = recordLeafHash(record);
+    leaf = recordLeafHash(given);
   } catch {
     return false;
   }
-  if (record.seq !== proof.seq) return false;
-  if (!verifyInclusion(leaf, proof.seq, proof.size, proof.path, proof.root)) return false;
-  const { checkpoint } = proof;
+  if (given.seq !== seq) return false;
+  if (!verifyInclusion(leaf, seq, size, path, root)) return false;
   if (checkpoint === undefined) return options?.trustedKeys === undefined;
   return (
     verifyCheckpointSignature(checkpoint) &&
-    checkpoint.size === proof.size &&
-    checkpoint.root === proof.root &&
+    checkpoint.size === size &&
+    checkpoint.root === root &&
     keyTrusted(checkpoint, options)
   );
 }
@@ -83,15 +89,30 @@ export function verifyCheckpointConsistency(
   options?: AuditTrustOptions,
 ): boolean {
   if (options?.trustedKeys !== undefined) trustedKeySet(options.trustedKeys);
-  if (!verifyCheckpointSignature(older) || !verifyCheckpointSignature(newer)) return false;
-  if (!keyTrusted(older, options) || !keyTrusted(newer, options)) return false;
-  return verifyConsistency(older.size, newer.size, older.root, newer.root, path);
+  const before = plainCopy(older);
+  const after = plainCopy(newer);
+  if (before === undefined || after === undefined) return false;
+  if (!verifyCheckpointSignature(before) || !verifyCheckpointSignature(after)) return false;
+  if (!keyTrusted(before, options) || !keyTrusted(after, options)) return false;
+  return verifyConsistency(before.size, after.size, before.root, after.root, path);
 }
 
 /**
  * True when `proof` is a valid RFC 9162 consistency proof between its two (unsigned) roots. Never throws.
  */
 export function verifyAuditConsistency(proof: AuditConsistencyProof): boolean {
-  if (typeof proof !== 'object' || proof === null) return false;
-  return verifyConsistency(proof.oldSize, proof.newSize, proof.oldRoot, proof.newRoot, proof.path);
+  const claimed = plainCopy(proof);
+  if (claimed === undefined) return false;
+  // merkle.ts copies the path itself, reading each element once.
+  return verifyConsistency(claimed.oldSize, claimed.newSize, claimed.oldRoot, claimed.newRoot, claimed.path);
+}
+
+/** A plain copy of an object's own enumerable fields, each read once; undefined for a non-object or a throw. */
+function plainCopy<T extends object>(value: T): T | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  try {
+    return { ...value };
+  } catch {
+    return undefined;
+  }
 }

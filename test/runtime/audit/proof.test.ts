@@ -29,6 +29,37 @@ describe('audit-proof', () => {
     }
   });
 
+  it('never throws on getters that throw, and reads each field once', () => {
+    const { log, sink } = closedLog();
+    const record = sink.records[2]!;
+    const proof = log.prove(2);
+    const throwing = <T extends object>(value: T, field: string): T =>
+      Object.defineProperty({ ...value }, field, {
+        enumerable: true,
+        get() {
+          throw new Error('getter');
+        },
+      });
+    expect(verifyRecordInclusion(record, proof)).toBe(true);
+    for (const field of ['seq', 'size', 'root', 'path', 'checkpoint']) {
+      expect(verifyRecordInclusion(record, throwing(proof, field))).toBe(false);
+    }
+    expect(verifyRecordInclusion(throwing(record, 'seq'), proof)).toBe(false);
+    expect(verifyRecordInclusion(record, { ...proof, checkpoint: throwing(proof.checkpoint!, 'size') })).toBe(false);
+    const older = log.checkpoints[1]!;
+    const consistency = log.proveConsistency(older.size, log.latestCheckpoint.size);
+    expect(verifyAuditConsistency(throwing(consistency, 'newRoot'))).toBe(false);
+    expect(verifyCheckpointConsistency(throwing(older, 'root'), log.latestCheckpoint, consistency.path)).toBe(false);
+    // A checkpoint whose size answers the signature check one way and the comparison another proves nothing.
+    let reads = 0;
+    const shifty = Object.defineProperty({ ...proof.checkpoint! }, 'size', {
+      enumerable: true,
+      get: () => (reads++ === 0 ? proof.checkpoint!.size : proof.checkpoint!.size + 1),
+    });
+    expect(verifyRecordInclusion(record, { ...proof, checkpoint: shifty })).toBe(true);
+    expect(reads).toBe(1);
+  });
+
   it('throws on malformed trusted keys, naming them', () => {
     const { log } = closedLog();
     expect(() => verifyRecordInclusion({} as never, log.prove(0), { trustedKeys: ['short'] })).toThrow(/trustedKeys/);
