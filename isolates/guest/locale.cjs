@@ -193,25 +193,22 @@
     return p.create(object, { timeZone: { value: zone === undefined ? ZONE : zone, enumerable: true } });
   };
 
-  const NAMES = [
-    'DateTimeFormat',
-    'NumberFormat',
-    'Collator',
-    'PluralRules',
-    'RelativeTimeFormat',
-    'ListFormat',
-    'DisplayNames',
-    'Segmenter',
-  ];
+  // V8's non-standard break iterator is in every context but Node's own realm (Node deletes it). It took the
+  // host's LANG as its default locale inline (red-team pass 134: de-DE, ja-JP, fr-CA), so it goes here too.
+  delete (/** @type {any} */ (intl).v8BreakIterator);
+  // Every Intl service (a constructor with supportedLocalesOf) gets the fixed locale, found by walking Intl rather
+  // than from a list: a list missed v8BreakIterator, and DurationFormat on Node 24 (pass 134). Only
+  // DateTimeFormat also takes a time zone.
   /** @type {Record<string, any>} */
   const services = p.create(null);
-  for (let i = 0; i < NAMES.length; i++) {
-    const name = /** @type {string} */ (NAMES[i]);
+  const members = p.ownKeys(intl);
+  for (let i = 0; i < members.length; i++) {
+    const name = members[i];
+    if (typeof name !== 'string') continue;
     const service = /** @type {any} */ (intl)[name];
-    if (typeof service !== 'function') continue;
+    if (typeof service !== 'function' || typeof service.supportedLocalesOf !== 'function') continue;
     services[name] = service;
-    const dates = name === 'DateTimeFormat';
-    replace(intl, name, 0, makeConstructor(service, dates));
+    replace(intl, name, 0, makeConstructor(service, name === 'DateTimeFormat'));
   }
 
   /** @type {(service: any, dates: boolean) => Function} */

@@ -52,6 +52,29 @@ describe.each(ISOLATION_MODES)('%s tier: timer floods', (isolation) => {
     if (isolation === 'inline') expect(process.memoryUsage().heapUsed - heapBefore).toBeLessThan(64 * 1024 * 1024);
   });
 
+  it("a delay's valueOf adding timers of its own cannot pass the bound (red-team pass 134: 25,000 pending)", async () => {
+    // The bound was checked before the delay was read: every setTimeout nested in a valueOf passed it.
+    const result = await kernel.run({
+      code: `export default () => {
+        let accepted = 0;
+        let refused;
+        const delay = () => ({ valueOf() {
+          if (refused === undefined) {
+            try { setTimeout(() => {}, delay()); accepted++; } catch (e) { refused = [e.code, e.message]; }
+          }
+          return 60000;
+        } });
+        for (let i = 0; i < 9990; i++) setTimeout(() => {}, 60000);
+        try { setTimeout(() => {}, delay()); accepted++; } catch (e) { refused ??= [e.code, e.message]; }
+        return { pending: 9990 + accepted, refused };
+      }`,
+    });
+    expect(result).toMatchObject({
+      ok: true,
+      value: { pending: 10_000, refused: ['E_QUOTA', 'too many pending timers (at most 10000)'] },
+    });
+  });
+
   it('setTimeout/clearTimeout churn keeps the queue small and asks the kernel once per batch', async () => {
     events.length = 0;
     const result = await kernel.run({
