@@ -1,6 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isAttenuation } from '../../../runtime/capability/attenuation.js';
@@ -372,6 +374,31 @@ describe('delegation', () => {
     expect(use(authority, alice)).toMatchObject({ code: 'E_INTERNAL' });
     state.recordUses = original;
     expect(authority.list(alice.publicKey)[0]?.remainingUses).toBe(2);
+  });
+});
+
+describe('heldBytes', () => {
+  it("is never below the heap a holder's links keep, with literal or glob resources", () => {
+    // Red-team pass 133: a link's compiled glob was left out, so a 256-character glob capability was charged
+    // 4.5 KB and kept about 19 KB; 150 children holding 64 each kept 190 MB of kernel heap charged as 42 MB.
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const { authority } = setup();
+    const root = authority.grant({ audience: alice.publicKey, action: 'fs.read', resource: '/ws/**' });
+    const body = { literal: 'x'.repeat(250), glob: '*a'.repeat(125) };
+    for (const [name, tail] of Object.entries(body)) {
+      const holder = SigningKey.generate();
+      gc();
+      const before = process.memoryUsage().heapUsed;
+      for (let i = 0; i < 200; i++) {
+        const resource = `/ws/${name}${i.toString(36).padStart(4, '0')}${Math.floor(Math.random() * 1e9)}${tail}`;
+        const child = authority.delegate({ parentId: root.id, delegator: alice, audience: holder.publicKey, resource });
+        expect(child.ok).toBe(true);
+      }
+      gc();
+      const grown = process.memoryUsage().heapUsed - before;
+      expect(grown, name).toBeLessThan(authority.heldBytes(key(holder)));
+    }
   });
 });
 

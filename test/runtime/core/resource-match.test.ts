@@ -1,3 +1,5 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import fc from 'fast-check';
 import { Minimatch } from 'minimatch';
 import { describe, expect, it } from 'vitest';
@@ -720,5 +722,53 @@ describe('glob walk cost (red-team pass 58: agent-written globs)', () => {
     expect(isGlob('/ws/*')).toBe(true);
     expect(isGlob('/ws/a?')).toBe(true);
     expect(isGlob('/ws/[ab]')).toBe(true);
+  });
+});
+
+describe('compiled pattern memory', () => {
+  const gc = (): (() => void) => {
+    setFlagsFromString('--expose-gc');
+    return runInNewContext('gc') as () => void;
+  };
+  const glob = (i: number, length: number) =>
+    `/ws/${i.toString(36).padStart(6, '0')}${'*a'.repeat(length)}`.slice(0, length);
+
+  it("each pattern's heldBytes is never below the heap it keeps, glob or not", () => {
+    const collect = gc();
+    const shapes: Record<string, (i: number) => string> = {
+      literal: (i) => `/ws/${i.toString(36).padStart(6, '0')}${'a'.repeat(990)}`,
+      prefix: (i) => `/ws/${i.toString(36).padStart(6, '0')}${'a'.repeat(240)}/**`,
+      stars: (i) => glob(i, 256),
+      questions: (i) => `/ws/${i.toString(36).padStart(6, '0')}${'?'.repeat(240)}`,
+      hostGlob: (i) => `https://*.h${i}.test/${'*a'.repeat(110)}`,
+      long: (i) => glob(i, 1000),
+    };
+    for (const [name, make] of Object.entries(shapes)) {
+      const kept: unknown[] = [];
+      collect();
+      const before = process.memoryUsage().heapUsed;
+      let estimate = 0;
+      for (let i = 0; i < 100; i++) {
+        // Distinct per shape and run, so no pattern comes from the cache already compiled.
+        const pattern = compileResourcePattern(make(i + name.length * 1000 + Math.floor(Math.random() * 1e9)))!;
+        estimate += pattern.heldBytes;
+        kept.push(pattern);
+      }
+      collect();
+      const grown = process.memoryUsage().heapUsed - before;
+      expect(kept).toHaveLength(100);
+      expect(grown, name).toBeLessThan(estimate);
+    }
+  });
+
+  it('the process-wide cache keeps at most about 8 MiB of compiled patterns however many an agent asks for', () => {
+    // Red-team pass 133: bounded only by count (4,096), it kept 72 MB of agents' 256-character globs after every
+    // kernel in the process had closed.
+    const collect = gc();
+    collect();
+    const before = process.memoryUsage().heapUsed;
+    for (let i = 0; i < 1500; i++) expect(compileResourcePattern(glob(i + 5_000_000, 1000))).toBeDefined();
+    collect();
+    expect(process.memoryUsage().heapUsed - before).toBeLessThan(24 * 1024 * 1024);
   });
 });
