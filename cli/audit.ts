@@ -40,6 +40,8 @@ export interface AuditExportOptions {
   readonly format: 'agent-kernel';
   /** Hex public keys the log's checkpoints must be signed by; without them the signer is reported but not pinned. */
   readonly trustedKeys?: readonly string[];
+  /** Refuse a log with records after its last checkpoint or adopted unsigned at a resume, as verify does. */
+  readonly requireAnchored?: boolean;
 }
 
 const SHOW_STATUSES: ReadonlySet<string> = new Set(['intent', 'ok', 'denied', 'error', 'killed']);
@@ -82,6 +84,13 @@ export function auditVerify(file: string, io: AuditIo, options: AuditVerifyCliOp
     `OK ${report.records} records, ${report.namespaces} namespaces, ${report.checkpoints} checkpoints ` +
       `(${report.anchored} anchored, ${report.unanchored} unanchored), root ${report.root}`,
   );
+  warnAbout(report, io);
+  if (report.openIntents > 0) io.err(`note: ${report.openIntents} intents have no outcome`);
+  return 0;
+}
+
+/** What a verified log's report leaves to doubt, on stderr: verify and export say the same (review 135). */
+function warnAbout(report: Extract<AuditVerifyReport, { ok: true }>, io: AuditIo): void {
   if (!report.pinned) io.err(unpinnedWarning(report.keys));
   if (report.unanchored > 0) {
     io.err(`warning: ${report.unanchored} records after the last checkpoint are not covered by a signature`);
@@ -93,8 +102,6 @@ export function auditVerify(file: string, io: AuditIo, options: AuditVerifyCliOp
     );
   }
   if (report.tornBytes > 0) io.err(`warning: ignored a torn last line of ${report.tornBytes} bytes`);
-  if (report.openIntents > 0) io.err(`note: ${report.openIntents} intents have no outcome`);
-  return 0;
 }
 
 /**
@@ -208,6 +215,7 @@ export function auditShow(file: string, options: AuditShowOptions, io: AuditIo):
 function readVerifiedLines(
   file: string,
   trustedKeys: readonly string[] | undefined,
+  requireAnchored: boolean,
 ): { readonly report: AuditVerifyReport; readonly lines: readonly string[] } {
   keyPolicy(trustedKeys);
   const readFailure = (error: unknown, what: string): AuditVerifyReport => {
@@ -239,7 +247,10 @@ function readVerifiedLines(
     const { index, reason } = checkpointScan.error;
     return { report: { ok: false, seq: 0, reason: `checkpoint ${index + 1}: ${reason}` }, lines: [] };
   }
-  const report = verifyAuditLines(lines, checkpointLines, trustedKeys === undefined ? {} : { trustedKeys });
+  const report = verifyAuditLines(lines, checkpointLines, {
+    ...(trustedKeys === undefined ? {} : { trustedKeys }),
+    requireAnchored,
+  });
   // A line the scan could not read (too long, not UTF-8) is the failure unless an earlier one was found, as in
   // verifyAuditFile (the lines after it were not read, so a failure at or past it is only their absence).
   if (scan.error !== undefined && (report.ok || report.seq === null || report.seq >= scan.error.index)) {
@@ -256,8 +267,9 @@ const AGENT_KERNEL_STATUS = { ok: 'OK', denied: 'DENIED', error: 'ERROR', killed
  * `{ timestamp (ISO), action, target, status: 'OK' | 'DENIED' | 'ERROR', error, duration_ms }`, where target
  * is the resource ('' when none), error the error code (null when ok), and a 'killed' outcome maps to 'ERROR'.
  * The log is read once and verified (against `trustedKeys` when given; without them, under the one key that signed
- * it, with the same warning on stderr as `auditVerify`: a log rewritten and re-signed with another key verifies so),
- * and the lines exported are exactly the lines verified. Nothing is printed on stdout unless the log verifies;
+ * it, with the same warnings on stderr as `auditVerify`: a log rewritten and re-signed with another key verifies so;
+ * records adopted unsigned or unanchored are said too, and refused with `requireAnchored`), and the lines exported are
+ * exactly the lines verified. Nothing is printed on stdout unless the log verifies;
  * exit 1 when it does not. Returns 2 on an unknown format or malformed keys. Throws TypeError when `file` or `io`
  * is malformed.
  */
@@ -270,7 +282,7 @@ export function auditExport(file: string, options: AuditExportOptions, io: Audit
   }
   let read: ReturnType<typeof readVerifiedLines>;
   try {
-    read = readVerifiedLines(file, options.trustedKeys);
+    read = readVerifiedLines(file, options.trustedKeys, options.requireAnchored === true);
   } catch (error) {
     io.err(`audit export: ${error instanceof Error ? error.message : 'bad options'}`);
     return 2;
@@ -281,7 +293,7 @@ export function auditExport(file: string, options: AuditExportOptions, io: Audit
     io.err(`audit export: the log does not verify${where}: ${sanitizeForTerminal(report.reason)}`);
     return 1;
   }
-  if (!report.pinned) io.err(unpinnedWarning(report.keys));
+  warnAbout(report, io);
   for (let index = 0; index < lines.length; index += 1) {
     const parsed = parseRecordLine(lines[index]!);
     // Verified just above; a line that no longer parses would be a bug, and nothing is exported past it.

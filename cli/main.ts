@@ -106,7 +106,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .argument('<file>', 'audit log (JSONL)')
     .option('--key <key>', KEY_HELP, collect, [])
     .option('--store <dir>', STORE_HELP)
-    .option('--require-anchored', 'fail when records follow the last signed checkpoint')
+    .option('--require-anchored', 'fail when records follow the last signed checkpoint or were adopted unsigned')
     .action(async (file: string, options: { key: string[]; store?: string; requireAnchored?: boolean }) => {
       const keys = trustedKeys('verify', options.key, options.store, io);
       if (keys === undefined) return setExit(EXIT_USAGE);
@@ -148,16 +148,29 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     // warning on stderr), red-team pass 132.
     .option('--key <key>', KEY_HELP, collect, [])
     .option('--store <dir>', STORE_HELP)
-    .action(async (file: string, options: { format: string; key: string[]; store?: string }) => {
-      if (options.format !== 'agent-kernel') {
-        io.err('isokernel audit export: --format must be agent-kernel');
-        return setExit(EXIT_USAGE);
-      }
-      const keys = trustedKeys('export', options.key, options.store, io);
-      if (keys === undefined) return setExit(EXIT_USAGE);
-      const { auditExport } = await import('./audit.js');
-      setExit(auditExport(file, { format: 'agent-kernel', ...(keys.length === 0 ? {} : { trustedKeys: keys }) }, io));
-    });
+    .option('--require-anchored', 'fail when records follow the last signed checkpoint or were adopted unsigned')
+    .action(
+      async (file: string, options: { format: string; key: string[]; store?: string; requireAnchored?: boolean }) => {
+        if (options.format !== 'agent-kernel') {
+          io.err('isokernel audit export: --format must be agent-kernel');
+          return setExit(EXIT_USAGE);
+        }
+        const keys = trustedKeys('export', options.key, options.store, io);
+        if (keys === undefined) return setExit(EXIT_USAGE);
+        const { auditExport } = await import('./audit.js');
+        setExit(
+          auditExport(
+            file,
+            {
+              format: 'agent-kernel',
+              ...(keys.length === 0 ? {} : { trustedKeys: keys }),
+              ...(options.requireAnchored === true ? { requireAnchored: true } : {}),
+            },
+            io,
+          ),
+        );
+      },
+    );
 
   program
     .command('bench')

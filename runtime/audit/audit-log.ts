@@ -223,6 +223,8 @@ export class AuditLog {
   readonly #chain: AuditChain;
   readonly #checkpoints: AuditCheckpoint[];
   #anchoredSize: number;
+  /** Records adopted unsigned at resumes so far: signed into every checkpoint from the first (checkpoint.ts). */
+  #adopted: number;
   #closed = false;
   #failure: unknown;
   #failed = false;
@@ -256,12 +258,14 @@ export class AuditLog {
     this.#checkpoints = [...(recovered?.checkpoints ?? [])];
     const last = this.#checkpoints.at(-1);
     this.#anchoredSize = last?.size ?? 0;
+    this.#adopted = last?.adopted ?? 0;
     if (last === undefined) {
       if (this.#chain.size > 0) throw new RangeError('options.sink holds records but no signed checkpoint');
       this.checkpoint();
     } else if (this.#chain.size > last.size) {
       // Records their writer never signed are adopted, and said to be, before anything is added (checkpoint.ts).
-      this.#sign(true);
+      this.#adopted += this.#chain.size - last.size;
+      this.checkpoint();
     } else if (last.every !== checkpointEvery) {
       this.checkpoint();
     }
@@ -425,10 +429,6 @@ export class AuditLog {
    * and rethrows a sink error after marking the log failed.
    */
   checkpoint(): AuditCheckpoint {
-    return this.#sign(false);
-  }
-
-  #sign(adopted: boolean): AuditCheckpoint {
     this.#usable('checkpoint');
     const size = this.#chain.size;
     const checkpoint = signCheckpoint(this.#key, {
@@ -436,7 +436,7 @@ export class AuditLog {
       root: this.#chain.root(),
       time: this.#clock(),
       every: this.#every,
-      ...(adopted ? { adopted: true as const } : {}),
+      ...(this.#adopted > 0 ? { adopted: this.#adopted } : {}),
     });
     try {
       this.#sink.appendCheckpoint(checkpoint, encodeCheckpointLine(checkpoint));

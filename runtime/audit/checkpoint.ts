@@ -12,10 +12,14 @@ import { EMPTY_ROOT, isHashHex } from './merkle.js';
  * log itself, how many records may honestly follow the last checkpoint (at most `every`): a longer unsigned tail
  * means checkpoints were removed.
  *
- * `adopted` (only ever `true`) marks the checkpoint a kernel signs when it resumes a log whose last records its writer
- * never signed (a crash): it vouches that those records were there when the log was resumed, not that the kernel that
- * wrote them wrote them so. Without it, someone who could edit the files rewrote that tail, and the resuming kernel's
- * next checkpoint anchored the rewrite like any other record (red-team pass 132).
+ * `adopted` counts the records of the log, up to `size`, that no writer signed: the tail a crashed writer left
+ * unsigned, which a kernel resuming the log adopts by signing a checkpoint over it at once. It vouches that those
+ * records were there when the log was resumed, not that the kernel that wrote them wrote them so. Without it,
+ * someone who could edit the files rewrote that tail, and the resuming kernel's next checkpoint anchored the
+ * rewrite like any other record (red-team pass 132). The count is signed into every later checkpoint, never
+ * falling, so that removing or moving the one that adopted the records does not hide them (review 135: with a
+ * mark on that checkpoint alone, deleting its line made `requireAnchored` pass the rewrite). A checkpoint without
+ * it says none; a log's count only rises.
  */
 export interface AuditCheckpoint {
   readonly size: number;
@@ -23,8 +27,8 @@ export interface AuditCheckpoint {
   /** Milliseconds since the Unix epoch when it was signed. */
   readonly time: number;
   readonly every: number;
-  /** True when the records since the previous checkpoint were adopted unsigned at a resume (see above). */
-  readonly adopted?: true;
+  /** Records up to `size` adopted unsigned at resumes, a positive integer when present (see above). */
+  readonly adopted?: number;
   /** Hex of the signer's raw 32-byte Ed25519 public key. */
   readonly key: string;
   /** Hex of the 64-byte Ed25519 signature over `checkpointMessage`. */
@@ -37,13 +41,16 @@ export interface CheckpointStatement {
   readonly root: string;
   readonly time: number;
   readonly every: number;
-  readonly adopted?: true;
+  readonly adopted?: number;
 }
 
 /** First line of every signed checkpoint message; keeps these signatures from being valid for anything else. */
 export const CHECKPOINT_DOMAIN = 'isokernel/audit-checkpoint/v1';
-/** First line of an `adopted` checkpoint's message: neither kind of signature stands for the other. */
-export const ADOPTED_CHECKPOINT_DOMAIN = 'isokernel/audit-checkpoint-adopted/v1';
+/**
+ * First line of the message of a checkpoint with an `adopted` count (which follows `every`): neither kind of
+ * signature stands for the other, so the count can be neither dropped nor added.
+ */
+export const ADOPTED_CHECKPOINT_DOMAIN = 'isokernel/audit-checkpoint-adopted/v2';
 
 /** Every key of a stored checkpoint line, in canonical (sorted) order; an adopted one has `adopted` first. */
 export const CHECKPOINT_KEYS = ['every', 'key', 'root', 'signature', 'size', 'time'] as const;
@@ -62,20 +69,25 @@ function checkStatement(statement: CheckpointStatement): void {
   if (time < 0) throw new RangeError('checkpoint time must not be negative');
   if (!Number.isSafeInteger(every)) throw new TypeError('checkpoint every must be a safe integer');
   if (every < 1) throw new RangeError('checkpoint every must be at least 1');
-  if (statement.adopted !== undefined && statement.adopted !== true) {
-    throw new TypeError('checkpoint adopted must be true when present');
+  const { adopted } = statement;
+  if (adopted !== undefined) {
+    if (!Number.isSafeInteger(adopted)) throw new TypeError('checkpoint adopted must be a safe integer when present');
+    if (adopted < 1 || adopted > size) throw new RangeError('checkpoint adopted must be between 1 and its size');
   }
 }
 
 /**
- * The exact bytes a checkpoint signature covers: the domain line, then size, root, time and every, one per
- * line. Throws TypeError/RangeError naming the field when the statement is malformed.
+ * The exact bytes a checkpoint signature covers: the domain line, then size, root, time, every and (with its own
+ * domain) the adopted count, one per line. Throws TypeError/RangeError naming the field when the statement is
+ * malformed.
  */
 export function checkpointMessage(statement: CheckpointStatement): Uint8Array {
   checkStatement(statement);
-  const { size, root, time, every } = statement;
-  const domain = statement.adopted === true ? ADOPTED_CHECKPOINT_DOMAIN : CHECKPOINT_DOMAIN;
-  return Buffer.from(`${domain}\n${size}\n${root}\n${time}\n${every}\n`, 'utf8');
+  const { size, root, time, every, adopted } = statement;
+  const body = `${size}\n${root}\n${time}\n${every}\n`;
+  const text =
+    adopted === undefined ? `${CHECKPOINT_DOMAIN}\n${body}` : `${ADOPTED_CHECKPOINT_DOMAIN}\n${body}${adopted}\n`;
+  return Buffer.from(text, 'utf8');
 }
 
 /**
@@ -92,7 +104,7 @@ export function signCheckpoint(key: SigningKey, statement: CheckpointStatement):
     root: statement.root,
     time: statement.time,
     every: statement.every,
-    ...(statement.adopted === true ? { adopted: true as const } : {}),
+    ...(statement.adopted === undefined ? {} : { adopted: statement.adopted }),
     key: Buffer.from(key.publicKey).toString('hex'),
     signature: Buffer.from(key.sign(message)).toString('hex'),
   });
@@ -149,7 +161,7 @@ export function trustedKeySet(trustedKeys: readonly (Uint8Array | string)[]): Re
 /** The stored line of a checkpoint: its canonical JSON, no trailing newline. Throws TypeError on a bad value. */
 export function encodeCheckpointLine(checkpoint: AuditCheckpoint): string {
   const { adopted, every, key, root, signature, size, time } = checkpoint;
-  return canonicalJson({ ...(adopted === true ? { adopted } : {}), every, key, root, signature, size, time });
+  return canonicalJson({ ...(adopted === undefined ? {} : { adopted }), every, key, root, signature, size, time });
 }
 
 /** Result of parsing one stored checkpoint line. `reason` is fixed text and never quotes the line. */

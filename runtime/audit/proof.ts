@@ -42,7 +42,8 @@ function keyTrusted(checkpoint: AuditCheckpoint, options: AuditTrustOptions | un
  * True when `proof` shows that `record`, with its fields as they are now (its hash is recomputed, not trusted),
  * is leaf `proof.seq` of a tree with root `proof.root`. When the proof carries a checkpoint, that checkpoint must
  * verify and match the proof's size and root. With `trustedKeys`, a checkpoint signed by one of them is
- * required. Never throws on malformed records or proofs (false); throws TypeError/RangeError only for malformed
+ * required. A checkpoint with an `adopted` count vouches for a log some of whose records no writer signed (a
+ * resumed crash, checkpoint.ts): the record is in the tree, not necessarily as its writer wrote it. Never throws on malformed records or proofs (false); throws TypeError/RangeError only for malformed
  * `options.trustedKeys`.
  */
 export function verifyRecordInclusion(

@@ -20,8 +20,9 @@ import { MAX_RECORD_LINE_LENGTH, parseRecordLine } from './record.js';
  * they cannot be protected by a signature that does not exist yet. A writer signs at least every `every` records
  * and states `every` in the signed checkpoint, so more than `every` unanchored records means checkpoints were
  * removed and fails. `requireAnchored` fails on any unanchored record (a log that was closed cleanly has none), and
- * on any record anchored only by an `adopted` checkpoint (the resuming kernel's word that the records its crashed
- * writer never signed were there, counted in `adopted`: a rewrite of that tail before the resume is not caught).
+ * on any adopted record (counted in `adopted`, signed into every checkpoint after a resume: the resuming kernel's
+ * word that the records its crashed writer never signed were there; a rewrite of that tail before the resume is not
+ * caught).
  *
  * Bytes after the last newline (a torn write) are not records: they are ignored and counted in `tornBytes`, the
  * same way the file store's recovery truncates them. If they held a checkpointed record, the truncation check
@@ -102,6 +103,7 @@ export function checkCheckpointLines(
   // signature is checked again: a file padded with 20,000 copies of one genuine line cost a verify, and every
   // kernel start on the log, 2.1 s (pass 132 F6). A copy of a line of a smaller size still fails the order check.
   let atSize = new Set<string>();
+  let adopted = 0;
   for (const line of lines) {
     number += 1;
     if (atSize.has(line)) continue;
@@ -109,6 +111,13 @@ export function checkCheckpointLines(
     if (!parsed.ok) return failure(goodSize, `checkpoint ${number}: ${parsed.reason}`);
     const { checkpoint } = parsed;
     if (checkpoint.size < goodSize) return failure(goodSize, `checkpoint ${number}: size is smaller than before`);
+    // A log's adopted count only rises, and by no more than the records since the checkpoint before.
+    const count = checkpoint.adopted ?? 0;
+    if (count < adopted) return failure(goodSize, `checkpoint ${number}: adopted count is smaller than before`);
+    if (count - adopted > checkpoint.size - goodSize) {
+      return failure(goodSize, `checkpoint ${number}: adopted count grew by more than the records since the last`);
+    }
+    adopted = count;
     if (policy.kind === 'pinned' && !policy.keys.has(checkpoint.key)) {
       return failure(goodSize, `checkpoint ${number}: signed by an untrusted key`);
     }
@@ -192,17 +201,13 @@ export class AuditReplay {
     if (this.#requireAnchored && unanchored > 0) {
       return failure(last.size, `${unanchored} records follow the last checkpoint and anchoring is required`);
     }
-    let adopted = 0;
-    let firstAdopted: number | undefined;
-    this.#checkpoints.forEach((checkpoint, index) => {
-      if (checkpoint.adopted !== true) return;
-      const from = this.#checkpoints[index - 1]?.size ?? 0;
-      adopted += checkpoint.size - from;
-      if (checkpoint.size > from) firstAdopted ??= from;
-    });
+    // Counts never fall (checkCheckpointLines), so the last checkpoint's is the log's, and the records adopted
+    // first are at or after the last checkpoint without one.
+    const adopted = last.adopted ?? 0;
     if (this.#requireAnchored && adopted > 0) {
+      const before = this.#checkpoints.findLast((checkpoint) => checkpoint.adopted === undefined);
       return failure(
-        firstAdopted ?? 0,
+        before?.size ?? 0,
         `${adopted} records were never signed by their writer (adopted when the log was resumed) and anchoring is required`,
       );
     }

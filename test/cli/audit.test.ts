@@ -49,6 +49,16 @@ describe('cli/audit', () => {
     const strict = capture();
     expect(auditVerify(path, strict.io, { trustedKeys: [KERNEL_KEY_HEX], requireAnchored: true })).toBe(1);
     expect(strict.err.join('\n')).toMatch(/adopted when the log was resumed/);
+    // Export says the same (review 135: it exported them silently) and, anchoring required, exports nothing.
+    const exported = capture();
+    expect(auditExport(path, { format: 'agent-kernel', trustedKeys: [KERNEL_KEY_HEX] }, exported.io)).toBe(0);
+    expect(exported.out.length).toBeGreaterThan(0);
+    expect(exported.err.join('\n')).toContain(`warning: ${records.length} records were never signed`);
+    const refused = capture();
+    const strictExport = { format: 'agent-kernel', trustedKeys: [KERNEL_KEY_HEX], requireAnchored: true } as const;
+    expect(auditExport(path, strictExport, refused.io)).toBe(1);
+    expect(refused.out).toEqual([]);
+    expect(refused.err.join('\n')).toMatch(/adopted when the log was resumed/);
   });
 
   it('verify prints the seq where the log breaks and exits non-zero', () => {

@@ -3,7 +3,9 @@
 // recomputed) and lets the next kernel resume the log. The kernel took the unsigned tail for a crash's and signed its
 // next checkpoints over it: verification pinned to the kernel's key, anchoring required, then passed with the rewrite
 // anchored. Now the first checkpoint of a resume that adopts unsigned records says so (`adopted`, a signature of its
-// own domain), the verifier counts those records apart and `requireAnchored` refuses them.
+// own domain), the verifier counts those records apart and `requireAnchored` refuses them. Review 135 then deleted
+// that one checkpoint line (or swapped it with a plain one of the same size) and verification passed again: the
+// count is now signed into every later checkpoint and never falls.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -56,11 +58,25 @@ it('a tail rewritten before a resume is not anchored as the writer signed it', a
   // Before any resume the rewrite is an unsigned tail, as the verifier says.
   expect(verifyAuditFile(file, { trustedKeys: [key], requireAnchored: true }).ok).toBe(false);
 
-  const resumed = Kernel.create({ store, isolation: 'inline', audit: { file } });
+  // The resumed kernel works on, with an interval of its own: checkpoints follow the one that adopted the tail.
+  const resumed = Kernel.create({ store, isolation: 'inline', audit: { file, checkpointEvery: 16 } });
+  await resumed.run({ code: 'export default async () => { for (let i = 0; i < 20; i++) await sys.label(); }' });
   await resumed.close();
-  const strict = verifyAuditFile(file, { trustedKeys: [key], requireAnchored: true });
-  expect(strict).toMatchObject({ ok: false, reason: expect.stringContaining('adopted when the log was resumed') });
+  const adoptedRefusal = { ok: false, reason: expect.stringContaining('adopted when the log was resumed') };
+  expect(verifyAuditFile(file, { trustedKeys: [key], requireAnchored: true })).toMatchObject(adoptedRefusal);
   // Without anchoring required the log verifies, and says how many records only the resume vouches for.
   const report = verifyAuditFile(file, { trustedKeys: [key] });
   expect(report).toMatchObject({ ok: true, adopted: genuine.length, unanchored: 0 });
+
+  const after = readFileSync(`${file}.checkpoints`, 'utf8').split('\n').filter(Boolean);
+  const adopting = after.findIndex((line) => line.includes('"adopted"'));
+  expect(after.length - adopting).toBeGreaterThan(2);
+  const variant = (kept: string[]) => {
+    writeFileSync(`${file}.checkpoints`, `${kept.join('\n')}\n`);
+    return verifyAuditFile(file, { trustedKeys: [key], requireAnchored: true });
+  };
+  // The line that adopted the tail, deleted: every later checkpoint still counts it.
+  expect(variant(after.filter((_, i) => i !== adopting))).toMatchObject(adoptedRefusal);
+  // Every line that counts it, deleted: the records since are unanchored, and more than an interval.
+  expect(variant(after.slice(0, adopting))).toMatchObject({ ok: false });
 });

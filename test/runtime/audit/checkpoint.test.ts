@@ -18,19 +18,24 @@ const ROOT = 'ab'.repeat(32);
 const statement = { size: 10, root: ROOT, time: 1_735_689_600_000, every: 4 };
 
 describe('audit-checkpoint', () => {
-  it('an adopted checkpoint signs under a domain of its own and round-trips through its line (red-team pass 132)', () => {
-    const adopted = signCheckpoint(KERNEL_KEY, { ...statement, adopted: true });
-    expect(Buffer.from(checkpointMessage({ ...statement, adopted: true })).toString('utf8')).toBe(
-      `${ADOPTED_CHECKPOINT_DOMAIN}\n10\n${ROOT}\n1735689600000\n4\n`,
+  it('an adopted count signs under a domain of its own and round-trips through its line (pass 132, review 135)', () => {
+    const adopted = signCheckpoint(KERNEL_KEY, { ...statement, adopted: 3 });
+    expect(Buffer.from(checkpointMessage({ ...statement, adopted: 3 })).toString('utf8')).toBe(
+      `${ADOPTED_CHECKPOINT_DOMAIN}\n10\n${ROOT}\n1735689600000\n4\n3\n`,
     );
     const line = encodeCheckpointLine(adopted);
-    expect(line.startsWith('{"adopted":true,')).toBe(true);
+    expect(line.startsWith('{"adopted":3,')).toBe(true);
     expect(parseCheckpointLine(line)).toEqual({ ok: true, checkpoint: adopted });
-    // Neither kind of signature stands for the other: the marker cannot be dropped or added.
+    // Neither kind of signature stands for the other, and the count is signed: it cannot be dropped, added or moved.
     const { adopted: _dropped, ...plain } = adopted;
     expect(verifyCheckpointSignature(plain)).toBe(false);
-    expect(verifyCheckpointSignature({ ...signCheckpoint(KERNEL_KEY, statement), adopted: true })).toBe(false);
-    expect(parseCheckpointLine(line.replace('"adopted":true', '"adopted":false')).ok).toBe(false);
+    expect(verifyCheckpointSignature({ ...signCheckpoint(KERNEL_KEY, statement), adopted: 3 })).toBe(false);
+    expect(verifyCheckpointSignature({ ...adopted, adopted: 2 })).toBe(false);
+    for (const value of ['true', 'false', '0', '11', '1.5', '-1', '"3"']) {
+      expect(parseCheckpointLine(line.replace('"adopted":3', `"adopted":${value}`)).ok, value).toBe(false);
+    }
+    expect(() => signCheckpoint(KERNEL_KEY, { ...statement, adopted: 0 })).toThrow(RangeError);
+    expect(() => signCheckpoint(KERNEL_KEY, { ...statement, adopted: 11 })).toThrow(RangeError);
   });
 
   it('signs a domain-separated message over size, root, time and interval', () => {

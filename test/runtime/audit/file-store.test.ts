@@ -117,7 +117,7 @@ describe('audit-store', () => {
     const resumed = new AuditLog({ key: KERNEL_KEY, sink: store, checkpointEvery: 100 });
     expect(resumed.size).toBe(records.length);
     // The resume signs first that it adopted the crashed writer's unsigned records (red-team pass 132).
-    expect(resumed.latestCheckpoint).toMatchObject({ size: records.length, adopted: true });
+    expect(resumed.latestCheckpoint).toMatchObject({ size: records.length, adopted: records.length });
     fillLog(resumed, 2);
     resumed.close();
     expect(verifyAuditFile(path, { trustedKeys: [KERNEL_KEY_HEX] })).toMatchObject({

@@ -365,6 +365,39 @@ describe('audit-verify', () => {
     });
   });
 
+  it("a log's adopted count only rises, by no more than the records since the checkpoint before", () => {
+    // A genuine writer never signs either; a sequence mixed from logs or anchors could (review 135).
+    const signed = (index: number, adopted?: number) => {
+      const c = checkpoints[index]!;
+      return signCheckpoint(KERNEL_KEY, {
+        size: c.size,
+        root: c.root,
+        time: c.time,
+        every: c.every,
+        ...(adopted === undefined ? {} : { adopted }),
+      });
+    };
+    const lines = (list: AuditCheckpoint[]) => list.map(encodeCheckpointLine);
+    const base = [0, 1, 2].map((i) => signed(i));
+    const rest = checkpoints.slice(3);
+    const ok = [...base.slice(0, 2), signed(2, 2), ...rest.map((_, i) => signed(i + 3, 2))];
+    expect(verifyAuditLines(recordLines, lines(ok), TRUSTED)).toMatchObject({ ok: true, adopted: 2 });
+    expect(verifyAuditLines(recordLines, lines(ok), { ...TRUSTED, requireAnchored: true })).toMatchObject({
+      ok: false,
+      seq: checkpoints[1]!.size,
+    });
+    const fell = [...base.slice(0, 2), signed(2, 2), ...rest.map((_, i) => signed(i + 3))];
+    expect(verifyAuditLines(recordLines, lines(fell), TRUSTED)).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/adopted count is smaller/),
+    });
+    const grew = [...base.slice(0, 2), signed(2, EVERY + 1), ...rest.map((_, i) => signed(i + 3, EVERY + 1))];
+    expect(verifyAuditLines(recordLines, lines(grew), TRUSTED)).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/adopted count grew/),
+    });
+  });
+
   it('attack: a checkpoint whose signature covers a different message', () => {
     const target = checkpoints[2]!;
     const signature = Buffer.from(KERNEL_KEY.sign(Buffer.from(`${target.size}\n${target.root}`))).toString('hex');
