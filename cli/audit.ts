@@ -1,6 +1,12 @@
 import { scanLines } from '../runtime/audit/lines.js';
 import { type AuditRecord, MAX_RECORD_LINE_LENGTH, parseRecordLine } from '../runtime/audit/record.js';
-import { type AuditVerifyReport, keyPolicy, verifyAuditFile, verifyAuditLines } from '../runtime/audit/verify-file.js';
+import {
+  type AuditVerifyReport,
+  keyPolicy,
+  readCheckpointFile,
+  verifyAuditFile,
+  verifyRecordLines,
+} from '../runtime/audit/verify-file.js';
 import { sanitizeForTerminal, terminalSafeJson } from './io.js';
 
 /**
@@ -233,21 +239,14 @@ function readVerifiedLines(
   } catch (error) {
     return { report: readFailure(error, 'audit log file'), lines: [] };
   }
-  const checkpointLines: string[] = [];
-  let checkpointScan: ReturnType<typeof scanLines>;
+  let stored: ReturnType<typeof readCheckpointFile>['checked'];
   try {
-    checkpointScan = scanLines(`${file}.checkpoints`, 4096, (line) => {
-      checkpointLines.push(line);
-      return true;
-    });
+    stored = readCheckpointFile(`${file}.checkpoints`, keyPolicy(trustedKeys)).checked;
   } catch (error) {
     return { report: readFailure(error, 'checkpoint file'), lines: [] };
   }
-  if (checkpointScan.error !== undefined) {
-    const { index, reason } = checkpointScan.error;
-    return { report: { ok: false, seq: 0, reason: `checkpoint ${index + 1}: ${reason}` }, lines: [] };
-  }
-  const report = verifyAuditLines(lines, checkpointLines, {
+  if (!stored.ok) return { report: stored, lines: [] };
+  const report = verifyRecordLines(lines, stored.checkpoints, {
     ...(trustedKeys === undefined ? {} : { trustedKeys }),
     requireAnchored,
   });

@@ -1,9 +1,10 @@
 import { realpathSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { packageRoot } from '../runtime/core/package-root.js';
 import type { Policy } from '../runtime/policy/policy.js';
 import type { Tool } from '../runtime/tool-use/tool-contract.js';
 import { createFsTools } from '../tools/fs.js';
+import { realExcluded } from '../tools/fs-path.js';
 import { createHttpTool, httpOptionsFromConfig, httpPolicySection } from '../tools/http.js';
 import { createMcpTool, mcpPolicySection } from '../tools/mcp.js';
 import { createModelTool, modelOptionsFromConfig, modelPolicySection } from '../tools/model.js';
@@ -28,7 +29,11 @@ export function builtinTools(
   options: { readonly model?: boolean; readonly warn?: (message: string) => void } = {},
 ): Tool[] {
   const absolute = (roots.length === 0 ? [process.cwd()] : roots).map((root) => resolve(root));
-  const exclude = [...state.map((path) => resolve(path)), ...kernelCode(absolute)];
+  // The kernel's files both as their normalized path reads and as the system opens them (after a symlink, `..` is the
+  // link target's parent: `realExcluded` on the path as given, absolute but not normalized). resolve() alone dropped
+  // the `..` by string and excluded another file than the audit log the kernel writes (red-team pass 135).
+  const kernelFiles = [...state.map((path) => resolve(path)), ...realExcluded(state.map(absoluteAsGiven))];
+  const exclude = [...new Set(kernelFiles), ...kernelCode(absolute)];
   const tools = [
     ...createFsTools({ roots: absolute, exclude }),
     createProcTool({
@@ -48,6 +53,11 @@ export function builtinTools(
   const mcp = mcpPolicySection.read(policy);
   if (mcp !== undefined) tools.push(createMcpTool(mcp, { exclude }));
   return tools;
+}
+
+/** `path` made absolute from the current directory, its `..` and `.` kept for the system to resolve. */
+export function absoluteAsGiven(path: string): string {
+  return isAbsolute(path) ? path : `${process.cwd()}/${path}`;
 }
 
 /**

@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { Kernel } from '../kernel-entry.js';
 import { lockPathOf } from '../runtime/audit/file-store.js';
 import { KernelError } from '../runtime/core/errors.js';
 import type { Limits } from '../runtime/process/limits.js';
 import type { RunResult } from '../runtime/process/run-result.js';
-import { builtinTools } from './builtin-tools.js';
+import { absoluteAsGiven, builtinTools } from './builtin-tools.js';
 import {
   DEFAULT_STORE,
   EXIT_FAILED,
@@ -132,8 +132,11 @@ export async function runCommand(file: string | undefined, options: RunOptions, 
  * `sh`, then a host file read).
  */
 export function kernelState(store: string, auditFile: string, inputs: readonly (string | undefined)[] = []): string[] {
-  const given = inputs.filter((path): path is string => path !== undefined).map((path) => resolve(path));
-  // The writer's lock sits beside the log's real file (a symlinked --audit's target), where the log takes it.
+  // As given (absolute, `..` kept): the files are read where the system resolves their paths, which `builtinTools`
+  // excludes along with the normalized spelling (red-team pass 135).
+  const given = inputs.filter((path): path is string => path !== undefined).map(absoluteAsGiven);
+  // The writer's lock sits beside the log's real file (a symlinked --audit's target, or where a `..` after a symlink
+  // leads), where the log takes it.
   let lock: string[] = [];
   try {
     lock = [lockPathOf(auditFile)];

@@ -103,7 +103,10 @@ export function realRoots(roots: readonly string[]): string[] {
 /**
  * Real-paths the directories and files the tools must never touch (the kernel's own store and audit log when
  * they lie inside a root): an existing path is real-pathed, a missing one through its nearest existing
- * ancestor. Throws TypeError when an entry is not an absolute path.
+ * ancestor. An entry with `..` gives two: the path normalized first (as `path.join` reads it, and the kernel builds
+ * its store's paths so) and the path the system opens, where a `..` after a symlink applies to the link's target
+ * (`a/link/../audit.jsonl`, link -> other/sub, is `other/audit.jsonl`: excluded as `a/audit.jsonl` alone, the live
+ * log stayed writable, red-team pass 135). Throws TypeError when an entry is not an absolute path.
  */
 export function realExcluded(exclude: readonly string[]): string[] {
   const out: string[] = [];
@@ -112,22 +115,30 @@ export function realExcluded(exclude: readonly string[]): string[] {
     if (normal === undefined) {
       throw new TypeError(`createFsTools: options.exclude entry ${JSON.stringify(entry)} is not an absolute path`);
     }
-    let rest = '';
-    let head = normal;
-    for (;;) {
-      try {
-        const real = normalizePath(`${realpathSync(head)}${rest}`);
-        if (real !== undefined && !out.includes(real)) out.push(real);
-        break;
-      } catch {
-        if (head === '/') break;
-        const cut = head.lastIndexOf('/');
-        rest = `${head.slice(cut)}${rest}`;
-        head = cut === 0 ? '/' : head.slice(0, cut);
-      }
+    for (const real of [nearestReal(normal, realpathSync), nearestReal(entry, realpathSync.native)]) {
+      if (real !== undefined && !out.includes(real)) out.push(real);
     }
   }
   return out;
+}
+
+/**
+ * The real path of the absolute `path` by `realpath`, through its nearest ancestor that resolves when it does not
+ * (the missing rest appended and the whole normalized); undefined when nothing does.
+ */
+function nearestReal(path: string, realpath: (path: string) => string): string | undefined {
+  let rest = '';
+  let head = path;
+  for (;;) {
+    try {
+      return normalizePath(`${realpath(head)}${rest}`);
+    } catch {
+      if (head === '/') return undefined;
+      const cut = head.lastIndexOf('/');
+      rest = `${head.slice(cut)}${rest}`;
+      head = cut === 0 ? '/' : head.slice(0, cut);
+    }
+  }
 }
 
 /**

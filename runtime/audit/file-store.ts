@@ -1,23 +1,24 @@
 import { randomBytes } from 'node:crypto';
 import {
   closeSync,
+  constants,
   existsSync,
   fdatasync,
   fdatasyncSync,
+  fstatSync,
   fsyncSync,
   ftruncateSync,
   linkSync,
+  lutimesSync,
   openSync,
-  readFileSync,
   readlinkSync,
+  readSync,
   realpathSync,
   renameSync,
-  statSync,
   unlinkSync,
-  utimesSync,
   writeSync,
 } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { dirname } from 'node:path';
 import { IsokernelError } from '../core/errors.js';
 import {
   currentBootId,
@@ -29,10 +30,10 @@ import {
 } from '../core/process-identity.js';
 import type { AuditRecovered, AuditSink } from './audit-log.js';
 import type { AuditCheckpoint } from './checkpoint.js';
-import { scanLines } from './lines.js';
+import { NOT_REGULAR_FILE, notRegularFile, scanLines } from './lines.js';
 import type { AuditRecord } from './record.js';
 import { MAX_RECORD_LINE_LENGTH } from './record.js';
-import { type AuditKeyPolicy, AuditReplay, checkCheckpointLines, keyPolicy } from './verify-file.js';
+import { type AuditKeyPolicy, AuditReplay, keyPolicy, readCheckpointFile } from './verify-file.js';
 
 /**
  * The default audit sink: an append-only JSONL file of records (one canonical record per line) and, beside it,
@@ -176,17 +177,55 @@ const heldLocks: Set<string> =
     return held;
   })();
 
+/**
+ * The most bytes a lock this module writes can hold: `<pid> <start> <boot> <nonce> <ns>\n` is at most 10 + 20 + 64 + 32
+ * + 20 digits, four spaces and a newline (LOCK_LINE), 151 bytes. A longer lock is unreadable.
+ */
+const MAX_LOCK_BYTES = 256;
+/**
+ * How a lock is opened to read it: never through a symlink (the kernel creates it with O_EXCL, which never follows
+ * one, so a link there was planted) and never waiting (O_NONBLOCK: a FIFO there opens at once, and fstat refuses it).
+ */
+const LOCK_READ_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | (constants.O_NOCTTY ?? 0);
+/** What opening a lock fails with when the path is a symlink (ELOOP; EMLINK on FreeBSD) or a socket (ENXIO). */
+const UNOPENABLE_LOCK = new Set(['ELOOP', 'EMLINK', 'ENXIO']);
+
+/**
+ * Reads the lock: 'gone' when there is none. Anything that is not a regular file (a symlink, a FIFO, a device, a
+ * socket) or holds more than MAX_LOCK_BYTES is 'unreadable', never read: reading the lock with readFileSync hung
+ * the open on a FIFO, and a running kernel's lease renewal with it (its event loop, for good), and a lock that was a
+ * symlink to /dev/zero was read until the process aborted at 16.9 GB (red-team pass 135,
+ * `audit-special-files.test.ts`). Other fs errors are thrown.
+ */
 function readLock(lockPath: string): LockRead {
-  let text: string;
-  let mtimeMs: number;
+  let fd: number;
   try {
-    text = readFileSync(lockPath, 'utf8');
-    mtimeMs = statSync(lockPath).mtimeMs;
+    fd = openSync(lockPath, LOCK_READ_FLAGS);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 'gone';
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return 'gone';
+    if (code !== undefined && UNOPENABLE_LOCK.has(code)) return { text: '', holder: 'unreadable', mtimeMs: 0 };
     throw error;
   }
-  return { text, holder: parseLock(text), mtimeMs };
+  try {
+    const stats = fstatSync(fd);
+    if (!stats.isFile() || stats.size > MAX_LOCK_BYTES) {
+      return { text: '', holder: 'unreadable', mtimeMs: stats.mtimeMs };
+    }
+    // One byte past the bound tells a lock that grew since the fstat from one that fits.
+    const bytes = Buffer.alloc(MAX_LOCK_BYTES + 1);
+    let length = 0;
+    while (length < bytes.length) {
+      const read = readSync(fd, bytes, length, bytes.length - length, length);
+      if (read === 0) break;
+      length += read;
+    }
+    if (length > MAX_LOCK_BYTES) return { text: '', holder: 'unreadable', mtimeMs: stats.mtimeMs };
+    const text = bytes.toString('utf8', 0, length);
+    return { text, holder: parseLock(text), mtimeMs: stats.mtimeMs };
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function parseLock(text: string): LockHolder | 'unreadable' {
@@ -239,7 +278,8 @@ function renewLock(lockPath: string, nonce: string): boolean {
   if (read === 'gone' || read.holder === 'unreadable' || read.holder.nonce !== nonce) return false;
   const now = new Date();
   try {
-    utimesSync(lockPath, now, now);
+    // lutimes: a symlink swapped in since the read is touched itself, never its target.
+    lutimesSync(lockPath, now, now);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
     throw error;
@@ -247,38 +287,75 @@ function renewLock(lockPath: string, nonce: string): boolean {
   return true;
 }
 
+/**
+ * How the store opens its files to append: never waiting (a FIFO swapped in between recovery and these opens would
+ * have held the start; with no reader it is ENXIO now) and only a regular file (fstat), as recovery read them.
+ */
+const APPEND_FLAGS =
+  constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NONBLOCK | (constants.O_NOCTTY ?? 0);
+
+function openAppend(path: string): number {
+  let fd: number;
+  try {
+    fd = openSync(path, APPEND_FLAGS, FILE_MODE);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENXIO') throw notRegularFile(path);
+    throw error;
+  }
+  if (!fstatSync(fd).isFile()) {
+    closeSync(fd);
+    throw notRegularFile(path);
+  }
+  return fd;
+}
+
 const MAX_SYMLINK_HOPS = 40;
 
 /**
- * The lock of the records file at `path`: `<real path>.lock`, where the real path has every symlink resolved, of
- * its directories and of the file itself, so every alias of one log (a symlink to it or to a directory above it)
- * takes the same lock. By path string, a second kernel opening the log through a symlink took another lock and
- * the two interleaved their writes (red-team pass 132, `audit-lock-symlink-alias.test.ts`). A file that does not
- * exist yet resolves too, without being created (recovery must still see a missing records file as missing): its
- * directory's real path joined with its name, and when that name is a dangling symlink, the link's target, the
- * same way again. Aliases the file system does not show as symlinks (hard links, bind mounts) are not unified.
- * Throws the fs error when a directory on the way does not exist (the open could not create the file either), and
- * ELOOP past MAX_SYMLINK_HOPS links.
+ * The lock of the records file at `path`: `<real path>.lock` (`realFilePath`), so every alias of one log (a symlink to
+ * it or to a directory above it, a `..` after such a symlink) takes the same lock. By path string, a second kernel
+ * opening the log through a symlink took another lock and the two interleaved their writes (red-team pass 132,
+ * `audit-lock-symlink-alias.test.ts`); with `..` normalized away before the links were followed, `a/link/../audit.jsonl`
+ * (link -> other/sub) opened `other/audit.jsonl` and locked `a/audit.jsonl.lock`, and two kernels corrupted one log
+ * again (red-team pass 135). Aliases the file system does not show as symlinks (hard links, bind mounts) are not unified.
  */
 export function lockPathOf(path: string): string {
-  let current = resolve(path);
+  return `${realFilePath(path)}.lock`;
+}
+
+/**
+ * The real path of the file `path` names, resolved the way open(2) resolves it: every symlink followed where it is
+ * met, of its directories and of the file itself, and a `..` applied to where the link led (realpath(3) on the path as
+ * given; path.resolve and Node's JS realpath normalize `..` away by string first, which names another file when a
+ * symlink precedes it). A relative path is taken from the current directory. A file that does not exist yet resolves
+ * too, without being created (recovery must still see a missing records file as missing): its directory, as given,
+ * real-pathed and joined with its name, and when that name is a dangling symlink, the link's target, the same way
+ * again. Throws the fs error when a directory on the way does not exist (the open could not create the file either),
+ * and ELOOP past MAX_SYMLINK_HOPS links.
+ */
+function realFilePath(path: string): string {
+  // Absolute but not normalized: only the system resolves `..` as the open will.
+  let current = path.startsWith('/') ? path : `${process.cwd()}/${path}`;
   for (let hops = 0; hops <= MAX_SYMLINK_HOPS; hops += 1) {
     try {
-      return `${realpathSync(current)}.lock`;
+      return realpathSync.native(current);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     }
-    const candidate = join(realpathSync(dirname(current)), basename(current));
+    const cut = current.lastIndexOf('/');
+    const directory = realpathSync.native(cut === 0 ? '/' : current.slice(0, cut));
+    const prefix = directory === '/' ? '' : directory;
+    const candidate = `${prefix}/${current.slice(cut + 1)}`;
     let target: string;
     try {
       target = readlinkSync(candidate);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       // Nothing there (ENOENT) is the file still to be created; EINVAL would be a file that appeared meanwhile.
-      if (code === 'ENOENT' || code === 'EINVAL') return `${candidate}.lock`;
+      if (code === 'ENOENT' || code === 'EINVAL') return candidate;
       throw error;
     }
-    current = resolve(dirname(candidate), target);
+    current = target.startsWith('/') ? target : `${prefix}/${target}`;
   }
   throw Object.assign(new Error(`ELOOP: too many symbolic links resolving ${path}`), { code: 'ELOOP' });
 }
@@ -421,13 +498,7 @@ const corrupt = (message: string, seq: number | null = null): AuditStoreError =>
 
 function readCheckpoints(checkpointPath: string, policy: AuditKeyPolicy): { list: AuditCheckpoint[]; torn: number } {
   if (!existsSync(checkpointPath)) return { list: [], torn: 0 };
-  const lines: string[] = [];
-  const scan = scanLines(checkpointPath, 4096, (line) => {
-    lines.push(line);
-    return true;
-  });
-  if (scan.error !== undefined) throw corrupt(`checkpoint ${scan.error.index + 1}: ${scan.error.reason}`);
-  const checked = checkCheckpointLines(lines, policy);
+  const { checked, scan } = readCheckpointFile(checkpointPath, policy);
   if (!checked.ok) throw corrupt(checked.reason, checked.seq);
   if (scan.tornBytes > 0) truncateTo(checkpointPath, scan.validBytes);
   return { list: checked.checkpoints, torn: scan.tornBytes };
@@ -522,9 +593,9 @@ export class AuditFileStore implements AuditSink {
     this.#lockNonce = lock.nonce;
     this.recovery = Object.freeze({ ...recovered.report, staleLockPid: lock.stalePid });
     const createdFiles = !existsSync(this.path) || !existsSync(this.checkpointPath);
-    this.#recordFd = openSync(this.path, 'a', FILE_MODE);
+    this.#recordFd = openAppend(this.path);
     try {
-      this.#checkpointFd = openSync(this.checkpointPath, 'a', FILE_MODE);
+      this.#checkpointFd = openAppend(this.checkpointPath);
     } catch (error) {
       closeSync(this.#recordFd);
       throw error;
@@ -541,8 +612,10 @@ export class AuditFileStore implements AuditSink {
   /**
    * Opens (or creates) the log at `path`: takes the lock, truncates torn last lines, replays the existing log
    * and returns a store whose `recovered` state an AuditLog resumes from. Throws TypeError/RangeError on bad
-   * arguments, AuditStoreError('locked') when another running process (or this one) holds the log,
-   * AuditStoreError('corrupt') when the existing log does not verify, and fs errors as they come.
+   * arguments, AuditStoreError('locked') when another running process (or this one) holds the log or its lock is not
+   * a lock file (a symlink, a FIFO, a device: never read), AuditStoreError('corrupt') when the existing log does not
+   * verify or it or its checkpoints is not a regular file (never read: a FIFO there waited for ever), and fs errors as
+   * they come.
    */
   static open(path: string, options: AuditFileStoreOptions = {}): AuditFileStore {
     checkOptions(path, options);
@@ -558,6 +631,10 @@ export class AuditFileStore implements AuditSink {
       return new AuditFileStore(paths, options, recovered, lock);
     } catch (error) {
       releaseLock(paths.lockPath, lock.nonce);
+      // A FIFO, a device or a directory in place of the log or its checkpoints, which the scan refuses to read.
+      if ((error as NodeJS.ErrnoException | null)?.code === NOT_REGULAR_FILE) {
+        throw corrupt(`${(error as NodeJS.ErrnoException).path ?? 'an audit file'} is not a regular file`);
+      }
       throw error;
     }
   }

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { type AuditCheckpoint, encodeCheckpointLine, parseCheckpointLine, trustedKeySet } from './checkpoint.js';
 import { AuditChain } from './hash-chain.js';
-import { scanLines } from './lines.js';
+import { type LineScan, scanLines } from './lines.js';
 import { MAX_RECORD_LINE_LENGTH, parseRecordLine } from './record.js';
 
 /**
@@ -96,40 +96,88 @@ export function checkCheckpointLines(
   lines: Iterable<string>,
   policy: AuditKeyPolicy,
 ): { readonly ok: true; readonly checkpoints: AuditCheckpoint[] } | AuditVerifyFailure {
-  const checkpoints: AuditCheckpoint[] = [];
-  let goodSize = 0;
-  let number = 0;
-  // A copy of a line already accepted at the current size vouches for nothing new, so it is skipped before its
-  // signature is checked again: a file padded with 20,000 copies of one genuine line cost a verify, and every
-  // kernel start on the log, 2.1 s (pass 132 F6). A copy of a line of a smaller size still fails the order check.
-  let atSize = new Set<string>();
-  let adopted = 0;
+  const sequence = new CheckpointSequence(policy);
   for (const line of lines) {
-    number += 1;
-    if (atSize.has(line)) continue;
+    const problem = sequence.feed(line);
+    if (problem !== undefined) return problem;
+  }
+  return { ok: true, checkpoints: sequence.checkpoints };
+}
+
+/**
+ * Reads and checks the checkpoints file at `path` one line at a time, as `checkCheckpointLines` does, keeping only
+ * the checkpoints it accepts. Throws the fs error when the file cannot be read (scanLines). Never throws on content.
+ */
+export function readCheckpointFile(
+  path: string,
+  policy: AuditKeyPolicy,
+): {
+  readonly checked: { readonly ok: true; readonly checkpoints: AuditCheckpoint[] } | AuditVerifyFailure;
+  readonly scan: LineScan;
+} {
+  const sequence = new CheckpointSequence(policy);
+  let problem: AuditVerifyFailure | undefined;
+  const scan = scanLines(path, 4096, (line) => {
+    problem = sequence.feed(line);
+    return problem === undefined;
+  });
+  if (problem !== undefined) return { checked: problem, scan };
+  if (scan.error !== undefined) {
+    return { checked: failure(0, `checkpoint ${scan.error.index + 1}: ${scan.error.reason}`), scan };
+  }
+  return { checked: { ok: true, checkpoints: sequence.checkpoints }, scan };
+}
+
+/**
+ * Checkpoint lines checked as they come: each is parsed and its signature checked, except a copy of a line already
+ * accepted at the current size, which vouches for nothing new and is neither checked again nor kept (a file padded
+ * with 20,000 copies of one genuine line cost a verify, and every kernel start on the log, 2.1 s, pass 132 F6; kept,
+ * a million copies cost a start 400 MB and 13 million aborted it, review 135). A copy of a line of a smaller size
+ * still fails the order check.
+ */
+class CheckpointSequence {
+  readonly checkpoints: AuditCheckpoint[] = [];
+  readonly #policy: AuditKeyPolicy;
+  #goodSize = 0;
+  #number = 0;
+  #atSize = new Set<string>();
+  #adopted = 0;
+
+  constructor(policy: AuditKeyPolicy) {
+    this.#policy = policy;
+  }
+
+  /** Checks the next line; the failure, if it breaks the sequence. Never throws. */
+  feed(line: string): AuditVerifyFailure | undefined {
+    this.#number += 1;
+    if (this.#atSize.has(line)) return undefined;
+    const goodSize = this.#goodSize;
+    const number = this.#number;
     const parsed = parseCheckpointLine(line);
     if (!parsed.ok) return failure(goodSize, `checkpoint ${number}: ${parsed.reason}`);
     const { checkpoint } = parsed;
     if (checkpoint.size < goodSize) return failure(goodSize, `checkpoint ${number}: size is smaller than before`);
     // A log's adopted count only rises, and by no more than the records since the checkpoint before.
     const count = checkpoint.adopted ?? 0;
-    if (count < adopted) return failure(goodSize, `checkpoint ${number}: adopted count is smaller than before`);
-    if (count - adopted > checkpoint.size - goodSize) {
+    if (count < this.#adopted) return failure(goodSize, `checkpoint ${number}: adopted count is smaller than before`);
+    if (count - this.#adopted > checkpoint.size - goodSize) {
       return failure(goodSize, `checkpoint ${number}: adopted count grew by more than the records since the last`);
     }
-    adopted = count;
+    const policy = this.#policy;
     if (policy.kind === 'pinned' && !policy.keys.has(checkpoint.key)) {
       return failure(goodSize, `checkpoint ${number}: signed by an untrusted key`);
     }
-    if (policy.kind === 'single' && checkpoints.length > 0 && checkpoint.key !== checkpoints[0]!.key) {
+    const first = this.checkpoints[0];
+    if (policy.kind === 'single' && first !== undefined && checkpoint.key !== first.key) {
       return failure(goodSize, `checkpoint ${number}: signed by a different key than checkpoint 1 (pass trustedKeys)`);
     }
-    if (checkpoint.size > goodSize) atSize = new Set();
-    atSize.add(line);
-    checkpoints.push(checkpoint);
-    goodSize = checkpoint.size;
+    this.#adopted = count;
+    if (checkpoint.size > goodSize) this.#atSize = new Set();
+    this.#atSize.add(line);
+    this.checkpoints.push(checkpoint);
+    this.#goodSize = checkpoint.size;
+    return undefined;
   }
-  return { ok: true, checkpoints };
 }
 
 /**
@@ -313,10 +361,23 @@ export function verifyAuditLines(
   options: AuditVerifyOptions = {},
 ): AuditVerifyReport {
   checkOptions(options);
-  const policy = keyPolicy(options.trustedKeys);
-  const stored = checkCheckpointLines(checkpointLines, policy);
+  const stored = checkCheckpointLines(checkpointLines, keyPolicy(options.trustedKeys));
   if (!stored.ok) return stored;
-  const checked = withAnchors(stored.checkpoints, options.anchors, policy);
+  return verifyRecordLines(recordLines, stored.checkpoints, options);
+}
+
+/**
+ * `verifyAuditLines` for checkpoints already checked (`readCheckpointFile` or `checkCheckpointLines` under the
+ * policy of `options.trustedKeys`), so that their signatures are not checked twice. Same throws.
+ */
+export function verifyRecordLines(
+  recordLines: Iterable<string>,
+  stored: readonly AuditCheckpoint[],
+  options: AuditVerifyOptions = {},
+): AuditVerifyReport {
+  checkOptions(options);
+  const policy = keyPolicy(options.trustedKeys);
+  const checked = withAnchors(stored, options.anchors, policy);
   if (!checked.ok) return checked;
   const replay = new AuditReplay(checked.checkpoints, {
     requireAnchored: options.requireAnchored ?? false,
@@ -344,20 +405,12 @@ export function verifyAuditFile(path: string, options: AuditVerifyOptions = {}):
   const policy = keyPolicy(options.trustedKeys);
   const checkpointPath = options.checkpointPath ?? `${path}.checkpoints`;
   if (!existsSync(path)) return failure(null, 'audit log file is missing');
-  const checkpointLines: string[] = [];
-  let checkpointScan: ReturnType<typeof scanLines>;
+  let stored: ReturnType<typeof readCheckpointFile>['checked'];
   try {
-    checkpointScan = scanLines(checkpointPath, 4096, (line) => {
-      checkpointLines.push(line);
-      return true;
-    });
+    stored = readCheckpointFile(checkpointPath, policy).checked;
   } catch (error) {
     return failure(null, readErrorReason(error, 'checkpoint file'));
   }
-  if (checkpointScan.error !== undefined) {
-    return failure(0, `checkpoint ${checkpointScan.error.index + 1}: ${checkpointScan.error.reason}`);
-  }
-  const stored = checkCheckpointLines(checkpointLines, policy);
   if (!stored.ok) return stored;
   const checked = withAnchors(stored.checkpoints, options.anchors, policy);
   if (!checked.ok) return checked;

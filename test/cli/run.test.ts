@@ -1,4 +1,5 @@
 import {
+  existsSync,
   mkdirSync,
   mkdtempSync,
   readFileSync,
@@ -12,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { kernelState, runCommand } from '../../cli/run.js';
+import { verifyAuditFile } from '../../runtime/audit/verify-file.js';
 import { type CliRun, isokernel as cli, REPO } from '../helpers/cli-process.js';
 
 // The real bin in a real process, started WITHOUT --no-node-snapshot: it must add the flag itself.
@@ -317,6 +319,65 @@ describe('kernelState', () => {
       const state = kernelState(join(dir, 'store'), join(dir, 'audit.jsonl'));
       expect(state).toContain(`${realpathSync(join(elsewhere, 'log.jsonl'))}.lock`);
       expect(state).toContain(join(dir, 'audit.jsonl.lock'));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  // Red-team pass 135: `..` was dropped by string (path.resolve in kernelState and builtinTools, JS realpath in
+  // realExcluded) where the system follows a symlink first: with a/link -> root/other/sub, `--audit
+  // a/link/../audit.jsonl` is root/other/audit.jsonl, but the tools excluded a/audit.jsonl*, and an agent granted the
+  // root rewrote the live log.
+  it('with `..` after a symlink in --audit, names and refuses the files the kernel writes (real run)', async () => {
+    const dir = realpathSync(mkdtempSync(join(tmpdir(), 'isokernel-state-dotdot-')));
+    try {
+      const root = join(dir, 'root');
+      mkdirSync(join(root, 'other', 'sub'), { recursive: true });
+      mkdirSync(join(dir, 'a'));
+      symlinkSync(join(root, 'other', 'sub'), join(dir, 'a', 'link'));
+      const audit = `${dir}/a/link/../audit.jsonl`;
+      const log = join(root, 'other', 'audit.jsonl');
+      const policy = join(dir, 'policy.yaml');
+      writeFileSync(
+        policy,
+        `capabilities:\n${['fs.read', 'fs.write'].map((action) => `  - action: ${action}\n    resource: ${root}/**\n`).join('')}`,
+      );
+      const calls = [
+        ['fs.write', { path: 'other/audit.jsonl', content: '' }],
+        ['fs.write', { path: 'other/audit.jsonl.checkpoints', content: '' }],
+        ['fs.write', { path: 'other/audit.jsonl.lock', content: '' }],
+        ['fs.read', { path: 'other/audit.jsonl' }],
+        ['fs.write', { path: 'other/fine.txt', content: 'fine' }],
+      ];
+      const agent = agentFile(`export default async function main(calls) {
+        const out = [];
+        for (const [tool, args] of calls) {
+          try {
+            await sys.tool(tool, args);
+            out.push('ok');
+          } catch (error) {
+            out.push(error.code);
+          }
+        }
+        return out;
+      }`);
+      const out: string[] = [];
+      const err: string[] = [];
+      const io = { out: (text: string) => void out.push(text), err: (text: string) => void err.push(text) };
+      const options = { input: JSON.stringify(calls), policy, store: join(dir, 'store'), audit, root: [root] };
+      const code = await runCommand(agent, { ...options, isolation: 'inline' }, io);
+      expect(code, err.join('\n')).toBe(0);
+      expect(JSON.parse(out.join('\n'))).toEqual([
+        'E_CAP_DENIED',
+        'E_CAP_DENIED',
+        'E_CAP_DENIED',
+        'E_CAP_DENIED',
+        'ok',
+      ]);
+      expect(readFileSync(join(root, 'other', 'fine.txt'), 'utf8')).toBe('fine');
+      expect(existsSync(join(dir, 'a', 'audit.jsonl'))).toBe(false);
+      expect(verifyAuditFile(log, { requireAnchored: true })).toMatchObject({ ok: true });
+      expect(kernelState(join(dir, 'store'), audit)).toContain(`${log}.lock`);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -4,7 +4,10 @@
 // its own, and the log no longer verified (nor reopened). The lock is now taken beside the records file's real path,
 // so every alias takes the same lock and the second open is refused. (An alias of the directory above the log took
 // the same lock file before too: the lock lived in the same real directory. It is kept as a regression check.)
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+// Red-team pass 135: the lock's path still dropped `..` by string before following links (path.resolve, JS realpath),
+// where the system follows the link first: with a/link -> other/sub, `a/link/../audit.jsonl` opens other/audit.jsonl
+// and took the lock a/audit.jsonl.lock, so two kernels wrote one log again. It is resolved as the system opens it.
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
@@ -65,3 +68,40 @@ it.each([
   const report = verifyAuditFile(file, { requireAnchored: true });
   expect(report).toMatchObject({ ok: true });
 });
+
+it.each([
+  ['exists', 'the real path first'],
+  ['does not exist yet', 'the `..` alias first'],
+] as const)(
+  'a `..` after a symlink names the log the system opens: a second kernel is refused when the log %s',
+  async (_name, order) => {
+    dir = mkdtempSync(join(tmpdir(), 'isokernel-lock-dotdot-'));
+    mkdirSync(join(dir, 'a'));
+    mkdirSync(join(dir, 'other', 'sub'), { recursive: true });
+    symlinkSync(join(dir, 'other', 'sub'), join(dir, 'a', 'link'));
+    const file = join(dir, 'other', 'audit.jsonl');
+    const alias = `${dir}/a/link/../audit.jsonl`;
+    const [firstPath, secondPath] = order === 'the real path first' ? [file, alias] : [alias, file];
+    // One store, as above: the second kernel resumes the first's log when the lock lets it.
+    const first = kernel(join(dir, 'store'), firstPath);
+    await first.run({ code: AGENT });
+    let second: Kernel | undefined;
+    let refusal: unknown;
+    try {
+      second = kernel(join(dir, 'store'), secondPath);
+    } catch (error) {
+      refusal = error;
+    }
+    // Before: both opened one file, and their interleaved records no longer verified.
+    if (second !== undefined) {
+      await Promise.all([first.run({ code: AGENT }), second.run({ code: AGENT })]);
+      await second.close();
+    }
+    expect(refusal).toMatchObject({ name: 'AuditStoreError', reason: 'locked' });
+    await first.run({ code: AGENT });
+    await first.close();
+    open.splice(0);
+    expect(existsSync(join(dir, 'a', 'audit.jsonl'))).toBe(false);
+    expect(verifyAuditFile(file, { requireAnchored: true })).toMatchObject({ ok: true });
+  },
+);

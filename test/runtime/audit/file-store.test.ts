@@ -2,6 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import {
   appendFileSync,
   existsSync,
+  mkdirSync,
   readdirSync,
   readFileSync,
   readlinkSync,
@@ -16,7 +17,13 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AuditLog } from '../../../runtime/audit/audit-log.js';
-import { AuditFileStore, AuditStoreError, type FsyncPolicy, LOCK_LEASE_MS } from '../../../runtime/audit/file-store.js';
+import {
+  AuditFileStore,
+  AuditStoreError,
+  type FsyncPolicy,
+  LOCK_LEASE_MS,
+  lockPathOf,
+} from '../../../runtime/audit/file-store.js';
 import { verifyAuditFile } from '../../../runtime/audit/verify-file.js';
 import {
   cleanup,
@@ -196,6 +203,62 @@ describe('audit-store', () => {
     symlinkSync(join(dir, 'loop-b'), join(dir, 'loop-a'));
     symlinkSync(join(dir, 'loop-a'), join(dir, 'loop-b'));
     expect(() => AuditFileStore.open(join(dir, 'loop-a'))).toThrow(expect.objectContaining({ code: 'ELOOP' }));
+  });
+
+  // Red-team pass 135: `..` was removed by string before the links were followed (path.resolve, JS realpath), where
+  // the system follows the link first: `a/link/../audit.jsonl` with link -> other/sub opens other/audit.jsonl, and
+  // took the lock a/audit.jsonl.lock, so two writers appended to one log.
+  it('takes the lock of the file the system opens when `..` follows a symlink, existing or not, relative or not', () => {
+    const real = realpathSync(dir);
+    mkdirSync(join(dir, 'a'));
+    mkdirSync(join(dir, 'other', 'sub'), { recursive: true });
+    symlinkSync(join(dir, 'other', 'sub'), join(dir, 'a', 'link'));
+    const alias = `${dir}/a/link/../audit.jsonl`;
+    const path = join(dir, 'other', 'audit.jsonl');
+    expect(lockPathOf(alias)).toBe(`${real}/other/audit.jsonl.lock`);
+    // Not there yet: opened through the alias, the log is other/audit.jsonl, and its lock refuses the real path.
+    const viaAlias = AuditFileStore.open(alias);
+    expect(viaAlias.lockPath).toBe(`${real}/other/audit.jsonl.lock`);
+    expect(() => AuditFileStore.open(path)).toThrow(expect.objectContaining({ reason: 'locked' }));
+    new AuditLog({ key: KERNEL_KEY, sink: viaAlias, clock: fakeClock() }).close();
+    expect(existsSync(path)).toBe(true);
+    expect(existsSync(join(dir, 'a', 'audit.jsonl'))).toBe(false);
+    // There: the real path first, then the alias.
+    const store = AuditFileStore.open(path);
+    expect(() => AuditFileStore.open(alias)).toThrow(expect.objectContaining({ reason: 'locked' }));
+    store.close();
+    // Relative to the current directory, and through a dangling link whose relative target holds `..` after a link.
+    const cwd = process.cwd();
+    try {
+      process.chdir(join(dir, 'a'));
+      expect(lockPathOf('link/../audit.jsonl')).toBe(`${real}/other/audit.jsonl.lock`);
+    } finally {
+      process.chdir(cwd);
+    }
+    symlinkSync('link/../new.jsonl', join(dir, 'a', 'dangling.jsonl'));
+    expect(lockPathOf(join(dir, 'a', 'dangling.jsonl'))).toBe(`${real}/other/new.jsonl.lock`);
+  });
+
+  // Red-team pass 135: the lock was read whole with readFileSync, following symlinks (a link to /dev/zero was read
+  // until the process aborted). It is read only when a regular file of at most 256 bytes (a lock is at most 151).
+  it('never reads a lock that is a symlink or longer than a lock can be: refused as unreadable', () => {
+    const path = join(dir, 'audit.jsonl');
+    const lock = `${realpathSync(dir)}/audit.jsonl.lock`;
+    // Even a link to a lock that would read as stale: the kernel never makes one.
+    writeFileSync(join(dir, 'elsewhere.lock'), `${deadPid()}\n`);
+    symlinkSync(join(dir, 'elsewhere.lock'), lock);
+    expect(() => AuditFileStore.open(path)).toThrow(/does not hold a pid/);
+    unlinkSync(lock);
+    writeFileSync(lock, `${deadPid()}\n${' '.repeat(300)}`);
+    expect(() => AuditFileStore.open(path)).toThrow(/does not hold a pid/);
+    unlinkSync(lock);
+    // The longest lock this module writes still reads, and as stale when its writer is gone.
+    writeFileSync(lock, `${deadPid()} ${'9'.repeat(20)} ${'f'.repeat(64)} ${NONCE} ${'9'.repeat(20)}\n`);
+    // (Of another boot: a lease, run out.)
+    renewedAgo(lock, LOCK_LEASE_MS + 1_000);
+    const store = AuditFileStore.open(path);
+    expect(store.recovery.staleLockPid).not.toBeNull();
+    store.close();
   });
 
   it('takes over a stale lock left by a dead process', () => {

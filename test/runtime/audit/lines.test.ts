@@ -1,7 +1,7 @@
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { scanLines } from '../../../runtime/audit/lines.js';
+import { NOT_REGULAR_FILE, scanLines } from '../../../runtime/audit/lines.js';
 import { cleanup, tempDir } from '../../helpers/audit-log.js';
 
 function collect(path: string, max = 1 << 20): { lines: string[]; scan: ReturnType<typeof scanLines> } {
@@ -59,6 +59,29 @@ describe('audit-lines', () => {
     });
     expect(stopped).toMatchObject({ stopped: true, lines: 0 });
     expect(seen).toEqual([0]);
+  });
+
+  // Red-team pass 135: a FIFO in place of an audit file made the open wait for a writer for ever, and a device reads
+  // without end. Only a regular file is read, through a symlink too (a log may be given through one); a FIFO is in
+  // test/escape/audit-special-files.test.ts, where a hang is a child's.
+  it('reads only a regular file: a device, a directory or a link to one is EFTYPE (NOT_REGULAR_FILE), unread', () => {
+    symlinkSync('/dev/zero', join(dir, 'zero'));
+    symlinkSync('/dev/null', join(dir, 'null'));
+    mkdirSync(join(dir, 'directory'));
+    let calls = 0;
+    for (const name of ['zero', 'null', 'directory']) {
+      expect(() =>
+        scanLines(join(dir, name), 100, () => {
+          calls += 1;
+          return true;
+        }),
+      ).toThrow(expect.objectContaining({ code: NOT_REGULAR_FILE, path: join(dir, name) }));
+    }
+    expect(NOT_REGULAR_FILE).toBe('EFTYPE');
+    expect(calls).toBe(0);
+    writeFileSync(join(dir, 'real.jsonl'), 'a\n');
+    symlinkSync(join(dir, 'real.jsonl'), join(dir, 'alias.jsonl'));
+    expect(collect(join(dir, 'alias.jsonl')).lines).toEqual(['a']);
   });
 
   it('throws the fs error for a missing file and TypeError/RangeError for bad arguments', () => {
