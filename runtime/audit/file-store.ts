@@ -445,10 +445,27 @@ function syncDirectory(path: string): void {
   }
 }
 
-function truncateTo(path: string, bytes: number): void {
-  const fd = openSync(path, 'r+');
+/** How every line the store writes begins (canonical JSON, keys sorted): a torn last line is a prefix of one. */
+const RECORD_STARTS = ['{"action":"'];
+const CHECKPOINT_STARTS = ['{"adopted":', '{"every":'];
+
+/**
+ * Cuts the torn last line off `path` (the bytes from `validBytes` on), once they are seen to be the start of a line
+ * the store writes; anything else is not a torn write of ours and the file is refused as corrupt, untouched. A
+ * file that merely lacked a final newline was cut: through a symlink planted beside the log, a kernel's start
+ * emptied another file of its user (a key with no newline) and wrote the new log into it (review 136).
+ */
+function cutTornTail(path: string, validBytes: number, starts: readonly string[]): void {
+  const fd = openSync(path, constants.O_RDWR | constants.O_NONBLOCK | (constants.O_NOCTTY ?? 0));
   try {
-    ftruncateSync(fd, bytes);
+    if (!fstatSync(fd).isFile()) throw notRegularFile(path);
+    const head = Buffer.alloc(16);
+    const length = readSync(fd, head, 0, head.length, validBytes);
+    const text = head.toString('latin1', 0, length);
+    if (!starts.some((start) => text.startsWith(start) || start.startsWith(text))) {
+      throw corrupt(`${path} ends with bytes that are not the start of a line this store writes`);
+    }
+    ftruncateSync(fd, validBytes);
     fsyncSync(fd);
   } finally {
     closeSync(fd);
@@ -500,7 +517,7 @@ function readCheckpoints(checkpointPath: string, policy: AuditKeyPolicy): { list
   if (!existsSync(checkpointPath)) return { list: [], torn: 0 };
   const { checked, scan } = readCheckpointFile(checkpointPath, policy);
   if (!checked.ok) throw corrupt(checked.reason, checked.seq);
-  if (scan.tornBytes > 0) truncateTo(checkpointPath, scan.validBytes);
+  if (scan.tornBytes > 0) cutTornTail(checkpointPath, scan.validBytes, CHECKPOINT_STARTS);
   return { list: checked.checkpoints, torn: scan.tornBytes };
 }
 
@@ -516,7 +533,7 @@ function recover(path: string, checkpointPath: string, policy: AuditKeyPolicy): 
       records = scan.lines + (scan.stopped ? 1 : 0);
       torn = scan.tornBytes;
       if (scan.error !== undefined || records > 0) throw corrupt('audit log has records but no signed checkpoint', 0);
-      if (torn > 0) truncateTo(path, 0);
+      if (torn > 0) cutTornTail(path, 0, RECORD_STARTS);
     }
     const report = {
       created: true,
@@ -533,7 +550,7 @@ function recover(path: string, checkpointPath: string, policy: AuditKeyPolicy): 
   if (scan.error !== undefined) replay.reject(scan.error.index, `record ${scan.error.index}: ${scan.error.reason}`);
   const result = replay.finish(scan.tornBytes);
   if (!result.ok) throw corrupt(`audit log does not verify at seq ${result.seq ?? '?'}: ${result.reason}`, result.seq);
-  if (scan.tornBytes > 0) truncateTo(path, scan.validBytes);
+  if (scan.tornBytes > 0) cutTornTail(path, scan.validBytes, RECORD_STARTS);
   return {
     recovered: { chain: replay.chain, checkpoints: checkpoints.list, tags: [...replay.tags].sort() },
     report: {
