@@ -202,16 +202,7 @@ export class ProcessTable implements ProcessControl {
           // Sizing the result is work its shape decides: the ended child's kernel time (its ancestors' budgets).
           const kept = session.metered(() => this.#buffered(parent, settled, session.label));
           // A result the kernel's pool refused carries what that refusal depended on, as any pool refusal does.
-          const label = joinLabels(session.label, kept.observed);
-          return {
-            result: kept.result,
-            label,
-            // What the child left of its own budgets goes back to a parent that takes its label (join by value).
-            takeLabel: () => {
-              parent.label = joinLabels(parent.label, label);
-              if (parent.quota !== undefined && quota !== undefined) parent.quota.refund(quota);
-            },
-          };
+          return keptOutcome(parent, kept.result, joinLabels(session.label, kept.observed), quota);
         }),
       );
     }
@@ -256,6 +247,7 @@ export class ProcessTable implements ProcessControl {
     }
     session.services.authority.forget(session.publicKey);
     const quota = session.quota;
+    quota?.retire();
     const counted: Partial<Usage> = {};
     if (quota !== undefined) {
       // CPU and syscalls are reported as the agent's own (the launcher's figures); the budget counts the subtree.
@@ -657,4 +649,22 @@ function compareText(a: string, b: string): number {
 
 function round(value: number): number {
   return Math.round(value * 1e6) / 1e6;
+}
+
+/**
+ * What a parent keeps of an ended child until it joins it or ends: the result, its label and the budget left to
+ * refund. Made outside `start`, whose closures share one context holding the child's session, source and input:
+ * kept from there, every ended child stayed whole in the kernel, uncharged, while its parent lived (red-team
+ * pass 137: 200 children of 200 KB of source kept 40 MB; 45 runs of 100 children of 1 MB aborted the kernel).
+ */
+function keptOutcome(parent: AgentSession, result: RunResult, label: Label, quota: Quota): ChildOutcome {
+  return {
+    result,
+    label,
+    // What the child left of its own budgets goes back to a parent that takes its label (join by value).
+    takeLabel: () => {
+      parent.label = joinLabels(parent.label, label);
+      parent.quota?.refund(quota);
+    },
+  };
 }

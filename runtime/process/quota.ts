@@ -63,6 +63,8 @@ export function ownFields(request: BudgetRequest | undefined): CountedField[] {
  * worker's use, and its label, out of its own counters. A charge's label is the charging agent's joined with
  * `observed`, the label of what decided the amount (a model's answer, read into a handle, decides its tokens).
  */
+const RETIRED_HOOKS: QuotaHooks = Object.freeze({ warn: () => {}, exceeded: () => {} });
+
 export class Quota {
   readonly limits: Limits;
   readonly parent: Quota | undefined;
@@ -72,9 +74,9 @@ export class Quota {
   readonly spent: QuotaUse = emptyUse();
   /** performance.now() when the agent started; wall time is measured from here. */
   readonly startedAt = performance.now();
-  readonly #hooks: QuotaHooks;
+  #hooks: QuotaHooks;
   readonly #warned = new Set<string>();
-  readonly #label: () => Label;
+  #label: () => Label;
   /** Fields this agent has a budget of its own for (charged to its parent at its start): its use stops here. */
   readonly #own: ReadonlySet<CountedField>;
   /** The join of the labels of the uses and amounts that moved this quota's counters. */
@@ -103,6 +105,18 @@ export class Quota {
     this.#hooks = hooks;
     this.#label = label;
     this.#own = new Set(own);
+  }
+
+  /**
+   * Called when the owning agent ends. The quota still counts what its descendants report and is kept for its
+   * parent's refund, but it lets go of its hooks and label reader, which hold the ended agent's session: through
+   * them every ended child stayed whole in the kernel, uncharged, until its parent ended (red-team pass 137). Its
+   * label is the one it ended with; crossing a limit now has nobody left to end.
+   */
+  retire(): void {
+    const label = this.#label();
+    this.#label = () => label;
+    this.#hooks = RETIRED_HOOKS;
   }
 
   /**

@@ -9,7 +9,7 @@ import { runInNewContext } from 'node:vm';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineTool, type Kernel } from '../../index.js';
-import { ISOLATION_MODES, testKernel } from '../helpers/kernel.js';
+import { ISOLATION_MODES, testKernel, testToolsPolicy } from '../helpers/kernel.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -66,5 +66,35 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
     }
     // 288 MB were kept in all, 12 MB at most at once; the ended agents' hosts are still alive and warm.
     expect(((await heapAfterGc()) - before) / MiB).toBeLessThan(48);
+  }, 120_000);
+
+  it('an ended child is not kept whole while its parent lives: 200 children of 200 KB of source (pass 137)', async () => {
+    // Kept for its parent's join, each child's outcome held a refund closure whose context held the child's session,
+    // and inline its source: 40 MB here, uncharged; 45 runs of 100 children of 1 MB each aborted the kernel.
+    kernel = testKernel({
+      isolation,
+      policy: { capabilities: [{ action: 'agent.spawn', resource: '*' }, ...testToolsPolicy.capabilities] },
+      limits: { wall_ms: 60_000, cpu_ms: 60_000, children: 1000 },
+    });
+    const live = kernel;
+    let exits = 0;
+    live.on('exit', () => {
+      exits += 1;
+    });
+    await live.run({ code: 'export default () => 1' });
+    const before = await heapAfterGc();
+    exits = 0;
+    const parent = live.spawn({
+      code: `export default async () => {
+        const code = 'export default () => 1 /*' + 'x'.repeat(200000) + '*/';
+        for (let i = 0; i < 200; i++) await sys.spawn({ code });
+        await sys.tool('sleep', { ms: 10000 });
+      }`,
+    });
+    while (exits < 200) await new Promise((resolve) => setTimeout(resolve, 50));
+    const during = await heapAfterGc();
+    parent.kill();
+    await parent.result;
+    expect((during - before) / MiB, 'kernel heap kept for 40 MB of ended children').toBeLessThan(12);
   }, 120_000);
 });
