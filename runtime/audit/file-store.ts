@@ -451,18 +451,22 @@ const CHECKPOINT_STARTS = ['{"adopted":', '{"every":'];
 
 /**
  * Cuts the torn last line off `path` (the bytes from `validBytes` on), once they are seen to be the start of a line
- * the store writes; anything else is not a torn write of ours and the file is refused as corrupt, untouched. A
- * file that merely lacked a final newline was cut: through a symlink planted beside the log, a kernel's start
- * emptied another file of its user (a key with no newline) and wrote the new log into it (review 136).
+ * the store writes, or zeros (a file system that grew the file but lost the data in a power loss); anything else is
+ * not a torn write of ours and the file is refused as corrupt, untouched. A file that merely lacked a final newline
+ * was cut: through a symlink planted beside the log, a kernel's start emptied another file of its user (a key with
+ * no newline) and wrote the new log into it (review 136).
  */
 function cutTornTail(path: string, validBytes: number, starts: readonly string[]): void {
   const fd = openSync(path, constants.O_RDWR | constants.O_NONBLOCK | (constants.O_NOCTTY ?? 0));
   try {
-    if (!fstatSync(fd).isFile()) throw notRegularFile(path);
-    const head = Buffer.alloc(16);
-    const length = readSync(fd, head, 0, head.length, validBytes);
-    const text = head.toString('latin1', 0, length);
-    if (!starts.some((start) => text.startsWith(start) || start.startsWith(text))) {
+    const stats = fstatSync(fd);
+    if (!stats.isFile()) throw notRegularFile(path);
+    // The scan bounds a torn line by the longest line it reads, so this is at most a few MiB.
+    const tail = Buffer.alloc(Math.max(0, stats.size - validBytes));
+    const length = readSync(fd, tail, 0, tail.length, validBytes);
+    const text = tail.toString('latin1', 0, Math.min(length, 16));
+    const zeros = tail.subarray(0, length).every((byte) => byte === 0);
+    if (!zeros && !starts.some((start) => text.startsWith(start) || start.startsWith(text))) {
       throw corrupt(`${path} ends with bytes that are not the start of a line this store writes`);
     }
     ftruncateSync(fd, validBytes);

@@ -54,4 +54,8 @@ it('a genuine torn last line of either file is still cut at the start', () => {
   store.close();
   expect(readFileSync(file, 'utf8')).toBe(records);
   expect(readFileSync(`${file}.checkpoints`, 'utf8')).toBe(checkpoints);
+  // Zeros where a power loss left the file grown but its data unwritten are a torn write too.
+  writeFileSync(file, Buffer.concat([Buffer.from(records), Buffer.alloc(300)]));
+  AuditFileStore.open(file).close();
+  expect(readFileSync(file, 'utf8')).toBe(records);
 });
