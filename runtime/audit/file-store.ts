@@ -450,24 +450,28 @@ const RECORD_STARTS = ['{"action":"'];
 const CHECKPOINT_STARTS = ['{"adopted":', '{"every":'];
 
 /**
- * Cuts the torn last line off `path` (the bytes from `validBytes` on), once they are seen to be the start of a line
- * the store writes, or zeros (a file system that grew the file but lost the data in a power loss); anything else is
- * not a torn write of ours and the file is refused as corrupt, untouched. A file that merely lacked a final newline
- * was cut: through a symlink planted beside the log, a kernel's start emptied another file of its user (a key with
- * no newline) and wrote the new log into it (review 136).
+ * Cuts the torn last line off `path` (the bytes from `validBytes` on). After lines that verified, any tail is a torn
+ * write of ours: a crash can leave zeros, a later page without the first, or stale bytes (review 138). A file with
+ * no complete line is cut only when its tail, past any zeros a power loss left, begins as the store's lines begin
+ * (`starts`); anything else is not ours and the file is refused as corrupt, untouched. Such a file was cut: through
+ * a symlink planted beside the log, a kernel's start emptied another file of its user (a key with no final newline)
+ * and wrote the new log into it (review 136).
  */
 function cutTornTail(path: string, validBytes: number, starts: readonly string[]): void {
   const fd = openSync(path, constants.O_RDWR | constants.O_NONBLOCK | (constants.O_NOCTTY ?? 0));
   try {
     const stats = fstatSync(fd);
     if (!stats.isFile()) throw notRegularFile(path);
-    // The scan bounds a torn line by the longest line it reads, so this is at most a few MiB.
-    const tail = Buffer.alloc(Math.max(0, stats.size - validBytes));
-    const length = readSync(fd, tail, 0, tail.length, validBytes);
-    const text = tail.toString('latin1', 0, Math.min(length, 16));
-    const zeros = tail.subarray(0, length).every((byte) => byte === 0);
-    if (!zeros && !starts.some((start) => text.startsWith(start) || start.startsWith(text))) {
-      throw corrupt(`${path} ends with bytes that are not the start of a line this store writes`);
+    if (validBytes === 0) {
+      // The scan bounds a torn line by the longest line it reads, so this is at most a few MiB.
+      const tail = Buffer.alloc(stats.size);
+      const length = readSync(fd, tail, 0, tail.length, 0);
+      let first = 0;
+      while (first < length && tail[first] === 0) first += 1;
+      const text = tail.toString('latin1', first, Math.min(length, first + 16));
+      if (text !== '' && !starts.some((start) => text.startsWith(start) || start.startsWith(text))) {
+        throw corrupt(`${path} ends with bytes that are not the start of a line this store writes`);
+      }
     }
     ftruncateSync(fd, validBytes);
     fsyncSync(fd);

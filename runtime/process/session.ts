@@ -104,7 +104,12 @@ export class AgentSession {
   readonly parent: string | null;
   /** Who the agent is in the audit log. */
   readonly subject: AuditSubject;
-  readonly placement: Placement;
+  /**
+   * Where the agent runs and what it started from. Its restored state is dropped when the agent ends: a sandbox host
+   * keeps ended sessions to refuse late calls, and with them every restored state, uncharged (review 138: about
+   * 500 KB a restore of a large state, up to the 100 agents a host serves before it retires).
+   */
+  placement: Placement;
   /** The agent's budget and use; charges reach every ancestor. Set by the kernel before launch. */
   quota: Quota | undefined;
   /** Ids of the children this agent spawned (live or ended), for join and kill. */
@@ -299,5 +304,9 @@ export class AgentSession {
     this.state = 'ended';
     this.wake.cancel();
     this.#abort.abort();
+    if (this.placement.restored !== undefined) {
+      const { restored: _dropped, ...rest } = this.placement;
+      this.placement = rest;
+    }
   }
 }

@@ -54,8 +54,20 @@ it('a genuine torn last line of either file is still cut at the start', () => {
   store.close();
   expect(readFileSync(file, 'utf8')).toBe(records);
   expect(readFileSync(`${file}.checkpoints`, 'utf8')).toBe(checkpoints);
-  // Zeros where a power loss left the file grown but its data unwritten are a torn write too.
-  writeFileSync(file, Buffer.concat([Buffer.from(records), Buffer.alloc(300)]));
+  // After lines that verified, whatever a crash left is cut (review 138): zeros where a power loss grew the file but
+  // lost its data, zeros then a later page, stale bytes.
+  for (const tail of [Buffer.alloc(300), Buffer.from('\0'.repeat(200) + '"x","ag'), Buffer.from('stale bytes')]) {
+    writeFileSync(file, Buffer.concat([Buffer.from(records), tail]));
+    writeFileSync(`${file}.checkpoints`, Buffer.concat([Buffer.from(checkpoints), tail]));
+    AuditFileStore.open(file).close();
+    expect(readFileSync(file, 'utf8')).toBe(records);
+    expect(readFileSync(`${file}.checkpoints`, 'utf8')).toBe(checkpoints);
+  }
+});
+
+it('a new log whose only bytes are zeros, or zeros then the start of a line, is cut at the start', () => {
+  const { file } = layout();
+  writeFileSync(`${file}.checkpoints`, Buffer.concat([Buffer.alloc(100), Buffer.from('{"every":2,"k')]));
   AuditFileStore.open(file).close();
-  expect(readFileSync(file, 'utf8')).toBe(records);
+  expect(readFileSync(`${file}.checkpoints`, 'utf8')).toBe('');
 });
