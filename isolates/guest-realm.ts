@@ -102,9 +102,9 @@ export class GuestRealm {
 
   /** `unread`: given if the agent was busy, what the watchdog charged it beyond its last reading (`disposeIsolate`). */
   dispose(unread?: Unread): void {
-    // The host callbacks stay reachable from V8's handles for a while after the isolate is gone; through the slot
-    // they kept the ended agent's session (review 138: 200 ended children, 5-7 KB each, for seconds).
-    this.#slot.binding = undefined;
+    // The slot keeps its binding: calls the isolate's thread still makes while it is disposed reach the ended session,
+    // which refuses and audits them (after-main.test.ts). It keeps that session reachable for a few seconds more
+    // (review 138: 5-7 KB an agent), until V8 lets the callbacks go.
     disposeIsolate(this.isolate, unread);
     const listener = this.#onDisposed;
     this.#onDisposed = undefined;
