@@ -1,29 +1,50 @@
 // Attack (red-team pass 128): read a `secret` worker's data from the order of two of a clean planner's own replies.
 // Bounded tools (Tool.maxInFlight) had one set of places per agent tree, so a child on a budget of its own that ran
-// many fs.read calls, or none, by one bit of a PIN made its parent's next fs.read wait behind them, or not, and an
-// fs.stat sent after it (another tool's places) answered first, or not. No clock, no shared counter: the planner
-// stayed clean and mailed the PIN through a sink that refuses `secret` (2 of 2 runs exact inline, 2 of 3 in the
-// process tier). A child on a budget of its own now has places of its own; the tree bounds them all together.
-import { mkdir, mkdtemp, realpath, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+// many calls of a bounded tool, or none, by one bit of a PIN made its parent's next call of that tool wait behind
+// them, or not, and a call of another tool sent after it answered first, or not. No clock, no shared counter: the
+// planner stayed clean and mailed the PIN through a sink that refuses `secret` (2 of 2 runs exact inline, 2 of 3 in
+// the process tier). A child on a budget of its own now has places of its own; the tree bounds them all together.
+// The bounded tool here only holds its place (`place`): with fs.read, whose calls share the kernel's four I/O
+// threads, the same order still told a worker's reads on Node 24 in the process tier in 1 run of 3 to 6 (stop 47),
+// a contention channel SECURITY.md lists with the timing ones, not a channel of places.
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { createFsTools, defineTool, type Kernel } from '../../index.js';
+import { defineTool, type Kernel } from '../../index.js';
 import { TREE_PLACES_FACTOR } from '../../runtime/tool-use/tool-slots.js';
 import { testKernel } from '../helpers/kernel.js';
 import { PIN, pinVault, recordingSink } from '../helpers/web-and-mail.js';
 
-// The worker: reads the PIN, and by one bit of it fills its tree's fs.read places with slow reads, or does nothing.
+// A bounded tool that holds its place for `ms` (answered at once for 0), and an unbounded one.
+const place = defineTool({
+  name: 'place',
+  description: 'holds a place for ms',
+  input: z.strictObject({ ms: z.number().int().min(0).max(10_000) }),
+  maxInFlight: 4,
+  run: ({ ms }, ctx) =>
+    ms === 0
+      ? null
+      : new Promise((resolve) => {
+          const done = () => {
+            clearTimeout(timer);
+            ctx.signal.removeEventListener('abort', done);
+            resolve(null);
+          };
+          const timer = setTimeout(done, ms);
+          ctx.signal.addEventListener('abort', done, { once: true });
+        }),
+});
+const quick = defineTool({ name: 'quick', description: 'answers at once', input: z.unknown(), run: () => null });
+
+// The worker: reads the PIN, and by one bit of it fills its tree's `place` places with long calls, or does nothing.
 const WORKER = `export default async ({ digit, bit }) => {
   const { pin } = await sys.tool('vault.read', {});
   if ((Number(pin[digit]) >> bit) & 1) {
-    await Promise.all(Array.from({ length: 60 }, () => sys.tool('fs.read', { path: 'big' }, { handle: true }).catch(() => 0)));
+    await Promise.all(Array.from({ length: 60 }, () => sys.tool('place', { ms: 400 }).catch(() => 0)));
   }
 }`;
 
-// The planner: one worker per bit, each on a budget of its own (so no shared counter raises the planner), then an
-// fs.read and an fs.stat of a small file; the bit is 1 when the stat answers first.
+// The planner: one worker per bit, each on a budget of its own (so no shared counter raises the planner), then a
+// call of \`place\` and one of \`quick\`; the bit is 1 when \`quick\` answers first.
 const PLANNER = `export default async () => {
   const caps = (await sys.caps()).map((c) => ({ from: c.id }));
   let pin = '';
@@ -34,11 +55,11 @@ const PLANNER = `export default async () => {
         budget: { tool_calls: 100, syscalls: 200, cpu_ms: 2000, children: 0, memory_mb: 96 } });
       await new Promise((resolve) => setTimeout(resolve, 60));
       const order = [];
-      const read = sys.tool('fs.read', { path: 'small' }).then(() => order.push('read'), () => order.push('read'));
-      const stat = sys.tool('fs.stat', { path: 'small' }).then(() => order.push('stat'), () => order.push('stat'));
-      await Promise.race([read, stat]);
-      if (order[0] === 'stat') value |= 1 << bit;
-      await Promise.all([read, stat]);
+      const held = sys.tool('place', { ms: 0 }).then(() => order.push('place'), () => order.push('place'));
+      const other = sys.tool('quick', {}).then(() => order.push('quick'), () => order.push('quick'));
+      await Promise.race([held, other]);
+      if (order[0] === 'quick') value |= 1 << bit;
+      await Promise.all([held, other]);
       await sys.kill(id);
     }
     pin += value;
@@ -54,29 +75,21 @@ const PLANNER = `export default async () => {
 
 describe.each(['inline', 'process'] as const)('tool places, %s tier', (isolation) => {
   let kernel: Kernel | undefined;
-  let base = '';
   afterEach(async () => {
     await kernel?.close();
     kernel = undefined;
-    if (base !== '') await rm(base, { recursive: true, force: true });
   });
 
   it("a clean planner does not read a worker's PIN from the order of its own replies", async () => {
-    base = await realpath(await mkdtemp(join(tmpdir(), 'isokernel-places-')));
-    const root = join(base, 'root');
-    await mkdir(root);
-    await writeFile(join(root, 'big'), 'x'.repeat(1024 * 1024));
-    await writeFile(join(root, 'small'), 'y');
     const sent: unknown[] = [];
     kernel = testKernel({
       isolation,
-      maxPayloadBytes: 4 * 1024 * 1024,
-      tools: [...createFsTools({ roots: [root] }), pinVault, recordingSink('mail', ['secret'], sent)],
+      tools: [place, quick, pinVault, recordingSink('mail', ['secret'], sent)],
       policy: {
         capabilities: [
           { action: 'vault.read', resource: 'vault.read' },
-          { action: 'fs.read', resource: `${root}/**` },
-          { action: 'fs.stat', resource: `${root}/**` },
+          { action: 'place', resource: 'place' },
+          { action: 'quick', resource: 'quick' },
           { action: 'mail', resource: 'mail' },
           { action: 'agent.spawn', resource: 'inline' },
         ],
