@@ -6,7 +6,7 @@ import type { AuditLog } from '../runtime/audit/audit-log.js';
 import { type ErrorCode, type KernelErrorInfo, observedBy } from '../runtime/core/errors.js';
 import { joinLabels } from '../runtime/labels/label.js';
 import type { AgentSession } from '../runtime/process/session.js';
-import { dispatch } from '../syscalls/dispatch.js';
+import { dispatch, dispatchEnded, EndedAgent } from '../syscalls/dispatch.js';
 import { decodePayload } from '../syscalls/wire.js';
 import { encodeFrame, FROM_HOST, FrameReader, HELD_REPORT_STEP_BYTES, OVERSIZED, TO_HOST } from './host-protocol.js';
 import { type HostEntry, spawnHost, takePrestartedHost } from './host-spawn.js';
@@ -121,8 +121,8 @@ export class SandboxHost {
   #waiting: Array<{ mark: number; then: () => void }> = [];
   readonly #dir: string;
   readonly #placed = new Map<string, Placed>();
-  /** Sessions of agents that ended here: a late syscall from one is refused (E_KILLED) and audited. */
-  readonly #past = new Map<string, AgentSession>();
+  /** Agents that ended here, as much of each as refusing (E_KILLED) and auditing a late syscall takes. */
+  readonly #past = new Map<string, EndedAgent>();
   /** Ended agents whose late syscalls passed the margin: dropped unrecorded (see `#syscall`). */
   readonly #muted = new Set<string>();
   readonly #onExit: Array<(host: SandboxHost) => void> = [];
@@ -565,8 +565,10 @@ export class SandboxHost {
     name: string | undefined,
     payload: string | number | undefined,
   ): void {
-    const session = this.#placed.get(agent)?.session ?? this.#past.get(agent);
-    if (session === undefined) {
+    const session = this.#placed.get(agent)?.session;
+    const ended = session === undefined ? this.#past.get(agent) : undefined;
+    const caller = session ?? ended;
+    if (caller === undefined) {
       this.#violation('a syscall for an agent it does not host');
       return;
     }
@@ -579,14 +581,19 @@ export class SandboxHost {
     // not a violation; but past the agent's whole budget plus a margin they are not dispatched, audited or
     // answered any more (one record says so): a host cannot write the audit log without end for an agent that
     // can no longer act.
-    if (session.state === 'ended' && session.syscalls >= session.limits.syscalls + LATE_SYSCALL_MARGIN) {
+    if (caller.state === 'ended' && caller.syscalls >= caller.limits.syscalls + LATE_SYSCALL_MARGIN) {
       if (!this.#muted.has(agent)) {
         this.#muted.add(agent);
-        const attempt = new Attempt(session.services.audit, session.subject, 'sandbox', { host: this.pid });
+        const attempt = new Attempt(caller.services.audit, caller.subject, 'sandbox', { host: this.pid });
         const what = 'syscalls of an ended agent past its budget: no longer recorded';
-        attempt.describe('sandbox.late', what, { host: this.pid }, session.label, false);
+        attempt.describe('sandbox.late', what, { host: this.pid }, caller.label, false);
         attempt.end('E_KILLED', undefined, true);
       }
+      return;
+    }
+    if (session === undefined) {
+      // An agent that has ended here is answered nothing: its isolate is disposed.
+      if (ended !== undefined) dispatchEnded(ended, name, payload);
       return;
     }
     // The same entry as inline: counted, decoded, validated and audited for the session the kernel bound. The
@@ -643,13 +650,14 @@ export class SandboxHost {
     const { session } = placed;
     if (this.#placed.get(session.id) !== placed) return;
     this.#placed.delete(session.id);
-    this.#past.set(session.id, session);
     this.#chargedToEnded += session.kernelMs;
     if (placed.killDeadline !== undefined) {
       placed.killDeadline = undefined;
       if (this.#alive) this.#armKillTimer();
     }
     session.end();
+    // With the label it ended with: results that settle later reach nobody, so no late call depends on them.
+    this.#past.set(session.id, new EndedAgent(session));
     const cpuMs = Math.max(usage?.cpu_ms ?? 0, placed.cpuMs);
     session.reportCpu(cpuMs);
     const outcome: HostedOutcome['outcome'] =

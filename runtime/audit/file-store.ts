@@ -450,21 +450,29 @@ const RECORD_STARTS = ['{"action":"'];
 const CHECKPOINT_STARTS = ['{"adopted":', '{"every":'];
 
 /**
- * Cuts the torn last line off `path` (the bytes from `validBytes` on). After lines that verified, any tail is a torn
- * write of ours: a crash can leave zeros, a later page without the first, or stale bytes (review 138). A file with
- * no complete line is cut only when its tail, past any zeros a power loss left, begins as the store's lines begin
- * (`starts`); anything else is not ours and the file is refused as corrupt, untouched. Such a file was cut: through
- * a symlink planted beside the log, a kernel's start emptied another file of its user (a key with no final newline)
- * and wrote the new log into it (review 136).
+ * Cuts the torn last line off `path`: the `tornBytes` from `validBytes` on, as the scan found them. After lines that
+ * verified, any tail is a torn write of ours: a crash can leave zeros, a later page without the first, or stale bytes
+ * (review 138). A file with no complete line is cut only when its tail, past any zeros a power loss left, begins as
+ * the store's lines begin (`starts`); anything else is not ours and the file is refused as corrupt, untouched. Such a
+ * file was cut: through a symlink planted beside the log, a kernel's start emptied another file of its user (a key
+ * with no final newline) and wrote the new log into it (review 136). A file whose size is no longer what the scan
+ * found is refused untouched too: only the bytes scanned are judged, and only they are read (the scan bounds them to
+ * a few MiB, where a file grown since could be any size).
+ * Exported for its test; the store is its only caller.
  */
-function cutTornTail(path: string, validBytes: number, starts: readonly string[]): void {
+export function cutTornTail(
+  path: string,
+  scan: { readonly validBytes: number; readonly tornBytes: number },
+  starts: readonly string[],
+): void {
+  const { validBytes, tornBytes } = scan;
   const fd = openSync(path, constants.O_RDWR | constants.O_NONBLOCK | (constants.O_NOCTTY ?? 0));
   try {
     const stats = fstatSync(fd);
     if (!stats.isFile()) throw notRegularFile(path);
+    if (stats.size !== validBytes + tornBytes) throw corrupt(`${path} changed while the store was opening it`);
     if (validBytes === 0) {
-      // The scan bounds a torn line by the longest line it reads, so this is at most a few MiB.
-      const tail = Buffer.alloc(stats.size);
+      const tail = Buffer.alloc(tornBytes);
       const length = readSync(fd, tail, 0, tail.length, 0);
       let first = 0;
       while (first < length && tail[first] === 0) first += 1;
@@ -525,7 +533,7 @@ function readCheckpoints(checkpointPath: string, policy: AuditKeyPolicy): { list
   if (!existsSync(checkpointPath)) return { list: [], torn: 0 };
   const { checked, scan } = readCheckpointFile(checkpointPath, policy);
   if (!checked.ok) throw corrupt(checked.reason, checked.seq);
-  if (scan.tornBytes > 0) cutTornTail(checkpointPath, scan.validBytes, CHECKPOINT_STARTS);
+  if (scan.tornBytes > 0) cutTornTail(checkpointPath, scan, CHECKPOINT_STARTS);
   return { list: checked.checkpoints, torn: scan.tornBytes };
 }
 
@@ -541,7 +549,7 @@ function recover(path: string, checkpointPath: string, policy: AuditKeyPolicy): 
       records = scan.lines + (scan.stopped ? 1 : 0);
       torn = scan.tornBytes;
       if (scan.error !== undefined || records > 0) throw corrupt('audit log has records but no signed checkpoint', 0);
-      if (torn > 0) cutTornTail(path, 0, RECORD_STARTS);
+      if (torn > 0) cutTornTail(path, scan, RECORD_STARTS);
     }
     const report = {
       created: true,
@@ -558,7 +566,7 @@ function recover(path: string, checkpointPath: string, policy: AuditKeyPolicy): 
   if (scan.error !== undefined) replay.reject(scan.error.index, `record ${scan.error.index}: ${scan.error.reason}`);
   const result = replay.finish(scan.tornBytes);
   if (!result.ok) throw corrupt(`audit log does not verify at seq ${result.seq ?? '?'}: ${result.reason}`, result.seq);
-  if (scan.tornBytes > 0) cutTornTail(path, scan.validBytes, RECORD_STARTS);
+  if (scan.tornBytes > 0) cutTornTail(path, scan, RECORD_STARTS);
   return {
     recovered: { chain: replay.chain, checkpoints: checkpoints.list, tags: [...replay.tags].sort() },
     report: {

@@ -7,7 +7,7 @@ import { DEFAULT_LIMITS } from '../../runtime/process/limits.js';
 import type { KernelEvent } from '../../runtime/process/run-result.js';
 import { AgentSession } from '../../runtime/process/session.js';
 import { ToolRegistry } from '../../runtime/tool-use/tool-contract.js';
-import { dispatch } from '../../syscalls/dispatch.js';
+import { dispatch, dispatchEnded, EndedAgent } from '../../syscalls/dispatch.js';
 import { encodeValue } from '../../syscalls/wire.js';
 import { testKernel, testTools } from '../helpers/kernel.js';
 import { standaloneServices } from '../helpers/services.js';
@@ -77,6 +77,27 @@ describe('dispatch', () => {
     expect(events).toEqual([
       { type: 'syscall', agent: 'agent-1', syscall: 'tool', code: 'E_KILLED', refused: true, label: [] },
     ]);
+  });
+
+  it('an ended agent kept as an EndedAgent is refused and recorded as its session was, at the label it ended with', () => {
+    const sink = new MemoryAuditSink();
+    const events: KernelEvent[] = [];
+    const s = session(events, new AuditLog({ key: SigningKey.generate(), sink }));
+    expect(() => new EndedAgent(s)).toThrow(TypeError);
+    s.label = ['secret'];
+    s.end();
+    const ended = new EndedAgent(s);
+    s.label = ['secret', 'web'];
+    expect(dispatchEnded(ended, 'tool', call('echo', [1, null]))).toBe(dispatch(s, 'tool', call('echo', [1, null])));
+    expect(dispatchEnded(ended, 'nope', 7)).toBe('e["E_KILLED","sys.unknown: the agent has ended"]');
+    expect([ended.syscalls, s.syscalls]).toEqual([2, 1]);
+    const outcomes = sink.records.filter((record) => record.phase === 'outcome');
+    expect(outcomes.map((record) => [record.agent, record.syscall, record.code, record.label])).toEqual([
+      ['agent-1', 'tool', 'E_KILLED', ['secret']],
+      ['agent-1', 'tool', 'E_KILLED', ['secret', 'web']],
+      ['agent-1', 'unknown', 'E_KILLED', ['secret']],
+    ]);
+    expect(events.map((event) => event.type === 'syscall' && event.refused)).toEqual([true, true, true]);
   });
 
   it('records a payload past the cap by its length, whole or as the length the prelude sends instead', () => {

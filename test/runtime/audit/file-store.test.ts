@@ -20,6 +20,7 @@ import { AuditLog } from '../../../runtime/audit/audit-log.js';
 import {
   AuditFileStore,
   AuditStoreError,
+  cutTornTail,
   type FsyncPolicy,
   LOCK_LEASE_MS,
   lockPathOf,
@@ -142,6 +143,26 @@ describe('audit-store', () => {
     expect(store.recovery.tornCheckpointBytes).toBe(20);
     store.close();
     expect(verifyAuditFile(path).ok).toBe(true);
+  });
+
+  it('cuts a torn tail only while the file is the size its scan found: grown since, it is refused and left whole', () => {
+    // A file that grows between the scan and the cut (a planted symlink to a file another process appends to) was
+    // judged and cut by its size at cut time, reading it whole into one buffer however large it had grown.
+    const path = join(dir, 'grown.jsonl');
+    writeFileSync(path, '{"action":"x');
+    appendFileSync(path, Buffer.alloc(8 << 20, 0x61));
+    const scan = { validBytes: 0, tornBytes: 12 };
+    expect(() => cutTornTail(path, scan, ['{"action":"'])).toThrow(/changed while the store was opening it/);
+    expect(statSync(path).size).toBe(12 + (8 << 20));
+    const records = join(dir, 'records.jsonl');
+    writeFileSync(records, '{"action":"a"}\n{"action":"b');
+    expect(() => cutTornTail(records, { validBytes: 15, tornBytes: 5 }, ['{"action":"'])).toThrow(/changed/);
+    expect(readFileSync(records, 'utf8')).toBe('{"action":"a"}\n{"action":"b');
+    cutTornTail(records, { validBytes: 15, tornBytes: 12 }, ['{"action":"']);
+    expect(readFileSync(records, 'utf8')).toBe('{"action":"a"}\n');
+    writeFileSync(path, '{"action":"x');
+    cutTornTail(path, scan, ['{"action":"']);
+    expect(statSync(path).size).toBe(0);
   });
 
   it('refuses a second writer while the lock is held, in this process or another', async () => {
