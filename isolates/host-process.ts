@@ -11,6 +11,7 @@ import { decodePayload } from '../syscalls/wire.js';
 import { encodeFrame, FROM_HOST, FrameReader, HELD_REPORT_STEP_BYTES, OVERSIZED, TO_HOST } from './host-protocol.js';
 import { type HostEntry, spawnHost, takePrestartedHost } from './host-spawn.js';
 import { endedClean } from './main-outcome.js';
+import { MemoryNeighbours } from './memory-neighbours.js';
 import type { SandboxUsage } from './sandbox.js';
 
 /** What the kernel learns when an agent of a host ends. */
@@ -123,6 +124,8 @@ export class SandboxHost {
   readonly #placed = new Map<string, Placed>();
   /** Agents that ended here, as much of each as refusing (E_KILLED) and auditing a late syscall takes. */
   readonly #past = new Map<string, EndedAgent>();
+  /** The agents whose isolates share this host's memory: a memory end takes their labels. */
+  readonly #neighbours = new MemoryNeighbours();
   /** Ended agents whose late syscalls passed the margin: dropped unrecorded (see `#syscall`). */
   readonly #muted = new Set<string>();
   readonly #onExit: Array<(host: SandboxHost) => void> = [];
@@ -210,6 +213,7 @@ export class SandboxHost {
       killDeadline: undefined,
     };
     this.#placed.set(session.id, placed);
+    this.#neighbours.enter(session);
     this.started++;
     if (!this.#alive) {
       this.#finish(placed, undefined, crashed(this.#deathReason));
@@ -656,12 +660,13 @@ export class SandboxHost {
       if (this.#alive) this.#armKillTimer();
     }
     session.end();
-    // With the label it ended with: results that settle later reach nobody, so no late call depends on them.
-    this.#past.set(session.id, new EndedAgent(session));
     const cpuMs = Math.max(usage?.cpu_ms ?? 0, placed.cpuMs);
     session.reportCpu(cpuMs);
     const outcome: HostedOutcome['outcome'] =
       placed.terminating !== undefined ? { ok: false, error: placed.terminating } : reported;
+    this.#neighbours.leave(session, outcome);
+    // With the label it ended with: results that settle later reach nobody, so no late call depends on them.
+    this.#past.set(session.id, new EndedAgent(session));
     if (!outcome.ok && outcome.error.code === 'E_CRASHED') {
       // An end the agent did not cause and no syscall records: the audit log says why it ended.
       const attempt = new Attempt(session.services.audit, session.subject, 'exit', { host: this.pid });

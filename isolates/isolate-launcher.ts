@@ -2,6 +2,7 @@ import type { AgentLauncher, AgentProcess, LaunchRequest } from '../runtime/proc
 import type { RunResult } from '../runtime/process/run-result.js';
 import { dispatch } from '../syscalls/dispatch.js';
 import { loadCodeChecker } from './code-check.js';
+import { INLINE_NEIGHBOURS } from './memory-neighbours.js';
 import { preludeConfig } from './prelude-config.js';
 import { RealmPool } from './realm-pool.js';
 import { Sandbox } from './sandbox.js';
@@ -42,9 +43,11 @@ export class IsolateLauncher implements AgentLauncher {
     });
     session.state = 'running';
     this.#live++;
+    INLINE_NEIGHBOURS.enter(session);
     const result: Promise<RunResult> = sandbox.outcome.then(({ outcome, usage }) => {
       // The outcome settles only after the isolate is disposed.
       this.#live--;
+      INLINE_NEIGHBOURS.leave(session, outcome);
       // Counted quotas are filled in by the kernel's process table from the agent's quota.
       const fullUsage = {
         ...usage,

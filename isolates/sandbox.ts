@@ -299,8 +299,8 @@ export class Sandbox implements Watched {
     let heapPeak = 0;
     const isolate = this.#isolate;
     if (isolate !== undefined) {
-      const { peak, unread } = this.#spec.watchdog.remove(this);
-      heapPeak = peak;
+      const { peak, ownPeak, unread } = this.#spec.watchdog.remove(this);
+      heapPeak = !outcome.ok && outcome.error.message === LIMIT_MESSAGES.memory ? peak : ownPeak;
       try {
         cpuMs = Number(isolate.cpuTime) / 1e6;
       } catch {}

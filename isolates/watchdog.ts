@@ -54,6 +54,8 @@ interface HeapState {
   cpuAtRead: number;
   pendingSince: number | undefined;
   peak: number;
+  /** The largest exact reading: the isolate's own heap, which no other agent's memory moves. */
+  ownPeak: number;
 }
 
 /** Growth per reading below this is noise (compilation, allocator slack), not an agent's off-heap memory. */
@@ -97,30 +99,35 @@ export class Watchdog {
       cpuAtRead: 0,
       pendingSince: undefined,
       peak: 0,
+      ownPeak: 0,
     });
     this.#timer ??= setInterval(() => this.#tick(), this.#tickMs);
   }
 
   /**
-   * Stops watching `target`. Returns its peak heap estimate in bytes, and, if its heap reading was outstanding (it
-   * was busy), what the estimate charged it beyond its last reading: `disposeIsolate` expects that back too. That
-   * growth was charged as well to the isolates watched now, so its fall lowers their charge (and nobody else's).
+   * Stops watching `target`. Returns its peak heap estimate in bytes (`peak`), the largest exact reading of its heap
+   * (`ownPeak`), and, if its heap reading was outstanding (it was busy), what the estimate charged it beyond its last
+   * reading: `disposeIsolate` expects that back too. That growth was charged as well to the isolates watched now, so
+   * its fall lowers their charge (and nobody else's). `peak` counts growth other agents may have caused, so only an
+   * end for memory, which takes their labels (memory-neighbours.ts), may report it: `ownPeak` tells nobody what
+   * they did (red-team pass 139 read a PIN from clean agents' heap peaks).
    */
-  remove(target: Watched): { peak: number; unread: Unread | undefined } {
+  remove(target: Watched): { peak: number; ownPeak: number; unread: Unread | undefined } {
     const state = this.#watched.get(target);
     this.#watched.delete(target);
     if (this.#watched.size === 0 && this.#timer !== undefined) {
       clearInterval(this.#timer);
       this.#timer = undefined;
     }
-    if (state === undefined) return { peak: 0, unread: undefined };
+    if (state === undefined) return { peak: 0, ownPeak: 0, unread: undefined };
     const busy = state.pendingSince !== undefined && performance.now() - state.pendingSince > this.#tickMs;
-    if (!busy || state.unread === 0) return { peak: state.peak, unread: undefined };
+    const { peak, ownPeak } = state;
+    if (!busy || state.unread === 0) return { peak, ownPeak, unread: undefined };
     const charged = [...this.#watched.values()];
     const forgive = (bytes: number) => {
       for (const other of charged) other.known -= bytes;
     };
-    return { peak: state.peak, unread: { bytes: state.unread, forgive } };
+    return { peak, ownPeak, unread: { bytes: state.unread, forgive } };
   }
 
   close(): void {
@@ -202,6 +209,7 @@ export class Watchdog {
         if (unexplained < 0) heap.offHeap = Math.max(0, heap.offHeap + unexplained);
         else if (ran && unexplained > OFF_HEAP_NOISE_BYTES) heap.offHeap += unexplained;
         heap.exact = stats.used_heap_size + stats.externally_allocated_size;
+        if (heap.exact > heap.ownPeak) heap.ownPeak = heap.exact;
         heap.physical = stats.total_physical_size;
         heap.forgotten = 0;
         heap.released = released;

@@ -10,6 +10,10 @@ export interface Usage {
    */
   kernel_ms?: number;
   wall_ms: number;
+  /**
+   * The largest reading of the isolate's own heap (taken while it was idle: 0 for one busy from start to end); for an
+   * end for memory_mb, the watchdog's estimate that ended it, which counts growth other agents may have caused.
+   */
   heap_peak_mb: number;
   syscalls: number;
   /** Counted quotas of the agent and its descendants (tokens, dollars, tool calls, children spawned). */
