@@ -330,6 +330,49 @@ describe('Watchdog', () => {
     for (const isolate of regrown) isolate.dispose();
   });
 
+  it('reads an idle isolate once until it runs again, and does not charge it with what others grow by meanwhile', async () => {
+    // Every isolate was read every tick, idle or not: 99 idle children kept the kernel's loop 55-67% busy (red-team
+    // pass 140). And the reading itself takes a little of the isolate's CPU time, so an idle isolate always looked as
+    // if it had run and was charged with the process's growth: here 150 MB a busy neighbour allocated.
+    await stillMemory();
+    const watchdog = new Watchdog(5);
+    const idle = new ivm.Isolate({ memoryLimit: isolateHeapLimitMb(32) });
+    const idleContext = await idle.createContext();
+    let reads = 0;
+    // Isolates are not extensible: the watchdog gets one that counts its readings.
+    const counted = new Proxy(idle, {
+      get(isolate, key) {
+        if (key === 'getHeapStatistics') {
+          return () => {
+            reads += 1;
+            return isolate.getHeapStatistics();
+          };
+        }
+        const value: unknown = Reflect.get(isolate, key, isolate);
+        return typeof value === 'function' ? value.bind(isolate) : value;
+      },
+    });
+    const w = watch(watchdog, counted, { memoryMb: 32 });
+    const busy = new ivm.Isolate({ memoryLimit: isolateHeapLimitMb(1024) });
+    const busyContext = await busy.createContext();
+    watch(watchdog, busy, { memoryMb: 1024 });
+    await wait(100);
+    expect(reads).toBeLessThanOrEqual(2);
+    await busyContext.eval(`const a = new Uint8Array(150 * 1024 * 1024);
+      for (let j = 0; j < a.length; j += 4096) a[j] = 1;
+      let x = 0; for (let i = 0; i < 2e8; i++) x = (x + i) | 0;`);
+    await wait(50);
+    expect(reads).toBeLessThanOrEqual(2);
+    expect(w.hit()).toBeUndefined();
+    await idleContext.eval('let y = 0; for (let i = 0; i < 1e6; i++) y += i;');
+    await wait(50);
+    expect(reads).toBeGreaterThan(2);
+    expect(w.hit()).toBeUndefined();
+    watchdog.close();
+    disposeIsolate(busy);
+    disposeIsolate(counted);
+  });
+
   it('reports an isolate that isolated-vm disposed on its own as lost', async () => {
     const watchdog = new Watchdog(5);
     const isolate = new ivm.Isolate({ memoryLimit: 64 });
