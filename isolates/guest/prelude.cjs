@@ -189,6 +189,253 @@
     }),
   );
 
+  // ------------------------------------------------------------------------------ compile-size caps
+
+  // V8's parser and regexp compiler take their working memory from malloc, outside every V8 heap limit, and
+  // never check for termination: one agent's `(0, eval)('{}'.repeat(24e6))` took the inline kernel's process to
+  // 8.5 GB, still growing seconds after the agent was reported E_QUOTA, and `new RegExp('a|'.repeat(8e6) + 'a')`
+  // to 4.6 GB (red-team pass 140; SECURITY.md, hole H6). isolated-vm refuses eval and Function sources only past
+  // memoryLimit/8 characters, and RegExp sources never. So every way agent code hands V8 a string to compile is
+  // measured here first, before V8 sees it: eval, Function and the async, generator and async generator
+  // function constructors refuse code longer than MAX_CODE_UNITS (the parameters and body as
+  // CreateDynamicFunction joins them), and RegExp, RegExp.prototype.compile and String.prototype.match, matchAll
+  // and search (which build a regexp from a string with the intrinsic RegExp) refuse patterns longer than
+  // MAX_PATTERN_UNITS, each with a RangeError. Regexp literals and the agent's own module are bounded only by the
+  // kernel's 4 MiB source cap (MAX_CODE_BYTES).
+  //
+  // The wrappers are proxies of the intrinsics with null-prototype handlers (a trap planted on Object.prototype
+  // is never consulted), so names, lengths, static properties, `prototype`, instanceof and subclassing stay
+  // the intrinsics'. Every route to an intrinsic constructor is replaced: the global, the prototype's
+  // `constructor`, and the [[Prototype]] of the async, generator and async generator constructors (the
+  // intrinsic Function). Each trap turns the arguments into strings itself, once, measures them, and hands V8
+  // only those strings, so agent code cannot change a source once it is measured (a regexp object passes as
+  // itself: its source was set by a literal or through these same checks). `eval` becomes an
+  // indirect eval (global scope, sloppy unless the code says 'use strict'): a direct eval is one only when its
+  // callee is the intrinsic itself. The prelude keeps the intrinsic eval (IndirectEval) to itself.
+  //
+  // The price: replacing RegExp.prototype.constructor invalidates V8's RegExp species protector for the isolate,
+  // which takes split, replace, match and matchAll with a regexp off their fast paths (on a 46 KB string: split
+  // 15x, a global replace 12x, a global match 2.7x slower; exec and test unchanged). Left alone, it would hand
+  // the intrinsic RegExp to every regexp (`/a/.constructor`).
+  {
+    const MAX_CODE_UNITS = 1024 * 1024;
+    const MAX_PATTERN_UNITS = 64 * 1024;
+    const ReflectConstruct = Reflect.construct;
+    const ReflectGetPrototypeOf = Reflect.getPrototypeOf;
+    const ReflectSetPrototypeOf = Reflect.setPrototypeOf;
+    const ProxyCtor = Proxy;
+    const RangeErrorCtor = RangeError;
+    const TypeErrorCtor = TypeError;
+    const StringIndexOf = String.prototype.indexOf;
+    const SymbolMatch = Symbol.match;
+    const SymbolMatchAll = Symbol.matchAll;
+    const SymbolSearch = Symbol.search;
+    const RegExpCtor = RegExp;
+    const RegExpPrototype = RegExp.prototype;
+    const RegExpCompile = RegExpPrototype.compile;
+    const RegExpSource = /** @type {Function} */ (ReflectGetOwnPropertyDescriptor(RegExpPrototype, 'source')?.get);
+    const StringPrototype = String.prototype;
+    const StringMatch = StringPrototype.match;
+    const StringMatchAll = StringPrototype.matchAll;
+    const StringSearch = StringPrototype.search;
+
+    /** @type {(what: string, cap: number) => RangeError} */
+    const refused = (what, cap) => new RangeErrorCtor(`${what} longer than ${cap} characters is refused`);
+    // ToString, as the intrinsics apply it (a template literal throws TypeError for a symbol, as ToString does).
+    /** @type {(value: unknown) => string} */
+    const toText = (value) => `${value}`;
+    /** @type {(value: unknown) => value is object} */
+    const isObject = (value) => value !== null && (typeof value === 'object' || typeof value === 'function');
+    // Replaces the value of an own data property, keeping its attributes.
+    /** @type {(target: object, key: PropertyKey, value: unknown) => void} */
+    const replaceValue = (target, key, value) => {
+      const found = /** @type {PropertyDescriptor} */ (ReflectGetOwnPropertyDescriptor(target, key));
+      if (!ReflectDefineProperty(target, key, descriptor({ ...found, value }))) {
+        throw new ErrorCtor(`the prelude could not replace ${StringCtor(key)}`);
+      }
+    };
+
+    // A proxy handler with a null prototype: only its own traps exist.
+    /** @type {(fields: ProxyHandler<any>) => ProxyHandler<any>} */
+    const traps = (fields) => /** @type {any} */ ({ __proto__: null, ...fields });
+
+    // eval: only a string is code; anything else is returned as it is, as the intrinsic does.
+    const evalProxy = new ProxyCtor(
+      IndirectEval,
+      traps({
+        apply: (_target, _self, args) => {
+          const code = args.length > 0 ? args[0] : undefined;
+          if (typeof code === 'string' && code.length > MAX_CODE_UNITS) throw refused('eval: code', MAX_CODE_UNITS);
+          return IndirectEval(code);
+        },
+      }),
+    );
+    replaceValue(g, 'eval', evalProxy);
+
+    // The function constructors. `args` is the trap's own fresh array: its elements are replaced by their
+    // strings in place (own data properties, so no setter on Array.prototype runs), parameters first, body last.
+    /** @type {(args: unknown[], name: string) => unknown[]} */
+    const codeArgs = (args, name) => {
+      const count = args.length;
+      // The commas CreateDynamicFunction puts between the parameters.
+      let length = count > 2 ? count - 2 : 0;
+      for (let i = 0; i < count; i++) {
+        const text = toText(args[i]);
+        args[i] = text;
+        length += text.length;
+      }
+      if (length > MAX_CODE_UNITS) throw refused(`${name}: code`, MAX_CODE_UNITS);
+      return args;
+    };
+    /** @type {(intrinsic: Function, name: string) => Function} */
+    const wrapFunctionConstructor = (intrinsic, name) => {
+      /** @type {Function} */
+      const proxy = new ProxyCtor(
+        intrinsic,
+        traps({
+          apply: (_target, _self, args) => ReflectConstruct(intrinsic, codeArgs(args, name), intrinsic),
+          construct: (_target, args, newTarget) =>
+            ReflectConstruct(intrinsic, codeArgs(args, name), newTarget === proxy ? intrinsic : newTarget),
+        }),
+      );
+      replaceValue(intrinsic.prototype, 'constructor', proxy);
+      return proxy;
+    };
+    const FunctionProxy = wrapFunctionConstructor(Function, 'Function');
+    replaceValue(g, 'Function', FunctionProxy);
+    const derived = [
+      [ReflectGetPrototypeOf(async () => {}), 'AsyncFunction'],
+      [ReflectGetPrototypeOf(function* () {}), 'GeneratorFunction'],
+      [ReflectGetPrototypeOf(async function* () {}), 'AsyncGeneratorFunction'],
+    ];
+    for (let i = 0; i < derived.length; i++) {
+      const [prototype, name] = /** @type {[any, string]} */ (derived[i]);
+      const intrinsic = prototype.constructor;
+      // Its [[Prototype]] is the intrinsic Function: one more route to it.
+      ReflectSetPrototypeOf(intrinsic, FunctionProxy);
+      wrapFunctionConstructor(intrinsic, name);
+    }
+
+    // A regexp's source (its [[OriginalSource]], escaped as the getter gives it: never shorter), or undefined
+    // for a value that is not a regexp. RegExp.prototype is not one, though the getter answers for it.
+    /** @type {(value: unknown) => string | undefined} */
+    const sourceOf = (value) => {
+      if (!isObject(value) || value === RegExpPrototype) return undefined;
+      try {
+        return ReflectApply(RegExpSource, value, []);
+      } catch {
+        return undefined;
+      }
+    };
+    /** @type {(value: unknown) => boolean} */
+    const isRegExp = (value) => {
+      if (!isObject(value)) return false;
+      const matcher = /** @type {any} */ (value)[SymbolMatch];
+      if (matcher !== undefined) return !!matcher;
+      return sourceOf(value) !== undefined;
+    };
+    /** @type {(text: string, name: string) => string} */
+    const checkedPattern = (text, name) => {
+      if (text.length > MAX_PATTERN_UNITS) throw refused(`${name}: regular expression pattern`, MAX_PATTERN_UNITS);
+      return text;
+    };
+    /** @type {Function} */
+    let RegExpProxy;
+    // The RegExp constructor's steps up to RegExpInitialize (ECMA-262 22.2.4.1), with `newTarget` undefined for a
+    // call without new. A regexp object passes as it is (its source is read from its internal slot, no agent code
+    // between); anything else reaches the intrinsic as strings.
+    /** @type {(args: unknown[], newTarget: Function | undefined) => RegExp} */
+    const makeRegExp = (args, newTarget) => {
+      /** @type {any} */
+      const pattern = args.length > 0 ? args[0] : undefined;
+      const flags = args.length > 1 ? args[1] : undefined;
+      const patternIsRegExp = isRegExp(pattern);
+      if (newTarget === undefined && patternIsRegExp && flags === undefined && pattern.constructor === RegExpProxy) {
+        return pattern;
+      }
+      const target = newTarget === undefined || newTarget === RegExpProxy ? RegExpCtor : newTarget;
+      const source = sourceOf(pattern);
+      if (source !== undefined) {
+        const flagsText = flags === undefined ? undefined : toText(flags);
+        checkedPattern(/** @type {string} */ (sourceOf(pattern)), 'RegExp');
+        return ReflectConstruct(RegExpCtor, [pattern, flagsText], target);
+      }
+      let rawSource = pattern;
+      let rawFlags = flags;
+      if (patternIsRegExp) {
+        rawSource = pattern.source;
+        if (flags === undefined) rawFlags = pattern.flags;
+      }
+      const text = checkedPattern(rawSource === undefined ? '' : toText(rawSource), 'RegExp');
+      return ReflectConstruct(RegExpCtor, [text, rawFlags === undefined ? undefined : toText(rawFlags)], target);
+    };
+    RegExpProxy = new ProxyCtor(
+      RegExpCtor,
+      traps({
+        apply: (_target, _self, args) => makeRegExp(args, undefined),
+        construct: (_target, args, newTarget) => makeRegExp(args, newTarget),
+      }),
+    );
+    replaceValue(g, 'RegExp', RegExpProxy);
+    replaceValue(RegExpPrototype, 'constructor', RegExpProxy);
+
+    const methods = {
+      /** @type {(this: unknown, pattern: unknown, flags: unknown) => unknown} */
+      compile(pattern, flags) {
+        // Not a regexp: the intrinsic throws its TypeError.
+        if (sourceOf(this) === undefined) return ReflectApply(RegExpCompile, this, [pattern, flags]);
+        if (sourceOf(pattern) !== undefined) {
+          checkedPattern(/** @type {string} */ (sourceOf(pattern)), 'RegExp.prototype.compile');
+          return ReflectApply(RegExpCompile, this, [pattern, flags]);
+        }
+        const text = checkedPattern(pattern === undefined ? '' : toText(pattern), 'RegExp.prototype.compile');
+        return ReflectApply(RegExpCompile, this, [text, flags === undefined ? undefined : toText(flags)]);
+      },
+      // String.prototype.match, matchAll and search (ECMA-262 22.1.3): an argument with its own method is used
+      // as the intrinsic would; otherwise the intrinsic gets the receiver's and the pattern's strings.
+      /** @type {(this: unknown, regexp: unknown) => unknown} */
+      match(regexp) {
+        if (this === undefined || this === null) return ReflectApply(StringMatch, this, [regexp]);
+        if (regexp !== undefined && regexp !== null) {
+          const matcher = /** @type {any} */ (regexp)[SymbolMatch];
+          if (matcher !== undefined && matcher !== null) return ReflectApply(matcher, regexp, [this]);
+        }
+        const text = checkedPattern(regexp === undefined ? '' : toText(regexp), 'String.prototype.match');
+        return ReflectApply(StringMatch, toText(this), [text]);
+      },
+      /** @type {(this: unknown, regexp: unknown) => unknown} */
+      matchAll(regexp) {
+        if (this === undefined || this === null) return ReflectApply(StringMatchAll, this, [regexp]);
+        if (regexp !== undefined && regexp !== null) {
+          if (isRegExp(regexp)) {
+            const flags = /** @type {any} */ (regexp).flags;
+            if (flags === undefined || flags === null || ReflectApply(StringIndexOf, toText(flags), ['g']) < 0) {
+              throw new TypeErrorCtor('String.prototype.matchAll called with a non-global RegExp argument');
+            }
+          }
+          const matcher = /** @type {any} */ (regexp)[SymbolMatchAll];
+          if (matcher !== undefined && matcher !== null) return ReflectApply(matcher, regexp, [this]);
+        }
+        const text = checkedPattern(regexp === undefined ? '' : toText(regexp), 'String.prototype.matchAll');
+        return ReflectApply(StringMatchAll, toText(this), [text]);
+      },
+      /** @type {(this: unknown, regexp: unknown) => unknown} */
+      search(regexp) {
+        if (this === undefined || this === null) return ReflectApply(StringSearch, this, [regexp]);
+        if (regexp !== undefined && regexp !== null) {
+          const searcher = /** @type {any} */ (regexp)[SymbolSearch];
+          if (searcher !== undefined && searcher !== null) return ReflectApply(searcher, regexp, [this]);
+        }
+        const text = checkedPattern(regexp === undefined ? '' : toText(regexp), 'String.prototype.search');
+        return ReflectApply(StringSearch, toText(this), [text]);
+      },
+    };
+    replaceValue(RegExpPrototype, 'compile', methods.compile);
+    replaceValue(StringPrototype, 'match', methods.match);
+    replaceValue(StringPrototype, 'matchAll', methods.matchAll);
+    replaceValue(StringPrototype, 'search', methods.search);
+  }
+
   // A planted accessor must not make defining `code` throw, which would leave a pending call unsettled.
   /** @type {(code: string, message: string) => Error} */
   const kernelError = (code, message) => {
