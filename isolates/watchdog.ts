@@ -235,7 +235,10 @@ export class Watchdog {
         const fallen = heap.forgotten + (released - heap.released);
         const unexplained = outside - heap.anchor - (known - heap.known) - Math.min(fallen, shrunk);
         const ran = heap.cpu > heap.cpuAtRead;
-        if (unexplained < 0) heap.offHeap = Math.max(0, heap.offHeap + unexplained);
+        // Only a reading after the isolate ran moves its off-heap charge, up or down: a fall while it idled is
+        // someone else's memory going back (review 141: read every 50 ms while idle, an agent that kept 216 MB of
+        // ICU copies under memory_mb 85 was forgiven them as another agent's collections gave memory back).
+        if (ran && unexplained < 0) heap.offHeap = Math.max(0, heap.offHeap + unexplained);
         else if (ran && unexplained > OFF_HEAP_NOISE_BYTES) heap.offHeap += unexplained;
         heap.exact = stats.used_heap_size + stats.externally_allocated_size;
         if (heap.exact > heap.ownPeak) heap.ownPeak = heap.exact;
