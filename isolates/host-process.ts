@@ -5,6 +5,7 @@ import { Attempt, type AuditSubject } from '../runtime/audit/attempt.js';
 import type { AuditLog } from '../runtime/audit/audit-log.js';
 import { type ErrorCode, type KernelErrorInfo, observedBy } from '../runtime/core/errors.js';
 import { joinLabels } from '../runtime/labels/label.js';
+import { MEMORY_EXCEEDED } from '../runtime/process/held-memory.js';
 import type { AgentSession } from '../runtime/process/session.js';
 import { dispatch, dispatchEnded, EndedAgent } from '../syscalls/dispatch.js';
 import { decodePayload } from '../syscalls/wire.js';
@@ -664,7 +665,10 @@ export class SandboxHost {
     session.reportCpu(cpuMs);
     const outcome: HostedOutcome['outcome'] =
       placed.terminating !== undefined ? { ok: false, error: placed.terminating } : reported;
-    this.#neighbours.leave(session, outcome);
+    // The host's watchdog decided a memory end it reports (a kernel's own end is `terminating`), by a figure that may
+    // count its other agents' growth: the host does not say whether it did, so the end is taken as if it did.
+    const shared = placed.terminating === undefined && !outcome.ok && outcome.error.message === MEMORY_EXCEEDED;
+    this.#neighbours.leave(session, shared);
     // With the label it ended with: results that settle later reach nobody, so no late call depends on them.
     this.#past.set(session.id, new EndedAgent(session));
     if (!outcome.ok && outcome.error.code === 'E_CRASHED') {

@@ -44,10 +44,10 @@ export class IsolateLauncher implements AgentLauncher {
     session.state = 'running';
     this.#live++;
     INLINE_NEIGHBOURS.enter(session);
-    const result: Promise<RunResult> = sandbox.outcome.then(({ outcome, usage }) => {
+    const result: Promise<RunResult> = sandbox.outcome.then(({ outcome, usage, memoryEstimated }) => {
       // The outcome settles only after the isolate is disposed.
       this.#live--;
-      INLINE_NEIGHBOURS.leave(session, outcome);
+      INLINE_NEIGHBOURS.leave(session, memoryEstimated);
       // Counted quotas are filled in by the kernel's process table from the agent's quota.
       const fullUsage = {
         ...usage,

@@ -1,5 +1,4 @@
 import { EMPTY_LABEL, joinLabels, type Label, labelLeq } from '../runtime/labels/label.js';
-import { MEMORY_EXCEEDED } from '../runtime/process/held-memory.js';
 import type { AgentSession } from '../runtime/process/session.js';
 
 /**
@@ -19,13 +18,14 @@ export class MemoryNeighbours {
   }
 
   /**
-   * Called when `session` has ended with `result`, before its end is reported to anyone: a memory end takes the
-   * labels of every agent beside it since it entered; then it leaves, and its own label stays with those still here.
+   * Called when `session` has ended, before its end is reported to anyone. `shared`: the watchdog ended it for
+   * memory_mb by a figure that counts growth no reading of its own heap explains; that end takes the labels of every
+   * agent beside it since it entered. Then it leaves, and its own label stays with those still here.
    */
-  leave(session: AgentSession, result: Ended): void {
+  leave(session: AgentSession, shared: boolean): void {
     const entry = this.#live.get(session);
     if (entry === undefined) return;
-    if (!result.ok && result.error.message === MEMORY_EXCEEDED) {
+    if (shared) {
       let beside = entry.left;
       for (const other of this.#live.keys()) if (other !== session) beside = joinLabels(beside, labelOf(other));
       session.label = joinLabels(session.label, beside);
@@ -37,9 +37,6 @@ export class MemoryNeighbours {
       if (!labelLeq(label, other.left)) other.left = joinLabels(other.left, label);
   }
 }
-
-/** How an agent ended, as a run result or a sandbox host's outcome tells it. */
-type Ended = { readonly ok: true } | { readonly ok: false; readonly error: { readonly message: string } };
 
 /** Inline, every kernel's isolates share the one process: one neighbourhood for all of them. */
 export const INLINE_NEIGHBOURS = new MemoryNeighbours();

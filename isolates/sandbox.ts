@@ -53,6 +53,12 @@ export interface SandboxEnd {
   readonly usage: SandboxUsage;
   /** The isolate's thread was still busy when it was disposed after a clean end (see `confirmIdleMs`). */
   readonly stillRunning: boolean;
+  /**
+   * The watchdog ended it for memory_mb by a figure that counts process growth no reading of its heap explains,
+   * which other agents may have caused: the end depends on them (memory-neighbours.ts), and `usage.heap_peak_mb` is
+   * the watchdog's estimate. Otherwise the peak is its own heap's, read exactly.
+   */
+  readonly memoryEstimated: boolean;
 }
 
 /** What the sandbox measures; the kernel adds syscalls and counted quotas. */
@@ -89,6 +95,8 @@ export class Sandbox implements Watched {
   #ended = false;
   /** Set while a clean end waits for its isolate to go quiet (`confirmIdleMs`): ends the wait. */
   #graceOver: ((stillRunning: boolean) => void) | undefined;
+  /** Ended by the watchdog's memory estimate (see SandboxEnd `memoryEstimated`). */
+  #memoryEstimated = false;
   #resolve!: (value: SandboxEnd) => void;
 
   constructor(spec: SandboxSpec) {
@@ -112,7 +120,8 @@ export class Sandbox implements Watched {
     this.#fail(code, message);
   }
 
-  exceeded(limit: LimitName): void {
+  exceeded(limit: LimitName, shared = false): void {
+    if (shared && !this.#ended) this.#memoryEstimated = true;
     this.#fail('E_QUOTA', LIMIT_MESSAGES[limit]);
   }
 
@@ -300,7 +309,7 @@ export class Sandbox implements Watched {
     const isolate = this.#isolate;
     if (isolate !== undefined) {
       const { peak, ownPeak, unread } = this.#spec.watchdog.remove(this);
-      heapPeak = !outcome.ok && outcome.error.message === LIMIT_MESSAGES.memory ? peak : ownPeak;
+      heapPeak = this.#memoryEstimated ? peak : ownPeak;
       try {
         cpuMs = Number(isolate.cpuTime) / 1e6;
       } catch {}
@@ -315,6 +324,7 @@ export class Sandbox implements Watched {
         heap_peak_mb: round(heapPeak / (1024 * 1024)),
       },
       stillRunning,
+      memoryEstimated: this.#memoryEstimated,
     });
   }
 }

@@ -12,8 +12,11 @@ export interface Watched {
   readonly cpuLimitMs: number;
   readonly wallDeadline: number;
   readonly memoryLimitBytes: number;
-  /** Called at most once per crossing; the sandbox ends itself. */
-  exceeded(limit: LimitName): void;
+  /**
+   * Called at most once per crossing; the sandbox ends itself. `shared`: the memory figure that crossed counts
+   * growth of the process that no reading of this isolate explains, which other agents may have caused.
+   */
+  exceeded(limit: LimitName, shared?: boolean): void;
   /** The isolate was disposed by isolated-vm itself (its own memory limit). */
   lost(): void;
   /** The isolate's CPU time so far, reported every tick (the kernel charges it to every ancestor). */
@@ -189,7 +192,7 @@ export class Watchdog {
         heap.known = reading.explained;
         heap.released = reading.released;
         heap.forgotten = 0;
-        if (heap.exact + heap.offHeap + target.heldBytes() > target.memoryLimitBytes) target.exceeded('memory');
+        checkMemory(target, heap, heap.exact + heap.offHeap);
       } else if (heap.pendingSince === undefined) {
         this.#requestHeap(target, heap, now);
       } else if (now - heap.pendingSince > this.#tickMs) {
@@ -208,7 +211,7 @@ export class Watchdog {
         heap.unread = Math.max(0, growth);
         const estimate = heap.exact + heap.offHeap + heap.unread;
         if (estimate > heap.peak) heap.peak = estimate;
-        if (estimate + target.heldBytes() > target.memoryLimitBytes) target.exceeded('memory');
+        checkMemory(target, heap, estimate);
       }
     }
   }
@@ -256,13 +259,24 @@ export class Watchdog {
         }
         const estimate = heap.exact + heap.offHeap;
         if (estimate > heap.peak) heap.peak = estimate;
-        if (estimate + target.heldBytes() > target.memoryLimitBytes) target.exceeded('memory');
+        checkMemory(target, heap, estimate);
       },
       () => {
         heap.pendingSince = undefined;
       },
     );
   }
+}
+
+/**
+ * Ends `target` for memory when its heap figure `estimate` and what the kernel holds for it cross its limit. Shared
+ * when its own exact heap and held bytes alone would not have: the growth no reading of it explains, which others
+ * may have caused, decided it.
+ */
+function checkMemory(target: Watched, heap: HeapState, estimate: number): void {
+  const held = target.heldBytes();
+  if (estimate + held <= target.memoryLimitBytes) return;
+  target.exceeded('memory', heap.exact + held <= target.memoryLimitBytes);
 }
 
 /**

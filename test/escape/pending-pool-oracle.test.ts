@@ -68,10 +68,28 @@ describe.each(ISOLATION_MODES)('%s tier: pending calls left unheld by a full ker
   it('benign twin: a pool with room refuses nothing and raises nobody', async () => {
     const { prober, sent } = await scenario(isolation, 0);
     // Mostly `KKKKK`; a child whose first calls settle before its last are sent may survive (`KKKKs` inline).
-    expect(prober).toMatchObject({
-      ok: true,
-      value: { pattern: expect.stringMatching(/^K+s?$/), posted: 'sent', label: [] },
-    });
-    expect(sent).toEqual([0]);
+    if (isolation === 'process') {
+      expect(prober).toMatchObject({
+        ok: true,
+        value: { pattern: expect.stringMatching(/^K+s?$/), posted: 'sent', label: [] },
+      });
+      expect(sent).toEqual([0]);
+      return;
+    }
+    // Inline, the watchdog's figure that ends a child counts process growth no reading of its heap explains (here the
+    // kernel's own, for the burst), which any agent in the process could have caused: such an end takes the labels
+    // of every agent beside it (red-team pass 139, memory-attribution-channel.test.ts), the web-labelled holder's
+    // too, though it only idles here: the refusal is the price of that channel being closed. A child that the kernel
+    // ends first, for its held bytes alone, takes no one's label; whichever way the children end, what the prober
+    // posts agrees with its label.
+    expect(prober).toMatchObject({ ok: true, value: { pattern: expect.stringMatching(/^K+s?$/) } });
+    const { posted, label } = (prober as { value: { posted: string; label: string[] } }).value;
+    if (label.length === 0) {
+      expect(posted).toBe('sent');
+      expect(sent).toEqual([0]);
+    } else {
+      expect([posted, label]).toEqual(['E_TAINT', ['web']]);
+      expect(sent).toEqual([]);
+    }
   }, 120_000);
 });

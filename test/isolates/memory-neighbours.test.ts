@@ -3,7 +3,6 @@ import { MemoryNeighbours } from '../../isolates/memory-neighbours.js';
 import { AuditLog } from '../../runtime/audit/audit-log.js';
 import { CapabilityAuthority } from '../../runtime/capability/authority.js';
 import { SigningKey } from '../../runtime/capability/signing-key.js';
-import { MEMORY_EXCEEDED } from '../../runtime/process/held-memory.js';
 import { DEFAULT_LIMITS } from '../../runtime/process/limits.js';
 import { AgentSession } from '../../runtime/process/session.js';
 import { ToolRegistry } from '../../runtime/tool-use/tool-contract.js';
@@ -22,22 +21,21 @@ const agent = (label: string[] = []): AgentSession => {
   session.label = label;
   return session;
 };
-const memoryEnd = { ok: false, error: { message: MEMORY_EXCEEDED } } as const;
 
 describe('MemoryNeighbours', () => {
-  it('a memory end takes the labels of the agents beside it, live or gone since it entered', () => {
+  it('an end by a shared memory figure takes the labels of the agents beside it, live or gone since it entered', () => {
     const neighbours = new MemoryNeighbours();
     const before = agent(['early']);
     neighbours.enter(before);
-    neighbours.leave(before, { ok: true });
+    neighbours.leave(before, false);
     const victim = agent();
     const gone = agent(['secret']);
     const live = agent(['web']);
     for (const session of [victim, gone, live]) neighbours.enter(session);
-    neighbours.leave(gone, { ok: true });
+    neighbours.leave(gone, false);
     // Labels rise after entering: what a neighbour holds now is read at the end.
     live.label = ['inbox', 'web'];
-    neighbours.leave(victim, memoryEnd);
+    neighbours.leave(victim, true);
     expect(victim.label).toEqual(['inbox', 'secret', 'web']);
   });
 
@@ -47,10 +45,10 @@ describe('MemoryNeighbours', () => {
     const other = agent(['secret']);
     neighbours.enter(victim);
     neighbours.enter(other);
-    neighbours.leave(victim, { ok: false, error: { message: 'quota exceeded: cpu_ms' } });
+    neighbours.leave(victim, false);
     expect(victim.label).toEqual([]);
     const stranger = agent();
-    neighbours.leave(stranger, memoryEnd);
+    neighbours.leave(stranger, true);
     expect(stranger.label).toEqual([]);
   });
 
@@ -61,7 +59,7 @@ describe('MemoryNeighbours', () => {
     worker.worked(['vault']);
     neighbours.enter(victim);
     neighbours.enter(worker);
-    neighbours.leave(victim, memoryEnd);
+    neighbours.leave(victim, true);
     expect(victim.label).toEqual(['vault']);
   });
 });
