@@ -665,9 +665,14 @@ export class SandboxHost {
     session.reportCpu(cpuMs);
     const outcome: HostedOutcome['outcome'] =
       placed.terminating !== undefined ? { ok: false, error: placed.terminating } : reported;
-    // The host's watchdog decided a memory end it reports (a kernel's own end is `terminating`), by a figure that may
-    // count its other agents' growth: the host does not say whether it did, so the end is taken as if it did.
-    const shared = placed.terminating === undefined && !outcome.ok && outcome.error.message === MEMORY_EXCEEDED;
+    // Ends that any agent on the host may have caused take the labels of all of them (memory-neighbours.ts): a memory
+    // end the host's watchdog decided (a kernel's own end is `terminating`), by a figure that may count its other
+    // agents' growth (the host does not say whether it did, so the end is taken as if it did), and the host's death
+    // (E_CRASHED), which any of its agents can bring about: an abort (H5) or growth past the host's RSS bound.
+    const shared =
+      placed.terminating === undefined &&
+      !outcome.ok &&
+      (outcome.error.message === MEMORY_EXCEEDED || outcome.error.code === 'E_CRASHED');
     this.#neighbours.leave(session, shared);
     // With the label it ended with: results that settle later reach nobody, so no late call depends on them.
     this.#past.set(session.id, new EndedAgent(session));

@@ -18,9 +18,10 @@ export class MemoryNeighbours {
   }
 
   /**
-   * Called when `session` has ended, before its end is reported to anyone. `shared`: the watchdog ended it for
-   * memory_mb by a figure that counts growth no reading of its own heap explains; that end takes the labels of every
-   * agent beside it since it entered. Then it leaves, and its own label stays with those still here.
+   * Called when `session` has ended, before its end is reported to anyone. `shared`: any agent beside it may have
+   * caused the end (the watchdog ended it for memory_mb by a figure that counts growth no reading of its own heap
+   * explains, or its sandbox host died: host-process.ts); that end takes the labels of every agent beside it since it
+   * entered. Then it leaves, and its own label stays with those still here.
    */
   leave(session: AgentSession, shared: boolean): void {
     const entry = this.#live.get(session);
