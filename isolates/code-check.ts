@@ -19,11 +19,11 @@ export function loadCodeChecker(): void {
 export type CodeCheck = { ok: true } | { ok: false; message: string };
 
 /**
- * Checks agent source before any of it runs: it must parse as an ES module and must not import anything,
- * statically or with `import()`. V8 compiles the module again afterwards; this pass exists because V8
- * only reports static imports, and a dynamic import must fail the run before agent code starts.
- * (`import()` reached through eval or Function is refused at run time by the isolate, which has no
- * module loader.) Never throws.
+ * Checks agent source before any of it runs: it must parse as an ES module, must not import anything,
+ * statically or with `import()`, and must not hold a regexp literal longer than MAX_REGEXP_LITERAL_UNITS. V8
+ * compiles the module again afterwards; this pass exists because V8 only reports static imports, and a dynamic
+ * import must fail the run before agent code starts. (`import()` reached through eval or Function is refused at
+ * run time by the isolate, which has no module loader.) Never throws.
  *
  * The parse does no scope analysis (meriyah with `lexical: false`), so its cost is linear in the size of the
  * source: a parser that checks redeclarations scope by scope (acorn) is quadratic in the bindings of one
@@ -44,11 +44,22 @@ export function checkModuleSource(code: string): CodeCheck {
       return { ok: false, message: 're-exports from other modules are not allowed' };
     }
   }
-  if (hasDynamicImport(program)) return { ok: false, message: 'dynamic import() is not allowed' };
-  return { ok: true };
+  const refused = refusedNode(program);
+  return refused === null ? { ok: true } : { ok: false, message: refused };
 }
 
-function hasDynamicImport(root: object): boolean {
+/**
+ * The longest regexp literal a module may hold, in UTF-16 units of its body: the same cap the guest prelude puts on
+ * a pattern built at run time (MAX_PATTERN_UNITS in isolates/guest/prelude.cjs). V8 compiles a regexp with memory taken
+ * outside every heap limit and never checks for termination on the way, so a literal the cap did not bound took an
+ * inline kernel at memory_mb 1024 to 1.28 GB over 25 s, still growing after the agent was reported E_QUOTA
+ * (SECURITY.md, H6). Parsing one here costs little: meriyah checks each literal's syntax with `new RegExp`, which
+ * parses the pattern but compiles it only at its first use (4 MiB of `a|a|…`: 165 ms, 11 MB).
+ */
+export const MAX_REGEXP_LITERAL_UNITS = 64 * 1024;
+
+// What the module holds that is refused (a dynamic import, an oversized regexp literal), or null.
+function refusedNode(root: object): string | null {
   const stack: unknown[] = [root];
   while (stack.length > 0) {
     const value = stack.pop();
@@ -57,10 +68,15 @@ function hasDynamicImport(root: object): boolean {
       for (const item of value) stack.push(item);
       continue;
     }
-    if ((value as { type?: unknown }).type === 'ImportExpression') return true;
+    const node = value as { type?: unknown; regex?: { pattern?: unknown } };
+    if (node.type === 'ImportExpression') return 'dynamic import() is not allowed';
+    const pattern = node.type === 'Literal' ? node.regex?.pattern : undefined;
+    if (typeof pattern === 'string' && pattern.length > MAX_REGEXP_LITERAL_UNITS) {
+      return `a regular expression literal longer than ${MAX_REGEXP_LITERAL_UNITS} characters is refused`;
+    }
     for (const key in value) stack.push((value as Record<string, unknown>)[key]);
   }
-  return false;
+  return null;
 }
 
 // The parser's message names a position in the agent's own source, nothing of the host: "[1:21-1:22]:

@@ -200,8 +200,9 @@
   // function constructors refuse code longer than MAX_CODE_UNITS (the parameters and body as
   // CreateDynamicFunction joins them), and RegExp, RegExp.prototype.compile and String.prototype.match, matchAll
   // and search (which build a regexp from a string with the intrinsic RegExp) refuse patterns longer than
-  // MAX_PATTERN_UNITS, each with a RangeError. Regexp literals and the agent's own module are bounded only by the
-  // kernel's 4 MiB source cap (MAX_CODE_BYTES).
+  // MAX_PATTERN_UNITS, each with a RangeError. The kernel's code check refuses a module with a regexp literal past the
+  // same cap (isolates/code-check.ts); the module itself is bounded by the 4 MiB source cap (MAX_CODE_BYTES), and a
+  // literal in code handed to eval by MAX_CODE_UNITS.
   //
   // The wrappers are proxies of the intrinsics with null-prototype handlers (a trap planted on Object.prototype
   // is never consulted), so names, lengths, static properties, `prototype`, instanceof and subclassing stay

@@ -6,8 +6,10 @@
 // memoryLimit/8 characters, RegExp sources never). The guest prelude now measures every source agent code hands
 // V8 at run time before V8 sees it: code (eval, Function and the async, generator and async generator function
 // constructors) past 1 MiB and regexp patterns (RegExp, RegExp.prototype.compile, String.prototype.match, matchAll
-// and search) past 64 KiB are refused with a RangeError the agent can catch (SECURITY.md, hole H6). Regexp literals
-// and the agent's own module are bounded by the 4 MiB source cap instead, and stay open (H6).
+// and search) past 64 KiB are refused with a RangeError the agent can catch (SECURITY.md, hole H6), and the kernel's
+// code check fails a run whose module holds a regexp literal past 64 KiB (E_BAD_CODE: a 4 MiB literal at memory_mb
+// 1024 compiled for 25 s, the kernel at 1.28 GB and growing after the agent's E_QUOTA). The module itself is bounded
+// by the 4 MiB source cap, and literals in code handed to eval by the 1 MiB code cap: both stay open (H6).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Kernel } from '../../index.js';
 import { expectContainedInline, HEALTHY_AGENT } from '../helpers/containment.js';
@@ -230,6 +232,23 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
     for (const [name, outcome] of Object.entries(out)) expect(outcome, name).toBe('RangeError');
     expect(Object.keys(out).length).toBe(9);
     expect(called).toEqual([]);
+  }, 60_000);
+
+  it("a regexp literal in the agent's module past the pattern cap fails the run before any of it runs", async () => {
+    const past = await kernel.run({ code: `export default () => /${'a'.repeat(PATTERN_CAP + 1)}/.test('a')` });
+    expect(past).toMatchObject({
+      ok: false,
+      error: {
+        code: 'E_BAD_CODE',
+        message: `a regular expression literal longer than ${PATTERN_CAP} characters is refused`,
+      },
+    });
+    // In a nested function, escaped, with flags: the cap counts the literal's body as written.
+    const nested = await kernel.run({ code: `export default () => () => [/\\${'a'.repeat(PATTERN_CAP - 1)}/giu]` });
+    expect(nested).toMatchObject({ ok: false, error: { code: 'E_BAD_CODE' } });
+    // At the cap it compiles and runs (a run of one atom that long is too large for V8 itself, so alternatives).
+    const atCap = await kernel.run({ code: `export default () => /${'a|'.repeat(PATTERN_CAP / 2 - 1)}aa/.test('b')` });
+    expect(atCap, JSON.stringify(atCap).slice(0, 300)).toMatchObject({ ok: true, value: false });
   }, 60_000);
 
   it('sources under the caps compile and behave as before', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkModuleSource } from '../../isolates/code-check.js';
+import { checkModuleSource, MAX_REGEXP_LITERAL_UNITS } from '../../isolates/code-check.js';
 
 describe('checkModuleSource', () => {
   it('accepts a plain module, top-level await and import.meta', () => {
@@ -20,6 +20,18 @@ describe('checkModuleSource', () => {
   ])('refuses %s', (_name, code) => {
     const check = checkModuleSource(code);
     expect(check.ok).toBe(false);
+  });
+
+  it('refuses a regexp literal past the pattern cap, wherever it is, and accepts one at the cap', () => {
+    const cap = MAX_REGEXP_LITERAL_UNITS;
+    const refused = { ok: false, message: `a regular expression literal longer than ${cap} characters is refused` };
+    expect(checkModuleSource(`export default () => /${'a'.repeat(cap + 1)}/`)).toEqual(refused);
+    expect(
+      checkModuleSource(`const f = () => { if (0) return [/${'a'.repeat(cap + 1)}/g]; }; export default f`),
+    ).toEqual(refused);
+    expect(checkModuleSource(`export default () => /${'a'.repeat(cap)}/u`)).toEqual({ ok: true });
+    // Only literals count: the same text in a string (a RegExp built at run time is the prelude's to cap).
+    expect(checkModuleSource(`export default () => "/${'a'.repeat(cap + 1)}/"`)).toEqual({ ok: true });
   });
 
   it('reports syntax errors with a position in the agent source only', () => {
