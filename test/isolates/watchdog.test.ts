@@ -147,34 +147,17 @@ describe('Watchdog', () => {
     // up to its heap, so memory someone else gave back (ICU buffers, a killed child's heap freed late) forgave an
     // agent with a 40 MB heap its own new ICU copies, cycle after cycle (240 MB held under an 85 MB limit). Only
     // the isolate's own shrink is counted back. A stands in for an isolate: a fixed 40 MB heap, readable when idle.
-    v8.setFlagsFromString('--expose-gc');
-    const gc = vm.runInNewContext('gc') as () => void;
     const MB = 1 << 20;
     const heap = 40 * MB;
-    const text = 'ab '.repeat(1_500_000);
-    const icu = (mb: number) =>
-      Array.from({ length: Math.ceil(mb / 9) }, (_, i) => new Intl.Segmenter('en').segment(text + i));
-    const stats = { used_heap_size: heap, externally_allocated_size: 0, total_physical_size: heap };
-    let cpu = 0;
-    let busy = false;
-    let answer: (() => void) | undefined;
-    const isolate = {
-      isDisposed: false,
-      get cpuTime() {
-        return BigInt(Math.round(cpu * 1e6));
-      },
-      getHeapStatistics: () =>
-        busy ? new Promise((resolve) => (answer = () => resolve(stats))) : Promise.resolve(stats),
-    };
+    const a = standIn(() => heap);
     const watchdog = new Watchdog(10);
-    const w = watch(watchdog, isolate as unknown as ivm.Isolate, { memoryMb: 85 }, () => {});
+    const w = watch(watchdog, a.isolate, { memoryMb: 85 }, () => {});
     await wait(50);
     const mine: unknown[] = [];
     for (let cycle = 0; cycle < 6 && w.hit() === undefined; cycle++) {
       let other: unknown[] | undefined = icu(30); // another agent's, made while A is idle
       await wait(60);
-      busy = true;
-      cpu += 5;
+      a.busy(true);
       await wait(30);
       const beforeFall = offHostMemory();
       other = undefined; // ...given back while A runs
@@ -184,10 +167,9 @@ describe('Watchdog', () => {
       for (let i = 0; i < 50 && beforeFall - offHostMemory() < 15 * MB; i++) await wait(10);
       await wait(40);
       mine.push(icu(30)); // A's own copies
-      cpu += 5;
+      a.spend();
       await wait(30);
-      busy = false;
-      answer?.();
+      a.busy(false);
       await wait(60);
       void other;
     }
@@ -204,38 +186,20 @@ describe('Watchdog', () => {
     // agent's ICU buffers collected) lowered its off-heap charge though it had not run: A kept 18 MB of ICU copies a
     // cycle under an 85 MB limit and held 216 MB after twelve. A stands in for an isolate: a fixed 10 MB heap.
     await stillMemory();
-    v8.setFlagsFromString('--expose-gc');
-    const gc = vm.runInNewContext('gc') as () => void;
     const MB = 1 << 20;
     const heap = 10 * MB;
-    const text = 'ab '.repeat(1_500_000);
-    const icu = (mb: number) =>
-      Array.from({ length: Math.ceil(mb / 9) }, (_, i) => new Intl.Segmenter('en').segment(text + i));
-    const stats = { used_heap_size: heap, externally_allocated_size: 0, total_physical_size: heap };
-    let cpu = 0;
-    let busy = false;
-    let answer: (() => void) | undefined;
-    const isolate = {
-      isDisposed: false,
-      get cpuTime() {
-        return BigInt(Math.round(cpu * 1e6));
-      },
-      getHeapStatistics: () =>
-        busy ? new Promise((resolve) => (answer = () => resolve(stats))) : Promise.resolve(stats),
-    };
+    const a = standIn(() => heap);
     const watchdog = new Watchdog(10);
-    const w = watch(watchdog, isolate as unknown as ivm.Isolate, { memoryMb: 85 }, () => {});
+    const w = watch(watchdog, a.isolate, { memoryMb: 85 }, () => {});
     await wait(50);
     const mine: unknown[] = [];
     for (let cycle = 0; cycle < 12 && w.hit() === undefined; cycle++) {
-      busy = true; // A runs and makes its own copies, charged at its next reading
-      cpu += 5;
+      a.busy(true); // A runs and makes its own copies, charged at its next reading
       await wait(30);
       mine.push(icu(18));
-      cpu += 5;
+      a.spend();
       await wait(30);
-      busy = false;
-      answer?.();
+      a.busy(false);
       await wait(80);
       let other: unknown[] | undefined = icu(40); // another agent's, made and given back while A idles
       await wait(30);
@@ -258,39 +222,21 @@ describe('Watchdog', () => {
     // of this process, which moves resident memory the same way) shrinks from 40 to 10 MB in a GC while A runs,
     // then regrows in 8 MB steps read while A is idle. The shrink was charged again as off-heap memory with each
     // regrowth (30 MB a cycle: ended in the second); now only the regrowth before the first idle reading is.
-    v8.setFlagsFromString('--expose-gc');
-    const gc = vm.runInNewContext('gc') as () => void;
     const MB = 1 << 20;
-    const text = 'ab '.repeat(1_500_000);
-    const icu = (mb: number) =>
-      Array.from({ length: Math.ceil(mb / 9) }, (_, i) => new Intl.Segmenter('en').segment(text + i));
     let physical = 0;
-    let cpu = 0;
-    let busy = false;
-    let answer: (() => void) | undefined;
-    const stats = () => ({ used_heap_size: physical, externally_allocated_size: 0, total_physical_size: physical });
-    const isolate = {
-      isDisposed: false,
-      get cpuTime() {
-        return BigInt(Math.round(cpu * 1e6));
-      },
-      getHeapStatistics: () =>
-        busy ? new Promise((resolve) => (answer = () => resolve(stats()))) : Promise.resolve(stats()),
-    };
+    const a = standIn(() => physical);
     const run = async (work: () => void) => {
-      busy = true;
-      cpu += 5;
+      a.busy(true);
       await wait(30);
       work();
       await wait(40);
-      busy = false;
-      answer?.();
+      a.busy(false);
       await wait(40);
     };
     let heap: unknown[][] = [icu(40)];
     physical = 40 * MB;
     const watchdog = new Watchdog(10);
-    const w = watch(watchdog, isolate as unknown as ivm.Isolate, { memoryMb: 85 }, () => {});
+    const w = watch(watchdog, a.isolate, { memoryMb: 85 }, () => {});
     await wait(50);
     for (let cycle = 0; cycle < 4 && w.hit() === undefined; cycle++) {
       await run(() => {
@@ -444,11 +390,15 @@ describe('Watchdog', () => {
 
 const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/**
- * A real isolate that holds `mb` MB in 512 KB arrays (large objects: each its own mapping, unmapped when freed), and
- * spins if `running`. `freed` settles once resident memory outside the host heap has fallen back after its disposal
- * (its thread frees the heap after `dispose` returns), or after a second.
- */
+v8.setFlagsFromString('--expose-gc');
+const gc = vm.runInNewContext('gc') as () => void;
+
+// ICU copies of a long text: memory this process allocates outside the V8 heap, as an agent's off-heap memory does,
+// and gives back when collected (by weak callbacks, which may run after gc() returns).
+const icuText = 'ab '.repeat(1_500_000);
+const icu = (mb: number) =>
+  Array.from({ length: Math.ceil(mb / 9) }, (_, i) => new Intl.Segmenter('en').segment(icuText + i));
+
 /**
  * Waits until off-host memory holds still (two readings 100 ms apart within 1 MB, at most 3 s): what earlier tests
  * disposed goes back on isolated-vm's threads, and a fall during a test nets out growth the test means to be seen.
@@ -463,6 +413,11 @@ async function stillMemory() {
   }
 }
 
+/**
+ * A real isolate that holds `mb` MB in 512 KB arrays (large objects: each its own mapping, unmapped when freed), and
+ * spins if `running`. `freed` settles once resident memory outside the host heap has fallen back after its disposal
+ * (its thread frees the heap after `dispose` returns), or after a second.
+ */
 async function heldIsolate(mb: number, running: boolean) {
   const isolate = new ivm.Isolate({ memoryLimit: 512 });
   const context = await isolate.createContext();
@@ -504,6 +459,10 @@ function standIn(physical: () => number) {
       busy = now;
       if (now) cpu += 5;
       else answer?.();
+    },
+    /** 5 ms more CPU time, as a busy isolate's advances while it runs. */
+    spend() {
+      cpu += 5;
     },
   };
 }
