@@ -98,6 +98,7 @@ export { DEFAULT_LIMITS, type Limits } from './runtime/process/limits.js';
 export type { AgentInfo } from './runtime/process/process-table.js';
 export type { Program, ProgramRegistry } from './runtime/process/programs.js';
 export type { KernelEvent, LogLevel, RunResult, Usage } from './runtime/process/run-result.js';
+export { SnapshotRegExp } from './runtime/store/snapshot-regexp.js';
 export type { SnapshotBody, SnapshotStore } from './runtime/store/snapshot-store.js';
 export {
   defineTool,

@@ -1,4 +1,5 @@
 import { utf8Length } from '../runtime/core/payload-size.js';
+import { parseSnapshotRegExp } from '../runtime/store/snapshot-regexp.js';
 
 /**
  * The host's decoder for superjson's wire form (JSON plus type annotations), as `sys.snapshot` receives it.
@@ -14,7 +15,8 @@ import { utf8Length } from '../runtime/core/payload-size.js';
  *    deepest first, to a value already in the copy: its path must walk plain objects and arrays that exist, and
  *    its JSON must have the exact form an honest guest produces (a typed array is an array of numbers, a bigint
  *    at most MAX_BIGINT_DIGITS digits, a map an array of pairs). Only the types an honest guest produces are
- *    built: undefined, bigint, Date, RegExp, Set, Map, NaN / ±Infinity / -0, Error, URL, typed arrays.
+ *    built: undefined, bigint, Date, RegExp (as text: SnapshotRegExp), Set, Map, NaN / ±Infinity / -0, Error, URL,
+ *    typed arrays.
  * 3. Referential equalities are checked, not applied: an honest guest writes a full copy of a shared value at
  *    every path it occurs, so each listed path must hold JSON equal to its representative's (compared within
  *    a budget of `maxSize`), and the state keeps the copies. A cycle (whose inner path holds `null`) is refused.
@@ -50,7 +52,6 @@ const TYPED_ARRAYS: Readonly<Record<string, new (values: readonly number[]) => u
 const SPECIAL_NUMBERS: ReadonlySet<string> = new Set(['NaN', 'Infinity', '-Infinity', '-0']);
 const FORBIDDEN_SEGMENTS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
 const BIGINT = /^-?\d+$/;
-const REGEXP = /^\/([\s\S]*)\/([dgimsuvy]*)$/;
 
 class Refused extends Error {}
 
@@ -268,11 +269,9 @@ function untransform(json: unknown, type: unknown): unknown {
       if (date === undefined || Number.isNaN(date.getTime())) refuse('a date is not a valid date string');
       return date;
     }
-    case 'regexp': {
-      const match = typeof json === 'string' ? REGEXP.exec(json) : null;
-      if (match === null) return refuse('a regular expression is not one');
-      return new RegExp(match[1] ?? '', match[2] ?? '');
-    }
+    case 'regexp':
+      // Kept as text: the kernel never compiles an agent's pattern (snapshot-regexp.ts).
+      return parseSnapshotRegExp(json) ?? refuse('a regular expression is not one');
     case 'set':
       if (!Array.isArray(json)) refuse('a set is not an array');
       return new Set(json as unknown[]);

@@ -1,4 +1,5 @@
 import type superjson from 'superjson';
+import { SnapshotRegExp } from './snapshot-regexp.js';
 
 /**
  * `serializeState(value)`: what `superjson.serialize(value)` returns (superjson 2, format 1: same `json`, same
@@ -271,7 +272,7 @@ function leafObject(value: object): [unknown, AnnotationType | undefined] {
     return [[...typed], ['typed-array', value.constructor.name]];
   }
   if (value instanceof Date) return Number.isNaN(value.getTime()) ? [value, undefined] : [value.toISOString(), 'Date'];
-  if (value instanceof RegExp) return [String(value), 'regexp'];
+  if (value instanceof RegExp || value instanceof SnapshotRegExp) return [String(value), 'regexp'];
   if (value instanceof URL) return [value.toString(), 'URL'];
   throw new TypeError('serializeState: cannot encode an instance of a class');
 }
