@@ -67,11 +67,16 @@ interface HeapState {
 }
 
 /**
- * How often an isolate that has not run since its last reading is read all the same. Not for its heap: on Node 24
- * (isolated-vm 7), with idle isolates read every 250 ms or never, disposed isolates' host callbacks, and the ended
- * agents' sessions they reach, stayed (300 ended children kept 300 sessions while their parent idled); read every
- * 100 ms or more often, they went as before. Why, isolated-vm does not say; 50 ms is a margin, and a fifth of the
- * readings idle isolates cost before.
+ * How often an isolate that has not run since its last reading is read all the same, at most one such isolate a
+ * tick (the one read longest ago). Not for its heap: isolated-vm frees a disposed isolate's handles into the host's
+ * heap (its host callbacks, which reach the ended agent's session), and those of host-side Callback and Reference
+ * objects a host GC collected, with tasks it queues on the host isolate without waking it (RemoteHandle's
+ * DisposalTask, `handle_tasks`). They run when an isolated-vm call completes on the host thread, or a sync one
+ * returns there; until then the handles keep what they reach. While every agent idles, these readings are the only
+ * such calls: never made, 300 ended children of an idling parent kept 18-21 sessions in the kernel on Node 24 and
+ * 181-186 on Node 20 (test/escape/ended-agent-retention.test.ts), for as long as the parent idled; one a tick at
+ * most, they went as before. Every idle isolate read every 50 ms kept the loop 61-78% busy with 600 idle children of
+ * one agent, uncharged; one reading a tick, 20-26%, as much as none at all (busy CI machine, Node 20 and 24).
  */
 export const IDLE_READ_MS = 50;
 
@@ -158,6 +163,8 @@ export class Watchdog {
     const now = performance.now();
     // One reading of process memory a tick re-anchors every isolate that has not run since its last exact reading.
     let reading: MemoryReading | undefined;
+    // The idle isolate read longest ago, if IDLE_READ_MS have passed: read after the loop, the only idle reading.
+    let due: [Watched, HeapState] | undefined;
     for (const [target, heap] of this.#watched) {
       const { isolate } = target;
       if (isolate.isDisposed) {
@@ -181,18 +188,21 @@ export class Watchdog {
         target.exceeded('wall');
         continue;
       }
-      if (heap.pendingSince === undefined && cpuMs === heap.cpuAtRead && now - heap.readAt < IDLE_READ_MS) {
-        // No guest code ran since the last reading, so its heap is as read. It is read again only now and then (a
-        // round trip to its thread, and /proc, for every isolate every tick: red-team pass 140 saw 99 idle children
-        // of one tenant keep the kernel's loop 55-67% busy, uncharged, and three tenants saturate it), and anchored
-        // anew meanwhile: what the process grows by while it is idle is not its doing, and must not be charged when
-        // it runs again.
+      if (heap.pendingSince === undefined && cpuMs === heap.cpuAtRead) {
+        // No guest code ran since the last reading, so its heap is as read. It is read again only now and then, one
+        // idle isolate a tick (a round trip to its thread, and /proc, for every isolate every tick: red-team pass 140
+        // saw 99 idle children of one tenant keep the kernel's loop 55-67% busy, uncharged, and three tenants
+        // saturate it; each every 50 ms, 600 children kept it 70% busy), and anchored anew meanwhile: what the
+        // process grows by while it is idle is not its doing, and must not be charged when it runs again.
         reading ??= readMemory();
         heap.anchor = reading.outside;
         heap.known = reading.explained;
         heap.released = reading.released;
         heap.forgotten = 0;
         checkMemory(target, heap, heap.exact + heap.offHeap);
+        if (now - heap.readAt >= IDLE_READ_MS && (due === undefined || heap.readAt < due[1].readAt)) {
+          due = [target, heap];
+        }
       } else if (heap.pendingSince === undefined) {
         this.#requestHeap(target, heap, now);
       } else if (now - heap.pendingSince > this.#tickMs) {
@@ -213,6 +223,10 @@ export class Watchdog {
         if (estimate > heap.peak) heap.peak = estimate;
         checkMemory(target, heap, estimate);
       }
+    }
+    // Not if it ended in this loop (its own limit, or a charge another isolate's `sampled` made).
+    if (due !== undefined && this.#watched.get(due[0]) === due[1] && !due[0].isolate.isDisposed) {
+      this.#requestHeap(due[0], due[1], now);
     }
   }
 
