@@ -19,8 +19,9 @@ export function loadCodeChecker(): void {
 export type CodeCheck = { ok: true } | { ok: false; message: string };
 
 /**
- * Checks agent source before any of it runs: it must parse as an ES module, must not import anything,
- * statically or with `import()`, and must not hold a regexp literal longer than MAX_REGEXP_LITERAL_UNITS. V8
+ * Checks agent source before any of it runs: it must spell fewer than 32 Unicode property escapes, parse as an ES
+ * module, import nothing, statically or with `import()`, and hold no regexp literal longer than
+ * MAX_REGEXP_LITERAL_UNITS (property escapes weighed, PROPERTY_ESCAPE_UNITS). V8
  * compiles the module again afterwards; this pass exists because V8 only reports static imports, and a dynamic
  * import must fail the run before agent code starts. (`import()` reached through eval or Function is refused at
  * run time by the isolate, which has no module loader.) Never throws.
@@ -31,6 +32,10 @@ export type CodeCheck = { ok: true } | { ok: false; message: string };
  * report when it compiles the module. The walk over the tree is iterative, so nesting cannot overflow it.
  */
 export function checkModuleSource(code: string): CodeCheck {
+  // Before the parse: the parser checks each regexp literal's syntax with `new RegExp` on this side, and V8 expands
+  // property escapes as it parses (4,681 `\p{RGI_Emoji}` under the v flag: 4.3 GB). Counted anywhere in the source,
+  // as in code handed to eval (the prelude), so the parse expands no more than one pattern may hold.
+  if (escapeUnits(code) >= MAX_REGEXP_LITERAL_UNITS) return { ok: false, message: tooManyEscapes('a module') };
   const { parseModule } = parser();
   let program: ReturnType<typeof parseModule>;
   try {
@@ -58,6 +63,25 @@ export function checkModuleSource(code: string): CodeCheck {
  */
 export const MAX_REGEXP_LITERAL_UNITS = 64 * 1024;
 
+/**
+ * What each Unicode property escape (`\p{…}`, `\P{…}`) of a literal counts towards MAX_REGEXP_LITERAL_UNITS, as in the
+ * prelude (PROPERTY_ESCAPE_UNITS): V8's parse expands the property, about 1 MB for a `\p{RGI_Emoji}` under the v flag,
+ * so 4,681 of them within the length cap took the inline kernel to 4.3 GB (red-team pass 142).
+ */
+export const PROPERTY_ESCAPE_UNITS = 2048;
+
+// PROPERTY_ESCAPE_UNITS for each `\p{` or `\P{` in `text`.
+function escapeUnits(text: string): number {
+  let escapes = 0;
+  for (const needle of ['\\p{', '\\P{']) {
+    for (let at = text.indexOf(needle); at !== -1; at = text.indexOf(needle, at + needle.length)) escapes++;
+  }
+  return PROPERTY_ESCAPE_UNITS * escapes;
+}
+
+const tooManyEscapes = (what: string) =>
+  `${what} with more Unicode property escapes than ${MAX_REGEXP_LITERAL_UNITS} characters allow (each counts ${PROPERTY_ESCAPE_UNITS}) is refused`;
+
 // What the module holds that is refused (a dynamic import, an oversized regexp literal), or null.
 function refusedNode(root: object): string | null {
   const stack: unknown[] = [root];
@@ -73,6 +97,9 @@ function refusedNode(root: object): string | null {
     const pattern = node.type === 'Literal' ? node.regex?.pattern : undefined;
     if (typeof pattern === 'string' && pattern.length > MAX_REGEXP_LITERAL_UNITS) {
       return `a regular expression literal longer than ${MAX_REGEXP_LITERAL_UNITS} characters is refused`;
+    }
+    if (typeof pattern === 'string' && pattern.length + escapeUnits(pattern) > MAX_REGEXP_LITERAL_UNITS) {
+      return tooManyEscapes('a regular expression literal');
     }
     for (const key in value) stack.push((value as Record<string, unknown>)[key]);
   }

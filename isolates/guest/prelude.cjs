@@ -242,6 +242,31 @@
 
     /** @type {(what: string, cap: number) => RangeError} */
     const refused = (what, cap) => new RangeErrorCtor(`${what} longer than ${cap} characters is refused`);
+    // V8's parse of a Unicode property escape expands the property into its code points (under the v flag, its
+    // strings too): about 1 MB of malloc and 1 ms for each `\p{RGI_Emoji}`, 14 characters, so 4,681 of them within
+    // the length cap took the inline kernel to 4.3 GB after the agent's E_QUOTA (red-team pass 142). So a pattern's
+    // `\p{` and `\P{` count PROPERTY_ESCAPE_UNITS characters each, and code handed to eval or a function
+    // constructor may spell no more of them than one pattern may hold (counted anywhere in the code, strings and
+    // comments too: a regexp literal in it is compiled as well). isolates/code-check.ts weighs a module's literals
+    // the same way.
+    const PROPERTY_ESCAPE_UNITS = 2048;
+    /** @type {(text: string, needle: string) => number} */
+    const countOf = (text, needle) => {
+      let count = 0;
+      let at = ReflectApply(StringIndexOf, text, [needle]);
+      while (at !== -1) {
+        count += 1;
+        at = ReflectApply(StringIndexOf, text, [needle, at + needle.length]);
+      }
+      return count;
+    };
+    /** @type {(text: string) => number} */
+    const escapeUnits = (text) => PROPERTY_ESCAPE_UNITS * (countOf(text, '\\p{') + countOf(text, '\\P{'));
+    /** @type {(what: string) => RangeError} */
+    const escapesRefused = (what) =>
+      new RangeErrorCtor(
+        `${what} with more Unicode property escapes than ${MAX_PATTERN_UNITS} characters allow (each counts ${PROPERTY_ESCAPE_UNITS}) is refused`,
+      );
     // ToString, as the intrinsics apply it (a template literal throws TypeError for a symbol, as ToString does).
     /** @type {(value: unknown) => string} */
     const toText = (value) => `${value}`;
@@ -266,7 +291,10 @@
       traps({
         apply: (_target, _self, args) => {
           const code = args.length > 0 ? args[0] : undefined;
-          if (typeof code === 'string' && code.length > MAX_CODE_UNITS) throw refused('eval: code', MAX_CODE_UNITS);
+          if (typeof code === 'string') {
+            if (code.length > MAX_CODE_UNITS) throw refused('eval: code', MAX_CODE_UNITS);
+            if (escapeUnits(code) >= MAX_PATTERN_UNITS) throw escapesRefused('eval: code');
+          }
           return IndirectEval(code);
         },
       }),
@@ -280,12 +308,15 @@
       const count = args.length;
       // The commas CreateDynamicFunction puts between the parameters.
       let length = count > 2 ? count - 2 : 0;
+      let escapes = 0;
       for (let i = 0; i < count; i++) {
         const text = toText(args[i]);
         args[i] = text;
         length += text.length;
+        if (length <= MAX_CODE_UNITS) escapes += escapeUnits(text);
       }
       if (length > MAX_CODE_UNITS) throw refused(`${name}: code`, MAX_CODE_UNITS);
+      if (escapes >= MAX_PATTERN_UNITS) throw escapesRefused(`${name}: code`);
       return args;
     };
     /** @type {(intrinsic: Function, name: string) => Function} */
@@ -338,6 +369,8 @@
     /** @type {(text: string, name: string) => string} */
     const checkedPattern = (text, name) => {
       if (text.length > MAX_PATTERN_UNITS) throw refused(`${name}: regular expression pattern`, MAX_PATTERN_UNITS);
+      if (text.length + escapeUnits(text) > MAX_PATTERN_UNITS)
+        throw escapesRefused(`${name}: regular expression pattern`);
       return text;
     };
     /** @type {Function} */

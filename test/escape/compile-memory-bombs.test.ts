@@ -251,6 +251,37 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
     expect(atCap, JSON.stringify(atCap).slice(0, 300)).toMatchObject({ ok: true, value: false });
   }, 60_000);
 
+  it('each Unicode property escape counts 2048 characters of the pattern cap, on every path', async () => {
+    // Red-team pass 142: V8's parse expands a property escape, about 1 MB for each \p{RGI_Emoji} under the v flag,
+    // and 4,681 of them, within the length cap, took the inline kernel to 4.3 GB. 31 fit the cap, 32 do not.
+    // Built at run time: the module may spell no more escapes than a pattern may hold (below).
+    const escapes = (n: number) => `'\\\\p{L}'.repeat(${n})`;
+    const result = await kernel.run({
+      code: `export default () => {
+        const outcome = (make) => { try { make(); return 'built'; } catch (e) { return e.name + ': ' + e.message; } };
+        return {
+          fits: outcome(() => new RegExp(${escapes(31)}, 'u')),
+          regexp: outcome(() => new RegExp(${escapes(32)}, 'v')),
+          match: outcome(() => 'x'.match(${escapes(32)})),
+          evalLiteral: outcome(() => (0, eval)('/' + ${escapes(32)} + '/u')),
+          functionLiteral: outcome(() => Function('return /' + ${escapes(32)} + '/u')),
+        };
+      }`,
+    });
+    expect(result.ok, JSON.stringify(result)).toBe(true);
+    const seen = (result as { value: Record<string, string> }).value;
+    expect(seen['fits']).toBe('built');
+    for (const path of ['regexp', 'match', 'evalLiteral', 'functionLiteral']) {
+      expect(seen[path], path).toMatch(/^RangeError: .*property escapes .*\(each counts 2048\) is refused$/);
+    }
+    // A module is counted before the kernel's own parse of it, which checks each literal with `new RegExp`.
+    const module = await kernel.run({ code: `export default () => /${'\\p{RGI_Emoji}'.repeat(4681)}/v` });
+    expect(module).toMatchObject({
+      ok: false,
+      error: { code: 'E_BAD_CODE', message: /^a module with more Unicode property escapes/ },
+    });
+  }, 60_000);
+
   it('sources under the caps compile and behave as before', async () => {
     const result = await kernel.run({ code: workingAgent });
     expect(result.ok, JSON.stringify(result)).toBe(true);
@@ -266,6 +297,8 @@ describe('inline kernel in a child process', () => {
   const BOMBS: Record<string, string> = {
     "(0, eval)('{}'.repeat(24e6))": `export default () => { (0, eval)('{}'.repeat(24e6)); return 'compiled'; }`,
     "new RegExp('a|'.repeat(8e6) + 'a').test('b')": `export default () => new RegExp('a|'.repeat(8e6) + 'a').test('b')`,
+    // Within the length cap (65,534 characters): 4.3 GB before property escapes were weighed (red-team pass 142).
+    "new RegExp('\\p{RGI_Emoji}'.repeat(4681), 'v')": `export default () => new RegExp('\\\\p{RGI_Emoji}'.repeat(4681), 'v').test('b')`,
   };
   for (const [name, bomb] of Object.entries(BOMBS)) {
     it(`${name} is refused at once and the kernel's peak RSS stays under 600 MB`, async () => {
@@ -276,7 +309,7 @@ describe('inline kernel in a child process', () => {
         'inline',
         3000,
       );
-      expectContainedInline(batch, { code: 'E_AGENT_FAILED', message: /characters is refused/, boundMs: 10_000 });
+      expectContainedInline(batch, { code: 'E_AGENT_FAILED', message: /characters.* is refused/, boundMs: 10_000 });
       // Peak resident memory of the kernel's process over both runs (getrusage), after the healthy agent.
       expect(batch.reports[1]?.maxRssMb).toBeLessThan(600);
     }, 90_000);

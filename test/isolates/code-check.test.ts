@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkModuleSource, MAX_REGEXP_LITERAL_UNITS } from '../../isolates/code-check.js';
+import { checkModuleSource, MAX_REGEXP_LITERAL_UNITS, PROPERTY_ESCAPE_UNITS } from '../../isolates/code-check.js';
 
 describe('checkModuleSource', () => {
   it('accepts a plain module, top-level await and import.meta', () => {
@@ -32,6 +32,15 @@ describe('checkModuleSource', () => {
     expect(checkModuleSource(`export default () => /${'a'.repeat(cap)}/u`)).toEqual({ ok: true });
     // Only literals count: the same text in a string (a RegExp built at run time is the prelude's to cap).
     expect(checkModuleSource(`export default () => "/${'a'.repeat(cap + 1)}/"`)).toEqual({ ok: true });
+  });
+
+  it('counts each Unicode property escape of a literal as PROPERTY_ESCAPE_UNITS characters', () => {
+    const most = Math.floor(MAX_REGEXP_LITERAL_UNITS / PROPERTY_ESCAPE_UNITS) - 1;
+    expect(checkModuleSource(`export default () => /${'\\p{L}'.repeat(most)}/u`)).toEqual({ ok: true });
+    for (const property of ['\\p{L}', '\\P{L}', '\\p{RGI_Emoji}']) {
+      const check = checkModuleSource(`export default () => /${property.repeat(most + 1)}/v`);
+      expect(check, property).toEqual({ ok: false, message: expect.stringMatching(/property escapes .* is refused$/) });
+    }
   });
 
   it('reports syntax errors with a position in the agent source only', () => {
