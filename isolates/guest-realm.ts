@@ -100,12 +100,15 @@ export class GuestRealm {
     this.#onDisposed = listener;
   }
 
-  /** `unread`: given if the agent was busy, what the watchdog charged it beyond its last reading (`disposeIsolate`). */
-  dispose(unread?: Unread): void {
+  /**
+   * `unread`: given if the agent was busy, what the watchdog charged it beyond its last reading; `offHeap`: the memory
+   * outside its heap the watchdog charged it with (`disposeIsolate`).
+   */
+  dispose(unread?: Unread, offHeap = 0): void {
     // The slot keeps its binding: calls the isolate's thread still makes while it is disposed reach the ended session,
     // which refuses and audits them (after-main.test.ts). It keeps that session reachable for a few seconds more
     // (review 138: 5-7 KB an agent), until V8 lets the callbacks go.
-    disposeIsolate(this.isolate, unread);
+    disposeIsolate(this.isolate, unread, offHeap);
     const listener = this.#onDisposed;
     this.#onDisposed = undefined;
     listener?.();

@@ -34,7 +34,10 @@ let built = 0;
  * its limit by killing children as they held heap (test/escape/kill-release-laundering.test.ts).
  */
 interface Release {
-  /** The heap the account holds for the isolate (its last reading): its fall forgives nobody. */
+  /**
+   * The heap the account holds for the isolate (its last reading) and the off-heap memory the watchdog charged it
+   * with: its fall forgives nobody.
+   */
   recorded: number;
   /**
    * What the watchdog charged a busy isolate beyond its last reading. That growth was charged, as unexplained, to
@@ -157,11 +160,14 @@ export interface Unread {
 
 /**
  * Disposes `isolate` and debits the account with the resident memory that measurably went back during the call,
- * at most its recorded heap; the rest is expected back as a release (see `Release`), with `unread` if the isolate
- * was busy. Memory left with the allocator, and a new isolate growing into those pages, still go unseen
- * (SECURITY.md, "Exact memory attribution": open).
+ * at most its recorded heap and `offHeap`; the rest is expected back as a release (see `Release`), with `unread` if
+ * the isolate was busy. `offHeap`: the memory outside its heap the watchdog charged it with (ICU copies, written
+ * ArrayBuffers), which goes back with it: unexpected, its fall lowered the charge of every agent that ran meanwhile,
+ * and a parent that killed children holding ICU copies kept 216 MB of its own under memory_mb 85 (red-team pass
+ * 142). Memory left with the allocator, and a new isolate growing into those pages, still go unseen (SECURITY.md,
+ * "Exact memory attribution": open).
  */
-export function disposeIsolate(isolate: ivm.Isolate, unread?: Unread): void {
+export function disposeIsolate(isolate: ivm.Isolate, unread?: Unread, offHeap = 0): void {
   const before = readMemory().outside;
   try {
     isolate.dispose();
@@ -171,7 +177,7 @@ export function disposeIsolate(isolate: ivm.Isolate, unread?: Unread): void {
   const after = offHostMemory();
   // What fell during the call is this isolate's, debited here, not a pending release's.
   lastOutside = after;
-  const size = sizes.get(isolate) ?? 0;
+  const size = (sizes.get(isolate) ?? 0) + offHeap;
   sizes.delete(isolate);
   const fell = Math.max(0, before - after);
   const fellRecorded = Math.min(size, fell);

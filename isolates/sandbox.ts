@@ -308,12 +308,12 @@ export class Sandbox implements Watched {
     let heapPeak = 0;
     const isolate = this.#isolate;
     if (isolate !== undefined) {
-      const { peak, ownPeak, unread } = this.#spec.watchdog.remove(this);
+      const { peak, ownPeak, unread, offHeap } = this.#spec.watchdog.remove(this);
       heapPeak = this.#memoryEstimated ? peak : ownPeak;
       try {
         cpuMs = Number(isolate.cpuTime) / 1e6;
       } catch {}
-      this.#realm?.dispose(unread);
+      this.#realm?.dispose(unread, offHeap);
       this.#spec.hooks.cpu(cpuMs);
     }
     this.#resolve({

@@ -129,28 +129,29 @@ export class Watchdog {
 
   /**
    * Stops watching `target`. Returns its peak heap estimate in bytes (`peak`), the largest exact reading of its heap
-   * (`ownPeak`), and, if its heap reading was outstanding (it was busy), what the estimate charged it beyond its last
-   * reading: `disposeIsolate` expects that back too. That growth was charged as well to the isolates watched now, so
+   * (`ownPeak`), the memory outside its heap it is charged with (`offHeap`: `disposeIsolate` expects it back, so its
+   * fall forgives nobody), and, if its heap reading was outstanding (it was busy), what the estimate charged it beyond
+   * its last reading: `disposeIsolate` expects that back too. That growth was charged as well to the isolates watched now, so
    * its fall lowers their charge (and nobody else's). `peak` counts growth other agents may have caused, so only an
    * end for memory, which takes their labels (memory-neighbours.ts), may report it: `ownPeak` tells nobody what
    * they did (red-team pass 139 read a PIN from clean agents' heap peaks).
    */
-  remove(target: Watched): { peak: number; ownPeak: number; unread: Unread | undefined } {
+  remove(target: Watched): { peak: number; ownPeak: number; offHeap: number; unread: Unread | undefined } {
     const state = this.#watched.get(target);
     this.#watched.delete(target);
     if (this.#watched.size === 0 && this.#timer !== undefined) {
       clearInterval(this.#timer);
       this.#timer = undefined;
     }
-    if (state === undefined) return { peak: 0, ownPeak: 0, unread: undefined };
+    if (state === undefined) return { peak: 0, ownPeak: 0, offHeap: 0, unread: undefined };
     const busy = state.pendingSince !== undefined && performance.now() - state.pendingSince > this.#tickMs;
-    const { peak, ownPeak } = state;
-    if (!busy || state.unread === 0) return { peak, ownPeak, unread: undefined };
+    const { peak, ownPeak, offHeap } = state;
+    if (!busy || state.unread === 0) return { peak, ownPeak, offHeap, unread: undefined };
     const charged = [...this.#watched.values()];
     const forgive = (bytes: number) => {
       for (const other of charged) other.known -= bytes;
     };
-    return { peak, ownPeak, unread: { bytes: state.unread, forgive } };
+    return { peak, ownPeak, offHeap, unread: { bytes: state.unread, forgive } };
   }
 
   close(): void {

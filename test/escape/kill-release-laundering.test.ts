@@ -30,6 +30,13 @@ const GROWER = `export default () => {
   for (;;) {}
 }`;
 const BOMB = 'export default () => { const keep = []; for (;;) keep.push(new Array(1 << 17).fill(0.5)); }';
+// ~36 MB of Intl.Segmenter copies, memory outside its heap the watchdog charges it with, then idle.
+const ICU_HOLDER = `export default async () => {
+  const text = 'ab '.repeat(1_000_000);
+  globalThis.keep = [];
+  for (let i = 0; i < 6; i++) keep.push(new Intl.Segmenter('en', { granularity: 'word' }).segment(text + i));
+  await new Promise((r) => setTimeout(r, 1e6));
+}`;
 
 const launderer = (child?: string) => `export default async function main() {
   const text = 'ab '.repeat(1_000_000);
@@ -53,6 +60,15 @@ const KILLER = `export default async function main() {
     await sys.tool('sleep', { ms: 300 });
     await sys.kill(id);
     await sys.tool('sleep', { ms: 100 });
+  }
+  return 'done';
+}`;
+const ICU_KILLER = `export default async function main() {
+  for (let round = 0; round < 12; round++) {
+    const id = await sys.spawn({ code: ${JSON.stringify(ICU_HOLDER)} });
+    await sys.tool('sleep', { ms: 200 });
+    await sys.kill(id);
+    await sys.tool('sleep', { ms: 200 });
   }
   return 'done';
 }`;
@@ -101,6 +117,19 @@ describe.each(ISOLATION_MODES)('%s tier: children killed while they run', (isola
     const { result, kept } = await run(launderer(YIELDING), 64);
     expect(result, JSON.stringify({ result, kept })).toMatchObject({ ok: false, error: { code: 'E_QUOTA' } });
     expect(kept).toBeLessThanOrEqual(15);
+  }, 30_000);
+
+  it('the same copies beside children holding ICU memory, killed each round, still end with a memory E_QUOTA', async () => {
+    // Red-team pass 142: a disposal expected back only the child's heap, so the fall of its ICU copies lowered the
+    // charge of the parent, which had run meanwhile (the kill's reply): 36 copies (~216 MB) kept under memory_mb 85.
+    const { result, kept } = await run(launderer(ICU_HOLDER), 85);
+    expect(result, JSON.stringify({ result, kept })).toMatchObject({ ok: false, error: { code: 'E_QUOTA' } });
+    expect(kept).toBeLessThanOrEqual(18);
+  }, 30_000);
+
+  it('benign: a parent that kills children holding ICU memory and allocates nothing ends ok', async () => {
+    const { result } = await run(ICU_KILLER, 85);
+    expect(result, JSON.stringify(result)).toMatchObject({ ok: true, value: 'done' });
   }, 30_000);
 
   it('benign: a parent that kills running children and allocates nothing ends ok', async () => {
