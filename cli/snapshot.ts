@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import superjson from 'superjson';
 import { Kernel } from '../kernel-entry.js';
 import { KernelError } from '../runtime/core/errors.js';
+import { regexpsAsText } from '../runtime/store/snapshot-regexp.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, type Io, sanitizeForTerminal, terminalSafeJson } from './io.js';
 
 /** `isokernel snapshot ls`: the ids of the snapshots in the store, one per line with program and label. */
@@ -47,7 +47,7 @@ export async function snapshotShow(store: string, id: string, io: Io): Promise<n
   }
   // The snapshot verified: a failure from here on is this command's, and must not read as a corrupt snapshot.
   try {
-    const { json, meta } = superjson.serialize(body.state);
+    const { json, meta } = regexpsAsText.serialize(body.state);
     io.out(terminalSafeJson({ id, ...body, state: json, ...(meta === undefined ? {} : { stateMeta: meta }) }));
     return EXIT_OK;
   } catch (error) {

@@ -19,9 +19,9 @@ export function loadCodeChecker(): void {
 export type CodeCheck = { ok: true } | { ok: false; message: string };
 
 /**
- * Checks agent source before any of it runs: it must spell fewer than 32 Unicode property escapes, parse as an ES
- * module, import nothing, statically or with `import()`, and hold no regexp literal longer than
- * MAX_REGEXP_LITERAL_UNITS (property escapes weighed, PROPERTY_ESCAPE_UNITS). V8
+ * Checks agent source before any of it runs: it must parse as an ES module, import nothing, statically or with
+ * `import()`, and hold no regexp literal longer than MAX_REGEXP_LITERAL_UNITS (property escapes weighed,
+ * PROPERTY_ESCAPE_UNITS); nothing here compiles a pattern (InertRegExp). V8
  * compiles the module again afterwards; this pass exists because V8 only reports static imports, and a dynamic
  * import must fail the run before agent code starts. (`import()` reached through eval or Function is refused at
  * run time by the isolate, which has no module loader.) Never throws.
@@ -32,16 +32,16 @@ export type CodeCheck = { ok: true } | { ok: false; message: string };
  * report when it compiles the module. The walk over the tree is iterative, so nesting cannot overflow it.
  */
 export function checkModuleSource(code: string): CodeCheck {
-  // Before the parse: the parser checks each regexp literal's syntax with `new RegExp` on this side, and V8 expands
-  // property escapes as it parses (4,681 `\p{RGI_Emoji}` under the v flag: 4.3 GB). Counted anywhere in the source,
-  // as in code handed to eval (the prelude), so the parse expands no more than one pattern may hold.
-  if (escapeUnits(code) >= MAX_REGEXP_LITERAL_UNITS) return { ok: false, message: tooManyEscapes('a module') };
   const { parseModule } = parser();
   let program: ReturnType<typeof parseModule>;
+  const intrinsic = globalThis.RegExp;
   try {
+    globalThis.RegExp = InertRegExp as unknown as RegExpConstructor;
     program = parseModule(code, { next: true, lexical: false });
   } catch (error) {
     return { ok: false, message: syntaxMessage(error) };
+  } finally {
+    globalThis.RegExp = intrinsic;
   }
   for (const node of program.body) {
     if (node.type === 'ImportDeclaration') return { ok: false, message: 'import declarations are not allowed' };
@@ -58,8 +58,7 @@ export function checkModuleSource(code: string): CodeCheck {
  * a pattern built at run time (MAX_PATTERN_UNITS in isolates/guest/prelude.cjs). V8 compiles a regexp with memory taken
  * outside every heap limit and never checks for termination on the way, so a literal the cap did not bound took an
  * inline kernel at memory_mb 1024 to 1.28 GB over 25 s, still growing after the agent was reported E_QUOTA
- * (SECURITY.md, H6). Parsing one here costs little: meriyah checks each literal's syntax with `new RegExp`, which
- * parses the pattern but compiles it only at its first use (4 MiB of `a|a|…`: 165 ms, 11 MB).
+ * (SECURITY.md, H6).
  */
 export const MAX_REGEXP_LITERAL_UNITS = 64 * 1024;
 
@@ -70,6 +69,17 @@ export const MAX_REGEXP_LITERAL_UNITS = 64 * 1024;
  */
 export const PROPERTY_ESCAPE_UNITS = 2048;
 
+/**
+ * What the parser builds for a regexp literal while it parses agent code. meriyah checks each literal by building it
+ * with the global `RegExp` (`validate` in meriyah.cjs, its only use of it), and V8's parse of a pattern takes memory
+ * outside every heap limit and stops for nothing: distinct literals of 65,000 characters of `[\u{100}-\u{1FFFE}]`
+ * under `iv` cost about 0.2 s each (64 held the inline kernel's loop 14.3 s), 2,000,000 `\W` under `iu` took it from
+ * 118 to 1008 MB before the literal's length was ever checked, and 4,681 `\p{RGI_Emoji}` under `v` 4.3 GB (reviews
+ * 142 and 143). So the parse runs with this stand-in as `RegExp` (it is synchronous: nothing else runs meanwhile),
+ * the literals are measured on the tree, and V8 compiles them in the isolate, where a bad pattern is its syntax error.
+ */
+class InertRegExp {}
+
 // PROPERTY_ESCAPE_UNITS for each `\p{` or `\P{` in `text`.
 function escapeUnits(text: string): number {
   let escapes = 0;
@@ -78,9 +88,6 @@ function escapeUnits(text: string): number {
   }
   return PROPERTY_ESCAPE_UNITS * escapes;
 }
-
-const tooManyEscapes = (what: string) =>
-  `${what} with more Unicode property escapes than ${MAX_REGEXP_LITERAL_UNITS} characters allow (each counts ${PROPERTY_ESCAPE_UNITS}) is refused`;
 
 // What the module holds that is refused (a dynamic import, an oversized regexp literal), or null.
 function refusedNode(root: object): string | null {
@@ -99,7 +106,7 @@ function refusedNode(root: object): string | null {
       return `a regular expression literal longer than ${MAX_REGEXP_LITERAL_UNITS} characters is refused`;
     }
     if (typeof pattern === 'string' && pattern.length + escapeUnits(pattern) > MAX_REGEXP_LITERAL_UNITS) {
-      return tooManyEscapes('a regular expression literal');
+      return `a regular expression literal with more Unicode property escapes than ${MAX_REGEXP_LITERAL_UNITS} characters allow (each counts ${PROPERTY_ESCAPE_UNITS}) is refused`;
     }
     for (const key in value) stack.push((value as Record<string, unknown>)[key]);
   }

@@ -1,10 +1,10 @@
-import superjson from 'superjson';
 import { z } from 'zod';
 import type { Attempt } from '../runtime/audit/attempt.js';
 import { KernelError } from '../runtime/core/errors.js';
 import { jsonWithin } from '../runtime/core/payload-size.js';
 import { joinLabels } from '../runtime/labels/label.js';
 import type { AgentSession } from '../runtime/process/session.js';
+import { regexpsAsText } from '../runtime/store/snapshot-regexp.js';
 import { type SerializedState, serializeState } from '../runtime/store/snapshot-state-encoding.js';
 import { decodeSnapshotWire } from './snapshot-wire.js';
 import { defineSyscall } from './syscall.js';
@@ -103,6 +103,6 @@ function encodeRestored(state: unknown, maxBytes: number): SerializedState {
     if (!(error instanceof TypeError)) throw error;
     // A cycle, which only a snapshot written before the kernel decoded states itself can hold: superjson still
     // writes it, once per placement.
-    return superjson.serialize(state);
+    return regexpsAsText.serialize(state) as SerializedState;
   }
 }

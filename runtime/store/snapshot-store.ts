@@ -1,14 +1,13 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type superjson from 'superjson';
-import { SuperJSON } from 'superjson';
+import superjson from 'superjson';
 import { z } from 'zod';
 import { type SigningKey, verifySignature } from '../capability/signing-key.js';
 import { decodeBase64Url, encodeBase64Url } from '../core/base64.js';
 import { canonicalJson } from '../core/canonical-json.js';
 import { KernelError } from '../core/errors.js';
-import { parseSnapshotRegExp, SnapshotRegExp } from './snapshot-regexp.js';
+import { regexpsAsText } from './snapshot-regexp.js';
 import { type SerializedState, serializeState } from './snapshot-state-encoding.js';
 import { splitSnapshotText } from './snapshot-text.js';
 import type { StoreShares } from './store-shares.js';
@@ -367,40 +366,7 @@ type SuperJsonResult = Parameters<typeof superjson.deserialize>[0];
 function deserialize(parsed: unknown, text: string): unknown {
   const body = withoutPrimitiveEqualities(parsed as SuperJsonResult);
   // Only a text that names the type can hold one: most states have none, and the walk is skipped for them.
-  if (text.includes('"regexp"')) inertRegExps(body.meta?.values);
-  return loader.deserialize(body);
-}
-
-// superjson rebuilds a `regexp` with `new RegExp`: the store's loader reads them as SnapshotRegExp instead, so loading
-// a snapshot never compiles the pattern an agent wrote (snapshot-regexp.ts). Its other types are superjson's own.
-const INERT_REGEXP = 'isokernel.regexp';
-const loader = new SuperJSON();
-loader.registerCustom<SnapshotRegExp, string>(
-  {
-    isApplicable: (value): value is SnapshotRegExp => value instanceof SnapshotRegExp,
-    serialize: String,
-    deserialize: (text) => {
-      const regexp = parseSnapshotRegExp(text);
-      if (regexp === undefined) throw new TypeError('a stored regular expression is not one');
-      return regexp;
-    },
-  },
-  INERT_REGEXP,
-);
-
-// Renames each `regexp` leaf of superjson's value tree to the loader's inert type, in place. A node is a leaf
-// `[type]`, a container `[type, children]` or plain children (see annotationAt).
-function inertRegExps(values: unknown): void {
-  const stack: unknown[] = [values];
-  while (stack.length > 0) {
-    const node = stack.pop();
-    if (Array.isArray(node)) {
-      if (node.length === 1 && node[0] === 'regexp') node[0] = ['custom', INERT_REGEXP];
-      else if (node.length === 2) stack.push(node[1]);
-    } else if (node !== null && typeof node === 'object') {
-      for (const child of Object.values(node)) stack.push(child);
-    }
-  }
+  return text.includes('"regexp"') ? regexpsAsText.deserialize(body) : superjson.deserialize(body);
 }
 
 // superjson lists a NaN or bigint reached twice as a referential equality (serializeState, as superjson does), and
