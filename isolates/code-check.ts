@@ -34,14 +34,10 @@ export type CodeCheck = { ok: true } | { ok: false; message: string };
 export function checkModuleSource(code: string): CodeCheck {
   const { parseModule } = parser();
   let program: ReturnType<typeof parseModule>;
-  const intrinsic = globalThis.RegExp;
   try {
-    globalThis.RegExp = InertRegExp as unknown as RegExpConstructor;
-    program = parseModule(code, { next: true, lexical: false });
+    program = withInertRegExp(() => parseModule(code, { next: true, lexical: false }));
   } catch (error) {
     return { ok: false, message: syntaxMessage(error) };
-  } finally {
-    globalThis.RegExp = intrinsic;
   }
   for (const node of program.body) {
     if (node.type === 'ImportDeclaration') return { ok: false, message: 'import declarations are not allowed' };
@@ -79,6 +75,16 @@ export const PROPERTY_ESCAPE_UNITS = 2048;
  * the literals are measured on the tree, and V8 compiles them in the isolate, where a bad pattern is its syntax error.
  */
 class InertRegExp {}
+
+function withInertRegExp<T>(parse: () => T): T {
+  const intrinsic = globalThis.RegExp;
+  globalThis.RegExp = InertRegExp as unknown as RegExpConstructor;
+  try {
+    return parse();
+  } finally {
+    globalThis.RegExp = intrinsic;
+  }
+}
 
 // PROPERTY_ESCAPE_UNITS for each `\p{` or `\P{` in `text`.
 function escapeUnits(text: string): number {

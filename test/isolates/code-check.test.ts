@@ -68,5 +68,7 @@ describe('checkModuleSource', () => {
   it('reports syntax errors with a position in the agent source only', () => {
     const check = checkModuleSource('export default () => {');
     expect(check).toEqual({ ok: false, message: expect.stringMatching(/^syntax error: .*\(1:\d+\)$/) });
+    // The parse's stand-in for RegExp is gone after a failed parse too.
+    expect(globalThis.RegExp).toBe(/a/.constructor);
   });
 });
