@@ -201,8 +201,8 @@
   // CreateDynamicFunction joins them), and RegExp, RegExp.prototype.compile and String.prototype.match, matchAll
   // and search (which build a regexp from a string with the intrinsic RegExp) refuse patterns longer than
   // MAX_PATTERN_UNITS, each with a RangeError. The kernel's code check refuses a module with a regexp literal past the
-  // same cap (isolates/code-check.ts); the module itself is bounded by the 4 MiB source cap (MAX_CODE_BYTES), and a
-  // literal in code handed to eval by MAX_CODE_UNITS.
+  // same cap (isolates/code-check.ts), and eval and the function constructors refuse code that may hold one
+  // (holdsLongLiteral); the module itself is bounded by the 4 MiB source cap (MAX_CODE_BYTES).
   //
   // The wrappers are proxies of the intrinsics with null-prototype handlers (a trap planted on Object.prototype
   // is never consulted), so names, lengths, static properties, `prototype`, instanceof and subclassing stay
@@ -228,6 +228,7 @@
     const RangeErrorCtor = RangeError;
     const TypeErrorCtor = TypeError;
     const StringIndexOf = String.prototype.indexOf;
+    const StringCharCodeAt = String.prototype.charCodeAt;
     const SymbolMatch = Symbol.match;
     const SymbolMatchAll = Symbol.matchAll;
     const SymbolSearch = Symbol.search;
@@ -267,6 +268,67 @@
       new RangeErrorCtor(
         `${what} with more Unicode property escapes than ${MAX_PATTERN_UNITS} characters allow (each counts ${PROPERTY_ESCAPE_UNITS}) is refused`,
       );
+    // A regexp literal in code handed to eval or a function constructor is compiled too, and nothing parses that
+    // code before V8 does: a 1 MiB literal took the inline kernel 120-400 MB past the agent's limit for 3-4 s the
+    // watchdog could not interrupt (red-team pass 142). A literal never holds a line terminator and ends at the
+    // first `/` outside a class and an escape, so, starting from every `/` (wherever a literal could start), this
+    // follows the body as V8's scanner would and answers the longest one that closes: at least the longest literal
+    // the code can hold, whatever is string, comment or division. A start whose run meets another's in the same
+    // state has the same future, so each of the four states keeps only its earliest start. Code with no line past
+    // the cap (the common case) is answered by the newline search alone.
+    /** @type {(text: string) => boolean} */
+    const holdsLongLiteral = (text) => {
+      let from = 0;
+      for (;;) {
+        const at = ReflectApply(StringIndexOf, text, ['\n', from]);
+        if ((at === -1 ? text.length : at) - from > MAX_PATTERN_UNITS + 2) break;
+        if (at === -1) return false;
+        from = at + 1;
+      }
+      // The earliest start of a candidate body in each state (-1: none): in the body, after a backslash, in a
+      // class, after a backslash in a class.
+      let body = -1;
+      let escaped = -1;
+      let inClass = -1;
+      let classEscaped = -1;
+      /** @type {(a: number, b: number) => number} */
+      const earlier = (a, b) => (a === -1 || (b !== -1 && b < a) ? b : a);
+      for (let i = 0; i < text.length; i++) {
+        const c = ReflectApply(StringCharCodeAt, text, [i]);
+        if (c === 10 || c === 13 || c === 0x2028 || c === 0x2029) {
+          body = escaped = inClass = classEscaped = -1;
+          continue;
+        }
+        let nextBody = escaped;
+        let nextEscaped = -1;
+        let nextClass = classEscaped;
+        let nextClassEscaped = -1;
+        if (body !== -1) {
+          if (c === 47 /* / */) {
+            if (i - body - 1 > MAX_PATTERN_UNITS) return true;
+          } else if (c === 92 /* \ */) nextEscaped = body;
+          else if (c === 91 /* [ */) nextClass = earlier(nextClass, body);
+          else nextBody = earlier(nextBody, body);
+        }
+        if (inClass !== -1) {
+          if (c === 92) nextClassEscaped = inClass;
+          else if (c === 93 /* ] */) nextBody = earlier(nextBody, inClass);
+          else nextClass = earlier(nextClass, inClass);
+        }
+        if (c === 47) nextBody = earlier(nextBody, i);
+        body = nextBody;
+        escaped = nextEscaped;
+        inClass = nextClass;
+        classEscaped = nextClassEscaped;
+      }
+      return false;
+    };
+    /** @type {(what: string) => RangeError} */
+    const literalRefused = (what) =>
+      new RangeErrorCtor(
+        `${what} that may hold a regular expression literal longer than ${MAX_PATTERN_UNITS} characters is refused`,
+      );
+
     // ToString, as the intrinsics apply it (a template literal throws TypeError for a symbol, as ToString does).
     /** @type {(value: unknown) => string} */
     const toText = (value) => `${value}`;
@@ -294,6 +356,7 @@
           if (typeof code === 'string') {
             if (code.length > MAX_CODE_UNITS) throw refused('eval: code', MAX_CODE_UNITS);
             if (escapeUnits(code) >= MAX_PATTERN_UNITS) throw escapesRefused('eval: code');
+            if (holdsLongLiteral(code)) throw literalRefused('eval: code');
           }
           return IndirectEval(code);
         },
@@ -317,6 +380,13 @@
       }
       if (length > MAX_CODE_UNITS) throw refused(`${name}: code`, MAX_CODE_UNITS);
       if (escapes >= MAX_PATTERN_UNITS) throw escapesRefused(`${name}: code`);
+      // The parameters as CreateDynamicFunction joins them (with commas, on one line), then the body after a newline.
+      let parameters = '';
+      for (let i = 0; i < count - 1; i++)
+        parameters = i === 0 ? /** @type {string} */ (args[i]) : `${parameters},${args[i]}`;
+      if (holdsLongLiteral(parameters) || (count > 0 && holdsLongLiteral(/** @type {string} */ (args[count - 1])))) {
+        throw literalRefused(`${name}: code`);
+      }
       return args;
     };
     /** @type {(intrinsic: Function, name: string) => Function} */

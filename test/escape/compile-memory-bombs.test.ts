@@ -8,8 +8,9 @@
 // constructors) past 1 MiB and regexp patterns (RegExp, RegExp.prototype.compile, String.prototype.match, matchAll
 // and search) past 64 KiB are refused with a RangeError the agent can catch (SECURITY.md, hole H6), and the kernel's
 // code check fails a run whose module holds a regexp literal past 64 KiB (E_BAD_CODE: a 4 MiB literal at memory_mb
-// 1024 compiled for 25 s, the kernel at 1.28 GB and growing after the agent's E_QUOTA). The module itself is bounded
-// by the 4 MiB source cap, and literals in code handed to eval by the 1 MiB code cap: both stay open (H6).
+// 1024 compiled for 25 s, the kernel at 1.28 GB and growing after the agent's E_QUOTA). Code handed to eval or a
+// function constructor that may hold such a literal is refused too. The module itself is bounded by the 4 MiB
+// source cap, which stays open (H6).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Kernel } from '../../index.js';
 import { expectContainedInline, HEALTHY_AGENT } from '../helpers/containment.js';
@@ -282,6 +283,53 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
     });
   }, 60_000);
 
+  it('code handed to eval or a function constructor that may hold a literal past the pattern cap is refused', async () => {
+    // Nothing parses such code before V8 does: a 1 MiB literal in eval'd code took the inline kernel 120-400 MB past
+    // the agent's limit, compiling for 3-4 s (red-team pass 142). Every `/` is taken for a literal's start.
+    const body = (n: number) => `'a|'.repeat(${n}) + 'a'`;
+    const result = await kernel.run({
+      code: `export default () => {
+        const outcome = (make) => { try { return typeof make(); } catch (e) { return e.name + ': ' + e.message; } };
+        const past = ${body(PATTERN_CAP / 2)};
+        const atCap = ${body(PATTERN_CAP / 2 - 1)};
+        const half = ${body(PATTERN_CAP / 4)};
+        return {
+          evalPast: outcome(() => (0, eval)('() => /' + past + '/')),
+          functionPast: outcome(() => Function('return /' + past + '/')),
+          parameterPast: outcome(() => Function('a = /' + past + '/', 'return a')),
+          // CreateDynamicFunction joins the parameters with commas on one line: a literal can span two of them.
+          acrossParameters: outcome(() => Function('a = /' + ${body(PATTERN_CAP / 4)}, ${body(PATTERN_CAP / 4)} + '/', 'return a')),
+          asyncPast: outcome(() => (async () => {}).constructor('return /' + past + '/')),
+          // Halves under the cap, joined by a slash that does not close the literal.
+          inClass: outcome(() => (0, eval)('/' + half + '[/]' + half + '/')),
+          escapedSlash: outcome(() => (0, eval)('/' + half + '\\\\/' + half + '/')),
+          evalAtCap: (0, eval)('/' + atCap + '/').test('b'),
+          functionAtCap: Function('return /' + atCap + '/u')().test('a'),
+          // A long line of divisions, strings and comments, as minified code has, holds no long literal.
+          minified: (0, eval)('let x = 8; ' + 'x = x / 2 * 2; "a/b"; /* / */ '.repeat(8000) + 'x'),
+          // Separate lines each under the cap.
+          lines: Function('x', ('x.push(/' + atCap + '/);\\n').repeat(3) + 'return x.length')([]),
+        };
+      }`,
+    });
+    expect(result.ok, JSON.stringify(result).slice(0, 500)).toBe(true);
+    const seen = (result as { value: Record<string, unknown> }).value;
+    for (const path of [
+      'evalPast',
+      'functionPast',
+      'parameterPast',
+      'acrossParameters',
+      'asyncPast',
+      'inClass',
+      'escapedSlash',
+    ]) {
+      expect(seen[path], path).toMatch(
+        /^RangeError: (eval|Function|AsyncFunction): code that may hold a regular expression literal longer than 65536 characters is refused$/,
+      );
+    }
+    expect(seen).toMatchObject({ evalAtCap: false, functionAtCap: true, minified: 8, lines: 3 });
+  }, 60_000);
+
   it('sources under the caps compile and behave as before', async () => {
     const result = await kernel.run({ code: workingAgent });
     expect(result.ok, JSON.stringify(result)).toBe(true);
@@ -299,6 +347,8 @@ describe('inline kernel in a child process', () => {
     "new RegExp('a|'.repeat(8e6) + 'a').test('b')": `export default () => new RegExp('a|'.repeat(8e6) + 'a').test('b')`,
     // Within the length cap (65,534 characters): 4.3 GB before property escapes were weighed (red-team pass 142).
     "new RegExp('\\p{RGI_Emoji}'.repeat(4681), 'v')": `export default () => new RegExp('\\\\p{RGI_Emoji}'.repeat(4681), 'v').test('b')`,
+    // Within the code cap: 120-400 MB past the agent's limit and 3-4 s of compiling before (red-team pass 142).
+    'a 1 MiB regexp literal in eval': `export default () => (0, eval)('() => /' + 'a|'.repeat(520000) + 'a/')().test('b')`,
   };
   for (const [name, bomb] of Object.entries(BOMBS)) {
     it(`${name} is refused at once and the kernel's peak RSS stays under 600 MB`, async () => {
