@@ -175,8 +175,8 @@ export class Sandbox implements Watched {
       let module: ivm.Module;
       try {
         module = isolate.compileModuleSync(code, { filename });
-      } catch {
-        return this.#fail('E_BAD_CODE', 'the module does not compile');
+      } catch (error) {
+        return this.#fail('E_BAD_CODE', compileMessage(error, filename));
       }
       if (module.dependencySpecifiers.length > 0)
         return this.#fail('E_BAD_CODE', 'import declarations are not allowed');
@@ -360,4 +360,17 @@ function thrownMessage(error: unknown): string {
 
 function round(value: number): number {
   return Math.round(value * 100) / 100;
+}
+
+// The code check parses the module without building its regexp literals, so V8 is the first to read their
+// patterns, and its SyntaxError is what the agent's author needs ("Invalid regular expression: /(/: Unterminated
+// group"). isolated-vm appends the position as " [filename:line:column]", and the filename may be a host path (the
+// CLI passes the agent file's): that suffix, matched on the exact filename, becomes "(line:column)", as the code
+// check writes positions. Anything else stays unexplained.
+function compileMessage(error: unknown, filename: string): string {
+  if (!(error instanceof SyntaxError)) return 'the module does not compile';
+  const at = error.message.lastIndexOf(` [${filename}:`);
+  const where = at === -1 ? null : /^(\d+):(\d+)\]$/.exec(error.message.slice(at + filename.length + 3));
+  if (where === null) return 'the module does not compile';
+  return `syntax error: ${error.message.slice(0, Math.min(at, 250))} (${where[1]}:${where[2]})`;
 }

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Kernel } from '../../index.js';
-import { testKernel } from '../helpers/kernel.js';
+import { ISOLATION_MODES, testKernel } from '../helpers/kernel.js';
 
 let kernel: Kernel;
 afterEach(async () => kernel?.close());
@@ -88,6 +88,28 @@ describe('sandbox outcomes', () => {
     expect(result).toMatchObject({ ok: false, error: { code: 'E_BAD_CODE' } });
     expect(seen).toEqual([]);
   });
+
+  // The code check builds no regexp literal (H6), so V8 is the first to read a pattern: its message and position
+  // reach the author, and the name isolated-vm appends with them does not.
+  it.each(ISOLATION_MODES)(
+    "an invalid regexp literal is V8's syntax error with its position (%s tier)",
+    async (isolation) => {
+      kernel = testKernel({ limits, isolation });
+      const bad = await kernel.run({ code: 'export default () => {\n  return /(/.test("x");\n}' });
+      expect(bad).toMatchObject({
+        ok: false,
+        error: {
+          code: 'E_BAD_CODE',
+          message: 'syntax error: Invalid regular expression: /(/: Unterminated group (2:10)',
+        },
+      });
+      const long = await kernel.run({ code: `export default () => /${'['.repeat(4000)}z-a]/u` });
+      expect(long).toMatchObject({
+        ok: false,
+        error: { code: 'E_BAD_CODE', message: /^syntax error: Invalid regular expression: .{1,250} \(1:\d+\)$/ },
+      });
+    },
+  );
 
   it("carries the agent's own message, truncated, as plain text", async () => {
     kernel = testKernel({ limits });
