@@ -30,7 +30,7 @@ import {
 } from '../core/process-identity.js';
 import type { AuditRecovered, AuditSink } from './audit-log.js';
 import type { AuditCheckpoint } from './checkpoint.js';
-import { NOT_REGULAR_FILE, notRegularFile, scanLines } from './lines.js';
+import { type FileIdentity, NOT_REGULAR_FILE, notRegularFile, scanLines } from './lines.js';
 import type { AuditRecord } from './record.js';
 import { MAX_RECORD_LINE_LENGTH } from './record.js';
 import { type AuditKeyPolicy, AuditReplay, keyPolicy, readCheckpointFile } from './verify-file.js';
@@ -456,21 +456,22 @@ const CHECKPOINT_STARTS = ['{"adopted":', '{"every":'];
  * the store's lines begin (`starts`); anything else is not ours and the file is refused as corrupt, untouched. Such a
  * file was cut: through a symlink planted beside the log, a kernel's start emptied another file of its user (a key
  * with no final newline) and wrote the new log into it (review 136). A file whose size is no longer what the scan
- * found is refused untouched too: only the bytes scanned are judged, and only they are read (the scan bounds them to
- * a few MiB, where a file grown since could be any size).
+ * found, or that is another file (replaced by a rename since), is refused untouched too: only the bytes scanned are
+ * judged, and only they are read (the scan bounds them to a few MiB, where a file grown since could be any size).
  * Exported for its test; the store is its only caller.
  */
 export function cutTornTail(
   path: string,
-  scan: { readonly validBytes: number; readonly tornBytes: number },
+  scan: { readonly file: FileIdentity; readonly validBytes: number; readonly tornBytes: number },
   starts: readonly string[],
 ): void {
-  const { validBytes, tornBytes } = scan;
+  const { file, validBytes, tornBytes } = scan;
   const fd = openSync(path, constants.O_RDWR | constants.O_NONBLOCK | (constants.O_NOCTTY ?? 0));
   try {
     const stats = fstatSync(fd);
     if (!stats.isFile()) throw notRegularFile(path);
-    if (stats.size !== validBytes + tornBytes) throw corrupt(`${path} changed while the store was opening it`);
+    const same = stats.dev === file.dev && stats.ino === file.ino && stats.size === validBytes + tornBytes;
+    if (!same) throw corrupt(`${path} changed while the store was opening it`);
     if (validBytes === 0) {
       const tail = Buffer.alloc(tornBytes);
       const length = readSync(fd, tail, 0, tail.length, 0);

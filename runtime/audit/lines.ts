@@ -7,8 +7,15 @@ import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
  * never held in memory whole.
  */
 
+/** Which file a scan read: a later open of the same path can be checked to be that file still. */
+export interface FileIdentity {
+  readonly dev: number;
+  readonly ino: number;
+}
+
 /** What a scan found. `validBytes` is the offset just past the last complete line. */
 export interface LineScan {
+  readonly file: FileIdentity;
   readonly lines: number;
   readonly validBytes: number;
   readonly tornBytes: number;
@@ -60,7 +67,9 @@ export function scanLines(
   if (typeof onLine !== 'function') throw new TypeError('onLine must be a function');
   const fd = openSync(path, SCAN_FLAGS);
   try {
-    if (!fstatSync(fd).isFile()) throw notRegularFile(path);
+    const stats = fstatSync(fd);
+    if (!stats.isFile()) throw notRegularFile(path);
+    const file = { dev: stats.dev, ino: stats.ino };
     const chunk = Buffer.allocUnsafe(CHUNK_BYTES);
     let carry: Buffer | undefined;
     let position = 0;
@@ -74,11 +83,12 @@ export function scanLines(
       let start = 0;
       for (let end = data.indexOf(0x0a, start); end !== -1; end = data.indexOf(0x0a, start)) {
         if (end - start > maxLineBytes)
-          return { lines: index, validBytes, tornBytes: 0, error: tooLong(index), stopped: false };
+          return { file, lines: index, validBytes, tornBytes: 0, error: tooLong(index), stopped: false };
         const text = data.toString('utf8', start, end);
         // toString replaces invalid sequences with U+FFFD; only then is the byte-exact round trip worth checking.
         if (text.includes('\uFFFD') && !data.subarray(start, end).equals(Buffer.from(text, 'utf8'))) {
           return {
+            file,
             lines: index,
             validBytes,
             tornBytes: 0,
@@ -86,7 +96,7 @@ export function scanLines(
             stopped: false,
           };
         }
-        if (!onLine(text, index)) return { lines: index, validBytes, tornBytes: 0, stopped: true };
+        if (!onLine(text, index)) return { file, lines: index, validBytes, tornBytes: 0, stopped: true };
         index += 1;
         validBytes += end - start + 1;
         start = end + 1;
@@ -94,10 +104,10 @@ export function scanLines(
       // Copy: `chunk` is reused by the next read.
       carry = start < data.length ? Buffer.from(data.subarray(start)) : undefined;
       if (carry !== undefined && carry.length > maxLineBytes) {
-        return { lines: index, validBytes, tornBytes: 0, error: tooLong(index), stopped: false };
+        return { file, lines: index, validBytes, tornBytes: 0, error: tooLong(index), stopped: false };
       }
     }
-    return { lines: index, validBytes, tornBytes: carry?.length ?? 0, stopped: false };
+    return { file, lines: index, validBytes, tornBytes: carry?.length ?? 0, stopped: false };
   } finally {
     closeSync(fd);
   }

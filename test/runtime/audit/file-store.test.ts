@@ -7,6 +7,7 @@ import {
   readFileSync,
   readlinkSync,
   realpathSync,
+  renameSync,
   statSync,
   symlinkSync,
   unlinkSync,
@@ -25,6 +26,7 @@ import {
   LOCK_LEASE_MS,
   lockPathOf,
 } from '../../../runtime/audit/file-store.js';
+import { scanLines } from '../../../runtime/audit/lines.js';
 import { verifyAuditFile } from '../../../runtime/audit/verify-file.js';
 import {
   cleanup,
@@ -145,24 +147,50 @@ describe('audit-store', () => {
     expect(verifyAuditFile(path).ok).toBe(true);
   });
 
+  // The file a scan read, as cutTornTail is given it.
+  const identity = (path: string) => {
+    const { dev, ino } = statSync(path);
+    return { dev, ino };
+  };
+
   it('cuts a torn tail only while the file is the size its scan found: grown since, it is refused and left whole', () => {
     // A file that grows between the scan and the cut (a planted symlink to a file another process appends to) was
     // judged and cut by its size at cut time, reading it whole into one buffer however large it had grown.
     const path = join(dir, 'grown.jsonl');
     writeFileSync(path, '{"action":"x');
     appendFileSync(path, Buffer.alloc(8 << 20, 0x61));
-    const scan = { validBytes: 0, tornBytes: 12 };
+    const scan = { file: identity(path), validBytes: 0, tornBytes: 12 };
     expect(() => cutTornTail(path, scan, ['{"action":"'])).toThrow(/changed while the store was opening it/);
     expect(statSync(path).size).toBe(12 + (8 << 20));
     const records = join(dir, 'records.jsonl');
     writeFileSync(records, '{"action":"a"}\n{"action":"b');
-    expect(() => cutTornTail(records, { validBytes: 15, tornBytes: 5 }, ['{"action":"'])).toThrow(/changed/);
+    const file = identity(records);
+    expect(() => cutTornTail(records, { file, validBytes: 15, tornBytes: 5 }, ['{"action":"'])).toThrow(/changed/);
     expect(readFileSync(records, 'utf8')).toBe('{"action":"a"}\n{"action":"b');
-    cutTornTail(records, { validBytes: 15, tornBytes: 12 }, ['{"action":"']);
+    cutTornTail(records, { file, validBytes: 15, tornBytes: 12 }, ['{"action":"']);
     expect(readFileSync(records, 'utf8')).toBe('{"action":"a"}\n');
     writeFileSync(path, '{"action":"x');
     cutTornTail(path, scan, ['{"action":"']);
     expect(statSync(path).size).toBe(0);
+  });
+
+  it('cuts a torn tail only from the file its scan read: one renamed over it since, of the same size, is left whole', () => {
+    // Checking the size alone let a file moved into the log's place between the scan and the cut lose its tail.
+    const path = join(dir, 'audit.jsonl');
+    writeFileSync(path, '{"action":"a"}\n{"action":"b');
+    const scan = scanLines(path, 1024, () => true);
+    expect(scan).toMatchObject({ lines: 1, validBytes: 15, tornBytes: 12 });
+    const other = join(dir, 'other.jsonl');
+    writeFileSync(other, '{"action":"c"}\n{"action":"d');
+    renameSync(other, path);
+    expect(() => cutTornTail(path, scan, ['{"action":"'])).toThrow(/changed while the store was opening it/);
+    expect(readFileSync(path, 'utf8')).toBe('{"action":"c"}\n{"action":"d');
+    cutTornTail(
+      path,
+      scanLines(path, 1024, () => true),
+      ['{"action":"'],
+    );
+    expect(readFileSync(path, 'utf8')).toBe('{"action":"c"}\n');
   });
 
   it('refuses a second writer while the lock is held, in this process or another', async () => {

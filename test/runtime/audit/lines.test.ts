@@ -1,4 +1,4 @@
-import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { NOT_REGULAR_FILE, scanLines } from '../../../runtime/audit/lines.js';
@@ -28,7 +28,14 @@ describe('audit-lines', () => {
     expect(Buffer.byteLength(text)).toBeGreaterThan(3 << 20);
     const { lines, scan } = collect(path);
     expect(lines).toEqual(expected);
-    expect(scan).toEqual({ lines: expected.length, validBytes: Buffer.byteLength(text), tornBytes: 0, stopped: false });
+    const { dev, ino } = statSync(path);
+    expect(scan).toEqual({
+      file: { dev, ino },
+      lines: expected.length,
+      validBytes: Buffer.byteLength(text),
+      tornBytes: 0,
+      stopped: false,
+    });
   });
 
   it('reports bytes after the last newline as torn and never hands them out', () => {
