@@ -81,6 +81,17 @@ const FORBIDDEN_HEADERS: ReadonlySet<string> = new Set([
   // The kernel asks for identity encoding: a compressed body would hide a reflected vault secret from the
   // scrub that runs on every result.
   'accept-encoding',
+  // Headers by which proxies and frameworks route a request somewhere its URL does not say (IIS URL Rewrite,
+  // Symfony and Zend read X-Original-URL) or as another method: the URL is what grants and label sources were
+  // matched on, and a request for `/public` served the inbox a source tags, unlabelled (red-team pass 145).
+  // `x-forwarded-*` is refused by its prefix, as `proxy-*` is.
+  'x-original-url',
+  'x-rewrite-url',
+  'forwarded',
+  'x-host',
+  'x-http-method-override',
+  'x-http-method',
+  'x-method-override',
 ]);
 /** Credentials the agent sent for the origin it named; never carried to another origin. */
 const ORIGIN_CREDENTIALS = ['authorization', 'cookie'] as const;
@@ -195,7 +206,9 @@ function headersProblem(headers: Readonly<Record<string, string>>): string | und
   for (const name of names) {
     if (name.length > MAX_HEADER_NAME || !HEADER_NAME.test(name)) return 'a header name is not a valid token';
     const lower = name.toLowerCase();
-    if (FORBIDDEN_HEADERS.has(lower) || lower.startsWith('proxy-')) return `header "${lower}" is set by the kernel`;
+    if (FORBIDDEN_HEADERS.has(lower) || lower.startsWith('proxy-') || lower.startsWith('x-forwarded-')) {
+      return `header "${lower}" is set by the kernel`;
+    }
     if (seen.has(lower)) return `header "${lower}" is given twice`;
     seen.add(lower);
     const value = headers[name] ?? '';

@@ -1,4 +1,10 @@
-import { matchAction, matchResource, matchResourceAtOrBelow } from '../core/resource-match.js';
+import {
+  foldedSourcePattern,
+  matchAction,
+  matchResource,
+  matchResourceAtOrBelow,
+  sourceSpellings,
+} from '../core/resource-match.js';
 import type { Labels as PolicyLabels } from '../policy/policy.js';
 import type { ObservedScope, Tool } from '../tool-use/tool-contract.js';
 import { toolAction } from '../tool-use/tool-contract.js';
@@ -34,6 +40,8 @@ interface CompiledTool {
    */
   readonly policySources: readonly {
     readonly resource: string | undefined;
+    /** The resource pattern and, for a URL pattern with upper case in it, its folded form (sourceSpellings). */
+    readonly patterns: readonly string[];
     readonly scope: Scope;
     readonly tags: Label;
   }[];
@@ -73,13 +81,11 @@ export class LabelRules {
   sourceTags(tool: Tool, resource: string): Label {
     const compiled = this.#compile(tool);
     let label = compiled.source;
+    let spellings: readonly string[] | undefined;
     for (const source of compiled.policySources) {
       if (source.resource !== undefined && source.scope !== 'anywhere') {
-        const matches =
-          source.scope === 'subtree'
-            ? matchResourceAtOrBelow(source.resource, resource)
-            : matchResource(source.resource, resource);
-        if (!matches) continue;
+        spellings ??= sourceSpellings(resource);
+        if (!sourceMatches(source.patterns, source.scope, spellings)) continue;
       }
       label = joinLabels(label, source.tags);
     }
@@ -131,14 +137,16 @@ export class LabelRules {
       for (const rule of this.#sources) {
         // Sources naming the tool itself match its resource (or, for a subtree observer, what lies below);
         // sources naming an action it observes apply in the declared scope.
+        const patterns = sourcePatterns(rule.resource);
         if (namesTool(rule.tool, tool)) {
           policySources.push({
             resource: rule.resource,
+            patterns,
             scope: scope === 'subtree' ? 'subtree' : 'resource',
             tags: rule.tags,
           });
         } else if (observed.some((action) => matchAction(rule.tool, action))) {
-          policySources.push({ resource: rule.resource, scope, tags: rule.tags });
+          policySources.push({ resource: rule.resource, patterns, scope, tags: rule.tags });
         }
       }
       compiled = { source, policySources, sinks: [...sinks], broken: new WeakMap() };
@@ -146,6 +154,22 @@ export class LabelRules {
     }
     return compiled;
   }
+}
+
+function sourcePatterns(resource: string | undefined): readonly string[] {
+  if (resource === undefined) return [];
+  const folded = foldedSourcePattern(resource);
+  return folded === undefined ? [resource] : [resource, folded];
+}
+
+// A source matches when any of its patterns matches any spelling of the resource: only ever more than the pattern
+// alone matches, so folding can add a label and never drop one.
+function sourceMatches(patterns: readonly string[], scope: Scope, spellings: readonly string[]): boolean {
+  const match = scope === 'subtree' ? matchResourceAtOrBelow : matchResource;
+  for (const pattern of patterns) {
+    for (const spelling of spellings) if (match(pattern, spelling)) return true;
+  }
+  return false;
 }
 
 // A policy rule names a tool by its name or its action, or by an action pattern (`email.*`, `*`) as the

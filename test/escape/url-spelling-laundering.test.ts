@@ -90,3 +90,68 @@ describe('one server, two spellings of its URL', () => {
     expect(forwarded).toEqual([]);
   });
 });
+
+// Red-team pass 145: servers route more spellings to one document than the URL's normal form has. Express's router
+// matches paths case-insensitively by default; Tomcat, Jetty and Spring drop `;` path parameters before routing; an
+// index is served at `/inbox` as at `/inbox/`; IIS URL Rewrite, Symfony and Zend route by an `X-Original-URL` header.
+// A source tagging `/inbox/**` matched none of them, so the inbox came back labelled `web` only and was forwarded.
+describe('one document, the spellings its server routes to it', () => {
+  let router: TestServer;
+  const INBOX = /^\/inbox(?:\/([^/]+))?\/?$/i;
+  beforeAll(async () => {
+    router = await startTestServer((req, res) => {
+      const header = req.headers['x-original-url'];
+      const path = (typeof header === 'string' ? header : (req.url ?? '')).split('?')[0] ?? '';
+      const routed = path
+        .split('/')
+        .map((segment) => segment.split(';')[0])
+        .join('/')
+        .replace(/\/{2,}/g, '/');
+      const found = INBOX.exec(decodeURIComponent(routed));
+      if (found !== null) res.writeHead(200).end(`inbox ${found[1] ?? 'index'}: merger`);
+      else res.writeHead(200).end('public page');
+    });
+  });
+  afterAll(async () => {
+    await router.close();
+  });
+
+  it.each([
+    ['the canonical path (benign twin)', '/inbox/1', 'inbox 1: merger'],
+    ['upper case', '/INBOX/1', 'inbox 1: merger'],
+    ['mixed case', '/Inbox/1', 'inbox 1: merger'],
+    ['a path parameter', '/inbox;v=1/1', 'inbox 1: merger'],
+    ['an empty path parameter', '/inbox;/1', 'inbox 1: merger'],
+    ['a segment of parameters alone', '/;x/inbox/1', 'inbox 1: merger'],
+    ['the index without its slash', '/inbox', 'inbox index: merger'],
+    ['the index with it', '/inbox/', 'inbox index: merger'],
+  ])('%s (%s) is labelled, and the forward refused', async (_what, path, body) => {
+    const k = mailKernel(`${router.origin}/**`, `${router.origin}/inbox/**`);
+    const result = await k.run({ code: FETCH_AND_FORWARD, input: { url: `${router.origin}${path}` } });
+    // Before, for every spelling but the twin's: [body, ['web'], 'sent'].
+    expect(result).toMatchObject({ ok: true, value: [body, ['email', 'web'], 'E_TAINT'] });
+    expect(forwarded).toEqual([]);
+  });
+
+  it('a source written in upper case covers the paths in lower case too', async () => {
+    const k = mailKernel(`${router.origin}/**`, `${router.origin}/Inbox/**`);
+    const result = await k.run({ code: FETCH_AND_FORWARD, input: { url: `${router.origin}/inbox/2` } });
+    expect(result).toMatchObject({ ok: true, value: ['inbox 2: merger', ['email', 'web'], 'E_TAINT'] });
+  });
+
+  it("a public page stays public, and a routing header is the kernel's to set", async () => {
+    const k = mailKernel(`${router.origin}/**`, `${router.origin}/inbox/**`);
+    const page = await k.run({ code: FETCH_AND_FORWARD, input: { url: `${router.origin}/public` } });
+    expect(page).toMatchObject({ ok: true, value: ['public page', ['web'], 'sent'] });
+    forwarded.length = 0;
+    const routed = await k.run({
+      code: `export default async () => {
+        try { await sys.tool('net.http', { url: ${JSON.stringify(`${router.origin}/public`)}, headers: { 'X-Original-URL': '/inbox/1' } }); return 'fetched'; }
+        catch (e) { return [e.code, e.message]; }
+      }`,
+    });
+    // Before: the inbox, labelled ['web'], and forwarded.
+    expect(routed).toMatchObject({ ok: true, value: ['E_BAD_ARG', expect.stringContaining('x-original-url')] });
+    expect(forwarded).toEqual([]);
+  });
+});

@@ -299,6 +299,10 @@ describe('net.http argument validation', () => {
     ['Transfer-Encoding', { 'Transfer-Encoding': 'chunked' }],
     ['Content-Length', { 'content-length': '5' }],
     ['Proxy-Authorization', { 'Proxy-Authorization': 'Basic x' }],
+    ['X-Original-URL (routing by header)', { 'X-Original-URL': '/inbox/1' }],
+    ['X-Forwarded-Host', { 'X-Forwarded-Host': 'internal' }],
+    ['Forwarded', { Forwarded: 'host=internal' }],
+    ['X-HTTP-Method-Override', { 'X-HTTP-Method-Override': 'DELETE' }],
     ['a header given twice', { 'x-a': '1', 'X-A': '2' }],
     ['non-ASCII in a value', { 'X-A': 'ü' }],
   ])('refuses %s', (_what, headers) => {
