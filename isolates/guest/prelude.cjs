@@ -200,7 +200,8 @@
   // function constructors refuse code longer than MAX_CODE_UNITS (the parameters and body as
   // CreateDynamicFunction joins them), and RegExp, RegExp.prototype.compile and String.prototype.match, matchAll
   // and search (which build a regexp from a string with the intrinsic RegExp) refuse patterns longer than
-  // MAX_PATTERN_UNITS, each with a RangeError. The kernel's code check refuses a module with a regexp literal past the
+  // MAX_PATTERN_UNITS, each with a RangeError; RegExp.prototype[Symbol.split] and [Symbol.matchAll] (whose
+  // fallback species is the intrinsic) take only regexps. The kernel's code check refuses a module with a regexp literal past the
   // same cap (isolates/code-check.ts), and eval and the function constructors refuse code that may hold one
   // (holdsLongLiteral); the module itself is bounded by the 4 MiB source cap (MAX_CODE_BYTES).
   //
@@ -232,9 +233,12 @@
     const SymbolMatch = Symbol.match;
     const SymbolMatchAll = Symbol.matchAll;
     const SymbolSearch = Symbol.search;
+    const SymbolSplit = Symbol.split;
     const RegExpCtor = RegExp;
     const RegExpPrototype = RegExp.prototype;
     const RegExpCompile = RegExpPrototype.compile;
+    const RegExpSplit = RegExpPrototype[Symbol.split];
+    const RegExpMatchAll = RegExpPrototype[Symbol.matchAll];
     const RegExpSource = /** @type {Function} */ (ReflectGetOwnPropertyDescriptor(RegExpPrototype, 'source')?.get);
     const StringPrototype = String.prototype;
     const StringMatch = StringPrototype.match;
@@ -534,6 +538,33 @@
         return ReflectApply(StringSearch, toText(this), [text]);
       },
     };
+    // RegExp.prototype[Symbol.split] and [Symbol.matchAll] build their matcher with the receiver's species
+    // constructor, and with the intrinsic RegExp when the receiver's `constructor`, or its species, is undefined
+    // (SpeciesConstructor): called on a plain object, they handed the intrinsic that object's `source` or string,
+    // of any length (review 146: 8e6 `a|` took the inline kernel to 3.2 GB). A regexp's source was measured when it
+    // was made, so a regexp passes as it is; any other receiver is refused, which no honest code meets.
+    /** @type {(name: string, intrinsic: Function, length: number) => Function} */
+    const onRegExpsOnly = (name, intrinsic, length) => {
+      // A method, as the intrinsic is: no prototype, and not a constructor.
+      const { method } = {
+        /** @type {(this: unknown, ...args: unknown[]) => unknown} */
+        method(...args) {
+          if (sourceOf(this) === undefined) {
+            throw new TypeErrorCtor(`${name} called on a value that is not a regular expression is refused`);
+          }
+          return ReflectApply(intrinsic, this, args);
+        },
+      };
+      ReflectDefineProperty(method, 'name', descriptor({ value: name.slice(16), configurable: true }));
+      ReflectDefineProperty(method, 'length', descriptor({ value: length, configurable: true }));
+      return method;
+    };
+    replaceValue(RegExpPrototype, SymbolSplit, onRegExpsOnly('RegExp.prototype[Symbol.split]', RegExpSplit, 2));
+    replaceValue(
+      RegExpPrototype,
+      SymbolMatchAll,
+      onRegExpsOnly('RegExp.prototype[Symbol.matchAll]', RegExpMatchAll, 1),
+    );
     replaceValue(RegExpPrototype, 'compile', methods.compile);
     replaceValue(StringPrototype, 'match', methods.match);
     replaceValue(StringPrototype, 'matchAll', methods.matchAll);

@@ -330,6 +330,41 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
     expect(seen).toMatchObject({ evalAtCap: false, functionAtCap: true, minified: 8, lines: 3 });
   }, 60_000);
 
+  it('split and matchAll take only a regexp as their receiver: any other hands the intrinsic RegExp its pattern', async () => {
+    // Review 146: SpeciesConstructor falls back to the intrinsic RegExp when the receiver's `constructor`, or its
+    // species, is undefined, and the intrinsic took a plain object's string or `source` unmeasured.
+    const result = await kernel.run({
+      code: `export default () => {
+        const long = 'a|'.repeat(${PATTERN_CAP}) + 'a';
+        const split = RegExp.prototype[Symbol.split];
+        const matchAll = RegExp.prototype[Symbol.matchAll];
+        const outcome = (make) => { try { make(); return 'built'; } catch (e) { return e.name + ': ' + e.message; } };
+        const plain = { constructor: undefined, flags: '', toString: () => long };
+        const regexpLike = { constructor: { [Symbol.species]: null }, [Symbol.match]: true, source: long, flags: 'g', lastIndex: 0 };
+        const real = /b/g;
+        real.constructor = undefined;
+        return {
+          split: outcome(() => split.call(plain, 'xyz')),
+          splitRegExpLike: outcome(() => split.call(regexpLike, 'xyz')),
+          matchAll: outcome(() => matchAll.call({ ...plain, flags: 'g', lastIndex: 0 }, 'xyz')),
+          viaString: outcome(() => 'xyz'.split({ [Symbol.split]: split, constructor: undefined, flags: '', toString: () => long })),
+          viaStringMatchAll: outcome(() => 'xyz'.matchAll({ [Symbol.matchAll]: matchAll, [Symbol.match]: true, constructor: undefined, source: long, flags: 'g', lastIndex: 0 })),
+          real: ['abcb'.split(real), [...'abcb'.matchAll(real)].length, 'a1b2'.split(/\\d/), [...'a1b2'.matchAll(/\\d/g)].map((m) => m[0])],
+          shape: [split.name, split.length, matchAll.name, matchAll.length, 'prototype' in split],
+        };
+      }`,
+    });
+    expect(result.ok, JSON.stringify(result).slice(0, 500)).toBe(true);
+    const seen = (result as { value: Record<string, unknown> }).value;
+    for (const path of ['split', 'splitRegExpLike', 'matchAll', 'viaString', 'viaStringMatchAll']) {
+      expect(seen[path], path).toMatch(
+        /^TypeError: RegExp\.prototype\[Symbol\.(split|matchAll)\] called on a value that is not a regular expression is refused$/,
+      );
+    }
+    expect(seen['real']).toEqual([['a', 'c', ''], 2, ['a', 'b', ''], ['1', '2']]);
+    expect(seen['shape']).toEqual(['[Symbol.split]', 2, '[Symbol.matchAll]', 1, false]);
+  }, 60_000);
+
   it('sources under the caps compile and behave as before', async () => {
     const result = await kernel.run({ code: workingAgent });
     expect(result.ok, JSON.stringify(result)).toBe(true);
@@ -349,6 +384,11 @@ describe('inline kernel in a child process', () => {
     "new RegExp('\\p{RGI_Emoji}'.repeat(4681), 'v')": `export default () => new RegExp('\\\\p{RGI_Emoji}'.repeat(4681), 'v').test('b')`,
     // Within the code cap: 120-400 MB past the agent's limit and 3-4 s of compiling before (red-team pass 142).
     'a 1 MiB regexp literal in eval': `export default () => (0, eval)('() => /' + 'a|'.repeat(520000) + 'a/')().test('b')`,
+    // Review 146: the intrinsic RegExp is split's fallback species: 3.2 GB, 30 s after the agent's E_QUOTA.
+    'RegExp.prototype[Symbol.split] on an object whose constructor is undefined': `export default () => {
+      const long = 'a|'.repeat(8e6) + 'a';
+      return RegExp.prototype[Symbol.split].call({ constructor: undefined, flags: '', toString: () => long }, 'xyz');
+    }`,
   };
   for (const [name, bomb] of Object.entries(BOMBS)) {
     it(`${name} is refused at once and the kernel's peak RSS stays under 600 MB`, async () => {
@@ -359,7 +399,11 @@ describe('inline kernel in a child process', () => {
         'inline',
         3000,
       );
-      expectContainedInline(batch, { code: 'E_AGENT_FAILED', message: /characters.* is refused/, boundMs: 10_000 });
+      expectContainedInline(batch, {
+        code: 'E_AGENT_FAILED',
+        message: /characters.* is refused|not a regular expression is refused/,
+        boundMs: 10_000,
+      });
       // Peak resident memory of the kernel's process over both runs (getrusage), after the healthy agent.
       expect(batch.reports[1]?.maxRssMb).toBeLessThan(600);
     }, 90_000);
