@@ -448,45 +448,6 @@ export function matchResourceAtOrBelow(pattern: string, resource: string): boole
   return segmentsReach(compiled.segments, text === '' ? [] : text.split('/'));
 }
 
-/**
- * The spellings of a URL resource a server may well serve as the same document, for matching label sources (never
- * capabilities: there a spelling that does not match fails closed, while a source that does not match leaves data
- * unlabelled). Besides `resource` itself: its path in lower case (Express's router, among others, matches paths
- * case-insensitively by default) with each segment cut at its first `;` (Tomcat, Jetty and Spring drop path
- * parameters before routing), and that path with a trailing `/`, so a source `X/**` covers the index `X` too.
- * Red-team pass 145 read a mailbox tagged at `/inbox/**` as `/INBOX/1`, `/inbox;v=1/1` and `/inbox`, unlabelled. The
- * query is not part of what a pattern matches. A resource that is not a normal URL has only itself.
- */
-export function sourceSpellings(resource: string): readonly string[] {
-  const target = parseResource(resource);
-  if (target === undefined || target.kind !== 'url') return [resource];
-  const segments: string[] = [];
-  for (const segment of target.text.split('/').slice(1)) {
-    const bare = foldCase(segment.split(';')[0] ?? '');
-    // A segment that was all parameters is gone, as a server that drops them and merges slashes sees it.
-    if (bare !== '') segments.push(bare);
-  }
-  const folded = `${target.origin}/${segments.join('/')}`;
-  const spellings = [resource, folded];
-  if (!folded.endsWith('/')) spellings.push(`${folded}/`);
-  return spellings;
-}
-
-/**
- * A URL source pattern as `sourceSpellings` folds resources (its path in lower case), or undefined for one that
- * is not a URL pattern or that folding leaves as it is.
- */
-export function foldedSourcePattern(pattern: string): string | undefined {
-  if (resourceKind(pattern) !== 'url') return undefined;
-  const folded = foldCase(pattern);
-  return folded === pattern ? undefined : folded;
-}
-
-// Lower case, with percent escapes left in the upper case normal form writes them in.
-function foldCase(text: string): string {
-  return text.toLowerCase().replace(/%[0-9a-f]{2}/g, (code) => code.toUpperCase());
-}
-
 // Whether some continuation of `resource` (zero or more segments) matches `pattern`: the pattern consumes
 // the resource's segments (a `**` any run of them) and whatever pattern is left can always be satisfied by
 // segments still to come (every glob segment matches some name; a trailing `**` at least one).

@@ -1,14 +1,9 @@
-import {
-  foldedSourcePattern,
-  matchAction,
-  matchResource,
-  matchResourceAtOrBelow,
-  sourceSpellings,
-} from '../core/resource-match.js';
+import { matchAction, matchResource, matchResourceAtOrBelow } from '../core/resource-match.js';
 import type { Labels as PolicyLabels } from '../policy/policy.js';
 import type { ObservedScope, Tool } from '../tool-use/tool-contract.js';
 import { toolAction } from '../tool-use/tool-contract.js';
 import { EMPTY_LABEL, forbiddenTags, joinLabels, type Label, makeLabel } from './label.js';
+import { foldedSourcePatterns, foldedSpellings } from './source-spellings.js';
 
 /**
  * Which tags a tool's results carry (sources) and which tags may not reach which of its arguments (sinks),
@@ -40,8 +35,8 @@ interface CompiledTool {
    */
   readonly policySources: readonly {
     readonly resource: string | undefined;
-    /** The resource pattern and, for a URL pattern with upper case in it, its folded form (sourceSpellings). */
-    readonly patterns: readonly string[];
+    /** For a URL pattern, its folded forms, matched on a resource's folded spellings (source-spellings.ts). */
+    readonly folded: readonly string[];
     readonly scope: Scope;
     readonly tags: Label;
   }[];
@@ -81,11 +76,9 @@ export class LabelRules {
   sourceTags(tool: Tool, resource: string): Label {
     const compiled = this.#compile(tool);
     let label = compiled.source;
-    let spellings: readonly string[] | undefined;
     for (const source of compiled.policySources) {
       if (source.resource !== undefined && source.scope !== 'anywhere') {
-        spellings ??= sourceSpellings(resource);
-        if (!sourceMatches(source.patterns, source.scope, spellings)) continue;
+        if (!sourceMatches(source.resource, source.folded, source.scope, resource)) continue;
       }
       label = joinLabels(label, source.tags);
     }
@@ -137,16 +130,16 @@ export class LabelRules {
       for (const rule of this.#sources) {
         // Sources naming the tool itself match its resource (or, for a subtree observer, what lies below);
         // sources naming an action it observes apply in the declared scope.
-        const patterns = sourcePatterns(rule.resource);
+        const folded = rule.resource === undefined ? [] : foldedSourcePatterns(rule.resource);
         if (namesTool(rule.tool, tool)) {
           policySources.push({
             resource: rule.resource,
-            patterns,
+            folded,
             scope: scope === 'subtree' ? 'subtree' : 'resource',
             tags: rule.tags,
           });
         } else if (observed.some((action) => matchAction(rule.tool, action))) {
-          policySources.push({ resource: rule.resource, patterns, scope, tags: rule.tags });
+          policySources.push({ resource: rule.resource, folded, scope, tags: rule.tags });
         }
       }
       compiled = { source, policySources, sinks: [...sinks], broken: new WeakMap() };
@@ -156,18 +149,14 @@ export class LabelRules {
   }
 }
 
-function sourcePatterns(resource: string | undefined): readonly string[] {
-  if (resource === undefined) return [];
-  const folded = foldedSourcePattern(resource);
-  return folded === undefined ? [resource] : [resource, folded];
-}
-
-// A source matches when any of its patterns matches any spelling of the resource: only ever more than the pattern
-// alone matches, so folding can add a label and never drop one.
-function sourceMatches(patterns: readonly string[], scope: Scope, spellings: readonly string[]): boolean {
+// A source matches a resource on its own spelling, or else a folded spelling of it on a folded form of the pattern:
+// folding can add a tag and never drop one.
+function sourceMatches(pattern: string, folded: readonly string[], scope: Scope, resource: string): boolean {
   const match = scope === 'subtree' ? matchResourceAtOrBelow : matchResource;
-  for (const pattern of patterns) {
-    for (const spelling of spellings) if (match(pattern, spelling)) return true;
+  if (match(pattern, resource)) return true;
+  if (folded.length === 0) return false;
+  for (const spelling of foldedSpellings(resource)) {
+    for (const form of folded) if (match(form, spelling)) return true;
   }
   return false;
 }

@@ -91,24 +91,29 @@ describe('one server, two spellings of its URL', () => {
   });
 });
 
-// Red-team pass 145: servers route more spellings to one document than the URL's normal form has. Express's router
-// matches paths case-insensitively by default; Tomcat, Jetty and Spring drop `;` path parameters before routing; an
-// index is served at `/inbox` as at `/inbox/`; IIS URL Rewrite, Symfony and Zend route by an `X-Original-URL` header.
-// A source tagging `/inbox/**` matched none of them, so the inbox came back labelled `web` only and was forwarded.
+// Red-team pass 145 and review 147: servers route more spellings to one document than the URL's normal form has.
+// Express's router matches paths case-insensitively by default; Tomcat, Jetty and Spring drop `;` path parameters
+// before routing; nginx decodes escapes before matching; Windows drops a name's trailing dots and spaces; Rails
+// routes `/inbox/1.json` to `/inbox/1`; an index is served at `/inbox` as at `/inbox/`; IIS URL Rewrite, Symfony and
+// Zend route by an `X-Original-URL` header. A source tagging `/inbox/**` matched none of them, so the inbox came back
+// labelled `web` only and was forwarded. The server here does all of these at once.
 describe('one document, the spellings its server routes to it', () => {
   let router: TestServer;
-  const INBOX = /^\/inbox(?:\/([^/]+))?\/?$/i;
   beforeAll(async () => {
     router = await startTestServer((req, res) => {
       const header = req.headers['x-original-url'];
       const path = (typeof header === 'string' ? header : (req.url ?? '')).split('?')[0] ?? '';
-      const routed = path
+      const segments = path
         .split('/')
-        .map((segment) => segment.split(';')[0])
-        .join('/')
-        .replace(/\/{2,}/g, '/');
-      const found = INBOX.exec(decodeURIComponent(routed));
-      if (found !== null) res.writeHead(200).end(`inbox ${found[1] ?? 'index'}: merger`);
+        .map((segment) =>
+          decodeURIComponent(segment.split(';')[0] ?? '')
+            .replace(/[. ]+$/, '')
+            .toLowerCase(),
+        )
+        .filter((segment) => segment !== '');
+      const last = segments.length - 1;
+      if (last >= 0) segments[last] = (segments[last] ?? '').replace(/\.(json|xml)$/, '');
+      if (segments[0] === 'inbox') res.writeHead(200).end(`inbox ${segments.slice(1).join('/') || 'index'}: merger`);
       else res.writeHead(200).end('public page');
     });
   });
@@ -125,10 +130,24 @@ describe('one document, the spellings its server routes to it', () => {
     ['a segment of parameters alone', '/;x/inbox/1', 'inbox 1: merger'],
     ['the index without its slash', '/inbox', 'inbox index: merger'],
     ['the index with it', '/inbox/', 'inbox index: merger'],
+    ["the index's format suffix", '/inbox.xml', 'inbox index: merger'],
+    ['a trailing dot', '/inbox./1', 'inbox 1: merger'],
   ])('%s (%s) is labelled, and the forward refused', async (_what, path, body) => {
     const k = mailKernel(`${router.origin}/**`, `${router.origin}/inbox/**`);
     const result = await k.run({ code: FETCH_AND_FORWARD, input: { url: `${router.origin}${path}` } });
     // Before, for every spelling but the twin's: [body, ['web'], 'sent'].
+    expect(result).toMatchObject({ ok: true, value: [body, ['email', 'web'], 'E_TAINT'] });
+    expect(forwarded).toEqual([]);
+  });
+
+  it.each([
+    ['a format suffix', '/inbox/1', '/inbox/1.json', 'inbox 1: merger'],
+    ['a trailing space', '/inbox/1', '/inbox/1%20', 'inbox 1: merger'],
+    ['an escaped reserved character', '/inbox/@alice/**', '/inbox/%40alice/1', 'inbox @alice/1: merger'],
+    ['a source written escaped', '/inbox/%40alice/**', '/inbox/@alice/1', 'inbox @alice/1: merger'],
+  ])('%s: a source on %s covers %s', async (_what, source, path, body) => {
+    const k = mailKernel(`${router.origin}/**`, `${router.origin}${source}`);
+    const result = await k.run({ code: FETCH_AND_FORWARD, input: { url: `${router.origin}${path}` } });
     expect(result).toMatchObject({ ok: true, value: [body, ['email', 'web'], 'E_TAINT'] });
     expect(forwarded).toEqual([]);
   });

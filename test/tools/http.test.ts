@@ -303,6 +303,9 @@ describe('net.http argument validation', () => {
     ['X-Forwarded-Host', { 'X-Forwarded-Host': 'internal' }],
     ['Forwarded', { Forwarded: 'host=internal' }],
     ['X-HTTP-Method-Override', { 'X-HTTP-Method-Override': 'DELETE' }],
+    ['X-Script-Name', { 'X-Script-Name': '/x' }],
+    ['a name with an underscore, which CGI reads as a dash', { X_Original_URL: '/inbox/1' }],
+    ['Proxy (httpoxy)', { Proxy: 'http://evil.test' }],
     ['a header given twice', { 'x-a': '1', 'X-A': '2' }],
     ['non-ASCII in a value', { 'X-A': 'ü' }],
   ])('refuses %s', (_what, headers) => {

@@ -6,7 +6,6 @@ import { describe, expect, it } from 'vitest';
 import {
   actionPatternCovers,
   compileResourcePattern,
-  foldedSourcePattern,
   isActionName,
   isActionPattern,
   isGlob,
@@ -25,7 +24,6 @@ import {
   resourcePatternCovers,
   resourcePatternError,
   resourceTestCost,
-  sourceSpellings,
 } from '../../../runtime/core/resource-match.js';
 
 // The options resource-match.ts documents; the differential property below checks its fast paths against them.
@@ -293,47 +291,6 @@ describe('URL resources', () => {
     ]) {
       expect(normalizeUrl(url), url).toBeUndefined();
     }
-  });
-});
-
-describe('the spellings a label source is matched on (red-team pass 145)', () => {
-  it('adds the path in lower case, cut at path parameters, and with a trailing slash', () => {
-    expect(sourceSpellings('https://mail.test/INBOX;v=1/A%C3%A9?Q=1')).toEqual([
-      'https://mail.test/INBOX;v=1/A%C3%A9?Q=1',
-      'https://mail.test/inbox/a%C3%A9',
-      'https://mail.test/inbox/a%C3%A9/',
-    ]);
-    expect(sourceSpellings('https://mail.test/;x/inbox/')).toEqual([
-      'https://mail.test/;x/inbox/',
-      'https://mail.test/inbox',
-      'https://mail.test/inbox/',
-    ]);
-    expect(sourceSpellings('https://mail.test/')).toEqual(['https://mail.test/', 'https://mail.test/']);
-    // Every spelling is a resource in normal form, so the patterns' matcher takes it.
-    for (const spelling of sourceSpellings('https://mail.test/A;b/C')) expect(parseResource(spelling)).toBeDefined();
-  });
-
-  it('leaves a path, a name and a resource not in normal form as they are', () => {
-    expect(sourceSpellings('/Workspace/A;b')).toEqual(['/Workspace/A;b']);
-    expect(sourceSpellings('Contacts')).toEqual(['Contacts']);
-    expect(sourceSpellings('https://mail.test/a#b')).toEqual(['https://mail.test/a#b']);
-  });
-
-  it('folds a URL pattern with upper case in it, keeping its escapes, and nothing else', () => {
-    expect(foldedSourcePattern('https://Mail.test/Inbox/%C3%A9/**')).toBe('https://mail.test/inbox/%C3%A9/**');
-    expect(foldedSourcePattern('https://mail.test/inbox/**')).toBeUndefined();
-    expect(foldedSourcePattern('/Workspace/**')).toBeUndefined();
-    expect(foldedSourcePattern('Contacts')).toBeUndefined();
-  });
-
-  it('a spelling a pattern matched stays among the spellings, so folding only adds matches', () => {
-    fc.assert(
-      fc.property(fc.webUrl({ validSchemes: ['https'], withQueryParameters: true }), (url) => {
-        const resource = normalizeUrl(url);
-        if (resource === undefined) return;
-        expect(sourceSpellings(resource)[0]).toBe(resource);
-      }),
-    );
   });
 });
 
