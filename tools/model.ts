@@ -29,7 +29,7 @@ import { z } from 'zod';
 import { KernelError } from '../runtime/core/errors.js';
 import { hasLoneSurrogate, matchResource } from '../runtime/core/resource-match.js';
 import { definePolicySection, type PolicySection } from '../runtime/policy/policy.js';
-import { scrubTarget, scrubValue } from '../runtime/tool-use/secret-scrub.js';
+import { scrubTarget, scrubValueSliced } from '../runtime/tool-use/secret-scrub.js';
 import { defineTool, type Tool, type ToolContext } from '../runtime/tool-use/tool-contract.js';
 import { VAULT_TAG } from '../runtime/tool-use/vault.js';
 import { linkedSignal } from './abort-link.js';
@@ -341,12 +341,22 @@ async function chat(
     usage: { tokens_in: tokensIn, tokens_out: tokensOut, estimated },
     cost_usd: cost,
   };
+  // An answer larger than the reply may be is refused before the key's scrub searches it, as a file is by its size
+  // (its characters are no more than its JSON's bytes): the scrub of one string runs in one go, and 7.5 MiB of
+  // `%41` held the loop 0.5-0.9 s for a result the syscall then refused (red-team pass 144).
+  const cap = ctx.maxResultBytes;
+  if (cap !== undefined && responseCharacters(parsed.message) > cap) {
+    throw new KernelError(
+      'E_TOOL_FAILED',
+      `model.chat: the answer is larger than a result may be (${cap} bytes); ask with { handle: true }`,
+    );
+  }
   if (key === undefined) return result;
   // A key among the agent's own words is a guess that matched, and the scrub of a model that repeats it (or
   // transforms the agent's words into it) says which: the answer carries the vault's tag, as a vault secret's
   // scrub does (runtime/tool-use/vault.ts).
-  const scrubbed = scrub(result, key);
-  if (scrubbed.found || scrub(args, key).found) ctx.taint([VAULT_TAG]);
+  const scrubbed = await scrub(result, key, ctx);
+  if (scrubbed.found || (await scrub(args, key, ctx)).found) ctx.taint([VAULT_TAG]);
   return scrubbed.value;
 }
 
@@ -519,13 +529,20 @@ function priceFor(prices: PriceTable, model: string): ModelPrice | undefined {
 
 const KEY_MARKER = '[model api key]';
 
-/** `value` with the API key replaced in every spelling the vault's scrub knows, and whether it was there. */
-function scrub<T>(value: T, secret: string): { value: T; found: boolean } {
+/**
+ * `value` with the API key replaced in every spelling the vault's scrub knows, and whether it was there. Searched in
+ * metered slices, as a vault secret's scrub is: the endpoint chooses the answer, and one 8 MiB answer of escapes
+ * (`%41` repeated) held the kernel's event loop 0.5-0.9 s, charged to no one (red-team pass 144).
+ */
+async function scrub<T>(value: T, secret: string, ctx: ToolContext): Promise<{ value: T; found: boolean }> {
   // A key of three characters or fewer would be found everywhere, and one inside the marker would be found in it:
   // neither is a key.
   // A lone surrogate cannot go into a header: the endpoint never got such a key to echo.
   if (secret.length < 4 || KEY_MARKER.includes(secret) || hasLoneSurrogate(secret)) return { value, found: false };
-  return scrubValue(value, [scrubTarget(secret, KEY_MARKER)]);
+  const slicing = { meter: ctx.metered, stopped: () => ctx.signal.aborted };
+  const done = await scrubValueSliced(value, [scrubTarget(secret, KEY_MARKER)], slicing);
+  if (done === undefined) throw new KernelError('E_KILLED', 'model.chat: the agent has ended');
+  return done;
 }
 
 function httpUrl(value: unknown): string | undefined {
