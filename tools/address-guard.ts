@@ -20,6 +20,7 @@ import type { LookupAddress } from 'node:dns';
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { BlockList, isIP, type LookupFunction, type Socket } from 'node:net';
 import type { buildConnector } from 'undici';
+import { LookupQueue } from './lookup-queue.js';
 import { loadUndici } from './undici.js';
 
 /** Resolves a host name to IP address strings. Every address it returns is checked before use. */
@@ -172,6 +173,15 @@ const systemResolver: Resolver = async (hostname) => {
   return answers.map((answer) => answer.address);
 };
 
+// The thread pool the system resolver runs on is the process's: so is the bound on its lookups.
+const systemLookups = new LookupQueue(systemResolver);
+
+/** Whose lookup it is: the calling agent, and the signal that ends its call. */
+export interface LookupCaller {
+  readonly agent: string;
+  readonly signal?: AbortSignal | undefined;
+}
+
 /**
  * Decides which addresses outbound connections may reach, and resolves names so that only decided
  * addresses are ever connected to. Immutable after construction.
@@ -180,6 +190,7 @@ export class AddressGuard {
   readonly #allowV4 = new BlockList();
   readonly #allowV6 = new BlockList();
   readonly #resolve: Resolver;
+  readonly #lookups: LookupQueue;
 
   /**
    * Throws TypeError when `allowPrivate` is not an array of CIDR strings (the message names the bad entry's
@@ -198,6 +209,7 @@ export class AddressGuard {
       throw new TypeError('resolve must be a function');
     }
     this.#resolve = options.resolve ?? systemResolver;
+    this.#lookups = options.resolve === undefined ? systemLookups : new LookupQueue(options.resolve);
   }
 
   /**
@@ -219,16 +231,20 @@ export class AddressGuard {
   /**
    * Resolves `hostname` once and checks every address. Resolves to the addresses (all allowed, at least
    * one). A literal IP is checked without resolving. Rejects with AddressBlockedError when any address is
-   * refused, AddressLookupError when resolution fails or returns nothing usable.
+   * refused, AddressLookupError when resolution fails or returns nothing usable. An agent's lookups wait their turn
+   * (LookupQueue): a bounded number run at once, and one whose call ended first never runs.
    */
-  async resolve(hostname: string): Promise<LookupAddress[]> {
+  async resolve(hostname: string, caller?: LookupCaller): Promise<LookupAddress[]> {
     const literal = hostname.startsWith('[') && hostname.endsWith(']') ? hostname.slice(1, -1) : hostname;
     let answers: readonly string[];
     if (isIP(literal) !== 0) {
       answers = [literal];
     } else {
       try {
-        answers = await this.#resolve(hostname);
+        answers =
+          caller === undefined
+            ? await this.#resolve(hostname)
+            : await this.#lookups.lookup(hostname, caller.agent, caller.signal);
       } catch {
         throw new AddressLookupError();
       }
@@ -248,8 +264,21 @@ export class AddressGuard {
    * A `net.connect` lookup function that answers only with addresses `resolve` checked. Honors the
    * `family` and `all` options net passes; reports refusals through the callback, never throws.
    */
-  readonly lookup: LookupFunction = (hostname, options, callback) => {
-    this.resolve(hostname).then(
+  readonly lookup: LookupFunction = (hostname, options, callback) =>
+    this.lookupFor(undefined)(hostname, options, callback);
+
+  /** `lookup` for `caller`'s connections: its lookups wait their turn (`resolve`). */
+  lookupFor(caller: LookupCaller | undefined): LookupFunction {
+    return (hostname, options, callback) => this.#answer(hostname, options, callback, caller);
+  }
+
+  #answer(
+    hostname: string,
+    options: Parameters<LookupFunction>[1],
+    callback: Parameters<LookupFunction>[2],
+    caller: LookupCaller | undefined,
+  ): void {
+    this.resolve(hostname, caller).then(
       (checked) => {
         const wanted = options.family === 4 || options.family === 6 ? options.family : 0;
         const usable = wanted === 0 ? checked : checked.filter((a) => a.family === wanted);
@@ -262,7 +291,7 @@ export class AddressGuard {
         callback(error instanceof Error ? error : new AddressLookupError(), '');
       },
     );
-  };
+  }
 }
 
 /** The connection was given up at the caller's abort signal, before it was established. */
@@ -289,6 +318,8 @@ export interface GuardedConnectorOptions {
    * 6.5 s of the kernel's CPU over 8 calls, 42 ms of it charged (red-team pass 127).
    */
   readonly meter?: <T>(call: () => T) => T;
+  /** The calling agent, whose name lookups wait their turn (LookupQueue). */
+  readonly agent?: string;
 }
 
 // undici's connector returns the socket it opens (lib/core/connect.js), though its type says void.
@@ -304,8 +335,9 @@ export async function guardedConnector(
   options: GuardedConnectorOptions,
 ): Promise<buildConnector.connector> {
   const { buildConnector } = await loadUndici();
-  const connect = buildConnector({ lookup: guard.lookup, timeout: options.timeoutMs }) as SocketConnector;
   const { signal } = options;
+  const lookup = options.agent === undefined ? guard.lookup : guard.lookupFor({ agent: options.agent, signal });
+  const connect = buildConnector({ lookup, timeout: options.timeoutMs }) as SocketConnector;
   return (opts, callback) => {
     if (isIP(opts.hostname) !== 0 && !guard.allows(opts.hostname)) {
       callback(new AddressBlockedError(), null);

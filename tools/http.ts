@@ -315,7 +315,12 @@ async function performRequest(
   // with another agent's calls.
   const { Agent, request } = await loadUndici();
   const dispatcher = new Agent({
-    connect: await guardedConnector(guard, { timeoutMs: limits.timeoutMs, signal, meter: ctx.metered }),
+    connect: await guardedConnector(guard, {
+      timeoutMs: limits.timeoutMs,
+      signal,
+      meter: ctx.metered,
+      agent: ctx.agent,
+    }),
     maxHeaderSize: MAX_RESPONSE_HEADER_BYTES,
     headersTimeout: limits.timeoutMs,
     bodyTimeout: limits.timeoutMs,
