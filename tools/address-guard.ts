@@ -176,9 +176,9 @@ const systemResolver: Resolver = async (hostname) => {
 // The thread pool the system resolver runs on is the process's: so is the bound on its lookups.
 const systemLookups = new LookupQueue(systemResolver);
 
-/** Whose lookup it is: the calling agent, and the signal that ends its call. */
+/** Whose lookup it is (the calling agent's tenant), and the signal that ends its call. */
 export interface LookupCaller {
-  readonly agent: string;
+  readonly owner: string;
   readonly signal?: AbortSignal | undefined;
 }
 
@@ -244,7 +244,7 @@ export class AddressGuard {
         answers =
           caller === undefined
             ? await this.#resolve(hostname)
-            : await this.#lookups.lookup(hostname, caller.agent, caller.signal);
+            : await this.#lookups.lookup(hostname, caller.owner, caller.signal);
       } catch {
         throw new AddressLookupError();
       }
@@ -318,8 +318,8 @@ export interface GuardedConnectorOptions {
    * 6.5 s of the kernel's CPU over 8 calls, 42 ms of it charged (red-team pass 127).
    */
   readonly meter?: <T>(call: () => T) => T;
-  /** The calling agent, whose name lookups wait their turn (LookupQueue). */
-  readonly agent?: string;
+  /** Whose name lookups these are (the calling agent's tenant): they wait their turn (LookupQueue). */
+  readonly owner?: string;
 }
 
 // undici's connector returns the socket it opens (lib/core/connect.js), though its type says void.
@@ -336,7 +336,7 @@ export async function guardedConnector(
 ): Promise<buildConnector.connector> {
   const { buildConnector } = await loadUndici();
   const { signal } = options;
-  const lookup = options.agent === undefined ? guard.lookup : guard.lookupFor({ agent: options.agent, signal });
+  const lookup = options.owner === undefined ? guard.lookup : guard.lookupFor({ owner: options.owner, signal });
   const connect = buildConnector({ lookup, timeout: options.timeoutMs }) as SocketConnector;
   return (opts, callback) => {
     if (isIP(opts.hostname) !== 0 && !guard.allows(opts.hostname)) {

@@ -319,7 +319,7 @@ async function performRequest(
       timeoutMs: limits.timeoutMs,
       signal,
       meter: ctx.metered,
-      agent: ctx.agent,
+      owner: ctx.tenant ?? ctx.agent,
     }),
     maxHeaderSize: MAX_RESPONSE_HEADER_BYTES,
     headersTimeout: limits.timeoutMs,

@@ -1,21 +1,23 @@
 /**
- * Name lookups, bounded per agent and per process. The system resolver is getaddrinfo on libuv's thread pool (two of
- * its threads serve such work), and a started getaddrinfo cannot be called off: a call's abort answered the call,
- * and its place among the tool's calls went with it, while its lookup stayed queued. An agent's calls to names whose
- * nameserver never answers so piled up lookups without bound: 320 were pending after twenty children of sixteen
- * calls each had ended, every lookup in the process waited behind them for minutes (a neighbour's took 30 s and
- * failed), and the process could not exit (red-team pass 144). Here an agent has at most PER_AGENT lookups started
- * at once and the process at most TOTAL; the rest wait, each agent's in order and the agents with fewest running first, and a waiting
- * lookup whose call has ended never starts. A started lookup counts until it settles.
+ * Name lookups, bounded per owner (a tenant: every agent of a tree) and per process. The system resolver is
+ * getaddrinfo on libuv's thread pool, which runs two of them at once, first come first served, and a started
+ * getaddrinfo cannot be called off: a call's abort answered the call, and its place among the tool's calls went with
+ * it, while its lookup stayed queued. An agent's calls to names whose nameserver never answers so piled up lookups
+ * without bound: 320 were pending after twenty children of sixteen calls each had ended, every lookup in the process
+ * waited behind them for minutes (a neighbour's took 30 s and failed), and the process could not exit (red-team pass
+ * 144). Here an owner has at most PER_OWNER lookup started at a time and the process at most TOTAL, what libuv runs
+ * at once (review 148: with eight, a tree of four agents queued them inside libuv, where no turn is fair, and a
+ * neighbour's call timed out at 30 s); the rest wait, each owner's in order and the owners with fewest running
+ * first, and a waiting lookup whose call has ended never starts. A started lookup counts until it settles.
  */
 
 /** Resolves a host name to its addresses. */
 export type LookupStart = (hostname: string) => Promise<readonly string[]>;
 
-/** Lookups one agent may have started at once. */
-export const PER_AGENT = 2;
-/** Lookups the process may have started at once. */
-export const TOTAL = 8;
+/** Lookups one owner may have started at once. */
+export const PER_OWNER = 1;
+/** Lookups the process may have started at once: the getaddrinfo calls libuv runs at once. */
+export const TOTAL = 2;
 
 interface Waiter {
   readonly hostname: string;
@@ -35,7 +37,7 @@ export class LookupAbortedError extends Error {
 
 export class LookupQueue {
   readonly #start: LookupStart;
-  /** Waiting lookups by agent, in the order the agents are served next. */
+  /** Waiting lookups by owner, in the order the owners are served next among equals. */
   readonly #waiting = new Map<string, Waiter[]>();
   readonly #startedBy = new Map<string, number>();
   #started = 0;
@@ -49,76 +51,73 @@ export class LookupQueue {
     return this.#started;
   }
 
-  /** Resolves `hostname` for `agent`; rejects with LookupAbortedError once `signal` aborts before it started. */
-  lookup(hostname: string, agent: string, signal?: AbortSignal): Promise<readonly string[]> {
+  /** Resolves `hostname` for `owner`; rejects with LookupAbortedError once `signal` aborts before it started. */
+  lookup(hostname: string, owner: string, signal?: AbortSignal): Promise<readonly string[]> {
     if (signal?.aborted === true) return Promise.reject(new LookupAbortedError());
     return new Promise((resolve, reject) => {
       const abort = (): void => {
-        const queue = this.#waiting.get(agent);
+        const queue = this.#waiting.get(owner);
         const at = queue?.indexOf(waiter) ?? -1;
         if (queue === undefined || at === -1) return;
         queue.splice(at, 1);
-        if (queue.length === 0) this.#waiting.delete(agent);
+        if (queue.length === 0) this.#waiting.delete(owner);
         reject(new LookupAbortedError());
       };
       const waiter: Waiter = { hostname, signal, resolve, reject, abort };
       signal?.addEventListener('abort', abort, { once: true });
-      const queue = this.#waiting.get(agent);
-      if (queue === undefined) this.#waiting.set(agent, [waiter]);
+      const queue = this.#waiting.get(owner);
+      if (queue === undefined) this.#waiting.set(owner, [waiter]);
       else queue.push(waiter);
       this.#pump();
     });
   }
 
-  // Starts waiting lookups while the process has room: next, the waiting agent with the fewest started (the one
-  // waiting longest among equals), so an agent that has none running goes before one that has.
+  // Starts waiting lookups while the process has room: next, the waiting owner with the fewest started (the one
+  // waiting longest among equals), so an owner that has none running goes before one that has.
   #pump(): void {
     while (this.#started < TOTAL) {
       let chosen: string | undefined;
-      let fewest = PER_AGENT;
-      for (const agent of this.#waiting.keys()) {
-        const running = this.#startedBy.get(agent) ?? 0;
+      let fewest = PER_OWNER;
+      for (const owner of this.#waiting.keys()) {
+        const running = this.#startedBy.get(owner) ?? 0;
         if (running < fewest) {
-          chosen = agent;
+          chosen = owner;
           fewest = running;
         }
       }
       const queue = chosen === undefined ? undefined : this.#waiting.get(chosen);
       const waiter = queue?.shift();
       if (chosen === undefined || queue === undefined || waiter === undefined) return;
-      // The agent goes to the back of the line.
+      // The owner goes to the back of the line.
       this.#waiting.delete(chosen);
       if (queue.length > 0) this.#waiting.set(chosen, queue);
       this.#run(chosen, waiter);
     }
   }
 
-  #run(agent: string, waiter: Waiter): void {
+  #run(owner: string, waiter: Waiter): void {
     waiter.signal?.removeEventListener('abort', waiter.abort);
     this.#started += 1;
-    this.#startedBy.set(agent, (this.#startedBy.get(agent) ?? 0) + 1);
+    this.#startedBy.set(owner, (this.#startedBy.get(owner) ?? 0) + 1);
     const settle = (): void => {
       this.#started -= 1;
-      const left = (this.#startedBy.get(agent) ?? 1) - 1;
-      if (left > 0) this.#startedBy.set(agent, left);
-      else this.#startedBy.delete(agent);
+      const left = (this.#startedBy.get(owner) ?? 1) - 1;
+      if (left > 0) this.#startedBy.set(owner, left);
+      else this.#startedBy.delete(owner);
       this.#pump();
     };
-    let lookup: Promise<readonly string[]>;
-    try {
-      lookup = this.#start(waiter.hostname);
-    } catch (error) {
-      lookup = Promise.reject(error);
-    }
-    lookup.then(
-      (addresses) => {
-        settle();
-        waiter.resolve(addresses);
-      },
-      (error: unknown) => {
-        settle();
-        waiter.reject(error);
-      },
-    );
+    // A resolver the host gave may answer synchronously, or throw: either settles this lookup.
+    Promise.resolve()
+      .then(() => this.#start(waiter.hostname))
+      .then(
+        (addresses) => {
+          settle();
+          waiter.resolve(addresses);
+        },
+        (error: unknown) => {
+          settle();
+          waiter.reject(error);
+        },
+      );
   }
 }

@@ -100,6 +100,7 @@ export function createToolContext(
   const injected = new Set<string>();
   const ctx: ToolContext = {
     agent: caller.id,
+    tenant: caller.tenant,
     signal: caller.signal,
     label: callLabel,
     sources,

@@ -89,6 +89,11 @@ export const UNTRACKED_WRITES_KEY = '(untracked writes)';
 export interface ToolContext {
   /** The id of the calling agent ('host' for `kernel.submit` and `kernel.rollback`). */
   readonly agent: string;
+  /**
+   * Whose share the call draws on (the tenant of the caller's namespace: every agent of a tree shares it), or
+   * undefined for the host: what a tool bounds per owner rather than per agent (net.http's name lookups).
+   */
+  readonly tenant?: string | undefined;
   /** Aborted when the calling agent ends (killed, quota, or finished). */
   readonly signal: AbortSignal;
   /** The label of this call: the caller's context joined with every handle it passed. */
