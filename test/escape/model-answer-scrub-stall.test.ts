@@ -30,7 +30,7 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
     kernel = testKernel({
       isolation,
       policy: { capabilities: [{ action: 'model.chat', resource: 'gpt-test' }] },
-      limits: { memory_mb: 64, cpu_ms: 60_000, wall_ms: 60_000 },
+      limits: { memory_mb: 256, cpu_ms: 60_000, wall_ms: 60_000 },
       tools: [createModelTool({ baseURL: model.baseURL, apiKey: 'sk-test-0123456789abcdef', maxRetries: 0 })],
     });
   });
