@@ -8,7 +8,8 @@
  * 144). Here an owner has at most PER_OWNER lookup started at a time and the process at most TOTAL, what libuv runs
  * at once (review 148: with eight, a tree of four agents queued them inside libuv, where no turn is fair, and a
  * neighbour's call timed out at 30 s); the rest wait, each owner's in order and the owners with fewest running
- * first, and a waiting lookup whose call has ended never starts. A started lookup counts until it settles.
+ * first, and a waiting lookup whose call has ended never starts. A started lookup counts until it settles, or for
+ * HOLD_MS at most.
  */
 
 /** Resolves a host name to its addresses. */
@@ -18,6 +19,11 @@ export type LookupStart = (hostname: string) => Promise<readonly string[]>;
 export const PER_OWNER = 1;
 /** Lookups the process may have started at once: the getaddrinfo calls libuv runs at once. */
 export const TOTAL = 2;
+/**
+ * How long a started lookup keeps its place at most. getaddrinfo gives up by itself (about 10 s with the default
+ * resolv.conf), but a resolver the host gave may never settle, and its places would then stop every later lookup.
+ */
+export const HOLD_MS = 30_000;
 
 interface Waiter {
   readonly hostname: string;
@@ -42,8 +48,11 @@ export class LookupQueue {
   readonly #startedBy = new Map<string, number>();
   #started = 0;
 
-  constructor(start: LookupStart) {
+  readonly #holdMs: number;
+
+  constructor(start: LookupStart, holdMs = HOLD_MS) {
     this.#start = start;
+    this.#holdMs = holdMs;
   }
 
   /** How many lookups have started and not settled: for tests and the host's diagnostics. */
@@ -99,13 +108,19 @@ export class LookupQueue {
     waiter.signal?.removeEventListener('abort', waiter.abort);
     this.#started += 1;
     this.#startedBy.set(owner, (this.#startedBy.get(owner) ?? 0) + 1);
+    let held = true;
     const settle = (): void => {
+      if (!held) return;
+      held = false;
+      clearTimeout(timer);
       this.#started -= 1;
       const left = (this.#startedBy.get(owner) ?? 1) - 1;
       if (left > 0) this.#startedBy.set(owner, left);
       else this.#startedBy.delete(owner);
       this.#pump();
     };
+    const timer = setTimeout(settle, this.#holdMs);
+    timer.unref();
     // A resolver the host gave may answer synchronously, or throw: either settles this lookup.
     Promise.resolve()
       .then(() => this.#start(waiter.hostname))

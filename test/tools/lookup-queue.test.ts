@@ -65,6 +65,19 @@ describe('lookup-queue', () => {
     expect(started).toEqual(['s1', 's3']);
   });
 
+  it('gives the place of a lookup that never settles back after the hold time', async () => {
+    const started: string[] = [];
+    const queue = new LookupQueue((hostname) => {
+      started.push(hostname);
+      return new Promise(() => {});
+    }, 50);
+    for (const owner of ['a', 'b', 'c']) void queue.lookup(owner, owner);
+    await tick();
+    expect(started).toEqual(['a', 'b']);
+    await new Promise((resolve) => setTimeout(resolve, 80));
+    expect(started).toEqual(['a', 'b', 'c']);
+  });
+
   it('passes a failure on and frees the place, whether the resolver rejects, throws or answers at once', async () => {
     const rejecting = new LookupQueue(async (hostname) => {
       throw new Error(`no ${hostname}`);
