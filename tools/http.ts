@@ -81,13 +81,15 @@ const FORBIDDEN_HEADERS: ReadonlySet<string> = new Set([
   // The kernel asks for identity encoding: a compressed body would hide a reflected vault secret from the
   // scrub that runs on every result.
   'accept-encoding',
-  // Headers by which proxies and frameworks route a request somewhere its URL does not say (IIS URL Rewrite,
-  // Symfony and Zend read X-Original-URL; Flask and Django recipes and gunicorn cut X-Script-Name or SCRIPT_NAME
-  // off the path) or as another method: the URL is what grants and label sources were matched on, and a request
-  // for `/public` served the inbox a source tags, unlabelled (red-team pass 145, review 147). `x-forwarded-*` is
-  // refused by its prefix, as `proxy-*` is, and a name with `_` altogether: CGI and WSGI gateways read `X_Original_URL`
-  // as X-Original-URL (nginx and Apache drop such names for the same reason). `proxy` is httpoxy's route into a CGI
-  // program's proxy setting.
+]);
+// Headers by which proxies and frameworks route a request somewhere its URL does not say (IIS URL Rewrite,
+// Symfony and Zend read X-Original-URL; Flask and Django recipes and gunicorn cut X-Script-Name or SCRIPT_NAME
+// off the path) or as another method: the URL is what grants and label sources were matched on, and a request
+// for `/public` served the inbox a source tags, unlabelled (red-team pass 145, review 147). `x-forwarded-*` is
+// refused by its prefix, and a name with `_` altogether: CGI and WSGI gateways read `X_Original_URL` as
+// X-Original-URL (nginx and Apache drop such names for the same reason). `proxy` is httpoxy's route into a CGI
+// program's proxy setting.
+const ROUTING_HEADERS: ReadonlySet<string> = new Set([
   'x-original-url',
   'x-original-uri',
   'x-rewrite-url',
@@ -213,9 +215,9 @@ function headersProblem(headers: Readonly<Record<string, string>>): string | und
   for (const name of names) {
     if (name.length > MAX_HEADER_NAME || !HEADER_NAME.test(name)) return 'a header name is not a valid token';
     const lower = name.toLowerCase();
-    const routing = lower.startsWith('proxy-') || lower.startsWith('x-forwarded-') || lower.includes('_');
-    if (FORBIDDEN_HEADERS.has(lower) || routing) {
-      return `header "${lower}" is set by the kernel`;
+    if (FORBIDDEN_HEADERS.has(lower) || lower.startsWith('proxy-')) return `header "${lower}" is set by the kernel`;
+    if (ROUTING_HEADERS.has(lower) || lower.startsWith('x-forwarded-') || lower.includes('_')) {
+      return `header "${lower}" is refused: proxies and frameworks route requests by it`;
     }
     if (seen.has(lower)) return `header "${lower}" is given twice`;
     seen.add(lower);
