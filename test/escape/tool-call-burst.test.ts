@@ -288,7 +288,7 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
     expect(performance.now() - started).toBeGreaterThan(950);
     // 2,000 calls: the wall limit ends the agent with ~8 waves done, and the rest never start a process.
     started = performance.now();
-    const flood = await kernel.run({ code, input: 2000, limits: { memory_mb: 64, wall_ms: 2000 } });
+    const flood = await kernel.run({ code, input: 2000, limits: { memory_mb: 128, wall_ms: 2000 } });
     expect(flood).toMatchObject({ ok: false, error: { code: 'E_QUOTA', message: 'quota exceeded: wall_ms' } });
     expect(performance.now() - started).toBeLessThan(8000);
   }, 40_000);
