@@ -134,7 +134,10 @@ export function createMcpTool(options: McpOptions, host: McpHostOptions = {}): T
     input: z.strictObject({
       server: z.string().regex(SERVER_NAME, 'must be a server name such as "search"'),
       tool: z.string().regex(TOOL_NAME, 'must be an MCP tool name'),
-      arguments: z.record(z.string(), z.unknown()).optional(),
+      // A default, not optional: the server is sent `{}` for a call without them, so the call has them, and a sink on
+      // `arguments` (which applies to arguments a call has) covers it (red-team pass 150 sent a secret bit by bit
+      // as which argument-free tool it called, past `{ arg: arguments, deny: [secret] }`).
+      arguments: z.record(z.string(), z.unknown()).default({}),
     }),
     resource: (args) => `${args.server}/${args.tool}`,
     // A server is a host program: it can read any file, so a policy source on any path tags its answers, as
@@ -158,7 +161,7 @@ export function createMcpTool(options: McpOptions, host: McpHostOptions = {}): T
       try {
         // Stored before the server may start or be sent the call, so a process that dies during it leaves it open.
         await work.spawning(connection.group);
-        return await connection.call(args.tool, args.arguments ?? {}, ctx.signal, ctx.metered, (group) => {
+        return await connection.call(args.tool, args.arguments, ctx.signal, ctx.metered, (group) => {
           void work.started(group);
         });
       } finally {
