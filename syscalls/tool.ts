@@ -91,6 +91,9 @@ export const toolSyscall = defineSyscall({
     const use = guarded(() => prepareToolUse(tool, substituted.value));
     // A resource that carries a vault secret is a guess that matched: its records keep a digest of it.
     attempt.describe(use.action, use.resource, use.args, joinLabels(callLabel, vault.resourceLabel(use.resource)));
+    // A result for a full handle table would be refused once the tool had run: refused now, before its effect (the
+    // agent's own count, no one's data).
+    if (options?.handle === true) session.handles.requireRoom();
     // A tool with a bound on calls running at once (Tool.maxInFlight) holds a place from `start` until the call
     // ends. Past the bound, the call waits for one (runtime/tool-use/tool-slots.ts) before it is authorized: a
     // call authorized while queued ran whatever happened to the capability meanwhile (a revocation did not stop
@@ -163,6 +166,8 @@ export const toolSyscall = defineSyscall({
       // the result's label even where the caller does not (a handle; an ended caller). Otherwise the caller's rise
       // reaches the record (dispatch raises every outcome by the caller's label after the call).
       const keep = (value: unknown): unknown => {
+        // The tool returned: whatever fails from here (a full handle table, the held share) fails after the effect.
+        attempt.tookEffect();
         // The agent ended while the tool ran (a kill, its own charge, its main returning): the effect happened, and
         // the outcome says so (ok, with what it charged: pass 77 found it recorded `killed`, as a call that never
         // ran is). The value reaches no one: an ended agent is delivered nothing.

@@ -340,6 +340,9 @@ async function performRequest(
         signal,
         dispatcher,
       });
+      // The server has the request and answered it: a refusal from here (a hop, the body past memory_mb) comes
+      // after the effect, and the outcome record says so.
+      ctx.tookEffect();
       const location = REDIRECT_STATUSES.has(response.statusCode) ? response.headers['location'] : undefined;
       if (location === undefined || redirects >= limits.maxRedirects) {
         if (hasSecrets(injection) && !identityEncoded(response.headers['content-encoding'])) {

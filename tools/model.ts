@@ -305,6 +305,8 @@ async function chat(
     );
     request.catch(() => undefined);
     body = await Promise.race([request, deadline]);
+    // The endpoint answered: a charge past a limit from here ends the caller after the effect.
+    ctx.tookEffect();
     await observe();
   } catch (error) {
     await observe();

@@ -31,6 +31,7 @@ export class Attempt {
   #outcome: AuditRecord | undefined;
   #usage: Record<string, number> | undefined;
   #secret = false;
+  #effected = false;
 
   constructor(log: AuditLog, subject: AuditSubject, syscall: string, args: unknown) {
     this.#log = log;
@@ -87,6 +88,16 @@ export class Attempt {
   }
 
   /**
+   * The call's effect has happened: its outcome is `ok` or `error` from now on, never `denied` or `killed`. A call
+   * can still fail with a refusal's code after its effect (a tool's result kept as a handle past the handle bound,
+   * a redirect after the request was answered), and `denied` recorded a request the server had carried out
+   * (red-team pass 151).
+   */
+  tookEffect(): void {
+    this.#effected = true;
+  }
+
+  /**
    * Records the intent and hands it to the OS (AuditLog.beforeEffect): the effect comes next, and must not outlive
    * its record in a crash of this process. Throws KernelError E_INTERNAL when the log cannot take it. Idempotent.
    */
@@ -136,7 +147,7 @@ export class Attempt {
       if (this.#intent === undefined) return null;
       if (this.#usage !== undefined) usage = { ...usage, ...this.#usage };
       this.#outcome = this.#log.outcome(this.#intent, {
-        status: statusFor(code, callerEnded),
+        status: statusFor(code, callerEnded, this.#effected),
         code,
         durationMs: Math.round((performance.now() - this.#started) * 1000) / 1000,
         ...(usage === undefined ? {} : { usage }),
@@ -160,11 +171,13 @@ function redact(resource: string): string {
 }
 
 /**
- * ok; killed when the caller had already ended; denied when the kernel refused the call; error otherwise. By the
- * caller's state, not the code: a live parent's `sys.join` of a killed child fails with E_KILLED (pass 77).
+ * ok; error for any failure after the effect; killed when the caller had already ended; denied when the kernel
+ * refused the call; error otherwise. By the caller's state and the effect's, not the code alone: a live parent's
+ * `sys.join` of a killed child fails with E_KILLED (pass 77).
  */
-function statusFor(code: ErrorCode | null, callerEnded: boolean): AuditStatus {
+function statusFor(code: ErrorCode | null, callerEnded: boolean, effected: boolean): AuditStatus {
   if (code === null) return 'ok';
+  if (effected) return 'error';
   if (callerEnded) return 'killed';
   return isRefusal(code) ? 'denied' : 'error';
 }

@@ -42,11 +42,16 @@ export class HandleTable {
    */
   create(value: unknown, label: Label): HandleRef {
     if (this.#closed) throw new KernelError('E_KILLED', 'the agent has ended');
-    if (this.#entries.size >= MAX_HANDLES) throw new KernelError('E_QUOTA', `more than ${MAX_HANDLES} handles`);
+    this.requireRoom();
     this.#hold?.(value, label);
     const id = `h_${randomBytes(16).toString('base64url')}`;
     this.#entries.set(id, { value, label });
     return { [HANDLE_KEY]: id };
+  }
+
+  /** Throws KernelError E_QUOTA when the table holds MAX_HANDLES already. */
+  requireRoom(): void {
+    if (this.#entries.size >= MAX_HANDLES) throw new KernelError('E_QUOTA', `more than ${MAX_HANDLES} handles`);
   }
 
   /**

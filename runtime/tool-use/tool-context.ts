@@ -154,6 +154,7 @@ export function createToolContext(
       addExtra(label);
     },
     metered: caller.metered ?? ((call) => call()),
+    tookEffect: () => attempt.tookEffect(),
     charge(usage: ToolCharge): void {
       const amounts = checkCharge(usage);
       // What decided the amount: the call's outcome record, which states it, and an end it causes carry it (review of

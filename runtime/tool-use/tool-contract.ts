@@ -129,6 +129,13 @@ export interface ToolContext {
    */
   charge(usage: ToolCharge): void;
   /**
+   * Says the call's effect has happened (net.http: a server answered the request). The outcome record says what
+   * happened to the effect, so a refusal that still ends the call after this (a redirect hop refused, a body past
+   * the memory quota, a charge past a limit) is recorded as `error`, never `denied` or `killed`, which say there
+   * was none. A tool that returns has had its effect; this is for the failures after it.
+   */
+  tookEffect(): void;
+  /**
    * Runs `call` and charges the kernel time of its synchronous part to the caller's `cpu_ms`: for a tool's heavy
    * synchronous work after its first await (checking arguments against a schema it just fetched, parsing),
    * which the dispatcher's clock does not see. Returns what `call` returns and rethrows what it throws.

@@ -6,14 +6,20 @@
 // 3. A live parent's `sys.join` of a child it killed was recorded `killed` (the status of a caller that had ended).
 // 4. A handoff started a child, charged to `children`, and its outcome recorded no usage.
 // 5. The host's own `submit` was not waited for at close (red-team pass 80): its write happened after the log closed.
+// 6. A call that failed after its effect with a refusal's code was recorded `denied` (red-team pass 151): a POST the
+//    server carried out, answered with a redirect the agent may not follow (E_CAP_DENIED), or with a body past the
+//    tenant's held share (E_QUOTA); a host tool's result kept as a handle past that share. An agent with a full handle
+//    table had every such call run and logged as refused.
 // And the wait itself must not become the agent's: calls whose tool never settles hold `close` for its grace, no more.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { defineTool, type Kernel } from '../../index.js';
+import { createHttpTool, defineTool, type Kernel } from '../../index.js';
+import { MAX_HANDLES } from '../../runtime/labels/handles.js';
 import { readAuditRecords } from '../helpers/audit-file.js';
+import { startTestServer, type TestServer } from '../helpers/http-server.js';
 import { ISOLATION_MODES, testKernel } from '../helpers/kernel.js';
 
 const effects: string[] = [];
@@ -35,6 +41,22 @@ const hang = defineTool({
   input: z.unknown(),
   run: () => new Promise(() => {}),
 });
+const orders: number[] = [];
+// A host tool whose effect happens, then returns a 300 KiB receipt.
+const order = defineTool({
+  name: 'order',
+  description: 'places an order',
+  input: z.strictObject({ n: z.number() }),
+  run: ({ n }) => {
+    orders.push(n);
+    return 'r'.repeat(300 * 1024);
+  },
+});
+const outcomesOf = (kernel: Kernel, action: string) =>
+  kernel.audit
+    .records({ limit: 10_000 })
+    .filter((r) => r.action === action && r.phase === 'outcome')
+    .map((r) => [r.status, r.code]);
 const POLICY = {
   capabilities: [
     { action: 'slowwrite', resource: 'slowwrite' },
@@ -140,6 +162,96 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
     const join = kernel.audit.records({ limit: 1000 }).find((r) => r.syscall === 'join' && r.phase === 'outcome');
     expect(join).toMatchObject({ status: 'error', code: 'E_KILLED' });
   }, 30_000);
+
+  it("a result past the tenant's held share fails after the effect: an error, not a denial", async () => {
+    orders.length = 0;
+    kernel = testKernel({
+      isolation,
+      maxHeldBytesPerTenant: 256 * 1024,
+      tools: [order],
+      policy: { capabilities: [{ action: 'order', resource: 'order' }] },
+    });
+    const result = await kernel.run({
+      code: `export default async () => {
+        try { await sys.tool('order', { n: 1 }, { handle: true }); return 'kept'; } catch (e) { return e.code; }
+      }`,
+    });
+    expect(result).toMatchObject({ ok: true, value: 'E_QUOTA' });
+    expect(orders).toEqual([1]);
+    expect(outcomesOf(kernel, 'order')).toEqual([['error', 'E_QUOTA']]);
+  }, 30_000);
+
+  it('a full handle table refuses a call kept as a handle before the tool runs', async () => {
+    orders.length = 0;
+    kernel = testKernel({
+      isolation,
+      tools: [order],
+      policy: {
+        capabilities: [
+          { action: 'order', resource: 'order' },
+          { action: 'echo', resource: 'echo' },
+        ],
+      },
+      limits: { wall_ms: 60_000, cpu_ms: 60_000 },
+    });
+    const result = await kernel.run({
+      code: `export default async () => {
+        const held = [];
+        for (let i = 0; i < ${MAX_HANDLES}; i++) held.push(await sys.tool('echo', { s: 'z' }, { handle: true }));
+        try { await sys.tool('order', { n: 2 }, { handle: true }); return 'kept'; } catch (e) { return e.code; }
+      }`,
+    });
+    expect(result).toMatchObject({ ok: true, value: 'E_QUOTA' });
+    expect(orders).toEqual([]);
+    expect(outcomesOf(kernel, 'order')).toEqual([['denied', 'E_QUOTA']]);
+  }, 60_000);
+
+  describe('net.http', () => {
+    const servers: TestServer[] = [];
+    afterEach(async () => {
+      for (const server of servers.splice(0)) await server.close();
+    });
+    // An agent that POSTs `body` to `server` and returns the code of its failure.
+    const post = (server: TestServer, body: string, options: { maxHeldBytesPerTenant?: number } = {}) => {
+      kernel = testKernel({
+        isolation,
+        ...options,
+        tools: [createHttpTool({ allowPrivate: ['127.0.0.1/32'] })],
+        policy: { capabilities: [{ action: 'net.http', resource: `${server.origin}/**` }] },
+      });
+      return kernel.run({
+        code: `export default async () => {
+          try { await sys.tool('net.http', { url: '${server.origin}/order', method: 'POST', body: '${body}' }); }
+          catch (e) { return e.code; }
+        }`,
+        limits: { memory_mb: 256 },
+      });
+    };
+
+    it('a POST answered with a redirect the agent may not follow is an error: the server carried it out', async () => {
+      const other = await startTestServer((_req, res) => res.end('receipt'));
+      const bank = await startTestServer((_req, res) => res.writeHead(303, { location: `${other.origin}/r` }).end());
+      servers.push(other, bank);
+      const result = await post(bank, 'amount=1000');
+      expect(result).toMatchObject({ ok: true, value: 'E_CAP_DENIED' });
+      expect(bank.requests.map((r) => r.body.toString())).toEqual(['amount=1000']);
+      expect(other.requests).toEqual([]);
+      // The call's outcome, then the hop's own pair: the hop never happened.
+      expect(outcomesOf(kernel!, 'net.http')).toEqual([
+        ['denied', 'E_CAP_DENIED'],
+        ['error', 'E_CAP_DENIED'],
+      ]);
+    }, 30_000);
+
+    it("a POST whose answer is past the tenant's held share is an error: the server carried it out", async () => {
+      const bank = await startTestServer((_req, res) => res.end('x'.repeat(2 * 1024 * 1024)));
+      servers.push(bank);
+      const result = await post(bank, 'buy=1', { maxHeldBytesPerTenant: 256 * 1024 });
+      expect(result).toMatchObject({ ok: true, value: 'E_QUOTA' });
+      expect(bank.requests).toHaveLength(1);
+      expect(outcomesOf(kernel!, 'net.http')).toEqual([['error', 'E_QUOTA']]);
+    }, 30_000);
+  });
 
   it('a handoff records the child it was charged for', async () => {
     kernel = testKernel({ isolation, limits: { wall_ms: 20_000 } });

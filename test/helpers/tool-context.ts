@@ -85,6 +85,7 @@ export function testToolContext(
     inject: NO_INJECTION,
     maxResultBytes: options.maxResultBytes,
     metered: (call) => call(),
+    tookEffect: () => undefined,
     reauthorize(resource) {
       reauthorized.push(resource);
       if (options.allow !== undefined && !options.allow(resource)) {
