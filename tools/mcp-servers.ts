@@ -76,6 +76,9 @@ export class McpConnection {
   readonly spec: McpServerSpec;
   #live: Live | undefined;
   #starting: Promise<Live> | undefined;
+  // The connection being started, killed by `close` at once: a server that never answers `initialize` held
+  // `kernel.close()` (and `isokernel run`) for its whole start timeout, 26 s here (red-team pass 149).
+  #startingLive: Live | undefined;
   #closed = false;
   /** How many times the server was started (restarts are visible in tests and to hosts). */
   starts = 0;
@@ -110,7 +113,7 @@ export class McpConnection {
     onServer?: (group: number | undefined) => void,
   ): Promise<McpCallResult> {
     const where = `mcp.call: ${this.spec.name}/${tool}`;
-    const live = await this.#ensure(signal);
+    const live = await this.#ensure(signal, meter);
     onServer?.(live.transport.pid);
     const entry = live.tools.get(tool);
     if (entry === undefined)
@@ -172,15 +175,16 @@ export class McpConnection {
   /** Kills the server (if running). The connection can be started again unless `final`. */
   async close(final = true): Promise<void> {
     if (final) this.#closed = true;
+    if (this.#startingLive !== undefined) this.#kill(this.#startingLive);
     const live = this.#live ?? (await this.#starting?.catch(() => undefined));
     if (live !== undefined) this.#kill(live);
   }
 
-  async #ensure(signal?: AbortSignal): Promise<Live> {
+  async #ensure(signal?: AbortSignal, meter?: <T>(work: () => T) => T): Promise<Live> {
     if (this.#closed) throw new KernelError('E_TOOL_FAILED', `mcp.call: server "${this.spec.name}" is stopped`);
     if (this.#live !== undefined && !this.#live.dead) return this.#live;
     if (this.#starting === undefined) {
-      this.#starting = this.#start().finally(() => {
+      this.#starting = this.#start(meter).finally(() => {
         this.#starting = undefined;
       });
     }
@@ -203,7 +207,7 @@ export class McpConnection {
     });
   }
 
-  async #start(): Promise<Live> {
+  async #start(meter?: <T>(work: () => T) => T): Promise<Live> {
     this.starts++;
     // The SDK is loaded when a server first starts, not when the tool is made: every kernel with the built-in
     // tools makes the MCP tool, and importing the SDK measured ≈ 0.3 s of the CLI's start (the schema checker,
@@ -213,12 +217,13 @@ export class McpConnection {
       import('./mcp-transport.js'),
       import('./mcp-schema.js'),
     ]);
-    const transport = new KernelStdioTransport(this.spec);
+    const transport = new KernelStdioTransport(this.spec, meter);
     const client = new Client(
       { name: 'isokernel', version: '0.1.0' },
       { capabilities: {}, jsonSchemaValidator: UNCHECKED_OUTPUT },
     );
     const live: Live = { client, transport, schemas: createSchemaCompiler(), tools: new Map(), dead: false };
+    this.#startingLive = live;
     // Starting a server (a runtime and its SDK loading) can take longer than a call may: at least 10 s.
     const startMs = Math.max(this.spec.timeoutMs, START_TIMEOUT_MS);
     const deadline = AbortSignal.timeout(startMs);
@@ -247,6 +252,8 @@ export class McpConnection {
     } catch {
       this.#kill(live);
       throw new KernelError('E_TOOL_FAILED', `mcp.call: server "${this.spec.name}" could not be started`);
+    } finally {
+      this.#startingLive = undefined;
     }
     if (this.#closed) {
       this.#kill(live);

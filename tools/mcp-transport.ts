@@ -5,11 +5,12 @@
  * kernel's process group (a server's own children would outlive a kill), and passes stderr to the kernel's.
  *
  * Here: the environment is exactly what the caller built (scrubbed like proc's); the server leads its own
- * process group and `close` SIGKILLs the whole group; stderr is read and dropped; a message larger than
+ * process group and `close` SIGKILLs the whole group; stderr goes to /dev/null; a message larger than
  * `maxMessageBytes`, one whose JSON nests deeper than 64 or holds more than 250,000 values (parsing such a shape
- * costs many times its bytes: red-team pass 68 held the kernel's loop 12.7 s with 64 MiB of empty arrays), or more
- * than `maxWindowBytes` per call open received since none was, is a flood: the transport reports an error and
- * closes (the server is killed).
+ * costs many times its bytes: red-team pass 68 held the kernel's loop 12.7 s with 64 MiB of empty arrays), more
+ * than `maxWindowBytes` per call open received since none was, or more than SERVER_MESSAGES_PER_CALL requests and
+ * notifications of the server's own per call open, is a flood: the transport reports an error and closes (the
+ * server is killed).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import {
@@ -55,6 +56,15 @@ export interface StdioLaunch {
  */
 export const MAX_UNREAD_BYTES = 32 * 1024 * 1024;
 
+/**
+ * Requests and notifications the server may send of its own accord (pings, log lines, progress) per call open, and
+ * while none is: each costs the SDK a request context or a handler and a ping a reply, about 30 µs of the kernel's
+ * loop, so a byte window alone let one call's 2 MiB hold 42,000 pings: sixteen calls took 22-36 s of kernel time
+ * and 2.5 GB, charged to nobody (red-team pass 149). The kernel declares no client capabilities and asks for no
+ * progress, so an honest server sends few: a log line per step of a tool.
+ */
+export const SERVER_MESSAGES_PER_CALL = 256;
+
 /** Thrown (through `onerror`) when the server sends more than it may. */
 export class McpFloodError extends Error {}
 
@@ -74,14 +84,20 @@ export class KernelStdioTransport implements Transport {
   #window = 0;
   #open = 0;
   #allowance: number;
+  // The server's own requests and notifications since no call was open, and how many it may send.
+  #sent = 0;
+  #sendable = SERVER_MESSAGES_PER_CALL;
+  readonly #meter: <T>(work: () => T) => T;
   // The unread bytes when a send last found them within the bound or lower than before, and when: a server that
   // reads nothing past the bound for `hungAfterMs` is hung.
   #unread = { bytes: 0, at: 0 };
   readonly #waiting = new Set<{ resolve: () => void; reject: (error: Error) => void }>();
   #flooded = false;
 
-  constructor(launch: StdioLaunch) {
+  /** `meter` charges the kernel time of starting the server (a fork of the kernel's process) to whoever asked. */
+  constructor(launch: StdioLaunch, meter: <T>(work: () => T) => T = (work) => work()) {
     this.#launch = launch;
+    this.#meter = meter;
     this.#lines = new LineReader(launch.maxMessageBytes);
     this.#allowance = launch.maxWindowBytes;
   }
@@ -90,14 +106,20 @@ export class KernelStdioTransport implements Transport {
   start(): Promise<void> {
     if (this.#child !== undefined) return Promise.reject(new Error('already started'));
     return new Promise((resolve, reject) => {
-      const child = spawn(this.#launch.command, [...this.#launch.args], {
-        env: this.#launch.env,
-        cwd: this.#launch.cwd,
-        stdio: ['pipe', 'pipe', 'pipe'],
-        detached: true,
-        shell: false,
-        windowsHide: true,
-      });
+      // Metered: forking a kernel of a gigabyte or two holds its loop for tens of milliseconds, and a server that exits
+      // after every answer is started again on every call (red-team pass 149; proc.exec's spawn is metered too).
+      // stderr to /dev/null: read and dropped, a server that writes it without end kept the kernel reading at a core's
+      // worth of time for as long as it ran (the same pass).
+      const child = this.#meter(() =>
+        spawn(this.#launch.command, [...this.#launch.args], {
+          env: this.#launch.env,
+          cwd: this.#launch.cwd,
+          stdio: ['pipe', 'pipe', 'ignore'],
+          detached: true,
+          shell: false,
+          windowsHide: true,
+        }),
+      );
       this.#child = child;
       child.once('error', (error) => {
         reject(error);
@@ -111,9 +133,6 @@ export class KernelStdioTransport implements Transport {
         this.#waiting.clear();
       });
       child.stdout?.on('error', (error) => this.#fail(error));
-      child.stderr?.on('error', () => undefined);
-      // Read and dropped: a server's diagnostics are not the kernel's output, and an unread pipe would block it.
-      child.stderr?.resume();
       child.stdout?.on('data', (chunk: Buffer) => this.#receive(chunk));
     });
   }
@@ -126,6 +145,7 @@ export class KernelStdioTransport implements Transport {
   openWindow(): void {
     this.#open += 1;
     this.#allowance += this.#launch.maxWindowBytes;
+    this.#sendable += SERVER_MESSAGES_PER_CALL;
   }
 
   /** A call has ended: once none is open, the count starts over. */
@@ -134,6 +154,8 @@ export class KernelStdioTransport implements Transport {
     if (this.#open === 0) {
       this.#window = 0;
       this.#allowance = this.#launch.maxWindowBytes;
+      this.#sent = 0;
+      this.#sendable = SERVER_MESSAGES_PER_CALL;
     }
   }
 
@@ -212,6 +234,10 @@ export class KernelStdioTransport implements Transport {
         if (!(error instanceof SyntaxError))
           this.onerror?.(error instanceof Error ? error : new Error('malformed message'));
         continue;
+      }
+      if ('method' in message && ++this.#sent > this.#sendable) {
+        this.#fail(new McpFloodError('the server sent more requests and notifications than it may'));
+        return;
       }
       this.onmessage?.(message);
       if (this.#closed) break;
