@@ -26,9 +26,12 @@ export function dispatch(
 ): string | Promise<string> {
   const { syscall, label, oversized, attempt } = open(session, name, payload);
   if (session.state === 'ended') return refuseEnded(session, attempt, label);
-  const reply = oversized
-    ? refuseOversized(session, syscall, label, attempt)
-    : decide(session, syscall, label, attempt, payload, uniqueKeys);
+  const reply =
+    payload === UNENCODABLE
+      ? refuseUnencodable(session, syscall, label, attempt)
+      : oversized
+        ? refuseOversized(session, syscall, label, attempt)
+        : decide(session, syscall, label, attempt, payload, uniqueKeys);
   // The time may depend on what the call depended on without the caller reading it (a handle's value).
   session.worked(attempt.label);
   session.chargeKernelTime(performance.now() - attempt.startedAt);
@@ -77,6 +80,12 @@ export function dispatchEnded(caller: EndedAgent, name: unknown, payload: unknow
   return refuseEnded(caller, attempt, label);
 }
 
+/**
+ * The payload of a call whose arguments the guest could not encode (a BigInt, a cycle, a getter that throws): the
+ * prelude sends the attempt with this length, which no encoded payload has, so it is counted and recorded.
+ */
+export const UNENCODABLE = 0;
+
 // Counts the attempt and opens its audit record, before anything about the call is checked.
 function open(caller: Caller, name: unknown, payload: unknown) {
   caller.syscalls++;
@@ -87,7 +96,12 @@ function open(caller: Caller, name: unknown, payload: unknown) {
   // its size in the kernel's heap (red-team pass 96).
   const max = caller.services.maxPayloadBytes;
   const oversized = typeof payload === 'number' || (typeof payload === 'string' && payload.length > max);
-  const described = oversized ? { oversized: typeof payload === 'number' ? payload : payload.length } : payload;
+  const described =
+    payload === UNENCODABLE
+      ? { unencodable: true }
+      : oversized
+        ? { oversized: typeof payload === 'number' ? payload : payload.length }
+        : payload;
   const attempt = new Attempt(caller.services.audit, caller.subject, label, described);
   // Every record of the attempt carries at least the caller's context: the record (its arguments' digest, its
   // very existence and place in the log) is data of an agent that may have read labelled data, and other
@@ -101,6 +115,17 @@ function refuseEnded(caller: Caller, attempt: Attempt, label: string): string {
 }
 
 // In the order `decide` checks: the syscall budget and the name come before the payload.
+function refuseUnencodable(
+  session: AgentSession,
+  syscall: Syscall | undefined,
+  label: string,
+  attempt: Attempt,
+): string {
+  if (!session.countSyscall()) return refuse(session, attempt, label, 'E_QUOTA', 'quota exceeded: syscalls');
+  if (syscall === undefined) return refuse(session, attempt, label, 'E_BAD_ARG', 'unknown syscall');
+  return refuse(session, attempt, label, 'E_BAD_ARG', `sys.${label}: arguments must be JSON-serializable`);
+}
+
 function refuseOversized(session: AgentSession, syscall: Syscall | undefined, label: string, attempt: Attempt): string {
   if (!session.countSyscall()) return refuse(session, attempt, label, 'E_QUOTA', 'quota exceeded: syscalls');
   if (syscall === undefined) return refuse(session, attempt, label, 'E_BAD_ARG', 'unknown syscall');

@@ -10,8 +10,9 @@
  * References to. Nothing in the agent's reach points at them.
  *
  * Wire format (strings only, both directions):
- * - guest -> host: `enter(id, syscall, payload)` where payload is JSON text of the argument array. It
- *   returns a reply at once, or "" when the reply will come later through `deliver(id, reply)`.
+ * - guest -> host: `enter(id, syscall, payload)` where payload is JSON text of the argument array (or its length
+ *   past the payload cap, or 0 for arguments that cannot be encoded). It returns a reply at once, or "" when the
+ *   reply will come later through `deliver(id, reply)`.
  * - host -> guest reply: "v" + JSON text of the value ("v" alone for undefined), or
  *   "e" + JSON text of [code, message].
  * - guest -> host result of main: `done(reply)` with the same reply encoding ("b" when there is no default
@@ -654,9 +655,8 @@
     } catch {
       payload = undefined;
     }
-    if (typeof payload !== 'string') {
-      return p.rejected(kernelError('E_BAD_ARG', `sys.${syscall}: arguments must be JSON-serializable`));
-    }
+    if (typeof payload !== 'string')
+      return refuseUnencodable(syscall, `sys.${syscall}: arguments must be JSON-serializable`);
     const id = nextId++;
     let reply;
     try {
@@ -676,6 +676,20 @@
     }
   };
 
+  // Arguments that cannot be encoded never cross as data, but the attempt does, as the length 0 (no payload is that
+  // short): the kernel counts it against `syscalls` and records it. Refused here alone, 10,000 calls naming a URL
+  // beside a BigInt left no record, no event and no count (red-team pass 151). The kernel's reply is not awaited:
+  // the refusal is this realm's to word.
+  /** @type {(syscall: string, message: string) => Promise<never>} */
+  const refuseUnencodable = (syscall, message) => {
+    try {
+      enter(nextId++, syscall, 0);
+    } catch {
+      return p.rejected(kernelError('E_KILLED', `sys.${syscall}: the agent has ended`));
+    }
+    return p.rejected(kernelError('E_BAD_ARG', message));
+  };
+
   /** @type {(id: number, reply: string) => void} */
   const deliver = (id, reply) => {
     const waiter = pending[id];
@@ -693,12 +707,10 @@
   let superjson;
   /** @type {() => boolean} */
   let builtinsIntact = () => true;
-  /** @type {<T>(use: (lib: Superjson) => T) => Promise<T>} */
-  const withSuperjson = (use) => {
+  /** @type {<T>(name: string, use: (lib: Superjson) => T) => Promise<T>} */
+  const withSuperjson = (name, use) => {
     if (superjson === undefined && !builtinsIntact()) {
-      return new PromiseCtor((_resolve, reject) =>
-        reject(kernelError('E_BAD_ARG', 'snapshot state needs the built-ins unchanged until its first use')),
-      );
+      return refuseUnencodable(name, 'snapshot state needs the built-ins unchanged until its first use');
     }
     const ready =
       superjson !== undefined
@@ -727,16 +739,14 @@
       // `prototype` or `constructor`, its guard against prototype pollution; a getter that throws) is E_BAD_ARG, as
       // an argument JSON cannot encode is: superjson's own error carried no code.
       return (...args) =>
-        withSuperjson((lib) => {
+        withSuperjson(name, (lib) => {
           let wire;
           try {
             wire = lib.serialize(args.length > 0 ? args[0] : undefined);
           } catch {
-            return p.rejected(
-              kernelError(
-                'E_BAD_ARG',
-                `sys.${name}: the state cannot be encoded (superjson refuses it; a key named prototype or constructor is one reason)`,
-              ),
+            return refuseUnencodable(
+              name,
+              `sys.${name}: the state cannot be encoded (superjson refuses it; a key named prototype or constructor is one reason)`,
             );
           }
           return call(name, [wire]);
@@ -744,7 +754,7 @@
     }
     if (encoding === 'superjson-result') {
       return (...args) =>
-        withSuperjson((lib) =>
+        withSuperjson(name, (lib) =>
           ReflectApply(PromiseThen, call(name, args, variadic ? args.length : arity), [
             (/** @type {unknown} */ wire) => (wire === null ? undefined : lib.deserialize(wire)),
           ]),
