@@ -15,6 +15,11 @@ import { parseResource, resourceKind } from '../core/resource-match.js';
  * pattern folded the same way, so folding only ever adds a tag. Other routes to a document (a query parameter a
  * framework routes by, an application's own aliases) are beyond any spelling: a source is best written for a whole
  * origin (SECURITY.md).
+ *
+ * A file path has the spellings a case-insensitive file system gives one file (a FUSE or network mount of a macOS or
+ * Windows share, vfat, ext4 with casefold): case, Unicode normalization, and a name's trailing dots and spaces, which
+ * Windows drops (`foldPath`; red-team pass 150 read an inbox tagged at `/ws/inbox/**` unlabelled as `/ws/INBOX/1`
+ * through such a mount).
  */
 
 // Characters a URL path may hold unescaped in its normal form (WHATWG's path percent-encode set leaves them), so a
@@ -39,8 +44,24 @@ export function foldedSpellings(resource: string): readonly string[] {
 const SPELLING_CACHE_LIMIT = 512;
 const spellingCache = new Map<string, readonly string[]>();
 
+/**
+ * `path` (absolute, in normal form) as a case-insensitive file system that keeps names in any normalization sees it:
+ * each name in NFC and lower case (upper-cased first, twice, so `ß`, `ẞ` and `SS` meet), without trailing dots and
+ * spaces. Folding a folded path changes nothing.
+ */
+export function foldPath(path: string): string {
+  return path
+    .split('/')
+    .map((name) => {
+      const folded = name.normalize('NFC').toUpperCase().toLowerCase().toUpperCase().toLowerCase().normalize('NFC');
+      return folded.replace(/[. ]+$/, '') || folded;
+    })
+    .join('/');
+}
+
 function foldSpellings(resource: string): readonly string[] {
   const target = parseResource(resource);
+  if (target?.kind === 'path') return [foldPath(target.text)];
   if (target === undefined || target.kind !== 'url') return [];
   const segments: string[] = [];
   for (const segment of target.text.split('/').slice(1)) {
@@ -88,6 +109,8 @@ function foldPiece(piece: string): string | undefined {
  * index when it ends in `/**` or `/*`; none for a pattern that is not a URL pattern.
  */
 export function foldedSourcePatterns(pattern: string): readonly string[] {
+  // A path pattern's names in lower case, as `foldPath` folds them (its glob characters have no case).
+  if (resourceKind(pattern) === 'path') return [foldPath(pattern)];
   if (resourceKind(pattern) !== 'url') return [];
   // Text is only lower-cased: a pattern's glob characters stay what they are.
   const folded = pattern

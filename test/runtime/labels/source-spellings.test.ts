@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { matchResource, normalizeUrl, parseResource } from '../../../runtime/core/resource-match.js';
-import { foldedSourcePatterns, foldedSpellings } from '../../../runtime/labels/source-spellings.js';
+import { foldedSourcePatterns, foldedSpellings, foldPath } from '../../../runtime/labels/source-spellings.js';
 
 describe('source-spellings', () => {
   it('folds a path segment by segment: case, parameters, escapes, trailing dots and spaces', () => {
@@ -24,10 +24,20 @@ describe('source-spellings', () => {
     ]);
   });
 
-  it('folds nothing but normal URLs', () => {
-    expect(foldedSpellings('/Workspace/A;b')).toEqual([]);
+  it('folds nothing but normal URLs and paths', () => {
     expect(foldedSpellings('Contacts')).toEqual([]);
     expect(foldedSpellings('https://mail.test/a#b')).toEqual([]);
+    expect(foldedSpellings('ws/a')).toEqual([]);
+  });
+
+  it('folds a path as a case-insensitive file system sees it: case, NFC, trailing dots and spaces', () => {
+    expect(foldedSpellings('/Workspace/A;b')).toEqual(['/workspace/a;b']);
+    expect(foldedSpellings('/ws/INBOX./Page.TXT ')).toEqual(['/ws/inbox/page.txt']);
+    // NFD and NFC spell one name; ß and SS fold alike; a name of dots alone is kept.
+    expect(foldPath('/ws/Cafe\u0301')).toBe(foldPath('/ws/caf\u00e9'));
+    expect(foldPath('/ws/STRASSE')).toBe(foldPath('/ws/stra\u00dfe'));
+    expect(foldPath('/ws/STRA\u1e9eE')).toBe(foldPath('/ws/stra\u00dfe'));
+    expect(foldPath('/ws/.../a')).toBe('/ws/.../a');
   });
 
   it('folds a pattern as resources are folded, and adds its index', () => {
@@ -40,7 +50,7 @@ describe('source-spellings', () => {
       'https://mail.test/inbox',
     ]);
     expect(foldedSourcePatterns('https://mail.test/inbox/1')).toEqual(['https://mail.test/inbox/1']);
-    expect(foldedSourcePatterns('/workspace/**')).toEqual([]);
+    expect(foldedSourcePatterns('/Workspace/Inbox/**')).toEqual(['/workspace/inbox/**']);
     expect(foldedSourcePatterns('contacts')).toEqual([]);
   });
 
@@ -50,6 +60,22 @@ describe('source-spellings', () => {
         const resource = normalizeUrl(url);
         if (resource === undefined) return;
         for (const spelling of foldedSpellings(resource)) expect(parseResource(spelling), spelling).toBeDefined();
+      }),
+    );
+  });
+
+  it('a path folds to a path in normal form, folds once, and keeps what a pattern matched', () => {
+    const name = fc.stringMatching(/^[A-Za-z0-9._ ~\u00e9\u00c9\u00df\u1e9e\u0301\u212a-]{1,6}$/);
+    fc.assert(
+      fc.property(fc.array(name, { minLength: 1, maxLength: 4 }), fc.nat(3), (names, cut) => {
+        const path = `/ws/${names.join('/')}`;
+        if (parseResource(path) === undefined) return;
+        const [folded] = foldedSpellings(path);
+        expect(folded !== undefined && parseResource(folded), folded).toBeTruthy();
+        expect(foldPath(folded ?? '')).toBe(folded);
+        const pattern = `/ws/${[...names.slice(0, Math.min(cut, names.length - 1)), '**'].join('/')}`;
+        if (parseResource(pattern.replace('**', 'x')) === undefined || !matchResource(pattern, path)) return;
+        expect(foldedSourcePatterns(pattern).some((form) => matchResource(form, folded ?? ''))).toBe(true);
       }),
     );
   });
