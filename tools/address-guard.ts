@@ -320,6 +320,8 @@ export interface GuardedConnectorOptions {
   readonly meter?: <T>(call: () => T) => T;
   /** Whose name lookups these are (the calling agent's tenant): they wait their turn (LookupQueue). */
   readonly owner?: string;
+  /** Told when a connection to an allowed address is open: the request goes out on it next. */
+  readonly onConnected?: () => void;
 }
 
 // undici's connector returns the socket it opens (lib/core/connect.js), though its type says void.
@@ -375,6 +377,7 @@ export async function guardedConnector(
         return;
       }
       if (options.meter !== undefined) meterReads(connected, options.meter);
+      options.onConnected?.();
       callback(null, connected);
     });
   };

@@ -322,6 +322,9 @@ async function performRequest(
       signal,
       meter: ctx.metered,
       owner: ctx.tenant ?? ctx.agent,
+      // The request goes out on this connection: from here the server may carry it out whatever else happens (the
+      // agent ending, a hop refused, a body past memory_mb), and the outcome record says so (review 152).
+      onConnected: () => ctx.tookEffect(),
     }),
     maxHeaderSize: MAX_RESPONSE_HEADER_BYTES,
     headersTimeout: limits.timeoutMs,
@@ -340,9 +343,6 @@ async function performRequest(
         signal,
         dispatcher,
       });
-      // The server has the request and answered it: a refusal from here (a hop, the body past memory_mb) comes
-      // after the effect, and the outcome record says so.
-      ctx.tookEffect();
       const location = REDIRECT_STATUSES.has(response.statusCode) ? response.headers['location'] : undefined;
       if (location === undefined || redirects >= limits.maxRedirects) {
         if (hasSecrets(injection) && !identityEncoded(response.headers['content-encoding'])) {

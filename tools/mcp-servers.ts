@@ -103,7 +103,7 @@ export class McpConnection {
    * server never sees a malformed call). Throws KernelError E_NO_TOOL for a tool the server does not list,
    * E_TOOL_FAILED for the server's own error (its text, bounded), a timeout, a flood or a crash, E_KILLED when
    * `signal` aborted. `onServer` is told the server's process group (its pid: it leads its own) before it is sent
-   * the call.
+   * the call, and `onSent` when the call is sent.
    */
   async call(
     tool: string,
@@ -111,6 +111,7 @@ export class McpConnection {
     signal: AbortSignal,
     meter: <T>(work: () => T) => T = (work) => work(),
     onServer?: (group: number | undefined) => void,
+    onSent?: () => void,
   ): Promise<McpCallResult> {
     const where = `mcp.call: ${this.spec.name}/${tool}`;
     const live = await this.#ensure(signal, meter);
@@ -129,6 +130,8 @@ export class McpConnection {
       throw new KernelError('E_BAD_ARG', `${where}: invalid arguments: ${checked.errorMessage.slice(0, 300)}`);
     }
     live.transport.openWindow();
+    // The call goes to the server now: what it does with it may happen whatever ends the call (review 152).
+    onSent?.();
     let result: Awaited<ReturnType<Client['callTool']>>;
     let answered = false;
     try {
@@ -217,6 +220,9 @@ export class McpConnection {
       import('./mcp-transport.js'),
       import('./mcp-schema.js'),
     ]);
+    // A close while the SDK loaded (a process's first start): nothing is started (review 152: the start went on
+    // and held close for its whole timeout).
+    if (this.#closed) throw new KernelError('E_TOOL_FAILED', `mcp.call: server "${this.spec.name}" is stopped`);
     const transport = new KernelStdioTransport(this.spec, meter);
     const client = new Client(
       { name: 'isokernel', version: '0.1.0' },

@@ -8,9 +8,8 @@
  * process group and `close` SIGKILLs the whole group; stderr goes to /dev/null; a message larger than
  * `maxMessageBytes`, one whose JSON nests deeper than 64 or holds more than 250,000 values (parsing such a shape
  * costs many times its bytes: red-team pass 68 held the kernel's loop 12.7 s with 64 MiB of empty arrays), more
- * than `maxWindowBytes` per call open received since none was, or more than SERVER_MESSAGES_PER_CALL requests and
- * notifications of the server's own per call open, is a flood: the transport reports an error and closes (the
- * server is killed).
+ * than `maxWindowBytes` per call open received since none was, or more than MESSAGES_PER_CALL lines per call open, is
+ * a flood: the transport reports an error and closes (the server is killed).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import {
@@ -57,13 +56,14 @@ export interface StdioLaunch {
 export const MAX_UNREAD_BYTES = 32 * 1024 * 1024;
 
 /**
- * Requests and notifications the server may send of its own accord (pings, log lines, progress) per call open, and
- * while none is: each costs the SDK a request context or a handler and a ping a reply, about 30 µs of the kernel's
- * loop, so a byte window alone let one call's 2 MiB hold 42,000 pings: sixteen calls took 22-36 s of kernel time
- * and 2.5 GB, charged to nobody (red-team pass 149). The kernel declares no client capabilities and asks for no
- * progress, so an honest server sends few: a log line per step of a tool.
+ * Lines the server may send per call open, and while none is: its answers and whatever it sends of its own accord
+ * (pings, log lines, progress, and lines the kernel skips). Each costs a parse, and a message the SDK's handling (a
+ * request context, a ping a reply): a byte window alone let one call's 2 MiB hold 42,000 pings, sixteen calls
+ * taking 22-36 s of kernel time and 2.5 GB, charged to nobody (red-team pass 149), or a million lines of `1`, which
+ * are not JSON-RPC and were skipped uncounted, 9.5 s (review 152). The kernel declares no client capabilities and
+ * asks for no progress, so an honest server sends few: its answer and a log line per step of a tool.
  */
-export const SERVER_MESSAGES_PER_CALL = 256;
+export const MESSAGES_PER_CALL = 256;
 
 /** Thrown (through `onerror`) when the server sends more than it may. */
 export class McpFloodError extends Error {}
@@ -84,9 +84,9 @@ export class KernelStdioTransport implements Transport {
   #window = 0;
   #open = 0;
   #allowance: number;
-  // The server's own requests and notifications since no call was open, and how many it may send.
+  // The lines the server sent since no call was open, and how many it may send.
   #sent = 0;
-  #sendable = SERVER_MESSAGES_PER_CALL;
+  #sendable = MESSAGES_PER_CALL;
   readonly #meter: <T>(work: () => T) => T;
   // The unread bytes when a send last found them within the bound or lower than before, and when: a server that
   // reads nothing past the bound for `hungAfterMs` is hung.
@@ -145,7 +145,7 @@ export class KernelStdioTransport implements Transport {
   openWindow(): void {
     this.#open += 1;
     this.#allowance += this.#launch.maxWindowBytes;
-    this.#sendable += SERVER_MESSAGES_PER_CALL;
+    this.#sendable += MESSAGES_PER_CALL;
   }
 
   /** A call has ended: once none is open, the count starts over. */
@@ -155,7 +155,7 @@ export class KernelStdioTransport implements Transport {
       this.#window = 0;
       this.#allowance = this.#launch.maxWindowBytes;
       this.#sent = 0;
-      this.#sendable = SERVER_MESSAGES_PER_CALL;
+      this.#sendable = MESSAGES_PER_CALL;
     }
   }
 
@@ -222,6 +222,10 @@ export class KernelStdioTransport implements Transport {
       return;
     }
     for (const line of lines) {
+      if (++this.#sent > this.#sendable) {
+        this.#fail(new McpFloodError('the server sent more lines than it may'));
+        return;
+      }
       if (!jsonShapeFits(line, MESSAGE_SHAPE)) {
         this.#fail(new McpFloodError('the server sent a message nested too deep or holding too many values'));
         return;
@@ -234,10 +238,6 @@ export class KernelStdioTransport implements Transport {
         if (!(error instanceof SyntaxError))
           this.onerror?.(error instanceof Error ? error : new Error('malformed message'));
         continue;
-      }
-      if ('method' in message && ++this.#sent > this.#sendable) {
-        this.#fail(new McpFloodError('the server sent more requests and notifications than it may'));
-        return;
       }
       this.onmessage?.(message);
       if (this.#closed) break;

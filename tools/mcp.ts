@@ -161,9 +161,16 @@ export function createMcpTool(options: McpOptions, host: McpHostOptions = {}): T
       try {
         // Stored before the server may start or be sent the call, so a process that dies during it leaves it open.
         await work.spawning(connection.group);
-        return await connection.call(args.tool, args.arguments, ctx.signal, ctx.metered, (group) => {
-          void work.started(group);
-        });
+        return await connection.call(
+          args.tool,
+          args.arguments,
+          ctx.signal,
+          ctx.metered,
+          (group) => {
+            void work.started(group);
+          },
+          () => ctx.tookEffect(),
+        );
       } finally {
         // The reply (or error text) may quote anything the server was sent while this call was in flight (a
         // long poll answered by another agent's put): its label is what the server keeps once it answered,

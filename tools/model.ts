@@ -264,6 +264,9 @@ async function chat(
   let sent = 0;
   const exchange: Exchange = {
     sending: async () => {
+      // A request is going out, and the endpoint bills what it reads: a failure from here (the agent ending, a
+      // retry's charge past a limit) comes after an effect (review 152).
+      ctx.tookEffect();
       if (sent++ === 0) return;
       await observe();
       ctx.charge(usageOf(inputEstimate, 0, price));
@@ -305,8 +308,6 @@ async function chat(
     );
     request.catch(() => undefined);
     body = await Promise.race([request, deadline]);
-    // The endpoint answered: a charge past a limit from here ends the caller after the effect.
-    ctx.tookEffect();
     await observe();
   } catch (error) {
     await observe();

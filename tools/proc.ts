@@ -322,7 +322,11 @@ export function createProcTool(options: ProcOptions): Tool {
             maxOutput: limits.maxOutput,
             encoding: args.encoding ?? 'utf8',
             signal: ctx.signal,
-            onSpawn: (group) => void work.started(group),
+            onSpawn: (group) => {
+              // The program runs: whatever ends the call now, its effects may have happened (review 152).
+              ctx.tookEffect();
+              void work.started(group);
+            },
             metered: ctx.metered,
           });
         };

@@ -16,11 +16,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { createHttpTool, defineTool, type Kernel } from '../../index.js';
+import { createHttpTool, createProcTool, defineTool, type Kernel } from '../../index.js';
 import { MAX_HANDLES } from '../../runtime/labels/handles.js';
 import { readAuditRecords } from '../helpers/audit-file.js';
 import { startTestServer, type TestServer } from '../helpers/http-server.js';
 import { ISOLATION_MODES, testKernel } from '../helpers/kernel.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const effects: string[] = [];
 // A host tool that finishes its effect 200 ms after it starts and does not look at its abort signal.
@@ -181,6 +182,30 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
     expect(outcomesOf(kernel, 'order')).toEqual([['error', 'E_QUOTA']]);
   }, 30_000);
 
+  it('a program that started, its caller ended while it ran, is not recorded killed', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'isokernel-outcome-'));
+    dirs.push(dir);
+    kernel = testKernel({
+      isolation,
+      tools: [createProcTool({ roots: [dir], programs: { sleep: { path: '/usr/bin/sleep' } } })],
+      policy: {
+        capabilities: [
+          { action: 'proc.exec', resource: 'sleep' },
+          { action: 'sleep', resource: 'sleep' },
+        ],
+      },
+    });
+    const result = await kernel.run({
+      code: `export default async () => {
+        sys.tool('proc.exec', { program: 'sleep', args: ['10'] }).catch(() => {});
+        await sys.tool('sleep', { ms: 800 });
+      }`,
+    });
+    expect(result.ok).toBe(true);
+    await waitUntil(() => outcomesOf(kernel!, 'proc.exec').length > 0);
+    expect(outcomesOf(kernel, 'proc.exec')).toEqual([['error', 'E_KILLED']]);
+  }, 30_000);
+
   it('a full handle table refuses a call kept as a handle before the tool runs', async () => {
     orders.length = 0;
     kernel = testKernel({
@@ -241,6 +266,31 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
         ['denied', 'E_CAP_DENIED'],
         ['error', 'E_CAP_DENIED'],
       ]);
+    }, 30_000);
+
+    it('a POST the server received, its caller ended before the answer, is not recorded killed', async () => {
+      const bank = await startTestServer((_req, res) => setTimeout(() => res.end('ok'), 3000));
+      servers.push(bank);
+      kernel = testKernel({
+        isolation,
+        tools: [createHttpTool({ allowPrivate: ['127.0.0.1/32'] })],
+        policy: {
+          capabilities: [
+            { action: 'net.http', resource: `${bank.origin}/**` },
+            { action: 'sleep', resource: 'sleep' },
+          ],
+        },
+      });
+      const result = await kernel.run({
+        code: `export default async () => {
+          sys.tool('net.http', { url: '${bank.origin}/order', method: 'POST', body: 'buy=1' }).catch(() => {});
+          await sys.tool('sleep', { ms: 800 });
+        }`,
+      });
+      expect(result.ok).toBe(true);
+      await waitUntil(() => outcomesOf(kernel!, 'net.http').length > 0);
+      expect(bank.requests.map((r) => r.body.toString())).toEqual(['buy=1']);
+      expect(outcomesOf(kernel, 'net.http')).toEqual([['error', 'E_TOOL_FAILED']]);
     }, 30_000);
 
     it("a POST whose answer is past the tenant's held share is an error: the server carried it out", async () => {
