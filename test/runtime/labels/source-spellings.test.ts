@@ -65,7 +65,9 @@ describe('source-spellings', () => {
   });
 
   it('a path folds to a path in normal form, folds once, and keeps what a pattern matched', () => {
-    const name = fc.stringMatching(/^[A-Za-z0-9._ ~\u00e9\u00c9\u00df\u1e9e\u0301\u212a-]{1,6}$/);
+    // Letters whose case or normalization folds (é, É, ß, ẞ, a combining acute, the Kelvin sign), dots and spaces.
+    const chars = [...'Aa0._ ~-', '\u00e9', '\u00c9', '\u00df', '\u1e9e', '\u0301', '\u212a'];
+    const name = fc.array(fc.constantFrom(...chars), { minLength: 1, maxLength: 6 }).map((parts) => parts.join(''));
     fc.assert(
       fc.property(fc.array(name, { minLength: 1, maxLength: 4 }), fc.nat(3), (names, cut) => {
         const path = `/ws/${names.join('/')}`;
