@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { Attempt } from '../runtime/audit/attempt.js';
 import { KernelError, observedBy, toErrorInfo } from '../runtime/core/errors.js';
 import { jsonBytesUpTo } from '../runtime/core/payload-size.js';
-import type { Substituted } from '../runtime/labels/handles.js';
+import type { HandlePlace, Substituted } from '../runtime/labels/handles.js';
 import { EMPTY_LABEL, joinLabels, type Label, labelLeq } from '../runtime/labels/label.js';
 import type { AgentSession } from '../runtime/process/session.js';
 import { createToolContext, type PreparedContext } from '../runtime/tool-use/tool-context.js';
@@ -91,9 +91,6 @@ export const toolSyscall = defineSyscall({
     const use = guarded(() => prepareToolUse(tool, substituted.value));
     // A resource that carries a vault secret is a guess that matched: its records keep a digest of it.
     attempt.describe(use.action, use.resource, use.args, joinLabels(callLabel, vault.resourceLabel(use.resource)));
-    // A result for a full handle table would be refused once the tool had run: refused now, before its effect (the
-    // agent's own count, no one's data).
-    if (options?.handle === true) session.handles.requireRoom();
     // A tool with a bound on calls running at once (Tool.maxInFlight) holds a place from `start` until the call
     // ends. Past the bound, the call waits for one (runtime/tool-use/tool-slots.ts) before it is authorized: a
     // call authorized while queued ran whatever happened to the capability meanwhile (a revocation did not stop
@@ -190,7 +187,7 @@ export const toolSyscall = defineSyscall({
         const resultLabel = joinLabels(read, scrubbed.label);
         if (options?.handle === true) {
           attempt.raise(resultLabel);
-          return session.handles.create(scrubbed.value, resultLabel);
+          return session.handles.create(scrubbed.value, resultLabel, place);
         }
         session.label = joinLabels(session.label, resultLabel);
         return scrubbed.value;
@@ -229,7 +226,20 @@ export const toolSyscall = defineSyscall({
     // held against the caller's memory_mb (as decoded: the values of handles they name are held already), twice
     // when handles were substituted, as the copy of the way to each handle is kept too (at most their size).
     const copies = substituted.value === args ? 1 : 2;
-    const release = guarded(() => session.holdArguments(args, session.label, copies));
+    const releaseArguments = guarded(() => session.holdArguments(args, session.label, copies));
+    // A result for a full handle table would be refused once the tool had run: its place is kept now, before the
+    // effect (the agent's own count, no one's data), and given back if the call ends without taking it.
+    let place: HandlePlace | undefined;
+    try {
+      place = options?.handle === true ? session.handles.reserve() : undefined;
+    } catch (error) {
+      releaseArguments();
+      throw error;
+    }
+    const release = (): void => {
+      place?.release();
+      releaseArguments();
+    };
     let outcome: unknown;
     try {
       outcome = run();

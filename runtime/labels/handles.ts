@@ -17,6 +17,12 @@ export interface HandleEntry {
   readonly label: Label;
 }
 
+/** A place kept in a table for a value still to come (a tool's result): `create` with it always fits. */
+export interface HandlePlace {
+  /** Gives the place back unused; later calls, and calls after `create` took it, do nothing. */
+  release(): void;
+}
+
 /** What the guest receives for a kept value. */
 export interface HandleRef {
   readonly [HANDLE_KEY]: string;
@@ -27,6 +33,8 @@ export class HandleTable {
   readonly #lengths = new WeakMap<HandleEntry, number>();
   readonly #hold: ((value: unknown, label: Label) => void) | undefined;
   #closed = false;
+  // Places kept for values still to come: they count against MAX_HANDLES like entries.
+  #reserved = 0;
 
   /**
    * `hold` charges a value the table is about to keep, with its label, to its owner's memory (the value lives in
@@ -37,21 +45,43 @@ export class HandleTable {
   }
 
   /**
-   * Keeps `value` with `label`. Throws KernelError E_QUOTA past MAX_HANDLES, and whatever `hold` throws
-   * (E_QUOTA when the owner's memory or the kernel's is full), keeping nothing.
+   * Keeps `value` with `label`, in `place` when given (which `create` then takes). Throws KernelError E_QUOTA past
+   * MAX_HANDLES (never with a place), and whatever `hold` throws (E_QUOTA when the owner's memory or the kernel's is
+   * full), keeping nothing.
    */
-  create(value: unknown, label: Label): HandleRef {
+  create(value: unknown, label: Label, place?: HandlePlace): HandleRef {
     if (this.#closed) throw new KernelError('E_KILLED', 'the agent has ended');
-    this.requireRoom();
+    if (place === undefined) this.#requireRoom();
     this.#hold?.(value, label);
+    place?.release();
     const id = `h_${randomBytes(16).toString('base64url')}`;
     this.#entries.set(id, { value, label });
     return { [HANDLE_KEY]: id };
   }
 
-  /** Throws KernelError E_QUOTA when the table holds MAX_HANDLES already. */
-  requireRoom(): void {
-    if (this.#entries.size >= MAX_HANDLES) throw new KernelError('E_QUOTA', `more than ${MAX_HANDLES} handles`);
+  /**
+   * Keeps a place for a value still to come: a tool's result kept as a handle, refused before the tool runs rather
+   * than after its effect (red-team pass 151; review 152: a check alone let concurrent calls past it). Throws
+   * KernelError E_QUOTA when the table and its places hold MAX_HANDLES already.
+   */
+  reserve(): HandlePlace {
+    if (this.#closed) throw new KernelError('E_KILLED', 'the agent has ended');
+    this.#requireRoom();
+    this.#reserved += 1;
+    let kept = true;
+    return {
+      release: () => {
+        if (!kept) return;
+        kept = false;
+        this.#reserved -= 1;
+      },
+    };
+  }
+
+  #requireRoom(): void {
+    if (this.#entries.size + this.#reserved >= MAX_HANDLES) {
+      throw new KernelError('E_QUOTA', `more than ${MAX_HANDLES} handles`);
+    }
   }
 
   /**

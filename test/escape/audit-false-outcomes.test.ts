@@ -43,12 +43,13 @@ const hang = defineTool({
   run: () => new Promise(() => {}),
 });
 const orders: number[] = [];
-// A host tool whose effect happens, then returns a 300 KiB receipt.
+// A host tool whose effect happens 20 ms after it starts, then returns a 300 KiB receipt.
 const order = defineTool({
   name: 'order',
   description: 'places an order',
   input: z.strictObject({ n: z.number() }),
-  run: ({ n }) => {
+  run: async ({ n }) => {
+    await new Promise((resolve) => setTimeout(resolve, 20));
     orders.push(n);
     return 'r'.repeat(300 * 1024);
   },
@@ -229,6 +230,39 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
     expect(result).toMatchObject({ ok: true, value: 'E_QUOTA' });
     expect(orders).toEqual([]);
     expect(outcomesOf(kernel, 'order')).toEqual([['denied', 'E_QUOTA']]);
+  }, 60_000);
+
+  it('calls at once for the last place in the handle table: one runs, the rest are refused before their effect', async () => {
+    orders.length = 0;
+    kernel = testKernel({
+      isolation,
+      tools: [order],
+      policy: {
+        capabilities: [
+          { action: 'order', resource: 'order' },
+          { action: 'echo', resource: 'echo' },
+        ],
+      },
+      limits: { wall_ms: 60_000, cpu_ms: 60_000 },
+    });
+    const result = await kernel.run({
+      code: `export default async () => {
+        const held = [];
+        for (let i = 0; i < ${MAX_HANDLES - 1}; i++) held.push(await sys.tool('echo', { s: 'z' }, { handle: true }));
+        return Promise.all([1, 2, 3, 4, 5].map((n) =>
+          sys.tool('order', { n }, { handle: true }).then(() => 'kept', (e) => e.code)));
+      }`,
+    });
+    expect(result).toMatchObject({ ok: true, value: ['kept', 'E_QUOTA', 'E_QUOTA', 'E_QUOTA', 'E_QUOTA'] });
+    expect(orders).toEqual([1]);
+    // Sorted: the one that ran is recorded after the refusals.
+    expect(outcomesOf(kernel, 'order').sort()).toEqual([
+      ['denied', 'E_QUOTA'],
+      ['denied', 'E_QUOTA'],
+      ['denied', 'E_QUOTA'],
+      ['denied', 'E_QUOTA'],
+      ['ok', null],
+    ]);
   }, 60_000);
 
   describe('net.http', () => {
