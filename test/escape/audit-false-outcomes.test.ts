@@ -207,7 +207,8 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
     expect(outcomesOf(kernel, 'proc.exec')).toEqual([['error', 'E_KILLED']]);
   }, 30_000);
 
-  it('a full handle table refuses a call kept as a handle before the tool runs', async () => {
+  // An agent that keeps `count` handles, then runs `then`.
+  const withHandles = (count: number, then: string) => {
     orders.length = 0;
     kernel = testKernel({
       isolation,
@@ -220,43 +221,35 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
       },
       limits: { wall_ms: 60_000, cpu_ms: 60_000 },
     });
-    const result = await kernel.run({
+    return kernel.run({
       code: `export default async () => {
         const held = [];
-        for (let i = 0; i < ${MAX_HANDLES}; i++) held.push(await sys.tool('echo', { s: 'z' }, { handle: true }));
-        try { await sys.tool('order', { n: 2 }, { handle: true }); return 'kept'; } catch (e) { return e.code; }
+        for (let i = 0; i < ${count}; i++) held.push(await sys.tool('echo', { s: 'z' }, { handle: true }));
+        ${then}
       }`,
     });
+  };
+
+  it('a full handle table refuses a call kept as a handle before the tool runs', async () => {
+    const result = await withHandles(
+      MAX_HANDLES,
+      `try { await sys.tool('order', { n: 2 }, { handle: true }); return 'kept'; } catch (e) { return e.code; }`,
+    );
     expect(result).toMatchObject({ ok: true, value: 'E_QUOTA' });
     expect(orders).toEqual([]);
-    expect(outcomesOf(kernel, 'order')).toEqual([['denied', 'E_QUOTA']]);
+    expect(outcomesOf(kernel!, 'order')).toEqual([['denied', 'E_QUOTA']]);
   }, 60_000);
 
   it('calls at once for the last place in the handle table: one runs, the rest are refused before their effect', async () => {
-    orders.length = 0;
-    kernel = testKernel({
-      isolation,
-      tools: [order],
-      policy: {
-        capabilities: [
-          { action: 'order', resource: 'order' },
-          { action: 'echo', resource: 'echo' },
-        ],
-      },
-      limits: { wall_ms: 60_000, cpu_ms: 60_000 },
-    });
-    const result = await kernel.run({
-      code: `export default async () => {
-        const held = [];
-        for (let i = 0; i < ${MAX_HANDLES - 1}; i++) held.push(await sys.tool('echo', { s: 'z' }, { handle: true }));
-        return Promise.all([1, 2, 3, 4, 5].map((n) =>
-          sys.tool('order', { n }, { handle: true }).then(() => 'kept', (e) => e.code)));
-      }`,
-    });
+    const result = await withHandles(
+      MAX_HANDLES - 1,
+      `return Promise.all([1, 2, 3, 4, 5].map((n) =>
+        sys.tool('order', { n }, { handle: true }).then(() => 'kept', (e) => e.code)));`,
+    );
     expect(result).toMatchObject({ ok: true, value: ['kept', 'E_QUOTA', 'E_QUOTA', 'E_QUOTA', 'E_QUOTA'] });
     expect(orders).toEqual([1]);
     // Sorted: the one that ran is recorded after the refusals.
-    expect(outcomesOf(kernel, 'order').sort()).toEqual([
+    expect(outcomesOf(kernel!, 'order').sort()).toEqual([
       ['denied', 'E_QUOTA'],
       ['denied', 'E_QUOTA'],
       ['denied', 'E_QUOTA'],
