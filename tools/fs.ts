@@ -26,7 +26,6 @@ import { base64DecodedLength, decodeBase64 } from '../runtime/core/base64.js';
 import { KernelError } from '../runtime/core/errors.js';
 import { parseOptions } from '../runtime/core/options.js';
 import { normalizePath } from '../runtime/core/resource-match.js';
-import { foldPath } from '../runtime/labels/source-spellings.js';
 import {
   defineTool,
   type LabelStore,
@@ -64,7 +63,6 @@ import {
   requireRegular,
   resolvePath,
 } from './fs-path.js';
-import { pathLabels } from './fs-path-labels.js';
 import { untrackedLabel } from './untracked-writes.js';
 
 /** Options for `createFsTools`. */
@@ -110,8 +108,7 @@ interface FsConfig {
 }
 
 /**
- * Changes to a path's kept label by the calls that change the path, counted by the path's folded spelling (two
- * spellings of one file on a case-insensitive file system are one path here). A call raises the path's label to old ∪
+ * Changes to a path's kept label by the calls that change the path. A call raises the path's label to old ∪
  * its own before its bytes appear (atomically, `LabelStore.raise`) and, once done, lowers it to its own only
  * when no other change to the same path overlapped it from start to end: with an overlap, the bytes left may
  * be another call's (which rename landed last is not known), so the path keeps the join of every label raised
@@ -124,28 +121,26 @@ class PathChanges {
 
   /** Counts a change to `path` as in flight; synchronous, so it is counted before the call awaits anything. */
   begin(path: string): void {
-    const key = foldPath(path);
-    const entry = this.#inFlight.get(key) ?? { count: 0, contended: false };
+    const entry = this.#inFlight.get(path) ?? { count: 0, contended: false };
     entry.count += 1;
     if (entry.count > 1) entry.contended = true;
-    this.#inFlight.set(key, entry);
+    this.#inFlight.set(path, entry);
   }
 
   /** Joins `tags` into the label kept for `path`. */
   async raise(labels: LabelStore, path: string, tags: readonly string[]): Promise<void> {
     if (tags.length === 0) return;
-    await this.#serialized(foldPath(path), () => labels.raise(path, tags));
+    await this.#serialized(path, () => labels.raise(path, tags));
   }
 
   /** Ends a change begun on `path`; `lower` (the call's own label) runs only when nothing overlapped it. */
   end(path: string, lower: (() => Promise<void>) | undefined): Promise<void> {
-    const key = foldPath(path);
-    return this.#serialized(key, async () => {
-      const entry = this.#inFlight.get(key);
+    return this.#serialized(path, async () => {
+      const entry = this.#inFlight.get(path);
       if (entry === undefined) return;
       entry.count -= 1;
       if (entry.count > 0) return;
-      this.#inFlight.delete(key);
+      this.#inFlight.delete(path);
       if (entry.contended || lower === undefined) return;
       try {
         await lower();
@@ -248,8 +243,7 @@ export function createFsTools(given: FsToolsOptions): Tool[] {
     changes: new PathChanges(),
   };
   const resource = (args: { path: string }) => resolvePath(config.roots, args.path);
-  const undo = (tool: string) => (data: unknown, uctx: UndoContext) =>
-    undoCall(config, tool, data, { ...uctx, labels: pathLabels(uctx.labels) });
+  const undo = (tool: string) => (data: unknown, uctx: UndoContext) => undoCall(config, tool, data, uctx);
 
   return [
     defineTool({
@@ -260,7 +254,7 @@ export function createFsTools(given: FsToolsOptions): Tool[] {
       input: z.strictObject({ path: PATH, encoding: z.enum(['auto', 'utf8', 'base64']).optional() }),
       target: 'path',
       resource,
-      run: (args, ctx) => readTool(config, args, withPathLabels(ctx)),
+      run: (args, ctx) => readTool(config, args, ctx),
     }),
     defineTool({
       name: 'fs.write',
@@ -283,7 +277,7 @@ export function createFsTools(given: FsToolsOptions): Tool[] {
         }),
       target: 'path',
       resource,
-      run: (args, ctx) => writeTool(config, args, withPathLabels(ctx)),
+      run: (args, ctx) => writeTool(config, args, ctx),
       undo: undo('fs.write'),
     }),
     defineTool({
@@ -294,7 +288,7 @@ export function createFsTools(given: FsToolsOptions): Tool[] {
       input: z.strictObject({ path: PATH }),
       target: 'path',
       resource,
-      run: (args, ctx) => deleteTool(config, args, withPathLabels(ctx)),
+      run: (args, ctx) => deleteTool(config, args, ctx),
       undo: undo('fs.delete'),
     }),
     defineTool({
@@ -305,7 +299,7 @@ export function createFsTools(given: FsToolsOptions): Tool[] {
       input: z.strictObject({ path: PATH }),
       target: 'path',
       resource,
-      run: (args, ctx) => listTool(config, args, withPathLabels(ctx)),
+      run: (args, ctx) => listTool(config, args, ctx),
     }),
     defineTool({
       name: 'fs.stat',
@@ -315,7 +309,7 @@ export function createFsTools(given: FsToolsOptions): Tool[] {
       input: z.strictObject({ path: PATH }),
       target: 'path',
       resource,
-      run: (args, ctx) => statTool(config, args, withPathLabels(ctx)),
+      run: (args, ctx) => statTool(config, args, ctx),
     }),
   ];
 }
@@ -806,11 +800,6 @@ async function makeDir(
 }
 
 // ---------------------------------------------------------------------------------------------- helpers
-
-/** `ctx` with the labels it keeps for paths followed under every spelling of the path (./fs-path-labels.ts). */
-function withPathLabels(ctx: ToolContext): ToolContext {
-  return { ...ctx, labels: pathLabels(ctx.labels) };
-}
 
 /** What the taint helpers need of a call's context or a rollback's. */
 type Observer = Pick<ToolContext, 'labels' | 'taint'>;

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createFsTools, type Kernel } from '../../index.js';
+import { pinHole } from '../helpers/containment.js';
 import { ISOLATION_MODES, testKernel } from '../helpers/kernel.js';
 import { recordingSink } from '../helpers/web-and-mail.js';
 
@@ -11,9 +12,12 @@ import { recordingSink } from '../helpers/web-and-mail.js';
  * case-insensitive file system (a FUSE or network mount of a macOS or Windows share, vfat, ext4 with casefold),
  * `inbox/1` and `INBOX/1` are one file, but policy sources and the labels kept for files were matched on the exact
  * string: through such a mount, a mail under a source tagged at `inbox/**` and a `web` agent's page read back clean
- * as `INBOX/1` and `OUT/PAGE.txt`, and went out past a sink refusing both. Both are now matched on the path's folded
- * spelling too (case, NFC, trailing dots and spaces). CI has no such mount: a hard link made by the host stands for
- * the second spelling, which is what the kernel sees there (another name, the same file).
+ * as `INBOX/1` and `OUT/PAGE.txt`, and went out past a sink refusing both. Sources are now matched on the path's
+ * folded spelling too (case, NFC, trailing dots and spaces), which only ever adds tags. Kept labels are not: a
+ * mirror under the folded spelling (review 153) let a clean write of another name that folds alike lower it, since
+ * no one folding is every file system's; that hole is pinned below and SECURITY.md says roots belong on
+ * case-sensitive file systems. CI has no such mount: a hard link made by the host stands for the second spelling,
+ * which is what the kernel sees there (another name, the same file).
  */
 describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
   let base = '';
@@ -66,7 +70,7 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
     expect(received).toEqual([]);
   }, 30_000);
 
-  it('a web agent’s file, read under a second spelling, keeps the writer’s label', async () => {
+  it.fails('open: a web agent’s file, read under a second spelling, loses the writer’s label', async () => {
     const root = join(base, 'root');
     {
       const received: unknown[] = [];
@@ -79,11 +83,14 @@ describe.each(ISOLATION_MODES)('%s tier', (isolation) => {
       expect(writer.ok).toBe(true);
       await mkdir(join(root, 'OUT'));
       await link(join(root, 'out', 'page.txt'), join(root, 'OUT', 'PAGE.txt'));
-      for (const spelling of ['out/page.txt', 'OUT/PAGE.txt']) {
-        const result = await kernel.run({ input: `${root}/${spelling}`, code: FORWARD });
-        expect(result, spelling).toMatchObject({ ok: true, value: { label: ['web'], sent: 'E_TAINT' } });
-      }
-      expect(received).toEqual([]);
+      const own = await kernel.run({ input: `${root}/out/page.txt`, code: FORWARD });
+      const other = await kernel.run({ input: `${root}/OUT/PAGE.txt`, code: FORWARD });
+      pinHole('kept labels follow one spelling', {
+        'the writer’s spelling keeps its label':
+          own.ok && JSON.stringify(own.value) === '{"label":["web"],"sent":"E_TAINT"}',
+        'the second spelling reads it clean': other.ok && JSON.stringify(other.value) === '{"label":[],"sent":true}',
+        'the page went out': received.length === 1,
+      });
     }
   }, 30_000);
 });
