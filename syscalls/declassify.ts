@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import type { Attempt } from '../runtime/audit/attempt.js';
 import { KernelError } from '../runtime/core/errors.js';
-import { isTag, joinLabels, labelLeq, makeLabel, removeTags } from '../runtime/labels/label.js';
+import type { HandleEntry, HandlePlace, HandleRef } from '../runtime/labels/handles.js';
+import { isTag, joinLabels, type Label, labelLeq, makeLabel, removeTags } from '../runtime/labels/label.js';
 import type { AgentSession } from '../runtime/process/session.js';
 import { defineSyscall } from './syscall.js';
 
@@ -33,18 +34,28 @@ export const declassifySyscall = defineSyscall({
     const known = named.every((tag) => entry.label.includes(tag) || session.label.includes(tag));
     attempt.describe(DECLASSIFY_ACTION, named.join(','), { tags }, entry.label, !known);
     attempt.begin();
-    for (const tag of named) {
-      const decision = session.services.authority.authorize({
-        holder: session.publicKey,
-        label: session.label,
-        action: DECLASSIFY_ACTION,
-        resource: tag,
-      });
-      if (decision.observed !== undefined) session.label = joinLabels(session.label, decision.observed);
-      if (!decision.ok) throw new KernelError(decision.code, decision.message);
+    // The new handle's place is kept before any use is debited: a full table refuses here, not after spending them.
+    const place = session.handles.reserve();
+    try {
+      return declassify(session, entry, named, place);
+    } finally {
+      place.release();
     }
-    const label = removeTags(entry.label, named);
-    if (!labelLeq(label, entry.label)) throw new KernelError('E_INTERNAL', 'internal kernel error');
-    return session.handles.create(entry.value, label);
   },
 });
+
+function declassify(session: AgentSession, entry: HandleEntry, named: Label, place: HandlePlace): HandleRef {
+  for (const tag of named) {
+    const decision = session.services.authority.authorize({
+      holder: session.publicKey,
+      label: session.label,
+      action: DECLASSIFY_ACTION,
+      resource: tag,
+    });
+    if (decision.observed !== undefined) session.label = joinLabels(session.label, decision.observed);
+    if (!decision.ok) throw new KernelError(decision.code, decision.message);
+  }
+  const label = removeTags(entry.label, named);
+  if (!labelLeq(label, entry.label)) throw new KernelError('E_INTERNAL', 'internal kernel error');
+  return session.handles.create(entry.value, label, place);
+}

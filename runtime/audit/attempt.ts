@@ -1,8 +1,8 @@
 import { createHmac, randomBytes } from 'node:crypto';
-import { type ErrorCode, isRefusal, KernelError } from '../core/errors.js';
+import { type ErrorCode, isRefusal, ObservedRefusal } from '../core/errors.js';
 import { EMPTY_LABEL, holdsSecret, joinLabels, type Label } from '../labels/label.js';
 import type { AuditLog } from './audit-log.js';
-import { type AuditRecord, type AuditStatus, digestArgs } from './record.js';
+import { type AuditRecord, type AuditStatus, digestArgs, MAX_RESOURCE_LENGTH } from './record.js';
 
 /** Who made an attempt, as the audit log names it. */
 export interface AuditSubject {
@@ -62,7 +62,11 @@ export class Attempt {
     // The top label holds every tag, `secret` among them (red-team pass 67: a call past 64 tags logged the PIN in
     // its path in clear).
     this.#secret = joined !== undefined && holdsSecret(joined);
-    this.#resource = resourceIsData && resource !== null && this.#secret ? redact(resource) : resource;
+    // A resource too long for a record is kept as its digest whatever the label: refused by the log, the attempt went
+    // unrecorded exactly when the label did not hold `secret`, and a clean agent read which of its unread handles did
+    // from `sys.declassify` with 64 long tags, a PIN in one run (red-team pass 154).
+    const digested = resource !== null && ((resourceIsData && this.#secret) || resource.length > MAX_RESOURCE_LENGTH);
+    this.#resource = digested ? redact(resource) : resource;
     this.#args = args;
   }
 
@@ -107,7 +111,7 @@ export class Attempt {
     try {
       this.#log.beforeEffect();
     } catch {
-      throw new KernelError('E_INTERNAL', 'the audit log is unavailable');
+      throw unavailable(this.label);
     }
   }
 
@@ -131,7 +135,7 @@ export class Attempt {
         ...(this.#label === undefined ? {} : { label: this.#label }),
       });
     } catch {
-      throw new KernelError('E_INTERNAL', 'the audit log is unavailable');
+      throw unavailable(this.label);
     }
   }
 
@@ -160,6 +164,12 @@ export class Attempt {
       return null;
     }
   }
+}
+
+// Whether the log takes a record may depend on what the record holds, which the attempt's label decides: whoever is
+// refused takes it.
+function unavailable(label: Label): ObservedRefusal {
+  return new ObservedRefusal('E_INTERNAL', 'the audit log is unavailable', label);
 }
 
 // Keyed per process: a plain SHA-256 of a short resource (a URL with a 4-digit PIN in it) is undone by hashing
